@@ -1,0 +1,57 @@
+# nginx-helpdesk — build, run, test, bench.
+#
+#   make          build build/ngx_http_helpdesk_module.so
+#   make run      build, start the local stack (PostgreSQL, Redis, nginx) with a demo tenant
+#   make stop     stop what `make run` started
+#   make test     build and run the whole test suite
+#   make migrate  apply pending migrations to the local stack's database
+#   make bench    benchmarks (not part of `make test`)
+#   make deps     install missing Debian packages (as root) or print the apt-get line
+
+NGINX_SRC   ?= /usr/share/nginx/src
+BUILD       := $(CURDIR)/build
+OBJDIR      := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_helpdesk_module.so
+CC_OPT      := -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter \
+               -Wno-missing-field-initializers -Werror
+SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null)
+TOOLS       := src/tools
+
+.PHONY: all deps run stop test migrate bench clean unit
+
+all: $(MODULE)
+
+deps:
+	@$(TOOLS)/deps.sh
+
+$(OBJDIR)/.configured: config $(NGINX_SRC)/configure
+	rm -rf $(OBJDIR) && mkdir -p $(BUILD)
+	cp -a $(NGINX_SRC) $(OBJDIR)
+	cd $(OBJDIR) && bash -c 'if [ -f conf_flags ]; then . ./conf_flags; \
+	    else NGX_CONF_FLAGS=(--with-compat --with-threads --with-http_ssl_module); fi; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
+	    --add-dynamic-module=$(CURDIR)' > $(BUILD)/configure.log 2>&1 || \
+	  { tail -30 $(BUILD)/configure.log; exit 1; }
+	touch $@
+
+$(MODULE): $(OBJDIR)/.configured $(SOURCES)
+	$(MAKE) -s -C $(OBJDIR) -f objs/Makefile modules
+	cp $(OBJDIR)/objs/ngx_http_helpdesk_module.so $@
+
+run: deps $(MODULE)
+	@$(TOOLS)/devstack.sh run
+
+stop:
+	@$(TOOLS)/devstack.sh stop
+
+migrate:
+	@$(TOOLS)/devstack.sh migrate
+
+test: deps $(MODULE)
+	prove -r -I t/lib t/
+
+bench: deps $(MODULE)
+	@t/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,245 @@
+-- nginx-helpdesk: entry points of the REST API.
+--
+-- api_call() is the whole of a tenant API request in one statement: it
+-- authenticates the key (by its SHA-256; keys themselves are never
+-- stored), checks the scope, sets the tenant for row-level security and
+-- runs the operation.  provider_call() serves the hosting provider, whose
+-- key the module checks before calling; its functions look across tenants
+-- and therefore run as the owner (SECURITY DEFINER) with a fixed
+-- search_path.
+
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION helpdesk.api_key_auth(p_key_hash bytea,
+    OUT tenant_id uuid, OUT key_id uuid, OUT name text, OUT scopes text[],
+    OUT tenant_status text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+BEGIN
+    SELECT k.tenant_id, k.key_id, k.name, k.scopes, t.status
+    INTO tenant_id, key_id, name, scopes, tenant_status
+    FROM helpdesk.api_keys k JOIN helpdesk.tenants t USING (tenant_id)
+    WHERE k.key_hash = p_key_hash AND k.revoked_at IS NULL;
+
+    IF key_id IS NOT NULL THEN
+        -- at most one write a minute per key, not one per request
+        UPDATE helpdesk.api_keys k SET last_used_at = now()
+        WHERE k.tenant_id = api_key_auth.tenant_id
+          AND k.key_id = api_key_auth.key_id
+          AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute');
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.api_key_auth(bytea) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION helpdesk.api_call(p_key_hash bytea, p_scope text,
+    p_ip inet, p_op text, p_args jsonb,
+    OUT status int, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    k   record;
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    SELECT * INTO k FROM helpdesk.api_key_auth(p_key_hash);
+
+    IF k.key_id IS NULL THEN
+        PERFORM helpdesk.fail('HD401', 'unauthorized',
+                              'the API key is not valid');
+    END IF;
+
+    IF k.tenant_status <> 'active' THEN
+        PERFORM helpdesk.fail('HD403', 'tenant-disabled',
+                              'this helpdesk is disabled');
+    END IF;
+
+    IF p_scope IS NOT NULL AND NOT (p_scope = ANY (k.scopes)) THEN
+        PERFORM helpdesk.fail('HD403', 'insufficient-scope',
+            format('the API key lacks the "%s" scope', p_scope));
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', k.tenant_id::text, true);
+
+    ctx := jsonb_build_object('tenant_id', k.tenant_id,
+                              'actor_type', 'api_key', 'actor_id', k.key_id,
+                              'actor_name', k.name, 'channel', 'api',
+                              'ip', p_ip);
+
+    r := CASE p_op
+        WHEN 'ticket.create'  THEN helpdesk.ticket_create(ctx, p_args)
+        WHEN 'ticket.get'     THEN helpdesk.ticket_get(ctx, p_args)
+        WHEN 'ticket.list'    THEN helpdesk.ticket_list(ctx, p_args)
+        WHEN 'ticket.update'  THEN helpdesk.ticket_update(ctx, p_args)
+        WHEN 'ticket.comment' THEN helpdesk.ticket_comment(ctx, p_args)
+        WHEN 'ticket.events'  THEN helpdesk.ticket_events(ctx, p_args)
+        WHEN 'user.create'    THEN helpdesk.user_create(ctx, p_args)
+        WHEN 'user.list'      THEN helpdesk.user_list(ctx, p_args)
+    END;
+
+    IF r IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+    END IF;
+
+    status := (r->>'status')::int;
+    body := r->'body';
+    location := r->>'location';
+END
+$$;
+
+-- provider API
+
+CREATE OR REPLACE FUNCTION helpdesk.tenant_json(t helpdesk.tenants)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', t.tenant_id, 'slug', t.slug,
+                              'name', t.name, 'status', t.status,
+                              'created_at', t.created_at,
+                              'updated_at', t.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.key_json(k helpdesk.api_keys)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', k.key_id, 'name', k.name,
+                              'prefix', k.prefix, 'scopes', to_jsonb(k.scopes),
+                              'created_at', k.created_at,
+                              'last_used_at', k.last_used_at,
+                              'revoked_at', k.revoked_at)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.provider_tenant(p_ref text, for_update boolean)
+RETURNS helpdesk.tenants
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    t helpdesk.tenants;
+BEGIN
+    IF p_ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        IF for_update THEN
+            SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid FOR UPDATE;
+        ELSE
+            SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid;
+        END IF;
+    END IF;
+
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found',
+                              format('there is no tenant %s', p_ref));
+    END IF;
+
+    RETURN t;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.provider_call(p_op text, p_ip inet, p_args jsonb,
+    OUT status int, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    t   helpdesk.tenants;
+    k   helpdesk.api_keys;
+    ctx jsonb;
+BEGIN
+    ctx := jsonb_build_object('actor_type', 'provider', 'ip', p_ip);
+
+    CASE p_op
+
+    WHEN 'tenant.create' THEN
+        INSERT INTO helpdesk.tenants (slug, name, settings)
+        VALUES (p_args->>'slug', p_args->>'name', coalesce(p_args->'settings', '{}'))
+        ON CONFLICT (slug) DO NOTHING
+        RETURNING * INTO t;
+
+        IF t.tenant_id IS NULL THEN
+            PERFORM helpdesk.fail('HD409', 'conflict',
+                format('the slug "%s" is already in use', p_args->>'slug'),
+                jsonb_build_array(jsonb_build_object('field', 'slug',
+                    'message', 'is already in use')));
+        END IF;
+
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'tenant.create', 'tenant', t.tenant_id::text);
+        status := 201;
+        body := helpdesk.tenant_json(t);
+        location := '/v1/provider/tenants/' || t.tenant_id;
+
+    WHEN 'tenant.list' THEN
+        SELECT coalesce(jsonb_agg(helpdesk.tenant_json(x) ORDER BY x.created_at, x.slug), '[]')
+        INTO body FROM helpdesk.tenants x;
+        status := 200;
+        body := jsonb_build_object('data', body);
+
+    WHEN 'tenant.get' THEN
+        t := helpdesk.provider_tenant(p_args->>'id', false);
+        status := 200;
+        body := helpdesk.tenant_json(t);
+
+    WHEN 'tenant.update' THEN
+        t := helpdesk.provider_tenant(p_args->>'id', true);
+
+        UPDATE helpdesk.tenants SET
+            name = coalesce(p_args->>'name', name),
+            status = coalesce(p_args->>'status', status),
+            updated_at = now()
+        WHERE tenant_id = t.tenant_id
+        RETURNING * INTO t;
+
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'tenant.update', 'tenant', t.tenant_id::text,
+                               p_args - 'id');
+        status := 200;
+        body := helpdesk.tenant_json(t);
+
+    WHEN 'key.create' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+
+        INSERT INTO helpdesk.api_keys (tenant_id, name, prefix, key_hash, scopes)
+        VALUES (t.tenant_id, p_args->>'name', p_args->>'prefix',
+                decode(p_args->>'key_hash', 'hex'),
+                ARRAY(SELECT jsonb_array_elements_text(p_args->'scopes')))
+        RETURNING * INTO k;
+
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'api_key.create', 'api_key', k.key_id::text,
+                               jsonb_build_object('scopes', p_args->'scopes'));
+        status := 201;
+        body := helpdesk.key_json(k);
+        location := '/v1/provider/tenants/' || t.tenant_id || '/api-keys/' || k.key_id;
+
+    WHEN 'key.list' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        SELECT coalesce(jsonb_agg(helpdesk.key_json(x) ORDER BY x.created_at), '[]')
+        INTO body FROM helpdesk.api_keys x WHERE x.tenant_id = t.tenant_id;
+        status := 200;
+        body := jsonb_build_object('data', body);
+
+    WHEN 'key.delete' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+
+        IF (p_args->>'key_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+            UPDATE helpdesk.api_keys SET revoked_at = coalesce(revoked_at, now())
+            WHERE tenant_id = t.tenant_id AND key_id = (p_args->>'key_id')::uuid
+            RETURNING * INTO k;
+        END IF;
+
+        IF k.key_id IS NULL THEN
+            PERFORM helpdesk.fail('HD404', 'not-found',
+                format('there is no API key %s', p_args->>'key_id'));
+        END IF;
+
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'api_key.revoke', 'api_key', k.key_id::text);
+        status := 204;
+
+    ELSE
+        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+    END CASE;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.provider_call(text, inet, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION helpdesk.provider_tenant(text, boolean) FROM PUBLIC;
+
+RESET ROLE;
+
+GRANT EXECUTE ON FUNCTION helpdesk.api_call(bytea, text, inet, text, jsonb) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.api_key_auth(bytea) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.provider_call(text, inet, jsonb) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.tenant_json(helpdesk.tenants) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.key_json(helpdesk.api_keys) TO helpdesk_app;

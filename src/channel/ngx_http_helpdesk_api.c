@@ -1,0 +1,1322 @@
+/*
+ * The REST API: one content handler for everything under a location with
+ * "helpdesk_api".  A request goes through these steps, in this order:
+ *
+ *   1. route: match the path to an operation (404, 405 with Allow);
+ *   2. authenticate: a Bearer key must be present (401); the provider
+ *      key is checked here, a tenant key by PostgreSQL in step 6;
+ *   3. body: JSON only (415), with a length (411), not too large (413),
+ *      well-formed (400, saying where);
+ *   4. prepare: the operation turns path, query and body into arguments
+ *      for the ticket service, collecting every field error (422);
+ *   5. idempotency: a POST with Idempotency-Key claims the key in Redis,
+ *      or replays the stored response;
+ *   6. one statement in PostgreSQL does the work, its ticket event and its
+ *      audit row, after checking the key, its scope and the tenant;
+ *   7. the response is stored for the idempotency key, and sent.
+ *
+ * The request is held (r->main->count) from step 3 or 5 until step 7.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "ngx_http_helpdesk_api.h"
+
+
+#define NGX_HTTP_HELPDESK_IDEM_TTL      "86400"
+#define NGX_HTTP_HELPDESK_IDEM_MAX      255
+#define NGX_HTTP_HELPDESK_TOKEN_MAX     256
+
+
+static ngx_int_t ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_api_authenticate(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_api_unauthorized(ngx_http_request_t *r,
+    const char *detail, ngx_flag_t invalid);
+static ngx_int_t ngx_http_helpdesk_api_read_body(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+static void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
+static void ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx);
+static void ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx);
+static void ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx);
+static void ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static ngx_int_t ngx_http_helpdesk_api_sql_error(
+    ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res);
+static void ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx);
+static void ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_api_unavailable(
+    ngx_http_helpdesk_api_ctx_t *ctx, const char *what, ngx_uint_t retry);
+static void ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_int_t rc);
+static void ngx_http_helpdesk_api_cleanup(void *data);
+
+
+static const char  ngx_http_helpdesk_api_tenant_sql[] =
+    "SELECT status, body, location FROM helpdesk.api_call"
+    "($1::bytea, $2, $3::inet, $4, $5::jsonb)";
+
+static const char  ngx_http_helpdesk_api_provider_sql[] =
+    "SELECT status, body, location FROM helpdesk.provider_call"
+    "($1, $2::inet, $3::jsonb)";
+
+static const char  ngx_http_helpdesk_api_health_sql[] =
+    "SELECT 200, NULL::jsonb, NULL::text";
+
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_health_ops[] = {
+    { NGX_HTTP_GET, "health", NULL, NGX_HTTP_HELPDESK_AUTH_NONE, NULL, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[]
+= {
+    { "/v1/health", ngx_http_helpdesk_api_health_ops },
+    { NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
+    ngx_http_helpdesk_api_ticket_routes,
+    ngx_http_helpdesk_api_provider_routes,
+    ngx_http_helpdesk_api_health_routes,
+    NULL
+};
+
+
+ngx_int_t
+ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_helpdesk_api_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    ctx->status = NGX_HTTP_OK;
+    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    ctx->errors = json_array();
+    if (ctx->errors == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* jansson values live on the heap: release them with the request */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        json_decref(ctx->errors);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_helpdesk_api_cleanup;
+    cln->data = ctx;
+
+    rc = ngx_http_helpdesk_api_route(ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_helpdesk_api_authenticate(ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT)) {
+        return ngx_http_helpdesk_api_read_body(ctx);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->main->count++;
+    ngx_http_helpdesk_api_process(ctx);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_helpdesk_api_cleanup(void *data)
+{
+    ngx_http_helpdesk_api_ctx_t  *ctx = data;
+
+    json_decref(ctx->body);
+    json_decref(ctx->args);
+    json_decref(ctx->errors);
+}
+
+
+/* 1. route */
+
+static ngx_int_t
+ngx_http_helpdesk_api_match(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *pattern, u_char *p, u_char *last)
+{
+    u_char  *seg;
+
+    ctx->nparams = 0;
+
+    while (*pattern) {
+
+        if (p == last || *p != '/' || *pattern != '/') {
+            return 0;
+        }
+
+        p++;
+        pattern++;
+
+        seg = p;
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (*pattern == '*') {
+            if (p == seg || ctx->nparams == NGX_HTTP_HELPDESK_API_MAX_PARAMS) {
+                return 0;
+            }
+
+            ctx->params[ctx->nparams].data = seg;
+            ctx->params[ctx->nparams].len = p - seg;
+            ctx->nparams++;
+            pattern++;
+            continue;
+        }
+
+        while (*pattern && *pattern != '/') {
+            if (seg == p || *seg != (u_char) *pattern) {
+                return 0;
+            }
+
+            seg++;
+            pattern++;
+        }
+
+        if (seg != p) {
+            return 0;
+        }
+    }
+
+    /* a trailing slash is tolerated */
+    return p == last || (p + 1 == last && *p == '/');
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char                               *p, *last, *a;
+    ngx_str_t                             allow;
+    ngx_http_request_t                   *r = ctx->r;
+    const ngx_http_helpdesk_api_op_t     *op;
+    const ngx_http_helpdesk_api_route_t **table, *route;
+    u_char                                buf[64];
+
+    p = r->uri.data + ctx->hlcf->api_prefix.len;
+    last = r->uri.data + r->uri.len;
+
+    for (table = ngx_http_helpdesk_api_routes; *table; table++) {
+        for (route = *table; route->pattern; route++) {
+            if (ngx_http_helpdesk_api_match(ctx, route->pattern, p, last)) {
+                goto found;
+            }
+        }
+    }
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
+                                     "Not Found",
+                                     "no API endpoint has this path", NULL);
+
+found:
+
+    a = buf;
+
+    for (op = route->ops; op->method; op++) {
+        if (r->method == op->method
+            || (r->method == NGX_HTTP_HEAD && op->method == NGX_HTTP_GET))
+        {
+            ctx->op = op;
+            return NGX_OK;
+        }
+
+        a = ngx_sprintf(a, "%s%s", a == buf ? "" : ", ",
+                        op->method == NGX_HTTP_GET ? "GET, HEAD"
+                        : op->method == NGX_HTTP_POST ? "POST"
+                        : op->method == NGX_HTTP_PATCH ? "PATCH"
+                        : op->method == NGX_HTTP_PUT ? "PUT" : "DELETE");
+    }
+
+    allow.len = a - buf;
+    allow.data = ngx_pnalloc(r->pool, allow.len);
+    if (allow.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(allow.data, buf, allow.len);
+
+    if (ngx_helpdesk_http_header_out(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_discard_request_body(r);
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method-not-allowed",
+                                     "Method Not Allowed",
+                                     "this endpoint does not take this "
+                                     "method; see the Allow header", NULL);
+}
+
+
+/* 2. authenticate */
+
+void
+ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out)
+{
+    unsigned int  n;
+
+    (void) EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char                          *p, *hex;
+    ngx_str_t                        token;
+    ngx_table_elt_t                 *h;
+    ngx_http_request_t              *r = ctx->r;
+    ngx_http_helpdesk_main_conf_t   *hmcf;
+
+    if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_NONE) {
+        return NGX_OK;
+    }
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        return ngx_http_helpdesk_api_unauthorized(r,
+                   "send the API key as \"Authorization: Bearer <key>\"", 0);
+    }
+
+    if (h->value.len < 7
+        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
+    {
+        return ngx_http_helpdesk_api_unauthorized(r,
+                   "only the Bearer scheme is accepted", 0);
+    }
+
+    token.data = h->value.data + 7;
+    token.len = h->value.len - 7;
+
+    while (token.len && token.data[0] == ' ') {
+        token.data++;
+        token.len--;
+    }
+
+    while (token.len && token.data[token.len - 1] == ' ') {
+        token.len--;
+    }
+
+    if (token.len == 0 || token.len > NGX_HTTP_HELPDESK_TOKEN_MAX) {
+        return ngx_http_helpdesk_api_unauthorized(r,
+                   "the API key is not valid", 1);
+    }
+
+    ngx_helpdesk_sha256(token.data, token.len, ctx->key_hash);
+
+    if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_PROVIDER) {
+        hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
+        if (!hmcf->provider_key_set
+            || CRYPTO_memcmp(ctx->key_hash, hmcf->provider_key_hash,
+                             NGX_HELPDESK_SHA256_LEN) != 0)
+        {
+            return ngx_http_helpdesk_api_unauthorized(r,
+                       "the provider key is not valid", 1);
+        }
+
+        return NGX_OK;
+    }
+
+    /* the tenant key is checked by PostgreSQL: pass its hash as bytea */
+    hex = ngx_pnalloc(r->pool, 2 + 2 * NGX_HELPDESK_SHA256_LEN);
+    if (hex == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(hex, "\\x", 2);
+    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
+
+    ctx->key_hash_param.data = hex;
+    ctx->key_hash_param.len = p - hex;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_unauthorized(ngx_http_request_t *r, const char *detail,
+    ngx_flag_t invalid)
+{
+    ngx_str_t  challenge;
+
+    if (invalid) {
+        ngx_str_set(&challenge,
+                    "Bearer realm=\"helpdesk\", error=\"invalid_token\"");
+    } else {
+        ngx_str_set(&challenge, "Bearer realm=\"helpdesk\"");
+    }
+
+    if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", &challenge)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_http_discard_request_body(r);
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                     "Unauthorized", detail, NULL);
+}
+
+
+/* 3. body */
+
+static ngx_int_t
+ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char              *p, *last;
+    ngx_int_t            rc;
+    ngx_str_t           *type;
+    ngx_http_request_t  *r = ctx->r;
+
+    type = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                      : NULL;
+
+    if (type) {
+        p = type->data;
+        last = ngx_strlchr(p, p + type->len, ';');
+        if (last == NULL) {
+            last = p + type->len;
+        }
+
+        while (last > p && last[-1] == ' ') {
+            last--;
+        }
+    }
+
+    if (type == NULL
+        || !((last - p == 16
+              && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+             || (last - p > 17
+                 && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0)))
+    {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "unsupported-media-type", "Unsupported Media Type",
+                   "send the body as \"Content-Type: application/json\"",
+                   NULL);
+    }
+
+    if (r->headers_in.chunked) {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_LENGTH_REQUIRED,
+                   "length-required", "Length Required",
+                   "send the body with a Content-Length header", NULL);
+    }
+
+    if (r->headers_in.content_length_n > (off_t) ctx->hlcf->api_max_body) {
+        (void) ngx_http_discard_request_body(r);
+        r->keepalive = 0;
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   "payload-too-large", "Payload Too Large",
+                   "the body is larger than this API accepts", NULL);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_helpdesk_api_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
+{
+    ngx_buf_t                    *b;
+    ngx_http_helpdesk_api_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_str_set(&ctx->raw_body, "");
+
+    } else {
+        b = r->request_body->bufs->buf;
+
+        if (r->request_body->temp_file || r->request_body->bufs->next
+            || b->in_file)
+        {
+            /* cannot happen with the buffer sized to the limit */
+            ngx_http_helpdesk_api_finalize(ctx,
+                ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                    "payload-too-large", "Payload Too Large",
+                    "the body is larger than this API accepts", NULL));
+            return;
+        }
+
+        ctx->raw_body.data = b->pos;
+        ctx->raw_body.len = b->last - b->pos;
+    }
+
+    ngx_http_helpdesk_api_process(ctx);
+}
+
+
+/* 4. prepare */
+
+ngx_int_t
+ngx_http_helpdesk_api_body_object(ngx_http_helpdesk_api_ctx_t *ctx,
+    const ngx_helpdesk_json_field_t *fields)
+{
+    json_t  *args;
+
+    args = ngx_helpdesk_json_validate(ctx->body, fields, ctx->errors);
+    if (args == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_decref(ctx->args);
+    ctx->args = args;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *name, ngx_uint_t n)
+{
+    json_t  *v;
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+    }
+
+    v = json_stringn((const char *) ctx->params[n].data, ctx->params[n].len);
+
+    if (ctx->args == NULL || v == NULL) {
+        json_decref(v);
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(ctx->args, name, v);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
+    json_t *errors))
+{
+    u_char              *p, *last, *amp, *eq, *dst, *src, *s;
+    ngx_str_t            name, value;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               key[64];
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = r->args.data;
+    last = r->args.data + r->args.len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            p++;
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name.data = p;
+        name.len = (eq ? eq : amp) - p;
+
+        /* decode the value: '+' is a space, then %XX */
+        value.len = 0;
+        value.data = ngx_pnalloc(r->pool, eq ? amp - eq : 1);
+        if (value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (eq) {
+            for (s = eq + 1; s < amp; s++) {
+                value.data[value.len++] = (*s == '+') ? ' ' : *s;
+            }
+
+            dst = value.data;
+            src = value.data;
+            ngx_unescape_uri(&dst, &src, value.len, 0);
+            value.len = dst - value.data;
+        }
+
+        ngx_cpystrn(key, name.data, ngx_min(name.len + 1, sizeof(key)));
+
+        if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "must not contain NUL bytes");
+
+        } else if (json_object_get(ctx->args, (char *) key)) {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "is given more than once");
+
+        } else if (filter(ctx->args, &name, &value, ctx->errors)
+                   == NGX_DECLINED)
+        {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "unknown query parameter");
+        }
+
+        p = amp + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_int_t            rc;
+    ngx_uint_t           i;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               detail[320];
+
+    if (r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT)) {
+
+        ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
+                                            ctx->raw_body.len, &err);
+        if (ctx->body == NULL) {
+            ngx_snprintf(detail, sizeof(detail) - 1,
+                         "the body is not valid JSON: %s (line %d, column %d, "
+                         "byte %d)%Z",
+                         err.text, err.line, err.column, err.position);
+
+            ngx_http_helpdesk_api_finalize(ctx,
+                ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+                    "malformed-json", "Malformed JSON", (char *) detail,
+                    json_pack("{s:i, s:i, s:i}", "line", err.line,
+                              "column", err.column,
+                              "position", err.position)));
+            return;
+        }
+    }
+
+    for (i = 0; i < ctx->nparams; i++) {
+        /* a path segment nginx decoded into something unprintable */
+        for (p = ctx->params[i].data;
+             p < ctx->params[i].data + ctx->params[i].len; p++)
+        {
+            if (*p < 0x20 || *p >= 0x7f) {
+                ngx_http_helpdesk_api_finalize(ctx,
+                    ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND,
+                        "not-found", "Not Found",
+                        "no such resource", NULL));
+                return;
+            }
+        }
+    }
+
+    if (ctx->op->prepare) {
+        if (ctx->op->prepare(ctx) != NGX_OK) {
+            ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+    } else if (ctx->args == NULL) {
+        ctx->args = json_object();
+    }
+
+    if (json_array_size(ctx->errors)) {
+        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                 "validation-error", "Validation Error",
+                 "the request has invalid fields; see \"errors\"",
+                 json_pack("{s:O}", "errors", ctx->errors));
+        ngx_http_helpdesk_api_finalize(ctx, rc);
+        return;
+    }
+
+    if (ngx_helpdesk_json_dump(r->pool, ctx->args, &ctx->args_text) != NGX_OK)
+    {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (r->connection->sockaddr->sa_family != AF_UNIX) {
+        ctx->ip = r->connection->addr_text;
+    }
+
+    if (r->method == NGX_HTTP_POST) {
+        ngx_table_elt_t  *h;
+
+        h = ngx_helpdesk_http_header_in(r, "Idempotency-Key",
+                                        sizeof("Idempotency-Key") - 1);
+        if (h) {
+            ctx->idem_key = h->value;
+            ngx_http_helpdesk_api_idem_claim(ctx);
+            return;
+        }
+    }
+
+    ngx_http_helpdesk_api_query_run(ctx);
+}
+
+
+/* 5. idempotency */
+
+static ngx_int_t
+ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_helpdesk_redis_handler_pt handler)
+{
+    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
+    ctx->rcmd.handler = handler;
+    ctx->rcmd.data = ctx;
+    ctx->rcmd.log = ctx->r->connection->log;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               hash[NGX_HELPDESK_SHA256_LEN];
+
+    if (ctx->idem_key.len == 0
+        || ctx->idem_key.len > NGX_HTTP_HELPDESK_IDEM_MAX)
+    {
+        goto invalid;
+    }
+
+    for (i = 0; i < ctx->idem_key.len; i++) {
+        if (ctx->idem_key.data[i] < 0x21 || ctx->idem_key.data[i] > 0x7e) {
+            goto invalid;
+        }
+    }
+
+    /* the same key with another body is an error, not a replay */
+    ngx_helpdesk_sha256(ctx->raw_body.data, ctx->raw_body.len, hash);
+    ngx_hex_dump(ctx->body_hash, hash, NGX_HELPDESK_SHA256_LEN);
+
+    /* keys are scoped to the API key that sent them */
+    ctx->idem_redis_key.data = ngx_pnalloc(r->pool,
+                                           sizeof("hd:idem::") - 1
+                                           + 2 * NGX_HELPDESK_SHA256_LEN
+                                           + ctx->idem_key.len);
+    if (ctx->idem_redis_key.data == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_cpymem(ctx->idem_redis_key.data, "hd:idem:", 8);
+    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
+    *p++ = ':';
+    p = ngx_cpymem(p, ctx->idem_key.data, ctx->idem_key.len);
+    ctx->idem_redis_key.len = p - ctx->idem_redis_key.data;
+
+    /* claim it: "P" (pending) and the body's hash */
+    p = ngx_pnalloc(r->pool, 2 + sizeof(ctx->body_hash));
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p[0] = 'P';
+    p[1] = '|';
+    ngx_memcpy(p + 2, ctx->body_hash, sizeof(ctx->body_hash));
+
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_claimed);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, p, 2 + sizeof(ctx->body_hash));
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "NX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
+                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+    return;
+
+invalid:
+
+    ngx_http_helpdesk_api_finalize(ctx,
+        ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+            "invalid-idempotency-key", "Invalid Idempotency-Key",
+            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
+            NULL));
+}
+
+
+static void
+ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_http_helpdesk_api_unavailable(ctx, "redis",
+                                         ngx_helpdesk_redis_retry_after()));
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STATUS) {
+        /* ours: do the work */
+        ngx_http_helpdesk_api_query_run(ctx);
+        return;
+    }
+
+    /* someone used this key before: look at what they got */
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_found);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "GET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+}
+
+
+/*
+ * A stored response is "D|<body hash>|<status>|<location>|<body>".
+ */
+
+static void
+ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    u_char                       *p, *last, *bar;
+    ngx_int_t                     status;
+    ngx_http_request_t           *r;
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    r = ctx->r;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_http_helpdesk_api_unavailable(ctx, "redis",
+                                         ngx_helpdesk_redis_retry_after()));
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        /* expired between the two commands: start over */
+        ngx_http_helpdesk_api_idem_claim(ctx);
+        return;
+    }
+
+    p = (u_char *) reply->str;
+    last = p + reply->len;
+
+    if (reply->len < 2 + sizeof(ctx->body_hash)
+        || ngx_memcmp(p + 2, ctx->body_hash, sizeof(ctx->body_hash)) != 0)
+    {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused", "Idempotency-Key Reused",
+                "this Idempotency-Key was used with a different body", NULL));
+        return;
+    }
+
+    if (p[0] == 'P') {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_CONFLICT,
+                "idempotency-key-in-use", "Request In Progress",
+                "a request with this Idempotency-Key is still being "
+                "processed; retry later", NULL));
+        return;
+    }
+
+    p += 2 + sizeof(ctx->body_hash) + 1;
+
+    bar = ngx_strlchr(p, last, '|');
+    status = bar ? ngx_atoi(p, bar - p) : NGX_ERROR;
+    if (status == NGX_ERROR) {
+        goto corrupt;
+    }
+
+    p = bar + 1;
+    bar = ngx_strlchr(p, last, '|');
+    if (bar == NULL) {
+        goto corrupt;
+    }
+
+    ctx->status = status;
+    ctx->replayed = 1;
+
+    ctx->location.len = bar - p;
+    ctx->location.data = ngx_pnalloc(r->pool, ctx->location.len + 1);
+    if (ctx->location.data) {
+        ngx_memcpy(ctx->location.data, p, ctx->location.len);
+    }
+
+    p = bar + 1;
+    ctx->out.len = last - p;
+    ctx->out.data = ngx_pnalloc(r->pool, ctx->out.len + 1);
+
+    if (ctx->location.data == NULL || ctx->out.data == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(ctx->out.data, p, ctx->out.len);
+
+    ngx_http_helpdesk_api_respond(ctx);
+    return;
+
+corrupt:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "helpdesk: unreadable idempotency record \"%V\"",
+                  &ctx->idem_redis_key);
+    ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/* 6. PostgreSQL */
+
+static void
+ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t                 v;
+    ngx_pool_t               *pool = ctx->r->pool;
+    ngx_helpdesk_pg_query_t  *q = &ctx->query;
+
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->handler = ngx_http_helpdesk_api_query_done;
+    q->data = ctx;
+    q->log = ctx->r->connection->log;
+
+    switch (ctx->op->auth) {
+
+    case NGX_HTTP_HELPDESK_AUTH_TENANT:
+        q->sql = ngx_http_helpdesk_api_tenant_sql;
+        ngx_helpdesk_pg_param(q, pool, &ctx->key_hash_param);
+        v.data = (u_char *) ctx->op->scope;
+        v.len = ngx_strlen(ctx->op->scope);
+        ngx_helpdesk_pg_param(q, pool, &v);
+        ngx_helpdesk_pg_param(q, pool, ctx->ip.len ? &ctx->ip : NULL);
+        v.data = (u_char *) ctx->op->op;
+        v.len = ngx_strlen(ctx->op->op);
+        ngx_helpdesk_pg_param(q, pool, &v);
+        ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
+        break;
+
+    case NGX_HTTP_HELPDESK_AUTH_PROVIDER:
+        q->sql = ngx_http_helpdesk_api_provider_sql;
+        v.data = (u_char *) ctx->op->op;
+        v.len = ngx_strlen(ctx->op->op);
+        ngx_helpdesk_pg_param(q, pool, &v);
+        ngx_helpdesk_pg_param(q, pool, ctx->ip.len ? &ctx->ip : NULL);
+        ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
+        break;
+
+    default:
+        q->sql = ngx_http_helpdesk_api_health_sql;
+        break;
+    }
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_int_t                     rc;
+    ngx_http_request_t           *r;
+    ngx_http_helpdesk_api_ctx_t  *ctx = q->data;
+
+    r = ctx->r;
+
+    if (q->status == NGX_HELPDESK_PG_TIMEOUT) {
+        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                 "dependency-timeout", "Gateway Timeout",
+                 "postgresql did not answer in time",
+                 json_pack("{s:s}", "dependency", "postgresql"));
+        goto failed;
+    }
+
+    if (q->status != NGX_HELPDESK_PG_OK) {
+        if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_NONE) {
+            ctx->health_pg = 0;
+            goto health;
+        }
+
+        rc = ngx_http_helpdesk_api_unavailable(ctx, "postgresql",
+                 q->status == NGX_HELPDESK_PG_BUSY
+                 ? 1 : ngx_helpdesk_pg_retry_after());
+        goto failed;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = ngx_http_helpdesk_api_sql_error(ctx, res);
+        goto failed;
+    }
+
+    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto failed;
+    }
+
+    ctx->status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                           PQgetlength(res, 0, 0));
+
+    if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_NONE) {
+        ctx->health_pg = 1;
+        goto health;
+    }
+
+    ctx->out.len = PQgetlength(res, 0, 1);
+    ctx->out.data = ngx_pnalloc(r->pool, ctx->out.len + 1);
+    ctx->location.len = PQgetlength(res, 0, 2);
+    ctx->location.data = ngx_pnalloc(r->pool, ctx->location.len + 1);
+
+    if (ctx->out.data == NULL || ctx->location.data == NULL) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto failed;
+    }
+
+    ngx_memcpy(ctx->out.data, PQgetvalue(res, 0, 1), ctx->out.len);
+    ngx_memcpy(ctx->location.data, PQgetvalue(res, 0, 2), ctx->location.len);
+
+    if (ctx->op->finish && ctx->op->finish(ctx) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto failed;
+    }
+
+    if (ctx->idem_redis_key.len) {
+        ngx_http_helpdesk_api_idem_store(ctx);
+        return;
+    }
+
+    ngx_http_helpdesk_api_respond(ctx);
+    return;
+
+health:
+
+    /* GET /v1/health: PostgreSQL answered (or not); now Redis */
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_health_redis);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "PING", 4);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+    return;
+
+failed:
+
+    if (ctx->idem_redis_key.len) {
+        /* release the key so that the client may retry */
+        ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->final_rc = rc;
+        ngx_http_helpdesk_api_idem_store(ctx);
+        return;
+    }
+
+    ngx_http_helpdesk_api_finalize(ctx, rc);
+}
+
+
+static void
+ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    u_char                       *p;
+    ngx_int_t                     rc;
+    ngx_flag_t                    redis_up;
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    redis_up = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+
+    if (ctx->health_pg && redis_up) {
+        ngx_str_set(&ctx->out,
+                    "{\"status\":\"ok\",\"postgresql\":\"up\","
+                    "\"redis\":\"up\"}");
+        p = ngx_pnalloc(ctx->r->pool, ctx->out.len + 1);
+        if (p == NULL) {
+            ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(p, ctx->out.data, ctx->out.len);
+        ctx->out.data = p;
+        ctx->status = NGX_HTTP_OK;
+        ngx_http_helpdesk_api_respond(ctx);
+        return;
+    }
+
+    rc = ngx_http_helpdesk_api_unavailable(ctx,
+             ctx->health_pg ? "redis" : "postgresql",
+             ctx->health_pg ? ngx_helpdesk_redis_retry_after()
+                            : ngx_helpdesk_pg_retry_after());
+    ngx_http_helpdesk_api_finalize(ctx, rc);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_sql_error(ngx_http_helpdesk_api_ctx_t *ctx,
+    PGresult *res)
+{
+    char                *state, *msg, *slug, *detail;
+    json_t              *errors, *extra;
+    json_error_t         err;
+    ngx_uint_t           status;
+    ngx_http_request_t  *r = ctx->r;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+    if (state == NULL || msg == NULL || slug == NULL
+        || ngx_strncmp(state, "HD", 2) != 0)
+    {
+        if (state && (ngx_strcmp(state, "57014") == 0)) {
+            /* statement_timeout */
+            return ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                       "dependency-timeout", "Gateway Timeout",
+                       "postgresql did not answer in time",
+                       json_pack("{s:s}", "dependency", "postgresql"));
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "helpdesk postgres: %s: %s",
+                      state ? state : "-", PQresultErrorMessage(res));
+
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                   "internal-error", "Internal Server Error",
+                   "the request failed; the error was logged", NULL);
+    }
+
+    status = ngx_atoi((u_char *) state + 2, 3);
+
+    extra = NULL;
+
+    if (detail && detail[0] == '[') {
+        errors = json_loads(detail, 0, &err);
+        if (errors) {
+            extra = json_pack("{s:o}", "errors", errors);
+        }
+    }
+
+    return ngx_helpdesk_http_problem(r, status, slug,
+               status == 401 ? "Unauthorized"
+               : status == 403 ? "Forbidden"
+               : status == 404 ? "Not Found"
+               : status == 409 ? "Conflict"
+               : "Validation Error",
+               msg, extra);
+}
+
+
+/* 7. store the idempotent response, and send */
+
+static void
+ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char  *p;
+    size_t   len;
+
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_stored);
+
+    if (ctx->status < 200 || ctx->status >= 300) {
+        ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "DEL", 3);
+        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                               ctx->idem_redis_key.len);
+        ngx_helpdesk_redis_run(&ctx->rcmd);
+        return;
+    }
+
+    len = 2 + sizeof(ctx->body_hash) + 1 + NGX_INT_T_LEN + 1
+          + ctx->location.len + 1 + ctx->out.len;
+
+    p = ngx_pnalloc(ctx->r->pool, len);
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->idem_value.data = p;
+    p = ngx_cpymem(p, "D|", 2);
+    p = ngx_cpymem(p, ctx->body_hash, sizeof(ctx->body_hash));
+    p = ngx_sprintf(p, "|%ui|%V|%V", ctx->status, &ctx->location, &ctx->out);
+    ctx->idem_value.len = p - ctx->idem_value.data;
+
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_value.data,
+                           ctx->idem_value.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
+                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+}
+
+
+static void
+ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    if (reply == NULL) {
+        /* the work is done and committed: say so, even if Redis is gone */
+        ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
+                      "helpdesk: could not store the idempotent response");
+    }
+
+    if (ctx->status < 200 || ctx->status >= 300) {
+        ngx_http_helpdesk_api_finalize(ctx, ctx->final_rc);
+        return;
+    }
+
+    ngx_http_helpdesk_api_respond(ctx);
+}
+
+
+static void
+ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_str_t            v;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (ctx->location.len) {
+        v.len = ctx->hlcf->api_prefix.len + ctx->location.len;
+        v.data = ngx_pnalloc(r->pool, v.len);
+        if (v.data == NULL) {
+            ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_cpymem(v.data, ctx->hlcf->api_prefix.data,
+                       ctx->hlcf->api_prefix.len);
+        ngx_memcpy(p, ctx->location.data, ctx->location.len);
+
+        if (ngx_helpdesk_http_header_out(r, "Location", &v) != NGX_OK) {
+            ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    if (ctx->replayed) {
+        ngx_str_set(&v, "true");
+        (void) ngx_helpdesk_http_header_out(r, "Idempotent-Replayed", &v);
+    }
+
+    ngx_str_set(&v, "no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
+
+    if (ctx->status == NGX_HTTP_NO_CONTENT || ctx->out.len == 0) {
+        r->header_only = 1;
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_send(r, ctx->status, "application/json",
+                                   NULL, 0));
+        return;
+    }
+
+    /* a newline, for people reading it in a terminal */
+    ctx->out.data[ctx->out.len] = '\n';
+
+    ngx_http_helpdesk_api_finalize(ctx,
+        ngx_helpdesk_http_send(r, ctx->status, "application/json",
+                               ctx->out.data, ctx->out.len + 1));
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *what, ngx_uint_t retry)
+{
+    u_char     *p;
+    ngx_str_t   v;
+    u_char      detail[128];
+
+    p = ngx_pnalloc(ctx->r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%ui", retry) - p;
+
+    if (ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_snprintf(detail, sizeof(detail) - 1,
+                 "%s is unavailable; retry in %ui s%Z", what, retry);
+
+    return ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "dependency-unavailable",
+                                     "Service Unavailable", (char *) detail,
+                                     json_pack("{s:s}", "dependency", what));
+}
+
+
+static void
+ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_http_request_t  *r = ctx->r;
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->header_sent) {
+        rc = NGX_ERROR;
+
+    } else if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                 "internal-error", "Internal Server Error",
+                 "the request failed; the error was logged", NULL);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}

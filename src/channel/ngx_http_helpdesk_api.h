@@ -1,0 +1,115 @@
+/*
+ * The REST API channel: routing, authentication, request bodies,
+ * idempotency and the translation between HTTP and the ticket service.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_API_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_API_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_json.h"
+
+
+#define NGX_HTTP_HELPDESK_API_MAX_PARAMS  4
+
+
+typedef enum {
+    NGX_HTTP_HELPDESK_AUTH_NONE = 0,
+    NGX_HTTP_HELPDESK_AUTH_TENANT,
+    NGX_HTTP_HELPDESK_AUTH_PROVIDER
+} ngx_http_helpdesk_auth_e;
+
+
+typedef struct ngx_http_helpdesk_api_ctx_s  ngx_http_helpdesk_api_ctx_t;
+
+/*
+ * Turns the request (path parameters, query, body) into ctx->args,
+ * appending to ctx->errors whatever is wrong with it.  Returns NGX_OK, or
+ * NGX_ERROR for an internal failure.
+ */
+typedef ngx_int_t (*ngx_http_helpdesk_api_prepare_pt)(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+
+/* Rewrites a successful response body (e.g. to add a one-time secret). */
+typedef ngx_int_t (*ngx_http_helpdesk_api_finish_pt)(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+
+
+typedef struct {
+    ngx_uint_t                          method;
+    const char                         *op;
+    const char                         *scope;
+    ngx_http_helpdesk_auth_e            auth;
+    ngx_http_helpdesk_api_prepare_pt    prepare;
+    ngx_http_helpdesk_api_finish_pt     finish;
+} ngx_http_helpdesk_api_op_t;
+
+
+typedef struct {
+    const char                         *pattern;    /* '*' is one segment */
+    const ngx_http_helpdesk_api_op_t   *ops;
+} ngx_http_helpdesk_api_route_t;
+
+
+struct ngx_http_helpdesk_api_ctx_s {
+    ngx_http_request_t                 *r;
+    ngx_http_helpdesk_loc_conf_t       *hlcf;
+    const ngx_http_helpdesk_api_op_t   *op;
+
+    ngx_str_t                           params[NGX_HTTP_HELPDESK_API_MAX_PARAMS];
+    ngx_uint_t                          nparams;
+
+    json_t                             *body;
+    json_t                             *args;
+    json_t                             *errors;
+
+    u_char                              key_hash[NGX_HELPDESK_SHA256_LEN];
+    ngx_str_t                           key_hash_param;
+    ngx_str_t                           args_text;
+    ngx_str_t                           ip;
+    ngx_str_t                           raw_body;
+
+    /* Idempotency-Key */
+    ngx_str_t                           idem_key;
+    ngx_str_t                           idem_redis_key;
+    u_char                              body_hash[2 * NGX_HELPDESK_SHA256_LEN];
+    ngx_str_t                           idem_value;
+
+    ngx_helpdesk_pg_query_t             query;
+    ngx_helpdesk_redis_cmd_t            rcmd;
+
+    /* the response */
+    ngx_uint_t                          status;
+    ngx_str_t                           out;
+    ngx_str_t                           location;
+    ngx_str_t                           secret;     /* key.create only */
+    ngx_int_t                           final_rc;
+    unsigned                            replayed:1;
+    unsigned                            health_pg:1;
+};
+
+
+ngx_int_t ngx_http_helpdesk_api_handler(ngx_http_request_t *r);
+
+/* request parts the operations use */
+ngx_int_t ngx_http_helpdesk_api_body_object(ngx_http_helpdesk_api_ctx_t *ctx,
+    const ngx_helpdesk_json_field_t *fields);
+ngx_int_t ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
+    json_t *errors));
+ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *name, ngx_uint_t n);
+
+void ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out);
+
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[];
+
+
+#endif /* _NGX_HTTP_HELPDESK_API_H_INCLUDED_ */

@@ -1,0 +1,222 @@
+/*
+ * The hosting provider's API: tenants and their API keys, for a billing
+ * system to automate.  An API key is generated here, returned once in the
+ * response that creates it, and stored only as its SHA-256.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_helpdesk_api.h"
+#include "model/ngx_helpdesk_ticket.h"
+
+
+/* "hdk_" and 32 base64url characters: 192 random bits */
+#define NGX_HTTP_HELPDESK_KEY_RANDOM   24
+#define NGX_HTTP_HELPDESK_KEY_PREFIX   12
+
+
+static const char *const  ngx_http_helpdesk_tenant_statuses[] = {
+    "active", "disabled", NULL
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_tenant_create_fields[]
+= {
+    { "name", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 200, NULL,
+      NULL },
+    { "slug", NGX_HELPDESK_JSON_SLUG, NGX_HELPDESK_JSON_REQUIRED, 63, NULL,
+      NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_tenant_update_fields[]
+= {
+    { "name", NGX_HELPDESK_JSON_STRING, 0, 200, NULL, NULL },
+    { "status", NGX_HELPDESK_JSON_ENUM, 0, 0,
+      ngx_http_helpdesk_tenant_statuses, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_key_create_fields[] = {
+    { "name", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 100, NULL,
+      NULL },
+    { "scopes", NGX_HELPDESK_JSON_ENUM_ARRAY, NGX_HELPDESK_JSON_REQUIRED, 0,
+      ngx_helpdesk_api_scopes, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_tenant_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_body_object(ctx,
+                                      ngx_http_helpdesk_tenant_create_fields);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_tenant_get(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_tenant_update(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_tenant_update_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (json_array_size(ctx->errors) == 0 && json_object_size(ctx->args) == 0)
+    {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "name at least one of: name, status");
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_key_list(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "tenant_id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_key_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t   raw, key, enc;
+    u_char      random[NGX_HTTP_HELPDESK_KEY_RANDOM];
+    u_char      hash[NGX_HELPDESK_SHA256_LEN];
+    u_char      hex[2 * NGX_HELPDESK_SHA256_LEN];
+
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_key_create_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    raw.data = random;
+    raw.len = sizeof(random);
+
+    key.data = ngx_pnalloc(ctx->r->pool,
+                           4 + ngx_base64_encoded_length(sizeof(random)));
+    if (key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    enc.data = ngx_cpymem(key.data, "hdk_", 4);
+    ngx_encode_base64url(&enc, &raw);
+    key.len = 4 + enc.len;
+
+    ctx->secret = key;
+
+    ngx_helpdesk_sha256(key.data, key.len, hash);
+    ngx_hex_dump(hex, hash, sizeof(hash));
+
+    json_object_set_new(ctx->args, "key_hash",
+                        json_stringn((char *) hex, sizeof(hex)));
+    json_object_set_new(ctx->args, "prefix",
+                        json_stringn((char *) key.data,
+                                     NGX_HTTP_HELPDESK_KEY_PREFIX));
+
+    return ngx_http_helpdesk_api_param(ctx, "tenant_id", 0);
+}
+
+
+/* the secret is in the response that creates the key, and nowhere else */
+
+static ngx_int_t
+ngx_http_helpdesk_api_key_created(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t        *body;
+    ngx_str_t      out;
+    json_error_t   err;
+
+    body = json_loadb((char *) ctx->out.data, ctx->out.len, 0, &err);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(body, "key",
+                        json_stringn((char *) ctx->secret.data,
+                                     ctx->secret.len));
+
+    if (ngx_helpdesk_json_dump(ctx->r->pool, body, &out) != NGX_OK) {
+        json_decref(body);
+        return NGX_ERROR;
+    }
+
+    json_decref(body);
+    ctx->out = out;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_key_delete(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_param(ctx, "tenant_id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "key_id", 1);
+}
+
+
+#define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenants_ops[] = {
+    { NGX_HTTP_GET, "tenant.list", NULL, PROVIDER, NULL, NULL },
+    { NGX_HTTP_POST, "tenant.create", NULL, PROVIDER,
+      ngx_http_helpdesk_api_tenant_create, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenant_ops[] = {
+    { NGX_HTTP_GET, "tenant.get", NULL, PROVIDER,
+      ngx_http_helpdesk_api_tenant_get, NULL },
+    { NGX_HTTP_PATCH, "tenant.update", NULL, PROVIDER,
+      ngx_http_helpdesk_api_tenant_update, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_keys_ops[] = {
+    { NGX_HTTP_GET, "key.list", NULL, PROVIDER,
+      ngx_http_helpdesk_api_key_list, NULL },
+    { NGX_HTTP_POST, "key.create", NULL, PROVIDER,
+      ngx_http_helpdesk_api_key_create, ngx_http_helpdesk_api_key_created },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_key_ops[] = {
+    { NGX_HTTP_DELETE, "key.delete", NULL, PROVIDER,
+      ngx_http_helpdesk_api_key_delete, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+#undef PROVIDER
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
+    { "/v1/provider/tenants", ngx_http_helpdesk_api_tenants_ops },
+    { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
+    { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },
+    { "/v1/provider/tenants/*/api-keys/*", ngx_http_helpdesk_api_key_ops },
+    { NULL, NULL }
+};

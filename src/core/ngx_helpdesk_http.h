@@ -1,0 +1,39 @@
+/*
+ * Small HTTP helpers shared by every channel: responses, RFC 9457
+ * problem documents, header access.
+ */
+
+#ifndef _NGX_HELPDESK_HTTP_H_INCLUDED_
+#define _NGX_HELPDESK_HTTP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+
+#define NGX_HELPDESK_PROBLEM_TYPE  "https://nginx-helpdesk.org/problems/"
+
+#ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
+#define NGX_HTTP_UNPROCESSABLE_ENTITY  422
+#endif
+
+
+ngx_int_t ngx_helpdesk_http_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, u_char *body, size_t len);
+
+/*
+ * Sends an application/problem+json document.  "slug" names the problem
+ * type; "extra" (may be NULL) is merged into the document and released.
+ */
+ngx_int_t ngx_helpdesk_http_problem(ngx_http_request_t *r, ngx_uint_t status,
+    const char *slug, const char *title, const char *detail, json_t *extra);
+
+ngx_table_elt_t *ngx_helpdesk_http_header_in(ngx_http_request_t *r,
+    const char *name, size_t len);
+ngx_int_t ngx_helpdesk_http_header_out(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+
+
+#endif /* _NGX_HELPDESK_HTTP_H_INCLUDED_ */

@@ -1,0 +1,856 @@
+/*
+ * PostgreSQL on the nginx event loop.
+ *
+ * Every worker keeps its own small pool of libpq connections in
+ * non-blocking mode.  Each connection's socket is wrapped in an
+ * ngx_connection_t whose read and write events drive one state machine:
+ *
+ *     CONNECTING --PQconnectPoll--> IDLE --send--> BUSY --results--> IDLE
+ *
+ * Events are level-triggered: the write event is armed only while libpq
+ * has something to write (connect handshake, PQflush() returning 1), the
+ * read event stays armed for the connection's life, so a server that goes
+ * away is noticed even on an idle connection.
+ *
+ * A query that finds no idle connection starts a new one while the pool
+ * is below "max", and waits in a bounded backlog; past the backlog it
+ * fails at once (the caller answers 503).  After a failed connect the
+ * pool is "down" for a backoff period that doubles up to a cap: requests
+ * in that period fail fast instead of piling up, and the first request
+ * after it tries again, so service comes back by itself.
+ *
+ * libpq owns the socket: PQfinish() closes it, we only free the nginx
+ * connection record (never ngx_close_connection(), which would close the
+ * descriptor twice).  PQsocket() is read again after every
+ * PQconnectPoll(), because libpq may switch sockets while connecting.
+ *
+ * Each statement runs with a server-side statement_timeout equal to the
+ * pool's timeout and a client-side timer of the same length; a timed out
+ * connection is closed, never reused.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_helpdesk_pg.h"
+
+
+#define NGX_HELPDESK_PG_BACKOFF_MIN  250
+#define NGX_HELPDESK_PG_BACKOFF_MAX  5000
+
+
+typedef enum {
+    NGX_HELPDESK_PG_S_CONNECTING = 0,
+    NGX_HELPDESK_PG_S_IDLE,
+    NGX_HELPDESK_PG_S_BUSY
+} ngx_helpdesk_pg_state_e;
+
+
+struct ngx_helpdesk_pg_conn_s {
+    ngx_queue_t                 queue;      /* in pool.idle while idle */
+    PGconn                     *pg;
+    ngx_connection_t           *c;
+    int                         fd;
+    ngx_helpdesk_pg_state_e     state;
+    ngx_helpdesk_pg_query_t    *query;
+    PGresult                   *last;
+    unsigned                    in_idle:1;
+};
+
+
+typedef struct {
+    ngx_helpdesk_pg_conf_t     *conf;
+    ngx_log_t                  *log;
+    ngx_queue_t                 idle;
+    ngx_queue_t                 backlog;
+    ngx_uint_t                  nconns;
+    ngx_uint_t                  nbacklog;
+    ngx_msec_t                  backoff;
+    ngx_msec_t                  retry_at;
+    char                        options[64];
+    unsigned                    down:1;
+    unsigned                    ready:1;
+} ngx_helpdesk_pg_pool_t;
+
+
+static ngx_int_t ngx_helpdesk_pg_connect(void);
+static void ngx_helpdesk_pg_event(ngx_event_t *ev);
+static void ngx_helpdesk_pg_poll(ngx_helpdesk_pg_conn_t *conn);
+static ngx_int_t ngx_helpdesk_pg_attach(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_detach(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_want_write(ngx_helpdesk_pg_conn_t *conn,
+    ngx_uint_t on);
+static void ngx_helpdesk_pg_ready(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
+    ngx_helpdesk_pg_query_t *q);
+static void ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
+    ngx_helpdesk_pg_status_e status);
+static void ngx_helpdesk_pg_connect_failed(ngx_helpdesk_pg_conn_t *conn);
+static void ngx_helpdesk_pg_fail(ngx_helpdesk_pg_query_t *q,
+    ngx_helpdesk_pg_status_e status);
+static void ngx_helpdesk_pg_fail_posted(ngx_event_t *ev);
+static void ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev);
+static void ngx_helpdesk_pg_fail_backlog(void);
+
+
+static ngx_helpdesk_pg_pool_t  ngx_helpdesk_pg_pool;
+
+
+ngx_int_t
+ngx_helpdesk_pg_init_worker(ngx_cycle_t *cycle, ngx_helpdesk_pg_conf_t *conf)
+{
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    ngx_memzero(pool, sizeof(ngx_helpdesk_pg_pool_t));
+
+    pool->conf = conf;
+    pool->log = cycle->log;
+    ngx_queue_init(&pool->idle);
+    ngx_queue_init(&pool->backlog);
+
+    ngx_snprintf((u_char *) pool->options, sizeof(pool->options) - 1,
+                 "-c statement_timeout=%Mms%Z", conf->timeout);
+
+    pool->ready = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_pg_exit_worker(void)
+{
+    ngx_queue_t             *qu;
+    ngx_helpdesk_pg_conn_t  *conn;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    if (!pool->ready) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&pool->idle)) {
+        qu = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(qu, ngx_helpdesk_pg_conn_t, queue);
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+    }
+
+    pool->ready = 0;
+}
+
+
+/* libpq takes text parameters as C strings: copy unless terminated */
+
+ngx_int_t
+ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
+    ngx_str_t *value)
+{
+    u_char  *p;
+
+    if (value == NULL || value->data == NULL) {
+        q->values[q->nparams] = NULL;
+        q->lengths[q->nparams] = 0;
+        q->nparams++;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(pool, value->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ngx_cpymem(p, value->data, value->len) = '\0';
+
+    q->values[q->nparams] = (const char *) p;
+    q->lengths[q->nparams] = (int) value->len;
+    q->nparams++;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
+{
+    ngx_queue_t             *qu;
+    ngx_helpdesk_pg_conn_t  *conn;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    q->status = NGX_HELPDESK_PG_OK;
+    q->conn = NULL;
+
+    if (!pool->ready || ngx_exiting) {
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+        return;
+    }
+
+    if (!ngx_queue_empty(&pool->idle)) {
+        qu = ngx_queue_head(&pool->idle);
+        conn = ngx_queue_data(qu, ngx_helpdesk_pg_conn_t, queue);
+        ngx_queue_remove(qu);
+        conn->in_idle = 0;
+        ngx_helpdesk_pg_dispatch(conn, q);
+        return;
+    }
+
+    if (pool->nconns < pool->conf->max) {
+
+        if (pool->down && (ngx_msec_int_t) (pool->retry_at - ngx_current_msec)
+                          > 0)
+        {
+            ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+            return;
+        }
+
+        if (ngx_helpdesk_pg_connect() != NGX_OK) {
+            ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+            return;
+        }
+
+    } else if (pool->nbacklog >= pool->conf->backlog) {
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "helpdesk postgres: all %ui connections busy and "
+                      "%ui requests waiting", pool->nconns, pool->nbacklog);
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_BUSY);
+        return;
+    }
+
+    ngx_queue_insert_tail(&pool->backlog, &q->queue);
+    pool->nbacklog++;
+
+    ngx_memzero(&q->wait, sizeof(ngx_event_t));
+    q->wait.handler = ngx_helpdesk_pg_wait_timeout;
+    q->wait.data = q;
+    q->wait.log = q->log;
+    ngx_add_timer(&q->wait, pool->conf->timeout);
+}
+
+
+ngx_uint_t
+ngx_helpdesk_pg_retry_after(void)
+{
+    ngx_msec_int_t           left;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    if (!pool->down) {
+        return 1;
+    }
+
+    left = (ngx_msec_int_t) (pool->retry_at - ngx_current_msec);
+
+    return left <= 1000 ? 1 : (ngx_uint_t) (left + 999) / 1000;
+}
+
+
+static ngx_int_t
+ngx_helpdesk_pg_connect(void)
+{
+    PGconn                  *pg;
+    ngx_helpdesk_pg_conn_t  *conn;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    /*
+     * Our defaults come before "dbname", which carries the configured
+     * conninfo and is expanded in place: its keywords override ours.
+     */
+    const char *keywords[] = {
+        "options", "fallback_application_name", "keepalives",
+        "connect_timeout", "dbname", NULL
+    };
+    const char *values[] = {
+        pool->options, "nginx-helpdesk", "1", "0",
+        (const char *) pool->conf->conninfo.data, NULL
+    };
+
+    pg = PQconnectStartParams(keywords, values, 1);
+    if (pg == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                      "helpdesk postgres: out of memory");
+        return NGX_ERROR;
+    }
+
+    if (PQstatus(pg) == CONNECTION_BAD) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "helpdesk postgres: connect failed: %s",
+                      PQerrorMessage(pg));
+        PQfinish(pg);
+        goto failed;
+    }
+
+    if (PQsetnonblocking(pg, 1) != 0) {
+        PQfinish(pg);
+        goto failed;
+    }
+
+    conn = ngx_calloc(sizeof(ngx_helpdesk_pg_conn_t), pool->log);
+    if (conn == NULL) {
+        PQfinish(pg);
+        return NGX_ERROR;
+    }
+
+    conn->pg = pg;
+    conn->fd = -1;
+    conn->state = NGX_HELPDESK_PG_S_CONNECTING;
+    pool->nconns++;
+
+    if (ngx_helpdesk_pg_attach(conn) != NGX_OK) {
+        ngx_helpdesk_pg_connect_failed(conn);
+        return NGX_ERROR;
+    }
+
+    ngx_helpdesk_pg_want_write(conn, 1);
+    ngx_add_timer(conn->c->read, pool->conf->timeout);
+
+    return NGX_OK;
+
+failed:
+
+    pool->down = 1;
+    pool->backoff = NGX_HELPDESK_PG_BACKOFF_MIN;
+    pool->retry_at = ngx_current_msec + pool->backoff;
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_helpdesk_pg_attach(ngx_helpdesk_pg_conn_t *conn)
+{
+    int                      fd;
+    ngx_connection_t        *c;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    fd = PQsocket(conn->pg);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, pool->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->read->handler = ngx_helpdesk_pg_event;
+    c->write->handler = ngx_helpdesk_pg_event;
+    c->read->log = pool->log;
+    c->write->log = pool->log;
+
+    conn->c = c;
+    conn->fd = fd;
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_helpdesk_pg_detach(conn);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Forgets the nginx side of the socket.  The descriptor itself belongs to
+ * libpq and is either already closed (it switched sockets) or about to be
+ * closed by PQfinish(); closing removes it from epoll, hence
+ * NGX_CLOSE_EVENT: no system call, just the bookkeeping.
+ */
+
+static void
+ngx_helpdesk_pg_detach(ngx_helpdesk_pg_conn_t *conn)
+{
+    ngx_connection_t  *c = conn->c;
+
+    if (c == NULL) {
+        return;
+    }
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    conn->c = NULL;
+    conn->fd = -1;
+}
+
+
+static void
+ngx_helpdesk_pg_want_write(ngx_helpdesk_pg_conn_t *conn, ngx_uint_t on)
+{
+    ngx_event_t  *wev = conn->c->write;
+
+    if (on && !wev->active) {
+        (void) ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!on && wev->active) {
+        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_event(ngx_event_t *ev)
+{
+    ngx_connection_t        *c = ev->data;
+    ngx_helpdesk_pg_conn_t  *conn = c->data;
+
+    if (ev->timedout) {
+        ev->timedout = 0;
+
+        if (conn->state == NGX_HELPDESK_PG_S_CONNECTING) {
+            ngx_log_error(NGX_LOG_ERR, ngx_helpdesk_pg_pool.log, 0,
+                          "helpdesk postgres: connect timed out");
+            ngx_helpdesk_pg_connect_failed(conn);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, ngx_helpdesk_pg_pool.log, 0,
+                      "helpdesk postgres: query timed out");
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_TIMEOUT);
+        return;
+    }
+
+    switch (conn->state) {
+
+    case NGX_HELPDESK_PG_S_CONNECTING:
+        ngx_helpdesk_pg_poll(conn);
+        return;
+
+    case NGX_HELPDESK_PG_S_BUSY:
+        if (ev->write) {
+            ngx_helpdesk_pg_flush(conn);
+
+        } else {
+            ngx_helpdesk_pg_read(conn);
+        }
+        return;
+
+    case NGX_HELPDESK_PG_S_IDLE:
+
+        if (c->close) {
+            /* graceful shutdown closes idle connections */
+            ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+            return;
+        }
+
+        if (ev->write) {
+            ngx_helpdesk_pg_want_write(conn, 0);
+            return;
+        }
+
+        /* an idle connection has nothing to read but notices and errors */
+
+        if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) == CONNECTION_BAD)
+        {
+            ngx_log_error(NGX_LOG_WARN, ngx_helpdesk_pg_pool.log, 0,
+                          "helpdesk postgres: idle connection lost: %s",
+                          PQerrorMessage(conn->pg));
+            ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        }
+
+        return;
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_poll(ngx_helpdesk_pg_conn_t *conn)
+{
+    PostgresPollingStatusType  st;
+    ngx_helpdesk_pg_pool_t    *pool = &ngx_helpdesk_pg_pool;
+
+    st = PQconnectPoll(conn->pg);
+
+    if (st != PGRES_POLLING_FAILED && PQsocket(conn->pg) != conn->fd) {
+        ngx_helpdesk_pg_detach(conn);
+
+        if (ngx_helpdesk_pg_attach(conn) != NGX_OK) {
+            ngx_helpdesk_pg_connect_failed(conn);
+            return;
+        }
+
+        ngx_add_timer(conn->c->read, pool->conf->timeout);
+    }
+
+    switch (st) {
+
+    case PGRES_POLLING_READING:
+        ngx_helpdesk_pg_want_write(conn, 0);
+        return;
+
+    case PGRES_POLLING_WRITING:
+        ngx_helpdesk_pg_want_write(conn, 1);
+        return;
+
+    case PGRES_POLLING_OK:
+        if (conn->c->read->timer_set) {
+            ngx_del_timer(conn->c->read);
+        }
+
+        ngx_helpdesk_pg_want_write(conn, 0);
+
+        if (pool->down) {
+            ngx_log_error(NGX_LOG_NOTICE, pool->log, 0,
+                          "helpdesk postgres: connection restored");
+        }
+
+        pool->down = 0;
+        pool->backoff = 0;
+        conn->state = NGX_HELPDESK_PG_S_IDLE;
+
+        ngx_helpdesk_pg_ready(conn);
+        return;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "helpdesk postgres: connect failed: %s",
+                      PQerrorMessage(conn->pg));
+        ngx_helpdesk_pg_connect_failed(conn);
+        return;
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_connect_failed(ngx_helpdesk_pg_conn_t *conn)
+{
+    ngx_msec_t               jitter;
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    if (pool->backoff == 0) {
+        pool->backoff = NGX_HELPDESK_PG_BACKOFF_MIN;
+
+    } else {
+        pool->backoff = ngx_min(pool->backoff * 2, NGX_HELPDESK_PG_BACKOFF_MAX);
+    }
+
+    /* up to 20% jitter, so that workers do not reconnect in step */
+    jitter = (ngx_msec_t) ngx_random() % (pool->backoff / 5 + 1);
+
+    pool->down = 1;
+    pool->retry_at = ngx_current_msec + pool->backoff + jitter;
+
+    ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+}
+
+
+/*
+ * A connection with nothing to do: give it to the oldest waiter, or keep
+ * it for the next query.
+ */
+
+static void
+ngx_helpdesk_pg_ready(ngx_helpdesk_pg_conn_t *conn)
+{
+    ngx_queue_t              *qu;
+    ngx_helpdesk_pg_query_t  *q;
+    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
+
+    if (!ngx_queue_empty(&pool->backlog)) {
+        qu = ngx_queue_head(&pool->backlog);
+        q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
+        ngx_queue_remove(qu);
+        pool->nbacklog--;
+
+        if (q->wait.timer_set) {
+            ngx_del_timer(&q->wait);
+        }
+
+        ngx_helpdesk_pg_dispatch(conn, q);
+        return;
+    }
+
+    if (ngx_exiting || !pool->ready) {
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        return;
+    }
+
+    conn->c->idle = 1;
+    conn->in_idle = 1;
+    ngx_queue_insert_head(&pool->idle, &conn->queue);
+}
+
+
+static void
+ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
+    ngx_helpdesk_pg_query_t *q)
+{
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    conn->c->idle = 0;
+    conn->state = NGX_HELPDESK_PG_S_BUSY;
+    conn->query = q;
+    q->conn = conn;
+
+    if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
+                           q->lengths, NULL, 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "helpdesk postgres: send failed: %s",
+                      PQerrorMessage(conn->pg));
+
+        /* the statement never left: the caller may be told at once */
+        conn->query = NULL;
+        q->conn = NULL;
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+        return;
+    }
+
+    ngx_add_timer(conn->c->read, pool->conf->timeout);
+
+    ngx_helpdesk_pg_flush(conn);
+}
+
+
+static void
+ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn)
+{
+    switch (PQflush(conn->pg)) {
+
+    case 0:
+        ngx_helpdesk_pg_want_write(conn, 0);
+        return;
+
+    case 1:
+        ngx_helpdesk_pg_want_write(conn, 1);
+        return;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, ngx_helpdesk_pg_pool.log, 0,
+                      "helpdesk postgres: write failed: %s",
+                      PQerrorMessage(conn->pg));
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn)
+{
+    PGresult                 *res;
+    ngx_helpdesk_pg_query_t  *q;
+
+    if (!PQconsumeInput(conn->pg)) {
+        ngx_log_error(NGX_LOG_ERR, ngx_helpdesk_pg_pool.log, 0,
+                      "helpdesk postgres: read failed: %s",
+                      PQerrorMessage(conn->pg));
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        return;
+    }
+
+    while (!PQisBusy(conn->pg)) {
+
+        res = PQgetResult(conn->pg);
+
+        if (res != NULL) {
+            if (conn->last) {
+                PQclear(conn->last);
+            }
+
+            conn->last = res;
+            continue;
+        }
+
+        /* all results are in: the connection may be reused */
+
+        if (conn->c->read->timer_set) {
+            ngx_del_timer(conn->c->read);
+        }
+
+        q = conn->query;
+        res = conn->last;
+        conn->query = NULL;
+        conn->last = NULL;
+        conn->state = NGX_HELPDESK_PG_S_IDLE;
+
+        if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
+            ngx_helpdesk_pg_ready(conn);
+
+        } else {
+            ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        }
+
+        if (res == NULL) {
+            q->status = NGX_HELPDESK_PG_UNAVAILABLE;
+            q->handler(q, NULL);
+            return;
+        }
+
+        q->status = NGX_HELPDESK_PG_OK;
+        q->handler(q, res);
+        PQclear(res);
+
+        return;
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
+    ngx_helpdesk_pg_status_e status)
+{
+    ngx_helpdesk_pg_query_t  *q;
+    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
+
+    if (conn->in_idle) {
+        ngx_queue_remove(&conn->queue);
+        conn->in_idle = 0;
+    }
+
+    q = conn->query;
+    conn->query = NULL;
+
+    ngx_helpdesk_pg_detach(conn);
+
+    if (conn->last) {
+        PQclear(conn->last);
+    }
+
+    PQfinish(conn->pg);
+    ngx_free(conn);
+    pool->nconns--;
+
+    if (q) {
+        q->conn = NULL;
+        q->status = status;
+        q->handler(q, NULL);
+    }
+
+    if (!ngx_queue_empty(&pool->backlog) && pool->nconns == 0) {
+
+        if (pool->down || ngx_exiting || !pool->ready) {
+            ngx_helpdesk_pg_fail_backlog();
+
+        } else if (ngx_helpdesk_pg_connect() != NGX_OK) {
+            ngx_helpdesk_pg_fail_backlog();
+        }
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_fail_backlog(void)
+{
+    ngx_queue_t              *qu;
+    ngx_helpdesk_pg_query_t  *q;
+    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
+
+    while (!ngx_queue_empty(&pool->backlog)) {
+        qu = ngx_queue_head(&pool->backlog);
+        q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
+        ngx_queue_remove(qu);
+        pool->nbacklog--;
+
+        if (q->wait.timer_set) {
+            ngx_del_timer(&q->wait);
+        }
+
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+    }
+}
+
+
+/* Failures are reported from the event loop, never from inside a call. */
+
+static void
+ngx_helpdesk_pg_fail(ngx_helpdesk_pg_query_t *q,
+    ngx_helpdesk_pg_status_e status)
+{
+    q->status = status;
+
+    ngx_memzero(&q->wait, sizeof(ngx_event_t));
+    q->wait.handler = ngx_helpdesk_pg_fail_posted;
+    q->wait.data = q;
+    q->wait.log = q->log;
+
+    ngx_post_event(&q->wait, &ngx_posted_events);
+}
+
+
+static void
+ngx_helpdesk_pg_fail_posted(ngx_event_t *ev)
+{
+    ngx_helpdesk_pg_query_t  *q = ev->data;
+
+    q->handler(q, NULL);
+}
+
+
+static void
+ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev)
+{
+    ngx_helpdesk_pg_query_t  *q = ev->data;
+    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
+
+    ngx_queue_remove(&q->queue);
+    pool->nbacklog--;
+
+    ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                  "helpdesk postgres: no connection within %Mms",
+                  pool->conf->timeout);
+
+    q->status = NGX_HELPDESK_PG_BUSY;
+    q->handler(q, NULL);
+}
+
+
+/*
+ * Parses a conninfo string at configuration time, so that "nginx -t"
+ * names a bad keyword instead of the first request failing.
+ */
+
+char *
+ngx_helpdesk_pg_conninfo_check(ngx_pool_t *pool, ngx_str_t *conninfo)
+{
+    char             *err, *msg;
+    size_t            len;
+    PQconninfoOption *opts;
+
+    err = NULL;
+    opts = PQconninfoParse((const char *) conninfo->data, &err);
+
+    if (opts == NULL) {
+        if (err == NULL) {
+            return "out of memory";
+        }
+
+        len = ngx_strlen(err);
+        msg = ngx_pnalloc(pool, len + 1);
+        if (msg != NULL) {
+            ngx_memcpy(msg, err, len + 1);
+
+            while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
+                msg[--len] = '\0';
+            }
+        }
+
+        PQfreemem(err);
+        return msg ? msg : "invalid conninfo";
+    }
+
+    PQconninfoFree(opts);
+
+    return NULL;
+}

@@ -1,0 +1,630 @@
+/*
+ * Redis on the nginx event loop.
+ *
+ * hiredis' async context does the protocol; this file gives it nginx
+ * events (the same hooks hiredis ships for libevent and libev: add/del
+ * read, add/del write, cleanup) and adds what hiredis lacks:
+ *
+ *  - a timeout on every command: the caller hears back on time even when
+ *    the server hangs; a timed out command detaches from its caller (the
+ *    reply, if it ever comes, is dropped) and the connection is dropped,
+ *    since a server that misses one deadline is likely to miss the next;
+ *  - reconnect with exponential backoff and jitter, on a cancelable timer,
+ *    so that workers do not reconnect in step and shutdown never waits;
+ *  - fail fast while disconnected: commands get UNAVAILABLE at once
+ *    instead of queueing behind a dead server.
+ *
+ * hiredis' callbacks receive a small heap "slot" rather than the caller's
+ * command, because a request that timed out may be gone when hiredis
+ * finally calls back.
+ *
+ * Addresses are IPs or unix sockets, checked at configuration time: hiredis
+ * would resolve a name with a blocking getaddrinfo().
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_helpdesk_redis.h"
+
+
+#define NGX_HELPDESK_REDIS_BACKOFF_MIN  100
+#define NGX_HELPDESK_REDIS_BACKOFF_MAX  5000
+
+
+typedef enum {
+    NGX_HELPDESK_REDIS_DISCONNECTED = 0,
+    NGX_HELPDESK_REDIS_CONNECTING,
+    NGX_HELPDESK_REDIS_CONNECTED
+} ngx_helpdesk_redis_state_e;
+
+
+typedef struct {
+    ngx_helpdesk_redis_cmd_t   *cmd;        /* NULL once detached */
+} ngx_helpdesk_redis_slot_t;
+
+
+typedef struct {
+    ngx_helpdesk_redis_conf_t  *conf;
+    ngx_log_t                  *log;
+    redisAsyncContext          *ac;
+    ngx_helpdesk_redis_state_e  state;
+    ngx_event_t                 reconnect;
+    ngx_msec_t                  backoff;
+    ngx_msec_t                  retry_at;
+    unsigned                    down:1;
+    unsigned                    ready:1;
+} ngx_helpdesk_redis_client_t;
+
+
+static ngx_int_t ngx_helpdesk_redis_connect(void);
+static void ngx_helpdesk_redis_drop(void);
+static void ngx_helpdesk_redis_schedule(void);
+static void ngx_helpdesk_redis_reconnect(ngx_event_t *ev);
+static void ngx_helpdesk_redis_on_connect(const redisAsyncContext *ac,
+    int status);
+static void ngx_helpdesk_redis_on_disconnect(const redisAsyncContext *ac,
+    int status);
+static void ngx_helpdesk_redis_add_read(void *data);
+static void ngx_helpdesk_redis_del_read(void *data);
+static void ngx_helpdesk_redis_add_write(void *data);
+static void ngx_helpdesk_redis_del_write(void *data);
+static void ngx_helpdesk_redis_cleanup(void *data);
+static void ngx_helpdesk_redis_read_handler(ngx_event_t *ev);
+static void ngx_helpdesk_redis_write_handler(ngx_event_t *ev);
+static void ngx_helpdesk_redis_reply(redisAsyncContext *ac, void *r,
+    void *data);
+static void ngx_helpdesk_redis_timeout(ngx_event_t *ev);
+static void ngx_helpdesk_redis_fail(ngx_helpdesk_redis_cmd_t *cmd);
+static void ngx_helpdesk_redis_fail_posted(ngx_event_t *ev);
+
+
+static ngx_helpdesk_redis_client_t  ngx_helpdesk_redis_client;
+
+
+ngx_int_t
+ngx_helpdesk_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_redis_conf_t *conf)
+{
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    ngx_memzero(cl, sizeof(ngx_helpdesk_redis_client_t));
+
+    cl->conf = conf;
+    cl->log = cycle->log;
+    cl->reconnect.handler = ngx_helpdesk_redis_reconnect;
+    cl->reconnect.log = cycle->log;
+    cl->reconnect.cancelable = 1;
+    cl->ready = 1;
+
+    /* connect early so the first request does not pay for it */
+    (void) ngx_helpdesk_redis_connect();
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_redis_exit_worker(void)
+{
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (!cl->ready) {
+        return;
+    }
+
+    cl->ready = 0;
+
+    if (cl->reconnect.timer_set) {
+        ngx_del_timer(&cl->reconnect);
+    }
+
+    ngx_helpdesk_redis_drop();
+}
+
+
+ngx_flag_t
+ngx_helpdesk_redis_configured(void)
+{
+    return ngx_helpdesk_redis_client.ready;
+}
+
+
+ngx_uint_t
+ngx_helpdesk_redis_retry_after(void)
+{
+    ngx_msec_int_t                left;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    left = (ngx_msec_int_t) (cl->retry_at - ngx_current_msec);
+
+    return (!cl->down || left <= 1000) ? 1 : (ngx_uint_t) (left + 999) / 1000;
+}
+
+
+void
+ngx_helpdesk_redis_arg(ngx_helpdesk_redis_cmd_t *cmd, u_char *data,
+    size_t len)
+{
+    cmd->argv[cmd->argc] = (const char *) data;
+    cmd->argvlen[cmd->argc] = len;
+    cmd->argc++;
+}
+
+
+void
+ngx_helpdesk_redis_run(ngx_helpdesk_redis_cmd_t *cmd)
+{
+    ngx_helpdesk_redis_slot_t    *slot;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    cmd->status = NGX_HELPDESK_REDIS_OK;
+    cmd->slot = NULL;
+
+    if (!cl->ready || ngx_exiting) {
+        ngx_helpdesk_redis_fail(cmd);
+        return;
+    }
+
+    if (cl->state == NGX_HELPDESK_REDIS_DISCONNECTED) {
+
+        if (cl->down
+            && (ngx_msec_int_t) (cl->retry_at - ngx_current_msec) > 0)
+        {
+            ngx_helpdesk_redis_fail(cmd);
+            return;
+        }
+
+        if (ngx_helpdesk_redis_connect() != NGX_OK) {
+            ngx_helpdesk_redis_fail(cmd);
+            return;
+        }
+    }
+
+    slot = ngx_alloc(sizeof(ngx_helpdesk_redis_slot_t), cmd->log);
+    if (slot == NULL) {
+        ngx_helpdesk_redis_fail(cmd);
+        return;
+    }
+
+    slot->cmd = cmd;
+
+    if (redisAsyncCommandArgv(cl->ac, ngx_helpdesk_redis_reply, slot,
+                              cmd->argc, cmd->argv, cmd->argvlen)
+        != REDIS_OK)
+    {
+        ngx_free(slot);
+        ngx_helpdesk_redis_fail(cmd);
+        return;
+    }
+
+    cmd->slot = slot;
+
+    ngx_memzero(&cmd->timer, sizeof(ngx_event_t));
+    cmd->timer.handler = ngx_helpdesk_redis_timeout;
+    cmd->timer.data = cmd;
+    cmd->timer.log = cmd->log;
+    ngx_add_timer(&cmd->timer, cl->conf->timeout);
+}
+
+
+static ngx_int_t
+ngx_helpdesk_redis_connect(void)
+{
+    redisAsyncContext            *ac;
+    ngx_connection_t             *c;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (cl->conf->path.len) {
+        ac = redisAsyncConnectUnix((const char *) cl->conf->path.data);
+
+    } else {
+        ac = redisAsyncConnect((const char *) cl->conf->host.data,
+                               (int) cl->conf->port);
+    }
+
+    if (ac == NULL || ac->err) {
+        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
+                      "helpdesk redis: connect to \"%V\" failed: %s",
+                      &cl->conf->addr, ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+
+        ngx_helpdesk_redis_schedule();
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, cl->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_helpdesk_redis_schedule();
+        return NGX_ERROR;
+    }
+
+    c->data = ac;
+    c->read->handler = ngx_helpdesk_redis_read_handler;
+    c->write->handler = ngx_helpdesk_redis_write_handler;
+    c->read->log = cl->log;
+    c->write->log = cl->log;
+
+    ac->ev.data = c;
+    ac->ev.addRead = ngx_helpdesk_redis_add_read;
+    ac->ev.delRead = ngx_helpdesk_redis_del_read;
+    ac->ev.addWrite = ngx_helpdesk_redis_add_write;
+    ac->ev.delWrite = ngx_helpdesk_redis_del_write;
+    ac->ev.cleanup = ngx_helpdesk_redis_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ngx_helpdesk_redis_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_helpdesk_redis_on_disconnect);
+
+    cl->ac = ac;
+    cl->state = NGX_HELPDESK_REDIS_CONNECTING;
+
+    /* the connect completes on the first write event */
+    ngx_helpdesk_redis_add_write(c);
+
+    return NGX_OK;
+}
+
+
+/* Frees the context; hiredis calls every pending callback with NULL. */
+
+static void
+ngx_helpdesk_redis_drop(void)
+{
+    redisAsyncContext            *ac;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    ac = cl->ac;
+    cl->ac = NULL;
+    cl->state = NGX_HELPDESK_REDIS_DISCONNECTED;
+
+    if (ac) {
+        redisAsyncFree(ac);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_schedule(void)
+{
+    ngx_msec_t                    jitter;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    cl->state = NGX_HELPDESK_REDIS_DISCONNECTED;
+    cl->ac = NULL;
+
+    if (!cl->ready || ngx_exiting) {
+        return;
+    }
+
+    if (cl->backoff == 0) {
+        cl->backoff = NGX_HELPDESK_REDIS_BACKOFF_MIN;
+
+    } else {
+        cl->backoff = ngx_min(cl->backoff * 2, NGX_HELPDESK_REDIS_BACKOFF_MAX);
+    }
+
+    jitter = (ngx_msec_t) ngx_random() % (cl->backoff / 5 + 1);
+
+    cl->down = 1;
+    cl->retry_at = ngx_current_msec + cl->backoff + jitter;
+
+    if (!cl->reconnect.timer_set) {
+        ngx_add_timer(&cl->reconnect, cl->backoff + jitter);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_reconnect(ngx_event_t *ev)
+{
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (ngx_exiting || !cl->ready
+        || cl->state != NGX_HELPDESK_REDIS_DISCONNECTED)
+    {
+        return;
+    }
+
+    (void) ngx_helpdesk_redis_connect();
+}
+
+
+static void
+ngx_helpdesk_redis_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (cl->ac != ac) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
+                      "helpdesk redis: connect to \"%V\" failed: %s",
+                      &cl->conf->addr, ac->errstr);
+
+        /* hiredis frees the context after this callback */
+        ngx_helpdesk_redis_schedule();
+        return;
+    }
+
+    if (cl->down) {
+        ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
+                      "helpdesk redis: connection restored");
+    }
+
+    cl->state = NGX_HELPDESK_REDIS_CONNECTED;
+    cl->down = 0;
+    cl->backoff = 0;
+}
+
+
+static void
+ngx_helpdesk_redis_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (cl->ac != ac) {
+        return;
+    }
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+                      "helpdesk redis: connection lost: %s", ac->errstr);
+    }
+
+    ngx_helpdesk_redis_schedule();
+}
+
+
+static void
+ngx_helpdesk_redis_add_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->read->active) {
+        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_del_read(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_add_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (!c->write->active) {
+        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_del_write(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* hiredis closes the descriptor itself right after this. */
+
+static void
+ngx_helpdesk_redis_cleanup(void *data)
+{
+    ngx_connection_t  *c = data;
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}
+
+
+/* Either handler may free the context: nothing is touched after it. */
+
+static void
+ngx_helpdesk_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    redisAsyncHandleRead(c->data);
+}
+
+
+static void
+ngx_helpdesk_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    redisAsyncHandleWrite(c->data);
+}
+
+
+static void
+ngx_helpdesk_redis_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    ngx_helpdesk_redis_slot_t  *slot = data;
+    ngx_helpdesk_redis_cmd_t   *cmd;
+
+    cmd = slot->cmd;
+    ngx_free(slot);
+
+    if (cmd == NULL) {
+        return;     /* the caller has given up on this one */
+    }
+
+    cmd->slot = NULL;
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    cmd->status = r ? NGX_HELPDESK_REDIS_OK : NGX_HELPDESK_REDIS_UNAVAILABLE;
+    cmd->handler(cmd, r);
+}
+
+
+static void
+ngx_helpdesk_redis_timeout(ngx_event_t *ev)
+{
+    ngx_helpdesk_redis_cmd_t     *cmd = ev->data;
+    ngx_helpdesk_redis_slot_t    *slot = cmd->slot;
+    ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
+
+    if (slot) {
+        slot->cmd = NULL;
+        cmd->slot = NULL;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, cl->log, 0,
+                  "helpdesk redis: command timed out after %Mms",
+                  cl->conf->timeout);
+
+    cmd->status = NGX_HELPDESK_REDIS_TIMEOUT;
+    cmd->handler(cmd, NULL);
+
+    if (cl->ac) {
+        ngx_helpdesk_redis_drop();
+        ngx_helpdesk_redis_schedule();
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_fail(ngx_helpdesk_redis_cmd_t *cmd)
+{
+    cmd->status = NGX_HELPDESK_REDIS_UNAVAILABLE;
+
+    ngx_memzero(&cmd->timer, sizeof(ngx_event_t));
+    cmd->timer.handler = ngx_helpdesk_redis_fail_posted;
+    cmd->timer.data = cmd;
+    cmd->timer.log = cmd->log;
+
+    ngx_post_event(&cmd->timer, &ngx_posted_events);
+}
+
+
+static void
+ngx_helpdesk_redis_fail_posted(ngx_event_t *ev)
+{
+    ngx_helpdesk_redis_cmd_t  *cmd = ev->data;
+
+    cmd->handler(cmd, NULL);
+}
+
+
+char *
+ngx_helpdesk_redis_parse_addr(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_helpdesk_redis_conf_t *conf)
+{
+    u_char     *p, *last;
+    ngx_int_t   port;
+    ngx_str_t   host;
+    u_char      buf[NGX_SOCKADDR_STRLEN];
+
+    conf->addr = *value;
+
+    if (value->len > 5 && ngx_strncmp(value->data, "unix:", 5) == 0) {
+        conf->path.len = value->len - 5;
+        conf->path.data = value->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &conf->path, 0) != NGX_OK) {
+            return "has an invalid unix socket path";
+        }
+
+        /* ngx_conf_full_name() keeps the terminating zero of the value */
+        p = ngx_pnalloc(cf->pool, conf->path.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ngx_cpymem(p, conf->path.data, conf->path.len) = '\0';
+        conf->path.data = p;
+
+        return NGX_CONF_OK;
+    }
+
+    last = value->data + value->len;
+    p = ngx_strlchr(value->data, last, ']');
+    p = ngx_strlchr(p ? p : value->data, last, ':');
+
+    if (p == NULL) {
+        return "needs \"unix:/path\" or \"address:port\"";
+    }
+
+    host.data = value->data;
+    host.len = p - value->data;
+
+    if (host.len > 2 && host.data[0] == '[' && host.data[host.len - 1] == ']')
+    {
+        host.data++;
+        host.len -= 2;
+    }
+
+    port = ngx_atoi(p + 1, last - p - 1);
+    if (port < 1 || port > 65535) {
+        return "has an invalid port";
+    }
+
+    if (host.len == 0 || host.len >= sizeof(buf)) {
+        return "has an invalid address";
+    }
+
+    *ngx_cpymem(buf, host.data, host.len) = '\0';
+
+    if (ngx_inet_addr(buf, host.len) == INADDR_NONE
+#if (NGX_HAVE_INET6)
+        && ngx_inet6_addr(buf, host.len, (u_char *) &(struct in6_addr) {{{0}}})
+           != NGX_OK
+#endif
+        )
+    {
+        /* hiredis would resolve a name with a blocking getaddrinfo() */
+        return "needs an IP address, not a host name";
+    }
+
+    conf->host.data = ngx_pnalloc(cf->pool, host.len + 1);
+    if (conf->host.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(conf->host.data, host.data, host.len) = '\0';
+    conf->host.len = host.len;
+    conf->port = (ngx_uint_t) port;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,477 @@
+/*
+ * nginx-helpdesk: the front door.  Directives, configuration, and the
+ * per-worker services started in init_process: the PostgreSQL pool and
+ * the Redis client every channel shares.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "channel/ngx_http_helpdesk_api.h"
+
+
+#define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
+
+
+static void *ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_helpdesk_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_helpdesk_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_helpdesk_provider_key_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
+static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_helpdesk_commands[] = {
+
+    { ngx_string("helpdesk_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_postgres,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_helpdesk_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_provider_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_helpdesk_provider_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_helpdesk_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_helpdesk_create_main_conf,    /* create main configuration */
+    ngx_http_helpdesk_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_helpdesk_create_loc_conf,     /* create location configuration */
+    ngx_http_helpdesk_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_helpdesk_module = {
+    NGX_MODULE_V1,
+    &ngx_http_helpdesk_module_ctx,         /* module context */
+    ngx_http_helpdesk_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_helpdesk_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_helpdesk_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_helpdesk_main_conf_t));
+    if (hmcf == NULL) {
+        return NULL;
+    }
+
+    hmcf->pg.max = NGX_CONF_UNSET_UINT;
+    hmcf->pg.backlog = NGX_CONF_UNSET_UINT;
+    hmcf->pg.timeout = NGX_CONF_UNSET_MSEC;
+    hmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+
+    return hmcf;
+}
+
+
+static char *
+ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    ngx_conf_init_uint_value(hmcf->pg.max, 8);
+    ngx_conf_init_uint_value(hmcf->pg.backlog, 256);
+    ngx_conf_init_msec_value(hmcf->pg.timeout, 10000);
+    ngx_conf_init_msec_value(hmcf->redis.timeout, 2000);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
+
+    hlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_helpdesk_loc_conf_t));
+    if (hlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     hlcf->api_prefix = { 0, NULL };
+     */
+
+    hlcf->api = NGX_CONF_UNSET;
+    hlcf->api_max_body = NGX_CONF_UNSET_SIZE;
+
+    return hlcf;
+}
+
+
+static char *
+ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_helpdesk_loc_conf_t  *prev = parent;
+    ngx_http_helpdesk_loc_conf_t  *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    ngx_conf_merge_value(conf->api, prev->api, 0);
+
+    if (!conf->api || conf->api_max_body != NGX_CONF_UNSET_SIZE) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * The API answers "too large" itself, as a problem document, so it
+     * takes over nginx's own check: the limit is the location's
+     * client_max_body_size, and a body within it is kept in memory.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    conf->api_max_body = clcf->client_max_body_size;
+    clcf->client_max_body_size = 0;
+
+    if (clcf->client_body_buffer_size < conf->api_max_body) {
+        clcf->client_body_buffer_size = conf->api_max_body;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_helpdesk_postgres(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char        *err;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (hmcf->pg.set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    err = ngx_helpdesk_pg_conninfo_check(cf->pool, &value[1]);
+    if (err) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid conninfo \"%V\" in \"%V\" directive: %s",
+                           &value[1], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    hmcf->pg.conninfo = value[1];
+    hmcf->pg.set = 1;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            n = ngx_atoi(value[i].data + 4, value[i].len - 4);
+            if (n < 1 || n > 1000) {
+                goto invalid;
+            }
+
+            hmcf->pg.max = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "backlog=", 8) == 0) {
+            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
+            if (n == NGX_ERROR || n > 100000) {
+                goto invalid;
+            }
+
+            hmcf->pg.backlog = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            hmcf->pg.timeout = ngx_parse_time(&s, 0);
+            if (hmcf->pg.timeout == (ngx_msec_t) NGX_ERROR
+                || hmcf->pg.timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive",
+                       &value[i], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_helpdesk_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char       *err;
+    ngx_str_t  *value, s;
+
+    if (hmcf->redis.set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    err = ngx_helpdesk_redis_parse_addr(cf, &value[1], &hmcf->redis);
+    if (err != NGX_CONF_OK) {
+        if (err == NGX_CONF_ERROR) {
+            return err;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid address \"%V\" in \"%V\" directive: %s",
+                           &value[1], &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    hmcf->redis.set = 1;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "timeout=", 8) != 0) {
+            goto invalid;
+        }
+
+        s.data = value[2].data + 8;
+        s.len = value[2].len - 8;
+
+        hmcf->redis.timeout = ngx_parse_time(&s, 0);
+        if (hmcf->redis.timeout == (ngx_msec_t) NGX_ERROR
+            || hmcf->redis.timeout == 0)
+        {
+            goto invalid;
+        }
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive",
+                       &value[2], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The provider key is read once, when the configuration is loaded, and
+ * only its hash is kept.
+ */
+
+static char *
+ngx_http_helpdesk_provider_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    u_char       *p, *last;
+    ssize_t       n;
+    ngx_fd_t      fd;
+    ngx_str_t    *value, name;
+    ngx_file_t    file;
+    u_char        buf[512];
+
+    if (hmcf->provider_key_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open \"%V\" in \"%V\" directive",
+                           &name, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = name;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, buf, sizeof(buf), 0);
+    ngx_close_file(fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = buf;
+    last = buf + n;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t'
+                        || last[-1] == '\r' || last[-1] == '\n'))
+    {
+        last--;
+    }
+
+    if (n == (ssize_t) sizeof(buf) || last - p < NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN
+        || ngx_strlchr(p, last, '\n') || ngx_strlchr(p, last, ' '))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid key in \"%V\" for \"%V\" directive: "
+                           "one line of %d to %d characters without spaces",
+                           &name, &cmd->name,
+                           NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN,
+                           (int) sizeof(buf) - 1);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_helpdesk_sha256(p, last - p, hmcf->provider_key_hash);
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    hmcf->provider_key_set = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->api != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->regex || clcf->exact_match) {
+        return "must be in a prefix location such as \"location /api/\"";
+    }
+
+    hlcf->api = 1;
+
+    /* the API's base URL: the location's prefix without its last '/' */
+    hlcf->api_prefix = clcf->name;
+
+    if (hlcf->api_prefix.len && hlcf->api_prefix.data[hlcf->api_prefix.len - 1]
+                                == '/')
+    {
+        hlcf->api_prefix.len--;
+    }
+
+    clcf->handler = ngx_http_helpdesk_api_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_helpdesk_module);
+    if (hmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (hmcf->pg.set
+        && ngx_helpdesk_pg_init_worker(cycle, &hmcf->pg) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (hmcf->redis.set
+        && ngx_helpdesk_redis_init_worker(cycle, &hmcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_helpdesk_redis_exit_worker();
+    ngx_helpdesk_pg_exit_worker();
+}

@@ -1,0 +1,43 @@
+/*
+ * nginx-helpdesk: a multi-tenant support gateway inside nginx.
+ *
+ * Shared declarations of the HTTP module: its configuration and the
+ * per-worker services (PostgreSQL pool, Redis client) every channel uses.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "core/ngx_helpdesk_pg.h"
+#include "core/ngx_helpdesk_redis.h"
+
+
+#define NGX_HELPDESK_SHA256_LEN  32
+
+
+typedef struct {
+    ngx_helpdesk_pg_conf_t      pg;
+    ngx_helpdesk_redis_conf_t   redis;
+
+    /* SHA-256 of the hosting provider's admin key, never the key itself */
+    u_char                      provider_key_hash[NGX_HELPDESK_SHA256_LEN];
+    ngx_flag_t                  provider_key_set;
+} ngx_http_helpdesk_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  api;
+    ngx_str_t                   api_prefix;     /* location name, no '/' at end */
+    size_t                      api_max_body;
+} ngx_http_helpdesk_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_helpdesk_module;
+
+
+#endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages the module, the local stack and the tests need.
+# As root it runs apt-get; otherwise it prints the exact line to run.
+set -e
+
+PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
+      libpq-dev libhiredis-dev libjansson-dev
+      postgresql postgresql-contrib redis-server
+      perl libmojolicious-perl libtest-simple-perl wrk"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages; run as root:"
+    echo "    apt-get install -y$missing"
+    exit 1
+fi
+
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# the packaged services are not used: the stack runs its own instances
+for s in postgresql redis-server nginx; do
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$s" >/dev/null 2>&1 || true; fi
+done
