@@ -39,8 +39,8 @@
 static ngx_int_t ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_api_authenticate(
     ngx_http_helpdesk_api_ctx_t *ctx);
-static ngx_int_t ngx_http_helpdesk_api_unauthorized(ngx_http_request_t *r,
-    const char *detail, ngx_flag_t invalid);
+static ngx_int_t ngx_http_helpdesk_api_unauthorized(
+    ngx_http_helpdesk_api_ctx_t *ctx, const char *detail, ngx_flag_t invalid);
 static ngx_int_t ngx_http_helpdesk_api_read_body(
     ngx_http_helpdesk_api_ctx_t *ctx);
 static void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
@@ -131,14 +131,12 @@ ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_helpdesk_api_cleanup;
     cln->data = ctx;
 
-    rc = ngx_http_helpdesk_api_route(ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    /* either step may answer the request itself, leaving ctx->final_rc */
 
-    rc = ngx_http_helpdesk_api_authenticate(ctx);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_helpdesk_api_route(ctx) != NGX_OK
+        || ngx_http_helpdesk_api_authenticate(ctx) != NGX_OK)
+    {
+        return ctx->final_rc;
     }
 
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT)) {
@@ -244,9 +242,10 @@ ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
         }
     }
 
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
-                                     "Not Found",
-                                     "no API endpoint has this path", NULL);
+    ctx->final_rc = ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND,
+                        "not-found", "Not Found",
+                        "no API endpoint has this path", NULL);
+    return NGX_DECLINED;
 
 found:
 
@@ -269,23 +268,22 @@ found:
 
     allow.len = a - buf;
     allow.data = ngx_pnalloc(r->pool, allow.len);
-    if (allow.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
-    ngx_memcpy(allow.data, buf, allow.len);
-
-    if (ngx_helpdesk_http_header_out(r, "Allow", &allow) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (allow.data == NULL
+        || (ngx_memcpy(allow.data, buf, allow.len),
+            ngx_helpdesk_http_header_out(r, "Allow", &allow)) != NGX_OK)
+    {
+        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     (void) ngx_http_discard_request_body(r);
 
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
-                                     "method-not-allowed",
-                                     "Method Not Allowed",
-                                     "this endpoint does not take this "
-                                     "method; see the Allow header", NULL);
+    ctx->final_rc = ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
+                        "method-not-allowed", "Method Not Allowed",
+                        "this endpoint does not take this method; see the "
+                        "Allow header", NULL);
+    return NGX_DECLINED;
 }
 
 
@@ -316,14 +314,14 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
     h = r->headers_in.authorization;
 
     if (h == NULL) {
-        return ngx_http_helpdesk_api_unauthorized(r,
+        return ngx_http_helpdesk_api_unauthorized(ctx,
                    "send the API key as \"Authorization: Bearer <key>\"", 0);
     }
 
     if (h->value.len < 7
         || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
     {
-        return ngx_http_helpdesk_api_unauthorized(r,
+        return ngx_http_helpdesk_api_unauthorized(ctx,
                    "only the Bearer scheme is accepted", 0);
     }
 
@@ -340,7 +338,7 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     if (token.len == 0 || token.len > NGX_HTTP_HELPDESK_TOKEN_MAX) {
-        return ngx_http_helpdesk_api_unauthorized(r,
+        return ngx_http_helpdesk_api_unauthorized(ctx,
                    "the API key is not valid", 1);
     }
 
@@ -353,7 +351,7 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
             || CRYPTO_memcmp(ctx->key_hash, hmcf->provider_key_hash,
                              NGX_HELPDESK_SHA256_LEN) != 0)
         {
-            return ngx_http_helpdesk_api_unauthorized(r,
+            return ngx_http_helpdesk_api_unauthorized(ctx,
                        "the provider key is not valid", 1);
         }
 
@@ -363,7 +361,8 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
     /* the tenant key is checked by PostgreSQL: pass its hash as bytea */
     hex = ngx_pnalloc(r->pool, 2 + 2 * NGX_HELPDESK_SHA256_LEN);
     if (hex == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     p = ngx_cpymem(hex, "\\x", 2);
@@ -377,10 +376,11 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_helpdesk_api_unauthorized(ngx_http_request_t *r, const char *detail,
-    ngx_flag_t invalid)
+ngx_http_helpdesk_api_unauthorized(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *detail, ngx_flag_t invalid)
 {
-    ngx_str_t  challenge;
+    ngx_str_t            challenge;
+    ngx_http_request_t  *r = ctx->r;
 
     if (invalid) {
         ngx_str_set(&challenge,
@@ -392,13 +392,15 @@ ngx_http_helpdesk_api_unauthorized(ngx_http_request_t *r, const char *detail,
     if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", &challenge)
         != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     (void) ngx_http_discard_request_body(r);
 
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                                     "Unauthorized", detail, NULL);
+    ctx->final_rc = ngx_helpdesk_http_problem(r, NGX_HTTP_UNAUTHORIZED,
+                        "unauthorized", "Unauthorized", detail, NULL);
+    return NGX_DECLINED;
 }
 
 
@@ -471,7 +473,10 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 static void
 ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 {
+    u_char                       *p;
+    size_t                        len;
     ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
     ngx_http_helpdesk_api_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
@@ -480,21 +485,45 @@ ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
         ngx_str_set(&ctx->raw_body, "");
 
     } else {
-        b = r->request_body->bufs->buf;
+        len = 0;
 
-        if (r->request_body->temp_file || r->request_body->bufs->next
-            || b->in_file)
-        {
-            /* cannot happen with the buffer sized to the limit */
-            ngx_http_helpdesk_api_finalize(ctx,
-                ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                    "payload-too-large", "Payload Too Large",
-                    "the body is larger than this API accepts", NULL));
-            return;
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file || r->request_body->temp_file) {
+                /* cannot happen with the buffer sized to the limit */
+                ngx_http_helpdesk_api_finalize(ctx,
+                    ngx_helpdesk_http_problem(r,
+                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                        "payload-too-large", "Payload Too Large",
+                        "the body is larger than this API accepts", NULL));
+                return;
+            }
+
+            len += b->last - b->pos;
         }
 
-        ctx->raw_body.data = b->pos;
-        ctx->raw_body.len = b->last - b->pos;
+        b = r->request_body->bufs->buf;
+
+        if (r->request_body->bufs->next == NULL) {
+            ctx->raw_body.data = b->pos;
+            ctx->raw_body.len = len;
+
+        } else {
+            p = ngx_pnalloc(r->pool, len);
+            if (p == NULL) {
+                ngx_http_helpdesk_api_finalize(ctx,
+                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ctx->raw_body.data = p;
+            ctx->raw_body.len = len;
+
+            for (cl = r->request_body->bufs; cl; cl = cl->next) {
+                p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+            }
+        }
     }
 
     ngx_http_helpdesk_api_process(ctx);
@@ -1138,6 +1167,17 @@ ngx_http_helpdesk_api_sql_error(ngx_http_helpdesk_api_ctx_t *ctx,
     }
 
     status = ngx_atoi((u_char *) state + 2, 3);
+
+    if (status == NGX_HTTP_UNAUTHORIZED) {
+        ngx_str_t  challenge = ngx_string(
+                       "Bearer realm=\"helpdesk\", error=\"invalid_token\"");
+
+        if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", &challenge)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     extra = NULL;
 

@@ -1,0 +1,256 @@
+package Helpdesk::Test;
+
+# Test harness: every test file gets its own throwaway PostgreSQL cluster,
+# Redis server and nginx (with the freshly built module), all in one
+# temporary directory, on unix sockets and a free loopback port.  When the
+# object goes away it stops them and fails the test file if nginx logged
+# an alert, an emergency or a crashed worker.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use Mojo::UserAgent;
+use Mojo::JSON qw(decode_json encode_json);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+our $TOP = abs_path(dirname(__FILE__) . '/../../..');
+my $STACK = "$TOP/src/tools/stack.sh";
+my $MODULE = "$TOP/build/ngx_http_helpdesk_module.so";
+
+sub new {
+    my ($class, %opt) = @_;
+
+    make_path("$TOP/build/t");
+    my $dir = tempdir('hd-XXXXXX', DIR => "$TOP/build/t",
+                      CLEANUP => !$ENV{HELPDESK_TEST_KEEP});
+    chmod 0755, $dir;
+
+    my $self = bless {
+        dir => $dir,
+        workers => $opt{workers} // 1,
+        provider_key => 'hdp_' . join('', map { ('a'..'z', 0..9)[rand 36] } 1..32),
+    }, $class;
+
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub port { $_[0]{port} }
+sub provider_key { $_[0]{provider_key} }
+sub url { my ($self, $path) = @_; "http://127.0.0.1:$self->{port}/api" . ($path // '') }
+
+sub run_stack {
+    my ($self, @args) = @_;
+    my $out = `$STACK @args 2>&1`;
+    die "stack.sh @args failed:\n$out" if $?;
+    return $out;
+}
+
+sub start_pg    { $_[0]->run_stack('pg-start', $_[0]{dir}) }
+sub stop_pg     { $_[0]->run_stack('pg-stop', $_[0]{dir}, $_[1] // 'fast') }
+sub start_redis { $_[0]->run_stack('redis-start', $_[0]{dir}) }
+sub stop_redis  { $_[0]->run_stack('redis-stop', $_[0]{dir}) }
+
+sub start_stack {
+    my ($self) = @_;
+    $self->start_pg;
+    $self->start_redis;
+    $self->run_stack('migrate', $self->{dir});
+    return $self;
+}
+
+# Runs SQL as the superuser; returns the unaligned, tuples-only output.
+sub psql {
+    my ($self, $sql, %opt) = @_;
+    my $file = "$self->{dir}/query.sql";
+    open my $fh, '>', $file or die $!;
+    print $fh $sql;
+    close $fh;
+    chmod 0644, $file;
+    my $user = $opt{user} ? "-U $opt{user}" : '';
+    my $out = `$STACK psql $self->{dir} -tA $user -f $file 2>&1`;
+    die "psql failed: $out" if $? && !$opt{may_fail};
+    chomp $out;
+    return $out;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp') or die $!;
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# The nginx.conf of a test: the module's http directives, then a server.
+sub conf {
+    my ($self, %opt) = @_;
+    my $d = $self->{dir};
+    my $user = $> == 0 ? 'user nobody nogroup;' : '';
+    my $http = $opt{http} // '';
+    my $location = $opt{location} // '';
+    my $pg = $opt{postgres} // qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=4 backlog=64 timeout=5s};
+
+    return <<CONF;
+load_module $MODULE;
+$user
+worker_processes $self->{workers};
+error_log $d/log/error.log info;
+pid $d/run/nginx.pid;
+events { worker_connections 512; }
+http {
+    access_log $d/log/access.log;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+
+    helpdesk_postgres $pg;
+    helpdesk_redis unix:$d/run/redis.sock timeout=1s;
+    helpdesk_provider_key_file $d/provider.key;
+    $http
+
+    server {
+        listen 127.0.0.1:$self->{port};
+        server_name localhost;
+
+        location /api/ {
+            helpdesk_api;
+            client_max_body_size 64k;
+            $location
+        }
+
+        location = /plain {
+            return 200 "ok";
+        }
+    }
+}
+CONF
+}
+
+sub write_conf {
+    my ($self, %opt) = @_;
+    my $d = $self->{dir};
+    make_path("$d/tmp", "$d/log", "$d/run");
+    $self->{port} //= free_port();
+    open my $k, '>', "$d/provider.key" or die $!;
+    print $k "$self->{provider_key}\n";
+    close $k;
+    open my $fh, '>', "$d/nginx.conf" or die $!;
+    print $fh (defined $opt{text} ? $opt{text} : $self->conf(%opt));
+    close $fh;
+    return "$d/nginx.conf";
+}
+
+# nginx -t on the current configuration: (exit code, output)
+sub nginx_test {
+    my ($self) = @_;
+    my $d = $self->{dir};
+    my $out = `nginx -t -p $d -c $d/nginx.conf 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub start_nginx {
+    my ($self, %opt) = @_;
+    my $d = $self->{dir};
+    $self->write_conf(%opt);
+    my $out = `nginx -p $d -c $d/nginx.conf 2>&1`;
+    die "nginx did not start:\n$out" if $?;
+    $self->{nginx} = 1;
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
+        return $self if $s;
+        sleep 0.05;
+    }
+    die "nginx is not listening on $self->{port}";
+}
+
+sub nginx_pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/run/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid;
+    return $pid;
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    return unless $self->{nginx};
+    my $pid = $self->nginx_pid;
+    if ($pid && kill 0, $pid) {
+        kill 'QUIT', $pid;
+        for (1 .. 100) { last unless kill 0, $pid; sleep 0.05 }
+        kill 'KILL', $pid if kill 0, $pid;
+    }
+    $self->{nginx} = 0;
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{dir}/log/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub ua {
+    my ($self) = @_;
+    $self->{ua} //= Mojo::UserAgent->new(request_timeout => 15,
+                                         inactivity_timeout => 15);
+    return $self->{ua};
+}
+
+sub auth { return { Authorization => "Bearer $_[1]" } }
+
+# Provider API helpers: a tenant with a key holding the given scopes.
+sub create_tenant {
+    my ($self, $slug, @scopes) = @_;
+    @scopes = ('tickets:read', 'tickets:write', 'admin') unless @scopes;
+    my $pk = $self->auth($self->{provider_key});
+    my $tx = $self->ua->post($self->url('/v1/provider/tenants') => $pk
+                             => json => { name => "Tenant $slug", slug => $slug });
+    die 'tenant create: ' . $tx->res->code . ' ' . $tx->res->body
+        unless $tx->res->code == 201;
+    my $tenant = $tx->res->json;
+    my $key = $self->create_key($tenant->{id}, @scopes);
+    return { %$tenant, key => $key->{key}, key_id => $key->{id} };
+}
+
+sub create_key {
+    my ($self, $tenant_id, @scopes) = @_;
+    my $pk = $self->auth($self->{provider_key});
+    my $tx = $self->ua->post($self->url("/v1/provider/tenants/$tenant_id/api-keys")
+                             => $pk => json => { name => 'test', scopes => [@scopes] });
+    die 'key create: ' . $tx->res->body unless $tx->res->code == 201;
+    return $tx->res->json;
+}
+
+# Ends the test file: stops everything, checks the log, done_testing.
+sub done {
+    my ($self) = @_;
+    $self->stop_nginx;
+    my @bad = grep { /\[(alert|emerg)\]|exited on signal|AddressSanitizer/ }
+              split /\n/, $self->error_log;
+    ok(!@bad, 'no alerts or crashed workers in error.log')
+        or diag(join("\n", @bad));
+    $self->cleanup;
+    done_testing();
+}
+
+sub cleanup {
+    my ($self) = @_;
+    return if $self->{cleaned}++;
+    $self->stop_nginx;
+    eval { $self->stop_redis };
+    eval { $self->stop_pg('immediate') };
+}
+
+sub DESTROY { $_[0]->cleanup }
+
+1;
