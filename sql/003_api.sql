@@ -131,6 +131,7 @@ $$;
 CREATE OR REPLACE FUNCTION helpdesk.provider_call(p_op text, p_ip inet, p_args jsonb,
     OUT status int, OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+#variable_conflict use_column
 DECLARE
     t   helpdesk.tenants;
     k   helpdesk.api_keys;
@@ -173,12 +174,12 @@ BEGIN
     WHEN 'tenant.update' THEN
         t := helpdesk.provider_tenant(p_args->>'id', true);
 
-        UPDATE helpdesk.tenants SET
-            name = coalesce(p_args->>'name', name),
-            status = coalesce(p_args->>'status', status),
+        UPDATE helpdesk.tenants x SET
+            name = coalesce(p_args->>'name', x.name),
+            status = coalesce(p_args->>'status', x.status),
             updated_at = now()
-        WHERE tenant_id = t.tenant_id
-        RETURNING * INTO t;
+        WHERE x.tenant_id = t.tenant_id
+        RETURNING x.* INTO t;
 
         PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'tenant.update', 'tenant', t.tenant_id::text,
