@@ -6,6 +6,21 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 var="$top/build/var"
+
+# As root, PostgreSQL and Redis run as "postgres" and nginx workers as
+# "nobody": when they cannot reach the work tree (a private home), the
+# stack lives under /var/tmp and build/var points there.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u nobody -- test -x "$top/build" 2>/dev/null; then
+    real="/var/tmp/nginx-helpdesk-$(printf %s "$top" | sha1sum | cut -c1-12)"
+    mkdir -p "$real"
+    chmod 755 "$real"
+    if [ ! -L "$var" ]; then
+        rm -rf "$var"
+        mkdir -p "$top/build"
+        ln -s "$real" "$var"
+    fi
+    var="$real"
+fi
 module="$top/build/ngx_http_helpdesk_module.so"
 stack="$here/stack.sh"
 url="http://127.0.0.1:8080/api"

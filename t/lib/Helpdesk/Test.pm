@@ -26,8 +26,16 @@ my $MODULE = "$TOP/build/ngx_http_helpdesk_module.so";
 sub new {
     my ($class, %opt) = @_;
 
-    make_path("$TOP/build/t");
-    my $dir = tempdir('hd-XXXXXX', DIR => "$TOP/build/t",
+    my $base = "$TOP/build/t";
+    make_path($base);
+    # as root, servers run as unprivileged accounts that must reach the
+    # directory; a private work tree gets its test stacks under /var/tmp
+    if ($> == 0 && system("runuser -u nobody -- test -x $base 2>/dev/null") != 0) {
+        $base = '/var/tmp/nginx-helpdesk-tests';
+        make_path($base);
+        chmod 0755, $base;
+    }
+    my $dir = tempdir('hd-XXXXXX', DIR => $base,
                       CLEANUP => !$ENV{HELPDESK_TEST_KEEP});
     chmod 0755, $dir;
 
