@@ -27,7 +27,8 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 
 as_service() {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        # from a directory the service account can enter
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
