@@ -51,7 +51,7 @@ test: deps $(MODULE)
 	prove -r -I t/lib t/
 
 bench: deps $(MODULE)
-	@t/bench/run.sh
+	@perl t/bench/run.pl
 
 clean:
 	rm -rf $(BUILD)

@@ -126,6 +126,11 @@ psql)
     psql_su -d helpdesk "$@"
     ;;
 
+pgbench)
+    shift 2
+    as_service "$pgbin/pgbench" -h "$dir/run" -U helpdesk_app "$@" helpdesk
+    ;;
+
 *)
     echo "unknown command: $cmd" >&2
     exit 2
