@@ -31,8 +31,6 @@
 #include "ngx_http_helpdesk_api.h"
 
 
-#define NGX_HTTP_HELPDESK_IDEM_TTL      "86400"
-#define NGX_HTTP_HELPDESK_IDEM_MAX      255
 #define NGX_HTTP_HELPDESK_TOKEN_MAX     256
 
 
@@ -45,26 +43,12 @@ static ngx_int_t ngx_http_helpdesk_api_read_body(
     ngx_http_helpdesk_api_ctx_t *ctx);
 static void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 static void ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx);
-static void ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx);
-static void ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply);
-static void ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply);
-static void ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx);
 static void ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 static ngx_int_t ngx_http_helpdesk_api_sql_error(
     ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res);
-static void ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx);
-static void ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply);
-static void ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx);
-static ngx_int_t ngx_http_helpdesk_api_unavailable(
-    ngx_http_helpdesk_api_ctx_t *ctx, const char *what, ngx_uint_t retry);
-static void ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx,
-    ngx_int_t rc);
 static void ngx_http_helpdesk_api_cleanup(void *data);
 
 
@@ -530,126 +514,7 @@ ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 }
 
 
-/* 4. prepare */
-
-ngx_int_t
-ngx_http_helpdesk_api_body_object(ngx_http_helpdesk_api_ctx_t *ctx,
-    const ngx_helpdesk_json_field_t *fields)
-{
-    json_t  *args;
-
-    args = ngx_helpdesk_json_validate(ctx->body, fields, ctx->errors);
-    if (args == NULL) {
-        return NGX_ERROR;
-    }
-
-    json_decref(ctx->args);
-    ctx->args = args;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
-    const char *name, ngx_uint_t n)
-{
-    json_t  *v;
-
-    if (ctx->args == NULL) {
-        ctx->args = json_object();
-    }
-
-    v = json_stringn((const char *) ctx->params[n].data, ctx->params[n].len);
-
-    if (ctx->args == NULL || v == NULL) {
-        json_decref(v);
-        return NGX_ERROR;
-    }
-
-    json_object_set_new(ctx->args, name, v);
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
-    ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
-    json_t *errors))
-{
-    u_char              *p, *last, *amp, *eq, *dst, *src, *s;
-    ngx_str_t            name, value;
-    ngx_http_request_t  *r = ctx->r;
-    u_char               key[64];
-
-    if (ctx->args == NULL) {
-        ctx->args = json_object();
-        if (ctx->args == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    p = r->args.data;
-    last = r->args.data + r->args.len;
-
-    while (p < last) {
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        if (amp == p) {
-            p++;
-            continue;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-
-        name.data = p;
-        name.len = (eq ? eq : amp) - p;
-
-        /* decode the value: '+' is a space, then %XX */
-        value.len = 0;
-        value.data = ngx_pnalloc(r->pool, eq ? amp - eq : 1);
-        if (value.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (eq) {
-            for (s = eq + 1; s < amp; s++) {
-                value.data[value.len++] = (*s == '+') ? ' ' : *s;
-            }
-
-            dst = value.data;
-            src = value.data;
-            ngx_unescape_uri(&dst, &src, value.len, 0);
-            value.len = dst - value.data;
-        }
-
-        ngx_cpystrn(key, name.data, ngx_min(name.len + 1, sizeof(key)));
-
-        if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "must not contain NUL bytes");
-
-        } else if (json_object_get(ctx->args, (char *) key)) {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "is given more than once");
-
-        } else if (filter(ctx->args, &name, &value, ctx->errors)
-                   == NGX_DECLINED)
-        {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "unknown query parameter");
-        }
-
-        p = amp + 1;
-    }
-
-    return NGX_OK;
-}
-
+/* 4. prepare (see ngx_http_helpdesk_api_input.c) */
 
 static void
 ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
@@ -741,221 +606,12 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-/* 5. idempotency */
-
-static ngx_int_t
-ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
-    ngx_helpdesk_redis_handler_pt handler)
-{
-    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
-    ctx->rcmd.handler = handler;
-    ctx->rcmd.data = ctx;
-    ctx->rcmd.log = ctx->r->connection->log;
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
-{
-    u_char              *p;
-    ngx_uint_t           i;
-    ngx_http_request_t  *r = ctx->r;
-    u_char               hash[NGX_HELPDESK_SHA256_LEN];
-
-    if (ctx->idem_key.len == 0
-        || ctx->idem_key.len > NGX_HTTP_HELPDESK_IDEM_MAX)
-    {
-        goto invalid;
-    }
-
-    for (i = 0; i < ctx->idem_key.len; i++) {
-        if (ctx->idem_key.data[i] < 0x21 || ctx->idem_key.data[i] > 0x7e) {
-            goto invalid;
-        }
-    }
-
-    /* the same key with another body is an error, not a replay */
-    ngx_helpdesk_sha256(ctx->raw_body.data, ctx->raw_body.len, hash);
-    ngx_hex_dump(ctx->body_hash, hash, NGX_HELPDESK_SHA256_LEN);
-
-    /* keys are scoped to the API key that sent them */
-    ctx->idem_redis_key.data = ngx_pnalloc(r->pool,
-                                           sizeof("hd:idem::") - 1
-                                           + 2 * NGX_HELPDESK_SHA256_LEN
-                                           + ctx->idem_key.len);
-    if (ctx->idem_redis_key.data == NULL) {
-        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = ngx_cpymem(ctx->idem_redis_key.data, "hd:idem:", 8);
-    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
-    *p++ = ':';
-    p = ngx_cpymem(p, ctx->idem_key.data, ctx->idem_key.len);
-    ctx->idem_redis_key.len = p - ctx->idem_redis_key.data;
-
-    /* claim it: "P" (pending) and the body's hash */
-    p = ngx_pnalloc(r->pool, 2 + sizeof(ctx->body_hash));
-    if (p == NULL) {
-        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p[0] = 'P';
-    p[1] = '|';
-    ngx_memcpy(p + 2, ctx->body_hash, sizeof(ctx->body_hash));
-
-    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_claimed);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
-                           ctx->idem_redis_key.len);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, p, 2 + sizeof(ctx->body_hash));
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "NX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
-                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
-    ngx_helpdesk_redis_run(&ctx->rcmd);
-    return;
-
-invalid:
-
-    ngx_http_helpdesk_api_finalize(ctx,
-        ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
-            "invalid-idempotency-key", "Invalid Idempotency-Key",
-            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
-            NULL));
-}
-
-
-static void
-ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
-
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_helpdesk_api_finalize(ctx,
-            ngx_http_helpdesk_api_unavailable(ctx, "redis",
-                                         ngx_helpdesk_redis_retry_after()));
-        return;
-    }
-
-    if (reply->type == REDIS_REPLY_STATUS) {
-        /* ours: do the work */
-        ngx_http_helpdesk_api_query_run(ctx);
-        return;
-    }
-
-    /* someone used this key before: look at what they got */
-    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_found);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "GET", 3);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
-                           ctx->idem_redis_key.len);
-    ngx_helpdesk_redis_run(&ctx->rcmd);
-}
-
-
-/*
- * A stored response is "D|<body hash>|<status>|<location>|<body>".
- */
-
-static void
-ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    u_char                       *p, *last, *bar;
-    ngx_int_t                     status;
-    ngx_http_request_t           *r;
-    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
-
-    r = ctx->r;
-
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        ngx_http_helpdesk_api_finalize(ctx,
-            ngx_http_helpdesk_api_unavailable(ctx, "redis",
-                                         ngx_helpdesk_redis_retry_after()));
-        return;
-    }
-
-    if (reply->type != REDIS_REPLY_STRING) {
-        /* expired between the two commands: start over */
-        ngx_http_helpdesk_api_idem_claim(ctx);
-        return;
-    }
-
-    p = (u_char *) reply->str;
-    last = p + reply->len;
-
-    if (reply->len < 2 + sizeof(ctx->body_hash)
-        || ngx_memcmp(p + 2, ctx->body_hash, sizeof(ctx->body_hash)) != 0)
-    {
-        ngx_http_helpdesk_api_finalize(ctx,
-            ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                "idempotency-key-reused", "Idempotency-Key Reused",
-                "this Idempotency-Key was used with a different body", NULL));
-        return;
-    }
-
-    if (p[0] == 'P') {
-        ngx_http_helpdesk_api_finalize(ctx,
-            ngx_helpdesk_http_problem(r, NGX_HTTP_CONFLICT,
-                "idempotency-key-in-use", "Request In Progress",
-                "a request with this Idempotency-Key is still being "
-                "processed; retry later", NULL));
-        return;
-    }
-
-    p += 2 + sizeof(ctx->body_hash) + 1;
-
-    bar = ngx_strlchr(p, last, '|');
-    status = bar ? ngx_atoi(p, bar - p) : NGX_ERROR;
-    if (status == NGX_ERROR) {
-        goto corrupt;
-    }
-
-    p = bar + 1;
-    bar = ngx_strlchr(p, last, '|');
-    if (bar == NULL) {
-        goto corrupt;
-    }
-
-    ctx->status = status;
-    ctx->replayed = 1;
-
-    ctx->location.len = bar - p;
-    ctx->location.data = ngx_pnalloc(r->pool, ctx->location.len + 1);
-    if (ctx->location.data) {
-        ngx_memcpy(ctx->location.data, p, ctx->location.len);
-    }
-
-    p = bar + 1;
-    ctx->out.len = last - p;
-    ctx->out.data = ngx_pnalloc(r->pool, ctx->out.len + 1);
-
-    if (ctx->location.data == NULL || ctx->out.data == NULL) {
-        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_memcpy(ctx->out.data, p, ctx->out.len);
-
-    ngx_http_helpdesk_api_respond(ctx);
-    return;
-
-corrupt:
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "helpdesk: unreadable idempotency record \"%V\"",
-                  &ctx->idem_redis_key);
-    ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-}
+/* 5. idempotency: ngx_http_helpdesk_api_idempotency.c */
 
 
 /* 6. PostgreSQL */
 
-static void
+void
 ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     ngx_str_t                 v;
@@ -1198,73 +854,9 @@ ngx_http_helpdesk_api_sql_error(ngx_http_helpdesk_api_ctx_t *ctx,
 }
 
 
-/* 7. store the idempotent response, and send */
+/* 7. send */
 
-static void
-ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
-{
-    u_char  *p;
-    size_t   len;
-
-    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_stored);
-
-    if (ctx->status < 200 || ctx->status >= 300) {
-        ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "DEL", 3);
-        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
-                               ctx->idem_redis_key.len);
-        ngx_helpdesk_redis_run(&ctx->rcmd);
-        return;
-    }
-
-    len = 2 + sizeof(ctx->body_hash) + 1 + NGX_INT_T_LEN + 1
-          + ctx->location.len + 1 + ctx->out.len;
-
-    p = ngx_pnalloc(ctx->r->pool, len);
-    if (p == NULL) {
-        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->idem_value.data = p;
-    p = ngx_cpymem(p, "D|", 2);
-    p = ngx_cpymem(p, ctx->body_hash, sizeof(ctx->body_hash));
-    p = ngx_sprintf(p, "|%ui|%V|%V", ctx->status, &ctx->location, &ctx->out);
-    ctx->idem_value.len = p - ctx->idem_value.data;
-
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
-                           ctx->idem_redis_key.len);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_value.data,
-                           ctx->idem_value.len);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
-                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
-    ngx_helpdesk_redis_run(&ctx->rcmd);
-}
-
-
-static void
-ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
-
-    if (reply == NULL) {
-        /* the work is done and committed: say so, even if Redis is gone */
-        ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
-                      "helpdesk: could not store the idempotent response");
-    }
-
-    if (ctx->status < 200 || ctx->status >= 300) {
-        ngx_http_helpdesk_api_finalize(ctx, ctx->final_rc);
-        return;
-    }
-
-    ngx_http_helpdesk_api_respond(ctx);
-}
-
-
-static void
+void
 ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *p;
@@ -1314,7 +906,7 @@ ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *what, ngx_uint_t retry)
 {
@@ -1344,7 +936,7 @@ ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
 }
 
 
-static void
+void
 ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx, ngx_int_t rc)
 {
     ngx_http_request_t  *r = ctx->r;

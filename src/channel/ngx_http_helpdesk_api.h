@@ -108,6 +108,18 @@ ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
 
 void ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out);
 
+/* the request's steps, shared by the API's files */
+void ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *what, ngx_uint_t retry);
+void ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_int_t rc);
+ngx_int_t ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_helpdesk_redis_handler_pt handler);
+
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[];
 

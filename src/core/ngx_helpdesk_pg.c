@@ -95,6 +95,7 @@ static void ngx_helpdesk_pg_fail(ngx_helpdesk_pg_query_t *q,
 static void ngx_helpdesk_pg_fail_posted(ngx_event_t *ev);
 static void ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_helpdesk_pg_fail_backlog(void);
+static ngx_helpdesk_pg_query_t *ngx_helpdesk_pg_backlog_pop(void);
 
 
 static ngx_helpdesk_pg_pool_t  ngx_helpdesk_pg_pool;
@@ -560,23 +561,39 @@ ngx_helpdesk_pg_connect_failed(ngx_helpdesk_pg_conn_t *conn)
  * it for the next query.
  */
 
-static void
-ngx_helpdesk_pg_ready(ngx_helpdesk_pg_conn_t *conn)
+static ngx_helpdesk_pg_query_t *
+ngx_helpdesk_pg_backlog_pop(void)
 {
     ngx_queue_t              *qu;
     ngx_helpdesk_pg_query_t  *q;
     ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
 
-    if (!ngx_queue_empty(&pool->backlog)) {
-        qu = ngx_queue_head(&pool->backlog);
-        q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
-        ngx_queue_remove(qu);
-        pool->nbacklog--;
+    if (ngx_queue_empty(&pool->backlog)) {
+        return NULL;
+    }
 
-        if (q->wait.timer_set) {
-            ngx_del_timer(&q->wait);
-        }
+    qu = ngx_queue_head(&pool->backlog);
+    q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
+    ngx_queue_remove(qu);
+    pool->nbacklog--;
 
+    if (q->wait.timer_set) {
+        ngx_del_timer(&q->wait);
+    }
+
+    return q;
+}
+
+
+static void
+ngx_helpdesk_pg_ready(ngx_helpdesk_pg_conn_t *conn)
+{
+    ngx_helpdesk_pg_query_t  *q;
+    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
+
+    q = ngx_helpdesk_pg_backlog_pop();
+
+    if (q) {
         ngx_helpdesk_pg_dispatch(conn, q);
         return;
     }
@@ -753,20 +770,9 @@ ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
 static void
 ngx_helpdesk_pg_fail_backlog(void)
 {
-    ngx_queue_t              *qu;
     ngx_helpdesk_pg_query_t  *q;
-    ngx_helpdesk_pg_pool_t   *pool = &ngx_helpdesk_pg_pool;
 
-    while (!ngx_queue_empty(&pool->backlog)) {
-        qu = ngx_queue_head(&pool->backlog);
-        q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
-        ngx_queue_remove(qu);
-        pool->nbacklog--;
-
-        if (q->wait.timer_set) {
-            ngx_del_timer(&q->wait);
-        }
-
+    while ((q = ngx_helpdesk_pg_backlog_pop()) != NULL) {
         ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
     }
 }

@@ -1,0 +1,306 @@
+/*
+ * Idempotency-Key on POST.
+ *
+ * The key is claimed in Redis with SET NX EX (24 hours), scoped by the
+ * API key's hash and holding the body's SHA-256: "P|<hash>" while the
+ * request runs, "D|<hash>|<status>|<location>|<body>" once it succeeded.
+ * A retry with the same body replays the stored response; another body is
+ * 422; a retry while the first runs is 409.  Failed requests release the
+ * key, so a corrected request may use it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "ngx_http_helpdesk_api.h"
+
+
+#define NGX_HTTP_HELPDESK_IDEM_TTL      "86400"
+#define NGX_HTTP_HELPDESK_IDEM_MAX      255
+
+
+static void ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+
+
+ngx_int_t
+ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_helpdesk_redis_handler_pt handler)
+{
+    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
+    ctx->rcmd.handler = handler;
+    ctx->rcmd.data = ctx;
+    ctx->rcmd.log = ctx->r->connection->log;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char              *p;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               hash[NGX_HELPDESK_SHA256_LEN];
+
+    if (ctx->idem_key.len == 0
+        || ctx->idem_key.len > NGX_HTTP_HELPDESK_IDEM_MAX)
+    {
+        goto invalid;
+    }
+
+    for (i = 0; i < ctx->idem_key.len; i++) {
+        if (ctx->idem_key.data[i] < 0x21 || ctx->idem_key.data[i] > 0x7e) {
+            goto invalid;
+        }
+    }
+
+    /* the same key with another body is an error, not a replay */
+    ngx_helpdesk_sha256(ctx->raw_body.data, ctx->raw_body.len, hash);
+    ngx_hex_dump(ctx->body_hash, hash, NGX_HELPDESK_SHA256_LEN);
+
+    /* keys are scoped to the API key that sent them */
+    ctx->idem_redis_key.data = ngx_pnalloc(r->pool,
+                                           sizeof("hd:idem::") - 1
+                                           + 2 * NGX_HELPDESK_SHA256_LEN
+                                           + ctx->idem_key.len);
+    if (ctx->idem_redis_key.data == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_cpymem(ctx->idem_redis_key.data, "hd:idem:", 8);
+    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
+    *p++ = ':';
+    p = ngx_cpymem(p, ctx->idem_key.data, ctx->idem_key.len);
+    ctx->idem_redis_key.len = p - ctx->idem_redis_key.data;
+
+    /* claim it: "P" (pending) and the body's hash */
+    p = ngx_pnalloc(r->pool, 2 + sizeof(ctx->body_hash));
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p[0] = 'P';
+    p[1] = '|';
+    ngx_memcpy(p + 2, ctx->body_hash, sizeof(ctx->body_hash));
+
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_claimed);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, p, 2 + sizeof(ctx->body_hash));
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "NX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
+                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+    return;
+
+invalid:
+
+    ngx_http_helpdesk_api_finalize(ctx,
+        ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+            "invalid-idempotency-key", "Invalid Idempotency-Key",
+            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
+            NULL));
+}
+
+
+static void
+ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_http_helpdesk_api_unavailable(ctx, "redis",
+                                         ngx_helpdesk_redis_retry_after()));
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_STATUS) {
+        /* ours: do the work */
+        ngx_http_helpdesk_api_query_run(ctx);
+        return;
+    }
+
+    /* someone used this key before: look at what they got */
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_found);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "GET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+}
+
+
+/*
+ * A stored response is "D|<body hash>|<status>|<location>|<body>".
+ */
+
+static void
+ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    u_char                       *p, *last, *bar;
+    ngx_int_t                     status;
+    ngx_http_request_t           *r;
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    r = ctx->r;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_http_helpdesk_api_unavailable(ctx, "redis",
+                                         ngx_helpdesk_redis_retry_after()));
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        /* expired between the two commands: start over */
+        ngx_http_helpdesk_api_idem_claim(ctx);
+        return;
+    }
+
+    p = (u_char *) reply->str;
+    last = p + reply->len;
+
+    if (reply->len < 2 + sizeof(ctx->body_hash)
+        || ngx_memcmp(p + 2, ctx->body_hash, sizeof(ctx->body_hash)) != 0)
+    {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused", "Idempotency-Key Reused",
+                "this Idempotency-Key was used with a different body", NULL));
+        return;
+    }
+
+    if (p[0] == 'P') {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_CONFLICT,
+                "idempotency-key-in-use", "Request In Progress",
+                "a request with this Idempotency-Key is still being "
+                "processed; retry later", NULL));
+        return;
+    }
+
+    p += 2 + sizeof(ctx->body_hash) + 1;
+
+    bar = ngx_strlchr(p, last, '|');
+    status = bar ? ngx_atoi(p, bar - p) : NGX_ERROR;
+    if (status == NGX_ERROR) {
+        goto corrupt;
+    }
+
+    p = bar + 1;
+    bar = ngx_strlchr(p, last, '|');
+    if (bar == NULL) {
+        goto corrupt;
+    }
+
+    ctx->status = status;
+    ctx->replayed = 1;
+
+    ctx->location.len = bar - p;
+    ctx->location.data = ngx_pnalloc(r->pool, ctx->location.len + 1);
+    if (ctx->location.data) {
+        ngx_memcpy(ctx->location.data, p, ctx->location.len);
+    }
+
+    p = bar + 1;
+    ctx->out.len = last - p;
+    ctx->out.data = ngx_pnalloc(r->pool, ctx->out.len + 1);
+
+    if (ctx->location.data == NULL || ctx->out.data == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(ctx->out.data, p, ctx->out.len);
+
+    ngx_http_helpdesk_api_respond(ctx);
+    return;
+
+corrupt:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "helpdesk: unreadable idempotency record \"%V\"",
+                  &ctx->idem_redis_key);
+    ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+void
+ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char  *p;
+    size_t   len;
+
+    ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_stored);
+
+    if (ctx->status < 200 || ctx->status >= 300) {
+        ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "DEL", 3);
+        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                               ctx->idem_redis_key.len);
+        ngx_helpdesk_redis_run(&ctx->rcmd);
+        return;
+    }
+
+    len = 2 + sizeof(ctx->body_hash) + 1 + NGX_INT_T_LEN + 1
+          + ctx->location.len + 1 + ctx->out.len;
+
+    p = ngx_pnalloc(ctx->r->pool, len);
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->idem_value.data = p;
+    p = ngx_cpymem(p, "D|", 2);
+    p = ngx_cpymem(p, ctx->body_hash, sizeof(ctx->body_hash));
+    p = ngx_sprintf(p, "|%ui|%V|%V", ctx->status, &ctx->location, &ctx->out);
+    ctx->idem_value.len = p - ctx->idem_value.data;
+
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                           ctx->idem_redis_key.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_value.data,
+                           ctx->idem_value.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
+                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+}
+
+
+static void
+ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
+
+    if (reply == NULL) {
+        /* the work is done and committed: say so, even if Redis is gone */
+        ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
+                      "helpdesk: could not store the idempotent response");
+    }
+
+    if (ctx->status < 200 || ctx->status >= 300) {
+        ngx_http_helpdesk_api_finalize(ctx, ctx->final_rc);
+        return;
+    }
+
+    ngx_http_helpdesk_api_respond(ctx);
+}

@@ -1,0 +1,134 @@
+/*
+ * Request input for the API's operations: the JSON body checked against a
+ * field table, path parameters, and query parameters (decoded, checked,
+ * every error collected).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "ngx_http_helpdesk_api.h"
+
+
+ngx_int_t
+ngx_http_helpdesk_api_body_object(ngx_http_helpdesk_api_ctx_t *ctx,
+    const ngx_helpdesk_json_field_t *fields)
+{
+    json_t  *args;
+
+    args = ngx_helpdesk_json_validate(ctx->body, fields, ctx->errors);
+    if (args == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_decref(ctx->args);
+    ctx->args = args;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *name, ngx_uint_t n)
+{
+    json_t  *v;
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+    }
+
+    v = json_stringn((const char *) ctx->params[n].data, ctx->params[n].len);
+
+    if (ctx->args == NULL || v == NULL) {
+        json_decref(v);
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(ctx->args, name, v);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
+    json_t *errors))
+{
+    u_char              *p, *last, *amp, *eq, *dst, *src, *s;
+    ngx_str_t            name, value;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               key[64];
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    p = r->args.data;
+    last = r->args.data + r->args.len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            p++;
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name.data = p;
+        name.len = (eq ? eq : amp) - p;
+
+        /* decode the value: '+' is a space, then %XX */
+        value.len = 0;
+        value.data = ngx_pnalloc(r->pool, eq ? amp - eq : 1);
+        if (value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (eq) {
+            for (s = eq + 1; s < amp; s++) {
+                value.data[value.len++] = (*s == '+') ? ' ' : *s;
+            }
+
+            dst = value.data;
+            src = value.data;
+            ngx_unescape_uri(&dst, &src, value.len, 0);
+            value.len = dst - value.data;
+        }
+
+        ngx_cpystrn(key, name.data, ngx_min(name.len + 1, sizeof(key)));
+
+        if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "must not contain NUL bytes");
+
+        } else if (json_object_get(ctx->args, (char *) key)) {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "is given more than once");
+
+        } else if (filter(ctx->args, &name, &value, ctx->errors)
+                   == NGX_DECLINED)
+        {
+            ngx_helpdesk_json_error(ctx->errors, (char *) key,
+                                    "unknown query parameter");
+        }
+
+        p = amp + 1;
+    }
+
+    return NGX_OK;
+}
