@@ -6,6 +6,7 @@
 #   make test     build and run the whole test suite
 #   make migrate  apply pending migrations to the local stack's database
 #   make bench    benchmarks (not part of `make test`)
+#   make memcheck the API tests with nginx under valgrind
 #   make deps     install missing Debian packages (as root) or print the apt-get line
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -17,7 +18,7 @@ CC_OPT      := -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter \
 SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
-.PHONY: all deps run stop test migrate bench clean unit
+.PHONY: all deps run stop test memcheck migrate bench clean
 
 all: $(MODULE)
 
@@ -49,6 +50,11 @@ migrate:
 
 test: deps $(MODULE)
 	prove -r -I t/lib t/
+
+# timing-sensitive tests (nonblocking, reload) are left out: valgrind is slow
+memcheck: deps $(MODULE)
+	HELPDESK_VALGRIND=1 prove -I t/lib t/api_tickets.t t/api_errors.t \
+	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl

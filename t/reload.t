@@ -43,7 +43,7 @@ for my $round (1 .. 3) {
 my $pid = $t->nginx_pid;
 kill 'QUIT', $pid;
 my $deadline = time + 10;
-sleep 0.1 while kill(0, $pid) && time < $deadline;
-ok !kill(0, $pid), 'graceful shutdown completes';
+sleep 0.1 while Helpdesk::Test::alive($pid) && time < $deadline;
+ok !Helpdesk::Test::alive($pid), 'graceful shutdown completes';
 
 $t->done;

@@ -6,7 +6,7 @@ set -e
 PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       libpq-dev libhiredis-dev libjansson-dev
       postgresql postgresql-contrib redis-server
-      perl libmojolicious-perl libtest-simple-perl wrk"
+      perl libmojolicious-perl libtest-simple-perl wrk valgrind"
 
 missing=""
 for p in $PKGS; do

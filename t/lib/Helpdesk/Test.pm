@@ -105,9 +105,13 @@ sub conf {
     my $location = $opt{location} // '';
     my $pg = $opt{postgres} // qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=4 backlog=64 timeout=5s};
 
+    # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
+    my $single = $ENV{HELPDESK_VALGRIND} ? "master_process off;\ndaemon off;" : '';
+
     return <<CONF;
 load_module $MODULE;
 $user
+$single
 worker_processes $self->{workers};
 error_log $d/log/error.log info;
 pid $d/run/nginx.pid;
@@ -169,10 +173,16 @@ sub start_nginx {
     my ($self, %opt) = @_;
     my $d = $self->{dir};
     $self->write_conf(%opt);
-    my $out = `nginx -p $d -c $d/nginx.conf 2>&1`;
-    die "nginx did not start:\n$out" if $?;
+    if ($ENV{HELPDESK_VALGRIND}) {
+        system("valgrind --log-file=$d/log/valgrind.log --error-limit=no "
+               . "--suppressions=$TOP/t/valgrind.supp "
+               . "nginx -p $d -c $d/nginx.conf >$d/log/stderr.log 2>&1 &");
+    } else {
+        my $out = `nginx -p $d -c $d/nginx.conf 2>&1`;
+        die "nginx did not start:\n$out" if $?;
+    }
     $self->{nginx} = 1;
-    for (1 .. 100) {
+    for (1 .. 600) {
         my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}");
         return $self if $s;
         sleep 0.05;
@@ -188,14 +198,23 @@ sub nginx_pid {
     return $pid;
 }
 
+# A process that exited is gone even while nobody has reaped it yet.
+sub alive {
+    my ($pid) = @_;
+    return 0 unless $pid && kill 0, $pid;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    return $stat !~ /^\d+ \(.*\) Z/;
+}
+
 sub stop_nginx {
     my ($self) = @_;
     return unless $self->{nginx};
     my $pid = $self->nginx_pid;
-    if ($pid && kill 0, $pid) {
+    if (alive($pid)) {
         kill 'QUIT', $pid;
-        for (1 .. 100) { last unless kill 0, $pid; sleep 0.05 }
-        kill 'KILL', $pid if kill 0, $pid;
+        for (1 .. 600) { last unless alive($pid); sleep 0.05 }
+        kill 'KILL', $pid if alive($pid);
     }
     $self->{nginx} = 0;
 }
@@ -247,6 +266,12 @@ sub done {
               split /\n/, $self->error_log;
     ok(!@bad, 'no alerts or crashed workers in error.log')
         or diag(join("\n", @bad));
+    if ($ENV{HELPDESK_VALGRIND}) {
+        open my $fh, '<', "$self->{dir}/log/valgrind.log";
+        my $v = do { local $/; <$fh> } // '';
+        my ($errors) = $v =~ /ERROR SUMMARY: (\d+) errors/;
+        is $errors, 0, 'valgrind: no memory errors' or diag $v;
+    }
     $self->cleanup;
     done_testing();
 }
