@@ -52,7 +52,7 @@ seed() {
     [ -f "$var/provider.key" ] || { random_key "hdp_" > "$var/provider.key"; chmod 600 "$var/provider.key"; }
     if [ ! -f "$var/demo.env" ]; then
         key=$(random_key "hdk_")
-        "$stack" psql "$var" -v api_key="$key" -f "$top/sql/demo_seed.sql" >/dev/null
+        "$stack" psql "$var" -v api_key="$key" -f - < "$top/sql/demo_seed.sql" >/dev/null
         cat > "$var/demo.env" <<ENV
 HELPDESK_URL=$url
 HELPDESK_API_KEY=$key
