@@ -25,8 +25,13 @@ module="$top/build/ngx_http_helpdesk_module.so"
 stack="$here/stack.sh"
 url="http://127.0.0.1:8080/api"
 
+nginx_pid() {
+    cat "$var/run/nginx.pid" 2>/dev/null
+}
+
 nginx_running() {
-    [ -f "$var/run/nginx.pid" ] && kill -0 "$(cat "$var/run/nginx.pid")" 2>/dev/null
+    pid=$(nginx_pid)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
 random_key() {
@@ -35,7 +40,7 @@ random_key() {
 
 stop() {
     if nginx_running; then
-        kill -QUIT "$(cat "$var/run/nginx.pid")" 2>/dev/null || true
+        kill -QUIT "$(nginx_pid)" 2>/dev/null || true
         for _ in $(seq 1 50); do nginx_running || break; sleep 0.1; done
     fi
     "$stack" redis-stop "$var"
