@@ -269,6 +269,9 @@ BEGIN
     PERFORM helpdesk.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', helpdesk.ticket_number(t.number)));
 
+    PERFORM helpdesk.emit(ctx, 'ticket.created',
+                          jsonb_build_object('ticket', helpdesk.ticket_json(t)));
+
     RETURN jsonb_build_object('status', 201, 'body', helpdesk.ticket_json(t),
                               'location', '/v1/tickets/' || t.ticket_id);
 END
@@ -372,6 +375,14 @@ BEGIN
             closed_at = t.closed_at, updated_at = now()
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id
         RETURNING * INTO t;
+
+        PERFORM helpdesk.emit(ctx, 'ticket.updated',
+            jsonb_build_object('ticket', helpdesk.ticket_json(t),
+                               'changed', changed,
+                               'previous', jsonb_build_object(
+                                   'status', old.status, 'priority', old.priority,
+                                   'category', old.category,
+                                   'assignee', helpdesk.user_ref(tenant, old.assignee_id))));
     END IF;
 
     PERFORM helpdesk.audit(ctx, 'ticket.update', 'ticket', t.ticket_id::text,
@@ -412,6 +423,12 @@ BEGIN
     PERFORM helpdesk.audit(ctx, 'ticket.comment', 'ticket', t.ticket_id::text,
                            jsonb_build_object('event_id', e.event_id,
                                               'visibility', visibility));
+
+    PERFORM helpdesk.emit(ctx, 'ticket.comment_added',
+        jsonb_build_object('ticket', jsonb_build_object(
+                               'id', t.ticket_id,
+                               'number', helpdesk.ticket_number(t.number)),
+                           'comment', helpdesk.event_json(e)));
 
     RETURN jsonb_build_object('status', 201, 'body', helpdesk.event_json(e),
                               'location', '/v1/tickets/' || t.ticket_id || '/events');

@@ -74,6 +74,13 @@ BEGIN
         WHEN 'ticket.events'  THEN helpdesk.ticket_events(ctx, p_args)
         WHEN 'user.create'    THEN helpdesk.user_create(ctx, p_args)
         WHEN 'user.list'      THEN helpdesk.user_list(ctx, p_args)
+        WHEN 'webhook.create' THEN helpdesk.webhook_create(ctx, p_args)
+        WHEN 'webhook.list'   THEN helpdesk.webhook_list(ctx, p_args)
+        WHEN 'webhook.get'    THEN helpdesk.webhook_get(ctx, p_args)
+        WHEN 'webhook.update' THEN helpdesk.webhook_update(ctx, p_args)
+        WHEN 'webhook.delete' THEN helpdesk.webhook_delete(ctx, p_args)
+        WHEN 'webhook.ping'   THEN helpdesk.webhook_ping(ctx, p_args)
+        WHEN 'webhook.deliveries' THEN helpdesk.webhook_deliveries(ctx, p_args)
     END;
 
     IF r IS NULL THEN

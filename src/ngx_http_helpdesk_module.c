@@ -11,6 +11,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "channel/ngx_http_helpdesk_api.h"
+#include "core/ngx_helpdesk_curl.h"
 
 
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
@@ -28,6 +29,8 @@ static char *ngx_http_helpdesk_redis(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_helpdesk_provider_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
@@ -52,6 +55,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
     { ngx_string("helpdesk_provider_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_helpdesk_provider_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_outbox"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_outbox,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -112,6 +122,8 @@ ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf)
     hmcf->pg.backlog = NGX_CONF_UNSET_UINT;
     hmcf->pg.timeout = NGX_CONF_UNSET_MSEC;
     hmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
+    hmcf->outbox_enabled = NGX_CONF_UNSET;
+    ngx_helpdesk_outbox_defaults(&hmcf->outbox);
 
     return hmcf;
 }
@@ -126,6 +138,7 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(hmcf->pg.backlog, 256);
     ngx_conf_init_msec_value(hmcf->pg.timeout, 10000);
     ngx_conf_init_msec_value(hmcf->redis.timeout, 2000);
+    ngx_conf_init_value(hmcf->outbox_enabled, 1);
 
     return NGX_CONF_OK;
 }
@@ -438,6 +451,42 @@ ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char        *err;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (hmcf->outbox_enabled != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        hmcf->outbox_enabled = 0;
+        return NGX_CONF_OK;
+    }
+
+    hmcf->outbox_enabled = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        err = ngx_helpdesk_outbox_parse(cf, &value[i], &hmcf->outbox);
+        if (err != NGX_CONF_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive: %s",
+                               &value[i], &cmd->name, err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 {
@@ -465,6 +514,18 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (hmcf->pg.set) {
+        if (ngx_helpdesk_curl_init_worker(cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (hmcf->outbox_enabled
+            && ngx_helpdesk_outbox_init_worker(cycle, &hmcf->outbox) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -472,6 +533,8 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_helpdesk_outbox_exit_worker();
+    ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();
     ngx_helpdesk_pg_exit_worker();
 }

@@ -15,6 +15,7 @@
 
 #include "core/ngx_helpdesk_pg.h"
 #include "core/ngx_helpdesk_redis.h"
+#include "jobs/ngx_helpdesk_outbox.h"
 
 
 #define NGX_HELPDESK_SHA256_LEN  32
@@ -23,6 +24,8 @@
 typedef struct {
     ngx_helpdesk_pg_conf_t      pg;
     ngx_helpdesk_redis_conf_t   redis;
+    ngx_helpdesk_outbox_conf_t  outbox;
+    ngx_flag_t                  outbox_enabled;
 
     /* SHA-256 of the hosting provider's admin key, never the key itself */
     u_char                      provider_key_hash[NGX_HELPDESK_SHA256_LEN];

@@ -78,6 +78,7 @@ static const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[
 static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_ticket_routes,
     ngx_http_helpdesk_api_provider_routes,
+    ngx_http_helpdesk_api_webhook_routes,
     ngx_http_helpdesk_api_health_routes,
     NULL
 };
@@ -401,6 +402,16 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
     type = r->headers_in.content_type ? &r->headers_in.content_type->value
                                       : NULL;
 
+    if (type == NULL && r->headers_in.content_length_n <= 0
+        && !r->headers_in.chunked)
+    {
+        /* no body at all: the operation decides whether it needs one */
+        r->main->count++;
+        ngx_str_null(&ctx->raw_body);
+        ngx_http_helpdesk_api_process(ctx);
+        return NGX_DONE;
+    }
+
     if (type) {
         p = type->data;
         last = ngx_strlchr(p, p + type->len, ';');
@@ -489,7 +500,10 @@ ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 
         b = r->request_body->bufs->buf;
 
-        if (r->request_body->bufs->next == NULL) {
+        if (len == 0) {
+            ngx_str_set(&ctx->raw_body, "");
+
+        } else if (r->request_body->bufs->next == NULL) {
             ctx->raw_body.data = b->pos;
             ctx->raw_body.len = len;
 
@@ -526,8 +540,9 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     ngx_http_request_t  *r = ctx->r;
     u_char               detail[320];
 
-    if (r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT)) {
-
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT))
+        && ctx->raw_body.data)
+    {
         ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
                                             ctx->raw_body.len, &err);
         if (ctx->body == NULL) {

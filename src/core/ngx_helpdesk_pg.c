@@ -183,7 +183,8 @@ ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
     q->status = NGX_HELPDESK_PG_OK;
     q->conn = NULL;
 
-    if (!pool->ready || ngx_exiting) {
+    /* a shutting-down worker may still finish its work */
+    if (!pool->ready) {
         ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
         return;
     }
@@ -757,7 +758,7 @@ ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
 
     if (!ngx_queue_empty(&pool->backlog) && pool->nconns == 0) {
 
-        if (pool->down || ngx_exiting || !pool->ready) {
+        if (pool->down || !pool->ready) {
             ngx_helpdesk_pg_fail_backlog();
 
         } else if (ngx_helpdesk_pg_connect() != NGX_OK) {

@@ -4,7 +4,7 @@
 set -e
 
 PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
-      libpq-dev libhiredis-dev libjansson-dev
+      libpq-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev
       postgresql postgresql-contrib redis-server
       perl libmojolicious-perl libtest-simple-perl wrk valgrind"
 

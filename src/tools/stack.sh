@@ -105,18 +105,27 @@ redis-stop)
     ;;
 
 migrate)
+    # Every migration is idempotent (CREATE ... IF NOT EXISTS, CREATE OR
+    # REPLACE FUNCTION): a new file is applied, and so is a file whose
+    # content changed, which is how function bodies are updated in place.
+    # Table changes always come in a new file.
     psql_su -d helpdesk -c "CREATE SCHEMA IF NOT EXISTS helpdesk_meta;
         CREATE TABLE IF NOT EXISTS helpdesk_meta.schema_migrations (
             version text PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now())"
-    applied=$(psql_su -d helpdesk -tAc "SELECT version FROM helpdesk_meta.schema_migrations")
+            applied_at timestamptz NOT NULL DEFAULT now());
+        ALTER TABLE helpdesk_meta.schema_migrations
+            ADD COLUMN IF NOT EXISTS checksum text"
+    applied=$(psql_su -d helpdesk -tAc "SELECT version || ' ' || coalesce(checksum, '') FROM helpdesk_meta.schema_migrations")
     for f in "$top"/sql/[0-9]*.sql; do
         v=$(basename "$f" .sql)
-        if printf '%s\n' "$applied" | grep -qx "$v"; then
+        sum=$(sha256sum "$f" | cut -c1-64)
+        if printf '%s\n' "$applied" | grep -qx "$v $sum"; then
             continue
         fi
-        { cat "$f"; printf '\nINSERT INTO helpdesk_meta.schema_migrations (version) VALUES (%s);\n' "'$v'"; } \
-            | psql_su -d helpdesk --single-transaction -f - >/dev/null
+        { cat "$f"
+          printf "\nINSERT INTO helpdesk_meta.schema_migrations (version, checksum) VALUES ('%s', '%s')\n" "$v" "$sum"
+          printf "ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();\n"
+        } | psql_su -d helpdesk --single-transaction -f - >/dev/null
         echo "migrated: $v"
     done
     ;;

@@ -1,0 +1,213 @@
+/*
+ * Tenant API: event webhooks (scope "admin").  A tenant registers an
+ * endpoint with the events it wants; deliveries go through the outbox,
+ * signed with the endpoint's secret, which is generated here and shown
+ * in the response that creates the endpoint only.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_helpdesk_api.h"
+#include "model/ngx_helpdesk_ticket.h"
+
+
+#define NGX_HTTP_HELPDESK_SECRET_RANDOM  24
+
+
+static const char *const  ngx_http_helpdesk_webhook_events[] = {
+    "ticket.created", "ticket.updated", "ticket.comment_added",
+    "whatsapp.message_failed", NULL
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_webhook_create_fields[]
+= {
+    { "url", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 2000, NULL,
+      NULL },
+    { "events", NGX_HELPDESK_JSON_ENUM_ARRAY, NGX_HELPDESK_JSON_REQUIRED, 0,
+      ngx_http_helpdesk_webhook_events, NULL },
+    { "description", NGX_HELPDESK_JSON_STRING, 0, 500, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_webhook_update_fields[]
+= {
+    { "url", NGX_HELPDESK_JSON_STRING, 0, 2000, NULL, NULL },
+    { "events", NGX_HELPDESK_JSON_ENUM_ARRAY, 0, 0,
+      ngx_http_helpdesk_webhook_events, NULL },
+    { "description", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_NULLABLE, 500,
+      NULL, NULL },
+    { "enabled", NGX_HELPDESK_JSON_BOOL, 0, 0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+
+/* only absolute http(s) URLs with a host */
+
+static void
+ngx_http_helpdesk_webhook_check_url(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    size_t       skip, i, len;
+    json_t      *v;
+    const char  *s;
+
+    v = json_object_get(ctx->args, "url");
+    if (v == NULL) {
+        return;
+    }
+
+    s = json_string_value(v);
+    len = json_string_length(v);
+
+    if (len > 8 && ngx_strncasecmp((u_char *) s, (u_char *) "https://", 8) == 0)
+    {
+        skip = 8;
+
+    } else if (len > 7
+               && ngx_strncasecmp((u_char *) s, (u_char *) "http://", 7) == 0)
+    {
+        skip = 7;
+
+    } else {
+        goto invalid;
+    }
+
+    if (s[skip] == '/' || s[skip] == ':' || s[skip] == '\0') {
+        goto invalid;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((u_char) s[i] <= 0x20 || (u_char) s[i] >= 0x7f) {
+            goto invalid;
+        }
+    }
+
+    return;
+
+invalid:
+
+    ngx_helpdesk_json_error(ctx->errors, "url",
+                            "must be an http:// or https:// URL with a host");
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_webhook_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char     *p;
+    ngx_str_t   raw, enc;
+    u_char      random[NGX_HTTP_HELPDESK_SECRET_RANDOM];
+    u_char      secret[6 + 2 * NGX_HTTP_HELPDESK_SECRET_RANDOM];
+
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_webhook_create_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_webhook_check_url(ctx);
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    raw.data = random;
+    raw.len = sizeof(random);
+
+    p = ngx_cpymem(secret, "whsec_", 6);
+    enc.data = p;
+    ngx_encode_base64url(&enc, &raw);
+
+    json_object_set_new(ctx->args, "secret",
+                        json_stringn((char *) secret, 6 + enc.len));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_webhook_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_webhook_update(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_webhook_update_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_webhook_check_url(ctx);
+
+    if (json_array_size(ctx->errors) == 0 && json_object_size(ctx->args) == 0)
+    {
+        ngx_helpdesk_json_error(ctx->errors, "", "name at least one of: "
+                                "url, events, description, enabled");
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_webhook_deliveries(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_query(ctx, ngx_helpdesk_page_filter) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+#define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhooks_ops[] = {
+    { NGX_HTTP_GET, "webhook.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, "webhook.create", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_create, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhook_ops[] = {
+    { NGX_HTTP_GET, "webhook.get", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_id, NULL },
+    { NGX_HTTP_PATCH, "webhook.update", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_update, NULL },
+    { NGX_HTTP_DELETE, "webhook.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_id, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_ping_ops[] = {
+    { NGX_HTTP_POST, "webhook.ping", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_id, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_deliveries_ops[]
+= {
+    { NGX_HTTP_GET, "webhook.deliveries", "admin", TENANT,
+      ngx_http_helpdesk_api_webhook_deliveries, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+#undef TENANT
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_webhook_routes[] = {
+    { "/v1/webhooks", ngx_http_helpdesk_api_webhooks_ops },
+    { "/v1/webhooks/*", ngx_http_helpdesk_api_webhook_ops },
+    { "/v1/webhooks/*/ping", ngx_http_helpdesk_api_ping_ops },
+    { "/v1/webhooks/*/deliveries", ngx_http_helpdesk_api_deliveries_ops },
+    { NULL, NULL }
+};

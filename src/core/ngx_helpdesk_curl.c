@@ -1,0 +1,427 @@
+/*
+ * libcurl on the nginx event loop.
+ *
+ * One multi handle per worker.  libcurl tells us which sockets it wants
+ * watched (CURLMOPT_SOCKETFUNCTION) and when it next needs a call
+ * (CURLMOPT_TIMERFUNCTION); we wrap each socket in an ngx_connection_t with
+ * level-triggered events and an nginx timer, and call
+ * curl_multi_socket_action() when either fires.  libcurl does the rest:
+ * TLS and its verification, redirects, chunked bodies, timeouts, and name
+ * resolution in its own resolver thread, so nothing here blocks a worker.
+ *
+ * libcurl owns its sockets: on CURL_POLL_REMOVE we drop our events and
+ * free the connection record, never close the descriptor.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_helpdesk_curl.h"
+
+
+typedef struct {
+    CURLM          *multi;
+    ngx_event_t     timer;
+    ngx_log_t      *log;
+    ngx_uint_t      active;
+    unsigned        ready:1;
+} ngx_helpdesk_curl_t;
+
+
+static int ngx_helpdesk_curl_socket(CURL *easy, curl_socket_t s, int what,
+    void *userp, void *socketp);
+static int ngx_helpdesk_curl_timer(CURLM *multi, long timeout_ms, void *userp);
+static void ngx_helpdesk_curl_timeout(ngx_event_t *ev);
+static void ngx_helpdesk_curl_event(ngx_event_t *ev);
+static void ngx_helpdesk_curl_check(void);
+static size_t ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb,
+    void *userdata);
+
+
+static ngx_helpdesk_curl_t  ngx_helpdesk_curl;
+
+
+ngx_int_t
+ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "helpdesk: curl_global_init() failed");
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(hc, sizeof(ngx_helpdesk_curl_t));
+
+    hc->multi = curl_multi_init();
+    if (hc->multi == NULL) {
+        return NGX_ERROR;
+    }
+
+    hc->log = cycle->log;
+    hc->timer.handler = ngx_helpdesk_curl_timeout;
+    hc->timer.log = cycle->log;
+    hc->timer.cancelable = 1;
+
+    curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION,
+                      ngx_helpdesk_curl_socket);
+    curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION,
+                      ngx_helpdesk_curl_timer);
+    curl_multi_setopt(hc->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+
+    hc->ready = 1;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_curl_exit_worker(void)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    if (!hc->ready) {
+        return;
+    }
+
+    /* unfinished requests are left to their owners' leases */
+    hc->ready = 0;
+
+    if (hc->timer.timer_set) {
+        ngx_del_timer(&hc->timer);
+    }
+}
+
+
+ngx_uint_t
+ngx_helpdesk_curl_active(void)
+{
+    return ngx_helpdesk_curl.active;
+}
+
+
+ngx_helpdesk_curl_req_t *
+ngx_helpdesk_curl_create(ngx_log_t *log, const char *method, ngx_str_t *url,
+    ngx_str_t *body, ngx_msec_t timeout, size_t body_max)
+{
+    char                     *u;
+    ngx_helpdesk_curl_req_t  *req;
+
+    req = ngx_calloc(sizeof(ngx_helpdesk_curl_req_t), log);
+    if (req == NULL) {
+        return NULL;
+    }
+
+    req->log = log;
+    req->body_max = body_max;
+
+    req->easy = curl_easy_init();
+    if (req->easy == NULL) {
+        ngx_free(req);
+        return NULL;
+    }
+
+    u = ngx_alloc(url->len + 1, log);
+    if (u == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(u, url->data, url->len);
+    u[url->len] = '\0';
+
+    curl_easy_setopt(req->easy, CURLOPT_URL, u);
+    ngx_free(u);        /* libcurl copies strings it is given */
+
+    curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
+    curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->error);
+    curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, ngx_helpdesk_curl_write);
+    curl_easy_setopt(req->easy, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(req->easy, CURLOPT_TIMEOUT_MS, (long) timeout);
+    curl_easy_setopt(req->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long) ngx_min(timeout, 10000));
+    curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(req->easy, CURLOPT_USERAGENT, "nginx-helpdesk");
+    curl_easy_setopt(req->easy, CURLOPT_FOLLOWLOCATION, 0L);
+
+    if (body) {
+        req->request_body.data = ngx_alloc(body->len + 1, log);
+        if (req->request_body.data == NULL) {
+            goto failed;
+        }
+
+        ngx_memcpy(req->request_body.data, body->data, body->len);
+        req->request_body.len = body->len;
+
+        curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS,
+                         (char *) req->request_body.data);
+        curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE,
+                         (long) req->request_body.len);
+    }
+
+    if (method) {
+        curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, method);
+    }
+
+    return req;
+
+failed:
+
+    ngx_helpdesk_curl_free(req);
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req, const char *fmt, ...)
+{
+    va_list             args;
+    u_char             *p;
+    struct curl_slist  *list;
+    u_char              buf[1024];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
+    va_end(args);
+
+    *p = '\0';
+
+    list = curl_slist_append(req->headers, (char *) buf);
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->headers = list;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    if (!hc->ready) {
+        return NGX_ERROR;
+    }
+
+    if (req->headers) {
+        curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+    }
+
+    req->started = ngx_current_msec;
+
+    if (curl_multi_add_handle(hc->multi, req->easy) != CURLM_OK) {
+        return NGX_ERROR;
+    }
+
+    hc->active++;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req)
+{
+    if (req->easy) {
+        curl_easy_cleanup(req->easy);
+    }
+
+    if (req->headers) {
+        curl_slist_free_all(req->headers);
+    }
+
+    if (req->body.data) {
+        ngx_free(req->body.data);
+    }
+
+    if (req->request_body.data) {
+        ngx_free(req->request_body.data);
+    }
+
+    ngx_free(req);
+}
+
+
+static size_t
+ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    size_t                    n, keep;
+    ngx_helpdesk_curl_req_t  *req = userdata;
+
+    n = size * nmemb;
+
+    /* keep what fits; the rest is read and dropped */
+    keep = ngx_min(n, req->body_max - req->body.len);
+
+    if (keep) {
+        if (req->body.data == NULL) {
+            req->body.data = ngx_alloc(req->body_max + 1, req->log);
+            if (req->body.data == NULL) {
+                return 0;
+            }
+        }
+
+        ngx_memcpy(req->body.data + req->body.len, ptr, keep);
+        req->body.len += keep;
+    }
+
+    return n;
+}
+
+
+static int
+ngx_helpdesk_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+    ngx_connection_t     *c = socketp;
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            if (c->read->active) {
+                ngx_del_event(c->read, NGX_READ_EVENT, 0);
+            }
+
+            if (c->write->active) {
+                ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+            }
+
+            if (c->read->posted) {
+                ngx_delete_posted_event(c->read);
+            }
+
+            if (c->write->posted) {
+                ngx_delete_posted_event(c->write);
+            }
+
+            c->fd = (ngx_socket_t) -1;
+            ngx_free_connection(c);
+            curl_multi_assign(hc->multi, s, NULL);
+        }
+
+        return 0;
+    }
+
+    if (c == NULL) {
+        c = ngx_get_connection(s, hc->log);
+        if (c == NULL) {
+            return -1;
+        }
+
+        c->read->handler = ngx_helpdesk_curl_event;
+        c->write->handler = ngx_helpdesk_curl_event;
+        c->read->log = hc->log;
+        c->write->log = hc->log;
+        c->data = NULL;
+
+        curl_multi_assign(hc->multi, s, c);
+    }
+
+    if ((what & CURL_POLL_IN) && !c->read->active) {
+        ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!(what & CURL_POLL_IN) && c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if ((what & CURL_POLL_OUT) && !c->write->active) {
+        ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
+
+    } else if (!(what & CURL_POLL_OUT) && c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_helpdesk_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    if (hc->timer.timer_set) {
+        ngx_del_timer(&hc->timer);
+    }
+
+    if (timeout_ms >= 0 && hc->ready) {
+        /*
+         * 0 means "as soon as possible": the next loop iteration.  While
+         * transfers run, the timer keeps a shutting-down worker alive
+         * until they finish (each is bounded by its own timeout).
+         */
+        hc->timer.cancelable = (hc->active == 0);
+        ngx_add_timer(&hc->timer, (ngx_msec_t) timeout_ms);
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_helpdesk_curl_timeout(ngx_event_t *ev)
+{
+    int                   running;
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    ngx_helpdesk_curl_check();
+}
+
+
+static void
+ngx_helpdesk_curl_event(ngx_event_t *ev)
+{
+    int                   running;
+    ngx_connection_t     *c = ev->data;
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    curl_multi_socket_action(hc->multi, c->fd,
+                             ev->write ? CURL_CSELECT_OUT : CURL_CSELECT_IN,
+                             &running);
+    ngx_helpdesk_curl_check();
+}
+
+
+static void
+ngx_helpdesk_curl_check(void)
+{
+    int                       left;
+    CURL                     *easy;
+    CURLcode                  result;
+    CURLMsg                  *msg;
+    ngx_helpdesk_curl_req_t  *req;
+    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
+
+    while ((msg = curl_multi_info_read(hc->multi, &left)) != NULL) {
+
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+
+        easy = msg->easy_handle;
+        result = msg->data.result;     /* msg dies with the handle */
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &req);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &req->status);
+
+        curl_multi_remove_handle(hc->multi, easy);
+        hc->active--;
+
+        req->elapsed = ngx_current_msec - req->started;
+
+        if (req->error[0] == '\0' && result != CURLE_OK) {
+            ngx_cpystrn((u_char *) req->error,
+                        (u_char *) curl_easy_strerror(result),
+                        CURL_ERROR_SIZE);
+        }
+
+        /* the handler owns the request from here, and frees it */
+        req->handler(req, result);
+    }
+}

@@ -1,0 +1,540 @@
+/*
+ * The outbox runner.
+ *
+ * Every worker wakes up every "interval", claims due rows from
+ * helpdesk.outbox (FOR UPDATE SKIP LOCKED, with a lease, so any number of
+ * workers and nodes share the work and none sends a row another holds),
+ * delivers each one with libcurl, and records the outcome with
+ * helpdesk.outbox_result(), which retries with exponential backoff and
+ * jitter, dead-letters after "attempts", and disables an endpoint after
+ * "disable_after" consecutive failures.
+ *
+ * A worker that stops mid-delivery leaves its rows "sending"; when their
+ * lease runs out another worker claims them again.  Delivery is therefore
+ * at least once, and every delivery carries a stable id for receivers to
+ * deduplicate.  A shutting-down worker claims nothing new but finishes
+ * the deliveries it has started.
+ *
+ * Event webhooks are signed: X-Helpdesk-Signature is
+ * "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with the
+ * timestamp (Unix seconds) in X-Helpdesk-Timestamp.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+
+#include "ngx_helpdesk_outbox.h"
+#include "core/ngx_helpdesk_pg.h"
+#include "core/ngx_helpdesk_curl.h"
+
+
+#define NGX_HELPDESK_OUTBOX_RESPONSE_MAX  1024
+
+
+typedef struct {
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_helpdesk_pg_query_t     query;
+    ngx_str_t                   tenant;
+    ngx_str_t                   outbox_id;
+    ngx_str_t                   delivery_id;
+    ngx_str_t                   event;
+    ngx_str_t                   payload;
+    ngx_str_t                   url;
+    ngx_str_t                   secret;
+} ngx_helpdesk_delivery_t;
+
+
+typedef struct {
+    ngx_helpdesk_outbox_conf_t *conf;
+    ngx_log_t                  *log;
+    ngx_event_t                 tick;
+    ngx_helpdesk_pg_query_t     claim;
+    ngx_pool_t                 *pool;       /* for the claim's parameters */
+    ngx_uint_t                  inflight;
+    ngx_uint_t                  asked;
+    unsigned                    claiming:1;
+    unsigned                    ready:1;
+} ngx_helpdesk_outbox_t;
+
+
+static void ngx_helpdesk_outbox_tick(ngx_event_t *ev);
+static void ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_outbox_start(PGresult *res, int row);
+static void ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req,
+    CURLcode result);
+static void ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d,
+    ngx_flag_t ok, long status, const char *error, ngx_msec_t elapsed,
+    ngx_str_t *response);
+static void ngx_helpdesk_outbox_recorded(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_outbox_done(ngx_helpdesk_delivery_t *d);
+
+
+static ngx_helpdesk_outbox_t  ngx_helpdesk_outbox;
+
+
+void
+ngx_helpdesk_outbox_defaults(ngx_helpdesk_outbox_conf_t *conf)
+{
+    conf->interval = 1000;
+    conf->batch = 32;
+    conf->timeout = 10000;
+    conf->attempts = 12;
+    conf->backoff = 5000;
+    conf->max_backoff = 3600000;
+    conf->disable_after = 50;
+}
+
+
+char *
+ngx_helpdesk_outbox_parse(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_helpdesk_outbox_conf_t *conf)
+{
+    ngx_int_t    n;
+    ngx_str_t    s;
+    ngx_msec_t  *ms;
+    ngx_uint_t  *num;
+
+    ms = NULL;
+    num = NULL;
+
+    if (ngx_strncmp(value->data, "interval=", 9) == 0) {
+        ms = &conf->interval;
+        s.data = value->data + 9;
+
+    } else if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
+        ms = &conf->timeout;
+        s.data = value->data + 8;
+
+    } else if (ngx_strncmp(value->data, "backoff=", 8) == 0) {
+        ms = &conf->backoff;
+        s.data = value->data + 8;
+
+    } else if (ngx_strncmp(value->data, "max_backoff=", 12) == 0) {
+        ms = &conf->max_backoff;
+        s.data = value->data + 12;
+
+    } else if (ngx_strncmp(value->data, "batch=", 6) == 0) {
+        num = &conf->batch;
+        s.data = value->data + 6;
+
+    } else if (ngx_strncmp(value->data, "attempts=", 9) == 0) {
+        num = &conf->attempts;
+        s.data = value->data + 9;
+
+    } else if (ngx_strncmp(value->data, "disable_after=", 14) == 0) {
+        num = &conf->disable_after;
+        s.data = value->data + 14;
+
+    } else {
+        return "has an unknown parameter";
+    }
+
+    s.len = value->len - (s.data - value->data);
+
+    if (ms) {
+        *ms = ngx_parse_time(&s, 0);
+        if (*ms == (ngx_msec_t) NGX_ERROR || *ms == 0) {
+            return "has an invalid time";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(s.data, s.len);
+    if (n < 1 || n > 100000) {
+        return "has an invalid number";
+    }
+
+    *num = (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_helpdesk_outbox_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_outbox_conf_t *conf)
+{
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    ngx_memzero(ob, sizeof(ngx_helpdesk_outbox_t));
+
+    ob->conf = conf;
+    ob->log = cycle->log;
+
+    ob->tick.handler = ngx_helpdesk_outbox_tick;
+    ob->tick.log = cycle->log;
+    ob->tick.cancelable = 1;
+
+    ob->ready = 1;
+
+    /* spread the workers' first look over one interval */
+    ngx_add_timer(&ob->tick, 100 + (ngx_msec_t) ngx_random() % conf->interval);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_outbox_exit_worker(void)
+{
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    if (ob->tick.timer_set) {
+        ngx_del_timer(&ob->tick);
+    }
+
+    ob->ready = 0;
+}
+
+
+static void
+ngx_helpdesk_outbox_tick(ngx_event_t *ev)
+{
+    u_char                 *p;
+    ngx_str_t               v;
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    if (ngx_exiting || !ob->ready) {
+        return;
+    }
+
+    ngx_add_timer(&ob->tick, ob->conf->interval);
+
+    if (ob->claiming || ob->inflight >= ob->conf->batch) {
+        return;
+    }
+
+    if (ob->pool) {
+        ngx_destroy_pool(ob->pool);
+    }
+
+    ob->pool = ngx_create_pool(512, ob->log);
+    if (ob->pool == NULL) {
+        return;
+    }
+
+    ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
+    ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
+                    "event_type, payload, attempts, url, secret "
+                    "FROM helpdesk.outbox_claim($1, $2)";
+    ob->claim.handler = ngx_helpdesk_outbox_claimed;
+    ob->claim.log = ob->log;
+
+    ob->asked = ob->conf->batch - ob->inflight;
+
+    p = ngx_pnalloc(ob->pool, 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%ui", ob->asked) - p;
+    (void) ngx_helpdesk_pg_param(&ob->claim, ob->pool, &v);
+
+    /* the lease: one attempt's timeout and a margin to record it */
+    v.data = p + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", ob->conf->timeout + 30000) - v.data;
+    (void) ngx_helpdesk_pg_param(&ob->claim, ob->pool, &v);
+
+    ob->claiming = 1;
+    ngx_helpdesk_pg_run(&ob->claim);
+}
+
+
+static void
+ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    int                     i, n;
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    ob->claiming = 0;
+
+    if (res == NULL) {
+        return;     /* PostgreSQL is away: try again on the next tick */
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_ERR, ob->log, 0,
+                      "helpdesk outbox: claim failed: %s",
+                      PQresultErrorMessage(res));
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        ngx_helpdesk_outbox_start(res, i);
+    }
+
+    if ((ngx_uint_t) n == ob->asked && ob->ready && !ngx_exiting) {
+        /* there may be more: look again as soon as there is room */
+        if (ob->tick.timer_set) {
+            ngx_del_timer(&ob->tick);
+        }
+
+        ngx_add_timer(&ob->tick, 1);
+    }
+}
+
+
+static ngx_int_t
+ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
+    int col, ngx_str_t *to)
+{
+    to->len = PQgetlength(res, row, col);
+    to->data = ngx_pnalloc(d->pool, to->len + 1);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, PQgetvalue(res, row, col), to->len);
+    to->data[to->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_helpdesk_outbox_start(PGresult *res, int row)
+{
+    u_char                    *p;
+    time_t                     now;
+    ngx_pool_t                *pool;
+    ngx_str_t                  signed_text;
+    unsigned int               len;
+    ngx_helpdesk_delivery_t   *d;
+    ngx_helpdesk_curl_req_t   *req;
+    ngx_helpdesk_outbox_t     *ob = &ngx_helpdesk_outbox;
+    u_char                     mac[EVP_MAX_MD_SIZE];
+    u_char                     hex[2 * EVP_MAX_MD_SIZE + 1];
+
+    pool = ngx_create_pool(2048, ob->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    d = ngx_pcalloc(pool, sizeof(ngx_helpdesk_delivery_t));
+    if (d == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    d->pool = pool;
+    d->log = ob->log;
+    ob->inflight++;
+
+    if (ngx_helpdesk_outbox_copy(d, res, row, 0, &d->tenant) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 1, &d->outbox_id) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 3, &d->delivery_id) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 4, &d->event) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 5, &d->payload) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 7, &d->url) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 8, &d->secret) != NGX_OK)
+    {
+        ngx_helpdesk_outbox_done(d);
+        return;
+    }
+
+    if (PQgetisnull(res, row, 7)) {
+        ngx_helpdesk_outbox_record(d, 0, 0, "the endpoint is disabled or "
+                                   "deleted", 0, NULL);
+        return;
+    }
+
+    req = ngx_helpdesk_curl_create(ob->log, "POST", &d->url, &d->payload,
+                                   ob->conf->timeout,
+                                   NGX_HELPDESK_OUTBOX_RESPONSE_MAX);
+    if (req == NULL) {
+        ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
+        return;
+    }
+
+    req->handler = ngx_helpdesk_outbox_sent;
+    req->data = d;
+
+    /* sign "<timestamp>.<body>" */
+    now = ngx_time();
+
+    signed_text.len = NGX_TIME_T_LEN + 1 + d->payload.len;
+    signed_text.data = ngx_pnalloc(pool, signed_text.len);
+    if (signed_text.data == NULL) {
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
+        return;
+    }
+
+    p = ngx_sprintf(signed_text.data, "%T.%V", now, &d->payload);
+    signed_text.len = p - signed_text.data;
+
+    if (HMAC(EVP_sha256(), d->secret.data, (int) d->secret.len,
+             signed_text.data, signed_text.len, mac, &len) == NULL)
+    {
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_outbox_record(d, 0, 0, "cannot sign", 0, NULL);
+        return;
+    }
+
+    *ngx_hex_dump(hex, mac, len) = '\0';
+
+    if (ngx_helpdesk_curl_header(req, "Content-Type: application/json")
+        != NGX_OK
+        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Event: %V", &d->event)
+           != NGX_OK
+        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Delivery: %V",
+                                    &d->delivery_id) != NGX_OK
+        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Timestamp: %T", now)
+           != NGX_OK
+        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Signature: sha256=%s",
+                                    hex) != NGX_OK
+        || ngx_helpdesk_curl_start(req) != NGX_OK)
+    {
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_outbox_record(d, 0, 0, "cannot start the request", 0,
+                                   NULL);
+        return;
+    }
+}
+
+
+static void
+ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req, CURLcode result)
+{
+    ngx_flag_t                ok;
+    ngx_helpdesk_delivery_t  *d = req->data;
+
+    ok = (result == CURLE_OK && req->status >= 200 && req->status < 300);
+
+    ngx_helpdesk_outbox_record(d, ok, req->status,
+                               result == CURLE_OK ? NULL : req->error,
+                               req->elapsed, &req->body);
+
+    ngx_helpdesk_curl_free(req);
+}
+
+
+static void
+ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
+    long status, const char *error, ngx_msec_t elapsed, ngx_str_t *response)
+{
+    u_char                   *p, *q, *last;
+    ngx_str_t                 v, text;
+    ngx_helpdesk_outbox_t    *ob = &ngx_helpdesk_outbox;
+    ngx_helpdesk_outbox_conf_t *conf = ob->conf;
+
+    ngx_memzero(&d->query, sizeof(ngx_helpdesk_pg_query_t));
+    d->query.sql = "SELECT helpdesk.outbox_result($1, $2, $3, $4, $5, $6, $7, "
+                   "$8, $9, $10, $11)";
+    d->query.handler = ngx_helpdesk_outbox_recorded;
+    d->query.data = d;
+    d->query.log = d->log;
+
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &d->tenant);
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &d->outbox_id);
+
+    ngx_str_set(&v, "f");
+    if (ok) {
+        ngx_str_set(&v, "t");
+    }
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    p = ngx_pnalloc(d->pool, 6 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        ngx_helpdesk_outbox_done(d);
+        return;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%l", status) - p;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    if (error) {
+        v.data = (u_char *) error;
+        v.len = ngx_strlen(error);
+        (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(&d->query, d->pool, NULL);
+    }
+
+    v.data = p + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", elapsed) - v.data;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    if (response && response->len) {
+        /* the receiver's words, kept as printable text for the log */
+        text.data = ngx_pnalloc(d->pool, response->len);
+        if (text.data == NULL) {
+            ngx_helpdesk_outbox_done(d);
+            return;
+        }
+
+        last = response->data + response->len;
+        for (q = response->data, text.len = 0; q < last; q++) {
+            text.data[text.len++] = (*q >= 0x20 && *q < 0x7f) || *q == '\n'
+                                    ? *q : '?';
+        }
+
+        (void) ngx_helpdesk_pg_param(&d->query, d->pool, &text);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(&d->query, d->pool, NULL);
+    }
+
+    v.data = p + 2 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%ui", conf->attempts) - v.data;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    v.data = p + 3 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", conf->backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    v.data = p + 4 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", conf->max_backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    v.data = p + 5 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%ui", conf->disable_after) - v.data;
+    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
+
+    ngx_helpdesk_pg_run(&d->query);
+}
+
+
+static void
+ngx_helpdesk_outbox_recorded(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_helpdesk_delivery_t  *d = q->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* the row stays claimed; its lease brings it back */
+        ngx_log_error(NGX_LOG_ERR, d->log, 0,
+                      "helpdesk outbox: cannot record delivery %V: %s",
+                      &d->delivery_id,
+                      res ? PQresultErrorMessage(res) : "postgresql unavailable");
+
+    } else {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, d->log, 0,
+                       "helpdesk outbox: %V %V: %s", &d->event,
+                       &d->delivery_id, PQgetvalue(res, 0, 0));
+    }
+
+    ngx_helpdesk_outbox_done(d);
+}
+
+
+static void
+ngx_helpdesk_outbox_done(ngx_helpdesk_delivery_t *d)
+{
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    ob->inflight--;
+    ngx_destroy_pool(d->pool);
+}

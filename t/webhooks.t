@@ -1,0 +1,174 @@
+# Event webhooks: registered through the API, delivered through the
+# outbox, signed, retried with backoff, dead-lettered, logged, disabled
+# after repeated failures and re-enabled; deliveries survive a reload.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use Mojo::JSON qw(decode_json);
+use Time::HiRes qw(sleep time);
+use Helpdesk::Test;
+use Helpdesk::FakeHTTP;
+
+my $fake = Helpdesk::FakeHTTP->new;
+my $t = Helpdesk::Test->new(workers => 2)->start_stack;
+$t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms max_backoff=1s '
+                      . 'attempts=3 disable_after=6 timeout=2s;');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $h = $t->auth($acme->{key});
+
+sub until_true {
+    my ($cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.05;
+    }
+    return $cond->();
+}
+
+# registration
+my $tx = $ua->post($t->url('/v1/webhooks') => $h => json => {
+    url => $fake->url('/hooks/helpdesk'), events => ['ticket.created', 'ticket.comment_added'],
+    description => 'billing system' });
+is $tx->res->code, 201, 'webhook registered';
+my $hook = $tx->res->json;
+like $hook->{secret}, qr/^whsec_[A-Za-z0-9_-]{32}$/, 'secret shown on creation';
+ok $hook->{enabled}, 'enabled';
+my $list = $ua->get($t->url('/v1/webhooks') => $h)->res->json->{data};
+is scalar @$list, 1, 'listed';
+ok !exists $list->[0]{secret}, 'secret not shown again';
+ok !exists $ua->get($t->url("/v1/webhooks/$hook->{id}") => $h)->res->json->{secret}, 'nor on get';
+
+$tx = $ua->post($t->url('/v1/webhooks') => $h => json => { url => 'ftp://x', events => ['ticket.exploded'] });
+is $tx->res->code, 422, 'bad url and event: 422';
+is_deeply [sort map { $_->{field} } @{ $tx->res->json->{errors} }], ['events', 'url'], 'both named';
+my $reader = $t->create_key($acme->{id}, 'tickets:read', 'tickets:write');
+is $ua->get($t->url('/v1/webhooks') => $t->auth($reader->{key}))->res->code, 403, 'admin scope needed';
+my $globex = $t->create_tenant('globex');
+is $ua->get($t->url("/v1/webhooks/$hook->{id}") => $t->auth($globex->{key}))->res->code, 404,
+    'another tenant cannot see it';
+
+# a delivery, signed
+my $ticket = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Printer on fire' })->res->json;
+my $reqs = $fake->wait_for(1);
+is scalar @$reqs, 1, 'ticket.created delivered';
+my $r = $reqs->[0];
+is $r->{method}, 'POST', 'POST';
+is $r->{path}, '/hooks/helpdesk', 'to the registered URL';
+is $r->{headers}{'x-helpdesk-event'}, 'ticket.created', 'event header';
+like $r->{headers}{'content-type'}, qr{^application/json}, 'JSON';
+my $ts = $r->{headers}{'x-helpdesk-timestamp'};
+ok abs($ts - time) < 60, 'timestamp is now';
+is $r->{headers}{'x-helpdesk-signature'}, 'sha256=' . hmac_sha256_hex("$ts.$r->{body}", $hook->{secret}),
+    'signature verifies with the secret over timestamp.body';
+isnt $r->{headers}{'x-helpdesk-signature'}, 'sha256=' . hmac_sha256_hex("$ts.$r->{body}", 'whsec_wrong'),
+    'and not with another secret';
+my $payload = decode_json($r->{body});
+is $payload->{id}, $r->{headers}{'x-helpdesk-delivery'}, 'stable delivery id in body and header';
+is $payload->{type}, 'ticket.created', 'type';
+is $payload->{data}{ticket}{number}, $ticket->{number}, 'the ticket';
+ok $payload->{created_at}, 'created_at';
+
+# only subscribed events
+$ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { priority => 'urgent' });
+$ua->post($t->url("/v1/tickets/$ticket->{id}/comments") => $h => json => { body => 'on it' });
+$reqs = $fake->wait_for(2);
+is scalar @$reqs, 2, 'one more delivery';
+is $reqs->[1]{headers}{'x-helpdesk-event'}, 'ticket.comment_added', 'the comment, not the update';
+is decode_json($reqs->[1]{body})->{data}{comment}{body}, 'on it', 'with the comment';
+
+$tx = $ua->patch($t->url("/v1/webhooks/$hook->{id}") => $h => json => {
+    events => ['ticket.created', 'ticket.updated', 'ticket.comment_added'] });
+is $tx->res->code, 200, 'events changed';
+$ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { status => 'pending' });
+$reqs = $fake->wait_for(3);
+is $reqs->[2]{headers}{'x-helpdesk-event'}, 'ticket.updated', 'now updates arrive';
+my $upd = decode_json($reqs->[2]{body})->{data};
+is_deeply $upd->{changed}, ['status'], 'with what changed';
+is $upd->{previous}{status}, 'open', 'and what it was';
+
+# retries with backoff, then success
+$fake->script({ status => 500 }, { status => 503, body => 'busy' });
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'retry me' });
+$reqs = $fake->wait_for(6);
+is scalar @$reqs, 6, 'two failures, then the third attempt';
+my @ids = map { $_->{headers}{'x-helpdesk-delivery'} } @$reqs[3 .. 5];
+is scalar(keys %{{ map { $_ => 1 } @ids }}), 1, 'same delivery id on every attempt';
+cmp_ok $reqs->[5]{at} - $reqs->[3]{at}, '>=', 0.4, 'with growing delays between attempts';
+my $log = until_true(sub {
+    my $d = $ua->get($t->url("/v1/webhooks/$hook->{id}/deliveries") => $h)->res->json->{data};
+    @$d >= 6 && $d->[0]{http_status} == 200 ? $d : undef });
+ok $log, 'delivery log readable through the API';
+is_deeply [map { $_->{http_status} } @$log[0 .. 2]], [200, 503, 500], 'attempts newest first';
+is_deeply [map { $_->{attempt} } @$log[0 .. 2]], [3, 2, 1], 'numbered';
+is $log->[1]{response}, 'busy', 'with what the receiver said';
+is $log->[0]{status}, 'delivered', 'the delivery is done';
+
+# dead letter after the last attempt
+$fake->script(({ status => 500 }) x 3);
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'never arrives' });
+$fake->wait_for(9);
+my $dead = until_true(sub {
+    $t->psql(q{SELECT status || ' ' || attempts || ' ' || last_error FROM helpdesk.outbox
+               WHERE payload->'data'->'ticket'->>'subject' = 'never arrives'}) =~ /^dead/ ? 1 : 0 });
+ok $dead, 'dead-lettered after three attempts';
+like $t->psql(q{SELECT last_error FROM helpdesk.outbox WHERE status = 'dead'}), qr/500/, 'with the reason';
+sleep 0.5;
+is scalar @{ $fake->requests }, 9, 'and not tried again';
+
+# a receiver that hangs: the attempt times out, the next one succeeds
+$fake->script({ status => 200, delay => 3 });
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'slow receiver' });
+$reqs = $fake->wait_for(11, 15);
+is scalar @$reqs, 11, 'timed out attempt retried';
+$log = until_true(sub {
+    my $d = $ua->get($t->url("/v1/webhooks/$hook->{id}/deliveries?limit=2") => $h)->res->json->{data};
+    $d->[0]{http_status} && $d->[0]{http_status} == 200 ? $d : undef });
+like $log->[1]{error} // '', qr/time/i, 'the first attempt timed out';
+
+# consecutive failures disable the endpoint; re-enabling resumes
+$fake->script(({ status => 500 }) x 6);
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => "fail $_" }) for 1 .. 2;
+my $disabled = until_true(sub {
+    my $w = $ua->get($t->url("/v1/webhooks/$hook->{id}") => $h)->res->json;
+    $w->{enabled} ? undef : $w }, 15);
+ok $disabled, 'disabled after repeated failures';
+like $disabled->{disabled_reason}, qr/6 consecutive failed deliveries/, 'says why';
+my $count = scalar @{ $fake->requests };
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'while disabled' });
+sleep 0.6;
+is scalar @{ $fake->requests }, $count, 'nothing is sent to a disabled endpoint';
+is $ua->post($t->url("/v1/webhooks/$hook->{id}/ping") => $h)->res->code, 409, 'ping refused while disabled';
+
+$tx = $ua->patch($t->url("/v1/webhooks/$hook->{id}") => $h => json => { enabled => Mojo::JSON::true });
+ok $tx->res->json->{enabled}, 're-enabled';
+is $tx->res->json->{consecutive_failures}, 0, 'failures reset';
+is $ua->post($t->url("/v1/webhooks/$hook->{id}/ping") => $h)->res->code, 202, 'ping queued';
+$reqs = $fake->wait_for($count + 1);
+is $reqs->[-1]{headers}{'x-helpdesk-event'}, 'webhook.ping', 'ping delivered';
+
+# a delivery in flight survives a reload: the old worker finishes it
+$fake->script({ status => 200, delay => 1.5 });
+$count = scalar @{ $fake->requests };
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'across a reload' });
+$fake->wait_for($count + 1);
+kill 'HUP', $t->nginx_pid;
+my $done = until_true(sub {
+    $t->psql(q{SELECT status FROM helpdesk.outbox
+               WHERE payload->'data'->'ticket'->>'subject' = 'across a reload'}) eq 'delivered' }, 15);
+ok $done, 'delivered across the reload';
+sleep 0.5;
+is scalar(grep { ($_->{body} // '') =~ /across a reload/ } @{ $fake->requests }), 1, 'exactly once';
+
+# delete
+is $ua->delete($t->url("/v1/webhooks/$hook->{id}") => $h)->res->code, 204, 'deleted';
+is $ua->get($t->url("/v1/webhooks/$hook->{id}") => $h)->res->code, 404, 'gone';
+like $t->psql(q{SELECT string_agg(DISTINCT action, ',') FROM helpdesk.audit_log WHERE object_type = 'webhook'}),
+    qr/webhook\.create.*webhook\.delete.*webhook\.update/, 'webhook changes audited';
+
+$fake->stop;
+$t->done;
