@@ -54,7 +54,7 @@ test: deps $(MODULE)
 # timing-sensitive tests (nonblocking, reload) are left out: valgrind is slow
 memcheck: deps $(MODULE)
 	HELPDESK_VALGRIND=1 prove -I t/lib t/api_tickets.t t/api_errors.t \
-	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t
+	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl
