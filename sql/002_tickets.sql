@@ -248,6 +248,11 @@ BEGIN
                                        args->>'requester_name',
                                        args->>'requester_phone');
 
+    -- channels that know their customer by other means pass the user
+    IF requester IS NULL AND args ? 'requester_id' THEN
+        requester := (args->>'requester_id')::uuid;
+    END IF;
+
     IF args ? 'assignee' AND jsonb_typeof(args->'assignee') = 'string' THEN
         assignee := helpdesk.agent_for(tenant, args->>'assignee');
     END IF;
@@ -264,7 +269,8 @@ BEGIN
     PERFORM helpdesk.event_add(ctx, t.ticket_id, 'created', 'public',
         t.description,
         jsonb_build_object('subject', t.subject, 'priority', t.priority,
-                           'category', t.category, 'status', t.status));
+                           'category', t.category, 'status', t.status)
+        || coalesce(args->'event_data', '{}'));
 
     PERFORM helpdesk.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', helpdesk.ticket_number(t.number)));

@@ -81,6 +81,11 @@ BEGIN
         WHEN 'webhook.delete' THEN helpdesk.webhook_delete(ctx, p_args)
         WHEN 'webhook.ping'   THEN helpdesk.webhook_ping(ctx, p_args)
         WHEN 'webhook.deliveries' THEN helpdesk.webhook_deliveries(ctx, p_args)
+        WHEN 'whatsapp.create' THEN helpdesk.whatsapp_connection_create(ctx, p_args)
+        WHEN 'whatsapp.list'   THEN helpdesk.whatsapp_connection_list(ctx, p_args)
+        WHEN 'whatsapp.get'    THEN helpdesk.whatsapp_connection_get(ctx, p_args)
+        WHEN 'whatsapp.update' THEN helpdesk.whatsapp_connection_update(ctx, p_args)
+        WHEN 'whatsapp.delete' THEN helpdesk.whatsapp_connection_delete(ctx, p_args)
     END;
 
     IF r IS NULL THEN

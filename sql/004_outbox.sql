@@ -110,10 +110,13 @@ END
 $$;
 
 -- Work for the delivery workers, across tenants (hence SECURITY DEFINER).
+-- Each row comes back as a ready HTTP request: method, URL, header lines
+-- and body, plus the secret to sign it with (event webhooks only), so the
+-- runner in the module knows nothing of what it delivers.
 CREATE OR REPLACE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
-               event_type text, payload text, attempts int, url text,
-               secret text)
+               event_type text, method text, url text, headers text,
+               body text, secret text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 #variable_conflict use_column
 BEGIN
@@ -136,12 +139,9 @@ BEGIN
         RETURNING o.*
     )
     SELECT c.tenant_id, c.outbox_id, c.kind, c.delivery_id, c.event_type,
-           c.payload::text, c.attempts,
-           CASE WHEN e.enabled AND e.deleted_at IS NULL THEN e.url END,
-           e.secret
+           r.method, r.url, r.headers, r.body, r.secret
     FROM claimed c
-    LEFT JOIN helpdesk.webhook_endpoints e
-           ON e.tenant_id = c.tenant_id AND e.endpoint_id = c.target_id;
+    CROSS JOIN LATERAL helpdesk.outbox_request(c) r;
 END
 $$;
 
@@ -164,6 +164,12 @@ BEGIN
 
     IF o.outbox_id IS NULL OR o.status <> 'sending' THEN
         RETURN 'stale';
+    END IF;
+
+    IF o.kind = 'whatsapp' THEN
+        RETURN helpdesk.whatsapp_result(o, p_ok, p_http_status, p_error,
+                                        p_response, p_max_attempts,
+                                        p_backoff_ms, p_max_backoff_ms);
     END IF;
 
     INSERT INTO helpdesk.webhook_attempts (tenant_id, outbox_id, endpoint_id,

@@ -11,6 +11,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "channel/ngx_http_helpdesk_api.h"
+#include "channel/ngx_http_helpdesk_whatsapp.h"
 #include "core/ngx_helpdesk_curl.h"
 
 
@@ -32,6 +33,8 @@ static char *ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -63,6 +66,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_outbox,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_whatsapp_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_whatsapp_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -161,7 +171,8 @@ ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf)
      */
 
     hlcf->api = NGX_CONF_UNSET;
-    hlcf->api_max_body = NGX_CONF_UNSET_SIZE;
+    hlcf->whatsapp = NGX_CONF_UNSET;
+    hlcf->max_body = NGX_CONF_UNSET_SIZE;
 
     return hlcf;
 }
@@ -176,24 +187,28 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
+    ngx_conf_merge_value(conf->whatsapp, prev->whatsapp, 0);
 
-    if (!conf->api || conf->api_max_body != NGX_CONF_UNSET_SIZE) {
+    if ((!conf->api && !conf->whatsapp)
+        || conf->max_body != NGX_CONF_UNSET_SIZE)
+    {
         return NGX_CONF_OK;
     }
 
     /*
-     * The API answers "too large" itself, as a problem document, so it
-     * takes over nginx's own check: the limit is the location's
-     * client_max_body_size, and a body within it is kept in memory.
+     * The API and the webhooks answer "too large" themselves, as a problem
+     * document, so they take over nginx's own check: the limit is the
+     * location's client_max_body_size, and a body within it is kept in
+     * memory (signatures are computed over it, JSON is parsed from it).
      */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    conf->api_max_body = clcf->client_max_body_size;
+    conf->max_body = clcf->client_max_body_size;
     clcf->client_max_body_size = 0;
 
-    if (clcf->client_body_buffer_size < conf->api_max_body) {
-        clcf->client_body_buffer_size = conf->api_max_body;
+    if (clcf->client_body_buffer_size < conf->max_body) {
+        clcf->client_body_buffer_size = conf->max_body;
     }
 
     return NGX_CONF_OK;
@@ -481,6 +496,53 @@ ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                &value[i], &cmd->name, err);
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    u_char                         *p;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    if (hlcf->whatsapp != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->regex || clcf->exact_match) {
+        return "must be in a prefix location such as "
+               "\"location /whatsapp/\"";
+    }
+
+    hlcf->whatsapp = 1;
+    clcf->handler = ngx_http_helpdesk_whatsapp_handler;
+
+    /* the webhook URLs the API hands out are built on the first one */
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
+
+    if (hmcf->whatsapp_prefix.len == 0) {
+        p = ngx_pnalloc(cf->pool, clcf->name.len + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        hmcf->whatsapp_prefix.data = p;
+        p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+
+        if (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/') {
+            *p++ = '/';
+        }
+
+        hmcf->whatsapp_prefix.len = p - hmcf->whatsapp_prefix.data;
     }
 
     return NGX_CONF_OK;

@@ -30,13 +30,17 @@ typedef struct {
     /* SHA-256 of the hosting provider's admin key, never the key itself */
     u_char                      provider_key_hash[NGX_HELPDESK_SHA256_LEN];
     ngx_flag_t                  provider_key_set;
+
+    /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
+    ngx_str_t                   whatsapp_prefix;
 } ngx_http_helpdesk_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                  api;
+    ngx_flag_t                  whatsapp;
     ngx_str_t                   api_prefix;     /* location name, no '/' at end */
-    size_t                      api_max_body;
+    size_t                      max_body;       /* API and webhook bodies */
 } ngx_http_helpdesk_loc_conf_t;
 
 

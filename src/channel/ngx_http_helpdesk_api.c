@@ -79,6 +79,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_ticket_routes,
     ngx_http_helpdesk_api_provider_routes,
     ngx_http_helpdesk_api_webhook_routes,
+    ngx_http_helpdesk_api_whatsapp_routes,
     ngx_http_helpdesk_api_health_routes,
     NULL
 };
@@ -444,7 +445,7 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
                    "send the body with a Content-Length header", NULL);
     }
 
-    if (r->headers_in.content_length_n > (off_t) ctx->hlcf->api_max_body) {
+    if (r->headers_in.content_length_n > (off_t) ctx->hlcf->max_body) {
         (void) ngx_http_discard_request_body(r);
         r->keepalive = 0;
         return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -468,60 +469,25 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 static void
 ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 {
-    u_char                       *p;
-    size_t                        len;
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
+    ngx_int_t                     rc;
     ngx_http_helpdesk_api_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
 
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        ngx_str_set(&ctx->raw_body, "");
+    rc = ngx_helpdesk_http_body_text(r, &ctx->raw_body);
 
-    } else {
-        len = 0;
+    if (rc == NGX_DECLINED) {
+        /* cannot happen with the buffer sized to the limit */
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                "payload-too-large", "Payload Too Large",
+                "the body is larger than this API accepts", NULL));
+        return;
+    }
 
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (b->in_file || r->request_body->temp_file) {
-                /* cannot happen with the buffer sized to the limit */
-                ngx_http_helpdesk_api_finalize(ctx,
-                    ngx_helpdesk_http_problem(r,
-                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                        "payload-too-large", "Payload Too Large",
-                        "the body is larger than this API accepts", NULL));
-                return;
-            }
-
-            len += b->last - b->pos;
-        }
-
-        b = r->request_body->bufs->buf;
-
-        if (len == 0) {
-            ngx_str_set(&ctx->raw_body, "");
-
-        } else if (r->request_body->bufs->next == NULL) {
-            ctx->raw_body.data = b->pos;
-            ctx->raw_body.len = len;
-
-        } else {
-            p = ngx_pnalloc(r->pool, len);
-            if (p == NULL) {
-                ngx_http_helpdesk_api_finalize(ctx,
-                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
-            ctx->raw_body.data = p;
-            ctx->raw_body.len = len;
-
-            for (cl = r->request_body->bufs; cl; cl = cl->next) {
-                p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-            }
-        }
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     ngx_http_helpdesk_api_process(ctx);

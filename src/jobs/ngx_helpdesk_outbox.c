@@ -43,8 +43,10 @@ typedef struct {
     ngx_str_t                   outbox_id;
     ngx_str_t                   delivery_id;
     ngx_str_t                   event;
-    ngx_str_t                   payload;
+    ngx_str_t                   method;
     ngx_str_t                   url;
+    ngx_str_t                   headers;
+    ngx_str_t                   body;
     ngx_str_t                   secret;
 } ngx_helpdesk_delivery_t;
 
@@ -223,7 +225,7 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
 
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
-                    "event_type, payload, attempts, url, secret "
+                    "event_type, method, url, headers, body, secret "
                     "FROM helpdesk.outbox_claim($1, $2)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
@@ -305,10 +307,10 @@ ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
 static void
 ngx_helpdesk_outbox_start(PGresult *res, int row)
 {
-    u_char                    *p;
+    u_char                    *p, *last, *nl;
     time_t                     now;
     ngx_pool_t                *pool;
-    ngx_str_t                  signed_text;
+    ngx_str_t                  signed_text, line;
     unsigned int               len;
     ngx_helpdesk_delivery_t   *d;
     ngx_helpdesk_curl_req_t   *req;
@@ -335,21 +337,24 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
         || ngx_helpdesk_outbox_copy(d, res, row, 1, &d->outbox_id) != NGX_OK
         || ngx_helpdesk_outbox_copy(d, res, row, 3, &d->delivery_id) != NGX_OK
         || ngx_helpdesk_outbox_copy(d, res, row, 4, &d->event) != NGX_OK
-        || ngx_helpdesk_outbox_copy(d, res, row, 5, &d->payload) != NGX_OK
-        || ngx_helpdesk_outbox_copy(d, res, row, 7, &d->url) != NGX_OK
-        || ngx_helpdesk_outbox_copy(d, res, row, 8, &d->secret) != NGX_OK)
+        || ngx_helpdesk_outbox_copy(d, res, row, 5, &d->method) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 6, &d->url) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 7, &d->headers) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 8, &d->body) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 9, &d->secret) != NGX_OK)
     {
         ngx_helpdesk_outbox_done(d);
         return;
     }
 
-    if (PQgetisnull(res, row, 7)) {
-        ngx_helpdesk_outbox_record(d, 0, 0, "the endpoint is disabled or "
-                                   "deleted", 0, NULL);
+    if (PQgetisnull(res, row, 6) || PQgetisnull(res, row, 5)) {
+        ngx_helpdesk_outbox_record(d, 0, 0, "nothing to send: the target is "
+                                   "disabled or deleted", 0, NULL);
         return;
     }
 
-    req = ngx_helpdesk_curl_create(ob->log, "POST", &d->url, &d->payload,
+    req = ngx_helpdesk_curl_create(ob->log, (char *) d->method.data, &d->url,
+                                   PQgetisnull(res, row, 8) ? NULL : &d->body,
                                    ob->conf->timeout,
                                    NGX_HELPDESK_OUTBOX_RESPONSE_MAX);
     if (req == NULL) {
@@ -360,47 +365,66 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
     req->handler = ngx_helpdesk_outbox_sent;
     req->data = d;
 
-    /* sign "<timestamp>.<body>" */
-    now = ngx_time();
+    /* the request's headers, one per line, as the database built them */
+    p = d->headers.data;
+    last = d->headers.data + d->headers.len;
 
-    signed_text.len = NGX_TIME_T_LEN + 1 + d->payload.len;
-    signed_text.data = ngx_pnalloc(pool, signed_text.len);
-    if (signed_text.data == NULL) {
-        ngx_helpdesk_curl_free(req);
-        ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
-        return;
+    while (p < last) {
+        nl = ngx_strlchr(p, last, '\n');
+        line.data = p;
+        line.len = (nl ? nl : last) - p;
+
+        if (line.len
+            && ngx_helpdesk_curl_header(req, "%V", &line) != NGX_OK)
+        {
+            goto failed;
+        }
+
+        p = nl ? nl + 1 : last;
     }
 
-    p = ngx_sprintf(signed_text.data, "%T.%V", now, &d->payload);
-    signed_text.len = p - signed_text.data;
+    if (!PQgetisnull(res, row, 9)) {
 
-    if (HMAC(EVP_sha256(), d->secret.data, (int) d->secret.len,
-             signed_text.data, signed_text.len, mac, &len) == NULL)
-    {
-        ngx_helpdesk_curl_free(req);
-        ngx_helpdesk_outbox_record(d, 0, 0, "cannot sign", 0, NULL);
-        return;
+        /* an event webhook: sign "<timestamp>.<body>" */
+        now = ngx_time();
+
+        signed_text.len = NGX_TIME_T_LEN + 1 + d->body.len;
+        signed_text.data = ngx_pnalloc(pool, signed_text.len);
+        if (signed_text.data == NULL) {
+            goto failed;
+        }
+
+        p = ngx_sprintf(signed_text.data, "%T.%V", now, &d->body);
+        signed_text.len = p - signed_text.data;
+
+        if (HMAC(EVP_sha256(), d->secret.data, (int) d->secret.len,
+                 signed_text.data, signed_text.len, mac, &len) == NULL)
+        {
+            goto failed;
+        }
+
+        *ngx_hex_dump(hex, mac, len) = '\0';
+
+        if (ngx_helpdesk_curl_header(req, "X-Helpdesk-Timestamp: %T", now)
+            != NGX_OK
+            || ngx_helpdesk_curl_header(req,
+                                        "X-Helpdesk-Signature: sha256=%s", hex)
+               != NGX_OK)
+        {
+            goto failed;
+        }
     }
 
-    *ngx_hex_dump(hex, mac, len) = '\0';
-
-    if (ngx_helpdesk_curl_header(req, "Content-Type: application/json")
-        != NGX_OK
-        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Event: %V", &d->event)
-           != NGX_OK
-        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Delivery: %V",
-                                    &d->delivery_id) != NGX_OK
-        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Timestamp: %T", now)
-           != NGX_OK
-        || ngx_helpdesk_curl_header(req, "X-Helpdesk-Signature: sha256=%s",
-                                    hex) != NGX_OK
-        || ngx_helpdesk_curl_start(req) != NGX_OK)
-    {
-        ngx_helpdesk_curl_free(req);
-        ngx_helpdesk_outbox_record(d, 0, 0, "cannot start the request", 0,
-                                   NULL);
-        return;
+    if (ngx_helpdesk_curl_start(req) != NGX_OK) {
+        goto failed;
     }
+
+    return;
+
+failed:
+
+    ngx_helpdesk_curl_free(req);
+    ngx_helpdesk_outbox_record(d, 0, 0, "cannot start the request", 0, NULL);
 }
 
 

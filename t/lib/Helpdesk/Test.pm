@@ -103,6 +103,7 @@ sub conf {
     my $user = $> == 0 ? 'user nobody nogroup;' : '';
     my $http = $opt{http} // '';
     my $location = $opt{location} // '';
+    my $server = $opt{server} // '';
     my $pg = $opt{postgres} // qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=4 backlog=64 timeout=5s};
 
     # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
@@ -142,6 +143,13 @@ http {
         location = /plain {
             return 200 "ok";
         }
+
+        location /whatsapp/ {
+            helpdesk_whatsapp_webhook;
+            client_max_body_size 1m;
+        }
+
+        $server
     }
 }
 CONF

@@ -1,0 +1,685 @@
+-- nginx-helpdesk: the WhatsApp channel's service functions.
+--
+-- Connections are managed through the tenant API (scope "admin"); their
+-- secrets are write-only.  whatsapp_ingest() turns one webhook delivery,
+-- in the Cloud API / 360dialog v2 envelope or the legacy 360dialog v1
+-- shape, into ticket events, in the transaction that the webhook's 200
+-- waits for.  Provider retries find the WhatsApp message id already stored
+-- and change nothing.
+
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_json(c helpdesk.whatsapp_connections)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.connection_id,
+        'provider', c.provider,
+        'display_phone_number', c.display_phone_number,
+        'phone_number_id', c.phone_number_id,
+        'base_url', c.base_url,
+        'webhook_url', c.webhook_url,
+        'enabled', c.enabled,
+        'health', jsonb_build_object('state', c.health, 'last_error', c.health_error,
+                                     'checked_at', c.health_checked_at),
+        'click_to_chat_url', 'https://wa.me/' || regexp_replace(c.display_phone_number, '[^0-9]', '', 'g'),
+        'created_at', c.created_at,
+        'updated_at', c.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_find(ref text, for_update boolean)
+RETURNS helpdesk.whatsapp_connections LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections;
+BEGIN
+    IF ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        IF for_update THEN
+            SELECT * INTO c FROM helpdesk.whatsapp_connections
+            WHERE tenant_id = helpdesk.current_tenant() AND connection_id = ref::uuid
+              AND deleted_at IS NULL FOR UPDATE;
+        ELSE
+            SELECT * INTO c FROM helpdesk.whatsapp_connections
+            WHERE tenant_id = helpdesk.current_tenant() AND connection_id = ref::uuid
+              AND deleted_at IS NULL;
+        END IF;
+    END IF;
+
+    IF c.connection_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found',
+                              format('there is no WhatsApp connection %s', ref));
+    END IF;
+
+    RETURN c;
+END
+$$;
+
+-- Registers the webhook (360dialog) or checks the credentials (Cloud API),
+-- through the outbox: the result lands in the connection's health.
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_verify(ctx jsonb,
+    c helpdesk.whatsapp_connections)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                 event_type, payload)
+    VALUES (c.tenant_id, 'whatsapp', c.connection_id, gen_random_uuid(),
+            CASE c.provider WHEN '360dialog' THEN 'whatsapp.register'
+                            ELSE 'whatsapp.check' END,
+            jsonb_build_object('connection_id', c.connection_id));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_create(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections;
+BEGIN
+    BEGIN
+        INSERT INTO helpdesk.whatsapp_connections (
+            tenant_id, provider, display_phone_number, phone_number_id,
+            base_url, access_token, app_secret, verify_token, api_key,
+            webhook_token, webhook_url)
+        VALUES ((ctx->>'tenant_id')::uuid, args->>'provider',
+                args->>'display_phone_number', args->>'phone_number_id',
+                rtrim(coalesce(args->>'base_url',
+                               CASE args->>'provider'
+                                   WHEN 'cloud' THEN 'https://graph.facebook.com/v21.0'
+                                   ELSE 'https://waba-v2.360dialog.io' END), '/'),
+                args->>'access_token', args->>'app_secret',
+                args->>'verify_token', args->>'api_key',
+                args->>'webhook_token',
+                CASE WHEN args ? 'webhook_base'
+                     THEN (args->>'webhook_base') || (args->>'webhook_token') END)
+        RETURNING * INTO c;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM helpdesk.fail('HD409', 'conflict',
+            format('the number %s is already connected', args->>'phone_number_id'),
+            jsonb_build_array(jsonb_build_object('field', 'phone_number_id',
+                                                 'message', 'is already connected')));
+    END;
+
+    PERFORM helpdesk.whatsapp_connection_verify(ctx, c);
+    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.create', 'whatsapp_connection',
+                           c.connection_id::text,
+                           jsonb_build_object('provider', c.provider,
+                                              'number', c.display_phone_number));
+
+    RETURN jsonb_build_object('status', 201,
+        'body', helpdesk.whatsapp_connection_json(c),
+        'location', '/v1/whatsapp/connections/' || c.connection_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_list(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    items jsonb;
+BEGIN
+    SELECT coalesce(jsonb_agg(helpdesk.whatsapp_connection_json(c) ORDER BY c.created_at), '[]')
+    INTO items FROM helpdesk.whatsapp_connections c
+    WHERE c.tenant_id = (ctx->>'tenant_id')::uuid AND c.deleted_at IS NULL;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', items));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_get(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jsonb_build_object('status', 200, 'body',
+        helpdesk.whatsapp_connection_json(
+            helpdesk.whatsapp_connection_find(args->>'id', false)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_update(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections;
+BEGIN
+    c := helpdesk.whatsapp_connection_find(args->>'id', true);
+
+    UPDATE helpdesk.whatsapp_connections SET
+        display_phone_number = coalesce(args->>'display_phone_number', display_phone_number),
+        base_url = rtrim(coalesce(args->>'base_url', base_url), '/'),
+        access_token = coalesce(args->>'access_token', access_token),
+        app_secret = coalesce(args->>'app_secret', app_secret),
+        verify_token = coalesce(args->>'verify_token', verify_token),
+        api_key = coalesce(args->>'api_key', api_key),
+        enabled = coalesce((args->>'enabled')::boolean, enabled),
+        health = CASE WHEN args ?| ARRAY['access_token', 'api_key', 'base_url']
+                      THEN 'pending' ELSE health END,
+        updated_at = now()
+    WHERE tenant_id = c.tenant_id AND connection_id = c.connection_id
+    RETURNING * INTO c;
+
+    -- new credentials are checked again
+    IF args ?| ARRAY['access_token', 'api_key', 'base_url'] THEN
+        PERFORM helpdesk.whatsapp_connection_verify(ctx, c);
+    END IF;
+
+    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.update', 'whatsapp_connection',
+                           c.connection_id::text,
+                           jsonb_build_object('changed', (SELECT jsonb_agg(k)
+                               FROM jsonb_object_keys(args - 'id') k)));
+
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.whatsapp_connection_json(c));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_delete(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections;
+BEGIN
+    c := helpdesk.whatsapp_connection_find(args->>'id', true);
+
+    -- the token stays reserved, so an old webhook URL never routes again
+    UPDATE helpdesk.whatsapp_connections SET deleted_at = now(), enabled = false,
+           phone_number_id = NULL, access_token = NULL, app_secret = NULL,
+           api_key = NULL, verify_token = NULL, updated_at = now()
+    WHERE tenant_id = c.tenant_id AND connection_id = c.connection_id;
+
+    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.delete', 'whatsapp_connection',
+                           c.connection_id::text);
+
+    RETURN jsonb_build_object('status', 204);
+END
+$$;
+
+-- The webhook's first step, before the tenant is known (hence SECURITY
+-- DEFINER): what the token routes to, and the secrets to check it with.
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_route(p_token text,
+    OUT tenant_id uuid, OUT connection_id uuid, OUT provider text,
+    OUT app_secret text, OUT verify_token text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+#variable_conflict use_column
+BEGIN
+    SELECT c.tenant_id, c.connection_id, c.provider, c.app_secret, c.verify_token
+    INTO tenant_id, connection_id, provider, app_secret, verify_token
+    FROM helpdesk.whatsapp_connections c
+    JOIN helpdesk.tenants t ON t.tenant_id = c.tenant_id
+    WHERE c.webhook_token = p_token AND c.enabled AND c.deleted_at IS NULL
+      AND t.status = 'active';
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.whatsapp_route(text) FROM PUBLIC;
+
+-- What an inbound message says, as one line of text for the history.
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_text(m jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE m->>'type'
+        WHEN 'text' THEN m->'text'->>'body'
+        WHEN 'image' THEN coalesce(m->'image'->>'caption', '')
+        WHEN 'video' THEN coalesce(m->'video'->>'caption', '')
+        WHEN 'document' THEN coalesce(m->'document'->>'caption',
+                                      m->'document'->>'filename', '')
+        WHEN 'audio' THEN ''
+        WHEN 'voice' THEN ''
+        WHEN 'sticker' THEN ''
+        WHEN 'location' THEN concat_ws(' ', m->'location'->>'name',
+                                       m->'location'->>'address',
+                                       '(' || (m->'location'->>'latitude') || ', '
+                                           || (m->'location'->>'longitude') || ')')
+        WHEN 'contacts' THEN (SELECT string_agg(concat_ws(' ',
+                                       c->'name'->>'formatted_name',
+                                       (SELECT string_agg(p->>'phone', ', ')
+                                        FROM jsonb_array_elements(coalesce(c->'phones', '[]')) p)),
+                                     '; ')
+                              FROM jsonb_array_elements(coalesce(m->'contacts', '[]')) c)
+        WHEN 'interactive' THEN coalesce(m->'interactive'->'button_reply'->>'title',
+                                         m->'interactive'->'list_reply'->>'title',
+                                         m->'interactive'->'nfm_reply'->>'body', '')
+        WHEN 'button' THEN coalesce(m->'button'->>'text', m->'button'->>'payload', '')
+        WHEN 'system' THEN coalesce(m->'system'->>'body', '')
+        WHEN 'order' THEN coalesce(m->'order'->>'text', '')
+        WHEN 'unsupported' THEN '[unsupported message]'
+        ELSE '[' || coalesce(m->>'type', 'unknown') || ' message]'
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_media(m jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN m->>'type' IN ('image', 'video', 'document', 'audio', 'voice', 'sticker')
+                THEN jsonb_strip_nulls(jsonb_build_object(
+                    'media_id', m->(m->>'type')->>'id',
+                    'mime_type', m->(m->>'type')->>'mime_type',
+                    'sha256', m->(m->>'type')->>'sha256',
+                    'filename', m->(m->>'type')->>'filename',
+                    'voice', m->(m->>'type')->'voice'))
+           END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_contact(ctx jsonb, p_connection uuid,
+    p_wa_id text, p_bsuid text, p_profile jsonb, p_at timestamptz)
+RETURNS helpdesk.whatsapp_contacts LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := (ctx->>'tenant_id')::uuid;
+    k      helpdesk.whatsapp_contacts;
+    uid    uuid;
+BEGIN
+    IF p_wa_id IS NOT NULL THEN
+        SELECT * INTO k FROM helpdesk.whatsapp_contacts
+        WHERE tenant_id = tenant AND connection_id = p_connection AND wa_id = p_wa_id
+        FOR UPDATE;
+    END IF;
+
+    IF k.contact_id IS NULL AND p_bsuid IS NOT NULL THEN
+        SELECT * INTO k FROM helpdesk.whatsapp_contacts
+        WHERE tenant_id = tenant AND connection_id = p_connection
+          AND user_id_bsuid = p_bsuid
+        FOR UPDATE;
+    END IF;
+
+    IF k.contact_id IS NULL THEN
+        INSERT INTO helpdesk.users (tenant_id, name, phone, role)
+        VALUES (tenant, coalesce(p_profile->>'name', p_profile->>'username',
+                                 '+' || p_wa_id, p_bsuid),
+                '+' || p_wa_id, 'customer')
+        RETURNING user_id INTO uid;
+
+        INSERT INTO helpdesk.whatsapp_contacts (tenant_id, connection_id, wa_id,
+            user_id_bsuid, name, username, user_id, last_inbound_at)
+        VALUES (tenant, p_connection, p_wa_id, p_bsuid, p_profile->>'name',
+                p_profile->>'username', uid, p_at)
+        RETURNING * INTO k;
+
+        RETURN k;
+    END IF;
+
+    UPDATE helpdesk.whatsapp_contacts SET
+        wa_id = coalesce(wa_id, p_wa_id),
+        user_id_bsuid = coalesce(user_id_bsuid, p_bsuid),
+        name = coalesce(p_profile->>'name', name),
+        username = coalesce(p_profile->>'username', username),
+        -- the window runs from the customer's last message, by its own time
+        last_inbound_at = greatest(last_inbound_at, p_at)
+    WHERE tenant_id = k.tenant_id AND contact_id = k.contact_id
+    RETURNING * INTO k;
+
+    RETURN k;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_inbound(ctx jsonb, p_connection uuid,
+    m jsonb, contacts jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    tenant   uuid := (ctx->>'tenant_id')::uuid;
+    v_wamid  text := m->>'id';
+    wa_id    text := m->>'from';
+    bsuid    text := m->>'from_user_id';
+    profile  jsonb := '{}';
+    c        jsonb;
+    k        helpdesk.whatsapp_contacts;
+    mid      bigint;
+    v_body   text;
+    at       timestamptz;
+    t        helpdesk.tickets;
+    e        helpdesk.ticket_events;
+    r        jsonb;
+    actor    jsonb;
+    v_data   jsonb;
+BEGIN
+    IF v_wamid IS NULL OR (wa_id IS NULL AND bsuid IS NULL
+                         AND jsonb_array_length(coalesce(contacts, '[]')) = 0) THEN
+        RETURN 'ignored';
+    END IF;
+
+    -- the sender's profile: the contacts[] entry with the same id
+    FOR c IN SELECT * FROM jsonb_array_elements(coalesce(contacts, '[]')) LOOP
+        IF (wa_id IS NOT NULL AND c->>'wa_id' = wa_id)
+           OR (bsuid IS NOT NULL AND c->>'user_id' = bsuid)
+           OR jsonb_array_length(contacts) = 1
+        THEN
+            wa_id := coalesce(wa_id, c->>'wa_id');
+            bsuid := coalesce(bsuid, c->>'user_id');
+            profile := jsonb_strip_nulls(jsonb_build_object(
+                'name', c->'profile'->>'name', 'username', c->'profile'->>'username'));
+            EXIT;
+        END IF;
+    END LOOP;
+
+    IF wa_id IS NULL AND bsuid IS NULL THEN
+        RETURN 'ignored';
+    END IF;
+
+    at := coalesce(to_timestamp((m->>'timestamp')::double precision), now());
+    v_body := helpdesk.whatsapp_text(m);
+
+    -- provider retries stop here
+    INSERT INTO helpdesk.whatsapp_messages (tenant_id, connection_id, wamid,
+        direction, type, body, content, sent_at)
+    VALUES (tenant, p_connection, v_wamid, 'in', m->>'type', v_body, m, at)
+    ON CONFLICT (tenant_id, connection_id, wamid) WHERE wamid IS NOT NULL DO NOTHING
+    RETURNING message_id INTO mid;
+
+    IF mid IS NULL THEN
+        RETURN 'duplicate';
+    END IF;
+
+    k := helpdesk.whatsapp_contact(ctx, p_connection, wa_id, bsuid, profile, at);
+
+    IF m->>'type' = 'reaction' THEN
+        -- a reaction annotates the message it reacts to
+        UPDATE helpdesk.whatsapp_messages
+        SET reactions = CASE WHEN coalesce(m->'reaction'->>'emoji', '') = ''
+                             THEN reactions - k.contact_id::text
+                             ELSE reactions || jsonb_build_object(k.contact_id::text,
+                                                   m->'reaction'->>'emoji') END
+        WHERE tenant_id = tenant AND connection_id = p_connection
+          AND wamid = m->'reaction'->>'message_id';
+
+        UPDATE helpdesk.whatsapp_messages SET contact_id = k.contact_id
+        WHERE tenant_id = tenant AND message_id = mid;
+        RETURN 'reaction';
+    END IF;
+
+    actor := ctx || jsonb_build_object('actor_type', 'user', 'actor_id', k.user_id,
+                                       'actor_name', coalesce(k.name, '+' || k.wa_id),
+                                       'actor_role', 'customer',
+                                       'channel', 'whatsapp');
+    v_data := jsonb_strip_nulls(jsonb_build_object('whatsapp', jsonb_build_object(
+                'wamid', v_wamid, 'type', m->>'type',
+                'media', helpdesk.whatsapp_media(m),
+                'context', m->'context',
+                'location', m->'location',
+                'content', CASE WHEN m->>'type' IN ('contacts', 'interactive', 'button', 'order')
+                                THEN m->(m->>'type') END)));
+
+    -- an open ticket of this contact on this number takes the message
+    SELECT * INTO t FROM helpdesk.tickets tk
+    WHERE tk.tenant_id = tenant AND tk.requester_id = k.user_id
+      AND tk.channel = 'whatsapp' AND tk.status NOT IN ('resolved', 'closed')
+    ORDER BY tk.number DESC LIMIT 1
+    FOR UPDATE;
+
+    IF t.ticket_id IS NULL THEN
+        r := helpdesk.ticket_create(actor, jsonb_build_object(
+                 'subject', coalesce(nullif(left(regexp_replace(v_body, '\s+', ' ', 'g'), 120), ''),
+                                     'WhatsApp message from ' || coalesce(k.name, '+' || k.wa_id, k.user_id_bsuid)),
+                 'description', v_body,
+                 'requester_id', k.user_id,
+                 'event_data', v_data));
+        t.ticket_id := (r->'body'->>'id')::uuid;
+
+        SELECT * INTO e FROM helpdesk.ticket_events
+        WHERE tenant_id = tenant AND ticket_id = t.ticket_id AND type = 'created';
+    ELSE
+        e := helpdesk.event_add(actor, t.ticket_id, 'comment', 'public', v_body, v_data);
+
+        -- the customer answered: a ticket waiting on them is open again
+        IF t.status = 'pending' THEN
+            PERFORM helpdesk.event_add(actor, t.ticket_id, 'status_changed', 'public',
+                NULL, jsonb_build_object('from', 'pending', 'to', 'open'));
+        END IF;
+
+        UPDATE helpdesk.tickets SET updated_at = now(),
+            status = CASE WHEN status = 'pending' THEN 'open' ELSE status END
+        WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
+
+        PERFORM helpdesk.emit(actor, 'ticket.comment_added',
+            jsonb_build_object('ticket', jsonb_build_object('id', t.ticket_id,
+                                   'number', helpdesk.ticket_number(t.number)),
+                               'comment', helpdesk.event_json(e)));
+    END IF;
+
+    UPDATE helpdesk.whatsapp_messages SET contact_id = k.contact_id,
+           ticket_id = t.ticket_id, event_id = e.event_id
+    WHERE tenant_id = tenant AND message_id = mid;
+
+    RETURN 'message';
+END
+$$;
+
+-- sent < delivered < read; a failure is recorded beside the state
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_status_rank(s text) RETURNS int
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE s WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
+                  WHEN 'read' THEN 3 ELSE -1 END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_status(ctx jsonb, p_connection uuid, s jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := (ctx->>'tenant_id')::uuid;
+    done   text;
+BEGIN
+    IF s->>'id' IS NULL OR s->>'status' IS NULL THEN
+        RETURN 'ignored';
+    END IF;
+
+    INSERT INTO helpdesk.whatsapp_statuses (tenant_id, connection_id, wamid, status, at, errors)
+    VALUES (tenant, p_connection, s->>'id', s->>'status',
+            to_timestamp((s->>'timestamp')::double precision), s->'errors')
+    ON CONFLICT DO NOTHING
+    RETURNING status INTO done;
+
+    IF done IS NULL THEN
+        RETURN 'duplicate';
+    END IF;
+
+    IF s->>'status' = 'failed' THEN
+        UPDATE helpdesk.whatsapp_messages SET
+            status = CASE WHEN helpdesk.whatsapp_status_rank(status) >= 2
+                          THEN status ELSE 'failed' END,
+            error_code = (s->'errors'->0->>'code')::int,
+            error_title = coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message')
+        WHERE tenant_id = tenant AND connection_id = p_connection
+          AND wamid = s->>'id' AND direction = 'out';
+    ELSIF helpdesk.whatsapp_status_rank(s->>'status') > 0 THEN
+        UPDATE helpdesk.whatsapp_messages SET status = s->>'status'
+        WHERE tenant_id = tenant AND connection_id = p_connection
+          AND wamid = s->>'id' AND direction = 'out'
+          AND (status IS NULL OR status = 'failed'
+               OR helpdesk.whatsapp_status_rank(status)
+                  < helpdesk.whatsapp_status_rank(s->>'status'));
+    END IF;
+
+    RETURN 'status';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_ingest_value(ctx jsonb, p_connection uuid,
+    v jsonb, INOUT counts jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    m jsonb;
+    r text;
+BEGIN
+    FOR m IN SELECT * FROM jsonb_array_elements(
+                 CASE jsonb_typeof(v->'messages') WHEN 'array' THEN v->'messages' ELSE '[]' END)
+    LOOP
+        r := helpdesk.whatsapp_inbound(ctx, p_connection, m, v->'contacts');
+        counts := jsonb_set(counts, ARRAY[r], to_jsonb(coalesce((counts->>r)::int, 0) + 1));
+    END LOOP;
+
+    FOR m IN SELECT * FROM jsonb_array_elements(
+                 CASE jsonb_typeof(v->'statuses') WHEN 'array' THEN v->'statuses' ELSE '[]' END)
+    LOOP
+        r := helpdesk.whatsapp_status(ctx, p_connection, m);
+        r := CASE r WHEN 'status' THEN 'statuses' WHEN 'duplicate' THEN 'duplicate_statuses'
+                    ELSE r END;
+        counts := jsonb_set(counts, ARRAY[r], to_jsonb(coalesce((counts->>r)::int, 0) + 1));
+    END LOOP;
+
+    IF jsonb_typeof(v->'errors') = 'array' THEN
+        counts := jsonb_set(counts, '{errors}', v->'errors');
+    END IF;
+END
+$$;
+
+-- One webhook delivery.  The module has checked the token and, for the
+-- Cloud API, the signature; this runs as the app role with the tenant set.
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_ingest(p_tenant uuid, p_connection uuid,
+    p_ip inet, p_body jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    ctx    jsonb;
+    entry  jsonb;
+    change jsonb;
+    counts jsonb := '{}';
+BEGIN
+    PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
+    ctx := jsonb_build_object('tenant_id', p_tenant, 'channel', 'whatsapp',
+                              'actor_type', 'system', 'ip', p_ip);
+
+    IF p_body ? 'entry' THEN
+        -- the Cloud API envelope (also 360dialog v2): every entry, every change
+        FOR entry IN SELECT * FROM jsonb_array_elements(
+                         CASE jsonb_typeof(p_body->'entry') WHEN 'array'
+                              THEN p_body->'entry' ELSE '[]' END)
+        LOOP
+            FOR change IN SELECT * FROM jsonb_array_elements(
+                              CASE jsonb_typeof(entry->'changes') WHEN 'array'
+                                   THEN entry->'changes' ELSE '[]' END)
+            LOOP
+                IF coalesce(change->>'field', 'messages') = 'messages'
+                   AND jsonb_typeof(change->'value') = 'object'
+                THEN
+                    counts := helpdesk.whatsapp_ingest_value(ctx, p_connection,
+                                                             change->'value', counts);
+                ELSE
+                    counts := jsonb_set(counts, '{ignored}',
+                        to_jsonb(coalesce((counts->>'ignored')::int, 0) + 1));
+                END IF;
+            END LOOP;
+        END LOOP;
+    ELSE
+        -- the legacy 360dialog v1 shape: contacts/messages/statuses on top
+        counts := helpdesk.whatsapp_ingest_value(ctx, p_connection, p_body, counts);
+    END IF;
+
+    RETURN counts;
+END
+$$;
+
+-- The HTTP request for one outbox row (see outbox_claim).
+CREATE OR REPLACE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
+    OUT method text, OUT url text, OUT headers text, OUT body text,
+    OUT secret text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    e helpdesk.webhook_endpoints;
+    c helpdesk.whatsapp_connections;
+BEGIN
+    IF o.kind = 'webhook' THEN
+        SELECT * INTO e FROM helpdesk.webhook_endpoints x
+        WHERE x.tenant_id = o.tenant_id AND x.endpoint_id = o.target_id;
+
+        IF e.enabled AND e.deleted_at IS NULL THEN
+            method := 'POST';
+            url := e.url;
+            headers := 'Content-Type: application/json' || E'\n'
+                       || 'X-Helpdesk-Event: ' || o.event_type || E'\n'
+                       || 'X-Helpdesk-Delivery: ' || o.delivery_id;
+            body := o.payload::text;
+            secret := e.secret;
+        END IF;
+        RETURN;
+    END IF;
+
+    -- WhatsApp: the provider's API, with the connection's current credentials
+    SELECT * INTO c FROM helpdesk.whatsapp_connections x
+    WHERE x.tenant_id = o.tenant_id AND x.connection_id = o.target_id
+      AND x.deleted_at IS NULL;
+
+    IF c.connection_id IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF c.provider = '360dialog' THEN
+        headers := 'Content-Type: application/json' || E'\n'
+                   || 'D360-API-KEY: ' || c.api_key;
+    ELSE
+        headers := 'Content-Type: application/json' || E'\n'
+                   || 'Authorization: Bearer ' || c.access_token;
+    END IF;
+
+    IF o.event_type = 'whatsapp.register' THEN
+        method := 'POST';
+        url := c.base_url || '/v1/configs/webhook';
+        body := jsonb_build_object('url', c.webhook_url)::text;
+
+    ELSIF o.event_type = 'whatsapp.check' THEN
+        method := 'GET';
+        url := c.base_url || '/' || c.phone_number_id
+               || '?fields=display_phone_number,verified_name';
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.outbox_request(helpdesk.outbox) FROM PUBLIC;
+
+-- The outcome of a call to the provider: the connection's health, and
+-- whether to try again (never after the credentials were refused).
+CREATE OR REPLACE FUNCTION helpdesk.outbox_retry(o helpdesk.outbox, p_error text,
+    p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    delay double precision;
+BEGIN
+    IF o.attempts >= p_max_attempts THEN
+        UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL, last_error = p_error
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'dead';
+    END IF;
+
+    delay := least(p_backoff_ms * power(2, o.attempts - 1), p_max_backoff_ms)
+             * (0.8 + random() * 0.4);
+
+    UPDATE helpdesk.outbox SET status = 'pending', locked_until = NULL,
+           next_attempt_at = now() + make_interval(secs => delay / 1000.0),
+           last_error = p_error
+    WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+
+    RETURN 'retry';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_result(o helpdesk.outbox, p_ok boolean,
+    p_http_status int, p_error text, p_response text, p_max_attempts int,
+    p_backoff_ms int, p_max_backoff_ms int)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    state text;
+    err   text;
+BEGIN
+    state := CASE WHEN p_ok THEN 'ok'
+                  WHEN p_http_status IN (401, 403) THEN 'auth_failed'
+                  WHEN p_http_status = 429 THEN 'rate_limited'
+                  WHEN coalesce(p_http_status, 0) = 0 THEN 'unreachable'
+                  ELSE 'error' END;
+    err := CASE WHEN p_ok THEN NULL
+                ELSE coalesce(p_error, 'HTTP ' || p_http_status
+                              || coalesce(': ' || left(p_response, 300), '')) END;
+
+    UPDATE helpdesk.whatsapp_connections SET health = state, health_error = err,
+           health_checked_at = now()
+    WHERE tenant_id = o.tenant_id AND connection_id = o.target_id;
+
+    IF p_ok THEN
+        UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),
+               locked_until = NULL, last_error = NULL
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'delivered';
+    END IF;
+
+    IF state = 'auth_failed' OR p_error LIKE 'nothing to send%' THEN
+        UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL, last_error = err
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'dead';
+    END IF;
+
+    RETURN helpdesk.outbox_retry(o, err, p_max_attempts, p_backoff_ms, p_max_backoff_ms);
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.whatsapp_result(helpdesk.outbox, boolean, int, text,
+    text, int, int, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION helpdesk.outbox_retry(helpdesk.outbox, text, int, int, int)
+    FROM PUBLIC;
+
+RESET ROLE;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -1,0 +1,265 @@
+/*
+ * Tenant API: WhatsApp connections (scope "admin").  A connection is one
+ * business number; its secrets (access token, app secret, verify token,
+ * API key) are accepted and never returned.  Creating one answers with the
+ * webhook URL to give the provider, which carries a token generated here.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_helpdesk_api.h"
+
+
+#define NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM  24
+
+
+static const char *const  ngx_http_helpdesk_wa_providers[] = {
+    "cloud", "360dialog", NULL
+};
+
+#define STR  NGX_HELPDESK_JSON_STRING
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_wa_create_fields[] = {
+    { "provider", NGX_HELPDESK_JSON_ENUM, NGX_HELPDESK_JSON_REQUIRED, 0,
+      ngx_http_helpdesk_wa_providers, NULL },
+    { "display_phone_number", STR, NGX_HELPDESK_JSON_REQUIRED, 32, NULL,
+      NULL },
+    { "phone_number_id", STR, 0, 64, NULL, NULL },
+    { "access_token", STR, 0, 2048, NULL, NULL },
+    { "app_secret", STR, 0, 256, NULL, NULL },
+    { "verify_token", STR, 0, 256, NULL, NULL },
+    { "api_key", STR, 0, 256, NULL, NULL },
+    { "base_url", STR, 0, 500, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_wa_update_fields[] = {
+    { "display_phone_number", STR, 0, 32, NULL, NULL },
+    { "access_token", STR, 0, 2048, NULL, NULL },
+    { "app_secret", STR, 0, 256, NULL, NULL },
+    { "verify_token", STR, 0, 256, NULL, NULL },
+    { "api_key", STR, 0, 256, NULL, NULL },
+    { "base_url", STR, 0, 500, NULL, NULL },
+    { "enabled", NGX_HELPDESK_JSON_BOOL, 0, 0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+#undef STR
+
+
+static void
+ngx_http_helpdesk_wa_check(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    size_t       len, i;
+    json_t      *v;
+    const char  *s, *provider;
+
+    static const char *const  cloud[] = {
+        "phone_number_id", "access_token", "app_secret", "verify_token", NULL
+    };
+
+    v = json_object_get(ctx->args, "base_url");
+    if (v) {
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        if (!((len > 8 && ngx_strncmp(s, "https://", 8) == 0)
+              || (len > 7 && ngx_strncmp(s, "http://", 7) == 0)))
+        {
+            ngx_helpdesk_json_error(ctx->errors, "base_url",
+                                    "must be an http:// or https:// URL");
+        }
+    }
+
+    v = json_object_get(ctx->args, "display_phone_number");
+    if (v) {
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        for (i = 0; i < len; i++) {
+            if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == ' '
+                  || s[i] == '-' || s[i] == '(' || s[i] == ')'))
+            {
+                ngx_helpdesk_json_error(ctx->errors, "display_phone_number",
+                    "must be a phone number in international format");
+                break;
+            }
+        }
+    }
+
+    v = json_object_get(ctx->args, "provider");
+    if (v == NULL) {
+        return;
+    }
+
+    provider = json_string_value(v);
+
+    if (ngx_strcmp(provider, "cloud") == 0) {
+        for (i = 0; cloud[i]; i++) {
+            if (json_object_get(ctx->args, cloud[i]) == NULL) {
+                ngx_helpdesk_json_error(ctx->errors, cloud[i],
+                                        "is required for the Cloud API");
+            }
+        }
+
+        if (json_object_get(ctx->args, "api_key")) {
+            ngx_helpdesk_json_error(ctx->errors, "api_key",
+                                    "is for 360dialog, not the Cloud API");
+        }
+
+        return;
+    }
+
+    if (json_object_get(ctx->args, "api_key") == NULL) {
+        ngx_helpdesk_json_error(ctx->errors, "api_key",
+                                "is required for 360dialog");
+    }
+
+    for (i = 1; cloud[i]; i++) {
+        if (json_object_get(ctx->args, cloud[i])) {
+            ngx_helpdesk_json_error(ctx->errors, cloud[i],
+                                    "is for the Cloud API, not 360dialog");
+        }
+    }
+}
+
+
+/* "<scheme>://<host><webhook location>" for the URLs handed out */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char                         *p;
+    ngx_str_t                       host;
+    ngx_http_request_t             *r = ctx->r;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
+    if (hmcf->whatsapp_prefix.len == 0) {
+        return NGX_OK;      /* no webhook location: no URL to give */
+    }
+
+    host = r->headers_in.server;
+
+    p = ngx_pnalloc(r->pool, sizeof("https://") + host.len
+                             + hmcf->whatsapp_prefix.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    host.data = p;
+#if (NGX_HTTP_SSL)
+    p = ngx_sprintf(p, "%s://", r->connection->ssl ? "https" : "http");
+#else
+    p = ngx_sprintf(p, "http://");
+#endif
+
+    if (r->headers_in.host) {
+        p = ngx_cpymem(p, r->headers_in.host->value.data,
+                       r->headers_in.host->value.len);
+    } else {
+        p = ngx_cpymem(p, r->headers_in.server.data, r->headers_in.server.len);
+    }
+
+    p = ngx_cpymem(p, hmcf->whatsapp_prefix.data, hmcf->whatsapp_prefix.len);
+
+    json_object_set_new(ctx->args, "webhook_base",
+                        json_stringn((char *) host.data, p - host.data));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t   raw, enc;
+    u_char      random[NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM];
+    u_char      token[2 * NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM];
+
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_wa_create_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_wa_check(ctx);
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    raw.data = random;
+    raw.len = sizeof(random);
+    enc.data = token;
+    ngx_encode_base64url(&enc, &raw);
+
+    json_object_set_new(ctx->args, "webhook_token",
+                        json_stringn((char *) enc.data, enc.len));
+
+    return ngx_http_helpdesk_wa_webhook_base(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_update(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_wa_update_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_wa_check(ctx);
+
+    if (json_array_size(ctx->errors) == 0 && json_object_size(ctx->args) == 0)
+    {
+        ngx_helpdesk_json_error(ctx->errors, "", "name at least one field "
+                                "to change");
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+#define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_was_ops[] = {
+    { NGX_HTTP_GET, "whatsapp.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, "whatsapp.create", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_create, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_ops[] = {
+    { NGX_HTTP_GET, "whatsapp.get", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_id, NULL },
+    { NGX_HTTP_PATCH, "whatsapp.update", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_update, NULL },
+    { NGX_HTTP_DELETE, "whatsapp.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_id, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+#undef TENANT
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[] = {
+    { "/v1/whatsapp/connections", ngx_http_helpdesk_api_was_ops },
+    { "/v1/whatsapp/connections/*", ngx_http_helpdesk_api_wa_ops },
+    { NULL, NULL }
+};

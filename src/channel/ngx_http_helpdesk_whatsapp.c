@@ -1,0 +1,497 @@
+/*
+ * The WhatsApp webhook: "helpdesk_whatsapp_webhook" serves
+ * <location>/<token>, one token per connected number.
+ *
+ *   GET   the Cloud API's verification handshake: hub.mode=subscribe and
+ *         the connection's verify token give back hub.challenge, verbatim;
+ *   POST  a delivery.  The token routes it to a connection (unknown: 404).
+ *         For the Cloud API, X-Hub-Signature-256 (HMAC-SHA256 of the raw
+ *         body with the app secret) is checked first, in constant time
+ *         (wrong or missing: 401); for 360dialog the unguessable token is
+ *         the credential.  The body is then stored by
+ *         helpdesk.whatsapp_ingest() in one transaction, and only once it
+ *         is committed does the provider get its 200: nothing acknowledged
+ *         is ever lost, and a retried delivery changes nothing.
+ *
+ * Steps, in order: token -> route (PostgreSQL) -> verify -> ingest
+ * (PostgreSQL) -> 200.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/hmac.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "ngx_http_helpdesk_whatsapp.h"
+
+
+#define NGX_HTTP_HELPDESK_WA_TOKEN_MIN  16
+#define NGX_HTTP_HELPDESK_WA_TOKEN_MAX  64
+
+
+typedef struct {
+    ngx_http_request_t             *r;
+    ngx_str_t                       token;
+    ngx_str_t                       body;
+    ngx_str_t                       tenant;
+    ngx_str_t                       connection;
+    ngx_str_t                       provider;
+    ngx_str_t                       app_secret;
+    ngx_str_t                       verify_token;
+    ngx_helpdesk_pg_query_t         query;
+} ngx_http_helpdesk_wa_ctx_t;
+
+
+static void ngx_http_helpdesk_whatsapp_body(ngx_http_request_t *r);
+static void ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx);
+static void ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static ngx_int_t ngx_http_helpdesk_whatsapp_handshake(
+    ngx_http_helpdesk_wa_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_whatsapp_verify(
+    ngx_http_helpdesk_wa_ctx_t *ctx);
+static void ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx);
+static void ngx_http_helpdesk_whatsapp_ingested(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static ngx_int_t ngx_http_helpdesk_whatsapp_pg_failed(
+    ngx_http_helpdesk_wa_ctx_t *ctx, ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static ngx_str_t *ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r,
+    PGresult *res, int col, ngx_str_t *to);
+
+
+ngx_int_t
+ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r)
+{
+    u_char                         *p, *last;
+    ngx_int_t                       rc;
+    ngx_str_t                       allow;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_helpdesk_loc_conf_t   *hlcf;
+    ngx_http_helpdesk_wa_ctx_t     *ctx;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_wa_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    /* the token: one path segment after the location's prefix */
+    p = r->uri.data + clcf->name.len;
+    last = r->uri.data + r->uri.len;
+
+    if (p < last && *p == '/') {
+        p++;
+    }
+
+    ctx->token.data = p;
+
+    for ( /* void */ ; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+        {
+            break;
+        }
+    }
+
+    ctx->token.len = p - ctx->token.data;
+
+    if (p != last || ctx->token.len < NGX_HTTP_HELPDESK_WA_TOKEN_MIN
+        || ctx->token.len > NGX_HTTP_HELPDESK_WA_TOKEN_MAX)
+    {
+        (void) ngx_http_discard_request_body(r);
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
+                                         "Not Found", "unknown webhook", NULL);
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_http_helpdesk_whatsapp_route(ctx);
+        return NGX_DONE;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        ngx_str_set(&allow, "GET, HEAD, POST");
+        (void) ngx_helpdesk_http_header_out(r, "Allow", &allow);
+        (void) ngx_http_discard_request_body(r);
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
+                                         "method-not-allowed",
+                                         "Method Not Allowed",
+                                         "webhooks take GET and POST", NULL);
+    }
+
+    if (r->headers_in.chunked
+        || r->headers_in.content_length_n > (off_t) hlcf->max_body)
+    {
+        (void) ngx_http_discard_request_body(r);
+        r->keepalive = 0;
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   "payload-too-large", "Payload Too Large",
+                   "the delivery is larger than this webhook accepts", NULL);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_helpdesk_whatsapp_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_body(ngx_http_request_t *r)
+{
+    ngx_http_helpdesk_wa_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    if (ngx_helpdesk_http_body_text(r, &ctx->body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_whatsapp_route(ctx);
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    ngx_helpdesk_pg_query_t  *q = &ctx->query;
+
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->sql = "SELECT tenant_id, connection_id, provider, app_secret, "
+             "verify_token FROM helpdesk.whatsapp_route($1)";
+    q->handler = ngx_http_helpdesk_whatsapp_routed;
+    q->data = ctx;
+    q->log = ctx->r->connection->log;
+
+    if (ngx_helpdesk_pg_param(q, ctx->r->pool, &ctx->token) != NGX_OK) {
+        ngx_http_finalize_request(ctx->r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_int_t                    rc;
+    ngx_http_request_t          *r;
+    ngx_http_helpdesk_wa_ctx_t  *ctx = q->data;
+
+    r = ctx->r;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_helpdesk_whatsapp_pg_failed(ctx, q, res));
+        return;
+    }
+
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        ngx_http_finalize_request(r,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
+                                      "Not Found", "unknown webhook", NULL));
+        return;
+    }
+
+    if (ngx_http_helpdesk_whatsapp_copy(r, res, 0, &ctx->tenant) == NULL
+        || ngx_http_helpdesk_whatsapp_copy(r, res, 1, &ctx->connection) == NULL
+        || ngx_http_helpdesk_whatsapp_copy(r, res, 2, &ctx->provider) == NULL
+        || ngx_http_helpdesk_whatsapp_copy(r, res, 3, &ctx->app_secret) == NULL
+        || ngx_http_helpdesk_whatsapp_copy(r, res, 4, &ctx->verify_token)
+           == NULL)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        ngx_http_finalize_request(r,
+                                  ngx_http_helpdesk_whatsapp_handshake(ctx));
+        return;
+    }
+
+    rc = ngx_http_helpdesk_whatsapp_verify(ctx);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_UNAUTHORIZED,
+                "invalid-signature", "Unauthorized",
+                "X-Hub-Signature-256 is missing or does not match the body",
+                NULL));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_whatsapp_ingest(ctx);
+}
+
+
+static ngx_str_t *
+ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r, PGresult *res, int col,
+    ngx_str_t *to)
+{
+    to->len = PQgetlength(res, 0, col);
+    to->data = ngx_pnalloc(r->pool, to->len + 1);
+    if (to->data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(to->data, PQgetvalue(res, 0, col), to->len);
+    to->data[to->len] = '\0';
+
+    return to;
+}
+
+
+/* GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=... */
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    u_char              *dst, *src;
+    ngx_str_t            mode, token, challenge, v;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (ngx_strcmp(ctx->provider.data, "cloud") != 0
+        || ngx_http_arg(r, (u_char *) "hub.mode", 8, &mode) != NGX_OK
+        || ngx_http_arg(r, (u_char *) "hub.verify_token", 16, &token)
+           != NGX_OK
+        || ngx_http_arg(r, (u_char *) "hub.challenge", 13, &challenge)
+           != NGX_OK
+        || mode.len != 9 || ngx_strncmp(mode.data, "subscribe", 9) != 0)
+    {
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
+                   "verification-failed", "Forbidden",
+                   "this is not a valid verification request", NULL);
+    }
+
+    /* the values arrive URL-encoded */
+    v.data = ngx_pnalloc(r->pool, token.len);
+    if (v.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dst = v.data;
+    src = token.data;
+    ngx_unescape_uri(&dst, &src, token.len, NGX_UNESCAPE_URI);
+    v.len = dst - v.data;
+
+    if (v.len != ctx->verify_token.len || v.len == 0
+        || CRYPTO_memcmp(v.data, ctx->verify_token.data, v.len) != 0)
+    {
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
+                   "verification-failed", "Forbidden",
+                   "the verify token does not match", NULL);
+    }
+
+    v.data = ngx_pnalloc(r->pool, challenge.len);
+    if (v.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dst = v.data;
+    src = challenge.data;
+    ngx_unescape_uri(&dst, &src, challenge.len, NGX_UNESCAPE_URI);
+    v.len = dst - v.data;
+
+    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/plain", v.data, v.len);
+}
+
+
+/*
+ * Cloud API: X-Hub-Signature-256: sha256=<hex HMAC of the raw body>.
+ * NGX_OK when it matches (or the provider does not sign), NGX_DECLINED
+ * when it does not.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_verify(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    size_t               i;
+    unsigned int         len;
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               mac[EVP_MAX_MD_SIZE];
+    u_char               expect[2 * EVP_MAX_MD_SIZE];
+    u_char               given[2 * EVP_MAX_MD_SIZE];
+
+    if (ngx_strcmp(ctx->provider.data, "cloud") != 0) {
+        return NGX_OK;      /* 360dialog: the token in the URL was the secret */
+    }
+
+    h = ngx_helpdesk_http_header_in(r, "X-Hub-Signature-256",
+                                    sizeof("X-Hub-Signature-256") - 1);
+
+    if (h == NULL || ctx->app_secret.len == 0
+        || h->value.len != 7 + 2 * 32
+        || ngx_strncasecmp(h->value.data, (u_char *) "sha256=", 7) != 0)
+    {
+        goto invalid;
+    }
+
+    if (HMAC(EVP_sha256(), ctx->app_secret.data, (int) ctx->app_secret.len,
+             ctx->body.data, ctx->body.len, mac, &len) == NULL
+        || len != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(expect, mac, len);
+
+    for (i = 0; i < 2 * len; i++) {
+        given[i] = ngx_tolower(h->value.data[7 + i]);
+    }
+
+    if (CRYPTO_memcmp(expect, given, 2 * len) == 0) {
+        return NGX_OK;
+    }
+
+invalid:
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    json_t                   *doc;
+    ngx_str_t                 ip;
+    json_error_t              err;
+    ngx_http_request_t       *r = ctx->r;
+    ngx_helpdesk_pg_query_t  *q = &ctx->query;
+    u_char                    detail[256];
+
+    /* well-formed JSON only; PostgreSQL would say so less clearly */
+    doc = ngx_helpdesk_json_parse(ctx->body.data, ctx->body.len, &err);
+
+    if (doc == NULL || !json_is_object(doc)) {
+        json_decref(doc);
+        ngx_snprintf(detail, sizeof(detail) - 1,
+                     "the body is not a JSON object: %s (byte %d)%Z",
+                     doc ? "not an object" : err.text, err.position);
+        ngx_http_finalize_request(r,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+                                      "malformed-json", "Malformed JSON",
+                                      (char *) detail, NULL));
+        return;
+    }
+
+    json_decref(doc);
+
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->sql = "SELECT helpdesk.whatsapp_ingest($1, $2, $3::inet, $4::jsonb)";
+    q->handler = ngx_http_helpdesk_whatsapp_ingested;
+    q->data = ctx;
+    q->log = r->connection->log;
+
+    ngx_str_null(&ip);
+    if (r->connection->sockaddr->sa_family != AF_UNIX) {
+        ip = r->connection->addr_text;
+    }
+
+    if (ngx_helpdesk_pg_param(q, r->pool, &ctx->tenant) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &ctx->connection) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, ip.len ? &ip : NULL) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &ctx->body) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_ingested(ngx_helpdesk_pg_query_t *q,
+    PGresult *res)
+{
+    size_t                       len;
+    u_char                      *p;
+    ngx_http_request_t          *r;
+    ngx_http_helpdesk_wa_ctx_t  *ctx = q->data;
+
+    r = ctx->r;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_helpdesk_whatsapp_pg_failed(ctx, q, res));
+        return;
+    }
+
+    /* committed: now the provider may forget it */
+    len = PQgetlength(res, 0, 0);
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(p, PQgetvalue(res, 0, 0), len);
+    p[len] = '\n';
+
+    ngx_http_finalize_request(r,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json", p,
+                               len + 1));
+}
+
+
+/*
+ * The delivery was not stored: the provider must retry, so the answer is
+ * a 5xx, never a 200.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_pg_failed(ngx_http_helpdesk_wa_ctx_t *ctx,
+    ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_str_t            v;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (res) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "helpdesk whatsapp: %s", PQresultErrorMessage(res));
+
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                   "internal-error", "Internal Server Error",
+                   "the delivery could not be stored; the error was logged",
+                   NULL);
+    }
+
+    ngx_str_set(&v, "1");
+    (void) ngx_helpdesk_http_header_out(r, "Retry-After", &v);
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+               "dependency-unavailable", "Service Unavailable",
+               "postgresql is unavailable; retry later",
+               json_pack("{s:s}", "dependency", "postgresql"));
+}

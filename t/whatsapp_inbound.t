@@ -1,0 +1,266 @@
+# WhatsApp inbound: connections through the API, the webhook handshake and
+# signature, every message type, batches, the legacy v1 shape, duplicate
+# deliveries, hidden numbers, and status receipts that only move forward.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use Mojo::JSON qw(encode_json decode_json);
+use Time::HiRes qw(sleep time);
+use Helpdesk::Test;
+use Helpdesk::FakeHTTP;
+
+my $fake = Helpdesk::FakeHTTP->new;
+my $t = Helpdesk::Test->new->start_stack;
+$t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms attempts=3;');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $h = $t->auth($acme->{key});
+
+sub until_true {
+    my ($cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline) { my $v = $cond->(); return $v if $v; sleep 0.05 }
+    return $cond->();
+}
+
+# connections
+my $tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => '+55 11 4000-1234',
+    phone_number_id => '106540352242922', access_token => 'EAAG-token',
+    app_secret => 'app-secret-123', verify_token => 'verify-me',
+    base_url => $fake->url('/graph/v21.0') });
+is $tx->res->code, 201, 'Cloud API number connected';
+my $cloud = $tx->res->json;
+like $cloud->{webhook_url}, qr{^http://127\.0\.0\.1:\d+/whatsapp/[A-Za-z0-9_-]{32}$}, 'webhook URL to give Meta';
+is $cloud->{click_to_chat_url}, 'https://wa.me/551140001234', 'wa.me link';
+unlike $tx->res->body, qr/EAAG-token|app-secret-123|verify-me/, 'secrets are never returned';
+
+$tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => '360dialog', display_phone_number => '+55 11 4000-9999',
+    api_key => 'd360-key', base_url => $fake->url('/d360') });
+is $tx->res->code, 201, '360dialog number connected';
+my $d360 = $tx->res->json;
+unlike $tx->res->body, qr/d360-key/, 'API key never returned';
+
+$tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => 'call me', api_key => 'x' });
+is $tx->res->code, 422, 'incomplete Cloud connection refused';
+my %err = map { $_->{field} => 1 } @{ $tx->res->json->{errors} };
+ok $err{$_}, "names $_" for qw(phone_number_id access_token app_secret verify_token api_key display_phone_number);
+is $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => '+1 555', phone_number_id => '106540352242922',
+    access_token => 'a', app_secret => 'b', verify_token => 'c' })->res->code, 409, 'same number twice: 409';
+
+# registration and health, through the outbox
+my $reqs = $fake->wait_for(2);
+my ($reg) = grep { $_->{path} eq '/d360/v1/configs/webhook' } @$reqs;
+ok $reg, '360dialog webhook registered';
+is $reg->{headers}{'d360-api-key'}, 'd360-key', 'with the API key';
+is decode_json($reg->{body})->{url}, $d360->{webhook_url}, 'pointing at our URL';
+my ($chk) = grep { $_->{path} eq '/graph/v21.0/106540352242922' } @$reqs;
+ok $chk, 'Cloud credentials checked';
+is $chk->{headers}{authorization}, 'Bearer EAAG-token', 'with the token';
+my $health = until_true(sub {
+    my $c = $ua->get($t->url("/v1/whatsapp/connections/$d360->{id}") => $h)->res->json;
+    $c->{health}{state} eq 'ok' ? $c : undef });
+ok $health, 'health turns ok';
+
+$fake->script({ status => 401, body => '{"meta":{"developer_message":"Invalid api key"}}' });
+$ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'revoked' });
+$health = until_true(sub {
+    my $c = $ua->get($t->url("/v1/whatsapp/connections/$d360->{id}") => $h)->res->json;
+    $c->{health}{state} eq 'auth_failed' ? $c : undef });
+ok $health, 'a refused key turns the connection red';
+like $health->{health}{last_error}, qr/401/, 'with the error';
+$ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'd360-key' });
+
+my $list = $ua->get($t->url('/v1/whatsapp/connections') => $h)->res->json->{data};
+is scalar @$list, 2, 'both listed';
+
+# the Cloud API handshake
+my $hook = $cloud->{webhook_url};
+my ($path) = $hook =~ m{(/whatsapp/.*)$};
+$tx = $ua->get("http://127.0.0.1:@{[$t->port]}$path?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444");
+is $tx->res->code, 200, 'handshake accepted';
+is $tx->res->body, '1158201444', 'challenge echoed verbatim';
+is $ua->get("http://127.0.0.1:@{[$t->port]}$path?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
+    ->res->code, 403, 'wrong verify token: 403';
+is $ua->get("http://127.0.0.1:@{[$t->port]}/whatsapp/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA?hub.mode=subscribe")
+    ->res->code, 404, 'unknown webhook: 404';
+
+sub cloud_post {
+    my ($body, %o) = @_;
+    my $sig = $o{signature} // 'sha256=' . hmac_sha256_hex($body, 'app-secret-123');
+    my %hd = ('Content-Type' => 'application/json');
+    $hd{'X-Hub-Signature-256'} = $sig if length $sig;
+    return $ua->post("http://127.0.0.1:@{[$t->port]}$path" => \%hd => $body)->res;
+}
+
+sub envelope {
+    my (%v) = @_;
+    return encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'WABA1', changes => [{
+        field => 'messages', value => { messaging_product => 'whatsapp',
+            metadata => { display_phone_number => '551140001234', phone_number_id => '106540352242922' },
+            %v } }] }] });
+}
+
+my $ts = time - 60;
+my $first = envelope(
+    contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
+    messages => [{ from => '5511988887777', id => 'wamid.A1', timestamp => "$ts", type => 'text',
+                   text => { body => 'Meu servidor caiu!' } }]);
+
+is cloud_post($first, signature => 'sha256=' . ('0' x 64))->code, 401, 'wrong signature: 401';
+is cloud_post($first, signature => '')->code, 401, 'missing signature: 401';
+is cloud_post($first, signature => 'sha256=' . hmac_sha256_hex($first . ' ', 'app-secret-123'))->code, 401,
+    'signature of another body: 401';
+is $t->psql('SELECT count(*) FROM helpdesk.whatsapp_messages'), 0, 'nothing stored from refused deliveries';
+
+my $res = cloud_post($first);
+is $res->code, 200, 'signed delivery accepted';
+is $res->json->{message}, 1, 'one message stored';
+
+my $tickets = $ua->get($t->url('/v1/tickets?channel=whatsapp') => $h)->res->json->{data};
+is scalar @$tickets, 1, 'a WhatsApp ticket was opened';
+my $tk = $tickets->[0];
+is $tk->{subject}, 'Meu servidor caiu!', 'subject from the first text';
+is $tk->{requester}{name}, 'Maria Silva', 'requester is the contact';
+is $tk->{channel}, 'whatsapp', 'channel whatsapp';
+
+# a byte-identical retry changes nothing
+$res = cloud_post($first);
+is $res->code, 200, 'retry acknowledged';
+is $res->json->{duplicate}, 1, 'as a duplicate';
+is $t->psql('SELECT count(*) FROM helpdesk.tickets'), 1, 'no second ticket';
+is $t->psql('SELECT count(*) FROM helpdesk.ticket_events'), 1, 'no second event';
+
+# every message type, in one batched delivery from two contacts
+my @m = (
+    { type => 'image', image => { id => 'MEDIA1', mime_type => 'image/jpeg', sha256 => 'x', caption => 'foto do erro' } },
+    { type => 'document', document => { id => 'MEDIA2', mime_type => 'application/pdf', filename => 'log.pdf' } },
+    { type => 'audio', audio => { id => 'MEDIA3', mime_type => 'audio/ogg; codecs=opus', voice => \1 } },
+    { type => 'video', video => { id => 'MEDIA4', mime_type => 'video/mp4' } },
+    { type => 'sticker', sticker => { id => 'MEDIA5', mime_type => 'image/webp', animated => \0 } },
+    { type => 'location', location => { latitude => -23.55, longitude => -46.63, name => 'Escritório', address => 'Av. Paulista' } },
+    { type => 'contacts', contacts => [{ name => { formatted_name => 'João Técnico' }, phones => [{ phone => '+55 11 97777-0000' }] }] },
+    { type => 'interactive', interactive => { type => 'button_reply', button_reply => { id => 'csat_5', title => 'Excelente' } } },
+    { type => 'interactive', interactive => { type => 'list_reply', list_reply => { id => 'opt2', title => 'Financeiro' } } },
+    { type => 'button', button => { payload => 'REOPEN', text => 'Reabrir chamado' } },
+    { type => 'unsupported', errors => [{ code => 131051, title => 'Message type unknown' }] },
+    { type => 'reaction', reaction => { message_id => 'wamid.A1', emoji => "\x{1F44D}" } },
+);
+my $i = 0;
+my @msgs = map { { from => '5511988887777', id => 'wamid.B' . $i++, timestamp => "$ts", %$_ } } @m;
+push @msgs, { from => '5521977776666', id => 'wamid.C1', timestamp => "$ts", type => 'text', text => { body => 'Olá, sou o Pedro' } };
+my $batch = envelope(
+    contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' },
+                 { profile => { name => 'Pedro' }, wa_id => '5521977776666' }],
+    messages => \@msgs);
+$res = cloud_post($batch);
+is $res->code, 200, 'batch accepted';
+is $res->json->{message}, 12, 'twelve messages became history';
+is $res->json->{reaction}, 1, 'one reaction';
+
+$tickets = $ua->get($t->url('/v1/tickets?channel=whatsapp') => $h)->res->json->{data};
+is scalar @$tickets, 2, 'the second contact got a ticket of their own';
+my $events = $ua->get($t->url("/v1/tickets/$tk->{id}/events") => $h)->res->json->{data};
+is scalar @$events, 12, "Maria's messages appended to her open ticket";
+my %by = map { ($_->{data}{whatsapp}{type} // '') . ($_->{body} // '') => $_ } @$events;
+ok $by{'imagefoto do erro'}, 'image with caption';
+is $by{'imagefoto do erro'}{data}{whatsapp}{media}{media_id}, 'MEDIA1', 'media id kept for download';
+ok $by{'documentlog.pdf'}, 'document with its file name';
+ok((grep { $_->{data}{whatsapp}{type} eq 'audio' && $_->{data}{whatsapp}{media}{voice} } @$events), 'voice note');
+ok((grep { $_->{data}{whatsapp}{type} eq 'video' } @$events), 'video');
+ok((grep { $_->{data}{whatsapp}{type} eq 'sticker' } @$events), 'sticker');
+ok((grep { ($_->{body} // '') =~ /Escritório Av\. Paulista \(-23\.55, -46\.63\)/ } @$events), 'location');
+ok((grep { ($_->{body} // '') =~ /João Técnico \+55 11 97777-0000/ } @$events), 'shared contact');
+ok $by{'interactiveExcelente'}, 'button reply';
+ok $by{'interactiveFinanceiro'}, 'list reply';
+ok $by{'buttonReabrir chamado'}, 'template quick-reply button';
+ok $by{'unsupported[unsupported message]'}, 'unsupported kept as a placeholder';
+ok !(grep { ($_->{data}{whatsapp}{type} // '') eq 'reaction' } @$events), 'a reaction is not a new message';
+like $t->psql(q{SELECT reactions::text FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.A1'}),
+    qr/\x{1F44D}|\\ud83d|👍/, 'it annotates the message it reacts to';
+is $events->[0]{actor}{name}, 'Maria Silva', 'the customer is the actor';
+is $events->[1]{channel}, 'whatsapp', 'on the WhatsApp channel';
+
+# a ticket waiting on the customer reopens when they answer
+$ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'pending' });
+cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
+    messages => [{ from => '5511988887777', id => 'wamid.D1', timestamp => "" . time, type => 'text',
+                   text => { body => 'Segue o print' } }]));
+is $ua->get($t->url("/v1/tickets/$tk->{id}") => $h)->res->json->{status}, 'open', 'pending -> open on reply';
+
+# a resolved ticket is not reused
+$ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'resolved' });
+cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
+    messages => [{ from => '5511988887777', id => 'wamid.E1', timestamp => "" . time, type => 'text',
+                   text => { body => 'Outro problema agora' } }]));
+is scalar @{ $ua->get($t->url('/v1/tickets?channel=whatsapp&requester_email=x%40y.z') => $h)->res->json->{data} }, 0,
+    'filters still apply';
+$tickets = $ua->get($t->url('/v1/tickets?channel=whatsapp') => $h)->res->json->{data};
+is $tickets->[0]{subject}, 'Outro problema agora', 'after resolution, a new ticket';
+
+# a hidden number: only the business-scoped user id
+$res = cloud_post(envelope(
+    contacts => [{ profile => { name => 'Ana', username => 'ana.s' }, user_id => 'BR.1349000000000001' }],
+    messages => [{ from_user_id => 'BR.1349000000000001', id => 'wamid.F1', timestamp => "" . time,
+                   type => 'text', text => { body => 'Sem número' } }]));
+is $res->json->{message}, 1, 'a contact without a phone number is accepted';
+is $t->psql(q{SELECT user_id_bsuid || ' ' || coalesce(wa_id, '-') || ' ' || username FROM helpdesk.whatsapp_contacts WHERE name = 'Ana'}),
+    'BR.1349000000000001 - ana.s', 'keyed by its user id';
+
+# the 360dialog v1 shape, authenticated by the URL
+my ($d360path) = $d360->{webhook_url} =~ m{(/whatsapp/.*)$};
+$res = $ua->post("http://127.0.0.1:@{[$t->port]}$d360path" => json => {
+    contacts => [{ profile => { name => 'Carla' }, wa_id => '5531966665555' }],
+    messages => [{ from => '5531966665555', id => 'gBGGFlB5YjhvAgkTFPVeSWkXzTU', timestamp => "" . time,
+                   type => 'text', text => { body => 'Via 360dialog v1' } }] })->res;
+is $res->code, 200, 'v1 delivery accepted without a signature';
+is $res->json->{message}, 1, 'and stored';
+ok $ua->get($t->url('/v1/tickets?q=360dialog') => $h)->res->json->{data}[0], 'as a ticket';
+(my $wrong = $d360path) =~ s/.$/ $& eq 'A' ? 'B' : 'A' /e;
+is $ua->post("http://127.0.0.1:@{[$t->port]}$wrong" => json => {})->res->code, 404, 'a wrong token is 404';
+
+# statuses only move forward
+$t->psql(qq{INSERT INTO helpdesk.whatsapp_messages (tenant_id, connection_id, wamid, direction, type, status)
+            VALUES ('$acme->{id}', '$cloud->{id}', 'wamid.OUT1', 'out', 'text', 'queued')});
+for my $st ('sent', 'read', 'delivered') {
+    $res = cloud_post(envelope(statuses => [{ id => 'wamid.OUT1', status => $st, timestamp => "" . time,
+                                              recipient_id => '5511988887777' }]));
+    is $res->json->{statuses}, 1, "status $st accepted";
+}
+is $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 'read',
+    'sent, read, delivered: stays read';
+cloud_post(envelope(statuses => [{ id => 'wamid.OUT1', status => 'read', timestamp => "" . time }]));
+is $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_statuses WHERE wamid = 'wamid.OUT1'}), 3,
+    'a repeated status is deduplicated';
+$t->psql(qq{INSERT INTO helpdesk.whatsapp_messages (tenant_id, connection_id, wamid, direction, type, status)
+            VALUES ('$acme->{id}', '$cloud->{id}', 'wamid.OUT2', 'out', 'text', 'sent')});
+cloud_post(envelope(statuses => [{ id => 'wamid.OUT2', status => 'failed', timestamp => "" . time,
+    errors => [{ code => 131047, title => 'Re-engagement message' }] }]));
+is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT2'}),
+    'failed 131047 Re-engagement message', 'a failure is recorded with its code and title';
+
+# bad input
+$res = cloud_post('{"entry": [');
+is $res->code, 400, 'malformed JSON: 400';
+$res = cloud_post(encode_json({ object => 'whatsapp_business_account', entry => 'nonsense' }));
+is $res->code, 200, 'an envelope without entries is acknowledged';
+is $ua->put("http://127.0.0.1:@{[$t->port]}$path")->res->code, 405, 'PUT: 405';
+
+# another tenant sees none of it
+my $globex = $t->create_tenant('globex');
+is scalar @{ $ua->get($t->url('/v1/tickets') => $t->auth($globex->{key}))->res->json->{data} }, 0,
+    'another tenant sees no WhatsApp ticket';
+is $ua->get($t->url("/v1/whatsapp/connections/$cloud->{id}") => $t->auth($globex->{key}))->res->code, 404,
+    'nor the connection';
+
+# delete: the webhook stops routing
+is $ua->delete($t->url("/v1/whatsapp/connections/$d360->{id}") => $h)->res->code, 204, 'deleted';
+is $ua->post("http://127.0.0.1:@{[$t->port]}$d360path" => json => {})->res->code, 404, 'its webhook is gone';
+
+$fake->stop;
+$t->done;
