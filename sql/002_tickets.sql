@@ -413,8 +413,19 @@ BEGIN
                    helpdesk.ticket_number(t.number)));
     END IF;
 
+    -- a public reply goes back on the channel the customer used
+    IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
+       AND t.channel = 'whatsapp'
+    THEN
+        PERFORM helpdesk.whatsapp_reply_check(t);
+    END IF;
+
     e := helpdesk.event_add(ctx, t.ticket_id, 'comment', visibility,
                             args->>'body', '{}');
+
+    IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer' THEN
+        PERFORM helpdesk.deliver_reply(ctx, t, e);
+    END IF;
 
     -- a public answer from the helpdesk's side is the first response
     UPDATE helpdesk.tickets SET

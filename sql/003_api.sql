@@ -86,6 +86,9 @@ BEGIN
         WHEN 'whatsapp.get'    THEN helpdesk.whatsapp_connection_get(ctx, p_args)
         WHEN 'whatsapp.update' THEN helpdesk.whatsapp_connection_update(ctx, p_args)
         WHEN 'whatsapp.delete' THEN helpdesk.whatsapp_connection_delete(ctx, p_args)
+        WHEN 'whatsapp.templates.get' THEN helpdesk.whatsapp_templates_get(ctx, p_args)
+        WHEN 'whatsapp.templates.put' THEN helpdesk.whatsapp_templates_put(ctx, p_args)
+        WHEN 'ticket.whatsapp_template' THEN helpdesk.whatsapp_send_template(ctx, p_args)
     END;
 
     IF r IS NULL THEN

@@ -444,6 +444,7 @@ RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     tenant uuid := (ctx->>'tenant_id')::uuid;
     done   text;
+    m      helpdesk.whatsapp_messages;
 BEGIN
     IF s->>'id' IS NULL OR s->>'status' IS NULL THEN
         RETURN 'ignored';
@@ -460,13 +461,23 @@ BEGIN
     END IF;
 
     IF s->>'status' = 'failed' THEN
-        UPDATE helpdesk.whatsapp_messages SET
-            status = CASE WHEN helpdesk.whatsapp_status_rank(status) >= 2
-                          THEN status ELSE 'failed' END,
-            error_code = (s->'errors'->0->>'code')::int,
-            error_title = coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message')
+        SELECT * INTO m FROM helpdesk.whatsapp_messages
         WHERE tenant_id = tenant AND connection_id = p_connection
           AND wamid = s->>'id' AND direction = 'out';
+
+        IF m.message_id IS NOT NULL AND helpdesk.whatsapp_status_rank(m.status) < 2
+           AND m.status <> 'failed'
+        THEN
+            -- e.g. 131047 arriving after the send was accepted
+            PERFORM helpdesk.whatsapp_failed(tenant, m.message_id,
+                (s->'errors'->0->>'code')::int,
+                coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message'));
+        ELSE
+            UPDATE helpdesk.whatsapp_messages SET
+                error_code = (s->'errors'->0->>'code')::int,
+                error_title = coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message')
+            WHERE tenant_id = tenant AND message_id = m.message_id;
+        END IF;
     ELSIF helpdesk.whatsapp_status_rank(s->>'status') > 0 THEN
         UPDATE helpdesk.whatsapp_messages SET status = s->>'status'
         WHERE tenant_id = tenant AND connection_id = p_connection
@@ -605,6 +616,13 @@ BEGIN
         method := 'GET';
         url := c.base_url || '/' || c.phone_number_id
                || '?fields=display_phone_number,verified_name';
+
+    ELSIF o.event_type = 'whatsapp.send' AND c.enabled THEN
+        method := 'POST';
+        url := c.base_url || CASE c.provider WHEN 'cloud'
+                                 THEN '/' || c.phone_number_id || '/messages'
+                                 ELSE '/messages' END;
+        body := (o.payload->'message')::text;
     END IF;
 END
 $$;
@@ -654,9 +672,18 @@ BEGIN
                 ELSE coalesce(p_error, 'HTTP ' || p_http_status
                               || coalesce(': ' || left(p_response, 300), '')) END;
 
-    UPDATE helpdesk.whatsapp_connections SET health = state, health_error = err,
-           health_checked_at = now()
-    WHERE tenant_id = o.tenant_id AND connection_id = o.target_id;
+    -- a refused message says nothing about the connection; the rest does
+    IF o.event_type <> 'whatsapp.send' OR state <> 'error' THEN
+        UPDATE helpdesk.whatsapp_connections SET health = state, health_error = err,
+               health_checked_at = now()
+        WHERE tenant_id = o.tenant_id AND connection_id = o.target_id;
+    END IF;
+
+    IF o.event_type = 'whatsapp.send' THEN
+        RETURN helpdesk.whatsapp_send_result(o, p_ok, p_http_status, p_error,
+                                             p_response, p_max_attempts,
+                                             p_backoff_ms, p_max_backoff_ms);
+    END IF;
 
     IF p_ok THEN
         UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),

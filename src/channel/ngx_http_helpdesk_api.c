@@ -823,6 +823,10 @@ ngx_http_helpdesk_api_sql_error(ngx_http_helpdesk_api_ctx_t *ctx,
         if (errors) {
             extra = json_pack("{s:o}", "errors", errors);
         }
+
+    } else if (detail && detail[0] == '{') {
+        /* members of the problem document, e.g. the templates to use */
+        extra = json_loads(detail, 0, &err);
     }
 
     return ngx_helpdesk_http_problem(r, status, slug,

@@ -236,7 +236,121 @@ ngx_http_helpdesk_api_wa_update(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+static const char *const  ngx_http_helpdesk_wa_uses[] = {
+    "ticket_opened", "status_update", "reply_reminder", "resolved", NULL
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_wa_template_fields[] = {
+    { "use", NGX_HELPDESK_JSON_ENUM, NGX_HELPDESK_JSON_REQUIRED, 0,
+      ngx_http_helpdesk_wa_uses, NULL },
+    { "parameters", NGX_HELPDESK_JSON_STRING_ARRAY, 0, 1024, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_wa_tpl_fields[] = {
+    { "name", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 512, NULL,
+      NULL },
+    { "language", NGX_HELPDESK_JSON_STRING, 0, 16, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+
+/* POST /v1/tickets/{id}/whatsapp-template: {"use", "parameters"} */
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_template_send(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_wa_template_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+/*
+ * PUT /v1/whatsapp/templates: one approved template per use,
+ * {"status_update": {"name": "atualizacao_chamado", "language": "pt_BR"}}
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_templates_put(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t             *value, *one, *errors, *e;
+    size_t              i;
+    const char         *key;
+    const char *const  *use;
+    u_char              field[64];
+
+    ctx->args = json_object();
+    if (ctx->args == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "the body must be a JSON object");
+        return NGX_OK;
+    }
+
+    json_object_foreach(ctx->body, key, value) {
+
+        for (use = ngx_http_helpdesk_wa_uses; *use; use++) {
+            if (ngx_strcmp(*use, key) == 0) {
+                break;
+            }
+        }
+
+        if (*use == NULL) {
+            ngx_helpdesk_json_error(ctx->errors, key, "must be one of: "
+                "ticket_opened status_update reply_reminder resolved");
+            continue;
+        }
+
+        errors = json_array();
+        if (errors == NULL) {
+            return NGX_ERROR;
+        }
+
+        one = ngx_helpdesk_json_validate(value, ngx_http_helpdesk_wa_tpl_fields,
+                                         errors);
+
+        /* name the nested fields as "use.field" */
+        json_array_foreach(errors, i, e) {
+            ngx_snprintf(field, sizeof(field) - 1, "%s.%s%Z", key,
+                         json_string_value(json_object_get(e, "field")));
+            ngx_helpdesk_json_error(ctx->errors, (char *) field,
+                json_string_value(json_object_get(e, "message")));
+        }
+
+        json_decref(errors);
+
+        if (one) {
+            json_object_set_new(ctx->args, key, one);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_tpl_ops[] = {
+    { NGX_HTTP_GET, "whatsapp.templates.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PUT, "whatsapp.templates.put", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_templates_put, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_send_ops[] = {
+    { NGX_HTTP_POST, "ticket.whatsapp_template", "tickets:write", TENANT,
+      ngx_http_helpdesk_api_wa_template_send, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_was_ops[] = {
     { NGX_HTTP_GET, "whatsapp.list", "admin", TENANT, NULL, NULL },
@@ -261,5 +375,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_ops[] = {
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[] = {
     { "/v1/whatsapp/connections", ngx_http_helpdesk_api_was_ops },
     { "/v1/whatsapp/connections/*", ngx_http_helpdesk_api_wa_ops },
+    { "/v1/whatsapp/templates", ngx_http_helpdesk_api_wa_tpl_ops },
+    { "/v1/tickets/*/whatsapp-template", ngx_http_helpdesk_api_wa_send_ops },
     { NULL, NULL }
 };

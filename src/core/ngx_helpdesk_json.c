@@ -177,6 +177,27 @@ ngx_helpdesk_json_check(json_t *out, json_t *value,
         }
         break;
 
+    case NGX_HELPDESK_JSON_STRING_ARRAY:
+        if (!json_is_array(value) || json_array_size(value) > 20) {
+            ngx_helpdesk_json_error(errors, name,
+                                    "must be an array of at most 20 strings");
+            return;
+        }
+
+        json_array_foreach(value, i, item) {
+            if (!json_is_string(item)
+                || (f->max && ngx_helpdesk_json_utf8_chars(
+                                  json_string_value(item),
+                                  json_string_length(item)) > f->max))
+            {
+                ngx_sprintf(msg, "must hold strings of at most %uz "
+                            "characters%Z", f->max);
+                ngx_helpdesk_json_error(errors, name, (char *) msg);
+                return;
+            }
+        }
+        break;
+
     default:
         if (!json_is_string(value)) {
             ngx_helpdesk_json_error(errors, name, "must be a string");

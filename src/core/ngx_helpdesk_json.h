@@ -20,6 +20,7 @@ typedef enum {
     NGX_HELPDESK_JSON_OBJECT,
     NGX_HELPDESK_JSON_BOOL,
     NGX_HELPDESK_JSON_ENUM_ARRAY,
+    NGX_HELPDESK_JSON_STRING_ARRAY,     /* max: each string's length */
     NGX_HELPDESK_JSON_SLUG
 } ngx_helpdesk_json_type_e;
 

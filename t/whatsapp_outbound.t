@@ -1,0 +1,189 @@
+# WhatsApp outbound: an agent's reply goes back on WhatsApp through the
+# outbox; the 24-hour window is enforced up front; templates are sent by
+# use; 429/5xx are retried, refusals are not; failures (synchronous, or
+# 131047 arriving later as a status) land on the ticket and as an event.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Digest::SHA qw(hmac_sha256_hex);
+use Mojo::JSON qw(encode_json decode_json);
+use Time::HiRes qw(sleep time);
+use Helpdesk::Test;
+use Helpdesk::FakeHTTP;
+
+my $fake = Helpdesk::FakeHTTP->new;
+my $t = Helpdesk::Test->new->start_stack;
+$t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3;');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $h = $t->auth($acme->{key});
+
+sub until_true {
+    my ($cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline) { my $v = $cond->(); return $v if $v; sleep 0.05 }
+    return $cond->();
+}
+
+my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => '+55 11 4000-1234',
+    phone_number_id => 'PNID1', access_token => 'tok', app_secret => 'sec',
+    verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
+$fake->wait_for(1);    # the credential check
+my ($path) = $conn->{webhook_url} =~ m{(/whatsapp/.*)$};
+
+my $hook = $ua->post($t->url('/v1/webhooks') => $h => json => {
+    url => $fake->url('/events'), events => ['whatsapp.message_failed'] })->res->json;
+
+sub inbound {
+    my ($id, $text, $wa) = @_;
+    $wa //= '5511988887777';
+    my $body = encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'W', changes => [{
+        field => 'messages', value => { messaging_product => 'whatsapp',
+            metadata => { phone_number_id => 'PNID1' },
+            contacts => [{ profile => { name => 'Maria' }, wa_id => $wa }],
+            messages => [{ from => $wa, id => $id, timestamp => '' . int(time), type => 'text',
+                           text => { body => $text } }] } }] }] });
+    return $ua->post("http://127.0.0.1:@{[$t->port]}$path" => {
+        'Content-Type' => 'application/json',
+        'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($body, 'sec') } => $body)->res;
+}
+
+sub status {
+    my (%s) = @_;
+    my $body = encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'W', changes => [{
+        field => 'messages', value => { messaging_product => 'whatsapp', statuses => [{ timestamp => '' . int(time), %s }] } }] }] });
+    return $ua->post("http://127.0.0.1:@{[$t->port]}$path" => {
+        'Content-Type' => 'application/json',
+        'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($body, 'sec') } => $body)->res;
+}
+
+sub sends { [grep { $_->{path} eq '/graph/PNID1/messages' } @{ $fake->requests }] }
+
+is inbound('wamid.IN1', 'Minha internet caiu')->code, 200, 'customer wrote';
+my $tk = $ua->get($t->url('/v1/tickets?channel=whatsapp') => $h)->res->json->{data}[0];
+ok $tk, 'WhatsApp ticket';
+
+# a reply inside the window
+$fake->script({ status => 200, body => encode_json({ messaging_product => 'whatsapp',
+    contacts => [{ input => '5511988887777', wa_id => '5511988887777' }],
+    messages => [{ id => 'wamid.OUT1', message_status => 'accepted' }] }) });
+my $tx = $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'Já estamos verificando, Maria.' });
+is $tx->res->code, 201, 'reply accepted';
+my $s = until_true(sub { my $r = sends(); @$r >= 1 ? $r : undef });
+ok $s, 'sent to the provider';
+my $sent = decode_json($s->[0]{body});
+is $s->[0]{headers}{authorization}, 'Bearer tok', 'with the access token';
+is $sent->{messaging_product}, 'whatsapp', 'Cloud API body';
+is $sent->{to}, '5511988887777', 'to the wa_id the customer wrote from';
+is $sent->{type}, 'text', 'as text';
+is $sent->{text}{body}, 'Já estamos verificando, Maria.', 'the reply';
+ok until_true(sub { $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}) eq 'sent' }),
+    'the returned wamid is kept, status sent';
+status(id => 'wamid.OUT1', status => 'delivered', recipient_id => '5511988887777');
+status(id => 'wamid.OUT1', status => 'read', recipient_id => '5511988887777');
+is $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 'read', 'delivered, then read';
+is $t->psql(q{SELECT event_id IS NOT NULL FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 't',
+    'linked to the ticket event';
+
+# internal notes stay inside
+my $before = scalar @{ sends() };
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'cliente VIP', visibility => 'internal' });
+sleep 0.5;
+is scalar @{ sends() }, $before, 'an internal note is not sent';
+
+# retried on 429 and 5xx, once only on success
+$fake->script({ status => 429, body => '{"error":{"code":130429,"message":"Rate limit hit"}}' },
+              { status => 502, body => 'bad gateway' },
+              { status => 200, body => '{"messages":[{"id":"wamid.OUT2"}]}' });
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'segunda resposta' });
+ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT2'}) == 1 }),
+    'delivered after a 429 and a 502';
+sleep 0.6;
+is scalar(grep { decode_json($_->{body})->{text}{body} eq 'segunda resposta' } @{ sends() }), 3,
+    'three attempts, no fourth';
+
+# dead letter after the last attempt, with the reason on the ticket
+$fake->script(({ status => 503, body => 'down' }) x 3);
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'terceira' });
+my $ev = until_true(sub {
+    my $e = $ua->get($t->url("/v1/tickets/$tk->{id}/events") => $h)->res->json->{data};
+    my ($f) = grep { $_->{type} eq 'delivery_failed' } @$e; $f });
+ok $ev, 'dead-lettered: the ticket says so';
+is $ev->{visibility}, 'internal', 'as an internal entry';
+like $ev->{body}, qr/Not delivered/, 'readable';
+my $events = until_true(sub { my $r = [grep { $_->{path} eq '/events' } @{ $fake->requests }]; @$r ? $r : undef });
+ok $events, 'whatsapp.message_failed webhook event sent';
+is $events->[0]{headers}{'x-helpdesk-event'}, 'whatsapp.message_failed', 'named so';
+
+# 131047 answered synchronously: no retry, the way out is named
+$fake->script({ status => 400, body => '{"error":{"message":"(#131047) Re-engagement message","code":131047}}' });
+$before = scalar @{ sends() };
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'quarta' });
+ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE error_code = 131047}) == 1 }),
+    '131047 recorded on the message';
+sleep 0.6;
+is scalar @{ sends() }, $before + 1, 'and not retried';
+like $t->psql(q{SELECT body FROM helpdesk.ticket_events WHERE type = 'delivery_failed' ORDER BY event_id DESC LIMIT 1}),
+    qr/template/, 'the ticket says to send a template';
+
+# 131047 arriving later as a failed status
+$fake->script({ status => 200, body => '{"messages":[{"id":"wamid.OUT9"}]}' });
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'quinta' });
+until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT9'}) == 1 });
+status(id => 'wamid.OUT9', status => 'failed', errors => [{ code => 131047, title => 'Re-engagement message' }]);
+is $t->psql(q{SELECT status || ' ' || error_code FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT9'}),
+    'failed 131047', 'a late 131047 fails the message';
+is $t->psql(q{SELECT count(*) FROM helpdesk.ticket_events WHERE type = 'delivery_failed'}), 3,
+    'and lands on the ticket like the others';
+
+# outside the window: refused up front, with the templates to use
+$ua->put($t->url('/v1/whatsapp/templates') => $h => json => {
+    status_update => { name => 'atualizacao_chamado', language => 'pt_BR' },
+    resolved => { name => 'chamado_resolvido' } });
+is $ua->put($t->url('/v1/whatsapp/templates') => $h => json => { bogus => { name => 'x' }, resolved => {} })->res->code,
+    422, 'unknown use and a template without a name: 422';
+$t->psql(q{UPDATE helpdesk.whatsapp_contacts SET last_inbound_at = now() - interval '25 hours'});
+my $count = $t->psql('SELECT count(*) FROM helpdesk.ticket_events');
+$before = scalar @{ sends() };
+$tx = $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'fora da janela' });
+is $tx->res->code, 409, 'free text outside the window: 409';
+like $tx->res->json->{type}, qr/whatsapp-window-closed$/, 'typed';
+is_deeply [map { $_->{use} . '=' . $_->{name} } @{ $tx->res->json->{templates} }],
+    ['resolved=chamado_resolvido', 'status_update=atualizacao_chamado'], 'names the templates to use';
+is $t->psql('SELECT count(*) FROM helpdesk.ticket_events'), $count, 'nothing was written';
+
+# a template by its use
+$fake->script({ status => 200, body => '{"messages":[{"id":"wamid.TPL1"}]}' });
+$tx = $ua->post($t->url("/v1/tickets/$tk->{id}/whatsapp-template") => $h => json => {
+    use => 'status_update', parameters => ['Maria', 'aguardando peça'] });
+is $tx->res->code, 201, 'template accepted outside the window';
+my $tpl = until_true(sub { my $r = sends(); @$r > $before ? decode_json($r->[-1]{body}) : undef });
+is $tpl->{type}, 'template', 'sent as a template';
+is $tpl->{template}{name}, 'atualizacao_chamado', 'the mapped template';
+is $tpl->{template}{language}{code}, 'pt_BR', 'its language';
+is_deeply [map { $_->{text} } @{ $tpl->{template}{components}[0]{parameters} }], ['Maria', 'aguardando peça'],
+    'with its parameters';
+is $ua->post($t->url("/v1/tickets/$tk->{id}/whatsapp-template") => $h => json => { use => 'reply_reminder' })
+    ->res->code, 422, 'an unmapped use is 422';
+
+# a new message from the customer opens the window again
+inbound('wamid.IN2', 'Oi de novo');
+$fake->script({ status => 200, body => '{"messages":[{"id":"wamid.OUT10"}]}' });
+is $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'de volta' })->res->code,
+    201, 'inside the window again';
+
+ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT10'}) == 1 }),
+    'and sent';
+
+# API tickets do not go to WhatsApp
+my $api = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'from the API' })->res->json;
+$before = scalar @{ sends() };
+is $ua->post($t->url("/v1/tickets/$api->{id}/comments") => $h => json => { body => 'ok' })->res->code, 201,
+    'a reply on an API ticket';
+sleep 0.5;
+is scalar @{ sends() }, $before, 'nothing is sent to WhatsApp';
+
+$fake->stop;
+$t->done;
