@@ -106,6 +106,28 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'closed_at', t.closed_at)
 $$;
 
+-- an event's files, as the history shows them (the bytes are fetched
+-- through the attachment's own URL)
+CREATE OR REPLACE FUNCTION helpdesk.event_attachments(p_tenant uuid, p_event bigint)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object('id', a.attachment_id,
+                                        'filename', a.filename,
+                                        'content_type', a.content_type,
+                                        'size', a.size,
+                                        'url', '/v1/tickets/' || a.ticket_id
+                                               || '/attachments/' || a.attachment_id)
+                     ORDER BY a.created_at)
+    INTO r
+    FROM helpdesk.attachments a
+    WHERE a.tenant_id = p_tenant AND a.event_id = p_event;
+
+    RETURN coalesce(r, '[]');
+END
+$$;
+
 CREATE OR REPLACE FUNCTION helpdesk.event_json(e helpdesk.ticket_events)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -117,6 +139,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                                     'name', e.actor_name),
         'body', e.body,
         'data', e.data,
+        'attachments', helpdesk.event_attachments(e.tenant_id, e.event_id),
         'created_at', e.created_at)
 $$;
 

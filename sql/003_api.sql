@@ -32,14 +32,14 @@ $$;
 
 REVOKE ALL ON FUNCTION helpdesk.api_key_auth(bytea) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION helpdesk.api_call(p_key_hash bytea, p_scope text,
-    p_ip inet, p_op text, p_args jsonb,
-    OUT status int, OUT body jsonb, OUT location text)
-LANGUAGE plpgsql AS $$
+-- Who is asking, for every tenant API call: checks the key, its scope and
+-- the tenant, sets the tenant for row-level security, and returns the
+-- actor context the ticket service takes.
+CREATE OR REPLACE FUNCTION helpdesk.api_auth(p_key_hash bytea, p_scope text,
+    p_ip inet)
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    k   record;
-    ctx jsonb;
-    r   jsonb;
+    k record;
 BEGIN
     SELECT * INTO k FROM helpdesk.api_key_auth(p_key_hash);
 
@@ -60,10 +60,22 @@ BEGIN
 
     PERFORM set_config('helpdesk.tenant_id', k.tenant_id::text, true);
 
-    ctx := jsonb_build_object('tenant_id', k.tenant_id,
+    RETURN jsonb_build_object('tenant_id', k.tenant_id,
                               'actor_type', 'api_key', 'actor_id', k.key_id,
                               'actor_name', k.name, 'channel', 'api',
                               'ip', p_ip);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.api_call(p_key_hash bytea, p_scope text,
+    p_ip inet, p_op text, p_args jsonb,
+    OUT status int, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    ctx := helpdesk.api_auth(p_key_hash, p_scope, p_ip);
 
     r := CASE p_op
         WHEN 'ticket.create'  THEN helpdesk.ticket_create(ctx, p_args)
@@ -255,6 +267,7 @@ REVOKE ALL ON FUNCTION helpdesk.provider_tenant(text, boolean) FROM PUBLIC;
 RESET ROLE;
 
 GRANT EXECUTE ON FUNCTION helpdesk.api_call(bytea, text, inet, text, jsonb) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.api_auth(bytea, text, inet) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.api_key_auth(bytea) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.provider_call(text, inet, jsonb) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.tenant_json(helpdesk.tenants) TO helpdesk_app;

@@ -113,10 +113,11 @@ $$;
 -- Each row comes back as a ready HTTP request: method, URL, header lines
 -- and body, plus the secret to sign it with (event webhooks only), so the
 -- runner in the module knows nothing of what it delivers.
-CREATE OR REPLACE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
+DROP FUNCTION IF EXISTS helpdesk.outbox_claim(int, int);
+CREATE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers text,
-               body text, secret text)
+               body text, secret text, binary_response boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 #variable_conflict use_column
 BEGIN
@@ -139,18 +140,21 @@ BEGIN
         RETURNING o.*
     )
     SELECT c.tenant_id, c.outbox_id, c.kind, c.delivery_id, c.event_type,
-           r.method, r.url, r.headers, r.body, r.secret
+           r.method, r.url, r.headers, r.body, r.secret, r.binary_response
     FROM claimed c
     CROSS JOIN LATERAL helpdesk.outbox_request(c) r;
 END
 $$;
 
--- The outcome of one delivery attempt.
+-- The outcome of one delivery attempt.  p_data is the response's bytes
+-- when the request asked for them (downloads), p_response its text.
+DROP FUNCTION IF EXISTS helpdesk.outbox_result(uuid, bigint, boolean, int, text,
+    int, text, int, int, int, int);
 CREATE OR REPLACE FUNCTION helpdesk.outbox_result(
     p_tenant uuid, p_outbox bigint, p_ok boolean, p_http_status int,
     p_error text, p_duration_ms int, p_response text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
-    p_disable_after int)
+    p_disable_after int, p_data bytea)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 #variable_conflict use_column
@@ -169,7 +173,7 @@ BEGIN
     IF o.kind = 'whatsapp' THEN
         RETURN helpdesk.whatsapp_result(o, p_ok, p_http_status, p_error,
                                         p_response, p_max_attempts,
-                                        p_backoff_ms, p_max_backoff_ms);
+                                        p_backoff_ms, p_max_backoff_ms, p_data);
     END IF;
 
     INSERT INTO helpdesk.webhook_attempts (tenant_id, outbox_id, endpoint_id,
@@ -236,7 +240,7 @@ $$;
 
 REVOKE ALL ON FUNCTION helpdesk.outbox_claim(int, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION helpdesk.outbox_result(uuid, bigint, boolean, int, text,
-    int, text, int, int, int, int) FROM PUBLIC;
+    int, text, int, int, int, int, bytea) FROM PUBLIC;
 
 RESET ROLE;
 
@@ -246,7 +250,7 @@ GRANT SELECT ON helpdesk.webhook_attempts TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.emit(jsonb, text, jsonb, uuid) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.outbox_claim(int, int) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.outbox_result(uuid, bigint, boolean, int, text,
-    int, text, int, int, int, int) TO helpdesk_app;
+    int, text, int, int, int, int, bytea) TO helpdesk_app;
 
 -- Tenant API: webhook endpoints (scope "admin").
 

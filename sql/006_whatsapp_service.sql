@@ -428,6 +428,17 @@ BEGIN
            ticket_id = t.ticket_id, event_id = e.event_id
     WHERE tenant_id = tenant AND message_id = mid;
 
+    -- the file itself is fetched afterwards, by the outbox runner
+    IF helpdesk.whatsapp_media(m) ? 'media_id' THEN
+        INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                     event_type, payload)
+        VALUES (tenant, 'whatsapp', p_connection, gen_random_uuid(), 'whatsapp.media',
+                helpdesk.whatsapp_media(m) || jsonb_build_object(
+                    'message_id', mid, 'ticket_id', t.ticket_id,
+                    'event_id', e.event_id, 'type', m->>'type',
+                    'v1', coalesce((ctx->>'v1')::boolean, false)));
+    END IF;
+
     RETURN 'message';
 END
 $$;
@@ -558,7 +569,8 @@ BEGIN
         END LOOP;
     ELSE
         -- the legacy 360dialog v1 shape: contacts/messages/statuses on top
-        counts := helpdesk.whatsapp_ingest_value(ctx, p_connection, p_body, counts);
+        counts := helpdesk.whatsapp_ingest_value(ctx || '{"v1": true}', p_connection,
+                                                 p_body, counts);
     END IF;
 
     RETURN counts;
@@ -566,9 +578,10 @@ END
 $$;
 
 -- The HTTP request for one outbox row (see outbox_claim).
-CREATE OR REPLACE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
+DROP FUNCTION IF EXISTS helpdesk.outbox_request(helpdesk.outbox);
+CREATE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
     OUT method text, OUT url text, OUT headers text, OUT body text,
-    OUT secret text)
+    OUT secret text, OUT binary_response boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
@@ -617,6 +630,23 @@ BEGIN
         url := c.base_url || '/' || c.phone_number_id
                || '?fields=display_phone_number,verified_name';
 
+    ELSIF o.event_type = 'whatsapp.media' THEN
+        -- two steps (Cloud and 360dialog v2: the id gives a URL, the URL the
+        -- bytes; 360dialog serves that URL from its own host), one for v1
+        method := 'GET';
+        IF o.payload ? 'url' THEN
+            url := CASE c.provider
+                       WHEN '360dialog' THEN regexp_replace(o.payload->>'url',
+                                                            '^https?://[^/]+', c.base_url)
+                       ELSE o.payload->>'url' END;
+            binary_response := true;
+        ELSIF (o.payload->>'v1')::boolean THEN
+            url := c.base_url || '/v1/media/' || (o.payload->>'media_id');
+            binary_response := true;
+        ELSE
+            url := c.base_url || '/' || (o.payload->>'media_id');
+        END IF;
+
     ELSIF o.event_type = 'whatsapp.send' AND c.enabled THEN
         method := 'POST';
         url := c.base_url || CASE c.provider WHEN 'cloud'
@@ -655,9 +685,11 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS helpdesk.whatsapp_result(helpdesk.outbox, boolean, int, text,
+    text, int, int, int);
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_result(o helpdesk.outbox, p_ok boolean,
     p_http_status int, p_error text, p_response text, p_max_attempts int,
-    p_backoff_ms int, p_max_backoff_ms int)
+    p_backoff_ms int, p_max_backoff_ms int, p_data bytea)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 DECLARE
     state text;
@@ -672,8 +704,8 @@ BEGIN
                 ELSE coalesce(p_error, 'HTTP ' || p_http_status
                               || coalesce(': ' || left(p_response, 300), '')) END;
 
-    -- a refused message says nothing about the connection; the rest does
-    IF o.event_type <> 'whatsapp.send' OR state <> 'error' THEN
+    -- a refused message or file says nothing about the connection; the rest does
+    IF o.event_type NOT IN ('whatsapp.send', 'whatsapp.media') OR state <> 'error' THEN
         UPDATE helpdesk.whatsapp_connections SET health = state, health_error = err,
                health_checked_at = now()
         WHERE tenant_id = o.tenant_id AND connection_id = o.target_id;
@@ -683,6 +715,12 @@ BEGIN
         RETURN helpdesk.whatsapp_send_result(o, p_ok, p_http_status, p_error,
                                              p_response, p_max_attempts,
                                              p_backoff_ms, p_max_backoff_ms);
+    END IF;
+
+    IF o.event_type = 'whatsapp.media' THEN
+        RETURN helpdesk.whatsapp_media_result(o, p_ok, p_http_status, err,
+                                              p_response, p_data, p_max_attempts,
+                                              p_backoff_ms, p_max_backoff_ms);
     END IF;
 
     IF p_ok THEN
@@ -703,9 +741,82 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION helpdesk.whatsapp_result(helpdesk.outbox, boolean, int, text,
-    text, int, int, int) FROM PUBLIC;
+    text, int, int, int, bytea) FROM PUBLIC;
 REVOKE ALL ON FUNCTION helpdesk.outbox_retry(helpdesk.outbox, text, int, int, int)
     FROM PUBLIC;
+
+-- A media download step: the URL (then the next step is queued), or the
+-- bytes (then they become an attachment of the message's ticket event).
+CREATE OR REPLACE FUNCTION helpdesk.whatsapp_media_result(o helpdesk.outbox,
+    p_ok boolean, p_http_status int, p_error text, p_response text, p_data bytea,
+    p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    r    jsonb;
+    ext  text;
+    name text;
+BEGIN
+    IF NOT p_ok THEN
+        -- 360dialog blocks a media endpoint after repeated errors:
+        -- only throttling and server trouble are worth another try
+        IF coalesce(p_http_status, 0) = 0 OR p_http_status = 429 OR p_http_status >= 500 THEN
+            RETURN helpdesk.outbox_retry(o, p_error, p_max_attempts, p_backoff_ms,
+                                         p_max_backoff_ms);
+        END IF;
+
+        UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL, last_error = p_error
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'dead';
+    END IF;
+
+    IF p_data IS NULL THEN
+        BEGIN
+            r := p_response::jsonb;
+        EXCEPTION WHEN OTHERS THEN
+            r := NULL;
+        END;
+
+        IF r->>'url' IS NULL THEN
+            UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL,
+                   last_error = 'the media lookup returned no URL'
+            WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+            RETURN 'dead';
+        END IF;
+
+        INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                     event_type, payload)
+        VALUES (o.tenant_id, 'whatsapp', o.target_id, gen_random_uuid(), 'whatsapp.media',
+                o.payload || jsonb_build_object('url', r->>'url',
+                    'mime_type', coalesce(o.payload->>'mime_type', r->>'mime_type')));
+    ELSE
+        ext := CASE split_part(o.payload->>'mime_type', ';', 1)
+                   WHEN 'image/jpeg' THEN '.jpg' WHEN 'image/png' THEN '.png'
+                   WHEN 'image/webp' THEN '.webp' WHEN 'application/pdf' THEN '.pdf'
+                   WHEN 'audio/ogg' THEN '.ogg' WHEN 'audio/mpeg' THEN '.mp3'
+                   WHEN 'audio/mp4' THEN '.m4a' WHEN 'audio/aac' THEN '.aac'
+                   WHEN 'video/mp4' THEN '.mp4' WHEN 'video/3gpp' THEN '.3gp'
+                   ELSE '' END;
+        name := coalesce(o.payload->>'filename',
+                         (o.payload->>'type') || '-' || (o.payload->>'message_id') || ext);
+
+        INSERT INTO helpdesk.attachments (tenant_id, ticket_id, event_id, filename,
+            content_type, size, sha256, data, source)
+        VALUES (o.tenant_id, (o.payload->>'ticket_id')::uuid,
+                (o.payload->>'event_id')::bigint, name,
+                coalesce(split_part(o.payload->>'mime_type', ';', 1), 'application/octet-stream'),
+                length(p_data), encode(sha256(p_data), 'hex'), p_data, 'whatsapp');
+    END IF;
+
+    UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),
+           locked_until = NULL, last_error = NULL
+    WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+
+    RETURN 'delivered';
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.whatsapp_media_result(helpdesk.outbox, boolean, int,
+    text, text, bytea, int, int, int) FROM PUBLIC;
 
 RESET ROLE;
 

@@ -613,9 +613,17 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
         v.len = ngx_strlen(ctx->op->scope);
         ngx_helpdesk_pg_param(q, pool, &v);
         ngx_helpdesk_pg_param(q, pool, ctx->ip.len ? &ctx->ip : NULL);
-        v.data = (u_char *) ctx->op->op;
-        v.len = ngx_strlen(ctx->op->op);
-        ngx_helpdesk_pg_param(q, pool, &v);
+
+        if (ctx->op->sql) {
+            q->sql = ctx->op->sql;
+            q->result_format = 1;
+
+        } else {
+            v.data = (u_char *) ctx->op->op;
+            v.len = ngx_strlen(ctx->op->op);
+            ngx_helpdesk_pg_param(q, pool, &v);
+        }
+
         ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
         break;
 
@@ -669,6 +677,11 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = ngx_http_helpdesk_api_sql_error(ctx, res);
         goto failed;
+    }
+
+    if (ctx->op->result) {
+        ngx_http_helpdesk_api_finalize(ctx, ctx->op->result(ctx, res));
+        return;
     }
 
     if (PQntuples(res) != 1 || PQnfields(res) != 3) {

@@ -41,6 +41,11 @@ typedef ngx_int_t (*ngx_http_helpdesk_api_finish_pt)(
     ngx_http_helpdesk_api_ctx_t *ctx);
 
 
+/* Answers from a statement of the operation's own (e.g. a file). */
+typedef ngx_int_t (*ngx_http_helpdesk_api_result_pt)(
+    ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res);
+
+
 typedef struct {
     ngx_uint_t                          method;
     const char                         *op;
@@ -48,6 +53,13 @@ typedef struct {
     ngx_http_helpdesk_auth_e            auth;
     ngx_http_helpdesk_api_prepare_pt    prepare;
     ngx_http_helpdesk_api_finish_pt     finish;
+
+    /*
+     * A statement of its own, taking ($key_hash, $scope, $ip, $args) and
+     * answering in binary, with the handler that turns it into a response.
+     */
+    const char                         *sql;
+    ngx_http_helpdesk_api_result_pt     result;
 } ngx_http_helpdesk_api_op_t;
 
 

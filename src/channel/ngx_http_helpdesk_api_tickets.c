@@ -11,6 +11,7 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "model/ngx_helpdesk_ticket.h"
+#include "core/ngx_helpdesk_http.h"
 
 
 static ngx_int_t
@@ -120,7 +121,116 @@ ngx_http_helpdesk_api_user_create(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+static ngx_int_t
+ngx_http_helpdesk_api_attachment_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_param(ctx, "id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "attachment_id", 1);
+}
+
+
+/*
+ * A stored file, served so that no browser runs it: always as a download,
+ * with its stored type and nosniff, and a name that cannot break the header.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_api_attachment_send(ngx_http_helpdesk_api_ctx_t *ctx,
+    PGresult *res)
+{
+    u_char              *p, *name, *type, *data;
+    size_t               len, n, tlen, dlen;
+    ngx_str_t            v;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    name = (u_char *) PQgetvalue(res, 0, 0);
+    n = PQgetlength(res, 0, 0);
+    type = (u_char *) PQgetvalue(res, 0, 1);
+    tlen = PQgetlength(res, 0, 1);
+
+    for (i = 0; i < tlen; i++) {
+        if (!((type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0'
+              && type[i] <= '9') || ngx_strchr("/.+-_", type[i])))
+        {
+            break;
+        }
+    }
+
+    if (tlen == 0 || i < tlen) {
+        type = (u_char *) "application/octet-stream";
+        tlen = sizeof("application/octet-stream") - 1;
+    }
+
+    /* filename*=UTF-8''<percent-encoded>, plus a plain ASCII fallback */
+    len = sizeof("attachment; filename=\"\"; filename*=UTF-8''") + 4 * n;
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.data = p;
+    p = ngx_cpymem(p, "attachment; filename=\"", 22);
+
+    for (i = 0; i < n; i++) {
+        if ((name[i] & 0xc0) == 0x80) {
+            continue;       /* one '_' per character, not per byte */
+        }
+
+        *p++ = (name[i] >= 0x20 && name[i] < 0x7f && name[i] != '"'
+                && name[i] != '\\') ? name[i] : '_';
+    }
+
+    p = ngx_cpymem(p, "\"; filename*=UTF-8''", 20);
+    p = (u_char *) ngx_escape_uri(p, name, n, NGX_ESCAPE_URI_COMPONENT);
+    v.len = p - v.data;
+
+    if (ngx_helpdesk_http_header_out(r, "Content-Disposition", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&v, "nosniff");
+    (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+    ngx_str_set(&v, "sandbox");
+    (void) ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
+    ngx_str_set(&v, "private, no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
+
+    dlen = PQgetlength(res, 0, 2);
+    data = ngx_pnalloc(r->pool, dlen + tlen + 1);
+    if (data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(data, PQgetvalue(res, 0, 2), dlen);
+
+    /* the type string must outlive the result */
+    p = data + dlen;
+    ngx_memcpy(p, type, tlen);
+    p[tlen] = '\0';
+
+    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, (char *) p, data, dlen);
+}
+
+
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_attachment_ops[]
+= {
+    { NGX_HTTP_GET, "attachment.get", "tickets:read", TENANT,
+      ngx_http_helpdesk_api_attachment_id, NULL,
+      "SELECT filename, content_type, data FROM helpdesk.api_attachment"
+      "($1::bytea, $2, $3::inet, $4::jsonb)",
+      ngx_http_helpdesk_api_attachment_send },
+    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+};
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tickets_ops[] = {
     { NGX_HTTP_GET, "ticket.list", "tickets:read", TENANT,
@@ -166,6 +276,7 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[] = {
     { "/v1/tickets/*", ngx_http_helpdesk_api_ticket_ops },
     { "/v1/tickets/*/comments", ngx_http_helpdesk_api_comment_ops },
     { "/v1/tickets/*/events", ngx_http_helpdesk_api_events_ops },
+    { "/v1/tickets/*/attachments/*", ngx_http_helpdesk_api_attachment_ops },
     { "/v1/users", ngx_http_helpdesk_api_users_ops },
     { NULL, NULL }
 };

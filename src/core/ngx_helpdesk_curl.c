@@ -251,25 +251,50 @@ ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req)
 static size_t
 ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    size_t                    n, keep;
+    u_char                   *p;
+    size_t                    n, keep, cap;
     ngx_helpdesk_curl_req_t  *req = userdata;
 
     n = size * nmemb;
 
-    /* keep what fits; the rest is read and dropped */
+    /* keep what fits; the rest is read and dropped (see req->truncated) */
     keep = ngx_min(n, req->body_max - req->body.len);
 
-    if (keep) {
-        if (req->body.data == NULL) {
-            req->body.data = ngx_alloc(req->body_max + 1, req->log);
-            if (req->body.data == NULL) {
-                return 0;
-            }
+    if (keep < n) {
+        req->truncated = 1;
+    }
+
+    if (keep == 0) {
+        return n;
+    }
+
+    if (req->body.len + keep > req->body_cap) {
+
+        /* grow by doubling: a 20 MB download does not start at 20 MB */
+        cap = ngx_max(req->body_cap * 2, 16384);
+
+        while (cap < req->body.len + keep) {
+            cap *= 2;
         }
 
-        ngx_memcpy(req->body.data + req->body.len, ptr, keep);
-        req->body.len += keep;
+        cap = ngx_min(cap, req->body_max);
+
+        p = ngx_alloc(cap + 1, req->log);
+        if (p == NULL) {
+            return 0;
+        }
+
+        if (req->body.data) {
+            ngx_memcpy(p, req->body.data, req->body.len);
+            ngx_free(req->body.data);
+        }
+
+        req->body.data = p;
+        req->body_cap = cap;
     }
+
+    ngx_memcpy(req->body.data + req->body.len, ptr, keep);
+    req->body.len += keep;
 
     return n;
 }

@@ -33,6 +33,8 @@ struct ngx_helpdesk_curl_req_s {
     long                            status;     /* HTTP status */
     ngx_str_t                       body;       /* response, bounded */
     size_t                          body_max;
+    size_t                          body_cap;
+    unsigned                        truncated:1;
     ngx_msec_t                      started;
     ngx_msec_t                      elapsed;
     char                            error[CURL_ERROR_SIZE];

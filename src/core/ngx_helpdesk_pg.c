@@ -174,6 +174,17 @@ ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
 
 
 void
+ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
+    size_t len)
+{
+    q->values[q->nparams] = (const char *) data;
+    q->lengths[q->nparams] = (int) len;
+    q->formats[q->nparams] = 1;
+    q->nparams++;
+}
+
+
+void
 ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
 {
     ngx_queue_t             *qu;
@@ -622,7 +633,7 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
     q->conn = conn;
 
     if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
-                           q->lengths, NULL, 0))
+                           q->lengths, q->formats, q->result_format))
     {
         ngx_log_error(NGX_LOG_ERR, pool->log, 0,
                       "helpdesk postgres: send failed: %s",

@@ -50,6 +50,8 @@ struct ngx_helpdesk_pg_query_s {
     int                         nparams;
     const char                 *values[NGX_HELPDESK_PG_MAX_PARAMS];
     int                         lengths[NGX_HELPDESK_PG_MAX_PARAMS];
+    int                         formats[NGX_HELPDESK_PG_MAX_PARAMS];
+    int                         result_format;  /* 1: binary results */
 
     ngx_helpdesk_pg_handler_pt  handler;
     void                       *data;
@@ -73,6 +75,10 @@ void ngx_helpdesk_pg_exit_worker(void);
  * never from inside this call.
  */
 void ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q);
+
+/* A binary parameter (e.g. bytea), not copied: keep it alive. */
+void ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
+    size_t len);
 
 /* Seconds a client should wait before retrying after UNAVAILABLE. */
 ngx_uint_t ngx_helpdesk_pg_retry_after(void);

@@ -34,6 +34,10 @@
 
 #define NGX_HELPDESK_OUTBOX_RESPONSE_MAX  1024
 
+/* a downloaded file: WhatsApp's largest media are documents of 100 MB;
+ * the helpdesk keeps attachments up to this size */
+#define NGX_HELPDESK_OUTBOX_DOWNLOAD_MAX  (32 * 1024 * 1024)
+
 
 typedef struct {
     ngx_pool_t                 *pool;
@@ -48,6 +52,8 @@ typedef struct {
     ngx_str_t                   headers;
     ngx_str_t                   body;
     ngx_str_t                   secret;
+    ngx_helpdesk_curl_req_t    *req;        /* kept for a download's bytes */
+    unsigned                    binary:1;
 } ngx_helpdesk_delivery_t;
 
 
@@ -225,8 +231,8 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
 
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
-                    "event_type, method, url, headers, body, secret "
-                    "FROM helpdesk.outbox_claim($1, $2)";
+                    "event_type, method, url, headers, body, secret, "
+                    "binary_response FROM helpdesk.outbox_claim($1, $2)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
 
@@ -353,10 +359,13 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
         return;
     }
 
+    d->binary = (PQgetvalue(res, row, 10)[0] == 't');
+
     req = ngx_helpdesk_curl_create(ob->log, (char *) d->method.data, &d->url,
                                    PQgetisnull(res, row, 8) ? NULL : &d->body,
                                    ob->conf->timeout,
-                                   NGX_HELPDESK_OUTBOX_RESPONSE_MAX);
+                                   d->binary ? NGX_HELPDESK_OUTBOX_DOWNLOAD_MAX
+                                             : NGX_HELPDESK_OUTBOX_RESPONSE_MAX);
     if (req == NULL) {
         ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
         return;
@@ -436,11 +445,25 @@ ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req, CURLcode result)
 
     ok = (result == CURLE_OK && req->status >= 200 && req->status < 300);
 
+    if (ok && d->binary && req->truncated) {
+        ngx_helpdesk_outbox_record(d, 0, req->status, "the file is larger than "
+                                   "the helpdesk keeps", req->elapsed, NULL);
+        ngx_helpdesk_curl_free(req);
+        return;
+    }
+
+    /* a download's bytes go to PostgreSQL as they are: keep the request */
+    if (ok && d->binary) {
+        d->req = req;
+    }
+
     ngx_helpdesk_outbox_record(d, ok, req->status,
                                result == CURLE_OK ? NULL : req->error,
-                               req->elapsed, &req->body);
+                               req->elapsed, d->req ? NULL : &req->body);
 
-    ngx_helpdesk_curl_free(req);
+    if (d->req == NULL) {
+        ngx_helpdesk_curl_free(req);
+    }
 }
 
 
@@ -455,7 +478,7 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
 
     ngx_memzero(&d->query, sizeof(ngx_helpdesk_pg_query_t));
     d->query.sql = "SELECT helpdesk.outbox_result($1, $2, $3, $4, $5, $6, $7, "
-                   "$8, $9, $10, $11)";
+                   "$8, $9, $10, $11, $12)";
     d->query.handler = ngx_helpdesk_outbox_recorded;
     d->query.data = d;
     d->query.log = d->log;
@@ -528,6 +551,15 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     v.len = ngx_sprintf(v.data, "%ui", conf->disable_after) - v.data;
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 
+    if (d->req) {
+        ngx_helpdesk_pg_param_binary(&d->query, d->req->body.data
+                                                ? d->req->body.data
+                                                : (u_char *) "",
+                                     d->req->body.len);
+    } else {
+        (void) ngx_helpdesk_pg_param(&d->query, d->pool, NULL);
+    }
+
     ngx_helpdesk_pg_run(&d->query);
 }
 
@@ -558,6 +590,10 @@ static void
 ngx_helpdesk_outbox_done(ngx_helpdesk_delivery_t *d)
 {
     ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    if (d->req) {
+        ngx_helpdesk_curl_free(d->req);
+    }
 
     ob->inflight--;
     ngx_destroy_pool(d->pool);

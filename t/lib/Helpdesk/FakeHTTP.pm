@@ -12,6 +12,7 @@ use warnings;
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Mojo::JSON qw(decode_json encode_json);
+use MIME::Base64 ();
 use Time::HiRes qw(sleep time);
 
 sub _write {
@@ -57,7 +58,8 @@ sub new {
 
 sub url { my ($self, $p) = @_; "http://127.0.0.1:$self->{port}" . ($p // '') }
 
-# The next responses, in order: { status => 500, body => '...', delay => 2 }
+# The next responses, in order: { status => 500, body => '...', delay => 2 },
+# or body_b64 => '...' for bytes.
 sub script {
     my ($self, @responses) = @_;
     _write("$self->{dir}/script.json", encode_json(\@responses));
@@ -108,7 +110,9 @@ sub _serve {
         my $answer = sub {
             return unless $c->tx;    # the client gave up
             $c->res->headers->content_type($r->{type} // 'application/json');
-            $c->render(data => $r->{body} // '{"ok":true}', status => $r->{status} // 200);
+            my $data = defined $r->{body_b64} ? MIME::Base64::decode_base64($r->{body_b64})
+                                              : $r->{body} // '{"ok":true}';
+            $c->render(data => $data, status => $r->{status} // 200);
         };
         if ($r->{delay}) {
             $c->inactivity_timeout($r->{delay} + 30);

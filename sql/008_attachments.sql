@@ -1,0 +1,67 @@
+-- nginx-helpdesk: attachments, stored in PostgreSQL so that every node
+-- can serve them, each tied to the ticket event that brought it.
+
+SET ROLE helpdesk_owner;
+
+CREATE TABLE IF NOT EXISTS helpdesk.attachments (
+    tenant_id       uuid NOT NULL REFERENCES helpdesk.tenants,
+    attachment_id   uuid NOT NULL DEFAULT gen_random_uuid(),
+    ticket_id       uuid NOT NULL,
+    event_id        bigint,
+    filename        text NOT NULL,
+    content_type    text NOT NULL,
+    size            bigint NOT NULL,
+    sha256          text NOT NULL,
+    data            bytea NOT NULL,
+    source          text NOT NULL DEFAULT 'upload',
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, attachment_id),
+    FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.tickets
+);
+
+CREATE INDEX IF NOT EXISTS attachments_event ON helpdesk.attachments (tenant_id, ticket_id, event_id);
+
+ALTER TABLE helpdesk.attachments ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON helpdesk.attachments;
+CREATE POLICY tenant_isolation ON helpdesk.attachments
+    USING (tenant_id = helpdesk.current_tenant())
+    WITH CHECK (tenant_id = helpdesk.current_tenant());
+
+-- GET /v1/tickets/{id}/attachments/{attachment}: the file itself.
+CREATE OR REPLACE FUNCTION helpdesk.api_attachment(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    ctx jsonb;
+    t   helpdesk.tickets;
+    a   helpdesk.attachments;
+BEGIN
+    ctx := helpdesk.api_auth(p_key_hash, p_scope, p_ip);
+    PERFORM helpdesk.read_only_audit();
+
+    t := helpdesk.ticket_find(p_args->>'id', false);
+
+    IF (p_args->>'attachment_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        SELECT * INTO a FROM helpdesk.attachments x
+        WHERE x.tenant_id = t.tenant_id AND x.ticket_id = t.ticket_id
+          AND x.attachment_id = (p_args->>'attachment_id')::uuid;
+    END IF;
+
+    IF a.attachment_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
+    END IF;
+
+    PERFORM helpdesk.audit(ctx, 'attachment.read', 'attachment', a.attachment_id::text,
+                           jsonb_build_object('ticket_id', t.ticket_id));
+
+    filename := a.filename;
+    content_type := a.content_type;
+    data := a.data;
+END
+$$;
+
+RESET ROLE;
+
+GRANT SELECT, INSERT ON helpdesk.attachments TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.api_attachment(bytea, text, inet, jsonb) TO helpdesk_app;
