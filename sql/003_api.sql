@@ -101,6 +101,8 @@ BEGIN
         WHEN 'whatsapp.templates.get' THEN helpdesk.whatsapp_templates_get(ctx, p_args)
         WHEN 'whatsapp.templates.put' THEN helpdesk.whatsapp_templates_put(ctx, p_args)
         WHEN 'ticket.whatsapp_template' THEN helpdesk.whatsapp_send_template(ctx, p_args)
+        WHEN 'business_hours.get' THEN helpdesk.business_hours_get(ctx, p_args)
+        WHEN 'business_hours.put' THEN helpdesk.business_hours_put(ctx, p_args)
     END;
 
     IF r IS NULL THEN

@@ -428,6 +428,8 @@ BEGIN
            ticket_id = t.ticket_id, event_id = e.event_id
     WHERE tenant_id = tenant AND message_id = mid;
 
+    PERFORM helpdesk.whatsapp_auto_reply(ctx, k, t.ticket_id, at);
+
     -- the file itself is fetched afterwards, by the outbox runner
     IF helpdesk.whatsapp_media(m) ? 'media_id' THEN
         INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,

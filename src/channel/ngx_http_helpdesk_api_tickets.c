@@ -220,7 +220,57 @@ ngx_http_helpdesk_api_attachment_send(ngx_http_helpdesk_api_ctx_t *ctx,
 }
 
 
+/* /v1/business-hours/{channel}: the schedule is checked by the database */
+
+static ngx_int_t
+ngx_http_helpdesk_api_hours_channel(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t           *ch = &ctx->params[0];
+    const char *const   *v;
+
+    for (v = ngx_helpdesk_ticket_channels; *v; v++) {
+        if (ch->len == ngx_strlen(*v) && ngx_strncmp(ch->data, *v, ch->len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (*v == NULL) {
+        ngx_helpdesk_json_error(ctx->errors, "channel", "must be one of: "
+                                "api portal email whatsapp chat");
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "channel", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_hours_put(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "the body must be a JSON object");
+
+    } else {
+        ctx->args = json_deep_copy(ctx->body);
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_helpdesk_api_hours_channel(ctx);
+}
+
+
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_hours_ops[] = {
+    { NGX_HTTP_GET, "business_hours.get", "admin", TENANT,
+      ngx_http_helpdesk_api_hours_channel, NULL, NULL, NULL },
+    { NGX_HTTP_PUT, "business_hours.put", "admin", TENANT,
+      ngx_http_helpdesk_api_hours_put, NULL, NULL, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+};
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_attachment_ops[]
 = {
@@ -278,5 +328,6 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[] = {
     { "/v1/tickets/*/events", ngx_http_helpdesk_api_events_ops },
     { "/v1/tickets/*/attachments/*", ngx_http_helpdesk_api_attachment_ops },
     { "/v1/users", ngx_http_helpdesk_api_users_ops },
+    { "/v1/business-hours/*", ngx_http_helpdesk_api_hours_ops },
     { NULL, NULL }
 };
