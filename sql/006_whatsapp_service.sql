@@ -823,3 +823,22 @@ REVOKE ALL ON FUNCTION helpdesk.whatsapp_media_result(helpdesk.outbox, boolean, 
 RESET ROLE;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;
+
+-- The connected number, for click-to-chat links and their QR codes.
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION helpdesk.api_whatsapp_number(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb, OUT number text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections;
+BEGIN
+    PERFORM helpdesk.api_auth(p_key_hash, p_scope, p_ip);
+    c := helpdesk.whatsapp_connection_find(p_args->>'id', false);
+    number := regexp_replace(c.display_phone_number, '[^0-9]', '', 'g');
+END
+$$;
+
+RESET ROLE;
+
+GRANT EXECUTE ON FUNCTION helpdesk.api_whatsapp_number(bytea, text, inet, jsonb) TO helpdesk_app;

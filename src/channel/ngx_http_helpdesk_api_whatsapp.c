@@ -12,6 +12,8 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_helpdesk_api.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_qr.h"
 
 
 #define NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM  24
@@ -337,7 +339,167 @@ ngx_http_helpdesk_api_wa_templates_put(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/* ?text= (a prefilled message) and ?size= (pixels per module, PNG) */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_qr_filter(json_t *args, ngx_str_t *name, ngx_str_t *value,
+    json_t *errors)
+{
+    ngx_int_t  n;
+    json_t    *s;
+
+    if (name->len == 4 && ngx_strncmp(name->data, "text", 4) == 0) {
+        s = json_stringn((char *) value->data, value->len);
+
+        if (s == NULL || value->len == 0
+            || ngx_helpdesk_json_utf8_chars((char *) value->data, value->len)
+               > 140)
+        {
+            json_decref(s);
+            ngx_helpdesk_json_error(errors, "text",
+                                    "must be 1 to 140 characters of UTF-8");
+            return NGX_OK;
+        }
+
+        json_object_set_new(args, "text", s);
+        return NGX_OK;
+    }
+
+    if (name->len == 4 && ngx_strncmp(name->data, "size", 4) == 0) {
+        n = ngx_atoi(value->data, value->len);
+        if (n < 1 || n > 40) {
+            ngx_helpdesk_json_error(errors, "size",
+                                    "must be 1 to 40 pixels per module");
+            return NGX_OK;
+        }
+
+        json_object_set_new(args, "size", json_integer(n));
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_wa_qr(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_query(ctx, ngx_http_helpdesk_wa_qr_filter)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+/* https://wa.me/<digits>[?text=<percent-encoded>] */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_link(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res,
+    ngx_str_t *link)
+{
+    u_char      *p;
+    size_t       n;
+    json_t      *text;
+    const char  *t;
+
+    if (PQntuples(res) != 1 || PQgetlength(res, 0, 0) == 0) {
+        return NGX_ERROR;
+    }
+
+    n = PQgetlength(res, 0, 0);
+    text = json_object_get(ctx->args, "text");
+    t = text ? json_string_value(text) : NULL;
+
+    link->data = ngx_pnalloc(ctx->r->pool, sizeof("https://wa.me/?text=") + n
+                             + (t ? 3 * ngx_strlen(t) : 0));
+    if (link->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(link->data, "https://wa.me/", 14);
+    p = ngx_cpymem(p, PQgetvalue(res, 0, 0), n);
+
+    if (t) {
+        p = ngx_cpymem(p, "?text=", 6);
+        p = (u_char *) ngx_escape_uri(p, (u_char *) t, ngx_strlen(t),
+                                      NGX_ESCAPE_URI_COMPONENT);
+    }
+
+    link->len = p - link->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_wa_qr_send(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res,
+    ngx_flag_t png)
+{
+    json_t              *size;
+    ngx_str_t            link, image, v;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (ngx_http_helpdesk_wa_link(ctx, res, &link) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = json_object_get(ctx->args, "size");
+
+    if ((png ? ngx_helpdesk_qr_png(r->pool, &link,
+                                   size ? json_integer_value(size) : 8, &image)
+             : ngx_helpdesk_qr_svg(r->pool, &link, &image))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* what the code says, for whoever prints it */
+    (void) ngx_helpdesk_http_header_out(r, "X-Click-To-Chat", &link);
+    ngx_str_set(&v, "nosniff");
+    (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+
+    return ngx_helpdesk_http_send(r, NGX_HTTP_OK,
+                                  png ? "image/png" : "image/svg+xml",
+                                  image.data, image.len);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_wa_qr_png(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res)
+{
+    return ngx_http_helpdesk_wa_qr_send(ctx, res, 1);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_wa_qr_svg(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res)
+{
+    return ngx_http_helpdesk_wa_qr_send(ctx, res, 0);
+}
+
+
+#define NUMBER_SQL                                                            \
+    "SELECT number FROM helpdesk.api_whatsapp_number"                         \
+    "($1::bytea, $2, $3::inet, $4::jsonb)"
+
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_png_ops[] = {
+    { NGX_HTTP_GET, "whatsapp.qr", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_qr, NULL, NUMBER_SQL,
+      ngx_http_helpdesk_wa_qr_png },
+    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_svg_ops[] = {
+    { NGX_HTTP_GET, "whatsapp.qr", "admin", TENANT,
+      ngx_http_helpdesk_api_wa_qr, NULL, NUMBER_SQL,
+      ngx_http_helpdesk_wa_qr_svg },
+    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+};
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_tpl_ops[] = {
     { NGX_HTTP_GET, "whatsapp.templates.get", "admin", TENANT, NULL, NULL },
@@ -375,6 +537,8 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_ops[] = {
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[] = {
     { "/v1/whatsapp/connections", ngx_http_helpdesk_api_was_ops },
     { "/v1/whatsapp/connections/*", ngx_http_helpdesk_api_wa_ops },
+    { "/v1/whatsapp/connections/*/qr.png", ngx_http_helpdesk_api_wa_png_ops },
+    { "/v1/whatsapp/connections/*/qr.svg", ngx_http_helpdesk_api_wa_svg_ops },
     { "/v1/whatsapp/templates", ngx_http_helpdesk_api_wa_tpl_ops },
     { "/v1/tickets/*/whatsapp-template", ngx_http_helpdesk_api_wa_send_ops },
     { NULL, NULL }
