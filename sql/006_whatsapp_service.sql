@@ -257,6 +257,11 @@ DECLARE
     k      helpdesk.whatsapp_contacts;
     uid    uuid;
 BEGIN
+    -- one contact at a time: two first messages arriving together must not
+    -- make two contacts, nor two tickets (the lock lasts the transaction)
+    PERFORM pg_advisory_xact_lock(hashtextextended(
+        p_connection::text || '/' || coalesce(p_wa_id, p_bsuid), 0));
+
     IF p_wa_id IS NOT NULL THEN
         SELECT * INTO k FROM helpdesk.whatsapp_contacts
         WHERE tenant_id = tenant AND connection_id = p_connection AND wa_id = p_wa_id

@@ -10,6 +10,7 @@ use Mojo::JSON qw(encode_json decode_json);
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test;
 use Helpdesk::FakeHTTP;
+use Mojo::Promise;
 
 my $fake = Helpdesk::FakeHTTP->new;
 my $t = Helpdesk::Test->new->start_stack;
@@ -243,6 +244,25 @@ cloud_post(envelope(statuses => [{ id => 'wamid.OUT2', status => 'failed', times
     errors => [{ code => 131047, title => 'Re-engagement message' }] }]));
 is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT2'}),
     'failed 131047 Re-engagement message', 'a failure is recorded with its code and title';
+
+# first messages of a new contact arriving together: one contact, one ticket
+{
+    my @p;
+    for my $n (1 .. 8) {
+        my $b = envelope(contacts => [{ profile => { name => 'Rush' }, wa_id => '5511955554444' }],
+            messages => [{ from => '5511955554444', id => "wamid.R$n", timestamp => "" . time,
+                           type => 'text', text => { body => "rush $n" } }]);
+        push @p, $ua->post_p("http://127.0.0.1:@{[$t->port]}$path" => {
+            'Content-Type' => 'application/json',
+            'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($b, 'app-secret-123') } => $b);
+    }
+    my @codes;
+    Mojo::Promise->all(@p)->then(sub { @codes = map { $_->[0]->res->code } @_ })->wait;
+    is_deeply [sort @codes], [(200) x 8], 'eight concurrent first messages accepted';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_contacts WHERE wa_id = '5511955554444'}), 1, 'one contact';
+    is $t->psql(q{SELECT count(DISTINCT ticket_id) FROM helpdesk.whatsapp_messages WHERE wamid LIKE 'wamid.R%'}), 1,
+        'one ticket';
+}
 
 # bad input
 $res = cloud_post('{"entry": [');

@@ -76,25 +76,57 @@ sub pgbench {
 open my $e, '>', "$dir/empty.lua" or die;
 close $e;
 
+# WhatsApp webhook ingest: every request a new message (unique wamid) from
+# one of 500 customers, as a 360dialog v2 delivery
+my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => '360dialog', display_phone_number => '+55 11 4000-0000', api_key => 'k',
+    base_url => 'http://127.0.0.1:9' })->res->json;
+my ($wapath) = $conn->{webhook_url} =~ m{^http://[^/]+(/.*)$};
+open my $wl, '>', "$dir/wa.lua" or die;
+print $wl <<'LUA';
+local counter = 0
+local thread_id = 0
+setup = function(thread)
+    thread:set("tid", thread_id)
+    thread_id = thread_id + 1
+end
+request = function()
+    counter = counter + 1
+    local from = 5511900000000 + (counter % 500)
+    local body = '{"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages",'
+        .. '"value":{"messaging_product":"whatsapp","contacts":[{"profile":{"name":"Cliente"},"wa_id":"' .. from .. '"}],'
+        .. '"messages":[{"from":"' .. from .. '","id":"wamid.B' .. tid .. '.' .. counter .. '","timestamp":"1700000000",'
+        .. '"type":"text","text":{"body":"mensagem de teste"}}]}}]}]}'
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+LUA
+close $wl;
+
 my %r;
 $r{plain} = wrk('empty.lua', '/plain');
 $r{get} = wrk('get.lua', "/api/v1/tickets/$ticket->{id}");
 $r{pgget} = pgbench('get.sql');
 $r{pgbench} = pgbench('create.sql');
 $r{post} = wrk('post.lua', '/api/v1/tickets');
+my $before = $t->psql('SELECT count(*) FROM helpdesk.whatsapp_messages');
+$r{wa} = wrk('wa.lua', $wapath);
+my $stored = $t->psql('SELECT count(*) FROM helpdesk.whatsapp_messages') - $before;
 
 printf "\n%-40s %12s %12s %12s\n", 'benchmark', 'req/s', 'p50', 'p99';
 for (['plain nginx: return 200', 'plain'],
      ['pgbench: the same SQL as a GET', 'pgget'],
      ['GET /v1/tickets/{id}', 'get'],
      ['pgbench: the same SQL as a POST', 'pgbench'],
-     ['POST /v1/tickets', 'post']) {
+     ['POST /v1/tickets', 'post'],
+     ['WhatsApp webhook (1 message each)', 'wa']) {
     my $x = $r{$_->[1]};
     printf "%-40s %12.0f %12s %12s\n", $_->[0], $x->{rps}, $x->{p50}, $x->{p99};
 }
 printf "\nGET  / return 200: %.2fx (target >= 0.40)\n", $r{get}{rps} / $r{plain}{rps};
 printf "GET  / pgbench:    %.2fx (the module's own overhead on a read)\n", $r{get}{rps} / $r{pgget}{rps};
 printf "POST / pgbench:    %.2fx (target >= 0.80)\n", $r{post}{rps} / $r{pgbench}{rps};
+printf "WhatsApp ingest:   %.0f messages/s committed before the ack (%d stored), p99 %s "
+     . "(target 5000/s, p99 < 50ms)\n", $stored / $seconds, $stored, $r{wa}{p99};
 chomp(my $cpus = `nproc`);
 printf "(%d nginx workers, %d connections, %d s each, %s CPUs)\n", $workers, $conns, $seconds, $cpus;
 
