@@ -44,9 +44,14 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_templates(p_tenant uuid) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(settings->'whatsapp_templates', '{}')
-    FROM helpdesk.tenants WHERE tenant_id = p_tenant
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    SELECT settings->'whatsapp_templates' INTO r
+    FROM helpdesk.tenants WHERE tenant_id = p_tenant;
+    RETURN coalesce(r, '{}');
+END
 $$;
 
 -- Refuses free text outside the window, naming the way out.

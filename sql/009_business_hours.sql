@@ -20,9 +20,14 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION helpdesk.business_hours(p_tenant uuid, p_channel text)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT settings->'business_hours'->p_channel
-    FROM helpdesk.tenants WHERE tenant_id = p_tenant
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    SELECT settings->'business_hours'->p_channel INTO r
+    FROM helpdesk.tenants WHERE tenant_id = p_tenant;
+    RETURN r;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION helpdesk.within_business_hours(p_tenant uuid,

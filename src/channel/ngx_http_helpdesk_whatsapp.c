@@ -29,6 +29,7 @@
 #include "core/ngx_helpdesk_http.h"
 #include "core/ngx_helpdesk_json.h"
 #include "ngx_http_helpdesk_whatsapp.h"
+#include "ngx_http_helpdesk_whatsapp_ingest.h"
 
 
 #define NGX_HTTP_HELPDESK_WA_TOKEN_MIN  16
@@ -45,6 +46,7 @@ typedef struct {
     ngx_str_t                       app_secret;
     ngx_str_t                       verify_token;
     ngx_helpdesk_pg_query_t         query;
+    ngx_http_helpdesk_wa_item_t     item;
 } ngx_http_helpdesk_wa_ctx_t;
 
 
@@ -57,11 +59,10 @@ static ngx_int_t ngx_http_helpdesk_whatsapp_handshake(
 static ngx_int_t ngx_http_helpdesk_whatsapp_verify(
     ngx_http_helpdesk_wa_ctx_t *ctx);
 static void ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx);
-static void ngx_http_helpdesk_whatsapp_ingested(ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
+static void ngx_http_helpdesk_whatsapp_ingested(
+    ngx_http_helpdesk_wa_item_t *item, ngx_int_t rc, ngx_str_t *result);
 static ngx_int_t ngx_http_helpdesk_whatsapp_pg_failed(
-    ngx_http_helpdesk_wa_ctx_t *ctx, ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
+    ngx_http_helpdesk_wa_ctx_t *ctx, PGresult *res, ngx_flag_t refused);
 static ngx_str_t *ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r,
     PGresult *res, int col, ngx_str_t *to);
 
@@ -206,7 +207,7 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_http_finalize_request(r,
-            ngx_http_helpdesk_whatsapp_pg_failed(ctx, q, res));
+            ngx_http_helpdesk_whatsapp_pg_failed(ctx, res, 0));
         return;
     }
 
@@ -384,10 +385,8 @@ static void
 ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     json_t                   *doc;
-    ngx_str_t                 ip;
     json_error_t              err;
     ngx_http_request_t       *r = ctx->r;
-    ngx_helpdesk_pg_query_t  *q = &ctx->query;
     u_char                    detail[256];
 
     /* well-formed JSON only; PostgreSQL would say so less clearly */
@@ -407,61 +406,52 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
 
     json_decref(doc);
 
-    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
-    q->sql = "SELECT helpdesk.whatsapp_ingest($1, $2, $3::inet, $4::jsonb)";
-    q->handler = ngx_http_helpdesk_whatsapp_ingested;
-    q->data = ctx;
-    q->log = r->connection->log;
+    /* stored together with whatever else arrives in the same instant */
+    ctx->item.tenant = ctx->tenant;
+    ctx->item.connection = ctx->connection;
+    ctx->item.body = ctx->body;
+    ctx->item.done = ngx_http_helpdesk_whatsapp_ingested;
+    ctx->item.data = ctx;
+    ctx->item.log = r->connection->log;
 
-    ngx_str_null(&ip);
     if (r->connection->sockaddr->sa_family != AF_UNIX) {
-        ip = r->connection->addr_text;
+        ctx->item.ip = r->connection->addr_text;
     }
 
-    if (ngx_helpdesk_pg_param(q, r->pool, &ctx->tenant) != NGX_OK
-        || ngx_helpdesk_pg_param(q, r->pool, &ctx->connection) != NGX_OK
-        || ngx_helpdesk_pg_param(q, r->pool, ip.len ? &ip : NULL) != NGX_OK
-        || ngx_helpdesk_pg_param(q, r->pool, &ctx->body) != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_helpdesk_pg_run(q);
+    ngx_http_helpdesk_wa_ingest(&ctx->item);
 }
 
 
 static void
-ngx_http_helpdesk_whatsapp_ingested(ngx_helpdesk_pg_query_t *q,
-    PGresult *res)
+ngx_http_helpdesk_whatsapp_ingested(ngx_http_helpdesk_wa_item_t *item,
+    ngx_int_t rc, ngx_str_t *result)
 {
-    size_t                       len;
     u_char                      *p;
     ngx_http_request_t          *r;
-    ngx_http_helpdesk_wa_ctx_t  *ctx = q->data;
+    ngx_http_helpdesk_wa_ctx_t  *ctx = item->data;
 
     r = ctx->r;
 
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (rc != NGX_OK) {
         ngx_http_finalize_request(r,
-            ngx_http_helpdesk_whatsapp_pg_failed(ctx, q, res));
+            ngx_http_helpdesk_whatsapp_pg_failed(ctx, NULL,
+                                                 rc == NGX_DECLINED));
         return;
     }
 
     /* committed: now the provider may forget it */
-    len = PQgetlength(res, 0, 0);
-    p = ngx_pnalloc(r->pool, len + 1);
+    p = ngx_pnalloc(r->pool, result->len + 1);
     if (p == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_memcpy(p, PQgetvalue(res, 0, 0), len);
-    p[len] = '\n';
+    ngx_memcpy(p, result->data, result->len);
+    p[result->len] = '\n';
 
     ngx_http_finalize_request(r,
         ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json", p,
-                               len + 1));
+                               result->len + 1));
 }
 
 
@@ -472,14 +462,16 @@ ngx_http_helpdesk_whatsapp_ingested(ngx_helpdesk_pg_query_t *q,
 
 static ngx_int_t
 ngx_http_helpdesk_whatsapp_pg_failed(ngx_http_helpdesk_wa_ctx_t *ctx,
-    ngx_helpdesk_pg_query_t *q, PGresult *res)
+    PGresult *res, ngx_flag_t refused)
 {
     ngx_str_t            v;
     ngx_http_request_t  *r = ctx->r;
 
-    if (res) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "helpdesk whatsapp: %s", PQresultErrorMessage(res));
+    if (res || refused) {
+        if (res) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "helpdesk whatsapp: %s", PQresultErrorMessage(res));
+        }
 
         return ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                    "internal-error", "Internal Server Error",

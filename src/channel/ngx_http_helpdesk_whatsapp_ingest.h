@@ -1,0 +1,39 @@
+/*
+ * WhatsApp deliveries, committed in batches.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_WHATSAPP_INGEST_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_WHATSAPP_INGEST_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+typedef struct ngx_http_helpdesk_wa_item_s  ngx_http_helpdesk_wa_item_t;
+
+/*
+ * rc: NGX_OK with the delivery's counts in "result" (a JSON object), or
+ * NGX_DECLINED when PostgreSQL refused this delivery (result holds the
+ * error), or NGX_ERROR when PostgreSQL could not be reached.
+ */
+typedef void (*ngx_http_helpdesk_wa_done_pt)(ngx_http_helpdesk_wa_item_t *item,
+    ngx_int_t rc, ngx_str_t *result);
+
+
+struct ngx_http_helpdesk_wa_item_s {
+    ngx_queue_t                     queue;
+    ngx_str_t                       tenant;
+    ngx_str_t                       connection;
+    ngx_str_t                       ip;         /* empty for unix sockets */
+    ngx_str_t                       body;       /* a JSON object */
+    ngx_http_helpdesk_wa_done_pt    done;
+    void                           *data;
+    ngx_log_t                      *log;
+};
+
+
+void ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item);
+
+
+#endif /* _NGX_HTTP_HELPDESK_WHATSAPP_INGEST_H_INCLUDED_ */
