@@ -341,7 +341,9 @@ DECLARE
     v_data   jsonb;
     media    jsonb := helpdesk.whatsapp_media(m);
 BEGIN
-    IF v_wamid IS NULL OR (wa_id IS NULL AND bsuid IS NULL
+    IF jsonb_typeof(m) <> 'object' OR v_wamid IS NULL
+       OR jsonb_typeof(m->'type') IS DISTINCT FROM 'string'
+       OR (wa_id IS NULL AND bsuid IS NULL
                          AND jsonb_array_length(coalesce(contacts, '[]')) = 0) THEN
         RETURN 'ignored';
     END IF;
@@ -364,7 +366,9 @@ BEGIN
         RETURN 'ignored';
     END IF;
 
-    at := coalesce(to_timestamp((m->>'timestamp')::double precision), now());
+    -- the message's own time (Unix seconds, as a string); now() if absent
+    at := CASE WHEN m->>'timestamp' ~ '^[0-9]{1,12}$'
+               THEN to_timestamp((m->>'timestamp')::double precision) ELSE now() END;
     v_body := helpdesk.whatsapp_text(m);
 
     -- provider retries stop here
@@ -479,13 +483,15 @@ DECLARE
     done   text;
     m      helpdesk.whatsapp_messages;
 BEGIN
-    IF s->>'id' IS NULL OR s->>'status' IS NULL THEN
+    IF jsonb_typeof(s) <> 'object' OR s->>'id' IS NULL OR s->>'status' IS NULL THEN
         RETURN 'ignored';
     END IF;
 
     INSERT INTO helpdesk.whatsapp_statuses (tenant_id, connection_id, wamid, status, at, errors)
     VALUES (tenant, p_connection, s->>'id', s->>'status',
-            to_timestamp((s->>'timestamp')::double precision), s->'errors')
+            CASE WHEN s->>'timestamp' ~ '^[0-9]{1,12}$'
+                 THEN to_timestamp((s->>'timestamp')::double precision) END,
+            s->'errors')
     ON CONFLICT DO NOTHING
     RETURNING status INTO done;
 

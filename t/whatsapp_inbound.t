@@ -265,6 +265,12 @@ is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM help
 }
 
 # bad input
+$res = cloud_post(envelope(contacts => [{ wa_id => '5511911112222' }],
+    messages => [{ from => '5511911112222', id => 'wamid.T1', timestamp => 'yesterday', type => 'text',
+                   text => { body => 'sem hora' } }, { id => 'wamid.T2' }, 'not an object'],
+    statuses => [{ id => 'wamid.X', status => 'delivered', timestamp => [] }, {}]));
+is $res->code, 200, 'odd fields are tolerated, not refused for a week of retries';
+is $res->json->{message}, 1, 'what can be stored is stored';
 $res = cloud_post('{"entry": [');
 is $res->code, 400, 'malformed JSON: 400';
 $res = cloud_post(encode_json({ object => 'whatsapp_business_account', entry => 'nonsense' }));
