@@ -162,22 +162,23 @@ DROP TRIGGER IF EXISTS audit_log_immutable ON helpdesk.audit_log;
 CREATE TRIGGER audit_log_immutable BEFORE UPDATE OR DELETE ON helpdesk.audit_log
     FOR EACH ROW EXECUTE FUNCTION helpdesk.audit_log_immutable();
 
--- row-level security: one policy per table, all on the same setting
-DO $$
-DECLARE
-    t text;
+-- row-level security: one policy per table, all on the same setting;
+-- every later migration calls this for the tables it adds
+CREATE OR REPLACE FUNCTION helpdesk.tenant_rls(t regclass) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    FOREACH t IN ARRAY ARRAY['tenants', 'users', 'api_keys', 'tickets',
-                             'ticket_events', 'audit_log']
-    LOOP
-        EXECUTE format('ALTER TABLE helpdesk.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON helpdesk.%I', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON helpdesk.%I '
-                       'USING (tenant_id = helpdesk.current_tenant()) '
-                       'WITH CHECK (tenant_id = helpdesk.current_tenant())', t);
-    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', t);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s '
+                   'USING (tenant_id = helpdesk.current_tenant()) '
+                   'WITH CHECK (tenant_id = helpdesk.current_tenant())', t);
 END
 $$;
+
+SELECT helpdesk.tenant_rls(t::regclass)
+FROM unnest(ARRAY['helpdesk.tenants', 'helpdesk.users', 'helpdesk.api_keys',
+                  'helpdesk.tickets', 'helpdesk.ticket_events',
+                  'helpdesk.audit_log']) t;
 
 RESET ROLE;
 

@@ -68,20 +68,8 @@ CREATE TABLE IF NOT EXISTS helpdesk.webhook_attempts (
 CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint
     ON helpdesk.webhook_attempts (tenant_id, endpoint_id, attempt_id);
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['webhook_endpoints', 'outbox', 'webhook_attempts']
-    LOOP
-        EXECUTE format('ALTER TABLE helpdesk.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON helpdesk.%I', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON helpdesk.%I '
-                       'USING (tenant_id = helpdesk.current_tenant()) '
-                       'WITH CHECK (tenant_id = helpdesk.current_tenant())', t);
-    END LOOP;
-END
-$$;
+SELECT helpdesk.tenant_rls(t::regclass)
+FROM unnest(ARRAY['helpdesk.webhook_endpoints', 'helpdesk.outbox', 'helpdesk.webhook_attempts']) t;
 
 -- Queues an event for every enabled endpoint that subscribed to it (or
 -- for one endpoint only), in the caller's transaction.

@@ -107,21 +107,8 @@ ALTER TABLE helpdesk.outbox DROP CONSTRAINT IF EXISTS outbox_kind_check;
 ALTER TABLE helpdesk.outbox ADD CONSTRAINT outbox_kind_check
     CHECK (kind IN ('webhook', 'whatsapp'));
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['whatsapp_connections', 'whatsapp_contacts',
-                             'whatsapp_messages', 'whatsapp_statuses']
-    LOOP
-        EXECUTE format('ALTER TABLE helpdesk.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON helpdesk.%I', t);
-        EXECUTE format('CREATE POLICY tenant_isolation ON helpdesk.%I '
-                       'USING (tenant_id = helpdesk.current_tenant()) '
-                       'WITH CHECK (tenant_id = helpdesk.current_tenant())', t);
-    END LOOP;
-END
-$$;
+SELECT helpdesk.tenant_rls(t::regclass)
+FROM unnest(ARRAY['helpdesk.whatsapp_connections', 'helpdesk.whatsapp_contacts', 'helpdesk.whatsapp_messages', 'helpdesk.whatsapp_statuses']) t;
 
 RESET ROLE;
 

@@ -21,11 +21,7 @@ CREATE TABLE IF NOT EXISTS helpdesk.attachments (
 
 CREATE INDEX IF NOT EXISTS attachments_event ON helpdesk.attachments (tenant_id, ticket_id, event_id);
 
-ALTER TABLE helpdesk.attachments ENABLE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS tenant_isolation ON helpdesk.attachments;
-CREATE POLICY tenant_isolation ON helpdesk.attachments
-    USING (tenant_id = helpdesk.current_tenant())
-    WITH CHECK (tenant_id = helpdesk.current_tenant());
+SELECT helpdesk.tenant_rls('helpdesk.attachments');
 
 -- GET /v1/tickets/{id}/attachments/{attachment}: the file itself.
 CREATE OR REPLACE FUNCTION helpdesk.api_attachment(p_key_hash bytea, p_scope text,

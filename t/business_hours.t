@@ -8,7 +8,7 @@ use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
 use Mojo::JSON qw(encode_json decode_json);
 use Time::HiRes qw(sleep time);
-use Helpdesk::Test;
+use Helpdesk::Test qw(until_true);
 use Helpdesk::FakeHTTP;
 
 my $fake = Helpdesk::FakeHTTP->new;
@@ -18,12 +18,6 @@ my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
 
-sub until_true {
-    my ($cond, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
-    while (time < $deadline) { my $v = $cond->(); return $v if $v; sleep 0.05 }
-    return $cond->();
-}
 
 my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PN1',

@@ -8,7 +8,7 @@ use Test::More;
 use Digest::SHA qw(hmac_sha256_hex);
 use Mojo::JSON qw(encode_json decode_json);
 use Time::HiRes qw(sleep time);
-use Helpdesk::Test;
+use Helpdesk::Test qw(until_true);
 use Helpdesk::FakeHTTP;
 use Mojo::Promise;
 
@@ -19,12 +19,6 @@ my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
 
-sub until_true {
-    my ($cond, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
-    while (time < $deadline) { my $v = $cond->(); return $v if $v; sleep 0.05 }
-    return $cond->();
-}
 
 # connections
 my $tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {

@@ -18,7 +18,9 @@ use Mojo::UserAgent;
 use Mojo::JSON qw(decode_json encode_json);
 use Test::More;
 use Time::HiRes qw(sleep time);
+use Exporter 'import';
 
+our @EXPORT_OK = qw(until_true);
 our $TOP = abs_path(dirname(__FILE__) . '/../../..');
 my $STACK = "$TOP/src/tools/stack.sh";
 my $MODULE = "$TOP/build/ngx_http_helpdesk_module.so";
@@ -242,6 +244,19 @@ sub ua {
 }
 
 sub auth { return { Authorization => "Bearer $_[1]" } }
+
+# Polls $cond until it returns something true, for at most $timeout seconds
+# (default 10); returns that value, or the last false one.
+sub until_true {
+    my ($cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 10);
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.05;
+    }
+    return $cond->();
+}
 
 # Provider API helpers: a tenant with a key holding the given scopes.
 sub create_tenant {
