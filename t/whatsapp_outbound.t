@@ -171,6 +171,18 @@ is $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body =
 ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT10'}) == 1 }),
     'and sent';
 
+# a reply in flight during a reload is sent once, and recorded
+$fake->script({ status => 200, delay => 1.5, body => '{"messages":[{"id":"wamid.RELOAD"}]}' });
+$before = scalar @{ sends() };
+$ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'durante o reload' });
+until_true(sub { @{ sends() } > $before });
+kill 'HUP', $t->nginx_pid;
+ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.RELOAD'}) == 1 }, 15),
+    'a reply in flight across a reload is recorded';
+sleep 0.5;
+is scalar(grep { ($_->{text}{body} // '') eq 'durante o reload' } map { decode_json($_->{body}) }
+          grep { $_->{path} eq '/graph/PNID1/messages' } @{ $fake->requests }), 1, 'and sent exactly once';
+
 # API tickets do not go to WhatsApp
 my $api = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'from the API' })->res->json;
 $before = scalar @{ sends() };
