@@ -255,6 +255,26 @@ BEGIN
 END
 $$;
 
+-- Ticket numbers come from a sequence per tenant: no lock is held until
+-- commit, so concurrent tickets of one tenant do not queue behind each
+-- other (a rolled-back ticket leaves a gap).  The sequence is created with
+-- the tenant's first ticket, as the owner, continuing any older counter.
+CREATE OR REPLACE FUNCTION helpdesk.next_ticket_number(p_tenant uuid) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    seq text := 'helpdesk.ticket_number_' || replace(p_tenant::text, '-', '');
+BEGIN
+    IF to_regclass(seq) IS NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended(seq, 0));
+        EXECUTE format('CREATE SEQUENCE IF NOT EXISTS %s START %s', seq,
+                       (SELECT ticket_seq + 1 FROM helpdesk.tenants
+                        WHERE tenant_id = p_tenant));
+    END IF;
+
+    RETURN nextval(seq);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION helpdesk.ticket_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -264,8 +284,7 @@ DECLARE
     assignee  uuid;
     t         helpdesk.tickets;
 BEGIN
-    UPDATE helpdesk.tenants SET ticket_seq = ticket_seq + 1
-    WHERE tenant_id = tenant RETURNING ticket_seq INTO num;
+    num := helpdesk.next_ticket_number(tenant);
 
     requester := helpdesk.customer_for(tenant, args->>'requester_email',
                                        args->>'requester_name',

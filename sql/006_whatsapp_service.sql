@@ -880,13 +880,24 @@ DECLARE
     it jsonb;
     r  jsonb;
 BEGIN
-    -- Deliveries of one tenant take its ticket counter and its contacts'
-    -- locks: two batches touching the same tenant would wait for each
-    -- other in opposite orders.  Taking the tenants' locks first, in one
-    -- order, makes such batches queue instead of deadlocking.
+    -- Each delivery locks its senders (see whatsapp_contact) until the
+    -- batch commits: two batches locking them in different orders would
+    -- deadlock.  Taking every sender's lock first, in one order, makes
+    -- batches with a sender in common queue instead, and lets the others
+    -- run side by side.
     PERFORM pg_advisory_xact_lock(k)
-    FROM (SELECT DISTINCT hashtextextended('ingest/' || (x->>'t'), 0) AS k
-          FROM jsonb_array_elements(items) x) s
+    FROM (SELECT DISTINCT hashtextextended((x->>'c') || '/'
+                     || coalesce(m->>'from', m->>'from_user_id'), 0) AS k
+          FROM jsonb_array_elements(items) x,
+               LATERAL jsonb_path_query(x->'b',
+                   'lax $.entry[*].changes[*].value.messages[*]') m
+          WHERE coalesce(m->>'from', m->>'from_user_id') IS NOT NULL
+          UNION
+          SELECT hashtextextended((x->>'c') || '/'
+                     || coalesce(m->>'from', m->>'from_user_id'), 0)
+          FROM jsonb_array_elements(items) x,
+               LATERAL jsonb_path_query(x->'b', 'lax $.messages[*]') m
+          WHERE coalesce(m->>'from', m->>'from_user_id') IS NOT NULL) s
     ORDER BY k;
 
     FOR it IN SELECT * FROM jsonb_array_elements(items) LOOP
