@@ -35,6 +35,23 @@
 #define NGX_HTTP_HELPDESK_WA_TOKEN_MIN  16
 #define NGX_HTTP_HELPDESK_WA_TOKEN_MAX  64
 
+/*
+ * Routes found are kept per worker for a few seconds, which saves a round
+ * trip on every delivery of a busy number; a deleted or disabled
+ * connection, or a rotated app secret, takes effect within that time.
+ */
+#define NGX_HTTP_HELPDESK_WA_ROUTES     256
+#define NGX_HTTP_HELPDESK_WA_ROUTE_TTL  5000
+
+
+typedef struct {
+    u_char                          token[NGX_HTTP_HELPDESK_WA_TOKEN_MAX];
+    size_t                          token_len;
+    ngx_msec_t                      expires;
+    u_char                         *mem;
+    ngx_str_t                       values[5];
+} ngx_http_helpdesk_wa_route_t;
+
 
 typedef struct {
     ngx_http_request_t             *r;
@@ -65,6 +82,15 @@ static ngx_int_t ngx_http_helpdesk_whatsapp_pg_failed(
     ngx_http_helpdesk_wa_ctx_t *ctx, PGresult *res, ngx_flag_t refused);
 static ngx_str_t *ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r,
     PGresult *res, int col, ngx_str_t *to);
+static void ngx_http_helpdesk_whatsapp_routed_ctx(
+    ngx_http_helpdesk_wa_ctx_t *ctx);
+static ngx_flag_t ngx_http_helpdesk_whatsapp_cached(
+    ngx_http_helpdesk_wa_ctx_t *ctx);
+static void ngx_http_helpdesk_whatsapp_cache(ngx_http_helpdesk_wa_ctx_t *ctx);
+
+
+static ngx_http_helpdesk_wa_route_t
+    ngx_http_helpdesk_wa_routes[NGX_HTTP_HELPDESK_WA_ROUTES];
 
 
 ngx_int_t
@@ -180,6 +206,11 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     ngx_helpdesk_pg_query_t  *q = &ctx->query;
 
+    if (ngx_http_helpdesk_whatsapp_cached(ctx)) {
+        ngx_http_helpdesk_whatsapp_routed_ctx(ctx);
+        return;
+    }
+
     ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
     q->sql = "SELECT tenant_id, connection_id, provider, app_secret, "
              "verify_token FROM helpdesk.whatsapp_route($1)";
@@ -199,7 +230,6 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
 static void
 ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
-    ngx_int_t                    rc;
     ngx_http_request_t          *r;
     ngx_http_helpdesk_wa_ctx_t  *ctx = q->data;
 
@@ -229,6 +259,17 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
+    ngx_http_helpdesk_whatsapp_cache(ctx);
+    ngx_http_helpdesk_whatsapp_routed_ctx(ctx);
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r = ctx->r;
+
     if (r->method != NGX_HTTP_POST) {
         ngx_http_finalize_request(r,
                                   ngx_http_helpdesk_whatsapp_handshake(ctx));
@@ -252,6 +293,100 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
     }
 
     ngx_http_helpdesk_whatsapp_ingest(ctx);
+}
+
+
+static ngx_http_helpdesk_wa_route_t *
+ngx_http_helpdesk_whatsapp_slot(ngx_str_t *token)
+{
+    return &ngx_http_helpdesk_wa_routes[ngx_crc32_short(token->data, token->len)
+                                        % NGX_HTTP_HELPDESK_WA_ROUTES];
+}
+
+
+static ngx_flag_t
+ngx_http_helpdesk_whatsapp_cached(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_str_t                     *to[5];
+    ngx_http_helpdesk_wa_route_t  *rt;
+
+    rt = ngx_http_helpdesk_whatsapp_slot(&ctx->token);
+
+    if (rt->mem == NULL || rt->token_len != ctx->token.len
+        || ngx_memcmp(rt->token, ctx->token.data, ctx->token.len) != 0
+        || (ngx_msec_int_t) (rt->expires - ngx_current_msec) <= 0)
+    {
+        return 0;
+    }
+
+    to[0] = &ctx->tenant;
+    to[1] = &ctx->connection;
+    to[2] = &ctx->provider;
+    to[3] = &ctx->app_secret;
+    to[4] = &ctx->verify_token;
+
+    /* copies: the slot may be reused while this request still runs */
+    for (i = 0; i < 5; i++) {
+        p = ngx_pnalloc(ctx->r->pool, rt->values[i].len + 1);
+        if (p == NULL) {
+            return 0;
+        }
+
+        ngx_memcpy(p, rt->values[i].data, rt->values[i].len);
+        p[rt->values[i].len] = '\0';
+        to[i]->data = p;
+        to[i]->len = rt->values[i].len;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_cache(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_str_t                     *from[5];
+    ngx_http_helpdesk_wa_route_t  *rt;
+
+    from[0] = &ctx->tenant;
+    from[1] = &ctx->connection;
+    from[2] = &ctx->provider;
+    from[3] = &ctx->app_secret;
+    from[4] = &ctx->verify_token;
+
+    len = 0;
+    for (i = 0; i < 5; i++) {
+        len += from[i]->len;
+    }
+
+    rt = ngx_http_helpdesk_whatsapp_slot(&ctx->token);
+
+    if (rt->mem) {
+        ngx_free(rt->mem);
+        rt->mem = NULL;
+    }
+
+    p = ngx_alloc(len + 1, ctx->r->connection->log);
+    if (p == NULL) {
+        return;
+    }
+
+    rt->mem = p;
+
+    for (i = 0; i < 5; i++) {
+        rt->values[i].data = p;
+        rt->values[i].len = from[i]->len;
+        p = ngx_cpymem(p, from[i]->data, from[i]->len);
+    }
+
+    ngx_memcpy(rt->token, ctx->token.data, ctx->token.len);
+    rt->token_len = ctx->token.len;
+    rt->expires = ngx_current_msec + NGX_HTTP_HELPDESK_WA_ROUTE_TTL;
 }
 
 
