@@ -317,8 +317,10 @@ BEGIN
     PERFORM helpdesk.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', helpdesk.ticket_number(t.number)));
 
-    PERFORM helpdesk.emit(ctx, 'ticket.created',
-                          jsonb_build_object('ticket', helpdesk.ticket_json(t)));
+    IF helpdesk.wants(tenant, 'ticket.created') THEN
+        PERFORM helpdesk.emit(ctx, 'ticket.created',
+                              jsonb_build_object('ticket', helpdesk.ticket_json(t)));
+    END IF;
 
     RETURN jsonb_build_object('status', 201, 'body', helpdesk.ticket_json(t),
                               'location', '/v1/tickets/' || t.ticket_id);

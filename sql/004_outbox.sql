@@ -71,6 +71,17 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint
 SELECT helpdesk.tenant_rls(t::regclass)
 FROM unnest(ARRAY['helpdesk.webhook_endpoints', 'helpdesk.outbox', 'helpdesk.webhook_attempts']) t;
 
+-- Whether anyone listens: lets a hot path skip building a payload nobody
+-- will receive.
+CREATE OR REPLACE FUNCTION helpdesk.wants(p_tenant uuid, p_type text)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM helpdesk.webhook_endpoints e
+                   WHERE e.tenant_id = p_tenant AND e.enabled
+                     AND e.deleted_at IS NULL AND p_type = ANY (e.events));
+END
+$$;
+
 -- Queues an event for every enabled endpoint that subscribed to it (or
 -- for one endpoint only), in the caller's transaction.
 CREATE OR REPLACE FUNCTION helpdesk.emit(ctx jsonb, p_type text, p_data jsonb,
@@ -236,6 +247,7 @@ GRANT SELECT, INSERT, UPDATE ON helpdesk.webhook_endpoints, helpdesk.outbox
     TO helpdesk_app;
 GRANT SELECT ON helpdesk.webhook_attempts TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.emit(jsonb, text, jsonb, uuid) TO helpdesk_app;
+GRANT EXECUTE ON FUNCTION helpdesk.wants(uuid, text) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.outbox_claim(int, int) TO helpdesk_app;
 GRANT EXECUTE ON FUNCTION helpdesk.outbox_result(uuid, bigint, boolean, int, text,
     int, text, int, int, int, int, bytea) TO helpdesk_app;

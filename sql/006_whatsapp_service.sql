@@ -442,10 +442,12 @@ BEGIN
             status = CASE WHEN status = 'pending' THEN 'open' ELSE status END
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
 
-        PERFORM helpdesk.emit(actor, 'ticket.comment_added',
-            jsonb_build_object('ticket', jsonb_build_object('id', t.ticket_id,
-                                   'number', helpdesk.ticket_number(t.number)),
-                               'comment', helpdesk.event_json(e)));
+        IF helpdesk.wants(tenant, 'ticket.comment_added') THEN
+            PERFORM helpdesk.emit(actor, 'ticket.comment_added',
+                jsonb_build_object('ticket', jsonb_build_object('id', t.ticket_id,
+                                       'number', helpdesk.ticket_number(t.number)),
+                                   'comment', helpdesk.event_json(e)));
+        END IF;
     END IF;
 
     UPDATE helpdesk.whatsapp_messages SET contact_id = k.contact_id,
