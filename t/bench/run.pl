@@ -17,7 +17,7 @@ my $workers = $ENV{BENCH_WORKERS} // 2;
 
 my $t = Helpdesk::Test->new(workers => $workers)->start_stack;
 $t->start_nginx(postgres => sprintf('"host=%s/run dbname=helpdesk user=helpdesk_app" max=16 backlog=1024 timeout=10s', $t->dir));
-$t->psql("ALTER SYSTEM SET synchronous_commit = on; SELECT pg_reload_conf();");
+$t->psql("ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET track_functions = 'pl'; SELECT pg_reload_conf();");
 my $acme = $t->create_tenant('bench');
 my $ua = $t->ua;
 my $h = $t->auth($acme->{key});
@@ -111,6 +111,9 @@ $r{post} = wrk('post.lua', '/api/v1/tickets');
 my $before = $t->psql('SELECT count(*) FROM helpdesk.whatsapp_messages');
 $r{wa} = wrk('wa.lua', $wapath);
 my $stored = $t->psql('SELECT count(*) FROM helpdesk.whatsapp_messages') - $before;
+my $profile = $ENV{BENCH_PROFILE} ? $t->psql(q{SELECT funcname || ' ' || calls || ' calls, '
+    || round((self_time / greatest(calls, 1))::numeric * 1000) || ' us self each'
+    FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 12}) : '';
 
 printf "\n%-40s %12s %12s %12s\n", 'benchmark', 'req/s', 'p50', 'p99';
 for (['plain nginx: return 200', 'plain'],
@@ -127,6 +130,7 @@ printf "GET  / pgbench:    %.2fx (the module's own overhead on a read)\n", $r{ge
 printf "POST / pgbench:    %.2fx (target >= 0.80)\n", $r{post}{rps} / $r{pgbench}{rps};
 printf "WhatsApp ingest:   %.0f messages/s committed before the ack (%d stored), p99 %s "
      . "(target 5000/s, p99 < 50ms)\n", $stored / $seconds, $stored, $r{wa}{p99};
+print "\nPL/pgSQL time, whole run:\n$profile\n" if $profile;
 chomp(my $cpus = `nproc`);
 printf "(%d nginx workers, %d connections, %d s each, %s CPUs)\n", $workers, $conns, $seconds, $cpus;
 
