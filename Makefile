@@ -54,7 +54,9 @@ test: deps $(MODULE)
 # timing-sensitive tests (nonblocking, reload) are left out: valgrind is slow
 memcheck: deps $(MODULE)
 	HELPDESK_VALGRIND=1 prove -I t/lib t/api_tickets.t t/api_errors.t \
-	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t
+	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t \
+	    t/whatsapp_inbound.t t/whatsapp_outbound.t t/whatsapp_media.t \
+	    t/whatsapp_qr.t t/business_hours.t
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl
