@@ -655,10 +655,16 @@ BEGIN
         url := c.base_url || '/v1/configs/webhook';
         body := jsonb_build_object('url', c.webhook_url)::text;
 
-    ELSIF o.event_type = 'whatsapp.check' THEN
+    ELSIF o.event_type = 'whatsapp.check'
+          OR (o.event_type = 'whatsapp.ping' AND c.provider = 'cloud') THEN
         method := 'GET';
         url := c.base_url || '/' || c.phone_number_id
                || '?fields=display_phone_number,verified_name';
+
+    ELSIF o.event_type = 'whatsapp.ping' THEN
+        -- reading the webhook configuration proves the key, changing nothing
+        method := 'GET';
+        url := c.base_url || '/v1/configs/webhook';
 
     ELSIF o.event_type = 'whatsapp.media' THEN
         -- two steps (Cloud and 360dialog v2: the id gives a URL, the URL the
@@ -918,3 +924,40 @@ $$;
 RESET ROLE;
 
 GRANT EXECUTE ON FUNCTION helpdesk.whatsapp_ingest_batch(jsonb) TO helpdesk_app;
+
+-- Periodic health checks: a key revoked at the provider turns the
+-- connection red even when nothing is being sent.  Called by the outbox
+-- runner; a connection is checked when its last check is older than
+-- p_interval_ms and no check is already queued.
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION helpdesk.outbox_schedule(p_interval_ms int)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    n int;
+BEGIN
+    INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                 event_type, payload)
+    SELECT c.tenant_id, 'whatsapp', c.connection_id, gen_random_uuid(),
+           'whatsapp.ping', '{}'
+    FROM helpdesk.whatsapp_connections c
+    JOIN helpdesk.tenants t ON t.tenant_id = c.tenant_id
+    WHERE c.enabled AND c.deleted_at IS NULL AND t.status = 'active'
+      AND (c.health_checked_at IS NULL
+           OR c.health_checked_at < now() - make_interval(secs => p_interval_ms / 1000.0))
+      AND NOT EXISTS (SELECT 1 FROM helpdesk.outbox o
+                      WHERE o.tenant_id = c.tenant_id AND o.target_id = c.connection_id
+                        AND o.status IN ('pending', 'sending')
+                        AND o.event_type IN ('whatsapp.ping', 'whatsapp.check',
+                                             'whatsapp.register'));
+
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.outbox_schedule(int) FROM PUBLIC;
+
+RESET ROLE;
+
+GRANT EXECUTE ON FUNCTION helpdesk.outbox_schedule(int) TO helpdesk_app;

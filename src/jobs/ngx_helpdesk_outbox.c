@@ -63,9 +63,13 @@ typedef struct {
     ngx_event_t                 tick;
     ngx_helpdesk_pg_query_t     claim;
     ngx_pool_t                 *pool;       /* for the claim's parameters */
+    ngx_helpdesk_pg_query_t     schedule;
+    ngx_msec_t                  scheduled;  /* when checks were last queued */
+    u_char                      interval[NGX_INT_T_LEN + 1];
     ngx_uint_t                  inflight;
     ngx_uint_t                  asked;
     unsigned                    claiming:1;
+    unsigned                    scheduling:1;
     unsigned                    ready:1;
 } ngx_helpdesk_outbox_t;
 
@@ -82,6 +86,9 @@ static void ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d,
 static void ngx_helpdesk_outbox_recorded(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_outbox_done(ngx_helpdesk_delivery_t *d);
+static void ngx_helpdesk_outbox_schedule(void);
+static void ngx_helpdesk_outbox_scheduled(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
 
 
 static ngx_helpdesk_outbox_t  ngx_helpdesk_outbox;
@@ -97,6 +104,7 @@ ngx_helpdesk_outbox_defaults(ngx_helpdesk_outbox_conf_t *conf)
     conf->backoff = 5000;
     conf->max_backoff = 3600000;
     conf->disable_after = 50;
+    conf->health = 300000;
 }
 
 
@@ -127,6 +135,10 @@ ngx_helpdesk_outbox_parse(ngx_conf_t *cf, ngx_str_t *value,
     } else if (ngx_strncmp(value->data, "max_backoff=", 12) == 0) {
         ms = &conf->max_backoff;
         s.data = value->data + 12;
+
+    } else if (ngx_strncmp(value->data, "health=", 7) == 0) {
+        ms = &conf->health;
+        s.data = value->data + 7;
 
     } else if (ngx_strncmp(value->data, "batch=", 6) == 0) {
         num = &conf->batch;
@@ -216,6 +228,13 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
 
     ngx_add_timer(&ob->tick, ob->conf->interval);
 
+    /* queue the periodic checks a fifth of their interval apart */
+    if (!ob->scheduling
+        && ngx_current_msec - ob->scheduled >= ob->conf->health / 5)
+    {
+        ngx_helpdesk_outbox_schedule();
+    }
+
     if (ob->claiming || ob->inflight >= ob->conf->batch) {
         return;
     }
@@ -254,6 +273,46 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
 
     ob->claiming = 1;
     ngx_helpdesk_pg_run(&ob->claim);
+}
+
+
+static void
+ngx_helpdesk_outbox_schedule(void)
+{
+    ngx_str_t               v;
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    ngx_memzero(&ob->schedule, sizeof(ngx_helpdesk_pg_query_t));
+    ob->schedule.sql = "SELECT helpdesk.outbox_schedule($1)";
+    ob->schedule.handler = ngx_helpdesk_outbox_scheduled;
+    ob->schedule.log = ob->log;
+
+    /* a constant of the configuration: kept in the runner, not a pool */
+    v.data = ob->interval;
+    v.len = ngx_sprintf(ob->interval, "%M", ob->conf->health) - ob->interval;
+    ob->interval[v.len] = '\0';
+    ob->schedule.values[0] = (const char *) v.data;
+    ob->schedule.lengths[0] = (int) v.len;
+    ob->schedule.nparams = 1;
+
+    ob->scheduling = 1;
+    ob->scheduled = ngx_current_msec;
+    ngx_helpdesk_pg_run(&ob->schedule);
+}
+
+
+static void
+ngx_helpdesk_outbox_scheduled(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    ob->scheduling = 0;
+
+    if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_ERR, ob->log, 0,
+                      "helpdesk outbox: cannot queue health checks: %s",
+                      PQresultErrorMessage(res));
+    }
 }
 
 

@@ -18,6 +18,7 @@ typedef struct {
     ngx_msec_t      backoff;        /* first retry delay, doubled each time */
     ngx_msec_t      max_backoff;
     ngx_uint_t      disable_after;  /* consecutive failures of an endpoint */
+    ngx_msec_t      health;         /* how often connections are checked */
 } ngx_helpdesk_outbox_conf_t;
 
 
