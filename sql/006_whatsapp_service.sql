@@ -276,10 +276,19 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(
         p_connection::text || '/' || coalesce(p_wa_id, p_bsuid), 0));
 
+    -- a known contact: refreshed in one statement
     IF p_wa_id IS NOT NULL THEN
-        SELECT * INTO k FROM helpdesk.whatsapp_contacts
+        UPDATE helpdesk.whatsapp_contacts SET
+            user_id_bsuid = coalesce(user_id_bsuid, p_bsuid),
+            name = coalesce(p_profile->>'name', name),
+            username = coalesce(p_profile->>'username', username),
+            last_inbound_at = greatest(last_inbound_at, p_at)
         WHERE tenant_id = tenant AND connection_id = p_connection AND wa_id = p_wa_id
-        FOR UPDATE;
+        RETURNING * INTO k;
+
+        IF k.contact_id IS NOT NULL THEN
+            RETURN k;
+        END IF;
     END IF;
 
     IF k.contact_id IS NULL AND p_bsuid IS NOT NULL THEN
