@@ -21,6 +21,10 @@ BEGIN
 END
 $$;
 
+-- Short statements only: JIT compilation would cost more than it saves,
+-- and the planner's row guesses for JSON functions would trigger it.
+ALTER ROLE helpdesk_app SET jit = off;
+
 CREATE SCHEMA IF NOT EXISTS helpdesk AUTHORIZATION helpdesk_owner;
 GRANT USAGE ON SCHEMA helpdesk TO helpdesk_app;
 
