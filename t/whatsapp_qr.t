@@ -44,6 +44,13 @@ is scan("$dir/qr2.png"), 'https://wa.me/5511999990000?text=Ol%C3%A1%2C%20preciso
 is $res->headers->header('X-Click-To-Chat'), 'https://wa.me/5511999990000?text=Ol%C3%A1%2C%20preciso%20de%20ajuda',
     'the link is also in a header';
 
+$res = $ua->get($t->url("/v1/whatsapp/connections/$conn->{id}/qr.png?size=40") => $h)->res;
+open $fh, '>:raw', "$dir/qr40.png" or die;
+print $fh $res->body;
+close $fh;
+is scan("$dir/qr40.png"), 'https://wa.me/5511999990000', 'the largest size scans too';
+cmp_ok length($res->body), '<', 65536, sprintf('and stays small (%d bytes)', length $res->body);
+
 $res = $ua->get($t->url("/v1/whatsapp/connections/$conn->{id}/qr.svg") => $h)->res;
 is $res->code, 200, 'SVG';
 is $res->headers->content_type, 'image/svg+xml', 'typed';

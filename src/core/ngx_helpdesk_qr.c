@@ -2,7 +2,9 @@
  * QR codes for click-to-chat links.
  *
  * libqrencode computes the modules (error correction level M, byte mode);
- * the images are written here.  The PNG is 8-bit grayscale, one deflate
+ * the images are written here.  The PNG is 1-bit grayscale (eight pixels
+ * a byte, so even the largest size stays a few hundred kilobytes before
+ * compression and takes milliseconds on the event loop), one deflate
  * stream for all rows (zlib), with the chunk CRCs zlib computes.  The SVG
  * draws one path of unit squares, so it scales to any print size.
  */
@@ -79,10 +81,10 @@ ngx_helpdesk_qr_png(ngx_pool_t *pool, ngx_str_t *text, ngx_uint_t scale,
 
     modules = qr->width + 2 * NGX_HELPDESK_QR_QUIET;
     side = modules * scale;
-    rowlen = 1 + side;              /* filter byte, then one byte a pixel */
+    rowlen = 1 + (side + 7) / 8;    /* filter byte, then 8 pixels a byte */
     rawlen = rowlen * side;
 
-    raw = ngx_pnalloc(pool, rawlen);
+    raw = ngx_pcalloc(pool, rawlen);
     zlen = compressBound(rawlen);
     zbuf = ngx_pnalloc(pool, zlen);
 
@@ -93,39 +95,36 @@ ngx_helpdesk_qr_png(ngx_pool_t *pool, ngx_str_t *text, ngx_uint_t scale,
 
     for (y = 0; y < side; y++) {
         row = raw + y * rowlen;
-        row[0] = 0;
         my = y / scale;
 
         for (x = 0; x < side; x++) {
             mx = x / scale;
 
+            /* a set bit is white: the quiet zone and light modules */
             if (mx < NGX_HELPDESK_QR_QUIET || my < NGX_HELPDESK_QR_QUIET
                 || mx >= modules - NGX_HELPDESK_QR_QUIET
-                || my >= modules - NGX_HELPDESK_QR_QUIET)
+                || my >= modules - NGX_HELPDESK_QR_QUIET
+                || !(qr->data[(my - NGX_HELPDESK_QR_QUIET) * qr->width
+                              + (mx - NGX_HELPDESK_QR_QUIET)] & 1))
             {
-                row[1 + x] = 0xff;
-                continue;
+                row[1 + x / 8] |= (u_char) (0x80 >> (x % 8));
             }
-
-            row[1 + x] = (qr->data[(my - NGX_HELPDESK_QR_QUIET) * qr->width
-                                   + (mx - NGX_HELPDESK_QR_QUIET)] & 1)
-                         ? 0x00 : 0xff;
         }
     }
 
     QRcode_free(qr);
 
-    if (compress2(zbuf, &zlen, raw, rawlen, 9) != Z_OK) {
+    if (compress2(zbuf, &zlen, raw, rawlen, 6) != Z_OK) {
         return NGX_ERROR;
     }
 
-    /* width, height, bit depth 8, colour type 0 (gray), deflate, no interlace */
+    /* width, height, bit depth 1, colour type 0 (gray), deflate, no interlace */
     ihdr[0] = (u_char) (side >> 24);
     ihdr[1] = (u_char) (side >> 16);
     ihdr[2] = (u_char) (side >> 8);
     ihdr[3] = (u_char) side;
     ngx_memcpy(&ihdr[4], &ihdr[0], 4);
-    ihdr[8] = 8;
+    ihdr[8] = 1;
     ihdr[9] = 0;
     ihdr[10] = 0;
     ihdr[11] = 0;
