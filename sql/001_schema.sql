@@ -35,6 +35,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('helpdesk.tenant_id', true), '')::uuid
 $$;
 
+-- Whether a path parameter can be an id at all (anything else is "not
+-- found", never a cast error).
+CREATE OR REPLACE FUNCTION helpdesk.is_uuid(s text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+$$;
+
 CREATE TABLE IF NOT EXISTS helpdesk.tenants (
     tenant_id    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     slug         text NOT NULL UNIQUE

@@ -158,7 +158,7 @@ BEGIN
             WHERE tenant_id = helpdesk.current_tenant()
               AND number = substr(ref, 5)::bigint;
         END IF;
-    ELSIF ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    ELSIF helpdesk.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO t FROM helpdesk.tickets
             WHERE tenant_id = helpdesk.current_tenant()
@@ -215,7 +215,7 @@ RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     id uuid;
 BEGIN
-    IF ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    IF helpdesk.is_uuid(ref) THEN
         SELECT user_id INTO id FROM helpdesk.users
         WHERE tenant_id = p_tenant AND user_id = ref::uuid
           AND role IN ('agent', 'admin') AND status = 'active';

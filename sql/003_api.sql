@@ -140,7 +140,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
 DECLARE
     t helpdesk.tenants;
 BEGIN
-    IF p_ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    IF helpdesk.is_uuid(p_ref) THEN
         IF for_update THEN
             SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid FOR UPDATE;
         ELSE
@@ -242,7 +242,7 @@ BEGIN
     WHEN 'key.delete' THEN
         t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
 
-        IF (p_args->>'key_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        IF helpdesk.is_uuid(p_args->>'key_id') THEN
             UPDATE helpdesk.api_keys SET revoked_at = coalesce(revoked_at, now())
             WHERE tenant_id = t.tenant_id AND key_id = (p_args->>'key_id')::uuid
             RETURNING * INTO k;

@@ -273,7 +273,7 @@ RETURNS helpdesk.webhook_endpoints LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    IF ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    IF helpdesk.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO e FROM helpdesk.webhook_endpoints
             WHERE tenant_id = helpdesk.current_tenant() AND endpoint_id = ref::uuid

@@ -31,7 +31,7 @@ RETURNS helpdesk.whatsapp_connections LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
-    IF ref ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    IF helpdesk.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO c FROM helpdesk.whatsapp_connections
             WHERE tenant_id = helpdesk.current_tenant() AND connection_id = ref::uuid

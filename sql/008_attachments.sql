@@ -38,7 +38,7 @@ BEGIN
 
     t := helpdesk.ticket_find(p_args->>'id', false);
 
-    IF (p_args->>'attachment_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    IF helpdesk.is_uuid(p_args->>'attachment_id') THEN
         SELECT * INTO a FROM helpdesk.attachments x
         WHERE x.tenant_id = t.tenant_id AND x.ticket_id = t.ticket_id
           AND x.attachment_id = (p_args->>'attachment_id')::uuid;

@@ -407,12 +407,33 @@ ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r, PGresult *res, int col,
 }
 
 
+/* a query argument's value, URL-decoded, into the request's pool */
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_unescape(ngx_http_request_t *r, ngx_str_t *arg,
+    ngx_str_t *out)
+{
+    u_char  *dst, *src;
+
+    out->data = ngx_pnalloc(r->pool, arg->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = out->data;
+    src = arg->data;
+    ngx_unescape_uri(&dst, &src, arg->len, NGX_UNESCAPE_URI);
+    out->len = dst - out->data;
+
+    return NGX_OK;
+}
+
+
 /* GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=... */
 
 static ngx_int_t
 ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
-    u_char              *dst, *src;
     ngx_str_t            mode, token, challenge, v;
     ngx_http_request_t  *r = ctx->r;
 
@@ -429,16 +450,9 @@ ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
                    "this is not a valid verification request", NULL);
     }
 
-    /* the values arrive URL-encoded */
-    v.data = ngx_pnalloc(r->pool, token.len);
-    if (v.data == NULL) {
+    if (ngx_http_helpdesk_whatsapp_unescape(r, &token, &v) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    dst = v.data;
-    src = token.data;
-    ngx_unescape_uri(&dst, &src, token.len, NGX_UNESCAPE_URI);
-    v.len = dst - v.data;
 
     if (v.len != ctx->verify_token.len || v.len == 0
         || CRYPTO_memcmp(v.data, ctx->verify_token.data, v.len) != 0)
@@ -448,15 +462,9 @@ ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
                    "the verify token does not match", NULL);
     }
 
-    v.data = ngx_pnalloc(r->pool, challenge.len);
-    if (v.data == NULL) {
+    if (ngx_http_helpdesk_whatsapp_unescape(r, &challenge, &v) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    dst = v.data;
-    src = challenge.data;
-    ngx_unescape_uri(&dst, &src, challenge.len, NGX_UNESCAPE_URI);
-    v.len = dst - v.data;
 
     return ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/plain", v.data, v.len);
 }
