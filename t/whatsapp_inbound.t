@@ -258,6 +258,40 @@ is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM help
         'one ticket';
 }
 
+# deliveries that share a transaction: one that fails does not take the
+# others with it (a trigger makes one fail, as a broken row would)
+{
+    $t->psql(q{CREATE FUNCTION helpdesk.test_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN IF NEW.wamid = 'wamid.BOOM' THEN RAISE EXCEPTION 'boom'; END IF;
+               RETURN NEW; END $$;
+               CREATE TRIGGER test_boom BEFORE INSERT ON helpdesk.whatsapp_messages
+               FOR EACH ROW EXECUTE FUNCTION helpdesk.test_boom()});
+    my (@p, %code);
+    for my $n (1 .. 12) {
+        my $id = $n == 5 ? 'wamid.BOOM' : "wamid.M$n";
+        my $from = 5511966660000 + $n;
+        my $b = envelope(contacts => [{ profile => { name => "Many $n" }, wa_id => "$from" }],
+            messages => [{ from => "$from", id => $id, timestamp => "" . time,
+                           type => 'text', text => { body => "many $n" } }]);
+        push @p, $ua->post_p("http://127.0.0.1:@{[$t->port]}$path" => {
+            'Content-Type' => 'application/json',
+            'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($b, 'app-secret-123') } => $b)
+            ->then(sub { $code{$id} = $_[0]->res->code });
+    }
+    Mojo::Promise->all(@p)->wait;
+    is $code{'wamid.BOOM'}, 500, 'the failing delivery is refused, so that its provider retries';
+    is_deeply [grep { $code{$_} != 200 } grep { $_ ne 'wamid.BOOM' } sort keys %code], [],
+        'the eleven others are acknowledged';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_messages m JOIN helpdesk.ticket_events e
+                  ON e.tenant_id = m.tenant_id AND e.event_id = m.event_id
+                  WHERE m.wamid LIKE 'wamid.M%'}), 11, 'and stored, each with its ticket event';
+    $t->psql(q{DROP TRIGGER test_boom ON helpdesk.whatsapp_messages; DROP FUNCTION helpdesk.test_boom()});
+    my $b = envelope(contacts => [{ wa_id => '5511966660005' }],
+        messages => [{ from => '5511966660005', id => 'wamid.BOOM', timestamp => "" . time,
+                       type => 'text', text => { body => 'many 5' } }]);
+    is cloud_post($b)->json->{message}, 1, 'its retry is stored';
+}
+
 # bad input
 $res = cloud_post(envelope(contacts => [{ wa_id => '5511911112222' }],
     messages => [{ from => '5511911112222', id => 'wamid.T1', timestamp => 'yesterday', type => 'text',
