@@ -15,7 +15,8 @@ OBJDIR      := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_http_helpdesk_module.so
 CC_OPT      := -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Werror
-SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null)
+SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk_www.c
+WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
 .PHONY: all deps run stop test memcheck migrate bench clean
@@ -34,6 +35,9 @@ $(OBJDIR)/.configured: config $(NGINX_SRC)/configure
 	    --add-dynamic-module=$(CURDIR)' > $(BUILD)/configure.log 2>&1 || \
 	  { tail -30 $(BUILD)/configure.log; exit 1; }
 	touch $@
+
+src/www/ngx_helpdesk_www.c: $(WWW) src/tools/embed.pl
+	perl src/tools/embed.pl src/www $@
 
 $(MODULE): $(OBJDIR)/.configured $(SOURCES)
 	$(MAKE) -s -C $(OBJDIR) -f objs/Makefile modules

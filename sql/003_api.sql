@@ -103,6 +103,23 @@ BEGIN
         WHEN 'ticket.whatsapp_template' THEN helpdesk.whatsapp_send_template(ctx, p_args)
         WHEN 'business_hours.get' THEN helpdesk.business_hours_get(ctx, p_args)
         WHEN 'business_hours.put' THEN helpdesk.business_hours_put(ctx, p_args)
+        WHEN 'portal.get'      THEN helpdesk.portal_get(ctx, p_args)
+        WHEN 'portal.put'      THEN helpdesk.portal_put(ctx, p_args)
+        WHEN 'portal.form.put' THEN helpdesk.portal_form_put(ctx, p_args)
+        WHEN 'portal.asset.put'    THEN helpdesk.portal_asset_put(ctx, p_args)
+        WHEN 'portal.asset.delete' THEN helpdesk.portal_asset_delete(ctx, p_args)
+        WHEN 'domain.list'     THEN helpdesk.domain_list(ctx, p_args)
+        WHEN 'domain.create'   THEN helpdesk.domain_create(ctx, p_args)
+        WHEN 'domain.delete'   THEN helpdesk.domain_delete(ctx, p_args)
+        WHEN 'kb.category.list'   THEN helpdesk.kb_category_list(ctx, p_args)
+        WHEN 'kb.category.create' THEN helpdesk.kb_category_save(ctx, p_args - 'id')
+        WHEN 'kb.category.update' THEN helpdesk.kb_category_save(ctx, p_args)
+        WHEN 'kb.category.delete' THEN helpdesk.kb_category_delete(ctx, p_args)
+        WHEN 'kb.article.list'    THEN helpdesk.kb_article_list(ctx, p_args)
+        WHEN 'kb.article.get'     THEN helpdesk.kb_article_get(ctx, p_args)
+        WHEN 'kb.article.create'  THEN helpdesk.kb_article_save(ctx, p_args - 'id')
+        WHEN 'kb.article.update'  THEN helpdesk.kb_article_save(ctx, p_args)
+        WHEN 'kb.article.delete'  THEN helpdesk.kb_article_delete(ctx, p_args)
     END;
 
     IF r IS NULL THEN
@@ -255,6 +272,36 @@ BEGIN
 
         PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.revoke', 'api_key', k.key_id::text);
+        status := 204;
+
+    -- a portal name the provider has checked itself (serves at once)
+    WHEN 'domain.create' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+        body := helpdesk.domain_json(helpdesk.domain_add(t.tenant_id,
+                    helpdesk.domain_name(p_args->>'hostname'),
+                    coalesce((p_args->>'verified')::boolean, true)));
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'domain.create', 'domain', body->>'hostname');
+        status := 201;
+        location := '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname');
+
+    WHEN 'domain.list' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        SELECT coalesce(jsonb_agg(helpdesk.domain_json(d) ORDER BY d.hostname), '[]')
+        INTO body FROM helpdesk.portal_domains d WHERE d.tenant_id = t.tenant_id;
+        status := 200;
+        body := jsonb_build_object('data', body);
+
+    WHEN 'domain.delete' THEN
+        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        DELETE FROM helpdesk.portal_domains d
+        WHERE d.tenant_id = t.tenant_id AND d.hostname = helpdesk.domain_name(p_args->>'hostname');
+        IF NOT FOUND THEN
+            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such domain');
+        END IF;
+        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'domain.delete', 'domain', helpdesk.domain_name(p_args->>'hostname'));
         status := 204;
 
     ELSE

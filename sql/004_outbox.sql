@@ -125,6 +125,8 @@ BEGIN
         SELECT o.tenant_id, o.outbox_id
         FROM helpdesk.outbox o
         WHERE o.status IN ('pending', 'sending')
+          -- email jobs wait for the email channel's own sender
+          AND o.kind IN ('webhook', 'whatsapp')
           AND ((o.status = 'pending' AND o.next_attempt_at <= now())
                OR (o.status = 'sending' AND o.locked_until < now()))
         ORDER BY o.next_attempt_at

@@ -12,7 +12,9 @@
 #include "ngx_http_helpdesk_module.h"
 #include "channel/ngx_http_helpdesk_api.h"
 #include "channel/ngx_http_helpdesk_whatsapp.h"
+#include "channel/ngx_http_helpdesk_portal.h"
 #include "core/ngx_helpdesk_curl.h"
+#include "core/ngx_helpdesk_password.h"
 
 
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
@@ -35,6 +37,8 @@ static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -81,6 +85,48 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       ngx_http_helpdesk_api,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("helpdesk_portal"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_portal,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_base_domain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_loc_conf_t, base_domain),
+      NULL },
+
+    { ngx_string("helpdesk_upload_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_loc_conf_t, upload_max),
+      NULL },
+
+    { ngx_string("helpdesk_session_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_loc_conf_t, session_idle),
+      NULL },
+
+    { ngx_string("helpdesk_session_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_loc_conf_t, session_lifetime),
+      NULL },
+
+    { ngx_string("helpdesk_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_main_conf_t, thread_pool),
       NULL },
 
       ngx_null_command
@@ -150,6 +196,17 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(hmcf->redis.timeout, 2000);
     ngx_conf_init_value(hmcf->outbox_enabled, 1);
 
+    if (hmcf->thread_pool.len == 0) {
+        ngx_str_set(&hmcf->thread_pool, "default");
+    }
+
+    /* a portal hashes passwords: make sure its thread pool exists */
+    if (hmcf->portal_used
+        && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -172,7 +229,11 @@ ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf)
 
     hlcf->api = NGX_CONF_UNSET;
     hlcf->whatsapp = NGX_CONF_UNSET;
+    hlcf->portal = NGX_CONF_UNSET;
     hlcf->max_body = NGX_CONF_UNSET_SIZE;
+    hlcf->upload_max = NGX_CONF_UNSET_SIZE;
+    hlcf->session_idle = NGX_CONF_UNSET;
+    hlcf->session_lifetime = NGX_CONF_UNSET;
 
     return hlcf;
 }
@@ -188,8 +249,22 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_value(conf->whatsapp, prev->whatsapp, 0);
+    ngx_conf_merge_value(conf->portal, prev->portal, 0);
+    ngx_conf_merge_str_value(conf->base_domain, prev->base_domain, "");
+    ngx_conf_merge_size_value(conf->upload_max, prev->upload_max,
+                              25 * 1024 * 1024);
+    ngx_conf_merge_sec_value(conf->session_idle, prev->session_idle, 1800);
+    ngx_conf_merge_sec_value(conf->session_lifetime, prev->session_lifetime,
+                             43200);
 
-    if ((!conf->api && !conf->whatsapp)
+    if (conf->session_lifetime < conf->session_idle) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"helpdesk_session_lifetime\" must not be shorter "
+                           "than \"helpdesk_session_idle_timeout\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if ((!conf->api && !conf->whatsapp && !conf->portal)
         || conf->max_body != NGX_CONF_UNSET_SIZE)
     {
         return NGX_CONF_OK;
@@ -206,6 +281,11 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->max_body = clcf->client_max_body_size;
     clcf->client_max_body_size = 0;
+
+    /* the portal's uploads are read whole, up to their own limit */
+    if (conf->portal && conf->max_body < conf->upload_max) {
+        conf->max_body = conf->upload_max;
+    }
 
     if (clcf->client_body_buffer_size < conf->max_body) {
         clcf->client_body_buffer_size = conf->max_body;
@@ -467,6 +547,34 @@ ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    if (hlcf->portal != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->regex || clcf->exact_match) {
+        return "must be in a prefix location such as \"location /\"";
+    }
+
+    hlcf->portal = 1;
+    clcf->handler = ngx_http_helpdesk_portal_handler;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
+    hmcf->portal_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_helpdesk_main_conf_t  *hmcf = conf;
@@ -572,6 +680,11 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 
     if (hmcf->redis.set
         && ngx_helpdesk_redis_init_worker(cycle, &hmcf->redis) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (hmcf->portal_used && ngx_helpdesk_password_init_worker(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -33,18 +33,32 @@ typedef struct {
 
     /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
     ngx_str_t                   whatsapp_prefix;
+
+    /* password hashing runs in this thread pool (when a portal exists) */
+    ngx_str_t                   thread_pool;
+    ngx_flag_t                  portal_used;
 } ngx_http_helpdesk_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                  api;
     ngx_flag_t                  whatsapp;
+    ngx_flag_t                  portal;
     ngx_str_t                   api_prefix;     /* location name, no '/' at end */
     size_t                      max_body;       /* API and webhook bodies */
+
+    /* the portal */
+    ngx_str_t                   base_domain;
+    size_t                      upload_max;
+    time_t                      session_idle;
+    time_t                      session_lifetime;
 } ngx_http_helpdesk_loc_conf_t;
 
 
 extern ngx_module_t  ngx_http_helpdesk_module;
+
+
+void ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out);
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

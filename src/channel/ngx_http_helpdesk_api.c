@@ -47,10 +47,11 @@ static void ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
-static ngx_int_t ngx_http_helpdesk_api_sql_error(
-    ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res);
 static void ngx_http_helpdesk_api_cleanup(void *data);
 
+
+static ngx_str_t  ngx_http_helpdesk_api_challenge =
+    ngx_string("Bearer realm=\"helpdesk\", error=\"invalid_token\"");
 
 static const char  ngx_http_helpdesk_api_tenant_sql[] =
     "SELECT status, body, location FROM helpdesk.api_call"
@@ -80,6 +81,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_provider_routes,
     ngx_http_helpdesk_api_webhook_routes,
     ngx_http_helpdesk_api_whatsapp_routes,
+    ngx_http_helpdesk_api_portal_routes,
     ngx_http_helpdesk_api_health_routes,
     NULL
 };
@@ -675,7 +677,8 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = ngx_http_helpdesk_api_sql_error(ctx, res);
+        rc = ngx_helpdesk_http_sql_problem(r, res,
+                                           &ngx_http_helpdesk_api_challenge);
         goto failed;
     }
 
@@ -778,77 +781,6 @@ ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
              ctx->health_pg ? ngx_helpdesk_redis_retry_after()
                             : ngx_helpdesk_pg_retry_after());
     ngx_http_helpdesk_api_finalize(ctx, rc);
-}
-
-
-static ngx_int_t
-ngx_http_helpdesk_api_sql_error(ngx_http_helpdesk_api_ctx_t *ctx,
-    PGresult *res)
-{
-    char                *state, *msg, *slug, *detail;
-    json_t              *errors, *extra;
-    json_error_t         err;
-    ngx_uint_t           status;
-    ngx_http_request_t  *r = ctx->r;
-
-    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-    detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-    if (state == NULL || msg == NULL || slug == NULL
-        || ngx_strncmp(state, "HD", 2) != 0)
-    {
-        if (state && (ngx_strcmp(state, "57014") == 0)) {
-            /* statement_timeout */
-            return ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                       "dependency-timeout", "Gateway Timeout",
-                       "postgresql did not answer in time",
-                       json_pack("{s:s}", "dependency", "postgresql"));
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "helpdesk postgres: %s: %s",
-                      state ? state : "-", PQresultErrorMessage(res));
-
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                   "internal-error", "Internal Server Error",
-                   "the request failed; the error was logged", NULL);
-    }
-
-    status = ngx_atoi((u_char *) state + 2, 3);
-
-    if (status == NGX_HTTP_UNAUTHORIZED) {
-        ngx_str_t  challenge = ngx_string(
-                       "Bearer realm=\"helpdesk\", error=\"invalid_token\"");
-
-        if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", &challenge)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    extra = NULL;
-
-    if (detail && detail[0] == '[') {
-        errors = json_loads(detail, 0, &err);
-        if (errors) {
-            extra = json_pack("{s:o}", "errors", errors);
-        }
-
-    } else if (detail && detail[0] == '{') {
-        /* members of the problem document, e.g. the templates to use */
-        extra = json_loads(detail, 0, &err);
-    }
-
-    return ngx_helpdesk_http_problem(r, status, slug,
-               status == 401 ? "Unauthorized"
-               : status == 403 ? "Forbidden"
-               : status == 404 ? "Not Found"
-               : status == 409 ? "Conflict"
-               : "Validation Error",
-               msg, extra);
 }
 
 

@@ -118,7 +118,6 @@ ngx_int_t ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
 ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *name, ngx_uint_t n);
 
-void ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out);
 
 /* the request's steps, shared by the API's files */
 void ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx);
@@ -136,6 +135,7 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_webhook_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[];
 
 
 #endif /* _NGX_HTTP_HELPDESK_API_H_INCLUDED_ */

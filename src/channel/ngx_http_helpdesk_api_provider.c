@@ -179,6 +179,32 @@ ngx_http_helpdesk_api_key_delete(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/* a tenant's portal names: {"hostname", "verified"} */
+static ngx_int_t
+ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ctx->body) {
+        if (!json_is_object(ctx->body)) {
+            ngx_helpdesk_json_error(ctx->errors, "", "send a JSON object");
+            return NGX_OK;
+        }
+
+        json_decref(ctx->args);
+        ctx->args = json_deep_copy(ctx->body);
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_helpdesk_api_param(ctx, "tenant_id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ctx->nparams > 1 ? ngx_http_helpdesk_api_param(ctx, "hostname", 1)
+                            : NGX_OK;
+}
+
+
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenants_ops[] = {
@@ -210,6 +236,20 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_key_ops[] = {
     { 0, NULL, NULL, 0, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomains_ops[] = {
+    { NGX_HTTP_GET, "domain.list", NULL, PROVIDER,
+      ngx_http_helpdesk_api_domain_args, NULL },
+    { NGX_HTTP_POST, "domain.create", NULL, PROVIDER,
+      ngx_http_helpdesk_api_domain_args, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
+    { NGX_HTTP_DELETE, "domain.delete", NULL, PROVIDER,
+      ngx_http_helpdesk_api_domain_args, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
 #undef PROVIDER
 
 
@@ -218,5 +258,7 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
     { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },
     { "/v1/provider/tenants/*/api-keys/*", ngx_http_helpdesk_api_key_ops },
+    { "/v1/provider/tenants/*/domains", ngx_http_helpdesk_api_pdomains_ops },
+    { "/v1/provider/tenants/*/domains/*", ngx_http_helpdesk_api_pdomain_ops },
     { NULL, NULL }
 };

@@ -132,91 +132,13 @@ ngx_http_helpdesk_api_attachment_id(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-/*
- * A stored file, served so that no browser runs it: always as a download,
- * with its stored type and nosniff, and a name that cannot break the header.
- */
+/* a stored file (see ngx_helpdesk_http_send_file) */
 
 static ngx_int_t
 ngx_http_helpdesk_api_attachment_send(ngx_http_helpdesk_api_ctx_t *ctx,
     PGresult *res)
 {
-    u_char              *p, *name, *type, *data;
-    size_t               len, n, tlen, dlen;
-    ngx_str_t            v;
-    ngx_uint_t           i;
-    ngx_http_request_t  *r = ctx->r;
-
-    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    name = (u_char *) PQgetvalue(res, 0, 0);
-    n = PQgetlength(res, 0, 0);
-    type = (u_char *) PQgetvalue(res, 0, 1);
-    tlen = PQgetlength(res, 0, 1);
-
-    for (i = 0; i < tlen; i++) {
-        if (!((type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0'
-              && type[i] <= '9') || ngx_strchr("/.+-_", type[i])))
-        {
-            break;
-        }
-    }
-
-    if (tlen == 0 || i < tlen) {
-        type = (u_char *) "application/octet-stream";
-        tlen = sizeof("application/octet-stream") - 1;
-    }
-
-    /* filename*=UTF-8''<percent-encoded>, plus a plain ASCII fallback */
-    len = sizeof("attachment; filename=\"\"; filename*=UTF-8''") + 4 * n;
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    v.data = p;
-    p = ngx_cpymem(p, "attachment; filename=\"", 22);
-
-    for (i = 0; i < n; i++) {
-        if ((name[i] & 0xc0) == 0x80) {
-            continue;       /* one '_' per character, not per byte */
-        }
-
-        *p++ = (name[i] >= 0x20 && name[i] < 0x7f && name[i] != '"'
-                && name[i] != '\\') ? name[i] : '_';
-    }
-
-    p = ngx_cpymem(p, "\"; filename*=UTF-8''", 20);
-    p = (u_char *) ngx_escape_uri(p, name, n, NGX_ESCAPE_URI_COMPONENT);
-    v.len = p - v.data;
-
-    if (ngx_helpdesk_http_header_out(r, "Content-Disposition", &v) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_str_set(&v, "nosniff");
-    (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
-    ngx_str_set(&v, "sandbox");
-    (void) ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
-    ngx_str_set(&v, "private, no-store");
-    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
-
-    dlen = PQgetlength(res, 0, 2);
-    data = ngx_pnalloc(r->pool, dlen + tlen + 1);
-    if (data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(data, PQgetvalue(res, 0, 2), dlen);
-
-    /* the type string must outlive the result */
-    p = data + dlen;
-    ngx_memcpy(p, type, tlen);
-    p[tlen] = '\0';
-
-    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, (char *) p, data, dlen);
+    return ngx_helpdesk_http_send_file(ctx->r, res);
 }
 
 

@@ -234,3 +234,161 @@ ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out)
 
     return NGX_OK;
 }
+
+
+/*
+ * An error raised by the service functions (SQLSTATE HDnnn, the problem's
+ * slug as HINT, field errors or extra members as DETAIL) as a problem
+ * document; anything else is logged and answered 500.
+ */
+ngx_int_t
+ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
+    ngx_str_t *challenge)
+{
+    char                *state, *msg, *slug, *detail;
+    json_t              *errors, *extra;
+    json_error_t         err;
+    ngx_uint_t           status;
+
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+    detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+    if (state == NULL || msg == NULL || slug == NULL
+        || ngx_strncmp(state, "HD", 2) != 0)
+    {
+        if (state && (ngx_strcmp(state, "57014") == 0)) {
+            /* statement_timeout */
+            return ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                       "dependency-timeout", "Gateway Timeout",
+                       "postgresql did not answer in time",
+                       json_pack("{s:s}", "dependency", "postgresql"));
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "helpdesk postgres: %s: %s",
+                      state ? state : "-", PQresultErrorMessage(res));
+
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                   "internal-error", "Internal Server Error",
+                   "the request failed; the error was logged", NULL);
+    }
+
+    status = ngx_atoi((u_char *) state + 2, 3);
+
+    if (status == NGX_HTTP_UNAUTHORIZED && challenge) {
+        if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", challenge)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    extra = NULL;
+
+    if (detail && detail[0] == '[') {
+        errors = json_loads(detail, 0, &err);
+        if (errors) {
+            extra = json_pack("{s:o}", "errors", errors);
+        }
+
+    } else if (detail && detail[0] == '{') {
+        /* members of the problem document, e.g. the templates to use */
+        extra = json_loads(detail, 0, &err);
+    }
+
+    return ngx_helpdesk_http_problem(r, status, slug,
+               status == 401 ? "Unauthorized"
+               : status == 403 ? "Forbidden"
+               : status == 404 ? "Not Found"
+               : status == 409 ? "Conflict"
+               : "Validation Error",
+               msg, extra);
+}
+
+
+/*
+ * A stored file, served so that no browser runs it: always as a download,
+ * with its stored type and nosniff, and a name that cannot break the header.
+ */
+
+ngx_int_t
+ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
+{
+    u_char              *p, *name, *type, *data;
+    size_t               len, n, tlen, dlen;
+    ngx_str_t            v;
+    ngx_uint_t           i;
+
+    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    name = (u_char *) PQgetvalue(res, 0, 0);
+    n = PQgetlength(res, 0, 0);
+    type = (u_char *) PQgetvalue(res, 0, 1);
+    tlen = PQgetlength(res, 0, 1);
+
+    for (i = 0; i < tlen; i++) {
+        if (!((type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0'
+              && type[i] <= '9') || ngx_strchr("/.+-_", type[i])))
+        {
+            break;
+        }
+    }
+
+    if (tlen == 0 || i < tlen) {
+        type = (u_char *) "application/octet-stream";
+        tlen = sizeof("application/octet-stream") - 1;
+    }
+
+    /* filename*=UTF-8''<percent-encoded>, plus a plain ASCII fallback */
+    len = sizeof("attachment; filename=\"\"; filename*=UTF-8''") + 4 * n;
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.data = p;
+    p = ngx_cpymem(p, "attachment; filename=\"", 22);
+
+    for (i = 0; i < n; i++) {
+        if ((name[i] & 0xc0) == 0x80) {
+            continue;       /* one '_' per character, not per byte */
+        }
+
+        *p++ = (name[i] >= 0x20 && name[i] < 0x7f && name[i] != '"'
+                && name[i] != '\\') ? name[i] : '_';
+    }
+
+    p = ngx_cpymem(p, "\"; filename*=UTF-8''", 20);
+    p = (u_char *) ngx_escape_uri(p, name, n, NGX_ESCAPE_URI_COMPONENT);
+    v.len = p - v.data;
+
+    if (ngx_helpdesk_http_header_out(r, "Content-Disposition", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&v, "nosniff");
+    (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+    ngx_str_set(&v, "sandbox");
+    (void) ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
+    ngx_str_set(&v, "private, no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
+
+    dlen = PQgetlength(res, 0, 2);
+    data = ngx_pnalloc(r->pool, dlen + tlen + 1);
+    if (data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(data, PQgetvalue(res, 0, 2), dlen);
+
+    /* the type string must outlive the result */
+    p = data + dlen;
+    ngx_memcpy(p, type, tlen);
+    p[tlen] = '\0';
+
+    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, (char *) p, data, dlen);
+}

@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 
 #define NGX_HELPDESK_PROBLEM_TYPE  "https://nginx-helpdesk.org/problems/"
@@ -35,6 +36,16 @@ ngx_table_elt_t *ngx_helpdesk_http_header_in(ngx_http_request_t *r,
 ngx_int_t ngx_helpdesk_http_header_out(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 ngx_int_t ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out);
+
+/*
+ * A stored file from a (filename, content_type, data) row: as a download
+ * with its stored type, nosniff and a sandbox policy.
+ */
+ngx_int_t ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res);
+
+/* A failed statement as a problem document; "challenge" for 401s or NULL. */
+ngx_int_t ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
+    ngx_str_t *challenge);
 
 
 #endif /* _NGX_HELPDESK_HTTP_H_INCLUDED_ */

@@ -1,0 +1,1055 @@
+-- nginx-helpdesk: the customer portal's data and service functions.
+--
+-- A portal request arrives with the Host it was sent to; portal_site()
+-- maps that name to a tenant (a "<slug>.<base domain>" name, or a verified
+-- custom domain), and portal_call() runs one operation for the customer of
+-- the session, tenant-scoped by row-level security like everything else.
+-- Passwords are hashed and checked by the module, in a thread pool: the
+-- database only stores and hands out the hash.
+
+SET ROLE helpdesk_owner;
+
+-- custom hostnames of a tenant's portal
+CREATE TABLE IF NOT EXISTS helpdesk.portal_domains (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    hostname      text NOT NULL
+                  CHECK (length(hostname) <= 253 AND hostname ~
+                         '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$'),
+    status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'verified')),
+    verify_token  text NOT NULL DEFAULT replace(gen_random_uuid()::text, '-', ''),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    verified_at   timestamptz,
+    PRIMARY KEY (tenant_id, hostname)
+);
+
+-- a name serves one tenant, once it is verified
+CREATE UNIQUE INDEX IF NOT EXISTS portal_domains_verified
+    ON helpdesk.portal_domains (hostname) WHERE status = 'verified';
+
+-- logo and favicon
+CREATE TABLE IF NOT EXISTS helpdesk.portal_assets (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    name          text NOT NULL CHECK (name IN ('logo', 'favicon')),
+    content_type  text NOT NULL,
+    data          bytea NOT NULL,
+    sha256        text NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, name)
+);
+
+-- files uploaded from the portal before the ticket or comment they go with
+CREATE TABLE IF NOT EXISTS helpdesk.uploads (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    upload_id     uuid NOT NULL DEFAULT gen_random_uuid(),
+    user_id       uuid NOT NULL,
+    filename      text NOT NULL,
+    content_type  text NOT NULL,
+    size          bigint NOT NULL,
+    sha256        text NOT NULL,
+    data          bytea NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, upload_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES helpdesk.users
+);
+
+CREATE TABLE IF NOT EXISTS helpdesk.password_resets (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    token_hash    bytea NOT NULL,
+    user_id       uuid NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    used_at       timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, token_hash),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES helpdesk.users
+);
+
+-- knowledge base
+CREATE TABLE IF NOT EXISTS helpdesk.kb_categories (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    category_id   uuid NOT NULL DEFAULT gen_random_uuid(),
+    slug          text NOT NULL CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,78}[a-z0-9])?$'),
+    name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    description   text NOT NULL DEFAULT '',
+    position      int NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, category_id),
+    UNIQUE (tenant_id, slug)
+);
+
+CREATE OR REPLACE FUNCTION helpdesk.kb_config(lang text) RETURNS regconfig
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE lang WHEN 'pt-BR' THEN 'pg_catalog.portuguese'::regconfig
+                     WHEN 'es' THEN 'pg_catalog.spanish'::regconfig
+                     ELSE 'pg_catalog.english'::regconfig END
+$$;
+
+CREATE TABLE IF NOT EXISTS helpdesk.kb_articles (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    article_id    uuid NOT NULL DEFAULT gen_random_uuid(),
+    category_id   uuid,
+    slug          text NOT NULL CHECK (slug ~ '^[a-z0-9]([a-z0-9-]{0,118}[a-z0-9])?$'),
+    language      text NOT NULL DEFAULT 'pt-BR' CHECK (language IN ('pt-BR', 'es', 'en')),
+    title         text NOT NULL CHECK (length(title) BETWEEN 1 AND 300),
+    body_md       text NOT NULL DEFAULT '',
+    body_html     text NOT NULL DEFAULT '',
+    visibility    text NOT NULL DEFAULT 'public'
+                  CHECK (visibility IN ('public', 'customers', 'draft')),
+    helpful       int NOT NULL DEFAULT 0,
+    not_helpful   int NOT NULL DEFAULT 0,
+    views         bigint NOT NULL DEFAULT 0,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    search        tsvector GENERATED ALWAYS AS (
+                      setweight(to_tsvector(helpdesk.kb_config(language), title), 'A')
+                      || setweight(to_tsvector(helpdesk.kb_config(language), body_md), 'B')
+                  ) STORED,
+    PRIMARY KEY (tenant_id, article_id),
+    UNIQUE (tenant_id, slug),
+    FOREIGN KEY (tenant_id, category_id) REFERENCES helpdesk.kb_categories
+);
+
+CREATE INDEX IF NOT EXISTS kb_articles_search ON helpdesk.kb_articles USING gin (search);
+
+-- one vote per reader and article (a reader is a customer, or a browser)
+CREATE TABLE IF NOT EXISTS helpdesk.kb_votes (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    article_id    uuid NOT NULL,
+    voter         text NOT NULL,
+    helpful       boolean NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, article_id, voter),
+    FOREIGN KEY (tenant_id, article_id) REFERENCES helpdesk.kb_articles ON DELETE CASCADE
+);
+
+SELECT helpdesk.tenant_rls(t::regclass)
+FROM unnest(ARRAY['helpdesk.portal_domains', 'helpdesk.portal_assets', 'helpdesk.uploads',
+                  'helpdesk.password_resets', 'helpdesk.kb_categories',
+                  'helpdesk.kb_articles', 'helpdesk.kb_votes']) t;
+
+ALTER TABLE helpdesk.outbox DROP CONSTRAINT IF EXISTS outbox_kind_check;
+ALTER TABLE helpdesk.outbox ADD CONSTRAINT outbox_kind_check
+    CHECK (kind IN ('webhook', 'whatsapp', 'email'));
+
+
+-- Settings ------------------------------------------------------------
+
+-- The documented default form.  Field types: text, textarea, select,
+-- attachments, tel.  "core" fields land in the ticket's own columns, the
+-- others in its custom fields.
+CREATE OR REPLACE FUNCTION helpdesk.portal_default_form() RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT '[
+      {"name": "subject", "type": "text", "required": true, "core": true,
+       "label": {"pt-BR": "Assunto", "es": "Asunto", "en": "Subject"}},
+      {"name": "category", "type": "select", "required": true, "core": true,
+       "label": {"pt-BR": "Categoria", "es": "Categoría", "en": "Category"},
+       "options": [
+         {"value": "technical", "label": {"pt-BR": "Suporte técnico", "es": "Soporte técnico", "en": "Technical support"}},
+         {"value": "billing", "label": {"pt-BR": "Financeiro", "es": "Facturación", "en": "Billing"}},
+         {"value": "commercial", "label": {"pt-BR": "Comercial", "es": "Comercial", "en": "Sales"}},
+         {"value": "other", "label": {"pt-BR": "Outros", "es": "Otros", "en": "Other"}}]},
+      {"name": "priority", "type": "select", "required": true, "core": true,
+       "label": {"pt-BR": "Prioridade", "es": "Prioridad", "en": "Priority"},
+       "options": [
+         {"value": "low", "label": {"pt-BR": "Baixa", "es": "Baja", "en": "Low"}},
+         {"value": "normal", "label": {"pt-BR": "Normal", "es": "Normal", "en": "Normal"}},
+         {"value": "high", "label": {"pt-BR": "Alta", "es": "Alta", "en": "High"}},
+         {"value": "urgent", "label": {"pt-BR": "Urgente", "es": "Urgente", "en": "Urgent"}}]},
+      {"name": "description", "type": "textarea", "required": true, "core": true,
+       "label": {"pt-BR": "Descrição", "es": "Descripción", "en": "Description"}},
+      {"name": "attachments", "type": "attachments", "required": false, "core": true,
+       "label": {"pt-BR": "Anexos", "es": "Adjuntos", "en": "Attachments"}},
+      {"name": "equipment", "type": "select", "required": false,
+       "label": {"pt-BR": "Equipamento", "es": "Equipo", "en": "Equipment"},
+       "options": [
+         {"value": "router", "label": {"pt-BR": "Roteador", "es": "Router", "en": "Router"}},
+         {"value": "computer", "label": {"pt-BR": "Computador", "es": "Computadora", "en": "Computer"}},
+         {"value": "phone", "label": {"pt-BR": "Telefone", "es": "Teléfono", "en": "Phone"}},
+         {"value": "other", "label": {"pt-BR": "Outro", "es": "Otro", "en": "Other"}}]},
+      {"name": "contact_phone", "type": "tel", "required": false,
+       "label": {"pt-BR": "Telefone para contato", "es": "Teléfono de contacto", "en": "Contact phone"}}
+    ]'::jsonb
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_settings(t helpdesk.tenants) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'allow_signup', coalesce((t.settings->'portal'->>'allow_signup')::boolean, true),
+        'require_login', coalesce((t.settings->'portal'->>'require_login')::boolean, false),
+        'default_language', coalesce(t.settings->'portal'->>'default_language', 'pt-BR'),
+        'branding', jsonb_build_object(
+            'primary_color', coalesce(t.settings->'portal'->'branding'->>'primary_color', '#1f5fbf'),
+            'secondary_color', coalesce(t.settings->'portal'->'branding'->>'secondary_color', '#0f766e'),
+            'welcome_title', t.settings->'portal'->'branding'->'welcome_title',
+            'welcome_text', t.settings->'portal'->'branding'->'welcome_text'))
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_form(t helpdesk.tenants) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(t.settings->'portal'->'form', helpdesk.portal_default_form())
+$$;
+
+
+-- Host → tenant ---------------------------------------------------------
+
+-- "<slug>.<base>" or a verified custom domain; NULL for anything else.
+CREATE OR REPLACE FUNCTION helpdesk.portal_site(p_host text, p_base text)
+RETURNS helpdesk.tenants
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+DECLARE
+    host text := rtrim(lower(split_part(coalesce(p_host, ''), ':', 1)), '.');
+    base text := rtrim(lower(coalesce(p_base, '')), '.');
+    t    helpdesk.tenants;
+BEGIN
+    IF base <> '' AND right(host, length(base) + 1) = '.' || base THEN
+        SELECT * INTO t FROM helpdesk.tenants x
+        WHERE x.slug = left(host, length(host) - length(base) - 1)
+          AND x.status = 'active';
+    ELSE
+        SELECT x.* INTO t FROM helpdesk.portal_domains d
+        JOIN helpdesk.tenants x ON x.tenant_id = d.tenant_id
+        WHERE d.hostname = host AND d.status = 'verified' AND x.status = 'active';
+    END IF;
+
+    RETURN t;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.portal_site(text, text) FROM PUBLIC;
+
+
+-- Customer-facing views ---------------------------------------------------
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_user_json(u helpdesk.users) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
+                              'phone', u.phone)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_json(t helpdesk.tickets) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'number', helpdesk.ticket_number(t.number), 'subject', t.subject,
+        'description', t.description, 'status', t.status, 'priority', t.priority,
+        'category', t.category, 'channel', t.channel,
+        'fields', t.custom_fields,
+        'created_at', t.created_at, 'updated_at', t.updated_at,
+        'resolved_at', t.resolved_at)
+$$;
+
+-- A public event as the customer sees it: who (themself, the support
+-- team, or the system), never an internal note.
+CREATE OR REPLACE FUNCTION helpdesk.portal_event_json(e helpdesk.ticket_events, p_user uuid)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    files jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object('id', a.attachment_id, 'filename', a.filename,
+                                        'content_type', a.content_type, 'size', a.size)
+                     ORDER BY a.created_at)
+    INTO files
+    FROM helpdesk.attachments a
+    WHERE a.tenant_id = e.tenant_id AND a.event_id = e.event_id;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'id', e.event_id, 'type', e.type, 'channel', e.channel,
+        'created_at', e.created_at,
+        'author', CASE WHEN e.actor_id = p_user THEN 'you'
+                       WHEN e.actor_type = 'system' THEN 'system'
+                       WHEN e.actor_type = 'user' AND EXISTS (
+                                SELECT 1 FROM helpdesk.users u
+                                WHERE u.tenant_id = e.tenant_id AND u.user_id = e.actor_id
+                                  AND u.role = 'customer') THEN 'customer'
+                       ELSE 'agent' END,
+        'author_name', CASE WHEN e.actor_type = 'api_key' THEN NULL ELSE e.actor_name END,
+        'body', e.body,
+        'change', CASE WHEN e.type LIKE '%\_changed' THEN
+                       jsonb_build_object('from', e.data->>'from', 'to', e.data->>'to') END,
+        'attachments', files));
+END
+$$;
+
+
+-- Operations ------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s jsonb := helpdesk.portal_settings(t);
+BEGIN
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
+        'portal', s || jsonb_build_object(
+            'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
+                            WHERE a.tenant_id = t.tenant_id AND a.name = 'logo'),
+            'favicon', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
+                               WHERE a.tenant_id = t.tenant_id AND a.name = 'favicon')),
+        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.portal_user_json(u) END,
+        'form', CASE WHEN u.user_id IS NOT NULL THEN helpdesk.portal_form(t) END));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_signup(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_email text := lower(btrim(args->>'email'));
+    u       helpdesk.users;
+    errs    jsonb := '[]';
+BEGIN
+    IF NOT (helpdesk.portal_settings(t)->>'allow_signup')::boolean THEN
+        PERFORM helpdesk.fail('HD403', 'signup-closed',
+            'this portal does not take new accounts; ask the support team for one');
+    END IF;
+
+    IF v_email IS NULL OR v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' OR length(v_email) > 254 THEN
+        errs := errs || jsonb_build_object('field', 'email', 'code', 'invalid',
+                                           'message', 'enter a valid email address');
+    END IF;
+
+    IF length(coalesce(btrim(args->>'name'), '')) NOT BETWEEN 1 AND 200 THEN
+        errs := errs || jsonb_build_object('field', 'name', 'code', 'required',
+                                           'message', 'enter your name');
+    END IF;
+
+    IF errs <> '[]' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+    END IF;
+
+    -- an existing record (a customer known from email or the API, or an
+    -- account) is never taken over by a sign-up: it would hand over that
+    -- customer's tickets to whoever typed the address
+    INSERT INTO helpdesk.users (tenant_id, email, name, role, password_hash)
+    VALUES (t.tenant_id, v_email, btrim(args->>'name'), 'customer', args->>'password_hash')
+    ON CONFLICT (tenant_id, email) DO NOTHING
+    RETURNING * INTO u;
+
+    IF u.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD409', 'account-exists',
+            'there is already an account for this email: log in, or reset the password');
+    END IF;
+
+    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+                           'portal.signup', 'user', u.user_id::text);
+
+    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_user_json(u));
+END
+$$;
+
+-- The stored hash of a customer's password, for the module to check.
+CREATE OR REPLACE FUNCTION helpdesk.portal_login_lookup(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    u helpdesk.users;
+BEGIN
+    SELECT * INTO u FROM helpdesk.users x
+    WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
+      AND x.role = 'customer' AND x.status = 'active' AND x.password_hash IS NOT NULL;
+
+    RETURN jsonb_build_object('status', 200, 'body',
+        jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_login_result(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    u helpdesk.users;
+BEGIN
+    IF (args->>'ok')::boolean AND helpdesk.is_uuid(args->>'user_id') THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = t.tenant_id AND x.user_id = (args->>'user_id')::uuid
+          AND x.status = 'active';
+    END IF;
+
+    IF u.user_id IS NULL THEN
+        PERFORM helpdesk.audit(ctx, 'portal.login_failed', 'user', NULL,
+                               jsonb_build_object('email', lower(btrim(args->>'email'))));
+        RETURN jsonb_build_object('status', 401, 'body', NULL);
+    END IF;
+
+    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+                           'portal.login', 'user', u.user_id::text);
+
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.portal_user_json(u));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_logout(ctx jsonb, u helpdesk.users)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF u.user_id IS NOT NULL THEN
+        PERFORM helpdesk.audit(ctx, 'portal.logout', 'user', u.user_id::text);
+    END IF;
+
+    RETURN jsonb_build_object('status', 204, 'body', NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_password_lookup(ctx jsonb, u helpdesk.users)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('status', 200, 'body',
+        jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash))
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_password_set(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE helpdesk.users SET password_hash = args->>'password_hash', updated_at = now()
+    WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
+
+    PERFORM helpdesk.audit(ctx, 'portal.password_changed', 'user', u.user_id::text);
+
+    RETURN jsonb_build_object('status', 204, 'body', NULL);
+END
+$$;
+
+-- A one-time link, valid for an hour, sent by email through the outbox.
+-- The answer is the same whether or not the address has an account.
+CREATE OR REPLACE FUNCTION helpdesk.portal_reset_request(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    u     helpdesk.users;
+    token text;
+    link  text;
+    lang  text := coalesce(args->>'language', 'pt-BR');
+BEGIN
+    SELECT * INTO u FROM helpdesk.users x
+    WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
+      AND x.role = 'customer' AND x.status = 'active';
+
+    IF u.user_id IS NOT NULL THEN
+        token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+        link := (args->>'origin') || '/reset/' || token;
+
+        INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at)
+        VALUES (t.tenant_id, sha256(convert_to(token, 'UTF8')), u.user_id,
+                now() + interval '1 hour');
+
+        INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                     event_type, payload)
+        VALUES (t.tenant_id, 'email', u.user_id, gen_random_uuid(), 'email.password_reset',
+                jsonb_build_object(
+                    'to', u.email, 'language', lang, 'link', link,
+                    'subject', CASE lang WHEN 'es' THEN 'Restablecer su contraseña — '
+                                         WHEN 'en' THEN 'Reset your password — '
+                                         ELSE 'Redefinir sua senha — ' END || t.name,
+                    'text', CASE lang
+                        WHEN 'es' THEN 'Para elegir una nueva contraseña, abra este enlace (vale por una hora y una sola vez): '
+                        WHEN 'en' THEN 'To choose a new password, open this link (it works once, for one hour): '
+                        ELSE 'Para escolher uma nova senha, abra este link (vale uma vez, por uma hora): '
+                        END || link));
+
+        PERFORM helpdesk.audit(ctx, 'portal.password_reset_requested', 'user', u.user_id::text);
+    END IF;
+
+    RETURN jsonb_build_object('status', 202, 'body', NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_reset_find(t helpdesk.tenants, p_token text)
+RETURNS helpdesk.password_resets LANGUAGE plpgsql AS $$
+DECLARE
+    r helpdesk.password_resets;
+BEGIN
+    SELECT * INTO r FROM helpdesk.password_resets x
+    WHERE x.tenant_id = t.tenant_id
+      AND x.token_hash = sha256(convert_to(coalesce(p_token, ''), 'UTF8'))
+    FOR UPDATE;
+
+    IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now() THEN
+        PERFORM helpdesk.fail('HD404', 'reset-link-invalid',
+            'this link is not valid any more: links work once, for one hour; ask for a new one');
+    END IF;
+
+    RETURN r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_reset_check(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM helpdesk.portal_reset_find(t, args->>'token');
+    RETURN jsonb_build_object('status', 200, 'body', '{}'::jsonb);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_reset_done(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r helpdesk.password_resets := helpdesk.portal_reset_find(t, args->>'token');
+BEGIN
+    UPDATE helpdesk.password_resets SET used_at = now()
+    WHERE tenant_id = r.tenant_id AND token_hash = r.token_hash;
+
+    -- every other link of the account dies with this one
+    UPDATE helpdesk.password_resets SET used_at = now()
+    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND used_at IS NULL;
+
+    UPDATE helpdesk.users SET password_hash = args->>'password_hash', updated_at = now()
+    WHERE tenant_id = r.tenant_id AND user_id = r.user_id;
+
+    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', r.user_id),
+                           'portal.password_reset', 'user', r.user_id::text);
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('user_id', r.user_id));
+END
+$$;
+
+-- A customer's own ticket, by number; anything else is "not found".
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_find(u helpdesk.users, ref text, for_update boolean)
+RETURNS helpdesk.tickets LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tickets;
+    n bigint;
+BEGIN
+    IF ref ~* '^(tkt-)?0*[0-9]{1,15}$' THEN
+        n := regexp_replace(ref, '^(tkt-)?0*', '', 'i')::bigint;
+    END IF;
+
+    IF for_update THEN
+        SELECT * INTO t FROM helpdesk.tickets x
+        WHERE x.tenant_id = u.tenant_id AND x.number = n AND x.requester_id = u.user_id
+        FOR UPDATE;
+    ELSE
+        SELECT * INTO t FROM helpdesk.tickets x
+        WHERE x.tenant_id = u.tenant_id AND x.number = n AND x.requester_id = u.user_id;
+    END IF;
+
+    IF t.ticket_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such ticket among yours');
+    END IF;
+
+    RETURN t;
+END
+$$;
+
+-- Files uploaded by this customer, claimed for an event of a ticket.
+CREATE OR REPLACE FUNCTION helpdesk.portal_attach(u helpdesk.users, p_ticket uuid,
+    p_event bigint, p_uploads jsonb)
+RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+    n   int;
+BEGIN
+    IF jsonb_typeof(p_uploads) IS DISTINCT FROM 'array' OR p_uploads = '[]' THEN
+        RETURN 0;
+    END IF;
+
+    ids := ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(p_uploads) x
+                 WHERE helpdesk.is_uuid(x));
+
+    WITH gone AS (
+        DELETE FROM helpdesk.uploads x
+        WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
+          AND x.upload_id = ANY (ids)
+        RETURNING x.*)
+    INSERT INTO helpdesk.attachments (tenant_id, ticket_id, event_id, filename,
+                                      content_type, size, sha256, data, source)
+    SELECT g.tenant_id, p_ticket, p_event, g.filename, g.content_type, g.size,
+           g.sha256, g.data, 'portal'
+    FROM gone g;
+
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    IF n <> coalesce(array_length(ids, 1), 0) OR n <> jsonb_array_length(p_uploads) THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'an attachment is missing',
+            jsonb_build_array(jsonb_build_object('field', 'attachments', 'code', 'unknown',
+                'message', 'an uploaded file was not found; upload it again')));
+    END IF;
+
+    RETURN n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_create(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    f      jsonb;
+    v      jsonb;
+    errs   jsonb := '[]';
+    core   jsonb := '{}';
+    custom jsonb := '{}';
+    r      jsonb;
+    tk     helpdesk.tickets;
+    ev     bigint;
+    n      int;
+BEGIN
+    FOR f IN SELECT * FROM jsonb_array_elements(helpdesk.portal_form(t)) LOOP
+        CONTINUE WHEN f->>'type' = 'attachments';
+        v := args->(f->>'name');
+
+        IF v IS NULL OR v = 'null' OR btrim(v #>> '{}') = '' THEN
+            IF coalesce((f->>'required')::boolean, false) THEN
+                errs := errs || jsonb_build_object('field', f->>'name', 'code', 'required',
+                                                   'message', 'this field is required');
+            END IF;
+            CONTINUE;
+        END IF;
+
+        IF jsonb_typeof(v) <> 'string' THEN
+            errs := errs || jsonb_build_object('field', f->>'name', 'code', 'type',
+                                               'message', 'expected text');
+        ELSIF f->>'type' = 'select' AND NOT EXISTS (
+                  SELECT 1 FROM jsonb_array_elements(f->'options') o
+                  WHERE o->>'value' = v->>0 OR o->>'value' = v #>> '{}') THEN
+            errs := errs || jsonb_build_object('field', f->>'name', 'code', 'invalid',
+                                               'message', 'choose one of the options');
+        ELSIF length(v #>> '{}') > (CASE f->>'type' WHEN 'textarea' THEN 20000 ELSE 300 END) THEN
+            errs := errs || jsonb_build_object('field', f->>'name', 'code', 'too_long',
+                                               'message', 'this is too long');
+        ELSIF coalesce((f->>'core')::boolean, false) THEN
+            core := core || jsonb_build_object(f->>'name', btrim(v #>> '{}'));
+        ELSE
+            custom := custom || jsonb_build_object(f->>'name', btrim(v #>> '{}'));
+        END IF;
+    END LOOP;
+
+    IF core ? 'priority' AND core->>'priority' NOT IN ('low', 'normal', 'high', 'urgent') THEN
+        core := core - 'priority';
+    END IF;
+
+    IF NOT core ? 'subject' THEN
+        errs := errs || jsonb_build_object('field', 'subject', 'code', 'required',
+                                           'message', 'this field is required');
+    END IF;
+
+    IF errs <> '[]' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+    END IF;
+
+    r := helpdesk.ticket_create(ctx, core || jsonb_build_object(
+             'requester_id', u.user_id, 'custom_fields', custom));
+
+    SELECT * INTO tk FROM helpdesk.tickets x
+    WHERE x.tenant_id = t.tenant_id AND x.ticket_id = (r->'body'->>'id')::uuid;
+
+    SELECT e.event_id INTO ev FROM helpdesk.ticket_events e
+    WHERE e.tenant_id = t.tenant_id AND e.ticket_id = tk.ticket_id AND e.type = 'created';
+
+    n := helpdesk.portal_attach(u, tk.ticket_id, ev, args->'attachments');
+
+    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_ticket_json(tk));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_list(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+BEGIN
+    PERFORM helpdesk.read_only_audit();
+
+    SELECT coalesce(jsonb_agg(helpdesk.portal_ticket_json(x) ORDER BY x.number DESC), '[]')
+    INTO r
+    FROM (SELECT * FROM helpdesk.tickets x
+          WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id
+            AND (args->>'status' IS NULL
+                 OR (args->>'status' = 'open' AND x.status NOT IN ('resolved', 'closed'))
+                 OR (args->>'status' = 'closed' AND x.status IN ('resolved', 'closed')))
+          ORDER BY x.number DESC LIMIT 200) x;
+
+    PERFORM helpdesk.audit(ctx, 'portal.ticket.list', 'ticket', NULL);
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', false);
+    r jsonb;
+BEGIN
+    PERFORM helpdesk.read_only_audit();
+
+    SELECT coalesce(jsonb_agg(helpdesk.portal_event_json(e, u.user_id) ORDER BY e.event_id), '[]')
+    INTO r
+    FROM helpdesk.ticket_events e
+    WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id
+      AND e.visibility = 'public';
+
+    PERFORM helpdesk.audit(ctx, 'portal.ticket.read', 'ticket', t.ticket_id::text,
+                           jsonb_build_object('number', helpdesk.ticket_number(t.number)));
+
+    RETURN jsonb_build_object('status', 200, 'body',
+        helpdesk.portal_ticket_json(t) || jsonb_build_object('events', r));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_comment(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t    helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', true);
+    body text := btrim(coalesce(args->>'body', ''));
+    r    jsonb;
+    e    helpdesk.ticket_events;
+    n    int;
+BEGIN
+    IF body = '' AND coalesce(jsonb_array_length(
+           CASE jsonb_typeof(args->'attachments') WHEN 'array' THEN args->'attachments'
+                ELSE '[]' END), 0) = 0 THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'write a message or attach a file',
+            '[{"field": "body", "code": "required", "message": "write a message"}]');
+    END IF;
+
+    IF length(body) > 20000 THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'the message is too long',
+            '[{"field": "body", "code": "too_long", "message": "the message is too long"}]');
+    END IF;
+
+    r := helpdesk.ticket_comment(ctx, jsonb_build_object('id', t.ticket_id,
+                                                         'body', body, 'visibility', 'public'));
+
+    SELECT * INTO e FROM helpdesk.ticket_events x
+    WHERE x.tenant_id = t.tenant_id AND x.event_id = (r->'body'->>'id')::bigint;
+
+    n := helpdesk.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
+
+    -- the customer wrote again: a resolved or waiting ticket is open again
+    IF t.status IN ('resolved', 'pending') THEN
+        PERFORM helpdesk.event_add(ctx, t.ticket_id, 'status_changed', 'public', NULL,
+            jsonb_build_object('from', t.status, 'to', 'open'));
+        UPDATE helpdesk.tickets SET status = 'open', resolved_at = NULL, updated_at = now()
+        WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
+    END IF;
+
+    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_event_json(e, u.user_id));
+END
+$$;
+
+-- Knowledge base, as readers see it: public articles for everyone,
+-- "customers" articles once logged in, drafts never.
+CREATE OR REPLACE FUNCTION helpdesk.kb_visible(a helpdesk.kb_articles, u helpdesk.users)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT a.visibility = 'public' OR (a.visibility = 'customers' AND u.user_id IS NOT NULL)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.kb_article_brief(a helpdesk.kb_articles) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('slug', a.slug, 'title', a.title, 'language', a.language,
+                              'updated_at', a.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_kb_home(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    cats jsonb;
+    top  jsonb;
+BEGIN
+    SELECT coalesce(jsonb_agg(jsonb_build_object('slug', c.slug, 'name', c.name,
+               'description', c.description, 'articles', coalesce(a.list, '[]'))
+               ORDER BY c.position, c.name), '[]')
+    INTO cats
+    FROM helpdesk.kb_categories c
+    LEFT JOIN LATERAL (
+        SELECT jsonb_agg(helpdesk.kb_article_brief(x) ORDER BY x.title) AS list
+        FROM helpdesk.kb_articles x
+        WHERE x.tenant_id = c.tenant_id AND x.category_id = c.category_id
+          AND helpdesk.kb_visible(x, u)) a ON true
+    WHERE c.tenant_id = t.tenant_id;
+
+    SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(x) ORDER BY x.views DESC, x.title), '[]')
+    INTO top
+    FROM (SELECT * FROM helpdesk.kb_articles x
+          WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
+          ORDER BY x.views DESC, x.title LIMIT 6) x;
+
+    RETURN jsonb_build_object('status', 200, 'body',
+                              jsonb_build_object('categories', cats, 'popular', top));
+END
+$$;
+
+-- Full-text search in each article's own language; "limit" 5 for the
+-- suggestions shown while a customer types a ticket's subject.
+CREATE OR REPLACE FUNCTION helpdesk.portal_kb_search(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    q   text := left(btrim(coalesce(args->>'q', '')), 200);
+    lim int := CASE WHEN args->>'limit' ~ '^[0-9]{1,2}$'
+                    THEN least((args->>'limit')::int, 20) ELSE 20 END;
+    r   jsonb;
+BEGIN
+    IF q = '' THEN
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', '[]'::jsonb));
+    END IF;
+
+    SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(s.a)
+               || jsonb_build_object('snippet', s.snippet) ORDER BY s.rank DESC), '[]')
+    INTO r
+    FROM (SELECT x AS a, ts_rank(x.search, q.tsq) AS rank,
+                 ts_headline(helpdesk.kb_config(x.language), x.body_md, q.tsq,
+                             'StartSel=[[, StopSel=]], MaxWords=30, MinWords=12') AS snippet
+          FROM helpdesk.kb_articles x
+          CROSS JOIN LATERAL (SELECT websearch_to_tsquery(helpdesk.kb_config(x.language), q)
+                                     AS tsq) q
+          WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
+            AND (x.search @@ websearch_to_tsquery('pg_catalog.portuguese', q)
+                 OR x.search @@ websearch_to_tsquery('pg_catalog.spanish', q)
+                 OR x.search @@ websearch_to_tsquery('pg_catalog.english', q))
+            AND x.search @@ q.tsq
+          ORDER BY rank DESC LIMIT lim) s;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_kb_article(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    a helpdesk.kb_articles;
+    c helpdesk.kb_categories;
+    mine jsonb;
+BEGIN
+    SELECT * INTO a FROM helpdesk.kb_articles x
+    WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug';
+
+    IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such article');
+    END IF;
+
+    UPDATE helpdesk.kb_articles SET views = views + 1
+    WHERE tenant_id = a.tenant_id AND article_id = a.article_id;
+    PERFORM set_config('synchronous_commit', 'off', true);
+
+    SELECT * INTO c FROM helpdesk.kb_categories x
+    WHERE x.tenant_id = a.tenant_id AND x.category_id = a.category_id;
+
+    SELECT to_jsonb(v.helpful) INTO mine FROM helpdesk.kb_votes v
+    WHERE v.tenant_id = a.tenant_id AND v.article_id = a.article_id
+      AND v.voter = args->>'voter';
+
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.kb_article_brief(a)
+        || jsonb_build_object('html', a.body_html, 'helpful', a.helpful,
+                              'not_helpful', a.not_helpful, 'my_vote', mine,
+                              'category', CASE WHEN c.category_id IS NOT NULL THEN
+                                  jsonb_build_object('slug', c.slug, 'name', c.name) END));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.portal_kb_vote(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    a   helpdesk.kb_articles;
+    old boolean;
+    new boolean := (args->>'helpful')::boolean;
+BEGIN
+    IF jsonb_typeof(args->'helpful') IS DISTINCT FROM 'boolean' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'say whether it helped',
+            '[{"field": "helpful", "code": "type", "message": "expected true or false"}]');
+    END IF;
+
+    SELECT * INTO a FROM helpdesk.kb_articles x
+    WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug' FOR UPDATE;
+
+    IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such article');
+    END IF;
+
+    SELECT v.helpful INTO old FROM helpdesk.kb_votes v
+    WHERE v.tenant_id = a.tenant_id AND v.article_id = a.article_id
+      AND v.voter = args->>'voter';
+
+    INSERT INTO helpdesk.kb_votes (tenant_id, article_id, voter, helpful)
+    VALUES (a.tenant_id, a.article_id, args->>'voter', new)
+    ON CONFLICT (tenant_id, article_id, voter) DO UPDATE SET helpful = excluded.helpful;
+
+    UPDATE helpdesk.kb_articles SET
+        helpful = helpful + (CASE WHEN new THEN 1 ELSE 0 END)
+                          - (CASE WHEN old IS TRUE THEN 1 ELSE 0 END),
+        not_helpful = not_helpful + (CASE WHEN NOT new THEN 1 ELSE 0 END)
+                                  - (CASE WHEN old IS FALSE THEN 1 ELSE 0 END)
+    WHERE tenant_id = a.tenant_id AND article_id = a.article_id
+    RETURNING * INTO a;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'helpful', a.helpful, 'not_helpful', a.not_helpful, 'my_vote', new));
+END
+$$;
+
+-- One portal request.  p_user comes from the session the module found in
+-- Redis (NULL when there is none); it must belong to the Host's tenant.
+CREATE OR REPLACE FUNCTION helpdesk.portal_call(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t   helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    u   helpdesk.users;
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    IF p_user IS NOT NULL THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+          AND x.status = 'active' AND x.role = 'customer';
+    END IF;
+
+    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', 'portal', 'ip', p_ip,
+                              'actor_type', CASE WHEN u.user_id IS NULL THEN 'system' ELSE 'user' END,
+                              'actor_id', u.user_id,
+                              'actor_name', coalesce(u.name, u.email),
+                              'actor_role', 'customer');
+
+    -- what needs a customer, and what a login-only portal hides
+    IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
+                'ticket.list', 'ticket.get', 'ticket.comment')
+       OR (p_op LIKE 'kb.%' AND (helpdesk.portal_settings(t)->>'require_login')::boolean)
+    THEN
+        IF u.user_id IS NULL THEN
+            PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+        END IF;
+    END IF;
+
+    r := CASE p_op
+        WHEN 'boot'            THEN helpdesk.portal_boot(ctx, t, u)
+        WHEN 'signup'          THEN helpdesk.portal_signup(ctx, t, p_args)
+        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
+        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
+        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
+        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
+        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
+        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
+        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
+        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
+        WHEN 'form'            THEN jsonb_build_object('status', 200, 'body',
+                                        jsonb_build_object('fields', helpdesk.portal_form(t)))
+        WHEN 'ticket.create'   THEN helpdesk.portal_ticket_create(ctx, t, u, p_args)
+        WHEN 'ticket.list'     THEN helpdesk.portal_ticket_list(ctx, u, p_args)
+        WHEN 'ticket.get'      THEN helpdesk.portal_ticket_get(ctx, u, p_args)
+        WHEN 'ticket.comment'  THEN helpdesk.portal_ticket_comment(ctx, u, p_args)
+        WHEN 'kb.home'         THEN helpdesk.portal_kb_home(ctx, t, u)
+        WHEN 'kb.search'       THEN helpdesk.portal_kb_search(ctx, t, u, p_args)
+        WHEN 'kb.article'      THEN helpdesk.portal_kb_article(ctx, t, u, p_args)
+        WHEN 'kb.vote'         THEN helpdesk.portal_kb_vote(ctx, t, u, p_args)
+    END;
+
+    IF r IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+    END IF;
+
+    status := (r->>'status')::int;
+    body := r->'body';
+END
+$$;
+
+-- A file from the portal, kept until the ticket or comment it goes with.
+CREATE OR REPLACE FUNCTION helpdesk.portal_upload(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    up helpdesk.uploads;
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM helpdesk.users x
+                                     WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+                                       AND x.status = 'active' AND x.role = 'customer') THEN
+        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+    END IF;
+
+    -- what was never used is forgotten after a day
+    DELETE FROM helpdesk.uploads x
+    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+      AND x.created_at < now() - interval '1 day';
+
+    INSERT INTO helpdesk.uploads (tenant_id, user_id, filename, content_type, size, sha256, data)
+    VALUES (t.tenant_id, p_user, p_filename, p_type, length(p_data),
+            encode(sha256(p_data), 'hex'), p_data)
+    RETURNING * INTO up;
+
+    status := 201;
+    body := jsonb_build_object('id', up.upload_id, 'filename', up.filename,
+                               'content_type', up.content_type, 'size', up.size);
+END
+$$;
+
+-- An attachment of one of the customer's tickets.
+CREATE OR REPLACE FUNCTION helpdesk.portal_attachment(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_number text, p_id text,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    u  helpdesk.users;
+    tk helpdesk.tickets;
+    a  helpdesk.attachments;
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+    PERFORM helpdesk.read_only_audit();
+
+    SELECT * INTO u FROM helpdesk.users x
+    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+      AND x.status = 'active' AND x.role = 'customer';
+
+    IF u.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+    END IF;
+
+    tk := helpdesk.portal_ticket_find(u, p_number, false);
+
+    IF helpdesk.is_uuid(p_id) THEN
+        SELECT x.* INTO a FROM helpdesk.attachments x
+        JOIN helpdesk.ticket_events e ON e.tenant_id = x.tenant_id AND e.event_id = x.event_id
+        WHERE x.tenant_id = t.tenant_id AND x.ticket_id = tk.ticket_id
+          AND x.attachment_id = p_id::uuid AND e.visibility = 'public';
+    END IF;
+
+    IF a.attachment_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
+    END IF;
+
+    PERFORM helpdesk.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
+                                              'actor_id', u.user_id, 'ip', p_ip),
+                           'attachment.read', 'attachment', a.attachment_id::text,
+                           jsonb_build_object('ticket_id', tk.ticket_id));
+
+    filename := a.filename;
+    content_type := a.content_type;
+    data := a.data;
+END
+$$;
+
+-- The tenant's logo or favicon, by Host (no login: it is on every page).
+CREATE OR REPLACE FUNCTION helpdesk.portal_asset(p_host text, p_base text, p_name text,
+    OUT content_type text, OUT sha256 text, OUT data bytea)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        RETURN;
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    SELECT a.content_type, a.sha256, a.data INTO content_type, sha256, data
+    FROM helpdesk.portal_assets a
+    WHERE a.tenant_id = t.tenant_id AND a.name = p_name;
+END
+$$;
+
+RESET ROLE;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON helpdesk.portal_domains, helpdesk.portal_assets,
+    helpdesk.uploads, helpdesk.password_resets, helpdesk.kb_categories,
+    helpdesk.kb_articles, helpdesk.kb_votes TO helpdesk_app;
+GRANT INSERT ON helpdesk.attachments TO helpdesk_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -1,0 +1,208 @@
+/*
+ * Tenant API for the customer portal (scope "admin"): appearance and
+ * rules (/v1/portal), the ticket form (/v1/portal/form), logo and favicon
+ * (/v1/portal/assets/{logo|favicon}), custom domains (/v1/domains) and the
+ * knowledge base (/v1/kb/...).  The rules are checked by the database,
+ * which lists every field error at once; the module renders articles'
+ * Markdown (cmark, raw HTML dropped) so that pages only ever receive HTML
+ * that is safe to show.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_api.h"
+#include "core/ngx_helpdesk_markdown.h"
+
+
+/* the body as it is: the service functions check it */
+static ngx_int_t
+ngx_http_helpdesk_api_portal_body(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "", "send a JSON object");
+        return NGX_OK;
+    }
+
+    json_decref(ctx->args);
+    ctx->args = json_deep_copy(ctx->body);
+
+    return ctx->args ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_portal_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_portal_body_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_portal_body(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_portal_asset(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t  *name = &ctx->params[0];
+
+    if (!((name->len == 4 && ngx_strncmp(name->data, "logo", 4) == 0)
+          || (name->len == 7 && ngx_strncmp(name->data, "favicon", 7) == 0)))
+    {
+        ngx_helpdesk_json_error(ctx->errors, "name", "logo or favicon");
+        return NGX_OK;
+    }
+
+    if (ctx->body && ngx_http_helpdesk_api_portal_body(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "name", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_domain(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "hostname", 0);
+}
+
+
+/* an article: its Markdown rendered once, when it is written */
+static ngx_int_t
+ngx_http_helpdesk_api_kb_article(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t     *md;
+    ngx_str_t   html;
+
+    if (ngx_http_helpdesk_api_portal_body(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->nparams && ngx_http_helpdesk_api_param(ctx, "id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    md = json_object_get(ctx->args, "body");
+
+    if (md == NULL || json_is_null(md)) {
+        return NGX_OK;
+    }
+
+    if (!json_is_string(md)) {
+        ngx_helpdesk_json_error(ctx->errors, "body", "Markdown text");
+        return NGX_OK;
+    }
+
+    if (ngx_helpdesk_markdown_html(ctx->r->pool,
+                                   (u_char *) json_string_value(md),
+                                   json_string_length(md), &html)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(ctx->args, "body_html",
+                        json_stringn((char *) html.data, html.len));
+
+    return NGX_OK;
+}
+
+
+#define TENANT    NGX_HTTP_HELPDESK_AUTH_TENANT
+#define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_portal_ops[] = {
+    { NGX_HTTP_GET, "portal.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PATCH, "portal.put", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_form_ops[] = {
+    { NGX_HTTP_GET, "portal.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PUT, "portal.form.put", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_asset_ops[] = {
+    { NGX_HTTP_PUT, "portal.asset.put", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_asset, NULL },
+    { NGX_HTTP_DELETE, "portal.asset.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_asset, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_domains_ops[] = {
+    { NGX_HTTP_GET, "domain.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, "domain.create", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_domain_ops[] = {
+    { NGX_HTTP_DELETE, "domain.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_domain, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_categories_ops[]
+= {
+    { NGX_HTTP_GET, "kb.category.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, "kb.category.create", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_category_ops[] = {
+    { NGX_HTTP_PATCH, "kb.category.update", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body_id, NULL },
+    { NGX_HTTP_DELETE, "kb.category.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_id, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_articles_ops[] = {
+    { NGX_HTTP_GET, "kb.article.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, "kb.article.create", "admin", TENANT,
+      ngx_http_helpdesk_api_kb_article, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_article_ops[] = {
+    { NGX_HTTP_GET, "kb.article.get", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_id, NULL },
+    { NGX_HTTP_PATCH, "kb.article.update", "admin", TENANT,
+      ngx_http_helpdesk_api_kb_article, NULL },
+    { NGX_HTTP_DELETE, "kb.article.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_id, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
+#undef TENANT
+#undef PROVIDER
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[] = {
+    { "/v1/portal", ngx_http_helpdesk_api_portal_ops },
+    { "/v1/portal/form", ngx_http_helpdesk_api_form_ops },
+    { "/v1/portal/assets/*", ngx_http_helpdesk_api_asset_ops },
+    { "/v1/domains", ngx_http_helpdesk_api_domains_ops },
+    { "/v1/domains/*", ngx_http_helpdesk_api_domain_ops },
+    { "/v1/kb/categories", ngx_http_helpdesk_api_categories_ops },
+    { "/v1/kb/categories/*", ngx_http_helpdesk_api_category_ops },
+    { "/v1/kb/articles", ngx_http_helpdesk_api_articles_ops },
+    { "/v1/kb/articles/*", ngx_http_helpdesk_api_article_ops },
+    { NULL, NULL }
+};

@@ -1,0 +1,1328 @@
+/*
+ * The customer portal, served under a location with "helpdesk_portal"
+ * (normally "/") on every tenant's hostname.  A request goes like this:
+ *
+ *   1. the Host names the tenant (PostgreSQL decides, in the same
+ *      statement as the work); under TLS, a Host other than the name the
+ *      client asked for in the handshake (SNI) is refused with 421;
+ *   2. /_/assets/... are the embedded, versioned files: no session, no
+ *      database, strong ETags, cached for a year;
+ *   3. the session cookie is looked up in Redis (ngx_http_helpdesk_portal_
+ *      session.c), and a state-changing call must carry the CSRF token;
+ *   4. /_/api/... are the JSON calls of the page: most are one
+ *      helpdesk.portal_call(); logging in, signing up and passwords are
+ *      flows of several steps (session file);
+ *   5. any other path is a page: the same HTML for all, with the tenant's
+ *      data and the language filled in, or a plain 404 page when the Host
+ *      is no portal.
+ *
+ * Every answer carries the security headers (CSP, frame and referrer
+ * policies, HSTS on TLS).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "www/ngx_helpdesk_www.h"
+#include "ngx_http_helpdesk_portal.h"
+
+
+static ngx_int_t ngx_http_helpdesk_portal_route(
+    ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p, u_char *last);
+static ngx_int_t ngx_http_helpdesk_portal_asset(ngx_http_request_t *r,
+    u_char *path, size_t len);
+static ngx_int_t ngx_http_helpdesk_portal_headers(ngx_http_request_t *r,
+    ngx_flag_t tls);
+static void ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_body(ngx_http_request_t *r);
+static void ngx_http_helpdesk_portal_page(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_page_done(
+    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
+static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_file_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_http_helpdesk_portal_not_found(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_portal_args(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_cleanup(void *data);
+static void ngx_http_helpdesk_portal_language(
+    ngx_http_helpdesk_portal_ctx_t *ctx, json_t *boot);
+static const ngx_helpdesk_www_file_t *ngx_http_helpdesk_portal_www(
+    const char *name);
+
+
+#define NGX_HTTP_HELPDESK_PORTAL_CSP                                         \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "             \
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; "           \
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+static const char  ngx_http_helpdesk_portal_sql[] =
+    "SELECT status, body FROM helpdesk.portal_call"
+    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)";
+
+static const char  ngx_http_helpdesk_portal_image_sql[] =
+    "SELECT content_type, sha256, data FROM helpdesk.portal_asset($1, $2, $3)";
+
+static const char  ngx_http_helpdesk_portal_file_sql[] =
+    "SELECT filename, content_type, data FROM helpdesk.portal_attachment"
+    "($1, $2, $3::uuid, $4::inet, $5, $6)";
+
+
+static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
+    { NGX_HTTP_GET,  "/boot", "boot", NGX_HTTP_HELPDESK_FLOW_CALL, { NULL } },
+    { NGX_HTTP_POST, "/signup", "signup", NGX_HTTP_HELPDESK_FLOW_SIGNUP,
+      { NULL } },
+    { NGX_HTTP_POST, "/login", "login", NGX_HTTP_HELPDESK_FLOW_LOGIN,
+      { NULL } },
+    { NGX_HTTP_POST, "/logout", "logout", NGX_HTTP_HELPDESK_FLOW_LOGOUT,
+      { NULL } },
+    { NGX_HTTP_POST, "/password", "password",
+      NGX_HTTP_HELPDESK_FLOW_PASSWORD, { NULL } },
+    { NGX_HTTP_POST, "/reset", "reset.request",
+      NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST, { NULL } },
+    { NGX_HTTP_GET,  "/reset/*", "reset.check", NGX_HTTP_HELPDESK_FLOW_CALL,
+      { "token" } },
+    { NGX_HTTP_POST, "/reset/*", "reset.done",
+      NGX_HTTP_HELPDESK_FLOW_RESET_DONE, { "token" } },
+    { NGX_HTTP_GET,  "/form", "form", NGX_HTTP_HELPDESK_FLOW_CALL, { NULL } },
+    { NGX_HTTP_GET,  "/tickets", "ticket.list", NGX_HTTP_HELPDESK_FLOW_CALL,
+      { NULL } },
+    { NGX_HTTP_POST, "/tickets", "ticket.create",
+      NGX_HTTP_HELPDESK_FLOW_CALL, { NULL } },
+    { NGX_HTTP_GET,  "/tickets/*", "ticket.get", NGX_HTTP_HELPDESK_FLOW_CALL,
+      { "number" } },
+    { NGX_HTTP_POST, "/tickets/*/comments", "ticket.comment",
+      NGX_HTTP_HELPDESK_FLOW_CALL, { "number" } },
+    { NGX_HTTP_GET,  "/tickets/*/attachments/*", "attachment",
+      NGX_HTTP_HELPDESK_FLOW_DOWNLOAD, { "number", "id" } },
+    { NGX_HTTP_POST, "/uploads", "upload", NGX_HTTP_HELPDESK_FLOW_UPLOAD,
+      { NULL } },
+    { NGX_HTTP_GET,  "/kb", "kb.home", NGX_HTTP_HELPDESK_FLOW_CALL, { NULL } },
+    { NGX_HTTP_GET,  "/kb/search", "kb.search", NGX_HTTP_HELPDESK_FLOW_CALL,
+      { NULL } },
+    { NGX_HTTP_GET,  "/kb/articles/*", "kb.article",
+      NGX_HTTP_HELPDESK_FLOW_CALL, { "slug" } },
+    { NGX_HTTP_POST, "/kb/articles/*/vote", "kb.vote",
+      NGX_HTTP_HELPDESK_FLOW_CALL, { "slug" } },
+    { 0, NULL, NULL, 0, { NULL } }
+};
+
+
+ngx_int_t
+ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
+{
+    u_char                          *p, *last;
+    ngx_int_t                        rc;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_helpdesk_portal_ctx_t  *ctx;
+#if (NGX_HTTP_SSL)
+    const char                      *sni;
+#endif
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_portal_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->r = r;
+    ctx->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_helpdesk_portal_cleanup;
+    cln->data = ctx;
+
+    ctx->host = r->headers_in.server;       /* lower-cased, no port */
+    ctx->ip = r->connection->addr_text;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ctx->tls = 1;
+
+        /* a name the certificate was not chosen for: 421 (RFC 9110 15.5.20) */
+        sni = SSL_get_servername(r->connection->ssl->connection,
+                                 TLSEXT_NAMETYPE_host_name);
+
+        if (sni && (ngx_strlen(sni) != ctx->host.len
+                    || ngx_strncasecmp((u_char *) sni, ctx->host.data,
+                                       ctx->host.len) != 0))
+        {
+            if (ngx_http_helpdesk_portal_headers(r, 1) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            (void) ngx_http_discard_request_body(r);
+            r->keepalive = 0;
+
+            return ngx_helpdesk_http_problem(r, NGX_HTTP_MISDIRECTED_REQUEST,
+                       "misdirected-request", "Misdirected Request",
+                       "this connection was opened for another name; open a "
+                       "new one for this host", NULL);
+        }
+    }
+#endif
+
+    if (ngx_http_helpdesk_portal_headers(r, ctx->tls) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = r->uri.data;
+    last = p + r->uri.len;
+
+    if (r->uri.len > 10 && ngx_strncmp(p, "/_/assets/", 10) == 0) {
+        return ngx_http_helpdesk_portal_asset(r, p, r->uri.len);
+    }
+
+    if (ngx_http_helpdesk_portal_read_cookies(ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->uri.len >= 7 && ngx_strncmp(p, "/_/api/", 7) == 0) {
+        rc = ngx_http_helpdesk_portal_route(ctx, p + 6, last);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
+            || (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT)))
+        {
+            rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_helpdesk_portal_body);
+            if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+                return rc;
+            }
+
+            return NGX_DONE;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        r->main->count++;
+        ngx_http_helpdesk_portal_load_session(ctx,
+                                              ngx_http_helpdesk_portal_api);
+        return NGX_DONE;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        (void) ngx_http_discard_request_body(r);
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->main->count++;
+
+    if ((r->uri.len == 7 && ngx_strncmp(p, "/_/logo", 7) == 0)
+        || (r->uri.len == 10 && ngx_strncmp(p, "/_/favicon", 10) == 0)
+        || (r->uri.len == 12 && ngx_strncmp(p, "/favicon.ico", 12) == 0))
+    {
+        ngx_http_helpdesk_portal_image(ctx);
+        return NGX_DONE;
+    }
+
+    ctx->page = r->uri;
+    ngx_http_helpdesk_portal_load_session(ctx, ngx_http_helpdesk_portal_page);
+
+    return NGX_DONE;
+}
+
+
+/* passwords do not outlive the request, not even in freed memory */
+static void
+ngx_http_helpdesk_portal_wipe(json_t *o)
+{
+    json_t      *v;
+    const char  *keys[] = { "password", "current", NULL }, **k;
+
+    for (k = keys; *k; k++) {
+        v = json_object_get(o, *k);
+
+        if (json_is_string(v)) {
+            ngx_explicit_memzero((void *) json_string_value(v),
+                                 json_string_length(v));
+        }
+    }
+}
+
+
+void
+ngx_http_helpdesk_portal_set_args(ngx_http_helpdesk_portal_ctx_t *ctx,
+    json_t *args)
+{
+    ngx_http_helpdesk_portal_wipe(ctx->args);
+    json_decref(ctx->args);
+    ctx->args = args;
+}
+
+
+static void
+ngx_http_helpdesk_portal_cleanup(void *data)
+{
+    ngx_http_helpdesk_portal_ctx_t  *ctx = data;
+
+    ngx_http_helpdesk_portal_wipe(ctx->body);
+    ngx_http_helpdesk_portal_wipe(ctx->args);
+    json_decref(ctx->body);
+    json_decref(ctx->args);
+
+    if (ctx->secret.data) {
+        ngx_explicit_memzero(ctx->secret.data, ctx->secret.len);
+    }
+
+    if (ctx->secret2.data) {
+        ngx_explicit_memzero(ctx->secret2.data, ctx->secret2.len);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_portal_headers(ngx_http_request_t *r, ngx_flag_t tls)
+{
+    ngx_uint_t  i;
+    ngx_str_t   v;
+
+    static struct {
+        const char  *name;
+        const char  *value;
+    }  headers[] = {
+        { "Content-Security-Policy", NGX_HTTP_HELPDESK_PORTAL_CSP },
+        { "Referrer-Policy", "same-origin" },
+        { "X-Frame-Options", "DENY" },
+        { "X-Content-Type-Options", "nosniff" },
+        { "Cross-Origin-Opener-Policy", "same-origin" },
+        { "Permissions-Policy", "camera=(), microphone=(), geolocation=()" },
+        { "Strict-Transport-Security", "max-age=31536000" }
+    };
+
+    for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        if (!tls && ngx_strcmp(headers[i].name, "Strict-Transport-Security") == 0)
+        {
+            continue;
+        }
+
+        v.data = (u_char *) headers[i].value;
+        v.len = ngx_strlen(headers[i].value);
+
+        if (ngx_helpdesk_http_header_out(r, headers[i].name, &v) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* 2. the embedded files */
+
+static const ngx_helpdesk_www_file_t *
+ngx_http_helpdesk_portal_www(const char *name)
+{
+    size_t                          len;
+    const ngx_helpdesk_www_file_t  *f;
+
+    len = ngx_strlen(name);
+
+    for (f = ngx_helpdesk_www_files; f->name.len; f++) {
+        if (f->name.len == len && ngx_strncmp(f->name.data, name, len) == 0) {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_portal_send_file(ngx_http_request_t *r,
+    const ngx_helpdesk_www_file_t *f, ngx_uint_t status)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *inm;
+
+    if (f->immutable) {
+        ngx_str_set(&v, "public, max-age=31536000, immutable");
+    } else {
+        ngx_str_set(&v, "no-cache");
+    }
+
+    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &v) != NGX_OK
+        || ngx_helpdesk_http_header_out(r, "ETag", (ngx_str_t *) &f->etag)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    inm = ngx_helpdesk_http_header_in(r, "If-None-Match",
+                                       sizeof("If-None-Match") - 1);
+
+    if (status == NGX_HTTP_OK && inm
+        && ngx_strlcasestrn(inm->value.data, inm->value.data + inm->value.len,
+                            f->etag.data, f->etag.len - 1) != NULL)
+    {
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    return ngx_helpdesk_http_send(r, status, (const char *) f->type.data,
+                                  f->body.data, f->body.len);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_portal_asset(ngx_http_request_t *r, u_char *path, size_t len)
+{
+    ngx_int_t                       rc;
+    const ngx_helpdesk_www_file_t  *f;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    for (f = ngx_helpdesk_www_files; f->name.len; f++) {
+        if (f->url.len == len && ngx_strncmp(f->url.data, path, len) == 0) {
+            return ngx_http_helpdesk_portal_send_file(r, f, NGX_HTTP_OK);
+        }
+    }
+
+    return NGX_HTTP_NOT_FOUND;
+}
+
+
+/* 4. the JSON calls */
+
+static ngx_int_t
+ngx_http_helpdesk_portal_match(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *pattern, u_char *p, u_char *last)
+{
+    u_char      *seg;
+    ngx_uint_t   n = 0;
+
+    while (*pattern) {
+        if (p == last || *p != '/' || *pattern != '/') {
+            return 0;
+        }
+
+        p++;
+        pattern++;
+        seg = p;
+
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (*pattern == '*') {
+            if (p == seg || n == NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS) {
+                return 0;
+            }
+
+            ctx->params[n].data = seg;
+            ctx->params[n].len = p - seg;
+            n++;
+            pattern++;
+            continue;
+        }
+
+        while (*pattern && *pattern != '/') {
+            if (seg == p || *seg != (u_char) *pattern) {
+                return 0;
+            }
+
+            seg++;
+            pattern++;
+        }
+
+        if (seg != p) {
+            return 0;
+        }
+    }
+
+    return p == last;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
+    u_char *last)
+{
+    ngx_flag_t                            path_found;
+    ngx_http_request_t                   *r = ctx->r;
+    const ngx_http_helpdesk_portal_op_t  *op;
+
+    path_found = 0;
+
+    for (op = ngx_http_helpdesk_portal_ops; op->method; op++) {
+        if (!ngx_http_helpdesk_portal_match(ctx, op->pattern, p, last)) {
+            continue;
+        }
+
+        path_found = 1;
+
+        if (r->method == op->method
+            || (r->method == NGX_HTTP_HEAD && op->method == NGX_HTTP_GET))
+        {
+            ctx->op = op;
+            return NGX_OK;
+        }
+    }
+
+    (void) ngx_http_discard_request_body(r);
+
+    if (path_found) {
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
+                   "method-not-allowed", "Method Not Allowed",
+                   "this address does not take this method", NULL);
+    }
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
+               "Not Found", "there is nothing at this address", NULL);
+}
+
+
+static void
+ngx_http_helpdesk_portal_body(ngx_http_request_t *r)
+{
+    ngx_int_t                        rc;
+    ngx_http_helpdesk_portal_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    rc = ngx_helpdesk_http_body_text(r, &ctx->raw_body);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+            "payload-too-large", "Payload Too Large",
+            "the file is larger than this portal accepts");
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_load_session(ctx, ngx_http_helpdesk_portal_api);
+}
+
+
+/* the session is known: check what the call needs, then run it */
+static void
+ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_http_request_t  *r = ctx->r;
+
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE))
+        && !ngx_http_helpdesk_portal_csrf_ok(ctx))
+    {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_FORBIDDEN,
+            "csrf-token-invalid", "Forbidden",
+            "the page is out of date or was not sent by this portal; "
+            "reload it and try again");
+        return;
+    }
+
+    if (ngx_http_helpdesk_portal_args(ctx) != NGX_OK) {
+        return;
+    }
+
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_CALL:
+        ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
+                                      ngx_http_helpdesk_portal_reply);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_DOWNLOAD:
+        ngx_http_helpdesk_portal_file(ctx);
+        return;
+
+    default:
+        ngx_http_helpdesk_portal_flow(ctx);
+        return;
+    }
+}
+
+
+/* path parameters, query and body, as the operation's arguments */
+static ngx_int_t
+ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    u_char              *p, *last, *name, *eq, *amp, *dst;
+    size_t               len;
+    json_t              *v;
+    ngx_uint_t           i;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               detail[256];
+
+    if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD && ctx->raw_body.len) {
+        ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
+                                            ctx->raw_body.len, &err);
+
+        if (ctx->body == NULL || !json_is_object(ctx->body)) {
+            ngx_snprintf(detail, sizeof(detail) - 1, "the body is not a JSON "
+                         "object: %s%Z", ctx->body ? "" : err.text);
+            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_BAD_REQUEST,
+                "invalid-json", "Bad Request", (char *) detail);
+            return NGX_ERROR;
+        }
+
+        ctx->args = json_deep_copy(ctx->body);
+
+    } else {
+        ctx->args = json_object();
+    }
+
+    if (ctx->args == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS; i++) {
+        if (ctx->op->param_names[i] == NULL) {
+            break;
+        }
+
+        v = json_stringn((char *) ctx->params[i].data, ctx->params[i].len);
+        if (v == NULL
+            || json_object_set_new(ctx->args, ctx->op->param_names[i], v) != 0)
+        {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+    }
+
+    /* query arguments as strings (q, limit, status) */
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        name = p;
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        p = amp + 1;
+
+        if (eq == NULL || eq - name > 16) {
+            continue;
+        }
+
+        len = amp - eq - 1;
+        dst = ngx_pnalloc(r->pool, len + 1);
+        if (dst == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+
+        {
+            u_char  *s = eq + 1, *d = dst, *q;
+
+            for (q = s; q < amp; q++) {
+                if (*q == '+') {
+                    *q = ' ';
+                }
+            }
+
+            ngx_unescape_uri(&d, &s, len, 0);
+            len = d - dst;
+        }
+
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
+            && (eq - name == 1 || eq - name == 5 || eq - name == 6))
+        {
+            char  key[17];
+
+            ngx_memcpy(key, name, eq - name);
+            key[eq - name] = '\0';
+
+            if (ngx_strcmp(key, "q") == 0 || ngx_strcmp(key, "limit") == 0
+                || ngx_strcmp(key, "status") == 0)
+            {
+                v = json_stringn((char *) dst, len);
+                if (v == NULL) {
+                    /* not UTF-8: the argument is left out */
+                    continue;
+                }
+
+                json_object_set_new(ctx->args, key, v);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *op, json_t *args, ngx_http_helpdesk_portal_next_pt next)
+{
+    char                *text;
+    ngx_str_t            v;
+    ngx_http_request_t  *r = ctx->r;
+
+    ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
+    ctx->query.sql = ngx_http_helpdesk_portal_sql;
+
+    text = json_dumps(args, JSON_COMPACT);
+    if (text == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    v.data = (u_char *) text;
+    v.len = ngx_strlen(text);
+
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+           != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip) != NGX_OK)
+    {
+        free(text);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    {
+        ngx_str_t  o;
+
+        o.data = (u_char *) op;
+        o.len = ngx_strlen(op);
+
+        if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &o) != NGX_OK
+            || ngx_helpdesk_pg_param(&ctx->query, r->pool, &v) != NGX_OK)
+        {
+            free(text);
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    free(text);
+
+    /* an empty user id means "no session": SQL NULL */
+    if (ctx->user.len == 0) {
+        ctx->query.values[2] = NULL;
+    }
+
+    ngx_http_helpdesk_portal_run(ctx, next);
+}
+
+
+/* ctx->query, prepared by the caller, then next() with its result */
+void
+ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_http_helpdesk_portal_next_pt next)
+{
+    ctx->query.handler = ngx_http_helpdesk_portal_done;
+    ctx->query.data = ctx;
+    ctx->query.log = ctx->r->connection->log;
+    ctx->next = next;
+
+    ngx_helpdesk_pg_run(&ctx->query);
+}
+
+
+static void
+ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_str_t                        v;
+    ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
+    ngx_http_request_t              *r = ctx->r;
+
+    if (q->status != NGX_HELPDESK_PG_OK) {
+        v.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (v.data == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        v.len = ngx_sprintf(v.data, "%ui", ngx_helpdesk_pg_retry_after())
+                - v.data;
+
+        if (ngx_helpdesk_http_header_out(r, "Retry-After", &v) != NGX_OK) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+            "service-unavailable", "Service Unavailable",
+            "the service is busy or restarting; try again in a moment");
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (ctx->page.len) {
+            char  *slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+            if (slug && ngx_strcmp(slug, "unknown-site") == 0) {
+                ngx_http_helpdesk_portal_not_found(ctx);
+                return;
+            }
+        }
+
+        ngx_http_helpdesk_portal_finalize(ctx,
+            ngx_helpdesk_http_sql_problem(r, res, NULL));
+        return;
+    }
+
+    ctx->next(ctx, res);
+}
+
+
+/* the statement's (status, body) as the answer */
+void
+ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    u_char              *body;
+    size_t               len;
+    ngx_uint_t           status;
+    ngx_http_request_t  *r = ctx->r;
+
+    status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
+                      PQgetlength(res, 0, 0));
+    len = PQgetisnull(res, 0, 1) ? 0 : (size_t) PQgetlength(res, 0, 1);
+
+    if (status == (ngx_uint_t) NGX_ERROR) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(body, PQgetvalue(res, 0, 1), len);
+
+    if (status == NGX_HTTP_NO_CONTENT || status == NGX_HTTP_ACCEPTED) {
+        len = 0;
+    }
+
+    if (len == 0 && status == NGX_HTTP_OK) {
+        body = (u_char *) "{}";
+        len = 2;
+    }
+
+    ngx_str_set(&ctx->out, "no-store");
+
+    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &ctx->out) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, status, "application/json", body, len));
+}
+
+
+void
+ngx_http_helpdesk_portal_problem(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_uint_t status, const char *slug, const char *title,
+    const char *detail)
+{
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_problem(ctx->r, status, slug, title, detail, NULL));
+}
+
+
+void
+ngx_http_helpdesk_portal_redis_failed(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_str_t  v;
+
+    ngx_str_set(&v, "2");
+    (void) ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v);
+
+    ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+        "service-unavailable", "Service Unavailable",
+        "sessions are not available right now; try again in a moment");
+}
+
+
+void
+ngx_http_helpdesk_portal_finalize(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_http_finalize_request(ctx->r, rc);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *name, ngx_str_t *value, time_t max_age, ngx_flag_t http_only)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_table_elt_t  *h;
+    ngx_http_request_t *r = ctx->r;
+
+    len = ngx_strlen(name) + 1 + value->len
+          + sizeof("; Path=/; Max-Age=; SameSite=Lax; HttpOnly; Secure") - 1
+          + NGX_TIME_T_LEN;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_sprintf(p, "%s=%V; Path=/; Max-Age=%T; SameSite=Lax", name, value,
+                    max_age);
+
+    if (http_only) {
+        p = ngx_cpymem(p, "; HttpOnly", 10);
+    }
+
+    if (ctx->tls) {
+        p = ngx_cpymem(p, "; Secure", 8);
+    }
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/* 5. pages */
+
+static void
+ngx_http_helpdesk_portal_page(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ctx->args = json_object();
+    if (ctx->args == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_call(ctx, "boot", ctx->args,
+                                  ngx_http_helpdesk_portal_page_done);
+}
+
+
+static void
+ngx_http_helpdesk_portal_not_found(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    const ngx_helpdesk_www_file_t  *f;
+
+    f = ngx_http_helpdesk_portal_www("portal/404.html");
+    if (f == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_NOT_FOUND);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_http_helpdesk_portal_send_file(ctx->r, f, NGX_HTTP_NOT_FOUND));
+}
+
+
+/*
+ * The page: index.html with "@lang@", "@i18n@" (the versioned URL of the
+ * language's strings) and "@boot@" (what /_/api/boot would answer, as JSON
+ * that cannot close the script element it sits in).
+ */
+static void
+ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    u_char                         *p, *s, *last, *out;
+    char                           *text;
+    size_t                          len, n;
+    json_t                         *boot;
+    json_error_t                    err;
+    ngx_str_t                       v;
+    ngx_http_request_t             *r = ctx->r;
+    const ngx_helpdesk_www_file_t  *page, *i18n;
+    char                            name[32];
+
+    boot = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    if (boot == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_language(ctx, boot);
+
+    json_object_set_new(boot, "language",
+                        json_stringn((char *) ctx->lang.data, ctx->lang.len));
+    json_object_set_new(boot, "csrf", json_stringn(
+                        (char *) ctx->csrf_cookie.data, ctx->csrf_cookie.len));
+
+    text = json_dumps(boot, JSON_COMPACT|JSON_ESCAPE_SLASH);
+    json_decref(boot);
+
+    if (text == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_snprintf((u_char *) name, sizeof(name), "i18n/%V.json%Z", &ctx->lang);
+
+    page = ngx_http_helpdesk_portal_www("portal/index.html");
+    i18n = ngx_http_helpdesk_portal_www(name);
+
+    if (page == NULL || i18n == NULL) {
+        free(text);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    n = ngx_strlen(text);
+    len = page->body.len + n * 6 + i18n->url.len + ctx->lang.len;
+
+    out = ngx_pnalloc(r->pool, len);
+    if (out == NULL) {
+        free(text);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = out;
+    s = page->body.data;
+    last = s + page->body.len;
+
+    while (s < last) {
+        if (*s != '@') {
+            *p++ = *s++;
+            continue;
+        }
+
+        if (last - s >= 6 && ngx_strncmp(s, "@lang@", 6) == 0) {
+            p = ngx_cpymem(p, ctx->lang.data, ctx->lang.len);
+            s += 6;
+
+        } else if (last - s >= 6 && ngx_strncmp(s, "@i18n@", 6) == 0) {
+            p = ngx_cpymem(p, i18n->url.data, i18n->url.len);
+            s += 6;
+
+        } else if (last - s >= 6 && ngx_strncmp(s, "@boot@", 6) == 0) {
+            u_char  *t;
+
+            /* JSON inside a script element: no "<", ">" or "&" as such */
+            for (t = (u_char *) text; *t; t++) {
+                if (*t == '<') {
+                    p = ngx_cpymem(p, "\\u003c", 6);
+                } else if (*t == '>') {
+                    p = ngx_cpymem(p, "\\u003e", 6);
+                } else if (*t == '&') {
+                    p = ngx_cpymem(p, "\\u0026", 6);
+                } else {
+                    *p++ = *t;
+                }
+            }
+
+            s += 6;
+
+        } else {
+            *p++ = *s++;
+        }
+    }
+
+    free(text);
+
+    ngx_str_set(&v, "no-store");
+
+    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &v) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&v, "Accept-Language, Cookie");
+    (void) ngx_helpdesk_http_header_out(r, "Vary", &v);
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/html; charset=utf-8",
+                               out, p - out));
+}
+
+
+/* the hd_lang cookie, then Accept-Language, then the tenant's default */
+static void
+ngx_http_helpdesk_portal_language(ngx_http_helpdesk_portal_ctx_t *ctx,
+    json_t *boot)
+{
+    u_char           *p, *last;
+    const char       *dflt;
+    ngx_str_t         cookie;
+    ngx_table_elt_t  *h;
+    ngx_http_request_t *r = ctx->r;
+
+    static ngx_str_t  name = ngx_string("hd_lang");
+    static ngx_str_t  pt = ngx_string("pt-BR");
+    static ngx_str_t  es = ngx_string("es");
+    static ngx_str_t  en = ngx_string("en");
+
+    ngx_str_null(&cookie);
+
+    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &name,
+                                          &cookie) != NGX_DECLINED)
+    {
+        if (cookie.len == 5 && ngx_strncmp(cookie.data, "pt-BR", 5) == 0) {
+            ctx->lang = pt;
+            return;
+        }
+
+        if (cookie.len == 2 && ngx_strncmp(cookie.data, "es", 2) == 0) {
+            ctx->lang = es;
+            return;
+        }
+
+        if (cookie.len == 2 && ngx_strncmp(cookie.data, "en", 2) == 0) {
+            ctx->lang = en;
+            return;
+        }
+    }
+
+    /* the first of the listed languages we have (clients list by preference) */
+    h = ngx_helpdesk_http_header_in(r, "Accept-Language",
+                                    sizeof("Accept-Language") - 1);
+
+    if (h) {
+        p = h->value.data;
+        last = p + h->value.len;
+
+        while (p < last) {
+            while (p < last && (*p == ' ' || *p == ',')) {
+                p++;
+            }
+
+            if (last - p >= 2) {
+                if (ngx_strncasecmp(p, (u_char *) "pt", 2) == 0) {
+                    ctx->lang = pt;
+                    return;
+                }
+
+                if (ngx_strncasecmp(p, (u_char *) "es", 2) == 0) {
+                    ctx->lang = es;
+                    return;
+                }
+
+                if (ngx_strncasecmp(p, (u_char *) "en", 2) == 0) {
+                    ctx->lang = en;
+                    return;
+                }
+            }
+
+            p = ngx_strlchr(p, last, ',');
+            if (p == NULL) {
+                break;
+            }
+        }
+    }
+
+    dflt = json_string_value(json_object_get(
+               json_object_get(boot, "portal"), "default_language"));
+
+    ctx->lang = (dflt && ngx_strcmp(dflt, "es") == 0) ? es
+                : (dflt && ngx_strcmp(dflt, "en") == 0) ? en : pt;
+}
+
+
+/* the tenant's logo and favicon */
+
+static void
+ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_str_t            name;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (r->uri.len == 7) {
+        ngx_str_set(&name, "logo");
+    } else {
+        ngx_str_set(&name, "favicon");
+    }
+
+    ctx->query.sql = ngx_http_helpdesk_portal_image_sql;
+    ctx->query.handler = ngx_http_helpdesk_portal_image_done;
+    ctx->query.data = ctx;
+    ctx->query.log = r->connection->log;
+    ctx->query.result_format = 1;
+
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+           != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &name) != NGX_OK)
+    {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_pg_run(&ctx->query);
+}
+
+
+static void
+ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    u_char                          *data, *etag;
+    size_t                           len;
+    ngx_str_t                        v, type;
+    ngx_table_elt_t                 *inm;
+    ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
+    ngx_http_request_t              *r = ctx->r;
+
+    if (q->status != NGX_HELPDESK_PG_OK || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    if (PQgetisnull(res, 0, 2)) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_NOT_FOUND);
+        return;
+    }
+
+    type.len = PQgetlength(res, 0, 0);
+    type.data = ngx_pnalloc(r->pool, type.len + 1);
+    len = PQgetlength(res, 0, 2);
+    data = ngx_pnalloc(r->pool, len ? len : 1);
+    etag = ngx_pnalloc(r->pool, 2 + 16);
+
+    if (type.data == NULL || data == NULL || etag == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(type.data, PQgetvalue(res, 0, 0), type.len);
+    type.data[type.len] = '\0';
+    ngx_memcpy(data, PQgetvalue(res, 0, 2), len);
+
+    etag[0] = '"';
+    ngx_memcpy(etag + 1, PQgetvalue(res, 0, 1),
+               ngx_min(16, (size_t) PQgetlength(res, 0, 1)));
+    etag[17] = '"';
+
+    v.data = etag;
+    v.len = 18;
+
+    if (ngx_helpdesk_http_header_out(r, "ETag", &v) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_str_set(&v, "public, max-age=300");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
+
+    inm = ngx_helpdesk_http_header_in(r, "If-None-Match",
+                                       sizeof("If-None-Match") - 1);
+
+    if (inm && inm->value.len == 18
+        && ngx_strncmp(inm->value.data, etag, 18) == 0)
+    {
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        r->header_only = 1;
+        ngx_http_helpdesk_portal_finalize(ctx, ngx_http_send_header(r));
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, (const char *) type.data,
+                               data, len));
+}
+
+
+/* an attachment of one of the customer's tickets */
+
+static void
+ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_http_request_t  *r = ctx->r;
+
+    ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
+    ctx->query.sql = ngx_http_helpdesk_portal_file_sql;
+    ctx->query.handler = ngx_http_helpdesk_portal_file_done;
+    ctx->query.data = ctx;
+    ctx->query.log = r->connection->log;
+    ctx->query.result_format = 1;
+
+    if (ctx->user.len == 0) {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+            "login-required", "Unauthorized", "log in to continue");
+        return;
+    }
+
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+           != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->params[0])
+           != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->params[1])
+           != NGX_OK)
+    {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_pg_run(&ctx->query);
+}
+
+
+static void
+ngx_http_helpdesk_portal_file_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
+    ngx_http_request_t              *r = ctx->r;
+
+    if (q->status != NGX_HELPDESK_PG_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx,
+            ngx_helpdesk_http_sql_problem(r, res, NULL));
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+                                      ngx_helpdesk_http_send_file(r, res));
+}

@@ -1,0 +1,134 @@
+/*
+ * The customer portal: pages, assets and the JSON calls behind them,
+ * served on each tenant's own hostname.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_PORTAL_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_PORTAL_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <jansson.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_pg.h"
+#include "core/ngx_helpdesk_redis.h"
+
+
+#define NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS  2
+#define NGX_HTTP_HELPDESK_TOKEN_HEX          64     /* 32 random bytes */
+
+
+typedef enum {
+    NGX_HTTP_HELPDESK_FLOW_CALL = 0,    /* one portal_call() */
+    NGX_HTTP_HELPDESK_FLOW_LOGIN,
+    NGX_HTTP_HELPDESK_FLOW_SIGNUP,
+    NGX_HTTP_HELPDESK_FLOW_LOGOUT,
+    NGX_HTTP_HELPDESK_FLOW_PASSWORD,
+    NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST,
+    NGX_HTTP_HELPDESK_FLOW_RESET_DONE,
+    NGX_HTTP_HELPDESK_FLOW_UPLOAD,
+    NGX_HTTP_HELPDESK_FLOW_DOWNLOAD
+} ngx_http_helpdesk_portal_flow_e;
+
+
+typedef struct {
+    ngx_uint_t                          method;
+    const char                         *pattern;    /* '*' is one segment */
+    const char                         *op;
+    ngx_http_helpdesk_portal_flow_e     flow;
+    const char                         *param_names[NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS];
+} ngx_http_helpdesk_portal_op_t;
+
+
+typedef struct ngx_http_helpdesk_portal_ctx_s  ngx_http_helpdesk_portal_ctx_t;
+
+/* a step after a statement; res is a PGRES_TUPLES_OK result */
+typedef void (*ngx_http_helpdesk_portal_next_pt)(
+    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
+
+/* what runs once the session is known */
+typedef void (*ngx_http_helpdesk_portal_then_pt)(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
+struct ngx_http_helpdesk_portal_ctx_s {
+    ngx_http_request_t                 *r;
+    ngx_http_helpdesk_loc_conf_t       *hlcf;
+    const ngx_http_helpdesk_portal_op_t *op;
+
+    ngx_str_t                           params[NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS];
+    ngx_str_t                           host;
+    ngx_str_t                           ip;
+    ngx_str_t                           lang;
+    ngx_flag_t                          tls;
+
+    /* the session, when the request carries a live one */
+    ngx_str_t                           token;          /* cookie value */
+    u_char                              skey[sizeof("hd:sess:") - 1 + 64];
+    ngx_str_t                           session_key;
+    ngx_str_t                           user;           /* uuid text */
+    ngx_str_t                           session_csrf;
+    time_t                              created;
+    ngx_str_t                           csrf_cookie;
+
+    /* the request */
+    ngx_str_t                           raw_body;
+    json_t                             *body;
+    json_t                             *args;
+    ngx_str_t                           page;           /* a page's path */
+
+    /* flows */
+    ngx_str_t                           secret;         /* a password */
+    ngx_str_t                           secret2;        /* the new one */
+    ngx_str_t                           hash;
+    ngx_str_t                           login_user;
+    ngx_http_helpdesk_portal_next_pt    next;
+    ngx_http_helpdesk_portal_then_pt    then;
+    ngx_uint_t                          step;
+
+    ngx_helpdesk_pg_query_t             query;
+    ngx_helpdesk_redis_cmd_t            rcmd;
+
+    /* the response */
+    ngx_uint_t                          status;
+    ngx_str_t                           out;
+    ngx_str_t                           cookies[3];
+    ngx_uint_t                          ncookies;
+};
+
+
+ngx_int_t ngx_http_helpdesk_portal_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_helpdesk_portal.c: shared by the flows */
+void ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *op, json_t *args, ngx_http_helpdesk_portal_next_pt next);
+void ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_http_helpdesk_portal_next_pt next);
+void ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+void ngx_http_helpdesk_portal_finalize(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_int_t rc);
+void ngx_http_helpdesk_portal_problem(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_uint_t status, const char *slug, const char *title,
+    const char *detail);
+ngx_int_t ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *name, ngx_str_t *value, time_t max_age, ngx_flag_t http_only);
+void ngx_http_helpdesk_portal_set_args(ngx_http_helpdesk_portal_ctx_t *ctx,
+    json_t *args);
+void ngx_http_helpdesk_portal_redis_failed(ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
+/* ngx_http_helpdesk_portal_session.c */
+ngx_int_t ngx_http_helpdesk_portal_read_cookies(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_http_helpdesk_portal_then_pt then);
+ngx_int_t ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
+#endif /* _NGX_HTTP_HELPDESK_PORTAL_H_INCLUDED_ */
