@@ -731,6 +731,25 @@ LANGUAGE sql STABLE AS $$
                               'updated_at', a.updated_at)
 $$;
 
+-- A query in one language: every word (as a search engine would read
+-- it), or any of them.
+CREATE OR REPLACE FUNCTION helpdesk.kb_query(cfg regconfig, q text, any_word boolean)
+RETURNS tsquery LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    words text;
+BEGIN
+    IF NOT any_word THEN
+        RETURN websearch_to_tsquery(cfg, q);
+    END IF;
+
+    SELECT string_agg(quote_literal(l) || ':*', ' | ') INTO words
+    FROM (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector(cfg, q))) l) w;
+
+    -- the words are lexemes of cfg already: 'simple' keeps them as they are
+    RETURN coalesce(to_tsquery('pg_catalog.simple', words), ''::tsquery);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION helpdesk.portal_kb_home(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -766,30 +785,38 @@ CREATE OR REPLACE FUNCTION helpdesk.portal_kb_search(ctx jsonb, t helpdesk.tenan
     u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    q   text := left(btrim(coalesce(args->>'q', '')), 200);
+    v_q text := left(btrim(coalesce(args->>'q', '')), 200);
     lim int := CASE WHEN args->>'limit' ~ '^[0-9]{1,2}$'
                     THEN least((args->>'limit')::int, 20) ELSE 20 END;
     r   jsonb;
+    any_word boolean;
 BEGIN
-    IF q = '' THEN
+    IF v_q = '' THEN
         RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', '[]'::jsonb));
     END IF;
 
-    SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(s.a)
-               || jsonb_build_object('snippet', s.snippet) ORDER BY s.rank DESC), '[]')
-    INTO r
-    FROM (SELECT x AS a, ts_rank(x.search, q.tsq) AS rank,
-                 ts_headline(helpdesk.kb_config(x.language), x.body_md, q.tsq,
-                             'StartSel=[[, StopSel=]], MaxWords=30, MinWords=12') AS snippet
-          FROM helpdesk.kb_articles x
-          CROSS JOIN LATERAL (SELECT websearch_to_tsquery(helpdesk.kb_config(x.language), q)
-                                     AS tsq) q
-          WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
-            AND (x.search @@ websearch_to_tsquery('pg_catalog.portuguese', q)
-                 OR x.search @@ websearch_to_tsquery('pg_catalog.spanish', q)
-                 OR x.search @@ websearch_to_tsquery('pg_catalog.english', q))
-            AND x.search @@ q.tsq
-          ORDER BY rank DESC LIMIT lim) s;
+    -- every word (a search), or any word (suggestions while typing, and a
+    -- search that found nothing with every word)
+    FOR any_word IN SELECT unnest(CASE WHEN args ? 'limit' THEN ARRAY[true]
+                                       ELSE ARRAY[false, true] END) LOOP
+        SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(s.a)
+                   || jsonb_build_object('snippet', s.snippet) ORDER BY s.rank DESC), '[]')
+        INTO r
+        FROM (SELECT x AS a, ts_rank(x.search, q.tsq) AS rank,
+                     ts_headline(helpdesk.kb_config(x.language), x.body_md, q.tsq,
+                                 'StartSel=[[, StopSel=]], MaxWords=30, MinWords=12') AS snippet
+              FROM helpdesk.kb_articles x
+              CROSS JOIN LATERAL (SELECT helpdesk.kb_query(helpdesk.kb_config(x.language),
+                                                           v_q, any_word) AS tsq) q
+              WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
+                AND (x.search @@ helpdesk.kb_query('pg_catalog.portuguese', v_q, any_word)
+                     OR x.search @@ helpdesk.kb_query('pg_catalog.spanish', v_q, any_word)
+                     OR x.search @@ helpdesk.kb_query('pg_catalog.english', v_q, any_word))
+                AND x.search @@ q.tsq
+              ORDER BY rank DESC LIMIT lim) s;
+
+        EXIT WHEN r <> '[]';
+    END LOOP;
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
 END

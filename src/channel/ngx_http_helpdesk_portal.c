@@ -991,8 +991,8 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     json_object_set_new(boot, "language",
                         json_stringn((char *) ctx->lang.data, ctx->lang.len));
-    json_object_set_new(boot, "csrf", json_stringn(
-                        (char *) ctx->csrf_cookie.data, ctx->csrf_cookie.len));
+    json_object_set_new(boot, "upload_max",
+                        json_integer((json_int_t) ctx->hlcf->upload_max));
 
     text = json_dumps(boot, JSON_COMPACT|JSON_ESCAPE_SLASH);
     json_decref(boot);
