@@ -609,7 +609,7 @@ BEGIN
         core := core - 'priority';
     END IF;
 
-    IF NOT core ? 'subject' THEN
+    IF NOT core ? 'subject' AND NOT errs @> '[{"field": "subject"}]' THEN
         errs := errs || jsonb_build_object('field', 'subject', 'code', 'required',
                                            'message', 'this field is required');
     END IF;

@@ -195,7 +195,8 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
 
     if (r->uri.len >= 7 && ngx_strncmp(p, "/_/api/", 7) == 0) {
         rc = ngx_http_helpdesk_portal_route(ctx, p + 6, last);
-        if (rc != NGX_OK) {
+        if (ctx->op == NULL) {
+            /* answered: 404 or 405 */
             return rc;
         }
 

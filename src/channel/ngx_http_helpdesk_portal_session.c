@@ -220,7 +220,7 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp != NULL
         || created == NGX_ERROR
-        || created + ctx->hlcf->session_lifetime < ngx_time())
+        || created + ctx->hlcf->session_lifetime <= ngx_time())
     {
         /* past its absolute lifetime: gone */
         then(ctx);

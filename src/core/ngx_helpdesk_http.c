@@ -313,6 +313,39 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
  * with its stored type and nosniff, and a name that cannot break the header.
  */
 
+/* a response header already set, by name */
+ngx_table_elt_t *
+ngx_helpdesk_http_header_sent(ngx_http_request_t *r, const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
 {
@@ -370,8 +403,10 @@ ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_set(&v, "nosniff");
-    (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+    if (ngx_helpdesk_http_header_sent(r, "X-Content-Type-Options") == NULL) {
+        ngx_str_set(&v, "nosniff");
+        (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+    }
     ngx_str_set(&v, "sandbox");
     (void) ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
     ngx_str_set(&v, "private, no-store");

@@ -1,0 +1,386 @@
+#!/usr/bin/env perl
+# The customer portal: tenant by Host, pages and assets, sessions, CSRF,
+# passwords, tickets, attachments, the form, branding and languages.
+use utf8;
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Helpdesk::Test qw(until_true);
+use Helpdesk::Portal;
+use Mojo::JSON qw(decode_json);
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep);
+
+my $t = Helpdesk::Test->new->start_stack;
+my $short = Helpdesk::Test::free_port();
+$t->start_nginx(
+    http => "helpdesk_base_domain portal.test;
+    server {
+        listen 127.0.0.1:$short;
+        helpdesk_session_idle_timeout 2s;
+        helpdesk_session_lifetime 4s;
+        location / { helpdesk_portal; }
+    }",
+    server => 'location / { helpdesk_portal; helpdesk_upload_max_size 256k; }');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $globex = $t->create_tenant('globex');
+my $h = $t->auth($acme->{key});
+
+sub portal { Helpdesk::Portal->new($t, @_) }
+
+my $p = portal('acme.portal.test');
+
+# --- tenant by Host --------------------------------------------------------
+my $res = $p->get('/');
+is $res->code, 200, 'a tenant subdomain serves its portal';
+like $res->headers->content_type, qr{^text/html}, 'as HTML';
+my ($boot) = $res->body =~ m{<script type="application/json" id="boot">(.*?)</script>}s;
+$boot = decode_json($boot);
+is $boot->{tenant}{slug}, 'acme', "with this tenant's data";
+is $boot->{user}, undef, 'nobody logged in';
+ok $boot->{upload_max} > 0, 'and the upload limit';
+unlike $res->body, qr/globex/i, "nothing of another tenant's";
+like $res->headers->header('Content-Security-Policy'), qr/default-src 'none'.*script-src 'self'.*frame-ancestors 'none'/,
+    'a strict Content-Security-Policy';
+unlike $res->headers->header('Content-Security-Policy'), qr/unsafe-inline/, 'without unsafe-inline';
+is $res->headers->header('X-Frame-Options'), 'DENY', 'no framing';
+is $res->headers->header('Referrer-Policy'), 'same-origin', 'a Referrer-Policy';
+is $res->headers->header('X-Content-Type-Options'), 'nosniff', 'nosniff';
+ok !$res->headers->header('Strict-Transport-Security'), 'no HSTS over plain HTTP';
+is $res->headers->cache_control, 'no-store', 'the page itself is not cached';
+like $res->headers->header('Set-Cookie') // '', qr/hd_csrf=[0-9a-f]{64}; Path=\/; .*SameSite=Lax/, 'a CSRF cookie';
+
+$res = portal('nobody.portal.test')->get('/');
+is $res->code, 404, 'an unknown subdomain: 404';
+like $res->body, qr/no support portal at this address/, 'a plain page that says so';
+unlike $res->body, qr/acme|globex/i, 'naming no tenant';
+is portal('elsewhere.example')->get('/tickets')->code, 404, 'an unknown host: 404';
+is portal('globex.portal.test')->api(GET => '/boot')->json->{tenant}{slug}, 'globex',
+    'each tenant by its own name';
+
+# custom domains: pending ones do not serve, verified ones do
+$res = $ua->post($t->url('/v1/domains') => $h => json => { hostname => 'Suporte.Acme.COM.br.' });
+is $res->res->code, 201, 'a tenant adds a custom domain';
+is $res->res->json->{hostname}, 'suporte.acme.com.br', 'normalized';
+is $res->res->json->{status}, 'pending', 'pending until verified';
+like $res->res->json->{dns}{value}, qr/^helpdesk-verify=[0-9a-f]{32}$/, 'with the record that proves it';
+is portal('suporte.acme.com.br')->get('/')->code, 404, 'a pending domain serves nothing';
+is $ua->post($t->url('/v1/domains') => $h => json => { hostname => 'not a host' })->res->code, 422,
+    'a malformed name: 422';
+my $pk = $t->auth($t->provider_key);
+$res = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/domains") => $pk
+                 => json => { hostname => 'suporte.acme.com.br' });
+is $res->res->code, 201, 'the provider verifies it';
+is $res->res->json->{status}, 'verified', 'verified';
+is portal('suporte.acme.com.br')->api(GET => '/boot')->json->{tenant}{slug}, 'acme',
+    'and the custom domain serves the portal';
+is $ua->post($t->url("/v1/provider/tenants/$globex->{id}/domains") => $pk
+             => json => { hostname => 'suporte.acme.com.br' })->res->code, 409,
+    'a verified name cannot be given to another tenant';
+is $ua->get($t->url('/v1/domains') => $h)->res->json->{data}[0]{hostname}, 'suporte.acme.com.br', 'listed';
+
+# --- assets -------------------------------------------------------------------
+my ($css) = $p->get('/')->body =~ m{href="(/_/assets/portal/app\.[0-9a-f]{8}\.css)"};
+ok $css, 'the page links a versioned stylesheet';
+$res = $p->get($css);
+is $res->code, 200, 'served';
+like $res->headers->cache_control, qr/max-age=31536000, immutable/, 'cached for a year, immutable';
+like $res->headers->etag, qr/^"[0-9a-f]{16}"$/, 'with a strong ETag';
+is $p->get($css, 'If-None-Match' => $res->headers->etag)->code, 304, 'revalidated: 304';
+is $p->get('/_/assets/portal/app.00000000.css')->code, 404, 'an unknown version: 404';
+my ($js) = $p->get('/')->body =~ m{src="(/_/assets/portal/app\.[0-9a-f]{8}\.js)"};
+like $p->get($js)->headers->content_type, qr{^application/javascript}, 'scripts as JavaScript';
+
+# --- languages ------------------------------------------------------------------
+like $p->get('/')->body, qr/<html lang="pt-BR" data-i18n="\/_\/assets\/i18n\/pt-BR\.[0-9a-f]{8}\.json">/,
+    'Portuguese (Brazil) by default';
+like $p->get('/', 'Accept-Language' => 'es-AR,es;q=0.9,en;q=0.5')->body, qr/<html lang="es"/,
+    'Spanish from Accept-Language';
+like $p->get('/', 'Accept-Language' => 'de-DE,en-US;q=0.8')->body, qr/<html lang="en"/,
+    'the first language we have';
+my ($i18n) = $p->get('/', 'Accept-Language' => 'en')->body =~ m{data-i18n="([^"]+)"};
+is $p->get($i18n)->json->{'login.title'}, 'Log in', 'the strings of that language';
+{
+    my $q = portal('acme.portal.test');
+    $q->set_cookie(hd_lang => 'en');
+    like $q->get('/', 'Accept-Language' => 'pt-BR')->body, qr/<html lang="en"/, 'the switcher (a cookie) wins';
+}
+
+# --- sign up, CSRF -----------------------------------------------------------------
+$res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'segredo123', name => 'Ana' },
+               'X-CSRF-Token' => '');
+is $res->code, 403, 'a change without the CSRF token: 403';
+is $res->json->{type}, 'https://nginx-helpdesk.org/problems/csrf-token-invalid', 'says why';
+$res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'segredo123', name => 'Ana' },
+               'X-CSRF-Token' => 'f' x 64);
+is $res->code, 403, 'a token other than the cookie: 403';
+$res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'segredo123', name => 'Ana' },
+               Origin => 'https://evil.example');
+is $res->code, 403, 'a cross-site Origin: 403';
+$res = $p->signup('ana@example.com', 'short', 'Ana');
+is $res->code, 422, 'a short password: 422';
+is $res->json->{errors}[0]{field}, 'password', 'naming the field';
+$res = $p->signup('not-an-email', 'segredo123', '');
+is $res->code, 422, 'a bad email and no name: 422';
+is_deeply [sort map { $_->{field} } @{ $res->json->{errors} }], ['email', 'name'], 'listing both';
+
+my $csrf_before = $p->cookie('hd_csrf');
+$res = $p->signup('Ana@Example.com', 'segredo123', 'Ana Souza');
+is $res->code, 200, 'signed up';
+is $res->json->{user}{email}, 'ana@example.com', 'logged in at once';
+ok $res->json->{form}, 'with the ticket form';
+my ($cookie) = grep { /^hd_session=/ } @{ $res->headers->every_header('Set-Cookie') };
+like $cookie, qr/^hd_session=[0-9a-f]{64}; Path=\/; Max-Age=\d+; SameSite=Lax; HttpOnly$/,
+    'the session cookie is opaque, HttpOnly, SameSite=Lax (no Secure over HTTP)';
+isnt $p->cookie('hd_csrf'), $csrf_before, 'and a new CSRF token';
+is $t->psql(q{SELECT count(*) FROM helpdesk.users WHERE email = 'ana@example.com'
+              AND password_hash LIKE '$scrypt$ln=15,r=8,p=1$%'}), 1, 'the password is stored as an scrypt hash';
+is portal('acme.portal.test')->signup('ana@example.com', 'outra-senha', 'X')->code, 409,
+    'the same email again: 409';
+
+# a customer the API knows (no password) is not taken over by a sign-up
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'by API', description => 'x',
+          requester_email => 'bruno@example.com' });
+$res = portal('acme.portal.test')->signup('bruno@example.com', 'segredo123', 'Bruno');
+is $res->code, 409, "signing up with a known customer's email does not hand over their tickets";
+
+# --- tickets ------------------------------------------------------------------
+$res = $p->api(POST => '/tickets', { subject => '', category => 'nonsense' });
+is $res->code, 422, 'an incomplete ticket: 422';
+is_deeply [sort map { $_->{field} } @{ $res->json->{errors} }], [qw(category description priority subject)],
+    'every missing or wrong field, by name';
+
+$res = $p->upload('nota fiscal <1>.pdf', 'application/pdf', "%PDF-1.4 fake");
+is $res->code, 201, 'a file uploaded';
+my $up = $res->json;
+is $up->{filename}, 'nota fiscal <1>.pdf', 'its name kept (as text)';
+is $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->code, 413, 'over the limit: 413';
+like $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->json->{detail},
+    qr/larger than this portal accepts/, 'with a readable message';
+is $p->upload('empty.txt', 'text/plain', '')->code, 422, 'an empty file: 422';
+
+$res = $p->api(POST => '/tickets', { subject => 'Internet caiu', category => 'technical', priority => 'high',
+                                     description => "Desde ontem.\n<script>alert(1)</script>",
+                                     equipment => 'router', contact_phone => '+55 11 98888-7777',
+                                     attachments => [$up->{id}] });
+is $res->code, 201, 'a ticket opened';
+my $tk = $res->json;
+like $tk->{number}, qr/^TKT-\d{6}$/, 'with its number';
+is $tk->{channel}, 'portal', 'on the portal channel';
+is_deeply $tk->{fields}, { equipment => 'router', contact_phone => '+55 11 98888-7777' }, 'the custom fields';
+is $p->api(POST => '/tickets', { subject => 'again', category => 'technical', priority => 'low',
+                                 description => 'x', attachments => [$up->{id}] })->code, 422,
+    'an upload is used once';
+
+$res = $p->api(GET => "/tickets/$tk->{number}");
+is $res->code, 200, 'read back';
+is $res->json->{events}[0]{type}, 'created', 'its history';
+is $res->json->{events}[0]{author}, 'you', 'written by "you"';
+is $res->json->{events}[0]{body}, "Desde ontem.\n<script>alert(1)</script>", 'the text as it was typed (escaped on the page)';
+my $att = $res->json->{events}[0]{attachments}[0];
+is $att->{filename}, 'nota fiscal <1>.pdf', 'with the attachment';
+
+$res = $p->get("/_/api/tickets/$tk->{number}/attachments/$att->{id}");
+is $res->code, 200, 'the attachment downloads';
+is $res->body, '%PDF-1.4 fake', 'byte for byte';
+is $res->headers->content_type, 'application/pdf', 'with its stored type';
+like $res->headers->content_disposition, qr/^attachment; filename="nota fiscal <1>.pdf"; filename\*=UTF-8''nota%20fiscal%20%3C1%3E\.pdf$/,
+    'as a download';
+is $res->headers->header('X-Content-Type-Options'), 'nosniff', 'nosniff';
+
+# the support team answers: a public reply shows, an internal note does not
+my ($tid) = $t->psql(qq{SELECT ticket_id FROM helpdesk.tickets WHERE channel = 'portal' AND subject = 'Internet caiu'});
+$ua->post($t->url("/v1/tickets/$tid/comments") => $h => json => { body => 'nota interna: cliente VIP', visibility => 'internal' });
+$ua->post($t->url("/v1/tickets/$tid/comments") => $h => json => { body => 'Olá Ana, reinicie o roteador.' });
+$ua->patch($t->url("/v1/tickets/$tid") => $h => json => { status => 'pending' });
+$res = $p->api(GET => "/tickets/$tk->{number}");
+my @ev = @{ $res->json->{events} };
+ok !(grep { ($_->{body} // '') =~ /nota interna/ } @ev), 'internal notes never appear';
+ok((grep { ($_->{body} // '') =~ /reinicie o roteador/ && $_->{author} eq 'agent' } @ev), 'the public reply does, from the support team');
+ok((grep { $_->{type} eq 'status_changed' && $_->{change}{to} eq 'pending' } @ev), 'and the status change');
+is $res->json->{status}, 'pending', 'the status is followed';
+is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.ticket.read' AND object_id = '$tid'}), 2,
+    'every view of the ticket is in the audit log';
+
+$res = $p->api(POST => "/tickets/$tk->{number}/comments", { body => 'Reiniciei e voltou, obrigada!' });
+is $res->code, 201, 'the customer comments';
+is $p->api(GET => "/tickets/$tk->{number}")->json->{status}, 'open', 'a ticket waiting on the customer is open again';
+is $p->api(POST => "/tickets/$tk->{number}/comments", { body => '  ' })->code, 422, 'an empty comment: 422';
+
+is scalar @{ $p->api(GET => '/tickets')->json->{data} }, 1, 'the customer sees their tickets';
+is scalar @{ $p->api(GET => '/tickets?status=closed')->json->{data} }, 0, 'filtered by status';
+
+# another customer of the same tenant sees none of it
+my $q = portal('acme.portal.test');
+is $q->signup('carla@example.com', 'outra-senha-1', 'Carla')->code, 200, 'a second customer';
+is scalar @{ $q->api(GET => '/tickets')->json->{data} }, 0, 'sees no ticket of the first';
+is $q->api(GET => "/tickets/$tk->{number}")->code, 404, "another customer's ticket: 404";
+is $q->api(POST => "/tickets/$tk->{number}/comments", { body => 'oi' })->code, 404, 'cannot comment on it';
+is $q->get("/_/api/tickets/$tk->{number}/attachments/$att->{id}")->code, 404, 'nor download its files';
+my $by_api = $t->psql(q{SELECT helpdesk.ticket_number(number) FROM helpdesk.tickets WHERE subject = 'by API'});
+is $p->api(GET => "/tickets/$by_api")->code, 404, "the tenant's other tickets are not the customer's";
+
+# a session of one tenant is nobody on another tenant's portal
+{
+    my $g = portal('globex.portal.test');
+    $g->get('/');
+    $g->set_cookie(hd_session => $p->cookie('hd_session'));
+    is $g->api(GET => '/boot')->json->{user}, undef, "acme's session means nothing on globex";
+    is $g->api(GET => '/tickets')->code, 401, 'and lists nothing there';
+}
+
+# --- log out, log in, sessions -------------------------------------------------
+my $old = $p->cookie('hd_session');
+is $p->api(POST => '/logout')->code, 204, 'logged out';
+is $p->api(GET => '/tickets')->code, 401, 'the session is gone';
+{
+    my $r = portal('acme.portal.test');
+    $r->get('/');
+    $r->set_cookie(hd_session => $old);
+    is $r->api(GET => '/tickets')->code, 401, 'even with the old cookie (deleted on the server)';
+}
+
+my $wrong = $p->login('ana@example.com', 'not-the-password');
+my $unknown = $p->login('nobody@example.com', 'not-the-password');
+is $wrong->code, 401, 'a wrong password: 401';
+is $unknown->code, 401, 'an unknown account: 401';
+is $wrong->json->{detail}, $unknown->json->{detail}, 'the same answer for both';
+
+# a session planted before login is not the one used after it
+$p->set_cookie(hd_session => 'a' x 64);
+$res = $p->login('ANA@example.com', 'segredo123');
+is $res->code, 200, 'logged in (the email in any case)';
+is $res->json->{email}, 'ana@example.com', 'as Ana';
+isnt $p->cookie('hd_session'), 'a' x 64, 'with a new session token';
+is $p->api(GET => '/tickets')->code, 200, 'which works';
+ok $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.login'}) >= 1, 'logins are audited';
+ok $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.login_failed'}) >= 2, 'and failures';
+
+# idle and absolute expiry (a server with 2 s idle, 4 s lifetime)
+{
+    my $s = portal('acme.portal.test', port => $short);
+    is $s->login('carla@example.com', 'outra-senha-1')->code, 200, 'a session on the short-lived server';
+    sleep 1;
+    is $s->api(GET => '/tickets')->code, 200, 'used within the idle time';
+    sleep 1.5;
+    is $s->api(GET => '/tickets')->code, 200, 'each use renews it';
+    sleep 2.5;
+    is $s->api(GET => '/tickets')->code, 401, 'idle too long: expired';
+    is $s->login('carla@example.com', 'outra-senha-1')->code, 200, 'again';
+    for (1 .. 6) { sleep 0.9; $s->api(GET => "/tickets") }
+    is $s->api(GET => '/tickets')->code, 401, 'past its absolute lifetime: expired, however active';
+}
+
+# failed logins are limited per account
+{
+    my $r = portal('acme.portal.test');
+    my @codes = map { $r->login('carla@example.com', "wrong-$_")->code } 1 .. 11;
+    is $codes[-1], 429, 'the eleventh attempt in 15 minutes: 429';
+    is $r->login('carla@example.com', 'outra-senha-1')->code, 429, 'even with the right password';
+    ok $r->login('carla@example.com', 'x')->headers->header('Retry-After') > 0, 'with Retry-After';
+    is $r->login('ana@example.com', 'segredo123')->code, 200, 'other accounts are not affected';
+}
+
+# --- passwords ---------------------------------------------------------------
+$res = $p->api(POST => '/password', { current => 'wrong-one!', password => 'nova-senha-123' });
+is $res->code, 422, 'changing the password needs the current one';
+is $res->json->{errors}[0]{field}, 'current', 'naming it';
+is $p->api(POST => '/password', { current => 'segredo123', password => 'nova-senha-123' })->code, 204,
+    'password changed';
+is portal('acme.portal.test')->login('ana@example.com', 'nova-senha-123')->code, 200,
+    'the new one works';
+
+# forgotten password: a one-time link by email (through the outbox)
+{
+    my $r = portal('acme.portal.test');
+    is $r->api(POST => '/reset', { email => 'nobody@example.com' })->code, 202, 'an unknown email: 202';
+    is $r->api(POST => '/reset', { email => 'ana@example.com', language => 'pt-BR' })->code, 202,
+        'a known one: the same 202';
+    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
+                                     AND event_type = 'email.password_reset' ORDER BY outbox_id DESC LIMIT 1}));
+    is $job->{to}, 'ana@example.com', 'one email job, to the account';
+    like $job->{subject}, qr/Redefinir sua senha/, 'in the language asked for';
+    my ($token) = $job->{link} =~ m{^http://acme\.portal\.test(?::\d+)?/reset/([0-9a-f]{64})$};
+    ok $token, 'the link points to this portal';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'}), 1, 'and nothing for the unknown email';
+    is $r->api(GET => "/reset/$token")->code, 200, 'the link is valid';
+    is $r->api(POST => "/reset/$token", { password => 'short' })->code, 422, 'a short new password: 422';
+    is $r->api(POST => "/reset/$token", { password => 'redefinida-123' })->code, 200, 'password reset';
+    is $r->api(POST => "/reset/$token", { password => 'outra-vez-123' })->code, 404, 'the link works once';
+    is $r->login('ana@example.com', 'redefinida-123')->code, 200, 'the new password works';
+
+    $r->api(POST => '/reset', { email => 'ana@example.com' });
+    $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email' ORDER BY outbox_id DESC LIMIT 1}));
+    ($token) = $job->{link} =~ m{/reset/([0-9a-f]{64})$};
+    $t->psql(q{UPDATE helpdesk.password_resets SET expires_at = now() - interval '1 second' WHERE used_at IS NULL});
+    $res = $r->api(GET => "/reset/$token");
+    is $res->code, 404, 'an expired link: 404';
+    like $res->json->{detail}, qr/not valid any more/, 'saying so';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email' AND status <> 'pending'}), 0,
+        'email jobs wait for the email channel';
+}
+
+# --- the form, branding, rules ------------------------------------------------------
+$res = $ua->put($t->url('/v1/portal/form') => $h => json => { fields => [
+    { name => 'subject', type => 'text', label => { 'pt-BR' => 'Resumo', en => 'Summary' }, required => JSON::PP::true },
+    { name => 'description', type => 'textarea', label => 'Descreva', required => JSON::PP::true },
+    { name => 'unit', type => 'select', label => 'Unidade', required => JSON::PP::true,
+      options => [{ value => 'sp', label => 'São Paulo' }, { value => 'rj', label => 'Rio' }] } ] });
+is $res->res->code, 200, 'a tenant changes the form';
+my $f = portal('acme.portal.test');
+$f->login('ana@example.com', 'redefinida-123');
+$boot = $f->api(GET => '/boot')->json;
+is_deeply [map { $_->{name} } @{ $boot->{form} }], [qw(subject description unit)], 'the portal shows the new form';
+is $boot->{form}[0]{label}{'pt-BR'}, 'Resumo', 'with its labels';
+is $f->api(POST => '/tickets', { subject => 'x', description => 'y' })->json->{errors}[0]{field}, 'unit',
+    'its required fields';
+is $f->api(POST => '/tickets', { subject => 'x', description => 'y', unit => 'rj' })->json->{fields}{unit}, 'rj',
+    'and its options';
+$res = $ua->put($t->url('/v1/portal/form') => $h => json => { fields => [
+    { name => 'Bad Name', type => 'colour', label => [] },
+    { name => 'priority', type => 'select', label => 'P', options => [{ value => 'whenever', label => 'x' }] } ] });
+is $res->res->code, 422, 'a broken form: 422';
+is_deeply [sort map { $_->{field} } @{ $res->res->json->{errors} }],
+    ['fields', 'fields[0].label', 'fields[0].name', 'fields[0].type', 'fields[1].options'], 'every problem named';
+
+$res = $ua->patch($t->url('/v1/portal') => $h => json => { branding => {
+    primary_color => '#8a1538', secondary_color => '#0b5394',
+    welcome_title => { 'pt-BR' => 'Central de ajuda da Acme', en => 'Acme help centre' },
+    welcome_text => 'Estamos aqui.' }, allow_signup => JSON::PP::false });
+is $res->res->code, 200, 'branding set';
+$boot = $p->api(GET => '/boot')->json;
+is $boot->{portal}{branding}{primary_color}, '#8a1538', 'the colours reach every page';
+is $boot->{portal}{branding}{welcome_title}{en}, 'Acme help centre', 'and the welcome text';
+is $ua->patch($t->url('/v1/portal') => $h => json => { branding => { primary_color => 'red; x: y' } })->res->code, 422,
+    'a colour that is not a colour: 422';
+is portal('acme.portal.test')->signup('dora@example.com', 'segredo123', 'Dora')->code, 403,
+    'sign-up closed by the tenant: 403';
+
+my $png = "\x89PNG\r\n\x1a\n" . 'not really a png but bytes';
+is $ua->put($t->url('/v1/portal/assets/logo') => $h => json => { content_type => 'image/png',
+    data => encode_base64($png, '') })->res->code, 200, 'a logo uploaded';
+$res = $p->get('/_/logo');
+is $res->code, 200, 'served on the portal';
+is $res->headers->content_type, 'image/png', 'with its type';
+is $res->body, $png, 'byte for byte';
+ok $p->api(GET => '/boot')->json->{portal}{logo}, 'and announced to the page';
+is $ua->put($t->url('/v1/portal/assets/logo') => $h => json => { content_type => 'image/svg+xml',
+    data => encode_base64('<svg onload="alert(1)"/>', '') })->res->code, 422, 'SVG (scripts) refused';
+is portal('globex.portal.test')->get('/_/logo')->code, 404, 'other tenants have no logo';
+
+$ua->patch($t->url('/v1/portal') => $h => json => { require_login => JSON::PP::true });
+is portal('acme.portal.test')->api(GET => '/kb')->code, 401,
+    'a portal that requires login shows nothing to visitors';
+
+# --- bad requests ---------------------------------------------------------------
+is $p->api(GET => '/nothing-here')->code, 404, 'an unknown call: 404 (problem+json)';
+is $p->api(DELETE => '/tickets')->code, 405, 'a wrong method: 405';
+$res = $p->api(POST => '/tickets', '{"subject": ', 'Content-Type' => 'application/json');
+is $res->code, 400, 'malformed JSON: 400';
+is $ua->post("http://127.0.0.1:@{[$t->port]}/some/page" => { Host => 'acme.portal.test' })->res->code, 405,
+    'pages take GET only';
+
+$t->done;
