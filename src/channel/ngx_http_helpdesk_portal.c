@@ -621,6 +621,31 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
         }
     }
 
+    /* who votes on articles: the customer, or this browser */
+    if (ngx_strncmp(ctx->op->op, "kb.article", 10) == 0
+        || ngx_strcmp(ctx->op->op, "kb.vote") == 0)
+    {
+        u_char  digest[32], voter[2 + 32];
+
+        if (ctx->user.len) {
+            v = json_pack("s+#", "u:", (char *) ctx->user.data,
+                          (int) ctx->user.len);
+        } else {
+            ngx_helpdesk_sha256(ctx->csrf_cookie.data, ctx->csrf_cookie.len,
+                                digest);
+            voter[0] = 'b';
+            voter[1] = ':';
+            ngx_hex_dump(voter + 2, digest, 16);
+            v = json_stringn((char *) voter, sizeof(voter));
+        }
+
+        if (v == NULL || json_object_set_new(ctx->args, "voter", v) != 0) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+    }
+
     /* query arguments as strings (q, limit, status) */
     p = r->args.data;
     last = p + r->args.len;
