@@ -509,7 +509,8 @@
                                          to: ev.change ? change(ev.type, ev.change.to) : '' });
         return h('li.event.by-' + ev.author,
           h('p.meta', h('strong', who), ' ', what, ' · ', h('time', { dateTime: ev.created_at }, when(ev.created_at)),
-            ev.channel && ev.channel !== 'portal' ? ' · ' + t('ticket.via', { channel: t('channel.' + ev.channel) }) : ''),
+            ev.channel && ev.channel !== 'portal' && (ev.author === 'you' || ev.author === 'customer')
+              ? ' · ' + t('ticket.via', { channel: t('channel.' + ev.channel) }) : ''),
           ev.body ? h('div.body', ev.body) : null,
           ev.attachments ? h('ul.files', ev.attachments.map(function (a) {
             return h('li', h('a', { href: '/_/api/tickets/' + tk.number + '/attachments/' + a.id },

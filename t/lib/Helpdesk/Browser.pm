@@ -75,7 +75,7 @@ sub _call {
     my $j = $tx->res->json // die "WebDriver: no answer to $method $path: " . ($tx->error->{message} // '');
     die "WebDriver $method $path: " . ($j->{value}{message} // $tx->res->body) . "\n"
         if ref $j->{value} eq 'HASH' && $j->{value}{error};
-    return exists $j->{sessionId} ? $j : $j->{value} // $j;
+    return exists $j->{sessionId} ? $j : $j->{value};
 }
 
 sub _s { "/session/$_[0]{session}" }
@@ -101,7 +101,8 @@ sub wait_for {
     my $deadline = time + ($timeout // 10);
     while (time < $deadline) {
         my $t = $self->text($css);
-        return $t if defined $t && (!defined $pattern || $t =~ $pattern);
+        return $t if defined $t && !ref $t && (!defined $pattern || $t =~ $pattern);
+        warn "wait_for($css): " . Mojo::JSON::encode_json($t) . "\n" if ref $t && $ENV{HELPDESK_BROWSER_DEBUG};
         sleep 0.1;
     }
     return undef;
