@@ -66,6 +66,61 @@ ENV
     fi
 }
 
+# The portal's demo data goes in through the product itself, once nginx
+# is up: a customer signs up on the portal and opens tickets there, and
+# the API writes knowledge-base articles and the team's answers.
+seed_portal() {
+    grep -q '^HELPDESK_PORTAL_URL=' "$var/demo.env" && return 0
+    # shellcheck disable=SC1091
+    . "$var/demo.env"
+    portal="http://demo.localhost:8080"
+    email="cliente@demo.example"
+    password=$(random_key "")
+    jar="$var/tmp/portal.cookies"
+    rm -f "$jar"
+    pc() {  # a call of the portal's page, with its cookies and CSRF token
+        csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+        curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -c "$jar" \
+             -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" "$@"
+    }
+    ac() {  # a call of the API
+        curl -sf -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" "$@"
+    }
+    for _ in $(seq 1 50); do
+        curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$portal/" && break
+        sleep 0.1
+    done
+    pc -o /dev/null -X POST "$portal/_/api/signup" \
+       -d "{\"name\": \"Carla Cliente\", \"email\": \"$email\", \"password\": \"$password\"}" || return 1
+    n1=$(pc -X POST "$portal/_/api/tickets" -d '{"subject": "Site fora do ar desde as 9h", "category": "technical",
+         "priority": "urgent", "description": "O site da loja não abre desde as 9h. Aparece erro 502.",
+         "equipment": "computer", "contact_phone": "+55 11 98888-0000"}' | sed 's/.*"number": "\([^"]*\)".*/\1/')
+    n2=$(pc -X POST "$portal/_/api/tickets" -d '{"subject": "Segunda via do boleto de novembro", "category": "billing",
+         "priority": "normal", "description": "Preciso da segunda via do boleto de novembro."}' | sed 's/.*"number": "\([^"]*\)".*/\1/')
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets/$n1/comments" \
+       -d '{"body": "Olá Carla! Já estamos verificando o servidor da sua loja. Retornamos em instantes."}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets/$n2/comments" \
+       -d '{"body": "A segunda via foi enviada para o seu e-mail."}'
+    ac -o /dev/null -X PATCH "$HELPDESK_URL/v1/tickets/$n2" -d '{"status": "resolved"}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/categories" -d '{"slug": "hospedagem", "name": "Hospedagem", "position": 1}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/categories" -d '{"slug": "financeiro", "name": "Financeiro", "position": 2}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/articles" -d '{"slug": "site-fora-do-ar", "category": "hospedagem",
+       "language": "pt-BR", "title": "O que fazer quando o site está fora do ar",
+       "body": "1. Confira se o domínio está em dia.\n2. Veja se o **DNS** aponta para o nosso servidor.\n3. Se aparecer *erro 502*, abra um chamado: nossa equipe verifica o servidor."}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/articles" -d '{"slug": "segunda-via-boleto", "category": "financeiro",
+       "language": "pt-BR", "title": "Como emitir a segunda via do boleto",
+       "body": "Entre na área do cliente, abra **Faturas** e clique em *Segunda via*. O boleto atualizado vale por 3 dias."}'
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/articles" -d '{"slug": "configurar-email", "category": "hospedagem",
+       "language": "pt-BR", "title": "Configurar o e-mail no celular",
+       "body": "Use IMAP na porta 993 (SSL) e SMTP na porta 465. O usuário é o endereço completo."}'
+    rm -f "$jar"
+    cat >> "$var/demo.env" <<ENV
+HELPDESK_PORTAL_URL=$portal/
+HELPDESK_CUSTOMER_EMAIL=$email
+HELPDESK_CUSTOMER_PASSWORD=$password
+ENV
+}
+
 render_conf() {
     mkdir -p "$var/tmp"
     user_line=""
@@ -88,6 +143,10 @@ run)
     seed
     render_conf
     nginx -t -q -p "$var" -c "$var/nginx.conf"
+    trap 'echo; echo stopping...; stop; exit 0' INT TERM
+    nginx -p "$var" -c "$var/nginx.conf" -g 'daemon off;' &
+    nginx_job=$!
+    seed_portal || echo "warning: the portal's demo data could not be written" >&2
     # shellcheck disable=SC1091
     . "$var/demo.env"
     cat <<MSG
@@ -97,7 +156,7 @@ nginx-helpdesk is running (PostgreSQL and Redis on unix sockets in build/var/run
   API base URL   $HELPDESK_URL
   API key        $HELPDESK_API_KEY
   Provider key   $HELPDESK_PROVIDER_KEY
-  (also in build/var/demo.env; logs in build/var/log)
+  (all in build/var/demo.env; logs in build/var/log)
 
 Try:
   curl -s -X POST $HELPDESK_URL/v1/tickets \\
@@ -105,11 +164,14 @@ Try:
        -d '{"title": "Problema reportado pelo sistema", "description": "Detectado erro no servidor XYZ", "priority": "high", "category": "infrastructure", "requester_email": "sistema@empresa.com"}'
   curl -s $HELPDESK_URL/v1/tickets -H "Authorization: Bearer $HELPDESK_API_KEY"
 
+The customer portal of the demo tenant:
+  Portal         $HELPDESK_PORTAL_URL
+  Customer       $HELPDESK_CUSTOMER_EMAIL
+  Password       $HELPDESK_CUSTOMER_PASSWORD
+
 Ctrl-C (or make stop) stops everything.
 MSG
-    trap 'echo; echo stopping...; stop; exit 0' INT TERM
-    nginx -p "$var" -c "$var/nginx.conf" -g 'daemon off;' &
-    wait $! || true
+    wait $nginx_job || true
     stop
     ;;
 
