@@ -122,13 +122,30 @@ void ngx_http_helpdesk_portal_set_args(ngx_http_helpdesk_portal_ctx_t *ctx,
 void ngx_http_helpdesk_portal_redis_failed(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 
+/* ngx_http_helpdesk_portal_pages.c */
+ngx_int_t ngx_http_helpdesk_portal_asset(ngx_http_request_t *r, u_char *path,
+    size_t len);
+void ngx_http_helpdesk_portal_page(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_not_found(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
 /* ngx_http_helpdesk_portal_session.c */
 ngx_int_t ngx_http_helpdesk_portal_read_cookies(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_then_pt then);
 ngx_int_t ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_portal_random_hex(ngx_pool_t *pool, ngx_str_t *out);
+void ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
+/* ngx_http_helpdesk_portal_flows.c */
 void ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
 
 
 #endif /* _NGX_HTTP_HELPDESK_PORTAL_H_INCLUDED_ */

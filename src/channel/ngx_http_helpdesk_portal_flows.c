@@ -1,0 +1,712 @@
+/*
+ * The portal's flows that involve a password, each a little state machine
+ * on ctx->step advanced after every statement, Redis command or
+ * thread-pool job:
+ *
+ *   login:      limit → login.lookup → check → new session → login.result
+ *   sign-up:    hash → signup → new session → boot
+ *   logout:     logout (audit) → delete the session
+ *   password:   password.lookup → check the current one → hash the new
+ *               one → password.set
+ *   reset:      limit → reset.request (the link goes out by email)
+ *   reset done: hash → reset.done
+ *   upload:     one statement with the file
+ *
+ * Passwords are hashed and checked in a thread pool
+ * (core/ngx_helpdesk_password.c).  Attempts are counted in Redis per
+ * account and per address; an unknown account and a wrong password get
+ * the same answer after the same work.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_password.h"
+#include "ngx_http_helpdesk_portal.h"
+
+
+#define NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT   "10"
+#define NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT   "5"
+#define NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP     "50"
+#define NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW     "900"
+
+
+static ngx_int_t ngx_http_helpdesk_portal_field(
+    ngx_http_helpdesk_portal_ctx_t *ctx, const char *name, ngx_str_t *out,
+    size_t max);
+static void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *who);
+static void ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc,
+    ngx_str_t *hash);
+static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
+    ngx_str_t *hash);
+
+
+void
+ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_str_t            email;
+    ngx_http_request_t  *r = ctx->r;
+
+    ctx->step = 0;
+
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGIN:
+        if (ngx_http_helpdesk_portal_field(ctx, "email", &email, 254)
+               != NGX_OK
+            || ngx_http_helpdesk_portal_field(ctx, "password", &ctx->secret,
+                                              NGX_HELPDESK_PASSWORD_MAX)
+               != NGX_OK)
+        {
+            return;
+        }
+
+        ngx_http_helpdesk_portal_limit(ctx, &email);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
+    case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
+        if (ngx_http_helpdesk_portal_field(ctx, "password", &ctx->secret,
+                                           NGX_HELPDESK_PASSWORD_MAX)
+            != NGX_OK)
+        {
+            return;
+        }
+
+        if (ctx->secret.len < NGX_HELPDESK_PASSWORD_MIN) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                    "validation-failed", "Validation Error",
+                    "the password is too short",
+                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
+                              "password", "code", "too_short", "message",
+                              "use at least 8 characters")));
+            return;
+        }
+
+        if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
+                                       &ctx->secret,
+                                       ngx_http_helpdesk_portal_hashed, ctx)
+            != NGX_OK)
+        {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGOUT:
+        ngx_http_helpdesk_portal_call(ctx, "logout", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
+        if (ctx->user.len == 0) {
+            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+                "login-required", "Unauthorized", "log in to continue");
+            return;
+        }
+
+        if (ngx_http_helpdesk_portal_field(ctx, "current", &ctx->secret,
+                                           NGX_HELPDESK_PASSWORD_MAX)
+               != NGX_OK
+            || ngx_http_helpdesk_portal_field(ctx, "password", &ctx->secret2,
+                                              NGX_HELPDESK_PASSWORD_MAX)
+               != NGX_OK)
+        {
+            return;
+        }
+
+        if (ctx->secret2.len < NGX_HELPDESK_PASSWORD_MIN) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                    "validation-failed", "Validation Error",
+                    "the new password is too short",
+                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
+                              "password", "code", "too_short", "message",
+                              "use at least 8 characters")));
+            return;
+        }
+
+        ngx_http_helpdesk_portal_call(ctx, "password.lookup", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
+        if (ngx_http_helpdesk_portal_field(ctx, "email", &email, 254)
+            != NGX_OK)
+        {
+            return;
+        }
+
+        ngx_http_helpdesk_portal_limit(ctx, &email);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
+        ngx_http_helpdesk_portal_step(ctx);
+        return;
+
+    default:
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+}
+
+
+/* a string member of the body, at most "max" bytes */
+static ngx_int_t
+ngx_http_helpdesk_portal_field(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *name, ngx_str_t *out, size_t max)
+{
+    json_t  *v;
+    u_char   detail[128];
+
+    v = json_object_get(ctx->args, name);
+
+    if (!json_is_string(v) || json_string_length(v) == 0
+        || json_string_length(v) > max)
+    {
+        ngx_snprintf(detail, sizeof(detail), "enter the %s%Z",
+                     ngx_strcmp(name, "current") == 0 ? "current password"
+                     : name);
+
+        ngx_http_helpdesk_portal_finalize(ctx,
+            ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                "validation-failed", "Validation Error", (char *) detail,
+                json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", name,
+                          "code", "required", "message", (char *) detail)));
+        return NGX_ERROR;
+    }
+
+    /* a copy of our own: the JSON may be released before the secret */
+    out->len = json_string_length(v);
+    out->data = ngx_pnalloc(ctx->r->pool, out->len);
+    if (out->data == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, json_string_value(v), out->len);
+
+    return NGX_OK;
+}
+
+
+/* counts an attempt for the account (or email) and for the address */
+static void
+ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *who)
+{
+    u_char              *p, *k1, *k2;
+    ngx_uint_t           i;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               digest[32], low[256];
+
+    static u_char  script[] =
+        "local a = redis.call('INCR', KEYS[1]) "
+        "if a == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
+        "local b = redis.call('INCR', KEYS[2]) "
+        "if b == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end "
+        "if a > tonumber(ARGV[1]) then return redis.call('TTL', KEYS[1]) end "
+        "if b > tonumber(ARGV[2]) then return redis.call('TTL', KEYS[2]) end "
+        "return 0";
+
+    if (!ngx_helpdesk_redis_configured()) {
+        ngx_http_helpdesk_portal_step(ctx);
+        return;
+    }
+
+    for (i = 0; i < who->len && i < sizeof(low); i++) {
+        low[i] = ngx_tolower(who->data[i]);
+    }
+
+    ngx_helpdesk_sha256(low, i, digest);
+
+    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + ctx->host.len + 64);
+    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->ip.len);
+    if (k1 == NULL || k2 == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EVAL", 4);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, script, sizeof(script) - 1);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "2", 1);
+
+    p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->host);
+    p = ngx_hex_dump(p, digest, 32);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
+
+    p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->ip);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, k2, p - k2);
+
+    p = (u_char *) (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN
+                    ? NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT
+                    : NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, p, ngx_strlen(p));
+    ngx_helpdesk_redis_arg(&ctx->rcmd,
+                           (u_char *) NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP,
+                           sizeof(NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP) - 1);
+    ngx_helpdesk_redis_arg(&ctx->rcmd,
+                           (u_char *) NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW,
+                           sizeof(NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW) - 1);
+
+    ctx->rcmd.handler = ngx_http_helpdesk_portal_limited;
+    ctx->rcmd.data = ctx;
+    ctx->rcmd.log = r->connection->log;
+
+    ngx_helpdesk_redis_run(&ctx->rcmd);
+}
+
+
+static void
+ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    u_char                          *p;
+    ngx_str_t                        v;
+    ngx_http_helpdesk_portal_ctx_t  *ctx = cmd->data;
+
+    if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL
+        || reply->type != REDIS_REPLY_INTEGER)
+    {
+        ngx_http_helpdesk_portal_redis_failed(ctx);
+        return;
+    }
+
+    if (reply->integer != 0) {
+        p = ngx_pnalloc(ctx->r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        v.data = p;
+        v.len = ngx_sprintf(p, "%L", reply->integer > 0 ? reply->integer : 60)
+                - p;
+        (void) ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v);
+
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_TOO_MANY_REQUESTS,
+            "too-many-attempts", "Too Many Requests",
+            "too many attempts; wait a few minutes and try again");
+        return;
+    }
+
+    ngx_http_helpdesk_portal_step(ctx);
+}
+
+
+/* the next statement of a flow, by flow and step */
+static void
+ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    json_t              *a;
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               origin[300];
+
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGIN:
+        ngx_http_helpdesk_portal_call(ctx, "login.lookup", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
+        h = r->headers_in.host;
+        ngx_snprintf(origin, sizeof(origin) - 1, "%s://%V%Z",
+                     ctx->tls ? "https" : "http",
+                     h ? &h->value : &ctx->host);
+
+        a = json_pack("{s:O?, s:s, s:O?}", "email",
+                      json_object_get(ctx->args, "email"), "origin",
+                      (char *) origin, "language",
+                      json_object_get(ctx->args, "language"));
+        if (a == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_helpdesk_portal_set_args(ctx, a);
+
+        ngx_http_helpdesk_portal_call(ctx, "reset.request", ctx->args,
+                                      ngx_http_helpdesk_portal_reply);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
+        {
+            static const char  sql[] =
+                "SELECT status, body FROM helpdesk.portal_upload"
+                "($1, $2, $3::uuid, $4::inet, $5, $6, $7)";
+            ngx_str_t          name, type;
+            ngx_table_elt_t   *fh;
+            u_char            *d, *s;
+
+            if (ctx->user.len == 0) {
+                ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+                    "login-required", "Unauthorized", "log in to continue");
+                return;
+            }
+
+            if (ctx->raw_body.len == 0) {
+                ngx_http_helpdesk_portal_problem(ctx,
+                    NGX_HTTP_UNPROCESSABLE_ENTITY, "empty-file",
+                    "Validation Error", "the file is empty");
+                return;
+            }
+
+            if (ctx->raw_body.len > ctx->hlcf->upload_max) {
+                ngx_http_helpdesk_portal_problem(ctx,
+                    NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload-too-large",
+                    "Payload Too Large",
+                    "the file is larger than this portal accepts");
+                return;
+            }
+
+            /* X-Filename: percent-encoded UTF-8 */
+            fh = ngx_helpdesk_http_header_in(r, "X-Filename",
+                                             sizeof("X-Filename") - 1);
+            ngx_str_set(&name, "file");
+
+            if (fh && fh->value.len && fh->value.len <= 600) {
+                d = ngx_pnalloc(r->pool, fh->value.len + 1);
+                if (d == NULL) {
+                    ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+
+                name.data = d;
+                s = fh->value.data;
+                ngx_unescape_uri(&d, &s, fh->value.len,
+                                 0);
+                name.len = d - name.data;
+
+                for (s = name.data; s < d; s++) {
+                    if (*s < 0x20 || *s == '/' || *s == '\\' || *s == 0x7f) {
+                        *s = '_';
+                    }
+                }
+
+                if (name.len == 0 || name.len > 255
+                    || ngx_utf8_length(name.data, name.len) == (size_t) -1)
+                {
+                    ngx_str_set(&name, "file");
+                }
+            }
+
+            type = r->headers_in.content_type
+                   ? r->headers_in.content_type->value
+                   : (ngx_str_t) ngx_string("application/octet-stream");
+
+            for (s = type.data; s < type.data + type.len; s++) {
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+                      || (*s >= '0' && *s <= '9') || ngx_strchr("/.+-_", *s)))
+                {
+                    break;
+                }
+            }
+
+            if (type.len == 0 || type.len > 100 || s < type.data + type.len) {
+                ngx_str_set(&type, "application/octet-stream");
+            }
+
+            ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
+            ctx->query.sql = sql;
+            ctx->query.handler = NULL;
+
+            if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host)
+                   != NGX_OK
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool,
+                                         &ctx->hlcf->base_domain) != NGX_OK
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user)
+                   != NGX_OK
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip)
+                   != NGX_OK
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &name)
+                   != NGX_OK
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &type)
+                   != NGX_OK)
+            {
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ngx_helpdesk_pg_param_binary(&ctx->query, ctx->raw_body.data,
+                                         ctx->raw_body.len);
+
+            /* the common completion: errors, then the (status, body) */
+            ngx_http_helpdesk_portal_run(ctx, ngx_http_helpdesk_portal_reply);
+            return;
+        }
+
+    default:
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+}
+
+
+/* after a portal_call() of a flow */
+void
+ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t              *body, *a;
+    json_error_t         err;
+    const char          *hash, *user;
+    ngx_str_t            v;
+    ngx_http_request_t  *r = ctx->r;
+
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
+                      JSON_DECODE_ANY, &err);
+
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGIN:
+
+        if (ctx->step == 0) {
+            /* login.lookup: check the password (or a stand-in) */
+            ctx->step = 1;
+            hash = json_string_value(json_object_get(body, "password_hash"));
+            user = json_string_value(json_object_get(body, "user_id"));
+
+            if (user) {
+                ctx->login_user.len = ngx_strlen(user);
+                ctx->login_user.data = ngx_pstrdup(r->pool,
+                                           &(ngx_str_t) { ctx->login_user.len,
+                                                          (u_char *) user });
+            }
+
+            v.data = (u_char *) hash;
+            v.len = hash ? ngx_strlen(hash) : 0;
+
+            if (ngx_helpdesk_password_check(r->pool, r->connection->log,
+                    &ctx->secret, user && hash ? &v : NULL,
+                    ngx_http_helpdesk_portal_checked, ctx) != NGX_OK)
+            {
+                json_decref(body);
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            json_decref(body);
+            return;
+        }
+
+        /* login.result */
+        json_decref(body);
+
+        if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0))
+            != NGX_HTTP_OK || ctx->step != 3)
+        {
+            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+                "invalid-credentials", "Unauthorized",
+                "the email or the password is not right");
+            return;
+        }
+
+        ngx_http_helpdesk_portal_reply(ctx, res);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
+        json_decref(body);
+
+        if (ctx->step == 1) {
+            /* the account exists: log it in */
+            ctx->step = 2;
+            user = NULL;
+            a = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0,
+                           &err);
+            user = json_string_value(json_object_get(a, "id"));
+
+            if (user == NULL) {
+                json_decref(a);
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ctx->login_user.len = ngx_strlen(user);
+            ctx->login_user.data = ngx_pnalloc(r->pool, ctx->login_user.len);
+            if (ctx->login_user.data == NULL) {
+                json_decref(a);
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            ngx_memcpy(ctx->login_user.data, user, ctx->login_user.len);
+            json_decref(a);
+
+            ctx->status = NGX_HTTP_CREATED;
+            ngx_http_helpdesk_portal_session_new(ctx);
+            return;
+        }
+
+        ngx_http_helpdesk_portal_reply(ctx, res);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGOUT:
+        json_decref(body);
+        ngx_http_helpdesk_portal_session_del(ctx);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
+
+        if (ctx->step == 0) {
+            ctx->step = 1;
+            hash = json_string_value(json_object_get(body, "password_hash"));
+            v.data = (u_char *) hash;
+            v.len = hash ? ngx_strlen(hash) : 0;
+
+            if (ngx_helpdesk_password_check(r->pool, r->connection->log,
+                    &ctx->secret, hash ? &v : NULL,
+                    ngx_http_helpdesk_portal_checked, ctx) != NGX_OK)
+            {
+                json_decref(body);
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            json_decref(body);
+            return;
+        }
+
+        json_decref(body);
+        ngx_http_helpdesk_portal_reply(ctx, res);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
+        json_decref(body);
+        ngx_http_helpdesk_portal_reply(ctx, res);
+        return;
+
+    default:
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+}
+
+
+/* a new hash is ready: store it */
+static void
+ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc, ngx_str_t *hash)
+{
+    json_t                          *a;
+    ngx_http_helpdesk_portal_ctx_t  *ctx = data;
+
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    a = json_deep_copy(ctx->args);
+    if (a == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    json_object_del(a, "password");
+    json_object_del(a, "current");
+    json_object_set_new(a, "password_hash",
+                        json_stringn((char *) hash->data, hash->len));
+
+    ngx_http_helpdesk_portal_set_args(ctx, a);
+
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
+        ctx->step = 1;
+        ngx_http_helpdesk_portal_call(ctx, "signup", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
+        ctx->step = 2;
+        ngx_http_helpdesk_portal_call(ctx, "password.set", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+
+    default:
+        ngx_http_helpdesk_portal_call(ctx, "reset.done", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
+        return;
+    }
+}
+
+
+/* a password was checked */
+static void
+ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
+{
+    json_t                          *a;
+    ngx_http_request_t              *r;
+    ngx_http_helpdesk_portal_ctx_t  *ctx = data;
+
+    r = ctx->r;
+
+    if (rc == NGX_ERROR) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD) {
+        if (rc != NGX_OK) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+                    "validation-failed", "Validation Error",
+                    "the current password is not right",
+                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
+                              "current", "code", "wrong", "message",
+                              "the current password is not right")));
+            return;
+        }
+
+        if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
+                                       &ctx->secret2,
+                                       ngx_http_helpdesk_portal_hashed, ctx)
+            != NGX_OK)
+        {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    /* login */
+    if (rc == NGX_OK && ctx->login_user.len) {
+        ctx->step = 2;
+        ngx_http_helpdesk_portal_session_new(ctx);
+        return;
+    }
+
+    a = json_pack("{s:b, s:O?}", "ok", 0, "email",
+                  json_object_get(ctx->args, "email"));
+    if (a == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_set_args(ctx, a);
+    ctx->step = 4;
+
+    ngx_http_helpdesk_portal_call(ctx, "login.result", ctx->args,
+                                  ngx_http_helpdesk_portal_step_pg);
+}
