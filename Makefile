@@ -55,12 +55,13 @@ migrate:
 test: deps $(MODULE)
 	prove -r -I t/lib t/
 
-# timing-sensitive tests (nonblocking, reload) are left out: valgrind is slow
+# timing-sensitive tests (nonblocking, reload, the browser) are left out:
+# valgrind is slow
 memcheck: deps $(MODULE)
 	HELPDESK_VALGRIND=1 prove -I t/lib t/api_tickets.t t/api_errors.t \
 	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t \
 	    t/whatsapp_inbound.t t/whatsapp_outbound.t t/whatsapp_media.t \
-	    t/whatsapp_qr.t t/business_hours.t
+	    t/whatsapp_qr.t t/business_hours.t t/portal.t t/portal_kb.t
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl
