@@ -161,6 +161,13 @@ is $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->code, 
 like $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->json->{detail},
     qr/larger than this portal accepts/, 'with a readable message';
 is $p->upload('empty.txt', 'text/plain', '')->code, 422, 'an empty file: 422';
+$res = $p->upload('fatura.pdf.exe', 'application/pdf', 'MZ...');
+is $res->code, 415, 'a program, whatever its stated type: 415';
+like $res->json->{detail}, qr/cannot be attached/, 'saying what may be attached instead';
+is $p->upload('script', 'application/x-sh', '#!/bin/sh')->code, 415, 'a script by its type: 415';
+is $p->upload('foto.JPG', 'image/jpeg', "\xff\xd8\xff")->code, 201, 'an image: fine';
+$res = $p->api(POST => '/tickets', 'subject=x', 'Content-Type' => 'application/x-www-form-urlencoded');
+is $res->code, 415, 'a call whose body is not JSON: 415';
 
 $res = $p->api(POST => '/tickets', { subject => 'Internet caiu', category => 'technical', priority => 'high',
                                      description => "Desde ontem.\n<script>alert(1)</script>",

@@ -42,6 +42,11 @@ static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
 static ngx_int_t ngx_http_helpdesk_portal_args(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_cleanup(void *data);
+static ngx_flag_t ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r);
+
+
+/* the JSON bodies of the page's calls (files have their own limit) */
+#define NGX_HTTP_HELPDESK_PORTAL_JSON_MAX  (1024 * 1024)
 
 
 #define NGX_HTTP_HELPDESK_PORTAL_CSP                                         \
@@ -172,6 +177,44 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
         if (ctx->op == NULL) {
             /* answered: 404 or 405 */
             return rc;
+        }
+
+        if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD
+            && r->headers_in.content_length_n > 0)
+        {
+            /* the page's calls send JSON, and not much of it */
+            if (!ngx_http_helpdesk_portal_json_type(r)) {
+                (void) ngx_http_discard_request_body(r);
+                return ngx_helpdesk_http_problem(r,
+                           NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                           "unsupported-media-type", "Unsupported Media Type",
+                           "send the body as \"Content-Type: application/json\"",
+                           NULL);
+            }
+
+            if (r->headers_in.content_length_n
+                > NGX_HTTP_HELPDESK_PORTAL_JSON_MAX)
+            {
+                (void) ngx_http_discard_request_body(r);
+                r->keepalive = 0;
+                return ngx_helpdesk_http_problem(r,
+                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                           "payload-too-large", "Payload Too Large",
+                           "the request is larger than the portal accepts",
+                           NULL);
+            }
+        }
+
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
+            && r->headers_in.content_length_n
+               > (off_t) ctx->hlcf->upload_max)
+        {
+            (void) ngx_http_discard_request_body(r);
+            r->keepalive = 0;
+            return ngx_helpdesk_http_problem(r,
+                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload-too-large",
+                       "Payload Too Large",
+                       "the file is larger than this portal accepts", NULL);
         }
 
         if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
@@ -396,6 +439,32 @@ ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
 
     return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                "Not Found", "there is nothing at this address", NULL);
+}
+
+
+static ngx_flag_t
+ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t  *type;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+    p = type->data;
+    last = ngx_strlchr(p, p + type->len, ';');
+    if (last == NULL) {
+        last = p + type->len;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    return last - p == 16
+           && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0;
 }
 
 

@@ -47,6 +47,8 @@ static void ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
     ngx_str_t *hash);
+static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
+    ngx_str_t *type);
 
 
 void
@@ -410,6 +412,15 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
                    ? r->headers_in.content_type->value
                    : (ngx_str_t) ngx_string("application/octet-stream");
 
+            if (ngx_http_helpdesk_portal_refused_file(&name, &type)) {
+                ngx_http_helpdesk_portal_problem(ctx,
+                    NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "file-type-refused",
+                    "Unsupported Media Type",
+                    "programs and scripts cannot be attached; send a "
+                    "document, an image or a compressed file instead");
+                return;
+            }
+
             for (s = type.data; s < type.data + type.len; s++) {
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
                       || (*s >= '0' && *s <= '9') || ngx_strchr("/.+-_", *s)))
@@ -456,6 +467,72 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+}
+
+
+/*
+ * Files that would run on a support agent's computer when opened are not
+ * accepted, by their name or their type: programs, installers, scripts,
+ * shortcuts.  Everything else is stored and served as a download only.
+ */
+static ngx_flag_t
+ngx_http_helpdesk_portal_refused_file(ngx_str_t *name, ngx_str_t *type)
+{
+    u_char       *dot;
+    size_t        len;
+    const char  **e;
+    u_char        ext[8];
+
+    static const char  *exts[] = {
+        "exe", "com", "scr", "pif", "bat", "cmd", "msi", "msp", "dll", "cpl",
+        "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "ps1", "psm1", "lnk",
+        "reg", "jar", "app", "sh", "apk", "iso", NULL
+    };
+
+    static const char  *types[] = {
+        "application/x-msdownload", "application/x-msdos-program",
+        "application/x-ms-installer", "application/x-msi",
+        "application/x-sh", "application/x-executable",
+        "application/vnd.microsoft.portable-executable",
+        "application/java-archive", "application/x-bat",
+        "text/javascript", "application/javascript", "application/hta", NULL
+    };
+
+    for (e = types; *e; e++) {
+        len = ngx_strlen(*e);
+        if (type->len >= len && ngx_strncasecmp(type->data, (u_char *) *e, len) == 0
+            && (type->len == len || type->data[len] == ';'))
+        {
+            return 1;
+        }
+    }
+
+    dot = NULL;
+
+    for (len = 0; len < name->len; len++) {
+        if (name->data[len] == '.') {
+            dot = name->data + len;
+        }
+    }
+
+    if (dot == NULL) {
+        return 0;
+    }
+
+    len = name->data + name->len - dot - 1;
+    if (len == 0 || len >= sizeof(ext)) {
+        return 0;
+    }
+
+    ngx_strlow(ext, dot + 1, len);
+
+    for (e = exts; *e; e++) {
+        if (ngx_strlen(*e) == len && ngx_strncmp(ext, *e, len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
