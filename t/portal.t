@@ -81,6 +81,13 @@ is $ua->post($t->url("/v1/provider/tenants/$globex->{id}/domains") => $pk
              => json => { hostname => 'suporte.acme.com.br' })->res->code, 409,
     'a verified name cannot be given to another tenant';
 is $ua->get($t->url('/v1/domains') => $h)->res->json->{data}[0]{hostname}, 'suporte.acme.com.br', 'listed';
+$ua->post($t->url('/v1/domains') => $h => json => { hostname => 'help.acme.example' });
+is $ua->delete($t->url('/v1/domains/help.acme.example') => $h)->res->code, 204, 'a tenant removes a domain';
+is $ua->delete($t->url('/v1/domains/help.acme.example') => $h)->res->code, 404, 'once';
+is scalar @{ $ua->get($t->url("/v1/provider/tenants/$acme->{id}/domains") => $pk)->res->json->{data} }, 1,
+    "the provider lists a tenant's domains";
+is scalar @{ $ua->get($t->url('/v1/domains') => $t->auth($globex->{key}))->res->json->{data} }, 0,
+    'another tenant lists none of them';
 
 # --- assets -------------------------------------------------------------------
 my ($css) = $p->get('/')->body =~ m{href="(/_/assets/portal/app\.[0-9a-f]{8}\.css)"};
@@ -342,6 +349,8 @@ $f->login('ana@example.com', 'redefinida-123');
 $boot = $f->api(GET => '/boot')->json;
 is_deeply [map { $_->{name} } @{ $boot->{form} }], [qw(subject description unit)], 'the portal shows the new form';
 is $boot->{form}[0]{label}{'pt-BR'}, 'Resumo', 'with its labels';
+is_deeply [map { $_->{name} } @{ $f->api(GET => '/form')->json->{fields} }], [qw(subject description unit)],
+    'the form on its own';
 is $f->api(POST => '/tickets', { subject => 'x', description => 'y' })->json->{errors}[0]{field}, 'unit',
     'its required fields';
 is $f->api(POST => '/tickets', { subject => 'x', description => 'y', unit => 'rj' })->json->{fields}{unit}, 'rj',
@@ -377,6 +386,10 @@ ok $p->api(GET => '/boot')->json->{portal}{logo}, 'and announced to the page';
 is $ua->put($t->url('/v1/portal/assets/logo') => $h => json => { content_type => 'image/svg+xml',
     data => encode_base64('<svg onload="alert(1)"/>', '') })->res->code, 422, 'SVG (scripts) refused';
 is portal('globex.portal.test')->get('/_/logo')->code, 404, 'other tenants have no logo';
+is $ua->delete($t->url('/v1/portal/assets/logo') => $h)->res->code, 204, 'the logo removed';
+is $p->get('/_/logo')->code, 404, 'and gone from the portal';
+is $ua->put($t->url('/v1/portal/assets/banner') => $h => json => { content_type => 'image/png',
+    data => encode_base64($png, '') })->res->code, 422, 'only a logo and a favicon';
 
 $ua->patch($t->url('/v1/portal') => $h => json => { require_login => JSON::PP::true });
 is portal('acme.portal.test')->api(GET => '/kb')->code, 401,

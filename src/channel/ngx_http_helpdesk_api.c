@@ -157,59 +157,6 @@ ngx_http_helpdesk_api_cleanup(void *data)
 /* 1. route */
 
 static ngx_int_t
-ngx_http_helpdesk_api_match(ngx_http_helpdesk_api_ctx_t *ctx,
-    const char *pattern, u_char *p, u_char *last)
-{
-    u_char  *seg;
-
-    ctx->nparams = 0;
-
-    while (*pattern) {
-
-        if (p == last || *p != '/' || *pattern != '/') {
-            return 0;
-        }
-
-        p++;
-        pattern++;
-
-        seg = p;
-        while (p < last && *p != '/') {
-            p++;
-        }
-
-        if (*pattern == '*') {
-            if (p == seg || ctx->nparams == NGX_HTTP_HELPDESK_API_MAX_PARAMS) {
-                return 0;
-            }
-
-            ctx->params[ctx->nparams].data = seg;
-            ctx->params[ctx->nparams].len = p - seg;
-            ctx->nparams++;
-            pattern++;
-            continue;
-        }
-
-        while (*pattern && *pattern != '/') {
-            if (seg == p || *seg != (u_char) *pattern) {
-                return 0;
-            }
-
-            seg++;
-            pattern++;
-        }
-
-        if (seg != p) {
-            return 0;
-        }
-    }
-
-    /* a trailing slash is tolerated */
-    return p == last || (p + 1 == last && *p == '/');
-}
-
-
-static ngx_int_t
 ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char                               *p, *last, *a;
@@ -224,7 +171,10 @@ ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
 
     for (table = ngx_http_helpdesk_api_routes; *table; table++) {
         for (route = *table; route->pattern; route++) {
-            if (ngx_http_helpdesk_api_match(ctx, route->pattern, p, last)) {
+            if (ngx_helpdesk_http_match(route->pattern, p, last, ctx->params,
+                                        NGX_HTTP_HELPDESK_API_MAX_PARAMS,
+                                        &ctx->nparams))
+            {
                 goto found;
             }
         }

@@ -355,59 +355,10 @@ ngx_http_helpdesk_portal_headers(ngx_http_request_t *r, ngx_flag_t tls)
 /* 4. the JSON calls */
 
 static ngx_int_t
-ngx_http_helpdesk_portal_match(ngx_http_helpdesk_portal_ctx_t *ctx,
-    const char *pattern, u_char *p, u_char *last)
-{
-    u_char      *seg;
-    ngx_uint_t   n = 0;
-
-    while (*pattern) {
-        if (p == last || *p != '/' || *pattern != '/') {
-            return 0;
-        }
-
-        p++;
-        pattern++;
-        seg = p;
-
-        while (p < last && *p != '/') {
-            p++;
-        }
-
-        if (*pattern == '*') {
-            if (p == seg || n == NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS) {
-                return 0;
-            }
-
-            ctx->params[n].data = seg;
-            ctx->params[n].len = p - seg;
-            n++;
-            pattern++;
-            continue;
-        }
-
-        while (*pattern && *pattern != '/') {
-            if (seg == p || *seg != (u_char) *pattern) {
-                return 0;
-            }
-
-            seg++;
-            pattern++;
-        }
-
-        if (seg != p) {
-            return 0;
-        }
-    }
-
-    return p == last;
-}
-
-
-static ngx_int_t
 ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
     u_char *last)
 {
+    ngx_uint_t                            n;
     ngx_flag_t                            path_found;
     ngx_http_request_t                   *r = ctx->r;
     const ngx_http_helpdesk_portal_op_t  *op;
@@ -415,7 +366,9 @@ ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
     path_found = 0;
 
     for (op = ngx_http_helpdesk_portal_ops; op->method; op++) {
-        if (!ngx_http_helpdesk_portal_match(ctx, op->pattern, p, last)) {
+        if (!ngx_helpdesk_http_match(op->pattern, p, last, ctx->params,
+                                     NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS, &n))
+        {
             continue;
         }
 

@@ -49,6 +49,23 @@ static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
     ngx_str_t *type);
+static void ngx_http_helpdesk_portal_invalid(
+    ngx_http_helpdesk_portal_ctx_t *ctx, const char *field, const char *code,
+    const char *detail, const char *message);
+
+
+/* a 422 naming one field, as the API's validation errors do */
+static void
+ngx_http_helpdesk_portal_invalid(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *field, const char *code, const char *detail,
+    const char *message)
+{
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+            "validation-failed", "Validation Error", detail,
+            json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", field,
+                      "code", code, "message", message)));
+}
 
 
 void
@@ -84,13 +101,8 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
         }
 
         if (ctx->secret.len < NGX_HELPDESK_PASSWORD_MIN) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                    "validation-failed", "Validation Error",
-                    "the password is too short",
-                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
-                              "password", "code", "too_short", "message",
-                              "use at least 8 characters")));
+            ngx_http_helpdesk_portal_invalid(ctx, "password", "too_short",
+                "the password is too short", "use at least 8 characters");
             return;
         }
 
@@ -128,13 +140,8 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
         }
 
         if (ctx->secret2.len < NGX_HELPDESK_PASSWORD_MIN) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                    "validation-failed", "Validation Error",
-                    "the new password is too short",
-                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
-                              "password", "code", "too_short", "message",
-                              "use at least 8 characters")));
+            ngx_http_helpdesk_portal_invalid(ctx, "password", "too_short",
+                "the new password is too short", "use at least 8 characters");
             return;
         }
 
@@ -180,11 +187,8 @@ ngx_http_helpdesk_portal_field(ngx_http_helpdesk_portal_ctx_t *ctx,
                      ngx_strcmp(name, "current") == 0 ? "current password"
                      : name);
 
-        ngx_http_helpdesk_portal_finalize(ctx,
-            ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                "validation-failed", "Validation Error", (char *) detail,
-                json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", name,
-                          "code", "required", "message", (char *) detail)));
+        ngx_http_helpdesk_portal_invalid(ctx, name, "required",
+                                         (char *) detail, (char *) detail);
         return NGX_ERROR;
     }
 
@@ -745,13 +749,9 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
 
     if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD) {
         if (rc != NGX_OK) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                ngx_helpdesk_http_problem(r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-                    "validation-failed", "Validation Error",
-                    "the current password is not right",
-                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field",
-                              "current", "code", "wrong", "message",
-                              "the current password is not right")));
+            ngx_http_helpdesk_portal_invalid(ctx, "current", "wrong",
+                "the current password is not right",
+                "the current password is not right");
             return;
         }
 

@@ -427,3 +427,60 @@ ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
 
     return ngx_helpdesk_http_send(r, NGX_HTTP_OK, (char *) p, data, dlen);
 }
+
+
+/*
+ * Matches a path against a route pattern such as "/v1/tickets/" followed
+ * by '*': each '*' is one non-empty segment, stored in params; a trailing
+ * slash is tolerated.
+ */
+ngx_flag_t
+ngx_helpdesk_http_match(const char *pattern, u_char *p, u_char *last,
+    ngx_str_t *params, ngx_uint_t max, ngx_uint_t *n)
+{
+    u_char  *seg;
+
+    *n = 0;
+
+    while (*pattern) {
+
+        if (p == last || *p != '/' || *pattern != '/') {
+            return 0;
+        }
+
+        p++;
+        pattern++;
+
+        seg = p;
+        while (p < last && *p != '/') {
+            p++;
+        }
+
+        if (*pattern == '*') {
+            if (p == seg || *n == max) {
+                return 0;
+            }
+
+            params[*n].data = seg;
+            params[*n].len = p - seg;
+            (*n)++;
+            pattern++;
+            continue;
+        }
+
+        while (*pattern && *pattern != '/') {
+            if (seg == p || *seg != (u_char) *pattern) {
+                return 0;
+            }
+
+            seg++;
+            pattern++;
+        }
+
+        if (seg != p) {
+            return 0;
+        }
+    }
+
+    return p == last || (p + 1 == last && *p == '/');
+}
