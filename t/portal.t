@@ -296,14 +296,20 @@ ok $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.log
     is $r->login('carla@example.com', 'outra-senha-1')->code, 429, 'even with the right password';
     ok $r->login('carla@example.com', 'x')->headers->header('Retry-After') > 0, 'with Retry-After';
     is $r->login('ana@example.com', 'segredo123')->code, 200, 'other accounts are not affected';
+    my @ok = grep { $_ == 200 } map { $r->login('ana@example.com', 'segredo123')->code } 1 .. 12;
+    is scalar @ok, 12, 'only failures count: twelve good logins in a row are fine';
 }
 
 # --- passwords ---------------------------------------------------------------
 $res = $p->api(POST => '/password', { current => 'wrong-one!', password => 'nova-senha-123' });
 is $res->code, 422, 'changing the password needs the current one';
 is $res->json->{errors}[0]{field}, 'current', 'naming it';
+my $other_device = portal('acme.portal.test');
+is $other_device->login('ana@example.com', 'segredo123')->code, 200, 'the same account on another device';
 is $p->api(POST => '/password', { current => 'segredo123', password => 'nova-senha-123' })->code, 204,
     'password changed';
+is $other_device->api(GET => '/tickets')->code, 401, 'a new password ends the other sessions';
+is $p->api(GET => '/tickets')->code, 200, 'but not the one that changed it';
 is portal('acme.portal.test')->login('ana@example.com', 'nova-senha-123')->code, 200,
     'the new one works';
 
@@ -324,7 +330,9 @@ is portal('acme.portal.test')->login('ana@example.com', 'nova-senha-123')->code,
     is $r->api(POST => "/reset/$token", { password => 'short' })->code, 422, 'a short new password: 422';
     is $r->api(POST => "/reset/$token", { password => 'redefinida-123' })->code, 200, 'password reset';
     is $r->api(POST => "/reset/$token", { password => 'outra-vez-123' })->code, 404, 'the link works once';
+    is $p->api(GET => '/tickets')->code, 401, 'a reset ends every session of the account';
     is $r->login('ana@example.com', 'redefinida-123')->code, 200, 'the new password works';
+    $p->login('ana@example.com', 'redefinida-123');
 
     $r->api(POST => '/reset', { email => 'ana@example.com' });
     $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email' ORDER BY outbox_id DESC LIMIT 1}));

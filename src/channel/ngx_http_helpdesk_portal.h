@@ -85,6 +85,7 @@ struct ngx_http_helpdesk_portal_ctx_s {
     ngx_str_t                           secret2;        /* the new one */
     ngx_str_t                           hash;
     ngx_str_t                           login_user;
+    ngx_str_t                           limit_keys[2];  /* account, address */
     ngx_http_helpdesk_portal_next_pt    next;
     ngx_http_helpdesk_portal_then_pt    then;
     ngx_uint_t                          step;
@@ -140,6 +141,8 @@ ngx_int_t ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx);
 ngx_int_t ngx_http_helpdesk_portal_random_hex(ngx_pool_t *pool, ngx_str_t *out);
 void ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *user, ngx_str_t *keep);
 
 
 /* ngx_http_helpdesk_portal_flows.c */

@@ -251,9 +251,13 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->host);
     p = ngx_hex_dump(p, digest, 32);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
+    ctx->limit_keys[0].data = k1;
+    ctx->limit_keys[0].len = p - k1;
 
     p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->ip);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k2, p - k2);
+    ctx->limit_keys[1].data = k2;
+    ctx->limit_keys[1].len = p - k2;
 
     p = (u_char *) (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN
                     ? NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT
@@ -668,13 +672,36 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
             return;
         }
 
+        /* a new password: every other session of the account ends */
         json_decref(body);
-        ngx_http_helpdesk_portal_reply(ctx, res);
+        ngx_http_helpdesk_portal_sessions_end(ctx, &ctx->user,
+                                              &ctx->session_key);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
+        /* whoever had the old password is logged out everywhere */
+        user = json_string_value(json_object_get(body, "user_id"));
+
+        if (user == NULL || ngx_strlen(user) != 36) {
+            json_decref(body);
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ctx->login_user.len = 36;
+        ctx->login_user.data = ngx_pnalloc(r->pool, 36);
+        if (ctx->login_user.data == NULL) {
+            json_decref(body);
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_memcpy(ctx->login_user.data, user, 36);
         json_decref(body);
-        ngx_http_helpdesk_portal_reply(ctx, res);
+
+        ngx_http_helpdesk_portal_sessions_end(ctx, &ctx->login_user, NULL);
         return;
 
     default:

@@ -40,7 +40,33 @@ static void ngx_http_helpdesk_portal_session_set(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 static void ngx_http_helpdesk_portal_session_deleted(
     ngx_helpdesk_redis_cmd_t *cmd, redisReply *reply);
+static void ngx_http_helpdesk_portal_sessions_ended(
+    ngx_helpdesk_redis_cmd_t *cmd, redisReply *reply);
 
+
+/*
+ * KEYS: session, the account's set [, the login's attempt counters:
+ * account, address]; ARGV: value, idle, lifetime.  A successful login
+ * takes its attempt back: only failures count against the limits.
+ */
+static const char  ngx_http_helpdesk_session_set[] =
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+    "redis.call('SADD', KEYS[2], KEYS[1]) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[3]) "
+    "if KEYS[3] then redis.call('DEL', KEYS[3]) end "
+    "if KEYS[4] and redis.call('DECR', KEYS[4]) <= 0 then "
+    "  redis.call('DEL', KEYS[4]) end "
+    "return 1";
+
+/* KEYS: the account's set; ARGV: the session to keep, or "" */
+static const char  ngx_http_helpdesk_sessions_end[] =
+    "local n = 0 "
+    "for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+    "  if k ~= ARGV[1] then redis.call('DEL', k) n = n + 1 end "
+    "end "
+    "redis.call('DEL', KEYS[1]) "
+    "if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) end "
+    "return n";
 
 static ngx_str_t  ngx_http_helpdesk_portal_session_cookie =
     ngx_string("hd_session");
@@ -272,7 +298,7 @@ ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx)
 void
 ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    u_char              *p, *value, *ttl;
+    u_char              *p, *value, *ttl, *ukey, *life;
     ngx_str_t            token, csrf;
     ngx_http_request_t  *r = ctx->r;
     u_char               digest[32];
@@ -308,17 +334,42 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     p = ngx_hex_dump(p, digest, 32);
     ctx->session_key.len = p - ctx->session_key.data;
 
+    ukey = ngx_pnalloc(r->pool, sizeof("hd:usess:") - 1 + 36);
+    life = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (ukey == NULL || life == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the session, and its place among the account's sessions */
     ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EVAL", 4);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) ngx_http_helpdesk_session_set,
+                           sizeof(ngx_http_helpdesk_session_set) - 1);
+    ngx_helpdesk_redis_arg(&ctx->rcmd,
+                           (u_char *) (ctx->limit_keys[1].len ? "4" : "2"), 1);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->session_key.data,
                            ctx->session_key.len);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ukey,
+                           ngx_sprintf(ukey, "hd:usess:%V", &ctx->login_user)
+                           - ukey);
+
+    if (ctx->limit_keys[1].len) {
+        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->limit_keys[0].data,
+                               ctx->limit_keys[0].len);
+        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->limit_keys[1].data,
+                               ctx->limit_keys[1].len);
+    }
+
     ngx_helpdesk_redis_arg(&ctx->rcmd, value,
                            ngx_sprintf(value, "%V %V %T", &ctx->login_user,
                                        &csrf, ngx_time()) - value);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ttl,
                            ngx_sprintf(ttl, "%T", ctx->hlcf->session_idle)
                            - ttl);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, life,
+                           ngx_sprintf(life, "%T", ctx->hlcf->session_lifetime)
+                           - life);
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_set;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
@@ -449,4 +500,69 @@ ngx_http_helpdesk_portal_session_deleted(ngx_helpdesk_redis_cmd_t *cmd,
     ngx_http_helpdesk_portal_finalize(ctx,
         ngx_helpdesk_http_send(ctx->r, NGX_HTTP_NO_CONTENT,
                                "application/json", NULL, 0));
+}
+
+
+/*
+ * Ends every session of an account but "keep" (the request's own, or none
+ * after a reset), then answers: 204 for a password change, 200 for a reset.
+ */
+static void
+ngx_http_helpdesk_portal_sessions_ended(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_http_helpdesk_portal_ctx_t  *ctx = cmd->data;
+
+    if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL
+        || reply->type == REDIS_REPLY_ERROR)
+    {
+        ngx_http_helpdesk_portal_redis_failed(ctx);
+        return;
+    }
+
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD) {
+        ngx_http_helpdesk_portal_finalize(ctx,
+            ngx_helpdesk_http_send(ctx->r, NGX_HTTP_NO_CONTENT,
+                                   "application/json", NULL, 0));
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(ctx->r, NGX_HTTP_OK, "application/json",
+                               (u_char *) "{}", 2));
+}
+
+
+void
+ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *user, ngx_str_t *keep)
+{
+    u_char              *ukey;
+    ngx_http_request_t  *r = ctx->r;
+
+    if (!ngx_helpdesk_redis_configured()) {
+        ngx_http_helpdesk_portal_redis_failed(ctx);
+        return;
+    }
+
+    ukey = ngx_pnalloc(r->pool, sizeof("hd:usess:") - 1 + user->len);
+    if (ukey == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EVAL", 4);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) ngx_http_helpdesk_sessions_end,
+                           sizeof(ngx_http_helpdesk_sessions_end) - 1);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "1", 1);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, ukey,
+                           ngx_sprintf(ukey, "hd:usess:%V", user) - ukey);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, keep ? keep->data : (u_char *) "",
+                           keep ? keep->len : 0);
+    ctx->rcmd.handler = ngx_http_helpdesk_portal_sessions_ended;
+    ctx->rcmd.data = ctx;
+    ctx->rcmd.log = r->connection->log;
+
+    ngx_helpdesk_redis_run(&ctx->rcmd);
 }

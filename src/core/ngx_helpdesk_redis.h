@@ -13,7 +13,7 @@
 #include <hiredis/async.h>
 
 
-#define NGX_HELPDESK_REDIS_MAX_ARGS  8
+#define NGX_HELPDESK_REDIS_MAX_ARGS  12
 
 
 typedef enum {
