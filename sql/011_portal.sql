@@ -343,7 +343,8 @@ DECLARE
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
-      AND x.role = 'customer' AND x.status = 'active' AND x.password_hash IS NOT NULL;
+      AND x.role = ANY (helpdesk.app_roles(ctx)) AND x.status = 'active'
+      AND x.password_hash IS NOT NULL;
 
     RETURN jsonb_build_object('status', 200, 'body',
         jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash));
@@ -403,41 +404,66 @@ BEGIN
 END
 $$;
 
+-- Who may log in where: customers on the portal, agents and admins on
+-- the console.
+CREATE OR REPLACE FUNCTION helpdesk.app_roles(ctx jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN ctx->>'app' = 'console' THEN ARRAY['agent', 'admin']
+                ELSE ARRAY['customer'] END
+$$;
+
 -- A one-time link, valid for an hour, sent by email through the outbox.
 -- The answer is the same whether or not the address has an account.
 CREATE OR REPLACE FUNCTION helpdesk.portal_reset_request(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    u     helpdesk.users;
-    token text;
-    link  text;
-    lang  text := coalesce(args->>'language', 'pt-BR');
+    u      helpdesk.users;
+    token  text;
+    link   text;
+    lang   text := coalesce(args->>'language', 'pt-BR');
+    invite boolean := coalesce((args->>'invite')::boolean, false);
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
-      AND x.role = 'customer' AND x.status = 'active';
+      AND x.role = ANY (helpdesk.app_roles(ctx)) AND x.status = 'active';
 
     IF u.user_id IS NOT NULL THEN
         token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
         link := (args->>'origin') || '/reset/' || token;
 
+        -- an invitation waits a week, a forgotten password an hour
         INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at)
         VALUES (t.tenant_id, sha256(convert_to(token, 'UTF8')), u.user_id,
-                now() + interval '1 hour');
+                now() + CASE WHEN invite THEN interval '7 days' ELSE interval '1 hour' END);
 
         INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
                                      event_type, payload)
-        VALUES (t.tenant_id, 'email', u.user_id, gen_random_uuid(), 'email.password_reset',
+        VALUES (t.tenant_id, 'email', u.user_id, gen_random_uuid(),
+                CASE WHEN invite THEN 'email.invitation' ELSE 'email.password_reset' END,
                 jsonb_build_object(
                     'to', u.email, 'language', lang, 'link', link,
-                    'subject', CASE lang WHEN 'es' THEN 'Restablecer su contraseña — '
-                                         WHEN 'en' THEN 'Reset your password — '
-                                         ELSE 'Redefinir sua senha — ' END || t.name,
-                    'text', CASE lang
+                    'subject', CASE WHEN invite THEN
+                                   CASE lang WHEN 'es' THEN 'Invitación al soporte de '
+                                             WHEN 'en' THEN 'You are invited to the helpdesk of '
+                                             ELSE 'Convite para o atendimento da ' END
+                               ELSE
+                                   CASE lang WHEN 'es' THEN 'Restablecer su contraseña — '
+                                             WHEN 'en' THEN 'Reset your password — '
+                                             ELSE 'Redefinir sua senha — ' END
+                               END || t.name,
+                    'text', CASE WHEN invite THEN
+                        CASE lang
+                        WHEN 'es' THEN 'Para entrar, elija su contraseña en este enlace (vale una semana): '
+                        WHEN 'en' THEN 'To join, choose your password at this link (it works for a week): '
+                        ELSE 'Para entrar, escolha sua senha neste link (vale por uma semana): '
+                        END
+                    ELSE
+                        CASE lang
                         WHEN 'es' THEN 'Para elegir una nueva contraseña, abra este enlace (vale por una hora y una sola vez): '
                         WHEN 'en' THEN 'To choose a new password, open this link (it works once, for one hour): '
                         ELSE 'Para escolher uma nova senha, abra este link (vale uma vez, por uma hora): '
-                        END || link));
+                        END
+                    END || link));
 
         PERFORM helpdesk.audit(ctx, 'portal.password_reset_requested', 'user', u.user_id::text);
     END IF;
@@ -921,6 +947,7 @@ BEGIN
     END IF;
 
     ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', 'portal', 'ip', p_ip,
+                              'app', 'portal',
                               'actor_type', CASE WHEN u.user_id IS NULL THEN 'system' ELSE 'user' END,
                               'actor_id', u.user_id,
                               'actor_name', coalesce(u.name, u.email),
@@ -968,9 +995,10 @@ BEGIN
 END
 $$;
 
--- A file from the portal, kept until the ticket or comment it goes with.
-CREATE OR REPLACE FUNCTION helpdesk.portal_upload(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+-- A file from the portal or the console, kept until the ticket or message
+-- it goes with.
+CREATE OR REPLACE FUNCTION helpdesk.app_upload(p_app text, p_host text, p_base text,
+    p_user uuid, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
@@ -982,9 +1010,10 @@ BEGIN
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
 
-    IF p_user IS NULL OR NOT EXISTS (SELECT 1 FROM helpdesk.users x
-                                     WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
-                                       AND x.status = 'active' AND x.role = 'customer') THEN
+    IF p_user IS NULL OR NOT EXISTS (
+           SELECT 1 FROM helpdesk.users x
+           WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
+             AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)))) THEN
         PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
     END IF;
 
@@ -1002,6 +1031,13 @@ BEGIN
     body := jsonb_build_object('id', up.upload_id, 'filename', up.filename,
                                'content_type', up.content_type, 'size', up.size);
 END
+$$;
+
+DROP FUNCTION IF EXISTS helpdesk.portal_upload(text, text, uuid, inet, text, text, bytea);
+CREATE FUNCTION helpdesk.portal_upload(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+LANGUAGE sql AS $$
+    SELECT * FROM helpdesk.app_upload('portal', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
 
 -- An attachment of one of the customer's tickets.

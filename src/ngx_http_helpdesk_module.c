@@ -39,6 +39,8 @@ static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -90,6 +92,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
     { ngx_string("helpdesk_portal"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_helpdesk_portal,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_agent_console"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_console,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -546,11 +555,11 @@ ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* the portal and the console: an app under a prefix location */
 static char *
-ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_helpdesk_app(ngx_conf_t *cf, ngx_http_helpdesk_loc_conf_t *hlcf,
+    ngx_http_handler_pt handler)
 {
-    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
-
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
@@ -560,17 +569,36 @@ ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->named || clcf->regex || clcf->exact_match) {
-        return "must be in a prefix location such as \"location /\"";
+    if (clcf->named || clcf->regex || clcf->exact_match || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "must be in a prefix location ending with \"/\", "
+               "such as \"location /\" or \"location /agent/\"";
     }
 
     hlcf->portal = 1;
-    clcf->handler = ngx_http_helpdesk_portal_handler;
+    hlcf->app_prefix.data = clcf->name.data;
+    hlcf->app_prefix.len = clcf->name.len - 1;
+    clcf->handler = handler;
 
     hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
     hmcf->portal_used = 1;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_helpdesk_app(cf, conf, ngx_http_helpdesk_portal_handler);
+}
+
+
+static char *
+ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_helpdesk_app(cf, conf, ngx_http_helpdesk_console_handler);
 }
 
 

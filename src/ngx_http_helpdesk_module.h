@@ -43,8 +43,9 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  api;
     ngx_flag_t                  whatsapp;
-    ngx_flag_t                  portal;
+    ngx_flag_t                  portal;         /* the portal or the console */
     ngx_str_t                   api_prefix;     /* location name, no '/' at end */
+    ngx_str_t                   app_prefix;     /* the same, for the apps */
     size_t                      max_body;       /* API and webhook bodies */
 
     /* the portal */

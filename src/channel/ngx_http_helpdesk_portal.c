@@ -42,6 +42,8 @@ static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
 static ngx_int_t ngx_http_helpdesk_portal_args(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_cleanup(void *data);
+static void ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
 static ngx_flag_t ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r);
 
 
@@ -55,9 +57,6 @@ static ngx_flag_t ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r);
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
-static const char  ngx_http_helpdesk_portal_sql[] =
-    "SELECT status, body FROM helpdesk.portal_call"
-    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)";
 
 static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
     { NGX_HTTP_GET,  "/boot", "boot", NGX_HTTP_HELPDESK_FLOW_CALL, { NULL } },
@@ -99,8 +98,30 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
 };
 
 
+static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_portal_app = {
+    'p',
+    ngx_string("hd_session"),
+    "SELECT status, body FROM helpdesk.portal_call"
+    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",
+    "SELECT status, body FROM helpdesk.portal_upload"
+    "($1, $2, $3::uuid, $4::inet, $5, $6, $7)",
+    "SELECT filename, content_type, data FROM helpdesk.portal_attachment"
+    "($1, $2, $3::uuid, $4::inet, $5, $6)",
+    "portal/index.html",
+    ngx_http_helpdesk_portal_ops
+};
+
+
 ngx_int_t
 ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
+{
+    return ngx_http_helpdesk_app_handler(r, &ngx_http_helpdesk_portal_app);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
+    const ngx_http_helpdesk_app_t *app)
 {
     u_char                          *p, *last;
     ngx_int_t                        rc;
@@ -117,7 +138,20 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
 
     ctx->r = r;
     ctx->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    ctx->app = app;
     ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    /* paths are the app's own: the location's prefix is not part of them */
+    if (r->uri.len < ctx->hlcf->app_prefix.len) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->path.data = r->uri.data + ctx->hlcf->app_prefix.len;
+    ctx->path.len = r->uri.len - ctx->hlcf->app_prefix.len;
+
+    if (ctx->path.len == 0) {
+        ngx_str_set(&ctx->path, "/");
+    }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -161,18 +195,18 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = r->uri.data;
-    last = p + r->uri.len;
+    p = ctx->path.data;
+    last = p + ctx->path.len;
 
-    if (r->uri.len > 10 && ngx_strncmp(p, "/_/assets/", 10) == 0) {
-        return ngx_http_helpdesk_portal_asset(r, p, r->uri.len);
+    if (ctx->path.len > 10 && ngx_strncmp(p, "/_/assets/", 10) == 0) {
+        return ngx_http_helpdesk_portal_asset(r, p, ctx->path.len);
     }
 
     if (ngx_http_helpdesk_portal_read_cookies(ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (r->uri.len >= 7 && ngx_strncmp(p, "/_/api/", 7) == 0) {
+    if (ctx->path.len >= 7 && ngx_strncmp(p, "/_/api/", 7) == 0) {
         rc = ngx_http_helpdesk_portal_route(ctx, p + 6, last);
         if (ctx->op == NULL) {
             /* answered: 404 or 405 */
@@ -218,7 +252,7 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
         }
 
         if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
-            || (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT)))
+            || (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)))
         {
             rc = ngx_http_read_client_request_body(r,
                                                ngx_http_helpdesk_portal_body);
@@ -252,15 +286,15 @@ ngx_http_helpdesk_portal_handler(ngx_http_request_t *r)
 
     r->main->count++;
 
-    if ((r->uri.len == 7 && ngx_strncmp(p, "/_/logo", 7) == 0)
-        || (r->uri.len == 10 && ngx_strncmp(p, "/_/favicon", 10) == 0)
-        || (r->uri.len == 12 && ngx_strncmp(p, "/favicon.ico", 12) == 0))
+    if ((ctx->path.len == 7 && ngx_strncmp(p, "/_/logo", 7) == 0)
+        || (ctx->path.len == 10 && ngx_strncmp(p, "/_/favicon", 10) == 0)
+        || (ctx->path.len == 12 && ngx_strncmp(p, "/favicon.ico", 12) == 0))
     {
         ngx_http_helpdesk_portal_image(ctx);
         return NGX_DONE;
     }
 
-    ctx->page = r->uri;
+    ctx->page = ctx->path;
     ngx_http_helpdesk_portal_load_session(ctx, ngx_http_helpdesk_portal_page);
 
     return NGX_DONE;
@@ -365,7 +399,7 @@ ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
 
     path_found = 0;
 
-    for (op = ngx_http_helpdesk_portal_ops; op->method; op++) {
+    for (op = ctx->app->ops; op->method; op++) {
         if (!ngx_helpdesk_http_match(op->pattern, p, last, ctx->params,
                                      NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS, &n))
         {
@@ -453,7 +487,7 @@ ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_http_request_t  *r = ctx->r;
 
-    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_DELETE))
+    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH|NGX_HTTP_DELETE))
         && !ngx_http_helpdesk_portal_csrf_ok(ctx))
     {
         ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_FORBIDDEN,
@@ -476,6 +510,11 @@ ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
 
     case NGX_HTTP_HELPDESK_FLOW_DOWNLOAD:
         ngx_http_helpdesk_portal_file(ctx);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_CSV:
+        ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
+                                      ngx_http_helpdesk_portal_csv);
         return;
 
     default:
@@ -533,6 +572,21 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
             return NGX_ERROR;
         }
+    }
+
+    /* where links back to the app start (reset and invitation emails) */
+    {
+        ngx_table_elt_t  *host = r->headers_in.host;
+        u_char            origin[512];
+        u_char           *e;
+
+        e = ngx_snprintf(origin, sizeof(origin), "%s://%V%V",
+                         ctx->tls ? "https" : "http",
+                         host ? &host->value : &ctx->host,
+                         &ctx->hlcf->app_prefix);
+
+        json_object_set_new(ctx->args, "origin",
+                            json_stringn((char *) origin, e - origin));
     }
 
     /* who votes on articles: the customer, or this browser */
@@ -634,7 +688,7 @@ ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_request_t  *r = ctx->r;
 
     ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
-    ctx->query.sql = ngx_http_helpdesk_portal_sql;
+    ctx->query.sql = ctx->app->call_sql;
 
     text = json_dumps(args, JSON_COMPACT);
     if (text == NULL) {
@@ -794,6 +848,58 @@ ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
+/* a statement whose body is a JSON string: that text, as a CSV download */
+static void
+ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    u_char              *data;
+    json_t              *v;
+    ngx_str_t            h;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->r;
+
+    v = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
+                   JSON_DECODE_ANY, &err);
+
+    if (!json_is_string(v)) {
+        json_decref(v);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    data = ngx_pnalloc(r->pool, json_string_length(v) + 1);
+    if (data == NULL) {
+        json_decref(v);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    h.len = json_string_length(v);
+    ngx_memcpy(data, json_string_value(v), h.len);
+    json_decref(v);
+
+    {
+        ngx_str_t  disp = ngx_string("attachment; filename=\"audit-log.csv\"");
+        ngx_str_t  cache = ngx_string("private, no-store");
+
+        if (ngx_helpdesk_http_header_out(r, "Content-Disposition", &disp)
+               != NGX_OK
+            || ngx_helpdesk_http_header_out(r, "Cache-Control", &cache)
+               != NGX_OK)
+        {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/csv; charset=utf-8",
+                               data, h.len));
+}
+
+
 void
 ngx_http_helpdesk_portal_problem(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_uint_t status, const char *slug, const char *title,
@@ -830,12 +936,20 @@ ngx_int_t
 ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *name, ngx_str_t *value, time_t max_age, ngx_flag_t http_only)
 {
-    u_char           *p;
-    size_t            len;
-    ngx_table_elt_t  *h;
-    ngx_http_request_t *r = ctx->r;
+    u_char              *p;
+    size_t               len;
+    ngx_str_t            path;
+    ngx_table_elt_t     *h;
+    ngx_http_request_t  *r = ctx->r;
 
-    len = ngx_strlen(name) + 1 + value->len
+    ngx_str_set(&path, "");
+
+    /* the session stays with its app; the CSRF token is the site's */
+    if (http_only) {
+        path = ctx->hlcf->app_prefix;
+    }
+
+    len = ngx_strlen(name) + 1 + value->len + path.len
           + sizeof("; Path=/; Max-Age=; SameSite=Lax; HttpOnly; Secure") - 1
           + NGX_TIME_T_LEN;
 
@@ -853,8 +967,8 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_set(&h->key, "Set-Cookie");
     h->value.data = p;
 
-    p = ngx_sprintf(p, "%s=%V; Path=/; Max-Age=%T; SameSite=Lax", name, value,
-                    max_age);
+    p = ngx_sprintf(p, "%s=%V; Path=%V/; Max-Age=%T; SameSite=Lax", name, value,
+                    &path, max_age);
 
     if (http_only) {
         p = ngx_cpymem(p, "; HttpOnly", 10);

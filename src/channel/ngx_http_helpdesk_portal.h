@@ -30,7 +30,8 @@ typedef enum {
     NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST,
     NGX_HTTP_HELPDESK_FLOW_RESET_DONE,
     NGX_HTTP_HELPDESK_FLOW_UPLOAD,
-    NGX_HTTP_HELPDESK_FLOW_DOWNLOAD
+    NGX_HTTP_HELPDESK_FLOW_DOWNLOAD,
+    NGX_HTTP_HELPDESK_FLOW_CSV          /* one call, its text as a CSV file */
 } ngx_http_helpdesk_portal_flow_e;
 
 
@@ -41,6 +42,21 @@ typedef struct {
     ngx_http_helpdesk_portal_flow_e     flow;
     const char                         *param_names[NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS];
 } ngx_http_helpdesk_portal_op_t;
+
+
+/*
+ * What the customer portal and the agent console differ in; everything
+ * else (Host to tenant, sessions, CSRF, flows, pages, files) they share.
+ */
+typedef struct {
+    char                                kind;       /* in the session: 'p', 'c' */
+    ngx_str_t                           cookie;     /* the session cookie's name */
+    const char                         *call_sql;   /* (host, base, user, ip, op, args) */
+    const char                         *upload_sql;
+    const char                         *file_sql;
+    const char                         *page;       /* under src/www */
+    const ngx_http_helpdesk_portal_op_t *ops;
+} ngx_http_helpdesk_app_t;
 
 
 typedef struct ngx_http_helpdesk_portal_ctx_s  ngx_http_helpdesk_portal_ctx_t;
@@ -57,7 +73,9 @@ typedef void (*ngx_http_helpdesk_portal_then_pt)(
 struct ngx_http_helpdesk_portal_ctx_s {
     ngx_http_request_t                 *r;
     ngx_http_helpdesk_loc_conf_t       *hlcf;
+    const ngx_http_helpdesk_app_t      *app;
     const ngx_http_helpdesk_portal_op_t *op;
+    ngx_str_t                           path;       /* the URI under the app */
 
     ngx_str_t                           params[NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS];
     ngx_str_t                           host;
@@ -102,6 +120,9 @@ struct ngx_http_helpdesk_portal_ctx_s {
 
 
 ngx_int_t ngx_http_helpdesk_portal_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_helpdesk_console_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
+    const ngx_http_helpdesk_app_t *app);
 
 
 /* ngx_http_helpdesk_portal.c: shared by the flows */

@@ -320,10 +320,7 @@ ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
 static void
 ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    json_t              *a;
-    ngx_table_elt_t     *h;
     ngx_http_request_t  *r = ctx->r;
-    u_char               origin[300];
 
     switch (ctx->op->flow) {
 
@@ -333,32 +330,13 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
-        h = r->headers_in.host;
-        ngx_snprintf(origin, sizeof(origin) - 1, "%s://%V%Z",
-                     ctx->tls ? "https" : "http",
-                     h ? &h->value : &ctx->host);
-
-        a = json_pack("{s:O?, s:s, s:O?}", "email",
-                      json_object_get(ctx->args, "email"), "origin",
-                      (char *) origin, "language",
-                      json_object_get(ctx->args, "language"));
-        if (a == NULL) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_helpdesk_portal_set_args(ctx, a);
-
+        /* email, language and the app's origin, as the page sent them */
         ngx_http_helpdesk_portal_call(ctx, "reset.request", ctx->args,
                                       ngx_http_helpdesk_portal_reply);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
         {
-            static const char  sql[] =
-                "SELECT status, body FROM helpdesk.portal_upload"
-                "($1, $2, $3::uuid, $4::inet, $5, $6, $7)";
             ngx_str_t          name, type;
             ngx_table_elt_t   *fh;
             u_char            *d, *s;
@@ -442,7 +420,7 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
             }
 
             ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
-            ctx->query.sql = sql;
+            ctx->query.sql = ctx->app->upload_sql;
             ctx->query.handler = NULL;
 
             if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host)

@@ -31,9 +31,6 @@ static const ngx_helpdesk_www_file_t *ngx_http_helpdesk_portal_www(
 static const char  ngx_http_helpdesk_portal_image_sql[] =
     "SELECT content_type, sha256, data FROM helpdesk.portal_asset($1, $2, $3)";
 
-static const char  ngx_http_helpdesk_portal_file_sql[] =
-    "SELECT filename, content_type, data FROM helpdesk.portal_attachment"
-    "($1, $2, $3::uuid, $4::inet, $5, $6)";
 
 
 static const ngx_helpdesk_www_file_t *
@@ -188,7 +185,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     ngx_snprintf((u_char *) name, sizeof(name), "i18n/%V.json%Z", &ctx->lang);
 
-    page = ngx_http_helpdesk_portal_www("portal/index.html");
+    page = ngx_http_helpdesk_portal_www(ctx->app->page);
     i18n = ngx_http_helpdesk_portal_www(name);
 
     if (page == NULL || i18n == NULL) {
@@ -198,7 +195,8 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     }
 
     n = ngx_strlen(text);
-    len = page->body.len + n * 6 + i18n->url.len + ctx->lang.len;
+    len = page->body.len + n * 6 + 2 * i18n->url.len + ctx->lang.len
+          + 8 * ctx->hlcf->app_prefix.len;
 
     out = ngx_pnalloc(r->pool, len);
     if (out == NULL) {
@@ -221,7 +219,15 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
             p = ngx_cpymem(p, ctx->lang.data, ctx->lang.len);
             s += 6;
 
+        } else if (last - s >= 6 && ngx_strncmp(s, "@base@", 6) == 0) {
+            /* where the app is: its assets and calls are under it */
+            p = ngx_cpymem(p, ctx->hlcf->app_prefix.data,
+                           ctx->hlcf->app_prefix.len);
+            s += 6;
+
         } else if (last - s >= 6 && ngx_strncmp(s, "@i18n@", 6) == 0) {
+            p = ngx_cpymem(p, ctx->hlcf->app_prefix.data,
+                           ctx->hlcf->app_prefix.len);
             p = ngx_cpymem(p, i18n->url.data, i18n->url.len);
             s += 6;
 
@@ -356,7 +362,7 @@ ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_str_t            name;
     ngx_http_request_t  *r = ctx->r;
 
-    if (r->uri.len == 7) {
+    if (ctx->path.len == 7) {
         ngx_str_set(&name, "logo");
     } else {
         ngx_str_set(&name, "favicon");
@@ -460,7 +466,7 @@ ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_http_request_t  *r = ctx->r;
 
     ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
-    ctx->query.sql = ngx_http_helpdesk_portal_file_sql;
+    ctx->query.sql = ctx->app->file_sql;
     ctx->query.handler = ngx_http_helpdesk_portal_file_done;
     ctx->query.data = ctx;
     ctx->query.log = r->connection->log;

@@ -1,11 +1,14 @@
 /*
  * Portal sessions, CSRF, and the flows that involve a password.
  *
- * A session is an opaque random token in the "hd_session" cookie
- * (HttpOnly, SameSite=Lax, Secure under TLS).  Redis keeps it under the
+ * A session is an opaque random token in a cookie of the app ("hd_session"
+ * for the customer portal, "hd_agent" for the agent console, each with its
+ * app's path; HttpOnly, SameSite=Lax, Secure under TLS).  A session belongs
+ * to the app that made it: a customer's token means nothing to the
+ * console, and the reverse.  Redis keeps it under the
  * SHA-256 of the token, so a copy of Redis' data logs nobody in:
  *
- *     hd:sess:<sha256 hex>  =  "<user id> <csrf token> <created, unix time>"
+ *     hd:sess:<sha256 hex>  =  "<user id> <csrf token> <created> <app>"
  *
  * with the idle timeout as its expiry, renewed by every request (GETEX),
  * and the absolute lifetime checked against the creation time.  Logging
@@ -68,8 +71,6 @@ static const char  ngx_http_helpdesk_sessions_end[] =
     "if ARGV[1] ~= '' then redis.call('SADD', KEYS[1], ARGV[1]) end "
     "return n";
 
-static ngx_str_t  ngx_http_helpdesk_portal_session_cookie =
-    ngx_string("hd_session");
 static ngx_str_t  ngx_http_helpdesk_portal_csrf_cookie = ngx_string("hd_csrf");
 
 
@@ -105,8 +106,8 @@ ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_str_null(&v);
 
     if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                          &ngx_http_helpdesk_portal_session_cookie,
-                                          &v) != NGX_DECLINED
+                                          (ngx_str_t *) &ctx->app->cookie, &v)
+        != NGX_DECLINED
         && ngx_http_helpdesk_portal_is_hex(&v, NGX_HTTP_HELPDESK_TOKEN_HEX))
     {
         ctx->token = v;
@@ -213,10 +214,13 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     p = (u_char *) reply->str;
     last = p + reply->len;
 
+    /* "<user> <csrf> <created> <app>": a session of this app only */
     sp = ngx_strlchr(p + 36 + 1 + 64 + 1, last, ' ');
-    created = ngx_atotm(p + 36 + 1 + 64 + 1, last - (p + 36 + 1 + 64 + 1));
+    created = sp ? ngx_atotm(p + 36 + 1 + 64 + 1, sp - (p + 36 + 1 + 64 + 1))
+                 : NGX_ERROR;
 
-    if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp != NULL
+    if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp == NULL
+        || last - sp != 2 || sp[1] != ctx->app->kind
         || created == NGX_ERROR
         || created + ctx->hlcf->session_lifetime <= ngx_time())
     {
@@ -315,7 +319,7 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
         return;
     }
 
-    value = ngx_pnalloc(r->pool, 36 + 1 + 64 + 1 + NGX_TIME_T_LEN);
+    value = ngx_pnalloc(r->pool, 36 + 1 + 64 + 1 + NGX_TIME_T_LEN + 2);
     ttl = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
     p = ngx_pnalloc(r->pool, 8 + 64);
 
@@ -362,8 +366,9 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     }
 
     ngx_helpdesk_redis_arg(&ctx->rcmd, value,
-                           ngx_sprintf(value, "%V %V %T", &ctx->login_user,
-                                       &csrf, ngx_time()) - value);
+                           ngx_sprintf(value, "%V %V %T %c", &ctx->login_user,
+                                       &csrf, ngx_time(), ctx->app->kind)
+                           - value);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ttl,
                            ngx_sprintf(ttl, "%T", ctx->hlcf->session_idle)
                            - ttl);
@@ -374,8 +379,8 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
 
-    if (ngx_http_helpdesk_portal_cookie(ctx, "hd_session", &token,
-                                        ctx->hlcf->session_lifetime, 1)
+    if (ngx_http_helpdesk_portal_cookie(ctx, (char *) ctx->app->cookie.data,
+                                        &token, ctx->hlcf->session_lifetime, 1)
            != NGX_OK
         || ngx_http_helpdesk_portal_cookie(ctx, "hd_csrf", &csrf,
                                            365 * 86400, 0) != NGX_OK)
@@ -456,7 +461,8 @@ ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_str_t  empty = ngx_string("");
 
-    if (ngx_http_helpdesk_portal_cookie(ctx, "hd_session", &empty, 0, 1)
+    if (ngx_http_helpdesk_portal_cookie(ctx, (char *) ctx->app->cookie.data,
+                                        &empty, 0, 1)
         != NGX_OK)
     {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -1,0 +1,824 @@
+-- nginx-helpdesk: the agent console's data and service functions.
+--
+-- The console is the portal's sibling: the same Host-to-tenant mapping,
+-- sessions and flows, for users with the agent or admin role.  Its calls
+-- go through console_call(), which checks the role and calls the same
+-- ticket service as the API and the portal.
+
+SET ROLE helpdesk_owner;
+
+CREATE TABLE IF NOT EXISTS helpdesk.canned_replies (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    canned_id     uuid NOT NULL DEFAULT gen_random_uuid(),
+    title         text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+    body          text NOT NULL CHECK (length(body) BETWEEN 1 AND 20000),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, canned_id)
+);
+
+-- an agent's saved queue filters
+CREATE TABLE IF NOT EXISTS helpdesk.saved_views (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    view_id       uuid NOT NULL DEFAULT gen_random_uuid(),
+    user_id       uuid NOT NULL,
+    name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    filters       jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, view_id),
+    UNIQUE (tenant_id, user_id, name),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES helpdesk.users
+);
+
+-- who has a ticket open right now (heartbeats from the console)
+CREATE TABLE IF NOT EXISTS helpdesk.agent_presence (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    ticket_id     uuid NOT NULL,
+    user_id       uuid NOT NULL,
+    seen_at       timestamptz NOT NULL DEFAULT now(),
+    typing        boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (tenant_id, ticket_id, user_id)
+);
+
+SELECT helpdesk.tenant_rls(t::regclass)
+FROM unnest(ARRAY['helpdesk.canned_replies', 'helpdesk.saved_views',
+                  'helpdesk.agent_presence']) t;
+
+
+-- Views ----------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION helpdesk.console_user_json(u helpdesk.users) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
+                              'role', u.role, 'status', u.status)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_ticket_json(t helpdesk.tickets) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', t.ticket_id, 'number', helpdesk.ticket_number(t.number),
+        'subject', t.subject, 'status', t.status, 'priority', t.priority,
+        'category', t.category, 'channel', t.channel, 'fields', t.custom_fields,
+        'requester', (SELECT jsonb_build_object('id', u.user_id, 'name', u.name,
+                                                'email', u.email, 'phone', u.phone)
+                      FROM helpdesk.users u
+                      WHERE u.tenant_id = t.tenant_id AND u.user_id = t.requester_id),
+        'assignee', (SELECT jsonb_build_object('id', u.user_id, 'name', coalesce(u.name, u.email))
+                     FROM helpdesk.users u
+                     WHERE u.tenant_id = t.tenant_id AND u.user_id = t.assignee_id),
+        'created_at', t.created_at, 'updated_at', t.updated_at,
+        'first_response_at', t.first_response_at, 'resolved_at', t.resolved_at)
+$$;
+
+-- An event as agents see it: everything, internal notes marked, with the
+-- delivery state of what was sent out (WhatsApp today).
+CREATE OR REPLACE FUNCTION helpdesk.console_event_json(e helpdesk.ticket_events) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    files    jsonb;
+    delivery jsonb;
+    role     text;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object('id', a.attachment_id, 'filename', a.filename,
+                                        'content_type', a.content_type, 'size', a.size)
+                     ORDER BY a.created_at)
+    INTO files
+    FROM helpdesk.attachments a
+    WHERE a.tenant_id = e.tenant_id AND a.event_id = e.event_id;
+
+    SELECT jsonb_strip_nulls(jsonb_build_object('channel', 'whatsapp',
+               'status', coalesce(m.status, 'queued'), 'error_code', m.error_code,
+               'error', m.error_title))
+    INTO delivery
+    FROM helpdesk.whatsapp_messages m
+    WHERE m.tenant_id = e.tenant_id AND m.event_id = e.event_id AND m.direction = 'out'
+    ORDER BY m.message_id DESC LIMIT 1;
+
+    IF e.actor_type = 'user' THEN
+        SELECT u.role INTO role FROM helpdesk.users u
+        WHERE u.tenant_id = e.tenant_id AND u.user_id = e.actor_id;
+    END IF;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'id', e.event_id, 'type', e.type, 'visibility', e.visibility,
+        'channel', e.channel, 'created_at', e.created_at,
+        'actor', jsonb_build_object('type', e.actor_type, 'id', e.actor_id,
+                                    'name', e.actor_name,
+                                    'role', CASE WHEN e.actor_type = 'user' THEN role
+                                                 WHEN e.actor_type = 'api_key' THEN 'api'
+                                                 ELSE e.actor_type END),
+        'body', e.body,
+        'change', CASE WHEN e.type LIKE '%\_changed' THEN
+                       jsonb_build_object('from', e.data->>'from', 'to', e.data->>'to') END,
+        'whatsapp', e.data->'whatsapp',
+        'auto_reply', e.data->'auto_reply',
+        'attachments', files, 'delivery', delivery));
+END
+$$;
+
+-- How a reply to this ticket goes out, as the console shows it before the
+-- agent types: the channel, and for WhatsApp whether the 24-hour window is
+-- open and which templates can be used instead.
+CREATE OR REPLACE FUNCTION helpdesk.console_reply_options(t helpdesk.tickets) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p record;
+BEGIN
+    IF t.channel <> 'whatsapp' THEN
+        RETURN jsonb_build_object('channel', t.channel, 'available', true);
+    END IF;
+
+    p := helpdesk.whatsapp_party(t);
+
+    RETURN jsonb_build_object(
+        'channel', 'whatsapp',
+        'available', (p.conn).connection_id IS NOT NULL
+                     AND helpdesk.whatsapp_window_open(p.contact),
+        'whatsapp', jsonb_build_object(
+            'connected', (p.conn).connection_id IS NOT NULL,
+            'window_open', coalesce(helpdesk.whatsapp_window_open(p.contact), false),
+            'last_inbound_at', (p.contact).last_inbound_at,
+            'window_closes_at', (p.contact).last_inbound_at + interval '24 hours',
+            'templates', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                              'use', key, 'name', value->>'name',
+                              'language', value->>'language',
+                              'parameters', coalesce(jsonb_array_length(value->'parameters'), 0))
+                              ORDER BY key), '[]')
+                          FROM jsonb_each(helpdesk.whatsapp_templates(t.tenant_id)))),
+        'fallback', CASE WHEN EXISTS (SELECT 1 FROM helpdesk.users u
+                                      WHERE u.tenant_id = t.tenant_id
+                                        AND u.user_id = t.requester_id AND u.email IS NOT NULL)
+                         THEN 'portal' END);
+END
+$$;
+
+
+-- Operations ---------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION helpdesk.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
+        'portal', helpdesk.portal_settings(t) || jsonb_build_object(
+            'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
+                            WHERE a.tenant_id = t.tenant_id AND a.name = 'logo')),
+        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.console_user_json(u) END,
+        'form', CASE WHEN u.user_id IS NOT NULL THEN helpdesk.portal_form(t) END,
+        'agents', CASE WHEN u.user_id IS NOT NULL THEN
+                      (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.user_id,
+                                  'name', coalesce(x.name, x.email)) ORDER BY x.name), '[]')
+                       FROM helpdesk.users x
+                       WHERE x.tenant_id = t.tenant_id AND x.role IN ('agent', 'admin')
+                         AND x.status = 'active') END));
+END
+$$;
+
+-- The unified queue: every channel, filtered, searched and sorted.
+CREATE OR REPLACE FUNCTION helpdesk.console_queue(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    statuses text[] := CASE WHEN coalesce(args->>'status', '') = '' THEN NULL
+                            WHEN args->>'status' = 'active'
+                            THEN ARRAY['open', 'pending', 'on_hold']
+                            ELSE string_to_array(args->>'status', ',') END;
+    lim      int := CASE WHEN args->>'limit' ~ '^[0-9]{1,3}$'
+                         THEN least((args->>'limit')::int, 200) ELSE 100 END;
+    off      int := CASE WHEN args->>'offset' ~ '^[0-9]{1,6}$' THEN (args->>'offset')::int ELSE 0 END;
+    sort     text := coalesce(args->>'sort', 'updated');
+    who      text := args->>'assignee';
+    r        jsonb;
+    total    bigint;
+BEGIN
+    PERFORM helpdesk.read_only_audit();
+
+    WITH q AS (
+        SELECT x.* FROM helpdesk.tickets x
+        WHERE x.tenant_id = u.tenant_id
+          AND (statuses IS NULL OR x.status = ANY (statuses))
+          AND (coalesce(args->>'channel', '') = ''
+               OR x.channel = ANY (string_to_array(args->>'channel', ',')))
+          AND (coalesce(args->>'priority', '') = ''
+               OR x.priority = ANY (string_to_array(args->>'priority', ',')))
+          AND (coalesce(args->>'category', '') = '' OR x.category = args->>'category')
+          AND (coalesce(who, '') = ''
+               OR (who = 'mine' AND x.assignee_id = u.user_id)
+               OR (who = 'unassigned' AND x.assignee_id IS NULL)
+               OR (helpdesk.is_uuid(who) AND x.assignee_id = who::uuid))
+          AND (coalesce(args->>'q', '') = ''
+               OR x.search @@ websearch_to_tsquery('simple', args->>'q')
+               OR helpdesk.ticket_number(x.number) ILIKE '%' || (args->>'q') || '%'))
+    SELECT (SELECT count(*) FROM q),
+           coalesce(jsonb_agg(helpdesk.console_ticket_json(s) ORDER BY s.o1 DESC, s.o2 DESC), '[]')
+    INTO total, r
+    FROM (SELECT q.*,
+                 CASE sort WHEN 'priority' THEN CASE q.priority WHEN 'urgent' THEN 4 WHEN 'high' THEN 3
+                                                    WHEN 'normal' THEN 2 ELSE 1 END
+                           WHEN 'age' THEN -extract(epoch FROM q.created_at)
+                           ELSE extract(epoch FROM q.updated_at) END AS o1,
+                 CASE sort WHEN 'priority' THEN -extract(epoch FROM q.created_at)
+                           ELSE q.number END AS o2
+          FROM q
+          ORDER BY o1 DESC, o2 DESC
+          LIMIT lim OFFSET off) s;
+
+    PERFORM helpdesk.audit(ctx, 'console.queue', 'ticket', NULL,
+                           jsonb_build_object('filters', args));
+
+    RETURN jsonb_build_object('status', 200, 'body',
+                              jsonb_build_object('data', r, 'total', total));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t      helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    events jsonb;
+    others jsonb;
+    last   bigint;
+BEGIN
+    PERFORM helpdesk.read_only_audit();
+
+    SELECT coalesce(jsonb_agg(helpdesk.console_event_json(e) ORDER BY e.event_id), '[]'),
+           max(e.event_id)
+    INTO events, last
+    FROM helpdesk.ticket_events e
+    WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('number', helpdesk.ticket_number(x.number),
+               'subject', x.subject, 'status', x.status, 'channel', x.channel,
+               'created_at', x.created_at) ORDER BY x.number DESC), '[]')
+    INTO others
+    FROM (SELECT * FROM helpdesk.tickets x
+          WHERE x.tenant_id = t.tenant_id AND x.requester_id = t.requester_id
+            AND x.ticket_id <> t.ticket_id
+          ORDER BY x.number DESC LIMIT 10) x;
+
+    PERFORM helpdesk.audit(ctx, 'console.ticket.read', 'ticket', t.ticket_id::text,
+                           jsonb_build_object('number', helpdesk.ticket_number(t.number)));
+
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.console_ticket_json(t)
+        || jsonb_build_object('events', events, 'last_event_id', last,
+                              'requester_tickets', others,
+                              'reply', helpdesk.console_reply_options(t)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_ticket_update(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t    helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    a    jsonb := jsonb_build_object('id', t.ticket_id);
+    errs jsonb := '[]';
+BEGIN
+    IF args ? 'status' AND args->>'status' NOT IN ('open', 'pending', 'on_hold', 'resolved', 'closed') THEN
+        errs := errs || helpdesk.err('status', 'invalid', 'one of open, pending, on_hold, resolved, closed');
+    END IF;
+
+    IF args ? 'priority' AND args->>'priority' NOT IN ('low', 'normal', 'high', 'urgent') THEN
+        errs := errs || helpdesk.err('priority', 'invalid', 'one of low, normal, high, urgent');
+    END IF;
+
+    IF args ? 'category' AND length(coalesce(args->>'category', '')) > 200 THEN
+        errs := errs || helpdesk.err('category', 'too_long', '200 characters at most');
+    END IF;
+
+    IF errs <> '[]' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+    END IF;
+
+    a := a || (args - 'number') - ARRAY(SELECT k FROM jsonb_object_keys(args) k
+                                        WHERE k NOT IN ('status', 'priority', 'category', 'assignee'));
+
+    PERFORM helpdesk.ticket_update(ctx, a);
+
+    RETURN helpdesk.console_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
+END
+$$;
+
+-- A reply or an internal note.  Written against the history the agent saw
+-- (seen_event_id): if something happened since, the agent is told first.
+CREATE OR REPLACE FUNCTION helpdesk.console_reply(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t     helpdesk.tickets := helpdesk.ticket_find(args->>'number', true);
+    body  text := btrim(coalesce(args->>'body', ''));
+    vis   text := coalesce(args->>'visibility', 'public');
+    newer jsonb;
+    r     jsonb;
+    e     helpdesk.ticket_events;
+    n     int;
+BEGIN
+    IF vis NOT IN ('public', 'internal') THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'public or internal',
+            helpdesk.err('visibility', 'invalid', 'public or internal'));
+    END IF;
+
+    IF body = '' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'write the reply first',
+            helpdesk.err('body', 'required', 'write the reply first'));
+    END IF;
+
+    IF args->>'seen_event_id' ~ '^[0-9]{1,18}$' AND NOT coalesce((args->>'force')::boolean, false) THEN
+        SELECT jsonb_agg(helpdesk.console_event_json(x) ORDER BY x.event_id) INTO newer
+        FROM helpdesk.ticket_events x
+        WHERE x.tenant_id = t.tenant_id AND x.ticket_id = t.ticket_id
+          AND x.event_id > (args->>'seen_event_id')::bigint;
+
+        IF newer IS NOT NULL THEN
+            PERFORM helpdesk.fail('HD409', 'stale-view',
+                'the ticket changed while you were writing; read what is new, then send again',
+                jsonb_build_object('events', newer));
+        END IF;
+    END IF;
+
+    r := helpdesk.ticket_comment(ctx, jsonb_build_object('id', t.ticket_id, 'body', body,
+                                                         'visibility', vis));
+
+    SELECT * INTO e FROM helpdesk.ticket_events x
+    WHERE x.tenant_id = t.tenant_id AND x.event_id = (r->'body'->>'id')::bigint;
+
+    n := helpdesk.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
+
+    IF args ? 'status' AND args->>'status' IS DISTINCT FROM t.status THEN
+        PERFORM helpdesk.ticket_update(ctx, jsonb_build_object('id', t.ticket_id,
+                                                               'status', args->>'status'));
+    END IF;
+
+    RETURN jsonb_build_object('status', 201, 'body', helpdesk.console_event_json(e));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_template(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+BEGIN
+    RETURN helpdesk.whatsapp_send_template(ctx, (args - 'number')
+                                               || jsonb_build_object('id', t.ticket_id));
+END
+$$;
+
+-- "I have this ticket open": returns who else has.
+CREATE OR REPLACE FUNCTION helpdesk.console_presence(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    r jsonb;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+
+    IF coalesce((args->>'leaving')::boolean, false) THEN
+        DELETE FROM helpdesk.agent_presence
+        WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id AND user_id = u.user_id;
+    ELSE
+        INSERT INTO helpdesk.agent_presence (tenant_id, ticket_id, user_id, seen_at, typing)
+        VALUES (t.tenant_id, t.ticket_id, u.user_id, now(),
+                coalesce((args->>'typing')::boolean, false))
+        ON CONFLICT (tenant_id, ticket_id, user_id)
+        DO UPDATE SET seen_at = now(), typing = excluded.typing;
+    END IF;
+
+    DELETE FROM helpdesk.agent_presence
+    WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id
+      AND seen_at < now() - interval '2 minutes';
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.user_id,
+               'name', coalesce(x.name, x.email), 'typing', p.typing) ORDER BY x.name), '[]')
+    INTO r
+    FROM helpdesk.agent_presence p
+    JOIN helpdesk.users x ON x.tenant_id = p.tenant_id AND x.user_id = p.user_id
+    WHERE p.tenant_id = t.tenant_id AND p.ticket_id = t.ticket_id
+      AND p.user_id <> u.user_id AND p.seen_at > now() - interval '45 seconds';
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'viewers', r,
+        'last_event_id', (SELECT max(e.event_id) FROM helpdesk.ticket_events e
+                          WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id)));
+END
+$$;
+
+-- Canned replies: every agent uses them, admins write them.
+CREATE OR REPLACE FUNCTION helpdesk.canned_json(c helpdesk.canned_replies) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', c.canned_id, 'title', c.title, 'body', c.body,
+                              'updated_at', c.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_canned(ctx jsonb, u helpdesk.users, op text, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c    helpdesk.canned_replies;
+    errs jsonb := '[]';
+BEGIN
+    IF op = 'list' THEN
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+            (SELECT coalesce(jsonb_agg(helpdesk.canned_json(x) ORDER BY x.title), '[]')
+             FROM helpdesk.canned_replies x WHERE x.tenant_id = u.tenant_id)));
+    END IF;
+
+    IF u.role <> 'admin' THEN
+        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins change canned replies');
+    END IF;
+
+    IF op IN ('update', 'delete') THEN
+        IF helpdesk.is_uuid(args->>'id') THEN
+            SELECT * INTO c FROM helpdesk.canned_replies x
+            WHERE x.tenant_id = u.tenant_id AND x.canned_id = (args->>'id')::uuid;
+        END IF;
+
+        IF c.canned_id IS NULL THEN
+            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such canned reply');
+        END IF;
+    END IF;
+
+    IF op = 'delete' THEN
+        DELETE FROM helpdesk.canned_replies WHERE tenant_id = c.tenant_id AND canned_id = c.canned_id;
+        PERFORM helpdesk.audit(ctx, 'canned.delete', 'canned_reply', c.canned_id::text);
+        RETURN jsonb_build_object('status', 204, 'body', NULL);
+    END IF;
+
+    IF (op = 'create' OR args ? 'title') AND length(coalesce(args->>'title', '')) NOT BETWEEN 1 AND 200 THEN
+        errs := errs || helpdesk.err('title', 'required', '1 to 200 characters');
+    END IF;
+
+    IF (op = 'create' OR args ? 'body') AND length(coalesce(args->>'body', '')) NOT BETWEEN 1 AND 20000 THEN
+        errs := errs || helpdesk.err('body', 'required', '1 to 20,000 characters');
+    END IF;
+
+    IF errs <> '[]' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+    END IF;
+
+    IF op = 'create' THEN
+        INSERT INTO helpdesk.canned_replies (tenant_id, title, body)
+        VALUES (u.tenant_id, args->>'title', args->>'body')
+        RETURNING * INTO c;
+        PERFORM helpdesk.audit(ctx, 'canned.create', 'canned_reply', c.canned_id::text);
+        RETURN jsonb_build_object('status', 201, 'body', helpdesk.canned_json(c));
+    END IF;
+
+    UPDATE helpdesk.canned_replies x SET title = coalesce(args->>'title', x.title),
+        body = coalesce(args->>'body', x.body), updated_at = now()
+    WHERE x.tenant_id = c.tenant_id AND x.canned_id = c.canned_id
+    RETURNING * INTO c;
+    PERFORM helpdesk.audit(ctx, 'canned.update', 'canned_reply', c.canned_id::text);
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.canned_json(c));
+END
+$$;
+
+-- Saved views: an agent's own named filters.
+CREATE OR REPLACE FUNCTION helpdesk.console_views(ctx jsonb, u helpdesk.users, op text, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v helpdesk.saved_views;
+BEGIN
+    IF op = 'save' THEN
+        IF length(coalesce(args->>'name', '')) NOT BETWEEN 1 AND 100
+           OR jsonb_typeof(args->'filters') IS DISTINCT FROM 'object' THEN
+            PERFORM helpdesk.fail('HD422', 'validation-failed', 'a name and the filters',
+                helpdesk.err('name', 'required', 'a name (100 characters at most) and the filters'));
+        END IF;
+
+        INSERT INTO helpdesk.saved_views (tenant_id, user_id, name, filters)
+        VALUES (u.tenant_id, u.user_id, args->>'name', args->'filters')
+        ON CONFLICT (tenant_id, user_id, name) DO UPDATE SET filters = excluded.filters
+        RETURNING * INTO v;
+        RETURN jsonb_build_object('status', 201, 'body',
+            jsonb_build_object('id', v.view_id, 'name', v.name, 'filters', v.filters));
+    END IF;
+
+    IF op = 'delete' THEN
+        DELETE FROM helpdesk.saved_views x
+        WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
+          AND helpdesk.is_uuid(args->>'id') AND x.view_id = (args->>'id')::uuid;
+        IF NOT FOUND THEN
+            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such view');
+        END IF;
+        RETURN jsonb_build_object('status', 204, 'body', NULL);
+    END IF;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+        (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.view_id, 'name', x.name,
+                                                      'filters', x.filters) ORDER BY x.name), '[]')
+         FROM helpdesk.saved_views x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id)));
+END
+$$;
+
+-- Agents: everyone sees the team; admins invite (a set-your-password link
+-- by email, as a reset), change roles and deactivate.
+CREATE OR REPLACE FUNCTION helpdesk.console_agents(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+    op text, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    a     helpdesk.users;
+    email text := lower(btrim(coalesce(args->>'email', '')));
+    errs  jsonb := '[]';
+BEGIN
+    IF op = 'list' THEN
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+            (SELECT coalesce(jsonb_agg(helpdesk.console_user_json(x)
+                                       || jsonb_build_object('has_password', x.password_hash IS NOT NULL)
+                                       ORDER BY x.name, x.email), '[]')
+             FROM helpdesk.users x
+             WHERE x.tenant_id = u.tenant_id AND x.role IN ('agent', 'admin'))));
+    END IF;
+
+    IF u.role <> 'admin' THEN
+        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins manage agents');
+    END IF;
+
+    IF args ? 'role' AND args->>'role' NOT IN ('agent', 'admin') THEN
+        errs := errs || helpdesk.err('role', 'invalid', 'agent or admin');
+    END IF;
+
+    IF args ? 'status' AND args->>'status' NOT IN ('active', 'disabled') THEN
+        errs := errs || helpdesk.err('status', 'invalid', 'active or disabled');
+    END IF;
+
+    IF op = 'invite' THEN
+        IF email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN
+            errs := errs || helpdesk.err('email', 'invalid', 'a valid email address');
+        END IF;
+        IF length(coalesce(btrim(args->>'name'), '')) NOT BETWEEN 1 AND 200 THEN
+            errs := errs || helpdesk.err('name', 'required', 'the agent''s name');
+        END IF;
+    END IF;
+
+    IF errs <> '[]' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+    END IF;
+
+    IF op = 'invite' THEN
+        INSERT INTO helpdesk.users (tenant_id, email, name, role)
+        VALUES (u.tenant_id, email, btrim(args->>'name'), coalesce(args->>'role', 'agent'))
+        ON CONFLICT (tenant_id, email) DO NOTHING
+        RETURNING * INTO a;
+
+        IF a.user_id IS NULL THEN
+            PERFORM helpdesk.fail('HD409', 'conflict', 'there is already a user with this email',
+                helpdesk.err('email', 'taken', 'there is already a user with this email'));
+        END IF;
+
+        PERFORM helpdesk.audit(ctx, 'agent.invite', 'user', a.user_id::text,
+                               jsonb_build_object('role', a.role));
+        -- the invitation is a link to choose a password
+        PERFORM helpdesk.portal_reset_request(ctx || '{"app": "console"}', t,
+            jsonb_build_object('email', email, 'origin', args->>'origin',
+                               'language', args->>'language', 'invite', true));
+
+        RETURN jsonb_build_object('status', 201, 'body', helpdesk.console_user_json(a));
+    END IF;
+
+    IF helpdesk.is_uuid(args->>'id') THEN
+        SELECT * INTO a FROM helpdesk.users x
+        WHERE x.tenant_id = u.tenant_id AND x.user_id = (args->>'id')::uuid
+          AND x.role IN ('agent', 'admin');
+    END IF;
+
+    IF a.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such agent');
+    END IF;
+
+    IF a.user_id = u.user_id AND (args->>'role' = 'agent' OR args->>'status' = 'disabled') THEN
+        PERFORM helpdesk.fail('HD409', 'conflict', 'you cannot demote or deactivate yourself');
+    END IF;
+
+    UPDATE helpdesk.users x SET role = coalesce(args->>'role', x.role),
+        status = coalesce(args->>'status', x.status),
+        name = coalesce(nullif(btrim(args->>'name'), ''), x.name), updated_at = now()
+    WHERE x.tenant_id = a.tenant_id AND x.user_id = a.user_id
+    RETURNING * INTO a;
+
+    -- a deactivated agent's tickets go back to the queue
+    IF a.status = 'disabled' THEN
+        UPDATE helpdesk.tickets SET assignee_id = NULL, updated_at = now()
+        WHERE tenant_id = a.tenant_id AND assignee_id = a.user_id
+          AND status NOT IN ('resolved', 'closed');
+    END IF;
+
+    PERFORM helpdesk.audit(ctx, 'agent.update', 'user', a.user_id::text, args - 'id');
+    RETURN jsonb_build_object('status', 200, 'body', helpdesk.console_user_json(a));
+END
+$$;
+
+-- The audit log, for admins: filtered by agent, ticket and time.
+CREATE OR REPLACE FUNCTION helpdesk.console_audit(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tk   helpdesk.tickets;
+    lim  int := CASE WHEN args->>'limit' ~ '^[0-9]{1,5}$'
+                     THEN least((args->>'limit')::int, 10000) ELSE 200 END;
+    r    jsonb;
+BEGIN
+    IF u.role <> 'admin' THEN
+        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins read the audit log');
+    END IF;
+
+    IF coalesce(args->>'ticket', '') <> '' THEN
+        tk := helpdesk.ticket_find(args->>'ticket', false);
+    END IF;
+
+    IF coalesce(args->>'from', '') <> '' AND args->>'from' !~ '^\d{4}-\d{2}-\d{2}' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'dates as YYYY-MM-DD',
+            helpdesk.err('from', 'invalid', 'a date as YYYY-MM-DD'));
+    END IF;
+
+    IF coalesce(args->>'to', '') <> '' AND args->>'to' !~ '^\d{4}-\d{2}-\d{2}' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'dates as YYYY-MM-DD',
+            helpdesk.err('to', 'invalid', 'a date as YYYY-MM-DD'));
+    END IF;
+
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'id', a.audit_id, 'at', a.created_at, 'action', a.action,
+               'actor_type', a.actor_type, 'actor_id', a.actor_id,
+               'actor', coalesce(x.name, x.email),
+               'object_type', a.object_type, 'object_id', a.object_id,
+               'ticket', CASE WHEN a.object_type = 'ticket' THEN
+                             (SELECT helpdesk.ticket_number(k.number) FROM helpdesk.tickets k
+                              WHERE k.tenant_id = a.tenant_id AND helpdesk.is_uuid(a.object_id)
+                                AND k.ticket_id = a.object_id::uuid) END,
+               'ip', host(a.ip), 'detail', a.detail) ORDER BY a.audit_id DESC), '[]')
+    INTO r
+    FROM (SELECT * FROM helpdesk.audit_log a
+          WHERE a.tenant_id = u.tenant_id
+            AND (coalesce(args->>'agent', '') = ''
+                 OR (helpdesk.is_uuid(args->>'agent') AND a.actor_id = (args->>'agent')::uuid))
+            AND (tk.ticket_id IS NULL OR a.object_id = tk.ticket_id::text
+                 OR a.detail->>'ticket_id' = tk.ticket_id::text)
+            AND (coalesce(args->>'from', '') = '' OR a.created_at >= (args->>'from')::timestamptz)
+            AND (coalesce(args->>'to', '') = '' OR a.created_at < (args->>'to')::timestamptz)
+          ORDER BY a.audit_id DESC LIMIT lim) a
+    LEFT JOIN helpdesk.users x ON x.tenant_id = a.tenant_id AND x.user_id = a.actor_id;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+END
+$$;
+
+-- The same, as CSV (RFC 4180), for a spreadsheet.
+CREATE OR REPLACE FUNCTION helpdesk.csv_field(v text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    -- quoted, and a leading = + - @ defused so a spreadsheet reads text
+    SELECT '"' || replace(CASE WHEN v ~ '^[=+\-@]' THEN '''' || v ELSE coalesce(v, '') END,
+                          '"', '""') || '"'
+$$;
+
+CREATE OR REPLACE FUNCTION helpdesk.console_audit_csv(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r   jsonb := helpdesk.console_audit(ctx, u, args || jsonb_build_object(
+                     'limit', coalesce(args->>'limit', '10000')));
+    csv text;
+BEGIN
+    SELECT 'time,actor,actor_type,action,object_type,object_id,ticket,ip,detail' || E'\r\n'
+           || coalesce(string_agg(concat_ws(',',
+                  helpdesk.csv_field(x->>'at'), helpdesk.csv_field(x->>'actor'),
+                  helpdesk.csv_field(x->>'actor_type'), helpdesk.csv_field(x->>'action'),
+                  helpdesk.csv_field(x->>'object_type'), helpdesk.csv_field(x->>'object_id'),
+                  helpdesk.csv_field(x->>'ticket'), helpdesk.csv_field(x->>'ip'),
+                  helpdesk.csv_field((x->'detail')::text)), E'\r\n'), '') || E'\r\n'
+    INTO csv
+    FROM jsonb_array_elements(r->'body'->'data') x;
+
+    PERFORM helpdesk.audit(ctx, 'audit.export', 'audit_log', NULL, args);
+
+    RETURN jsonb_build_object('status', 200, 'body', to_jsonb(csv));
+END
+$$;
+
+-- One console request: the session's user must be an active agent or
+-- admin of the Host's tenant.
+CREATE OR REPLACE FUNCTION helpdesk.console_call(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t   helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    u   helpdesk.users;
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no helpdesk at this address');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    IF p_user IS NOT NULL THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+          AND x.status = 'active' AND x.role IN ('agent', 'admin');
+    END IF;
+
+    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', 'console', 'ip', p_ip,
+                              'app', 'console',
+                              'actor_type', CASE WHEN u.user_id IS NULL THEN 'system' ELSE 'user' END,
+                              'actor_id', u.user_id,
+                              'actor_name', coalesce(u.name, u.email),
+                              'actor_role', u.role);
+
+    IF p_op NOT IN ('boot', 'login.lookup', 'login.result', 'reset.request', 'reset.check',
+                    'reset.done') AND u.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+    END IF;
+
+    r := CASE p_op
+        WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
+        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
+        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
+        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
+        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
+        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
+        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
+        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
+        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
+        WHEN 'queue'           THEN helpdesk.console_queue(ctx, u, p_args)
+        WHEN 'ticket.get'      THEN helpdesk.console_ticket_get(ctx, u, p_args)
+        WHEN 'ticket.update'   THEN helpdesk.console_ticket_update(ctx, u, p_args)
+        WHEN 'ticket.reply'    THEN helpdesk.console_reply(ctx, u, p_args)
+        WHEN 'ticket.template' THEN helpdesk.console_template(ctx, u, p_args)
+        WHEN 'ticket.presence' THEN helpdesk.console_presence(ctx, u, p_args)
+        WHEN 'canned.list'     THEN helpdesk.console_canned(ctx, u, 'list', p_args)
+        WHEN 'canned.create'   THEN helpdesk.console_canned(ctx, u, 'create', p_args)
+        WHEN 'canned.update'   THEN helpdesk.console_canned(ctx, u, 'update', p_args)
+        WHEN 'canned.delete'   THEN helpdesk.console_canned(ctx, u, 'delete', p_args)
+        WHEN 'views.list'      THEN helpdesk.console_views(ctx, u, 'list', p_args)
+        WHEN 'views.save'      THEN helpdesk.console_views(ctx, u, 'save', p_args)
+        WHEN 'views.delete'    THEN helpdesk.console_views(ctx, u, 'delete', p_args)
+        WHEN 'agents.list'     THEN helpdesk.console_agents(ctx, t, u, 'list', p_args)
+        WHEN 'agents.invite'   THEN helpdesk.console_agents(ctx, t, u, 'invite', p_args)
+        WHEN 'agents.update'   THEN helpdesk.console_agents(ctx, t, u, 'update', p_args)
+        WHEN 'audit.list'      THEN helpdesk.console_audit(ctx, u, p_args)
+        WHEN 'audit.csv'       THEN helpdesk.console_audit_csv(ctx, u, p_args)
+    END;
+
+    IF r IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+    END IF;
+
+    status := (r->>'status')::int;
+    body := r->'body';
+END
+$$;
+
+DROP FUNCTION IF EXISTS helpdesk.console_upload(text, text, uuid, inet, text, text, bytea);
+CREATE FUNCTION helpdesk.console_upload(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+LANGUAGE sql AS $$
+    SELECT * FROM helpdesk.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
+$$;
+
+-- Any attachment of the tenant's tickets, for its agents (audited).
+CREATE OR REPLACE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_number text, p_id text,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    u  helpdesk.users;
+    tk helpdesk.tickets;
+    a  helpdesk.attachments;
+BEGIN
+    IF t.tenant_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no helpdesk at this address');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+    PERFORM helpdesk.read_only_audit();
+
+    SELECT * INTO u FROM helpdesk.users x
+    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
+      AND x.status = 'active' AND x.role IN ('agent', 'admin');
+
+    IF u.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+    END IF;
+
+    tk := helpdesk.ticket_find(p_number, false);
+
+    IF helpdesk.is_uuid(p_id) THEN
+        SELECT * INTO a FROM helpdesk.attachments x
+        WHERE x.tenant_id = t.tenant_id AND x.ticket_id = tk.ticket_id
+          AND x.attachment_id = p_id::uuid;
+    END IF;
+
+    IF a.attachment_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
+    END IF;
+
+    PERFORM helpdesk.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
+                                              'actor_id', u.user_id, 'ip', p_ip),
+                           'attachment.read', 'attachment', a.attachment_id::text,
+                           jsonb_build_object('ticket_id', tk.ticket_id));
+
+    filename := a.filename;
+    content_type := a.content_type;
+    data := a.data;
+END
+$$;
+
+RESET ROLE;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON helpdesk.canned_replies, helpdesk.saved_views,
+    helpdesk.agent_presence TO helpdesk_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;
