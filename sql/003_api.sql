@@ -120,6 +120,7 @@ BEGIN
         WHEN 'kb.article.create'  THEN helpdesk.kb_article_save(ctx, p_args - 'id')
         WHEN 'kb.article.update'  THEN helpdesk.kb_article_save(ctx, p_args)
         WHEN 'kb.article.delete'  THEN helpdesk.kb_article_delete(ctx, p_args)
+        WHEN 'user.invite'     THEN helpdesk.user_invite(ctx, p_args)
     END;
 
     IF r IS NULL THEN

@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS helpdesk.agent_presence (
     PRIMARY KEY (tenant_id, ticket_id, user_id)
 );
 
+-- the console's live updates read new events in order
+CREATE INDEX IF NOT EXISTS ticket_events_seq ON helpdesk.ticket_events (event_id);
+
 SELECT helpdesk.tenant_rls(t::regclass)
 FROM unnest(ARRAY['helpdesk.canned_replies', 'helpdesk.saved_views',
                   'helpdesk.agent_presence']) t;
@@ -209,9 +212,9 @@ BEGIN
                OR x.search @@ websearch_to_tsquery('simple', args->>'q')
                OR helpdesk.ticket_number(x.number) ILIKE '%' || (args->>'q') || '%'))
     SELECT (SELECT count(*) FROM q),
-           coalesce(jsonb_agg(helpdesk.console_ticket_json(s) ORDER BY s.o1 DESC, s.o2 DESC), '[]')
+           coalesce(jsonb_agg(helpdesk.console_ticket_json(s.t) ORDER BY s.o1 DESC, s.o2 DESC), '[]')
     INTO total, r
-    FROM (SELECT q.*,
+    FROM (SELECT q::helpdesk.tickets AS t,
                  CASE sort WHEN 'priority' THEN CASE q.priority WHEN 'urgent' THEN 4 WHEN 'high' THEN 3
                                                     WHEN 'normal' THEN 2 ELSE 1 END
                            WHEN 'age' THEN -extract(epoch FROM q.created_at)
@@ -603,6 +606,35 @@ BEGIN
 END
 $$;
 
+-- POST /v1/users/{id}/invitation: a link to the console to choose a
+-- password (the API's way to give a tenant its first admin).
+CREATE OR REPLACE FUNCTION helpdesk.user_invite(ctx jsonb, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    a helpdesk.users;
+    t helpdesk.tenants;
+BEGIN
+    IF helpdesk.is_uuid(args->>'id') THEN
+        SELECT * INTO a FROM helpdesk.users x
+        WHERE x.tenant_id = (ctx->>'tenant_id')::uuid AND x.user_id = (args->>'id')::uuid
+          AND x.role IN ('agent', 'admin') AND x.status = 'active';
+    END IF;
+
+    IF a.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no active agent with this id');
+    END IF;
+
+    SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = a.tenant_id;
+
+    PERFORM helpdesk.portal_reset_request(ctx || '{"app": "console"}', t,
+        jsonb_build_object('email', a.email, 'origin', rtrim(args->>'url', '/'),
+                           'language', coalesce(args->>'language', 'pt-BR'), 'invite', true));
+    PERFORM helpdesk.audit(ctx, 'agent.invite', 'user', a.user_id::text);
+
+    RETURN jsonb_build_object('status', 202, 'body', NULL);
+END
+$$;
+
 -- The audit log, for admins: filtered by agent, ticket and time.
 CREATE OR REPLACE FUNCTION helpdesk.console_audit(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -631,7 +663,7 @@ BEGIN
     END IF;
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'id', a.audit_id, 'at', a.created_at, 'action', a.action,
+               'id', a.audit_id, 'at', a.at, 'action', a.action,
                'actor_type', a.actor_type, 'actor_id', a.actor_id,
                'actor', coalesce(x.name, x.email),
                'object_type', a.object_type, 'object_id', a.object_id,
@@ -647,8 +679,8 @@ BEGIN
                  OR (helpdesk.is_uuid(args->>'agent') AND a.actor_id = (args->>'agent')::uuid))
             AND (tk.ticket_id IS NULL OR a.object_id = tk.ticket_id::text
                  OR a.detail->>'ticket_id' = tk.ticket_id::text)
-            AND (coalesce(args->>'from', '') = '' OR a.created_at >= (args->>'from')::timestamptz)
-            AND (coalesce(args->>'to', '') = '' OR a.created_at < (args->>'to')::timestamptz)
+            AND (coalesce(args->>'from', '') = '' OR a.at >= (args->>'from')::timestamptz)
+            AND (coalesce(args->>'to', '') = '' OR a.at < (args->>'to')::timestamptz)
           ORDER BY a.audit_id DESC LIMIT lim) a
     LEFT JOIN helpdesk.users x ON x.tenant_id = a.tenant_id AND x.user_id = a.actor_id;
 
@@ -724,6 +756,7 @@ BEGIN
 
     r := CASE p_op
         WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
+        WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', to_jsonb(t.tenant_id::text))
         WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
         WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
         WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
@@ -816,6 +849,41 @@ BEGIN
     data := a.data;
 END
 $$;
+
+-- The tickets with events after p_since (every tenant: the module sends
+-- each change to its own tenant's consoles only), and the new high mark
+-- in every row; with no p_since, only the mark (start from now).
+CREATE OR REPLACE FUNCTION helpdesk.events_since(p_since bigint)
+RETURNS TABLE (tenant_id uuid, ticket_id uuid, event_id bigint, high bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+#variable_conflict use_column
+DECLARE
+    top bigint;
+BEGIN
+    IF p_since IS NULL THEN
+        RETURN QUERY SELECT NULL::uuid, NULL::uuid, NULL::bigint,
+                            coalesce((SELECT max(e.event_id) FROM helpdesk.ticket_events e), 0);
+        RETURN;
+    END IF;
+
+    SELECT max(e.event_id) INTO top FROM (
+        SELECT e.event_id FROM helpdesk.ticket_events e
+        WHERE e.event_id > p_since ORDER BY e.event_id LIMIT 5000) e;
+
+    IF top IS NULL THEN
+        RETURN QUERY SELECT NULL::uuid, NULL::uuid, NULL::bigint, p_since;
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    SELECT e.tenant_id, e.ticket_id, max(e.event_id), top
+    FROM helpdesk.ticket_events e
+    WHERE e.event_id > p_since AND e.event_id <= top
+    GROUP BY e.tenant_id, e.ticket_id;
+END
+$$;
+
+REVOKE ALL ON FUNCTION helpdesk.events_since(bigint) FROM PUBLIC;
 
 RESET ROLE;
 

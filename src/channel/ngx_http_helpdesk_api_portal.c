@@ -119,6 +119,30 @@ ngx_http_helpdesk_api_kb_article(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/* an invitation to the console: the console's URL, for the link */
+static ngx_int_t
+ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    const char  *url;
+
+    if (ngx_http_helpdesk_api_portal_body_id(ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    url = json_string_value(json_object_get(ctx->args, "url"));
+
+    if (url == NULL || !(ngx_strncmp(url, "https://", 8) == 0
+                         || ngx_strncmp(url, "http://", 7) == 0)
+        || ngx_strlen(url) > 500)
+    {
+        ngx_helpdesk_json_error(ctx->errors, "url",
+            "the agent console's address, e.g. https://acme.support.example/agent");
+    }
+
+    return NGX_OK;
+}
+
+
 #define TENANT    NGX_HTTP_HELPDESK_AUTH_TENANT
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
@@ -190,6 +214,12 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_article_ops[] = {
     { 0, NULL, NULL, 0, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_invite_ops[] = {
+    { NGX_HTTP_POST, "user.invite", "admin", TENANT,
+      ngx_http_helpdesk_api_invitation, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
 #undef TENANT
 #undef PROVIDER
 
@@ -204,5 +234,6 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[] = {
     { "/v1/kb/categories/*", ngx_http_helpdesk_api_category_ops },
     { "/v1/kb/articles", ngx_http_helpdesk_api_articles_ops },
     { "/v1/kb/articles/*", ngx_http_helpdesk_api_article_ops },
+    { "/v1/users/*/invitation", ngx_http_helpdesk_api_invite_ops },
     { NULL, NULL }
 };

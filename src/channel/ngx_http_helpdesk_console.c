@@ -32,6 +32,8 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_POST,   "/reset/*", "reset.done",
       NGX_HTTP_HELPDESK_FLOW_RESET_DONE, { "token" } },
 
+    { NGX_HTTP_GET,    "/stream", "stream.open", NGX_HTTP_HELPDESK_FLOW_STREAM,
+      { NULL } },
     { NGX_HTTP_GET,    "/queue", "queue", CALL, { NULL } },
     { NGX_HTTP_GET,    "/tickets/*", "ticket.get", CALL, { "number" } },
     { NGX_HTTP_PATCH,  "/tickets/*", "ticket.update", CALL, { "number" } },

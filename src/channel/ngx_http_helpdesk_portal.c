@@ -512,6 +512,10 @@ ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
         ngx_http_helpdesk_portal_file(ctx);
         return;
 
+    case NGX_HTTP_HELPDESK_FLOW_STREAM:
+        ngx_http_helpdesk_stream_open(ctx);
+        return;
+
     case NGX_HTTP_HELPDESK_FLOW_CSV:
         ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
                                       ngx_http_helpdesk_portal_csv);

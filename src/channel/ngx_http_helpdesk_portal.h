@@ -31,7 +31,8 @@ typedef enum {
     NGX_HTTP_HELPDESK_FLOW_RESET_DONE,
     NGX_HTTP_HELPDESK_FLOW_UPLOAD,
     NGX_HTTP_HELPDESK_FLOW_DOWNLOAD,
-    NGX_HTTP_HELPDESK_FLOW_CSV          /* one call, its text as a CSV file */
+    NGX_HTTP_HELPDESK_FLOW_CSV,         /* one call, its text as a CSV file */
+    NGX_HTTP_HELPDESK_FLOW_STREAM       /* server-sent events (the console) */
 } ngx_http_helpdesk_portal_flow_e;
 
 
@@ -164,6 +165,10 @@ void ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *user, ngx_str_t *keep);
+
+
+/* ngx_http_helpdesk_console_stream.c */
+void ngx_http_helpdesk_stream_open(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 
 /* ngx_http_helpdesk_portal_flows.c */

@@ -1,0 +1,387 @@
+/*
+ * The console's live updates: GET <console>/_/api/stream is a
+ * server-sent-events stream that says "this ticket changed" to every agent
+ * of the ticket's tenant, within about a second, on every node.
+ *
+ * Where the changes come from: each worker that has streams open asks
+ * PostgreSQL every NGX_HTTP_HELPDESK_STREAM_POLL ms for the tickets that
+ * got new events since the last answer (ticket_events only grows, and its
+ * event_id is a sequence), one statement per worker whatever the number
+ * of agents.  LISTEN/NOTIFY was the obvious tool and was set aside:
+ * PostgreSQL serializes the commits of every transaction that notifies
+ * (a lock held across the commit's flush), which would cost the ticket
+ * writes on every channel their group commit.  A worker with no stream
+ * open sends nothing.
+ *
+ * A stream is a request held open: headers, then "event: ticket" messages
+ * and a comment line every 20 s so that proxies keep it; the browser's
+ * EventSource reconnects by itself.  A client that does not read (more
+ * than NGX_HTTP_HELPDESK_STREAM_BACKLOG bytes waiting) is dropped.  On a
+ * reload or shutdown every stream is ended, so old workers exit at once,
+ * and the browsers reconnect to the new ones.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "ngx_http_helpdesk_portal.h"
+
+
+#define NGX_HTTP_HELPDESK_STREAM_POLL     1000
+#define NGX_HTTP_HELPDESK_STREAM_PING     20000
+#define NGX_HTTP_HELPDESK_STREAM_BACKLOG  (256 * 1024)
+
+
+typedef struct {
+    ngx_queue_t          queue;
+    ngx_http_request_t  *r;
+    u_char               tenant[36];
+    ngx_msec_t           last_write;
+} ngx_http_helpdesk_stream_t;
+
+
+typedef struct {
+    ngx_queue_t              streams;
+    ngx_uint_t               n;
+    ngx_event_t              tick;
+    ngx_helpdesk_pg_query_t  query;
+    ngx_flag_t               polling;
+    ngx_flag_t               started;
+    u_char                   since[NGX_INT64_LEN + 1];  /* "" = from now */
+    ngx_pool_t              *pool;
+} ngx_http_helpdesk_streams_t;
+
+
+static void ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+static void ngx_http_helpdesk_stream_cleanup(void *data);
+static void ngx_http_helpdesk_stream_tick(ngx_event_t *ev);
+static void ngx_http_helpdesk_stream_polled(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static ngx_int_t ngx_http_helpdesk_stream_write(ngx_http_helpdesk_stream_t *s,
+    u_char *data, size_t len);
+static void ngx_http_helpdesk_stream_end(ngx_http_helpdesk_stream_t *s);
+static void ngx_http_helpdesk_stream_writer(ngx_http_request_t *r);
+
+
+static ngx_http_helpdesk_streams_t  ngx_http_helpdesk_streams;
+
+static const char  ngx_http_helpdesk_stream_sql[] =
+    "SELECT tenant_id, ticket_id, event_id, high"
+    " FROM helpdesk.events_since($1::bigint)";
+
+
+/* GET /_/api/stream: who the agent is, then the stream */
+void
+ngx_http_helpdesk_stream_open(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_http_helpdesk_portal_call(ctx, "stream.open", ctx->args,
+                                  ngx_http_helpdesk_stream_opened);
+}
+
+
+static void
+ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    ngx_str_t                     v;
+    ngx_int_t                     rc;
+    ngx_http_cleanup_t           *cln;
+    ngx_http_request_t           *r = ctx->r;
+    ngx_http_helpdesk_stream_t   *s;
+    ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
+
+    /* the body is the tenant's id, as a JSON string */
+    if (PQgetlength(res, 0, 1) != 38 || ngx_exiting || ngx_terminate) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    s = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_stream_t));
+    cln = ngx_http_cleanup_add(r, 0);
+    if (s == NULL || cln == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(s->tenant, PQgetvalue(res, 0, 1) + 1, 36);
+    s->r = r;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = -1;
+    ngx_str_set(&v, "no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
+    ngx_str_set(&v, "no");
+    (void) ngx_helpdesk_http_header_out(r, "X-Accel-Buffering", &v);
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, rc);
+        return;
+    }
+
+    /* from here on the stream is ours; the client closing it ends it */
+    cln->handler = ngx_http_helpdesk_stream_cleanup;
+    cln->data = s;
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_helpdesk_stream_writer;
+
+    if (!all->started) {
+        ngx_queue_init(&all->streams);
+        all->tick.handler = ngx_http_helpdesk_stream_tick;
+        all->tick.log = ngx_cycle->log;
+        all->tick.cancelable = 1;
+        all->started = 1;
+    }
+
+    ngx_queue_insert_tail(&all->streams, &s->queue);
+    all->n++;
+
+    if (ngx_http_helpdesk_stream_write(s, (u_char *) "retry: 3000\n"
+                                       "event: hello\ndata: {}\n\n", 36)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    if (!all->tick.timer_set && !all->polling) {
+        ngx_add_timer(&all->tick, NGX_HTTP_HELPDESK_STREAM_POLL);
+    }
+
+    /* the request stays open: its count is released when the stream ends */
+}
+
+
+static void
+ngx_http_helpdesk_stream_cleanup(void *data)
+{
+    ngx_http_helpdesk_stream_t   *s = data;
+    ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
+
+    if (s->r == NULL) {
+        return;
+    }
+
+    ngx_queue_remove(&s->queue);
+    all->n--;
+    s->r = NULL;
+
+    if (all->n == 0) {
+        /* nobody listens: no more polling, and start afresh next time */
+        if (all->tick.timer_set) {
+            ngx_del_timer(&all->tick);
+        }
+
+        all->since[0] = '\0';
+    }
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_stream_write(ngx_http_helpdesk_stream_t *s, u_char *data,
+    size_t len)
+{
+    off_t                waiting;
+    ngx_buf_t           *b;
+    ngx_chain_t          out, *cl;
+    ngx_http_request_t  *r = s->r;
+
+    /* a client that does not read is not worth the memory */
+    waiting = 0;
+
+    for (cl = r->out; cl; cl = cl->next) {
+        waiting += ngx_buf_size(cl->buf);
+    }
+
+    if (waiting > NGX_HTTP_HELPDESK_STREAM_BACKLOG) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, data, len);
+    b->flush = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    s->last_write = ngx_current_msec;
+
+    if (ngx_http_output_filter(r, &out) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* what could not be sent now goes when the socket is writable */
+    if (ngx_handle_write_event(r->connection->write, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_stream_writer(ngx_http_request_t *r)
+{
+    if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        return;
+    }
+
+    (void) ngx_handle_write_event(r->connection->write, 0);
+}
+
+
+static void
+ngx_http_helpdesk_stream_end(ngx_http_helpdesk_stream_t *s)
+{
+    ngx_http_request_t  *r = s->r;
+
+    ngx_http_helpdesk_stream_cleanup(s);
+
+    /* the last chunk, then the request goes */
+    ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
+}
+
+
+/* every second while streams are open: poll, ping, and end on exit */
+static void
+ngx_http_helpdesk_stream_tick(ngx_event_t *ev)
+{
+    ngx_str_t                     since;
+    ngx_queue_t                  *q, *next;
+    ngx_http_helpdesk_stream_t   *s;
+    ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
+
+    if (ngx_exiting || ngx_terminate) {
+        for (q = ngx_queue_head(&all->streams);
+             q != ngx_queue_sentinel(&all->streams);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            ngx_http_helpdesk_stream_end(
+                ngx_queue_data(q, ngx_http_helpdesk_stream_t, queue));
+        }
+
+        return;
+    }
+
+    for (q = ngx_queue_head(&all->streams);
+         q != ngx_queue_sentinel(&all->streams);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_helpdesk_stream_t, queue);
+
+        if (ngx_current_msec - s->last_write >= NGX_HTTP_HELPDESK_STREAM_PING
+            && ngx_http_helpdesk_stream_write(s, (u_char *) ": ping\n\n", 8)
+               != NGX_OK)
+        {
+            ngx_http_helpdesk_stream_end(s);
+        }
+    }
+
+    if (all->n == 0) {
+        return;
+    }
+
+    /* one statement for all the worker's streams */
+    ngx_memzero(&all->query, sizeof(ngx_helpdesk_pg_query_t));
+    all->query.sql = ngx_http_helpdesk_stream_sql;
+    all->query.handler = ngx_http_helpdesk_stream_polled;
+    all->query.data = all;
+    all->query.log = ngx_cycle->log;
+
+    if (all->pool == NULL) {
+        all->pool = ngx_create_pool(1024, ngx_cycle->log);
+        if (all->pool == NULL) {
+            ngx_add_timer(&all->tick, NGX_HTTP_HELPDESK_STREAM_POLL);
+            return;
+        }
+    }
+
+    since.data = all->since;
+    since.len = ngx_strlen(all->since);
+
+    if (ngx_helpdesk_pg_param(&all->query, all->pool, &since) != NGX_OK) {
+        ngx_add_timer(&all->tick, NGX_HTTP_HELPDESK_STREAM_POLL);
+        return;
+    }
+
+    if (since.len == 0) {
+        all->query.values[0] = NULL;
+    }
+
+    all->polling = 1;
+    ngx_helpdesk_pg_run(&all->query);
+}
+
+
+static void
+ngx_http_helpdesk_stream_polled(ngx_helpdesk_pg_query_t *pq, PGresult *res)
+{
+    int                           i, n;
+    u_char                       *p, *tenant;
+    size_t                        len;
+    ngx_queue_t                  *q, *next;
+    ngx_http_helpdesk_stream_t   *s;
+    ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
+    u_char                        msg[160];
+
+    all->polling = 0;
+
+    /* the parameters were copied into the pool: start it afresh */
+    if (all->pool) {
+        ngx_destroy_pool(all->pool);
+        all->pool = NULL;
+    }
+
+    if (pq->status == NGX_HELPDESK_PG_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        n = PQntuples(res);
+
+        for (i = 0; i < n; i++) {
+            if (!PQgetisnull(res, i, 3)) {
+                len = ngx_min((size_t) PQgetlength(res, i, 3), NGX_INT64_LEN);
+                ngx_memcpy(all->since, PQgetvalue(res, i, 3), len);
+                all->since[len] = '\0';
+            }
+
+            if (PQgetisnull(res, i, 0) || PQgetlength(res, i, 0) != 36) {
+                continue;
+            }
+
+            tenant = (u_char *) PQgetvalue(res, i, 0);
+            p = ngx_snprintf(msg, sizeof(msg),
+                             "event: ticket\ndata: {\"id\":\"%s\",\"event_id\":%s}\n\n",
+                             PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+
+            for (q = ngx_queue_head(&all->streams);
+                 q != ngx_queue_sentinel(&all->streams);
+                 q = next)
+            {
+                next = ngx_queue_next(q);
+                s = ngx_queue_data(q, ngx_http_helpdesk_stream_t, queue);
+
+                if (ngx_strncmp(s->tenant, tenant, 36) == 0
+                    && ngx_http_helpdesk_stream_write(s, msg, p - msg) != NGX_OK)
+                {
+                    ngx_http_helpdesk_stream_end(s);
+                }
+            }
+        }
+    }
+
+    if (all->n && !all->tick.timer_set) {
+        ngx_add_timer(&all->tick, NGX_HTTP_HELPDESK_STREAM_POLL);
+    }
+}
