@@ -756,7 +756,10 @@ BEGIN
 
     r := CASE p_op
         WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
-        WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', to_jsonb(t.tenant_id::text))
+        WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+                                        'tenant', t.tenant_id,
+                                        'since', (SELECT coalesce(max(e.event_id), 0)
+                                                  FROM helpdesk.ticket_events e)))
         WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
         WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
         WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)

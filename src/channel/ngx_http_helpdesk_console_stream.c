@@ -70,6 +70,9 @@ static void ngx_http_helpdesk_stream_writer(ngx_http_request_t *r);
 
 static ngx_http_helpdesk_streams_t  ngx_http_helpdesk_streams;
 
+/* reconnect after 3 s when the stream breaks; a first message at once */
+static const char  ngx_http_helpdesk_stream_hello[] = "retry: 3000\nevent: hello\ndata: {}\n\n";
+
 static const char  ngx_http_helpdesk_stream_sql[] =
     "SELECT tenant_id, ticket_id, event_id, high"
     " FROM helpdesk.events_since($1::bigint)";
@@ -88,15 +91,25 @@ static void
 ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res)
 {
+    json_t                       *body;
     ngx_str_t                     v;
     ngx_int_t                     rc;
+    json_int_t                    since;
+    const char                   *tenant;
+    json_error_t                  err;
     ngx_http_cleanup_t           *cln;
     ngx_http_request_t           *r = ctx->r;
     ngx_http_helpdesk_stream_t   *s;
     ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
 
-    /* the body is the tenant's id, as a JSON string */
-    if (PQgetlength(res, 0, 1) != 38 || ngx_exiting || ngx_terminate) {
+    /* {"tenant": id, "since": the last event when the stream opened} */
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    tenant = json_string_value(json_object_get(body, "tenant"));
+    since = json_integer_value(json_object_get(body, "since"));
+
+    if (tenant == NULL || ngx_strlen(tenant) != 36 || ngx_exiting || ngx_terminate)
+    {
+        json_decref(body);
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
@@ -104,12 +117,22 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     s = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_stream_t));
     cln = ngx_http_cleanup_add(r, 0);
     if (s == NULL || cln == NULL) {
+        json_decref(body);
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_memcpy(s->tenant, PQgetvalue(res, 0, 1) + 1, 36);
+    ngx_memcpy(s->tenant, tenant, 36);
+    json_decref(body);
     s->r = r;
+
+    /*
+     * The first stream of the worker starts the polling from this moment:
+     * whatever happens after the stream opened is sent.
+     */
+    if (all->n == 0 && !all->polling) {
+        ngx_sprintf(all->since, "%L%Z", (int64_t) since);
+    }
 
     r->headers_out.status = NGX_HTTP_OK;
     ngx_str_set(&r->headers_out.content_type, "text/event-stream");
@@ -143,8 +166,8 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_queue_insert_tail(&all->streams, &s->queue);
     all->n++;
 
-    if (ngx_http_helpdesk_stream_write(s, (u_char *) "retry: 3000\n"
-                                       "event: hello\ndata: {}\n\n", 36)
+    if (ngx_http_helpdesk_stream_write(s, (u_char *) ngx_http_helpdesk_stream_hello,
+                                       sizeof(ngx_http_helpdesk_stream_hello) - 1)
         != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_ERROR);

@@ -1,1 +1,701 @@
+/*
+ * nginx-helpdesk agent console.
+ *
+ * The unified queue of every channel, one ticket's consolidated history
+ * with a reply box that answers on the channel the customer used, and the
+ * admin's pages.  Live: a server-sent-events stream says which tickets
+ * changed; the queue and the open ticket refetch themselves.  Keyboard:
+ * "/" searches, "j"/"k" move in the queue, Enter opens, Ctrl+Enter sends,
+ * Escape goes back to the queue.  Built on common/hd.js (text is always
+ * text; the CSRF token on every change).
+ */
+(function () {
+  'use strict';
 
+  var HD = window.HD, t = HD.t, h = HD.h, append = HD.append, when = HD.when,
+      size = HD.size, api = HD.api, message = HD.message, showError = HD.showError,
+      showOk = HD.showOk, alertBox = HD.alertBox, field = HD.field,
+      submitting = HD.submitting, local = HD.local;
+  var boot = HD.boot, base = HD.base;
+  var main = document.getElementById('main');
+  var live = document.getElementById('live');
+  var current = null;          /* what the page shows: {kind, id, refresh} */
+  var stream = null;
+
+  var CHANNELS = ['whatsapp', 'portal', 'email', 'chat', 'api'];
+  var STATUSES = ['open', 'pending', 'on_hold', 'resolved', 'closed'];
+  var PRIORITIES = ['urgent', 'high', 'normal', 'low'];
+
+  /* ---------- bits ---------- */
+
+  var ICONS = {
+    whatsapp: 'M12 3a9 9 0 0 0-7.8 13.5L3 21l4.6-1.2A9 9 0 1 0 12 3zm0 2a7 7 0 1 1-3.6 13l-.3-.2-2.6.7.7-2.5-.2-.3A7 7 0 0 1 12 5z',
+    email: 'M3 5h18v14H3zm2 2v.4l7 4.6 7-4.6V7zm14 2.8-7 4.6-7-4.6V17h14z',
+    portal: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zm6.9 8h-3a14 14 0 0 0-1.3-5.2A7 7 0 0 1 18.9 11zM12 5c.9 1.2 1.8 3.3 2 6h-4c.2-2.7 1.1-4.8 2-6zM9.4 5.8A14 14 0 0 0 8.1 11h-3a7 7 0 0 1 4.3-5.2zM5.1 13h3a14 14 0 0 0 1.3 5.2A7 7 0 0 1 5.1 13zM12 19c-.9-1.2-1.8-3.3-2-6h4c-.2 2.7-1.1 4.8-2 6zm2.6-.8a14 14 0 0 0 1.3-5.2h3a7 7 0 0 1-4.3 5.2z',
+    chat: 'M4 4h16v11H8l-4 4zm2 2v8.2L7.2 13H18V6z',
+    api: 'M8.6 6.6 3.2 12l5.4 5.4L10 16l-4-4 4-4zm6.8 0L14 8l4 4-4 4 1.4 1.4 5.4-5.4z',
+    console: 'M4 5h16v10H4zm2 2v6h12V7zM8 17h8v2H8z'
+  };
+
+  function icon(channel) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('class', 'icon ch-' + channel);
+    var p = document.createElementNS(ns, 'path');
+    p.setAttribute('d', ICONS[channel] || ICONS.api);
+    svg.appendChild(p);
+    return svg;
+  }
+
+  function channelTag(channel) {
+    return h('span.channel.ch-' + channel, icon(channel), h('span', t('c.channel.' + channel)));
+  }
+
+  function badge(kind, value) {
+    return h('span.badge.' + kind + '-' + value, t('c.' + kind + '.' + value));
+  }
+
+  function age(iso) {
+    var m = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
+    if (m < 60) return t('c.age.m', { n: m });
+    if (m < 2880) return t('c.age.h', { n: Math.round(m / 60) });
+    return t('c.age.d', { n: Math.round(m / 1440) });
+  }
+
+  function announce(text) {
+    live.textContent = '';
+    setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  function go(path, replace) {
+    if (replace) history.replaceState(null, '', base + path); else history.pushState(null, '', base + path);
+    route();
+  }
+
+  function link(path, text, cls) {
+    return h('a' + (cls || ''), { href: base + path, 'data-nav': true }, text);
+  }
+
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest && e.target.closest('a[data-nav]');
+    if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    history.pushState(null, '', a.getAttribute('href'));
+    route();
+  });
+  window.addEventListener('popstate', route);
+
+  function view(title, nodes, kind) {
+    document.title = title + ' · ' + boot.tenant.name;
+    main.textContent = '';
+    append(main, nodes);
+    main.className = kind || '';
+    drawTop();
+  }
+
+  function drawTop() {
+    var top = document.getElementById('top'), u = boot.user;
+    top.textContent = '';
+    var nav = u ? h('nav', { 'aria-label': t('c.nav') },
+      link('/', t('c.queue')),
+      u.role === 'admin' ? link('/admin', t('c.admin')) : null) : null;
+    append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav,
+      u ? h('span.me', u.name || u.email, ' · ', h('button.link', { type: 'button', on: { click: function () {
+        api('POST', '/logout').then(function () { location.href = base + '/'; });
+      } } }, t('c.logout'))) : null]);
+  }
+
+  function route() {
+    var p = location.pathname.slice(base.length) || '/', m;
+    if (current && current.leave) current.leave();
+    current = null;
+    if ((m = p.match(/^\/reset\/([0-9a-f]{64})$/))) return reset(m[1]);
+    if (!boot.user) return login();
+    startStream();
+    if (p === '/' || p === '') return queue();
+    if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
+    if (p === '/admin' && boot.user.role === 'admin') return admin();
+    view(t('c.notfound'), [h('h1', t('c.notfound')), link('/', t('c.queue'))]);
+  }
+
+  /* ---------- live updates ---------- */
+
+  function startStream() {
+    if (stream || !window.EventSource) return;
+    stream = new EventSource(base + '/_/api/stream');
+    stream.addEventListener('ticket', function (e) {
+      var d;
+      try { d = JSON.parse(e.data); } catch (x) { return; }
+      if (current && current.changed) current.changed(d);
+    });
+  }
+
+  /* ---------- log in, choose a password ---------- */
+
+  function login() {
+    var form = h('form.card', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      submitting(form, true);
+      api('POST', '/login', { email: form.elements.email.value.trim(), password: form.elements.password.value })
+        .then(function () { return api('GET', '/boot'); })
+        .then(function (b) { boot.user = b.user; boot.agents = b.agents; boot.form = b.form; route(); })
+        .catch(function (err) { submitting(form, false); showError(form, err); });
+    } } },
+      h('h1', t('c.login')), alertBox(),
+      field(t('c.email'), h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true })),
+      field(t('c.password'), h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })),
+      h('button', { type: 'submit' }, t('c.login')));
+    view(t('c.login'), [form], 'narrow');
+    form.elements.email.focus();
+  }
+
+  function reset(token) {
+    api('GET', '/reset/' + token).then(function () {
+      var form = h('form.card', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        submitting(form, true);
+        api('POST', '/reset/' + token, { password: form.elements.password.value })
+          .then(function () { go('/', true); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } },
+        h('h1', t('c.choose')), alertBox(),
+        field(t('c.password'), h('input', { type: 'password', name: 'password', autocomplete: 'new-password', minLength: 8, required: true }),
+              t('c.password.hint')),
+        h('button', { type: 'submit' }, t('c.save')));
+      view(t('c.choose'), [form], 'narrow');
+    }).catch(function (err) {
+      view(t('c.choose'), [h('h1', t('c.choose')), h('p.alert.error', message(err))], 'narrow');
+    });
+  }
+
+  /* ---------- the queue ---------- */
+
+  var filters = JSON.parse(sessionStorage.getItem('hd.filters') || 'null') ||
+                { status: 'active', channel: '', priority: '', assignee: '', category: '', q: '', sort: 'updated' };
+
+  function queue() {
+    var table = h('div.queue-list', { role: 'region', 'aria-label': t('c.queue') });
+    var count = h('p.count', { 'aria-live': 'polite' });
+    var views = h('div.views');
+    var known = null, selected = 0;
+
+    function select(name, options, label) {
+      return h('label.filter', h('span', label), h('select', { name: name, on: { change: function (e) {
+        filters[name] = e.target.value;
+        load();
+      } } }, options.map(function (o) {
+        return h('option', { value: o[0], selected: filters[name] === o[0] }, o[1]);
+      })));
+    }
+
+    var search = h('input', { type: 'search', name: 'q', value: filters.q, placeholder: t('c.search'),
+                              'aria-label': t('c.search'), on: { input: function () {
+      clearTimeout(search.timer);
+      search.timer = setTimeout(function () { filters.q = search.value.trim(); load(); }, 300);
+    } } });
+
+    var bar = h('div.filters',
+      h('div.search', search),
+      select('status', [['active', t('c.status.active')], ['', t('c.all')]].concat(
+        STATUSES.map(function (s) { return [s, t('c.status.' + s)]; })), t('c.filter.status')),
+      select('channel', [['', t('c.all')]].concat(CHANNELS.map(function (c) { return [c, t('c.channel.' + c)]; })),
+             t('c.filter.channel')),
+      select('priority', [['', t('c.all')]].concat(PRIORITIES.map(function (p) { return [p, t('c.priority.' + p)]; })),
+             t('c.filter.priority')),
+      select('category', [['', t('c.all')]].concat(categories().map(function (c) { return [c[0], c[1]]; })),
+             t('c.filter.category')),
+      select('assignee', [['', t('c.anyone')], ['mine', t('c.mine')], ['unassigned', t('c.unassigned')]].concat(
+        (boot.agents || []).map(function (a) { return [a.id, a.name]; })), t('c.filter.assignee')),
+      select('sort', [['updated', t('c.sort.updated')], ['priority', t('c.sort.priority')], ['age', t('c.sort.age')]],
+             t('c.sort')),
+      h('button.secondary', { type: 'button', on: { click: saveView } }, t('c.view.save')));
+
+    function saveView() {
+      var name = prompt(t('c.view.name'));
+      if (!name) return;
+      api('POST', '/views', { name: name, filters: filters }).then(loadViews).catch(function (err) { announce(message(err)); });
+    }
+
+    function loadViews() {
+      api('GET', '/views').then(function (r) {
+        views.textContent = '';
+        if (!r.data.length) return;
+        append(views, [h('span.label', t('c.views')), r.data.map(function (v) {
+          return h('span.view', h('button.link', { type: 'button', on: { click: function () {
+            filters = Object.assign({}, filters, v.filters);
+            queue();
+          } } }, v.name), h('button.link.remove', { type: 'button', 'aria-label': t('c.view.delete', { name: v.name }),
+            on: { click: function () { api('DELETE', '/views/' + v.id).then(loadViews); } } }, '×'));
+        })]);
+      }).catch(function () {});
+    }
+
+    function load(fromStream) {
+      sessionStorage.setItem('hd.filters', JSON.stringify(filters));
+      var qs = Object.keys(filters).filter(function (k) { return filters[k]; }).map(function (k) {
+        return k + '=' + encodeURIComponent(filters[k]);
+      }).join('&');
+      return api('GET', '/queue?' + qs).then(function (r) {
+        var fresh = [];
+        if (known) r.data.forEach(function (tk) { if (!known[tk.id + tk.updated_at]) fresh.push(tk); });
+        known = {};
+        r.data.forEach(function (tk) { known[tk.id + tk.updated_at] = true; });
+        draw(r, fromStream ? fresh : []);
+        if (fromStream && fresh.length) {
+          announce(fresh.length === 1 ? t('c.updated.one', { number: fresh[0].number }) : t('c.updated.n', { n: fresh.length }));
+        }
+      }).catch(function (err) {
+        if (err.status === 401) { boot.user = null; route(); return; }
+        table.textContent = message(err);
+      });
+    }
+
+    function draw(r, fresh) {
+      var isFresh = {};
+      fresh.forEach(function (tk) { isFresh[tk.id] = true; });
+      count.textContent = t('c.count', { n: r.total });
+      table.textContent = '';
+      if (!r.data.length) { table.appendChild(h('p.empty', t('c.empty'))); return; }
+      var rows = r.data.map(function (tk, i) {
+        return h('tr' + (isFresh[tk.id] ? '.fresh' : ''), { 'data-i': i },
+          h('td.num', link('/tickets/' + tk.number, tk.number)),
+          h('td', channelTag(tk.channel)),
+          h('td.subj', link('/tickets/' + tk.number, tk.subject)),
+          h('td', tk.requester ? (tk.requester.name || tk.requester.email || tk.requester.phone || '') : ''),
+          h('td', badge('status', tk.status)),
+          h('td', badge('priority', tk.priority)),
+          h('td', tk.assignee ? tk.assignee.name : h('span.muted', t('c.unassigned'))),
+          h('td.age', h('time', { dateTime: tk.created_at, title: when(tk.created_at) }, age(tk.created_at))));
+      });
+      table.appendChild(h('table.tickets',
+        h('caption.sr-only', t('c.queue')),
+        h('thead', h('tr', ['c.col.number', 'c.col.channel', 'c.col.subject', 'c.col.requester', 'c.col.status',
+                            'c.col.priority', 'c.col.assignee', 'c.col.age'].map(function (k) {
+          return h('th', { scope: 'col' }, t(k));
+        }))),
+        h('tbody', rows)));
+      mark(Math.min(selected, rows.length - 1));
+    }
+
+    function mark(i) {
+      var rows = table.querySelectorAll('tbody tr');
+      if (!rows.length) return;
+      selected = Math.max(0, Math.min(i, rows.length - 1));
+      rows.forEach(function (r, j) { r.classList.toggle('selected', j === selected); });
+    }
+
+    function keys(e) {
+      if (e.target.closest && e.target.closest('input, textarea, select')) {
+        if (e.key === 'Escape') e.target.blur();
+        return;
+      }
+      var rows = table.querySelectorAll('tbody tr');
+      if (e.key === '/') { e.preventDefault(); search.focus(); }
+      else if (e.key === 'j' || e.key === 'ArrowDown') { e.preventDefault(); mark(selected + 1); rows[selected] && rows[selected].querySelector('a').focus(); }
+      else if (e.key === 'k' || e.key === 'ArrowUp') { e.preventDefault(); mark(selected - 1); rows[selected] && rows[selected].querySelector('a').focus(); }
+      else if (e.key === 'Enter' && rows[selected] && document.activeElement === document.body) {
+        rows[selected].querySelector('a').click();
+      }
+    }
+
+    var timer = null;
+    document.addEventListener('keydown', keys);
+    current = {
+      kind: 'queue',
+      changed: function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () { load(true); }, 300);
+      },
+      leave: function () { document.removeEventListener('keydown', keys); clearTimeout(timer); }
+    };
+
+    view(t('c.queue'), [h('div.head', h('h1', t('c.queue')), count), bar, views, table], 'wide');
+    loadViews();
+    load(false);
+  }
+
+  function categories() {
+    var f = (boot.form || []).filter(function (x) { return x.name === 'category'; })[0];
+    return f ? (f.options || []).map(function (o) { return [o.value, local(o.label)]; }) : [];
+  }
+
+  /* ---------- one ticket ---------- */
+
+  function ticket(number) {
+    var tk = null, canned = [], viewers = h('p.viewers', { role: 'status' }), heartbeat = null;
+    var history = h('ol.history'), side = h('aside.side'), replyBox = h('section.reply');
+    var typing = false;
+
+    function load() {
+      return api('GET', '/tickets/' + encodeURIComponent(number)).then(function (r) {
+        var first = !tk;
+        tk = r;
+        drawHistory();
+        drawSide();
+        if (first) drawReply();
+        else drawChannelNote();
+      });
+    }
+
+    function who(ev) {
+      var a = ev.actor || {};
+      if (a.type === 'system') return t('c.actor.system');
+      if (a.role === 'api') return (a.name || 'API') + ' (' + t('c.actor.api') + ')';
+      return (a.name || '') + ' (' + t('c.role.' + (a.role || 'customer')) + ')';
+    }
+
+    function drawHistory() {
+      history.textContent = '';
+      tk.events.forEach(function (ev) {
+        var note = ev.visibility === 'internal';
+        var what = ev.type === 'created' ? t('c.ev.created')
+                 : ev.type === 'comment' ? (note ? t('c.ev.note') : ev.actor && ev.actor.role && ev.actor.role !== 'customer'
+                                            ? t('c.ev.reply') : t('c.ev.message'))
+                 : t('c.ev.changed', { field: t('c.field.' + ev.type.replace('_changed', '')),
+                                       from: ev.change ? ev.change.from || '—' : '', to: ev.change ? ev.change.to || '—' : '' });
+        var files = (ev.attachments || []).map(function (a) {
+          var url = base + '/_/api/tickets/' + tk.number + '/attachments/' + a.id;
+          var img = /^image\/(png|jpeg|gif|webp)$/.test(a.content_type);
+          return h('li', img ? h('a', { href: url }, h('img.preview', { src: url, alt: a.filename })) : null,
+                   h('a', { href: url }, a.filename), ' (' + size(a.size) + ')');
+        });
+        var wa = ev.whatsapp;
+        history.appendChild(h('li.event' + (note ? '.internal' : '') + '.by-' + ((ev.actor && ev.actor.role) || 'system'),
+          { id: 'ev-' + ev.id },
+          h('p.meta', h('time', { dateTime: ev.created_at }, when(ev.created_at)), ' · ', channelTag(ev.channel),
+            ' · ', h('strong', who(ev)), ' ', what,
+            note ? h('span.badge.internal', t('c.internal')) : null,
+            ev.delivery ? h('span.badge.delivery-' + ev.delivery.status,
+              t('c.delivery.' + ev.delivery.status) + (ev.delivery.error ? ': ' + ev.delivery.error : '')) : null),
+          wa && wa.type && wa.type !== 'text' ? h('p.wa-type', t('c.wa.type', { type: wa.type })) : null,
+          ev.body ? h('div.body', ev.body) : null,
+          files.length ? h('ul.files', files) : null));
+      });
+    }
+
+    function prop(name, options, value) {
+      var sel = h('select', { name: name, on: { change: function () {
+        var body = {};
+        body[name] = sel.value === '' ? null : sel.value;
+        sel.disabled = true;
+        api('PATCH', '/tickets/' + tk.number, body).then(function (r) {
+          tk = r; drawHistory(); drawSide(); announce(t('c.saved'));
+        }).catch(function (err) { announce(message(err)); drawSide(); });
+      } } }, options.map(function (o) { return h('option', { value: o[0], selected: o[0] === (value || '') }, o[1]); }));
+      return field(t('c.field.' + name), sel);
+    }
+
+    function drawSide() {
+      side.textContent = '';
+      var cats = categories();
+      if (tk.category && !cats.some(function (c) { return c[0] === tk.category; })) cats.push([tk.category, tk.category]);
+      append(side, [
+        h('h2', t('c.properties')),
+        prop('status', STATUSES.map(function (s) { return [s, t('c.status.' + s)]; }), tk.status),
+        prop('priority', PRIORITIES.map(function (p) { return [p, t('c.priority.' + p)]; }), tk.priority),
+        prop('category', [['', '—']].concat(cats), tk.category),
+        prop('assignee', [['', t('c.unassigned')]].concat((boot.agents || []).map(function (a) { return [a.id, a.name]; })),
+             tk.assignee && tk.assignee.id),
+        h('h2', t('c.requester')),
+        tk.requester ? h('p.requester', h('strong', tk.requester.name || ''), h('br'),
+                         tk.requester.email || '', h('br'), tk.requester.phone || '') : h('p', '—'),
+        h('h2', t('c.other')),
+        tk.requester_tickets.length ? h('ul.others', tk.requester_tickets.map(function (o) {
+          return h('li', link('/tickets/' + o.number, o.number + ' ' + o.subject), ' ', badge('status', o.status));
+        })) : h('p.muted', t('c.other.none'))]);
+    }
+
+    var channelNote = h('div.channel-note', { 'aria-live': 'polite' });
+
+    function drawChannelNote() {
+      var r = tk.reply || {}, wa = r.whatsapp;
+      channelNote.textContent = '';
+      channelNote.className = 'channel-note';
+      if (r.channel === 'whatsapp' && wa && !wa.window_open) {
+        channelNote.classList.add('warn');
+        append(channelNote, [h('p', h('strong', t('c.wa.closed')), ' ',
+          wa.last_inbound_at ? t('c.wa.last', { when: when(wa.last_inbound_at) }) : '', ' ', t('c.wa.closed.help')),
+          wa.templates.length ? templateForm(wa.templates) : h('p', t('c.wa.notemplates'))]);
+      } else if (r.channel === 'whatsapp' && wa) {
+        append(channelNote, [h('p', channelTag('whatsapp'), ' ', t('c.wa.open', { when: when(wa.window_closes_at) }))]);
+      } else {
+        append(channelNote, [h('p', channelTag(r.channel || tk.channel), ' ', t('c.goes.' + (r.channel || tk.channel)))]);
+      }
+    }
+
+    function templateForm(templates) {
+      var form = h('form.template', { on: { submit: function (e) {
+        e.preventDefault();
+        var params = (form.elements.params.value || '').split('\n').map(function (s) { return s.trim(); }).filter(Boolean);
+        submitting(form, true);
+        api('POST', '/tickets/' + tk.number + '/template', { use: form.elements.use.value, parameters: params })
+          .then(function () { submitting(form, false); announce(t('c.wa.sent')); return load(); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, alertBox(),
+        field(t('c.wa.template'), h('select', { name: 'use' }, templates.map(function (tp) {
+          return h('option', { value: tp.use }, t('c.tpl.' + tp.use) + ' — ' + tp.name + ' (' + tp.language + ')');
+        }))),
+        field(t('c.wa.params'), h('textarea', { name: 'params', rows: 2 }), t('c.wa.params.hint')),
+        h('button', { type: 'submit' }, t('c.wa.send')));
+      return form;
+    }
+
+    function fill(text) {
+      var req = tk.requester || {};
+      return text.replace(/\{\{\s*customer\.name\s*\}\}/g, req.name || '')
+                 .replace(/\{\{\s*customer\.email\s*\}\}/g, req.email || '')
+                 .replace(/\{\{\s*ticket\.number\s*\}\}/g, tk.number)
+                 .replace(/\{\{\s*ticket\.subject\s*\}\}/g, tk.subject)
+                 .replace(/\{\{\s*agent\.name\s*\}\}/g, boot.user.name || '');
+    }
+
+    function drawReply() {
+      var up = uploader();
+      var stale = h('div.stale');
+      var seen = tk.last_event_id;
+      var form = h('form.reply-form', { novalidate: true });
+      var body = h('textarea', { name: 'body', rows: 6, on: { input: function () {
+        if (!typing) { typing = true; beat(); }
+      }, keydown: function (e) {
+        if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(false); }
+      } } });
+      var mode = h('fieldset.mode', h('legend.sr-only', t('c.mode')),
+        h('label', h('input', { type: 'radio', name: 'visibility', value: 'public', checked: true }), ' ', t('c.mode.reply')),
+        h('label', h('input', { type: 'radio', name: 'visibility', value: 'internal' }), ' ', t('c.mode.note')));
+      var cannedSel = h('select', { name: 'canned', 'aria-label': t('c.canned'), on: { change: function () {
+        var c = canned.filter(function (x) { return x.id === cannedSel.value; })[0];
+        if (c) {
+          body.value = (body.value ? body.value + '\n' : '') + fill(c.body);
+          body.focus();
+        }
+        cannedSel.value = '';
+      } } }, h('option', { value: '' }, t('c.canned')));
+      var after = h('select', { name: 'after', 'aria-label': t('c.after') },
+        h('option', { value: '' }, t('c.after.keep')),
+        ['pending', 'resolved', 'on_hold'].map(function (s) { return h('option', { value: s }, t('c.after.' + s)); }));
+
+      function send(force) {
+        var vis = form.elements.visibility.value;
+        if (vis === 'public' && tk.reply && tk.reply.available === false) {
+          return showError(form, { detail: t('c.wa.closed') + ' ' + t('c.wa.closed.help') });
+        }
+        submitting(form, true);
+        up.ids().then(function (ids) {
+          return api('POST', '/tickets/' + tk.number + '/replies', {
+            body: body.value, visibility: vis, attachments: ids, seen_event_id: seen,
+            force: force || undefined, status: after.value || undefined });
+        }).then(function () {
+          submitting(form, false);
+          body.value = '';
+          up.clear();
+          stale.textContent = '';
+          typing = false;
+          form.querySelector('.alert').textContent = '';
+          announce(vis === 'internal' ? t('c.note.saved') : t('c.reply.sent'));
+          return load().then(function () { seen = tk.last_event_id; });
+        }).catch(function (err) {
+          submitting(form, false);
+          if (err.slug === 'stale-view') {
+            load();
+            stale.textContent = '';
+            append(stale, [h('p', h('strong', t('c.stale'))),
+              h('button', { type: 'button', on: { click: function () { seen = tk.last_event_id; send(true); } } }, t('c.stale.send')),
+              ' ', h('button.secondary', { type: 'button', on: { click: function () { seen = tk.last_event_id; stale.textContent = ''; } } },
+                     t('c.stale.review'))]);
+            stale.querySelector('button').focus();
+            return;
+          }
+          showError(form, err);
+        });
+      }
+
+      form.addEventListener('submit', function (e) { e.preventDefault(); send(false); });
+      append(form, [alertBox(), mode, field(t('c.reply'), body, t('c.reply.hint')),
+        h('div.row', cannedSel, up.node), stale,
+        h('div.row', after, h('button', { type: 'submit' }, t('c.send')))]);
+      append(replyBox, [h('h2', t('c.reply')), channelNote, form]);
+      drawChannelNote();
+      api('GET', '/canned').then(function (r) {
+        canned = r.data;
+        canned.forEach(function (c) { cannedSel.appendChild(h('option', { value: c.id }, c.title)); });
+      }).catch(function () {});
+    }
+
+    function uploader() {
+      var files = [], list = h('ul.files');
+      var input = h('input', { type: 'file', multiple: true, 'aria-label': t('c.attach'), on: { change: function () {
+        Array.prototype.forEach.call(input.files, function (f) {
+          var item = { li: h('li', f.name + ' …') };
+          list.appendChild(item.li);
+          files.push(item);
+          item.p = api('POST', '/uploads', f, { raw: true, headers: {
+            'Content-Type': f.type || 'application/octet-stream', 'X-Filename': encodeURIComponent(f.name) } })
+            .then(function (u) { item.id = u.id; item.li.textContent = f.name + ' (' + size(u.size) + ')'; })
+            .catch(function (err) { files.splice(files.indexOf(item), 1); item.li.textContent = f.name + ' — ' + message(err); });
+        });
+        input.value = '';
+      } } });
+      return {
+        node: h('span.attach', h('label.button.secondary', input, t('c.attach')), list),
+        ids: function () {
+          return Promise.all(files.map(function (f) { return f.p; })).then(function () {
+            return files.filter(function (f) { return f.id; }).map(function (f) { return f.id; });
+          });
+        },
+        clear: function () { files = []; list.textContent = ''; }
+      };
+    }
+
+    /* who else has it open; every 10 s, and at once when typing starts */
+    function beat() {
+      api('POST', '/tickets/' + number + '/presence', { typing: typing }).then(function (r) {
+        viewers.textContent = r.viewers.length ? r.viewers.map(function (v) {
+          return t(v.typing ? 'c.viewer.typing' : 'c.viewer', { name: v.name });
+        }).join(' · ') : '';
+        viewers.className = 'viewers' + (r.viewers.length ? ' on' : '');
+        if (tk && r.last_event_id !== tk.last_event_id) load();
+      }).catch(function () {});
+    }
+
+    function keys(e) {
+      if (e.key === 'Escape' && !(e.target.closest && e.target.closest('input, textarea, select'))) go('/');
+    }
+
+    current = {
+      kind: 'ticket',
+      changed: function (d) { if (tk && d.id === tk.id) load(); },
+      leave: function () {
+        clearInterval(heartbeat);
+        document.removeEventListener('keydown', keys);
+        api('POST', '/tickets/' + number + '/presence', { leaving: true }).catch(function () {});
+      }
+    };
+    document.addEventListener('keydown', keys);
+
+    view(number, [h('p.loading', t('c.loading'))], 'ticket');
+    load().then(function () {
+      view(tk.number + ' ' + tk.subject, [
+        h('div.head', link('/', '← ' + t('c.queue'), '.back'),
+          h('h1', h('span.num', tk.number), ' ', tk.subject), channelTag(tk.channel), badge('status', tk.status)),
+        viewers,
+        h('div.ticket-grid', h('div.conversation', h('h2.sr-only', t('c.history')), history, replyBox), side)], 'ticket');
+      beat();
+      heartbeat = setInterval(beat, 10000);
+    }).catch(function (err) {
+      if (err.status === 401) { boot.user = null; route(); return; }
+      view(number, [h('h1', number), h('p.alert.error', message(err)), link('/', t('c.queue'))]);
+    });
+  }
+
+  /* ---------- admin ---------- */
+
+  function admin() {
+    var tabs = ['agents', 'canned', 'audit'], which = (location.hash || '#agents').slice(1);
+    if (tabs.indexOf(which) < 0) which = 'agents';
+    var panel = h('section.panel', { role: 'tabpanel' });
+    var nav = h('nav.tabs', { role: 'tablist' }, tabs.map(function (k) {
+      return h('a', { href: '#' + k, role: 'tab', 'aria-selected': k === which ? 'true' : 'false', on: { click: function (e) {
+        e.preventDefault(); history.replaceState(null, '', '#' + k); admin();
+      } } }, t('c.tab.' + k));
+    }));
+    view(t('c.admin'), [h('h1', t('c.admin')), nav, panel], 'wide');
+    ({ agents: agents, canned: cannedAdmin, audit: audit })[which](panel);
+  }
+
+  function agents(panel) {
+    api('GET', '/agents').then(function (r) {
+      var form = h('form.inline', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        submitting(form, true);
+        api('POST', '/agents', { name: form.elements.name.value, email: form.elements.email.value,
+                                 role: form.elements.role.value, language: HD.lang })
+          .then(function () { submitting(form, false); admin(); announce(t('c.invited')); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, h('h2', t('c.invite')), alertBox(),
+        field(t('c.name'), h('input', { name: 'name', required: true })),
+        field(t('c.email'), h('input', { name: 'email', type: 'email', required: true })),
+        field(t('c.role'), h('select', { name: 'role' }, h('option', { value: 'agent' }, t('c.role.agent')),
+                                                        h('option', { value: 'admin' }, t('c.role.admin')))),
+        h('button', { type: 'submit' }, t('c.invite.send')));
+      append(panel, [h('table.list', h('thead', h('tr', ['c.name', 'c.email', 'c.role', 'c.state', ''].map(function (k) {
+        return h('th', { scope: 'col' }, k ? t(k) : '');
+      }))), h('tbody', r.data.map(function (a) {
+        var me = a.id === boot.user.id;
+        return h('tr', h('td', a.name), h('td', a.email),
+          h('td', me ? t('c.role.' + a.role) : h('select', { 'aria-label': t('c.role') + ' ' + a.name, on: { change: function (e) {
+            api('PATCH', '/agents/' + a.id, { role: e.target.value }).then(function () { announce(t('c.saved')); })
+              .catch(function (err) { announce(message(err)); });
+          } } }, ['agent', 'admin'].map(function (x) { return h('option', { value: x, selected: x === a.role }, t('c.role.' + x)); }))),
+          h('td', a.status === 'active' ? (a.has_password ? t('c.state.active') : t('c.state.invited')) : t('c.state.disabled')),
+          h('td', me ? '' : h('button.link', { type: 'button', on: { click: function () {
+            api('PATCH', '/agents/' + a.id, { status: a.status === 'active' ? 'disabled' : 'active' }).then(admin)
+              .catch(function (err) { announce(message(err)); });
+          } } }, a.status === 'active' ? t('c.deactivate') : t('c.reactivate'))));
+      }))), form]);
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  function cannedAdmin(panel) {
+    api('GET', '/canned').then(function (r) {
+      function editor(c) {
+        var form = h('form.card.wide', { novalidate: true, on: { submit: function (e) {
+          e.preventDefault();
+          submitting(form, true);
+          var body = { title: form.elements.title.value, body: form.elements.body.value };
+          (c ? api('PATCH', '/canned/' + c.id, body) : api('POST', '/canned', body))
+            .then(function () { admin(); announce(t('c.saved')); })
+            .catch(function (err) { submitting(form, false); showError(form, err); });
+        } } }, h('h2', c ? c.title : t('c.canned.new')), alertBox(),
+          field(t('c.canned.title'), h('input', { name: 'title', value: c ? c.title : '', required: true })),
+          field(t('c.canned.body'), h('textarea', { name: 'body', rows: 5, value: c ? c.body : '' }), t('c.canned.hint')),
+          h('div.row', h('button', { type: 'submit' }, t('c.save')),
+            c ? h('button.secondary', { type: 'button', on: { click: function () {
+              api('DELETE', '/canned/' + c.id).then(admin);
+            } } }, t('c.delete')) : null));
+        return form;
+      }
+      append(panel, r.data.map(editor).concat([editor(null)]));
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  function audit(panel) {
+    var form = h('form.inline.filters', { on: { submit: function (e) { e.preventDefault(); load(); } } },
+      field(t('c.filter.agent'), h('select', { name: 'agent' }, h('option', { value: '' }, t('c.anyone')),
+        (boot.agents || []).map(function (a) { return h('option', { value: a.id }, a.name); }))),
+      field(t('c.filter.ticket'), h('input', { name: 'ticket', placeholder: 'TKT-000001' })),
+      field(t('c.filter.from'), h('input', { name: 'from', type: 'date' })),
+      field(t('c.filter.to'), h('input', { name: 'to', type: 'date' })),
+      h('button', { type: 'submit' }, t('c.filter.apply')));
+    var out = h('div.audit');
+    var csv = h('a.button.secondary', { href: '#' }, t('c.audit.csv'));
+
+    function qs() {
+      return ['agent', 'ticket', 'from', 'to'].filter(function (k) { return form.elements[k].value; })
+        .map(function (k) { return k + '=' + encodeURIComponent(form.elements[k].value); }).join('&');
+    }
+
+    function load() {
+      csv.href = base + '/_/api/audit.csv?' + qs();
+      api('GET', '/audit?' + qs()).then(function (r) {
+        out.textContent = '';
+        out.appendChild(h('table.list', h('thead', h('tr', ['c.audit.at', 'c.audit.actor', 'c.audit.action', 'c.audit.object', 'IP']
+          .map(function (k) { return h('th', { scope: 'col' }, k === 'IP' ? k : t(k)); }))),
+          h('tbody', r.data.map(function (a) {
+            return h('tr', h('td', when(a.at)), h('td', a.actor || a.actor_type), h('td', a.action),
+                     h('td', a.ticket ? link('/tickets/' + a.ticket, a.ticket) : (a.object_type + (a.object_id ? ' ' + a.object_id : ''))),
+                     h('td', a.ip || ''));
+          }))));
+      }).catch(function (err) { out.textContent = message(err); });
+    }
+
+    append(panel, [form, h('p', csv), out]);
+    load();
+  }
+
+  HD.load(function () {
+    document.querySelector('.skip').textContent = t('c.skip');
+    route();
+  });
+})();
