@@ -516,7 +516,7 @@ CREATE OR REPLACE FUNCTION helpdesk.console_agents(ctx jsonb, t helpdesk.tenants
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     a     helpdesk.users;
-    email text := lower(btrim(coalesce(args->>'email', '')));
+    v_email text := lower(btrim(coalesce(args->>'email', '')));
     errs  jsonb := '[]';
 BEGIN
     IF op = 'list' THEN
@@ -541,7 +541,7 @@ BEGIN
     END IF;
 
     IF op = 'invite' THEN
-        IF email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN
+        IF v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN
             errs := errs || helpdesk.err('email', 'invalid', 'a valid email address');
         END IF;
         IF length(coalesce(btrim(args->>'name'), '')) NOT BETWEEN 1 AND 200 THEN
@@ -555,7 +555,7 @@ BEGIN
 
     IF op = 'invite' THEN
         INSERT INTO helpdesk.users (tenant_id, email, name, role)
-        VALUES (u.tenant_id, email, btrim(args->>'name'), coalesce(args->>'role', 'agent'))
+        VALUES (u.tenant_id, v_email, btrim(args->>'name'), coalesce(args->>'role', 'agent'))
         ON CONFLICT (tenant_id, email) DO NOTHING
         RETURNING * INTO a;
 
@@ -568,7 +568,7 @@ BEGIN
                                jsonb_build_object('role', a.role));
         -- the invitation is a link to choose a password
         PERFORM helpdesk.portal_reset_request(ctx || '{"app": "console"}', t,
-            jsonb_build_object('email', email, 'origin', args->>'origin',
+            jsonb_build_object('email', v_email, 'origin', args->>'origin',
                                'language', args->>'language', 'invite', true));
 
         RETURN jsonb_build_object('status', 201, 'body', helpdesk.console_user_json(a));

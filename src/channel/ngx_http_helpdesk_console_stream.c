@@ -159,7 +159,12 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
         ngx_queue_init(&all->streams);
         all->tick.handler = ngx_http_helpdesk_stream_tick;
         all->tick.log = ngx_cycle->log;
-        all->tick.cancelable = 1;
+
+        /*
+         * Not cancelable: a worker that is shutting down waits for the
+         * next tick, which ends the streams it still holds.
+         */
+        all->tick.cancelable = 0;
         all->started = 1;
     }
 

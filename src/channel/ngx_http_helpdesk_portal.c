@@ -657,25 +657,41 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
             len = d - dst;
         }
 
+        /*
+         * Query arguments of lower-case names become string arguments
+         * (filters, search, paging); the service functions check them.
+         * Path parameters and the body's members are not overridden.
+         */
         if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
-            && (eq - name == 1 || eq - name == 5 || eq - name == 6))
+            || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV)
         {
-            char  key[17];
+            char     key[17];
+            u_char  *k;
+
+            for (k = name; k < eq; k++) {
+                if (!((*k >= 'a' && *k <= 'z') || *k == '_')) {
+                    break;
+                }
+            }
+
+            if (k < eq || eq == name) {
+                continue;
+            }
 
             ngx_memcpy(key, name, eq - name);
             key[eq - name] = '\0';
 
-            if (ngx_strcmp(key, "q") == 0 || ngx_strcmp(key, "limit") == 0
-                || ngx_strcmp(key, "status") == 0)
-            {
-                v = json_stringn((char *) dst, len);
-                if (v == NULL) {
-                    /* not UTF-8: the argument is left out */
-                    continue;
-                }
-
-                json_object_set_new(ctx->args, key, v);
+            if (json_object_get(ctx->args, key) != NULL) {
+                continue;
             }
+
+            v = json_stringn((char *) dst, len);
+            if (v == NULL) {
+                /* not UTF-8: the argument is left out */
+                continue;
+            }
+
+            json_object_set_new(ctx->args, key, v);
         }
     }
 

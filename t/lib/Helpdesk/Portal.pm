@@ -9,7 +9,9 @@ use Mojo::UserAgent;
 
 sub new {
     my ($class, $t, $host, %opt) = @_;
+    # prefix => '/agent' for the agent console
     my $self = bless { t => $t, host => $host, port => $opt{port} // $t->port,
+                       prefix => $opt{prefix} // '',
                        ua => Mojo::UserAgent->new(max_redirects => 0) }, $class;
     return $self;
 }
@@ -38,19 +40,19 @@ sub get {
 # a JSON call of the page: /_/api/..., with the CSRF token on changes
 sub api {
     my ($self, $method, $path, $body, %h) = @_;
-    $self->get('/') unless defined $self->cookie('hd_csrf');
+    $self->get("$self->{prefix}/") unless defined $self->cookie('hd_csrf');
     my %hd = (Host => $self->{host}, Accept => 'application/json', %h);
     $hd{'X-CSRF-Token'} //= $self->cookie('hd_csrf') if $method ne 'GET';
     delete $hd{'X-CSRF-Token'} if defined $hd{'X-CSRF-Token'} && $hd{'X-CSRF-Token'} eq '';
-    my $tx = $self->{ua}->build_tx($method => $self->url("/_/api$path") => \%hd
+    my $tx = $self->{ua}->build_tx($method => $self->url("$self->{prefix}/_/api$path") => \%hd
                                    => (defined $body ? (ref $body ? (json => $body) : $body) : ()));
     return $self->{ua}->start($tx)->res;
 }
 
 sub upload {
     my ($self, $name, $type, $data, %h) = @_;
-    $self->get('/') unless defined $self->cookie('hd_csrf');
-    my $tx = $self->{ua}->build_tx(POST => $self->url('/_/api/uploads') => {
+    $self->get("$self->{prefix}/") unless defined $self->cookie('hd_csrf');
+    my $tx = $self->{ua}->build_tx(POST => $self->url("$self->{prefix}/_/api/uploads") => {
         Host => $self->{host}, 'Content-Type' => $type, 'X-Filename' => $name,
         'X-CSRF-Token' => $self->cookie('hd_csrf'), %h } => $data);
     return $self->{ua}->start($tx)->res;

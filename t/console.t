@@ -1,0 +1,265 @@
+#!/usr/bin/env perl
+# The agent console's calls: who may log in, the unified queue with its
+# filters, the consolidated history, changes, replies on the channel of
+# origin (WhatsApp inside and outside the window, through a fake provider),
+# the stale-view warning, presence, canned replies, saved views, agents,
+# the audit log and its CSV, the live stream, and the permissions.
+use utf8;
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Helpdesk::Test qw(until_true);
+use Helpdesk::Portal;
+use Helpdesk::FakeHTTP;
+use Mojo::JSON qw(decode_json encode_json);
+use Mojo::Util qw(encode);
+use Time::HiRes qw(sleep time);
+
+my $fake = Helpdesk::FakeHTTP->new;
+my $t = Helpdesk::Test->new->start_stack;
+$t->start_nginx(http => 'helpdesk_base_domain portal.test;
+                          helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3;',
+                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $globex = $t->create_tenant('globex');
+my $h = $t->auth($acme->{key});
+my $port = $t->port;
+
+sub console { Helpdesk::Portal->new($t, $_[0] // 'acme.portal.test', prefix => '/agent') }
+
+# an agent's way in: created through the API, invited, chooses a password
+sub agent {
+    my ($email, $name, $role) = @_;
+    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email, name => $name, role => $role })->res->json;
+    my $res = $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
+                        => json => { url => "http://acme.portal.test:$port/agent/" });
+    is $res->res->code, 202, "$name invited through the API";
+    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
+                                     ORDER BY outbox_id DESC LIMIT 1}));
+    my ($token) = $job->{link} =~ m{^http://acme\.portal\.test:\d+/agent/reset/([0-9a-f]{64})$};
+    ok $token, 'the invitation links to the console';
+    my $c = console();
+    is $c->api(POST => "/reset/$token", { password => "senha-de-$role-1" })->code, 200, 'a password chosen';
+    is $c->login($email, "senha-de-$role-1")->code, 200, "$name logs in";
+    return ($c, $u);
+}
+
+my ($admin, $admin_user) = agent('ana@acme.example', 'Ana Admin', 'admin');
+my ($bruno, $bruno_user) = agent('bruno@acme.example', 'Bruno Agente', 'agent');
+is $t->psql(q{SELECT payload->>'subject' FROM helpdesk.outbox WHERE event_type = 'email.invitation' LIMIT 1}),
+    'Convite para o atendimento da Tenant acme', 'an invitation email';
+
+# --- who may log in -----------------------------------------------------------------
+my $cust = Helpdesk::Portal->new($t, 'acme.portal.test');
+$cust->signup('cli@example.com', 'senha-do-cliente', 'Cliente Portal');
+is console()->login('cli@example.com', 'senha-do-cliente')->code, 401, 'a customer cannot log in to the console';
+is console()->login('ana@acme.example', 'errada-123')->code, 401, 'nor a wrong password';
+{
+    my $c = console();
+    $c->get('/agent/');
+    $c->set_cookie(hd_agent => $cust->cookie('hd_session'));
+    is $c->api(GET => '/queue')->code, 401, "a customer's session means nothing to the console";
+    my $p = Helpdesk::Portal->new($t, 'acme.portal.test');
+    $p->get('/');
+    $p->set_cookie(hd_session => $admin->cookie('hd_agent'));
+    is $p->api(GET => '/tickets')->code, 401, "nor an agent's to the portal";
+}
+my $res = $admin->get('/agent/');
+is $res->code, 200, 'the console page';
+like $res->body, qr{src="/agent/_/assets/console/app\.[0-9a-f]{8}\.js"}, 'its script, under the console';
+like $res->body, qr{<html lang="pt-BR" data-i18n="/agent/_/assets/i18n/pt-BR\.}, 'in the language';
+like $res->headers->header('Content-Security-Policy'), qr/frame-ancestors 'none'/, 'with the same strict policy';
+ok grep({ /^hd_agent=[0-9a-f]{64}; Path=\/agent\/; / } @{ $admin->login('ana@acme.example', 'senha-de-admin-1')->headers->every_header('Set-Cookie') }),
+    "the console's session cookie is its own, under its path";
+
+# --- tickets from three channels --------------------------------------------------------
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Servidor fora do ar', description => 'Erro 502 desde as 9h',
+          requester_email => 'ops@cliente.example', requester_name => 'Olga Ops', priority => 'urgent', category => 'technical' });
+$cust->api(POST => '/tickets', { subject => 'Segunda via do boleto', category => 'billing', priority => 'normal',
+                                 description => 'Preciso da segunda via.' });
+my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PNID1',
+    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
+$fake->wait_for(1);
+my ($wapath) = $conn->{webhook_url} =~ m{(/whatsapp/.*)$};
+use Digest::SHA qw(hmac_sha256_hex);
+sub whatsapp {
+    my ($id, $text, $ts) = @_;
+    my $body = encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'W', changes => [{
+        field => 'messages', value => { messaging_product => 'whatsapp', metadata => { phone_number_id => 'PNID1' },
+            contacts => [{ profile => { name => 'Maria WhatsApp' }, wa_id => '5511988887777' }],
+            messages => [{ from => '5511988887777', id => $id, timestamp => '' . ($ts // int(time)), type => 'text',
+                           text => { body => $text } }] } }] }] });
+    return $ua->post("http://127.0.0.1:$port$wapath" => { 'Content-Type' => 'application/json',
+        'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($body, 'sec') } => $body)->res;
+}
+is whatsapp('wamid.A1', 'Minha internet caiu')->code, 200, 'a customer writes on WhatsApp';
+
+$res = $bruno->api(GET => '/queue');
+is $res->code, 200, 'the queue';
+is $res->json->{total}, 3, 'every channel in it';
+is_deeply [sort map { $_->{channel} } @{ $res->json->{data} }], [qw(api portal whatsapp)], 'API, portal and WhatsApp side by side';
+my %by = map { $_->{channel} => $_ } @{ $res->json->{data} };
+is $by{whatsapp}{requester}{name}, 'Maria WhatsApp', 'with the requester';
+is $by{api}{priority}, 'urgent', 'the priority';
+is $res->json->{data}[0]{channel}, 'whatsapp', 'the latest activity first';
+is $bruno->api(GET => '/queue?sort=priority')->json->{data}[0]{channel}, 'api', 'or by priority';
+is $bruno->api(GET => '/queue?channel=portal')->json->{total}, 1, 'filtered by channel';
+is $bruno->api(GET => '/queue?priority=urgent,high')->json->{total}, 1, 'by priority';
+is $bruno->api(GET => '/queue?category=billing')->json->{total}, 1, 'by category';
+is $bruno->api(GET => '/queue?assignee=unassigned')->json->{total}, 3, 'unassigned';
+is $bruno->api(GET => '/queue?q=boleto')->json->{data}[0]{channel}, 'portal', 'full-text search';
+is $bruno->api(GET => "/queue?q=$by{api}{number}")->json->{total}, 1, 'or by number';
+
+# --- one ticket ---------------------------------------------------------------------
+my $wa = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json;
+is $wa->{events}[0]{type}, 'created', 'the consolidated history';
+is $wa->{events}[0]{channel}, 'whatsapp', 'each entry with its channel';
+is $wa->{events}[0]{actor}{role}, 'customer', 'and its actor';
+is $wa->{reply}{channel}, 'whatsapp', 'a reply goes back on WhatsApp';
+ok $wa->{reply}{whatsapp}{window_open}, 'the window is open';
+is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'console.ticket.read' AND object_id = '$wa->{id}'}), 1,
+    'opening a ticket is an audited read';
+
+$res = $bruno->api(PATCH => "/tickets/$by{api}{number}", { assignee => 'mine', status => 'pending' });
+is $res->code, 422, 'a bad assignee: refused';
+$res = $bruno->api(PATCH => "/tickets/$by{api}{number}", { assignee => $bruno_user->{id}, priority => 'high' });
+is $res->code, 200, 'assigned and re-prioritised';
+is $res->json->{assignee}{name}, 'Bruno Agente', 'to Bruno';
+ok((grep { $_->{type} eq 'priority_changed' } @{ $res->json->{events} }), 'the change in the history');
+is $bruno->api(GET => '/queue?assignee=mine')->json->{total}, 1, '"mine"';
+is $bruno->api(PATCH => "/tickets/$by{api}{number}", { status => 'whatever' })->code, 422, 'an unknown status: 422';
+is scalar @{ $bruno->api(GET => "/tickets/$by{portal}{number}")->json->{requester_tickets} }, 0,
+    "the requester's other tickets (none yet)";
+
+# a reply on WhatsApp reaches the provider, and shows its delivery state
+$fake->script({ status => 200, body => encode_json({ messaging_product => 'whatsapp',
+    contacts => [{ input => '5511988887777', wa_id => '5511988887777' }],
+    messages => [{ id => 'wamid.OUT1', message_status => 'accepted' }] }) });
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies",
+                   { body => 'Olá Maria, já estamos verificando.', seen_event_id => $wa->{last_event_id} });
+is $res->code, 201, 'a reply from the console';
+is $res->json->{delivery}{status}, 'queued', 'queued for WhatsApp';
+my $sent = until_true(sub { (grep { $_->{path} eq '/graph/PNID1/messages' } @{ $fake->requests })[0] });
+ok $sent, 'it reaches the provider';
+is decode_json($sent->{body})->{text}{body}, 'Olá Maria, já estamos verificando.', 'with its text';
+is decode_json($sent->{body})->{to}, '5511988887777', 'to the customer';
+ok until_true(sub { my $e = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{events}[-1];
+                    ($e->{delivery}{status} // '') eq 'sent' }), 'then "sent"';
+
+# an internal note stays inside
+my $before = scalar @{ $fake->requests };
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'cliente VIP', visibility => 'internal' });
+is $res->json->{visibility}, 'internal', 'an internal note';
+sleep 0.5;
+is scalar @{ $fake->requests }, $before, 'not sent to WhatsApp';
+
+# a reply written against an old view is held back
+my $seen = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{last_event_id};
+whatsapp('wamid.A2', 'Ainda sem internet!');
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'Resolvido?', seen_event_id => $seen });
+is $res->code, 409, 'a reply written before the customer wrote again: 409';
+is $res->json->{type}, 'https://nginx-helpdesk.org/problems/stale-view', 'stale view';
+is $res->json->{events}[0]{body}, 'Ainda sem internet!', 'with what is new';
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'Vamos reiniciar.', seen_event_id => $seen, force => Mojo::JSON::true });
+is $res->code, 201, 'sent anyway when the agent says so';
+
+# outside the 24-hour window: refused up front, templates offered
+$t->psql(q{UPDATE helpdesk.whatsapp_contacts SET last_inbound_at = now() - interval '2 days'});
+$ua->put($t->url('/v1/whatsapp/templates') => $h => json => { status_update => { name => 'atualizacao_chamado', language => 'pt_BR' } });
+$wa = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json;
+ok !$wa->{reply}{whatsapp}{window_open}, 'the console knows the window is closed';
+is $wa->{reply}{available}, Mojo::JSON::false, 'free text is not available';
+is $wa->{reply}{whatsapp}{templates}[0]{name}, 'atualizacao_chamado', 'the templates are offered';
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'Oi?' });
+is $res->code, 409, 'free text outside the window: 409';
+is $res->json->{type}, 'https://nginx-helpdesk.org/problems/whatsapp-window-closed', 'saying why';
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/template", { use => 'status_update', parameters => ['TKT'] });
+is $res->code, 201, 'a template sent instead';
+ok until_true(sub { grep { $_->{path} eq '/graph/PNID1/messages' && ($_->{body} // '') =~ /atualizacao_chamado/ } @{ $fake->requests } }),
+    'the template reaches the provider';
+
+# --- presence ---------------------------------------------------------------------------
+is_deeply $bruno->api(POST => "/tickets/$by{api}{number}/presence", {})->json->{viewers}, [], 'alone on a ticket';
+$res = $admin->api(POST => "/tickets/$by{api}{number}/presence", { typing => Mojo::JSON::true });
+is $res->json->{viewers}[0]{name}, 'Bruno Agente', 'the second agent sees the first';
+$res = $bruno->api(POST => "/tickets/$by{api}{number}/presence", {});
+is_deeply $res->json->{viewers}, [{ id => $admin_user->{id}, name => 'Ana Admin', typing => Mojo::JSON::true }],
+    'and the first sees the second, typing';
+$admin->api(POST => "/tickets/$by{api}{number}/presence", { leaving => Mojo::JSON::true });
+is_deeply $bruno->api(POST => "/tickets/$by{api}{number}/presence", {})->json->{viewers}, [], 'until they leave';
+
+# --- canned replies, views --------------------------------------------------------------
+is $bruno->api(POST => '/canned', { title => 'x', body => 'y' })->code, 403, 'agents do not write canned replies';
+$res = $admin->api(POST => '/canned', { title => 'Saudação', body => 'Olá {{customer.name}}, sobre o {{ticket.number}}:' });
+is $res->code, 201, 'admins do';
+is $bruno->api(GET => '/canned')->json->{data}[0]{body}, 'Olá {{customer.name}}, sobre o {{ticket.number}}:',
+    'every agent uses them, placeholders and all';
+my $cid = $res->json->{id};
+is $admin->api(PATCH => "/canned/$cid", { title => '' })->code, 422, 'a canned reply needs a title';
+is $admin->api(DELETE => "/canned/$cid")->code, 204, 'and can go';
+$res = $bruno->api(POST => '/views', { name => 'Urgentes no WhatsApp', filters => { channel => 'whatsapp', priority => 'urgent' } });
+is $res->code, 201, 'a saved view';
+is $bruno->api(GET => '/views')->json->{data}[0]{name}, 'Urgentes no WhatsApp', "in the agent's list";
+is scalar @{ $admin->api(GET => '/views')->json->{data} }, 0, 'not in anyone else\'s';
+
+# --- agents and the audit log (admins) -------------------------------------------------
+is $bruno->api(GET => '/audit')->code, 403, 'agents do not read the audit log';
+is $bruno->api(POST => '/agents', { name => 'X', email => 'x@acme.example' })->code, 403, 'nor invite';
+$res = $admin->api(POST => '/agents', { name => 'Carla Nova', email => 'carla@acme.example', role => 'agent' });
+is $res->code, 201, 'an admin invites an agent';
+like $t->psql(q{SELECT payload->>'link' FROM helpdesk.outbox WHERE event_type = 'email.invitation' ORDER BY outbox_id DESC LIMIT 1}),
+    qr{^http://acme\.portal\.test(:\d+)?/agent/reset/[0-9a-f]{64}$}, 'with a link to this console';
+is $admin->api(PATCH => "/agents/$admin_user->{id}", { status => 'disabled' })->code, 409, 'not deactivating oneself';
+is $admin->api(PATCH => "/agents/$bruno_user->{id}", { status => 'disabled' })->code, 200, 'deactivates another';
+is $bruno->api(GET => '/queue')->code, 401, 'whose session stops working at once';
+is $admin->api(GET => "/tickets/$by{api}{number}")->json->{assignee}, undef, 'and whose tickets go back to the queue';
+$admin->api(PATCH => "/agents/$bruno_user->{id}", { status => 'active' });
+
+$res = $admin->api(GET => "/audit?agent=$bruno_user->{id}&ticket=$by{whatsapp}{number}");
+ok scalar @{ $res->json->{data} } >= 2, "the audit log, filtered by agent and ticket";
+ok !(grep { ($_->{actor} // '') ne 'Bruno Agente' } @{ $res->json->{data} }), 'only that agent';
+is $admin->api(GET => '/audit?from=yesterday')->code, 422, 'a bad date: 422';
+$res = $admin->get("/agent/_/api/audit.csv?agent=$bruno_user->{id}");
+is $res->code, 200, 'exported';
+like $res->headers->content_type, qr{^text/csv}, 'as CSV';
+like $res->headers->content_disposition, qr/attachment; filename="audit-log\.csv"/, 'to download';
+my @lines = split /\r\n/, $res->body;
+is $lines[0], 'time,actor,actor_type,action,object_type,object_id,ticket,ip,detail', 'with a header';
+like $lines[1], qr/^"[^"]+","Bruno Agente","user",/, 'and a row per entry';
+
+# --- the live stream ---------------------------------------------------------------
+{
+    my $got = '';
+    my $c = $admin->ua;
+    my $tx = $c->build_tx(GET => $admin->url('/agent/_/api/stream') => { Host => 'acme.portal.test' });
+    $tx->res->content->unsubscribe('read')->on(read => sub { $got .= $_[1] });
+    $c->start($tx => sub {});
+    Mojo::IOLoop->timer(0.3 => sub {
+        $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Ao vivo', description => 'z', requester_email => 'v@example.com' });
+    });
+    Mojo::IOLoop->timer(3 => sub { Mojo::IOLoop->stop });
+    Mojo::IOLoop->start;
+    like $got, qr/^retry: 3000\nevent: hello\ndata: \{\}\n\n/, 'the stream opens';
+    like $got, qr/event: ticket\ndata: \{"id":"[0-9a-f-]{36}","event_id":\d+\}\n\n/, 'a new ticket is announced within seconds';
+    my $g = console('globex.portal.test');
+    is $g->api(GET => '/stream')->code, 401, 'no stream without a session';
+}
+
+# --- another tenant -----------------------------------------------------------------
+{
+    my $g = console('globex.portal.test');
+    $g->get('/agent/');
+    $g->set_cookie(hd_agent => $admin->cookie('hd_agent'));
+    is $g->api(GET => '/queue')->code, 401, "acme's agent is nobody on globex's console";
+}
+is $admin->api(GET => '/tickets/TKT-999999')->code, 404, 'an unknown ticket: 404';
+is $admin->api(DELETE => '/queue')->code, 405, 'a wrong method: 405';
+is $admin->api(POST => "/tickets/$by{api}{number}/replies", { body => '' })->code, 422, 'an empty reply: 422';
+is $admin->api(POST => "/tickets/$by{api}{number}/replies", { body => 'x' }, 'X-CSRF-Token' => '')->code, 403,
+    'a reply without the CSRF token: 403';
+
+$t->done;
