@@ -336,8 +336,11 @@ BEGIN
         END IF;
     END IF;
 
-    r := helpdesk.ticket_comment(ctx, jsonb_build_object('id', t.ticket_id, 'body', body,
-                                                         'visibility', vis));
+    -- a reply goes out on the ticket's channel; a note stays in the console
+    r := helpdesk.ticket_comment(ctx || jsonb_build_object('channel',
+                                     CASE WHEN vis = 'public' THEN t.channel ELSE 'console' END),
+                                 jsonb_build_object('id', t.ticket_id, 'body', body,
+                                                    'visibility', vis));
 
     SELECT * INTO e FROM helpdesk.ticket_events x
     WHERE x.tenant_id = t.tenant_id AND x.event_id = (r->'body'->>'id')::bigint;

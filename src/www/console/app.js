@@ -346,6 +346,17 @@
       return (a.name || '') + ' (' + t('c.role.' + (a.role || 'customer')) + ')';
     }
 
+    function value(type, v) {
+      if (v === null || v === undefined || v === '') return '—';
+      if (type === 'status_changed') return t('c.status.' + v);
+      if (type === 'priority_changed') return t('c.priority.' + v);
+      if (type === 'assignee_changed') {
+        var a = (boot.agents || []).filter(function (x) { return x.id === v; })[0];
+        return a ? a.name : v;
+      }
+      return v;
+    }
+
     function drawHistory() {
       history.textContent = '';
       tk.events.forEach(function (ev) {
@@ -354,7 +365,8 @@
                  : ev.type === 'comment' ? (note ? t('c.ev.note') : ev.actor && ev.actor.role && ev.actor.role !== 'customer'
                                             ? t('c.ev.reply') : t('c.ev.message'))
                  : t('c.ev.changed', { field: t('c.field.' + ev.type.replace('_changed', '')),
-                                       from: ev.change ? ev.change.from || '—' : '', to: ev.change ? ev.change.to || '—' : '' });
+                                       from: value(ev.type, ev.change && ev.change.from),
+                                       to: value(ev.type, ev.change && ev.change.to) });
         var files = (ev.attachments || []).map(function (a) {
           var url = base + '/_/api/tickets/' + tk.number + '/attachments/' + a.id;
           var img = /^image\/(png|jpeg|gif|webp)$/.test(a.content_type);

@@ -1,0 +1,171 @@
+#!/usr/bin/env perl
+# The agent console in a real browser (headless Chromium): the queue shows
+# tickets from the API, the portal and WhatsApp side by side with their
+# channel icons; a ticket shows its consolidated history; a reply to a
+# WhatsApp ticket inside the window reaches the (fake) provider, outside it
+# the console offers the templates; a new ticket appears in an open queue
+# without reloading; the keyboard works.  Screenshots in build/screenshots/.
+use utf8;
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Helpdesk::Test qw(until_true);
+use Helpdesk::Browser;
+use Helpdesk::Portal;
+use Helpdesk::FakeHTTP;
+use Digest::SHA qw(hmac_sha256_hex);
+use File::Path qw(make_path);
+use Mojo::JSON qw(decode_json encode_json);
+use Time::HiRes qw(sleep time);
+
+plan skip_all => 'Chromium and chromedriver are not installed (make deps)' unless Helpdesk::Browser::available();
+
+my $shots = "$Helpdesk::Test::TOP/build/screenshots";
+make_path($shots);
+
+my $fake = Helpdesk::FakeHTTP->new;
+my $t = Helpdesk::Test->new->start_stack;
+$t->start_nginx(http => 'helpdesk_base_domain portal.test;
+                          helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3;',
+                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
+my $ua = $t->ua;
+my $acme = $t->create_tenant('acme');
+my $h = $t->auth($acme->{key});
+my $port = $t->port;
+
+# the first admin, invited through the API
+my $u = $ua->post($t->url('/v1/users') => $h => json => { email => 'ana@acme.example', name => 'Ana Admin', role => 'admin' })->res->json;
+$ua->post($t->url("/v1/users/$u->{id}/invitation") => $h => json => { url => "http://acme.portal.test:$port/agent" });
+my $invite = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email' ORDER BY outbox_id DESC LIMIT 1}));
+
+# tickets from three channels
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Servidor fora do ar', description => 'Erro 502 desde as 9h.',
+          requester_email => 'ops@cliente.example', requester_name => 'Olga Ops', priority => 'urgent' });
+my $cust = Helpdesk::Portal->new($t, 'acme.portal.test');
+$cust->signup('cli@example.com', 'senha-do-cliente', 'Carla Cliente');
+$cust->api(POST => '/tickets', { subject => 'Segunda via do boleto', category => 'billing', priority => 'normal',
+                                 description => 'Preciso da segunda via de novembro.' });
+my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PNID1',
+    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
+$fake->wait_for(1);
+my ($wapath) = $conn->{webhook_url} =~ m{(/whatsapp/.*)$};
+my $body = encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'W', changes => [{
+    field => 'messages', value => { messaging_product => 'whatsapp', metadata => { phone_number_id => 'PNID1' },
+        contacts => [{ profile => { name => 'Maria WhatsApp' }, wa_id => '5511988887777' }],
+        messages => [{ from => '5511988887777', id => 'wamid.B1', timestamp => '' . int(time), type => 'text',
+                       text => { body => 'Minha internet caiu de novo' } }] } }] }] });
+$ua->post("http://127.0.0.1:$port$wapath" => { 'Content-Type' => 'application/json',
+          'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($body, 'sec') } => $body);
+$ua->put($t->url('/v1/whatsapp/templates') => $h => json => { status_update => { name => 'atualizacao_chamado', language => 'pt_BR' } });
+
+my $b = Helpdesk::Browser->new(resolve => { 'acme.portal.test' => 1 }, lang => 'pt-BR', width => 1366, height => 900);
+my $console = "http://acme.portal.test:$port/agent";
+
+# the invitation: a password, then log in
+$b->get($invite->{link});
+is $b->wait_for('main h1', 10, qr/senha/), 'Escolha sua senha', 'the invitation link asks for a password';
+$b->type('input[name=password]', 'senha-da-ana-1');
+$b->click('form button[type=submit]');
+$b->wait_for('input[name=email]', 10);
+$b->type('input[name=email]', 'ana@acme.example')->type('input[name=password]', 'senha-da-ana-1');
+$b->click('form button[type=submit]');
+
+# the unified queue
+my $q = $b->wait_for('table.tickets', 10, qr/WhatsApp/) // '';
+like $q, qr/Servidor fora do ar/, 'the API ticket is in the queue';
+like $q, qr/Segunda via do boleto/, 'the portal ticket too';
+like $q, qr/Minha internet caiu de novo/, 'and the WhatsApp one';
+is $b->script(q{return [...document.querySelectorAll('table.tickets tbody .channel')].map(e => e.className + ':' + (e.querySelector('svg') ? 'icon' : '')).sort().join(' ')}),
+    'channel ch-api:icon channel ch-portal:icon channel ch-whatsapp:icon', 'each with its channel icon';
+like $b->text('table.tickets'), qr/Olga Ops/, 'with the requester';
+$b->screenshot("$shots/console-queue.png");
+
+# live: a new ticket appears without reloading
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Chamado que chega ao vivo', description => 'z',
+          requester_email => 'live@example.com', priority => 'high' });
+like $b->wait_for('table.tickets', 10, qr/ao vivo/) // '', qr/Chamado que chega ao vivo/, 'a new ticket appears in the open queue by itself';
+ok until_true(sub { ($b->script('return document.getElementById("live").textContent') // '') =~ /novo ou mudou/ }),
+    'and is announced to screen readers';
+$b->screenshot("$shots/console-queue-live.png");
+
+# the keyboard: "/" searches, j/k move, Enter opens
+$b->script('document.activeElement.blur()');
+$b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [
+    { type => 'keyDown', value => '/' }, { type => 'keyUp', value => '/' }] }] });
+is $b->script('return document.activeElement.getAttribute("type")'), 'search', '"/" goes to the search';
+$b->type('input[type=search]', 'internet');
+like $b->wait_for('table.tickets', 10, qr/^(?!.*Servidor).*internet/s) // '', qr/Minha internet caiu/, 'searching narrows the queue';
+$b->type('input[type=search]', '');
+$b->wait_for('table.tickets', 10, qr/Servidor/);
+
+# the WhatsApp ticket: history, and a reply inside the window
+$b->get("$console/");
+$b->wait_for('table.tickets', 10);
+$b->script(q{[...document.querySelectorAll('table.tickets tbody tr')].find(r => /WhatsApp/.test(r.innerText)).querySelector('td.subj a').click()});
+my $head = $b->wait_for('main h1', 10, qr/TKT/) // '';
+like $head, qr/Minha internet caiu de novo/, 'the WhatsApp ticket opens';
+like $b->text('.history'), qr/WhatsApp\W+Maria WhatsApp \(cliente\)\s+abriu o chamado/, 'its history: the channel, who, what';
+like $b->text('.channel-note'), qr/vai para o WhatsApp do cliente/, 'the reply box says where the reply goes';
+$fake->script({ status => 200, body => encode_json({ messaging_product => 'whatsapp',
+    contacts => [{ input => '5511988887777', wa_id => '5511988887777' }],
+    messages => [{ id => 'wamid.OUT1', message_status => 'accepted' }] }) });
+$b->type('textarea[name=body]', 'Olá Maria! Vamos reiniciar o seu acesso agora.');
+$b->click('form.reply-form button[type=submit]');
+like $b->wait_for('.history', 10, qr/Vamos reiniciar/) // '', qr/WhatsApp\W+Ana Admin \(administrador\)\s+respondeu/, 'the reply is in the history, on WhatsApp';
+my $sent = until_true(sub { (grep { $_->{path} eq '/graph/PNID1/messages' } @{ $fake->requests })[0] });
+is decode_json($sent->{body} // '{}')->{text}{body}, 'Olá Maria! Vamos reiniciar o seu acesso agora.', 'and reaches the provider';
+like $b->wait_for('.history', 10, qr/Enviada/) // '', qr/Enviada/, 'its delivery state shows (sent)';
+$b->screenshot("$shots/console-ticket-whatsapp.png");
+
+# an internal note looks different
+$b->click('input[name=visibility][value=internal]');
+$b->type('textarea[name=body]', 'Cliente VIP: prioridade.');
+$b->click('form.reply-form button[type=submit]');
+$b->wait_for('.history', 10, qr/Cliente VIP/);
+is $b->script('return document.querySelectorAll(".event.internal").length'), 1, 'an internal note is marked as such';
+
+# outside the window: the console says so before the agent types, and offers templates
+$t->psql(q{UPDATE helpdesk.whatsapp_contacts SET last_inbound_at = now() - interval '2 days'});
+$b->script('location.reload()');
+like $b->wait_for('.channel-note', 10, qr/fechada/) // '', qr/janela de 24 horas do WhatsApp está fechada/, 'outside the window the console says so';
+like $b->text('.channel-note select'), qr/atualizacao_chamado/, 'and offers the templates';
+$b->screenshot("$shots/console-window-closed.png");
+$b->click('.channel-note form button[type=submit]');
+ok until_true(sub { grep { ($_->{body} // '') =~ /atualizacao_chamado/ } @{ $fake->requests } }), 'the template reaches the provider';
+
+# properties from the keyboard-reachable selects
+$b->select('select[name=status]', 'pending');
+like $b->wait_for('.history', 10, qr/Pendente/) // '', qr/mudou Situação de Aberto para Pendente/, 'a status change is in the history';
+$b->screenshot("$shots/console-ticket.png");
+
+# the audit log
+$b->get("$console/admin#audit");
+like $b->wait_for('table.list', 10, qr/console/) // '', qr/console\.ticket\.read/, 'opening tickets is in the audit log';
+$b->screenshot("$shots/console-audit.png");
+
+# contrast of the text colours used (WCAG 2.1 AA: 4.5:1)
+my $low = $b->script(q{
+  function lum(c) { var m = c.match(/\d+(\.\d+)?/g).map(Number).slice(0, 3).map(function (v) { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]; }
+  function bg(e) { while (e) { var c = getComputedStyle(e).backgroundColor;
+    if (c && !/rgba\(0, 0, 0, 0\)|transparent/.test(c)) return c; e = e.parentElement; } return 'rgb(255, 255, 255)'; }
+  var bad = [];
+  document.querySelectorAll('body *').forEach(function (e) {
+    if (!e.childNodes.length || ![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) return;
+    var a = lum(getComputedStyle(e).color), b = lum(bg(e));
+    var r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (r < 4.5) bad.push(e.tagName + ' ' + r.toFixed(2) + ' ' + e.textContent.trim().slice(0, 20));
+  });
+  return bad.join('; ');
+});
+is $low, '', 'every text on the audit page meets 4.5:1 contrast';
+my $unlabelled = $b->script(q{return [...document.querySelectorAll('input, select, textarea')].filter(function (e) {
+  return !(e.labels && e.labels.length) && !e.getAttribute('aria-label'); }).map(e => e.name).join(',')});
+is $unlabelled, '', 'every control has a label';
+
+$b->quit;
+$t->done;
