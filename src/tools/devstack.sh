@@ -121,6 +121,59 @@ HELPDESK_CUSTOMER_PASSWORD=$password
 ENV
 }
 
+# The console's demo: an admin agent invited through the API who chooses a
+# password on the console, and a WhatsApp conversation beside the portal
+# and API tickets (a 360dialog number whose deliveries are posted here as
+# the provider would; its sends go nowhere on this machine).
+seed_console() {
+    grep -q '^HELPDESK_CONSOLE_URL=' "$var/demo.env" && return 0
+    # shellcheck disable=SC1091
+    . "$var/demo.env"
+    console="http://demo.localhost:8080/agent"
+    agent="atendente@demo.example"
+    apass=$(random_key "")
+    jar="$var/tmp/console.cookies"
+    rm -f "$jar"
+    ac() {
+        curl -sf -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" "$@"
+    }
+    uid=$(ac -X POST "$HELPDESK_URL/v1/users" \
+          -d "{\"email\": \"$agent\", \"name\": \"Alice Atendente\", \"role\": \"admin\"}" \
+          | sed 's/.*"id": *"\([^"]*\)".*/\1/') || return 1
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/users/$uid/invitation" -d "{\"url\": \"$console\"}" || return 1
+    link=$("$stack" psql "$var" -tA -c "SELECT payload->>'link' FROM helpdesk.outbox
+                                          WHERE event_type = 'email.invitation'
+                                          ORDER BY outbox_id DESC LIMIT 1")
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$console/" || return 1
+    csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
+         -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
+         -d "{\"password\": \"$apass\"}" "$console/_/api/reset/${link##*/reset/}" || return 1
+    rm -f "$jar"
+
+    ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets" -d '{"subject": "Alerta: disco do servidor web01 acima de 90%",
+       "description": "O monitoramento detectou uso de disco de 93% em web01 (/var).", "priority": "high",
+       "category": "technical", "requester_email": "monitoramento@demo.example", "requester_name": "Monitoramento"}'
+
+    hook=$(ac -X POST "$HELPDESK_URL/v1/whatsapp/connections" \
+           -d '{"provider": "360dialog", "display_phone_number": "+55 11 4000-0000",
+                "api_key": "demo", "base_url": "http://127.0.0.1:9"}' \
+           | sed 's/.*"webhook_url": *"\([^"]*\)".*/\1/')
+    now=$(date +%s)
+    curl -sf -o /dev/null -X POST -H "Content-Type: application/json" "$hook" -d "{\"object\":
+         \"whatsapp_business_account\", \"entry\": [{\"id\": \"demo\", \"changes\": [{\"field\": \"messages\",
+         \"value\": {\"messaging_product\": \"whatsapp\", \"contacts\": [{\"profile\": {\"name\": \"Marcos Moreira\"},
+         \"wa_id\": \"5511977776666\"}], \"messages\": [{\"from\": \"5511977776666\", \"id\": \"wamid.demo1\",
+         \"timestamp\": \"$now\", \"type\": \"text\", \"text\": {\"body\": \"Boa tarde! Meu e-mail parou de receber mensagens desde ontem.\"}}]}}]}]}" \
+         || echo "warning: the demo WhatsApp message could not be delivered" >&2
+
+    cat >> "$var/demo.env" <<ENV
+HELPDESK_CONSOLE_URL=$console/
+HELPDESK_AGENT_EMAIL=$agent
+HELPDESK_AGENT_PASSWORD=$apass
+ENV
+}
+
 render_conf() {
     mkdir -p "$var/tmp"
     user_line=""
@@ -147,6 +200,7 @@ run)
     nginx -p "$var" -c "$var/nginx.conf" -g 'daemon off;' &
     nginx_job=$!
     seed_portal || echo "warning: the portal's demo data could not be written" >&2
+    seed_console || echo "warning: the console's demo data could not be written" >&2
     # shellcheck disable=SC1091
     . "$var/demo.env"
     cat <<MSG
@@ -168,6 +222,11 @@ The customer portal of the demo tenant:
   Portal         $HELPDESK_PORTAL_URL
   Customer       $HELPDESK_CUSTOMER_EMAIL
   Password       $HELPDESK_CUSTOMER_PASSWORD
+
+The agent console of the demo tenant (tickets from the API, the portal and WhatsApp):
+  Console        $HELPDESK_CONSOLE_URL
+  Agent          $HELPDESK_AGENT_EMAIL
+  Password       $HELPDESK_AGENT_PASSWORD
 
 Ctrl-C (or make stop) stops everything.
 MSG
