@@ -41,6 +41,14 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     k record;
 BEGIN
+    -- an agent console's session, checked by the module (see
+    -- ngx_http_helpdesk_api_session.c): "session:<host>\n<base>\n<user>"
+    IF length(p_key_hash) > 32 AND substring(p_key_hash for 8) = '\x73657373696f6e3a'::bytea THEN
+        RETURN helpdesk.api_session_auth(
+            string_to_array(convert_from(substring(p_key_hash from 9), 'UTF8'), E'\n'),
+            p_scope, p_ip);
+    END IF;
+
     SELECT * INTO k FROM helpdesk.api_key_auth(p_key_hash);
 
     IF k.key_id IS NULL THEN
@@ -63,6 +71,41 @@ BEGIN
     RETURN jsonb_build_object('tenant_id', k.tenant_id,
                               'actor_type', 'api_key', 'actor_id', k.key_id,
                               'actor_name', k.name, 'channel', 'api',
+                              'ip', p_ip);
+END
+$$;
+
+-- An agent or admin of the Host's tenant, as the API's caller: admins may
+-- do everything a key may, agents what concerns tickets.
+CREATE OR REPLACE FUNCTION helpdesk.api_session_auth(parts text[], p_scope text, p_ip inet)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tenants := helpdesk.portal_site(parts[1], parts[2]);
+    u helpdesk.users;
+BEGIN
+    IF t.tenant_id IS NULL OR array_length(parts, 1) <> 3 OR NOT helpdesk.is_uuid(parts[3]) THEN
+        PERFORM helpdesk.fail('HD401', 'unauthorized', 'log in to the console again');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    SELECT * INTO u FROM helpdesk.users x
+    WHERE x.tenant_id = t.tenant_id AND x.user_id = parts[3]::uuid
+      AND x.status = 'active' AND x.role IN ('agent', 'admin');
+
+    IF u.user_id IS NULL THEN
+        PERFORM helpdesk.fail('HD401', 'unauthorized', 'log in to the console again');
+    END IF;
+
+    IF p_scope IS NOT NULL AND u.role <> 'admin' AND p_scope NOT IN ('tickets:read', 'tickets:write') THEN
+        PERFORM helpdesk.fail('HD403', 'insufficient-scope',
+            format('only admins may do this ("%s")', p_scope));
+    END IF;
+
+    RETURN jsonb_build_object('tenant_id', t.tenant_id,
+                              'actor_type', 'user', 'actor_id', u.user_id,
+                              'actor_name', coalesce(u.name, u.email),
+                              'actor_role', u.role, 'channel', 'console',
                               'ip', p_ip);
 END
 $$;

@@ -72,8 +72,8 @@ is $res->code, 200, 'the console page';
 like $res->body, qr{src="/agent/_/assets/console/app\.[0-9a-f]{8}\.js"}, 'its script, under the console';
 like $res->body, qr{<html lang="pt-BR" data-i18n="/agent/_/assets/i18n/pt-BR\.}, 'in the language';
 like $res->headers->header('Content-Security-Policy'), qr/frame-ancestors 'none'/, 'with the same strict policy';
-ok grep({ /^hd_agent=[0-9a-f]{64}; Path=\/agent\/; / } @{ $admin->login('ana@acme.example', 'senha-de-admin-1')->headers->every_header('Set-Cookie') }),
-    "the console's session cookie is its own, under its path";
+ok grep({ /^hd_agent=[0-9a-f]{64}; Path=\/; .*HttpOnly/ } @{ $admin->login('ana@acme.example', 'senha-de-admin-1')->headers->every_header('Set-Cookie') }),
+    "the console's session cookie is its own";
 
 # --- tickets from three channels --------------------------------------------------------
 $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Servidor fora do ar', description => 'Erro 502 desde as 9h',
@@ -230,6 +230,36 @@ like $res->headers->content_disposition, qr/attachment; filename="audit-log\.csv
 my @lines = split /\r\n/, $res->body;
 is $lines[0], 'time,actor,actor_type,action,object_type,object_id,ticket,ip,detail', 'with a header';
 like $lines[1], qr/^"[^"]+","Bruno Agente","user",/, 'and a row per entry';
+
+# --- the REST API, called by the console's settings pages ------------------------
+{
+    my $api = sub {
+        my ($who, $method, $path, $body, %hd) = @_;
+        my %h = (Host => 'acme.portal.test', %hd);
+        $h{'X-CSRF-Token'} //= $who->cookie('hd_csrf') if $method ne 'GET';
+        delete $h{'X-CSRF-Token'} if defined $h{'X-CSRF-Token'} && $h{'X-CSRF-Token'} eq '';
+        my $tx = $who->ua->build_tx($method => "http://127.0.0.1:$port/api$path" => \%h
+                                    => (defined $body ? (json => $body) : ()));
+        return $who->ua->start($tx)->res;
+    };
+    is $api->($admin, GET => '/v1/portal')->code, 200, "an admin's console session works on the REST API";
+    $res = $api->($admin, PATCH => '/v1/portal', { branding => { primary_color => '#8a1538' } });
+    is $res->code, 200, 'a setting changed from the console, through the same endpoint a script uses';
+    is $res->json->{branding}{primary_color}, '#8a1538', 'changed';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.update' AND actor_type = 'user'}), 1,
+        'audited as the admin';
+    is $api->($admin, PATCH => '/v1/portal', { allow_signup => Mojo::JSON::true }, 'X-CSRF-Token' => '')->code, 403,
+        'without the CSRF token: 403';
+    is $api->($admin, PATCH => '/v1/portal', { allow_signup => Mojo::JSON::true }, Origin => 'https://evil.example')->code, 403,
+        'from another site: 403';
+    is $api->($bruno, GET => '/v1/portal')->code, 403, 'an agent may not read the settings';
+    is $api->($bruno, GET => '/v1/tickets')->code, 200, 'but may use the tickets API';
+    is $api->($cust, GET => '/v1/tickets')->code, 401, "a customer's session is no key";
+    my $g = Helpdesk::Portal->new($t, 'globex.portal.test');
+    $g->set_cookie(hd_agent => $admin->cookie('hd_agent'));
+    my $tx = $g->ua->build_tx(GET => "http://127.0.0.1:$port/api/v1/portal" => { Host => 'globex.portal.test' });
+    is $g->ua->start($tx)->res->code, 401, "acme's admin is nobody on globex's name";
+}
 
 # --- the live stream ---------------------------------------------------------------
 {

@@ -252,6 +252,14 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
     h = r->headers_in.authorization;
 
     if (h == NULL) {
+        /* the agent console's own calls: its session, checked later */
+        if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_TENANT
+            && ngx_helpdesk_redis_configured()
+            && ngx_http_helpdesk_api_session_found(ctx) == NGX_OK)
+        {
+            return NGX_OK;
+        }
+
         return ngx_http_helpdesk_api_unauthorized(ctx,
                    "send the API key as \"Authorization: Bearer <key>\"", 0);
     }
@@ -522,6 +530,22 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     if (r->connection->sockaddr->sa_family != AF_UNIX) {
         ctx->ip = r->connection->addr_text;
     }
+
+    if (ctx->agent_token.len && !ctx->agent_checked) {
+        ngx_http_helpdesk_api_session_check(ctx);
+        return;
+    }
+
+    ngx_http_helpdesk_api_dispatch(ctx);
+}
+
+
+/* 5. idempotency, then 6. the statement */
+
+void
+ngx_http_helpdesk_api_dispatch(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_http_request_t  *r = ctx->r;
 
     if (r->method == NGX_HTTP_POST) {
         ngx_table_elt_t  *h;

@@ -83,6 +83,8 @@ struct ngx_http_helpdesk_api_ctx_s {
 
     u_char                              key_hash[NGX_HELPDESK_SHA256_LEN];
     ngx_str_t                           key_hash_param;
+    ngx_str_t                           agent_token;    /* console session */
+    unsigned                            agent_checked:1;
     ngx_str_t                           args_text;
     ngx_str_t                           ip;
     ngx_str_t                           raw_body;
@@ -120,6 +122,9 @@ ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
 
 
 /* the request's steps, shared by the API's files */
+void ngx_http_helpdesk_api_dispatch(ngx_http_helpdesk_api_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_api_session_found(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_session_check(ngx_http_helpdesk_api_ctx_t *ctx);
 void ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx);
 void ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx);
 void ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx);

@@ -962,12 +962,12 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_table_elt_t     *h;
     ngx_http_request_t  *r = ctx->r;
 
+    /*
+     * Every cookie is the site's: the console's session also authorizes
+     * the REST API on the same name (its settings pages call it).  The
+     * apps are kept apart by the cookies' names and the sessions' kinds.
+     */
     ngx_str_set(&path, "");
-
-    /* the session stays with its app; the CSRF token is the site's */
-    if (http_only) {
-        path = ctx->hlcf->app_prefix;
-    }
 
     len = ngx_strlen(name) + 1 + value->len + path.len
           + sizeof("; Path=/; Max-Age=; SameSite=Lax; HttpOnly; Secure") - 1

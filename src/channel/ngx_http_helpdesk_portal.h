@@ -155,6 +155,9 @@ void ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 
 /* ngx_http_helpdesk_portal_session.c */
+void ngx_http_helpdesk_session_key(ngx_str_t *token, u_char *key);
+ngx_int_t ngx_http_helpdesk_session_parse(u_char *p, size_t len, char kind,
+    time_t lifetime, u_char *out, time_t *created);
 ngx_int_t ngx_http_helpdesk_portal_read_cookies(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,

@@ -95,13 +95,55 @@ ngx_http_helpdesk_portal_is_hex(ngx_str_t *s, size_t len)
 }
 
 
+/* "hd:sess:<sha256 hex of the token>" into key (72 bytes) */
+void
+ngx_http_helpdesk_session_key(ngx_str_t *token, u_char *key)
+{
+    u_char  digest[32];
+
+    ngx_helpdesk_sha256(token->data, token->len, digest);
+    ngx_hex_dump(ngx_cpymem(key, "hd:sess:", 8), digest, 32);
+}
+
+
+/*
+ * A session's value, "<user> <csrf> <created> <app>": the user's id (36)
+ * and the CSRF token (64) into out, if it is the app's and alive.
+ */
+ngx_int_t
+ngx_http_helpdesk_session_parse(u_char *p, size_t len, char kind,
+    time_t lifetime, u_char *out, time_t *created)
+{
+    u_char  *last, *sp;
+
+    if (len < 36 + 1 + 64 + 1 + 1 + 2) {
+        return NGX_DECLINED;
+    }
+
+    last = p + len;
+    sp = ngx_strlchr(p + 36 + 1 + 64 + 1, last, ' ');
+    *created = sp ? ngx_atotm(p + 36 + 1 + 64 + 1, sp - (p + 36 + 1 + 64 + 1))
+                  : NGX_ERROR;
+
+    if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp == NULL
+        || last - sp != 2 || sp[1] != kind
+        || *created == NGX_ERROR || *created + lifetime <= ngx_time())
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(out, p, 36);
+    ngx_memcpy(out + 36, p + 37, 64);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    u_char              *p;
     ngx_str_t            v;
     ngx_http_request_t  *r = ctx->r;
-    u_char               digest[32];
 
     ngx_str_null(&v);
 
@@ -111,11 +153,9 @@ ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
         && ngx_http_helpdesk_portal_is_hex(&v, NGX_HTTP_HELPDESK_TOKEN_HEX))
     {
         ctx->token = v;
-        ngx_helpdesk_sha256(v.data, v.len, digest);
-        p = ngx_cpymem(ctx->skey, "hd:sess:", 8);
-        p = ngx_hex_dump(p, digest, 32);
+        ngx_http_helpdesk_session_key(&v, ctx->skey);
         ctx->session_key.data = ctx->skey;
-        ctx->session_key.len = p - ctx->skey;
+        ctx->session_key.len = sizeof(ctx->skey);
     }
 
     ngx_str_null(&v);
@@ -198,33 +238,13 @@ static void
 ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply)
 {
-    u_char                          *p, *last, *sp;
-    time_t                           created;
     ngx_http_helpdesk_portal_ctx_t  *ctx = cmd->data;
     ngx_http_helpdesk_portal_then_pt then = ctx->then;
 
     /* Redis away: nobody is logged in, and the page says so */
     if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL
-        || reply->type != REDIS_REPLY_STRING || reply->len < 36 + 1 + 64 + 2)
+        || reply->type != REDIS_REPLY_STRING)
     {
-        then(ctx);
-        return;
-    }
-
-    p = (u_char *) reply->str;
-    last = p + reply->len;
-
-    /* "<user> <csrf> <created> <app>": a session of this app only */
-    sp = ngx_strlchr(p + 36 + 1 + 64 + 1, last, ' ');
-    created = sp ? ngx_atotm(p + 36 + 1 + 64 + 1, sp - (p + 36 + 1 + 64 + 1))
-                 : NGX_ERROR;
-
-    if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp == NULL
-        || last - sp != 2 || sp[1] != ctx->app->kind
-        || created == NGX_ERROR
-        || created + ctx->hlcf->session_lifetime <= ngx_time())
-    {
-        /* past its absolute lifetime: gone */
         then(ctx);
         return;
     }
@@ -235,12 +255,21 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         return;
     }
 
-    ngx_memcpy(ctx->user.data, p, 36);
+    if (ngx_http_helpdesk_session_parse((u_char *) reply->str, reply->len,
+                                        ctx->app->kind,
+                                        ctx->hlcf->session_lifetime,
+                                        ctx->user.data, &ctx->created)
+        != NGX_OK)
+    {
+        /* not this app's, or past its absolute lifetime: nobody */
+        ngx_str_null(&ctx->user);
+        then(ctx);
+        return;
+    }
+
     ctx->user.len = 36;
     ctx->session_csrf.data = ctx->user.data + 36;
-    ngx_memcpy(ctx->session_csrf.data, p + 37, 64);
     ctx->session_csrf.len = 64;
-    ctx->created = created;
 
     then(ctx);
 }
