@@ -58,6 +58,8 @@ sub new {
                 @{ $opt{args} // [] });
     my $caps = { capabilities => { alwaysMatch => {
         browserName => 'chrome', acceptInsecureCerts => ($opt{insecure} ? true : false),
+        # the pages stream (server-sent events): DOM ready is loaded enough
+        pageLoadStrategy => 'eager',
         'goog:chromeOptions' => { binary => '/usr/bin/chromium', args => \@args,
                                   $opt{lang} ? (prefs => { 'intl.accept_languages' => $opt{lang} }) : () } } } };
     my $res = $self->_call(POST => '/session', $caps);
@@ -80,7 +82,17 @@ sub _call {
 
 sub _s { "/session/$_[0]{session}" }
 
-sub get { my ($self, $url) = @_; $self->_call(POST => $self->_s . '/url', { url => $url }); return $self }
+# navigate; a renderer that missed the deadline on a loaded machine gets a
+# second chance
+sub get {
+    my ($self, $url) = @_;
+    eval { $self->_call(POST => $self->_s . '/url', { url => $url }); 1 } and return $self;
+    my $err = $@;
+    die $err unless $err =~ /timeout|Timed out/i;
+    sleep 0.5;
+    $self->_call(POST => $self->_s . '/url', { url => $url });
+    return $self;
+}
 sub url { $_[0]->_call(GET => $_[0]->_s . '/url') }
 sub title { $_[0]->_call(GET => $_[0]->_s . '/title') }
 
