@@ -141,6 +141,22 @@ $b->select('select[name=status]', 'pending');
 like $b->wait_for('.history', 10, qr/Pendente/) // '', qr/mudou Situação de Aberto para Pendente/, 'a status change is in the history';
 $b->screenshot("$shots/console-ticket.png");
 
+# settings from the console, through the REST API: the portal's colours
+$b->get("$console/admin#portal");
+$b->wait_for('input[name=primary_color]', 10);
+$b->script(q{document.querySelector('input[name=primary_color]').value = '#8a1538';
+             document.querySelector('input[name=welcome_title]').value = 'Central de ajuda da Acme';});
+$b->click('form.card button[type=submit]');
+like $b->wait_for('.alert.ok', 10) // '', qr/Salvo/, 'the portal settings saved from the console';
+is $ua->get($t->url('/v1/portal') => $h)->res->json->{branding}{primary_color}, '#8a1538',
+    'the same settings the API shows';
+$b->screenshot("$shots/console-settings-portal.png");
+$b->get("$console/admin#webhooks");
+$b->wait_for('input[name=url]', 10);
+$b->type('input[name=url]', 'https://hooks.example/helpdesk');
+$b->click('form.inline button[type=submit]');
+like $b->wait_for('.secret', 10, qr/whsec_/) // '', qr/whsec_/, 'a webhook created, its secret shown once';
+
 # the audit log
 $b->get("$console/admin#audit");
 like $b->wait_for('table.list', 10, qr/console/) // '', qr/console\.ticket\.read/, 'opening tickets is in the audit log';

@@ -89,7 +89,7 @@
       body = JSON.stringify(body);
     }
     Object.keys(opts.headers || {}).forEach(function (k) { headers[k] = opts.headers[k]; });
-    return fetch(base + '/_/api' + path, { method: method, headers: headers, body: body,
+    return fetch((opts.root === undefined ? base + '/_/api' : opts.root) + path, { method: method, headers: headers, body: body,
                                     credentials: 'same-origin' })
       .catch(function () { throw { slug: 'network', detail: t('error.network') }; })
       .then(function (res) {
@@ -100,6 +100,11 @@
           throw { status: res.status, slug: slug, detail: j.detail, errors: j.errors || [] };
         });
       });
+  }
+
+  /* the REST API on the same name (the agent console's settings) */
+  function rest(method, path, body) {
+    return api(method, path, body, { root: '/api' });
   }
 
   function message(err) {
@@ -157,7 +162,7 @@
 
   window.HD = {
     boot: boot, lang: lang, base: base, t: t, h: h, append: append, local: local,
-    when: when, size: size, cookie: cookie, api: api, message: message,
+    when: when, size: size, cookie: cookie, api: api, rest: rest, message: message,
     showError: showError, showOk: showOk, alertBox: alertBox, field: field,
     submitting: submitting, load: load,
     has: function (key) { return Object.prototype.hasOwnProperty.call(strings, key); }

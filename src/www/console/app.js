@@ -15,7 +15,7 @@
   var HD = window.HD, t = HD.t, h = HD.h, append = HD.append, when = HD.when,
       size = HD.size, api = HD.api, message = HD.message, showError = HD.showError,
       showOk = HD.showOk, alertBox = HD.alertBox, field = HD.field,
-      submitting = HD.submitting, local = HD.local;
+      submitting = HD.submitting, local = HD.local, rest = HD.rest;
   var boot = HD.boot, base = HD.base;
   var main = document.getElementById('main');
   var live = document.getElementById('live');
@@ -604,7 +604,8 @@
   /* ---------- admin ---------- */
 
   function admin() {
-    var tabs = ['agents', 'canned', 'audit'], which = (location.hash || '#agents').slice(1);
+    var tabs = ['agents', 'canned', 'portal', 'hours', 'whatsapp', 'webhooks', 'audit'],
+        which = (location.hash || '#agents').slice(1);
     if (tabs.indexOf(which) < 0) which = 'agents';
     var panel = h('section.panel', { role: 'tabpanel' });
     var nav = h('nav.tabs', { role: 'tablist' }, tabs.map(function (k) {
@@ -613,7 +614,8 @@
       } } }, t('c.tab.' + k));
     }));
     view(t('c.admin'), [h('h1', t('c.admin')), nav, panel], 'wide');
-    ({ agents: agents, canned: cannedAdmin, audit: audit })[which](panel);
+    ({ agents: agents, canned: cannedAdmin, portal: portalAdmin, hours: hoursAdmin,
+       whatsapp: whatsappAdmin, webhooks: webhooksAdmin, audit: audit })[which](panel);
   }
 
   function agents(panel) {
@@ -669,6 +671,139 @@
         return form;
       }
       append(panel, r.data.map(editor).concat([editor(null)]));
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  /* a JSON document edited as text, saved with one call */
+  function jsonEditor(title, hint, value, save) {
+    var form = h('form.card.wide', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      var v;
+      try { v = JSON.parse(form.elements.doc.value); } catch (x) {
+        return showError(form, { detail: t('c.json.bad') + ' ' + x.message });
+      }
+      submitting(form, true);
+      save(v).then(function () { submitting(form, false); showOk(form, t('c.saved')); })
+        .catch(function (err) { submitting(form, false); showError(form, err); });
+    } } }, h('h2', title), alertBox(),
+      field('JSON', h('textarea.code', { name: 'doc', rows: 14, value: JSON.stringify(value, null, 2) }), hint),
+      h('button', { type: 'submit' }, t('c.save')));
+    return form;
+  }
+
+  function portalAdmin(panel) {
+    rest('GET', '/v1/portal').then(function (s) {
+      var b = s.branding || {};
+      var form = h('form.card.wide', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        var el = form.elements;
+        submitting(form, true);
+        rest('PATCH', '/v1/portal', {
+          allow_signup: el.allow_signup.checked, require_login: el.require_login.checked,
+          default_language: el.default_language.value,
+          branding: { primary_color: el.primary_color.value, secondary_color: el.secondary_color.value,
+                      welcome_title: el.welcome_title.value || null, welcome_text: el.welcome_text.value || null } })
+          .then(function () { submitting(form, false); showOk(form, t('c.saved')); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, h('h2', t('c.portal.look')), alertBox(),
+        h('label.check', h('input', { type: 'checkbox', name: 'allow_signup', checked: s.allow_signup }), ' ', t('c.portal.signup')),
+        h('label.check', h('input', { type: 'checkbox', name: 'require_login', checked: s.require_login }), ' ', t('c.portal.login')),
+        field(t('c.portal.language'), h('select', { name: 'default_language' },
+          [['pt-BR', 'Português (Brasil)'], ['es', 'Español'], ['en', 'English']].map(function (l) {
+            return h('option', { value: l[0], selected: l[0] === s.default_language }, l[1]);
+          }))),
+        h('div.row', field(t('c.portal.primary'), h('input', { type: 'color', name: 'primary_color', value: b.primary_color })),
+                     field(t('c.portal.secondary'), h('input', { type: 'color', name: 'secondary_color', value: b.secondary_color }))),
+        field(t('c.portal.title'), h('input', { name: 'welcome_title', value: local(b.welcome_title) })),
+        field(t('c.portal.text'), h('textarea', { name: 'welcome_text', rows: 3, value: local(b.welcome_text) })),
+        h('button', { type: 'submit' }, t('c.save')));
+      append(panel, [form, jsonEditor(t('c.portal.form'), t('c.portal.form.hint'), s.form, function (v) {
+        return rest('PUT', '/v1/portal/form', { fields: v });
+      })]);
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  function hoursAdmin(panel) {
+    rest('GET', '/v1/business-hours/whatsapp').then(function (s) {
+      delete s.open_now;
+      append(panel, [jsonEditor(t('c.hours'), t('c.hours.hint'), s, function (v) {
+        return rest('PUT', '/v1/business-hours/whatsapp', v);
+      })]);
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  function whatsappAdmin(panel) {
+    Promise.all([rest('GET', '/v1/whatsapp/connections'), rest('GET', '/v1/whatsapp/templates')]).then(function (r) {
+      var list = h('table.list', h('thead', h('tr', ['c.wa.number', 'c.wa.provider', 'c.wa.health', 'c.wa.webhook', '']
+        .map(function (k) { return h('th', { scope: 'col' }, k ? t(k) : ''); }))),
+        h('tbody', r[0].data.map(function (c) {
+          return h('tr', h('td', c.display_phone_number), h('td', c.provider),
+            h('td', h('span.badge.health-' + (c.health && c.health.state || 'unknown'),
+                      (c.health && c.health.state) || '—'), c.health && c.health.last_error ? ' ' + c.health.last_error : ''),
+            h('td', h('code', c.webhook_url || '')),
+            h('td', h('button.link', { type: 'button', on: { click: function () {
+              rest('DELETE', '/v1/whatsapp/connections/' + c.id).then(admin).catch(function (err) { announce(message(err)); });
+            } } }, t('c.delete'))));
+        })));
+      var form = h('form.inline', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        var el = form.elements, body = { provider: el.provider.value, display_phone_number: el.number.value };
+        if (el.provider.value === 'cloud') {
+          body.phone_number_id = el.phone_number_id.value; body.access_token = el.secret.value;
+          body.app_secret = el.app_secret.value; body.verify_token = el.verify_token.value;
+        } else {
+          body.api_key = el.secret.value;
+        }
+        submitting(form, true);
+        rest('POST', '/v1/whatsapp/connections', body).then(admin)
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, h('h2', t('c.wa.connect')), alertBox(),
+        field(t('c.wa.provider'), h('select', { name: 'provider' }, h('option', { value: '360dialog' }, '360dialog'),
+                                                                   h('option', { value: 'cloud' }, 'WhatsApp Cloud API'))),
+        field(t('c.wa.number'), h('input', { name: 'number', placeholder: '+55 11 4000-0000' })),
+        field(t('c.wa.secret'), h('input', { name: 'secret', type: 'password', autocomplete: 'off' })),
+        field('phone_number_id', h('input', { name: 'phone_number_id' })),
+        field('app_secret', h('input', { name: 'app_secret', type: 'password', autocomplete: 'off' })),
+        field('verify_token', h('input', { name: 'verify_token' })),
+        h('button', { type: 'submit' }, t('c.wa.connect')));
+      append(panel, [list, form, jsonEditor(t('c.wa.templates'), t('c.wa.templates.hint'), r[1], function (v) {
+        return rest('PUT', '/v1/whatsapp/templates', v);
+      })]);
+    }).catch(function (err) { panel.textContent = message(err); });
+  }
+
+  function webhooksAdmin(panel) {
+    var EVENTS = ['ticket.created', 'ticket.updated', 'ticket.comment_added', 'whatsapp.message_failed'];
+    rest('GET', '/v1/webhooks').then(function (r) {
+      var list = h('table.list', h('thead', h('tr', ['c.hook.url', 'c.hook.events', 'c.state', '']
+        .map(function (k) { return h('th', { scope: 'col' }, k ? t(k) : ''); }))),
+        h('tbody', r.data.map(function (w) {
+          return h('tr', h('td', h('code', w.url)), h('td', w.events.join(', ')),
+            h('td', w.enabled ? t('c.state.active') : t('c.state.disabled') + (w.disabled_reason ? ' (' + w.disabled_reason + ')' : '')),
+            h('td', h('button.link', { type: 'button', on: { click: function () {
+              rest('PATCH', '/v1/webhooks/' + w.id, { enabled: !w.enabled }).then(admin)
+                .catch(function (err) { announce(message(err)); });
+            } } }, w.enabled ? t('c.deactivate') : t('c.reactivate')), ' ',
+              h('button.link', { type: 'button', on: { click: function () {
+                rest('DELETE', '/v1/webhooks/' + w.id).then(admin).catch(function (err) { announce(message(err)); });
+              } } }, t('c.delete'))));
+        })));
+      var secret = h('p.secret', { role: 'status' });
+      var form = h('form.inline', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        var events = EVENTS.filter(function (ev) { return form.elements['ev-' + ev].checked; });
+        submitting(form, true);
+        rest('POST', '/v1/webhooks', { url: form.elements.url.value, events: events }).then(function (w) {
+          submitting(form, false);
+          secret.textContent = t('c.hook.secret', { secret: w.secret });
+        }).catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, h('h2', t('c.hook.new')), alertBox(),
+        field(t('c.hook.url'), h('input', { name: 'url', type: 'url', placeholder: 'https://' })),
+        h('fieldset.events', h('legend', t('c.hook.events')), EVENTS.map(function (ev) {
+          return h('label.check', h('input', { type: 'checkbox', name: 'ev-' + ev, checked: ev !== 'ticket.updated' }), ' ', ev);
+        })),
+        h('button', { type: 'submit' }, t('c.hook.create')));
+      append(panel, [list, form, secret]);
     }).catch(function (err) { panel.textContent = message(err); });
   }
 
