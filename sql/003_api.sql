@@ -164,6 +164,7 @@ BEGIN
         WHEN 'kb.article.update'  THEN helpdesk.kb_article_save(ctx, p_args)
         WHEN 'kb.article.delete'  THEN helpdesk.kb_article_delete(ctx, p_args)
         WHEN 'user.invite'     THEN helpdesk.user_invite(ctx, p_args)
+        WHEN 'console.settings' THEN helpdesk.console_settings(ctx, p_args)
     END;
 
     IF r IS NULL THEN

@@ -347,7 +347,8 @@ BEGIN
       AND x.password_hash IS NOT NULL;
 
     RETURN jsonb_build_object('status', 200, 'body',
-        jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash));
+        jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash,
+                           'totp_secret', u.totp_secret));
 END
 $$;
 

@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS helpdesk.agent_presence (
     PRIMARY KEY (tenant_id, ticket_id, user_id)
 );
 
+-- agents' second factor (TOTP): the secret in use, and one being set up
+ALTER TABLE helpdesk.users ADD COLUMN IF NOT EXISTS totp_secret text;
+ALTER TABLE helpdesk.users ADD COLUMN IF NOT EXISTS totp_pending text;
+GRANT UPDATE (totp_secret, totp_pending) ON helpdesk.users TO helpdesk_app;
+
 -- the console's live updates read new events in order
 CREATE INDEX IF NOT EXISTS ticket_events_seq ON helpdesk.ticket_events (event_id);
 
@@ -158,6 +163,12 @@ $$;
 
 -- Operations ---------------------------------------------------------------------
 
+-- A tenant may require a second factor of its agents.
+CREATE OR REPLACE FUNCTION helpdesk.console_totp_required(t helpdesk.tenants) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((t.settings->'console'->>'require_totp')::boolean, false)
+$$;
+
 CREATE OR REPLACE FUNCTION helpdesk.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -166,7 +177,9 @@ BEGIN
         'portal', helpdesk.portal_settings(t) || jsonb_build_object(
             'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                             WHERE a.tenant_id = t.tenant_id AND a.name = 'logo')),
-        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.console_user_json(u) END,
+        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.console_user_json(u)
+                     || jsonb_build_object('totp', u.totp_secret IS NOT NULL,
+                                           'totp_required', helpdesk.console_totp_required(t)) END,
         'form', CASE WHEN u.user_id IS NOT NULL THEN helpdesk.portal_form(t) END,
         'agents', CASE WHEN u.user_id IS NOT NULL THEN
                       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.user_id,
@@ -609,6 +622,70 @@ BEGIN
 END
 $$;
 
+-- The second factor: set up (a new secret, pending until a code proves
+-- the app has it), then on; off again with a code.  The module makes the
+-- secrets and checks the codes; the database keeps them.
+CREATE OR REPLACE FUNCTION helpdesk.console_totp(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+    op text, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    CASE op
+    WHEN 'setup' THEN
+        UPDATE helpdesk.users SET totp_pending = args->>'secret'
+        WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+            'secret', args->>'secret',
+            'uri', 'otpauth://totp/' || replace(t.name, ' ', '%20') || ':' || u.email
+                   || '?secret=' || (args->>'secret') || '&issuer=' || replace(t.name, ' ', '%20')
+                   || '&digits=6&period=30'));
+    WHEN 'pending' THEN
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('secret', u.totp_pending));
+    WHEN 'current' THEN
+        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('secret', u.totp_secret));
+    WHEN 'enable' THEN
+        UPDATE helpdesk.users SET totp_secret = totp_pending, totp_pending = NULL, updated_at = now()
+        WHERE tenant_id = u.tenant_id AND user_id = u.user_id AND totp_pending IS NOT NULL;
+        PERFORM helpdesk.audit(ctx, 'agent.totp_enabled', 'user', u.user_id::text);
+        RETURN jsonb_build_object('status', 204, 'body', NULL);
+    ELSE
+        IF helpdesk.console_totp_required(t) THEN
+            PERFORM helpdesk.fail('HD409', 'totp-required-by-tenant',
+                'this helpdesk requires a second factor of its agents');
+        END IF;
+        UPDATE helpdesk.users SET totp_secret = NULL, totp_pending = NULL, updated_at = now()
+        WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
+        PERFORM helpdesk.audit(ctx, 'agent.totp_disabled', 'user', u.user_id::text);
+        RETURN jsonb_build_object('status', 204, 'body', NULL);
+    END CASE;
+END
+$$;
+
+-- GET/PATCH /v1/console: the console's rules (scope "admin").
+CREATE OR REPLACE FUNCTION helpdesk.console_settings(ctx jsonb, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tenants;
+BEGIN
+    IF args ? 'require_totp' THEN
+        IF jsonb_typeof(args->'require_totp') <> 'boolean' THEN
+            PERFORM helpdesk.fail('HD422', 'validation-failed', 'expected true or false',
+                helpdesk.err('require_totp', 'type', 'expected true or false'));
+        END IF;
+
+        UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{console}',
+            coalesce(x.settings->'console', '{}') || jsonb_build_object('require_totp', args->'require_totp')),
+            updated_at = now()
+        WHERE x.tenant_id = (ctx->>'tenant_id')::uuid;
+        PERFORM helpdesk.audit(ctx, 'console.update', 'tenant', ctx->>'tenant_id', args);
+    END IF;
+
+    SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
+
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'require_totp', helpdesk.console_totp_required(t)));
+END
+$$;
+
 -- POST /v1/users/{id}/invitation: a link to the console to choose a
 -- password (the API's way to give a tenant its first admin).
 CREATE OR REPLACE FUNCTION helpdesk.user_invite(ctx jsonb, args jsonb) RETURNS jsonb
@@ -757,6 +834,14 @@ BEGIN
         PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
     END IF;
 
+    -- a tenant that requires a second factor: nothing else until it is set up
+    IF u.user_id IS NOT NULL AND u.totp_secret IS NULL AND helpdesk.console_totp_required(t)
+       AND p_op NOT IN ('boot', 'logout', 'stream.open', 'totp.setup', 'totp.pending', 'totp.enable',
+                        'password.lookup', 'password.set') THEN
+        PERFORM helpdesk.fail('HD403', 'totp-enrollment-required',
+            'this helpdesk requires a second factor: set it up first');
+    END IF;
+
     r := CASE p_op
         WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
         WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', jsonb_build_object(
@@ -789,6 +874,11 @@ BEGIN
         WHEN 'agents.update'   THEN helpdesk.console_agents(ctx, t, u, 'update', p_args)
         WHEN 'audit.list'      THEN helpdesk.console_audit(ctx, u, p_args)
         WHEN 'audit.csv'       THEN helpdesk.console_audit_csv(ctx, u, p_args)
+        WHEN 'totp.setup'      THEN helpdesk.console_totp(ctx, t, u, 'setup', p_args)
+        WHEN 'totp.pending'    THEN helpdesk.console_totp(ctx, t, u, 'pending', p_args)
+        WHEN 'totp.current'    THEN helpdesk.console_totp(ctx, t, u, 'current', p_args)
+        WHEN 'totp.enable'     THEN helpdesk.console_totp(ctx, t, u, 'enable', p_args)
+        WHEN 'totp.disable'    THEN helpdesk.console_totp(ctx, t, u, 'disable', p_args)
     END;
 
     IF r IS NULL THEN

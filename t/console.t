@@ -261,6 +261,59 @@ like $lines[1], qr/^"[^"]+","Bruno Agente","user",/, 'and a row per entry';
     is $g->ua->start($tx)->res->code, 401, "acme's admin is nobody on globex's name";
 }
 
+# --- a second factor (TOTP) ------------------------------------------------------
+use Digest::SHA qw(hmac_sha1);
+sub totp {
+    my ($b32, $when) = @_;
+    my %m;
+    @m{ 'A' .. 'Z', '2' .. '7' } = 0 .. 31;
+    my $bits = join '', map { sprintf '%05b', $m{$_} } split //, $b32;
+    my $key = pack 'B*', substr($bits, 0, int(length($bits) / 8) * 8);
+    my $h = hmac_sha1(pack('NN', 0, int(($when // time) / 30)), $key);
+    my $o = ord(substr($h, -1)) & 0xf;
+    return sprintf '%06d', (unpack('N', substr($h, $o, 4)) & 0x7fffffff) % 1000000;
+}
+{
+    $res = $bruno->api(POST => '/totp/setup', {});
+    is $res->code, 200, 'an agent sets up a second factor';
+    my $secret = $res->json->{secret};
+    like $secret, qr/^[A-Z2-7]{32}$/, 'a base32 secret';
+    like $res->json->{uri}, qr{^otpauth://totp/Tenant%20acme:bruno\@acme\.example\?secret=$secret&issuer=Tenant%20acme}, 'for the app';
+    like $res->json->{qr}, qr{^data:image/svg\+xml;base64,}, 'and as a QR code';
+    is $bruno->api(POST => '/totp/enable', { code => '000000' })->code, 422, 'a wrong code does not turn it on';
+    is $bruno->api(POST => '/totp/enable', { code => totp($secret) })->code, 204, 'the right one does';
+    is $bruno->api(GET => '/boot')->json->{user}{totp}, Mojo::JSON::true, 'on';
+
+    my $c = console();
+    $res = $c->login('bruno@acme.example', 'senha-de-agent-1');
+    is $res->code, 401, 'the password alone is not enough now';
+    is $res->json->{type}, 'https://nginx-helpdesk.org/problems/totp-required', 'the code is asked for';
+    is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'senha-de-agent-1', code => '123456' })->code,
+        422, 'a wrong code: refused';
+    is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'senha-de-agent-1',
+                                   code => totp($secret) })->code, 200, 'password and code: in';
+    is $c->api(GET => '/queue')->code, 200, 'working';
+    is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'wrong-pass', code => totp($secret) })->code,
+        401, 'a code does not replace the password';
+
+    # the tenant makes it mandatory
+    is $ua->patch($t->url('/v1/console') => $h => json => { require_totp => Mojo::JSON::true })->res->code, 200,
+        'a tenant requires a second factor';
+    is $ua->get($t->url('/v1/console') => $h)->res->json->{require_totp}, Mojo::JSON::true, 'and says so';
+    $res = $admin->api(GET => '/queue');
+    is $res->code, 403, 'an agent without one can do nothing else';
+    is $res->json->{type}, 'https://nginx-helpdesk.org/problems/totp-enrollment-required', 'but set it up';
+    is $admin->api(GET => '/boot')->json->{user}{totp_required}, Mojo::JSON::true, 'which the console knows';
+    is $c->api(GET => '/queue')->code, 200, 'agents with one carry on';
+    is $c->api(POST => '/totp/disable', { code => totp($secret) })->code, 409, 'and cannot turn it off';
+    my $s2 = $admin->api(POST => '/totp/setup', {})->json->{secret};
+    is $admin->api(POST => '/totp/enable', { code => totp($s2) })->code, 204, 'the admin sets theirs up';
+    is $admin->api(GET => '/queue')->code, 200, 'and is back at work';
+    $ua->patch($t->url('/v1/console') => $h => json => { require_totp => Mojo::JSON::false });
+    is $c->api(POST => '/totp/disable', { code => totp($secret) })->code, 204, 'optional again: turned off with a code';
+    $admin->api(POST => '/totp/disable', { code => totp($s2) });
+}
+
 # --- the live stream ---------------------------------------------------------------
 {
     my $got = '';

@@ -157,6 +157,16 @@ $b->type('input[name=url]', 'https://hooks.example/helpdesk');
 $b->click('form.inline button[type=submit]');
 like $b->wait_for('.secret', 10, qr/whsec_/) // '', qr/whsec_/, 'a webhook created, its secret shown once';
 
+# a second factor, set up from the console
+$b->get("$console/account");
+$b->wait_for('section.card button', 10);
+$b->click('section.card button');
+$b->wait_for('.totp-setup img', 10);
+ok $b->script(q{return document.querySelector('.totp-setup img').naturalWidth > 0}), 'the QR code shows';
+my $secret = $b->text('.totp-setup code');
+like $secret, qr/^[A-Z2-7]{32}$/, 'with the key to type';
+$b->screenshot("$shots/console-totp.png");
+
 # the audit log
 $b->get("$console/admin#audit");
 like $b->wait_for('table.list', 10, qr/console/) // '', qr/console\.ticket\.read/, 'opening tickets is in the audit log';

@@ -214,6 +214,13 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_article_ops[] = {
     { 0, NULL, NULL, 0, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_console_ops[] = {
+    { NGX_HTTP_GET, "console.settings", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PATCH, "console.settings", "admin", TENANT,
+      ngx_http_helpdesk_api_portal_body, NULL },
+    { 0, NULL, NULL, 0, NULL, NULL }
+};
+
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_invite_ops[] = {
     { NGX_HTTP_POST, "user.invite", "admin", TENANT,
       ngx_http_helpdesk_api_invitation, NULL },
@@ -235,5 +242,6 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[] = {
     { "/v1/kb/articles", ngx_http_helpdesk_api_articles_ops },
     { "/v1/kb/articles/*", ngx_http_helpdesk_api_article_ops },
     { "/v1/users/*/invitation", ngx_http_helpdesk_api_invite_ops },
+    { "/v1/console", ngx_http_helpdesk_api_console_ops },
     { NULL, NULL }
 };

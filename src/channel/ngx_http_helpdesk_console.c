@@ -29,6 +29,12 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_POST,   "/reset", "reset.request",
       NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST, { NULL } },
     { NGX_HTTP_GET,    "/reset/*", "reset.check", CALL, { "token" } },
+    { NGX_HTTP_POST,   "/totp/setup", "totp.setup",
+      NGX_HTTP_HELPDESK_FLOW_TOTP_SETUP, { NULL } },
+    { NGX_HTTP_POST,   "/totp/enable", "totp.enable",
+      NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM, { NULL } },
+    { NGX_HTTP_POST,   "/totp/disable", "totp.disable",
+      NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM, { NULL } },
     { NGX_HTTP_POST,   "/reset/*", "reset.done",
       NGX_HTTP_HELPDESK_FLOW_RESET_DONE, { "token" } },
 

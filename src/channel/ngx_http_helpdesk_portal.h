@@ -32,7 +32,9 @@ typedef enum {
     NGX_HTTP_HELPDESK_FLOW_UPLOAD,
     NGX_HTTP_HELPDESK_FLOW_DOWNLOAD,
     NGX_HTTP_HELPDESK_FLOW_CSV,         /* one call, its text as a CSV file */
-    NGX_HTTP_HELPDESK_FLOW_STREAM       /* server-sent events (the console) */
+    NGX_HTTP_HELPDESK_FLOW_STREAM,      /* server-sent events (the console) */
+    NGX_HTTP_HELPDESK_FLOW_TOTP_SETUP,  /* a new secret, shown as a QR code */
+    NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM /* a code, then the change it allows */
 } ngx_http_helpdesk_portal_flow_e;
 
 
@@ -105,6 +107,8 @@ struct ngx_http_helpdesk_portal_ctx_s {
     ngx_str_t                           hash;
     ngx_str_t                           login_user;
     ngx_str_t                           limit_keys[2];  /* account, address */
+    ngx_str_t                           totp;           /* the agent's secret */
+    unsigned                            totp_failed:1;
     ngx_http_helpdesk_portal_next_pt    next;
     ngx_http_helpdesk_portal_then_pt    then;
     ngx_uint_t                          step;

@@ -26,6 +26,8 @@
 #include "ngx_http_helpdesk_module.h"
 #include "core/ngx_helpdesk_http.h"
 #include "core/ngx_helpdesk_password.h"
+#include "core/ngx_helpdesk_qr.h"
+#include "core/ngx_helpdesk_totp.h"
 #include "ngx_http_helpdesk_portal.h"
 
 
@@ -49,6 +51,10 @@ static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
     ngx_str_t *type);
+static void ngx_http_helpdesk_portal_totp_qr(
+    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
+static void ngx_http_helpdesk_portal_totp_confirm(
+    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
 static void ngx_http_helpdesk_portal_invalid(
     ngx_http_helpdesk_portal_ctx_t *ctx, const char *field, const char *code,
     const char *detail, const char *message);
@@ -161,6 +167,31 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
 
     case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
         ngx_http_helpdesk_portal_step(ctx);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_SETUP:
+        {
+            ngx_str_t  secret;
+
+            if (ngx_helpdesk_totp_secret(r->pool, &secret) != NGX_OK) {
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            json_object_set_new(ctx->args, "secret",
+                                json_stringn((char *) secret.data, secret.len));
+            ngx_http_helpdesk_portal_call(ctx, "totp.setup", ctx->args,
+                                          ngx_http_helpdesk_portal_totp_qr);
+            return;
+        }
+
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:
+        /* the secret to check the code against, then the change */
+        ngx_http_helpdesk_portal_call(ctx,
+            ngx_strcmp(ctx->op->op, "totp.enable") == 0 ? "totp.pending"
+                                                        : "totp.current",
+            ctx->args, ngx_http_helpdesk_portal_totp_confirm);
         return;
 
     default:
@@ -522,6 +553,125 @@ ngx_http_helpdesk_portal_refused_file(ngx_str_t *name, ngx_str_t *type)
 }
 
 
+/* the setup's answer, with its otpauth URI as a QR code to scan */
+static void
+ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    char                *text;
+    json_t              *body;
+    ngx_str_t            uri, svg, b64, out;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->r;
+
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
+
+    if (uri.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    uri.len = ngx_strlen(uri.data);
+
+    if (ngx_helpdesk_qr_svg(r->pool, &uri, &svg) != NGX_OK) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    b64.len = sizeof("data:image/svg+xml;base64,") - 1
+              + ngx_base64_encoded_length(svg.len);
+    b64.data = ngx_pnalloc(r->pool, b64.len);
+    if (b64.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    out.data = ngx_cpymem(b64.data, "data:image/svg+xml;base64,",
+                          sizeof("data:image/svg+xml;base64,") - 1);
+    ngx_encode_base64(&out, &svg);
+    b64.len = out.data + out.len - b64.data;
+
+    json_object_set_new(body, "qr", json_stringn((char *) b64.data, b64.len));
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    out.len = ngx_strlen(text);
+    out.data = ngx_pnalloc(r->pool, out.len);
+    if (out.data == NULL) {
+        free(text);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(out.data, text, out.len);
+    free(text);
+
+    ngx_str_set(&b64, "no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &b64);
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json",
+                               out.data, out.len));
+}
+
+
+/* the code against the secret, then "totp.enable" or "totp.disable" */
+static void
+ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t        *body, *c;
+    ngx_str_t      secret, code;
+    json_error_t   err;
+
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    secret.data = (u_char *) json_string_value(json_object_get(body, "secret"));
+    c = json_object_get(ctx->args, "code");
+
+    if (secret.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_CONFLICT,
+            "totp-not-set-up", "Conflict",
+            "there is no second factor to confirm; set one up first");
+        return;
+    }
+
+    secret.len = ngx_strlen(secret.data);
+
+    if (!json_is_string(c)) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_invalid(ctx, "code", "required",
+            "enter the code from your authenticator app",
+            "enter the code from your authenticator app");
+        return;
+    }
+
+    code.data = (u_char *) json_string_value(c);
+    code.len = json_string_length(c);
+
+    if (ngx_helpdesk_totp_check(&secret, &code) != NGX_OK) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
+            "the code is not right", "the code is not right");
+        return;
+    }
+
+    json_decref(body);
+
+    ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
+                                  ngx_http_helpdesk_portal_reply);
+}
+
+
 /* after a portal_call() of a flow */
 void
 ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
@@ -529,7 +679,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     json_t              *body, *a;
     json_error_t         err;
-    const char          *hash, *user;
+    const char          *hash, *user, *totp;
     ngx_str_t            v;
     ngx_http_request_t  *r = ctx->r;
 
@@ -545,6 +695,21 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
             ctx->step = 1;
             hash = json_string_value(json_object_get(body, "password_hash"));
             user = json_string_value(json_object_get(body, "user_id"));
+
+            /* an agent with a second factor: its secret, for the code */
+            totp = json_string_value(json_object_get(body, "totp_secret"));
+            if (totp) {
+                ctx->totp.len = ngx_strlen(totp);
+                ctx->totp.data = ngx_pnalloc(r->pool, ctx->totp.len);
+                if (ctx->totp.data == NULL) {
+                    json_decref(body);
+                    ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                    return;
+                }
+
+                ngx_memcpy(ctx->totp.data, totp, ctx->totp.len);
+            }
 
             if (user) {
                 ctx->login_user.len = ngx_strlen(user);
@@ -576,6 +741,12 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0))
             != NGX_HTTP_OK || ctx->step != 3)
         {
+            if (ctx->totp_failed) {
+                ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
+                    "the code is not right", "the code is not right");
+                return;
+            }
+
             ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
                 "invalid-credentials", "Unauthorized",
                 "the email or the password is not right");
@@ -772,7 +943,28 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
         return;
     }
 
-    /* login */
+    /* login: the password is right; then the second factor, if any */
+    if (rc == NGX_OK && ctx->login_user.len && ctx->totp.len) {
+        ngx_str_t  code;
+        json_t    *c = json_object_get(ctx->args, "code");
+
+        if (!json_is_string(c) || json_string_length(c) == 0) {
+            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+                "totp-required", "Unauthorized",
+                "enter the code from your authenticator app");
+            return;
+        }
+
+        code.data = (u_char *) json_string_value(c);
+        code.len = json_string_length(c);
+
+        if (ngx_helpdesk_totp_check(&ctx->totp, &code) != NGX_OK) {
+            /* a failed attempt, like a wrong password */
+            ctx->totp_failed = 1;
+            rc = NGX_DECLINED;
+        }
+    }
+
     if (rc == NGX_OK && ctx->login_user.len) {
         ctx->step = 2;
         ngx_http_helpdesk_portal_session_new(ctx);

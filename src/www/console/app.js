@@ -102,7 +102,7 @@
       link('/', t('c.queue')),
       u.role === 'admin' ? link('/admin', t('c.admin')) : null) : null;
     append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav,
-      u ? h('span.me', u.name || u.email, ' · ', h('button.link', { type: 'button', on: { click: function () {
+      u ? h('span.me', link('/account', u.name || u.email), ' · ', h('button.link', { type: 'button', on: { click: function () {
         api('POST', '/logout').then(function () { location.href = base + '/'; });
       } } }, t('c.logout'))) : null]);
   }
@@ -113,10 +113,12 @@
     current = null;
     if ((m = p.match(/^\/reset\/([0-9a-f]{64})$/))) return reset(m[1]);
     if (!boot.user) return login();
+    if (boot.user.totp_required && !boot.user.totp) return account(true);
     startStream();
     if (p === '/' || p === '') return queue();
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
     if (p === '/admin' && boot.user.role === 'admin') return admin();
+    if (p === '/account') return account(false);
     view(t('c.notfound'), [h('h1', t('c.notfound')), link('/', t('c.queue'))]);
   }
 
@@ -135,17 +137,30 @@
   /* ---------- log in, choose a password ---------- */
 
   function login() {
+    var codeField = h('div.code-field');
     var form = h('form.card', { novalidate: true, on: { submit: function (e) {
       e.preventDefault();
+      var body = { email: form.elements.email.value.trim(), password: form.elements.password.value };
+      if (form.elements.code) body.code = form.elements.code.value.trim();
       submitting(form, true);
-      api('POST', '/login', { email: form.elements.email.value.trim(), password: form.elements.password.value })
+      api('POST', '/login', body)
         .then(function () { return api('GET', '/boot'); })
         .then(function (b) { boot.user = b.user; boot.agents = b.agents; boot.form = b.form; route(); })
-        .catch(function (err) { submitting(form, false); showError(form, err); });
+        .catch(function (err) {
+          submitting(form, false);
+          if (err.slug === 'totp-required' && !form.elements.code) {
+            append(codeField, [field(t('c.totp.code'), h('input', { name: 'code', inputMode: 'numeric',
+              autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxLength: 6, required: true }), t('c.totp.code.hint'))]);
+            form.elements.code.focus();
+            return;
+          }
+          showError(form, err);
+        });
     } } },
       h('h1', t('c.login')), alertBox(),
       field(t('c.email'), h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true })),
       field(t('c.password'), h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })),
+      codeField,
       h('button', { type: 'submit' }, t('c.login')));
     view(t('c.login'), [form], 'narrow');
     form.elements.email.focus();
@@ -599,6 +614,60 @@
       if (err.status === 401) { boot.user = null; route(); return; }
       view(number, [h('h1', number), h('p.alert.error', message(err)), link('/', t('c.queue'))]);
     });
+  }
+
+  /* ---------- the agent's own account: password, second factor ---------- */
+
+  function account(required) {
+    var u = boot.user;
+    var pw = h('form.card', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      submitting(pw, true);
+      api('POST', '/password', { current: pw.elements.current.value, password: pw.elements.password.value })
+        .then(function () { submitting(pw, false); pw.reset(); showOk(pw, t('c.saved')); })
+        .catch(function (err) { submitting(pw, false); showError(pw, err); });
+    } } }, h('h2', t('c.account.password')), alertBox(),
+      field(t('c.account.current'), h('input', { type: 'password', name: 'current', autocomplete: 'current-password' })),
+      field(t('c.account.new'), h('input', { type: 'password', name: 'password', autocomplete: 'new-password', minLength: 8 }),
+            t('c.password.hint')),
+      h('button', { type: 'submit' }, t('c.save')));
+
+    var second = h('section.card');
+    function drawSecond() {
+      second.textContent = '';
+      append(second, [h('h2', t('c.totp')), h('p', u.totp ? t('c.totp.on') : t('c.totp.off'))]);
+      var form = h('form', { novalidate: true }), shown = h('div.totp-setup');
+      if (!u.totp) {
+        append(second, [h('button', { type: 'button', on: { click: function () {
+          api('POST', '/totp/setup', {}).then(function (r) {
+            shown.textContent = '';
+            append(shown, [h('img.qr', { src: r.qr, alt: t('c.totp.qr'), width: 200, height: 200 }),
+              h('p', t('c.totp.manual'), ' ', h('code', r.secret))]);
+            form.hidden = false;
+            form.elements.code.focus();
+          }).catch(function (err) { announce(message(err)); });
+        } } }, t('c.totp.setup')), shown]);
+        form.hidden = true;
+      }
+      form.addEventListener('submit', function (e) {
+        e.preventDefault();
+        submitting(form, true);
+        api('POST', u.totp ? '/totp/disable' : '/totp/enable', { code: form.elements.code.value.trim() })
+          .then(function () { return api('GET', '/boot'); })
+          .then(function (b) { boot.user = u = b.user; if (required && u.totp) { go('/', true); return; } drawSecond(); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      });
+      if (!(u.totp && u.totp_required)) {
+        append(form, [alertBox(), field(t('c.totp.code'), h('input', { name: 'code', inputMode: 'numeric',
+          autocomplete: 'one-time-code', maxLength: 6 }), t('c.totp.code.hint')),
+          h('button', { type: 'submit' }, u.totp ? t('c.totp.disable') : t('c.totp.enable'))]);
+        second.appendChild(form);
+      }
+    }
+    drawSecond();
+    view(t('c.account'), [h('h1', t('c.account')),
+      required ? h('p.alert.error', { role: 'alert' }, t('c.totp.required')) : null,
+      second, required ? null : pw], 'narrow');
   }
 
   /* ---------- admin ---------- */
