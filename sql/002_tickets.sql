@@ -457,9 +457,11 @@ BEGIN
                    helpdesk.ticket_number(t.number)));
     END IF;
 
-    -- a public reply goes back on the channel the customer used
+    -- a public reply goes back on the channel the customer used (unless
+    -- the agent chose the tenant's fallback: then it is only on the ticket,
+    -- which the customer reads on the portal)
     IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
-       AND t.channel = 'whatsapp'
+       AND t.channel = 'whatsapp' AND ctx->>'via' IS NULL
     THEN
         PERFORM helpdesk.whatsapp_reply_check(t);
     END IF;
@@ -467,7 +469,8 @@ BEGIN
     e := helpdesk.event_add(ctx, t.ticket_id, 'comment', visibility,
                             args->>'body', '{}');
 
-    IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer' THEN
+    IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
+       AND ctx->>'via' IS NULL THEN
         PERFORM helpdesk.deliver_reply(ctx, t, e);
     END IF;
 

@@ -153,9 +153,12 @@ BEGIN
                               'parameters', coalesce(jsonb_array_length(value->'parameters'), 0))
                               ORDER BY key), '[]')
                           FROM jsonb_each(helpdesk.whatsapp_templates(t.tenant_id)))),
-        'fallback', CASE WHEN EXISTS (SELECT 1 FROM helpdesk.users u
-                                      WHERE u.tenant_id = t.tenant_id
-                                        AND u.user_id = t.requester_id AND u.email IS NOT NULL)
+        -- the tenant's fallback: the portal, for a customer who can log in
+        'fallback', CASE WHEN (SELECT x.settings->'console'->>'fallback' FROM helpdesk.tenants x
+                               WHERE x.tenant_id = t.tenant_id) = 'portal'
+                          AND EXISTS (SELECT 1 FROM helpdesk.users u
+                                      WHERE u.tenant_id = t.tenant_id AND u.user_id = t.requester_id
+                                        AND u.email IS NOT NULL AND u.password_hash IS NOT NULL)
                          THEN 'portal' END);
 END
 $$;
@@ -349,9 +352,21 @@ BEGIN
         END IF;
     END IF;
 
-    -- a reply goes out on the ticket's channel; a note stays in the console
-    r := helpdesk.ticket_comment(ctx || jsonb_build_object('channel',
-                                     CASE WHEN vis = 'public' THEN t.channel ELSE 'console' END),
+    -- the fallback, when the channel cannot be used and the tenant has one
+    IF args->>'via' IS NOT NULL THEN
+        IF vis <> 'public' OR args->>'via' IS DISTINCT FROM
+                              (helpdesk.console_reply_options(t)->>'fallback') THEN
+            PERFORM helpdesk.fail('HD422', 'validation-failed', 'no such fallback for this ticket',
+                helpdesk.err('via', 'invalid', 'the fallback of this ticket, if it has one'));
+        END IF;
+    END IF;
+
+    -- a reply goes out on the ticket's channel (or the fallback); a note
+    -- stays in the console
+    r := helpdesk.ticket_comment(ctx || jsonb_strip_nulls(jsonb_build_object(
+                                     'channel', CASE WHEN vis = 'internal' THEN 'console'
+                                                     ELSE coalesce(args->>'via', t.channel) END,
+                                     'via', args->>'via')),
                                  jsonb_build_object('id', t.ticket_id, 'body', body,
                                                     'visibility', vis));
 
@@ -666,6 +681,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
     t helpdesk.tenants;
 BEGIN
+    IF args ? 'fallback' THEN
+        IF coalesce(args->>'fallback', 'none') NOT IN ('portal', 'none') THEN
+            PERFORM helpdesk.fail('HD422', 'validation-failed', 'portal or none',
+                helpdesk.err('fallback', 'invalid', 'portal or none'));
+        END IF;
+
+        UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{console}',
+            coalesce(x.settings->'console', '{}')
+            || jsonb_build_object('fallback', coalesce(args->>'fallback', 'none'))),
+            updated_at = now()
+        WHERE x.tenant_id = (ctx->>'tenant_id')::uuid;
+    END IF;
+
     IF args ? 'require_totp' THEN
         IF jsonb_typeof(args->'require_totp') <> 'boolean' THEN
             PERFORM helpdesk.fail('HD422', 'validation-failed', 'expected true or false',
@@ -682,7 +710,8 @@ BEGIN
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
-        'require_totp', helpdesk.console_totp_required(t)));
+        'require_totp', helpdesk.console_totp_required(t),
+        'fallback', coalesce(t.settings->'console'->>'fallback', 'none')));
 END
 $$;
 

@@ -182,6 +182,22 @@ is $res->code, 201, 'a template sent instead';
 ok until_true(sub { grep { $_->{path} eq '/graph/PNID1/messages' && ($_->{body} // '') =~ /atualizacao_chamado/ } @{ $fake->requests } }),
     'the template reaches the provider';
 
+# the tenant's fallback: when WhatsApp cannot be used, the portal
+is $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'x', via => 'portal' })->code, 422,
+    'no fallback unless the tenant has one';
+is $ua->patch($t->url('/v1/console') => $h => json => { fallback => 'portal' })->res->code, 200, 'the tenant sets one';
+is $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{reply}{fallback}, undef,
+    'not offered for a customer who cannot log in to the portal';
+$t->psql(q{UPDATE helpdesk.users SET email = 'maria@example.com', password_hash = 'x'
+           WHERE name = 'Maria WhatsApp'});
+is $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{reply}{fallback}, 'portal', 'offered when they can';
+$before = scalar @{ $fake->requests };
+$res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'Respondemos pelo portal.', via => 'portal' });
+is $res->code, 201, 'a reply through the fallback';
+is $res->json->{channel}, 'portal', 'on the portal';
+sleep 0.5;
+is scalar @{ $fake->requests }, $before, 'not sent to WhatsApp';
+
 # --- presence ---------------------------------------------------------------------------
 is_deeply $bruno->api(POST => "/tickets/$by{api}{number}/presence", {})->json->{viewers}, [], 'alone on a ticket';
 $res = $admin->api(POST => "/tickets/$by{api}{number}/presence", { typing => Mojo::JSON::true });

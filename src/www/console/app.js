@@ -436,6 +436,8 @@
 
     var channelNote = h('div.channel-note', { 'aria-live': 'polite' });
 
+    var via = null;     /* the fallback, when the agent chooses it */
+
     function drawChannelNote() {
       var r = tk.reply || {}, wa = r.whatsapp;
       channelNote.textContent = '';
@@ -444,7 +446,10 @@
         channelNote.classList.add('warn');
         append(channelNote, [h('p', h('strong', t('c.wa.closed')), ' ',
           wa.last_inbound_at ? t('c.wa.last', { when: when(wa.last_inbound_at) }) : '', ' ', t('c.wa.closed.help')),
-          wa.templates.length ? templateForm(wa.templates) : h('p', t('c.wa.notemplates'))]);
+          wa.templates.length ? templateForm(wa.templates) : h('p', t('c.wa.notemplates')),
+          r.fallback ? h('label.check', h('input', { type: 'checkbox', name: 'via', value: r.fallback,
+                                                     on: { change: function (e) { via = e.target.checked ? r.fallback : null; } } }),
+                         ' ', t('c.fallback.' + r.fallback)) : null]);
       } else if (r.channel === 'whatsapp' && wa) {
         append(channelNote, [h('p', channelTag('whatsapp'), ' ', t('c.wa.open', { when: when(wa.window_closes_at) }))]);
       } else {
@@ -505,13 +510,14 @@
 
       function send(force) {
         var vis = form.elements.visibility.value;
-        if (vis === 'public' && tk.reply && tk.reply.available === false) {
+        if (vis === 'public' && tk.reply && tk.reply.available === false && !via) {
           return showError(form, { detail: t('c.wa.closed') + ' ' + t('c.wa.closed.help') });
         }
         submitting(form, true);
         up.ids().then(function (ids) {
           return api('POST', '/tickets/' + tk.number + '/replies', {
             body: body.value, visibility: vis, attachments: ids, seen_event_id: seen,
+            via: vis === 'public' && via ? via : undefined,
             force: force || undefined, status: after.value || undefined });
         }).then(function () {
           submitting(form, false);
