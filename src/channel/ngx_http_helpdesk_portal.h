@@ -149,6 +149,10 @@ void ngx_http_helpdesk_portal_set_args(ngx_http_helpdesk_portal_ctx_t *ctx,
 void ngx_http_helpdesk_portal_redis_failed(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 
+/* ngx_http_helpdesk_portal_args.c */
+ngx_int_t ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx);
+
+
 /* ngx_http_helpdesk_portal_pages.c */
 ngx_int_t ngx_http_helpdesk_portal_asset(ngx_http_request_t *r, u_char *path,
     size_t len);

@@ -1,0 +1,188 @@
+/*
+ * A portal or console call's arguments, as the service functions take
+ * them: the JSON body's members, the path's parameters, the query's
+ * lower-case arguments as strings, who votes on an article, and the app's
+ * origin for the links it emails.  What is wrong with the body is answered
+ * here (400); the rest is checked by the database.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "core/ngx_helpdesk_http.h"
+#include "core/ngx_helpdesk_json.h"
+#include "ngx_http_helpdesk_portal.h"
+
+
+/* path parameters, query and body, as the operation's arguments */
+ngx_int_t
+ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    u_char              *p, *last, *name, *eq, *amp, *dst;
+    size_t               len;
+    json_t              *v;
+    ngx_uint_t           i;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->r;
+    u_char               detail[256];
+
+    if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD && ctx->raw_body.len) {
+        ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
+                                            ctx->raw_body.len, &err);
+
+        if (ctx->body == NULL || !json_is_object(ctx->body)) {
+            ngx_snprintf(detail, sizeof(detail) - 1, "the body is not a JSON "
+                         "object: %s%Z", ctx->body ? "" : err.text);
+            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_BAD_REQUEST,
+                "invalid-json", "Bad Request", (char *) detail);
+            return NGX_ERROR;
+        }
+
+        ctx->args = json_deep_copy(ctx->body);
+
+    } else {
+        ctx->args = json_object();
+    }
+
+    if (ctx->args == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS; i++) {
+        if (ctx->op->param_names[i] == NULL) {
+            break;
+        }
+
+        v = json_stringn((char *) ctx->params[i].data, ctx->params[i].len);
+        if (v == NULL
+            || json_object_set_new(ctx->args, ctx->op->param_names[i], v) != 0)
+        {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+    }
+
+    /* where links back to the app start (reset and invitation emails) */
+    {
+        ngx_table_elt_t  *host = r->headers_in.host;
+        u_char            origin[512];
+        u_char           *e;
+
+        e = ngx_snprintf(origin, sizeof(origin), "%s://%V%V",
+                         ctx->tls ? "https" : "http",
+                         host ? &host->value : &ctx->host,
+                         &ctx->hlcf->app_prefix);
+
+        json_object_set_new(ctx->args, "origin",
+                            json_stringn((char *) origin, e - origin));
+    }
+
+    /* who votes on articles: the customer, or this browser */
+    if (ngx_strncmp(ctx->op->op, "kb.article", 10) == 0
+        || ngx_strcmp(ctx->op->op, "kb.vote") == 0)
+    {
+        u_char  digest[32], voter[2 + 32];
+
+        if (ctx->user.len) {
+            v = json_pack("s+#", "u:", (char *) ctx->user.data,
+                          (int) ctx->user.len);
+        } else {
+            ngx_helpdesk_sha256(ctx->csrf_cookie.data, ctx->csrf_cookie.len,
+                                digest);
+            voter[0] = 'b';
+            voter[1] = ':';
+            ngx_hex_dump(voter + 2, digest, 16);
+            v = json_stringn((char *) voter, sizeof(voter));
+        }
+
+        if (v == NULL || json_object_set_new(ctx->args, "voter", v) != 0) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+    }
+
+    /* query arguments as strings (q, limit, status) */
+    p = r->args.data;
+    last = p + r->args.len;
+
+    while (p < last) {
+        name = p;
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        p = amp + 1;
+
+        if (eq == NULL || eq - name > 16) {
+            continue;
+        }
+
+        len = amp - eq - 1;
+        dst = ngx_pnalloc(r->pool, len + 1);
+        if (dst == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+
+        {
+            u_char  *s = eq + 1, *d = dst, *q;
+
+            for (q = s; q < amp; q++) {
+                if (*q == '+') {
+                    *q = ' ';
+                }
+            }
+
+            ngx_unescape_uri(&d, &s, len, 0);
+            len = d - dst;
+        }
+
+        /*
+         * Query arguments of lower-case names become string arguments
+         * (filters, search, paging); the service functions check them.
+         * Path parameters and the body's members are not overridden.
+         */
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
+            || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV)
+        {
+            char     key[17];
+            u_char  *k;
+
+            for (k = name; k < eq; k++) {
+                if (!((*k >= 'a' && *k <= 'z') || *k == '_')) {
+                    break;
+                }
+            }
+
+            if (k < eq || eq == name) {
+                continue;
+            }
+
+            ngx_memcpy(key, name, eq - name);
+            key[eq - name] = '\0';
+
+            if (json_object_get(ctx->args, key) != NULL) {
+                continue;
+            }
+
+            v = json_stringn((char *) dst, len);
+            if (v == NULL) {
+                /* not UTF-8: the argument is left out */
+                continue;
+            }
+
+            json_object_set_new(ctx->args, key, v);
+        }
+    }
+
+    return NGX_OK;
+}
