@@ -1041,9 +1041,11 @@ LANGUAGE sql AS $$
     SELECT * FROM helpdesk.app_upload('portal', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
 
--- An attachment of one of the customer's tickets.
-CREATE OR REPLACE FUNCTION helpdesk.portal_attachment(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_number text, p_id text,
+-- An attachment, for the portal (a file of the customer's own tickets, on
+-- a public event) or the console (any file of the tenant's tickets); the
+-- download is audited.
+CREATE OR REPLACE FUNCTION helpdesk.app_attachment(p_app text, p_host text, p_base text,
+    p_user uuid, p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1060,20 +1062,22 @@ BEGIN
     PERFORM helpdesk.read_only_audit();
 
     SELECT * INTO u FROM helpdesk.users x
-    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
-      AND x.status = 'active' AND x.role = 'customer';
+    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
+      AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)));
 
     IF u.user_id IS NULL THEN
         PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
     END IF;
 
-    tk := helpdesk.portal_ticket_find(u, p_number, false);
+    tk := CASE WHEN p_app = 'portal' THEN helpdesk.portal_ticket_find(u, p_number, false)
+               ELSE helpdesk.ticket_find(p_number, false) END;
 
     IF helpdesk.is_uuid(p_id) THEN
         SELECT x.* INTO a FROM helpdesk.attachments x
         JOIN helpdesk.ticket_events e ON e.tenant_id = x.tenant_id AND e.event_id = x.event_id
         WHERE x.tenant_id = t.tenant_id AND x.ticket_id = tk.ticket_id
-          AND x.attachment_id = p_id::uuid AND e.visibility = 'public';
+          AND x.attachment_id = p_id::uuid
+          AND (p_app <> 'portal' OR e.visibility = 'public');
     END IF;
 
     IF a.attachment_id IS NULL THEN
@@ -1089,6 +1093,14 @@ BEGIN
     content_type := a.content_type;
     data := a.data;
 END
+$$;
+
+DROP FUNCTION IF EXISTS helpdesk.portal_attachment(text, text, uuid, inet, text, text);
+CREATE FUNCTION helpdesk.portal_attachment(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_number text, p_id text,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE sql AS $$
+    SELECT * FROM helpdesk.app_attachment('portal', p_host, p_base, p_user, p_ip, p_number, p_id)
 $$;
 
 -- The tenant's logo or favicon, by Host (no login: it is on every page).

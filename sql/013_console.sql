@@ -926,53 +926,12 @@ LANGUAGE sql AS $$
     SELECT * FROM helpdesk.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
 
--- Any attachment of the tenant's tickets, for its agents (audited).
-CREATE OR REPLACE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
+DROP FUNCTION IF EXISTS helpdesk.console_attachment(text, text, uuid, inet, text, text);
+CREATE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
     p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
-LANGUAGE plpgsql AS $$
-DECLARE
-    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
-    u  helpdesk.users;
-    tk helpdesk.tickets;
-    a  helpdesk.attachments;
-BEGIN
-    IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no helpdesk at this address');
-    END IF;
-
-    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
-    PERFORM helpdesk.read_only_audit();
-
-    SELECT * INTO u FROM helpdesk.users x
-    WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
-      AND x.status = 'active' AND x.role IN ('agent', 'admin');
-
-    IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
-    END IF;
-
-    tk := helpdesk.ticket_find(p_number, false);
-
-    IF helpdesk.is_uuid(p_id) THEN
-        SELECT * INTO a FROM helpdesk.attachments x
-        WHERE x.tenant_id = t.tenant_id AND x.ticket_id = tk.ticket_id
-          AND x.attachment_id = p_id::uuid;
-    END IF;
-
-    IF a.attachment_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
-    END IF;
-
-    PERFORM helpdesk.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
-                                              'actor_id', u.user_id, 'ip', p_ip),
-                           'attachment.read', 'attachment', a.attachment_id::text,
-                           jsonb_build_object('ticket_id', tk.ticket_id));
-
-    filename := a.filename;
-    content_type := a.content_type;
-    data := a.data;
-END
+LANGUAGE sql AS $$
+    SELECT * FROM helpdesk.app_attachment('console', p_host, p_base, p_user, p_ip, p_number, p_id)
 $$;
 
 -- The tickets with events after p_since (every tenant: the module sends

@@ -374,6 +374,13 @@ ngx_http_helpdesk_stream_polled(ngx_helpdesk_pg_query_t *pq, PGresult *res)
         all->pool = NULL;
     }
 
+    if (pq->status == NGX_HELPDESK_PG_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "helpdesk console: the changes could not be read: %s",
+                      PQresultErrorMessage(res));
+    }
+
     if (pq->status == NGX_HELPDESK_PG_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
         n = PQntuples(res);
 

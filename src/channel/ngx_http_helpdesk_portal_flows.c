@@ -51,6 +51,8 @@ static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
     ngx_str_t *type);
+static void ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *hash);
 static void ngx_http_helpdesk_portal_totp_qr(
     ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
 static void ngx_http_helpdesk_portal_totp_confirm(
@@ -672,6 +674,27 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
+/* ctx->secret against a stored hash (NULL: an unknown account), in a thread */
+static void
+ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *hash)
+{
+    ngx_str_t            v;
+    ngx_http_request_t  *r = ctx->r;
+
+    v.data = (u_char *) hash;
+    v.len = hash ? ngx_strlen(hash) : 0;
+
+    if (ngx_helpdesk_password_check(r->pool, r->connection->log, &ctx->secret,
+                                    hash ? &v : NULL,
+                                    ngx_http_helpdesk_portal_checked, ctx)
+        != NGX_OK)
+    {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
 /* after a portal_call() of a flow */
 void
 ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
@@ -680,7 +703,6 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_t              *body, *a;
     json_error_t         err;
     const char          *hash, *user, *totp;
-    ngx_str_t            v;
     ngx_http_request_t  *r = ctx->r;
 
     body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
@@ -718,19 +740,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
                                                           (u_char *) user });
             }
 
-            v.data = (u_char *) hash;
-            v.len = hash ? ngx_strlen(hash) : 0;
-
-            if (ngx_helpdesk_password_check(r->pool, r->connection->log,
-                    &ctx->secret, user && hash ? &v : NULL,
-                    ngx_http_helpdesk_portal_checked, ctx) != NGX_OK)
-            {
-                json_decref(body);
-                ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
+            ngx_http_helpdesk_portal_check(ctx, user ? hash : NULL);
             json_decref(body);
             return;
         }
@@ -804,19 +814,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         if (ctx->step == 0) {
             ctx->step = 1;
             hash = json_string_value(json_object_get(body, "password_hash"));
-            v.data = (u_char *) hash;
-            v.len = hash ? ngx_strlen(hash) : 0;
-
-            if (ngx_helpdesk_password_check(r->pool, r->connection->log,
-                    &ctx->secret, hash ? &v : NULL,
-                    ngx_http_helpdesk_portal_checked, ctx) != NGX_OK)
-            {
-                json_decref(body);
-                ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
+            ngx_http_helpdesk_portal_check(ctx, hash);
             json_decref(body);
             return;
         }
