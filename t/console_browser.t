@@ -172,6 +172,17 @@ $b->get("$console/admin#audit");
 like $b->wait_for('table.list', 10, qr/console/) // '', qr/console\.ticket\.read/, 'opening tickets is in the audit log';
 $b->screenshot("$shots/console-audit.png");
 
+# the language switcher: English for this browser, kept across pages
+$b->select('select.lang', 'en');
+like $b->wait_for('nav', 10, qr/Settings|Queue/) // '', qr/Queue/, 'the switcher turns the console to English';
+$b->get("$console/");
+like $b->wait_for('.queue-list', 10, qr/TKT-/) // '', qr/TKT-/, 'the queue after the switch';
+like $b->text('nav') // '', qr/Queue/, 'and the choice is kept';
+$b->select('select.lang', 'pt-BR');
+like $b->wait_for('nav', 10, qr/Fila/) // '', qr/Fila/, 'and back to Portuguese';
+$b->get("$console/admin#audit");
+$b->wait_for('table.list', 10, qr/console/);
+
 # contrast of the text colours used (WCAG 2.1 AA: 4.5:1)
 my $low = $b->script(q{
   function lum(c) { var m = c.match(/\d+(\.\d+)?/g).map(Number).slice(0, 3).map(function (v) { v /= 255;

@@ -101,7 +101,13 @@
     var nav = u ? h('nav', { 'aria-label': t('c.nav') },
       link('/', t('c.queue')),
       u.role === 'admin' ? link('/admin', t('c.admin')) : null) : null;
-    append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav,
+    var lang = h('select.lang', { 'aria-label': t('c.language'), on: { change: function () {
+      document.cookie = 'hd_lang=' + lang.value + '; Path=/; Max-Age=31536000; SameSite=Lax';
+      location.reload();
+    } } }, [['pt-BR', 'Português'], ['es', 'Español'], ['en', 'English']].map(function (l) {
+      return h('option', { value: l[0], selected: l[0] === HD.lang }, l[1]);
+    }));
+    append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav, lang,
       u ? h('span.me', link('/account', u.name || u.email), ' · ', h('button.link', { type: 'button', on: { click: function () {
         api('POST', '/logout').then(function () { location.href = base + '/'; });
       } } }, t('c.logout'))) : null]);
@@ -284,6 +290,11 @@
           h('td', tk.assignee ? tk.assignee.name : h('span.muted', t('c.unassigned'))),
           h('td.age', h('time', { dateTime: tk.created_at, title: when(tk.created_at) }, age(tk.created_at))));
       });
+      var more = r.total > r.data.length ? h('p.more', t('c.shown', { n: r.data.length, total: r.total }), ' ',
+        r.data.length < 200 ? h('button.secondary', { type: 'button', on: { click: function () {
+          filters.limit = String(Math.min(200, (parseInt(filters.limit || '100', 10) || 100) + 100));
+          load(false);
+        } } }, t('c.more')) : t('c.refine')) : null;
       table.appendChild(h('table.tickets',
         h('caption.sr-only', t('c.queue')),
         h('thead', h('tr', ['c.col.number', 'c.col.channel', 'c.col.subject', 'c.col.requester', 'c.col.status',
@@ -291,6 +302,7 @@
           return h('th', { scope: 'col' }, t(k));
         }))),
         h('tbody', rows)));
+      if (more) table.appendChild(more);
       mark(Math.min(selected, rows.length - 1));
     }
 
