@@ -284,18 +284,19 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_ticket_update(ctx jsonb, u helpdesk.users, args jsonb)
+-- The changes an agent may make to a ticket's properties, checked: the
+-- keys status, priority, category and assignee of args (others ignored).
+CREATE OR REPLACE FUNCTION helpdesk.console_ticket_changes(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t    helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
-    a    jsonb := jsonb_build_object('id', t.ticket_id);
     errs jsonb := '[]';
 BEGIN
-    IF args ? 'status' AND args->>'status' NOT IN ('open', 'pending', 'on_hold', 'resolved', 'closed') THEN
+    IF args ? 'status' AND coalesce(args->>'status', '')
+           NOT IN ('open', 'pending', 'on_hold', 'resolved', 'closed') THEN
         errs := errs || helpdesk.err('status', 'invalid', 'one of open, pending, on_hold, resolved, closed');
     END IF;
 
-    IF args ? 'priority' AND args->>'priority' NOT IN ('low', 'normal', 'high', 'urgent') THEN
+    IF args ? 'priority' AND coalesce(args->>'priority', '') NOT IN ('low', 'normal', 'high', 'urgent') THEN
         errs := errs || helpdesk.err('priority', 'invalid', 'one of low, normal, high, urgent');
     END IF;
 
@@ -307,12 +308,77 @@ BEGIN
         PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
     END IF;
 
-    a := a || (args - 'number') - ARRAY(SELECT k FROM jsonb_object_keys(args) k
-                                        WHERE k NOT IN ('status', 'priority', 'category', 'assignee'));
+    RETURN args - ARRAY(SELECT k FROM jsonb_object_keys(args) k
+                        WHERE k NOT IN ('status', 'priority', 'category', 'assignee'));
+END
+$$;
 
-    PERFORM helpdesk.ticket_update(ctx, a);
+CREATE OR REPLACE FUNCTION helpdesk.console_ticket_update(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t    helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+BEGIN
+    PERFORM helpdesk.ticket_update(ctx, helpdesk.console_ticket_changes(args)
+                                        || jsonb_build_object('id', t.ticket_id));
 
     RETURN helpdesk.console_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
+END
+$$;
+
+-- Several tickets at once from the queue: the same changes to each, each
+-- through ticket_update (events, webhooks, audit as for one).  A ticket
+-- that cannot take them (gone, or a transition it does not allow) is
+-- listed with the reason and the others are changed.
+CREATE OR REPLACE FUNCTION helpdesk.console_bulk(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    refs    jsonb := args->'tickets';
+    changes jsonb;
+    ref     text;
+    t       helpdesk.tickets;
+    updated jsonb := '[]';
+    failed  jsonb := '[]';
+    msg     text;
+BEGIN
+    IF jsonb_typeof(refs) IS DISTINCT FROM 'array' OR jsonb_array_length(refs) = 0
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(refs) x WHERE jsonb_typeof(x) <> 'string') THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+            jsonb_build_array(helpdesk.err('tickets', 'required', 'a list of ticket numbers or ids')));
+    END IF;
+
+    IF jsonb_array_length(refs) > 100 THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+            jsonb_build_array(helpdesk.err('tickets', 'too_many', '100 tickets at most')));
+    END IF;
+
+    changes := helpdesk.console_ticket_changes(args);
+
+    IF changes = '{}' THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+            jsonb_build_array(helpdesk.err('changes', 'required',
+                                           'one of status, priority, category, assignee')));
+    END IF;
+
+    -- an unknown assignee fails the whole request, before any change
+    IF changes ? 'assignee' AND jsonb_typeof(changes->'assignee') <> 'null' THEN
+        PERFORM helpdesk.agent_for(u.tenant_id, changes->>'assignee');
+    END IF;
+
+    -- in one order, so that two agents changing the same tickets queue
+    -- rather than deadlock
+    FOR ref IN SELECT DISTINCT x FROM jsonb_array_elements_text(refs) x ORDER BY x LOOP
+        BEGIN
+            t := helpdesk.ticket_find(ref, false);
+            PERFORM helpdesk.ticket_update(ctx, changes || jsonb_build_object('id', t.ticket_id));
+            updated := updated || to_jsonb(helpdesk.ticket_number(t.number));
+        EXCEPTION WHEN SQLSTATE 'HD404' OR SQLSTATE 'HD422' OR SQLSTATE 'HD409' THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            failed := failed || jsonb_build_object('ticket', ref, 'reason', msg);
+        END;
+    END LOOP;
+
+    RETURN jsonb_build_object('status', 200, 'body',
+                              jsonb_build_object('updated', updated, 'failed', failed));
 END
 $$;
 
@@ -888,6 +954,7 @@ BEGIN
         WHEN 'queue'           THEN helpdesk.console_queue(ctx, u, p_args)
         WHEN 'ticket.get'      THEN helpdesk.console_ticket_get(ctx, u, p_args)
         WHEN 'ticket.update'   THEN helpdesk.console_ticket_update(ctx, u, p_args)
+        WHEN 'tickets.bulk'    THEN helpdesk.console_bulk(ctx, u, p_args)
         WHEN 'ticket.reply'    THEN helpdesk.console_reply(ctx, u, p_args)
         WHEN 'ticket.template' THEN helpdesk.console_template(ctx, u, p_args)
         WHEN 'ticket.presence' THEN helpdesk.console_presence(ctx, u, p_args)

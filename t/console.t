@@ -352,6 +352,49 @@ sub totp {
     is $g->api(GET => '/stream')->code, 401, 'no stream without a session';
 }
 
+# --- several tickets at once (the queue's bulk actions) ---------------------------------
+{
+    my $gt = $ua->post($t->url('/v1/tickets') => $t->auth($globex->{key}) => json => {
+        subject => 'Globex', description => 'g', requester_email => 'g@example.com' })->res->json;
+    my @two = sort ($by{portal}{number}, $by{whatsapp}{number});
+    $res = $admin->api(POST => '/bulk', { tickets => [@two, 'TKT-999999', $gt->{id}],
+                                          priority => 'high', assignee => $admin_user->{id} });
+    is $res->code, 200, 'several tickets changed at once';
+    is_deeply [sort @{ $res->json->{updated} }], \@two, 'the two of this tenant';
+    is_deeply [sort map { $_->{ticket} } @{ $res->json->{failed} }], [sort ('TKT-999999', $gt->{id})],
+        "an unknown one and another tenant's are listed as not changed";
+    like $res->json->{failed}[0]{reason}, qr/no ticket/, 'with the reason';
+    for my $n (@two) {
+        my $tk = $admin->api(GET => "/tickets/$n")->json;
+        is $tk->{priority}, 'high', "$n re-prioritised";
+        is $tk->{assignee}{name}, 'Ana Admin', "$n assigned";
+        ok((grep { $_->{type} eq 'priority_changed' } @{ $tk->{events} }), "$n: the change in its history");
+    }
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'ticket.update'
+                   AND object_id IN ('$by{portal}{id}', '$by{whatsapp}{id}')
+                   AND detail->'changed' ? 'priority'}), 2, 'each change audited';
+    my $g = $ua->get($t->url("/v1/tickets/$gt->{id}") => $t->auth($globex->{key}))->res->json;
+    is_deeply [$g->{priority}, $g->{assignee}], ['normal', undef], "the other tenant's ticket is untouched";
+
+    is $admin->api(POST => '/bulk', { tickets => \@two })->code, 422, 'nothing to change: 422';
+    is $admin->api(POST => '/bulk', { tickets => [], status => 'open' })->code, 422, 'no tickets: 422';
+    is $admin->api(POST => '/bulk', { tickets => 'TKT-000001', status => 'open' })->code, 422, 'not a list: 422';
+    is $admin->api(POST => '/bulk', { tickets => [map { sprintf 'TKT-%06d', $_ } 1 .. 101], status => 'open' })->code,
+        422, 'more than 100: 422';
+    is $admin->api(POST => '/bulk', { tickets => \@two, status => 'whatever' })->code, 422, 'an unknown status: 422';
+    $res = $admin->api(POST => '/bulk', { tickets => \@two, assignee => 'nobody@example.com', priority => 'low' });
+    is $res->code, 422, 'an unknown assignee: 422';
+    is $admin->api(GET => "/tickets/$two[0]")->json->{priority}, 'high', 'and nothing changed';
+    is $admin->api(POST => '/bulk', { tickets => \@two, status => 'closed' }, 'X-CSRF-Token' => '')->code, 403,
+        'without the CSRF token: 403';
+
+    $res = $admin->api(POST => '/bulk', { tickets => \@two, status => 'closed' });
+    is scalar @{ $res->json->{updated} }, 2, 'closed together';
+    $res = $admin->api(POST => '/bulk', { tickets => \@two, status => 'open' });
+    is scalar @{ $res->json->{updated} }, 0, 'a closed ticket does not reopen';
+    like $res->json->{failed}[0]{reason}, qr/closed ticket cannot become open/, 'and the reason says so';
+}
+
 # --- another tenant -----------------------------------------------------------------
 {
     my $g = console('globex.portal.test');

@@ -98,8 +98,28 @@ $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb'
 is $b->script('return document.activeElement.getAttribute("type")'), 'search', '"/" goes to the search';
 $b->type('input[type=search]', 'internet');
 like $b->wait_for('table.tickets', 10, qr/^(?!.*Servidor).*internet/s) // '', qr/Minha internet caiu/, 'searching narrows the queue';
-$b->type('input[type=search]', '');
-$b->wait_for('table.tickets', 10, qr/Servidor/);
+$b->script(q{var s = document.querySelector('input[type=search]'); s.value = '';
+              s.dispatchEvent(new Event('input', { bubbles: true }));});
+like $b->wait_for('table.tickets', 10, qr/Servidor/) // '', qr/Servidor/, 'an empty search shows the whole queue again';
+
+# several tickets at once: "x" picks the marked row, a click picks another
+$b->script('document.activeElement.blur()');
+$b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [
+    { type => 'keyDown', value => 'x' }, { type => 'keyUp', value => 'x' }] }] });
+my $first = $b->script(q{return document.querySelector('table.tickets tbody tr.picked td.num').innerText});
+like $first // '', qr/^TKT-\d{6}$/, '"x" picks the marked ticket';
+my $row = $b->script(q{return [...document.querySelectorAll('table.tickets tbody tr')]
+    .findIndex(r => /Servidor fora do ar/.test(r.innerText)) + 1});
+$b->click("table.tickets tbody tr:nth-child($row) td.pick input");
+like $b->wait_for('.bulk-form', 10, qr/2 selecionados/) // '', qr/2 selecionados/, 'the bulk bar counts the picked tickets';
+$b->select('.bulk-form select[name=priority]', 'low');
+$b->screenshot("$shots/console-queue-bulk.png");
+$b->click('.bulk-form button[type=submit]');
+like $b->wait_for('.bulk', 10, qr/alterados/) // '', qr/2 chamados alterados/, 'both changed, and the console says so';
+my %prio = map { $_->{subject} => $_->{priority} } @{ $ua->get($t->url('/v1/tickets') => $h)->res->json->{data} };
+is $prio{'Servidor fora do ar'}, 'low', 'the API sees the new priority';
+is scalar(grep { $_ eq 'low' } values %prio), 2, 'on the two tickets only';
+is $b->script(q{return document.querySelectorAll('table.tickets tbody tr.picked').length}), 0, 'and the selection is cleared';
 
 # the WhatsApp ticket: history, and a reply inside the window
 $b->get("$console/");

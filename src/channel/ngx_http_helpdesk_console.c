@@ -43,6 +43,7 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_GET,    "/queue", "queue", CALL, { NULL } },
     { NGX_HTTP_GET,    "/tickets/*", "ticket.get", CALL, { "number" } },
     { NGX_HTTP_PATCH,  "/tickets/*", "ticket.update", CALL, { "number" } },
+    { NGX_HTTP_POST,   "/bulk", "tickets.bulk", CALL, { NULL } },
     { NGX_HTTP_POST,   "/tickets/*/replies", "ticket.reply", CALL,
       { "number" } },
     { NGX_HTTP_POST,   "/tickets/*/template", "ticket.template", CALL,

@@ -201,6 +201,8 @@
     var count = h('p.count', { 'aria-live': 'polite' });
     var views = h('div.views');
     var known = null, selected = 0;
+    var picked = {};    /* ticket number -> true: the rows chosen for a bulk change */
+    var bulk = h('div.bulk', { role: 'region', 'aria-label': t('c.bulk') });
 
     function select(name, options, label) {
       return h('label.filter', h('span', label), h('select', { name: name, on: { change: function (e) {
@@ -279,8 +281,14 @@
       count.textContent = t('c.count', { n: r.total });
       table.textContent = '';
       if (!r.data.length) { table.appendChild(h('p.empty', t('c.empty'))); return; }
+      var shown = {};
+      r.data.forEach(function (tk) { shown[tk.number] = true; });
+      Object.keys(picked).forEach(function (n) { if (!shown[n]) delete picked[n]; });
       var rows = r.data.map(function (tk, i) {
-        return h('tr' + (isFresh[tk.id] ? '.fresh' : ''), { 'data-i': i },
+        return h('tr' + (isFresh[tk.id] ? '.fresh' : '') + (picked[tk.number] ? '.picked' : ''), { 'data-i': i },
+          h('td.pick', h('input', { type: 'checkbox', value: tk.number, checked: !!picked[tk.number],
+                                    'aria-label': t('c.pick', { number: tk.number }),
+                                    on: { change: function (e) { pick(tk.number, e.target.checked); } } })),
           h('td.num', link('/tickets/' + tk.number, tk.number)),
           h('td', channelTag(tk.channel)),
           h('td.subj', link('/tickets/' + tk.number, tk.subject)),
@@ -297,13 +305,74 @@
         } } }, t('c.more')) : t('c.refine')) : null;
       table.appendChild(h('table.tickets',
         h('caption.sr-only', t('c.queue')),
-        h('thead', h('tr', ['c.col.number', 'c.col.channel', 'c.col.subject', 'c.col.requester', 'c.col.status',
+        h('thead', h('tr', [h('th.pick', { scope: 'col' }, h('input', { type: 'checkbox', name: 'all',
+            'aria-label': t('c.pick.all'), checked: r.data.every(function (tk) { return picked[tk.number]; }),
+            on: { change: function (e) {
+              r.data.forEach(function (tk) { pick(tk.number, e.target.checked); });
+            } } }))].concat(['c.col.number', 'c.col.channel', 'c.col.subject', 'c.col.requester', 'c.col.status',
                             'c.col.priority', 'c.col.assignee', 'c.col.age'].map(function (k) {
           return h('th', { scope: 'col' }, t(k));
-        }))),
+        })))),
         h('tbody', rows)));
       if (more) table.appendChild(more);
       mark(Math.min(selected, rows.length - 1));
+      drawBulk();
+    }
+
+    /* ---- bulk changes: the same status, priority or assignee for the chosen rows ---- */
+
+    function pick(number, on) {
+      if (on) picked[number] = true; else delete picked[number];
+      table.querySelectorAll('td.pick input').forEach(function (c) {
+        if (c.value === number) { c.checked = on; c.closest('tr').classList.toggle('picked', on); }
+      });
+      var all = table.querySelector('th.pick input');
+      if (all) all.checked = [].every.call(table.querySelectorAll('td.pick input'), function (c) { return c.checked; });
+      drawBulk();
+    }
+
+    function drawBulk() {
+      var numbers = Object.keys(picked).sort();
+      bulk.textContent = '';
+      if (!numbers.length) return;
+      function choice(name, label, options) {
+        return h('label.filter', h('span', label), h('select', { name: name },
+          [h('option', { value: '' }, t('c.bulk.keep'))].concat(options.map(function (o) {
+            return h('option', { value: o[0] }, o[1]);
+          }))));
+      }
+      var form = h('form.bulk-form', { on: { submit: function (e) {
+        e.preventDefault();
+        var body = { tickets: numbers };
+        ['status', 'priority'].forEach(function (k) { if (form.elements[k].value) body[k] = form.elements[k].value; });
+        var a = form.elements.assignee.value;
+        if (a === 'none') body.assignee = null; else if (a) body.assignee = a;
+        if (Object.keys(body).length === 1) { announce(t('c.bulk.none')); form.elements.status.focus(); return; }
+        submitting(form, true);
+        api('POST', '/bulk', body).then(function (r) {
+          picked = {};
+          var text = t('c.bulk.done', { n: r.updated.length });
+          if (r.failed.length) {
+            text += ' ' + t('c.bulk.failed', { n: r.failed.length }) + ' ' +
+              r.failed.map(function (f) { return f.ticket + ': ' + f.reason; }).join('; ');
+          }
+          announce(text);
+          load(false).then(function () {
+            bulk.appendChild(h('p.alert' + (r.failed.length ? '.error' : '.ok'), text));
+          });
+        }).catch(function (err) { submitting(form, false); announce(message(err)); showError(form, err); });
+      } } },
+        alertBox(),
+        h('strong.n', t('c.bulk.n', { n: numbers.length })),
+        choice('status', t('c.filter.status'), STATUSES.map(function (v) { return [v, t('c.status.' + v)]; })),
+        choice('priority', t('c.filter.priority'), PRIORITIES.map(function (v) { return [v, t('c.priority.' + v)]; })),
+        choice('assignee', t('c.filter.assignee'), [[boot.user.id, t('c.me')], ['none', t('c.unassigned')]].concat(
+          (boot.agents || []).filter(function (a) { return a.id !== boot.user.id; }).map(function (a) { return [a.id, a.name]; }))),
+        h('button', { type: 'submit' }, t('c.bulk.apply')),
+        h('button.secondary', { type: 'button', on: { click: function () {
+          Object.keys(picked).forEach(function (n) { pick(n, false); });
+        } } }, t('c.bulk.clear')));
+      bulk.appendChild(form);
     }
 
     function mark(i) {
@@ -322,6 +391,11 @@
       if (e.key === '/') { e.preventDefault(); search.focus(); }
       else if (e.key === 'j' || e.key === 'ArrowDown') { e.preventDefault(); mark(selected + 1); rows[selected] && rows[selected].querySelector('a').focus(); }
       else if (e.key === 'k' || e.key === 'ArrowUp') { e.preventDefault(); mark(selected - 1); rows[selected] && rows[selected].querySelector('a').focus(); }
+      else if (e.key === 'x' && rows[selected]) {
+        e.preventDefault();
+        var box = rows[selected].querySelector('td.pick input');
+        pick(box.value, !box.checked);
+      }
       else if (e.key === 'Enter' && rows[selected] && document.activeElement === document.body) {
         rows[selected].querySelector('a').click();
       }
@@ -338,7 +412,7 @@
       leave: function () { document.removeEventListener('keydown', keys); clearTimeout(timer); }
     };
 
-    view(t('c.queue'), [h('div.head', h('h1', t('c.queue')), count), bar, views, table], 'wide');
+    view(t('c.queue'), [h('div.head', h('h1', t('c.queue')), count), bar, views, bulk, table], 'wide');
     loadViews();
     load(false);
   }
