@@ -185,7 +185,26 @@ CREATE OR REPLACE FUNCTION helpdesk.customer_for(p_tenant uuid, p_email text,
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     id uuid;
+    digits text := nullif(regexp_replace(coalesce(p_phone, ''), '[^0-9]', '', 'g'), '');
 BEGIN
+    -- known by phone only (a customer who called): the customer with that
+    -- number (written with or without the country code), or a new one
+    IF p_email IS NULL AND length(digits) >= 8 THEN
+        SELECT user_id INTO id FROM helpdesk.users
+        WHERE tenant_id = p_tenant AND role = 'customer' AND phone IS NOT NULL
+          AND regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%' || digits
+        ORDER BY created_at
+        LIMIT 1;
+
+        IF id IS NULL THEN
+            INSERT INTO helpdesk.users (tenant_id, name, phone, role)
+            VALUES (p_tenant, p_name, p_phone, 'customer')
+            RETURNING user_id INTO id;
+        END IF;
+
+        RETURN id;
+    END IF;
+
     IF p_email IS NULL THEN
         RETURN NULL;
     END IF;
@@ -275,6 +294,9 @@ BEGIN
 END
 $$;
 
+-- The ticket's channel is where its customer reached us: the caller's own
+-- (ctx.channel), unless the caller says otherwise (ctx.ticket_channel: an
+-- agent opening a ticket for a customer who called).
 CREATE OR REPLACE FUNCTION helpdesk.ticket_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -302,7 +324,7 @@ BEGIN
     INSERT INTO helpdesk.tickets (tenant_id, number, channel, subject,
                                   description, priority, category,
                                   requester_id, assignee_id, custom_fields)
-    VALUES (tenant, num, ctx->>'channel', args->>'subject',
+    VALUES (tenant, num, coalesce(ctx->>'ticket_channel', ctx->>'channel'), args->>'subject',
             coalesce(args->>'description', ''),
             coalesce(args->>'priority', 'normal'), args->>'category',
             requester, assignee, coalesce(args->'custom_fields', '{}'))

@@ -106,6 +106,8 @@ BEGIN
                               'actor_type', 'user', 'actor_id', u.user_id,
                               'actor_name', coalesce(u.name, u.email),
                               'actor_role', u.role, 'channel', 'console',
+                              -- tickets agents open are their customers' calls
+                              'ticket_channel', 'phone',
                               'ip', p_ip);
 END
 $$;

@@ -271,6 +271,27 @@ like $lines[1], qr/^"[^"]+","Bruno Agente","user",/, 'and a row per entry';
     is $api->($bruno, GET => '/v1/portal')->code, 403, 'an agent may not read the settings';
     is $api->($bruno, GET => '/v1/tickets')->code, 200, 'but may use the tickets API';
     is $api->($cust, GET => '/v1/tickets')->code, 401, "a customer's session is no key";
+
+    # a ticket an agent opens for a customer who called
+    my $wa_requester = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{requester}{id};
+    $res = $api->($bruno, POST => '/v1/tickets', { subject => 'Ligou: sem sinal', description => 'Ligou às 10h.',
+                                                   requester_phone => '(11) 98888-7777', priority => 'high' });
+    is $res->code, 201, 'an agent opens a ticket for a customer who called';
+    is $res->json->{channel}, 'phone', 'on the phone channel';
+    is $res->json->{requester}{id}, $wa_requester, 'for the customer with that number (found without the country code)';
+    my $num = $res->json->{number};
+    my $call = $bruno->api(GET => "/tickets/$num")->json;
+    is_deeply [@{ $call->{events}[0] }{qw(type channel)}, $call->{events}[0]{actor}{name}], ['created', 'console', 'Bruno Agente'],
+        'opened by the agent, from the console';
+    ok((grep { $_->{number} eq $by{whatsapp}{number} } @{ $call->{requester_tickets} }), "beside the customer's WhatsApp ticket");
+    is $call->{reply}{channel}, 'phone', 'replies are recorded on the ticket';
+    $res = $api->($bruno, POST => '/v1/tickets', { subject => 'Visita', description => 'Veio à loja.',
+                                                   requester_name => 'Zé Novo', requester_phone => '+1 555 010 0200' });
+    is $res->json->{requester}{name}, 'Zé Novo', 'a caller not yet known becomes a customer';
+    is $bruno->api(GET => '/queue?channel=phone')->json->{total}, 2, 'the queue filters the phone channel';
+    $res = $api->($bruno, POST => '/v1/tickets', { description => 'sem assunto', requester_phone => '11988887777' });
+    is $res->code, 422, 'a ticket without a subject: 422';
+    is $res->json->{errors}[0]{field}, 'subject', 'naming the field';
     my $g = Helpdesk::Portal->new($t, 'globex.portal.test');
     $g->set_cookie(hd_agent => $admin->cookie('hd_agent'));
     my $tx = $g->ua->build_tx(GET => "http://127.0.0.1:$port/api/v1/portal" => { Host => 'globex.portal.test' });

@@ -121,6 +121,27 @@ is $prio{'Servidor fora do ar'}, 'low', 'the API sees the new priority';
 is scalar(grep { $_ eq 'low' } values %prio), 2, 'on the two tickets only';
 is $b->script(q{return document.querySelectorAll('table.tickets tbody tr.picked').length}), 0, 'and the selection is cleared';
 
+# a ticket for a customer who called: "n" opens the form
+$b->script('document.activeElement.blur()');
+$b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [
+    { type => 'keyDown', value => 'n' }, { type => 'keyUp', value => 'n' }] }] });
+like $b->wait_for('main', 10, qr/Novo chamado/) // '', qr/Novo chamado/, '"n" opens the new-ticket form';
+$b->click('main form button[type=submit]');
+like $b->wait_for('main .alert.error', 10) // '', qr/./, 'an empty form says what is missing';
+$b->type('input[name=requester_name]', 'Rita Ligação');
+$b->type('input[name=requester_phone]', '(11) 95555-4444');
+$b->type('input[name=subject]', 'Cliente ligou: boleto não chegou');
+$b->type('textarea[name=description]', 'Pediu a segunda via por telefone.');
+$b->screenshot("$shots/console-new-ticket.png");
+$b->click('main form button[type=submit]');
+like $b->wait_for('main', 10, qr/boleto não chegou.*Pediu a segunda via/s) // '', qr/Cliente ligou/, 'the new ticket opens';
+like $b->text('.head') // '', qr/Telefone/, 'on the phone channel';
+$b->screenshot("$shots/console-ticket-phone.png");
+my ($phone) = grep { $_->{subject} =~ /Cliente ligou/ } @{ $ua->get($t->url('/v1/tickets') => $h)->res->json->{data} };
+is $phone->{requester}{name}, 'Rita Ligação', 'for the caller, as a customer';
+$b->get("$console/");
+$b->wait_for('table.tickets', 10, qr/Cliente ligou/);
+
 # the WhatsApp ticket: history, and a reply inside the window
 $b->get("$console/");
 $b->wait_for('table.tickets', 10);

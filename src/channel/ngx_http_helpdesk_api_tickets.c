@@ -159,7 +159,7 @@ ngx_http_helpdesk_api_hours_channel(ngx_http_helpdesk_api_ctx_t *ctx)
 
     if (*v == NULL) {
         ngx_helpdesk_json_error(ctx->errors, "channel", "must be one of: "
-                                "api portal email whatsapp chat");
+                                "api portal email whatsapp chat phone");
     }
 
     return ngx_http_helpdesk_api_param(ctx, "channel", 0);

@@ -27,7 +27,7 @@ const char *const  ngx_helpdesk_ticket_priorities[] = {
 };
 
 const char *const  ngx_helpdesk_ticket_channels[] = {
-    "api", "portal", "email", "whatsapp", "chat", NULL
+    "api", "portal", "email", "whatsapp", "chat", "phone", NULL
 };
 
 const char *const  ngx_helpdesk_user_roles[] = {
@@ -271,7 +271,7 @@ ngx_helpdesk_ticket_filter(json_t *args, ngx_str_t *name, ngx_str_t *value,
     } else if (ngx_helpdesk_is(name, "channel")) {
         if (!ngx_helpdesk_list_valid(value, ngx_helpdesk_ticket_channels)) {
             ngx_helpdesk_json_error(errors, "channel", "must be a comma-"
-                "separated list of: api portal email whatsapp chat");
+                "separated list of: api portal email whatsapp chat phone");
             return NGX_OK;
         }
 

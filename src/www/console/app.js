@@ -22,7 +22,7 @@
   var current = null;          /* what the page shows: {kind, id, refresh} */
   var stream = null;
 
-  var CHANNELS = ['whatsapp', 'portal', 'email', 'chat', 'api'];
+  var CHANNELS = ['whatsapp', 'portal', 'email', 'chat', 'phone', 'api'];
   var STATUSES = ['open', 'pending', 'on_hold', 'resolved', 'closed'];
   var PRIORITIES = ['urgent', 'high', 'normal', 'low'];
 
@@ -33,6 +33,7 @@
     email: 'M3 5h18v14H3zm2 2v.4l7 4.6 7-4.6V7zm14 2.8-7 4.6-7-4.6V17h14z',
     portal: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zm6.9 8h-3a14 14 0 0 0-1.3-5.2A7 7 0 0 1 18.9 11zM12 5c.9 1.2 1.8 3.3 2 6h-4c.2-2.7 1.1-4.8 2-6zM9.4 5.8A14 14 0 0 0 8.1 11h-3a7 7 0 0 1 4.3-5.2zM5.1 13h3a14 14 0 0 0 1.3 5.2A7 7 0 0 1 5.1 13zM12 19c-.9-1.2-1.8-3.3-2-6h4c-.2 2.7-1.1 4.8-2 6zm2.6-.8a14 14 0 0 0 1.3-5.2h3a7 7 0 0 1-4.3 5.2z',
     chat: 'M4 4h16v11H8l-4 4zm2 2v8.2L7.2 13H18V6z',
+    phone: 'M6.6 3 9.8 6.2 8 8.6a12 12 0 0 0 7.4 7.4l2.4-1.8 3.2 3.2-2.3 3.1C10.9 20.5 3.5 13.1 3.5 5.3z',
     api: 'M8.6 6.6 3.2 12l5.4 5.4L10 16l-4-4 4-4zm6.8 0L14 8l4 4-4 4 1.4 1.4 5.4-5.4z',
     console: 'M4 5h16v10H4zm2 2v6h12V7zM8 17h8v2H8z'
   };
@@ -122,6 +123,7 @@
     if (boot.user.totp_required && !boot.user.totp) return account(true);
     startStream();
     if (p === '/' || p === '') return queue();
+    if (p === '/new') return newTicket();
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
     if (p === '/admin' && boot.user.role === 'admin') return admin();
     if (p === '/account') return account(false);
@@ -391,6 +393,7 @@
       if (e.key === '/') { e.preventDefault(); search.focus(); }
       else if (e.key === 'j' || e.key === 'ArrowDown') { e.preventDefault(); mark(selected + 1); rows[selected] && rows[selected].querySelector('a').focus(); }
       else if (e.key === 'k' || e.key === 'ArrowUp') { e.preventDefault(); mark(selected - 1); rows[selected] && rows[selected].querySelector('a').focus(); }
+      else if (e.key === 'n') { e.preventDefault(); go('/new'); }
       else if (e.key === 'x' && rows[selected]) {
         e.preventDefault();
         var box = rows[selected].querySelector('td.pick input');
@@ -412,7 +415,8 @@
       leave: function () { document.removeEventListener('keydown', keys); clearTimeout(timer); }
     };
 
-    view(t('c.queue'), [h('div.head', h('h1', t('c.queue')), count), bar, views, bulk, table], 'wide');
+    view(t('c.queue'), [h('div.head', h('h1', t('c.queue')), count,
+                          link('/new', t('c.new'), '.button')), bar, views, bulk, table], 'wide');
     loadViews();
     load(false);
   }
@@ -420,6 +424,62 @@
   function categories() {
     var f = (boot.form || []).filter(function (x) { return x.name === 'category'; })[0];
     return f ? (f.options || []).map(function (o) { return [o.value, local(o.label)]; }) : [];
+  }
+
+  /* ---------- a ticket for a customer who called ---------- */
+
+  /* Opened through the REST API with the console's session: the same checks
+     and the same ticket service as any other ticket, on the "phone" channel. */
+  function newTicket() {
+    var form = h('form.card', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      var el = form.elements, body = {};
+      ['subject', 'description', 'priority', 'requester_name', 'requester_email', 'requester_phone'].forEach(function (k) {
+        if (el[k].value.trim()) body[k] = el[k].value.trim();
+      });
+      if (el.category.value) body.category = el.category.value;
+      if (el.assignee.value) body.assignee = el.assignee.value;
+      var missing = [];
+      if (!body.requester_email && !body.requester_phone) {
+        missing.push({ field: 'requester_email', message: t('c.new.contact.missing') });
+      }
+      if (!body.subject) missing.push({ field: 'subject', message: t('c.new.required') });
+      if (!body.description) missing.push({ field: 'description', message: t('c.new.required') });
+      if (missing.length) { showError(form, { status: 422, slug: 'validation-failed', errors: missing }); return; }
+      submitting(form, true);
+      rest('POST', '/v1/tickets', body).then(function (tk) {
+        announce(t('c.new.done', { number: tk.number }));
+        go('/tickets/' + tk.number);
+      }).catch(function (err) { submitting(form, false); showError(form, err); });
+    } } },
+      alertBox(),
+      h('fieldset', h('legend', t('c.new.customer')),
+        h('div.grid2',
+          field(t('c.new.name'), h('input', { name: 'requester_name', autocomplete: 'off', maxLength: 200 })),
+          field(t('c.new.phone'), h('input', { name: 'requester_phone', type: 'tel', autocomplete: 'off', maxLength: 40 })),
+          field(t('c.new.email'), h('input', { name: 'requester_email', type: 'email', autocomplete: 'off' }),
+                t('c.new.contact')))),
+      field(t('c.new.subject'), h('input', { name: 'subject', required: true, maxLength: 200 })),
+      field(t('c.new.description'), h('textarea', { name: 'description', rows: 6, required: true })),
+      h('div.grid3',
+        field(t('c.filter.priority'), h('select', { name: 'priority' }, PRIORITIES.map(function (v) {
+          return h('option', { value: v, selected: v === 'normal' }, t('c.priority.' + v));
+        }))),
+        field(t('c.filter.category'), h('select', { name: 'category' },
+          [h('option', { value: '' }, '—')].concat(categories().map(function (c) {
+            return h('option', { value: c[0] }, c[1]);
+          })))),
+        field(t('c.filter.assignee'), h('select', { name: 'assignee' },
+          [h('option', { value: boot.user.id }, t('c.me')), h('option', { value: '' }, t('c.unassigned'))].concat(
+            (boot.agents || []).filter(function (a) { return a.id !== boot.user.id; }).map(function (a) {
+              return h('option', { value: a.id }, a.name);
+            }))))),
+      h('div.actions', h('button', { type: 'submit' }, t('c.new.create')), ' ',
+        link('/', t('c.cancel'))));
+    current = { kind: 'new' };
+    view(t('c.new'), [h('div.head', link('/', '← ' + t('c.queue'), '.back'), h('h1', t('c.new'))),
+                      h('p.muted', t('c.new.intro')), form], 'form-page');
+    form.elements.requester_name.focus();
   }
 
   /* ---------- one ticket ---------- */
