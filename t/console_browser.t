@@ -121,6 +121,15 @@ is $prio{'Servidor fora do ar'}, 'low', 'the API sees the new priority';
 is scalar(grep { $_ eq 'low' } values %prio), 2, 'on the two tickets only';
 is $b->script(q{return document.querySelectorAll('table.tickets tbody tr.picked').length}), 0, 'and the selection is cleared';
 
+# "?" lists the shortcuts
+$b->script('document.activeElement.blur()');
+$b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [
+    { type => 'keyDown', value => '?' }, { type => 'keyUp', value => '?' }] }] });
+like $b->wait_for('dialog[open]', 10) // '', qr/Atalhos do teclado.*Novo chamado/s, '"?" shows the keyboard shortcuts';
+$b->screenshot("$shots/console-shortcuts.png");
+$b->click('dialog[open] button[type=submit]');
+ok until_true(sub { !$b->script('return document.querySelector("dialog")') }), 'and the dialog closes';
+
 # a ticket for a customer who called: "n" opens the form
 $b->script('document.activeElement.blur()');
 $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [

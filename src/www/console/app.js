@@ -109,6 +109,7 @@
       return h('option', { value: l[0], selected: l[0] === HD.lang }, l[1]);
     }));
     append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav, lang,
+      u ? h('button.link.keys-open', { type: 'button', 'aria-keyshortcuts': '?', on: { click: shortcuts } }, t('c.keys')) : null,
       u ? h('span.me', link('/account', u.name || u.email), ' · ', h('button.link', { type: 'button', on: { click: function () {
         api('POST', '/logout').then(function () { location.href = base + '/'; });
       } } }, t('c.logout'))) : null]);
@@ -129,6 +130,28 @@
     if (p === '/account') return account(false);
     view(t('c.notfound'), [h('h1', t('c.notfound')), link('/', t('c.queue'))]);
   }
+
+  /* the keyboard shortcuts, in a dialog ("?" anywhere but in a field) */
+  function shortcuts() {
+    var old = document.querySelector('dialog.keys');
+    if (old) old.remove();
+    var d = h('dialog.keys', { 'aria-labelledby': 'keys-title' },
+      h('h2#keys-title', t('c.keys')),
+      h('dl', [['/', 'c.keys.search'], ['j / k', 'c.keys.move'], ['Enter', 'c.keys.open'], ['x', 'c.keys.pick'],
+               ['n', 'c.keys.new'], ['Ctrl+Enter', 'c.keys.send'], ['Esc', 'c.keys.back'], ['?', 'c.keys.help']]
+        .map(function (k) { return [h('dt', h('kbd', k[0])), h('dd', t(k[1]))]; })),
+      h('form', { method: 'dialog' }, h('button', { type: 'submit' }, t('c.close'))));
+    d.addEventListener('close', function () { d.remove(); });
+    document.body.appendChild(d);
+    d.showModal();
+  }
+
+  document.addEventListener('keydown', function (e) {
+    if (e.key !== '?' || !boot.user || document.querySelector('dialog[open]')) return;
+    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable]')) return;
+    e.preventDefault();
+    shortcuts();
+  });
 
   /* ---------- live updates ---------- */
 
@@ -385,6 +408,7 @@
     }
 
     function keys(e) {
+      if (document.querySelector('dialog[open]')) return;
       if (e.target.closest && e.target.closest('input, textarea, select')) {
         if (e.key === 'Escape') e.target.blur();
         return;
@@ -739,6 +763,7 @@
     }
 
     function keys(e) {
+      if (document.querySelector('dialog[open]')) return;
       if (e.key === 'Escape' && !(e.target.closest && e.target.closest('input, textarea, select'))) go('/');
     }
 
