@@ -16,7 +16,7 @@ my $conns = $ENV{BENCH_CONNECTIONS} // 32;
 my $workers = $ENV{BENCH_WORKERS} // 2;
 
 my $t = Helpdesk::Test->new(workers => $workers)->start_stack;
-$t->start_nginx(postgres => sprintf('"host=%s/run dbname=helpdesk user=helpdesk_app" max=16 backlog=1024 timeout=10s', $t->dir));
+$t->start_nginx(postgres => sprintf('"host=%s/run dbname=helpdesk user=helpdesk_app" max=%d backlog=1024 timeout=10s', $t->dir, $ENV{BENCH_PG_MAX} // 16));
 $t->psql("ALTER SYSTEM SET synchronous_commit = on; ALTER SYSTEM SET track_functions = 'pl'; " . ($ENV{BENCH_EXPLAIN} ? "LOAD 'auto_explain'; ALTER SYSTEM SET session_preload_libraries = 'auto_explain'; ALTER SYSTEM SET auto_explain.log_min_duration = '$ENV{BENCH_EXPLAIN}'; ALTER SYSTEM SET auto_explain.log_nested_statements = on;" : '') . "SELECT pg_reload_conf();");
 if ($ENV{BENCH_STATEMENTS}) {
     # BENCH_STATEMENTS=1 prints the statements that took the most time,
