@@ -149,6 +149,18 @@ seed_console() {
     curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
          -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
          -d "{\"password\": \"$apass\"}" "$console/_/api/reset/${link##*/reset/}" || return 1
+
+    # a customer who called: the admin opens the ticket from the console
+    # (the REST API with the console's session: the phone channel)
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -c "$jar" -o /dev/null -X POST \
+         -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
+         -d "{\"email\": \"$agent\", \"password\": \"$apass\"}" "$console/_/api/login" || return 1
+    csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
+         -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
+         -d '{"subject": "Ligou: a impressora fiscal não imprime", "description": "Cliente ligou às 14h; já reiniciou a impressora.",
+              "requester_name": "Paulo Prado", "requester_phone": "+55 11 3333-2222", "priority": "normal"}' \
+         "http://demo.localhost:8080/api/v1/tickets" || echo "warning: the demo phone ticket could not be opened" >&2
     rm -f "$jar"
 
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets" -d '{"subject": "Alerta: disco do servidor web01 acima de 90%",
@@ -223,7 +235,7 @@ The customer portal of the demo tenant:
   Customer       $HELPDESK_CUSTOMER_EMAIL
   Password       $HELPDESK_CUSTOMER_PASSWORD
 
-The agent console of the demo tenant (tickets from the API, the portal and WhatsApp):
+The agent console of the demo tenant (tickets from the API, the portal, WhatsApp and a phone call):
   Console        $HELPDESK_CONSOLE_URL
   Agent          $HELPDESK_AGENT_EMAIL
   Password       $HELPDESK_AGENT_PASSWORD
