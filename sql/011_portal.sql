@@ -924,19 +924,21 @@ BEGIN
 END
 $$;
 
--- One portal request.  p_user comes from the session the module found in
--- Redis (NULL when there is none); it must belong to the Host's tenant.
-CREATE OR REPLACE FUNCTION helpdesk.portal_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+-- What every request of the portal and the console starts with: the
+-- tenant the Host names (none: 404), that tenant for row-level security,
+-- the session's user if it is active and has one of the app's roles, and
+-- the ctx the ticket service records as the actor.
+CREATE OR REPLACE FUNCTION helpdesk.app_session(p_app text, p_roles text[], p_host text,
+    p_base text, p_user uuid, p_ip inet,
+    OUT t helpdesk.tenants, OUT u helpdesk.users, OUT ctx jsonb)
 LANGUAGE plpgsql AS $$
-DECLARE
-    t   helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
-    u   helpdesk.users;
-    ctx jsonb;
-    r   jsonb;
 BEGIN
+    t := helpdesk.portal_site(p_host, p_base);
+
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+        PERFORM helpdesk.fail('HD404', 'unknown-site', CASE p_app WHEN 'portal'
+            THEN 'there is no support portal at this address'
+            ELSE 'there is no helpdesk at this address' END);
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -944,15 +946,36 @@ BEGIN
     IF p_user IS NOT NULL THEN
         SELECT * INTO u FROM helpdesk.users x
         WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
-          AND x.status = 'active' AND x.role = 'customer';
+          AND x.status = 'active' AND x.role = ANY (p_roles);
     END IF;
 
-    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', 'portal', 'ip', p_ip,
-                              'app', 'portal',
+    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', p_app, 'ip', p_ip,
+                              'app', p_app,
                               'actor_type', CASE WHEN u.user_id IS NULL THEN 'system' ELSE 'user' END,
                               'actor_id', u.user_id,
                               'actor_name', coalesce(u.name, u.email),
-                              'actor_role', 'customer');
+                              -- no one logged in: the app's role, if it has only one
+                              'actor_role', coalesce(u.role, CASE WHEN cardinality(p_roles) = 1
+                                                                  THEN p_roles[1] END));
+END
+$$;
+
+-- One portal request.  p_user comes from the session the module found in
+-- Redis (NULL when there is none); it must belong to the Host's tenant.
+CREATE OR REPLACE FUNCTION helpdesk.portal_call(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s   record;
+    t   helpdesk.tenants;
+    u   helpdesk.users;
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    s := helpdesk.app_session('portal', ARRAY['customer'], p_host, p_base, p_user, p_ip);
+    t := s.t;
+    u := s.u;
+    ctx := s.ctx;
 
     -- what needs a customer, and what a login-only portal hides
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',

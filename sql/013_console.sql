@@ -900,29 +900,16 @@ CREATE OR REPLACE FUNCTION helpdesk.console_call(p_host text, p_base text, p_use
     p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
-    t   helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    s   record;
+    t   helpdesk.tenants;
     u   helpdesk.users;
     ctx jsonb;
     r   jsonb;
 BEGIN
-    IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no helpdesk at this address');
-    END IF;
-
-    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
-
-    IF p_user IS NOT NULL THEN
-        SELECT * INTO u FROM helpdesk.users x
-        WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user
-          AND x.status = 'active' AND x.role IN ('agent', 'admin');
-    END IF;
-
-    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'channel', 'console', 'ip', p_ip,
-                              'app', 'console',
-                              'actor_type', CASE WHEN u.user_id IS NULL THEN 'system' ELSE 'user' END,
-                              'actor_id', u.user_id,
-                              'actor_name', coalesce(u.name, u.email),
-                              'actor_role', u.role);
+    s := helpdesk.app_session('console', ARRAY['agent', 'admin'], p_host, p_base, p_user, p_ip);
+    t := s.t;
+    u := s.u;
+    ctx := s.ctx;
 
     IF p_op NOT IN ('boot', 'login.lookup', 'login.result', 'reset.request', 'reset.check',
                     'reset.done') AND u.user_id IS NULL THEN
