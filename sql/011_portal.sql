@@ -704,6 +704,25 @@ BEGIN
 END
 $$;
 
+-- The customer says the problem is solved: the ticket is resolved (by
+-- them, in its history; webhooks and audit as for an agent's change).  A
+-- later comment of theirs opens it again.
+CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_resolve(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', true);
+BEGIN
+    IF t.status IN ('resolved', 'closed') THEN
+        PERFORM helpdesk.fail('HD409', 'already-resolved',
+            format('%s is already %s', helpdesk.ticket_number(t.number), t.status));
+    END IF;
+
+    PERFORM helpdesk.ticket_update(ctx, jsonb_build_object('id', t.ticket_id, 'status', 'resolved'));
+
+    RETURN helpdesk.portal_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_comment(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -979,7 +998,7 @@ BEGIN
 
     -- what needs a customer, and what a login-only portal hides
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
-                'ticket.list', 'ticket.get', 'ticket.comment')
+                'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve')
        OR (p_op LIKE 'kb.%' AND (helpdesk.portal_settings(t)->>'require_login')::boolean)
     THEN
         IF u.user_id IS NULL THEN
@@ -1004,6 +1023,7 @@ BEGIN
         WHEN 'ticket.list'     THEN helpdesk.portal_ticket_list(ctx, u, p_args)
         WHEN 'ticket.get'      THEN helpdesk.portal_ticket_get(ctx, u, p_args)
         WHEN 'ticket.comment'  THEN helpdesk.portal_ticket_comment(ctx, u, p_args)
+        WHEN 'ticket.resolve'  THEN helpdesk.portal_ticket_resolve(ctx, u, p_args)
         WHEN 'kb.home'         THEN helpdesk.portal_kb_home(ctx, t, u)
         WHEN 'kb.search'       THEN helpdesk.portal_kb_search(ctx, t, u, p_args)
         WHEN 'kb.article'      THEN helpdesk.portal_kb_article(ctx, t, u, p_args)

@@ -237,6 +237,22 @@ is $q->get("/_/api/tickets/$tk->{number}/attachments/$att->{id}")->code, 404, 'n
 my $by_api = $t->psql(q{SELECT helpdesk.ticket_number(number) FROM helpdesk.tickets WHERE subject = 'by API'});
 is $p->api(GET => "/tickets/$by_api")->code, 404, "the tenant's other tickets are not the customer's";
 
+# the customer says the problem is solved; writing again reopens it
+is $q->api(POST => "/tickets/$tk->{number}/resolve", {})->code, 404, 'another customer cannot resolve it';
+$res = $p->api(POST => "/tickets/$tk->{number}/resolve", {}, 'X-CSRF-Token' => '');
+is $res->code, 403, 'not without the CSRF token';
+$res = $p->api(POST => "/tickets/$tk->{number}/resolve", {});
+is $res->code, 200, 'the customer marks the ticket solved';
+is $res->json->{status}, 'resolved', 'it is resolved';
+ok((grep { $_->{type} eq 'status_changed' && $_->{change}{to} eq 'resolved' && $_->{author} eq 'you' } @{ $res->json->{events} }),
+    'by them, in the history');
+is $ua->get($t->url("/v1/tickets/$tid") => $h)->res->json->{status}, 'resolved', 'the team sees it resolved';
+is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'ticket.update' AND object_id = '$tid'
+               AND actor_type = 'user'}), 1, 'audited as the customer';
+is $p->api(POST => "/tickets/$tk->{number}/resolve", {})->code, 409, 'twice: 409';
+$p->api(POST => "/tickets/$tk->{number}/comments", { body => 'Voltou a cair.' });
+is $p->api(GET => "/tickets/$tk->{number}")->json->{status}, 'open', 'writing again opens it again';
+
 # a session of one tenant is nobody on another tenant's portal
 {
     my $g = portal('globex.portal.test');

@@ -110,6 +110,15 @@ ok $b->script('return document.documentElement.scrollWidth <= window.innerWidth'
 $b->screenshot("$shots/portal-ticket-phone.png");
 $b->resize(1280, 900);
 
+# the customer says it is solved
+$b->get("$base/tickets/TKT-000001");
+$b->wait_for('form.solved', 10);
+$b->click('form.solved button[type=submit]');
+like $b->wait_for('main', 10, qr/está resolvido/) // '', qr/Este chamado está resolvido/, 'the customer closes the ticket';
+like $b->text('.history') // '', qr/Resolvido/, 'and the history says so';
+is $ua->get($t->url("/v1/tickets/$tid") => $h)->res->json->{status}, 'resolved', 'for the team too';
+$b->screenshot("$shots/portal-ticket-resolved.png");
+
 # another language, chosen with the switcher
 $b->get("$base/");
 $b->wait_for('main h1', 10);

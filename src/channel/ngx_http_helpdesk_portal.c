@@ -81,6 +81,8 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
       { "number" } },
     { NGX_HTTP_POST, "/tickets/*/comments", "ticket.comment",
       NGX_HTTP_HELPDESK_FLOW_CALL, { "number" } },
+    { NGX_HTTP_POST, "/tickets/*/resolve", "ticket.resolve",
+      NGX_HTTP_HELPDESK_FLOW_CALL, { "number" } },
     { NGX_HTTP_GET,  "/tickets/*/attachments/*", "attachment",
       NGX_HTTP_HELPDESK_FLOW_DOWNLOAD, { "number", "id" } },
     { NGX_HTTP_POST, "/uploads", "upload", NGX_HTTP_HELPDESK_FLOW_UPLOAD,

@@ -391,6 +391,19 @@
       if (tk.status === 'closed') {
         nodes.push(h('p.note', t('ticket.closed.note')));
       } else {
+        var done = null;
+        if (tk.status === 'resolved') {
+          nodes.push(h('p.note', t('ticket.resolved.note')));
+        } else {
+          done = h('form.card.wide.solved', { on: { submit: function (e) {
+            e.preventDefault();
+            submitting(done, true);
+            api('POST', '/tickets/' + tk.number + '/resolve', {})
+              .then(function () { go('/tickets/' + tk.number, true); })
+              .catch(function (err) { submitting(done, false); showError(done, err); });
+          } } }, alertBox(), h('p', t('ticket.solved.ask')),
+            h('button.secondary', { type: 'submit' }, t('ticket.solved.submit')));
+        }
         var up = uploader(t('new.files'));
         var form = h('form.card.wide.reply', { novalidate: true, on: { submit: function (e) {
           e.preventDefault();
@@ -403,6 +416,7 @@
           field(t('ticket.reply'), h('textarea', { name: 'body', rows: 4 })), up.node,
           h('button', { type: 'submit' }, t('ticket.reply.submit')));
         nodes.push(form);
+        if (done) nodes.push(done);
       }
       view(tk.number + ' ' + tk.subject, nodes);
     }).catch(failed);
