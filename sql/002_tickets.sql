@@ -45,10 +45,14 @@ $$;
 
 -- Reads are audited too, but must not wait for a disk flush: a crash may
 -- lose the last read-audit rows of a fraction of a second, never a write.
+-- A read that answers a change (the ticket shown after an update) is part
+-- of a transaction that already wrote: that one keeps its flush.
 CREATE OR REPLACE FUNCTION helpdesk.read_only_audit() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM set_config('synchronous_commit', 'off', true);
+    IF pg_current_xact_id_if_assigned() IS NULL THEN
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
 END
 $$;
 

@@ -343,20 +343,19 @@ BEGIN
     IF jsonb_typeof(refs) IS DISTINCT FROM 'array' OR jsonb_array_length(refs) = 0
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(refs) x WHERE jsonb_typeof(x) <> 'string') THEN
         PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
-            jsonb_build_array(helpdesk.err('tickets', 'required', 'a list of ticket numbers or ids')));
+            helpdesk.err('tickets', 'required', 'a list of ticket numbers or ids'));
     END IF;
 
     IF jsonb_array_length(refs) > 100 THEN
         PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
-            jsonb_build_array(helpdesk.err('tickets', 'too_many', '100 tickets at most')));
+            helpdesk.err('tickets', 'too_many', '100 tickets at most'));
     END IF;
 
     changes := helpdesk.console_ticket_changes(args);
 
     IF changes = '{}' THEN
         PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
-            jsonb_build_array(helpdesk.err('changes', 'required',
-                                           'one of status, priority, category, assignee')));
+            helpdesk.err('changes', 'required', 'one of status, priority, category, assignee'));
     END IF;
 
     -- an unknown assignee fails the whole request, before any change
@@ -952,6 +951,9 @@ BEGIN
         WHEN 'views.list'      THEN helpdesk.console_views(ctx, u, 'list', p_args)
         WHEN 'views.save'      THEN helpdesk.console_views(ctx, u, 'save', p_args)
         WHEN 'views.delete'    THEN helpdesk.console_views(ctx, u, 'delete', p_args)
+        WHEN 'customers.list'  THEN helpdesk.console_customers(ctx, u, p_args)
+        WHEN 'customer.get'    THEN helpdesk.console_customer_get(ctx, u, p_args)
+        WHEN 'customer.update' THEN helpdesk.console_customer_update(ctx, u, p_args)
         WHEN 'agents.list'     THEN helpdesk.console_agents(ctx, t, u, 'list', p_args)
         WHEN 'agents.invite'   THEN helpdesk.console_agents(ctx, t, u, 'invite', p_args)
         WHEN 'agents.update'   THEN helpdesk.console_agents(ctx, t, u, 'update', p_args)

@@ -132,6 +132,10 @@ is $res->json->{assignee}{name}, 'Bruno Agente', 'to Bruno';
 ok((grep { $_->{type} eq 'priority_changed' } @{ $res->json->{events} }), 'the change in the history');
 is $bruno->api(GET => '/queue?assignee=mine')->json->{total}, 1, '"mine"';
 is $bruno->api(PATCH => "/tickets/$by{api}{number}", { status => 'whatever' })->code, 422, 'an unknown status: 422';
+like $t->psql(q{BEGIN; SELECT helpdesk.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
+    qr/off\s*$/, 'a read needs no disk flush for its audit row';
+like $t->psql(q{BEGIN; SELECT txid_current(); SELECT helpdesk.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
+    qr/on\s*$/, 'but a change answered with a read keeps its flush';
 is scalar @{ $bruno->api(GET => "/tickets/$by{portal}{number}")->json->{requester_tickets} }, 0,
     "the requester's other tickets (none yet)";
 
@@ -397,8 +401,12 @@ sub totp {
     my $g = $ua->get($t->url("/v1/tickets/$gt->{id}") => $t->auth($globex->{key}))->res->json;
     is_deeply [$g->{priority}, $g->{assignee}], ['normal', undef], "the other tenant's ticket is untouched";
 
-    is $admin->api(POST => '/bulk', { tickets => \@two })->code, 422, 'nothing to change: 422';
-    is $admin->api(POST => '/bulk', { tickets => [], status => 'open' })->code, 422, 'no tickets: 422';
+    $res = $admin->api(POST => '/bulk', { tickets => \@two });
+    is $res->code, 422, 'nothing to change: 422';
+    is $res->json->{errors}[0]{field}, 'changes', 'and says so';
+    $res = $admin->api(POST => '/bulk', { tickets => [], status => 'open' });
+    is $res->code, 422, 'no tickets: 422';
+    is $res->json->{errors}[0]{field}, 'tickets', 'naming the field';
     is $admin->api(POST => '/bulk', { tickets => 'TKT-000001', status => 'open' })->code, 422, 'not a list: 422';
     is $admin->api(POST => '/bulk', { tickets => [map { sprintf 'TKT-%06d', $_ } 1 .. 101], status => 'open' })->code,
         422, 'more than 100: 422';
@@ -414,6 +422,47 @@ sub totp {
     $res = $admin->api(POST => '/bulk', { tickets => \@two, status => 'open' });
     is scalar @{ $res->json->{updated} }, 0, 'a closed ticket does not reopen';
     like $res->json->{failed}[0]{reason}, qr/closed ticket cannot become open/, 'and the reason says so';
+}
+
+# --- the customer directory ------------------------------------------------------------
+{
+    $res = $admin->api(GET => '/customers');
+    is $res->code, 200, 'the customer directory';
+    my %c = map { ($_->{name} // '') => $_ } @{ $res->json->{data} };
+    ok $c{'Maria WhatsApp'} && $c{'Olga Ops'} && $c{'Cliente Portal'}, 'customers of every channel';
+    is_deeply $c{'Maria WhatsApp'}{whatsapp}, ['+5511988887777'], 'with their WhatsApp number';
+    ok !(grep { ($_->{email} // '') =~ /\@acme\.example$|^g\@example\.com$/ } @{ $res->json->{data} }),
+        "neither agents nor another tenant's customers";
+    is $admin->api(GET => '/customers?q=98888')->json->{data}[0]{name}, 'Maria WhatsApp', 'found by part of a number';
+    is $admin->api(GET => '/customers?q=olga')->json->{total}, 1, 'or by name';
+    is $admin->api(GET => '/customers?q=' . ('x' x 201))->code, 422, 'a search of 201 characters: 422';
+
+    my $id = $c{'Maria WhatsApp'}{id};
+    $res = $admin->api(GET => "/customers/$id");
+    is $res->code, 200, 'a customer';
+    my %chan = map { $_->{channel} => 1 } @{ $res->json->{ticket_list} };
+    ok $chan{whatsapp} && $chan{phone}, 'with every ticket of theirs: WhatsApp and the call';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'console.customer.read' AND object_id = '$id'}), 1,
+        'opening a customer is an audited read';
+
+    $res = $admin->api(PATCH => "/customers/$id", { name => 'Maria Souza', email => 'Maria.Souza@Example.com', phone => '+55 11 98888-7777' });
+    is $res->code, 200, 'details corrected';
+    is_deeply [@{ $res->json }{qw(name email phone)}], ['Maria Souza', 'maria.souza@example.com', '+55 11 98888-7777'], 'as typed (email in lower case)';
+    is $admin->api(GET => "/tickets/$by{whatsapp}{number}")->json->{requester}{name}, 'Maria Souza', 'on her tickets too';
+    is $t->psql(qq{SELECT detail->>'changed' FROM helpdesk.audit_log WHERE action = 'customer.update' AND object_id = '$id'}),
+        '["name", "email", "phone"]', 'the change is audited';
+    is $admin->api(PATCH => "/customers/$id", { email => 'not-an-email' })->code, 422, 'a bad email: 422';
+    is $admin->api(PATCH => "/customers/$id", { phone => 'call me' })->code, 422, 'a bad phone: 422';
+    $res = $admin->api(PATCH => "/customers/$id", { email => 'cli@example.com' });
+    is $res->code, 409, "another person's email: 409";
+    is $res->json->{errors}[0]{field}, 'email', 'naming the field';
+    is $admin->api(PATCH => "/customers/$c{'Cliente Portal'}{id}", { email => '' })->code, 422,
+        'a customer who logs in keeps an email';
+    is $admin->api(GET => "/customers/$admin_user->{id}")->code, 404, 'an agent is not a customer';
+    my $other = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'g@example.com'});
+    is $admin->api(GET => "/customers/$other")->code, 404, "another tenant's customer: 404";
+    is $admin->api(PATCH => "/customers/$other", { name => 'x' })->code, 404, 'and cannot be changed';
+    is $admin->api(GET => '/customers/not-an-id')->code, 404, 'a malformed id: 404';
 }
 
 # --- another tenant -----------------------------------------------------------------

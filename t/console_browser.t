@@ -148,6 +148,22 @@ like $b->text('.head') // '', qr/Telefone/, 'on the phone channel';
 $b->screenshot("$shots/console-ticket-phone.png");
 my ($phone) = grep { $_->{subject} =~ /Cliente ligou/ } @{ $ua->get($t->url('/v1/tickets') => $h)->res->json->{data} };
 is $phone->{requester}{name}, 'Rita Ligação', 'for the caller, as a customer';
+
+# the caller's profile, from the ticket: her email, learnt later
+$b->click('.requester a');
+like $b->wait_for('main', 10, qr/Chamados deste cliente/) // '', qr/Cliente ligou: boleto/, "the customer's profile lists her tickets";
+$b->type('main form input[name=email]', 'rita@example.com');
+$b->click('main form button[type=submit]');
+ok until_true(sub { ($ua->get($t->url("/v1/tickets/$phone->{id}") => $h)->res->json->{requester}{email} // '') eq 'rita@example.com' }),
+    'her email, corrected from the console';
+$b->screenshot("$shots/console-customer.png");
+$b->get("$console/customers");
+$b->wait_for('input[type=search]', 10);
+$b->script(q{var s = document.querySelector('input[type=search]'); s.value = '95555';
+             s.dispatchEvent(new Event('input', { bubbles: true }));});
+like $b->wait_for('.count', 10, qr/^1 cliente$/) // '', qr/^1 cliente$/, 'the directory finds one customer by her number';
+like $b->text('.queue-list') // '', qr/Rita Ligação.*rita\@example\.com/s, 'her';
+$b->screenshot("$shots/console-customers.png");
 $b->get("$console/");
 $b->wait_for('table.tickets', 10, qr/Cliente ligou/);
 

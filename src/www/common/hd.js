@@ -14,7 +14,8 @@
   /* ---------- small tools ---------- */
 
   function t(key, vars) {
-    var s = strings[key] || key;
+    /* "key.one" is the singular of a count, where a language has it */
+    var s = (vars && vars.n === 1 && strings[key + '.one']) || strings[key] || key;
     if (vars) {
       Object.keys(vars).forEach(function (k) { s = s.split('{' + k + '}').join(vars[k]); });
     }

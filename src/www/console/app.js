@@ -101,6 +101,7 @@
     top.textContent = '';
     var nav = u ? h('nav', { 'aria-label': t('c.nav') },
       link('/', t('c.queue')),
+      link('/customers', t('c.customers')),
       u.role === 'admin' ? link('/admin', t('c.admin')) : null) : null;
     var lang = h('select.lang', { 'aria-label': t('c.language'), on: { change: function () {
       document.cookie = 'hd_lang=' + lang.value + '; Path=/; Max-Age=31536000; SameSite=Lax';
@@ -125,6 +126,8 @@
     startStream();
     if (p === '/' || p === '') return queue();
     if (p === '/new') return newTicket();
+    if (p === '/customers') return customers();
+    if ((m = p.match(/^\/customers\/([0-9a-f-]{36})$/))) return customer(m[1]);
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
     if (p === '/admin' && boot.user.role === 'admin') return admin();
     if (p === '/account') return account(false);
@@ -450,6 +453,102 @@
     return f ? (f.options || []).map(function (o) { return [o.value, local(o.label)]; }) : [];
   }
 
+  /* ---------- customers ---------- */
+
+  function customerTickets(list) {
+    if (!list.length) return h('p.muted', t('c.other.none'));
+    return h('table.tickets', h('caption.sr-only', t('c.cust.tickets')),
+      h('thead', h('tr', ['c.col.number', 'c.col.channel', 'c.col.subject', 'c.col.status', 'c.col.age'].map(function (k) {
+        return h('th', { scope: 'col' }, t(k));
+      }))),
+      h('tbody', list.map(function (tk) {
+        return h('tr', h('td.num', link('/tickets/' + tk.number, tk.number)), h('td', channelTag(tk.channel)),
+          h('td.subj', link('/tickets/' + tk.number, tk.subject)), h('td', badge('status', tk.status)),
+          h('td.age', h('time', { dateTime: tk.created_at, title: when(tk.created_at) }, age(tk.created_at))));
+      })));
+  }
+
+  /* the customer's phone and WhatsApp numbers, each once */
+  function numbers(c) {
+    var seen = {};
+    return [c.phone].concat(c.whatsapp).filter(function (n) {
+      var d = (n || '').replace(/[^0-9]/g, '');
+      if (!d || Object.keys(seen).some(function (s) { return s.slice(-d.length) === d || d.slice(-s.length) === s; })) return false;
+      seen[d] = true;
+      return true;
+    });
+  }
+
+  function customers() {
+    var q = sessionStorage.getItem('hd.customers.q') || '';
+    var list = h('div.queue-list', { role: 'region', 'aria-label': t('c.customers') });
+    var count = h('p.count', { 'aria-live': 'polite' });
+    var search = h('input', { type: 'search', name: 'q', value: q, placeholder: t('c.cust.search'),
+                              'aria-label': t('c.cust.search'), on: { input: function () {
+      clearTimeout(search.timer);
+      search.timer = setTimeout(function () { q = search.value.trim(); load(); }, 300);
+    } } });
+
+    function load() {
+      sessionStorage.setItem('hd.customers.q', q);
+      api('GET', '/customers' + (q ? '?q=' + encodeURIComponent(q) : '')).then(function (r) {
+        count.textContent = t('c.cust.count', { n: r.total });
+        list.textContent = '';
+        if (!r.data.length) { list.appendChild(h('p.empty', t('c.cust.none'))); return; }
+        list.appendChild(h('table.tickets.customers', h('caption.sr-only', t('c.customers')),
+          h('thead', h('tr', ['c.cust.name', 'c.cust.email', 'c.cust.phone', 'c.cust.open', 'c.cust.total', 'c.cust.last']
+            .map(function (k) { return h('th', { scope: 'col' }, t(k)); }))),
+          h('tbody', r.data.map(function (c) {
+            return h('tr',
+              h('td.subj', link('/customers/' + c.id, c.name || c.email || c.phone || (c.whatsapp[0] || '—'))),
+              h('td', c.email || ''), h('td', numbers(c).join(' · ')),
+              h('td', String(c.tickets.open)), h('td', String(c.tickets.total)),
+              h('td.age', c.tickets.last_at ? h('time', { dateTime: c.tickets.last_at, title: when(c.tickets.last_at) },
+                                                age(c.tickets.last_at)) : '—'));
+          }))));
+      }).catch(function (err) {
+        if (err.status === 401) { boot.user = null; route(); return; }
+        list.textContent = message(err);
+      });
+    }
+
+    current = { kind: 'customers' };
+    view(t('c.customers'), [h('div.head', h('h1', t('c.customers')), count),
+                            h('div.filters', h('div.search', search)), list], 'wide');
+    load();
+  }
+
+  function customer(id) {
+    view(t('c.customers'), [h('p', { role: 'status' }, t('c.loading'))]);
+    api('GET', '/customers/' + id).then(function (c) {
+      var form = h('form.card', { novalidate: true, on: { submit: function (e) {
+        e.preventDefault();
+        submitting(form, true);
+        api('PATCH', '/customers/' + id, { name: form.elements.name.value, email: form.elements.email.value,
+                                           phone: form.elements.phone.value })
+          .then(function () { announce(t('c.saved')); customer(id); })
+          .catch(function (err) { submitting(form, false); showError(form, err); });
+      } } }, alertBox(), h('h2', t('c.cust.details')),
+        h('div.grid2',
+          field(t('c.cust.name'), h('input', { name: 'name', value: c.name || '', maxLength: 200, autocomplete: 'off' })),
+          field(t('c.cust.phone'), h('input', { name: 'phone', type: 'tel', value: c.phone || '', maxLength: 40, autocomplete: 'off' })),
+          field(t('c.cust.email'), h('input', { name: 'email', type: 'email', value: c.email || '', autocomplete: 'off' }),
+                c.portal_account ? t('c.cust.portal.yes') : t('c.cust.portal.no'))),
+        c.whatsapp.length ? h('p', channelTag('whatsapp'), ' ', c.whatsapp.join(' · ')) : null,
+        h('button', { type: 'submit' }, t('c.save')));
+      current = { kind: 'customer' };
+      view(c.name || c.email || c.phone || t('c.customers'), [
+        h('div.head', link('/customers', '← ' + t('c.customers'), '.back'),
+          h('h1', c.name || c.email || c.phone || (c.whatsapp[0] || '—')),
+          h('p.count', t('c.cust.summary', { open: c.tickets.open, total: c.tickets.total }))),
+        form, h('h2', t('c.cust.tickets')), customerTickets(c.ticket_list)], 'form-page');
+    }).catch(function (err) {
+      if (err.status === 401) { boot.user = null; route(); return; }
+      view(t('c.customers'), [h('h1', t('c.customers')), h('p.alert.error', message(err)),
+                              link('/customers', t('c.customers'))]);
+    });
+  }
+
   /* ---------- a ticket for a customer who called ---------- */
 
   /* Opened through the REST API with the console's session: the same checks
@@ -596,7 +695,8 @@
         prop('assignee', [['', t('c.unassigned')]].concat((boot.agents || []).map(function (a) { return [a.id, a.name]; })),
              tk.assignee && tk.assignee.id),
         h('h2', t('c.requester')),
-        tk.requester ? h('p.requester', h('strong', tk.requester.name || ''), h('br'),
+        tk.requester ? h('p.requester', link('/customers/' + tk.requester.id,
+                           h('strong', tk.requester.name || tk.requester.email || tk.requester.phone || '—')), h('br'),
                          tk.requester.email || '', h('br'), tk.requester.phone || '') : h('p', '—'),
         h('h2', t('c.other')),
         tk.requester_tickets.length ? h('ul.others', tk.requester_tickets.map(function (o) {
