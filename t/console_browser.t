@@ -249,8 +249,9 @@ like $b->wait_for('nav', 10, qr/Fila/) // '', qr/Fila/, 'and back to Portuguese'
 $b->get("$console/admin#audit");
 $b->wait_for('table.list', 10, qr/console/);
 
-# contrast of the text colours used (WCAG 2.1 AA: 4.5:1)
-my $low = $b->script(q{
+# contrast of the text colours used (WCAG 2.1 AA: 4.5:1) and labels, on
+# every kind of page
+my $contrast = q{
   function lum(c) { var m = c.match(/\d+(\.\d+)?/g).map(Number).slice(0, 3).map(function (v) { v /= 255;
     return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
     return 0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]; }
@@ -264,11 +265,20 @@ my $low = $b->script(q{
     if (r < 4.5) bad.push(e.tagName + ' ' + r.toFixed(2) + ' ' + e.textContent.trim().slice(0, 20));
   });
   return bad.join('; ');
-});
-is $low, '', 'every text on the audit page meets 4.5:1 contrast';
-my $unlabelled = $b->script(q{return [...document.querySelectorAll('input, select, textarea')].filter(function (e) {
-  return !(e.labels && e.labels.length) && !e.getAttribute('aria-label'); }).map(e => e.name).join(',')});
-is $unlabelled, '', 'every control has a label';
+};
+my $labels = q{return [...document.querySelectorAll('input, select, textarea')].filter(function (e) {
+  return !(e.labels && e.labels.length) && !e.getAttribute('aria-label'); }).map(e => e.name).join(',')};
+my ($wa_number) = map { $_->{number} } grep { $_->{channel} eq 'whatsapp' }
+    @{ $ua->get($t->url('/v1/tickets') => $h)->res->json->{data} };
+for my $page (['admin#audit', 'table.list', 'the audit log'], ['', 'table.tickets', 'the queue'],
+              ["tickets/$wa_number", '.history', 'a ticket'], ['new', 'form', 'the new-ticket form'],
+              ['customers', 'table.tickets', 'the customer directory'], ['admin#agents', 'table.list', 'the agents']) {
+    my ($path, $ready, $name) = @$page;
+    $b->get("$console/$path");
+    $b->wait_for($ready, 10);
+    is $b->script($contrast), '', "every text on $name meets 4.5:1 contrast";
+    is $b->script($labels), '', "every control on $name has a label";
+}
 
 $b->quit;
 $t->done;

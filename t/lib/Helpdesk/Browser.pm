@@ -141,10 +141,17 @@ sub select {
     return $self;
 }
 
+# (a live page may redraw between finding an element and clicking it: the
+# element is then found again, up to three times)
 sub click {
     my ($self, $css) = @_;
-    my $id = $self->find($css);
-    $self->_call(POST => $self->_s . "/element/$id/click", {});
+    for my $try (1 .. 3) {
+        my $id = $self->find($css);
+        my $ok = eval { $self->_call(POST => $self->_s . "/element/$id/click", {}); 1 };
+        return $self if $ok;
+        die $@ if $try == 3 || $@ !~ /stale element/;
+        sleep 0.2;
+    }
     return $self;
 }
 
