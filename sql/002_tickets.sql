@@ -196,6 +196,7 @@ BEGIN
     IF p_email IS NULL AND length(digits) >= 8 THEN
         SELECT user_id INTO id FROM helpdesk.users
         WHERE tenant_id = p_tenant AND role = 'customer' AND phone IS NOT NULL
+          AND status = 'active'
           AND regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%' || digits
         ORDER BY created_at
         LIMIT 1;
@@ -213,7 +214,8 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    SELECT user_id INTO id FROM helpdesk.users
+    -- (a customer merged into another stands for that one)
+    SELECT coalesce(merged_into, user_id) INTO id FROM helpdesk.users
     WHERE tenant_id = p_tenant AND email = lower(p_email);
 
     IF id IS NULL THEN
@@ -223,7 +225,7 @@ BEGIN
         RETURNING user_id INTO id;
 
         IF id IS NULL THEN
-            SELECT user_id INTO id FROM helpdesk.users
+            SELECT coalesce(merged_into, user_id) INTO id FROM helpdesk.users
             WHERE tenant_id = p_tenant AND email = lower(p_email);
         END IF;
     END IF;

@@ -255,6 +255,11 @@ BEGIN
         'id', e.event_id, 'type', e.type, 'channel', e.channel,
         'created_at', e.created_at,
         'author', CASE WHEN e.actor_id = p_user THEN 'you'
+                       -- written as a record since merged into this customer
+                       WHEN e.actor_type = 'user' AND EXISTS (
+                                SELECT 1 FROM helpdesk.users m
+                                WHERE m.tenant_id = e.tenant_id AND m.user_id = e.actor_id
+                                  AND m.merged_into = p_user) THEN 'you'
                        WHEN e.actor_type = 'system' THEN 'system'
                        WHEN e.actor_type = 'user' AND EXISTS (
                                 SELECT 1 FROM helpdesk.users u

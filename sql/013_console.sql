@@ -954,6 +954,7 @@ BEGIN
         WHEN 'customers.list'  THEN helpdesk.console_customers(ctx, u, p_args)
         WHEN 'customer.get'    THEN helpdesk.console_customer_get(ctx, u, p_args)
         WHEN 'customer.update' THEN helpdesk.console_customer_update(ctx, u, p_args)
+        WHEN 'customer.merge'  THEN helpdesk.console_customer_merge(ctx, u, p_args)
         WHEN 'agents.list'     THEN helpdesk.console_agents(ctx, t, u, 'list', p_args)
         WHEN 'agents.invite'   THEN helpdesk.console_agents(ctx, t, u, 'invite', p_args)
         WHEN 'agents.update'   THEN helpdesk.console_agents(ctx, t, u, 'update', p_args)

@@ -54,7 +54,7 @@ BEGIN
                (SELECT max(x.created_at) FROM helpdesk.tickets x
                 WHERE x.tenant_id = c.tenant_id AND x.requester_id = c.user_id) AS last_at
         FROM helpdesk.users c
-        WHERE c.tenant_id = u.tenant_id AND c.role = 'customer'
+        WHERE c.tenant_id = u.tenant_id AND c.role = 'customer' AND c.merged_into IS NULL
           AND (q IS NULL
                OR c.name ILIKE '%' || q || '%'
                OR c.email ILIKE '%' || q || '%'
@@ -89,6 +89,11 @@ BEGIN
 
     IF c.user_id IS NULL THEN
         PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such customer');
+    END IF;
+
+    IF c.merged_into IS NOT NULL THEN
+        PERFORM helpdesk.fail('HD404', 'merged', 'this customer was merged into another one',
+            jsonb_build_object('merged_into', c.merged_into));
     END IF;
 
     RETURN c;

@@ -463,6 +463,44 @@ sub totp {
     is $admin->api(GET => "/customers/$other")->code, 404, "another tenant's customer: 404";
     is $admin->api(PATCH => "/customers/$other", { name => 'x' })->code, 404, 'and cannot be changed';
     is $admin->api(GET => '/customers/not-an-id')->code, 404, 'a malformed id: 404';
+
+    # the same person twice: merged into the one who stays
+    my $dup = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Outro pedido', description => 'x',
+        requester_email => 'maria.s@example.net', requester_name => 'M. Souza' })->res->json;
+    my $dup_id = $dup->{requester}{id};
+    is $admin->api(POST => "/customers/$id/merge", { into => $id })->code, 422, 'not into oneself';
+    $res = $admin->api(POST => "/customers/$id/merge", {});
+    is $res->code, 422, 'into someone' or diag $res->body;
+    is $admin->api(POST => "/customers/$id/merge", { into => $other })->code, 404, "not into another tenant's customer";
+    $res = $admin->api(POST => "/customers/$dup_id/merge", { into => $id });
+    is $res->code, 200, 'a duplicate merged into the customer who stays';
+    ok((grep { $_->{number} eq $dup->{number} } @{ $res->json->{ticket_list} }), 'their ticket moves over');
+    is_deeply [@{ $res->json }{qw(name email)}], ['Maria Souza', 'maria.souza@example.com'], 'the one who stays keeps their details';
+    $res = $admin->api(GET => "/customers/$dup_id");
+    is $res->code, 404, 'the duplicate is gone';
+    is $res->json->{merged_into}, $id, 'pointing to the one who stays';
+    ok !(grep { $_->{id} eq $dup_id } @{ $admin->api(GET => '/customers?q=souza')->json->{data} }), 'and out of the directory';
+    my $again = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'De novo', description => 'y',
+        requester_email => 'maria.s@example.net' })->res->json;
+    is $again->{requester}{id}, $id, "a new ticket from the duplicate's email goes to the one who stays";
+    is $t->psql(qq{SELECT detail->>'merged' FROM helpdesk.audit_log WHERE action = 'customer.merge' AND object_id = '$id'}),
+        $dup_id, 'the merge is audited';
+
+    # WhatsApp and the portal: one person
+    my $portal_id = $c{'Cliente Portal'}{id};
+    $res = $admin->api(POST => "/customers/$id/merge", { into => $portal_id });
+    is $res->code, 200, 'the WhatsApp customer merged into the portal account';
+    is_deeply $res->json->{whatsapp}, ['+5511988887777'], 'with her WhatsApp number';
+    is whatsapp('wamid.MERGE1', 'Sou eu de novo')->code, 200, 'she writes on WhatsApp again';
+    is $admin->api(GET => "/tickets/$by{whatsapp}{number}")->json->{requester}{id}, $portal_id,
+        "her WhatsApp ticket is the portal customer's now";
+    my $new_number = $t->psql(q{SELECT helpdesk.ticket_number(t.number) FROM helpdesk.whatsapp_messages w
+                                JOIN helpdesk.tickets t USING (tenant_id, ticket_id) WHERE w.wamid = 'wamid.MERGE1'});
+    my $new = $admin->api(GET => "/tickets/$new_number")->json;
+    is_deeply [$new->{requester}{id}, $new->{events}[0]{body}], [$portal_id, 'Sou eu de novo'],
+        'and her new message (the old ticket is closed) opens one for the same customer';
+    my %mine = map { $_->{number} => 1 } @{ $cust->api(GET => '/tickets')->json->{data} };
+    ok $mine{$by{whatsapp}{number}} && $mine{$new_number}, 'both of which she follows on the portal';
 }
 
 # --- another tenant -----------------------------------------------------------------

@@ -164,6 +164,20 @@ $b->script(q{var s = document.querySelector('input[type=search]'); s.value = '95
 like $b->wait_for('.count', 10, qr/^1 cliente$/) // '', qr/^1 cliente$/, 'the directory finds one customer by her number';
 like $b->text('.queue-list') // '', qr/Rita Ligação.*rita\@example\.com/s, 'her';
 $b->screenshot("$shots/console-customers.png");
+
+# the same caller wrote in by email too: merged from her profile
+my $dup = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Boleto por e-mail', description => 'Enviei por e-mail.',
+    requester_email => 'rita.l@example.net', requester_name => 'R. Ligação' })->res->json;
+$b->click('.queue-list td.subj a');
+$b->wait_for('section.merge', 10);
+$b->type('input[name=merge-q]', 'rita.l@');
+like $b->wait_for('.merge-results', 10, qr/R\. Ligação/) // '', qr/R\. Ligação/, 'the duplicate is found from her profile';
+$b->script('window.confirm = function () { return true; }');
+$b->click('.merge-results button');
+like $b->wait_for('main', 10, qr/Boleto por e-mail/) // '', qr/Cliente ligou.*Boleto por e-mail|Boleto por e-mail.*Cliente ligou/s,
+    'after the merge her profile lists both tickets';
+is $ua->get($t->url("/v1/tickets/$dup->{id}") => $h)->res->json->{requester}{name}, 'Rita Ligação', 'the email ticket is hers';
+$b->screenshot("$shots/console-customer-merged.png");
 $b->get("$console/");
 $b->wait_for('table.tickets', 10, qr/Cliente ligou/);
 

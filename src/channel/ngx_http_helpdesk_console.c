@@ -65,6 +65,8 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_GET,    "/customers", "customers.list", CALL, { NULL } },
     { NGX_HTTP_GET,    "/customers/*", "customer.get", CALL, { "id" } },
     { NGX_HTTP_PATCH,  "/customers/*", "customer.update", CALL, { "id" } },
+    { NGX_HTTP_POST,   "/customers/*/merge", "customer.merge", CALL,
+      { "id" } },
     { NGX_HTTP_GET,    "/agents", "agents.list", CALL, { NULL } },
     { NGX_HTTP_POST,   "/agents", "agents.invite", CALL, { NULL } },
     { NGX_HTTP_PATCH,  "/agents/*", "agents.update", CALL, { "id" } },

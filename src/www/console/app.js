@@ -500,7 +500,7 @@
             .map(function (k) { return h('th', { scope: 'col' }, t(k)); }))),
           h('tbody', r.data.map(function (c) {
             return h('tr',
-              h('td.subj', link('/customers/' + c.id, c.name || c.email || c.phone || (c.whatsapp[0] || '—'))),
+              h('td.subj', link('/customers/' + c.id, label(c))),
               h('td', c.email || ''), h('td', numbers(c).join(' · ')),
               h('td', String(c.tickets.open)), h('td', String(c.tickets.total)),
               h('td.age', c.tickets.last_at ? h('time', { dateTime: c.tickets.last_at, title: when(c.tickets.last_at) },
@@ -516,6 +516,48 @@
     view(t('c.customers'), [h('div.head', h('h1', t('c.customers')), count),
                             h('div.filters', h('div.search', search)), list], 'wide');
     load();
+  }
+
+  function label(c) {
+    return c.name || c.email || c.phone || (c.whatsapp && c.whatsapp[0]) || '—';
+  }
+
+  /* a duplicate of this customer (the same person on another channel)
+     merged into this one: their tickets and contacts move here */
+  function mergeBox(c) {
+    var results = h('ul.merge-results', { 'aria-live': 'polite' });
+    var box = h('section.card.merge', h('h2', t('c.cust.merge')), h('p.muted', t('c.cust.merge.hint')), alertBox());
+    var search = h('input', { type: 'search', name: 'merge-q', placeholder: t('c.cust.search'),
+                              'aria-label': t('c.cust.merge.search'), on: { input: function () {
+      clearTimeout(search.timer);
+      search.timer = setTimeout(find, 300);
+    } } });
+
+    function find() {
+      var q = search.value.trim();
+      results.textContent = '';
+      if (q.length < 2) return;
+      api('GET', '/customers?limit=10&q=' + encodeURIComponent(q)).then(function (r) {
+        results.textContent = '';
+        r.data.filter(function (o) { return o.id !== c.id; }).forEach(function (o) {
+          results.appendChild(h('li', h('span', h('strong', label(o)), ' ',
+            h('span.muted', [o.email].concat(numbers(o)).filter(Boolean).join(' · '),
+              ' · ', t('c.cust.summary', { open: o.tickets.open, total: o.tickets.total }))), ' ',
+            h('button.secondary', { type: 'button', on: { click: function (e) {
+              if (!confirm(t('c.cust.merge.confirm', { other: label(o), name: label(c) }))) return;
+              e.target.disabled = true;
+              api('POST', '/customers/' + o.id + '/merge', { into: c.id }).then(function () {
+                announce(t('c.cust.merge.done', { other: label(o) }));
+                customer(c.id);
+              }).catch(function (err) { e.target.disabled = false; showError(box, err); });
+            } } }, t('c.cust.merge.button'))));
+        });
+        if (!results.children.length) results.appendChild(h('li.muted', t('c.cust.none')));
+      }).catch(function (err) { showError(box, err); });
+    }
+
+    append(box, [search, results]);
+    return box;
   }
 
   function customer(id) {
@@ -539,11 +581,12 @@
       current = { kind: 'customer' };
       view(c.name || c.email || c.phone || t('c.customers'), [
         h('div.head', link('/customers', '← ' + t('c.customers'), '.back'),
-          h('h1', c.name || c.email || c.phone || (c.whatsapp[0] || '—')),
+          h('h1', label(c)),
           h('p.count', t('c.cust.summary', { open: c.tickets.open, total: c.tickets.total }))),
-        form, h('h2', t('c.cust.tickets')), customerTickets(c.ticket_list)], 'form-page');
+        form, h('h2', t('c.cust.tickets')), customerTickets(c.ticket_list), mergeBox(c)], 'form-page');
     }).catch(function (err) {
       if (err.status === 401) { boot.user = null; route(); return; }
+      if (err.problem && err.problem.merged_into) { go('/customers/' + err.problem.merged_into, true); return; }
       view(t('c.customers'), [h('h1', t('c.customers')), h('p.alert.error', message(err)),
                               link('/customers', t('c.customers'))]);
     });
