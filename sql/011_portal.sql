@@ -672,11 +672,16 @@ DECLARE
 BEGIN
     PERFORM helpdesk.read_only_audit();
 
+    IF args->>'status' NOT IN ('open', 'closed', 'all') THEN
+        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+            helpdesk.err('status', 'invalid', 'open, closed or all'));
+    END IF;
+
     SELECT coalesce(jsonb_agg(helpdesk.portal_ticket_json(x) ORDER BY x.number DESC), '[]')
     INTO r
     FROM (SELECT * FROM helpdesk.tickets x
           WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id
-            AND (args->>'status' IS NULL
+            AND (coalesce(args->>'status', 'all') = 'all'
                  OR (args->>'status' = 'open' AND x.status NOT IN ('resolved', 'closed'))
                  OR (args->>'status' = 'closed' AND x.status IN ('resolved', 'closed')))
           ORDER BY x.number DESC LIMIT 200) x;

@@ -121,6 +121,18 @@ is $prio{'Servidor fora do ar'}, 'low', 'the API sees the new priority';
 is scalar(grep { $_ eq 'low' } values %prio), 2, 'on the two tickets only';
 is $b->script(q{return document.querySelectorAll('table.tickets tbody tr.picked').length}), 0, 'and the selection is cleared';
 
+# a live redraw keeps the keyboard's place
+$b->script('document.activeElement.blur()');
+$b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [
+    { type => 'keyDown', value => 'j' }, { type => 'keyUp', value => 'j' }] }] });
+my $focused = q{var a = document.activeElement, tr = a && a.closest && a.closest('tbody tr');
+                return tr ? tr.querySelector('td.num').innerText : null};
+my $before = $b->script($focused);
+like $before // '', qr/^TKT-/, '"j" puts the focus on a ticket';
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Outro ao vivo', description => 'z', requester_email => 'live2@example.com' });
+like $b->wait_for('table.tickets', 10, qr/Outro ao vivo/) // '', qr/Outro ao vivo/, 'a new ticket arrives';
+is $b->script($focused), $before, 'and the focus stays on the same ticket';
+
 # "?" lists the shortcuts
 $b->script('document.activeElement.blur()');
 $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [

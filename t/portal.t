@@ -226,6 +226,8 @@ is $p->api(POST => "/tickets/$tk->{number}/comments", { body => '  ' })->code, 4
 
 is scalar @{ $p->api(GET => '/tickets')->json->{data} }, 1, 'the customer sees their tickets';
 is scalar @{ $p->api(GET => '/tickets?status=closed')->json->{data} }, 0, 'filtered by status';
+is scalar @{ $p->api(GET => '/tickets?status=all')->json->{data} }, 1, 'or all of them';
+is $p->api(GET => '/tickets?status=whatever')->code, 422, 'an unknown filter: 422';
 
 # another customer of the same tenant sees none of it
 my $q = portal('acme.portal.test');

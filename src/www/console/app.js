@@ -306,6 +306,15 @@
     function draw(r, fresh) {
       var isFresh = {};
       fresh.forEach(function (tk) { isFresh[tk.id] = true; });
+      /* a live redraw must not take the keyboard's place away: remember
+         which row's link or checkbox had the focus, and give it back */
+      var had = document.activeElement, focusRow = null, focusKind = null;
+      if (had && table.contains(had) && had.closest('tr[data-number]')) {
+        focusRow = had.closest('tr[data-number]').getAttribute('data-number');
+        focusKind = had.matches('input') ? 'td.pick input' : had.closest('td.subj') ? 'td.subj a' : 'td.num a';
+      } else if (had && table.contains(had) && had.matches('th.pick input')) {
+        focusKind = 'th.pick input';
+      }
       count.textContent = t('c.count', { n: r.total });
       table.textContent = '';
       if (!r.data.length) { table.appendChild(h('p.empty', t('c.empty'))); return; }
@@ -313,7 +322,8 @@
       r.data.forEach(function (tk) { shown[tk.number] = true; });
       Object.keys(picked).forEach(function (n) { if (!shown[n]) delete picked[n]; });
       var rows = r.data.map(function (tk, i) {
-        return h('tr' + (isFresh[tk.id] ? '.fresh' : '') + (picked[tk.number] ? '.picked' : ''), { 'data-i': i },
+        return h('tr' + (isFresh[tk.id] ? '.fresh' : '') + (picked[tk.number] ? '.picked' : ''),
+                 { 'data-i': i, 'data-number': tk.number },
           h('td.pick', h('input', { type: 'checkbox', value: tk.number, checked: !!picked[tk.number],
                                     'aria-label': t('c.pick', { number: tk.number }),
                                     on: { change: function (e) { pick(tk.number, e.target.checked); } } })),
@@ -343,7 +353,14 @@
         })))),
         h('tbody', rows)));
       if (more) table.appendChild(more);
-      mark(Math.min(selected, rows.length - 1));
+      var back = focusRow ? rows.filter(function (row) { return row.getAttribute('data-number') === focusRow; })[0] : null;
+      if (back) {
+        mark(rows.indexOf(back));
+        back.querySelector(focusKind).focus();
+      } else {
+        mark(Math.min(selected, rows.length - 1));
+        if (focusKind === 'th.pick input') table.querySelector(focusKind).focus();
+      }
       drawBulk();
     }
 
