@@ -1008,7 +1008,8 @@ BEGIN
 
     -- what needs a customer, and what a login-only portal hides
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
-                'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve')
+                'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve',
+                'profile.update', 'export')
        OR (p_op LIKE 'kb.%' AND (helpdesk.portal_settings(t)->>'require_login')::boolean)
     THEN
         IF u.user_id IS NULL THEN
@@ -1034,6 +1035,8 @@ BEGIN
         WHEN 'ticket.get'      THEN helpdesk.portal_ticket_get(ctx, u, p_args)
         WHEN 'ticket.comment'  THEN helpdesk.portal_ticket_comment(ctx, u, p_args)
         WHEN 'ticket.resolve'  THEN helpdesk.portal_ticket_resolve(ctx, u, p_args)
+        WHEN 'profile.update'  THEN helpdesk.portal_profile_update(ctx, u, p_args)
+        WHEN 'export'          THEN helpdesk.portal_export(ctx, t, u)
         WHEN 'kb.home'         THEN helpdesk.portal_kb_home(ctx, t, u)
         WHEN 'kb.search'       THEN helpdesk.portal_kb_search(ctx, t, u, p_args)
         WHEN 'kb.article'      THEN helpdesk.portal_kb_article(ctx, t, u, p_args)

@@ -255,6 +255,23 @@ is $p->api(POST => "/tickets/$tk->{number}/resolve", {})->code, 409, 'twice: 409
 $p->api(POST => "/tickets/$tk->{number}/comments", { body => 'Voltou a cair.' });
 is $p->api(GET => "/tickets/$tk->{number}")->json->{status}, 'open', 'writing again opens it again';
 
+# their details, and a copy of their data
+$res = $p->api(PATCH => '/profile', { name => 'Ana Maria', phone => '+55 11 90000-1111' });
+is $res->code, 200, 'the customer corrects their details';
+is_deeply [@{ $res->json }{qw(name phone)}], ['Ana Maria', '+55 11 90000-1111'], 'name and phone';
+is $p->api(GET => '/boot')->json->{user}{name}, 'Ana Maria', 'kept';
+is $p->api(PATCH => '/profile', { name => '' })->code, 422, 'a name cannot be empty';
+is $p->api(PATCH => '/profile', { phone => 'me liga' })->code, 422, 'a phone is digits';
+is $p->api(PATCH => '/profile', { name => 'X' }, 'X-CSRF-Token' => '')->code, 403, 'not without the CSRF token';
+$res = $p->api(GET => '/export');
+is $res->code, 200, 'a copy of their data';
+is $res->json->{you}{email}, 'ana@example.com', 'their details';
+is scalar @{ $res->json->{tickets} }, 1, 'their tickets';
+ok((grep { ($_->{body} // '') =~ /reinicie o roteador/ } @{ $res->json->{tickets}[0]{history} }), 'with the public history');
+unlike $res->body, qr/nota interna/, 'never an internal note';
+is $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'portal.export'}), 1, 'the export is audited';
+is scalar @{ $q->api(GET => '/export')->json->{tickets} }, 0, "another customer's copy has none of it";
+
 # a session of one tenant is nobody on another tenant's portal
 {
     my $g = portal('globex.portal.test');

@@ -8,7 +8,7 @@ use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use Helpdesk::Test;
+use Helpdesk::Test qw(until_true);
 use Helpdesk::Browser;
 use File::Path qw(make_path);
 use Time::HiRes qw(sleep);
@@ -119,6 +119,21 @@ like $b->text('.history') // '', qr/Resolvido/, 'and the history says so';
 is $ua->get($t->url("/v1/tickets/$tid") => $h)->res->json->{status}, 'resolved', 'for the team too';
 $b->screenshot("$shots/portal-ticket-resolved.png");
 
+# their details and a copy of their data, from the account page
+$b->get("$base/account");
+$b->wait_for('input[name=phone]', 10);
+$b->type('input[name=phone]', '+55 11 90000-2222');
+$b->click('main form button[type=submit]');
+like $b->wait_for('main .alert.ok', 10) // '', qr/Salvo/, 'the customer saves their details';
+is $t->psql(q{SELECT phone FROM helpdesk.users WHERE email = 'ana@example.com'}), '+55 11 90000-2222', 'kept';
+$b->script(q{window.__doc = null; var made = URL.createObjectURL.bind(URL);
+             URL.createObjectURL = function (b) { b.text().then(function (t) { window.__doc = t; }); return made(b); };});
+$b->click('button.export');
+like until_true(sub { $b->script('return window.__doc') }) // '', qr/"number": "TKT-000001".*Desligue o roteador/s,
+    'and downloads a copy of their data, history included'
+    or diag $b->text('main');
+$b->screenshot("$shots/portal-account.png");
+
 # another language, chosen with the switcher
 $b->get("$base/");
 $b->wait_for('main h1', 10);
@@ -129,7 +144,7 @@ like $b->text('.top nav'), qr/Mis tickets/, 'every string';
 # log out, a wrong password, an unknown portal
 $b->get("$base/account");
 $b->wait_for('main h1', 10);
-$b->click('button.secondary');
+$b->click('button.logout');
 $b->wait_for('main h1', 10, qr/Centro/);
 $b->get("$base/login");
 $b->wait_for('form', 10);

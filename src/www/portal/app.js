@@ -490,11 +490,37 @@
       field(t('account.new'), h('input', { type: 'password', name: 'password', autocomplete: 'new-password', minLength: 8, required: true }),
             t('signup.password.hint')),
       h('button', { type: 'submit' }, t('account.submit')));
-    var out = h('button.secondary', { type: 'button', on: { click: function () {
+    var out = h('button.secondary.logout', { type: 'button', on: { click: function () {
       api('POST', '/logout').then(function () { boot.user = null; go('/', true); }).catch(failed);
     } } }, t('nav.logout'));
+    var details = h('form.card', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      submitting(details, true);
+      api('PATCH', '/profile', { name: details.elements.name.value, phone: details.elements.phone.value })
+        .then(function (r) { boot.user = r; submitting(details, false); showOk(details, t('account.saved')); })
+        .catch(function (err) { submitting(details, false); showError(details, err); });
+    } } },
+      h('h2', t('account.details')), alertBox(),
+      field(t('signup.name'), h('input', { name: 'name', value: u.name || '', autocomplete: 'name', maxLength: 200, required: true })),
+      field(t('account.email'), h('input', { name: 'email', type: 'email', value: u.email || '', readOnly: true }),
+            t('account.email.hint')),
+      field(t('account.phone'), h('input', { name: 'phone', type: 'tel', value: u.phone || '', autocomplete: 'tel', maxLength: 40 })),
+      h('button', { type: 'submit' }, t('account.save')));
+    /* a copy of everything the helpdesk keeps that is theirs to see */
+    var data = h('section.card', h('h2', t('account.data')), h('p', t('account.data.hint')), alertBox(),
+      h('button.secondary.export', { type: 'button', on: { click: function (e) {
+        e.target.disabled = true;
+        api('GET', '/export').then(function (doc) {
+          var a = h('a', { href: URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' })),
+                           download: 'my-data.json' });
+          document.body.appendChild(a);
+          a.click();
+          setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+          e.target.disabled = false;
+        }).catch(function (err) { e.target.disabled = false; showError(data, err); });
+      } } }, t('account.data.download')));
     view(t('account.title'), [h('h1', t('account.title')),
-                              h('p.who', h('strong', u.name || ''), ' ', h('span', u.email)), form, out]);
+                              h('p.who', h('strong', u.name || ''), ' ', h('span', u.email)), details, form, data, out]);
   }
 
   /* ---------- start ---------- */
