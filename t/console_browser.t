@@ -304,6 +304,8 @@ for my $page (['admin#audit', 'table.list', 'the audit log'], ['', 'table.ticket
     $b->wait_for($ready, 10);
     is $b->script($contrast), '', "every text on $name meets 4.5:1 contrast";
     is $b->script($labels), '', "every control on $name has a label";
+    like $b->script(q{return document.querySelector('.skip').textContent}), qr/^Pular para o conteúdo$/,
+        "the skip link on $name speaks the page's language";
 }
 
 $b->quit;

@@ -140,6 +140,7 @@ $b->wait_for('main h1', 10);
 $b->select('.top select', 'es');
 is $b->wait_for('main h1', 10, qr/Centro/), 'Centro de ayuda de Acme', 'Spanish, from the switcher';
 like $b->text('.top nav'), qr/Mis tickets/, 'every string';
+is $b->script(q{return document.querySelector('.skip').textContent}), 'Saltar al contenido', 'the skip link too';
 
 # log out, a wrong password, an unknown portal
 $b->get("$base/account");

@@ -98,6 +98,7 @@
 
   function drawTop() {
     var top = document.getElementById('top'), u = boot.user;
+    document.querySelector('.skip').textContent = t('skip');
     top.textContent = '';
     var nav = u ? h('nav', { 'aria-label': t('c.nav') },
       link('/', t('c.queue')),

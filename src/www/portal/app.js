@@ -50,6 +50,7 @@
 
   function drawTop() {
     var top = document.getElementById('top'), u = boot.user, p = boot.portal;
+    document.querySelector('.skip').textContent = t('skip');
     top.textContent = '';
     var brand = link('/', p.logo ? h('img.logo', { src: '/_/logo', alt: boot.tenant.name })
                                  : h('span.name', boot.tenant.name), '.brand');
