@@ -121,6 +121,16 @@ is $prio{'Servidor fora do ar'}, 'low', 'the API sees the new priority';
 is scalar(grep { $_ eq 'low' } values %prio), 2, 'on the two tickets only';
 is $b->script(q{return document.querySelectorAll('table.tickets tbody tr.picked').length}), 0, 'and the selection is cleared';
 
+# in a background tab, the title counts what happened
+$b->script(q{Object.defineProperty(document, 'hidden', { configurable: true, get: function () { return true; } });});
+$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Enquanto a aba estava atrás', description => 'z',
+          requester_email => 'bg@example.com' });
+like until_true(sub { $b->title =~ /^\(\d+\) / ? $b->title : undef }) // $b->title, qr/^\(\d+\) Fila/,
+    'the title counts the tickets with news while the tab is in the background';
+$b->script(q{Object.defineProperty(document, 'hidden', { configurable: true, get: function () { return false; } });
+             document.dispatchEvent(new Event('visibilitychange'));});
+like $b->title, qr/^Fila · /, 'and forgets it once the agent looks';
+
 # a live redraw keeps the keyboard's place
 $b->script('document.activeElement.blur()');
 $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb', actions => [

@@ -88,8 +88,22 @@
   });
   window.addEventListener('popstate', route);
 
-  function view(title, nodes, kind) {
-    document.title = title + ' · ' + boot.tenant.name;
+  /* while the console is in a background tab, its title counts the
+     tickets with news since (as a mail client counts unread mail) */
+  var unseen = {}, pageTitle = document.title;
+
+  function title(text) {
+    var n = Object.keys(unseen).length;
+    pageTitle = text;
+    document.title = (n ? '(' + n + ') ' : '') + text;
+  }
+
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) { unseen = {}; title(pageTitle); }
+  });
+
+  function view(text, nodes, kind) {
+    title(text + ' · ' + boot.tenant.name);
     main.textContent = '';
     append(main, nodes);
     main.className = kind || '';
@@ -165,6 +179,7 @@
     stream.addEventListener('ticket', function (e) {
       var d;
       try { d = JSON.parse(e.data); } catch (x) { return; }
+      if (document.hidden) { unseen[d.id] = true; title(pageTitle); }
       if (current && current.changed) current.changed(d);
     });
   }
