@@ -989,6 +989,26 @@ BEGIN
 END
 $$;
 
+-- The account operations the portal and the console share: logging in
+-- (the module checks the password between lookup and result), logging
+-- out, changing the password, and the reset links.
+CREATE OR REPLACE FUNCTION helpdesk.app_account_op(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+    p_op text, p_args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN CASE p_op
+        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
+        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
+        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
+        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
+        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
+        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
+        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
+        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
+    END;
+END
+$$;
+
 -- One portal request.  p_user comes from the session the module found in
 -- Redis (NULL when there is none); it must belong to the Host's tenant.
 CREATE OR REPLACE FUNCTION helpdesk.portal_call(p_host text, p_base text, p_user uuid,
@@ -1017,17 +1037,10 @@ BEGIN
         END IF;
     END IF;
 
-    r := CASE p_op
+    -- the shared account operations, or this app's own
+    r := coalesce(helpdesk.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
         WHEN 'boot'            THEN helpdesk.portal_boot(ctx, t, u)
         WHEN 'signup'          THEN helpdesk.portal_signup(ctx, t, p_args)
-        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
-        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
-        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
-        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
-        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
-        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
-        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
-        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
         WHEN 'form'            THEN jsonb_build_object('status', 200, 'body',
                                         jsonb_build_object('fields', helpdesk.portal_form(t)))
         WHEN 'ticket.create'   THEN helpdesk.portal_ticket_create(ctx, t, u, p_args)
@@ -1041,7 +1054,7 @@ BEGIN
         WHEN 'kb.search'       THEN helpdesk.portal_kb_search(ctx, t, u, p_args)
         WHEN 'kb.article'      THEN helpdesk.portal_kb_article(ctx, t, u, p_args)
         WHEN 'kb.vote'         THEN helpdesk.portal_kb_vote(ctx, t, u, p_args)
-    END;
+    END);
 
     IF r IS NULL THEN
         PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');

@@ -923,20 +923,13 @@ BEGIN
             'this helpdesk requires a second factor: set it up first');
     END IF;
 
-    r := CASE p_op
+    -- the shared account operations, or this app's own
+    r := coalesce(helpdesk.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
         WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
         WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', jsonb_build_object(
                                         'tenant', t.tenant_id,
                                         'since', (SELECT coalesce(max(e.event_id), 0)
                                                   FROM helpdesk.ticket_events e)))
-        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
-        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
-        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
-        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
-        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
-        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
-        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
-        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
         WHEN 'queue'           THEN helpdesk.console_queue(ctx, u, p_args)
         WHEN 'ticket.get'      THEN helpdesk.console_ticket_get(ctx, u, p_args)
         WHEN 'ticket.update'   THEN helpdesk.console_ticket_update(ctx, u, p_args)
@@ -965,7 +958,7 @@ BEGIN
         WHEN 'totp.current'    THEN helpdesk.console_totp(ctx, t, u, 'current', p_args)
         WHEN 'totp.enable'     THEN helpdesk.console_totp(ctx, t, u, 'enable', p_args)
         WHEN 'totp.disable'    THEN helpdesk.console_totp(ctx, t, u, 'disable', p_args)
-    END;
+    END);
 
     IF r IS NULL THEN
         PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
