@@ -201,6 +201,10 @@ like $b->wait_for('main', 10, qr/Boleto por e-mail/) // '', qr/Cliente ligou.*Bo
 is $ua->get($t->url("/v1/tickets/$dup->{id}") => $h)->res->json->{requester}{name}, 'Rita Ligação', 'the email ticket is hers';
 $b->screenshot("$shots/console-customer-merged.png");
 $b->get("$console/");
+$b->wait_for('table.tickets', 10, qr/Servidor/);
+$b->click('table.tickets td.who a');
+like $b->wait_for('main', 10, qr/Chamados deste cliente/) // '', qr/Chamados deste cliente/, "a requester in the queue opens the customer's profile";
+$b->get("$console/");
 $b->wait_for('table.tickets', 10, qr/Cliente ligou/);
 
 # the WhatsApp ticket: history, and a reply inside the window

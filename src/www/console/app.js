@@ -327,7 +327,8 @@
       var had = document.activeElement, focusRow = null, focusKind = null;
       if (had && table.contains(had) && had.closest('tr[data-number]')) {
         focusRow = had.closest('tr[data-number]').getAttribute('data-number');
-        focusKind = had.matches('input') ? 'td.pick input' : had.closest('td.subj') ? 'td.subj a' : 'td.num a';
+        focusKind = had.matches('input') ? 'td.pick input' : had.closest('td.subj') ? 'td.subj a'
+                  : had.closest('td.who') ? 'td.who a' : 'td.num a';
       } else if (had && table.contains(had) && had.matches('th.pick input')) {
         focusKind = 'th.pick input';
       }
@@ -346,7 +347,8 @@
           h('td.num', link('/tickets/' + tk.number, tk.number)),
           h('td', channelTag(tk.channel)),
           h('td.subj', link('/tickets/' + tk.number, tk.subject)),
-          h('td', tk.requester ? (tk.requester.name || tk.requester.email || tk.requester.phone || '') : ''),
+          h('td.who', tk.requester ? link('/customers/' + tk.requester.id,
+                                         tk.requester.name || tk.requester.email || tk.requester.phone || '—') : ''),
           h('td', badge('status', tk.status)),
           h('td', badge('priority', tk.priority)),
           h('td', tk.assignee ? tk.assignee.name : h('span.muted', t('c.unassigned'))),
