@@ -531,7 +531,7 @@
         list.textContent = '';
         if (!r.data.length) { list.appendChild(h('p.empty', t('c.cust.none'))); return; }
         list.appendChild(h('table.tickets.customers', h('caption.sr-only', t('c.customers')),
-          h('thead', h('tr', ['c.cust.name', 'c.cust.email', 'c.cust.phone', 'c.cust.open', 'c.cust.total', 'c.cust.last']
+          h('thead', h('tr', ['c.cust.name', 'c.cust.email', 'c.cust.numbers', 'c.cust.open', 'c.cust.total', 'c.cust.last']
             .map(function (k) { return h('th', { scope: 'col' }, t(k)); }))),
           h('tbody', r.data.map(function (c) {
             return h('tr',
