@@ -10,11 +10,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "channel/ngx_http_helpdesk_api.h"
-#include "channel/ngx_http_helpdesk_whatsapp.h"
-#include "channel/ngx_http_helpdesk_portal.h"
-#include "core/ngx_helpdesk_curl.h"
-#include "core/ngx_helpdesk_password.h"
+#include "api/ngx_http_helpdesk_api.h"
+#include "whatsapp/ngx_http_helpdesk_whatsapp.h"
+#include "app/ngx_http_helpdesk_portal.h"
+#include "event/ngx_helpdesk_curl.h"
+#include "event/ngx_helpdesk_password.h"
 
 
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24

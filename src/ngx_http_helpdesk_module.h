@@ -13,8 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "core/ngx_helpdesk_pg.h"
-#include "core/ngx_helpdesk_redis.h"
+#include "event/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_redis.h"
 #include "jobs/ngx_helpdesk_outbox.h"
 
 

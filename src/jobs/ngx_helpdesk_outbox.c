@@ -28,8 +28,8 @@
 #include <openssl/evp.h>
 
 #include "ngx_helpdesk_outbox.h"
-#include "core/ngx_helpdesk_pg.h"
-#include "core/ngx_helpdesk_curl.h"
+#include "event/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_curl.h"
 
 
 #define NGX_HELPDESK_OUTBOX_RESPONSE_MAX  1024

@@ -13,7 +13,7 @@
 #include <ngx_core.h>
 #include <jansson.h>
 
-#include "core/ngx_helpdesk_json.h"
+#include "lib/ngx_helpdesk_json.h"
 
 
 extern const char *const  ngx_helpdesk_ticket_statuses[];

@@ -11,7 +11,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "model/ngx_helpdesk_ticket.h"
+#include "lib/ngx_helpdesk_ticket.h"
 
 
 /* "hdk_" and 32 base64url characters: 192 random bits */

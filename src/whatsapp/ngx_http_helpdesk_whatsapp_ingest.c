@@ -17,7 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include "core/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_pg.h"
 #include "ngx_http_helpdesk_whatsapp_ingest.h"
 
 

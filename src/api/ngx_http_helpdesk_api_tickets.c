@@ -10,8 +10,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "model/ngx_helpdesk_ticket.h"
-#include "core/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_ticket.h"
+#include "http/ngx_helpdesk_http.h"
 
 
 static ngx_int_t

@@ -15,8 +15,8 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_http.h"
-#include "core/ngx_helpdesk_json.h"
+#include "http/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_json.h"
 #include "ngx_http_helpdesk_api.h"
 
 

@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "core/ngx_helpdesk_markdown.h"
+#include "lib/ngx_helpdesk_markdown.h"
 
 
 /* the body as it is: the service functions check it */

@@ -12,8 +12,8 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "core/ngx_helpdesk_http.h"
-#include "core/ngx_helpdesk_qr.h"
+#include "http/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_qr.h"
 
 
 #define NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM  24

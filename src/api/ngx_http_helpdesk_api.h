@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_json.h"
+#include "lib/ngx_helpdesk_json.h"
 
 
 #define NGX_HTTP_HELPDESK_API_MAX_PARAMS  4

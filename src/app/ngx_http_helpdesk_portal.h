@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_pg.h"
-#include "core/ngx_helpdesk_redis.h"
+#include "event/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_redis.h"
 
 
 #define NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS  2

@@ -11,7 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_http.h"
+#include "http/ngx_helpdesk_http.h"
 #include "www/ngx_helpdesk_www.h"
 #include "ngx_http_helpdesk_portal.h"
 

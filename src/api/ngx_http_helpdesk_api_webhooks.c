@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "model/ngx_helpdesk_ticket.h"
+#include "lib/ngx_helpdesk_ticket.h"
 
 
 #define NGX_HTTP_HELPDESK_SECRET_RANDOM  24

@@ -20,8 +20,8 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "ngx_http_helpdesk_portal.h"
-#include "core/ngx_helpdesk_http.h"
+#include "app/ngx_http_helpdesk_portal.h"
+#include "http/ngx_helpdesk_http.h"
 
 
 static void ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,

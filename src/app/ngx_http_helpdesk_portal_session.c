@@ -33,7 +33,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_http.h"
+#include "http/ngx_helpdesk_http.h"
 #include "ngx_http_helpdesk_portal.h"
 
 

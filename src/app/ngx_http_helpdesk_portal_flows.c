@@ -13,7 +13,7 @@
  *   upload:     one statement with the file
  *
  * Passwords are hashed and checked in a thread pool
- * (core/ngx_helpdesk_password.c).  Attempts are counted in Redis per
+ * (event/ngx_helpdesk_password.c).  Attempts are counted in Redis per
  * account and per address; an unknown account and a wrong password get
  * the same answer after the same work.
  */
@@ -24,10 +24,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_http.h"
-#include "core/ngx_helpdesk_password.h"
-#include "core/ngx_helpdesk_qr.h"
-#include "core/ngx_helpdesk_totp.h"
+#include "http/ngx_helpdesk_http.h"
+#include "event/ngx_helpdesk_password.h"
+#include "lib/ngx_helpdesk_qr.h"
+#include "lib/ngx_helpdesk_totp.h"
 #include "ngx_http_helpdesk_portal.h"
 
 

@@ -26,8 +26,8 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_helpdesk_module.h"
-#include "core/ngx_helpdesk_http.h"
-#include "core/ngx_helpdesk_json.h"
+#include "http/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_json.h"
 #include "ngx_http_helpdesk_api.h"
 
 
