@@ -10,6 +10,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_module.h"
+#include "http/ngx_http_helpdesk_request.h"
 #include "api/ngx_http_helpdesk_api.h"
 #include "whatsapp/ngx_http_helpdesk_whatsapp.h"
 #include "app/ngx_http_helpdesk_portal.h"
@@ -144,7 +145,7 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
 
 static ngx_http_module_t  ngx_http_helpdesk_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_helpdesk_req_filters_init,    /* postconfiguration */
 
     ngx_http_helpdesk_create_main_conf,    /* create main configuration */
     ngx_http_helpdesk_init_main_conf,      /* init main configuration */
@@ -280,24 +281,27 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /*
-     * The API and the webhooks answer "too large" themselves, as a problem
-     * document, so they take over nginx's own check: the limit is the
-     * location's client_max_body_size, and a body within it is kept in
-     * memory (signatures are computed over it, JSON is parsed from it).
+     * Each operation has a body limit of its own, enforced by the request
+     * core for bodies with a length and chunked ones alike: the API's and
+     * the webhooks' JSON take the location's client_max_body_size, the
+     * apps' uploads helpdesk_upload_max_size.  nginx's own check stays, as
+     * the largest of them.  client_body_buffer_size is left as it is:
+     * past it a body goes to a temporary file, never to a bigger buffer
+     * per request.
      */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     conf->max_body = clcf->client_max_body_size;
-    clcf->client_max_body_size = 0;
 
-    /* the portal's uploads are read whole, up to their own limit */
-    if (conf->portal && conf->max_body < conf->upload_max) {
-        conf->max_body = conf->upload_max;
+    if (conf->max_body == 0) {
+        conf->max_body = NGX_HTTP_HELPDESK_JSON_MAX;
     }
 
-    if (clcf->client_body_buffer_size < conf->max_body) {
-        clcf->client_body_buffer_size = conf->max_body;
+    if (conf->portal && clcf->client_max_body_size
+        && clcf->client_max_body_size < (off_t) conf->upload_max)
+    {
+        clcf->client_max_body_size = conf->upload_max;
     }
 
     return NGX_CONF_OK;

@@ -18,7 +18,10 @@
 #include "jobs/ngx_helpdesk_outbox.h"
 
 
-#define NGX_HELPDESK_SHA256_LEN  32
+#define NGX_HELPDESK_SHA256_LEN      32
+
+/* a JSON body where the location sets no limit of its own */
+#define NGX_HTTP_HELPDESK_JSON_MAX   (1024 * 1024)
 
 
 typedef struct {

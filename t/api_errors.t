@@ -92,10 +92,33 @@ problem($ua->post($t->url('/v1/tickets') => $json => '{"subject": "a", "subject"
 $tx = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'x' x 80000 });
 problem($tx, 413, 'payload-too-large', 'too large');
 
+# chunked bodies are taken, and held to the same limit as the others
 $tx = $ua->build_tx(POST => $t->url('/v1/tickets') => { %$json, 'Transfer-Encoding' => 'chunked' });
-$tx->req->content->write_chunk('{"subject":"x"}' => sub { $_[0]->write_chunk('') });
+$tx->req->content->write_chunk('{"subject":"chunked"}' => sub { $_[0]->write_chunk('') });
 $tx = $ua->start($tx);
-problem($tx, 411, 'length-required', 'chunked body');
+is $tx->res->code, 201, 'chunked body: created';
+is $tx->res->json->{subject}, 'chunked', 'chunked body: as sent';
+
+# over the limit in the first packet, and over it only after a while
+for my $case (['at once', 70000, 1], ['later', 8000, 12]) {
+    my ($name, $size, $count) = @$case;
+    my $raw = "POST /api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Authorization: Bearer $acme->{key}\r\nContent-Type: application/json\r\n"
+        . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    my $res = $t->raw_request($raw, map { sprintf("%x\r\n%s\r\n", $size, 'x' x $size) } 1 .. $count);
+    like $res, qr{^HTTP/1\.1 413 }, "chunked over the limit ($name): 413";
+    like $res, qr{\r\nContent-Type: application/problem\+json\r\n}i,
+        "chunked over the limit ($name): problem+json";
+    like $res, qr{"type": "[^"]*/problems/payload-too-large"}, "chunked over the limit ($name): slug";
+}
+
+# a malformed chunk: nginx's 400 also comes as a problem document
+my $res = $t->raw_request("POST /api/v1/tickets HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    . "Authorization: Bearer $acme->{key}\r\nContent-Type: application/json\r\n"
+    . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n", "zz\r\n{}\r\n0\r\n\r\n");
+like $res, qr{^HTTP/1\.1 400 }, 'malformed chunk: 400';
+like $res, qr{\r\nContent-Type: application/problem\+json\r\n}i, 'malformed chunk: problem+json';
+like $res, qr{"status": 400}, 'malformed chunk: status in body';
 
 # field errors: every one listed
 $tx = $ua->post($t->url('/v1/tickets') => $h => json => {

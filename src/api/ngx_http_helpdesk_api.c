@@ -34,6 +34,7 @@
 #define NGX_HTTP_HELPDESK_TOKEN_MAX     256
 
 
+static ngx_int_t ngx_http_helpdesk_api_start(ngx_http_helpdesk_api_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_api_authenticate(
     ngx_http_helpdesk_api_ctx_t *ctx);
@@ -91,7 +92,6 @@ ngx_int_t
 ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_pool_cleanup_t           *cln;
     ngx_http_helpdesk_api_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_api_ctx_t));
@@ -99,10 +99,26 @@ ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->r = r;
-    ctx->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
     ctx->status = NGX_HTTP_OK;
-    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_helpdesk_api_start(ctx);
+    ctx->req.sync = 0;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_start(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ctx->errors = json_array();
     if (ctx->errors == NULL) {
@@ -161,12 +177,12 @@ ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char                               *p, *last, *a;
     ngx_str_t                             allow;
-    ngx_http_request_t                   *r = ctx->r;
+    ngx_http_request_t                   *r = ctx->req.r;
     const ngx_http_helpdesk_api_op_t     *op;
     const ngx_http_helpdesk_api_route_t **table, *route;
     u_char                                buf[64];
 
-    p = r->uri.data + ctx->hlcf->api_prefix.len;
+    p = r->uri.data + ctx->req.hlcf->api_prefix.len;
     last = r->uri.data + r->uri.len;
 
     for (table = ngx_http_helpdesk_api_routes; *table; table++) {
@@ -242,7 +258,7 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
     u_char                          *p, *hex;
     ngx_str_t                        token;
     ngx_table_elt_t                 *h;
-    ngx_http_request_t              *r = ctx->r;
+    ngx_http_request_t              *r = ctx->req.r;
     ngx_http_helpdesk_main_conf_t   *hmcf;
 
     if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_NONE) {
@@ -326,7 +342,7 @@ ngx_http_helpdesk_api_unauthorized(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *detail, ngx_flag_t invalid)
 {
     ngx_str_t            challenge;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (invalid) {
         ngx_str_set(&challenge,
@@ -355,16 +371,10 @@ ngx_http_helpdesk_api_unauthorized(ngx_http_helpdesk_api_ctx_t *ctx,
 static ngx_int_t
 ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    u_char              *p, *last;
-    ngx_int_t            rc;
-    ngx_str_t           *type;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
-    type = r->headers_in.content_type ? &r->headers_in.content_type->value
-                                      : NULL;
-
-    if (type == NULL && r->headers_in.content_length_n <= 0
-        && !r->headers_in.chunked)
+    if (r->headers_in.content_type == NULL
+        && r->headers_in.content_length_n <= 0 && !r->headers_in.chunked)
     {
         /* no body at all: the operation decides whether it needs one */
         r->main->count++;
@@ -373,24 +383,7 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_DONE;
     }
 
-    if (type) {
-        p = type->data;
-        last = ngx_strlchr(p, p + type->len, ';');
-        if (last == NULL) {
-            last = p + type->len;
-        }
-
-        while (last > p && last[-1] == ' ') {
-            last--;
-        }
-    }
-
-    if (type == NULL
-        || !((last - p == 16
-              && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
-             || (last - p > 17
-                 && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0)))
-    {
+    if (!ngx_http_helpdesk_req_json_type(r, 1)) {
         (void) ngx_http_discard_request_body(r);
         return ngx_helpdesk_http_problem(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                    "unsupported-media-type", "Unsupported Media Type",
@@ -398,31 +391,9 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
                    NULL);
     }
 
-    if (r->headers_in.chunked) {
-        (void) ngx_http_discard_request_body(r);
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_LENGTH_REQUIRED,
-                   "length-required", "Length Required",
-                   "send the body with a Content-Length header", NULL);
-    }
-
-    if (r->headers_in.content_length_n > (off_t) ctx->hlcf->max_body) {
-        (void) ngx_http_discard_request_body(r);
-        r->keepalive = 0;
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                   "payload-too-large", "Payload Too Large",
-                   "the body is larger than this API accepts", NULL);
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r,
+    return ngx_http_helpdesk_req_read_body(&ctx->req,
+                                           (off_t) ctx->req.hlcf->max_body,
                                            ngx_http_helpdesk_api_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
 }
 
 
@@ -434,16 +405,7 @@ ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
 
-    rc = ngx_helpdesk_http_body_text(r, &ctx->raw_body);
-
-    if (rc == NGX_DECLINED) {
-        /* cannot happen with the buffer sized to the limit */
-        ngx_http_helpdesk_api_finalize(ctx,
-            ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                "payload-too-large", "Payload Too Large",
-                "the body is larger than this API accepts", NULL));
-        return;
-    }
+    rc = ngx_http_helpdesk_req_body(&ctx->req, &ctx->raw_body);
 
     if (rc != NGX_OK) {
         ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -463,7 +425,7 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     ngx_int_t            rc;
     ngx_uint_t           i;
     json_error_t         err;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               detail[320];
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT))
@@ -528,7 +490,7 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     if (r->connection->sockaddr->sa_family != AF_UNIX) {
-        ctx->ip = r->connection->addr_text;
+        ctx->req.ip = r->connection->addr_text;
     }
 
     if (ctx->agent_token.len && !ctx->agent_checked) {
@@ -545,7 +507,7 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
 void
 ngx_http_helpdesk_api_dispatch(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (r->method == NGX_HTTP_POST) {
         ngx_table_elt_t  *h;
@@ -572,13 +534,14 @@ void
 ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     ngx_str_t                 v;
-    ngx_pool_t               *pool = ctx->r->pool;
+    ngx_pool_t               *pool = ctx->req.r->pool;
     ngx_helpdesk_pg_query_t  *q = &ctx->query;
 
     ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
     q->handler = ngx_http_helpdesk_api_query_done;
     q->data = ctx;
-    q->log = ctx->r->connection->log;
+    q->log = ctx->req.r->connection->log;
+    q->owner = ctx->req.r->pool;
 
     switch (ctx->op->auth) {
 
@@ -588,7 +551,7 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
         v.data = (u_char *) ctx->op->scope;
         v.len = ngx_strlen(ctx->op->scope);
         ngx_helpdesk_pg_param(q, pool, &v);
-        ngx_helpdesk_pg_param(q, pool, ctx->ip.len ? &ctx->ip : NULL);
+        ngx_helpdesk_pg_param(q, pool, ctx->req.ip.len ? &ctx->req.ip : NULL);
 
         if (ctx->op->sql) {
             q->sql = ctx->op->sql;
@@ -608,7 +571,7 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
         v.data = (u_char *) ctx->op->op;
         v.len = ngx_strlen(ctx->op->op);
         ngx_helpdesk_pg_param(q, pool, &v);
-        ngx_helpdesk_pg_param(q, pool, ctx->ip.len ? &ctx->ip : NULL);
+        ngx_helpdesk_pg_param(q, pool, ctx->req.ip.len ? &ctx->req.ip : NULL);
         ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
         break;
 
@@ -628,7 +591,7 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ngx_http_request_t           *r;
     ngx_http_helpdesk_api_ctx_t  *ctx = q->data;
 
-    r = ctx->r;
+    r = ctx->req.r;
 
     if (q->status == NGX_HELPDESK_PG_TIMEOUT) {
         rc = ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
@@ -737,7 +700,7 @@ ngx_http_helpdesk_api_health_redis(ngx_helpdesk_redis_cmd_t *cmd,
         ngx_str_set(&ctx->out,
                     "{\"status\":\"ok\",\"postgresql\":\"up\","
                     "\"redis\":\"up\"}");
-        p = ngx_pnalloc(ctx->r->pool, ctx->out.len + 1);
+        p = ngx_pnalloc(ctx->req.r->pool, ctx->out.len + 1);
         if (p == NULL) {
             ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
@@ -765,18 +728,18 @@ ngx_http_helpdesk_api_respond(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *p;
     ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (ctx->location.len) {
-        v.len = ctx->hlcf->api_prefix.len + ctx->location.len;
+        v.len = ctx->req.hlcf->api_prefix.len + ctx->location.len;
         v.data = ngx_pnalloc(r->pool, v.len);
         if (v.data == NULL) {
             ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
 
-        p = ngx_cpymem(v.data, ctx->hlcf->api_prefix.data,
-                       ctx->hlcf->api_prefix.len);
+        p = ngx_cpymem(v.data, ctx->req.hlcf->api_prefix.data,
+                       ctx->req.hlcf->api_prefix.len);
         ngx_memcpy(p, ctx->location.data, ctx->location.len);
 
         if (ngx_helpdesk_http_header_out(r, "Location", &v) != NGX_OK) {
@@ -814,45 +777,12 @@ ngx_int_t
 ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *what, ngx_uint_t retry)
 {
-    u_char     *p;
-    ngx_str_t   v;
-    u_char      detail[128];
-
-    p = ngx_pnalloc(ctx->r->pool, NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    v.data = p;
-    v.len = ngx_sprintf(p, "%ui", retry) - p;
-
-    if (ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_snprintf(detail, sizeof(detail) - 1,
-                 "%s is unavailable; retry in %ui s%Z", what, retry);
-
-    return ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "dependency-unavailable",
-                                     "Service Unavailable", (char *) detail,
-                                     json_pack("{s:s}", "dependency", what));
+    return ngx_http_helpdesk_req_unavailable(ctx->req.r, what, retry);
 }
 
 
 void
 ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx, ngx_int_t rc)
 {
-    ngx_http_request_t  *r = ctx->r;
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->header_sent) {
-        rc = NGX_ERROR;
-
-    } else if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                 "internal-error", "Internal Server Error",
-                 "the request failed; the error was logged", NULL);
-    }
-
-    ngx_http_finalize_request(r, rc);
+    ngx_http_helpdesk_req_finalize(&ctx->req, rc);
 }

@@ -14,6 +14,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "lib/ngx_helpdesk_json.h"
+#include "http/ngx_http_helpdesk_request.h"
 
 
 #define NGX_HTTP_HELPDESK_API_MAX_PARAMS  4
@@ -70,8 +71,7 @@ typedef struct {
 
 
 struct ngx_http_helpdesk_api_ctx_s {
-    ngx_http_request_t                 *r;
-    ngx_http_helpdesk_loc_conf_t       *hlcf;
+    ngx_http_helpdesk_req_t             req;        /* first: the core's */
     const ngx_http_helpdesk_api_op_t   *op;
 
     ngx_str_t                           params[NGX_HTTP_HELPDESK_API_MAX_PARAMS];
@@ -86,7 +86,6 @@ struct ngx_http_helpdesk_api_ctx_s {
     ngx_str_t                           agent_token;    /* console session */
     unsigned                            agent_checked:1;
     ngx_str_t                           args_text;
-    ngx_str_t                           ip;
     ngx_str_t                           raw_body;
 
     /* Idempotency-Key */

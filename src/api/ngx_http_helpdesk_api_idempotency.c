@@ -39,7 +39,8 @@ ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
     ctx->rcmd.handler = handler;
     ctx->rcmd.data = ctx;
-    ctx->rcmd.log = ctx->r->connection->log;
+    ctx->rcmd.log = ctx->req.r->connection->log;
+    ctx->rcmd.owner = ctx->req.r->pool;
 
     return NGX_OK;
 }
@@ -50,7 +51,7 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *p;
     ngx_uint_t           i;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               hash[NGX_HELPDESK_SHA256_LEN];
 
     if (ctx->idem_key.len == 0
@@ -159,7 +160,7 @@ ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
     ngx_http_request_t           *r;
     ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
 
-    r = ctx->r;
+    r = ctx->req.r;
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         ngx_http_helpdesk_api_finalize(ctx,
@@ -261,7 +262,7 @@ ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
     len = 2 + sizeof(ctx->body_hash) + 1 + NGX_INT_T_LEN + 1
           + ctx->location.len + 1 + ctx->out.len;
 
-    p = ngx_pnalloc(ctx->r->pool, len);
+    p = ngx_pnalloc(ctx->req.r->pool, len);
     if (p == NULL) {
         ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -293,7 +294,7 @@ ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (reply == NULL) {
         /* the work is done and committed: say so, even if Redis is gone */
-        ngx_log_error(NGX_LOG_WARN, ctx->r->connection->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ctx->req.r->connection->log, 0,
                       "helpdesk: could not store the idempotent response");
     }
 

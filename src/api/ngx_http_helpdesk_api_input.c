@@ -63,7 +63,7 @@ ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
 {
     u_char              *p, *last, *amp, *eq, *dst, *src, *s;
     ngx_str_t            name, value;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               key[64];
 
     if (ctx->args == NULL) {

@@ -104,7 +104,7 @@ ngx_http_helpdesk_api_kb_article(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_OK;
     }
 
-    if (ngx_helpdesk_markdown_html(ctx->r->pool,
+    if (ngx_helpdesk_markdown_html(ctx->req.r->pool,
                                    (u_char *) json_string_value(md),
                                    json_string_length(md), &html)
         != NGX_OK)

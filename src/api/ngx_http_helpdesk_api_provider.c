@@ -113,7 +113,7 @@ ngx_http_helpdesk_api_key_create(ngx_http_helpdesk_api_ctx_t *ctx)
     raw.data = random;
     raw.len = sizeof(random);
 
-    key.data = ngx_pnalloc(ctx->r->pool,
+    key.data = ngx_pnalloc(ctx->req.r->pool,
                            4 + ngx_base64_encoded_length(sizeof(random)));
     if (key.data == NULL) {
         return NGX_ERROR;
@@ -156,7 +156,7 @@ ngx_http_helpdesk_api_key_created(ngx_http_helpdesk_api_ctx_t *ctx)
                         json_stringn((char *) ctx->secret.data,
                                      ctx->secret.len));
 
-    if (ngx_helpdesk_json_dump(ctx->r->pool, body, &out) != NGX_OK) {
+    if (ngx_helpdesk_json_dump(ctx->req.r->pool, body, &out) != NGX_OK) {
         json_decref(body);
         return NGX_ERROR;
     }

@@ -38,7 +38,7 @@ ngx_http_helpdesk_api_session_found(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     size_t               i;
     ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ngx_str_null(&v);
 
@@ -68,7 +68,7 @@ void
 ngx_http_helpdesk_api_session_check(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *key, *ttl;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     key = ngx_pnalloc(r->pool, 8 + 64);
     ttl = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
@@ -84,11 +84,12 @@ ngx_http_helpdesk_api_session_check(ngx_http_helpdesk_api_ctx_t *ctx)
     ngx_helpdesk_redis_arg(&ctx->rcmd, key, 8 + 64);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ttl,
-                           ngx_sprintf(ttl, "%T", ctx->hlcf->session_idle)
+                           ngx_sprintf(ttl, "%T", ctx->req.hlcf->session_idle)
                            - ttl);
     ctx->rcmd.handler = ngx_http_helpdesk_api_session_got;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
+    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -98,7 +99,7 @@ static ngx_int_t
 ngx_http_helpdesk_api_session_unauthorized(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_uint_t status, const char *slug, const char *detail)
 {
-    return ngx_helpdesk_http_problem(ctx->r, status, slug,
+    return ngx_helpdesk_http_problem(ctx->req.r, status, slug,
                                      status == NGX_HTTP_FORBIDDEN
                                      ? "Forbidden" : "Unauthorized",
                                      detail, NULL);
@@ -117,7 +118,7 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
     u_char                        who[36 + 64];
 
-    r = ctx->r;
+    r = ctx->req.r;
 
     if (cmd->status != NGX_HELPDESK_REDIS_OK) {
         ngx_http_helpdesk_api_finalize(ctx,
@@ -128,7 +129,7 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (reply == NULL || reply->type != REDIS_REPLY_STRING
         || ngx_http_helpdesk_session_parse((u_char *) reply->str, reply->len,
-                                           'c', ctx->hlcf->session_lifetime,
+                                           'c', ctx->req.hlcf->session_lifetime,
                                            who, &created) != NGX_OK)
     {
         ngx_http_helpdesk_api_finalize(ctx,
@@ -191,7 +192,7 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         size_t   len;
         u_char  *raw, *hex;
 
-        len = 8 + r->headers_in.server.len + 1 + ctx->hlcf->base_domain.len
+        len = 8 + r->headers_in.server.len + 1 + ctx->req.hlcf->base_domain.len
               + 1 + 36;
 
         raw = ngx_pnalloc(r->pool, len);
@@ -205,8 +206,8 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         p = ngx_cpymem(raw, "session:", 8);
         p = ngx_cpymem(p, r->headers_in.server.data, r->headers_in.server.len);
         *p++ = '\n';
-        p = ngx_cpymem(p, ctx->hlcf->base_domain.data,
-                       ctx->hlcf->base_domain.len);
+        p = ngx_cpymem(p, ctx->req.hlcf->base_domain.data,
+                       ctx->req.hlcf->base_domain.len);
         *p++ = '\n';
         p = ngx_cpymem(p, who, 36);
 

@@ -138,7 +138,7 @@ static ngx_int_t
 ngx_http_helpdesk_api_attachment_send(ngx_http_helpdesk_api_ctx_t *ctx,
     PGresult *res)
 {
-    return ngx_helpdesk_http_send_file(ctx->r, res);
+    return ngx_helpdesk_http_send_file(ctx->req.r, res);
 }
 
 

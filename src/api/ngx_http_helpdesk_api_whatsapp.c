@@ -130,14 +130,18 @@ ngx_http_helpdesk_wa_check(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-/* "<scheme>://<host><webhook location>" for the URLs handed out */
+/*
+ * "<scheme>://<host>[:<port>]<webhook location>" for the URLs handed out,
+ * from the request core's checked Host.
+ */
 
 static ngx_int_t
 ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char                         *p;
-    ngx_str_t                       host;
-    ngx_http_request_t             *r = ctx->r;
+    json_t                         *v;
+    ngx_str_t                       origin;
+    ngx_http_request_t             *r = ctx->req.r;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
@@ -146,32 +150,24 @@ ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_OK;      /* no webhook location: no URL to give */
     }
 
-    host = r->headers_in.server;
+    if (ngx_http_helpdesk_req_origin(&ctx->req, &origin) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    p = ngx_pnalloc(r->pool, sizeof("https://") + host.len
-                             + hmcf->whatsapp_prefix.len);
+    p = ngx_pnalloc(r->pool, origin.len + hmcf->whatsapp_prefix.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    host.data = p;
-#if (NGX_HTTP_SSL)
-    p = ngx_sprintf(p, "%s://", r->connection->ssl ? "https" : "http");
-#else
-    p = ngx_sprintf(p, "http://");
-#endif
+    ngx_memcpy(p, origin.data, origin.len);
+    ngx_memcpy(p + origin.len, hmcf->whatsapp_prefix.data,
+               hmcf->whatsapp_prefix.len);
 
-    if (r->headers_in.host) {
-        p = ngx_cpymem(p, r->headers_in.host->value.data,
-                       r->headers_in.host->value.len);
-    } else {
-        p = ngx_cpymem(p, r->headers_in.server.data, r->headers_in.server.len);
+    v = json_stringn((char *) p, origin.len + hmcf->whatsapp_prefix.len);
+
+    if (v == NULL || json_object_set_new(ctx->args, "webhook_base", v) != 0) {
+        return NGX_ERROR;
     }
-
-    p = ngx_cpymem(p, hmcf->whatsapp_prefix.data, hmcf->whatsapp_prefix.len);
-
-    json_object_set_new(ctx->args, "webhook_base",
-                        json_stringn((char *) host.data, p - host.data));
 
     return NGX_OK;
 }
@@ -413,7 +409,7 @@ ngx_http_helpdesk_wa_link(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res,
     text = json_object_get(ctx->args, "text");
     t = text ? json_string_value(text) : NULL;
 
-    link->data = ngx_pnalloc(ctx->r->pool, sizeof("https://wa.me/?text=") + n
+    link->data = ngx_pnalloc(ctx->req.r->pool, sizeof("https://wa.me/?text=") + n
                              + (t ? 3 * ngx_strlen(t) : 0));
     if (link->data == NULL) {
         return NGX_ERROR;
@@ -440,7 +436,7 @@ ngx_http_helpdesk_wa_qr_send(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res,
 {
     json_t              *size;
     ngx_str_t            link, image, v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (ngx_http_helpdesk_wa_link(ctx, res, &link) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -598,6 +598,7 @@ ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->query.handler = ngx_http_helpdesk_portal_done;
     ctx->query.data = ctx;
     ctx->query.log = ctx->r->connection->log;
+    ctx->query.owner = ctx->r->pool;
     ctx->next = next;
 
     ngx_helpdesk_pg_run(&ctx->query);

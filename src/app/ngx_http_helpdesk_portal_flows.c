@@ -306,6 +306,7 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->rcmd.handler = ngx_http_helpdesk_portal_limited;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
+    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }

@@ -372,6 +372,7 @@ ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->query.handler = ngx_http_helpdesk_portal_image_done;
     ctx->query.data = ctx;
     ctx->query.log = r->connection->log;
+    ctx->query.owner = r->pool;
     ctx->query.result_format = 1;
 
     if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
@@ -470,6 +471,7 @@ ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->query.handler = ngx_http_helpdesk_portal_file_done;
     ctx->query.data = ctx;
     ctx->query.log = r->connection->log;
+    ctx->query.owner = r->pool;
     ctx->query.result_format = 1;
 
     if (ctx->user.len == 0) {

@@ -229,6 +229,7 @@ ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_got;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
+    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -407,6 +408,7 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_set;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
+    ctx->rcmd.owner = r->pool;
 
     if (ngx_http_helpdesk_portal_cookie(ctx, (char *) ctx->app->cookie.data,
                                         &token, ctx->hlcf->session_lifetime, 1)
@@ -448,6 +450,7 @@ ngx_http_helpdesk_portal_session_set(ngx_helpdesk_redis_cmd_t *cmd,
         ctx->rcmd.handler = ngx_http_helpdesk_portal_session_set;
         ctx->rcmd.data = ctx;
         ctx->rcmd.log = ctx->r->connection->log;
+        ctx->rcmd.owner = ctx->r->pool;
         ctx->session_csrf.len = 0;
 
         ngx_helpdesk_redis_run(&ctx->rcmd);
@@ -512,6 +515,7 @@ ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_deleted;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = ctx->r->connection->log;
+    ctx->rcmd.owner = ctx->r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -598,6 +602,7 @@ ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->rcmd.handler = ngx_http_helpdesk_portal_sessions_ended;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
+    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }

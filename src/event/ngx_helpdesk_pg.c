@@ -25,8 +25,16 @@
  * PQconnectPoll(), because libpq may switch sockets while connecting.
  *
  * Each statement runs with a server-side statement_timeout equal to the
- * pool's timeout and a client-side timer of the same length; a timed out
- * connection is closed, never reused.
+ * pool's timeout and a client-side timer a little longer, so the server's
+ * own cancellation arrives as an error the caller can report; a
+ * connection whose client timer fires is closed, never reused.
+ *
+ * A query belongs to whoever waits for it.  When that is a request, the
+ * request's pool carries a cleanup that cancels the query: nginx may end
+ * a request at any moment (the client left, a bad chunk, a timeout), and
+ * from then on nothing may call into it.  A cancelled query that was
+ * already sent stays on its connection until the server has answered;
+ * the answer is dropped and the connection goes back to the pool.
  */
 
 
@@ -53,6 +61,7 @@ struct ngx_helpdesk_pg_conn_s {
     PGconn                     *pg;
     ngx_connection_t           *c;
     int                         fd;
+    ino_t                       ino;        /* which socket fd names */
     ngx_helpdesk_pg_state_e     state;
     ngx_helpdesk_pg_query_t    *query;
     PGresult                   *last;
@@ -69,6 +78,8 @@ typedef struct {
     ngx_uint_t                  nbacklog;
     ngx_msec_t                  backoff;
     ngx_msec_t                  retry_at;
+    ngx_msec_t                  warned_at;  /* "all busy", once a second */
+    ngx_uint_t                  refused;    /* ... and how many since */
     char                        options[64];
     unsigned                    down:1;
     unsigned                    ready:1;
@@ -85,13 +96,18 @@ static void ngx_helpdesk_pg_want_write(ngx_helpdesk_pg_conn_t *conn,
 static void ngx_helpdesk_pg_ready(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
     ngx_helpdesk_pg_query_t *q);
-static void ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn);
+static ngx_int_t ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
     ngx_helpdesk_pg_status_e status);
 static void ngx_helpdesk_pg_connect_failed(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_fail(ngx_helpdesk_pg_query_t *q,
     ngx_helpdesk_pg_status_e status);
+static void ngx_helpdesk_pg_done(ngx_helpdesk_pg_query_t *q,
+    ngx_helpdesk_pg_status_e status, PGresult *res);
+static void ngx_helpdesk_pg_owner_gone(void *data);
+static ngx_int_t ngx_helpdesk_pg_same_socket(ngx_helpdesk_pg_conn_t *conn);
+static ngx_msec_t ngx_helpdesk_pg_client_timeout(void);
 static void ngx_helpdesk_pg_fail_posted(ngx_event_t *ev);
 static void ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_helpdesk_pg_fail_backlog(void);
@@ -151,6 +167,11 @@ ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
 {
     u_char  *p;
 
+    if (q->nparams >= NGX_HELPDESK_PG_MAX_PARAMS) {
+        q->overflow = 1;
+        return NGX_ERROR;
+    }
+
     if (value == NULL || value->data == NULL) {
         q->values[q->nparams] = NULL;
         q->lengths[q->nparams] = 0;
@@ -173,14 +194,22 @@ ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
 }
 
 
-void
+ngx_int_t
 ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
     size_t len)
 {
+    if (q->nparams >= NGX_HELPDESK_PG_MAX_PARAMS || len > NGX_MAX_INT32_VALUE)
+    {
+        q->overflow = 1;
+        return NGX_ERROR;
+    }
+
     q->values[q->nparams] = (const char *) data;
     q->lengths[q->nparams] = (int) len;
     q->formats[q->nparams] = 1;
     q->nparams++;
+
+    return NGX_OK;
 }
 
 
@@ -191,8 +220,36 @@ ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
     ngx_helpdesk_pg_conn_t  *conn;
     ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
 
+    ngx_pool_cleanup_t      *cln;
+
     q->status = NGX_HELPDESK_PG_OK;
     q->conn = NULL;
+    q->active = 1;
+    q->in_backlog = 0;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "helpdesk postgres: run q:%p params:%d \"%.48s\"",
+                   q, q->nparams, q->sql);
+
+    if (q->owner && !q->owned) {
+        cln = ngx_pool_cleanup_add(q->owner, 0);
+        if (cln == NULL) {
+            ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+            return;
+        }
+
+        cln->handler = ngx_helpdesk_pg_owner_gone;
+        cln->data = q;
+        q->owned = 1;
+    }
+
+    if (q->overflow) {
+        ngx_log_error(NGX_LOG_ALERT, q->log, 0,
+                      "helpdesk postgres: more than %d parameters",
+                      NGX_HELPDESK_PG_MAX_PARAMS);
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+        return;
+    }
 
     /* a shutting-down worker may still finish its work */
     if (!pool->ready) {
@@ -224,21 +281,107 @@ ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
         }
 
     } else if (pool->nbacklog >= pool->conf->backlog) {
-        ngx_log_error(NGX_LOG_WARN, q->log, 0,
-                      "helpdesk postgres: all %ui connections busy and "
-                      "%ui requests waiting", pool->nconns, pool->nbacklog);
+
+        /* under overload a line per refusal would flood the log */
+        pool->refused++;
+
+        if (ngx_current_msec - pool->warned_at >= 1000
+            || pool->warned_at == 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                          "helpdesk postgres: all %ui connections busy and "
+                          "%ui requests waiting, %ui refused",
+                          pool->nconns, pool->nbacklog, pool->refused);
+            pool->warned_at = ngx_current_msec;
+            pool->refused = 0;
+        }
+
         ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_BUSY);
         return;
     }
 
     ngx_queue_insert_tail(&pool->backlog, &q->queue);
     pool->nbacklog++;
+    q->in_backlog = 1;
 
     ngx_memzero(&q->wait, sizeof(ngx_event_t));
     q->wait.handler = ngx_helpdesk_pg_wait_timeout;
     q->wait.data = q;
     q->wait.log = q->log;
     ngx_add_timer(&q->wait, pool->conf->timeout);
+}
+
+
+void
+ngx_helpdesk_pg_cancel(ngx_helpdesk_pg_query_t *q)
+{
+    ngx_helpdesk_pg_pool_t  *pool = &ngx_helpdesk_pg_pool;
+
+    if (!q->active) {
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "helpdesk postgres: cancel q:%p conn:%p", q, q->conn);
+
+    q->active = 0;
+
+    if (q->wait.posted) {
+        ngx_delete_posted_event(&q->wait);
+    }
+
+    if (q->wait.timer_set) {
+        ngx_del_timer(&q->wait);
+    }
+
+    if (q->in_backlog) {
+        ngx_queue_remove(&q->queue);
+        pool->nbacklog--;
+        q->in_backlog = 0;
+    }
+
+    if (q->conn) {
+        /* the answer will be read and dropped (ngx_helpdesk_pg_read) */
+        q->conn->query = NULL;
+        q->conn = NULL;
+    }
+}
+
+
+static void
+ngx_helpdesk_pg_owner_gone(void *data)
+{
+    ngx_helpdesk_pg_query_t  *q = data;
+
+    ngx_helpdesk_pg_cancel(q);
+    q->owned = 0;
+}
+
+
+/* The one place a caller hears back. */
+
+static void
+ngx_helpdesk_pg_done(ngx_helpdesk_pg_query_t *q,
+    ngx_helpdesk_pg_status_e status, PGresult *res)
+{
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
+                   "helpdesk postgres: done q:%p status:%d res:%p",
+                   q, status, res);
+
+    q->active = 0;
+    q->conn = NULL;
+    q->status = status;
+    q->handler(q, res);
+}
+
+
+static ngx_msec_t
+ngx_helpdesk_pg_client_timeout(void)
+{
+    ngx_msec_t  t = ngx_helpdesk_pg_pool.conf->timeout;
+
+    /* room for the server's own statement_timeout error to arrive */
+    return t + ngx_max(t / 4, 1000);
 }
 
 
@@ -269,12 +412,16 @@ ngx_helpdesk_pg_connect(void)
      * Our defaults come before "dbname", which carries the configured
      * conninfo and is expanded in place: its keywords override ours.
      */
+    /*
+     * No connect_timeout: libpq does not enforce it on a non-blocking
+     * connect; the pool's own timer bounds the whole attempt.
+     */
     const char *keywords[] = {
         "options", "fallback_application_name", "keepalives",
-        "connect_timeout", "dbname", NULL
+        "dbname", NULL
     };
     const char *values[] = {
-        pool->options, "nginx-helpdesk", "1", "0",
+        pool->options, "nginx-helpdesk", "1",
         (const char *) pool->conf->conninfo.data, NULL
     };
 
@@ -317,6 +464,10 @@ ngx_helpdesk_pg_connect(void)
     ngx_helpdesk_pg_want_write(conn, 1);
     ngx_add_timer(conn->c->read, pool->conf->timeout);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "helpdesk postgres: connecting conn:%p fd:%d",
+                   conn, conn->fd);
+
     return NGX_OK;
 
 failed:
@@ -354,6 +505,8 @@ ngx_helpdesk_pg_attach(ngx_helpdesk_pg_conn_t *conn)
 
     conn->c = c;
     conn->fd = fd;
+    conn->ino = 0;
+    (void) ngx_helpdesk_pg_same_socket(conn);
 
     if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
         ngx_helpdesk_pg_detach(conn);
@@ -408,6 +561,41 @@ ngx_helpdesk_pg_detach(ngx_helpdesk_pg_conn_t *conn)
 }
 
 
+/*
+ * Whether PQsocket() still names the socket we registered.  libpq may
+ * close its socket and open another while connecting (the next host, or
+ * a retry without SSL or GSS encryption), and the new one often gets the
+ * same descriptor number; the kernel forgot the old registration when the
+ * old socket closed, so the number alone would leave us waiting on events
+ * that never come.  A socket's inode tells the two apart.  Records the
+ * inode when there was none yet.
+ */
+
+static ngx_int_t
+ngx_helpdesk_pg_same_socket(ngx_helpdesk_pg_conn_t *conn)
+{
+    int          fd;
+    struct stat  st;
+
+    fd = PQsocket(conn->pg);
+
+    if (fd != conn->fd || fd == -1) {
+        return 0;
+    }
+
+    if (fstat(fd, &st) == -1) {
+        return 0;
+    }
+
+    if (conn->ino == 0) {
+        conn->ino = st.st_ino;
+        return 1;
+    }
+
+    return st.st_ino == conn->ino;
+}
+
+
 static void
 ngx_helpdesk_pg_want_write(ngx_helpdesk_pg_conn_t *conn, ngx_uint_t on)
 {
@@ -452,7 +640,9 @@ ngx_helpdesk_pg_event(ngx_event_t *ev)
 
     case NGX_HELPDESK_PG_S_BUSY:
         if (ev->write) {
-            ngx_helpdesk_pg_flush(conn);
+            if (ngx_helpdesk_pg_flush(conn) != NGX_OK) {
+                ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+            }
 
         } else {
             ngx_helpdesk_pg_read(conn);
@@ -495,7 +685,14 @@ ngx_helpdesk_pg_poll(ngx_helpdesk_pg_conn_t *conn)
 
     st = PQconnectPoll(conn->pg);
 
-    if (st != PGRES_POLLING_FAILED && PQsocket(conn->pg) != conn->fd) {
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "helpdesk postgres: poll conn:%p fd:%d -> %d",
+                   conn, PQsocket(conn->pg), (int) st);
+
+    if (st != PGRES_POLLING_FAILED && !ngx_helpdesk_pg_same_socket(conn)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                       "helpdesk postgres: conn:%p switched sockets", conn);
+
         ngx_helpdesk_pg_detach(conn);
 
         if (ngx_helpdesk_pg_attach(conn) != NGX_OK) {
@@ -588,6 +785,7 @@ ngx_helpdesk_pg_backlog_pop(void)
     q = ngx_queue_data(qu, ngx_helpdesk_pg_query_t, queue);
     ngx_queue_remove(qu);
     pool->nbacklog--;
+    q->in_backlog = 0;
 
     if (q->wait.timer_set) {
         ngx_del_timer(&q->wait);
@@ -647,30 +845,43 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
         return;
     }
 
-    ngx_add_timer(conn->c->read, pool->conf->timeout);
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+                   "helpdesk postgres: sent q:%p on conn:%p fd:%d",
+                   q, conn, conn->fd);
 
-    ngx_helpdesk_pg_flush(conn);
+    ngx_add_timer(conn->c->read, ngx_helpdesk_pg_client_timeout());
+
+    /*
+     * dispatch may run inside ngx_helpdesk_pg_run(): a failed first flush
+     * is reported from the event loop, like every other failure there
+     */
+    if (ngx_helpdesk_pg_flush(conn) != NGX_OK) {
+        conn->query = NULL;
+        q->conn = NULL;
+        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
+    }
 }
 
 
-static void
+static ngx_int_t
 ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn)
 {
     switch (PQflush(conn->pg)) {
 
     case 0:
         ngx_helpdesk_pg_want_write(conn, 0);
-        return;
+        return NGX_OK;
 
     case 1:
         ngx_helpdesk_pg_want_write(conn, 1);
-        return;
+        return NGX_OK;
 
     default:
         ngx_log_error(NGX_LOG_ERR, ngx_helpdesk_pg_pool.log, 0,
                       "helpdesk postgres: write failed: %s",
                       PQerrorMessage(conn->pg));
-        ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
+        return NGX_ERROR;
     }
 }
 
@@ -714,6 +925,10 @@ ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn)
         conn->last = NULL;
         conn->state = NGX_HELPDESK_PG_S_IDLE;
 
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_helpdesk_pg_pool.log, 0,
+                       "helpdesk postgres: answer on conn:%p for q:%p "
+                       "res:%p", conn, q, res);
+
         if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
             ngx_helpdesk_pg_ready(conn);
 
@@ -721,14 +936,21 @@ ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn)
             ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
         }
 
-        if (res == NULL) {
-            q->status = NGX_HELPDESK_PG_UNAVAILABLE;
-            q->handler(q, NULL);
+        if (q == NULL) {
+            /* its caller is gone (ngx_helpdesk_pg_cancel) */
+            if (res) {
+                PQclear(res);
+            }
+
             return;
         }
 
-        q->status = NGX_HELPDESK_PG_OK;
-        q->handler(q, res);
+        if (res == NULL) {
+            ngx_helpdesk_pg_done(q, NGX_HELPDESK_PG_UNAVAILABLE, NULL);
+            return;
+        }
+
+        ngx_helpdesk_pg_done(q, NGX_HELPDESK_PG_OK, res);
         PQclear(res);
 
         return;
@@ -762,9 +984,7 @@ ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
     pool->nconns--;
 
     if (q) {
-        q->conn = NULL;
-        q->status = status;
-        q->handler(q, NULL);
+        ngx_helpdesk_pg_done(q, status, NULL);
     }
 
     if (!ngx_queue_empty(&pool->backlog) && pool->nconns == 0) {
@@ -797,6 +1017,7 @@ ngx_helpdesk_pg_fail(ngx_helpdesk_pg_query_t *q,
     ngx_helpdesk_pg_status_e status)
 {
     q->status = status;
+    q->in_backlog = 0;
 
     ngx_memzero(&q->wait, sizeof(ngx_event_t));
     q->wait.handler = ngx_helpdesk_pg_fail_posted;
@@ -812,7 +1033,7 @@ ngx_helpdesk_pg_fail_posted(ngx_event_t *ev)
 {
     ngx_helpdesk_pg_query_t  *q = ev->data;
 
-    q->handler(q, NULL);
+    ngx_helpdesk_pg_done(q, q->status, NULL);
 }
 
 
@@ -824,13 +1045,13 @@ ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev)
 
     ngx_queue_remove(&q->queue);
     pool->nbacklog--;
+    q->in_backlog = 0;
 
     ngx_log_error(NGX_LOG_WARN, q->log, 0,
                   "helpdesk postgres: no connection within %Mms",
                   pool->conf->timeout);
 
-    q->status = NGX_HELPDESK_PG_BUSY;
-    q->handler(q, NULL);
+    ngx_helpdesk_pg_done(q, NGX_HELPDESK_PG_BUSY, NULL);
 }
 
 

@@ -57,12 +57,24 @@ struct ngx_helpdesk_pg_query_s {
     void                       *data;
     ngx_log_t                  *log;
 
+    /*
+     * The pool of whoever waits for the answer (a request's r->pool), or
+     * NULL for work that outlives requests.  When that pool is destroyed
+     * first, the query is cancelled: its handler is never called and
+     * nothing of the pool is touched again.
+     */
+    ngx_pool_t                 *owner;
+
     ngx_helpdesk_pg_status_e    status;
 
     /* pool internals */
     ngx_queue_t                 queue;
     ngx_event_t                 wait;
     ngx_helpdesk_pg_conn_t     *conn;
+    unsigned                    active:1;       /* handler not yet called */
+    unsigned                    in_backlog:1;
+    unsigned                    owned:1;        /* cleanup registered */
+    unsigned                    overflow:1;     /* too many parameters */
 };
 
 
@@ -76,8 +88,21 @@ void ngx_helpdesk_pg_exit_worker(void);
  */
 void ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q);
 
+/*
+ * Forgets q: its handler will not be called.  A statement already sent
+ * still runs to its end on its connection, which is reused only once the
+ * server is idle again.  Safe to call at any time, also twice.
+ */
+void ngx_helpdesk_pg_cancel(ngx_helpdesk_pg_query_t *q);
+
+/*
+ * Parameters: past NGX_HELPDESK_PG_MAX_PARAMS they return NGX_ERROR and
+ * the query fails when run, so a forgotten check cannot write past the
+ * arrays.
+ */
+
 /* A binary parameter (e.g. bytea), not copied: keep it alive. */
-void ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
+ngx_int_t ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
     size_t len);
 
 /* Seconds a client should wait before retrying after UNAVAILABLE. */

@@ -16,7 +16,10 @@
  *
  * hiredis' callbacks receive a small heap "slot" rather than the caller's
  * command, because a request that timed out may be gone when hiredis
- * finally calls back.
+ * finally calls back.  A command that belongs to a request is cancelled
+ * by a cleanup of the request's pool: nginx may end a request before the
+ * reply comes, and then the slot is emptied and the timer deleted, so
+ * nothing ever reaches into the freed request.
  *
  * Addresses are IPs or unix sockets, checked at configuration time: hiredis
  * would resolve a name with a blocking getaddrinfo().
@@ -79,6 +82,9 @@ static void ngx_helpdesk_redis_reply(redisAsyncContext *ac, void *r,
 static void ngx_helpdesk_redis_timeout(ngx_event_t *ev);
 static void ngx_helpdesk_redis_fail(ngx_helpdesk_redis_cmd_t *cmd);
 static void ngx_helpdesk_redis_fail_posted(ngx_event_t *ev);
+static void ngx_helpdesk_redis_done(ngx_helpdesk_redis_cmd_t *cmd,
+    ngx_helpdesk_redis_status_e status, redisReply *reply);
+static void ngx_helpdesk_redis_owner_gone(void *data);
 
 
 static ngx_helpdesk_redis_client_t  ngx_helpdesk_redis_client;
@@ -148,6 +154,11 @@ void
 ngx_helpdesk_redis_arg(ngx_helpdesk_redis_cmd_t *cmd, u_char *data,
     size_t len)
 {
+    if (cmd->argc >= NGX_HELPDESK_REDIS_MAX_ARGS) {
+        cmd->overflow = 1;
+        return;
+    }
+
     cmd->argv[cmd->argc] = (const char *) data;
     cmd->argvlen[cmd->argc] = len;
     cmd->argc++;
@@ -157,11 +168,38 @@ ngx_helpdesk_redis_arg(ngx_helpdesk_redis_cmd_t *cmd, u_char *data,
 void
 ngx_helpdesk_redis_run(ngx_helpdesk_redis_cmd_t *cmd)
 {
+    ngx_pool_cleanup_t           *cln;
     ngx_helpdesk_redis_slot_t    *slot;
     ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
 
     cmd->status = NGX_HELPDESK_REDIS_OK;
     cmd->slot = NULL;
+    cmd->active = 1;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, cmd->log, 0,
+                   "helpdesk redis: run cmd:%p argc:%d \"%*s\"", cmd,
+                   cmd->argc, cmd->argc ? cmd->argvlen[0] : 0,
+                   cmd->argc ? cmd->argv[0] : "");
+
+    if (cmd->owner && !cmd->owned) {
+        cln = ngx_pool_cleanup_add(cmd->owner, 0);
+        if (cln == NULL) {
+            ngx_helpdesk_redis_fail(cmd);
+            return;
+        }
+
+        cln->handler = ngx_helpdesk_redis_owner_gone;
+        cln->data = cmd;
+        cmd->owned = 1;
+    }
+
+    if (cmd->overflow) {
+        ngx_log_error(NGX_LOG_ALERT, cmd->log, 0,
+                      "helpdesk redis: more than %d arguments",
+                      NGX_HELPDESK_REDIS_MAX_ARGS);
+        ngx_helpdesk_redis_fail(cmd);
+        return;
+    }
 
     if (!cl->ready || ngx_exiting) {
         ngx_helpdesk_redis_fail(cmd);
@@ -207,6 +245,61 @@ ngx_helpdesk_redis_run(ngx_helpdesk_redis_cmd_t *cmd)
     cmd->timer.data = cmd;
     cmd->timer.log = cmd->log;
     ngx_add_timer(&cmd->timer, cl->conf->timeout);
+}
+
+
+void
+ngx_helpdesk_redis_cancel(ngx_helpdesk_redis_cmd_t *cmd)
+{
+    ngx_helpdesk_redis_slot_t  *slot = cmd->slot;
+
+    if (!cmd->active) {
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_helpdesk_redis_client.log, 0,
+                   "helpdesk redis: cancel cmd:%p slot:%p", cmd, slot);
+
+    cmd->active = 0;
+
+    if (slot) {
+        slot->cmd = NULL;       /* freed when hiredis calls back */
+        cmd->slot = NULL;
+    }
+
+    if (cmd->timer.timer_set) {
+        ngx_del_timer(&cmd->timer);
+    }
+
+    if (cmd->timer.posted) {
+        ngx_delete_posted_event(&cmd->timer);
+    }
+}
+
+
+static void
+ngx_helpdesk_redis_owner_gone(void *data)
+{
+    ngx_helpdesk_redis_cmd_t  *cmd = data;
+
+    ngx_helpdesk_redis_cancel(cmd);
+    cmd->owned = 0;
+}
+
+
+/* The one place a caller hears back. */
+
+static void
+ngx_helpdesk_redis_done(ngx_helpdesk_redis_cmd_t *cmd,
+    ngx_helpdesk_redis_status_e status, redisReply *reply)
+{
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, cmd->log, 0,
+                   "helpdesk redis: done cmd:%p status:%d reply:%p",
+                   cmd, status, reply);
+
+    cmd->active = 0;
+    cmd->status = status;
+    cmd->handler(cmd, reply);
 }
 
 
@@ -493,8 +586,8 @@ ngx_helpdesk_redis_reply(redisAsyncContext *ac, void *r, void *data)
         ngx_del_timer(&cmd->timer);
     }
 
-    cmd->status = r ? NGX_HELPDESK_REDIS_OK : NGX_HELPDESK_REDIS_UNAVAILABLE;
-    cmd->handler(cmd, r);
+    ngx_helpdesk_redis_done(cmd, r ? NGX_HELPDESK_REDIS_OK
+                                   : NGX_HELPDESK_REDIS_UNAVAILABLE, r);
 }
 
 
@@ -514,8 +607,7 @@ ngx_helpdesk_redis_timeout(ngx_event_t *ev)
                   "helpdesk redis: command timed out after %Mms",
                   cl->conf->timeout);
 
-    cmd->status = NGX_HELPDESK_REDIS_TIMEOUT;
-    cmd->handler(cmd, NULL);
+    ngx_helpdesk_redis_done(cmd, NGX_HELPDESK_REDIS_TIMEOUT, NULL);
 
     if (cl->ac) {
         ngx_helpdesk_redis_drop();
@@ -543,7 +635,7 @@ ngx_helpdesk_redis_fail_posted(ngx_event_t *ev)
 {
     ngx_helpdesk_redis_cmd_t  *cmd = ev->data;
 
-    cmd->handler(cmd, NULL);
+    ngx_helpdesk_redis_done(cmd, cmd->status, NULL);
 }
 
 

@@ -53,11 +53,20 @@ struct ngx_helpdesk_redis_cmd_s {
     void                           *data;
     ngx_log_t                      *log;
 
+    /*
+     * The pool of whoever waits for the reply (a request's r->pool), or
+     * NULL.  When that pool is destroyed first, the command is cancelled.
+     */
+    ngx_pool_t                     *owner;
+
     ngx_helpdesk_redis_status_e     status;
 
     /* client internals */
     ngx_event_t                     timer;
     void                           *slot;
+    unsigned                        active:1;
+    unsigned                        owned:1;
+    unsigned                        overflow:1;
 };
 
 
@@ -65,9 +74,16 @@ ngx_int_t ngx_helpdesk_redis_init_worker(ngx_cycle_t *cycle,
     ngx_helpdesk_redis_conf_t *conf);
 void ngx_helpdesk_redis_exit_worker(void);
 
+/* Past NGX_HELPDESK_REDIS_MAX_ARGS the command fails when run. */
 void ngx_helpdesk_redis_arg(ngx_helpdesk_redis_cmd_t *cmd, u_char *data,
     size_t len);
 void ngx_helpdesk_redis_run(ngx_helpdesk_redis_cmd_t *cmd);
+
+/*
+ * Forgets cmd: its handler will not be called and its timer is gone; a
+ * reply that still comes is dropped.  Safe at any time, also twice.
+ */
+void ngx_helpdesk_redis_cancel(ngx_helpdesk_redis_cmd_t *cmd);
 ngx_uint_t ngx_helpdesk_redis_retry_after(void);
 ngx_flag_t ngx_helpdesk_redis_configured(void);
 

@@ -217,6 +217,7 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
     q->handler = ngx_http_helpdesk_whatsapp_routed;
     q->data = ctx;
     q->log = ctx->r->connection->log;
+    q->owner = ctx->r->pool;
 
     if (ngx_helpdesk_pg_param(q, ctx->r->pool, &ctx->token) != NGX_OK) {
         ngx_http_finalize_request(ctx->r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -556,12 +557,15 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
     ctx->item.done = ngx_http_helpdesk_whatsapp_ingested;
     ctx->item.data = ctx;
     ctx->item.log = r->connection->log;
+    ctx->item.owner = r->pool;
 
     if (r->connection->sockaddr->sa_family != AF_UNIX) {
         ctx->item.ip = r->connection->addr_text;
     }
 
-    ngx_http_helpdesk_wa_ingest(&ctx->item);
+    if (ngx_http_helpdesk_wa_ingest(&ctx->item) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
 }
 
 

@@ -46,15 +46,29 @@ static void ngx_http_helpdesk_wa_flush_timer(ngx_event_t *ev);
 static void ngx_http_helpdesk_wa_flush(void);
 static void ngx_http_helpdesk_wa_stored(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
+static void ngx_http_helpdesk_wa_owner_gone(void *data);
+static void ngx_http_helpdesk_wa_answer(ngx_http_helpdesk_wa_item_t *item,
+    ngx_int_t rc, ngx_str_t *result);
 
 
 static ngx_http_helpdesk_wa_batcher_t  ngx_http_helpdesk_wa_batcher;
 
 
-void
+ngx_int_t
 ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item)
 {
+    ngx_pool_cleanup_t              *cln;
     ngx_http_helpdesk_wa_batcher_t  *b = &ngx_http_helpdesk_wa_batcher;
+
+    if (item->owner) {
+        cln = ngx_pool_cleanup_add(item->owner, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_helpdesk_wa_owner_gone;
+        cln->data = item;
+    }
 
     if (!b->ready) {
         ngx_queue_init(&b->pending);
@@ -64,19 +78,68 @@ ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item)
     }
 
     ngx_queue_insert_tail(&b->pending, &item->queue);
+    item->pending = 1;
     b->count++;
     b->bytes += item->body.len;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, item->log, 0,
+                   "helpdesk whatsapp: item:%p queued, %ui pending",
+                   item, b->count);
+
+    /*
+     * Never flush from inside this call: the flush may answer items, and
+     * the caller does not expect to hear back before this returns.
+     */
     if (b->count >= NGX_HTTP_HELPDESK_WA_BATCH
         || b->bytes >= NGX_HTTP_HELPDESK_WA_BYTES)
     {
-        ngx_http_helpdesk_wa_flush();
+        if (b->timer.timer_set) {
+            ngx_del_timer(&b->timer);
+        }
+
+        ngx_add_timer(&b->timer, 0);
+
+    } else if (!b->timer.timer_set) {
+        ngx_add_timer(&b->timer, NGX_HTTP_HELPDESK_WA_WINDOW);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_wa_owner_gone(void *data)
+{
+    ngx_http_helpdesk_wa_item_t     *item = data;
+    ngx_http_helpdesk_wa_batcher_t  *b = &ngx_http_helpdesk_wa_batcher;
+
+    if (item->pending) {
+        ngx_queue_remove(&item->queue);
+        item->pending = 0;
+        b->count--;
+        b->bytes -= item->body.len;
+
+    } else if (item->sent) {
+        /* its row is found by number, so the others keep theirs */
+        ngx_queue_remove(&item->queue);
+        item->sent = 0;
+
+    } else {
         return;
     }
 
-    if (!b->timer.timer_set) {
-        ngx_add_timer(&b->timer, NGX_HTTP_HELPDESK_WA_WINDOW);
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, item->log, 0,
+                   "helpdesk whatsapp: item:%p left before its answer", item);
+}
+
+
+static void
+ngx_http_helpdesk_wa_answer(ngx_http_helpdesk_wa_item_t *item, ngx_int_t rc,
+    ngx_str_t *result)
+{
+    item->pending = 0;
+    item->sent = 0;
+    item->done(item, rc, result);
 }
 
 
@@ -103,6 +166,7 @@ ngx_http_helpdesk_wa_flush(void)
     ngx_http_helpdesk_wa_batch_t    *batch;
     ngx_http_helpdesk_wa_batcher_t  *b = &ngx_http_helpdesk_wa_batcher;
     ngx_pool_t                      *pool;
+    ngx_uint_t                       row;
 
     if (b->timer.timer_set) {
         ngx_del_timer(&b->timer);
@@ -126,7 +190,7 @@ ngx_http_helpdesk_wa_flush(void)
             q = ngx_queue_head(&b->pending);
             ngx_queue_remove(q);
             item = ngx_queue_data(q, ngx_http_helpdesk_wa_item_t, queue);
-            item->done(item, NGX_ERROR, NULL);
+            ngx_http_helpdesk_wa_answer(item, NGX_ERROR, NULL);
         }
 
         b->count = 0;
@@ -150,12 +214,16 @@ ngx_http_helpdesk_wa_flush(void)
 
     p = arg.data;
     *p++ = '[';
+    row = 0;
 
     for (q = ngx_queue_head(&batch->items);
          q != ngx_queue_sentinel(&batch->items);
          q = ngx_queue_next(q))
     {
         item = ngx_queue_data(q, ngx_http_helpdesk_wa_item_t, queue);
+        item->pending = 0;
+        item->sent = 1;
+        item->row = row++;
 
         if (p != arg.data + 1) {
             *p++ = ',';
@@ -197,7 +265,7 @@ ngx_http_helpdesk_wa_flush(void)
 static void
 ngx_http_helpdesk_wa_stored(ngx_helpdesk_pg_query_t *pq, PGresult *res)
 {
-    int                            row, n;
+    int                            n;
     ngx_int_t                      rc;
     ngx_str_t                      result;
     ngx_queue_t                   *q;
@@ -212,23 +280,19 @@ ngx_http_helpdesk_wa_stored(ngx_helpdesk_pg_query_t *pq, PGresult *res)
                       PQresultErrorMessage(res));
     }
 
-    row = 0;
-
     while (!ngx_queue_empty(&batch->items)) {
         q = ngx_queue_head(&batch->items);
         ngx_queue_remove(q);
         item = ngx_queue_data(q, ngx_http_helpdesk_wa_item_t, queue);
 
-        if (row >= n) {
+        if (n < 0 || item->row >= (ngx_uint_t) n) {
             /* no answer for it: not stored, the provider must retry */
-            item->done(item, NGX_ERROR, NULL);
-            row++;
+            ngx_http_helpdesk_wa_answer(item, NGX_ERROR, NULL);
             continue;
         }
 
-        result.data = (u_char *) PQgetvalue(res, row, 0);
-        result.len = PQgetlength(res, row, 0);
-        row++;
+        result.data = (u_char *) PQgetvalue(res, item->row, 0);
+        result.len = PQgetlength(res, item->row, 0);
 
         rc = (result.len > 9 && ngx_strncmp(result.data, "{\"error\":", 9) == 0)
              ? NGX_DECLINED : NGX_OK;
@@ -240,7 +304,7 @@ ngx_http_helpdesk_wa_stored(ngx_helpdesk_pg_query_t *pq, PGresult *res)
         }
 
         /* the handler copies what it keeps: the result dies with res */
-        item->done(item, rc, &result);
+        ngx_http_helpdesk_wa_answer(item, rc, &result);
     }
 
     ngx_destroy_pool(batch->pool);

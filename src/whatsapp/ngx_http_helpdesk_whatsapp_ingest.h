@@ -30,10 +30,24 @@ struct ngx_http_helpdesk_wa_item_s {
     ngx_http_helpdesk_wa_done_pt    done;
     void                           *data;
     ngx_log_t                      *log;
+
+    /*
+     * The waiting request's pool: when it is destroyed first, the item
+     * leaves its batch and "done" is never called (the delivery itself
+     * may still be stored; the provider, with no answer, sends it again
+     * and it is recognised as a duplicate).
+     */
+    ngx_pool_t                     *owner;
+
+    /* the batcher's */
+    ngx_uint_t                      row;
+    unsigned                        pending:1;  /* waits for the next flush */
+    unsigned                        sent:1;     /* in a batch being stored */
 };
 
 
-void ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item);
+/* NGX_ERROR when the item could not be queued (nothing was called). */
+ngx_int_t ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item);
 
 
 #endif /* _NGX_HTTP_HELPDESK_WHATSAPP_INGEST_H_INCLUDED_ */

@@ -245,6 +245,33 @@ sub ua {
 
 sub auth { return { Authorization => "Bearer $_[1]" } }
 
+# A request written by hand (for framing no client library would send):
+# the parts go out one after another, a moment apart, and whatever comes
+# back until the server closes (or 10 s pass) is returned.
+sub raw_request {
+    my ($self, @parts) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$self->{port}", Timeout => 5)
+        or die "connect: $!";
+    for my $part (@parts) {
+        last unless defined $s->send($part);
+        sleep 0.02;
+    }
+    my ($out, $buf) = ('', '');
+    my $until = time + 10;
+    while (time < $until) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        last unless select(my $rout = $rin, undef, undef, 0.5) >= 0;
+        next unless vec($rout, fileno($s), 1);
+        my $n = sysread($s, $buf, 65536);
+        last unless $n;
+        $out .= $buf;
+    }
+    close $s;
+    return $out;
+}
+
 # Polls $cond until it returns something true, for at most $timeout seconds
 # (default 10); returns that value, or the last false one.
 sub until_true {

@@ -1,0 +1,677 @@
+/*
+ * The request core (see the header for what it covers).
+ *
+ * Bodies.  nginx reads a body into client_body_buffer_size and spills the
+ * rest to a temporary file; the module leaves both at the location's
+ * values, so a body never costs more memory than that, whatever the
+ * operation's limit.  The location's client_max_body_size becomes the
+ * largest limit of any of its operations (an outer bound nginx checks
+ * itself); each operation's own limit is enforced here, by a request body
+ * filter that counts what arrives, so a chunked body is held to the same
+ * limit as one with a length.  An operation that needs the body as one
+ * string (JSON, a signature over the bytes) gets it from memory, or read
+ * back from the temporary file.
+ *
+ * Errors nginx answers itself on our locations (a malformed chunk, a body
+ * found too large while reading, a request timeout) would be HTML pages;
+ * a header and a body filter turn them into problem documents, so an API
+ * client always gets application/problem+json.
+ *
+ * Completions.  A PostgreSQL answer or a Redis reply arrives on events
+ * that are not the client connection's, so after finalizing from there we
+ * run the requests nginx posted meanwhile (a termination is one), as
+ * nginx's upstream module does; inside the content handler nginx does it
+ * itself on the way out.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_request.h"
+#include "http/ngx_helpdesk_http.h"
+
+
+static ngx_int_t ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
+    ngx_http_helpdesk_req_t *req);
+static ngx_int_t ngx_http_helpdesk_req_too_large(ngx_http_helpdesk_req_t *req);
+static ngx_int_t ngx_http_helpdesk_req_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_helpdesk_req_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_helpdesk_req_output_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_flag_t ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r);
+
+
+static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
+static ngx_http_output_header_filter_pt ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt   ngx_http_next_body_filter;
+
+
+typedef struct {
+    ngx_uint_t      status;
+    const char     *slug;
+    const char     *title;
+    const char     *detail;
+} ngx_http_helpdesk_req_error_t;
+
+
+static const ngx_http_helpdesk_req_error_t  ngx_http_helpdesk_req_errors[] = {
+    { 400, "bad-request", "Bad Request",
+      "the request is malformed (its headers or its body's framing)" },
+    { 404, "not-found", "Not Found", "nothing is at this path" },
+    { 405, "method-not-allowed", "Method Not Allowed",
+      "this path does not take this method" },
+    { 408, "request-timeout", "Request Timeout",
+      "the request did not arrive in time" },
+    { 411, "length-required", "Length Required",
+      "send the body with a Content-Length or chunked" },
+    { 413, "payload-too-large", "Payload Too Large",
+      "the body is larger than this operation accepts" },
+    { 414, "uri-too-long", "URI Too Long", "the path is too long" },
+    { 494, "bad-request", "Bad Request", "a request header is too large" },
+    { 500, "internal-error", "Internal Server Error",
+      "the request failed; the error was logged" },
+    { 503, "service-unavailable", "Service Unavailable",
+      "the service is busy; try again shortly" },
+    { 0, "error", "Error", "the request could not be served" }
+};
+
+
+ngx_int_t
+ngx_http_helpdesk_req_init(ngx_http_request_t *r, ngx_http_helpdesk_req_t *req)
+{
+    req->r = r;
+    req->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    req->sync = 1;
+
+    /* a unix socket has no address to record */
+    if (r->connection->sockaddr->sa_family != AF_UNIX) {
+        req->ip = r->connection->addr_text;
+    }
+
+#if (NGX_HTTP_SSL)
+    req->tls = r->connection->ssl ? 1 : 0;
+#endif
+
+    ngx_http_set_ctx(r, req, ngx_http_helpdesk_module);
+
+    return ngx_http_helpdesk_req_check_host(r, req);
+}
+
+
+/*
+ * nginx checks the host part of Host and keeps it, lower-cased, in
+ * headers_in.server; it never looks at what follows the ':'.  We do:
+ * "host:8443" is fine, "host:" is the empty port RFC 3986 allows, and
+ * anything else ("host:@evil", "host:x", "host:99999") is refused, so no
+ * link we build can carry it.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
+    ngx_http_helpdesk_req_t *req)
+{
+    u_char      *p, *last, *colon;
+    ngx_uint_t   port;
+
+    req->host = r->headers_in.server;
+    ngx_str_null(&req->port);
+
+    if (r->headers_in.host == NULL) {
+        return NGX_OK;
+    }
+
+    p = r->headers_in.host->value.data;
+    last = p + r->headers_in.host->value.len;
+
+    if (p < last && *p == '[') {
+        p = ngx_strlchr(p, last, ']');
+        if (p == NULL) {
+            goto invalid;
+        }
+
+        colon = (p + 1 < last) ? p + 1 : NULL;
+
+        if (colon && *colon != ':') {
+            goto invalid;
+        }
+
+    } else {
+        colon = ngx_strlchr(p, last, ':');
+    }
+
+    if (colon == NULL) {
+        return NGX_OK;
+    }
+
+    p = colon + 1;
+
+    if (last - p > 5) {
+        goto invalid;
+    }
+
+    port = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            goto invalid;
+        }
+
+        port = port * 10 + (*p - '0');
+    }
+
+    if (port > 65535 || (port == 0 && last - colon > 1)) {
+        goto invalid;
+    }
+
+    req->port.data = colon + 1;
+    req->port.len = last - colon - 1;
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "helpdesk: client sent a Host with an invalid port");
+
+    (void) ngx_http_discard_request_body(r);
+    r->keepalive = 0;
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST, "invalid-host",
+                                     "Bad Request",
+                                     "the Host header's port is not a port",
+                                     NULL);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(req->r->pool, sizeof("https://:") - 1 + req->host.len
+                                  + req->port.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    p = ngx_sprintf(p, "%s://%V", req->tls ? "https" : "http", &req->host);
+
+    if (req->port.len) {
+        p = ngx_sprintf(p, ":%V", &req->port);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/* bodies */
+
+ngx_int_t
+ngx_http_helpdesk_req_read_body(ngx_http_helpdesk_req_t *req, off_t limit,
+    ngx_http_client_body_handler_pt post)
+{
+    ngx_int_t            rc;
+    ngx_http_request_t  *r = req->r;
+
+    req->body_limit = limit;
+    req->body_seen = 0;
+
+    if (r->headers_in.content_length_n > limit) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "helpdesk: body of %O bytes over the limit of %O",
+                      r->headers_in.content_length_n, limit);
+        return ngx_http_helpdesk_req_too_large(req);
+    }
+
+    rc = ngx_http_read_client_request_body(r, post);
+
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE && req->too_large) {
+        /* found in what had already arrived with the headers */
+        return ngx_http_helpdesk_req_too_large(req);
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_req_too_large(ngx_http_helpdesk_req_t *req)
+{
+    ngx_http_request_t  *r = req->r;
+
+    (void) ngx_http_discard_request_body(r);
+    r->keepalive = 0;
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                     "payload-too-large", "Payload Too Large",
+                                     "the body is larger than this operation "
+                                     "accepts", NULL);
+}
+
+
+void
+ngx_http_helpdesk_req_resume(ngx_http_helpdesk_req_t *req, ngx_int_t rc)
+{
+    /*
+     * The body reading holds the request now (NGX_DONE) or has answered
+     * it: either way the hold of the step that started it is released.
+     */
+    ngx_http_helpdesk_req_finalize(req, rc);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_body(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
+{
+    u_char              *p;
+    off_t                len;
+    ssize_t              n;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_request_t  *r = req->r;
+
+    ngx_str_set(out, "");
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > req->body_limit) {
+        return NGX_DECLINED;
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        out->data = cl->buf->pos;
+        out->len = (size_t) len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    out->len = (size_t) len;
+
+    /*
+     * What did not fit client_body_buffer_size was written to the
+     * temporary file a moment ago: reading it back comes from the page
+     * cache, bounded by the operation's limit.
+     */
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "helpdesk: request body file read %z of %O bytes",
+                          n, b->file_last - b->file_pos);
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Counts every body byte as it arrives, after nginx has taken the chunked
+ * framing off, against the operation's limit.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_req_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t              *cl;
+    ngx_http_helpdesk_req_t  *req;
+
+    req = ngx_http_get_module_ctx(r->main, ngx_http_helpdesk_module);
+
+    if (req == NULL || req->body_limit == 0) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        req->body_seen += ngx_buf_size(cl->buf);
+    }
+
+    if (req->body_seen > req->body_limit) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "helpdesk: client sent a body over the limit of %O",
+                      req->body_limit);
+
+        req->too_large = 1;
+        r->lingering_close = 1;
+
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+/* completions */
+
+void
+ngx_http_helpdesk_req_finalize(ngx_http_helpdesk_req_t *req, ngx_int_t rc)
+{
+    ngx_flag_t           sync;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r = req->r;
+
+    c = r->connection;
+    sync = req->sync;
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->header_sent) {
+        rc = NGX_ERROR;
+
+    } else if (rc == NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                 "internal-error", "Internal Server Error",
+                 "the request failed; the error was logged", NULL);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "helpdesk: finalize %i%s", rc, sync ? "" : " (async)");
+
+    ngx_http_finalize_request(r, rc);
+
+    if (!sync) {
+        ngx_http_run_posted_requests(c);
+    }
+}
+
+
+void
+ngx_http_helpdesk_req_block(ngx_http_helpdesk_req_t *req)
+{
+    req->r->main->blocked++;
+    req->blocked = 1;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_unblock(ngx_http_helpdesk_req_t *req)
+{
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r = req->r;
+
+    c = r->connection;
+
+    r->main->blocked--;
+    req->blocked = 0;
+
+    if (!c->error) {
+        return NGX_OK;
+    }
+
+    /* nginx ended the request while the task ran: finish that now */
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "helpdesk: request ended while its task ran");
+
+    ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_http_run_posted_requests(c);
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_retry_after(ngx_http_request_t *r, ngx_uint_t seconds)
+{
+    ngx_str_t  v;
+
+    v.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "%ui", seconds ? seconds : 1) - v.data;
+
+    return ngx_helpdesk_http_header_out(r, "Retry-After", &v);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_unavailable(ngx_http_request_t *r,
+    const char *dependency, ngx_uint_t seconds)
+{
+    u_char  detail[128];
+
+    if (ngx_http_helpdesk_req_retry_after(r, seconds) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_snprintf(detail, sizeof(detail) - 1,
+                 "%s is unavailable; retry in %ui s%Z", dependency,
+                 seconds ? seconds : 1);
+
+    return ngx_helpdesk_http_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                     "dependency-unavailable",
+                                     "Service Unavailable", (char *) detail,
+                                     json_pack("{s:s}", "dependency",
+                                               dependency));
+}
+
+
+ngx_flag_t
+ngx_http_helpdesk_req_json_type(ngx_http_request_t *r, ngx_flag_t plus)
+{
+    u_char     *p, *last;
+    ngx_str_t  *type;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    type = &r->headers_in.content_type->value;
+    p = type->data;
+    last = ngx_strlchr(p, p + type->len, ';');
+
+    if (last == NULL) {
+        last = p + type->len;
+    }
+
+    while (last > p && last[-1] == ' ') {
+        last--;
+    }
+
+    if (last - p == 16
+        && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+    {
+        return 1;
+    }
+
+    return plus && last - p > 17
+           && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/* nginx's own error pages, as problem documents */
+
+static ngx_flag_t
+ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r)
+{
+    ngx_str_t                     *prefix;
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+
+    if (hlcf == NULL) {
+        return 0;
+    }
+
+    if (hlcf->api || hlcf->whatsapp) {
+        return 1;
+    }
+
+    if (!hlcf->portal) {
+        return 0;
+    }
+
+    /* the apps' JSON calls; their pages keep nginx's HTML */
+    prefix = &hlcf->app_prefix;
+
+    return r->uri.len >= prefix->len + 7
+           && ngx_strncmp(r->uri.data + prefix->len, "/_/api/", 7) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_req_header_filter(ngx_http_request_t *r)
+{
+    u_char                               *p;
+    size_t                                len;
+    ngx_http_helpdesk_req_t              *req;
+    const ngx_http_helpdesk_req_error_t  *e;
+
+    if (r != r->main || r->err_status < NGX_HTTP_BAD_REQUEST
+        || !ngx_http_helpdesk_req_wants_problem(r))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    req = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    if (req == NULL) {
+        req = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_req_t));
+        if (req == NULL) {
+            return NGX_ERROR;
+        }
+
+        req->r = r;
+        ngx_http_set_ctx(r, req, ngx_http_helpdesk_module);
+    }
+
+    for (e = ngx_http_helpdesk_req_errors; e->status; e++) {
+        if (e->status == (ngx_uint_t) r->err_status) {
+            break;
+        }
+    }
+
+    len = sizeof("{\"type\": \"\", \"title\": \"\", \"status\": , "
+                 "\"detail\": \"\"}\n") - 1
+          + sizeof(NGX_HELPDESK_PROBLEM_TYPE) - 1 + ngx_strlen(e->slug)
+          + ngx_strlen(e->title) + NGX_INT_T_LEN + ngx_strlen(e->detail);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    req->problem.data = p;
+    p = ngx_sprintf(p, "{\"type\": \"%s%s\", \"title\": \"%s\", "
+                    "\"status\": %i, \"detail\": \"%s\"}\n",
+                    NGX_HELPDESK_PROBLEM_TYPE, e->slug, e->title,
+                    r->err_status, e->detail);
+    req->problem.len = p - req->problem.data;
+
+    ngx_str_set(&r->headers_out.content_type, "application/problem+json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    ngx_str_null(&r->headers_out.charset);
+
+    r->headers_out.content_length_n = req->problem.len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    if (r->header_only) {
+        ngx_str_null(&req->problem);
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_req_output_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                *b;
+    ngx_chain_t               out;
+    ngx_http_helpdesk_req_t  *req;
+
+    if (r != r->main || r->err_status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    req = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    if (req == NULL || req->problem.data == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    if (req->problem.len == 0) {
+        /* sent already: nginx's page is dropped */
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = req->problem.data;
+    b->last = req->problem.data + req->problem.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    req->problem.len = 0;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_req_filters_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_helpdesk_req_body_filter;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_helpdesk_req_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_helpdesk_req_output_filter;
+
+    return NGX_OK;
+}
