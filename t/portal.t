@@ -166,8 +166,36 @@ my $up = $res->json;
 is $up->{filename}, 'nota fiscal <1>.pdf', 'its name kept (as text)';
 is $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->code, 413, 'over the limit: 413';
 like $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->json->{detail},
-    qr/larger than this portal accepts/, 'with a readable message';
+    qr/larger than this operation accepts \(256 KB at most\)/, 'with a readable message';
 is $p->upload('empty.txt', 'text/plain', '')->code, 422, 'an empty file: 422';
+
+# bodies are bounded before anything is read: an upload needs a signed-in
+# page and its token, an account step takes a few kilobytes
+my $anon = portal('acme.portal.test');
+$res = $anon->upload('x.pdf', 'application/pdf', '%PDF-1.4 ' . ('x' x 1000));
+is $res->code, 401, 'an upload without a session: 401';
+is $res->json->{type}, 'https://nginx-helpdesk.org/problems/login-required', 'log in first';
+is $p->upload('x.pdf', 'application/pdf', '%PDF', 'X-CSRF-Token' => 'f' x 64)->code, 403,
+    'an upload with a wrong token: 403';
+{
+    my $csrf = $anon->cookie('hd_csrf');
+    my $raw = "POST /_/api/login HTTP/1.1\r\nHost: acme.portal.test\r\n"
+        . "Content-Type: application/json\r\nX-CSRF-Token: $csrf\r\nCookie: hd_csrf=$csrf\r\n"
+        . "Origin: http://acme.portal.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    my $out = $t->raw_request($raw, map { sprintf("%x\r\n%s\r\n", 2000, 'x' x 2000) } 1 .. 6);
+    like $out, qr{^HTTP/1\.1 413 }, 'a chunked login past a few kilobytes: 413';
+    like $out, qr{"type": "[^"]*/payload-too-large"}, 'as a problem document';
+    $out = $t->raw_request($raw, map({ sprintf("%x\r\n%s\r\n", length, $_) }
+                                     '{"email":"nobody@example.com",', '"password":"wrong-one"}'),
+                           "0\r\n\r\n");
+    like $out, qr{^HTTP/1\.1 401 }, 'a chunked login is read and answered like any other';
+}
+# past client_body_buffer_size an upload goes to a temporary file, and
+# still arrives whole
+my $bigfile = join '', map { chr(($_ * 7) % 256) } 1 .. 200 * 1024;
+$res = $p->upload('medidas.bin', 'application/octet-stream', $bigfile);
+is $res->code, 201, 'a 200 KB upload, spooled to a file';
+is $res->json->{size}, length $bigfile, 'every byte of it';
 $res = $p->upload('fatura.pdf.exe', 'application/pdf', 'MZ...');
 is $res->code, 415, 'a program, whatever its stated type: 415';
 like $res->json->{detail}, qr/cannot be attached/, 'saying what may be attached instead';

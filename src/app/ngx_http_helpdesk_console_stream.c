@@ -98,7 +98,7 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char                   *tenant;
     json_error_t                  err;
     ngx_http_cleanup_t           *cln;
-    ngx_http_request_t           *r = ctx->r;
+    ngx_http_request_t           *r = ctx->req.r;
     ngx_http_helpdesk_stream_t   *s;
     ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
 

@@ -35,6 +35,12 @@ static ngx_int_t ngx_http_helpdesk_portal_route(
     ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p, u_char *last);
 static ngx_int_t ngx_http_helpdesk_portal_headers(ngx_http_request_t *r,
     ngx_flag_t tls);
+static ngx_int_t ngx_http_helpdesk_app_start(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static off_t ngx_http_helpdesk_portal_body_limit(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_admitted(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_body(ngx_http_request_t *r);
 static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
@@ -42,11 +48,11 @@ static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
 static void ngx_http_helpdesk_portal_cleanup(void *data);
 static void ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
-static ngx_flag_t ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r);
 
 
 /* the JSON bodies of the page's calls (files have their own limit) */
-#define NGX_HTTP_HELPDESK_PORTAL_JSON_MAX  (1024 * 1024)
+#define NGX_HTTP_HELPDESK_PORTAL_JSON_MAX     (1024 * 1024)
+#define NGX_HTTP_HELPDESK_PORTAL_ACCOUNT_MAX  (8 * 1024)
 
 
 #define NGX_HTTP_HELPDESK_PORTAL_CSP                                         \
@@ -127,31 +133,46 @@ ngx_int_t
 ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
     const ngx_http_helpdesk_app_t *app)
 {
-    u_char                          *p, *last;
     ngx_int_t                        rc;
-    ngx_pool_cleanup_t              *cln;
     ngx_http_helpdesk_portal_ctx_t  *ctx;
-#if (NGX_HTTP_SSL)
-    const char                      *sni;
-#endif
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_portal_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->r = r;
-    ctx->hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
     ctx->app = app;
-    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+
+    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_helpdesk_app_start(ctx);
+    ctx->req.sync = 0;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_app_start(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    u_char                          *p, *last;
+    ngx_int_t                        rc;
+    ngx_pool_cleanup_t              *cln;
+    ngx_http_request_t              *r = ctx->req.r;
+#if (NGX_HTTP_SSL)
+    const char                      *sni;
+#endif
 
     /* paths are the app's own: the location's prefix is not part of them */
-    if (r->uri.len < ctx->hlcf->app_prefix.len) {
+    if (r->uri.len < ctx->req.hlcf->app_prefix.len) {
         return NGX_HTTP_NOT_FOUND;
     }
 
-    ctx->path.data = r->uri.data + ctx->hlcf->app_prefix.len;
-    ctx->path.len = r->uri.len - ctx->hlcf->app_prefix.len;
+    ctx->path.data = r->uri.data + ctx->req.hlcf->app_prefix.len;
+    ctx->path.len = r->uri.len - ctx->req.hlcf->app_prefix.len;
 
     if (ctx->path.len == 0) {
         ngx_str_set(&ctx->path, "/");
@@ -165,20 +186,16 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
     cln->handler = ngx_http_helpdesk_portal_cleanup;
     cln->data = ctx;
 
-    ctx->host = r->headers_in.server;       /* lower-cased, no port */
-    ctx->ip = r->connection->addr_text;
-
 #if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        ctx->tls = 1;
+    if (ctx->req.tls) {
 
         /* a name the certificate was not chosen for: 421 (RFC 9110 15.5.20) */
         sni = SSL_get_servername(r->connection->ssl->connection,
                                  TLSEXT_NAMETYPE_host_name);
 
-        if (sni && (ngx_strlen(sni) != ctx->host.len
-                    || ngx_strncasecmp((u_char *) sni, ctx->host.data,
-                                       ctx->host.len) != 0))
+        if (sni && (ngx_strlen(sni) != ctx->req.host.len
+                    || ngx_strncasecmp((u_char *) sni, ctx->req.host.data,
+                                       ctx->req.host.len) != 0))
         {
             if (ngx_http_helpdesk_portal_headers(r, 1) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -195,7 +212,7 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
     }
 #endif
 
-    if (ngx_http_helpdesk_portal_headers(r, ctx->tls) != NGX_OK) {
+    if (ngx_http_helpdesk_portal_headers(r, ctx->req.tls) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -217,11 +234,15 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
             return rc;
         }
 
-        if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD
-            && r->headers_in.content_length_n > 0)
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
+            || (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)))
         {
-            /* the page's calls send JSON, and not much of it */
-            if (!ngx_http_helpdesk_portal_json_type(r)) {
+            /* the page's calls send JSON; files come as they are */
+            if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD
+                && (r->headers_in.content_length_n > 0
+                    || r->headers_in.chunked)
+                && !ngx_http_helpdesk_req_json_type(r, 0))
+            {
                 (void) ngx_http_discard_request_body(r);
                 return ngx_helpdesk_http_problem(r,
                            NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
@@ -230,40 +251,21 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
                            NULL);
             }
 
+            /*
+             * The session and the CSRF token are checked before a byte of
+             * the body is read: an upload's limit is for signed-in pages
+             * only, and nobody makes us read a body we would refuse.
+             */
             if (r->headers_in.content_length_n
-                > NGX_HTTP_HELPDESK_PORTAL_JSON_MAX)
+                > ngx_http_helpdesk_portal_body_limit(ctx))
             {
-                (void) ngx_http_discard_request_body(r);
-                r->keepalive = 0;
-                return ngx_helpdesk_http_problem(r,
-                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                           "payload-too-large", "Payload Too Large",
-                           "the request is larger than the portal accepts",
-                           NULL);
-            }
-        }
-
-        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
-            && r->headers_in.content_length_n
-               > (off_t) ctx->hlcf->upload_max)
-        {
-            (void) ngx_http_discard_request_body(r);
-            r->keepalive = 0;
-            return ngx_helpdesk_http_problem(r,
-                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload-too-large",
-                       "Payload Too Large",
-                       "the file is larger than this portal accepts", NULL);
-        }
-
-        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD
-            || (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH)))
-        {
-            rc = ngx_http_read_client_request_body(r,
-                                               ngx_http_helpdesk_portal_body);
-            if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-                return rc;
+                return ngx_http_helpdesk_req_read_body(&ctx->req,
+                           ngx_http_helpdesk_portal_body_limit(ctx), NULL);
             }
 
+            r->main->count++;
+            ngx_http_helpdesk_portal_load_session(ctx,
+                                            ngx_http_helpdesk_portal_admitted);
             return NGX_DONE;
         }
 
@@ -398,7 +400,7 @@ ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
 {
     ngx_uint_t                            n;
     ngx_flag_t                            path_found;
-    ngx_http_request_t                   *r = ctx->r;
+    ngx_http_request_t                   *r = ctx->req.r;
     const ngx_http_helpdesk_portal_op_t  *op;
 
     path_found = 0;
@@ -433,29 +435,60 @@ ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
 }
 
 
-static ngx_flag_t
-ngx_http_helpdesk_portal_json_type(ngx_http_request_t *r)
+/*
+ * What a call may send: an account step (log in, sign up, a password) a
+ * few hundred bytes, the other calls a JSON document, an upload a file.
+ */
+
+static off_t
+ngx_http_helpdesk_portal_body_limit(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    u_char     *p, *last;
-    ngx_str_t  *type;
+    switch (ctx->op->flow) {
 
-    if (r->headers_in.content_type == NULL) {
-        return 0;
+    case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
+        return (off_t) ctx->req.hlcf->upload_max;
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGIN:
+    case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
+    case NGX_HTTP_HELPDESK_FLOW_LOGOUT:
+    case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
+    case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
+    case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_SETUP:
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:
+        return NGX_HTTP_HELPDESK_PORTAL_ACCOUNT_MAX;
+
+    default:
+        return NGX_HTTP_HELPDESK_PORTAL_JSON_MAX;
+    }
+}
+
+
+/* a call with a body: the session is known, the body not yet read */
+static void
+ngx_http_helpdesk_portal_admitted(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (!ngx_http_helpdesk_portal_csrf_ok(ctx)) {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_FORBIDDEN,
+            "csrf-token-invalid", "Forbidden",
+            "the page is out of date or was not sent by this portal; "
+            "reload it and try again");
+        return;
     }
 
-    type = &r->headers_in.content_type->value;
-    p = type->data;
-    last = ngx_strlchr(p, p + type->len, ';');
-    if (last == NULL) {
-        last = p + type->len;
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_UPLOAD && ctx->user.len == 0) {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+            "login-required", "Unauthorized", "log in to continue");
+        return;
     }
 
-    while (last > p && last[-1] == ' ') {
-        last--;
-    }
+    rc = ngx_http_helpdesk_req_read_body(&ctx->req,
+                                         ngx_http_helpdesk_portal_body_limit(ctx),
+                                         ngx_http_helpdesk_portal_body);
 
-    return last - p == 16
-           && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0;
+    ngx_http_helpdesk_req_resume(&ctx->req, rc);
 }
 
 
@@ -467,32 +500,24 @@ ngx_http_helpdesk_portal_body(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
 
-    rc = ngx_helpdesk_http_body_text(r, &ctx->raw_body);
-
-    if (rc == NGX_DECLINED) {
-        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-            "payload-too-large", "Payload Too Large",
-            "the file is larger than this portal accepts");
-        return;
-    }
+    rc = ngx_http_helpdesk_req_body(&ctx->req, &ctx->raw_body);
 
     if (rc != NGX_OK) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_http_helpdesk_portal_load_session(ctx, ngx_http_helpdesk_portal_api);
+    ngx_http_helpdesk_portal_api(ctx);
 }
 
 
-/* the session is known: check what the call needs, then run it */
+/* the session is known (and the body read): run the call */
 static void
 ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
-    if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH|NGX_HTTP_DELETE))
-        && !ngx_http_helpdesk_portal_csrf_ok(ctx))
+    if ((r->method & NGX_HTTP_DELETE) && !ngx_http_helpdesk_portal_csrf_ok(ctx))
     {
         ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_FORBIDDEN,
             "csrf-token-invalid", "Forbidden",
@@ -538,7 +563,7 @@ ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     char                *text;
     ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
     ctx->query.sql = ctx->app->call_sql;
@@ -552,11 +577,11 @@ ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
     v.data = (u_char *) text;
     v.len = ngx_strlen(text);
 
-    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.hlcf->base_domain)
            != NGX_OK
         || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip) != NGX_OK)
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.ip) != NGX_OK)
     {
         free(text);
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -597,8 +622,8 @@ ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     ctx->query.handler = ngx_http_helpdesk_portal_done;
     ctx->query.data = ctx;
-    ctx->query.log = ctx->r->connection->log;
-    ctx->query.owner = ctx->r->pool;
+    ctx->query.log = ctx->req.r->connection->log;
+    ctx->query.owner = ctx->req.r->pool;
     ctx->next = next;
 
     ngx_helpdesk_pg_run(&ctx->query);
@@ -608,30 +633,13 @@ ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
 static void
 ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
-    ngx_str_t                        v;
     ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
-    ngx_http_request_t              *r = ctx->r;
+    ngx_http_request_t              *r = ctx->req.r;
 
     if (q->status != NGX_HELPDESK_PG_OK) {
-        v.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (v.data == NULL) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        v.len = ngx_sprintf(v.data, "%ui", ngx_helpdesk_pg_retry_after())
-                - v.data;
-
-        if (ngx_helpdesk_http_header_out(r, "Retry-After", &v) != NGX_OK) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-            "service-unavailable", "Service Unavailable",
-            "the service is busy or restarting; try again in a moment");
+        ngx_http_helpdesk_portal_finalize(ctx,
+            ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                              ngx_helpdesk_pg_retry_after()));
         return;
     }
 
@@ -662,7 +670,7 @@ ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
     u_char              *body;
     size_t               len;
     ngx_uint_t           status;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
                       PQgetlength(res, 0, 0));
@@ -711,7 +719,7 @@ ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_t              *v;
     ngx_str_t            h;
     json_error_t         err;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     v = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
                    JSON_DECODE_ANY, &err);
@@ -760,21 +768,16 @@ ngx_http_helpdesk_portal_problem(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *detail)
 {
     ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_problem(ctx->r, status, slug, title, detail, NULL));
+        ngx_helpdesk_http_problem(ctx->req.r, status, slug, title, detail, NULL));
 }
 
 
 void
 ngx_http_helpdesk_portal_redis_failed(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    ngx_str_t  v;
-
-    ngx_str_set(&v, "2");
-    (void) ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v);
-
-    ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-        "service-unavailable", "Service Unavailable",
-        "sessions are not available right now; try again in a moment");
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_http_helpdesk_req_unavailable(ctx->req.r, "redis",
+                                          ngx_helpdesk_redis_retry_after()));
 }
 
 
@@ -782,7 +785,7 @@ void
 ngx_http_helpdesk_portal_finalize(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_int_t rc)
 {
-    ngx_http_finalize_request(ctx->r, rc);
+    ngx_http_helpdesk_req_finalize(&ctx->req, rc);
 }
 
 
@@ -794,7 +797,7 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
     size_t               len;
     ngx_str_t            path;
     ngx_table_elt_t     *h;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     /*
      * Every cookie is the site's: the console's session also authorizes
@@ -828,7 +831,7 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
         p = ngx_cpymem(p, "; HttpOnly", 10);
     }
 
-    if (ctx->tls) {
+    if (ctx->req.tls) {
         p = ngx_cpymem(p, "; Secure", 8);
     }
 

@@ -15,6 +15,7 @@
 #include "ngx_http_helpdesk_module.h"
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_redis.h"
+#include "http/ngx_http_helpdesk_request.h"
 
 
 #define NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS  2
@@ -74,17 +75,13 @@ typedef void (*ngx_http_helpdesk_portal_then_pt)(
 
 
 struct ngx_http_helpdesk_portal_ctx_s {
-    ngx_http_request_t                 *r;
-    ngx_http_helpdesk_loc_conf_t       *hlcf;
+    ngx_http_helpdesk_req_t             req;        /* first: the core's */
     const ngx_http_helpdesk_app_t      *app;
     const ngx_http_helpdesk_portal_op_t *op;
     ngx_str_t                           path;       /* the URI under the app */
 
     ngx_str_t                           params[NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS];
-    ngx_str_t                           host;
-    ngx_str_t                           ip;
     ngx_str_t                           lang;
-    ngx_flag_t                          tls;
 
     /* the session, when the request carries a live one */
     ngx_str_t                           token;          /* cookie value */

@@ -26,7 +26,7 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
     json_t              *v;
     ngx_uint_t           i;
     json_error_t         err;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               detail[256];
 
     if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_UPLOAD && ctx->raw_body.len) {
@@ -67,19 +67,37 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
         }
     }
 
-    /* where links back to the app start (reset and invitation emails) */
+    /*
+     * where links back to the app start (reset and invitation emails):
+     * the checked host and port only, never the raw Host header
+     */
     {
-        ngx_table_elt_t  *host = r->headers_in.host;
-        u_char            origin[512];
-        u_char           *e;
+        u_char     *o;
+        ngx_str_t   origin, *prefix = &ctx->req.hlcf->app_prefix;
 
-        e = ngx_snprintf(origin, sizeof(origin), "%s://%V%V",
-                         ctx->tls ? "https" : "http",
-                         host ? &host->value : &ctx->host,
-                         &ctx->hlcf->app_prefix);
+        if (ngx_http_helpdesk_req_origin(&ctx->req, &origin) != NGX_OK) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
 
-        json_object_set_new(ctx->args, "origin",
-                            json_stringn((char *) origin, e - origin));
+        o = ngx_pnalloc(r->pool, origin.len + prefix->len);
+        if (o == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(o, origin.data, origin.len);
+        ngx_memcpy(o + origin.len, prefix->data, prefix->len);
+
+        v = json_stringn((char *) o, origin.len + prefix->len);
+
+        if (v == NULL || json_object_set_new(ctx->args, "origin", v) != 0) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return NGX_ERROR;
+        }
     }
 
     /* who votes on articles: the customer, or this browser */

@@ -69,7 +69,7 @@ ngx_http_helpdesk_portal_invalid(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *message)
 {
     ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_problem(ctx->r, NGX_HTTP_UNPROCESSABLE_ENTITY,
+        ngx_helpdesk_http_problem(ctx->req.r, NGX_HTTP_UNPROCESSABLE_ENTITY,
             "validation-failed", "Validation Error", detail,
             json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", field,
                       "code", code, "message", message)));
@@ -80,7 +80,7 @@ void
 ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_str_t            email;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ctx->step = 0;
 
@@ -114,11 +114,14 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
+        ngx_http_helpdesk_req_block(&ctx->req);
+
         if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
                                        &ctx->secret,
                                        ngx_http_helpdesk_portal_hashed, ctx)
             != NGX_OK)
         {
+            (void) ngx_http_helpdesk_req_unblock(&ctx->req);
             ngx_http_helpdesk_portal_finalize(ctx,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
         }
@@ -227,7 +230,7 @@ ngx_http_helpdesk_portal_field(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     /* a copy of our own: the JSON may be released before the secret */
     out->len = json_string_length(v);
-    out->data = ngx_pnalloc(ctx->r->pool, out->len);
+    out->data = ngx_pnalloc(ctx->req.r->pool, out->len);
     if (out->data == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return NGX_ERROR;
@@ -246,7 +249,7 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     u_char              *p, *k1, *k2;
     ngx_uint_t           i;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               digest[32], low[256];
 
     static u_char  script[] =
@@ -269,8 +272,8 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     ngx_helpdesk_sha256(low, i, digest);
 
-    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + ctx->host.len + 64);
-    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->ip.len);
+    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + ctx->req.host.len + 64);
+    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->req.ip.len);
     if (k1 == NULL || k2 == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -281,13 +284,13 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_helpdesk_redis_arg(&ctx->rcmd, script, sizeof(script) - 1);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "2", 1);
 
-    p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->host);
+    p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->req.host);
     p = ngx_hex_dump(p, digest, 32);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
     ctx->limit_keys[0].data = k1;
     ctx->limit_keys[0].len = p - k1;
 
-    p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->ip);
+    p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->req.ip);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k2, p - k2);
     ctx->limit_keys[1].data = k2;
     ctx->limit_keys[1].len = p - k2;
@@ -316,8 +319,6 @@ static void
 ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply)
 {
-    u_char                          *p;
-    ngx_str_t                        v;
     ngx_http_helpdesk_portal_ctx_t  *ctx = cmd->data;
 
     if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL
@@ -328,17 +329,14 @@ ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
     }
 
     if (reply->integer != 0) {
-        p = ngx_pnalloc(ctx->r->pool, NGX_INT64_LEN);
-        if (p == NULL) {
+        if (ngx_http_helpdesk_req_retry_after(ctx->req.r,
+                reply->integer > 0 ? (ngx_uint_t) reply->integer : 60)
+            != NGX_OK)
+        {
             ngx_http_helpdesk_portal_finalize(ctx,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
-
-        v.data = p;
-        v.len = ngx_sprintf(p, "%L", reply->integer > 0 ? reply->integer : 60)
-                - p;
-        (void) ngx_helpdesk_http_header_out(ctx->r, "Retry-After", &v);
 
         ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_TOO_MANY_REQUESTS,
             "too-many-attempts", "Too Many Requests",
@@ -354,7 +352,7 @@ ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
 static void
 ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     switch (ctx->op->flow) {
 
@@ -388,7 +386,7 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
                 return;
             }
 
-            if (ctx->raw_body.len > ctx->hlcf->upload_max) {
+            if (ctx->raw_body.len > ctx->req.hlcf->upload_max) {
                 ngx_http_helpdesk_portal_problem(ctx,
                     NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload-too-large",
                     "Payload Too Large",
@@ -457,13 +455,13 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
             ctx->query.sql = ctx->app->upload_sql;
             ctx->query.handler = NULL;
 
-            if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host)
+            if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.host)
                    != NGX_OK
                 || ngx_helpdesk_pg_param(&ctx->query, r->pool,
-                                         &ctx->hlcf->base_domain) != NGX_OK
+                                         &ctx->req.hlcf->base_domain) != NGX_OK
                 || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user)
                    != NGX_OK
-                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip)
+                || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.ip)
                    != NGX_OK
                 || ngx_helpdesk_pg_param(&ctx->query, r->pool, &name)
                    != NGX_OK
@@ -565,7 +563,7 @@ ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_t              *body;
     ngx_str_t            uri, svg, b64, out;
     json_error_t         err;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
     uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
@@ -681,16 +679,19 @@ ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *hash)
 {
     ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     v.data = (u_char *) hash;
     v.len = hash ? ngx_strlen(hash) : 0;
+
+    ngx_http_helpdesk_req_block(&ctx->req);
 
     if (ngx_helpdesk_password_check(r->pool, r->connection->log, &ctx->secret,
                                     hash ? &v : NULL,
                                     ngx_http_helpdesk_portal_checked, ctx)
         != NGX_OK)
     {
+        (void) ngx_http_helpdesk_req_unblock(&ctx->req);
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
@@ -704,7 +705,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_t              *body, *a;
     json_error_t         err;
     const char          *hash, *user, *totp;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
                       JSON_DECODE_ANY, &err);
@@ -867,6 +868,11 @@ ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc, ngx_str_t *hash)
     json_t                          *a;
     ngx_http_helpdesk_portal_ctx_t  *ctx = data;
 
+    /* the task is over: nginx may have ended the request meanwhile */
+    if (ngx_http_helpdesk_req_unblock(&ctx->req) != NGX_OK) {
+        return;
+    }
+
     if (rc != NGX_OK) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -915,7 +921,12 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
     ngx_http_request_t              *r;
     ngx_http_helpdesk_portal_ctx_t  *ctx = data;
 
-    r = ctx->r;
+    /* the task is over: nginx may have ended the request meanwhile */
+    if (ngx_http_helpdesk_req_unblock(&ctx->req) != NGX_OK) {
+        return;
+    }
+
+    r = ctx->req.r;
 
     if (rc == NGX_ERROR) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -930,11 +941,14 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
             return;
         }
 
+        ngx_http_helpdesk_req_block(&ctx->req);
+
         if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
                                        &ctx->secret2,
                                        ngx_http_helpdesk_portal_hashed, ctx)
             != NGX_OK)
         {
+            (void) ngx_http_helpdesk_req_unblock(&ctx->req);
             ngx_http_helpdesk_portal_finalize(ctx,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
         }

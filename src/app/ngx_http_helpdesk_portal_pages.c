@@ -139,7 +139,7 @@ ngx_http_helpdesk_portal_not_found(ngx_http_helpdesk_portal_ctx_t *ctx)
     }
 
     ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_http_helpdesk_portal_send_file(ctx->r, f, NGX_HTTP_NOT_FOUND));
+        ngx_http_helpdesk_portal_send_file(ctx->req.r, f, NGX_HTTP_NOT_FOUND));
 }
 
 
@@ -158,7 +158,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_t                         *boot;
     json_error_t                    err;
     ngx_str_t                       v;
-    ngx_http_request_t             *r = ctx->r;
+    ngx_http_request_t             *r = ctx->req.r;
     const ngx_helpdesk_www_file_t  *page, *i18n;
     char                            name[32];
 
@@ -173,7 +173,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_object_set_new(boot, "language",
                         json_stringn((char *) ctx->lang.data, ctx->lang.len));
     json_object_set_new(boot, "upload_max",
-                        json_integer((json_int_t) ctx->hlcf->upload_max));
+                        json_integer((json_int_t) ctx->req.hlcf->upload_max));
 
     text = json_dumps(boot, JSON_COMPACT|JSON_ESCAPE_SLASH);
     json_decref(boot);
@@ -196,7 +196,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     n = ngx_strlen(text);
     len = page->body.len + n * 6 + 2 * i18n->url.len + ctx->lang.len
-          + 8 * ctx->hlcf->app_prefix.len;
+          + 8 * ctx->req.hlcf->app_prefix.len;
 
     out = ngx_pnalloc(r->pool, len);
     if (out == NULL) {
@@ -221,13 +221,13 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
 
         } else if (last - s >= 6 && ngx_strncmp(s, "@base@", 6) == 0) {
             /* where the app is: its assets and calls are under it */
-            p = ngx_cpymem(p, ctx->hlcf->app_prefix.data,
-                           ctx->hlcf->app_prefix.len);
+            p = ngx_cpymem(p, ctx->req.hlcf->app_prefix.data,
+                           ctx->req.hlcf->app_prefix.len);
             s += 6;
 
         } else if (last - s >= 6 && ngx_strncmp(s, "@i18n@", 6) == 0) {
-            p = ngx_cpymem(p, ctx->hlcf->app_prefix.data,
-                           ctx->hlcf->app_prefix.len);
+            p = ngx_cpymem(p, ctx->req.hlcf->app_prefix.data,
+                           ctx->req.hlcf->app_prefix.len);
             p = ngx_cpymem(p, i18n->url.data, i18n->url.len);
             s += 6;
 
@@ -281,7 +281,7 @@ ngx_http_helpdesk_portal_language(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char       *dflt;
     ngx_str_t         cookie;
     ngx_table_elt_t  *h;
-    ngx_http_request_t *r = ctx->r;
+    ngx_http_request_t *r = ctx->req.r;
 
     static ngx_str_t  name = ngx_string("hd_lang");
     static ngx_str_t  pt = ngx_string("pt-BR");
@@ -360,7 +360,7 @@ void
 ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_str_t            name;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (ctx->path.len == 7) {
         ngx_str_set(&name, "logo");
@@ -375,8 +375,8 @@ ngx_http_helpdesk_portal_image(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->query.owner = r->pool;
     ctx->query.result_format = 1;
 
-    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.hlcf->base_domain)
            != NGX_OK
         || ngx_helpdesk_pg_param(&ctx->query, r->pool, &name) != NGX_OK)
     {
@@ -396,7 +396,7 @@ ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ngx_str_t                        v, type;
     ngx_table_elt_t                 *inm;
     ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
-    ngx_http_request_t              *r = ctx->r;
+    ngx_http_request_t              *r = ctx->req.r;
 
     if (q->status != NGX_HELPDESK_PG_OK || PQresultStatus(res) != PGRES_TUPLES_OK
         || PQntuples(res) != 1)
@@ -464,7 +464,7 @@ ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 void
 ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
     ctx->query.sql = ctx->app->file_sql;
@@ -480,11 +480,11 @@ ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx)
         return;
     }
 
-    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->host) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->hlcf->base_domain)
+    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.host) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.hlcf->base_domain)
            != NGX_OK
         || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->ip) != NGX_OK
+        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.ip) != NGX_OK
         || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->params[0])
            != NGX_OK
         || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->params[1])
@@ -502,7 +502,7 @@ static void
 ngx_http_helpdesk_portal_file_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
     ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
-    ngx_http_request_t              *r = ctx->r;
+    ngx_http_request_t              *r = ctx->req.r;
 
     if (q->status != NGX_HELPDESK_PG_OK) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);

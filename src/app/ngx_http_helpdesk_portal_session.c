@@ -143,7 +143,7 @@ ngx_int_t
 ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     ngx_str_null(&v);
 
@@ -204,7 +204,7 @@ ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_then_pt then)
 {
     u_char               *p;
-    ngx_http_request_t   *r = ctx->r;
+    ngx_http_request_t   *r = ctx->req.r;
 
     ctx->then = then;
 
@@ -225,7 +225,7 @@ ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
                            ctx->session_key.len);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
     ngx_helpdesk_redis_arg(&ctx->rcmd, p,
-                           ngx_sprintf(p, "%T", ctx->hlcf->session_idle) - p);
+                           ngx_sprintf(p, "%T", ctx->req.hlcf->session_idle) - p);
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_got;
     ctx->rcmd.data = ctx;
     ctx->rcmd.log = r->connection->log;
@@ -250,7 +250,7 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         return;
     }
 
-    ctx->user.data = ngx_pnalloc(ctx->r->pool, 36 + 64);
+    ctx->user.data = ngx_pnalloc(ctx->req.r->pool, 36 + 64);
     if (ctx->user.data == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -258,7 +258,7 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (ngx_http_helpdesk_session_parse((u_char *) reply->str, reply->len,
                                         ctx->app->kind,
-                                        ctx->hlcf->session_lifetime,
+                                        ctx->req.hlcf->session_lifetime,
                                         ctx->user.data, &ctx->created)
         != NGX_OK)
     {
@@ -281,7 +281,7 @@ ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     u_char             *p, *last;
     ngx_table_elt_t    *h;
-    ngx_http_request_t *r = ctx->r;
+    ngx_http_request_t *r = ctx->req.r;
 
     h = ngx_helpdesk_http_header_in(r, "Origin", sizeof("Origin") - 1);
 
@@ -299,8 +299,8 @@ ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx)
             last = h->value.data + h->value.len;
         }
 
-        if ((size_t) (last - p) != ctx->host.len
-            || ngx_strncasecmp(p, ctx->host.data, ctx->host.len) != 0)
+        if ((size_t) (last - p) != ctx->req.host.len
+            || ngx_strncasecmp(p, ctx->req.host.data, ctx->req.host.len) != 0)
         {
             return 0;
         }
@@ -334,7 +334,7 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     u_char              *p, *value, *ttl, *ukey, *life;
     ngx_str_t            token, csrf;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               digest[32];
 
     if (!ngx_helpdesk_redis_configured()) {
@@ -400,10 +400,10 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
                                        &csrf, ngx_time(), ctx->app->kind)
                            - value);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ttl,
-                           ngx_sprintf(ttl, "%T", ctx->hlcf->session_idle)
+                           ngx_sprintf(ttl, "%T", ctx->req.hlcf->session_idle)
                            - ttl);
     ngx_helpdesk_redis_arg(&ctx->rcmd, life,
-                           ngx_sprintf(life, "%T", ctx->hlcf->session_lifetime)
+                           ngx_sprintf(life, "%T", ctx->req.hlcf->session_lifetime)
                            - life);
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_set;
     ctx->rcmd.data = ctx;
@@ -411,7 +411,7 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     ctx->rcmd.owner = r->pool;
 
     if (ngx_http_helpdesk_portal_cookie(ctx, (char *) ctx->app->cookie.data,
-                                        &token, ctx->hlcf->session_lifetime, 1)
+                                        &token, ctx->req.hlcf->session_lifetime, 1)
            != NGX_OK
         || ngx_http_helpdesk_portal_cookie(ctx, "hd_csrf", &csrf,
                                            365 * 86400, 0) != NGX_OK)
@@ -449,8 +449,8 @@ ngx_http_helpdesk_portal_session_set(ngx_helpdesk_redis_cmd_t *cmd,
                                ctx->session_csrf.len);
         ctx->rcmd.handler = ngx_http_helpdesk_portal_session_set;
         ctx->rcmd.data = ctx;
-        ctx->rcmd.log = ctx->r->connection->log;
-        ctx->rcmd.owner = ctx->r->pool;
+        ctx->rcmd.log = ctx->req.r->connection->log;
+        ctx->rcmd.owner = ctx->req.r->pool;
         ctx->session_csrf.len = 0;
 
         ngx_helpdesk_redis_run(&ctx->rcmd);
@@ -503,7 +503,7 @@ ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx)
 
     if (ctx->session_key.len == 0 || !ngx_helpdesk_redis_configured()) {
         ngx_http_helpdesk_portal_finalize(ctx,
-            ngx_helpdesk_http_send(ctx->r, NGX_HTTP_NO_CONTENT,
+            ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_NO_CONTENT,
                                    "application/json", NULL, 0));
         return;
     }
@@ -514,8 +514,8 @@ ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx)
                            ctx->session_key.len);
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_deleted;
     ctx->rcmd.data = ctx;
-    ctx->rcmd.log = ctx->r->connection->log;
-    ctx->rcmd.owner = ctx->r->pool;
+    ctx->rcmd.log = ctx->req.r->connection->log;
+    ctx->rcmd.owner = ctx->req.r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -537,7 +537,7 @@ ngx_http_helpdesk_portal_session_deleted(ngx_helpdesk_redis_cmd_t *cmd,
     }
 
     ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_send(ctx->r, NGX_HTTP_NO_CONTENT,
+        ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_NO_CONTENT,
                                "application/json", NULL, 0));
 }
 
@@ -561,13 +561,13 @@ ngx_http_helpdesk_portal_sessions_ended(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD) {
         ngx_http_helpdesk_portal_finalize(ctx,
-            ngx_helpdesk_http_send(ctx->r, NGX_HTTP_NO_CONTENT,
+            ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_NO_CONTENT,
                                    "application/json", NULL, 0));
         return;
     }
 
     ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_send(ctx->r, NGX_HTTP_OK, "application/json",
+        ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_OK, "application/json",
                                (u_char *) "{}", 2));
 }
 
@@ -577,7 +577,7 @@ ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *user, ngx_str_t *keep)
 {
     u_char              *ukey;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (!ngx_helpdesk_redis_configured()) {
         ngx_http_helpdesk_portal_redis_failed(ctx);

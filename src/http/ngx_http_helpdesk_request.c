@@ -247,15 +247,31 @@ ngx_http_helpdesk_req_read_body(ngx_http_helpdesk_req_t *req, off_t limit,
 static ngx_int_t
 ngx_http_helpdesk_req_too_large(ngx_http_helpdesk_req_t *req)
 {
+    off_t                limit = req->body_limit;
     ngx_http_request_t  *r = req->r;
+    u_char               detail[128];
 
     (void) ngx_http_discard_request_body(r);
     r->keepalive = 0;
 
+    if (limit >= 1024 * 1024 && limit % (1024 * 1024) == 0) {
+        ngx_snprintf(detail, sizeof(detail), "the body is larger than this "
+                     "operation accepts (%O MB at most)%Z", limit >> 20);
+
+    } else if (limit >= 1024) {
+        ngx_snprintf(detail, sizeof(detail), "the body is larger than this "
+                     "operation accepts (%O KB at most)%Z", limit >> 10);
+
+    } else {
+        ngx_snprintf(detail, sizeof(detail), "the body is larger than this "
+                     "operation accepts (%O bytes at most)%Z", limit);
+    }
+
     return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                      "payload-too-large", "Payload Too Large",
-                                     "the body is larger than this operation "
-                                     "accepts", NULL);
+                                     (char *) detail,
+                                     json_pack("{s:I}", "limit",
+                                               (json_int_t) limit));
 }
 
 
