@@ -61,7 +61,8 @@ memcheck: deps $(MODULE)
 	HELPDESK_VALGRIND=1 prove -I t/lib t/api_tickets.t t/api_errors.t \
 	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t \
 	    t/whatsapp_inbound.t t/whatsapp_outbound.t t/whatsapp_media.t \
-	    t/whatsapp_qr.t t/business_hours.t t/portal.t t/portal_kb.t t/console.t
+	    t/whatsapp_qr.t t/business_hours.t t/portal.t t/portal_kb.t t/console.t \
+	    t/lifetime.t
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl

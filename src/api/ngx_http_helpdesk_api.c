@@ -593,6 +593,9 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     r = ctx->req.r;
 
+    /* sent, and then no answer: it may have committed */
+    ctx->outcome_unknown = (q->status != NGX_HELPDESK_PG_OK && q->sent);
+
     if (q->status == NGX_HELPDESK_PG_TIMEOUT) {
         rc = ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
                  "dependency-timeout", "Gateway Timeout",
@@ -674,7 +677,10 @@ health:
 failed:
 
     if (ctx->idem_redis_key.len) {
-        /* release the key so that the client may retry */
+        /*
+         * release the key so that the client may retry, unless the work
+         * may have been done (ngx_http_helpdesk_api_idem_store)
+         */
         ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         ctx->final_rc = rc;
         ngx_http_helpdesk_api_idem_store(ctx);
@@ -778,6 +784,17 @@ ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *what, ngx_uint_t retry)
 {
     return ngx_http_helpdesk_req_unavailable(ctx->req.r, what, retry);
+}
+
+
+ngx_msec_t
+ngx_http_helpdesk_api_pg_timeout(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
+
+    return hmcf->pg.timeout;
 }
 
 

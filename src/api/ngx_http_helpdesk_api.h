@@ -61,6 +61,9 @@ typedef struct {
      */
     const char                         *sql;
     ngx_http_helpdesk_api_result_pt     result;
+
+    /* a member of the response shown once (never kept for a replay) */
+    const char                         *once;
 } ngx_http_helpdesk_api_op_t;
 
 
@@ -105,6 +108,7 @@ struct ngx_http_helpdesk_api_ctx_s {
     ngx_int_t                           final_rc;
     unsigned                            replayed:1;
     unsigned                            health_pg:1;
+    unsigned                            outcome_unknown:1;
 };
 
 
@@ -132,6 +136,7 @@ ngx_int_t ngx_http_helpdesk_api_unavailable(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *what, ngx_uint_t retry);
 void ngx_http_helpdesk_api_finalize(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_int_t rc);
+ngx_msec_t ngx_http_helpdesk_api_pg_timeout(ngx_http_helpdesk_api_ctx_t *ctx);
 ngx_int_t ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_helpdesk_redis_handler_pt handler);
 

@@ -1,11 +1,27 @@
 /*
  * Idempotency-Key on POST.
  *
- * The key is claimed in Redis with SET NX EX (24 hours), scoped by the
- * API key's hash and holding the body's SHA-256: "P|<hash>" while the
- * request runs, "D|<hash>|<status>|<location>|<body>" once it succeeded.
- * A retry with the same body replays the stored response; another body is
- * 422; a retry while the first runs is 409.  Failed requests release the
+ * The key is claimed in Redis with SET NX, scoped by who sent it (the API
+ * key, or the console session's user and site) and holding the SHA-256 of
+ * the method, the path with its query and the body:
+ *
+ *   "P|<hash>"   while the request runs: a short lease, longer than any
+ *                statement can stay in flight (the wait for a connection
+ *                plus the client-side statement timer), so a claim left
+ *                by a worker that died frees itself within a minute or two
+ *                and never needs renewing while the request lives;
+ *   "D|<hash>|<status>|<location>|<body>"   once it succeeded, 24 hours;
+ *                a secret shown once (a new API key, a webhook's signing
+ *                secret) is not kept: the replay says it was shown;
+ *   "U|<hash>"   when the outcome is unknown (the statement was sent and
+ *                the connection was lost, or our timer gave up on it): it
+ *                may have committed, so a retry must not run it again;
+ *                24 hours.
+ *
+ * A retry with the same request replays the stored response; another
+ * request under the same key is 422; a retry while the first runs, or
+ * after an unknown outcome, is 409.  A request that certainly failed (the
+ * database refused it, or it never reached the database) releases the
  * key, so a corrected request may use it.
  */
 
@@ -22,6 +38,10 @@
 
 #define NGX_HTTP_HELPDESK_IDEM_TTL      "86400"
 #define NGX_HTTP_HELPDESK_IDEM_MAX      255
+
+
+static ngx_int_t ngx_http_helpdesk_api_idem_redact(
+    ngx_http_helpdesk_api_ctx_t *ctx, ngx_str_t *out);
 
 
 static void ngx_http_helpdesk_api_idem_claimed(ngx_helpdesk_redis_cmd_t *cmd,
@@ -50,9 +70,12 @@ void
 ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *p;
+    size_t               len;
     ngx_uint_t           i;
+    ngx_msec_t           lease;
     ngx_http_request_t  *r = ctx->req.r;
     u_char               hash[NGX_HELPDESK_SHA256_LEN];
+    u_char               scope[NGX_HELPDESK_SHA256_LEN];
 
     if (ctx->idem_key.len == 0
         || ctx->idem_key.len > NGX_HTTP_HELPDESK_IDEM_MAX)
@@ -66,11 +89,32 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
         }
     }
 
-    /* the same key with another body is an error, not a replay */
-    ngx_helpdesk_sha256(ctx->raw_body.data, ctx->raw_body.len, hash);
+    /*
+     * the same key with another request (method, path and query, body) is
+     * an error, not a replay
+     */
+    len = r->method_name.len + 1 + r->unparsed_uri.len + 1
+          + ctx->raw_body.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_sprintf(p, "%V %V\n%V", &r->method_name, &r->unparsed_uri,
+                &ctx->raw_body);
+    ngx_helpdesk_sha256(p, len, hash);
     ngx_hex_dump(ctx->body_hash, hash, NGX_HELPDESK_SHA256_LEN);
 
-    /* keys are scoped to the API key that sent them */
+    /*
+     * keys are scoped to whoever sent them: the API key (key_hash), or the
+     * console session's site and user (key_hash_param, whose key_hash is
+     * all zeros)
+     */
+    ngx_helpdesk_sha256(ctx->key_hash_param.data, ctx->key_hash_param.len,
+                        scope);
+
     ctx->idem_redis_key.data = ngx_pnalloc(r->pool,
                                            sizeof("hd:idem::") - 1
                                            + 2 * NGX_HELPDESK_SHA256_LEN
@@ -81,7 +125,7 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     p = ngx_cpymem(ctx->idem_redis_key.data, "hd:idem:", 8);
-    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
+    p = ngx_hex_dump(p, scope, NGX_HELPDESK_SHA256_LEN);
     *p++ = ':';
     p = ngx_cpymem(p, ctx->idem_key.data, ctx->idem_key.len);
     ctx->idem_redis_key.len = p - ctx->idem_redis_key.data;
@@ -103,9 +147,18 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
                            ctx->idem_redis_key.len);
     ngx_helpdesk_redis_arg(&ctx->rcmd, p, 2 + sizeof(ctx->body_hash));
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "NX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
-                           sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+
+    /* the lease: a wait for a connection, the statement, and its grace */
+    lease = 2 * ngx_http_helpdesk_api_pg_timeout(ctx) + 30000;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "PX", 2);
+    ngx_helpdesk_redis_arg(&ctx->rcmd, p, ngx_sprintf(p, "%M", lease) - p);
     ngx_helpdesk_redis_run(&ctx->rcmd);
     return;
 
@@ -197,6 +250,17 @@ ngx_http_helpdesk_api_idem_found(ngx_helpdesk_redis_cmd_t *cmd,
         return;
     }
 
+    if (p[0] == 'U') {
+        ngx_http_helpdesk_api_finalize(ctx,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_CONFLICT,
+                "idempotency-outcome-unknown", "Outcome Unknown",
+                "the first request with this Idempotency-Key was sent to "
+                "the database and its answer was lost: it may have been "
+                "applied; look it up before sending it again under a new "
+                "key", NULL));
+        return;
+    }
+
     p += 2 + sizeof(ctx->body_hash) + 1;
 
     bar = ngx_strlchr(p, last, '|');
@@ -246,10 +310,34 @@ corrupt:
 void
 ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    u_char  *p;
-    size_t   len;
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   out;
 
     ngx_http_helpdesk_api_redis_cmd(ctx, ngx_http_helpdesk_api_idem_stored);
+
+    if (ctx->outcome_unknown) {
+        p = ngx_pnalloc(ctx->req.r->pool, 2 + sizeof(ctx->body_hash));
+        if (p == NULL) {
+            ngx_http_helpdesk_api_finalize(ctx, ctx->final_rc);
+            return;
+        }
+
+        p[0] = 'U';
+        p[1] = '|';
+        ngx_memcpy(p + 2, ctx->body_hash, sizeof(ctx->body_hash));
+
+        ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
+        ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->idem_redis_key.data,
+                               ctx->idem_redis_key.len);
+        ngx_helpdesk_redis_arg(&ctx->rcmd, p, 2 + sizeof(ctx->body_hash));
+        ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
+        ngx_helpdesk_redis_arg(&ctx->rcmd,
+                               (u_char *) NGX_HTTP_HELPDESK_IDEM_TTL,
+                               sizeof(NGX_HTTP_HELPDESK_IDEM_TTL) - 1);
+        ngx_helpdesk_redis_run(&ctx->rcmd);
+        return;
+    }
 
     if (ctx->status < 200 || ctx->status >= 300) {
         ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "DEL", 3);
@@ -259,8 +347,13 @@ ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
         return;
     }
 
+    if (ngx_http_helpdesk_api_idem_redact(ctx, &out) != NGX_OK) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     len = 2 + sizeof(ctx->body_hash) + 1 + NGX_INT_T_LEN + 1
-          + ctx->location.len + 1 + ctx->out.len;
+          + ctx->location.len + 1 + out.len;
 
     p = ngx_pnalloc(ctx->req.r->pool, len);
     if (p == NULL) {
@@ -271,7 +364,7 @@ ngx_http_helpdesk_api_idem_store(ngx_http_helpdesk_api_ctx_t *ctx)
     ctx->idem_value.data = p;
     p = ngx_cpymem(p, "D|", 2);
     p = ngx_cpymem(p, ctx->body_hash, sizeof(ctx->body_hash));
-    p = ngx_sprintf(p, "|%ui|%V|%V", ctx->status, &ctx->location, &ctx->out);
+    p = ngx_sprintf(p, "|%ui|%V|%V", ctx->status, &ctx->location, &out);
     ctx->idem_value.len = p - ctx->idem_value.data;
 
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "SET", 3);
@@ -298,10 +391,54 @@ ngx_http_helpdesk_api_idem_stored(ngx_helpdesk_redis_cmd_t *cmd,
                       "helpdesk: could not store the idempotent response");
     }
 
-    if (ctx->status < 200 || ctx->status >= 300) {
+    if (ctx->outcome_unknown || ctx->status < 200 || ctx->status >= 300) {
         ngx_http_helpdesk_api_finalize(ctx, ctx->final_rc);
         return;
     }
 
     ngx_http_helpdesk_api_respond(ctx);
+}
+
+
+/*
+ * What a replay may show: the response without the secret that only the
+ * first one carries (ctx->op->once), which says so instead.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_api_idem_redact(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_str_t *out)
+{
+    char          note[64];
+    json_t       *body;
+    ngx_int_t     rc;
+    json_error_t  err;
+
+    *out = ctx->out;
+
+    if (ctx->op->once == NULL) {
+        return NGX_OK;
+    }
+
+    body = json_loadb((char *) ctx->out.data, ctx->out.len, 0, &err);
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        return NGX_ERROR;
+    }
+
+    ngx_snprintf((u_char *) note, sizeof(note), "%s_shown%Z", ctx->op->once);
+
+    if (json_object_set_new(body, ctx->op->once, json_null()) != 0
+        || json_object_set_new(body, note,
+               json_string("only in the first response to this "
+                           "Idempotency-Key")) != 0)
+    {
+        json_decref(body);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_helpdesk_json_dump(ctx->req.r->pool, body, out);
+    json_decref(body);
+
+    return rc;
 }

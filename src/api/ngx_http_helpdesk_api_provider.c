@@ -226,7 +226,8 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_keys_ops[] = {
     { NGX_HTTP_GET, "key.list", NULL, PROVIDER,
       ngx_http_helpdesk_api_key_list, NULL },
     { NGX_HTTP_POST, "key.create", NULL, PROVIDER,
-      ngx_http_helpdesk_api_key_create, ngx_http_helpdesk_api_key_created },
+      ngx_http_helpdesk_api_key_create, ngx_http_helpdesk_api_key_created,
+      NULL, NULL, "key" },
     { 0, NULL, NULL, 0, NULL, NULL }
 };
 

@@ -174,7 +174,7 @@ ngx_http_helpdesk_api_webhook_deliveries(ngx_http_helpdesk_api_ctx_t *ctx)
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhooks_ops[] = {
     { NGX_HTTP_GET, "webhook.list", "admin", TENANT, NULL, NULL },
     { NGX_HTTP_POST, "webhook.create", "admin", TENANT,
-      ngx_http_helpdesk_api_webhook_create, NULL },
+      ngx_http_helpdesk_api_webhook_create, NULL, NULL, NULL, "secret" },
     { 0, NULL, NULL, 0, NULL, NULL }
 };
 

@@ -226,6 +226,7 @@ ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
     q->conn = NULL;
     q->active = 1;
     q->in_backlog = 0;
+    q->sent = 0;
 
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
                    "helpdesk postgres: run q:%p params:%d \"%.48s\"",
@@ -845,6 +846,8 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
         return;
     }
 
+    q->sent = 1;
+
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
                    "helpdesk postgres: sent q:%p on conn:%p fd:%d",
                    q, conn, conn->fd);
@@ -856,6 +859,8 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
      * is reported from the event loop, like every other failure there
      */
     if (ngx_helpdesk_pg_flush(conn) != NGX_OK) {
+        /* the statement did not leave whole: nothing can have run */
+        q->sent = 0;
         conn->query = NULL;
         q->conn = NULL;
         ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);

@@ -72,6 +72,7 @@ struct ngx_helpdesk_pg_query_s {
     ngx_event_t                 wait;
     ngx_helpdesk_pg_conn_t     *conn;
     unsigned                    active:1;       /* handler not yet called */
+    unsigned                    sent:1;         /* reached a connection */
     unsigned                    in_backlog:1;
     unsigned                    owned:1;        /* cleanup registered */
     unsigned                    overflow:1;     /* too many parameters */

@@ -27,6 +27,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
+#include "http/ngx_http_helpdesk_request.h"
 #include "lib/ngx_helpdesk_json.h"
 #include "ngx_http_helpdesk_whatsapp.h"
 #include "ngx_http_helpdesk_whatsapp_ingest.h"
@@ -54,7 +55,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t             *r;
+    ngx_http_helpdesk_req_t         req;        /* first: the core's */
     ngx_str_t                       token;
     ngx_str_t                       body;
     ngx_str_t                       tenant;
@@ -67,6 +68,8 @@ typedef struct {
 } ngx_http_helpdesk_wa_ctx_t;
 
 
+static ngx_int_t ngx_http_helpdesk_whatsapp_start(
+    ngx_http_helpdesk_wa_ctx_t *ctx);
 static void ngx_http_helpdesk_whatsapp_body(ngx_http_request_t *r);
 static void ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx);
 static void ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q,
@@ -96,23 +99,36 @@ static ngx_http_helpdesk_wa_route_t
 ngx_int_t
 ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r)
 {
-    u_char                         *p, *last;
-    ngx_int_t                       rc;
-    ngx_str_t                       allow;
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_helpdesk_loc_conf_t   *hlcf;
-    ngx_http_helpdesk_wa_ctx_t     *ctx;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    ngx_int_t                    rc;
+    ngx_http_helpdesk_wa_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_helpdesk_wa_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->r = r;
-    ngx_http_set_ctx(r, ctx, ngx_http_helpdesk_module);
+    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_helpdesk_whatsapp_start(ctx);
+    ctx->req.sync = 0;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_start(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    u_char                     *p, *last;
+    ngx_int_t                   rc;
+    ngx_str_t                   allow;
+    ngx_http_request_t         *r = ctx->req.r;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     /* the token: one path segment after the location's prefix */
     p = r->uri.data + clcf->name.len;
@@ -163,25 +179,10 @@ ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r)
                                          "webhooks take GET and POST", NULL);
     }
 
-    if (r->headers_in.chunked
-        || r->headers_in.content_length_n > (off_t) hlcf->max_body)
-    {
-        (void) ngx_http_discard_request_body(r);
-        r->keepalive = 0;
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                   "payload-too-large", "Payload Too Large",
-                   "the delivery is larger than this webhook accepts", NULL);
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_helpdesk_whatsapp_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    /* the signature is checked over these very bytes, read whole */
+    return ngx_http_helpdesk_req_read_body(&ctx->req,
+                                           (off_t) ctx->req.hlcf->max_body,
+                                           ngx_http_helpdesk_whatsapp_body);
 }
 
 
@@ -192,8 +193,9 @@ ngx_http_helpdesk_whatsapp_body(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
 
-    if (ngx_helpdesk_http_body_text(r, &ctx->body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_http_helpdesk_req_body(&ctx->req, &ctx->body) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -216,11 +218,12 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
              "verify_token FROM helpdesk.whatsapp_route($1)";
     q->handler = ngx_http_helpdesk_whatsapp_routed;
     q->data = ctx;
-    q->log = ctx->r->connection->log;
-    q->owner = ctx->r->pool;
+    q->log = ctx->req.r->connection->log;
+    q->owner = ctx->req.r->pool;
 
-    if (ngx_helpdesk_pg_param(q, ctx->r->pool, &ctx->token) != NGX_OK) {
-        ngx_http_finalize_request(ctx->r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_helpdesk_pg_param(q, ctx->req.r->pool, &ctx->token) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -234,16 +237,16 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ngx_http_request_t          *r;
     ngx_http_helpdesk_wa_ctx_t  *ctx = q->data;
 
-    r = ctx->r;
+    r = ctx->req.r;
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_whatsapp_pg_failed(ctx, res, 0));
         return;
     }
 
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                                       "Not Found", "unknown webhook", NULL));
         return;
@@ -256,7 +259,7 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
         || ngx_http_helpdesk_whatsapp_copy(r, res, 4, &ctx->verify_token)
            == NULL)
     {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -269,10 +272,10 @@ static void
 ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     ngx_int_t            rc;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (r->method != NGX_HTTP_POST) {
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
                                   ngx_http_helpdesk_whatsapp_handshake(ctx));
         return;
     }
@@ -280,7 +283,7 @@ ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
     rc = ngx_http_helpdesk_whatsapp_verify(ctx);
 
     if (rc == NGX_DECLINED) {
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_helpdesk_http_problem(r, NGX_HTTP_UNAUTHORIZED,
                 "invalid-signature", "Unauthorized",
                 "X-Hub-Signature-256 is missing or does not match the body",
@@ -289,7 +292,7 @@ ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
@@ -330,7 +333,7 @@ ngx_http_helpdesk_whatsapp_cached(ngx_http_helpdesk_wa_ctx_t *ctx)
 
     /* copies: the slot may be reused while this request still runs */
     for (i = 0; i < 5; i++) {
-        p = ngx_pnalloc(ctx->r->pool, rt->values[i].len + 1);
+        p = ngx_pnalloc(ctx->req.r->pool, rt->values[i].len + 1);
         if (p == NULL) {
             return 0;
         }
@@ -372,7 +375,7 @@ ngx_http_helpdesk_whatsapp_cache(ngx_http_helpdesk_wa_ctx_t *ctx)
         rt->mem = NULL;
     }
 
-    p = ngx_alloc(len + 1, ctx->r->connection->log);
+    p = ngx_alloc(len + 1, ctx->req.r->connection->log);
     if (p == NULL) {
         return;
     }
@@ -436,7 +439,7 @@ static ngx_int_t
 ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     ngx_str_t            mode, token, challenge, v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (ngx_strcmp(ctx->provider.data, "cloud") != 0
         || ngx_http_arg(r, (u_char *) "hub.mode", 8, &mode) != NGX_OK
@@ -483,7 +486,7 @@ ngx_http_helpdesk_whatsapp_verify(ngx_http_helpdesk_wa_ctx_t *ctx)
     size_t               i;
     unsigned int         len;
     ngx_table_elt_t     *h;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
     u_char               mac[EVP_MAX_MD_SIZE];
     u_char               expect[2 * EVP_MAX_MD_SIZE];
     u_char               given[2 * EVP_MAX_MD_SIZE];
@@ -530,7 +533,7 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     json_t                   *doc;
     json_error_t              err;
-    ngx_http_request_t       *r = ctx->r;
+    ngx_http_request_t       *r = ctx->req.r;
     u_char                    detail[256];
 
     /* well-formed JSON only; PostgreSQL would say so less clearly */
@@ -541,7 +544,7 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
         ngx_snprintf(detail, sizeof(detail) - 1,
                      "the body is not a JSON object: %s (byte %d)%Z",
                      doc ? "not an object" : err.text, err.position);
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
                                       "malformed-json", "Malformed JSON",
                                       (char *) detail, NULL));
@@ -564,7 +567,7 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     if (ngx_http_helpdesk_wa_ingest(&ctx->item) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
 
@@ -577,10 +580,10 @@ ngx_http_helpdesk_whatsapp_ingested(ngx_http_helpdesk_wa_item_t *item,
     ngx_http_request_t          *r;
     ngx_http_helpdesk_wa_ctx_t  *ctx = item->data;
 
-    r = ctx->r;
+    r = ctx->req.r;
 
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
+        ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_whatsapp_pg_failed(ctx, NULL,
                                                  rc == NGX_DECLINED));
         return;
@@ -589,14 +592,14 @@ ngx_http_helpdesk_whatsapp_ingested(ngx_http_helpdesk_wa_item_t *item,
     /* committed: now the provider may forget it */
     p = ngx_pnalloc(r->pool, result->len + 1);
     if (p == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_memcpy(p, result->data, result->len);
     p[result->len] = '\n';
 
-    ngx_http_finalize_request(r,
+    ngx_http_helpdesk_req_finalize(&ctx->req,
         ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json", p,
                                result->len + 1));
 }
@@ -611,8 +614,7 @@ static ngx_int_t
 ngx_http_helpdesk_whatsapp_pg_failed(ngx_http_helpdesk_wa_ctx_t *ctx,
     PGresult *res, ngx_flag_t refused)
 {
-    ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->r;
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (res || refused) {
         if (res) {
@@ -626,11 +628,6 @@ ngx_http_helpdesk_whatsapp_pg_failed(ngx_http_helpdesk_wa_ctx_t *ctx,
                    NULL);
     }
 
-    ngx_str_set(&v, "1");
-    (void) ngx_helpdesk_http_header_out(r, "Retry-After", &v);
-
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-               "dependency-unavailable", "Service Unavailable",
-               "postgresql is unavailable; retry later",
-               json_pack("{s:s}", "dependency", "postgresql"));
+    return ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                             ngx_helpdesk_pg_retry_after());
 }
