@@ -34,6 +34,18 @@ bad('unknown option', qr/invalid value "colour=red" in "helpdesk_postgres"/,
     postgres => '"host=/tmp" colour=red');
 bad('conninfo', qr/invalid conninfo "nonsense=1" in "helpdesk_postgres" directive: .*nonsense/,
     postgres => '"nonsense=1"');
+bad('postgres host name', qr/invalid conninfo "host=db.example dbname=x" in "helpdesk_postgres" directive: a host name would be resolved by a blocking call/,
+    postgres => '"host=db.example dbname=x"');
+bad('postgres names among hosts', qr/in "helpdesk_postgres" directive: a host name would be resolved/,
+    postgres => '"host=10.0.0.1,db2.example dbname=x"');
+bad('postgres service', qr/in "helpdesk_postgres" directive: "service" is not supported/,
+    postgres => '"service=main"');
+for my $ok ('host=/var/run/postgresql', 'host=127.0.0.1 port=5433', 'host=::1',
+            'host=10.0.0.1,10.0.0.2', 'host=db.example hostaddr=10.0.0.1') {
+    $t->write_conf(postgres => qq{"$ok dbname=helpdesk"});
+    my ($rc, $out) = $t->nginx_test;
+    is $rc, 0, "postgres \"$ok\" is accepted" or diag $out;
+}
 bad('redis name', qr/invalid address "redis.example:6379" in "helpdesk_redis" directive: needs an IP address/,
     edit => sub { $_[0] =~ s/helpdesk_redis \S+/helpdesk_redis redis.example:6379/r });
 bad('redis port', qr/invalid address "127.0.0.1:99999" in "helpdesk_redis".*port/,

@@ -15,8 +15,10 @@
  *
  * A stream is a request held open: headers, then "event: ticket" messages
  * and a comment line every 20 s so that proxies keep it; the browser's
- * EventSource reconnects by itself.  A client that does not read (more
- * than NGX_HTTP_HELPDESK_STREAM_BACKLOG bytes waiting) is dropped.  On a
+ * EventSource reconnects by itself.  A client that does not read is
+ * dropped: when more than NGX_HTTP_HELPDESK_STREAM_BACKLOG bytes wait for
+ * it, or when what waits has not moved for the location's send_timeout.
+ * On a
  * reload or shutdown every stream is ended, so old workers exit at once,
  * and the browsers reconnect to the new ones.
  */
@@ -56,6 +58,7 @@ typedef struct {
 } ngx_http_helpdesk_streams_t;
 
 
+static ngx_int_t ngx_http_helpdesk_stream_pending(ngx_http_request_t *r);
 static void ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 static void ngx_http_helpdesk_stream_cleanup(void *data);
@@ -175,7 +178,7 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
                                        sizeof(ngx_http_helpdesk_stream_hello) - 1)
         != NGX_OK)
     {
-        ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_ERROR);
         return;
     }
 
@@ -249,8 +252,33 @@ ngx_http_helpdesk_stream_write(ngx_http_helpdesk_stream_t *s, u_char *data,
         return NGX_ERROR;
     }
 
-    /* what could not be sent now goes when the socket is writable */
-    if (ngx_handle_write_event(r->connection->write, 0) != NGX_OK) {
+    return ngx_http_helpdesk_stream_pending(r);
+}
+
+
+/*
+ * What could not be sent now goes when the socket is writable, within
+ * send_timeout; nothing waiting, no timer.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_stream_pending(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev = r->connection->write;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->out || (r->connection->buffered & NGX_HTTP_LOWLEVEL_BUFFERED)) {
+        if (!wev->timer_set) {
+            ngx_add_timer(wev, clcf->send_timeout);
+        }
+
+    } else if (wev->timer_set) {
+        ngx_del_timer(wev);
+    }
+
+    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -261,24 +289,41 @@ ngx_http_helpdesk_stream_write(ngx_http_helpdesk_stream_t *s, u_char *data,
 static void
 ngx_http_helpdesk_stream_writer(ngx_http_request_t *r)
 {
-    if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
-        ngx_http_finalize_request(r, NGX_ERROR);
+    ngx_event_t  *wev = r->connection->write;
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, NGX_ETIMEDOUT,
+                      "helpdesk: event stream client timed out");
+        r->connection->timedout = 1;
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
         return;
     }
 
-    (void) ngx_handle_write_event(r->connection->write, 0);
+    if (wev->timer_set) {
+        /* it moved: the timer starts over if something still waits */
+        ngx_del_timer(wev);
+    }
+
+    if (ngx_http_output_filter(r, NULL) == NGX_ERROR
+        || ngx_http_helpdesk_stream_pending(r) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
 }
 
 
 static void
 ngx_http_helpdesk_stream_end(ngx_http_helpdesk_stream_t *s)
 {
+    ngx_connection_t    *c;
     ngx_http_request_t  *r = s->r;
 
     ngx_http_helpdesk_stream_cleanup(s);
 
-    /* the last chunk, then the request goes */
+    /* the last chunk, then the request goes (from a timer: see the core) */
+    c = r->connection;
     ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
+    ngx_http_run_posted_requests(c);
 }
 
 

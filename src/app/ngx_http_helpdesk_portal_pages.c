@@ -194,9 +194,35 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
         return;
     }
 
+    /*
+     * The size, counted from the page itself: each placeholder is six
+     * bytes replaced by its value, the boot data at worst six bytes for
+     * each of its own (an escaped '<', '>' or '&').
+     */
     n = ngx_strlen(text);
-    len = page->body.len + n * 6 + 2 * i18n->url.len + ctx->lang.len
-          + 8 * ctx->req.hlcf->app_prefix.len;
+    len = page->body.len;
+
+    for (s = page->body.data, last = s + page->body.len;
+         last - s >= 6;
+         s++)
+    {
+        if (*s != '@' || s[5] != '@') {
+            continue;
+        }
+
+        if (ngx_strncmp(s, "@lang@", 6) == 0) {
+            len += ctx->lang.len;
+
+        } else if (ngx_strncmp(s, "@base@", 6) == 0) {
+            len += ctx->req.hlcf->app_prefix.len;
+
+        } else if (ngx_strncmp(s, "@i18n@", 6) == 0) {
+            len += ctx->req.hlcf->app_prefix.len + i18n->url.len;
+
+        } else if (ngx_strncmp(s, "@boot@", 6) == 0) {
+            len += n * 6;
+        }
+    }
 
     out = ngx_pnalloc(r->pool, len);
     if (out == NULL) {

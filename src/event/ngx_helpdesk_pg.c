@@ -108,6 +108,7 @@ static void ngx_helpdesk_pg_done(ngx_helpdesk_pg_query_t *q,
 static void ngx_helpdesk_pg_owner_gone(void *data);
 static ngx_int_t ngx_helpdesk_pg_same_socket(ngx_helpdesk_pg_conn_t *conn);
 static ngx_msec_t ngx_helpdesk_pg_client_timeout(void);
+static char *ngx_helpdesk_pg_conninfo_hosts(PQconninfoOption *opts);
 static void ngx_helpdesk_pg_fail_posted(ngx_event_t *ev);
 static void ngx_helpdesk_pg_wait_timeout(ngx_event_t *ev);
 static void ngx_helpdesk_pg_fail_backlog(void);
@@ -1094,7 +1095,92 @@ ngx_helpdesk_pg_conninfo_check(ngx_pool_t *pool, ngx_str_t *conninfo)
         return msg ? msg : "invalid conninfo";
     }
 
+    msg = ngx_helpdesk_pg_conninfo_hosts(opts);
     PQconninfoFree(opts);
+
+    return msg;
+}
+
+
+/*
+ * libpq resolves a host name with a blocking getaddrinfo() inside
+ * PQconnectStart(), which would stall the worker and every request on it.
+ * So a host must be a unix socket directory or an IP address, or come with
+ * hostaddr= (then libpq connects to the address and uses the name only to
+ * check a certificate).  A service file could name hosts we cannot see.
+ */
+
+static char *
+ngx_helpdesk_pg_conninfo_hosts(PQconninfoOption *opts)
+{
+    u_char            *p, *last, *comma;
+    size_t             len;
+    PQconninfoOption  *o;
+    const char        *host, *hostaddr;
+    u_char             addr[sizeof(struct in6_addr)];
+    u_char             buf[NGX_SOCKADDR_STRLEN + 1];
+
+    host = NULL;
+    hostaddr = NULL;
+
+    for (o = opts; o->keyword; o++) {
+        if (o->val == NULL || o->val[0] == '\0') {
+            continue;
+        }
+
+        if (ngx_strcmp(o->keyword, "service") == 0) {
+            return "\"service\" is not supported: name the server with "
+                   "host= (a socket directory or an IP address)";
+        }
+
+        if (ngx_strcmp(o->keyword, "host") == 0) {
+            host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
+            hostaddr = o->val;
+        }
+    }
+
+    if (host == NULL || hostaddr != NULL) {
+        return NULL;
+    }
+
+    p = (u_char *) host;
+    last = p + ngx_strlen(host);
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        len = comma - p;
+
+        if (len && *p != '/' && *p != '@') {
+
+            if (len >= sizeof(buf)) {
+                return "a host name would be resolved by a blocking call: "
+                       "give an IP address or a unix socket directory in "
+                       "host=, or add hostaddr=";
+            }
+
+            ngx_memcpy(buf, p, len);
+            buf[len] = '\0';
+
+            if (inet_pton(AF_INET, (char *) buf, addr) != 1
+#if (NGX_HAVE_INET6)
+                && inet_pton(AF_INET6, (char *) buf, addr) != 1
+#endif
+               )
+            {
+                return "a host name would be resolved by a blocking call: "
+                       "give an IP address or a unix socket directory in "
+                       "host=, or add hostaddr=";
+            }
+        }
+
+        p = comma + 1;
+    }
 
     return NULL;
 }
