@@ -169,6 +169,12 @@ like $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->json
     qr/larger than this operation accepts \(256 KB at most\)/, 'with a readable message';
 is $p->upload('empty.txt', 'text/plain', '')->code, 422, 'an empty file: 422';
 
+# the apps route like the API: 404, or 405 naming what the path takes
+$res = $p->api(DELETE => '/login');
+is $res->code, 405, 'a method the path does not take: 405';
+is $res->headers->header('Allow'), 'POST', 'with Allow';
+is $p->api(GET => '/nothing-here')->code, 404, 'no such call: 404';
+
 # bodies are bounded before anything is read: an upload needs a signed-in
 # page and its token, an account step takes a few kilobytes
 my $anon = portal('acme.portal.test');

@@ -175,68 +175,44 @@ ngx_http_helpdesk_api_cleanup(void *data)
 static ngx_int_t
 ngx_http_helpdesk_api_route(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    u_char                               *p, *last, *a;
-    ngx_str_t                             allow;
+    u_char                               *p, *last;
+    ngx_uint_t                            allowed;
     ngx_http_request_t                   *r = ctx->req.r;
     const ngx_http_helpdesk_api_op_t     *op;
     const ngx_http_helpdesk_api_route_t **table, *route;
-    u_char                                buf[64];
 
     p = r->uri.data + ctx->req.hlcf->api_prefix.len;
     last = r->uri.data + r->uri.len;
 
     for (table = ngx_http_helpdesk_api_routes; *table; table++) {
         for (route = *table; route->pattern; route++) {
-            if (ngx_helpdesk_http_match(route->pattern, p, last, ctx->params,
-                                        NGX_HTTP_HELPDESK_API_MAX_PARAMS,
-                                        &ctx->nparams))
+            if (ngx_http_helpdesk_route_match(route->pattern, p, last,
+                                              ctx->params,
+                                              NGX_HTTP_HELPDESK_API_MAX_PARAMS,
+                                              &ctx->nparams))
             {
                 goto found;
             }
         }
     }
 
-    ctx->final_rc = ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND,
-                        "not-found", "Not Found",
-                        "no API endpoint has this path", NULL);
+    ctx->final_rc = ngx_http_helpdesk_route_miss(r, 0);
     return NGX_DECLINED;
 
 found:
 
-    a = buf;
+    allowed = 0;
 
     for (op = route->ops; op->method; op++) {
-        if (r->method == op->method
-            || (r->method == NGX_HTTP_HEAD && op->method == NGX_HTTP_GET))
-        {
+        if (ngx_http_helpdesk_route_method(r, op->method)) {
             ctx->op = op;
             return NGX_OK;
         }
 
-        a = ngx_sprintf(a, "%s%s", a == buf ? "" : ", ",
-                        op->method == NGX_HTTP_GET ? "GET, HEAD"
-                        : op->method == NGX_HTTP_POST ? "POST"
-                        : op->method == NGX_HTTP_PATCH ? "PATCH"
-                        : op->method == NGX_HTTP_PUT ? "PUT" : "DELETE");
+        allowed |= op->method;
     }
 
-    allow.len = a - buf;
-    allow.data = ngx_pnalloc(r->pool, allow.len);
-
-    if (allow.data == NULL
-        || (ngx_memcpy(allow.data, buf, allow.len),
-            ngx_helpdesk_http_header_out(r, "Allow", &allow)) != NGX_OK)
-    {
-        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    (void) ngx_http_discard_request_body(r);
-
-    ctx->final_rc = ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
-                        "method-not-allowed", "Method Not Allowed",
-                        "this endpoint does not take this method; see the "
-                        "Allow header", NULL);
+    ctx->final_rc = ngx_http_helpdesk_route_miss(r, allowed);
     return NGX_DECLINED;
 }
 

@@ -56,15 +56,47 @@ ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
 }
 
 
+typedef struct {
+    ngx_http_helpdesk_api_ctx_t  *ctx;
+    ngx_int_t                   (*filter)(json_t *args, ngx_str_t *name,
+                                          ngx_str_t *value, json_t *errors);
+} ngx_http_helpdesk_api_query_t;
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_query_arg(void *data, ngx_str_t *name, ngx_str_t *value,
+    ngx_flag_t has_value)
+{
+    ngx_http_helpdesk_api_query_t  *aq = data;
+
+    json_t  *args = aq->ctx->args, *errors = aq->ctx->errors;
+    u_char   key[64];
+
+    ngx_cpystrn(key, name->data, ngx_min(name->len + 1, sizeof(key)));
+
+    if (ngx_strlchr(value->data, value->data + value->len, '\0')) {
+        ngx_helpdesk_json_error(errors, (char *) key,
+                                "must not contain NUL bytes");
+
+    } else if (json_object_get(args, (char *) key)) {
+        ngx_helpdesk_json_error(errors, (char *) key,
+                                "is given more than once");
+
+    } else if (aq->filter(args, name, value, errors) == NGX_DECLINED) {
+        ngx_helpdesk_json_error(errors, (char *) key,
+                                "unknown query parameter");
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
     json_t *errors))
 {
-    u_char              *p, *last, *amp, *eq, *dst, *src, *s;
-    ngx_str_t            name, value;
-    ngx_http_request_t  *r = ctx->req.r;
-    u_char               key[64];
+    ngx_http_helpdesk_api_query_t  aq;
 
     if (ctx->args == NULL) {
         ctx->args = json_object();
@@ -73,62 +105,9 @@ ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
         }
     }
 
-    p = r->args.data;
-    last = r->args.data + r->args.len;
+    aq.ctx = ctx;
+    aq.filter = filter;
 
-    while (p < last) {
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        if (amp == p) {
-            p++;
-            continue;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-
-        name.data = p;
-        name.len = (eq ? eq : amp) - p;
-
-        /* decode the value: '+' is a space, then %XX */
-        value.len = 0;
-        value.data = ngx_pnalloc(r->pool, eq ? amp - eq : 1);
-        if (value.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (eq) {
-            for (s = eq + 1; s < amp; s++) {
-                value.data[value.len++] = (*s == '+') ? ' ' : *s;
-            }
-
-            dst = value.data;
-            src = value.data;
-            ngx_unescape_uri(&dst, &src, value.len, 0);
-            value.len = dst - value.data;
-        }
-
-        ngx_cpystrn(key, name.data, ngx_min(name.len + 1, sizeof(key)));
-
-        if (ngx_strlchr(value.data, value.data + value.len, '\0')) {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "must not contain NUL bytes");
-
-        } else if (json_object_get(ctx->args, (char *) key)) {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "is given more than once");
-
-        } else if (filter(ctx->args, &name, &value, ctx->errors)
-                   == NGX_DECLINED)
-        {
-            ngx_helpdesk_json_error(ctx->errors, (char *) key,
-                                    "unknown query parameter");
-        }
-
-        p = amp + 1;
-    }
-
-    return NGX_OK;
+    return ngx_http_helpdesk_route_args(ctx->req.r,
+                                        ngx_http_helpdesk_api_query_arg, &aq);
 }

@@ -398,40 +398,29 @@ static ngx_int_t
 ngx_http_helpdesk_portal_route(ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p,
     u_char *last)
 {
-    ngx_uint_t                            n;
-    ngx_flag_t                            path_found;
+    ngx_uint_t                            n, allowed;
     ngx_http_request_t                   *r = ctx->req.r;
     const ngx_http_helpdesk_portal_op_t  *op;
 
-    path_found = 0;
+    allowed = 0;
 
     for (op = ctx->app->ops; op->method; op++) {
-        if (!ngx_helpdesk_http_match(op->pattern, p, last, ctx->params,
-                                     NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS, &n))
+        if (!ngx_http_helpdesk_route_match(op->pattern, p, last, ctx->params,
+                                           NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS,
+                                           &n))
         {
             continue;
         }
 
-        path_found = 1;
-
-        if (r->method == op->method
-            || (r->method == NGX_HTTP_HEAD && op->method == NGX_HTTP_GET))
-        {
+        if (ngx_http_helpdesk_route_method(r, op->method)) {
             ctx->op = op;
             return NGX_OK;
         }
+
+        allowed |= op->method;
     }
 
-    (void) ngx_http_discard_request_body(r);
-
-    if (path_found) {
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_ALLOWED,
-                   "method-not-allowed", "Method Not Allowed",
-                   "this address does not take this method", NULL);
-    }
-
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
-               "Not Found", "there is nothing at this address", NULL);
+    return ngx_http_helpdesk_route_miss(r, allowed);
 }
 
 

@@ -17,12 +17,14 @@
 #include "ngx_http_helpdesk_portal.h"
 
 
+static ngx_int_t ngx_http_helpdesk_portal_arg(void *data, ngx_str_t *name,
+    ngx_str_t *value, ngx_flag_t has_value);
+
+
 /* path parameters, query and body, as the operation's arguments */
 ngx_int_t
 ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    u_char              *p, *last, *name, *eq, *amp, *dst;
-    size_t               len;
     json_t              *v;
     ngx_uint_t           i;
     json_error_t         err;
@@ -126,80 +128,65 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
     }
 
     /* query arguments as strings (q, limit, status) */
-    p = r->args.data;
-    last = p + r->args.len;
-
-    while (p < last) {
-        name = p;
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-        p = amp + 1;
-
-        if (eq == NULL || eq - name > 16) {
-            continue;
-        }
-
-        len = amp - eq - 1;
-        dst = ngx_pnalloc(r->pool, len + 1);
-        if (dst == NULL) {
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
+        || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV)
+    {
+        if (ngx_http_helpdesk_route_args(r, ngx_http_helpdesk_portal_arg, ctx)
+            != NGX_OK)
+        {
             ngx_http_helpdesk_portal_finalize(ctx,
                                               NGX_HTTP_INTERNAL_SERVER_ERROR);
             return NGX_ERROR;
         }
+    }
 
+    return NGX_OK;
+}
+
+
+/*
+ * Query arguments of short lower-case names become string arguments
+ * (filters, search, paging); the service functions check them.  Path
+ * parameters and the body's members are not overridden, and a value that
+ * is not UTF-8 is left out.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_portal_arg(void *data, ngx_str_t *name, ngx_str_t *value,
+    ngx_flag_t has_value)
+{
+    ngx_http_helpdesk_portal_ctx_t  *ctx = data;
+
+    char         key[17];
+    json_t      *v;
+    ngx_uint_t   i;
+
+    if (!has_value || name->len == 0 || name->len > 16) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        if (!((name->data[i] >= 'a' && name->data[i] <= 'z')
+              || name->data[i] == '_'))
         {
-            u_char  *s = eq + 1, *d = dst, *q;
-
-            for (q = s; q < amp; q++) {
-                if (*q == '+') {
-                    *q = ' ';
-                }
-            }
-
-            ngx_unescape_uri(&d, &s, len, 0);
-            len = d - dst;
+            return NGX_OK;
         }
+    }
 
-        /*
-         * Query arguments of lower-case names become string arguments
-         * (filters, search, paging); the service functions check them.
-         * Path parameters and the body's members are not overridden.
-         */
-        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
-            || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV)
-        {
-            char     key[17];
-            u_char  *k;
+    ngx_memcpy(key, name->data, name->len);
+    key[name->len] = '\0';
 
-            for (k = name; k < eq; k++) {
-                if (!((*k >= 'a' && *k <= 'z') || *k == '_')) {
-                    break;
-                }
-            }
+    if (json_object_get(ctx->args, key) != NULL) {
+        return NGX_OK;
+    }
 
-            if (k < eq || eq == name) {
-                continue;
-            }
+    v = json_stringn((char *) value->data, value->len);
+    if (v == NULL) {
+        return NGX_OK;
+    }
 
-            ngx_memcpy(key, name, eq - name);
-            key[eq - name] = '\0';
-
-            if (json_object_get(ctx->args, key) != NULL) {
-                continue;
-            }
-
-            v = json_stringn((char *) dst, len);
-            if (v == NULL) {
-                /* not UTF-8: the argument is left out */
-                continue;
-            }
-
-            json_object_set_new(ctx->args, key, v);
-        }
+    if (json_object_set_new(ctx->args, key, v) != 0) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -45,9 +45,6 @@ ngx_int_t ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out);
  */
 ngx_int_t ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res);
 
-/* A path against a route pattern, "*" for one segment (see the .c file). */
-ngx_flag_t ngx_helpdesk_http_match(const char *pattern, u_char *p, u_char *last,
-    ngx_str_t *params, ngx_uint_t max, ngx_uint_t *n);
 
 /* A failed statement as a problem document; "challenge" for 401s or NULL. */
 ngx_int_t ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,

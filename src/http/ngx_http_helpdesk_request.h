@@ -111,6 +111,23 @@ ngx_int_t ngx_http_helpdesk_req_unavailable(ngx_http_request_t *r,
 ngx_flag_t ngx_http_helpdesk_req_json_type(ngx_http_request_t *r,
     ngx_flag_t plus);
 
+/* ngx_http_helpdesk_route.c: paths, methods and query strings */
+
+typedef ngx_int_t (*ngx_http_helpdesk_arg_pt)(void *data, ngx_str_t *name,
+    ngx_str_t *value, ngx_flag_t has_value);
+
+ngx_flag_t ngx_http_helpdesk_route_match(const char *pattern, u_char *p,
+    u_char *last, ngx_str_t *params, ngx_uint_t max, ngx_uint_t *n);
+ngx_flag_t ngx_http_helpdesk_route_method(ngx_http_request_t *r,
+    ngx_uint_t method);
+
+/* 404, or 405 with Allow when "allowed" (methods) is not empty */
+ngx_int_t ngx_http_helpdesk_route_miss(ngx_http_request_t *r,
+    ngx_uint_t allowed);
+
+ngx_int_t ngx_http_helpdesk_route_args(ngx_http_request_t *r,
+    ngx_http_helpdesk_arg_pt each, void *data);
+
 /* postconfiguration: the body-limit and error-document filters */
 ngx_int_t ngx_http_helpdesk_req_filters_init(ngx_conf_t *cf);
 
