@@ -20,7 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_helpdesk_api.h"
-#include "app/ngx_http_helpdesk_portal.h"
+#include "http/ngx_http_helpdesk_session.h"
 #include "http/ngx_helpdesk_http.h"
 
 
@@ -29,67 +29,38 @@ static void ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 
 
 static ngx_str_t  ngx_http_helpdesk_api_agent_cookie = ngx_string("hd_agent");
-static ngx_str_t  ngx_http_helpdesk_api_csrf_cookie = ngx_string("hd_csrf");
 
 
 /* NGX_OK: the request carries a console session to check */
 ngx_int_t
 ngx_http_helpdesk_api_session_found(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    size_t               i;
-    ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->req.r;
-
-    ngx_str_null(&v);
-
-    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                          &ngx_http_helpdesk_api_agent_cookie,
-                                          &v) == NGX_DECLINED
-        || v.len != NGX_HTTP_HELPDESK_TOKEN_HEX)
-    {
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < v.len; i++) {
-        if (!((v.data[i] >= '0' && v.data[i] <= '9')
-              || (v.data[i] >= 'a' && v.data[i] <= 'f')))
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    ctx->agent_token = v;
-
-    return NGX_OK;
+    return ngx_http_helpdesk_session_cookie(ctx->req.r,
+                                            &ngx_http_helpdesk_api_agent_cookie,
+                                            &ctx->agent_token);
 }
 
 
 void
 ngx_http_helpdesk_api_session_check(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    u_char              *key, *ttl;
-    ngx_http_request_t  *r = ctx->req.r;
+    u_char  *key;
 
-    key = ngx_pnalloc(r->pool, 8 + 64);
-    ttl = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (key == NULL || ttl == NULL) {
+    key = ngx_pnalloc(ctx->req.r->pool, NGX_HTTP_HELPDESK_SESSION_KEY);
+    if (key == NULL) {
         ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
     ngx_http_helpdesk_session_key(&ctx->agent_token, key);
 
-    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "GETEX", 5);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, key, 8 + 64);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ttl,
-                           ngx_sprintf(ttl, "%T", ctx->req.hlcf->session_idle)
-                           - ttl);
+    if (ngx_http_helpdesk_session_fetch(&ctx->req, &ctx->rcmd, key) != NGX_OK) {
+        ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ctx->rcmd.handler = ngx_http_helpdesk_api_session_got;
     ctx->rcmd.data = ctx;
-    ctx->rcmd.log = r->connection->log;
-    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -110,10 +81,9 @@ static void
 ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply)
 {
-    u_char                       *p, *last;
+    u_char                       *p;
     time_t                        created;
     ngx_str_t                     csrf;
-    ngx_table_elt_t              *h;
     ngx_http_request_t           *r;
     ngx_http_helpdesk_api_ctx_t  *ctx = cmd->data;
     u_char                        who[36 + 64];
@@ -129,7 +99,8 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (reply == NULL || reply->type != REDIS_REPLY_STRING
         || ngx_http_helpdesk_session_parse((u_char *) reply->str, reply->len,
-                                           'c', ctx->req.hlcf->session_lifetime,
+                                           NGX_HTTP_HELPDESK_SESSION_CONSOLE,
+                                           ctx->req.hlcf->session_lifetime,
                                            who, &created) != NGX_OK)
     {
         ngx_http_helpdesk_api_finalize(ctx,
@@ -142,48 +113,16 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     /* a change: the session's own CSRF token, from this site */
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_PUT|NGX_HTTP_PATCH|NGX_HTTP_DELETE))
     {
-        ngx_str_null(&csrf);
-        (void) ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                       &ngx_http_helpdesk_api_csrf_cookie,
-                                       &csrf);
+        csrf.data = who + 36;
+        csrf.len = NGX_HTTP_HELPDESK_TOKEN_HEX;
 
-        h = ngx_helpdesk_http_header_in(r, "X-CSRF-Token",
-                                        sizeof("X-CSRF-Token") - 1);
-
-        if (h == NULL || h->value.len != 64 || csrf.len != 64
-            || CRYPTO_memcmp(h->value.data, csrf.data, 64) != 0
-            || CRYPTO_memcmp(h->value.data, who + 36, 64) != 0)
-        {
+        if (!ngx_http_helpdesk_session_csrf_ok(&ctx->req, &csrf)) {
             ngx_http_helpdesk_api_finalize(ctx,
                 ngx_http_helpdesk_api_session_unauthorized(ctx,
                     NGX_HTTP_FORBIDDEN, "csrf-token-invalid",
-                    "the page is out of date; reload it and try again"));
+                    "the page is out of date or not ours; reload it and "
+                    "try again"));
             return;
-        }
-
-        h = ngx_helpdesk_http_header_in(r, "Origin", sizeof("Origin") - 1);
-
-        if (h) {
-            p = ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                                 (u_char *) "://", 3 - 1);
-            last = p ? ngx_strlchr(p + 3, h->value.data + h->value.len, ':')
-                     : NULL;
-
-            if (p && last == NULL) {
-                last = h->value.data + h->value.len;
-            }
-
-            if (p == NULL
-                || (size_t) (last - p - 3) != r->headers_in.server.len
-                || ngx_strncasecmp(p + 3, r->headers_in.server.data,
-                                   r->headers_in.server.len) != 0)
-            {
-                ngx_http_helpdesk_api_finalize(ctx,
-                    ngx_http_helpdesk_api_session_unauthorized(ctx,
-                        NGX_HTTP_FORBIDDEN, "csrf-token-invalid",
-                        "a request from another site"));
-                return;
-            }
         }
     }
 
@@ -192,7 +131,7 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         size_t   len;
         u_char  *raw, *hex;
 
-        len = 8 + r->headers_in.server.len + 1 + ctx->req.hlcf->base_domain.len
+        len = 8 + ctx->req.host.len + 1 + ctx->req.hlcf->base_domain.len
               + 1 + 36;
 
         raw = ngx_pnalloc(r->pool, len);
@@ -204,7 +143,7 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
         }
 
         p = ngx_cpymem(raw, "session:", 8);
-        p = ngx_cpymem(p, r->headers_in.server.data, r->headers_in.server.len);
+        p = ngx_cpymem(p, ctx->req.host.data, ctx->req.host.len);
         *p++ = '\n';
         p = ngx_cpymem(p, ctx->req.hlcf->base_domain.data,
                        ctx->req.hlcf->base_domain.len);

@@ -80,7 +80,7 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
 
 
 static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_console_app = {
-    'c',
+    NGX_HTTP_HELPDESK_SESSION_CONSOLE,
     ngx_string("hd_agent"),
     "SELECT status, body FROM helpdesk.console_call"
     "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",

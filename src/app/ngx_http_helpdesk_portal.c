@@ -109,7 +109,7 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
 
 
 static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_portal_app = {
-    'p',
+    NGX_HTTP_HELPDESK_SESSION_PORTAL,
     ngx_string("hd_session"),
     "SELECT status, body FROM helpdesk.portal_call"
     "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",

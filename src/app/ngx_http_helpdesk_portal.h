@@ -16,10 +16,10 @@
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_redis.h"
 #include "http/ngx_http_helpdesk_request.h"
+#include "http/ngx_http_helpdesk_session.h"
 
 
 #define NGX_HTTP_HELPDESK_PORTAL_MAX_PARAMS  2
-#define NGX_HTTP_HELPDESK_TOKEN_HEX          64     /* 32 random bytes */
 
 
 typedef enum {
@@ -160,15 +160,11 @@ void ngx_http_helpdesk_portal_file(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 
 /* ngx_http_helpdesk_portal_session.c */
-void ngx_http_helpdesk_session_key(ngx_str_t *token, u_char *key);
-ngx_int_t ngx_http_helpdesk_session_parse(u_char *p, size_t len, char kind,
-    time_t lifetime, u_char *out, time_t *created);
 ngx_int_t ngx_http_helpdesk_portal_read_cookies(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_then_pt then);
 ngx_int_t ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx);
-ngx_int_t ngx_http_helpdesk_portal_random_hex(ngx_pool_t *pool, ngx_str_t *out);
 void ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_session_del(ngx_http_helpdesk_portal_ctx_t *ctx);
 void ngx_http_helpdesk_portal_sessions_end(ngx_http_helpdesk_portal_ctx_t *ctx,

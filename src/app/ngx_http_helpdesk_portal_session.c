@@ -1,28 +1,10 @@
 /*
- * Portal sessions, CSRF, and the flows that involve a password.
- *
- * A session is an opaque random token in a cookie of the app ("hd_session"
- * for the customer portal, "hd_agent" for the agent console, each with its
- * app's path; HttpOnly, SameSite=Lax, Secure under TLS).  A session belongs
- * to the app that made it: a customer's token means nothing to the
- * console, and the reverse.  Redis keeps it under the
- * SHA-256 of the token, so a copy of Redis' data logs nobody in:
- *
- *     hd:sess:<sha256 hex>  =  "<user id> <csrf token> <created> <app>"
- *
- * with the idle timeout as its expiry, renewed by every request (GETEX),
- * and the absolute lifetime checked against the creation time.  Logging
- * in always makes a new token (and deletes the old one); logging out
- * deletes it.
- *
- * CSRF: every browser gets a random "hd_csrf" cookie the page can read;
- * state-changing calls must send it back in X-CSRF-Token ("double
- * submit"), and once logged in it must also be the session's own token,
- * so a cookie planted from elsewhere does not help.  A cross-site Origin
- * is refused as well.
- *
- * The flows that make or end sessions (login, sign-up, passwords) are in
- * ngx_http_helpdesk_portal_flows.c.
+ * The apps' sessions: reading the request's session, making one at login,
+ * ending one or all of an account's.  The model (tokens, what Redis keeps,
+ * CSRF and Origin) is the request core's: http/ngx_http_helpdesk_session.c.
+ * Logging in always makes a new token (and deletes the old one); logging
+ * out deletes it.  The flows that make or end sessions (login, sign-up,
+ * passwords) are in ngx_http_helpdesk_portal_flows.c.
  */
 
 
@@ -74,70 +56,6 @@ static const char  ngx_http_helpdesk_sessions_end[] =
 static ngx_str_t  ngx_http_helpdesk_portal_csrf_cookie = ngx_string("hd_csrf");
 
 
-static ngx_flag_t
-ngx_http_helpdesk_portal_is_hex(ngx_str_t *s, size_t len)
-{
-    size_t  i;
-
-    if (s->len != len) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (!((s->data[i] >= '0' && s->data[i] <= '9')
-              || (s->data[i] >= 'a' && s->data[i] <= 'f')))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/* "hd:sess:<sha256 hex of the token>" into key (72 bytes) */
-void
-ngx_http_helpdesk_session_key(ngx_str_t *token, u_char *key)
-{
-    u_char  digest[32];
-
-    ngx_helpdesk_sha256(token->data, token->len, digest);
-    ngx_hex_dump(ngx_cpymem(key, "hd:sess:", 8), digest, 32);
-}
-
-
-/*
- * A session's value, "<user> <csrf> <created> <app>": the user's id (36)
- * and the CSRF token (64) into out, if it is the app's and alive.
- */
-ngx_int_t
-ngx_http_helpdesk_session_parse(u_char *p, size_t len, char kind,
-    time_t lifetime, u_char *out, time_t *created)
-{
-    u_char  *last, *sp;
-
-    if (len < 36 + 1 + 64 + 1 + 1 + 2) {
-        return NGX_DECLINED;
-    }
-
-    last = p + len;
-    sp = ngx_strlchr(p + 36 + 1 + 64 + 1, last, ' ');
-    *created = sp ? ngx_atotm(p + 36 + 1 + 64 + 1, sp - (p + 36 + 1 + 64 + 1))
-                  : NGX_ERROR;
-
-    if (p[36] != ' ' || p[36 + 1 + 64] != ' ' || sp == NULL
-        || last - sp != 2 || sp[1] != kind
-        || *created == NGX_ERROR || *created + lifetime <= ngx_time())
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_memcpy(out, p, 36);
-    ngx_memcpy(out + 36, p + 37, 64);
-
-    return NGX_OK;
-}
-
 
 ngx_int_t
 ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
@@ -145,12 +63,9 @@ ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_str_t            v;
     ngx_http_request_t  *r = ctx->req.r;
 
-    ngx_str_null(&v);
-
-    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                          (ngx_str_t *) &ctx->app->cookie, &v)
-        != NGX_DECLINED
-        && ngx_http_helpdesk_portal_is_hex(&v, NGX_HTTP_HELPDESK_TOKEN_HEX))
+    if (ngx_http_helpdesk_session_cookie(r, (ngx_str_t *) &ctx->app->cookie,
+                                         &v)
+        == NGX_OK)
     {
         ctx->token = v;
         ngx_http_helpdesk_session_key(&v, ctx->skey);
@@ -158,20 +73,16 @@ ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
         ctx->session_key.len = sizeof(ctx->skey);
     }
 
-    ngx_str_null(&v);
-
-    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies,
-                                          &ngx_http_helpdesk_portal_csrf_cookie,
-                                          &v) != NGX_DECLINED
-        && ngx_http_helpdesk_portal_is_hex(&v, NGX_HTTP_HELPDESK_TOKEN_HEX))
+    if (ngx_http_helpdesk_session_cookie(r,
+                                         &ngx_http_helpdesk_portal_csrf_cookie,
+                                         &ctx->csrf_cookie)
+        == NGX_OK)
     {
-        ctx->csrf_cookie = v;
         return NGX_OK;
     }
 
     /* a first visit: a token for this browser, for a year */
-    if (ngx_http_helpdesk_portal_random_hex(r->pool, &ctx->csrf_cookie)
-        != NGX_OK)
+    if (ngx_http_helpdesk_session_random(r->pool, &ctx->csrf_cookie) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -181,30 +92,12 @@ ngx_http_helpdesk_portal_read_cookies(ngx_http_helpdesk_portal_ctx_t *ctx)
 }
 
 
-ngx_int_t
-ngx_http_helpdesk_portal_random_hex(ngx_pool_t *pool, ngx_str_t *out)
-{
-    u_char  raw[32];
-
-    out->data = ngx_pnalloc(pool, 64);
-    if (out->data == NULL || RAND_bytes(raw, sizeof(raw)) != 1) {
-        return NGX_ERROR;
-    }
-
-    out->len = ngx_hex_dump(out->data, raw, sizeof(raw)) - out->data;
-
-    return NGX_OK;
-}
-
-
 /* the session, if any: then() runs with ctx->user set or empty */
 
 void
 ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_then_pt then)
 {
-    u_char               *p;
-    ngx_http_request_t   *r = ctx->req.r;
 
     ctx->then = then;
 
@@ -213,23 +106,15 @@ ngx_http_helpdesk_portal_load_session(ngx_http_helpdesk_portal_ctx_t *ctx,
         return;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-    if (p == NULL) {
+    if (ngx_http_helpdesk_session_fetch(&ctx->req, &ctx->rcmd, ctx->skey)
+        != NGX_OK)
+    {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "GETEX", 5);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->session_key.data,
-                           ctx->session_key.len);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EX", 2);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, p,
-                           ngx_sprintf(p, "%T", ctx->req.hlcf->session_idle) - p);
     ctx->rcmd.handler = ngx_http_helpdesk_portal_session_got;
     ctx->rcmd.data = ctx;
-    ctx->rcmd.log = r->connection->log;
-    ctx->rcmd.owner = r->pool;
 
     ngx_helpdesk_redis_run(&ctx->rcmd);
 }
@@ -279,52 +164,9 @@ ngx_http_helpdesk_portal_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 ngx_int_t
 ngx_http_helpdesk_portal_csrf_ok(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    u_char             *p, *last;
-    ngx_table_elt_t    *h;
-    ngx_http_request_t *r = ctx->req.r;
-
-    h = ngx_helpdesk_http_header_in(r, "Origin", sizeof("Origin") - 1);
-
-    if (h) {
-        /* scheme://host[:port]: the host must be this one */
-        p = ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                             (u_char *) "://", 3 - 1);
-        if (p == NULL) {
-            return 0;
-        }
-
-        p += 3;
-        last = ngx_strlchr(p, h->value.data + h->value.len, ':');
-        if (last == NULL) {
-            last = h->value.data + h->value.len;
-        }
-
-        if ((size_t) (last - p) != ctx->req.host.len
-            || ngx_strncasecmp(p, ctx->req.host.data, ctx->req.host.len) != 0)
-        {
-            return 0;
-        }
-    }
-
-    h = ngx_helpdesk_http_header_in(r, "X-CSRF-Token",
-                                    sizeof("X-CSRF-Token") - 1);
-
-    if (h == NULL || h->value.len != NGX_HTTP_HELPDESK_TOKEN_HEX
-        || ctx->csrf_cookie.len != NGX_HTTP_HELPDESK_TOKEN_HEX
-        || CRYPTO_memcmp(h->value.data, ctx->csrf_cookie.data,
-                         NGX_HTTP_HELPDESK_TOKEN_HEX) != 0)
-    {
-        return 0;
-    }
-
-    if (ctx->user.len
-        && CRYPTO_memcmp(h->value.data, ctx->session_csrf.data,
-                         NGX_HTTP_HELPDESK_TOKEN_HEX) != 0)
-    {
-        return 0;
-    }
-
-    return 1;
+    return ngx_http_helpdesk_session_csrf_ok(&ctx->req,
+                                      ctx->user.len ? &ctx->session_csrf
+                                                    : NULL);
 }
 
 
@@ -342,8 +184,8 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
         return;
     }
 
-    if (ngx_http_helpdesk_portal_random_hex(r->pool, &token) != NGX_OK
-        || ngx_http_helpdesk_portal_random_hex(r->pool, &csrf) != NGX_OK)
+    if (ngx_http_helpdesk_session_random(r->pool, &token) != NGX_OK
+        || ngx_http_helpdesk_session_random(r->pool, &csrf) != NGX_OK)
     {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
