@@ -16,9 +16,8 @@
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_redis.h"
 #include "jobs/ngx_helpdesk_outbox.h"
+#include "lib/ngx_helpdesk_crypto.h"
 
-
-#define NGX_HELPDESK_SHA256_LEN      32
 
 /* a JSON body where the location sets no limit of its own */
 #define NGX_HTTP_HELPDESK_JSON_MAX   (1024 * 1024)
@@ -62,7 +61,6 @@ typedef struct {
 extern ngx_module_t  ngx_http_helpdesk_module;
 
 
-void ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out);
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

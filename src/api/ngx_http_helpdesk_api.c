@@ -219,15 +219,6 @@ found:
 
 /* 2. authenticate */
 
-void
-ngx_helpdesk_sha256(u_char *data, size_t len, u_char *out)
-{
-    unsigned int  n;
-
-    (void) EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
-}
-
-
 static ngx_int_t
 ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
 {
