@@ -101,9 +101,8 @@ ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
 
     ctx->status = NGX_HTTP_OK;
 
-    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_helpdesk_req_init(r, &ctx->req) != NGX_OK) {
+        return ctx->req.rc;
     }
 
     rc = ngx_http_helpdesk_api_start(ctx);

@@ -43,11 +43,7 @@ static void ngx_http_helpdesk_portal_admitted(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_body(ngx_http_request_t *r);
-static void ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
 static void ngx_http_helpdesk_portal_cleanup(void *data);
-static void ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
-    PGresult *res);
 
 
 /* the JSON bodies of the page's calls (files have their own limit) */
@@ -143,9 +139,8 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
 
     ctx->app = app;
 
-    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_helpdesk_req_init(r, &ctx->req) != NGX_OK) {
+        return ctx->req.rc;
     }
 
     rc = ngx_http_helpdesk_app_start(ctx);
@@ -543,211 +538,6 @@ ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
         ngx_http_helpdesk_portal_flow(ctx);
         return;
     }
-}
-
-
-void
-ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
-    const char *op, json_t *args, ngx_http_helpdesk_portal_next_pt next)
-{
-    char                *text;
-    ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->req.r;
-
-    ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
-    ctx->query.sql = ctx->app->call_sql;
-
-    text = json_dumps(args, JSON_COMPACT);
-    if (text == NULL) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    v.data = (u_char *) text;
-    v.len = ngx_strlen(text);
-
-    if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.host) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.hlcf->base_domain)
-           != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->user) != NGX_OK
-        || ngx_helpdesk_pg_param(&ctx->query, r->pool, &ctx->req.ip) != NGX_OK)
-    {
-        free(text);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    {
-        ngx_str_t  o;
-
-        o.data = (u_char *) op;
-        o.len = ngx_strlen(op);
-
-        if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &o) != NGX_OK
-            || ngx_helpdesk_pg_param(&ctx->query, r->pool, &v) != NGX_OK)
-        {
-            free(text);
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-    }
-
-    free(text);
-
-    /* an empty user id means "no session": SQL NULL */
-    if (ctx->user.len == 0) {
-        ctx->query.values[2] = NULL;
-    }
-
-    ngx_http_helpdesk_portal_run(ctx, next);
-}
-
-
-/* ctx->query, prepared by the caller, then next() with its result */
-void
-ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
-    ngx_http_helpdesk_portal_next_pt next)
-{
-    ctx->query.handler = ngx_http_helpdesk_portal_done;
-    ctx->query.data = ctx;
-    ctx->query.log = ctx->req.r->connection->log;
-    ctx->query.owner = ctx->req.r->pool;
-    ctx->next = next;
-
-    ngx_helpdesk_pg_run(&ctx->query);
-}
-
-
-static void
-ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
-{
-    ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
-    ngx_http_request_t              *r = ctx->req.r;
-
-    if (q->status != NGX_HELPDESK_PG_OK) {
-        ngx_http_helpdesk_portal_finalize(ctx,
-            ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                              ngx_helpdesk_pg_retry_after()));
-        return;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        if (ctx->page.len) {
-            char  *slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-
-            if (slug && ngx_strcmp(slug, "unknown-site") == 0) {
-                ngx_http_helpdesk_portal_not_found(ctx);
-                return;
-            }
-        }
-
-        ngx_http_helpdesk_portal_finalize(ctx,
-            ngx_helpdesk_http_sql_problem(r, res, NULL));
-        return;
-    }
-
-    ctx->next(ctx, res);
-}
-
-
-/* the statement's (status, body) as the answer */
-void
-ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
-    PGresult *res)
-{
-    u_char              *body;
-    size_t               len;
-    ngx_uint_t           status;
-    ngx_http_request_t  *r = ctx->req.r;
-
-    status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                      PQgetlength(res, 0, 0));
-    len = PQgetisnull(res, 0, 1) ? 0 : (size_t) PQgetlength(res, 0, 1);
-
-    if (status == (ngx_uint_t) NGX_ERROR) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_memcpy(body, PQgetvalue(res, 0, 1), len);
-
-    if (status == NGX_HTTP_NO_CONTENT || status == NGX_HTTP_ACCEPTED) {
-        len = 0;
-    }
-
-    if (len == 0 && status == NGX_HTTP_OK) {
-        body = (u_char *) "{}";
-        len = 2;
-    }
-
-    ngx_str_set(&ctx->out, "no-store");
-
-    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &ctx->out) != NGX_OK) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_send(r, status, "application/json", body, len));
-}
-
-
-/* a statement whose body is a JSON string: that text, as a CSV download */
-static void
-ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
-    PGresult *res)
-{
-    u_char              *data;
-    json_t              *v;
-    ngx_str_t            h;
-    json_error_t         err;
-    ngx_http_request_t  *r = ctx->req.r;
-
-    v = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
-                   JSON_DECODE_ANY, &err);
-
-    if (!json_is_string(v)) {
-        json_decref(v);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    data = ngx_pnalloc(r->pool, json_string_length(v) + 1);
-    if (data == NULL) {
-        json_decref(v);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    h.len = json_string_length(v);
-    ngx_memcpy(data, json_string_value(v), h.len);
-    json_decref(v);
-
-    {
-        ngx_str_t  disp = ngx_string("attachment; filename=\"audit-log.csv\"");
-        ngx_str_t  cache = ngx_string("private, no-store");
-
-        if (ngx_helpdesk_http_header_out(r, "Content-Disposition", &disp)
-               != NGX_OK
-            || ngx_helpdesk_http_header_out(r, "Cache-Control", &cache)
-               != NGX_OK)
-        {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-    }
-
-    ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/csv; charset=utf-8",
-                               data, h.len));
 }
 
 

@@ -134,6 +134,8 @@ void ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_next_pt next);
 void ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
+void ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
 void ngx_http_helpdesk_portal_finalize(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_int_t rc);
 void ngx_http_helpdesk_portal_problem(ngx_http_helpdesk_portal_ctx_t *ctx,
@@ -177,7 +179,23 @@ void ngx_http_helpdesk_stream_open(ngx_http_helpdesk_portal_ctx_t *ctx);
 
 /* ngx_http_helpdesk_portal_flows.c */
 void ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx);
+void ngx_http_helpdesk_portal_invalid(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *field, const char *code, const char *detail,
+    const char *message);
 void ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+
+
+/* ngx_http_helpdesk_portal_limit.c */
+void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *who);
+
+
+/* ngx_http_helpdesk_portal_totp.c */
+void ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+void ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 
 

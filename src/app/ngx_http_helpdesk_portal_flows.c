@@ -26,25 +26,13 @@
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
 #include "event/ngx_helpdesk_password.h"
-#include "lib/ngx_helpdesk_qr.h"
 #include "lib/ngx_helpdesk_totp.h"
 #include "ngx_http_helpdesk_portal.h"
-
-
-#define NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT   "10"
-#define NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT   "5"
-#define NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP     "50"
-#define NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW     "900"
 
 
 static ngx_int_t ngx_http_helpdesk_portal_field(
     ngx_http_helpdesk_portal_ctx_t *ctx, const char *name, ngx_str_t *out,
     size_t max);
-static void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
-    ngx_str_t *who);
-static void ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply);
-static void ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx);
 static void ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
@@ -53,17 +41,10 @@ static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
     ngx_str_t *type);
 static void ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *hash);
-static void ngx_http_helpdesk_portal_totp_qr(
-    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
-static void ngx_http_helpdesk_portal_totp_confirm(
-    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
-static void ngx_http_helpdesk_portal_invalid(
-    ngx_http_helpdesk_portal_ctx_t *ctx, const char *field, const char *code,
-    const char *detail, const char *message);
 
 
 /* a 422 naming one field, as the API's validation errors do */
-static void
+void
 ngx_http_helpdesk_portal_invalid(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *field, const char *code, const char *detail,
     const char *message)
@@ -242,114 +223,8 @@ ngx_http_helpdesk_portal_field(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
-/* counts an attempt for the account (or email) and for the address */
-static void
-ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
-    ngx_str_t *who)
-{
-    u_char              *p, *k1, *k2;
-    ngx_uint_t           i;
-    ngx_http_request_t  *r = ctx->req.r;
-    u_char               digest[32], low[256];
-
-    static u_char  script[] =
-        "local a = redis.call('INCR', KEYS[1]) "
-        "if a == 1 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
-        "local b = redis.call('INCR', KEYS[2]) "
-        "if b == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end "
-        "if a > tonumber(ARGV[1]) then return redis.call('TTL', KEYS[1]) end "
-        "if b > tonumber(ARGV[2]) then return redis.call('TTL', KEYS[2]) end "
-        "return 0";
-
-    if (!ngx_helpdesk_redis_configured()) {
-        ngx_http_helpdesk_portal_step(ctx);
-        return;
-    }
-
-    for (i = 0; i < who->len && i < sizeof(low); i++) {
-        low[i] = ngx_tolower(who->data[i]);
-    }
-
-    ngx_helpdesk_sha256(low, i, digest);
-
-    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + ctx->req.host.len + 64);
-    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->req.ip.len);
-    if (k1 == NULL || k2 == NULL) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_memzero(&ctx->rcmd, sizeof(ngx_helpdesk_redis_cmd_t));
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EVAL", 4);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, script, sizeof(script) - 1);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "2", 1);
-
-    p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->req.host);
-    p = ngx_hex_dump(p, digest, 32);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
-    ctx->limit_keys[0].data = k1;
-    ctx->limit_keys[0].len = p - k1;
-
-    p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->req.ip);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, k2, p - k2);
-    ctx->limit_keys[1].data = k2;
-    ctx->limit_keys[1].len = p - k2;
-
-    p = (u_char *) (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN
-                    ? NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT
-                    : NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT);
-    ngx_helpdesk_redis_arg(&ctx->rcmd, p, ngx_strlen(p));
-    ngx_helpdesk_redis_arg(&ctx->rcmd,
-                           (u_char *) NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP,
-                           sizeof(NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP) - 1);
-    ngx_helpdesk_redis_arg(&ctx->rcmd,
-                           (u_char *) NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW,
-                           sizeof(NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW) - 1);
-
-    ctx->rcmd.handler = ngx_http_helpdesk_portal_limited;
-    ctx->rcmd.data = ctx;
-    ctx->rcmd.log = r->connection->log;
-    ctx->rcmd.owner = r->pool;
-
-    ngx_helpdesk_redis_run(&ctx->rcmd);
-}
-
-
-static void
-ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    ngx_http_helpdesk_portal_ctx_t  *ctx = cmd->data;
-
-    if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL
-        || reply->type != REDIS_REPLY_INTEGER)
-    {
-        ngx_http_helpdesk_portal_redis_failed(ctx);
-        return;
-    }
-
-    if (reply->integer != 0) {
-        if (ngx_http_helpdesk_req_retry_after(ctx->req.r,
-                reply->integer > 0 ? (ngx_uint_t) reply->integer : 60)
-            != NGX_OK)
-        {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-
-        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_TOO_MANY_REQUESTS,
-            "too-many-attempts", "Too Many Requests",
-            "too many attempts; wait a few minutes and try again");
-        return;
-    }
-
-    ngx_http_helpdesk_portal_step(ctx);
-}
-
-
 /* the next statement of a flow, by flow and step */
-static void
+void
 ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
     ngx_http_request_t  *r = ctx->req.r;
@@ -551,125 +426,6 @@ ngx_http_helpdesk_portal_refused_file(ngx_str_t *name, ngx_str_t *type)
     }
 
     return 0;
-}
-
-
-/* the setup's answer, with its otpauth URI as a QR code to scan */
-static void
-ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
-    PGresult *res)
-{
-    char                *text;
-    json_t              *body;
-    ngx_str_t            uri, svg, b64, out;
-    json_error_t         err;
-    ngx_http_request_t  *r = ctx->req.r;
-
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
-    uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
-
-    if (uri.data == NULL) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    uri.len = ngx_strlen(uri.data);
-
-    if (ngx_helpdesk_qr_svg(r->pool, &uri, &svg) != NGX_OK) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    b64.len = sizeof("data:image/svg+xml;base64,") - 1
-              + ngx_base64_encoded_length(svg.len);
-    b64.data = ngx_pnalloc(r->pool, b64.len);
-    if (b64.data == NULL) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    out.data = ngx_cpymem(b64.data, "data:image/svg+xml;base64,",
-                          sizeof("data:image/svg+xml;base64,") - 1);
-    ngx_encode_base64(&out, &svg);
-    b64.len = out.data + out.len - b64.data;
-
-    json_object_set_new(body, "qr", json_stringn((char *) b64.data, b64.len));
-    text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-
-    if (text == NULL) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    out.len = ngx_strlen(text);
-    out.data = ngx_pnalloc(r->pool, out.len);
-    if (out.data == NULL) {
-        free(text);
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_memcpy(out.data, text, out.len);
-    free(text);
-
-    ngx_str_set(&b64, "no-store");
-    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &b64);
-
-    ngx_http_helpdesk_portal_finalize(ctx,
-        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json",
-                               out.data, out.len));
-}
-
-
-/* the code against the secret, then "totp.enable" or "totp.disable" */
-static void
-ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
-    PGresult *res)
-{
-    json_t        *body, *c;
-    ngx_str_t      secret, code;
-    json_error_t   err;
-
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
-    secret.data = (u_char *) json_string_value(json_object_get(body, "secret"));
-    c = json_object_get(ctx->args, "code");
-
-    if (secret.data == NULL) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_CONFLICT,
-            "totp-not-set-up", "Conflict",
-            "there is no second factor to confirm; set one up first");
-        return;
-    }
-
-    secret.len = ngx_strlen(secret.data);
-
-    if (!json_is_string(c)) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_invalid(ctx, "code", "required",
-            "enter the code from your authenticator app",
-            "enter the code from your authenticator app");
-        return;
-    }
-
-    code.data = (u_char *) json_string_value(c);
-    code.len = json_string_length(c);
-
-    if (ngx_helpdesk_totp_check(&secret, &code) != NGX_OK) {
-        json_decref(body);
-        ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
-            "the code is not right", "the code is not right");
-        return;
-    }
-
-    json_decref(body);
-
-    ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
-                                  ngx_http_helpdesk_portal_reply);
 }
 
 

@@ -97,7 +97,12 @@ ngx_http_helpdesk_req_init(ngx_http_request_t *r, ngx_http_helpdesk_req_t *req)
 
     ngx_http_set_ctx(r, req, ngx_http_helpdesk_module);
 
-    return ngx_http_helpdesk_req_check_host(r, req);
+    if (ngx_http_helpdesk_req_check_host(r, req) != NGX_OK) {
+        /* answered: the content handler returns req->rc */
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -179,10 +184,11 @@ invalid:
     (void) ngx_http_discard_request_body(r);
     r->keepalive = 0;
 
-    return ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST, "invalid-host",
-                                     "Bad Request",
-                                     "the Host header's port is not a port",
-                                     NULL);
+    req->rc = ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid-host", "Bad Request",
+                                        "the Host header's port is not a port",
+                                        NULL);
+    return NGX_DECLINED;
 }
 
 

@@ -37,6 +37,8 @@ typedef struct {
     ngx_str_t                       ip;
     ngx_flag_t                      tls;
 
+    ngx_int_t                       rc;         /* of an early answer */
+
     off_t                           body_limit; /* the operation's */
     off_t                           body_seen;
     ngx_str_t                       problem;    /* replaces an nginx page */
@@ -48,9 +50,9 @@ typedef struct {
 
 
 /*
- * Fills req for r and makes it the module's context.  NGX_OK, or an HTTP
- * status for a Host that is refused (the answer is already prepared:
- * return it).
+ * Fills req for r and makes it the module's context.  NGX_OK, or
+ * NGX_DECLINED when the request was answered already (a Host that is
+ * refused): the content handler then returns req->rc.
  */
 ngx_int_t ngx_http_helpdesk_req_init(ngx_http_request_t *r,
     ngx_http_helpdesk_req_t *req);

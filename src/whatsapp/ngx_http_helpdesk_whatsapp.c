@@ -107,9 +107,8 @@ ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_helpdesk_req_init(r, &ctx->req);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ngx_http_helpdesk_req_init(r, &ctx->req) != NGX_OK) {
+        return ctx->req.rc;
     }
 
     rc = ngx_http_helpdesk_whatsapp_start(ctx);

@@ -1,0 +1,136 @@
+/*
+ * Two-step login for agents (RFC 6238 TOTP): setting it up shows a new
+ * secret as a QR code to scan, and a code from the app confirms it; the
+ * same check turns it off again.  The secret is kept by PostgreSQL; the
+ * codes are checked here (lib/ngx_helpdesk_totp.c).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "http/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_qr.h"
+#include "lib/ngx_helpdesk_totp.h"
+#include "ngx_http_helpdesk_portal.h"
+
+
+/* the setup's answer, with its otpauth URI as a QR code to scan */
+void
+ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    char                *text;
+    json_t              *body;
+    ngx_str_t            uri, svg, b64, out;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->req.r;
+
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
+
+    if (uri.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    uri.len = ngx_strlen(uri.data);
+
+    if (ngx_helpdesk_qr_svg(r->pool, &uri, &svg) != NGX_OK) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    b64.len = sizeof("data:image/svg+xml;base64,") - 1
+              + ngx_base64_encoded_length(svg.len);
+    b64.data = ngx_pnalloc(r->pool, b64.len);
+    if (b64.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    out.data = ngx_cpymem(b64.data, "data:image/svg+xml;base64,",
+                          sizeof("data:image/svg+xml;base64,") - 1);
+    ngx_encode_base64(&out, &svg);
+    b64.len = out.data + out.len - b64.data;
+
+    json_object_set_new(body, "qr", json_stringn((char *) b64.data, b64.len));
+    text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+
+    if (text == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    out.len = ngx_strlen(text);
+    out.data = ngx_pnalloc(r->pool, out.len);
+    if (out.data == NULL) {
+        free(text);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(out.data, text, out.len);
+    free(text);
+
+    ngx_str_set(&b64, "no-store");
+    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &b64);
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, NGX_HTTP_OK, "application/json",
+                               out.data, out.len));
+}
+
+
+/* the code against the secret, then "totp.enable" or "totp.disable" */
+void
+ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t        *body, *c;
+    ngx_str_t      secret, code;
+    json_error_t   err;
+
+    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    secret.data = (u_char *) json_string_value(json_object_get(body, "secret"));
+    c = json_object_get(ctx->args, "code");
+
+    if (secret.data == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_CONFLICT,
+            "totp-not-set-up", "Conflict",
+            "there is no second factor to confirm; set one up first");
+        return;
+    }
+
+    secret.len = ngx_strlen(secret.data);
+
+    if (!json_is_string(c)) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_invalid(ctx, "code", "required",
+            "enter the code from your authenticator app",
+            "enter the code from your authenticator app");
+        return;
+    }
+
+    code.data = (u_char *) json_string_value(c);
+    code.len = json_string_length(c);
+
+    if (ngx_helpdesk_totp_check(&secret, &code) != NGX_OK) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
+            "the code is not right", "the code is not right");
+        return;
+    }
+
+    json_decref(body);
+
+    ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
+                                  ngx_http_helpdesk_portal_reply);
+}
