@@ -158,7 +158,7 @@ $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb'
     { type => 'keyDown', value => 'n' }, { type => 'keyUp', value => 'n' }] }] });
 like $b->wait_for('main', 10, qr/Novo chamado/) // '', qr/Novo chamado/, '"n" opens the new-ticket form';
 $b->click('main form button[type=submit]');
-like $b->wait_for('main .alert.error', 10) // '', qr/./, 'an empty form says what is missing';
+is $b->wait_for('main .alert.error', 10, qr/\S/), 'Confira os campos indicados abaixo.', 'an empty form says what is missing';
 $b->type('input[name=requester_name]', 'Rita Ligação');
 $b->type('input[name=requester_phone]', '(11) 95555-4444');
 $b->type('input[name=subject]', 'Cliente ligou: boleto não chegou');
