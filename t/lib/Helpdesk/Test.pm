@@ -371,12 +371,15 @@ sub bad_log_lines {
 }
 
 # Ends the test file: stops everything, checks the log, done_testing.
+# todo => 'reason': the log check is a TODO test (known defects, being fixed).
 sub done {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
     $self->stop_nginx;
     my @bad = $self->bad_log_lines;
+    Test::More->builder->todo_start($opt{todo}) if $opt{todo};
     ok(!@bad, 'no alerts, crashed or failed workers, or sanitizer reports in error.log')
-        or diag(join("\n", @bad));
+        or diag(join("\n", @bad[0 .. ($#bad < 19 ? $#bad : 19)]));
+    Test::More->builder->todo_end if $opt{todo};
     if ($ENV{HELPDESK_VALGRIND}) {
         open my $fh, '<', "$self->{dir}/log/valgrind.log";
         my $v = do { local $/; <$fh> } // '';
