@@ -136,7 +136,9 @@ http {
     $http
 
     server {
-        listen 127.0.0.1:$self->{port};
+        # reuseport: the kernel spreads connections over the workers, so
+        # that concurrency tests always run on more than one
+        listen 127.0.0.1:$self->{port} reuseport;
         server_name localhost;
 
         location /api/ {
