@@ -4,6 +4,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use Mojo::Promise;
 use Helpdesk::Test;
 
 my $t = Helpdesk::Test->new->start_stack;
@@ -168,5 +169,32 @@ like $audit, qr/^ticket\.update\|\d+$/m, 'updates audited';
 like $audit, qr/^ticket\.events\.read\|1$/m, 'history read audited';
 like $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'ticket.list' AND ip = '127.0.0.1'}),
     qr/^[1-9]/, 'list reads audited with the client address';
+
+# tickets opened at once, on many connections to both workers: numbers
+# unique and without a gap; a new requester created once however many of
+# their tickets arrive together
+{
+    my $tenant = $t->create_tenant('rush');
+    my $rh = $t->auth($tenant->{key});
+    my (@p, %code);
+    for my $n (1 .. 30) {
+        my $email = $n % 3 ? 'same.person@example.com' : "person$n\@example.com";
+        push @p, $ua->post_p($t->url('/v1/tickets') => $rh => json => { subject => "rush $n", requester_email => $email })
+            ->then(sub { $code{$n} = $_[0]->res->code });
+    }
+    Mojo::Promise->all(@p)->wait;
+    is_deeply [grep { ($code{$_} // 0) != 201 } 1 .. 30], [], 'thirty concurrent tickets created';
+    $t->spread_ok(qr{^POST /api/v1/tickets }, 'concurrent tickets');
+    is $t->psql(qq{SELECT count(*) || ' ' || count(DISTINCT number) || ' ' || min(number) || ' ' || max(number)
+                   FROM helpdesk.tickets WHERE tenant_id = '$tenant->{id}'}), '30 30 1 30',
+        'numbered 1 to 30, each once';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.users WHERE tenant_id = '$tenant->{id}'
+                   AND email = 'same.person\@example.com'}), 1, 'the shared requester exists once';
+    is $t->psql(qq{SELECT count(DISTINCT requester_id) FROM helpdesk.tickets WHERE tenant_id = '$tenant->{id}'
+                   AND subject IN (SELECT 'rush ' || n FROM generate_series(1, 30) n WHERE n % 3 <> 0)}), 1,
+        'and all twenty of their tickets are theirs';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.users WHERE tenant_id = '$tenant->{id}' AND role = 'customer'}), 11,
+        'eleven customers in all';
+}
 
 $t->done;

@@ -17,7 +17,7 @@ use Mojo::JSON qw(decode_json encode_json);
 use Mojo::Util qw(encode);
 use Time::HiRes qw(sleep time);
 
-my $fake = Helpdesk::FakeHTTP->new;
+my $fake = Helpdesk::FakeHTTP->new->mount('/graph' => cloud => token => 'tok', phone_number_id => 'PNID1');
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_base_domain portal.test;
                           helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3;',
@@ -80,10 +80,30 @@ $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Servidor fora do
           requester_email => 'ops@cliente.example', requester_name => 'Olga Ops', priority => 'urgent', category => 'technical' });
 $cust->api(POST => '/tickets', { subject => 'Segunda via do boleto', category => 'billing', priority => 'normal',
                                  description => 'Preciso da segunda via.' });
-my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+my $ctx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PNID1',
-    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
-$fake->wait_for(1);
+    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') });
+is $ctx->res->code, 201, 'a Cloud API number connected';
+my $conn = $ctx->res->json;
+is $fake->wait_for(1)->[0]{path}, '/graph/PNID1', 'its credentials checked';
+
+# Something the provider will see, sent after something that must not
+# reach it: once the provider has it and the outbox is idle, whatever was
+# queued before it has had its chance.  A reply inside the 24-hour window,
+# a template outside it.
+my $marks = 0;
+sub marker {
+    my ($ticket, $template) = @_;
+    my $n = ++$marks;
+    my $tx = $template
+        ? $ua->post($t->url("/v1/tickets/$ticket/whatsapp-template") => $h => json => { use => 'status_update', parameters => ["marcador $n"] })
+        : $ua->post($t->url("/v1/tickets/$ticket/comments") => $h => json => { body => "marcador $n" });
+    is $tx->res->code, 201, "marker $n queued";
+    ok until_true(sub { grep { ($_->{body} // '') =~ /"marcador $n"/ } @{ $fake->requests } }), "marker $n reached the provider";
+    ok $t->outbox_settled, 'the outbox is idle';
+    return "marcador $n";
+}
+sub sent_since { [map { $_->{body} =~ /"(marcador \d+)"/ ? $1 : $_->{body} } @{ $fake->requests }[$_[0] .. $#{ $fake->requests }]] }
 my ($wapath) = $conn->{webhook_url} =~ m{(/whatsapp/.*)$};
 use Digest::SHA qw(hmac_sha256_hex);
 sub whatsapp {
@@ -158,8 +178,8 @@ ok until_true(sub { my $e = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")
 my $before = scalar @{ $fake->requests };
 $res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'cliente VIP', visibility => 'internal' });
 is $res->json->{visibility}, 'internal', 'an internal note';
-sleep 0.5;
-is scalar @{ $fake->requests }, $before, 'not sent to WhatsApp';
+my $mark = marker($by{whatsapp}{number});
+is_deeply sent_since($before), [$mark], 'not sent to WhatsApp';
 
 # a reply written against an old view is held back
 my $seen = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json->{last_event_id};
@@ -173,7 +193,8 @@ is $res->code, 201, 'sent anyway when the agent says so';
 
 # outside the 24-hour window: refused up front, templates offered
 $t->psql(q{UPDATE helpdesk.whatsapp_contacts SET last_inbound_at = now() - interval '2 days'});
-$ua->put($t->url('/v1/whatsapp/templates') => $h => json => { status_update => { name => 'atualizacao_chamado', language => 'pt_BR' } });
+is $ua->put($t->url('/v1/whatsapp/templates') => $h => json => { status_update => { name => 'atualizacao_chamado', language => 'pt_BR' } })
+    ->res->code, 200, 'a template mapped';
 $wa = $bruno->api(GET => "/tickets/$by{whatsapp}{number}")->json;
 ok !$wa->{reply}{whatsapp}{window_open}, 'the console knows the window is closed';
 is $wa->{reply}{available}, Mojo::JSON::false, 'free text is not available';
@@ -199,8 +220,8 @@ $before = scalar @{ $fake->requests };
 $res = $bruno->api(POST => "/tickets/$by{whatsapp}{number}/replies", { body => 'Respondemos pelo portal.', via => 'portal' });
 is $res->code, 201, 'a reply through the fallback';
 is $res->json->{channel}, 'portal', 'on the portal';
-sleep 0.5;
-is scalar @{ $fake->requests }, $before, 'not sent to WhatsApp';
+$mark = marker($by{whatsapp}{number}, 'template');
+is_deeply sent_since($before), [$mark], 'not sent to WhatsApp';
 
 # --- presence ---------------------------------------------------------------------------
 is_deeply $bruno->api(POST => "/tickets/$by{api}{number}/presence", {})->json->{viewers}, [], 'alone on a ticket';
@@ -516,4 +537,6 @@ is $admin->api(POST => "/tickets/$by{api}{number}/replies", { body => '' })->cod
 is $admin->api(POST => "/tickets/$by{api}{number}/replies", { body => 'x' }, 'X-CSRF-Token' => '')->code, 403,
     'a reply without the CSRF token: 403';
 
+is_deeply [map { "$_->{method} $_->{path}: $_->{refused}" } @{ $fake->refused }], [], 'the provider refused nothing';
+$fake->stop;
 $t->done;

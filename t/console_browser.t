@@ -25,7 +25,7 @@ plan skip_all => 'Chromium and chromedriver are not installed (make deps)' unles
 my $shots = "$Helpdesk::Test::TOP/build/screenshots";
 make_path($shots);
 
-my $fake = Helpdesk::FakeHTTP->new;
+my $fake = Helpdesk::FakeHTTP->new->mount('/graph' => cloud => token => 'tok', phone_number_id => 'PNID1');
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_base_domain portal.test;
                           helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3;',
@@ -47,10 +47,12 @@ my $cust = Helpdesk::Portal->new($t, 'acme.portal.test');
 $cust->signup('cli@example.com', 'senha-do-cliente', 'Carla Cliente');
 $cust->api(POST => '/tickets', { subject => 'Segunda via do boleto', category => 'billing', priority => 'normal',
                                  description => 'Preciso da segunda via de novembro.' });
-my $conn = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+my $ctx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PNID1',
-    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
-$fake->wait_for(1);
+    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') });
+is $ctx->res->code, 201, 'a Cloud API number connected';
+my $conn = $ctx->res->json;
+is $fake->wait_for(1)->[0]{path}, '/graph/PNID1', 'its credentials checked';
 my ($wapath) = $conn->{webhook_url} =~ m{(/whatsapp/.*)$};
 my $body = encode_json({ object => 'whatsapp_business_account', entry => [{ id => 'W', changes => [{
     field => 'messages', value => { messaging_product => 'whatsapp', metadata => { phone_number_id => 'PNID1' },
@@ -158,7 +160,7 @@ $b->_call(POST => $b->_s . '/actions', { actions => [{ type => 'key', id => 'kb'
     { type => 'keyDown', value => 'n' }, { type => 'keyUp', value => 'n' }] }] });
 like $b->wait_for('main', 10, qr/Novo chamado/) // '', qr/Novo chamado/, '"n" opens the new-ticket form';
 $b->click('main form button[type=submit]');
-like $b->wait_for('main .alert.error', 10) // '', qr/./, 'an empty form says what is missing';
+is $b->wait_for('main .alert.error', 10, qr/\S/), 'Confira os campos indicados abaixo.', 'an empty form says what is missing';
 $b->type('input[name=requester_name]', 'Rita Ligação');
 $b->type('input[name=requester_phone]', '(11) 95555-4444');
 $b->type('input[name=subject]', 'Cliente ligou: boleto não chegou');
@@ -323,4 +325,6 @@ for my $page (['admin#audit', 'table.list', 'the audit log'], ['', 'table.ticket
 }
 
 $b->quit;
+is_deeply [map { "$_->{method} $_->{path}: $_->{refused}" } @{ $fake->refused }], [], 'the provider refused nothing';
+$fake->stop;
 $t->done;

@@ -6,6 +6,7 @@ use lib 't/lib';
 use Test::More;
 use Helpdesk::Test;
 use Mojo::IOLoop;
+use Mojo::Promise;
 use Time::HiRes qw(time);
 
 my $t = Helpdesk::Test->new->start_stack;
@@ -50,6 +51,27 @@ is $ua->post($t->url('/v1/tickets/TKT-000001/comments') => $bad => json => { bod
 
 is $ua->post($t->url('/v1/tickets') => { %{ $t->auth($acme->{key}) }, 'Idempotency-Key' => 'x' x 300 }
               => json => $body)->res->code, 400, 'overlong key is 400';
+
+# the same key sent concurrently, on many connections to both workers: one
+# ticket; every answer is that ticket or a 409 while it is being made
+{
+    my $kh = { %{ $t->auth($acme->{key}) }, 'Idempotency-Key' => 'burst-1' };
+    my @res;
+    Mojo::Promise->all(map { $ua->post_p($t->url('/v1/tickets') => $kh => json => { subject => 'Burst' }) } 1 .. 24)
+        ->then(sub { @res = map { $_->[0]->res } @_ })->wait;
+    is scalar @res, 24, 'twenty-four concurrent requests with one key answered';
+    $t->spread_ok(qr{^POST /api/v1/tickets }, 'the same Idempotency-Key');
+    is $t->psql(q{SELECT count(*) FROM helpdesk.tickets WHERE subject = 'Burst'}), 1, 'exactly one ticket';
+    my @made = grep { $_->code == 201 } @res;
+    ok scalar @made, 'created';
+    is scalar(keys %{{ map { $_->json->{id} => 1 } @made }}), 1, 'every 201 is the same ticket';
+    my @other = grep { $_->code != 201 } @res;
+    is_deeply [map { $_->code . ' ' . ($_->json->{type} // '') =~ s{.*/}{}r } @other],
+        [('409 idempotency-key-in-use') x @other], 'the others: 409 while it is being made'
+        or diag explain [map { $_->body } @other];
+    my $after = $ua->post($t->url('/v1/tickets') => $kh => json => { subject => 'Burst' })->res;
+    is $after->json->{id}, $made[0]->json->{id}, 'afterwards, the key replays that ticket';
+}
 
 my $ttl = `redis-cli -s @{[$t->dir]}/run/redis.sock --scan --pattern 'hd:idem:*:order-42' | head -1 | xargs redis-cli -s @{[$t->dir]}/run/redis.sock ttl`;
 chomp $ttl;

@@ -60,7 +60,7 @@ $b->type('input[name=subject]', 'Minha internet caiu');
 like $b->wait_for('.suggest', 10, qr/roteador/) // '', qr/Como reiniciar o roteador/, 'an article is suggested while typing';
 $b->screenshot("$shots/portal-new-ticket.png");
 $b->click('form button[type=submit]');
-like $b->wait_for('.alert', 10, qr/\S/) // '', qr/\S/, 'sending it incomplete shows what is missing';
+is $b->wait_for('.alert', 10, qr/\S/), 'Confira os campos indicados abaixo.', 'sending it incomplete shows what is missing';
 ok $b->script('return document.querySelectorAll("[aria-invalid=true]").length') >= 3, 'marking each field';
 $b->select('select[name=category]', 'technical')->select('select[name=priority]', 'high');
 $b->type('textarea[name=description]', "Desde ontem à noite.\nJá tentei <b>duas</b> vezes.");

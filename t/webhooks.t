@@ -11,8 +11,8 @@ use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
 use Helpdesk::FakeHTTP;
 
-my $fake = Helpdesk::FakeHTTP->new;
-my $t = Helpdesk::Test->new(workers => 2)->start_stack;
+my $fake = Helpdesk::FakeHTTP->new->mount('/hooks' => 'webhook');
+my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms max_backoff=1s '
                       . 'attempts=3 disable_after=6 timeout=2s;');
 my $ua = $t->ua;
@@ -43,7 +43,9 @@ is $ua->get($t->url("/v1/webhooks/$hook->{id}") => $t->auth($globex->{key}))->re
     'another tenant cannot see it';
 
 # a delivery, signed
-my $ticket = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Printer on fire' })->res->json;
+$tx = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Printer on fire' });
+is $tx->res->code, 201, 'a ticket';
+my $ticket = $tx->res->json;
 my $reqs = $fake->wait_for(1);
 is scalar @$reqs, 1, 'ticket.created delivered';
 my $r = $reqs->[0];
@@ -64,8 +66,10 @@ is $payload->{data}{ticket}{number}, $ticket->{number}, 'the ticket';
 ok $payload->{created_at}, 'created_at';
 
 # only subscribed events
-$ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { priority => 'urgent' });
-$ua->post($t->url("/v1/tickets/$ticket->{id}/comments") => $h => json => { body => 'on it' });
+is $ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { priority => 'urgent' })->res->code, 200,
+    'an update (not subscribed)';
+is $ua->post($t->url("/v1/tickets/$ticket->{id}/comments") => $h => json => { body => 'on it' })->res->code, 201,
+    'a comment (subscribed)';
 $reqs = $fake->wait_for(2);
 is scalar @$reqs, 2, 'one more delivery';
 is $reqs->[1]{headers}{'x-helpdesk-event'}, 'ticket.comment_added', 'the comment, not the update';
@@ -74,7 +78,8 @@ is decode_json($reqs->[1]{body})->{data}{comment}{body}, 'on it', 'with the comm
 $tx = $ua->patch($t->url("/v1/webhooks/$hook->{id}") => $h => json => {
     events => ['ticket.created', 'ticket.updated', 'ticket.comment_added'] });
 is $tx->res->code, 200, 'events changed';
-$ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { status => 'pending' });
+is $ua->patch($t->url("/v1/tickets/$ticket->{id}") => $h => json => { status => 'pending' })->res->code, 200,
+    'an update';
 $reqs = $fake->wait_for(3);
 is $reqs->[2]{headers}{'x-helpdesk-event'}, 'ticket.updated', 'now updates arrive';
 my $upd = decode_json($reqs->[2]{body})->{data};
@@ -83,7 +88,7 @@ is $upd->{previous}{status}, 'open', 'and what it was';
 
 # retries with backoff, then success
 $fake->script({ status => 500 }, { status => 503, body => 'busy' });
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'retry me' });
+is $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'retry me' })->res->code, 201, "ticket " . 'retry me';
 $reqs = $fake->wait_for(6);
 is scalar @$reqs, 6, 'two failures, then the third attempt';
 my @ids = map { $_->{headers}{'x-helpdesk-delivery'} } @$reqs[3 .. 5];
@@ -100,19 +105,19 @@ is $log->[0]{status}, 'delivered', 'the delivery is done';
 
 # dead letter after the last attempt
 $fake->script(({ status => 500 }) x 3);
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'never arrives' });
+is $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'never arrives' })->res->code, 201, "ticket " . 'never arrives';
 $fake->wait_for(9);
 my $dead = until_true(sub {
     $t->psql(q{SELECT status || ' ' || attempts || ' ' || last_error FROM helpdesk.outbox
                WHERE payload->'data'->'ticket'->>'subject' = 'never arrives'}) =~ /^dead/ ? 1 : 0 });
 ok $dead, 'dead-lettered after three attempts';
 like $t->psql(q{SELECT last_error FROM helpdesk.outbox WHERE status = 'dead'}), qr/500/, 'with the reason';
-sleep 0.5;
+ok $t->outbox_settled, 'the outbox is idle';
 is scalar @{ $fake->requests }, 9, 'and not tried again';
 
 # a receiver that hangs: the attempt times out, the next one succeeds
 $fake->script({ status => 200, delay => 3 });
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'slow receiver' });
+is $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'slow receiver' })->res->code, 201, "ticket " . 'slow receiver';
 $reqs = $fake->wait_for(11, 15);
 is scalar @$reqs, 11, 'timed out attempt retried';
 $log = until_true(sub {
@@ -122,16 +127,27 @@ like $log->[1]{error} // '', qr/time/i, 'the first attempt timed out';
 
 # consecutive failures disable the endpoint; re-enabling resumes
 $fake->script(({ status => 500 }) x 6);
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => "fail $_" }) for 1 .. 2;
+is($ua->post($t->url('/v1/tickets') => $h => json => { subject => "fail $_" })->res->code, 201, "ticket fail $_") for 1 .. 2;
 my $disabled = until_true(sub {
     my $w = $ua->get($t->url("/v1/webhooks/$hook->{id}") => $h)->res->json;
     $w->{enabled} ? undef : $w }, 15);
 ok $disabled, 'disabled after repeated failures';
 like $disabled->{disabled_reason}, qr/6 consecutive failed deliveries/, 'says why';
 my $count = scalar @{ $fake->requests };
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'while disabled' });
-sleep 0.6;
-is scalar @{ $fake->requests }, $count, 'nothing is sent to a disabled endpoint';
+# a second endpoint sees the same event: once it has it and the outbox is
+# idle, the disabled one has had its chance
+$fake->mount('/marker' => 'webhook');
+$tx = $ua->post($t->url('/v1/webhooks') => $h => json => { url => $fake->url('/marker'), events => ['ticket.created'] });
+is $tx->res->code, 201, 'a second endpoint';
+my $marker = $tx->res->json;
+is $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'while disabled' })->res->code, 201,
+    'a ticket while disabled';
+ok until_true(sub { grep { $_->{path} eq '/marker' } @{ $fake->requests } }), 'the second endpoint has it';
+ok $t->outbox_settled, 'the outbox is idle';
+is_deeply [map { $_->{path} } @{ $fake->requests }[$count .. $#{ $fake->requests }]], ['/marker'],
+    'nothing is sent to a disabled endpoint';
+is $ua->delete($t->url("/v1/webhooks/$marker->{id}") => $h)->res->code, 204, 'the second endpoint removed';
+$count = scalar @{ $fake->requests };
 is $ua->post($t->url("/v1/webhooks/$hook->{id}/ping") => $h)->res->code, 409, 'ping refused while disabled';
 
 $tx = $ua->patch($t->url("/v1/webhooks/$hook->{id}") => $h => json => { enabled => Mojo::JSON::true });
@@ -144,14 +160,14 @@ is $reqs->[-1]{headers}{'x-helpdesk-event'}, 'webhook.ping', 'ping delivered';
 # a delivery in flight survives a reload: the old worker finishes it
 $fake->script({ status => 200, delay => 1.5 });
 $count = scalar @{ $fake->requests };
-$ua->post($t->url('/v1/tickets') => $h => json => { subject => 'across a reload' });
+is $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'across a reload' })->res->code, 201, "ticket " . 'across a reload';
 $fake->wait_for($count + 1);
 kill 'HUP', $t->nginx_pid;
 my $done = until_true(sub {
     $t->psql(q{SELECT status FROM helpdesk.outbox
                WHERE payload->'data'->'ticket'->>'subject' = 'across a reload'}) eq 'delivered' }, 15);
 ok $done, 'delivered across the reload';
-sleep 0.5;
+ok $t->outbox_settled, 'the outbox is idle';
 is scalar(grep { ($_->{body} // '') =~ /across a reload/ } @{ $fake->requests }), 1, 'exactly once';
 
 # delete
@@ -160,5 +176,6 @@ is $ua->get($t->url("/v1/webhooks/$hook->{id}") => $h)->res->code, 404, 'gone';
 like $t->psql(q{SELECT string_agg(DISTINCT action, ',') FROM helpdesk.audit_log WHERE object_type = 'webhook'}),
     qr/webhook\.create.*webhook\.delete.*webhook\.update/, 'webhook changes audited';
 
+is_deeply [map { "$_->{method} $_->{path}: $_->{refused}" } @{ $fake->refused }], [], 'the receiver refused nothing';
 $fake->stop;
 $t->done;

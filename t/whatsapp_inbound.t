@@ -12,7 +12,9 @@ use Helpdesk::Test qw(until_true);
 use Helpdesk::FakeHTTP;
 use Mojo::Promise;
 
-my $fake = Helpdesk::FakeHTTP->new;
+my $fake = Helpdesk::FakeHTTP->new
+    ->mount('/graph/v21.0' => cloud => token => 'EAAG-token', phone_number_id => '106540352242922')
+    ->mount('/d360' => '360dialog' => key => 'd360-key');
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms attempts=3;');
 my $ua = $t->ua;
@@ -62,14 +64,18 @@ my $health = until_true(sub {
     $c->{health}{state} eq 'ok' ? $c : undef });
 ok $health, 'health turns ok';
 
-$fake->script({ status => 401, body => '{"meta":{"developer_message":"Invalid api key"}}' });
-$ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'revoked' });
+# the key revoked at 360dialog: the fake refuses it as 360dialog does
+is $ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'revoked' })
+    ->res->code, 200, 'the key changed';
 $health = until_true(sub {
     my $c = $ua->get($t->url("/v1/whatsapp/connections/$d360->{id}") => $h)->res->json;
     $c->{health}{state} eq 'auth_failed' ? $c : undef });
 ok $health, 'a refused key turns the connection red';
-like $health->{health}{last_error}, qr/401/, 'with the error';
-$ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'd360-key' });
+like $health->{health}{last_error}, qr/^HTTP 401: .*Invalid api key/, 'with the error';
+ok((grep { ($_->{headers}{'d360-api-key'} // '') eq 'revoked' } @{ $fake->refused }),
+   'the revoked key was the one refused');
+is $ua->patch($t->url("/v1/whatsapp/connections/$d360->{id}") => $h => json => { api_key => 'd360-key' })
+    ->res->code, 200, 'the right key again';
 
 my $list = $ua->get($t->url('/v1/whatsapp/connections') => $h)->res->json->{data};
 is scalar @$list, 2, 'both listed';
@@ -182,17 +188,19 @@ is $events->[0]{actor}{name}, 'Maria Silva', 'the customer is the actor';
 is $events->[1]{channel}, 'whatsapp', 'on the WhatsApp channel';
 
 # a ticket waiting on the customer reopens when they answer
-$ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'pending' });
-cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
+is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'pending' })->res->code, 200,
+    'ticket set pending';
+is cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
     messages => [{ from => '5511988887777', id => 'wamid.D1', timestamp => "" . time, type => 'text',
-                   text => { body => 'Segue o print' } }]));
+                   text => { body => 'Segue o print' } }]))->json->{message}, 1, 'the answer stored';
 is $ua->get($t->url("/v1/tickets/$tk->{id}") => $h)->res->json->{status}, 'open', 'pending -> open on reply';
 
 # a resolved ticket is not reused
-$ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'resolved' });
-cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
+is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'resolved' })->res->code, 200,
+    'ticket resolved';
+is cloud_post(envelope(contacts => [{ profile => { name => 'Maria Silva' }, wa_id => '5511988887777' }],
     messages => [{ from => '5511988887777', id => 'wamid.E1', timestamp => "" . time, type => 'text',
-                   text => { body => 'Outro problema agora' } }]));
+                   text => { body => 'Outro problema agora' } }]))->json->{message}, 1, 'the new message stored';
 is scalar @{ $ua->get($t->url('/v1/tickets?channel=whatsapp&requester_email=x%40y.z') => $h)->res->json->{data} }, 0,
     'filters still apply';
 $tickets = $ua->get($t->url('/v1/tickets?channel=whatsapp') => $h)->res->json->{data};
@@ -229,20 +237,22 @@ for my $st ('sent', 'read', 'delivered') {
 }
 is $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 'read',
     'sent, read, delivered: stays read';
-cloud_post(envelope(statuses => [{ id => 'wamid.OUT1', status => 'read', timestamp => "" . time }]));
+is cloud_post(envelope(statuses => [{ id => 'wamid.OUT1', status => 'read', timestamp => "" . time }]))->code, 200,
+    'a repeated status acknowledged';
 is $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_statuses WHERE wamid = 'wamid.OUT1'}), 3,
     'a repeated status is deduplicated';
 $t->psql(qq{INSERT INTO helpdesk.whatsapp_messages (tenant_id, connection_id, wamid, direction, type, status)
             VALUES ('$acme->{id}', '$cloud->{id}', 'wamid.OUT2', 'out', 'text', 'sent')});
-cloud_post(envelope(statuses => [{ id => 'wamid.OUT2', status => 'failed', timestamp => "" . time,
-    errors => [{ code => 131047, title => 'Re-engagement message' }] }]));
+is cloud_post(envelope(statuses => [{ id => 'wamid.OUT2', status => 'failed', timestamp => "" . time,
+    errors => [{ code => 131047, title => 'Re-engagement message' }] }]))->json->{statuses}, 1, 'a failed status accepted';
 is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT2'}),
     'failed 131047 Re-engagement message', 'a failure is recorded with its code and title';
 
-# first messages of a new contact arriving together: one contact, one ticket
+# first messages of a new contact arriving together, on many connections
+# to both workers: one contact, one ticket, every message once
 {
     my @p;
-    for my $n (1 .. 8) {
+    for my $n (1 .. 24) {
         my $b = envelope(contacts => [{ profile => { name => 'Rush' }, wa_id => '5511955554444' }],
             messages => [{ from => '5511955554444', id => "wamid.R$n", timestamp => "" . time,
                            type => 'text', text => { body => "rush $n" } }]);
@@ -252,10 +262,45 @@ is $t->psql(q{SELECT status || ' ' || error_code || ' ' || error_title FROM help
     }
     my @codes;
     Mojo::Promise->all(@p)->then(sub { @codes = map { $_->[0]->res->code } @_ })->wait;
-    is_deeply [sort @codes], [(200) x 8], 'eight concurrent first messages accepted';
+    is_deeply [sort @codes], [(200) x 24], 'twenty-four concurrent first messages accepted';
+    $t->spread_ok(qr{^POST \Q$path\E }, 'first messages of one contact');
     is $t->psql(q{SELECT count(*) FROM helpdesk.whatsapp_contacts WHERE wa_id = '5511955554444'}), 1, 'one contact';
     is $t->psql(q{SELECT count(DISTINCT ticket_id) FROM helpdesk.whatsapp_messages WHERE wamid LIKE 'wamid.R%'}), 1,
         'one ticket';
+    is $t->psql(q{SELECT count(*) || ' ' || count(DISTINCT wamid) FROM helpdesk.whatsapp_messages WHERE wamid LIKE 'wamid.R%'}),
+        '24 24', 'every message stored exactly once';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.ticket_events e JOIN helpdesk.whatsapp_messages m
+                  ON m.tenant_id = e.tenant_id AND m.event_id = e.event_id WHERE m.wamid LIKE 'wamid.R%'}), 24,
+        'each with one ticket event';
+}
+
+# first messages of many new contacts at once, on both workers: a contact
+# and a ticket each, numbered without a gap or a repeat
+{
+    my $numbers = $t->psql(q{SELECT count(*) FROM helpdesk.tickets});
+    my (@p, %code);
+    for my $n (1 .. 30) {
+        my $from = 5511944440000 + $n;
+        my $b = envelope(contacts => [{ profile => { name => "Contato $n" }, wa_id => "$from" }],
+            messages => [{ from => "$from", id => "wamid.N$n", timestamp => "" . time,
+                           type => 'text', text => { body => "primeira mensagem $n" } }]);
+        push @p, $ua->post_p("http://127.0.0.1:@{[$t->port]}$path" => {
+            'Content-Type' => 'application/json',
+            'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($b, 'app-secret-123') } => $b)
+            ->then(sub { $code{$n} = $_[0]->res->code });
+    }
+    Mojo::Promise->all(@p)->wait;
+    is_deeply [grep { $code{$_} != 200 } 1 .. 30], [], 'thirty first messages of thirty contacts accepted';
+    $t->spread_ok(qr{^POST \Q$path\E }, 'first messages of many contacts');
+    is $t->psql(q{SELECT count(*) || ' ' || count(DISTINCT wa_id) FROM helpdesk.whatsapp_contacts
+                  WHERE wa_id LIKE '55119444400%'}), '30 30', 'one contact each';
+    is $t->psql(q{SELECT count(*) || ' ' || count(DISTINCT wamid) || ' ' || count(DISTINCT ticket_id)
+                  FROM helpdesk.whatsapp_messages WHERE wamid LIKE 'wamid.N%'}), '30 30 30',
+        'every message stored once, each on its own ticket';
+    is $t->psql(q{SELECT count(*) || ' ' || count(DISTINCT number) || ' ' || (max(number) - min(number) + 1)
+                  FROM helpdesk.tickets WHERE subject LIKE 'primeira mensagem %'}), '30 30 30',
+        'ticket numbers unique and without a gap';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.tickets}), $numbers + 30, 'and no other ticket';
 }
 
 # deliveries that share a transaction: one that fails does not take the
@@ -317,5 +362,8 @@ is $ua->delete($t->url("/v1/whatsapp/connections/$d360->{id}") => $h)->res->code
 ok until_true(sub { $ua->post("http://127.0.0.1:@{[$t->port]}$d360path" => json => {})->res->code == 404 }, 8),
     'its webhook is gone within seconds';
 
+is_deeply [map { "$_->{method} $_->{path}: $_->{refused}" } @{ $fake->refused }],
+    [map { "$_->{method} $_->{path}: $_->{refused}" } grep { ($_->{headers}{'d360-api-key'} // '') eq 'revoked' } @{ $fake->refused }],
+    'the providers refused nothing but the revoked key';
 $fake->stop;
 $t->done;

@@ -14,7 +14,10 @@ use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
 use Helpdesk::FakeHTTP;
 
-my $fake = Helpdesk::FakeHTTP->new;
+my $fake = Helpdesk::FakeHTTP->new
+    ->mount('/graph' => cloud => token => 'tok', phone_number_id => 'PN1')
+    ->mount('/cdn' => media => token => 'tok')
+    ->mount('/d360' => '360dialog' => key => 'k360');
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_outbox interval=100ms backoff=200ms attempts=3;');
 my $ua = $t->ua;
@@ -22,13 +25,18 @@ my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
 
 
-my $cloud = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+my $tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     provider => 'cloud', display_phone_number => '+55 11 4000-1234', phone_number_id => 'PN1',
-    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') })->res->json;
-my $d360 = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
+    access_token => 'tok', app_secret => 'sec', verify_token => 'v', base_url => $fake->url('/graph') });
+is $tx->res->code, 201, 'a Cloud API number connected';
+my $cloud = $tx->res->json;
+$tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     provider => '360dialog', display_phone_number => '+55 11 4000-9999', api_key => 'k360',
-    base_url => $fake->url('/d360') })->res->json;
-$fake->wait_for(2);
+    base_url => $fake->url('/d360') });
+is $tx->res->code, 201, 'a 360dialog number connected';
+my $d360 = $tx->res->json;
+is_deeply [sort map { "$_->{method} $_->{path}" } @{ $fake->wait_for(2) }],
+    ['GET /graph/PN1', 'POST /d360/v1/configs/webhook'], 'both checked with their providers';
 
 sub post_to {
     my ($conn, $doc, $secret) = @_;
@@ -88,8 +96,9 @@ like $t->psql(q{SELECT count(*) FROM helpdesk.audit_log WHERE action = 'attachme
 $fake->script({ status => 200, body => encode_json({ url => 'https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=9&ext=1',
                                                      mime_type => 'application/pdf' }) },
               { status => 200, type => 'application/pdf', body_b64 => encode_base64("%PDF-1.4 test", '') });
-post_to($d360, envelope({ id => 'wamid.M2', type => 'document',
-    document => { id => 'MEDIA2', mime_type => 'application/pdf', filename => 'fatura março.pdf' } }));
+is post_to($d360, envelope({ id => 'wamid.M2', type => 'document',
+    document => { id => 'MEDIA2', mime_type => 'application/pdf', filename => 'fatura março.pdf' } }))->code, 200,
+    'a document message acknowledged';
 ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.attachments}) == 2 }), 'the document arrived';
 my @d = grep { $_->{path} =~ m{^/d360/(MEDIA2|whatsapp_business)} } @{ $fake->requests };
 is_deeply [map { $_->{path} } @d], ['/d360/MEDIA2', '/d360/whatsapp_business/attachments/'], 'host swapped';
@@ -104,9 +113,10 @@ like $dl->headers->content_disposition, qr/filename="fatura mar_o\.pdf"; filenam
 
 # 360dialog v1: one step
 $fake->script({ status => 200, type => 'audio/ogg', body_b64 => encode_base64("OggS voice", '') });
-post_to($d360, { contacts => [{ profile => { name => 'Rui' }, wa_id => '5531900000000' }],
+is post_to($d360, { contacts => [{ profile => { name => 'Rui' }, wa_id => '5531900000000' }],
                  messages => [{ from => '5531900000000', id => 'gBGG1', timestamp => '' . int(time), type => 'audio',
-                                audio => { id => 'a1b2c3d4-v1', mime_type => 'audio/ogg; codecs=opus' } }] });
+                                audio => { id => 'a1b2c3d4-v1', mime_type => 'audio/ogg; codecs=opus' } }] })->code, 200,
+    'a v1 voice note acknowledged';
 ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.attachments}) == 3 }), 'the v1 voice note arrived';
 ok((grep { $_->{path} eq '/d360/v1/media/a1b2c3d4-v1' } @{ $fake->requests }), 'in one step');
 is $t->psql(q{SELECT content_type FROM helpdesk.attachments WHERE filename LIKE 'audio-%'}), 'audio/ogg',
@@ -115,11 +125,14 @@ is $t->psql(q{SELECT content_type FROM helpdesk.attachments WHERE filename LIKE 
 # a media id the provider no longer knows: no blind retries
 $fake->script({ status => 404, body => '{"error":{"code":100,"message":"Unsupported get request"}}' });
 my $n = scalar @{ $fake->requests };
-post_to($cloud, envelope({ id => 'wamid.M4', type => 'video', video => { id => 'GONE', mime_type => 'video/mp4' } }), 'sec');
+is post_to($cloud, envelope({ id => 'wamid.M4', type => 'video', video => { id => 'GONE', mime_type => 'video/mp4' } }), 'sec')
+    ->code, 200, 'a video message acknowledged';
 ok until_true(sub { $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE status = 'dead' AND payload->>'media_id' = 'GONE'}) == 1 }),
     'a refused download is given up';
-sleep 0.5;
-is scalar @{ $fake->requests }, $n + 1, 'after one request';
+ok $t->outbox_settled, 'the outbox is idle';
+is_deeply [map { "$_->{method} $_->{path}" } @{ $fake->requests }[$n .. $#{ $fake->requests }]], ['GET /graph/GONE'],
+    'after one request';
 
+is_deeply [map { "$_->{method} $_->{path}: $_->{refused}" } @{ $fake->refused }], [], 'the providers refused nothing';
 $fake->stop;
 $t->done;

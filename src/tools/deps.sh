@@ -30,7 +30,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# the packaged services are not used: the stack runs its own instances
-for s in postgresql redis-server nginx; do
-    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$s" >/dev/null 2>&1 || true; fi
-done
+# Packages only: a service the package install started (on a fresh machine)
+# is left as it is, and one that was already running (a provider's own
+# nginx, PostgreSQL or Redis) is never stopped or disabled.  The local stack
+# and the tests run their own instances on unix sockets and their own ports
+# and do not need the packaged ones stopped.

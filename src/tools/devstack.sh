@@ -53,17 +53,70 @@ start_stack() {
     "$stack" migrate "$var"
 }
 
+# A query of the local database as the superuser: one value per line.
+q() {
+    "$stack" psql "$var" -tA -c "$1"
+}
+
+demo_has_user() {
+    [ "$(q "SELECT count(*) FROM helpdesk.users u JOIN helpdesk.tenants t USING (tenant_id)
+            WHERE t.slug = 'demo' AND u.email = '$1'")" != 0 ]
+}
+
+demo_has_ticket() {
+    [ "$(q "SELECT count(*) FROM helpdesk.tickets k JOIN helpdesk.tenants t USING (tenant_id)
+            WHERE t.slug = 'demo' AND k.subject = '$1'")" != 0 ]
+}
+
+# The demo tenant and its API key, and build/var/demo.env.  Every step is
+# safe to repeat: a lost demo.env, a lost provider key or a database that
+# was seeded halfway are completed, not fatal.  The portal's and the
+# console's lines are kept while the accounts they name still exist.
 seed() {
-    [ -f "$var/provider.key" ] || { random_key "hdp_" > "$var/provider.key"; chmod 600 "$var/provider.key"; }
-    if [ ! -f "$var/demo.env" ]; then
-        key=$(random_key "hdk_")
-        "$stack" psql "$var" -v api_key="$key" -f - < "$top/sql/demo_seed.sql" >/dev/null
-        cat > "$var/demo.env" <<ENV
-HELPDESK_URL=$url
-HELPDESK_API_KEY=$key
-HELPDESK_PROVIDER_KEY=$(cat "$var/provider.key")
-ENV
+    [ -s "$var/provider.key" ] || { random_key "hdp_" > "$var/provider.key"; chmod 600 "$var/provider.key"; }
+    key=$(sed -n 's/^HELPDESK_API_KEY=//p' "$var/demo.env" 2>/dev/null | tail -1)
+    [ -n "$key" ] || key=$(random_key "hdk_")
+    # idempotent: the tenant, its admin and this key, where missing
+    "$stack" psql "$var" -v api_key="$key" -f - < "$top/sql/demo_seed.sql" >/dev/null
+    keep=""
+    if [ -f "$var/demo.env" ]; then
+        if demo_has_user "cliente@demo.example" && grep -q '^HELPDESK_PORTAL_URL=' "$var/demo.env"; then
+            keep="$keep$(grep -E '^HELPDESK_(PORTAL_URL|CUSTOMER_EMAIL|CUSTOMER_PASSWORD)=' "$var/demo.env" || true)
+"
+        fi
+        if demo_has_user "atendente@demo.example" && grep -q '^HELPDESK_CONSOLE_URL=' "$var/demo.env"; then
+            keep="$keep$(grep -E '^HELPDESK_(CONSOLE_URL|AGENT_EMAIL|AGENT_PASSWORD)=' "$var/demo.env" || true)
+"
+        fi
     fi
+    {
+        echo "HELPDESK_URL=$url"
+        echo "HELPDESK_API_KEY=$key"
+        echo "HELPDESK_PROVIDER_KEY=$(cat "$var/provider.key")"
+        printf '%s' "$keep" | grep -v '^$' || true
+    } > "$var/demo.env.tmp"
+    mv "$var/demo.env.tmp" "$var/demo.env"
+}
+
+# A new password for an account of the demo tenant that already exists
+# (its password was lost with demo.env), through the reset link the product
+# sends: $1 the portal's or the console's URL, $2 the email, $3 the password.
+reset_password() {
+    rjar="$var/tmp/reset.cookies"
+    rm -f "$rjar"
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$rjar" -o /dev/null "$1/" || return 1
+    rcsrf=$(awk '$6 == "hd_csrf" { print $7 }' "$rjar" | tail -1)
+    last=$(q "SELECT coalesce(max(outbox_id), 0) FROM helpdesk.outbox WHERE event_type = 'email.password_reset'")
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$rjar" -o /dev/null -X POST \
+         -H "X-CSRF-Token: $rcsrf" -H "Content-Type: application/json" \
+         -d "{\"email\": \"$2\"}" "$1/_/api/reset" || return 1
+    link=$(q "SELECT payload->>'link' FROM helpdesk.outbox WHERE event_type = 'email.password_reset'
+              AND outbox_id > $last AND payload->>'link' LIKE '$1%' ORDER BY outbox_id DESC LIMIT 1")
+    [ -n "$link" ] || return 1
+    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$rjar" -o /dev/null -X POST \
+         -H "X-CSRF-Token: $rcsrf" -H "Content-Type: application/json" \
+         -d "{\"password\": \"$3\"}" "$1/_/api/reset/${link##*/reset/}" || return 1
+    rm -f "$rjar"
 }
 
 # The portal's demo data goes in through the product itself, once nginx
@@ -90,8 +143,16 @@ seed_portal() {
         curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$portal/" && break
         sleep 0.1
     done
-    pc -o /dev/null -X POST "$portal/_/api/signup" \
-       -d "{\"name\": \"Carla Cliente\", \"email\": \"$email\", \"password\": \"$password\"}" || return 1
+    if demo_has_user "$email"; then
+        # seeded before, its password lost: a new one through a reset link
+        reset_password "$portal" "$email" "$password" || return 1
+        pc -o /dev/null -X POST "$portal/_/api/login" \
+           -d "{\"email\": \"$email\", \"password\": \"$password\"}" || return 1
+    else
+        pc -o /dev/null -X POST "$portal/_/api/signup" \
+           -d "{\"name\": \"Carla Cliente\", \"email\": \"$email\", \"password\": \"$password\"}" || return 1
+    fi
+    if ! demo_has_ticket "Site fora do ar desde as 9h"; then
     n1=$(pc -X POST "$portal/_/api/tickets" -d '{"subject": "Site fora do ar desde as 9h", "category": "technical",
          "priority": "urgent", "description": "O site da loja não abre desde as 9h. Aparece erro 502.",
          "equipment": "computer", "contact_phone": "+55 11 98888-0000"}' | sed 's/.*"number": "\([^"]*\)".*/\1/')
@@ -102,6 +163,9 @@ seed_portal() {
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets/$n2/comments" \
        -d '{"body": "A segunda via foi enviada para o seu e-mail."}'
     ac -o /dev/null -X PATCH "$HELPDESK_URL/v1/tickets/$n2" -d '{"status": "resolved"}'
+    fi
+    if [ "$(q "SELECT count(*) FROM helpdesk.kb_articles a JOIN helpdesk.tenants t USING (tenant_id)
+               WHERE t.slug = 'demo'")" = 0 ]; then
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/categories" -d '{"slug": "hospedagem", "name": "Hospedagem", "position": 1}'
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/categories" -d '{"slug": "financeiro", "name": "Financeiro", "position": 2}'
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/articles" -d '{"slug": "site-fora-do-ar", "category": "hospedagem",
@@ -113,6 +177,7 @@ seed_portal() {
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/kb/articles" -d '{"slug": "configurar-email", "category": "hospedagem",
        "language": "pt-BR", "title": "Configurar o e-mail no celular",
        "body": "Use IMAP na porta 993 (SSL) e SMTP na porta 465. O usuário é o endereço completo."}'
+    fi
     rm -f "$jar"
     cat >> "$var/demo.env" <<ENV
 HELPDESK_PORTAL_URL=$portal/
@@ -137,18 +202,25 @@ seed_console() {
     ac() {
         curl -sf -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" "$@"
     }
-    uid=$(ac -X POST "$HELPDESK_URL/v1/users" \
-          -d "{\"email\": \"$agent\", \"name\": \"Alice Atendente\", \"role\": \"admin\"}" \
-          | sed 's/.*"id": *"\([^"]*\)".*/\1/') || return 1
-    ac -o /dev/null -X POST "$HELPDESK_URL/v1/users/$uid/invitation" -d "{\"url\": \"$console\"}" || return 1
-    link=$("$stack" psql "$var" -tA -c "SELECT payload->>'link' FROM helpdesk.outbox
-                                          WHERE event_type = 'email.invitation'
-                                          ORDER BY outbox_id DESC LIMIT 1")
-    curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$console/" || return 1
-    csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
-    curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
-         -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
-         -d "{\"password\": \"$apass\"}" "$console/_/api/reset/${link##*/reset/}" || return 1
+    if demo_has_user "$agent"; then
+        # seeded before, its password lost: a new one through a reset link
+        reset_password "$console" "$agent" "$apass" || return 1
+        curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$console/" || return 1
+        csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+    else
+        uid=$(ac -X POST "$HELPDESK_URL/v1/users" \
+              -d "{\"email\": \"$agent\", \"name\": \"Alice Atendente\", \"role\": \"admin\"}" \
+              | sed 's/.*"id": *"\([^"]*\)".*/\1/') || return 1
+        ac -o /dev/null -X POST "$HELPDESK_URL/v1/users/$uid/invitation" -d "{\"url\": \"$console\"}" || return 1
+        link=$(q "SELECT payload->>'link' FROM helpdesk.outbox
+                  WHERE event_type = 'email.invitation'
+                  ORDER BY outbox_id DESC LIMIT 1")
+        curl -sf --resolve demo.localhost:8080:127.0.0.1 -c "$jar" -o /dev/null "$console/" || return 1
+        csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+        curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
+             -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
+             -d "{\"password\": \"$apass\"}" "$console/_/api/reset/${link##*/reset/}" || return 1
+    fi
 
     # a customer who called: the admin opens the ticket from the console
     # (the REST API with the console's session: the phone channel)
@@ -156,6 +228,7 @@ seed_console() {
          -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
          -d "{\"email\": \"$agent\", \"password\": \"$apass\"}" "$console/_/api/login" || return 1
     csrf=$(awk '$6 == "hd_csrf" { print $7 }' "$jar" | tail -1)
+    demo_has_ticket "Ligou: a impressora fiscal não imprime" ||
     curl -sf --resolve demo.localhost:8080:127.0.0.1 -b "$jar" -o /dev/null -X POST \
          -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
          -d '{"subject": "Ligou: a impressora fiscal não imprime", "description": "Cliente ligou às 14h; já reiniciou a impressora.",
@@ -163,10 +236,13 @@ seed_console() {
          "http://demo.localhost:8080/api/v1/tickets" || echo "warning: the demo phone ticket could not be opened" >&2
     rm -f "$jar"
 
+    demo_has_ticket "Alerta: disco do servidor web01 acima de 90%" ||
     ac -o /dev/null -X POST "$HELPDESK_URL/v1/tickets" -d '{"subject": "Alerta: disco do servidor web01 acima de 90%",
        "description": "O monitoramento detectou uso de disco de 93% em web01 (/var).", "priority": "high",
        "category": "technical", "requester_email": "monitoramento@demo.example", "requester_name": "Monitoramento"}'
 
+    if [ "$(q "SELECT count(*) FROM helpdesk.whatsapp_connections c JOIN helpdesk.tenants t USING (tenant_id)
+               WHERE t.slug = 'demo'")" = 0 ]; then
     hook=$(ac -X POST "$HELPDESK_URL/v1/whatsapp/connections" \
            -d '{"provider": "360dialog", "display_phone_number": "+55 11 4000-0000",
                 "api_key": "demo", "base_url": "http://127.0.0.1:9"}' \
@@ -178,6 +254,7 @@ seed_console() {
          \"wa_id\": \"5511977776666\"}], \"messages\": [{\"from\": \"5511977776666\", \"id\": \"wamid.demo1\",
          \"timestamp\": \"$now\", \"type\": \"text\", \"text\": {\"body\": \"Boa tarde! Meu e-mail parou de receber mensagens desde ontem.\"}}]}}]}]}" \
          || echo "warning: the demo WhatsApp message could not be delivered" >&2
+    fi
 
     cat >> "$var/demo.env" <<ENV
 HELPDESK_CONSOLE_URL=$console/
@@ -231,14 +308,14 @@ Try:
   curl -s $HELPDESK_URL/v1/tickets -H "Authorization: Bearer $HELPDESK_API_KEY"
 
 The customer portal of the demo tenant:
-  Portal         $HELPDESK_PORTAL_URL
-  Customer       $HELPDESK_CUSTOMER_EMAIL
-  Password       $HELPDESK_CUSTOMER_PASSWORD
+  Portal         ${HELPDESK_PORTAL_URL:-(not written: see the warning above)}
+  Customer       ${HELPDESK_CUSTOMER_EMAIL:-(not written: see the warning above)}
+  Password       ${HELPDESK_CUSTOMER_PASSWORD:-(not written: see the warning above)}
 
 The agent console of the demo tenant (tickets from the API, the portal, WhatsApp and a phone call):
-  Console        $HELPDESK_CONSOLE_URL
-  Agent          $HELPDESK_AGENT_EMAIL
-  Password       $HELPDESK_AGENT_PASSWORD
+  Console        ${HELPDESK_CONSOLE_URL:-(not written: see the warning above)}
+  Agent          ${HELPDESK_AGENT_EMAIL:-(not written: see the warning above)}
+  Password       ${HELPDESK_AGENT_PASSWORD:-(not written: see the warning above)}
 
 Ctrl-C (or make stop) stops everything.
 MSG

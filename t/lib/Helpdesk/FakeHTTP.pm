@@ -5,6 +5,20 @@ package Helpdesk::FakeHTTP;
 # process, records every request it gets, and answers from a script of
 # responses the test sets: a status, a body, a delay (to play a server
 # that hangs); when the script is empty it answers 200.
+#
+# Like the real services, it refuses what they refuse.  Each service is
+# mounted under a path prefix with its credentials:
+#
+#   $fake->mount('/graph' => cloud => token => 'EAAG...');      # Meta Cloud API
+#   $fake->mount('/d360' => '360dialog' => key => 'd360-key');  # 360dialog
+#   $fake->mount('/cdn' => media => token => 'EAAG...');       # Meta's media URLs
+#   $fake->mount('/hooks' => 'webhook');                       # an event receiver
+#
+# A request outside every mount, without the right credentials, on a path
+# or with a method the service does not have, or with a body that is not
+# JSON where JSON is required, gets the service's own error (its status
+# and body shape) and is kept apart: requests() lists only the accepted
+# ones, refused() the others.
 
 use strict;
 use warnings;
@@ -40,7 +54,9 @@ sub new {
 
     my $self = bless { dir => $dir, port => $port }, $class;
     _write("$dir/script.json", encode_json([]));
+    _write("$dir/mounts.json", encode_json([]));
     _write("$dir/requests.jsonl", '');
+    _write("$dir/refused.jsonl", '');
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
@@ -65,10 +81,113 @@ sub script {
     _write("$self->{dir}/script.json", encode_json(\@responses));
 }
 
+# mount(PREFIX => KIND, credentials...): KIND is cloud (token), 360dialog
+# (key), media (token) or webhook.  Mounting the same prefix again changes
+# its credentials (a revoked key, a new token).
+sub mount {
+    my ($self, $prefix, $kind, %cred) = @_;
+    die "unknown kind $kind" unless $kind =~ /^(cloud|360dialog|media|webhook)$/;
+    my @m = grep { $_->{prefix} ne $prefix } @{ decode_json(_read("$self->{dir}/mounts.json") || '[]') };
+    push @m, { prefix => $prefix, kind => $kind, %cred };
+    _write("$self->{dir}/mounts.json", encode_json(\@m));
+    return $self;
+}
+
 sub requests {
     my ($self) = @_;
     return [map { decode_json($_) } grep { length } split /\n/,
             _read("$self->{dir}/requests.jsonl")];
+}
+
+# The requests the fake refused, each with the reason in {refused}.
+sub refused {
+    my ($self) = @_;
+    return [map { decode_json($_) } grep { length } split /\n/,
+            _read("$self->{dir}/refused.jsonl")];
+}
+
+# What a real service answers to a request it does not take: undef when it
+# takes it, else [status, content type, body, reason].
+sub _refusal {
+    my ($mounts, $method, $path, $h, $body) = @_;
+    my ($m) = sort { length $b->{prefix} <=> length $a->{prefix} }
+              grep { $path eq $_->{prefix} || index($path, "$_->{prefix}/") == 0 } @$mounts;
+    return [404, 'text/html', '<html><body><h1>404 Not Found</h1></body></html>', "no service at $path"]
+        unless $m;
+    my $rest = substr($path, length $m->{prefix});
+    my $json_body = ($h->{'content-type'} // '') =~ m{^application/json\b}i
+                    && eval { decode_json($body); 1 };
+    my $kind = $m->{kind};
+
+    if ($kind eq 'cloud' || $kind eq 'media') {
+        # the Graph API: an OAuthException, 400 without a token, 401 with a bad one
+        my $graph = sub {
+            my ($status, $code, $type, $msg, $sub, $why) = @_;
+            return [$status, 'application/json', encode_json({ error => { message => $msg,
+                type => $type, code => $code, ($sub ? (error_subcode => $sub) : ()),
+                fbtrace_id => 'AbCdEfGhIjK' } }), $why];
+        };
+        my $auth = $h->{authorization};
+        return $graph->(400, 2500, 'OAuthException',
+                        'An active access token must be used to query information about the current user.',
+                        undef, 'no access token')
+            unless defined $auth && $auth =~ /^Bearer \S/;
+        return $graph->(401, 190, 'OAuthException', 'Invalid OAuth access token - Cannot parse access token',
+                        undef, "wrong access token: $auth")
+            unless $auth eq "Bearer $m->{token}";
+        if ($kind eq 'media') {
+            return undef if $method eq 'GET';
+            return $graph->(400, 100, 'GraphMethodException', "Unsupported \L$method\E request.", 33,
+                            "$method on a media URL");
+        }
+        my @seg = grep { length } split m{/}, $rest;
+        if (@seg == 1) {    # a phone number or a media id
+            return undef if $method eq 'GET';
+        } elsif (@seg == 2 && $seg[1] eq 'messages'
+                 && (!defined $m->{phone_number_id} || $seg[0] eq $m->{phone_number_id})) {
+            if ($method eq 'POST') {
+                return $graph->(400, 100, 'OAuthException', '(#100) The parameter messaging_product is required.',
+                                undef, 'a message that is not JSON')
+                    unless $json_body;
+                return $graph->(400, 100, 'OAuthException', '(#100) The parameter messaging_product is required.',
+                                undef, 'a message without messaging_product')
+                    unless (decode_json($body)->{messaging_product} // '') eq 'whatsapp';
+                return undef;
+            }
+        } else {
+            return $graph->(400, 2500, 'OAuthException', "Unknown path components: $rest", undef,
+                            "unknown path $path");
+        }
+        return $graph->(400, 100, 'GraphMethodException',
+                        "Unsupported \L$method\E request. Object with ID '$seg[0]' does not exist, cannot be "
+                        . 'loaded due to missing permissions, or does not support this operation.', 33,
+                        "$method $path");
+    }
+
+    if ($kind eq '360dialog') {
+        my $d360 = sub {
+            my ($status, $msg, $why) = @_;
+            return [$status, 'application/json', encode_json({ meta => { success => \0,
+                http_code => $status, developer_message => $msg } }), $why];
+        };
+        return $d360->(401, 'Invalid api key', 'no or wrong D360-API-KEY: ' . ($h->{'d360-api-key'} // '(none)'))
+            unless defined $h->{'d360-api-key'} && $h->{'d360-api-key'} eq $m->{key};
+        my %routes = ('/messages' => ['POST'], '/v1/configs/webhook' => ['GET', 'POST']);
+        my $allowed = $routes{$rest}
+            // ($rest =~ m{^/v1/media/[^/]+$} || $rest =~ m{^/whatsapp_business/attachments/?$}
+                || $rest =~ m{^/(?!messages$|v1$)[^/]+$} ? ['GET'] : undef);
+        return $d360->(404, 'Not Found', "unknown path $path") unless $allowed;
+        return $d360->(405, 'Method Not Allowed', "$method $path") unless grep { $_ eq $method } @$allowed;
+        return $d360->(400, 'The request body must be JSON (Content-Type: application/json)',
+                       "a $method body that is not JSON")
+            if $method eq 'POST' && !$json_body;
+        return undef;
+    }
+
+    # an event receiver: JSON by POST
+    return [405, 'text/plain', 'Method Not Allowed', "$method to a webhook receiver"] unless $method eq 'POST';
+    return [415, 'text/plain', 'Unsupported Media Type', 'a webhook body that is not JSON'] unless $json_body;
+    return undef;
 }
 
 # Waits until at least $n requests arrived (or $timeout seconds passed).
@@ -99,9 +218,16 @@ sub _serve {
         my $rec = { method => $req->method, path => $req->url->path->to_string,
                     query => $req->url->query->to_string, headers => \%h,
                     body => $req->body, at => time };
-        open my $fh, '>>', "$dir/requests.jsonl" or die;
+        my $mounts = decode_json(_read("$dir/mounts.json") || '[]');
+        my $no = @$mounts ? _refusal($mounts, $rec->{method}, $rec->{path}, \%h, $rec->{body}) : undef;
+        $rec->{refused} = $no->[3] if $no;
+        open my $fh, '>>', $no ? "$dir/refused.jsonl" : "$dir/requests.jsonl" or die;
         print $fh encode_json($rec), "\n";
         close $fh;
+        if ($no) {
+            $c->res->headers->content_type($no->[1]);
+            return $c->render(data => $no->[2], status => $no->[0]);
+        }
 
         my $script = decode_json(_read("$dir/script.json") || '[]');
         my $r = shift(@$script) // { status => 200 };
