@@ -31,22 +31,9 @@ my $port = $t->port;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
 
-# Cases that fail today, by name: the defect each one shows.  They run as
-# TODO tests until the request core is fixed.
+# Cases that fail, by name, with the defect each one shows, run as TODO
+# tests while a fix is pending.  None is pending now.
 my %todo;
-{
-    my $twice = '[alert] header already sent: a Host the request core refuses is answered twice';
-    for my $s (qw(api portal console)) {
-        for my $m (qw(GET POST)) {
-            $todo{"$s: $m with Host $_"} = $twice
-                for 'a colon and 8 KB', 'a colon and 1 KB', 'userinfo', 'port out of range', 'unclosed IPv6';
-        }
-    }
-    $todo{"$_: valid request, then a second request with a bad Host"} = $twice for qw(api portal console webhook);
-    for my $len (64, 1024, 8192) {
-        $todo{"api: POST /v1/whatsapp/connections$_ with a colon and $len bytes in Host"} = $twice for '', ' (a real key)';
-    }
-}
 
 # a webhook to post to
 my $tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
