@@ -41,7 +41,7 @@ src/www/ngx_helpdesk_www.c: $(WWW) src/tools/embed.pl
 
 $(MODULE): $(OBJDIR)/.configured $(SOURCES)
 	$(MAKE) -s -C $(OBJDIR) -f objs/Makefile modules
-	cp $(OBJDIR)/objs/ngx_http_helpdesk_module.so $@
+	cp $(OBJDIR)/objs/ngx_http_helpdesk_module.so $@.tmp && mv -f $@.tmp $@
 
 run: deps $(MODULE)
 	@$(TOOLS)/devstack.sh run

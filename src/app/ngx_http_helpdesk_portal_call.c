@@ -123,6 +123,15 @@ ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
+    /* every statement of the apps answers one row of two or three */
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "helpdesk: the statement answered %d rows of %d "
+                      "columns", PQntuples(res), PQnfields(res));
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ctx->next(ctx, res);
 }
 

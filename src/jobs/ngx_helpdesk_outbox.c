@@ -38,6 +38,13 @@
  * the helpdesk keeps attachments up to this size */
 #define NGX_HELPDESK_OUTBOX_DOWNLOAD_MAX  (32 * 1024 * 1024)
 
+/*
+ * outbox_claim() answers tenant, outbox id, ..., delivery id, event,
+ * method, url, headers, body, secret, binary: eleven columns, read by
+ * number in ngx_helpdesk_outbox_start()
+ */
+#define NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS  11
+
 
 typedef struct {
     ngx_pool_t                 *pool;
@@ -337,6 +344,13 @@ ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     n = PQntuples(res);
 
+    if (n > 0 && PQnfields(res) < NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS) {
+        ngx_log_error(NGX_LOG_ALERT, ob->log, 0,
+                      "helpdesk outbox: claim answered %d columns",
+                      PQnfields(res));
+        return;
+    }
+
     for (i = 0; i < n; i++) {
         ngx_helpdesk_outbox_start(res, i);
     }
@@ -635,7 +649,7 @@ ngx_helpdesk_outbox_recorded(ngx_helpdesk_pg_query_t *q, PGresult *res)
                       &d->delivery_id,
                       res ? PQresultErrorMessage(res) : "postgresql unavailable");
 
-    } else {
+    } else if (PQntuples(res) == 1 && PQnfields(res) >= 1) {
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, d->log, 0,
                        "helpdesk outbox: %V %V: %s", &d->event,
                        &d->delivery_id, PQgetvalue(res, 0, 0));

@@ -244,7 +244,7 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+    if (PQntuples(res) != 1 || PQnfields(res) < 5 || PQgetisnull(res, 0, 0)) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                                       "Not Found", "unknown webhook", NULL));
