@@ -35,7 +35,10 @@ is $key->{prefix}, substr($key->{key}, 0, 12), 'prefix is the start of the key';
 is_deeply $key->{scopes}, ['tickets:read', 'tickets:write'], 'scopes';
 is $ua->get($t->url('/v1/provider/tenants') => $t->auth($key->{key}))->res->code, 401,
     'tenant key is not a provider key';
-is $ua->get($t->url('/v1/tickets') => $ph)->res->code, 401, 'provider key is not a tenant key';
+$tx = $ua->get($t->url('/v1/tickets') => $ph);
+is $tx->res->code, 401, 'provider key is not a tenant key';
+like $tx->res->json->{detail} // '', qr/hosting provider's key.*tenant's API keys/,
+    'and the answer says which key it is';
 
 $tx = $ua->get($t->url("/v1/provider/tenants/$acme->{id}/api-keys") => $ph);
 is scalar @{ $tx->res->json->{data} }, 1, 'key listed';

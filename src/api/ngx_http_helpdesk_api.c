@@ -272,8 +272,9 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
 
     ngx_helpdesk_sha256(token.data, token.len, ctx->key_hash);
 
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
     if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_PROVIDER) {
-        hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
 
         if (!hmcf->provider_key_set
             || CRYPTO_memcmp(ctx->key_hash, hmcf->provider_key_hash,
@@ -284,6 +285,17 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
         }
 
         return NGX_OK;
+    }
+
+    /* a common mistake, worth a precise answer */
+    if (hmcf->provider_key_set
+        && CRYPTO_memcmp(ctx->key_hash, hmcf->provider_key_hash,
+                         NGX_HELPDESK_SHA256_LEN) == 0)
+    {
+        return ngx_http_helpdesk_api_unauthorized(ctx,
+                   "this is the hosting provider's key, which serves "
+                   "/v1/provider/ only; the tenant API takes one of the "
+                   "tenant's API keys", 1);
     }
 
     /* the tenant key is checked by PostgreSQL: pass its hash as bytea */
