@@ -219,9 +219,34 @@ ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
         return NGX_ERROR;
     }
 
+    req->running = 1;
     hc->active++;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                   "helpdesk curl: start req:%p, %ui in flight", req,
+                   hc->active);
+
     return NGX_OK;
+}
+
+
+/* A transfer given up: its handler is not called, and it is freed. */
+
+void
+ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                   "helpdesk curl: cancel req:%p", req);
+
+    if (req->running) {
+        curl_multi_remove_handle(hc->multi, req->easy);
+        req->running = 0;
+        hc->active--;
+    }
+
+    ngx_helpdesk_curl_free(req);
 }
 
 
@@ -307,6 +332,9 @@ ngx_helpdesk_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     ngx_connection_t     *c = socketp;
     ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, hc->log, 0,
+                   "helpdesk curl: socket %d what:%d c:%p", (int) s, what, c);
+
     if (what == CURL_POLL_REMOVE) {
         if (c) {
             if (c->read->active) {
@@ -370,6 +398,9 @@ static int
 ngx_helpdesk_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, hc->log, 0,
+                   "helpdesk curl: timer %l ms", timeout_ms);
 
     if (hc->timer.timer_set) {
         ngx_del_timer(&hc->timer);
@@ -436,9 +467,15 @@ ngx_helpdesk_curl_check(void)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &req->status);
 
         curl_multi_remove_handle(hc->multi, easy);
+        req->running = 0;
         hc->active--;
 
         req->elapsed = ngx_current_msec - req->started;
+
+        ngx_log_debug4(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                       "helpdesk curl: done req:%p result:%d status:%l "
+                       "in %Mms", req, (int) result, req->status,
+                       req->elapsed);
 
         if (req->error[0] == '\0' && result != CURLE_OK) {
             ngx_cpystrn((u_char *) req->error,

@@ -35,6 +35,7 @@ struct ngx_helpdesk_curl_req_s {
     size_t                          body_max;
     size_t                          body_cap;
     unsigned                        truncated:1;
+    unsigned                        running:1;  /* in the multi handle */
     ngx_msec_t                      started;
     ngx_msec_t                      elapsed;
     char                            error[CURL_ERROR_SIZE];
@@ -56,6 +57,9 @@ ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_create(ngx_log_t *log,
 ngx_int_t ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req,
     const char *fmt, ...);
 ngx_int_t ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req);
+
+/* Gives up a transfer, started or not: no handler call; req is freed. */
+void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);
 void ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req);
 ngx_uint_t ngx_helpdesk_curl_active(void);
 
