@@ -21,10 +21,17 @@ use Helpdesk::Portal;
 my $t = Helpdesk::Test->new->start_stack;
 # header buffers large enough that an 8 KB Host reaches the module; short
 # timeouts for clients that stop sending
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;
+# a second server whose tiny send buffer fills at once, for the console's
+# stream: a reader that stops reading is dropped after send_timeout
+my $stream_port = Helpdesk::Test::free_port();
+$t->start_nginx(http => "helpdesk_base_domain portal.test;
                           large_client_header_buffers 4 32k;
                           client_header_timeout 2s;
-                          client_body_timeout 2s;',
+                          client_body_timeout 2s;
+                          server {
+                              listen 127.0.0.1:$stream_port sndbuf=4096;
+                              location /agent/ { helpdesk_agent_console; send_timeout 1s; }
+                          }",
                 server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
 my $ua = $t->ua;
 my $port = $t->port;
@@ -241,7 +248,7 @@ ok !new_trouble(), 'nothing logged after the slow writes finished';
 {
     my @slow;
     for (1 .. 3) {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die $!;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$stream_port", Timeout => 5) or die $!;
         setsockopt($s, SOL_SOCKET, SO_RCVBUF, 1024);
         syswrite $s, "GET /agent/_/api/stream HTTP/1.1\r\nHost: acme.portal.test\r\nAccept: text/event-stream\r\n"
                      . "Cookie: hd_agent=$session\r\n\r\n";
@@ -260,6 +267,8 @@ ok !new_trouble(), 'nothing logged after the slow writes finished';
     my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
     $c->set_cookie(hd_agent => $session);
     is $c->api(GET => '/queue')->code, 200, 'the console answers too';
+    ok until_true(sub { $t->error_log =~ /event stream client timed out/ }, 10),
+        'a stream nobody reads is dropped after send_timeout';
     close $_ for @slow;
     sleep 0.3;
     my @trouble = new_trouble();
