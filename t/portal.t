@@ -169,6 +169,19 @@ like $p->upload('big.bin', 'application/octet-stream', 'x' x (300 * 1024))->json
     qr/larger than this operation accepts \(256 KB at most\)/, 'with a readable message';
 is $p->upload('empty.txt', 'text/plain', '')->code, 422, 'an empty file: 422';
 
+# a call refused before its body is read leaves nothing behind on a
+# keep-alive connection: the next request on it is read as sent
+{
+    my $csrf = $p->cookie('hd_csrf');
+    my $body = '{"subject":"x","description":"' . ('y' x 3000) . '"}';
+    my $out = $t->raw_request("POST /_/api/tickets HTTP/1.1\r\nHost: acme.portal.test\r\n"
+        . "Content-Type: application/json\r\nX-CSRF-Token: " . ('0' x 64) . "\r\nCookie: hd_csrf=$csrf\r\n"
+        . "Content-Length: " . length($body) . "\r\n\r\n", $body,
+        "GET /_/api/boot HTTP/1.1\r\nHost: acme.portal.test\r\nConnection: close\r\n\r\n");
+    my @status = $out =~ m{^HTTP/1\.1 (\d+)}mg;
+    is_deeply \@status, [403, 200], 'a refused call, then the next request on the same connection';
+}
+
 # the apps route like the API: 404, or 405 naming what the path takes
 $res = $p->api(DELETE => '/login');
 is $res->code, 405, 'a method the path does not take: 405';

@@ -416,6 +416,20 @@ ngx_http_helpdesk_req_finalize(ngx_http_helpdesk_req_t *req, ngx_int_t rc)
     c = r->connection;
     sync = req->sync;
 
+    /*
+     * Answered before the body was read (a session or a CSRF token
+     * refused first): the body is read and dropped, so that on a
+     * keep-alive connection it is not taken for the next request.
+     */
+    if (rc != NGX_DONE && r == r->main && r->request_body == NULL
+        && !r->discard_body
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
+    }
+
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE && r->header_sent) {
         rc = NGX_ERROR;
 
