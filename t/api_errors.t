@@ -147,6 +147,13 @@ problem($ua->get($t->url('/v1/tickets?q=%ff') => $h), 422, 'validation-error', '
 problem($ua->get($t->url('/v1/tickets?status=open&status=closed') => $h), 422, 'validation-error',
         'repeated parameter');
 
+# success and error bodies are written the same way
+my $ok = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'format' })->res->body;
+my $err = $ua->get($t->url('/v1/tickets/TKT-999999') => $h)->res->body;
+like $ok, qr/^\{"[a-z_]+": /, 'a success: ": " between name and value';
+like $err, qr/^\{"[a-z_]+": /, 'a problem: the same';
+unlike $err, qr/":"|","/, 'never compact';
+
 # still alive and well after all that
 is $ua->get($t->url('/v1/health'))->res->code, 200, 'healthy';
 

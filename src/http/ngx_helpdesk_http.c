@@ -99,7 +99,7 @@ ngx_helpdesk_http_problem(ngx_http_request_t *r, ngx_uint_t status,
         json_decref(extra);
     }
 
-    text = json_dumps(doc, JSON_COMPACT);
+    text = json_dumps(doc, 0);
     json_decref(doc);
 
     if (text == NULL) {

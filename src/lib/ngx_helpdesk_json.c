@@ -342,7 +342,8 @@ ngx_helpdesk_json_dump(ngx_pool_t *pool, json_t *json, ngx_str_t *out)
     char    *text;
     size_t   len;
 
-    text = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* the way PostgreSQL writes jsonb: ", " and ": " */
+    text = json_dumps(json, JSON_ENCODE_ANY);
     if (text == NULL) {
         return NGX_ERROR;
     }
