@@ -39,6 +39,24 @@ typedef enum {
 } ngx_http_helpdesk_portal_flow_e;
 
 
+/*
+ * Where a flow of several steps stands (ngx_http_helpdesk_portal_flows.c):
+ *
+ *   login:    LOOKUP -> CHECKING (the password, in a thread) ->
+ *             SESSION (a new one, in Redis) -> LOGGED_IN, or REFUSED;
+ *   sign-up:  LOOKUP (hashing) -> STORED (the account) -> SESSION;
+ *   password: LOOKUP -> CHECKING (the current one) -> STORED (the new).
+ */
+typedef enum {
+    NGX_HTTP_HELPDESK_STEP_LOOKUP = 0,
+    NGX_HTTP_HELPDESK_STEP_CHECKING,
+    NGX_HTTP_HELPDESK_STEP_STORED,
+    NGX_HTTP_HELPDESK_STEP_SESSION,
+    NGX_HTTP_HELPDESK_STEP_LOGGED_IN,
+    NGX_HTTP_HELPDESK_STEP_REFUSED
+} ngx_http_helpdesk_flow_step_e;
+
+
 typedef struct {
     ngx_uint_t                          method;
     const char                         *pattern;    /* '*' is one segment */
@@ -108,7 +126,7 @@ struct ngx_http_helpdesk_portal_ctx_s {
     unsigned                            totp_failed:1;
     ngx_http_helpdesk_portal_next_pt    next;
     ngx_http_helpdesk_portal_then_pt    then;
-    ngx_uint_t                          step;
+    ngx_http_helpdesk_flow_step_e       step;
 
     ngx_helpdesk_pg_query_t             query;
     ngx_helpdesk_redis_cmd_t            rcmd;

@@ -1,7 +1,7 @@
 /*
  * The portal's flows that involve a password, each a little state machine
- * on ctx->step advanced after every statement, Redis command or
- * thread-pool job:
+ * on ctx->step (ngx_http_helpdesk_flow_step_e) advanced after every
+ * statement, Redis command or thread-pool job:
  *
  *   login:      limit → login.lookup → check → new session → login.result
  *   sign-up:    hash → signup → new session → boot
@@ -63,7 +63,7 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_str_t            email;
     ngx_http_request_t  *r = ctx->req.r;
 
-    ctx->step = 0;
+    ctx->step = NGX_HTTP_HELPDESK_STEP_LOOKUP;
 
     switch (ctx->op->flow) {
 
@@ -470,9 +470,9 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     case NGX_HTTP_HELPDESK_FLOW_LOGIN:
 
-        if (ctx->step == 0) {
+        if (ctx->step == NGX_HTTP_HELPDESK_STEP_LOOKUP) {
             /* login.lookup: check the password (or a stand-in) */
-            ctx->step = 1;
+            ctx->step = NGX_HTTP_HELPDESK_STEP_CHECKING;
             hash = json_string_value(json_object_get(body, "password_hash"));
             user = json_string_value(json_object_get(body, "user_id"));
 
@@ -507,7 +507,8 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         json_decref(body);
 
         if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0))
-            != NGX_HTTP_OK || ctx->step != 3)
+            != NGX_HTTP_OK
+            || ctx->step != NGX_HTTP_HELPDESK_STEP_LOGGED_IN)
         {
             if (ctx->totp_failed) {
                 ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
@@ -527,9 +528,9 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
     case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
         json_decref(body);
 
-        if (ctx->step == 1) {
+        if (ctx->step == NGX_HTTP_HELPDESK_STEP_STORED) {
             /* the account exists: log it in */
-            ctx->step = 2;
+            ctx->step = NGX_HTTP_HELPDESK_STEP_SESSION;
             user = NULL;
             a = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0,
                            &err);
@@ -569,8 +570,8 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
 
-        if (ctx->step == 0) {
-            ctx->step = 1;
+        if (ctx->step == NGX_HTTP_HELPDESK_STEP_LOOKUP) {
+            ctx->step = NGX_HTTP_HELPDESK_STEP_CHECKING;
             hash = json_string_value(json_object_get(body, "password_hash"));
             ngx_http_helpdesk_portal_check(ctx, hash);
             json_decref(body);
@@ -650,13 +651,13 @@ ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc, ngx_str_t *hash)
     switch (ctx->op->flow) {
 
     case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
-        ctx->step = 1;
+        ctx->step = NGX_HTTP_HELPDESK_STEP_STORED;
         ngx_http_helpdesk_portal_call(ctx, "signup", ctx->args,
                                       ngx_http_helpdesk_portal_step_pg);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
-        ctx->step = 2;
+        ctx->step = NGX_HTTP_HELPDESK_STEP_STORED;
         ngx_http_helpdesk_portal_call(ctx, "password.set", ctx->args,
                                       ngx_http_helpdesk_portal_step_pg);
         return;
@@ -735,7 +736,7 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
     }
 
     if (rc == NGX_OK && ctx->login_user.len) {
-        ctx->step = 2;
+        ctx->step = NGX_HTTP_HELPDESK_STEP_SESSION;
         ngx_http_helpdesk_portal_session_new(ctx);
         return;
     }
@@ -748,7 +749,7 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
     }
 
     ngx_http_helpdesk_portal_set_args(ctx, a);
-    ctx->step = 4;
+    ctx->step = NGX_HTTP_HELPDESK_STEP_REFUSED;
 
     ngx_http_helpdesk_portal_call(ctx, "login.result", ctx->args,
                                   ngx_http_helpdesk_portal_step_pg);

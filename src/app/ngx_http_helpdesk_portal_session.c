@@ -309,7 +309,7 @@ ngx_http_helpdesk_portal_session_set(ngx_helpdesk_redis_cmd_t *cmd,
         }
 
         ngx_http_helpdesk_portal_set_args(ctx, a);
-        ctx->step = 3;
+        ctx->step = NGX_HTTP_HELPDESK_STEP_LOGGED_IN;
 
         ngx_http_helpdesk_portal_call(ctx, "login.result", ctx->args,
                                       ngx_http_helpdesk_portal_step_pg);
