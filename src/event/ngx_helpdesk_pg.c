@@ -105,7 +105,7 @@ ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
     u_char  *p;
 
     if (q->nparams >= NGX_HELPDESK_PG_MAX_PARAMS) {
-        q->overflow = 1;
+        q->broken = 1;
         return NGX_ERROR;
     }
 
@@ -118,6 +118,7 @@ ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
 
     p = ngx_pnalloc(pool, value->len + 1);
     if (p == NULL) {
+        q->broken = 1;
         return NGX_ERROR;
     }
 
@@ -137,7 +138,7 @@ ngx_helpdesk_pg_param_binary(ngx_helpdesk_pg_query_t *q, u_char *data,
 {
     if (q->nparams >= NGX_HELPDESK_PG_MAX_PARAMS || len > NGX_MAX_INT32_VALUE)
     {
-        q->overflow = 1;
+        q->broken = 1;
         return NGX_ERROR;
     }
 
@@ -181,10 +182,10 @@ ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q)
         q->owned = 1;
     }
 
-    if (q->overflow) {
+    if (q->broken) {
         ngx_log_error(NGX_LOG_ALERT, q->log, 0,
-                      "helpdesk postgres: more than %d parameters",
-                      NGX_HELPDESK_PG_MAX_PARAMS);
+                      "helpdesk postgres: a parameter was lost (more than "
+                      "%d, or out of memory)", NGX_HELPDESK_PG_MAX_PARAMS);
         ngx_helpdesk_pg_fail(q, NGX_HELPDESK_PG_UNAVAILABLE);
         return;
     }

@@ -75,7 +75,7 @@ struct ngx_helpdesk_pg_query_s {
     unsigned                    sent:1;         /* reached a connection */
     unsigned                    in_backlog:1;
     unsigned                    owned:1;        /* cleanup registered */
-    unsigned                    overflow:1;     /* too many parameters */
+    unsigned                    broken:1;       /* a parameter was lost */
 };
 
 
@@ -97,9 +97,9 @@ void ngx_helpdesk_pg_run(ngx_helpdesk_pg_query_t *q);
 void ngx_helpdesk_pg_cancel(ngx_helpdesk_pg_query_t *q);
 
 /*
- * Parameters: past NGX_HELPDESK_PG_MAX_PARAMS they return NGX_ERROR and
- * the query fails when run, so a forgotten check cannot write past the
- * arrays.
+ * Parameters: past NGX_HELPDESK_PG_MAX_PARAMS, or out of memory, they
+ * return NGX_ERROR and the query fails when run, so a forgotten check can
+ * neither write past the arrays nor send the others in the wrong places.
  */
 
 /* A binary parameter (e.g. bytea), not copied: keep it alive. */
