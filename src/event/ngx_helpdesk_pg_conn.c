@@ -447,7 +447,7 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
 
     q->sent = 1;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, pool->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, q->log, 0,
                    "helpdesk postgres: sent q:%p on conn:%p fd:%d",
                    q, conn, conn->fd);
 
@@ -529,7 +529,8 @@ ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn)
         conn->last = NULL;
         conn->state = NGX_HELPDESK_PG_S_IDLE;
 
-        ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_helpdesk_pg_pool.log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_EVENT,
+                       q ? q->log : ngx_helpdesk_pg_pool.log, 0,
                        "helpdesk postgres: answer on conn:%p for q:%p "
                        "res:%p", conn, q, res);
 
