@@ -4,6 +4,7 @@
 #   make run      build, start the local stack (PostgreSQL, Redis, nginx) with a demo tenant
 #   make stop     stop what `make run` started
 #   make test     build and run the whole test suite
+#   make lint-openapi  lint docs/api/openapi.yaml (Redocly, installed into build/)
 #   make migrate  apply pending migrations to the local stack's database
 #   make bench    benchmarks (not part of `make test`)
 #   make memcheck the API tests with nginx under valgrind
@@ -19,7 +20,7 @@ SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk
 WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
-.PHONY: all deps run stop test memcheck migrate bench clean
+.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean
 
 all: $(MODULE)
 
@@ -54,6 +55,10 @@ migrate:
 
 test: deps $(MODULE)
 	prove -r -I t/lib t/
+
+# also t/openapi.t, in `make test`
+lint-openapi:
+	@$(TOOLS)/openapi-lint.sh
 
 # timing-sensitive tests (nonblocking, reload, the browser) are left out:
 # valgrind is slow

@@ -8,7 +8,12 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       openssl curl chromium chromium-driver
       postgresql postgresql-contrib redis-server
       perl libmojolicious-perl libtest-simple-perl wrk valgrind
-      zbar-tools librsvg2-bin"
+      zbar-tools librsvg2-bin
+      libjson-validator-perl libyaml-libyaml-perl"
+
+# the OpenAPI linter of the tests comes from npm (src/tools/openapi-lint.sh);
+# a Node.js that ships its own npm is kept as it is
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do

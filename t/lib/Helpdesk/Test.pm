@@ -17,6 +17,7 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use Mojo::UserAgent;
+use Helpdesk::OpenAPI;
 use Mojo::JSON qw(decode_json encode_json);
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -293,8 +294,9 @@ sub error_log {
 
 sub ua {
     my ($self) = @_;
-    $self->{ua} //= Mojo::UserAgent->new(request_timeout => 15,
-                                         inactivity_timeout => 15);
+    # every API response is checked against docs/api/openapi.yaml
+    $self->{ua} //= Helpdesk::OpenAPI->watch(
+        Mojo::UserAgent->new(request_timeout => 15, inactivity_timeout => 15));
     return $self->{ua};
 }
 
