@@ -9,6 +9,8 @@ use lib 't/lib';
 use Test::More;
 use Time::HiRes qw(sleep time);
 use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Mojo::Promise;
 use Helpdesk::Test qw(until_true);
 
 my $t = Helpdesk::Test->new(workers => 1)->start_stack;
@@ -113,20 +115,55 @@ sub still_serves {
 
 # 4. a Redis command in flight (the session lookup of a portal page) when
 #    the request is ended: its reply, and its timer, find nothing
+my $redis = "redis-cli -s $d/run/redis.sock";
 {
-    my $redis = "redis-cli -s $d/run/redis.sock";
-    my $pid = fork // die;
-    if ($pid == 0) { exec "$redis DEBUG SLEEP 1.5 >/dev/null 2>&1"; exit 1 }
-    sleep 0.2;
+    is `$redis CLIENT PAUSE 1500 ALL`, "OK\n", 'redis: the server is paused';
     my $s = open_socket();
     print $s "GET /tickets HTTP/1.1\r\nHost: acme.localhost\r\nCookie: hd_session=" . ('a' x 64)
         . "\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n";
     sleep 0.2;
     print $s "??\r\n";
     close $s;
-    waitpid $pid, 0;
-    sleep 1.2;    # past the command's one-second timeout
+    sleep 1.6;    # past the pause and the command's one-second timeout
     still_serves('redis');
+}
+
+# 5. a portal call whose session lookup waits for Redis, whose body is
+#    already in, and whose client resets the connection meanwhile: the body
+#    is read at once when the session comes back, the call is refused, the
+#    answer cannot be written, and nginx ends the request while our code
+#    and nginx's body reader are still on the stack
+{
+    my $csrf = 'c' x 64;
+    for my $i (1 .. 3) {
+        is `$redis CLIENT PAUSE 800 ALL`, "OK\n", "reset mid-session ($i): the server is paused";
+        my $s = open_socket();
+        my $body = '{not json';
+        print $s "POST /_/api/tickets HTTP/1.1\r\nHost: acme.localhost\r\n"
+            . "Cookie: hd_session=" . ('a' x 64) . "; hd_csrf=$csrf\r\n"
+            . "X-CSRF-Token: $csrf\r\nContent-Type: application/json\r\n"
+            . "Content-Length: " . length($body) . "\r\n\r\n$body";
+        sleep 0.05;
+        setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+        close $s;
+        sleep 1;
+    }
+    unlike $t->error_log, qr/count is zero|\[alert\]/, 'reset mid-session: no request is closed twice';
+    still_serves('reset mid-session');
+}
+
+# 6. Redis stalls past the command timeout while requests wait on it: the
+#    connection is dropped and made again, and none is left behind
+{
+    is `$redis CLIENT PAUSE 2500 ALL`, "OK\n", 'stall: the server is paused';
+    my $c = $t->ua;
+    my @p = map { $c->get_p('http://127.0.0.1:' . $t->port . '/tickets'
+                            => { Host => 'acme.localhost', Cookie => 'hd_session=' . ('b' x 64) }) } 1 .. 2;
+    Mojo::Promise->all(@p)->wait;
+    sleep 1.5;
+    still_serves('stall');
+    my $clients = () = `$redis CLIENT LIST` =~ /^id=/mg;
+    cmp_ok $clients, '<=', 2, "stall: no Redis connection left behind ($clients, with redis-cli's own)";
 }
 
 $t->psql('UPDATE helpdesk.test_slow SET on_read = false');

@@ -315,15 +315,18 @@ ngx_http_helpdesk_stream_writer(ngx_http_request_t *r)
 static void
 ngx_http_helpdesk_stream_end(ngx_http_helpdesk_stream_t *s)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r = s->r;
+    ngx_http_request_t       *r = s->r;
+    ngx_http_helpdesk_req_t  *req;
 
     ngx_http_helpdesk_stream_cleanup(s);
 
     /* the last chunk, then the request goes (from a timer: see the core) */
-    c = r->connection;
+    req = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+    if (req) {
+        ngx_http_helpdesk_req_wake(req);
+    }
+
     ngx_http_finalize_request(r, ngx_http_send_special(r, NGX_HTTP_LAST));
-    ngx_http_run_posted_requests(c);
 }
 
 

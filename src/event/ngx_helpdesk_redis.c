@@ -59,6 +59,7 @@ typedef struct {
     ngx_msec_t                  retry_at;
     unsigned                    down:1;
     unsigned                    ready:1;
+    unsigned                    dropping:1;
 } ngx_helpdesk_redis_client_t;
 
 
@@ -201,7 +202,7 @@ ngx_helpdesk_redis_run(ngx_helpdesk_redis_cmd_t *cmd)
         return;
     }
 
-    if (!cl->ready || ngx_exiting) {
+    if (!cl->ready || ngx_exiting || cl->dropping) {
         ngx_helpdesk_redis_fail(cmd);
         return;
     }
@@ -376,7 +377,14 @@ ngx_helpdesk_redis_drop(void)
     cl->state = NGX_HELPDESK_REDIS_DISCONNECTED;
 
     if (ac) {
+        /*
+         * hiredis calls every pending callback from inside the free; a
+         * caller that sends again from there is failed, not given a new
+         * connection the rest of this drop would lose
+         */
+        cl->dropping = 1;
         redisAsyncFree(ac);
+        cl->dropping = 0;
     }
 }
 

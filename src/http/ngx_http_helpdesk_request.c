@@ -18,10 +18,17 @@
  * client always gets application/problem+json.
  *
  * Completions.  A PostgreSQL answer or a Redis reply arrives on events
- * that are not the client connection's, so after finalizing from there we
- * run the requests nginx posted meanwhile (a termination is one), as
+ * that are not the client connection's, so after finalizing from there the
+ * requests nginx posted meanwhile (a termination is one) must be run, as
  * nginx's upstream module does; inside the content handler nginx does it
- * itself on the way out.
+ * itself on the way out.  They are never run from where we finalize: that
+ * may be deep inside a call of nginx's own (a body read whose handler ran
+ * at once) which still uses the request when we return to it, and running
+ * a posted termination there frees the request under its feet.  So the
+ * request joins a queue before it is finalized, and one posted event runs
+ * the queue from the top of the event loop.  A request freed meanwhile
+ * leaves the queue by a cleanup of its pool, so the queue only ever holds
+ * live requests (and their connections, which outlive them).
  */
 
 
@@ -42,6 +49,12 @@ static ngx_int_t ngx_http_helpdesk_req_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_helpdesk_req_output_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_flag_t ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r);
+static void ngx_http_helpdesk_req_wake_handler(ngx_event_t *ev);
+static void ngx_http_helpdesk_req_unwake(void *data);
+
+
+static ngx_queue_t   ngx_http_helpdesk_req_wakes;
+static ngx_event_t   ngx_http_helpdesk_req_wake_ev;
 
 
 static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
@@ -425,6 +438,9 @@ ngx_http_helpdesk_req_finalize(ngx_http_helpdesk_req_t *req, ngx_int_t rc)
         && !r->discard_body
         && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
     {
+        /* no "100 Continue" after an answer: the client need not send */
+        r->expect_tested = 1;
+
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             r->keepalive = 0;
         }
@@ -442,9 +458,84 @@ ngx_http_helpdesk_req_finalize(ngx_http_helpdesk_req_t *req, ngx_int_t rc)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "helpdesk: finalize %i%s", rc, sync ? "" : " (async)");
 
-    ngx_http_finalize_request(r, rc);
-
     if (!sync) {
+        /* before: finalizing may free the request, and req with it */
+        ngx_http_helpdesk_req_wake(req);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * Runs the request's posted requests soon, from the top of the event loop
+ * (see the opening comment).  Call it before finalizing.
+ */
+
+void
+ngx_http_helpdesk_req_wake(ngx_http_helpdesk_req_t *req)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (req->waking) {
+        return;
+    }
+
+    if (!req->wake_cleanup) {
+        cln = ngx_pool_cleanup_add(req->r->pool, 0);
+        if (cln == NULL) {
+            return;
+        }
+
+        cln->handler = ngx_http_helpdesk_req_unwake;
+        cln->data = req;
+        req->wake_cleanup = 1;
+    }
+
+    if (ngx_http_helpdesk_req_wakes.next == NULL) {
+        ngx_queue_init(&ngx_http_helpdesk_req_wakes);
+    }
+
+    ngx_queue_insert_tail(&ngx_http_helpdesk_req_wakes, &req->wake);
+    req->waking = 1;
+
+    if (!ngx_http_helpdesk_req_wake_ev.posted) {
+        ngx_http_helpdesk_req_wake_ev.handler =
+                                         ngx_http_helpdesk_req_wake_handler;
+        ngx_http_helpdesk_req_wake_ev.log = ngx_cycle->log;
+        ngx_post_event(&ngx_http_helpdesk_req_wake_ev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_helpdesk_req_unwake(void *data)
+{
+    ngx_http_helpdesk_req_t  *req = data;
+
+    if (req->waking) {
+        ngx_queue_remove(&req->wake);
+        req->waking = 0;
+    }
+}
+
+
+static void
+ngx_http_helpdesk_req_wake_handler(ngx_event_t *ev)
+{
+    ngx_queue_t              *q;
+    ngx_connection_t         *c;
+    ngx_http_helpdesk_req_t  *req;
+
+    while (!ngx_queue_empty(&ngx_http_helpdesk_req_wakes)) {
+        q = ngx_queue_head(&ngx_http_helpdesk_req_wakes);
+        req = ngx_queue_data(q, ngx_http_helpdesk_req_t, wake);
+
+        ngx_queue_remove(q);
+        req->waking = 0;
+
+        /* may free the request: nothing of req is used after it */
+        c = req->r->connection;
         ngx_http_run_posted_requests(c);
     }
 }
@@ -478,8 +569,8 @@ ngx_http_helpdesk_req_unblock(ngx_http_helpdesk_req_t *req)
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "helpdesk: request ended while its task ran");
 
+    ngx_http_helpdesk_req_wake(req);
     ngx_http_finalize_request(r, NGX_ERROR);
-    ngx_http_run_posted_requests(c);
 
     return NGX_DECLINED;
 }

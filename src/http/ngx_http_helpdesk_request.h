@@ -43,7 +43,11 @@ typedef struct {
     off_t                           body_seen;
     ngx_str_t                       problem;    /* replaces an nginx page */
 
+    ngx_queue_t                     wake;       /* see req_wake() */
+
     unsigned                        sync:1;     /* in the content handler */
+    unsigned                        waking:1;
+    unsigned                        wake_cleanup:1;
     unsigned                        too_large:1;
     unsigned                        blocked:1;  /* a thread task runs */
 } ngx_http_helpdesk_req_t;
@@ -84,6 +88,13 @@ void ngx_http_helpdesk_req_resume(ngx_http_helpdesk_req_t *req, ngx_int_t rc);
  */
 void ngx_http_helpdesk_req_finalize(ngx_http_helpdesk_req_t *req,
     ngx_int_t rc);
+
+/*
+ * Runs the request's posted requests from the top of the event loop; for
+ * code that finalizes a request from a timer or a completion by itself:
+ * call it just before finalizing.
+ */
+void ngx_http_helpdesk_req_wake(ngx_http_helpdesk_req_t *req);
 
 /*
  * A thread-pool task works on memory of the request: while it runs nginx
