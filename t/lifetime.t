@@ -153,12 +153,19 @@ my $redis = "redis-cli -s $d/run/redis.sock";
 }
 
 # 6. Redis stalls past the command timeout while requests wait on it: the
-#    connection is dropped and made again, and none is left behind
+#    connection is dropped and made again, and a caller that sends its next
+#    command from inside the drop (a login, whose attempt counter follows
+#    its session lookup) gets a failure, not a connection nobody keeps
 {
     is `$redis CLIENT PAUSE 2500 ALL`, "OK\n", 'stall: the server is paused';
     my $c = $t->ua;
-    my @p = map { $c->get_p('http://127.0.0.1:' . $t->port . '/tickets'
-                            => { Host => 'acme.localhost', Cookie => 'hd_session=' . ('b' x 64) }) } 1 .. 2;
+    my $csrf = 'c' x 64;
+    my $cookie = 'hd_session=' . ('b' x 64) . "; hd_csrf=$csrf";
+    my @p = ($c->get_p('http://127.0.0.1:' . $t->port . '/tickets'
+                       => { Host => 'acme.localhost', Cookie => $cookie }),
+             $c->post_p('http://127.0.0.1:' . $t->port . '/_/api/login'
+                        => { Host => 'acme.localhost', Cookie => $cookie, 'X-CSRF-Token' => $csrf }
+                        => json => { email => 'x@example.com', password => 'wrong-password' }));
     Mojo::Promise->all(@p)->wait;
     sleep 1.5;
     still_serves('stall');

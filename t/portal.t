@@ -127,6 +127,14 @@ is $res->code, 403, 'a token other than the cookie: 403';
 $res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'segredo123', name => 'Ana' },
                Origin => 'https://evil.example');
 is $res->code, 403, 'a cross-site Origin: 403';
+for my $o ('https://acme.portal.test', 'http://acme.portal.test:8081', 'http://acme.portal.test.evil.example') {
+    $res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'short', name => 'Ana' },
+                   Origin => $o);
+    is $res->code, 403, "the same name on another scheme, port or domain ($o): 403";
+}
+$res = $p->api(POST => '/signup', { email => 'ana@example.com', password => 'short', name => 'Ana' },
+               Origin => 'http://acme.portal.test:80');
+is $res->code, 422, 'this site with its default port written out is this site (the password is then checked)';
 $res = $p->signup('ana@example.com', 'short', 'Ana');
 is $res->code, 422, 'a short password: 422';
 is $res->json->{errors}[0]{field}, 'password', 'naming the field';

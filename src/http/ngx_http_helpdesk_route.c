@@ -105,7 +105,7 @@ ngx_http_helpdesk_route_miss(ngx_http_request_t *r, ngx_uint_t allowed)
         allowed |= NGX_HTTP_HEAD;
     }
 
-    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE"));
+    p = ngx_pnalloc(r->pool, sizeof("GET, HEAD, POST, PUT, PATCH, DELETE, "));
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

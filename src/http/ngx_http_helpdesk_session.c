@@ -129,12 +129,18 @@ ngx_http_helpdesk_session_fetch(ngx_http_helpdesk_req_t *req,
 }
 
 
-/* scheme://host[:port]: the host must be this one */
+/*
+ * scheme://host[:port] must be this very site: the scheme we are served
+ * on, the checked Host, and its port (a scheme's default port may be
+ * written or left out on either side).
+ */
 
 static ngx_flag_t
 ngx_http_helpdesk_session_same_origin(ngx_http_helpdesk_req_t *req)
 {
-    u_char           *p, *last, *end;
+    u_char           *p, *last, *end, *host;
+    size_t            scheme_len;
+    ngx_str_t         port, ours;
     ngx_table_elt_t  *h;
 
     h = ngx_helpdesk_http_header_in(req->r, "Origin", sizeof("Origin") - 1);
@@ -143,28 +149,58 @@ ngx_http_helpdesk_session_same_origin(ngx_http_helpdesk_req_t *req)
         return 1;
     }
 
-    end = h->value.data + h->value.len;
+    p = h->value.data;
+    end = p + h->value.len;
 
-    p = ngx_strlcasestrn(h->value.data, end, (u_char *) "://", 3 - 1);
-    if (p == NULL) {
+    scheme_len = req->tls ? sizeof("https://") - 1 : sizeof("http://") - 1;
+
+    if ((size_t) (end - p) <= scheme_len
+        || ngx_strncasecmp(p, (u_char *) (req->tls ? "https://" : "http://"),
+                           scheme_len) != 0)
+    {
         return 0;
     }
 
-    p += 3;
+    host = p + scheme_len;
 
-    if (p < end && *p == '[') {
-        last = ngx_strlchr(p, end, ']');
+    if (*host == '[') {
+        last = ngx_strlchr(host, end, ']');
         last = last ? last + 1 : end;
 
     } else {
-        last = ngx_strlchr(p, end, ':');
+        last = ngx_strlchr(host, end, ':');
         if (last == NULL) {
             last = end;
         }
     }
 
-    return (size_t) (last - p) == req->host.len
-           && ngx_strncasecmp(p, req->host.data, req->host.len) == 0;
+    if ((size_t) (last - host) != req->host.len
+        || ngx_strncasecmp(host, req->host.data, req->host.len) != 0)
+    {
+        return 0;
+    }
+
+    port.data = (last < end && *last == ':') ? last + 1 : end;
+    port.len = end - port.data;
+
+    ours = req->port;
+
+    if (port.len == 0) {
+        ngx_str_set(&port, "80");
+        if (req->tls) {
+            ngx_str_set(&port, "443");
+        }
+    }
+
+    if (ours.len == 0) {
+        ngx_str_set(&ours, "80");
+        if (req->tls) {
+            ngx_str_set(&ours, "443");
+        }
+    }
+
+    return port.len == ours.len
+           && ngx_strncmp(port.data, ours.data, ours.len) == 0;
 }
 
 
