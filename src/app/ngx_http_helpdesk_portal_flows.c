@@ -33,6 +33,8 @@
 static ngx_int_t ngx_http_helpdesk_portal_field(
     ngx_http_helpdesk_portal_ctx_t *ctx, const char *name, ngx_str_t *out,
     size_t max);
+static void ngx_http_helpdesk_portal_hash(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *password);
 static void ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc,
     ngx_str_t *hash);
 static void ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc,
@@ -95,18 +97,7 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
-        ngx_http_helpdesk_req_block(&ctx->req);
-
-        if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
-                                       &ctx->secret,
-                                       ngx_http_helpdesk_portal_hashed, ctx)
-            != NGX_OK)
-        {
-            (void) ngx_http_helpdesk_req_unblock(&ctx->req);
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
+        ngx_http_helpdesk_portal_hash(ctx, &ctx->secret);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_LOGOUT:
@@ -618,6 +609,25 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
+/* a password to hash, in the thread pool, the request held meanwhile */
+static void
+ngx_http_helpdesk_portal_hash(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *password)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+
+    ngx_http_helpdesk_req_block(&ctx->req);
+
+    if (ngx_helpdesk_password_hash(r->pool, r->connection->log, password,
+                                   ngx_http_helpdesk_portal_hashed, ctx)
+        != NGX_OK)
+    {
+        (void) ngx_http_helpdesk_req_unblock(&ctx->req);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
 /* a new hash is ready: store it */
 static void
 ngx_http_helpdesk_portal_hashed(void *data, ngx_int_t rc, ngx_str_t *hash)
@@ -675,15 +685,12 @@ static void
 ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
 {
     json_t                          *a;
-    ngx_http_request_t              *r;
     ngx_http_helpdesk_portal_ctx_t  *ctx = data;
 
     /* the task is over: nginx may have ended the request meanwhile */
     if (ngx_http_helpdesk_req_unblock(&ctx->req) != NGX_OK) {
         return;
     }
-
-    r = ctx->req.r;
 
     if (rc == NGX_ERROR) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -698,18 +705,7 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
             return;
         }
 
-        ngx_http_helpdesk_req_block(&ctx->req);
-
-        if (ngx_helpdesk_password_hash(r->pool, r->connection->log,
-                                       &ctx->secret2,
-                                       ngx_http_helpdesk_portal_hashed, ctx)
-            != NGX_OK)
-        {
-            (void) ngx_http_helpdesk_req_unblock(&ctx->req);
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
+        ngx_http_helpdesk_portal_hash(ctx, &ctx->secret2);
         return;
     }
 
