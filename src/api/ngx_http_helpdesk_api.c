@@ -55,11 +55,11 @@ static ngx_str_t  ngx_http_helpdesk_api_challenge =
     ngx_string("Bearer realm=\"helpdesk\", error=\"invalid_token\"");
 
 static const char  ngx_http_helpdesk_api_tenant_sql[] =
-    "SELECT status, body, location FROM helpdesk.api_call"
+    "SELECT status, body, location FROM api.api_call"
     "($1::bytea, $2, $3::inet, $4, $5::jsonb)";
 
 static const char  ngx_http_helpdesk_api_provider_sql[] =
-    "SELECT status, body, location FROM helpdesk.provider_call"
+    "SELECT status, body, location FROM api.provider_call"
     "($1, $2::inet, $3::jsonb)";
 
 static const char  ngx_http_helpdesk_api_health_sql[] =

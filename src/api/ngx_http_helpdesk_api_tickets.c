@@ -198,7 +198,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_attachment_ops[]
 = {
     { NGX_HTTP_GET, "attachment.get", "tickets:read", TENANT,
       ngx_http_helpdesk_api_attachment_id, NULL,
-      "SELECT filename, content_type, data FROM helpdesk.api_attachment"
+      "SELECT filename, content_type, data FROM api.api_attachment"
       "($1::bytea, $2, $3::inet, $4::jsonb)",
       ngx_http_helpdesk_api_attachment_send },
     { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }

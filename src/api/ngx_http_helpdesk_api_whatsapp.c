@@ -478,7 +478,7 @@ ngx_http_helpdesk_wa_qr_svg(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res)
 
 
 #define NUMBER_SQL                                                            \
-    "SELECT number FROM helpdesk.api_whatsapp_number"                         \
+    "SELECT number FROM api.api_whatsapp_number"                              \
     "($1::bytea, $2, $3::inet, $4::jsonb)"
 
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT

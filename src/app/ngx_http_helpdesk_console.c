@@ -82,11 +82,11 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
 static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_console_app = {
     NGX_HTTP_HELPDESK_SESSION_CONSOLE,
     ngx_string("hd_agent"),
-    "SELECT status, body FROM helpdesk.console_call"
+    "SELECT status, body FROM api.console_call"
     "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",
-    "SELECT status, body FROM helpdesk.console_upload"
+    "SELECT status, body FROM api.console_upload"
     "($1, $2, $3::uuid, $4::inet, $5, $6, $7)",
-    "SELECT filename, content_type, data FROM helpdesk.console_attachment"
+    "SELECT filename, content_type, data FROM api.console_attachment"
     "($1, $2, $3::uuid, $4::inet, $5, $6)",
     "console/index.html",
     ngx_http_helpdesk_console_ops

@@ -78,7 +78,7 @@ static const char  ngx_http_helpdesk_stream_hello[] = "retry: 3000\nevent: hello
 
 static const char  ngx_http_helpdesk_stream_sql[] =
     "SELECT tenant_id, ticket_id, event_id, high"
-    " FROM helpdesk.events_since($1::bigint)";
+    " FROM api.events_since($1::bigint)";
 
 
 /* GET /_/api/stream: who the agent is, then the stream */

@@ -107,11 +107,11 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
 static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_portal_app = {
     NGX_HTTP_HELPDESK_SESSION_PORTAL,
     ngx_string("hd_session"),
-    "SELECT status, body FROM helpdesk.portal_call"
+    "SELECT status, body FROM api.portal_call"
     "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",
-    "SELECT status, body FROM helpdesk.portal_upload"
+    "SELECT status, body FROM api.portal_upload"
     "($1, $2, $3::uuid, $4::inet, $5, $6, $7)",
-    "SELECT filename, content_type, data FROM helpdesk.portal_attachment"
+    "SELECT filename, content_type, data FROM api.portal_attachment"
     "($1, $2, $3::uuid, $4::inet, $5, $6)",
     "portal/index.html",
     ngx_http_helpdesk_portal_ops

@@ -29,7 +29,7 @@ static const ngx_helpdesk_www_file_t *ngx_http_helpdesk_portal_www(
 
 
 static const char  ngx_http_helpdesk_portal_image_sql[] =
-    "SELECT content_type, sha256, data FROM helpdesk.portal_asset($1, $2, $3)";
+    "SELECT content_type, sha256, data FROM api.portal_asset($1, $2, $3)";
 
 
 

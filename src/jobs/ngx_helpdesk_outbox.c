@@ -258,7 +258,7 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
                     "event_type, method, url, headers, body, secret, "
-                    "binary_response FROM helpdesk.outbox_claim($1, $2)";
+                    "binary_response FROM api.outbox_claim($1, $2)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
 
@@ -290,7 +290,7 @@ ngx_helpdesk_outbox_schedule(void)
     ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
 
     ngx_memzero(&ob->schedule, sizeof(ngx_helpdesk_pg_query_t));
-    ob->schedule.sql = "SELECT helpdesk.outbox_schedule($1)";
+    ob->schedule.sql = "SELECT api.outbox_schedule($1)";
     ob->schedule.handler = ngx_helpdesk_outbox_scheduled;
     ob->schedule.log = ob->log;
 
@@ -550,7 +550,7 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     ngx_helpdesk_outbox_conf_t *conf = ob->conf;
 
     ngx_memzero(&d->query, sizeof(ngx_helpdesk_pg_query_t));
-    d->query.sql = "SELECT helpdesk.outbox_result($1, $2, $3, $4, $5, $6, $7, "
+    d->query.sql = "SELECT api.outbox_result($1, $2, $3, $4, $5, $6, $7, "
                    "$8, $9, $10, $11, $12)";
     d->query.handler = ngx_helpdesk_outbox_recorded;
     d->query.data = d;

@@ -7,7 +7,8 @@
 #   stack.sh pg-stop DIR [mode] stop it (mode: fast, immediate)
 #   stack.sh redis-start DIR   start Redis on DIR/run/redis.sock
 #   stack.sh redis-stop DIR    stop it
-#   stack.sh migrate DIR       apply pending migrations from sql/
+#   stack.sh migrate DIR       apply pending migrations from sql/migrations/,
+#                              then every function from sql/<concern>/
 #   stack.sh psql DIR [args]   psql as the superuser
 #
 # PostgreSQL refuses to run as root; as root, both servers run as the
@@ -105,29 +106,66 @@ redis-stop)
     ;;
 
 migrate)
-    # Every migration is idempotent (CREATE ... IF NOT EXISTS, CREATE OR
-    # REPLACE FUNCTION): a new file is applied, and so is a file whose
-    # content changed, which is how function bodies are updated in place.
-    # Table changes always come in a new file.
+    # The schema in two parts (see sql/migrations/001_schema.sql):
+    #   sql/migrations/NNN_*.sql  table changes, each applied once, in order,
+    #                             in its own transaction, recorded with its
+    #                             checksum; never edited once released
+    #   sql/<concern>/*.sql       functions, all re-applied every time after
+    #                             the migrations, then sql/privileges.sql,
+    #                             in one transaction
+    # The files are read from a copy in DIR, which the server's account can
+    # read even when the work tree is private.
+    rm -rf "$dir/sql"
+    cp -R "$top/sql" "$dir/sql"
+    chmod -R a+rX "$dir/sql"
     psql_su -d helpdesk -c "CREATE SCHEMA IF NOT EXISTS helpdesk_meta;
         CREATE TABLE IF NOT EXISTS helpdesk_meta.schema_migrations (
             version text PRIMARY KEY,
             applied_at timestamptz NOT NULL DEFAULT now());
         ALTER TABLE helpdesk_meta.schema_migrations
             ADD COLUMN IF NOT EXISTS checksum text"
+    old=$(psql_su -d helpdesk -tAc "SELECT string_agg(version, ' ' ORDER BY version)
+                                    FROM helpdesk_meta.schema_migrations
+                                    WHERE version !~ '^migrations/'")
+    if [ -n "$old" ]; then
+        real=$(cd "$dir" && pwd -P)
+        cat >&2 <<MSG
+This database was created with the earlier layout of sql/ (numbered files
+that mixed tables and functions and were applied again whenever they
+changed: $old).
+It cannot be brought to the current layout (sql/migrations/ applied once,
+functions re-applied from sql/<concern>/, entry points in schema "api")
+in place.  Recreate it; for the local stack of \`make run\`, which loses
+its demo data and seeds new demo data:
+
+    make stop && rm -rf $real && make run
+MSG
+        exit 1
+    fi
     applied=$(psql_su -d helpdesk -tAc "SELECT version || ' ' || coalesce(checksum, '') FROM helpdesk_meta.schema_migrations")
-    for f in "$top"/sql/[0-9]*.sql; do
-        v=$(basename "$f" .sql)
+    for f in "$dir"/sql/migrations/[0-9]*.sql; do
+        v="migrations/$(basename "$f" .sql)"
         sum=$(sha256sum "$f" | cut -c1-64)
-        if printf '%s\n' "$applied" | grep -qx "$v $sum"; then
+        line=$(printf '%s\n' "$applied" | grep "^$v " || true)
+        if [ -n "$line" ]; then
+            if [ "$line" != "$v $sum" ]; then
+                echo "sql/$v.sql was changed after it was applied to this database." >&2
+                echo "Migrations are never edited once released: restore it and put the change in a new migration." >&2
+                exit 1
+            fi
             continue
         fi
-        { cat "$f"
-          printf "\nINSERT INTO helpdesk_meta.schema_migrations (version, checksum) VALUES ('%s', '%s')\n" "$v" "$sum"
-          printf "ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();\n"
-        } | psql_su -d helpdesk --single-transaction -f - >/dev/null
+        psql_su -d helpdesk --single-transaction -f "$f" \
+            -c "INSERT INTO helpdesk_meta.schema_migrations (version, checksum) VALUES ('$v', '$sum')" >/dev/null
         echo "migrated: $v"
     done
+    set --
+    for f in "$dir"/sql/*/*.sql; do
+        case "$f" in "$dir"/sql/migrations/*) continue ;; esac
+        set -- "$@" -f "$f" -c "RESET ROLE"
+    done
+    psql_su -d helpdesk --single-transaction -c "SET LOCAL check_function_bodies = off" \
+        "$@" -f "$dir/sql/privileges.sql" >/dev/null
     ;;
 
 psql)

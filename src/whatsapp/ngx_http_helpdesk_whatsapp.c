@@ -214,7 +214,7 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
 
     ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
     q->sql = "SELECT tenant_id, connection_id, provider, app_secret, "
-             "verify_token FROM helpdesk.whatsapp_route($1)";
+             "verify_token FROM api.whatsapp_route($1)";
     q->handler = ngx_http_helpdesk_whatsapp_routed;
     q->data = ctx;
     q->log = ctx->req.r->connection->log;

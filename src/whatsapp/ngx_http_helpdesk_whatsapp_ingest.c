@@ -247,7 +247,7 @@ ngx_http_helpdesk_wa_flush(void)
     *p++ = ']';
     arg.len = p - arg.data;
 
-    batch->query.sql = "SELECT r FROM helpdesk.whatsapp_ingest_batch($1::jsonb) r";
+    batch->query.sql = "SELECT r FROM api.whatsapp_ingest_batch($1::jsonb) r";
     batch->query.handler = ngx_http_helpdesk_wa_stored;
     batch->query.data = batch;
     batch->query.log = ngx_cycle->log;

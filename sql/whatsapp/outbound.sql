@@ -10,11 +10,6 @@
 
 SET ROLE helpdesk_owner;
 
-ALTER TABLE helpdesk.ticket_events DROP CONSTRAINT IF EXISTS ticket_events_type_check;
-ALTER TABLE helpdesk.ticket_events ADD CONSTRAINT ticket_events_type_check
-    CHECK (type IN ('created', 'comment', 'status_changed', 'priority_changed',
-                    'category_changed', 'assignee_changed', 'delivery_failed'));
-
 -- The customer's side of a WhatsApp ticket: its contact and number.
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_party(t helpdesk.tickets,
     OUT contact helpdesk.whatsapp_contacts, OUT conn helpdesk.whatsapp_connections)
@@ -219,7 +214,7 @@ $$;
 -- What became of a message handed to the provider.
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_failed(p_tenant uuid, p_message bigint,
     p_code int, p_title text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     m   helpdesk.whatsapp_messages;
     ctx jsonb;
@@ -258,7 +253,7 @@ $$;
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_send_result(o helpdesk.outbox, p_ok boolean,
     p_http_status int, p_error text, p_response text, p_max_attempts int,
     p_backoff_ms int, p_max_backoff_ms int)
-RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     r     jsonb;
     code  int;
@@ -308,8 +303,4 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.whatsapp_failed(uuid, bigint, int, text) FROM PUBLIC;
-
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

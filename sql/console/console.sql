@@ -7,52 +7,6 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE TABLE IF NOT EXISTS helpdesk.canned_replies (
-    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
-    canned_id     uuid NOT NULL DEFAULT gen_random_uuid(),
-    title         text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
-    body          text NOT NULL CHECK (length(body) BETWEEN 1 AND 20000),
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    updated_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, canned_id)
-);
-
--- an agent's saved queue filters
-CREATE TABLE IF NOT EXISTS helpdesk.saved_views (
-    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
-    view_id       uuid NOT NULL DEFAULT gen_random_uuid(),
-    user_id       uuid NOT NULL,
-    name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
-    filters       jsonb NOT NULL DEFAULT '{}',
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, view_id),
-    UNIQUE (tenant_id, user_id, name),
-    FOREIGN KEY (tenant_id, user_id) REFERENCES helpdesk.users
-);
-
--- who has a ticket open right now (heartbeats from the console)
-CREATE TABLE IF NOT EXISTS helpdesk.agent_presence (
-    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
-    ticket_id     uuid NOT NULL,
-    user_id       uuid NOT NULL,
-    seen_at       timestamptz NOT NULL DEFAULT now(),
-    typing        boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (tenant_id, ticket_id, user_id)
-);
-
--- agents' second factor (TOTP): the secret in use, and one being set up
-ALTER TABLE helpdesk.users ADD COLUMN IF NOT EXISTS totp_secret text;
-ALTER TABLE helpdesk.users ADD COLUMN IF NOT EXISTS totp_pending text;
-GRANT UPDATE (totp_secret, totp_pending) ON helpdesk.users TO helpdesk_app;
-
--- the console's live updates read new events in order
-CREATE INDEX IF NOT EXISTS ticket_events_seq ON helpdesk.ticket_events (event_id);
-
-SELECT helpdesk.tenant_rls(t::regclass)
-FROM unnest(ARRAY['helpdesk.canned_replies', 'helpdesk.saved_views',
-                  'helpdesk.agent_presence']) t;
-
-
 -- Views ----------------------------------------------------------------------
 
 CREATE OR REPLACE FUNCTION helpdesk.console_user_json(u helpdesk.users) RETURNS jsonb
@@ -162,7 +116,6 @@ BEGIN
                          THEN 'portal' END);
 END
 $$;
-
 
 -- Operations ---------------------------------------------------------------------
 
@@ -968,16 +921,12 @@ BEGIN
     body := r->'body';
 END
 $$;
-
-DROP FUNCTION IF EXISTS helpdesk.console_upload(text, text, uuid, inet, text, text, bytea);
-CREATE FUNCTION helpdesk.console_upload(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION helpdesk.console_upload(p_host text, p_base text, p_user uuid,
     p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
 LANGUAGE sql AS $$
     SELECT * FROM helpdesk.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
-
-DROP FUNCTION IF EXISTS helpdesk.console_attachment(text, text, uuid, inet, text, text);
-CREATE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
     p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE sql AS $$
@@ -989,7 +938,7 @@ $$;
 -- in every row; with no p_since, only the mark (start from now).
 CREATE OR REPLACE FUNCTION helpdesk.events_since(p_since bigint)
 RETURNS TABLE (tenant_id uuid, ticket_id uuid, event_id bigint, high bigint)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     top bigint;
@@ -1017,10 +966,4 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.events_since(bigint) FROM PUBLIC;
-
 RESET ROLE;
-
-GRANT SELECT, INSERT, UPDATE, DELETE ON helpdesk.canned_replies, helpdesk.saved_views,
-    helpdesk.agent_presence TO helpdesk_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

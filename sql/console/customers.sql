@@ -7,10 +7,6 @@
 
 SET ROLE helpdesk_owner;
 
--- requesters of one tenant, by user; the directory counts tickets with it
-CREATE INDEX IF NOT EXISTS tickets_requester_status
-    ON helpdesk.tickets (tenant_id, requester_id, status);
-
 CREATE OR REPLACE FUNCTION helpdesk.console_customer_json(c helpdesk.users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -178,5 +174,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -3,26 +3,6 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE TABLE IF NOT EXISTS helpdesk.attachments (
-    tenant_id       uuid NOT NULL REFERENCES helpdesk.tenants,
-    attachment_id   uuid NOT NULL DEFAULT gen_random_uuid(),
-    ticket_id       uuid NOT NULL,
-    event_id        bigint,
-    filename        text NOT NULL,
-    content_type    text NOT NULL,
-    size            bigint NOT NULL,
-    sha256          text NOT NULL,
-    data            bytea NOT NULL,
-    source          text NOT NULL DEFAULT 'upload',
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, attachment_id),
-    FOREIGN KEY (tenant_id, ticket_id) REFERENCES helpdesk.tickets
-);
-
-CREATE INDEX IF NOT EXISTS attachments_event ON helpdesk.attachments (tenant_id, ticket_id, event_id);
-
-SELECT helpdesk.tenant_rls('helpdesk.attachments');
-
 -- GET /v1/tickets/{id}/attachments/{attachment}: the file itself.
 CREATE OR REPLACE FUNCTION helpdesk.api_attachment(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb,
@@ -58,6 +38,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT SELECT, INSERT ON helpdesk.attachments TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.api_attachment(bytea, text, inet, jsonb) TO helpdesk_app;

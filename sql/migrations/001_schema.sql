@@ -1,19 +1,43 @@
 -- nginx-helpdesk: roles, tables and row-level security.
 --
+-- THE MIGRATIONS.  Every file in sql/migrations/ changes tables, types,
+-- indexes, policies or privileges on tables, and is applied once, in the
+-- order of its number, recorded in helpdesk_meta.schema_migrations with
+-- its checksum.  A migration is never edited once released: `migrate`
+-- refuses a database whose applied migration no longer matches its file.
+-- A change to the schema is a new file with the next number.  (Numbers
+-- follow the history of the schema; some are absent because their
+-- releases changed functions only.)  Functions live in sql/<concern>/ and
+-- are re-applied on every migrate; only what a table, a policy or a
+-- trigger needs at creation time is defined here.
+--
 -- Every table carries tenant_id and leads its primary key with it, so the
 -- schema can later be distributed by tenant.  Row-level security scopes
 -- every row to the tenant set for the current transaction with
 --     set_config('helpdesk.tenant_id', <uuid>, true)
--- nginx connects as helpdesk_app, which owns nothing and is no superuser:
--- the policies apply to it even where the C code forgot a filter.
--- The tables belong to helpdesk_owner (no login).  The few functions that
--- must look across tenants (API key lookup, the provider API) are
--- SECURITY DEFINER functions owned by it.
+--
+-- Three roles:
+--   helpdesk_owner    (no login) owns the schema, the tables and the
+--                     internal functions.  Owners bypass row-level
+--                     security, so only the few SECURITY DEFINER functions
+--                     that must look across tenants (key lookup, the
+--                     provider API, the outbox runner, host and webhook
+--                     routing) run as it.
+--   helpdesk_service  (no login) holds the privileges on the tables and
+--                     EXECUTE on the internal functions, and owns the
+--                     entry points in schema "api".  It owns no table and
+--                     is neither superuser nor BYPASSRLS: the policies
+--                     apply to everything that runs as it.
+--   helpdesk_app      what nginx logs in as: USAGE on schema "api" and
+--                     EXECUTE on its functions, nothing else.
 
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'helpdesk_owner') THEN
         CREATE ROLE helpdesk_owner NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'helpdesk_service') THEN
+        CREATE ROLE helpdesk_service NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'helpdesk_app') THEN
         CREATE ROLE helpdesk_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
@@ -25,21 +49,26 @@ $$;
 -- and the planner's row guesses for JSON functions would trigger it.
 ALTER ROLE helpdesk_app SET jit = off;
 
+-- Nothing may be created in "public" by anyone but its owner.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
 CREATE SCHEMA IF NOT EXISTS helpdesk AUTHORIZATION helpdesk_owner;
-GRANT USAGE ON SCHEMA helpdesk TO helpdesk_app;
+GRANT USAGE ON SCHEMA helpdesk TO helpdesk_service;
+
+-- The entry points: the only functions the app role may execute.
+CREATE SCHEMA IF NOT EXISTS api AUTHORIZATION helpdesk_service;
+GRANT USAGE ON SCHEMA api TO helpdesk_app;
+
+-- Functions are created executable by no one; sql/privileges.sql grants
+-- what each role needs after every migrate.
+ALTER DEFAULT PRIVILEGES FOR ROLE helpdesk_owner REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES FOR ROLE helpdesk_service REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 SET ROLE helpdesk_owner;
 
 CREATE OR REPLACE FUNCTION helpdesk.current_tenant() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(current_setting('helpdesk.tenant_id', true), '')::uuid
-$$;
-
--- Whether a path parameter can be an id at all (anything else is "not
--- found", never a cast error).
-CREATE OR REPLACE FUNCTION helpdesk.is_uuid(s text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 $$;
 
 CREATE TABLE IF NOT EXISTS helpdesk.tenants (
@@ -193,8 +222,8 @@ FROM unnest(ARRAY['helpdesk.tenants', 'helpdesk.users', 'helpdesk.api_keys',
 
 RESET ROLE;
 
-GRANT SELECT ON helpdesk.tenants TO helpdesk_app;
-GRANT UPDATE (ticket_seq, settings, updated_at) ON helpdesk.tenants TO helpdesk_app;
+GRANT SELECT ON helpdesk.tenants TO helpdesk_service;
+GRANT UPDATE (ticket_seq, settings, updated_at) ON helpdesk.tenants TO helpdesk_service;
 GRANT SELECT, INSERT, UPDATE ON helpdesk.users, helpdesk.api_keys,
-    helpdesk.tickets TO helpdesk_app;
-GRANT SELECT, INSERT ON helpdesk.ticket_events, helpdesk.audit_log TO helpdesk_app;
+    helpdesk.tickets TO helpdesk_service;
+GRANT SELECT, INSERT ON helpdesk.ticket_events, helpdesk.audit_log TO helpdesk_service;

@@ -11,8 +11,6 @@
 
 SET ROLE helpdesk_owner;
 
-ALTER TABLE helpdesk.whatsapp_contacts ADD COLUMN IF NOT EXISTS auto_reply_at timestamptz;
-
 CREATE OR REPLACE FUNCTION helpdesk.default_auto_reply() RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'Olá! Nosso horário de atendimento é de segunda a sexta, das 08h às 18h. '
@@ -201,5 +199,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -1,4 +1,5 @@
--- nginx-helpdesk: entry points of the REST API.
+-- nginx-helpdesk: the REST API's dispatchers (called through api.api_call
+-- and api.provider_call).
 --
 -- api_call() is the whole of a tenant API request in one statement: it
 -- authenticates the key (by its SHA-256; keys themselves are never
@@ -13,7 +14,7 @@ SET ROLE helpdesk_owner;
 CREATE OR REPLACE FUNCTION helpdesk.api_key_auth(p_key_hash bytea,
     OUT tenant_id uuid, OUT key_id uuid, OUT name text, OUT scopes text[],
     OUT tenant_status text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT k.tenant_id, k.key_id, k.name, k.scopes, t.status
     INTO tenant_id, key_id, name, scopes, tenant_status
@@ -29,8 +30,6 @@ BEGIN
     END IF;
 END
 $$;
-
-REVOKE ALL ON FUNCTION helpdesk.api_key_auth(bytea) FROM PUBLIC;
 
 -- Who is asking, for every tenant API call: checks the key, its scope and
 -- the tenant, sets the tenant for row-level security, and returns the
@@ -200,7 +199,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION helpdesk.provider_tenant(p_ref text, for_update boolean)
 RETURNS helpdesk.tenants
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     t helpdesk.tenants;
 BEGIN
@@ -223,7 +222,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION helpdesk.provider_call(p_op text, p_ip inet, p_args jsonb,
     OUT status int, OUT body jsonb, OUT location text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     t   helpdesk.tenants;
@@ -357,14 +356,4 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.provider_call(text, inet, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION helpdesk.provider_tenant(text, boolean) FROM PUBLIC;
-
 RESET ROLE;
-
-GRANT EXECUTE ON FUNCTION helpdesk.api_call(bytea, text, inet, text, jsonb) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.api_auth(bytea, text, inet) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.api_key_auth(bytea) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.provider_call(text, inet, jsonb) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.tenant_json(helpdesk.tenants) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.key_json(helpdesk.api_keys) TO helpdesk_app;

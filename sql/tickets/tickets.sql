@@ -3,8 +3,9 @@
 -- Each operation is one function that does all of its work in the
 -- caller's transaction: the change, its ticket event and its audit row
 -- commit together or not at all, and a request costs one round trip.
--- The functions run as the caller (helpdesk_app), so row-level security
--- applies to every statement in them.
+-- The functions run as the caller (helpdesk_service, through the entry
+-- points in schema "api"), so row-level security applies to every
+-- statement in them.
 --
 -- "ctx" describes who acts: {tenant_id, actor_type, actor_id, actor_name,
 -- channel, ip}.  Every channel builds one and calls the same functions.
@@ -15,6 +16,13 @@
 -- HINT carries the problem type's slug.
 
 SET ROLE helpdesk_owner;
+
+-- Whether a path parameter can be an id at all (anything else is "not
+-- found", never a cast error).
+CREATE OR REPLACE FUNCTION helpdesk.is_uuid(s text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+$$;
 
 CREATE OR REPLACE FUNCTION helpdesk.fail(code text, slug text, message text,
                                          errors jsonb DEFAULT NULL)
@@ -285,7 +293,7 @@ $$;
 -- other (a rolled-back ticket leaves a gap).  The sequence is created with
 -- the tenant's first ticket, as the owner, continuing any older counter.
 CREATE OR REPLACE FUNCTION helpdesk.next_ticket_number(p_tenant uuid) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     seq text := 'helpdesk.ticket_number_' || replace(p_tenant::text, '-', '');
 BEGIN
@@ -705,5 +713,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -14,56 +14,6 @@
 
 SET ROLE helpdesk_owner;
 
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_ingest(uuid, uuid, inet, jsonb);
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_ingest_value(jsonb, uuid, jsonb, jsonb);
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_inbound(jsonb, uuid, jsonb, jsonb);
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_ingest_tenant(uuid, jsonb);
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_other_changes(jsonb);
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_values(jsonb);
-DROP TYPE IF EXISTS helpdesk.whatsapp_in;
-DROP TYPE IF EXISTS helpdesk.whatsapp_value;
-
--- one `value` object of a delivery (the Cloud API's entry[].changes[], or
--- the v1 body itself)
-CREATE TYPE helpdesk.whatsapp_value AS (
-    item           int,          -- the delivery it came in
-    vi             int,          -- its order in the delivery
-    connection_id  uuid,
-    ip             inet,
-    v1             boolean,      -- the legacy 360dialog shape
-    other          boolean,      -- a change that is not about messages
-    value          jsonb
-);
-
--- one inbound message of a batch, and what becomes of it
-CREATE TYPE helpdesk.whatsapp_in AS (
-    seq            int,          -- order in the batch
-    item           int,          -- the delivery it came in
-    connection_id  uuid,
-    ip             inet,
-    v1             boolean,      -- the legacy 360dialog shape
-    first          boolean,      -- not a repeat of a wamid earlier in the batch
-    ignored        boolean,      -- not a message we can store
-    wamid          text,
-    wa_id          text,
-    bsuid          text,
-    name           text,
-    username       text,
-    type           text,
-    body           text,
-    content        jsonb,
-    media          jsonb,
-    data           jsonb,        -- the event's data
-    at             timestamptz,  -- the message's own time
-    message_id     bigint,       -- set when stored (not a duplicate)
-    contact_id     uuid,
-    user_id        uuid,
-    actor_name     text,
-    ticket_id      uuid,
-    event_id       bigint,
-    pending        boolean       -- its ticket was waiting on the customer
-);
-
 -- The `value` objects of a delivery: every entry[].changes[] of the Cloud
 -- API envelope (`other` when it is not about messages), or the v1 body.
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_values(b jsonb)
@@ -497,7 +447,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON FUNCTION helpdesk.whatsapp_ingest_batch(jsonb) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.whatsapp_ingest_tenant(uuid, jsonb) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.whatsapp_values(jsonb) TO helpdesk_app;

@@ -11,8 +11,6 @@
 
 SET ROLE helpdesk_owner;
 
-ALTER TABLE helpdesk.users ADD COLUMN IF NOT EXISTS merged_into uuid;
-
 CREATE OR REPLACE FUNCTION helpdesk.console_customer_merge(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -81,5 +79,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

@@ -72,5 +72,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

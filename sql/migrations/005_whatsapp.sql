@@ -114,4 +114,4 @@ RESET ROLE;
 
 GRANT SELECT, INSERT, UPDATE ON helpdesk.whatsapp_connections,
     helpdesk.whatsapp_contacts, helpdesk.whatsapp_messages,
-    helpdesk.whatsapp_statuses TO helpdesk_app;
+    helpdesk.whatsapp_statuses TO helpdesk_service;

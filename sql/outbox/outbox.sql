@@ -10,67 +10,6 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE TABLE IF NOT EXISTS helpdesk.webhook_endpoints (
-    tenant_id             uuid NOT NULL REFERENCES helpdesk.tenants,
-    endpoint_id           uuid NOT NULL DEFAULT gen_random_uuid(),
-    url                   text NOT NULL CHECK (url ~ '^https?://'),
-    description           text,
-    secret                text NOT NULL,
-    events                text[] NOT NULL,
-    enabled               boolean NOT NULL DEFAULT true,
-    disabled_reason       text,
-    consecutive_failures  int NOT NULL DEFAULT 0,
-    created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now(),
-    deleted_at            timestamptz,
-    PRIMARY KEY (tenant_id, endpoint_id)
-);
-
-CREATE TABLE IF NOT EXISTS helpdesk.outbox (
-    tenant_id        uuid NOT NULL REFERENCES helpdesk.tenants,
-    outbox_id        bigint GENERATED ALWAYS AS IDENTITY,
-    kind             text NOT NULL CHECK (kind IN ('webhook')),
-    target_id        uuid NOT NULL,
-    delivery_id      uuid NOT NULL,
-    event_type       text NOT NULL,
-    payload          jsonb NOT NULL,
-    status           text NOT NULL DEFAULT 'pending'
-                     CHECK (status IN ('pending', 'sending', 'delivered', 'dead')),
-    attempts         int NOT NULL DEFAULT 0,
-    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
-    locked_until     timestamptz,
-    last_error       text,
-    created_at       timestamptz NOT NULL DEFAULT now(),
-    delivered_at     timestamptz,
-    PRIMARY KEY (tenant_id, outbox_id)
-);
-
-CREATE INDEX IF NOT EXISTS outbox_due ON helpdesk.outbox (next_attempt_at)
-    WHERE status IN ('pending', 'sending');
-CREATE INDEX IF NOT EXISTS outbox_target ON helpdesk.outbox (tenant_id, target_id, outbox_id);
-
-CREATE TABLE IF NOT EXISTS helpdesk.webhook_attempts (
-    tenant_id     uuid NOT NULL,
-    attempt_id    bigint GENERATED ALWAYS AS IDENTITY,
-    outbox_id     bigint NOT NULL,
-    endpoint_id   uuid NOT NULL,
-    delivery_id   uuid NOT NULL,
-    event_type    text NOT NULL,
-    attempt       int NOT NULL,
-    at            timestamptz NOT NULL DEFAULT now(),
-    http_status   int,
-    error         text,
-    duration_ms   int,
-    response      text,
-    PRIMARY KEY (tenant_id, attempt_id)
-);
-
-CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint
-    ON helpdesk.webhook_attempts (tenant_id, endpoint_id, attempt_id);
-
-SELECT helpdesk.tenant_rls(t::regclass)
-FROM unnest(ARRAY['helpdesk.webhook_endpoints', 'helpdesk.outbox', 'helpdesk.webhook_attempts']) t;
-
 -- Whether anyone listens: lets a hot path skip building a payload nobody
 -- will receive.
 CREATE OR REPLACE FUNCTION helpdesk.wants(p_tenant uuid, p_type text)
@@ -107,17 +46,11 @@ BEGIN
     RETURN n;
 END
 $$;
-
--- Work for the delivery workers, across tenants (hence SECURITY DEFINER).
--- Each row comes back as a ready HTTP request: method, URL, header lines
--- and body, plus the secret to sign it with (event webhooks only), so the
--- runner in the module knows nothing of what it delivers.
-DROP FUNCTION IF EXISTS helpdesk.outbox_claim(int, int);
-CREATE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
+CREATE OR REPLACE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers text,
                body text, secret text, binary_response boolean)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
@@ -146,18 +79,13 @@ BEGIN
     CROSS JOIN LATERAL helpdesk.outbox_request(c) r;
 END
 $$;
-
--- The outcome of one delivery attempt.  p_data is the response's bytes
--- when the request asked for them (downloads), p_response its text.
-DROP FUNCTION IF EXISTS helpdesk.outbox_result(uuid, bigint, boolean, int, text,
-    int, text, int, int, int, int);
 CREATE OR REPLACE FUNCTION helpdesk.outbox_result(
     p_tenant uuid, p_outbox bigint, p_ok boolean, p_http_status int,
     p_error text, p_duration_ms int, p_response text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
     p_disable_after int, p_data bytea)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     o      helpdesk.outbox;
@@ -238,25 +166,6 @@ BEGIN
     RETURN 'retry';
 END
 $$;
-
-REVOKE ALL ON FUNCTION helpdesk.outbox_claim(int, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION helpdesk.outbox_result(uuid, bigint, boolean, int, text,
-    int, text, int, int, int, int, bytea) FROM PUBLIC;
-
-RESET ROLE;
-
-GRANT SELECT, INSERT, UPDATE ON helpdesk.webhook_endpoints, helpdesk.outbox
-    TO helpdesk_app;
-GRANT SELECT ON helpdesk.webhook_attempts TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.emit(jsonb, text, jsonb, uuid) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.wants(uuid, text) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.outbox_claim(int, int) TO helpdesk_app;
-GRANT EXECUTE ON FUNCTION helpdesk.outbox_result(uuid, bigint, boolean, int, text,
-    int, text, int, int, int, int, bytea) TO helpdesk_app;
-
--- Tenant API: webhook endpoints (scope "admin").
-
-SET ROLE helpdesk_owner;
 
 CREATE OR REPLACE FUNCTION helpdesk.webhook_json(e helpdesk.webhook_endpoints)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
@@ -449,5 +358,3 @@ END
 $$;
 
 RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;

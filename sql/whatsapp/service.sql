@@ -2,7 +2,7 @@
 --
 -- Connections are managed through the tenant API (scope "admin"); their
 -- secrets are write-only.  The helpers here serve the inbound side
--- (010_whatsapp_ingest.sql turns webhook deliveries into ticket events)
+-- (ingest.sql turns webhook deliveries into ticket events)
 -- and the outbox runner (requests and results for WhatsApp jobs).
 
 SET ROLE helpdesk_owner;
@@ -188,7 +188,7 @@ $$;
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_route(p_token text,
     OUT tenant_id uuid, OUT connection_id uuid, OUT provider text,
     OUT app_secret text, OUT verify_token text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
     SELECT c.tenant_id, c.connection_id, c.provider, c.app_secret, c.verify_token
@@ -199,8 +199,6 @@ BEGIN
       AND t.status = 'active';
 END
 $$;
-
-REVOKE ALL ON FUNCTION helpdesk.whatsapp_route(text) FROM PUBLIC;
 
 -- What an inbound message says, as one line of text for the history.
 -- (PL/pgSQL: these run for every message, and a SQL function with a
@@ -386,13 +384,10 @@ BEGIN
     RETURN 'status';
 END
 $$;
-
--- The HTTP request for one outbox row (see outbox_claim).
-DROP FUNCTION IF EXISTS helpdesk.outbox_request(helpdesk.outbox);
-CREATE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
+CREATE OR REPLACE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
     OUT method text, OUT url text, OUT headers text, OUT body text,
     OUT secret text, OUT binary_response boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
     c helpdesk.whatsapp_connections;
@@ -473,13 +468,11 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.outbox_request(helpdesk.outbox) FROM PUBLIC;
-
 -- The outcome of a call to the provider: the connection's health, and
 -- whether to try again (never after the credentials were refused).
 CREATE OR REPLACE FUNCTION helpdesk.outbox_retry(o helpdesk.outbox, p_error text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
-RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     delay double precision;
 BEGIN
@@ -500,13 +493,10 @@ BEGIN
     RETURN 'retry';
 END
 $$;
-
-DROP FUNCTION IF EXISTS helpdesk.whatsapp_result(helpdesk.outbox, boolean, int, text,
-    text, int, int, int);
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_result(o helpdesk.outbox, p_ok boolean,
     p_http_status int, p_error text, p_response text, p_max_attempts int,
     p_backoff_ms int, p_max_backoff_ms int, p_data bytea)
-RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     state text;
     err   text;
@@ -556,17 +546,12 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.whatsapp_result(helpdesk.outbox, boolean, int, text,
-    text, int, int, int, bytea) FROM PUBLIC;
-REVOKE ALL ON FUNCTION helpdesk.outbox_retry(helpdesk.outbox, text, int, int, int)
-    FROM PUBLIC;
-
 -- A media download step: the URL (then the next step is queued), or the
 -- bytes (then they become an attachment of the message's ticket event).
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_media_result(o helpdesk.outbox,
     p_ok boolean, p_http_status int, p_error text, p_response text, p_data bytea,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
-RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     r    jsonb;
     ext  text;
@@ -631,16 +616,6 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.whatsapp_media_result(helpdesk.outbox, boolean, int,
-    text, text, bytea, int, int, int) FROM PUBLIC;
-
-RESET ROLE;
-
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_app;
-
--- The connected number, for click-to-chat links and their QR codes.
-SET ROLE helpdesk_owner;
-
 CREATE OR REPLACE FUNCTION helpdesk.api_whatsapp_number(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb, OUT number text)
 LANGUAGE plpgsql AS $$
@@ -653,19 +628,8 @@ BEGIN
 END
 $$;
 
-RESET ROLE;
-
-GRANT EXECUTE ON FUNCTION helpdesk.api_whatsapp_number(bytea, text, inet, jsonb) TO helpdesk_app;
-
-
--- Periodic health checks: a key revoked at the provider turns the
--- connection red even when nothing is being sent.  Called by the outbox
--- runner; a connection is checked when its last check is older than
--- p_interval_ms and no check is already queued.
-SET ROLE helpdesk_owner;
-
 CREATE OR REPLACE FUNCTION helpdesk.outbox_schedule(p_interval_ms int)
-RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk AS $$
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     n int;
 BEGIN
@@ -689,8 +653,4 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION helpdesk.outbox_schedule(int) FROM PUBLIC;
-
 RESET ROLE;
-
-GRANT EXECUTE ON FUNCTION helpdesk.outbox_schedule(int) TO helpdesk_app;

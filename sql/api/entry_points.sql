@@ -1,0 +1,207 @@
+-- nginx-helpdesk: the entry points, schema "api".
+--
+-- These are the only functions the app role (helpdesk_app, what nginx logs
+-- in as) may execute: one per statement the module sends.  Each is a thin
+-- SECURITY DEFINER function owned by helpdesk_service, with a fixed
+-- search_path, that calls the implementation in schema "helpdesk".  So:
+--
+--   - the app role holds no privilege on any table and cannot call an
+--     internal function (one that skips the key check, sets any tenant, or
+--     returns a tenant's secrets) directly, even with SQL of its own;
+--   - the implementation runs as helpdesk_service, which is neither
+--     superuser, BYPASSRLS nor a table owner: row-level security applies
+--     to every statement in it, and only the few SECURITY DEFINER
+--     functions owned by helpdesk_owner look across tenants.
+--
+-- Adding an entry point: write the implementation in its concern's
+-- directory, add its wrapper here, call api.<name> from C.  A wrapper
+-- whose signature or result changes needs its DROP FUNCTION IF EXISTS
+-- (old signature) above its CREATE.  sql/privileges.sql grants EXECUTE on
+-- every function of this schema to the app role and checks that each is
+-- SECURITY DEFINER with a fixed search_path.
+
+SET ROLE helpdesk_service;
+
+-- The REST API ------------------------------------------------------------
+
+-- a tenant's request, authenticated by its key's SHA-256
+CREATE OR REPLACE FUNCTION api.api_call(p_key_hash bytea, p_scope text,
+    p_ip inet, p_op text, p_args jsonb,
+    OUT status int, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body, r.location INTO status, body, location
+    FROM helpdesk.api_call(p_key_hash, p_scope, p_ip, p_op, p_args) r;
+END
+$$;
+
+-- the hosting provider's request (the module has checked its key)
+CREATE OR REPLACE FUNCTION api.provider_call(p_op text, p_ip inet, p_args jsonb,
+    OUT status int, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body, r.location INTO status, body, location
+    FROM helpdesk.provider_call(p_op, p_ip, p_args) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.api_attachment(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
+    FROM helpdesk.api_attachment(p_key_hash, p_scope, p_ip, p_args) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.api_whatsapp_number(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb, OUT number text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.number INTO number
+    FROM helpdesk.api_whatsapp_number(p_key_hash, p_scope, p_ip, p_args) r;
+END
+$$;
+
+-- The portal --------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION api.portal_call(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body INTO status, body
+    FROM helpdesk.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.portal_upload(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body INTO status, body
+    FROM helpdesk.portal_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.portal_attachment(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_number text, p_id text,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
+    FROM helpdesk.portal_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
+END
+$$;
+
+-- a tenant's logo or favicon, by Host
+CREATE OR REPLACE FUNCTION api.portal_asset(p_host text, p_base text, p_name text,
+    OUT content_type text, OUT sha256 text, OUT data bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.content_type, r.sha256, r.data INTO content_type, sha256, data
+    FROM helpdesk.portal_asset(p_host, p_base, p_name) r;
+END
+$$;
+
+-- The agent console -------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION api.console_call(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body INTO status, body
+    FROM helpdesk.console_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.console_upload(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.status, r.body INTO status, body
+    FROM helpdesk.console_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.console_attachment(p_host text, p_base text, p_user uuid,
+    p_ip inet, p_number text, p_id text,
+    OUT filename text, OUT content_type text, OUT data bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
+    FROM helpdesk.console_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
+END
+$$;
+
+-- the console's live updates: new events of every tenant, for the worker
+-- that fans them out to the sessions entitled to them
+CREATE OR REPLACE FUNCTION api.events_since(p_since bigint)
+RETURNS TABLE (tenant_id uuid, ticket_id uuid, event_id bigint, high bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT r.tenant_id, r.ticket_id, r.event_id, r.high
+                 FROM helpdesk.events_since(p_since) r;
+END
+$$;
+
+-- WhatsApp ----------------------------------------------------------------
+
+-- a webhook's token to its connection (and the secrets to verify it with)
+CREATE OR REPLACE FUNCTION api.whatsapp_route(p_token text,
+    OUT tenant_id uuid, OUT connection_id uuid, OUT provider text,
+    OUT app_secret text, OUT verify_token text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.tenant_id, r.connection_id, r.provider, r.app_secret, r.verify_token
+    INTO tenant_id, connection_id, provider, app_secret, verify_token
+    FROM helpdesk.whatsapp_route(p_token) r;
+END
+$$;
+
+-- verified deliveries, a batch at a time
+CREATE OR REPLACE FUNCTION api.whatsapp_ingest_batch(items jsonb)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT r FROM helpdesk.whatsapp_ingest_batch(items) r;
+END
+$$;
+
+-- The outbox runner -------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION api.outbox_claim(p_limit int, p_lease_ms int)
+RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
+               event_type text, method text, url text, headers text,
+               body text, secret text, binary_response boolean)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT r.tenant_id, r.outbox_id, r.kind, r.delivery_id, r.event_type,
+                        r.method, r.url, r.headers, r.body, r.secret, r.binary_response
+                 FROM helpdesk.outbox_claim(p_limit, p_lease_ms) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.outbox_result(
+    p_tenant uuid, p_outbox bigint, p_ok boolean, p_http_status int,
+    p_error text, p_duration_ms int, p_response text,
+    p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
+    p_disable_after int, p_data bytea)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN helpdesk.outbox_result(p_tenant, p_outbox, p_ok, p_http_status, p_error,
+                                  p_duration_ms, p_response, p_max_attempts, p_backoff_ms,
+                                  p_max_backoff_ms, p_disable_after, p_data);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.outbox_schedule(p_interval_ms int)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN helpdesk.outbox_schedule(p_interval_ms);
+END
+$$;
+
+RESET ROLE;

@@ -1,0 +1,74 @@
+-- nginx-helpdesk: who may execute what.  Applied last on every migrate,
+-- after the migrations and the functions, so that it covers every function
+-- that exists, and re-checked each time.
+--
+--   helpdesk_app      USAGE on schema "api", EXECUTE on its functions;
+--                     nothing in schema "helpdesk": no table, no function.
+--   helpdesk_service  privileges on the tables (granted by the migrations)
+--                     and EXECUTE on the internal functions; owns "api".
+--   PUBLIC            nothing.
+
+-- internal functions: the service role only (their owner keeps its own)
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC, helpdesk_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_service;
+
+-- the entry points: the app role
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO helpdesk_app;
+
+-- no direct access to data for the app role, whatever an older layout
+-- granted it
+REVOKE ALL ON ALL TABLES IN SCHEMA helpdesk FROM PUBLIC, helpdesk_app;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA helpdesk FROM PUBLIC, helpdesk_app;
+REVOKE ALL ON SCHEMA helpdesk FROM PUBLIC, helpdesk_app;
+REVOKE CREATE ON SCHEMA api FROM PUBLIC, helpdesk_app;
+
+-- Refuse a layout that breaks the rules above, rather than run with it.
+DO $$
+DECLARE
+    bad text;
+BEGIN
+    -- every entry point: owned by the service role, SECURITY DEFINER,
+    -- with a fixed search_path
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
+    FROM pg_proc p
+    WHERE p.pronamespace = 'api'::regnamespace
+      AND (p.proowner <> 'helpdesk_service'::regrole OR NOT p.prosecdef
+           OR NOT coalesce(p.proconfig, '{}') && ARRAY['search_path=pg_catalog, helpdesk, pg_temp']);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'entry points that are not SECURITY DEFINER functions of helpdesk_service with a fixed search_path: %', bad;
+    END IF;
+
+    -- every SECURITY DEFINER function fixes its search_path, and none
+    -- belongs to a superuser
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
+    FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+    WHERE p.pronamespace IN ('api'::regnamespace, 'helpdesk'::regnamespace)
+      AND p.prosecdef
+      AND (o.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+                                     WHERE c LIKE 'search\_path=%'));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'SECURITY DEFINER functions without a fixed search_path or owned by a superuser: %', bad;
+    END IF;
+
+    -- the roles are what the design says they are
+    SELECT string_agg(rolname, ', ') INTO bad
+    FROM pg_roles
+    WHERE rolname IN ('helpdesk_app', 'helpdesk_service')
+      AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'roles with more power than they should have: %', bad;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'helpdesk_service' AND rolcanlogin) THEN
+        RAISE EXCEPTION 'helpdesk_service must not log in';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'helpdesk'
+               AND tableowner IN ('helpdesk_app', 'helpdesk_service')) THEN
+        RAISE EXCEPTION 'a table of schema helpdesk belongs to the app or the service role';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_auth_members m
+               WHERE m.member IN ('helpdesk_app'::regrole, 'helpdesk_service'::regrole)) THEN
+        RAISE EXCEPTION 'helpdesk_app and helpdesk_service must not be members of other roles';
+    END IF;
+END
+$$;
