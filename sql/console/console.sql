@@ -258,7 +258,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     RETURN args - ARRAY(SELECT k FROM jsonb_object_keys(args) k
@@ -295,19 +295,19 @@ DECLARE
 BEGIN
     IF jsonb_typeof(refs) IS DISTINCT FROM 'array' OR jsonb_array_length(refs) = 0
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(refs) x WHERE jsonb_typeof(x) <> 'string') THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('tickets', 'required', 'a list of ticket numbers or ids'));
     END IF;
 
     IF jsonb_array_length(refs) > 100 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('tickets', 'too_many', '100 tickets at most'));
     END IF;
 
     changes := helpdesk.console_ticket_changes(args);
 
     IF changes = '{}' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('changes', 'required', 'one of status, priority, category, assignee'));
     END IF;
 
@@ -323,7 +323,7 @@ BEGIN
             t := helpdesk.ticket_find(ref, false);
             PERFORM helpdesk.ticket_update(ctx, changes || jsonb_build_object('id', t.ticket_id));
             updated := updated || to_jsonb(helpdesk.ticket_number(t.number));
-        EXCEPTION WHEN SQLSTATE 'HD404' OR SQLSTATE 'HD422' OR SQLSTATE 'HD409' THEN
+        EXCEPTION WHEN SQLSTATE 'HDNFD' OR SQLSTATE 'HDINV' OR SQLSTATE 'HDCNF' THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             failed := failed || jsonb_build_object('ticket', ref, 'reason', msg);
         END;
@@ -348,12 +348,12 @@ DECLARE
     n     int;
 BEGIN
     IF vis NOT IN ('public', 'internal') THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'public or internal',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'public or internal',
             helpdesk.err('visibility', 'invalid', 'public or internal'));
     END IF;
 
     IF body = '' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'write the reply first',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'write the reply first',
             helpdesk.err('body', 'required', 'write the reply first'));
     END IF;
 
@@ -364,7 +364,7 @@ BEGIN
           AND x.event_id > (args->>'seen_event_id')::bigint;
 
         IF newer IS NOT NULL THEN
-            PERFORM helpdesk.fail('HD409', 'stale-view',
+            PERFORM helpdesk.fail('HDCNF', 'stale-view',
                 'the ticket changed while you were writing; read what is new, then send again',
                 jsonb_build_object('events', newer));
         END IF;
@@ -374,7 +374,7 @@ BEGIN
     IF args->>'via' IS NOT NULL THEN
         IF vis <> 'public' OR args->>'via' IS DISTINCT FROM
                               (helpdesk.console_reply_options(t)->>'fallback') THEN
-            PERFORM helpdesk.fail('HD422', 'validation-failed', 'no such fallback for this ticket',
+            PERFORM helpdesk.fail('HDINV', 'validation-error', 'no such fallback for this ticket',
                 helpdesk.err('via', 'invalid', 'the fallback of this ticket, if it has one'));
         END IF;
     END IF;
@@ -471,7 +471,7 @@ BEGIN
     END IF;
 
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins change canned replies');
+        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins change canned replies');
     END IF;
 
     IF op IN ('update', 'delete') THEN
@@ -481,7 +481,7 @@ BEGIN
         END IF;
 
         IF c.canned_id IS NULL THEN
-            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such canned reply');
+            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such canned reply');
         END IF;
     END IF;
 
@@ -500,7 +500,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF op = 'create' THEN
@@ -529,7 +529,7 @@ BEGIN
     IF op = 'save' THEN
         IF length(coalesce(args->>'name', '')) NOT BETWEEN 1 AND 100
            OR jsonb_typeof(args->'filters') IS DISTINCT FROM 'object' THEN
-            PERFORM helpdesk.fail('HD422', 'validation-failed', 'a name and the filters',
+            PERFORM helpdesk.fail('HDINV', 'validation-error', 'a name and the filters',
                 helpdesk.err('name', 'required', 'a name (100 characters at most) and the filters'));
         END IF;
 
@@ -546,7 +546,7 @@ BEGIN
         WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
           AND helpdesk.is_uuid(args->>'id') AND x.view_id = (args->>'id')::uuid;
         IF NOT FOUND THEN
-            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such view');
+            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such view');
         END IF;
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     END IF;
@@ -578,7 +578,7 @@ BEGIN
     END IF;
 
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins manage agents');
+        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins manage agents');
     END IF;
 
     IF args ? 'role' AND args->>'role' NOT IN ('agent', 'admin') THEN
@@ -599,7 +599,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF op = 'invite' THEN
@@ -609,7 +609,7 @@ BEGIN
         RETURNING * INTO a;
 
         IF a.user_id IS NULL THEN
-            PERFORM helpdesk.fail('HD409', 'conflict', 'there is already a user with this email',
+            PERFORM helpdesk.fail('HDCNF', 'conflict', 'there is already a user with this email',
                 helpdesk.err('email', 'taken', 'there is already a user with this email'));
         END IF;
 
@@ -630,11 +630,11 @@ BEGIN
     END IF;
 
     IF a.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such agent');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such agent');
     END IF;
 
     IF a.user_id = u.user_id AND (args->>'role' = 'agent' OR args->>'status' = 'disabled') THEN
-        PERFORM helpdesk.fail('HD409', 'conflict', 'you cannot demote or deactivate yourself');
+        PERFORM helpdesk.fail('HDCNF', 'conflict', 'you cannot demote or deactivate yourself');
     END IF;
 
     UPDATE helpdesk.users x SET role = coalesce(args->>'role', x.role),
@@ -682,7 +682,7 @@ BEGIN
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     ELSE
         IF helpdesk.console_totp_required(t) THEN
-            PERFORM helpdesk.fail('HD409', 'totp-required-by-tenant',
+            PERFORM helpdesk.fail('HDCNF', 'totp-required-by-tenant',
                 'this helpdesk requires a second factor of its agents');
         END IF;
         UPDATE helpdesk.users SET totp_secret = NULL, totp_pending = NULL, updated_at = now()
@@ -701,7 +701,7 @@ DECLARE
 BEGIN
     IF args ? 'fallback' THEN
         IF coalesce(args->>'fallback', 'none') NOT IN ('portal', 'none') THEN
-            PERFORM helpdesk.fail('HD422', 'validation-failed', 'portal or none',
+            PERFORM helpdesk.fail('HDINV', 'validation-error', 'portal or none',
                 helpdesk.err('fallback', 'invalid', 'portal or none'));
         END IF;
 
@@ -714,7 +714,7 @@ BEGIN
 
     IF args ? 'require_totp' THEN
         IF jsonb_typeof(args->'require_totp') <> 'boolean' THEN
-            PERFORM helpdesk.fail('HD422', 'validation-failed', 'expected true or false',
+            PERFORM helpdesk.fail('HDINV', 'validation-error', 'expected true or false',
                 helpdesk.err('require_totp', 'type', 'expected true or false'));
         END IF;
 
@@ -748,7 +748,7 @@ BEGIN
     END IF;
 
     IF a.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no active agent with this id');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no active agent with this id');
     END IF;
 
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = a.tenant_id;
@@ -772,7 +772,7 @@ DECLARE
     r    jsonb;
 BEGIN
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HD403', 'admin-only', 'only admins read the audit log');
+        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins read the audit log');
     END IF;
 
     IF coalesce(args->>'ticket', '') <> '' THEN
@@ -780,12 +780,12 @@ BEGIN
     END IF;
 
     IF coalesce(args->>'from', '') <> '' AND args->>'from' !~ '^\d{4}-\d{2}-\d{2}' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'dates as YYYY-MM-DD',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
             helpdesk.err('from', 'invalid', 'a date as YYYY-MM-DD'));
     END IF;
 
     IF coalesce(args->>'to', '') <> '' AND args->>'to' !~ '^\d{4}-\d{2}-\d{2}' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'dates as YYYY-MM-DD',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
             helpdesk.err('to', 'invalid', 'a date as YYYY-MM-DD'));
     END IF;
 
@@ -865,14 +865,14 @@ BEGIN
 
     IF p_op NOT IN ('boot', 'login.lookup', 'login.result', 'reset.request', 'reset.check',
                     'reset.done') AND u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
     -- a tenant that requires a second factor: nothing else until it is set up
     IF u.user_id IS NOT NULL AND u.totp_secret IS NULL AND helpdesk.console_totp_required(t)
        AND p_op NOT IN ('boot', 'logout', 'stream.open', 'totp.setup', 'totp.pending', 'totp.enable',
                         'password.lookup', 'password.set') THEN
-        PERFORM helpdesk.fail('HD403', 'totp-enrollment-required',
+        PERFORM helpdesk.fail('HDDEN', 'totp-enrollment-required',
             'this helpdesk requires a second factor: set it up first');
     END IF;
 
@@ -914,7 +914,7 @@ BEGIN
     END);
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;

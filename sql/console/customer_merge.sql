@@ -19,14 +19,14 @@ DECLARE
     moved int;
 BEGIN
     IF args->>'into' IS NULL OR NOT helpdesk.is_uuid(args->>'into') THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('into', 'required', 'the customer who stays'));
     END IF;
 
     keep := helpdesk.console_customer_find(u, args->>'into');
 
     IF keep.user_id = gone.user_id THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('into', 'same', 'a customer cannot be merged into themselves'));
     END IF;
 

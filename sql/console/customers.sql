@@ -41,7 +41,7 @@ BEGIN
     PERFORM helpdesk.read_only_audit();
 
     IF length(q) > 200 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('q', 'too_long', '200 characters at most'));
     END IF;
 
@@ -84,11 +84,11 @@ BEGIN
     END IF;
 
     IF c.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such customer');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such customer');
     END IF;
 
     IF c.merged_into IS NOT NULL THEN
-        PERFORM helpdesk.fail('HD404', 'merged', 'this customer was merged into another one',
+        PERFORM helpdesk.fail('HDNFD', 'merged', 'this customer was merged into another one',
             jsonb_build_object('merged_into', c.merged_into));
     END IF;
 
@@ -142,13 +142,13 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF args ? 'email' AND v_email <> '' AND EXISTS (
            SELECT 1 FROM helpdesk.users x
            WHERE x.tenant_id = c.tenant_id AND x.email = v_email AND x.user_id <> c.user_id) THEN
-        PERFORM helpdesk.fail('HD409', 'conflict', 'another person already has this email',
+        PERFORM helpdesk.fail('HDCNF', 'conflict', 'another person already has this email',
             helpdesk.err('email', 'taken', 'another person already has this email'));
     END IF;
 

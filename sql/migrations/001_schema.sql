@@ -194,7 +194,7 @@ CREATE INDEX IF NOT EXISTS audit_log_object
 CREATE OR REPLACE FUNCTION helpdesk.audit_log_immutable() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'HD409';
+    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'HDCNF';
 END
 $$;
 

@@ -197,7 +197,7 @@ BEGIN
     END IF;
 
     IF e.endpoint_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found',
+        PERFORM helpdesk.fail('HDNFD', 'not-found',
                               format('there is no webhook %s', ref));
     END IF;
 
@@ -307,7 +307,7 @@ BEGIN
     e := helpdesk.webhook_find(args->>'id', false);
 
     IF NOT e.enabled THEN
-        PERFORM helpdesk.fail('HD409', 'webhook-disabled',
+        PERFORM helpdesk.fail('HDCNF', 'webhook-disabled',
             'the webhook is disabled; enable it first');
     END IF;
 

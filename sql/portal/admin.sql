@@ -82,7 +82,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{portal}',
@@ -117,7 +117,7 @@ DECLARE
 BEGIN
     IF jsonb_typeof(args->'fields') IS DISTINCT FROM 'array'
        OR jsonb_array_length(args->'fields') NOT BETWEEN 1 AND 40 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'fields: a list of 1 to 40 fields',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'fields: a list of 1 to 40 fields',
             helpdesk.err('fields', 'type', 'a list of 1 to 40 fields'));
     END IF;
 
@@ -189,7 +189,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.tenants x SET
@@ -212,7 +212,7 @@ DECLARE
 BEGIN
     IF args->>'content_type' NOT IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp',
                                      'image/x-icon', 'image/vnd.microsoft.icon') THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'unsupported image type',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'unsupported image type',
             helpdesk.err('content_type', 'invalid',
                          'PNG, JPEG, GIF, WebP or ICO (SVG is not accepted: it can carry scripts)'));
     END IF;
@@ -224,7 +224,7 @@ BEGIN
     END;
 
     IF data IS NULL OR length(data) = 0 OR length(data) > 512 * 1024 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'the image is missing or too large',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the image is missing or too large',
             helpdesk.err('data', 'invalid', 'the image in base64, 512 KB at most'));
     END IF;
 
@@ -275,14 +275,14 @@ DECLARE
 BEGIN
     IF p_host !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$'
        OR length(p_host) > 253 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'not a host name',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'not a host name',
             helpdesk.err('hostname', 'invalid', 'a host name like suporte.empresa.com.br'));
     END IF;
 
     IF EXISTS (SELECT 1 FROM helpdesk.portal_domains x
                WHERE x.hostname = p_host AND x.status = 'verified'
                  AND x.tenant_id <> p_tenant) THEN
-        PERFORM helpdesk.fail('HD409', 'conflict', 'this name serves another portal',
+        PERFORM helpdesk.fail('HDCNF', 'conflict', 'this name serves another portal',
             helpdesk.err('hostname', 'taken', 'this name serves another portal'));
     END IF;
 
@@ -331,7 +331,7 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n = 0 THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such domain');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such domain');
     END IF;
 
     PERFORM helpdesk.audit(ctx, 'domain.delete', 'domain', helpdesk.domain_name(args->>'hostname'));
@@ -367,7 +367,7 @@ BEGIN
       AND (x.slug = ref OR (helpdesk.is_uuid(ref) AND x.category_id = ref::uuid));
 
     IF c.category_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such category');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such category');
     END IF;
 
     RETURN c;
@@ -384,7 +384,7 @@ BEGIN
       AND (x.slug = ref OR (helpdesk.is_uuid(ref) AND x.article_id = ref::uuid));
 
     IF a.article_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such article');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     RETURN a;
@@ -416,7 +416,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF c.category_id IS NULL THEN
@@ -427,7 +427,7 @@ BEGIN
         RETURNING * INTO c;
 
         IF c.category_id IS NULL THEN
-            PERFORM helpdesk.fail('HD409', 'conflict', 'this slug is in use',
+            PERFORM helpdesk.fail('HDCNF', 'conflict', 'this slug is in use',
                                   helpdesk.err('slug', 'taken', 'this slug is in use'));
         END IF;
 
@@ -505,7 +505,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF args ? 'category' AND args->>'category' IS NOT NULL THEN
@@ -523,7 +523,7 @@ BEGIN
         RETURNING * INTO a;
 
         IF a.article_id IS NULL THEN
-            PERFORM helpdesk.fail('HD409', 'conflict', 'this slug is in use',
+            PERFORM helpdesk.fail('HDCNF', 'conflict', 'this slug is in use',
                                   helpdesk.err('slug', 'taken', 'this slug is in use'));
         END IF;
 

@@ -175,7 +175,7 @@ DECLARE
     errs    jsonb := '[]';
 BEGIN
     IF NOT (helpdesk.portal_settings(t)->>'allow_signup')::boolean THEN
-        PERFORM helpdesk.fail('HD403', 'signup-closed',
+        PERFORM helpdesk.fail('HDDEN', 'signup-closed',
             'this portal does not take new accounts; ask the support team for one');
     END IF;
 
@@ -190,7 +190,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     -- an existing record (a customer known from email or the API, or an
@@ -202,7 +202,7 @@ BEGIN
     RETURNING * INTO u;
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD409', 'account-exists',
+        PERFORM helpdesk.fail('HDCNF', 'account-exists',
             'there is already an account for this email: log in, or reset the password');
     END IF;
 
@@ -362,7 +362,7 @@ BEGIN
     FOR UPDATE;
 
     IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now() THEN
-        PERFORM helpdesk.fail('HD404', 'reset-link-invalid',
+        PERFORM helpdesk.fail('HDNFD', 'reset-link-invalid',
             'this link is not valid any more: links work once, for one hour; ask for a new one');
     END IF;
 
@@ -421,7 +421,7 @@ BEGIN
     END IF;
 
     IF t.ticket_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such ticket among yours');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such ticket among yours');
     END IF;
 
     RETURN t;
@@ -457,7 +457,7 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n <> coalesce(array_length(ids, 1), 0) OR n <> jsonb_array_length(p_uploads) THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'an attachment is missing',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'an attachment is missing',
             jsonb_build_array(jsonb_build_object('field', 'attachments', 'code', 'unknown',
                 'message', 'an uploaded file was not found; upload it again')));
     END IF;
@@ -520,7 +520,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     r := helpdesk.ticket_create(ctx, core || jsonb_build_object(
@@ -546,7 +546,7 @@ BEGIN
     PERFORM helpdesk.read_only_audit();
 
     IF args->>'status' NOT IN ('open', 'closed', 'all') THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
             helpdesk.err('status', 'invalid', 'open, closed or all'));
     END IF;
 
@@ -596,7 +596,7 @@ DECLARE
     t helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', true);
 BEGIN
     IF t.status IN ('resolved', 'closed') THEN
-        PERFORM helpdesk.fail('HD409', 'already-resolved',
+        PERFORM helpdesk.fail('HDCNF', 'already-resolved',
             format('%s is already %s', helpdesk.ticket_number(t.number), t.status));
     END IF;
 
@@ -618,12 +618,12 @@ BEGIN
     IF body = '' AND coalesce(jsonb_array_length(
            CASE jsonb_typeof(args->'attachments') WHEN 'array' THEN args->'attachments'
                 ELSE '[]' END), 0) = 0 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'write a message or attach a file',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'write a message or attach a file',
             '[{"field": "body", "code": "required", "message": "write a message"}]');
     END IF;
 
     IF length(body) > 20000 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'the message is too long',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the message is too long',
             '[{"field": "body", "code": "too_long", "message": "the message is too long"}]');
     END IF;
 
@@ -763,7 +763,7 @@ BEGIN
     WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug';
 
     IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such article');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     UPDATE helpdesk.kb_articles SET views = views + 1
@@ -794,7 +794,7 @@ DECLARE
     new boolean := (args->>'helpful')::boolean;
 BEGIN
     IF jsonb_typeof(args->'helpful') IS DISTINCT FROM 'boolean' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'say whether it helped',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'say whether it helped',
             '[{"field": "helpful", "code": "type", "message": "expected true or false"}]');
     END IF;
 
@@ -802,7 +802,7 @@ BEGIN
     WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug' FOR UPDATE;
 
     IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such article');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     SELECT v.helpful INTO old FROM helpdesk.kb_votes v
@@ -838,7 +838,7 @@ BEGIN
     t := helpdesk.portal_site(p_host, p_base);
 
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', CASE p_app WHEN 'portal'
+        PERFORM helpdesk.fail('HDNFD', 'unknown-site', CASE p_app WHEN 'portal'
             THEN 'there is no support portal at this address'
             ELSE 'there is no helpdesk at this address' END);
     END IF;
@@ -906,7 +906,7 @@ BEGIN
        OR (p_op LIKE 'kb.%' AND (helpdesk.portal_settings(t)->>'require_login')::boolean)
     THEN
         IF u.user_id IS NULL THEN
-            PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+            PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
         END IF;
     END IF;
 
@@ -930,7 +930,7 @@ BEGIN
     END);
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;
@@ -948,7 +948,7 @@ DECLARE
     up helpdesk.uploads;
 BEGIN
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+        PERFORM helpdesk.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -957,7 +957,7 @@ BEGIN
            SELECT 1 FROM helpdesk.users x
            WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
              AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)))) THEN
-        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
     -- what was never used is forgotten after a day
@@ -995,7 +995,7 @@ DECLARE
     a  helpdesk.attachments;
 BEGIN
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'unknown-site', 'there is no support portal at this address');
+        PERFORM helpdesk.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -1006,7 +1006,7 @@ BEGIN
       AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)));
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD401', 'login-required', 'log in to continue');
+        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
     tk := CASE WHEN p_app = 'portal' THEN helpdesk.portal_ticket_find(u, p_number, false)
@@ -1021,7 +1021,7 @@ BEGIN
     END IF;
 
     IF a.attachment_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such attachment');
     END IF;
 
     PERFORM helpdesk.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',

@@ -24,7 +24,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HD422', 'validation-failed', 'some fields are not valid', errs);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.users x SET

@@ -51,17 +51,17 @@ BEGIN
     SELECT * INTO k FROM helpdesk.api_key_auth(p_key_hash);
 
     IF k.key_id IS NULL THEN
-        PERFORM helpdesk.fail('HD401', 'unauthorized',
+        PERFORM helpdesk.fail('HDUNA', 'unauthorized',
                               'the API key is not valid');
     END IF;
 
     IF k.tenant_status <> 'active' THEN
-        PERFORM helpdesk.fail('HD403', 'tenant-disabled',
+        PERFORM helpdesk.fail('HDDEN', 'tenant-disabled',
                               'this helpdesk is disabled');
     END IF;
 
     IF p_scope IS NOT NULL AND NOT (p_scope = ANY (k.scopes)) THEN
-        PERFORM helpdesk.fail('HD403', 'insufficient-scope',
+        PERFORM helpdesk.fail('HDDEN', 'insufficient-scope',
             format('the API key lacks the "%s" scope', p_scope));
     END IF;
 
@@ -83,7 +83,7 @@ DECLARE
     u helpdesk.users;
 BEGIN
     IF t.tenant_id IS NULL OR array_length(parts, 1) <> 3 OR NOT helpdesk.is_uuid(parts[3]) THEN
-        PERFORM helpdesk.fail('HD401', 'unauthorized', 'log in to the console again');
+        PERFORM helpdesk.fail('HDUNA', 'unauthorized', 'log in to the console again');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -93,11 +93,11 @@ BEGIN
       AND x.status = 'active' AND x.role IN ('agent', 'admin');
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD401', 'unauthorized', 'log in to the console again');
+        PERFORM helpdesk.fail('HDUNA', 'unauthorized', 'log in to the console again');
     END IF;
 
     IF p_scope IS NOT NULL AND u.role <> 'admin' AND p_scope NOT IN ('tickets:read', 'tickets:write') THEN
-        PERFORM helpdesk.fail('HD403', 'insufficient-scope',
+        PERFORM helpdesk.fail('HDDEN', 'insufficient-scope',
             format('only admins may do this ("%s")', p_scope));
     END IF;
 
@@ -169,7 +169,7 @@ BEGIN
     END;
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;
@@ -212,7 +212,7 @@ BEGIN
     END IF;
 
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found',
+        PERFORM helpdesk.fail('HDNFD', 'not-found',
                               format('there is no tenant %s', p_ref));
     END IF;
 
@@ -240,7 +240,7 @@ BEGIN
         RETURNING * INTO t;
 
         IF t.tenant_id IS NULL THEN
-            PERFORM helpdesk.fail('HD409', 'conflict',
+            PERFORM helpdesk.fail('HDCNF', 'conflict',
                 format('the slug "%s" is already in use', p_args->>'slug'),
                 jsonb_build_array(jsonb_build_object('field', 'slug',
                     'message', 'is already in use')));
@@ -312,7 +312,7 @@ BEGIN
         END IF;
 
         IF k.key_id IS NULL THEN
-            PERFORM helpdesk.fail('HD404', 'not-found',
+            PERFORM helpdesk.fail('HDNFD', 'not-found',
                 format('there is no API key %s', p_args->>'key_id'));
         END IF;
 
@@ -344,14 +344,14 @@ BEGIN
         DELETE FROM helpdesk.portal_domains d
         WHERE d.tenant_id = t.tenant_id AND d.hostname = helpdesk.domain_name(p_args->>'hostname');
         IF NOT FOUND THEN
-            PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such domain');
+            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such domain');
         END IF;
         PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'domain.delete', 'domain', helpdesk.domain_name(p_args->>'hostname'));
         status := 204;
 
     ELSE
-        PERFORM helpdesk.fail('HD404', 'not-found', 'unknown operation');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
     END CASE;
 END
 $$;

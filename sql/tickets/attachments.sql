@@ -25,7 +25,7 @@ BEGIN
     END IF;
 
     IF a.attachment_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found', 'there is no such attachment');
+        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such attachment');
     END IF;
 
     PERFORM helpdesk.audit(ctx, 'attachment.read', 'attachment', a.attachment_id::text,

@@ -139,7 +139,7 @@ BEGIN
     END IF;
 
     IF jsonb_array_length(errors) > 0 THEN
-        PERFORM helpdesk.fail('HD422', 'validation-error', 'the request has invalid fields', errors);
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields', errors);
     END IF;
 
     bh := bh || jsonb_build_object('auto_reply', jsonb_build_object(

@@ -11,8 +11,8 @@
 -- channel, ip}.  Every channel builds one and calls the same functions.
 --
 -- Errors are raised with SQLSTATEs the module maps to HTTP:
---   HD401 unauthenticated, HD403 forbidden, HD404 not found,
---   HD409 conflict, HD422 invalid (DETAIL: a JSON array of field errors).
+--   HDUNA unauthenticated, HDDEN forbidden, HDNFD not found,
+--   HDCNF conflict, HDINV invalid (DETAIL: a JSON array of field errors).
 -- HINT carries the problem type's slug.
 
 SET ROLE helpdesk_owner;
@@ -183,7 +183,7 @@ BEGIN
     END IF;
 
     IF t.ticket_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found',
+        PERFORM helpdesk.fail('HDNFD', 'not-found',
                               format('there is no ticket %s', ref));
     END IF;
 
@@ -259,7 +259,7 @@ BEGIN
     END IF;
 
     IF id IS NULL THEN
-        PERFORM helpdesk.fail('HD422', 'validation-error',
+        PERFORM helpdesk.fail('HDINV', 'validation-error',
             'the request has invalid fields',
             jsonb_build_array(jsonb_build_object('field', 'assignee',
                 'message', 'is not an active agent of this helpdesk')));
@@ -400,7 +400,7 @@ BEGIN
 
     IF args ? 'status' AND args->>'status' <> t.status THEN
         IF NOT helpdesk.status_transition_ok(t.status, args->>'status') THEN
-            PERFORM helpdesk.fail('HD422', 'invalid-transition',
+            PERFORM helpdesk.fail('HDINV', 'invalid-transition',
                 format('a %s ticket cannot become %s', t.status, args->>'status'),
                 jsonb_build_array(jsonb_build_object('field', 'status',
                     'message', format('cannot change from %s to %s',
@@ -488,7 +488,7 @@ BEGIN
     t := helpdesk.ticket_find(args->>'id', true);
 
     IF t.status = 'closed' THEN
-        PERFORM helpdesk.fail('HD409', 'ticket-closed',
+        PERFORM helpdesk.fail('HDCNF', 'ticket-closed',
             format('%s is closed; open a new ticket instead',
                    helpdesk.ticket_number(t.number)));
     END IF;
@@ -587,7 +587,7 @@ BEGIN
     END IF;
     RETURN substr(s, 4)::bigint;
 EXCEPTION WHEN OTHERS THEN
-    PERFORM helpdesk.fail('HD422', 'validation-error', 'the request has invalid fields',
+    PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields',
         jsonb_build_array(jsonb_build_object('field', 'cursor',
             'message', 'is not a cursor this API returned')));
     RETURN NULL;
@@ -678,7 +678,7 @@ BEGIN
     RETURNING * INTO u;
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HD409', 'conflict',
+        PERFORM helpdesk.fail('HDCNF', 'conflict',
             format('a user with email %s already exists', lower(args->>'email')));
     END IF;
 

@@ -58,12 +58,12 @@ BEGIN
     p := helpdesk.whatsapp_party(t);
 
     IF (p.contact).contact_id IS NULL OR (p.conn).connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HD409', 'whatsapp-unavailable',
+        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
             'this ticket has no WhatsApp number to answer on');
     END IF;
 
     IF NOT helpdesk.whatsapp_window_open(p.contact) THEN
-        PERFORM helpdesk.fail('HD409', 'whatsapp-window-closed',
+        PERFORM helpdesk.fail('HDCNF', 'whatsapp-window-closed',
             format('the customer last wrote %s; outside WhatsApp''s 24-hour window only an approved template can be sent',
                    coalesce(to_char((p.contact).last_inbound_at, 'YYYY-MM-DD HH24:MI TZ'), 'never')),
             jsonb_build_object(
@@ -139,19 +139,19 @@ BEGIN
     t := helpdesk.ticket_find(args->>'id', true);
 
     IF t.channel <> 'whatsapp' THEN
-        PERFORM helpdesk.fail('HD409', 'whatsapp-unavailable',
+        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
             'templates are sent on WhatsApp tickets only');
     END IF;
 
     p := helpdesk.whatsapp_party(t);
     IF (p.conn).connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HD409', 'whatsapp-unavailable',
+        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
             'this ticket has no WhatsApp number to answer on');
     END IF;
 
     tpl := helpdesk.whatsapp_templates(t.tenant_id)->(args->>'use');
     IF tpl IS NULL THEN
-        PERFORM helpdesk.fail('HD422', 'validation-error', 'the request has invalid fields',
+        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields',
             jsonb_build_array(jsonb_build_object('field', 'use',
                 'message', format('no template is mapped to "%s"; set one with PUT /v1/whatsapp/templates',
                                   args->>'use'))));

@@ -42,7 +42,7 @@ BEGIN
     END IF;
 
     IF c.connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HD404', 'not-found',
+        PERFORM helpdesk.fail('HDNFD', 'not-found',
                               format('there is no WhatsApp connection %s', ref));
     END IF;
 
@@ -88,7 +88,7 @@ BEGIN
                      THEN (args->>'webhook_base') || (args->>'webhook_token') END)
         RETURNING * INTO c;
     EXCEPTION WHEN unique_violation THEN
-        PERFORM helpdesk.fail('HD409', 'conflict',
+        PERFORM helpdesk.fail('HDCNF', 'conflict',
             format('the number %s is already connected', args->>'phone_number_id'),
             jsonb_build_array(jsonb_build_object('field', 'phone_number_id',
                                                  'message', 'is already connected')));

@@ -53,7 +53,7 @@ ngx_http_helpdesk_portal_invalid(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     ngx_http_helpdesk_portal_finalize(ctx,
         ngx_helpdesk_http_problem(ctx->req.r, NGX_HTTP_UNPROCESSABLE_ENTITY,
-            "validation-failed", "Validation Error", detail,
+            "validation-error", "Validation Error", detail,
             json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", field,
                       "code", code, "message", message)));
 }

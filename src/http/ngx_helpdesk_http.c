@@ -237,35 +237,66 @@ ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out)
 
 
 /*
- * An error raised by the service functions (SQLSTATE HDnnn, the problem's
- * slug as HINT, field errors or extra members as DETAIL) as a problem
- * document; anything else is logged and answered 500.
+ * What an error of the database means over HTTP: the one table.  The
+ * service functions raise errors of their own class "HD" with a code that
+ * says what went wrong, never which HTTP status to send; the problem's
+ * slug comes as HINT, field errors (a JSON array) or extra members (a JSON
+ * object) as DETAIL.  A few of PostgreSQL's own are answered here too;
+ * anything else is logged and answered 500.
  */
+
+typedef struct {
+    const char     *sqlstate;
+    ngx_uint_t      status;
+    const char     *title;
+    const char     *slug;       /* when the error brings none */
+    const char     *detail;     /* the same */
+} ngx_helpdesk_http_sqlstate_t;
+
+
+static const ngx_helpdesk_http_sqlstate_t  ngx_helpdesk_http_sqlstates[] = {
+    { "HDUNA", NGX_HTTP_UNAUTHORIZED, "Unauthorized", "unauthorized", NULL },
+    { "HDDEN", NGX_HTTP_FORBIDDEN, "Forbidden", "forbidden", NULL },
+    { "HDNFD", NGX_HTTP_NOT_FOUND, "Not Found", "not-found", NULL },
+    { "HDCNF", NGX_HTTP_CONFLICT, "Conflict", "conflict", NULL },
+    { "HDINV", NGX_HTTP_UNPROCESSABLE_ENTITY, "Validation Error",
+      "validation-error", NULL },
+
+    /* statement_timeout */
+    { "57014", NGX_HTTP_GATEWAY_TIME_OUT, "Gateway Timeout",
+      "dependency-timeout", "postgresql did not answer in time" },
+
+    /* two writers met: the client may simply try again */
+    { "40001", NGX_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
+      "retry", "the change met another one; send it again" },
+    { "40P01", NGX_HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
+      "retry", "the change met another one; send it again" },
+
+    { NULL, 0, NULL, NULL, NULL }
+};
+
+
 ngx_int_t
 ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
     ngx_str_t *challenge)
 {
-    char                *state, *msg, *slug, *detail;
-    json_t              *errors, *extra;
-    json_error_t         err;
-    ngx_uint_t           status;
+    char                                *state, *msg, *slug, *detail;
+    json_t                              *errors, *extra;
+    json_error_t                         err;
+    const ngx_helpdesk_http_sqlstate_t  *e;
 
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     slug = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
     detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 
-    if (state == NULL || msg == NULL || slug == NULL
-        || ngx_strncmp(state, "HD", 2) != 0)
-    {
-        if (state && (ngx_strcmp(state, "57014") == 0)) {
-            /* statement_timeout */
-            return ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                       "dependency-timeout", "Gateway Timeout",
-                       "postgresql did not answer in time",
-                       json_pack("{s:s}", "dependency", "postgresql"));
+    for (e = ngx_helpdesk_http_sqlstates; state && e->sqlstate; e++) {
+        if (ngx_strcmp(state, e->sqlstate) == 0) {
+            break;
         }
+    }
 
+    if (state == NULL || e->sqlstate == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "helpdesk postgres: %s: %s",
                       state ? state : "-", PQresultErrorMessage(res));
@@ -275,9 +306,13 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
                    "the request failed; the error was logged", NULL);
     }
 
-    status = ngx_atoi((u_char *) state + 2, 3);
+    if (e->detail) {
+        /* PostgreSQL's own: its words are not for the client */
+        return ngx_helpdesk_http_problem(r, e->status, e->slug, e->title,
+                   e->detail, json_pack("{s:s}", "dependency", "postgresql"));
+    }
 
-    if (status == NGX_HTTP_UNAUTHORIZED && challenge) {
+    if (e->status == NGX_HTTP_UNAUTHORIZED && challenge) {
         if (ngx_helpdesk_http_header_out(r, "WWW-Authenticate", challenge)
             != NGX_OK)
         {
@@ -298,13 +333,8 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
         extra = json_loads(detail, 0, &err);
     }
 
-    return ngx_helpdesk_http_problem(r, status, slug,
-               status == 401 ? "Unauthorized"
-               : status == 403 ? "Forbidden"
-               : status == 404 ? "Not Found"
-               : status == 409 ? "Conflict"
-               : "Validation Error",
-               msg, extra);
+    return ngx_helpdesk_http_problem(r, e->status, slug ? slug : e->slug,
+                                     e->title, msg ? msg : e->title, extra);
 }
 
 

@@ -14,12 +14,12 @@ $$;
 
 -- the portal
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'nowhere.example', NULL, 'boot', '{}')),
-          '{"sqlstate": "HD404", "hint": "unknown-site", "message": "there is no support portal at this address", "detail": ""}'::jsonb,
-          'portal: a host that is no tenant''s: HD404 unknown-site');
+          '{"sqlstate": "HDNFD", "hint": "unknown-site", "message": "there is no support portal at this address", "detail": ""}'::jsonb,
+          'portal: a host that is no tenant''s: HDNFD unknown-site');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'dead.helpdesk.test', NULL, 'boot', '{}')) ->> 'hint',
           'unknown-site', 'portal: a disabled tenant''s host: unknown-site');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', NULL, 'ticket.list', '{}')) ->> 'sqlstate',
-          'HD401', 'portal: no session, no tickets (HD401)');
+          'HDUNA', 'portal: no session, no tickets (HDUNA)');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', 'b0000000-0000-4000-8000-0000000000c1',
                                       'ticket.list', '{}')) ->> 'hint',
           'login-required', 'portal: another tenant''s customer is nobody here');
@@ -31,22 +31,22 @@ SELECT is(hdtest.as_role(pg_temp.app('portal_call', 'acme.helpdesk.test', 'a0000
           'printer on fire', 'portal: a customer sees their ticket');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'globex.helpdesk.test', 'a0000000-0000-4000-8000-0000000000c1',
                                       'ticket.get', '{"number": "TKT-000001"}')) ->> 'sqlstate',
-          'HD401', 'portal: not on another tenant''s host');
+          'HDUNA', 'portal: not on another tenant''s host');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000c1',
                                       'ticket.get', '{"number": "TKT-000002"}')) ->> 'sqlstate',
-          'HD404', 'portal: a ticket that is not theirs: HD404');
+          'HDNFD', 'portal: a ticket that is not theirs: HDNFD');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000c1',
                                       'ticket.create', '{}')) ->> 'sqlstate',
-          'HD422', 'portal: a ticket without its fields: HD422');
+          'HDINV', 'portal: a ticket without its fields: HDINV');
 SELECT is(jsonb_typeof(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000c1',
                                                    'ticket.create', '{}')) -> 'detail'),
           'array', '... with the field errors');
 SELECT is(hdtest.error_of(format('SELECT api.portal_upload(''acme.helpdesk.test'', ''helpdesk.test'', NULL, NULL, ''a.txt'', ''text/plain'', %L)',
                                  'x'::bytea)) ->> 'sqlstate',
-          'HD401', 'portal: no upload without a session');
+          'HDUNA', 'portal: no upload without a session');
 SELECT is(hdtest.error_of(format('SELECT api.portal_attachment(''acme.helpdesk.test'', ''helpdesk.test'', %L, NULL, ''TKT-000001'', %L)',
                                  'a0000000-0000-4000-8000-0000000000c1', 'b0000000-0000-4000-8000-0000000000aa')) ->> 'sqlstate',
-          'HD404', 'portal: an attachment that is not there: HD404');
+          'HDNFD', 'portal: an attachment that is not there: HDNFD');
 SELECT is(hdtest.as_role($$SELECT count(*) FROM api.portal_asset('nowhere.example', 'helpdesk.test', 'logo') WHERE data IS NOT NULL$$),
           '0', 'portal: no logo for a host that is no tenant''s');
 
@@ -59,17 +59,17 @@ SELECT is(hdtest.error_of(pg_temp.app('console_call', 'acme.helpdesk.test', 'b00
           'login-required', 'console: another tenant''s admin is nobody here');
 SELECT is(hdtest.error_of(pg_temp.app('console_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000e1',
                                       'ticket.get', '{"number": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
-          'HD404', 'console: another tenant''s ticket by id: HD404');
+          'HDNFD', 'console: another tenant''s ticket by id: HDNFD');
 SELECT is(hdtest.as_role(pg_temp.app('console_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000e1',
                                      'ticket.get', '{"number": "TKT-000001"}'))::jsonb ->> 'status',
           '200', 'console: an agent opens their tenant''s ticket');
 SELECT is(hdtest.error_of(pg_temp.app('console_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000e1',
                                       'nothing', '{}')) ->> 'sqlstate',
-          'HD404', 'console: an unknown operation: HD404');
+          'HDNFD', 'console: an unknown operation: HDNFD');
 SELECT is(hdtest.error_of(format('SELECT api.console_attachment(''acme.helpdesk.test'', ''helpdesk.test'', %L, NULL, %L, %L)',
                                  'a0000000-0000-4000-8000-0000000000e1', 'b0000000-0000-4000-8000-0000000000f1',
                                  'b0000000-0000-4000-8000-0000000000aa')) ->> 'sqlstate',
-          'HD404', 'console: another tenant''s attachment: HD404');
+          'HDNFD', 'console: another tenant''s attachment: HDNFD');
 
 -- WhatsApp and the runners
 SELECT is(hdtest.as_role($$SELECT tenant_id FROM api.whatsapp_route('no-such-token')$$), NULL,

@@ -1,7 +1,7 @@
 -- The REST API's entry points, called as nginx calls them (as helpdesk_app):
 -- api.api_call, api.provider_call, api.api_attachment, api.api_whatsapp_number.
 -- Errors are SQLSTATEs HDnnn with the problem's slug in HINT and, for
--- HD422, the field errors as a JSON array in DETAIL.
+-- HDINV, the field errors as a JSON array in DETAIL.
 BEGIN;
 SELECT plan(40);
 SELECT hdtest.fixtures();
@@ -14,53 +14,53 @@ $$;
 
 -- authentication and authorization
 SELECT is(hdtest.error_of(pg_temp.call('hdk_nope', 'tickets:read', 'ticket.list', '{}')) ->> 'sqlstate',
-          'HD401', 'an unknown key: HD401');
+          'HDUNA', 'an unknown key: HDUNA');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_nope', 'tickets:read', 'ticket.list', '{}')) ->> 'hint',
           'unauthorized', '... with the slug "unauthorized"');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_revoked', 'tickets:read', 'ticket.list', '{}')) ->> 'sqlstate',
-          'HD401', 'a revoked key: HD401');
+          'HDUNA', 'a revoked key: HDUNA');
 SELECT is(hdtest.error_of(format('SELECT api.api_call(NULL, ''tickets:read'', NULL, ''ticket.list'', ''{}'')')) ->> 'sqlstate',
-          'HD401', 'no key at all: HD401');
+          'HDUNA', 'no key at all: HDUNA');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_read', 'tickets:write', 'ticket.create', '{"subject": "x"}')),
-          '{"sqlstate": "HD403", "hint": "insufficient-scope", "message": "the API key lacks the \"tickets:write\" scope", "detail": ""}'::jsonb,
-          'a key without the scope: HD403 insufficient-scope');
+          '{"sqlstate": "HDDEN", "hint": "insufficient-scope", "message": "the API key lacks the \"tickets:write\" scope", "detail": ""}'::jsonb,
+          'a key without the scope: HDDEN insufficient-scope');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_read', 'admin', 'webhook.list', '{}')) ->> 'hint',
           'insufficient-scope', 'a read key cannot do admin work');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_dead_full', 'tickets:read', 'ticket.list', '{}')) ->> 'hint',
-          'tenant-disabled', 'a disabled tenant''s key: HD403 tenant-disabled');
+          'tenant-disabled', 'a disabled tenant''s key: HDDEN tenant-disabled');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_dead_full', 'tickets:read', 'ticket.list', '{}')) ->> 'sqlstate',
-          'HD403', '... as HD403');
+          'HDDEN', '... as HDDEN');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.nothing', '{}')) ->> 'sqlstate',
-          'HD404', 'an unknown operation: HD404');
+          'HDNFD', 'an unknown operation: HDNFD');
 
 -- another tenant's ids are not found, never shown
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.get',
                                        '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
-          'HD404', 'another tenant''s ticket by id: HD404');
+          'HDNFD', 'another tenant''s ticket by id: HDNFD');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.events',
                                        '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
-          'HD404', 'its events: HD404');
+          'HDNFD', 'its events: HDNFD');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.update',
                                        '{"id": "b0000000-0000-4000-8000-0000000000f1", "priority": "low"}')) ->> 'sqlstate',
-          'HD404', 'updating it: HD404');
+          'HDNFD', 'updating it: HDNFD');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.comment',
                                        '{"id": "b0000000-0000-4000-8000-0000000000f1", "body": "hi"}')) ->> 'sqlstate',
-          'HD404', 'commenting on it: HD404');
+          'HDNFD', 'commenting on it: HDNFD');
 SELECT is(hdtest.as_role(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.get', '{"id": "TKT-000001"}'))::jsonb
           #>> '{body,subject}', 'printer on fire', 'a ticket number is the caller''s own tenant''s');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.get', '{"id": "1; DROP TABLE x"}')) ->> 'sqlstate',
-          'HD404', 'an id that is no id: HD404, not a cast error');
+          'HDNFD', 'an id that is no id: HDNFD, not a cast error');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.get',
                                        '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'message',
           'there is no ticket b0000000-0000-4000-8000-0000000000f1', '... and the message says nothing of its owner');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_globex_full', 'admin', 'webhook.get',
                                        '{"id": "a0000000-0000-4000-8000-0000000000a1"}')) ->> 'sqlstate',
-          'HD404', 'an id of another kind and tenant: HD404');
+          'HDNFD', 'an id of another kind and tenant: HDNFD');
 
--- invalid input: HD422 with the fields in DETAIL
+-- invalid input: HDINV with the fields in DETAIL
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.update',
                                        '{"id": "TKT-000001", "assignee": "nobody@acme.example"}')) ->> 'sqlstate',
-          'HD422', 'an assignee who is no agent: HD422');
+          'HDINV', 'an assignee who is no agent: HDINV');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.update',
                                        '{"id": "TKT-000001", "assignee": "nobody@acme.example"}')) -> 'detail',
           '[{"field": "assignee", "message": "is not an active agent of this helpdesk"}]'::jsonb,
@@ -73,16 +73,16 @@ SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket
           'assignee', '... not by id either');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:read', 'ticket.list', '{"cursor": "garbage"}')) -> 'detail',
           '[{"field": "cursor", "message": "is not a cursor this API returned"}]'::jsonb,
-          'a cursor the API did not return: HD422 on "cursor"');
+          'a cursor the API did not return: HDINV on "cursor"');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.update',
                                        '{"id": "TKT-000001", "status": "closed"}')), NULL,
           'closing a ticket works');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.update',
                                        '{"id": "TKT-000001", "status": "open"}')) ->> 'sqlstate',
-          'HD422', 'reopening a closed one: HD422');
+          'HDINV', 'reopening a closed one: HDINV');
 SELECT is(hdtest.error_of(pg_temp.call('hdk_acme_full', 'admin', 'business_hours.put',
                                        '{"channel": "whatsapp", "timezone": "Mars/Olympus"}')) ->> 'sqlstate',
-          'HD422', 'business hours in a time zone that does not exist: HD422');
+          'HDINV', 'business hours in a time zone that does not exist: HDINV');
 
 -- what works, works as the app role, and writes its event and audit row
 SELECT is(hdtest.as_role(pg_temp.call('hdk_acme_full', 'tickets:write', 'ticket.create',
@@ -98,18 +98,18 @@ SELECT is((SELECT tenant_id FROM helpdesk.tickets WHERE subject = 'from pgTAP'),
 
 -- the provider API (the module checks the provider's key first)
 SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.get', NULL, '{"id": "f0000000-0000-4000-8000-000000000009"}')$$) ->> 'sqlstate',
-          'HD404', 'provider: an unknown tenant is HD404');
+          'HDNFD', 'provider: an unknown tenant is HDNFD');
 SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.create', NULL, '{"slug": "acme", "name": "Again"}')$$),
-          '{"sqlstate": "HD409", "hint": "conflict", "message": "the slug \"acme\" is already in use",
+          '{"sqlstate": "HDCNF", "hint": "conflict", "message": "the slug \"acme\" is already in use",
             "detail": [{"field": "slug", "message": "is already in use"}]}'::jsonb,
-          'provider: a slug in use is HD409 on "slug"');
+          'provider: a slug in use is HDCNF on "slug"');
 SELECT is(hdtest.error_of($$SELECT api.provider_call('key.delete', NULL,
               '{"tenant_id": "a0000000-0000-4000-8000-000000000001", "key_id": "b0000000-0000-4000-8000-0000000000b1"}')$$) ->> 'sqlstate',
-          'HD404', 'provider: revoking a key under the wrong tenant is HD404');
+          'HDNFD', 'provider: revoking a key under the wrong tenant is HDNFD');
 SELECT is((SELECT revoked_at FROM helpdesk.api_keys WHERE key_id = 'b0000000-0000-4000-8000-0000000000b1'), NULL,
           '... and leaves it alone');
 SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.nothing', NULL, '{}')$$) ->> 'sqlstate',
-          'HD404', 'provider: an unknown operation is HD404');
+          'HDNFD', 'provider: an unknown operation is HDNFD');
 
 -- attachments and the WhatsApp number's QR code
 INSERT INTO helpdesk.attachments (tenant_id, attachment_id, ticket_id, event_id, filename, content_type, size, sha256, data)
@@ -117,22 +117,22 @@ SELECT tenant_id, 'b0000000-0000-4000-8000-0000000000aa', ticket_id, event_id, '
 FROM helpdesk.ticket_events WHERE tenant_id = 'b0000000-0000-4000-8000-000000000001';
 SELECT is(hdtest.error_of(format('SELECT api.api_attachment(%L, ''tickets:read'', NULL, %L)', hdtest.key('hdk_nope'),
               '{"id": "b0000000-0000-4000-8000-0000000000f1", "attachment_id": "b0000000-0000-4000-8000-0000000000aa"}')) ->> 'sqlstate',
-          'HD401', 'an attachment with an unknown key: HD401');
+          'HDUNA', 'an attachment with an unknown key: HDUNA');
 SELECT is(hdtest.error_of(format('SELECT api.api_attachment(%L, ''tickets:read'', NULL, %L)', hdtest.key('hdk_acme_full'),
               '{"id": "b0000000-0000-4000-8000-0000000000f1", "attachment_id": "b0000000-0000-4000-8000-0000000000aa"}')) ->> 'sqlstate',
-          'HD404', 'another tenant''s attachment: HD404');
+          'HDNFD', 'another tenant''s attachment: HDNFD');
 SELECT is(hdtest.error_of(format('SELECT api.api_attachment(%L, ''tickets:read'', NULL, %L)', hdtest.key('hdk_acme_full'),
               '{"id": "TKT-000001", "attachment_id": "b0000000-0000-4000-8000-0000000000aa"}')) ->> 'sqlstate',
-          'HD404', '... even under one of its own tickets');
+          'HDNFD', '... even under one of its own tickets');
 SELECT is(hdtest.as_role(format('SELECT filename FROM api.api_attachment(%L, ''tickets:read'', NULL, %L)', hdtest.key('hdk_globex_full'),
               '{"id": "b0000000-0000-4000-8000-0000000000f1", "attachment_id": "b0000000-0000-4000-8000-0000000000aa"}')),
           'plans.pdf', 'its own tenant gets it');
 SELECT is(hdtest.error_of(format('SELECT api.api_whatsapp_number(%L, ''admin'', NULL, %L)', hdtest.key('hdk_nope'),
               '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
-          'HD401', 'a WhatsApp number with an unknown key: HD401');
+          'HDUNA', 'a WhatsApp number with an unknown key: HDUNA');
 SELECT is(hdtest.error_of(format('SELECT api.api_whatsapp_number(%L, ''admin'', NULL, %L)', hdtest.key('hdk_acme_read'),
               '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
-          'HD403', '... with a key without the admin scope: HD403');
+          'HDDEN', '... with a key without the admin scope: HDDEN');
 
 SELECT * FROM finish();
 ROLLBACK;

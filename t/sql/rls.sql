@@ -67,9 +67,9 @@ SELECT throws_ok($$SELECT hdtest.as_tenant('UPDATE helpdesk.audit_log SET action
 SELECT throws_ok($$SELECT hdtest.as_tenant('DELETE FROM helpdesk.audit_log',
                        'a0000000-0000-4000-8000-000000000001')$$,
                  '42501', NULL, 'nor delete one');
-SELECT throws_ok($$DELETE FROM helpdesk.audit_log$$, 'HD409', 'audit_log is append-only',
+SELECT throws_ok($$DELETE FROM helpdesk.audit_log$$, 'HDCNF', 'audit_log is append-only',
                  'and a trigger refuses it to every role, even a superuser');
-SELECT throws_ok($$UPDATE helpdesk.audit_log SET action = 'y'$$, 'HD409', 'audit_log is append-only',
+SELECT throws_ok($$UPDATE helpdesk.audit_log SET action = 'y'$$, 'HDCNF', 'audit_log is append-only',
                  'updates included');
 
 SELECT * FROM finish();

@@ -646,7 +646,7 @@
       }
       if (!body.subject) missing.push({ field: 'subject', message: t('c.new.required') });
       if (!body.description) missing.push({ field: 'description', message: t('c.new.required') });
-      if (missing.length) { showError(form, { status: 422, slug: 'validation-failed', errors: missing }); return; }
+      if (missing.length) { showError(form, { status: 422, slug: 'validation-error', errors: missing }); return; }
       submitting(form, true);
       rest('POST', '/v1/tickets', body).then(function (tk) {
         announce(t('c.new.done', { number: tk.number }));
