@@ -304,7 +304,7 @@ nginx-helpdesk is running (PostgreSQL and Redis on unix sockets in build/var/run
 Try:
   curl -s -X POST $HELPDESK_URL/v1/tickets \\
        -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" \\
-       -d '{"title": "Problema reportado pelo sistema", "description": "Detectado erro no servidor XYZ", "priority": "high", "category": "infrastructure", "requester_email": "sistema@empresa.com"}'
+       -d '{"subject": "Problema reportado pelo sistema", "description": "Detectado erro no servidor XYZ", "priority": "high", "category": "infrastructure", "requester_email": "sistema@empresa.com"}'
   curl -s $HELPDESK_URL/v1/tickets -H "Authorization: Bearer $HELPDESK_API_KEY"
 
 The customer portal of the demo tenant:
