@@ -61,6 +61,8 @@ $ua->post($t->url('/v1/provider/tenants') => $ph => json => { name => 'Globex', 
 $tx = $ua->get($t->url('/v1/provider/tenants') => $ph);
 is_deeply [map { $_->{slug} } @{ $tx->res->json->{data} }], ['acme', 'globex'], 'tenants listed';
 is $ua->get($t->url("/v1/provider/tenants/$acme->{id}") => $ph)->res->json->{name}, 'Acme Ltda', 'get';
+is $ua->get($t->url('/v1/provider/tenants/acme') => $ph)->res->json->{id}, $acme->{id}, 'get by slug';
+is $ua->get($t->url('/v1/provider/tenants/nobody') => $ph)->res->code, 404, 'an unknown slug: 404';
 is $ua->get($t->url('/v1/provider/tenants/00000000-0000-0000-0000-000000000000') => $ph)->res->code,
     404, 'unknown tenant';
 

@@ -88,6 +88,19 @@ is scalar @{ $ua->get($t->url("/v1/provider/tenants/$acme->{id}/domains") => $pk
     "the provider lists a tenant's domains";
 is scalar @{ $ua->get($t->url('/v1/domains') => $t->auth($globex->{key}))->res->json->{data} }, 0,
     'another tenant lists none of them';
+is_deeply [map { $_->{hostname} } @{ $ua->get($t->url('/v1/provider/tenants/acme/domains') => $pk)->res->json->{data} }],
+    ['suporte.acme.com.br'], 'the provider names a tenant by its slug too';
+is_deeply $ua->get($t->url('/v1/provider/tenants/globex/domains') => $pk)->res->json->{data}, [],
+    'each tenant by its own slug';
+is $ua->get($t->url('/v1/provider/tenants/nobody/domains') => $pk)->res->code, 404, 'an unknown slug: 404';
+$res = $ua->post($t->url('/v1/provider/tenants/globex/domains') => $pk => json => { hostname => 'help.globex.example' });
+is $res->res->code, 201, 'a domain added by slug';
+is $res->res->headers->location, "/api/v1/provider/tenants/$globex->{id}/domains/help.globex.example",
+    'its Location names the tenant by id';
+is $ua->delete($t->url('/v1/provider/tenants/acme/domains/help.globex.example') => $pk)->res->code, 404,
+    "another tenant's domain: 404";
+is $ua->delete($t->url('/v1/provider/tenants/globex/domains/help.globex.example') => $pk)->res->code, 204,
+    'removed by slug';
 
 # --- assets -------------------------------------------------------------------
 my ($css) = $p->get('/')->body =~ m{href="(/_/assets/portal/app\.[0-9a-f]{8}\.css)"};

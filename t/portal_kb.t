@@ -142,11 +142,31 @@ $res = $ua->patch($t->url('/v1/kb/categories/internet') => $h => json => { name 
 is $res->res->json->{name}, 'Internet e Wi-Fi', 'a category renamed';
 is $v->api(GET => '/kb')->json->{categories}[-1]{name}, 'Internet e Wi-Fi', 'and moved after the others';
 is scalar @{ $ua->get($t->url('/v1/kb/categories') => $h)->res->json->{data} }, 2, 'categories listed';
+
+# --- categories and articles by id or by slug, within the tenant -------------------
+my $art = $ua->get($t->url('/v1/kb/articles/reiniciar-roteador') => $h)->res->json;
+is $ua->get($t->url("/v1/kb/articles/$art->{id}") => $h)->res->json->{slug}, 'reiniciar-roteador',
+    'an article by its id';
+my ($cat) = grep { $_->{slug} eq 'internet' } @{ $ua->get($t->url('/v1/kb/categories') => $h)->res->json->{data} };
+is $ua->patch($t->url("/v1/kb/categories/$cat->{id}") => $h => json => { position => 6 })->res->json->{position}, 6,
+    'a category by its id';
+is $ua->patch($t->url('/v1/kb/categories/internet') => $h => json => { position => 5 })->res->json->{id}, $cat->{id},
+    'and by its slug';
+my $gh = $t->auth($globex->{key});
+$ua->post($t->url('/v1/kb/categories') => $gh => json => { slug => 'globex-cat', name => 'Globex' });
+$ua->post($t->url('/v1/kb/articles') => $gh => json => { slug => 'globex-art', title => 'Globex', body => 'x' });
+is $ua->get($t->url('/v1/kb/articles/globex-art') => $h)->res->code, 404, "another tenant's article slug: 404";
+is $ua->patch($t->url('/v1/kb/categories/globex-cat') => $h => json => { position => 1 })->res->code, 404,
+    "another tenant's category slug: 404";
+is $ua->get($t->url("/v1/kb/articles/$art->{id}") => $gh)->res->code, 404, "another tenant's article id: 404";
+is $ua->delete($t->url("/v1/kb/categories/$cat->{id}") => $gh)->res->code, 404, "another tenant's category id: 404";
+is $ua->get($t->url('/v1/kb/articles/no-such-article') => $h)->res->code, 404, 'an unknown slug: 404';
+is $ua->get($t->url('/v1/kb/articles/00000000-0000-0000-0000-000000000000') => $h)->res->code, 404, 'an unknown id: 404';
 is $ua->get($t->url('/v1/kb/articles/reiniciar-roteador') => $h)->res->json->{helpful}, 1, 'an article with its votes';
 is $ua->delete($t->url('/v1/kb/articles/rascunho') => $h)->res->code, 204, 'an article deleted';
 is $ua->delete($t->url('/v1/kb/categories/faturas') => $h)->res->code, 204, 'a category deleted';
 is $v->api(GET => '/kb/articles/factura-duplicada')->json->{category}, undef, 'its articles stay, without it';
-is scalar @{ $ua->get($t->url('/v1/kb/articles') => $t->auth($globex->{key}))->res->json->{data} }, 0,
-    'another tenant lists none of it';
+is_deeply [map { $_->{slug} } @{ $ua->get($t->url('/v1/kb/articles') => $t->auth($globex->{key}))->res->json->{data} }],
+    ['globex-art'], 'another tenant lists none of it';
 
 $t->done;

@@ -203,12 +203,17 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_tem
 DECLARE
     t helpdesk.tenants;
 BEGIN
+    -- a tenant is named by its id or by its slug
     IF helpdesk.is_uuid(p_ref) THEN
         IF for_update THEN
             SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid FOR UPDATE;
         ELSE
             SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid;
         END IF;
+    ELSIF for_update THEN
+        SELECT * INTO t FROM helpdesk.tenants WHERE slug = p_ref FOR UPDATE;
+    ELSE
+        SELECT * INTO t FROM helpdesk.tenants WHERE slug = p_ref;
     END IF;
 
     IF t.tenant_id IS NULL THEN
