@@ -253,11 +253,14 @@ $b->screenshot("$shots/console-ticket.png");
 $b->get("$console/admin#portal");
 $b->wait_for('input[name=primary_color]', 10);
 $b->script(q{document.querySelector('input[name=primary_color]').value = '#8a1538';
-             document.querySelector('input[name=welcome_title]').value = 'Central de ajuda da Acme';});
+             document.querySelector('input[name="welcome_title.pt-BR"]').value = 'Central de ajuda da Acme';
+             document.querySelector('input[name="welcome_title.es"]').value = 'Centro de ayuda de Acme';});
 $b->click('form.card button[type=submit]');
 like $b->wait_for('.alert.ok', 10) // '', qr/Salvo/, 'the portal settings saved from the console';
-is $ua->get($t->url('/v1/portal') => $h)->res->json->{branding}{primary_color}, '#8a1538',
-    'the same settings the API shows';
+my $branding = $ua->get($t->url('/v1/portal') => $h)->res->json->{branding};
+is $branding->{primary_color}, '#8a1538', 'the same settings the API shows';
+is_deeply $branding->{welcome_title}, { 'pt-BR' => 'Central de ajuda da Acme', es => 'Centro de ayuda de Acme' },
+    'the welcome title, one per language';
 $b->screenshot("$shots/console-settings-portal.png");
 $b->get("$console/admin#webhooks");
 $b->wait_for('input[name=url]', 10);

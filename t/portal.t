@@ -481,6 +481,40 @@ is $res->res->code, 200, 'branding set';
 $boot = $p->api(GET => '/boot')->json;
 is $boot->{portal}{branding}{primary_color}, '#8a1538', 'the colours reach every page';
 is $boot->{portal}{branding}{welcome_title}{en}, 'Acme help centre', 'and the welcome text';
+
+# the welcome, per language: the page carries the visitor's, else the tenant's default, else any
+sub page_boot {
+    my ($q, @headers) = @_;
+    my ($json) = $q->get('/', @headers)->body =~ m{<script type="application/json" id="boot">(.*?)</script>}s;
+    return decode_json($json)->{portal}{branding};
+}
+my $w = page_boot($p, 'Accept-Language' => 'en-GB,en;q=0.9');
+is $w->{welcome_title}, 'Acme help centre', 'the English welcome to an English reader';
+is $w->{welcome_text}, 'Estamos aqui.', 'a plain string is every language';
+is page_boot($p, 'Accept-Language' => 'pt-BR')->{welcome_title}, 'Central de ajuda da Acme', 'the Portuguese one in Portuguese';
+is page_boot($p, 'Accept-Language' => 'es')->{welcome_title}, 'Central de ajuda da Acme',
+    "no Spanish: the tenant's default language (pt-BR)";
+$res = $ua->patch($t->url('/v1/portal') => $h => json => { default_language => 'en', branding => {
+    welcome_title => { 'pt-BR' => 'Central de ajuda da Acme', es => 'Centro de ayuda de Acme', en => 'Acme help centre' },
+    welcome_text => { es => 'Estamos aquí.' } } });
+is $res->res->code, 200, 'texts set in three languages';
+is_deeply $res->res->json->{branding}{welcome_title},
+    { 'pt-BR' => 'Central de ajuda da Acme', es => 'Centro de ayuda de Acme', en => 'Acme help centre' },
+    'the API keeps every language';
+is page_boot($p, 'Accept-Language' => 'es-AR,es;q=0.9')->{welcome_title}, 'Centro de ayuda de Acme', 'Spanish in Spanish';
+is page_boot($p, 'Accept-Language' => 'fr')->{welcome_title}, 'Acme help centre', "an unknown language: the default's (en)";
+is page_boot($p, 'Accept-Language' => 'pt-BR')->{welcome_text}, 'Estamos aquí.', 'and failing both, any there is';
+{
+    my $q = portal('acme.portal.test');
+    $q->set_cookie(hd_lang => 'es');
+    is page_boot($q, 'Accept-Language' => 'en')->{welcome_title}, 'Centro de ayuda de Acme', 'the language switcher too';
+}
+is $ua->patch($t->url('/v1/portal') => $h => json => { branding => { welcome_title => { fr => 'Bienvenue' } } })->res->code,
+    422, 'a language we do not have: 422';
+is $ua->patch($t->url('/v1/portal') => $h => json => { branding => { welcome_title => { en => 5 } } })->res->code,
+    422, 'a text that is not text: 422';
+$ua->patch($t->url('/v1/portal') => $h => json => { default_language => 'pt-BR', branding => { welcome_text => undef } });
+is page_boot($p)->{welcome_text}, undef, 'no text: null';
 is $ua->patch($t->url('/v1/portal') => $h => json => { branding => { primary_color => 'red; x: y' } })->res->code, 422,
     'a colour that is not a colour: 422';
 is portal('acme.portal.test')->signup('dora@example.com', 'segredo123', 'Dora')->code, 403,

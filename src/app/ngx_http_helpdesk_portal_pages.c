@@ -24,6 +24,8 @@ static void ngx_http_helpdesk_portal_file_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_portal_language(
     ngx_http_helpdesk_portal_ctx_t *ctx, json_t *boot);
+static void ngx_http_helpdesk_portal_local_texts(
+    ngx_http_helpdesk_portal_ctx_t *ctx, json_t *boot);
 static const ngx_helpdesk_www_file_t *ngx_http_helpdesk_portal_www(
     const char *name);
 
@@ -169,6 +171,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     }
 
     ngx_http_helpdesk_portal_language(ctx, boot);
+    ngx_http_helpdesk_portal_local_texts(ctx, boot);
 
     json_object_set_new(boot, "language",
                         json_stringn((char *) ctx->lang.data, ctx->lang.len));
@@ -377,6 +380,65 @@ ngx_http_helpdesk_portal_language(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     ctx->lang = (dflt && ngx_strcmp(dflt, "es") == 0) ? es
                 : (dflt && ngx_strcmp(dflt, "en") == 0) ? en : pt;
+}
+
+
+/*
+ * The tenant's welcome title and text, one string or one per language: the
+ * page gets the one of its language, else of the tenant's default, else
+ * any (null when there is none).
+ */
+static void
+ngx_http_helpdesk_portal_local_texts(ngx_http_helpdesk_portal_ctx_t *ctx,
+    json_t *boot)
+{
+    json_t      *branding, *v, *s;
+    ngx_uint_t   i, k;
+    const char  *want[5];
+    u_char       lang[8];
+
+    static const char  *names[] = { "welcome_title", "welcome_text" };
+
+    branding = json_object_get(json_object_get(boot, "portal"), "branding");
+    if (!json_is_object(branding) || ctx->lang.len >= sizeof(lang)) {
+        return;
+    }
+
+    ngx_cpystrn(lang, ctx->lang.data, ctx->lang.len + 1);
+
+    want[0] = (const char *) lang;
+    want[1] = json_string_value(json_object_get(
+                  json_object_get(boot, "portal"), "default_language"));
+    want[2] = "pt-BR";
+    want[3] = "es";
+    want[4] = "en";
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        v = json_object_get(branding, names[i]);
+
+        if (!json_is_object(v)) {
+            continue;
+        }
+
+        s = NULL;
+
+        for (k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+            if (want[k] == NULL) {
+                continue;
+            }
+
+            s = json_object_get(v, want[k]);
+
+            if (json_is_string(s) && json_string_length(s)) {
+                break;
+            }
+
+            s = NULL;
+        }
+
+        json_object_set_new(branding, names[i],
+                            s ? json_incref(s) : json_null());
+    }
 }
 
 

@@ -56,7 +56,9 @@
   function local(v) {
     if (v === null || v === undefined) return '';
     if (typeof v === 'string') return v;
-    return v[lang] || v['pt-BR'] || v.en || v.es || '';
+    /* the page's language, the tenant's default, then any */
+    var dflt = boot.portal && boot.portal.default_language;
+    return v[lang] || (dflt && v[dflt]) || v['pt-BR'] || v.es || v.en || '';
   }
 
   function when(iso) {

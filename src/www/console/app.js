@@ -1116,8 +1116,29 @@
   }
 
   function portalAdmin(panel) {
+    var LANGS = [['pt-BR', 'Português (Brasil)'], ['es', 'Español'], ['en', 'English']];
     rest('GET', '/v1/portal').then(function (s) {
       var b = s.branding || {};
+      /* a text per language: one field each; a single string is every language's */
+      function inLanguage(v, l) {
+        if (v === null || v === undefined) return '';
+        return typeof v === 'string' ? v : v[l] || '';
+      }
+      function perLanguage(name) {
+        var out = {}, any = false;
+        LANGS.forEach(function (l) {
+          var v = form.elements[name + '.' + l[0]].value.trim();
+          if (v) { out[l[0]] = v; any = true; }
+        });
+        return any ? out : null;
+      }
+      function localFields(name, label, textarea) {
+        return h('fieldset.langs', h('legend', label), LANGS.map(function (l) {
+          var attrs = { name: name + '.' + l[0], lang: l[0], value: inLanguage(b[name], l[0]) };
+          if (textarea) attrs.rows = 3;
+          return field(l[1], h(textarea ? 'textarea' : 'input', attrs));
+        }));
+      }
       var form = h('form.card.wide', { novalidate: true, on: { submit: function (e) {
         e.preventDefault();
         var el = form.elements;
@@ -1126,20 +1147,20 @@
           allow_signup: el.allow_signup.checked, require_login: el.require_login.checked,
           default_language: el.default_language.value,
           branding: { primary_color: el.primary_color.value, secondary_color: el.secondary_color.value,
-                      welcome_title: el.welcome_title.value || null, welcome_text: el.welcome_text.value || null } })
+                      welcome_title: perLanguage('welcome_title'), welcome_text: perLanguage('welcome_text') } })
           .then(function () { submitting(form, false); showOk(form, t('c.saved')); })
           .catch(function (err) { submitting(form, false); showError(form, err); });
       } } }, h('h2', t('c.portal.look')), alertBox(),
         h('label.check', h('input', { type: 'checkbox', name: 'allow_signup', checked: s.allow_signup }), ' ', t('c.portal.signup')),
         h('label.check', h('input', { type: 'checkbox', name: 'require_login', checked: s.require_login }), ' ', t('c.portal.login')),
         field(t('c.portal.language'), h('select', { name: 'default_language' },
-          [['pt-BR', 'Português (Brasil)'], ['es', 'Español'], ['en', 'English']].map(function (l) {
+          LANGS.map(function (l) {
             return h('option', { value: l[0], selected: l[0] === s.default_language }, l[1]);
           }))),
         h('div.row', field(t('c.portal.primary'), h('input', { type: 'color', name: 'primary_color', value: b.primary_color })),
                      field(t('c.portal.secondary'), h('input', { type: 'color', name: 'secondary_color', value: b.secondary_color }))),
-        field(t('c.portal.title'), h('input', { name: 'welcome_title', value: local(b.welcome_title) })),
-        field(t('c.portal.text'), h('textarea', { name: 'welcome_text', rows: 3, value: local(b.welcome_text) })),
+        localFields('welcome_title', t('c.portal.title'), false),
+        localFields('welcome_text', t('c.portal.text'), true),
         h('button', { type: 'submit' }, t('c.save')));
       append(panel, [form, jsonEditor(t('c.portal.form'), t('c.portal.form.hint'), s.form, function (v) {
         return rest('PUT', '/v1/portal/form', { fields: v });
