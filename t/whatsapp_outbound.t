@@ -60,6 +60,14 @@ sub status {
 }
 
 sub sends { [grep { $_->{path} eq '/graph/PNID1/messages' } @{ $fake->requests }] }
+
+# the delivery state of the reply with this body, as the REST API shows it
+sub delivery_of {
+    my ($ticket, $body) = @_;
+    my ($e) = grep { ($_->{body} // '') eq $body }
+              @{ $ua->get($t->url("/v1/tickets/$ticket/events") => $h)->res->json->{data} };
+    return $e ? $e->{delivery} : undef;
+}
 sub texts { [map { my $m = decode_json($_->{body}); $m->{text}{body} // "template $m->{template}{name}" }
              @{ sends() }[$_[0] .. $#{ sends() }]] }
 
@@ -88,6 +96,9 @@ $fake->script({ status => 200, body => encode_json({ messaging_product => 'whats
     messages => [{ id => 'wamid.OUT1', message_status => 'accepted' }] }) });
 $tx = $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body => 'Já estamos verificando, Maria.' });
 is $tx->res->code, 201, 'reply accepted';
+is $tx->res->json->{delivery}{status}, 'queued', 'the reply, as answered: queued';
+is $tx->res->json->{delivery}{channel}, 'whatsapp', 'on WhatsApp';
+is $tx->res->json->{delivery}{error}, undef, 'no error';
 my $s = until_true(sub { my $r = sends(); @$r >= 1 ? $r : undef });
 ok $s, 'sent to the provider';
 my $sent = decode_json($s->[0]{body});
@@ -98,11 +109,22 @@ is $sent->{type}, 'text', 'as text';
 is $sent->{text}{body}, 'Já estamos verificando, Maria.', 'the reply';
 ok until_true(sub { $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}) eq 'sent' }),
     'the returned wamid is kept, status sent';
-is status(id => 'wamid.OUT1', status => 'delivered', recipient_id => '5511988887777')->json->{statuses}, 1,
+my $d = delivery_of($tk->{id}, 'Já estamos verificando, Maria.');
+is $d->{status}, 'sent', 'the API shows it sent';
+like $d->{at}, qr/^\d{4}-\d\d-\d\dT/, 'since when';
+is status(id => 'wamid.OUT1', status => 'delivered', recipient_id => '5511988887777',
+          timestamp => '1767225600')->json->{statuses}, 1,
     'delivered status accepted';
+$d = delivery_of($tk->{id}, 'Já estamos verificando, Maria.');
+is $d->{status}, 'delivered', 'the API shows it delivered';
+like $d->{at}, qr/^2026-01-01T00:00:00/, "at the provider's time";
 is status(id => 'wamid.OUT1', status => 'read', recipient_id => '5511988887777')->json->{statuses}, 1,
     'read status accepted';
 is $t->psql(q{SELECT status FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 'read', 'delivered, then read';
+is delivery_of($tk->{id}, 'Já estamos verificando, Maria.')->{status}, 'read', 'the API shows it read';
+is status(id => 'wamid.OUT1', status => 'sent', recipient_id => '5511988887777')->json->{statuses}, 1,
+    'a late sent status accepted';
+is delivery_of($tk->{id}, 'Já estamos verificando, Maria.')->{status}, 'read', 'and the state does not go back';
 is $t->psql(q{SELECT event_id IS NOT NULL FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT1'}), 't',
     'linked to the ticket event';
 
@@ -112,6 +134,7 @@ is $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $h => json => { body =
     ->res->code, 201, 'an internal note written';
 my $mark = marker($tk->{id});
 is_deeply texts($before), [$mark], 'an internal note is not sent';
+is delivery_of($tk->{id}, 'cliente VIP'), undef, 'and has no delivery';
 
 # retried on 429 and 5xx, once only on success
 $fake->script({ status => 429, body => '{"error":{"code":130429,"message":"Rate limit hit"}}' },
@@ -133,6 +156,9 @@ my $ev = until_true(sub {
     my $e = $ua->get($t->url("/v1/tickets/$tk->{id}/events") => $h)->res->json->{data};
     my ($f) = grep { $_->{type} eq 'delivery_failed' } @$e; $f });
 ok $ev, 'dead-lettered: the ticket says so';
+$d = delivery_of($tk->{id}, 'terceira');
+is $d->{status}, 'failed', 'the API shows the reply failed';
+like $d->{error}{message}, qr/gave up after 3 attempts/, 'and why';
 is $ev->{visibility}, 'internal', 'as an internal entry';
 like $ev->{body}, qr/^Not delivered\b/, 'readable';
 my $events = until_true(sub { my $r = [grep { $_->{path} eq '/events' } @{ $fake->requests }]; @$r ? $r : undef });
@@ -164,6 +190,9 @@ is status(id => 'wamid.OUT9', status => 'failed', errors => [{ code => 131047, t
     ->json->{statuses}, 1, 'the failed status accepted';
 is $t->psql(q{SELECT status || ' ' || error_code FROM helpdesk.whatsapp_messages WHERE wamid = 'wamid.OUT9'}),
     'failed 131047', 'a late 131047 fails the message';
+is_deeply delivery_of($tk->{id}, 'quinta')->{error}, { code => 131047, message => 'Re-engagement message' },
+    'the API shows the failure with its code and reason';
+is delivery_of($tk->{id}, 'quarta')->{error}{code}, 131047, 'a synchronous refusal too';
 is $t->psql(q{SELECT count(*) FROM helpdesk.ticket_events WHERE type = 'delivery_failed'}), 3,
     'and lands on the ticket like the others';
 
@@ -188,6 +217,7 @@ $fake->script({ status => 200, body => '{"messages":[{"id":"wamid.TPL1"}]}' });
 $tx = $ua->post($t->url("/v1/tickets/$tk->{id}/whatsapp-template") => $h => json => {
     use => 'status_update', parameters => ['Maria', 'aguardando peça'] });
 is $tx->res->code, 201, 'template accepted outside the window';
+is $tx->res->json->{delivery}{status}, 'queued', 'a template has its delivery too';
 my $tpl = until_true(sub { my $r = sends(); @$r > $before ? decode_json($r->[-1]{body}) : undef });
 is $tpl->{type}, 'template', 'sent as a template';
 is $tpl->{template}{name}, 'atualizacao_chamado', 'the mapped template';
@@ -224,8 +254,9 @@ $tx = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'from the A
 is $tx->res->code, 201, 'an API ticket';
 my $api = $tx->res->json;
 $before = scalar @{ sends() };
-is $ua->post($t->url("/v1/tickets/$api->{id}/comments") => $h => json => { body => 'ok' })->res->code, 201,
-    'a reply on an API ticket';
+$tx = $ua->post($t->url("/v1/tickets/$api->{id}/comments") => $h => json => { body => 'ok' });
+is $tx->res->code, 201, 'a reply on an API ticket';
+is $tx->res->json->{delivery}, undef, 'sent out nowhere: no delivery';
 $mark = marker($tk->{id});
 is_deeply texts($before), [$mark], 'nothing is sent to WhatsApp';
 

@@ -152,6 +152,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'body', e.body,
         'data', e.data,
         'attachments', helpdesk.event_attachments(e.tenant_id, e.event_id),
+        'delivery', helpdesk.event_delivery(e.tenant_id, e.event_id),
         'created_at', e.created_at)
 $$;
 

@@ -125,6 +125,21 @@ BEGIN
 END
 $$;
 
+-- What became of an event sent out to the customer (a WhatsApp reply or
+-- template): queued, sent, delivered, read or failed, since when, and why
+-- it failed.  NULL for an event that went out on no such channel.
+CREATE OR REPLACE FUNCTION helpdesk.event_delivery(p_tenant uuid, p_event bigint)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('channel', 'whatsapp',
+               'status', coalesce(m.status, 'queued'),
+               'at', coalesce(m.status_at, m.sent_at, m.created_at),
+               'error', CASE WHEN m.status = 'failed' THEN
+                            jsonb_build_object('code', m.error_code, 'message', m.error_title) END)
+    FROM helpdesk.whatsapp_messages m
+    WHERE m.tenant_id = p_tenant AND m.event_id = p_event AND m.direction = 'out'
+    ORDER BY m.message_id DESC LIMIT 1
+$$;
+
 -- A template, for one of the four uses, with its body parameters.
 CREATE OR REPLACE FUNCTION helpdesk.whatsapp_send_template(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -221,7 +236,7 @@ DECLARE
     t   helpdesk.tickets;
 BEGIN
     UPDATE helpdesk.whatsapp_messages SET status = 'failed', error_code = p_code,
-           error_title = p_title
+           error_title = p_title, status_at = now()
     WHERE tenant_id = p_tenant AND message_id = p_message
     RETURNING * INTO m;
 
@@ -270,6 +285,7 @@ BEGIN
     IF p_ok AND r->'messages'->0->>'id' IS NOT NULL THEN
         UPDATE helpdesk.whatsapp_messages SET wamid = r->'messages'->0->>'id',
                status = CASE WHEN status = 'queued' THEN 'sent' ELSE status END,
+               status_at = CASE WHEN status = 'queued' THEN now() ELSE status_at END,
                sent_at = now()
         WHERE tenant_id = o.tenant_id AND message_id = mid;
 

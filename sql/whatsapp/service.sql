@@ -373,7 +373,10 @@ BEGIN
             WHERE tenant_id = tenant AND message_id = m.message_id;
         END IF;
     ELSIF helpdesk.whatsapp_status_rank(s->>'status') > 0 THEN
-        UPDATE helpdesk.whatsapp_messages SET status = s->>'status'
+        UPDATE helpdesk.whatsapp_messages SET status = s->>'status',
+               status_at = coalesce(CASE WHEN s->>'timestamp' ~ '^[0-9]{1,12}$'
+                                         THEN to_timestamp((s->>'timestamp')::double precision) END,
+                                    now())
         WHERE tenant_id = tenant AND connection_id = p_connection
           AND wamid = s->>'id' AND direction = 'out'
           AND (status IS NULL OR status = 'failed'
