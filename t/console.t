@@ -37,6 +37,14 @@ sub agent {
     my $res = $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
                         => json => { url => "http://acme.portal.test:$port/agent/" });
     is $res->res->code, 202, "$name invited through the API";
+    like $res->res->headers->content_type, qr{^application/json}, 'answered in JSON';
+    my $inv = $res->res->json;
+    is $inv->{status}, 'queued', 'the invitation queued';
+    is $inv->{user}, $u->{id}, 'for this user';
+    is $inv->{email}, $email, 'at this address';
+    is $inv->{language}, 'pt-BR', 'in the default language';
+    my $days = $t->psql("SELECT round(extract(epoch FROM '$inv->{expires_at}'::timestamptz - now()) / 86400)");
+    is $days, 7, 'its link lasts a week';
     my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
                                      ORDER BY outbox_id DESC LIMIT 1}));
     my ($token) = $job->{link} =~ m{^http://acme\.portal\.test:\d+/agent/reset/([0-9a-f]{64})$};

@@ -738,8 +738,9 @@ $$;
 CREATE OR REPLACE FUNCTION helpdesk.user_invite(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    a helpdesk.users;
-    t helpdesk.tenants;
+    a       helpdesk.users;
+    t       helpdesk.tenants;
+    expires timestamptz;
 BEGIN
     IF helpdesk.is_uuid(args->>'id') THEN
         SELECT * INTO a FROM helpdesk.users x
@@ -758,7 +759,13 @@ BEGIN
                            'language', coalesce(args->>'language', 'pt-BR'), 'invite', true));
     PERFORM helpdesk.audit(ctx, 'agent.invite', 'user', a.user_id::text);
 
-    RETURN jsonb_build_object('status', 202, 'body', NULL);
+    -- the link just made (this transaction's) is the one that lasts longest
+    SELECT max(r.expires_at) INTO expires FROM helpdesk.password_resets r
+    WHERE r.tenant_id = a.tenant_id AND r.user_id = a.user_id AND r.used_at IS NULL;
+
+    RETURN jsonb_build_object('status', 202, 'body', jsonb_build_object(
+        'status', 'queued', 'user', a.user_id, 'email', a.email,
+        'language', coalesce(args->>'language', 'pt-BR'), 'expires_at', expires));
 END
 $$;
 
