@@ -114,6 +114,9 @@ sub conf {
     # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
     my $single = $ENV{HELPDESK_VALGRIND} ? "master_process off;\ndaemon off;" : '';
 
+    # one socket per worker; one process (valgrind) accepts on one only
+    my $reuseport = $ENV{HELPDESK_VALGRIND} ? '' : ' reuseport';
+
     return <<CONF;
 load_module $MODULE;
 $user
@@ -139,7 +142,7 @@ http {
     server {
         # reuseport: the kernel spreads connections over the workers, so
         # that concurrency tests always run on more than one
-        listen 127.0.0.1:$self->{port} reuseport;
+        listen 127.0.0.1:$self->{port}$reuseport;
         server_name localhost;
 
         location /api/ {
