@@ -2,7 +2,7 @@
  * The ticket service's vocabulary and input rules, shared by every
  * channel: which fields a ticket, a comment or a filter may carry, and
  * which values they may take.  The changes themselves run in PostgreSQL
- * (sql/002_tickets.sql), one function per operation, in one transaction.
+ * (sql/tickets/tickets.sql), one function per operation, in one transaction.
  */
 
 #ifndef _NGX_HELPDESK_TICKET_H_INCLUDED_
