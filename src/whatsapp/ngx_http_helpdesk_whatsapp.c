@@ -412,7 +412,7 @@ ngx_http_helpdesk_whatsapp_copy(ngx_http_request_t *r, PGresult *res, int col,
 
 /* a query argument's value, URL-decoded, into the request's pool */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_helpdesk_whatsapp_unescape(ngx_http_request_t *r, ngx_str_t *arg,
     ngx_str_t *out)
 {
@@ -482,30 +482,41 @@ ngx_http_helpdesk_whatsapp_handshake(ngx_http_helpdesk_wa_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_whatsapp_verify(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
-    size_t               i;
-    unsigned int         len;
-    ngx_table_elt_t     *h;
-    ngx_http_request_t  *r = ctx->req.r;
-    u_char               mac[EVP_MAX_MD_SIZE];
-    u_char               expect[2 * EVP_MAX_MD_SIZE];
-    u_char               given[2 * EVP_MAX_MD_SIZE];
+    ngx_table_elt_t  *h;
 
     if (ngx_strcmp(ctx->provider.data, "cloud") != 0) {
         return NGX_OK;      /* 360dialog: the token in the URL was the secret */
     }
 
-    h = ngx_helpdesk_http_header_in(r, "X-Hub-Signature-256",
+    h = ngx_helpdesk_http_header_in(ctx->req.r, "X-Hub-Signature-256",
                                     sizeof("X-Hub-Signature-256") - 1);
 
-    if (h == NULL || ctx->app_secret.len == 0
-        || h->value.len != 7 + 2 * 32
-        || ngx_strncasecmp(h->value.data, (u_char *) "sha256=", 7) != 0)
+    return ngx_http_helpdesk_whatsapp_signature(&ctx->app_secret, &ctx->body,
+                                                h ? &h->value : NULL);
+}
+
+
+/* the header's value (NULL: none) against the body and the app secret */
+
+ngx_int_t
+ngx_http_helpdesk_whatsapp_signature(ngx_str_t *secret, ngx_str_t *body,
+    ngx_str_t *header)
+{
+    size_t        i;
+    unsigned int  len;
+    u_char        mac[EVP_MAX_MD_SIZE];
+    u_char        expect[2 * EVP_MAX_MD_SIZE];
+    u_char        given[2 * EVP_MAX_MD_SIZE];
+
+    if (header == NULL || secret->len == 0
+        || header->len != 7 + 2 * 32
+        || ngx_strncasecmp(header->data, (u_char *) "sha256=", 7) != 0)
     {
         goto invalid;
     }
 
-    if (HMAC(EVP_sha256(), ctx->app_secret.data, (int) ctx->app_secret.len,
-             ctx->body.data, ctx->body.len, mac, &len) == NULL
+    if (HMAC(EVP_sha256(), secret->data, (int) secret->len,
+             body->data, body->len, mac, &len) == NULL
         || len != 32)
     {
         return NGX_ERROR;
@@ -514,7 +525,7 @@ ngx_http_helpdesk_whatsapp_verify(ngx_http_helpdesk_wa_ctx_t *ctx)
     ngx_hex_dump(expect, mac, len);
 
     for (i = 0; i < 2 * len; i++) {
-        given[i] = ngx_tolower(h->value.data[7 + i]);
+        given[i] = ngx_tolower(header->data[7 + i]);
     }
 
     if (CRYPTO_memcmp(expect, given, 2 * len) == 0) {
@@ -527,30 +538,51 @@ invalid:
 }
 
 
-static void
-ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
-{
-    json_t                   *doc;
-    json_error_t              err;
-    ngx_http_request_t       *r = ctx->req.r;
-    u_char                    detail[256];
+/*
+ * Well-formed JSON only; PostgreSQL would say so less clearly.  NGX_DECLINED
+ * with a NUL-terminated reason in detail (size bytes) when it is not a JSON
+ * object.
+ */
 
-    /* well-formed JSON only; PostgreSQL would say so less clearly */
-    doc = ngx_helpdesk_json_parse(ctx->body.data, ctx->body.len, &err);
+ngx_int_t
+ngx_http_helpdesk_whatsapp_payload(ngx_str_t *body, u_char *detail,
+    size_t size)
+{
+    json_t        *doc;
+    json_error_t   err;
+
+    doc = ngx_helpdesk_json_parse(body->data, body->len, &err);
 
     if (doc == NULL || !json_is_object(doc)) {
         json_decref(doc);
-        ngx_snprintf(detail, sizeof(detail) - 1,
+        ngx_snprintf(detail, size - 1,
                      "the body is not a JSON object: %s (byte %d)%Z",
                      doc ? "not an object" : err.text, err.position);
+        detail[size - 1] = '\0';
+        return NGX_DECLINED;
+    }
+
+    json_decref(doc);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+    u_char               detail[256];
+
+    if (ngx_http_helpdesk_whatsapp_payload(&ctx->body, detail, sizeof(detail))
+        != NGX_OK)
+    {
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
                                       "malformed-json", "Malformed JSON",
                                       (char *) detail, NULL));
         return;
     }
-
-    json_decref(doc);
 
     /* stored together with whatever else arrives in the same instant */
     ctx->item.tenant = ctx->tenant;
