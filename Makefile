@@ -8,6 +8,7 @@
 #   make migrate  apply pending migrations to the local stack's database
 #   make bench    benchmarks (not part of `make test`)
 #   make memcheck the API tests with nginx under valgrind
+#   make asan     the test suite against nginx and the module built with ASan+UBSan
 #   make deps     install missing Debian packages (as root) or print the apt-get line
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -20,7 +21,7 @@ SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk
 WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
-.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean
+.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean asan
 
 all: $(MODULE)
 
@@ -68,6 +69,62 @@ memcheck: deps $(MODULE)
 	    t/whatsapp_inbound.t t/whatsapp_outbound.t t/whatsapp_media.t \
 	    t/whatsapp_qr.t t/business_hours.t t/portal.t t/portal_kb.t t/console.t \
 	    t/lifetime.t
+
+# The sanitizer builds compile nginx itself: its full source, from Debian's
+# source package, configured as Debian's (nginx-dev's conf_flags).
+NGINX_FULL  := $(BUILD)/nginx-full
+
+$(NGINX_FULL)/configure:
+	$(TOOLS)/nginx-src.sh $(NGINX_FULL)
+
+# A tree of its own for each sanitizer build: $(1) the directory, $(2)
+# configure arguments (compiler and options).  Configure's test programs
+# must not fail on LeakSanitizer.
+define configure_tree
+	rm -rf $(1) && mkdir -p $(BUILD)
+	cp -a $(NGINX_FULL) $(1)
+	cd $(1) && ASAN_OPTIONS=detect_leaks=0 bash -c \
+	    'if [ -f $(NGINX_SRC)/conf_flags ]; then . $(NGINX_SRC)/conf_flags; \
+	    else NGX_CONF_FLAGS=(--with-compat --with-threads --with-http_ssl_module); fi; \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-debug $(2) \
+	    --add-dynamic-module=$(CURDIR)' > $(1).configure.log 2>&1 || \
+	  { tail -30 $(1).configure.log; exit 1; }
+	touch $(1)/.configured
+endef
+
+# make asan: nginx itself and the module with AddressSanitizer and UBSan
+# (the module only loads into an nginx built the same way), every pool block
+# a malloc of its own (NGX_DEBUG_PALLOC), and the suite run against them.
+# A sanitizer report (written under the test's log directory, or in the
+# error log) or a worker that exited with an error fails the test file.
+# Leaks are not checked: nginx's master and workers exit without freeing
+# their cycle, by design.  Every test runs, the timing-sensitive ones
+# (nonblocking, reload, the browsers) too: they pass at ASan's speed.  Only
+# t/fuzz.t is left out: its targets carry their own sanitizers.
+ASAN_DIR    := $(BUILD)/asan
+ASAN_NGINX  := $(ASAN_DIR)/objs/nginx
+ASAN_MODULE := $(ASAN_DIR)/objs/ngx_http_helpdesk_module.so
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_TESTS  := $(filter-out t/fuzz.t,$(wildcard t/*.t))
+# The module's ngx_module_names is a global of the same name as nginx's: the
+# way dynamic modules are, not an ODR violation to report.  UBSan reports
+# (under gcc, on stderr: the error log) stop the process; t/ubsan.supp lists
+# what is nginx's own.
+ASAN_OPTS   := halt_on_error=1:detect_leaks=0:detect_odr_violation=0
+UBSAN_OPTS  := halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/t/ubsan.supp
+
+$(ASAN_DIR)/.configured: config $(NGINX_FULL)/configure
+	$(call configure_tree,$(ASAN_DIR),\
+	    --with-cc-opt="$(CC_OPT) $(SAN_FLAGS) -DNGX_DEBUG_PALLOC=1" \
+	    --with-ld-opt="$(SAN_FLAGS)")
+
+$(ASAN_NGINX): $(ASAN_DIR)/.configured $(SOURCES)
+	$(MAKE) -s -C $(ASAN_DIR) -f objs/Makefile binary modules
+
+asan: deps $(ASAN_NGINX)
+	HELPDESK_NGINX=$(ASAN_NGINX) HELPDESK_MODULE=$(ASAN_MODULE) \
+	ASAN_OPTIONS=$(ASAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS) \
+	    prove -I t/lib $(ASAN_TESTS)
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl

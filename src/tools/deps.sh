@@ -10,11 +10,19 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       perl libmojolicious-perl libtest-simple-perl wrk valgrind
       zbar-tools librsvg2-bin
-      libjson-validator-perl libyaml-libyaml-perl"
+      libjson-validator-perl libyaml-libyaml-perl
+      clang libclang-rt-14-dev dpkg-dev"
 
 # the OpenAPI linter of the tests comes from npm (src/tools/openapi-lint.sh);
 # a Node.js that ships its own npm is kept as it is
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+
+# make asan and make fuzz build nginx itself from Debian's source package
+SRC_LIST=/etc/apt/sources.list.d/nginx-helpdesk-src.sources
+need_src=""
+if ! apt-cache showsrc nginx 2>/dev/null | grep -q '^Version:'; then
+    need_src=1
+fi
 
 missing=""
 for p in $PKGS; do
@@ -23,13 +31,30 @@ for p in $PKGS; do
     fi
 done
 
-[ -z "$missing" ] && exit 0
+[ -z "$missing" ] && [ -z "$need_src" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "missing packages; run as root:"
-    echo "    apt-get install -y$missing"
+    [ -n "$missing" ] && echo "missing packages; run as root:" \
+        && echo "    apt-get install -y$missing"
+    [ -n "$need_src" ] && echo "no deb-src lines for Debian's source" \
+        "packages; run make deps as root"
     exit 1
 fi
+
+if [ -n "$need_src" ]; then
+    sed -n 's/^Types: deb$/Types: deb-src/; /^Types:\|^URIs:\|^Suites:\|^Components:\|^Signed-By:\|^$/p' \
+        /etc/apt/sources.list.d/debian.sources > "$SRC_LIST.new" 2>/dev/null || true
+    if ! grep -q '^Types: deb-src' "$SRC_LIST.new" 2>/dev/null; then
+        codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+        printf 'deb-src http://deb.debian.org/debian %s main\n' "$codename" \
+            > "$SRC_LIST.new"
+        SRC_LIST=/etc/apt/sources.list.d/nginx-helpdesk-src.list
+    fi
+    mv "$SRC_LIST.new" "$SRC_LIST"
+    apt-get update -qq
+fi
+
+[ -z "$missing" ] && exit 0
 
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive

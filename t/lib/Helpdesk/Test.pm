@@ -7,6 +7,9 @@ package Helpdesk::Test;
 # object goes away it stops them and fails the test file if nginx logged
 # an alert, an emergency, a crashed worker or one that exited with an
 # error code, or a sanitizer report.
+#
+# HELPDESK_NGINX and HELPDESK_MODULE name another nginx binary and module
+# (make asan: both built with AddressSanitizer and UBSan).
 
 use strict;
 use warnings;
@@ -26,7 +29,8 @@ use Exporter 'import';
 our @EXPORT_OK = qw(until_true);
 our $TOP = abs_path(dirname(__FILE__) . '/../../..');
 my $STACK = "$TOP/src/tools/stack.sh";
-my $MODULE = "$TOP/build/ngx_http_helpdesk_module.so";
+my $NGINX = $ENV{HELPDESK_NGINX} // 'nginx';
+my $MODULE = $ENV{HELPDESK_MODULE} // "$TOP/build/ngx_http_helpdesk_module.so";
 
 sub new {
     my ($class, %opt) = @_;
@@ -181,20 +185,34 @@ sub write_conf {
 sub nginx_test {
     my ($self) = @_;
     my $d = $self->{dir};
-    my $out = `nginx -t -p $d -c $d/nginx.conf 2>&1`;
+    local %ENV = (%ENV, $self->sanitizer_env);
+    my $out = `$NGINX -t -p $d -c $d/nginx.conf 2>&1`;
     return ($? >> 8, $out);
+}
+
+# An nginx built with sanitizers writes its reports into log/sanitizer/,
+# which the workers (nobody, under root) can write to; done() fails on any.
+sub sanitizer_env {
+    my ($self) = @_;
+    my $dir = "$self->{dir}/log/sanitizer";
+    make_path($dir);
+    chmod 01777, $dir;
+    return map { $_ => join(':', grep { length } $ENV{$_} // '',
+                                "log_path=$dir/report") }
+           qw(ASAN_OPTIONS UBSAN_OPTIONS);
 }
 
 sub start_nginx {
     my ($self, %opt) = @_;
     my $d = $self->{dir};
     $self->write_conf(%opt);
+    local %ENV = (%ENV, $self->sanitizer_env);
     if ($ENV{HELPDESK_VALGRIND}) {
         system("valgrind --log-file=$d/log/valgrind.log --error-limit=no "
                . "--suppressions=$TOP/t/valgrind.supp "
-               . "nginx -p $d -c $d/nginx.conf >$d/log/stderr.log 2>&1 &");
+               . "$NGINX -p $d -c $d/nginx.conf >$d/log/stderr.log 2>&1 &");
     } else {
-        my $out = `nginx -p $d -c $d/nginx.conf 2>&1`;
+        my $out = `$NGINX -p $d -c $d/nginx.conf 2>&1`;
         die "nginx did not start:\n$out" if $?;
     }
     $self->{nginx} = 1;
@@ -384,6 +402,9 @@ sub done {
     ok(!@bad, 'no alerts, crashed or failed workers, or sanitizer reports in error.log')
         or diag(join("\n", @bad[0 .. ($#bad < 19 ? $#bad : 19)]));
     Test::More->builder->todo_end if $opt{todo};
+    my @reports = glob("$self->{dir}/log/sanitizer/report*");
+    ok(!@reports, 'no sanitizer reports')
+        or diag(map { local $/; open my $fh, '<', $_; "$_:\n" . <$fh> } @reports);
     if ($ENV{HELPDESK_VALGRIND}) {
         open my $fh, '<', "$self->{dir}/log/valgrind.log";
         my $v = do { local $/; <$fh> } // '';
