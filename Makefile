@@ -9,6 +9,7 @@
 #   make bench    benchmarks (not part of `make test`)
 #   make memcheck the API tests with nginx under valgrind
 #   make asan     the test suite against nginx and the module built with ASan+UBSan
+#   make fuzz     libFuzzer targets (t/fuzz), FUZZ_SECONDS (60) each
 #   make deps     install missing Debian packages (as root) or print the apt-get line
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -21,7 +22,8 @@ SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk
 WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
-.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean asan
+.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
+        asan fuzz fuzz-build
 
 all: $(MODULE)
 
@@ -125,6 +127,54 @@ asan: deps $(ASAN_NGINX)
 	HELPDESK_NGINX=$(ASAN_NGINX) HELPDESK_MODULE=$(ASAN_MODULE) \
 	ASAN_OPTIONS=$(ASAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS) \
 	    prove -I t/lib $(ASAN_TESTS)
+
+# make fuzz: libFuzzer targets (t/fuzz/<target>.c, seeds in
+# t/fuzz/corpus/<target>/) linked with nginx and the module, all compiled by
+# clang with ASan and UBSan.  Each runs FUZZ_SECONDS; new inputs go to
+# build/fuzz/corpus/, crashes to build/fuzz/crash/.  t/fuzz.t (in make
+# test) runs each briefly.  (nginx's clang options add
+# -Wconditional-uninitialized, which misreads a few of the module's
+# branches.)
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_TARGETS := $(basename $(notdir $(wildcard t/fuzz/*.c)))
+FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/bin/,$(FUZZ_TARGETS))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+FUZZ_INCS    := $(addprefix -I $(FUZZ_DIR)/,src/core src/event \
+                src/event/modules src/os/unix objs src/http src/http/modules \
+                src/http/v2) -I $(CURDIR)/src -I /usr/include/postgresql
+FUZZ_LIBS    := -lpq -lhiredis -ljansson -lcurl -lqrencode -lcmark \
+                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz
+
+$(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
+	$(call configure_tree,$(FUZZ_DIR),--with-cc=clang \
+	    --with-cc-opt="$(CC_OPT) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	        -DNGX_DEBUG_PALLOC=1 -Wno-conditional-uninitialized" \
+	    --with-ld-opt="$(FUZZ_SAN)")
+
+$(FUZZ_DIR)/objs/nginx: $(FUZZ_DIR)/.configured $(SOURCES)
+	$(MAKE) -s -C $(FUZZ_DIR) -f objs/Makefile binary modules
+
+# nginx's objects (nginx.o's main() renamed: libFuzzer has the main) and the
+# module's
+$(FUZZ_DIR)/nginx_nomain.o: $(FUZZ_DIR)/objs/nginx
+	objcopy --redefine-sym main=ngx_nginx_main \
+	    $(FUZZ_DIR)/objs/src/core/nginx.o $@
+
+$(FUZZ_DIR)/bin/%: t/fuzz/%.c t/fuzz/ngx_fuzz.h $(FUZZ_DIR)/nginx_nomain.o
+	@mkdir -p $(@D)
+	clang $(CC_OPT) $(FUZZ_SAN) -fsanitize=fuzzer -DNGX_DEBUG_PALLOC=1 \
+	    $(FUZZ_INCS) -o $@ $< $(FUZZ_DIR)/nginx_nomain.o \
+	    $$(find $(FUZZ_DIR)/objs/src $(FUZZ_DIR)/objs/addon -name '*.o' \
+	       ! -path '*/src/core/nginx.o') $(FUZZ_DIR)/objs/ngx_modules.o \
+	    $(FUZZ_LIBS)
+
+fuzz-build: deps $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	    t/fuzz/run.sh $(FUZZ_DIR) $$t $(FUZZ_SECONDS) || rc=1; \
+	done; exit $$rc
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl
