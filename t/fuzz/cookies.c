@@ -103,9 +103,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
-        pctx->r = ngx_fuzz_cookie_request(pool, data, size);
+        pctx->req.r = ngx_fuzz_cookie_request(pool, data, size);
         pctx->app = &ngx_fuzz_apps[i];
-        pctx->tls = i;
+        pctx->req.tls = i;
 
         if (ngx_http_helpdesk_portal_read_cookies(pctx) != NGX_OK) {
             abort();
@@ -126,7 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    actx->r = ngx_fuzz_cookie_request(pool, data, size);
+    actx->req.r = ngx_fuzz_cookie_request(pool, data, size);
 
     if (ngx_http_helpdesk_api_session_found(actx) == NGX_OK) {
         ngx_fuzz_token(&actx->agent_token);

@@ -51,7 +51,7 @@ ngx_fuzz_api(ngx_pool_t *pool, const uint8_t *data, size_t size,
         abort();
     }
 
-    ctx->r = r;
+    ctx->req.r = r;
     ctx->errors = json_array();
 
     if (ctx->errors == NULL
@@ -83,10 +83,10 @@ ngx_fuzz_portal(ngx_pool_t *pool, const uint8_t *data, size_t size,
         abort();
     }
 
-    ctx->r = r;
-    ctx->hlcf = &ngx_fuzz_hlcf;
+    ctx->req.r = r;
+    ctx->req.hlcf = &ngx_fuzz_hlcf;
     ctx->op = op;
-    ngx_str_set(&ctx->host, "demo.localhost");
+    ngx_str_set(&ctx->req.host, "demo.localhost");
     ngx_str_set(&ctx->params[0], "general");
     ngx_str_set(&ctx->params[1], "reset-password");
     ngx_str_set(&ctx->csrf_cookie,
