@@ -316,7 +316,9 @@ ngx_http_helpdesk_req_body(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
         b = cl->buf;
 
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            if (b->pos != b->last) {    /* the last, empty buffer: no memory */
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
             continue;
         }
 
