@@ -1,5 +1,6 @@
 /*
- * Cookies: the portal's and the console's session and CSRF cookies
+ * Cookies: the request core's reader (ngx_http_helpdesk_session_cookie()),
+ * the portal's and the console's session and CSRF cookies
  * (ngx_http_helpdesk_portal_read_cookies()), the console session the REST
  * API accepts (ngx_http_helpdesk_api_session_found()), and a session's
  * stored value (ngx_http_helpdesk_session_parse()).  The input is one or
@@ -10,12 +11,18 @@
 
 #include "ngx_fuzz.h"
 #include "ngx_http_helpdesk_module.h"
+#include "http/ngx_http_helpdesk_session.h"
 #include "api/ngx_http_helpdesk_api.h"
 #include "app/ngx_http_helpdesk_portal.h"
 
 
 #define NGX_FUZZ_MAX_COOKIES  8
 
+
+static ngx_str_t  ngx_fuzz_names[] = {
+    ngx_string("hd_session"), ngx_string("hd_agent"), ngx_string("hd_csrf"),
+    ngx_string("hd_s")
+};
 
 static const ngx_http_helpdesk_app_t  ngx_fuzz_apps[] = {
     { 'p', ngx_string("hd_session"), NULL, NULL, NULL, NULL, NULL },
@@ -88,7 +95,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     time_t                           created;
-    ngx_str_t                        value;
+    ngx_str_t                        value, token;
+    ngx_http_request_t              *r;
     ngx_uint_t                       i;
     ngx_pool_t                      *pool;
     ngx_http_helpdesk_api_ctx_t     *actx;
@@ -96,6 +104,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u_char                           out[36 + 64];
 
     pool = ngx_fuzz_pool();
+
+    r = ngx_fuzz_cookie_request(pool, data, size);
+
+    for (i = 0; i < sizeof(ngx_fuzz_names) / sizeof(ngx_fuzz_names[0]); i++) {
+        ngx_str_null(&token);
+
+        if (ngx_http_helpdesk_session_cookie(r, &ngx_fuzz_names[i], &token)
+            == NGX_OK)
+        {
+            ngx_fuzz_token(&token);
+
+            if (token.len == 0) {
+                abort();
+            }
+        }
+    }
 
     for (i = 0; i < sizeof(ngx_fuzz_apps) / sizeof(ngx_fuzz_apps[0]); i++) {
         pctx = ngx_pcalloc(pool, sizeof(ngx_http_helpdesk_portal_ctx_t));

@@ -1,8 +1,9 @@
 /*
- * Query strings: the API's parser (ngx_http_helpdesk_api_query() with the
- * ticket list's and the paging filters) and the portal's and console's
- * (ngx_http_helpdesk_portal_args(), which decodes in place and turns
- * lower-case arguments into the call's string arguments).
+ * Query strings: the request core's splitter (ngx_http_helpdesk_route_args(),
+ * whose decoded values are never longer than the query), the API's use of
+ * it (ngx_http_helpdesk_api_query() with the ticket list's and the paging
+ * filters) and the portal's and console's (ngx_http_helpdesk_portal_args(),
+ * which turns lower-case arguments into the call's string arguments).
  */
 
 
@@ -10,6 +11,7 @@
 #include "ngx_http_helpdesk_module.h"
 #include "lib/ngx_helpdesk_json.h"
 #include "lib/ngx_helpdesk_ticket.h"
+#include "http/ngx_http_helpdesk_request.h"
 #include "api/ngx_http_helpdesk_api.h"
 #include "app/ngx_http_helpdesk_portal.h"
 
@@ -32,6 +34,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_fuzz_init();
     ngx_str_set(&ngx_fuzz_hlcf.app_prefix, "");
     return 0;
+}
+
+
+static ngx_int_t
+ngx_fuzz_arg(void *data, ngx_str_t *name, ngx_str_t *value,
+    ngx_flag_t has_value)
+{
+    ngx_str_t  *args = data;
+
+    if (name->data < args->data || value->len > args->len
+        || name->data + name->len > args->data + args->len
+        || (!has_value && value->len))
+    {
+        abort();
+    }
+
+    return NGX_OK;
 }
 
 
@@ -112,10 +131,18 @@ ngx_fuzz_portal(ngx_pool_t *pool, const uint8_t *data, size_t size,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ngx_uint_t   i;
-    ngx_pool_t  *pool;
+    ngx_uint_t           i;
+    ngx_pool_t          *pool;
+    ngx_http_request_t  *r;
 
     pool = ngx_fuzz_pool();
+
+    r = ngx_fuzz_request(pool);
+    r->args = ngx_fuzz_str(pool, data, size);
+
+    if (ngx_http_helpdesk_route_args(r, ngx_fuzz_arg, &r->args) != NGX_OK) {
+        abort();
+    }
 
     ngx_fuzz_api(pool, data, size, ngx_helpdesk_ticket_filter);
     ngx_fuzz_api(pool, data, size, ngx_helpdesk_page_filter);

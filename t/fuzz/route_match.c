@@ -1,5 +1,5 @@
 /*
- * The router's matcher, ngx_helpdesk_http_match(): a path against every
+ * The router's matcher, ngx_http_helpdesk_route_match(): a path against every
  * route of the API and the apps' shapes, and against a pattern taken from
  * the input (pattern, NUL, path).  A match must account for the whole
  * path: the pattern with each '*' segment replaced by its parameter is the
@@ -9,7 +9,7 @@
 
 
 #include "ngx_fuzz.h"
-#include "http/ngx_helpdesk_http.h"
+#include "http/ngx_http_helpdesk_request.h"
 #include "api/ngx_http_helpdesk_api.h"
 
 
@@ -85,7 +85,7 @@ ngx_fuzz_match(const char *pattern, u_char *p, u_char *last, ngx_uint_t max)
     ngx_str_t   params[NGX_FUZZ_MAX_PARAMS];
     ngx_uint_t  n;
 
-    if (!ngx_helpdesk_http_match(pattern, p, last, params, max, &n)) {
+    if (!ngx_http_helpdesk_route_match(pattern, p, last, params, max, &n)) {
         return;
     }
 
