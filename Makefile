@@ -77,6 +77,7 @@ memcheck: deps $(MODULE)
 NGINX_FULL  := $(BUILD)/nginx-full
 
 $(NGINX_FULL)/configure:
+	@mkdir -p $(BUILD)
 	$(TOOLS)/nginx-src.sh $(NGINX_FULL)
 
 # A tree of its own for each sanitizer build: $(1) the directory, $(2)
