@@ -10,6 +10,7 @@
 #   make memcheck the API tests with nginx under valgrind
 #   make asan     the test suite against nginx and the module built with ASan+UBSan
 #   make fuzz     libFuzzer targets (t/fuzz), FUZZ_SECONDS (60) each
+#   make unit     the C unit tests of src/lib (t/unit), with ASan and UBSan
 #   make deps     install missing Debian packages (as root) or print the apt-get line
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -23,7 +24,7 @@ WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
 .PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
-        asan fuzz fuzz-build
+        asan fuzz fuzz-build unit unit-build
 
 all: $(MODULE)
 
@@ -176,6 +177,31 @@ fuzz: fuzz-build
 	@rc=0; for t in $(FUZZ_TARGETS); do \
 	    t/fuzz/run.sh $(FUZZ_DIR) $$t $(FUZZ_SECONDS) || rc=1; \
 	done; exit $$rc
+
+# make unit: the C unit tests of src/lib, t/unit/<file>.c for
+# src/lib/ngx_helpdesk_<file>.c, each a program printing TAP that prove
+# runs.  They are compiled like the fuzz targets (the module's warnings,
+# ASan and UBSan, the fuzz tree's nginx objects) but linked with src/lib's
+# objects only: what src/lib needs of the module, it must not have.
+# t/unit.t (in make test) runs them.
+UNIT_DIR     := $(BUILD)/unit
+UNIT_TESTS   := $(basename $(notdir $(wildcard t/unit/*.c)))
+UNIT_BINS    := $(addprefix $(UNIT_DIR)/,$(UNIT_TESTS))
+UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/t/ubsan.supp
+
+$(UNIT_DIR)/%: t/unit/%.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
+	@mkdir -p $(@D)
+	clang $(CC_OPT) $(FUZZ_SAN) -DNGX_DEBUG_PALLOC=1 $(FUZZ_INCS) \
+	    -o $@ $< $(FUZZ_DIR)/nginx_nomain.o \
+	    $$(find $(FUZZ_DIR)/objs/src -name '*.o' \
+	       ! -path '*/src/core/nginx.o') $(FUZZ_DIR)/objs/ngx_modules.o \
+	    $(FUZZ_DIR)/objs/addon/lib/*.o $(FUZZ_LIBS)
+
+unit-build: deps $(UNIT_BINS)
+
+unit: unit-build
+	$(UNIT_ENV) prove --exec '' $(UNIT_BINS)
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl
