@@ -154,12 +154,15 @@ $(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
 	        -DNGX_DEBUG_PALLOC=1 -Wno-conditional-uninitialized" \
 	    --with-ld-opt="$(FUZZ_SAN)")
 
-$(FUZZ_DIR)/objs/nginx: $(FUZZ_DIR)/.configured $(SOURCES)
+# a stamp, not objs/nginx: a change to the module's sources leaves nginx
+# itself as it was, and the targets must still be linked again
+$(FUZZ_DIR)/.built: $(FUZZ_DIR)/.configured $(SOURCES)
 	$(MAKE) -s -C $(FUZZ_DIR) -f objs/Makefile binary modules
+	touch $@
 
 # nginx's objects (nginx.o's main() renamed: libFuzzer has the main) and the
 # module's
-$(FUZZ_DIR)/nginx_nomain.o: $(FUZZ_DIR)/objs/nginx
+$(FUZZ_DIR)/nginx_nomain.o: $(FUZZ_DIR)/.built
 	objcopy --redefine-sym main=ngx_nginx_main \
 	    $(FUZZ_DIR)/objs/src/core/nginx.o $@
 
