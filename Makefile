@@ -10,6 +10,7 @@
 #   make memcheck the API tests with nginx under valgrind
 #   make asan     the test suite against nginx and the module built with ASan+UBSan
 #   make fuzz     libFuzzer targets (t/fuzz), FUZZ_SECONDS (60) each
+#   make unit     the C unit tests of src/lib (t/unit), with ASan and UBSan
 #   make deps     install missing Debian packages (as root) or print the apt-get line
 
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -22,8 +23,8 @@ SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk
 WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
-.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean asan \
-        fuzz fuzz-build
+.PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
+        asan fuzz fuzz-build unit unit-build
 
 all: $(MODULE)
 
@@ -77,6 +78,7 @@ memcheck: deps $(MODULE)
 NGINX_FULL  := $(BUILD)/nginx-full
 
 $(NGINX_FULL)/configure:
+	@mkdir -p $(BUILD)
 	$(TOOLS)/nginx-src.sh $(NGINX_FULL)
 
 # A tree of its own for each sanitizer build: $(1) the directory, $(2)
@@ -152,12 +154,15 @@ $(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
 	        -DNGX_DEBUG_PALLOC=1 -Wno-conditional-uninitialized" \
 	    --with-ld-opt="$(FUZZ_SAN)")
 
-$(FUZZ_DIR)/objs/nginx: $(FUZZ_DIR)/.configured $(SOURCES)
+# a stamp, not objs/nginx: a change to the module's sources leaves nginx
+# itself as it was, and the targets must still be linked again
+$(FUZZ_DIR)/.built: $(FUZZ_DIR)/.configured $(SOURCES)
 	$(MAKE) -s -C $(FUZZ_DIR) -f objs/Makefile binary modules
+	touch $@
 
 # nginx's objects (nginx.o's main() renamed: libFuzzer has the main) and the
 # module's
-$(FUZZ_DIR)/nginx_nomain.o: $(FUZZ_DIR)/objs/nginx
+$(FUZZ_DIR)/nginx_nomain.o: $(FUZZ_DIR)/.built
 	objcopy --redefine-sym main=ngx_nginx_main \
 	    $(FUZZ_DIR)/objs/src/core/nginx.o $@
 
@@ -175,6 +180,31 @@ fuzz: fuzz-build
 	@rc=0; for t in $(FUZZ_TARGETS); do \
 	    t/fuzz/run.sh $(FUZZ_DIR) $$t $(FUZZ_SECONDS) || rc=1; \
 	done; exit $$rc
+
+# make unit: the C unit tests of src/lib, t/unit/<file>.c for
+# src/lib/ngx_helpdesk_<file>.c, each a program printing TAP that prove
+# runs.  They are compiled like the fuzz targets (the module's warnings,
+# ASan and UBSan, the fuzz tree's nginx objects) but linked with src/lib's
+# objects only: what src/lib needs of the module, it must not have.
+# t/unit.t (in make test) runs them.
+UNIT_DIR     := $(BUILD)/unit
+UNIT_TESTS   := $(basename $(notdir $(wildcard t/unit/*.c)))
+UNIT_BINS    := $(addprefix $(UNIT_DIR)/,$(UNIT_TESTS))
+UNIT_ENV     := ASAN_OPTIONS=detect_leaks=1 \
+                UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$(CURDIR)/t/ubsan.supp
+
+$(UNIT_DIR)/%: t/unit/%.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
+	@mkdir -p $(@D)
+	clang $(CC_OPT) $(FUZZ_SAN) -DNGX_DEBUG_PALLOC=1 $(FUZZ_INCS) \
+	    -o $@ $< $(FUZZ_DIR)/nginx_nomain.o \
+	    $$(find $(FUZZ_DIR)/objs/src -name '*.o' \
+	       ! -path '*/src/core/nginx.o') $(FUZZ_DIR)/objs/ngx_modules.o \
+	    $(FUZZ_DIR)/objs/addon/lib/*.o $(FUZZ_LIBS)
+
+unit-build: deps $(UNIT_BINS)
+
+unit: unit-build
+	$(UNIT_ENV) prove --exec '' $(UNIT_BINS)
 
 bench: deps $(MODULE)
 	@perl t/bench/run.pl

@@ -197,7 +197,17 @@ ngx_helpdesk_filter_set(json_t *args, ngx_str_t *name, ngx_str_t *value,
 
     ngx_cpystrn(key, name->data, ngx_min(name->len + 1, sizeof(key)));
 
-    s = json_stringn((const char *) value->data, value->len);
+    /*
+     * json_stringn() checks UTF-8 only, and a NUL byte (%00) has no place
+     * in PostgreSQL's jsonb: the rule is kept here, whatever the channel's
+     * own checks
+     */
+    s = NULL;
+
+    if (ngx_strlchr(value->data, value->data + value->len, '\0') == NULL) {
+        s = json_stringn((const char *) value->data, value->len);
+    }
+
     if (s == NULL) {
         ngx_helpdesk_json_error(errors, (char *) key,
                                 "must be valid UTF-8 without NUL bytes");
