@@ -45,10 +45,15 @@ if [ -n "$need_src" ]; then
     sed -n 's/^Types: deb$/Types: deb-src/; /^Types:\|^URIs:\|^Suites:\|^Components:\|^Signed-By:\|^$/p' \
         /etc/apt/sources.list.d/debian.sources > "$SRC_LIST.new" 2>/dev/null || true
     if ! grep -q '^Types: deb-src' "$SRC_LIST.new" 2>/dev/null; then
-        codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-        printf 'deb-src http://deb.debian.org/debian %s main\n' "$codename" \
-            > "$SRC_LIST.new"
+        # the one-line format: the machine's own "deb" lines, as deb-src
+        sed -n 's/^deb \(.*\)$/deb-src \1/p' /etc/apt/sources.list \
+            > "$SRC_LIST.new" 2>/dev/null || true
         SRC_LIST=/etc/apt/sources.list.d/nginx-helpdesk-src.list
+    fi
+    if [ ! -s "$SRC_LIST.new" ]; then
+        rm -f "$SRC_LIST.new"
+        echo "no Debian sources to derive deb-src lines from" >&2
+        exit 1
     fi
     mv "$SRC_LIST.new" "$SRC_LIST"
     apt-get update -qq
