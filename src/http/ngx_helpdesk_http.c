@@ -178,65 +178,6 @@ ngx_helpdesk_http_header_out(ngx_http_request_t *r, const char *name,
 
 
 /*
- * The request body, read into memory, as one string.  NGX_DECLINED when
- * nginx spooled it to a file (the locations that call this size their
- * buffer to their limit, so it does not happen).
- */
-
-ngx_int_t
-ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out)
-{
-    u_char       *p;
-    size_t        len;
-    ngx_chain_t  *cl;
-
-    ngx_str_set(out, "");
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    if (r->request_body->temp_file) {
-        return NGX_DECLINED;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (cl->buf->in_file) {
-            return NGX_DECLINED;
-        }
-
-        len += cl->buf->last - cl->buf->pos;
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    if (r->request_body->bufs->next == NULL) {
-        out->data = r->request_body->bufs->buf->pos;
-        out->len = len;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->data = p;
-    out->len = len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
  * What an error of the database means over HTTP: the one table.  The
  * service functions raise errors of their own class "HD" with a code that
  * says what went wrong, never which HTTP status to send; the problem's

@@ -37,7 +37,6 @@ ngx_int_t ngx_helpdesk_http_header_out(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 ngx_table_elt_t *ngx_helpdesk_http_header_sent(ngx_http_request_t *r,
     const char *name);
-ngx_int_t ngx_helpdesk_http_body_text(ngx_http_request_t *r, ngx_str_t *out);
 
 /*
  * A stored file from a (filename, content_type, data) row: as a download
