@@ -87,8 +87,7 @@ static ngx_int_t
 ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
     ngx_http_helpdesk_req_t *req)
 {
-    u_char      *p, *last, *colon;
-    ngx_uint_t   port;
+    ngx_str_t  *value;
 
     req->host = r->headers_in.server;
     ngx_str_null(&req->port);
@@ -97,19 +96,53 @@ ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    p = r->headers_in.host->value.data;
-    last = p + r->headers_in.host->value.len;
+    value = &r->headers_in.host->value;
+
+    if (ngx_http_helpdesk_req_host_port(value->data, value->data + value->len,
+                                        &req->port)
+        == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "helpdesk: client sent a Host with an invalid port");
+
+    (void) ngx_http_discard_request_body(r);
+    r->keepalive = 0;
+
+    req->rc = ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid-host", "Bad Request",
+                                        "the Host header's port is not a port",
+                                        NULL);
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The port part of a Host value, if any, into port: NGX_OK for none, ""
+ * after a ':', or 1 to 65535 in at most five digits; NGX_DECLINED for
+ * anything else, an unclosed or ill-followed IPv6 literal included.
+ */
+
+ngx_int_t
+ngx_http_helpdesk_req_host_port(u_char *p, u_char *last, ngx_str_t *port)
+{
+    u_char      *colon;
+    ngx_uint_t   n;
+
+    ngx_str_null(port);
 
     if (p < last && *p == '[') {
         p = ngx_strlchr(p, last, ']');
         if (p == NULL) {
-            goto invalid;
+            return NGX_DECLINED;
         }
 
         colon = (p + 1 < last) ? p + 1 : NULL;
 
         if (colon && *colon != ':') {
-            goto invalid;
+            return NGX_DECLINED;
         }
 
     } else {
@@ -123,41 +156,25 @@ ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
     p = colon + 1;
 
     if (last - p > 5) {
-        goto invalid;
+        return NGX_DECLINED;
     }
 
-    port = 0;
-
-    for ( /* void */ ; p < last; p++) {
+    for (n = 0; p < last; p++) {
         if (*p < '0' || *p > '9') {
-            goto invalid;
+            return NGX_DECLINED;
         }
 
-        port = port * 10 + (*p - '0');
+        n = n * 10 + (*p - '0');
     }
 
-    if (port > 65535 || (port == 0 && last - colon > 1)) {
-        goto invalid;
+    if (n > 65535 || (n == 0 && last - colon > 1)) {
+        return NGX_DECLINED;
     }
 
-    req->port.data = colon + 1;
-    req->port.len = last - colon - 1;
+    port->data = colon + 1;
+    port->len = last - colon - 1;
 
     return NGX_OK;
-
-invalid:
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "helpdesk: client sent a Host with an invalid port");
-
-    (void) ngx_http_discard_request_body(r);
-    r->keepalive = 0;
-
-    req->rc = ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
-                                        "invalid-host", "Bad Request",
-                                        "the Host header's port is not a port",
-                                        NULL);
-    return NGX_DECLINED;
 }
 
 

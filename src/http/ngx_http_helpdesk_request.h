@@ -105,6 +105,10 @@ void ngx_http_helpdesk_req_wake(ngx_http_helpdesk_req_t *req);
 void ngx_http_helpdesk_req_block(ngx_http_helpdesk_req_t *req);
 ngx_int_t ngx_http_helpdesk_req_unblock(ngx_http_helpdesk_req_t *req);
 
+/* The port part of a Host value: NGX_OK (port may be empty), NGX_DECLINED */
+ngx_int_t ngx_http_helpdesk_req_host_port(u_char *p, u_char *last,
+    ngx_str_t *port);
+
 /* "<scheme>://<host>[:<port>]" from the checked Host, in r->pool. */
 ngx_int_t ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req,
     ngx_str_t *out);
