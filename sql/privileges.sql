@@ -3,14 +3,26 @@
 -- that exists, and re-checked each time.
 --
 --   helpdesk_app      USAGE on schema "api", EXECUTE on its functions;
---                     nothing in schema "helpdesk": no table, no function.
+--                     nothing in schema "helpdesk" nor in the concerns'
+--                     schemas: no table, no function.
 --   helpdesk_service  privileges on the tables (granted by the migrations)
 --                     and EXECUTE on the internal functions; owns "api".
 --   PUBLIC            nothing.
 
 -- internal functions: the service role only (their owner keeps its own)
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA helpdesk FROM PUBLIC, helpdesk_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA helpdesk TO helpdesk_service;
+DO $$
+DECLARE
+    s text;
+BEGIN
+    FOREACH s IN ARRAY ARRAY['helpdesk', 'tickets', 'rest', 'outbox',
+                             'whatsapp', 'portal', 'console']
+    LOOP
+        EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA %I FROM PUBLIC, helpdesk_app', s);
+        EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO helpdesk_service', s);
+        EXECUTE format('REVOKE ALL ON SCHEMA %I FROM PUBLIC, helpdesk_app', s);
+    END LOOP;
+END
+$$;
 
 -- the entry points: the app role
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
@@ -43,7 +55,8 @@ BEGIN
     -- belongs to a superuser
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
     FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
-    WHERE p.pronamespace IN ('api'::regnamespace, 'helpdesk'::regnamespace)
+    WHERE p.pronamespace::regnamespace::text IN ('api', 'helpdesk', 'tickets',
+              'rest', 'outbox', 'whatsapp', 'portal', 'console')
       AND p.prosecdef
       AND (o.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                                      WHERE c LIKE 'search\_path=%'));
@@ -65,6 +78,16 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'helpdesk'
                AND tableowner IN ('helpdesk_app', 'helpdesk_service')) THEN
         RAISE EXCEPTION 'a table of schema helpdesk belongs to the app or the service role';
+    END IF;
+    -- a function in a schema that is neither "api", "helpdesk" nor a
+    -- concern's: a file of sql/ nobody listed here
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
+    FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
+    WHERE o.rolname IN ('helpdesk_owner', 'helpdesk_service')
+      AND p.pronamespace::regnamespace::text NOT IN ('api', 'helpdesk',
+              'tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'functions outside the known schemas (add the schema to sql/privileges.sql): %', bad;
     END IF;
     IF EXISTS (SELECT 1 FROM pg_auth_members m
                WHERE m.member IN ('helpdesk_app'::regrole, 'helpdesk_service'::regrole)) THEN

@@ -160,9 +160,9 @@ is $res->json->{assignee}{name}, 'Bruno Agente', 'to Bruno';
 ok((grep { $_->{type} eq 'priority_changed' } @{ $res->json->{events} }), 'the change in the history');
 is $bruno->api(GET => '/queue?assignee=mine')->json->{total}, 1, '"mine"';
 is $bruno->api(PATCH => "/tickets/$by{api}{number}", { status => 'whatever' })->code, 422, 'an unknown status: 422';
-like $t->psql(q{BEGIN; SELECT helpdesk.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
+like $t->psql(q{BEGIN; SELECT tickets.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
     qr/off\s*$/, 'a read needs no disk flush for its audit row';
-like $t->psql(q{BEGIN; SELECT txid_current(); SELECT helpdesk.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
+like $t->psql(q{BEGIN; SELECT txid_current(); SELECT tickets.read_only_audit(); SELECT current_setting('synchronous_commit'); COMMIT;}),
     qr/on\s*$/, 'but a change answered with a read keeps its flush';
 is scalar @{ $bruno->api(GET => "/tickets/$by{portal}{number}")->json->{requester_tickets} }, 0,
     "the requester's other tickets (none yet)";
@@ -523,7 +523,7 @@ sub totp {
     is whatsapp('wamid.MERGE1', 'Sou eu de novo')->code, 200, 'she writes on WhatsApp again';
     is $admin->api(GET => "/tickets/$by{whatsapp}{number}")->json->{requester}{id}, $portal_id,
         "her WhatsApp ticket is the portal customer's now";
-    my $new_number = $t->psql(q{SELECT helpdesk.ticket_number(t.number) FROM helpdesk.whatsapp_messages w
+    my $new_number = $t->psql(q{SELECT tickets.ticket_number(t.number) FROM helpdesk.whatsapp_messages w
                                 JOIN helpdesk.tickets t USING (tenant_id, ticket_id) WHERE w.wamid = 'wamid.MERGE1'});
     my $new = $admin->api(GET => "/tickets/$new_number")->json;
     is_deeply [$new->{requester}{id}, $new->{events}[0]{body}], [$portal_id, 'Sou eu de novo'],

@@ -304,7 +304,7 @@ is scalar @{ $q->api(GET => '/tickets')->json->{data} }, 0, 'sees no ticket of t
 is $q->api(GET => "/tickets/$tk->{number}")->code, 404, "another customer's ticket: 404";
 is $q->api(POST => "/tickets/$tk->{number}/comments", { body => 'oi' })->code, 404, 'cannot comment on it';
 is $q->get("/_/api/tickets/$tk->{number}/attachments/$att->{id}")->code, 404, 'nor download its files';
-my $by_api = $t->psql(q{SELECT helpdesk.ticket_number(number) FROM helpdesk.tickets WHERE subject = 'by API'});
+my $by_api = $t->psql(q{SELECT tickets.ticket_number(number) FROM helpdesk.tickets WHERE subject = 'by API'});
 is $p->api(GET => "/tickets/$by_api")->code, 404, "the tenant's other tickets are not the customer's";
 
 # the customer says the problem is solved; writing again reopens it

@@ -31,7 +31,7 @@ for my $table (qw(tenants users api_keys tickets ticket_events audit_log)) {
     like $t->psql($as_app . "SELECT count(*) FROM helpdesk.$table", may_fail => 1),
         qr/permission denied/, "the app role cannot read $table";
 }
-like $t->psql($as_app . q{SELECT helpdesk.api_key_auth(sha256('x'))}, may_fail => 1),
+like $t->psql($as_app . q{SELECT rest.api_key_auth(sha256('x'))}, may_fail => 1),
     qr/permission denied/, 'nor call an internal function';
 
 # the entry points run as helpdesk_service, under row-level security

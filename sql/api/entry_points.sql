@@ -3,7 +3,8 @@
 -- These are the only functions the app role (helpdesk_app, what nginx logs
 -- in as) may execute: one per statement the module sends.  Each is a thin
 -- SECURITY DEFINER function owned by helpdesk_service, with a fixed
--- search_path, that calls the implementation in schema "helpdesk".  So:
+-- search_path, that calls the implementation in its concern's schema
+-- ("tickets", "portal", ...: one per directory of sql/).  So:
 --
 --   - the app role holds no privilege on any table and cannot call an
 --     internal function (one that skips the key check, sets any tenant, or
@@ -31,7 +32,7 @@ CREATE OR REPLACE FUNCTION api.api_call(p_key_hash bytea, p_scope text,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body, r.location INTO status, body, location
-    FROM helpdesk.api_call(p_key_hash, p_scope, p_ip, p_op, p_args) r;
+    FROM rest.api_call(p_key_hash, p_scope, p_ip, p_op, p_args) r;
 END
 $$;
 
@@ -41,7 +42,7 @@ CREATE OR REPLACE FUNCTION api.provider_call(p_op text, p_ip inet, p_args jsonb,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body, r.location INTO status, body, location
-    FROM helpdesk.provider_call(p_op, p_ip, p_args) r;
+    FROM rest.provider_call(p_op, p_ip, p_args) r;
 END
 $$;
 
@@ -51,7 +52,7 @@ CREATE OR REPLACE FUNCTION api.api_attachment(p_key_hash bytea, p_scope text,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
-    FROM helpdesk.api_attachment(p_key_hash, p_scope, p_ip, p_args) r;
+    FROM tickets.api_attachment(p_key_hash, p_scope, p_ip, p_args) r;
 END
 $$;
 
@@ -60,7 +61,7 @@ CREATE OR REPLACE FUNCTION api.api_whatsapp_number(p_key_hash bytea, p_scope tex
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.number INTO number
-    FROM helpdesk.api_whatsapp_number(p_key_hash, p_scope, p_ip, p_args) r;
+    FROM whatsapp.api_whatsapp_number(p_key_hash, p_scope, p_ip, p_args) r;
 END
 $$;
 
@@ -71,7 +72,7 @@ CREATE OR REPLACE FUNCTION api.portal_call(p_host text, p_base text, p_user uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body INTO status, body
-    FROM helpdesk.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+    FROM portal.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
 END
 $$;
 
@@ -80,7 +81,7 @@ CREATE OR REPLACE FUNCTION api.portal_upload(p_host text, p_base text, p_user uu
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body INTO status, body
-    FROM helpdesk.portal_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+    FROM portal.portal_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
 END
 $$;
 
@@ -90,7 +91,7 @@ CREATE OR REPLACE FUNCTION api.portal_attachment(p_host text, p_base text, p_use
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
-    FROM helpdesk.portal_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
+    FROM portal.portal_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
 END
 $$;
 
@@ -100,7 +101,7 @@ CREATE OR REPLACE FUNCTION api.portal_asset(p_host text, p_base text, p_name tex
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.content_type, r.sha256, r.data INTO content_type, sha256, data
-    FROM helpdesk.portal_asset(p_host, p_base, p_name) r;
+    FROM portal.portal_asset(p_host, p_base, p_name) r;
 END
 $$;
 
@@ -111,7 +112,7 @@ CREATE OR REPLACE FUNCTION api.console_call(p_host text, p_base text, p_user uui
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body INTO status, body
-    FROM helpdesk.console_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+    FROM console.console_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
 END
 $$;
 
@@ -120,7 +121,7 @@ CREATE OR REPLACE FUNCTION api.console_upload(p_host text, p_base text, p_user u
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.status, r.body INTO status, body
-    FROM helpdesk.console_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+    FROM console.console_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
 END
 $$;
 
@@ -130,7 +131,7 @@ CREATE OR REPLACE FUNCTION api.console_attachment(p_host text, p_base text, p_us
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     SELECT r.filename, r.content_type, r.data INTO filename, content_type, data
-    FROM helpdesk.console_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
+    FROM console.console_attachment(p_host, p_base, p_user, p_ip, p_number, p_id) r;
 END
 $$;
 
@@ -141,7 +142,7 @@ RETURNS TABLE (tenant_id uuid, ticket_id uuid, event_id bigint, high bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     RETURN QUERY SELECT r.tenant_id, r.ticket_id, r.event_id, r.high
-                 FROM helpdesk.events_since(p_since) r;
+                 FROM console.events_since(p_since) r;
 END
 $$;
 
@@ -155,7 +156,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_tem
 BEGIN
     SELECT r.tenant_id, r.connection_id, r.provider, r.app_secret, r.verify_token
     INTO tenant_id, connection_id, provider, app_secret, verify_token
-    FROM helpdesk.whatsapp_route(p_token) r;
+    FROM whatsapp.whatsapp_route(p_token) r;
 END
 $$;
 
@@ -164,7 +165,7 @@ CREATE OR REPLACE FUNCTION api.whatsapp_ingest_batch(items jsonb)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    RETURN QUERY SELECT r FROM helpdesk.whatsapp_ingest_batch(items) r;
+    RETURN QUERY SELECT r FROM whatsapp.whatsapp_ingest_batch(items) r;
 END
 $$;
 
@@ -178,7 +179,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_tem
 BEGIN
     RETURN QUERY SELECT r.tenant_id, r.outbox_id, r.kind, r.delivery_id, r.event_type,
                         r.method, r.url, r.headers, r.body, r.secret, r.binary_response
-                 FROM helpdesk.outbox_claim(p_limit, p_lease_ms) r;
+                 FROM outbox.outbox_claim(p_limit, p_lease_ms) r;
 END
 $$;
 
@@ -190,7 +191,7 @@ CREATE OR REPLACE FUNCTION api.outbox_result(
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    RETURN helpdesk.outbox_result(p_tenant, p_outbox, p_ok, p_http_status, p_error,
+    RETURN outbox.outbox_result(p_tenant, p_outbox, p_ok, p_http_status, p_error,
                                   p_duration_ms, p_response, p_max_attempts, p_backoff_ms,
                                   p_max_backoff_ms, p_disable_after, p_data);
 END
@@ -200,7 +201,7 @@ CREATE OR REPLACE FUNCTION api.outbox_schedule(p_interval_ms int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    RETURN helpdesk.outbox_schedule(p_interval_ms);
+    RETURN whatsapp.outbox_schedule(p_interval_ms);
 END
 $$;
 

@@ -9,16 +9,16 @@ SET ROLE helpdesk_owner;
 
 -- Views ----------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION helpdesk.console_user_json(u helpdesk.users) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_user_json(u helpdesk.users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
                               'role', u.role, 'status', u.status)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_ticket_json(t helpdesk.tickets) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_ticket_json(t helpdesk.tickets) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'id', t.ticket_id, 'number', helpdesk.ticket_number(t.number),
+        'id', t.ticket_id, 'number', tickets.ticket_number(t.number),
         'subject', t.subject, 'status', t.status, 'priority', t.priority,
         'category', t.category, 'channel', t.channel, 'fields', t.custom_fields,
         'requester', (SELECT jsonb_build_object('id', u.user_id, 'name', u.name,
@@ -34,7 +34,7 @@ $$;
 
 -- An event as agents see it: everything, internal notes marked, with the
 -- delivery state of what was sent out (WhatsApp today).
-CREATE OR REPLACE FUNCTION helpdesk.console_event_json(e helpdesk.ticket_events) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_event_json(e helpdesk.ticket_events) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     files    jsonb;
@@ -81,7 +81,7 @@ $$;
 -- How a reply to this ticket goes out, as the console shows it before the
 -- agent types: the channel, and for WhatsApp whether the 24-hour window is
 -- open and which templates can be used instead.
-CREATE OR REPLACE FUNCTION helpdesk.console_reply_options(t helpdesk.tickets) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_reply_options(t helpdesk.tickets) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p record;
@@ -90,15 +90,15 @@ BEGIN
         RETURN jsonb_build_object('channel', t.channel, 'available', true);
     END IF;
 
-    p := helpdesk.whatsapp_party(t);
+    p := whatsapp.whatsapp_party(t);
 
     RETURN jsonb_build_object(
         'channel', 'whatsapp',
         'available', (p.conn).connection_id IS NOT NULL
-                     AND helpdesk.whatsapp_window_open(p.contact),
+                     AND whatsapp.whatsapp_window_open(p.contact),
         'whatsapp', jsonb_build_object(
             'connected', (p.conn).connection_id IS NOT NULL,
-            'window_open', coalesce(helpdesk.whatsapp_window_open(p.contact), false),
+            'window_open', coalesce(whatsapp.whatsapp_window_open(p.contact), false),
             'last_inbound_at', (p.contact).last_inbound_at,
             'window_closes_at', (p.contact).last_inbound_at + interval '24 hours',
             'templates', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -106,7 +106,7 @@ BEGIN
                               'language', value->>'language',
                               'parameters', coalesce(jsonb_array_length(value->'parameters'), 0))
                               ORDER BY key), '[]')
-                          FROM jsonb_each(helpdesk.whatsapp_templates(t.tenant_id)))),
+                          FROM jsonb_each(whatsapp.whatsapp_templates(t.tenant_id)))),
         -- the tenant's fallback: the portal, for a customer who can log in
         'fallback', CASE WHEN (SELECT x.settings->'console'->>'fallback' FROM helpdesk.tenants x
                                WHERE x.tenant_id = t.tenant_id) = 'portal'
@@ -120,23 +120,23 @@ $$;
 -- Operations ---------------------------------------------------------------------
 
 -- A tenant may require a second factor of its agents.
-CREATE OR REPLACE FUNCTION helpdesk.console_totp_required(t helpdesk.tenants) RETURNS boolean
+CREATE OR REPLACE FUNCTION console.console_totp_required(t helpdesk.tenants) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((t.settings->'console'->>'require_totp')::boolean, false)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+CREATE OR REPLACE FUNCTION console.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
         'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
-        'portal', helpdesk.portal_settings(t) || jsonb_build_object(
+        'portal', portal.portal_settings(t) || jsonb_build_object(
             'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                             WHERE a.tenant_id = t.tenant_id AND a.name = 'logo')),
-        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.console_user_json(u)
+        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE console.console_user_json(u)
                      || jsonb_build_object('totp', u.totp_secret IS NOT NULL,
-                                           'totp_required', helpdesk.console_totp_required(t)) END,
-        'form', CASE WHEN u.user_id IS NOT NULL THEN helpdesk.portal_form(t) END,
+                                           'totp_required', console.console_totp_required(t)) END,
+        'form', CASE WHEN u.user_id IS NOT NULL THEN portal.portal_form(t) END,
         'agents', CASE WHEN u.user_id IS NOT NULL THEN
                       (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.user_id,
                                   'name', coalesce(x.name, x.email)) ORDER BY x.name), '[]')
@@ -147,7 +147,7 @@ END
 $$;
 
 -- The unified queue: every channel, filtered, searched and sorted.
-CREATE OR REPLACE FUNCTION helpdesk.console_queue(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_queue(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     statuses text[] := CASE WHEN coalesce(args->>'status', '') = '' THEN NULL
@@ -162,7 +162,7 @@ DECLARE
     r        jsonb;
     total    bigint;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     WITH q AS (
         SELECT x.* FROM helpdesk.tickets x
@@ -176,12 +176,12 @@ BEGIN
           AND (coalesce(who, '') = ''
                OR (who = 'mine' AND x.assignee_id = u.user_id)
                OR (who = 'unassigned' AND x.assignee_id IS NULL)
-               OR (helpdesk.is_uuid(who) AND x.assignee_id = who::uuid))
+               OR (tickets.is_uuid(who) AND x.assignee_id = who::uuid))
           AND (coalesce(args->>'q', '') = ''
                OR x.search @@ websearch_to_tsquery('simple', args->>'q')
-               OR helpdesk.ticket_number(x.number) ILIKE '%' || (args->>'q') || '%'))
+               OR tickets.ticket_number(x.number) ILIKE '%' || (args->>'q') || '%'))
     SELECT (SELECT count(*) FROM q),
-           coalesce(jsonb_agg(helpdesk.console_ticket_json(s.t) ORDER BY s.o1 DESC, s.o2 DESC), '[]')
+           coalesce(jsonb_agg(console.console_ticket_json(s.t) ORDER BY s.o1 DESC, s.o2 DESC), '[]')
     INTO total, r
     FROM (SELECT q::helpdesk.tickets AS t,
                  CASE sort WHEN 'priority' THEN CASE q.priority WHEN 'urgent' THEN 4 WHEN 'high' THEN 3
@@ -194,7 +194,7 @@ BEGIN
           ORDER BY o1 DESC, o2 DESC
           LIMIT lim OFFSET off) s;
 
-    PERFORM helpdesk.audit(ctx, 'console.queue', 'ticket', NULL,
+    PERFORM tickets.audit(ctx, 'console.queue', 'ticket', NULL,
                            jsonb_build_object('filters', args));
 
     RETURN jsonb_build_object('status', 200, 'body',
@@ -202,23 +202,23 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t      helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    t      helpdesk.tickets := tickets.ticket_find(args->>'number', false);
     events jsonb;
     others jsonb;
     last   bigint;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
-    SELECT coalesce(jsonb_agg(helpdesk.console_event_json(e) ORDER BY e.event_id), '[]'),
+    SELECT coalesce(jsonb_agg(console.console_event_json(e) ORDER BY e.event_id), '[]'),
            max(e.event_id)
     INTO events, last
     FROM helpdesk.ticket_events e
     WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id;
 
-    SELECT coalesce(jsonb_agg(jsonb_build_object('number', helpdesk.ticket_number(x.number),
+    SELECT coalesce(jsonb_agg(jsonb_build_object('number', tickets.ticket_number(x.number),
                'subject', x.subject, 'status', x.status, 'channel', x.channel,
                'created_at', x.created_at) ORDER BY x.number DESC), '[]')
     INTO others
@@ -227,38 +227,38 @@ BEGIN
             AND x.ticket_id <> t.ticket_id
           ORDER BY x.number DESC LIMIT 10) x;
 
-    PERFORM helpdesk.audit(ctx, 'console.ticket.read', 'ticket', t.ticket_id::text,
-                           jsonb_build_object('number', helpdesk.ticket_number(t.number)));
+    PERFORM tickets.audit(ctx, 'console.ticket.read', 'ticket', t.ticket_id::text,
+                           jsonb_build_object('number', tickets.ticket_number(t.number)));
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.console_ticket_json(t)
+    RETURN jsonb_build_object('status', 200, 'body', console.console_ticket_json(t)
         || jsonb_build_object('events', events, 'last_event_id', last,
                               'requester_tickets', others,
-                              'reply', helpdesk.console_reply_options(t)));
+                              'reply', console.console_reply_options(t)));
 END
 $$;
 
 -- The changes an agent may make to a ticket's properties, checked: the
 -- keys status, priority, category and assignee of args (others ignored).
-CREATE OR REPLACE FUNCTION helpdesk.console_ticket_changes(args jsonb)
+CREATE OR REPLACE FUNCTION console.console_ticket_changes(args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     errs jsonb := '[]';
 BEGIN
     IF args ? 'status' AND coalesce(args->>'status', '')
            NOT IN ('open', 'pending', 'on_hold', 'resolved', 'closed') THEN
-        errs := errs || helpdesk.err('status', 'invalid', 'one of open, pending, on_hold, resolved, closed');
+        errs := errs || portal.err('status', 'invalid', 'one of open, pending, on_hold, resolved, closed');
     END IF;
 
     IF args ? 'priority' AND coalesce(args->>'priority', '') NOT IN ('low', 'normal', 'high', 'urgent') THEN
-        errs := errs || helpdesk.err('priority', 'invalid', 'one of low, normal, high, urgent');
+        errs := errs || portal.err('priority', 'invalid', 'one of low, normal, high, urgent');
     END IF;
 
     IF args ? 'category' AND length(coalesce(args->>'category', '')) > 200 THEN
-        errs := errs || helpdesk.err('category', 'too_long', '200 characters at most');
+        errs := errs || portal.err('category', 'too_long', '200 characters at most');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     RETURN args - ARRAY(SELECT k FROM jsonb_object_keys(args) k
@@ -266,15 +266,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_ticket_update(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_ticket_update(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t    helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    t    helpdesk.tickets := tickets.ticket_find(args->>'number', false);
 BEGIN
-    PERFORM helpdesk.ticket_update(ctx, helpdesk.console_ticket_changes(args)
+    PERFORM tickets.ticket_update(ctx, console.console_ticket_changes(args)
                                         || jsonb_build_object('id', t.ticket_id));
 
-    RETURN helpdesk.console_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
+    RETURN console.console_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
 END
 $$;
 
@@ -282,7 +282,7 @@ $$;
 -- through ticket_update (events, webhooks, audit as for one).  A ticket
 -- that cannot take them (gone, or a transition it does not allow) is
 -- listed with the reason and the others are changed.
-CREATE OR REPLACE FUNCTION helpdesk.console_bulk(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_bulk(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     refs    jsonb := args->'tickets';
@@ -295,34 +295,34 @@ DECLARE
 BEGIN
     IF jsonb_typeof(refs) IS DISTINCT FROM 'array' OR jsonb_array_length(refs) = 0
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(refs) x WHERE jsonb_typeof(x) <> 'string') THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('tickets', 'required', 'a list of ticket numbers or ids'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('tickets', 'required', 'a list of ticket numbers or ids'));
     END IF;
 
     IF jsonb_array_length(refs) > 100 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('tickets', 'too_many', '100 tickets at most'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('tickets', 'too_many', '100 tickets at most'));
     END IF;
 
-    changes := helpdesk.console_ticket_changes(args);
+    changes := console.console_ticket_changes(args);
 
     IF changes = '{}' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('changes', 'required', 'one of status, priority, category, assignee'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('changes', 'required', 'one of status, priority, category, assignee'));
     END IF;
 
     -- an unknown assignee fails the whole request, before any change
     IF changes ? 'assignee' AND jsonb_typeof(changes->'assignee') <> 'null' THEN
-        PERFORM helpdesk.agent_for(u.tenant_id, changes->>'assignee');
+        PERFORM tickets.agent_for(u.tenant_id, changes->>'assignee');
     END IF;
 
     -- in one order, so that two agents changing the same tickets queue
     -- rather than deadlock
     FOR ref IN SELECT DISTINCT x FROM jsonb_array_elements_text(refs) x ORDER BY x LOOP
         BEGIN
-            t := helpdesk.ticket_find(ref, false);
-            PERFORM helpdesk.ticket_update(ctx, changes || jsonb_build_object('id', t.ticket_id));
-            updated := updated || to_jsonb(helpdesk.ticket_number(t.number));
+            t := tickets.ticket_find(ref, false);
+            PERFORM tickets.ticket_update(ctx, changes || jsonb_build_object('id', t.ticket_id));
+            updated := updated || to_jsonb(tickets.ticket_number(t.number));
         EXCEPTION WHEN SQLSTATE 'HDNFD' OR SQLSTATE 'HDINV' OR SQLSTATE 'HDCNF' THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             failed := failed || jsonb_build_object('ticket', ref, 'reason', msg);
@@ -336,10 +336,10 @@ $$;
 
 -- A reply or an internal note.  Written against the history the agent saw
 -- (seen_event_id): if something happened since, the agent is told first.
-CREATE OR REPLACE FUNCTION helpdesk.console_reply(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_reply(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t     helpdesk.tickets := helpdesk.ticket_find(args->>'number', true);
+    t     helpdesk.tickets := tickets.ticket_find(args->>'number', true);
     body  text := btrim(coalesce(args->>'body', ''));
     vis   text := coalesce(args->>'visibility', 'public');
     newer jsonb;
@@ -348,23 +348,23 @@ DECLARE
     n     int;
 BEGIN
     IF vis NOT IN ('public', 'internal') THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'public or internal',
-            helpdesk.err('visibility', 'invalid', 'public or internal'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'public or internal',
+            portal.err('visibility', 'invalid', 'public or internal'));
     END IF;
 
     IF body = '' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'write the reply first',
-            helpdesk.err('body', 'required', 'write the reply first'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'write the reply first',
+            portal.err('body', 'required', 'write the reply first'));
     END IF;
 
     IF args->>'seen_event_id' ~ '^[0-9]{1,18}$' AND NOT coalesce((args->>'force')::boolean, false) THEN
-        SELECT jsonb_agg(helpdesk.console_event_json(x) ORDER BY x.event_id) INTO newer
+        SELECT jsonb_agg(console.console_event_json(x) ORDER BY x.event_id) INTO newer
         FROM helpdesk.ticket_events x
         WHERE x.tenant_id = t.tenant_id AND x.ticket_id = t.ticket_id
           AND x.event_id > (args->>'seen_event_id')::bigint;
 
         IF newer IS NOT NULL THEN
-            PERFORM helpdesk.fail('HDCNF', 'stale-view',
+            PERFORM tickets.fail('HDCNF', 'stale-view',
                 'the ticket changed while you were writing; read what is new, then send again',
                 jsonb_build_object('events', newer));
         END IF;
@@ -373,15 +373,15 @@ BEGIN
     -- the fallback, when the channel cannot be used and the tenant has one
     IF args->>'via' IS NOT NULL THEN
         IF vis <> 'public' OR args->>'via' IS DISTINCT FROM
-                              (helpdesk.console_reply_options(t)->>'fallback') THEN
-            PERFORM helpdesk.fail('HDINV', 'validation-error', 'no such fallback for this ticket',
-                helpdesk.err('via', 'invalid', 'the fallback of this ticket, if it has one'));
+                              (console.console_reply_options(t)->>'fallback') THEN
+            PERFORM tickets.fail('HDINV', 'validation-error', 'no such fallback for this ticket',
+                portal.err('via', 'invalid', 'the fallback of this ticket, if it has one'));
         END IF;
     END IF;
 
     -- a reply goes out on the ticket's channel (or the fallback); a note
     -- stays in the console
-    r := helpdesk.ticket_comment(ctx || jsonb_strip_nulls(jsonb_build_object(
+    r := tickets.ticket_comment(ctx || jsonb_strip_nulls(jsonb_build_object(
                                      'channel', CASE WHEN vis = 'internal' THEN 'console'
                                                      ELSE coalesce(args->>'via', t.channel) END,
                                      'via', args->>'via')),
@@ -391,32 +391,32 @@ BEGIN
     SELECT * INTO e FROM helpdesk.ticket_events x
     WHERE x.tenant_id = t.tenant_id AND x.event_id = (r->'body'->>'id')::bigint;
 
-    n := helpdesk.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
+    n := portal.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
 
     IF args ? 'status' AND args->>'status' IS DISTINCT FROM t.status THEN
-        PERFORM helpdesk.ticket_update(ctx, jsonb_build_object('id', t.ticket_id,
+        PERFORM tickets.ticket_update(ctx, jsonb_build_object('id', t.ticket_id,
                                                                'status', args->>'status'));
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.console_event_json(e));
+    RETURN jsonb_build_object('status', 201, 'body', console.console_event_json(e));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_template(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_template(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    t helpdesk.tickets := tickets.ticket_find(args->>'number', false);
 BEGIN
-    RETURN helpdesk.whatsapp_send_template(ctx, (args - 'number')
+    RETURN whatsapp.whatsapp_send_template(ctx, (args - 'number')
                                                || jsonb_build_object('id', t.ticket_id));
 END
 $$;
 
 -- "I have this ticket open": returns who else has.
-CREATE OR REPLACE FUNCTION helpdesk.console_presence(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_presence(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t helpdesk.tickets := helpdesk.ticket_find(args->>'number', false);
+    t helpdesk.tickets := tickets.ticket_find(args->>'number', false);
     r jsonb;
 BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -452,13 +452,13 @@ END
 $$;
 
 -- Canned replies: every agent uses them, admins write them.
-CREATE OR REPLACE FUNCTION helpdesk.canned_json(c helpdesk.canned_replies) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.canned_json(c helpdesk.canned_replies) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', c.canned_id, 'title', c.title, 'body', c.body,
                               'updated_at', c.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_canned(ctx jsonb, u helpdesk.users, op text, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_canned(ctx jsonb, u helpdesk.users, op text, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c    helpdesk.canned_replies;
@@ -466,62 +466,62 @@ DECLARE
 BEGIN
     IF op = 'list' THEN
         RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
-            (SELECT coalesce(jsonb_agg(helpdesk.canned_json(x) ORDER BY x.title), '[]')
+            (SELECT coalesce(jsonb_agg(console.canned_json(x) ORDER BY x.title), '[]')
              FROM helpdesk.canned_replies x WHERE x.tenant_id = u.tenant_id)));
     END IF;
 
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins change canned replies');
+        PERFORM tickets.fail('HDDEN', 'admin-only', 'only admins change canned replies');
     END IF;
 
     IF op IN ('update', 'delete') THEN
-        IF helpdesk.is_uuid(args->>'id') THEN
+        IF tickets.is_uuid(args->>'id') THEN
             SELECT * INTO c FROM helpdesk.canned_replies x
             WHERE x.tenant_id = u.tenant_id AND x.canned_id = (args->>'id')::uuid;
         END IF;
 
         IF c.canned_id IS NULL THEN
-            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such canned reply');
+            PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such canned reply');
         END IF;
     END IF;
 
     IF op = 'delete' THEN
         DELETE FROM helpdesk.canned_replies WHERE tenant_id = c.tenant_id AND canned_id = c.canned_id;
-        PERFORM helpdesk.audit(ctx, 'canned.delete', 'canned_reply', c.canned_id::text);
+        PERFORM tickets.audit(ctx, 'canned.delete', 'canned_reply', c.canned_id::text);
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     END IF;
 
     IF (op = 'create' OR args ? 'title') AND length(coalesce(args->>'title', '')) NOT BETWEEN 1 AND 200 THEN
-        errs := errs || helpdesk.err('title', 'required', '1 to 200 characters');
+        errs := errs || portal.err('title', 'required', '1 to 200 characters');
     END IF;
 
     IF (op = 'create' OR args ? 'body') AND length(coalesce(args->>'body', '')) NOT BETWEEN 1 AND 20000 THEN
-        errs := errs || helpdesk.err('body', 'required', '1 to 20,000 characters');
+        errs := errs || portal.err('body', 'required', '1 to 20,000 characters');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF op = 'create' THEN
         INSERT INTO helpdesk.canned_replies (tenant_id, title, body)
         VALUES (u.tenant_id, args->>'title', args->>'body')
         RETURNING * INTO c;
-        PERFORM helpdesk.audit(ctx, 'canned.create', 'canned_reply', c.canned_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', helpdesk.canned_json(c));
+        PERFORM tickets.audit(ctx, 'canned.create', 'canned_reply', c.canned_id::text);
+        RETURN jsonb_build_object('status', 201, 'body', console.canned_json(c));
     END IF;
 
     UPDATE helpdesk.canned_replies x SET title = coalesce(args->>'title', x.title),
         body = coalesce(args->>'body', x.body), updated_at = now()
     WHERE x.tenant_id = c.tenant_id AND x.canned_id = c.canned_id
     RETURNING * INTO c;
-    PERFORM helpdesk.audit(ctx, 'canned.update', 'canned_reply', c.canned_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.canned_json(c));
+    PERFORM tickets.audit(ctx, 'canned.update', 'canned_reply', c.canned_id::text);
+    RETURN jsonb_build_object('status', 200, 'body', console.canned_json(c));
 END
 $$;
 
 -- Saved views: an agent's own named filters.
-CREATE OR REPLACE FUNCTION helpdesk.console_views(ctx jsonb, u helpdesk.users, op text, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_views(ctx jsonb, u helpdesk.users, op text, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v helpdesk.saved_views;
@@ -529,8 +529,8 @@ BEGIN
     IF op = 'save' THEN
         IF length(coalesce(args->>'name', '')) NOT BETWEEN 1 AND 100
            OR jsonb_typeof(args->'filters') IS DISTINCT FROM 'object' THEN
-            PERFORM helpdesk.fail('HDINV', 'validation-error', 'a name and the filters',
-                helpdesk.err('name', 'required', 'a name (100 characters at most) and the filters'));
+            PERFORM tickets.fail('HDINV', 'validation-error', 'a name and the filters',
+                portal.err('name', 'required', 'a name (100 characters at most) and the filters'));
         END IF;
 
         INSERT INTO helpdesk.saved_views (tenant_id, user_id, name, filters)
@@ -544,9 +544,9 @@ BEGIN
     IF op = 'delete' THEN
         DELETE FROM helpdesk.saved_views x
         WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
-          AND helpdesk.is_uuid(args->>'id') AND x.view_id = (args->>'id')::uuid;
+          AND tickets.is_uuid(args->>'id') AND x.view_id = (args->>'id')::uuid;
         IF NOT FOUND THEN
-            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such view');
+            PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such view');
         END IF;
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     END IF;
@@ -560,7 +560,7 @@ $$;
 
 -- Agents: everyone sees the team; admins invite (a set-your-password link
 -- by email, as a reset), change roles and deactivate.
-CREATE OR REPLACE FUNCTION helpdesk.console_agents(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+CREATE OR REPLACE FUNCTION console.console_agents(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
     op text, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -570,7 +570,7 @@ DECLARE
 BEGIN
     IF op = 'list' THEN
         RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
-            (SELECT coalesce(jsonb_agg(helpdesk.console_user_json(x)
+            (SELECT coalesce(jsonb_agg(console.console_user_json(x)
                                        || jsonb_build_object('has_password', x.password_hash IS NOT NULL)
                                        ORDER BY x.name, x.email), '[]')
              FROM helpdesk.users x
@@ -578,28 +578,28 @@ BEGIN
     END IF;
 
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins manage agents');
+        PERFORM tickets.fail('HDDEN', 'admin-only', 'only admins manage agents');
     END IF;
 
     IF args ? 'role' AND args->>'role' NOT IN ('agent', 'admin') THEN
-        errs := errs || helpdesk.err('role', 'invalid', 'agent or admin');
+        errs := errs || portal.err('role', 'invalid', 'agent or admin');
     END IF;
 
     IF args ? 'status' AND args->>'status' NOT IN ('active', 'disabled') THEN
-        errs := errs || helpdesk.err('status', 'invalid', 'active or disabled');
+        errs := errs || portal.err('status', 'invalid', 'active or disabled');
     END IF;
 
     IF op = 'invite' THEN
         IF v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN
-            errs := errs || helpdesk.err('email', 'invalid', 'a valid email address');
+            errs := errs || portal.err('email', 'invalid', 'a valid email address');
         END IF;
         IF length(coalesce(btrim(args->>'name'), '')) NOT BETWEEN 1 AND 200 THEN
-            errs := errs || helpdesk.err('name', 'required', 'the agent''s name');
+            errs := errs || portal.err('name', 'required', 'the agent''s name');
         END IF;
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF op = 'invite' THEN
@@ -609,32 +609,32 @@ BEGIN
         RETURNING * INTO a;
 
         IF a.user_id IS NULL THEN
-            PERFORM helpdesk.fail('HDCNF', 'conflict', 'there is already a user with this email',
-                helpdesk.err('email', 'taken', 'there is already a user with this email'));
+            PERFORM tickets.fail('HDCNF', 'conflict', 'there is already a user with this email',
+                portal.err('email', 'taken', 'there is already a user with this email'));
         END IF;
 
-        PERFORM helpdesk.audit(ctx, 'agent.invite', 'user', a.user_id::text,
+        PERFORM tickets.audit(ctx, 'agent.invite', 'user', a.user_id::text,
                                jsonb_build_object('role', a.role));
         -- the invitation is a link to choose a password
-        PERFORM helpdesk.portal_reset_request(ctx || '{"app": "console"}', t,
+        PERFORM portal.portal_reset_request(ctx || '{"app": "console"}', t,
             jsonb_build_object('email', v_email, 'origin', args->>'origin',
                                'language', args->>'language', 'invite', true));
 
-        RETURN jsonb_build_object('status', 201, 'body', helpdesk.console_user_json(a));
+        RETURN jsonb_build_object('status', 201, 'body', console.console_user_json(a));
     END IF;
 
-    IF helpdesk.is_uuid(args->>'id') THEN
+    IF tickets.is_uuid(args->>'id') THEN
         SELECT * INTO a FROM helpdesk.users x
         WHERE x.tenant_id = u.tenant_id AND x.user_id = (args->>'id')::uuid
           AND x.role IN ('agent', 'admin');
     END IF;
 
     IF a.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such agent');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such agent');
     END IF;
 
     IF a.user_id = u.user_id AND (args->>'role' = 'agent' OR args->>'status' = 'disabled') THEN
-        PERFORM helpdesk.fail('HDCNF', 'conflict', 'you cannot demote or deactivate yourself');
+        PERFORM tickets.fail('HDCNF', 'conflict', 'you cannot demote or deactivate yourself');
     END IF;
 
     UPDATE helpdesk.users x SET role = coalesce(args->>'role', x.role),
@@ -650,15 +650,15 @@ BEGIN
           AND status NOT IN ('resolved', 'closed');
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'agent.update', 'user', a.user_id::text, args - 'id');
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.console_user_json(a));
+    PERFORM tickets.audit(ctx, 'agent.update', 'user', a.user_id::text, args - 'id');
+    RETURN jsonb_build_object('status', 200, 'body', console.console_user_json(a));
 END
 $$;
 
 -- The second factor: set up (a new secret, pending until a code proves
 -- the app has it), then on; off again with a code.  The module makes the
 -- secrets and checks the codes; the database keeps them.
-CREATE OR REPLACE FUNCTION helpdesk.console_totp(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+CREATE OR REPLACE FUNCTION console.console_totp(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
     op text, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
@@ -678,31 +678,31 @@ BEGIN
     WHEN 'enable' THEN
         UPDATE helpdesk.users SET totp_secret = totp_pending, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id AND totp_pending IS NOT NULL;
-        PERFORM helpdesk.audit(ctx, 'agent.totp_enabled', 'user', u.user_id::text);
+        PERFORM tickets.audit(ctx, 'agent.totp_enabled', 'user', u.user_id::text);
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     ELSE
-        IF helpdesk.console_totp_required(t) THEN
-            PERFORM helpdesk.fail('HDCNF', 'totp-required-by-tenant',
+        IF console.console_totp_required(t) THEN
+            PERFORM tickets.fail('HDCNF', 'totp-required-by-tenant',
                 'this helpdesk requires a second factor of its agents');
         END IF;
         UPDATE helpdesk.users SET totp_secret = NULL, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
-        PERFORM helpdesk.audit(ctx, 'agent.totp_disabled', 'user', u.user_id::text);
+        PERFORM tickets.audit(ctx, 'agent.totp_disabled', 'user', u.user_id::text);
         RETURN jsonb_build_object('status', 204, 'body', NULL);
     END CASE;
 END
 $$;
 
 -- GET/PATCH /v1/console: the console's rules (scope "admin").
-CREATE OR REPLACE FUNCTION helpdesk.console_settings(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_settings(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     t helpdesk.tenants;
 BEGIN
     IF args ? 'fallback' THEN
         IF coalesce(args->>'fallback', 'none') NOT IN ('portal', 'none') THEN
-            PERFORM helpdesk.fail('HDINV', 'validation-error', 'portal or none',
-                helpdesk.err('fallback', 'invalid', 'portal or none'));
+            PERFORM tickets.fail('HDINV', 'validation-error', 'portal or none',
+                portal.err('fallback', 'invalid', 'portal or none'));
         END IF;
 
         UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{console}',
@@ -714,50 +714,50 @@ BEGIN
 
     IF args ? 'require_totp' THEN
         IF jsonb_typeof(args->'require_totp') <> 'boolean' THEN
-            PERFORM helpdesk.fail('HDINV', 'validation-error', 'expected true or false',
-                helpdesk.err('require_totp', 'type', 'expected true or false'));
+            PERFORM tickets.fail('HDINV', 'validation-error', 'expected true or false',
+                portal.err('require_totp', 'type', 'expected true or false'));
         END IF;
 
         UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{console}',
             coalesce(x.settings->'console', '{}') || jsonb_build_object('require_totp', args->'require_totp')),
             updated_at = now()
         WHERE x.tenant_id = (ctx->>'tenant_id')::uuid;
-        PERFORM helpdesk.audit(ctx, 'console.update', 'tenant', ctx->>'tenant_id', args);
+        PERFORM tickets.audit(ctx, 'console.update', 'tenant', ctx->>'tenant_id', args);
     END IF;
 
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
-        'require_totp', helpdesk.console_totp_required(t),
+        'require_totp', console.console_totp_required(t),
         'fallback', coalesce(t.settings->'console'->>'fallback', 'none')));
 END
 $$;
 
 -- POST /v1/users/{id}/invitation: a link to the console to choose a
 -- password (the API's way to give a tenant its first admin).
-CREATE OR REPLACE FUNCTION helpdesk.user_invite(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.user_invite(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     a       helpdesk.users;
     t       helpdesk.tenants;
     expires timestamptz;
 BEGIN
-    IF helpdesk.is_uuid(args->>'id') THEN
+    IF tickets.is_uuid(args->>'id') THEN
         SELECT * INTO a FROM helpdesk.users x
         WHERE x.tenant_id = (ctx->>'tenant_id')::uuid AND x.user_id = (args->>'id')::uuid
           AND x.role IN ('agent', 'admin') AND x.status = 'active';
     END IF;
 
     IF a.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no active agent with this id');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no active agent with this id');
     END IF;
 
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = a.tenant_id;
 
-    PERFORM helpdesk.portal_reset_request(ctx || '{"app": "console"}', t,
+    PERFORM portal.portal_reset_request(ctx || '{"app": "console"}', t,
         jsonb_build_object('email', a.email, 'origin', rtrim(args->>'url', '/'),
                            'language', coalesce(args->>'language', 'pt-BR'), 'invite', true));
-    PERFORM helpdesk.audit(ctx, 'agent.invite', 'user', a.user_id::text);
+    PERFORM tickets.audit(ctx, 'agent.invite', 'user', a.user_id::text);
 
     -- the link just made (this transaction's) is the one that lasts longest
     SELECT max(r.expires_at) INTO expires FROM helpdesk.password_resets r
@@ -770,7 +770,7 @@ END
 $$;
 
 -- The audit log, for admins: filtered by agent, ticket and time.
-CREATE OR REPLACE FUNCTION helpdesk.console_audit(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_audit(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tk   helpdesk.tickets;
@@ -779,21 +779,21 @@ DECLARE
     r    jsonb;
 BEGIN
     IF u.role <> 'admin' THEN
-        PERFORM helpdesk.fail('HDDEN', 'admin-only', 'only admins read the audit log');
+        PERFORM tickets.fail('HDDEN', 'admin-only', 'only admins read the audit log');
     END IF;
 
     IF coalesce(args->>'ticket', '') <> '' THEN
-        tk := helpdesk.ticket_find(args->>'ticket', false);
+        tk := tickets.ticket_find(args->>'ticket', false);
     END IF;
 
     IF coalesce(args->>'from', '') <> '' AND args->>'from' !~ '^\d{4}-\d{2}-\d{2}' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
-            helpdesk.err('from', 'invalid', 'a date as YYYY-MM-DD'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
+            portal.err('from', 'invalid', 'a date as YYYY-MM-DD'));
     END IF;
 
     IF coalesce(args->>'to', '') <> '' AND args->>'to' !~ '^\d{4}-\d{2}-\d{2}' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
-            helpdesk.err('to', 'invalid', 'a date as YYYY-MM-DD'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'dates as YYYY-MM-DD',
+            portal.err('to', 'invalid', 'a date as YYYY-MM-DD'));
     END IF;
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -802,15 +802,15 @@ BEGIN
                'actor', coalesce(x.name, x.email),
                'object_type', a.object_type, 'object_id', a.object_id,
                'ticket', CASE WHEN a.object_type = 'ticket' THEN
-                             (SELECT helpdesk.ticket_number(k.number) FROM helpdesk.tickets k
-                              WHERE k.tenant_id = a.tenant_id AND helpdesk.is_uuid(a.object_id)
+                             (SELECT tickets.ticket_number(k.number) FROM helpdesk.tickets k
+                              WHERE k.tenant_id = a.tenant_id AND tickets.is_uuid(a.object_id)
                                 AND k.ticket_id = a.object_id::uuid) END,
                'ip', host(a.ip), 'detail', a.detail) ORDER BY a.audit_id DESC), '[]')
     INTO r
     FROM (SELECT * FROM helpdesk.audit_log a
           WHERE a.tenant_id = u.tenant_id
             AND (coalesce(args->>'agent', '') = ''
-                 OR (helpdesk.is_uuid(args->>'agent') AND a.actor_id = (args->>'agent')::uuid))
+                 OR (tickets.is_uuid(args->>'agent') AND a.actor_id = (args->>'agent')::uuid))
             AND (tk.ticket_id IS NULL OR a.object_id = tk.ticket_id::text
                  OR a.detail->>'ticket_id' = tk.ticket_id::text)
             AND (coalesce(args->>'from', '') = '' OR a.at >= (args->>'from')::timestamptz)
@@ -823,31 +823,31 @@ END
 $$;
 
 -- The same, as CSV (RFC 4180), for a spreadsheet.
-CREATE OR REPLACE FUNCTION helpdesk.csv_field(v text) RETURNS text
+CREATE OR REPLACE FUNCTION console.csv_field(v text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     -- quoted, and a leading = + - @ defused so a spreadsheet reads text
     SELECT '"' || replace(CASE WHEN v ~ '^[=+\-@]' THEN '''' || v ELSE coalesce(v, '') END,
                           '"', '""') || '"'
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_audit_csv(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_audit_csv(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    r   jsonb := helpdesk.console_audit(ctx, u, args || jsonb_build_object(
+    r   jsonb := console.console_audit(ctx, u, args || jsonb_build_object(
                      'limit', coalesce(args->>'limit', '10000')));
     csv text;
 BEGIN
     SELECT 'time,actor,actor_type,action,object_type,object_id,ticket,ip,detail' || E'\r\n'
            || coalesce(string_agg(concat_ws(',',
-                  helpdesk.csv_field(x->>'at'), helpdesk.csv_field(x->>'actor'),
-                  helpdesk.csv_field(x->>'actor_type'), helpdesk.csv_field(x->>'action'),
-                  helpdesk.csv_field(x->>'object_type'), helpdesk.csv_field(x->>'object_id'),
-                  helpdesk.csv_field(x->>'ticket'), helpdesk.csv_field(x->>'ip'),
-                  helpdesk.csv_field((x->'detail')::text)), E'\r\n'), '') || E'\r\n'
+                  console.csv_field(x->>'at'), console.csv_field(x->>'actor'),
+                  console.csv_field(x->>'actor_type'), console.csv_field(x->>'action'),
+                  console.csv_field(x->>'object_type'), console.csv_field(x->>'object_id'),
+                  console.csv_field(x->>'ticket'), console.csv_field(x->>'ip'),
+                  console.csv_field((x->'detail')::text)), E'\r\n'), '') || E'\r\n'
     INTO csv
     FROM jsonb_array_elements(r->'body'->'data') x;
 
-    PERFORM helpdesk.audit(ctx, 'audit.export', 'audit_log', NULL, args);
+    PERFORM tickets.audit(ctx, 'audit.export', 'audit_log', NULL, args);
 
     RETURN jsonb_build_object('status', 200, 'body', to_jsonb(csv));
 END
@@ -855,7 +855,7 @@ $$;
 
 -- One console request: the session's user must be an active agent or
 -- admin of the Host's tenant.
-CREATE OR REPLACE FUNCTION helpdesk.console_call(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION console.console_call(p_host text, p_base text, p_user uuid,
     p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -865,85 +865,85 @@ DECLARE
     ctx jsonb;
     r   jsonb;
 BEGIN
-    s := helpdesk.app_session('console', ARRAY['agent', 'admin'], p_host, p_base, p_user, p_ip);
+    s := portal.app_session('console', ARRAY['agent', 'admin'], p_host, p_base, p_user, p_ip);
     t := s.t;
     u := s.u;
     ctx := s.ctx;
 
     IF p_op NOT IN ('boot', 'login.lookup', 'login.result', 'reset.request', 'reset.check',
                     'reset.done') AND u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
+        PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
     -- a tenant that requires a second factor: nothing else until it is set up
-    IF u.user_id IS NOT NULL AND u.totp_secret IS NULL AND helpdesk.console_totp_required(t)
+    IF u.user_id IS NOT NULL AND u.totp_secret IS NULL AND console.console_totp_required(t)
        AND p_op NOT IN ('boot', 'logout', 'stream.open', 'totp.setup', 'totp.pending', 'totp.enable',
                         'password.lookup', 'password.set') THEN
-        PERFORM helpdesk.fail('HDDEN', 'totp-enrollment-required',
+        PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',
             'this helpdesk requires a second factor: set it up first');
     END IF;
 
     -- the shared account operations, or this app's own
-    r := coalesce(helpdesk.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
-        WHEN 'boot'            THEN helpdesk.console_boot(ctx, t, u)
+    r := coalesce(portal.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
+        WHEN 'boot'            THEN console.console_boot(ctx, t, u)
         WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', jsonb_build_object(
                                         'tenant', t.tenant_id,
                                         'since', (SELECT coalesce(max(e.event_id), 0)
                                                   FROM helpdesk.ticket_events e)))
-        WHEN 'queue'           THEN helpdesk.console_queue(ctx, u, p_args)
-        WHEN 'ticket.get'      THEN helpdesk.console_ticket_get(ctx, u, p_args)
-        WHEN 'ticket.update'   THEN helpdesk.console_ticket_update(ctx, u, p_args)
-        WHEN 'tickets.bulk'    THEN helpdesk.console_bulk(ctx, u, p_args)
-        WHEN 'ticket.reply'    THEN helpdesk.console_reply(ctx, u, p_args)
-        WHEN 'ticket.template' THEN helpdesk.console_template(ctx, u, p_args)
-        WHEN 'ticket.presence' THEN helpdesk.console_presence(ctx, u, p_args)
-        WHEN 'canned.list'     THEN helpdesk.console_canned(ctx, u, 'list', p_args)
-        WHEN 'canned.create'   THEN helpdesk.console_canned(ctx, u, 'create', p_args)
-        WHEN 'canned.update'   THEN helpdesk.console_canned(ctx, u, 'update', p_args)
-        WHEN 'canned.delete'   THEN helpdesk.console_canned(ctx, u, 'delete', p_args)
-        WHEN 'views.list'      THEN helpdesk.console_views(ctx, u, 'list', p_args)
-        WHEN 'views.save'      THEN helpdesk.console_views(ctx, u, 'save', p_args)
-        WHEN 'views.delete'    THEN helpdesk.console_views(ctx, u, 'delete', p_args)
-        WHEN 'customers.list'  THEN helpdesk.console_customers(ctx, u, p_args)
-        WHEN 'customer.get'    THEN helpdesk.console_customer_get(ctx, u, p_args)
-        WHEN 'customer.update' THEN helpdesk.console_customer_update(ctx, u, p_args)
-        WHEN 'customer.merge'  THEN helpdesk.console_customer_merge(ctx, u, p_args)
-        WHEN 'agents.list'     THEN helpdesk.console_agents(ctx, t, u, 'list', p_args)
-        WHEN 'agents.invite'   THEN helpdesk.console_agents(ctx, t, u, 'invite', p_args)
-        WHEN 'agents.update'   THEN helpdesk.console_agents(ctx, t, u, 'update', p_args)
-        WHEN 'audit.list'      THEN helpdesk.console_audit(ctx, u, p_args)
-        WHEN 'audit.csv'       THEN helpdesk.console_audit_csv(ctx, u, p_args)
-        WHEN 'totp.setup'      THEN helpdesk.console_totp(ctx, t, u, 'setup', p_args)
-        WHEN 'totp.pending'    THEN helpdesk.console_totp(ctx, t, u, 'pending', p_args)
-        WHEN 'totp.current'    THEN helpdesk.console_totp(ctx, t, u, 'current', p_args)
-        WHEN 'totp.enable'     THEN helpdesk.console_totp(ctx, t, u, 'enable', p_args)
-        WHEN 'totp.disable'    THEN helpdesk.console_totp(ctx, t, u, 'disable', p_args)
+        WHEN 'queue'           THEN console.console_queue(ctx, u, p_args)
+        WHEN 'ticket.get'      THEN console.console_ticket_get(ctx, u, p_args)
+        WHEN 'ticket.update'   THEN console.console_ticket_update(ctx, u, p_args)
+        WHEN 'tickets.bulk'    THEN console.console_bulk(ctx, u, p_args)
+        WHEN 'ticket.reply'    THEN console.console_reply(ctx, u, p_args)
+        WHEN 'ticket.template' THEN console.console_template(ctx, u, p_args)
+        WHEN 'ticket.presence' THEN console.console_presence(ctx, u, p_args)
+        WHEN 'canned.list'     THEN console.console_canned(ctx, u, 'list', p_args)
+        WHEN 'canned.create'   THEN console.console_canned(ctx, u, 'create', p_args)
+        WHEN 'canned.update'   THEN console.console_canned(ctx, u, 'update', p_args)
+        WHEN 'canned.delete'   THEN console.console_canned(ctx, u, 'delete', p_args)
+        WHEN 'views.list'      THEN console.console_views(ctx, u, 'list', p_args)
+        WHEN 'views.save'      THEN console.console_views(ctx, u, 'save', p_args)
+        WHEN 'views.delete'    THEN console.console_views(ctx, u, 'delete', p_args)
+        WHEN 'customers.list'  THEN console.console_customers(ctx, u, p_args)
+        WHEN 'customer.get'    THEN console.console_customer_get(ctx, u, p_args)
+        WHEN 'customer.update' THEN console.console_customer_update(ctx, u, p_args)
+        WHEN 'customer.merge'  THEN console.console_customer_merge(ctx, u, p_args)
+        WHEN 'agents.list'     THEN console.console_agents(ctx, t, u, 'list', p_args)
+        WHEN 'agents.invite'   THEN console.console_agents(ctx, t, u, 'invite', p_args)
+        WHEN 'agents.update'   THEN console.console_agents(ctx, t, u, 'update', p_args)
+        WHEN 'audit.list'      THEN console.console_audit(ctx, u, p_args)
+        WHEN 'audit.csv'       THEN console.console_audit_csv(ctx, u, p_args)
+        WHEN 'totp.setup'      THEN console.console_totp(ctx, t, u, 'setup', p_args)
+        WHEN 'totp.pending'    THEN console.console_totp(ctx, t, u, 'pending', p_args)
+        WHEN 'totp.current'    THEN console.console_totp(ctx, t, u, 'current', p_args)
+        WHEN 'totp.enable'     THEN console.console_totp(ctx, t, u, 'enable', p_args)
+        WHEN 'totp.disable'    THEN console.console_totp(ctx, t, u, 'disable', p_args)
     END);
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;
     body := r->'body';
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.console_upload(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION console.console_upload(p_host text, p_base text, p_user uuid,
     p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
 LANGUAGE sql AS $$
-    SELECT * FROM helpdesk.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
+    SELECT * FROM portal.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.console_attachment(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION console.console_attachment(p_host text, p_base text, p_user uuid,
     p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE sql AS $$
-    SELECT * FROM helpdesk.app_attachment('console', p_host, p_base, p_user, p_ip, p_number, p_id)
+    SELECT * FROM portal.app_attachment('console', p_host, p_base, p_user, p_ip, p_number, p_id)
 $$;
 
 -- The tickets with events after p_since (every tenant: the module sends
 -- each change to its own tenant's consoles only), and the new high mark
 -- in every row; with no p_since, only the mark (start from now).
-CREATE OR REPLACE FUNCTION helpdesk.events_since(p_since bigint)
+CREATE OR REPLACE FUNCTION console.events_since(p_since bigint)
 RETURNS TABLE (tenant_id uuid, ticket_id uuid, event_id bigint, high bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column

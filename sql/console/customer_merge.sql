@@ -11,23 +11,23 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_customer_merge(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_customer_merge(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    gone  helpdesk.users := helpdesk.console_customer_find(u, args->>'id');
+    gone  helpdesk.users := console.console_customer_find(u, args->>'id');
     keep  helpdesk.users;
     moved int;
 BEGIN
-    IF args->>'into' IS NULL OR NOT helpdesk.is_uuid(args->>'into') THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('into', 'required', 'the customer who stays'));
+    IF args->>'into' IS NULL OR NOT tickets.is_uuid(args->>'into') THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('into', 'required', 'the customer who stays'));
     END IF;
 
-    keep := helpdesk.console_customer_find(u, args->>'into');
+    keep := console.console_customer_find(u, args->>'into');
 
     IF keep.user_id = gone.user_id THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('into', 'same', 'a customer cannot be merged into themselves'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('into', 'same', 'a customer cannot be merged into themselves'));
     END IF;
 
     -- both, in one order: two agents merging the same pair queue
@@ -70,11 +70,11 @@ BEGIN
         updated_at = now()
     WHERE tenant_id = u.tenant_id AND user_id = keep.user_id;
 
-    PERFORM helpdesk.audit(ctx, 'customer.merge', 'user', keep.user_id::text,
+    PERFORM tickets.audit(ctx, 'customer.merge', 'user', keep.user_id::text,
         jsonb_build_object('merged', gone.user_id, 'merged_name', gone.name,
                            'merged_email', gone.email, 'tickets', moved));
 
-    RETURN helpdesk.console_customer_get(ctx, u, jsonb_build_object('id', keep.user_id));
+    RETURN console.console_customer_get(ctx, u, jsonb_build_object('id', keep.user_id));
 END
 $$;
 

@@ -7,7 +7,7 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_customer_json(c helpdesk.users) RETURNS jsonb
+CREATE OR REPLACE FUNCTION console.console_customer_json(c helpdesk.users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', c.user_id, 'name', c.name, 'email', c.email, 'phone', c.phone,
@@ -27,7 +27,7 @@ $$;
 
 -- The directory: customers matching q (name, email, phone or WhatsApp
 -- number), those with the latest tickets first.
-CREATE OR REPLACE FUNCTION helpdesk.console_customers(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_customers(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     q      text := nullif(btrim(coalesce(args->>'q', '')), '');
@@ -38,11 +38,11 @@ DECLARE
     total  bigint;
     r      jsonb;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     IF length(q) > 200 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('q', 'too_long', '200 characters at most'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('q', 'too_long', '200 characters at most'));
     END IF;
 
     WITH m AS (
@@ -60,35 +60,35 @@ BEGIN
                                   WHERE k.tenant_id = c.tenant_id AND k.user_id = c.user_id
                                     AND k.wa_id LIKE '%' || digits || '%')))))
     SELECT (SELECT count(*) FROM m),
-           coalesce(jsonb_agg(helpdesk.console_customer_json(p.who) ORDER BY p.last_at DESC NULLS LAST,
+           coalesce(jsonb_agg(console.console_customer_json(p.who) ORDER BY p.last_at DESC NULLS LAST,
                               p.name, p.user_id), '[]')
     INTO total, r
     FROM (SELECT * FROM m ORDER BY m.last_at DESC NULLS LAST, m.name, m.user_id
           LIMIT lim OFFSET off) p;
 
-    PERFORM helpdesk.audit(ctx, 'console.customers.list', 'user', NULL,
+    PERFORM tickets.audit(ctx, 'console.customers.list', 'user', NULL,
                            jsonb_build_object('q', q));
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r, 'total', total));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.console_customer_find(u helpdesk.users, ref text)
+CREATE OR REPLACE FUNCTION console.console_customer_find(u helpdesk.users, ref text)
 RETURNS helpdesk.users LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.users;
 BEGIN
-    IF helpdesk.is_uuid(ref) THEN
+    IF tickets.is_uuid(ref) THEN
         SELECT * INTO c FROM helpdesk.users x
         WHERE x.tenant_id = u.tenant_id AND x.user_id = ref::uuid AND x.role = 'customer';
     END IF;
 
     IF c.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such customer');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such customer');
     END IF;
 
     IF c.merged_into IS NOT NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'merged', 'this customer was merged into another one',
+        PERFORM tickets.fail('HDNFD', 'merged', 'this customer was merged into another one',
             jsonb_build_object('merged_into', c.merged_into));
     END IF;
 
@@ -97,27 +97,27 @@ END
 $$;
 
 -- One customer: their details and every ticket of theirs, on every channel.
-CREATE OR REPLACE FUNCTION helpdesk.console_customer_get(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_customer_get(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    c helpdesk.users := helpdesk.console_customer_find(u, args->>'id');
+    c helpdesk.users := console.console_customer_find(u, args->>'id');
 BEGIN
-    PERFORM helpdesk.read_only_audit();
-    PERFORM helpdesk.audit(ctx, 'console.customer.read', 'user', c.user_id::text);
+    PERFORM tickets.read_only_audit();
+    PERFORM tickets.audit(ctx, 'console.customer.read', 'user', c.user_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.console_customer_json(c)
+    RETURN jsonb_build_object('status', 200, 'body', console.console_customer_json(c)
         || jsonb_build_object('ticket_list',
-               (SELECT coalesce(jsonb_agg(helpdesk.console_ticket_json(x) ORDER BY x.number DESC), '[]')
+               (SELECT coalesce(jsonb_agg(console.console_ticket_json(x) ORDER BY x.number DESC), '[]')
                 FROM helpdesk.tickets x
                 WHERE x.tenant_id = c.tenant_id AND x.requester_id = c.user_id)));
 END
 $$;
 
 -- Corrected details: name, email (unique in the tenant) and phone.
-CREATE OR REPLACE FUNCTION helpdesk.console_customer_update(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION console.console_customer_update(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    c       helpdesk.users := helpdesk.console_customer_find(u, args->>'id');
+    c       helpdesk.users := console.console_customer_find(u, args->>'id');
     v_email text := lower(btrim(coalesce(args->>'email', '')));
     v_name  text := btrim(coalesce(args->>'name', ''));
     v_phone text := btrim(coalesce(args->>'phone', ''));
@@ -125,31 +125,31 @@ DECLARE
     changed jsonb := '[]';
 BEGIN
     IF args ? 'name' AND length(v_name) > 200 THEN
-        errs := errs || helpdesk.err('name', 'too_long', '200 characters at most');
+        errs := errs || portal.err('name', 'too_long', '200 characters at most');
     END IF;
 
     IF args ? 'email' AND v_email <> '' AND v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' THEN
-        errs := errs || helpdesk.err('email', 'invalid', 'a valid email address');
+        errs := errs || portal.err('email', 'invalid', 'a valid email address');
     END IF;
 
     -- a customer who logs in to the portal keeps an email
     IF args ? 'email' AND v_email = '' AND c.password_hash IS NOT NULL THEN
-        errs := errs || helpdesk.err('email', 'required', 'this customer logs in to the portal with it');
+        errs := errs || portal.err('email', 'required', 'this customer logs in to the portal with it');
     END IF;
 
     IF args ? 'phone' AND (length(v_phone) > 40 OR v_phone !~ '^[0-9+() .-]*$') THEN
-        errs := errs || helpdesk.err('phone', 'invalid', 'digits, spaces and + ( ) - . only');
+        errs := errs || portal.err('phone', 'invalid', 'digits, spaces and + ( ) - . only');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF args ? 'email' AND v_email <> '' AND EXISTS (
            SELECT 1 FROM helpdesk.users x
            WHERE x.tenant_id = c.tenant_id AND x.email = v_email AND x.user_id <> c.user_id) THEN
-        PERFORM helpdesk.fail('HDCNF', 'conflict', 'another person already has this email',
-            helpdesk.err('email', 'taken', 'another person already has this email'));
+        PERFORM tickets.fail('HDCNF', 'conflict', 'another person already has this email',
+            portal.err('email', 'taken', 'another person already has this email'));
     END IF;
 
     changed := (SELECT coalesce(jsonb_agg(k), '[]') FROM (VALUES
@@ -166,10 +166,10 @@ BEGIN
     WHERE x.tenant_id = c.tenant_id AND x.user_id = c.user_id
     RETURNING * INTO c;
 
-    PERFORM helpdesk.audit(ctx, 'customer.update', 'user', c.user_id::text,
+    PERFORM tickets.audit(ctx, 'customer.update', 'user', c.user_id::text,
                            jsonb_build_object('changed', changed));
 
-    RETURN helpdesk.console_customer_get(ctx, u, jsonb_build_object('id', c.user_id));
+    RETURN console.console_customer_get(ctx, u, jsonb_build_object('id', c.user_id));
 END
 $$;
 

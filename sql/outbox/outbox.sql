@@ -12,7 +12,7 @@ SET ROLE helpdesk_owner;
 
 -- Whether anyone listens: lets a hot path skip building a payload nobody
 -- will receive.
-CREATE OR REPLACE FUNCTION helpdesk.wants(p_tenant uuid, p_type text)
+CREATE OR REPLACE FUNCTION outbox.wants(p_tenant uuid, p_type text)
 RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN EXISTS (SELECT 1 FROM helpdesk.webhook_endpoints e
@@ -23,7 +23,7 @@ $$;
 
 -- Queues an event for every enabled endpoint that subscribed to it (or
 -- for one endpoint only), in the caller's transaction.
-CREATE OR REPLACE FUNCTION helpdesk.emit(ctx jsonb, p_type text, p_data jsonb,
+CREATE OR REPLACE FUNCTION outbox.emit(ctx jsonb, p_type text, p_data jsonb,
                                          p_endpoint uuid DEFAULT NULL)
 RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
@@ -46,7 +46,7 @@ BEGIN
     RETURN n;
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.outbox_claim(p_limit int, p_lease_ms int)
+CREATE OR REPLACE FUNCTION outbox.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers text,
                body text, secret text, binary_response boolean)
@@ -76,10 +76,10 @@ BEGIN
     SELECT c.tenant_id, c.outbox_id, c.kind, c.delivery_id, c.event_type,
            r.method, r.url, r.headers, r.body, r.secret, r.binary_response
     FROM claimed c
-    CROSS JOIN LATERAL helpdesk.outbox_request(c) r;
+    CROSS JOIN LATERAL whatsapp.outbox_request(c) r;
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.outbox_result(
+CREATE OR REPLACE FUNCTION outbox.outbox_result(
     p_tenant uuid, p_outbox bigint, p_ok boolean, p_http_status int,
     p_error text, p_duration_ms int, p_response text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
@@ -100,7 +100,7 @@ BEGIN
     END IF;
 
     IF o.kind = 'whatsapp' THEN
-        RETURN helpdesk.whatsapp_result(o, p_ok, p_http_status, p_error,
+        RETURN whatsapp.whatsapp_result(o, p_ok, p_http_status, p_error,
                                         p_response, p_max_attempts,
                                         p_backoff_ms, p_max_backoff_ms, p_data);
     END IF;
@@ -167,7 +167,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_json(e helpdesk.webhook_endpoints)
+CREATE OR REPLACE FUNCTION outbox.webhook_json(e helpdesk.webhook_endpoints)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', e.endpoint_id, 'url', e.url,
                               'description', e.description,
@@ -179,12 +179,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                               'updated_at', e.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_find(ref text, for_update boolean)
+CREATE OR REPLACE FUNCTION outbox.webhook_find(ref text, for_update boolean)
 RETURNS helpdesk.webhook_endpoints LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    IF helpdesk.is_uuid(ref) THEN
+    IF tickets.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO e FROM helpdesk.webhook_endpoints
             WHERE tenant_id = helpdesk.current_tenant() AND endpoint_id = ref::uuid
@@ -197,7 +197,7 @@ BEGIN
     END IF;
 
     IF e.endpoint_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found',
+        PERFORM tickets.fail('HDNFD', 'not-found',
                               format('there is no webhook %s', ref));
     END IF;
 
@@ -205,7 +205,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_create(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
@@ -215,21 +215,21 @@ BEGIN
             args->>'secret', ARRAY(SELECT jsonb_array_elements_text(args->'events')))
     RETURNING * INTO e;
 
-    PERFORM helpdesk.audit(ctx, 'webhook.create', 'webhook', e.endpoint_id::text,
+    PERFORM tickets.audit(ctx, 'webhook.create', 'webhook', e.endpoint_id::text,
                            jsonb_build_object('url', e.url, 'events', args->'events'));
 
     RETURN jsonb_build_object('status', 201,
-        'body', helpdesk.webhook_json(e) || jsonb_build_object('secret', e.secret),
+        'body', outbox.webhook_json(e) || jsonb_build_object('secret', e.secret),
         'location', '/v1/webhooks/' || e.endpoint_id);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_list(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_list(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     items jsonb;
 BEGIN
-    SELECT coalesce(jsonb_agg(helpdesk.webhook_json(e) ORDER BY e.created_at), '[]')
+    SELECT coalesce(jsonb_agg(outbox.webhook_json(e) ORDER BY e.created_at), '[]')
     INTO items FROM helpdesk.webhook_endpoints e
     WHERE e.tenant_id = (ctx->>'tenant_id')::uuid AND e.deleted_at IS NULL;
 
@@ -237,20 +237,20 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_get(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     RETURN jsonb_build_object('status', 200,
-        'body', helpdesk.webhook_json(helpdesk.webhook_find(args->>'id', false)));
+        'body', outbox.webhook_json(outbox.webhook_find(args->>'id', false)));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_update(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_update(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    e := helpdesk.webhook_find(args->>'id', true);
+    e := outbox.webhook_find(args->>'id', true);
 
     UPDATE helpdesk.webhook_endpoints SET
         url = coalesce(args->>'url', url),
@@ -271,19 +271,19 @@ BEGIN
     WHERE tenant_id = e.tenant_id AND endpoint_id = e.endpoint_id
     RETURNING * INTO e;
 
-    PERFORM helpdesk.audit(ctx, 'webhook.update', 'webhook', e.endpoint_id::text,
+    PERFORM tickets.audit(ctx, 'webhook.update', 'webhook', e.endpoint_id::text,
                            args - 'id');
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.webhook_json(e));
+    RETURN jsonb_build_object('status', 200, 'body', outbox.webhook_json(e));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_delete(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_delete(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    e := helpdesk.webhook_find(args->>'id', true);
+    e := outbox.webhook_find(args->>'id', true);
 
     UPDATE helpdesk.webhook_endpoints SET deleted_at = now(), enabled = false,
            disabled_reason = 'deleted', updated_at = now()
@@ -293,25 +293,25 @@ BEGIN
     WHERE tenant_id = e.tenant_id AND target_id = e.endpoint_id
       AND status = 'pending';
 
-    PERFORM helpdesk.audit(ctx, 'webhook.delete', 'webhook', e.endpoint_id::text);
+    PERFORM tickets.audit(ctx, 'webhook.delete', 'webhook', e.endpoint_id::text);
 
     RETURN jsonb_build_object('status', 204);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_ping(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_ping(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    e := helpdesk.webhook_find(args->>'id', false);
+    e := outbox.webhook_find(args->>'id', false);
 
     IF NOT e.enabled THEN
-        PERFORM helpdesk.fail('HDCNF', 'webhook-disabled',
+        PERFORM tickets.fail('HDCNF', 'webhook-disabled',
             'the webhook is disabled; enable it first');
     END IF;
 
-    PERFORM helpdesk.emit(ctx, 'webhook.ping',
+    PERFORM outbox.emit(ctx, 'webhook.ping',
                           jsonb_build_object('webhook_id', e.endpoint_id),
                           e.endpoint_id);
 
@@ -320,7 +320,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.webhook_deliveries(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION outbox.webhook_deliveries(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e      helpdesk.webhook_endpoints;
@@ -330,10 +330,10 @@ DECLARE
     n      int;
     last   bigint;
 BEGIN
-    e := helpdesk.webhook_find(args->>'id', false);
+    e := outbox.webhook_find(args->>'id', false);
 
     IF args ? 'cursor' THEN
-        before := helpdesk.cursor_decode(args->>'cursor');
+        before := tickets.cursor_decode(args->>'cursor');
     END IF;
 
     SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -353,7 +353,7 @@ BEGIN
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
         'data', items,
-        'next_cursor', CASE WHEN n = lim THEN helpdesk.cursor_encode(last) END));
+        'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END
 $$;
 

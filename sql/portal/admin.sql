@@ -5,13 +5,13 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.err(field text, code text, message text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.err(field text, code text, message text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_array(jsonb_build_object('field', field, 'code', code, 'message', message))
 $$;
 
 -- text in one language for all, or one per language
-CREATE OR REPLACE FUNCTION helpdesk.portal_text_ok(v jsonb, max int) RETURNS boolean
+CREATE OR REPLACE FUNCTION portal.portal_text_ok(v jsonb, max int) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
     SELECT v IS NULL OR v = 'null'
         OR (jsonb_typeof(v) = 'string' AND length(v #>> '{}') <= max)
@@ -21,28 +21,28 @@ LANGUAGE sql IMMUTABLE AS $$
                    OR length(e.value #>> '{}') > max))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_admin_json(t helpdesk.tenants) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_admin_json(t helpdesk.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT helpdesk.portal_settings(t) || jsonb_build_object(
-        'form', helpdesk.portal_form(t),
+    SELECT portal.portal_settings(t) || jsonb_build_object(
+        'form', portal.portal_form(t),
         'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                         WHERE a.tenant_id = t.tenant_id AND a.name = 'logo'),
         'favicon', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                            WHERE a.tenant_id = t.tenant_id AND a.name = 'favicon'))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_admin_tenant(ctx jsonb) RETURNS helpdesk.tenants
+CREATE OR REPLACE FUNCTION portal.portal_admin_tenant(ctx jsonb) RETURNS helpdesk.tenants
 LANGUAGE sql STABLE AS $$
     SELECT * FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_get(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_get(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status', 200, 'body',
-                              helpdesk.portal_admin_json(helpdesk.portal_admin_tenant(ctx)))
+                              portal.portal_admin_json(portal.portal_admin_tenant(ctx)))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_put(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_put(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     t    helpdesk.tenants;
@@ -52,37 +52,37 @@ DECLARE
 BEGIN
     FOREACH k IN ARRAY ARRAY['allow_signup', 'require_login'] LOOP
         IF args ? k AND jsonb_typeof(args->k) <> 'boolean' THEN
-            errs := errs || helpdesk.err(k, 'type', 'expected true or false');
+            errs := errs || portal.err(k, 'type', 'expected true or false');
         END IF;
     END LOOP;
 
     IF args ? 'default_language' AND args->>'default_language' NOT IN ('pt-BR', 'es', 'en') THEN
-        errs := errs || helpdesk.err('default_language', 'invalid', 'one of pt-BR, es, en');
+        errs := errs || portal.err('default_language', 'invalid', 'one of pt-BR, es, en');
     END IF;
 
     IF jsonb_typeof(b) <> 'object' THEN
-        errs := errs || helpdesk.err('branding', 'type', 'expected an object');
+        errs := errs || portal.err('branding', 'type', 'expected an object');
         b := '{}';
     END IF;
 
     FOREACH k IN ARRAY ARRAY['primary_color', 'secondary_color'] LOOP
         IF b ? k AND coalesce(b->>k, '') !~ '^#[0-9a-fA-F]{6}$' THEN
-            errs := errs || helpdesk.err('branding.' || k, 'invalid', 'a colour like #1f5fbf');
+            errs := errs || portal.err('branding.' || k, 'invalid', 'a colour like #1f5fbf');
         END IF;
     END LOOP;
 
-    IF NOT helpdesk.portal_text_ok(b->'welcome_title', 200) THEN
-        errs := errs || helpdesk.err('branding.welcome_title', 'invalid',
+    IF NOT portal.portal_text_ok(b->'welcome_title', 200) THEN
+        errs := errs || portal.err('branding.welcome_title', 'invalid',
                                      'text (200 characters at most), or one per language');
     END IF;
 
-    IF NOT helpdesk.portal_text_ok(b->'welcome_text', 2000) THEN
-        errs := errs || helpdesk.err('branding.welcome_text', 'invalid',
+    IF NOT portal.portal_text_ok(b->'welcome_text', 2000) THEN
+        errs := errs || portal.err('branding.welcome_text', 'invalid',
                                      'text (2000 characters at most), or one per language');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.tenants x SET settings = jsonb_set(x.settings, '{portal}',
@@ -96,14 +96,14 @@ BEGIN
     WHERE x.tenant_id = (ctx->>'tenant_id')::uuid
     RETURNING * INTO t;
 
-    PERFORM helpdesk.audit(ctx, 'portal.update', 'tenant', t.tenant_id::text, args);
+    PERFORM tickets.audit(ctx, 'portal.update', 'tenant', t.tenant_id::text, args);
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.portal_admin_json(t));
+    RETURN jsonb_build_object('status', 200, 'body', portal.portal_admin_json(t));
 END
 $$;
 
 -- The ticket form: labels, options, order, what is required.
-CREATE OR REPLACE FUNCTION helpdesk.portal_form_put(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_form_put(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     t      helpdesk.tenants;
@@ -117,8 +117,8 @@ DECLARE
 BEGIN
     IF jsonb_typeof(args->'fields') IS DISTINCT FROM 'array'
        OR jsonb_array_length(args->'fields') NOT BETWEEN 1 AND 40 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'fields: a list of 1 to 40 fields',
-            helpdesk.err('fields', 'type', 'a list of 1 to 40 fields'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'fields: a list of 1 to 40 fields',
+            portal.err('fields', 'type', 'a list of 1 to 40 fields'));
     END IF;
 
     FOR f IN SELECT * FROM jsonb_array_elements(args->'fields') LOOP
@@ -126,38 +126,38 @@ BEGIN
         i := i + 1;
 
         IF jsonb_typeof(f) <> 'object' THEN
-            errs := errs || helpdesk.err(p, 'type', 'expected an object');
+            errs := errs || portal.err(p, 'type', 'expected an object');
             CONTINUE;
         END IF;
 
         core := f->>'name' IN ('subject', 'category', 'priority', 'description', 'attachments');
 
         IF coalesce(f->>'name', '') !~ '^[a-z][a-z0-9_]{0,39}$' THEN
-            errs := errs || helpdesk.err(p || '.name', 'invalid',
+            errs := errs || portal.err(p || '.name', 'invalid',
                                          'lower-case letters, digits and _, starting with a letter');
         ELSIF f->>'name' = ANY (names) THEN
-            errs := errs || helpdesk.err(p || '.name', 'duplicate', 'each name once');
+            errs := errs || portal.err(p || '.name', 'duplicate', 'each name once');
         END IF;
 
         names := names || (f->>'name');
 
         IF coalesce(f->>'type', '') NOT IN ('text', 'textarea', 'select', 'attachments', 'tel') THEN
-            errs := errs || helpdesk.err(p || '.type', 'invalid',
+            errs := errs || portal.err(p || '.type', 'invalid',
                                          'one of text, textarea, select, attachments, tel');
         ELSIF (f->>'name' = 'attachments') <> (f->>'type' = 'attachments')
               OR (f->>'name' IN ('category', 'priority') AND f->>'type' <> 'select')
               OR (f->>'name' IN ('subject') AND f->>'type' <> 'text') THEN
-            errs := errs || helpdesk.err(p || '.type', 'invalid',
+            errs := errs || portal.err(p || '.type', 'invalid',
                                          'this field''s type cannot change');
         END IF;
 
-        IF f->'label' IS NULL OR NOT helpdesk.portal_text_ok(f->'label', 200) THEN
-            errs := errs || helpdesk.err(p || '.label', 'invalid',
+        IF f->'label' IS NULL OR NOT portal.portal_text_ok(f->'label', 200) THEN
+            errs := errs || portal.err(p || '.label', 'invalid',
                                          'text, or one per language (pt-BR, es, en)');
         END IF;
 
         IF f ? 'required' AND jsonb_typeof(f->'required') <> 'boolean' THEN
-            errs := errs || helpdesk.err(p || '.required', 'type', 'expected true or false');
+            errs := errs || portal.err(p || '.required', 'type', 'expected true or false');
         END IF;
 
         IF f->>'type' = 'select' AND (jsonb_typeof(f->'options') IS DISTINCT FROM 'array'
@@ -165,14 +165,14 @@ BEGIN
                OR EXISTS (SELECT 1 FROM jsonb_array_elements(f->'options') o
                           WHERE jsonb_typeof(o) <> 'object' OR coalesce(o->>'value', '') = ''
                              OR length(o->>'value') > 100
-                             OR NOT helpdesk.portal_text_ok(o->'label', 200))
+                             OR NOT portal.portal_text_ok(o->'label', 200))
                OR (SELECT count(DISTINCT o->>'value') <> count(*)
                    FROM jsonb_array_elements(f->'options') o)
                OR (f->>'name' = 'priority' AND EXISTS (
                        SELECT 1 FROM jsonb_array_elements(f->'options') o
                        WHERE o->>'value' NOT IN ('low', 'normal', 'high', 'urgent'))))
         THEN
-            errs := errs || helpdesk.err(p || '.options', 'invalid',
+            errs := errs || portal.err(p || '.options', 'invalid',
                 'a list of {"value", "label"} with different values (priority: low, normal, high, urgent)');
         END IF;
 
@@ -185,11 +185,11 @@ BEGIN
     END LOOP;
 
     IF NOT 'subject' = ANY (names) THEN
-        errs := errs || helpdesk.err('fields', 'required', 'the form needs a "subject" field');
+        errs := errs || portal.err('fields', 'required', 'the form needs a "subject" field');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.tenants x SET
@@ -199,21 +199,21 @@ BEGIN
     WHERE x.tenant_id = (ctx->>'tenant_id')::uuid
     RETURNING * INTO t;
 
-    PERFORM helpdesk.audit(ctx, 'portal.form.update', 'tenant', t.tenant_id::text);
+    PERFORM tickets.audit(ctx, 'portal.form.update', 'tenant', t.tenant_id::text);
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('fields', out));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_asset_put(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_asset_put(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     data bytea;
 BEGIN
     IF args->>'content_type' NOT IN ('image/png', 'image/jpeg', 'image/gif', 'image/webp',
                                      'image/x-icon', 'image/vnd.microsoft.icon') THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'unsupported image type',
-            helpdesk.err('content_type', 'invalid',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'unsupported image type',
+            portal.err('content_type', 'invalid',
                          'PNG, JPEG, GIF, WebP or ICO (SVG is not accepted: it can carry scripts)'));
     END IF;
 
@@ -224,8 +224,8 @@ BEGIN
     END;
 
     IF data IS NULL OR length(data) = 0 OR length(data) > 512 * 1024 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the image is missing or too large',
-            helpdesk.err('data', 'invalid', 'the image in base64, 512 KB at most'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the image is missing or too large',
+            portal.err('data', 'invalid', 'the image in base64, 512 KB at most'));
     END IF;
 
     INSERT INTO helpdesk.portal_assets (tenant_id, name, content_type, data, sha256)
@@ -234,7 +234,7 @@ BEGIN
     ON CONFLICT (tenant_id, name) DO UPDATE SET content_type = excluded.content_type,
         data = excluded.data, sha256 = excluded.sha256, updated_at = now();
 
-    PERFORM helpdesk.audit(ctx, 'portal.asset.update', 'tenant', ctx->>'tenant_id',
+    PERFORM tickets.audit(ctx, 'portal.asset.update', 'tenant', ctx->>'tenant_id',
                            jsonb_build_object('name', args->>'name'));
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
@@ -243,7 +243,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_asset_delete(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_asset_delete(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM helpdesk.portal_assets
@@ -255,7 +255,7 @@ $$;
 
 -- Custom domains -----------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_json(d helpdesk.portal_domains) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.domain_json(d helpdesk.portal_domains) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('hostname', d.hostname, 'status', d.status,
         'created_at', d.created_at, 'verified_at', d.verified_at,
@@ -263,27 +263,27 @@ LANGUAGE sql STABLE AS $$
                                   'value', 'helpdesk-verify=' || d.verify_token))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_name(v text) RETURNS text
+CREATE OR REPLACE FUNCTION portal.domain_name(v text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT rtrim(lower(btrim(coalesce(v, ''))), '.')
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_add(p_tenant uuid, p_host text, p_verified boolean)
+CREATE OR REPLACE FUNCTION portal.domain_add(p_tenant uuid, p_host text, p_verified boolean)
 RETURNS helpdesk.portal_domains LANGUAGE plpgsql AS $$
 DECLARE
     d helpdesk.portal_domains;
 BEGIN
     IF p_host !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$'
        OR length(p_host) > 253 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'not a host name',
-            helpdesk.err('hostname', 'invalid', 'a host name like suporte.empresa.com.br'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'not a host name',
+            portal.err('hostname', 'invalid', 'a host name like suporte.empresa.com.br'));
     END IF;
 
     IF EXISTS (SELECT 1 FROM helpdesk.portal_domains x
                WHERE x.hostname = p_host AND x.status = 'verified'
                  AND x.tenant_id <> p_tenant) THEN
-        PERFORM helpdesk.fail('HDCNF', 'conflict', 'this name serves another portal',
-            helpdesk.err('hostname', 'taken', 'this name serves another portal'));
+        PERFORM tickets.fail('HDCNF', 'conflict', 'this name serves another portal',
+            portal.err('hostname', 'taken', 'this name serves another portal'));
     END IF;
 
     INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status, verified_at)
@@ -299,55 +299,55 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
-        coalesce((SELECT jsonb_agg(helpdesk.domain_json(d) ORDER BY d.hostname)
+        coalesce((SELECT jsonb_agg(portal.domain_json(d) ORDER BY d.hostname)
                   FROM helpdesk.portal_domains d
                   WHERE d.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_create(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.domain_create(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     d helpdesk.portal_domains;
 BEGIN
-    d := helpdesk.domain_add((ctx->>'tenant_id')::uuid,
-                             helpdesk.domain_name(args->>'hostname'), false);
-    PERFORM helpdesk.audit(ctx, 'domain.create', 'domain', d.hostname);
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.domain_json(d),
+    d := portal.domain_add((ctx->>'tenant_id')::uuid,
+                             portal.domain_name(args->>'hostname'), false);
+    PERFORM tickets.audit(ctx, 'domain.create', 'domain', d.hostname);
+    RETURN jsonb_build_object('status', 201, 'body', portal.domain_json(d),
                               'location', '/v1/domains/' || d.hostname);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.domain_delete(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.domain_delete(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     n int;
 BEGIN
     DELETE FROM helpdesk.portal_domains
     WHERE tenant_id = (ctx->>'tenant_id')::uuid
-      AND hostname = helpdesk.domain_name(args->>'hostname');
+      AND hostname = portal.domain_name(args->>'hostname');
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n = 0 THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such domain');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such domain');
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'domain.delete', 'domain', helpdesk.domain_name(args->>'hostname'));
+    PERFORM tickets.audit(ctx, 'domain.delete', 'domain', portal.domain_name(args->>'hostname'));
     RETURN jsonb_build_object('status', 204, 'body', NULL);
 END
 $$;
 
 -- Knowledge base ------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_category_json(c helpdesk.kb_categories) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_category_json(c helpdesk.kb_categories) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', c.category_id, 'slug', c.slug, 'name', c.name,
                               'description', c.description, 'position', c.position)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_json(a helpdesk.kb_articles) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_json(a helpdesk.kb_articles) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', a.article_id, 'slug', a.slug, 'title', a.title,
         'language', a.language, 'visibility', a.visibility, 'body', a.body_md,
@@ -357,66 +357,66 @@ LANGUAGE sql STABLE AS $$
         'created_at', a.created_at, 'updated_at', a.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_category_find(ctx jsonb, ref text) RETURNS helpdesk.kb_categories
+CREATE OR REPLACE FUNCTION portal.kb_category_find(ctx jsonb, ref text) RETURNS helpdesk.kb_categories
 LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.kb_categories;
 BEGIN
     SELECT * INTO c FROM helpdesk.kb_categories x
     WHERE x.tenant_id = (ctx->>'tenant_id')::uuid
-      AND (x.slug = ref OR (helpdesk.is_uuid(ref) AND x.category_id = ref::uuid));
+      AND (x.slug = ref OR (tickets.is_uuid(ref) AND x.category_id = ref::uuid));
 
     IF c.category_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such category');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such category');
     END IF;
 
     RETURN c;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_find(ctx jsonb, ref text) RETURNS helpdesk.kb_articles
+CREATE OR REPLACE FUNCTION portal.kb_article_find(ctx jsonb, ref text) RETURNS helpdesk.kb_articles
 LANGUAGE plpgsql AS $$
 DECLARE
     a helpdesk.kb_articles;
 BEGIN
     SELECT * INTO a FROM helpdesk.kb_articles x
     WHERE x.tenant_id = (ctx->>'tenant_id')::uuid
-      AND (x.slug = ref OR (helpdesk.is_uuid(ref) AND x.article_id = ref::uuid));
+      AND (x.slug = ref OR (tickets.is_uuid(ref) AND x.article_id = ref::uuid));
 
     IF a.article_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     RETURN a;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_category_save(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_category_save(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     c    helpdesk.kb_categories;
     errs jsonb := '[]';
 BEGIN
     IF args ? 'id' THEN
-        c := helpdesk.kb_category_find(ctx, args->>'id');
+        c := portal.kb_category_find(ctx, args->>'id');
     END IF;
 
     IF (c.category_id IS NULL OR args ? 'slug')
        AND coalesce(args->>'slug', '') !~ '^[a-z0-9]([a-z0-9-]{0,78}[a-z0-9])?$' THEN
-        errs := errs || helpdesk.err('slug', 'invalid', 'lower-case letters, digits and -');
+        errs := errs || portal.err('slug', 'invalid', 'lower-case letters, digits and -');
     END IF;
 
     IF (c.category_id IS NULL OR args ? 'name')
        AND length(coalesce(args->>'name', '')) NOT BETWEEN 1 AND 200 THEN
-        errs := errs || helpdesk.err('name', 'required', '1 to 200 characters');
+        errs := errs || portal.err('name', 'required', '1 to 200 characters');
     END IF;
 
     IF args ? 'position' AND jsonb_typeof(args->'position') <> 'number' THEN
-        errs := errs || helpdesk.err('position', 'type', 'expected a number');
+        errs := errs || portal.err('position', 'type', 'expected a number');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF c.category_id IS NULL THEN
@@ -427,12 +427,12 @@ BEGIN
         RETURNING * INTO c;
 
         IF c.category_id IS NULL THEN
-            PERFORM helpdesk.fail('HDCNF', 'conflict', 'this slug is in use',
-                                  helpdesk.err('slug', 'taken', 'this slug is in use'));
+            PERFORM tickets.fail('HDCNF', 'conflict', 'this slug is in use',
+                                  portal.err('slug', 'taken', 'this slug is in use'));
         END IF;
 
-        PERFORM helpdesk.audit(ctx, 'kb.category.create', 'kb_category', c.category_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', helpdesk.kb_category_json(c));
+        PERFORM tickets.audit(ctx, 'kb.category.create', 'kb_category', c.category_id::text);
+        RETURN jsonb_build_object('status', 201, 'body', portal.kb_category_json(c));
     END IF;
 
     UPDATE helpdesk.kb_categories x SET
@@ -442,36 +442,36 @@ BEGIN
     WHERE x.tenant_id = c.tenant_id AND x.category_id = c.category_id
     RETURNING * INTO c;
 
-    PERFORM helpdesk.audit(ctx, 'kb.category.update', 'kb_category', c.category_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.kb_category_json(c));
+    PERFORM tickets.audit(ctx, 'kb.category.update', 'kb_category', c.category_id::text);
+    RETURN jsonb_build_object('status', 200, 'body', portal.kb_category_json(c));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_category_list(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_category_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
-        coalesce((SELECT jsonb_agg(helpdesk.kb_category_json(c) ORDER BY c.position, c.name)
+        coalesce((SELECT jsonb_agg(portal.kb_category_json(c) ORDER BY c.position, c.name)
                   FROM helpdesk.kb_categories c
                   WHERE c.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_category_delete(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_category_delete(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    c helpdesk.kb_categories := helpdesk.kb_category_find(ctx, args->>'id');
+    c helpdesk.kb_categories := portal.kb_category_find(ctx, args->>'id');
 BEGIN
     UPDATE helpdesk.kb_articles SET category_id = NULL
     WHERE tenant_id = c.tenant_id AND category_id = c.category_id;
     DELETE FROM helpdesk.kb_categories
     WHERE tenant_id = c.tenant_id AND category_id = c.category_id;
-    PERFORM helpdesk.audit(ctx, 'kb.category.delete', 'kb_category', c.category_id::text);
+    PERFORM tickets.audit(ctx, 'kb.category.delete', 'kb_category', c.category_id::text);
     RETURN jsonb_build_object('status', 204, 'body', NULL);
 END
 $$;
 
 -- body_html is rendered from the Markdown by the module (cmark, raw HTML
 -- dropped) and passed along with the body.
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_save(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_save(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     a    helpdesk.kb_articles;
@@ -479,37 +479,37 @@ DECLARE
     errs jsonb := '[]';
 BEGIN
     IF args ? 'id' THEN
-        a := helpdesk.kb_article_find(ctx, args->>'id');
+        a := portal.kb_article_find(ctx, args->>'id');
     END IF;
 
     IF (a.article_id IS NULL OR args ? 'slug')
        AND coalesce(args->>'slug', '') !~ '^[a-z0-9]([a-z0-9-]{0,118}[a-z0-9])?$' THEN
-        errs := errs || helpdesk.err('slug', 'invalid', 'lower-case letters, digits and -');
+        errs := errs || portal.err('slug', 'invalid', 'lower-case letters, digits and -');
     END IF;
 
     IF (a.article_id IS NULL OR args ? 'title')
        AND length(coalesce(args->>'title', '')) NOT BETWEEN 1 AND 300 THEN
-        errs := errs || helpdesk.err('title', 'required', '1 to 300 characters');
+        errs := errs || portal.err('title', 'required', '1 to 300 characters');
     END IF;
 
     IF args ? 'language' AND args->>'language' NOT IN ('pt-BR', 'es', 'en') THEN
-        errs := errs || helpdesk.err('language', 'invalid', 'one of pt-BR, es, en');
+        errs := errs || portal.err('language', 'invalid', 'one of pt-BR, es, en');
     END IF;
 
     IF args ? 'visibility' AND args->>'visibility' NOT IN ('public', 'customers', 'draft') THEN
-        errs := errs || helpdesk.err('visibility', 'invalid', 'one of public, customers, draft');
+        errs := errs || portal.err('visibility', 'invalid', 'one of public, customers, draft');
     END IF;
 
     IF length(coalesce(args->>'body', '')) > 200000 THEN
-        errs := errs || helpdesk.err('body', 'too_long', '200,000 characters at most');
+        errs := errs || portal.err('body', 'too_long', '200,000 characters at most');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     IF args ? 'category' AND args->>'category' IS NOT NULL THEN
-        c := helpdesk.kb_category_find(ctx, args->>'category');
+        c := portal.kb_category_find(ctx, args->>'category');
     END IF;
 
     IF a.article_id IS NULL THEN
@@ -523,12 +523,12 @@ BEGIN
         RETURNING * INTO a;
 
         IF a.article_id IS NULL THEN
-            PERFORM helpdesk.fail('HDCNF', 'conflict', 'this slug is in use',
-                                  helpdesk.err('slug', 'taken', 'this slug is in use'));
+            PERFORM tickets.fail('HDCNF', 'conflict', 'this slug is in use',
+                                  portal.err('slug', 'taken', 'this slug is in use'));
         END IF;
 
-        PERFORM helpdesk.audit(ctx, 'kb.article.create', 'kb_article', a.article_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', helpdesk.kb_article_json(a));
+        PERFORM tickets.audit(ctx, 'kb.article.create', 'kb_article', a.article_id::text);
+        RETURN jsonb_build_object('status', 201, 'body', portal.kb_article_json(a));
     END IF;
 
     UPDATE helpdesk.kb_articles x SET
@@ -542,32 +542,32 @@ BEGIN
     WHERE x.tenant_id = a.tenant_id AND x.article_id = a.article_id
     RETURNING * INTO a;
 
-    PERFORM helpdesk.audit(ctx, 'kb.article.update', 'kb_article', a.article_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.kb_article_json(a));
+    PERFORM tickets.audit(ctx, 'kb.article.update', 'kb_article', a.article_id::text);
+    RETURN jsonb_build_object('status', 200, 'body', portal.kb_article_json(a));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_list(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
-        coalesce((SELECT jsonb_agg(helpdesk.kb_article_json(a) - 'body' ORDER BY a.title)
+        coalesce((SELECT jsonb_agg(portal.kb_article_json(a) - 'body' ORDER BY a.title)
                   FROM helpdesk.kb_articles a
                   WHERE a.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_get(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_get(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_build_object('status', 200, 'body',
-                              helpdesk.kb_article_json(helpdesk.kb_article_find(ctx, args->>'id')))
+                              portal.kb_article_json(portal.kb_article_find(ctx, args->>'id')))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_delete(ctx jsonb, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_delete(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    a helpdesk.kb_articles := helpdesk.kb_article_find(ctx, args->>'id');
+    a helpdesk.kb_articles := portal.kb_article_find(ctx, args->>'id');
 BEGIN
     DELETE FROM helpdesk.kb_articles WHERE tenant_id = a.tenant_id AND article_id = a.article_id;
-    PERFORM helpdesk.audit(ctx, 'kb.article.delete', 'kb_article', a.article_id::text);
+    PERFORM tickets.audit(ctx, 'kb.article.delete', 'kb_article', a.article_id::text);
     RETURN jsonb_build_object('status', 204, 'body', NULL);
 END
 $$;

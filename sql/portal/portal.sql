@@ -14,7 +14,7 @@ SET ROLE helpdesk_owner;
 -- The documented default form.  Field types: text, textarea, select,
 -- attachments, tel.  "core" fields land in the ticket's own columns, the
 -- others in its custom fields.
-CREATE OR REPLACE FUNCTION helpdesk.portal_default_form() RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_default_form() RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT '[
       {"name": "subject", "type": "text", "required": true, "core": true,
@@ -49,7 +49,7 @@ LANGUAGE sql IMMUTABLE AS $$
     ]'::jsonb
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_settings(t helpdesk.tenants) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_settings(t helpdesk.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'allow_signup', coalesce((t.settings->'portal'->>'allow_signup')::boolean, true),
@@ -62,15 +62,15 @@ LANGUAGE sql STABLE AS $$
             'welcome_text', t.settings->'portal'->'branding'->'welcome_text'))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_form(t helpdesk.tenants) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_form(t helpdesk.tenants) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(t.settings->'portal'->'form', helpdesk.portal_default_form())
+    SELECT coalesce(t.settings->'portal'->'form', portal.portal_default_form())
 $$;
 
 -- Host → tenant ---------------------------------------------------------
 
 -- "<slug>.<base>" or a verified custom domain; NULL for anything else.
-CREATE OR REPLACE FUNCTION helpdesk.portal_site(p_host text, p_base text)
+CREATE OR REPLACE FUNCTION portal.portal_site(p_host text, p_base text)
 RETURNS helpdesk.tenants
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
@@ -94,16 +94,16 @@ $$;
 
 -- Customer-facing views ---------------------------------------------------
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_user_json(u helpdesk.users) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_user_json(u helpdesk.users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
                               'phone', u.phone)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_json(t helpdesk.tickets) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.portal_ticket_json(t helpdesk.tickets) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
-        'number', helpdesk.ticket_number(t.number), 'subject', t.subject,
+        'number', tickets.ticket_number(t.number), 'subject', t.subject,
         'description', t.description, 'status', t.status, 'priority', t.priority,
         'category', t.category, 'channel', t.channel,
         'fields', t.custom_fields,
@@ -113,7 +113,7 @@ $$;
 
 -- A public event as the customer sees it: who (themself, the support
 -- team, or the system), never an internal note.
-CREATE OR REPLACE FUNCTION helpdesk.portal_event_json(e helpdesk.ticket_events, p_user uuid)
+CREATE OR REPLACE FUNCTION portal.portal_event_json(e helpdesk.ticket_events, p_user uuid)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     files jsonb;
@@ -150,10 +150,10 @@ $$;
 
 -- Operations ------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.portal_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    s jsonb := helpdesk.portal_settings(t);
+    s jsonb := portal.portal_settings(t);
 BEGIN
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
         'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
@@ -162,20 +162,20 @@ BEGIN
                             WHERE a.tenant_id = t.tenant_id AND a.name = 'logo'),
             'favicon', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                                WHERE a.tenant_id = t.tenant_id AND a.name = 'favicon')),
-        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE helpdesk.portal_user_json(u) END,
-        'form', CASE WHEN u.user_id IS NOT NULL THEN helpdesk.portal_form(t) END));
+        'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE portal.portal_user_json(u) END,
+        'form', CASE WHEN u.user_id IS NOT NULL THEN portal.portal_form(t) END));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_signup(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_signup(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_email text := lower(btrim(args->>'email'));
     u       helpdesk.users;
     errs    jsonb := '[]';
 BEGIN
-    IF NOT (helpdesk.portal_settings(t)->>'allow_signup')::boolean THEN
-        PERFORM helpdesk.fail('HDDEN', 'signup-closed',
+    IF NOT (portal.portal_settings(t)->>'allow_signup')::boolean THEN
+        PERFORM tickets.fail('HDDEN', 'signup-closed',
             'this portal does not take new accounts; ask the support team for one');
     END IF;
 
@@ -190,7 +190,7 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     -- an existing record (a customer known from email or the API, or an
@@ -202,26 +202,26 @@ BEGIN
     RETURNING * INTO u;
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDCNF', 'account-exists',
+        PERFORM tickets.fail('HDCNF', 'account-exists',
             'there is already an account for this email: log in, or reset the password');
     END IF;
 
-    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+    PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.signup', 'user', u.user_id::text);
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_user_json(u));
+    RETURN jsonb_build_object('status', 201, 'body', portal.portal_user_json(u));
 END
 $$;
 
 -- The stored hash of a customer's password, for the module to check.
-CREATE OR REPLACE FUNCTION helpdesk.portal_login_lookup(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_login_lookup(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     u helpdesk.users;
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
-      AND x.role = ANY (helpdesk.app_roles(ctx)) AND x.status = 'active'
+      AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active'
       AND x.password_hash IS NOT NULL;
 
     RETURN jsonb_build_object('status', 200, 'body',
@@ -230,54 +230,54 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_login_result(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_login_result(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     u helpdesk.users;
 BEGIN
-    IF (args->>'ok')::boolean AND helpdesk.is_uuid(args->>'user_id') THEN
+    IF (args->>'ok')::boolean AND tickets.is_uuid(args->>'user_id') THEN
         SELECT * INTO u FROM helpdesk.users x
         WHERE x.tenant_id = t.tenant_id AND x.user_id = (args->>'user_id')::uuid
           AND x.status = 'active';
     END IF;
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.audit(ctx, 'portal.login_failed', 'user', NULL,
+        PERFORM tickets.audit(ctx, 'portal.login_failed', 'user', NULL,
                                jsonb_build_object('email', lower(btrim(args->>'email'))));
         RETURN jsonb_build_object('status', 401, 'body', NULL);
     END IF;
 
-    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+    PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.login', 'user', u.user_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.portal_user_json(u));
+    RETURN jsonb_build_object('status', 200, 'body', portal.portal_user_json(u));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_logout(ctx jsonb, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.portal_logout(ctx jsonb, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     IF u.user_id IS NOT NULL THEN
-        PERFORM helpdesk.audit(ctx, 'portal.logout', 'user', u.user_id::text);
+        PERFORM tickets.audit(ctx, 'portal.logout', 'user', u.user_id::text);
     END IF;
 
     RETURN jsonb_build_object('status', 204, 'body', NULL);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_password_lookup(ctx jsonb, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.portal_password_lookup(ctx jsonb, u helpdesk.users)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('status', 200, 'body',
         jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash))
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_password_set(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_password_set(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE helpdesk.users SET password_hash = args->>'password_hash', updated_at = now()
     WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
 
-    PERFORM helpdesk.audit(ctx, 'portal.password_changed', 'user', u.user_id::text);
+    PERFORM tickets.audit(ctx, 'portal.password_changed', 'user', u.user_id::text);
 
     RETURN jsonb_build_object('status', 204, 'body', NULL);
 END
@@ -285,7 +285,7 @@ $$;
 
 -- Who may log in where: customers on the portal, agents and admins on
 -- the console.
-CREATE OR REPLACE FUNCTION helpdesk.app_roles(ctx jsonb) RETURNS text[]
+CREATE OR REPLACE FUNCTION portal.app_roles(ctx jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN ctx->>'app' = 'console' THEN ARRAY['agent', 'admin']
                 ELSE ARRAY['customer'] END
@@ -293,7 +293,7 @@ $$;
 
 -- A one-time link, valid for an hour, sent by email through the outbox.
 -- The answer is the same whether or not the address has an account.
-CREATE OR REPLACE FUNCTION helpdesk.portal_reset_request(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_reset_request(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     u      helpdesk.users;
@@ -304,7 +304,7 @@ DECLARE
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
-      AND x.role = ANY (helpdesk.app_roles(ctx)) AND x.status = 'active';
+      AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active';
 
     IF u.user_id IS NOT NULL THEN
         token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
@@ -344,14 +344,14 @@ BEGIN
                         END
                     END || link));
 
-        PERFORM helpdesk.audit(ctx, 'portal.password_reset_requested', 'user', u.user_id::text);
+        PERFORM tickets.audit(ctx, 'portal.password_reset_requested', 'user', u.user_id::text);
     END IF;
 
     RETURN jsonb_build_object('status', 202, 'body', NULL);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_reset_find(t helpdesk.tenants, p_token text)
+CREATE OR REPLACE FUNCTION portal.portal_reset_find(t helpdesk.tenants, p_token text)
 RETURNS helpdesk.password_resets LANGUAGE plpgsql AS $$
 DECLARE
     r helpdesk.password_resets;
@@ -362,7 +362,7 @@ BEGIN
     FOR UPDATE;
 
     IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now() THEN
-        PERFORM helpdesk.fail('HDNFD', 'reset-link-invalid',
+        PERFORM tickets.fail('HDNFD', 'reset-link-invalid',
             'this link is not valid any more: links work once, for one hour; ask for a new one');
     END IF;
 
@@ -370,18 +370,18 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_reset_check(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_reset_check(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM helpdesk.portal_reset_find(t, args->>'token');
+    PERFORM portal.portal_reset_find(t, args->>'token');
     RETURN jsonb_build_object('status', 200, 'body', '{}'::jsonb);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_reset_done(ctx jsonb, t helpdesk.tenants, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_reset_done(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    r helpdesk.password_resets := helpdesk.portal_reset_find(t, args->>'token');
+    r helpdesk.password_resets := portal.portal_reset_find(t, args->>'token');
 BEGIN
     UPDATE helpdesk.password_resets SET used_at = now()
     WHERE tenant_id = r.tenant_id AND token_hash = r.token_hash;
@@ -393,7 +393,7 @@ BEGIN
     UPDATE helpdesk.users SET password_hash = args->>'password_hash', updated_at = now()
     WHERE tenant_id = r.tenant_id AND user_id = r.user_id;
 
-    PERFORM helpdesk.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', r.user_id),
+    PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', r.user_id),
                            'portal.password_reset', 'user', r.user_id::text);
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('user_id', r.user_id));
@@ -401,7 +401,7 @@ END
 $$;
 
 -- A customer's own ticket, by number; anything else is "not found".
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_find(u helpdesk.users, ref text, for_update boolean)
+CREATE OR REPLACE FUNCTION portal.portal_ticket_find(u helpdesk.users, ref text, for_update boolean)
 RETURNS helpdesk.tickets LANGUAGE plpgsql AS $$
 DECLARE
     t helpdesk.tickets;
@@ -421,7 +421,7 @@ BEGIN
     END IF;
 
     IF t.ticket_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such ticket among yours');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such ticket among yours');
     END IF;
 
     RETURN t;
@@ -429,7 +429,7 @@ END
 $$;
 
 -- Files uploaded by this customer, claimed for an event of a ticket.
-CREATE OR REPLACE FUNCTION helpdesk.portal_attach(u helpdesk.users, p_ticket uuid,
+CREATE OR REPLACE FUNCTION portal.portal_attach(u helpdesk.users, p_ticket uuid,
     p_event bigint, p_uploads jsonb)
 RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
@@ -441,7 +441,7 @@ BEGIN
     END IF;
 
     ids := ARRAY(SELECT x::uuid FROM jsonb_array_elements_text(p_uploads) x
-                 WHERE helpdesk.is_uuid(x));
+                 WHERE tickets.is_uuid(x));
 
     WITH gone AS (
         DELETE FROM helpdesk.uploads x
@@ -457,7 +457,7 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
 
     IF n <> coalesce(array_length(ids, 1), 0) OR n <> jsonb_array_length(p_uploads) THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'an attachment is missing',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'an attachment is missing',
             jsonb_build_array(jsonb_build_object('field', 'attachments', 'code', 'unknown',
                 'message', 'an uploaded file was not found; upload it again')));
     END IF;
@@ -466,7 +466,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_create(ctx jsonb, t helpdesk.tenants,
+CREATE OR REPLACE FUNCTION portal.portal_ticket_create(ctx jsonb, t helpdesk.tenants,
     u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -480,7 +480,7 @@ DECLARE
     ev     bigint;
     n      int;
 BEGIN
-    FOR f IN SELECT * FROM jsonb_array_elements(helpdesk.portal_form(t)) LOOP
+    FOR f IN SELECT * FROM jsonb_array_elements(portal.portal_form(t)) LOOP
         CONTINUE WHEN f->>'type' = 'attachments';
         v := args->(f->>'name');
 
@@ -520,10 +520,10 @@ BEGIN
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
-    r := helpdesk.ticket_create(ctx, core || jsonb_build_object(
+    r := tickets.ticket_create(ctx, core || jsonb_build_object(
              'requester_id', u.user_id, 'custom_fields', custom));
 
     SELECT * INTO tk FROM helpdesk.tickets x
@@ -532,25 +532,25 @@ BEGIN
     SELECT e.event_id INTO ev FROM helpdesk.ticket_events e
     WHERE e.tenant_id = t.tenant_id AND e.ticket_id = tk.ticket_id AND e.type = 'created';
 
-    n := helpdesk.portal_attach(u, tk.ticket_id, ev, args->'attachments');
+    n := portal.portal_attach(u, tk.ticket_id, ev, args->'attachments');
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_ticket_json(tk));
+    RETURN jsonb_build_object('status', 201, 'body', portal.portal_ticket_json(tk));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_list(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_ticket_list(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     r jsonb;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     IF args->>'status' NOT IN ('open', 'closed', 'all') THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid',
-            helpdesk.err('status', 'invalid', 'open, closed or all'));
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid',
+            portal.err('status', 'invalid', 'open, closed or all'));
     END IF;
 
-    SELECT coalesce(jsonb_agg(helpdesk.portal_ticket_json(x) ORDER BY x.number DESC), '[]')
+    SELECT coalesce(jsonb_agg(portal.portal_ticket_json(x) ORDER BY x.number DESC), '[]')
     INTO r
     FROM (SELECT * FROM helpdesk.tickets x
           WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id
@@ -559,57 +559,57 @@ BEGIN
                  OR (args->>'status' = 'closed' AND x.status IN ('resolved', 'closed')))
           ORDER BY x.number DESC LIMIT 200) x;
 
-    PERFORM helpdesk.audit(ctx, 'portal.ticket.list', 'ticket', NULL);
+    PERFORM tickets.audit(ctx, 'portal.ticket.list', 'ticket', NULL);
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_ticket_get(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', false);
+    t helpdesk.tickets := portal.portal_ticket_find(u, args->>'number', false);
     r jsonb;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
-    SELECT coalesce(jsonb_agg(helpdesk.portal_event_json(e, u.user_id) ORDER BY e.event_id), '[]')
+    SELECT coalesce(jsonb_agg(portal.portal_event_json(e, u.user_id) ORDER BY e.event_id), '[]')
     INTO r
     FROM helpdesk.ticket_events e
     WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id
       AND e.visibility = 'public';
 
-    PERFORM helpdesk.audit(ctx, 'portal.ticket.read', 'ticket', t.ticket_id::text,
-                           jsonb_build_object('number', helpdesk.ticket_number(t.number)));
+    PERFORM tickets.audit(ctx, 'portal.ticket.read', 'ticket', t.ticket_id::text,
+                           jsonb_build_object('number', tickets.ticket_number(t.number)));
 
     RETURN jsonb_build_object('status', 200, 'body',
-        helpdesk.portal_ticket_json(t) || jsonb_build_object('events', r));
+        portal.portal_ticket_json(t) || jsonb_build_object('events', r));
 END
 $$;
 
 -- The customer says the problem is solved: the ticket is resolved (by
 -- them, in its history; webhooks and audit as for an agent's change).  A
 -- later comment of theirs opens it again.
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_resolve(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_ticket_resolve(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', true);
+    t helpdesk.tickets := portal.portal_ticket_find(u, args->>'number', true);
 BEGIN
     IF t.status IN ('resolved', 'closed') THEN
-        PERFORM helpdesk.fail('HDCNF', 'already-resolved',
-            format('%s is already %s', helpdesk.ticket_number(t.number), t.status));
+        PERFORM tickets.fail('HDCNF', 'already-resolved',
+            format('%s is already %s', tickets.ticket_number(t.number), t.status));
     END IF;
 
-    PERFORM helpdesk.ticket_update(ctx, jsonb_build_object('id', t.ticket_id, 'status', 'resolved'));
+    PERFORM tickets.ticket_update(ctx, jsonb_build_object('id', t.ticket_id, 'status', 'resolved'));
 
-    RETURN helpdesk.portal_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
+    RETURN portal.portal_ticket_get(ctx, u, jsonb_build_object('number', args->>'number'));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_ticket_comment(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_ticket_comment(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t    helpdesk.tickets := helpdesk.portal_ticket_find(u, args->>'number', true);
+    t    helpdesk.tickets := portal.portal_ticket_find(u, args->>'number', true);
     body text := btrim(coalesce(args->>'body', ''));
     r    jsonb;
     e    helpdesk.ticket_events;
@@ -618,43 +618,43 @@ BEGIN
     IF body = '' AND coalesce(jsonb_array_length(
            CASE jsonb_typeof(args->'attachments') WHEN 'array' THEN args->'attachments'
                 ELSE '[]' END), 0) = 0 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'write a message or attach a file',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'write a message or attach a file',
             '[{"field": "body", "code": "required", "message": "write a message"}]');
     END IF;
 
     IF length(body) > 20000 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the message is too long',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the message is too long',
             '[{"field": "body", "code": "too_long", "message": "the message is too long"}]');
     END IF;
 
-    r := helpdesk.ticket_comment(ctx, jsonb_build_object('id', t.ticket_id,
+    r := tickets.ticket_comment(ctx, jsonb_build_object('id', t.ticket_id,
                                                          'body', body, 'visibility', 'public'));
 
     SELECT * INTO e FROM helpdesk.ticket_events x
     WHERE x.tenant_id = t.tenant_id AND x.event_id = (r->'body'->>'id')::bigint;
 
-    n := helpdesk.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
+    n := portal.portal_attach(u, t.ticket_id, e.event_id, args->'attachments');
 
     -- the customer wrote again: a resolved or waiting ticket is open again
     IF t.status IN ('resolved', 'pending') THEN
-        PERFORM helpdesk.event_add(ctx, t.ticket_id, 'status_changed', 'public', NULL,
+        PERFORM tickets.event_add(ctx, t.ticket_id, 'status_changed', 'public', NULL,
             jsonb_build_object('from', t.status, 'to', 'open'));
         UPDATE helpdesk.tickets SET status = 'open', resolved_at = NULL, updated_at = now()
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.portal_event_json(e, u.user_id));
+    RETURN jsonb_build_object('status', 201, 'body', portal.portal_event_json(e, u.user_id));
 END
 $$;
 
 -- Knowledge base, as readers see it: public articles for everyone,
 -- "customers" articles once logged in, drafts never.
-CREATE OR REPLACE FUNCTION helpdesk.kb_visible(a helpdesk.kb_articles, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.kb_visible(a helpdesk.kb_articles, u helpdesk.users)
 RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT a.visibility = 'public' OR (a.visibility = 'customers' AND u.user_id IS NOT NULL)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.kb_article_brief(a helpdesk.kb_articles) RETURNS jsonb
+CREATE OR REPLACE FUNCTION portal.kb_article_brief(a helpdesk.kb_articles) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('slug', a.slug, 'title', a.title, 'language', a.language,
                               'updated_at', a.updated_at)
@@ -662,7 +662,7 @@ $$;
 
 -- A query in one language: every word (as a search engine would read
 -- it), or any of them.
-CREATE OR REPLACE FUNCTION helpdesk.kb_query(cfg regconfig, q text, any_word boolean)
+CREATE OR REPLACE FUNCTION portal.kb_query(cfg regconfig, q text, any_word boolean)
 RETURNS tsquery LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     words text;
@@ -679,7 +679,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_kb_home(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.portal_kb_home(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     cats jsonb;
@@ -691,16 +691,16 @@ BEGIN
     INTO cats
     FROM helpdesk.kb_categories c
     LEFT JOIN LATERAL (
-        SELECT jsonb_agg(helpdesk.kb_article_brief(x) ORDER BY x.title) AS list
+        SELECT jsonb_agg(portal.kb_article_brief(x) ORDER BY x.title) AS list
         FROM helpdesk.kb_articles x
         WHERE x.tenant_id = c.tenant_id AND x.category_id = c.category_id
-          AND helpdesk.kb_visible(x, u)) a ON true
+          AND portal.kb_visible(x, u)) a ON true
     WHERE c.tenant_id = t.tenant_id;
 
-    SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(x) ORDER BY x.views DESC, x.title), '[]')
+    SELECT coalesce(jsonb_agg(portal.kb_article_brief(x) ORDER BY x.views DESC, x.title), '[]')
     INTO top
     FROM (SELECT * FROM helpdesk.kb_articles x
-          WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
+          WHERE x.tenant_id = t.tenant_id AND portal.kb_visible(x, u)
           ORDER BY x.views DESC, x.title LIMIT 6) x;
 
     RETURN jsonb_build_object('status', 200, 'body',
@@ -710,7 +710,7 @@ $$;
 
 -- Full-text search in each article's own language; "limit" 5 for the
 -- suggestions shown while a customer types a ticket's subject.
-CREATE OR REPLACE FUNCTION helpdesk.portal_kb_search(ctx jsonb, t helpdesk.tenants,
+CREATE OR REPLACE FUNCTION portal.portal_kb_search(ctx jsonb, t helpdesk.tenants,
     u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -728,19 +728,19 @@ BEGIN
     -- search that found nothing with every word)
     FOR any_word IN SELECT unnest(CASE WHEN args ? 'limit' THEN ARRAY[true]
                                        ELSE ARRAY[false, true] END) LOOP
-        SELECT coalesce(jsonb_agg(helpdesk.kb_article_brief(s.a)
+        SELECT coalesce(jsonb_agg(portal.kb_article_brief(s.a)
                    || jsonb_build_object('snippet', s.snippet) ORDER BY s.rank DESC), '[]')
         INTO r
         FROM (SELECT x AS a, ts_rank(x.search, q.tsq) AS rank,
                      ts_headline(helpdesk.kb_config(x.language), x.body_md, q.tsq,
                                  'StartSel=[[, StopSel=]], MaxWords=30, MinWords=12') AS snippet
               FROM helpdesk.kb_articles x
-              CROSS JOIN LATERAL (SELECT helpdesk.kb_query(helpdesk.kb_config(x.language),
+              CROSS JOIN LATERAL (SELECT portal.kb_query(helpdesk.kb_config(x.language),
                                                            v_q, any_word) AS tsq) q
-              WHERE x.tenant_id = t.tenant_id AND helpdesk.kb_visible(x, u)
-                AND (x.search @@ helpdesk.kb_query('pg_catalog.portuguese', v_q, any_word)
-                     OR x.search @@ helpdesk.kb_query('pg_catalog.spanish', v_q, any_word)
-                     OR x.search @@ helpdesk.kb_query('pg_catalog.english', v_q, any_word))
+              WHERE x.tenant_id = t.tenant_id AND portal.kb_visible(x, u)
+                AND (x.search @@ portal.kb_query('pg_catalog.portuguese', v_q, any_word)
+                     OR x.search @@ portal.kb_query('pg_catalog.spanish', v_q, any_word)
+                     OR x.search @@ portal.kb_query('pg_catalog.english', v_q, any_word))
                 AND x.search @@ q.tsq
               ORDER BY rank DESC LIMIT lim) s;
 
@@ -751,7 +751,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_kb_article(ctx jsonb, t helpdesk.tenants,
+CREATE OR REPLACE FUNCTION portal.portal_kb_article(ctx jsonb, t helpdesk.tenants,
     u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -762,8 +762,8 @@ BEGIN
     SELECT * INTO a FROM helpdesk.kb_articles x
     WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug';
 
-    IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
+    IF a.article_id IS NULL OR NOT portal.kb_visible(a, u) THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     UPDATE helpdesk.kb_articles SET views = views + 1
@@ -777,7 +777,7 @@ BEGIN
     WHERE v.tenant_id = a.tenant_id AND v.article_id = a.article_id
       AND v.voter = args->>'voter';
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.kb_article_brief(a)
+    RETURN jsonb_build_object('status', 200, 'body', portal.kb_article_brief(a)
         || jsonb_build_object('html', a.body_html, 'helpful', a.helpful,
                               'not_helpful', a.not_helpful, 'my_vote', mine,
                               'category', CASE WHEN c.category_id IS NOT NULL THEN
@@ -785,7 +785,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_kb_vote(ctx jsonb, t helpdesk.tenants,
+CREATE OR REPLACE FUNCTION portal.portal_kb_vote(ctx jsonb, t helpdesk.tenants,
     u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -794,15 +794,15 @@ DECLARE
     new boolean := (args->>'helpful')::boolean;
 BEGIN
     IF jsonb_typeof(args->'helpful') IS DISTINCT FROM 'boolean' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'say whether it helped',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'say whether it helped',
             '[{"field": "helpful", "code": "type", "message": "expected true or false"}]');
     END IF;
 
     SELECT * INTO a FROM helpdesk.kb_articles x
     WHERE x.tenant_id = t.tenant_id AND x.slug = args->>'slug' FOR UPDATE;
 
-    IF a.article_id IS NULL OR NOT helpdesk.kb_visible(a, u) THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such article');
+    IF a.article_id IS NULL OR NOT portal.kb_visible(a, u) THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such article');
     END IF;
 
     SELECT v.helpful INTO old FROM helpdesk.kb_votes v
@@ -830,15 +830,15 @@ $$;
 -- tenant the Host names (none: 404), that tenant for row-level security,
 -- the session's user if it is active and has one of the app's roles, and
 -- the ctx the ticket service records as the actor.
-CREATE OR REPLACE FUNCTION helpdesk.app_session(p_app text, p_roles text[], p_host text,
+CREATE OR REPLACE FUNCTION portal.app_session(p_app text, p_roles text[], p_host text,
     p_base text, p_user uuid, p_ip inet,
     OUT t helpdesk.tenants, OUT u helpdesk.users, OUT ctx jsonb)
 LANGUAGE plpgsql AS $$
 BEGIN
-    t := helpdesk.portal_site(p_host, p_base);
+    t := portal.portal_site(p_host, p_base);
 
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'unknown-site', CASE p_app WHEN 'portal'
+        PERFORM tickets.fail('HDNFD', 'unknown-site', CASE p_app WHEN 'portal'
             THEN 'there is no support portal at this address'
             ELSE 'there is no helpdesk at this address' END);
     END IF;
@@ -865,26 +865,26 @@ $$;
 -- The account operations the portal and the console share: logging in
 -- (the module checks the password between lookup and result), logging
 -- out, changing the password, and the reset links.
-CREATE OR REPLACE FUNCTION helpdesk.app_account_op(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
+CREATE OR REPLACE FUNCTION portal.app_account_op(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
     p_op text, p_args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     RETURN CASE p_op
-        WHEN 'login.lookup'    THEN helpdesk.portal_login_lookup(ctx, t, p_args)
-        WHEN 'login.result'    THEN helpdesk.portal_login_result(ctx, t, p_args)
-        WHEN 'logout'          THEN helpdesk.portal_logout(ctx, u)
-        WHEN 'password.lookup' THEN helpdesk.portal_password_lookup(ctx, u)
-        WHEN 'password.set'    THEN helpdesk.portal_password_set(ctx, u, p_args)
-        WHEN 'reset.request'   THEN helpdesk.portal_reset_request(ctx, t, p_args)
-        WHEN 'reset.check'     THEN helpdesk.portal_reset_check(ctx, t, p_args)
-        WHEN 'reset.done'      THEN helpdesk.portal_reset_done(ctx, t, p_args)
+        WHEN 'login.lookup'    THEN portal.portal_login_lookup(ctx, t, p_args)
+        WHEN 'login.result'    THEN portal.portal_login_result(ctx, t, p_args)
+        WHEN 'logout'          THEN portal.portal_logout(ctx, u)
+        WHEN 'password.lookup' THEN portal.portal_password_lookup(ctx, u)
+        WHEN 'password.set'    THEN portal.portal_password_set(ctx, u, p_args)
+        WHEN 'reset.request'   THEN portal.portal_reset_request(ctx, t, p_args)
+        WHEN 'reset.check'     THEN portal.portal_reset_check(ctx, t, p_args)
+        WHEN 'reset.done'      THEN portal.portal_reset_done(ctx, t, p_args)
     END;
 END
 $$;
 
 -- One portal request.  p_user comes from the session the module found in
 -- Redis (NULL when there is none); it must belong to the Host's tenant.
-CREATE OR REPLACE FUNCTION helpdesk.portal_call(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION portal.portal_call(p_host text, p_base text, p_user uuid,
     p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -894,7 +894,7 @@ DECLARE
     ctx jsonb;
     r   jsonb;
 BEGIN
-    s := helpdesk.app_session('portal', ARRAY['customer'], p_host, p_base, p_user, p_ip);
+    s := portal.app_session('portal', ARRAY['customer'], p_host, p_base, p_user, p_ip);
     t := s.t;
     u := s.u;
     ctx := s.ctx;
@@ -903,34 +903,34 @@ BEGIN
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
                 'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve',
                 'profile.update', 'export')
-       OR (p_op LIKE 'kb.%' AND (helpdesk.portal_settings(t)->>'require_login')::boolean)
+       OR (p_op LIKE 'kb.%' AND (portal.portal_settings(t)->>'require_login')::boolean)
     THEN
         IF u.user_id IS NULL THEN
-            PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
+            PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
         END IF;
     END IF;
 
     -- the shared account operations, or this app's own
-    r := coalesce(helpdesk.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
-        WHEN 'boot'            THEN helpdesk.portal_boot(ctx, t, u)
-        WHEN 'signup'          THEN helpdesk.portal_signup(ctx, t, p_args)
+    r := coalesce(portal.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
+        WHEN 'boot'            THEN portal.portal_boot(ctx, t, u)
+        WHEN 'signup'          THEN portal.portal_signup(ctx, t, p_args)
         WHEN 'form'            THEN jsonb_build_object('status', 200, 'body',
-                                        jsonb_build_object('fields', helpdesk.portal_form(t)))
-        WHEN 'ticket.create'   THEN helpdesk.portal_ticket_create(ctx, t, u, p_args)
-        WHEN 'ticket.list'     THEN helpdesk.portal_ticket_list(ctx, u, p_args)
-        WHEN 'ticket.get'      THEN helpdesk.portal_ticket_get(ctx, u, p_args)
-        WHEN 'ticket.comment'  THEN helpdesk.portal_ticket_comment(ctx, u, p_args)
-        WHEN 'ticket.resolve'  THEN helpdesk.portal_ticket_resolve(ctx, u, p_args)
-        WHEN 'profile.update'  THEN helpdesk.portal_profile_update(ctx, u, p_args)
-        WHEN 'export'          THEN helpdesk.portal_export(ctx, t, u)
-        WHEN 'kb.home'         THEN helpdesk.portal_kb_home(ctx, t, u)
-        WHEN 'kb.search'       THEN helpdesk.portal_kb_search(ctx, t, u, p_args)
-        WHEN 'kb.article'      THEN helpdesk.portal_kb_article(ctx, t, u, p_args)
-        WHEN 'kb.vote'         THEN helpdesk.portal_kb_vote(ctx, t, u, p_args)
+                                        jsonb_build_object('fields', portal.portal_form(t)))
+        WHEN 'ticket.create'   THEN portal.portal_ticket_create(ctx, t, u, p_args)
+        WHEN 'ticket.list'     THEN portal.portal_ticket_list(ctx, u, p_args)
+        WHEN 'ticket.get'      THEN portal.portal_ticket_get(ctx, u, p_args)
+        WHEN 'ticket.comment'  THEN portal.portal_ticket_comment(ctx, u, p_args)
+        WHEN 'ticket.resolve'  THEN portal.portal_ticket_resolve(ctx, u, p_args)
+        WHEN 'profile.update'  THEN portal.portal_profile_update(ctx, u, p_args)
+        WHEN 'export'          THEN portal.portal_export(ctx, t, u)
+        WHEN 'kb.home'         THEN portal.portal_kb_home(ctx, t, u)
+        WHEN 'kb.search'       THEN portal.portal_kb_search(ctx, t, u, p_args)
+        WHEN 'kb.article'      THEN portal.portal_kb_article(ctx, t, u, p_args)
+        WHEN 'kb.vote'         THEN portal.portal_kb_vote(ctx, t, u, p_args)
     END);
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;
@@ -940,15 +940,15 @@ $$;
 
 -- A file from the portal or the console, kept until the ticket or message
 -- it goes with.
-CREATE OR REPLACE FUNCTION helpdesk.app_upload(p_app text, p_host text, p_base text,
+CREATE OR REPLACE FUNCTION portal.app_upload(p_app text, p_host text, p_base text,
     p_user uuid, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
-    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    t  helpdesk.tenants := portal.portal_site(p_host, p_base);
     up helpdesk.uploads;
 BEGIN
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
+        PERFORM tickets.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -956,8 +956,8 @@ BEGIN
     IF p_user IS NULL OR NOT EXISTS (
            SELECT 1 FROM helpdesk.users x
            WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
-             AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)))) THEN
-        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
+             AND x.role = ANY (portal.app_roles(jsonb_build_object('app', p_app)))) THEN
+        PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
     -- what was never used is forgotten after a day
@@ -975,44 +975,44 @@ BEGIN
                                'content_type', up.content_type, 'size', up.size);
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.portal_upload(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION portal.portal_upload(p_host text, p_base text, p_user uuid,
     p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
 LANGUAGE sql AS $$
-    SELECT * FROM helpdesk.app_upload('portal', p_host, p_base, p_user, p_filename, p_type, p_data)
+    SELECT * FROM portal.app_upload('portal', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;
 
 -- An attachment, for the portal (a file of the customer's own tickets, on
 -- a public event) or the console (any file of the tenant's tickets); the
 -- download is audited.
-CREATE OR REPLACE FUNCTION helpdesk.app_attachment(p_app text, p_host text, p_base text,
+CREATE OR REPLACE FUNCTION portal.app_attachment(p_app text, p_host text, p_base text,
     p_user uuid, p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE plpgsql AS $$
 DECLARE
-    t  helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    t  helpdesk.tenants := portal.portal_site(p_host, p_base);
     u  helpdesk.users;
     tk helpdesk.tickets;
     a  helpdesk.attachments;
 BEGIN
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
+        PERFORM tickets.fail('HDNFD', 'unknown-site', 'there is no support portal at this address');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
-      AND x.role = ANY (helpdesk.app_roles(jsonb_build_object('app', p_app)));
+      AND x.role = ANY (portal.app_roles(jsonb_build_object('app', p_app)));
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDUNA', 'login-required', 'log in to continue');
+        PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 
-    tk := CASE WHEN p_app = 'portal' THEN helpdesk.portal_ticket_find(u, p_number, false)
-               ELSE helpdesk.ticket_find(p_number, false) END;
+    tk := CASE WHEN p_app = 'portal' THEN portal.portal_ticket_find(u, p_number, false)
+               ELSE tickets.ticket_find(p_number, false) END;
 
-    IF helpdesk.is_uuid(p_id) THEN
+    IF tickets.is_uuid(p_id) THEN
         SELECT x.* INTO a FROM helpdesk.attachments x
         JOIN helpdesk.ticket_events e ON e.tenant_id = x.tenant_id AND e.event_id = x.event_id
         WHERE x.tenant_id = t.tenant_id AND x.ticket_id = tk.ticket_id
@@ -1021,10 +1021,10 @@ BEGIN
     END IF;
 
     IF a.attachment_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such attachment');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such attachment');
     END IF;
 
-    PERFORM helpdesk.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
+    PERFORM tickets.audit(jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
                                               'actor_id', u.user_id, 'ip', p_ip),
                            'attachment.read', 'attachment', a.attachment_id::text,
                            jsonb_build_object('ticket_id', tk.ticket_id));
@@ -1034,19 +1034,19 @@ BEGIN
     data := a.data;
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.portal_attachment(p_host text, p_base text, p_user uuid,
+CREATE OR REPLACE FUNCTION portal.portal_attachment(p_host text, p_base text, p_user uuid,
     p_ip inet, p_number text, p_id text,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE sql AS $$
-    SELECT * FROM helpdesk.app_attachment('portal', p_host, p_base, p_user, p_ip, p_number, p_id)
+    SELECT * FROM portal.app_attachment('portal', p_host, p_base, p_user, p_ip, p_number, p_id)
 $$;
 
 -- The tenant's logo or favicon, by Host (no login: it is on every page).
-CREATE OR REPLACE FUNCTION helpdesk.portal_asset(p_host text, p_base text, p_name text,
+CREATE OR REPLACE FUNCTION portal.portal_asset(p_host text, p_base text, p_name text,
     OUT content_type text, OUT sha256 text, OUT data bytea)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    t helpdesk.tenants := helpdesk.portal_site(p_host, p_base);
+    t helpdesk.tenants := portal.portal_site(p_host, p_base);
 BEGIN
     IF t.tenant_id IS NULL THEN
         RETURN;

@@ -8,7 +8,7 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.portal_profile_update(ctx jsonb, u helpdesk.users, args jsonb)
+CREATE OR REPLACE FUNCTION portal.portal_profile_update(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     v_name  text := btrim(coalesce(args->>'name', ''));
@@ -16,15 +16,15 @@ DECLARE
     errs    jsonb := '[]';
 BEGIN
     IF args ? 'name' AND length(v_name) NOT BETWEEN 1 AND 200 THEN
-        errs := errs || helpdesk.err('name', 'invalid', 'between 1 and 200 characters');
+        errs := errs || portal.err('name', 'invalid', 'between 1 and 200 characters');
     END IF;
 
     IF args ? 'phone' AND (length(v_phone) > 40 OR v_phone !~ '^[0-9+() .-]*$') THEN
-        errs := errs || helpdesk.err('phone', 'invalid', 'digits, spaces and + ( ) - . only');
+        errs := errs || portal.err('phone', 'invalid', 'digits, spaces and + ( ) - . only');
     END IF;
 
     IF errs <> '[]' THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'some fields are not valid', errs);
     END IF;
 
     UPDATE helpdesk.users x SET
@@ -34,28 +34,28 @@ BEGIN
     WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
     RETURNING * INTO u;
 
-    PERFORM helpdesk.audit(ctx, 'portal.profile.update', 'user', u.user_id::text,
+    PERFORM tickets.audit(ctx, 'portal.profile.update', 'user', u.user_id::text,
         jsonb_build_object('changed', (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(args) k
                                        WHERE k IN ('name', 'phone'))));
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.portal_user_json(u));
+    RETURN jsonb_build_object('status', 200, 'body', portal.portal_user_json(u));
 END
 $$;
 
 -- Everything of theirs a customer may see, in one document.
-CREATE OR REPLACE FUNCTION helpdesk.portal_export(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
+CREATE OR REPLACE FUNCTION portal.portal_export(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     doc jsonb;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     doc := jsonb_build_object(
         'helpdesk', t.name,
         'exported_at', now(),
-        'you', helpdesk.portal_user_json(u) || jsonb_build_object('created_at', u.created_at),
-        'tickets', (SELECT coalesce(jsonb_agg(helpdesk.portal_ticket_json(x) || jsonb_build_object(
-                        'history', (SELECT coalesce(jsonb_agg(helpdesk.portal_event_json(e, u.user_id)
+        'you', portal.portal_user_json(u) || jsonb_build_object('created_at', u.created_at),
+        'tickets', (SELECT coalesce(jsonb_agg(portal.portal_ticket_json(x) || jsonb_build_object(
+                        'history', (SELECT coalesce(jsonb_agg(portal.portal_event_json(e, u.user_id)
                                                               ORDER BY e.event_id), '[]')
                                     FROM helpdesk.ticket_events e
                                     WHERE e.tenant_id = x.tenant_id AND e.ticket_id = x.ticket_id
@@ -64,7 +64,7 @@ BEGIN
                     FROM helpdesk.tickets x
                     WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id));
 
-    PERFORM helpdesk.audit(ctx, 'portal.export', 'user', u.user_id::text,
+    PERFORM tickets.audit(ctx, 'portal.export', 'user', u.user_id::text,
                            jsonb_build_object('tickets', jsonb_array_length(doc->'tickets')));
 
     RETURN jsonb_build_object('status', 200, 'body', doc);

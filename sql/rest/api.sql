@@ -11,7 +11,7 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.api_key_auth(p_key_hash bytea,
+CREATE OR REPLACE FUNCTION rest.api_key_auth(p_key_hash bytea,
     OUT tenant_id uuid, OUT key_id uuid, OUT name text, OUT scopes text[],
     OUT tenant_status text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -34,7 +34,7 @@ $$;
 -- Who is asking, for every tenant API call: checks the key, its scope and
 -- the tenant, sets the tenant for row-level security, and returns the
 -- actor context the ticket service takes.
-CREATE OR REPLACE FUNCTION helpdesk.api_auth(p_key_hash bytea, p_scope text,
+CREATE OR REPLACE FUNCTION rest.api_auth(p_key_hash bytea, p_scope text,
     p_ip inet)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -43,25 +43,25 @@ BEGIN
     -- an agent console's session, checked by the module (see
     -- ngx_http_helpdesk_api_session.c): "session:<host>\n<base>\n<user>"
     IF length(p_key_hash) > 32 AND substring(p_key_hash for 8) = '\x73657373696f6e3a'::bytea THEN
-        RETURN helpdesk.api_session_auth(
+        RETURN rest.api_session_auth(
             string_to_array(convert_from(substring(p_key_hash from 9), 'UTF8'), E'\n'),
             p_scope, p_ip);
     END IF;
 
-    SELECT * INTO k FROM helpdesk.api_key_auth(p_key_hash);
+    SELECT * INTO k FROM rest.api_key_auth(p_key_hash);
 
     IF k.key_id IS NULL THEN
-        PERFORM helpdesk.fail('HDUNA', 'unauthorized',
+        PERFORM tickets.fail('HDUNA', 'unauthorized',
                               'the API key is not valid');
     END IF;
 
     IF k.tenant_status <> 'active' THEN
-        PERFORM helpdesk.fail('HDDEN', 'tenant-disabled',
+        PERFORM tickets.fail('HDDEN', 'tenant-disabled',
                               'this helpdesk is disabled');
     END IF;
 
     IF p_scope IS NOT NULL AND NOT (p_scope = ANY (k.scopes)) THEN
-        PERFORM helpdesk.fail('HDDEN', 'insufficient-scope',
+        PERFORM tickets.fail('HDDEN', 'insufficient-scope',
             format('the API key lacks the "%s" scope', p_scope));
     END IF;
 
@@ -76,14 +76,14 @@ $$;
 
 -- An agent or admin of the Host's tenant, as the API's caller: admins may
 -- do everything a key may, agents what concerns tickets.
-CREATE OR REPLACE FUNCTION helpdesk.api_session_auth(parts text[], p_scope text, p_ip inet)
+CREATE OR REPLACE FUNCTION rest.api_session_auth(parts text[], p_scope text, p_ip inet)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    t helpdesk.tenants := helpdesk.portal_site(parts[1], parts[2]);
+    t helpdesk.tenants := portal.portal_site(parts[1], parts[2]);
     u helpdesk.users;
 BEGIN
-    IF t.tenant_id IS NULL OR array_length(parts, 1) <> 3 OR NOT helpdesk.is_uuid(parts[3]) THEN
-        PERFORM helpdesk.fail('HDUNA', 'unauthorized', 'log in to the console again');
+    IF t.tenant_id IS NULL OR array_length(parts, 1) <> 3 OR NOT tickets.is_uuid(parts[3]) THEN
+        PERFORM tickets.fail('HDUNA', 'unauthorized', 'log in to the console again');
     END IF;
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
@@ -93,11 +93,11 @@ BEGIN
       AND x.status = 'active' AND x.role IN ('agent', 'admin');
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDUNA', 'unauthorized', 'log in to the console again');
+        PERFORM tickets.fail('HDUNA', 'unauthorized', 'log in to the console again');
     END IF;
 
     IF p_scope IS NOT NULL AND u.role <> 'admin' AND p_scope NOT IN ('tickets:read', 'tickets:write') THEN
-        PERFORM helpdesk.fail('HDDEN', 'insufficient-scope',
+        PERFORM tickets.fail('HDDEN', 'insufficient-scope',
             format('only admins may do this ("%s")', p_scope));
     END IF;
 
@@ -111,7 +111,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.api_call(p_key_hash bytea, p_scope text,
+CREATE OR REPLACE FUNCTION rest.api_call(p_key_hash bytea, p_scope text,
     p_ip inet, p_op text, p_args jsonb,
     OUT status int, OUT body jsonb, OUT location text)
 LANGUAGE plpgsql AS $$
@@ -119,57 +119,57 @@ DECLARE
     ctx jsonb;
     r   jsonb;
 BEGIN
-    ctx := helpdesk.api_auth(p_key_hash, p_scope, p_ip);
+    ctx := rest.api_auth(p_key_hash, p_scope, p_ip);
 
     r := CASE p_op
-        WHEN 'ticket.create'  THEN helpdesk.ticket_create(ctx, p_args)
-        WHEN 'ticket.get'     THEN helpdesk.ticket_get(ctx, p_args)
-        WHEN 'ticket.list'    THEN helpdesk.ticket_list(ctx, p_args)
-        WHEN 'ticket.update'  THEN helpdesk.ticket_update(ctx, p_args)
-        WHEN 'ticket.comment' THEN helpdesk.ticket_comment(ctx, p_args)
-        WHEN 'ticket.events'  THEN helpdesk.ticket_events(ctx, p_args)
-        WHEN 'user.create'    THEN helpdesk.user_create(ctx, p_args)
-        WHEN 'user.list'      THEN helpdesk.user_list(ctx, p_args)
-        WHEN 'webhook.create' THEN helpdesk.webhook_create(ctx, p_args)
-        WHEN 'webhook.list'   THEN helpdesk.webhook_list(ctx, p_args)
-        WHEN 'webhook.get'    THEN helpdesk.webhook_get(ctx, p_args)
-        WHEN 'webhook.update' THEN helpdesk.webhook_update(ctx, p_args)
-        WHEN 'webhook.delete' THEN helpdesk.webhook_delete(ctx, p_args)
-        WHEN 'webhook.ping'   THEN helpdesk.webhook_ping(ctx, p_args)
-        WHEN 'webhook.deliveries' THEN helpdesk.webhook_deliveries(ctx, p_args)
-        WHEN 'whatsapp.create' THEN helpdesk.whatsapp_connection_create(ctx, p_args)
-        WHEN 'whatsapp.list'   THEN helpdesk.whatsapp_connection_list(ctx, p_args)
-        WHEN 'whatsapp.get'    THEN helpdesk.whatsapp_connection_get(ctx, p_args)
-        WHEN 'whatsapp.update' THEN helpdesk.whatsapp_connection_update(ctx, p_args)
-        WHEN 'whatsapp.delete' THEN helpdesk.whatsapp_connection_delete(ctx, p_args)
-        WHEN 'whatsapp.templates.get' THEN helpdesk.whatsapp_templates_get(ctx, p_args)
-        WHEN 'whatsapp.templates.put' THEN helpdesk.whatsapp_templates_put(ctx, p_args)
-        WHEN 'ticket.whatsapp_template' THEN helpdesk.whatsapp_send_template(ctx, p_args)
-        WHEN 'business_hours.get' THEN helpdesk.business_hours_get(ctx, p_args)
-        WHEN 'business_hours.put' THEN helpdesk.business_hours_put(ctx, p_args)
-        WHEN 'portal.get'      THEN helpdesk.portal_get(ctx, p_args)
-        WHEN 'portal.put'      THEN helpdesk.portal_put(ctx, p_args)
-        WHEN 'portal.form.put' THEN helpdesk.portal_form_put(ctx, p_args)
-        WHEN 'portal.asset.put'    THEN helpdesk.portal_asset_put(ctx, p_args)
-        WHEN 'portal.asset.delete' THEN helpdesk.portal_asset_delete(ctx, p_args)
-        WHEN 'domain.list'     THEN helpdesk.domain_list(ctx, p_args)
-        WHEN 'domain.create'   THEN helpdesk.domain_create(ctx, p_args)
-        WHEN 'domain.delete'   THEN helpdesk.domain_delete(ctx, p_args)
-        WHEN 'kb.category.list'   THEN helpdesk.kb_category_list(ctx, p_args)
-        WHEN 'kb.category.create' THEN helpdesk.kb_category_save(ctx, p_args - 'id')
-        WHEN 'kb.category.update' THEN helpdesk.kb_category_save(ctx, p_args)
-        WHEN 'kb.category.delete' THEN helpdesk.kb_category_delete(ctx, p_args)
-        WHEN 'kb.article.list'    THEN helpdesk.kb_article_list(ctx, p_args)
-        WHEN 'kb.article.get'     THEN helpdesk.kb_article_get(ctx, p_args)
-        WHEN 'kb.article.create'  THEN helpdesk.kb_article_save(ctx, p_args - 'id')
-        WHEN 'kb.article.update'  THEN helpdesk.kb_article_save(ctx, p_args)
-        WHEN 'kb.article.delete'  THEN helpdesk.kb_article_delete(ctx, p_args)
-        WHEN 'user.invite'     THEN helpdesk.user_invite(ctx, p_args)
-        WHEN 'console.settings' THEN helpdesk.console_settings(ctx, p_args)
+        WHEN 'ticket.create'  THEN tickets.ticket_create(ctx, p_args)
+        WHEN 'ticket.get'     THEN tickets.ticket_get(ctx, p_args)
+        WHEN 'ticket.list'    THEN tickets.ticket_list(ctx, p_args)
+        WHEN 'ticket.update'  THEN tickets.ticket_update(ctx, p_args)
+        WHEN 'ticket.comment' THEN tickets.ticket_comment(ctx, p_args)
+        WHEN 'ticket.events'  THEN tickets.ticket_events(ctx, p_args)
+        WHEN 'user.create'    THEN tickets.user_create(ctx, p_args)
+        WHEN 'user.list'      THEN tickets.user_list(ctx, p_args)
+        WHEN 'webhook.create' THEN outbox.webhook_create(ctx, p_args)
+        WHEN 'webhook.list'   THEN outbox.webhook_list(ctx, p_args)
+        WHEN 'webhook.get'    THEN outbox.webhook_get(ctx, p_args)
+        WHEN 'webhook.update' THEN outbox.webhook_update(ctx, p_args)
+        WHEN 'webhook.delete' THEN outbox.webhook_delete(ctx, p_args)
+        WHEN 'webhook.ping'   THEN outbox.webhook_ping(ctx, p_args)
+        WHEN 'webhook.deliveries' THEN outbox.webhook_deliveries(ctx, p_args)
+        WHEN 'whatsapp.create' THEN whatsapp.whatsapp_connection_create(ctx, p_args)
+        WHEN 'whatsapp.list'   THEN whatsapp.whatsapp_connection_list(ctx, p_args)
+        WHEN 'whatsapp.get'    THEN whatsapp.whatsapp_connection_get(ctx, p_args)
+        WHEN 'whatsapp.update' THEN whatsapp.whatsapp_connection_update(ctx, p_args)
+        WHEN 'whatsapp.delete' THEN whatsapp.whatsapp_connection_delete(ctx, p_args)
+        WHEN 'whatsapp.templates.get' THEN whatsapp.whatsapp_templates_get(ctx, p_args)
+        WHEN 'whatsapp.templates.put' THEN whatsapp.whatsapp_templates_put(ctx, p_args)
+        WHEN 'ticket.whatsapp_template' THEN whatsapp.whatsapp_send_template(ctx, p_args)
+        WHEN 'business_hours.get' THEN tickets.business_hours_get(ctx, p_args)
+        WHEN 'business_hours.put' THEN tickets.business_hours_put(ctx, p_args)
+        WHEN 'portal.get'      THEN portal.portal_get(ctx, p_args)
+        WHEN 'portal.put'      THEN portal.portal_put(ctx, p_args)
+        WHEN 'portal.form.put' THEN portal.portal_form_put(ctx, p_args)
+        WHEN 'portal.asset.put'    THEN portal.portal_asset_put(ctx, p_args)
+        WHEN 'portal.asset.delete' THEN portal.portal_asset_delete(ctx, p_args)
+        WHEN 'domain.list'     THEN portal.domain_list(ctx, p_args)
+        WHEN 'domain.create'   THEN portal.domain_create(ctx, p_args)
+        WHEN 'domain.delete'   THEN portal.domain_delete(ctx, p_args)
+        WHEN 'kb.category.list'   THEN portal.kb_category_list(ctx, p_args)
+        WHEN 'kb.category.create' THEN portal.kb_category_save(ctx, p_args - 'id')
+        WHEN 'kb.category.update' THEN portal.kb_category_save(ctx, p_args)
+        WHEN 'kb.category.delete' THEN portal.kb_category_delete(ctx, p_args)
+        WHEN 'kb.article.list'    THEN portal.kb_article_list(ctx, p_args)
+        WHEN 'kb.article.get'     THEN portal.kb_article_get(ctx, p_args)
+        WHEN 'kb.article.create'  THEN portal.kb_article_save(ctx, p_args - 'id')
+        WHEN 'kb.article.update'  THEN portal.kb_article_save(ctx, p_args)
+        WHEN 'kb.article.delete'  THEN portal.kb_article_delete(ctx, p_args)
+        WHEN 'user.invite'     THEN console.user_invite(ctx, p_args)
+        WHEN 'console.settings' THEN console.console_settings(ctx, p_args)
     END;
 
     IF r IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
     status := (r->>'status')::int;
@@ -180,7 +180,7 @@ $$;
 
 -- provider API
 
-CREATE OR REPLACE FUNCTION helpdesk.tenant_json(t helpdesk.tenants)
+CREATE OR REPLACE FUNCTION rest.tenant_json(t helpdesk.tenants)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', t.tenant_id, 'slug', t.slug,
                               'name', t.name, 'status', t.status,
@@ -188,7 +188,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                               'updated_at', t.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.key_json(k helpdesk.api_keys)
+CREATE OR REPLACE FUNCTION rest.key_json(k helpdesk.api_keys)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', k.key_id, 'name', k.name,
                               'prefix', k.prefix, 'scopes', to_jsonb(k.scopes),
@@ -197,14 +197,14 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                               'revoked_at', k.revoked_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.provider_tenant(p_ref text, for_update boolean)
+CREATE OR REPLACE FUNCTION rest.provider_tenant(p_ref text, for_update boolean)
 RETURNS helpdesk.tenants
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     t helpdesk.tenants;
 BEGIN
     -- a tenant is named by its id or by its slug
-    IF helpdesk.is_uuid(p_ref) THEN
+    IF tickets.is_uuid(p_ref) THEN
         IF for_update THEN
             SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_ref::uuid FOR UPDATE;
         ELSE
@@ -217,7 +217,7 @@ BEGIN
     END IF;
 
     IF t.tenant_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found',
+        PERFORM tickets.fail('HDNFD', 'not-found',
                               format('there is no tenant %s', p_ref));
     END IF;
 
@@ -225,7 +225,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.provider_call(p_op text, p_ip inet, p_args jsonb,
+CREATE OR REPLACE FUNCTION rest.provider_call(p_op text, p_ip inet, p_args jsonb,
     OUT status int, OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
@@ -245,31 +245,31 @@ BEGIN
         RETURNING * INTO t;
 
         IF t.tenant_id IS NULL THEN
-            PERFORM helpdesk.fail('HDCNF', 'conflict',
+            PERFORM tickets.fail('HDCNF', 'conflict',
                 format('the slug "%s" is already in use', p_args->>'slug'),
                 jsonb_build_array(jsonb_build_object('field', 'slug',
                     'message', 'is already in use')));
         END IF;
 
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'tenant.create', 'tenant', t.tenant_id::text);
         status := 201;
-        body := helpdesk.tenant_json(t);
+        body := rest.tenant_json(t);
         location := '/v1/provider/tenants/' || t.tenant_id;
 
     WHEN 'tenant.list' THEN
-        SELECT coalesce(jsonb_agg(helpdesk.tenant_json(x) ORDER BY x.created_at, x.slug), '[]')
+        SELECT coalesce(jsonb_agg(rest.tenant_json(x) ORDER BY x.created_at, x.slug), '[]')
         INTO body FROM helpdesk.tenants x;
         status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'tenant.get' THEN
-        t := helpdesk.provider_tenant(p_args->>'id', false);
+        t := rest.provider_tenant(p_args->>'id', false);
         status := 200;
-        body := helpdesk.tenant_json(t);
+        body := rest.tenant_json(t);
 
     WHEN 'tenant.update' THEN
-        t := helpdesk.provider_tenant(p_args->>'id', true);
+        t := rest.provider_tenant(p_args->>'id', true);
 
         UPDATE helpdesk.tenants x SET
             name = coalesce(p_args->>'name', x.name),
@@ -278,14 +278,14 @@ BEGIN
         WHERE x.tenant_id = t.tenant_id
         RETURNING x.* INTO t;
 
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'tenant.update', 'tenant', t.tenant_id::text,
                                p_args - 'id');
         status := 200;
-        body := helpdesk.tenant_json(t);
+        body := rest.tenant_json(t);
 
     WHEN 'key.create' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
 
         INSERT INTO helpdesk.api_keys (tenant_id, name, prefix, key_hash, scopes)
         VALUES (t.tenant_id, p_args->>'name', p_args->>'prefix',
@@ -293,70 +293,70 @@ BEGIN
                 ARRAY(SELECT jsonb_array_elements_text(p_args->'scopes')))
         RETURNING * INTO k;
 
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.create', 'api_key', k.key_id::text,
                                jsonb_build_object('scopes', p_args->'scopes'));
         status := 201;
-        body := helpdesk.key_json(k);
+        body := rest.key_json(k);
         location := '/v1/provider/tenants/' || t.tenant_id || '/api-keys/' || k.key_id;
 
     WHEN 'key.list' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
-        SELECT coalesce(jsonb_agg(helpdesk.key_json(x) ORDER BY x.created_at), '[]')
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
+        SELECT coalesce(jsonb_agg(rest.key_json(x) ORDER BY x.created_at), '[]')
         INTO body FROM helpdesk.api_keys x WHERE x.tenant_id = t.tenant_id;
         status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'key.delete' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
 
-        IF helpdesk.is_uuid(p_args->>'key_id') THEN
+        IF tickets.is_uuid(p_args->>'key_id') THEN
             UPDATE helpdesk.api_keys SET revoked_at = coalesce(revoked_at, now())
             WHERE tenant_id = t.tenant_id AND key_id = (p_args->>'key_id')::uuid
             RETURNING * INTO k;
         END IF;
 
         IF k.key_id IS NULL THEN
-            PERFORM helpdesk.fail('HDNFD', 'not-found',
+            PERFORM tickets.fail('HDNFD', 'not-found',
                 format('there is no API key %s', p_args->>'key_id'));
         END IF;
 
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.revoke', 'api_key', k.key_id::text);
         status := 204;
 
     -- a portal name the provider has checked itself (serves at once)
     WHEN 'domain.create' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
         PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
-        body := helpdesk.domain_json(helpdesk.domain_add(t.tenant_id,
-                    helpdesk.domain_name(p_args->>'hostname'),
+        body := portal.domain_json(portal.domain_add(t.tenant_id,
+                    portal.domain_name(p_args->>'hostname'),
                     coalesce((p_args->>'verified')::boolean, true)));
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'domain.create', 'domain', body->>'hostname');
         status := 201;
         location := '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname');
 
     WHEN 'domain.list' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
-        SELECT coalesce(jsonb_agg(helpdesk.domain_json(d) ORDER BY d.hostname), '[]')
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
+        SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
         INTO body FROM helpdesk.portal_domains d WHERE d.tenant_id = t.tenant_id;
         status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'domain.delete' THEN
-        t := helpdesk.provider_tenant(p_args->>'tenant_id', false);
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
         DELETE FROM helpdesk.portal_domains d
-        WHERE d.tenant_id = t.tenant_id AND d.hostname = helpdesk.domain_name(p_args->>'hostname');
+        WHERE d.tenant_id = t.tenant_id AND d.hostname = portal.domain_name(p_args->>'hostname');
         IF NOT FOUND THEN
-            PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such domain');
+            PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such domain');
         END IF;
-        PERFORM helpdesk.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
-                               'domain.delete', 'domain', helpdesk.domain_name(p_args->>'hostname'));
+        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                               'domain.delete', 'domain', portal.domain_name(p_args->>'hostname'));
         status := 204;
 
     ELSE
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'unknown operation');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END CASE;
 END
 $$;

@@ -4,7 +4,7 @@
 SET ROLE helpdesk_owner;
 
 -- GET /v1/tickets/{id}/attachments/{attachment}: the file itself.
-CREATE OR REPLACE FUNCTION helpdesk.api_attachment(p_key_hash bytea, p_scope text,
+CREATE OR REPLACE FUNCTION tickets.api_attachment(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb,
     OUT filename text, OUT content_type text, OUT data bytea)
 LANGUAGE plpgsql AS $$
@@ -13,22 +13,22 @@ DECLARE
     t   helpdesk.tickets;
     a   helpdesk.attachments;
 BEGIN
-    ctx := helpdesk.api_auth(p_key_hash, p_scope, p_ip);
-    PERFORM helpdesk.read_only_audit();
+    ctx := rest.api_auth(p_key_hash, p_scope, p_ip);
+    PERFORM tickets.read_only_audit();
 
-    t := helpdesk.ticket_find(p_args->>'id', false);
+    t := tickets.ticket_find(p_args->>'id', false);
 
-    IF helpdesk.is_uuid(p_args->>'attachment_id') THEN
+    IF tickets.is_uuid(p_args->>'attachment_id') THEN
         SELECT * INTO a FROM helpdesk.attachments x
         WHERE x.tenant_id = t.tenant_id AND x.ticket_id = t.ticket_id
           AND x.attachment_id = (p_args->>'attachment_id')::uuid;
     END IF;
 
     IF a.attachment_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found', 'there is no such attachment');
+        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such attachment');
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'attachment.read', 'attachment', a.attachment_id::text,
+    PERFORM tickets.audit(ctx, 'attachment.read', 'attachment', a.attachment_id::text,
                            jsonb_build_object('ticket_id', t.ticket_id));
 
     filename := a.filename;

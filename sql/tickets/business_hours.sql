@@ -11,13 +11,13 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.default_auto_reply() RETURNS text
+CREATE OR REPLACE FUNCTION tickets.default_auto_reply() RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'Olá! Nosso horário de atendimento é de segunda a sexta, das 08h às 18h. '
            'Seu chamado foi registrado e será atendido no próximo dia útil.'
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.business_hours(p_tenant uuid, p_channel text)
+CREATE OR REPLACE FUNCTION tickets.business_hours(p_tenant uuid, p_channel text)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r jsonb;
@@ -28,11 +28,11 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.within_business_hours(p_tenant uuid,
+CREATE OR REPLACE FUNCTION tickets.within_business_hours(p_tenant uuid,
     p_channel text, p_at timestamptz)
 RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    bh    jsonb := helpdesk.business_hours(p_tenant, p_channel);
+    bh    jsonb := tickets.business_hours(p_tenant, p_channel);
     local timestamp;
     day   text;
     span  jsonb;
@@ -59,19 +59,19 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.business_hours_get(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.business_hours_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    bh jsonb := helpdesk.business_hours((ctx->>'tenant_id')::uuid, args->>'channel');
+    bh jsonb := tickets.business_hours((ctx->>'tenant_id')::uuid, args->>'channel');
 BEGIN
     RETURN jsonb_build_object('status', 200, 'body',
         coalesce(bh, jsonb_build_object('always_open', true))
-        || jsonb_build_object('open_now', helpdesk.within_business_hours(
+        || jsonb_build_object('open_now', tickets.within_business_hours(
                (ctx->>'tenant_id')::uuid, args->>'channel', now())));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.business_hours_put(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.business_hours_put(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     errors jsonb := '[]';
@@ -139,12 +139,12 @@ BEGIN
     END IF;
 
     IF jsonb_array_length(errors) > 0 THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields', errors);
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields', errors);
     END IF;
 
     bh := bh || jsonb_build_object('auto_reply', jsonb_build_object(
               'enabled', coalesce((bh->'auto_reply'->>'enabled')::boolean, true),
-              'text', coalesce(bh->'auto_reply'->>'text', helpdesk.default_auto_reply())));
+              'text', coalesce(bh->'auto_reply'->>'text', tickets.default_auto_reply())));
 
     UPDATE helpdesk.tenants
     SET settings = jsonb_set(settings, '{business_hours}',
@@ -153,32 +153,32 @@ BEGIN
         updated_at = now()
     WHERE tenant_id = (ctx->>'tenant_id')::uuid;
 
-    PERFORM helpdesk.audit(ctx, 'business_hours.update', 'tenant', ctx->>'tenant_id',
+    PERFORM tickets.audit(ctx, 'business_hours.update', 'tenant', ctx->>'tenant_id',
                            jsonb_build_object('channel', args->>'channel'));
 
-    RETURN helpdesk.business_hours_get(ctx, args);
+    RETURN tickets.business_hours_get(ctx, args);
 END
 $$;
 
 -- After a customer's message: outside business hours, one automatic reply
 -- per conversation window.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_auto_reply(ctx jsonb,
+CREATE OR REPLACE FUNCTION tickets.whatsapp_auto_reply(ctx jsonb,
     k helpdesk.whatsapp_contacts, p_ticket uuid, p_at timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    bh   jsonb := helpdesk.business_hours(k.tenant_id, 'whatsapp');
+    bh   jsonb := tickets.business_hours(k.tenant_id, 'whatsapp');
     t    helpdesk.tickets;
     e    helpdesk.ticket_events;
     text text;
 BEGIN
     IF bh IS NULL OR NOT coalesce((bh->'auto_reply'->>'enabled')::boolean, true)
-       OR helpdesk.within_business_hours(k.tenant_id, 'whatsapp', p_at)
+       OR tickets.within_business_hours(k.tenant_id, 'whatsapp', p_at)
        OR (k.auto_reply_at IS NOT NULL AND k.auto_reply_at > p_at - interval '24 hours')
     THEN
         RETURN;
     END IF;
 
-    text := coalesce(bh->'auto_reply'->>'text', helpdesk.default_auto_reply());
+    text := coalesce(bh->'auto_reply'->>'text', tickets.default_auto_reply());
 
     UPDATE helpdesk.whatsapp_contacts SET auto_reply_at = p_at
     WHERE tenant_id = k.tenant_id AND contact_id = k.contact_id;
@@ -186,14 +186,14 @@ BEGIN
     SELECT * INTO t FROM helpdesk.tickets
     WHERE tenant_id = k.tenant_id AND ticket_id = p_ticket;
 
-    e := helpdesk.event_add(ctx || jsonb_build_object('actor_type', 'system',
+    e := tickets.event_add(ctx || jsonb_build_object('actor_type', 'system',
                                                       'actor_id', NULL,
                                                       'actor_name', 'Automatic reply',
                                                       'channel', 'whatsapp'),
                             p_ticket, 'comment', 'public', text,
                             '{"auto_reply": true}');
 
-    PERFORM helpdesk.whatsapp_enqueue(ctx, t, e.event_id, 'text',
+    PERFORM whatsapp.whatsapp_enqueue(ctx, t, e.event_id, 'text',
         jsonb_build_object('preview_url', false, 'body', text), text);
 END
 $$;

@@ -19,12 +19,12 @@ SET ROLE helpdesk_owner;
 
 -- Whether a path parameter can be an id at all (anything else is "not
 -- found", never a cast error).
-CREATE OR REPLACE FUNCTION helpdesk.is_uuid(s text) RETURNS boolean
+CREATE OR REPLACE FUNCTION tickets.is_uuid(s text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT s ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.fail(code text, slug text, message text,
+CREATE OR REPLACE FUNCTION tickets.fail(code text, slug text, message text,
                                          errors jsonb DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -38,7 +38,7 @@ $$;
 -- every call, while PL/pgSQL keeps its plans for the connection's life.
 -- Measured on the GET path: 3.2k -> 7.8k statements/s.
 
-CREATE OR REPLACE FUNCTION helpdesk.audit(ctx jsonb, action text,
+CREATE OR REPLACE FUNCTION tickets.audit(ctx jsonb, action text,
                                           object_type text, object_id text,
                                           detail jsonb DEFAULT '{}')
 RETURNS void LANGUAGE plpgsql AS $$
@@ -55,7 +55,7 @@ $$;
 -- lose the last read-audit rows of a fraction of a second, never a write.
 -- A read that answers a change (the ticket shown after an update) is part
 -- of a transaction that already wrote: that one keeps its flush.
-CREATE OR REPLACE FUNCTION helpdesk.read_only_audit() RETURNS void
+CREATE OR REPLACE FUNCTION tickets.read_only_audit() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_current_xact_id_if_assigned() IS NULL THEN
@@ -64,12 +64,12 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_number(n bigint) RETURNS text
+CREATE OR REPLACE FUNCTION tickets.ticket_number(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'TKT-' || lpad(n::text, 6, '0')
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.user_ref(p_tenant uuid, p_user uuid)
+CREATE OR REPLACE FUNCTION tickets.user_ref(p_tenant uuid, p_user uuid)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r jsonb;
@@ -88,7 +88,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.user_json(u helpdesk.users)
+CREATE OR REPLACE FUNCTION tickets.user_json(u helpdesk.users)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', u.user_id, 'email', u.email,
                               'name', u.name, 'phone', u.phone,
@@ -97,19 +97,19 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                               'updated_at', u.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_json(t helpdesk.tickets)
+CREATE OR REPLACE FUNCTION tickets.ticket_json(t helpdesk.tickets)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', t.ticket_id,
-        'number', helpdesk.ticket_number(t.number),
+        'number', tickets.ticket_number(t.number),
         'channel', t.channel,
         'subject', t.subject,
         'description', t.description,
         'status', t.status,
         'priority', t.priority,
         'category', t.category,
-        'requester', helpdesk.user_ref(t.tenant_id, t.requester_id),
-        'assignee', helpdesk.user_ref(t.tenant_id, t.assignee_id),
+        'requester', tickets.user_ref(t.tenant_id, t.requester_id),
+        'assignee', tickets.user_ref(t.tenant_id, t.assignee_id),
         'custom_fields', t.custom_fields,
         'created_at', t.created_at,
         'updated_at', t.updated_at,
@@ -120,7 +120,7 @@ $$;
 
 -- an event's files, as the history shows them (the bytes are fetched
 -- through the attachment's own URL)
-CREATE OR REPLACE FUNCTION helpdesk.event_attachments(p_tenant uuid, p_event bigint)
+CREATE OR REPLACE FUNCTION tickets.event_attachments(p_tenant uuid, p_event bigint)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r jsonb;
@@ -140,7 +140,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.event_json(e helpdesk.ticket_events)
+CREATE OR REPLACE FUNCTION tickets.event_json(e helpdesk.ticket_events)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', e.event_id,
@@ -151,12 +151,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                                     'name', e.actor_name),
         'body', e.body,
         'data', e.data,
-        'attachments', helpdesk.event_attachments(e.tenant_id, e.event_id),
-        'delivery', helpdesk.event_delivery(e.tenant_id, e.event_id),
+        'attachments', tickets.event_attachments(e.tenant_id, e.event_id),
+        'delivery', whatsapp.event_delivery(e.tenant_id, e.event_id),
         'created_at', e.created_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_find(ref text, for_update boolean)
+CREATE OR REPLACE FUNCTION tickets.ticket_find(ref text, for_update boolean)
 RETURNS helpdesk.tickets LANGUAGE plpgsql AS $$
 DECLARE
     t helpdesk.tickets;
@@ -171,7 +171,7 @@ BEGIN
             WHERE tenant_id = helpdesk.current_tenant()
               AND number = substr(ref, 5)::bigint;
         END IF;
-    ELSIF helpdesk.is_uuid(ref) THEN
+    ELSIF tickets.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO t FROM helpdesk.tickets
             WHERE tenant_id = helpdesk.current_tenant()
@@ -184,7 +184,7 @@ BEGIN
     END IF;
 
     IF t.ticket_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found',
+        PERFORM tickets.fail('HDNFD', 'not-found',
                               format('there is no ticket %s', ref));
     END IF;
 
@@ -193,7 +193,7 @@ END
 $$;
 
 -- A requester is a customer of the tenant, found or created by email.
-CREATE OR REPLACE FUNCTION helpdesk.customer_for(p_tenant uuid, p_email text,
+CREATE OR REPLACE FUNCTION tickets.customer_for(p_tenant uuid, p_email text,
                                                  p_name text, p_phone text)
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
@@ -244,12 +244,12 @@ END
 $$;
 
 -- An assignee is an active agent or admin, named by id or email.
-CREATE OR REPLACE FUNCTION helpdesk.agent_for(p_tenant uuid, ref text)
+CREATE OR REPLACE FUNCTION tickets.agent_for(p_tenant uuid, ref text)
 RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     id uuid;
 BEGIN
-    IF helpdesk.is_uuid(ref) THEN
+    IF tickets.is_uuid(ref) THEN
         SELECT user_id INTO id FROM helpdesk.users
         WHERE tenant_id = p_tenant AND user_id = ref::uuid
           AND role IN ('agent', 'admin') AND status = 'active';
@@ -260,7 +260,7 @@ BEGIN
     END IF;
 
     IF id IS NULL THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error',
+        PERFORM tickets.fail('HDINV', 'validation-error',
             'the request has invalid fields',
             jsonb_build_array(jsonb_build_object('field', 'assignee',
                 'message', 'is not an active agent of this helpdesk')));
@@ -270,7 +270,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.event_add(ctx jsonb, p_ticket uuid,
+CREATE OR REPLACE FUNCTION tickets.event_add(ctx jsonb, p_ticket uuid,
                                               p_type text, p_visibility text,
                                               p_body text, p_data jsonb)
 RETURNS helpdesk.ticket_events LANGUAGE plpgsql AS $$
@@ -293,7 +293,7 @@ $$;
 -- commit, so concurrent tickets of one tenant do not queue behind each
 -- other (a rolled-back ticket leaves a gap).  The sequence is created with
 -- the tenant's first ticket, as the owner, continuing any older counter.
-CREATE OR REPLACE FUNCTION helpdesk.next_ticket_number(p_tenant uuid) RETURNS bigint
+CREATE OR REPLACE FUNCTION tickets.next_ticket_number(p_tenant uuid) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     seq text := 'helpdesk.ticket_number_' || replace(p_tenant::text, '-', '');
@@ -312,7 +312,7 @@ $$;
 -- The ticket's channel is where its customer reached us: the caller's own
 -- (ctx.channel), unless the caller says otherwise (ctx.ticket_channel: an
 -- agent opening a ticket for a customer who called).
-CREATE OR REPLACE FUNCTION helpdesk.ticket_create(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tenant    uuid := (ctx->>'tenant_id')::uuid;
@@ -321,9 +321,9 @@ DECLARE
     assignee  uuid;
     t         helpdesk.tickets;
 BEGIN
-    num := helpdesk.next_ticket_number(tenant);
+    num := tickets.next_ticket_number(tenant);
 
-    requester := helpdesk.customer_for(tenant, args->>'requester_email',
+    requester := tickets.customer_for(tenant, args->>'requester_email',
                                        args->>'requester_name',
                                        args->>'requester_phone');
 
@@ -333,7 +333,7 @@ BEGIN
     END IF;
 
     IF args ? 'assignee' AND jsonb_typeof(args->'assignee') = 'string' THEN
-        assignee := helpdesk.agent_for(tenant, args->>'assignee');
+        assignee := tickets.agent_for(tenant, args->>'assignee');
     END IF;
 
     INSERT INTO helpdesk.tickets (tenant_id, number, channel, subject,
@@ -345,38 +345,38 @@ BEGIN
             requester, assignee, coalesce(args->'custom_fields', '{}'))
     RETURNING * INTO t;
 
-    PERFORM helpdesk.event_add(ctx, t.ticket_id, 'created', 'public',
+    PERFORM tickets.event_add(ctx, t.ticket_id, 'created', 'public',
         t.description,
         jsonb_build_object('subject', t.subject, 'priority', t.priority,
                            'category', t.category, 'status', t.status)
         || coalesce(args->'event_data', '{}'));
 
-    PERFORM helpdesk.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
-                           jsonb_build_object('number', helpdesk.ticket_number(t.number)));
+    PERFORM tickets.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
+                           jsonb_build_object('number', tickets.ticket_number(t.number)));
 
-    IF helpdesk.wants(tenant, 'ticket.created') THEN
-        PERFORM helpdesk.emit(ctx, 'ticket.created',
-                              jsonb_build_object('ticket', helpdesk.ticket_json(t)));
+    IF outbox.wants(tenant, 'ticket.created') THEN
+        PERFORM outbox.emit(ctx, 'ticket.created',
+                              jsonb_build_object('ticket', tickets.ticket_json(t)));
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.ticket_json(t),
+    RETURN jsonb_build_object('status', 201, 'body', tickets.ticket_json(t),
                               'location', '/v1/tickets/' || t.ticket_id);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_get(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     t helpdesk.tickets;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
-    t := helpdesk.ticket_find(args->>'id', false);
-    PERFORM helpdesk.audit(ctx, 'ticket.read', 'ticket', t.ticket_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.ticket_json(t));
+    PERFORM tickets.read_only_audit();
+    t := tickets.ticket_find(args->>'id', false);
+    PERFORM tickets.audit(ctx, 'ticket.read', 'ticket', t.ticket_id::text);
+    RETURN jsonb_build_object('status', 200, 'body', tickets.ticket_json(t));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.status_transition_ok(old text, new text)
+CREATE OR REPLACE FUNCTION tickets.status_transition_ok(old text, new text)
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE old
         WHEN 'open'     THEN new IN ('pending', 'on_hold', 'resolved', 'closed')
@@ -387,7 +387,7 @@ RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_update(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_update(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tenant   uuid := (ctx->>'tenant_id')::uuid;
@@ -396,12 +396,12 @@ DECLARE
     assignee uuid;
     changed  jsonb := '[]';
 BEGIN
-    t := helpdesk.ticket_find(args->>'id', true);
+    t := tickets.ticket_find(args->>'id', true);
     old := t;
 
     IF args ? 'status' AND args->>'status' <> t.status THEN
-        IF NOT helpdesk.status_transition_ok(t.status, args->>'status') THEN
-            PERFORM helpdesk.fail('HDINV', 'invalid-transition',
+        IF NOT tickets.status_transition_ok(t.status, args->>'status') THEN
+            PERFORM tickets.fail('HDINV', 'invalid-transition',
                 format('a %s ticket cannot become %s', t.status, args->>'status'),
                 jsonb_build_array(jsonb_build_object('field', 'status',
                     'message', format('cannot change from %s to %s',
@@ -419,21 +419,21 @@ BEGIN
             t.resolved_at := NULL;
         END IF;
 
-        PERFORM helpdesk.event_add(ctx, t.ticket_id, 'status_changed', 'public',
+        PERFORM tickets.event_add(ctx, t.ticket_id, 'status_changed', 'public',
             NULL, jsonb_build_object('from', old.status, 'to', t.status));
         changed := changed || '"status"';
     END IF;
 
     IF args ? 'priority' AND args->>'priority' <> t.priority THEN
         t.priority := args->>'priority';
-        PERFORM helpdesk.event_add(ctx, t.ticket_id, 'priority_changed', 'public',
+        PERFORM tickets.event_add(ctx, t.ticket_id, 'priority_changed', 'public',
             NULL, jsonb_build_object('from', old.priority, 'to', t.priority));
         changed := changed || '"priority"';
     END IF;
 
     IF args ? 'category' AND (args->>'category') IS DISTINCT FROM t.category THEN
         t.category := args->>'category';
-        PERFORM helpdesk.event_add(ctx, t.ticket_id, 'category_changed', 'public',
+        PERFORM tickets.event_add(ctx, t.ticket_id, 'category_changed', 'public',
             NULL, jsonb_build_object('from', old.category, 'to', t.category));
         changed := changed || '"category"';
     END IF;
@@ -442,15 +442,15 @@ BEGIN
         IF jsonb_typeof(args->'assignee') = 'null' THEN
             assignee := NULL;
         ELSE
-            assignee := helpdesk.agent_for(tenant, args->>'assignee');
+            assignee := tickets.agent_for(tenant, args->>'assignee');
         END IF;
 
         IF assignee IS DISTINCT FROM t.assignee_id THEN
             t.assignee_id := assignee;
-            PERFORM helpdesk.event_add(ctx, t.ticket_id, 'assignee_changed',
+            PERFORM tickets.event_add(ctx, t.ticket_id, 'assignee_changed',
                 'internal', NULL,
-                jsonb_build_object('from', helpdesk.user_ref(tenant, old.assignee_id),
-                                   'to', helpdesk.user_ref(tenant, assignee)));
+                jsonb_build_object('from', tickets.user_ref(tenant, old.assignee_id),
+                                   'to', tickets.user_ref(tenant, assignee)));
             changed := changed || '"assignee"';
         END IF;
     END IF;
@@ -463,35 +463,35 @@ BEGIN
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id
         RETURNING * INTO t;
 
-        PERFORM helpdesk.emit(ctx, 'ticket.updated',
-            jsonb_build_object('ticket', helpdesk.ticket_json(t),
+        PERFORM outbox.emit(ctx, 'ticket.updated',
+            jsonb_build_object('ticket', tickets.ticket_json(t),
                                'changed', changed,
                                'previous', jsonb_build_object(
                                    'status', old.status, 'priority', old.priority,
                                    'category', old.category,
-                                   'assignee', helpdesk.user_ref(tenant, old.assignee_id))));
+                                   'assignee', tickets.user_ref(tenant, old.assignee_id))));
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'ticket.update', 'ticket', t.ticket_id::text,
+    PERFORM tickets.audit(ctx, 'ticket.update', 'ticket', t.ticket_id::text,
                            jsonb_build_object('changed', changed));
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.ticket_json(t));
+    RETURN jsonb_build_object('status', 200, 'body', tickets.ticket_json(t));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_comment(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_comment(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     t          helpdesk.tickets;
     e          helpdesk.ticket_events;
     visibility text := coalesce(args->>'visibility', 'public');
 BEGIN
-    t := helpdesk.ticket_find(args->>'id', true);
+    t := tickets.ticket_find(args->>'id', true);
 
     IF t.status = 'closed' THEN
-        PERFORM helpdesk.fail('HDCNF', 'ticket-closed',
+        PERFORM tickets.fail('HDCNF', 'ticket-closed',
             format('%s is closed; open a new ticket instead',
-                   helpdesk.ticket_number(t.number)));
+                   tickets.ticket_number(t.number)));
     END IF;
 
     -- a public reply goes back on the channel the customer used (unless
@@ -500,15 +500,15 @@ BEGIN
     IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
        AND t.channel = 'whatsapp' AND ctx->>'via' IS NULL
     THEN
-        PERFORM helpdesk.whatsapp_reply_check(t);
+        PERFORM whatsapp.whatsapp_reply_check(t);
     END IF;
 
-    e := helpdesk.event_add(ctx, t.ticket_id, 'comment', visibility,
+    e := tickets.event_add(ctx, t.ticket_id, 'comment', visibility,
                             args->>'body', '{}');
 
     IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
        AND ctx->>'via' IS NULL THEN
-        PERFORM helpdesk.deliver_reply(ctx, t, e);
+        PERFORM whatsapp.deliver_reply(ctx, t, e);
     END IF;
 
     -- a public answer from the helpdesk's side is the first response
@@ -521,22 +521,22 @@ BEGIN
             THEN now() ELSE first_response_at END
     WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
 
-    PERFORM helpdesk.audit(ctx, 'ticket.comment', 'ticket', t.ticket_id::text,
+    PERFORM tickets.audit(ctx, 'ticket.comment', 'ticket', t.ticket_id::text,
                            jsonb_build_object('event_id', e.event_id,
                                               'visibility', visibility));
 
-    PERFORM helpdesk.emit(ctx, 'ticket.comment_added',
+    PERFORM outbox.emit(ctx, 'ticket.comment_added',
         jsonb_build_object('ticket', jsonb_build_object(
                                'id', t.ticket_id,
-                               'number', helpdesk.ticket_number(t.number)),
-                           'comment', helpdesk.event_json(e)));
+                               'number', tickets.ticket_number(t.number)),
+                           'comment', tickets.event_json(e)));
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.event_json(e),
+    RETURN jsonb_build_object('status', 201, 'body', tickets.event_json(e),
                               'location', '/v1/tickets/' || t.ticket_id || '/events');
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_events(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_events(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     t      helpdesk.tickets;
@@ -546,14 +546,14 @@ DECLARE
     n      int;
     last   bigint;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
-    t := helpdesk.ticket_find(args->>'id', false);
+    PERFORM tickets.read_only_audit();
+    t := tickets.ticket_find(args->>'id', false);
 
     IF args ? 'cursor' THEN
-        after := helpdesk.cursor_decode(args->>'cursor');
+        after := tickets.cursor_decode(args->>'cursor');
     END IF;
 
-    SELECT coalesce(jsonb_agg(helpdesk.event_json(e) ORDER BY e.event_id), '[]'),
+    SELECT coalesce(jsonb_agg(tickets.event_json(e) ORDER BY e.event_id), '[]'),
            count(*), max(e.event_id)
     INTO items, n, last
     FROM (SELECT * FROM helpdesk.ticket_events
@@ -561,21 +561,21 @@ BEGIN
             AND event_id > after
           ORDER BY event_id LIMIT lim) e;
 
-    PERFORM helpdesk.audit(ctx, 'ticket.events.read', 'ticket',
+    PERFORM tickets.audit(ctx, 'ticket.events.read', 'ticket',
                            t.ticket_id::text, jsonb_build_object('count', n));
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
         'data', items,
-        'next_cursor', CASE WHEN n = lim THEN helpdesk.cursor_encode(last) END));
+        'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.cursor_encode(n bigint) RETURNS text
+CREATE OR REPLACE FUNCTION tickets.cursor_encode(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT translate(encode(convert_to('c1:' || n, 'UTF8'), 'base64'), '+/=', '-_')
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.cursor_decode(c text) RETURNS bigint
+CREATE OR REPLACE FUNCTION tickets.cursor_decode(c text) RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     s text;
@@ -588,14 +588,14 @@ BEGIN
     END IF;
     RETURN substr(s, 4)::bigint;
 EXCEPTION WHEN OTHERS THEN
-    PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields',
+    PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
         jsonb_build_array(jsonb_build_object('field', 'cursor',
             'message', 'is not a cursor this API returned')));
     RETURN NULL;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.ticket_list(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.ticket_list(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tenant     uuid := (ctx->>'tenant_id')::uuid;
@@ -613,14 +613,14 @@ DECLARE
     n          int;
     last       bigint;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
     IF args ? 'cursor' THEN
-        before := helpdesk.cursor_decode(args->>'cursor');
+        before := tickets.cursor_decode(args->>'cursor');
     END IF;
 
     IF args ? 'assignee' AND NOT unassigned THEN
-        assignee := helpdesk.agent_for(tenant, args->>'assignee');
+        assignee := tickets.agent_for(tenant, args->>'assignee');
     END IF;
 
     IF args ? 'requester_email' THEN
@@ -635,7 +635,7 @@ BEGIN
         q := websearch_to_tsquery('simple', args->>'q');
     END IF;
 
-    SELECT coalesce(jsonb_agg(helpdesk.ticket_json(t) ORDER BY t.number DESC), '[]'),
+    SELECT coalesce(jsonb_agg(tickets.ticket_json(t) ORDER BY t.number DESC), '[]'),
            coalesce(jsonb_agg(t.ticket_id ORDER BY t.number DESC), '[]'),
            count(*), min(t.number)
     INTO items, ids, n, last
@@ -657,17 +657,17 @@ BEGIN
           ORDER BY t.number DESC
           LIMIT lim) t;
 
-    PERFORM helpdesk.audit(ctx, 'ticket.list', 'ticket', NULL,
+    PERFORM tickets.audit(ctx, 'ticket.list', 'ticket', NULL,
                            jsonb_build_object('count', n, 'ids', ids,
                                               'filters', args - 'cursor'));
 
     RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
         'data', items,
-        'next_cursor', CASE WHEN n = lim THEN helpdesk.cursor_encode(last) END));
+        'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.user_create(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.user_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     u helpdesk.users;
@@ -679,33 +679,33 @@ BEGIN
     RETURNING * INTO u;
 
     IF u.user_id IS NULL THEN
-        PERFORM helpdesk.fail('HDCNF', 'conflict',
+        PERFORM tickets.fail('HDCNF', 'conflict',
             format('a user with email %s already exists', lower(args->>'email')));
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'user.create', 'user', u.user_id::text,
+    PERFORM tickets.audit(ctx, 'user.create', 'user', u.user_id::text,
                            jsonb_build_object('role', u.role));
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.user_json(u),
+    RETURN jsonb_build_object('status', 201, 'body', tickets.user_json(u),
                               'location', '/v1/users/' || u.user_id);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.user_list(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION tickets.user_list(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     items jsonb;
     n     int;
 BEGIN
-    PERFORM helpdesk.read_only_audit();
+    PERFORM tickets.read_only_audit();
 
-    SELECT coalesce(jsonb_agg(helpdesk.user_json(u) ORDER BY u.email), '[]'), count(*)
+    SELECT coalesce(jsonb_agg(tickets.user_json(u) ORDER BY u.email), '[]'), count(*)
     INTO items, n
     FROM helpdesk.users u
     WHERE u.tenant_id = (ctx->>'tenant_id')::uuid
       AND (NOT (args ? 'role') OR u.role = args->>'role');
 
-    PERFORM helpdesk.audit(ctx, 'user.list', 'user', NULL,
+    PERFORM tickets.audit(ctx, 'user.list', 'user', NULL,
                            jsonb_build_object('count', n));
 
     RETURN jsonb_build_object('status', 200, 'body',

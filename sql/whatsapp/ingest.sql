@@ -16,7 +16,7 @@ SET ROLE helpdesk_owner;
 
 -- The `value` objects of a delivery: every entry[].changes[] of the Cloud
 -- API envelope (`other` when it is not about messages), or the v1 body.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_values(b jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_values(b jsonb)
 RETURNS TABLE (value jsonb, v1 boolean, other boolean) LANGUAGE sql IMMUTABLE AS $$
     SELECT ch->'value', false,
            (coalesce(ch->>'field', 'messages') = 'messages'
@@ -32,7 +32,7 @@ $$;
 -- The deliveries of one tenant: those of items ([{"t": tenant, "c":
 -- connection, "ip": address, "b": body}, ...]) with p_tenant; returns
 -- each one's counts, by its index in items.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_ingest_tenant(p_tenant uuid, items jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_ingest_tenant(p_tenant uuid, items jsonb)
 RETURNS TABLE (item int, counts jsonb) LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -60,7 +60,7 @@ BEGIN
                                  )::helpdesk.whatsapp_value ORDER BY d.n, v.vi), '{}')
     INTO vals
     FROM jsonb_array_elements(items) WITH ORDINALITY d(it, n)
-    CROSS JOIN LATERAL helpdesk.whatsapp_values(d.it->'b') WITH ORDINALITY v(value, v1, other, vi)
+    CROSS JOIN LATERAL whatsapp.whatsapp_values(d.it->'b') WITH ORDINALITY v(value, v1, other, vi)
     WHERE d.it->>'t' = p_tenant::text;
 
     -- every message, in order, with its sender's profile (the contacts[]
@@ -75,7 +75,7 @@ BEGIN
                 OR (s.wa_id IS NULL AND s.bsuid IS NULL)),
                mm.m->>'id', s.wa_id, s.bsuid,
                pc.c->'profile'->>'name', pc.c->'profile'->>'username',
-               mm.m->>'type', helpdesk.whatsapp_text(mm.m), mm.m, md.media,
+               mm.m->>'type', whatsapp.whatsapp_text(mm.m), mm.m, md.media,
                jsonb_strip_nulls(jsonb_build_object('whatsapp', jsonb_build_object(
                    'wamid', mm.m->>'id', 'type', mm.m->>'type',
                    'media', md.media,
@@ -104,7 +104,7 @@ BEGIN
         CROSS JOIN LATERAL (
             SELECT coalesce(mm.m->>'from', pc.c->>'wa_id') AS wa_id,
                    coalesce(mm.m->>'from_user_id', pc.c->>'user_id') AS bsuid) s
-        CROSS JOIN LATERAL (SELECT helpdesk.whatsapp_media(mm.m) AS media) md
+        CROSS JOIN LATERAL (SELECT whatsapp.whatsapp_media(mm.m) AS media) md
         WHERE NOT v.other) q;
 
     -- Each sender is locked until the batch commits, so that two first
@@ -172,7 +172,7 @@ BEGIN
                              AND k.wa_id = max(m.wa_id))
         ORDER BY seq
     LOOP
-        PERFORM helpdesk.whatsapp_contact(ctx, s.connection_id, s.wa_id, s.bsuid,
+        PERFORM whatsapp.whatsapp_contact(ctx, s.connection_id, s.wa_id, s.bsuid,
             jsonb_strip_nulls(jsonb_build_object('name', s.name, 'username', s.username)),
             s.at);
     END LOOP;
@@ -241,7 +241,7 @@ BEGIN
         actor := ctx || jsonb_build_object('actor_type', 'user', 'actor_id', m.user_id,
                                            'actor_name', m.actor_name,
                                            'actor_role', 'customer', 'ip', m.ip);
-        r := helpdesk.ticket_create(actor, jsonb_build_object(
+        r := tickets.ticket_create(actor, jsonb_build_object(
                  'subject', coalesce(nullif(left(regexp_replace(m.body, '\s+', ' ', 'g'), 120), ''),
                                      'WhatsApp message from ' || m.actor_name),
                  'description', m.body,
@@ -300,7 +300,7 @@ BEGIN
                                     WHERE m.event_id IS NOT NULL AND NOT (made ? m.user_id::text
                                           AND (made->m.user_id::text->>2)::int = m.seq)));
 
-    IF helpdesk.wants(p_tenant, 'ticket.comment_added') THEN
+    IF outbox.wants(p_tenant, 'ticket.comment_added') THEN
         FOR m IN SELECT * FROM unnest(msgs) m
                  WHERE m.event_id IS NOT NULL AND m.ticket_id IS NOT NULL
                    AND NOT (made ? m.user_id::text AND (made->m.user_id::text->>2)::int = m.seq)
@@ -309,15 +309,15 @@ BEGIN
             SELECT * INTO e FROM helpdesk.ticket_events
             WHERE tenant_id = p_tenant AND event_id = m.event_id;
 
-            PERFORM helpdesk.emit(ctx || jsonb_build_object('actor_type', 'user',
+            PERFORM outbox.emit(ctx || jsonb_build_object('actor_type', 'user',
                     'actor_id', m.user_id, 'actor_name', m.actor_name, 'ip', m.ip),
                 'ticket.comment_added',
                 jsonb_build_object('ticket', jsonb_build_object('id', m.ticket_id,
-                        'number', (SELECT helpdesk.ticket_number(tk.number)
+                        'number', (SELECT tickets.ticket_number(tk.number)
                                    FROM helpdesk.tickets tk
                                    WHERE tk.tenant_id = p_tenant
                                      AND tk.ticket_id = m.ticket_id)),
-                    'comment', helpdesk.event_json(e)));
+                    'comment', tickets.event_json(e)));
         END LOOP;
     END IF;
 
@@ -330,7 +330,7 @@ BEGIN
       AND w.message_id = m.message_id;
 
     -- outside business hours: the automatic reply, once per window
-    bh := helpdesk.business_hours(p_tenant, 'whatsapp');
+    bh := tickets.business_hours(p_tenant, 'whatsapp');
 
     IF bh IS NOT NULL AND coalesce((bh->'auto_reply'->>'enabled')::boolean, true) THEN
         FOR m IN SELECT * FROM unnest(msgs) m WHERE m.event_id IS NOT NULL ORDER BY m.seq
@@ -338,7 +338,7 @@ BEGIN
             SELECT * INTO k FROM helpdesk.whatsapp_contacts
             WHERE tenant_id = p_tenant AND contact_id = m.contact_id;
 
-            PERFORM helpdesk.whatsapp_auto_reply(ctx || jsonb_build_object('ip', m.ip),
+            PERFORM tickets.whatsapp_auto_reply(ctx || jsonb_build_object('ip', m.ip),
                                                  k, m.ticket_id, m.at);
         END LOOP;
     END IF;
@@ -363,7 +363,7 @@ BEGIN
         WHERE NOT v.other AND jsonb_typeof(v.value->'statuses') = 'array'
         ORDER BY v.item, v.vi, st.ord
     LOOP
-        kind := helpdesk.whatsapp_status(ctx, s.c, s.st);
+        kind := whatsapp.whatsapp_status(ctx, s.c, s.st);
         kind := CASE kind WHEN 'status' THEN 'statuses'
                           WHEN 'duplicate' THEN 'duplicate_statuses' ELSE kind END;
         sc := jsonb_set(sc, ARRAY[s.i::text], coalesce(sc->(s.i::text), '{}')
@@ -400,7 +400,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_ingest_batch(items jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_ingest_batch(items jsonb)
 RETURNS SETOF jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tenant uuid;
@@ -415,7 +415,7 @@ BEGIN
         FOR tenant IN SELECT DISTINCT (x->>'t')::uuid FROM jsonb_array_elements(items) x
                       ORDER BY 1
         LOOP
-            FOR r IN SELECT * FROM helpdesk.whatsapp_ingest_tenant(tenant, items)
+            FOR r IN SELECT * FROM whatsapp.whatsapp_ingest_tenant(tenant, items)
             LOOP
                 res := res || jsonb_build_object(r.item::text, r.counts);
             END LOOP;
@@ -435,7 +435,7 @@ BEGIN
 
         BEGIN
             SELECT t.counts INTO one
-            FROM helpdesk.whatsapp_ingest_tenant((items->j->>'t')::uuid,
+            FROM whatsapp.whatsapp_ingest_tenant((items->j->>'t')::uuid,
                      jsonb_build_array(items->j)) t;
         EXCEPTION WHEN OTHERS THEN
             one := jsonb_build_object('error', SQLERRM, 'sqlstate', SQLSTATE);

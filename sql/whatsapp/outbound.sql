@@ -11,7 +11,7 @@
 SET ROLE helpdesk_owner;
 
 -- The customer's side of a WhatsApp ticket: its contact and number.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_party(t helpdesk.tickets,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_party(t helpdesk.tickets,
     OUT contact helpdesk.whatsapp_contacts, OUT conn helpdesk.whatsapp_connections)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -31,14 +31,14 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_window_open(k helpdesk.whatsapp_contacts)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_window_open(k helpdesk.whatsapp_contacts)
 RETURNS boolean LANGUAGE sql STABLE AS $$
     -- a minute's margin for webhooks that arrive late
     SELECT k.last_inbound_at IS NOT NULL
            AND k.last_inbound_at > now() - interval '24 hours' + interval '1 minute'
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_templates(p_tenant uuid) RETURNS jsonb
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_templates(p_tenant uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     r jsonb;
@@ -50,20 +50,20 @@ END
 $$;
 
 -- Refuses free text outside the window, naming the way out.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_reply_check(t helpdesk.tickets)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_reply_check(t helpdesk.tickets)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     p record;
 BEGIN
-    p := helpdesk.whatsapp_party(t);
+    p := whatsapp.whatsapp_party(t);
 
     IF (p.contact).contact_id IS NULL OR (p.conn).connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
+        PERFORM tickets.fail('HDCNF', 'whatsapp-unavailable',
             'this ticket has no WhatsApp number to answer on');
     END IF;
 
-    IF NOT helpdesk.whatsapp_window_open(p.contact) THEN
-        PERFORM helpdesk.fail('HDCNF', 'whatsapp-window-closed',
+    IF NOT whatsapp.whatsapp_window_open(p.contact) THEN
+        PERFORM tickets.fail('HDCNF', 'whatsapp-window-closed',
             format('the customer last wrote %s; outside WhatsApp''s 24-hour window only an approved template can be sent',
                    coalesce(to_char((p.contact).last_inbound_at, 'YYYY-MM-DD HH24:MI TZ'), 'never')),
             jsonb_build_object(
@@ -71,14 +71,14 @@ BEGIN
                 'templates', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                                   'use', key, 'name', value->>'name',
                                   'language', value->>'language') ORDER BY key), '[]')
-                              FROM jsonb_each(helpdesk.whatsapp_templates(t.tenant_id)))));
+                              FROM jsonb_each(whatsapp.whatsapp_templates(t.tenant_id)))));
     END IF;
 END
 $$;
 
 -- Queues one message to the ticket's customer: the outbound row (status
 -- "queued") and the outbox row that sends it, together.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_enqueue(ctx jsonb, t helpdesk.tickets,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_enqueue(ctx jsonb, t helpdesk.tickets,
     p_event bigint, p_type text, p_content jsonb, p_text text)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -86,7 +86,7 @@ DECLARE
     mid     bigint;
     message jsonb;
 BEGIN
-    p := helpdesk.whatsapp_party(t);
+    p := whatsapp.whatsapp_party(t);
 
     message := jsonb_build_object('messaging_product', 'whatsapp',
                                   'recipient_type', 'individual', 'type', p_type)
@@ -113,12 +113,12 @@ END
 $$;
 
 -- Called by ticket_comment for a public reply from the helpdesk's side.
-CREATE OR REPLACE FUNCTION helpdesk.deliver_reply(ctx jsonb, t helpdesk.tickets,
+CREATE OR REPLACE FUNCTION whatsapp.deliver_reply(ctx jsonb, t helpdesk.tickets,
     e helpdesk.ticket_events)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF t.channel = 'whatsapp' THEN
-        PERFORM helpdesk.whatsapp_enqueue(ctx, t, e.event_id, 'text',
+        PERFORM whatsapp.whatsapp_enqueue(ctx, t, e.event_id, 'text',
             jsonb_build_object('preview_url', false, 'body', left(e.body, 4096)),
             e.body);
     END IF;
@@ -128,7 +128,7 @@ $$;
 -- What became of an event sent out to the customer (a WhatsApp reply or
 -- template): queued, sent, delivered, read or failed, since when, and why
 -- it failed.  NULL for an event that went out on no such channel.
-CREATE OR REPLACE FUNCTION helpdesk.event_delivery(p_tenant uuid, p_event bigint)
+CREATE OR REPLACE FUNCTION whatsapp.event_delivery(p_tenant uuid, p_event bigint)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('channel', 'whatsapp',
                'status', coalesce(m.status, 'queued'),
@@ -141,7 +141,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
 $$;
 
 -- A template, for one of the four uses, with its body parameters.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_send_template(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_send_template(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     t     helpdesk.tickets;
@@ -151,22 +151,22 @@ DECLARE
     e     helpdesk.ticket_events;
     text  text;
 BEGIN
-    t := helpdesk.ticket_find(args->>'id', true);
+    t := tickets.ticket_find(args->>'id', true);
 
     IF t.channel <> 'whatsapp' THEN
-        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
+        PERFORM tickets.fail('HDCNF', 'whatsapp-unavailable',
             'templates are sent on WhatsApp tickets only');
     END IF;
 
-    p := helpdesk.whatsapp_party(t);
+    p := whatsapp.whatsapp_party(t);
     IF (p.conn).connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HDCNF', 'whatsapp-unavailable',
+        PERFORM tickets.fail('HDCNF', 'whatsapp-unavailable',
             'this ticket has no WhatsApp number to answer on');
     END IF;
 
-    tpl := helpdesk.whatsapp_templates(t.tenant_id)->(args->>'use');
+    tpl := whatsapp.whatsapp_templates(t.tenant_id)->(args->>'use');
     IF tpl IS NULL THEN
-        PERFORM helpdesk.fail('HDINV', 'validation-error', 'the request has invalid fields',
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
             jsonb_build_array(jsonb_build_object('field', 'use',
                 'message', format('no template is mapped to "%s"; set one with PUT /v1/whatsapp/templates',
                                   args->>'use'))));
@@ -182,11 +182,11 @@ BEGIN
                    (SELECT string_agg(x, ' | ')
                     FROM jsonb_array_elements_text(coalesce(args->'parameters', '[]')) x));
 
-    e := helpdesk.event_add(ctx, t.ticket_id, 'comment', 'public', text,
+    e := tickets.event_add(ctx, t.ticket_id, 'comment', 'public', text,
                             jsonb_build_object('whatsapp', jsonb_build_object(
                                 'template', tpl->>'name', 'use', args->>'use')));
 
-    PERFORM helpdesk.whatsapp_enqueue(ctx, t, e.event_id, 'template',
+    PERFORM whatsapp.whatsapp_enqueue(ctx, t, e.event_id, 'template',
         jsonb_build_object('name', tpl->>'name',
                            'language', jsonb_build_object('code', coalesce(tpl->>'language', 'pt_BR')),
                            'components', comps),
@@ -196,30 +196,30 @@ BEGIN
         first_response_at = coalesce(first_response_at, now())
     WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
 
-    PERFORM helpdesk.audit(ctx, 'ticket.whatsapp_template', 'ticket', t.ticket_id::text,
+    PERFORM tickets.audit(ctx, 'ticket.whatsapp_template', 'ticket', t.ticket_id::text,
                            jsonb_build_object('use', args->>'use', 'template', tpl->>'name'));
 
-    RETURN jsonb_build_object('status', 201, 'body', helpdesk.event_json(e),
+    RETURN jsonb_build_object('status', 201, 'body', tickets.event_json(e),
                               'location', '/v1/tickets/' || t.ticket_id || '/events');
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_templates_get(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_templates_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     RETURN jsonb_build_object('status', 200,
-        'body', helpdesk.whatsapp_templates((ctx->>'tenant_id')::uuid));
+        'body', whatsapp.whatsapp_templates((ctx->>'tenant_id')::uuid));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_templates_put(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_templates_put(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE helpdesk.tenants
     SET settings = jsonb_set(settings, '{whatsapp_templates}', args), updated_at = now()
     WHERE tenant_id = (ctx->>'tenant_id')::uuid;
 
-    PERFORM helpdesk.audit(ctx, 'whatsapp.templates.update', 'tenant',
+    PERFORM tickets.audit(ctx, 'whatsapp.templates.update', 'tenant',
                            ctx->>'tenant_id', args);
 
     RETURN jsonb_build_object('status', 200, 'body', args);
@@ -227,7 +227,7 @@ END
 $$;
 
 -- What became of a message handed to the provider.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_failed(p_tenant uuid, p_message bigint,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_failed(p_tenant uuid, p_message bigint,
     p_code int, p_title text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
@@ -251,21 +251,21 @@ BEGIN
                               'channel', 'whatsapp', 'actor_name', 'WhatsApp');
 
     -- the agents see it in the history, with the way out
-    PERFORM helpdesk.event_add(ctx, m.ticket_id, 'delivery_failed', 'internal',
+    PERFORM tickets.event_add(ctx, m.ticket_id, 'delivery_failed', 'internal',
         CASE WHEN p_code IN (131047, 470)
              THEN 'Not delivered: more than 24 hours since the customer last wrote. Send an approved template instead.'
              ELSE format('Not delivered on WhatsApp: %s%s', coalesce(p_code::text || ' ', ''), coalesce(p_title, '')) END,
         jsonb_build_object('whatsapp', jsonb_build_object('message_id', m.message_id,
                            'event_id', m.event_id, 'code', p_code, 'title', p_title)));
 
-    PERFORM helpdesk.emit(ctx, 'whatsapp.message_failed',
+    PERFORM outbox.emit(ctx, 'whatsapp.message_failed',
         jsonb_build_object('ticket', jsonb_build_object('id', t.ticket_id,
-                               'number', helpdesk.ticket_number(t.number)),
+                               'number', tickets.ticket_number(t.number)),
                            'event_id', m.event_id, 'code', p_code, 'title', p_title));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_send_result(o helpdesk.outbox, p_ok boolean,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_send_result(o helpdesk.outbox, p_ok boolean,
     p_http_status int, p_error text, p_response text, p_max_attempts int,
     p_backoff_ms int, p_max_backoff_ms int)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -303,9 +303,9 @@ BEGIN
     IF coalesce(p_http_status, 0) = 0 OR p_http_status = 429 OR p_http_status >= 500
        OR code IN (130429, 131056, 131000)
     THEN
-        res := helpdesk.outbox_retry(o, title, p_max_attempts, p_backoff_ms, p_max_backoff_ms);
+        res := whatsapp.outbox_retry(o, title, p_max_attempts, p_backoff_ms, p_max_backoff_ms);
         IF res = 'dead' THEN
-            PERFORM helpdesk.whatsapp_failed(o.tenant_id, mid, code,
+            PERFORM whatsapp.whatsapp_failed(o.tenant_id, mid, code,
                 format('gave up after %s attempts: %s', o.attempts, title));
         END IF;
         RETURN res;
@@ -314,7 +314,7 @@ BEGIN
     UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL, last_error = title
     WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
 
-    PERFORM helpdesk.whatsapp_failed(o.tenant_id, mid, code, title);
+    PERFORM whatsapp.whatsapp_failed(o.tenant_id, mid, code, title);
     RETURN 'dead';
 END
 $$;

@@ -7,7 +7,7 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_json(c helpdesk.whatsapp_connections)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_json(c helpdesk.whatsapp_connections)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', c.connection_id,
@@ -24,12 +24,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'updated_at', c.updated_at)
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_find(ref text, for_update boolean)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_find(ref text, for_update boolean)
 RETURNS helpdesk.whatsapp_connections LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
-    IF helpdesk.is_uuid(ref) THEN
+    IF tickets.is_uuid(ref) THEN
         IF for_update THEN
             SELECT * INTO c FROM helpdesk.whatsapp_connections
             WHERE tenant_id = helpdesk.current_tenant() AND connection_id = ref::uuid
@@ -42,7 +42,7 @@ BEGIN
     END IF;
 
     IF c.connection_id IS NULL THEN
-        PERFORM helpdesk.fail('HDNFD', 'not-found',
+        PERFORM tickets.fail('HDNFD', 'not-found',
                               format('there is no WhatsApp connection %s', ref));
     END IF;
 
@@ -52,7 +52,7 @@ $$;
 
 -- Registers the webhook (360dialog) or checks the credentials (Cloud API),
 -- through the outbox: the result lands in the connection's health.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_verify(ctx jsonb,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_verify(ctx jsonb,
     c helpdesk.whatsapp_connections)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -65,7 +65,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_create(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_create(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
@@ -88,30 +88,30 @@ BEGIN
                      THEN (args->>'webhook_base') || (args->>'webhook_token') END)
         RETURNING * INTO c;
     EXCEPTION WHEN unique_violation THEN
-        PERFORM helpdesk.fail('HDCNF', 'conflict',
+        PERFORM tickets.fail('HDCNF', 'conflict',
             format('the number %s is already connected', args->>'phone_number_id'),
             jsonb_build_array(jsonb_build_object('field', 'phone_number_id',
                                                  'message', 'is already connected')));
     END;
 
-    PERFORM helpdesk.whatsapp_connection_verify(ctx, c);
-    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.create', 'whatsapp_connection',
+    PERFORM whatsapp.whatsapp_connection_verify(ctx, c);
+    PERFORM tickets.audit(ctx, 'whatsapp.connection.create', 'whatsapp_connection',
                            c.connection_id::text,
                            jsonb_build_object('provider', c.provider,
                                               'number', c.display_phone_number));
 
     RETURN jsonb_build_object('status', 201,
-        'body', helpdesk.whatsapp_connection_json(c),
+        'body', whatsapp.whatsapp_connection_json(c),
         'location', '/v1/whatsapp/connections/' || c.connection_id);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_list(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_list(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     items jsonb;
 BEGIN
-    SELECT coalesce(jsonb_agg(helpdesk.whatsapp_connection_json(c) ORDER BY c.created_at), '[]')
+    SELECT coalesce(jsonb_agg(whatsapp.whatsapp_connection_json(c) ORDER BY c.created_at), '[]')
     INTO items FROM helpdesk.whatsapp_connections c
     WHERE c.tenant_id = (ctx->>'tenant_id')::uuid AND c.deleted_at IS NULL;
 
@@ -119,21 +119,21 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_get(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     RETURN jsonb_build_object('status', 200, 'body',
-        helpdesk.whatsapp_connection_json(
-            helpdesk.whatsapp_connection_find(args->>'id', false)));
+        whatsapp.whatsapp_connection_json(
+            whatsapp.whatsapp_connection_find(args->>'id', false)));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_update(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_update(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
-    c := helpdesk.whatsapp_connection_find(args->>'id', true);
+    c := whatsapp.whatsapp_connection_find(args->>'id', true);
 
     UPDATE helpdesk.whatsapp_connections SET
         display_phone_number = coalesce(args->>'display_phone_number', display_phone_number),
@@ -151,24 +151,24 @@ BEGIN
 
     -- new credentials are checked again
     IF args ?| ARRAY['access_token', 'api_key', 'base_url'] THEN
-        PERFORM helpdesk.whatsapp_connection_verify(ctx, c);
+        PERFORM whatsapp.whatsapp_connection_verify(ctx, c);
     END IF;
 
-    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.update', 'whatsapp_connection',
+    PERFORM tickets.audit(ctx, 'whatsapp.connection.update', 'whatsapp_connection',
                            c.connection_id::text,
                            jsonb_build_object('changed', (SELECT jsonb_agg(k)
                                FROM jsonb_object_keys(args - 'id') k)));
 
-    RETURN jsonb_build_object('status', 200, 'body', helpdesk.whatsapp_connection_json(c));
+    RETURN jsonb_build_object('status', 200, 'body', whatsapp.whatsapp_connection_json(c));
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_connection_delete(ctx jsonb, args jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_delete(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
-    c := helpdesk.whatsapp_connection_find(args->>'id', true);
+    c := whatsapp.whatsapp_connection_find(args->>'id', true);
 
     -- the token stays reserved, so an old webhook URL never routes again
     UPDATE helpdesk.whatsapp_connections SET deleted_at = now(), enabled = false,
@@ -176,7 +176,7 @@ BEGIN
            api_key = NULL, verify_token = NULL, updated_at = now()
     WHERE tenant_id = c.tenant_id AND connection_id = c.connection_id;
 
-    PERFORM helpdesk.audit(ctx, 'whatsapp.connection.delete', 'whatsapp_connection',
+    PERFORM tickets.audit(ctx, 'whatsapp.connection.delete', 'whatsapp_connection',
                            c.connection_id::text);
 
     RETURN jsonb_build_object('status', 204);
@@ -185,7 +185,7 @@ $$;
 
 -- The webhook's first step, before the tenant is known (hence SECURITY
 -- DEFINER): what the token routes to, and the secrets to check it with.
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_route(p_token text,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_route(p_token text,
     OUT tenant_id uuid, OUT connection_id uuid, OUT provider text,
     OUT app_secret text, OUT verify_token text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -203,7 +203,7 @@ $$;
 -- What an inbound message says, as one line of text for the history.
 -- (PL/pgSQL: these run for every message, and a SQL function with a
 -- subquery pays for a new executor on every call.)
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_text(m jsonb) RETURNS text
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_text(m jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     t text := m->>'type';
@@ -241,7 +241,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_media(m jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_media(m jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     t text := m->>'type';
@@ -259,7 +259,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_contact(ctx jsonb, p_connection uuid,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_contact(ctx jsonb, p_connection uuid,
     p_wa_id text, p_bsuid text, p_profile jsonb, p_at timestamptz)
 RETURNS helpdesk.whatsapp_contacts LANGUAGE plpgsql AS $$
 DECLARE
@@ -325,13 +325,13 @@ END
 $$;
 
 -- sent < delivered < read; a failure is recorded beside the state
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_status_rank(s text) RETURNS int
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_status_rank(s text) RETURNS int
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE s WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2
                   WHEN 'read' THEN 3 ELSE -1 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_status(ctx jsonb, p_connection uuid, s jsonb)
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_status(ctx jsonb, p_connection uuid, s jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     tenant uuid := (ctx->>'tenant_id')::uuid;
@@ -359,11 +359,11 @@ BEGIN
         WHERE tenant_id = tenant AND connection_id = p_connection
           AND wamid = s->>'id' AND direction = 'out';
 
-        IF m.message_id IS NOT NULL AND helpdesk.whatsapp_status_rank(m.status) < 2
+        IF m.message_id IS NOT NULL AND whatsapp.whatsapp_status_rank(m.status) < 2
            AND m.status <> 'failed'
         THEN
             -- e.g. 131047 arriving after the send was accepted
-            PERFORM helpdesk.whatsapp_failed(tenant, m.message_id,
+            PERFORM whatsapp.whatsapp_failed(tenant, m.message_id,
                 (s->'errors'->0->>'code')::int,
                 coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message'));
         ELSE
@@ -372,7 +372,7 @@ BEGIN
                 error_title = coalesce(s->'errors'->0->>'title', s->'errors'->0->>'message')
             WHERE tenant_id = tenant AND message_id = m.message_id;
         END IF;
-    ELSIF helpdesk.whatsapp_status_rank(s->>'status') > 0 THEN
+    ELSIF whatsapp.whatsapp_status_rank(s->>'status') > 0 THEN
         UPDATE helpdesk.whatsapp_messages SET status = s->>'status',
                status_at = coalesce(CASE WHEN s->>'timestamp' ~ '^[0-9]{1,12}$'
                                          THEN to_timestamp((s->>'timestamp')::double precision) END,
@@ -380,14 +380,14 @@ BEGIN
         WHERE tenant_id = tenant AND connection_id = p_connection
           AND wamid = s->>'id' AND direction = 'out'
           AND (status IS NULL OR status = 'failed'
-               OR helpdesk.whatsapp_status_rank(status)
-                  < helpdesk.whatsapp_status_rank(s->>'status'));
+               OR whatsapp.whatsapp_status_rank(status)
+                  < whatsapp.whatsapp_status_rank(s->>'status'));
     END IF;
 
     RETURN 'status';
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.outbox_request(o helpdesk.outbox,
+CREATE OR REPLACE FUNCTION whatsapp.outbox_request(o helpdesk.outbox,
     OUT method text, OUT url text, OUT headers text, OUT body text,
     OUT secret text, OUT binary_response boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -473,7 +473,7 @@ $$;
 
 -- The outcome of a call to the provider: the connection's health, and
 -- whether to try again (never after the credentials were refused).
-CREATE OR REPLACE FUNCTION helpdesk.outbox_retry(o helpdesk.outbox, p_error text,
+CREATE OR REPLACE FUNCTION whatsapp.outbox_retry(o helpdesk.outbox, p_error text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
@@ -496,7 +496,7 @@ BEGIN
     RETURN 'retry';
 END
 $$;
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_result(o helpdesk.outbox, p_ok boolean,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_result(o helpdesk.outbox, p_ok boolean,
     p_http_status int, p_error text, p_response text, p_max_attempts int,
     p_backoff_ms int, p_max_backoff_ms int, p_data bytea)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -521,13 +521,13 @@ BEGIN
     END IF;
 
     IF o.event_type = 'whatsapp.send' THEN
-        RETURN helpdesk.whatsapp_send_result(o, p_ok, p_http_status, p_error,
+        RETURN whatsapp.whatsapp_send_result(o, p_ok, p_http_status, p_error,
                                              p_response, p_max_attempts,
                                              p_backoff_ms, p_max_backoff_ms);
     END IF;
 
     IF o.event_type = 'whatsapp.media' THEN
-        RETURN helpdesk.whatsapp_media_result(o, p_ok, p_http_status, err,
+        RETURN whatsapp.whatsapp_media_result(o, p_ok, p_http_status, err,
                                               p_response, p_data, p_max_attempts,
                                               p_backoff_ms, p_max_backoff_ms);
     END IF;
@@ -545,13 +545,13 @@ BEGIN
         RETURN 'dead';
     END IF;
 
-    RETURN helpdesk.outbox_retry(o, err, p_max_attempts, p_backoff_ms, p_max_backoff_ms);
+    RETURN whatsapp.outbox_retry(o, err, p_max_attempts, p_backoff_ms, p_max_backoff_ms);
 END
 $$;
 
 -- A media download step: the URL (then the next step is queued), or the
 -- bytes (then they become an attachment of the message's ticket event).
-CREATE OR REPLACE FUNCTION helpdesk.whatsapp_media_result(o helpdesk.outbox,
+CREATE OR REPLACE FUNCTION whatsapp.whatsapp_media_result(o helpdesk.outbox,
     p_ok boolean, p_http_status int, p_error text, p_response text, p_data bytea,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -564,7 +564,7 @@ BEGIN
         -- 360dialog blocks a media endpoint after repeated errors:
         -- only throttling and server trouble are worth another try
         IF coalesce(p_http_status, 0) = 0 OR p_http_status = 429 OR p_http_status >= 500 THEN
-            RETURN helpdesk.outbox_retry(o, p_error, p_max_attempts, p_backoff_ms,
+            RETURN whatsapp.outbox_retry(o, p_error, p_max_attempts, p_backoff_ms,
                                          p_max_backoff_ms);
         END IF;
 
@@ -619,19 +619,19 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.api_whatsapp_number(p_key_hash bytea, p_scope text,
+CREATE OR REPLACE FUNCTION whatsapp.api_whatsapp_number(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb, OUT number text)
 LANGUAGE plpgsql AS $$
 DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
-    PERFORM helpdesk.api_auth(p_key_hash, p_scope, p_ip);
-    c := helpdesk.whatsapp_connection_find(p_args->>'id', false);
+    PERFORM rest.api_auth(p_key_hash, p_scope, p_ip);
+    c := whatsapp.whatsapp_connection_find(p_args->>'id', false);
     number := regexp_replace(c.display_phone_number, '[^0-9]', '', 'g');
 END
 $$;
 
-CREATE OR REPLACE FUNCTION helpdesk.outbox_schedule(p_interval_ms int)
+CREATE OR REPLACE FUNCTION whatsapp.outbox_schedule(p_interval_ms int)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     n int;

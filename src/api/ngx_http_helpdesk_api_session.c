@@ -9,7 +9,7 @@
  * no cross-site Origin.  PostgreSQL then receives, in place of a key's
  * hash, "session:<host>\n<base domain>\n<user id>": only this file builds
  * such a credential (a key's hash is 32 bytes of SHA-256 and cannot start
- * with it), and helpdesk.api_auth() turns it into the agent's tenant and
+ * with it), and rest.api_auth() turns it into the agent's tenant and
  * scopes — everything for admins, tickets for agents.
  */
 

@@ -3,7 +3,7 @@
  * (normally "/agent/") on the tenants' names.  It is the portal's sibling
  * app: the same Host-to-tenant mapping, sessions, CSRF, flows, pages and
  * files (ngx_http_helpdesk_portal*.c), with its own session cookie, its own
- * calls and helpdesk.console_call(), which admits agents and admins only.
+ * calls and console.console_call(), which admits agents and admins only.
  */
 
 

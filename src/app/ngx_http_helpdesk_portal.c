@@ -10,7 +10,7 @@
  *   3. the session cookie is looked up in Redis (ngx_http_helpdesk_portal_
  *      session.c), and a state-changing call must carry the CSRF token;
  *   4. /_/api/... are the JSON calls of the page: most are one
- *      helpdesk.portal_call(); logging in, signing up and passwords are
+ *      portal.portal_call(); logging in, signing up and passwords are
  *      flows of several steps (session file);
  *   5. any other path is a page: the same HTML for all, with the tenant's
  *      data and the language filled in, or a plain 404 page when the Host

@@ -5,7 +5,7 @@
  * helpdesk.outbox (FOR UPDATE SKIP LOCKED, with a lease, so any number of
  * workers and nodes share the work and none sends a row another holds),
  * delivers each one with libcurl, and records the outcome with
- * helpdesk.outbox_result(), which retries with exponential backoff and
+ * outbox.outbox_result(), which retries with exponential backoff and
  * jitter, dead-letters after "attempts", and disables an endpoint after
  * "disable_after" consecutive failures.
  *

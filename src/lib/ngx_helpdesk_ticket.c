@@ -5,7 +5,7 @@
  * "pending" (waiting on the customer), "on_hold" (waiting on a third
  * party), "resolved" (answered; may be reopened) and "closed" (final).
  * Which status may follow which is enforced where the change happens,
- * in helpdesk.status_transition_ok().
+ * in tickets.status_transition_ok().
  */
 
 
