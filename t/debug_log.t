@@ -29,7 +29,7 @@ my $mine = join "\n", @mine;
 
 like $mine, qr/helpdesk redis: run cmd:\S+ argc:\d+ "SET"/, 'the idempotency claim is sent to Redis';
 like $mine, qr/helpdesk redis: done cmd:\S+ status:0/, 'and its reply comes back';
-like $mine, qr/helpdesk postgres: run q:\S+ params:5 "SELECT status, body, location FROM/, 'the statement is run';
+like $mine, qr/helpdesk postgres: run q:\S+ params:5 "SELECT body, location FROM/, 'the statement is run';
 like $mine, qr/helpdesk postgres: done q:\S+ status:0 res:/, 'and answered';
 like $mine, qr/helpdesk: finalize \d+ \(async\)/, 'the request ends from the completion';
 like $mine, qr/helpdesk postgres: sent q:\S+ on conn:\S+ fd:\d+/, 'the connection that carried it is named';

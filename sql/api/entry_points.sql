@@ -26,22 +26,26 @@ SET ROLE helpdesk_service;
 -- The REST API ------------------------------------------------------------
 
 -- a tenant's request, authenticated by its key's SHA-256
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.api_call(bytea, text, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION api.api_call(p_key_hash bytea, p_scope text,
     p_ip inet, p_op text, p_args jsonb,
-    OUT status int, OUT body jsonb, OUT location text)
+    OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body, r.location INTO status, body, location
+    SELECT r.body, r.location INTO body, location
     FROM rest.api_call(p_key_hash, p_scope, p_ip, p_op, p_args) r;
 END
 $$;
 
 -- the hosting provider's request (the module has checked its key)
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.provider_call(text, inet, jsonb);
 CREATE OR REPLACE FUNCTION api.provider_call(p_op text, p_ip inet, p_args jsonb,
-    OUT status int, OUT body jsonb, OUT location text)
+    OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body, r.location INTO status, body, location
+    SELECT r.body, r.location INTO body, location
     FROM rest.provider_call(p_op, p_ip, p_args) r;
 END
 $$;
@@ -67,21 +71,23 @@ $$;
 
 -- The portal --------------------------------------------------------------
 
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.portal_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION api.portal_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body INTO status, body
-    FROM portal.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+    body := portal.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args);
 END
 $$;
 
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.portal_upload(text, text, uuid, inet, text, text, bytea);
 CREATE OR REPLACE FUNCTION api.portal_upload(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body INTO status, body
-    FROM portal.portal_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+    body := portal.portal_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data);
 END
 $$;
 
@@ -107,21 +113,23 @@ $$;
 
 -- The agent console -------------------------------------------------------
 
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.console_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION api.console_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body INTO status, body
-    FROM console.console_call(p_host, p_base, p_user, p_ip, p_op, p_args) r;
+    body := console.console_call(p_host, p_base, p_user, p_ip, p_op, p_args);
 END
 $$;
 
+-- (status) left the result: the HTTP status is the module's
+DROP FUNCTION IF EXISTS api.console_upload(text, text, uuid, inet, text, text, bytea);
 CREATE OR REPLACE FUNCTION api.console_upload(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    SELECT r.status, r.body INTO status, body
-    FROM console.console_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data) r;
+    body := console.console_upload(p_host, p_base, p_user, p_ip, p_filename, p_type, p_data);
 END
 $$;
 

@@ -128,7 +128,7 @@ $$;
 CREATE OR REPLACE FUNCTION console.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
         'portal', portal.portal_settings(t) || jsonb_build_object(
             'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
@@ -197,7 +197,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'console.queue', 'ticket', NULL,
                            jsonb_build_object('filters', args));
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
                               jsonb_build_object('data', r, 'total', total));
 END
 $$;
@@ -230,7 +230,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'console.ticket.read', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', tickets.ticket_number(t.number)));
 
-    RETURN jsonb_build_object('status', 200, 'body', console.console_ticket_json(t)
+    RETURN jsonb_build_object('body', console.console_ticket_json(t)
         || jsonb_build_object('events', events, 'last_event_id', last,
                               'requester_tickets', others,
                               'reply', console.console_reply_options(t)));
@@ -329,7 +329,7 @@ BEGIN
         END;
     END LOOP;
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
                               jsonb_build_object('updated', updated, 'failed', failed));
 END
 $$;
@@ -398,7 +398,7 @@ BEGIN
                                                                'status', args->>'status'));
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', console.console_event_json(e));
+    RETURN jsonb_build_object('body', console.console_event_json(e));
 END
 $$;
 
@@ -444,7 +444,7 @@ BEGIN
     WHERE p.tenant_id = t.tenant_id AND p.ticket_id = t.ticket_id
       AND p.user_id <> u.user_id AND p.seen_at > now() - interval '45 seconds';
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'viewers', r,
         'last_event_id', (SELECT max(e.event_id) FROM helpdesk.ticket_events e
                           WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id)));
@@ -465,7 +465,7 @@ DECLARE
     errs jsonb := '[]';
 BEGIN
     IF op = 'list' THEN
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+        RETURN jsonb_build_object('body', jsonb_build_object('data',
             (SELECT coalesce(jsonb_agg(console.canned_json(x) ORDER BY x.title), '[]')
              FROM helpdesk.canned_replies x WHERE x.tenant_id = u.tenant_id)));
     END IF;
@@ -488,7 +488,7 @@ BEGIN
     IF op = 'delete' THEN
         DELETE FROM helpdesk.canned_replies WHERE tenant_id = c.tenant_id AND canned_id = c.canned_id;
         PERFORM tickets.audit(ctx, 'canned.delete', 'canned_reply', c.canned_id::text);
-        RETURN jsonb_build_object('status', 204, 'body', NULL);
+        RETURN jsonb_build_object('body', NULL);
     END IF;
 
     IF (op = 'create' OR args ? 'title') AND length(coalesce(args->>'title', '')) NOT BETWEEN 1 AND 200 THEN
@@ -508,7 +508,7 @@ BEGIN
         VALUES (u.tenant_id, args->>'title', args->>'body')
         RETURNING * INTO c;
         PERFORM tickets.audit(ctx, 'canned.create', 'canned_reply', c.canned_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', console.canned_json(c));
+        RETURN jsonb_build_object('body', console.canned_json(c));
     END IF;
 
     UPDATE helpdesk.canned_replies x SET title = coalesce(args->>'title', x.title),
@@ -516,7 +516,7 @@ BEGIN
     WHERE x.tenant_id = c.tenant_id AND x.canned_id = c.canned_id
     RETURNING * INTO c;
     PERFORM tickets.audit(ctx, 'canned.update', 'canned_reply', c.canned_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', console.canned_json(c));
+    RETURN jsonb_build_object('body', console.canned_json(c));
 END
 $$;
 
@@ -537,7 +537,7 @@ BEGIN
         VALUES (u.tenant_id, u.user_id, args->>'name', args->'filters')
         ON CONFLICT (tenant_id, user_id, name) DO UPDATE SET filters = excluded.filters
         RETURNING * INTO v;
-        RETURN jsonb_build_object('status', 201, 'body',
+        RETURN jsonb_build_object('body',
             jsonb_build_object('id', v.view_id, 'name', v.name, 'filters', v.filters));
     END IF;
 
@@ -548,10 +548,10 @@ BEGIN
         IF NOT FOUND THEN
             PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such view');
         END IF;
-        RETURN jsonb_build_object('status', 204, 'body', NULL);
+        RETURN jsonb_build_object('body', NULL);
     END IF;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+    RETURN jsonb_build_object('body', jsonb_build_object('data',
         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.view_id, 'name', x.name,
                                                       'filters', x.filters) ORDER BY x.name), '[]')
          FROM helpdesk.saved_views x WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id)));
@@ -569,7 +569,7 @@ DECLARE
     errs  jsonb := '[]';
 BEGIN
     IF op = 'list' THEN
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+        RETURN jsonb_build_object('body', jsonb_build_object('data',
             (SELECT coalesce(jsonb_agg(console.console_user_json(x)
                                        || jsonb_build_object('has_password', x.password_hash IS NOT NULL)
                                        ORDER BY x.name, x.email), '[]')
@@ -620,7 +620,7 @@ BEGIN
             jsonb_build_object('email', v_email, 'origin', args->>'origin',
                                'language', args->>'language', 'invite', true));
 
-        RETURN jsonb_build_object('status', 201, 'body', console.console_user_json(a));
+        RETURN jsonb_build_object('body', console.console_user_json(a));
     END IF;
 
     IF tickets.is_uuid(args->>'id') THEN
@@ -651,7 +651,7 @@ BEGIN
     END IF;
 
     PERFORM tickets.audit(ctx, 'agent.update', 'user', a.user_id::text, args - 'id');
-    RETURN jsonb_build_object('status', 200, 'body', console.console_user_json(a));
+    RETURN jsonb_build_object('body', console.console_user_json(a));
 END
 $$;
 
@@ -666,20 +666,20 @@ BEGIN
     WHEN 'setup' THEN
         UPDATE helpdesk.users SET totp_pending = args->>'secret'
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        RETURN jsonb_build_object('body', jsonb_build_object(
             'secret', args->>'secret',
             'uri', 'otpauth://totp/' || replace(t.name, ' ', '%20') || ':' || u.email
                    || '?secret=' || (args->>'secret') || '&issuer=' || replace(t.name, ' ', '%20')
                    || '&digits=6&period=30'));
     WHEN 'pending' THEN
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('secret', u.totp_pending));
+        RETURN jsonb_build_object('body', jsonb_build_object('secret', u.totp_pending));
     WHEN 'current' THEN
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('secret', u.totp_secret));
+        RETURN jsonb_build_object('body', jsonb_build_object('secret', u.totp_secret));
     WHEN 'enable' THEN
         UPDATE helpdesk.users SET totp_secret = totp_pending, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id AND totp_pending IS NOT NULL;
         PERFORM tickets.audit(ctx, 'agent.totp_enabled', 'user', u.user_id::text);
-        RETURN jsonb_build_object('status', 204, 'body', NULL);
+        RETURN jsonb_build_object('body', NULL);
     ELSE
         IF console.console_totp_required(t) THEN
             PERFORM tickets.fail('HDCNF', 'totp-required-by-tenant',
@@ -688,7 +688,7 @@ BEGIN
         UPDATE helpdesk.users SET totp_secret = NULL, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
         PERFORM tickets.audit(ctx, 'agent.totp_disabled', 'user', u.user_id::text);
-        RETURN jsonb_build_object('status', 204, 'body', NULL);
+        RETURN jsonb_build_object('body', NULL);
     END CASE;
 END
 $$;
@@ -727,7 +727,7 @@ BEGIN
 
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'require_totp', console.console_totp_required(t),
         'fallback', coalesce(t.settings->'console'->>'fallback', 'none')));
 END
@@ -763,7 +763,7 @@ BEGIN
     SELECT max(r.expires_at) INTO expires FROM helpdesk.password_resets r
     WHERE r.tenant_id = a.tenant_id AND r.user_id = a.user_id AND r.used_at IS NULL;
 
-    RETURN jsonb_build_object('status', 202, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'status', 'queued', 'user', a.user_id, 'email', a.email,
         'language', coalesce(args->>'language', 'pt-BR'), 'expires_at', expires));
 END
@@ -818,7 +818,7 @@ BEGIN
           ORDER BY a.audit_id DESC LIMIT lim) a
     LEFT JOIN helpdesk.users x ON x.tenant_id = a.tenant_id AND x.user_id = a.actor_id;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', r));
 END
 $$;
 
@@ -849,14 +849,16 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'audit.export', 'audit_log', NULL, args);
 
-    RETURN jsonb_build_object('status', 200, 'body', to_jsonb(csv));
+    RETURN jsonb_build_object('body', to_jsonb(csv));
 END
 $$;
 
 -- One console request: the session's user must be an active agent or
 -- admin of the Host's tenant.
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS console.console_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION console.console_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     s   record;
@@ -886,7 +888,7 @@ BEGIN
     -- the shared account operations, or this app's own
     r := coalesce(portal.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
         WHEN 'boot'            THEN console.console_boot(ctx, t, u)
-        WHEN 'stream.open'     THEN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        WHEN 'stream.open'     THEN jsonb_build_object('body', jsonb_build_object(
                                         'tenant', t.tenant_id,
                                         'since', (SELECT coalesce(max(e.event_id), 0)
                                                   FROM helpdesk.ticket_events e)))
@@ -924,12 +926,13 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    status := (r->>'status')::int;
     body := r->'body';
 END
 $$;
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS console.console_upload(text, text, uuid, inet, text, text, bytea);
 CREATE OR REPLACE FUNCTION console.console_upload(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT body jsonb)
 LANGUAGE sql AS $$
     SELECT * FROM portal.app_upload('console', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;

@@ -69,7 +69,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'console.customers.list', 'user', NULL,
                            jsonb_build_object('q', q));
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r, 'total', total));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', r, 'total', total));
 END
 $$;
 
@@ -105,7 +105,7 @@ BEGIN
     PERFORM tickets.read_only_audit();
     PERFORM tickets.audit(ctx, 'console.customer.read', 'user', c.user_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', console.console_customer_json(c)
+    RETURN jsonb_build_object('body', console.console_customer_json(c)
         || jsonb_build_object('ticket_list',
                (SELECT coalesce(jsonb_agg(console.console_ticket_json(x) ORDER BY x.number DESC), '[]')
                 FROM helpdesk.tickets x

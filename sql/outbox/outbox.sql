@@ -218,8 +218,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'webhook.create', 'webhook', e.endpoint_id::text,
                            jsonb_build_object('url', e.url, 'events', args->'events'));
 
-    RETURN jsonb_build_object('status', 201,
-        'body', outbox.webhook_json(e) || jsonb_build_object('secret', e.secret),
+    RETURN jsonb_build_object('body', outbox.webhook_json(e) || jsonb_build_object('secret', e.secret),
         'location', '/v1/webhooks/' || e.endpoint_id);
 END
 $$;
@@ -233,15 +232,14 @@ BEGIN
     INTO items FROM helpdesk.webhook_endpoints e
     WHERE e.tenant_id = (ctx->>'tenant_id')::uuid AND e.deleted_at IS NULL;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', items));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', items));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION outbox.webhook_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN jsonb_build_object('status', 200,
-        'body', outbox.webhook_json(outbox.webhook_find(args->>'id', false)));
+    RETURN jsonb_build_object('body', outbox.webhook_json(outbox.webhook_find(args->>'id', false)));
 END
 $$;
 
@@ -274,7 +272,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'webhook.update', 'webhook', e.endpoint_id::text,
                            args - 'id');
 
-    RETURN jsonb_build_object('status', 200, 'body', outbox.webhook_json(e));
+    RETURN jsonb_build_object('body', outbox.webhook_json(e));
 END
 $$;
 
@@ -295,7 +293,7 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'webhook.delete', 'webhook', e.endpoint_id::text);
 
-    RETURN jsonb_build_object('status', 204);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -315,7 +313,7 @@ BEGIN
                           jsonb_build_object('webhook_id', e.endpoint_id),
                           e.endpoint_id);
 
-    RETURN jsonb_build_object('status', 202, 'body',
+    RETURN jsonb_build_object('body',
         jsonb_build_object('status', 'queued'));
 END
 $$;
@@ -351,7 +349,7 @@ BEGIN
     LEFT JOIN helpdesk.outbox o
            ON o.tenant_id = a.tenant_id AND o.outbox_id = a.outbox_id;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'data', items,
         'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END

@@ -38,7 +38,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION portal.portal_get(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body',
+    SELECT jsonb_build_object('body',
                               portal.portal_admin_json(portal.portal_admin_tenant(ctx)))
 $$;
 
@@ -98,7 +98,7 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'portal.update', 'tenant', t.tenant_id::text, args);
 
-    RETURN jsonb_build_object('status', 200, 'body', portal.portal_admin_json(t));
+    RETURN jsonb_build_object('body', portal.portal_admin_json(t));
 END
 $$;
 
@@ -201,7 +201,7 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'portal.form.update', 'tenant', t.tenant_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('fields', out));
+    RETURN jsonb_build_object('body', jsonb_build_object('fields', out));
 END
 $$;
 
@@ -237,7 +237,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'portal.asset.update', 'tenant', ctx->>'tenant_id',
                            jsonb_build_object('name', args->>'name'));
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'name', args->>'name', 'content_type', args->>'content_type', 'size', length(data),
         'sha256', encode(sha256(data), 'hex')));
 END
@@ -249,7 +249,7 @@ BEGIN
     DELETE FROM helpdesk.portal_assets
     WHERE tenant_id = (ctx->>'tenant_id')::uuid AND name = args->>'name';
 
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -301,7 +301,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION portal.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+    SELECT jsonb_build_object('body', jsonb_build_object('data',
         coalesce((SELECT jsonb_agg(portal.domain_json(d) ORDER BY d.hostname)
                   FROM helpdesk.portal_domains d
                   WHERE d.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
@@ -315,7 +315,7 @@ BEGIN
     d := portal.domain_add((ctx->>'tenant_id')::uuid,
                              portal.domain_name(args->>'hostname'), false);
     PERFORM tickets.audit(ctx, 'domain.create', 'domain', d.hostname);
-    RETURN jsonb_build_object('status', 201, 'body', portal.domain_json(d),
+    RETURN jsonb_build_object('body', portal.domain_json(d),
                               'location', '/v1/domains/' || d.hostname);
 END
 $$;
@@ -335,7 +335,7 @@ BEGIN
     END IF;
 
     PERFORM tickets.audit(ctx, 'domain.delete', 'domain', portal.domain_name(args->>'hostname'));
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -432,7 +432,7 @@ BEGIN
         END IF;
 
         PERFORM tickets.audit(ctx, 'kb.category.create', 'kb_category', c.category_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', portal.kb_category_json(c));
+        RETURN jsonb_build_object('body', portal.kb_category_json(c));
     END IF;
 
     UPDATE helpdesk.kb_categories x SET
@@ -443,13 +443,13 @@ BEGIN
     RETURNING * INTO c;
 
     PERFORM tickets.audit(ctx, 'kb.category.update', 'kb_category', c.category_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', portal.kb_category_json(c));
+    RETURN jsonb_build_object('body', portal.kb_category_json(c));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_category_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+    SELECT jsonb_build_object('body', jsonb_build_object('data',
         coalesce((SELECT jsonb_agg(portal.kb_category_json(c) ORDER BY c.position, c.name)
                   FROM helpdesk.kb_categories c
                   WHERE c.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
@@ -465,7 +465,7 @@ BEGIN
     DELETE FROM helpdesk.kb_categories
     WHERE tenant_id = c.tenant_id AND category_id = c.category_id;
     PERFORM tickets.audit(ctx, 'kb.category.delete', 'kb_category', c.category_id::text);
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -528,7 +528,7 @@ BEGIN
         END IF;
 
         PERFORM tickets.audit(ctx, 'kb.article.create', 'kb_article', a.article_id::text);
-        RETURN jsonb_build_object('status', 201, 'body', portal.kb_article_json(a));
+        RETURN jsonb_build_object('body', portal.kb_article_json(a));
     END IF;
 
     UPDATE helpdesk.kb_articles x SET
@@ -543,13 +543,13 @@ BEGIN
     RETURNING * INTO a;
 
     PERFORM tickets.audit(ctx, 'kb.article.update', 'kb_article', a.article_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', portal.kb_article_json(a));
+    RETURN jsonb_build_object('body', portal.kb_article_json(a));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_article_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('data',
+    SELECT jsonb_build_object('body', jsonb_build_object('data',
         coalesce((SELECT jsonb_agg(portal.kb_article_json(a) - 'body' ORDER BY a.title)
                   FROM helpdesk.kb_articles a
                   WHERE a.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
@@ -557,7 +557,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_article_get(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE sql AS $$
-    SELECT jsonb_build_object('status', 200, 'body',
+    SELECT jsonb_build_object('body',
                               portal.kb_article_json(portal.kb_article_find(ctx, args->>'id')))
 $$;
 
@@ -568,7 +568,7 @@ DECLARE
 BEGIN
     DELETE FROM helpdesk.kb_articles WHERE tenant_id = a.tenant_id AND article_id = a.article_id;
     PERFORM tickets.audit(ctx, 'kb.article.delete', 'kb_article', a.article_id::text);
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 

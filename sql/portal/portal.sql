@@ -155,7 +155,7 @@ RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     s jsonb := portal.portal_settings(t);
 BEGIN
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'tenant', jsonb_build_object('name', t.name, 'slug', t.slug),
         'portal', s || jsonb_build_object(
             'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
@@ -209,7 +209,7 @@ BEGIN
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.signup', 'user', u.user_id::text);
 
-    RETURN jsonb_build_object('status', 201, 'body', portal.portal_user_json(u));
+    RETURN jsonb_build_object('body', portal.portal_user_json(u));
 END
 $$;
 
@@ -224,7 +224,7 @@ BEGIN
       AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active'
       AND x.password_hash IS NOT NULL;
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
         jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash,
                            'totp_secret', u.totp_secret));
 END
@@ -244,13 +244,13 @@ BEGIN
     IF u.user_id IS NULL THEN
         PERFORM tickets.audit(ctx, 'portal.login_failed', 'user', NULL,
                                jsonb_build_object('email', lower(btrim(args->>'email'))));
-        RETURN jsonb_build_object('status', 401, 'body', NULL);
+        RETURN jsonb_build_object('body', NULL);
     END IF;
 
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.login', 'user', u.user_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', portal.portal_user_json(u));
+    RETURN jsonb_build_object('body', portal.portal_user_json(u));
 END
 $$;
 
@@ -261,13 +261,13 @@ BEGIN
         PERFORM tickets.audit(ctx, 'portal.logout', 'user', u.user_id::text);
     END IF;
 
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.portal_password_lookup(ctx jsonb, u helpdesk.users)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body',
+    SELECT jsonb_build_object('body',
         jsonb_build_object('user_id', u.user_id, 'password_hash', u.password_hash))
 $$;
 
@@ -279,7 +279,7 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'portal.password_changed', 'user', u.user_id::text);
 
-    RETURN jsonb_build_object('status', 204, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -347,7 +347,7 @@ BEGIN
         PERFORM tickets.audit(ctx, 'portal.password_reset_requested', 'user', u.user_id::text);
     END IF;
 
-    RETURN jsonb_build_object('status', 202, 'body', NULL);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 
@@ -374,7 +374,7 @@ CREATE OR REPLACE FUNCTION portal.portal_reset_check(ctx jsonb, t helpdesk.tenan
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM portal.portal_reset_find(t, args->>'token');
-    RETURN jsonb_build_object('status', 200, 'body', '{}'::jsonb);
+    RETURN jsonb_build_object('body', '{}'::jsonb);
 END
 $$;
 
@@ -396,7 +396,7 @@ BEGIN
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', r.user_id),
                            'portal.password_reset', 'user', r.user_id::text);
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('user_id', r.user_id));
+    RETURN jsonb_build_object('body', jsonb_build_object('user_id', r.user_id));
 END
 $$;
 
@@ -534,7 +534,7 @@ BEGIN
 
     n := portal.portal_attach(u, tk.ticket_id, ev, args->'attachments');
 
-    RETURN jsonb_build_object('status', 201, 'body', portal.portal_ticket_json(tk));
+    RETURN jsonb_build_object('body', portal.portal_ticket_json(tk));
 END
 $$;
 
@@ -561,7 +561,7 @@ BEGIN
 
     PERFORM tickets.audit(ctx, 'portal.ticket.list', 'ticket', NULL);
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', r));
 END
 $$;
 
@@ -582,7 +582,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'portal.ticket.read', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', tickets.ticket_number(t.number)));
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
         portal.portal_ticket_json(t) || jsonb_build_object('events', r));
 END
 $$;
@@ -643,7 +643,7 @@ BEGIN
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id;
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', portal.portal_event_json(e, u.user_id));
+    RETURN jsonb_build_object('body', portal.portal_event_json(e, u.user_id));
 END
 $$;
 
@@ -703,7 +703,7 @@ BEGIN
           WHERE x.tenant_id = t.tenant_id AND portal.kb_visible(x, u)
           ORDER BY x.views DESC, x.title LIMIT 6) x;
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
                               jsonb_build_object('categories', cats, 'popular', top));
 END
 $$;
@@ -721,7 +721,7 @@ DECLARE
     any_word boolean;
 BEGIN
     IF v_q = '' THEN
-        RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', '[]'::jsonb));
+        RETURN jsonb_build_object('body', jsonb_build_object('data', '[]'::jsonb));
     END IF;
 
     -- every word (a search), or any word (suggestions while typing, and a
@@ -747,7 +747,7 @@ BEGIN
         EXIT WHEN r <> '[]';
     END LOOP;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', r));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', r));
 END
 $$;
 
@@ -777,7 +777,7 @@ BEGIN
     WHERE v.tenant_id = a.tenant_id AND v.article_id = a.article_id
       AND v.voter = args->>'voter';
 
-    RETURN jsonb_build_object('status', 200, 'body', portal.kb_article_brief(a)
+    RETURN jsonb_build_object('body', portal.kb_article_brief(a)
         || jsonb_build_object('html', a.body_html, 'helpful', a.helpful,
                               'not_helpful', a.not_helpful, 'my_vote', mine,
                               'category', CASE WHEN c.category_id IS NOT NULL THEN
@@ -821,7 +821,7 @@ BEGIN
     WHERE tenant_id = a.tenant_id AND article_id = a.article_id
     RETURNING * INTO a;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'helpful', a.helpful, 'not_helpful', a.not_helpful, 'my_vote', new));
 END
 $$;
@@ -884,8 +884,10 @@ $$;
 
 -- One portal request.  p_user comes from the session the module found in
 -- Redis (NULL when there is none); it must belong to the Host's tenant.
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS portal.portal_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION portal.portal_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT status int, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     s   record;
@@ -914,7 +916,7 @@ BEGIN
     r := coalesce(portal.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
         WHEN 'boot'            THEN portal.portal_boot(ctx, t, u)
         WHEN 'signup'          THEN portal.portal_signup(ctx, t, p_args)
-        WHEN 'form'            THEN jsonb_build_object('status', 200, 'body',
+        WHEN 'form'            THEN jsonb_build_object('body',
                                         jsonb_build_object('fields', portal.portal_form(t)))
         WHEN 'ticket.create'   THEN portal.portal_ticket_create(ctx, t, u, p_args)
         WHEN 'ticket.list'     THEN portal.portal_ticket_list(ctx, u, p_args)
@@ -933,15 +935,16 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    status := (r->>'status')::int;
     body := r->'body';
 END
 $$;
 
 -- A file from the portal or the console, kept until the ticket or message
 -- it goes with.
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS portal.app_upload(text, text, text, uuid, text, text, bytea);
 CREATE OR REPLACE FUNCTION portal.app_upload(p_app text, p_host text, p_base text,
-    p_user uuid, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+    p_user uuid, p_filename text, p_type text, p_data bytea, OUT body jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     t  helpdesk.tenants := portal.portal_site(p_host, p_base);
@@ -970,13 +973,14 @@ BEGIN
             encode(sha256(p_data), 'hex'), p_data)
     RETURNING * INTO up;
 
-    status := 201;
     body := jsonb_build_object('id', up.upload_id, 'filename', up.filename,
                                'content_type', up.content_type, 'size', up.size);
 END
 $$;
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS portal.portal_upload(text, text, uuid, inet, text, text, bytea);
 CREATE OR REPLACE FUNCTION portal.portal_upload(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_filename text, p_type text, p_data bytea, OUT status int, OUT body jsonb)
+    p_ip inet, p_filename text, p_type text, p_data bytea, OUT body jsonb)
 LANGUAGE sql AS $$
     SELECT * FROM portal.app_upload('portal', p_host, p_base, p_user, p_filename, p_type, p_data)
 $$;

@@ -38,7 +38,7 @@ BEGIN
         jsonb_build_object('changed', (SELECT coalesce(jsonb_agg(k), '[]') FROM jsonb_object_keys(args) k
                                        WHERE k IN ('name', 'phone'))));
 
-    RETURN jsonb_build_object('status', 200, 'body', portal.portal_user_json(u));
+    RETURN jsonb_build_object('body', portal.portal_user_json(u));
 END
 $$;
 
@@ -67,7 +67,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'portal.export', 'user', u.user_id::text,
                            jsonb_build_object('tickets', jsonb_array_length(doc->'tickets')));
 
-    RETURN jsonb_build_object('status', 200, 'body', doc);
+    RETURN jsonb_build_object('body', doc);
 END
 $$;
 

@@ -111,9 +111,11 @@ BEGIN
 END
 $$;
 
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS rest.api_call(bytea, text, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION rest.api_call(p_key_hash bytea, p_scope text,
     p_ip inet, p_op text, p_args jsonb,
-    OUT status int, OUT body jsonb, OUT location text)
+    OUT body jsonb, OUT location text)
 LANGUAGE plpgsql AS $$
 DECLARE
     ctx jsonb;
@@ -172,7 +174,6 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    status := (r->>'status')::int;
     body := r->'body';
     location := r->>'location';
 END
@@ -225,8 +226,10 @@ BEGIN
 END
 $$;
 
+-- the result lost its HTTP status (the module's to decide)
+DROP FUNCTION IF EXISTS rest.provider_call(text, inet, jsonb);
 CREATE OR REPLACE FUNCTION rest.provider_call(p_op text, p_ip inet, p_args jsonb,
-    OUT status int, OUT body jsonb, OUT location text)
+    OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -253,19 +256,16 @@ BEGIN
 
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'tenant.create', 'tenant', t.tenant_id::text);
-        status := 201;
         body := rest.tenant_json(t);
         location := '/v1/provider/tenants/' || t.tenant_id;
 
     WHEN 'tenant.list' THEN
         SELECT coalesce(jsonb_agg(rest.tenant_json(x) ORDER BY x.created_at, x.slug), '[]')
         INTO body FROM helpdesk.tenants x;
-        status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'tenant.get' THEN
         t := rest.provider_tenant(p_args->>'id', false);
-        status := 200;
         body := rest.tenant_json(t);
 
     WHEN 'tenant.update' THEN
@@ -281,7 +281,6 @@ BEGIN
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'tenant.update', 'tenant', t.tenant_id::text,
                                p_args - 'id');
-        status := 200;
         body := rest.tenant_json(t);
 
     WHEN 'key.create' THEN
@@ -296,7 +295,6 @@ BEGIN
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.create', 'api_key', k.key_id::text,
                                jsonb_build_object('scopes', p_args->'scopes'));
-        status := 201;
         body := rest.key_json(k);
         location := '/v1/provider/tenants/' || t.tenant_id || '/api-keys/' || k.key_id;
 
@@ -304,7 +302,6 @@ BEGIN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         SELECT coalesce(jsonb_agg(rest.key_json(x) ORDER BY x.created_at), '[]')
         INTO body FROM helpdesk.api_keys x WHERE x.tenant_id = t.tenant_id;
-        status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'key.delete' THEN
@@ -323,7 +320,6 @@ BEGIN
 
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.revoke', 'api_key', k.key_id::text);
-        status := 204;
 
     -- a portal name the provider has checked itself (serves at once)
     WHEN 'domain.create' THEN
@@ -334,14 +330,12 @@ BEGIN
                     coalesce((p_args->>'verified')::boolean, true)));
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'domain.create', 'domain', body->>'hostname');
-        status := 201;
         location := '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname');
 
     WHEN 'domain.list' THEN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
         INTO body FROM helpdesk.portal_domains d WHERE d.tenant_id = t.tenant_id;
-        status := 200;
         body := jsonb_build_object('data', body);
 
     WHEN 'domain.delete' THEN
@@ -353,7 +347,6 @@ BEGIN
         END IF;
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'domain.delete', 'domain', portal.domain_name(p_args->>'hostname'));
-        status := 204;
 
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');

@@ -64,7 +64,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     bh jsonb := tickets.business_hours((ctx->>'tenant_id')::uuid, args->>'channel');
 BEGIN
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
         coalesce(bh, jsonb_build_object('always_open', true))
         || jsonb_build_object('open_now', tickets.within_business_hours(
                (ctx->>'tenant_id')::uuid, args->>'channel', now())));

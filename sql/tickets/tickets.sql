@@ -359,7 +359,7 @@ BEGIN
                               jsonb_build_object('ticket', tickets.ticket_json(t)));
     END IF;
 
-    RETURN jsonb_build_object('status', 201, 'body', tickets.ticket_json(t),
+    RETURN jsonb_build_object('body', tickets.ticket_json(t),
                               'location', '/v1/tickets/' || t.ticket_id);
 END
 $$;
@@ -372,7 +372,7 @@ BEGIN
     PERFORM tickets.read_only_audit();
     t := tickets.ticket_find(args->>'id', false);
     PERFORM tickets.audit(ctx, 'ticket.read', 'ticket', t.ticket_id::text);
-    RETURN jsonb_build_object('status', 200, 'body', tickets.ticket_json(t));
+    RETURN jsonb_build_object('body', tickets.ticket_json(t));
 END
 $$;
 
@@ -475,7 +475,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'ticket.update', 'ticket', t.ticket_id::text,
                            jsonb_build_object('changed', changed));
 
-    RETURN jsonb_build_object('status', 200, 'body', tickets.ticket_json(t));
+    RETURN jsonb_build_object('body', tickets.ticket_json(t));
 END
 $$;
 
@@ -531,7 +531,7 @@ BEGIN
                                'number', tickets.ticket_number(t.number)),
                            'comment', tickets.event_json(e)));
 
-    RETURN jsonb_build_object('status', 201, 'body', tickets.event_json(e),
+    RETURN jsonb_build_object('body', tickets.event_json(e),
                               'location', '/v1/tickets/' || t.ticket_id || '/events');
 END
 $$;
@@ -564,7 +564,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'ticket.events.read', 'ticket',
                            t.ticket_id::text, jsonb_build_object('count', n));
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'data', items,
         'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END
@@ -661,7 +661,7 @@ BEGIN
                            jsonb_build_object('count', n, 'ids', ids,
                                               'filters', args - 'cursor'));
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('body', jsonb_build_object(
         'data', items,
         'next_cursor', CASE WHEN n = lim THEN tickets.cursor_encode(last) END));
 END
@@ -686,7 +686,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'user.create', 'user', u.user_id::text,
                            jsonb_build_object('role', u.role));
 
-    RETURN jsonb_build_object('status', 201, 'body', tickets.user_json(u),
+    RETURN jsonb_build_object('body', tickets.user_json(u),
                               'location', '/v1/users/' || u.user_id);
 END
 $$;
@@ -708,7 +708,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'user.list', 'user', NULL,
                            jsonb_build_object('count', n));
 
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
                               jsonb_build_object('data', items));
 END
 $$;

@@ -199,7 +199,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'ticket.whatsapp_template', 'ticket', t.ticket_id::text,
                            jsonb_build_object('use', args->>'use', 'template', tpl->>'name'));
 
-    RETURN jsonb_build_object('status', 201, 'body', tickets.event_json(e),
+    RETURN jsonb_build_object('body', tickets.event_json(e),
                               'location', '/v1/tickets/' || t.ticket_id || '/events');
 END
 $$;
@@ -207,8 +207,7 @@ $$;
 CREATE OR REPLACE FUNCTION whatsapp.whatsapp_templates_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN jsonb_build_object('status', 200,
-        'body', whatsapp.whatsapp_templates((ctx->>'tenant_id')::uuid));
+    RETURN jsonb_build_object('body', whatsapp.whatsapp_templates((ctx->>'tenant_id')::uuid));
 END
 $$;
 
@@ -222,7 +221,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'whatsapp.templates.update', 'tenant',
                            ctx->>'tenant_id', args);
 
-    RETURN jsonb_build_object('status', 200, 'body', args);
+    RETURN jsonb_build_object('body', args);
 END
 $$;
 

@@ -100,8 +100,7 @@ BEGIN
                            jsonb_build_object('provider', c.provider,
                                               'number', c.display_phone_number));
 
-    RETURN jsonb_build_object('status', 201,
-        'body', whatsapp.whatsapp_connection_json(c),
+    RETURN jsonb_build_object('body', whatsapp.whatsapp_connection_json(c),
         'location', '/v1/whatsapp/connections/' || c.connection_id);
 END
 $$;
@@ -115,14 +114,14 @@ BEGIN
     INTO items FROM helpdesk.whatsapp_connections c
     WHERE c.tenant_id = (ctx->>'tenant_id')::uuid AND c.deleted_at IS NULL;
 
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('data', items));
+    RETURN jsonb_build_object('body', jsonb_build_object('data', items));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN jsonb_build_object('status', 200, 'body',
+    RETURN jsonb_build_object('body',
         whatsapp.whatsapp_connection_json(
             whatsapp.whatsapp_connection_find(args->>'id', false)));
 END
@@ -159,7 +158,7 @@ BEGIN
                            jsonb_build_object('changed', (SELECT jsonb_agg(k)
                                FROM jsonb_object_keys(args - 'id') k)));
 
-    RETURN jsonb_build_object('status', 200, 'body', whatsapp.whatsapp_connection_json(c));
+    RETURN jsonb_build_object('body', whatsapp.whatsapp_connection_json(c));
 END
 $$;
 
@@ -179,7 +178,7 @@ BEGIN
     PERFORM tickets.audit(ctx, 'whatsapp.connection.delete', 'whatsapp_connection',
                            c.connection_id::text);
 
-    RETURN jsonb_build_object('status', 204);
+    RETURN jsonb_build_object('body', NULL);
 END
 $$;
 

@@ -55,20 +55,21 @@ static ngx_str_t  ngx_http_helpdesk_api_challenge =
     ngx_string("Bearer realm=\"helpdesk\", error=\"invalid_token\"");
 
 static const char  ngx_http_helpdesk_api_tenant_sql[] =
-    "SELECT status, body, location FROM api.api_call"
+    "SELECT body, location FROM api.api_call"
     "($1::bytea, $2, $3::inet, $4, $5::jsonb)";
 
 static const char  ngx_http_helpdesk_api_provider_sql[] =
-    "SELECT status, body, location FROM api.provider_call"
+    "SELECT body, location FROM api.provider_call"
     "($1, $2::inet, $3::jsonb)";
 
 static const char  ngx_http_helpdesk_api_health_sql[] =
-    "SELECT 200, NULL::jsonb, NULL::text";
+    "SELECT NULL::jsonb, NULL::text";
 
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_health_ops[] = {
-    { NGX_HTTP_GET, "health", NULL, NGX_HTTP_HELPDESK_AUTH_NONE, NULL, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { NGX_HTTP_GET, 200, "health", NULL, NGX_HTTP_HELPDESK_AUTH_NONE, NULL,
+      NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[]
@@ -605,22 +606,22 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+    if (PQntuples(res) != 1 || PQnfields(res) != 2) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
         goto failed;
     }
 
-    ctx->status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                           PQgetlength(res, 0, 0));
+    /* the statement answers (body, location); the status is the route's */
+    ctx->status = ctx->op->status;
 
     if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_NONE) {
         ctx->health_pg = 1;
         goto health;
     }
 
-    ctx->out.len = PQgetlength(res, 0, 1);
+    ctx->out.len = PQgetlength(res, 0, 0);
     ctx->out.data = ngx_pnalloc(r->pool, ctx->out.len + 1);
-    ctx->location.len = PQgetlength(res, 0, 2);
+    ctx->location.len = PQgetlength(res, 0, 1);
     ctx->location.data = ngx_pnalloc(r->pool, ctx->location.len + 1);
 
     if (ctx->out.data == NULL || ctx->location.data == NULL) {
@@ -628,8 +629,8 @@ ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         goto failed;
     }
 
-    ngx_memcpy(ctx->out.data, PQgetvalue(res, 0, 1), ctx->out.len);
-    ngx_memcpy(ctx->location.data, PQgetvalue(res, 0, 2), ctx->location.len);
+    ngx_memcpy(ctx->out.data, PQgetvalue(res, 0, 0), ctx->out.len);
+    ngx_memcpy(ctx->location.data, PQgetvalue(res, 0, 1), ctx->location.len);
 
     if (ctx->op->finish && ctx->op->finish(ctx) != NGX_OK) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -49,6 +49,7 @@ typedef ngx_int_t (*ngx_http_helpdesk_api_result_pt)(
 
 typedef struct {
     ngx_uint_t                          method;
+    ngx_uint_t                          status;     /* on success */
     const char                         *op;
     const char                         *scope;
     ngx_http_helpdesk_auth_e            auth;

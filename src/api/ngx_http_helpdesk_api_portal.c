@@ -147,84 +147,84 @@ ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_portal_ops[] = {
-    { NGX_HTTP_GET, "portal.get", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_PATCH, "portal.put", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "portal.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PATCH, 200, "portal.put", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_form_ops[] = {
-    { NGX_HTTP_GET, "portal.get", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_PUT, "portal.form.put", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "portal.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PUT, 200, "portal.form.put", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_asset_ops[] = {
-    { NGX_HTTP_PUT, "portal.asset.put", "admin", TENANT,
+    { NGX_HTTP_PUT, 200, "portal.asset.put", "admin", TENANT,
       ngx_http_helpdesk_api_portal_asset, NULL },
-    { NGX_HTTP_DELETE, "portal.asset.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "portal.asset.delete", "admin", TENANT,
       ngx_http_helpdesk_api_portal_asset, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_domains_ops[] = {
-    { NGX_HTTP_GET, "domain.list", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_POST, "domain.create", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "domain.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, 201, "domain.create", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_domain_ops[] = {
-    { NGX_HTTP_DELETE, "domain.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "domain.delete", "admin", TENANT,
       ngx_http_helpdesk_api_domain, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_categories_ops[]
 = {
-    { NGX_HTTP_GET, "kb.category.list", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_POST, "kb.category.create", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "kb.category.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, 201, "kb.category.create", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_category_ops[] = {
-    { NGX_HTTP_PATCH, "kb.category.update", "admin", TENANT,
+    { NGX_HTTP_PATCH, 200, "kb.category.update", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body_id, NULL },
-    { NGX_HTTP_DELETE, "kb.category.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "kb.category.delete", "admin", TENANT,
       ngx_http_helpdesk_api_portal_id, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_articles_ops[] = {
-    { NGX_HTTP_GET, "kb.article.list", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_POST, "kb.article.create", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "kb.article.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, 201, "kb.article.create", "admin", TENANT,
       ngx_http_helpdesk_api_kb_article, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_article_ops[] = {
-    { NGX_HTTP_GET, "kb.article.get", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "kb.article.get", "admin", TENANT,
       ngx_http_helpdesk_api_portal_id, NULL },
-    { NGX_HTTP_PATCH, "kb.article.update", "admin", TENANT,
+    { NGX_HTTP_PATCH, 200, "kb.article.update", "admin", TENANT,
       ngx_http_helpdesk_api_kb_article, NULL },
-    { NGX_HTTP_DELETE, "kb.article.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "kb.article.delete", "admin", TENANT,
       ngx_http_helpdesk_api_portal_id, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_console_ops[] = {
-    { NGX_HTTP_GET, "console.settings", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_PATCH, "console.settings", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "console.settings", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_PATCH, 200, "console.settings", "admin", TENANT,
       ngx_http_helpdesk_api_portal_body, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_invite_ops[] = {
-    { NGX_HTTP_POST, "user.invite", "admin", TENANT,
+    { NGX_HTTP_POST, 202, "user.invite", "admin", TENANT,
       ngx_http_helpdesk_api_invitation, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 #undef TENANT

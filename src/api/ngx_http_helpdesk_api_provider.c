@@ -208,47 +208,47 @@ ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenants_ops[] = {
-    { NGX_HTTP_GET, "tenant.list", NULL, PROVIDER, NULL, NULL },
-    { NGX_HTTP_POST, "tenant.create", NULL, PROVIDER,
+    { NGX_HTTP_GET, 200, "tenant.list", NULL, PROVIDER, NULL, NULL },
+    { NGX_HTTP_POST, 201, "tenant.create", NULL, PROVIDER,
       ngx_http_helpdesk_api_tenant_create, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenant_ops[] = {
-    { NGX_HTTP_GET, "tenant.get", NULL, PROVIDER,
+    { NGX_HTTP_GET, 200, "tenant.get", NULL, PROVIDER,
       ngx_http_helpdesk_api_tenant_get, NULL },
-    { NGX_HTTP_PATCH, "tenant.update", NULL, PROVIDER,
+    { NGX_HTTP_PATCH, 200, "tenant.update", NULL, PROVIDER,
       ngx_http_helpdesk_api_tenant_update, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_keys_ops[] = {
-    { NGX_HTTP_GET, "key.list", NULL, PROVIDER,
+    { NGX_HTTP_GET, 200, "key.list", NULL, PROVIDER,
       ngx_http_helpdesk_api_key_list, NULL },
-    { NGX_HTTP_POST, "key.create", NULL, PROVIDER,
+    { NGX_HTTP_POST, 201, "key.create", NULL, PROVIDER,
       ngx_http_helpdesk_api_key_create, ngx_http_helpdesk_api_key_created,
       NULL, NULL, "key" },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_key_ops[] = {
-    { NGX_HTTP_DELETE, "key.delete", NULL, PROVIDER,
+    { NGX_HTTP_DELETE, 204, "key.delete", NULL, PROVIDER,
       ngx_http_helpdesk_api_key_delete, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomains_ops[] = {
-    { NGX_HTTP_GET, "domain.list", NULL, PROVIDER,
+    { NGX_HTTP_GET, 200, "domain.list", NULL, PROVIDER,
       ngx_http_helpdesk_api_domain_args, NULL },
-    { NGX_HTTP_POST, "domain.create", NULL, PROVIDER,
+    { NGX_HTTP_POST, 201, "domain.create", NULL, PROVIDER,
       ngx_http_helpdesk_api_domain_args, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
-    { NGX_HTTP_DELETE, "domain.delete", NULL, PROVIDER,
+    { NGX_HTTP_DELETE, 204, "domain.delete", NULL, PROVIDER,
       ngx_http_helpdesk_api_domain_args, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 #undef PROVIDER

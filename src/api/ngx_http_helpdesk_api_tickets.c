@@ -187,57 +187,57 @@ ngx_http_helpdesk_api_hours_put(ngx_http_helpdesk_api_ctx_t *ctx)
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_hours_ops[] = {
-    { NGX_HTTP_GET, "business_hours.get", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "business_hours.get", "admin", TENANT,
       ngx_http_helpdesk_api_hours_channel, NULL, NULL, NULL },
-    { NGX_HTTP_PUT, "business_hours.put", "admin", TENANT,
+    { NGX_HTTP_PUT, 200, "business_hours.put", "admin", TENANT,
       ngx_http_helpdesk_api_hours_put, NULL, NULL, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_attachment_ops[]
 = {
-    { NGX_HTTP_GET, "attachment.get", "tickets:read", TENANT,
+    { NGX_HTTP_GET, 200, "attachment.get", "tickets:read", TENANT,
       ngx_http_helpdesk_api_attachment_id, NULL,
       "SELECT filename, content_type, data FROM api.api_attachment"
       "($1::bytea, $2, $3::inet, $4::jsonb)",
       ngx_http_helpdesk_api_attachment_send },
-    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tickets_ops[] = {
-    { NGX_HTTP_GET, "ticket.list", "tickets:read", TENANT,
+    { NGX_HTTP_GET, 200, "ticket.list", "tickets:read", TENANT,
       ngx_http_helpdesk_api_ticket_list, NULL },
-    { NGX_HTTP_POST, "ticket.create", "tickets:write", TENANT,
+    { NGX_HTTP_POST, 201, "ticket.create", "tickets:write", TENANT,
       ngx_http_helpdesk_api_ticket_create, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_ticket_ops[] = {
-    { NGX_HTTP_GET, "ticket.get", "tickets:read", TENANT,
+    { NGX_HTTP_GET, 200, "ticket.get", "tickets:read", TENANT,
       ngx_http_helpdesk_api_ticket_get, NULL },
-    { NGX_HTTP_PATCH, "ticket.update", "tickets:write", TENANT,
+    { NGX_HTTP_PATCH, 200, "ticket.update", "tickets:write", TENANT,
       ngx_http_helpdesk_api_ticket_update, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_comment_ops[] = {
-    { NGX_HTTP_POST, "ticket.comment", "tickets:write", TENANT,
+    { NGX_HTTP_POST, 201, "ticket.comment", "tickets:write", TENANT,
       ngx_http_helpdesk_api_ticket_comment, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_events_ops[] = {
-    { NGX_HTTP_GET, "ticket.events", "tickets:read", TENANT,
+    { NGX_HTTP_GET, 200, "ticket.events", "tickets:read", TENANT,
       ngx_http_helpdesk_api_ticket_events, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_users_ops[] = {
-    { NGX_HTTP_GET, "user.list", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "user.list", "admin", TENANT,
       ngx_http_helpdesk_api_user_list, NULL },
-    { NGX_HTTP_POST, "user.create", "admin", TENANT,
+    { NGX_HTTP_POST, 201, "user.create", "admin", TENANT,
       ngx_http_helpdesk_api_user_create, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 #undef TENANT

@@ -172,33 +172,33 @@ ngx_http_helpdesk_api_webhook_deliveries(ngx_http_helpdesk_api_ctx_t *ctx)
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhooks_ops[] = {
-    { NGX_HTTP_GET, "webhook.list", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_POST, "webhook.create", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "webhook.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, 201, "webhook.create", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_create, NULL, NULL, NULL, "secret" },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhook_ops[] = {
-    { NGX_HTTP_GET, "webhook.get", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "webhook.get", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_id, NULL },
-    { NGX_HTTP_PATCH, "webhook.update", "admin", TENANT,
+    { NGX_HTTP_PATCH, 200, "webhook.update", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_update, NULL },
-    { NGX_HTTP_DELETE, "webhook.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "webhook.delete", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_id, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_ping_ops[] = {
-    { NGX_HTTP_POST, "webhook.ping", "admin", TENANT,
+    { NGX_HTTP_POST, 202, "webhook.ping", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_id, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_deliveries_ops[]
 = {
-    { NGX_HTTP_GET, "webhook.deliveries", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "webhook.deliveries", "admin", TENANT,
       ngx_http_helpdesk_api_webhook_deliveries, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 #undef TENANT

@@ -484,47 +484,48 @@ ngx_http_helpdesk_wa_qr_svg(ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res)
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_png_ops[] = {
-    { NGX_HTTP_GET, "whatsapp.qr", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "whatsapp.qr", "admin", TENANT,
       ngx_http_helpdesk_api_wa_qr, NULL, NUMBER_SQL,
       ngx_http_helpdesk_wa_qr_png },
-    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_svg_ops[] = {
-    { NGX_HTTP_GET, "whatsapp.qr", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "whatsapp.qr", "admin", TENANT,
       ngx_http_helpdesk_api_wa_qr, NULL, NUMBER_SQL,
       ngx_http_helpdesk_wa_qr_svg },
-    { 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_tpl_ops[] = {
-    { NGX_HTTP_GET, "whatsapp.templates.get", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_PUT, "whatsapp.templates.put", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "whatsapp.templates.get", "admin", TENANT, NULL,
+      NULL },
+    { NGX_HTTP_PUT, 200, "whatsapp.templates.put", "admin", TENANT,
       ngx_http_helpdesk_api_wa_templates_put, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_send_ops[] = {
-    { NGX_HTTP_POST, "ticket.whatsapp_template", "tickets:write", TENANT,
+    { NGX_HTTP_POST, 201, "ticket.whatsapp_template", "tickets:write", TENANT,
       ngx_http_helpdesk_api_wa_template_send, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_was_ops[] = {
-    { NGX_HTTP_GET, "whatsapp.list", "admin", TENANT, NULL, NULL },
-    { NGX_HTTP_POST, "whatsapp.create", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "whatsapp.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_POST, 201, "whatsapp.create", "admin", TENANT,
       ngx_http_helpdesk_api_wa_create, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_ops[] = {
-    { NGX_HTTP_GET, "whatsapp.get", "admin", TENANT,
+    { NGX_HTTP_GET, 200, "whatsapp.get", "admin", TENANT,
       ngx_http_helpdesk_api_wa_id, NULL },
-    { NGX_HTTP_PATCH, "whatsapp.update", "admin", TENANT,
+    { NGX_HTTP_PATCH, 200, "whatsapp.update", "admin", TENANT,
       ngx_http_helpdesk_api_wa_update, NULL },
-    { NGX_HTTP_DELETE, "whatsapp.delete", "admin", TENANT,
+    { NGX_HTTP_DELETE, 204, "whatsapp.delete", "admin", TENANT,
       ngx_http_helpdesk_api_wa_id, NULL },
-    { 0, NULL, NULL, 0, NULL, NULL }
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 #undef TENANT

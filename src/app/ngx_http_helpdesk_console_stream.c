@@ -106,7 +106,7 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_streams_t  *all = &ngx_http_helpdesk_streams;
 
     /* {"tenant": id, "since": the last event when the stream opened} */
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
     tenant = json_string_value(json_object_get(body, "tenant"));
     since = json_integer_value(json_object_get(body, "since"));
 

@@ -59,6 +59,7 @@ typedef enum {
 
 typedef struct {
     ngx_uint_t                          method;
+    ngx_uint_t                          status;     /* on success */
     const char                         *pattern;    /* '*' is one segment */
     const char                         *op;
     ngx_http_helpdesk_portal_flow_e     flow;

@@ -123,8 +123,8 @@ ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    /* every statement of the apps answers one row of two or three */
-    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+    /* every statement of the apps answers one row: a body, or a file */
+    if (PQntuples(res) != 1 || PQnfields(res) < 1) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "helpdesk: the statement answered %d rows of %d "
                       "columns", PQntuples(res), PQnfields(res));
@@ -136,7 +136,7 @@ ngx_http_helpdesk_portal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 }
 
 
-/* the statement's (status, body) as the answer */
+/* the statement's body as the answer, with the operation's status */
 void
 ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res)
@@ -146,14 +146,8 @@ ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_uint_t           status;
     ngx_http_request_t  *r = ctx->req.r;
 
-    status = ngx_atoi((u_char *) PQgetvalue(res, 0, 0),
-                      PQgetlength(res, 0, 0));
-    len = PQgetisnull(res, 0, 1) ? 0 : (size_t) PQgetlength(res, 0, 1);
-
-    if (status == (ngx_uint_t) NGX_ERROR) {
-        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    status = ctx->op->status;
+    len = PQgetisnull(res, 0, 0) ? 0 : (size_t) PQgetlength(res, 0, 0);
 
     body = ngx_pnalloc(r->pool, len + 1);
     if (body == NULL) {
@@ -161,7 +155,7 @@ ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
         return;
     }
 
-    ngx_memcpy(body, PQgetvalue(res, 0, 1), len);
+    ngx_memcpy(body, PQgetvalue(res, 0, 0), len);
 
     if (status == NGX_HTTP_NO_CONTENT || status == NGX_HTTP_ACCEPTED) {
         len = 0;
@@ -195,7 +189,7 @@ ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_error_t         err;
     ngx_http_request_t  *r = ctx->req.r;
 
-    v = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
+    v = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0),
                    JSON_DECODE_ANY, &err);
 
     if (!json_is_string(v)) {

@@ -342,7 +342,7 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
             ngx_helpdesk_pg_param_binary(&ctx->query, ctx->raw_body.data,
                                          ctx->raw_body.len);
 
-            /* the common completion: errors, then the (status, body) */
+            /* the common completion: errors, then the body */
             ngx_http_helpdesk_portal_run(ctx, ngx_http_helpdesk_portal_reply);
             return;
         }
@@ -454,7 +454,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char          *hash, *user, *totp;
     ngx_http_request_t  *r = ctx->req.r;
 
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1),
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0),
                       JSON_DECODE_ANY, &err);
 
     switch (ctx->op->flow) {
@@ -497,8 +497,8 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         /* login.result */
         json_decref(body);
 
-        if (ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0))
-            != NGX_HTTP_OK
+        /* no body: the database refused the login (and audited it) */
+        if (PQgetisnull(res, 0, 0)
             || ctx->step != NGX_HTTP_HELPDESK_STEP_LOGGED_IN)
         {
             if (ctx->totp_failed) {
@@ -523,7 +523,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
             /* the account exists: log it in */
             ctx->step = NGX_HTTP_HELPDESK_STEP_SESSION;
             user = NULL;
-            a = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0,
+            a = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0,
                            &err);
             user = json_string_value(json_object_get(a, "id"));
 

@@ -164,7 +164,7 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     const ngx_helpdesk_www_file_t  *page, *i18n;
     char                            name[32];
 
-    boot = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    boot = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
     if (boot == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;

@@ -28,7 +28,7 @@ ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_error_t         err;
     ngx_http_request_t  *r = ctx->req.r;
 
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
     uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
 
     if (uri.data == NULL) {
@@ -97,7 +97,7 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t      secret, code;
     json_error_t   err;
 
-    body = json_loadb(PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1), 0, &err);
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
     secret.data = (u_char *) json_string_value(json_object_get(body, "secret"));
     c = json_object_get(ctx->args, "code");
 
