@@ -79,6 +79,15 @@ BEGIN
                AND tableowner IN ('helpdesk_app', 'helpdesk_service')) THEN
         RAISE EXCEPTION 'a table of schema helpdesk belongs to the app or the service role';
     END IF;
+    -- the concerns' schemas belong to the owner role, whoever made them
+    SELECT string_agg(nspname, ', ') INTO bad FROM pg_namespace
+    WHERE nspname IN ('helpdesk', 'tickets', 'rest', 'outbox', 'whatsapp',
+                      'portal', 'console')
+      AND nspowner <> 'helpdesk_owner'::regrole;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'schemas not owned by helpdesk_owner: %', bad;
+    END IF;
+
     -- a function in a schema that is neither "api", "helpdesk" nor a
     -- concern's: a file of sql/ nobody listed here
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad

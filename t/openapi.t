@@ -41,7 +41,7 @@ for my $app (['ngx_http_helpdesk_portal.c', '/_/api'],
     my ($file, $prefix) = @$app;
     my $c = slurp("$top/src/app/$file");
     my $n = 0;
-    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PUT|PATCH|DELETE),\s*"(\/[^"]*)"/g) {
+    while ($c =~ /\{\s*NGX_HTTP_(GET|POST|PUT|PATCH|DELETE),\s*\d{3},\s*"(\/[^"]*)"/g) {
         $code{"$1 " . shape("$prefix$2")} = $file;
         $n++;
     }

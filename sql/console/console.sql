@@ -926,7 +926,7 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    body := r->'body';
+    body := nullif(r->'body', 'null'::jsonb);
 END
 $$;
 -- the result lost its HTTP status (the module's to decide)

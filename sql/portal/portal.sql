@@ -935,7 +935,7 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    body := r->'body';
+    body := nullif(r->'body', 'null'::jsonb);
 END
 $$;
 

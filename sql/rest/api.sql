@@ -174,7 +174,7 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END IF;
 
-    body := r->'body';
+    body := nullif(r->'body', 'null'::jsonb);
     location := r->>'location';
 END
 $$;

@@ -450,6 +450,7 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res)
 {
     json_t              *body, *a;
+    ngx_flag_t           known;
     json_error_t         err;
     const char          *hash, *user, *totp;
     ngx_http_request_t  *r = ctx->req.r;
@@ -494,11 +495,14 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
             return;
         }
 
-        /* login.result */
+        /*
+         * login.result: the user, or no body when the database refused
+         * the login (and audited it); anything else is a refusal too
+         */
+        known = (json_string_value(json_object_get(body, "id")) != NULL);
         json_decref(body);
 
-        /* no body: the database refused the login (and audited it) */
-        if (PQgetisnull(res, 0, 0)
+        if (PQgetisnull(res, 0, 0) || !known
             || ctx->step != NGX_HTTP_HELPDESK_STEP_LOGGED_IN)
         {
             if (ctx->totp_failed) {

@@ -108,11 +108,12 @@ redis-stop)
 migrate)
     # The schema in two parts (see sql/migrations/001_schema.sql):
     #   sql/migrations/NNN_*.sql  table changes, each applied once, in order,
-    #                             in its own transaction, recorded with its
-    #                             checksum; never edited once released
+    #                             recorded with its checksum; never edited
+    #                             once released
     #   sql/<concern>/*.sql       functions, all re-applied every time after
-    #                             the migrations, then sql/privileges.sql,
-    #                             in one transaction
+    #                             the migrations, then sql/privileges.sql
+    # all in one transaction: a step that fails leaves the database as it
+    # was, with the functions that go with its tables.
     # The files are read from a copy in DIR, which the server's account can
     # read even when the work tree is private.
     rm -rf "$dir/sql"
@@ -143,6 +144,8 @@ MSG
         exit 1
     fi
     applied=$(psql_su -d helpdesk -tAc "SELECT version || ' ' || coalesce(checksum, '') FROM helpdesk_meta.schema_migrations")
+    set --
+    pending=
     for f in "$dir"/sql/migrations/[0-9]*.sql; do
         v="migrations/$(basename "$f" .sql)"
         sum=$(sha256sum "$f" | cut -c1-64)
@@ -155,17 +158,20 @@ MSG
             fi
             continue
         fi
-        psql_su -d helpdesk --single-transaction -f "$f" \
-            -c "INSERT INTO helpdesk_meta.schema_migrations (version, checksum) VALUES ('$v', '$sum')" >/dev/null
-        echo "migrated: $v"
+        set -- "$@" -f "$f" -c "RESET ROLE" \
+            -c "INSERT INTO helpdesk_meta.schema_migrations (version, checksum) VALUES ('$v', '$sum')"
+        pending="$pending $v"
     done
-    set --
     for f in "$dir"/sql/*/*.sql; do
         case "$f" in "$dir"/sql/migrations/*) continue ;; esac
         set -- "$@" -f "$f" -c "RESET ROLE"
     done
-    psql_su -d helpdesk --single-transaction -c "SET LOCAL check_function_bodies = off" \
-        "$@" -f "$dir/sql/privileges.sql" >/dev/null
+    psql_su -d helpdesk --single-transaction \
+        -c "SET LOCAL check_function_bodies = off" "$@" \
+        -f "$dir/sql/privileges.sql" >/dev/null
+    for v in $pending; do
+        echo "migrated: $v"
+    done
     ;;
 
 psql)

@@ -56,13 +56,13 @@ close $get;
 # the same statement the module sends for a POST, for pgbench
 (my $sqlbody = $body) =~ s/'/''/g;
 open my $sql, '>', "$dir/create.sql" or die;
-print $sql "SELECT status FROM rest.api_call(sha256(convert_to('$acme->{key}', 'UTF8')), "
+print $sql "SELECT body FROM api.api_call(sha256(convert_to('$acme->{key}', 'UTF8')), "
          . "'tickets:write', '127.0.0.1'::inet, 'ticket.create', '$sqlbody'::jsonb);\n";
 close $sql;
 chmod 0644, "$dir/create.sql";
 
 open $sql, '>', "$dir/get.sql" or die;
-print $sql "SELECT status FROM rest.api_call(sha256(convert_to('$acme->{key}', 'UTF8')), "
+print $sql "SELECT body FROM api.api_call(sha256(convert_to('$acme->{key}', 'UTF8')), "
          . "'tickets:read', '127.0.0.1'::inet, 'ticket.get', '{\"id\": \"$ticket->{id}\"}'::jsonb);\n";
 close $sql;
 chmod 0644, "$dir/get.sql";

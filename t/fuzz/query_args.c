@@ -19,11 +19,11 @@
 static ngx_http_helpdesk_loc_conf_t  ngx_fuzz_hlcf;
 
 static const ngx_http_helpdesk_portal_op_t  ngx_fuzz_ops[] = {
-    { NGX_HTTP_GET, "/tickets", "tickets.list",
+    { NGX_HTTP_GET, 200, "/tickets", "tickets.list",
       NGX_HTTP_HELPDESK_FLOW_CALL, { NULL, NULL } },
-    { NGX_HTTP_GET, "/kb/*/*", "kb.article",
+    { NGX_HTTP_GET, 200, "/kb/*/*", "kb.article",
       NGX_HTTP_HELPDESK_FLOW_CALL, { "category", "slug" } },
-    { NGX_HTTP_GET, "/customers.csv", "customers.csv",
+    { NGX_HTTP_GET, 200, "/customers.csv", "customers.csv",
       NGX_HTTP_HELPDESK_FLOW_CSV, { NULL, NULL } }
 };
 

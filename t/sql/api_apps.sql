@@ -3,12 +3,12 @@
 -- from the Host (<slug>.<base domain>); the user from the session, which
 -- must belong to that tenant and have the app's role.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 SELECT hdtest.fixtures();
 
 CREATE FUNCTION pg_temp.app(fn text, host text, u text, op text, args jsonb) RETURNS text
 LANGUAGE sql AS $$
-    SELECT format('SELECT row_to_json(r)::text FROM api.%I(%L, ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L) r',
+    SELECT format('SELECT jsonb_build_object(''body'', r.body)::text FROM api.%I(%L, ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L) r',
                   fn, host, u, op, args)
 $$;
 
@@ -16,6 +16,9 @@ $$;
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'nowhere.example', NULL, 'boot', '{}')),
           '{"sqlstate": "HDNFD", "hint": "unknown-site", "message": "there is no support portal at this address", "detail": ""}'::jsonb,
           'portal: a host that is no tenant''s: HDNFD unknown-site');
+SELECT is(hdtest.as_role(format('SELECT (body IS NULL)::text FROM api.portal_call(%L, ''helpdesk.test'', NULL, ''192.0.2.1'', %L, %L)',
+                                 'acme.helpdesk.test', 'login.result', '{"ok": false, "email": "x@acme.example"}')),
+          'true', 'portal: a refused login answers no body at all (not a JSON null)');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'dead.helpdesk.test', NULL, 'boot', '{}')) ->> 'hint',
           'unknown-site', 'portal: a disabled tenant''s host: unknown-site');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'acme.helpdesk.test', NULL, 'ticket.list', '{}')) ->> 'sqlstate',
@@ -61,8 +64,8 @@ SELECT is(hdtest.error_of(pg_temp.app('console_call', 'acme.helpdesk.test', 'a00
                                       'ticket.get', '{"number": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
           'HDNFD', 'console: another tenant''s ticket by id: HDNFD');
 SELECT is(hdtest.as_role(pg_temp.app('console_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000e1',
-                                     'ticket.get', '{"number": "TKT-000001"}'))::jsonb ->> 'status',
-          '200', 'console: an agent opens their tenant''s ticket');
+                                     'ticket.get', '{"number": "TKT-000001"}'))::jsonb #>> '{body,number}',
+          'TKT-000001', 'console: an agent opens their tenant''s ticket');
 SELECT is(hdtest.error_of(pg_temp.app('console_call', 'acme.helpdesk.test', 'a0000000-0000-4000-8000-0000000000e1',
                                       'nothing', '{}')) ->> 'sqlstate',
           'HDNFD', 'console: an unknown operation: HDNFD');
