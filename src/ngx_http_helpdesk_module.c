@@ -11,6 +11,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_http_helpdesk_request.h"
+#include "http/ngx_http_helpdesk_log.h"
 #include "api/ngx_http_helpdesk_api.h"
 #include "whatsapp/ngx_http_helpdesk_whatsapp.h"
 #include "app/ngx_http_helpdesk_portal.h"
@@ -42,6 +43,9 @@ static char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_helpdesk_console_host(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_helpdesk_console_entry(ngx_http_request_t *r);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -111,6 +115,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       offsetof(ngx_http_helpdesk_loc_conf_t, base_domain),
       NULL },
 
+    { ngx_string("helpdesk_agent_console_host"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_helpdesk_console_host,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_helpdesk_loc_conf_t, console_host),
+      NULL },
+
     { ngx_string("helpdesk_upload_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -144,7 +155,7 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_helpdesk_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_helpdesk_log_add_variables,   /* preconfiguration */
     ngx_http_helpdesk_req_filters_init,    /* postconfiguration */
 
     ngx_http_helpdesk_create_main_conf,    /* create main configuration */
@@ -261,6 +272,14 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->whatsapp, prev->whatsapp, 0);
     ngx_conf_merge_value(conf->portal, prev->portal, 0);
     ngx_conf_merge_str_value(conf->base_domain, prev->base_domain, "");
+    ngx_conf_merge_str_value(conf->console_host, prev->console_host, "");
+
+    /* the console on its own names: its tenants are <slug>.<console_host> */
+    conf->portal_domain = conf->base_domain;
+
+    if (conf->console == 1 && conf->console_host.len) {
+        conf->base_domain = conf->console_host;
+    }
     ngx_conf_merge_size_value(conf->upload_max, prev->upload_max,
                               25 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->session_idle, prev->session_idle, 1800);
@@ -599,10 +618,99 @@ ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The console, and under it ("<location>_/rest/") the REST API its
+ * settings pages call with the agent's session: the console's cookie is
+ * scoped to the console's path, so the API must be reachable there.
+ */
 static char *
 ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    return ngx_http_helpdesk_app(cf, conf, ngx_http_helpdesk_console_handler);
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    char                      *rv;
+    u_char                    *p;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rv = ngx_http_helpdesk_app(cf, conf, ngx_http_helpdesk_console_entry);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    p = ngx_pnalloc(cf->pool, clcf->name.len + sizeof("_/rest") - 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->console = 1;
+    hlcf->api_prefix.data = p;
+    p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+    p = ngx_cpymem(p, "_/rest", sizeof("_/rest") - 1);
+    hlcf->api_prefix.len = p - hlcf->api_prefix.data;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_console_entry(ngx_http_request_t *r)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+
+    if (r->uri.len > hlcf->api_prefix.len
+        && r->uri.data[hlcf->api_prefix.len] == '/'
+        && ngx_strncmp(r->uri.data, hlcf->api_prefix.data,
+                       hlcf->api_prefix.len) == 0)
+    {
+        return ngx_http_helpdesk_api_handler(r);
+    }
+
+    return ngx_http_helpdesk_console_handler(r);
+}
+
+
+/* a name: no scheme, no port, no slash, no leading or trailing dot */
+static char *
+ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (hlcf->console_host.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!((value[1].data[i] >= 'a' && value[1].data[i] <= 'z')
+              || (value[1].data[i] >= '0' && value[1].data[i] <= '9')
+              || value[1].data[i] == '-' || value[1].data[i] == '.'))
+        {
+            break;
+        }
+    }
+
+    if (value[1].len == 0 || value[1].len > 200 || i < value[1].len
+        || value[1].data[0] == '.' || value[1].data[value[1].len - 1] == '.')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be a lower-case domain name such as "
+                           "\"agents.support.example\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->console_host = value[1];
+
+    return NGX_CONF_OK;
 }
 
 

@@ -52,6 +52,15 @@ typedef struct {
 
     /* the portal */
     ngx_str_t                   base_domain;
+
+    /*
+     * The console: on its own names when console_host is set, then the
+     * tenant is <slug>.<console_host> (base_domain becomes console_host in
+     * the console's locations; portal_domain keeps the portal's).
+     */
+    ngx_flag_t                  console;
+    ngx_str_t                   console_host;
+    ngx_str_t                   portal_domain;
     size_t                      upload_max;
     time_t                      session_idle;
     time_t                      session_lifetime;

@@ -823,10 +823,16 @@ END
 $$;
 
 -- The same, as CSV (RFC 4180), for a spreadsheet.
+--
+-- Every field is quoted, its quotes doubled.  A spreadsheet takes a cell
+-- that starts with = + - @ (or a tab or a carriage return, which some
+-- read as the start of one) for a formula, and most skip leading blanks
+-- and control characters first: such a cell gets a leading ' so it is
+-- read as text ("=HYPERLINK(...)" in a customer's name stays a name).
 CREATE OR REPLACE FUNCTION console.csv_field(v text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    -- quoted, and a leading = + - @ defused so a spreadsheet reads text
-    SELECT '"' || replace(CASE WHEN v ~ '^[=+\-@]' THEN '''' || v ELSE coalesce(v, '') END,
+    SELECT '"' || replace(CASE WHEN v ~ '^[[:space:][:cntrl:]]*[-=+@\t\r]'
+                               THEN '''' || v ELSE coalesce(v, '') END,
                           '"', '""') || '"'
 $$;
 

@@ -470,7 +470,9 @@ END
 $$;
 
 -- body_html is rendered from the Markdown by the module (cmark, raw HTML
--- dropped) and passed along with the body.
+-- dropped) and passed along with the body; the module refuses a request
+-- that carries HTML of its own, and HTML is stored (and marked as the
+-- renderer's) only together with the Markdown it was rendered from.
 CREATE OR REPLACE FUNCTION portal.kb_article_save(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -514,11 +516,12 @@ BEGIN
 
     IF a.article_id IS NULL THEN
         INSERT INTO helpdesk.kb_articles (tenant_id, category_id, slug, language, title,
-                                          body_md, body_html, visibility)
+                                          body_md, body_html, html_rendered, visibility)
         VALUES ((ctx->>'tenant_id')::uuid, c.category_id, args->>'slug',
                 coalesce(args->>'language', 'pt-BR'), args->>'title',
-                coalesce(args->>'body', ''), coalesce(args->>'body_html', ''),
-                coalesce(args->>'visibility', 'public'))
+                coalesce(args->>'body', ''),
+                CASE WHEN args ? 'body' THEN coalesce(args->>'body_html', '') ELSE '' END,
+                true, coalesce(args->>'visibility', 'public'))
         ON CONFLICT (tenant_id, slug) DO NOTHING
         RETURNING * INTO a;
 
@@ -538,6 +541,7 @@ BEGIN
         category_id = CASE WHEN args ? 'category' THEN c.category_id ELSE x.category_id END,
         body_md = coalesce(args->>'body', x.body_md),
         body_html = CASE WHEN args ? 'body' THEN coalesce(args->>'body_html', '') ELSE x.body_html END,
+        html_rendered = CASE WHEN args ? 'body' THEN true ELSE x.html_rendered END,
         updated_at = now()
     WHERE x.tenant_id = a.tenant_id AND x.article_id = a.article_id
     RETURNING * INTO a;

@@ -778,7 +778,9 @@ BEGIN
       AND v.voter = args->>'voter';
 
     RETURN jsonb_build_object('body', portal.kb_article_brief(a)
-        || jsonb_build_object('html', a.body_html, 'helpful', a.helpful,
+        || jsonb_build_object('html', CASE WHEN a.html_rendered THEN a.body_html END,
+                              'markdown', CASE WHEN NOT a.html_rendered THEN a.body_md END,
+                              'helpful', a.helpful,
                               'not_helpful', a.not_helpful, 'my_vote', mine,
                               'category', CASE WHEN c.category_id IS NOT NULL THEN
                                   jsonb_build_object('slug', c.slug, 'name', c.name) END));

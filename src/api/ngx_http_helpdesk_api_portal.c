@@ -78,15 +78,41 @@ ngx_http_helpdesk_api_domain(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-/* an article: its Markdown rendered once, when it is written */
+/*
+ * An article: its Markdown rendered once, when it is written.  Its HTML is
+ * the renderer's only: a field of HTML sent by the client ("body_html",
+ * "html", anything named "..._html") is refused, never stored or passed on.
+ */
 static ngx_int_t
 ngx_http_helpdesk_api_kb_article(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    json_t     *md;
-    ngx_str_t   html;
+    size_t       n;
+    json_t      *md, *v;
+    ngx_str_t    html;
+    const char  *key;
 
     if (ngx_http_helpdesk_api_portal_body(ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (!json_is_object(ctx->args)) {
+        return NGX_OK;
+    }
+
+    json_object_foreach(ctx->args, key, v) {
+        n = ngx_strlen(key);
+
+        if ((n >= 4 && ngx_strcasecmp((u_char *) key + n - 4,
+                                      (u_char *) "html") == 0))
+        {
+            ngx_helpdesk_json_error(ctx->errors, key,
+                "HTML is rendered by the server from the Markdown in "
+                "\"body\"; send the Markdown only");
+        }
+    }
+
+    if (json_array_size(ctx->errors)) {
+        return NGX_OK;
     }
 
     if (ctx->nparams && ngx_http_helpdesk_api_param(ctx, "id", 0) != NGX_OK) {

@@ -18,6 +18,18 @@
 #define CALL      NGX_HTTP_HELPDESK_FLOW_CALL
 
 
+/*
+ * The console's own policy, stricter than the portal's: no form posts,
+ * no data: images but the QR code's, nothing embedded, no workers, no
+ * plugins, and only this origin to talk to.
+ */
+#define NGX_HTTP_HELPDESK_CONSOLE_CSP                                        \
+    "default-src 'none'; script-src 'self'; style-src 'self'; "             \
+    "img-src 'self' data:; connect-src 'self'; form-action 'none'; "        \
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'; "          \
+    "worker-src 'none'; manifest-src 'none'"
+
+
 static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_GET,    200, "/boot", "boot", CALL, { NULL } },
     { NGX_HTTP_POST,   200, "/login", "login", NGX_HTTP_HELPDESK_FLOW_LOGIN,
@@ -91,6 +103,7 @@ static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_console_app = {
     "SELECT filename, content_type, data FROM api.console_attachment"
     "($1, $2, $3::uuid, $4::inet, $5, $6)",
     "console/index.html",
+    NGX_HTTP_HELPDESK_CONSOLE_CSP,
     ngx_http_helpdesk_console_ops
 };
 

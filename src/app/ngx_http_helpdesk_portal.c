@@ -33,8 +33,10 @@
 
 static ngx_int_t ngx_http_helpdesk_portal_route(
     ngx_http_helpdesk_portal_ctx_t *ctx, u_char *p, u_char *last);
-static ngx_int_t ngx_http_helpdesk_portal_headers(ngx_http_request_t *r,
-    ngx_flag_t tls);
+static ngx_int_t ngx_http_helpdesk_portal_headers(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static ngx_int_t ngx_http_helpdesk_console_elsewhere(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_app_start(
     ngx_http_helpdesk_portal_ctx_t *ctx);
 static off_t ngx_http_helpdesk_portal_body_limit(
@@ -104,7 +106,7 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_portal_ops[] = {
       NGX_HTTP_HELPDESK_FLOW_CALL,
       { NULL } },
     { NGX_HTTP_GET,  200, "/kb/articles/*", "kb.article",
-      NGX_HTTP_HELPDESK_FLOW_CALL, { "slug" } },
+      NGX_HTTP_HELPDESK_FLOW_ARTICLE, { "slug" } },
     { NGX_HTTP_POST, 200, "/kb/articles/*/vote", "kb.vote",
       NGX_HTTP_HELPDESK_FLOW_CALL, { "slug" } },
     { 0, 0, NULL, NULL, 0, { NULL } }
@@ -121,6 +123,7 @@ static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_portal_app = {
     "SELECT filename, content_type, data FROM api.portal_attachment"
     "($1, $2, $3::uuid, $4::inet, $5, $6)",
     "portal/index.html",
+    NGX_HTTP_HELPDESK_PORTAL_CSP,
     ngx_http_helpdesk_portal_ops
 };
 
@@ -199,7 +202,7 @@ ngx_http_helpdesk_app_start(ngx_http_helpdesk_portal_ctx_t *ctx)
                     || ngx_strncasecmp((u_char *) sni, ctx->req.host.data,
                                        ctx->req.host.len) != 0))
         {
-            if (ngx_http_helpdesk_portal_headers(r, 1) != NGX_OK) {
+            if (ngx_http_helpdesk_portal_headers(ctx) != NGX_OK) {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
@@ -214,8 +217,15 @@ ngx_http_helpdesk_app_start(ngx_http_helpdesk_portal_ctx_t *ctx)
     }
 #endif
 
-    if (ngx_http_helpdesk_portal_headers(r, ctx->req.tls) != NGX_OK) {
+    if (ngx_http_helpdesk_portal_headers(ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->req.hlcf->console && ctx->req.hlcf->console_host.len) {
+        rc = ngx_http_helpdesk_console_elsewhere(ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
     }
 
     p = ctx->path.data;
@@ -357,17 +367,23 @@ ngx_http_helpdesk_portal_cleanup(void *data)
 }
 
 
+/*
+ * Each app answers with its own policy only: the portal's and the
+ * console's are not merged, so a weaker one never applies to the other.
+ */
 static ngx_int_t
-ngx_http_helpdesk_portal_headers(ngx_http_request_t *r, ngx_flag_t tls)
+ngx_http_helpdesk_portal_headers(ngx_http_helpdesk_portal_ctx_t *ctx)
 {
-    ngx_uint_t  i;
-    ngx_str_t   v;
+    ngx_uint_t           i;
+    ngx_str_t            v;
+    ngx_flag_t           tls = ctx->req.tls;
+    ngx_http_request_t  *r = ctx->req.r;
 
     static struct {
         const char  *name;
         const char  *value;
     }  headers[] = {
-        { "Content-Security-Policy", NGX_HTTP_HELPDESK_PORTAL_CSP },
+        { "Content-Security-Policy", NULL },
         { "Referrer-Policy", "same-origin" },
         { "X-Frame-Options", "DENY" },
         { "X-Content-Type-Options", "nosniff" },
@@ -382,8 +398,9 @@ ngx_http_helpdesk_portal_headers(ngx_http_request_t *r, ngx_flag_t tls)
             continue;
         }
 
-        v.data = (u_char *) headers[i].value;
-        v.len = ngx_strlen(headers[i].value);
+        v.data = (u_char *) (headers[i].value ? headers[i].value
+                                              : ctx->app->csp);
+        v.len = ngx_strlen(v.data);
 
         if (ngx_helpdesk_http_header_out(r, headers[i].name, &v) != NGX_OK) {
             return NGX_ERROR;
@@ -541,6 +558,11 @@ ngx_http_helpdesk_portal_api(ngx_http_helpdesk_portal_ctx_t *ctx)
                                       ngx_http_helpdesk_portal_csv);
         return;
 
+    case NGX_HTTP_HELPDESK_FLOW_ARTICLE:
+        ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
+                                      ngx_http_helpdesk_portal_article);
+        return;
+
     default:
         ngx_http_helpdesk_portal_flow(ctx);
         return;
@@ -586,11 +608,17 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_request_t  *r = ctx->req.r;
 
     /*
-     * Every cookie is the site's: the console's session also authorizes
-     * the REST API on the same name (its settings pages call it).  The
-     * apps are kept apart by the cookies' names and the sessions' kinds.
+     * A session cookie belongs to its app's path ("/agent/" for the
+     * console, whose REST API is under it too), so the portal's pages
+     * never receive the console's; the sessions' kinds keep them apart as
+     * well.  The CSRF cookie is the site's: the pages read it.
      */
-    ngx_str_set(&path, "");
+    if (ngx_strcmp(name, "hd_csrf") == 0) {
+        ngx_str_set(&path, "");
+
+    } else {
+        path = ctx->req.hlcf->app_prefix;
+    }
 
     len = ngx_strlen(name) + 1 + value->len + path.len
           + sizeof("; Path=/; Max-Age=; SameSite=Lax; HttpOnly; Secure") - 1
@@ -627,3 +655,86 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
+
+
+/*
+ * The console on its own names (helpdesk_agent_console_host): a request
+ * for it on any other name -- the portal's origin -- is sent to the same
+ * path on <slug>.<console host> when the name is <slug>.<portal domain>,
+ * and is "not found" otherwise.  NGX_DECLINED: the name is the console's.
+ */
+static ngx_int_t
+ngx_http_helpdesk_console_elsewhere(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    u_char                        *p, *dot;
+    size_t                         len;
+    ngx_str_t                     *host, slug;
+    ngx_table_elt_t               *h;
+    ngx_http_request_t            *r = ctx->req.r;
+    ngx_http_helpdesk_loc_conf_t  *hlcf = ctx->req.hlcf;
+
+    host = &ctx->req.host;
+
+    if (host->len > hlcf->console_host.len + 1
+        && host->data[host->len - hlcf->console_host.len - 1] == '.'
+        && ngx_strncmp(host->data + host->len - hlcf->console_host.len,
+                       hlcf->console_host.data, hlcf->console_host.len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    (void) ngx_http_discard_request_body(r);
+
+    dot = ngx_strlchr(host->data, host->data + host->len, '.');
+
+    if (dot == NULL || hlcf->portal_domain.len == 0
+        || (size_t) (host->data + host->len - dot - 1)
+           != hlcf->portal_domain.len
+        || ngx_strncmp(dot + 1, hlcf->portal_domain.data,
+                       hlcf->portal_domain.len) != 0
+        || !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
+                   "Not Found", "the agent console is not served on this "
+                   "name", NULL);
+    }
+
+    slug.data = host->data;
+    slug.len = dot - host->data;
+
+    /* the request line's own bytes: no CR or LF can be in them */
+    len = sizeof("https://.:") - 1 + slug.len + hlcf->console_host.len
+          + ctx->req.port.len + r->unparsed_uri.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Location");
+    h->value.data = p;
+
+    p = ngx_sprintf(p, "%s://%V.%V", ctx->req.tls ? "https" : "http", &slug,
+                    &hlcf->console_host);
+
+    if (ctx->req.port.len) {
+        p = ngx_sprintf(p, ":%V", &ctx->req.port);
+    }
+
+    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+
+    h->value.len = p - h->value.data;
+    r->headers_out.location = h;
+
+    r->headers_out.status = NGX_HTTP_PERMANENT_REDIRECT;
+    r->header_only = 1;
+    r->headers_out.content_length_n = 0;
+
+    return ngx_http_send_header(r);
+}

@@ -33,6 +33,7 @@ typedef enum {
     NGX_HTTP_HELPDESK_FLOW_UPLOAD,
     NGX_HTTP_HELPDESK_FLOW_DOWNLOAD,
     NGX_HTTP_HELPDESK_FLOW_CSV,         /* one call, its text as a CSV file */
+    NGX_HTTP_HELPDESK_FLOW_ARTICLE,     /* one call, an article's HTML */
     NGX_HTTP_HELPDESK_FLOW_STREAM,      /* server-sent events (the console) */
     NGX_HTTP_HELPDESK_FLOW_TOTP_SETUP,  /* a new secret, shown as a QR code */
     NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM /* a code, then the change it allows */
@@ -78,6 +79,7 @@ typedef struct {
     const char                         *upload_sql;
     const char                         *file_sql;
     const char                         *page;       /* under src/www */
+    const char                         *csp;        /* its pages' policy */
     const ngx_http_helpdesk_portal_op_t *ops;
 } ngx_http_helpdesk_app_t;
 
@@ -154,6 +156,8 @@ void ngx_http_helpdesk_portal_run(ngx_http_helpdesk_portal_ctx_t *ctx,
 void ngx_http_helpdesk_portal_reply(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 void ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+void ngx_http_helpdesk_portal_article(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 void ngx_http_helpdesk_portal_finalize(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_int_t rc);

@@ -129,7 +129,8 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
 
     /* query arguments as strings (q, limit, status) */
     if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CALL
-        || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV)
+        || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_CSV
+        || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_ARTICLE)
     {
         if (ngx_http_helpdesk_route_args(r, ngx_http_helpdesk_portal_arg, ctx)
             != NGX_OK)

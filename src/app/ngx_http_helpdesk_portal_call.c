@@ -14,6 +14,7 @@
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
 #include "lib/ngx_helpdesk_json.h"
+#include "lib/ngx_helpdesk_markdown.h"
 #include "ngx_http_helpdesk_portal.h"
 
 
@@ -227,4 +228,73 @@ ngx_http_helpdesk_portal_csv(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_http_helpdesk_portal_finalize(ctx,
         ngx_helpdesk_http_send(r, NGX_HTTP_OK, "text/csv; charset=utf-8",
                                data, h.len));
+}
+
+/*
+ * An article of the knowledge base.  The HTML the page inserts is only
+ * ever cmark's, in its safe mode: rendered when the article was written,
+ * or -- for an article whose stored HTML the renderer did not write (the
+ * database answers its Markdown instead) -- rendered here, now.
+ */
+void
+ngx_http_helpdesk_portal_article(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t              *body, *md, *v;
+    ngx_str_t            html, out;
+    json_error_t         err;
+    ngx_http_request_t  *r = ctx->req.r;
+
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
+
+    if (!json_is_object(body)) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    md = json_object_get(body, "markdown");
+
+    if (json_is_string(md)) {
+        if (ngx_helpdesk_markdown_html(r->pool,
+                                       (u_char *) json_string_value(md),
+                                       json_string_length(md), &html)
+            != NGX_OK)
+        {
+            json_decref(body);
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        v = json_stringn((char *) html.data, html.len);
+
+        if (v == NULL || json_object_set_new(body, "html", v) != 0) {
+            json_decref(body);
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    (void) json_object_del(body, "markdown");
+
+    if (ngx_helpdesk_json_dump(r->pool, body, &out) != NGX_OK) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    json_decref(body);
+
+    ngx_str_set(&ctx->out, "no-store");
+
+    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &ctx->out) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_finalize(ctx,
+        ngx_helpdesk_http_send(r, ctx->op->status, "application/json",
+                               out.data, out.len));
 }

@@ -12,6 +12,7 @@
 
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_magic.h"
 #include "www/ngx_helpdesk_www.h"
 #include "ngx_http_helpdesk_portal.h"
 
@@ -483,6 +484,7 @@ ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     size_t                           len;
     ngx_str_t                        v, type;
     ngx_table_elt_t                 *inm;
+    const ngx_helpdesk_magic_t      *kind;
     ngx_http_helpdesk_portal_ctx_t  *ctx = q->data;
     ngx_http_request_t              *r = ctx->req.r;
 
@@ -498,19 +500,15 @@ ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    type.len = PQgetlength(res, 0, 0);
-    type.data = ngx_pnalloc(r->pool, type.len + 1);
     len = PQgetlength(res, 0, 2);
     data = ngx_pnalloc(r->pool, len ? len : 1);
     etag = ngx_pnalloc(r->pool, 2 + 16);
 
-    if (type.data == NULL || data == NULL || etag == NULL) {
+    if (data == NULL || etag == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_memcpy(type.data, PQgetvalue(res, 0, 0), type.len);
-    type.data[type.len] = '\0';
     ngx_memcpy(data, PQgetvalue(res, 0, 2), len);
 
     etag[0] = '"';
@@ -538,6 +536,29 @@ ngx_http_helpdesk_portal_image_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
         r->header_only = 1;
         ngx_http_helpdesk_portal_finalize(ctx, ngx_http_send_header(r));
+        return;
+    }
+
+    /*
+     * The type the bytes say, not the stored one: a logo is shown in the
+     * portal's pages, so only a raster image (or an icon) is named as one.
+     */
+    kind = ngx_helpdesk_magic(data, len);
+
+    if (kind->inline_ok) {
+        type.data = (u_char *) kind->type;
+
+    } else if (len >= 4 && ngx_memcmp(data, "\0\0\1\0", 4) == 0) {
+        type.data = (u_char *) "image/x-icon";
+
+    } else {
+        type.data = (u_char *) kind->type;
+        ngx_str_set(&v, "attachment");
+        (void) ngx_helpdesk_http_header_out(r, "Content-Disposition", &v);
+    }
+
+    if (ngx_helpdesk_http_file_csp(r) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_helpdesk_http.h"
+#include "lib/ngx_helpdesk_magic.h"
 
 
 ngx_int_t
@@ -279,11 +280,6 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
 }
 
 
-/*
- * A stored file, served so that no browser runs it: always as a download,
- * with its stored type and nosniff, and a name that cannot break the header.
- */
-
 /* a response header already set, by name */
 ngx_table_elt_t *
 ngx_helpdesk_http_header_sent(ngx_http_request_t *r, const char *name)
@@ -317,13 +313,27 @@ ngx_helpdesk_http_header_sent(ngx_http_request_t *r, const char *name)
 }
 
 
+/*
+ * A stored file, served so that no browser runs it.  What it is comes
+ * from its bytes (lib/ngx_helpdesk_magic.c), never from the type or the
+ * name it was uploaded with: a real PNG, JPEG, GIF or WebP image may be
+ * shown in a page ("inline", with its own type); anything else is a
+ * download, and anything a browser could render as a document (HTML, SVG,
+ * XML, script, unknown bytes) is application/octet-stream.  Every answer
+ * carries nosniff and a sandboxing policy with no sources at all, so even
+ * a file opened directly has no script, no origin and nothing to load.
+ */
+
+#define NGX_HELPDESK_FILE_CSP  "sandbox; default-src 'none'"
+
 ngx_int_t
 ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
 {
-    u_char              *p, *name, *type, *data;
-    size_t               len, n, tlen, dlen;
-    ngx_str_t            v;
-    ngx_uint_t           i;
+    u_char                      *p, *name, *data;
+    size_t                       len, n, dlen;
+    ngx_str_t                    v;
+    ngx_uint_t                   i;
+    const ngx_helpdesk_magic_t  *kind;
 
     if (PQntuples(res) != 1 || PQnfields(res) != 3) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -331,23 +341,13 @@ ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
 
     name = (u_char *) PQgetvalue(res, 0, 0);
     n = PQgetlength(res, 0, 0);
-    type = (u_char *) PQgetvalue(res, 0, 1);
-    tlen = PQgetlength(res, 0, 1);
+    dlen = PQgetlength(res, 0, 2);
 
-    for (i = 0; i < tlen; i++) {
-        if (!((type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0'
-              && type[i] <= '9') || ngx_strchr("/.+-_", type[i])))
-        {
-            break;
-        }
-    }
+    kind = ngx_helpdesk_magic((u_char *) PQgetvalue(res, 0, 2), dlen);
 
-    if (tlen == 0 || i < tlen) {
-        type = (u_char *) "application/octet-stream";
-        tlen = sizeof("application/octet-stream") - 1;
-    }
-
-    /* filename*=UTF-8''<percent-encoded>, plus a plain ASCII fallback */
+    /*
+     * inline or attachment; filename="<ASCII>"; filename*=UTF-8''<%-enc>
+     */
     len = sizeof("attachment; filename=\"\"; filename*=UTF-8''") + 4 * n;
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -355,7 +355,9 @@ ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
     }
 
     v.data = p;
-    p = ngx_cpymem(p, "attachment; filename=\"", 22);
+    p = kind->inline_ok ? ngx_cpymem(p, "inline", 6)
+                        : ngx_cpymem(p, "attachment", 10);
+    p = ngx_cpymem(p, "; filename=\"", 12);
 
     for (i = 0; i < n; i++) {
         if ((name[i] & 0xc0) == 0x80) {
@@ -376,25 +378,51 @@ ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res)
 
     if (ngx_helpdesk_http_header_sent(r, "X-Content-Type-Options") == NULL) {
         ngx_str_set(&v, "nosniff");
-        (void) ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v);
+        if (ngx_helpdesk_http_header_out(r, "X-Content-Type-Options", &v)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
-    ngx_str_set(&v, "sandbox");
-    (void) ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
-    ngx_str_set(&v, "private, no-store");
-    (void) ngx_helpdesk_http_header_out(r, "Cache-Control", &v);
 
-    dlen = PQgetlength(res, 0, 2);
-    data = ngx_pnalloc(r->pool, dlen + tlen + 1);
+    if (ngx_helpdesk_http_file_csp(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&v, "private, no-store");
+    if (ngx_helpdesk_http_header_out(r, "Cache-Control", &v) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    data = ngx_pnalloc(r->pool, dlen ? dlen : 1);
     if (data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memcpy(data, PQgetvalue(res, 0, 2), dlen);
 
-    /* the type string must outlive the result */
-    p = data + dlen;
-    ngx_memcpy(p, type, tlen);
-    p[tlen] = '\0';
+    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, kind->type, data, dlen);
+}
 
-    return ngx_helpdesk_http_send(r, NGX_HTTP_OK, (char *) p, data, dlen);
+
+/*
+ * The file's policy replaces any the surface set for its pages: a second
+ * Content-Security-Policy header would be enforced too, but the file's
+ * must be the one that says "sandbox", whatever else is configured.
+ */
+ngx_int_t
+ngx_helpdesk_http_file_csp(ngx_http_request_t *r)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    ngx_str_set(&v, NGX_HELPDESK_FILE_CSP);
+
+    h = ngx_helpdesk_http_header_sent(r, "Content-Security-Policy");
+    if (h) {
+        h->value = v;
+        return NGX_OK;
+    }
+
+    return ngx_helpdesk_http_header_out(r, "Content-Security-Policy", &v);
 }

@@ -39,10 +39,15 @@ ngx_table_elt_t *ngx_helpdesk_http_header_sent(ngx_http_request_t *r,
     const char *name);
 
 /*
- * A stored file from a (filename, content_type, data) row: as a download
- * with its stored type, nosniff and a sandbox policy.
+ * A stored file from a (filename, content_type, data) row.  Its type is
+ * decided by its content, never by the stored type: a real PNG, JPEG, GIF
+ * or WebP image inline, anything else a download, application/octet-stream
+ * unless it is a known inert kind; always nosniff and a sandbox policy.
  */
 ngx_int_t ngx_helpdesk_http_send_file(ngx_http_request_t *r, PGresult *res);
+
+/* "Content-Security-Policy: sandbox; default-src 'none'", replacing any */
+ngx_int_t ngx_helpdesk_http_file_csp(ngx_http_request_t *r);
 
 
 /* A failed statement as a problem document; "challenge" for 401s or NULL. */

@@ -123,11 +123,14 @@ ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r)
         return 0;
     }
 
-    /* the apps' JSON calls; their pages keep nginx's HTML */
+    /* the apps' JSON calls (and the console's REST API); pages keep HTML */
     prefix = &hlcf->app_prefix;
 
     return r->uri.len >= prefix->len + 7
-           && ngx_strncmp(r->uri.data + prefix->len, "/_/api/", 7) == 0;
+           && (ngx_strncmp(r->uri.data + prefix->len, "/_/api/", 7) == 0
+               || (hlcf->console && r->uri.len >= prefix->len + 8
+                   && ngx_strncmp(r->uri.data + prefix->len, "/_/rest/", 8)
+                      == 0));
 }
 
 

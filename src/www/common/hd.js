@@ -105,9 +105,9 @@
       });
   }
 
-  /* the REST API on the same name (the agent console's settings) */
+  /* the REST API under the console's path, where its session cookie goes */
   function rest(method, path, body) {
-    return api(method, path, body, { root: '/api' });
+    return api(method, path, body, { root: base + '/_/rest' });
   }
 
   function message(err) {

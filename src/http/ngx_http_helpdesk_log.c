@@ -1,0 +1,246 @@
+/*
+ * $helpdesk_log_uri: what an access log should keep of a request's URI.
+ *
+ * Some of our URLs are credentials: a 360dialog delivery is authenticated
+ * by nothing but the token in its path, a password-reset or invitation
+ * link is a one-time password, and a few query strings carry tokens (the
+ * Cloud API's handshake sends its verify token).  nginx's $request_uri
+ * writes all of them into access logs, which are read by more people, kept
+ * longer and copied further than the database.  This variable is the URI
+ * as it was routed ($uri, then "?" and the arguments) with
+ *
+ *   - everything after the prefix of a helpdesk_whatsapp_webhook location
+ *     (the token) replaced by "[redacted]";
+ *   - the path segment after a "reset" segment (the portal's and the
+ *     console's /reset/<token> pages and their /_/api/reset/<token> calls,
+ *     which invitations use too) replaced;
+ *   - any other path segment of 40 or more token characters (longer than
+ *     a UUID: ids stay readable) replaced;
+ *   - the value of a query argument whose name speaks of a secret (token,
+ *     secret, password, key, signature, code, session, auth), or which is
+ *     itself 40 or more token characters, replaced.
+ *
+ * The decoded $uri is used rather than the request line, so that a token
+ * sent percent-encoded, or after "//" or "/./", is found all the same.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "ngx_http_helpdesk_log.h"
+
+
+#define NGX_HTTP_HELPDESK_REDACTED      "[redacted]"
+#define NGX_HTTP_HELPDESK_TOKEN_MIN     40
+
+
+static ngx_int_t ngx_http_helpdesk_log_uri(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static u_char *ngx_http_helpdesk_log_path(u_char *p, u_char *s, u_char *last);
+static u_char *ngx_http_helpdesk_log_args(u_char *p, u_char *s, u_char *last);
+
+
+static ngx_str_t  ngx_http_helpdesk_log_uri_name =
+    ngx_string("helpdesk_log_uri");
+
+
+static const char  *ngx_http_helpdesk_log_secret_args[] = {
+    "token", "secret", "password", "passwd", "key", "signature", "code",
+    "session", "auth", NULL
+};
+
+
+ngx_int_t
+ngx_http_helpdesk_log_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    var = ngx_http_add_variable(cf, &ngx_http_helpdesk_log_uri_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_helpdesk_log_uri;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_log_uri(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                        *p, *buf;
+    size_t                         len;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
+
+    if (r->uri.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* a redaction is never longer than 10 bytes for every 1 it replaces */
+    len = (r->uri.len + r->args.len) * (sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1)
+          + 2;
+
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = buf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (hlcf && hlcf->whatsapp && r->uri.len > clcf->name.len
+        && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
+    {
+        /* the webhook's path is its prefix and the token, nothing else */
+        p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
+        p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
+                       sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);
+
+    } else {
+        p = ngx_http_helpdesk_log_path(p, r->uri.data,
+                                       r->uri.data + r->uri.len);
+    }
+
+    if (r->args.len) {
+        *p++ = '?';
+        p = ngx_http_helpdesk_log_args(p, r->args.data,
+                                       r->args.data + r->args.len);
+    }
+
+    v->data = buf;
+    v->len = p - buf;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_helpdesk_log_token_like(u_char *s, u_char *last)
+{
+    u_char  *c;
+
+    if (last - s < NGX_HTTP_HELPDESK_TOKEN_MIN) {
+        return 0;
+    }
+
+    for (c = s; c < last; c++) {
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z')
+              || (*c >= 'A' && *c <= 'Z') || *c == '-' || *c == '_'
+              || *c == '%' || *c == '~' || *c == '.' || *c == '='))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static u_char *
+ngx_http_helpdesk_log_path(u_char *p, u_char *s, u_char *last)
+{
+    u_char      *e;
+    ngx_uint_t   after_reset;
+
+    after_reset = 0;
+
+    while (s < last) {
+        if (*s == '/') {
+            *p++ = *s++;
+            continue;
+        }
+
+        e = ngx_strlchr(s, last, '/');
+        if (e == NULL) {
+            e = last;
+        }
+
+        if (after_reset || ngx_http_helpdesk_log_token_like(s, e)) {
+            p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
+                           sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);
+
+        } else {
+            p = ngx_cpymem(p, s, e - s);
+        }
+
+        after_reset = (e - s == 5 && ngx_strncasecmp(s, (u_char *) "reset", 5)
+                                     == 0);
+        s = e;
+    }
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_helpdesk_log_secret_name(u_char *s, u_char *last)
+{
+    size_t        n;
+    u_char       *c;
+    const char  **w;
+
+    for (w = ngx_http_helpdesk_log_secret_args; *w; w++) {
+        n = ngx_strlen(*w);
+
+        for (c = s; last - c >= (ssize_t) n; c++) {
+            if (ngx_strncasecmp(c, (u_char *) *w, n) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+static u_char *
+ngx_http_helpdesk_log_args(u_char *p, u_char *s, u_char *last)
+{
+    u_char  *e, *eq;
+
+    while (s < last) {
+        e = ngx_strlchr(s, last, '&');
+        if (e == NULL) {
+            e = last;
+        }
+
+        eq = ngx_strlchr(s, e, '=');
+
+        if (eq && (ngx_http_helpdesk_log_secret_name(s, eq)
+                   || ngx_http_helpdesk_log_token_like(eq + 1, e)))
+        {
+            p = ngx_cpymem(p, s, eq + 1 - s);
+            p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
+                           sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);
+
+        } else if (eq == NULL && ngx_http_helpdesk_log_token_like(s, e)) {
+            p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
+                           sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);
+
+        } else {
+            p = ngx_cpymem(p, s, e - s);
+        }
+
+        if (e < last) {
+            *p++ = '&';
+            e++;
+        }
+
+        s = e;
+    }
+
+    return p;
+}
