@@ -80,8 +80,8 @@ is $res->code, 200, 'the console page';
 like $res->body, qr{src="/agent/_/assets/console/app\.[0-9a-f]{8}\.js"}, 'its script, under the console';
 like $res->body, qr{<html lang="pt-BR" data-i18n="/agent/_/assets/i18n/pt-BR\.}, 'in the language';
 like $res->headers->header('Content-Security-Policy'), qr/frame-ancestors 'none'/, 'with the same strict policy';
-ok grep({ /^hd_agent=[0-9a-f]{64}; Path=\/; .*HttpOnly/ } @{ $admin->login('ana@acme.example', 'senha-de-admin-1')->headers->every_header('Set-Cookie') }),
-    "the console's session cookie is its own";
+ok grep({ /^hd_agent=[0-9a-f]{64}; Path=\/agent\/; .*HttpOnly/ } @{ $admin->login('ana@acme.example', 'senha-de-admin-1')->headers->every_header('Set-Cookie') }),
+    "the console's session cookie is its own, scoped to the console";
 
 # --- tickets from three channels --------------------------------------------------------
 $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'Servidor fora do ar', description => 'Erro 502 desde as 9h',
@@ -280,14 +280,14 @@ my @lines = split /\r\n/, $res->body;
 is $lines[0], 'time,actor,actor_type,action,object_type,object_id,ticket,ip,detail', 'with a header';
 like $lines[1], qr/^"[^"]+","Bruno Agente","user",/, 'and a row per entry';
 
-# --- the REST API, called by the console's settings pages ------------------------
+# --- the REST API, called by the console's settings pages (under the console) -----
 {
     my $api = sub {
         my ($who, $method, $path, $body, %hd) = @_;
         my %h = (Host => 'acme.portal.test', %hd);
         $h{'X-CSRF-Token'} //= $who->cookie('hd_csrf') if $method ne 'GET';
         delete $h{'X-CSRF-Token'} if defined $h{'X-CSRF-Token'} && $h{'X-CSRF-Token'} eq '';
-        my $tx = $who->ua->build_tx($method => "http://127.0.0.1:$port/api$path" => \%h
+        my $tx = $who->ua->build_tx($method => "http://127.0.0.1:$port/agent/_/rest$path" => \%h
                                     => (defined $body ? (json => $body) : ()));
         return $who->ua->start($tx)->res;
     };

@@ -80,9 +80,9 @@ like $att->{filename}, qr/^image-\d+\.png$/, 'a file name';
 my $dl = $ua->get($t->url($att->{url}) => $h)->res;
 is $dl->code, 200, 'downloaded through the API';
 ok $dl->body eq $png, 'byte for byte';
-like $dl->headers->content_disposition, qr/^attachment; filename="image-\d+\.png"/, 'as an attachment';
+like $dl->headers->content_disposition, qr/^inline; filename="image-\d+\.png"/, 'a real PNG: shown inline';
 is $dl->headers->header('X-Content-Type-Options'), 'nosniff', 'nosniff';
-is $dl->headers->content_type, 'image/png', 'with the stored type';
+is $dl->headers->content_type, 'image/png', 'with the type its bytes show';
 is $t->psql(q{SELECT sha256 FROM helpdesk.attachments}), sha256_hex($png), 'checksum kept';
 
 my $globex = $t->create_tenant('globex');
