@@ -299,4 +299,36 @@ unlike $log, qr/\Q$reset\E/, 'the token appears nowhere';
 like $log, qr{^200 "/_/api/kb/articles/roteador"$}m, 'other paths are logged as they are';
 like $log, qr{"/agent/_/api/tickets/TKT-\d+/attachments/[0-9a-f-]{36}"}, 'ids (UUIDs) included';
 
+# --- hostile input ------------------------------------------------------------------
+$res = $ua->post($t->url('/v1/kb/articles') => { %$h, 'Content-Type' => 'application/json' }
+                 => qq({"slug":"bad","title":"\xff\xfe","body_html":"x"}))->res;
+is $res->code, 400, 'an article that is not UTF-8: 400, before any field is looked at';
+$res = $ua->post($t->url('/v1/kb/articles') => $h => json => [{ body_html => '<script>' }])->res;
+is $res->code, 422, 'an article that is no object: 422';
+$res = $ua->post($t->url('/v1/kb/articles') => $h => json => {
+    slug => 'long', title => 'x', body => ('a' x 200001) })->res;
+is $res->code, 413, 'an article past the body limit: 413';
+like $res->headers->content_type, qr{^application/problem\+json}, 'a problem document';
+is $t->psql(q{SELECT count(*) FROM helpdesk.kb_articles WHERE slug = 'long'}), 0, 'not stored';
+is $ua->patch($t->url("/v1/kb/articles/$art->{id}") => $t->auth($globex->{key}) => json => { body => 'x' })->res->code,
+    404, "another tenant's article: 404";
+$ua->get("http://127.0.0.1:$port/whatsapp/" . join('', map { sprintf '%%%02X', ord } split //, $wa_token));
+$ua->get("http://127.0.0.1:$port/_/api/tickets/" . ('A' x 48) . "/x?session=abc&" . ('b' x 45));
+$log = logged(qr{/_/api/tickets/\[redacted\]});
+like $log, qr{"/_/api/tickets/\[redacted\]/x\?session=\[redacted\]&\[redacted\]"}, 'a long token-like segment or argument anywhere';
+like $log, qr{ "/whatsapp/\[redacted\]"$}m, 'a token sent percent-encoded is redacted as well';
+unlike $log, qr/\Q$wa_token\E|AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|%..%..%..%/, 'none of it appears';
+
+# --- the directive is checked when the configuration is loaded ----------------------
+for my $bad ('Agents.Test', '.agents.test', 'agents.test.', 'agents.test:8080', 'https://agents.test') {
+    $t->write_conf(http => "helpdesk_base_domain portal.test; helpdesk_agent_console_host $bad;");
+    my ($rc, $out) = $t->nginx_test;
+    isnt $rc, 0, "helpdesk_agent_console_host $bad: nginx -t fails";
+    like $out, qr/invalid value "\Q$bad\E" in "helpdesk_agent_console_host" directive/, 'naming the value';
+}
+$t->write_conf(http => 'helpdesk_agent_console_host a.test; helpdesk_agent_console_host b.test;');
+like(($t->nginx_test)[1], qr/"helpdesk_agent_console_host" directive is duplicate/, 'given twice: refused');
+$t->write_conf(http => 'helpdesk_agent_console_host agents.test; log_format x \'$helpdesk_log_uri\';');
+is(($t->nginx_test)[0], 0, 'a good name, and the variable in a log format: accepted');
+
 $t->done;
