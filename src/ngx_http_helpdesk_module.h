@@ -70,6 +70,15 @@ typedef struct {
 extern ngx_module_t  ngx_http_helpdesk_module;
 
 
+/* ngx_http_helpdesk_module_apps.c: the apps' directives */
+char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

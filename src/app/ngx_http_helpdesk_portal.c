@@ -655,8 +655,6 @@ ngx_http_helpdesk_portal_cookie(ngx_http_helpdesk_portal_ctx_t *ctx,
 }
 
 
-
-
 /*
  * The console on its own names (helpdesk_agent_console_host): a request
  * for it on any other name -- the portal's origin -- is sent to the same
