@@ -51,17 +51,33 @@ BEGIN
         RAISE EXCEPTION 'entry points that are not SECURITY DEFINER functions of helpdesk_service with a fixed search_path: %', bad;
     END IF;
 
-    -- every SECURITY DEFINER function fixes its search_path, and none
-    -- belongs to a superuser
+    -- every SECURITY DEFINER function fixes its search_path with pg_temp
+    -- last (a temporary object of the caller's session must never shadow
+    -- a table or a function), and none belongs to a superuser
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
     FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
     WHERE p.pronamespace::regnamespace::text IN ('api', 'helpdesk', 'tickets',
               'rest', 'outbox', 'whatsapp', 'portal', 'console')
       AND p.prosecdef
       AND (o.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
-                                     WHERE c LIKE 'search\_path=%'));
+                                     WHERE c ~ '^search_path=(.*, *)?pg_temp$'
+                                       AND c !~ 'pg_temp.*,'));
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'SECURITY DEFINER functions without a fixed search_path or owned by a superuser: %', bad;
+        RAISE EXCEPTION 'SECURITY DEFINER functions without a fixed search_path ending in pg_temp, or owned by a superuser: %', bad;
+    END IF;
+
+    -- the SECURITY DEFINER functions behind the entry points (key lookup,
+    -- ticket numbers, routing, the outbox) are the service role's only
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
+    FROM pg_proc p
+    WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets',
+              'rest', 'outbox', 'whatsapp', 'portal', 'console')
+      AND p.prosecdef
+      AND (has_function_privilege('helpdesk_app', p.oid, 'EXECUTE')
+           OR EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl,
+                          acldefault('f', p.proowner))) a WHERE a.grantee = 0));
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'internal SECURITY DEFINER functions executable by PUBLIC or the app role: %', bad;
     END IF;
 
     -- the roles are what the design says they are

@@ -657,6 +657,7 @@ ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t
 ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 {
+    u_char                         *p;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
@@ -689,6 +690,13 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
     if (hmcf->pg.set) {
         if (ngx_helpdesk_curl_init_worker(cycle) != NGX_OK) {
             return NGX_ERROR;
+        }
+
+        if (hmcf->provider_key_set) {
+            p = ngx_cpymem(hmcf->outbox.proof, "\\x", 2);
+            p = ngx_hex_dump(p, hmcf->provider_key_hash,
+                             NGX_HELPDESK_SHA256_LEN);
+            *p = '\0';
         }
 
         if (hmcf->outbox_enabled

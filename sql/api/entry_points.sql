@@ -38,13 +38,16 @@ BEGIN
 END
 $$;
 
--- the hosting provider's request (the module has checked its key)
+-- the hosting provider's request: the module has checked its key and
+-- passes the key's SHA-256, which must be the one installed in the
+-- database (rest.module_proof), so the app role alone cannot reach it
 -- (status) left the result: the HTTP status is the module's
 DROP FUNCTION IF EXISTS api.provider_call(text, inet, jsonb);
-CREATE OR REPLACE FUNCTION api.provider_call(p_op text, p_ip inet, p_args jsonb,
-    OUT body jsonb, OUT location text)
+CREATE OR REPLACE FUNCTION api.provider_call(p_proof bytea, p_op text,
+    p_ip inet, p_args jsonb, OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM rest.module_proof(p_proof);
     SELECT r.body, r.location INTO body, location
     FROM rest.provider_call(p_op, p_ip, p_args) r;
 END
@@ -168,30 +171,41 @@ BEGIN
 END
 $$;
 
--- verified deliveries, a batch at a time
+-- verified deliveries, a batch at a time: each names its connection by
+-- the webhook token it arrived on ("k"), never by ids the caller chose;
+-- whatsapp.ingest_route() puts in the tenant and the connection
 CREATE OR REPLACE FUNCTION api.whatsapp_ingest_batch(items jsonb)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    RETURN QUERY SELECT r FROM whatsapp.whatsapp_ingest_batch(items) r;
+    RETURN QUERY SELECT r FROM whatsapp.whatsapp_ingest_batch(
+                     whatsapp.ingest_route(items)) r;
 END
 $$;
 
 -- The outbox runner -------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION api.outbox_claim(p_limit int, p_lease_ms int)
+-- The runner works across tenants and receives their secrets (webhook
+-- signing secrets, WhatsApp credentials): it proves itself with the
+-- provider key's SHA-256, as api.provider_call does.
+DROP FUNCTION IF EXISTS api.outbox_claim(int, int);
+CREATE OR REPLACE FUNCTION api.outbox_claim(p_proof bytea, p_limit int,
+    p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers text,
                body text, secret text, binary_response boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM rest.module_proof(p_proof);
     RETURN QUERY SELECT r.tenant_id, r.outbox_id, r.kind, r.delivery_id, r.event_type,
                         r.method, r.url, r.headers, r.body, r.secret, r.binary_response
                  FROM outbox.outbox_claim(p_limit, p_lease_ms) r;
 END
 $$;
 
-CREATE OR REPLACE FUNCTION api.outbox_result(
+DROP FUNCTION IF EXISTS api.outbox_result(uuid, bigint, boolean, int, text,
+    int, text, int, int, int, int, bytea);
+CREATE OR REPLACE FUNCTION api.outbox_result(p_proof bytea,
     p_tenant uuid, p_outbox bigint, p_ok boolean, p_http_status int,
     p_error text, p_duration_ms int, p_response text,
     p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
@@ -199,17 +213,40 @@ CREATE OR REPLACE FUNCTION api.outbox_result(
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM rest.module_proof(p_proof);
     RETURN outbox.outbox_result(p_tenant, p_outbox, p_ok, p_http_status, p_error,
                                   p_duration_ms, p_response, p_max_attempts, p_backoff_ms,
                                   p_max_backoff_ms, p_disable_after, p_data);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION api.outbox_schedule(p_interval_ms int)
+DROP FUNCTION IF EXISTS api.outbox_schedule(int);
+CREATE OR REPLACE FUNCTION api.outbox_schedule(p_proof bytea, p_interval_ms int)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM rest.module_proof(p_proof);
     RETURN whatsapp.outbox_schedule(p_interval_ms);
+END
+$$;
+
+-- Refusals ---------------------------------------------------------------
+
+-- A 401 or 403 the module answered (the request's own transaction rolled
+-- back): recorded, rate-bounded, by tickets.refusal_record().  What the
+-- caller can forge here is a counter of refusals, never an audit_log row.
+-- (p_count: this refusal and those the worker met while its earlier
+-- records were in flight, see ngx_http_helpdesk_req_refused)
+CREATE OR REPLACE FUNCTION api.audit_refusal(p_surface text, p_host text,
+    p_base text, p_key_hash bytea, p_key_prefix text, p_ip inet,
+    p_method text, p_route text, p_status int, p_reason text, p_count int)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM tickets.refusal_record(p_surface, p_host, p_base, p_key_hash,
+                                   p_key_prefix, p_ip, p_method, p_route,
+                                   p_status, p_reason, p_count);
 END
 $$;
 

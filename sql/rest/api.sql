@@ -355,3 +355,33 @@ END
 $$;
 
 RESET ROLE;
+
+-- The module's proof, for the entry points that look across tenants
+-- (the provider's calls, the outbox runner's): the SHA-256 of the hosting
+-- provider's key, which the module holds (helpdesk_provider_key_file) and
+-- the database knows from its installation (helpdesk_meta.module_keys).
+-- The app role's password alone, without the key, reaches none of them.
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION rest.module_proof(p_proof bytea) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    expected bytea;
+BEGIN
+    SELECT k.key_hash INTO expected FROM helpdesk_meta.module_keys k
+    WHERE k.name = 'provider';
+
+    IF expected IS NULL THEN
+        PERFORM tickets.fail('HDUNA', 'unauthorized',
+            'the provider key is not installed in the database '
+            '(stack.sh provider-key, see docs/operations.md)');
+    END IF;
+
+    IF p_proof IS NULL OR p_proof <> expected THEN
+        PERFORM tickets.fail('HDUNA', 'unauthorized',
+                              'the provider key is not valid');
+    END IF;
+END
+$$;
+
+RESET ROLE;

@@ -413,7 +413,7 @@ BEGIN
     BEGIN
         -- tenants in one order, as their senders' locks are taken
         FOR tenant IN SELECT DISTINCT (x->>'t')::uuid FROM jsonb_array_elements(items) x
-                      ORDER BY 1
+                      WHERE x->>'t' IS NOT NULL ORDER BY 1
         LOOP
             FOR r IN SELECT * FROM whatsapp.whatsapp_ingest_tenant(tenant, items)
             LOOP
@@ -428,6 +428,13 @@ BEGIN
     END;
 
     FOR j IN 0 .. n - 1 LOOP
+        -- no connection (see whatsapp.ingest_route)
+        IF items->j->>'t' IS NULL THEN
+            RETURN NEXT jsonb_build_object('error', 'the connection is gone',
+                                           'sqlstate', 'HDNFD');
+            CONTINUE;
+        END IF;
+
         IF res IS NOT NULL THEN
             RETURN NEXT res->(j::text);
             CONTINUE;

@@ -199,6 +199,36 @@ BEGIN
 END
 $$;
 
+-- A batch of verified deliveries as the module sends it, each item naming
+-- its connection by the webhook token it arrived on ("k"): the tenant
+-- ("t") and the connection ("c") are put in here, from the token, whatever
+-- the caller wrote there.  An item whose token routes nowhere (the
+-- connection was removed since) keeps no tenant and is refused on its own.
+-- SECURITY DEFINER: tokens are looked up across tenants, as by
+-- whatsapp_route().
+CREATE OR REPLACE FUNCTION whatsapp.ingest_route(items jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    IF jsonb_typeof(items) IS DISTINCT FROM 'array' THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'a batch is an array');
+    END IF;
+
+    RETURN coalesce((
+        SELECT jsonb_agg((x.it - 'k' - 't' - 'c')
+                         || jsonb_build_object('t', r.tenant_id, 'c', r.connection_id)
+                         ORDER BY x.n)
+        FROM jsonb_array_elements(items) WITH ORDINALITY x(it, n)
+        LEFT JOIN LATERAL (
+            SELECT c.tenant_id, c.connection_id
+            FROM helpdesk.whatsapp_connections c
+            JOIN helpdesk.tenants t ON t.tenant_id = c.tenant_id
+            WHERE jsonb_typeof(x.it) = 'object'
+              AND c.webhook_token = x.it->>'k' AND c.enabled
+              AND c.deleted_at IS NULL AND t.status = 'active') r ON true),
+        '[]');
+END
+$$;
+
 -- What an inbound message says, as one line of text for the history.
 -- (PL/pgSQL: these run for every message, and a SQL function with a
 -- subquery pays for a new executor on every call.)

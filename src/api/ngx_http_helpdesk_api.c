@@ -60,7 +60,7 @@ static const char  ngx_http_helpdesk_api_tenant_sql[] =
 
 static const char  ngx_http_helpdesk_api_provider_sql[] =
     "SELECT body, location FROM api.provider_call"
-    "($1, $2::inet, $3::jsonb)";
+    "($1::bytea, $2, $3::inet, $4::jsonb)";
 
 static const char  ngx_http_helpdesk_api_health_sql[] =
     "SELECT NULL::jsonb, NULL::text";
@@ -101,6 +101,7 @@ ngx_http_helpdesk_api_handler(ngx_http_request_t *r)
     }
 
     ctx->status = NGX_HTTP_OK;
+    ctx->req.surface = "api";
 
     if (ngx_http_helpdesk_req_init(r, &ctx->req) != NGX_OK) {
         return ctx->req.rc;
@@ -273,7 +274,37 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
 
     ngx_helpdesk_sha256(token.data, token.len, ctx->key_hash);
 
+    /*
+     * PostgreSQL checks the key again, by its hash (bytea): a tenant's
+     * key is looked up; the provider's must be the one installed in the
+     * database, which the app role alone does not know
+     */
+    hex = ngx_pnalloc(r->pool, 2 + 2 * NGX_HELPDESK_SHA256_LEN);
+    if (hex == NULL) {
+        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
+    }
+
+    p = ngx_cpymem(hex, "\\x", 2);
+    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
+
+    ctx->key_hash_param.data = hex;
+    ctx->key_hash_param.len = p - hex;
+
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
+    /*
+     * a refusal's record names a tenant's key by its hash and its visible
+     * prefix; the provider's key, or something else, by nothing
+     */
+    if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_TENANT
+        && token.len > NGX_HTTP_HELPDESK_KEY_PREFIX
+        && ngx_strncmp(token.data, "hdk_", 4) == 0)
+    {
+        ctx->req.key_hash = ctx->key_hash;
+        ctx->req.key_prefix.data = token.data;
+        ctx->req.key_prefix.len = NGX_HTTP_HELPDESK_KEY_PREFIX;
+    }
 
     if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_PROVIDER) {
 
@@ -299,18 +330,6 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
                    "tenant's API keys", 1);
     }
 
-    /* the tenant key is checked by PostgreSQL: pass its hash as bytea */
-    hex = ngx_pnalloc(r->pool, 2 + 2 * NGX_HELPDESK_SHA256_LEN);
-    if (hex == NULL) {
-        ctx->final_rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        return NGX_DECLINED;
-    }
-
-    p = ngx_cpymem(hex, "\\x", 2);
-    p = ngx_hex_dump(p, ctx->key_hash, NGX_HELPDESK_SHA256_LEN);
-
-    ctx->key_hash_param.data = hex;
-    ctx->key_hash_param.len = p - hex;
 
     return NGX_OK;
 }
@@ -547,6 +566,7 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
 
     case NGX_HTTP_HELPDESK_AUTH_PROVIDER:
         q->sql = ngx_http_helpdesk_api_provider_sql;
+        ngx_helpdesk_pg_param(q, pool, &ctx->key_hash_param);
         v.data = (u_char *) ctx->op->op;
         v.len = ngx_strlen(ctx->op->op);
         ngx_helpdesk_pg_param(q, pool, &v);

@@ -19,6 +19,9 @@
 
 #define NGX_HTTP_HELPDESK_API_MAX_PARAMS  4
 
+/* the visible part of a tenant key ("hdk_" and 8 more), kept with it */
+#define NGX_HTTP_HELPDESK_KEY_PREFIX      12
+
 
 typedef enum {
     NGX_HTTP_HELPDESK_AUTH_NONE = 0,

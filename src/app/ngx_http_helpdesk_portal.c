@@ -148,6 +148,7 @@ ngx_http_helpdesk_app_handler(ngx_http_request_t *r,
     }
 
     ctx->app = app;
+    ctx->req.surface = (app->kind == 'c') ? "console" : "portal";
 
     if (ngx_http_helpdesk_req_init(r, &ctx->req) != NGX_OK) {
         return ctx->req.rc;

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_helpdesk_http.h"
+#include "ngx_http_helpdesk_request.h"
 #include "lib/ngx_helpdesk_magic.h"
 
 
@@ -72,6 +73,10 @@ ngx_helpdesk_http_problem(ngx_http_request_t *r, ngx_uint_t status,
     size_t     len;
     json_t    *doc;
     ngx_str_t  instance;
+
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        ngx_http_helpdesk_req_refused(r, status, slug);
+    }
 
     type = ngx_pnalloc(r->pool, sizeof(NGX_HELPDESK_PROBLEM_TYPE)
                                 + ngx_strlen(slug));

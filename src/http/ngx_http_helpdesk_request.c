@@ -40,10 +40,22 @@ static ngx_int_t ngx_http_helpdesk_req_check_host(ngx_http_request_t *r,
 static ngx_int_t ngx_http_helpdesk_req_too_large(ngx_http_helpdesk_req_t *req);
 static void ngx_http_helpdesk_req_wake_handler(ngx_event_t *ev);
 static void ngx_http_helpdesk_req_unwake(void *data);
+static void ngx_http_helpdesk_req_refusal_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
 
 
 static ngx_queue_t   ngx_http_helpdesk_req_wakes;
 static ngx_event_t   ngx_http_helpdesk_req_wake_ev;
+
+/* refusals being recorded, and those not sent meanwhile (see below) */
+#define NGX_HTTP_HELPDESK_REFUSALS_INFLIGHT  4
+
+static ngx_uint_t    ngx_http_helpdesk_req_refusals;
+static ngx_uint_t    ngx_http_helpdesk_req_refusals_skipped;
+
+static const char  ngx_http_helpdesk_req_refusal_sql[] =
+    "SELECT api.audit_refusal($1, $2, $3, $4::bytea, $5, $6::inet, $7, $8, "
+    "$9::int, $10, $11::int)";
 
 
 
@@ -583,4 +595,123 @@ ngx_http_helpdesk_req_json_type(ngx_http_request_t *r, ngx_flag_t plus)
 
     return plus && last - p > 17
            && ngx_strncasecmp(last - 5, (u_char *) "+json", 5) == 0;
+}
+
+
+/*
+ * A refusal's record.  The request's own statement, if it ran, rolled back
+ * with its refusal; this is a second, small one that outlives the request
+ * (a pool of its own, no owner) and that nobody waits for.  So that a
+ * flood of refusals cannot become a flood of statements, at most
+ * NGX_HTTP_HELPDESK_REFUSALS_INFLIGHT run at once per worker; those met
+ * meanwhile are counted and added to the next one sent.  The database
+ * keeps one row per tenant, minute, address and key prefix, counting the
+ * rest (sql/tickets/refusals.sql).
+ */
+
+void
+ngx_http_helpdesk_req_refused(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason)
+{
+    u_char                         *p;
+    ngx_str_t                       v;
+    ngx_pool_t                     *pool;
+    ngx_http_helpdesk_req_t        *req;
+    ngx_helpdesk_pg_query_t        *q;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    req = ngx_http_get_module_ctx(r->main, ngx_http_helpdesk_module);
+
+    if (req == NULL || req->surface == NULL || req->refused) {
+        return;
+    }
+
+    req->refused = 1;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+    if (!hmcf->pg.set) {
+        return;
+    }
+
+    if (ngx_http_helpdesk_req_refusals >= NGX_HTTP_HELPDESK_REFUSALS_INFLIGHT)
+    {
+        ngx_http_helpdesk_req_refusals_skipped++;
+        return;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    q = ngx_pcalloc(pool, sizeof(ngx_helpdesk_pg_query_t));
+    p = ngx_pnalloc(pool, 2 + 2 * NGX_HELPDESK_SHA256_LEN + 2 * NGX_INT_T_LEN);
+    if (q == NULL || p == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    q->sql = ngx_http_helpdesk_req_refusal_sql;
+    q->handler = ngx_http_helpdesk_req_refusal_done;
+    q->data = pool;
+    q->log = ngx_cycle->log;
+
+    v.data = (u_char *) req->surface;
+    v.len = ngx_strlen(req->surface);
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+    (void) ngx_helpdesk_pg_param(q, pool, req->host.len ? &req->host : NULL);
+    (void) ngx_helpdesk_pg_param(q, pool, req->hlcf->base_domain.len
+                                          ? &req->hlcf->base_domain : NULL);
+
+    if (req->key_hash) {
+        v.data = p;
+        p = ngx_cpymem(p, "\\x", 2);
+        p = ngx_hex_dump(p, req->key_hash, NGX_HELPDESK_SHA256_LEN);
+        v.len = p - v.data;
+        (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(q, pool, NULL);
+    }
+
+    (void) ngx_helpdesk_pg_param(q, pool, &req->key_prefix);
+    (void) ngx_helpdesk_pg_param(q, pool, req->ip.len ? &req->ip : NULL);
+    (void) ngx_helpdesk_pg_param(q, pool, &r->method_name);
+    (void) ngx_helpdesk_pg_param(q, pool, &r->uri);
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%ui", status) - p;
+    p += v.len;
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    v.data = (u_char *) reason;
+    v.len = ngx_strlen(reason);
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%ui", 1 + ngx_http_helpdesk_req_refusals_skipped)
+            - p;
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    ngx_http_helpdesk_req_refusals_skipped = 0;
+    ngx_http_helpdesk_req_refusals++;
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_req_refusal_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_http_helpdesk_req_refusals--;
+
+    if (q->status != NGX_HELPDESK_PG_OK
+        || PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, q->log, 0,
+                      "helpdesk: a refusal was not recorded: %s",
+                      res ? PQresultErrorMessage(res) : "no connection");
+    }
+
+    ngx_destroy_pool(q->data);
 }

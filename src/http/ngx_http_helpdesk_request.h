@@ -45,11 +45,21 @@ typedef struct {
 
     ngx_queue_t                     wake;       /* see req_wake() */
 
+    /*
+     * For the record of a refusal (req_refused()): the surface ("api",
+     * "portal", "console"; NULL: not recorded), and the API credential's
+     * SHA-256 and visible prefix when there is one.
+     */
+    const char                     *surface;
+    u_char                         *key_hash;
+    ngx_str_t                       key_prefix;
+
     unsigned                        sync:1;     /* in the content handler */
     unsigned                        waking:1;
     unsigned                        wake_cleanup:1;
     unsigned                        too_large:1;
     unsigned                        blocked:1;  /* a thread task runs */
+    unsigned                        refused:1;  /* recorded once */
 } ngx_http_helpdesk_req_t;
 
 
@@ -60,6 +70,17 @@ typedef struct {
  */
 ngx_int_t ngx_http_helpdesk_req_init(ngx_http_request_t *r,
     ngx_http_helpdesk_req_t *req);
+
+/*
+ * Records a refusal (401 or 403) of the request with a statement of its
+ * own, api.audit_refusal(): the request's transaction, if any, rolled
+ * back.  Nobody waits for it; at most a few run at once per worker, and
+ * the refusals met meanwhile are counted into the next.  Called by the
+ * problem documents' writer, so every surface's refusals are recorded in
+ * this one place.
+ */
+void ngx_http_helpdesk_req_refused(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason);
 
 /*
  * Reads the body, at most "limit" bytes however it is sent.  Returns what

@@ -94,6 +94,7 @@ static void ngx_helpdesk_outbox_recorded(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_outbox_done(ngx_helpdesk_delivery_t *d);
 static void ngx_helpdesk_outbox_schedule(void);
+static void ngx_helpdesk_outbox_proof(ngx_helpdesk_pg_query_t *q);
 static void ngx_helpdesk_outbox_scheduled(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 
@@ -193,6 +194,14 @@ ngx_helpdesk_outbox_init_worker(ngx_cycle_t *cycle,
 
     ngx_memzero(ob, sizeof(ngx_helpdesk_outbox_t));
 
+    if (conf->proof[0] == '\0') {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "helpdesk outbox: not started: the runner proves "
+                      "itself to the database with the provider key "
+                      "(helpdesk_provider_key_file)");
+        return NGX_OK;
+    }
+
     ob->conf = conf;
     ob->log = cycle->log;
 
@@ -206,6 +215,18 @@ ngx_helpdesk_outbox_init_worker(ngx_cycle_t *cycle,
     ngx_add_timer(&ob->tick, 100 + (ngx_msec_t) ngx_random() % conf->interval);
 
     return NGX_OK;
+}
+
+
+/* the first parameter of every statement of the runner */
+static void
+ngx_helpdesk_outbox_proof(ngx_helpdesk_pg_query_t *q)
+{
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    q->values[0] = (const char *) ob->conf->proof;
+    q->lengths[0] = (int) ngx_strlen(ob->conf->proof);
+    q->nparams = 1;
 }
 
 
@@ -258,11 +279,13 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
                     "event_type, method, url, headers, body, secret, "
-                    "binary_response FROM api.outbox_claim($1, $2)";
+                    "binary_response FROM api.outbox_claim($1::bytea, $2, $3)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
 
     ob->asked = ob->conf->batch - ob->inflight;
+
+    ngx_helpdesk_outbox_proof(&ob->claim);
 
     p = ngx_pnalloc(ob->pool, 2 * NGX_INT_T_LEN);
     if (p == NULL) {
@@ -290,7 +313,7 @@ ngx_helpdesk_outbox_schedule(void)
     ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
 
     ngx_memzero(&ob->schedule, sizeof(ngx_helpdesk_pg_query_t));
-    ob->schedule.sql = "SELECT api.outbox_schedule($1)";
+    ob->schedule.sql = "SELECT api.outbox_schedule($1::bytea, $2)";
     ob->schedule.handler = ngx_helpdesk_outbox_scheduled;
     ob->schedule.log = ob->log;
 
@@ -298,9 +321,10 @@ ngx_helpdesk_outbox_schedule(void)
     v.data = ob->interval;
     v.len = ngx_sprintf(ob->interval, "%M", ob->conf->health) - ob->interval;
     ob->interval[v.len] = '\0';
-    ob->schedule.values[0] = (const char *) v.data;
-    ob->schedule.lengths[0] = (int) v.len;
-    ob->schedule.nparams = 1;
+    ngx_helpdesk_outbox_proof(&ob->schedule);
+    ob->schedule.values[1] = (const char *) v.data;
+    ob->schedule.lengths[1] = (int) v.len;
+    ob->schedule.nparams = 2;
 
     ob->scheduling = 1;
     ob->scheduled = ngx_current_msec;
@@ -550,12 +574,13 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     ngx_helpdesk_outbox_conf_t *conf = ob->conf;
 
     ngx_memzero(&d->query, sizeof(ngx_helpdesk_pg_query_t));
-    d->query.sql = "SELECT api.outbox_result($1, $2, $3, $4, $5, $6, $7, "
-                   "$8, $9, $10, $11, $12)";
+    d->query.sql = "SELECT api.outbox_result($1::bytea, $2, $3, $4, $5, $6, "
+                   "$7, $8, $9, $10, $11, $12, $13)";
     d->query.handler = ngx_helpdesk_outbox_recorded;
     d->query.data = d;
     d->query.log = d->log;
 
+    ngx_helpdesk_outbox_proof(&d->query);
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &d->tenant);
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &d->outbox_id);
 

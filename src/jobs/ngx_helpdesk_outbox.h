@@ -19,6 +19,14 @@ typedef struct {
     ngx_msec_t      max_backoff;
     ngx_uint_t      disable_after;  /* consecutive failures of an endpoint */
     ngx_msec_t      health;         /* how often connections are checked */
+
+    /*
+     * The runner's proof to the database, "\\x" and the hex SHA-256 of the
+     * provider key (see rest.module_proof): the outbox's entry points
+     * hand out every tenant's secrets and refuse a caller without it.
+     * Empty: no provider key is configured, and the runner does not start.
+     */
+    u_char          proof[2 + 64 + 1];
 } ngx_helpdesk_outbox_conf_t;
 
 

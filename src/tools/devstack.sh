@@ -74,6 +74,7 @@ demo_has_ticket() {
 # console's lines are kept while the accounts they name still exist.
 seed() {
     [ -s "$var/provider.key" ] || { random_key "hdp_" > "$var/provider.key"; chmod 600 "$var/provider.key"; }
+    "$stack" provider-key "$var" "$var/provider.key"
     key=$(sed -n 's/^HELPDESK_API_KEY=//p' "$var/demo.env" 2>/dev/null | tail -1)
     [ -n "$key" ] || key=$(random_key "hdk_")
     # idempotent: the tenant, its admin and this key, where missing

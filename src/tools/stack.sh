@@ -9,6 +9,11 @@
 #   stack.sh redis-stop DIR    stop it
 #   stack.sh migrate DIR       apply pending migrations from sql/migrations/,
 #                              then every function from sql/<concern>/
+#   stack.sh provider-key DIR FILE
+#                              install the hosting provider's key (the file
+#                              helpdesk_provider_key_file names) in the
+#                              database, as its SHA-256: the entry points
+#                              that look across tenants require it
 #   stack.sh psql DIR [args]   psql as the superuser
 #
 # PostgreSQL refuses to run as root; as root, both servers run as the
@@ -172,6 +177,18 @@ MSG
     for v in $pending; do
         echo "migrated: $v"
     done
+    ;;
+
+provider-key)
+    # the key as nginx reads it: the file's one word, blanks around it
+    # dropped; only its hash reaches the database (and this process)
+    file=${3:?file}
+    key=$(tr -d ' \t\r\n' < "$file")
+    [ -n "$key" ] || { echo "$file: no key" >&2; exit 1; }
+    hash=$(printf '%s' "$key" | sha256sum | cut -c1-64)
+    psql_su -d helpdesk -c "INSERT INTO helpdesk_meta.module_keys (name, key_hash)
+        VALUES ('provider', '\\x$hash'::bytea)
+        ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, set_at = now()"
     ;;
 
 psql)

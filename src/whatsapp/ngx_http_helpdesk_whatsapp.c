@@ -34,7 +34,6 @@
 
 
 #define NGX_HTTP_HELPDESK_WA_TOKEN_MIN  16
-#define NGX_HTTP_HELPDESK_WA_TOKEN_MAX  64
 
 /*
  * Routes found are kept per worker for a few seconds, which saves a round
@@ -585,6 +584,7 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     /* stored together with whatever else arrives in the same instant */
+    ctx->item.token = ctx->token;
     ctx->item.tenant = ctx->tenant;
     ctx->item.connection = ctx->connection;
     ctx->item.body = ctx->body;

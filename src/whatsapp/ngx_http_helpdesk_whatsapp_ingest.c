@@ -151,8 +151,11 @@ ngx_http_helpdesk_wa_flush_timer(ngx_event_t *ev)
 
 
 /*
- * [{"t": tenant, "c": connection, "ip": address|null, "b": body}, ...]:
- * the bodies were checked to be JSON objects, so they go in verbatim.
+ * [{"k": token, "ip": address|null, "b": body}, ...]: the bodies were
+ * checked to be JSON objects, so they go in verbatim.  A delivery names
+ * its connection by the token it arrived on (letters, digits, '-' and
+ * '_'), never by ids: the database routes it again, so the statement
+ * cannot put a delivery into a tenant the token does not name.
  */
 
 static void
@@ -180,8 +183,10 @@ ngx_http_helpdesk_wa_flush(void)
     batch = pool ? ngx_pcalloc(pool, sizeof(ngx_http_helpdesk_wa_batch_t))
                  : NULL;
 
-    len = 2 + b->bytes + b->count * (sizeof("{\"t\":\"\",\"c\":\"\",\"ip\":\"\","
-                                            "\"b\":},") + 2 * 36 + 64);
+    len = 2 + b->bytes + b->count * (sizeof("{\"k\":\"\",\"ip\":\"\","
+                                            "\"b\":},")
+                                     + NGX_HTTP_HELPDESK_WA_TOKEN_MAX
+                                     + NGX_SOCKADDR_STRLEN);
     arg.data = batch ? ngx_pnalloc(pool, len) : NULL;
 
     if (arg.data == NULL) {
@@ -229,8 +234,7 @@ ngx_http_helpdesk_wa_flush(void)
             *p++ = ',';
         }
 
-        p = ngx_sprintf(p, "{\"t\":\"%V\",\"c\":\"%V\",", &item->tenant,
-                        &item->connection);
+        p = ngx_sprintf(p, "{\"k\":\"%V\",", &item->token);
 
         if (item->ip.len) {
             p = ngx_sprintf(p, "\"ip\":\"%V\",", &item->ip);

@@ -10,6 +10,10 @@
 #include <ngx_core.h>
 
 
+/* a webhook token's longest */
+#define NGX_HTTP_HELPDESK_WA_TOKEN_MAX  64
+
+
 typedef struct ngx_http_helpdesk_wa_item_s  ngx_http_helpdesk_wa_item_t;
 
 /*
@@ -23,7 +27,8 @@ typedef void (*ngx_http_helpdesk_wa_done_pt)(ngx_http_helpdesk_wa_item_t *item,
 
 struct ngx_http_helpdesk_wa_item_s {
     ngx_queue_t                     queue;
-    ngx_str_t                       tenant;
+    ngx_str_t                       token;      /* [A-Za-z0-9_-], routed */
+    ngx_str_t                       tenant;     /* for the log only */
     ngx_str_t                       connection;
     ngx_str_t                       ip;         /* empty for unix sockets */
     ngx_str_t                       body;       /* a JSON object */

@@ -81,9 +81,9 @@ SELECT lives_ok($$SELECT hdtest.as_role('SELECT count(*) FROM api.whatsapp_inges
                 'whatsapp: an empty batch is accepted');
 SELECT lives_ok($$SELECT hdtest.as_role('SELECT count(*) FROM api.events_since(0)')$$,
                 'console stream: events since a point');
-SELECT lives_ok($$SELECT hdtest.as_role('SELECT count(*) FROM api.outbox_claim(10, 1000)')$$,
+SELECT lives_ok($$SELECT hdtest.as_role('SELECT count(*) FROM api.outbox_claim(sha256(''hdp_provider''::bytea), 10, 1000)')$$,
                 'outbox: claiming due work');
-SELECT lives_ok($$SELECT hdtest.as_role('SELECT api.outbox_schedule(1000)')$$,
+SELECT lives_ok($$SELECT hdtest.as_role('SELECT api.outbox_schedule(sha256(''hdp_provider''::bytea), 1000)')$$,
                 'outbox: scheduling');
 
 SELECT * FROM finish();

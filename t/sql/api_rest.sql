@@ -96,19 +96,20 @@ SELECT is((SELECT count(*)::int FROM helpdesk.audit_log a JOIN helpdesk.tickets 
 SELECT is((SELECT tenant_id FROM helpdesk.tickets WHERE subject = 'from pgTAP'),
           'a0000000-0000-4000-8000-000000000001'::uuid, '... in the key''s tenant');
 
--- the provider API (the module checks the provider's key first)
-SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.get', NULL, '{"id": "f0000000-0000-4000-8000-000000000009"}')$$) ->> 'sqlstate',
+-- the provider API (the module checks the provider's key first, and
+-- passes its hash, which must be the one installed)
+SELECT is(hdtest.error_of($$SELECT api.provider_call(sha256('hdp_provider'::bytea), 'tenant.get', NULL, '{"id": "f0000000-0000-4000-8000-000000000009"}')$$) ->> 'sqlstate',
           'HDNFD', 'provider: an unknown tenant is HDNFD');
-SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.create', NULL, '{"slug": "acme", "name": "Again"}')$$),
+SELECT is(hdtest.error_of($$SELECT api.provider_call(sha256('hdp_provider'::bytea), 'tenant.create', NULL, '{"slug": "acme", "name": "Again"}')$$),
           '{"sqlstate": "HDCNF", "hint": "conflict", "message": "the slug \"acme\" is already in use",
             "detail": [{"field": "slug", "message": "is already in use"}]}'::jsonb,
           'provider: a slug in use is HDCNF on "slug"');
-SELECT is(hdtest.error_of($$SELECT api.provider_call('key.delete', NULL,
+SELECT is(hdtest.error_of($$SELECT api.provider_call(sha256('hdp_provider'::bytea), 'key.delete', NULL,
               '{"tenant_id": "a0000000-0000-4000-8000-000000000001", "key_id": "b0000000-0000-4000-8000-0000000000b1"}')$$) ->> 'sqlstate',
           'HDNFD', 'provider: revoking a key under the wrong tenant is HDNFD');
 SELECT is((SELECT revoked_at FROM helpdesk.api_keys WHERE key_id = 'b0000000-0000-4000-8000-0000000000b1'), NULL,
           '... and leaves it alone');
-SELECT is(hdtest.error_of($$SELECT api.provider_call('tenant.nothing', NULL, '{}')$$) ->> 'sqlstate',
+SELECT is(hdtest.error_of($$SELECT api.provider_call(sha256('hdp_provider'::bytea), 'tenant.nothing', NULL, '{}')$$) ->> 'sqlstate',
           'HDNFD', 'provider: an unknown operation is HDNFD');
 
 -- attachments and the WhatsApp number's QR code

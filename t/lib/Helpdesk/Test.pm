@@ -79,7 +79,20 @@ sub start_stack {
     $self->start_pg;
     $self->start_redis;
     $self->run_stack('migrate', $self->{dir});
+    $self->install_provider_key;
     return $self;
+}
+
+# The provider key in the database, as an operator installs it: the
+# cross-tenant entry points (the provider's calls, the outbox runner)
+# require the module to pass its hash.
+sub install_provider_key {
+    my ($self) = @_;
+    my $f = "$self->{dir}/provider.key";
+    open my $k, '>', $f or die "$f: $!";
+    print $k "$self->{provider_key}\n";
+    close $k;
+    $self->run_stack('provider-key', $self->{dir}, $f);
 }
 
 # Runs SQL as the superuser; returns the unaligned, tuples-only output.
