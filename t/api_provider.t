@@ -86,7 +86,7 @@ is $ua->delete($t->url("/v1/provider/tenants/$acme->{id}/api-keys/00000000-0000-
     ->res->code, 404, 'unknown key';
 
 like $t->psql(q{SELECT string_agg(action, ',' ORDER BY audit_id) FROM helpdesk.audit_log WHERE actor_type = 'provider'}),
-    qr/^tenant\.create,api_key\.create,tenant\.create,tenant\.update,tenant\.update,tenant\.update,api_key\.revoke$/,
-    'provider actions are audited';
+    qr/^tenant\.create,api_key\.create,api_key\.list,tenant\.create,tenant\.list,tenant\.list,tenant\.read,tenant\.read,tenant\.update,tenant\.update,tenant\.update,api_key\.revoke$/,
+    'provider actions are audited, reads included (a list: one row per tenant listed)';
 
 $t->done;

@@ -465,6 +465,7 @@ DECLARE
     errs jsonb := '[]';
 BEGIN
     IF op = 'list' THEN
+        PERFORM tickets.audit_read(ctx, 'canned.list', 'canned_reply', NULL);
         RETURN jsonb_build_object('body', jsonb_build_object('data',
             (SELECT coalesce(jsonb_agg(console.canned_json(x) ORDER BY x.title), '[]')
              FROM helpdesk.canned_replies x WHERE x.tenant_id = u.tenant_id)));
@@ -569,6 +570,7 @@ DECLARE
     errs  jsonb := '[]';
 BEGIN
     IF op = 'list' THEN
+        PERFORM tickets.audit_read(ctx, 'console.agents.list', 'user', NULL);
         RETURN jsonb_build_object('body', jsonb_build_object('data',
             (SELECT coalesce(jsonb_agg(console.console_user_json(x)
                                        || jsonb_build_object('has_password', x.password_hash IS NOT NULL)
@@ -770,7 +772,20 @@ END
 $$;
 
 -- The audit log, for admins: filtered by agent, ticket and time.
+-- The audit log, read: itself an audited read ("audit.read"; the CSV
+-- export is "audit.export", see below).
 CREATE OR REPLACE FUNCTION console.console_audit(ctx jsonb, u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb := console.console_audit_rows(ctx, u, args);
+BEGIN
+    PERFORM tickets.audit_read(ctx, 'audit.read', 'audit_log', NULL,
+        (args - 'limit') || jsonb_build_object('count', jsonb_array_length(r->'body'->'data')));
+    RETURN r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION console.console_audit_rows(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tk   helpdesk.tickets;
@@ -839,7 +854,7 @@ $$;
 CREATE OR REPLACE FUNCTION console.console_audit_csv(ctx jsonb, u helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    r   jsonb := console.console_audit(ctx, u, args || jsonb_build_object(
+    r   jsonb := console.console_audit_rows(ctx, u, args || jsonb_build_object(
                      'limit', coalesce(args->>'limit', '10000')));
     csv text;
 BEGIN
@@ -853,7 +868,7 @@ BEGIN
     INTO csv
     FROM jsonb_array_elements(r->'body'->'data') x;
 
-    PERFORM tickets.audit(ctx, 'audit.export', 'audit_log', NULL, args);
+    PERFORM tickets.audit_read(ctx, 'audit.export', 'audit_log', NULL, args);
 
     RETURN jsonb_build_object('body', to_jsonb(csv));
 END

@@ -232,14 +232,20 @@ BEGIN
     INTO items FROM helpdesk.webhook_endpoints e
     WHERE e.tenant_id = (ctx->>'tenant_id')::uuid AND e.deleted_at IS NULL;
 
+    PERFORM tickets.audit_read(ctx, 'webhook.list', 'webhook', NULL,
+                                jsonb_build_object('count', jsonb_array_length(items)));
+
     RETURN jsonb_build_object('body', jsonb_build_object('data', items));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION outbox.webhook_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    e helpdesk.webhook_endpoints := outbox.webhook_find(args->>'id', false);
 BEGIN
-    RETURN jsonb_build_object('body', outbox.webhook_json(outbox.webhook_find(args->>'id', false)));
+    PERFORM tickets.audit_read(ctx, 'webhook.read', 'webhook', e.endpoint_id::text);
+    RETURN jsonb_build_object('body', outbox.webhook_json(e));
 END
 $$;
 
@@ -348,6 +354,9 @@ BEGIN
           ORDER BY attempt_id DESC LIMIT lim) a
     LEFT JOIN helpdesk.outbox o
            ON o.tenant_id = a.tenant_id AND o.outbox_id = a.outbox_id;
+
+    PERFORM tickets.audit_read(ctx, 'webhook.deliveries.read', 'webhook',
+                                e.endpoint_id::text, jsonb_build_object('count', n));
 
     RETURN jsonb_build_object('body', jsonb_build_object(
         'data', items,

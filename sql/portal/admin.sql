@@ -299,12 +299,22 @@ BEGIN
 END
 $$;
 
+-- (PL/pgSQL now: it writes its audit row)
+DROP FUNCTION IF EXISTS portal.domain_list(jsonb, jsonb);
 CREATE OR REPLACE FUNCTION portal.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('body', jsonb_build_object('data',
-        coalesce((SELECT jsonb_agg(portal.domain_json(d) ORDER BY d.hostname)
-                  FROM helpdesk.portal_domains d
-                  WHERE d.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
+LANGUAGE plpgsql AS $$
+DECLARE
+    items jsonb;
+BEGIN
+    SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
+    INTO items FROM helpdesk.portal_domains d
+    WHERE d.tenant_id = (ctx->>'tenant_id')::uuid;
+
+    PERFORM tickets.audit_read(ctx, 'domain.list', 'domain', NULL,
+                                jsonb_build_object('count', jsonb_array_length(items)));
+
+    RETURN jsonb_build_object('body', jsonb_build_object('data', items));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.domain_create(ctx jsonb, args jsonb) RETURNS jsonb

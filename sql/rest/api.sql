@@ -259,13 +259,22 @@ BEGIN
         body := rest.tenant_json(t);
         location := '/v1/provider/tenants/' || t.tenant_id;
 
+    -- reads are audited like every read, in the tenant read: a list
+    -- leaves one row in each tenant's log
     WHEN 'tenant.list' THEN
+        PERFORM tickets.read_only_audit();
         SELECT coalesce(jsonb_agg(rest.tenant_json(x) ORDER BY x.created_at, x.slug), '[]')
         INTO body FROM helpdesk.tenants x;
+        INSERT INTO helpdesk.audit_log (tenant_id, actor_type, action, object_type,
+                                        object_id, ip)
+        SELECT (x->>'id')::uuid, 'provider', 'tenant.list', 'tenant', x->>'id', p_ip
+        FROM jsonb_array_elements(body) x;
         body := jsonb_build_object('data', body);
 
     WHEN 'tenant.get' THEN
         t := rest.provider_tenant(p_args->>'id', false);
+        PERFORM tickets.audit_read(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                                    'tenant.read', 'tenant', t.tenant_id::text);
         body := rest.tenant_json(t);
 
     WHEN 'tenant.update' THEN
@@ -302,6 +311,9 @@ BEGIN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         SELECT coalesce(jsonb_agg(rest.key_json(x) ORDER BY x.created_at), '[]')
         INTO body FROM helpdesk.api_keys x WHERE x.tenant_id = t.tenant_id;
+        PERFORM tickets.audit_read(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                                    'api_key.list', 'api_key', NULL,
+                                    jsonb_build_object('count', jsonb_array_length(body)));
         body := jsonb_build_object('data', body);
 
     WHEN 'key.delete' THEN
@@ -336,6 +348,9 @@ BEGIN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
         INTO body FROM helpdesk.portal_domains d WHERE d.tenant_id = t.tenant_id;
+        PERFORM tickets.audit_read(ctx || jsonb_build_object('tenant_id', t.tenant_id),
+                                    'domain.list', 'domain', NULL,
+                                    jsonb_build_object('count', jsonb_array_length(body)));
         body := jsonb_build_object('data', body);
 
     WHEN 'domain.delete' THEN

@@ -64,6 +64,8 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     bh jsonb := tickets.business_hours((ctx->>'tenant_id')::uuid, args->>'channel');
 BEGIN
+    PERFORM tickets.audit_read(ctx, 'business_hours.read', 'business_hours',
+                                args->>'channel');
     RETURN jsonb_build_object('body',
         coalesce(bh, jsonb_build_object('always_open', true))
         || jsonb_build_object('open_now', tickets.within_business_hours(

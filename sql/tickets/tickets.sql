@@ -64,6 +64,19 @@ BEGIN
 END
 $$;
 
+-- A read of tenant data, audited: the row is written without waiting for
+-- a flush when nothing else in the transaction was (read_only_audit).
+-- Called before the read's own writes, if any.
+CREATE OR REPLACE FUNCTION tickets.audit_read(ctx jsonb, action text,
+                                               object_type text, object_id text,
+                                               detail jsonb DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickets.read_only_audit();
+    PERFORM tickets.audit(ctx, action, object_type, object_id, detail);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION tickets.ticket_number(n bigint) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'TKT-' || lpad(n::text, 6, '0')

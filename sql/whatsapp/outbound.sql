@@ -207,6 +207,7 @@ $$;
 CREATE OR REPLACE FUNCTION whatsapp.whatsapp_templates_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM tickets.audit_read(ctx, 'whatsapp.templates.read', 'whatsapp_templates', NULL);
     RETURN jsonb_build_object('body', whatsapp.whatsapp_templates((ctx->>'tenant_id')::uuid));
 END
 $$;

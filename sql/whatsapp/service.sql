@@ -114,16 +114,21 @@ BEGIN
     INTO items FROM helpdesk.whatsapp_connections c
     WHERE c.tenant_id = (ctx->>'tenant_id')::uuid AND c.deleted_at IS NULL;
 
+    PERFORM tickets.audit_read(ctx, 'whatsapp.connection.list', 'whatsapp_connection', NULL,
+                                jsonb_build_object('count', jsonb_array_length(items)));
+
     RETURN jsonb_build_object('body', jsonb_build_object('data', items));
 END
 $$;
 
 CREATE OR REPLACE FUNCTION whatsapp.whatsapp_connection_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c helpdesk.whatsapp_connections := whatsapp.whatsapp_connection_find(args->>'id', false);
 BEGIN
-    RETURN jsonb_build_object('body',
-        whatsapp.whatsapp_connection_json(
-            whatsapp.whatsapp_connection_find(args->>'id', false)));
+    PERFORM tickets.audit_read(ctx, 'whatsapp.connection.read', 'whatsapp_connection',
+                                c.connection_id::text);
+    RETURN jsonb_build_object('body', whatsapp.whatsapp_connection_json(c));
 END
 $$;
 
