@@ -1,8 +1,60 @@
 -- Row-level security: whatever SQL reaches the tables, a tenant sees and
 -- writes its own rows only, and with no tenant set, nothing.
+--
+-- Every table of schema helpdesk is checked, from the catalogue: a table
+-- added later is covered without a line here, and must get its row in
+-- hdtest.seed_all() (the first test says which tables lack one).
 BEGIN;
-SELECT plan(18 + (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'helpdesk'));
+SELECT plan(20 + 7 * (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'helpdesk'));
 SELECT hdtest.fixtures();
+SELECT hdtest.seed_all();
+
+SELECT is(hdtest.unseeded(), '{}'::text[],
+          'every table has a row of acme and one of globex to check isolation with');
+
+-- acme's rows, as they are before globex tries anything
+CREATE TEMP TABLE acme_before AS
+SELECT tablename::text AS tb, hdtest.as_tenant(format(
+           'SELECT md5(coalesce(string_agg(to_jsonb(x)::text, '','' ORDER BY to_jsonb(x)::text), '''')) FROM helpdesk.%I x',
+           tablename), 'a0000000-0000-4000-8000-000000000001') AS digest
+FROM pg_tables WHERE schemaname = 'helpdesk';
+
+-- each table: acme sees its row; with globex set, acme's rows are not
+-- there, and cannot be changed, deleted or written
+SELECT ok(hdtest.as_tenant(format('SELECT count(*) FROM helpdesk.%I WHERE tenant_id = %L',
+                                  tablename, 'a0000000-0000-4000-8000-000000000001'),
+                           'a0000000-0000-4000-8000-000000000001')::int > 0,
+          format('%s: acme sees its own rows', tablename))
+FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY tablename;
+
+SELECT is(hdtest.as_tenant(format('SELECT count(*) FROM helpdesk.%I WHERE tenant_id = %L',
+                                  tablename, 'a0000000-0000-4000-8000-000000000001'),
+                           'b0000000-0000-4000-8000-000000000001'),
+          '0', format('%s: globex does not see acme''s rows', tablename))
+FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY tablename;
+
+SELECT ok(hdtest.touched(format('UPDATE helpdesk.%I SET tenant_id = tenant_id WHERE tenant_id = %L',
+                                tablename, 'a0000000-0000-4000-8000-000000000001'),
+                         'b0000000-0000-4000-8000-000000000001') IN ('0', 'refused'),
+          format('%s: globex updates none of acme''s rows', tablename))
+FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY tablename;
+
+SELECT ok(hdtest.touched(format('DELETE FROM helpdesk.%I WHERE tenant_id = %L',
+                                tablename, 'a0000000-0000-4000-8000-000000000001'),
+                         'b0000000-0000-4000-8000-000000000001') IN ('0', 'refused'),
+          format('%s: globex deletes none of acme''s rows', tablename))
+FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY tablename;
+
+SELECT is(hdtest.touched(hdtest.copy_insert(tablename, 'a0000000-0000-4000-8000-000000000001'),
+                         'b0000000-0000-4000-8000-000000000001'),
+          'refused', format('%s: globex cannot write a row of acme''s', tablename))
+FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY tablename;
+
+SELECT is(hdtest.as_tenant(format(
+              'SELECT md5(coalesce(string_agg(to_jsonb(x)::text, '','' ORDER BY to_jsonb(x)::text), '''')) FROM helpdesk.%I x',
+              b.tb), 'a0000000-0000-4000-8000-000000000001'),
+          b.digest, format('%s: acme''s rows are as they were', b.tb))
+FROM acme_before b ORDER BY b.tb;
 
 -- the app role: no way in at all
 SELECT throws_ok($$SELECT hdtest.as_role('SELECT count(*) FROM helpdesk.tickets')$$,
@@ -28,6 +80,9 @@ SELECT is(hdtest.as_tenant('SELECT count(*) FROM helpdesk.tenants',
 SELECT is(hdtest.as_tenant('SELECT count(*) FROM helpdesk.api_keys',
                            'a0000000-0000-4000-8000-000000000001'),
           '3', 'and its own keys only');
+SELECT is(hdtest.as_tenant('SELECT count(*) FROM helpdesk.auth_refusals',
+                           'b0000000-0000-4000-8000-000000000001'),
+          '1', 'and its own refusals only');
 SELECT is(hdtest.as_tenant($$SELECT count(*) FROM helpdesk.tickets
                              WHERE ticket_id = 'b0000000-0000-4000-8000-0000000000f1'$$,
                            'a0000000-0000-4000-8000-000000000001'),
