@@ -24,8 +24,8 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     tenant  uuid;
-    minute  timestamptz := date_trunc('minute', now());
-    address text := coalesce(host(p_ip), '');
+    v_minute  timestamptz := date_trunc('minute', now());
+    v_address text := coalesce(host(p_ip), '');
     prefix  text := left(coalesce(p_key_prefix, ''), 16);
     rows    int;
     n       int := least(greatest(coalesce(p_count, 1), 1), 1000000);
@@ -48,28 +48,28 @@ BEGIN
 
     -- an IPv6 client picks any address of its /64: one row for them all
     IF family(p_ip) = 6 THEN
-        address := network(set_masklen(p_ip, 64))::text;
+        v_address := network(set_masklen(p_ip, 64))::text;
     END IF;
 
     IF NOT EXISTS (SELECT 1 FROM helpdesk.auth_refusals r
-                   WHERE r.tenant_id = tenant AND r.minute = refusal_record.minute
-                     AND r.address = refusal_record.address
+                   WHERE r.tenant_id = tenant AND r.minute = v_minute
+                     AND r.address = v_address
                      AND r.key_prefix = prefix)
     THEN
         SELECT count(*) INTO rows FROM (
             SELECT 1 FROM helpdesk.auth_refusals r
-            WHERE r.tenant_id = tenant AND r.minute = refusal_record.minute
+            WHERE r.tenant_id = tenant AND r.minute = v_minute
             LIMIT tickets.refusal_rows_per_minute()) x;
 
         IF rows >= tickets.refusal_rows_per_minute() THEN
-            address := '*';
+            v_address := '*';
             prefix := '*';
         END IF;
     END IF;
 
     INSERT INTO helpdesk.auth_refusals AS r (tenant_id, minute, address,
         key_prefix, surface, method, route, status, reason, count)
-    VALUES (tenant, minute, address, prefix, p_surface,
+    VALUES (tenant, v_minute, v_address, prefix, p_surface,
             left(coalesce(p_method, ''), 16), left(coalesce(p_route, ''), 256),
             p_status, left(coalesce(p_reason, ''), 64), n)
     ON CONFLICT (tenant_id, minute, address, key_prefix)
