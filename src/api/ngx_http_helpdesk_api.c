@@ -295,10 +295,10 @@ ngx_http_helpdesk_api_authenticate(ngx_http_helpdesk_api_ctx_t *ctx)
 
     /*
      * a refusal's record names a tenant's key by its hash and its visible
-     * prefix; the provider's key, or something else, by nothing
+     * prefix (also on the provider's routes); the provider's key, or
+     * something else, by nothing
      */
-    if (ctx->op->auth == NGX_HTTP_HELPDESK_AUTH_TENANT
-        && token.len > NGX_HTTP_HELPDESK_KEY_PREFIX
+    if (token.len > NGX_HTTP_HELPDESK_KEY_PREFIX
         && ngx_strncmp(token.data, "hdk_", 4) == 0)
     {
         ctx->req.key_hash = ctx->key_hash;
