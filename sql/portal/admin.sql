@@ -36,10 +36,15 @@ LANGUAGE sql STABLE AS $$
     SELECT * FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid
 $$;
 
+-- the admin reads of the portal and the knowledge base (drafts included)
+-- are audited like every read
 CREATE OR REPLACE FUNCTION portal.portal_get(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('body',
-                              portal.portal_admin_json(portal.portal_admin_tenant(ctx)))
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickets.audit_read(ctx, 'portal.read', 'tenant', ctx->>'tenant_id');
+    RETURN jsonb_build_object('body',
+                              portal.portal_admin_json(portal.portal_admin_tenant(ctx)));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.portal_put(ctx jsonb, args jsonb) RETURNS jsonb
@@ -299,8 +304,6 @@ BEGIN
 END
 $$;
 
--- (PL/pgSQL now: it writes its audit row)
-DROP FUNCTION IF EXISTS portal.domain_list(jsonb, jsonb);
 CREATE OR REPLACE FUNCTION portal.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -458,11 +461,14 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_category_list(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('body', jsonb_build_object('data',
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickets.audit_read(ctx, 'kb.category.list', 'kb_category', NULL);
+    RETURN jsonb_build_object('body', jsonb_build_object('data',
         coalesce((SELECT jsonb_agg(portal.kb_category_json(c) ORDER BY c.position, c.name)
                   FROM helpdesk.kb_categories c
-                  WHERE c.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
+                  WHERE c.tenant_id = (ctx->>'tenant_id')::uuid), '[]')));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_category_delete(ctx jsonb, args jsonb) RETURNS jsonb
@@ -562,17 +568,24 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_article_list(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('body', jsonb_build_object('data',
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickets.audit_read(ctx, 'kb.article.list', 'kb_article', NULL);
+    RETURN jsonb_build_object('body', jsonb_build_object('data',
         coalesce((SELECT jsonb_agg(portal.kb_article_json(a) - 'body' ORDER BY a.title)
                   FROM helpdesk.kb_articles a
-                  WHERE a.tenant_id = (ctx->>'tenant_id')::uuid), '[]')))
+                  WHERE a.tenant_id = (ctx->>'tenant_id')::uuid), '[]')));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_article_get(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE sql AS $$
-    SELECT jsonb_build_object('body',
-                              portal.kb_article_json(portal.kb_article_find(ctx, args->>'id')))
+LANGUAGE plpgsql AS $$
+DECLARE
+    a helpdesk.kb_articles := portal.kb_article_find(ctx, args->>'id');
+BEGIN
+    PERFORM tickets.audit_read(ctx, 'kb.article.read', 'kb_article', a.article_id::text);
+    RETURN jsonb_build_object('body', portal.kb_article_json(a));
+END
 $$;
 
 CREATE OR REPLACE FUNCTION portal.kb_article_delete(ctx jsonb, args jsonb) RETURNS jsonb
