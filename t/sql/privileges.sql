@@ -2,7 +2,7 @@
 -- in schema "api" and nothing else; they run as helpdesk_service, which
 -- row-level security binds; no one else may execute anything.
 BEGIN;
-SELECT plan(29);
+SELECT plan(31);
 
 -- the roles
 SELECT isnt_superuser('helpdesk_app');
@@ -76,6 +76,13 @@ SELECT function_privs_are('rest', 'api_key_auth', ARRAY['bytea'], 'helpdesk_app'
                           'key lookup across tenants: not for the app role');
 SELECT function_privs_are('rest', 'provider_tenant', ARRAY['text', 'boolean'], 'helpdesk_app', ARRAY[]::text[],
                           'any tenant by id: not for the app role');
+SELECT function_privs_are('tickets', 'next_ticket_number', ARRAY['uuid'], 'helpdesk_app', ARRAY[]::text[],
+                          'ticket numbers (SECURITY DEFINER, creates sequences): not for the app role');
+SELECT is((SELECT count(*)::int FROM pg_proc p
+           WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'api', 'tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console')
+             AND p.prosecdef
+             AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c ~ '^search_path=.*, pg_temp$')),
+          0, 'every SECURITY DEFINER function puts pg_temp last in its search_path');
 SELECT function_privs_are('tickets', 'ticket_get', ARRAY['jsonb', 'jsonb'], 'helpdesk_app', ARRAY[]::text[],
                           'an operation without the key check: not for the app role');
 SELECT function_privs_are('api', 'api_call', ARRAY['bytea', 'text', 'inet', 'text', 'jsonb'], 'helpdesk_app',
