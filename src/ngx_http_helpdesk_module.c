@@ -531,6 +531,16 @@ ngx_http_helpdesk_provider_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_helpdesk_sha256(p, last - p, hmcf->provider_key_hash);
     ngx_explicit_memzero(buf, sizeof(buf));
 
+    hmcf->provider_proof.data = ngx_pnalloc(cf->pool,
+                                            2 + 2 * NGX_HELPDESK_SHA256_LEN);
+    if (hmcf->provider_proof.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(hmcf->provider_proof.data, "\\x", 2);
+    p = ngx_hex_dump(p, hmcf->provider_key_hash, NGX_HELPDESK_SHA256_LEN);
+    hmcf->provider_proof.len = p - hmcf->provider_proof.data;
+
     hmcf->provider_key_set = 1;
 
     return NGX_CONF_OK;
@@ -657,7 +667,6 @@ ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t
 ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 {
-    u_char                         *p;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
@@ -693,10 +702,8 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         }
 
         if (hmcf->provider_key_set) {
-            p = ngx_cpymem(hmcf->outbox.proof, "\\x", 2);
-            p = ngx_hex_dump(p, hmcf->provider_key_hash,
-                             NGX_HELPDESK_SHA256_LEN);
-            *p = '\0';
+            *ngx_cpymem(hmcf->outbox.proof, hmcf->provider_proof.data,
+                        hmcf->provider_proof.len) = '\0';
         }
 
         if (hmcf->outbox_enabled

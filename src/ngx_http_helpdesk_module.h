@@ -33,6 +33,13 @@ typedef struct {
     u_char                      provider_key_hash[NGX_HELPDESK_SHA256_LEN];
     ngx_flag_t                  provider_key_set;
 
+    /*
+     * The same hash as a bytea literal ("\\x" and hex), the module's proof
+     * to the database where an entry point looks across tenants or hands
+     * out an account's secrets (rest.module_proof); empty without a key.
+     */
+    ngx_str_t                   provider_proof;
+
     /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
     ngx_str_t                   whatsapp_prefix;
 

@@ -74,12 +74,18 @@ $$;
 
 -- The portal --------------------------------------------------------------
 
+-- p_user is the session's user the module found in Redis; the account
+-- steps that hand out a password's hash or a TOTP secret, or that log a
+-- user in or set a password, also want the provider key's hash
+-- (portal.account_proof): without it, the app role alone could learn any
+-- account's user id and act as that user
 -- (status) left the result: the HTTP status is the module's
 DROP FUNCTION IF EXISTS api.portal_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION api.portal_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, p_proof bytea, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM portal.account_proof(p_op, p_proof);
     body := portal.portal_call(p_host, p_base, p_user, p_ip, p_op, p_args);
 END
 $$;
@@ -116,12 +122,14 @@ $$;
 
 -- The agent console -------------------------------------------------------
 
+-- (the account steps want the proof, as for the portal)
 -- (status) left the result: the HTTP status is the module's
 DROP FUNCTION IF EXISTS api.console_call(text, text, uuid, inet, text, jsonb);
 CREATE OR REPLACE FUNCTION api.console_call(p_host text, p_base text, p_user uuid,
-    p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
+    p_ip inet, p_op text, p_args jsonb, p_proof bytea, OUT body jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
+    PERFORM portal.account_proof(p_op, p_proof);
     body := console.console_call(p_host, p_base, p_user, p_ip, p_op, p_args);
 END
 $$;

@@ -864,6 +864,22 @@ BEGIN
 END
 $$;
 
+-- The account steps that hand out an account's secrets (a password's
+-- hash, a TOTP secret) or its user id for an email, or that log a user in,
+-- set a password or a second factor: only with the module's proof (see
+-- rest.module_proof), so that SQL run as the app role alone cannot learn a
+-- user id and act as that user.
+CREATE OR REPLACE FUNCTION portal.account_proof(p_op text, p_proof bytea)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_op IN ('login.lookup', 'login.result', 'password.lookup', 'password.set',
+                'reset.done', 'totp.setup', 'totp.pending', 'totp.current',
+                'totp.enable', 'totp.disable') THEN
+        PERFORM rest.module_proof(p_proof);
+    END IF;
+END
+$$;
+
 -- The account operations the portal and the console share: logging in
 -- (the module checks the password between lookup and result), logging
 -- out, changing the password, and the reset links.

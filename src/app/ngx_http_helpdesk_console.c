@@ -97,7 +97,7 @@ static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_console_app = {
     NGX_HTTP_HELPDESK_SESSION_CONSOLE,
     ngx_string("hd_agent"),
     "SELECT body FROM api.console_call"
-    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",
+    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb, $7::bytea)",
     "SELECT body FROM api.console_upload"
     "($1, $2, $3::uuid, $4::inet, $5, $6, $7)",
     "SELECT filename, content_type, data FROM api.console_attachment"

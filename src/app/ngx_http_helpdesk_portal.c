@@ -117,7 +117,7 @@ static const ngx_http_helpdesk_app_t  ngx_http_helpdesk_portal_app = {
     NGX_HTTP_HELPDESK_SESSION_PORTAL,
     ngx_string("hd_session"),
     "SELECT body FROM api.portal_call"
-    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb)",
+    "($1, $2, $3::uuid, $4::inet, $5, $6::jsonb, $7::bytea)",
     "SELECT body FROM api.portal_upload"
     "($1, $2, $3::uuid, $4::inet, $5, $6, $7)",
     "SELECT filename, content_type, data FROM api.portal_attachment"

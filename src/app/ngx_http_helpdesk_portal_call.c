@@ -27,9 +27,10 @@ void
 ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *op, json_t *args, ngx_http_helpdesk_portal_next_pt next)
 {
-    char                *text;
-    ngx_str_t            v;
-    ngx_http_request_t  *r = ctx->req.r;
+    char                           *text;
+    ngx_str_t                       v;
+    ngx_http_request_t             *r = ctx->req.r;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
 
     ngx_memzero(&ctx->query, sizeof(ngx_helpdesk_pg_query_t));
     ctx->query.sql = ctx->app->call_sql;
@@ -60,8 +61,20 @@ ngx_http_helpdesk_portal_call(ngx_http_helpdesk_portal_ctx_t *ctx,
         o.data = (u_char *) op;
         o.len = ngx_strlen(op);
 
+        /*
+         * the proof, last: the account steps (the lookups that hand out a
+         * password's hash or a TOTP secret, the results that log a user
+         * in or set a password) want it, so the app role alone cannot
+         * take over an account
+         */
+        hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
         if (ngx_helpdesk_pg_param(&ctx->query, r->pool, &o) != NGX_OK
-            || ngx_helpdesk_pg_param(&ctx->query, r->pool, &v) != NGX_OK)
+            || ngx_helpdesk_pg_param(&ctx->query, r->pool, &v) != NGX_OK
+            || ngx_helpdesk_pg_param(&ctx->query, r->pool,
+                                     hmcf->provider_key_set
+                                     ? &hmcf->provider_proof : NULL)
+               != NGX_OK)
         {
             free(text);
             ngx_http_helpdesk_portal_finalize(ctx,

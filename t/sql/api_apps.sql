@@ -8,7 +8,7 @@ SELECT hdtest.fixtures();
 
 CREATE FUNCTION pg_temp.app(fn text, host text, u text, op text, args jsonb) RETURNS text
 LANGUAGE sql AS $$
-    SELECT format('SELECT jsonb_build_object(''body'', r.body)::text FROM api.%I(%L, ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L) r',
+    SELECT format('SELECT jsonb_build_object(''body'', r.body)::text FROM api.%I(%L, ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L, sha256(''hdp_provider''::bytea)) r',
                   fn, host, u, op, args)
 $$;
 
@@ -16,7 +16,7 @@ $$;
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'nowhere.example', NULL, 'boot', '{}')),
           '{"sqlstate": "HDNFD", "hint": "unknown-site", "message": "there is no support portal at this address", "detail": ""}'::jsonb,
           'portal: a host that is no tenant''s: HDNFD unknown-site');
-SELECT is(hdtest.as_role(format('SELECT (body IS NULL)::text FROM api.portal_call(%L, ''helpdesk.test'', NULL, ''192.0.2.1'', %L, %L)',
+SELECT is(hdtest.as_role(format('SELECT (body IS NULL)::text FROM api.portal_call(%L, ''helpdesk.test'', NULL, ''192.0.2.1'', %L, %L, sha256(''hdp_provider''::bytea))',
                                  'acme.helpdesk.test', 'login.result', '{"ok": false, "email": "x@acme.example"}')),
           'true', 'portal: a refused login answers no body at all (not a JSON null)');
 SELECT is(hdtest.error_of(pg_temp.app('portal_call', 'dead.helpdesk.test', NULL, 'boot', '{}')) ->> 'hint',

@@ -11,7 +11,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
                                                    'whatsapp', 'portal', 'console'))
-  + 40);
+  + 44);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -140,11 +140,30 @@ SELECT is(hdtest.error_of(format('SELECT api.api_call(%L, ''tickets:read'', NULL
                                  '{"id": "b0000000-0000-4000-8000-0000000000f1"}')) ->> 'sqlstate',
           'HDUNA', 'api: acme''s agent as a console session on globex''s Host: HDUNA');
 SELECT is(hdtest.error_of($$SELECT api.console_call('globex.helpdesk.test', 'helpdesk.test',
-              'a0000000-0000-4000-8000-0000000000e1', '192.0.2.1', 'ticket.get', '{"number": "TKT-000001"}')$$) ->> 'sqlstate',
+              'a0000000-0000-4000-8000-0000000000e1', '192.0.2.1', 'ticket.get', '{"number": "TKT-000001"}', NULL)$$) ->> 'sqlstate',
           'HDUNA', 'console: acme''s agent on globex''s Host: HDUNA');
 SELECT is(hdtest.error_of($$SELECT api.console_attachment('globex.helpdesk.test', 'helpdesk.test',
               'a0000000-0000-4000-8000-0000000000e1', '192.0.2.1', 'TKT-000001', 'b0000000-0000-4000-8000-0000000000aa')$$) ->> 'sqlstate',
           'HDUNA', 'console: nor globex''s attachment');
+
+-- the account steps: an email's user id, password hash and TOTP secret
+-- only with the proof (else the app role would learn a user id and act as
+-- that user through the calls that trust the session's user)
+UPDATE helpdesk.users SET password_hash = 'scrypt$hash', totp_secret = 'TOTPSECRET'
+WHERE user_id = 'b0000000-0000-4000-8000-0000000000e1';
+SELECT is(hdtest.error_of($$SELECT api.console_call('globex.helpdesk.test', 'helpdesk.test', NULL, '192.0.2.1',
+              'login.lookup', '{"email": "bob@globex.example"}', NULL)$$) ->> 'sqlstate',
+          'HDUNA', 'console: no proof, no login lookup (no user id, hash or TOTP secret)');
+SELECT is(hdtest.error_of($$SELECT api.portal_call('globex.helpdesk.test', 'helpdesk.test', NULL, '192.0.2.1',
+              'login.result', '{"ok": true, "user_id": "b0000000-0000-4000-8000-0000000000c1"}',
+              sha256('hdk_globex_full'::bytea))$$) ->> 'sqlstate',
+          'HDUNA', 'portal: a tenant key''s hash is no proof: no login result');
+SELECT is(hdtest.error_of($$SELECT api.console_call('globex.helpdesk.test', 'helpdesk.test',
+              'b0000000-0000-4000-8000-0000000000e1', '192.0.2.1', 'totp.current', '{}', NULL)$$) ->> 'sqlstate',
+          'HDUNA', 'console: no proof, no TOTP secret');
+SELECT is(hdtest.as_role($$SELECT body->>'totp_secret' FROM api.console_call('globex.helpdesk.test', 'helpdesk.test', NULL,
+              '192.0.2.1', 'login.lookup', '{"email": "bob@globex.example"}', sha256('hdp_provider'::bytea))$$),
+          'TOTPSECRET', 'the module, with the proof, looks the account up');
 
 -- audit rows: written by the functions, from the ctx they build; the
 -- caller passes its address, nothing else of the row

@@ -16,7 +16,7 @@ LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION pg_temp.console(op text, args jsonb) RETURNS text
 LANGUAGE sql AS $$
-    SELECT format('SELECT body::text FROM api.console_call(''globex.helpdesk.test'', ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L)',
+    SELECT format('SELECT body::text FROM api.console_call(''globex.helpdesk.test'', ''helpdesk.test'', %L, ''192.0.2.1'', %L, %L, NULL)',
                   'b0000000-0000-4000-8000-0000000000e1', op, args)
 $$;
 CREATE FUNCTION pg_temp.provider(op text, args jsonb) RETURNS text
