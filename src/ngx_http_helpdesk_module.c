@@ -73,6 +73,20 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_outbound_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_outbound_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_whatsapp_media_hosts"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_media_hosts,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_whatsapp_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_helpdesk_whatsapp_webhook,
@@ -212,6 +226,16 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (hmcf->thread_pool.len == 0) {
         ngx_str_set(&hmcf->thread_pool, "default");
+    }
+
+    /* its "resolver" is known once merged: read it when a worker starts */
+    hmcf->http_clcf = ngx_http_conf_get_module_loc_conf(cf,
+                                                        ngx_http_core_module);
+
+    if (hmcf->outbox.media_hosts == NULL) {
+        if (ngx_http_helpdesk_media_hosts(cf, NULL, hmcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     /* a portal hashes passwords: make sure its thread pool exists */
@@ -697,7 +721,17 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
     }
 
     if (hmcf->pg.set) {
-        if (ngx_helpdesk_curl_init_worker(cycle) != NGX_OK) {
+        hmcf->outbound.resolver = hmcf->http_clcf->resolver;
+        hmcf->outbound.resolver_timeout = hmcf->http_clcf->resolver_timeout;
+
+        if (hmcf->outbound.resolver
+            && hmcf->outbound.resolver->connections.nelts == 0)
+        {
+            hmcf->outbound.resolver = NULL;     /* no "resolver" given */
+        }
+
+        if (ngx_helpdesk_curl_init_worker(cycle, &hmcf->outbound) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 

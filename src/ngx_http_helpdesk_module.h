@@ -15,6 +15,7 @@
 
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_redis.h"
+#include "event/ngx_helpdesk_curl.h"
 #include "jobs/ngx_helpdesk_outbox.h"
 #include "lib/ngx_helpdesk_crypto.h"
 
@@ -39,6 +40,10 @@ typedef struct {
      * out an account's secrets (rest.module_proof); empty without a key.
      */
     ngx_str_t                   provider_proof;
+
+    /* where outbound requests may go (helpdesk_outbound_allow, resolver) */
+    ngx_helpdesk_curl_conf_t    outbound;
+    ngx_http_core_loc_conf_t   *http_clcf;      /* the http block's resolver */
 
     /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
     ngx_str_t                   whatsapp_prefix;
@@ -83,6 +88,12 @@ char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_helpdesk_module_outbound.c: where outbound requests may go */
+char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

@@ -196,17 +196,22 @@ $$;
 -- The runner works across tenants and receives their secrets (webhook
 -- signing secrets, WhatsApp credentials): it proves itself with the
 -- provider key's SHA-256, as api.provider_call does.
+-- headers: a JSON array of [name, value] pairs; provider_url: the URL
+-- came in a provider's answer and must name one of its media hosts
 DROP FUNCTION IF EXISTS api.outbox_claim(int, int);
+DROP FUNCTION IF EXISTS api.outbox_claim(bytea, int, int);
 CREATE OR REPLACE FUNCTION api.outbox_claim(p_proof bytea, p_limit int,
     p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
-               event_type text, method text, url text, headers text,
-               body text, secret text, binary_response boolean)
+               event_type text, method text, url text, headers jsonb,
+               body text, secret text, binary_response boolean,
+               provider_url boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN QUERY SELECT r.tenant_id, r.outbox_id, r.kind, r.delivery_id, r.event_type,
-                        r.method, r.url, r.headers, r.body, r.secret, r.binary_response
+                        r.method, r.url, r.headers, r.body, r.secret, r.binary_response,
+                        r.provider_url
                  FROM outbox.outbox_claim(p_limit, p_lease_ms) r;
 END
 $$;

@@ -10,6 +10,21 @@
 
 SET ROLE helpdesk_owner;
 
+-- What a tenant is shown of a remote reply (a delivery's log, a
+-- connection's health): at most 200 bytes, control characters as spaces.
+-- The module passes the reply as printable UTF-8 already.
+CREATE OR REPLACE FUNCTION outbox.excerpt(p text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    s text := left(regexp_replace(p, '[[:cntrl:]\u0080-\u009f\u2028\u2029]+', ' ', 'g'), 200);
+BEGIN
+    WHILE octet_length(s) > 200 LOOP
+        s := left(s, -1);
+    END LOOP;
+    RETURN nullif(btrim(s), '');
+END
+$$;
+
 -- Whether anyone listens: lets a hot path skip building a payload nobody
 -- will receive.
 CREATE OR REPLACE FUNCTION outbox.wants(p_tenant uuid, p_type text)
@@ -46,10 +61,12 @@ BEGIN
     RETURN n;
 END
 $$;
+DROP FUNCTION IF EXISTS outbox.outbox_claim(int, int);
 CREATE OR REPLACE FUNCTION outbox.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
-               event_type text, method text, url text, headers text,
-               body text, secret text, binary_response boolean)
+               event_type text, method text, url text, headers jsonb,
+               body text, secret text, binary_response boolean,
+               provider_url boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
@@ -74,7 +91,8 @@ BEGIN
         RETURNING o.*
     )
     SELECT c.tenant_id, c.outbox_id, c.kind, c.delivery_id, c.event_type,
-           r.method, r.url, r.headers, r.body, r.secret, r.binary_response
+           r.method, r.url, r.headers, r.body, r.secret, r.binary_response,
+           r.provider_url
     FROM claimed c
     CROSS JOIN LATERAL whatsapp.outbox_request(c) r;
 END
@@ -110,7 +128,7 @@ BEGIN
         response)
     VALUES (o.tenant_id, o.outbox_id, o.target_id, o.delivery_id, o.event_type,
             o.attempts, nullif(p_http_status, 0), p_error, p_duration_ms,
-            left(p_response, 1024));
+            outbox.excerpt(p_response));
 
     IF p_ok THEN
         UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),

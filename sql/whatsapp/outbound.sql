@@ -296,7 +296,9 @@ BEGIN
     END IF;
 
     code := coalesce((r->'error'->>'code')::int, (r->'errors'->0->>'code')::int);
-    title := coalesce(r->'error'->>'message', r->'errors'->0->>'title', p_error,
+    -- the provider's words, as an excerpt: the tenant sees them
+    title := coalesce(outbox.excerpt(r->'error'->>'message'),
+                      outbox.excerpt(r->'errors'->0->>'title'), p_error,
                       'HTTP ' || p_http_status);
 
     -- throttling and server trouble pass; a refusal does not

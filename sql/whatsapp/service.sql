@@ -421,9 +421,13 @@ BEGIN
     RETURN 'status';
 END
 $$;
+-- headers are a list of [name, value] pairs, never text to split: a value
+-- cannot become a second header whatever it holds (the module refuses
+-- control characters in either part as well)
+DROP FUNCTION IF EXISTS whatsapp.outbox_request(helpdesk.outbox);
 CREATE OR REPLACE FUNCTION whatsapp.outbox_request(o helpdesk.outbox,
-    OUT method text, OUT url text, OUT headers text, OUT body text,
-    OUT secret text, OUT binary_response boolean)
+    OUT method text, OUT url text, OUT headers jsonb, OUT body text,
+    OUT secret text, OUT binary_response boolean, OUT provider_url boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
@@ -436,9 +440,10 @@ BEGIN
         IF e.enabled AND e.deleted_at IS NULL THEN
             method := 'POST';
             url := e.url;
-            headers := 'Content-Type: application/json' || E'\n'
-                       || 'X-Helpdesk-Event: ' || o.event_type || E'\n'
-                       || 'X-Helpdesk-Delivery: ' || o.delivery_id;
+            headers := jsonb_build_array(
+                           jsonb_build_array('Content-Type', 'application/json'),
+                           jsonb_build_array('X-Helpdesk-Event', o.event_type),
+                           jsonb_build_array('X-Helpdesk-Delivery', o.delivery_id::text));
             body := o.payload::text;
             secret := e.secret;
         END IF;
@@ -455,11 +460,14 @@ BEGIN
     END IF;
 
     IF c.provider = '360dialog' THEN
-        headers := 'Content-Type: application/json' || E'\n'
-                   || 'D360-API-KEY: ' || c.api_key;
+        headers := jsonb_build_array(
+                       jsonb_build_array('Content-Type', 'application/json'),
+                       jsonb_build_array('D360-API-KEY', coalesce(c.api_key, '')));
     ELSE
-        headers := 'Content-Type: application/json' || E'\n'
-                   || 'Authorization: Bearer ' || c.access_token;
+        headers := jsonb_build_array(
+                       jsonb_build_array('Content-Type', 'application/json'),
+                       jsonb_build_array('Authorization',
+                                         'Bearer ' || coalesce(c.access_token, '')));
     END IF;
 
     IF o.event_type = 'whatsapp.register' THEN
@@ -480,13 +488,19 @@ BEGIN
 
     ELSIF o.event_type = 'whatsapp.media' THEN
         -- two steps (Cloud and 360dialog v2: the id gives a URL, the URL the
-        -- bytes; 360dialog serves that URL from its own host), one for v1
+        -- bytes; 360dialog serves that URL from its own host), one for v1.
+        -- The Cloud API's URL is fetched as given, and the module takes it
+        -- only on Meta's media hosts (provider_url); 360dialog's is fetched
+        -- through the connection's own base: its path only is kept.
         method := 'GET';
         IF o.payload ? 'url' THEN
-            url := CASE c.provider
-                       WHEN '360dialog' THEN regexp_replace(o.payload->>'url',
-                                                            '^https?://[^/]+', c.base_url)
-                       ELSE o.payload->>'url' END;
+            IF c.provider = '360dialog' THEN
+                url := c.base_url || substring(o.payload->>'url'
+                                               from '^[hH][tT][tT][pP][sS]?://[^/?#]+(/[^#]*)$');
+            ELSE
+                url := o.payload->>'url';
+                provider_url := true;
+            END IF;
             binary_response := true;
         ELSIF (o.payload->>'v1')::boolean THEN
             url := c.base_url || '/v1/media/' || (o.payload->>'media_id');
@@ -545,7 +559,7 @@ BEGIN
                   ELSE 'error' END;
     err := CASE WHEN p_ok THEN NULL
                 ELSE coalesce(p_error, 'HTTP ' || p_http_status
-                              || coalesce(': ' || left(p_response, 300), '')) END;
+                              || coalesce(': ' || outbox.excerpt(p_response), '')) END;
 
     -- a refused message or file says nothing about the connection; the rest does
     IF o.event_type NOT IN ('whatsapp.send', 'whatsapp.media') OR state <> 'error' THEN

@@ -127,6 +127,12 @@ ngx_int_t ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
 ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *name, ngx_uint_t n);
 
+/* fields that become outbound requests: their URL, their headers */
+void ngx_http_helpdesk_api_check_url(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *field);
+void ngx_http_helpdesk_api_check_ctl(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *const *fields);
+
 
 /* the request's steps, shared by the API's files */
 void ngx_http_helpdesk_api_dispatch(ngx_http_helpdesk_api_ctx_t *ctx);

@@ -111,3 +111,68 @@ ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
     return ngx_http_helpdesk_route_args(ctx->req.r,
                                         ngx_http_helpdesk_api_query_arg, &aq);
 }
+
+
+/*
+ * A URL the helpdesk will send requests to: the outbound policy's check
+ * (scheme, credentials, port, a public host), as "field"'s error.
+ */
+
+void
+ngx_http_helpdesk_api_check_url(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *field)
+{
+    json_t                         *v;
+    const char                     *why;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+    u_char                          buf[128];
+
+    v = json_object_get(ctx->args, field);
+    if (!json_is_string(v)) {
+        return;
+    }
+
+    hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
+
+    why = ngx_helpdesk_curl_url_check((u_char *) json_string_value(v),
+                                      json_string_length(v),
+                                      hmcf->outbound.allow, buf, sizeof(buf));
+    if (why) {
+        ngx_helpdesk_json_error(ctx->errors, field, why);
+    }
+}
+
+
+/*
+ * Strings that go into an outbound request's headers or URL: no control
+ * character (CR, LF, NUL, any C0, DEL), so none can end a header line.
+ */
+
+void
+ngx_http_helpdesk_api_check_ctl(ngx_http_helpdesk_api_ctx_t *ctx,
+    const char *const *fields)
+{
+    size_t       i, len;
+    json_t      *v;
+    ngx_uint_t   n;
+    const char  *s;
+
+    for (n = 0; fields[n]; n++) {
+        v = json_object_get(ctx->args, fields[n]);
+        if (!json_is_string(v)) {
+            continue;
+        }
+
+        s = json_string_value(v);
+        len = json_string_length(v);
+
+        for (i = 0; i < len; i++) {
+            if ((u_char) s[i] < 0x20 || s[i] == 0x7f) {
+                ngx_helpdesk_json_error(ctx->errors, fields[n],
+                                        "must not contain control characters "
+                                        "(line breaks, NUL)");
+                break;
+            }
+        }
+    }
+}

@@ -45,52 +45,19 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_webhook_update_fields[
 };
 
 
-/* only absolute http(s) URLs with a host */
+/*
+ * The URL deliveries go to: the outbound policy's check (an absolute
+ * http(s) URL, no credentials, a public host); the address a name stands
+ * for is checked on every delivery.
+ */
 
 static void
 ngx_http_helpdesk_webhook_check_url(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    size_t       skip, i, len;
-    json_t      *v;
-    const char  *s;
+    static const char *const  fields[] = { "url", NULL };
 
-    v = json_object_get(ctx->args, "url");
-    if (v == NULL) {
-        return;
-    }
-
-    s = json_string_value(v);
-    len = json_string_length(v);
-
-    if (len > 8 && ngx_strncasecmp((u_char *) s, (u_char *) "https://", 8) == 0)
-    {
-        skip = 8;
-
-    } else if (len > 7
-               && ngx_strncasecmp((u_char *) s, (u_char *) "http://", 7) == 0)
-    {
-        skip = 7;
-
-    } else {
-        goto invalid;
-    }
-
-    if (s[skip] == '/' || s[skip] == ':' || s[skip] == '\0') {
-        goto invalid;
-    }
-
-    for (i = 0; i < len; i++) {
-        if ((u_char) s[i] <= 0x20 || (u_char) s[i] >= 0x7f) {
-            goto invalid;
-        }
-    }
-
-    return;
-
-invalid:
-
-    ngx_helpdesk_json_error(ctx->errors, "url",
-                            "must be an http:// or https:// URL with a host");
+    ngx_http_helpdesk_api_check_ctl(ctx, fields);
+    ngx_http_helpdesk_api_check_url(ctx, "url");
 }
 
 

@@ -64,16 +64,29 @@ ngx_http_helpdesk_wa_check(ngx_http_helpdesk_api_ctx_t *ctx)
         "phone_number_id", "access_token", "app_secret", "verify_token", NULL
     };
 
-    v = json_object_get(ctx->args, "base_url");
+    static const char *const  outbound[] = {
+        "phone_number_id", "access_token", "app_secret", "verify_token",
+        "api_key", "base_url", NULL
+    };
+
+    /* what goes into the provider requests' headers and URLs */
+    ngx_http_helpdesk_api_check_ctl(ctx, outbound);
+    ngx_http_helpdesk_api_check_url(ctx, "base_url");
+
+    v = json_object_get(ctx->args, "phone_number_id");
     if (v) {
         s = json_string_value(v);
         len = json_string_length(v);
 
-        if (!((len > 8 && ngx_strncmp(s, "https://", 8) == 0)
-              || (len > 7 && ngx_strncmp(s, "http://", 7) == 0)))
-        {
-            ngx_helpdesk_json_error(ctx->errors, "base_url",
-                                    "must be an http:// or https:// URL");
+        for (i = 0; i < len; i++) {
+            if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z')
+                  || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_'
+                  || s[i] == '-'))
+            {
+                ngx_helpdesk_json_error(ctx->errors, "phone_number_id",
+                    "must be the provider's id: letters, digits, - and _");
+                break;
+            }
         }
     }
 

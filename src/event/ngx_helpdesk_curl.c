@@ -6,8 +6,18 @@
  * (CURLMOPT_TIMERFUNCTION); we wrap each socket in an ngx_connection_t with
  * level-triggered events and an nginx timer, and call
  * curl_multi_socket_action() when either fires.  libcurl does the rest:
- * TLS and its verification, redirects, chunked bodies, timeouts, and name
- * resolution in its own resolver thread, so nothing here blocks a worker.
+ * TLS and its verification, chunked bodies, timeouts.
+ *
+ * The URLs come from tenants, so every request is held to the outbound
+ * policy: http and https only, no redirects, no proxy from the
+ * environment, and a connection only to an address that is public or in
+ * helpdesk_outbound_allow.  A name is resolved by nginx's resolver when
+ * the http block has one, and libcurl is handed the addresses that passed
+ * (CURLOPT_RESOLVE), so it connects to what was checked; without one,
+ * libcurl's resolver thread resolves it.  Either way the address is
+ * checked again right before connect() (CURLOPT_OPENSOCKETFUNCTION), so
+ * a name that answers differently the second time (DNS rebinding) gains
+ * nothing.  Nothing here blocks a worker.
  *
  * libcurl owns its sockets: on CURL_POLL_REMOVE we drop our events and
  * free the connection record, never close the descriptor.
@@ -19,14 +29,17 @@
 #include <ngx_event.h>
 
 #include "ngx_helpdesk_curl.h"
+#include "lib/ngx_helpdesk_addr.h"
 
 
 typedef struct {
-    CURLM          *multi;
-    ngx_event_t     timer;
-    ngx_log_t      *log;
-    ngx_uint_t      active;
-    unsigned        ready:1;
+    CURLM                      *multi;
+    ngx_event_t                 timer;
+    ngx_log_t                  *log;
+    ngx_uint_t                  active;
+    ngx_helpdesk_curl_conf_t   *conf;
+    unsigned                    ready:1;
+    unsigned                    async_dns:1;
 } ngx_helpdesk_curl_t;
 
 
@@ -38,15 +51,24 @@ static void ngx_helpdesk_curl_event(ngx_event_t *ev);
 static void ngx_helpdesk_curl_check(void);
 static size_t ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
+static curl_socket_t ngx_helpdesk_curl_open(void *clientp,
+    curlsocktype purpose, struct curl_sockaddr *address);
+static void ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx);
+static ngx_int_t ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req);
+static void ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req,
+    CURLcode result, const char *error);
+static void ngx_helpdesk_curl_failed(ngx_event_t *ev);
 
 
 static ngx_helpdesk_curl_t  ngx_helpdesk_curl;
 
 
 ngx_int_t
-ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle)
+ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_curl_conf_t *conf)
 {
-    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+    curl_version_info_data  *info;
+    ngx_helpdesk_curl_t     *hc = &ngx_helpdesk_curl;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -62,6 +84,18 @@ ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle)
     }
 
     hc->log = cycle->log;
+    hc->conf = conf;
+
+    info = curl_version_info(CURLVERSION_NOW);
+    hc->async_dns = (info->features & CURL_VERSION_ASYNCHDNS) != 0;
+
+    if (conf->resolver == NULL && !hc->async_dns) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "helpdesk: libcurl resolves names in the calling "
+                      "thread and no \"resolver\" is configured: requests "
+                      "to host names will fail");
+    }
+
     hc->timer.handler = ngx_helpdesk_curl_timeout;
     hc->timer.log = cycle->log;
     hc->timer.cancelable = 1;
@@ -107,7 +141,8 @@ ngx_helpdesk_curl_req_t *
 ngx_helpdesk_curl_create(ngx_log_t *log, const char *method, ngx_str_t *url,
     ngx_str_t *body, ngx_msec_t timeout, size_t body_max)
 {
-    char                     *u;
+    char                     *u, *scheme, *port;
+    CURLUcode                 rc;
     ngx_helpdesk_curl_req_t  *req;
 
     req = ngx_calloc(sizeof(ngx_helpdesk_curl_req_t), log);
@@ -117,11 +152,20 @@ ngx_helpdesk_curl_create(ngx_log_t *log, const char *method, ngx_str_t *url,
 
     req->log = log;
     req->body_max = body_max;
+    req->timeout = timeout;
+    req->failed.handler = ngx_helpdesk_curl_failed;
+    req->failed.data = req;
+    req->failed.log = log;
 
     req->easy = curl_easy_init();
     if (req->easy == NULL) {
         ngx_free(req);
         return NULL;
+    }
+
+    req->url = curl_url();
+    if (req->url == NULL) {
+        goto failed;
     }
 
     u = ngx_alloc(url->len + 1, log);
@@ -132,9 +176,53 @@ ngx_helpdesk_curl_create(ngx_log_t *log, const char *method, ngx_str_t *url,
     ngx_memcpy(u, url->data, url->len);
     u[url->len] = '\0';
 
-    curl_easy_setopt(req->easy, CURLOPT_URL, u);
-    ngx_free(u);        /* libcurl copies strings it is given */
+    /* one parser for the check and the request: libcurl's own */
+    rc = (ngx_strlen(u) == url->len)
+         ? curl_url_set(req->url, CURLUPART_URL, u, 0) : CURLUE_MALFORMED_INPUT;
+    ngx_free(u);
 
+    if (rc == CURLUE_OK
+        && curl_url_get(req->url, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+    {
+        if (ngx_strcmp(scheme, "http") != 0
+            && ngx_strcmp(scheme, "https") != 0)
+        {
+            rc = CURLUE_UNSUPPORTED_SCHEME;
+        }
+
+        curl_free(scheme);
+    }
+
+    if (rc == CURLUE_OK
+        && curl_url_get(req->url, CURLUPART_HOST, &req->host, 0) != CURLUE_OK)
+    {
+        rc = CURLUE_NO_HOST;
+    }
+
+    if (rc == CURLUE_OK) {
+        if (curl_url_get(req->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
+            != CURLUE_OK)
+        {
+            rc = CURLUE_BAD_PORT_NUMBER;
+
+        } else {
+            req->port = ngx_atoi((u_char *) port, ngx_strlen(port));
+            curl_free(port);
+
+            if (req->port < 1 || req->port > 65535) {
+                rc = CURLUE_BAD_PORT_NUMBER;
+            }
+        }
+    }
+
+    if (rc != CURLUE_OK) {
+        req->refused = 1;
+        ngx_cpystrn((u_char *) req->error,
+                    (u_char *) "refused: not an http or https URL",
+                    CURL_ERROR_SIZE);
+    }
+
+    curl_easy_setopt(req->easy, CURLOPT_CURLU, req->url);
     curl_easy_setopt(req->easy, CURLOPT_PRIVATE, req);
     curl_easy_setopt(req->easy, CURLOPT_ERRORBUFFER, req->error);
     curl_easy_setopt(req->easy, CURLOPT_WRITEFUNCTION, ngx_helpdesk_curl_write);
@@ -144,8 +232,15 @@ ngx_helpdesk_curl_create(ngx_log_t *log, const char *method, ngx_str_t *url,
                      (long) ngx_min(timeout, 10000));
     curl_easy_setopt(req->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(req->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(req->easy, CURLOPT_USERAGENT, "nginx-helpdesk");
     curl_easy_setopt(req->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(req->easy, CURLOPT_MAXREDIRS, 0L);
+    curl_easy_setopt(req->easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(req->easy, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETFUNCTION,
+                     ngx_helpdesk_curl_open);
+    curl_easy_setopt(req->easy, CURLOPT_OPENSOCKETDATA, req);
 
     if (body) {
         req->request_body.data = ngx_alloc(body->len + 1, log);
@@ -172,6 +267,29 @@ failed:
 
     ngx_helpdesk_curl_free(req);
     return NULL;
+}
+
+
+ngx_int_t
+ngx_helpdesk_curl_host(ngx_helpdesk_curl_req_t *req, ngx_str_t *host)
+{
+    size_t  len;
+
+    if (req->host == NULL) {
+        return NGX_ERROR;
+    }
+
+    host->data = (u_char *) req->host;
+    len = ngx_strlen(req->host);
+
+    if (len > 2 && host->data[0] == '[') {
+        host->data++;
+        len -= 2;
+    }
+
+    host->len = len;
+
+    return NGX_OK;
 }
 
 
@@ -203,17 +321,199 @@ ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req, const char *fmt, ...)
 ngx_int_t
 ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
 {
-    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
+    size_t                    len;
+    const char               *why;
+    ngx_str_t                 host;
+    ngx_resolver_ctx_t       *ctx;
+    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
+    ngx_helpdesk_curl_conf_t *conf;
 
     if (!hc->ready) {
         return NGX_ERROR;
     }
+
+    conf = hc->conf;
 
     if (req->headers) {
         curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
     }
 
     req->started = ngx_current_msec;
+
+    if (req->refused) {
+        /* not a URL we send to: said through the handler, as any failure */
+        ngx_helpdesk_curl_fail(req, CURLE_URL_MALFORMAT, NULL);
+        return NGX_OK;
+    }
+
+    (void) ngx_helpdesk_curl_host(req, &host);
+
+    /* an address: checked now, and again when the socket is opened */
+    if (ngx_helpdesk_addr_text_refused(host.data, host.len, conf->allow, &why)
+        == NGX_OK)
+    {
+        if (why) {
+            ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                          "helpdesk curl: %V refused: %s", &host, why);
+            req->refused = 1;
+            ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
+                                   NGX_HELPDESK_CURL_REFUSED);
+            return NGX_OK;
+        }
+
+        return ngx_helpdesk_curl_add(req);
+    }
+
+    why = ngx_helpdesk_addr_name_refused(host.data, host.len);
+
+    if (why) {
+        ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                      "helpdesk curl: %V refused: %s", &host, why);
+        req->refused = 1;
+        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
+                               NGX_HELPDESK_CURL_REFUSED);
+        return NGX_OK;
+    }
+
+    if (conf->resolver == NULL) {
+
+        if (!hc->async_dns) {
+            ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST,
+                                   "no resolver configured");
+            return NGX_OK;
+        }
+
+        /* libcurl's resolver thread; the socket callback checks */
+        return ngx_helpdesk_curl_add(req);
+    }
+
+    ctx = ngx_resolve_start(conf->resolver, NULL);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx == NGX_NO_RESOLVER) {
+        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST,
+                               "no resolver configured");
+        return NGX_OK;
+    }
+
+    len = host.len;
+    ctx->name.data = host.data;
+    ctx->name.len = len;
+    ctx->handler = ngx_helpdesk_curl_resolved;
+    ctx->data = req;
+    ctx->timeout = ngx_min(conf->resolver_timeout, req->timeout);
+
+    req->resolving = ctx;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                   "helpdesk curl: resolve req:%p \"%V\"", req, &host);
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        req->resolving = NULL;
+        return NGX_ERROR;
+    }
+
+    /* the answer may have been known: then req is on its way already */
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx)
+{
+    u_char                   *p, *last;
+    ngx_str_t                 host;
+    ngx_uint_t                i, n;
+    const char               *why;
+    struct curl_slist        *list;
+    ngx_helpdesk_curl_req_t  *req = ctx->data;
+    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
+    u_char                    buf[2048];
+
+    req->resolving = NULL;
+    (void) ngx_helpdesk_curl_host(req, &host);
+
+    if (ctx->state) {
+        ngx_snprintf((u_char *) req->error, CURL_ERROR_SIZE - 1,
+                     "cannot resolve %V: %s%Z", &host,
+                     ngx_resolver_strerror(ctx->state));
+        ngx_resolve_name_done(ctx);
+        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST, NULL);
+        return;
+    }
+
+    /* "host:port:addr,addr": only the addresses that passed */
+    last = buf + sizeof(buf) - 1;
+    p = ngx_snprintf(buf, last - buf, "%V:%l:", &host, req->port);
+    n = 0;
+
+    for (i = 0; i < ctx->naddrs; i++) {
+        why = ngx_helpdesk_addr_refused(ctx->addrs[i].sockaddr,
+                                        hc->conf->allow);
+        if (why) {
+            ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                          "helpdesk curl: %V resolved to a refused "
+                          "address: %s", &host, why);
+            continue;
+        }
+
+        if ((size_t) (last - p) < NGX_SOCKADDR_STRLEN + 3) {
+            break;
+        }
+
+        if (n++) {
+            *p++ = ',';
+        }
+
+        if (ctx->addrs[i].sockaddr->sa_family == AF_INET6) {
+            *p++ = '[';
+        }
+
+        p += ngx_sock_ntop(ctx->addrs[i].sockaddr, ctx->addrs[i].socklen,
+                           p, last - p, 0);
+
+        if (ctx->addrs[i].sockaddr->sa_family == AF_INET6) {
+            *p++ = ']';
+        }
+    }
+
+    *p = '\0';
+
+    ngx_resolve_name_done(ctx);
+
+    if (n == 0) {
+        req->refused = 1;
+        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
+                               NGX_HELPDESK_CURL_REFUSED);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                   "helpdesk curl: req:%p pinned %s", req, buf);
+
+    list = curl_slist_append(NULL, (char *) buf);
+    if (list == NULL) {
+        ngx_helpdesk_curl_fail(req, CURLE_OUT_OF_MEMORY, NULL);
+        return;
+    }
+
+    req->resolve = list;
+    curl_easy_setopt(req->easy, CURLOPT_RESOLVE, list);
+
+    if (ngx_helpdesk_curl_add(req) != NGX_OK) {
+        ngx_helpdesk_curl_fail(req, CURLE_FAILED_INIT, NULL);
+    }
+}
+
+
+static ngx_int_t
+ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req)
+{
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
 
     if (curl_multi_add_handle(hc->multi, req->easy) != CURLM_OK) {
         return NGX_ERROR;
@@ -227,6 +527,42 @@ ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
                    hc->active);
 
     return NGX_OK;
+}
+
+
+/*
+ * A request that ends before libcurl has it: its handler runs from the
+ * next turn of the event loop, never from inside the caller's call.
+ */
+
+static void
+ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req, CURLcode result,
+    const char *error)
+{
+    req->result = result;
+
+    if (error) {
+        ngx_cpystrn((u_char *) req->error, (u_char *) error, CURL_ERROR_SIZE);
+
+    } else if (req->error[0] == '\0') {
+        ngx_cpystrn((u_char *) req->error,
+                    (u_char *) curl_easy_strerror(result), CURL_ERROR_SIZE);
+    }
+
+    ngx_post_event(&req->failed, &ngx_posted_events);
+}
+
+
+static void
+ngx_helpdesk_curl_failed(ngx_event_t *ev)
+{
+    ngx_helpdesk_curl_req_t  *req = ev->data;
+
+    req->status = 0;
+    req->body.len = 0;
+    req->elapsed = ngx_current_msec - req->started;
+
+    req->handler(req, req->result);
 }
 
 
@@ -253,8 +589,28 @@ ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req)
 void
 ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req)
 {
+    if (req->resolving) {
+        ngx_resolve_name_done(req->resolving);
+    }
+
+    if (req->failed.posted) {
+        ngx_delete_posted_event(&req->failed);
+    }
+
     if (req->easy) {
         curl_easy_cleanup(req->easy);
+    }
+
+    if (req->url) {
+        curl_url_cleanup(req->url);
+    }
+
+    if (req->host) {
+        curl_free(req->host);
+    }
+
+    if (req->resolve) {
+        curl_slist_free_all(req->resolve);
     }
 
     if (req->headers) {
@@ -322,6 +678,30 @@ ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     req->body.len += keep;
 
     return n;
+}
+
+
+/* right before connect(): the address libcurl is about to use */
+
+static curl_socket_t
+ngx_helpdesk_curl_open(void *clientp, curlsocktype purpose,
+    struct curl_sockaddr *address)
+{
+    const char               *why;
+    ngx_helpdesk_curl_req_t  *req = clientp;
+    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
+
+    why = ngx_helpdesk_addr_refused(&address->addr, hc->conf->allow);
+
+    if (why) {
+        ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                      "helpdesk curl: connection to a refused address: %s",
+                      why);
+        req->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+
+    return socket(address->family, address->socktype, address->protocol);
 }
 
 
@@ -476,6 +856,14 @@ ngx_helpdesk_curl_check(void)
                        "helpdesk curl: done req:%p result:%d status:%l "
                        "in %Mms", req, (int) result, req->status,
                        req->elapsed);
+
+        if (result != CURLE_OK && req->refused) {
+            /* nothing from a refused address reaches anyone */
+            ngx_cpystrn((u_char *) req->error,
+                        (u_char *) NGX_HELPDESK_CURL_REFUSED, CURL_ERROR_SIZE);
+            req->status = 0;
+            req->body.len = 0;
+        }
 
         if (req->error[0] == '\0' && result != CURLE_OK) {
             ngx_cpystrn((u_char *) req->error,

@@ -14,6 +14,23 @@
 
 typedef struct ngx_helpdesk_curl_req_s  ngx_helpdesk_curl_req_t;
 
+
+/*
+ * Where requests may go.  Every request connects only to public unicast
+ * addresses or to those in "allow" (ngx_cidr_t; NULL: none); names are
+ * resolved by nginx's "resolver" when one is configured (the address
+ * checked is the address used), otherwise by libcurl's resolver thread.
+ */
+typedef struct {
+    ngx_array_t                    *allow;
+    ngx_resolver_t                 *resolver;
+    ngx_msec_t                      resolver_timeout;
+} ngx_helpdesk_curl_conf_t;
+
+
+/* what a refused address is reported as, and nothing more */
+#define NGX_HELPDESK_CURL_REFUSED  "refused: address not allowed"
+
 /*
  * Called once per request, from the event loop.  "result" is CURLE_OK
  * when an HTTP response arrived (whatever its status), otherwise the
@@ -41,15 +58,28 @@ struct ngx_helpdesk_curl_req_s {
     char                            error[CURL_ERROR_SIZE];
 
     ngx_str_t                       request_body;
+
+    CURLU                          *url;
+    char                           *host;       /* as libcurl parsed it */
+    long                            port;
+    struct curl_slist              *resolve;    /* the addresses checked */
+    ngx_resolver_ctx_t             *resolving;
+    ngx_event_t                     failed;     /* a failure before curl */
+    CURLcode                        result;
+    ngx_msec_t                      timeout;
+    unsigned                        refused:1;  /* an address refused */
 };
 
 
-ngx_int_t ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle);
+ngx_int_t ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_curl_conf_t *conf);
 void ngx_helpdesk_curl_exit_worker(void);
 
 /*
  * A request to "url" with "method" (NULL: GET), the given body (copied),
- * a total timeout, and room for "body_max" bytes of response.
+ * a total timeout, and room for "body_max" bytes of response.  A URL that
+ * is not an absolute http(s) URL is not an error here: the request fails
+ * when started, through its handler, with req->refused set.
  */
 ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_create(ngx_log_t *log,
     const char *method, ngx_str_t *url, ngx_str_t *body, ngx_msec_t timeout,
@@ -57,6 +87,20 @@ ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_create(ngx_log_t *log,
 ngx_int_t ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req,
     const char *fmt, ...);
 ngx_int_t ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req);
+
+/*
+ * Save-time check of a URL a tenant gives: NULL when it may be saved,
+ * otherwise why not (a constant or a message written into buf).
+ */
+const char *ngx_helpdesk_curl_url_check(u_char *url, size_t len,
+    ngx_array_t *allow, u_char *buf, size_t size);
+
+/* whether "host" is one of "names": exact, or "*.suffix" */
+ngx_flag_t ngx_helpdesk_curl_host_match(ngx_array_t *names, ngx_str_t *host);
+
+/* the host libcurl will connect to, without brackets */
+ngx_int_t ngx_helpdesk_curl_host(ngx_helpdesk_curl_req_t *req,
+    ngx_str_t *host);
 
 /* Gives up a transfer, started or not: no handler call; req is freed. */
 void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);

@@ -30,8 +30,11 @@
 #include "ngx_helpdesk_outbox.h"
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
+#include "lib/ngx_helpdesk_json.h"
 
 
+/* what a reply is read for (a WhatsApp id, a media URL); the tenant is
+ * shown less of it: see outbox.excerpt() */
 #define NGX_HELPDESK_OUTBOX_RESPONSE_MAX  1024
 
 /* a downloaded file: WhatsApp's largest media are documents of 100 MB;
@@ -40,10 +43,10 @@
 
 /*
  * outbox_claim() answers tenant, outbox id, ..., delivery id, event,
- * method, url, headers, body, secret, binary: eleven columns, read by
- * number in ngx_helpdesk_outbox_start()
+ * method, url, headers, body, secret, binary, provider url: twelve
+ * columns, read by number in ngx_helpdesk_outbox_start()
  */
-#define NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS  11
+#define NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS  12
 
 
 typedef struct {
@@ -85,6 +88,10 @@ static void ngx_helpdesk_outbox_tick(ngx_event_t *ev);
 static void ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_outbox_start(PGresult *res, int row);
+static const char *ngx_helpdesk_outbox_headers(ngx_helpdesk_delivery_t *d,
+    ngx_helpdesk_curl_req_t *req);
+static const char *ngx_helpdesk_outbox_media_host(
+    ngx_helpdesk_curl_req_t *req);
 static void ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req,
     CURLcode result);
 static void ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d,
@@ -279,7 +286,8 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
                     "event_type, method, url, headers, body, secret, "
-                    "binary_response FROM api.outbox_claim($1::bytea, $2, $3)";
+                    "binary_response, provider_url "
+                    "FROM api.outbox_claim($1::bytea, $2, $3)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
 
@@ -410,10 +418,11 @@ ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
 static void
 ngx_helpdesk_outbox_start(PGresult *res, int row)
 {
-    u_char                    *p, *last, *nl;
+    u_char                    *p;
     time_t                     now;
     ngx_pool_t                *pool;
-    ngx_str_t                  signed_text, line;
+    ngx_str_t                  signed_text;
+    const char                *error;
     unsigned int               len;
     ngx_helpdesk_delivery_t   *d;
     ngx_helpdesk_curl_req_t   *req;
@@ -471,22 +480,23 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
     req->handler = ngx_helpdesk_outbox_sent;
     req->data = d;
 
-    /* the request's headers, one per line, as the database built them */
-    p = d->headers.data;
-    last = d->headers.data + d->headers.len;
+    /* a provider's media URL: only on the provider's own hosts */
+    if (!PQgetisnull(res, row, 11) && PQgetvalue(res, row, 11)[0] == 't') {
+        error = ngx_helpdesk_outbox_media_host(req);
 
-    while (p < last) {
-        nl = ngx_strlchr(p, last, '\n');
-        line.data = p;
-        line.len = (nl ? nl : last) - p;
-
-        if (line.len
-            && ngx_helpdesk_curl_header(req, "%V", &line) != NGX_OK)
-        {
-            goto failed;
+        if (error) {
+            ngx_helpdesk_curl_free(req);
+            ngx_helpdesk_outbox_record(d, 0, 0, error, 0, NULL);
+            return;
         }
+    }
 
-        p = nl ? nl + 1 : last;
+    error = ngx_helpdesk_outbox_headers(d, req);
+
+    if (error) {
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_outbox_record(d, 0, 0, error, 0, NULL);
+        return;
     }
 
     if (!PQgetisnull(res, row, 9)) {
@@ -534,6 +544,105 @@ failed:
 }
 
 
+/*
+ * The request's headers: a JSON list of [name, value] pairs, each added
+ * as one header.  A name that is not a token or a value with a control
+ * character is refused, so no value can start a header of its own.
+ */
+
+static const char *
+ngx_helpdesk_outbox_headers(ngx_helpdesk_delivery_t *d,
+    ngx_helpdesk_curl_req_t *req)
+{
+    u_char        c;
+    size_t        i, j, nlen, vlen;
+    json_t       *list, *pair;
+    const char   *name, *value, *error;
+    json_error_t  err;
+
+    if (d->headers.len == 0) {
+        return NULL;
+    }
+
+    list = json_loadb((char *) d->headers.data, d->headers.len, 0, &err);
+
+    if (!json_is_array(list)) {
+        json_decref(list);
+        return "refused: the request's headers are malformed";
+    }
+
+    error = NULL;
+
+    for (i = 0; i < json_array_size(list) && error == NULL; i++) {
+        pair = json_array_get(list, i);
+        name = json_string_value(json_array_get(pair, 0));
+        value = json_string_value(json_array_get(pair, 1));
+
+        if (name == NULL || value == NULL || json_array_size(pair) != 2) {
+            error = "refused: the request's headers are malformed";
+            break;
+        }
+
+        nlen = json_string_length(json_array_get(pair, 0));
+        vlen = json_string_length(json_array_get(pair, 1));
+
+        if (nlen == 0 || nlen > 64 || vlen > 4096) {
+            error = "refused: a header is too long";
+            break;
+        }
+
+        for (j = 0; j < nlen; j++) {
+            c = (u_char) name[j];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            {
+                error = "refused: a header name is not a token";
+                break;
+            }
+        }
+
+        for (j = 0; j < vlen && error == NULL; j++) {
+            c = (u_char) value[j];
+
+            if (c < 0x20 || c == 0x7f) {
+                error = "refused: a header value contains control "
+                        "characters";
+            }
+        }
+
+        if (error == NULL
+            && ngx_helpdesk_curl_header(req, "%s: %s", name, value) != NGX_OK)
+        {
+            error = "cannot start the request";
+        }
+    }
+
+    json_decref(list);
+
+    return error;
+}
+
+
+static const char *
+ngx_helpdesk_outbox_media_host(ngx_helpdesk_curl_req_t *req)
+{
+    ngx_str_t               host;
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    if (ngx_helpdesk_curl_host(req, &host) != NGX_OK
+        || !ngx_helpdesk_curl_host_match(ob->conf->media_hosts, &host))
+    {
+        ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                      "helpdesk outbox: a media URL not on the provider's "
+                      "hosts refused");
+        return "refused: the media URL is not on the provider's hosts";
+    }
+
+    return NULL;
+}
+
+
 static void
 ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req, CURLcode result)
 {
@@ -568,7 +677,8 @@ static void
 ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     long status, const char *error, ngx_msec_t elapsed, ngx_str_t *response)
 {
-    u_char                   *p, *q, *last;
+    u_char                   *p, *q, *last, *start;
+    uint32_t                  ch;
     ngx_str_t                 v, text;
     ngx_helpdesk_outbox_t    *ob = &ngx_helpdesk_outbox;
     ngx_helpdesk_outbox_conf_t *conf = ob->conf;
@@ -621,10 +731,33 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
             return;
         }
 
+        /* printable UTF-8: anything else becomes '?' */
         last = response->data + response->len;
-        for (q = response->data, text.len = 0; q < last; q++) {
-            text.data[text.len++] = (*q >= 0x20 && *q < 0x7f) || *q == '\n'
-                                    ? *q : '?';
+        q = response->data;
+        text.len = 0;
+
+        while (q < last) {
+            start = q;
+
+            if (*q < 0x80) {
+                q++;
+                text.data[text.len++] = (*start >= 0x20 && *start < 0x7f)
+                                        || *start == '\n' ? *start : '?';
+                continue;
+            }
+
+            ch = ngx_utf8_decode(&q, last - q);
+
+            if (ch > 0x10ffff || ch < 0xa0 || (ch >= 0xd800 && ch < 0xe000))
+            {
+                text.data[text.len++] = '?';
+                q = start + 1;
+                continue;
+            }
+
+            while (start < q) {
+                text.data[text.len++] = *start++;
+            }
         }
 
         (void) ngx_helpdesk_pg_param(&d->query, d->pool, &text);

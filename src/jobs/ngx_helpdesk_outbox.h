@@ -27,6 +27,9 @@ typedef struct {
      * Empty: no provider key is configured, and the runner does not start.
      */
     u_char          proof[2 + 64 + 1];
+
+    /* the hosts a provider's media URLs may name (ngx_str_t) */
+    ngx_array_t    *media_hosts;
 } ngx_helpdesk_outbox_conf_t;
 
 

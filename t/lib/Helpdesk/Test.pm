@@ -128,6 +128,11 @@ sub conf {
     my $server = $opt{server} // '';
     my $pg = $opt{postgres} // qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=4 backlog=64 timeout=5s};
 
+    # the fakes (FakeHTTP) listen on loopback, which outbound requests may
+    # not reach unless allowed; a test of that policy brings its own
+    my $outbound = $opt{outbound} // "helpdesk_outbound_allow 127.0.0.0/8 ::1;\n"
+                                   . "    helpdesk_whatsapp_media_hosts 127.0.0.1;";
+
     # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
     my $single = $ENV{HELPDESK_VALGRIND} ? "master_process off;\ndaemon off;" : '';
 
@@ -154,6 +159,7 @@ http {
     helpdesk_postgres $pg;
     helpdesk_redis unix:$d/run/redis.sock timeout=1s;
     helpdesk_provider_key_file $d/provider.key;
+    $outbound
     $http
 
     server {

@@ -1,0 +1,124 @@
+/*
+ * nginx-helpdesk: the front door's directives for outbound requests:
+ * the ranges they may reach although not public, and the hosts a
+ * provider's media URLs may name.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+
+
+/*
+ * helpdesk_outbound_allow 127.0.0.0/8 ::1 ...;  the ranges outbound
+ * requests may reach although they are not public
+ */
+
+char *
+ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (hmcf->outbound.allow == NULL) {
+        hmcf->outbound.allow = ngx_array_create(cf->pool, 4,
+                                                sizeof(ngx_cidr_t));
+        if (hmcf->outbound.allow == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(hmcf->outbound.allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address or range \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[i]);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * helpdesk_whatsapp_media_hosts name|*.suffix ...;  where the Cloud API's
+ * media URLs may point; without it, Meta's own hosts.  Called with no
+ * command for the default.
+ */
+
+char *
+ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    ngx_str_t   *value, *name, def[3];
+    ngx_uint_t   i, n;
+
+    if (cmd && hmcf->outbox.media_hosts) {
+        return "is duplicate";
+    }
+
+    if (cmd) {
+        value = cf->args->elts;
+        value++;
+        n = cf->args->nelts - 1;
+
+    } else {
+        ngx_str_set(&def[0], "lookaside.fbsbx.com");
+        ngx_str_set(&def[1], "*.fbcdn.net");
+        ngx_str_set(&def[2], "*.whatsapp.net");
+        value = def;
+        n = 3;
+    }
+
+    hmcf->outbox.media_hosts = ngx_array_create(cf->pool, n,
+                                                sizeof(ngx_str_t));
+    if (hmcf->outbox.media_hosts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (value[i].len == 0
+            || (value[i].data[0] == '*'
+                && (value[i].len < 3 || value[i].data[1] != '.')))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid host \"%V\": a name or *.suffix",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        name = ngx_array_push(hmcf->outbox.media_hosts);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
