@@ -240,7 +240,9 @@ ngx_helpdesk_addr_text_refused(u_char *text, size_t len, ngx_array_t *allow,
 
     a = ngx_inet_addr(text, len);
 
-    if (a != INADDR_NONE) {
+    if (a != INADDR_NONE
+        || (len == 15 && ngx_strncmp(text, "255.255.255.255", 15) == 0))
+    {
         ngx_memzero(&sin, sizeof(struct sockaddr_in));
         sin.sin_family = AF_INET;
         sin.sin_addr.s_addr = a;
@@ -298,6 +300,17 @@ ngx_helpdesk_addr_name_refused(u_char *host, size_t len)
         {
             return "is not a public host name";
         }
+    }
+
+    /* a last label of digits is no top-level domain: an address, badly */
+    for (i = len; i > 0 && host[i - 1] != '.'; i--) {
+        if (host[i - 1] < '0' || host[i - 1] > '9') {
+            break;
+        }
+    }
+
+    if (i == 0 || host[i - 1] == '.') {
+        return "is not a valid host name";
     }
 
     for (i = 0; i < len; i++) {

@@ -44,15 +44,18 @@ sub _read {
     return scalar <$fh>;
 }
 
+# new(host => '127.0.0.2') listens on another loopback address;
+# new(v6 => 1) on [::1] as well, with the same port.
 sub new {
     my ($class, %opt) = @_;
     my $dir = tempdir('fake-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+    my $host = $opt{host} // '127.0.0.1';
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => $host,
                                   LocalPort => 0, Proto => 'tcp') or die $!;
     my $port = $s->sockport;
     close $s;
 
-    my $self = bless { dir => $dir, port => $port }, $class;
+    my $self = bless { dir => $dir, port => $port, host => $host, v6 => $opt{v6} }, $class;
     _write("$dir/script.json", encode_json([]));
     _write("$dir/mounts.json", encode_json([]));
     _write("$dir/requests.jsonl", '');
@@ -66,16 +69,18 @@ sub new {
     $self->{pid} = $pid;
 
     for (1 .. 200) {
-        return $self if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return $self if IO::Socket::INET->new(PeerAddr => "$host:$port");
         sleep 0.025;
     }
     die "fake HTTP server did not start";
 }
 
-sub url { my ($self, $p) = @_; "http://127.0.0.1:$self->{port}" . ($p // '') }
+sub url { my ($self, $p) = @_; "http://$self->{host}:$self->{port}" . ($p // '') }
+sub port { $_[0]{port} }
 
 # The next responses, in order: { status => 500, body => '...', delay => 2 },
-# or body_b64 => '...' for bytes.
+# or body_b64 => '...' for bytes; headers => { Location => '...' } adds
+# headers.
 sub script {
     my ($self, @responses) = @_;
     _write("$self->{dir}/script.json", encode_json(\@responses));
@@ -236,6 +241,7 @@ sub _serve {
         my $answer = sub {
             return unless $c->tx;    # the client gave up
             $c->res->headers->content_type($r->{type} // 'application/json');
+            $c->res->headers->header($_ => $r->{headers}{$_}) for keys %{ $r->{headers} // {} };
             my $data = defined $r->{body_b64} ? MIME::Base64::decode_base64($r->{body_b64})
                                               : $r->{body} // '{"ok":true}';
             $c->render(data => $data, status => $r->{status} // 200);
@@ -250,7 +256,8 @@ sub _serve {
     });
 
     my $daemon = Mojo::Server::Daemon->new(app => $app, silent => 1,
-                                           listen => ["http://127.0.0.1:$self->{port}"]);
+                                           listen => ["http://$self->{host}:$self->{port}",
+                                                      ($self->{v6} ? ("http://[::1]:$self->{port}") : ())]);
     $daemon->run;
 }
 
