@@ -246,7 +246,7 @@ seed_console() {
                WHERE t.slug = 'demo'")" = 0 ]; then
     hook=$(ac -X POST "$HELPDESK_URL/v1/whatsapp/connections" \
            -d '{"provider": "360dialog", "display_phone_number": "+55 11 4000-0000",
-                "api_key": "demo", "base_url": "http://127.0.0.1:9"}' \
+                "api_key": "demo"}' \
            | sed 's/.*"webhook_url": *"\([^"]*\)".*/\1/')
     now=$(date +%s)
     curl -sf -o /dev/null -X POST -H "Content-Type: application/json" "$hook" -d "{\"object\":
