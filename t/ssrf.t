@@ -158,7 +158,7 @@ for my $url (@inside) {
     is $d && $d->{error}, 'refused: address not allowed', "stored $url: refused when sent";
     ok $d && !defined $d->{http_status} && !defined $d->{response}, "stored $url: nothing else shown";
 }
-for my $name ("loop.ssrf-test.net:$ip", 'meta.ssrf-test.net') {
+for my $name ("loop.ssrf-test.net:$ip", "loop.ssrf-test.net.:$ip", 'meta.ssrf-test.net') {
     my $tx = hook("http://$name/hooks");
     is $tx->res->code, 201, "$name: a public-looking name is saved";
     my $d = ping_logged($tx->res->json->{id});
@@ -171,13 +171,13 @@ ok scalar(grep { $_ eq 'loop.ssrf-test.net' } @{ $dns->queries }), "names go to 
 
 # 3. The positive control: allowed, the same deliveries arrive
 for my $url ("http://127.0.0.2:$op/hooks/literal", "http://hooks.ssrf-test.net:$op/hooks/name",
-             "http://mixed.ssrf-test.net:$op/hooks/mixed") {
+             "http://mixed.ssrf-test.net:$op/hooks/mixed", "http://hooks.ssrf-test.net.:$op/hooks/dot") {
     my $e = hook($url)->res->json;
     my $d = ping_logged($e->{id});
     is $d && $d->{http_status}, 200, "$url: delivered";
 }
 is_deeply [sort map { $_->{path} } @{ $outside->requests }],
-    ['/hooks/literal', '/hooks/mixed', '/hooks/name'], 'the allowed receiver got all three';
+    ['/hooks/dot', '/hooks/literal', '/hooks/mixed', '/hooks/name'], 'the allowed receiver got all four';
 is scalar @{ $inside->requests }, 0, 'a name with an inside and an allowed address goes to the allowed one only';
 
 

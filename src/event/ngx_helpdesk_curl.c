@@ -9,15 +9,10 @@
  * TLS and its verification, chunked bodies, timeouts.
  *
  * The URLs come from tenants, so every request is held to the outbound
- * policy: http and https only, no redirects, no proxy from the
- * environment, and a connection only to an address that is public or in
- * helpdesk_outbound_allow.  A name is resolved by nginx's resolver when
- * the http block has one, and libcurl is handed the addresses that passed
- * (CURLOPT_RESOLVE), so it connects to what was checked; without one,
- * libcurl's resolver thread resolves it.  Either way the address is
- * checked again right before connect() (CURLOPT_OPENSOCKETFUNCTION), so
- * a name that answers differently the second time (DNS rebinding) gains
- * nothing.  Nothing here blocks a worker.
+ * policy (ngx_helpdesk_curl_policy.c): http and https only, no
+ * redirects, no proxy from the environment, and a connection only to an
+ * address that is public or in helpdesk_outbound_allow.  Nothing here
+ * blocks a worker.
  *
  * libcurl owns its sockets: on CURL_POLL_REMOVE we drop our events and
  * free the connection record, never close the descriptor.
@@ -29,7 +24,6 @@
 #include <ngx_event.h>
 
 #include "ngx_helpdesk_curl.h"
-#include "lib/ngx_helpdesk_addr.h"
 
 
 typedef struct {
@@ -51,12 +45,6 @@ static void ngx_helpdesk_curl_event(ngx_event_t *ev);
 static void ngx_helpdesk_curl_check(void);
 static size_t ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
-static curl_socket_t ngx_helpdesk_curl_open(void *clientp,
-    curlsocktype purpose, struct curl_sockaddr *address);
-static void ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx);
-static ngx_int_t ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req);
-static void ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req,
-    CURLcode result, const char *error);
 static void ngx_helpdesk_curl_failed(ngx_event_t *ev);
 
 
@@ -85,6 +73,7 @@ ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle,
 
     hc->log = cycle->log;
     hc->conf = conf;
+    ngx_helpdesk_curl_policy = conf;
 
     info = curl_version_info(CURLVERSION_NOW);
     hc->async_dns = (info->features & CURL_VERSION_ASYNCHDNS) != 0;
@@ -321,18 +310,11 @@ ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req, const char *fmt, ...)
 ngx_int_t
 ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
 {
-    size_t                    len;
-    const char               *why;
-    ngx_str_t                 host;
-    ngx_resolver_ctx_t       *ctx;
-    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
-    ngx_helpdesk_curl_conf_t *conf;
+    ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
 
     if (!hc->ready) {
         return NGX_ERROR;
     }
-
-    conf = hc->conf;
 
     if (req->headers) {
         curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
@@ -346,171 +328,11 @@ ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req)
         return NGX_OK;
     }
 
-    (void) ngx_helpdesk_curl_host(req, &host);
-
-    /* an address: checked now, and again when the socket is opened */
-    if (ngx_helpdesk_addr_text_refused(host.data, host.len, conf->allow, &why)
-        == NGX_OK)
-    {
-        if (why) {
-            ngx_log_error(NGX_LOG_INFO, req->log, 0,
-                          "helpdesk curl: %V refused: %s", &host, why);
-            req->refused = 1;
-            ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
-                                   NGX_HELPDESK_CURL_REFUSED);
-            return NGX_OK;
-        }
-
-        return ngx_helpdesk_curl_add(req);
-    }
-
-    why = ngx_helpdesk_addr_name_refused(host.data, host.len);
-
-    if (why) {
-        ngx_log_error(NGX_LOG_INFO, req->log, 0,
-                      "helpdesk curl: %V refused: %s", &host, why);
-        req->refused = 1;
-        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
-                               NGX_HELPDESK_CURL_REFUSED);
-        return NGX_OK;
-    }
-
-    if (conf->resolver == NULL) {
-
-        if (!hc->async_dns) {
-            ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST,
-                                   "no resolver configured");
-            return NGX_OK;
-        }
-
-        /* libcurl's resolver thread; the socket callback checks */
-        return ngx_helpdesk_curl_add(req);
-    }
-
-    ctx = ngx_resolve_start(conf->resolver, NULL);
-
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ctx == NGX_NO_RESOLVER) {
-        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST,
-                               "no resolver configured");
-        return NGX_OK;
-    }
-
-    len = host.len;
-    ctx->name.data = host.data;
-    ctx->name.len = len;
-    ctx->handler = ngx_helpdesk_curl_resolved;
-    ctx->data = req;
-    ctx->timeout = ngx_min(conf->resolver_timeout, req->timeout);
-
-    req->resolving = ctx;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
-                   "helpdesk curl: resolve req:%p \"%V\"", req, &host);
-
-    if (ngx_resolve_name(ctx) != NGX_OK) {
-        req->resolving = NULL;
-        return NGX_ERROR;
-    }
-
-    /* the answer may have been known: then req is on its way already */
-
-    return NGX_OK;
+    return ngx_helpdesk_curl_resolve(req, hc->conf, hc->async_dns);
 }
 
 
-static void
-ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx)
-{
-    u_char                   *p, *last;
-    ngx_str_t                 host;
-    ngx_uint_t                i, n;
-    const char               *why;
-    struct curl_slist        *list;
-    ngx_helpdesk_curl_req_t  *req = ctx->data;
-    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
-    u_char                    buf[2048];
-
-    req->resolving = NULL;
-    (void) ngx_helpdesk_curl_host(req, &host);
-
-    if (ctx->state) {
-        ngx_snprintf((u_char *) req->error, CURL_ERROR_SIZE - 1,
-                     "cannot resolve %V: %s%Z", &host,
-                     ngx_resolver_strerror(ctx->state));
-        ngx_resolve_name_done(ctx);
-        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST, NULL);
-        return;
-    }
-
-    /* "host:port:addr,addr": only the addresses that passed */
-    last = buf + sizeof(buf) - 1;
-    p = ngx_snprintf(buf, last - buf, "%V:%l:", &host, req->port);
-    n = 0;
-
-    for (i = 0; i < ctx->naddrs; i++) {
-        why = ngx_helpdesk_addr_refused(ctx->addrs[i].sockaddr,
-                                        hc->conf->allow);
-        if (why) {
-            ngx_log_error(NGX_LOG_INFO, req->log, 0,
-                          "helpdesk curl: %V resolved to a refused "
-                          "address: %s", &host, why);
-            continue;
-        }
-
-        if ((size_t) (last - p) < NGX_SOCKADDR_STRLEN + 3) {
-            break;
-        }
-
-        if (n++) {
-            *p++ = ',';
-        }
-
-        if (ctx->addrs[i].sockaddr->sa_family == AF_INET6) {
-            *p++ = '[';
-        }
-
-        p += ngx_sock_ntop(ctx->addrs[i].sockaddr, ctx->addrs[i].socklen,
-                           p, last - p, 0);
-
-        if (ctx->addrs[i].sockaddr->sa_family == AF_INET6) {
-            *p++ = ']';
-        }
-    }
-
-    *p = '\0';
-
-    ngx_resolve_name_done(ctx);
-
-    if (n == 0) {
-        req->refused = 1;
-        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_CONNECT,
-                               NGX_HELPDESK_CURL_REFUSED);
-        return;
-    }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
-                   "helpdesk curl: req:%p pinned %s", req, buf);
-
-    list = curl_slist_append(NULL, (char *) buf);
-    if (list == NULL) {
-        ngx_helpdesk_curl_fail(req, CURLE_OUT_OF_MEMORY, NULL);
-        return;
-    }
-
-    req->resolve = list;
-    curl_easy_setopt(req->easy, CURLOPT_RESOLVE, list);
-
-    if (ngx_helpdesk_curl_add(req) != NGX_OK) {
-        ngx_helpdesk_curl_fail(req, CURLE_FAILED_INIT, NULL);
-    }
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req)
 {
     ngx_helpdesk_curl_t  *hc = &ngx_helpdesk_curl;
@@ -535,7 +357,7 @@ ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req)
  * next turn of the event loop, never from inside the caller's call.
  */
 
-static void
+void
 ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req, CURLcode result,
     const char *error)
 {
@@ -678,30 +500,6 @@ ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     req->body.len += keep;
 
     return n;
-}
-
-
-/* right before connect(): the address libcurl is about to use */
-
-static curl_socket_t
-ngx_helpdesk_curl_open(void *clientp, curlsocktype purpose,
-    struct curl_sockaddr *address)
-{
-    const char               *why;
-    ngx_helpdesk_curl_req_t  *req = clientp;
-    ngx_helpdesk_curl_t      *hc = &ngx_helpdesk_curl;
-
-    why = ngx_helpdesk_addr_refused(&address->addr, hc->conf->allow);
-
-    if (why) {
-        ngx_log_error(NGX_LOG_INFO, req->log, 0,
-                      "helpdesk curl: connection to a refused address: %s",
-                      why);
-        req->refused = 1;
-        return CURL_SOCKET_BAD;
-    }
-
-    return socket(address->family, address->socktype, address->protocol);
 }
 
 

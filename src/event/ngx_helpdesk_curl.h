@@ -102,6 +102,18 @@ ngx_flag_t ngx_helpdesk_curl_host_match(ngx_array_t *names, ngx_str_t *host);
 ngx_int_t ngx_helpdesk_curl_host(ngx_helpdesk_curl_req_t *req,
     ngx_str_t *host);
 
+
+/* between the adapter (curl.c) and its policy (curl_policy.c) */
+extern ngx_helpdesk_curl_conf_t  *ngx_helpdesk_curl_policy;
+
+ngx_int_t ngx_helpdesk_curl_resolve(ngx_helpdesk_curl_req_t *req,
+    ngx_helpdesk_curl_conf_t *conf, ngx_flag_t async_dns);
+curl_socket_t ngx_helpdesk_curl_open(void *clientp, curlsocktype purpose,
+    struct curl_sockaddr *address);
+ngx_int_t ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req);
+void ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req, CURLcode result,
+    const char *error);
+
 /* Gives up a transfer, started or not: no handler call; req is freed. */
 void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);
 void ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req);

@@ -283,6 +283,10 @@ ngx_helpdesk_addr_name_refused(u_char *host, size_t len)
         "onion", "alt", NULL
     };
 
+    if (len && host[len - 1] == '.') {
+        len--;          /* "example.com." is "example.com" */
+    }
+
     if (len == 0) {
         return "has no host";
     }
