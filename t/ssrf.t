@@ -338,6 +338,47 @@ like $hx && $hx->{last_error}, qr/^HTTP 500: internal\?/, 'the health error: sta
 unlike $hx && $hx->{last_error}, qr/SECRET-TAIL|[\x00-\x1f\x7f]/, 'bounded and clean';
 ok length(encode_utf8($hx && $hx->{last_error} // '')) <= 210, 'short';
 
+# 10. Hostile input: oversized, malformed, another tenant's
+my $long = problem_fields(hook('https://hooks.example.com/' . ('a' x 2000)));
+like $long && $long->{url}, qr/2000/, 'a URL over 2000 characters: 422';
+my $raw = $ua->post($t->url('/v1/webhooks') => { %$h, 'Content-Type' => 'application/json' }
+                    => qq({"url": "http://hooks.example.com/\xff\xfe", "events": ["whatsapp.message_failed"]}));
+is $raw->res->code, 400, 'a URL that is not UTF-8: 400';
+like $raw->res->json->{type}, qr{/malformed-json$}, 'malformed JSON';
+$err = problem_fields($ua->post($t->url('/v1/webhooks') => $h => json => {
+    url => 'http://hooks.example.com/ünïcode', events => ['whatsapp.message_failed'] }));
+like $err && $err->{url}, qr/outside ASCII/, 'a URL with raw non-ASCII: 422 (percent-encode it)';
+$err = problem_fields($ua->post($t->url('/v1/webhooks') => $h => json => {
+    url => ['http://hooks.example.com/'], events => ['whatsapp.message_failed'] }));
+ok $err && $err->{url}, 'a URL that is not a string: 422';
+my $globex = $t->create_tenant('globex');
+is $ua->patch($t->url("/v1/webhooks/$first->{id}") => $t->auth($globex->{key}) => json => {
+    url => 'https://globex.example.com/hooks' })->res->code, 404, "another tenant's endpoint: 404";
+is $ua->patch($t->url("/v1/whatsapp/connections/$conn->{id}") => $t->auth($globex->{key}) => json => {
+    access_token => 'x' })->res->code, 404, "another tenant's connection: 404";
+is $t->psql(qq{SELECT url FROM helpdesk.webhook_endpoints WHERE endpoint_id = '$first->{id}'}),
+    'https://hooks.example.com/helpdesk', 'unchanged';
+# a bad URL is 422 before any lookup: the same for an id that exists elsewhere and one that does not
+my $theirs = problem_fields($ua->patch($t->url("/v1/webhooks/$first->{id}") => $t->auth($globex->{key})
+                                       => json => { url => "http://127.0.0.1:$ip/hooks" }));
+my $nobody = problem_fields($ua->patch($t->url('/v1/webhooks/00000000-0000-4000-8000-000000000000')
+                                       => $t->auth($globex->{key}) => json => { url => "http://127.0.0.1:$ip/hooks" }));
+is_deeply $theirs, $nobody, "a refused URL says nothing about another tenant's ids";
+
 ok $t->outbox_settled(20, 60), 'the outbox is idle';
+
+# the directives are checked when the configuration is loaded
+for my $case (['helpdesk_outbound_allow example.com;', qr/invalid address or range "example\.com"/],
+              ['helpdesk_outbound_allow 10.0.0.0/33;', qr/invalid address or range "10\.0\.0\.0\/33"/],
+              ['helpdesk_whatsapp_media_hosts *fbcdn.net;', qr/invalid host "\*fbcdn\.net"/]) {
+    my ($line, $why) = @$case;
+    $t->write_conf(outbound => $line);
+    my ($rc, $out) = $t->nginx_test;
+    isnt $rc, 0, "nginx -t refuses $line";
+    like $out, $why, 'and says why';
+}
+$t->write_conf(outbound => 'helpdesk_outbound_allow 10.0.0.0/8 fd00::/8 127.0.0.1;');
+my ($rc, $out) = $t->nginx_test;
+is $rc, 0, 'several ranges of both families are taken' or diag $out;
 
 $t->done;
