@@ -367,6 +367,23 @@ is_deeply $theirs, $nobody, "a refused URL says nothing about another tenant's i
 
 ok $t->outbox_settled(20, 60), 'the outbox is idle';
 
+# what was kept before (up to 1 KB of a reply) is cut to what is shown now
+$t->psql(qq{UPDATE helpdesk.whatsapp_connections
+            SET health_error = 'HTTP 200: ' || E'\\x1b[0m\\r\\n' || repeat('metadata ', 100)
+            WHERE connection_id = '$d360->{id}';
+            INSERT INTO helpdesk.webhook_attempts (tenant_id, outbox_id, endpoint_id, delivery_id,
+                event_type, attempt, http_status, duration_ms, response)
+            SELECT tenant_id, outbox_id, target_id, delivery_id, event_type, 9, 200, 1,
+                   E'AccessKeyId\\r\\n' || repeat('x', 1000)
+            FROM helpdesk.outbox WHERE kind = 'webhook' LIMIT 1;});
+open my $mig, '<', 'sql/migrations/019_outbound_excerpts.sql' or die $!;
+$t->psql(do { local $/; <$mig> });
+is $t->psql(qq{SELECT octet_length(health_error) <= 210 AND health_error !~ '[[:cntrl:]]'
+               FROM helpdesk.whatsapp_connections WHERE connection_id = '$d360->{id}'}), 't',
+    'migration 019: a kept health error is cut and cleaned';
+is $t->psql(q{SELECT response FROM helpdesk.webhook_attempts WHERE attempt = 9}), 'AccessKeyId ' . ('x' x 188),
+    'migration 019: a kept reply is cut to 200 bytes, control characters as spaces';
+
 # the directives are checked when the configuration is loaded
 for my $case (['helpdesk_outbound_allow example.com;', qr/invalid address or range "example\.com"/],
               ['helpdesk_outbound_allow 10.0.0.0/33;', qr/invalid address or range "10\.0\.0\.0\/33"/],

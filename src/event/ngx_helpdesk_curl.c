@@ -288,7 +288,7 @@ ngx_helpdesk_curl_header(ngx_helpdesk_curl_req_t *req, const char *fmt, ...)
     va_list             args;
     u_char             *p;
     struct curl_slist  *list;
-    u_char              buf[1024];
+    u_char              buf[8192];       /* a name and a 4 KB value */
 
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + sizeof(buf) - 1, fmt, args);
