@@ -30,7 +30,7 @@
 #include "ngx_helpdesk_outbox.h"
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
-#include "lib/ngx_helpdesk_json.h"
+#include "ngx_helpdesk_outbox_request.h"
 
 
 /* what a reply is read for (a WhatsApp id, a media URL); the tenant is
@@ -88,10 +88,6 @@ static void ngx_helpdesk_outbox_tick(ngx_event_t *ev);
 static void ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_outbox_start(PGresult *res, int row);
-static const char *ngx_helpdesk_outbox_headers(ngx_helpdesk_delivery_t *d,
-    ngx_helpdesk_curl_req_t *req);
-static const char *ngx_helpdesk_outbox_media_host(
-    ngx_helpdesk_curl_req_t *req);
 static void ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req,
     CURLcode result);
 static void ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d,
@@ -482,7 +478,7 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
 
     /* a provider's media URL: only on the provider's own hosts */
     if (!PQgetisnull(res, row, 11) && PQgetvalue(res, row, 11)[0] == 't') {
-        error = ngx_helpdesk_outbox_media_host(req);
+        error = ngx_helpdesk_outbox_media_host(req, ob->conf->media_hosts);
 
         if (error) {
             ngx_helpdesk_curl_free(req);
@@ -491,7 +487,7 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
         }
     }
 
-    error = ngx_helpdesk_outbox_headers(d, req);
+    error = ngx_helpdesk_outbox_headers(&d->headers, req);
 
     if (error) {
         ngx_helpdesk_curl_free(req);
@@ -544,105 +540,6 @@ failed:
 }
 
 
-/*
- * The request's headers: a JSON list of [name, value] pairs, each added
- * as one header.  A name that is not a token or a value with a control
- * character is refused, so no value can start a header of its own.
- */
-
-static const char *
-ngx_helpdesk_outbox_headers(ngx_helpdesk_delivery_t *d,
-    ngx_helpdesk_curl_req_t *req)
-{
-    u_char        c;
-    size_t        i, j, nlen, vlen;
-    json_t       *list, *pair;
-    const char   *name, *value, *error;
-    json_error_t  err;
-
-    if (d->headers.len == 0) {
-        return NULL;
-    }
-
-    list = json_loadb((char *) d->headers.data, d->headers.len, 0, &err);
-
-    if (!json_is_array(list)) {
-        json_decref(list);
-        return "refused: the request's headers are malformed";
-    }
-
-    error = NULL;
-
-    for (i = 0; i < json_array_size(list) && error == NULL; i++) {
-        pair = json_array_get(list, i);
-        name = json_string_value(json_array_get(pair, 0));
-        value = json_string_value(json_array_get(pair, 1));
-
-        if (name == NULL || value == NULL || json_array_size(pair) != 2) {
-            error = "refused: the request's headers are malformed";
-            break;
-        }
-
-        nlen = json_string_length(json_array_get(pair, 0));
-        vlen = json_string_length(json_array_get(pair, 1));
-
-        if (nlen == 0 || nlen > 64 || vlen > 4096) {
-            error = "refused: a header is too long";
-            break;
-        }
-
-        for (j = 0; j < nlen; j++) {
-            c = (u_char) name[j];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            {
-                error = "refused: a header name is not a token";
-                break;
-            }
-        }
-
-        for (j = 0; j < vlen && error == NULL; j++) {
-            c = (u_char) value[j];
-
-            if (c < 0x20 || c == 0x7f) {
-                error = "refused: a header value contains control "
-                        "characters";
-            }
-        }
-
-        if (error == NULL
-            && ngx_helpdesk_curl_header(req, "%s: %s", name, value) != NGX_OK)
-        {
-            error = "cannot start the request";
-        }
-    }
-
-    json_decref(list);
-
-    return error;
-}
-
-
-static const char *
-ngx_helpdesk_outbox_media_host(ngx_helpdesk_curl_req_t *req)
-{
-    ngx_str_t               host;
-    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
-
-    if (ngx_helpdesk_curl_host(req, &host) != NGX_OK
-        || !ngx_helpdesk_curl_host_match(ob->conf->media_hosts, &host))
-    {
-        ngx_log_error(NGX_LOG_INFO, req->log, 0,
-                      "helpdesk outbox: a media URL not on the provider's "
-                      "hosts refused");
-        return "refused: the media URL is not on the provider's hosts";
-    }
-
-    return NULL;
-}
-
-
 static void
 ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req, CURLcode result)
 {
@@ -677,8 +574,7 @@ static void
 ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     long status, const char *error, ngx_msec_t elapsed, ngx_str_t *response)
 {
-    u_char                   *p, *q, *last, *start;
-    uint32_t                  ch;
+    u_char                   *p;
     ngx_str_t                 v, text;
     ngx_helpdesk_outbox_t    *ob = &ngx_helpdesk_outbox;
     ngx_helpdesk_outbox_conf_t *conf = ob->conf;
@@ -724,40 +620,11 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 
     if (response && response->len) {
-        /* the receiver's words, kept as printable text for the log */
-        text.data = ngx_pnalloc(d->pool, response->len);
-        if (text.data == NULL) {
+        /* the receiver's words, as printable UTF-8 */
+        if (ngx_helpdesk_outbox_printable(d->pool, response, &text) != NGX_OK)
+        {
             ngx_helpdesk_outbox_done(d);
             return;
-        }
-
-        /* printable UTF-8: anything else becomes '?' */
-        last = response->data + response->len;
-        q = response->data;
-        text.len = 0;
-
-        while (q < last) {
-            start = q;
-
-            if (*q < 0x80) {
-                q++;
-                text.data[text.len++] = (*start >= 0x20 && *start < 0x7f)
-                                        || *start == '\n' ? *start : '?';
-                continue;
-            }
-
-            ch = ngx_utf8_decode(&q, last - q);
-
-            if (ch > 0x10ffff || ch < 0xa0 || (ch >= 0xd800 && ch < 0xe000))
-            {
-                text.data[text.len++] = '?';
-                q = start + 1;
-                continue;
-            }
-
-            while (start < q) {
-                text.data[text.len++] = *start++;
-            }
         }
 
         (void) ngx_helpdesk_pg_param(&d->query, d->pool, &text);

@@ -1,0 +1,32 @@
+/*
+ * The outbox runner's requests: their headers, a provider's media URL,
+ * the answer kept as text.
+ */
+
+#ifndef _NGX_HELPDESK_OUTBOX_REQUEST_H_INCLUDED_
+#define _NGX_HELPDESK_OUTBOX_REQUEST_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "event/ngx_helpdesk_curl.h"
+
+
+/*
+ * Adds "headers" (a JSON list of [name, value] pairs) to "req": NULL, or
+ * why the request is refused (a malformed list, a name that is not a
+ * token, a value with a control character).
+ */
+const char *ngx_helpdesk_outbox_headers(ngx_str_t *headers,
+    ngx_helpdesk_curl_req_t *req);
+
+/* NULL when req's host is one of "media_hosts", otherwise why not */
+const char *ngx_helpdesk_outbox_media_host(ngx_helpdesk_curl_req_t *req,
+    ngx_array_t *media_hosts);
+
+ngx_int_t ngx_helpdesk_outbox_printable(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out);
+
+
+#endif /* _NGX_HELPDESK_OUTBOX_REQUEST_H_INCLUDED_ */
