@@ -265,9 +265,10 @@ ngx_helpdesk_addr_text_refused(u_char *text, size_t len, ngx_array_t *allow,
 
 
 /*
- * Names that are never public: "localhost" and the special-use and
- * private-use domains (RFC 6761, 6762, 8375, ICANN's .internal), and a
- * name of one label, which only a local search list can complete.
+ * Names that stand for a local or private network, never a public host:
+ * "localhost" (RFC 6761), .local (RFC 6762), .home.arpa (RFC 8375),
+ * ICANN's .internal, and the private names in common use; and a name of
+ * one label, which only a local search list can complete.
  */
 
 const char *
@@ -279,8 +280,7 @@ ngx_helpdesk_addr_name_refused(u_char *host, size_t len)
 
     static const char  *const  suffixes[] = {
         "localhost", "local", "internal", "localdomain", "home.arpa",
-        "lan", "intranet", "corp", "home", "test", "invalid", "example",
-        "onion", "alt", NULL
+        "lan", "intranet", "corp", "home", "private", NULL
     };
 
     if (len && host[len - 1] == '.') {

@@ -162,7 +162,7 @@ ngx_unit_names(void)
     static const char *const  refused[] = {
         "localhost", "LOCALHOST", "api.localhost", "metadata.google.internal",
         "printer.local", "router.lan", "box.home.arpa", "intranet",
-        "db.localdomain", "x.onion", "a.test", "a.invalid", "1.2.3.4.5",
+        "db.localdomain", "nas.private", "mail.corp", "1.2.3.4.5",
         "256.1.1.1", "evil.com\r", "a b.com", "", NULL
     };
 
