@@ -6,6 +6,8 @@
 #   make test     build and run the whole test suite
 #   make lint-openapi  lint docs/api/openapi.yaml (Redocly, installed into build/)
 #   make migrate  apply pending migrations to the local stack's database
+#   make rotate-secrets  a new key for the local stack's secrets at rest, every
+#                 secret re-encrypted under it, the old key removed
 #   make bench    benchmarks (not part of `make test`)
 #   make memcheck the API tests with nginx under valgrind
 #   make asan     the test suite against nginx and the module built with ASan+UBSan
@@ -24,6 +26,7 @@ WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
 .PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
+        rotate-secrets \
         asan fuzz fuzz-build unit unit-build
 
 all: $(MODULE)
@@ -56,6 +59,9 @@ stop:
 
 migrate:
 	@$(TOOLS)/devstack.sh migrate
+
+rotate-secrets:
+	@$(TOOLS)/devstack.sh rotate
 
 test: deps $(MODULE)
 	prove -r -I t/lib t/

@@ -66,6 +66,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_secret_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_helpdesk_secret_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_outbox"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_outbox,
@@ -236,6 +243,15 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
         if (ngx_http_helpdesk_media_hosts(cf, NULL, hmcf) != NGX_CONF_OK) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    /* tenants' secrets are stored only encrypted: no database, no keys */
+    if (hmcf->pg.set && hmcf->secrets == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"helpdesk_secret_key_file\" is required with "
+                           "\"helpdesk_postgres\": tenants' secrets are "
+                           "stored encrypted under its keys");
+        return NGX_CONF_ERROR;
     }
 
     /* a portal hashes passwords: make sure its thread pool exists */
@@ -745,6 +761,13 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         {
             return NGX_ERROR;
         }
+
+        if (ngx_helpdesk_rekey_init_worker(cycle, hmcf->secrets,
+                                           hmcf->outbox.proof)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -754,6 +777,7 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_helpdesk_rekey_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();

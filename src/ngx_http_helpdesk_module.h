@@ -17,7 +17,10 @@
 #include "event/ngx_helpdesk_redis.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "jobs/ngx_helpdesk_outbox.h"
+#include "jobs/ngx_helpdesk_rekey.h"
 #include "lib/ngx_helpdesk_crypto.h"
+#include "lib/ngx_helpdesk_secret.h"
+#include <jansson.h>
 
 
 /* a JSON body where the location sets no limit of its own */
@@ -51,6 +54,9 @@ typedef struct {
     /* password hashing runs in this thread pool (when a portal exists) */
     ngx_str_t                   thread_pool;
     ngx_flag_t                  portal_used;
+
+    /* the keys of secrets at rest (helpdesk_secret_key_file), or NULL */
+    ngx_helpdesk_secret_ring_t *secrets;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -89,6 +95,25 @@ char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+/* ngx_http_helpdesk_secrets.c */
+char *ngx_http_helpdesk_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_helpdesk_secret_ring_t *ngx_http_helpdesk_secrets(ngx_http_request_t *r);
+
+/*
+ * Replaces the string args[field] (if there is one) with its ciphertext,
+ * bound to table.column of the row; NGX_ERROR without a key file.
+ */
+ngx_int_t ngx_http_helpdesk_secret_seal(ngx_http_request_t *r, json_t *args,
+    const char *field, const char *table, const char *column, ngx_str_t *row);
+
+/*
+ * The plaintext of a stored value (ngx_helpdesk_secret_decrypt), logging
+ * which value failed (never the value) when it is NGX_DECLINED.
+ */
+ngx_int_t ngx_http_helpdesk_secret_open(ngx_helpdesk_secret_ring_t *ring,
+    ngx_pool_t *pool, ngx_log_t *log, const char *table, const char *column,
+    ngx_str_t *row, ngx_str_t *value, ngx_str_t *plain);
 
 /* ngx_http_helpdesk_module_outbound.c: where outbound requests may go */
 char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -54,6 +54,10 @@ bad('redis timeout', qr/invalid value "timeout=0" in "helpdesk_redis"/,
     edit => sub { $_[0] =~ s/timeout=1s;/timeout=0;/r });
 bad('key file', qr/cannot open ".*missing.key" in "helpdesk_provider_key_file"/,
     edit => sub { $_[0] =~ s/provider\.key/missing.key/r });
+bad('no key file for secrets', qr/"helpdesk_secret_key_file" is required with "helpdesk_postgres"/,
+    secret_key_file => '');
+bad('secrets key file', qr/cannot open ".*missing.keys" in "helpdesk_secret_key_file"/,
+    secret_key_file => "$d/missing.keys");
 bad('api in a regex location', qr/"helpdesk_api" directive must be in a prefix location/,
     location => '} location ~ ^/x { helpdesk_api;');
 

@@ -198,6 +198,8 @@ $$;
 -- provider key's SHA-256, as api.provider_call does.
 -- headers: a JSON array of [name, value] pairs; provider_url: the URL
 -- came in a provider's answer and must name one of its media hosts
+-- (secret_aad, auth_header, body_aad): secrets leave sealed, the module
+-- opens them
 DROP FUNCTION IF EXISTS api.outbox_claim(int, int);
 DROP FUNCTION IF EXISTS api.outbox_claim(bytea, int, int);
 CREATE OR REPLACE FUNCTION api.outbox_claim(p_proof bytea, p_limit int,
@@ -205,14 +207,37 @@ CREATE OR REPLACE FUNCTION api.outbox_claim(p_proof bytea, p_limit int,
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers jsonb,
                body text, secret text, binary_response boolean,
-               provider_url boolean)
+               provider_url boolean, secret_aad text, auth_header text,
+               body_aad text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN QUERY SELECT r.tenant_id, r.outbox_id, r.kind, r.delivery_id, r.event_type,
                         r.method, r.url, r.headers, r.body, r.secret, r.binary_response,
-                        r.provider_url
+                        r.provider_url, r.secret_aad, r.auth_header, r.body_aad
                  FROM outbox.outbox_claim(p_limit, p_lease_ms) r;
+END
+$$;
+
+-- The rotation of secrets at rest: sealed values out and back in, across
+-- tenants; the module proves itself as the runner does.
+CREATE OR REPLACE FUNCTION api.secrets_stale(p_proof bytea, p_key_id text,
+    p_field text, p_row uuid, p_limit int)
+RETURNS TABLE (field text, row_id uuid, place text, value text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN QUERY SELECT r.field, r.row_id, r.place, r.value
+                 FROM outbox.secrets_stale(p_key_id, p_field, p_row, p_limit) r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.secrets_store(p_proof bytea, p_items jsonb)
+RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN outbox.secrets_store(p_items);
 END
 $$;
 

@@ -659,7 +659,8 @@ $$;
 
 -- The second factor: set up (a new secret, pending until a code proves
 -- the app has it), then on; off again with a code.  The module makes the
--- secrets and checks the codes; the database keeps them.
+-- secrets and checks the codes; the database keeps them, sealed by the
+-- module (to users.totp_secret of the row, pending or not).
 CREATE OR REPLACE FUNCTION console.console_totp(ctx jsonb, t helpdesk.tenants, u helpdesk.users,
     op text, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -668,11 +669,11 @@ BEGIN
     WHEN 'setup' THEN
         UPDATE helpdesk.users SET totp_pending = args->>'secret'
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
+        -- the secret came sealed: the module puts it between these parts
         RETURN jsonb_build_object('body', jsonb_build_object(
-            'secret', args->>'secret',
-            'uri', 'otpauth://totp/' || replace(t.name, ' ', '%20') || ':' || u.email
-                   || '?secret=' || (args->>'secret') || '&issuer=' || replace(t.name, ' ', '%20')
-                   || '&digits=6&period=30'));
+            'uri_head', 'otpauth://totp/' || replace(t.name, ' ', '%20') || ':' || u.email
+                        || '?secret=',
+            'uri_tail', '&issuer=' || replace(t.name, ' ', '%20') || '&digits=6&period=30'));
     WHEN 'pending' THEN
         RETURN jsonb_build_object('body', jsonb_build_object('secret', u.totp_pending));
     WHEN 'current' THEN

@@ -66,7 +66,8 @@ CREATE OR REPLACE FUNCTION outbox.outbox_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, kind text, delivery_id uuid,
                event_type text, method text, url text, headers jsonb,
                body text, secret text, binary_response boolean,
-               provider_url boolean)
+               provider_url boolean, secret_aad text, auth_header text,
+               body_aad text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
@@ -92,7 +93,7 @@ BEGIN
     )
     SELECT c.tenant_id, c.outbox_id, c.kind, c.delivery_id, c.event_type,
            r.method, r.url, r.headers, r.body, r.secret, r.binary_response,
-           r.provider_url
+           r.provider_url, r.secret_aad, r.auth_header, r.body_aad
     FROM claimed c
     CROSS JOIN LATERAL whatsapp.outbox_request(c) r;
 END
@@ -228,15 +229,19 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
 BEGIN
-    INSERT INTO helpdesk.webhook_endpoints (tenant_id, url, description, secret, events)
-    VALUES ((ctx->>'tenant_id')::uuid, args->>'url', args->>'description',
-            args->>'secret', ARRAY(SELECT jsonb_array_elements_text(args->'events')))
+    -- the module chose the row's id and sealed the secret to it
+    INSERT INTO helpdesk.webhook_endpoints (tenant_id, endpoint_id, url, description,
+                                            secret, events)
+    VALUES ((ctx->>'tenant_id')::uuid, (args->>'endpoint_id')::uuid, args->>'url',
+            args->>'description', args->>'secret',
+            ARRAY(SELECT jsonb_array_elements_text(args->'events')))
     RETURNING * INTO e;
 
     PERFORM tickets.audit(ctx, 'webhook.create', 'webhook', e.endpoint_id::text,
                            jsonb_build_object('url', e.url, 'events', args->'events'));
 
-    RETURN jsonb_build_object('body', outbox.webhook_json(e) || jsonb_build_object('secret', e.secret),
+    -- the signing secret is added by the module, which alone knows it
+    RETURN jsonb_build_object('body', outbox.webhook_json(e),
         'location', '/v1/webhooks/' || e.endpoint_id);
 END
 $$;

@@ -259,6 +259,10 @@ BEGIN
         body := rest.tenant_json(t);
         location := '/v1/provider/tenants/' || t.tenant_id;
 
+    WHEN 'secrets.status' THEN
+        -- what the rotation has left to re-encrypt (the module names its key)
+        body := outbox.secrets_status(p_args->>'key_id');
+
     -- reads are audited like every read, in the tenant read: a list
     -- leaves one row in each tenant's log
     WHEN 'tenant.list' THEN

@@ -71,11 +71,12 @@ DECLARE
     c helpdesk.whatsapp_connections;
 BEGIN
     BEGIN
+        -- the module chose the row's id and sealed the secrets to it
         INSERT INTO helpdesk.whatsapp_connections (
-            tenant_id, provider, display_phone_number, phone_number_id,
+            tenant_id, connection_id, provider, display_phone_number, phone_number_id,
             base_url, access_token, app_secret, verify_token, api_key,
             webhook_token, webhook_url)
-        VALUES ((ctx->>'tenant_id')::uuid, args->>'provider',
+        VALUES ((ctx->>'tenant_id')::uuid, (args->>'connection_id')::uuid, args->>'provider',
                 args->>'display_phone_number', args->>'phone_number_id',
                 rtrim(coalesce(args->>'base_url',
                                CASE args->>'provider'
@@ -83,9 +84,8 @@ BEGIN
                                    ELSE 'https://waba-v2.360dialog.io' END), '/'),
                 args->>'access_token', args->>'app_secret',
                 args->>'verify_token', args->>'api_key',
-                args->>'webhook_token',
-                CASE WHEN args ? 'webhook_base'
-                     THEN (args->>'webhook_base') || (args->>'webhook_token') END)
+                -- the token's SHA-256, and the URL that carries it sealed
+                args->>'webhook_token', args->>'webhook_url')
         RETURNING * INTO c;
     EXCEPTION WHEN unique_violation THEN
         PERFORM tickets.fail('HDCNF', 'conflict',
@@ -188,7 +188,9 @@ END
 $$;
 
 -- The webhook's first step, before the tenant is known (hence SECURITY
--- DEFINER): what the token routes to, and the secrets to check it with.
+-- DEFINER): what the token routes to, and the secrets to check it with
+-- (sealed: the module opens them).  p_token is "sha256:<hex>" of the
+-- token in the URL, as the connection keeps it.
 CREATE OR REPLACE FUNCTION whatsapp.whatsapp_route(p_token text,
     OUT tenant_id uuid, OUT connection_id uuid, OUT provider text,
     OUT app_secret text, OUT verify_token text)
@@ -228,7 +230,7 @@ BEGIN
             FROM helpdesk.whatsapp_connections c
             JOIN helpdesk.tenants t ON t.tenant_id = c.tenant_id
             WHERE jsonb_typeof(x.it) = 'object'
-              AND c.webhook_token = x.it->>'k' AND c.enabled
+              AND c.webhook_token = x.it->>'k' AND c.enabled   -- "sha256:<hex>"
               AND c.deleted_at IS NULL AND t.status = 'active') r ON true),
         '[]');
 END
@@ -421,13 +423,21 @@ BEGIN
     RETURN 'status';
 END
 $$;
--- headers are a list of [name, value] pairs, never text to split: a value
--- cannot become a second header whatever it holds (the module refuses
--- control characters in either part as well)
+-- What to send for an outbox row.  Headers are a list of [name, value]
+-- pairs, never text to split: a value cannot become a second header
+-- whatever it holds (the module refuses control characters in either part
+-- as well).  Secrets leave as they are stored (sealed by the module);
+-- "secret_aad" says where each was stored, which the module's decryption
+-- checks ("<table>.<column>:<row id>", as ngx_helpdesk_secret_aad()
+-- writes it).  A webhook's secret signs the body; a WhatsApp credential
+-- is the value of the header "auth_header" begins ("<name>: <prefix>"); a
+-- body that is a sealed value (the webhook URL 360dialog is given) comes
+-- with its "body_aad".
 DROP FUNCTION IF EXISTS whatsapp.outbox_request(helpdesk.outbox);
 CREATE OR REPLACE FUNCTION whatsapp.outbox_request(o helpdesk.outbox,
     OUT method text, OUT url text, OUT headers jsonb, OUT body text,
-    OUT secret text, OUT binary_response boolean, OUT provider_url boolean)
+    OUT secret text, OUT binary_response boolean, OUT provider_url boolean,
+    OUT secret_aad text, OUT auth_header text, OUT body_aad text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     e helpdesk.webhook_endpoints;
@@ -446,6 +456,7 @@ BEGIN
                            jsonb_build_array('X-Helpdesk-Delivery', o.delivery_id::text));
             body := o.payload::text;
             secret := e.secret;
+            secret_aad := 'webhook_endpoints.secret:' || e.endpoint_id;
         END IF;
         RETURN;
     END IF;
@@ -459,21 +470,24 @@ BEGIN
         RETURN;
     END IF;
 
+    headers := jsonb_build_array(jsonb_build_array('Content-Type', 'application/json'));
+
     IF c.provider = '360dialog' THEN
-        headers := jsonb_build_array(
-                       jsonb_build_array('Content-Type', 'application/json'),
-                       jsonb_build_array('D360-API-KEY', coalesce(c.api_key, '')));
+        auth_header := 'D360-API-KEY: ';
+        secret := c.api_key;
+        secret_aad := 'whatsapp_connections.api_key:' || c.connection_id;
     ELSE
-        headers := jsonb_build_array(
-                       jsonb_build_array('Content-Type', 'application/json'),
-                       jsonb_build_array('Authorization',
-                                         'Bearer ' || coalesce(c.access_token, '')));
+        auth_header := 'Authorization: Bearer ';
+        secret := c.access_token;
+        secret_aad := 'whatsapp_connections.access_token:' || c.connection_id;
     END IF;
 
     IF o.event_type = 'whatsapp.register' THEN
         method := 'POST';
         url := c.base_url || '/v1/configs/webhook';
-        body := jsonb_build_object('url', c.webhook_url)::text;
+        -- {"url": ...}, written by the module once it opened the URL
+        body := c.webhook_url;
+        body_aad := 'whatsapp_connections.webhook_url:' || c.connection_id;
 
     ELSIF o.event_type = 'whatsapp.check'
           OR (o.event_type = 'whatsapp.ping' AND c.provider = 'cloud') THEN

@@ -205,7 +205,40 @@ ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/*
+ * GET /v1/provider/secrets: what the rotation of secrets at rest has left
+ * to re-encrypt under the key file's current key.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_secrets_status(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t                   *id;
+    ngx_helpdesk_secret_ring_t  *ring;
+
+    ring = ngx_http_helpdesk_secrets(ctx->req.r);
+
+    if (ring == NULL) {
+        ngx_helpdesk_json_error(ctx->errors, "", "no key file: "
+                                "\"helpdesk_secret_key_file\" is not "
+                                "configured");
+        return NGX_OK;
+    }
+
+    id = ngx_helpdesk_secret_current(ring);
+
+    ctx->args = json_pack("{s:s%}", "key_id", id->data, id->len);
+
+    return ctx->args ? NGX_OK : NGX_ERROR;
+}
+
+
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_secrets_ops[] = {
+    { NGX_HTTP_GET, 200, "secrets.status", NULL, PROVIDER,
+      ngx_http_helpdesk_api_secrets_status, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tenants_ops[] = {
     { NGX_HTTP_GET, 200, "tenant.list", NULL, PROVIDER, NULL, NULL },
@@ -255,6 +288,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
 
 
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
+    { "/v1/provider/secrets", ngx_http_helpdesk_api_secrets_ops },
     { "/v1/provider/tenants", ngx_http_helpdesk_api_tenants_ops },
     { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
     { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },

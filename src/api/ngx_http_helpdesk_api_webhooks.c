@@ -65,9 +65,9 @@ static ngx_int_t
 ngx_http_helpdesk_api_webhook_create(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char     *p;
-    ngx_str_t   raw, enc;
+    ngx_str_t   raw, enc, row;
     u_char      random[NGX_HTTP_HELPDESK_SECRET_RANDOM];
-    u_char      secret[6 + 2 * NGX_HTTP_HELPDESK_SECRET_RANDOM];
+    u_char      id[NGX_HELPDESK_UUID_LEN];
 
     if (ngx_http_helpdesk_api_body_object(ctx,
                                   ngx_http_helpdesk_webhook_create_fields)
@@ -85,12 +85,64 @@ ngx_http_helpdesk_api_webhook_create(ngx_http_helpdesk_api_ctx_t *ctx)
     raw.data = random;
     raw.len = sizeof(random);
 
-    p = ngx_cpymem(secret, "whsec_", 6);
-    enc.data = p;
-    ngx_encode_base64url(&enc, &raw);
+    p = ngx_pnalloc(ctx->req.r->pool,
+                    6 + ngx_base64_encoded_length(sizeof(random)));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
+    ctx->secret.data = p;
+    enc.data = ngx_cpymem(p, "whsec_", 6);
+    ngx_encode_base64url(&enc, &raw);
+    ctx->secret.len = 6 + enc.len;
+
+    /*
+     * the row's id is chosen here, so the secret is sealed to it before
+     * PostgreSQL sees it; the plaintext goes to the response only
+     */
+    if (ngx_helpdesk_secret_row_id(id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    row.data = id;
+    row.len = sizeof(id);
+
+    json_object_set_new(ctx->args, "endpoint_id",
+                        json_stringn((char *) id, sizeof(id)));
     json_object_set_new(ctx->args, "secret",
-                        json_stringn((char *) secret, 6 + enc.len));
+                        json_stringn((char *) ctx->secret.data,
+                                     ctx->secret.len));
+
+    return ngx_http_helpdesk_secret_seal(ctx->req.r, ctx->args, "secret",
+                                         "webhook_endpoints", "secret", &row);
+}
+
+
+/* the signing secret is in the response that creates the endpoint only */
+
+static ngx_int_t
+ngx_http_helpdesk_api_webhook_created(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t        *body;
+    ngx_str_t      out;
+    json_error_t   err;
+
+    body = json_loadb((char *) ctx->out.data, ctx->out.len, 0, &err);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_object_set_new(body, "secret",
+                        json_stringn((char *) ctx->secret.data,
+                                     ctx->secret.len));
+
+    if (ngx_helpdesk_json_dump(ctx->req.r->pool, body, &out) != NGX_OK) {
+        json_decref(body);
+        return NGX_ERROR;
+    }
+
+    json_decref(body);
+    ctx->out = out;
 
     return NGX_OK;
 }
@@ -141,7 +193,8 @@ ngx_http_helpdesk_api_webhook_deliveries(ngx_http_helpdesk_api_ctx_t *ctx)
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_webhooks_ops[] = {
     { NGX_HTTP_GET, 200, "webhook.list", "admin", TENANT, NULL, NULL },
     { NGX_HTTP_POST, 201, "webhook.create", "admin", TENANT,
-      ngx_http_helpdesk_api_webhook_create, NULL, NULL, NULL, "secret" },
+      ngx_http_helpdesk_api_webhook_create,
+      ngx_http_helpdesk_api_webhook_created, NULL, NULL, "secret" },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 

@@ -19,6 +19,13 @@
 #define NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM  24
 
 
+/* the connection's secrets, sealed before PostgreSQL sees them */
+static const char *const  ngx_http_helpdesk_wa_secrets[] = {
+    "access_token", "app_secret", "verify_token", "api_key", "webhook_url",
+    NULL
+};
+
+
 static const char *const  ngx_http_helpdesk_wa_providers[] = {
     "cloud", "360dialog", NULL
 };
@@ -186,12 +193,172 @@ ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/*
+ * The webhook's token is stored as its SHA-256 only ("sha256:<hex>",
+ * what a delivery's token is looked up by), and the URL that carries it
+ * sealed like the other secrets: the database can route a delivery but
+ * holds nothing to forge one with.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_token(ngx_http_helpdesk_api_ctx_t *ctx, ngx_str_t *token)
+{
+    u_char      *p;
+    json_t      *base;
+    ngx_str_t    url;
+    u_char       digest[NGX_HELPDESK_SHA256_LEN];
+    u_char       hashed[7 + 2 * NGX_HELPDESK_SHA256_LEN];
+
+    ngx_helpdesk_sha256(token->data, token->len, digest);
+    p = ngx_cpymem(hashed, "sha256:", 7);
+    ngx_hex_dump(p, digest, sizeof(digest));
+
+    json_object_set_new(ctx->args, "webhook_token",
+                        json_stringn((char *) hashed, sizeof(hashed)));
+
+    base = json_object_get(ctx->args, "webhook_base");
+    if (base == NULL) {
+        return NGX_OK;      /* no webhook location: no URL */
+    }
+
+    url.len = json_string_length(base) + token->len;
+    url.data = ngx_pnalloc(ctx->req.r->pool, url.len);
+    if (url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(url.data, json_string_value(base),
+                   json_string_length(base));
+    ngx_memcpy(p, token->data, token->len);
+
+    json_object_del(ctx->args, "webhook_base");
+    json_object_set_new(ctx->args, "webhook_url",
+                        json_stringn((char *) url.data, url.len));
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answers show the webhook URL to the tenant's admins, opened here
+ * from its sealed form: a connection, or "data", a list of them.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_open_one(ngx_http_helpdesk_api_ctx_t *ctx, json_t *c)
+{
+    json_t              *id, *url;
+    ngx_int_t            rc;
+    ngx_str_t            row, value, plain;
+    ngx_http_request_t  *r = ctx->req.r;
+
+    id = json_object_get(c, "id");
+    url = json_object_get(c, "webhook_url");
+
+    if (!json_is_string(id) || !json_is_string(url)) {
+        return NGX_OK;
+    }
+
+    row.data = (u_char *) json_string_value(id);
+    row.len = json_string_length(id);
+    value.data = (u_char *) json_string_value(url);
+    value.len = json_string_length(url);
+
+    rc = ngx_http_helpdesk_secret_open(ngx_http_helpdesk_secrets(r), r->pool,
+                                       r->connection->log,
+                                       "whatsapp_connections", "webhook_url",
+                                       &row, &value, &plain);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* one that does not open is not shown (the log says which) */
+    return json_object_set_new(c, "webhook_url",
+                               rc == NGX_OK
+                               ? json_stringn((char *) plain.data, plain.len)
+                               : json_null())
+           == 0 ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_wa_open_urls(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    size_t         i;
+    json_t        *body, *data;
+    ngx_int_t      rc;
+    ngx_str_t      out;
+    json_error_t   err;
+
+    body = json_loadb((char *) ctx->out.data, ctx->out.len, 0, &err);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    data = json_object_get(body, "data");
+
+    if (json_is_array(data)) {
+        for (i = 0; rc == NGX_OK && i < json_array_size(data); i++) {
+            rc = ngx_http_helpdesk_wa_open_one(ctx, json_array_get(data, i));
+        }
+
+    } else {
+        rc = ngx_http_helpdesk_wa_open_one(ctx, body);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_helpdesk_json_dump(ctx->req.r->pool, body, &out);
+    }
+
+    json_decref(body);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->out = out;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Seals the secrets of args to the connection "row" (its id as PostgreSQL
+ * prints it: lower case).
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_wa_seal(ngx_http_helpdesk_api_ctx_t *ctx, ngx_str_t *row)
+{
+    ngx_uint_t  i;
+
+    if (json_array_size(ctx->errors)) {
+        return NGX_OK;
+    }
+
+    for (i = 0; ngx_http_helpdesk_wa_secrets[i]; i++) {
+        if (ngx_http_helpdesk_secret_seal(ctx->req.r, ctx->args,
+                                          ngx_http_helpdesk_wa_secrets[i],
+                                          "whatsapp_connections",
+                                          ngx_http_helpdesk_wa_secrets[i], row)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_helpdesk_api_wa_create(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    ngx_str_t   raw, enc;
+    ngx_str_t   raw, enc, row;
     u_char      random[NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM];
     u_char      token[2 * NGX_HTTP_HELPDESK_WA_TOKEN_RANDOM];
+    u_char      id[NGX_HELPDESK_UUID_LEN];
 
     if (ngx_http_helpdesk_api_body_object(ctx,
                                   ngx_http_helpdesk_wa_create_fields)
@@ -211,10 +378,20 @@ ngx_http_helpdesk_api_wa_create(ngx_http_helpdesk_api_ctx_t *ctx)
     enc.data = token;
     ngx_encode_base64url(&enc, &raw);
 
-    json_object_set_new(ctx->args, "webhook_token",
-                        json_stringn((char *) enc.data, enc.len));
+    if (ngx_http_helpdesk_wa_webhook_base(ctx) != NGX_OK
+        || ngx_http_helpdesk_wa_token(ctx, &enc) != NGX_OK
+        || ngx_helpdesk_secret_row_id(id) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-    return ngx_http_helpdesk_wa_webhook_base(ctx);
+    row.data = id;
+    row.len = sizeof(id);
+
+    json_object_set_new(ctx->args, "connection_id",
+                        json_stringn((char *) id, sizeof(id)));
+
+    return ngx_http_helpdesk_wa_seal(ctx, &row);
 }
 
 
@@ -228,6 +405,8 @@ ngx_http_helpdesk_api_wa_id(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_wa_update(ngx_http_helpdesk_api_ctx_t *ctx)
 {
+    ngx_str_t  row;
+
     if (ngx_http_helpdesk_api_body_object(ctx,
                                   ngx_http_helpdesk_wa_update_fields)
         != NGX_OK)
@@ -241,6 +420,20 @@ ngx_http_helpdesk_api_wa_update(ngx_http_helpdesk_api_ctx_t *ctx)
     {
         ngx_helpdesk_json_error(ctx->errors, "", "name at least one field "
                                 "to change");
+    }
+
+    /* the id as PostgreSQL prints it, which the secrets are sealed to */
+    row.len = ctx->params[0].len;
+    row.data = ngx_pnalloc(ctx->req.r->pool, row.len);
+    if (row.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(row.data, ctx->params[0].data, row.len);
+    ctx->params[0] = row;
+
+    if (ngx_http_helpdesk_wa_seal(ctx, &row) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return ngx_http_helpdesk_api_param(ctx, "id", 0);
@@ -525,17 +718,20 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_send_ops[] = {
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_was_ops[] = {
-    { NGX_HTTP_GET, 200, "whatsapp.list", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_GET, 200, "whatsapp.list", "admin", TENANT, NULL,
+      ngx_http_helpdesk_wa_open_urls },
+    /* a replay (Idempotency-Key) does not keep the URL's token in Redis */
     { NGX_HTTP_POST, 201, "whatsapp.create", "admin", TENANT,
-      ngx_http_helpdesk_api_wa_create, NULL },
+      ngx_http_helpdesk_api_wa_create, ngx_http_helpdesk_wa_open_urls, NULL,
+      NULL, "webhook_url" },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_wa_ops[] = {
     { NGX_HTTP_GET, 200, "whatsapp.get", "admin", TENANT,
-      ngx_http_helpdesk_api_wa_id, NULL },
+      ngx_http_helpdesk_api_wa_id, ngx_http_helpdesk_wa_open_urls },
     { NGX_HTTP_PATCH, 200, "whatsapp.update", "admin", TENANT,
-      ngx_http_helpdesk_api_wa_update, NULL },
+      ngx_http_helpdesk_api_wa_update, ngx_http_helpdesk_wa_open_urls },
     { NGX_HTTP_DELETE, 204, "whatsapp.delete", "admin", TENANT,
       ngx_http_helpdesk_api_wa_id, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }

@@ -216,6 +216,8 @@ void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
 
 
 /* ngx_http_helpdesk_portal_totp.c */
+ngx_int_t ngx_http_helpdesk_portal_totp_open(
+    ngx_http_helpdesk_portal_ctx_t *ctx, ngx_str_t *user, ngx_str_t *secret);
 void ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 void ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,

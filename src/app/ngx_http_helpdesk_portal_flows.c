@@ -156,8 +156,22 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
                 return;
             }
 
+            /* the plaintext for the answer; the database gets it sealed */
+            ctx->totp = secret;
+
             json_object_set_new(ctx->args, "secret",
                                 json_stringn((char *) secret.data, secret.len));
+
+            if (ngx_http_helpdesk_secret_seal(r, ctx->args, "secret",
+                                              "users", "totp_secret",
+                                              &ctx->user)
+                != NGX_OK)
+            {
+                ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
             ngx_http_helpdesk_portal_call(ctx, "totp.setup", ctx->args,
                                           ngx_http_helpdesk_portal_totp_qr);
             return;
@@ -727,6 +741,13 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
 
         code.data = (u_char *) json_string_value(c);
         code.len = json_string_length(c);
+
+        if (ngx_http_helpdesk_portal_totp_open(ctx, &ctx->login_user,
+                                               &ctx->totp)
+            != NGX_OK)
+        {
+            return;
+        }
 
         if (ngx_helpdesk_totp_check(&ctx->totp, &code) != NGX_OK) {
             /* a failed attempt, like a wrong password */

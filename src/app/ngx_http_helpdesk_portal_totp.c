@@ -1,8 +1,10 @@
 /*
  * Two-step login for agents (RFC 6238 TOTP): setting it up shows a new
  * secret as a QR code to scan, and a code from the app confirms it; the
- * same check turns it off again.  The secret is kept by PostgreSQL; the
- * codes are checked here (lib/ngx_helpdesk_totp.c).
+ * same check turns it off again.  The secret is kept by PostgreSQL,
+ * sealed to the agent's row (users.totp_secret, also while it is pending:
+ * enabling moves it there); the codes are checked here
+ * (lib/ngx_helpdesk_totp.c).
  */
 
 
@@ -17,27 +19,86 @@
 #include "ngx_http_helpdesk_portal.h"
 
 
-/* the setup's answer, with its otpauth URI as a QR code to scan */
+/*
+ * An agent's stored secret (sealed) into its plaintext; one that does not
+ * open is answered here (NGX_DECLINED), and the log says which.
+ */
+ngx_int_t
+ngx_http_helpdesk_portal_totp_open(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *user, ngx_str_t *secret)
+{
+    ngx_int_t            rc;
+    ngx_str_t            plain;
+    ngx_http_request_t  *r = ctx->req.r;
+
+    rc = ngx_http_helpdesk_secret_open(ngx_http_helpdesk_secrets(r), r->pool,
+                                       r->connection->log, "users",
+                                       "totp_secret", user, secret, &plain);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+            "secret-unavailable", "Service Unavailable",
+            "the second factor cannot be checked now; "
+            "ask the helpdesk's administrator");
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
+    }
+
+    *secret = plain;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The setup's answer: the new secret (the database only saw it sealed)
+ * and its otpauth URI, also as a QR code to scan.  The database answers
+ * the URI's parts before and after the secret.
+ */
 void
 ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res)
 {
+    u_char              *p;
     char                *text;
     json_t              *body;
     ngx_str_t            uri, svg, b64, out;
+    const char          *head, *tail;
     json_error_t         err;
     ngx_http_request_t  *r = ctx->req.r;
 
     body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
-    uri.data = (u_char *) json_string_value(json_object_get(body, "uri"));
+    head = json_string_value(json_object_get(body, "uri_head"));
+    tail = json_string_value(json_object_get(body, "uri_tail"));
 
+    if (head == NULL || tail == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    uri.len = ngx_strlen(head) + ctx->totp.len + ngx_strlen(tail);
+    uri.data = ngx_pnalloc(r->pool, uri.len);
     if (uri.data == NULL) {
         json_decref(body);
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    uri.len = ngx_strlen(uri.data);
+    p = ngx_cpymem(uri.data, head, ngx_strlen(head));
+    p = ngx_cpymem(p, ctx->totp.data, ctx->totp.len);
+    ngx_memcpy(p, tail, ngx_strlen(tail));
+
+    json_object_del(body, "uri_head");
+    json_object_del(body, "uri_tail");
+    json_object_set_new(body, "secret",
+                        json_stringn((char *) ctx->totp.data, ctx->totp.len));
+    json_object_set_new(body, "uri",
+                        json_stringn((char *) uri.data, uri.len));
 
     if (ngx_helpdesk_qr_svg(r->pool, &uri, &svg) != NGX_OK) {
         json_decref(body);
@@ -110,6 +171,13 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
     }
 
     secret.len = ngx_strlen(secret.data);
+
+    if (ngx_http_helpdesk_portal_totp_open(ctx, &ctx->user, &secret)
+        != NGX_OK)
+    {
+        json_decref(body);
+        return;
+    }
 
     if (!json_is_string(c)) {
         json_decref(body);

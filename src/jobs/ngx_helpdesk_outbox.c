@@ -18,6 +18,12 @@
  * Event webhooks are signed: X-Helpdesk-Signature is
  * "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with the
  * timestamp (Unix seconds) in X-Helpdesk-Timestamp.
+ *
+ * Secrets (a webhook's signing secret, a WhatsApp credential) come from
+ * the database sealed, with the place they were stored at; they are
+ * opened here, just before the request is made, and a value that does
+ * not open (a key missing from the key file, a value altered or moved) is
+ * a failed attempt that says so, never a request without its secret.
  */
 
 
@@ -31,6 +37,7 @@
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "ngx_helpdesk_outbox_request.h"
+#include "lib/ngx_helpdesk_json.h"
 
 
 /* what a reply is read for (a WhatsApp id, a media URL); the tenant is
@@ -43,10 +50,11 @@
 
 /*
  * outbox_claim() answers tenant, outbox id, ..., delivery id, event,
- * method, url, headers, body, secret, binary, provider url: twelve
- * columns, read by number in ngx_helpdesk_outbox_start()
+ * method, url, headers, body, secret, binary, provider url, secret's place,
+ * auth header, body's place: fifteen columns, read by number in
+ * ngx_helpdesk_outbox_start()
  */
-#define NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS  12
+#define NGX_HELPDESK_OUTBOX_CLAIM_COLUMNS  15
 
 
 typedef struct {
@@ -61,7 +69,9 @@ typedef struct {
     ngx_str_t                   url;
     ngx_str_t                   headers;
     ngx_str_t                   body;
-    ngx_str_t                   secret;
+    ngx_str_t                   secret;     /* sealed, then opened */
+    ngx_str_t                   secret_aad;
+    ngx_str_t                   auth_header;
     ngx_helpdesk_curl_req_t    *req;        /* kept for a download's bytes */
     unsigned                    binary:1;
 } ngx_helpdesk_delivery_t;
@@ -87,6 +97,8 @@ typedef struct {
 static void ngx_helpdesk_outbox_tick(ngx_event_t *ev);
 static void ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
+static ngx_int_t ngx_helpdesk_outbox_open_body(ngx_helpdesk_delivery_t *d,
+    char *place, int len);
 static void ngx_helpdesk_outbox_start(PGresult *res, int row);
 static void ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req,
     CURLcode result);
@@ -282,7 +294,8 @@ ngx_helpdesk_outbox_tick(ngx_event_t *ev)
     ngx_memzero(&ob->claim, sizeof(ngx_helpdesk_pg_query_t));
     ob->claim.sql = "SELECT tenant_id, outbox_id, kind, delivery_id, "
                     "event_type, method, url, headers, body, secret, "
-                    "binary_response, provider_url "
+                    "binary_response, provider_url, secret_aad, auth_header, "
+                    "body_aad "
                     "FROM api.outbox_claim($1::bytea, $2, $3)";
     ob->claim.handler = ngx_helpdesk_outbox_claimed;
     ob->claim.log = ob->log;
@@ -411,13 +424,55 @@ ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
 }
 
 
+/*
+ * A body that is a sealed value (the webhook URL a provider is given):
+ * opened, and sent as {"url": <value>}.
+ */
+
+static ngx_int_t
+ngx_helpdesk_outbox_open_body(ngx_helpdesk_delivery_t *d, char *place,
+    int len)
+{
+    json_t                 *json;
+    ngx_int_t               rc;
+    ngx_str_t               aad, plain;
+    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
+
+    aad.data = (u_char *) place;
+    aad.len = len;
+
+    rc = ngx_helpdesk_secret_decrypt(d->pool, ob->conf->secrets, &aad,
+                                     &d->body, &plain);
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, ob->log, 0,
+                      "outbox: the secret %V does not decrypt with the "
+                      "keys of \"helpdesk_secret_key_file\"", &aad);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    json = json_pack("{s:s%}", "url", plain.data, plain.len);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_helpdesk_json_dump(d->pool, json, &d->body);
+    json_decref(json);
+
+    return rc;
+}
+
+
 static void
 ngx_helpdesk_outbox_start(PGresult *res, int row)
 {
     u_char                    *p;
     time_t                     now;
+    ngx_int_t                  rc;
     ngx_pool_t                *pool;
-    ngx_str_t                  signed_text;
+    ngx_str_t                  signed_text, plain;
     const char                *error;
     unsigned int               len;
     ngx_helpdesk_delivery_t   *d;
@@ -449,7 +504,10 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
         || ngx_helpdesk_outbox_copy(d, res, row, 6, &d->url) != NGX_OK
         || ngx_helpdesk_outbox_copy(d, res, row, 7, &d->headers) != NGX_OK
         || ngx_helpdesk_outbox_copy(d, res, row, 8, &d->body) != NGX_OK
-        || ngx_helpdesk_outbox_copy(d, res, row, 9, &d->secret) != NGX_OK)
+        || ngx_helpdesk_outbox_copy(d, res, row, 9, &d->secret) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 12, &d->secret_aad) != NGX_OK
+        || ngx_helpdesk_outbox_copy(d, res, row, 13, &d->auth_header)
+           != NGX_OK)
     {
         ngx_helpdesk_outbox_done(d);
         return;
@@ -462,6 +520,42 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
     }
 
     d->binary = (PQgetvalue(res, row, 10)[0] == 't');
+
+    if (!PQgetisnull(res, row, 9)) {
+        rc = ngx_helpdesk_secret_decrypt(pool, ob->conf->secrets,
+                                         &d->secret_aad, &d->secret, &plain);
+        if (rc == NGX_ERROR) {
+            ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
+            return;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, ob->log, 0,
+                          "outbox: the secret %V does not decrypt with the "
+                          "keys of \"helpdesk_secret_key_file\"",
+                          &d->secret_aad);
+            ngx_helpdesk_outbox_record(d, 0, 0, "the stored secret does not "
+                                       "decrypt (a key missing from the key "
+                                       "file, or a value altered or moved)",
+                                       0, NULL);
+            return;
+        }
+
+        d->secret = plain;
+    }
+
+    if (!PQgetisnull(res, row, 14) && !PQgetisnull(res, row, 8)) {
+        rc = ngx_helpdesk_outbox_open_body(d, PQgetvalue(res, row, 14),
+                                           PQgetlength(res, row, 14));
+        if (rc != NGX_OK) {
+            ngx_helpdesk_outbox_record(d, 0, 0, rc == NGX_DECLINED
+                                       ? "the stored secret does not decrypt "
+                                         "(a key missing from the key file, "
+                                         "or a value altered or moved)"
+                                       : "out of memory", 0, NULL);
+            return;
+        }
+    }
 
     req = ngx_helpdesk_curl_create(ob->log, (char *) d->method.data, &d->url,
                                    PQgetisnull(res, row, 8) ? NULL : &d->body,
@@ -495,7 +589,35 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
         return;
     }
 
-    if (!PQgetisnull(res, row, 9)) {
+    if (!PQgetisnull(res, row, 13)) {
+
+        /* a provider's API: the credential in its header */
+        if (PQgetisnull(res, row, 9)) {
+            ngx_helpdesk_curl_free(req);
+            ngx_helpdesk_outbox_record(d, 0, 0, "the connection has no "
+                                       "credentials", 0, NULL);
+            return;
+        }
+
+        /* as for the other headers: no value may start a header of its own */
+        for (p = d->secret.data; p < d->secret.data + d->secret.len; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                ngx_helpdesk_curl_free(req);
+                ngx_helpdesk_outbox_record(d, 0, 0, "refused: a header value "
+                                           "contains control characters", 0,
+                                           NULL);
+                return;
+            }
+        }
+
+        if (ngx_helpdesk_curl_header(req, "%V%V", &d->auth_header,
+                                     &d->secret)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+    } else if (!PQgetisnull(res, row, 9)) {
 
         /* an event webhook: sign "<timestamp>.<body>" */
         now = ngx_time();

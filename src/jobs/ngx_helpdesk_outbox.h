@@ -9,6 +9,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "lib/ngx_helpdesk_secret.h"
+
 
 typedef struct {
     ngx_msec_t      interval;       /* how often a worker looks for work */
@@ -30,6 +32,7 @@ typedef struct {
 
     /* the hosts a provider's media URLs may name (ngx_str_t) */
     ngx_array_t    *media_hosts;
+    ngx_helpdesk_secret_ring_t  *secrets;   /* NULL: none configured */
 } ngx_helpdesk_outbox_conf_t;
 
 

@@ -75,6 +75,7 @@ demo_has_ticket() {
 seed() {
     [ -s "$var/provider.key" ] || { random_key "hdp_" > "$var/provider.key"; chmod 600 "$var/provider.key"; }
     "$stack" provider-key "$var" "$var/provider.key"
+    secret_keys
     key=$(sed -n 's/^HELPDESK_API_KEY=//p' "$var/demo.env" 2>/dev/null | tail -1)
     [ -n "$key" ] || key=$(random_key "hdk_")
     # idempotent: the tenant, its admin and this key, where missing
@@ -264,6 +265,51 @@ HELPDESK_AGENT_PASSWORD=$apass
 ENV
 }
 
+# The key file of secrets at rest, mode 0600: one key "<id> <base64>",
+# the first one encrypts.
+new_secret_key() {
+    printf 'k%s %s\n' "$(date +%Y%m%d%H%M%S)" "$(openssl rand -base64 32)"
+}
+
+secret_keys() {
+    if [ ! -s "$var/secret.keys" ]; then
+        (umask 077; new_secret_key > "$var/secret.keys")
+    fi
+    chmod 600 "$var/secret.keys"
+}
+
+# make rotate-secrets: a new key first in the file, nginx reloaded, every
+# secret re-encrypted under it by the module, then the old keys removed.
+rotate() {
+    if ! nginx_running; then
+        echo "nginx-helpdesk is not running (make run first)." >&2
+        exit 1
+    fi
+    secret_keys
+    new=$(new_secret_key)
+    (umask 077
+     { echo "$new"; grep -v '^[[:space:]]*\(#\|$\)' "$var/secret.keys"; } > "$var/secret.keys.new")
+    mv "$var/secret.keys.new" "$var/secret.keys"
+    nginx -t -q -p "$var" -c "$var/nginx.conf"
+    nginx -s reload -p "$var" -c "$var/nginx.conf"
+    # shellcheck disable=SC1091
+    . "$var/demo.env"
+    # the old keys stay in the file unless every value is under the new one
+    "$top/src/tools/rotate-secrets.sh" "$HELPDESK_URL" "$var/provider.key" "${new%% *}" 120
+    # the old workers finish what they had started, maybe writing a secret
+    # under the old key: asked again once they are gone (the next pass
+    # comes within a minute)
+    master=$(nginx_pid)
+    while ps -o args= --ppid "$master" | grep -q 'shutting down'; do
+        sleep 0.2
+    done
+    "$top/src/tools/rotate-secrets.sh" "$HELPDESK_URL" "$var/provider.key" "${new%% *}" 120
+    (umask 077; head -1 "$var/secret.keys" > "$var/secret.keys.new")
+    mv "$var/secret.keys.new" "$var/secret.keys"
+    nginx -s reload -p "$var" -c "$var/nginx.conf"
+    echo "the old keys are out of $var/secret.keys"
+}
+
 render_conf() {
     mkdir -p "$var/tmp"
     user_line=""
@@ -328,13 +374,17 @@ stop)
     stop
     ;;
 
+rotate)
+    rotate
+    ;;
+
 migrate)
     "$stack" pg-start "$var"
     "$stack" migrate "$var"
     ;;
 
 *)
-    echo "usage: devstack.sh run|stop|migrate" >&2
+    echo "usage: devstack.sh run|stop|migrate|rotate" >&2
     exit 2
     ;;
 esac

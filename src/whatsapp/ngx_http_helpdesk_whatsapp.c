@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
     ngx_http_helpdesk_req_t         req;        /* first: the core's */
     ngx_str_t                       token;
+    ngx_str_t                       token_hash; /* "sha256:<hex>", stored */
     ngx_str_t                       body;
     ngx_str_t                       tenant;
     ngx_str_t                       connection;
@@ -204,7 +205,26 @@ ngx_http_helpdesk_whatsapp_body(ngx_http_request_t *r)
 static void
 ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
+    u_char                   *p;
+    ngx_str_t                *hashed = &ctx->token_hash;
     ngx_helpdesk_pg_query_t  *q = &ctx->query;
+    u_char                    digest[NGX_HELPDESK_SHA256_LEN];
+
+    /*
+     * the database keeps the token's SHA-256 only: the route, and the
+     * ingest's routing again, look that up
+     */
+    hashed->len = 7 + 2 * NGX_HELPDESK_SHA256_LEN;
+    hashed->data = ngx_pnalloc(ctx->req.r->pool, hashed->len);
+    if (hashed->data == NULL) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_helpdesk_sha256(ctx->token.data, ctx->token.len, digest);
+    p = ngx_cpymem(hashed->data, "sha256:", 7);
+    ngx_hex_dump(p, digest, sizeof(digest));
 
     if (ngx_http_helpdesk_whatsapp_cached(ctx)) {
         ngx_http_helpdesk_whatsapp_routed_ctx(ctx);
@@ -219,7 +239,7 @@ ngx_http_helpdesk_whatsapp_route(ngx_http_helpdesk_wa_ctx_t *ctx)
     q->log = ctx->req.r->connection->log;
     q->owner = ctx->req.r->pool;
 
-    if (ngx_helpdesk_pg_param(q, ctx->req.r->pool, &ctx->token) != NGX_OK) {
+    if (ngx_helpdesk_pg_param(q, ctx->req.r->pool, hashed) != NGX_OK) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -266,11 +286,61 @@ ngx_http_helpdesk_whatsapp_routed(ngx_helpdesk_pg_query_t *q, PGresult *res)
 }
 
 
+/*
+ * The secret a request is checked with, as stored (sealed; a route cached
+ * keeps it so) into its plaintext, for this request only.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_open(ngx_http_helpdesk_wa_ctx_t *ctx,
+    const char *column, ngx_str_t *value)
+{
+    ngx_int_t            rc;
+    ngx_str_t            plain;
+    ngx_http_request_t  *r = ctx->req.r;
+
+    if (value->len == 0) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_helpdesk_secret_open(ngx_http_helpdesk_secrets(r), r->pool,
+                                       r->connection->log,
+                                       "whatsapp_connections", column,
+                                       &ctx->connection, value, &plain);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *value = plain;
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
     ngx_int_t            rc;
     ngx_http_request_t  *r = ctx->req.r;
+
+    rc = (r->method == NGX_HTTP_POST)
+         ? ngx_http_helpdesk_whatsapp_open(ctx, "app_secret", &ctx->app_secret)
+         : ngx_http_helpdesk_whatsapp_open(ctx, "verify_token",
+                                           &ctx->verify_token);
+
+    if (rc == NGX_DECLINED) {
+        /* the provider retries; the error log names the value */
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                "secret-unavailable", "Service Unavailable",
+                "the connection's secrets cannot be read", NULL));
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     if (r->method != NGX_HTTP_POST) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
@@ -584,7 +654,7 @@ ngx_http_helpdesk_whatsapp_ingest(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     /* stored together with whatever else arrives in the same instant */
-    ctx->item.token = ctx->token;
+    ctx->item.token = ctx->token_hash;
     ctx->item.tenant = ctx->tenant;
     ctx->item.connection = ctx->connection;
     ctx->item.body = ctx->body;

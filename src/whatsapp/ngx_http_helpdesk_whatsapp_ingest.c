@@ -153,8 +153,8 @@ ngx_http_helpdesk_wa_flush_timer(ngx_event_t *ev)
 /*
  * [{"k": token, "ip": address|null, "b": body}, ...]: the bodies were
  * checked to be JSON objects, so they go in verbatim.  A delivery names
- * its connection by the token it arrived on (letters, digits, '-' and
- * '_'), never by ids: the database routes it again, so the statement
+ * its connection by the token it arrived on (as the database keeps it,
+ * "sha256:<hex>"), never by ids: the database routes it again, so the statement
  * cannot put a delivery into a tenant the token does not name.
  */
 
@@ -185,7 +185,7 @@ ngx_http_helpdesk_wa_flush(void)
 
     len = 2 + b->bytes + b->count * (sizeof("{\"k\":\"\",\"ip\":\"\","
                                             "\"b\":},")
-                                     + NGX_HTTP_HELPDESK_WA_TOKEN_MAX
+                                     + NGX_HTTP_HELPDESK_WA_KEY_LEN
                                      + NGX_SOCKADDR_STRLEN);
     arg.data = batch ? ngx_pnalloc(pool, len) : NULL;
 

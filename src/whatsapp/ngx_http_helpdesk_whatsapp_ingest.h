@@ -13,6 +13,9 @@
 /* a webhook token's longest */
 #define NGX_HTTP_HELPDESK_WA_TOKEN_MAX  64
 
+/* what a delivery is routed by: "sha256:" and the token's hex SHA-256 */
+#define NGX_HTTP_HELPDESK_WA_KEY_LEN    (7 + 64)
+
 
 typedef struct ngx_http_helpdesk_wa_item_s  ngx_http_helpdesk_wa_item_t;
 
@@ -27,7 +30,7 @@ typedef void (*ngx_http_helpdesk_wa_done_pt)(ngx_http_helpdesk_wa_item_t *item,
 
 struct ngx_http_helpdesk_wa_item_s {
     ngx_queue_t                     queue;
-    ngx_str_t                       token;      /* [A-Za-z0-9_-], routed */
+    ngx_str_t                       token;      /* sha256:<hex>, routed */
     ngx_str_t                       tenant;     /* for the log only */
     ngx_str_t                       connection;
     ngx_str_t                       ip;         /* empty for unix sockets */

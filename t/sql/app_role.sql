@@ -43,9 +43,10 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
           'no entry point takes an actor or a tenant, but the runner''s result (which wants the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
-             AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule')
+             AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
+                               'secrets_stale', 'secrets_store')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          4, 'the provider''s calls and the runner''s take the proof first');
+          6, 'the provider''s calls, the runner''s and the rotation''s take the proof first');
 
 -- the provider's calls: only with the installed key's hash
 SELECT is(hdtest.error_of($$SELECT api.provider_call(NULL, 'tenant.list', NULL, '{}')$$) ->> 'sqlstate',
@@ -82,12 +83,13 @@ SELECT is((SELECT status FROM helpdesk.outbox WHERE tenant_id = 'a0000000-0000-4
 SELECT is(hdtest.error_of($$SELECT api.outbox_schedule(NULL, 1000)$$) ->> 'sqlstate',
           'HDUNA', 'outbox: no proof, nothing scheduled');
 
--- WhatsApp: routed by the unguessable token only
-SELECT is(hdtest.as_role($$SELECT count(*) FROM api.whatsapp_route('token-a-0123456789abcdef0123456789abcdef')$$),
+-- WhatsApp: routed by the unguessable token only (the module passes its
+-- SHA-256, "sha256:<hex>", which is all the database keeps)
+SELECT is(hdtest.as_role($$SELECT count(*) FROM api.whatsapp_route('sha256:6c847f7911599d6063da22f3ab515e9b990709f0d4e130b0e5f3f9ddad2cc719')$$),
           '1', 'whatsapp: a token routes to its one connection');
-SELECT is(hdtest.as_role($$SELECT tenant_id FROM api.whatsapp_route('token-a-0123456789abcdef0123456789abcdef')$$),
+SELECT is(hdtest.as_role($$SELECT tenant_id FROM api.whatsapp_route('sha256:6c847f7911599d6063da22f3ab515e9b990709f0d4e130b0e5f3f9ddad2cc719')$$),
           'a0000000-0000-4000-8000-000000000001', '... of its tenant');
-SELECT is(hdtest.as_role($$SELECT tenant_id FROM api.whatsapp_route('token-a-')$$), NULL,
+SELECT is(hdtest.as_role($$SELECT tenant_id FROM api.whatsapp_route('sha256:6c847f7911599d6063da')$$), NULL,
           'whatsapp: part of a token routes nowhere');
 CREATE TEMP TABLE delivery AS SELECT jsonb_build_object('entry', jsonb_build_array(jsonb_build_object(
     'changes', jsonb_build_array(jsonb_build_object('field', 'messages', 'value', jsonb_build_object(
@@ -101,7 +103,7 @@ SELECT is(hdtest.as_role($$SELECT r->>'sqlstate' FROM api.whatsapp_ingest_batch(
                    'c', 'a0000000-0000-4000-8000-0000000000d7', 'b', b)) FROM delivery)) r$$),
           'HDNFD', 'whatsapp: a delivery naming acme''s ids but no token is refused');
 SELECT is(hdtest.as_role($$SELECT count(*) FROM api.whatsapp_ingest_batch(
-              (SELECT jsonb_build_array(jsonb_build_object('k', 'token-b-0123456789abcdef0123456789abcdef',
+              (SELECT jsonb_build_array(jsonb_build_object('k', 'sha256:8c402abd4b89fe13fe604c1cc49ede63cc3e4c68fbb1f8a2a9a0fc07294ce2f3',
                    't', 'a0000000-0000-4000-8000-000000000001',
                    'c', 'a0000000-0000-4000-8000-0000000000d7', 'b', b)) FROM delivery)) r$$),
           '1', 'whatsapp: a delivery on globex''s token naming acme''s ids ...');
@@ -149,7 +151,7 @@ SELECT is(hdtest.error_of($$SELECT api.console_attachment('globex.helpdesk.test'
 -- the account steps: an email's user id, password hash and TOTP secret
 -- only with the proof (else the app role would learn a user id and act as
 -- that user through the calls that trust the session's user)
-UPDATE helpdesk.users SET password_hash = 'scrypt$hash', totp_secret = 'TOTPSECRET'
+UPDATE helpdesk.users SET password_hash = 'scrypt$hash', totp_secret = 'v1:k1:TOTPSECRET'
 WHERE user_id = 'b0000000-0000-4000-8000-0000000000e1';
 SELECT is(hdtest.error_of($$SELECT api.console_call('globex.helpdesk.test', 'helpdesk.test', NULL, '192.0.2.1',
               'login.lookup', '{"email": "bob@globex.example"}', NULL)$$) ->> 'sqlstate',
@@ -163,7 +165,7 @@ SELECT is(hdtest.error_of($$SELECT api.console_call('globex.helpdesk.test', 'hel
           'HDUNA', 'console: no proof, no TOTP secret');
 SELECT is(hdtest.as_role($$SELECT body->>'totp_secret' FROM api.console_call('globex.helpdesk.test', 'helpdesk.test', NULL,
               '192.0.2.1', 'login.lookup', '{"email": "bob@globex.example"}', sha256('hdp_provider'::bytea))$$),
-          'TOTPSECRET', 'the module, with the proof, looks the account up');
+          'v1:k1:TOTPSECRET', 'the module, with the proof, looks the account up (the secret sealed)');
 
 -- audit rows: written by the functions, from the ctx they build; the
 -- caller passes its address, nothing else of the row

@@ -127,6 +127,10 @@ sub conf {
     my $location = $opt{location} // '';
     my $server = $opt{server} // '';
     my $pg = $opt{postgres} // qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=4 backlog=64 timeout=5s};
+    # secrets at rest: the stack's key file (write_conf makes one), or
+    # another one, or none ('')
+    my $keys = $opt{secret_key_file} // "$d/secret.keys";
+    my $secret_keys = $keys eq '' ? '' : "helpdesk_secret_key_file $keys;";
 
     # the fakes (FakeHTTP) listen on loopback, which outbound requests may
     # not reach unless allowed; a test of that policy brings its own
@@ -160,6 +164,7 @@ http {
     helpdesk_redis unix:$d/run/redis.sock timeout=1s;
     helpdesk_provider_key_file $d/provider.key;
     $outbound
+    $secret_keys
     $http
 
     server {
@@ -197,10 +202,33 @@ sub write_conf {
     open my $k, '>', "$d/provider.key" or die $!;
     print $k "$self->{provider_key}\n";
     close $k;
+    $self->secret_keys($self->new_secret_key('t1')) unless -e "$d/secret.keys";
     open my $fh, '>', "$d/nginx.conf" or die $!;
     print $fh (defined $opt{text} ? $opt{text} : $self->conf(%opt));
     close $fh;
     return "$d/nginx.conf";
+}
+
+# A line of a key file of secrets at rest: "<id> <base64 of 32 bytes>".
+sub new_secret_key {
+    my ($self, $id) = @_;
+    open my $r, '<:raw', '/dev/urandom' or die $!;
+    read($r, my $bytes, 32) == 32 or die 'short read';
+    close $r;
+    require MIME::Base64;
+    return "$id " . MIME::Base64::encode_base64($bytes, '');
+}
+
+# (Re)writes the stack's key file, mode 0600: the first key encrypts.
+sub secret_keys {
+    my ($self, @lines) = @_;
+    my $file = "$self->{dir}/secret.keys";
+    open my $k, '>', "$file.tmp" or die $!;
+    print $k map { "$_\n" } @lines;
+    close $k;
+    chmod 0600, "$file.tmp";
+    rename "$file.tmp", $file or die $!;
+    return $file;
 }
 
 # nginx -t on the current configuration: (exit code, output)

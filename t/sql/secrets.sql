@@ -1,0 +1,71 @@
+-- Secrets at rest, in the database: the columns take sealed values
+-- ("v1:") or values marked as from before encryption ("plain:") only;
+-- the rotation's entry points see ciphertexts only, write back sealed
+-- values only and only over the value they read; the app role cannot
+-- list secrets any other way.
+BEGIN;
+SELECT plan(16);
+SELECT hdtest.fixtures();
+
+INSERT INTO helpdesk.webhook_endpoints (tenant_id, endpoint_id, url, secret, events) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000f1',
+     'https://acme.example/hook', 'v1:k1:AAAA', ARRAY['ticket.created']),
+    ('b0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-0000000000f1',
+     'https://globex.example/hook', 'plain:whsec_old', ARRAY['ticket.created']);
+
+SELECT throws_ok($$INSERT INTO helpdesk.webhook_endpoints (tenant_id, url, secret, events)
+                   VALUES ('a0000000-0000-4000-8000-000000000001', 'https://x.example', 'whsec_clear',
+                           ARRAY['ticket.created'])$$,
+                 '23514', NULL, 'a webhook secret in the clear is refused');
+SELECT throws_ok($$UPDATE helpdesk.users SET totp_secret = 'JBSWY3DPEHPK3PXP'
+                   WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'$$,
+                 '23514', NULL, 'a TOTP secret in the clear is refused');
+SELECT throws_ok($$INSERT INTO helpdesk.whatsapp_connections (tenant_id, provider, display_phone_number,
+                       base_url, api_key, webhook_token)
+                   VALUES ('a0000000-0000-4000-8000-000000000001', '360dialog', '+1 555', 'https://x.example',
+                           'v1:k1:DDDD', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')$$,
+                 '23514', NULL, 'a webhook token kept as it is (not its SHA-256) is refused');
+SELECT lives_ok($$UPDATE helpdesk.users SET totp_secret = 'v1:k1:BBBB'
+                  WHERE user_id = 'a0000000-0000-4000-8000-0000000000e1'$$,
+                'a sealed one is taken');
+
+SELECT is(hdtest.as_role($$SELECT string_agg(field || '=' || value, ',' ORDER BY field)
+                           FROM api.secrets_stale(sha256('hdp_provider'::bytea), 'k1', NULL, NULL, 10)$$),
+          'webhook_endpoints.secret=plain:whsec_old',
+          'the values not under the current key: the plaintext one only');
+SELECT is(hdtest.as_role($$SELECT string_agg(place, ',' ORDER BY field)
+                           FROM api.secrets_stale(sha256('hdp_provider'::bytea), 'k2', NULL, NULL, 10)$$),
+          'users.totp_secret:a0000000-0000-4000-8000-0000000000e1,'
+          || 'webhook_endpoints.secret:a0000000-0000-4000-8000-0000000000f1,'
+          || 'webhook_endpoints.secret:b0000000-0000-4000-8000-0000000000f1',
+          'under a new key: all of them, each with the place its ciphertext is bound to');
+SELECT is(hdtest.as_role($$SELECT count(*)::text FROM api.secrets_stale(sha256('hdp_provider'::bytea), 'k2',
+                             'webhook_endpoints.secret', 'a0000000-0000-4000-8000-0000000000f1', 10)$$),
+          '1', 'in batches: after a (field, row)');
+SELECT is(hdtest.as_role($$SELECT count(*)::text FROM api.secrets_stale(sha256('hdp_provider'::bytea), 'k_', NULL, NULL, 10)$$),
+          '3', 'a key id is matched as it is, not as a pattern');
+
+SELECT is(hdtest.error_of($$SELECT api.secrets_store(sha256('hdp_provider'::bytea), '[{"field": "webhook_endpoints.secret",
+        "row_id": "b0000000-0000-4000-8000-0000000000f1", "old": "plain:whsec_old", "new": "whsec_new"}]')$$)
+          ->> 'sqlstate', 'P0001', 'the rotation cannot write a plaintext');
+SELECT is(hdtest.error_of($$SELECT api.secrets_store(sha256('hdp_provider'::bytea), '[{"field": "tenants.name",
+        "row_id": "b0000000-0000-4000-8000-0000000000f1", "old": "x", "new": "v1:k2:x"}]')$$)
+          ->> 'sqlstate', 'P0001', 'nor another column');
+SELECT is(hdtest.as_role($$SELECT api.secrets_store(sha256('hdp_provider'::bytea), '[{"field": "webhook_endpoints.secret",
+        "row_id": "b0000000-0000-4000-8000-0000000000f1", "old": "plain:changed", "new": "v1:k2:CCCC"}]')::text$$),
+          '0', 'a value changed since it was read is left alone');
+SELECT is(hdtest.as_role($$SELECT api.secrets_store(sha256('hdp_provider'::bytea), '[{"field": "webhook_endpoints.secret",
+        "row_id": "b0000000-0000-4000-8000-0000000000f1", "old": "plain:whsec_old", "new": "v1:k2:CCCC"}]')::text$$),
+          '1', 'the value read is replaced');
+SELECT is((SELECT secret FROM helpdesk.webhook_endpoints WHERE endpoint_id = 'b0000000-0000-4000-8000-0000000000f1'),
+          'v1:k2:CCCC', 'by its new ciphertext');
+
+SELECT is(hdtest.error_of($$SELECT count(*) FROM api.secrets_stale(NULL, 'k9', NULL, NULL, 10)$$) ->> 'sqlstate',
+          'HDUNA', 'no proof of the provider key: no secrets to rotate');
+SELECT is(hdtest.error_of($$SELECT api.secrets_store(sha256('hdk_acme_full'::bytea), '[]')$$) ->> 'sqlstate',
+          'HDUNA', 'a tenant key''s hash is no proof');
+SELECT is(hdtest.error_of('SELECT count(*) FROM outbox.secrets_all()') ->> 'sqlstate', '42501',
+          'the app role cannot list secrets but through the entry points');
+
+SELECT * FROM finish();
+ROLLBACK;
