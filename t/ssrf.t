@@ -268,8 +268,10 @@ ok !$err, 'a base on a public-looking name is saved';
 my $red = until_true(sub { my $x = health(); $x->{state} ne 'pending' && $x->{state} ne 'ok' ? $x : undef });
 is $red && $red->{last_error}, 'refused: address not allowed', 'its check is refused: it resolves inside';
 
-# a token stored with a line break (before this check existed) cannot add a header
-$t->psql(qq{UPDATE helpdesk.whatsapp_connections SET access_token = E'tok\\r\\nX-Evil: 1'
+# a token stored with a line break (before this check existed, and before
+# secrets were encrypted: migration 022 marked it "plain:") cannot add a
+# header
+$t->psql(qq{UPDATE helpdesk.whatsapp_connections SET access_token = E'plain:tok\\r\\nX-Evil: 1'
             WHERE connection_id = '$conn->{id}'});
 is $ua->patch($t->url("/v1/whatsapp/connections/$conn->{id}") => $h => json => {
     base_url => "http://127.0.0.2:$op/graph" })->res->code, 200, 'the base set back: checked again';
@@ -278,7 +280,7 @@ is $red && $red->{last_error}, 'refused: a header value contains control charact
     'the stored token with CRLF is refused, not split into headers';
 ok !grep({ exists $_->{headers}{'x-evil'} } @{ $outside->requests }, @{ $outside->refused }),
     'no request carried an injected header';
-$t->psql(qq{UPDATE helpdesk.whatsapp_connections SET access_token = 'tok' WHERE connection_id = '$conn->{id}'});
+$t->psql(qq{UPDATE helpdesk.whatsapp_connections SET access_token = 'plain:tok' WHERE connection_id = '$conn->{id}'});
 is $ua->patch($t->url("/v1/whatsapp/connections/$conn->{id}") => $h => json => {
     access_token => 'tok' })->res->code, 200, 'a clean token';
 ok until_true(sub { health()->{state} eq 'ok' }), 'green again';
