@@ -37,7 +37,6 @@
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "ngx_helpdesk_outbox_request.h"
-#include "lib/ngx_helpdesk_json.h"
 
 
 /* what a reply is read for (a WhatsApp id, a media URL); the tenant is
@@ -97,8 +96,6 @@ typedef struct {
 static void ngx_helpdesk_outbox_tick(ngx_event_t *ev);
 static void ngx_helpdesk_outbox_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
-static ngx_int_t ngx_helpdesk_outbox_open_body(ngx_helpdesk_delivery_t *d,
-    char *place, int len);
 static void ngx_helpdesk_outbox_start(PGresult *res, int row);
 static void ngx_helpdesk_outbox_sent(ngx_helpdesk_curl_req_t *req,
     CURLcode result);
@@ -424,47 +421,6 @@ ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
 }
 
 
-/*
- * A body that is a sealed value (the webhook URL a provider is given):
- * opened, and sent as {"url": <value>}.
- */
-
-static ngx_int_t
-ngx_helpdesk_outbox_open_body(ngx_helpdesk_delivery_t *d, char *place,
-    int len)
-{
-    json_t                 *json;
-    ngx_int_t               rc;
-    ngx_str_t               aad, plain;
-    ngx_helpdesk_outbox_t  *ob = &ngx_helpdesk_outbox;
-
-    aad.data = (u_char *) place;
-    aad.len = len;
-
-    rc = ngx_helpdesk_secret_decrypt(d->pool, ob->conf->secrets, &aad,
-                                     &d->body, &plain);
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, ob->log, 0,
-                      "outbox: the secret %V does not decrypt with the "
-                      "keys of \"helpdesk_secret_key_file\"", &aad);
-    }
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    json = json_pack("{s:s%}", "url", plain.data, plain.len);
-    if (json == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_helpdesk_json_dump(d->pool, json, &d->body);
-    json_decref(json);
-
-    return rc;
-}
-
-
 static void
 ngx_helpdesk_outbox_start(PGresult *res, int row)
 {
@@ -472,7 +428,7 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
     time_t                     now;
     ngx_int_t                  rc;
     ngx_pool_t                *pool;
-    ngx_str_t                  signed_text, plain;
+    ngx_str_t                  signed_text, place;
     const char                *error;
     unsigned int               len;
     ngx_helpdesk_delivery_t   *d;
@@ -521,40 +477,31 @@ ngx_helpdesk_outbox_start(PGresult *res, int row)
 
     d->binary = (PQgetvalue(res, row, 10)[0] == 't');
 
+    /* the sealed secret, and a body that is one, opened */
+    rc = NGX_OK;
+
     if (!PQgetisnull(res, row, 9)) {
-        rc = ngx_helpdesk_secret_decrypt(pool, ob->conf->secrets,
-                                         &d->secret_aad, &d->secret, &plain);
-        if (rc == NGX_ERROR) {
-            ngx_helpdesk_outbox_record(d, 0, 0, "out of memory", 0, NULL);
-            return;
-        }
-
-        if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, ob->log, 0,
-                          "outbox: the secret %V does not decrypt with the "
-                          "keys of \"helpdesk_secret_key_file\"",
-                          &d->secret_aad);
-            ngx_helpdesk_outbox_record(d, 0, 0, "the stored secret does not "
-                                       "decrypt (a key missing from the key "
-                                       "file, or a value altered or moved)",
-                                       0, NULL);
-            return;
-        }
-
-        d->secret = plain;
+        rc = ngx_helpdesk_outbox_open(pool, ob->log, ob->conf->secrets,
+                                      &d->secret_aad, &d->secret);
     }
 
-    if (!PQgetisnull(res, row, 14) && !PQgetisnull(res, row, 8)) {
-        rc = ngx_helpdesk_outbox_open_body(d, PQgetvalue(res, row, 14),
-                                           PQgetlength(res, row, 14));
-        if (rc != NGX_OK) {
-            ngx_helpdesk_outbox_record(d, 0, 0, rc == NGX_DECLINED
-                                       ? "the stored secret does not decrypt "
-                                         "(a key missing from the key file, "
-                                         "or a value altered or moved)"
-                                       : "out of memory", 0, NULL);
-            return;
-        }
+    if (rc == NGX_OK && !PQgetisnull(res, row, 14)
+        && !PQgetisnull(res, row, 8))
+    {
+        place.data = (u_char *) PQgetvalue(res, row, 14);
+        place.len = PQgetlength(res, row, 14);
+        rc = ngx_helpdesk_outbox_open_url_body(pool, ob->log,
+                                               ob->conf->secrets, &place,
+                                               &d->body);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_helpdesk_outbox_record(d, 0, 0, rc == NGX_DECLINED
+                                   ? "the stored secret does not decrypt "
+                                     "(a key missing from the key file, "
+                                     "or a value altered or moved)"
+                                   : "out of memory", 0, NULL);
+        return;
     }
 
     req = ngx_helpdesk_curl_create(ob->log, (char *) d->method.data, &d->url,

@@ -1,7 +1,8 @@
 /*
  * What a delivery sends and what it keeps of the answer: the request's
- * headers from their structured list, the check of a provider's media
- * URL, and the reply as printable text for PostgreSQL.
+ * headers from their structured list, its secrets opened (they come from
+ * the database sealed), the check of a provider's media URL, and the
+ * reply as printable text for PostgreSQL.
  */
 
 
@@ -157,4 +158,54 @@ ngx_helpdesk_outbox_printable(ngx_pool_t *pool, ngx_str_t *in,
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_helpdesk_outbox_open(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_helpdesk_secret_ring_t *ring, ngx_str_t *place, ngx_str_t *value)
+{
+    ngx_int_t  rc;
+    ngx_str_t  plain;
+
+    rc = ngx_helpdesk_secret_decrypt(pool, ring, place, value, &plain);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "outbox: the secret %V does not decrypt with the "
+                      "keys of \"helpdesk_secret_key_file\"", place);
+    }
+
+    if (rc == NGX_OK) {
+        *value = plain;
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_helpdesk_outbox_open_url_body(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_helpdesk_secret_ring_t *ring, ngx_str_t *place, ngx_str_t *body)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+    ngx_str_t   url;
+
+    url = *body;
+
+    rc = ngx_helpdesk_outbox_open(pool, log, ring, place, &url);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    json = json_pack("{s:s%}", "url", url.data, url.len);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_helpdesk_json_dump(pool, json, body);
+    json_decref(json);
+
+    return rc;
 }

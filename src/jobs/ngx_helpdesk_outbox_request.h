@@ -11,6 +11,7 @@
 #include <ngx_core.h>
 
 #include "event/ngx_helpdesk_curl.h"
+#include "lib/ngx_helpdesk_secret.h"
 
 
 /*
@@ -24,6 +25,18 @@ const char *ngx_helpdesk_outbox_headers(ngx_str_t *headers,
 /* NULL when req's host is one of "media_hosts", otherwise why not */
 const char *ngx_helpdesk_outbox_media_host(ngx_helpdesk_curl_req_t *req,
     ngx_array_t *media_hosts);
+
+/*
+ * A sealed value of the delivery into its plaintext, in place; "place" is
+ * where it was stored (its associated data).  NGX_DECLINED, logged with
+ * the place, when it does not open with the keys.
+ */
+ngx_int_t ngx_helpdesk_outbox_open(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_helpdesk_secret_ring_t *ring, ngx_str_t *place, ngx_str_t *value);
+
+/* A body that is a sealed URL (a provider's webhook) into {"url": ...}. */
+ngx_int_t ngx_helpdesk_outbox_open_url_body(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_helpdesk_secret_ring_t *ring, ngx_str_t *place, ngx_str_t *body);
 
 ngx_int_t ngx_helpdesk_outbox_printable(ngx_pool_t *pool, ngx_str_t *in,
     ngx_str_t *out);

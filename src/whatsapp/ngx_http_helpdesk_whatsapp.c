@@ -338,7 +338,8 @@ ngx_http_helpdesk_whatsapp_routed_ctx(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
