@@ -235,7 +235,7 @@ seed_console() {
          -H "X-CSRF-Token: $csrf" -H "Content-Type: application/json" \
          -d '{"subject": "Ligou: a impressora fiscal não imprime", "description": "Cliente ligou às 14h; já reiniciou a impressora.",
               "requester_name": "Paulo Prado", "requester_phone": "+55 11 3333-2222", "priority": "normal"}' \
-         "http://demo.localhost:8080/api/v1/tickets" || echo "warning: the demo phone ticket could not be opened" >&2
+         "$console/_/rest/v1/tickets" || echo "warning: the demo phone ticket could not be opened" >&2
     rm -f "$jar"
 
     demo_has_ticket "Alerta: disco do servidor web01 acima de 90%" ||
