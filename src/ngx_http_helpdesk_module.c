@@ -39,6 +39,8 @@ static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -134,6 +136,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       ngx_http_helpdesk_console_host,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_helpdesk_loc_conf_t, console_host),
+      NULL },
+
+    { ngx_string("helpdesk_link_scheme"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_helpdesk_link_scheme,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("helpdesk_upload_max_size"),
@@ -288,6 +297,8 @@ ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf)
     hlcf->upload_max = NGX_CONF_UNSET_SIZE;
     hlcf->session_idle = NGX_CONF_UNSET;
     hlcf->session_lifetime = NGX_CONF_UNSET;
+    hlcf->link_https = NGX_CONF_UNSET;
+    hlcf->link_port = NGX_CONF_UNSET_UINT;
 
     return hlcf;
 }
@@ -313,6 +324,8 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->console == 1 && conf->console_host.len) {
         conf->base_domain = conf->console_host;
     }
+    ngx_conf_merge_value(conf->link_https, prev->link_https, 1);
+    ngx_conf_merge_uint_value(conf->link_port, prev->link_port, 0);
     ngx_conf_merge_size_value(conf->upload_max, prev->upload_max,
                               25 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->session_idle, prev->session_idle, 1800);
@@ -698,6 +711,67 @@ ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         hmcf->whatsapp_prefix.len = p - hmcf->whatsapp_prefix.data;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * helpdesk_link_scheme https | http [port=number]: how the links the
+ * module hands out (reset, invitation and verification links, webhook
+ * URLs) start.  The name in them is the tenant's own; the scheme and the
+ * port are the server's to say, never the request's.
+ */
+
+static char *
+ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (hlcf->link_https != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "https") == 0) {
+        hlcf->link_https = 1;
+
+    } else if (ngx_strcmp(value[1].data, "http") == 0) {
+        hlcf->link_https = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"https\" or \"http\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->link_port = 0;
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (value[2].len > 5 && ngx_strncmp(value[2].data, "port=", 5) == 0) {
+            n = ngx_atoi(value[2].data + 5, value[2].len - 5);
+        }
+
+        if (n < 1 || n > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive", &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the scheme's own port goes without saying */
+        if (n != (hlcf->link_https ? 443 : 80)) {
+            hlcf->link_port = (ngx_uint_t) n;
+        }
     }
 
     return NGX_CONF_OK;

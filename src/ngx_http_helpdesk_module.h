@@ -79,6 +79,11 @@ typedef struct {
     ngx_flag_t                  console;
     ngx_str_t                   console_host;
     ngx_str_t                   portal_domain;
+
+    /* links handed out: https or http, and a port other than the usual */
+    ngx_flag_t                  link_https;
+    ngx_uint_t                  link_port;
+
     size_t                      upload_max;
     time_t                      session_idle;
     time_t                      session_lifetime;

@@ -125,6 +125,15 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce((t.settings->'console'->>'require_totp')::boolean, false)
 $$;
 
+-- An agent the tenant's rule keeps out until they set up a second factor:
+-- every way in asks this (the console's calls, its files, the REST API
+-- with the console's session).
+CREATE OR REPLACE FUNCTION console.console_totp_missing(t helpdesk.tenants, u helpdesk.users)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT u.user_id IS NOT NULL AND u.role IN ('agent', 'admin') AND u.totp_secret IS NULL
+           AND console.console_totp_required(t)
+$$;
+
 CREATE OR REPLACE FUNCTION console.console_boot(ctx jsonb, t helpdesk.tenants, u helpdesk.users)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -619,7 +628,7 @@ BEGIN
                                jsonb_build_object('role', a.role));
         -- the invitation is a link to choose a password
         PERFORM portal.portal_reset_request(ctx || '{"app": "console"}', t,
-            jsonb_build_object('email', v_email, 'origin', args->>'origin',
+            jsonb_build_object('email', v_email, 'link', args->'link',
                                'language', args->>'language', 'invite', true));
 
         RETURN jsonb_build_object('body', console.console_user_json(a));
@@ -679,6 +688,7 @@ BEGIN
     WHEN 'current' THEN
         RETURN jsonb_build_object('body', jsonb_build_object('secret', u.totp_secret));
     WHEN 'enable' THEN
+        PERFORM console.console_totp_claim(t, u, args);
         UPDATE helpdesk.users SET totp_secret = totp_pending, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id AND totp_pending IS NOT NULL;
         PERFORM tickets.audit(ctx, 'agent.totp_enabled', 'user', u.user_id::text);
@@ -688,11 +698,25 @@ BEGIN
             PERFORM tickets.fail('HDCNF', 'totp-required-by-tenant',
                 'this helpdesk requires a second factor of its agents');
         END IF;
+        PERFORM console.console_totp_claim(t, u, args);
         UPDATE helpdesk.users SET totp_secret = NULL, totp_pending = NULL, updated_at = now()
         WHERE tenant_id = u.tenant_id AND user_id = u.user_id;
         PERFORM tickets.audit(ctx, 'agent.totp_disabled', 'user', u.user_id::text);
         RETURN jsonb_build_object('body', NULL);
     END CASE;
+END
+$$;
+
+-- The code that allows the change, taken once (the module checked it and
+-- passes its time step).
+CREATE OR REPLACE FUNCTION console.console_totp_claim(t helpdesk.tenants, u helpdesk.users,
+    args jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT portal.app_totp_claim(t, u.user_id, args->>'totp_step') THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the code is not right',
+            '[{"field": "code", "code": "totp-invalid", "message": "the code is not right"}]');
+    END IF;
 END
 $$;
 
@@ -758,7 +782,11 @@ BEGIN
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = a.tenant_id;
 
     PERFORM portal.portal_reset_request(ctx || '{"app": "console"}', t,
-        jsonb_build_object('email', a.email, 'origin', rtrim(args->>'url', '/'),
+        jsonb_build_object('email', a.email,
+                           -- the tenant's own name; of the URL given, only its path
+                           'link', coalesce(args->'link', '{}') || jsonb_build_object('path',
+                               rtrim(coalesce(substring(args->>'url'
+                                   FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)'), ''), '/')),
                            'language', coalesce(args->>'language', 'pt-BR'), 'invite', true));
     PERFORM tickets.audit(ctx, 'agent.invite', 'user', a.user_id::text);
 
@@ -900,7 +928,7 @@ BEGIN
     END IF;
 
     -- a tenant that requires a second factor: nothing else until it is set up
-    IF u.user_id IS NOT NULL AND u.totp_secret IS NULL AND console.console_totp_required(t)
+    IF console.console_totp_missing(t, u)
        AND p_op NOT IN ('boot', 'logout', 'stream.open', 'totp.setup', 'totp.pending', 'totp.enable',
                         'password.lookup', 'password.set') THEN
         PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',

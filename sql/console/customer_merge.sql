@@ -65,7 +65,11 @@ BEGIN
     UPDATE helpdesk.users SET
         name = coalesce(name, gone.name),
         phone = coalesce(phone, gone.phone),
+        phone_verified_at = CASE WHEN phone IS NULL THEN gone.phone_verified_at
+                                 ELSE phone_verified_at END,
         email = coalesce(email, gone.email),
+        email_verified_at = CASE WHEN email IS NULL THEN gone.email_verified_at
+                                 ELSE email_verified_at END,
         password_hash = CASE WHEN email IS NULL THEN gone.password_hash ELSE password_hash END,
         updated_at = now()
     WHERE tenant_id = u.tenant_id AND user_id = keep.user_id;

@@ -162,6 +162,12 @@ BEGIN
         name = CASE WHEN args ? 'name' THEN nullif(v_name, '') ELSE x.name END,
         email = CASE WHEN args ? 'email' THEN nullif(v_email, '') ELSE x.email END,
         phone = CASE WHEN args ? 'phone' THEN nullif(v_phone, '') ELSE x.phone END,
+        -- a new address is proven again by its owner; a number an agent
+        -- enters finds the caller's tickets
+        email_verified_at = CASE WHEN changed ? 'email' THEN NULL ELSE x.email_verified_at END,
+        phone_verified_at = CASE WHEN changed ? 'phone' AND nullif(v_phone, '') IS NOT NULL
+                                 THEN now() WHEN changed ? 'phone' THEN NULL
+                                 ELSE x.phone_verified_at END,
         updated_at = now()
     WHERE x.tenant_id = c.tenant_id AND x.user_id = c.user_id
     RETURNING * INTO c;

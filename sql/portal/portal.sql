@@ -97,7 +97,58 @@ $$;
 CREATE OR REPLACE FUNCTION portal.portal_user_json(u helpdesk.users) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
-                              'phone', u.phone)
+                              'phone', u.phone,
+                              'email_verified', u.email_verified_at IS NOT NULL)
+$$;
+
+-- Where links back to a tenant start: the scheme and port this server is
+-- configured to hand out (helpdesk_link_scheme), and the tenant's own
+-- name, never the Host a request came with: its first verified custom
+-- domain, or "<slug>.<base domain>".  NULL when it has neither.
+CREATE OR REPLACE FUNCTION portal.tenant_origin(t helpdesk.tenants, link jsonb)
+RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    host text;
+    base text := rtrim(lower(coalesce(link->>'base', '')), '.');
+    port text := coalesce(link->>'port', '');
+BEGIN
+    SELECT d.hostname INTO host FROM helpdesk.portal_domains d
+    WHERE d.tenant_id = t.tenant_id AND d.status = 'verified'
+    ORDER BY d.verified_at, d.hostname
+    LIMIT 1;
+
+    IF host IS NULL AND base <> '' THEN
+        host := t.slug || '.' || base;
+    END IF;
+
+    IF host IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    RETURN CASE WHEN link->>'scheme' = 'http' THEN 'http' ELSE 'https' END
+           || '://' || host
+           || CASE WHEN port ~ '^[1-9][0-9]{0,4}$' THEN ':' || port ELSE '' END;
+END
+$$;
+
+-- A link to the app the request came to: its origin and its path.
+CREATE OR REPLACE FUNCTION portal.app_link(t helpdesk.tenants, link jsonb, p_path text)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT portal.tenant_origin(t, link) || coalesce(link->>'path', '') || p_path
+$$;
+
+-- A ticket the portal shows its customer: any of theirs once their
+-- address is proven, and until then only what they opened on the portal
+-- themselves (an address typed at sign-up proves nothing: tickets that
+-- reached us for it by other channels are not theirs to read yet).
+CREATE OR REPLACE FUNCTION portal.portal_ticket_visible(u helpdesk.users, t helpdesk.tickets)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT t.requester_id = u.user_id
+           AND (u.email_verified_at IS NOT NULL
+                OR EXISTS (SELECT 1 FROM helpdesk.ticket_events e
+                           WHERE e.tenant_id = t.tenant_id AND e.ticket_id = t.ticket_id
+                             AND e.type = 'created' AND e.channel = 'portal'
+                             AND e.actor_id = u.user_id))
 $$;
 
 CREATE OR REPLACE FUNCTION portal.portal_ticket_json(t helpdesk.tickets) RETURNS jsonb
@@ -209,6 +260,9 @@ BEGIN
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.signup', 'user', u.user_id::text);
 
+    -- the address is a claim until the link sent to it comes back
+    PERFORM portal.portal_verify_send(ctx, t, u, args);
+
     RETURN jsonb_build_object('body', portal.portal_user_json(u));
 END
 $$;
@@ -308,12 +362,14 @@ BEGIN
 
     IF u.user_id IS NOT NULL THEN
         token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
-        link := (args->>'origin') || '/reset/' || token;
+        link := portal.app_link(t, args->'link', '/reset/' || token);
 
         -- an invitation waits a week, a forgotten password an hour
-        INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at)
+        INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at,
+                                              purpose, email)
         VALUES (t.tenant_id, sha256(convert_to(token, 'UTF8')), u.user_id,
-                now() + CASE WHEN invite THEN interval '7 days' ELSE interval '1 hour' END);
+                now() + CASE WHEN invite THEN interval '7 days' ELSE interval '1 hour' END,
+                CASE WHEN invite THEN 'invite' ELSE 'reset' END, u.email);
 
         INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
                                      event_type, payload)
@@ -359,6 +415,7 @@ BEGIN
     SELECT * INTO r FROM helpdesk.password_resets x
     WHERE x.tenant_id = t.tenant_id
       AND x.token_hash = sha256(convert_to(coalesce(p_token, ''), 'UTF8'))
+      AND x.purpose IN ('reset', 'invite')
     FOR UPDATE;
 
     IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now() THEN
@@ -388,15 +445,160 @@ BEGIN
 
     -- every other link of the account dies with this one
     UPDATE helpdesk.password_resets SET used_at = now()
-    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND used_at IS NULL;
+    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND used_at IS NULL
+      AND purpose IN ('reset', 'invite');
 
-    UPDATE helpdesk.users SET password_hash = args->>'password_hash', updated_at = now()
-    WHERE tenant_id = r.tenant_id AND user_id = r.user_id;
+    -- the link came through the address: that proves it (if it is still
+    -- the account's address)
+    UPDATE helpdesk.users x SET password_hash = args->>'password_hash', updated_at = now(),
+        email_verified_at = CASE WHEN r.email IS NULL OR r.email = x.email
+                                 THEN coalesce(x.email_verified_at, now())
+                                 ELSE x.email_verified_at END
+    WHERE x.tenant_id = r.tenant_id AND x.user_id = r.user_id;
 
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', r.user_id),
                            'portal.password_reset', 'user', r.user_id::text);
 
     RETURN jsonb_build_object('body', jsonb_build_object('user_id', r.user_id));
+END
+$$;
+
+-- A link that proves an address: sent to it (by the outbox's email job),
+-- valid for two days and once, stored as a hash, bound to the address it
+-- went to.  Sign-up sends one; a customer may ask for another.
+CREATE OR REPLACE FUNCTION portal.portal_verify_send(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    token text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    link  text := portal.app_link(t, args->'link', '/verify/' || token);
+    lang  text := coalesce(args->>'language', portal.portal_settings(t)->>'default_language');
+BEGIN
+    IF u.email_verified_at IS NOT NULL OR link IS NULL THEN
+        RETURN;
+    END IF;
+
+    INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at,
+                                          purpose, email)
+    VALUES (t.tenant_id, sha256(convert_to(token, 'UTF8')), u.user_id,
+            now() + interval '2 days', 'verify', u.email);
+
+    INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id, event_type, payload)
+    VALUES (t.tenant_id, 'email', u.user_id, gen_random_uuid(), 'email.verification',
+            jsonb_build_object(
+                'to', u.email, 'language', lang, 'link', link,
+                'subject', CASE lang WHEN 'es' THEN 'Confirme su correo — '
+                                     WHEN 'en' THEN 'Confirm your email — '
+                                     ELSE 'Confirme seu email — ' END || t.name,
+                'text', CASE lang
+                    WHEN 'es' THEN 'Para confirmar que esta dirección es suya, abra este enlace (vale dos días): '
+                    WHEN 'en' THEN 'To confirm this address is yours, open this link (it works for two days): '
+                    ELSE 'Para confirmar que este endereço é seu, abra este link (vale por dois dias): '
+                    END || link));
+
+    PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+                           'portal.verification_sent', 'user', u.user_id::text);
+END
+$$;
+
+-- Another link, for a signed-in customer whose address is not proven yet
+-- (at most five a day).
+CREATE OR REPLACE FUNCTION portal.portal_verify_request(ctx jsonb, t helpdesk.tenants,
+    u helpdesk.users, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF u.email_verified_at IS NOT NULL THEN
+        PERFORM tickets.fail('HDCNF', 'already-verified', 'your email address is already confirmed');
+    END IF;
+
+    IF (SELECT count(*) FROM helpdesk.password_resets r
+        WHERE r.tenant_id = u.tenant_id AND r.user_id = u.user_id AND r.purpose = 'verify'
+          AND r.created_at > now() - interval '1 day') >= 5 THEN
+        PERFORM tickets.fail('HDCNF', 'too-many-links',
+            'several links were sent today already: use the last one, or try again tomorrow');
+    END IF;
+
+    PERFORM portal.portal_verify_send(ctx, t, u, args);
+
+    RETURN jsonb_build_object('body', NULL);
+END
+$$;
+
+-- The link came back: the address is the account's.
+CREATE OR REPLACE FUNCTION portal.portal_verify_done(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    r helpdesk.password_resets;
+    u helpdesk.users;
+BEGIN
+    SELECT * INTO r FROM helpdesk.password_resets x
+    WHERE x.tenant_id = t.tenant_id AND x.purpose = 'verify'
+      AND x.token_hash = sha256(convert_to(coalesce(args->>'token', ''), 'UTF8'))
+    FOR UPDATE;
+
+    IF r.user_id IS NOT NULL THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = r.tenant_id AND x.user_id = r.user_id AND x.status = 'active';
+    END IF;
+
+    IF u.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now()
+       OR r.email IS DISTINCT FROM u.email THEN
+        PERFORM tickets.fail('HDNFD', 'verify-link-invalid',
+            'this link is not valid any more: links work once, for two days; log in and ask for a new one');
+    END IF;
+
+    UPDATE helpdesk.password_resets SET used_at = now()
+    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND purpose = 'verify'
+      AND used_at IS NULL;
+
+    UPDATE helpdesk.users SET email_verified_at = coalesce(email_verified_at, now()),
+                              updated_at = now()
+    WHERE tenant_id = u.tenant_id AND user_id = u.user_id
+    RETURNING * INTO u;
+
+    PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
+                           'portal.email_verified', 'user', u.user_id::text);
+
+    RETURN jsonb_build_object('body', jsonb_build_object('email_verified', true));
+END
+$$;
+
+-- What the attempts of an account are counted by: the tenant (whatever
+-- name it was reached by) and the address as it is looked up.
+CREATE OR REPLACE FUNCTION portal.app_account_key(t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('body', jsonb_build_object(
+        'tenant', t.tenant_id, 'account', lower(btrim(coalesce(args->>'email', '')))))
+$$;
+
+-- A second factor's code is taken once: its time step must be later than
+-- the last one accepted for the user.
+CREATE OR REPLACE FUNCTION portal.app_totp_claim(t helpdesk.tenants, p_user uuid, p_step text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    n int;
+BEGIN
+    IF p_user IS NULL OR coalesce(p_step, '') !~ '^[0-9]{1,15}$' THEN
+        RETURN false;
+    END IF;
+
+    UPDATE helpdesk.users SET totp_last_step = p_step::bigint
+    WHERE tenant_id = t.tenant_id AND user_id = p_user
+      AND (totp_last_step IS NULL OR totp_last_step < p_step::bigint);
+
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    RETURN n = 1;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION portal.portal_login_claim(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jsonb_build_object('body', jsonb_build_object('ok',
+        portal.app_totp_claim(t, CASE WHEN tickets.is_uuid(args->>'user_id')
+                                      THEN (args->>'user_id')::uuid END,
+                              args->>'totp_step')));
 END
 $$;
 
@@ -414,10 +616,12 @@ BEGIN
     IF for_update THEN
         SELECT * INTO t FROM helpdesk.tickets x
         WHERE x.tenant_id = u.tenant_id AND x.number = n AND x.requester_id = u.user_id
+          AND portal.portal_ticket_visible(u, x)
         FOR UPDATE;
     ELSE
         SELECT * INTO t FROM helpdesk.tickets x
-        WHERE x.tenant_id = u.tenant_id AND x.number = n AND x.requester_id = u.user_id;
+        WHERE x.tenant_id = u.tenant_id AND x.number = n AND x.requester_id = u.user_id
+          AND portal.portal_ticket_visible(u, x);
     END IF;
 
     IF t.ticket_id IS NULL THEN
@@ -554,6 +758,7 @@ BEGIN
     INTO r
     FROM (SELECT * FROM helpdesk.tickets x
           WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id
+            AND portal.portal_ticket_visible(u, x)
             AND (coalesce(args->>'status', 'all') = 'all'
                  OR (args->>'status' = 'open' AND x.status NOT IN ('resolved', 'closed'))
                  OR (args->>'status' = 'closed' AND x.status IN ('resolved', 'closed')))
@@ -896,6 +1101,8 @@ BEGIN
         WHEN 'reset.request'   THEN portal.portal_reset_request(ctx, t, p_args)
         WHEN 'reset.check'     THEN portal.portal_reset_check(ctx, t, p_args)
         WHEN 'reset.done'      THEN portal.portal_reset_done(ctx, t, p_args)
+        WHEN 'account.key'     THEN portal.app_account_key(t, p_args)
+        WHEN 'login.claim'     THEN portal.portal_login_claim(ctx, t, p_args)
     END;
 END
 $$;
@@ -921,6 +1128,7 @@ BEGIN
 
     -- what needs a customer, and what a login-only portal hides
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
+                'verify.request',
                 'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve',
                 'profile.update', 'export')
        OR (p_op LIKE 'kb.%' AND (portal.portal_settings(t)->>'require_login')::boolean)
@@ -934,6 +1142,8 @@ BEGIN
     r := coalesce(portal.app_account_op(ctx, t, u, p_op, p_args), CASE p_op
         WHEN 'boot'            THEN portal.portal_boot(ctx, t, u)
         WHEN 'signup'          THEN portal.portal_signup(ctx, t, p_args)
+        WHEN 'verify.request'  THEN portal.portal_verify_request(ctx, t, u, p_args)
+        WHEN 'verify.done'     THEN portal.portal_verify_done(ctx, t, p_args)
         WHEN 'form'            THEN jsonb_build_object('body',
                                         jsonb_build_object('fields', portal.portal_form(t)))
         WHEN 'ticket.create'   THEN portal.portal_ticket_create(ctx, t, u, p_args)
@@ -979,6 +1189,12 @@ BEGIN
            WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user AND x.status = 'active'
              AND x.role = ANY (portal.app_roles(jsonb_build_object('app', p_app)))) THEN
         PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
+    END IF;
+
+    IF p_app = 'console' AND console.console_totp_missing(t, (SELECT x FROM helpdesk.users x
+           WHERE x.tenant_id = t.tenant_id AND x.user_id = p_user)) THEN
+        PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',
+            'this helpdesk requires a second factor: set it up first');
     END IF;
 
     -- what was never used is forgotten after a day
@@ -1029,6 +1245,11 @@ BEGIN
 
     IF u.user_id IS NULL THEN
         PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
+    END IF;
+
+    IF p_app = 'console' AND console.console_totp_missing(t, u) THEN
+        PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',
+            'this helpdesk requires a second factor: set it up first');
     END IF;
 
     tk := CASE WHEN p_app = 'portal' THEN portal.portal_ticket_find(u, p_number, false)

@@ -30,6 +30,9 @@ BEGIN
     UPDATE helpdesk.users x SET
         name = CASE WHEN args ? 'name' THEN v_name ELSE x.name END,
         phone = CASE WHEN args ? 'phone' THEN nullif(v_phone, '') ELSE x.phone END,
+        -- typed here, a number proves nothing: it finds no one's calls
+        phone_verified_at = CASE WHEN args ? 'phone' AND nullif(v_phone, '') IS DISTINCT FROM x.phone
+                                 THEN NULL ELSE x.phone_verified_at END,
         updated_at = now()
     WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
     RETURNING * INTO u;
@@ -62,7 +65,8 @@ BEGIN
                                       AND e.visibility = 'public'))
                         ORDER BY x.number), '[]')
                     FROM helpdesk.tickets x
-                    WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id));
+                    WHERE x.tenant_id = u.tenant_id AND x.requester_id = u.user_id
+                      AND portal.portal_ticket_visible(u, x)));
 
     PERFORM tickets.audit(ctx, 'portal.export', 'user', u.user_id::text,
                            jsonb_build_object('tickets', jsonb_array_length(doc->'tickets')));

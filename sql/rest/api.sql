@@ -96,6 +96,12 @@ BEGIN
         PERFORM tickets.fail('HDUNA', 'unauthorized', 'log in to the console again');
     END IF;
 
+    -- the tenant's second-factor rule holds here as in the console
+    IF console.console_totp_missing(t, u) THEN
+        PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',
+            'this helpdesk requires a second factor: set it up in the console first');
+    END IF;
+
     IF p_scope IS NOT NULL AND u.role <> 'admin' AND p_scope NOT IN ('tickets:read', 'tickets:write') THEN
         PERFORM tickets.fail('HDDEN', 'insufficient-scope',
             format('only admins may do this ("%s")', p_scope));

@@ -219,13 +219,15 @@ BEGIN
         SELECT user_id INTO id FROM helpdesk.users
         WHERE tenant_id = p_tenant AND role = 'customer' AND phone IS NOT NULL
           AND status = 'active'
+          -- a number typed into a portal profile finds no one's calls
+          AND phone_verified_at IS NOT NULL
           AND regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%' || digits
         ORDER BY created_at
         LIMIT 1;
 
         IF id IS NULL THEN
-            INSERT INTO helpdesk.users (tenant_id, name, phone, role)
-            VALUES (p_tenant, p_name, p_phone, 'customer')
+            INSERT INTO helpdesk.users (tenant_id, name, phone, role, phone_verified_at)
+            VALUES (p_tenant, p_name, p_phone, 'customer', now())
             RETURNING user_id INTO id;
         END IF;
 
@@ -241,8 +243,9 @@ BEGIN
     WHERE tenant_id = p_tenant AND email = lower(p_email);
 
     IF id IS NULL THEN
-        INSERT INTO helpdesk.users (tenant_id, email, name, phone, role)
-        VALUES (p_tenant, lower(p_email), p_name, p_phone, 'customer')
+        INSERT INTO helpdesk.users (tenant_id, email, name, phone, role, phone_verified_at)
+        VALUES (p_tenant, lower(p_email), p_name, p_phone, 'customer',
+                CASE WHEN p_phone IS NOT NULL THEN now() END)
         ON CONFLICT (tenant_id, email) DO NOTHING
         RETURNING user_id INTO id;
 

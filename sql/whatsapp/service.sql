@@ -331,10 +331,10 @@ BEGIN
     END IF;
 
     IF k.contact_id IS NULL THEN
-        INSERT INTO helpdesk.users (tenant_id, name, phone, role)
+        INSERT INTO helpdesk.users (tenant_id, name, phone, role, phone_verified_at)
         VALUES (tenant, coalesce(p_profile->>'name', p_profile->>'username',
                                  '+' || p_wa_id, p_bsuid),
-                '+' || p_wa_id, 'customer')
+                '+' || p_wa_id, 'customer', CASE WHEN p_wa_id IS NOT NULL THEN now() END)
         RETURNING user_id INTO uid;
 
         INSERT INTO helpdesk.whatsapp_contacts (tenant_id, connection_id, wa_id,

@@ -165,7 +165,9 @@ ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
             "the agent console's address, e.g. https://acme.support.example/agent");
     }
 
-    return NGX_OK;
+    /* of the URL, the database keeps the path: the name is the tenant's */
+    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args,
+                                      &(ngx_str_t) ngx_null_string);
 }
 
 

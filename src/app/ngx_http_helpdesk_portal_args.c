@@ -1,8 +1,8 @@
 /*
  * A portal or console call's arguments, as the service functions take
  * them: the JSON body's members, the path's parameters, the query's
- * lower-case arguments as strings, who votes on an article, and the app's
- * origin for the links it emails.  What is wrong with the body is answered
+ * lower-case arguments as strings, who votes on an article, and what the
+ * links it emails are made of.  What is wrong with the body is answered
  * here (400); the rest is checked by the database.
  */
 
@@ -70,36 +70,16 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
     }
 
     /*
-     * where links back to the app start (reset and invitation emails):
-     * the checked host and port only, never the raw Host header
+     * what links back to the app (reset, invitation and verification
+     * emails) are made of: the configured scheme and port, this app's
+     * path; the name is the tenant's own, never the request's Host
      */
+    if (ngx_http_helpdesk_req_link(&ctx->req, ctx->args,
+                                   &ctx->req.hlcf->app_prefix)
+        != NGX_OK)
     {
-        u_char     *o;
-        ngx_str_t   origin, *prefix = &ctx->req.hlcf->app_prefix;
-
-        if (ngx_http_helpdesk_req_origin(&ctx->req, &origin) != NGX_OK) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return NGX_ERROR;
-        }
-
-        o = ngx_pnalloc(r->pool, origin.len + prefix->len);
-        if (o == NULL) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(o, origin.data, origin.len);
-        ngx_memcpy(o + origin.len, prefix->data, prefix->len);
-
-        v = json_stringn((char *) o, origin.len + prefix->len);
-
-        if (v == NULL || json_object_set_new(ctx->args, "origin", v) != 0) {
-            ngx_http_helpdesk_portal_finalize(ctx,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return NGX_ERROR;
-        }
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_ERROR;
     }
 
     /* who votes on articles: the customer, or this browser */

@@ -214,6 +214,35 @@ ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
 }
 
 
+ngx_int_t
+ngx_http_helpdesk_req_link(ngx_http_helpdesk_req_t *req, json_t *args,
+    ngx_str_t *path)
+{
+    json_t                        *link;
+    ngx_http_helpdesk_loc_conf_t  *hlcf = req->hlcf;
+
+    link = json_pack("{s:s, s:s#, s:s#}",
+                     "scheme", hlcf->link_https ? "https" : "http",
+                     "base", (char *) hlcf->base_domain.data,
+                     (int) hlcf->base_domain.len,
+                     "path", (char *) path->data, (int) path->len);
+    if (link == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (hlcf->link_port
+        && json_object_set_new(link, "port",
+                               json_integer((json_int_t) hlcf->link_port))
+           != 0)
+    {
+        json_decref(link);
+        return NGX_ERROR;
+    }
+
+    return json_object_set_new(args, "link", link) == 0 ? NGX_OK : NGX_ERROR;
+}
+
+
 /* bodies */
 
 ngx_int_t

@@ -24,6 +24,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <jansson.h>
 
 #include "ngx_http_helpdesk_module.h"
 
@@ -133,6 +134,16 @@ ngx_int_t ngx_http_helpdesk_req_host_port(u_char *p, u_char *last,
 /* "<scheme>://<host>[:<port>]" from the checked Host, in r->pool. */
 ngx_int_t ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req,
     ngx_str_t *out);
+
+/*
+ * args.link: what links back to the tenant are built from by the
+ * database ({"scheme", "port", "base", "path"}): the configured scheme
+ * and port (helpdesk_link_scheme), the base domain and the path of what
+ * is linked to.  The name is the tenant's own (portal.tenant_origin()),
+ * never the request's Host.  Set over whatever the client sent.
+ */
+ngx_int_t ngx_http_helpdesk_req_link(ngx_http_helpdesk_req_t *req,
+    json_t *args, ngx_str_t *path);
 
 /* Retry-After: seconds (at least 1). */
 ngx_int_t ngx_http_helpdesk_req_retry_after(ngx_http_request_t *r,
