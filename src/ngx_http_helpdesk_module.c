@@ -41,6 +41,8 @@ static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_helpdesk_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
 static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
@@ -167,10 +169,10 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       NULL },
 
     { ngx_string("helpdesk_thread_pool"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_helpdesk_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_helpdesk_main_conf_t, thread_pool),
+      0,
       NULL },
 
       ngx_null_command
@@ -223,6 +225,7 @@ ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf)
     hmcf->pg.timeout = NGX_CONF_UNSET_MSEC;
     hmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
     hmcf->outbox_enabled = NGX_CONF_UNSET;
+    hmcf->thread_pool_queue = NGX_CONF_UNSET_UINT;
     ngx_helpdesk_outbox_defaults(&hmcf->outbox);
 
     return hmcf;
@@ -263,9 +266,14 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_conf_init_uint_value(hmcf->thread_pool_queue,
+                             NGX_HELPDESK_PASSWORD_QUEUE);
+
     /* a portal hashes passwords: make sure its thread pool exists */
     if (hmcf->portal_used
-        && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool) != NGX_CONF_OK)
+        && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool,
+                                      hmcf->thread_pool_queue)
+           != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -772,6 +780,45 @@ ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (n != (hlcf->link_https ? 443 : 80)) {
             hlcf->link_port = (ngx_uint_t) n;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* helpdesk_thread_pool name [queue=number] */
+static char *
+ngx_http_helpdesk_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (hmcf->thread_pool.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    hmcf->thread_pool = value[1];
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (value[2].len > 6 && ngx_strncmp(value[2].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        }
+
+        /* two at least: half of them are kept for logging in */
+        if (n < 2 || n > 65536) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive, queue= must be 2 to 65536",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        hmcf->thread_pool_queue = (ngx_uint_t) n;
     }
 
     return NGX_CONF_OK;

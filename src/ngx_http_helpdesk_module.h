@@ -53,6 +53,7 @@ typedef struct {
 
     /* password hashing runs in this thread pool (when a portal exists) */
     ngx_str_t                   thread_pool;
+    ngx_uint_t                  thread_pool_queue;
     ngx_flag_t                  portal_used;
 
     /* the keys of secrets at rest (helpdesk_secret_key_file), or NULL */

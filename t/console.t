@@ -357,11 +357,15 @@ sub totp {
     my $c = console();
     $res = $c->login('bruno@acme.example', 'senha-de-agent-1');
     is $res->code, 401, 'the password alone is not enough now';
-    is $res->json->{type}, 'https://nginx-helpdesk.org/problems/totp-required', 'the code is asked for';
+    is $res->json->{type}, 'https://nginx-helpdesk.org/problems/invalid-credentials',
+        'answered as a wrong password is (the form always has the code field)';
     is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'senha-de-agent-1', code => '123456' })->code,
-        422, 'a wrong code: refused';
+        401, 'a wrong code: refused';
     is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'senha-de-agent-1',
-                                   code => totp($secret) })->code, 200, 'password and code: in';
+                                   code => totp($secret) })->code, 401, 'the code that turned it on is used up';
+    # the next half-minute's code (one step of drift is allowed)
+    is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'senha-de-agent-1',
+                                   code => totp($secret, time + 30) })->code, 200, 'password and a fresh code: in';
     is $c->api(GET => '/queue')->code, 200, 'working';
     is $c->api(POST => '/login', { email => 'bruno@acme.example', password => 'wrong-pass', code => totp($secret) })->code,
         401, 'a code does not replace the password';
@@ -376,10 +380,13 @@ sub totp {
     is $admin->api(GET => '/boot')->json->{user}{totp_required}, Mojo::JSON::true, 'which the console knows';
     is $c->api(GET => '/queue')->code, 200, 'agents with one carry on';
     is $c->api(POST => '/totp/disable', { code => totp($secret) })->code, 409, 'and cannot turn it off';
+    # a code of a later half-minute, without waiting for it: the steps taken are forgotten
+    $t->psql(q{UPDATE helpdesk.users SET totp_last_step = NULL});
     my $s2 = $admin->api(POST => '/totp/setup', {})->json->{secret};
     is $admin->api(POST => '/totp/enable', { code => totp($s2) })->code, 204, 'the admin sets theirs up';
     is $admin->api(GET => '/queue')->code, 200, 'and is back at work';
     $ua->patch($t->url('/v1/console') => $h => json => { require_totp => Mojo::JSON::false });
+    $t->psql(q{UPDATE helpdesk.users SET totp_last_step = NULL});
     is $c->api(POST => '/totp/disable', { code => totp($secret) })->code, 204, 'optional again: turned off with a code';
     $admin->api(POST => '/totp/disable', { code => totp($s2) });
 }
@@ -529,7 +536,14 @@ sub totp {
     is_deeply [$new->{requester}{id}, $new->{events}[0]{body}], [$portal_id, 'Sou eu de novo'],
         'and her new message (the old ticket is closed) opens one for the same customer';
     my %mine = map { $_->{number} => 1 } @{ $cust->api(GET => '/tickets')->json->{data} };
-    ok $mine{$by{whatsapp}{number}} && $mine{$new_number}, 'both of which she follows on the portal';
+    ok !$mine{$by{whatsapp}{number}} && !$mine{$new_number},
+        'which her portal account does not show before she confirms her address';
+    my ($vtoken) = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE event_type = 'email.verification'
+                                          AND payload->>'to' = 'cli@example.com' ORDER BY outbox_id DESC LIMIT 1}))
+                   ->{link} =~ m{/verify/([0-9a-f]{64})$};
+    is $cust->api(POST => "/verify/$vtoken")->code, 200, 'she confirms it with the link sent at sign-up';
+    %mine = map { $_->{number} => 1 } @{ $cust->api(GET => '/tickets')->json->{data} };
+    ok $mine{$by{whatsapp}{number}} && $mine{$new_number}, 'both of which she follows on the portal then';
 }
 
 # --- another tenant -----------------------------------------------------------------

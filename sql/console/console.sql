@@ -922,8 +922,8 @@ BEGIN
     u := s.u;
     ctx := s.ctx;
 
-    IF p_op NOT IN ('boot', 'login.lookup', 'login.result', 'reset.request', 'reset.check',
-                    'reset.done') AND u.user_id IS NULL THEN
+    IF p_op NOT IN ('boot', 'account.key', 'login.lookup', 'login.claim', 'login.result',
+                    'reset.request', 'reset.check', 'reset.done') AND u.user_id IS NULL THEN
         PERFORM tickets.fail('HDUNA', 'login-required', 'log in to continue');
     END IF;
 

@@ -149,6 +149,7 @@ ngx_http_helpdesk_api_kb_article(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
 {
+    ngx_str_t    path;
     const char  *url;
 
     if (ngx_http_helpdesk_api_portal_body_id(ctx) != NGX_OK) {
@@ -165,9 +166,10 @@ ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
             "the agent console's address, e.g. https://acme.support.example/agent");
     }
 
+    ngx_str_set(&path, "");
+
     /* of the URL, the database keeps the path: the name is the tenant's */
-    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args,
-                                      &(ngx_str_t) ngx_null_string);
+    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args, &path);
 }
 
 

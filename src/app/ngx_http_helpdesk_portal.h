@@ -43,7 +43,8 @@ typedef enum {
 /*
  * Where a flow of several steps stands (ngx_http_helpdesk_portal_flows.c):
  *
- *   login:    LOOKUP -> CHECKING (the password, in a thread) ->
+ *   login:    LOOKUP (the account's key, the limit, the hash) ->
+ *             CHECKING (the password, in a thread; the code) ->
  *             SESSION (a new one, in Redis) -> LOGGED_IN, or REFUSED;
  *   sign-up:  LOOKUP (hashing) -> STORED (the account) -> SESSION;
  *   password: LOOKUP -> CHECKING (the current one) -> STORED (the new).
@@ -126,7 +127,6 @@ struct ngx_http_helpdesk_portal_ctx_s {
     ngx_str_t                           login_user;
     ngx_str_t                           limit_keys[2];  /* account, address */
     ngx_str_t                           totp;           /* the agent's secret */
-    unsigned                            totp_failed:1;
     ngx_http_helpdesk_portal_next_pt    next;
     ngx_http_helpdesk_portal_then_pt    then;
     ngx_http_helpdesk_flow_step_e       step;
@@ -211,8 +211,10 @@ void ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 
 
 /* ngx_http_helpdesk_portal_limit.c */
+void ngx_http_helpdesk_portal_account(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *email);
 void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
-    ngx_str_t *who);
+    ngx_str_t *scope, ngx_str_t *account);
 
 
 /* ngx_http_helpdesk_portal_totp.c */
@@ -221,6 +223,8 @@ ngx_int_t ngx_http_helpdesk_portal_totp_open(
 void ngx_http_helpdesk_portal_totp_qr(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 void ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
+void ngx_http_helpdesk_portal_totp_on(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 
 

@@ -3,19 +3,26 @@
  * on ctx->step (ngx_http_helpdesk_flow_step_e) advanced after every
  * statement, Redis command or thread-pool job:
  *
- *   login:      limit → login.lookup → check → new session → login.result
- *   sign-up:    hash → signup → new session → boot
+ *   login:      account.key → limit → login.lookup → check (and, with a
+ *               second factor, the code and login.claim) → new session →
+ *               login.result
+ *   sign-up:    account.key → limit → hash → signup → new session → boot
  *   logout:     logout (audit) → delete the session
  *   password:   password.lookup → check the current one → hash the new
  *               one → password.set
- *   reset:      limit → reset.request (the link goes out by email)
- *   reset done: hash → reset.done
+ *   reset:      account.key → limit → reset.request (the link goes out by
+ *               email)
+ *   reset done: limit (by the link) → hash → reset.done
+ *   second factor on or off: limit (by the user) → the secret → the code
+ *               → totp.enable or totp.disable
  *   upload:     one statement with the file
  *
  * Passwords are hashed and checked in a thread pool
- * (event/ngx_helpdesk_password.c).  Attempts are counted in Redis per
- * account and per address; an unknown account and a wrong password get
- * the same answer after the same work.
+ * (event/ngx_helpdesk_password.c), only once the limits let the request
+ * through, and a full queue is 503.  Attempts are counted in Redis per
+ * account and per address (ngx_http_helpdesk_portal_limit.c).  An unknown
+ * account, a wrong password and a missing or wrong code all get the same
+ * answer after the same work.
  */
 
 
@@ -43,6 +50,11 @@ static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
     ngx_str_t *type);
 static void ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
     const char *hash);
+static void ngx_http_helpdesk_portal_busy(ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_refuse(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+static void ngx_http_helpdesk_portal_claimed(
+    ngx_http_helpdesk_portal_ctx_t *ctx, PGresult *res);
 
 
 /* a 422 naming one field, as the API's validation errors do */
@@ -79,7 +91,7 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
-        ngx_http_helpdesk_portal_limit(ctx, &email);
+        ngx_http_helpdesk_portal_account(ctx, &email);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
@@ -97,7 +109,23 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
-        ngx_http_helpdesk_portal_hash(ctx, &ctx->secret);
+        /* the limits first: nothing is hashed for a request past them */
+        if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_RESET_DONE) {
+            ngx_str_t  scope = ngx_string("reset");
+
+            ngx_http_helpdesk_portal_limit(ctx, &scope, &ctx->params[0]);
+            return;
+        }
+
+        {
+            json_t  *e = json_object_get(ctx->args, "email");
+
+            email.data = (u_char *) (json_is_string(e) ? json_string_value(e)
+                                                       : "");
+            email.len = json_is_string(e) ? json_string_length(e) : 0;
+        }
+
+        ngx_http_helpdesk_portal_account(ctx, &email);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_LOGOUT:
@@ -139,7 +167,7 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
-        ngx_http_helpdesk_portal_limit(ctx, &email);
+        ngx_http_helpdesk_portal_account(ctx, &email);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
@@ -178,12 +206,18 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
         }
 
     case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:
-        /* the secret to check the code against, then the change */
-        ngx_http_helpdesk_portal_call(ctx,
-            ngx_strcmp(ctx->op->op, "totp.enable") == 0 ? "totp.pending"
-                                                        : "totp.current",
-            ctx->args, ngx_http_helpdesk_portal_totp_confirm);
-        return;
+        {
+            ngx_str_t  scope = ngx_string("totp");
+
+            if (ctx->user.len == 0) {
+                ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+                    "login-required", "Unauthorized", "log in to continue");
+                return;
+            }
+
+            ngx_http_helpdesk_portal_limit(ctx, &scope, &ctx->user);
+            return;
+        }
 
     default:
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -242,9 +276,22 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
-        /* email, language and the app's origin, as the page sent them */
+        /* email and language as the page sent them, the link's parts */
         ngx_http_helpdesk_portal_call(ctx, "reset.request", ctx->args,
                                       ngx_http_helpdesk_portal_reply);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
+    case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
+        ngx_http_helpdesk_portal_hash(ctx, &ctx->secret);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:
+        /* the secret to check the code against, then the change */
+        ngx_http_helpdesk_portal_call(ctx,
+            ngx_strcmp(ctx->op->op, "totp.enable") == 0 ? "totp.pending"
+                                                        : "totp.current",
+            ctx->args, ngx_http_helpdesk_portal_totp_confirm);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_UPLOAD:
@@ -441,20 +488,45 @@ ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
 {
     ngx_str_t            v;
     ngx_http_request_t  *r = ctx->req.r;
+    ngx_int_t            rc;
 
     v.data = (u_char *) hash;
     v.len = hash ? ngx_strlen(hash) : 0;
 
     ngx_http_helpdesk_req_block(&ctx->req);
 
-    if (ngx_helpdesk_password_check(r->pool, r->connection->log, &ctx->secret,
-                                    hash ? &v : NULL,
-                                    ngx_http_helpdesk_portal_checked, ctx)
-        != NGX_OK)
-    {
+    rc = ngx_helpdesk_password_check(r->pool, r->connection->log,
+             &ctx->secret, hash ? &v : NULL,
+             ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN
+             ? NGX_HELPDESK_PASSWORD_LOGIN : NGX_HELPDESK_PASSWORD_OTHER,
+             ngx_http_helpdesk_portal_checked, ctx);
+
+    if (rc != NGX_OK) {
         (void) ngx_http_helpdesk_req_unblock(&ctx->req);
+
+        if (rc == NGX_BUSY) {
+            ngx_http_helpdesk_portal_busy(ctx);
+            return;
+        }
+
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+/* the worker's password queue is full: try again in a moment */
+static void
+ngx_http_helpdesk_portal_busy(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_req_retry_after(ctx->req.r, 1) != NGX_OK) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+        "busy", "Service Unavailable",
+        "too many requests are being handled right now; try again in a "
+        "moment");
 }
 
 
@@ -519,15 +591,16 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         if (PQgetisnull(res, 0, 0) || !known
             || ctx->step != NGX_HTTP_HELPDESK_STEP_LOGGED_IN)
         {
-            if (ctx->totp_failed) {
-                ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
-                    "the code is not right", "the code is not right");
-                return;
-            }
-
+            /*
+             * One answer for every refusal: an unknown account, a wrong
+             * password, a missing, wrong or used code (the console's
+             * form always offers the code's field)
+             */
             ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
                 "invalid-credentials", "Unauthorized",
-                "the email or the password is not right");
+                ctx->app->kind == NGX_HTTP_HELPDESK_SESSION_CONSOLE
+                ? "the email, the password or the code is not right"
+                : "the email or the password is not right");
             return;
         }
 
@@ -632,15 +705,23 @@ static void
 ngx_http_helpdesk_portal_hash(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *password)
 {
+    ngx_int_t            rc;
     ngx_http_request_t  *r = ctx->req.r;
 
     ngx_http_helpdesk_req_block(&ctx->req);
 
-    if (ngx_helpdesk_password_hash(r->pool, r->connection->log, password,
-                                   ngx_http_helpdesk_portal_hashed, ctx)
-        != NGX_OK)
-    {
+    rc = ngx_helpdesk_password_hash(r->pool, r->connection->log, password,
+                                    NGX_HELPDESK_PASSWORD_OTHER,
+                                    ngx_http_helpdesk_portal_hashed, ctx);
+
+    if (rc != NGX_OK) {
         (void) ngx_http_helpdesk_req_unblock(&ctx->req);
+
+        if (rc == NGX_BUSY) {
+            ngx_http_helpdesk_portal_busy(ctx);
+            return;
+        }
+
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 }
@@ -727,21 +808,20 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
         return;
     }
 
-    /* login: the password is right; then the second factor, if any */
+    /*
+     * login: the password is right; then the second factor, if any.  A
+     * missing or wrong code is a failed attempt, like a wrong password,
+     * and answered the same; a right one is taken once (login.claim).
+     */
     if (rc == NGX_OK && ctx->login_user.len && ctx->totp.len) {
+        uint64_t   step;
         ngx_str_t  code;
         json_t    *c = json_object_get(ctx->args, "code");
 
-        if (!json_is_string(c) || json_string_length(c) == 0) {
-            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
-                "totp-required", "Unauthorized",
-                "enter the code from your authenticator app");
-            return;
-        }
+        code.data = (u_char *) (json_is_string(c) ? json_string_value(c) : "");
+        code.len = json_is_string(c) ? json_string_length(c) : 0;
 
-        code.data = (u_char *) json_string_value(c);
-        code.len = json_string_length(c);
-
+        /* the secret is stored sealed: opened here, for this check only */
         if (ngx_http_helpdesk_portal_totp_open(ctx, &ctx->login_user,
                                                &ctx->totp)
             != NGX_OK)
@@ -749,11 +829,24 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
             return;
         }
 
-        if (ngx_helpdesk_totp_check(&ctx->totp, &code) != NGX_OK) {
-            /* a failed attempt, like a wrong password */
-            ctx->totp_failed = 1;
-            rc = NGX_DECLINED;
+        if (ngx_helpdesk_totp_match(&ctx->totp, &code, &step) != NGX_OK) {
+            ngx_http_helpdesk_portal_refuse(ctx);
+            return;
         }
+
+        a = json_pack("{s:s%, s:I}", "user_id",
+                      (char *) ctx->login_user.data, ctx->login_user.len,
+                      "totp_step", (json_int_t) step);
+        if (a == NULL) {
+            ngx_http_helpdesk_portal_finalize(ctx,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_http_helpdesk_portal_call(ctx, "login.claim", a,
+                                      ngx_http_helpdesk_portal_claimed);
+        json_decref(a);
+        return;
     }
 
     if (rc == NGX_OK && ctx->login_user.len) {
@@ -761,6 +854,39 @@ ngx_http_helpdesk_portal_checked(void *data, ngx_int_t rc, ngx_str_t *hash)
         ngx_http_helpdesk_portal_session_new(ctx);
         return;
     }
+
+    ngx_http_helpdesk_portal_refuse(ctx);
+}
+
+
+/* the code's time step was not taken before: the login goes on */
+static void
+ngx_http_helpdesk_portal_claimed(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t        *body;
+    json_error_t   err;
+    ngx_flag_t     ok;
+
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
+    ok = json_is_true(json_object_get(body, "ok"));
+    json_decref(body);
+
+    if (!ok) {
+        ngx_http_helpdesk_portal_refuse(ctx);
+        return;
+    }
+
+    ctx->step = NGX_HTTP_HELPDESK_STEP_SESSION;
+    ngx_http_helpdesk_portal_session_new(ctx);
+}
+
+
+/* a refused login: audited by login.result, then the one answer */
+static void
+ngx_http_helpdesk_portal_refuse(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    json_t  *a;
 
     a = json_pack("{s:b, s:O?}", "ok", 0, "email",
                   json_object_get(ctx->args, "email"));

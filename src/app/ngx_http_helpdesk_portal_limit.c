@@ -1,8 +1,15 @@
 /*
- * Attempts at logging in and at asking for a reset link, counted in Redis
- * per account (or email) and per address over a window: past the limit a
- * flow is answered 429 with Retry-After before any password is checked.
- * A successful login takes its attempt back (see the session's script).
+ * Attempts, counted in Redis per account and per address over a window:
+ * past the limit a flow is answered 429 with Retry-After before anything
+ * costly (a password hashed or checked, a link sent).  A successful login
+ * takes its attempt back (see the session's script).
+ *
+ * An account is counted as the database looks it up: the tenant's id
+ * (whichever of its names the request came to) and the address trimmed
+ * and lower-cased (portal.app_account_key()), so " Ana@x" and "ana@x "
+ * share one counter, on the tenant's base name as on its own domain.
+ * Steps that carry no address count something as hard to vary: a reset
+ * link's token, the signed-in user of a second-factor change.
  */
 
 
@@ -16,24 +23,75 @@
 
 
 #define NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT   "10"
-#define NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT   "5"
+#define NGX_HTTP_HELPDESK_OTHER_PER_ACCOUNT   "5"
+#define NGX_HTTP_HELPDESK_TOTP_PER_ACCOUNT    "10"
 #define NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP     "50"
 #define NGX_HTTP_HELPDESK_ATTEMPTS_WINDOW     "900"
 
 
+static void ngx_http_helpdesk_portal_keyed(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res);
 static void ngx_http_helpdesk_portal_limited(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 
 
-/* counts an attempt for the account (or email) and for the address */
+/* the account an address names, as the database finds it; then the limit */
+void
+ngx_http_helpdesk_portal_account(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *email)
+{
+    json_t  *a;
+
+    a = json_pack("{s:s%}", "email", (char *) email->data, email->len);
+    if (a == NULL) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_portal_call(ctx, "account.key", a,
+                                  ngx_http_helpdesk_portal_keyed);
+    json_decref(a);
+}
+
+
+static void
+ngx_http_helpdesk_portal_keyed(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    json_t        *body;
+    ngx_str_t      scope, account;
+    const char    *t, *a;
+    json_error_t   err;
+
+    body = json_loadb(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), 0, &err);
+    t = json_string_value(json_object_get(body, "tenant"));
+    a = json_string_value(json_object_get(body, "account"));
+
+    if (t == NULL || a == NULL) {
+        json_decref(body);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* limit() copies what it keeps: body may go afterwards */
+    scope.data = (u_char *) t;
+    scope.len = ngx_strlen(t);
+    account.data = (u_char *) a;
+    account.len = ngx_strlen(a);
+
+    ngx_http_helpdesk_portal_limit(ctx, &scope, &account);
+    json_decref(body);
+}
+
+
+/* counts an attempt for the account (in its scope) and for the address */
 void
 ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
-    ngx_str_t *who)
+    ngx_str_t *scope, ngx_str_t *account)
 {
     u_char              *p, *k1, *k2;
-    ngx_uint_t           i;
     ngx_http_request_t  *r = ctx->req.r;
-    u_char               digest[32], low[256];
+    u_char               digest[32];
 
     static u_char  script[] =
         "local a = redis.call('INCR', KEYS[1]) "
@@ -49,13 +107,14 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
         return;
     }
 
-    for (i = 0; i < who->len && i < sizeof(low); i++) {
-        low[i] = ngx_tolower(who->data[i]);
+    if (scope->len > 64) {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
-    ngx_helpdesk_sha256(low, i, digest);
+    ngx_helpdesk_sha256(account->data, account->len, digest);
 
-    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + ctx->req.host.len + 64);
+    k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + scope->len + 64);
     k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->req.ip.len);
     if (k1 == NULL || k2 == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -67,7 +126,7 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_helpdesk_redis_arg(&ctx->rcmd, script, sizeof(script) - 1);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "2", 1);
 
-    p = ngx_sprintf(k1, "hd:rl:a:%V:", &ctx->req.host);
+    p = ngx_sprintf(k1, "hd:rl:a:%V:", scope);
     p = ngx_hex_dump(p, digest, 32);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
     ctx->limit_keys[0].data = k1;
@@ -78,9 +137,21 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->limit_keys[1].data = k2;
     ctx->limit_keys[1].len = p - k2;
 
-    p = (u_char *) (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN
-                    ? NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT
-                    : NGX_HTTP_HELPDESK_RESET_PER_ACCOUNT);
+    switch (ctx->op->flow) {
+
+    case NGX_HTTP_HELPDESK_FLOW_LOGIN:
+        p = (u_char *) NGX_HTTP_HELPDESK_LOGIN_PER_ACCOUNT;
+        break;
+
+    case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:
+        p = (u_char *) NGX_HTTP_HELPDESK_TOTP_PER_ACCOUNT;
+        break;
+
+    default:
+        p = (u_char *) NGX_HTTP_HELPDESK_OTHER_PER_ACCOUNT;
+        break;
+    }
+
     ngx_helpdesk_redis_arg(&ctx->rcmd, p, ngx_strlen(p));
     ngx_helpdesk_redis_arg(&ctx->rcmd,
                            (u_char *) NGX_HTTP_HELPDESK_ATTEMPTS_PER_IP,

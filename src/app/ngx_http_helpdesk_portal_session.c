@@ -386,7 +386,8 @@ ngx_http_helpdesk_portal_session_deleted(ngx_helpdesk_redis_cmd_t *cmd,
 
 /*
  * Ends every session of an account but "keep" (the request's own, or none
- * after a reset), then answers: 204 for a password change, 200 for a reset.
+ * after a reset), then answers: 204 for a password change or a second
+ * factor turned on, 200 for a reset.
  */
 static void
 ngx_http_helpdesk_portal_sessions_ended(ngx_helpdesk_redis_cmd_t *cmd,
@@ -401,7 +402,9 @@ ngx_http_helpdesk_portal_sessions_ended(ngx_helpdesk_redis_cmd_t *cmd,
         return;
     }
 
-    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD) {
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_PASSWORD
+        || ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM)
+    {
         ngx_http_helpdesk_portal_finalize(ctx,
             ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_NO_CONTENT,
                                    "application/json", NULL, 0));

@@ -4,7 +4,9 @@
  * same check turns it off again.  The secret is kept by PostgreSQL,
  * sealed to the agent's row (users.totp_secret, also while it is pending:
  * enabling moves it there); the codes are checked here
- * (lib/ngx_helpdesk_totp.c).
+ * (lib/ngx_helpdesk_totp.c), and each code's time step is taken once by
+ * the database (a code seen is not taken again).  Turning it on ends the
+ * agent's other sessions: they were opened with the password alone.
  */
 
 
@@ -155,6 +157,7 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res)
 {
     json_t        *body, *c;
+    uint64_t       step;
     ngx_str_t      secret, code;
     json_error_t   err;
 
@@ -190,7 +193,7 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
     code.data = (u_char *) json_string_value(c);
     code.len = json_string_length(c);
 
-    if (ngx_helpdesk_totp_check(&secret, &code) != NGX_OK) {
+    if (ngx_helpdesk_totp_match(&secret, &code, &step) != NGX_OK) {
         json_decref(body);
         ngx_http_helpdesk_portal_invalid(ctx, "code", "totp-invalid",
             "the code is not right", "the code is not right");
@@ -199,6 +202,26 @@ ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
 
     json_decref(body);
 
+    /* the step the code belongs to: the database takes it once */
+    if (json_object_set_new(ctx->args, "totp_step",
+                            json_integer((json_int_t) step))
+        != 0)
+    {
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ngx_http_helpdesk_portal_call(ctx, ctx->op->op, ctx->args,
-                                  ngx_http_helpdesk_portal_reply);
+                                  ngx_strcmp(ctx->op->op, "totp.enable") == 0
+                                  ? ngx_http_helpdesk_portal_totp_on
+                                  : ngx_http_helpdesk_portal_reply);
+}
+
+
+/* on: the sessions opened with the password alone end, but this one */
+void
+ngx_http_helpdesk_portal_totp_on(ngx_http_helpdesk_portal_ctx_t *ctx,
+    PGresult *res)
+{
+    ngx_http_helpdesk_portal_sessions_end(ctx, &ctx->user, &ctx->session_key);
 }

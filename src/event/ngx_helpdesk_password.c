@@ -7,6 +7,11 @@
  * which is why the work is posted to a thread pool and its result handed
  * back to the loop as an event.  The caller keeps its request (and so the
  * pool the task lives in) alive until the handler has run.
+ *
+ * Each worker counts its tasks queued or running: past the queue's size
+ * a new one is refused (NGX_BUSY, the caller answers 503), and anything
+ * but a login's check gets half of the places at most, so that the other
+ * half is always there for people logging in.
  */
 
 
@@ -32,6 +37,7 @@ typedef struct {
 
     ngx_pool_t                     *pool;
     ngx_thread_task_t              *task;
+    ngx_helpdesk_password_class_e   cls;
     ngx_helpdesk_password_done_pt   done;
     void                           *data;
 } ngx_helpdesk_password_ctx_t;
@@ -40,22 +46,29 @@ typedef struct {
 static void ngx_helpdesk_password_thread(void *data, ngx_log_t *log);
 static void ngx_helpdesk_password_event(ngx_event_t *ev);
 static ngx_int_t ngx_helpdesk_password_alloc(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_helpdesk_password_ctx_t **out, ngx_helpdesk_password_done_pt done,
-    void *data);
+    ngx_helpdesk_password_ctx_t **out, ngx_helpdesk_password_class_e cls,
+    ngx_helpdesk_password_done_pt done, void *data);
+static ngx_int_t ngx_helpdesk_password_post(ngx_helpdesk_password_ctx_t *pc);
 
 
 static ngx_str_t           ngx_helpdesk_password_pool_name;
 static ngx_thread_pool_t  *ngx_helpdesk_password_tp;
+static ngx_uint_t          ngx_helpdesk_password_queue =
+                               NGX_HELPDESK_PASSWORD_QUEUE;
+
+/* this worker's tasks queued or running, by class */
+static ngx_uint_t          ngx_helpdesk_password_busy[2];
 
 
 char *
-ngx_helpdesk_password_pool(ngx_conf_t *cf, ngx_str_t *name)
+ngx_helpdesk_password_pool(ngx_conf_t *cf, ngx_str_t *name, ngx_uint_t queue)
 {
     if (ngx_thread_pool_add(cf, name) == NULL) {
         return NGX_CONF_ERROR;
     }
 
     ngx_helpdesk_password_pool_name = *name;
+    ngx_helpdesk_password_queue = queue;
 
     return NGX_CONF_OK;
 }
@@ -83,16 +96,19 @@ ngx_helpdesk_password_init_worker(ngx_cycle_t *cycle)
 
 ngx_int_t
 ngx_helpdesk_password_hash(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_str_t *password, ngx_helpdesk_password_done_pt done, void *data)
+    ngx_str_t *password, ngx_helpdesk_password_class_e cls,
+    ngx_helpdesk_password_done_pt done, void *data)
 {
+    ngx_int_t                     rc;
     ngx_helpdesk_password_ctx_t  *pc;
 
     if (password->len > NGX_HELPDESK_PASSWORD_MAX) {
         return NGX_DECLINED;
     }
 
-    if (ngx_helpdesk_password_alloc(pool, log, &pc, done, data) != NGX_OK) {
-        return NGX_ERROR;
+    rc = ngx_helpdesk_password_alloc(pool, log, &pc, cls, done, data);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_memcpy(pc->password, password->data, password->len);
@@ -102,19 +118,21 @@ ngx_helpdesk_password_hash(ngx_pool_t *pool, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    return ngx_thread_task_post(ngx_helpdesk_password_tp, pc->task);
+    return ngx_helpdesk_password_post(pc);
 }
 
 
 ngx_int_t
 ngx_helpdesk_password_check(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_str_t *password, ngx_str_t *stored,
+    ngx_str_t *password, ngx_str_t *stored, ngx_helpdesk_password_class_e cls,
     ngx_helpdesk_password_done_pt done, void *data)
 {
+    ngx_int_t                     rc;
     ngx_helpdesk_password_ctx_t  *pc;
 
-    if (ngx_helpdesk_password_alloc(pool, log, &pc, done, data) != NGX_OK) {
-        return NGX_ERROR;
+    rc = ngx_helpdesk_password_alloc(pool, log, &pc, cls, done, data);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     pc->check = 1;
@@ -129,16 +147,30 @@ ngx_helpdesk_password_check(ngx_pool_t *pool, ngx_log_t *log,
         ngx_helpdesk_scrypt_dummy(&pc->scrypt);
     }
 
-    return ngx_thread_task_post(ngx_helpdesk_password_tp, pc->task);
+    return ngx_helpdesk_password_post(pc);
+}
+
+
+static ngx_int_t
+ngx_helpdesk_password_post(ngx_helpdesk_password_ctx_t *pc)
+{
+    if (ngx_thread_task_post(ngx_helpdesk_password_tp, pc->task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_helpdesk_password_busy[pc->cls]++;
+
+    return NGX_OK;
 }
 
 
 /* The task, in the caller's pool; its handler runs on the event loop. */
 static ngx_int_t
 ngx_helpdesk_password_alloc(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_helpdesk_password_ctx_t **out, ngx_helpdesk_password_done_pt done,
-    void *data)
+    ngx_helpdesk_password_ctx_t **out, ngx_helpdesk_password_class_e cls,
+    ngx_helpdesk_password_done_pt done, void *data)
 {
+    ngx_uint_t                    busy;
     ngx_thread_task_t            *task;
     ngx_helpdesk_password_ctx_t  *pc;
 
@@ -146,6 +178,19 @@ ngx_helpdesk_password_alloc(ngx_pool_t *pool, ngx_log_t *log,
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "helpdesk: no thread pool for password hashing");
         return NGX_ERROR;
+    }
+
+    busy = ngx_helpdesk_password_busy[NGX_HELPDESK_PASSWORD_LOGIN]
+           + ngx_helpdesk_password_busy[NGX_HELPDESK_PASSWORD_OTHER];
+
+    if (busy >= ngx_helpdesk_password_queue
+        || (cls == NGX_HELPDESK_PASSWORD_OTHER
+            && ngx_helpdesk_password_busy[cls]
+               >= (ngx_helpdesk_password_queue + 1) / 2))
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "helpdesk: password queue full (%ui tasks)", busy);
+        return NGX_BUSY;
     }
 
     task = ngx_thread_task_alloc(pool, sizeof(ngx_helpdesk_password_ctx_t));
@@ -156,6 +201,7 @@ ngx_helpdesk_password_alloc(ngx_pool_t *pool, ngx_log_t *log,
     pc = task->ctx;
     ngx_memzero(pc, sizeof(ngx_helpdesk_password_ctx_t));
     pc->pool = pool;
+    pc->cls = cls;
     pc->done = done;
     pc->data = data;
     pc->task = task;
@@ -199,6 +245,7 @@ ngx_helpdesk_password_event(ngx_event_t *ev)
     ngx_helpdesk_password_ctx_t  *pc = task->ctx;
 
     ngx_explicit_memzero(pc->password, sizeof(pc->password));
+    ngx_helpdesk_password_busy[pc->cls]--;
 
     if (pc->rc != NGX_OK || pc->check) {
         pc->done(pc->data, pc->rc, NULL);

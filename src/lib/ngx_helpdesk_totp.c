@@ -132,10 +132,20 @@ ngx_helpdesk_totp_code(u_char *key, size_t len, uint64_t step)
 ngx_int_t
 ngx_helpdesk_totp_check(ngx_str_t *base32, ngx_str_t *code)
 {
+    uint64_t  step;
+
+    return ngx_helpdesk_totp_match(base32, code, &step);
+}
+
+
+ngx_int_t
+ngx_helpdesk_totp_match(ngx_str_t *base32, ngx_str_t *code,
+    uint64_t *matched)
+{
     size_t      len;
     ngx_int_t   want, rc;
     uint64_t    step;
-    ngx_uint_t  i, match;
+    ngx_uint_t  i, match, hit;
     u_char      key[64];
 
     if (code->len != 6) {
@@ -156,11 +166,19 @@ ngx_helpdesk_totp_check(ngx_str_t *base32, ngx_str_t *code)
 
     step = (uint64_t) ngx_time() / 30;
     match = 0;
+    *matched = 0;
 
     /* every candidate step is computed: no early exit to time */
     for (i = 0; i < 3; i++) {
-        match |= (ngx_helpdesk_totp_code(key, len, step - 1 + i)
-                  == (ngx_uint_t) want);
+        hit = (ngx_helpdesk_totp_code(key, len, step - 1 + i)
+               == (ngx_uint_t) want);
+
+        /* the latest step that matches (all three cannot in practice) */
+        if (hit) {
+            *matched = step - 1 + i;
+        }
+
+        match |= hit;
     }
 
     ngx_explicit_memzero(key, sizeof(key));

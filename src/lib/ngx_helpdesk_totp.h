@@ -23,5 +23,12 @@ ngx_int_t ngx_helpdesk_totp_secret(ngx_pool_t *pool, ngx_str_t *base32);
  */
 ngx_int_t ngx_helpdesk_totp_check(ngx_str_t *base32, ngx_str_t *code);
 
+/*
+ * The same, and the time step the code belongs to (unix time / 30), for
+ * the caller to accept each step once: a code seen is not taken again.
+ */
+ngx_int_t ngx_helpdesk_totp_match(ngx_str_t *base32, ngx_str_t *code,
+    uint64_t *matched);
+
 
 #endif /* _NGX_HELPDESK_TOTP_H_INCLUDED_ */

@@ -186,31 +186,26 @@
 
   /* ---------- log in, choose a password ---------- */
 
+  /*
+   * The code's field is always there: the answer to a wrong password and
+   * to a missing code is the same, so the page cannot ask for it later.
+   */
   function login() {
-    var codeField = h('div.code-field');
     var form = h('form.card', { novalidate: true, on: { submit: function (e) {
       e.preventDefault();
       var body = { email: form.elements.email.value.trim(), password: form.elements.password.value };
-      if (form.elements.code) body.code = form.elements.code.value.trim();
+      if (form.elements.code.value.trim()) body.code = form.elements.code.value.trim();
       submitting(form, true);
       api('POST', '/login', body)
         .then(function () { return api('GET', '/boot'); })
         .then(function (b) { boot.user = b.user; boot.agents = b.agents; boot.form = b.form; route(); })
-        .catch(function (err) {
-          submitting(form, false);
-          if (err.slug === 'totp-required' && !form.elements.code) {
-            append(codeField, [field(t('c.totp.code'), h('input', { name: 'code', inputMode: 'numeric',
-              autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxLength: 6, required: true }), t('c.totp.code.hint'))]);
-            form.elements.code.focus();
-            return;
-          }
-          showError(form, err);
-        });
+        .catch(function (err) { submitting(form, false); showError(form, err); });
     } } },
       h('h1', t('c.login')), alertBox(),
       field(t('c.email'), h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true })),
       field(t('c.password'), h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })),
-      codeField,
+      field(t('c.totp.code'), h('input', { name: 'code', inputMode: 'numeric', autocomplete: 'one-time-code',
+                                           pattern: '[0-9]{6}', maxLength: 6 }), t('c.login.code.hint')),
       h('button', { type: 'submit' }, t('c.login')));
     view(t('c.login'), [form], 'narrow');
     form.elements.email.focus();

@@ -81,13 +81,14 @@
 
   function route() {
     var p = location.pathname, m;
-    var open = /^\/(login|signup|forgot|reset\/)/.test(p);
+    var open = /^\/(login|signup|forgot|reset\/|verify\/)/.test(p);
     if (boot.portal.require_login && !boot.user && !open) { needLogin(); return; }
     if (p === '/') return home();
     if (p === '/login') return login();
     if (p === '/signup') return signup();
     if (p === '/forgot') return forgot();
     if ((m = p.match(/^\/reset\/([0-9a-f]{64})$/))) return reset(m[1]);
+    if ((m = p.match(/^\/verify\/([0-9a-f]{64})$/))) return verify(m[1]);
     if (p === '/tickets') return needLogin() || tickets();
     if (p === '/tickets/new') return needLogin() || newTicket();
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return needLogin() || ticket(m[1]);
@@ -230,6 +231,36 @@
     });
   }
 
+  /* the link sent to the address: it is the account's */
+  function verify(token) {
+    loading(t('verify.title'));
+    api('POST', '/verify/' + token).then(function () {
+      if (boot.user) boot.user.email_verified = true;
+      view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.ok', t('verify.done')),
+                               link(boot.user ? '/tickets' : '/login?next=/tickets', t('home.mine'), '.button')]);
+    }).catch(function (err) {
+      view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.error', message(err)),
+                               link(boot.user ? '/tickets' : '/login', t('nav.home'))]);
+    });
+  }
+
+  /* an address not proven yet: only what was opened here shows */
+  function unverified() {
+    if (!boot.user || boot.user.email_verified !== false) return null;
+    var box = h('div.alert.info', h('p', t('verify.pending')));
+    var again = h('button.secondary', { type: 'button', on: { click: function () {
+      again.disabled = true;
+      api('POST', '/verify').then(function () {
+        box.appendChild(h('p', t('verify.sent')));
+      }).catch(function (err) {
+        again.disabled = false;
+        box.appendChild(h('p.error', message(err)));
+      });
+    } } }, t('verify.again'));
+    box.appendChild(again);
+    return box;
+  }
+
   function statusBadge(s) {
     return h('span.badge.status-' + s, t('status.' + s));
   }
@@ -248,7 +279,7 @@
            h('span.when', t('tickets.updated') + ' ' + when(tk.updated_at))]));
       })) : h('p.empty', t('tickets.none'));
       view(t('tickets.title'), [h('div.head', h('h1', t('tickets.title')), link('/tickets/new', t('tickets.new'), '.button')),
-                                tabs, list]);
+                                unverified(), tabs, list]);
     }).catch(failed);
   }
 

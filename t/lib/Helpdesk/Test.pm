@@ -137,6 +137,15 @@ sub conf {
     my $outbound = $opt{outbound} // "helpdesk_outbound_allow 127.0.0.0/8 ::1;\n"
                                    . "    helpdesk_whatsapp_media_hosts 127.0.0.1;";
 
+    # links the module hands out point at this test's server (plain http
+    # on its port), on the tenants' names under localhost, unless the
+    # test says otherwise
+    my $links = '';
+    $links .= "helpdesk_link_scheme http port=$self->{port};\n    "
+        unless !defined $self->{port} || "$http $server $location" =~ /helpdesk_link_scheme/;
+    $links .= 'helpdesk_base_domain localhost;'
+        unless "$http $server $location" =~ /helpdesk_base_domain/;
+
     # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
     my $single = $ENV{HELPDESK_VALGRIND} ? "master_process off;\ndaemon off;" : '';
 
@@ -165,6 +174,7 @@ http {
     helpdesk_provider_key_file $d/provider.key;
     $outbound
     $secret_keys
+    $links
     $http
 
     server {
