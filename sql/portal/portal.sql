@@ -101,6 +101,13 @@ LANGUAGE sql STABLE AS $$
                               'email_verified', u.email_verified_at IS NOT NULL)
 $$;
 
+-- An address as accounts are looked up and counted by: without the
+-- white space around it (spaces, tabs, line breaks), in lower case.
+CREATE OR REPLACE FUNCTION portal.norm_email(p text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT lower(regexp_replace(p, '^\s+|\s+$', '', 'g'))
+$$;
+
 -- Where links back to a tenant start: the scheme and port this server is
 -- configured to hand out (helpdesk_link_scheme), and the tenant's own
 -- name, never the Host a request came with: its first verified custom
@@ -221,7 +228,7 @@ $$;
 CREATE OR REPLACE FUNCTION portal.portal_signup(ctx jsonb, t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    v_email text := lower(btrim(args->>'email'));
+    v_email text := portal.norm_email(args->>'email');
     u       helpdesk.users;
     errs    jsonb := '[]';
 BEGIN
@@ -274,7 +281,7 @@ DECLARE
     u helpdesk.users;
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
-    WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
+    WHERE x.tenant_id = t.tenant_id AND x.email = portal.norm_email(args->>'email')
       AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active'
       AND x.password_hash IS NOT NULL;
 
@@ -297,7 +304,7 @@ BEGIN
 
     IF u.user_id IS NULL THEN
         PERFORM tickets.audit(ctx, 'portal.login_failed', 'user', NULL,
-                               jsonb_build_object('email', lower(btrim(args->>'email'))));
+                               jsonb_build_object('email', portal.norm_email(args->>'email')));
         RETURN jsonb_build_object('body', NULL);
     END IF;
 
@@ -357,7 +364,7 @@ DECLARE
     invite boolean := coalesce((args->>'invite')::boolean, false);
 BEGIN
     SELECT * INTO u FROM helpdesk.users x
-    WHERE x.tenant_id = t.tenant_id AND x.email = lower(btrim(args->>'email'))
+    WHERE x.tenant_id = t.tenant_id AND x.email = portal.norm_email(args->>'email')
       AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active';
 
     IF u.user_id IS NOT NULL THEN
@@ -568,7 +575,7 @@ $$;
 CREATE OR REPLACE FUNCTION portal.app_account_key(t helpdesk.tenants, args jsonb)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('body', jsonb_build_object(
-        'tenant', t.tenant_id, 'account', lower(btrim(coalesce(args->>'email', '')))))
+        'tenant', t.tenant_id, 'account', coalesce(portal.norm_email(args->>'email'), '')))
 $$;
 
 -- A second factor's code is taken once: its time step must be later than

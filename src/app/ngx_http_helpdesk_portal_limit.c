@@ -9,7 +9,8 @@
  * and lower-cased (portal.app_account_key()), so " Ana@x" and "ana@x "
  * share one counter, on the tenant's base name as on its own domain.
  * Steps that carry no address count something as hard to vary: a reset
- * link's token, the signed-in user of a second-factor change.
+ * link's token, the signed-in user of a second-factor change.  Each flow
+ * has counters of its own; the address's counter is shared by all.
  */
 
 
@@ -126,7 +127,8 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_helpdesk_redis_arg(&ctx->rcmd, script, sizeof(script) - 1);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "2", 1);
 
-    p = ngx_sprintf(k1, "hd:rl:a:%V:", scope);
+    /* each flow counts apart: a sign-up is no failed login */
+    p = ngx_sprintf(k1, "hd:rl:%c:%V:", (u_char) ('a' + ctx->op->flow), scope);
     p = ngx_hex_dump(p, digest, 32);
     ngx_helpdesk_redis_arg(&ctx->rcmd, k1, p - k1);
     ctx->limit_keys[0].data = k1;

@@ -222,6 +222,11 @@ ngx_http_helpdesk_portal_session_new(ngx_http_helpdesk_portal_ctx_t *ctx)
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) "EVAL", 4);
     ngx_helpdesk_redis_arg(&ctx->rcmd, (u_char *) ngx_http_helpdesk_session_set,
                            sizeof(ngx_http_helpdesk_session_set) - 1);
+    /* a login takes its attempt back; a sign-up's stays counted */
+    if (ctx->op->flow != NGX_HTTP_HELPDESK_FLOW_LOGIN) {
+        ngx_str_null(&ctx->limit_keys[1]);
+    }
+
     ngx_helpdesk_redis_arg(&ctx->rcmd,
                            (u_char *) (ctx->limit_keys[1].len ? "4" : "2"), 1);
     ngx_helpdesk_redis_arg(&ctx->rcmd, ctx->session_key.data,
