@@ -99,6 +99,10 @@ char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_console(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 /* ngx_http_helpdesk_secrets.c */

@@ -1,7 +1,8 @@
 /*
  * nginx-helpdesk: the front door's directives for the apps, the customer
  * portal and the agent console: where they are served, and the console's
- * entry, which hands the REST API under it to the API's handler.
+ * entry, which hands the REST API under it to the API's handler; how the
+ * links they hand out start; the password queue.
  */
 
 
@@ -148,6 +149,106 @@ ngx_http_helpdesk_console_host(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     hlcf->console_host = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * helpdesk_link_scheme https | http [port=number]: how the links the
+ * module hands out (reset, invitation and verification links, webhook
+ * URLs) start.  The name in them is the tenant's own; the scheme and the
+ * port are the server's to say, never the request's.
+ */
+
+char *
+ngx_http_helpdesk_link_scheme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_loc_conf_t  *hlcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (hlcf->link_https != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "https") == 0) {
+        hlcf->link_https = 1;
+
+    } else if (ngx_strcmp(value[1].data, "http") == 0) {
+        hlcf->link_https = 0;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive, "
+                           "it must be \"https\" or \"http\"",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->link_port = 0;
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (value[2].len > 5 && ngx_strncmp(value[2].data, "port=", 5) == 0) {
+            n = ngx_atoi(value[2].data + 5, value[2].len - 5);
+        }
+
+        if (n < 1 || n > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive", &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* the scheme's own port goes without saying */
+        if (n != (hlcf->link_https ? 443 : 80)) {
+            hlcf->link_port = (ngx_uint_t) n;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* helpdesk_thread_pool name [queue=number] */
+char *
+ngx_http_helpdesk_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (hmcf->thread_pool.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    hmcf->thread_pool = value[1];
+
+    if (cf->args->nelts == 3) {
+        n = NGX_ERROR;
+
+        if (value[2].len > 6 && ngx_strncmp(value[2].data, "queue=", 6) == 0) {
+            n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        }
+
+        /* two at least: half of them are kept for logging in */
+        if (n < 2 || n > 65536) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\" "
+                               "directive, queue= must be 2 to 65536",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        hmcf->thread_pool_queue = (ngx_uint_t) n;
+    }
 
     return NGX_CONF_OK;
 }

@@ -186,7 +186,7 @@ sub rest {
     my ($who, $method, $path, $body, %hd) = @_;
     my %hh = (Host => 'acme.portal.test', %hd);
     $hh{'X-CSRF-Token'} //= $who->cookie('hd_csrf') if $method ne 'GET';
-    my $tx = $who->ua->build_tx($method => "http://127.0.0.1:$port/api$path" => \%hh
+    my $tx = $who->ua->build_tx($method => "http://127.0.0.1:$port/agent/_/rest$path" => \%hh
                                 => (defined $body ? (json => $body) : ()));
     return $who->ua->start($tx)->res;
 }

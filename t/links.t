@@ -15,9 +15,17 @@ use Helpdesk::Portal;
 
 my $t = Helpdesk::Test->new->start_stack;
 # served over plain http on a random port, links say https on 8443: the
-# scheme and the port come from the configuration only
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;
-                         helpdesk_link_scheme https port=8443;',
+# scheme and the port come from the configuration only; a second server
+# has the consoles on names of their own
+my $own = Helpdesk::Test::free_port();
+$t->start_nginx(http => "helpdesk_base_domain portal.test;
+                         helpdesk_link_scheme https port=8443;
+                         server {
+                             listen 127.0.0.1:$own;
+                             helpdesk_agent_console_host agents.test;
+                             location /agent/ { helpdesk_agent_console; }
+                             location / { helpdesk_portal; }
+                         }",
                 server => 'location /agent/ { helpdesk_agent_console; }
                            location / { helpdesk_portal; }');
 my $ua = $t->ua;
@@ -135,6 +143,17 @@ is $adm->api(POST => '/agents', { name => 'Bia', email => 'bia@acme.example' })-
     'the admin invites an agent from the console';
 like last_email('email.invitation')->{link}, qr{^\Q$canonical\E/agent/reset/[0-9a-f]{64}$},
     "that link too is on the tenant's name and the console's path";
+
+# consoles on names of their own: a console's links are on those, never
+# on the tenant's custom domain (which serves its portal)
+my $agents = Helpdesk::Portal->new($t, 'acme.agents.test', prefix => '/agent', port => $own);
+is $agents->login('adm@acme.example', 'senha-do-adm-1')->code, 200, 'the admin on the consoles\' own name';
+is $agents->api(POST => '/agents', { name => 'Caio', email => 'caio@acme.example' },
+                Host => 'acme.agents.test:@evil.example')->code, 400, 'a trick in the Host is refused there too';
+is $agents->api(POST => '/agents', { name => 'Caio', email => 'caio@acme.example' })->code, 201,
+    'an agent invited there';
+like last_email('email.invitation')->{link}, qr{^https://acme\.agents\.test:8443/agent/reset/[0-9a-f]{64}$},
+    "the link is on the tenant's console name";
 
 # the WhatsApp webhook to register: the API is reached on any name
 $res = $ua->post($t->url('/v1/whatsapp/connections') => { %$h, Host => 'evil.example:9999',

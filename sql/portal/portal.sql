@@ -111,7 +111,8 @@ $$;
 -- Where links back to a tenant start: the scheme and port this server is
 -- configured to hand out (helpdesk_link_scheme), and the tenant's own
 -- name, never the Host a request came with: its first verified custom
--- domain, or "<slug>.<base domain>".  NULL when it has neither.
+-- domain, or "<slug>.<base domain>" (only that for a console on names of
+-- its own: "domains" false).  NULL when it has neither.
 CREATE OR REPLACE FUNCTION portal.tenant_origin(t helpdesk.tenants, link jsonb)
 RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -119,10 +120,12 @@ DECLARE
     base text := rtrim(lower(coalesce(link->>'base', '')), '.');
     port text := coalesce(link->>'port', '');
 BEGIN
-    SELECT d.hostname INTO host FROM helpdesk.portal_domains d
-    WHERE d.tenant_id = t.tenant_id AND d.status = 'verified'
-    ORDER BY d.verified_at, d.hostname
-    LIMIT 1;
+    IF coalesce(link->>'domains', 'true') <> 'false' THEN
+        SELECT d.hostname INTO host FROM helpdesk.portal_domains d
+        WHERE d.tenant_id = t.tenant_id AND d.status = 'verified'
+        ORDER BY d.verified_at, d.hostname
+        LIMIT 1;
+    END IF;
 
     IF host IS NULL AND base <> '' THEN
         host := t.slug || '.' || base;
@@ -1084,7 +1087,7 @@ $$;
 CREATE OR REPLACE FUNCTION portal.account_proof(p_op text, p_proof bytea)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF p_op IN ('login.lookup', 'login.result', 'password.lookup', 'password.set',
+    IF p_op IN ('login.lookup', 'login.claim', 'login.result', 'password.lookup', 'password.set',
                 'reset.done', 'totp.setup', 'totp.pending', 'totp.current',
                 'totp.enable', 'totp.disable') THEN
         PERFORM rest.module_proof(p_proof);

@@ -169,7 +169,7 @@ ngx_http_helpdesk_api_invitation(ngx_http_helpdesk_api_ctx_t *ctx)
     ngx_str_set(&path, "");
 
     /* of the URL, the database keeps the path: the name is the tenant's */
-    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args, &path);
+    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args, &path, 1);
 }
 
 

@@ -75,7 +75,9 @@ ngx_http_helpdesk_portal_args(ngx_http_helpdesk_portal_ctx_t *ctx)
      * path; the name is the tenant's own, never the request's Host
      */
     if (ngx_http_helpdesk_req_link(&ctx->req, ctx->args,
-                                   &ctx->req.hlcf->app_prefix)
+                                   &ctx->req.hlcf->app_prefix,
+                                   ctx->app->kind
+                                   == NGX_HTTP_HELPDESK_SESSION_CONSOLE)
         != NGX_OK)
     {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -216,16 +216,28 @@ ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
 
 ngx_int_t
 ngx_http_helpdesk_req_link(ngx_http_helpdesk_req_t *req, json_t *args,
-    ngx_str_t *path)
+    ngx_str_t *path, ngx_flag_t console)
 {
     json_t                        *link;
+    ngx_str_t                     *base;
+    ngx_flag_t                     own;
     ngx_http_helpdesk_loc_conf_t  *hlcf = req->hlcf;
 
-    link = json_pack("{s:s, s:s#, s:s#}",
+    base = &hlcf->base_domain;
+    own = 1;
+
+    /* the console on names of its own: <slug>.<console host>, no other */
+    if (console && hlcf->console_host.len) {
+        base = &hlcf->console_host;
+        own = 0;
+    }
+
+    link = json_pack("{s:s, s:s#, s:s#, s:b}",
                      "scheme", hlcf->link_https ? "https" : "http",
-                     "base", (char *) hlcf->base_domain.data,
-                     (int) hlcf->base_domain.len,
-                     "path", (char *) path->data, (int) path->len);
+                     "base", base->data ? (char *) base->data : "",
+                     (int) base->len,
+                     "path", (char *) path->data, (int) path->len,
+                     "domains", (int) own);
     if (link == NULL) {
         return NGX_ERROR;
     }

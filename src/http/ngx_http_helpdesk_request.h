@@ -140,10 +140,12 @@ ngx_int_t ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req,
  * database ({"scheme", "port", "base", "path"}): the configured scheme
  * and port (helpdesk_link_scheme), the base domain and the path of what
  * is linked to.  The name is the tenant's own (portal.tenant_origin()),
- * never the request's Host.  Set over whatever the client sent.
+ * never the request's Host.  A link to the agent console, where it has
+ * names of its own (helpdesk_agent_console_host), is on those only.  Set
+ * over whatever the client sent.
  */
 ngx_int_t ngx_http_helpdesk_req_link(ngx_http_helpdesk_req_t *req,
-    json_t *args, ngx_str_t *path);
+    json_t *args, ngx_str_t *path, ngx_flag_t console);
 
 /* Retry-After: seconds (at least 1). */
 ngx_int_t ngx_http_helpdesk_req_retry_after(ngx_http_request_t *r,
