@@ -208,6 +208,10 @@ my %case = (
 # the apps: globex's customer on globex's portal, globex's admin on its
 # console, with acme's numbers, ids, slugs and tokens
 my $a_reset = '0' x 64;
+# a live link of acme's customer to confirm her address
+my ($a_verify) = $t->psql(qq{SELECT payload->>'link' FROM helpdesk.outbox WHERE event_type = 'email.verification'
+                             AND tenant_id = '$acme->{id}' ORDER BY outbox_id DESC LIMIT 1}) =~ m{/verify/([0-9a-f]{64})$};
+$a_verify //= '0' x 64;
 my %app = (
     'portal GET /boot'                   => ['/boot', undef, 'own'],
     'portal POST /signup'                => ['/signup', { email => 'new@globex.example', password => 'new-password-1', name => 'New' }, 'own'],
@@ -216,6 +220,8 @@ my %app = (
     'portal POST /password'              => ['/password', { current => 'wrong-password-1', password => 'another-pass-2' }, 'own'],
     'portal POST /reset'                 => ['/reset', { email => 'carla@acme.example' }, 'own'],
     'portal GET /reset/*'                => ["/reset/$a_reset", undef, 404],
+    'portal POST /verify'                => ['/verify', {}, 'own'],
+    'portal POST /verify/*'              => ["/verify/$a_verify", {}, 404],
     'portal POST /reset/*'               => ["/reset/$a_reset", { password => 'stolen-password-1' }, 404],
     'portal GET /form'                   => ['/form', undef, 'own'],
     'portal GET /tickets'                => ['/tickets', undef, 'own'],
