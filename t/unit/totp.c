@@ -1,8 +1,9 @@
 /*
  * lib/ngx_helpdesk_totp.c: RFC 6238 Appendix B's SHA-1 vectors (the last
  * six of their eight digits: a code is the same number modulo 10^6), the
- * window of one step either side, malformed codes and secrets, and new
- * secrets checked against the RFC 4226 algorithm written out here.
+ * window of one step either side, the step a code belongs to (which the
+ * database accepts once), malformed codes and secrets, and new secrets
+ * checked against the RFC 4226 algorithm written out here.
  */
 
 
@@ -217,12 +218,45 @@ ngx_unit_secret(void)
 }
 
 
+/* the step a code belongs to, wherever in the window it is taken */
+static void
+ngx_unit_step(void)
+{
+    uint64_t   step;
+    ngx_str_t  s, c;
+
+    s = ngx_unit_str(NGX_UNIT_SEED);
+    c = ngx_unit_str("005924");     /* T = 1234567890: step 41152263 */
+
+    ngx_unit_set_time(1234567890);
+    is_int(ngx_helpdesk_totp_match(&s, &c, &step), NGX_OK, "matched now");
+    is_int((long long) step, 41152263, "its own step");
+
+    ngx_unit_set_time(1234567890 + 30);
+    is_int(ngx_helpdesk_totp_match(&s, &c, &step), NGX_OK,
+           "matched a step later");
+    is_int((long long) step, 41152263, "still its own step, not the clock's");
+
+    ngx_unit_set_time(1234567890 - 30);
+    is_int(ngx_helpdesk_totp_match(&s, &c, &step), NGX_OK,
+           "matched a step earlier");
+    is_int((long long) step, 41152263, "its own step again");
+
+    c = ngx_unit_str("005925");
+    ngx_unit_set_time(1234567890);
+    is_int(ngx_helpdesk_totp_match(&s, &c, &step), NGX_DECLINED,
+           "a wrong code");
+    is_int((long long) step, 0, "has no step");
+}
+
+
 int
 main(void)
 {
     ngx_unit_init();
 
     ngx_unit_rfc6238();
+    ngx_unit_step();
     ngx_unit_malformed();
     ngx_unit_secret();
 
