@@ -1,5 +1,6 @@
-# Links the helpdesk hands out point at the tenant's own name: reset,
-# invitation and verification links in the outbox's email jobs.  The name is the tenant's first
+# Links the helpdesk hands out point at names of ours: reset, invitation
+# and verification links in the outbox's email jobs on the tenant's own
+# name, the WhatsApp webhook URL on the provider's.  The name is the tenant's first
 # verified custom domain, or <slug>.<helpdesk_base_domain>; the scheme and
 # the port are helpdesk_link_scheme's.  Nothing of the request decides
 # them: not its Host (a port part, a trick after the ':'), not an
@@ -153,6 +154,34 @@ is $agents->api(POST => '/agents', { name => 'Caio', email => 'caio@acme.example
     'an agent invited there';
 like last_email('email.invitation')->{link}, qr{^https://acme\.agents\.test:8443/agent/reset/[0-9a-f]{64}$},
     "the link is on the tenant's console name";
+
+# the WhatsApp webhook to register: on the provider's own name (the base
+# domain, where the webhook location is served), with the configured
+# scheme and port, whatever name the API was reached on
+$res = $ua->post($t->url('/v1/whatsapp/connections') => { %$h, Host => 'evil.example:9999',
+                                                             'X-Forwarded-Host' => 'evil.example' }
+                 => json => { provider => '360dialog', display_phone_number => '+55 11 4000-1234',
+                              api_key => 'k', base_url => 'http://127.0.0.1:9' });
+is $res->res->code, 201, 'a WhatsApp number connected through a foreign Host';
+like $res->res->json->{webhook_url}, qr{^https://portal\.test:8443/whatsapp/[A-Za-z0-9_-]{32}$},
+    "its webhook URL is on the provider's name, scheme and port";
+my ($hook) = $res->res->json->{webhook_url} =~ m{(/whatsapp/.*)$};
+is $ua->post("http://127.0.0.1:$port$hook" => { Host => 'portal.test' } => json => {})->res->code, 200,
+    'and the webhook answers there';
+
+# a server without a base domain: no name of ours to give, and no URL is
+# made up from the request
+{
+    my $t2 = Helpdesk::Test->new->start_stack;
+    $t2->start_nginx(http => 'helpdesk_base_domain "";');
+    my $g = $t2->create_tenant('globex');
+    my $r = $t2->ua->post($t2->url('/v1/whatsapp/connections') => $t2->auth($g->{key})
+                          => json => { provider => '360dialog', display_phone_number => '+55 11 4000-9999',
+                                       api_key => 'k', base_url => 'http://127.0.0.1:9' });
+    is $r->res->code, 201, 'without a base domain, a number still connects';
+    is $r->res->json->{webhook_url}, undef, 'with no webhook URL rather than one from the request';
+    $t2->cleanup;
+}
 
 # the directive
 for my $bad ('helpdesk_link_scheme ftp;', 'helpdesk_link_scheme https port=0;',

@@ -30,7 +30,8 @@ my $tx = $ua->post($t->url('/v1/whatsapp/connections') => $h => json => {
     base_url => $fake->url('/graph/v21.0') });
 is $tx->res->code, 201, 'Cloud API number connected';
 my $cloud = $tx->res->json;
-like $cloud->{webhook_url}, qr{^http://127\.0\.0\.1:\d+/whatsapp/[A-Za-z0-9_-]{32}$}, 'webhook URL to give Meta';
+like $cloud->{webhook_url}, qr{^http://localhost:@{[$t->port]}/whatsapp/[A-Za-z0-9_-]{32}$},
+    "webhook URL to give Meta, on the provider's name";
 is $cloud->{click_to_chat_url}, 'https://wa.me/551140001234', 'wa.me link';
 unlike $tx->res->body, qr/EAAG-token|app-secret-123|verify-me/, 'secrets are never returned';
 

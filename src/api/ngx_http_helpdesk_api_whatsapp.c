@@ -151,39 +151,57 @@ ngx_http_helpdesk_wa_check(ngx_http_helpdesk_api_ctx_t *ctx)
 
 
 /*
- * "<scheme>://<host>[:<port>]<webhook location>" for the URLs handed out,
- * from the request core's checked Host.
+ * "<scheme>://<base domain>[:<port>]<webhook location>" for the URLs
+ * handed out.  The webhook location is the provider's, one URL per
+ * number on the provider's own name (helpdesk_base_domain), with the
+ * scheme and port of helpdesk_link_scheme: nothing of it comes from the
+ * request, whose Host a caller chooses.
  */
 
 static ngx_int_t
 ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    u_char                         *p;
+    u_char                         *p, *last;
     json_t                         *v;
-    ngx_str_t                       origin;
+    size_t                          len;
     ngx_http_request_t             *r = ctx->req.r;
+    ngx_http_helpdesk_loc_conf_t   *hlcf;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
 
     if (hmcf->whatsapp_prefix.len == 0) {
         return NGX_OK;      /* no webhook location: no URL to give */
     }
 
-    if (ngx_http_helpdesk_req_origin(&ctx->req, &origin) != NGX_OK) {
-        return NGX_ERROR;
+    if (hlcf->base_domain.len == 0) {
+        /* no name of ours to give: no URL, rather than one from the Host */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "helpdesk: no WhatsApp webhook URL to hand out without "
+                      "\"helpdesk_base_domain\" where \"helpdesk_api\" is");
+        return NGX_OK;
     }
 
-    p = ngx_pnalloc(r->pool, origin.len + hmcf->whatsapp_prefix.len);
+    len = sizeof("https://") - 1 + hlcf->base_domain.len
+          + sizeof(":65535") - 1 + hmcf->whatsapp_prefix.len;
+
+    p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(p, origin.data, origin.len);
-    ngx_memcpy(p + origin.len, hmcf->whatsapp_prefix.data,
-               hmcf->whatsapp_prefix.len);
+    last = ngx_sprintf(p, "%s://%V", hlcf->link_https ? "https" : "http",
+                       &hlcf->base_domain);
 
-    v = json_stringn((char *) p, origin.len + hmcf->whatsapp_prefix.len);
+    if (hlcf->link_port) {
+        last = ngx_sprintf(last, ":%ui", hlcf->link_port);
+    }
+
+    last = ngx_cpymem(last, hmcf->whatsapp_prefix.data,
+                      hmcf->whatsapp_prefix.len);
+
+    v = json_stringn((char *) p, last - p);
 
     if (v == NULL || json_object_set_new(ctx->args, "webhook_base", v) != 0) {
         return NGX_ERROR;

@@ -191,30 +191,6 @@ ngx_http_helpdesk_req_host_port(u_char *p, u_char *last, ngx_str_t *port)
 
 
 ngx_int_t
-ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req, ngx_str_t *out)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(req->r->pool, sizeof("https://:") - 1 + req->host.len
-                                  + req->port.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->data = p;
-    p = ngx_sprintf(p, "%s://%V", req->tls ? "https" : "http", &req->host);
-
-    if (req->port.len) {
-        p = ngx_sprintf(p, ":%V", &req->port);
-    }
-
-    out->len = p - out->data;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_helpdesk_req_link(ngx_http_helpdesk_req_t *req, json_t *args,
     ngx_str_t *path, ngx_flag_t console)
 {

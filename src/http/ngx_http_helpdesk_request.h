@@ -131,10 +131,6 @@ ngx_int_t ngx_http_helpdesk_req_unblock(ngx_http_helpdesk_req_t *req);
 ngx_int_t ngx_http_helpdesk_req_host_port(u_char *p, u_char *last,
     ngx_str_t *port);
 
-/* "<scheme>://<host>[:<port>]" from the checked Host, in r->pool. */
-ngx_int_t ngx_http_helpdesk_req_origin(ngx_http_helpdesk_req_t *req,
-    ngx_str_t *out);
-
 /*
  * args.link: what links back to the tenant are built from by the
  * database ({"scheme", "port", "base", "path"}): the configured scheme
