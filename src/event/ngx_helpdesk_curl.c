@@ -265,6 +265,7 @@ ngx_helpdesk_curl_host(ngx_helpdesk_curl_req_t *req, ngx_str_t *host)
     size_t  len;
 
     if (req->host == NULL) {
+        ngx_str_set(host, "");
         return NGX_ERROR;
     }
 

@@ -228,7 +228,9 @@ ngx_helpdesk_curl_resolve(ngx_helpdesk_curl_req_t *req,
     ngx_str_t                 host;
     ngx_resolver_ctx_t       *ctx;
 
-    (void) ngx_helpdesk_curl_host(req, &host);
+    if (ngx_helpdesk_curl_host(req, &host) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /* an address: checked now, and again when the socket is opened */
     if (ngx_helpdesk_addr_text_refused(host.data, host.len, conf->allow, &why)
@@ -319,7 +321,12 @@ ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx)
     u_char                    addrs[1024], buf[2048];
 
     req->resolving = NULL;
-    (void) ngx_helpdesk_curl_host(req, &host);
+
+    if (ngx_helpdesk_curl_host(req, &host) != NGX_OK) {
+        ngx_resolve_name_done(ctx);
+        ngx_helpdesk_curl_fail(req, CURLE_COULDNT_RESOLVE_HOST, NULL);
+        return;
+    }
 
     if (ctx->state) {
         ngx_snprintf((u_char *) req->error, CURL_ERROR_SIZE - 1,

@@ -74,15 +74,35 @@ static ngx_int_t
 ngx_http_helpdesk_log_uri(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    u_char                        *p, *buf;
-    size_t                         len;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_helpdesk_loc_conf_t  *hlcf;
+    ngx_str_t  out;
 
     if (r->uri.len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
+
+    if (ngx_http_helpdesk_log_redact(r, 1, &out) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->data = out.data;
+    v->len = out.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_log_redact(ngx_http_request_t *r, ngx_flag_t args,
+    ngx_str_t *out)
+{
+    u_char                        *p, *buf;
+    size_t                         len;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
 
     /* a redaction is never longer than 10 bytes for every 1 it replaces */
     len = (r->uri.len + r->args.len) * (sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1)
@@ -111,17 +131,14 @@ ngx_http_helpdesk_log_uri(ngx_http_request_t *r, ngx_http_variable_value_t *v,
                                        r->uri.data + r->uri.len);
     }
 
-    if (r->args.len) {
+    if (args && r->args.len) {
         *p++ = '?';
         p = ngx_http_helpdesk_log_args(p, r->args.data,
                                        r->args.data + r->args.len);
     }
 
-    v->data = buf;
-    v->len = p - buf;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    out->data = buf;
+    out->len = p - buf;
 
     return NGX_OK;
 }

@@ -32,6 +32,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_helpdesk_request.h"
+#include "ngx_http_helpdesk_log.h"
 #include "http/ngx_helpdesk_http.h"
 
 
@@ -652,8 +653,20 @@ ngx_http_helpdesk_req_refused(ngx_http_request_t *r, ngx_uint_t status,
 
     if (ngx_http_helpdesk_req_refusals >= NGX_HTTP_HELPDESK_REFUSALS_INFLIGHT)
     {
+        /*
+         * counted here only: the next row sent may be another tenant's,
+         * which must not carry this one's refusals
+         */
         ngx_http_helpdesk_req_refusals_skipped++;
         return;
+    }
+
+    if (ngx_http_helpdesk_req_refusals_skipped) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "helpdesk: %ui refusals not recorded while %ui were "
+                      "being written", ngx_http_helpdesk_req_refusals_skipped,
+                      (ngx_uint_t) NGX_HTTP_HELPDESK_REFUSALS_INFLIGHT);
+        ngx_http_helpdesk_req_refusals_skipped = 0;
     }
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
@@ -694,7 +707,14 @@ ngx_http_helpdesk_req_refused(ngx_http_request_t *r, ngx_uint_t status,
     (void) ngx_helpdesk_pg_param(q, pool, &req->key_prefix);
     (void) ngx_helpdesk_pg_param(q, pool, req->ip.len ? &req->ip : NULL);
     (void) ngx_helpdesk_pg_param(q, pool, &r->method_name);
-    (void) ngx_helpdesk_pg_param(q, pool, &r->uri);
+
+    /* the path as the access log shows it: tokens in it are redacted */
+    if (ngx_http_helpdesk_log_redact(r, 0, &v) != NGX_OK) {
+        v = r->uri;
+        v.len = ngx_min(v.len, 1);
+    }
+
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
 
     v.data = p;
     v.len = ngx_sprintf(p, "%ui", status) - p;
@@ -705,12 +725,9 @@ ngx_http_helpdesk_req_refused(ngx_http_request_t *r, ngx_uint_t status,
     v.len = ngx_strlen(reason);
     (void) ngx_helpdesk_pg_param(q, pool, &v);
 
-    v.data = p;
-    v.len = ngx_sprintf(p, "%ui", 1 + ngx_http_helpdesk_req_refusals_skipped)
-            - p;
+    ngx_str_set(&v, "1");
     (void) ngx_helpdesk_pg_param(q, pool, &v);
 
-    ngx_http_helpdesk_req_refusals_skipped = 0;
     ngx_http_helpdesk_req_refusals++;
 
     ngx_helpdesk_pg_run(q);

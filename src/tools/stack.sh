@@ -12,7 +12,7 @@
 #   stack.sh provider-key DIR FILE
 #                              install the hosting provider's key (the file
 #                              helpdesk_provider_key_file names) in the
-#                              database, as its SHA-256: the entry points
+#                              database, as SHA-256(SHA-256(key)): the entry points
 #                              that look across tenants require it
 #   stack.sh psql DIR [args]   psql as the superuser
 #
@@ -187,7 +187,7 @@ provider-key)
     [ -n "$key" ] || { echo "$file: no key" >&2; exit 1; }
     hash=$(printf '%s' "$key" | sha256sum | cut -c1-64)
     psql_su -d helpdesk -c "INSERT INTO helpdesk_meta.module_keys (name, key_hash)
-        VALUES ('provider', '\\x$hash'::bytea)
+        VALUES ('provider', sha256('\\x$hash'::bytea))
         ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, set_at = now()"
     ;;
 

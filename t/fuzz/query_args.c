@@ -27,6 +27,11 @@ static const ngx_http_helpdesk_portal_op_t  ngx_fuzz_ops[] = {
       NGX_HTTP_HELPDESK_FLOW_CSV, { NULL, NULL } }
 };
 
+static const ngx_http_helpdesk_app_t  ngx_fuzz_app = {
+    NGX_HTTP_HELPDESK_SESSION_PORTAL, ngx_string("hd_session"),
+    NULL, NULL, NULL, NULL, NULL, ngx_fuzz_ops
+};
+
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -105,6 +110,7 @@ ngx_fuzz_portal(ngx_pool_t *pool, const uint8_t *data, size_t size,
     ctx->req.r = r;
     ctx->req.hlcf = &ngx_fuzz_hlcf;
     ctx->op = op;
+    ctx->app = &ngx_fuzz_app;
     ngx_str_set(&ctx->req.host, "demo.localhost");
     ngx_str_set(&ctx->params[0], "general");
     ngx_str_set(&ctx->params[1], "reset-password");

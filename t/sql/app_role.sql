@@ -11,7 +11,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
                                                    'whatsapp', 'portal', 'console'))
-  + 44);
+  + 45);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -65,7 +65,10 @@ DELETE FROM helpdesk_meta.module_keys;
 SELECT is(hdtest.error_of($$SELECT api.provider_call(sha256('hdp_provider'::bytea), 'tenant.list', NULL, '{}')$$) ->> 'message',
           'the provider key is not installed in the database (stack.sh provider-key, see docs/operations.md)',
           'provider: with no key installed, nothing (and says why)');
-INSERT INTO helpdesk_meta.module_keys (name, key_hash) VALUES ('provider', sha256('hdp_provider'::bytea));
+INSERT INTO helpdesk_meta.module_keys (name, key_hash) VALUES ('provider', sha256(sha256('hdp_provider'::bytea)));
+SELECT is(hdtest.error_of(format('SELECT api.provider_call(%L::bytea, ''tenant.list'', NULL, ''{}'')',
+                                 (SELECT key_hash FROM helpdesk_meta.module_keys WHERE name = 'provider'))) ->> 'message',
+          'the provider key is not valid', 'provider: the stored value itself is no proof');
 SELECT is(hdtest.error_of('INSERT INTO helpdesk_meta.module_keys (name, key_hash) VALUES (''provider'', sha256(''x''::bytea))')
           ->> 'sqlstate', '42501', 'the app role cannot install a key of its own');
 
