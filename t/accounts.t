@@ -90,7 +90,7 @@ unlike $mallory->api(GET => '/export')->body, qr/10 milh/, "and the agents' repl
 my $boot = $mallory->api(GET => '/boot')->json;
 is $boot->{user}{email_verified}, Mojo::JSON::false, 'the page knows the address is not confirmed';
 like $t->psql(q{SELECT payload->>'text' FROM helpdesk.outbox WHERE event_type = 'email.verification'
-                AND payload->>'to' = 'ceo@victim.example'}), qr{/verify/[0-9a-f]{64}$},
+                AND payload->>'to' = 'ceo@victim.example'}), qr{/verify/[0-9a-f]{64}\n},
     'a link to confirm it went to the address (the outbox)';
 
 # hostile links
@@ -108,12 +108,40 @@ my ($vtoken) = $link =~ m{/verify/([0-9a-f]{64})$};
 my $on_globex = portal('globex.portal.test');
 is $on_globex->api(POST => "/verify/$vtoken")->code, 404, "another tenant's portal knows nothing of the link";
 my $anyone = portal();
-is $anyone->api(POST => "/verify/$vtoken")->code, 200, 'the link confirms the address, logged in or not';
-is $anyone->api(POST => "/verify/$vtoken")->code, 404, 'once';
-$mine = numbers($mallory);
-ok $mine->{$api_ticket->{number}}, 'once proven, tickets from other channels join the account';
-is $mallory->api(GET => '/boot')->json->{user}{email_verified}, Mojo::JSON::true, 'and the page says so';
-is $mallory->api(POST => '/verify')->code, 409, 'no new link for a confirmed address';
+my $click = $anyone->api(POST => "/verify/$vtoken");
+is $click->code, 401, "the owner's click, without the account's session, confirms nothing";
+is $click->json->{type}, 'https://nginx-helpdesk.org/problems/login-required', 'it asks to log in first';
+like $click->json->{detail}, qr/forgot password/, '... or to take the account over with a new password';
+ok !numbers($mallory)->{$api_ticket->{number}},
+    "so whoever signed up with the address still sees nothing of the owner's tickets";
+is $mallory->api(GET => '/boot')->json->{user}{email_verified}, Mojo::JSON::false, 'and the address is not confirmed';
+
+# the owner takes the account over: a reset proves the address and ends
+# every session of the account
+is $anyone->api(POST => '/reset', { email => 'ceo@victim.example' })->code, 202, 'the owner asks for a reset link';
+my ($otoken) = email_link('email.password_reset', 'ceo@victim.example') =~ m{/reset/([0-9a-f]{64})$};
+ok $otoken, 'which reaches their mailbox';
+is $anyone->api(POST => "/reset/$otoken", { password => 'owner-pass-123' })->code, 200, 'the owner chooses a password';
+is $mallory->api(GET => '/tickets')->code, 401, "the squatter's session is gone";
+my $owner = portal();
+is $owner->login('ceo@victim.example', 'owner-pass-123')->code, 200, 'the owner logs in';
+ok numbers($owner)->{$api_ticket->{number}}, 'and sees the tickets from other channels';
+is $owner->api(GET => '/boot')->json->{user}{email_verified}, Mojo::JSON::true, 'the address is confirmed';
+is $owner->api(POST => '/verify')->code, 409, 'no new link for a confirmed address';
+is $owner->api(POST => "/verify/$vtoken")->code, 404, 'and the old link is spent';
+
+# a customer who signed up with their own address confirms it from their session
+my $dan = portal();
+is $dan->signup('dan@example.com', 'dan-pass-123', 'Dan')->code, 200, 'a customer signs up';
+my ($dtoken) = email_link('email.verification', 'dan@example.com') =~ m{/verify/([0-9a-f]{64})$};
+is $dan->api(POST => "/verify/$dtoken")->code, 200, 'and opens the link in their session';
+is $dan->api(POST => "/verify/$dtoken")->code, 404, 'once';
+is $dan->api(GET => '/boot')->json->{user}{email_verified}, Mojo::JSON::true, 'the address is confirmed';
+
+# guessing the current password from a session is limited like a login
+my @codes = map { $dan->api(POST => '/password', { current => "wrong-guess-$_", password => 'new-pass-12345' })->code } 1 .. 6;
+is "@codes[0 .. 4]", '422 422 422 422 422', 'wrong current passwords are refused';
+is $codes[5], 429, 'and past five of them the change is refused before any hashing';
 
 # a customer the helpdesk knows (by the API) proves the address with a reset link
 my $known = $ua->post($t->url('/v1/tickets') => $h => json => {

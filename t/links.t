@@ -169,6 +169,19 @@ my ($hook) = $res->res->json->{webhook_url} =~ m{(/whatsapp/.*)$};
 is $ua->post("http://127.0.0.1:$port$hook" => { Host => 'portal.test' } => json => {})->res->code, 200,
     'and the webhook answers there';
 
+# ... and when the admin connects it from a console on names of its own
+# (the REST API under the console's path): still the provider's name
+{
+    my %hd = (Host => 'acme.agents.test', 'X-CSRF-Token' => $agents->cookie('hd_csrf'));
+    my $tx = $agents->ua->build_tx(POST => $agents->url('/agent/_/rest/v1/whatsapp/connections') => \%hd
+        => json => { provider => '360dialog', display_phone_number => '+55 11 4000-4321',
+                     api_key => 'k', base_url => 'http://127.0.0.1:9' });
+    my $res2 = $agents->ua->start($tx)->res;
+    is $res2->code, 201, 'a number connected from the console on its own name';
+    like $res2->json->{webhook_url}, qr{^https://portal\.test:8443/whatsapp/[A-Za-z0-9_-]{32}$},
+        "its webhook URL is on the provider's name, not the console's";
+}
+
 # a server without a base domain: no name of ours to give, and no URL is
 # made up from the request
 {

@@ -929,7 +929,7 @@ BEGIN
 
     -- a tenant that requires a second factor: nothing else until it is set up
     IF console.console_totp_missing(t, u)
-       AND p_op NOT IN ('boot', 'login.result', 'logout', 'stream.open', 'totp.setup', 'totp.pending',
+       AND p_op NOT IN ('boot', 'login.result', 'logout', 'totp.setup', 'totp.pending',
                         'totp.enable',
                         'password.lookup', 'password.set') THEN
         PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',

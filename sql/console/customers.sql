@@ -172,6 +172,12 @@ BEGIN
     WHERE x.tenant_id = c.tenant_id AND x.user_id = c.user_id
     RETURNING * INTO c;
 
+    -- the links sent to the old address die with it
+    IF changed ? 'email' THEN
+        UPDATE helpdesk.password_resets SET used_at = now()
+        WHERE tenant_id = c.tenant_id AND user_id = c.user_id AND used_at IS NULL;
+    END IF;
+
     PERFORM tickets.audit(ctx, 'customer.update', 'user', c.user_id::text,
                            jsonb_build_object('changed', changed));
 

@@ -366,6 +366,13 @@ DECLARE
     lang   text := coalesce(args->>'language', 'pt-BR');
     invite boolean := coalesce((args->>'invite')::boolean, false);
 BEGIN
+    -- no name to link to (no verified domain, no base domain where the
+    -- request came): say so for every address alike, send nothing
+    IF portal.tenant_origin(t, args->'link') IS NULL THEN
+        PERFORM tickets.fail('HDCNF', 'no-link',
+            'this helpdesk has no address its links could point to; its provider must configure one');
+    END IF;
+
     SELECT * INTO u FROM helpdesk.users x
     WHERE x.tenant_id = t.tenant_id AND x.email = portal.norm_email(args->>'email')
       AND x.role = ANY (portal.app_roles(ctx)) AND x.status = 'active';
@@ -428,7 +435,13 @@ BEGIN
       AND x.purpose IN ('reset', 'invite')
     FOR UPDATE;
 
-    IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now() THEN
+    -- a link sent to an address the account no longer has is dead too:
+    -- whoever keeps the old mailbox must not set the password
+    IF r.user_id IS NULL OR r.used_at IS NOT NULL OR r.expires_at < now()
+       OR (r.email IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM helpdesk.users x
+               WHERE x.tenant_id = r.tenant_id AND x.user_id = r.user_id
+                 AND x.email = r.email)) THEN
         PERFORM tickets.fail('HDNFD', 'reset-link-invalid',
             'this link is not valid any more: links work once, for one hour; ask for a new one');
     END IF;
@@ -455,8 +468,7 @@ BEGIN
 
     -- every other link of the account dies with this one
     UPDATE helpdesk.password_resets SET used_at = now()
-    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND used_at IS NULL
-      AND purpose IN ('reset', 'invite');
+    WHERE tenant_id = r.tenant_id AND user_id = r.user_id AND used_at IS NULL;
 
     -- the link came through the address: that proves it (if it is still
     -- the account's address)
@@ -501,10 +513,14 @@ BEGIN
                                      WHEN 'en' THEN 'Confirm your email — '
                                      ELSE 'Confirme seu email — ' END || t.name,
                 'text', CASE lang
-                    WHEN 'es' THEN 'Para confirmar que esta dirección es suya, abra este enlace (vale dos días): '
-                    WHEN 'en' THEN 'To confirm this address is yours, open this link (it works for two days): '
-                    ELSE 'Para confirmar que este endereço é seu, abra este link (vale por dois dias): '
-                    END || link));
+                    WHEN 'es' THEN 'Para confirmar que esta dirección es suya, entre en su cuenta y abra este enlace (vale dos días): '
+                    WHEN 'en' THEN 'To confirm this address is yours, log in to your account and open this link (it works for two days): '
+                    ELSE 'Para confirmar que este endereço é seu, entre na sua conta e abra este link (vale por dois dias): '
+                    END || link || E'\n\n' || CASE lang
+                    WHEN 'es' THEN 'Si usted no creó esta cuenta, no abra el enlace: elija una contraseña nueva con «Olvidé mi contraseña» y la cuenta será suya.'
+                    WHEN 'en' THEN 'If you did not create this account, do not open the link: choose a new password with "Forgot password" and the account is yours.'
+                    ELSE 'Se você não criou esta conta, não abra o link: escolha uma senha nova em “Esqueci minha senha” e a conta passa a ser sua.'
+                    END));
 
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),
                            'portal.verification_sent', 'user', u.user_id::text);
@@ -534,8 +550,15 @@ BEGIN
 END
 $$;
 
--- The link came back: the address is the account's.
-CREATE OR REPLACE FUNCTION portal.portal_verify_done(ctx jsonb, t helpdesk.tenants, args jsonb)
+-- The link came back, opened in a session of the account it was made
+-- for: the address is the account's.  Only its session: whoever signed up
+-- with somebody else's address keeps a session, and the owner's click
+-- must not hand that session their tickets; the owner takes such an
+-- account over with a password reset, which proves the address and ends
+-- every session.
+DROP FUNCTION IF EXISTS portal.portal_verify_done(jsonb, helpdesk.tenants, jsonb);
+CREATE OR REPLACE FUNCTION portal.portal_verify_done(ctx jsonb, t helpdesk.tenants,
+    s helpdesk.users, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     r helpdesk.password_resets;
@@ -555,6 +578,12 @@ BEGIN
        OR r.email IS DISTINCT FROM u.email THEN
         PERFORM tickets.fail('HDNFD', 'verify-link-invalid',
             'this link is not valid any more: links work once, for two days; log in and ask for a new one');
+    END IF;
+
+    IF s.user_id IS DISTINCT FROM u.user_id THEN
+        PERFORM tickets.fail('HDUNA', 'login-required',
+            'log in to the account this address belongs to, then open the link again; '
+            'if you did not create that account, choose a new password with "forgot password" instead');
     END IF;
 
     UPDATE helpdesk.password_resets SET used_at = now()
@@ -1153,7 +1182,7 @@ BEGIN
         WHEN 'boot'            THEN portal.portal_boot(ctx, t, u)
         WHEN 'signup'          THEN portal.portal_signup(ctx, t, p_args)
         WHEN 'verify.request'  THEN portal.portal_verify_request(ctx, t, u, p_args)
-        WHEN 'verify.done'     THEN portal.portal_verify_done(ctx, t, p_args)
+        WHEN 'verify.done'     THEN portal.portal_verify_done(ctx, t, u, p_args)
         WHEN 'form'            THEN jsonb_build_object('body',
                                         jsonb_build_object('fields', portal.portal_form(t)))
         WHEN 'ticket.create'   THEN portal.portal_ticket_create(ctx, t, u, p_args)

@@ -175,7 +175,12 @@ ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_OK;      /* no webhook location: no URL to give */
     }
 
-    if (hlcf->base_domain.len == 0) {
+    /*
+     * the base domain as configured: under a console on names of its own
+     * (the REST API the console's pages call), base_domain is the
+     * console's, where no webhook is served; portal_domain keeps it
+     */
+    if (hlcf->portal_domain.len == 0) {
         /* no name of ours to give: no URL, rather than one from the Host */
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "helpdesk: no WhatsApp webhook URL to hand out without "
@@ -183,7 +188,7 @@ ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_OK;
     }
 
-    len = sizeof("https://") - 1 + hlcf->base_domain.len
+    len = sizeof("https://") - 1 + hlcf->portal_domain.len
           + sizeof(":65535") - 1 + hmcf->whatsapp_prefix.len;
 
     p = ngx_pnalloc(r->pool, len);
@@ -192,7 +197,7 @@ ngx_http_helpdesk_wa_webhook_base(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     last = ngx_sprintf(p, "%s://%V", hlcf->link_https ? "https" : "http",
-                       &hlcf->base_domain);
+                       &hlcf->portal_domain);
 
     if (hlcf->link_port) {
         last = ngx_sprintf(last, ":%ui", hlcf->link_port);

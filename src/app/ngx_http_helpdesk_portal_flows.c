@@ -156,9 +156,13 @@ ngx_http_helpdesk_portal_flow(ngx_http_helpdesk_portal_ctx_t *ctx)
             return;
         }
 
-        ngx_http_helpdesk_portal_call(ctx, "password.lookup", ctx->args,
-                                      ngx_http_helpdesk_portal_step_pg);
-        return;
+        /* guesses of the current password count like failed logins */
+        {
+            ngx_str_t  scope = ngx_string("password");
+
+            ngx_http_helpdesk_portal_limit(ctx, &scope, &ctx->user);
+            return;
+        }
 
     case NGX_HTTP_HELPDESK_FLOW_RESET_REQUEST:
         if (ngx_http_helpdesk_portal_field(ctx, "email", &email, 254)
@@ -284,6 +288,11 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
     case NGX_HTTP_HELPDESK_FLOW_SIGNUP:
     case NGX_HTTP_HELPDESK_FLOW_RESET_DONE:
         ngx_http_helpdesk_portal_hash(ctx, &ctx->secret);
+        return;
+
+    case NGX_HTTP_HELPDESK_FLOW_PASSWORD:
+        ngx_http_helpdesk_portal_call(ctx, "password.lookup", ctx->args,
+                                      ngx_http_helpdesk_portal_step_pg);
         return;
 
     case NGX_HTTP_HELPDESK_FLOW_TOTP_CONFIRM:

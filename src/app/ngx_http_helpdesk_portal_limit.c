@@ -9,8 +9,9 @@
  * and lower-cased (portal.app_account_key()), so " Ana@x" and "ana@x "
  * share one counter, on the tenant's base name as on its own domain.
  * Steps that carry no address count something as hard to vary: a reset
- * link's token, the signed-in user of a second-factor change.  Each flow
- * has counters of its own; the address's counter is shared by all.
+ * link's token, the signed-in user of a second-factor or password change.
+ * Each flow has counters of its own; the address's counter (an IPv6
+ * client's /64) is shared by all.
  */
 
 
@@ -116,7 +117,8 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_helpdesk_sha256(account->data, account->len, digest);
 
     k1 = ngx_pnalloc(r->pool, sizeof("hd:rl:a::") + scope->len + 64);
-    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:") + ctx->req.ip.len);
+    k2 = ngx_pnalloc(r->pool, sizeof("hd:rl:ip:::/64") + 16
+                              + ctx->req.ip.len);
     if (k1 == NULL || k2 == NULL) {
         ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -134,7 +136,19 @@ ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ctx->limit_keys[0].data = k1;
     ctx->limit_keys[0].len = p - k1;
 
-    p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->req.ip);
+    /* an IPv6 client is its /64: one host holds a whole one */
+    if (r->connection->sockaddr->sa_family == AF_INET6) {
+        struct sockaddr_in6  *sin6;
+
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+        p = ngx_sprintf(k2, "hd:rl:ip:");
+        p = ngx_hex_dump(p, sin6->sin6_addr.s6_addr, 8);
+        p = ngx_sprintf(p, "::/64");
+
+    } else {
+        p = ngx_sprintf(k2, "hd:rl:ip:%V", &ctx->req.ip);
+    }
+
     ngx_helpdesk_redis_arg(&ctx->rcmd, k2, p - k2);
     ctx->limit_keys[1].data = k2;
     ctx->limit_keys[1].len = p - k2;

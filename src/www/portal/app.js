@@ -240,7 +240,8 @@
                                link(boot.user ? '/tickets' : '/login?next=/tickets', t('home.mine'), '.button')]);
     }).catch(function (err) {
       view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.error', message(err)),
-                               link(boot.user ? '/tickets' : '/login', t('nav.home'))]);
+                               boot.user ? link('/tickets', t('nav.home'))
+                                         : link('/login?next=' + encodeURIComponent('/verify/' + token), t('login.submit'))]);
     });
   }
 
