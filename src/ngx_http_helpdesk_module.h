@@ -94,6 +94,13 @@ typedef struct {
 extern ngx_module_t  ngx_http_helpdesk_module;
 
 
+/* ngx_http_helpdesk_module_stores.c: where PostgreSQL and Redis are */
+char *ngx_http_helpdesk_postgres(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 /* ngx_http_helpdesk_module_apps.c: the apps' directives */
 char *ngx_http_helpdesk_portal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

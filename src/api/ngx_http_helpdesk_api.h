@@ -155,6 +155,10 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_route
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_webhook_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
+
+/* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
+void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_HELPDESK_API_H_INCLUDED_ */

@@ -213,6 +213,12 @@ void ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 /* ngx_http_helpdesk_portal_limit.c */
 void ngx_http_helpdesk_portal_account(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *email);
+/* ngx_http_helpdesk_portal_password.c: a password hashed, or checked */
+void ngx_http_helpdesk_portal_hash(ngx_http_helpdesk_portal_ctx_t *ctx,
+    ngx_str_t *password);
+void ngx_http_helpdesk_portal_check(ngx_http_helpdesk_portal_ctx_t *ctx,
+    const char *hash);
+
 void ngx_http_helpdesk_portal_limit(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *scope, ngx_str_t *account);
 
