@@ -517,9 +517,9 @@ BEGIN
                     WHEN 'en' THEN 'To confirm this address is yours, log in to your account and open this link (it works for two days): '
                     ELSE 'Para confirmar que este endereço é seu, entre na sua conta e abra este link (vale por dois dias): '
                     END || link || E'\n\n' || CASE lang
-                    WHEN 'es' THEN 'Si usted no creó esta cuenta, no abra el enlace: elija una contraseña nueva con «Olvidé mi contraseña» y la cuenta será suya.'
-                    WHEN 'en' THEN 'If you did not create this account, do not open the link: choose a new password with "Forgot password" and the account is yours.'
-                    ELSE 'Se você não criou esta conta, não abra o link: escolha uma senha nova em “Esqueci minha senha” e a conta passa a ser sua.'
+                    WHEN 'es' THEN 'Si usted no creó esta cuenta, no abra el enlace: elija una contraseña nueva con «¿Olvidó su contraseña?» y la cuenta será suya.'
+                    WHEN 'en' THEN 'If you did not create this account, do not open the link: choose a new password with "Forgot your password?" and the account is yours.'
+                    ELSE 'Se você não criou esta conta, não abra o link: escolha uma senha nova em “Esqueceu a senha?” e a conta passa a ser sua.'
                     END));
 
     PERFORM tickets.audit(ctx || jsonb_build_object('actor_type', 'user', 'actor_id', u.user_id),

@@ -239,9 +239,15 @@
       view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.ok', t('verify.done')),
                                link(boot.user ? '/tickets' : '/login?next=/tickets', t('home.mine'), '.button')]);
     }).catch(function (err) {
+      if (err && err.slug === 'login-required') {
+        /* only the account's own session proves the address */
+        view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.info', t('verify.login')),
+                                 h('p.links', link('/login?next=' + encodeURIComponent('/verify/' + token), t('login.submit')),
+                                   ' · ', link('/forgot', t('login.forgot')))]);
+        return;
+      }
       view(t('verify.title'), [h('h1', t('verify.title')), h('p.alert.error', message(err)),
-                               boot.user ? link('/tickets', t('nav.home'))
-                                         : link('/login?next=' + encodeURIComponent('/verify/' + token), t('login.submit'))]);
+                               link(boot.user ? '/tickets' : '/login', t('nav.home'))]);
     });
   }
 
