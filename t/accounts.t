@@ -21,6 +21,7 @@ use Digest::SHA qw(hmac_sha1);
 use Mojo::JSON qw(decode_json);
 use Mojo::Promise;
 use Mojo::UserAgent;
+use POSIX ();
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Portal;
 
@@ -389,6 +390,37 @@ for my $bad ('helpdesk_thread_pool default queue=1;', 'helpdesk_thread_pool defa
     my ($rc, $out) = $t3->nginx_test;
     isnt $rc, 0, "nginx -t refuses \"$bad\"";
     like $out, qr/helpdesk_thread_pool/, 'naming the directive';
+}
+
+# an account disabled while its login is being checked: the login is
+# refused (never "200 null"), and no session survives it, even once the
+# account is active again
+{
+    is portal()->signup('race@example.com', 'senha-segura-1', 'Race')->code, 200, 'an account for the race';
+    my ($bad, $kept) = (0, 0);
+    for my $delay (0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12) {
+        $t->psql(q{UPDATE helpdesk.users SET status = 'active' WHERE email = 'race@example.com'});
+        my $q = portal();
+        $q->get('/');
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            select undef, undef, undef, $delay;
+            $t->psql(q{UPDATE helpdesk.users SET status = 'disabled' WHERE email = 'race@example.com'});
+            POSIX::_exit(0);
+        }
+        my $res = $q->login('race@example.com', 'senha-segura-1');
+        waitpid $pid, 0;
+        $t->psql(q{UPDATE helpdesk.users SET status = 'active' WHERE email = 'race@example.com'});
+        if ($res->code == 200) {
+            $bad++ unless ($res->json // {})->{id};
+        } elsif ($res->code == 401) {
+            $kept++ if ($q->api(GET => '/boot')->json->{user} // {})->{id};
+        } else {
+            $bad++;
+        }
+    }
+    is $bad, 0, 'every login either succeeds with the user or is refused with 401';
+    is $kept, 0, 'and a refused one leaves no session behind';
 }
 
 $t->done;

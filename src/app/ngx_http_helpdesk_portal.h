@@ -213,6 +213,10 @@ void ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
 /* ngx_http_helpdesk_portal_limit.c */
 void ngx_http_helpdesk_portal_account(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *email);
+/* the 401 every refused login gets, whatever was wrong */
+void ngx_http_helpdesk_portal_login_refused(
+    ngx_http_helpdesk_portal_ctx_t *ctx);
+
 /* ngx_http_helpdesk_portal_password.c: a password hashed, or checked */
 void ngx_http_helpdesk_portal_hash(ngx_http_helpdesk_portal_ctx_t *ctx,
     ngx_str_t *password);

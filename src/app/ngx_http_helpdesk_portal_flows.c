@@ -477,6 +477,22 @@ ngx_http_helpdesk_portal_refused_file(ngx_str_t *name, ngx_str_t *type)
 }
 
 
+/*
+ * One answer for every refused login: an unknown account, a wrong
+ * password, a missing, wrong or used code (the console's form always
+ * offers the code's field), an account the database refused at the end
+ */
+void
+ngx_http_helpdesk_portal_login_refused(ngx_http_helpdesk_portal_ctx_t *ctx)
+{
+    ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
+        "invalid-credentials", "Unauthorized",
+        ctx->app->kind == NGX_HTTP_HELPDESK_SESSION_CONSOLE
+        ? "the email, the password or the code is not right"
+        : "the email or the password is not right");
+}
+
+
 /* after a portal_call() of a flow */
 void
 ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
@@ -538,16 +554,19 @@ ngx_http_helpdesk_portal_step_pg(ngx_http_helpdesk_portal_ctx_t *ctx,
         if (PQgetisnull(res, 0, 0) || !known
             || ctx->step != NGX_HTTP_HELPDESK_STEP_LOGGED_IN)
         {
-            /*
-             * One answer for every refusal: an unknown account, a wrong
-             * password, a missing, wrong or used code (the console's
-             * form always offers the code's field)
-             */
-            ngx_http_helpdesk_portal_problem(ctx, NGX_HTTP_UNAUTHORIZED,
-                "invalid-credentials", "Unauthorized",
-                ctx->app->kind == NGX_HTTP_HELPDESK_SESSION_CONSOLE
-                ? "the email, the password or the code is not right"
-                : "the email or the password is not right");
+            if (ctx->step == NGX_HTTP_HELPDESK_STEP_LOGGED_IN
+                && ctx->session_key.len)
+            {
+                /*
+                 * refused once the session was made (the account was
+                 * disabled meanwhile): the session goes first
+                 */
+                ctx->step = NGX_HTTP_HELPDESK_STEP_REFUSED;
+                ngx_http_helpdesk_portal_session_del(ctx);
+                return;
+            }
+
+            ngx_http_helpdesk_portal_login_refused(ctx);
             return;
         }
 

@@ -383,6 +383,12 @@ ngx_http_helpdesk_portal_session_deleted(ngx_helpdesk_redis_cmd_t *cmd,
         return;
     }
 
+    /* a login refused at its last step: its session is gone, now the 401 */
+    if (ctx->op->flow == NGX_HTTP_HELPDESK_FLOW_LOGIN) {
+        ngx_http_helpdesk_portal_login_refused(ctx);
+        return;
+    }
+
     ngx_http_helpdesk_portal_finalize(ctx,
         ngx_helpdesk_http_send(ctx->req.r, NGX_HTTP_NO_CONTENT,
                                "application/json", NULL, 0));
