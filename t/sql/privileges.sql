@@ -26,7 +26,7 @@ SELECT is((SELECT count(*)::int FROM pg_tables t
 -- schemas
 SELECT ok(has_schema_privilege('helpdesk_app', 'api', 'USAGE'), 'the app role may use schema api');
 SELECT ok(NOT has_schema_privilege('helpdesk_app', 'helpdesk', 'USAGE'), 'but not schema helpdesk');
-SELECT is((SELECT array_agg(n ORDER BY n) FROM unnest(ARRAY['tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console']) n
+SELECT is((SELECT array_agg(n ORDER BY n) FROM unnest(ARRAY['tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat']) n
            WHERE has_schema_privilege('helpdesk_app', n, 'USAGE')), NULL,
           'nor any concern''s schema');
 SELECT ok(NOT has_schema_privilege('helpdesk_app', 'api', 'CREATE'), 'and cannot create in api');

@@ -1,0 +1,100 @@
+/*
+ * Website chat: what the transports (a WebSocket, or server-sent events
+ * plus POST where a network blocks WebSocket) and the conversations
+ * (Redis streams, the queue, agents, the record in PostgreSQL) say to
+ * each other.
+ *
+ * A transport authenticates the client while it is still an HTTP request
+ * (the tenant and its widget settings, the Origin, a visitor or an agent's
+ * console session), then hands the conversations layer a peer.  From then
+ * on the conversations layer sees only peers and complete, valid UTF-8
+ * text messages (one JSON document each, docs/chat-protocol.md); the
+ * transport sees only JSON documents to deliver, in order, and a request
+ * to close with a code and a reason.
+ *
+ * Lifetimes: a peer is the transport's.  The transport calls gone() once,
+ * when the connection ends for any reason, and frees the peer after gone()
+ * returns; the conversations layer must drop every pointer to it in
+ * gone() (its timers, its Redis commands, its place in the local socket
+ * table).  Neither side calls the other re-entrantly from inside a call
+ * it received: work that would do so is posted.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_CHAT_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_CHAT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_HELPDESK_CHAT_VISITOR   1
+#define NGX_HTTP_HELPDESK_CHAT_AGENT     2
+
+/* close codes (RFC 6455 section 7.4) the conversations layer may use */
+#define NGX_HTTP_HELPDESK_CHAT_NORMAL        1000
+#define NGX_HTTP_HELPDESK_CHAT_GOING_AWAY    1001
+#define NGX_HTTP_HELPDESK_CHAT_POLICY        1008
+#define NGX_HTTP_HELPDESK_CHAT_TOO_BIG       1009
+#define NGX_HTTP_HELPDESK_CHAT_INTERNAL      1011
+#define NGX_HTTP_HELPDESK_CHAT_TRY_LATER     1013
+
+
+typedef struct ngx_http_helpdesk_chat_peer_s  ngx_http_helpdesk_chat_peer_t;
+
+typedef ngx_int_t (*ngx_http_helpdesk_chat_send_pt)(
+    ngx_http_helpdesk_chat_peer_t *peer, u_char *data, size_t len);
+typedef void (*ngx_http_helpdesk_chat_close_pt)(
+    ngx_http_helpdesk_chat_peer_t *peer, ngx_uint_t code, const char *reason);
+
+
+struct ngx_http_helpdesk_chat_peer_s {
+    /* set by the transport before open() */
+    ngx_uint_t                       role;       /* VISITOR or AGENT */
+    u_char                           tenant[36]; /* tenant id (uuid text) */
+    ngx_str_t                        slug;
+    ngx_str_t                        settings;   /* the widget's, JSON */
+    u_char                           user[36];   /* agent's user id */
+    ngx_str_t                        agent_name;
+    ngx_str_t                        origin;
+    ngx_str_t                        ip;
+    ngx_str_t                        user_agent;
+    ngx_str_t                        language;   /* Accept-Language */
+    size_t                           max_message;
+    ngx_pool_t                      *pool;       /* lives as long as the peer */
+    ngx_log_t                       *log;
+
+    /*
+     * Queues a JSON document for the client, copied: NGX_OK, or NGX_ERROR
+     * when the peer is closing or past its output cap (the transport then
+     * closes it with 1008 and calls gone() later, from its own event).
+     */
+    ngx_http_helpdesk_chat_send_pt   send;
+    /* Starts the close handshake; gone() follows. */
+    ngx_http_helpdesk_chat_close_pt  close;
+
+    /* the conversations layer's own state for this peer */
+    void                            *session;
+    /* the transport's */
+    void                            *transport;
+};
+
+
+/* ngx_http_helpdesk_chat_session.c: the conversations layer */
+
+/*
+ * A transport has a peer: NGX_OK, or NGX_ERROR (the transport closes it
+ * with 1011 and does not call gone()).
+ */
+ngx_int_t ngx_http_helpdesk_chat_open(ngx_http_helpdesk_chat_peer_t *peer);
+
+/* One complete text message from the client, valid UTF-8. */
+void ngx_http_helpdesk_chat_receive(ngx_http_helpdesk_chat_peer_t *peer,
+    u_char *data, size_t len);
+
+/* The connection is gone; the peer is freed after this returns. */
+void ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer);
+
+
+#endif /* _NGX_HTTP_HELPDESK_CHAT_H_INCLUDED_ */
