@@ -62,6 +62,15 @@ struct ngx_http_helpdesk_chat_peer_s {
     ngx_str_t                        user_agent;
     ngx_str_t                        language;   /* Accept-Language */
     size_t                           max_message;
+    /*
+     * Server-sent events and POST (where a network blocks WebSocket): the
+     * visitor's token comes with the request, not in a "hello".  A oneshot
+     * peer carries one client message (a POST): the conversations layer
+     * answers it with exactly one document (its ack or error), then the
+     * transport ends the peer.
+     */
+    ngx_str_t                        visitor;
+    unsigned                         oneshot:1;
     ngx_pool_t                      *pool;       /* lives as long as the peer */
     ngx_log_t                       *log;
 
