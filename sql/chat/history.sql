@@ -97,29 +97,30 @@ BEGIN
 END
 $$;
 
--- The cursor of a list: where the last page ended (its oldest start and id).
+-- The cursor of a list: where the last page ended (its oldest start and
+-- id), in 25 bytes: a version, the start in microseconds, the id.
 CREATE OR REPLACE FUNCTION chat.cursor_encode(at timestamptz, id uuid) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT translate(encode(convert_to('c2:' || (extract(epoch FROM at) * 1000000)::bigint
-                                       || ':' || id, 'UTF8'), 'base64'), '+/=', '-_')
+    SELECT translate(encode(decode('c2' || lpad(to_hex((extract(epoch FROM at) * 1000000)::bigint), 16, '0')
+                                   || replace(id::text, '-', ''), 'hex'), 'base64'), '+/=', '-_')
 $$;
 
 CREATE OR REPLACE FUNCTION chat.cursor_decode(c text, OUT at timestamptz, OUT id uuid)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    s      text;
-    m      text[];
+    b      bytea;
+    us     bigint;
     padded text := translate(c, '-_', '+/');
 BEGIN
     padded := padded || repeat('=', (4 - length(padded) % 4) % 4);
-    s := convert_from(decode(padded, 'base64'), 'UTF8');
-    m := regexp_match(s, '^c2:([0-9]{1,18}):([0-9a-f-]{36})$');
-    IF m IS NULL THEN
+    b := decode(padded, 'base64');
+    IF length(b) <> 25 OR get_byte(b, 0) <> 194 THEN
         RAISE EXCEPTION 'bad cursor';
     END IF;
-    at := timestamptz 'epoch' + ((m[1]::bigint / 1000000) || ' seconds')::interval
-          + ((m[1]::bigint % 1000000) || ' microseconds')::interval;
-    id := m[2]::uuid;
+    us := ('x' || encode(substring(b FROM 2 FOR 8), 'hex'))::bit(64)::bigint;
+    at := timestamptz 'epoch' + ((us / 1000000) || ' seconds')::interval
+          + ((us % 1000000) || ' microseconds')::interval;
+    id := encode(substring(b FROM 10 FOR 16), 'hex')::uuid;
 EXCEPTION WHEN OTHERS THEN
     PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
                          chat.err('cursor', 'is not a cursor this API returned'));
