@@ -212,6 +212,12 @@ static const ngx_helpdesk_http_sqlstate_t  ngx_helpdesk_http_sqlstates[] = {
     { "HDLIM", NGX_HTTP_TOO_MANY_REQUESTS, "Too Many Requests",
       "rate-limited", NULL },
 
+    /* text no client may send: bytes that are not UTF-8, a NUL */
+    { "22021", NGX_HTTP_BAD_REQUEST, "Bad Request", "invalid-encoding",
+      "the request is not valid UTF-8" },
+    { "22P05", NGX_HTTP_BAD_REQUEST, "Bad Request", "invalid-encoding",
+      "the request holds a character that cannot be stored (NUL)" },
+
     /* statement_timeout */
     { "57014", NGX_HTTP_GATEWAY_TIME_OUT, "Gateway Timeout",
       "dependency-timeout", "postgresql did not answer in time" },
