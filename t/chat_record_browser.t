@@ -119,7 +119,7 @@ sql(qq{
         ('$acme->{id}', 'a0000000-0000-4000-8000-00000000c001', '1764480000001-0', 'message', 'bot', NULL,
          NULL, 'Estes artigos podem ajudar: Segunda via da fatura', '{}', now() - interval '2 days'),
         ('$acme->{id}', 'a0000000-0000-4000-8000-00000000c001', '1764480030000-0', 'event', 'system', NULL,
-         NULL, '', '{"event": "joined"}', now() - interval '2 days' + interval '30 seconds'),
+         NULL, '', '{"type": "joined", "agent": {"name": "Ana Admin"}}', now() - interval '2 days' + interval '30 seconds'),
         ('$acme->{id}', 'a0000000-0000-4000-8000-00000000c001', '1764480040000-0', 'message', 'agent', '$agent',
          'Ana Admin', 'Olá, Rita! Vou verificar a sua fatura.', '{}', now() - interval '2 days' + interval '40 seconds'),
         ('$acme->{id}', 'a0000000-0000-4000-8000-00000000c001', '1764480050000-0', 'note', 'agent', '$agent',

@@ -272,6 +272,7 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c  helpdesk.chat_conversations;
     tk helpdesk.tickets;
+    r  jsonb;
 BEGIN
     c := chat.conversation_find(args->>'id', true);
 
@@ -284,11 +285,11 @@ BEGIN
              WHERE t.tenant_id = c.tenant_id AND t.ticket_id = c.ticket_id));
     END IF;
 
-    PERFORM chat.convert(ctx, c.conversation_id);
+    -- {"ticket_id", "number", "created"}
+    r := chat.convert(ctx, c.conversation_id);
 
-    SELECT t.* INTO tk FROM helpdesk.chat_conversations x
-    JOIN helpdesk.tickets t ON t.tenant_id = x.tenant_id AND t.ticket_id = x.ticket_id
-    WHERE x.tenant_id = c.tenant_id AND x.conversation_id = c.conversation_id;
+    SELECT t.* INTO tk FROM helpdesk.tickets t
+    WHERE t.tenant_id = c.tenant_id AND t.ticket_id = (r->>'ticket_id')::uuid;
 
     RETURN jsonb_build_object('body', tickets.ticket_json(tk),
                               'location', '/v1/tickets/' || tk.ticket_id);

@@ -71,15 +71,19 @@
         }))] : null);
       var list = h('ol.history.transcript', { 'aria-label': t('c.chat.transcript') }, c.messages.map(function (m) {
         var kind = m.kind === 'note' ? 'internal' : m.kind === 'event' ? 'system' : 'by-' + m.author.type;
-        var name = m.author.name || t('c.chat.author.' + m.author.type);
+        var data = m.data || {};
+        var name = m.author.name || (data.agent && data.agent.name) || t('c.chat.author.' + m.author.type);
+        /* files: upload ids as the widget sent them, or their details */
+        var files = Array.isArray(data) ? data : Array.isArray(data.attachments) ? data.attachments : [];
         return h('li.event.' + kind,
           h('p.meta', h('strong', name), ' · ', h('time', { dateTime: m.created_at }, when(m.created_at)),
             m.kind === 'note' ? h('span.badge.internal', t('c.internal')) : null),
           m.kind === 'event'
-            ? h('p.body.muted', t('c.chat.event.' + ((m.data && m.data.event) || 'other'), { text: m.body }))
+            ? h('p.body.muted', HD.has('c.chat.event.' + (data.type || data.event))
+                ? t('c.chat.event.' + (data.type || data.event)) : m.body || t('c.chat.event.other', { text: '' }))
             : h('div.body', m.body),
-          (Array.isArray(m.data) ? m.data : []).map(function (a) {
-            return h('p.muted', '📎 ' + (a.filename || a.upload_id || ''));
+          files.map(function (a) {
+            return h('p.muted', '📎 ' + ((a && a.filename) || t('c.chat.file')));
           }));
       }));
       ui().view(t('c.chat.title'), [
