@@ -52,8 +52,11 @@
     return svg;
   }
 
+  /* chats wear the product's own icon, 💭 */
   function channelTag(channel) {
-    return h('span.channel.ch-' + channel, icon(channel), h('span', t('c.channel.' + channel)));
+    return h('span.channel.ch-' + channel,
+             channel === 'chat' ? h('span.chat-emoji', { 'aria-hidden': 'true' }, '💭') : icon(channel),
+             h('span', t('c.channel.' + channel)));
   }
 
   function badge(kind, value) {
@@ -96,9 +99,11 @@
 
   function title(text) {
     var n = Object.keys(unseen).length;
+    var chat = HD.chat ? HD.chat.notice() : '';
     pageTitle = text;
-    document.title = (n ? '(' + n + ') ' : '') + text;
+    document.title = (chat ? chat + ' · ' : n ? '(' + n + ') ' : '') + text;
   }
+  HD.console = { retitle: function () { title(pageTitle); } };
 
   document.addEventListener('visibilitychange', function () {
     if (!document.hidden) { unseen = {}; title(pageTitle); }
@@ -126,7 +131,8 @@
     } } }, [['pt-BR', 'Português'], ['es', 'Español'], ['en', 'English']].map(function (l) {
       return h('option', { value: l[0], selected: l[0] === HD.lang }, l[1]);
     }));
-    append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav, lang,
+    append(top, [h('span.brand', boot.tenant.name, h('span.app', t('c.title'))), nav,
+      u && HD.chat ? HD.chat.header() : null, lang,
       u ? h('button.link.keys-open', { type: 'button', 'aria-keyshortcuts': '?', on: { click: shortcuts } }, t('c.keys')) : null,
       u ? h('span.me', link('/account', u.name || u.email), ' · ', h('button.link', { type: 'button', on: { click: function () {
         api('POST', '/logout').then(function () { location.href = base + '/'; });
@@ -141,6 +147,7 @@
     if (!boot.user) return login();
     if (boot.user.totp_required && !boot.user.totp) return account(true);
     startStream();
+    if (HD.chat) HD.chat.start();
     if (p === '/' || p === '') return queue();
     if (p === '/new') return newTicket();
     if (p === '/customers') return customers();
@@ -332,7 +339,11 @@
       }
       count.textContent = t('c.count', { n: r.total });
       table.textContent = '';
-      if (!r.data.length) { table.appendChild(h('p.empty', t('c.empty'))); return; }
+      if (!r.data.length) {
+        table.appendChild(h('p.empty', t('c.empty')));
+        if (HD.chat) HD.chat.decorate();
+        return;
+      }
       var shown = {};
       r.data.forEach(function (tk) { shown[tk.number] = true; });
       Object.keys(picked).forEach(function (n) { if (!shown[n]) delete picked[n]; });
@@ -378,6 +389,7 @@
         if (focusKind === 'th.pick input') table.querySelector(focusKind).focus();
       }
       drawBulk();
+      if (HD.chat) HD.chat.decorate();
     }
 
     /* ---- bulk changes: the same status, priority or assignee for the chosen rows ---- */
@@ -437,7 +449,7 @@
     }
 
     function mark(i) {
-      var rows = table.querySelectorAll('tbody tr');
+      var rows = table.querySelectorAll('tbody:not(.chat-rows) tr');
       if (!rows.length) return;
       selected = Math.max(0, Math.min(i, rows.length - 1));
       rows.forEach(function (r, j) { r.classList.toggle('selected', j === selected); });
@@ -449,7 +461,7 @@
         if (e.key === 'Escape') e.target.blur();
         return;
       }
-      var rows = table.querySelectorAll('tbody tr');
+      var rows = table.querySelectorAll('tbody:not(.chat-rows) tr');
       if (e.key === '/') { e.preventDefault(); search.focus(); }
       else if (e.key === 'j' || e.key === 'ArrowDown') { e.preventDefault(); mark(selected + 1); rows[selected] && rows[selected].querySelector('a').focus(); }
       else if (e.key === 'k' || e.key === 'ArrowUp') { e.preventDefault(); mark(selected - 1); rows[selected] && rows[selected].querySelector('a').focus(); }
