@@ -260,7 +260,7 @@
     if (typeof a.transfer_allowed === 'boolean') S.settings.transfer_allowed = a.transfer_allowed;
     if (typeof d.transfer_allowed === 'boolean') S.settings.transfer_allowed = d.transfer_allowed;
     if (d.groups) S.groups = d.groups;
-    if (d.agents) presence({ agents: d.agents });
+    if (Array.isArray(d.agents)) presence({ agents: d.agents });
     setConn('open');
     if (panel.hidden && !S.hidden) setHidden(false);
     (d.chats || []).forEach(adopt);
@@ -278,6 +278,10 @@
   function setQueue(list) {
     var now = Date.now(), fresh = [];
     S.queue = list.map(function (q) {
+      /* the short form: {c, w (queued at, ms), n (the visitor's name)} */
+      if (!q.conversation && q.c) {
+        q = { conversation: q.c, visitor: { name: q.n || '' }, since: q.w ? new Date(Number(q.w)).toISOString() : null };
+      }
       var old = S.queue.filter(function (o) { return o.conversation === q.conversation; })[0];
       var wait = q.waiting_seconds !== undefined ? q.waiting_seconds
                : q.since ? (now - new Date(q.since).getTime()) / 1000 : 0;
@@ -294,11 +298,13 @@
   }
 
   function offer(d) {
-    if (!d.conversation) return;
+    if (!d.conversation || (d.to && S.me && d.to !== S.me.id)) return;
     if (d.expires_in === 0 || d.withdrawn) {
       if (S.offer && S.offer.conversation === d.conversation) S.offer = null;
     } else {
-      S.offer = { conversation: d.conversation, visitor: d.visitor || {}, text: d.text || '',
+      var waiting = S.queue.filter(function (q) { return q.conversation === d.conversation; })[0];
+      S.offer = { conversation: d.conversation, visitor: Object.assign({}, waiting && waiting.visitor, d.visitor),
+                  text: d.text || (waiting && waiting.text) || '',
                   expires: Date.now() + (d.expires_in || 30) * 1000,
                   queued: S.queue.some(function (q) { return q.conversation === d.conversation; }) };
       S.heard[d.conversation] = true;
@@ -311,7 +317,8 @@
   }
 
   function presence(d) {
-    var list = d.agents || (d.agent ? [d.agent] : []);
+    if (typeof d.agent === 'string') d = { agent: { id: d.agent, name: d.name, status: d.status, load: d.load, limit: d.limit } };
+    var list = Array.isArray(d.agents) ? d.agents : d.agent ? [d.agent] : [];
     if (!d.agents && !d.agent && d.status) {
       S.status = d.status === 'available' ? 'available' : 'away';
       if (d.limit) S.limit = d.limit;
@@ -319,7 +326,7 @@
       notify();
       return;
     }
-    if (d.agents) S.agents = {};
+    if (Array.isArray(d.agents)) S.agents = {};
     list.forEach(function (a) {
       if (!a || !a.id) return;
       if (S.me && a.id === S.me.id) {
@@ -327,7 +334,10 @@
         if (a.limit) S.limit = a.limit;
         return;
       }
-      S.agents[a.id] = { id: a.id, name: a.name || '', status: a.status || 'away', load: a.load, limit: a.limit };
+      var old = S.agents[a.id] || {};
+      S.agents[a.id] = { id: a.id, name: a.name || old.name || '', status: a.status || 'away',
+                         load: a.load !== undefined ? a.load : a.chats !== undefined ? a.chats : old.load,
+                         limit: a.limit || old.limit };
     });
     if (d.groups) S.groups = d.groups;
     drawHeader();
@@ -782,13 +792,13 @@
       f.querySelectorAll('label')[1].htmlFor = 'chat-note-' + n;
     };
     c.drawTransfer();
-    el.transferBtn = h('button.secondary', { type: 'button', 'aria-expanded': 'false', on: { click: function () {
+    el.transferBtn = h('button.secondary.chat-transfer-btn', { type: 'button', 'aria-expanded': 'false', on: { click: function () {
       var open = el.transfer.hidden;
       el.transfer.hidden = !open;
       el.transferBtn.setAttribute('aria-expanded', open ? 'true' : 'false');
       if (open) { c.drawTransfer(); el.transfer.elements.to.focus(); }
     } } }, t('ch.transfer'));
-    el.convert = h('button.secondary', { type: 'button', on: { click: function () {
+    el.convert = h('button.secondary.chat-convert', { type: 'button', on: { click: function () {
       var k = send({ type: 'convert', conversation: c.id });
       if (k) { S.pending[k] = { kind: 'convert', conversation: c.id }; el.convert.disabled = true;
                setTimeout(function () { el.convert.disabled = false; }, 5000); }
@@ -798,11 +808,11 @@
       var k = send({ type: 'end', conversation: c.id });
       if (k) S.pending[k] = { kind: 'end', conversation: c.id };
     } } }, t('ch.end'));
-    el.close = h('button.secondary', { type: 'button', hidden: true, on: { click: function () { forget(c); } } }, t('ch.close'));
+    el.close = h('button.secondary.chat-close', { type: 'button', hidden: true, on: { click: function () { forget(c); } } }, t('ch.close'));
 
     el.root = h('section.chat-col', { 'aria-labelledby': 'chat-h-' + n, 'data-conversation': c.id, id: 'chat-' + n },
-      h('header.chat-head', h('div.chat-title', el.title, el.badge, el.ticket),
-        h('div.chat-actions', el.detailsBtn, el.transferBtn, el.convert, el.end, el.close)),
+      h('header.chat-head', h('div.chat-title', el.title, el.badge, el.ticket, el.detailsBtn),
+        h('div.chat-actions', el.transferBtn, el.convert, el.end, el.close)),
       el.transfer, el.details, el.alert, el.scroll, el.typing, el.form);
     el.root.addEventListener('focusin', function () { markRead(c); });
     el.root.addEventListener('pointerdown', function () { markRead(c); });
@@ -912,7 +922,7 @@
     cols = h('div.chat-cols');
     empty = h('p.chat-empty.muted');
     panel = h('aside.chat-panel#chat', { 'aria-label': t('ch.title'), hidden: true },
-      h('h1.sr-only', t('ch.title')), incoming, tabs, cols, empty,
+      h('h1.sr-only', t('ch.title')), incoming, empty, tabs, cols,
       h('div.sr-only#chat-live', { role: 'status', 'aria-live': 'polite' }));
   }
 
@@ -1059,6 +1069,7 @@
     });
     empty.textContent = n ? '' : t('ch.open.none');
     empty.hidden = !!n;
+    panel.classList.toggle('has-chats', !!n);
     drawTabs();
     S.order.forEach(function (conv) { markRead(S.chats[conv]); });
   }
