@@ -396,6 +396,10 @@
       notify();
     }
     if (p && p.kind === 'presence') drawHeader();
+    if (p && p.kind === 'transfer' && d.code === 'forbidden') {
+      S.settings.transfer_allowed = false;
+      S.order.forEach(function (x) { setStatus(S.chats[x], S.chats[x].status); closeTransfer(S.chats[x]); });
+    }
     var c = p && S.chats[p.conversation];
     if (c) { c.el.alert.textContent = text; c.el.alert.hidden = false; }
     else incomingAlert.textContent = text;
@@ -419,6 +423,7 @@
       S.queue = S.queue.filter(function (x) { return x.conversation !== c.id; });
       if (S.offer && S.offer.conversation === c.id) S.offer = null;
       build(c);
+      enrich(c, 0);
       if (!S.shown) S.shown = c.id;
     } else if (info.visitor) {
       c.visitor = info.visitor;
@@ -496,7 +501,7 @@
       if (!visible(c)) { c.unread += 1; drawTabs(); }
       markRead(c);
     }
-    if (d.type === 'message' && from === 'agent' && S.me && d.from.id === S.me.id && stored(d.id)) c.mine.push(d.id);
+    if (li.classList.contains('own') && stored(d.id)) c.mine.push(d.id);
     if (d.type === 'ended') setStatus(c, 'ended');
     if (d.type === 'converted') {
       setTicket(c, d.ticket || null);
@@ -540,7 +545,7 @@
       cls = d.type === 'note' ? 'note' : 'from-' + kind;
       if (kind === 'visitor' && !name) name = visitorName(c.visitor);
       if (kind === 'agent' && !name && S.me && f.id === S.me.id) name = S.me.name;
-      var own = kind === 'agent' && S.me && f.id === S.me.id;
+      var own = kind === 'agent' && S.me && (f.id ? f.id === S.me.id : f.name === S.me.name);
       var files = (d.attachments || []).map(function (a) {
         if (typeof a !== 'object') return null;
         var link = safeUrl(a.url) || (a.url && a.url.charAt(0) === '/' ? a.url : null);
@@ -828,6 +833,44 @@
     if (S.shown === c.id) S.shown = S.order[0] || null;
     c.el.root.remove();
     drawAll();
+  }
+
+  /*
+   * What the record knows of the visitor (the page, the browser, the
+   * language, the customer, earlier chats): the REST API's conversation,
+   * through the console's session.  The record is written in batches, so a
+   * chat just started may not be there yet: asked again a few times.
+   */
+  function enrich(c, tries) {
+    if (!HD.rest || !/^[0-9a-f-]{36}$/.test(c.id)) return;
+    HD.rest('GET', '/v1/chat/conversations/' + c.id).then(function (r) {
+      if (!S.chats[c.id]) return;
+      var v = Object.assign({}, c.visitor);
+      var rv = r.visitor || {};
+      ['name', 'email'].forEach(function (k) { if (!v[k] && rv[k]) v[k] = rv[k]; });
+      v.id = v.id || rv.id;
+      if (r.page && (r.page.url || r.page.title)) v.page = r.page;
+      if (r.language) v.language = r.language;
+      if (r.user_agent) v.user_agent = r.user_agent;
+      if (r.prechat && r.prechat.fields) v.fields = r.prechat.fields;
+      if (r.customer && r.customer.id) v.customer_id = r.customer.id;
+      c.visitor = v;
+      if (r.ticket && r.ticket.number && !c.ticket) setTicket(c, r.ticket);
+      if (!v.id) { drawVisitor(c); drawTabs(); return; }
+      return HD.rest('GET', '/v1/chat/conversations?limit=6&visitor=' + encodeURIComponent(v.id)).then(function (l) {
+        v.previous_chats = (l.data || []).filter(function (x) { return x.id !== c.id; }).map(function (x) {
+          return { conversation: x.id, started_at: x.started_at, status: x.status, ticket: x.ticket };
+        });
+      }).catch(function () {}).then(function () {
+        if (!S.chats[c.id]) return;
+        drawVisitor(c);
+        drawTabs();
+      });
+    }).catch(function (err) {
+      if (err && err.status === 404 && tries < 5 && S.chats[c.id]) {
+        setTimeout(function () { enrich(c, tries + 1); }, 2000 * (tries + 1));
+      }
+    });
   }
 
   /* the visitor: who, from where, with what, and before */
