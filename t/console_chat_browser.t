@@ -47,9 +47,12 @@ make_path($shots);
 }
 
 my $t = Helpdesk::Test->new->start_stack;
-my $chat_conf = -e "$Helpdesk::Test::TOP/src/chat/ngx_http_helpdesk_chat_http.c" ? 1 : 0;
+# the module's chat: the transport and the conversations layer, both there
+my $chat_conf = (-e "$Helpdesk::Test::TOP/src/chat/ngx_http_helpdesk_chat_http.c"
+                 && -e "$Helpdesk::Test::TOP/src/chat/ngx_http_helpdesk_chat_agent.c") ? 1 : 0;
 $t->start_nginx(http => 'helpdesk_base_domain portal.test;',
-                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
+                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }'
+                        . ($chat_conf ? ' location /chat/ { helpdesk_chat; } location /agent/_/chat/ { helpdesk_chat agent; }' : ''));
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
@@ -143,7 +146,7 @@ sub errors { my ($b) = @_; join "\n", @{ $b->script('return window.__errors') //
 my $b = browser(fake => 1, email => 'ana@acme.example', password => 'senha-de-admin-1');
 ok until_true(sub { @{ sent($b, 'hello') } }), 'the panel says hello';
 my $sock = $b->script('var s = window.__sockets[0]; return [s.url, s.protocolAsked]');
-is $sock->[0], "ws://acme.portal.test:$port/agent/_/chat/ws", "on the console's own chat endpoint";
+is $sock->[0], "ws://acme.portal.test:$port/agent/_/chat/v1/ws", "on the console's own chat endpoint";
 is $sock->[1], 'helpdesk.chat.v1', 'with the subprotocol';
 like sent($b, 'hello')->[0]{cid}, qr/^[A-Za-z0-9_-]{1,64}$/, 'with a client id';
 ok $b->script('return document.getElementById("chat").hidden'), 'no panel before the server answered';
@@ -397,4 +400,193 @@ SKIP: {
 
 $t->done;
 
-sub e2e { fail 'the end-to-end part is not written yet' }
+# ---------------------------------------------------------------------------
+# A chat client of the protocol (a visitor, or a second agent) on
+# Mojo::UserAgent's WebSocket; frames are read while the test waits for one
+# ---------------------------------------------------------------------------
+
+package ChatClient;
+use Mojo::UserAgent;
+use Mojo::IOLoop;
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $url, %h) = @_;
+    my $self = bless { frames => [], seen => 0, n => 0 }, $class;
+    $self->{ua} = Mojo::UserAgent->new(inactivity_timeout => 120);
+    $self->{ua}->cookie_jar($h{jar}) if $h{jar};
+    delete $h{jar};
+    $self->{ua}->websocket($url => \%h => ['helpdesk.chat.v1'] => sub {
+        my ($ua, $tx) = @_;
+        $self->{tx} = $tx;
+        return $self->{error} = $tx->res->code // 'no answer' unless $tx->is_websocket;
+        $tx->on(json => sub { push @{ $self->{frames} }, $_[1] });
+        $tx->on(finish => sub { $self->{closed} = $_[1] });
+    });
+    $self->spin(sub { $self->{tx} }, 10);
+    return $self;
+}
+
+sub ok { $_[0]{tx} && !$_[0]{error} && !$_[0]{closed} }
+
+sub spin {
+    my ($self, $cond, $timeout) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        my $r = $cond->();
+        return $r if $r;
+        my $id = Mojo::IOLoop->timer(0.05 => sub {});
+        Mojo::IOLoop->one_tick;
+        Mojo::IOLoop->remove($id);
+    }
+    return $cond->();
+}
+
+sub send {
+    my ($self, $o) = @_;
+    $o->{cid} //= 'c' . ++$self->{n};
+    $self->{tx}->send({ json => $o });
+    return $o->{cid};
+}
+
+# the next frame (after the last one taken) that matches
+sub frame {
+    my ($self, $match, $timeout) = @_;
+    return $self->spin(sub {
+        for my $i ($self->{seen} .. $#{ $self->{frames} }) {
+            my $f = $self->{frames}[$i];
+            next unless $match->($f);
+            $self->{seen} = $i + 1;
+            return $f;
+        }
+        return undef;
+    }, $timeout);
+}
+
+sub all { @{ $_[0]{frames} } }
+
+package main;
+
+sub e2e {
+    $t->psql(q{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled, max_chats_per_agent)
+               SELECT tenant_id, '{http://www.example.com}', false, 2 FROM helpdesk.tenants WHERE slug = 'acme'
+               ON CONFLICT (tenant_id) DO UPDATE SET allowed_origins = EXCLUDED.allowed_origins, bot_enabled = false,
+               max_chats_per_agent = 2});
+    my $visitor = sub {
+        my (%o) = @_;
+        my $v = ChatClient->new("ws://127.0.0.1:$port/chat/v1/ws?tenant=acme", Origin => 'http://www.example.com',
+                                'User-Agent' => $o{ua}, 'Accept-Language' => $o{lang});
+        ok $v->ok, "$o{name} opens a chat" or diag "answer: " . ($v->{error} // '');
+        $v->send({ type => 'hello', lang => $o{lang}, page => { url => $o{url}, title => $o{title},
+                                                                referrer => 'https://www.google.com/' } });
+        ok $v->frame(sub { $_[0]{type} eq 'welcome' }), 'and is welcome';
+        $v->send({ type => 'start', prechat => { name => $o{name}, email => $o{email} }, text => $o{text} });
+        my $ack = $v->frame(sub { $_[0]{type} eq 'ack' });
+        ok $ack && $ack->{conversation}, 'the first message stored, a conversation started' or diag explain [$v->all];
+        return ($v, $ack ? $ack->{conversation} : '');
+    };
+
+    # the agent's console, on the real chat
+    my $b = browser(email => 'ana@acme.example', password => 'senha-de-admin-1');
+    like $b->wait_for('.chat-status', 15, qr/Ausente|Disponível/) // '', qr/\d\/2 chats/, "the console's chat connects";
+    if ($b->script('return document.querySelector(".chat-switch").getAttribute("aria-checked")') eq 'false') {
+        $b->click('.chat-switch');
+    }
+    like $b->wait_for('.chat-switch', 10, qr/Disponível/) // '', qr/Disponível/, 'the agent is available';
+
+    # a second agent, on a WebSocket of his own
+    my $bc = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
+    $bc->login('bruno@acme.example', 'senha-de-agent-1');
+    my $bruno_ws = ChatClient->new("ws://127.0.0.1:$port/agent/_/chat/v1/ws", Host => "acme.portal.test:$port",
+                                   Origin => "http://acme.portal.test:$port", Cookie => 'hd_agent=' . $bc->cookie('hd_agent'));
+    ok $bruno_ws->ok, 'a second agent connects' or diag "answer: " . ($bruno_ws->{error} // '');
+    $bruno_ws->send({ type => 'hello', last => {} });
+    ok $bruno_ws->frame(sub { $_[0]{type} eq 'welcome' }), 'and is welcome';
+    my $away = $bruno_ws->send({ type => 'presence', status => 'away' });
+    ok $bruno_ws->frame(sub { $_[0]{type} eq 'ack' && $_[0]{cid} eq $away }), 'away, for now';
+
+    # Rita asks; the console shows her waiting, offers her to Ana
+    my ($rita, $c1) = $visitor->(name => 'Rita Souza', email => 'rita@example.com', lang => 'pt-BR',
+        url => 'https://www.example.com/precos', title => 'Preços', text => 'Minha fatura veio errada',
+        ua => 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36');
+    like $b->wait_for('#chat .chat-incoming', 15, qr/Rita/) // '', qr/Rita Souza/, 'the console sees her chat';
+    like $b->wait_for('.chat-offer', 15, qr/Aceitar/) // '', qr/Novo chat: Rita Souza/, 'offered to Ana';
+    like $b->title, qr/^\(1\) Novo chat — Rita Souza/, 'the title says so';
+    shot($b, 'console-chat-e2e-offer');
+    $b->click('.chat-offer .chat-accept');
+    like $b->wait_for('.chat-col', 15, qr/Minha fatura/) // '', qr/Minha fatura veio errada/, 'accepted: her message';
+    ok $rita->frame(sub { $_[0]{type} eq 'joined' }, 10), 'Rita is told Ana joined';
+    like $b->wait_for('.chat-visitor', 20, qr/Navegador/) // '', qr/Preços.*Chrome 120 no Windows/s,
+        "her page and browser, from the chat's record";
+
+    # typing and messages, both ways; read status both ways
+    $b->type('.chat-col textarea[name=text]', 'Olá Rita, vou verificar');
+    ok $rita->frame(sub { $_[0]{type} eq 'typing' && $_[0]{on} }, 10), "Rita sees Ana typing";
+    press($b, [keyDown => "\x{E007}"], [keyUp => "\x{E007}"]);
+    my $m = $rita->frame(sub { $_[0]{type} eq 'message' && ($_[0]{from}{kind} // '') eq 'agent' }, 10);
+    is $m && $m->{text}, 'Olá Rita, vou verificar', "Rita gets Ana's message";
+    like $b->wait_for('.chat-col .own .chat-state', 10, qr/enviada|entregue/) // '', qr/enviada|entregue/, 'sent';
+    $rita->send({ type => 'read', upto => $m->{id} }) if $m;
+    like $b->wait_for('.chat-col .own .chat-state', 10, qr/lida/) // '', qr/lida/, 'and read, in the console';
+    $rita->send({ type => 'typing', on => \1 });
+    like $b->wait_for('.chat-typing', 10, qr/\S/) // '', qr/Rita Souza está digitando/, "Ana sees Rita typing";
+    $rita->send({ type => 'message', text => 'Obrigada! É a fatura de novembro.' });
+    like $b->wait_for('.chat-col .chat-log', 10, qr/novembro/) // '', qr/fatura de novembro/, "Rita's answer";
+    ok $rita->frame(sub { $_[0]{type} eq 'status' && $_[0]{read} }, 10), 'which Ana read (the visitor is told)';
+
+    # a second chat, side by side
+    my ($carlos, $c2) = $visitor->(name => 'Carlos Lima', email => 'carlos@example.com', lang => 'es',
+        url => 'https://www.example.com/contato', title => 'Contato', text => '¿Tienen soporte en español?',
+        ua => 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0');
+    like $b->wait_for('.chat-offer', 15, qr/Carlos/) // '', qr/Carlos Lima/, 'the second chat is offered';
+    $b->click('.chat-offer .chat-accept');
+    ok until_true(sub { $b->script('return document.querySelectorAll(".chat-col:not([hidden])").length') == 2 }, 15),
+        'two chats side by side';
+    like $b->text('.chat-status'), qr/2\/2 chats/, 'the agent is at her limit';
+    like $b->wait_for('table.tickets tbody.chat-rows', 10, qr/Carlos/) // '', qr/Chat com Rita Souza.*Chat com Carlos Lima/s,
+        'both in the unified queue';
+    $b->wait_for('.chat-col:nth-child(2) .chat-visitor', 20, qr/Navegador/);
+    shot($b, 'console-chat-e2e-two');
+
+    # transfer Rita to Bruno, with a note
+    $bruno_ws->send({ type => 'presence', status => 'available' });
+    ok until_true(sub { $b->script(q{return [...document.querySelectorAll('.chat-col:nth-child(1) .chat-transfer option')]
+        .some(o => /Bruno/.test(o.textContent))}) || do { $b->click('.chat-col:nth-child(1) .chat-transfer-btn')
+        if $b->script('return document.querySelector(".chat-col:nth-child(1) .chat-transfer").hidden'); 0 } }, 15),
+        'Bruno is among the agents to transfer to';
+    $b->select('.chat-col:nth-child(1) .chat-transfer select[name=to]', "a:$bruno->{id}");
+    $b->type('.chat-col:nth-child(1) .chat-transfer textarea[name=note]', 'Fatura de novembro');
+    $b->click('.chat-col:nth-child(1) .chat-transfer button[type=submit]');
+    my $offer = $bruno_ws->frame(sub { $_[0]{type} eq 'offer' }, 15);
+    is $offer && $offer->{conversation}, $c1, 'Bruno is offered the chat';
+    $bruno_ws->send({ type => 'accept', conversation => $c1 });
+    my $note = $bruno_ws->frame(sub { $_[0]{type} eq 'note' }, 10);
+    is $note && $note->{text}, 'Fatura de novembro', "with Ana's note";
+    like $b->wait_for('.chat-col:nth-child(1) .chat-badge', 15, qr/Transferido/) // '', qr/Transferido/,
+        'the chat is no longer Ana\'s';
+
+    # convert Carlos's chat into a ticket
+    $b->click('.chat-col:nth-child(2) .chat-convert');
+    my $num = $b->wait_for('.chat-col:nth-child(2) .chat-ticket', 20, qr/TKT-/) // '';
+    like $num, qr/Chamado TKT-\d{6}/, 'the ticket number shows';
+    my ($number) = $num =~ /(TKT-\d{6})/;
+    ok $carlos->frame(sub { $_[0]{type} eq 'converted' }, 10), 'Carlos is told';
+    shot($b, 'console-chat-e2e-converted');
+    $b->get("$console/");
+    my $q = $b->wait_for('table.tickets', 15, qr/\Q$number\E/) // '';
+    like $q, qr/\Q$number\E/, 'the ticket is in the queue';
+    is $b->script(q{var r = [...document.querySelectorAll('table.tickets tbody:not(.chat-rows) tr')]
+        .find(r => r.innerText.indexOf(arguments[0]) >= 0); return r ? r.querySelector('.channel').innerText : ''}, $number),
+        "💭Chat", 'on the chat channel, with 💭';
+
+    # end
+    $b->wait_for('.chat-col:nth-child(2)', 10);
+    if ($b->script('return !document.querySelector(".chat-col:nth-child(2) .chat-end").hidden')) {
+        $b->script('window.confirm = function () { return true; }');
+        $b->click('.chat-col:nth-child(2) .chat-end');
+        ok $carlos->frame(sub { $_[0]{type} eq 'ended' }, 10), 'Carlos is told the chat ended';
+    }
+    like $b->wait_for('.chat-col:nth-child(2) .chat-badge', 10, qr/Encerrado|Virou/) // '', qr/Encerrado|Virou chamado/, 'over';
+    is errors($b), '', 'no errors on the page';
+    $b->quit;
+}

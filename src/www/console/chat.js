@@ -2,7 +2,7 @@
  * nginx-helpdesk agent console: the chat panel.
  *
  * One WebSocket per console (docs/chat-protocol.md, the agent's side, over
- * <console>/_/chat/ws with the console's session cookie).  The panel holds
+ * <console>/_/chat/v1/ws with the console's session cookie).  The panel holds
  * the agent's availability switch (in the header), the chats waiting and
  * the one offered to this agent, and the agent's open chats side by side
  * (tabs where the window is too narrow), each with its transcript, the
@@ -150,7 +150,7 @@
   /* ---------- the connection ---------- */
 
   function url() {
-    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + base + '/_/chat/ws';
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + base + '/_/chat/v1/ws';
   }
 
   function connect() {
