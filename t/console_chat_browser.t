@@ -337,17 +337,31 @@ my $cv = until_true(sub { sent($b, 'convert')->[0] });
 is $cv->{conversation}, $c2, 'Create ticket sends convert';
 push_frame($b, { type => 'converted', id => '1764480001200-0', conversation => $c2, ticket => { number => $tk->{number} } });
 like $b->wait_for('.chat-col:nth-child(2) .chat-ticket', 5, qr/TKT/) // '', qr/Chamado \Q$tk->{number}\E/, 'the ticket number shows';
+like $b->text('.chat-col:nth-child(2) .chat-badge'), qr/Virou chamado/, 'the chat became a ticket';
+ok $b->script('return document.querySelector(".chat-col:nth-child(2) .chat-compose").hidden'), 'and is over';
 shot($b, "console-chat-converted");
 
 # the end, by the agent
+my $c3 = '55555555-5555-4555-8555-555555555555';
+push_frame($b, { type => 'queue', id => '~18', queue => [{ conversation => $c3, visitor => { name => 'Paula' }, waiting_seconds => 3 }] });
+$b->wait_for('.chat-waiting', 5, qr/Paula/);
+$b->click('.chat-wait .chat-accept');
+$acc = until_true(sub { sent($b, 'accept')->[-1]{conversation} eq $c3 ? sent($b, 'accept')->[-1] : undef });
+push_frame($b, { type => 'ack', id => '~19', cid => $acc->{cid} });
+push_frame($b, { type => 'message', id => '1764480001250-0', conversation => $c3, from => { kind => 'visitor', name => 'Paula' },
+                 text => 'Oi', attachments => ['66666666-6666-4666-8666-666666666666'] });
+like $b->wait_for('.chat-col[data-conversation="' . $c3 . '"]', 5, qr/Oi/) // '', qr/Oi.*Anexo/s, "a visitor's attachment is shown as one";
 $b->script('window.confirm = function () { return true; }');
-$b->click('.chat-col:nth-child(2) .chat-end');
+$b->click('.chat-col[data-conversation="' . $c3 . '"] .chat-end');
 my $end = until_true(sub { sent($b, 'end')->[0] });
-is $end->{conversation}, $c2, 'End sends end';
-push_frame($b, { type => 'ended', id => '1764480001300-0', conversation => $c2, by => 'agent' });
-like $b->wait_for('.chat-col:nth-child(2)', 5, qr/O atendente encerrou/) // '', qr/Encerrado/, 'the chat is over';
+is $end->{conversation}, $c3, 'End sends end';
+push_frame($b, { type => 'ended', id => '1764480001300-0', conversation => $c3, by => 'agent' });
+like $b->wait_for('.chat-col[data-conversation="' . $c3 . '"]', 5, qr/O atendente encerrou/) // '', qr/Encerrado/, 'the chat is over';
 like $b->text('.chat-status'), qr/0\/3 chats/, 'the load is zero';
 is $b->script('return document.querySelectorAll("tbody.chat-rows tr").length'), 0, 'and the queue lists no chat';
+$b->click('.chat-col[data-conversation="' . $c3 . '"] .chat-close');
+ok until_true(sub { !$b->script('return document.querySelector(".chat-col[data-conversation=\"' . $c3 . '\"]")') }),
+    'Close takes an ended chat away';
 
 # the ticket link goes to the console's ticket view
 $b->click('.chat-col:nth-child(2) .chat-ticket a');

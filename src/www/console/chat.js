@@ -440,11 +440,11 @@
     if (!c.last || cmp(id, c.last) > 0) c.last = id;
   }
 
-  /* a converted chat goes on (the visitor may still write); an ended or
-     transferred one is the agent's to close */
+  /* an ended, converted or transferred chat is over for this agent: it
+     stays on screen until the agent closes it */
   function setStatus(c, status) {
     c.status = status;
-    c.ended = status === 'ended' || status === 'transferred';
+    c.ended = status === 'ended' || status === 'transferred' || status === 'converted';
     if (c.el) {
       c.el.root.classList.toggle('ended', c.ended);
       c.el.badge.textContent = t('ch.status.' + status);
@@ -502,10 +502,10 @@
       markRead(c);
     }
     if (li.classList.contains('own') && stored(d.id)) c.mine.push(d.id);
-    if (d.type === 'ended') setStatus(c, 'ended');
+    if (d.type === 'ended' && c.status !== 'converted') setStatus(c, 'ended');
     if (d.type === 'converted') {
       setTicket(c, d.ticket || null);
-      if (c.status !== 'ended') setStatus(c, 'converted');
+      setStatus(c, 'converted');
     }
     if (d.type === 'transferred' && d.to && S.me) {
       var toMe = (d.to.id || d.to.agent) === S.me.id;
@@ -547,7 +547,8 @@
       if (kind === 'agent' && !name && S.me && f.id === S.me.id) name = S.me.name;
       var own = kind === 'agent' && S.me && (f.id ? f.id === S.me.id : f.name === S.me.name);
       var files = (d.attachments || []).map(function (a) {
-        if (typeof a !== 'object') return null;
+        if (typeof a === 'string') return h('li', '📎 ', t('ch.attachment'));
+        if (!a || typeof a !== 'object') return null;
         var link = safeUrl(a.url) || (a.url && a.url.charAt(0) === '/' ? a.url : null);
         return h('li', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, a.filename || a.name || '…')
                             : (a.filename || a.name || '…'), a.size ? ' (' + HD.size(a.size) + ')' : '');
@@ -957,7 +958,7 @@
     header = h('div.chat-status', { role: 'group', 'aria-label': t('ch.title') }, sw, load, conn, toggle);
 
     incomingAlert = h('p.chat-incoming-alert', { role: 'status' });
-    offerBox = h('div.chat-offer-box', { 'aria-live': 'assertive' });
+    offerBox = h('div.chat-offer-box');
     waitList = h('ul.chat-waiting');
     waitHead = h('h2.chat-sub');
     incoming = h('section.chat-incoming', { 'aria-label': t('ch.incoming') }, offerBox, waitHead, waitList, incomingAlert);
