@@ -83,6 +83,18 @@ window.addEventListener('error', function (e) { window.__errors.push(String(e.me
 window.addEventListener('unhandledrejection', function (e) { window.__errors.push('rejection: ' + String(e.reason)); });
 (function () { var ce = console.error; console.error = function () {
   window.__errors.push([].map.call(arguments, String).join(' ')); return ce.apply(console, arguments); }; })();
+/* what the server says, kept for a test that fails to show */
+window.__recv = [];
+(function () {
+  var WS = window.WebSocket;
+  if (!WS) return;
+  window.WebSocket = function (url, proto) {
+    var ws = new WS(url, proto);
+    ws.addEventListener('message', function (e) { window.__recv.push(String(e.data).slice(0, 600)); });
+    return ws;
+  };
+  window.WebSocket.prototype = WS.prototype;
+})();
 JS
 my $fake_ws = <<'JS';
 window.__sent = []; window.__sockets = [];
@@ -459,7 +471,9 @@ sub spin {
 sub send {
     my ($self, $o) = @_;
     $o->{cid} //= 'c' . ++$self->{n};
-    $self->{tx}->send({ json => $o });
+    my $sent = 0;
+    $self->{tx}->send({ json => $o } => sub { $sent = 1 });
+    $self->spin(sub { $sent }, 5);
     return $o->{cid};
 }
 
@@ -497,12 +511,18 @@ sub e2e {
         $v->send({ type => 'start', prechat => { name => $o{name}, email => $o{email} }, text => $o{text} });
         my $ack = $v->frame(sub { $_[0]{type} eq 'ack' });
         ok $ack && $ack->{conversation}, 'the first message stored, a conversation started' or diag explain [$v->all];
+        # with the bot on, "talk to a person" puts the chat in the queue
+        if ($v->frame(sub { ($_[0]{from}{kind} // '') eq 'bot' || $_[0]{type} eq 'queue' }, 3)
+                && !grep { $_->{type} eq 'queue' } $v->all) {
+            $v->send({ type => 'handover' });
+        }
+        $v->frame(sub { $_[0]{type} eq 'queue' }, 5) or diag explain [$v->all];
         return ($v, $ack ? $ack->{conversation} : '');
     };
 
     # the agent's console, on the real chat
     my $b = browser(email => 'ana@acme.example', password => 'senha-de-admin-1');
-    like $b->wait_for('.chat-status', 15, qr/Ausente|Disponível/) // '', qr/\d\/2 chats/, "the console's chat connects";
+    like $b->wait_for('.chat-status', 15, qr/\d\/\d chats/) // '', qr/(Ausente|Disponível)\s+0\/\d chats/, "the console's chat connects";
     if ($b->script('return document.querySelector(".chat-switch").getAttribute("aria-checked")') eq 'false') {
         $b->click('.chat-switch');
     }
@@ -523,7 +543,8 @@ sub e2e {
     my ($rita, $c1) = $visitor->(name => 'Rita Souza', email => 'rita@example.com', lang => 'pt-BR',
         url => 'https://www.example.com/precos', title => 'Preços', text => 'Minha fatura veio errada',
         ua => 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36');
-    like $b->wait_for('#chat .chat-incoming', 15, qr/Rita/) // '', qr/Rita Souza/, 'the console sees her chat';
+    like $b->wait_for('#chat .chat-incoming', 15, qr/Rita/) // '', qr/Rita Souza/, 'the console sees her chat'
+        or diag explain $b->script('return window.__recv');
     like $b->wait_for('.chat-offer', 15, qr/Aceitar/) // '', qr/Novo chat: Rita Souza/, 'offered to Ana';
     like $b->title, qr/^\(1\) Novo chat — Rita Souza/, 'the title says so';
     shot($b, 'console-chat-e2e-offer');
@@ -545,7 +566,8 @@ sub e2e {
     $rita->send({ type => 'typing', on => \1 });
     like $b->wait_for('.chat-typing', 10, qr/\S/) // '', qr/Rita Souza está digitando/, "Ana sees Rita typing";
     $rita->send({ type => 'message', text => 'Obrigada! É a fatura de novembro.' });
-    like $b->wait_for('.chat-col .chat-log', 10, qr/novembro/) // '', qr/fatura de novembro/, "Rita's answer";
+    like $b->wait_for('.chat-col .chat-log', 10, qr/novembro/) // '', qr/fatura de novembro/, "Rita's answer"
+        or diag explain [$b->script('return window.__recv'), $rita->all];
     ok $rita->frame(sub { $_[0]{type} eq 'status' && $_[0]{read} }, 10), 'which Ana read (the visitor is told)';
 
     # a second chat, side by side
@@ -556,7 +578,7 @@ sub e2e {
     $b->click('.chat-offer .chat-accept');
     ok until_true(sub { $b->script('return document.querySelectorAll(".chat-col:not([hidden])").length') == 2 }, 15),
         'two chats side by side';
-    like $b->text('.chat-status'), qr/2\/2 chats/, 'the agent is at her limit';
+    like $b->text('.chat-status'), qr/2\/\d chats/, 'two chats for the agent';
     like $b->wait_for('table.tickets tbody.chat-rows', 10, qr/Carlos/) // '', qr/Chat com Rita Souza.*Chat com Carlos Lima/s,
         'both in the unified queue';
     $b->wait_for('.chat-col:nth-child(2) .chat-visitor', 20, qr/Navegador/);
@@ -567,7 +589,8 @@ sub e2e {
     ok until_true(sub { $b->script(q{return [...document.querySelectorAll('.chat-col:nth-child(1) .chat-transfer option')]
         .some(o => /Bruno/.test(o.textContent))}) || do { $b->click('.chat-col:nth-child(1) .chat-transfer-btn')
         if $b->script('return document.querySelector(".chat-col:nth-child(1) .chat-transfer").hidden'); 0 } }, 15),
-        'Bruno is among the agents to transfer to';
+        'Bruno is among the agents to transfer to'
+        or diag explain [$b->script('return [HD.chat.state.agents, window.__recv.slice(-8)]')];
     $b->select('.chat-col:nth-child(1) .chat-transfer select[name=to]', "a:$bruno->{id}");
     $b->type('.chat-col:nth-child(1) .chat-transfer textarea[name=note]', 'Fatura de novembro');
     $b->click('.chat-col:nth-child(1) .chat-transfer button[type=submit]');
@@ -591,16 +614,20 @@ sub e2e {
     like $q, qr/\Q$number\E/, 'the ticket is in the queue';
     is $b->script(q{var r = [...document.querySelectorAll('table.tickets tbody:not(.chat-rows) tr')]
         .find(r => r.innerText.indexOf(arguments[0]) >= 0); return r ? r.querySelector('.channel').innerText : ''}, $number),
-        "💭Chat", 'on the chat channel, with 💭';
+        "💭\nChat", 'on the chat channel, with 💭';
 
-    # end
-    $b->wait_for('.chat-col:nth-child(2)', 10);
-    if ($b->script('return !document.querySelector(".chat-col:nth-child(2) .chat-end").hidden')) {
-        $b->script('window.confirm = function () { return true; }');
-        $b->click('.chat-col:nth-child(2) .chat-end');
-        ok $carlos->frame(sub { $_[0]{type} eq 'ended' }, 10), 'Carlos is told the chat ended';
-    }
-    like $b->wait_for('.chat-col:nth-child(2) .chat-badge', 10, qr/Encerrado|Virou/) // '', qr/Encerrado|Virou chamado/, 'over';
+    # the end of a chat, by the agent
+    my ($paula, $c3) = $visitor->(name => 'Paula Reis', email => 'paula@example.com', lang => 'pt-BR',
+        url => 'https://www.example.com/', title => 'Início', text => 'Oi!', ua => 'Mozilla/5.0');
+    like $b->wait_for('.chat-offer', 15, qr/Paula/) // '', qr/Paula Reis/, 'a third chat is offered';
+    $b->click('.chat-offer .chat-accept');
+    my $col = qq{.chat-col[data-conversation="$c3"]};
+    like $b->wait_for($col, 15, qr/Oi!/) // '', qr/Oi!/, 'and taken';
+    $b->script('window.confirm = function () { return true; }');
+    $b->click("$col .chat-end");
+    ok $paula->frame(sub { $_[0]{type} eq 'ended' }, 10), 'Paula is told the chat ended';
+    like $b->wait_for("$col .chat-badge", 10, qr/Encerrado/) // '', qr/Encerrado/, 'the chat is over in the console';
+    ok $b->script(qq{return document.querySelector('$col .chat-compose').hidden}), 'with no composer';
     is errors($b), '', 'no errors on the page';
     $b->quit;
 }

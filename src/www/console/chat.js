@@ -486,7 +486,10 @@
       }
     }
     var li = render(c, d);
-    if (!li) return;
+    if (!li) {
+      if (stored(d.id)) { c.ids[d.id] = true; bump(c, d.id); }
+      return;
+    }
     if (stored(d.id)) {
       c.ids[d.id] = li;
       bump(c, d.id);
@@ -541,6 +544,11 @@
   function render(c, d) {
     var f = d.from || {}, kind = f.kind || 'system', name = f.name || '', body = null, cls;
     var when = h('time', { dateTime: d.at || '' }, clock(d.at));
+    /* the bot handing the visitor over to a person is an event */
+    if (d.type === 'message' && kind === 'bot' && d.handover) {
+      return h('li.chat-event', h('span', t('ch.ev.handover')), ' ', when);
+    }
+    if (d.type === 'message' && kind === 'bot' && !d.text && !(d.articles || []).length) return null;
     if (d.type === 'message' || d.type === 'note') {
       cls = d.type === 'note' ? 'note' : 'from-' + kind;
       if (kind === 'visitor' && !name) name = visitorName(c.visitor);
