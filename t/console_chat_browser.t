@@ -196,7 +196,7 @@ sleep 2.1;
 isnt $b->text('.chat-wait .chat-since'), $w1, 'which ticks';
 like $b->title, qr/^\(1\) Novo chat — Rita Souza · /, 'the title says a chat waits';
 like $b->text('table.tickets tbody.chat-rows') // '', qr/Rita Souza está aguardando/, 'the waiting chat is in the unified queue';
-is $b->script('return document.querySelector("tbody.chat-rows .chat-emoji").textContent'), '💭', 'with 💭';
+ok $b->script('return !!document.querySelector("tbody.chat-rows .channel svg.icon.ch-chat")'), "with the chat's icon (💭)";
 
 push_frame($b, { type => 'offer', id => '~4', conversation => $c1, visitor => $rita, expires_in => 30 });
 like $b->wait_for('.chat-offer', 5, qr/Rita/) // '', qr/Novo chat: Rita Souza.*0:[23]\d.*Aceitar.*Recusar/s,
@@ -613,8 +613,8 @@ sub e2e {
     my $q = $b->wait_for('table.tickets', 15, qr/\Q$number\E/) // '';
     like $q, qr/\Q$number\E/, 'the ticket is in the queue';
     is $b->script(q{var r = [...document.querySelectorAll('table.tickets tbody:not(.chat-rows) tr')]
-        .find(r => r.innerText.indexOf(arguments[0]) >= 0); return r ? r.querySelector('.channel').innerText : ''}, $number),
-        "💭\nChat", 'on the chat channel, with 💭';
+        .find(r => r.innerText.indexOf(arguments[0]) >= 0); return r ? r.querySelector('.channel').innerText.trim() + (r.querySelector('.channel svg.ch-chat') ? ' (icon)' : '') : ''},
+        $number), 'Chat (icon)', 'on the chat channel, with its icon (💭)';
 
     # the end of a chat, by the agent
     my ($paula, $c3) = $visitor->(name => 'Paula Reis', email => 'paula@example.com', lang => 'pt-BR',

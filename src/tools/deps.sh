@@ -5,7 +5,7 @@ set -e
 
 PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       libpq-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libqrencode-dev libcmark-dev
-      openssl curl chromium chromium-driver fonts-noto-color-emoji
+      openssl curl chromium chromium-driver
       postgresql postgresql-contrib redis-server
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       perl libmojolicious-perl libtest-simple-perl wrk valgrind

@@ -52,11 +52,8 @@
     return svg;
   }
 
-  /* chats wear the product's own icon, 💭 */
   function channelTag(channel) {
-    return h('span.channel.ch-' + channel,
-             channel === 'chat' ? h('span.chat-emoji', { 'aria-hidden': 'true' }, '💭') : icon(channel),
-             h('span', t('c.channel.' + channel)));
+    return h('span.channel.ch-' + channel, icon(channel), h('span', t('c.channel.' + channel)));
   }
 
   function badge(kind, value) {
@@ -103,7 +100,6 @@
     pageTitle = text;
     document.title = (chat ? chat + ' · ' : n ? '(' + n + ') ' : '') + text;
   }
-  HD.console = { retitle: function () { title(pageTitle); } };
 
   document.addEventListener('visibilitychange', function () {
     if (!document.hidden) { unseen = {}; title(pageTitle); }
@@ -1306,7 +1302,8 @@
   }
 
   /* the pieces other console scripts draw with (chat_record.js) */
-  HD.console = { view: view, link: link, go: go, announce: announce, channelTag: channelTag };
+  HD.console = { view: view, link: link, go: go, announce: announce, channelTag: channelTag,
+                 retitle: function () { title(pageTitle); } };
 
   HD.load(function () {
     document.querySelector('.skip').textContent = t('c.skip');

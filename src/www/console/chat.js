@@ -555,7 +555,7 @@
       if (kind === 'agent' && !name && S.me && f.id === S.me.id) name = S.me.name;
       var own = kind === 'agent' && S.me && (f.id ? f.id === S.me.id : f.name === S.me.name);
       var files = (d.attachments || []).map(function (a) {
-        if (typeof a === 'string') return h('li', '📎 ', t('ch.attachment'));
+        if (typeof a === 'string') return h('li', t('ch.attachment'));
         if (!a || typeof a !== 'object') return null;
         var link = safeUrl(a.url) || (a.url && a.url.charAt(0) === '/' ? a.url : null);
         return h('li', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, a.filename || a.name || '…')
@@ -913,7 +913,9 @@
     var tickets = v.tickets || [];
     if (chats.length) {
       before.push(h('h3', t('ch.v.chats')), h('ul.chat-before', chats.slice(0, 5).map(function (p) {
-        return h('li', h('time', { dateTime: p.started_at || p.at || '' }, p.started_at || p.at ? HD.when(p.started_at || p.at) : ''),
+        var when = h('time', { dateTime: p.started_at || p.at || '' }, p.started_at || p.at ? HD.when(p.started_at || p.at) : '—');
+        return h('li', /^[0-9a-f-]{36}$/.test(p.conversation || '')
+                         ? h('a', { href: base + '/chats/' + p.conversation, 'data-nav': true }, when) : when,
           ' ', t('ch.status.' + (p.status || 'ended')),
           p.ticket && p.ticket.number ? [' · ', h('a', { href: base + '/tickets/' + encodeURIComponent(p.ticket.number),
                                                         'data-nav': true }, p.ticket.number)] : null);
@@ -1165,8 +1167,7 @@
         else { var b = waitList.querySelector('.chat-accept'); if (b) b.focus(); }
       } } }, t(mine ? 'ch.q.chat' : 'ch.q.waiting', { name: visitorName(v) }));
       rows.push(h('tr.chat-row' + (mine ? '.mine' : '.waiting'), { 'data-conversation': conv },
-        h('td.pick'), h('td.num', h('span.chat-emoji', { 'aria-hidden': 'true' }, '💭')),
-        h('td', h('span.channel.ch-chat', h('span.chat-emoji', { 'aria-hidden': 'true' }, '💭'), h('span', t('c.channel.chat')))),
+        h('td.pick'), h('td.num'), h('td', HD.console.channelTag('chat')),
         h('td.subj', go), h('td.who', visitorName(v)),
         h('td', h('span.badge.chat-badge.chat-' + status, t('ch.status.' + status))),
         h('td'), h('td', mine ? (S.me && S.me.name) || '' : h('span.muted', t('c.unassigned'))),
