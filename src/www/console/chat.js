@@ -604,7 +604,8 @@
   }
 
   function readMarks(c) {
-    c.el.log.querySelectorAll('li.own').forEach(function (li) {
+    /* notes are never the visitor's to read */
+    c.el.log.querySelectorAll('li.own:not(.note)').forEach(function (li) {
       var id = li.getAttribute('data-id'), st = li.querySelector('.chat-state');
       if (!st || li.classList.contains('failed')) return;
       var s = !id ? 'sending' : c.read && cmp(id, c.read) <= 0 ? 'read'
@@ -773,37 +774,38 @@
       if (!k) { el.alert.textContent = t('ch.error.unavailable'); el.alert.hidden = false; return; }
       S.pending[k] = { kind: 'transfer', conversation: c.id };
     } } });
+    /* built once; only the choice of agents follows presence, so a note
+       being typed keeps its place */
+    var toSel = h('select', { name: 'to' });
+    var nobody = h('p.hint', t('ch.transfer.nobody'));
+    append(el.transfer, [
+      HD.field(t('ch.transfer.to'), toSel), nobody,
+      HD.field(t('ch.transfer.note'), h('textarea', { name: 'note', rows: 2 }), t('ch.transfer.note.hint')),
+      h('div.row', h('button', { type: 'submit' }, t('ch.transfer.send')),
+        h('button.secondary', { type: 'button', on: { click: function () { closeTransfer(c); el.transferBtn.focus(); } } },
+          t('ch.cancel')))]);
+    toSel.id = 'chat-to-' + n;
+    el.transfer.querySelectorAll('label')[0].htmlFor = toSel.id;
+    el.transfer.elements.note.id = 'chat-note-' + n;
+    el.transfer.querySelectorAll('label')[1].htmlFor = el.transfer.elements.note.id;
     c.drawTransfer = function () {
-      var f = el.transfer, was = f.elements.to ? f.elements.to.value : '';
-      var note = f.elements.note ? f.elements.note.value : '';
-      f.textContent = '';
+      var was = toSel.value;
       var agents = Object.keys(S.agents).map(function (k) { return S.agents[k]; })
         .filter(function (a) { return a.status === 'available'; })
         .sort(function (a, b) { return (a.name || '').localeCompare(b.name || ''); });
-      var opts = [h('option', { value: '' }, t('ch.transfer.choose'))];
-      if (agents.length) {
-        opts.push(h('optgroup', { label: t('ch.transfer.agents') }, agents.map(function (a) {
+      toSel.textContent = '';
+      append(toSel, [h('option', { value: '' }, t('ch.transfer.choose')),
+        agents.length ? h('optgroup', { label: t('ch.transfer.agents') }, agents.map(function (a) {
           var load = a.limit ? ' (' + (a.load || 0) + '/' + a.limit + ')' : '';
-          return h('option', { value: 'a:' + a.id, selected: was === 'a:' + a.id }, a.name + load);
-        })));
-      }
-      if (S.groups.length) {
-        opts.push(h('optgroup', { label: t('ch.transfer.groups') }, S.groups.map(function (g) {
+          return h('option', { value: 'a:' + a.id }, a.name + load);
+        })) : null,
+        S.groups.length ? h('optgroup', { label: t('ch.transfer.groups') }, S.groups.map(function (g) {
           var name = typeof g === 'string' ? g : g.name;
-          return h('option', { value: 'g:' + name, selected: was === 'g:' + name }, name);
-        })));
-      }
-      append(f, [
-        HD.field(t('ch.transfer.to'), h('select', { name: 'to' }, opts)),
-        agents.length || S.groups.length ? null : h('p.hint', t('ch.transfer.nobody')),
-        HD.field(t('ch.transfer.note'), h('textarea', { name: 'note', rows: 2, value: note }), t('ch.transfer.note.hint')),
-        h('div.row', h('button', { type: 'submit' }, t('ch.transfer.send')),
-          h('button.secondary', { type: 'button', on: { click: function () { closeTransfer(c); el.transferBtn.focus(); } } },
-            t('ch.cancel')))]);
-      f.elements.to.id = 'chat-to-' + n;
-      f.querySelector('label').htmlFor = 'chat-to-' + n;
-      f.elements.note.id = 'chat-note-' + n;
-      f.querySelectorAll('label')[1].htmlFor = 'chat-note-' + n;
+          return h('option', { value: 'g:' + name }, name);
+        })) : null]);
+      toSel.value = was;
+      if (toSel.value !== was) toSel.value = '';
+      nobody.hidden = !!(agents.length || S.groups.length);
     };
     c.drawTransfer();
     el.transferBtn = h('button.secondary.chat-transfer-btn', { type: 'button', 'aria-expanded': 'false', on: { click: function () {
