@@ -21,7 +21,8 @@ OBJDIR      := $(BUILD)/nginx
 MODULE      := $(BUILD)/ngx_http_helpdesk_module.so
 CC_OPT      := -g -O2 -fPIC -Wall -Wextra -Wno-unused-parameter \
                -Wno-missing-field-initializers -Werror
-SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk_www.c
+SOURCES     := $(shell find src -name '*.[ch]' 2>/dev/null) src/www/ngx_helpdesk_www.c \
+               src/chat/ngx_http_helpdesk_chat_lua.c
 WWW         := $(shell find src/www -type f ! -name '*.[ch]' 2>/dev/null)
 TOOLS       := src/tools
 
@@ -46,6 +47,9 @@ $(OBJDIR)/.configured: config $(NGINX_SRC)/configure
 
 src/www/ngx_helpdesk_www.c: $(WWW) src/tools/embed.pl
 	perl src/tools/embed.pl src/www $@
+
+src/chat/ngx_http_helpdesk_chat_lua.c: src/chat/ngx_http_helpdesk_chat.lua src/tools/embed_lua.pl
+	perl src/tools/embed_lua.pl $< $@ ngx_http_helpdesk_chat_lua
 
 $(MODULE): $(OBJDIR)/.configured $(SOURCES)
 	$(MAKE) -s -C $(OBJDIR) -f objs/Makefile modules

@@ -622,6 +622,25 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* the chat: a subscriber connection, the deadlines, the record */
+    if (hmcf->redis.set
+        && (ngx_helpdesk_redis_sub_init_worker(cycle, &hmcf->redis) != NGX_OK
+            || ngx_http_helpdesk_chat_timers_init(cycle) != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    if (hmcf->redis.set && hmcf->pg.set && hmcf->provider_key_set) {
+        *ngx_cpymem(hmcf->chat_proof, hmcf->provider_proof.data,
+                    hmcf->provider_proof.len) = '\0';
+
+        if (ngx_helpdesk_chat_persist_init_worker(cycle, hmcf->chat_proof)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (hmcf->pg.set) {
         hmcf->outbound.resolver = hmcf->http_clcf->resolver;
         hmcf->outbound.resolver_timeout = hmcf->http_clcf->resolver_timeout;
@@ -663,6 +682,9 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_helpdesk_chat_persist_exit_worker();
+    ngx_http_helpdesk_chat_timers_exit();
+    ngx_helpdesk_redis_sub_exit_worker();
     ngx_helpdesk_rekey_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();

@@ -15,6 +15,8 @@
 
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_redis.h"
+#include "event/ngx_helpdesk_redis_sub.h"
+#include "jobs/ngx_helpdesk_chat_persist.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "jobs/ngx_helpdesk_outbox.h"
 #include "jobs/ngx_helpdesk_rekey.h"
@@ -58,6 +60,9 @@ typedef struct {
 
     /* the keys of secrets at rest (helpdesk_secret_key_file), or NULL */
     ngx_helpdesk_secret_ring_t *secrets;
+
+    /* the provider proof for the chat's record, null-terminated */
+    u_char                      chat_proof[2 + 64 + 1];
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -147,6 +152,9 @@ char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
+/* src/chat/ngx_http_helpdesk_chat_timers.c: the chat's per-worker parts */
+ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);
+void ngx_http_helpdesk_chat_timers_exit(void);
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

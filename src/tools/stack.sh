@@ -95,7 +95,7 @@ redis-start)
     as_service redis-server --port 0 --unixsocket "$dir/run/redis.sock" \
         --unixsocketperm 777 --dir "$dir/redis" --daemonize yes \
         --pidfile "$dir/run/redis.pid" --logfile "$dir/log/redis.log" \
-        --save '' --appendonly no
+        --save '' --appendonly yes --appendfsync everysec
     for _ in $(seq 1 100); do
         redis-cli -s "$dir/run/redis.sock" ping >/dev/null 2>&1 && exit 0
         sleep 0.05

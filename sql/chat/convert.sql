@@ -1,0 +1,159 @@
+-- nginx-helpdesk: a chat becomes a ticket (schema "chat").
+--
+--   chat.convert(ctx jsonb, p_conversation uuid) RETURNS jsonb
+--
+--     ctx:   who converts, as the ticket service takes it: {"tenant_id",
+--            "actor_type" ("user" for an agent, "system" for the automatic
+--            conversions), "actor_id", "actor_name", "ip"}; the channel is
+--            always "chat".  The caller has set the tenant
+--            (helpdesk.tenant_id) for row-level security.
+--     answers {"ticket_id": uuid, "number": "TKT-000042", "created": bool}
+--     errors  HDNFD (no such conversation of this tenant)
+--
+-- One transaction writes the ticket (channel "chat") with the transcript
+-- as its events in time order: the visitor's, the agents' and the bot's
+-- messages as public comments at the time they were said, notes as
+-- internal ones, the conversation's events (joined, transferred, ...) as
+-- internal comments; files sent in the chat move to the comment that
+-- carried them.  The requester is the customer linked to the visitor, or
+-- a customer made from the pre-chat name and email.  The conversation is
+-- then "converted" with its ticket.  Converting again answers the same
+-- ticket (created: false).
+--
+-- What is still only in Redis is written first by the conversations layer
+-- (api.chat_convert passes the whole stream through chat.persist), so the
+-- transcript is complete when the conversion comes from the chat; the
+-- record API's conversion converts what the record holds.
+
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION chat.convert(ctx jsonb, p_conversation uuid)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant    uuid := (ctx->>'tenant_id')::uuid;
+    c         helpdesk.chat_conversations;
+    v         helpdesk.chat_visitors;
+    requester uuid;
+    first     text;
+    subject   text;
+    created   jsonb;
+    tid       uuid;
+    m         helpdesk.chat_messages;
+    e         helpdesk.ticket_events;
+    tctx      jsonb;
+    txt       text;
+BEGIN
+    SELECT * INTO c FROM helpdesk.chat_conversations x
+    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'no such conversation');
+    END IF;
+
+    IF c.ticket_id IS NOT NULL THEN
+        RETURN jsonb_build_object('ticket_id', c.ticket_id, 'created', false,
+                                  'number', (SELECT tickets.ticket_number(t.number)
+                                             FROM helpdesk.tickets t
+                                             WHERE t.tenant_id = tenant
+                                               AND t.ticket_id = c.ticket_id));
+    END IF;
+
+    SELECT * INTO v FROM helpdesk.chat_visitors x
+    WHERE x.tenant_id = tenant AND x.visitor_id = c.visitor_id;
+
+    requester := coalesce(c.customer_id, v.customer_id,
+                          tickets.customer_for(tenant,
+                              nullif(coalesce(c.prechat->>'email', v.email), ''),
+                              nullif(coalesce(c.prechat->>'name', v.name), ''),
+                              NULL));
+
+    SELECT x.body INTO first FROM helpdesk.chat_messages x
+    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+      AND x.kind = 'message' AND x.author_type = 'visitor' AND x.body <> ''
+    ORDER BY split_part(x.message_id, '-', 1)::bigint,
+             split_part(x.message_id, '-', 2)::bigint
+    LIMIT 1;
+
+    subject := left(coalesce(nullif(btrim(regexp_replace(first, '\s+', ' ', 'g')), ''),
+                             'Chat' || coalesce(' — ' || nullif(coalesce(c.prechat->>'name', v.name), ''), '')),
+                    120);
+
+    tctx := ctx || jsonb_build_object('channel', 'chat');
+
+    created := tickets.ticket_create(tctx, jsonb_build_object(
+        'subject', subject,
+        'description', coalesce(first, ''),
+        'requester_id', requester,
+        'event_data', jsonb_build_object('chat', p_conversation)));
+    tid := (created->'body'->>'id')::uuid;
+
+    -- the transcript, in the order it was said
+    FOR m IN SELECT * FROM helpdesk.chat_messages x
+             WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+             ORDER BY split_part(x.message_id, '-', 1)::bigint,
+                      split_part(x.message_id, '-', 2)::bigint
+    LOOP
+        txt := CASE m.kind
+            WHEN 'event' THEN
+                CASE m.data->>'type'
+                    WHEN 'joined' THEN coalesce(m.data->'agent'->>'name', 'An agent') || ' joined the chat'
+                    WHEN 'transferred' THEN 'Transferred to '
+                        || coalesce(m.data->'to'->>'name', m.data->'to'->>'group', 'another agent')
+                    WHEN 'left' THEN 'The agent left the chat'
+                    WHEN 'ended' THEN 'The chat was ended by the ' || coalesce(m.data->>'by', 'system')
+                    ELSE NULL END
+            ELSE m.body END;
+
+        CONTINUE WHEN txt IS NULL OR (txt = '' AND m.data->'attachments' IS NULL);
+
+        INSERT INTO helpdesk.ticket_events (tenant_id, ticket_id, type, visibility,
+                                            channel, actor_type, actor_id,
+                                            actor_name, body, data, created_at)
+        VALUES (tenant, tid, 'comment',
+                CASE WHEN m.kind = 'message' THEN 'public' ELSE 'internal' END,
+                'chat',
+                CASE m.author_type WHEN 'visitor' THEN
+                         CASE WHEN requester IS NOT NULL THEN 'user' ELSE 'system' END
+                     WHEN 'agent' THEN 'user' ELSE 'system' END,
+                CASE m.author_type WHEN 'visitor' THEN requester
+                     WHEN 'agent' THEN m.author_id END,
+                coalesce(nullif(m.author_name, ''),
+                         CASE m.author_type WHEN 'bot' THEN 'Bot' END),
+                txt,
+                jsonb_build_object('chat', p_conversation, 'chat_message', m.message_id,
+                                   'author', m.author_type),
+                m.created_at)
+        RETURNING * INTO e;
+
+        -- files sent in the chat go with the comment that carried them
+        IF jsonb_typeof(m.data->'attachments') = 'array' THEN
+            INSERT INTO helpdesk.attachments (tenant_id, ticket_id, event_id,
+                                              filename, content_type, size,
+                                              sha256, data, source)
+            SELECT u.tenant_id, tid, e.event_id, u.filename, u.content_type,
+                   u.size, u.sha256, u.data, 'chat'
+            FROM helpdesk.uploads u
+            WHERE u.tenant_id = tenant
+              AND u.upload_id::text IN (SELECT jsonb_array_elements_text(m.data->'attachments'));
+        END IF;
+    END LOOP;
+
+    UPDATE helpdesk.chat_conversations x SET
+        status = 'converted', ticket_id = tid,
+        customer_id = coalesce(x.customer_id, requester),
+        ended_at = coalesce(x.ended_at, now()),
+        ended_by = coalesce(x.ended_by,
+                            CASE WHEN ctx->>'actor_type' = 'user' THEN 'agent'
+                                 ELSE 'system' END)
+    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation;
+
+    PERFORM tickets.audit(tctx, 'chat.convert', 'chat_conversation',
+                          p_conversation::text,
+                          jsonb_build_object('ticket', created->'body'->>'number'));
+
+    RETURN jsonb_build_object('ticket_id', tid, 'created', true,
+                              'number', created->'body'->>'number');
+END
+$$;
+
+RESET ROLE;

@@ -1,0 +1,314 @@
+-- nginx-helpdesk: the chat's record (schema "chat").
+--
+-- A conversation lives in Redis while it is open; every change of it is
+-- written here in batches by the persistence job (src/jobs/
+-- ngx_helpdesk_chat_persist.c), through one entry point,
+-- api.chat_persist(p_batch), idempotent by (tenant, conversation,
+-- message id): a batch written twice changes nothing the second time.
+--
+-- A batch is a JSON array of the persistence stream's entries:
+--   {"t": tenant, "c": conversation, "i": stream id ("" for a change of
+--    state only), "j": the event as its clients saw it (JSON text),
+--    "u": who may see it ("*", "a": agents only), "h": the
+--    conversation's state (JSON text of its Redis hash)}
+--
+-- The functions run as helpdesk_service under row-level security: each
+-- tenant's rows are written with that tenant set.
+
+SET ROLE helpdesk_owner;
+
+-- Stream ids order as numbers: "<ms>-<seq>".
+CREATE OR REPLACE FUNCTION chat.id_ms(p_id text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_timestamp(split_part(p_id, '-', 1)::bigint / 1000.0)
+$$;
+
+CREATE OR REPLACE FUNCTION chat.ms(p text) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p ~ '^[0-9]{1,15}$' THEN to_timestamp(p::bigint / 1000.0) END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.uuid_or_null(p text) RETURNS uuid
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN tickets.is_uuid(p) THEN p::uuid END
+$$;
+
+-- The conversation's row from its state in Redis.
+CREATE OR REPLACE FUNCTION chat.conversation_put(p_tenant uuid, p_conv uuid,
+                                                  h jsonb)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    page jsonb := CASE WHEN h->>'page' IS NOT NULL AND h->>'page' <> ''
+                       THEN (h->>'page')::jsonb ELSE '{}' END;
+    pre  jsonb := CASE WHEN h->>'pre' IS NOT NULL AND h->>'pre' <> ''
+                       THEN (h->>'pre')::jsonb ELSE '{}' END;
+    v    uuid := chat.uuid_or_null(h->>'v');
+    st   text := coalesce(h->>'st', 'queued');
+    inserted boolean;
+BEGIN
+    IF v IS NULL THEN
+        RETURN false;
+    END IF;
+
+    INSERT INTO helpdesk.chat_conversations AS c (tenant_id, conversation_id,
+        visitor_id, customer_id, status, agent_id, page_url, page_title,
+        referrer, language, user_agent, prechat, started_at, accepted_at,
+        first_response_at, ended_at, ended_by, last_message_at)
+    SELECT p_tenant, p_conv, v, cv.customer_id, st,
+           chat.uuid_or_null(h->>'ag'),
+           left(page->>'url', 2048), left(page->>'title', 300),
+           left(page->>'referrer', 2048), left(nullif(h->>'lang', ''), 35),
+           left(nullif(h->>'ua', ''), 512), pre,
+           coalesce(chat.ms(h->>'start'), now()), chat.ms(h->>'acc'),
+           chat.ms(h->>'fr'), chat.ms(h->>'end'),
+           CASE WHEN st IN ('ended', 'converted')
+                THEN coalesce(nullif(h->>'eb', ''), 'system') END,
+           chat.ms(h->>'lm')
+    FROM helpdesk.chat_visitors cv
+    WHERE cv.tenant_id = p_tenant AND cv.visitor_id = v
+    ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET
+        -- a converted conversation stays converted (chat.convert wrote it)
+        status = CASE WHEN c.status = 'converted' THEN c.status ELSE excluded.status END,
+        agent_id = coalesce(excluded.agent_id, c.agent_id),
+        accepted_at = coalesce(c.accepted_at, excluded.accepted_at),
+        first_response_at = coalesce(c.first_response_at, excluded.first_response_at),
+        ended_at = coalesce(c.ended_at, excluded.ended_at),
+        ended_by = coalesce(c.ended_by, excluded.ended_by),
+        last_message_at = greatest(c.last_message_at, excluded.last_message_at)
+    RETURNING (xmax = 0) INTO inserted;
+
+    IF inserted THEN
+        -- the visitor's name and email, as last given
+        UPDATE helpdesk.chat_visitors SET
+            name = coalesce(left(nullif(pre->>'name', ''), 200), name),
+            email = coalesce(left(nullif(pre->>'email', ''), 254), email),
+            last_seen_at = now()
+        WHERE tenant_id = p_tenant AND visitor_id = v;
+
+        PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
+                                  'actor_type', 'system'),
+                              'chat.start', 'chat_conversation', p_conv::text,
+                              jsonb_build_object('visitor', v));
+    END IF;
+
+    RETURN coalesce(inserted, false);
+END
+$$;
+
+-- One event: a message, a note, or what happened (joined, ended, ...).
+CREATE OR REPLACE FUNCTION chat.message_put(p_tenant uuid, p_conv uuid,
+    p_id text, j jsonb, h jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    typ  text := j->>'type';
+    kind text := CASE typ WHEN 'message' THEN 'message'
+                          WHEN 'note' THEN 'note' ELSE 'event' END;
+    who  text := CASE WHEN kind = 'event' THEN 'system'
+                      ELSE coalesce(j->'from'->>'kind', 'system') END;
+    n    int;
+BEGIN
+    IF who NOT IN ('visitor', 'agent', 'bot', 'system') THEN
+        who := 'system';
+    END IF;
+
+    INSERT INTO helpdesk.chat_messages (tenant_id, conversation_id,
+        message_id, kind, author_type, author_id, author_name, body, data,
+        client_id, created_at)
+    VALUES (p_tenant, p_conv, p_id, kind, who,
+            CASE WHEN who = 'agent' THEN chat.uuid_or_null(h->>'ag') END,
+            left(j->'from'->>'name', 200),
+            left(coalesce(j->>'text', ''), 65536),
+            j - 'text' - 'cid' - 'from',
+            left(j->>'cid', 64), chat.id_ms(p_id))
+    ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING;
+
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    -- what changes who handles a conversation is audited, like tickets
+    IF n = 1 AND typ IN ('joined', 'transferred', 'ended', 'left') THEN
+        PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
+                                  'actor_type', CASE WHEN typ = 'ended'
+                                      AND j->>'by' = 'visitor' THEN 'visitor'
+                                      WHEN h->>'ag' <> '' THEN 'user'
+                                      ELSE 'system' END,
+                                  'actor_id', chat.uuid_or_null(h->>'ag')),
+                              'chat.' || typ, 'chat_conversation', p_conv::text,
+                              j - 'type');
+    END IF;
+END
+$$;
+
+-- A batch of the persistence stream; answers how many events it wrote.
+CREATE OR REPLACE FUNCTION chat.persist(p_batch jsonb) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    e      jsonb;
+    t      uuid;
+    c      uuid;
+    n      int := 0;
+    cur    uuid;
+    states jsonb := '{}';
+    k      text;
+BEGIN
+    IF jsonb_typeof(p_batch) <> 'array' THEN
+        PERFORM tickets.fail('HDINV', 'invalid', 'a batch is an array');
+    END IF;
+
+    -- first each conversation's latest state (in the batch's order), so
+    -- that its row exists before its messages
+    FOR e IN SELECT x FROM jsonb_array_elements(p_batch) x LOOP
+        IF tickets.is_uuid(e->>'t') AND tickets.is_uuid(e->>'c')
+           AND coalesce(e->>'h', '') <> '' THEN
+            states := states || jsonb_build_object((e->>'t') || '/' || (e->>'c'),
+                                                   (e->>'h')::jsonb);
+        END IF;
+    END LOOP;
+
+    FOR k IN SELECT x FROM jsonb_object_keys(states) x ORDER BY 1 LOOP
+        t := split_part(k, '/', 1)::uuid;
+        c := split_part(k, '/', 2)::uuid;
+
+        IF cur IS DISTINCT FROM t THEN
+            PERFORM set_config('helpdesk.tenant_id', t::text, true);
+            cur := t;
+        END IF;
+
+        PERFORM chat.conversation_put(t, c, states->k);
+    END LOOP;
+
+    FOR e IN SELECT x FROM jsonb_array_elements(p_batch) x LOOP
+        IF NOT (tickets.is_uuid(e->>'t') AND tickets.is_uuid(e->>'c'))
+           OR coalesce(e->>'i', '') !~ '^[0-9]{1,20}-[0-9]{1,20}$'
+           OR coalesce(e->>'j', '') = '' THEN
+            CONTINUE;
+        END IF;
+
+        t := (e->>'t')::uuid;
+        c := (e->>'c')::uuid;
+
+        IF cur IS DISTINCT FROM t THEN
+            PERFORM set_config('helpdesk.tenant_id', t::text, true);
+            cur := t;
+        END IF;
+
+        -- a conversation whose visitor the record does not know (its
+        -- state never reached us) is skipped rather than failing the batch
+        IF EXISTS (SELECT 1 FROM helpdesk.chat_conversations x
+                   WHERE x.tenant_id = t AND x.conversation_id = c) THEN
+            PERFORM chat.message_put(t, c, e->>'i', (e->>'j')::jsonb,
+                                     coalesce(states->(t::text || '/' || c::text), '{}'));
+            n := n + 1;
+        END IF;
+    END LOOP;
+
+    RETURN n;
+END
+$$;
+
+-- A browser by its token's SHA-256: its visitor id (made on first
+-- sight), and its last conversation; NULL for a token of another tenant.
+CREATE OR REPLACE FUNCTION chat.visitor(p_tenant uuid, p_token_hash bytea,
+    OUT visitor_id uuid, OUT last_conversation uuid)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_token_hash IS NULL OR length(p_token_hash) <> 32 THEN
+        PERFORM tickets.fail('HDINV', 'invalid', 'a token hash is 32 bytes');
+    END IF;
+
+    UPDATE helpdesk.chat_visitors v SET last_seen_at = now()
+    WHERE v.tenant_id = p_tenant AND v.token_hash = p_token_hash
+    RETURNING v.visitor_id INTO visitor_id;
+
+    IF visitor_id IS NULL THEN
+        INSERT INTO helpdesk.chat_visitors (tenant_id, token_hash)
+        VALUES (p_tenant, p_token_hash)
+        ON CONFLICT (token_hash) DO NOTHING
+        RETURNING chat_visitors.visitor_id INTO visitor_id;
+
+        RETURN;
+    END IF;
+
+    SELECT c.conversation_id INTO last_conversation
+    FROM helpdesk.chat_conversations c
+    WHERE c.tenant_id = p_tenant AND c.visitor_id = chat.visitor.visitor_id
+    ORDER BY c.started_at DESC LIMIT 1;
+END
+$$;
+
+-- Knowledge-base suggestions for a visitor's first message: the portal's
+-- search ("any word", as its suggestions while typing), at most three,
+-- with their links on the tenant's portal.
+CREATE OR REPLACE FUNCTION chat.kb_suggest(p_tenant uuid, p_q text)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t  helpdesk.tenants;
+    r  jsonb;
+    origin text;
+BEGIN
+    IF coalesce(btrim(p_q), '') = '' THEN
+        RETURN '[]';
+    END IF;
+
+    SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = p_tenant;
+    IF NOT FOUND THEN
+        RETURN '[]';
+    END IF;
+
+    r := portal.portal_kb_search('{}'::jsonb, t, NULL::helpdesk.users,
+             jsonb_build_object('q', left(p_q, 200), 'limit', '3'))->'body'->'data';
+    origin := portal.tenant_origin(t, NULL);
+
+    RETURN coalesce((SELECT jsonb_agg(jsonb_build_object('title', a->>'title',
+                                 'url', coalesce(origin, '') || '/kb/' || (a->>'slug')))
+                     FROM jsonb_array_elements(r) a), '[]');
+EXCEPTION WHEN others THEN
+    -- suggestions are a courtesy: no article rather than no answer
+    RETURN '[]';
+END
+$$;
+
+-- "Email me the transcript": an email job in the outbox, as the portal's
+-- mails; the conversation must be the visitor's.
+CREATE OR REPLACE FUNCTION chat.transcript(p_tenant uuid, p_conv uuid,
+    p_visitor uuid, p_email text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    c     helpdesk.chat_conversations;
+    tname text;
+    lines text;
+BEGIN
+    SELECT * INTO c FROM helpdesk.chat_conversations x
+    WHERE x.tenant_id = p_tenant AND x.conversation_id = p_conv
+      AND x.visitor_id = p_visitor;
+    IF NOT FOUND THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'no such conversation');
+    END IF;
+
+    SELECT name INTO tname FROM helpdesk.tenants WHERE tenant_id = p_tenant;
+
+    SELECT string_agg(to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                      || ' ' || coalesce(nullif(m.author_name, ''),
+                                         CASE m.author_type WHEN 'visitor' THEN 'You'
+                                              WHEN 'bot' THEN 'Bot' ELSE 'Support' END)
+                      || ': ' || m.body, E'\n'
+                      ORDER BY split_part(m.message_id, '-', 1)::bigint,
+                               split_part(m.message_id, '-', 2)::bigint)
+    INTO lines
+    FROM helpdesk.chat_messages m
+    WHERE m.tenant_id = p_tenant AND m.conversation_id = p_conv
+      AND m.kind = 'message';
+
+    INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id,
+                                 event_type, payload)
+    VALUES (p_tenant, 'email', p_conv, gen_random_uuid(), 'email.chat_transcript',
+            jsonb_build_object('to', lower(p_email),
+                               'subject', 'Chat — ' || coalesce(tname, ''),
+                               'text', coalesce(lines, '')));
+
+    PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
+                              'actor_type', 'visitor'),
+                          'chat.transcript', 'chat_conversation', p_conv::text, '{}');
+END
+$$;
+
+RESET ROLE;

@@ -1,0 +1,544 @@
+/*
+ * The agent's side of the protocol: hello (the open chats and the queue),
+ * presence, accept, decline, message, note, typing, read, transfer, end,
+ * convert.
+ *
+ * The agent was authenticated by the transport (the console's session);
+ * every conversation id an agent names is checked by the chat script
+ * against the agent's tenant and, where it matters, against the agent
+ * the conversation is assigned to.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_chat_int.h"
+
+
+static void ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_a_accepted(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid, u_char *conv, ngx_uint_t note);
+static void ngx_http_helpdesk_chat_a_noop(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static ngx_int_t ngx_http_helpdesk_chat_a_conv(json_t *msg, u_char **conv);
+
+
+#define ngx_chat_type(t, s)                                                   \
+    ((t)->len == sizeof(s) - 1 && ngx_strncmp((t)->data, s, (t)->len) == 0)
+
+
+void
+ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *type, ngx_str_t *cid)
+{
+    char                         *j;
+    u_char                       *conv;
+    json_t                       *v, *ev, *to, *params;
+    const char                   *op_name;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (ngx_chat_type(type, "hello")) {
+        ngx_http_helpdesk_chat_a_hello(s, msg, cid);
+        return;
+    }
+
+    if (!s->greeted) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "say \"hello\" first");
+        return;
+    }
+
+    if (ngx_chat_type(type, "presence")) {
+        v = json_object_get(msg, "status");
+
+        if (!json_is_string(v)
+            || (ngx_strcmp(json_string_value(v), "available") != 0
+                && ngx_strcmp(json_string_value(v), "away") != 0))
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                  "\"status\" must be \"available\" or \"away\"");
+            return;
+        }
+
+        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                           cid);
+        if (op) {
+            ngx_http_helpdesk_chat_script(op, "presence",
+                json_pack("{s:s%, s:s%, s:s%, s:O, s:i, s:i}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "agent", s->agent.data, s->agent.len,
+                  "name", s->peer->agent_name.data, s->peer->agent_name.len,
+                  "s", v, "l", (int) s->conf.max_chats, "k", 0));
+        }
+
+        return;
+    }
+
+    if (ngx_http_helpdesk_chat_a_conv(msg, &conv) != NGX_OK) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "\"conversation\" must be an id");
+        return;
+    }
+
+    if (ngx_chat_type(type, "message")) {
+        ngx_http_helpdesk_chat_a_said(s, msg, cid, conv, 0);
+        return;
+    }
+
+    if (ngx_chat_type(type, "note")) {
+        ngx_http_helpdesk_chat_a_said(s, msg, cid, conv, 1);
+        return;
+    }
+
+    if (ngx_chat_type(type, "typing")) {
+        v = json_object_get(msg, "on");
+
+        if (!json_is_boolean(v)) {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "\"on\" must be true or false");
+            return;
+        }
+
+        /* only to a conversation the agent takes part in */
+        if (ngx_http_helpdesk_chat_member(s, conv) == NULL) {
+            ngx_http_helpdesk_chat_error(s, cid, "not_found",
+                                         "no such conversation");
+            return;
+        }
+
+        ev = json_pack("{s:s, s:s, s:O}", "type", "typing", "from", "agent",
+                       "on", v);
+        ngx_http_helpdesk_chat_publish(&s->tenant_id, conv, "v", ev);
+        json_decref(ev);
+        return;
+    }
+
+    if (ngx_chat_type(type, "convert")) {
+        ngx_http_helpdesk_chat_convert(s, &s->tenant_id, conv, cid, "agent");
+        return;
+    }
+
+    op_name = NULL;
+    params = NULL;
+    j = NULL;
+
+    if (ngx_chat_type(type, "accept")) {
+        op_name = "accept";
+        ev = json_pack("{s:s, s:{s:s%}}", "type", "joined", "agent", "name",
+                       s->peer->agent_name.data, s->peer->agent_name.len);
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+        params = json_pack("{s:s, s:s%, s:b}", "j", j ? j : "{}",
+                           "name", s->peer->agent_name.data,
+                           s->peer->agent_name.len, "pick", 1);
+
+    } else if (ngx_chat_type(type, "decline")) {
+        op_name = "decline";
+        params = json_object();
+
+    } else if (ngx_chat_type(type, "read")) {
+        v = json_object_get(msg, "upto");
+
+        if (!json_is_string(v) || json_string_length(v) == 0
+            || json_string_length(v) >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
+            || strspn(json_string_value(v), "0123456789-")
+               != json_string_length(v))
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "\"upto\" must be a message id");
+            return;
+        }
+
+        op_name = "pointer";
+        ev = json_pack("{s:s, s:s, s:O, s:O}", "type", "status",
+                       "from", "agent", "read", v, "delivered", v);
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+        params = json_pack("{s:s, s:O, s:s, s:s}", "f", "ra", "upto", v,
+                           "aud", "v", "j", j ? j : "{}");
+
+    } else if (ngx_chat_type(type, "transfer")) {
+        if (!s->conf.transfer) {
+            ngx_http_helpdesk_chat_error(s, cid, "forbidden",
+                                    "this helpdesk does not allow transfers");
+            return;
+        }
+
+        to = json_object_get(msg, "to");
+        v = json_object_get(msg, "note");
+
+        if ((v && (!json_is_string(v)
+                   || json_string_length(v) > s->peer->max_message))
+            || !json_is_object(to))
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                      "\"to\" must be {\"agent\": id} or {\"group\": name}");
+            return;
+        }
+
+        op_name = "transfer";
+
+        if (json_string_length(v)) {
+            ev = json_pack("{s:s, s:{s:s, s:s%}, s:O}", "type", "note",
+                           "from", "kind", "agent", "name",
+                           s->peer->agent_name.data, s->peer->agent_name.len,
+                           "text", v);
+            j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+            json_decref(ev);
+        }
+
+        v = json_object_get(to, "agent");
+
+        if (json_is_string(v)
+            && json_string_length(v) == NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            params = json_pack("{s:O}", "tgt", v);
+
+        } else if (json_is_string(json_object_get(to, "group"))
+                   && json_string_length(json_object_get(to, "group")) > 0
+                   && json_string_length(json_object_get(to, "group")) <= 64)
+        {
+            params = json_pack("{s:s++}", "tgt", "g:",
+                               json_string_value(json_object_get(to,
+                                                                 "group")));
+
+        } else {
+            free(j);
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                      "\"to\" must be {\"agent\": id} or {\"group\": name}");
+            return;
+        }
+
+        if (params) {
+            json_object_set_new(params, "note", json_string(j ? j : ""));
+            json_object_set_new(params, "name",
+                                json_stringn((char *) s->peer->agent_name.data,
+                                             s->peer->agent_name.len));
+        }
+
+    } else if (ngx_chat_type(type, "end")) {
+        op_name = "end";
+        ev = json_pack("{s:s, s:s}", "type", "ended", "by", "agent");
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+        params = json_pack("{s:s, s:s}", "by", "agent", "j", j ? j : "{}");
+
+    } else {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "unknown \"type\"");
+        return;
+    }
+
+    free(j);
+
+    op = params ? ngx_http_helpdesk_chat_op_cid(s,
+                                   op_name[0] == 'a'
+                                   ? ngx_http_helpdesk_chat_a_accepted
+                                   : ngx_http_helpdesk_chat_acked, cid)
+                : NULL;
+    if (op == NULL) {
+        json_decref(params);
+        return;
+    }
+
+    ngx_memcpy(op->conv, conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    json_object_set_new(params, "t",
+                        json_stringn((char *) s->peer->tenant,
+                                     NGX_HTTP_HELPDESK_CHAT_UUID_LEN));
+    json_object_set_new(params, "c",
+                        json_stringn((char *) conv,
+                                     NGX_HTTP_HELPDESK_CHAT_UUID_LEN));
+    json_object_set_new(params, "agent",
+                        json_stringn((char *) s->agent.data, s->agent.len));
+
+    ngx_http_helpdesk_chat_script(op, op_name, params);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_chat_a_conv(json_t *msg, u_char **conv)
+{
+    size_t       i;
+    u_char       c;
+    json_t      *v;
+    const char  *id;
+
+    v = json_object_get(msg, "conversation");
+
+    if (!json_is_string(v)
+        || json_string_length(v) != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    id = json_string_value(v);
+
+    for (i = 0; i < NGX_HTTP_HELPDESK_CHAT_UUID_LEN; i++) {
+        c = id[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') {
+                return NGX_ERROR;
+            }
+
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return NGX_ERROR;
+        }
+    }
+
+    *conv = (u_char *) id;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid)
+{
+    json_t                       *last;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (s->greeted || s->busy) {
+        ngx_http_helpdesk_chat_error(s, cid, "conflict",
+                                     "\"hello\" was said already");
+        return;
+    }
+
+    last = json_object_get(msg, "last");
+
+    if (last && !json_is_object(last)) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "\"last\" must be an object");
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_a_welcome,
+                                       cid);
+    if (op == NULL) {
+        return;
+    }
+
+    s->busy = 1;
+    s->hello = json_incref(msg);
+
+    ngx_http_helpdesk_chat_script(op, "hello",
+        json_pack("{s:s%, s:s%, s:s%, s:i}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "agent", s->agent.data, s->agent.len,
+                  "name", s->peer->agent_name.data, s->peer->agent_name.len,
+                  "l", (int) s->conf.max_chats));
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    size_t                             i;
+    json_t                            *rec, *chats, *queue, *w, *list, *item;
+    json_t                            *last, *l;
+    ngx_str_t                          status, a, c, q, id;
+    const char                        *conv;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    s->busy = 0;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK
+        || ngx_http_helpdesk_chat_reply_str(reply, 1, &a) != NGX_OK
+        || ngx_http_helpdesk_chat_reply_str(reply, 2, &c) != NGX_OK
+        || ngx_http_helpdesk_chat_reply_str(reply, 3, &q) != NGX_OK)
+    {
+        ngx_http_helpdesk_chat_error_op(op, NULL);
+        return;
+    }
+
+    rec = json_loadb((char *) a.data, a.len, 0, NULL);
+    chats = json_loadb((char *) c.data, c.len, 0, NULL);
+    queue = json_loadb((char *) q.data, q.len, 0, NULL);
+
+    list = json_array();
+
+    for (i = 0; list && i < json_array_size(queue); i++) {
+        item = json_array_get(queue, i);
+        json_array_append_new(list, json_pack("{s:O, s:{s:O}, s:I}",
+            "conversation", json_object_get(item, "c"),
+            "visitor", "name", json_object_get(item, "n"),
+            "waiting_seconds",
+            (json_int_t) (ngx_time()
+                          - (time_t) (json_is_string(json_object_get(item, "w"))
+                                  ? ngx_atotm((u_char *) json_string_value(
+                                                  json_object_get(item, "w")),
+                                              json_string_length(
+                                                  json_object_get(item, "w"))
+                                              - 3)
+                                  : ngx_time()))));
+    }
+
+    w = json_pack("{s:s, s:{s:s%, s:s%, s:O, s:O}, s:o, s:O}",
+                  "type", "welcome",
+                  "agent", "id", s->agent.data, s->agent.len,
+                  "name", s->peer->agent_name.data, s->peer->agent_name.len,
+                  "status", json_object_get(rec, "s"),
+                  "limit", json_object_get(rec, "l"),
+                  "queue", list ? list : json_array(),
+                  "chats", json_is_array(chats) ? chats : json_array());
+
+    if (w) {
+        s->greeted = 1;
+        ngx_http_helpdesk_chat_send_json(s, w);
+        json_decref(w);
+    }
+
+    (void) ngx_http_helpdesk_chat_tenant_join(s);
+
+    /* the missed events of each open chat after its "last" id */
+    last = json_object_get(s->hello, "last");
+
+    for (i = 0; s->greeted && i < json_array_size(chats); i++) {
+        conv = json_string_value(json_object_get(json_array_get(chats, i),
+                                                 "conversation"));
+        if (conv == NULL || ngx_strlen(conv) != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            continue;
+        }
+
+        l = json_object_get(last, conv);
+        id.data = (u_char *) json_string_value(l);
+        id.len = id.data ? json_string_length(l) : 0;
+
+        (void) ngx_http_helpdesk_chat_join(s, (u_char *) conv, &id);
+    }
+
+    json_decref(rec);
+    json_decref(chats);
+    json_decref(queue);
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_accepted(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  status;
+
+    ngx_http_helpdesk_chat_acked(op, reply, res);
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
+        && status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
+    {
+        /* the whole conversation so far, then live */
+        (void) ngx_http_helpdesk_chat_join(op->s, op->conv, NULL);
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid, u_char *conv, ngx_uint_t note)
+{
+    char                         *j;
+    size_t                        i;
+    json_t                       *text, *att, *ev;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    text = json_object_get(msg, "text");
+    att = json_object_get(msg, "attachments");
+
+    if ((text && !json_is_string(text))
+        || (att && (!json_is_array(att) || json_array_size(att) > 10))
+        || (json_string_length(text) == 0 && json_array_size(att) == 0))
+    {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "a message has \"text\" (a string) or "
+                                     "\"attachments\" (upload ids)");
+        return;
+    }
+
+    if (json_string_length(text) > s->peer->max_message) {
+        ngx_http_helpdesk_chat_error(s, cid, "too_large",
+                                     "\"text\" is over the tenant's maximum");
+        return;
+    }
+
+    for (i = 0; i < json_array_size(att); i++) {
+        if (json_string_length(json_array_get(att, i))
+            != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "an attachment is an upload id");
+            return;
+        }
+    }
+
+    ev = json_pack("{s:s, s:s%, s:{s:s, s:s%}, s:s}",
+                   "type", note ? "note" : "message",
+                   "cid", (char *) cid->data, cid->len,
+                   "from", "kind", "agent",
+                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
+                   "text", text ? json_string_value(text) : "");
+    if (ev == NULL) {
+        return;
+    }
+
+    if (json_array_size(att)) {
+        json_object_set(ev, "attachments", att);
+    }
+
+    j = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+
+    op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                           cid)
+           : NULL;
+    if (op == NULL) {
+        free(j);
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(op, "store",
+        json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s%, s:b, s:[]}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "cid", (char *) cid->data, cid->len,
+                  "j", j, "aud", note ? "a" : "*", "who", "agent",
+                  "agent", s->agent.data, s->agent.len,
+                  "msg", !note, "lim"));
+    free(j);
+}
+
+
+/* The agent's connection is gone: one connection fewer (offline at 0). */
+
+void
+ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s)
+{
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_a_noop);
+    if (op == NULL) {
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(op, "presence",
+        json_pack("{s:s%, s:s%, s:s%, s:s, s:i, s:i}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "agent", s->agent.data, s->agent.len,
+                  "name", s->peer->agent_name.data, s->peer->agent_name.len,
+                  "s", "", "l", (int) s->conf.max_chats, "k", -1));
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_noop(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+}

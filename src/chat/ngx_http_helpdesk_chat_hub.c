@@ -1,0 +1,664 @@
+/*
+ * The worker's table of local listeners, and delivery.
+ *
+ * A conversation with a local peer (its visitor, its agent, an agent
+ * looking at it) has an entry here with the list of those peers
+ * ("members"), and the worker is subscribed to its channel while the
+ * list is not empty.  A tenant with local agents or waiting visitors has
+ * an entry too, subscribed to the tenant's channel (the queue, offers,
+ * presence).
+ *
+ * Exactly once, in order: each member remembers the last stream id it was
+ * sent.  A published event is sent only when it is newer.  A member that
+ * joins, and every member after the subscription is confirmed again (a
+ * reconnect), reads the stream back from its last id (XRANGE, exclusive)
+ * before it takes live events; an event published while that read is in
+ * flight marks the member, which reads again from where the read ended.
+ * So an event reaches a member by either path, never by both, and never
+ * out of order.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_chat_int.h"
+
+
+static ngx_http_helpdesk_chat_conv_t *ngx_http_helpdesk_chat_conv_get(
+    u_char *id);
+static void ngx_http_helpdesk_chat_conv_put(ngx_http_helpdesk_chat_conv_t *cv);
+static void ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
+    u_char *msg, size_t len);
+static void ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m);
+static void ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
+    u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
+    size_t len);
+static void ngx_http_helpdesk_chat_tenant_message(void *data, ngx_uint_t event,
+    u_char *msg, size_t len);
+static void ngx_http_helpdesk_chat_published(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+
+
+static ngx_rbtree_t       ngx_http_helpdesk_chat_convs;
+static ngx_rbtree_node_t  ngx_http_helpdesk_chat_convs_sentinel;
+static ngx_rbtree_t       ngx_http_helpdesk_chat_tenants;
+static ngx_rbtree_node_t  ngx_http_helpdesk_chat_tenants_sentinel;
+static ngx_uint_t         ngx_http_helpdesk_chat_hub_ready;
+
+
+static void
+ngx_http_helpdesk_chat_hub_init(void)
+{
+    if (ngx_http_helpdesk_chat_hub_ready) {
+        return;
+    }
+
+    ngx_rbtree_init(&ngx_http_helpdesk_chat_convs,
+                    &ngx_http_helpdesk_chat_convs_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&ngx_http_helpdesk_chat_tenants,
+                    &ngx_http_helpdesk_chat_tenants_sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_http_helpdesk_chat_hub_ready = 1;
+}
+
+
+/* Compares two stream ids "<ms>-<seq>" by value; an empty id is oldest. */
+
+ngx_int_t
+ngx_http_helpdesk_chat_id_cmp(u_char *a, size_t alen, u_char *b, size_t blen)
+{
+    u_char    *ad, *bd;
+    size_t     n;
+    uint64_t   ams, aseq, bms, bseq;
+
+    ams = aseq = bms = bseq = 0;
+
+    for (n = 0, ad = a; n < alen && *ad != '-'; n++, ad++) {
+        ams = ams * 10 + (*ad - '0');
+    }
+
+    for (n++, ad++; n < alen; n++, ad++) {
+        aseq = aseq * 10 + (*ad - '0');
+    }
+
+    for (n = 0, bd = b; n < blen && *bd != '-'; n++, bd++) {
+        bms = bms * 10 + (*bd - '0');
+    }
+
+    for (n++, bd++; n < blen; n++, bd++) {
+        bseq = bseq * 10 + (*bd - '0');
+    }
+
+    if (ams != bms) {
+        return ams < bms ? -1 : 1;
+    }
+
+    if (aseq != bseq) {
+        return aseq < bseq ? -1 : 1;
+    }
+
+    return 0;
+}
+
+
+static ngx_http_helpdesk_chat_conv_t *
+ngx_http_helpdesk_chat_conv_get(u_char *id)
+{
+    u_char                         *p;
+    uint32_t                        hash;
+    ngx_str_t                       key;
+    ngx_str_node_t                 *sn;
+    ngx_http_helpdesk_chat_conv_t  *cv;
+
+    ngx_http_helpdesk_chat_hub_init();
+
+    key.data = id;
+    key.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
+    hash = ngx_crc32_long(key.data, key.len);
+
+    sn = ngx_str_rbtree_lookup(&ngx_http_helpdesk_chat_convs, &key, hash);
+    if (sn) {
+        return (ngx_http_helpdesk_chat_conv_t *) sn;
+    }
+
+    cv = ngx_alloc(sizeof(ngx_http_helpdesk_chat_conv_t)
+                   + sizeof("hd:chat:{}") - 1 + NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                   ngx_cycle->log);
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cv, sizeof(ngx_http_helpdesk_chat_conv_t));
+    ngx_memcpy(cv->id, id, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    cv->sn.str.data = cv->id;
+    cv->sn.str.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
+    cv->sn.node.key = hash;
+    ngx_queue_init(&cv->members);
+
+    p = (u_char *) (cv + 1);
+    cv->channel.data = p;
+    p = ngx_sprintf(p, "hd:chat:{%*s}", NGX_HTTP_HELPDESK_CHAT_UUID_LEN, id);
+    cv->channel.len = p - cv->channel.data;
+
+    if (ngx_helpdesk_redis_sub_subscribe(&cv->channel,
+                                         ngx_http_helpdesk_chat_conv_message,
+                                         cv)
+        == NGX_ERROR)
+    {
+        ngx_free(cv);
+        return NULL;
+    }
+
+    ngx_rbtree_insert(&ngx_http_helpdesk_chat_convs, &cv->sn.node);
+
+    return cv;
+}
+
+
+static void
+ngx_http_helpdesk_chat_conv_put(ngx_http_helpdesk_chat_conv_t *cv)
+{
+    if (!ngx_queue_empty(&cv->members)) {
+        return;
+    }
+
+    ngx_helpdesk_redis_sub_unsubscribe(&cv->channel);
+    ngx_rbtree_delete(&ngx_http_helpdesk_chat_convs, &cv->sn.node);
+    ngx_free(cv);
+}
+
+
+ngx_http_helpdesk_chat_member_t *
+ngx_http_helpdesk_chat_member(ngx_http_helpdesk_chat_session_t *s,
+    u_char *conv)
+{
+    ngx_queue_t                      *q;
+    ngx_http_helpdesk_chat_member_t  *m;
+
+    for (q = ngx_queue_head(&s->members);
+         q != ngx_queue_sentinel(&s->members);
+         q = ngx_queue_next(q))
+    {
+        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
+
+        if (ngx_memcmp(m->conv->id, conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+            == 0)
+        {
+            return m;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * s listens to conversation conv from "last" on (NULL or empty: from its
+ * beginning); an existing membership is kept as it is.
+ */
+
+ngx_http_helpdesk_chat_member_t *
+ngx_http_helpdesk_chat_join(ngx_http_helpdesk_chat_session_t *s, u_char *conv,
+    ngx_str_t *last)
+{
+    ngx_http_helpdesk_chat_conv_t    *cv;
+    ngx_http_helpdesk_chat_member_t  *m;
+
+    m = ngx_http_helpdesk_chat_member(s, conv);
+    if (m) {
+        return m;
+    }
+
+    cv = ngx_http_helpdesk_chat_conv_get(conv);
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    m = ngx_alloc(sizeof(ngx_http_helpdesk_chat_member_t), s->peer->log);
+    if (m == NULL) {
+        ngx_http_helpdesk_chat_conv_put(cv);
+        return NULL;
+    }
+
+    ngx_memzero(m, sizeof(ngx_http_helpdesk_chat_member_t));
+    m->conv = cv;
+    m->s = s;
+
+    if (last && last->len && last->len < NGX_HTTP_HELPDESK_CHAT_ID_LEN) {
+        m->last_len = last->len;
+        ngx_memcpy(m->last, last->data, last->len);
+    }
+
+    ngx_queue_insert_tail(&cv->members, &m->in_conv);
+    ngx_queue_insert_tail(&s->members, &m->in_session);
+
+    if (cv->ready) {
+        ngx_http_helpdesk_chat_catch_up(m);
+    }
+
+    return m;
+}
+
+
+void
+ngx_http_helpdesk_chat_leave(ngx_http_helpdesk_chat_member_t *m)
+{
+    ngx_http_helpdesk_chat_conv_t  *cv = m->conv;
+
+    if (m->range) {
+        ngx_http_helpdesk_chat_op_free(m->range);
+    }
+
+    if (m->s->member == m) {
+        m->s->member = NULL;
+    }
+
+    ngx_queue_remove(&m->in_conv);
+    ngx_queue_remove(&m->in_session);
+    ngx_free(m);
+
+    ngx_http_helpdesk_chat_conv_put(cv);
+}
+
+
+/*
+ * A message on a conversation's channel: "<id> <audience>\n<json>";
+ * the id is "~" for what is not stored (typing, read pointers).
+ */
+
+static void
+ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
+    u_char *msg, size_t len)
+{
+    ngx_http_helpdesk_chat_conv_t  *cv = data;
+
+    u_char                           *sp, *nl, *last;
+    ngx_queue_t                      *q, *next;
+    ngx_http_helpdesk_chat_member_t  *m;
+
+    if (event == NGX_HELPDESK_REDIS_SUB_READY) {
+        cv->ready = 1;
+
+        for (q = ngx_queue_head(&cv->members);
+             q != ngx_queue_sentinel(&cv->members);
+             q = next)
+        {
+            next = ngx_queue_next(q);
+            m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_conv);
+            ngx_http_helpdesk_chat_catch_up(m);
+        }
+
+        return;
+    }
+
+    last = msg + len;
+    sp = ngx_strlchr(msg, last, ' ');
+    nl = sp ? ngx_strlchr(sp, last, '\n') : NULL;
+
+    if (nl == NULL || sp - msg >= NGX_HTTP_HELPDESK_CHAT_ID_LEN) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&cv->members);
+         q != ngx_queue_sentinel(&cv->members);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_conv);
+
+        if (*msg == '~') {
+            ngx_http_helpdesk_chat_deliver(m, NULL, 0, sp + 1, nl - sp - 1,
+                                           nl + 1, last - nl - 1);
+            continue;
+        }
+
+        if (m->range) {
+            m->missed = 1;
+            continue;
+        }
+
+        if (ngx_http_helpdesk_chat_id_cmp(msg, sp - msg, m->last, m->last_len)
+            <= 0)
+        {
+            continue;
+        }
+
+        ngx_http_helpdesk_chat_deliver(m, msg, sp - msg, sp + 1, nl - sp - 1,
+                                       nl + 1, last - nl - 1);
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m)
+{
+    u_char                       *p, *from;
+    size_t                        from_len;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (m->range) {
+        m->missed = 1;
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op(m->s, ngx_http_helpdesk_chat_range);
+    if (op == NULL) {
+        return;
+    }
+
+    from = (u_char *) "-";
+    from_len = 1;
+
+    if (m->last_len) {
+        /* exclusive: "(" and the last id sent */
+        op->pool = ngx_create_pool(256, m->s->peer->log);
+        from = op->pool ? ngx_pnalloc(op->pool, m->last_len + 1) : NULL;
+
+        if (from == NULL) {
+            ngx_http_helpdesk_chat_op_free(op);
+            return;
+        }
+
+        from[0] = '(';
+        ngx_memcpy(from + 1, m->last, m->last_len);
+        from_len = m->last_len + 1;
+    }
+
+    op->data = m;
+    m->range = op;
+    m->missed = 0;
+
+    p = ngx_sprintf(op->cid, "%V:s", &m->conv->channel);
+
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "XRANGE", 6);
+    ngx_helpdesk_redis_arg(&op->cmd, op->cid, p - op->cid);
+    ngx_helpdesk_redis_arg(&op->cmd, from, from_len);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "+", 1);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "COUNT", 5);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "256", 3);
+
+    ngx_http_helpdesk_chat_command(op);
+}
+
+
+static void
+ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_http_helpdesk_chat_member_t  *m = op->data;
+
+    size_t       i, k;
+    ngx_str_t    id, json, aud, f;
+    redisReply  *e, *fields;
+
+    m->range = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        /* Redis is away: the next READY reads again */
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
+            || ngx_http_helpdesk_chat_reply_str(e, 0, &id) != NGX_OK
+            || e->element[1]->type != REDIS_REPLY_ARRAY)
+        {
+            continue;
+        }
+
+        fields = e->element[1];
+        json.len = 0;
+        aud.len = 0;
+
+        for (k = 0; k + 1 < fields->elements; k += 2) {
+            if (ngx_http_helpdesk_chat_reply_str(fields, k, &f) != NGX_OK) {
+                continue;
+            }
+
+            if (f.len == 1 && f.data[0] == 'j') {
+                (void) ngx_http_helpdesk_chat_reply_str(fields, k + 1, &json);
+
+            } else if (f.len == 1 && f.data[0] == 'u') {
+                (void) ngx_http_helpdesk_chat_reply_str(fields, k + 1, &aud);
+            }
+        }
+
+        if (json.len == 0
+            || ngx_http_helpdesk_chat_id_cmp(id.data, id.len, m->last,
+                                             m->last_len) <= 0)
+        {
+            continue;
+        }
+
+        ngx_http_helpdesk_chat_deliver(m, id.data, id.len, aud.data, aud.len,
+                                       json.data, json.len);
+
+        if (m->s->gone) {
+            return;
+        }
+    }
+
+    if (reply->elements == NGX_HTTP_HELPDESK_CHAT_RANGE || m->missed) {
+        /* more to read, or published while this read was in flight */
+        ngx_http_helpdesk_chat_catch_up(m);
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
+    u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
+    size_t len)
+{
+    ngx_uint_t  role;
+
+    role = m->s->peer->role;
+
+    if (aud_len == 1
+        && ((aud[0] == 'a' && role != NGX_HTTP_HELPDESK_CHAT_AGENT)
+            || (aud[0] == 'v' && role != NGX_HTTP_HELPDESK_CHAT_VISITOR)))
+    {
+        if (id) {
+            m->last_len = id_len;
+            ngx_memcpy(m->last, id, id_len);
+        }
+
+        return;
+    }
+
+    if (id) {
+        m->last_len = id_len;
+        ngx_memcpy(m->last, id, id_len);
+    }
+
+    ngx_http_helpdesk_chat_send_event(m->s, m->conv->id, id, id_len, json,
+                                      len);
+}
+
+
+/*
+ * What is not stored goes straight to the conversation's channel:
+ * typing, read pointers.  Fire and forget: a lost one is of no harm.
+ */
+
+void
+ngx_http_helpdesk_chat_publish(ngx_str_t *tenant, u_char *conv,
+    const char *aud, json_t *event)
+{
+    char                         *text;
+    u_char                       *p;
+    size_t                        len;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    text = json_dumps(event, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    len = ngx_strlen(text);
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_published);
+    if (op == NULL) {
+        free(text);
+        return;
+    }
+
+    op->params = malloc(len + 4);
+    if (op->params == NULL) {
+        free(text);
+        ngx_http_helpdesk_chat_op_free(op);
+        return;
+    }
+
+    p = (u_char *) op->params;
+    *p++ = '~';
+    *p++ = ' ';
+    *p++ = (u_char) aud[0];
+    *p++ = '\n';
+    ngx_memcpy(p, text, len);
+    free(text);
+
+    p = ngx_sprintf(op->cid, "hd:chat:{%*s}", NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                    conv);
+
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "PUBLISH", 7);
+    ngx_helpdesk_redis_arg(&op->cmd, op->cid, p - op->cid);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) op->params, len + 4);
+
+    ngx_http_helpdesk_chat_command(op);
+}
+
+
+static void
+ngx_http_helpdesk_chat_published(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    /* nothing to do: what is not stored may be lost */
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_chat_tenant_join(ngx_http_helpdesk_chat_session_t *s)
+{
+    u_char                           *p;
+    uint32_t                          hash;
+    ngx_str_t                         key;
+    ngx_str_node_t                   *sn;
+    ngx_http_helpdesk_chat_tenant_t  *t;
+
+    if (s->tenant) {
+        return NGX_OK;
+    }
+
+    ngx_http_helpdesk_chat_hub_init();
+
+    key.data = s->peer->tenant;
+    key.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
+    hash = ngx_crc32_long(key.data, key.len);
+
+    sn = ngx_str_rbtree_lookup(&ngx_http_helpdesk_chat_tenants, &key, hash);
+
+    if (sn) {
+        t = (ngx_http_helpdesk_chat_tenant_t *) sn;
+
+    } else {
+        t = ngx_alloc(sizeof(ngx_http_helpdesk_chat_tenant_t)
+                      + sizeof("hd:chat:t:{}") - 1
+                      + NGX_HTTP_HELPDESK_CHAT_UUID_LEN, ngx_cycle->log);
+        if (t == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(t, sizeof(ngx_http_helpdesk_chat_tenant_t));
+        ngx_memcpy(t->id, key.data, key.len);
+        t->sn.str.data = t->id;
+        t->sn.str.len = key.len;
+        t->sn.node.key = hash;
+        ngx_queue_init(&t->sessions);
+
+        p = (u_char *) (t + 1);
+        t->channel.data = p;
+        p = ngx_sprintf(p, "hd:chat:t:{%V}", &key);
+        t->channel.len = p - t->channel.data;
+
+        if (ngx_helpdesk_redis_sub_subscribe(&t->channel,
+                                        ngx_http_helpdesk_chat_tenant_message,
+                                        t)
+            == NGX_ERROR)
+        {
+            ngx_free(t);
+            return NGX_ERROR;
+        }
+
+        ngx_rbtree_insert(&ngx_http_helpdesk_chat_tenants, &t->sn.node);
+    }
+
+    s->tenant = t;
+    ngx_queue_insert_tail(&t->sessions, &s->in_tenant);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_helpdesk_chat_tenant_leave(ngx_http_helpdesk_chat_session_t *s)
+{
+    ngx_http_helpdesk_chat_tenant_t  *t = s->tenant;
+
+    if (t == NULL) {
+        return;
+    }
+
+    s->tenant = NULL;
+    ngx_queue_remove(&s->in_tenant);
+
+    if (!ngx_queue_empty(&t->sessions)) {
+        return;
+    }
+
+    ngx_helpdesk_redis_sub_unsubscribe(&t->channel);
+    ngx_rbtree_delete(&ngx_http_helpdesk_chat_tenants, &t->sn.node);
+    ngx_free(t);
+}
+
+
+/* The tenant's channel: JSON documents (queue, offer, presence). */
+
+static void
+ngx_http_helpdesk_chat_tenant_message(void *data, ngx_uint_t event,
+    u_char *msg, size_t len)
+{
+    ngx_http_helpdesk_chat_tenant_t  *t = data;
+
+    json_t                            *ev;
+    ngx_queue_t                       *q, *next;
+    ngx_http_helpdesk_chat_session_t  *s;
+
+    if (event != NGX_HELPDESK_REDIS_SUB_MESSAGE) {
+        return;
+    }
+
+    ev = json_loadb((char *) msg, len, 0, NULL);
+    if (ev == NULL || !json_is_object(ev)) {
+        json_decref(ev);
+        return;
+    }
+
+    for (q = ngx_queue_head(&t->sessions);
+         q != ngx_queue_sentinel(&t->sessions);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_helpdesk_chat_session_t, in_tenant);
+        ngx_http_helpdesk_chat_tenant_event(s, ev, msg, len);
+    }
+
+    json_decref(ev);
+}

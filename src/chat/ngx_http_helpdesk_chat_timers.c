@@ -1,0 +1,220 @@
+/*
+ * The conversations' deadlines, on every worker of every node.
+ *
+ * A deadline is a member of one Redis sorted set ("hd:chat:timers",
+ * scored by its time in milliseconds): an offer's accept timeout
+ * ("offer|<tenant>|<conversation>|<agent>"), the tenant's maximum time
+ * without a reply ("reply|<tenant>|<conversation>"), the automatic
+ * conversion ("auto|<tenant>|<conversation>").  The chat script sets and
+ * clears them with the changes they belong to.  Every worker asks once a
+ * second for those that are due; the script hands each one to exactly one
+ * caller (the one whose ZREM removed it), which then acts:
+ *
+ *   offer  the offer is withdrawn and the conversation offered to the
+ *          next agent ("decline");
+ *   reply  the visitor is told and the conversation queued again
+ *          ("requeue"), or it becomes a ticket when the tenant says so;
+ *   auto   it becomes a ticket, if it is still open.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_chat_int.h"
+
+
+#define NGX_HTTP_HELPDESK_CHAT_TICK  1000
+
+
+static void ngx_http_helpdesk_chat_tick(ngx_event_t *ev);
+static void ngx_http_helpdesk_chat_due(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_fire(ngx_str_t *m);
+static void ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+
+
+static ngx_event_t                   ngx_http_helpdesk_chat_timer;
+static ngx_http_helpdesk_chat_op_t  *ngx_http_helpdesk_chat_claim;
+
+
+ngx_int_t
+ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle)
+{
+    if (ngx_http_helpdesk_chat_store_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&ngx_http_helpdesk_chat_timer, sizeof(ngx_event_t));
+    ngx_http_helpdesk_chat_timer.handler = ngx_http_helpdesk_chat_tick;
+    ngx_http_helpdesk_chat_timer.log = cycle->log;
+    ngx_http_helpdesk_chat_timer.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_helpdesk_chat_timer,
+                  NGX_HTTP_HELPDESK_CHAT_TICK
+                  + (ngx_msec_t) ngx_random() % NGX_HTTP_HELPDESK_CHAT_TICK);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_helpdesk_chat_timers_exit(void)
+{
+    if (ngx_http_helpdesk_chat_timer.timer_set) {
+        ngx_del_timer(&ngx_http_helpdesk_chat_timer);
+    }
+
+    if (ngx_http_helpdesk_chat_claim) {
+        ngx_http_helpdesk_chat_op_free(ngx_http_helpdesk_chat_claim);
+        ngx_http_helpdesk_chat_claim = NULL;
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_tick(ngx_event_t *ev)
+{
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_HELPDESK_CHAT_TICK);
+
+    if (ngx_http_helpdesk_chat_claim) {
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_due);
+    if (op == NULL) {
+        return;
+    }
+
+    ngx_http_helpdesk_chat_claim = op;
+    ngx_http_helpdesk_chat_script(op, "timers", json_pack("{s:i}", "n", 64));
+}
+
+
+static void
+ngx_http_helpdesk_chat_due(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    size_t     i;
+    ngx_str_t  m;
+
+    ngx_http_helpdesk_chat_claim = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+
+    for (i = 0; i < reply->elements; i++) {
+        if (ngx_http_helpdesk_chat_reply_str(reply, i, &m) == NGX_OK) {
+            ngx_http_helpdesk_chat_fire(&m);
+        }
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_fire(ngx_str_t *m)
+{
+    u_char                       *p, *last, *conv;
+    char                         *j;
+    json_t                       *ev;
+    ngx_str_t                     kind, tenant, agent;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    last = m->data + m->len;
+
+    p = ngx_strlchr(m->data, last, '|');
+    if (p == NULL || last - p < 2 + 2 * NGX_HTTP_HELPDESK_CHAT_UUID_LEN) {
+        return;
+    }
+
+    kind.data = m->data;
+    kind.len = p - m->data;
+    tenant.data = p + 1;
+    tenant.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
+    conv = tenant.data + NGX_HTTP_HELPDESK_CHAT_UUID_LEN + 1;
+    agent.data = conv + NGX_HTTP_HELPDESK_CHAT_UUID_LEN + 1;
+    agent.len = agent.data < last ? (size_t) (last - agent.data) : 0;
+
+    if (kind.len == 4 && ngx_strncmp(kind.data, "auto", 4) == 0) {
+        ngx_http_helpdesk_chat_convert(NULL, &tenant, conv, NULL, "system");
+        return;
+    }
+
+    if (kind.len == 5 && ngx_strncmp(kind.data, "offer", 5) == 0) {
+        op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_timer_done);
+        if (op == NULL || agent.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN) {
+            if (op) {
+                ngx_http_helpdesk_chat_op_free(op);
+            }
+
+            return;
+        }
+
+        ngx_http_helpdesk_chat_script(op, "decline",
+            json_pack("{s:s%, s:s%, s:s%}",
+                      "t", tenant.data, tenant.len,
+                      "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                      "agent", agent.data, agent.len));
+        return;
+    }
+
+    if (kind.len == 5 && ngx_strncmp(kind.data, "reply", 5) == 0) {
+        ev = json_pack("{s:s, s:s}", "type", "left", "reason",
+                       "reply_timeout");
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+
+        op = j ? ngx_http_helpdesk_chat_op(NULL,
+                                           ngx_http_helpdesk_chat_requeued)
+               : NULL;
+        if (op == NULL) {
+            free(j);
+            return;
+        }
+
+        ngx_memcpy(op->conv, conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+        ngx_memcpy(op->cid, tenant.data, tenant.len);
+
+        ngx_http_helpdesk_chat_script(op, "requeue",
+            json_pack("{s:s%, s:s%, s:s}",
+                      "t", tenant.data, tenant.len,
+                      "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                      "j", j));
+        free(j);
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  status, tenant;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
+        && status.len == 6 && ngx_strncmp(status.data, "ticket", 6) == 0)
+    {
+        tenant.data = op->cid;
+        tenant.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
+        ngx_http_helpdesk_chat_convert(NULL, &tenant, op->conv, NULL,
+                                       "system");
+    }
+}
+
+
+static void
+ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+}

@@ -1,0 +1,1080 @@
+/*
+ * The visitor's side of the protocol: hello (and resume), start, message,
+ * typing, read, handover, transcript, end; and the bot, which answers the
+ * first message with the greeting and the knowledge base's suggestions
+ * until the visitor asks for a person.
+ *
+ * A visitor is a browser: a random token (32 bytes, hex) kept in it, of
+ * which the record keeps only the SHA-256 (helpdesk.chat_visitors).  A
+ * returning token finds its open conversation, or its last one.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_chat_int.h"
+#include "lib/ngx_helpdesk_crypto.h"
+#include "lib/ngx_helpdesk_json.h"
+
+
+static void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_v_welcome(
+    ngx_http_helpdesk_chat_session_t *s, json_t *conv);
+static void ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_v_message(
+    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_v_simple(
+    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *type,
+    ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_v_transcript(
+    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
+    json_t *text);
+static void ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static ngx_int_t ngx_http_helpdesk_chat_v_token(
+    ngx_http_helpdesk_chat_session_t *s, json_t *v);
+static json_t *ngx_http_helpdesk_chat_v_prechat(
+    ngx_http_helpdesk_chat_session_t *s, json_t *prechat, const char **err);
+
+
+void
+ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *type, ngx_str_t *cid)
+{
+    if (type->len == 5 && ngx_strncmp(type->data, "hello", 5) == 0) {
+        ngx_http_helpdesk_chat_v_hello(s, msg, cid);
+        return;
+    }
+
+    if (!s->greeted) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "say \"hello\" first");
+        return;
+    }
+
+    if (type->len == 5 && ngx_strncmp(type->data, "start", 5) == 0) {
+        ngx_http_helpdesk_chat_v_start(s, msg, cid);
+
+    } else if (type->len == 7 && ngx_strncmp(type->data, "message", 7) == 0) {
+        ngx_http_helpdesk_chat_v_message(s, msg, cid);
+
+    } else if (type->len == 10
+               && ngx_strncmp(type->data, "transcript", 10) == 0)
+    {
+        ngx_http_helpdesk_chat_v_transcript(s, msg, cid);
+
+    } else {
+        ngx_http_helpdesk_chat_v_simple(s, msg, type, cid);
+    }
+}
+
+
+/* ok or dup: the ack with the stored id; anything else: its error */
+
+void
+ngx_http_helpdesk_chat_acked(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  status, ref;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
+        && ((status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
+            || (status.len == 3 && ngx_strncmp(status.data, "dup", 3) == 0)))
+    {
+        if (ngx_http_helpdesk_chat_reply_str(reply, 1, &ref) != NGX_OK) {
+            ngx_str_null(&ref);
+        }
+
+        ngx_http_helpdesk_chat_ack(op->s, op->cid, op->cid_len, &ref,
+                                   op->conv[0] ? op->conv : NULL);
+        return;
+    }
+
+    ngx_http_helpdesk_chat_error_op(op, reply);
+}
+
+
+ngx_http_helpdesk_chat_op_t *
+ngx_http_helpdesk_chat_op_cid(ngx_http_helpdesk_chat_session_t *s,
+    ngx_http_helpdesk_chat_op_pt handler, ngx_str_t *cid)
+{
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    op = ngx_http_helpdesk_chat_op(s, handler);
+    if (op == NULL) {
+        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
+        return NULL;
+    }
+
+    op->cid_len = cid->len;
+    ngx_memcpy(op->cid, cid->data, cid->len);
+
+    return op;
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid)
+{
+    u_char                        hash[32], hex[2 + 64];
+    ngx_str_t                    *proof;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (s->greeted || s->busy) {
+        ngx_http_helpdesk_chat_error(s, cid, "conflict",
+                                     "\"hello\" was said already");
+        return;
+    }
+
+    if (ngx_http_helpdesk_chat_v_token(s, json_object_get(msg, "visitor"))
+        != NGX_OK)
+    {
+        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "no token");
+        return;
+    }
+
+    s->hello = json_incref(msg);
+
+    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_lookup, cid);
+    if (op == NULL) {
+        return;
+    }
+
+    s->busy = 1;
+
+    ngx_helpdesk_sha256(s->token, 64, hash);
+    hex[0] = '\\';
+    hex[1] = 'x';
+    ngx_hex_dump(hex + 2, hash, 32);
+
+    proof = ngx_http_helpdesk_chat_proof();
+
+    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op, hex, sizeof(hex));
+
+    ngx_http_helpdesk_chat_sql(op,
+        "SELECT visitor_id, last_conversation "
+        "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea)");
+}
+
+
+/* The token the visitor sent, or a new one (also for one not ours). */
+
+static ngx_int_t
+ngx_http_helpdesk_chat_v_token(ngx_http_helpdesk_chat_session_t *s,
+    json_t *v)
+{
+    size_t       i, len;
+    u_char       c, raw[32];
+    const char  *t;
+
+    t = NULL;
+    len = 0;
+
+    if (json_is_string(v)) {
+        t = json_string_value(v);
+        len = json_string_length(v);
+
+    } else if (s->peer->visitor.len) {
+        t = (const char *) s->peer->visitor.data;
+        len = s->peer->visitor.len;
+    }
+
+    if (t && len == 64) {
+        for (i = 0; i < 64; i++) {
+            c = t[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                break;
+            }
+        }
+
+        if (i == 64) {
+            ngx_memcpy(s->token, t, 64);
+            return NGX_OK;
+        }
+    }
+
+    if (ngx_helpdesk_random(raw, sizeof(raw)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(s->token, raw, sizeof(raw));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t                          cid;
+    ngx_http_helpdesk_chat_op_t       *next;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    cid.data = op->cid;
+    cid.len = op->cid_len;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
+        s->busy = 0;
+        ngx_http_helpdesk_chat_error(s, &cid, "unavailable",
+                                     "the record is unavailable, try again");
+        return;
+    }
+
+    if (PQgetisnull(res, 0, 0)) {
+        /* a token of another tenant's: this browser gets a new one here */
+        if (op->data == NULL
+            && ngx_http_helpdesk_chat_v_token(s, NULL) == NGX_OK)
+        {
+            s->peer->visitor.len = 0;
+            s->busy = 0;
+            json_object_del(s->hello, "visitor");
+            next = (ngx_http_helpdesk_chat_op_t *) s->hello;
+            s->hello = NULL;
+            ngx_http_helpdesk_chat_v_hello(s, (json_t *) next, &cid);
+            json_decref((json_t *) next);
+            return;
+        }
+
+        s->busy = 0;
+        ngx_http_helpdesk_chat_error(s, &cid, "unavailable", "no token");
+        return;
+    }
+
+    ngx_memcpy(s->visitor, PQgetvalue(res, 0, 0),
+               NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    next = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_state,
+                                         &cid);
+    if (next == NULL) {
+        s->busy = 0;
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(next, "visitor",
+        json_pack("{s:s%, s:s%, s:s}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "last", PQgetisnull(res, 0, 1) ? ""
+                                                 : PQgetvalue(res, 0, 1)));
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    json_t                            *h, *conv, *last, *agent;
+    ngx_str_t                          status, c, state, l;
+    const char                        *st, *an;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    s->busy = 0;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK) {
+        ngx_http_helpdesk_chat_error_op(op, NULL);
+        return;
+    }
+
+    if (status.len != 2
+        || ngx_http_helpdesk_chat_reply_str(reply, 1, &c) != NGX_OK
+        || c.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
+        || ngx_http_helpdesk_chat_reply_str(reply, 2, &state) != NGX_OK
+        || (h = json_loadb((char *) state.data, state.len, 0, NULL)) == NULL)
+    {
+        ngx_http_helpdesk_chat_v_welcome(s, NULL);
+        return;
+    }
+
+    st = json_string_value(json_object_get(h, "st"));
+    an = json_string_value(json_object_get(h, "an"));
+    st = st ? st : "ended";
+
+    agent = (an && *an) ? json_pack("{s:s}", "name", an) : json_null();
+
+    conv = json_pack("{s:s%, s:s, s:o, s:{s:s, s:s}}",
+                     "id", (char *) c.data, c.len, "status", st,
+                     "agent", agent,
+                     "read",
+                     "visitor", json_string_value(json_object_get(h, "rv"))
+                                ? json_string_value(json_object_get(h, "rv"))
+                                : "",
+                     "agent", json_string_value(json_object_get(h, "ra"))
+                              ? json_string_value(json_object_get(h, "ra"))
+                              : "");
+
+    ngx_memcpy(s->conv, c.data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    s->has_conv = ngx_strcmp(st, "ended") != 0
+                  && ngx_strcmp(st, "converted") != 0;
+    s->waiting = ngx_strcmp(st, "queued") == 0;
+
+    json_decref(h);
+
+    ngx_http_helpdesk_chat_v_welcome(s, conv);
+    json_decref(conv);
+
+    /* every stored event after "last", or the whole conversation */
+    last = json_object_get(s->hello, "last");
+    l.data = (u_char *) json_string_value(last);
+    l.len = l.data ? json_string_length(last) : 0;
+
+    s->member = ngx_http_helpdesk_chat_join(s, s->conv, &l);
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_welcome(ngx_http_helpdesk_chat_session_t *s,
+    json_t *conv)
+{
+    json_t  *w, *set, *js, *v;
+
+    js = s->peer->settings.len
+         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
+                      0, NULL)
+         : NULL;
+
+    set = json_object();
+
+    if (js && set) {
+        json_object_set(set, "title", json_object_get(js, "title"));
+        json_object_set(set, "colour", json_object_get(js, "colour"));
+        json_object_set(set, "position", json_object_get(js, "position"));
+        json_object_set(set, "greeting", json_object_get(js, "greeting"));
+        json_object_set(set, "icon", json_object_get(js, "icon"));
+        json_object_set(set, "prechat", json_object_get(js, "prechat_fields"));
+
+        v = json_object_get(js, "open");
+        json_object_set_new(set, "open", json_boolean(!json_is_false(v)));
+    }
+
+    if (set) {
+        json_object_set_new(set, "max_message",
+                            json_integer((json_int_t) s->peer->max_message));
+    }
+
+    json_decref(js);
+
+    w = json_pack("{s:s, s:s%, s:s%, s:o, s:O}", "type", "welcome",
+                  "visitor", s->token, (size_t) 64,
+                  "stream", s->token, (size_t) 64,
+                  "settings", set ? set : json_object(),
+                  "conversation", conv ? conv : json_null());
+    if (w == NULL) {
+        return;
+    }
+
+    s->greeted = 1;
+
+    ngx_http_helpdesk_chat_send_json(s, w);
+    json_decref(w);
+
+    /* the queue's changes (a waiting visitor's place in it) */
+    (void) ngx_http_helpdesk_chat_tenant_join(s);
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid)
+{
+    u_char                        raw[16], id[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
+    u_char                        hex[32];
+    char                         *j, *pj, *pg;
+    json_t                       *pre, *text, *ev, *set, *page;
+    const char                   *err, *name, *email, *lang;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    text = json_object_get(msg, "text");
+
+    if (text && (!json_is_string(text)
+                 || json_string_length(text) > s->peer->max_message))
+    {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "\"text\" must be a string within the "
+                                     "tenant's maximum");
+        return;
+    }
+
+    err = NULL;
+    pre = ngx_http_helpdesk_chat_v_prechat(s, json_object_get(msg, "prechat"),
+                                           &err);
+    if (pre == NULL) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     err ? err : "invalid \"prechat\"");
+        return;
+    }
+
+    if (ngx_helpdesk_random(raw, 16) != NGX_OK) {
+        json_decref(pre);
+        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "no random");
+        return;
+    }
+
+    /* a version 4 uuid */
+    raw[6] = (raw[6] & 0x0f) | 0x40;
+    raw[8] = (raw[8] & 0x3f) | 0x80;
+    ngx_hex_dump(hex, raw, 16);
+    ngx_sprintf(id, "%*s-%*s-%*s-%*s-%*s", (size_t) 8, hex, (size_t) 4,
+                hex + 8, (size_t) 4, hex + 12, (size_t) 4, hex + 16,
+                (size_t) 12, hex + 20);
+
+    name = json_string_value(json_object_get(pre, "name"));
+    email = json_string_value(json_object_get(pre, "email"));
+    lang = json_string_value(json_object_get(s->hello, "lang"));
+
+    if (name) {
+        s->name.len = ngx_min(ngx_strlen(name), 200);
+        s->name.data = ngx_pnalloc(s->peer->pool, s->name.len);
+        if (s->name.data) {
+            ngx_memcpy(s->name.data, name, s->name.len);
+        } else {
+            s->name.len = 0;
+        }
+    }
+
+    j = NULL;
+
+    if (json_string_length(text)) {
+        ev = json_pack("{s:s, s:s%, s:{s:s, s:s}, s:O}", "type", "message",
+                       "cid", (char *) cid->data, cid->len,
+                       "from", "kind", "visitor", "name", name ? name : "",
+                       "text", text);
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+    }
+
+    page = json_object_get(s->hello, "page");
+    pj = json_dumps(pre, JSON_COMPACT);
+    pg = json_is_object(page) ? json_dumps(page, JSON_COMPACT) : NULL;
+
+    set = json_pack("{s:s, s:s, s:s, s:s%, s:s%, s:i, s:i, s:s, s:s%, s:s,"
+                    " s:s}",
+            "vn", name ? name : "",
+            "ve", email ? email : "",
+            "lang", lang ? lang : "",
+            "ua", s->peer->user_agent.len ? (char *) s->peer->user_agent.data
+                                          : "", s->peer->user_agent.len,
+            "ip", s->peer->ip.len ? (char *) s->peer->ip.data : "",
+            s->peer->ip.len,
+            "at", (int) s->conf.accept_timeout,
+            "rt", (int) s->conf.reply_timeout,
+            "ort", s->conf.reply_ticket ? "ticket" : "requeue",
+            "wm", s->conf.waiting_message.len
+                  ? (char *) s->conf.waiting_message.data : "",
+            s->conf.waiting_message.len,
+            "pre", pj ? pj : "{}",
+            "page", pg ? pg : "{}");
+
+    free(pj);
+    free(pg);
+    json_decref(pre);
+
+    op = set ? ngx_http_helpdesk_chat_op_cid(s,
+                                             ngx_http_helpdesk_chat_v_started,
+                                             cid)
+             : NULL;
+
+    if (op == NULL) {
+        free(j);
+        json_decref(set);
+        return;
+    }
+
+    /* cjson in the script reads numbers as numbers: "at" and "rt" too */
+    ngx_memcpy(op->conv, id, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    ngx_http_helpdesk_chat_script(op, "start",
+        json_pack("{s:s%, s:s%, s:s%, s:s%, s:o, s:s, s:b, s:i, s:o}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", id, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "cid", (char *) cid->data, cid->len,
+                  "set", set,
+                  "j", j ? j : "",
+                  "queue", !s->conf.bot,
+                  "auto", (int) (s->conf.auto_ticket * 60),
+                  "lim", ngx_http_helpdesk_chat_limits(s, 1)));
+    free(j);
+
+    /* the bot answers the first message */
+    json_object_set(s->hello, "first", text ? text : json_null());
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t                          status, c, ref;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK) {
+        ngx_http_helpdesk_chat_error_op(op, NULL);
+        return;
+    }
+
+    if ((status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
+        || (status.len == 3 && ngx_strncmp(status.data, "dup", 3) == 0))
+    {
+        if (ngx_http_helpdesk_chat_reply_str(reply, 1, &c) != NGX_OK
+            || c.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            ngx_http_helpdesk_chat_error_op(op, NULL);
+            return;
+        }
+
+        if (ngx_http_helpdesk_chat_reply_str(reply, 2, &ref) != NGX_OK) {
+            ngx_str_null(&ref);
+        }
+
+        if (s->member
+            && ngx_memcmp(s->member->conv->id, c.data, c.len) != 0)
+        {
+            ngx_http_helpdesk_chat_leave(s->member);
+        }
+
+        ngx_memcpy(s->conv, c.data, c.len);
+        s->has_conv = 1;
+        s->waiting = !s->conf.bot;
+
+        ngx_http_helpdesk_chat_ack(s, op->cid, op->cid_len, &ref, s->conv);
+
+        if (s->member == NULL) {
+            s->member = ngx_http_helpdesk_chat_join(s, s->conv, NULL);
+        }
+
+        if (status.len == 2 && s->conf.bot) {
+            ngx_http_helpdesk_chat_v_bot(s, json_object_get(s->hello,
+                                                            "first"));
+        }
+
+        return;
+    }
+
+    if (status.len == 8 && ngx_strncmp(status.data, "conflict", 8) == 0) {
+        ngx_http_helpdesk_chat_error(s, &(ngx_str_t) { op->cid_len, op->cid },
+                                     "conflict",
+                                     "a conversation is open already");
+        return;
+    }
+
+    ngx_http_helpdesk_chat_error_op(op, reply);
+}
+
+
+/*
+ * The bot: the greeting and, from the first message, the knowledge
+ * base's suggestions (the portal's search), with "talk to a person".
+ */
+
+static void
+ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
+    json_t *text)
+{
+    ngx_str_t                    *proof;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    op = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_articles);
+    if (op == NULL) {
+        return;
+    }
+
+    ngx_memcpy(op->conv, s->conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    proof = ngx_http_helpdesk_chat_proof();
+
+    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op,
+               (u_char *) (json_is_string(text) && s->conf.kb
+                           ? json_string_value(text) : ""),
+               json_is_string(text) && s->conf.kb
+               ? json_string_length(text) : 0);
+
+    ngx_http_helpdesk_chat_sql(op,
+        "SELECT api.chat_kb($1::bytea, $2::uuid, $3)");
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    char                              *j;
+    json_t                            *ev, *articles;
+    ngx_http_helpdesk_chat_op_t       *next;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    articles = NULL;
+
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+        && !PQgetisnull(res, 0, 0))
+    {
+        articles = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    }
+
+    if (!json_is_array(articles)) {
+        json_decref(articles);
+        articles = json_array();
+    }
+
+    ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:o, s:[s]}",
+                   "type", "message", "from", "kind", "bot", "name", "",
+                   "text", s->conf.greeting.len
+                           ? (char *) s->conf.greeting.data : "",
+                   s->conf.greeting.len,
+                   "articles", articles,
+                   "actions", "talk_to_person");
+    if (ev == NULL) {
+        return;
+    }
+
+    j = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+
+    if (j == NULL) {
+        return;
+    }
+
+    next = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_queued);
+    if (next == NULL) {
+        free(j);
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(next, "store",
+        json_pack("{s:s%, s:s%, s:s, s:s, s:s, s:s}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", op->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "cid", "", "j", j, "aud", "*", "who", "bot"));
+    free(j);
+}
+
+
+/* A bot's message or a handover: nothing to tell, the events say it. */
+
+static void
+ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  status;
+
+    if (op->cid_len == 0) {
+        return;
+    }
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
+        && status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
+    {
+        op->s->waiting = 1;
+    }
+
+    ngx_http_helpdesk_chat_acked(op, reply, res);
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid)
+{
+    char                         *j;
+    size_t                        i;
+    json_t                       *text, *att, *ev;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (!s->has_conv) {
+        ngx_http_helpdesk_chat_error(s, cid, "conflict",
+                                     "no open conversation: \"start\" one");
+        return;
+    }
+
+    text = json_object_get(msg, "text");
+    att = json_object_get(msg, "attachments");
+
+    if ((text && !json_is_string(text))
+        || (att && (!json_is_array(att) || json_array_size(att) > 10)))
+    {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "\"text\" must be a string and "
+                                     "\"attachments\" a list of at most 10 "
+                                     "upload ids");
+        return;
+    }
+
+    if (json_string_length(text) > s->peer->max_message) {
+        ngx_http_helpdesk_chat_error(s, cid, "too_large",
+                                     "\"text\" is over the tenant's maximum");
+        return;
+    }
+
+    for (i = 0; i < json_array_size(att); i++) {
+        if (!json_is_string(json_array_get(att, i))
+            || json_string_length(json_array_get(att, i))
+               != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "an attachment is an upload id");
+            return;
+        }
+    }
+
+    if (json_string_length(text) == 0 && json_array_size(att) == 0) {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "a message has \"text\" or "
+                                     "\"attachments\"");
+        return;
+    }
+
+    ev = json_pack("{s:s, s:s%, s:{s:s, s:s%}, s:s}", "type", "message",
+                   "cid", (char *) cid->data, cid->len,
+                   "from", "kind", "visitor",
+                   "name", s->name.len ? (char *) s->name.data : "",
+                   s->name.len,
+                   "text", text ? json_string_value(text) : "");
+    if (ev == NULL) {
+        return;
+    }
+
+    if (json_array_size(att)) {
+        json_object_set(ev, "attachments", att);
+    }
+
+    j = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+
+    op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                           cid)
+           : NULL;
+    if (op == NULL) {
+        free(j);
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(op, "store",
+        json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:b, s:o}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "cid", (char *) cid->data, cid->len,
+                  "j", j, "aud", "*", "who", "visitor", "msg", 1,
+                  "lim", ngx_http_helpdesk_chat_limits(s, 0)));
+    free(j);
+}
+
+
+/* typing, read, handover, end */
+
+static void
+ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *type, ngx_str_t *cid)
+{
+    char                         *j;
+    json_t                       *v, *ev;
+    const char                   *name;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (type->len == 6 && ngx_strncmp(type->data, "typing", 6) == 0) {
+        v = json_object_get(msg, "on");
+
+        if (!json_is_boolean(v)) {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "\"on\" must be true or false");
+            return;
+        }
+
+        if (s->has_conv) {
+            ev = json_pack("{s:s, s:s, s:O}", "type", "typing",
+                           "from", "visitor", "on", v);
+            ngx_http_helpdesk_chat_publish(&s->tenant_id, s->conv, "a", ev);
+            json_decref(ev);
+        }
+
+        return;
+    }
+
+    if (!s->has_conv) {
+        ngx_http_helpdesk_chat_error(s, cid, "conflict",
+                                     "no open conversation");
+        return;
+    }
+
+    op = NULL;
+
+    if (type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0) {
+        v = json_object_get(msg, "upto");
+
+        if (!json_is_string(v) || json_string_length(v) == 0
+            || json_string_length(v) >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
+            || strspn(json_string_value(v), "0123456789-")
+               != json_string_length(v))
+        {
+            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                         "\"upto\" must be a message id");
+            return;
+        }
+
+        ev = json_pack("{s:s, s:s, s:O, s:O}", "type", "status",
+                       "from", "visitor", "read", v, "delivered", v);
+        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        json_decref(ev);
+
+        op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                               cid)
+               : NULL;
+        if (op) {
+            ngx_http_helpdesk_chat_script(op, "pointer",
+                json_pack("{s:s%, s:s%, s:s, s:O, s:s, s:s}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "f", "rv", "upto", v, "aud", "a", "j", j));
+        }
+
+        free(j);
+        return;
+    }
+
+    if (type->len == 8 && ngx_strncmp(type->data, "handover", 8) == 0) {
+        name = "handover";
+        ev = json_pack("{s:s, s:{s:s, s:s}, s:s%}", "type", "message",
+                       "from", "kind", "bot", "name", "",
+                       "text", s->conf.waiting_message.len
+                               ? (char *) s->conf.waiting_message.data : "",
+                       s->conf.waiting_message.len);
+        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_queued,
+                                           cid);
+
+    } else if (type->len == 3 && ngx_strncmp(type->data, "end", 3) == 0) {
+        name = "end";
+        ev = json_pack("{s:s, s:s}", "type", "ended", "by", "visitor");
+        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                           cid);
+
+    } else {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "unknown \"type\"");
+        return;
+    }
+
+    if (op == NULL || ev == NULL) {
+        json_decref(ev);
+        if (op) {
+            ngx_http_helpdesk_chat_op_free(op);
+        }
+
+        return;
+    }
+
+    if (name[0] == 'h') {
+        json_object_set_new(ev, "handover", json_true());
+    }
+
+    j = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+
+    ngx_http_helpdesk_chat_script(op, name,
+        json_pack("{s:s%, s:s%, s:s, s:s}",
+                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "by", "visitor", "j", j ? j : "{}"));
+    free(j);
+}
+
+
+/* "Email me the transcript": an email job in the outbox. */
+
+static void
+ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid)
+{
+    json_t                       *email;
+    ngx_str_t                    *proof;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    email = json_object_get(msg, "email");
+
+    if (!json_is_string(email) || json_string_length(email) > 254
+        || !ngx_helpdesk_json_email_valid(json_string_value(email),
+                                          json_string_length(email)))
+    {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "\"email\" must be an email address");
+        return;
+    }
+
+    if (!s->member) {
+        ngx_http_helpdesk_chat_error(s, cid, "conflict", "no conversation");
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_mailed, cid);
+    if (op == NULL) {
+        return;
+    }
+
+    proof = ngx_http_helpdesk_chat_proof();
+
+    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->member->conv->id,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->visitor,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op,
+                                  (u_char *) json_string_value(email),
+                                  json_string_length(email));
+
+    ngx_http_helpdesk_chat_sql(op,
+        "SELECT api.chat_transcript($1::bytea, $2::uuid, $3::uuid, $4::uuid, "
+        "$5)");
+}
+
+
+static void
+ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  cid;
+
+    cid.data = op->cid;
+    cid.len = op->cid_len;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_helpdesk_chat_error(op->s, &cid, "unavailable",
+                                     "the transcript could not be queued, "
+                                     "try again");
+        return;
+    }
+
+    ngx_http_helpdesk_chat_ack(op->s, op->cid, op->cid_len, NULL, NULL);
+}
+
+
+/*
+ * The pre-chat form against the tenant's fields: each required one
+ * given, the email an address, custom fields short strings.
+ */
+
+static json_t *
+ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
+    json_t *prechat, const char **err)
+{
+    size_t       i;
+    json_t      *out, *js, *fields, *f, *v, *custom, *ocustom;
+    const char  *name, *key;
+
+    if (prechat && !json_is_object(prechat)) {
+        *err = "\"prechat\" must be an object";
+        return NULL;
+    }
+
+    out = json_object();
+    ocustom = json_object();
+    if (out == NULL || ocustom == NULL) {
+        json_decref(out);
+        json_decref(ocustom);
+        return NULL;
+    }
+
+    v = json_object_get(prechat, "name");
+    if (v) {
+        if (!json_is_string(v) || json_string_length(v) > 200) {
+            *err = "\"prechat.name\" must be a string of at most 200";
+            goto failed;
+        }
+
+        json_object_set(out, "name", v);
+    }
+
+    v = json_object_get(prechat, "email");
+    if (v) {
+        if (!json_is_string(v) || json_string_length(v) > 254
+            || (json_string_length(v)
+                && !ngx_helpdesk_json_email_valid(json_string_value(v),
+                                                  json_string_length(v))))
+        {
+            *err = "\"prechat.email\" must be an email address";
+            goto failed;
+        }
+
+        json_object_set(out, "email", v);
+    }
+
+    custom = json_object_get(prechat, "fields");
+    if (custom) {
+        if (!json_is_object(custom) || json_object_size(custom) > 20) {
+            *err = "\"prechat.fields\" must be an object of at most 20";
+            goto failed;
+        }
+
+        json_object_foreach(custom, key, v) {
+            if (!json_is_string(v) || json_string_length(v) > 500
+                || ngx_strlen(key) > 64)
+            {
+                *err = "a pre-chat field is a string of at most 500";
+                goto failed;
+            }
+
+            json_object_set(ocustom, key, v);
+        }
+    }
+
+    json_object_set_new(out, "fields", ocustom);
+    ocustom = NULL;
+
+    js = s->peer->settings.len
+         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
+                      0, NULL)
+         : NULL;
+    fields = json_object_get(js, "prechat_fields");
+
+    for (i = 0; i < json_array_size(fields); i++) {
+        f = json_array_get(fields, i);
+        name = json_string_value(json_object_get(f, "name"));
+
+        if (name == NULL || !json_is_true(json_object_get(f, "required"))) {
+            continue;
+        }
+
+        v = (ngx_strcmp(name, "name") == 0 || ngx_strcmp(name, "email") == 0)
+            ? json_object_get(out, name)
+            : json_object_get(json_object_get(out, "fields"), name);
+
+        if (json_string_length(v) == 0) {
+            json_decref(js);
+            *err = "a required pre-chat field is missing";
+            goto failed;
+        }
+    }
+
+    json_decref(js);
+
+    return out;
+
+failed:
+
+    json_decref(out);
+    json_decref(ocustom);
+    return NULL;
+}
