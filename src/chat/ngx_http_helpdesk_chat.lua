@@ -444,8 +444,18 @@ if op == 'hello' then
     redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'presence',
         agent = p.agent, name = p.name, status = a.s}))
     assign(p.t)
-    return {'ok', cjson.encode(a), '[' .. table.concat(chats, ',') .. ']',
-            queue_list(p.t)}
+    -- what is offered to this agent now (made before it listened)
+    local offers = {}
+    for _, c in ipairs(redis.call('ZRANGE', qk(p.t), 0, -1)) do
+        local h = redis.call('HMGET', ck(c) .. ':h', 'offer', 'vn', 'at')
+        if h[1] == p.agent then
+            offers[#offers + 1] = cjson.encode({type = 'offer', conversation = c,
+                visitor = {name = h[2] or ''}, expires_in = tonumber(h[3] or '30')})
+        end
+    end
+    return {'ok', cjson.encode(ag[p.agent] or a),
+            '[' .. table.concat(chats, ',') .. ']', queue_list(p.t),
+            '[' .. table.concat(offers, ',') .. ']'}
 end
 
 if op == 'dump' then

@@ -170,6 +170,8 @@ void ngx_http_helpdesk_chat_publish(ngx_str_t *tenant, u_char *conv,
     const char *aud, json_t *event);
 
 /* ngx_http_helpdesk_chat_session.c */
+void ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,
+    u_char *data, size_t len);
 void ngx_http_helpdesk_chat_send_json(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg);
 void ngx_http_helpdesk_chat_send_event(ngx_http_helpdesk_chat_session_t *s,

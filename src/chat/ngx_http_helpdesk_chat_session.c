@@ -21,8 +21,6 @@
 #include "ngx_http_helpdesk_chat_int.h"
 
 
-static void ngx_http_helpdesk_chat_settings(
-    ngx_http_helpdesk_chat_session_t *s);
 static ngx_int_t ngx_http_helpdesk_chat_cid_valid(ngx_str_t *cid);
 static void ngx_http_helpdesk_chat_send_raw(ngx_http_helpdesk_chat_session_t *s,
     u_char *data, size_t len);
@@ -55,7 +53,11 @@ ngx_http_helpdesk_chat_open(ngx_http_helpdesk_chat_peer_t *peer)
         s->agent.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
     }
 
-    ngx_http_helpdesk_chat_settings(s);
+    ngx_http_helpdesk_chat_settings(s, NULL, 0);
+
+    if (peer->agent_name.data == NULL) {
+        ngx_str_set(&peer->agent_name, "");
+    }
 
     peer->session = s;
 
@@ -176,28 +178,29 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
 
 
 /*
- * The widget's settings, as the transport found them (chat_widgets'
- * columns): what the queue and the bot need.
+ * The tenant's queue and bot settings (chat.settings(), read at hello):
+ * the table's defaults until then.
  */
 
-static void
-ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s)
+void
+ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,
+    u_char *data, size_t len)
 {
     json_t                         *js, *v;
     ngx_http_helpdesk_chat_conf_t  *cf = &s->conf;
 
-    cf->max_chats = 3;
-    cf->accept_timeout = 30;
-    cf->reply_timeout = 300;
-    cf->auto_ticket = 0;
-    cf->transfer = 1;
-    cf->bot = 1;
-    cf->kb = 1;
+    if (data == NULL) {
+        cf->max_chats = 3;
+        cf->accept_timeout = 30;
+        cf->reply_timeout = 300;
+        cf->auto_ticket = 0;
+        cf->transfer = 1;
+        cf->bot = 1;
+        cf->kb = 1;
+        return;
+    }
 
-    js = s->peer->settings.len
-         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
-                      0, NULL)
-         : NULL;
+    js = json_loadb((char *) data, len, 0, NULL);
 
     if (js == NULL) {
         return;
@@ -494,9 +497,9 @@ ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s, u_char *cid,
  */
 
 #define NGX_HTTP_HELPDESK_CHAT_MSG_VISITOR   30     /* per 10 s */
-#define NGX_HTTP_HELPDESK_CHAT_MSG_ADDR      120    /* per 10 s */
+#define NGX_HTTP_HELPDESK_CHAT_MSG_ADDR      300    /* per 10 s */
 #define NGX_HTTP_HELPDESK_CHAT_NEW_VISITOR   5      /* per 10 min */
-#define NGX_HTTP_HELPDESK_CHAT_NEW_ADDR      30     /* per 10 min */
+#define NGX_HTTP_HELPDESK_CHAT_NEW_ADDR      300    /* per 10 min */
 
 json_t *
 ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,

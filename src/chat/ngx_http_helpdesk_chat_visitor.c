@@ -78,8 +78,17 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     {
         ngx_http_helpdesk_chat_v_transcript(s, msg, cid);
 
-    } else {
+    } else if ((type->len == 6 && ngx_strncmp(type->data, "typing", 6) == 0)
+               || (type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0)
+               || (type->len == 8
+                   && ngx_strncmp(type->data, "handover", 8) == 0)
+               || (type->len == 3 && ngx_strncmp(type->data, "end", 3) == 0))
+    {
         ngx_http_helpdesk_chat_v_simple(s, msg, type, cid);
+
+    } else {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "unknown \"type\"");
     }
 }
 
@@ -171,7 +180,7 @@ ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
     (void) ngx_http_helpdesk_chat_sql_param(op, hex, sizeof(hex));
 
     ngx_http_helpdesk_chat_sql(op,
-        "SELECT visitor_id, last_conversation "
+        "SELECT visitor_id, last_conversation, settings "
         "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea)");
 }
 
@@ -265,6 +274,9 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
     ngx_memcpy(s->visitor, PQgetvalue(res, 0, 0),
                NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
 
+    ngx_http_helpdesk_chat_settings(s, (u_char *) PQgetvalue(res, 0, 2),
+                                    PQgetlength(res, 0, 2));
+
     next = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_state,
                                          &cid);
     if (next == NULL) {
@@ -354,21 +366,12 @@ ngx_http_helpdesk_chat_v_welcome(ngx_http_helpdesk_chat_session_t *s,
                       0, NULL)
          : NULL;
 
-    set = json_object();
-
-    if (js && set) {
-        json_object_set(set, "title", json_object_get(js, "title"));
-        json_object_set(set, "colour", json_object_get(js, "colour"));
-        json_object_set(set, "position", json_object_get(js, "position"));
-        json_object_set(set, "greeting", json_object_get(js, "greeting"));
-        json_object_set(set, "icon", json_object_get(js, "icon"));
-        json_object_set(set, "prechat", json_object_get(js, "prechat_fields"));
-
-        v = json_object_get(js, "open");
-        json_object_set_new(set, "open", json_boolean(!json_is_false(v)));
-    }
+    /* the transport's public settings, as they are, and whether open */
+    set = json_is_object(js) ? json_deep_copy(js) : json_object();
 
     if (set) {
+        v = json_object_get(set, "open");
+        json_object_set_new(set, "open", json_boolean(!json_is_false(v)));
         json_object_set_new(set, "max_message",
                             json_integer((json_int_t) s->peer->max_message));
     }
@@ -1047,7 +1050,7 @@ ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
          ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
                       0, NULL)
          : NULL;
-    fields = json_object_get(js, "prechat_fields");
+    fields = json_object_get(js, "prechat");
 
     for (i = 0; i < json_array_size(fields); i++) {
         f = json_array_get(fields, i);
