@@ -65,7 +65,7 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
                 && ngx_strcmp(json_string_value(v), "away") != 0))
         {
             ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                  "\"status\" must be \"available\" or \"away\"");
+                               "\"status\" must be \"available\" or \"away\"");
             return;
         }
 
@@ -74,7 +74,8 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
         if (op) {
             ngx_http_helpdesk_chat_script(op, "presence",
                 json_pack("{s:s%, s:s%, s:s%, s:O, s:i, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "s", v, "l", (int) s->conf.max_chats, "k", 0));
@@ -379,7 +380,8 @@ ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
 
     ngx_http_helpdesk_chat_script(next, "hello",
         json_pack("{s:s%, s:s%, s:s%, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "l", (int) s->conf.max_chats));
@@ -564,7 +566,8 @@ ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "store",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s%, s:b, s:[]}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
                   "j", j, "aud", note ? "a" : "*", "who", "agent",
@@ -588,7 +591,8 @@ ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s)
 
     ngx_http_helpdesk_chat_script(op, "presence",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:i, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "s", "", "l", (int) s->conf.max_chats, "k", -1));

@@ -26,11 +26,16 @@
 #define NGX_HTTP_HELPDESK_CHAT_RANGE     256
 
 
-typedef struct ngx_http_helpdesk_chat_session_s  ngx_http_helpdesk_chat_session_t;
-typedef struct ngx_http_helpdesk_chat_member_s   ngx_http_helpdesk_chat_member_t;
-typedef struct ngx_http_helpdesk_chat_conv_s     ngx_http_helpdesk_chat_conv_t;
-typedef struct ngx_http_helpdesk_chat_tenant_s   ngx_http_helpdesk_chat_tenant_t;
-typedef struct ngx_http_helpdesk_chat_op_s       ngx_http_helpdesk_chat_op_t;
+typedef struct ngx_http_helpdesk_chat_session_s
+    ngx_http_helpdesk_chat_session_t;
+typedef struct ngx_http_helpdesk_chat_member_s
+    ngx_http_helpdesk_chat_member_t;
+typedef struct ngx_http_helpdesk_chat_conv_s
+    ngx_http_helpdesk_chat_conv_t;
+typedef struct ngx_http_helpdesk_chat_tenant_s
+    ngx_http_helpdesk_chat_tenant_t;
+typedef struct ngx_http_helpdesk_chat_op_s
+    ngx_http_helpdesk_chat_op_t;
 
 
 /* the tenant's settings a session works with (peer->settings) */
@@ -195,6 +200,18 @@ void ngx_http_helpdesk_chat_acked(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 void ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid);
+
+/* ngx_http_helpdesk_chat_bot.c */
+void ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
+    json_t *text);
+void ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+
+/* ngx_http_helpdesk_chat_forms.c */
+json_t *ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
+    json_t *prechat, const char **err);
+void ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
 
 /* ngx_http_helpdesk_chat_agent.c */
 void ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,

@@ -16,7 +16,6 @@
 
 #include "ngx_http_helpdesk_chat_int.h"
 #include "lib/ngx_helpdesk_crypto.h"
-#include "lib/ngx_helpdesk_json.h"
 
 
 static void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
@@ -36,20 +35,8 @@ static void ngx_http_helpdesk_chat_v_message(
 static void ngx_http_helpdesk_chat_v_simple(
     ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *type,
     ngx_str_t *cid);
-static void ngx_http_helpdesk_chat_v_transcript(
-    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *cid);
-static void ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
-    json_t *text);
-static void ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_v_token(
     ngx_http_helpdesk_chat_session_t *s, json_t *v);
-static json_t *ngx_http_helpdesk_chat_v_prechat(
-    ngx_http_helpdesk_chat_session_t *s, json_t *prechat, const char **err);
 
 
 void
@@ -286,7 +273,8 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
 
     ngx_http_helpdesk_chat_script(next, "visitor",
         json_pack("{s:s%, s:s%, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "last", PQgetisnull(res, 0, 1) ? ""
                                                  : PQgetvalue(res, 0, 1)));
@@ -509,7 +497,8 @@ ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "start",
         json_pack("{s:s%, s:s%, s:s%, s:s%, s:o, s:s, s:b, s:i, s:o}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", id, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
@@ -591,111 +580,8 @@ ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
  * base's suggestions (the portal's search), with "talk to a person".
  */
 
-static void
-ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
-    json_t *text)
-{
-    ngx_str_t                    *proof;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    op = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_articles);
-    if (op == NULL) {
-        return;
-    }
-
-    ngx_memcpy(op->conv, s->conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-
-    proof = ngx_http_helpdesk_chat_proof();
-
-    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op,
-               (u_char *) (json_is_string(text) && s->conf.kb
-                           ? json_string_value(text) : ""),
-               json_is_string(text) && s->conf.kb
-               ? json_string_length(text) : 0);
-
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_kb($1::bytea, $2::uuid, $3)");
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    char                              *j;
-    json_t                            *ev, *articles;
-    ngx_http_helpdesk_chat_op_t       *next;
-    ngx_http_helpdesk_chat_session_t  *s = op->s;
-
-    articles = NULL;
-
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-        && !PQgetisnull(res, 0, 0))
-    {
-        articles = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    }
-
-    if (!json_is_array(articles)) {
-        json_decref(articles);
-        articles = json_array();
-    }
-
-    ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:o, s:[s]}",
-                   "type", "message", "from", "kind", "bot", "name", "",
-                   "text", s->conf.greeting.len
-                           ? (char *) s->conf.greeting.data : "",
-                   s->conf.greeting.len,
-                   "articles", articles,
-                   "actions", "talk_to_person");
-    if (ev == NULL) {
-        return;
-    }
-
-    j = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-
-    if (j == NULL) {
-        return;
-    }
-
-    next = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_queued);
-    if (next == NULL) {
-        free(j);
-        return;
-    }
-
-    ngx_http_helpdesk_chat_script(next, "store",
-        json_pack("{s:s%, s:s%, s:s, s:s, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", op->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "cid", "", "j", j, "aud", "*", "who", "bot"));
-    free(j);
-}
-
 
 /* A bot's message or a handover: nothing to tell, the events say it. */
-
-static void
-ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t  status;
-
-    if (op->cid_len == 0) {
-        return;
-    }
-
-    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
-        && status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
-    {
-        op->s->waiting = 1;
-    }
-
-    ngx_http_helpdesk_chat_acked(op, reply, res);
-}
 
 
 static void
@@ -777,7 +663,8 @@ ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "store",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:b, s:o}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
                   "j", j, "aud", "*", "who", "visitor", "msg", 1,
@@ -848,7 +735,8 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
         if (op) {
             ngx_http_helpdesk_chat_script(op, "pointer",
                 json_pack("{s:s%, s:s%, s:s, s:O, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "f", "rv", "upto", v, "aud", "a", "j", j));
         }
@@ -897,7 +785,8 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, name,
         json_pack("{s:s%, s:s%, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "by", "visitor", "j", j ? j : "{}"));
     free(j);
@@ -906,178 +795,9 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
 /* "Email me the transcript": an email job in the outbox. */
 
-static void
-ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
-    json_t *msg, ngx_str_t *cid)
-{
-    json_t                       *email;
-    ngx_str_t                    *proof;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    email = json_object_get(msg, "email");
-
-    if (!json_is_string(email) || json_string_length(email) > 254
-        || !ngx_helpdesk_json_email_valid(json_string_value(email),
-                                          json_string_length(email)))
-    {
-        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                     "\"email\" must be an email address");
-        return;
-    }
-
-    if (!s->member) {
-        ngx_http_helpdesk_chat_error(s, cid, "conflict", "no conversation");
-        return;
-    }
-
-    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_mailed, cid);
-    if (op == NULL) {
-        return;
-    }
-
-    proof = ngx_http_helpdesk_chat_proof();
-
-    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->member->conv->id,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->visitor,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op,
-                                  (u_char *) json_string_value(email),
-                                  json_string_length(email));
-
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_transcript($1::bytea, $2::uuid, $3::uuid, $4::uuid, "
-        "$5)");
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t  cid;
-
-    cid.data = op->cid;
-    cid.len = op->cid_len;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_chat_error(op->s, &cid, "unavailable",
-                                     "the transcript could not be queued, "
-                                     "try again");
-        return;
-    }
-
-    ngx_http_helpdesk_chat_ack(op->s, op->cid, op->cid_len, NULL, NULL);
-}
-
 
 /*
  * The pre-chat form against the tenant's fields: each required one
  * given, the email an address, custom fields short strings.
  */
 
-static json_t *
-ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
-    json_t *prechat, const char **err)
-{
-    size_t       i;
-    json_t      *out, *js, *fields, *f, *v, *custom, *ocustom;
-    const char  *name, *key;
-
-    if (prechat && !json_is_object(prechat)) {
-        *err = "\"prechat\" must be an object";
-        return NULL;
-    }
-
-    out = json_object();
-    ocustom = json_object();
-    if (out == NULL || ocustom == NULL) {
-        json_decref(out);
-        json_decref(ocustom);
-        return NULL;
-    }
-
-    v = json_object_get(prechat, "name");
-    if (v) {
-        if (!json_is_string(v) || json_string_length(v) > 200) {
-            *err = "\"prechat.name\" must be a string of at most 200";
-            goto failed;
-        }
-
-        json_object_set(out, "name", v);
-    }
-
-    v = json_object_get(prechat, "email");
-    if (v) {
-        if (!json_is_string(v) || json_string_length(v) > 254
-            || (json_string_length(v)
-                && !ngx_helpdesk_json_email_valid(json_string_value(v),
-                                                  json_string_length(v))))
-        {
-            *err = "\"prechat.email\" must be an email address";
-            goto failed;
-        }
-
-        json_object_set(out, "email", v);
-    }
-
-    custom = json_object_get(prechat, "fields");
-    if (custom) {
-        if (!json_is_object(custom) || json_object_size(custom) > 20) {
-            *err = "\"prechat.fields\" must be an object of at most 20";
-            goto failed;
-        }
-
-        json_object_foreach(custom, key, v) {
-            if (!json_is_string(v) || json_string_length(v) > 500
-                || ngx_strlen(key) > 64)
-            {
-                *err = "a pre-chat field is a string of at most 500";
-                goto failed;
-            }
-
-            json_object_set(ocustom, key, v);
-        }
-    }
-
-    json_object_set_new(out, "fields", ocustom);
-    ocustom = NULL;
-
-    js = s->peer->settings.len
-         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
-                      0, NULL)
-         : NULL;
-    fields = json_object_get(js, "prechat");
-
-    for (i = 0; i < json_array_size(fields); i++) {
-        f = json_array_get(fields, i);
-        name = json_string_value(json_object_get(f, "name"));
-
-        if (name == NULL || !json_is_true(json_object_get(f, "required"))) {
-            continue;
-        }
-
-        v = (ngx_strcmp(name, "name") == 0 || ngx_strcmp(name, "email") == 0)
-            ? json_object_get(out, name)
-            : json_object_get(json_object_get(out, "fields"), name);
-
-        if (json_string_length(v) == 0) {
-            json_decref(js);
-            *err = "a required pre-chat field is missing";
-            goto failed;
-        }
-    }
-
-    json_decref(js);
-
-    return out;
-
-failed:
-
-    json_decref(out);
-    json_decref(ocustom);
-    return NULL;
-}
