@@ -517,6 +517,7 @@
         }
         ui.composer.hidden = !live;
         ui.tools.hidden = !live;
+        ui.greeting.hidden = !live && !c && !(st.settings && st.settings.open !== false);
         if (live) {
             if (k && k !== 'transcript') {
                 clearForms();
@@ -556,7 +557,7 @@
     function field(f, values) {
         var name = String(f.name || ''), id = 'hc-f-' + name.replace(/[^\w-]/g, '_'),
             label = name === 'name' ? S.name : name === 'email' ? S.email
-                : String(f.label || name),
+                : name === 'message' ? S.message : String(f.label || name),
             input = h(name === 'message' ? 'textarea' : 'input', {
                 id: id, name: name,
                 type: name === 'email' ? 'email' : name === 'message' ? null : 'text',
