@@ -164,6 +164,7 @@ sub fake_chat {
         my $tenant = $c->param('tenant') // '';
         my ($v, $key);
         return $c->render(status => 404, text => 'no') if $tenant eq 'nows';
+        return $c->render(status => 403, text => 'forbidden') if $tenant eq 'nobody';
         $c->res->headers->sec_websocket_protocol('helpdesk.chat.v1')
             if ($c->req->headers->sec_websocket_protocol // '') =~ /\bhelpdesk\.chat\.v1\b/;
         $c->inactivity_timeout(300);
@@ -189,6 +190,7 @@ sub fake_chat {
         $cors->($c);
         my $m = eval { decode_json($c->req->body) } or return $c->render(status => 400, text => 'bad');
         my $tenant = $c->param('tenant') // '';
+        return $c->render(status => 403, json => { status => 403 }) if $tenant eq 'nobody';
         if (($m->{type} // '') eq 'hello') {
             my ($v, $w) = $welcome->($tenant, $m);
             return $c->render(json => $w);
@@ -297,6 +299,11 @@ my $provider = "http://chat.provider.test:$port";
 for my $tenant (qw(acme closed nows)) {
     open my $fh, '>:utf8', "$site/$tenant.html" or die $!;
     print $fh $page->(qq{<script async src="$provider/chat/widget/chat.js" data-tenant="$tenant"></script>});
+    close $fh;
+}
+for my $lang (qw(es fr)) {
+    open my $fh, '>:utf8', "$site/acme-$lang.html" or die $!;
+    print $fh $page->(qq{<script async src="$provider/chat/widget/chat.js" data-tenant="acme" data-lang="$lang"></script>});
     close $fh;
 }
 open my $fh, '>:utf8', "$site/plain.html" or die $!;
@@ -603,21 +610,45 @@ like wait_widget('.lg', qr/TKT-000042/) // '', qr/Esta conversa virou o chamado 
 ok in_widget('return root.querySelector("form.c").hidden'), 'the composer goes';
 like wtext('.b'), qr/Nova conversa/, 'a new chat can start';
 
+# ---- other languages; less motion ----
+$b->get("$shop/acme-es.html");
+ok until_true(sub { in_widget('return !!root.querySelector("button.l")') }, 10), 'data-lang="es"';
+like wait_widget('.hd h2'), qr/Acme Suporte/, '(the tenant\'s title as it is)';
+like wtext('.tl'), qr/Recibir la conversación por correo\s*Terminar conversación/, 'in Spanish';
+$b->get("$shop/acme-fr.html");
+ok until_true(sub { in_widget('return !!root.querySelector("button.l")') }, 10), 'data-lang="fr"';
+like wait_widget('.tl'), qr/Email me the transcript\s*End chat/, 'a language it does not have: English';
+is in_widget('return getComputedStyle(root.querySelector(".p")).animationName'), 'in', 'the panel slides in';
+$b->_call(POST => $b->_s . '/goog/cdp/execute', { cmd => 'Emulation.setEmulatedMedia',
+    params => { features => [{ name => 'prefers-reduced-motion', value => 'reduce' }] } });
+$b->get("$shop/acme.html");
+ok until_true(sub { in_widget('return !root.querySelector(".p").hidden') }, 10), 'prefers-reduced-motion';
+is in_widget('return getComputedStyle(root.querySelector(".p")).animationName'), 'none', 'no animation then';
+$b->_call(POST => $b->_s . '/goog/cdp/execute', { cmd => 'Emulation.setEmulatedMedia', params => { features => [] } });
+
 # ---- a phone ----
 $b->resize(375, 740);
 $b->get("$shop/acme.html");
 ok until_true(sub { in_widget('return !root.querySelector(".p").hidden') }, 10), 'open on the phone too';
 my $p = until_true(sub {   # (once it has slid in)
-    my $r = in_widget('var r = root.querySelector(".p").getBoundingClientRect(); return [r.x, r.y, r.width, r.height, innerWidth, innerHeight];');
+    my $r = in_widget('var r = root.querySelector(".p").getBoundingClientRect(); return [r.x, r.y, r.width, r.height, document.documentElement.clientWidth, document.documentElement.clientHeight];');
     $r->[1] == 0 ? $r : undef;
 }, 5) // [];
-is_deeply [@$p[0 .. 3]], [0, 0, $p->[4], $p->[5]], 'under 480 px the panel fills the screen';
+is_deeply [@$p[0 .. 3]], [0, 0, $p->[4], $p->[5]], 'under 480 px the panel fills the screen (but its scroll bar)';
 ok $b->script('return document.documentElement.scrollWidth <= window.innerWidth'), 'no sideways scrolling';
 shot("chat-phone.png");
 wclick('.x');
 ok until_true(sub { in_widget('return root.querySelector(".p").hidden') }, 5), 'closed with its close button';
 shot("chat-phone-closed.png");
 $b->resize(1280, 800);
+
+# ---- a tenant without a chat: nothing shows ----
+$b->get("$shop/plain.html");
+$b->script(qq{var s = document.createElement("script"); s.src = "$provider/chat/widget/chat.js";
+              s.setAttribute("data-tenant", "nobody"); document.body.appendChild(s);});
+sleep 2;
+is $b->script('return document.querySelectorAll("[data-helpdesk-chat]").length'), 0,
+    'no welcome (a refused handshake): no launcher';
 
 # ---- outside hours: the offline form ----
 $b->get("$shop/closed.html");

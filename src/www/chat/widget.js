@@ -1318,12 +1318,9 @@
         net.tries += 1;
         ms = soon ? 300 + Math.random() * 1200
             : Math.min(30000, 1000 * Math.pow(2, net.tries - 1)) * (0.75 + Math.random() * 0.5);
+        /* (no launcher before a first welcome: the tenant may have no chat) */
         if (net.tries > 1 && ui.status && st.conv) {
             status(S.reconnecting);
-        }
-        /* no answer at all for a while: show the launcher with what we know */
-        if (net.tries === 4 && !ui.launcher) {
-            build();
         }
         net.timer = setTimeout(connect, ms);
     }
