@@ -427,8 +427,10 @@ my $globals_before = $b->script($globals_js);
 my $builtins_before = $b->script('return [Array.prototype, Object.prototype, String.prototype, Function.prototype, Element.prototype, Node.prototype, EventTarget.prototype, JSON, Math].map(function (p) { return Object.getOwnPropertyNames(p).sort().join(","); });');
 
 $b->get("$shop/acme.html");
-ok until_true(sub { $b->script('return !!document.querySelector("[data-helpdesk-chat]")') }, 10), 'the widget is on the page';
-sleep 0.3;
+# (seen from the page: what is at the launcher's place is the host element)
+ok until_true(sub { $b->script('var e = document.elementFromPoint(innerWidth - 48, innerHeight - 48);'
+                               . 'return !!e && e.hasAttribute("data-helpdesk-chat");') }, 10),
+    'the widget is on the page, its launcher in the corner';
 if ($ENV{DEBUG_FAKE}) { diag explain [fake_log()]; diag `tail -5 $dir/log/error.log; tail -5 $dir/log/access.log`; exit 1; }
 is_deeply $b->script($globals_js), $globals_before, 'no new globals on window';
 is_deeply $b->script($styles_js), $before, "the page's own elements look and sit exactly as before";
@@ -436,6 +438,12 @@ ok defined wait_widget('button.l'), 'the launcher';
 is_deeply $b->script('return [Array.prototype, Object.prototype, String.prototype, Function.prototype, Element.prototype, Node.prototype, EventTarget.prototype, JSON, Math].map(function (p) { return Object.getOwnPropertyNames(p).sort().join(","); });'),
     $builtins_before, 'no built-in changed';
 is $b->script('return document.querySelectorAll("[data-helpdesk-chat]").length'), 1, 'one host element';
+{   # the snippet twice on a page: one widget
+    $b->script(qq{var s = document.createElement("script"); s.src = "$provider/chat/widget/chat.js";
+                  s.setAttribute("data-tenant", "acme"); document.body.appendChild(s);});
+    sleep 1;
+    is $b->script('return document.querySelectorAll("[data-helpdesk-chat]").length'), 1, 'the snippet twice: still one';
+}
 is $b->script('return document.querySelector("[data-helpdesk-chat]").shadowRoot'), undef, 'its shadow root is closed';
 is $b->script('return getComputedStyle(document.querySelector("[data-helpdesk-chat]")).borderTopStyle'), 'none',
     "the page's div rule does not reach the host (all: initial)";
@@ -647,7 +655,7 @@ $b->get("$shop/plain.html");
 $b->script(qq{var s = document.createElement("script"); s.src = "$provider/chat/widget/chat.js";
               s.setAttribute("data-tenant", "nobody"); document.body.appendChild(s);});
 sleep 2;
-is $b->script('return document.querySelectorAll("[data-helpdesk-chat]").length'), 0,
+is in_widget('return root.querySelectorAll("button, section").length'), 0,
     'no welcome (a refused handshake): no launcher';
 
 # ---- outside hours: the offline form ----

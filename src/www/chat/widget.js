@@ -387,8 +387,10 @@
 
     /* ---- the page element and the shadow root ---- */
 
+    /* on the page at once, empty: a second copy of the snippet finds it */
     var host = h('div', { 'data-helpdesk-chat': '' });
     host.style.cssText = 'all:initial!important';
+    (d.body || d.documentElement).appendChild(host);
     var root = host.attachShadow({ mode: 'closed' });
     var wrap = h('div.w');
     var style = d.createElement('style');
@@ -458,7 +460,6 @@
 
         wrap.appendChild(ui.launcher);
         wrap.appendChild(ui.panel);
-        (d.body || d.documentElement).appendChild(host);
 
         if (load('open', true) === '1') {
             toggle(true, true);
