@@ -60,9 +60,11 @@ sub fake_chat {
                               { name => 'order', label => 'Número do pedido', required => \0 }] },
         closed => { title => 'Loja Fechada', colour => '#8a1538', position => 'bottom-left',
                     greeting => '', icon => 'bubble', open => \0, max_message => 16384,
-                    prechat => [{ name => 'name', required => \1 }, { name => 'email', required => \1 }] },
+                    prechat => [{ name => 'name', required => \1 }, { name => 'email', required => \1 },
+                                { name => 'topic', label => 'Assunto', required => \0 }] },
     );
     $settings{nows} = $settings{acme};
+    $settings{quiet} = { %{ $settings{closed} }, offline_form => \0 };
     my $now = sub { my @g = gmtime; sprintf '%04d-%02d-%02dT%02d:%02d:%02dZ', $g[5] + 1900, $g[4] + 1, @g[3, 2, 1, 0] };
     my $id = sub { sprintf '%d-%d', 1764480000000 + ++$seq, 0 };
     # a visitor's connections: a WebSocket, or an SSE stream
@@ -220,7 +222,8 @@ sub fake_chat {
         $cors->($c);
         my $m = eval { decode_json($c->req->body) } // {};
         push @log, { type => 'offline', %$m, content_type => $c->req->headers->content_type };
-        return $c->render(status => 422, json => { status => 422, errors => [{ field => 'email', detail => 'e-mail inválido' }] })
+        return $c->render(status => 422, json => { status => 422, errors => [{ field => 'email', message => 'must be an email address' },
+                                                               { field => 'fields.topic', message => 'is required' }] })
             if ($m->{email} // '') =~ /invalido/;
         $c->render(status => 201, json => { ticket => { number => 'TKT-000042' } });
     });
@@ -296,7 +299,7 @@ HTML
 };
 my $port = $t->{port} = Helpdesk::Test::free_port();
 my $provider = "http://chat.provider.test:$port";
-for my $tenant (qw(acme closed nows)) {
+for my $tenant (qw(acme closed nows quiet)) {
     open my $fh, '>:utf8', "$site/$tenant.html" or die $!;
     print $fh $page->(qq{<script async src="$provider/chat/widget/chat.js" data-tenant="$tenant"></script>});
     close $fh;
@@ -672,7 +675,8 @@ wtype('#hc-f-name', 'Bruno');
 wtype('#hc-f-email', 'bruno@invalido.example');
 wtype('#hc-f-message', 'Quero saber dos planos.');
 wclick('form.f .pb');
-like wait_widget('#hc-f-email-e', qr/inválido/) // '', qr/e-mail inválido/, "the server's field error, under the field";
+like wait_widget('#hc-f-email-e', qr/válido/) // '', qr/Informe um e-mail válido/, "the server's field error, under the field";
+like wtext('#hc-f-topic-e'), qr/Preencha este campo/, "a tenant's own field too";
 wtype('#hc-f-email', 'bruno@example.com');
 wclick('form.f .pb');
 like wait_widget('.ok', qr/TKT/) // '', qr/Recebemos sua mensagem\. Seu chamado é o TKT-000042\./, 'confirmed with the ticket number';
@@ -680,6 +684,13 @@ my ($off) = grep { $_->{type} eq 'offline' && $_->{email} eq 'bruno@example.com'
 is_deeply [$off->{name}, $off->{message}, $off->{content_type}], ['Bruno', 'Quero saber dos planos.', 'application/json'],
     'POST /chat/v1/offline with the form';
 shot("chat-offline-sent.png");
+
+# closed, and no offline form either
+$b->get("$shop/quiet.html");
+ok until_true(sub { in_widget('return !!root.querySelector("button.l")') }, 10), 'closed without an offline form';
+wclick('button.l');
+like wait_widget('.b', qr/mais tarde/) // '', qr/Tente novamente mais tarde/, 'says to come back later';
+is in_widget('return root.querySelectorAll("form:not([hidden])").length'), 0, 'and offers no form';
 
 # ---- WebSocket blocked: server-sent events and POST ----
 $b->get("$shop/nows.html");

@@ -53,6 +53,7 @@
             left: '{name} saiu da conversa.',
             transferred: 'Conversa transferida para {name}.',
             converted: 'Esta conversa virou o chamado {n}.',
+            later: 'No momento não há ninguém disponível. Tente novamente mais tarde.',
             offline: 'No momento não há ninguém disponível. Deixe sua mensagem ' +
                 'e responderemos por e-mail.',
             leave: 'Enviar mensagem',
@@ -83,6 +84,7 @@
             left: '{name} salió de la conversación.',
             transferred: 'Conversación transferida a {name}.',
             converted: 'Esta conversación es ahora el ticket {n}.',
+            later: 'Ahora no hay nadie disponible. Inténtalo de nuevo más tarde.',
             offline: 'Ahora no hay nadie disponible. Déjanos tu mensaje y te ' +
                 'responderemos por correo.',
             leave: 'Enviar mensaje',
@@ -112,6 +114,7 @@
             left: '{name} left the chat.',
             transferred: 'Chat transferred to {name}.',
             converted: 'This chat is now ticket {n}.',
+            later: 'Nobody is available right now. Please try again later.',
             offline: 'Nobody is available right now. Leave a message and we ' +
                 'will answer by email.',
             leave: 'Send message',
@@ -528,6 +531,10 @@
                 again();
             } else if (st.settings && st.settings.open !== false) {
                 prechatForm();
+            } else if (st.settings && st.settings.offline_form === false) {
+                ui.forms.setAttribute('data-k', 'later');
+                ui.forms.textContent = '';
+                ui.forms.appendChild(h('p.ok', null, S.later));
             } else {
                 offlineForm();
             }
@@ -689,10 +696,14 @@
                  }).then(function (r) {
                      var n = r.j && r.j.ticket && r.j.ticket.number, ok;
                      if (!r.ok || !n) {
+                         /* the fields' errors, under each ("fields.<name>" for the tenant's own) */
                          (r.j && Array.isArray(r.j.errors) ? r.j.errors : []).forEach(function (e) {
-                             var i = f.querySelector('[name="' + String(e.field || '').replace(/\W/g, '') + '"]');
+                             var n = String(e && e.field || '').replace(/^fields\./, ''),
+                                 m = String(e && e.message || ''),
+                                 i = n && f.querySelector('[name="' + n.replace(/["\\]/g, '') + '"]');
                              if (i) {
-                                 fieldError(i, String(e.detail || e.message || S.required));
+                                 fieldError(i, /required/.test(m) ? S.required
+                                     : n === 'email' ? S.bademail : m || S.required);
                              }
                          });
                          throw new Error('offline');
