@@ -120,7 +120,7 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
 
     { ngx_string("helpdesk_chat_widget"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_helpdesk_chat_widget,
+      ngx_http_helpdesk_chat_widget_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },

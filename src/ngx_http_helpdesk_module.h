@@ -139,8 +139,8 @@ char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
-char *ngx_http_helpdesk_chat_widget(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+char *ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 

@@ -43,7 +43,8 @@ static ngx_int_t ngx_http_helpdesk_chat_widget_send(ngx_http_request_t *r,
 
 
 char *
-ngx_http_helpdesk_chat_widget(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
 
