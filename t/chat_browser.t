@@ -51,7 +51,7 @@ sub fake_chat {
     require Mojo::IOLoop;
     my $app = Mojolicious::Lite->new;
     $app->log->level('fatal');
-    my (%conv, @log, %sse, $seq);
+    my (%conv, @log, %sse, $seq, $flaky);
     my %settings = (
         acme => { title => 'Acme Suporte', colour => '#ffd33d', position => 'bottom-right',
                   greeting => 'Olá! Em que podemos ajudar?', icon => 'headset', open => \1,
@@ -63,7 +63,7 @@ sub fake_chat {
                     prechat => [{ name => 'name', required => \1 }, { name => 'email', required => \1 },
                                 { name => 'topic', label => 'Assunto', required => \0 }] },
     );
-    $settings{nows} = $settings{acme};
+    $settings{nows} = $settings{flaky} = $settings{acme};
     $settings{quiet} = { %{ $settings{closed} }, offline_form => \0 };
     my $now = sub { my @g = gmtime; sprintf '%04d-%02d-%02dT%02d:%02d:%02dZ', $g[5] + 1900, $g[4] + 1, @g[3, 2, 1, 0] };
     my $id = sub { sprintf '%d-%d', 1764480000000 + ++$seq, 0 };
@@ -173,6 +173,12 @@ sub fake_chat {
         $c->on(message => sub {
             my ($c, $text) = @_;
             my $m = eval { Mojo::JSON::from_json($text) } or return;
+            if (($m->{type} // '') eq 'hello' && $tenant eq 'flaky' && !$flaky++) {
+                # the record is not there yet: try again in a second
+                push @log, { type => 'hello-refused' };
+                return $c->send({ text => encode_json({ type => 'error', id => '~e', cid => $m->{cid},
+                                                        code => 'unavailable', retry_after => 1 }) });
+            }
             if (($m->{type} // '') eq 'hello') {
                 my ($w, @after);
                 ($v, $w, @after) = $welcome->($tenant, $m);
@@ -299,7 +305,7 @@ HTML
 };
 my $port = $t->{port} = Helpdesk::Test::free_port();
 my $provider = "http://chat.provider.test:$port";
-for my $tenant (qw(acme closed nows quiet)) {
+for my $tenant (qw(acme closed nows quiet flaky)) {
     open my $fh, '>:utf8', "$site/$tenant.html" or die $!;
     print $fh $page->(qq{<script async src="$provider/chat/widget/chat.js" data-tenant="$tenant"></script>});
     close $fh;
@@ -652,6 +658,11 @@ wclick('.x');
 ok until_true(sub { in_widget('return root.querySelector(".p").hidden') }, 5), 'closed with its close button';
 shot("chat-phone-closed.png");
 $b->resize(1280, 800);
+
+# ---- the server busy at the hello: the widget tries again ----
+$b->get("$shop/flaky.html");
+ok until_true(sub { in_widget('return !!root.querySelector("button.l")') }, 10), 'a hello refused (unavailable): welcomed at the next';
+is scalar(grep { $_->{type} eq 'hello-refused' } fake_log()), 1, '(it was refused once)';
 
 # ---- a tenant without a chat: nothing shows ----
 $b->get("$shop/plain.html");

@@ -723,7 +723,9 @@
     /* ---- the conversation ---- */
 
     function status(text) {
-        ui.status.textContent = text || '';
+        if (ui.status) {
+            ui.status.textContent = text || '';
+        }
     }
 
     function when(at) {
@@ -1041,6 +1043,11 @@
             break;
 
         case 'error':
+            if (m.cid && m.cid === net.hello) {
+                /* no welcome (the server is busy): again, as after a drop */
+                retry(m.retry_after);
+                break;
+            }
             st.outbox = st.outbox.filter(function (o) { return o.cid !== m.cid; });
             el = st.mine[m.cid];
             if (el) {
@@ -1167,7 +1174,7 @@
     /* ---- transports ---- */
 
     function hello() {
-        var f = { type: 'hello', cid: cid(), lang: LANG,
+        var f = { type: 'hello', cid: (net.hello = cid()), lang: LANG,
                   page: { url: location.href.slice(0, 2048), title: d.title.slice(0, 300),
                           referrer: d.referrer.slice(0, 2048) } };
         if (st.visitor) {
@@ -1310,6 +1317,28 @@
                 drop();
             }
         };
+    }
+
+    function retry(after) {
+        var ws = net.ws;
+        net.ws = null;
+        net.up = false;
+        if (ws) {
+            ws.onclose = null;
+            ws.close(1000);
+        }
+        if (net.es && net.es.close) {
+            net.es.close();
+        }
+        net.es = null;
+        clearTimeout(net.timer);
+        net.timer = null;
+        net.tries = Math.max(net.tries, 1);
+        if (after > 0) {
+            net.timer = setTimeout(connect, Math.min(60, after) * 1000);
+        } else {
+            later();
+        }
     }
 
     function drop() {
