@@ -51,7 +51,7 @@ sub fake_chat {
     require Mojo::IOLoop;
     my $app = Mojolicious::Lite->new;
     $app->log->level('fatal');
-    my (%conv, @log, %sse, $seq, $flaky);
+    my (%conv, @log, %sse, $seq, $flaky, $down);
     my %settings = (
         acme => { title => 'Acme Suporte', colour => '#ffd33d', position => 'bottom-right',
                   greeting => 'Olá! Em que podemos ajudar?', icon => 'headset', open => \1,
@@ -120,6 +120,9 @@ sub fake_chat {
             if (($m->{text} // '') =~ /converter/) {
                 $later->(0.5, sub { $c->{status} = 'converted';
                                     $store->($v, { type => 'converted', ticket => { number => 'TKT-000042' } }) });
+            } elsif (($m->{text} // '') =~ /pausa/) {
+                # the server goes away for a while: the next handshake is refused
+                $later->(0.2, sub { $down = 1; for my $p (values %{ $peers{$v} // {} }) { $p->(undef) } });
             } elsif (($m->{text} // '') =~ /reinicie/) {
                 # the server restarts: the agent answers meanwhile
                 $later->(0.2, sub { for my $p (values %{ $peers{$v} // {} }) { $p->(undef) } });
@@ -166,6 +169,7 @@ sub fake_chat {
         my $tenant = $c->param('tenant') // '';
         my ($v, $key);
         return $c->render(status => 404, text => 'no') if $tenant eq 'nows';
+        return $c->render(status => 503, text => 'down') if $down && $down--;
         return $c->render(status => 403, text => 'forbidden') if $tenant eq 'nobody';
         $c->res->headers->sec_websocket_protocol('helpdesk.chat.v1')
             if ($c->req->headers->sec_websocket_protocol // '') =~ /\bhelpdesk\.chat\.v1\b/;
@@ -366,10 +370,13 @@ sub root {
     my $host = eval { $b->find('[data-helpdesk-chat]') } or return undef;
     return $b->_call(GET => $b->_s . "/element/$host/shadow");
 }
+# (undef while the widget is not there yet, as a poll wants)
 sub in_widget {
     my ($js, @args) = @_;
-    my $r = root() or return undef;
-    return $b->script("var root = arguments[0]; $js", $r, @args);
+    my $r = eval { root() } or return undef;
+    my $v = eval { $b->script("var root = arguments[0]; $js", $r, @args) };
+    diag "in_widget: $@" if $@ && $ENV{HELPDESK_BROWSER_DEBUG};
+    return $v;
 }
 sub wtext { in_widget('var e = root.querySelector(arguments[1]); return e ? e.innerText : null;', $_[0]) }
 sub wait_widget {
@@ -588,7 +595,7 @@ wtype('#hc-text', 'Pode me avisar depois?');
 press('Enter');
 press('Escape');
 like wait_widget('.l .n', qr/^1$/, 8) // '', qr/^1$/, 'an answer while closed: 1 unread';
-like in_widget('return root.querySelector(".l").getAttribute("aria-label")'), qr/1 mensagens não lidas/, 'said in the label';
+like in_widget('return root.querySelector(".l").getAttribute("aria-label")'), qr/\(1 mensagem não lida\)/, 'said in the label';
 shot("chat-unread.png");
 wclick('button.l');
 ok until_true(sub { in_widget('return root.querySelector(".l .n").hidden') }, 5), 'opened: the count goes';
@@ -606,6 +613,21 @@ my @m = @{ messages() };
 is scalar(@m), $count + 2, 'each message once';
 my %dup;
 is scalar(grep { $dup{$_}++ } @m), 0, 'no duplicates';
+
+# the server away for a few seconds: what is typed meanwhile waits and goes once
+wtype('#hc-text', 'pausa');
+press('Enter');
+like wait_widget('.st', qr/Reconectando/, 10) // '', qr/Reconectando/, 'reconnecting, said';
+wtype('#hc-text', 'escrito sem conexão');
+press('Enter');
+like in_widget('return root.querySelector(".lg .m.me:last-child .s").innerText'), qr/Enviando/, 'shown at once, as sending';
+like wait_widget('.lg .m.me:last-child .s', qr/Enviada|Entregue|Lida/, 20) // '', qr/Enviada|Entregue|Lida/,
+    'sent once the server is back';
+is scalar(grep { $_->{type} eq 'message' && $_->{text} eq 'escrito sem conexão' } fake_log()), 1, 'exactly once';
+is wtext('.st'), '', 'the status line clears';
+@m = @{ messages() };
+%dup = ();
+is scalar(grep { $dup{$_}++ } @m), 0, 'still nothing twice';
 
 # back on the page later: the conversation is shown again
 $b->get("$shop/acme.html");

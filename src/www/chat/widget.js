@@ -60,6 +60,7 @@
             thanks: 'Recebemos sua mensagem. Seu chamado é o {n}.',
             reconnecting: 'Reconectando…', error: 'Algo deu errado. Tente novamente.',
             person: 'Falar com uma pessoa', unread: '{n} mensagens não lidas',
+            unread1: '1 mensagem não lida',
             log: 'Mensagens', you: 'Você', toolong: 'A mensagem é longa demais.',
             wait: 'Aguarde {s} s e tente de novo.'
         },
@@ -91,6 +92,7 @@
             thanks: 'Recibimos tu mensaje. Tu ticket es el {n}.',
             reconnecting: 'Reconectando…', error: 'Algo salió mal. Inténtalo de nuevo.',
             person: 'Hablar con una persona', unread: '{n} mensajes sin leer',
+            unread1: '1 mensaje sin leer',
             log: 'Mensajes', you: 'Tú', toolong: 'El mensaje es demasiado largo.',
             wait: 'Espera {s} s y vuelve a intentarlo.'
         },
@@ -121,6 +123,7 @@
             thanks: 'We got your message. Your ticket is {n}.',
             reconnecting: 'Reconnecting…', error: 'Something went wrong. Please try again.',
             person: 'Talk to a person', unread: '{n} unread messages',
+            unread1: '1 unread message',
             log: 'Messages', you: 'You', toolong: 'The message is too long.',
             wait: 'Wait {s} s and try again.'
         }
@@ -499,7 +502,8 @@
         ui.badge.hidden = !n;
         ui.badge.textContent = n > 99 ? '99+' : String(n);
         if (!st.open) {
-            ui.launcher.setAttribute('aria-label', S.open + (n ? ' (' + t('unread', { n: n }) + ')' : ''));
+            ui.launcher.setAttribute('aria-label', S.open
+                + (n ? ' (' + (n === 1 ? S.unread1 : t('unread', { n: n })) + ')' : ''));
         }
     }
 
