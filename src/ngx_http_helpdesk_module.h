@@ -88,6 +88,11 @@ typedef struct {
     size_t                      upload_max;
     time_t                      session_idle;
     time_t                      session_lifetime;
+
+    /* the chat (helpdesk_chat): 0, or its role (VISITOR, AGENT) */
+    ngx_uint_t                  chat;
+    ngx_str_t                   chat_prefix;    /* location name, with '/' */
+    ngx_msec_t                  chat_ping;
 } ngx_http_helpdesk_loc_conf_t;
 
 
@@ -131,6 +136,9 @@ ngx_int_t ngx_http_helpdesk_secret_seal(ngx_http_request_t *r, json_t *args,
 ngx_int_t ngx_http_helpdesk_secret_open(ngx_helpdesk_secret_ring_t *ring,
     ngx_pool_t *pool, ngx_log_t *log, const char *table, const char *column,
     ngx_str_t *row, ngx_str_t *value, ngx_str_t *plain);
+
+/* chat/ngx_http_helpdesk_chat_http.c: the chat's transports */
+char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_helpdesk_module_outbound.c: where outbound requests may go */
 char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
