@@ -499,7 +499,7 @@ sub workers_rss {
 # --- reload: 1001 to every client ------------------------------------------------
 
 SKIP: {
-    skip 'one process under valgrind: nothing to reload', 6 if $ENV{HELPDESK_VALGRIND};
+    skip 'one process under valgrind: nothing to reload', 7 if $ENV{HELPDESK_VALGRIND};
     my @open = map { ws() } 1 .. 3;
     # one of them in the middle of a message
     syswrite($open[2], text('half', fin => 0));
