@@ -93,6 +93,11 @@ typedef struct {
     size_t                      upload_max;
     time_t                      session_idle;
     time_t                      session_lifetime;
+
+    /* the chat (helpdesk_chat): 0, or its role (VISITOR, AGENT) */
+    ngx_uint_t                  chat;
+    ngx_str_t                   chat_prefix;    /* location name, with '/' */
+    ngx_msec_t                  chat_ping;
 } ngx_http_helpdesk_loc_conf_t;
 
 
@@ -137,11 +142,18 @@ ngx_int_t ngx_http_helpdesk_secret_open(ngx_helpdesk_secret_ring_t *ring,
     ngx_pool_t *pool, ngx_log_t *log, const char *table, const char *column,
     ngx_str_t *row, ngx_str_t *value, ngx_str_t *plain);
 
+/* chat/ngx_http_helpdesk_chat_http.c: the chat's transports */
+char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
 /* ngx_http_helpdesk_module_outbound.c: where outbound requests may go */
 char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
+char *ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 /* src/chat/ngx_http_helpdesk_chat_timers.c: the chat's per-worker parts */

@@ -120,6 +120,13 @@ my $b_cust = Helpdesk::Portal->new($t, 'globex.portal.test');
 $b_cust->signup('gina@globex.example', 'gina-password-1', 'Gina')->code == 200 or die 'signup';
 my $b_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'gina@globex.example'});
 
+# acme's chat: a visitor and a conversation (as the conversations layer records them)
+my $a_chat = 'a0000000-0000-4000-8000-00000000c001';
+$t->psql(qq{INSERT INTO helpdesk.chat_visitors (tenant_id, visitor_id, token_hash)
+            VALUES ('$acme->{id}', 'a0000000-0000-4000-8000-0000000000d1', sha256('acme visitor'));
+            INSERT INTO helpdesk.chat_conversations (tenant_id, conversation_id, visitor_id, status)
+            VALUES ('$acme->{id}', '$a_chat', 'a0000000-0000-4000-8000-0000000000d1', 'active')});
+
 # --- acme's rows, before ----------------------------------------------------------------
 my $tables = [split /\n/, $t->psql(q{SELECT tablename FROM pg_tables WHERE schemaname = 'helpdesk' ORDER BY 1})];
 sub snapshot {
@@ -192,6 +199,11 @@ my %case = (
     'api DELETE /v1/kb/articles/*'             => ["/v1/kb/articles/$a_art->{id}", undef, 404],
     'api GET /v1/console'                      => ['/v1/console', undef, 'own'],
     'api PATCH /v1/console'                    => ['/v1/console', { require_totp => false }, 'own'],
+    'api GET /v1/chat/settings'                => ['/v1/chat/settings', undef, 'own'],
+    'api PUT /v1/chat/settings'                => ['/v1/chat/settings', { title => 'globex' }, 'own'],
+    'api GET /v1/chat/conversations'           => ['/v1/chat/conversations', undef, 'own'],
+    'api GET /v1/chat/conversations/*'         => ["/v1/chat/conversations/$a_chat", undef, 404],
+    'api POST /v1/chat/conversations/*/ticket' => ["/v1/chat/conversations/$a_chat/ticket", undef, 404],
     'api GET /v1/provider/secrets'             => ['/v1/provider/secrets', undef, 401],
     'api GET /v1/provider/tenants'             => ['/v1/provider/tenants', undef, 401],
     'api POST /v1/provider/tenants'            => ['/v1/provider/tenants', { slug => 'evil', name => 'Evil' }, 401],

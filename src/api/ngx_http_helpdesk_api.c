@@ -71,6 +71,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_whatsapp_routes,
     ngx_http_helpdesk_api_portal_routes,
     ngx_http_helpdesk_api_health_routes,
+    ngx_http_helpdesk_api_chat_routes,
     NULL
 };
 

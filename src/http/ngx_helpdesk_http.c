@@ -208,6 +208,15 @@ static const ngx_helpdesk_http_sqlstate_t  ngx_helpdesk_http_sqlstates[] = {
     { "HDCNF", NGX_HTTP_CONFLICT, "Conflict", "conflict", NULL },
     { "HDINV", NGX_HTTP_UNPROCESSABLE_ENTITY, "Validation Error",
       "validation-error", NULL },
+    /* a limit of the database's own (DETAIL: {"retry_after": seconds}) */
+    { "HDLIM", NGX_HTTP_TOO_MANY_REQUESTS, "Too Many Requests",
+      "rate-limited", NULL },
+
+    /* text no client may send: bytes that are not UTF-8, a NUL */
+    { "22021", NGX_HTTP_BAD_REQUEST, "Bad Request", "invalid-encoding",
+      "the request is not valid UTF-8" },
+    { "22P05", NGX_HTTP_BAD_REQUEST, "Bad Request", "invalid-encoding",
+      "the request holds a character that cannot be stored (NUL)" },
 
     /* statement_timeout */
     { "57014", NGX_HTTP_GATEWAY_TIME_OUT, "Gateway Timeout",
@@ -228,7 +237,7 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
     ngx_str_t *challenge)
 {
     char                                *state, *msg, *slug, *detail;
-    json_t                              *errors, *extra;
+    json_t                              *errors, *extra, *retry;
     json_error_t                         err;
     const ngx_helpdesk_http_sqlstate_t  *e;
 
@@ -278,6 +287,16 @@ ngx_helpdesk_http_sql_problem(ngx_http_request_t *r, PGresult *res,
     } else if (detail && detail[0] == '{') {
         /* members of the problem document, e.g. the templates to use */
         extra = json_loads(detail, 0, &err);
+    }
+
+    retry = json_object_get(extra, "retry_after");
+
+    if (e->status == NGX_HTTP_TOO_MANY_REQUESTS && json_is_integer(retry)
+        && json_integer_value(retry) > 0
+        && json_integer_value(retry) < 86400)
+    {
+        (void) ngx_http_helpdesk_req_retry_after(r,
+                                     (ngx_uint_t) json_integer_value(retry));
     }
 
     return ngx_helpdesk_http_problem(r, e->status, slug ? slug : e->slug,

@@ -204,6 +204,23 @@ ngx_http_helpdesk_session_same_origin(ngx_http_helpdesk_req_t *req)
 }
 
 
+/*
+ * A request that cannot carry a CSRF token (a WebSocket's upgrade): an
+ * Origin is required, and it must be this very site.
+ */
+ngx_flag_t
+ngx_http_helpdesk_session_origin_ok(ngx_http_helpdesk_req_t *req)
+{
+    if (ngx_helpdesk_http_header_in(req->r, "Origin", sizeof("Origin") - 1)
+        == NULL)
+    {
+        return 0;
+    }
+
+    return ngx_http_helpdesk_session_same_origin(req);
+}
+
+
 ngx_flag_t
 ngx_http_helpdesk_session_csrf_ok(ngx_http_helpdesk_req_t *req,
     ngx_str_t *session_csrf)

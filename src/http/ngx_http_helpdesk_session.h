@@ -53,6 +53,9 @@ ngx_int_t ngx_http_helpdesk_session_fetch(ngx_http_helpdesk_req_t *req,
 ngx_flag_t ngx_http_helpdesk_session_csrf_ok(ngx_http_helpdesk_req_t *req,
     ngx_str_t *session_csrf);
 
+/* An Origin, and of this very site (for requests that carry no token). */
+ngx_flag_t ngx_http_helpdesk_session_origin_ok(ngx_http_helpdesk_req_t *req);
+
 /* 32 random bytes as 64 hex digits, in pool */
 ngx_int_t ngx_http_helpdesk_session_random(ngx_pool_t *pool, ngx_str_t *out);
 

@@ -3,13 +3,23 @@
 # in the same run, on the same machine:
 #   GET  /v1/tickets/{id}  vs  a plain `return 200` location on the same nginx
 #   POST /v1/tickets       vs  pgbench running the same SQL statement
-# Prints requests/s, p50 and p99 latency, and the two ratios.
+# Prints requests/s, p50 and p99 latency, and the two ratios.  Then the
+# memory of idle chat WebSockets against idle keep-alive connections
+# (t/bench/chat_idle.pl).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Helpdesk::Test;
 use Mojo::JSON qw(encode_json);
+
+# the chat's idle connections: a stack of their own (t/bench/chat_idle.pl),
+# after the others; BENCH_ONLY=chat-idle runs it alone
+my $chat_idle = sub { system($^X, "$FindBin::Bin/chat_idle.pl") == 0 or warn "chat_idle.pl failed\n" };
+if (($ENV{BENCH_ONLY} // '') eq 'chat-idle') {
+    $chat_idle->();
+    exit 0;
+}
 
 my $seconds = $ENV{BENCH_SECONDS} // 10;
 my $conns = $ENV{BENCH_CONNECTIONS} // 32;
@@ -172,3 +182,4 @@ chomp(my $cpus = `nproc`);
 printf "(%d nginx workers, %d connections, %d s each, %s CPUs)\n", $workers, $conns, $seconds, $cpus;
 
 $t->cleanup;
+$chat_idle->() unless $ENV{BENCH_ONLY};

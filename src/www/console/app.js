@@ -32,7 +32,8 @@
     whatsapp: 'M12 3a9 9 0 0 0-7.8 13.5L3 21l4.6-1.2A9 9 0 1 0 12 3zm0 2a7 7 0 1 1-3.6 13l-.3-.2-2.6.7.7-2.5-.2-.3A7 7 0 0 1 12 5z',
     email: 'M3 5h18v14H3zm2 2v.4l7 4.6 7-4.6V7zm14 2.8-7 4.6-7-4.6V17h14z',
     portal: 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zm6.9 8h-3a14 14 0 0 0-1.3-5.2A7 7 0 0 1 18.9 11zM12 5c.9 1.2 1.8 3.3 2 6h-4c.2-2.7 1.1-4.8 2-6zM9.4 5.8A14 14 0 0 0 8.1 11h-3a7 7 0 0 1 4.3-5.2zM5.1 13h3a14 14 0 0 0 1.3 5.2A7 7 0 0 1 5.1 13zM12 19c-.9-1.2-1.8-3.3-2-6h4c-.2 2.7-1.1 4.8-2 6zm2.6-.8a14 14 0 0 0 1.3-5.2h3a7 7 0 0 1-4.3 5.2z',
-    chat: 'M4 4h16v11H8l-4 4zm2 2v8.2L7.2 13H18V6z',
+    /* a thought balloon (💭), as the product names the chat */
+    chat: 'M9 3h6a6 6 0 0 1 0 12H9A6 6 0 0 1 9 3zM9 5a4 4 0 0 0 0 8h6a4 4 0 0 0 0-8zM6 16.5a1.75 1.75 0 1 1 0 3.5 1.75 1.75 0 0 1 0-3.5zM3 20.5a1.25 1.25 0 1 1 0 2.5 1.25 1.25 0 0 1 0-2.5z',
     phone: 'M6.6 3 9.8 6.2 8 8.6a12 12 0 0 0 7.4 7.4l2.4-1.8 3.2 3.2-2.3 3.1C10.9 20.5 3.5 13.1 3.5 5.3z',
     api: 'M8.6 6.6 3.2 12l5.4 5.4L10 16l-4-4 4-4zm6.8 0L14 8l4 4-4 4 1.4 1.4 5.4-5.4z',
     console: 'M4 5h16v10H4zm2 2v6h12V7zM8 17h8v2H8z'
@@ -46,6 +47,7 @@
     svg.setAttribute('class', 'icon ch-' + channel);
     var p = document.createElementNS(ns, 'path');
     p.setAttribute('d', ICONS[channel] || ICONS.api);
+    if (channel === 'chat') p.setAttribute('fill-rule', 'evenodd');
     svg.appendChild(p);
     return svg;
   }
@@ -144,6 +146,7 @@
     if (p === '/customers') return customers();
     if ((m = p.match(/^\/customers\/([0-9a-f-]{36})$/))) return customer(m[1]);
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
+    if ((m = p.match(/^\/chats\/([0-9a-f-]{36})$/))) return HD.chatRecord.transcript(m[1]);
     if (p === '/admin' && boot.user.role === 'admin') return admin();
     if (p === '/account') return account(false);
     view(t('c.notfound'), [h('h1', t('c.notfound')), link('/', t('c.queue'))]);
@@ -613,7 +616,8 @@
         h('div.head', link('/customers', '← ' + t('c.customers'), '.back'),
           h('h1', label(c)),
           h('p.count', t('c.cust.summary', { open: c.tickets.open, total: c.tickets.total }))),
-        form, h('h2', t('c.cust.tickets')), customerTickets(c.ticket_list), mergeBox(c)], 'form-page');
+        form, h('h2', t('c.cust.tickets')), customerTickets(c.ticket_list),
+        h('h2', t('c.chat.history')), HD.chatRecord.customerChats(c.id), mergeBox(c)], 'form-page');
     }).catch(function (err) {
       if (err.status === 401) { boot.user = null; route(); return; }
       if (err.problem && err.problem.merged_into) { go('/customers/' + err.problem.merged_into, true); return; }
@@ -1023,7 +1027,7 @@
   /* ---------- admin ---------- */
 
   function admin() {
-    var tabs = ['agents', 'canned', 'portal', 'hours', 'whatsapp', 'webhooks', 'audit'],
+    var tabs = ['agents', 'canned', 'portal', 'chat', 'hours', 'whatsapp', 'webhooks', 'audit'],
         which = (location.hash || '#agents').slice(1);
     if (tabs.indexOf(which) < 0) which = 'agents';
     var panel = h('section.panel', { role: 'tabpanel' });
@@ -1033,7 +1037,7 @@
       } } }, t('c.tab.' + k));
     }));
     view(t('c.admin'), [h('h1', t('c.admin')), nav, panel], 'wide');
-    ({ agents: agents, canned: cannedAdmin, portal: portalAdmin, hours: hoursAdmin,
+    ({ agents: agents, canned: cannedAdmin, portal: portalAdmin, chat: HD.chatRecord.settings, hours: hoursAdmin,
        whatsapp: whatsappAdmin, webhooks: webhooksAdmin, audit: audit })[which](panel);
   }
 
@@ -1164,10 +1168,18 @@
   }
 
   function hoursAdmin(panel) {
-    rest('GET', '/v1/business-hours/whatsapp').then(function (s) {
-      delete s.open_now;
-      append(panel, [jsonEditor(t('c.hours'), t('c.hours.hint'), s, function (v) {
+    Promise.all([rest('GET', '/v1/business-hours/whatsapp'), rest('GET', '/v1/business-hours/chat')]).then(function (r) {
+      r.forEach(function (s) { delete s.open_now; delete s.always_open; });
+      /* a channel always open: a schedule to start from */
+      if (!r[1].days) {
+        r[1] = { timezone: 'America/Sao_Paulo', days: { mon: [['08:00', '18:00']], tue: [['08:00', '18:00']],
+                 wed: [['08:00', '18:00']], thu: [['08:00', '18:00']], fri: [['08:00', '18:00']], sat: [], sun: [] },
+                 holidays: [] };
+      }
+      append(panel, [jsonEditor(t('c.hours'), t('c.hours.hint'), r[0], function (v) {
         return rest('PUT', '/v1/business-hours/whatsapp', v);
+      }), jsonEditor(t('c.hours.chat'), t('c.hours.chat.hint'), r[1], function (v) {
+        return rest('PUT', '/v1/business-hours/chat', v);
       })]);
     }).catch(function (err) { panel.textContent = message(err); });
   }
@@ -1280,6 +1292,9 @@
     append(panel, [form, h('p', csv), out]);
     load();
   }
+
+  /* the pieces other console scripts draw with (chat_record.js) */
+  HD.console = { view: view, link: link, go: go, announce: announce, channelTag: channelTag };
 
   HD.load(function () {
     document.querySelector('.skip').textContent = t('c.skip');

@@ -1,0 +1,90 @@
+-- nginx-helpdesk: what the chat's transports ask before a connection is
+-- handed to the conversations layer (schema chat).
+--
+--   widget_public(slug)        a visitor's handshake: the tenant, its public
+--                              widget settings, where pages may open a chat
+--                              from, the largest message it takes
+--   chat_agent(host, base, user)  an agent's handshake: the console's
+--                              session user, if an active agent or admin of
+--                              the Host's tenant with nothing left to set up
+
+SET ROLE helpdesk_owner;
+
+-- A tenant that never saved its widget gets the table's defaults (see
+-- migration 025): enabled, but with no allowed origin, so that every page
+-- is refused until the tenant names its own.  SECURITY DEFINER: a visitor
+-- names a tenant by its slug, which is looked up across tenants (as
+-- portal.portal_site() does for a Host); the widget is then read under
+-- that tenant's row-level security.
+CREATE OR REPLACE FUNCTION chat.widget_public(p_slug text,
+    OUT tenant_id uuid, OUT slug text, OUT settings jsonb,
+    OUT allowed_origins text[], OUT max_message_bytes integer,
+    OUT enabled boolean)
+RETURNS SETOF record
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    t helpdesk.tenants;
+    w helpdesk.chat_widgets;
+BEGIN
+    SELECT * INTO t FROM helpdesk.tenants x
+    WHERE x.slug = lower(coalesce(p_slug, '')) AND x.status = 'active';
+
+    IF t.tenant_id IS NULL THEN
+        RETURN;
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
+
+    SELECT * INTO w FROM helpdesk.chat_widgets x WHERE x.tenant_id = t.tenant_id;
+
+    tenant_id := t.tenant_id;
+    slug := t.slug;
+    enabled := coalesce(w.enabled, true);
+    allowed_origins := coalesce(w.allowed_origins, '{}');
+    max_message_bytes := coalesce(w.max_message_bytes, 16384);
+    settings := jsonb_build_object(
+        'title', coalesce(w.title, ''),
+        'colour', coalesce(w.colour, '#1f6feb'),
+        'position', coalesce(w.position, 'bottom-right'),
+        'greeting', coalesce(w.greeting, ''),
+        'icon', coalesce(w.icon, 'bubble'),
+        'prechat', coalesce(w.prechat_fields,
+                            '[{"name": "name", "required": true},
+                              {"name": "email", "required": false}]'::jsonb),
+        'offline_form', coalesce(w.offline_form, true),
+        'max_message', max_message_bytes);
+    RETURN NEXT;
+END
+$$;
+
+-- The console's session user for the chat: 404 for a name that is no
+-- helpdesk, 403 for anyone but an active agent or admin (or one who must
+-- set up a second factor first).
+CREATE OR REPLACE FUNCTION chat.chat_agent(p_host text, p_base text, p_user uuid,
+    OUT tenant_id uuid, OUT slug text, OUT user_id uuid, OUT name text,
+    OUT role text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+BEGIN
+    s := portal.app_session('console', ARRAY['agent', 'admin'], p_host, p_base,
+                            p_user, NULL);
+
+    IF (s.u).user_id IS NULL THEN
+        PERFORM tickets.fail('HDDEN', 'forbidden', 'only agents and admins chat');
+    END IF;
+
+    IF console.console_totp_missing(s.t, s.u) THEN
+        PERFORM tickets.fail('HDDEN', 'totp-enrollment-required',
+            'this helpdesk requires a second factor: set it up first');
+    END IF;
+
+    tenant_id := (s.t).tenant_id;
+    slug := (s.t).slug;
+    user_id := (s.u).user_id;
+    name := coalesce((s.u).name, (s.u).email);
+    role := (s.u).role;
+END
+$$;
+
+RESET ROLE;

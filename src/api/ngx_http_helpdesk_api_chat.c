@@ -1,0 +1,252 @@
+/*
+ * Tenant API for the website chat's record: its settings
+ * (/v1/chat/settings, scope "admin"), its conversations and their
+ * transcripts (/v1/chat/conversations, "tickets:read") and a
+ * conversation turned into a ticket (.../{id}/ticket, "tickets:write").
+ *
+ * The live chat itself (the widget's WebSocket, the queue, the agents) is
+ * not here: this is what was said and how the widget is set up, read and
+ * written like the rest of the API, one statement per request through
+ * api.chat_call().  The settings are checked by the database, which lists
+ * every field error at once; query parameters are checked here.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_api.h"
+#include "lib/ngx_helpdesk_ticket.h"
+
+
+#define ngx_http_helpdesk_api_chat_is(name, lit)                             \
+    ((name)->len == sizeof(lit) - 1                                          \
+     && ngx_strncmp((name)->data, lit, sizeof(lit) - 1) == 0)
+
+
+/* the statement of each operation: api.chat_call with its name */
+#define NGX_HTTP_HELPDESK_API_CHAT_SQL(op)                                    \
+    "SELECT body, location FROM api.chat_call"                               \
+    "($1::bytea, $2, $3::inet, '" op "', $4::jsonb)"
+
+
+static const char *const  ngx_http_helpdesk_api_chat_statuses[] = {
+    "bot", "queued", "active", "ended", "converted", NULL
+};
+
+
+static ngx_flag_t
+ngx_http_helpdesk_api_chat_uuid(ngx_str_t *v)
+{
+    ngx_uint_t  i;
+
+    if (v->len != 36) {
+        return 0;
+    }
+
+    for (i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (v->data[i] != '-') {
+                return 0;
+            }
+
+        } else if (!isxdigit(v->data[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* "active,queued": every item one of the statuses */
+static ngx_flag_t
+ngx_http_helpdesk_api_chat_status_list(ngx_str_t *v)
+{
+    u_char              *p, *last, *comma;
+    size_t               len;
+    const char *const   *s;
+
+    p = v->data;
+    last = v->data + v->len;
+
+    if (v->len == 0) {
+        return 0;
+    }
+
+    while (p <= last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        len = comma - p;
+
+        for (s = ngx_http_helpdesk_api_chat_statuses; *s; s++) {
+            if (len == ngx_strlen(*s) && ngx_strncmp(p, *s, len) == 0) {
+                break;
+            }
+        }
+
+        if (*s == NULL) {
+            return 0;
+        }
+
+        p = comma + 1;
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_chat_filter(json_t *args, ngx_str_t *name,
+    ngx_str_t *value, json_t *errors)
+{
+    const char  *field, *problem;
+
+    if (ngx_helpdesk_page_filter(args, name, value, errors) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_helpdesk_api_chat_is(name, "status")) {
+        field = "status";
+        problem = ngx_http_helpdesk_api_chat_status_list(value) ? NULL
+                  : "must be a comma-separated list of: "
+                    "bot queued active ended converted";
+
+    } else if (ngx_http_helpdesk_api_chat_is(name, "visitor")) {
+        field = "visitor";
+        problem = ngx_http_helpdesk_api_chat_uuid(value) ? NULL
+                  : "must be a visitor's id";
+
+    } else if (ngx_http_helpdesk_api_chat_is(name, "customer")) {
+        field = "customer";
+        problem = (ngx_http_helpdesk_api_chat_uuid(value)
+                   || ngx_helpdesk_json_email_valid((char *) value->data,
+                                                    value->len))
+                  ? NULL : "must be a customer's id or email";
+
+    } else if (ngx_http_helpdesk_api_chat_is(name, "since")) {
+        field = "since";
+        problem = ngx_helpdesk_timestamp_valid(value->data, value->len) ? NULL
+                  : "must be an RFC 3339 date or date-time";
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (problem) {
+        ngx_helpdesk_json_error(errors, field, problem);
+        return NGX_OK;
+    }
+
+    /* each one checked above: ASCII only */
+    json_object_set_new(args, field,
+                        json_stringn((char *) value->data, value->len));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_chat_list(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_query(ctx, ngx_http_helpdesk_api_chat_filter);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_chat_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+/* the settings as sent: the database checks each field */
+static ngx_int_t
+ngx_http_helpdesk_api_chat_settings(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "send the settings as a JSON object");
+        return NGX_OK;
+    }
+
+    json_decref(ctx->args);
+    ctx->args = json_deep_copy(ctx->body);
+
+    return ctx->args ? NGX_OK : NGX_ERROR;
+}
+
+
+/* a conversion takes nothing but the conversation: no body, or {} */
+static ngx_int_t
+ngx_http_helpdesk_api_chat_convert(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ctx->body
+        && !(json_is_object(ctx->body) && json_object_size(ctx->body) == 0))
+    {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "send no body, or an empty object {}");
+        return NGX_OK;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+#define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+
+static const ngx_http_helpdesk_api_op_t
+    ngx_http_helpdesk_api_chat_settings_ops[] =
+{
+    { NGX_HTTP_GET, 200, "chat.settings.get", "admin", TENANT, NULL, NULL,
+      NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.settings.get"), NULL, NULL },
+    { NGX_HTTP_PUT, 200, "chat.settings.put", "admin", TENANT,
+      ngx_http_helpdesk_api_chat_settings, NULL,
+      NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.settings.put"), NULL, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t
+    ngx_http_helpdesk_api_chat_conversations_ops[] =
+{
+    { NGX_HTTP_GET, 200, "chat.conversation.list", "tickets:read", TENANT,
+      ngx_http_helpdesk_api_chat_list, NULL,
+      NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.conversation.list"), NULL, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t
+    ngx_http_helpdesk_api_chat_conversation_ops[] =
+{
+    { NGX_HTTP_GET, 200, "chat.conversation.get", "tickets:read", TENANT,
+      ngx_http_helpdesk_api_chat_id, NULL,
+      NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.conversation.get"), NULL, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t
+    ngx_http_helpdesk_api_chat_ticket_ops[] =
+{
+    { NGX_HTTP_POST, 201, "chat.conversation.ticket", "tickets:write", TENANT,
+      ngx_http_helpdesk_api_chat_convert, NULL,
+      NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.conversation.ticket"), NULL, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+#undef TENANT
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[] = {
+    { "/v1/chat/settings", ngx_http_helpdesk_api_chat_settings_ops },
+    { "/v1/chat/conversations",
+      ngx_http_helpdesk_api_chat_conversations_ops },
+    { "/v1/chat/conversations/*",
+      ngx_http_helpdesk_api_chat_conversation_ops },
+    { "/v1/chat/conversations/*/ticket",
+      ngx_http_helpdesk_api_chat_ticket_ops },
+    { NULL, NULL }
+};

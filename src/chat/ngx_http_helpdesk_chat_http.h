@@ -1,0 +1,68 @@
+/*
+ * The chat's HTTP side (ngx_http_helpdesk_chat_http.c): the location's
+ * request context and what its routes share.
+ */
+
+#ifndef _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_
+#define _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_helpdesk_module.h"
+#include "http/ngx_http_helpdesk_request.h"
+#include "http/ngx_http_helpdesk_session.h"
+#include "ngx_http_helpdesk_chat.h"
+
+
+typedef struct {
+    ngx_http_helpdesk_req_t         req;        /* first: the core's */
+
+    /* from the request */
+    ngx_str_t                       slug;
+    ngx_str_t                       visitor;
+    ngx_str_t                       last;
+    ngx_str_t                       origin;
+    u_char                          skey[NGX_HTTP_HELPDESK_SESSION_KEY];
+
+    /* from the database */
+    u_char                          tenant[36];
+    ngx_str_t                       settings;
+    size_t                          max_message;
+    ngx_str_t                       user;       /* an agent's id */
+    ngx_str_t                       agent_name;
+
+    ngx_helpdesk_pg_query_t         query;
+    ngx_helpdesk_redis_cmd_t        rcmd;
+
+    /* the fallback: which route, and a POST's oneshot peer */
+    ngx_uint_t                      route;
+    ngx_http_helpdesk_chat_peer_t  *peer;
+    ngx_str_t                       reply;
+    ngx_uint_t                      close_code;
+    ngx_event_t                     answered;   /* posted */
+    ngx_event_t                     timeout;
+    unsigned                        opened:1;
+    unsigned                        gone:1;
+    unsigned                        replied:1;
+} ngx_http_helpdesk_chat_ctx_t;
+
+
+ngx_int_t ngx_http_helpdesk_chat_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_helpdesk_chat_ws(ngx_http_helpdesk_chat_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_chat_tenant_arg(ngx_http_helpdesk_chat_ctx_t *ctx);
+void ngx_http_helpdesk_chat_lookup(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_helpdesk_pg_handler_pt handler);
+ngx_int_t ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res);
+ngx_int_t ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_http_helpdesk_chat_peer_t *peer);
+
+/* ngx_http_helpdesk_chat_sse.c: NGX_DECLINED for a path that is not its */
+ngx_int_t ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_str_t *path);
+
+
+#endif /* _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_ */
