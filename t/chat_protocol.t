@@ -12,6 +12,7 @@ use utf8;
 use lib 't/lib';
 use Test::More;
 use Mojo::JSON qw(decode_json);
+use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Portal;
@@ -311,6 +312,57 @@ cmp_ok $n, '>=', 25, '... after a reasonable number';
 $v4->send(message => text => 'x' x 20000);
 Helpdesk::Chat::pump(sub { $v4->closed }, 5);
 is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1009 by the transport";
+
+# --- the fallback: server-sent events and POST ----------------------------------------
+
+{
+    my $post = sub {
+        my ($token, $m) = @_;
+        my $tx = $ua->post("http://127.0.0.1:$port/chat/v1/send?tenant=acme"
+                           => { Origin => 'https://www.acme.example', 'X-Chat-Visitor' => $token }
+                           => json => $m);
+        return $tx->res->json;
+    };
+    my $tok = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
+    my $wel = $post->($tok, { type => 'hello', cid => 'p1', visitor => $tok });
+    is $wel->{type}, 'welcome', "a POST's hello is answered with the welcome";
+    is $wel->{visitor}, $tok, '... for the token it came with';
+    my $a = $post->($tok, { type => 'start', cid => 'p2', prechat => { name => 'Eva' }, text => 'by POST' });
+    is $a->{type}, 'ack', 'a POST starts a conversation: its one answer is the ack';
+    my $pconv = $a->{conversation};
+    my $a2 = $post->($tok, { type => 'start', cid => 'p2', prechat => { name => 'Eva' }, text => 'by POST' });
+    is $a2->{ref}, $a->{ref}, '... and the same POST again the same ack';
+    is $post->($tok, { type => 'typing', cid => 'p3', on => \1 })->{type}, 'ack', 'typing by POST is acknowledged';
+    is $post->($tok, { type => 'message', cid => 'p4', text => 42 })->{code}, 'bad_message',
+       'a bad message by POST: its error';
+
+    # the stream: every event of the conversation, then live
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die $!;
+    print $s "GET /chat/v1/sse?tenant=acme&visitor=$tok HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           . "Origin: https://www.acme.example\r\nAccept: text/event-stream\r\n\r\n";
+    my $buf = '';
+    my $read = sub {
+        my ($re, $secs) = @_;
+        my $until = time + ($secs // 5);
+        while ($buf !~ $re && time < $until) {
+            my $rin = '';
+            vec($rin, fileno($s), 1) = 1;
+            next unless select(my $rout = $rin, undef, undef, 0.2);
+            sysread($s, my $b, 65536) or last;
+            $buf .= $b;
+        }
+        return $buf =~ $re;
+    };
+    ok $read->(qr/"type":"welcome"/), 'the stream greets its visitor';
+    ok $read->(qr/by POST/), '... and sends the conversation so far';
+    my $p5 = $post->($tok, { type => 'message', cid => 'p5', text => 'second by POST' });
+    is $p5->{type}, 'ack', 'a message by POST';
+    ok $read->(qr/second by POST/), '... comes on the stream';
+    my ($n) = scalar(() = $buf =~ /second by POST/g);
+    is $n, 1, '... once';
+    like $buf, qr/\nid: \Q$p5->{ref}\E\n/, '... with its id as the event id' if $buf =~ /\nid: /;
+    close $s;
+}
 
 # --- 100 visitors at once ----------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ struct ngx_http_helpdesk_chat_session_s {
     u_char                            conv[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
     ngx_str_t                         name;      /* from the pre-chat form */
     json_t                           *hello;     /* page, lang, last */
+    json_t                           *pending;   /* a oneshot's message */
+    ngx_event_t                       sse;       /* a stream's own hello */
     ngx_http_helpdesk_chat_member_t  *member;    /* its conversation */
 
     /* an agent */
@@ -111,6 +113,7 @@ struct ngx_http_helpdesk_chat_session_s {
     unsigned                          has_conv:1;
     unsigned                          waiting:1; /* in the tenant's queue */
     unsigned                          gone:1;
+    unsigned                          answered:1; /* a oneshot's answer */
 };
 
 
@@ -191,6 +194,11 @@ void ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
     json_t *event, u_char *raw, size_t len);
 json_t *ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
     ngx_uint_t start);
+
+/* ngx_http_helpdesk_chat_hello.c */
+void ngx_http_helpdesk_chat_visitor_stream(ngx_event_t *ev);
+void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
 
 /* ngx_http_helpdesk_chat_visitor.c */
 ngx_http_helpdesk_chat_op_t *ngx_http_helpdesk_chat_op_cid(

@@ -61,6 +61,20 @@ ngx_http_helpdesk_chat_open(ngx_http_helpdesk_chat_peer_t *peer)
 
     peer->session = s;
 
+    /*
+     * A stream of server-sent events comes with its visitor's token and
+     * its client cannot speak first: it is greeted as after a "hello"
+     * with that token and "last" (posted: never from inside open()).
+     */
+    if (peer->role == NGX_HTTP_HELPDESK_CHAT_VISITOR && !peer->oneshot
+        && peer->visitor.len)
+    {
+        s->sse.handler = ngx_http_helpdesk_chat_visitor_stream;
+        s->sse.data = s;
+        s->sse.log = peer->log;
+        ngx_post_event(&s->sse, &ngx_posted_events);
+    }
+
     return NGX_OK;
 }
 
@@ -153,6 +167,10 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
 
     s->gone = 1;
 
+    if (s->sse.posted) {
+        ngx_delete_posted_event(&s->sse);
+    }
+
     ngx_http_helpdesk_chat_ops_cancel(s);
 
     if (peer->role == NGX_HTTP_HELPDESK_CHAT_AGENT && s->greeted) {
@@ -171,6 +189,11 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
     if (s->hello) {
         json_decref(s->hello);
         s->hello = NULL;
+    }
+
+    if (s->pending) {
+        json_decref(s->pending);
+        s->pending = NULL;
     }
 
     peer->session = NULL;
@@ -284,6 +307,15 @@ ngx_http_helpdesk_chat_send_raw(ngx_http_helpdesk_chat_session_t *s,
 {
     if (s->gone) {
         return;
+    }
+
+    /* a POST's peer is answered with exactly one document */
+    if (s->peer->oneshot) {
+        if (s->answered) {
+            return;
+        }
+
+        s->answered = 1;
     }
 
     /* past its output cap the transport closes the peer (1008) */
