@@ -24,7 +24,7 @@ sub new {
 
 sub connect {
     my ($self) = @_;
-    my $port = $self->{t}->port;
+    my $port = $self->{port} // $self->{t}->port;
     my %h = (Origin => $self->{origin} // 'https://www.acme.example');
     $h{Host} = $self->{host} if $self->{host};
     $h{Cookie} = $self->{cookie} if $self->{cookie};
