@@ -388,7 +388,7 @@ if op == 'presence' then
     redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'presence',
         agent = p.agent, name = p.name, status = a.s}))
     assign(p.t)
-    return {'ok', cjson.encode(a)}
+    return {'ok'}
 end
 
 if op == 'agents' then
