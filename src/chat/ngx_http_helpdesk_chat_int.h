@@ -192,6 +192,9 @@ void ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s,
     u_char *cid, size_t cid_len, ngx_str_t *ref, u_char *conv);
 void ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
     json_t *event, u_char *raw, size_t len);
+
+
+/* ngx_http_helpdesk_chat_limits.c */
 json_t *ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
     ngx_uint_t start);
 

@@ -523,52 +523,6 @@ ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s, u_char *cid,
 
 
 /*
- * Rate limits, counted in Redis by the chat script before anything is
- * stored: per visitor and per address, for new conversations and for
- * messages.  [key, most, window seconds] each.
- */
-
-#define NGX_HTTP_HELPDESK_CHAT_MSG_VISITOR   30     /* per 10 s */
-#define NGX_HTTP_HELPDESK_CHAT_MSG_ADDR      300    /* per 10 s */
-#define NGX_HTTP_HELPDESK_CHAT_NEW_VISITOR   5      /* per 10 min */
-#define NGX_HTTP_HELPDESK_CHAT_NEW_ADDR      300    /* per 10 min */
-
-json_t *
-ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
-    ngx_uint_t start)
-{
-    u_char  key[256], *p;
-    json_t  *lim;
-
-    lim = json_array();
-    if (lim == NULL) {
-        return NULL;
-    }
-
-    if (s->peer->role != NGX_HTTP_HELPDESK_CHAT_VISITOR) {
-        return lim;
-    }
-
-    p = ngx_snprintf(key, sizeof(key), "hd:chat:rl:{%V}:v:%*s:%s",
-                     &s->tenant_id, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                     s->visitor, start ? "n" : "m");
-    json_array_append_new(lim, json_pack("[s%, i, i]", key, (size_t) (p - key),
-                          start ? NGX_HTTP_HELPDESK_CHAT_NEW_VISITOR
-                                : NGX_HTTP_HELPDESK_CHAT_MSG_VISITOR,
-                          start ? 600 : 10));
-
-    p = ngx_snprintf(key, sizeof(key), "hd:chat:rl:{%V}:a:%V:%s",
-                     &s->tenant_id, &s->peer->ip, start ? "n" : "m");
-    json_array_append_new(lim, json_pack("[s%, i, i]", key, (size_t) (p - key),
-                          start ? NGX_HTTP_HELPDESK_CHAT_NEW_ADDR
-                                : NGX_HTTP_HELPDESK_CHAT_MSG_ADDR,
-                          start ? 600 : 10));
-
-    return lim;
-}
-
-
-/*
  * The tenant's channel: the queue (agents see it; a waiting visitor its
  * place in it), offers (to the agent they name), agents' presence.
  */
