@@ -384,9 +384,39 @@ is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1
        }, 30), '... and each is answered by the bot';
     my @errors = map { grep { $_->{type} eq 'error' } @{ $_->{seen} } } @vs;
     is scalar(@errors), 0, '... without an error' or diag explain \@errors;
+    my ($bot) = grep { $_->{type} eq 'message' && ($_->{from}{kind} // '') eq 'bot' } @{ $vs[0]{seen} };
+    ok exists $bot->{articles}, "the bot's answer has the knowledge base's suggestions";
+    is_deeply $bot->{actions}, ['talk_to_person'], '... and offers a person';
+    my $h = $vs[0]->say(handover => ());
+    is $h->{type}, 'ack', '"talk to a person" is acknowledged';
+    ok $vs[0]->take('queue', timeout => 5), '... and the visitor waits in the queue';
     $_->close for @vs;
 }
 
 $_->close for $v1, $v2, $v3, $ana, $bruno, $gina;
+
+# --- the tenant's reply timeout ---------------------------------------------------------------
+
+{
+    my $slow = $t->create_tenant('slow');
+    $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled,
+                    reply_timeout_seconds, on_reply_timeout)
+                VALUES ('$slow->{id}', '{https://www.slow.example}', false, 30, 'ticket')});
+    my ($sam) = agent($slow, 'sam@slow.example', 'Sam');
+    $sam->hello;
+    my $v = visitor(tenant => 'slow', origin => 'https://www.slow.example');
+    $v->hello;
+    my $a = $v->say(start => prechat => { name => 'Zoe', email => 'zoe@example.com' }, text => 'anyone?');
+    $sam->take('offer', conversation => $a->{conversation});
+    $sam->say(accept => conversation => $a->{conversation});
+    $v->say(message => text => 'hello?');
+    my $t0 = time;
+    my $cv = $v->take('converted', timeout => 45);
+    ok $cv, 'no reply within the tenant\'s time: the chat becomes a ticket (on_reply_timeout: ticket)';
+    cmp_ok time - $t0, '>=', 25, '... not before the time';
+    is $cv->{by}, 'system', '... by the system';
+    like $cv->{ticket}{number}, qr/^TKT-/, '... and the visitor has its number';
+    $_->close for $v, $sam;
+}
 
 $t->done;
