@@ -171,17 +171,18 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
         ngx_delete_posted_event(&s->sse);
     }
 
+    /* the members first: each cancels its own catch-up */
+    while (!ngx_queue_empty(&s->members)) {
+        q = ngx_queue_head(&s->members);
+        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
+        ngx_http_helpdesk_chat_leave(m);
+    }
+
     ngx_http_helpdesk_chat_ops_cancel(s);
 
     if (peer->role == NGX_HTTP_HELPDESK_CHAT_AGENT && s->greeted) {
         /* the agent's connection count, on its own (no session) */
         ngx_http_helpdesk_chat_agent_gone(s);
-    }
-
-    while (!ngx_queue_empty(&s->members)) {
-        q = ngx_queue_head(&s->members);
-        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
-        ngx_http_helpdesk_chat_leave(m);
     }
 
     ngx_http_helpdesk_chat_tenant_leave(s);
