@@ -332,6 +332,7 @@ ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
     }
 
     s->busy = 1;
+    json_decref(s->hello);
     s->hello = json_incref(msg);
 
     proof = ngx_http_helpdesk_chat_proof();

@@ -48,6 +48,7 @@ ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
+    json_decref(s->hello);
     s->hello = json_incref(msg);
 
     op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_lookup, cid);

@@ -40,6 +40,7 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
 
     if (!s->greeted && s->peer->oneshot && !s->busy) {
         /* a POST: who the visitor is comes with it, then its message */
+        json_decref(s->pending);
         s->pending = json_incref(msg);
         ngx_http_helpdesk_chat_v_hello(s, msg, cid);
         return;
