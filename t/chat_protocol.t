@@ -70,6 +70,12 @@ sub xlen { my ($conv) = @_; my $n = `$R XLEN 'hd:chat:{$conv}:s'`; chomp $n; $n 
 
 # --- a visitor and an agent ---------------------------------------------------
 
+{
+    my $early = visitor();
+    ok !$early->hello->{settings}{open}, 'with no agent available the widget is told it is closed';
+    $early->close;
+}
+
 my ($ana, $ana_id) = agent($acme, 'ana@acme.example', 'Ana');
 my $w = $ana->hello;
 is $w->{type}, 'welcome', 'the agent is welcomed';
@@ -81,6 +87,7 @@ my $v1 = visitor();
 $w = $v1->hello(lang => 'pt-BR', page => { url => 'https://www.acme.example/pricing', title => 'Pricing' });
 is $w->{type}, 'welcome', 'the visitor is welcomed';
 like $w->{visitor}, qr/^[0-9a-f]{64}$/, '... with a new visitor token';
+ok $w->{settings}{open}, '... open, an agent being available';
 is $w->{conversation}, undef, '... and no conversation yet';
 like $w->{id}, qr/^~\d+$/, 'a transient message has a "~n" id';
 my $token = $w->{visitor};

@@ -234,7 +234,8 @@ BEGIN
         'bot_enabled', w.bot_enabled,
         'bot_kb_suggestions', w.bot_kb_suggestions,
         'greeting', w.greeting,
-        'prechat_fields', w.prechat_fields);
+        'prechat_fields', w.prechat_fields,
+        'open_now', coalesce(tickets.within_business_hours(p_tenant, 'chat', now()), true));
 END
 $$;
 

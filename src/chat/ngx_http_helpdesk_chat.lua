@@ -404,12 +404,17 @@ end
 if op == 'visitor' then
     -- p: t, v, last (the record's last conversation, or ''): the open
     -- conversation (or that last one) and its state
+    -- and how many agents are available (none: the widget goes offline)
+    local avail = 0
+    for _, a in pairs(agents(p.t)) do
+        if a.s == 'available' then avail = avail + 1 end
+    end
     local c = redis.call('GET', vk(p.t, p.v))
     if not c and p.last ~= '' then c = p.last end
-    if not c then return {'none'} end
+    if not c then return {'none', '', '', tostring(avail)} end
     local h = hash(c)
-    if h.t ~= p.t or h.v ~= p.v then return {'none'} end
-    return {'ok', c, cjson.encode(h)}
+    if h.t ~= p.t or h.v ~= p.v then return {'none', '', '', tostring(avail)} end
+    return {'ok', c, cjson.encode(h), tostring(avail)}
 end
 
 if op == 'pointer' then

@@ -199,6 +199,9 @@ ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
         return;
     }
 
+    s->no_agent = ngx_http_helpdesk_chat_reply_str(reply, 3, &l) == NGX_OK
+                  && l.len == 1 && l.data[0] == '0';
+
     if (status.len != 2
         || ngx_http_helpdesk_chat_reply_str(reply, 1, &c) != NGX_OK
         || c.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
@@ -321,8 +324,11 @@ ngx_http_helpdesk_chat_v_welcome(ngx_http_helpdesk_chat_session_t *s,
     set = json_is_object(js) ? json_deep_copy(js) : json_object();
 
     if (set) {
+        /* closed out of the tenant's hours, or with no agent available */
         v = json_object_get(set, "open");
-        json_object_set_new(set, "open", json_boolean(!json_is_false(v)));
+        json_object_set_new(set, "open",
+                            json_boolean(!json_is_false(v) && !s->conf.closed
+                                         && !s->no_agent));
         json_object_set_new(set, "max_message",
                             json_integer((json_int_t) s->peer->max_message));
     }

@@ -50,6 +50,7 @@ typedef struct {
     unsigned                          transfer:1;
     unsigned                          bot:1;
     unsigned                          kb:1;
+    unsigned                          closed:1;         /* out of hours */
 } ngx_http_helpdesk_chat_conf_t;
 
 
@@ -114,6 +115,7 @@ struct ngx_http_helpdesk_chat_session_s {
     unsigned                          waiting:1; /* in the tenant's queue */
     unsigned                          gone:1;
     unsigned                          answered:1; /* a oneshot's answer */
+    unsigned                          no_agent:1; /* none available */
 };
 
 

@@ -266,6 +266,8 @@ ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,
     ngx_chat_str("waiting_message", waiting_message);
     ngx_chat_str("greeting", greeting);
 
+    cf->closed = json_is_false(json_object_get(js, "open_now"));
+
     v = json_object_get(js, "on_reply_timeout");
     cf->reply_ticket = json_is_string(v)
                        && ngx_strcmp(json_string_value(v), "ticket") == 0;
