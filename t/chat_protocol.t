@@ -223,6 +223,8 @@ ok $v3->take('ended', by => 'agent'), '... the visitor is told';
 $ack = $ana->say(transfer => conversation => $conv, to => { agent => $bruno_id },
                  note => 'invoice 42, see note');
 is $ack->{type}, 'ack', 'the agent transfers the conversation';
+ok $ana->take('offer', conversation => $conv2, timeout => 5),
+   'the conversation whose offer timed out goes to the next agent with room';
 my $tr = $v1->take('transferred');
 is $tr->{to}{name}, 'Bruno', 'the visitor sees to whom';
 $offer = $bruno->take('offer', conversation => $conv, timeout => 5);
