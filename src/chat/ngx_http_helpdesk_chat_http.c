@@ -299,13 +299,20 @@ ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name, ngx_str_t *value,
 {
     ngx_http_helpdesk_chat_ctx_t  *ctx = data;
 
+    /* the event stream's: "stream" (the visitor's token), "after" */
+
     if (name->len == 6 && ngx_strncmp(name->data, "tenant", 6) == 0) {
         ctx->slug = *value;
 
-    } else if (name->len == 7 && ngx_strncmp(name->data, "visitor", 7) == 0) {
+    } else if ((name->len == 6 && ngx_strncmp(name->data, "stream", 6) == 0)
+               || (name->len == 7
+                   && ngx_strncmp(name->data, "visitor", 7) == 0))
+    {
         ctx->visitor = *value;
 
-    } else if (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0) {
+    } else if ((name->len == 5 && ngx_strncmp(name->data, "after", 5) == 0)
+               || (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0))
+    {
         ctx->last = *value;
     }
 
