@@ -36,7 +36,8 @@
 #define NGX_HTTP_HELPDESK_CHAT_PING   30000
 
 
-static void ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx);
+static void ngx_http_helpdesk_chat_ws_visitor(
+    ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_chat_ws_agent(ngx_http_helpdesk_chat_ctx_t *ctx);
@@ -354,8 +355,9 @@ ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx)
 
 /*
  * The widget's answer, checked: NGX_OK with ctx->tenant and the rest set,
- * or NGX_DECLINED with the answer sent and its code in req.rc.  The page's Origin must be one of the tenant's,
- * byte for byte.
+ * or NGX_DECLINED with the answer sent and its code in req.rc.  The page's
+ * Origin must be one of the tenant's, byte for byte (they are stored as
+ * browsers send them).
  */
 
 ngx_int_t
@@ -585,7 +587,7 @@ ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_req_unavailable(r, "redis",
-                                              ngx_helpdesk_redis_retry_after()));
+                ngx_helpdesk_redis_retry_after()));
         return;
     }
 

@@ -5,10 +5,11 @@
  *   GET  <location>v1/sse?tenant=<slug>[&stream=<token>][&after=<id>]
  *        the event stream ("stream" is the visitor's token, from the
  *        welcome; "visitor" and "last" are taken too); EventSource's
- *        Last-Event-ID, or "after", says where to resume.  The connection is taken over as a WebSocket's
- *        is (ngx_http_helpdesk_ws*.c): no request is held, the same output
- *        cap, pings as comments, an "event: close" where a WebSocket would
- *        get a close frame (1001 on reload).
+ *        Last-Event-ID, or "after", says where to resume.  The connection
+ *        is taken over as a WebSocket's is (ngx_http_helpdesk_ws*.c): no
+ *        request is held, the same output cap, pings as comments, an
+ *        "event: close" where a WebSocket would get a close frame (1001 on
+ *        reload).
  *   POST <location>v1/send?tenant=<slug>, X-Chat-Stream: <token>
  *        one client message (the JSON document) as a oneshot peer: the
  *        conversations layer's one answer (the welcome to a hello, else
