@@ -140,7 +140,13 @@ ngx_http_helpdesk_chat_handler(ngx_http_request_t *r)
         return ctx->req.rc;
     }
 
-    ctx->req.surface = "chat";
+    /*
+     * An agent refused is a refusal of the console's (recorded); a page
+     * refused by its Origin is no credential refused, and is not.
+     */
+    if (ctx->req.hlcf->chat == NGX_HTTP_HELPDESK_CHAT_AGENT) {
+        ctx->req.surface = "console";
+    }
 
     path.data = r->uri.data + ctx->req.hlcf->chat_prefix.len;
     path.len = r->uri.len - ctx->req.hlcf->chat_prefix.len;
