@@ -328,14 +328,17 @@ is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1
     my $post = sub {
         my ($token, $m) = @_;
         my $tx = $ua->post("http://127.0.0.1:$port/chat/v1/send?tenant=acme"
-                           => { Origin => 'https://www.acme.example', 'X-Chat-Visitor' => $token }
+                           => { Origin => 'https://www.acme.example',
+                                (defined $token ? ('X-Chat-Stream' => $token) : ()) }
                            => json => $m);
         return $tx->res->json;
     };
-    my $tok = join '', map { sprintf '%02x', int rand 256 } 1 .. 32;
-    my $wel = $post->($tok, { type => 'hello', cid => 'p1', visitor => $tok });
-    is $wel->{type}, 'welcome', "a POST's hello is answered with the welcome";
-    is $wel->{visitor}, $tok, '... for the token it came with';
+    my $wel = $post->(undef, { type => 'hello', cid => 'p1' });
+    is $wel->{type}, 'welcome', "a first POST's hello, without a token, is answered with the welcome";
+    my $tok = $wel->{stream};
+    like $tok, qr/^[0-9a-f]{64}$/, '... which gives the stream token';
+    $wel = $post->($tok, { type => 'hello', cid => 'p1b' });
+    is $wel->{visitor}, $tok, '... and the next with it, for that visitor';
     my $a = $post->($tok, { type => 'start', cid => 'p2', prechat => { name => 'Eva' }, text => 'by POST' });
     is $a->{type}, 'ack', 'a POST starts a conversation: its one answer is the ack';
     my $pconv = $a->{conversation};
@@ -347,7 +350,7 @@ is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1
 
     # the stream: every event of the conversation, then live
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die $!;
-    print $s "GET /chat/v1/sse?tenant=acme&visitor=$tok HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    print $s "GET /chat/v1/sse?tenant=acme&stream=$tok HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            . "Origin: https://www.acme.example\r\nAccept: text/event-stream\r\n\r\n";
     my $buf = '';
     my $read = sub {

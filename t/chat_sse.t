@@ -132,8 +132,6 @@ refused(405, 'a POST to the stream', POST => "/chat/v1/sse?tenant=acme");
     is $doc->{code}, 'bad_message', 'bad_message';
 }
 
-refused(400, 'a POST without X-Chat-Visitor', POST => '/chat/v1/send?tenant=acme',
-        'Content-Type' => 'application/json', body => '{}');
 refused(400, 'a POST with a visitor that is no token', POST => '/chat/v1/send?tenant=acme',
         'X-Chat-Visitor' => 'nope', 'Content-Type' => 'application/json', body => '{}');
 refused(415, 'a POST that is not JSON by its type', POST => '/chat/v1/send?tenant=acme',
@@ -163,6 +161,60 @@ refused(405, 'a GET to send', GET => '/chat/v1/send?tenant=acme');
     is status_of($h2), 200, 'a client that left mid-body: the next is served';
 }
 
+{
+    # the names the widget uses: the welcome's stream token, "after",
+    # X-Chat-Stream; and a first hello, which has no token yet
+    my ($s, $head) = request(GET => "/chat/v1/sse?tenant=acme&stream=$VISITOR&after=1764480000000-1");
+    is status_of($head), 200, 'a stream by its stream token, after an id';
+    close $s;
+    refused(400, 'a stream token that is no token', GET => "/chat/v1/sse?tenant=acme&stream=xyz");
+    my ($h, $b) = answer(POST => '/chat/v1/send?tenant=acme', 'X-Chat-Stream' => $VISITOR,
+                         'Content-Type' => 'application/json', body => 'still no JSON');
+    is status_of($h), 200, 'a message with X-Chat-Stream';
+    ($h, $b) = answer(POST => '/chat/v1/send?tenant=acme',
+                      'Content-Type' => 'application/json', body => 'no JSON, no token');
+    is status_of($h), 200, 'a message without a token yet (the fallback\'s first hello)';
+    is eval { decode_json($b)->{code} }, 'bad_message', 'answered by the conversations layer';
+    refused(400, 'an X-Chat-Stream that is no token', POST => '/chat/v1/send?tenant=acme',
+            'X-Chat-Stream' => 'nope', 'Content-Type' => 'application/json', body => '{}');
+}
+
+# --- the offline form --------------------------------------------------------------
+
+{
+    my $form = '{"name": "Rita", "email": "rita@example.com", "message": "Minha fatura veio errada"}';
+    my ($h, $b) = answer(POST => '/chat/v1/offline?tenant=acme', 'Content-Type' => 'application/json',
+                         body => $form);
+    is status_of($h), 201, 'the offline form: 201';
+    like $h, qr{\r\nAccess-Control-Allow-Origin: \Q$ORIGIN\E\r\n}i, "allowed to the tenant's page";
+    my $number = eval { decode_json($b)->{ticket}{number} };
+    like $number // '', qr/^TKT-\d+$/, 'the ticket number';
+    is $t->psql(qq{SELECT channel FROM helpdesk.tickets WHERE tenant_id = '$acme->{id}'
+                   AND number = (SELECT max(number) FROM helpdesk.tickets WHERE tenant_id = '$acme->{id}')}),
+       'chat', 'a ticket on the chat channel';
+
+    ($h, $b) = answer(POST => '/chat/v1/offline?tenant=acme', 'Content-Type' => 'application/json',
+                      body => '{"name": "", "email": "not an address"}');
+    is status_of($h), 422, 'a form with invalid fields: 422';
+    like $h, qr{\r\nAccess-Control-Allow-Origin: \Q$ORIGIN\E\r\n}i, 'which the page may read';
+    ok eval { scalar @{ decode_json($b)->{errors} } >= 2 }, 'every field error at once';
+
+    refused(403, 'the offline form from another page', POST => '/chat/v1/offline?tenant=acme',
+            Origin => 'https://evil.example', 'Content-Type' => 'application/json', body => $form);
+    refused(404, 'the offline form of an unknown tenant', POST => '/chat/v1/offline?tenant=nobody',
+            'Content-Type' => 'application/json', body => $form);
+    refused(400, 'an offline form that is no JSON', POST => '/chat/v1/offline?tenant=acme',
+            'Content-Type' => 'application/json', body => 'name=Rita');
+    refused(400, 'an offline form that is not UTF-8', POST => '/chat/v1/offline?tenant=acme',
+            'Content-Type' => 'application/json', body => qq{{"name": "\xff"}});
+    refused(415, 'an offline form as text', POST => '/chat/v1/offline?tenant=acme',
+            'Content-Type' => 'text/plain', body => $form);
+    refused(413, 'an offline form of 100 KB', POST => '/chat/v1/offline?tenant=acme',
+            'Content-Type' => 'application/json', body => '{"message": "' . ('x' x 100000) . '"}');
+    my ($p) = answer(OPTIONS => '/chat/v1/offline?tenant=acme', 'Access-Control-Request-Method' => 'POST');
+    is status_of($p), 204, "the offline form's preflight";
+}
+
 # --- CORS preflight -------------------------------------------------------------
 
 {
@@ -183,6 +235,7 @@ refused(405, 'a GET to send', GET => '/chat/v1/send?tenant=acme');
     open my $fh, '<', "$d/log/redacted.log" or die $!;
     my $log = do { local $/; <$fh> };
     like $log, qr{/chat/v1/sse\?tenant=acme&visitor=\[redacted\]}, 'the visitor token is redacted';
+    like $log, qr{/chat/v1/sse\?tenant=acme&stream=\[redacted\]&after=1764480000000-1}, 'and the stream token';
     unlike $log, qr/$VISITOR/, 'and appears nowhere';
 }
 

@@ -36,7 +36,8 @@
 #define NGX_HTTP_HELPDESK_CHAT_PING   30000
 
 
-static void ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx);
+static void ngx_http_helpdesk_chat_ws_visitor(
+    ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_chat_ws_agent(ngx_http_helpdesk_chat_ctx_t *ctx);
@@ -139,7 +140,13 @@ ngx_http_helpdesk_chat_handler(ngx_http_request_t *r)
         return ctx->req.rc;
     }
 
-    ctx->req.surface = "chat";
+    /*
+     * An agent refused is a refusal of the console's (recorded); a page
+     * refused by its Origin is no credential refused, and is not.
+     */
+    if (ctx->req.hlcf->chat == NGX_HTTP_HELPDESK_CHAT_AGENT) {
+        ctx->req.surface = "console";
+    }
 
     path.data = r->uri.data + ctx->req.hlcf->chat_prefix.len;
     path.len = r->uri.len - ctx->req.hlcf->chat_prefix.len;
@@ -299,13 +306,20 @@ ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name, ngx_str_t *value,
 {
     ngx_http_helpdesk_chat_ctx_t  *ctx = data;
 
+    /* the event stream's: "stream" (the visitor's token), "after" */
+
     if (name->len == 6 && ngx_strncmp(name->data, "tenant", 6) == 0) {
         ctx->slug = *value;
 
-    } else if (name->len == 7 && ngx_strncmp(name->data, "visitor", 7) == 0) {
+    } else if ((name->len == 6 && ngx_strncmp(name->data, "stream", 6) == 0)
+               || (name->len == 7
+                   && ngx_strncmp(name->data, "visitor", 7) == 0))
+    {
         ctx->visitor = *value;
 
-    } else if (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0) {
+    } else if ((name->len == 5 && ngx_strncmp(name->data, "after", 5) == 0)
+               || (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0))
+    {
         ctx->last = *value;
     }
 
@@ -347,8 +361,9 @@ ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx)
 
 /*
  * The widget's answer, checked: NGX_OK with ctx->tenant and the rest set,
- * or NGX_DECLINED with the answer sent and its code in req.rc.  The page's Origin must be one of the tenant's,
- * byte for byte.
+ * or NGX_DECLINED with the answer sent and its code in req.rc.  The page's
+ * Origin must be one of the tenant's, byte for byte (they are stored as
+ * browsers send them).
  */
 
 ngx_int_t
@@ -578,7 +593,7 @@ ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_req_unavailable(r, "redis",
-                                              ngx_helpdesk_redis_retry_after()));
+                ngx_helpdesk_redis_retry_after()));
         return;
     }
 

@@ -2,17 +2,22 @@
  * The chat's fallback where a network blocks WebSocket: server-sent
  * events for what the server says, a POST for each client message.
  *
- *   GET  <location>v1/sse?tenant=<slug>[&visitor=<token>][&last=<id>]
- *        the event stream; EventSource's Last-Event-ID (or "last") says
- *        where to resume.  The connection is taken over as a WebSocket's
- *        is (ngx_http_helpdesk_ws*.c): no request is held, the same output
- *        cap, pings as comments, an "event: close" where a WebSocket would
- *        get a close frame (1001 on reload).
- *   POST <location>v1/send?tenant=<slug>, X-Chat-Visitor: <token>
+ *   GET  <location>v1/sse?tenant=<slug>[&stream=<token>][&after=<id>]
+ *        the event stream ("stream" is the visitor's token, from the
+ *        welcome; "visitor" and "last" are taken too); EventSource's
+ *        Last-Event-ID, or "after", says where to resume.  The connection
+ *        is taken over as a WebSocket's is (ngx_http_helpdesk_ws*.c): no
+ *        request is held, the same output cap, pings as comments, an
+ *        "event: close" where a WebSocket would get a close frame (1001 on
+ *        reload).
+ *   POST <location>v1/send?tenant=<slug>, X-Chat-Stream: <token>
  *        one client message (the JSON document) as a oneshot peer: the
- *        conversations layer's one answer (its ack or error) is the
- *        response's body.
- *   OPTIONS on both: the CORS preflight.
+ *        conversations layer's one answer (the welcome to a hello, else
+ *        its ack or error) is the response's body.  Without the header
+ *        (or X-Chat-Visitor) only a first hello makes sense.
+ *   POST <location>v1/offline?tenant=<slug>
+ *        the offline form: a ticket (api.chat_offline), 201.
+ *   OPTIONS on all three: the CORS preflight.
  *
  * The page is on the tenant's site and these are on the provider's host:
  * every answer is allowed to the page's origin only, which is checked
@@ -32,8 +37,12 @@
 #include "ngx_http_helpdesk_ws_int.h"
 
 
-#define NGX_HTTP_HELPDESK_CHAT_SSE    1
-#define NGX_HTTP_HELPDESK_CHAT_SEND   2
+#define NGX_HTTP_HELPDESK_CHAT_SSE      1
+#define NGX_HTTP_HELPDESK_CHAT_SEND     2
+#define NGX_HTTP_HELPDESK_CHAT_OFFLINE  3
+
+/* the offline form: name, email, a message and a few fields */
+#define NGX_HTTP_HELPDESK_CHAT_OFFLINE_MAX  (64 * 1024)
 
 /* how long a POST waits for the conversations layer's answer */
 #define NGX_HTTP_HELPDESK_CHAT_SEND_TIMEOUT  30000
@@ -51,6 +60,9 @@ static ngx_int_t ngx_http_helpdesk_chat_oneshot_send(
 static void ngx_http_helpdesk_chat_oneshot_close(
     ngx_http_helpdesk_chat_peer_t *peer, ngx_uint_t code, const char *reason);
 static void ngx_http_helpdesk_chat_answered(ngx_event_t *ev);
+static void ngx_http_helpdesk_chat_offline_body(ngx_http_request_t *r);
+static void ngx_http_helpdesk_chat_offline_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
 
 
 ngx_int_t
@@ -67,6 +79,12 @@ ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     } else if (path->len == 7 && ngx_strncmp(path->data, "v1/send", 7) == 0) {
         ctx->route = NGX_HTTP_HELPDESK_CHAT_SEND;
+        allowed = NGX_HTTP_POST;
+
+    } else if (path->len == 10
+               && ngx_strncmp(path->data, "v1/offline", 10) == 0)
+    {
+        ctx->route = NGX_HTTP_HELPDESK_CHAT_OFFLINE;
         allowed = NGX_HTTP_POST;
 
     } else {
@@ -110,17 +128,25 @@ ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     } else {
         ngx_str_null(&ctx->last);
+        ngx_str_null(&ctx->visitor);
 
-        h = ngx_helpdesk_http_header_in(r, "X-Chat-Visitor",
-                                        sizeof("X-Chat-Visitor") - 1);
-        if (h == NULL || ngx_http_helpdesk_chat_token(&h->value) != NGX_OK) {
-            return ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
-                       "visitor-required", "Bad Request",
-                       "X-Chat-Visitor names the visitor (64 hex digits)",
-                       NULL);
+        h = ngx_helpdesk_http_header_in(r, "X-Chat-Stream",
+                                        sizeof("X-Chat-Stream") - 1);
+        if (h == NULL) {
+            h = ngx_helpdesk_http_header_in(r, "X-Chat-Visitor",
+                                            sizeof("X-Chat-Visitor") - 1);
         }
 
-        ctx->visitor = h->value;
+        if (ctx->route == NGX_HTTP_HELPDESK_CHAT_SEND && h) {
+            if (ngx_http_helpdesk_chat_token(&h->value) != NGX_OK) {
+                return ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST,
+                           "invalid-stream", "Bad Request",
+                           "X-Chat-Stream is the visitor's token from the "
+                           "welcome (64 hex digits)", NULL);
+            }
+
+            ctx->visitor = h->value;
+        }
 
         if (!ngx_http_helpdesk_req_json_type(r, 0)) {
             return ngx_helpdesk_http_problem(r,
@@ -222,6 +248,14 @@ ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
         return;
     }
 
+    if (ctx->route == NGX_HTTP_HELPDESK_CHAT_OFFLINE) {
+        rc = ngx_http_helpdesk_req_read_body(&ctx->req,
+                                          NGX_HTTP_HELPDESK_CHAT_OFFLINE_MAX,
+                                          ngx_http_helpdesk_chat_offline_body);
+        ngx_http_helpdesk_req_resume(&ctx->req, rc);
+        return;
+    }
+
     peer = ngx_http_helpdesk_ws_create(r, ctx->req.hlcf->chat_ping);
 
     if (peer == NULL || ngx_http_helpdesk_chat_peer_strings(ctx, peer)
@@ -273,7 +307,8 @@ ngx_http_helpdesk_chat_cors(ngx_http_helpdesk_chat_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_str_set(&v, "Content-Type, X-Chat-Visitor, Last-Event-ID");
+    ngx_str_set(&v, "Content-Type, X-Chat-Stream, X-Chat-Visitor, "
+                "Last-Event-ID");
     if (ngx_helpdesk_http_header_out(r, "Access-Control-Allow-Headers", &v)
         != NGX_OK)
     {
@@ -502,6 +537,114 @@ ngx_http_helpdesk_chat_answered(ngx_event_t *ev)
 
     ngx_http_helpdesk_req_finalize(&ctx->req,
         ngx_helpdesk_http_problem(r, status, slug, "Chat", detail, NULL));
+}
+
+
+/*
+ * POST v1/offline: the form, as it is, to api.chat_offline(), which checks
+ * it (and the page's origin, and the limit per address) and opens the
+ * ticket.  Its field errors reach the page: the origin was checked here
+ * already.
+ */
+
+static void
+ngx_http_helpdesk_chat_offline_body(ngx_http_request_t *r)
+{
+    json_t                        *form;
+    ngx_str_t                      body, origin;
+    json_error_t                   err;
+    ngx_helpdesk_pg_query_t       *q;
+    ngx_http_helpdesk_chat_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_helpdesk_module);
+
+    if (ngx_http_helpdesk_req_body(&ctx->req, &body) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* one JSON object, in UTF-8 (jansson refuses anything else) */
+    form = json_loadb((char *) body.data, body.len, 0, &err);
+
+    if (!json_is_object(form)) {
+        json_decref(form);
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+            ngx_helpdesk_http_problem(r, NGX_HTTP_BAD_REQUEST, "invalid-json",
+                                      "Bad Request",
+                                      "the form is one JSON object", NULL));
+        return;
+    }
+
+    json_decref(form);
+
+    q = &ctx->query;
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->sql = "SELECT body FROM api.chat_offline($1, $2, $3, $4::jsonb)";
+    q->handler = ngx_http_helpdesk_chat_offline_done;
+    q->data = ctx;
+    q->log = r->connection->log;
+    q->owner = r->pool;
+
+    origin = ctx->origin;
+
+    if (ngx_helpdesk_pg_param(q, r->pool, &ctx->slug) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &origin) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &ctx->req.ip) != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &body) != NGX_OK)
+    {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ctx->req.ip.len == 0) {
+        q->values[2] = NULL;
+    }
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_chat_offline_done(ngx_helpdesk_pg_query_t *q,
+    PGresult *res)
+{
+    ngx_int_t                      rc;
+    ngx_http_request_t            *r;
+    ngx_http_helpdesk_chat_ctx_t  *ctx = q->data;
+
+    r = ctx->req.r;
+
+    if (res == NULL) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+            ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                              ngx_helpdesk_pg_retry_after()));
+        return;
+    }
+
+    rc = ngx_http_helpdesk_chat_cors(ctx);
+    if (rc != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req, rc);
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
+        return;
+    }
+
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_helpdesk_req_finalize(&ctx->req,
+        ngx_helpdesk_http_send(r, NGX_HTTP_CREATED, "application/json",
+                               (u_char *) PQgetvalue(res, 0, 0),
+                               PQgetlength(res, 0, 0)));
 }
 
 

@@ -54,6 +54,12 @@ ngx_http_helpdesk_ws_parse(ngx_http_helpdesk_ws_t *ws)
         if (rc == NGX_OK && ws->remaining == 0) {
             rc = ngx_http_helpdesk_ws_done(ws);
 
+            if (rc == NGX_ERROR) {
+                ws->discard = 1;
+                ws->in_pos = ws->in_last;
+                return NGX_OK;
+            }
+
             if (rc != NGX_OK) {
                 return rc;
             }
