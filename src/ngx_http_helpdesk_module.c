@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_chat_widget"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_chat_widget_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_base_domain"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -171,6 +178,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_helpdesk_chat,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_chat_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_chat_limits_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 

@@ -63,6 +63,15 @@ typedef struct {
 
     /* the provider proof for the chat's record, null-terminated */
     u_char                      chat_proof[2 + 64 + 1];
+
+    /*
+     * The chat's rate limits (helpdesk_chat_limits): messages per visitor,
+     * per address, new conversations per visitor, per address; each a
+     * count (0: none) in a window of seconds.  Unset: the defaults.
+     */
+    ngx_uint_t                  chat_limit[4];
+    time_t                      chat_window[4];
+    ngx_flag_t                  chat_limits_set;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -151,6 +160,14 @@ char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
+char *ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+
+/* src/chat/ngx_http_helpdesk_chat_session.c: helpdesk_chat_limits */
+char *ngx_http_helpdesk_chat_limits_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* src/chat/ngx_http_helpdesk_chat_timers.c: the chat's per-worker parts */
 ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);

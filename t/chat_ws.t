@@ -188,7 +188,7 @@ sub closes_with {
     syswrite($s, $_) for @frames;
     my ($got, $reason) = until_close($s);
     is $got, $code, "$name: closed with $code";
-    ok defined $reason && length $reason && eval { decode_utf8($reason, 1); 1 },
+    ok defined $reason && length $reason && eval { my $copy = $reason; decode_utf8($copy, 1); 1 },
         "$name: with a readable reason" . (defined $reason ? " ($reason)" : '');
     syswrite($s, close_frame($got)) if $answered++ && defined $got;
     ok eof_within($s, 8), "$name: and the connection ends";

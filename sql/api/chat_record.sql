@@ -19,15 +19,29 @@ BEGIN
 END
 $$;
 
--- A visitor's hello: the browser's token (its SHA-256) to a visitor.
+-- A visitor's hello: the browser's token (its SHA-256) to a visitor, and
+-- the tenant's queue settings.
 CREATE OR REPLACE FUNCTION api.chat_visitor(p_proof bytea, p_tenant uuid,
-    p_token_hash bytea, OUT visitor_id uuid, OUT last_conversation uuid)
+    p_token_hash bytea, OUT visitor_id uuid, OUT last_conversation uuid,
+    OUT settings jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
     SELECT r.visitor_id, r.last_conversation INTO visitor_id, last_conversation
     FROM chat.visitor(p_tenant, p_token_hash) r;
+    settings := chat.settings(p_tenant);
+END
+$$;
+
+-- An agent's hello: the tenant's queue settings.
+CREATE OR REPLACE FUNCTION api.chat_settings(p_proof bytea, p_tenant uuid)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
+    RETURN chat.settings(p_tenant);
 END
 $$;
 

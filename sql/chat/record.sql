@@ -205,11 +205,47 @@ BEGIN
 END
 $$;
 
+-- The tenant's queue and bot settings (migration 025's defaults for a
+-- tenant that never saved its widget), as the conversations layer reads
+-- them when a peer says hello.
+CREATE OR REPLACE FUNCTION chat.settings(p_tenant uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    w helpdesk.chat_widgets;
+BEGIN
+    SELECT * INTO w FROM helpdesk.chat_widgets x WHERE x.tenant_id = p_tenant;
+
+    IF NOT FOUND THEN
+        w := ROW(p_tenant, true, '#1f6feb', 'bottom-right', '', '', 'bubble',
+                 '{}', '[{"name": "name", "required": true},
+                        {"name": "email", "required": false}]', 16384,
+                 3, 30, 300, 'requeue', '', true, NULL, true, true, true,
+                 now())::helpdesk.chat_widgets;
+    END IF;
+
+    RETURN jsonb_build_object(
+        'max_chats_per_agent', w.max_chats_per_agent,
+        'accept_timeout_seconds', w.accept_timeout_seconds,
+        'reply_timeout_seconds', w.reply_timeout_seconds,
+        'on_reply_timeout', w.on_reply_timeout,
+        'waiting_message', w.waiting_message,
+        'transfer_allowed', w.transfer_allowed,
+        'auto_ticket_minutes', w.auto_ticket_minutes,
+        'bot_enabled', w.bot_enabled,
+        'bot_kb_suggestions', w.bot_kb_suggestions,
+        'greeting', w.greeting,
+        'prechat_fields', w.prechat_fields,
+        'open_now', coalesce(tickets.within_business_hours(p_tenant, 'chat', now()), true));
+END
+$$;
+
 -- A browser by its token's SHA-256: its visitor id (made on first
 -- sight), and its last conversation; NULL for a token of another tenant.
 CREATE OR REPLACE FUNCTION chat.visitor(p_tenant uuid, p_token_hash bytea,
     OUT visitor_id uuid, OUT last_conversation uuid)
 LANGUAGE plpgsql AS $$
+DECLARE
+    vid uuid;
 BEGIN
     IF p_token_hash IS NULL OR length(p_token_hash) <> 32 THEN
         PERFORM tickets.fail('HDINV', 'invalid', 'a token hash is 32 bytes');
@@ -217,9 +253,11 @@ BEGIN
 
     UPDATE helpdesk.chat_visitors v SET last_seen_at = now()
     WHERE v.tenant_id = p_tenant AND v.token_hash = p_token_hash
-    RETURNING v.visitor_id INTO visitor_id;
+    RETURNING v.visitor_id INTO vid;
 
-    IF visitor_id IS NULL THEN
+    visitor_id := vid;
+
+    IF vid IS NULL THEN
         INSERT INTO helpdesk.chat_visitors (tenant_id, token_hash)
         VALUES (p_tenant, p_token_hash)
         ON CONFLICT (token_hash) DO NOTHING
@@ -230,7 +268,7 @@ BEGIN
 
     SELECT c.conversation_id INTO last_conversation
     FROM helpdesk.chat_conversations c
-    WHERE c.tenant_id = p_tenant AND c.visitor_id = chat.visitor.visitor_id
+    WHERE c.tenant_id = p_tenant AND c.visitor_id = vid
     ORDER BY c.started_at DESC LIMIT 1;
 END
 $$;

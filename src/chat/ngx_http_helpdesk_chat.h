@@ -64,12 +64,16 @@ struct ngx_http_helpdesk_chat_peer_s {
     size_t                           max_message;
     /*
      * Server-sent events and POST (where a network blocks WebSocket): the
-     * visitor's token comes with the request, not in a "hello".  A oneshot
+     * visitor's token comes with the request, not in a "hello", and so
+     * does the last stored id the stream's client has ("last", from
+     * Last-Event-ID: the events after it are sent, as after a "hello"
+     * with "last"; empty: the whole conversation so far).  A oneshot
      * peer carries one client message (a POST): the conversations layer
      * answers it with exactly one document (its ack or error), then the
      * transport ends the peer.
      */
     ngx_str_t                        visitor;
+    ngx_str_t                        last;
     unsigned                         oneshot:1;
     ngx_pool_t                      *pool;       /* lives as long as the peer */
     ngx_log_t                       *log;

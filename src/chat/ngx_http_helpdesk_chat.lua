@@ -388,7 +388,7 @@ if op == 'presence' then
     redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'presence',
         agent = p.agent, name = p.name, status = a.s}))
     assign(p.t)
-    return {'ok', cjson.encode(a)}
+    return {'ok'}
 end
 
 if op == 'agents' then
@@ -404,12 +404,17 @@ end
 if op == 'visitor' then
     -- p: t, v, last (the record's last conversation, or ''): the open
     -- conversation (or that last one) and its state
+    -- and how many agents are available (none: the widget goes offline)
+    local avail = 0
+    for _, a in pairs(agents(p.t)) do
+        if a.s == 'available' then avail = avail + 1 end
+    end
     local c = redis.call('GET', vk(p.t, p.v))
     if not c and p.last ~= '' then c = p.last end
-    if not c then return {'none'} end
+    if not c then return {'none', '', '', tostring(avail)} end
     local h = hash(c)
-    if h.t ~= p.t or h.v ~= p.v then return {'none'} end
-    return {'ok', c, cjson.encode(h)}
+    if h.t ~= p.t or h.v ~= p.v then return {'none', '', '', tostring(avail)} end
+    return {'ok', c, cjson.encode(h), tostring(avail)}
 end
 
 if op == 'pointer' then
@@ -444,8 +449,18 @@ if op == 'hello' then
     redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'presence',
         agent = p.agent, name = p.name, status = a.s}))
     assign(p.t)
-    return {'ok', cjson.encode(a), '[' .. table.concat(chats, ',') .. ']',
-            queue_list(p.t)}
+    -- what is offered to this agent now (made before it listened)
+    local offers = {}
+    for _, c in ipairs(redis.call('ZRANGE', qk(p.t), 0, -1)) do
+        local h = redis.call('HMGET', ck(c) .. ':h', 'offer', 'vn', 'at')
+        if h[1] == p.agent then
+            offers[#offers + 1] = cjson.encode({type = 'offer', conversation = c,
+                visitor = {name = h[2] or ''}, expires_in = tonumber(h[3] or '30')})
+        end
+    end
+    return {'ok', cjson.encode(ag[p.agent] or a),
+            '[' .. table.concat(chats, ',') .. ']', queue_list(p.t),
+            '[' .. table.concat(offers, ',') .. ']'}
 end
 
 if op == 'dump' then

@@ -19,6 +19,8 @@
 
 static void ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid);
+static void ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
 static void ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 static void ngx_http_helpdesk_chat_a_accepted(ngx_http_helpdesk_chat_op_t *op,
@@ -63,7 +65,7 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
                 && ngx_strcmp(json_string_value(v), "away") != 0))
         {
             ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                  "\"status\" must be \"available\" or \"away\"");
+                               "\"status\" must be \"available\" or \"away\"");
             return;
         }
 
@@ -72,7 +74,8 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
         if (op) {
             ngx_http_helpdesk_chat_script(op, "presence",
                 json_pack("{s:s%, s:s%, s:s%, s:O, s:i, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "s", v, "l", (int) s->conf.max_chats, "k", 0));
@@ -305,6 +308,7 @@ ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid)
 {
     json_t                       *last;
+    ngx_str_t                    *proof;
     ngx_http_helpdesk_chat_op_t  *op;
 
     if (s->greeted || s->busy) {
@@ -321,18 +325,64 @@ ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_a_welcome,
+    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_a_settings,
                                        cid);
     if (op == NULL) {
         return;
     }
 
     s->busy = 1;
+    json_decref(s->hello);
     s->hello = json_incref(msg);
 
-    ngx_http_helpdesk_chat_script(op, "hello",
+    proof = ngx_http_helpdesk_chat_proof();
+
+    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
+                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    ngx_http_helpdesk_chat_sql(op,
+        "SELECT api.chat_settings($1::bytea, $2::uuid)");
+}
+
+
+static void
+ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t                          cid;
+    ngx_http_helpdesk_chat_op_t       *next;
+    ngx_http_helpdesk_chat_session_t  *s = op->s;
+
+    cid.data = op->cid;
+    cid.len = op->cid_len;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
+        s->busy = 0;
+        ngx_http_helpdesk_chat_error(s, &cid, "unavailable",
+                                     "the record is unavailable, try again");
+        return;
+    }
+
+    ngx_http_helpdesk_chat_settings(s, (u_char *) PQgetvalue(res, 0, 0),
+                                    PQgetlength(res, 0, 0));
+
+    /* listening before the hello, so that no offer falls between */
+    (void) ngx_http_helpdesk_chat_tenant_join(s);
+
+    next = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_a_welcome,
+                                         &cid);
+    if (next == NULL) {
+        s->busy = 0;
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(next, "hello",
         json_pack("{s:s%, s:s%, s:s%, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "l", (int) s->conf.max_chats));
@@ -345,8 +395,8 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
 {
     size_t                             i;
     json_t                            *rec, *chats, *queue, *w, *list, *item;
-    json_t                            *last, *l;
-    ngx_str_t                          status, a, c, q, id;
+    json_t                            *last, *l, *offers;
+    ngx_str_t                          status, a, c, q, id, o;
     const char                        *conv;
     ngx_http_helpdesk_chat_session_t  *s = op->s;
 
@@ -359,6 +409,10 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
     {
         ngx_http_helpdesk_chat_error_op(op, NULL);
         return;
+    }
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 4, &o) != NGX_OK) {
+        ngx_str_set(&o, "[]");
     }
 
     rec = json_loadb((char *) a.data, a.len, 0, NULL);
@@ -398,7 +452,14 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
         json_decref(w);
     }
 
-    (void) ngx_http_helpdesk_chat_tenant_join(s);
+    /* the offers made before the agent listened */
+    offers = json_loadb((char *) o.data, o.len, 0, NULL);
+
+    for (i = 0; s->greeted && i < json_array_size(offers); i++) {
+        ngx_http_helpdesk_chat_send_json(s, json_array_get(offers, i));
+    }
+
+    json_decref(offers);
 
     /* the missed events of each open chat after its "last" id */
     last = json_object_get(s->hello, "last");
@@ -506,7 +567,8 @@ ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "store",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s%, s:b, s:[]}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
                   "j", j, "aud", note ? "a" : "*", "who", "agent",
@@ -530,7 +592,8 @@ ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s)
 
     ngx_http_helpdesk_chat_script(op, "presence",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:i, s:i}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "agent", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "s", "", "l", (int) s->conf.max_chats, "k", -1));

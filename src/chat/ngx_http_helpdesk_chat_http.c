@@ -36,7 +36,8 @@
 #define NGX_HTTP_HELPDESK_CHAT_PING   30000
 
 
-static void ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx);
+static void ngx_http_helpdesk_chat_ws_visitor(
+    ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_chat_ws_agent(ngx_http_helpdesk_chat_ctx_t *ctx);
@@ -46,8 +47,6 @@ static void ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name,
     ngx_str_t *value, ngx_flag_t has_value);
-static ngx_int_t ngx_http_helpdesk_chat_peer_strings(
-    ngx_http_helpdesk_chat_ctx_t *ctx, ngx_http_helpdesk_chat_peer_t *peer);
 
 
 static const char  ngx_http_helpdesk_chat_widget_sql[] =
@@ -141,19 +140,33 @@ ngx_http_helpdesk_chat_handler(ngx_http_request_t *r)
         return ctx->req.rc;
     }
 
-    ctx->req.surface = "chat";
+    /*
+     * An agent refused is a refusal of the console's (recorded); a page
+     * refused by its Origin is no credential refused, and is not.
+     */
+    if (ctx->req.hlcf->chat == NGX_HTTP_HELPDESK_CHAT_AGENT) {
+        ctx->req.surface = "console";
+    }
 
     path.data = r->uri.data + ctx->req.hlcf->chat_prefix.len;
     path.len = r->uri.len - ctx->req.hlcf->chat_prefix.len;
 
-    if (path.len == 5 && ngx_strncmp(path.data, "v1/ws", 5) == 0) {
-        rc = ngx_http_helpdesk_chat_ws(ctx);
+    rc = ngx_http_helpdesk_chat_sse_route(ctx, &path);
 
-    } else {
-        return ngx_http_helpdesk_route_miss(r, 0);
+    if (rc == NGX_DECLINED) {
+        if (path.len != 5 || ngx_strncmp(path.data, "v1/ws", 5) != 0) {
+            return ngx_http_helpdesk_route_miss(r, 0);
+        }
+
+        rc = ngx_http_helpdesk_chat_ws(ctx);
     }
 
     ctx->req.sync = 0;
+
+    if (rc != NGX_DONE && r->request_body == NULL && !r->discard_body) {
+        /* answered at once: what the client sends is not the next request */
+        (void) ngx_http_discard_request_body(r);
+    }
 
     return rc;
 }
@@ -203,6 +216,10 @@ ngx_http_helpdesk_chat_ws(ngx_http_helpdesk_chat_ctx_t *ctx)
         if (ngx_http_helpdesk_chat_tenant_arg(ctx) != NGX_OK) {
             return ctx->req.rc;
         }
+
+        /* a WebSocket's visitor says who it is in its "hello" */
+        ngx_str_null(&ctx->visitor);
+        ngx_str_null(&ctx->last);
 
         r->main->count++;
         ngx_http_helpdesk_chat_ws_visitor(ctx);
@@ -289,13 +306,20 @@ ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name, ngx_str_t *value,
 {
     ngx_http_helpdesk_chat_ctx_t  *ctx = data;
 
+    /* the event stream's: "stream" (the visitor's token), "after" */
+
     if (name->len == 6 && ngx_strncmp(name->data, "tenant", 6) == 0) {
         ctx->slug = *value;
 
-    } else if (name->len == 7 && ngx_strncmp(name->data, "visitor", 7) == 0) {
+    } else if ((name->len == 6 && ngx_strncmp(name->data, "stream", 6) == 0)
+               || (name->len == 7
+                   && ngx_strncmp(name->data, "visitor", 7) == 0))
+    {
         ctx->visitor = *value;
 
-    } else if (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0) {
+    } else if ((name->len == 5 && ngx_strncmp(name->data, "after", 5) == 0)
+               || (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0))
+    {
         ctx->last = *value;
     }
 
@@ -337,8 +361,9 @@ ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx)
 
 /*
  * The widget's answer, checked: NGX_OK with ctx->tenant and the rest set,
- * or the answer to send.  The page's Origin must be one of the tenant's,
- * byte for byte.
+ * or NGX_DECLINED with the answer sent and its code in req.rc.  The page's
+ * Origin must be one of the tenant's, byte for byte (they are stored as
+ * browsers send them).
  */
 
 ngx_int_t
@@ -353,26 +378,30 @@ ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_http_request_t  *r = ctx->req.r;
 
     if (res == NULL) {
-        return ngx_http_helpdesk_req_unavailable(r, "postgresql",
+        ctx->req.rc = ngx_http_helpdesk_req_unavailable(r, "postgresql",
                                                  ngx_helpdesk_pg_retry_after());
+        return NGX_DECLINED;
     }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        return ngx_helpdesk_http_sql_problem(r, res, NULL);
+        ctx->req.rc = ngx_helpdesk_http_sql_problem(r, res, NULL);
+        return NGX_DECLINED;
     }
 
     if (PQntuples(res) != 1 || PQnfields(res) != 6) {
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND,
+        ctx->req.rc = ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND,
                                          "unknown-tenant", "Not Found",
                                          "there is no chat for this tenant",
                                          NULL);
+        return NGX_DECLINED;
     }
 
     if (PQgetvalue(res, 0, 5)[0] != 't') {
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
+        ctx->req.rc = ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
                                          "chat-disabled", "Forbidden",
                                          "this tenant's chat is turned off",
                                          NULL);
+        return NGX_DECLINED;
     }
 
     h = ngx_helpdesk_http_header_in(r, "Origin", sizeof("Origin") - 1);
@@ -397,14 +426,16 @@ ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     json_decref(origins);
 
     if (!allowed) {
-        return ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
+        ctx->req.rc = ngx_helpdesk_http_problem(r, NGX_HTTP_FORBIDDEN,
                                          "origin-not-allowed", "Forbidden",
                                          "this page may not open the "
                                          "tenant's chat", NULL);
+        return NGX_DECLINED;
     }
 
     if (PQgetlength(res, 0, 0) != 36) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->req.rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     ngx_memcpy(ctx->tenant, PQgetvalue(res, 0, 0), 36);
@@ -420,7 +451,8 @@ ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     if (ctx->settings.data == NULL || ctx->slug.data == NULL
         || ctx->max_message == (size_t) NGX_ERROR)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx->req.rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     ngx_memcpy(ctx->settings.data, PQgetvalue(res, 0, 2), ctx->settings.len);
@@ -433,14 +465,11 @@ ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
 static void
 ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
-    ngx_int_t                       rc;
     ngx_http_helpdesk_chat_ctx_t   *ctx = q->data;
     ngx_http_helpdesk_chat_peer_t  *peer;
 
-    rc = ngx_http_helpdesk_chat_widget(ctx, res);
-
-    if (rc != NGX_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req, rc);
+    if (ngx_http_helpdesk_chat_widget(ctx, res) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req, ctx->req.rc);
         return;
     }
 
@@ -466,7 +495,7 @@ ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
 /* what the conversations layer keeps of the request, in the peer's pool */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_http_helpdesk_chat_peer_t *peer)
 {
@@ -474,7 +503,7 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_uint_t           i;
     ngx_table_elt_t     *h;
     ngx_http_request_t  *r = ctx->req.r;
-    ngx_str_t           *src[6], *dst[6];
+    ngx_str_t           *src[7], *dst[7];
 
     ngx_memcpy(peer->tenant, ctx->tenant, 36);
     peer->max_message = ctx->max_message;
@@ -485,8 +514,9 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     src[3] = &ctx->req.ip;     dst[3] = &peer->ip;
     src[4] = &ctx->agent_name; dst[4] = &peer->agent_name;
     src[5] = &ctx->visitor;    dst[5] = &peer->visitor;
+    src[6] = &ctx->last;       dst[6] = &peer->last;
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         s = src[i];
         d = dst[i];
 
@@ -563,7 +593,7 @@ ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     if (cmd->status != NGX_HELPDESK_REDIS_OK || reply == NULL) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_req_unavailable(r, "redis",
-                                              ngx_helpdesk_redis_retry_after()));
+                ngx_helpdesk_redis_retry_after()));
         return;
     }
 

@@ -36,6 +36,17 @@ typedef struct {
 
     ngx_helpdesk_pg_query_t         query;
     ngx_helpdesk_redis_cmd_t        rcmd;
+
+    /* the fallback: which route, and a POST's oneshot peer */
+    ngx_uint_t                      route;
+    ngx_http_helpdesk_chat_peer_t  *peer;
+    ngx_str_t                       reply;
+    ngx_uint_t                      close_code;
+    ngx_event_t                     answered;   /* posted */
+    ngx_event_t                     timeout;
+    unsigned                        opened:1;
+    unsigned                        gone:1;
+    unsigned                        replied:1;
 } ngx_http_helpdesk_chat_ctx_t;
 
 
@@ -46,6 +57,12 @@ void ngx_http_helpdesk_chat_lookup(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_helpdesk_pg_handler_pt handler);
 ngx_int_t ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     PGresult *res);
+ngx_int_t ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_http_helpdesk_chat_peer_t *peer);
+
+/* ngx_http_helpdesk_chat_sse.c: NGX_DECLINED for a path that is not its */
+ngx_int_t ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_str_t *path);
 
 
 #endif /* _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_ */

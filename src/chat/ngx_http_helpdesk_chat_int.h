@@ -26,11 +26,16 @@
 #define NGX_HTTP_HELPDESK_CHAT_RANGE     256
 
 
-typedef struct ngx_http_helpdesk_chat_session_s  ngx_http_helpdesk_chat_session_t;
-typedef struct ngx_http_helpdesk_chat_member_s   ngx_http_helpdesk_chat_member_t;
-typedef struct ngx_http_helpdesk_chat_conv_s     ngx_http_helpdesk_chat_conv_t;
-typedef struct ngx_http_helpdesk_chat_tenant_s   ngx_http_helpdesk_chat_tenant_t;
-typedef struct ngx_http_helpdesk_chat_op_s       ngx_http_helpdesk_chat_op_t;
+typedef struct ngx_http_helpdesk_chat_session_s
+    ngx_http_helpdesk_chat_session_t;
+typedef struct ngx_http_helpdesk_chat_member_s
+    ngx_http_helpdesk_chat_member_t;
+typedef struct ngx_http_helpdesk_chat_conv_s
+    ngx_http_helpdesk_chat_conv_t;
+typedef struct ngx_http_helpdesk_chat_tenant_s
+    ngx_http_helpdesk_chat_tenant_t;
+typedef struct ngx_http_helpdesk_chat_op_s
+    ngx_http_helpdesk_chat_op_t;
 
 
 /* the tenant's settings a session works with (peer->settings) */
@@ -45,6 +50,7 @@ typedef struct {
     unsigned                          transfer:1;
     unsigned                          bot:1;
     unsigned                          kb:1;
+    unsigned                          closed:1;         /* out of hours */
 } ngx_http_helpdesk_chat_conf_t;
 
 
@@ -96,6 +102,8 @@ struct ngx_http_helpdesk_chat_session_s {
     u_char                            conv[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
     ngx_str_t                         name;      /* from the pre-chat form */
     json_t                           *hello;     /* page, lang, last */
+    json_t                           *pending;   /* a oneshot's message */
+    ngx_event_t                       sse;       /* a stream's own hello */
     ngx_http_helpdesk_chat_member_t  *member;    /* its conversation */
 
     /* an agent */
@@ -106,6 +114,8 @@ struct ngx_http_helpdesk_chat_session_s {
     unsigned                          has_conv:1;
     unsigned                          waiting:1; /* in the tenant's queue */
     unsigned                          gone:1;
+    unsigned                          answered:1; /* a oneshot's answer */
+    unsigned                          no_agent:1; /* none available */
 };
 
 
@@ -170,6 +180,8 @@ void ngx_http_helpdesk_chat_publish(ngx_str_t *tenant, u_char *conv,
     const char *aud, json_t *event);
 
 /* ngx_http_helpdesk_chat_session.c */
+void ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,
+    u_char *data, size_t len);
 void ngx_http_helpdesk_chat_send_json(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg);
 void ngx_http_helpdesk_chat_send_event(ngx_http_helpdesk_chat_session_t *s,
@@ -182,8 +194,16 @@ void ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s,
     u_char *cid, size_t cid_len, ngx_str_t *ref, u_char *conv);
 void ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
     json_t *event, u_char *raw, size_t len);
+
+
+/* ngx_http_helpdesk_chat_limits.c */
 json_t *ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
     ngx_uint_t start);
+
+/* ngx_http_helpdesk_chat_hello.c */
+void ngx_http_helpdesk_chat_visitor_stream(ngx_event_t *ev);
+void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
 
 /* ngx_http_helpdesk_chat_visitor.c */
 ngx_http_helpdesk_chat_op_t *ngx_http_helpdesk_chat_op_cid(
@@ -193,6 +213,18 @@ void ngx_http_helpdesk_chat_acked(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 void ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid);
+
+/* ngx_http_helpdesk_chat_bot.c */
+void ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
+    json_t *text);
+void ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+
+/* ngx_http_helpdesk_chat_forms.c */
+json_t *ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
+    json_t *prechat, const char **err);
+void ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
 
 /* ngx_http_helpdesk_chat_agent.c */
 void ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,

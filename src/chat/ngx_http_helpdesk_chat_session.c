@@ -21,8 +21,6 @@
 #include "ngx_http_helpdesk_chat_int.h"
 
 
-static void ngx_http_helpdesk_chat_settings(
-    ngx_http_helpdesk_chat_session_t *s);
 static ngx_int_t ngx_http_helpdesk_chat_cid_valid(ngx_str_t *cid);
 static void ngx_http_helpdesk_chat_send_raw(ngx_http_helpdesk_chat_session_t *s,
     u_char *data, size_t len);
@@ -55,9 +53,27 @@ ngx_http_helpdesk_chat_open(ngx_http_helpdesk_chat_peer_t *peer)
         s->agent.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
     }
 
-    ngx_http_helpdesk_chat_settings(s);
+    ngx_http_helpdesk_chat_settings(s, NULL, 0);
+
+    if (peer->agent_name.data == NULL) {
+        ngx_str_set(&peer->agent_name, "");
+    }
 
     peer->session = s;
+
+    /*
+     * A stream of server-sent events comes with its visitor's token and
+     * its client cannot speak first: it is greeted as after a "hello"
+     * with that token and "last" (posted: never from inside open()).
+     */
+    if (peer->role == NGX_HTTP_HELPDESK_CHAT_VISITOR && !peer->oneshot
+        && peer->visitor.len)
+    {
+        s->sse.handler = ngx_http_helpdesk_chat_visitor_stream;
+        s->sse.data = s;
+        s->sse.log = peer->log;
+        ngx_post_event(&s->sse, &ngx_posted_events);
+    }
 
     return NGX_OK;
 }
@@ -151,17 +167,22 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
 
     s->gone = 1;
 
+    if (s->sse.posted) {
+        ngx_delete_posted_event(&s->sse);
+    }
+
+    /* the members first: each cancels its own catch-up */
+    while (!ngx_queue_empty(&s->members)) {
+        q = ngx_queue_head(&s->members);
+        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
+        ngx_http_helpdesk_chat_leave(m);
+    }
+
     ngx_http_helpdesk_chat_ops_cancel(s);
 
     if (peer->role == NGX_HTTP_HELPDESK_CHAT_AGENT && s->greeted) {
         /* the agent's connection count, on its own (no session) */
         ngx_http_helpdesk_chat_agent_gone(s);
-    }
-
-    while (!ngx_queue_empty(&s->members)) {
-        q = ngx_queue_head(&s->members);
-        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
-        ngx_http_helpdesk_chat_leave(m);
     }
 
     ngx_http_helpdesk_chat_tenant_leave(s);
@@ -171,33 +192,39 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
         s->hello = NULL;
     }
 
+    if (s->pending) {
+        json_decref(s->pending);
+        s->pending = NULL;
+    }
+
     peer->session = NULL;
 }
 
 
 /*
- * The widget's settings, as the transport found them (chat_widgets'
- * columns): what the queue and the bot need.
+ * The tenant's queue and bot settings (chat.settings(), read at hello):
+ * the table's defaults until then.
  */
 
-static void
-ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s)
+void
+ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,
+    u_char *data, size_t len)
 {
     json_t                         *js, *v;
     ngx_http_helpdesk_chat_conf_t  *cf = &s->conf;
 
-    cf->max_chats = 3;
-    cf->accept_timeout = 30;
-    cf->reply_timeout = 300;
-    cf->auto_ticket = 0;
-    cf->transfer = 1;
-    cf->bot = 1;
-    cf->kb = 1;
+    if (data == NULL) {
+        cf->max_chats = 3;
+        cf->accept_timeout = 30;
+        cf->reply_timeout = 300;
+        cf->auto_ticket = 0;
+        cf->transfer = 1;
+        cf->bot = 1;
+        cf->kb = 1;
+        return;
+    }
 
-    js = s->peer->settings.len
-         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
-                      0, NULL)
-         : NULL;
+    js = json_loadb((char *) data, len, 0, NULL);
 
     if (js == NULL) {
         return;
@@ -238,6 +265,8 @@ ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s)
     ngx_chat_bool("bot_kb_suggestions", kb);
     ngx_chat_str("waiting_message", waiting_message);
     ngx_chat_str("greeting", greeting);
+
+    cf->closed = json_is_false(json_object_get(js, "open_now"));
 
     v = json_object_get(js, "on_reply_timeout");
     cf->reply_ticket = json_is_string(v)
@@ -281,6 +310,15 @@ ngx_http_helpdesk_chat_send_raw(ngx_http_helpdesk_chat_session_t *s,
 {
     if (s->gone) {
         return;
+    }
+
+    /* a POST's peer is answered with exactly one document */
+    if (s->peer->oneshot) {
+        if (s->answered) {
+            return;
+        }
+
+        s->answered = 1;
     }
 
     /* past its output cap the transport closes the peer (1008) */
@@ -484,52 +522,6 @@ ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s, u_char *cid,
 
     ngx_http_helpdesk_chat_send_json(s, msg);
     json_decref(msg);
-}
-
-
-/*
- * Rate limits, counted in Redis by the chat script before anything is
- * stored: per visitor and per address, for new conversations and for
- * messages.  [key, most, window seconds] each.
- */
-
-#define NGX_HTTP_HELPDESK_CHAT_MSG_VISITOR   30     /* per 10 s */
-#define NGX_HTTP_HELPDESK_CHAT_MSG_ADDR      120    /* per 10 s */
-#define NGX_HTTP_HELPDESK_CHAT_NEW_VISITOR   5      /* per 10 min */
-#define NGX_HTTP_HELPDESK_CHAT_NEW_ADDR      30     /* per 10 min */
-
-json_t *
-ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
-    ngx_uint_t start)
-{
-    u_char  key[256], *p;
-    json_t  *lim;
-
-    lim = json_array();
-    if (lim == NULL) {
-        return NULL;
-    }
-
-    if (s->peer->role != NGX_HTTP_HELPDESK_CHAT_VISITOR) {
-        return lim;
-    }
-
-    p = ngx_snprintf(key, sizeof(key), "hd:chat:rl:{%V}:v:%*s:%s",
-                     &s->tenant_id, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                     s->visitor, start ? "n" : "m");
-    json_array_append_new(lim, json_pack("[s%, i, i]", key, (size_t) (p - key),
-                          start ? NGX_HTTP_HELPDESK_CHAT_NEW_VISITOR
-                                : NGX_HTTP_HELPDESK_CHAT_MSG_VISITOR,
-                          start ? 600 : 10));
-
-    p = ngx_snprintf(key, sizeof(key), "hd:chat:rl:{%V}:a:%V:%s",
-                     &s->tenant_id, &s->peer->ip, start ? "n" : "m");
-    json_array_append_new(lim, json_pack("[s%, i, i]", key, (size_t) (p - key),
-                          start ? NGX_HTTP_HELPDESK_CHAT_NEW_ADDR
-                                : NGX_HTTP_HELPDESK_CHAT_MSG_ADDR,
-                          start ? 600 : 10));
-
-    return lim;
 }
 
 

@@ -1,12 +1,12 @@
 /*
- * The visitor's side of the protocol: hello (and resume), start, message,
- * typing, read, handover, transcript, end; and the bot, which answers the
- * first message with the greeting and the knowledge base's suggestions
- * until the visitor asks for a person.
+ * What a visitor says: start (a new conversation, with the pre-chat form
+ * and a first message), message, typing, read, handover, end.  Who the
+ * visitor is (hello) is in ngx_http_helpdesk_chat_hello.c, the bot in
+ * ..._bot.c, the forms in ..._forms.c.
  *
- * A visitor is a browser: a random token (32 bytes, hex) kept in it, of
- * which the record keeps only the SHA-256 (helpdesk.chat_visitors).  A
- * returning token finds its open conversation, or its last one.
+ * A POST of the fallback transport is a oneshot peer: its visitor is
+ * looked up first (as for a hello), then its one message is handled, and
+ * its answer is exactly one document, its ack or its error.
  */
 
 
@@ -16,17 +16,8 @@
 
 #include "ngx_http_helpdesk_chat_int.h"
 #include "lib/ngx_helpdesk_crypto.h"
-#include "lib/ngx_helpdesk_json.h"
 
 
-static void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
-    json_t *msg, ngx_str_t *cid);
-static void ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_welcome(
-    ngx_http_helpdesk_chat_session_t *s, json_t *conv);
 static void ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid);
 static void ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
@@ -36,20 +27,6 @@ static void ngx_http_helpdesk_chat_v_message(
 static void ngx_http_helpdesk_chat_v_simple(
     ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *type,
     ngx_str_t *cid);
-static void ngx_http_helpdesk_chat_v_transcript(
-    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *cid);
-static void ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
-    json_t *text);
-static void ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static ngx_int_t ngx_http_helpdesk_chat_v_token(
-    ngx_http_helpdesk_chat_session_t *s, json_t *v);
-static json_t *ngx_http_helpdesk_chat_v_prechat(
-    ngx_http_helpdesk_chat_session_t *s, json_t *prechat, const char **err);
 
 
 void
@@ -57,6 +34,14 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid)
 {
     if (type->len == 5 && ngx_strncmp(type->data, "hello", 5) == 0) {
+        ngx_http_helpdesk_chat_v_hello(s, msg, cid);
+        return;
+    }
+
+    if (!s->greeted && s->peer->oneshot && !s->busy) {
+        /* a POST: who the visitor is comes with it, then its message */
+        json_decref(s->pending);
+        s->pending = json_incref(msg);
         ngx_http_helpdesk_chat_v_hello(s, msg, cid);
         return;
     }
@@ -78,8 +63,17 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     {
         ngx_http_helpdesk_chat_v_transcript(s, msg, cid);
 
-    } else {
+    } else if ((type->len == 6 && ngx_strncmp(type->data, "typing", 6) == 0)
+               || (type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0)
+               || (type->len == 8
+                   && ngx_strncmp(type->data, "handover", 8) == 0)
+               || (type->len == 3 && ngx_strncmp(type->data, "end", 3) == 0))
+    {
         ngx_http_helpdesk_chat_v_simple(s, msg, type, cid);
+
+    } else {
+        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
+                                     "unknown \"type\"");
     }
 }
 
@@ -128,270 +122,13 @@ ngx_http_helpdesk_chat_op_cid(ngx_http_helpdesk_chat_session_t *s,
 }
 
 
-static void
-ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
-    json_t *msg, ngx_str_t *cid)
-{
-    u_char                        hash[32], hex[2 + 64];
-    ngx_str_t                    *proof;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    if (s->greeted || s->busy) {
-        ngx_http_helpdesk_chat_error(s, cid, "conflict",
-                                     "\"hello\" was said already");
-        return;
-    }
-
-    if (ngx_http_helpdesk_chat_v_token(s, json_object_get(msg, "visitor"))
-        != NGX_OK)
-    {
-        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "no token");
-        return;
-    }
-
-    s->hello = json_incref(msg);
-
-    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_lookup, cid);
-    if (op == NULL) {
-        return;
-    }
-
-    s->busy = 1;
-
-    ngx_helpdesk_sha256(s->token, 64, hash);
-    hex[0] = '\\';
-    hex[1] = 'x';
-    ngx_hex_dump(hex + 2, hash, 32);
-
-    proof = ngx_http_helpdesk_chat_proof();
-
-    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op, hex, sizeof(hex));
-
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT visitor_id, last_conversation "
-        "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea)");
-}
-
-
 /* The token the visitor sent, or a new one (also for one not ours). */
 
-static ngx_int_t
-ngx_http_helpdesk_chat_v_token(ngx_http_helpdesk_chat_session_t *s,
-    json_t *v)
-{
-    size_t       i, len;
-    u_char       c, raw[32];
-    const char  *t;
 
-    t = NULL;
-    len = 0;
-
-    if (json_is_string(v)) {
-        t = json_string_value(v);
-        len = json_string_length(v);
-
-    } else if (s->peer->visitor.len) {
-        t = (const char *) s->peer->visitor.data;
-        len = s->peer->visitor.len;
-    }
-
-    if (t && len == 64) {
-        for (i = 0; i < 64; i++) {
-            c = t[i];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-                break;
-            }
-        }
-
-        if (i == 64) {
-            ngx_memcpy(s->token, t, 64);
-            return NGX_OK;
-        }
-    }
-
-    if (ngx_helpdesk_random(raw, sizeof(raw)) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_hex_dump(s->token, raw, sizeof(raw));
-
-    return NGX_OK;
-}
+/* A POST's message, once its visitor is known. */
 
 
-static void
-ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t                          cid;
-    ngx_http_helpdesk_chat_op_t       *next;
-    ngx_http_helpdesk_chat_session_t  *s = op->s;
-
-    cid.data = op->cid;
-    cid.len = op->cid_len;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQntuples(res) != 1)
-    {
-        s->busy = 0;
-        ngx_http_helpdesk_chat_error(s, &cid, "unavailable",
-                                     "the record is unavailable, try again");
-        return;
-    }
-
-    if (PQgetisnull(res, 0, 0)) {
-        /* a token of another tenant's: this browser gets a new one here */
-        if (op->data == NULL
-            && ngx_http_helpdesk_chat_v_token(s, NULL) == NGX_OK)
-        {
-            s->peer->visitor.len = 0;
-            s->busy = 0;
-            json_object_del(s->hello, "visitor");
-            next = (ngx_http_helpdesk_chat_op_t *) s->hello;
-            s->hello = NULL;
-            ngx_http_helpdesk_chat_v_hello(s, (json_t *) next, &cid);
-            json_decref((json_t *) next);
-            return;
-        }
-
-        s->busy = 0;
-        ngx_http_helpdesk_chat_error(s, &cid, "unavailable", "no token");
-        return;
-    }
-
-    ngx_memcpy(s->visitor, PQgetvalue(res, 0, 0),
-               NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-
-    next = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_state,
-                                         &cid);
-    if (next == NULL) {
-        s->busy = 0;
-        return;
-    }
-
-    ngx_http_helpdesk_chat_script(next, "visitor",
-        json_pack("{s:s%, s:s%, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "last", PQgetisnull(res, 0, 1) ? ""
-                                                 : PQgetvalue(res, 0, 1)));
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    json_t                            *h, *conv, *last, *agent;
-    ngx_str_t                          status, c, state, l;
-    const char                        *st, *an;
-    ngx_http_helpdesk_chat_session_t  *s = op->s;
-
-    s->busy = 0;
-
-    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK) {
-        ngx_http_helpdesk_chat_error_op(op, NULL);
-        return;
-    }
-
-    if (status.len != 2
-        || ngx_http_helpdesk_chat_reply_str(reply, 1, &c) != NGX_OK
-        || c.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
-        || ngx_http_helpdesk_chat_reply_str(reply, 2, &state) != NGX_OK
-        || (h = json_loadb((char *) state.data, state.len, 0, NULL)) == NULL)
-    {
-        ngx_http_helpdesk_chat_v_welcome(s, NULL);
-        return;
-    }
-
-    st = json_string_value(json_object_get(h, "st"));
-    an = json_string_value(json_object_get(h, "an"));
-    st = st ? st : "ended";
-
-    agent = (an && *an) ? json_pack("{s:s}", "name", an) : json_null();
-
-    conv = json_pack("{s:s%, s:s, s:o, s:{s:s, s:s}}",
-                     "id", (char *) c.data, c.len, "status", st,
-                     "agent", agent,
-                     "read",
-                     "visitor", json_string_value(json_object_get(h, "rv"))
-                                ? json_string_value(json_object_get(h, "rv"))
-                                : "",
-                     "agent", json_string_value(json_object_get(h, "ra"))
-                              ? json_string_value(json_object_get(h, "ra"))
-                              : "");
-
-    ngx_memcpy(s->conv, c.data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    s->has_conv = ngx_strcmp(st, "ended") != 0
-                  && ngx_strcmp(st, "converted") != 0;
-    s->waiting = ngx_strcmp(st, "queued") == 0;
-
-    json_decref(h);
-
-    ngx_http_helpdesk_chat_v_welcome(s, conv);
-    json_decref(conv);
-
-    /* every stored event after "last", or the whole conversation */
-    last = json_object_get(s->hello, "last");
-    l.data = (u_char *) json_string_value(last);
-    l.len = l.data ? json_string_length(last) : 0;
-
-    s->member = ngx_http_helpdesk_chat_join(s, s->conv, &l);
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_welcome(ngx_http_helpdesk_chat_session_t *s,
-    json_t *conv)
-{
-    json_t  *w, *set, *js, *v;
-
-    js = s->peer->settings.len
-         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
-                      0, NULL)
-         : NULL;
-
-    set = json_object();
-
-    if (js && set) {
-        json_object_set(set, "title", json_object_get(js, "title"));
-        json_object_set(set, "colour", json_object_get(js, "colour"));
-        json_object_set(set, "position", json_object_get(js, "position"));
-        json_object_set(set, "greeting", json_object_get(js, "greeting"));
-        json_object_set(set, "icon", json_object_get(js, "icon"));
-        json_object_set(set, "prechat", json_object_get(js, "prechat_fields"));
-
-        v = json_object_get(js, "open");
-        json_object_set_new(set, "open", json_boolean(!json_is_false(v)));
-    }
-
-    if (set) {
-        json_object_set_new(set, "max_message",
-                            json_integer((json_int_t) s->peer->max_message));
-    }
-
-    json_decref(js);
-
-    w = json_pack("{s:s, s:s%, s:s%, s:o, s:O}", "type", "welcome",
-                  "visitor", s->token, (size_t) 64,
-                  "stream", s->token, (size_t) 64,
-                  "settings", set ? set : json_object(),
-                  "conversation", conv ? conv : json_null());
-    if (w == NULL) {
-        return;
-    }
-
-    s->greeted = 1;
-
-    ngx_http_helpdesk_chat_send_json(s, w);
-    json_decref(w);
-
-    /* the queue's changes (a waiting visitor's place in it) */
-    (void) ngx_http_helpdesk_chat_tenant_join(s);
-}
+/* A stream of server-sent events greets its visitor itself. */
 
 
 static void
@@ -506,7 +243,8 @@ ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "start",
         json_pack("{s:s%, s:s%, s:s%, s:s%, s:o, s:s, s:b, s:i, s:o}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", id, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "v", s->visitor, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
@@ -560,7 +298,7 @@ ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
 
         ngx_http_helpdesk_chat_ack(s, op->cid, op->cid_len, &ref, s->conv);
 
-        if (s->member == NULL) {
+        if (s->member == NULL && !s->peer->oneshot) {
             s->member = ngx_http_helpdesk_chat_join(s, s->conv, NULL);
         }
 
@@ -588,111 +326,8 @@ ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
  * base's suggestions (the portal's search), with "talk to a person".
  */
 
-static void
-ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
-    json_t *text)
-{
-    ngx_str_t                    *proof;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    op = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_articles);
-    if (op == NULL) {
-        return;
-    }
-
-    ngx_memcpy(op->conv, s->conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-
-    proof = ngx_http_helpdesk_chat_proof();
-
-    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op,
-               (u_char *) (json_is_string(text) && s->conf.kb
-                           ? json_string_value(text) : ""),
-               json_is_string(text) && s->conf.kb
-               ? json_string_length(text) : 0);
-
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_kb($1::bytea, $2::uuid, $3)");
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    char                              *j;
-    json_t                            *ev, *articles;
-    ngx_http_helpdesk_chat_op_t       *next;
-    ngx_http_helpdesk_chat_session_t  *s = op->s;
-
-    articles = NULL;
-
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-        && !PQgetisnull(res, 0, 0))
-    {
-        articles = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    }
-
-    if (!json_is_array(articles)) {
-        json_decref(articles);
-        articles = json_array();
-    }
-
-    ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:o, s:[s]}",
-                   "type", "message", "from", "kind", "bot", "name", "",
-                   "text", s->conf.greeting.len
-                           ? (char *) s->conf.greeting.data : "",
-                   s->conf.greeting.len,
-                   "articles", articles,
-                   "actions", "talk_to_person");
-    if (ev == NULL) {
-        return;
-    }
-
-    j = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-
-    if (j == NULL) {
-        return;
-    }
-
-    next = ngx_http_helpdesk_chat_op(s, ngx_http_helpdesk_chat_v_queued);
-    if (next == NULL) {
-        free(j);
-        return;
-    }
-
-    ngx_http_helpdesk_chat_script(next, "store",
-        json_pack("{s:s%, s:s%, s:s, s:s, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", op->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "cid", "", "j", j, "aud", "*", "who", "bot"));
-    free(j);
-}
-
 
 /* A bot's message or a handover: nothing to tell, the events say it. */
-
-static void
-ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t  status;
-
-    if (op->cid_len == 0) {
-        return;
-    }
-
-    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
-        && status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
-    {
-        op->s->waiting = 1;
-    }
-
-    ngx_http_helpdesk_chat_acked(op, reply, res);
-}
 
 
 static void
@@ -774,7 +409,8 @@ ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, "store",
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:b, s:o}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "cid", (char *) cid->data, cid->len,
                   "j", j, "aud", "*", "who", "visitor", "msg", 1,
@@ -808,6 +444,10 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
                            "from", "visitor", "on", v);
             ngx_http_helpdesk_chat_publish(&s->tenant_id, s->conv, "a", ev);
             json_decref(ev);
+        }
+
+        if (s->peer->oneshot) {
+            ngx_http_helpdesk_chat_ack(s, cid->data, cid->len, NULL, NULL);
         }
 
         return;
@@ -845,7 +485,8 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
         if (op) {
             ngx_http_helpdesk_chat_script(op, "pointer",
                 json_pack("{s:s%, s:s%, s:s, s:O, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "f", "rv", "upto", v, "aud", "a", "j", j));
         }
@@ -894,7 +535,8 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_script(op, name,
         json_pack("{s:s%, s:s%, s:s, s:s}",
-                  "t", s->peer->tenant, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "t", s->peer->tenant,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "by", "visitor", "j", j ? j : "{}"));
     free(j);
@@ -903,178 +545,9 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
 /* "Email me the transcript": an email job in the outbox. */
 
-static void
-ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
-    json_t *msg, ngx_str_t *cid)
-{
-    json_t                       *email;
-    ngx_str_t                    *proof;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    email = json_object_get(msg, "email");
-
-    if (!json_is_string(email) || json_string_length(email) > 254
-        || !ngx_helpdesk_json_email_valid(json_string_value(email),
-                                          json_string_length(email)))
-    {
-        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                     "\"email\" must be an email address");
-        return;
-    }
-
-    if (!s->member) {
-        ngx_http_helpdesk_chat_error(s, cid, "conflict", "no conversation");
-        return;
-    }
-
-    op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_mailed, cid);
-    if (op == NULL) {
-        return;
-    }
-
-    proof = ngx_http_helpdesk_chat_proof();
-
-    (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->member->conv->id,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op, s->visitor,
-                                            NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
-    (void) ngx_http_helpdesk_chat_sql_param(op,
-                                  (u_char *) json_string_value(email),
-                                  json_string_length(email));
-
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_transcript($1::bytea, $2::uuid, $3::uuid, $4::uuid, "
-        "$5)");
-}
-
-
-static void
-ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t  cid;
-
-    cid.data = op->cid;
-    cid.len = op->cid_len;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_chat_error(op->s, &cid, "unavailable",
-                                     "the transcript could not be queued, "
-                                     "try again");
-        return;
-    }
-
-    ngx_http_helpdesk_chat_ack(op->s, op->cid, op->cid_len, NULL, NULL);
-}
-
 
 /*
  * The pre-chat form against the tenant's fields: each required one
  * given, the email an address, custom fields short strings.
  */
 
-static json_t *
-ngx_http_helpdesk_chat_v_prechat(ngx_http_helpdesk_chat_session_t *s,
-    json_t *prechat, const char **err)
-{
-    size_t       i;
-    json_t      *out, *js, *fields, *f, *v, *custom, *ocustom;
-    const char  *name, *key;
-
-    if (prechat && !json_is_object(prechat)) {
-        *err = "\"prechat\" must be an object";
-        return NULL;
-    }
-
-    out = json_object();
-    ocustom = json_object();
-    if (out == NULL || ocustom == NULL) {
-        json_decref(out);
-        json_decref(ocustom);
-        return NULL;
-    }
-
-    v = json_object_get(prechat, "name");
-    if (v) {
-        if (!json_is_string(v) || json_string_length(v) > 200) {
-            *err = "\"prechat.name\" must be a string of at most 200";
-            goto failed;
-        }
-
-        json_object_set(out, "name", v);
-    }
-
-    v = json_object_get(prechat, "email");
-    if (v) {
-        if (!json_is_string(v) || json_string_length(v) > 254
-            || (json_string_length(v)
-                && !ngx_helpdesk_json_email_valid(json_string_value(v),
-                                                  json_string_length(v))))
-        {
-            *err = "\"prechat.email\" must be an email address";
-            goto failed;
-        }
-
-        json_object_set(out, "email", v);
-    }
-
-    custom = json_object_get(prechat, "fields");
-    if (custom) {
-        if (!json_is_object(custom) || json_object_size(custom) > 20) {
-            *err = "\"prechat.fields\" must be an object of at most 20";
-            goto failed;
-        }
-
-        json_object_foreach(custom, key, v) {
-            if (!json_is_string(v) || json_string_length(v) > 500
-                || ngx_strlen(key) > 64)
-            {
-                *err = "a pre-chat field is a string of at most 500";
-                goto failed;
-            }
-
-            json_object_set(ocustom, key, v);
-        }
-    }
-
-    json_object_set_new(out, "fields", ocustom);
-    ocustom = NULL;
-
-    js = s->peer->settings.len
-         ? json_loadb((char *) s->peer->settings.data, s->peer->settings.len,
-                      0, NULL)
-         : NULL;
-    fields = json_object_get(js, "prechat_fields");
-
-    for (i = 0; i < json_array_size(fields); i++) {
-        f = json_array_get(fields, i);
-        name = json_string_value(json_object_get(f, "name"));
-
-        if (name == NULL || !json_is_true(json_object_get(f, "required"))) {
-            continue;
-        }
-
-        v = (ngx_strcmp(name, "name") == 0 || ngx_strcmp(name, "email") == 0)
-            ? json_object_get(out, name)
-            : json_object_get(json_object_get(out, "fields"), name);
-
-        if (json_string_length(v) == 0) {
-            json_decref(js);
-            *err = "a required pre-chat field is missing";
-            goto failed;
-        }
-    }
-
-    json_decref(js);
-
-    return out;
-
-failed:
-
-    json_decref(out);
-    json_decref(ocustom);
-    return NULL;
-}

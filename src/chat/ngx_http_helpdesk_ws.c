@@ -53,12 +53,6 @@
 #include "ngx_http_helpdesk_ws_int.h"
 
 
-#define NGX_HTTP_HELPDESK_WS_CONT    0x0
-#define NGX_HTTP_HELPDESK_WS_TEXT    0x1
-#define NGX_HTTP_HELPDESK_WS_BINARY  0x2
-#define NGX_HTTP_HELPDESK_WS_CLOSE   0x8
-#define NGX_HTTP_HELPDESK_WS_PING    0x9
-#define NGX_HTTP_HELPDESK_WS_PONG    0xa
 
 /* reads in one go before others get their turn */
 #define NGX_HTTP_HELPDESK_WS_READS   16
@@ -68,14 +62,6 @@ static void ngx_http_helpdesk_ws_read_handler(ngx_event_t *rev);
 static void ngx_http_helpdesk_ws_write_handler(ngx_event_t *wev);
 static void ngx_http_helpdesk_ws_ping_handler(ngx_event_t *ev);
 static void ngx_http_helpdesk_ws_end_handler(ngx_event_t *ev);
-static ngx_int_t ngx_http_helpdesk_ws_parse(ngx_http_helpdesk_ws_t *ws);
-static ngx_int_t ngx_http_helpdesk_ws_header(ngx_http_helpdesk_ws_t *ws);
-static ngx_int_t ngx_http_helpdesk_ws_payload(ngx_http_helpdesk_ws_t *ws);
-static ngx_int_t ngx_http_helpdesk_ws_done(ngx_http_helpdesk_ws_t *ws);
-static ngx_int_t ngx_http_helpdesk_ws_closed_by_client(
-    ngx_http_helpdesk_ws_t *ws);
-static void ngx_http_helpdesk_ws_close(ngx_http_helpdesk_ws_t *ws,
-    ngx_uint_t code, const char *reason);
 static ngx_int_t ngx_http_helpdesk_ws_flush(ngx_http_helpdesk_ws_t *ws);
 static void ngx_http_helpdesk_ws_after(ngx_http_helpdesk_ws_t *ws);
 static void ngx_http_helpdesk_ws_finish(ngx_http_helpdesk_ws_t *ws);
@@ -245,372 +231,18 @@ ngx_http_helpdesk_ws_read_handler(ngx_event_t *rev)
 
 
 /*
- * The bytes between in_pos and in_last: NGX_OK when all were taken
- * (frames may continue in the next read), NGX_DONE when the close
- * handshake is complete.  A broken frame starts our close and discards
- * the rest.
+ * A block of len bytes queued for the client, for the caller to fill.
+ * "capped": refused past NGX_HTTP_HELPDESK_WS_OUT_MAX, and the client,
+ * too slow a reader, is closed with 1008.
  */
 
-static ngx_int_t
-ngx_http_helpdesk_ws_parse(ngx_http_helpdesk_ws_t *ws)
+ngx_http_helpdesk_ws_out_t *
+ngx_http_helpdesk_ws_out(ngx_http_helpdesk_ws_t *ws, size_t len,
+    ngx_flag_t capped)
 {
-    ngx_int_t  rc;
-
-    while (ws->in_pos < ws->in_last && !ws->discard) {
-
-        if (ws->hdr_need == 0 || ws->hdr_len < ws->hdr_need) {
-            rc = ngx_http_helpdesk_ws_header(ws);
-
-            if (rc == NGX_AGAIN) {
-                continue;
-            }
-
-        } else {
-            rc = ngx_http_helpdesk_ws_payload(ws);
-        }
-
-        if (rc == NGX_ERROR) {
-            ws->discard = 1;
-            ws->in_pos = ws->in_last;
-            return NGX_OK;
-        }
-
-        if (rc == NGX_OK && ws->remaining == 0) {
-            rc = ngx_http_helpdesk_ws_done(ws);
-
-            if (rc != NGX_OK) {
-                return rc;
-            }
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * A frame's header, byte by byte as it comes: NGX_AGAIN while incomplete,
- * NGX_OK once read and checked, NGX_ERROR when refused (the close is
- * queued).
- */
-
-static ngx_int_t
-ngx_http_helpdesk_ws_header(ngx_http_helpdesk_ws_t *ws)
-{
-    u_char      *h;
-    size_t       n, max;
-    uint64_t     len;
-    ngx_uint_t   opcode, len7, control;
-
-    if (ws->hdr_need == 0) {
-        ws->hdr_need = 2;
-    }
-
-    n = ngx_min((size_t) (ws->in_last - ws->in_pos),
-                ws->hdr_need - ws->hdr_len);
-    ngx_memcpy(ws->hdr + ws->hdr_len, ws->in_pos, n);
-    ws->in_pos += n;
-    ws->hdr_len += n;
-
-    if (ws->hdr_len < ws->hdr_need) {
-        return NGX_AGAIN;
-    }
-
-    h = ws->hdr;
-    opcode = h[0] & 0x0f;
-    control = opcode & 0x08;
-    len7 = h[1] & 0x7f;
-
-    if (ws->hdr_len == 2) {
-
-        /* the first two bytes: what kind of frame, and its sizes */
-
-        if (h[0] & 0x70) {
-            ngx_http_helpdesk_ws_close(ws, 1002, "reserved bits set");
-            return NGX_ERROR;
-        }
-
-        if (opcode > NGX_HTTP_HELPDESK_WS_BINARY
-            && opcode != NGX_HTTP_HELPDESK_WS_CLOSE
-            && opcode != NGX_HTTP_HELPDESK_WS_PING
-            && opcode != NGX_HTTP_HELPDESK_WS_PONG)
-        {
-            ngx_http_helpdesk_ws_close(ws, 1002, "unknown opcode");
-            return NGX_ERROR;
-        }
-
-        if (!(h[1] & 0x80)) {
-            ngx_http_helpdesk_ws_close(ws, 1002,
-                                       "frames from clients must be masked");
-            return NGX_ERROR;
-        }
-
-        if (control && !(h[0] & 0x80)) {
-            ngx_http_helpdesk_ws_close(ws, 1002, "fragmented control frame");
-            return NGX_ERROR;
-        }
-
-        if (control && len7 > 125) {
-            ngx_http_helpdesk_ws_close(ws, 1002,
-                                       "control frame over 125 bytes");
-            return NGX_ERROR;
-        }
-
-        if (opcode == NGX_HTTP_HELPDESK_WS_CONT && !ws->in_message) {
-            ngx_http_helpdesk_ws_close(ws, 1002,
-                                       "continuation frame without a message");
-            return NGX_ERROR;
-        }
-
-        if ((opcode == NGX_HTTP_HELPDESK_WS_TEXT
-             || opcode == NGX_HTTP_HELPDESK_WS_BINARY)
-            && ws->in_message)
-        {
-            ngx_http_helpdesk_ws_close(ws, 1002,
-                                       "new message inside a fragmented one");
-            return NGX_ERROR;
-        }
-
-        if (opcode == NGX_HTTP_HELPDESK_WS_BINARY) {
-            ngx_http_helpdesk_ws_close(ws, 1003,
-                                       "binary messages are not accepted");
-            return NGX_ERROR;
-        }
-
-        ws->hdr_need = 2 + 4 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0);
-
-        return NGX_AGAIN;
-    }
-
-    /* the whole header */
-
-    if (len7 == 126) {
-        len = ((uint64_t) h[2] << 8) | h[3];
-
-    } else if (len7 == 127) {
-        if (h[2] & 0x80) {
-            ngx_http_helpdesk_ws_close(ws, 1002, "invalid payload length");
-            return NGX_ERROR;
-        }
-
-        len = ((uint64_t) h[2] << 56) | ((uint64_t) h[3] << 48)
-              | ((uint64_t) h[4] << 40) | ((uint64_t) h[5] << 32)
-              | ((uint64_t) h[6] << 24) | ((uint64_t) h[7] << 16)
-              | ((uint64_t) h[8] << 8) | h[9];
-
-    } else {
-        len = len7;
-    }
-
-    ngx_memcpy(ws->mask, h + ws->hdr_need - 4, 4);
-    ws->mask_i = 0;
-    ws->opcode = opcode;
-    ws->fin = (h[0] & 0x80) ? 1 : 0;
-    ws->remaining = len;
-
-    if (control) {
-        ws->ctl_len = 0;
-        return NGX_OK;
-    }
-
-    /* a text message's frame: the tenant's maximum, before any payload */
-    max = ws->peer.max_message;
-
-    if (len > max || ws->msg_len + len > max) {
-        ngx_http_helpdesk_ws_close(ws, NGX_HTTP_HELPDESK_CHAT_TOO_BIG,
-                                   "message too big");
-        return NGX_ERROR;
-    }
-
-    if (opcode == NGX_HTTP_HELPDESK_WS_TEXT) {
-        ws->in_message = 1;
-        ws->msg_len = 0;
-        ws->utf8 = NGX_HELPDESK_UTF8_START;
-    }
-
-    if (ws->msg_len + len > ws->msg_size) {
-        h = ngx_alloc(ws->msg_len + len, ws->connection->log);
-        if (h == NULL) {
-            ngx_http_helpdesk_ws_close(ws, NGX_HTTP_HELPDESK_CHAT_INTERNAL,
-                                       "internal error");
-            return NGX_ERROR;
-        }
-
-        if (ws->msg) {
-            ngx_memcpy(h, ws->msg, ws->msg_len);
-            ngx_free(ws->msg);
-        }
-
-        ws->msg = h;
-        ws->msg_size = ws->msg_len + len;
-    }
-
-    return NGX_OK;
-}
-
-
-/* the payload, unmasked into the message or the control frame's space */
-
-static ngx_int_t
-ngx_http_helpdesk_ws_payload(ngx_http_helpdesk_ws_t *ws)
-{
-    u_char      *dst, *p;
-    size_t       n, i;
-    ngx_flag_t   control;
-
-    n = ngx_min((uint64_t) (ws->in_last - ws->in_pos), ws->remaining);
-    control = ws->opcode & 0x08;
-
-    dst = control ? ws->ctl + ws->ctl_len : ws->msg + ws->msg_len;
-    p = ws->in_pos;
-
-    for (i = 0; i < n; i++) {
-        dst[i] = p[i] ^ ws->mask[ws->mask_i];
-        ws->mask_i = (ws->mask_i + 1) & 3;
-    }
-
-    ws->in_pos += n;
-    ws->remaining -= n;
-
-    if (control) {
-        ws->ctl_len += n;
-        return NGX_OK;
-    }
-
-    ws->msg_len += n;
-
-    if (ngx_helpdesk_utf8_feed(&ws->utf8, dst, n) != NGX_OK) {
-        ngx_http_helpdesk_ws_close(ws, 1007, "invalid UTF-8");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* a frame is in: NGX_OK, NGX_DONE (closing is complete), NGX_ERROR */
-
-static ngx_int_t
-ngx_http_helpdesk_ws_done(ngx_http_helpdesk_ws_t *ws)
-{
-    u_char      *msg;
-    size_t       len;
-    ngx_uint_t   opcode;
-
-    opcode = ws->opcode;
-    ws->hdr_len = 0;
-    ws->hdr_need = 0;
-
-    switch (opcode) {
-
-    case NGX_HTTP_HELPDESK_WS_PING:
-        if (!ws->close_sent) {
-            (void) ngx_http_helpdesk_ws_frame(ws, NGX_HTTP_HELPDESK_WS_PONG,
-                                              ws->ctl, ws->ctl_len, 1);
-        }
-
-        return NGX_OK;
-
-    case NGX_HTTP_HELPDESK_WS_PONG:
-        ws->ping_wait = 0;
-        return NGX_OK;
-
-    case NGX_HTTP_HELPDESK_WS_CLOSE:
-        return ngx_http_helpdesk_ws_closed_by_client(ws);
-    }
-
-    /* text, or its continuation */
-
-    if (!ws->fin) {
-        return NGX_OK;
-    }
-
-    if (!ngx_helpdesk_utf8_complete(&ws->utf8)) {
-        ngx_http_helpdesk_ws_close(ws, 1007, "invalid UTF-8");
-        return NGX_ERROR;
-    }
-
-    msg = ws->msg;
-    len = ws->msg_len;
-
-    ws->msg = NULL;
-    ws->msg_len = 0;
-    ws->msg_size = 0;
-    ws->in_message = 0;
-
-    if (ws->opened && !ws->gone && !ws->close_sent) {
-        ngx_http_helpdesk_chat_receive(&ws->peer, msg ? msg : (u_char *) "",
-                                       len);
-    }
-
-    if (msg) {
-        ngx_free(msg);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_helpdesk_ws_closed_by_client(ngx_http_helpdesk_ws_t *ws)
-{
-    ngx_uint_t  code;
-
-    ws->close_received = 1;
-
-    if (ws->ctl_len == 1) {
-        ngx_http_helpdesk_ws_close(ws, 1002, "invalid close payload");
-        return NGX_ERROR;
-    }
-
-    if (ws->ctl_len == 0) {
-        /* no code (1005): answered with none */
-        if (!ws->close_sent) {
-            ngx_http_helpdesk_ws_close(ws, 0, NULL);
-        }
-
-        return ws->out ? NGX_OK : NGX_DONE;
-    }
-
-    code = ((ngx_uint_t) ws->ctl[0] << 8) | ws->ctl[1];
-
-    if (!((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014)
-          || (code >= 3000 && code <= 4999)))
-    {
-        ngx_http_helpdesk_ws_close(ws, 1002, "invalid close code");
-        return NGX_ERROR;
-    }
-
-    if (ngx_helpdesk_utf8_valid(ws->ctl + 2, ws->ctl_len - 2) != NGX_OK) {
-        ngx_http_helpdesk_ws_close(ws, 1007, "invalid UTF-8 in close reason");
-        return NGX_ERROR;
-    }
-
-    if (!ws->close_sent) {
-        ngx_http_helpdesk_ws_close(ws, code, NULL);
-    }
-
-    /* once our close is sent, the connection ends (ws_after) */
-    return ws->out ? NGX_OK : NGX_DONE;
-}
-
-
-/*
- * Queues a frame.  "capped": refused past NGX_HTTP_HELPDESK_WS_OUT_MAX,
- * and the client, too slow a reader, is closed with 1008.
- */
-
-ngx_int_t
-ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws, ngx_uint_t opcode,
-    u_char *data, size_t len, ngx_flag_t capped)
-{
-    u_char                      *p;
-    size_t                       hlen;
     ngx_http_helpdesk_ws_out_t  *out, *next;
 
-    hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
-
-    if (capped && ws->out_bytes + hlen + len > NGX_HTTP_HELPDESK_WS_OUT_MAX) {
+    if (capped && ws->out_bytes + len > NGX_HTTP_HELPDESK_WS_OUT_MAX) {
 
         /* keep the frame being written, whole; drop what waits after it */
         out = ws->out;
@@ -629,11 +261,46 @@ ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws, ngx_uint_t opcode,
 
         ngx_http_helpdesk_ws_close(ws, NGX_HTTP_HELPDESK_CHAT_POLICY,
                                    "too slow a reader");
-        return NGX_ERROR;
+        return NULL;
     }
 
-    out = ngx_alloc(sizeof(ngx_http_helpdesk_ws_out_t) + hlen + len,
+    out = ngx_alloc(sizeof(ngx_http_helpdesk_ws_out_t) + len,
                     ws->connection->log);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    out->next = NULL;
+    out->len = len;
+    out->sent = 0;
+
+    if (ws->out_last) {
+        ws->out_last->next = out;
+
+    } else {
+        ws->out = out;
+    }
+
+    ws->out_last = out;
+    ws->out_bytes += len;
+
+    return out;
+}
+
+
+/* a frame (server frames are never masked) */
+
+ngx_int_t
+ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws, ngx_uint_t opcode,
+    u_char *data, size_t len, ngx_flag_t capped)
+{
+    u_char                      *p;
+    size_t                       hlen;
+    ngx_http_helpdesk_ws_out_t  *out;
+
+    hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
+
+    out = ngx_http_helpdesk_ws_out(ws, hlen + len, capped);
     if (out == NULL) {
         return NGX_ERROR;
     }
@@ -665,20 +332,6 @@ ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws, ngx_uint_t opcode,
         ngx_memcpy(p, data, len);
     }
 
-    out->next = NULL;
-    out->len = hlen + len;
-    out->sent = 0;
-
-    if (ws->out_last) {
-        ws->out_last->next = out;
-
-    } else {
-        ws->out = out;
-    }
-
-    ws->out_last = out;
-    ws->out_bytes += out->len;
-
     return NGX_OK;
 }
 
@@ -688,7 +341,7 @@ ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws, ngx_uint_t opcode,
  * a code).  No more messages go to the conversations layer after it.
  */
 
-static void
+void
 ngx_http_helpdesk_ws_close(ngx_http_helpdesk_ws_t *ws, ngx_uint_t code,
     const char *reason)
 {
@@ -700,6 +353,18 @@ ngx_http_helpdesk_ws_close(ngx_http_helpdesk_ws_t *ws, ngx_uint_t code,
     }
 
     ws->close_sent = 1;
+
+    if (ws->sse) {
+        /* an event says why; the stream ends once it is written */
+        ws->close_received = 1;
+
+        if (ngx_http_helpdesk_ws_sse_close(ws, code, reason) != NGX_OK) {
+            ws->ending = 1;
+        }
+
+        return;
+    }
+
     len = 0;
 
     if (code) {
@@ -909,9 +574,16 @@ ngx_http_helpdesk_ws_ping_handler(ngx_event_t *ev)
         return;
     }
 
-    ws->ping_wait = 1;
-    (void) ngx_http_helpdesk_ws_frame(ws, NGX_HTTP_HELPDESK_WS_PING, NULL, 0,
-                                      1);
+    if (ws->sse) {
+        /* a comment keeps proxies from timing the stream out */
+        (void) ngx_http_helpdesk_ws_sse_raw(ws, (u_char *) ": ping", 6, 1);
+
+    } else {
+        ws->ping_wait = 1;
+        (void) ngx_http_helpdesk_ws_frame(ws, NGX_HTTP_HELPDESK_WS_PING, NULL,
+                                          0, 1);
+    }
+
     ngx_add_timer(&ws->ping, ws->ping_interval);
 
     ngx_http_helpdesk_ws_after(ws);
@@ -982,8 +654,9 @@ ngx_http_helpdesk_ws_finish(ngx_http_helpdesk_ws_t *ws)
     c = ws->connection;
     pool = ws->pool;
 
-    ngx_http_close_connection(c);
+    /* first: the pool logs to the connection's log, in the connection */
     ngx_destroy_pool(pool);
+    ngx_http_close_connection(c);
 }
 
 
@@ -999,7 +672,9 @@ ngx_http_helpdesk_ws_peer_send(ngx_http_helpdesk_chat_peer_t *peer,
         return NGX_ERROR;
     }
 
-    if (ngx_http_helpdesk_ws_frame(ws, NGX_HTTP_HELPDESK_WS_TEXT, data, len, 1)
+    if ((ws->sse ? ngx_http_helpdesk_ws_sse_send(ws, data, len)
+                 : ngx_http_helpdesk_ws_frame(ws, NGX_HTTP_HELPDESK_WS_TEXT,
+                                              data, len, 1))
         != NGX_OK)
     {
         if (!ws->close_sent) {

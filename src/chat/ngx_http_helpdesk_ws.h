@@ -51,5 +51,12 @@ void ngx_http_helpdesk_ws_abandon(ngx_http_helpdesk_chat_peer_t *peer);
 void ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
     ngx_http_helpdesk_chat_peer_t *peer);
 
+/*
+ * The same, as a stream of server-sent events (200, text/event-stream,
+ * allowed to the page's origin) where WebSocket is blocked.
+ */
+void ngx_http_helpdesk_ws_accept_sse(ngx_http_request_t *r,
+    ngx_http_helpdesk_chat_peer_t *peer, ngx_str_t *origin);
+
 
 #endif /* _NGX_HTTP_HELPDESK_WS_H_INCLUDED_ */

@@ -30,6 +30,8 @@
 
 static ngx_flag_t ngx_http_helpdesk_ws_token(ngx_str_t *value,
     const char *token);
+static void ngx_http_helpdesk_ws_takeover(ngx_http_request_t *r,
+    ngx_http_helpdesk_chat_peer_t *peer, u_char *head, size_t len);
 static void ngx_http_helpdesk_ws_free_buffers(ngx_connection_t *c,
     ngx_http_connection_t *hc);
 
@@ -186,25 +188,13 @@ void
 ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
     ngx_http_helpdesk_chat_peer_t *peer)
 {
-    size_t                     len;
-    u_char                    *p;
-    ngx_str_t                  accept, digest;
-    ngx_buf_t                 *b;
-    ngx_sha1_t                 sha1;
-    ngx_table_elt_t           *h;
-    ngx_connection_t          *c;
-    ngx_http_connection_t     *hc;
-    ngx_http_helpdesk_ws_t    *ws = peer->transport;
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_helpdesk_ws_out_t *out;
-    u_char                     sum[20], acc[28];
-
-    c = r->connection;
-    hc = r->http_connection;
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    ws->connection = c;
-    ws->send_timeout = clcf->send_timeout;
+    size_t            len;
+    u_char           *p;
+    ngx_str_t         accept, digest;
+    ngx_sha1_t        sha1;
+    ngx_table_elt_t  *h;
+    u_char            sum[20], acc[28];
+    u_char            head[256];
 
     /* Sec-WebSocket-Accept: base64(SHA-1(key + GUID)); checked before */
     h = ngx_helpdesk_http_header_in(r, "Sec-WebSocket-Key",
@@ -221,24 +211,10 @@ ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
     accept.data = acc;
     ngx_encode_base64(&accept, &digest);
 
-    len = sizeof("HTTP/1.1 101 Switching Protocols" CRLF
-                 "Upgrade: websocket" CRLF
-                 "Connection: Upgrade" CRLF
-                 "Sec-WebSocket-Accept: " CRLF
-                 "Sec-WebSocket-Protocol: " NGX_HTTP_HELPDESK_WS_PROTOCOL CRLF
-                 CRLF) - 1 + accept.len;
-
-    out = ngx_alloc(sizeof(ngx_http_helpdesk_ws_out_t) + len, c->log);
-    if (out == NULL) {
-        ngx_http_helpdesk_ws_abandon(peer);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = ngx_cpymem(out->data, "HTTP/1.1 101 Switching Protocols" CRLF
-                              "Upgrade: websocket" CRLF
-                              "Connection: Upgrade" CRLF
-                              "Sec-WebSocket-Accept: ",
+    p = ngx_cpymem(head, "HTTP/1.1 101 Switching Protocols" CRLF
+                         "Upgrade: websocket" CRLF
+                         "Connection: Upgrade" CRLF
+                         "Sec-WebSocket-Accept: ",
                    sizeof("HTTP/1.1 101 Switching Protocols" CRLF
                           "Upgrade: websocket" CRLF
                           "Connection: Upgrade" CRLF
@@ -248,9 +224,91 @@ ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
                       NGX_HTTP_HELPDESK_WS_PROTOCOL CRLF CRLF,
                    sizeof(CRLF "Sec-WebSocket-Protocol: "
                           NGX_HTTP_HELPDESK_WS_PROTOCOL CRLF CRLF) - 1);
+    len = p - head;
 
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+
+    ngx_http_helpdesk_ws_takeover(r, peer, head, len);
+}
+
+
+/*
+ * The fallback where WebSocket is blocked: the same connection, as a
+ * stream of server-sent events, with the response's head written here
+ * (the body ends with the connection, so no chunks).  "origin" is the
+ * page's, allowed already.
+ */
+
+void
+ngx_http_helpdesk_ws_accept_sse(ngx_http_request_t *r,
+    ngx_http_helpdesk_chat_peer_t *peer, ngx_str_t *origin)
+{
+    u_char                  *p;
+    ngx_http_helpdesk_ws_t  *ws = peer->transport;
+    u_char                   head[512 + 2048];
+
+    if (origin->len > 2048) {
+        ngx_http_helpdesk_ws_abandon(peer);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_cpymem(head, "HTTP/1.1 200 OK" CRLF
+                         "Content-Type: text/event-stream" CRLF
+                         "Cache-Control: no-store" CRLF
+                         "X-Accel-Buffering: no" CRLF
+                         "Connection: close" CRLF
+                         "Vary: Origin" CRLF
+                         "Access-Control-Allow-Origin: ",
+                   sizeof("HTTP/1.1 200 OK" CRLF
+                          "Content-Type: text/event-stream" CRLF
+                          "Cache-Control: no-store" CRLF
+                          "X-Accel-Buffering: no" CRLF
+                          "Connection: close" CRLF
+                          "Vary: Origin" CRLF
+                          "Access-Control-Allow-Origin: ") - 1);
+    p = ngx_cpymem(p, origin->data, origin->len);
+
+    /* reconnect after 3 s when the stream breaks */
+    p = ngx_cpymem(p, CRLF CRLF "retry: 3000\n\n",
+                   sizeof(CRLF CRLF "retry: 3000\n\n") - 1);
+
+    ws->sse = 1;
+    ws->discard = 1;
+    r->headers_out.status = NGX_HTTP_OK;
+
+    ngx_http_helpdesk_ws_takeover(r, peer, head, p - head);
+}
+
+
+static void
+ngx_http_helpdesk_ws_takeover(ngx_http_request_t *r,
+    ngx_http_helpdesk_chat_peer_t *peer, u_char *head, size_t len)
+{
+    ngx_buf_t                   *b;
+    ngx_connection_t            *c;
+    ngx_http_connection_t       *hc;
+    ngx_http_helpdesk_ws_t      *ws = peer->transport;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_helpdesk_ws_out_t  *out;
+
+    c = r->connection;
+    hc = r->http_connection;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ws->connection = c;
+    ws->send_timeout = clcf->send_timeout;
+
+    out = ngx_alloc(sizeof(ngx_http_helpdesk_ws_out_t) + len, c->log);
+    if (out == NULL) {
+        ngx_http_helpdesk_ws_abandon(peer);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(out->data, head, len);
     out->next = NULL;
-    out->len = p - out->data;
+    out->len = len;
     out->sent = 0;
     ws->out = out;
     ws->out_last = out;
@@ -259,7 +317,7 @@ ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
     /* frames the client sent without waiting for our answer */
     b = r->header_in;
 
-    if (b->pos < b->last) {
+    if (b->pos < b->last && !ws->sse) {
         len = b->last - b->pos;
 
         ws->in = ngx_alloc(len, c->log);
@@ -277,8 +335,7 @@ ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
         b->pos = b->last;
     }
 
-    /* the access log's line says 101 */
-    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    /* the access log's line says 101 (or 200) */
     r->keepalive = 0;
     r->lingering_close = 0;
 
@@ -286,7 +343,8 @@ ngx_http_helpdesk_ws_accept(ngx_http_request_t *r,
 
     c->data = ws;
     c->destroyed = 0;
-    c->log->action = "talking on a chat WebSocket";
+    c->log->action = ws->sse ? "sending chat events"
+                             : "talking on a chat WebSocket";
 
     ngx_http_helpdesk_ws_free_buffers(c, hc);
 

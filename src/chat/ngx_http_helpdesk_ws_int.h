@@ -16,6 +16,13 @@
 #include "lib/ngx_helpdesk_utf8.h"
 
 
+#define NGX_HTTP_HELPDESK_WS_CONT    0x0
+#define NGX_HTTP_HELPDESK_WS_TEXT    0x1
+#define NGX_HTTP_HELPDESK_WS_BINARY  0x2
+#define NGX_HTTP_HELPDESK_WS_CLOSE   0x8
+#define NGX_HTTP_HELPDESK_WS_PING    0x9
+#define NGX_HTTP_HELPDESK_WS_PONG    0xa
+
 /* a read takes this much, allocated for the read and freed once drained */
 #define NGX_HTTP_HELPDESK_WS_READ_SIZE   4096
 
@@ -82,6 +89,7 @@ struct ngx_http_helpdesk_ws_s {
     ngx_http_helpdesk_ws_out_t    *out_last;
     size_t                         out_bytes;
 
+    unsigned                       sse:1;         /* the fallback */
     unsigned                       fin:1;
     unsigned                       in_message:1;
     unsigned                       opened:1;      /* open() said yes */
@@ -96,10 +104,27 @@ struct ngx_http_helpdesk_ws_s {
 };
 
 
-/* ngx_http_helpdesk_ws.c */
+/* ngx_http_helpdesk_ws.c: the connection */
 void ngx_http_helpdesk_ws_start(ngx_http_helpdesk_ws_t *ws);
+ngx_http_helpdesk_ws_out_t *ngx_http_helpdesk_ws_out(
+    ngx_http_helpdesk_ws_t *ws, size_t len, ngx_flag_t capped);
 ngx_int_t ngx_http_helpdesk_ws_frame(ngx_http_helpdesk_ws_t *ws,
     ngx_uint_t opcode, u_char *data, size_t len, ngx_flag_t capped);
+void ngx_http_helpdesk_ws_close(ngx_http_helpdesk_ws_t *ws, ngx_uint_t code,
+    const char *reason);
+
+/* ngx_http_helpdesk_ws_read.c: frames in */
+ngx_int_t ngx_http_helpdesk_ws_parse(ngx_http_helpdesk_ws_t *ws);
+
+/* ngx_http_helpdesk_chat_sse.c: the same connection as an event stream */
+ngx_int_t ngx_http_helpdesk_ws_sse_write(ngx_http_helpdesk_ws_t *ws,
+    ngx_str_t *id, u_char *data, size_t len, ngx_flag_t capped);
+ngx_int_t ngx_http_helpdesk_ws_sse_raw(ngx_http_helpdesk_ws_t *ws,
+    u_char *text, size_t len, ngx_flag_t capped);
+ngx_int_t ngx_http_helpdesk_ws_sse_send(ngx_http_helpdesk_ws_t *ws,
+    u_char *data, size_t len);
+ngx_int_t ngx_http_helpdesk_ws_sse_close(ngx_http_helpdesk_ws_t *ws,
+    ngx_uint_t code, const char *reason);
 
 
 #endif /* _NGX_HTTP_HELPDESK_WS_INT_H_INCLUDED_ */

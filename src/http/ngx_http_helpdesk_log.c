@@ -18,7 +18,7 @@
  *     a UUID: ids stay readable) replaced;
  *   - the value of a query argument whose name speaks of a secret (token,
  *     secret, password, key, signature, code, session, auth; the chat's
- *     visitor token), or which is
+ *     visitor and stream tokens), or which is
  *     itself 40 or more token characters, replaced.
  *
  * The decoded $uri is used rather than the request line, so that a token
@@ -50,7 +50,7 @@ static ngx_str_t  ngx_http_helpdesk_log_uri_name =
 
 static const char  *ngx_http_helpdesk_log_secret_args[] = {
     "token", "secret", "password", "passwd", "key", "signature", "code",
-    "session", "auth", "visitor", NULL
+    "session", "auth", "visitor", "stream", NULL
 };
 
 

@@ -383,8 +383,8 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
             return;
         }
 
-        ngx_helpdesk_chat_persist_next(cp->claiming
-                                       ? 0 : NGX_HELPDESK_CHAT_PERSIST_INTERVAL);
+        ngx_helpdesk_chat_persist_next(cp->claiming ? 0
+                                       : NGX_HELPDESK_CHAT_PERSIST_INTERVAL);
         return;
     }
 

@@ -24,6 +24,10 @@ fi
 module="$top/build/ngx_http_helpdesk_module.so"
 stack="$here/stack.sh"
 url="http://127.0.0.1:8080/api"
+# the website chat: a customer's page with the install snippet, and where
+# the widget on it connects
+chat_demo_url="http://www.demo.localhost:8080/"
+chat_ws_url="ws://localhost:8080/chat/v1/ws?tenant=demo"
 
 nginx_pid() {
     cat "$var/run/nginx.pid" 2>/dev/null
@@ -95,6 +99,8 @@ seed() {
         echo "HELPDESK_URL=$url"
         echo "HELPDESK_API_KEY=$key"
         echo "HELPDESK_PROVIDER_KEY=$(cat "$var/provider.key")"
+        echo "HELPDESK_CHAT_DEMO_URL=$chat_demo_url"
+        echo "HELPDESK_CHAT_WS_URL=$chat_ws_url"
         printf '%s' "$keep" | grep -v '^$' || true
     } > "$var/demo.env.tmp"
     mv "$var/demo.env.tmp" "$var/demo.env"
@@ -318,6 +324,10 @@ render_conf() {
     fi
     sed -e "s|@VAR@|$var|g" -e "s|@MODULE@|$module|g" -e "s|@USER@|$user_line|" \
         "$top/conf/nginx-dev.conf" > "$var/nginx.conf"
+    # the demo's customer website, where nginx's workers can read it
+    rm -rf "$var/demo-site"
+    cp -R "$top/conf/demo-site" "$var/demo-site"
+    chmod -R a+rX "$var/demo-site"
 }
 
 case "${1:-run}" in
@@ -363,6 +373,11 @@ The agent console of the demo tenant (tickets from the API, the portal, WhatsApp
   Console        ${HELPDESK_CONSOLE_URL:-(not written: see the warning above)}
   Agent          ${HELPDESK_AGENT_EMAIL:-(not written: see the warning above)}
   Password       ${HELPDESK_AGENT_PASSWORD:-(not written: see the warning above)}
+
+The website chat: a customer's page with the install snippet on it, and the
+WebSocket endpoint its widget uses (agents answer in the console):
+  Demo page      $HELPDESK_CHAT_DEMO_URL
+  WebSocket      $HELPDESK_CHAT_WS_URL
 
 Ctrl-C (or make stop) stops everything.
 MSG

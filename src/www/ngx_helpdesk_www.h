@@ -1,6 +1,6 @@
 /*
- * The portal's (and later the consoles') pages and assets, embedded into
- * the module at build time by src/tools/embed.pl.
+ * The portal's, the console's and the chat widget's pages and assets,
+ * embedded into the module at build time by src/tools/embed.pl.
  */
 
 #ifndef _NGX_HELPDESK_WWW_H_INCLUDED_
@@ -18,6 +18,8 @@ typedef struct {
     ngx_str_t   etag;       /* strong, quoted */
     ngx_str_t   body;
     ngx_uint_t  immutable;
+    ngx_str_t   gzip;       /* the body gzipped at build time, or empty */
+    ngx_str_t   gzip_etag;  /* strong, quoted: the gzip copy's own */
 } ngx_helpdesk_www_file_t;
 
 

@@ -4,7 +4,9 @@
 # upgrade, then nothing), the worker's RSS before and after; then, as the
 # baseline in the same run, N idle keep-alive HTTP connections (one
 # request each, then nothing) on the same nginx.  Prints KiB per
-# connection for both.  BENCH_IDLE_CONNECTIONS (10000).
+# connection for both.  BENCH_IDLE_CONNECTIONS (10000).  BENCH_IDLE_HELLO=1:
+# each chat first says hello and reads its welcome (a visitor whose widget
+# is open and waiting), so the conversations layer's state is counted too.
 use strict;
 use warnings;
 use FindBin;
@@ -52,8 +54,20 @@ my $upgrade = "GET /chat/v1/ws?tenant=idle HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     . "Sec-WebSocket-Protocol: helpdesk.chat.v1\r\nOrigin: https://www.idle.example\r\n\r\n";
 my $plain = "GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-# N connections that each send $req and read its answer's head, in
-# batches; returns the sockets, kept open
+# a client's text frame (masked, as clients must)
+sub text_frame {
+    my ($text) = @_;
+    my $mask = pack('N', int rand 2**32);
+    my $len = length $text;
+    return chr(0x81) . ($len < 126 ? chr(0x80 | $len) : chr(0x80 | 126) . pack('n', $len))
+        . $mask . ($text ^ substr($mask x ($len / 4 + 1), 0, $len));
+}
+
+my $hello = $ENV{BENCH_IDLE_HELLO};
+
+# N connections that each send $req and read its answer's head (and, for
+# a chat with BENCH_IDLE_HELLO, say hello and read the first frame back),
+# in batches; returns the sockets, kept open
 sub open_idle {
     my ($req, $expect, $count) = @_;
     $count //= $n;
@@ -74,6 +88,14 @@ sub open_idle {
                 $head .= $buf;
             }
             die "unexpected answer: $head" unless $head =~ $expect;
+            next unless $hello && $head =~ /^HTTP\/1\.1 101 /;
+            syswrite($s, text_frame('{"type":"hello","cid":"h1","lang":"en"}'));
+            my $frame = $head =~ /\r\n\r\n(.+)$/s ? $1 : '';
+            while (length $frame < 2) {
+                die "no welcome\n" unless $sel->can_read(30);
+                sysread($s, my $buf, 4096) or die "closed\n";
+                $frame .= $buf;
+            }
         }
         push @all, @batch;
     }
@@ -111,7 +133,8 @@ sub measure {
 my $http = measure('idle keep-alive HTTP (baseline)', $plain, qr{^HTTP/1\.1 200 });
 my $chat = measure('idle chat WebSockets', $upgrade, qr{^HTTP/1\.1 101 });
 
-printf "\nIdle connections: %d, one nginx worker\n", $n;
+printf "\nIdle connections: %d, one nginx worker%s\n", $n,
+       $hello ? ', each chat after its hello and welcome' : '';
 printf "%-34s %10s %10s %10s %12s\n", 'connections', 'RSS before', 'RSS after',
        'closed', 'KiB / conn';
 for my $r ($http, $chat) {

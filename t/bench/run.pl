@@ -21,6 +21,14 @@ if (($ENV{BENCH_ONLY} // '') eq 'chat-idle') {
     exit 0;
 }
 
+# the chat's relay, visitor -> agent across workers, against a bare Redis
+# PUBLISH -> subscriber (t/bench/chat_relay.pl); BENCH_ONLY=chat-relay
+my $chat_relay = sub { system($^X, "$FindBin::Bin/chat_relay.pl") == 0 or warn "chat_relay.pl failed\n" };
+if (($ENV{BENCH_ONLY} // '') eq 'chat-relay') {
+    $chat_relay->();
+    exit 0;
+}
+
 my $seconds = $ENV{BENCH_SECONDS} // 10;
 my $conns = $ENV{BENCH_CONNECTIONS} // 32;
 my $workers = $ENV{BENCH_WORKERS} // 2;
@@ -183,3 +191,4 @@ printf "(%d nginx workers, %d connections, %d s each, %s CPUs)\n", $workers, $co
 
 $t->cleanup;
 $chat_idle->() unless $ENV{BENCH_ONLY};
+$chat_relay->() unless $ENV{BENCH_ONLY};

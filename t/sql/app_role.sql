@@ -11,7 +11,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
                                                    'whatsapp', 'portal', 'console'))
-  + 45);
+  + 47);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -33,20 +33,34 @@ ORDER BY p.oid::regprocedure::text;
 
 -- no entry point takes who acts or for which tenant: the tenant and the
 -- actor come from a key, a session's user checked against the Host, or a
--- webhook token; the one exception (outbox_result's tenant) wants the
--- provider key's hash
+-- webhook token; the exceptions (outbox_result's tenant, and the chat's
+-- conversations layer, whose tenant the chat's transport resolved) want
+-- the provider key's hash
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proargnames && ARRAY['ctx', 'p_ctx', 'actor', 'p_actor', 'p_actor_id',
                                         'p_actor_type', 'tenant', 'p_tenant', 'p_tenant_id']),
-          ARRAY['api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
-          'no entry point takes an actor or a tenant, but the runner''s result (which wants the proof)');
+          ARRAY['api.chat_convert(bytea,uuid,uuid,text,uuid,jsonb,jsonb)',
+                'api.chat_kb(bytea,uuid,text)',
+                'api.chat_settings(bytea,uuid)',
+                'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
+                'api.chat_visitor(bytea,uuid,bytea)',
+                'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
+          'no entry point takes an actor or a tenant, but the runner''s result and the chat''s conversations (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
-                               'secrets_stale', 'secrets_store')
+                               'secrets_stale', 'secrets_store', 'chat_persist', 'chat_visitor',
+                               'chat_settings', 'chat_kb', 'chat_transcript', 'chat_convert')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          6, 'the provider''s calls, the runner''s and the rotation''s take the proof first');
+          12, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
+
+-- the chat's conversations: nothing without the proof
+SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',
+          'chat: no proof, no record written');
+SELECT is(hdtest.error_of($$SELECT api.chat_visitor(sha256('x'::bytea), 'a0000000-0000-4000-8000-000000000001',
+                                                     sha256('token'::bytea))$$) ->> 'sqlstate', 'HDUNA',
+          'chat: a wrong proof, no visitor of any tenant');
 
 -- the provider's calls: only with the installed key's hash
 SELECT is(hdtest.error_of($$SELECT api.provider_call(NULL, 'tenant.list', NULL, '{}')$$) ->> 'sqlstate',
