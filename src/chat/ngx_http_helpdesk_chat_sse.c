@@ -109,6 +109,23 @@ ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     } else if (ctx->route == NGX_HTTP_HELPDESK_CHAT_SSE) {
 
+        /*
+         * The stream takes the connection over: only an HTTP/1 one is
+         * the request's own (an HTTP/2 or HTTP/3 stream shares its
+         * connection with others).
+         */
+        if (r->http_version > NGX_HTTP_VERSION_11 || r != r->main
+#if (NGX_HTTP_V2)
+            || r->stream
+#endif
+           )
+        {
+            return ngx_helpdesk_http_problem(r,
+                       NGX_HTTP_VERSION_NOT_SUPPORTED,
+                       "http-version", "HTTP Version Not Supported",
+                       "the event stream is served over HTTP/1.1", NULL);
+        }
+
         h = ngx_helpdesk_http_header_in(r, "Last-Event-ID",
                                         sizeof("Last-Event-ID") - 1);
         if (h) {
