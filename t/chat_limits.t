@@ -8,7 +8,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Helpdesk::Test;
+use Helpdesk::Test qw(until_true);
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
@@ -48,5 +48,24 @@ is start_from('::ffff:198.51.100.2'), 'ack',
     'an IPv4 address mapped into IPv6 is that address, not a /64 of all of them';
 is start_from('::ffff:198.51.100.3'), 'ack', '... another one too';
 is start_from('::ffff:198.51.100.4'), 'ack', '... and a third';
+
+# "email me the transcript": a few a conversation, whatever the addresses
+{
+    my $v = Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme',
+                                origin => 'https://www.acme.example',
+                                headers => { 'X-Forwarded-For' => '192.0.2.77' });
+    $v->hello;
+    my $ack = $v->say(start => prechat => { name => 'V' }, text => 'click https://phish.example');
+    my $conv = $ack->{conversation};
+    ok until_true(sub { $t->psql(qq{SELECT count(*) FROM helpdesk.chat_conversations
+                                    WHERE conversation_id = '$conv'}) eq '1' }, 15),
+       'the conversation is in the record';
+    my @r = map { $v->say(transcript => email => "victim$_\@example.com") } 1 .. 4;
+    is_deeply [map { $_->{type} } @r[0 .. 2]], [qw(ack ack ack)], 'three transcripts are emailed';
+    is $r[3]{code}, 'rate_limited', '... a fourth is rate_limited';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
+                   AND target_id = '$conv'}), '3', '... and not queued';
+    $v->close;
+}
 
 done_testing;

@@ -6,7 +6,7 @@
 -- REST API's entry point (api.chat_call: another tenant's conversations
 -- are not found, listed or converted).
 BEGIN;
-SELECT plan(53);
+SELECT plan(56);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -231,6 +231,19 @@ SELECT is(e.actor_type || ' ' || coalesce(e.actor_id::text, '-') || ' ' || (e.da
 FROM helpdesk.ticket_events e JOIN helpdesk.tickets t USING (tenant_id, ticket_id)
 WHERE t.tenant_id = 'a0000000-0000-4000-8000-000000000001' AND t.subject = 'please reset my MFA'
   AND e.type = 'created';
+
+-- "email me the transcript": a few a conversation, not a mailer for
+-- anything a visitor writes to any address
+SELECT chat.transcript('a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000d2',
+                       'a0000000-0000-4000-8000-0000000000d1', 'someone' || n || '@example.com')
+FROM generate_series(1, 3) n;
+SELECT is((SELECT count(*)::int FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
+           AND target_id = 'a0000000-0000-4000-8000-0000000000d2'), 3, 'transcript: three emailed');
+SELECT is(hdtest.error_of($$SELECT chat.transcript('a0000000-0000-4000-8000-000000000001',
+          'a0000000-0000-4000-8000-0000000000d2', 'a0000000-0000-4000-8000-0000000000d1', 'victim@example.com')$$, 'helpdesk_service')->>'sqlstate',
+          'HDLIM', 'transcript: a fourth of one conversation is refused');
+SELECT is((SELECT count(*)::int FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
+           AND target_id = 'a0000000-0000-4000-8000-0000000000d2'), 3, '... and not queued');
 
 SELECT * FROM finish();
 ROLLBACK;
