@@ -62,10 +62,9 @@ BEGIN
     WHERE x.tenant_id = tenant AND x.visitor_id = c.visitor_id;
 
     requester := coalesce(c.customer_id, v.customer_id,
-                          tickets.customer_for(tenant,
+                          chat.customer_for(tenant,
                               nullif(coalesce(c.prechat->>'email', v.email), ''),
-                              nullif(coalesce(c.prechat->>'name', v.name), ''),
-                              NULL));
+                              nullif(coalesce(c.prechat->>'name', v.name), '')));
 
     SELECT x.body INTO first FROM helpdesk.chat_messages x
     WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation

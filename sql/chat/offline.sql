@@ -75,6 +75,25 @@ BEGIN
 END
 $$;
 
+-- The customer an address given in the chat stands for (tickets.
+-- customer_for: the one with it, or a new one), never one of the staff:
+-- nothing proves the address, so an agent's or an admin's is nobody's
+-- here (NULL), and what the visitor writes is never theirs.
+CREATE OR REPLACE FUNCTION chat.customer_for(p_tenant uuid, p_email text, p_name text)
+RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+    id uuid := tickets.customer_for(p_tenant, p_email, p_name, NULL);
+BEGIN
+    IF id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM helpdesk.users u
+                                      WHERE u.tenant_id = p_tenant AND u.user_id = id
+                                        AND u.role = 'customer') THEN
+        RETURN NULL;
+    END IF;
+
+    RETURN id;
+END
+$$;
+
 -- text of 1 to max characters; line breaks and tabs only where lines
 CREATE OR REPLACE FUNCTION chat.offline_text(v jsonb, max int, lines boolean) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -210,9 +229,10 @@ BEGIN
             jsonb_build_object('retry_after', wait));
     END IF;
 
-    customer := tickets.customer_for(t.tenant_id, v_email, v_name, NULL);
+    customer := chat.customer_for(t.tenant_id, v_email, v_name);
 
-    ctx := jsonb_build_object('tenant_id', t.tenant_id, 'actor_type', 'user',
+    ctx := jsonb_build_object('tenant_id', t.tenant_id,
+                              'actor_type', CASE WHEN customer IS NULL THEN 'system' ELSE 'user' END,
                               'actor_id', customer, 'actor_name', coalesce(v_name, v_email),
                               'channel', 'chat', 'ip', chat.inet_or_null(p_ip));
 
@@ -231,11 +251,12 @@ BEGIN
     r := tickets.ticket_create(ctx, jsonb_build_object(
             'subject', subject,
             'description', v_msg,
-            'requester_email', v_email,
-            'requester_name', v_name,
+            'requester_id', customer,
             'custom_fields', v_fields,
-            'event_data', jsonb_build_object('chat', jsonb_build_object(
-                'offline', true, 'origin', o.origin))));
+            'event_data', jsonb_build_object('chat', jsonb_strip_nulls(jsonb_build_object(
+                'offline', true, 'origin', o.origin,
+                -- the address given, when it is no customer's
+                'email', CASE WHEN customer IS NULL THEN v_email END)))));
 
     RETURN jsonb_build_object('ticket', jsonb_build_object('number', r->'body'->>'number'));
 END

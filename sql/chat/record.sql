@@ -322,6 +322,17 @@ BEGIN
         PERFORM tickets.fail('HDNFD', 'not-found', 'no such conversation');
     END IF;
 
+    -- a few a conversation: the address is anyone's the visitor types, so
+    -- the tenant's mail must not carry what a visitor writes to any number
+    -- of them (each one sent is audited, below)
+    IF (SELECT count(*) FROM helpdesk.audit_log a
+        WHERE a.tenant_id = p_tenant AND a.object_type = 'chat_conversation'
+          AND a.object_id = p_conv::text AND a.action = 'chat.transcript') >= 3
+    THEN
+        PERFORM tickets.fail('HDLIM', 'rate-limited',
+            'this conversation''s transcript was emailed enough times');
+    END IF;
+
     SELECT name INTO tname FROM helpdesk.tenants WHERE tenant_id = p_tenant;
 
     SELECT string_agg(to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')

@@ -69,10 +69,20 @@ static void
 ngx_http_helpdesk_chat_v_mailed(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
-    ngx_str_t  cid;
+    char       *state;
+    ngx_str_t   cid;
 
     cid.data = op->cid;
     cid.len = op->cid_len;
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    if (state && ngx_strcmp(state, "HDLIM") == 0) {
+        ngx_http_helpdesk_chat_error(op->s, &cid, "rate_limited",
+                                     "this conversation's transcript was "
+                                     "emailed enough times");
+        return;
+    }
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_http_helpdesk_chat_error(op->s, &cid, "unavailable",

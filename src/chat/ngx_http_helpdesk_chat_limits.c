@@ -115,11 +115,47 @@ invalid:
 }
 
 
+/*
+ * The address a limit counts: an IPv4 address as it is, an IPv6 one by
+ * its /64, the block one subscriber or host is given (and can walk
+ * through at will, a new address per conversation); an IPv4 address
+ * mapped into IPv6 stays that IPv4 address's own.
+ */
+
+static void
+ngx_http_helpdesk_chat_limit_addr(ngx_str_t *ip, ngx_str_t *out, u_char *buf)
+{
+#if (NGX_HAVE_INET6)
+    size_t      n;
+    u_char      a[16];
+    ngx_uint_t  i;
+
+    if (ngx_strlchr(ip->data, ip->data + ip->len, ':') != NULL
+        && ngx_inet6_addr(ip->data, ip->len, a) == NGX_OK)
+    {
+        for (i = 0; i < 10 && a[i] == 0; i++) { /* void */ }
+
+        if (!(i == 10 && a[10] == 0xff && a[11] == 0xff)) {
+            ngx_memzero(a + 8, 8);
+            n = ngx_inet6_ntop(a, buf, NGX_INET6_ADDRSTRLEN);
+            out->data = buf;
+            out->len = ngx_cpymem(buf + n, "/64", 3) - buf;
+            return;
+        }
+    }
+#endif
+
+    *out = *ip;
+}
+
+
 json_t *
 ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
     ngx_uint_t start)
 {
     u_char                          key[256], *p;
+    u_char                          abuf[NGX_INET6_ADDRSTRLEN + 3];
+    ngx_str_t                       addr;
     json_t                         *lim;
     ngx_uint_t                      k, most[2];
     time_t                          win[2];
@@ -156,8 +192,10 @@ ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
     }
 
     if (most[1]) {
+        ngx_http_helpdesk_chat_limit_addr(&s->peer->ip, &addr, abuf);
+
         p = ngx_snprintf(key, sizeof(key), "hd:chat:rl:{%V}:a:%V:%s",
-                         &s->tenant_id, &s->peer->ip, start ? "n" : "m");
+                         &s->tenant_id, &addr, start ? "n" : "m");
         json_array_append_new(lim, json_pack("[s%, I, I]", key,
                                              (size_t) (p - key),
                                              (json_int_t) most[1],

@@ -6,7 +6,7 @@
 -- REST API's entry point (api.chat_call: another tenant's conversations
 -- are not found, listed or converted).
 BEGIN;
-SELECT plan(50);
+SELECT plan(56);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -214,6 +214,36 @@ SELECT is(hdtest.as_role(pg_temp.api('hdk_acme_full', 'tickets:read', 'chat.conv
 SELECT is((SELECT string_agg(action || ':' || left(tenant_id::text, 1), ',' ORDER BY audit_id) FROM helpdesk.audit_log
            WHERE action IN ('chat.read', 'chat.list')),
           'chat.list:a,chat.list:a,chat.list:a,chat.read:a', 'rls: the reads audited in the reader''s tenant');
+
+-- an agent's address typed into the form: the form proves no address, so
+-- the ticket is nobody's on the staff, and the audit names no one
+SELECT hdtest.as_role(pg_temp.offline('acme', 'https://www.acme.example', '198.51.100.30',
+    jsonb_build_object('name', 'Alice?', 'email', 'ALICE@acme.example', 'message', 'please reset my MFA',
+                       'fields', '{"order": "1"}'::jsonb)));
+SELECT is(t.requester_id, NULL, 'offline: a staff member''s email makes no ticket of theirs')
+FROM helpdesk.tickets t WHERE t.tenant_id = 'a0000000-0000-4000-8000-000000000001'
+  AND t.subject = 'please reset my MFA';
+SELECT is((SELECT string_agg(coalesce(a.actor_id::text, '-'), ',') FROM helpdesk.audit_log a
+           WHERE a.action = 'ticket.create' AND host(a.ip) = '198.51.100.30'),
+          '-', '... its creation audited as no user''s');
+SELECT is(e.actor_type || ' ' || coalesce(e.actor_id::text, '-') || ' ' || (e.data->'chat'->>'email'),
+          'system - alice@acme.example', '... its first event no user''s either, with the address given')
+FROM helpdesk.ticket_events e JOIN helpdesk.tickets t USING (tenant_id, ticket_id)
+WHERE t.tenant_id = 'a0000000-0000-4000-8000-000000000001' AND t.subject = 'please reset my MFA'
+  AND e.type = 'created';
+
+-- "email me the transcript": a few a conversation, not a mailer for
+-- anything a visitor writes to any address
+SELECT chat.transcript('a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000d2',
+                       'a0000000-0000-4000-8000-0000000000d1', 'someone' || n || '@example.com')
+FROM generate_series(1, 3) n;
+SELECT is((SELECT count(*)::int FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
+           AND target_id = 'a0000000-0000-4000-8000-0000000000d2'), 3, 'transcript: three emailed');
+SELECT is(hdtest.error_of($$SELECT chat.transcript('a0000000-0000-4000-8000-000000000001',
+          'a0000000-0000-4000-8000-0000000000d2', 'a0000000-0000-4000-8000-0000000000d1', 'victim@example.com')$$, 'helpdesk_service')->>'sqlstate',
+          'HDLIM', 'transcript: a fourth of one conversation is refused');
+SELECT is((SELECT count(*)::int FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
+           AND target_id = 'a0000000-0000-4000-8000-0000000000d2'), 3, '... and not queued');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -28,6 +28,7 @@ sub connect {
     my %h = (Origin => $self->{origin} // 'https://www.acme.example');
     $h{Host} = $self->{host} if $self->{host};
     $h{Cookie} = $self->{cookie} if $self->{cookie};
+    %h = (%h, %{ $self->{headers} }) if $self->{headers};
     delete $self->{tx};
     delete $self->{closed};
     $self->{ua} //= Mojo::UserAgent->new(inactivity_timeout => 120,
