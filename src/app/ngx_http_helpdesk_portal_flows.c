@@ -34,14 +34,13 @@
 #include "http/ngx_helpdesk_http.h"
 #include "event/ngx_helpdesk_password.h"
 #include "lib/ngx_helpdesk_totp.h"
+#include "lib/ngx_helpdesk_magic.h"
 #include "ngx_http_helpdesk_portal.h"
 
 
 static ngx_int_t ngx_http_helpdesk_portal_field(
     ngx_http_helpdesk_portal_ctx_t *ctx, const char *name, ngx_str_t *out,
     size_t max);
-static ngx_flag_t ngx_http_helpdesk_portal_refused_file(ngx_str_t *name,
-    ngx_str_t *type);
 
 
 /* a 422 naming one field, as the API's validation errors do */
@@ -353,7 +352,7 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
                    ? r->headers_in.content_type->value
                    : (ngx_str_t) ngx_string("application/octet-stream");
 
-            if (ngx_http_helpdesk_portal_refused_file(&name, &type)) {
+            if (ngx_helpdesk_magic_refused(&name, &type, NULL, 0)) {
                 ngx_http_helpdesk_portal_problem(ctx,
                     NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "file-type-refused",
                     "Unsupported Media Type",
@@ -411,70 +410,6 @@ ngx_http_helpdesk_portal_step(ngx_http_helpdesk_portal_ctx_t *ctx)
 }
 
 
-/*
- * Files that would run on a support agent's computer when opened are not
- * accepted, by their name or their type: programs, installers, scripts,
- * shortcuts.  Everything else is stored and served as a download only.
- */
-static ngx_flag_t
-ngx_http_helpdesk_portal_refused_file(ngx_str_t *name, ngx_str_t *type)
-{
-    u_char       *dot;
-    size_t        len;
-    const char  **e;
-    u_char        ext[8];
-
-    static const char  *exts[] = {
-        "exe", "com", "scr", "pif", "bat", "cmd", "msi", "msp", "dll", "cpl",
-        "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "ps1", "psm1", "lnk",
-        "reg", "jar", "app", "sh", "apk", "iso", NULL
-    };
-
-    static const char  *types[] = {
-        "application/x-msdownload", "application/x-msdos-program",
-        "application/x-ms-installer", "application/x-msi",
-        "application/x-sh", "application/x-executable",
-        "application/vnd.microsoft.portable-executable",
-        "application/java-archive", "application/x-bat",
-        "text/javascript", "application/javascript", "application/hta", NULL
-    };
-
-    for (e = types; *e; e++) {
-        len = ngx_strlen(*e);
-        if (type->len >= len && ngx_strncasecmp(type->data, (u_char *) *e, len) == 0
-            && (type->len == len || type->data[len] == ';'))
-        {
-            return 1;
-        }
-    }
-
-    dot = NULL;
-
-    for (len = 0; len < name->len; len++) {
-        if (name->data[len] == '.') {
-            dot = name->data + len;
-        }
-    }
-
-    if (dot == NULL) {
-        return 0;
-    }
-
-    len = name->data + name->len - dot - 1;
-    if (len == 0 || len >= sizeof(ext)) {
-        return 0;
-    }
-
-    ngx_strlow(ext, dot + 1, len);
-
-    for (e = exts; *e; e++) {
-        if (ngx_strlen(*e) == len && ngx_strncmp(ext, *e, len) == 0) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
 
 
 /*

@@ -27,5 +27,13 @@ typedef struct {
 const ngx_helpdesk_magic_t *ngx_helpdesk_magic(const u_char *data,
     size_t len);
 
+/*
+ * 1 for a file that is not accepted at all (a program, an installer, a
+ * script, a shortcut), by its name, its declared type or, with data, its
+ * first bytes.
+ */
+ngx_flag_t ngx_helpdesk_magic_refused(ngx_str_t *name, ngx_str_t *type,
+    const u_char *data, size_t len);
+
 
 #endif /* _NGX_HELPDESK_MAGIC_H_INCLUDED_ */

@@ -28,6 +28,26 @@ ngx_unit_kind(const char *data, size_t len, const char *type,
     ngx_unit_kind(data, sizeof(data) - 1, type, inl, name)
 
 
+static void
+ngx_unit_refused(const char *fname, const char *type, const char *data,
+    size_t len, ngx_flag_t want, const char *what)
+{
+    ngx_str_t  n, t;
+
+    n.data = (u_char *) fname;
+    n.len = ngx_strlen(fname);
+    t.data = (u_char *) type;
+    t.len = ngx_strlen(type);
+
+    ok(ngx_helpdesk_magic_refused(&n, &t, (const u_char *) data, len) == want,
+       "%s: %s", what, want ? "refused" : "taken");
+}
+
+
+#define ngx_unit_refuse(fname, type, data, want, what)                       \
+    ngx_unit_refused(fname, type, data, sizeof(data) - 1, want, what)
+
+
 int
 main(void)
 {
@@ -64,6 +84,34 @@ main(void)
                    "two bytes of JPEG");
     ngx_unit_kind("", 0, "application/octet-stream", 0, "empty");
     ngx_unit_magic("RIFF", "application/octet-stream", 0, "RIFF alone");
+
+    /* what is not taken at all: programs and scripts, however named */
+    ngx_unit_refuse("setup.exe", "application/octet-stream", "x", 1,
+                    "a program by its name");
+    ngx_unit_refuse("SETUP.EXE", "", "x", 1, "... in capitals");
+    ngx_unit_refuse("x", "application/x-msdownload", "x", 1,
+                    "a program by its declared type");
+    ngx_unit_refuse("x", "Text/JavaScript; charset=utf-8", "x", 1,
+                    "a script by its type, with parameters");
+    ngx_unit_refuse("invoice.pdf", "application/pdf", "MZ\x90\0\3", 1,
+                    "a Windows program named as a PDF, by its bytes");
+    ngx_unit_refuse("photo.png", "image/png", "\x7f" "ELF\2\1", 1,
+                    "a Linux program named as an image");
+    ngx_unit_refuse("notes", "text/plain", "#!/bin/sh\n", 1, "a script");
+    ngx_unit_refuse("app", "", "\xcf\xfa\xed\xfe\7\0", 1,
+                    "a macOS program");
+    ngx_unit_refuse("photo.png", "image/png", "\x89PNG\r\n\x1a\n", 0,
+                    "an image");
+    ngx_unit_refuse("report.pdf", "application/pdf", "%PDF-1.7", 0, "a PDF");
+    ngx_unit_refuse("archive.tar.gz", "", "\x1f\x8b", 0,
+                    "a compressed file");
+    ngx_unit_refuse("no-extension.", "", "text", 0, "a name ending in a dot");
+    ngx_unit_refuse("x.exe.txt", "text/plain", "text", 0,
+                    "an extension that is not the last one");
+    ngx_unit_refused("setup.exe", "", NULL, 0, 1,
+                     "without its bytes, by its name");
+    ngx_unit_refused("report.pdf", "application/pdf", NULL, 0, 0,
+                     "a document, without its bytes");
 
     return ngx_unit_done();
 }
