@@ -15,10 +15,11 @@
 -- messages as public comments at the time they were said, notes as
 -- internal ones, the conversation's events (joined, transferred, ...) as
 -- internal comments; files sent in the chat move to the comment that
--- carried them.  The requester is the customer linked to the visitor, or
--- a customer made from the pre-chat name and email.  The conversation is
--- then "converted" with its ticket.  Converting again answers the same
--- ticket (created: false).
+-- carried them (helpdesk.chat_files, migration 026; the stored message
+-- names each by its "upload_id").  The requester is the customer linked
+-- to the visitor, or a customer made from the pre-chat name and email.
+-- The conversation is then "converted" with its ticket.  Converting again
+-- answers the same ticket (created: false).
 --
 -- What is still only in Redis is written first by the conversations layer
 -- (api.chat_convert passes the whole stream through chat.persist), so the
@@ -129,11 +130,14 @@ BEGIN
             INSERT INTO helpdesk.attachments (tenant_id, ticket_id, event_id,
                                               filename, content_type, size,
                                               sha256, data, source)
-            SELECT u.tenant_id, tid, e.event_id, u.filename, u.content_type,
-                   u.size, u.sha256, u.data, 'chat'
-            FROM helpdesk.uploads u
-            WHERE u.tenant_id = tenant
-              AND u.upload_id::text IN (SELECT jsonb_array_elements_text(m.data->'attachments'));
+            SELECT f.tenant_id, tid, e.event_id, f.filename, f.content_type,
+                   f.size, f.sha256, f.data, 'chat'
+            FROM helpdesk.chat_files f
+            WHERE f.tenant_id = tenant AND f.conversation_id = p_conversation
+              AND f.file_id::text IN (
+                  SELECT coalesce(a->>'upload_id', a #>> '{}')
+                  FROM jsonb_array_elements(m.data->'attachments') a)
+            ORDER BY f.created_at;
         END IF;
     END LOOP;
 

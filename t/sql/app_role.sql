@@ -11,7 +11,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
                                                    'whatsapp', 'portal', 'console'))
-  + 47);
+  + 49);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -41,6 +41,9 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
              AND p.proargnames && ARRAY['ctx', 'p_ctx', 'actor', 'p_actor', 'p_actor_id',
                                         'p_actor_type', 'tenant', 'p_tenant', 'p_tenant_id']),
           ARRAY['api.chat_convert(bytea,uuid,uuid,text,uuid,jsonb,jsonb)',
+                'api.chat_file(bytea,uuid,uuid,uuid)',
+                'api.chat_file_store(bytea,uuid,bytea,uuid,text,text,bytea)',
+                'api.chat_files_claim(bytea,uuid,uuid,uuid,uuid,jsonb)',
                 'api.chat_kb(bytea,uuid,text)',
                 'api.chat_settings(bytea,uuid)',
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
@@ -51,9 +54,10 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
                                'secrets_stale', 'secrets_store', 'chat_persist', 'chat_visitor',
-                               'chat_settings', 'chat_kb', 'chat_transcript', 'chat_convert')
+                               'chat_settings', 'chat_kb', 'chat_transcript', 'chat_convert',
+                               'chat_file_store', 'chat_files_claim', 'chat_file')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          12, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
+          15, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
 
 -- the chat's conversations: nothing without the proof
 SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',
@@ -61,6 +65,13 @@ SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate
 SELECT is(hdtest.error_of($$SELECT api.chat_visitor(sha256('x'::bytea), 'a0000000-0000-4000-8000-000000000001',
                                                      sha256('token'::bytea))$$) ->> 'sqlstate', 'HDUNA',
           'chat: a wrong proof, no visitor of any tenant');
+SELECT is(hdtest.error_of($$SELECT * FROM api.chat_file(sha256('x'::bytea), 'a0000000-0000-4000-8000-000000000001',
+                                                     'a0000000-0000-4000-8000-0000000000d3', NULL)$$) ->> 'sqlstate',
+          'HDUNA', 'chat: a wrong proof, no file of any tenant');
+SELECT is(hdtest.error_of($$SELECT api.chat_file_store(NULL, 'a0000000-0000-4000-8000-000000000001',
+                                                     sha256('visitor a'::bytea), NULL, 'x.txt', 'text/plain',
+                                                     '\x41')$$) ->> 'sqlstate',
+          'HDUNA', 'chat: no proof, no file stored');
 
 -- the provider's calls: only with the installed key's hash
 SELECT is(hdtest.error_of($$SELECT api.provider_call(NULL, 'tenant.list', NULL, '{}')$$) ->> 'sqlstate',
