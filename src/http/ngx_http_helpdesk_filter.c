@@ -115,7 +115,7 @@ ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r)
         return 0;
     }
 
-    if (hlcf->api || hlcf->whatsapp) {
+    if (hlcf->api || hlcf->whatsapp || hlcf->chat) {
         return 1;
     }
 
@@ -139,6 +139,7 @@ ngx_http_helpdesk_req_header_filter(ngx_http_request_t *r)
 {
     u_char                               *p;
     size_t                                len;
+    ngx_str_t                             vary;
     ngx_http_helpdesk_req_t              *req;
     const ngx_http_helpdesk_req_error_t  *e;
 
@@ -197,6 +198,22 @@ ngx_http_helpdesk_req_header_filter(ngx_http_request_t *r)
 
     if (r->header_only) {
         ngx_str_null(&req->problem);
+    }
+
+    /* a page of another origin reads its refusals too (the chat's CORS) */
+    if (req->cors.len) {
+        if (ngx_helpdesk_http_header_out(r, "Access-Control-Allow-Origin",
+                                         &req->cors)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&vary, "Origin");
+
+        if (ngx_helpdesk_http_header_out(r, "Vary", &vary) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     return ngx_http_next_header_filter(r);

@@ -43,6 +43,7 @@ typedef struct {
     off_t                           body_limit; /* the operation's */
     off_t                           body_seen;
     ngx_str_t                       problem;    /* replaces an nginx page */
+    ngx_str_t                       cors;       /* the origin it goes to */
 
     ngx_queue_t                     wake;       /* see req_wake() */
 
