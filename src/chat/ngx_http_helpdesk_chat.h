@@ -27,6 +27,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <jansson.h>
 
 
 #define NGX_HTTP_HELPDESK_CHAT_VISITOR   1
@@ -62,6 +63,8 @@ struct ngx_http_helpdesk_chat_peer_s {
     ngx_str_t                        user_agent;
     ngx_str_t                        language;   /* Accept-Language */
     size_t                           max_message;
+    /* where this peer downloads a chat's files: "<location>v1/file/" */
+    ngx_str_t                        files;
     /*
      * Server-sent events and POST (where a network blocks WebSocket): the
      * visitor's token comes with the request, not in a "hello", and so
@@ -108,6 +111,18 @@ void ngx_http_helpdesk_chat_receive(ngx_http_helpdesk_chat_peer_t *peer,
 
 /* The connection is gone; the peer is freed after this returns. */
 void ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer);
+
+
+/*
+ * ngx_http_helpdesk_chat_link.c: a file's download link (a JSON string),
+ * "<prefix><file>", and for a visitor (slug not NULL) with
+ * "?tenant=<slug>&exp=<time>&sig=<HMAC>" after it: an <img> sends no
+ * header, so a visitor's link carries its own credential, signed with a
+ * key derived from the module's secret keys and valid for a day.  NULL
+ * when it cannot be made (no keys, no memory).
+ */
+json_t *ngx_http_helpdesk_chat_link(ngx_str_t *prefix, u_char *tenant,
+    ngx_str_t *slug, u_char *file);
 
 
 #endif /* _NGX_HTTP_HELPDESK_CHAT_H_INCLUDED_ */

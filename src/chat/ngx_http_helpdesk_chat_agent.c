@@ -506,10 +506,9 @@ static void
 ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid, u_char *conv, ngx_uint_t note)
 {
-    char                         *j;
-    size_t                        i;
-    json_t                       *text, *att, *ev;
-    ngx_http_helpdesk_chat_op_t  *op;
+    char    *j;
+    size_t   i;
+    json_t  *text, *att, *ev;
 
     text = json_object_get(msg, "text");
     att = json_object_get(msg, "attachments");
@@ -550,22 +549,16 @@ ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    if (json_array_size(att)) {
-        json_object_set(ev, "attachments", att);
-    }
-
+    /* its files are checked first (ngx_http_helpdesk_chat_attach.c) */
     j = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
 
-    op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
-                                           cid)
-           : NULL;
-    if (op == NULL) {
-        free(j);
+    if (j == NULL) {
+        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
         return;
     }
 
-    ngx_http_helpdesk_chat_script(op, "store",
+    ngx_http_helpdesk_chat_said(s, cid, conv, att,
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s%, s:b, s:[]}",
                   "t", s->peer->tenant,
                   (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,

@@ -8,6 +8,9 @@
  *   GET <location>v1/ws?tenant=<slug>   a visitor's WebSocket
  *   GET <location>v1/ws                 an agent's WebSocket
  *
+ * and the fallback's (ngx_http_helpdesk_chat_sse.c) and the files'
+ * (ngx_http_helpdesk_chat_files.c) routes.
+ *
  * A visitor's upgrade, in order: the upgrade's own headers (400, or 426
  * for another version), the tenant (api.chat_widget_public: 404 for none,
  * 403 while its widget is off), then the page's Origin, which must be one
@@ -40,7 +43,6 @@ static void ngx_http_helpdesk_chat_ws_visitor(
     ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
-static void ngx_http_helpdesk_chat_ws_agent(ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 static void ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q,
@@ -151,7 +153,11 @@ ngx_http_helpdesk_chat_handler(ngx_http_request_t *r)
     path.data = r->uri.data + ctx->req.hlcf->chat_prefix.len;
     path.len = r->uri.len - ctx->req.hlcf->chat_prefix.len;
 
-    rc = ngx_http_helpdesk_chat_sse_route(ctx, &path);
+    rc = ngx_http_helpdesk_chat_files_route(ctx, &path);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_helpdesk_chat_sse_route(ctx, &path);
+    }
 
     if (rc == NGX_DECLINED) {
         if (path.len != 5 || ngx_strncmp(path.data, "v1/ws", 5) != 0) {
@@ -253,7 +259,7 @@ ngx_http_helpdesk_chat_ws(ngx_http_helpdesk_chat_ctx_t *ctx)
     }
 
     r->main->count++;
-    ngx_http_helpdesk_chat_ws_agent(ctx);
+    ngx_http_helpdesk_chat_agent_session(ctx);
     return NGX_DONE;
 }
 
@@ -321,6 +327,13 @@ ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name, ngx_str_t *value,
                || (name->len == 4 && ngx_strncmp(name->data, "last", 4) == 0))
     {
         ctx->last = *value;
+
+    } else if (name->len == 3 && ngx_strncmp(name->data, "exp", 3) == 0) {
+        /* a file's link: "exp", "sig" */
+        ctx->exp = *value;
+
+    } else if (name->len == 3 && ngx_strncmp(name->data, "sig", 3) == 0) {
+        ctx->sig = *value;
     }
 
     return NGX_OK;
@@ -554,14 +567,28 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
         ngx_memcpy(peer->user, ctx->user.data, 36);
     }
 
+    /* where its files are: "<location>v1/file/" */
+    v = ctx->req.hlcf->chat_prefix;
+
+    peer->files.data = ngx_pnalloc(peer->pool, v.len + sizeof("v1/file/"));
+    if (peer->files.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    peer->files.len = ngx_sprintf(peer->files.data, "%Vv1/file/", &v)
+                      - peer->files.data;
+
     return NGX_OK;
 }
 
 
-/* an agent: the console's session in Redis, then api.chat_agent() */
+/*
+ * An agent: the console's session in Redis, then api.chat_agent(), whose
+ * answer goes to ctx->agent_next (the WebSocket's when unset).
+ */
 
-static void
-ngx_http_helpdesk_chat_ws_agent(ngx_http_helpdesk_chat_ctx_t *ctx)
+void
+ngx_http_helpdesk_chat_agent_session(ngx_http_helpdesk_chat_ctx_t *ctx)
 {
     if (ngx_http_helpdesk_session_fetch(&ctx->req, &ctx->rcmd, ctx->skey)
         != NGX_OK)
@@ -627,7 +654,8 @@ ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     q = &ctx->query;
     ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
     q->sql = ngx_http_helpdesk_chat_agent_sql;
-    q->handler = ngx_http_helpdesk_chat_agent_done;
+    q->handler = ctx->agent_next ? ctx->agent_next
+                                 : ngx_http_helpdesk_chat_agent_done;
     q->data = ctx;
     q->log = r->connection->log;
     q->owner = r->pool;
@@ -645,34 +673,34 @@ ngx_http_helpdesk_chat_session_got(ngx_helpdesk_redis_cmd_t *cmd,
 }
 
 
-static void
-ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
-{
-    ngx_http_request_t             *r;
-    ngx_http_helpdesk_chat_ctx_t   *ctx = q->data;
-    ngx_http_helpdesk_chat_peer_t  *peer;
+/*
+ * api.chat_agent()'s answer: NGX_OK with ctx->tenant, user, slug and
+ * agent_name set (the strings in the result: copy what outlives it), or
+ * NGX_DECLINED with the answer in req.rc.
+ */
 
-    r = ctx->req.r;
+ngx_int_t
+ngx_http_helpdesk_chat_agent_found(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res)
+{
+    ngx_http_request_t  *r = ctx->req.r;
 
     if (res == NULL) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-            ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                              ngx_helpdesk_pg_retry_after()));
-        return;
+        ctx->req.rc = ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                                 ngx_helpdesk_pg_retry_after());
+        return NGX_DECLINED;
     }
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
-        return;
+        ctx->req.rc = ngx_helpdesk_http_sql_problem(r, res, NULL);
+        return NGX_DECLINED;
     }
 
     if (PQntuples(res) != 1 || PQnfields(res) != 5
         || PQgetlength(res, 0, 0) != 36 || PQgetlength(res, 0, 2) != 36)
     {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        ctx->req.rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_DECLINED;
     }
 
     ngx_memcpy(ctx->tenant, PQgetvalue(res, 0, 0), 36);
@@ -683,6 +711,24 @@ ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ctx->agent_name.data = (u_char *) PQgetvalue(res, 0, 3);
     ctx->agent_name.len = PQgetlength(res, 0, 3);
     ctx->max_message = 65536;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_http_request_t             *r;
+    ngx_http_helpdesk_chat_ctx_t   *ctx = q->data;
+    ngx_http_helpdesk_chat_peer_t  *peer;
+
+    r = ctx->req.r;
+
+    if (ngx_http_helpdesk_chat_agent_found(ctx, res) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req, ctx->req.rc);
+        return;
+    }
 
     peer = ngx_http_helpdesk_ws_create(r, ctx->req.hlcf->chat_ping);
 

@@ -44,6 +44,14 @@ typedef struct {
     ngx_uint_t                      close_code;
     ngx_event_t                     answered;   /* posted */
     ngx_event_t                     timeout;
+
+    /* files: a download's id, its link's expiry and signature */
+    ngx_str_t                       file;
+    ngx_str_t                       exp;
+    ngx_str_t                       sig;
+    /* what an agent's session and api.chat_agent() lead to */
+    ngx_helpdesk_pg_handler_pt      agent_next;
+
     unsigned                        opened:1;
     unsigned                        gone:1;
     unsigned                        replied:1;
@@ -60,9 +68,23 @@ ngx_int_t ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
 ngx_int_t ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_http_helpdesk_chat_peer_t *peer);
 
+void ngx_http_helpdesk_chat_agent_session(ngx_http_helpdesk_chat_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_chat_agent_found(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res);
+
 /* ngx_http_helpdesk_chat_sse.c: NGX_DECLINED for a path that is not its */
 ngx_int_t ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_str_t *path);
+ngx_int_t ngx_http_helpdesk_chat_cors(ngx_http_helpdesk_chat_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_chat_token(ngx_str_t *v);
+
+/* ngx_http_helpdesk_chat_files.c: uploads and downloads, or NGX_DECLINED */
+ngx_int_t ngx_http_helpdesk_chat_files_route(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_str_t *path);
+
+/* ngx_http_helpdesk_chat_link.c */
+ngx_int_t ngx_http_helpdesk_chat_link_check(u_char *tenant, u_char *file,
+    time_t exp, ngx_str_t *sig);
 
 
 #endif /* _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_ */

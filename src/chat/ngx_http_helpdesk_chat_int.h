@@ -235,6 +235,12 @@ void ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s);
 void ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
     ngx_str_t *tenant, u_char *conv, ngx_str_t *cid, const char *by);
 
+/* ngx_http_helpdesk_chat_attach.c: files in messages */
+void ngx_http_helpdesk_chat_said(ngx_http_helpdesk_chat_session_t *s,
+    ngx_str_t *cid, u_char *conv, json_t *att, json_t *params);
+char *ngx_http_helpdesk_chat_links(ngx_http_helpdesk_chat_session_t *s,
+    u_char *json, size_t len);
+
 /* ngx_http_helpdesk_chat_timers.c */
 ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);
 void ngx_http_helpdesk_chat_timers_exit(void);

@@ -361,6 +361,7 @@ void
 ngx_http_helpdesk_chat_send_event(ngx_http_helpdesk_chat_session_t *s,
     u_char *conv, u_char *id, size_t id_len, u_char *json, size_t len)
 {
+    char       *linked;
     u_char     *buf, *p;
     size_t      size;
     ngx_tm_t    tm;
@@ -371,12 +372,21 @@ ngx_http_helpdesk_chat_send_event(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
+    /* its files, with this peer's links */
+    linked = ngx_http_helpdesk_chat_links(s, json, len);
+
+    if (linked) {
+        json = (u_char *) linked;
+        len = ngx_strlen(linked);
+    }
+
     size = len + id_len + NGX_INT_T_LEN
            + sizeof("{\"id\":\"\",\"conversation\":\"\",\"at\":\"\",") + 36
            + sizeof("2026-01-01T00:00:00.000Z");
 
     buf = ngx_alloc(size, s->peer->log);
     if (buf == NULL) {
+        free(linked);
         return;
     }
 
@@ -410,6 +420,7 @@ ngx_http_helpdesk_chat_send_event(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_send_raw(s, buf, p - buf);
     ngx_free(buf);
+    free(linked);
 }
 
 

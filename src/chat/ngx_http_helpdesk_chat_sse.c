@@ -48,11 +48,9 @@
 #define NGX_HTTP_HELPDESK_CHAT_SEND_TIMEOUT  30000
 
 
-static ngx_int_t ngx_http_helpdesk_chat_token(ngx_str_t *v);
 static ngx_int_t ngx_http_helpdesk_chat_stream_id(ngx_str_t *v);
 static void ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
-static ngx_int_t ngx_http_helpdesk_chat_cors(ngx_http_helpdesk_chat_ctx_t *ctx);
 static void ngx_http_helpdesk_chat_send_body(ngx_http_request_t *r);
 static void ngx_http_helpdesk_chat_send_cleanup(void *data);
 static ngx_int_t ngx_http_helpdesk_chat_oneshot_send(
@@ -180,7 +178,7 @@ ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_helpdesk_chat_token(ngx_str_t *v)
 {
     size_t  i;
@@ -295,7 +293,7 @@ ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
 
 /* the page's origin, and only it, may read the answer */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_helpdesk_chat_cors(ngx_http_helpdesk_chat_ctx_t *ctx)
 {
     ngx_str_t            v;
@@ -325,7 +323,7 @@ ngx_http_helpdesk_chat_cors(ngx_http_helpdesk_chat_ctx_t *ctx)
     }
 
     ngx_str_set(&v, "Content-Type, X-Chat-Stream, X-Chat-Visitor, "
-                "Last-Event-ID");
+                "X-Filename, Last-Event-ID");
     if (ngx_helpdesk_http_header_out(r, "Access-Control-Allow-Headers", &v)
         != NGX_OK)
     {

@@ -334,10 +334,9 @@ static void
 ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid)
 {
-    char                         *j;
-    size_t                        i;
-    json_t                       *text, *att, *ev;
-    ngx_http_helpdesk_chat_op_t  *op;
+    char    *j;
+    size_t   i;
+    json_t  *text, *att, *ev;
 
     if (!s->has_conv) {
         ngx_http_helpdesk_chat_error(s, cid, "conflict",
@@ -392,22 +391,16 @@ ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    if (json_array_size(att)) {
-        json_object_set(ev, "attachments", att);
-    }
-
+    /* its files are checked first (ngx_http_helpdesk_chat_attach.c) */
     j = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
 
-    op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
-                                           cid)
-           : NULL;
-    if (op == NULL) {
-        free(j);
+    if (j == NULL) {
+        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
         return;
     }
 
-    ngx_http_helpdesk_chat_script(op, "store",
+    ngx_http_helpdesk_chat_said(s, cid, s->conv, att,
         json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:b, s:o}",
                   "t", s->peer->tenant,
                   (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
