@@ -161,7 +161,7 @@ sub fake_chat {
     my $cors = sub {
         my ($c) = @_;
         $c->res->headers->header('Access-Control-Allow-Origin' => '*');
-        $c->res->headers->header('Access-Control-Allow-Headers' => 'Content-Type, X-Chat-Stream');
+        $c->res->headers->header('Access-Control-Allow-Headers' => 'Content-Type, X-Chat-Stream, X-Filename');
         $c->res->headers->header('Access-Control-Allow-Methods' => 'POST');
     };
     $app->routes->websocket('/chat/v1/ws' => sub {
@@ -237,14 +237,27 @@ sub fake_chat {
             if ($m->{email} // '') =~ /invalido/;
         $c->render(status => 201, json => { ticket => { number => 'TKT-000042' } });
     });
+    # the file itself as the body, its name percent-encoded in X-Filename
+    my %files;
     $app->routes->post('/chat/v1/upload' => sub {
         my ($c) = @_;
         $cors->($c);
-        my $f = $c->req->upload('file');
+        my $name = Mojo::Util::decode('UTF-8', Mojo::Util::url_unescape($c->req->headers->header('X-Filename') // ''));
+        my $body = $c->req->body;
         push @log, { type => 'upload', stream => $c->req->headers->header('X-Chat-Stream'),
-                     filename => $f ? $f->filename : undef, size => $f ? $f->size : 0 };
-        $c->render(json => { upload_id => 'up' . scalar(@log), filename => $f ? $f->filename : '',
-                             content_type => 'image/png', size => $f ? $f->size : 0 });
+                     filename => $name, size => length $body,
+                     content_type => $c->req->headers->content_type };
+        my $id = 'up' . scalar(@log);
+        $files{$id} = $body;
+        $c->render(status => 201, json => { upload_id => $id, filename => $name,
+                                            content_type => 'image/png', size => length $body,
+                                            url => "/chat/v1/file/$id?tenant=acme&exp=1&sig=x" });
+    });
+    $app->routes->get('/chat/v1/file/:id' => sub {
+        my ($c) = @_;
+        push @log, { type => 'file', id => $c->param('id') };
+        $c->res->headers->content_type('image/png');
+        $c->render(data => $files{ $c->param('id') } // '');
     });
     $app->routes->get('/fake/log' => sub { $_[0]->render(json => \@log) });
     my $daemon = Mojo::Server::Daemon->new(app => $app, listen => ["http://127.0.0.1:$port"], silent => 1);
@@ -582,6 +595,10 @@ ok until_true(sub { in_widget('return root.querySelectorAll(".ch img").length') 
 ok until_true(sub { grep { $_->{type} eq 'upload' } fake_log() }, 5), 'and uploaded';
 my ($up) = grep { $_->{type} eq 'upload' } fake_log();
 like $up->{stream}, qr/^s[0-9a-f]{64}$/, 'with the stream token';
+is $up->{filename}, 'foto.png', '... the file as the body, its name in X-Filename';
+is $up->{content_type}, 'image/png', '... its type as Content-Type';
+ok $up->{size} > 100, '... all of it';
+ok until_true(sub { grep { $_->{type} eq 'file' } fake_log() }, 5), 'the preview comes from its download link';
 ok until_true(sub { (wtext('.ch') // '') !~ /…/ }, 5), 'upload done';
 wtype('#hc-text', 'segue a foto');
 press('Enter');

@@ -746,6 +746,8 @@
         }
     }
 
+    var IMG = /^image\/(png|jpeg|gif|webp)$/;
+
     function attachments(list) {
         var out = h('div');
         (Array.isArray(list) ? list : []).forEach(function (a) {
@@ -759,10 +761,8 @@
             local = st.files.filter(function (f) { return f.id === a.upload_id; })[0]
                 || (st.sent || {})[a.upload_id];
             name = String(a.filename || (local && local.name) || '');
-            url = a.url ? safeUrl(a.url) : null;
-            if (local && local.url) {
-                out.appendChild(h('img', { src: local.url, alt: name }));
-            } else if (url && /^image\//.test(a.content_type || '')) {
+            url = a.url ? safeUrl(a.url) : local && local.link;
+            if (url && IMG.test(a.content_type || local && local.type)) {
                 out.appendChild(h('img', { src: url, alt: name }));
             }
             if (name) {
@@ -882,32 +882,34 @@
         }
     }
 
-    /* attachments: uploaded as soon as they are chosen */
+    /* files: uploaded as chosen, the file as the body */
     function picked() {
         Array.prototype.forEach.call(ui.file.files, function (file) {
-            var f = { id: null, name: file.name,
-                      url: /^image\/(png|jpeg|gif|webp)$/.test(file.type)
-                          ? URL.createObjectURL(file) : null },
-                body = new FormData();
+            var f = { id: null, name: file.name, url: null };
             st.files.push(f);
             chips();
             status(S.uploading);
-            body.append('file', file, file.name);
             fetch(HTTP + '/chat/v1/upload' + QS, {
                 method: 'POST', mode: 'cors', credentials: 'omit',
-                headers: { 'X-Chat-Stream': st.stream || '' }, body: body
+                headers: { 'Content-Type': file.type || 'application/octet-stream',
+                           'X-Chat-Stream': st.stream || '',
+                           'X-Filename': encodeURIComponent(file.name) },
+                body: file
             }).then(function (r) {
-                if (!r.ok) {
-                    throw new Error(r.status);
-                }
-                return r.json();
-            }).then(function (j) {
-                f.id = String(j.upload_id || '');
-                status('');
-                chips();
-            }).catch(function () {
+                return r.json().then(function (j) {
+                    if (!r.ok) {
+                        throw j;
+                    }
+                    f.id = String(j.upload_id || '');
+                    f.type = j.content_type;
+                    f.link = safeUrl(j.url);
+                    f.url = IMG.test(f.type) ? f.link : null;
+                    status('');
+                    chips();
+                });
+            }).catch(function (e) {
                 st.files = st.files.filter(function (x) { return x !== f; });
-                status(S.upfail);
+                status(S.upfail + (e && e.detail ? ' ' + e.detail : ''));
                 chips();
             });
         });
