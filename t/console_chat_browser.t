@@ -513,7 +513,9 @@ sub e2e {
         ok $v->ok, "$o{name} opens a chat" or diag "answer: " . ($v->{error} // '');
         $v->send({ type => 'hello', lang => $o{lang}, page => { url => $o{url}, title => $o{title},
                                                                 referrer => 'https://www.google.com/' } });
-        ok $v->frame(sub { $_[0]{type} eq 'welcome' }), 'and is welcome';
+        my $w = $v->frame(sub { $_[0]{type} eq 'welcome' });
+        ok $w, 'and is welcome';
+        $v->{token} = $w && $w->{visitor};
         $v->send({ type => 'start', prechat => { name => $o{name}, email => $o{email} }, text => $o{text} });
         my $ack = $v->frame(sub { $_[0]{type} eq 'ack' });
         ok $ack && $ack->{conversation}, 'the first message stored, a conversation started' or diag explain [$v->all];
@@ -575,6 +577,45 @@ sub e2e {
     like $b->wait_for('.chat-col .chat-log', 10, qr/novembro/) // '', qr/fatura de novembro/, "Rita's answer"
         or diag explain [$b->script('return window.__recv'), $rita->all];
     ok $rita->frame(sub { $_[0]{type} eq 'status' && $_[0]{read} }, 10), 'which Ana read (the visitor is told)';
+
+    # files, both ways: Ana attaches one in the console, Rita sends a picture
+    {
+        require Compress::Zlib;
+        my $raw = join '', map { "\0" . ("\x6c\xa6\xe0" x 48) } 0 .. 31;
+        my $chunk = sub { my ($t, $d) = @_; pack('N', length $d) . $t . $d . pack('N', Compress::Zlib::crc32($t . $d)) };
+        my $png = "\x89PNG\r\n\x1a\n" . $chunk->('IHDR', pack('NNCCCCC', 48, 32, 8, 2, 0, 0, 0))
+                  . $chunk->('IDAT', Compress::Zlib::compress($raw)) . $chunk->('IEND', '');
+        my $pdf = "$Helpdesk::Test::TOP/build/screenshots/fatura-novembro.pdf";
+        open my $fh, '>:raw', $pdf or die $!;
+        print $fh "%PDF-1.4\n% a test invoice\n";
+        close $fh;
+        ok $b->script('return !!document.querySelector(".chat-col .chat-attach input[type=file]")'),
+           'the chat panel has an attach button';
+        my $e = $b->_call(POST => $b->_s . '/element', { using => 'css selector',
+                                                         value => '.chat-col .chat-attach input[type=file]' });
+        $b->_call(POST => $b->_s . '/element/' . (values %$e)[0] . '/value', { text => $pdf });
+        like $b->wait_for('.chat-col .chat-uploads', 10, qr/KB|B\)/) // '', qr/fatura-novembro\.pdf \(\d+ B\)/,
+             'the file is uploaded as soon as it is chosen';
+        $b->type('.chat-col textarea[name=text]', 'Segue a fatura corrigida');
+        press($b, [keyDown => "\x{E007}"], [keyUp => "\x{E007}"]);
+        my $fm = $rita->frame(sub { $_[0]{type} eq 'message' && @{ $_[0]{attachments} // [] } }, 10);
+        is $fm && $fm->{attachments}[0]{filename}, 'fatura-novembro.pdf', 'Rita gets the message with the file';
+        my $res = $fm ? $ua->get("http://127.0.0.1:$port$fm->{attachments}[0]{url}")->res : undef;
+        is $res && $res->code, 200, '... and downloads it by her signed link';
+        like $res && $res->headers->header('Content-Disposition') // '', qr/^attachment/, '... as a download';
+
+        my $up = $ua->post("http://127.0.0.1:$port/chat/v1/upload?tenant=acme" => {
+            Origin => 'http://www.example.com', 'X-Chat-Stream' => $rita->{token}, 'Content-Type' => 'image/png',
+            'X-Filename' => 'print.png' } => $png)->res;
+        is $up->code, 201, 'Rita uploads a picture' or diag $up->body;
+        $rita->send({ type => 'message', text => 'Olha o print', attachments => [$up->json->{upload_id}] });
+        like $b->wait_for('.chat-col .chat-log', 10, qr/print\.png/) // '', qr/Olha o print.*print\.png/s,
+             'the console shows her file';
+        ok until_true(sub { $b->script(q{var i = document.querySelector('.chat-col .chat-log img.chat-thumb');
+                                         return i && i.complete && i.naturalWidth === 48}) }, 10),
+           '... an image as a thumbnail, loaded with the agent\'s session';
+        shot($b, 'console-chat-e2e-files');
+    }
 
     # a second chat, side by side
     my ($carlos, $c2) = $visitor->(name => 'Carlos Lima', email => 'carlos@example.com', lang => 'es',

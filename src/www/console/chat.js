@@ -381,6 +381,7 @@
     var text = HD.has('ch.error.' + d.code) ? t('ch.error.' + d.code) : (d.detail || t('ch.error.generic'));
     if (d.code === 'rate_limited' && d.retry_after) text += ' ' + t('ch.retry', { n: d.retry_after });
     if (p) delete S.pending[d.cid];
+    if (p && p.msg && p.msg.attachments && d.code === 'not_found') text = t('ch.error.attachment');
     if (p && (p.kind === 'message' || p.kind === 'note')) {
       p.failed = true;
       p.li.classList.remove('sending');
@@ -554,13 +555,7 @@
       if (kind === 'visitor' && !name) name = visitorName(c.visitor);
       if (kind === 'agent' && !name && S.me && f.id === S.me.id) name = S.me.name;
       var own = kind === 'agent' && S.me && (f.id ? f.id === S.me.id : f.name === S.me.name);
-      var files = (d.attachments || []).map(function (a) {
-        if (typeof a === 'string') return h('li', t('ch.attachment'));
-        if (!a || typeof a !== 'object') return null;
-        var link = safeUrl(a.url) || (a.url && a.url.charAt(0) === '/' ? a.url : null);
-        return h('li', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, a.filename || a.name || '…')
-                            : (a.filename || a.name || '…'), a.size ? ' (' + HD.size(a.size) + ')' : '');
-      }).filter(Boolean);
+      var files = fileList(d.attachments);
       var articles = (d.articles || []).map(function (a) {
         var u = safeUrl(a.url);
         return h('li', u ? h('a', { href: u, target: '_blank', rel: 'noopener noreferrer' }, a.title || u) : (a.title || ''));
@@ -594,6 +589,23 @@
       text = d.text || d.type;
     }
     return h('li.chat-event', h('span', text), ' ', when);
+  }
+
+  /*
+   * A message's files: each a link (its own, under the console), an image
+   * that is safe to show (never SVG) with its thumbnail.
+   */
+  function fileList(list) {
+    return (Array.isArray(list) ? list : []).map(function (a) {
+      if (typeof a === 'string') return h('li', t('ch.attachment'));
+      if (!a || typeof a !== 'object') return null;
+      var name = a.filename || a.name || '…';
+      var link = safeUrl(a.url) || (typeof a.url === 'string' && /^\/[^/\\]/.test(a.url) ? a.url : null);
+      var thumb = link && /^image\/(png|jpeg|gif|webp)$/.test(a.content_type || '')
+        ? h('img.chat-thumb', { src: link, alt: name, loading: 'lazy' }) : null;
+      return h('li', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, thumb, name) : name,
+               a.size ? ' (' + HD.size(a.size) + ')' : '');
+    }).filter(Boolean);
   }
 
   /* the visitor's read and delivered pointers, on the agent's messages */
@@ -664,18 +676,22 @@
     send({ type: 'typing', conversation: c.id, on: false });
   }
 
-  function say(c, text, note) {
+  function say(c, text, note, files) {
     text = text.replace(/\s+$/, '');
-    if (!text.trim()) return false;
+    files = files || [];
+    if (!text.trim() && !files.length) return false;
     stopTyping(c);
     var kind = note ? 'note' : 'message';
     var msg = { type: kind, cid: cid(), conversation: c.id, text: text };
+    if (files.length) msg.attachments = files.map(function (f) { return f.upload_id; });
+    var shown = fileList(files);
     var li = h('li.chat-msg.sending.own.' + (note ? 'note' : 'from-agent'),
       h('p.chat-meta', h('strong', (S.me && S.me.name) || t('ch.from.agent')),
         note ? h('span.badge.internal', t('ch.note')) : null, ' ',
         h('time', { dateTime: new Date().toISOString() }, clock()),
         h('span.chat-state', { 'data-s': 'sending' }, t('ch.state.sending'))),
-      h('div.chat-text', text));
+      text ? h('div.chat-text', text) : null,
+      shown.length ? h('ul.files', shown) : null);
     S.pending[msg.cid] = { kind: kind, conversation: c.id, li: li, msg: msg };
     c.el.log.appendChild(li);
     scrollDown(c, true);
@@ -749,17 +765,54 @@
       list.forEach(function (r) { canned.appendChild(h('option', { value: r.id }, r.title)); });
       canned.hidden = !list.length;
     });
+    /* files: uploaded as soon as they are chosen, sent with the next message */
+    var files = [];
+    var fileItems = h('ul.files.chat-uploads', { 'aria-live': 'polite' });
+    var fileInput = h('input', { type: 'file', multiple: true, on: { change: function () {
+      Array.prototype.forEach.call(fileInput.files, function (f) {
+        var item = { li: h('li', f.name + ' …'), file: null };
+        fileItems.appendChild(item.li);
+        files.push(item);
+        item.p = HD.api('POST', '/v1/upload', f, { raw: true, root: base + '/_/chat', headers: {
+          'Content-Type': f.type || 'application/octet-stream', 'X-Filename': encodeURIComponent(f.name) } })
+          .then(function (u) {
+            item.file = u;
+            item.li.textContent = '';
+            append(item.li, [u.filename + ' (' + HD.size(u.size) + ') ',
+              h('button.link.chat-unattach', { type: 'button', 'aria-label': t('ch.unattach', { name: u.filename }),
+                                               on: { click: function () {
+                files.splice(files.indexOf(item), 1);
+                item.li.remove();
+                text.focus();
+              } } }, '×')]);
+          })
+          .catch(function (err) {
+            files.splice(files.indexOf(item), 1);
+            item.li.textContent = f.name + ' — ' + HD.message(err);
+          });
+      });
+      fileInput.value = '';
+    } } });
     function submit() {
-      if (say(c, text.value, noteBox.checked)) {
+      if (files.some(function (f) { return !f.file; })) {
+        /* still uploading: send once they are in */
+        Promise.all(files.map(function (f) { return f.p; })).then(submit);
+        return;
+      }
+      var ready = files.map(function (f) { return f.file; });
+      if (say(c, text.value, noteBox.checked, ready)) {
         text.value = '';
+        files = [];
+        fileItems.textContent = '';
         el.alert.hidden = true;
       }
       text.focus();
     }
     el.text = text;
     el.form = h('form.chat-compose', { on: { submit: function (e) { e.preventDefault(); submit(); } } },
-      text,
+      text, fileItems,
       h('div.chat-tools', canned,
+        h('label.button.secondary.chat-attach', fileInput, t('ch.attach')),
         h('label.check.chat-note', noteBox, ' ', t('ch.note.toggle')),
         h('button', { type: 'submit' }, t('ch.send'))));
 

@@ -83,7 +83,10 @@
                 ? t('c.chat.event.' + (data.type || data.event)) : m.body || t('c.chat.event.other', { text: '' }))
             : h('div.body', m.body),
           files.map(function (a) {
-            return h('p.muted', '📎 ' + ((a && a.filename) || t('c.chat.file')));
+            /* a file sent in the chat: the agent's download, by the session */
+            var fname = (a && a.filename) || t('c.chat.file');
+            var link = a && /^[0-9a-f-]{36}$/.test(a.upload_id || '') ? HD.base + '/_/chat/v1/file/' + a.upload_id : null;
+            return h('p.muted', '📎 ', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, fname) : fname);
           }));
       }));
       ui().view(t('c.chat.title'), [
