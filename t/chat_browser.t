@@ -115,7 +115,9 @@ sub fake_chat {
             my $msg = $store->($v, { type => 'message', cid => $m->{cid}, conversation => $c->{id},
                                      from => { kind => 'visitor' }, text => $m->{text},
                                      attachments => [map { { upload_id => $_, filename => 'foto.png',
-                                                             content_type => 'image/png' } } @{ $m->{attachments} // [] }] });
+                                                             content_type => 'image/png', size => 1,
+                                                             url => "/chat/v1/file/$_?tenant=acme&exp=1&sig=x" } }
+                                                     @{ $m->{attachments} // [] }] });
             $later->(0.3, sub { $deliver->($v, { type => 'status', id => '~s', delivered => $msg->{id} }) });
             if (($m->{text} // '') =~ /converter/) {
                 $later->(0.5, sub { $c->{status} = 'converted';
