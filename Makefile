@@ -81,7 +81,8 @@ memcheck: deps $(MODULE)
 	    t/api_provider.t t/idempotency.t t/outage.t t/rls.t t/webhooks.t \
 	    t/whatsapp_inbound.t t/whatsapp_outbound.t t/whatsapp_media.t \
 	    t/whatsapp_qr.t t/business_hours.t t/portal.t t/portal_kb.t t/console.t \
-	    t/lifetime.t t/chat_ws.t t/chat_sse.t t/chat_hostile.t
+	    t/lifetime.t t/chat_ws.t t/chat_sse.t t/chat_hostile.t t/chat_files.t \
+	    t/chat_protocol.t t/chat_api.t
 
 # The sanitizer builds compile nginx itself: its full source, from Debian's
 # source package, configured as Debian's (nginx-dev's conf_flags).
