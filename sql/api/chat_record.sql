@@ -45,14 +45,17 @@ BEGIN
 END
 $$;
 
--- The bot's suggestions for a first message.
-CREATE OR REPLACE FUNCTION api.chat_kb(p_proof bytea, p_tenant uuid, p_q text)
+-- The bot's suggestions for a first message; p_link: how the chat's
+-- location links to the tenant's portal (portal.tenant_origin()).
+DROP FUNCTION IF EXISTS api.chat_kb(bytea, uuid, text);
+CREATE OR REPLACE FUNCTION api.chat_kb(p_proof bytea, p_tenant uuid, p_q text,
+                                       p_link jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
-    RETURN chat.kb_suggest(p_tenant, p_q);
+    RETURN chat.kb_suggest(p_tenant, p_q, p_link);
 END
 $$;
 

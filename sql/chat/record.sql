@@ -275,8 +275,12 @@ $$;
 
 -- Knowledge-base suggestions for a visitor's first message: the portal's
 -- search ("any word", as its suggestions while typing), at most three,
--- with their links on the tenant's portal.
-CREATE OR REPLACE FUNCTION chat.kb_suggest(p_tenant uuid, p_q text)
+-- with their links on the tenant's portal: its verified domain, else its
+-- name under the base domain as p_link says (scheme, base, port), so that
+-- the widget never resolves them against the page or the provider's host.
+DROP FUNCTION IF EXISTS chat.kb_suggest(uuid, text);
+CREATE OR REPLACE FUNCTION chat.kb_suggest(p_tenant uuid, p_q text,
+                                           p_link jsonb DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     t  helpdesk.tenants;
@@ -294,10 +298,13 @@ BEGIN
 
     r := portal.portal_kb_search('{}'::jsonb, t, NULL::helpdesk.users,
              jsonb_build_object('q', left(p_q, 200), 'limit', '3'))->'body'->'data';
-    origin := portal.tenant_origin(t, NULL);
+    origin := portal.tenant_origin(t, p_link);
 
-    RETURN coalesce((SELECT jsonb_agg(jsonb_build_object('title', a->>'title',
-                                 'url', coalesce(origin, '') || '/kb/' || (a->>'slug')))
+    -- no origin (no verified domain, no base domain): no link to guess
+    RETURN coalesce((SELECT jsonb_agg(CASE WHEN origin IS NULL
+                                 THEN jsonb_build_object('title', a->>'title')
+                                 ELSE jsonb_build_object('title', a->>'title',
+                                          'url', origin || '/kb/' || (a->>'slug')) END)
                      FROM jsonb_array_elements(r) a), '[]');
 EXCEPTION WHEN others THEN
     -- suggestions are a courtesy: no article rather than no answer

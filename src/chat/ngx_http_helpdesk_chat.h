@@ -78,6 +78,14 @@ struct ngx_http_helpdesk_chat_peer_s {
     ngx_str_t                        visitor;
     ngx_str_t                        last;
     unsigned                         oneshot:1;
+    /* an agent who is the tenant's admin (api.chat_agent()'s role) */
+    unsigned                         admin:1;
+    /*
+     * How this location links to the tenant's portal, as the portal's
+     * links are made (JSON: scheme, base, port, domains), for the bot's
+     * knowledge-base links; empty: links on a verified domain only.
+     */
+    ngx_str_t                        portal;
     ngx_pool_t                      *pool;       /* lives as long as the peer */
     ngx_log_t                       *log;
 

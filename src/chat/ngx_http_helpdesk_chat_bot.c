@@ -42,9 +42,13 @@ ngx_http_helpdesk_chat_v_bot(ngx_http_helpdesk_chat_session_t *s,
                            ? json_string_value(text) : ""),
                json_is_string(text) && s->conf.kb
                ? json_string_length(text) : 0);
+    /* the links on the tenant's portal, as this location makes them */
+    (void) ngx_http_helpdesk_chat_sql_param(op,
+               s->peer->portal.len ? s->peer->portal.data : NULL,
+               s->peer->portal.len);
 
     ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_kb($1::bytea, $2::uuid, $3)");
+        "SELECT api.chat_kb($1::bytea, $2::uuid, $3, $4::jsonb)");
 }
 
 

@@ -49,6 +49,8 @@ static void ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name,
     ngx_str_t *value, ngx_flag_t has_value);
+static ngx_int_t ngx_http_helpdesk_chat_peer_link(
+    ngx_http_helpdesk_chat_ctx_t *ctx, ngx_http_helpdesk_chat_peer_t *peer);
 
 
 static const char  ngx_http_helpdesk_chat_widget_sql[] =
@@ -565,6 +567,9 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     if (ctx->user.len == 36) {
         ngx_memcpy(peer->user, ctx->user.data, 36);
+
+    } else if (ngx_http_helpdesk_chat_peer_link(ctx, peer) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /* where its files are: "<location>v1/file/" */
@@ -577,6 +582,49 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     peer->files.len = ngx_sprintf(peer->files.data, "%Vv1/file/", &v)
                       - peer->files.data;
+
+    return NGX_OK;
+}
+
+
+/* A visitor's: how the tenant's portal is linked to from here (the bot). */
+
+static ngx_int_t
+ngx_http_helpdesk_chat_peer_link(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_http_helpdesk_chat_peer_t *peer)
+{
+    char       *text;
+    json_t     *args;
+    ngx_str_t   path;
+
+    ngx_str_set(&path, "/");
+
+    args = json_object();
+
+    if (args == NULL
+        || ngx_http_helpdesk_req_link(&ctx->req, args, &path, 0) != NGX_OK)
+    {
+        json_decref(args);
+        return NGX_ERROR;
+    }
+
+    text = json_dumps(json_object_get(args, "link"), JSON_COMPACT);
+    json_decref(args);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    peer->portal.len = ngx_strlen(text);
+    peer->portal.data = ngx_pnalloc(peer->pool, peer->portal.len);
+
+    if (peer->portal.data == NULL) {
+        free(text);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(peer->portal.data, text, peer->portal.len);
+    free(text);
 
     return NGX_OK;
 }
@@ -745,6 +793,8 @@ ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
     }
 
     peer->role = NGX_HTTP_HELPDESK_CHAT_AGENT;
+    peer->admin = PQgetlength(res, 0, 4) == 5
+                  && ngx_strncmp(PQgetvalue(res, 0, 4), "admin", 5) == 0;
 
     ngx_http_helpdesk_ws_accept(r, peer);
 }

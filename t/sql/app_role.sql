@@ -44,7 +44,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_file(bytea,uuid,uuid,uuid)',
                 'api.chat_file_store(bytea,uuid,bytea,uuid,text,text,bytea)',
                 'api.chat_files_claim(bytea,uuid,uuid,uuid,uuid,jsonb)',
-                'api.chat_kb(bytea,uuid,text)',
+                'api.chat_kb(bytea,uuid,text,jsonb)',
                 'api.chat_settings(bytea,uuid)',
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea)',
