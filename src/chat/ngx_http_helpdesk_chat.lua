@@ -325,12 +325,13 @@ if op == 'requeue' then
 end
 
 if op == 'transfer' then
-    -- p: t, c, agent, tgt (agent id or "g:<group>"), note (j or ''), j
+    -- p: t, c, agent, admin, tgt (agent id or "g:<group>"), note (j or ''), j
     local h, err = check(p.c, p.t)
     if not h then return {err} end
     if h.st ~= 'active' then return {'conflict'} end
-    if h.ag ~= p.agent then return {'forbidden'} end
-    if p.tgt == p.agent then return {'conflict'} end
+    if h.ag ~= p.agent and not p.admin then return {'forbidden'} end
+    local from = h.ag
+    if p.tgt == from then return {'conflict'} end
     local to
     if string.sub(p.tgt, 1, 2) == 'g:' then
         to = {group = string.sub(p.tgt, 3)}
@@ -341,9 +342,9 @@ if op == 'transfer' then
     end
     local nid = ''
     if p.note ~= '' then nid = append(p.t, p.c, p.note, 'a') end
-    load_down(p.t, p.agent, agents(p.t))
-    redis.call('SREM', chats_key(p.t, p.agent), p.c)
-    redis.call('SADD', ck(p.c) .. ':x', p.agent)
+    load_down(p.t, from, agents(p.t))
+    redis.call('SREM', chats_key(p.t, from), p.c)
+    redis.call('SADD', ck(p.c) .. ':x', from)
     redis.call('HSET', ck(p.c) .. ':h', 'st', 'queued', 'ag', '', 'an', '',
                'tgt', p.tgt)
     redis.call('ZADD', qk(p.t), now_ms(), p.c)
@@ -354,11 +355,13 @@ if op == 'transfer' then
 end
 
 if op == 'end' then
-    -- p: t, c, by, agent (when an agent ends it), j (the ended event)
+    -- p: t, c, by, agent (when an agent ends it), admin, j (the ended event)
     local h, err = check(p.c, p.t)
     if not h then return {err} end
     if closed(h) then return {'conflict'} end
-    if p.agent and p.agent ~= '' and h.ag ~= p.agent then return {'forbidden'} end
+    if p.agent and p.agent ~= '' and h.ag ~= p.agent and not p.admin then
+        return {'forbidden'}
+    end
     return {'ok', finish(p.t, p.c, h, 'ended', p.j)}
 end
 
@@ -436,12 +439,15 @@ if op == 'hello' then
     a.l = p.l
     if a.s == 'offline' then a.s = 'available' end
     put_agent(p.t, p.agent, a)
-    local chats = {}
+    local chats, owns = {}, {}
     for _, c in ipairs(redis.call('SMEMBERS', chats_key(p.t, p.agent))) do
         local h = hash(c)
         if h.st == 'active' and h.ag == p.agent then
             chats[#chats + 1] = cjson.encode({conversation = c,
                 visitor = {name = h.vn or ''}, status = h.st})
+            -- what is in its stream now happened while it was the agent's
+            local e = redis.call('XREVRANGE', ck(c) .. ':s', '+', '-', 'COUNT', 1)
+            if e[1] then owns[#owns + 1] = cjson.encode(c) .. ':' .. cjson.encode(e[1][1]) end
         else
             redis.call('SREM', chats_key(p.t, p.agent), c)
         end
@@ -460,13 +466,18 @@ if op == 'hello' then
     end
     return {'ok', cjson.encode(ag[p.agent] or a),
             '[' .. table.concat(chats, ',') .. ']', queue_list(p.t),
-            '[' .. table.concat(offers, ',') .. ']'}
+            '[' .. table.concat(offers, ',') .. ']',
+            '{' .. table.concat(owns, ',') .. '}'}
 end
 
 if op == 'dump' then
-    -- p: t, c: the conversation's state and every event, for a conversion
+    -- p: t, c, agent (an agent's conversion), admin: the conversation's
+    -- state and every event, for a conversion
     local h, err = check(p.c, p.t)
     if not h then return {err} end
+    if p.agent and p.agent ~= '' and h.ag ~= p.agent and not p.admin then
+        return {'forbidden'}
+    end
     local ev = redis.call('XRANGE', ck(p.c) .. ':s', '-', '+')
     local out = {}
     for _, e in ipairs(ev) do

@@ -6,7 +6,8 @@
  * The agent was authenticated by the transport (the console's session);
  * every conversation id an agent names is checked by the chat script
  * against the agent's tenant and, where it matters, against the agent
- * the conversation is assigned to.
+ * the conversation is assigned to (transfer, end and conversion: or an
+ * admin of the tenant).
  */
 
 
@@ -29,6 +30,8 @@ static void ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid, u_char *conv, ngx_uint_t note);
 static void ngx_http_helpdesk_chat_a_noop(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_a_uncount(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_a_conv(json_t *msg, u_char **conv);
 
 
@@ -42,9 +45,10 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
 {
     char                         *j;
     u_char                       *conv;
-    json_t                       *v, *ev, *to, *params;
-    const char                   *op_name;
-    ngx_http_helpdesk_chat_op_t  *op;
+    json_t                           *v, *ev, *to, *params;
+    const char                       *op_name;
+    ngx_http_helpdesk_chat_op_t      *op;
+    ngx_http_helpdesk_chat_member_t  *m;
 
     if (ngx_chat_type(type, "hello")) {
         ngx_http_helpdesk_chat_a_hello(s, msg, cid);
@@ -110,7 +114,9 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
         }
 
         /* only to a conversation the agent takes part in */
-        if (ngx_http_helpdesk_chat_member(s, conv) == NULL) {
+        m = ngx_http_helpdesk_chat_member(s, conv);
+
+        if (m == NULL || m->stale) {
             ngx_http_helpdesk_chat_error(s, cid, "not_found",
                                          "no such conversation");
             return;
@@ -261,6 +267,7 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
                                      NGX_HTTP_HELPDESK_CHAT_UUID_LEN));
     json_object_set_new(params, "agent",
                         json_stringn((char *) s->agent.data, s->agent.len));
+    json_object_set_new(params, "admin", json_boolean(s->peer->admin));
 
     ngx_http_helpdesk_chat_script(op, op_name, params);
 }
@@ -395,9 +402,10 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
 {
     size_t                             i;
     json_t                            *rec, *chats, *queue, *w, *list, *item;
-    json_t                            *last, *l, *offers;
-    ngx_str_t                          status, a, c, q, id, o;
+    json_t                            *last, *l, *offers, *owns;
+    ngx_str_t                          status, a, c, q, id, o, own;
     const char                        *conv;
+    ngx_http_helpdesk_chat_member_t   *m;
     ngx_http_helpdesk_chat_session_t  *s = op->s;
 
     s->busy = 0;
@@ -411,13 +419,26 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
         return;
     }
 
+    /* the script counted this connection: gone() counts it out */
+    s->counted = 1;
+
     if (ngx_http_helpdesk_chat_reply_str(reply, 4, &o) != NGX_OK) {
         ngx_str_set(&o, "[]");
+    }
+
+    /* each open chat's last stream id as the hello found it */
+    if (ngx_http_helpdesk_chat_reply_str(reply, 5, &own) != NGX_OK) {
+        ngx_str_set(&own, "{}");
     }
 
     rec = json_loadb((char *) a.data, a.len, 0, NULL);
     chats = json_loadb((char *) c.data, c.len, 0, NULL);
     queue = json_loadb((char *) q.data, q.len, 0, NULL);
+
+    if (!json_is_array(chats)) {
+        json_decref(chats);
+        chats = json_array();
+    }
 
     list = json_array();
 
@@ -444,7 +465,7 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
                   "status", json_object_get(rec, "s"),
                   "limit", json_object_get(rec, "l"),
                   "queue", list ? list : json_array(),
-                  "chats", json_is_array(chats) ? chats : json_array());
+                  "chats", chats);
 
     if (w) {
         s->greeted = 1;
@@ -463,6 +484,7 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
 
     /* the missed events of each open chat after its "last" id */
     last = json_object_get(s->hello, "last");
+    owns = json_loadb((char *) own.data, own.len, 0, NULL);
 
     for (i = 0; s->greeted && i < json_array_size(chats); i++) {
         conv = json_string_value(json_object_get(json_array_get(chats, i),
@@ -476,9 +498,19 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
         id.data = (u_char *) json_string_value(l);
         id.len = id.data ? json_string_length(l) : 0;
 
-        (void) ngx_http_helpdesk_chat_join(s, (u_char *) conv, &id);
+        m = ngx_http_helpdesk_chat_join(s, (u_char *) conv, &id);
+
+        /* what happened before the hello is not news to the agent */
+        l = json_object_get(owns, conv);
+
+        if (m && json_is_string(l)) {
+            own.data = (u_char *) json_string_value(l);
+            own.len = json_string_length(l);
+            ngx_http_helpdesk_chat_own(m, &own);
+        }
     }
 
+    json_decref(owns);
     json_decref(rec);
     json_decref(chats);
     json_decref(queue);
@@ -489,7 +521,8 @@ static void
 ngx_http_helpdesk_chat_a_accepted(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
-    ngx_str_t  status;
+    ngx_str_t                         status, id;
+    ngx_http_helpdesk_chat_member_t  *m;
 
     ngx_http_helpdesk_chat_acked(op, reply, res);
 
@@ -497,7 +530,12 @@ ngx_http_helpdesk_chat_a_accepted(ngx_http_helpdesk_chat_op_t *op,
         && status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
     {
         /* the whole conversation so far, then live */
-        (void) ngx_http_helpdesk_chat_join(op->s, op->conv, NULL);
+        m = ngx_http_helpdesk_chat_join(op->s, op->conv, NULL);
+
+        /* the agent's from its "joined" on: what came before is history */
+        if (m && ngx_http_helpdesk_chat_reply_str(reply, 1, &id) == NGX_OK) {
+            ngx_http_helpdesk_chat_own(m, &id);
+        }
     }
 }
 
@@ -571,12 +609,37 @@ ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
 }
 
 
-/* The agent's connection is gone: one connection fewer (offline at 0). */
+/*
+ * The agent's connection is gone: one connection fewer (offline at 0).
+ * A hello whose script is in flight may yet count the connection: its op
+ * is kept, without the session, to count it out when the reply comes.
+ */
 
 void
 ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s)
 {
+    ngx_queue_t                  *q;
     ngx_http_helpdesk_chat_op_t  *op;
+
+    if (!s->counted) {
+        for (q = ngx_queue_head(&s->ops);
+             q != ngx_queue_sentinel(&s->ops);
+             q = ngx_queue_next(q))
+        {
+            op = ngx_queue_data(q, ngx_http_helpdesk_chat_op_t, queue);
+
+            if (op->handler == ngx_http_helpdesk_chat_a_welcome) {
+                ngx_queue_remove(&op->queue);
+                op->s = NULL;
+                op->handler = ngx_http_helpdesk_chat_a_uncount;
+                op->cmd.log = ngx_cycle->log;
+                op->pq.log = ngx_cycle->log;
+                break;
+            }
+        }
+
+        return;
+    }
 
     op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_a_noop);
     if (op == NULL) {
@@ -597,4 +660,39 @@ static void
 ngx_http_helpdesk_chat_a_noop(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
+}
+
+
+/* A hello that counted a connection already gone: counted out. */
+
+static void
+ngx_http_helpdesk_chat_a_uncount(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    json_t                       *hello;
+    ngx_str_t                     status;
+    ngx_http_helpdesk_chat_op_t  *next;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK
+        || status.len != 2 || ngx_strncmp(status.data, "ok", 2) != 0
+        || op->params == NULL)
+    {
+        return;
+    }
+
+    /* the hello's own parameters: t, agent, name, l */
+    hello = json_loads(op->params, 0, NULL);
+
+    next = hello ? ngx_http_helpdesk_chat_op(NULL,
+                                             ngx_http_helpdesk_chat_a_noop)
+                 : NULL;
+    if (next == NULL) {
+        json_decref(hello);
+        return;
+    }
+
+    json_object_set_new(hello, "s", json_string(""));
+    json_object_set_new(hello, "k", json_integer(-1));
+
+    ngx_http_helpdesk_chat_script(next, "presence", hello);
 }

@@ -82,10 +82,15 @@ ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
         ngx_memcpy(op->cid, cid->data, cid->len);
     }
 
+    /* an agent converts only a chat of theirs, unless an admin */
     ngx_http_helpdesk_chat_script(op, "dump",
-        json_pack("{s:s%, s:s%}",
+        json_pack("{s:s%, s:s%, s:s%, s:b}",
                   "t", tenant->data, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN));
+                  "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                  "agent", cv->has_agent ? (char *) cv->agent : "",
+                  (size_t) (cv->has_agent ? NGX_HTTP_HELPDESK_CHAT_UUID_LEN
+                                          : 0),
+                  "admin", s && s->peer->admin));
 }
 
 

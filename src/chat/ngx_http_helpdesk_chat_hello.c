@@ -134,6 +134,7 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
         || PQntuples(res) != 1)
     {
+        s->retoken = 0;
         s->busy = 0;
         ngx_http_helpdesk_chat_error(s, &cid, "unavailable",
                                      "the record is unavailable, try again");
@@ -141,10 +142,14 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
     }
 
     if (PQgetisnull(res, 0, 0)) {
-        /* a token of another tenant's: this browser gets a new one here */
-        if (op->data == NULL
+        /*
+         * a token of another tenant's: this browser gets a new one here,
+         * once (a new token that finds no visitor either is a failure)
+         */
+        if (!s->retoken
             && ngx_http_helpdesk_chat_v_token(s, NULL) == NGX_OK)
         {
+            s->retoken = 1;
             s->peer->visitor.len = 0;
             s->busy = 0;
             json_object_del(s->hello, "visitor");
@@ -155,10 +160,13 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
             return;
         }
 
+        s->retoken = 0;
         s->busy = 0;
         ngx_http_helpdesk_chat_error(s, &cid, "unavailable", "no token");
         return;
     }
+
+    s->retoken = 0;
 
     ngx_memcpy(s->visitor, PQgetvalue(res, 0, 0),
                NGX_HTTP_HELPDESK_CHAT_UUID_LEN);

@@ -16,6 +16,13 @@
  * flight marks the member, which reads again from where the read ended.
  * So an event reaches a member by either path, never by both, and never
  * out of order.
+ *
+ * An agent listens to a conversation while it is the agent's: an event
+ * newer than the point from which it became the agent's ("own") that says
+ * it is no longer (transferred, left, ended, converted) is delivered, then
+ * marks the member, and a posted event of the session removes the marked
+ * members -- never from inside delivery, which runs in loops over the
+ * members.  The agent joining again clears the mark.
  */
 
 
@@ -41,6 +48,8 @@ static void ngx_http_helpdesk_chat_tenant_message(void *data, ngx_uint_t event,
     u_char *msg, size_t len);
 static void ngx_http_helpdesk_chat_published(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
+static ngx_int_t ngx_http_helpdesk_chat_lost(u_char *json, size_t len);
+static void ngx_http_helpdesk_chat_prune(ngx_event_t *ev);
 
 
 static ngx_rbtree_t       ngx_http_helpdesk_chat_convs;
@@ -211,6 +220,15 @@ ngx_http_helpdesk_chat_join(ngx_http_helpdesk_chat_session_t *s, u_char *conv,
 
     m = ngx_http_helpdesk_chat_member(s, conv);
     if (m) {
+        if (m->stale) {
+            /* the agent's again: what was held back meanwhile, then live */
+            m->stale = 0;
+
+            if (m->conv->ready) {
+                ngx_http_helpdesk_chat_catch_up(m);
+            }
+        }
+
         return m;
     }
 
@@ -266,6 +284,23 @@ ngx_http_helpdesk_chat_leave(ngx_http_helpdesk_chat_member_t *m)
 }
 
 
+/* An agent's conversation is the agent's from stream id "id" on. */
+
+void
+ngx_http_helpdesk_chat_own(ngx_http_helpdesk_chat_member_t *m, ngx_str_t *id)
+{
+    if (id->len == 0 || id->len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
+        || ngx_http_helpdesk_chat_id_cmp(id->data, id->len, m->own,
+                                         m->own_len) <= 0)
+    {
+        return;
+    }
+
+    ngx_memcpy(m->own, id->data, id->len);
+    m->own_len = id->len;
+}
+
+
 /*
  * A message on a conversation's channel: "<id> <audience>\n<json>";
  * the id is "~" for what is not stored (typing, read pointers).
@@ -311,6 +346,10 @@ ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
         next = ngx_queue_next(q);
         m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_conv);
 
+        if (m->stale) {
+            continue;       /* no longer the agent's: leaving */
+        }
+
         if (*msg == '~') {
             ngx_http_helpdesk_chat_deliver(m, NULL, 0, sp + 1, nl - sp - 1,
                                            nl + 1, last - nl - 1);
@@ -340,6 +379,10 @@ ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m)
     u_char                       *p, *from;
     size_t                        from_len;
     ngx_http_helpdesk_chat_op_t  *op;
+
+    if (m->stale) {
+        return;
+    }
 
     if (m->range) {
         m->missed = 1;
@@ -430,7 +473,7 @@ ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
             }
         }
 
-        if (json.len == 0
+        if (json.len == 0 || id.len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
             || ngx_http_helpdesk_chat_id_cmp(id.data, id.len, m->last,
                                              m->last_len) <= 0)
         {
@@ -440,7 +483,8 @@ ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
         ngx_http_helpdesk_chat_deliver(m, id.data, id.len, aud.data, aud.len,
                                        json.data, json.len);
 
-        if (m->s->gone) {
+        if (m->s->gone || m->stale) {
+            /* gone, or no longer the agent's: nothing after that */
             return;
         }
     }
@@ -457,9 +501,15 @@ ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
     u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
     size_t len)
 {
-    ngx_uint_t  role;
+    ngx_uint_t                         role;
+    ngx_http_helpdesk_chat_session_t  *s;
 
-    role = m->s->peer->role;
+    s = m->s;
+    role = s->peer->role;
+
+    if (id_len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN || m->stale) {
+        return;
+    }
 
     if (aud_len == 1
         && ((aud[0] == 'a' && role != NGX_HTTP_HELPDESK_CHAT_AGENT)
@@ -478,8 +528,92 @@ ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
         ngx_memcpy(m->last, id, id_len);
     }
 
-    ngx_http_helpdesk_chat_send_event(m->s, m->conv->id, id, id_len, json,
-                                      len);
+    ngx_http_helpdesk_chat_send_event(s, m->conv->id, id, id_len, json, len);
+
+    if (id && role == NGX_HTTP_HELPDESK_CHAT_AGENT && !m->stale
+        && ngx_http_helpdesk_chat_id_cmp(id, id_len, m->own, m->own_len) > 0
+        && ngx_http_helpdesk_chat_lost(json, len))
+    {
+        /* no longer the agent's: left after this loop, not inside it */
+        m->stale = 1;
+
+        if (!s->prune.posted && !s->gone) {
+            s->prune.handler = ngx_http_helpdesk_chat_prune;
+            s->prune.data = s;
+            s->prune.log = s->peer->log;
+            ngx_post_event(&s->prune, &ngx_posted_events);
+        }
+    }
+}
+
+
+/* Whether a stored event takes a conversation from its agent. */
+
+static ngx_int_t
+ngx_http_helpdesk_chat_lost(u_char *json, size_t len)
+{
+    json_t      *ev;
+    ngx_int_t    lost;
+    const char  *type;
+
+    static const char  *types[] = {
+        "\"type\":\"transferred\"", "\"type\":\"left\"",
+        "\"type\":\"ended\"", "\"type\":\"converted\"", NULL
+    };
+
+    for (lost = 0; types[lost]; lost++) {
+        if (ngx_strlcasestrn(json, json + len, (u_char *) types[lost],
+                             ngx_strlen(types[lost]) - 1)
+            != NULL)
+        {
+            break;
+        }
+    }
+
+    if (types[lost] == NULL) {
+        return 0;
+    }
+
+    ev = json_loadb((char *) json, len, 0, NULL);
+    type = json_string_value(json_object_get(ev, "type"));
+
+    lost = type != NULL
+           && (ngx_strcmp(type, "transferred") == 0
+               || ngx_strcmp(type, "left") == 0
+               || ngx_strcmp(type, "ended") == 0
+               || ngx_strcmp(type, "converted") == 0);
+
+    json_decref(ev);
+
+    return lost;
+}
+
+
+/* Posted: the agent's session leaves the conversations no longer its. */
+
+static void
+ngx_http_helpdesk_chat_prune(ngx_event_t *ev)
+{
+    ngx_http_helpdesk_chat_session_t  *s = ev->data;
+
+    ngx_queue_t                      *q, *next;
+    ngx_http_helpdesk_chat_member_t  *m;
+
+    if (s->gone) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&s->members);
+         q != ngx_queue_sentinel(&s->members);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        m = ngx_queue_data(q, ngx_http_helpdesk_chat_member_t, in_session);
+
+        if (m->stale) {
+            ngx_http_helpdesk_chat_leave(m);
+        }
+    }
 }
 
 

@@ -63,7 +63,11 @@ struct ngx_http_helpdesk_chat_member_s {
     ngx_http_helpdesk_chat_op_t      *range;     /* a catch-up in flight */
     u_char                            last[NGX_HTTP_HELPDESK_CHAT_ID_LEN];
     size_t                            last_len;
+    /* an agent's: the id from which the conversation is the agent's */
+    u_char                            own[NGX_HTTP_HELPDESK_CHAT_ID_LEN];
+    size_t                            own_len;
     unsigned                          missed:1;  /* published meanwhile */
+    unsigned                          stale:1;   /* no longer the agent's */
 };
 
 
@@ -105,6 +109,7 @@ struct ngx_http_helpdesk_chat_session_s {
     json_t                           *pending;   /* a oneshot's message */
     ngx_event_t                       sse;       /* a stream's own hello */
     ngx_http_helpdesk_chat_member_t  *member;    /* its conversation */
+    ngx_event_t                       prune;     /* posted: stale members */
 
     /* an agent */
     ngx_str_t                         agent;     /* user id */
@@ -116,6 +121,8 @@ struct ngx_http_helpdesk_chat_session_s {
     unsigned                          gone:1;
     unsigned                          answered:1; /* a oneshot's answer */
     unsigned                          no_agent:1; /* none available */
+    unsigned                          counted:1; /* an agent's connection */
+    unsigned                          retoken:1; /* a new token was tried */
 };
 
 
@@ -169,6 +176,8 @@ ngx_str_t *ngx_http_helpdesk_chat_proof(void);
 ngx_http_helpdesk_chat_member_t *ngx_http_helpdesk_chat_join(
     ngx_http_helpdesk_chat_session_t *s, u_char *conv, ngx_str_t *last);
 void ngx_http_helpdesk_chat_leave(ngx_http_helpdesk_chat_member_t *m);
+void ngx_http_helpdesk_chat_own(ngx_http_helpdesk_chat_member_t *m,
+    ngx_str_t *id);
 ngx_http_helpdesk_chat_member_t *ngx_http_helpdesk_chat_member(
     ngx_http_helpdesk_chat_session_t *s, u_char *conv);
 ngx_int_t ngx_http_helpdesk_chat_tenant_join(

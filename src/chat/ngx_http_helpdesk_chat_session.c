@@ -171,6 +171,10 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
         ngx_delete_posted_event(&s->sse);
     }
 
+    if (s->prune.posted) {
+        ngx_delete_posted_event(&s->prune);
+    }
+
     /* the members first: each cancels its own catch-up */
     while (!ngx_queue_empty(&s->members)) {
         q = ngx_queue_head(&s->members);
@@ -178,12 +182,15 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
         ngx_http_helpdesk_chat_leave(m);
     }
 
-    ngx_http_helpdesk_chat_ops_cancel(s);
-
-    if (peer->role == NGX_HTTP_HELPDESK_CHAT_AGENT && s->greeted) {
-        /* the agent's connection count, on its own (no session) */
+    if (peer->role == NGX_HTTP_HELPDESK_CHAT_AGENT) {
+        /*
+         * the agent's connection count, on its own (no session): before
+         * the ops are cancelled, so that a hello in flight is undone
+         */
         ngx_http_helpdesk_chat_agent_gone(s);
     }
+
+    ngx_http_helpdesk_chat_ops_cancel(s);
 
     ngx_http_helpdesk_chat_tenant_leave(s);
 
