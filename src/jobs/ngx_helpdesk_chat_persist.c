@@ -14,6 +14,15 @@
  *    the statement's time while both are up;
  *  - a batch that fails stays pending with its consumer, which reads its
  *    own pending entries again first on the next tick;
+ *  - a batch that PostgreSQL refuses for what it holds (a data error, not
+ *    an outage) is written again entry by entry, so that one bad entry
+ *    holds back no other; an entry refused alone is tried again each
+ *    second while new entries go on, and after its fifth delivery
+ *    (XPENDING's count) it moves to the dead-letter stream
+ *    "hd:chat:persist:dead" with its error, logged once;
+ *  - a batch is at most 500 entries and about 1 MiB (an entry carries the
+ *    conversation's state, the visitor's page among it): past that it is
+ *    cut, the rest read again at once, and the next reads ask for fewer;
  *  - entries of a consumer that died (a worker killed, a node gone) are
  *    taken over by the others after 30 s (XAUTOCLAIM);
  *  - a batch written twice (taken over while it was being written)
@@ -36,7 +45,11 @@
 #define NGX_HELPDESK_CHAT_PERSIST_STREAM    "hd:chat:persist"
 #define NGX_HELPDESK_CHAT_PERSIST_GROUP     "persist"
 #define NGX_HELPDESK_CHAT_PERSIST_INTERVAL  200
-#define NGX_HELPDESK_CHAT_PERSIST_BATCH     "500"
+#define NGX_HELPDESK_CHAT_PERSIST_BATCH     500
+#define NGX_HELPDESK_CHAT_PERSIST_BYTES     (1024 * 1024)
+#define NGX_HELPDESK_CHAT_PERSIST_DEAD      "hd:chat:persist:dead"
+#define NGX_HELPDESK_CHAT_PERSIST_TRIES     "5"      /* deliveries, then dead */
+#define NGX_HELPDESK_CHAT_PERSIST_RETRY     1000
 #define NGX_HELPDESK_CHAT_PERSIST_IDLE      "30000"     /* a dead consumer */
 #define NGX_HELPDESK_CHAT_PERSIST_CLAIM     5000        /* how often */
 
@@ -46,7 +59,8 @@ typedef enum {
     NGX_HELPDESK_CHAT_PERSIST_GROUP_STATE,
     NGX_HELPDESK_CHAT_PERSIST_READ,
     NGX_HELPDESK_CHAT_PERSIST_WRITE,
-    NGX_HELPDESK_CHAT_PERSIST_ACK
+    NGX_HELPDESK_CHAT_PERSIST_ACK,
+    NGX_HELPDESK_CHAT_PERSIST_DEAD_STATE
 } ngx_helpdesk_chat_persist_state_e;
 
 
@@ -60,13 +74,28 @@ typedef struct {
     char                               *ids;       /* JSON list to ack */
     ngx_helpdesk_chat_persist_state_e   state;
     ngx_msec_t                          claimed;
+    ngx_msec_t                          failed_at;
     ngx_uint_t                          count;
+    ngx_uint_t                          limit;      /* entries per read */
+    u_char                              limit_str[NGX_INT_T_LEN];
+    size_t                              limit_len;
     u_char                              consumer[NGX_MAXHOSTNAMELEN + 32];
     size_t                              consumer_len;
+    /* writing one by one: the entry, and the last one done */
+    u_char                              entry[48];
+    size_t                              entry_len;
+    u_char                              cursor[48];
+    size_t                              cursor_len;
+    u_char                              what[80];   /* tenant/conversation */
+    size_t                              what_len;
+    ngx_str_t                           error;      /* in pool */
     unsigned                            group:1;
     unsigned                            pending:1;  /* read own first */
     unsigned                            claiming:1;
     unsigned                            ready:1;
+    unsigned                            isolate:1;  /* one entry at a time */
+    unsigned                            failed:1;   /* one left pending */
+    unsigned                            cut:1;      /* the batch was cut */
 } ngx_helpdesk_chat_persist_t;
 
 
@@ -80,6 +109,9 @@ static void ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
 static void ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_chat_persist_acked(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply);
+static void ngx_helpdesk_chat_persist_refused(PGresult *res);
+static void ngx_helpdesk_chat_persist_buried(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 static void ngx_helpdesk_chat_persist_reset(void);
 
@@ -98,6 +130,23 @@ static const char  ngx_helpdesk_chat_persist_ack_lua[] =
     "return #ids";
 
 
+/*
+ * An entry refused alone: to the dead-letter stream with its error once
+ * delivered often enough (its fields, "o" its id, "e" the error), else
+ * left pending.  Answers its delivery count when it moved, else 0.
+ */
+static const char  ngx_helpdesk_chat_persist_dead_lua[] =
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[2], ARGV[1], ARGV[1], 1) "
+    "if not p[1] or tonumber(p[1][4]) < tonumber(ARGV[3]) then return 0 end "
+    "local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) "
+    "local f = e[1] and e[1][2] or {} "
+    "f[#f + 1] = 'o' f[#f + 1] = ARGV[1] f[#f + 1] = 'e' f[#f + 1] = ARGV[4] "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '10000', '*', unpack(f)) "
+    "redis.call('XACK', KEYS[1], ARGV[2], ARGV[1]) "
+    "redis.call('XDEL', KEYS[1], ARGV[1]) "
+    "return tonumber(p[1][4])";
+
+
 ngx_int_t
 ngx_helpdesk_chat_persist_init_worker(ngx_cycle_t *cycle, u_char *proof)
 {
@@ -113,6 +162,7 @@ ngx_helpdesk_chat_persist_init_worker(ngx_cycle_t *cycle, u_char *proof)
     cp->tick.cancelable = 1;
     cp->pending = 1;
     cp->ready = 1;
+    cp->limit = NGX_HELPDESK_CHAT_PERSIST_BATCH;
 
     p = ngx_snprintf(cp->consumer, sizeof(cp->consumer), "%V:%P",
                      &cycle->hostname, ngx_pid);
@@ -167,6 +217,7 @@ ngx_helpdesk_chat_persist_reset(void)
         cp->ids = NULL;
     }
 
+    ngx_str_null(&cp->error);
     cp->state = NGX_HELPDESK_CHAT_PERSIST_IDLE_STATE;
 }
 
@@ -268,18 +319,33 @@ ngx_helpdesk_chat_persist_grouped(ngx_helpdesk_redis_cmd_t *cmd,
 
 
 /*
- * Own pending entries first (a batch that failed), then entries of dead
- * consumers now and then, then new ones.
+ * Own pending entries first (a batch that failed, the rest of one cut),
+ * one at a time after the cursor while isolating a refused batch; then
+ * entries of dead consumers now and then, then new ones.
  */
 
 static void
 ngx_helpdesk_chat_persist_read(void)
 {
+    u_char                       *p;
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
 
     cp->state = NGX_HELPDESK_CHAT_PERSIST_READ;
     ngx_helpdesk_chat_persist_cmd(ngx_helpdesk_chat_persist_got);
     cp->claiming = 0;
+
+    if (!cp->pending && cp->failed
+        && ngx_current_msec - cp->failed_at >= NGX_HELPDESK_CHAT_PERSIST_RETRY)
+    {
+        /* the entries refused alone: each tried alone again */
+        cp->failed = 0;
+        cp->pending = 1;
+        cp->isolate = 1;
+        cp->cursor_len = 0;
+    }
+
+    p = ngx_sprintf(cp->limit_str, "%ui", cp->isolate ? 1 : cp->limit);
+    cp->limit_len = p - cp->limit_str;
 
     if (!cp->pending
         && ngx_current_msec - cp->claimed >= NGX_HELPDESK_CHAT_PERSIST_CLAIM)
@@ -300,9 +366,7 @@ ngx_helpdesk_chat_persist_read(void)
                                sizeof(NGX_HELPDESK_CHAT_PERSIST_IDLE) - 1);
         ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "0-0", 3);
         ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "COUNT", 5);
-        ngx_helpdesk_redis_arg(&cp->cmd,
-                               (u_char *) NGX_HELPDESK_CHAT_PERSIST_BATCH,
-                               sizeof(NGX_HELPDESK_CHAT_PERSIST_BATCH) - 1);
+        ngx_helpdesk_redis_arg(&cp->cmd, cp->limit_str, cp->limit_len);
 
         ngx_helpdesk_redis_run(&cp->cmd);
         return;
@@ -315,14 +379,22 @@ ngx_helpdesk_chat_persist_read(void)
                            sizeof(NGX_HELPDESK_CHAT_PERSIST_GROUP) - 1);
     ngx_helpdesk_redis_arg(&cp->cmd, cp->consumer, cp->consumer_len);
     ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "COUNT", 5);
-    ngx_helpdesk_redis_arg(&cp->cmd,
-                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_BATCH,
-                           sizeof(NGX_HELPDESK_CHAT_PERSIST_BATCH) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd, cp->limit_str, cp->limit_len);
     ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "STREAMS", 7);
     ngx_helpdesk_redis_arg(&cp->cmd,
                            (u_char *) NGX_HELPDESK_CHAT_PERSIST_STREAM,
                            sizeof(NGX_HELPDESK_CHAT_PERSIST_STREAM) - 1);
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) (cp->pending ? "0" : ">"), 1);
+
+    if (!cp->pending) {
+        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) ">", 1);
+
+    } else if (cp->isolate && cp->cursor_len) {
+        /* own pending entries after the last one written alone */
+        ngx_helpdesk_redis_arg(&cp->cmd, cp->cursor, cp->cursor_len);
+
+    } else {
+        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "0", 1);
+    }
 
     ngx_helpdesk_redis_run(&cp->cmd);
 }
@@ -333,7 +405,7 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply)
 {
     char                         *text, key[2];
-    size_t                        i, k;
+    size_t                        i, k, size, bytes;
     json_t                       *batch, *ids, *row;
     ngx_str_t                     v;
     redisReply                   *entries, *e, *f;
@@ -378,6 +450,12 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
         || entries->elements == 0)
     {
         if (cp->pending && !cp->claiming) {
+            if (cp->isolate) {
+                /* each written alone: those refused are tried again */
+                cp->isolate = 0;
+                cp->failed_at = ngx_current_msec;
+            }
+
             cp->pending = 0;
             ngx_helpdesk_chat_persist_next(0);
             return;
@@ -390,20 +468,47 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
 
     batch = json_array();
     ids = json_array();
+    bytes = 0;
+    cp->cut = 0;
+    cp->count = 0;
+    cp->entry_len = 0;
+    cp->what_len = 0;
 
     for (i = 0; batch && ids && i < entries->elements; i++) {
         e = entries->element[i];
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING)
+            || e->element[0]->type != REDIS_REPLY_STRING
+            || e->element[0]->len >= sizeof(cp->entry))
         {
             continue;
         }
 
+        f = e->element[1];
+
+        /* at most about a megabyte: the rest is read again at once */
+        size = 0;
+
+        for (k = 0; f->type == REDIS_REPLY_ARRAY && k < f->elements; k++) {
+            if (f->element[k]->type == REDIS_REPLY_STRING) {
+                size += f->element[k]->len;
+            }
+        }
+
+        if (cp->count && bytes + size > NGX_HELPDESK_CHAT_PERSIST_BYTES) {
+            cp->cut = 1;
+            break;
+        }
+
+        bytes += size;
+        cp->count++;
+
+        ngx_memcpy(cp->entry, e->element[0]->str, e->element[0]->len);
+        cp->entry_len = e->element[0]->len;
+
         json_array_append_new(ids, json_stringn(e->element[0]->str,
                                                 e->element[0]->len));
 
-        f = e->element[1];
         if (f->type != REDIS_REPLY_ARRAY) {
             continue;       /* deleted meanwhile: acknowledged only */
         }
@@ -427,11 +532,28 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
         }
 
         if (row) {
+            cp->what_len = ngx_snprintf(cp->what, sizeof(cp->what),
+                              "%s/%s",
+                              json_string_value(json_object_get(row, "t"))
+                              ? json_string_value(json_object_get(row, "t"))
+                              : "-",
+                              json_string_value(json_object_get(row, "c"))
+                              ? json_string_value(json_object_get(row, "c"))
+                              : "-")
+                           - cp->what;
             json_array_append_new(batch, row);
         }
     }
 
-    cp->count = entries->elements;
+    /* fewer per read while entries are large, more again when not */
+    if (cp->cut) {
+        cp->limit = ngx_max(cp->count, 1);
+
+    } else if (!cp->isolate && cp->count == entries->elements
+               && cp->limit < NGX_HELPDESK_CHAT_PERSIST_BATCH)
+    {
+        cp->limit = ngx_min(cp->limit * 2, NGX_HELPDESK_CHAT_PERSIST_BATCH);
+    }
 
     text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
     cp->ids = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
@@ -472,14 +594,7 @@ ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_log_error(NGX_LOG_ERR, cp->log, 0,
-                      "helpdesk chat persist: a batch of %ui was not "
-                      "written: %s", cp->count,
-                      res ? PQresultErrorMessage(res) : "no connection");
-
-        /* the batch stays pending: read again, from our own entries */
-        cp->pending = 1;
-        ngx_helpdesk_chat_persist_next(1000);
+        ngx_helpdesk_chat_persist_refused(res);
         return;
     }
 
@@ -503,6 +618,123 @@ ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q, PGresult *res)
 }
 
 
+/*
+ * PostgreSQL did not take a batch.  An outage (no connection, a class of
+ * SQLSTATE that says the server, not the data) leaves it pending, read
+ * again in a second.  What the data is refused for (22 a data exception,
+ * 23 a constraint, 54 a limit) is the batch's: its entries are written
+ * one by one, and an entry refused alone goes to the dead-letter stream
+ * once it was delivered often enough.
+ */
+
+static void
+ngx_helpdesk_chat_persist_refused(PGresult *res)
+{
+    char                         *state, *msg;
+    u_char                       *p;
+    size_t                        len;
+    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (state == NULL || ngx_strlen(state) != 5
+        || !((state[0] == '2' && (state[1] == '2' || state[1] == '3'))
+             || (state[0] == '5' && state[1] == '4')))
+    {
+        ngx_log_error(NGX_LOG_ERR, cp->log, 0,
+                      "helpdesk chat persist: a batch of %ui was not "
+                      "written: %s", cp->count,
+                      res ? PQresultErrorMessage(res) : "no connection");
+
+        /* the batch stays pending: read again, from our own entries */
+        cp->isolate = 0;
+        cp->pending = 1;
+        ngx_helpdesk_chat_persist_next(1000);
+        return;
+    }
+
+    if (!cp->isolate) {
+        ngx_log_error(NGX_LOG_WARN, cp->log, 0,
+                      "helpdesk chat persist: a batch of %ui was refused "
+                      "(%s: %s), its entries are written one by one",
+                      cp->count, state, msg ? msg : "");
+
+        cp->isolate = 1;
+        cp->pending = 1;
+        cp->cursor_len = 0;
+        ngx_helpdesk_chat_persist_next(0);
+        return;
+    }
+
+    /* one entry refused: the next one goes on meanwhile */
+    ngx_memcpy(cp->cursor, cp->entry, cp->entry_len);
+    cp->cursor_len = cp->entry_len;
+
+    len = sizeof("SQLSTATE 00000: ") - 1 + (msg ? ngx_strlen(msg) : 0);
+    p = ngx_pnalloc(cp->pool, len);
+    if (p == NULL) {
+        cp->failed = 1;
+        ngx_helpdesk_chat_persist_next(0);
+        return;
+    }
+
+    cp->error.data = p;
+    cp->error.len = ngx_snprintf(p, len, "SQLSTATE %s: %s", state,
+                                 msg ? msg : "")
+                    - p;
+
+    cp->state = NGX_HELPDESK_CHAT_PERSIST_DEAD_STATE;
+    ngx_helpdesk_chat_persist_cmd(ngx_helpdesk_chat_persist_buried);
+
+    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "EVAL", 4);
+    ngx_helpdesk_redis_arg(&cp->cmd,
+                           (u_char *) ngx_helpdesk_chat_persist_dead_lua,
+                           sizeof(ngx_helpdesk_chat_persist_dead_lua) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "2", 1);
+    ngx_helpdesk_redis_arg(&cp->cmd,
+                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_STREAM,
+                           sizeof(NGX_HELPDESK_CHAT_PERSIST_STREAM) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd,
+                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_DEAD,
+                           sizeof(NGX_HELPDESK_CHAT_PERSIST_DEAD) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd, cp->entry, cp->entry_len);
+    ngx_helpdesk_redis_arg(&cp->cmd,
+                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_GROUP,
+                           sizeof(NGX_HELPDESK_CHAT_PERSIST_GROUP) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd,
+                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_TRIES,
+                           sizeof(NGX_HELPDESK_CHAT_PERSIST_TRIES) - 1);
+    ngx_helpdesk_redis_arg(&cp->cmd, cp->error.data, cp->error.len);
+
+    ngx_helpdesk_redis_run(&cp->cmd);
+}
+
+
+static void
+ngx_helpdesk_chat_persist_buried(ngx_helpdesk_redis_cmd_t *cmd,
+    redisReply *reply)
+{
+    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
+
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+        /* logged once, when it leaves the stream */
+        ngx_log_error(NGX_LOG_ERR, cp->log, 0,
+                      "helpdesk chat persist: entry %*s (%*s) was refused "
+                      "%i times (%V) and moved to "
+                      NGX_HELPDESK_CHAT_PERSIST_DEAD,
+                      cp->entry_len, cp->entry, cp->what_len, cp->what,
+                      (ngx_int_t) reply->integer, &cp->error);
+
+    } else {
+        /* tried again in a second, after the entries after it */
+        cp->failed = 1;
+    }
+
+    ngx_helpdesk_chat_persist_next(0);
+}
+
+
 static void
 ngx_helpdesk_chat_persist_acked(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply)
@@ -511,12 +743,36 @@ ngx_helpdesk_chat_persist_acked(ngx_helpdesk_redis_cmd_t *cmd,
 
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
         /* written but not acknowledged: written again, harmlessly */
+        cp->isolate = 0;
         cp->pending = 1;
         ngx_helpdesk_chat_persist_next(1000);
         return;
     }
 
+    if (cp->isolate && cp->entry_len == 0) {
+        /* nothing read that could be written alone: the next tick */
+        cp->isolate = 0;
+        cp->pending = 0;
+        ngx_helpdesk_chat_persist_next(NGX_HELPDESK_CHAT_PERSIST_INTERVAL);
+        return;
+    }
+
+    if (cp->isolate) {
+        /* one by one: the next of our own pending entries */
+        ngx_memcpy(cp->cursor, cp->entry, cp->entry_len);
+        cp->cursor_len = cp->entry_len;
+        ngx_helpdesk_chat_persist_next(0);
+        return;
+    }
+
+    if (cp->cut) {
+        /* the rest of what was read is ours, pending: at once */
+        cp->pending = 1;
+        ngx_helpdesk_chat_persist_next(0);
+        return;
+    }
+
     /* a full batch: there is likely more */
-    ngx_helpdesk_chat_persist_next(cp->count >= 500
+    ngx_helpdesk_chat_persist_next(cp->count >= cp->limit
                                    ? 0 : NGX_HELPDESK_CHAT_PERSIST_INTERVAL);
 }
