@@ -399,9 +399,26 @@
     (d.body || d.documentElement).appendChild(host);
     var root = host.attachShadow({ mode: 'closed' });
     var wrap = h('div.w');
-    var style = d.createElement('style');
-    style.textContent = CSS;
-    root.appendChild(style);
+    /*
+     * A constructed stylesheet: a page whose CSP style-src lacks
+     * 'unsafe-inline' blocks a <style> element, not this; older browsers
+     * get the element.
+     */
+    var sheet = null;
+    try {
+        if ('adoptedStyleSheets' in root && typeof CSSStyleSheet === 'function') {
+            sheet = new CSSStyleSheet();
+            sheet.replaceSync(CSS);
+            root.adoptedStyleSheets = [sheet];
+        }
+    } catch (e) {
+        sheet = null;
+    }
+    if (!sheet) {
+        var style = d.createElement('style');
+        style.textContent = CSS;
+        root.appendChild(style);
+    }
     root.appendChild(wrap);
 
     var ui = {};

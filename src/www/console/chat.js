@@ -600,7 +600,8 @@
       if (typeof a === 'string') return h('li', t('ch.attachment'));
       if (!a || typeof a !== 'object') return null;
       var name = a.filename || a.name || '…';
-      var link = safeUrl(a.url) || (typeof a.url === 'string' && /^\/[^/\\]/.test(a.url) ? a.url : null);
+      /* a path of this origin, never "//host" nor "/\host" (browsers drop a tab or newline) */
+      var link = safeUrl(a.url) || (typeof a.url === 'string' && /^\/[^/\\]/.test(a.url) && !/[\t\n\r]/.test(a.url) ? a.url : null);
       var thumb = link && /^image\/(png|jpeg|gif|webp)$/.test(a.content_type || '')
         ? h('img.chat-thumb', { src: link, alt: name, loading: 'lazy' }) : null;
       return h('li', link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer' }, thumb, name) : name,
