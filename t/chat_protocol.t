@@ -374,6 +374,21 @@ is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1
     is $n, 1, '... once';
     like $buf, qr/\nid: \Q$p5->{ref}\E\n/, '... with its id as the event id' if $buf =~ /\nid: /;
     close $s;
+
+    # a stream open before the POST that starts the conversation (as the
+    # widget does: its hello, its stream, then the pre-chat form)
+    my $w2 = $post->(undef, { type => 'hello', cid => 'q1' });
+    $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die $!;
+    print $s "GET /chat/v1/sse?tenant=acme&stream=$w2->{stream} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+           . "Origin: https://www.acme.example\r\nAccept: text/event-stream\r\n\r\n";
+    $buf = '';
+    ok $read->(qr/"type":"welcome"/), 'a new visitor\'s stream, before any conversation';
+    is $post->($w2->{stream}, { type => 'start', cid => 'q2', prechat => { name => 'Ivo' },
+                                text => 'streamed from the start' })->{type}, 'ack', 'a POST starts one';
+    ok $read->(qr/streamed from the start/), '... and the stream follows it';
+    $a = $post->($w2->{stream}, { type => 'message', cid => 'q3', text => 'and goes on' });
+    ok $read->(qr/and goes on/), '... live';
+    close $s;
 }
 
 # --- 100 visitors at once ----------------------------------------------------------------------

@@ -217,6 +217,10 @@ if op == 'start' then
     if p.auto and p.auto > 0 then
         redis.call('ZADD', TIMERS, now + p.auto * 1000, 'auto|' .. p.t .. '|' .. p.c)
     end
+    -- the visitor's other connections (an event stream beside the POST
+    -- that started it, another tab) follow the new conversation
+    redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'started', v = p.v,
+               c = p.c, q = p.queue and true or false}))
     if p.queue then
         redis.call('ZADD', qk(p.t), now, p.c)
         assign(p.t)

@@ -294,6 +294,48 @@ ngx_http_helpdesk_chat_v_pending(ngx_http_helpdesk_chat_session_t *s)
 }
 
 
+/*
+ * A conversation of this visitor's was started on another connection (a
+ * POST beside this event stream, another tab): this one follows it from
+ * its start, as the connection that started it does.
+ */
+
+void
+ngx_http_helpdesk_chat_v_follow(ngx_http_helpdesk_chat_session_t *s,
+    json_t *ev)
+{
+    json_t  *c, *v;
+
+    c = json_object_get(ev, "c");
+    v = json_object_get(ev, "v");
+
+    if (!s->greeted || s->peer->oneshot
+        || json_string_length(c) != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
+        || json_string_length(v) != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
+        || ngx_strncmp(json_string_value(v), s->visitor,
+                       NGX_HTTP_HELPDESK_CHAT_UUID_LEN) != 0)
+    {
+        return;
+    }
+
+    if (s->member) {
+        if (ngx_strncmp(s->member->conv->id, json_string_value(c),
+                        NGX_HTTP_HELPDESK_CHAT_UUID_LEN) == 0)
+        {
+            return;     /* this connection started it */
+        }
+
+        ngx_http_helpdesk_chat_leave(s->member);
+    }
+
+    ngx_memcpy(s->conv, json_string_value(c), NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    s->has_conv = 1;
+    s->waiting = json_is_true(json_object_get(ev, "q"));
+
+    s->member = ngx_http_helpdesk_chat_join(s, s->conv, NULL);
+}
+
+
 void
 ngx_http_helpdesk_chat_visitor_stream(ngx_event_t *ev)
 {

@@ -211,6 +211,8 @@ json_t *ngx_http_helpdesk_chat_limits(ngx_http_helpdesk_chat_session_t *s,
 
 /* ngx_http_helpdesk_chat_hello.c */
 void ngx_http_helpdesk_chat_visitor_stream(ngx_event_t *ev);
+void ngx_http_helpdesk_chat_v_follow(ngx_http_helpdesk_chat_session_t *s,
+    json_t *ev);
 void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid);
 

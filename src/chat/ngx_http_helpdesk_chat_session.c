@@ -566,6 +566,11 @@ ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
 
     if (s->peer->role == NGX_HTTP_HELPDESK_CHAT_VISITOR) {
 
+        if (ngx_strcmp(type, "started") == 0) {
+            ngx_http_helpdesk_chat_v_follow(s, ev);
+            return;
+        }
+
         if (ngx_strcmp(type, "queue") != 0 || !s->waiting || !s->has_conv) {
             return;
         }
