@@ -81,6 +81,9 @@ my $w = $ana->hello;
 is $w->{type}, 'welcome', 'the agent is welcomed';
 is $w->{agent}{name}, 'Ana', '... by name';
 is $w->{agent}{status}, 'available', '... available';
+ok $w->{settings}{transfer_allowed}, "... told the tenant allows transfers";
+is $w->{settings}{max_chats_per_agent}, 1, "... and the tenant's limit of chats";
+is $w->{settings}{accept_timeout_seconds}, 10, '... and the time to accept an offer';
 is_deeply $w->{queue}, [], '... with an empty queue';
 
 my $v1 = visitor();

@@ -458,14 +458,24 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
                                   : ngx_time()))));
     }
 
-    w = json_pack("{s:s, s:{s:s%, s:s%, s:O, s:O}, s:o, s:O}",
+    /* what the console shows and offers depends on the tenant's settings */
+    w = json_pack("{s:s, s:{s:s%, s:s%, s:O, s:O}, s:o, s:O,"
+                  " s:{s:b, s:I, s:I, s:I, s:s}}",
                   "type", "welcome",
                   "agent", "id", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
                   "status", json_object_get(rec, "s"),
                   "limit", json_object_get(rec, "l"),
                   "queue", list ? list : json_array(),
-                  "chats", chats);
+                  "chats", chats,
+                  "settings",
+                  "transfer_allowed", (int) s->conf.transfer,
+                  "max_chats_per_agent", (json_int_t) s->conf.max_chats,
+                  "accept_timeout_seconds",
+                  (json_int_t) s->conf.accept_timeout,
+                  "reply_timeout_seconds", (json_int_t) s->conf.reply_timeout,
+                  "on_reply_timeout", s->conf.reply_ticket ? "ticket"
+                                                           : "requeue");
 
     if (w) {
         s->greeted = 1;

@@ -256,9 +256,9 @@
     S.me = { id: a.id || (boot.user && boot.user.id), name: a.name || (boot.user && boot.user.name) };
     S.status = a.status === 'available' ? 'available' : 'away';
     S.limit = a.limit || (d.settings && d.settings.max_chats_per_agent) || S.limit || 0;
-    S.settings = Object.assign(S.settings, d.settings || {});
-    if (typeof a.transfer_allowed === 'boolean') S.settings.transfer_allowed = a.transfer_allowed;
-    if (typeof d.transfer_allowed === 'boolean') S.settings.transfer_allowed = d.transfer_allowed;
+    /* the tenant's settings as the server has them (transfers allowed or
+       not, the limit, the accept timeout), at every welcome */
+    S.settings = Object.assign({}, d.settings || {});
     if (d.groups) S.groups = d.groups;
     if (Array.isArray(d.agents)) presence({ agents: d.agents });
     setConn('open');
@@ -1283,16 +1283,6 @@
       setHidden(sessionStorage.getItem('hd.chat.hidden') === '1');
       drawAll();
       connect();
-      /* whether the helpdesk allows transfers: the settings are the
-         admins' to read; an agent learns it when a transfer is refused */
-      if (boot.user && boot.user.role === 'admin' && HD.rest) {
-        HD.rest('GET', '/v1/chat/settings').then(function (r) {
-          if (typeof r.transfer_allowed === 'boolean') {
-            S.settings.transfer_allowed = r.transfer_allowed;
-            S.order.forEach(function (x) { setStatus(S.chats[x], S.chats[x].status); });
-          }
-        }).catch(function () {});
-      }
     },
     notice: notice,
     decorate: decorate,
