@@ -110,6 +110,7 @@ my $m = $v1->take('message', cid => $cid);
 is $m->{id}, $ack->{ref}, 'the visitor receives its own message with that id';
 is $m->{text}, 'My invoice is wrong', '... and its text';
 like $m->{at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '... and its time';
+my $first_msg = $m->{id};
 
 my $offer = $ana->take('offer', conversation => $conv);
 ok $offer, 'the agent is offered the conversation';
@@ -129,6 +130,23 @@ $m = $v1->take('message', text => 'Olá Rita');
 is $m->{from}{kind}, 'agent', "the visitor receives the agent's message";
 is $m->{from}{name}, 'Ana', '... with the name';
 is $m->{id}, $ack->{ref}, '... under the acknowledged id';
+my $ola = $m->{id};
+
+# delivered, then read: each side's pointers, told to the other side
+$ack = $v1->say(delivered => upto => $ola);
+is $ack->{type}, 'ack', "the visitor says the agent's message was delivered";
+my $stt = $ana->take('status', from => 'visitor', delivered => $ola);
+ok $stt, '... the agent is told it was delivered';
+is $stt->{read}, '', '... and not read';
+$ack = $ana->say(delivered => conversation => $conv, upto => $first_msg);
+is $ack->{type}, 'ack', "the agent says the visitor's message was delivered";
+$stt = $v1->take('status', from => 'agent', delivered => $first_msg);
+ok $stt, '... the visitor is told';
+is $stt->{read}, '', '... not read yet';
+is $v1->say(delivered => upto => 'DROP TABLE')->{code}, 'bad_message', 'a delivered pointer that is no id: bad_message';
+$ack = $ana->say(read => conversation => $conv, upto => $first_msg);
+$stt = $v1->take('status', from => 'agent', read => $first_msg);
+is $stt && $stt->{delivered}, $first_msg, 'read: delivered and read, both told';
 
 $v1->send(typing => on => \1);
 ok $ana->take('typing', from => 'visitor'), "the agent sees the visitor typing";
@@ -151,7 +169,12 @@ is scalar(grep { ($_->{cid} // '') eq $cid && $_->{type} eq 'message' } @{ $v1->
 ok !grep({ $_->{type} eq 'note' } @{ $v1->{seen} }), 'the visitor never sees a note';
 
 $ack = $v1->say(read => upto => $a1->{ref});
-ok $ana->take('status', read => $a1->{ref}), "the agent sees the visitor's read pointer";
+$stt = $ana->take('status', read => $a1->{ref});
+ok $stt, "the agent sees the visitor's read pointer";
+is $stt->{delivered}, $a1->{ref}, '... what is read was delivered';
+$v1->say(delivered => upto => $ola);
+$stt = $ana->take('status', from => 'visitor');
+is_deeply [$stt->{read}, $stt->{delivered}], [$a1->{ref}, $a1->{ref}], 'pointers never move back';
 
 # --- resume after a reconnect ----------------------------------------------------
 
@@ -166,6 +189,9 @@ $w = $v1->hello(visitor => $token, last => $last);
 is $w->{visitor}, $token, 'the returning visitor keeps its token';
 is $w->{conversation}{id}, $conv, '... and finds its open conversation';
 is $w->{conversation}{status}, 'active', '... active';
+is_deeply $w->{conversation}{delivered}, { visitor => $a1->{ref}, agent => $first_msg },
+    '... with both sides\' delivered pointers';
+is_deeply $w->{conversation}{read}, { visitor => $a1->{ref}, agent => $first_msg }, '... and read pointers';
 my @got = grep { $_->{type} eq 'message' } $v1->drain(1.5);
 is_deeply [map { $_->{id} } @got], \@sent, 'exactly the missed messages, once, in order';
 ok !grep({ $_->{type} eq 'note' } @got), '... and no note';

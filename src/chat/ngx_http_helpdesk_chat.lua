@@ -424,13 +424,31 @@ if op == 'visitor' then
     return {'ok', c, cjson.encode(h), tostring(avail)}
 end
 
+-- stream ids ("<ms>-<seq>") in order; '' before any
+local function id_before(a, b)
+    local bm, bs = string.match(b or '', '^(%d+)%-(%d+)$')
+    if not bm then return false end
+    local am, as = string.match(a or '', '^(%d+)%-(%d+)$')
+    if not am then return true end
+    am, bm = tonumber(am), tonumber(bm)
+    return am < bm or (am == bm and tonumber(as) < tonumber(bs))
+end
+
 if op == 'pointer' then
-    -- p: t, c, f (rv|ra), upto, aud, j: a read pointer, kept and told
+    -- p: t, c, from (visitor|agent), kind (read|delivered), upto, aud:
+    -- a side's pointers move forward (what is read was delivered), are
+    -- kept, and told to the other side with both
     local h, err = check(p.c, p.t)
     if not h then return {err} end
     if p.agent and h.ag ~= p.agent then return {'forbidden'} end
-    redis.call('HSET', ck(p.c) .. ':h', p.f, p.upto)
-    redis.call('PUBLISH', ck(p.c), '~ ' .. p.aud .. '\n' .. p.j)
+    local f = p.from == 'agent' and 'a' or 'v'
+    local rd, dl = h['r' .. f] or '', h['d' .. f] or ''
+    if p.kind == 'read' and id_before(rd, p.upto) then rd = p.upto end
+    if id_before(dl, p.upto) then dl = p.upto end
+    if id_before(dl, rd) then dl = rd end
+    redis.call('HSET', ck(p.c) .. ':h', 'r' .. f, rd, 'd' .. f, dl)
+    redis.call('PUBLISH', ck(p.c), '~ ' .. p.aud .. '\n' .. cjson.encode({
+        type = 'status', from = p.from, read = rd, delivered = dl}))
     return {'ok'}
 end
 
@@ -448,7 +466,9 @@ if op == 'hello' then
         local h = hash(c)
         if h.st == 'active' and h.ag == p.agent then
             chats[#chats + 1] = cjson.encode({conversation = c,
-                visitor = {name = h.vn or ''}, status = h.st})
+                visitor = {name = h.vn or ''}, status = h.st,
+                read = {visitor = h.rv or '', agent = h.ra or ''},
+                delivered = {visitor = h.dv or '', agent = h.da or ''}})
             -- what is in its stream now happened while it was the agent's
             local e = redis.call('XREVRANGE', ck(c) .. ':s', '+', '-', 'COUNT', 1)
             if e[1] then owns[#owns + 1] = cjson.encode(c) .. ':' .. cjson.encode(e[1][1]) end

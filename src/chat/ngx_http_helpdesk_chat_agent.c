@@ -152,7 +152,9 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
         op_name = "decline";
         params = json_object();
 
-    } else if (ngx_chat_type(type, "read")) {
+    } else if (ngx_chat_type(type, "read")
+               || ngx_chat_type(type, "delivered"))
+    {
         v = json_object_get(msg, "upto");
 
         if (!json_is_string(v) || json_string_length(v) == 0
@@ -165,13 +167,11 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
             return;
         }
 
+        /* the script tells the visitor both pointers, as they now are */
         op_name = "pointer";
-        ev = json_pack("{s:s, s:s, s:O, s:O}", "type", "status",
-                       "from", "agent", "read", v, "delivered", v);
-        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-        json_decref(ev);
-        params = json_pack("{s:s, s:O, s:s, s:s}", "f", "ra", "upto", v,
-                           "aud", "v", "j", j ? j : "{}");
+        params = json_pack("{s:s, s:s, s:O, s:s}", "from", "agent",
+                           "kind", type->len == 4 ? "read" : "delivered",
+                           "upto", v, "aud", "v");
 
     } else if (ngx_chat_type(type, "transfer")) {
         if (!s->conf.transfer) {

@@ -231,16 +231,20 @@ ngx_http_helpdesk_chat_v_state(ngx_http_helpdesk_chat_op_t *op,
 
     agent = (an && *an) ? json_pack("{s:s}", "name", an) : json_null();
 
-    conv = json_pack("{s:s%, s:s, s:o, s:{s:s, s:s}}",
+#define ngx_chat_h(k)                                                         \
+    (json_string_value(json_object_get(h, k))                                 \
+     ? json_string_value(json_object_get(h, k)) : "")
+
+    /* each side's pointers: what it has received, and what it has read */
+    conv = json_pack("{s:s%, s:s, s:o, s:{s:s, s:s}, s:{s:s, s:s}}",
                      "id", (char *) c.data, c.len, "status", st,
                      "agent", agent,
-                     "read",
-                     "visitor", json_string_value(json_object_get(h, "rv"))
-                                ? json_string_value(json_object_get(h, "rv"))
-                                : "",
-                     "agent", json_string_value(json_object_get(h, "ra"))
-                              ? json_string_value(json_object_get(h, "ra"))
-                              : "");
+                     "read", "visitor", ngx_chat_h("rv"),
+                     "agent", ngx_chat_h("ra"),
+                     "delivered", "visitor", ngx_chat_h("dv"),
+                     "agent", ngx_chat_h("da"));
+
+#undef ngx_chat_h
 
     ngx_memcpy(s->conv, c.data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
     s->has_conv = ngx_strcmp(st, "ended") != 0

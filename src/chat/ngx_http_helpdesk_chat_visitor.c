@@ -65,6 +65,8 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
 
     } else if ((type->len == 6 && ngx_strncmp(type->data, "typing", 6) == 0)
                || (type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0)
+               || (type->len == 9
+                   && ngx_strncmp(type->data, "delivered", 9) == 0)
                || (type->len == 8
                    && ngx_strncmp(type->data, "handover", 8) == 0)
                || (type->len == 3 && ngx_strncmp(type->data, "end", 3) == 0))
@@ -454,7 +456,9 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
     op = NULL;
 
-    if (type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0) {
+    if ((type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0)
+        || (type->len == 9 && ngx_strncmp(type->data, "delivered", 9) == 0))
+    {
         v = json_object_get(msg, "upto");
 
         if (!json_is_string(v) || json_string_length(v) == 0
@@ -467,24 +471,20 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
             return;
         }
 
-        ev = json_pack("{s:s, s:s, s:O, s:O}", "type", "status",
-                       "from", "visitor", "read", v, "delivered", v);
-        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-        json_decref(ev);
-
-        op = j ? ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
-                                               cid)
-               : NULL;
+        /* the script tells the agents both pointers, as they now are */
+        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
+                                           cid);
         if (op) {
             ngx_http_helpdesk_chat_script(op, "pointer",
-                json_pack("{s:s%, s:s%, s:s, s:O, s:s, s:s}",
+                json_pack("{s:s%, s:s%, s:s, s:s, s:O, s:s}",
                   "t", s->peer->tenant,
                   (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
                   "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "f", "rv", "upto", v, "aud", "a", "j", j));
+                  "from", "visitor", "kind", type->len == 4 ? "read"
+                                                            : "delivered",
+                  "upto", v, "aud", "a"));
         }
 
-        free(j);
         return;
     }
 

@@ -361,6 +361,7 @@
         outbox: [],         /* frames waiting for their ack: [{cid, frame}] */
         unread: 0,
         readSent: null,
+        dlvSent: null,      /* the last id we said we received */
         lastOther: null,    /* the last stored id from the other side */
         delivered: null,
         read: null,
@@ -975,6 +976,17 @@
         say({ type: 'end' });
     }
 
+    /* what came from the other side: delivered at once, read once seen */
+    function markDelivered() {
+        var upto = st.lastOther;
+        if (net.up && upto && (!st.dlvSent || older(st.dlvSent, upto))
+            && (!st.readSent || older(st.readSent, upto)))
+        {
+            st.dlvSent = upto;
+            send({ type: 'delivered', cid: cid(), upto: upto });
+        }
+    }
+
     function markRead() {
         if (st.open && st.lastOther && d.visibilityState === 'visible'
             && (!st.readSent || older(st.readSent, st.lastOther)))
@@ -1036,6 +1048,10 @@
                 if (c.read) {
                     st.read = stored(c.read.agent) ? c.read.agent : st.read;
                     st.readSent = stored(c.read.visitor) ? c.read.visitor : st.readSent;
+                }
+                if (c.delivered) {
+                    st.delivered = stored(c.delivered.agent) ? c.delivered.agent : st.delivered;
+                    st.dlvSent = stored(c.delivered.visitor) ? c.delivered.visitor : st.dlvSent;
                 }
             } else if (st.conv && st.conv.id) {
                 st.conv = null;     /* (one started here and not yet stored stays) */
@@ -1112,7 +1128,10 @@
             statuses();
             scroll();
             clearTimeout(net.read);
-            net.read = setTimeout(markRead, 250);
+            net.read = setTimeout(function () {
+                markRead();
+                markDelivered();
+            }, 250);
             badge();
             break;
 

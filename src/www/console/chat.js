@@ -432,7 +432,12 @@
     }
     if (info.status) setStatus(c, info.status);
     if (info.ticket) setTicket(c, info.ticket);
-    if (info.read && info.read.visitor) readStatus(c, { read: info.read.visitor });
+    if (info.read || info.delivered) {
+      /* the visitor's pointers on the agent's messages; the agent's own */
+      readStatus(c, { read: info.read && info.read.visitor, delivered: info.delivered && info.delivered.visitor });
+      if (info.read && stored(info.read.agent)) c.readSent = info.read.agent;
+      if (info.delivered && stored(info.delivered.agent)) c.dlvSent = info.delivered.agent;
+    }
     drawAll();
     return c;
   }
@@ -504,6 +509,8 @@
       visitorTyping(c, false);
       if (!visible(c)) { c.unread += 1; drawTabs(); }
       markRead(c);
+      clearTimeout(c.dlvTimer);
+      c.dlvTimer = setTimeout(function () { markDelivered(c); }, 200);
     }
     if (li.classList.contains('own') && stored(d.id)) c.mine.push(d.id);
     if (d.type === 'ended' && c.status !== 'converted') setStatus(c, 'ended');
@@ -639,6 +646,15 @@
   function visible(c) {
     if (document.hidden || !c.el || panel.hidden) return false;
     return c.el.root.offsetParent !== null;
+  }
+
+  /* what the visitor wrote reached this console: delivered (read once seen) */
+  function markDelivered(c) {
+    if (!c || !c.lastVisitor || !S.open || c.ended) return;
+    if (c.readSent && cmp(c.lastVisitor, c.readSent) <= 0) return;
+    if (c.dlvSent && cmp(c.lastVisitor, c.dlvSent) <= 0) return;
+    c.dlvSent = c.lastVisitor;
+    send({ type: 'delivered', conversation: c.id, upto: c.lastVisitor });
   }
 
   function markRead(c) {
