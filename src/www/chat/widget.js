@@ -730,6 +730,7 @@
                          });
                          throw new Error('offline');
                      }
+                     status('');     /* (an earlier attempt's error is over) */
                      ok = h('div.ok', { role: 'status', tabindex: '-1' }, t('thanks', { n: n }));
                      ui.forms.textContent = '';
                      ui.forms.setAttribute('data-k', 'done');
