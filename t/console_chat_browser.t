@@ -675,6 +675,22 @@ sub e2e {
     ok $paula->frame(sub { $_[0]{type} eq 'ended' }, 10), 'Paula is told the chat ended';
     like $b->wait_for("$col .chat-badge", 10, qr/Encerrado/) // '', qr/Encerrado/, 'the chat is over in the console';
     ok $b->script(qq{return document.querySelector('$col .chat-compose').hidden}), 'with no composer';
+
+    # a helpdesk that allows no transfers: the agent's welcome says so, and
+    # the console offers none
+    $t->psql(q{UPDATE helpdesk.chat_widgets SET transfer_allowed = false
+               WHERE tenant_id = (SELECT tenant_id FROM helpdesk.tenants WHERE slug = 'acme')});
+    $b->get("$console/");
+    $b->wait_for('.chat-status', 15, qr/chats/);
+    my ($quim, $c4) = $visitor->(name => 'Quim Alves', email => 'quim@example.com', lang => 'pt-BR',
+        url => 'https://www.example.com/', title => 'Início', text => 'Posso falar com outra pessoa?', ua => 'Mozilla/5.0');
+    like $b->wait_for('.chat-offer', 15, qr/Quim/) // '', qr/Quim Alves/, 'a chat offered after the change';
+    $b->click('.chat-offer .chat-accept');
+    my $col4 = qq{.chat-col[data-conversation="$c4"]};
+    like $b->wait_for($col4, 15, qr/outra pessoa/) // '', qr/outra pessoa/, 'and taken';
+    ok $b->script(qq{return document.querySelector('$col4 .chat-transfer-btn').hidden}),
+        'no transfer button where the helpdesk allows no transfers';
+    ok !$b->script(qq{return document.querySelector('$col4 .chat-convert').hidden}), '(converting still offered)';
     is errors($b), '', 'no errors on the page';
     $b->quit;
 }
