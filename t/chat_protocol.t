@@ -470,6 +470,46 @@ is $v4->closed->[0], 1009, "a message over the tenant's maximum is closed with 1
 
 $_->close for $v1, $v2, $v3, $ana, $bruno, $gina;
 
+# --- a conversion through the REST API reaches the live chat ---------------------------------
+
+{
+    my $rest = $t->create_tenant('rest');
+    $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled, max_chats_per_agent)
+                VALUES ('$rest->{id}', '{https://www.rest.example}', false, 1)});
+    my ($rex, $rex_id) = agent($rest, 'rex@rest.example', 'Rex');
+    $rex->hello;
+    my $v = visitor(tenant => 'rest', origin => 'https://www.rest.example');
+    $v->hello;
+    my $a = $v->say(start => prechat => { name => 'Lia', email => 'lia@example.com' }, text => 'Preciso de ajuda');
+    my $c = $a->{conversation};
+    $rex->take('offer', conversation => $c);
+    $rex->say(accept => conversation => $c);
+    $v->say(message => text => 'Ainda aí?');
+    ok $rex->take('message', conversation => $c, text => 'Ainda aí?'), 'a live chat';
+    ok until_true(sub { $t->psql(qq{SELECT count(*) FROM helpdesk.chat_messages WHERE conversation_id = '$c'})
+                        == xlen($c) }, 3), '... in the record';
+    my $tx = $ua->post($t->url("/v1/chat/conversations/$c/ticket") => $t->auth($rest->{key}));
+    is $tx->res->code, 201, 'converted through the REST API';
+    my $number = $tx->res->json->{number};
+    like $number, qr/^TKT-\d{6}$/, '... its number';
+    my $cv = $v->take('converted', timeout => 5);
+    is $cv && $cv->{ticket}{number}, $number, 'the visitor is told, with the number';
+    $cv = $rex->take('converted', conversation => $c, timeout => 5);
+    is $cv && $cv->{ticket}{number}, $number, '... and the agent';
+    is $v->say(message => text => 'e agora?')->{code}, 'conflict', 'the chat is over';
+    is decode_json(`$R HGET 'hd:chat:ag:{$rest->{id}}' $rex_id`)->{c}, 0, "the agent's load is released";
+    my $v2 = visitor(tenant => 'rest', origin => 'https://www.rest.example');
+    $v2->hello;
+    my $c2 = $v2->say(start => prechat => { name => 'Teo' }, text => 'oi')->{conversation};
+    ok $rex->take('offer', conversation => $c2, timeout => 5), '... so the next chat is offered to him';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.tickets WHERE tenant_id = '$rest->{id}'}), 1, 'one ticket';
+    my $ev = $ua->get($t->url("/v1/tickets/$number/events") => $t->auth($rest->{key}))->res->json;
+    ok((grep { ($_->{body} // '') eq 'Ainda aí?' } @{ $ev->{data} // $ev }), '... with the transcript');
+    $tx = $ua->post($t->url("/v1/chat/conversations/$c/ticket") => $t->auth($rest->{key}));
+    is $tx->res->code, 409, 'converting again is 409';
+    $_->close for $v, $v2, $rex;
+}
+
 # --- the tenant's reply timeout ---------------------------------------------------------------
 
 {

@@ -18,6 +18,7 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "lib/ngx_helpdesk_ticket.h"
+#include "chat/ngx_http_helpdesk_chat.h"
 
 
 #define ngx_http_helpdesk_api_chat_is(name, lit)                             \
@@ -197,6 +198,21 @@ ngx_http_helpdesk_api_chat_convert(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/*
+ * Converted (committed): the live chat is told and closed as the chat's
+ * own conversion does it.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_chat_converted(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ctx->nparams > 0) {
+        ngx_http_helpdesk_chat_converted_by_api(&ctx->params[0]);
+    }
+
+    return NGX_OK;
+}
+
+
 #define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
 
 static const ngx_http_helpdesk_api_op_t
@@ -232,7 +248,8 @@ static const ngx_http_helpdesk_api_op_t
     ngx_http_helpdesk_api_chat_ticket_ops[] =
 {
     { NGX_HTTP_POST, 201, "chat.conversation.ticket", "tickets:write", TENANT,
-      ngx_http_helpdesk_api_chat_convert, NULL,
+      ngx_http_helpdesk_api_chat_convert,
+      ngx_http_helpdesk_api_chat_converted,
       NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.conversation.ticket"), NULL, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
 };

@@ -133,4 +133,15 @@ json_t *ngx_http_helpdesk_chat_link(ngx_str_t *prefix, u_char *tenant,
     ngx_str_t *slug, u_char *file);
 
 
+/* ngx_http_helpdesk_chat_convert.c */
+
+/*
+ * The REST API has converted a conversation of the caller's tenant (its
+ * transaction committed): the live chat, if Redis still holds it, is
+ * closed as an agent's conversion closes it (the ticket's number to both
+ * sides, the agent's load released).  Fire and forget.
+ */
+void ngx_http_helpdesk_chat_converted_by_api(ngx_str_t *conv);
+
+
 #endif /* _NGX_HTTP_HELPDESK_CHAT_H_INCLUDED_ */

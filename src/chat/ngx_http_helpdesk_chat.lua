@@ -494,6 +494,11 @@ if op == 'hello' then
             '{' .. table.concat(owns, ',') .. '}'}
 end
 
+if op == 'owner' then
+    -- p: c: the tenant of a conversation Redis holds ('' for none)
+    return {'ok', redis.call('HGET', ck(p.c) .. ':h', 't') or ''}
+end
+
 if op == 'dump' then
     -- p: t, c, agent (an agent's conversion), admin: the conversation's
     -- state and every event, for a conversion

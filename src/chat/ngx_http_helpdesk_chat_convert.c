@@ -35,6 +35,8 @@ static void ngx_http_helpdesk_chat_convert_failed(
     ngx_http_helpdesk_chat_op_t *op, const char *code, const char *detail);
 static ngx_http_helpdesk_chat_op_t *ngx_http_helpdesk_chat_convert_next(
     ngx_http_helpdesk_chat_op_t *op, ngx_http_helpdesk_chat_op_pt handler);
+static void ngx_http_helpdesk_chat_owner(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
 
 
 typedef struct {
@@ -91,6 +93,54 @@ ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
                   (size_t) (cv->has_agent ? NGX_HTTP_HELPDESK_CHAT_UUID_LEN
                                           : 0),
                   "admin", s && s->peer->admin));
+}
+
+
+/*
+ * A conversion through the REST API: its statement converted what the
+ * record holds, under the caller's tenant.  The same path then runs as
+ * for an agent (what Redis holds is written, the ticket is the same one,
+ * the script closes the chat with "converted"), under the tenant the
+ * conversation has in Redis.
+ */
+
+void
+ngx_http_helpdesk_chat_converted_by_api(ngx_str_t *conv)
+{
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    if (conv->len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN) {
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_owner);
+    if (op == NULL) {
+        return;
+    }
+
+    /* (the record took it as a uuid: Redis's keys are in lower case) */
+    ngx_strlow(op->conv, conv->data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+
+    ngx_http_helpdesk_chat_script(op, "owner",
+        json_pack("{s:s%}", "c", op->conv,
+                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN));
+}
+
+
+static void
+ngx_http_helpdesk_chat_owner(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_str_t  status, tenant;
+
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK
+        || ngx_http_helpdesk_chat_reply_str(reply, 1, &tenant) != NGX_OK
+        || tenant.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+    {
+        return;     /* no longer in Redis (or Redis away): the record has it */
+    }
+
+    ngx_http_helpdesk_chat_convert(NULL, &tenant, op->conv, NULL, "agent");
 }
 
 
