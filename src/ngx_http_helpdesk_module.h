@@ -53,6 +53,9 @@ typedef struct {
     /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
     ngx_str_t                   whatsapp_prefix;
 
+    /* where the chat's widget is served (helpdesk_chat_widget), with '/' */
+    ngx_str_t                   chat_widget_prefix;
+
     /* password hashing runs in this thread pool (when a portal exists) */
     ngx_str_t                   thread_pool;
     ngx_uint_t                  thread_pool_queue;

@@ -9,7 +9,8 @@ use Test::More;
 use Helpdesk::Test;
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx;
+# the widget served on the provider's name (helpdesk_base_domain)
+$t->start_nginx(server => 'location /chat/widget/ { helpdesk_chat_widget; }');
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $globex = $t->create_tenant('globex');
@@ -34,6 +35,9 @@ is_deeply $s->{business_hours}, { always_open => JSON::PP::true() }, '... no sch
     if eval { require JSON::PP; 1 };
 ok $s->{open_now}, '... open now';
 is $s->{max_message_bytes}, 16384, '... the message limit';
+is $s->{script_url}, 'http://localhost:' . $t->port . '/chat/widget/chat.js',
+    "... the script the snippet names, where the provider's name serves it";
+is $ua->get("$s->{script_url}" =~ s{^http://localhost}{http://127.0.0.1}r)->res->code, 200, '... and it is there';
 
 $tx = $ua->put(url('/v1/chat/settings') => $h => json => {
     colour => '#8A1538', position => 'bottom-left', title => 'Fale conosco',
@@ -47,7 +51,7 @@ $tx = $ua->put(url('/v1/chat/settings') => $h => json => {
     transfer_allowed => \0, auto_ticket_minutes => 30, bot_enabled => \0, bot_kb_suggestions => \0,
     offline_form => \1, enabled => \1,
     # what a GET answered may be sent back as it is
-    open_now => \0, business_hours => {}, tenant => 'other', updated_at => 'x',
+    open_now => \0, business_hours => {}, tenant => 'other', updated_at => 'x', script_url => 'https://evil.example/x.js',
 });
 is $tx->res->code, 200, 'settings: written';
 $s = $tx->res->json;

@@ -24,7 +24,8 @@ make_path($shots);
 
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_base_domain portal.test;',
-                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
+                server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }
+                           location /chat/widget/ { helpdesk_chat_widget; } location /chat/ { helpdesk_chat; }');
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
@@ -55,8 +56,8 @@ $b->wait_for('table.tickets, p.empty', 10);
 $b->get("$console/admin#chat");
 my $snippet = $b->wait_for('textarea.snippet', 10) // '';
 is $b->script(q{return document.querySelector('textarea.snippet').value}),
-    qq{<script async src="http://acme.portal.test:$port/chat/widget/chat.js" data-tenant="acme"></script>},
-    'settings page: the install snippet, on this host, with the tenant';
+    qq{<script async src="http://portal.test:$port/chat/widget/chat.js" data-tenant="acme"></script>},
+    "settings page: the install snippet, on the provider's name that serves the widget (not the console's), with the tenant";
 ok $b->script(q{return !!document.querySelector('.chat-install button')}), '... with a button to copy it';
 like $b->text('.chat-hours'), qr/Aberto agora/, '... the chat open now (no schedule)';
 is $b->script(q{return document.querySelector('input[name=colour]').value}), '#1f6feb', '... the colour as saved';

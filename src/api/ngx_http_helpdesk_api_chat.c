@@ -178,7 +178,101 @@ ngx_http_helpdesk_api_chat_settings(ngx_http_helpdesk_api_ctx_t *ctx)
     json_decref(ctx->args);
     ctx->args = json_deep_copy(ctx->body);
 
+    if (ctx->args) {
+        /* read-only, as a GET answered it */
+        (void) json_object_del(ctx->args, "script_url");
+    }
+
     return ctx->args ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The settings answered with the URL the install snippet names:
+ * "<scheme>://<base domain>[:<port>]<widget location>chat.js", the
+ * provider's own name (helpdesk_base_domain) where helpdesk_chat_widget
+ * serves the script, never a name from the request.  Without either, no
+ * URL: the console then names its own host.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_chat_script_url(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char                         *p, *last, *end;
+    char                           *url;
+    json_t                         *v;
+    size_t                          len;
+    ngx_http_request_t             *r = ctx->req.r;
+    ngx_http_helpdesk_loc_conf_t   *hlcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+
+    if (hmcf->chat_widget_prefix.len == 0 || hlcf->portal_domain.len == 0) {
+        return NGX_OK;
+    }
+
+    len = sizeof("https://") - 1 + hlcf->portal_domain.len
+          + sizeof(":65535") - 1 + hmcf->chat_widget_prefix.len
+          + sizeof("chat.js") - 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(p, "%s://%V", hlcf->link_https ? "https" : "http",
+                       &hlcf->portal_domain);
+
+    if (hlcf->link_port) {
+        last = ngx_sprintf(last, ":%ui", hlcf->link_port);
+    }
+
+    last = ngx_sprintf(last, "%Vchat.js", &hmcf->chat_widget_prefix);
+
+    /* added to the body as the statement wrote it: {..., "script_url": ".."} */
+    v = json_stringn((char *) p, last - p);
+    url = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+
+    if (url == NULL) {
+        return NGX_ERROR;
+    }
+
+    end = ctx->out.data + ctx->out.len;
+
+    while (end > ctx->out.data && end[-1] != '}') {
+        end--;
+    }
+
+    if (end == ctx->out.data) {
+        free(url);
+        return NGX_ERROR;
+    }
+
+    len = (end - 1 - ctx->out.data) + sizeof(", \"script_url\": ") - 1
+          + ngx_strlen(url) + 1;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        free(url);
+        return NGX_ERROR;
+    }
+
+    last = ngx_cpymem(p, ctx->out.data, end - 1 - ctx->out.data);
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\n')) {
+        last--;
+    }
+
+    last = ngx_sprintf(last, "%s\"script_url\": %s}",
+                       (last > p && last[-1] == '{') ? "" : ", ", url);
+    free(url);
+
+    ctx->out.data = p;
+    ctx->out.len = last - p;
+
+    return NGX_OK;
 }
 
 
@@ -218,10 +312,12 @@ ngx_http_helpdesk_api_chat_converted(ngx_http_helpdesk_api_ctx_t *ctx)
 static const ngx_http_helpdesk_api_op_t
     ngx_http_helpdesk_api_chat_settings_ops[] =
 {
-    { NGX_HTTP_GET, 200, "chat.settings.get", "admin", TENANT, NULL, NULL,
+    { NGX_HTTP_GET, 200, "chat.settings.get", "admin", TENANT, NULL,
+      ngx_http_helpdesk_api_chat_script_url,
       NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.settings.get"), NULL, NULL },
     { NGX_HTTP_PUT, 200, "chat.settings.put", "admin", TENANT,
-      ngx_http_helpdesk_api_chat_settings, NULL,
+      ngx_http_helpdesk_api_chat_settings,
+      ngx_http_helpdesk_api_chat_script_url,
       NGX_HTTP_HELPDESK_API_CHAT_SQL("chat.settings.put"), NULL, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
 };

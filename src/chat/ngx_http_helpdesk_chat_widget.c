@@ -46,7 +46,8 @@ char *
 ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -62,6 +63,13 @@ ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     clcf->handler = ngx_http_helpdesk_chat_widget_handler;
+
+    /* the install snippet the API hands out names the first one */
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
+
+    if (hmcf->chat_widget_prefix.len == 0) {
+        hmcf->chat_widget_prefix = clcf->name;
+    }
 
     return NGX_CONF_OK;
 }

@@ -102,9 +102,12 @@
 
   /* ---------- the admin's chat settings ---------- */
 
-  function snippet(slug) {
-    return '<script async src="' + location.protocol + '//' + location.host + '/chat/widget/chat.js" data-tenant="'
-      + slug + '"></script>';
+  /* the script where the provider serves it (the API says where), else
+     this host's */
+  function snippet(s) {
+    var src = typeof s.script_url === 'string' && /^https?:\/\//.test(s.script_url) ? s.script_url
+      : location.protocol + '//' + location.host + '/chat/widget/chat.js';
+    return '<script async src="' + src + '" data-tenant="' + s.tenant + '"></script>';
   }
 
   function copy(text, area) {
@@ -245,7 +248,7 @@
             : t('c.chat.schedule', { tz: s.business_hours.timezone })),
         h('p.hint', t('c.chat.hours.hint')));
 
-      var code = snippet(s.tenant);
+      var code = snippet(s);
       var area = h('textarea.code.snippet', { name: 'snippet', rows: 2, readOnly: true, value: code,
                                               'aria-label': t('c.chat.snippet') });
       var install = h('section.card.wide.chat-install', h('h2', t('c.chat.snippet')),
