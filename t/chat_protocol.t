@@ -510,6 +510,60 @@ $_->close for $v1, $v2, $v3, $ana, $bruno, $gina;
     $_->close for $v, $v2, $rex;
 }
 
+# --- deadlines: a claim is a lease; the automatic conversion ----------------------------------
+
+{
+    my $lt = $t->create_tenant('lease');
+    $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled,
+                    max_chats_per_agent, accept_timeout_seconds, auto_ticket_minutes)
+                VALUES ('$lt->{id}', '{https://www.lease.example}', false, 1, 30, 1)});
+    my ($lia, $lia_id) = agent($lt, 'lia@lease.example', 'Lia');
+    my ($max, $max_id) = agent($lt, 'max@lease.example', 'Max');
+    $lia->hello;
+    $max->hello;
+    my $v = visitor(tenant => 'lease', origin => 'https://www.lease.example');
+    $v->hello;
+    my $t0 = int(time * 1000);
+    my $c = $v->say(start => prechat => { name => 'Ada' }, text => 'Olá')->{conversation};
+    my ($x, $y, $x_id) = $lia->take('offer', conversation => $c, timeout => 3) ? ($lia, $max, $lia_id)
+                                                                               : ($max, $lia, $max_id);
+    my $member = "offer|$lt->{id}|$c|$x_id";
+    ok `$R ZSCORE hd:chat:timers '$member'` =~ /\d/, "the offer's deadline is set";
+
+    # a worker takes the deadline and dies before acting: the workers are
+    # stopped, the deadline made due and taken by hand as a worker would
+    my @w = $t->worker_pids;
+    kill 'STOP', @w;
+    `$R ZADD hd:chat:timers XX 1 '$member'`;
+    my $script = do { local (@ARGV, $/) = "$Helpdesk::Test::TOP/src/chat/ngx_http_helpdesk_chat.lua"; <> };
+    open my $cli, '-|', split(/ /, $R), 'EVAL', $script, '0', 'timers', '{"n":64,"lease":2000}' or die $!;
+    my @taken = <$cli>;
+    close $cli;
+    kill 'CONT', @w;
+    ok((grep { /^\Q$member\E$/ } @taken), 'a claim takes the deadline');
+    ok $y->take('offer', conversation => $c, timeout => 10),
+       'its claimer gone, another worker takes it again after the lease: the offer moves on';
+    is `$R ZSCORE hd:chat:timers '$member'` =~ s/\s+//gr, '', '... and it is released once acted upon';
+
+    # the automatic conversion: a minute after the start (made due here)
+    my $auto = "auto|$lt->{id}|$c";
+    my $at = `$R ZSCORE hd:chat:timers '$auto'`;
+    ok $at >= $t0 + 60_000 && $at <= $t0 + 65_000, 'auto_ticket_minutes: a deadline a minute after the start';
+    $y->say(accept => conversation => $c);
+    ok $v->take('joined', timeout => 5), 'the chat is taken';
+    my $now = int(time * 1000);
+    `$R ZADD hd:chat:timers XX $now '$auto'`;
+    my $cv = $v->take('converted', timeout => 10);
+    ok $cv, 'still open when it is due: the chat becomes a ticket';
+    is $cv && $cv->{by}, 'system', '... by the system';
+    like $cv && $cv->{ticket}{number}, qr/^TKT-\d{6}$/, '... its number to the visitor';
+    ok $y->take('converted', conversation => $c, timeout => 5), '... and to the agent';
+    my $tk = $cv ? $ua->get($t->url("/v1/tickets/$cv->{ticket}{number}") => $t->auth($lt->{key}))->res->json : {};
+    is $tk->{channel}, 'chat', '... a chat ticket in the REST API';
+    is `$R ZSCORE hd:chat:timers '$auto'` =~ s/\s+//gr, '', '... and the deadline is gone';
+    $_->close for $v, $lia, $max;
+}
+
 # --- the tenant's reply timeout ---------------------------------------------------------------
 
 {

@@ -518,14 +518,30 @@ if op == 'dump' then
 end
 
 if op == 'timers' then
-    -- p: n; deadlines due, each taken by exactly one caller
-    local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', now_ms(),
+    -- p: n, lease (ms): the deadlines due, each leased to one caller (its
+    -- score moved to the lease's end): the caller releases it once acted
+    -- upon; a caller that dies leaves it to be taken again at the end of
+    -- the lease.  Answers member, lease, member, lease ...
+    local now = now_ms()
+    local due = redis.call('ZRANGEBYSCORE', TIMERS, '-inf', now,
                            'LIMIT', 0, p.n)
     local out = {}
+    local lease = now + p.lease
     for _, m in ipairs(due) do
-        if redis.call('ZREM', TIMERS, m) == 1 then out[#out + 1] = m end
+        redis.call('ZADD', TIMERS, 'XX', lease, m)
+        out[#out + 1] = m
+        out[#out + 1] = tostring(lease)
     end
     return out
+end
+
+if op == 'release' then
+    -- p: m, lease: a deadline acted upon, unless set again since
+    local s = redis.call('ZSCORE', TIMERS, p.m)
+    if s and tonumber(s) == tonumber(p.lease) then
+        redis.call('ZREM', TIMERS, p.m)
+    end
+    return {'ok'}
 end
 
 if op == 'ack' then

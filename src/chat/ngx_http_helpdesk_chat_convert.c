@@ -35,6 +35,9 @@ static void ngx_http_helpdesk_chat_convert_failed(
     ngx_http_helpdesk_chat_op_t *op, const char *code, const char *detail);
 static ngx_http_helpdesk_chat_op_t *ngx_http_helpdesk_chat_convert_next(
     ngx_http_helpdesk_chat_op_t *op, ngx_http_helpdesk_chat_op_pt handler);
+static void ngx_http_helpdesk_chat_convert_leased_op(
+    ngx_http_helpdesk_chat_session_t *s, ngx_str_t *tenant, u_char *conv,
+    ngx_str_t *cid, const char *by, ngx_str_t *m, ngx_str_t *lease);
 static void ngx_http_helpdesk_chat_owner(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 
@@ -43,13 +46,41 @@ typedef struct {
     u_char      tenant[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
     u_char      agent[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
     const char *by;
+    ngx_str_t   deadline;       /* a deadline's: its member and lease */
+    ngx_str_t   lease;
     unsigned    has_agent:1;
 } ngx_http_helpdesk_chat_conversion_t;
+
+
+/* a deadline's conversion is done with (else its lease runs out) */
+#define ngx_chat_convert_done(cv)                                             \
+    if ((cv)->deadline.len) {                                                 \
+        ngx_http_helpdesk_chat_release(&(cv)->deadline, &(cv)->lease);        \
+    }
 
 
 void
 ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
     ngx_str_t *tenant, u_char *conv, ngx_str_t *cid, const char *by)
+{
+    ngx_http_helpdesk_chat_convert_leased_op(s, tenant, conv, cid, by, NULL,
+                                             NULL);
+}
+
+
+void
+ngx_http_helpdesk_chat_convert_leased(ngx_str_t *tenant, u_char *conv,
+    const char *by, ngx_str_t *m, ngx_str_t *lease)
+{
+    ngx_http_helpdesk_chat_convert_leased_op(NULL, tenant, conv, NULL, by, m,
+                                             lease);
+}
+
+
+static void
+ngx_http_helpdesk_chat_convert_leased_op(ngx_http_helpdesk_chat_session_t *s,
+    ngx_str_t *tenant, u_char *conv, ngx_str_t *cid, const char *by,
+    ngx_str_t *m, ngx_str_t *lease)
 {
     ngx_http_helpdesk_chat_op_t          *op;
     ngx_http_helpdesk_chat_conversion_t  *cv;
@@ -70,6 +101,19 @@ ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_memcpy(cv->tenant, tenant->data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
     cv->by = by;
+
+    if (m && lease) {
+        cv->deadline.data = ngx_pstrdup(op->pool, m);
+        cv->lease.data = ngx_pstrdup(op->pool, lease);
+
+        if (cv->deadline.data == NULL || cv->lease.data == NULL) {
+            ngx_http_helpdesk_chat_op_free(op);
+            return;
+        }
+
+        cv->deadline.len = m->len;
+        cv->lease.len = lease->len;
+    }
 
     if (s && s->agent.len) {
         ngx_memcpy(cv->agent, s->agent.data, NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
@@ -190,6 +234,8 @@ ngx_http_helpdesk_chat_dumped(ngx_http_helpdesk_chat_op_t *op,
             ngx_http_helpdesk_chat_error_op(op, reply);
         }
 
+        /* no such conversation in Redis any more: nothing to convert */
+        ngx_chat_convert_done(cv);
         return;
     }
 
@@ -236,6 +282,7 @@ ngx_http_helpdesk_chat_recorded(ngx_http_helpdesk_chat_op_t *op,
         state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
         if (state && ngx_strcmp(state, "HDNFD") == 0) {
+            ngx_chat_convert_done(cv);
             ngx_http_helpdesk_chat_convert_failed(op, "not_found",
                                                   "no such conversation");
 
@@ -275,9 +322,14 @@ static void
 ngx_http_helpdesk_chat_closed(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
-    ngx_str_t  status;
+    ngx_str_t                             status;
+    ngx_http_helpdesk_chat_conversion_t  *cv = op->data;
 
     if (op->s == NULL) {
+        if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK) {
+            ngx_chat_convert_done(cv);      /* closed, or closed already */
+        }
+
         return;
     }
 

@@ -245,6 +245,9 @@ void ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s);
 /* ngx_http_helpdesk_chat_convert.c: by an agent (s) or a deadline */
 void ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,
     ngx_str_t *tenant, u_char *conv, ngx_str_t *cid, const char *by);
+/* a deadline's conversion, which releases its lease once done */
+void ngx_http_helpdesk_chat_convert_leased(ngx_str_t *tenant, u_char *conv,
+    const char *by, ngx_str_t *m, ngx_str_t *lease);
 
 /* ngx_http_helpdesk_chat_attach.c: files in messages */
 void ngx_http_helpdesk_chat_said(ngx_http_helpdesk_chat_session_t *s,
@@ -254,6 +257,7 @@ char *ngx_http_helpdesk_chat_links(ngx_http_helpdesk_chat_session_t *s,
 
 /* ngx_http_helpdesk_chat_timers.c */
 ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);
+void ngx_http_helpdesk_chat_release(ngx_str_t *m, ngx_str_t *lease);
 void ngx_http_helpdesk_chat_timers_exit(void);
 
 

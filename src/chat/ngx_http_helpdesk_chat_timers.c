@@ -7,8 +7,11 @@
  * without a reply ("reply|<tenant>|<conversation>"), the automatic
  * conversion ("auto|<tenant>|<conversation>").  The chat script sets and
  * clears them with the changes they belong to.  Every worker asks once a
- * second for those that are due; the script hands each one to exactly one
- * caller (the one whose ZREM removed it), which then acts:
+ * second for those that are due; the script leases each one to exactly
+ * one caller at a time (its score moved to the end of the lease, 30 s),
+ * which acts and then releases it (unless it was set again meanwhile); a
+ * worker that dies between the two leaves it to be taken again by any
+ * worker once the lease is over.  Every action is safe to run twice:
  *
  *   offer  the offer is withdrawn and the conversation offered to the
  *          next agent ("decline");
@@ -25,13 +28,14 @@
 #include "ngx_http_helpdesk_chat_int.h"
 
 
-#define NGX_HTTP_HELPDESK_CHAT_TICK  1000
+#define NGX_HTTP_HELPDESK_CHAT_TICK   1000
+#define NGX_HTTP_HELPDESK_CHAT_LEASE  30000
 
 
 static void ngx_http_helpdesk_chat_tick(ngx_event_t *ev);
 static void ngx_http_helpdesk_chat_due(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_fire(ngx_str_t *m);
+static void ngx_http_helpdesk_chat_fire(ngx_str_t *m, ngx_str_t *lease);
 static void ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 static void ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
@@ -97,7 +101,9 @@ ngx_http_helpdesk_chat_tick(ngx_event_t *ev)
     }
 
     ngx_http_helpdesk_chat_claim = op;
-    ngx_http_helpdesk_chat_script(op, "timers", json_pack("{s:i}", "n", 64));
+    ngx_http_helpdesk_chat_script(op, "timers",
+                                  json_pack("{s:i, s:i}", "n", 64, "lease",
+                                            NGX_HTTP_HELPDESK_CHAT_LEASE));
 }
 
 
@@ -106,7 +112,7 @@ ngx_http_helpdesk_chat_due(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
     size_t     i;
-    ngx_str_t  m;
+    ngx_str_t  m, lease;
 
     ngx_http_helpdesk_chat_claim = NULL;
 
@@ -114,16 +120,71 @@ ngx_http_helpdesk_chat_due(ngx_http_helpdesk_chat_op_t *op,
         return;
     }
 
-    for (i = 0; i < reply->elements; i++) {
-        if (ngx_http_helpdesk_chat_reply_str(reply, i, &m) == NGX_OK) {
-            ngx_http_helpdesk_chat_fire(&m);
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        if (ngx_http_helpdesk_chat_reply_str(reply, i, &m) == NGX_OK
+            && ngx_http_helpdesk_chat_reply_str(reply, i + 1, &lease)
+               == NGX_OK)
+        {
+            ngx_http_helpdesk_chat_fire(&m, &lease);
         }
     }
 }
 
 
+/*
+ * The deadline "m" leased until "lease", acted upon: removed, unless it
+ * was set again since.  Fire and forget: a release lost is a deadline
+ * acted upon once more after its lease, which every action allows.
+ */
+
+void
+ngx_http_helpdesk_chat_release(ngx_str_t *m, ngx_str_t *lease)
+{
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_timer_done);
+    if (op == NULL) {
+        return;
+    }
+
+    ngx_http_helpdesk_chat_script(op, "release",
+        json_pack("{s:s%, s:s%}", "m", m->data, m->len,
+                  "lease", lease->data, lease->len));
+}
+
+
+/* the deadline an op acts upon, kept in its pool until it has acted */
+
+static ngx_int_t
+ngx_http_helpdesk_chat_lease(ngx_http_helpdesk_chat_op_t *op, ngx_str_t *m,
+    ngx_str_t *lease)
+{
+    ngx_str_t  *l;
+
+    op->pool = ngx_create_pool(512, op->cmd.log);
+    l = op->pool ? ngx_palloc(op->pool, 2 * sizeof(ngx_str_t)) : NULL;
+
+    if (l == NULL) {
+        return NGX_ERROR;
+    }
+
+    l[0].len = m->len;
+    l[0].data = ngx_pstrdup(op->pool, m);
+    l[1].len = lease->len;
+    l[1].data = ngx_pstrdup(op->pool, lease);
+
+    if (l[0].data == NULL || l[1].data == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->data = l;
+
+    return NGX_OK;
+}
+
+
 static void
-ngx_http_helpdesk_chat_fire(ngx_str_t *m)
+ngx_http_helpdesk_chat_fire(ngx_str_t *m, ngx_str_t *lease)
 {
     u_char                       *p, *last, *conv;
     char                         *j;
@@ -147,13 +208,16 @@ ngx_http_helpdesk_chat_fire(ngx_str_t *m)
     agent.len = agent.data < last ? (size_t) (last - agent.data) : 0;
 
     if (kind.len == 4 && ngx_strncmp(kind.data, "auto", 4) == 0) {
-        ngx_http_helpdesk_chat_convert(NULL, &tenant, conv, NULL, "system");
+        ngx_http_helpdesk_chat_convert_leased(&tenant, conv, "system", m,
+                                              lease);
         return;
     }
 
     if (kind.len == 5 && ngx_strncmp(kind.data, "offer", 5) == 0) {
         op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_timer_done);
-        if (op == NULL || agent.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN) {
+        if (op == NULL || agent.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
+            || ngx_http_helpdesk_chat_lease(op, m, lease) != NGX_OK)
+        {
             if (op) {
                 ngx_http_helpdesk_chat_op_free(op);
             }
@@ -178,7 +242,12 @@ ngx_http_helpdesk_chat_fire(ngx_str_t *m)
         op = j ? ngx_http_helpdesk_chat_op(NULL,
                                            ngx_http_helpdesk_chat_requeued)
                : NULL;
-        if (op == NULL) {
+        if (op == NULL || ngx_http_helpdesk_chat_lease(op, m, lease) != NGX_OK)
+        {
+            if (op) {
+                ngx_http_helpdesk_chat_op_free(op);
+            }
+
             free(j);
             return;
         }
@@ -200,16 +269,21 @@ static void
 ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
-    ngx_str_t  status, tenant;
+    ngx_str_t   status, tenant, *l = op->data;
 
-    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
-        && status.len == 6 && ngx_strncmp(status.data, "ticket", 6) == 0)
-    {
+    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK) {
+        return;     /* Redis away: taken again after the lease */
+    }
+
+    if (status.len == 6 && ngx_strncmp(status.data, "ticket", 6) == 0) {
         tenant.data = op->cid;
         tenant.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
-        ngx_http_helpdesk_chat_convert(NULL, &tenant, op->conv, NULL,
-                                       "system");
+        ngx_http_helpdesk_chat_convert_leased(&tenant, op->conv, "system",
+                                              &l[0], &l[1]);
+        return;
     }
+
+    ngx_http_helpdesk_chat_release(&l[0], &l[1]);
 }
 
 
@@ -217,4 +291,10 @@ static void
 ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
+    ngx_str_t  status, *l = op->data;
+
+    /* an offer withdrawn (or gone already): the deadline is done with */
+    if (l && ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK) {
+        ngx_http_helpdesk_chat_release(&l[0], &l[1]);
+    }
 }
