@@ -8,12 +8,12 @@
 # the pre-chat form, the queue position while the agent is at their limit,
 # the agent joining, typing, delivered and read status both ways, a
 # transfer, an nginx reload (1001) and an outage resumed without showing
-# anything twice, the conversion into a ticket (in the REST API with the
+# anything twice, a picture sent (uploaded, previewed from its download
+# link), the conversion into a ticket (in the REST API with the
 # transcript), the offline form outside the tenant's chat hours creating a
 # ticket, the SSE fallback with WebSocket disabled in the page, the
-# keyboard, a phone's width.  Screenshots go to build/screenshots/.
-#
-# Attachments are not here: they are tested with the chat's files.
+# keyboard, a phone's width.  Nothing is a stand-in.  Screenshots go to
+# build/screenshots/.
 use utf8;
 use strict;
 use warnings;
@@ -479,6 +479,38 @@ ok @typing >= 1 && @typing <= 4, 'the agent sees the visitor typing, throttled (
 like wait_widget('.lg .m.me:last-child .s', qr/Enviada/) // '', qr/Enviada/, 'sent';
 $ana->send(read => conversation => $conv, upto => $got->{id});
 like wait_widget('.lg .m.me:last-child .s', qr/Lida/) // '', qr/Lida/, 'then read';
+
+# an attachment: uploaded, previewed from its download link, sent with the message
+my $png = "$dir/foto.png";
+open my $pf, '>:raw', $png or die $!;
+{   # a 96x64 picture: a blue sky over a green field
+    require Compress::Zlib;
+    my $raw = join '', map { "\0" . ($_ < 40 ? "\x6c\xa6\xe0" : "\x3f\x9b\x4b") x 96 } 0 .. 63;
+    my $chunk = sub { my ($t, $d) = @_; pack('N', length $d) . $t . $d . pack('N', Compress::Zlib::crc32($t . $d)) };
+    print $pf "\x89PNG\r\n\x1a\n", $chunk->('IHDR', pack('NNCCCCC', 96, 64, 8, 2, 0, 0, 0)),
+              $chunk->('IDAT', Compress::Zlib::compress($raw)), $chunk->('IEND', '');
+}
+close $pf;
+chmod 0644, $png;
+my $log_at = scalar @{ $t->access_log };
+{
+    my $r = root();
+    my $e = $b->_call(POST => $b->_s . '/shadow/' . (values %$r)[0] . '/element', { using => 'css selector', value => 'input[type=file]' });
+    $b->_call(POST => $b->_s . '/element/' . (values %$e)[0] . '/value', { text => $png });
+}
+ok until_true(sub { in_widget('var i = root.querySelector(".ch img"); return !!i && i.complete && i.naturalWidth === 96;') }, 10),
+    'the image is uploaded and previewed from its download link';
+my @req = map { "$_->[2] $_->[3]" } @{ $t->access_log }[$log_at .. $#{ $t->access_log }];
+ok((grep { m{^201 POST /chat/v1/upload\?tenant=acme } } @req), '... uploaded to the chat') or diag explain \@req;
+ok((grep { m{^200 GET /chat/v1/file/} } @req), '... and fetched back from it');
+ok until_true(sub { (wtext('.ch') // '') !~ /…/ }, 5), 'upload done';
+wtype('#hc-text', 'segue a foto');
+press('Enter');
+ok until_true(sub { in_widget('var i = root.querySelector(".lg .m.me img"); return !!i && i.complete && i.naturalWidth === 96;') }, 10),
+    'the image shown in the message';
+my $withfile = $ana->take('message', conversation => $conv, text => 'segue a foto', timeout => 5);
+is_deeply [map { [$_->{filename}, $_->{content_type}] } @{ $withfile->{attachments} // [] }], [['foto.png', 'image/png']],
+    'the agent receives the message with the file';
 shot("chat-conversation.png");
 
 # closed panel: unread count on the launcher
