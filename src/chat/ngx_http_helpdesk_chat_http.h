@@ -86,5 +86,18 @@ ngx_int_t ngx_http_helpdesk_chat_files_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 ngx_int_t ngx_http_helpdesk_chat_link_check(u_char *tenant, u_char *file,
     time_t exp, ngx_str_t *sig);
 
+/* ngx_http_helpdesk_chat_sse_form.c: an event's form */
+#define NGX_HTTP_HELPDESK_CHAT_SSE_ID     64   /* an id's buffer */
+#define NGX_HTTP_HELPDESK_CHAT_SSE_CLOSE  256  /* the close's */
+
+size_t ngx_http_helpdesk_chat_sse_size(ngx_str_t *id, u_char *data,
+    size_t len);
+u_char *ngx_http_helpdesk_chat_sse_format(u_char *p, ngx_str_t *id,
+    u_char *data, size_t len);
+ngx_str_t *ngx_http_helpdesk_chat_sse_id(u_char *data, size_t len,
+    ngx_str_t *id, u_char *buf);
+size_t ngx_http_helpdesk_chat_sse_close_text(u_char *buf, ngx_uint_t code,
+    const char *reason);
+
 
 #endif /* _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_ */

@@ -676,49 +676,18 @@ ngx_int_t
 ngx_http_helpdesk_ws_sse_write(ngx_http_helpdesk_ws_t *ws, ngx_str_t *id,
     u_char *data, size_t len, ngx_flag_t capped)
 {
-    u_char                      *p, *last;
     size_t                       n;
-    ngx_uint_t                   lines;
     ngx_http_helpdesk_ws_out_t  *out;
 
-    /* a line break in the data starts another "data:" line */
-    lines = 0;
-    for (p = data, last = data + len; p < last; p++) {
-        if (*p == '\n') {
-            lines++;
-        }
-    }
-
-    n = (id ? sizeof("id: \n") - 1 + id->len : 0) + len + 2
-        + (lines + 1) * (sizeof("data: ") - 1);
+    n = ngx_http_helpdesk_chat_sse_size(id, data, len);
 
     out = ngx_http_helpdesk_ws_out(ws, n, capped);
     if (out == NULL) {
         return NGX_ERROR;
     }
 
-    p = out->data;
-
-    if (id) {
-        p = ngx_cpymem(p, "id: ", 4);
-        p = ngx_cpymem(p, id->data, id->len);
-        *p++ = '\n';
-    }
-
-    p = ngx_cpymem(p, "data: ", 6);
-
-    for (last = data + len; data < last; data++) {
-        *p++ = *data;
-
-        if (*data == '\n') {
-            p = ngx_cpymem(p, "data: ", 6);
-        }
-    }
-
-    *p++ = '\n';
-    *p++ = '\n';
-
-    out->len = p - out->data;
+    out->len = ngx_http_helpdesk_chat_sse_format(out->data, id, data, len)
+               - out->data;
     ws->out_bytes -= n - out->len;
 
     return NGX_OK;
@@ -729,32 +698,12 @@ ngx_int_t
 ngx_http_helpdesk_ws_sse_send(ngx_http_helpdesk_ws_t *ws, u_char *data,
     size_t len)
 {
-    json_t        *doc;
-    ngx_str_t      id, *idp;
-    const char    *s;
-    json_error_t   err;
-    ngx_int_t      rc;
-    u_char         buf[64];
+    ngx_str_t  id;
+    u_char     buf[NGX_HTTP_HELPDESK_CHAT_SSE_ID];
 
-    /* a stored event's id ("1764480000000-0"), never a transient "~n" */
-    idp = NULL;
-    doc = json_loadb((char *) data, len, 0, &err);
-    s = json_string_value(json_object_get(doc, "id"));
-
-    if (s && s[0] != '~' && s[0] != '\0' && ngx_strlen(s) < sizeof(buf)
-        && ngx_strlchr((u_char *) s, (u_char *) s + ngx_strlen(s), '\n')
-           == NULL)
-    {
-        id.len = ngx_strlen(s);
-        id.data = ngx_cpymem(buf, s, id.len) - id.len;
-        idp = &id;
-    }
-
-    json_decref(doc);
-
-    rc = ngx_http_helpdesk_ws_sse_write(ws, idp, data, len, 1);
-
-    return rc;
+    return ngx_http_helpdesk_ws_sse_write(ws,
+               ngx_http_helpdesk_chat_sse_id(data, len, &id, buf),
+               data, len, 1);
 }
 
 
@@ -762,15 +711,10 @@ ngx_int_t
 ngx_http_helpdesk_ws_sse_close(ngx_http_helpdesk_ws_t *ws, ngx_uint_t code,
     const char *reason)
 {
-    u_char  *p;
-    u_char   buf[256];
+    u_char  buf[NGX_HTTP_HELPDESK_CHAT_SSE_CLOSE];
 
-    p = ngx_snprintf(buf, sizeof(buf),
-                     "event: close\ndata: {\"code\":%ui,\"reason\":\"%s\"}",
-                     code ? code : NGX_HTTP_HELPDESK_CHAT_NORMAL,
-                     reason ? reason : "");
-
-    return ngx_http_helpdesk_ws_sse_raw(ws, buf, p - buf, 0);
+    return ngx_http_helpdesk_ws_sse_raw(ws, buf,
+               ngx_http_helpdesk_chat_sse_close_text(buf, code, reason), 0);
 }
 
 
