@@ -99,5 +99,13 @@ ngx_str_t *ngx_http_helpdesk_chat_sse_id(u_char *data, size_t len,
 size_t ngx_http_helpdesk_chat_sse_close_text(u_char *buf, ngx_uint_t code,
     const char *reason);
 
+/*
+ * ngx_http_helpdesk_chat_sse_held.c: the event stream where the
+ * connection is not the request's own (HTTP/2, HTTP/3): a request held
+ * open.  From the completion that found the tenant (r->main->count held).
+ */
+ngx_flag_t ngx_http_helpdesk_chat_sse_held_wanted(ngx_http_request_t *r);
+void ngx_http_helpdesk_chat_sse_held(ngx_http_helpdesk_chat_ctx_t *ctx);
+
 
 #endif /* _NGX_HTTP_HELPDESK_CHAT_HTTP_H_INCLUDED_ */

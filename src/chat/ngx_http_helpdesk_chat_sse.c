@@ -5,11 +5,14 @@
  *   GET  <location>v1/sse?tenant=<slug>[&stream=<token>][&after=<id>]
  *        the event stream ("stream" is the visitor's token, from the
  *        welcome; "visitor" and "last" are taken too); EventSource's
- *        Last-Event-ID, or "after", says where to resume.  The connection
- *        is taken over as a WebSocket's is (ngx_http_helpdesk_ws*.c): no
- *        request is held, the same output cap, pings as comments, an
- *        "event: close" where a WebSocket would get a close frame (1001 on
- *        reload).
+ *        Last-Event-ID, or "after", says where to resume.  Over HTTP/1 the
+ *        connection is taken over as a WebSocket's is
+ *        (ngx_http_helpdesk_ws*.c): no request is held, the same output
+ *        cap, pings as comments, an "event: close" where a WebSocket would
+ *        get a close frame (1001 on reload).  Over HTTP/2 and HTTP/3, whose
+ *        connection carries other streams, the request is held open and
+ *        written through nginx's output filters, with the same cap, pings,
+ *        ids and close (ngx_http_helpdesk_chat_sse_held.c).
  *   POST <location>v1/send?tenant=<slug>, X-Chat-Stream: <token>
  *        one client message (the JSON document) as a oneshot peer: the
  *        conversations layer's one answer (the welcome to a hello, else
@@ -107,21 +110,9 @@ ngx_http_helpdesk_chat_sse_route(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     } else if (ctx->route == NGX_HTTP_HELPDESK_CHAT_SSE) {
 
-        /*
-         * The stream takes the connection over: only an HTTP/1 one is
-         * the request's own (an HTTP/2 or HTTP/3 stream shares its
-         * connection with others).
-         */
-        if (r->http_version > NGX_HTTP_VERSION_11 || r != r->main
-#if (NGX_HTTP_V2)
-            || r->stream
-#endif
-           )
-        {
-            return ngx_helpdesk_http_problem(r,
-                       NGX_HTTP_VERSION_NOT_SUPPORTED,
-                       "http-version", "HTTP Version Not Supported",
-                       "the event stream is served over HTTP/1.1", NULL);
+        /* a stream is the client's own request, never a subrequest */
+        if (r != r->main) {
+            return ngx_http_helpdesk_route_miss(r, 0);
         }
 
         h = ngx_helpdesk_http_header_in(r, "Last-Event-ID",
@@ -270,6 +261,14 @@ ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
         ngx_http_helpdesk_req_resume(&ctx->req, rc);
         return;
     }
+
+    if (ngx_http_helpdesk_chat_sse_held_wanted(r)) {
+        /* HTTP/2, HTTP/3: the connection is shared with other streams */
+        ngx_http_helpdesk_chat_sse_held(ctx);
+        return;
+    }
+
+    /* HTTP/1: the connection is the request's own, and taken over */
 
     peer = ngx_http_helpdesk_ws_create(r, ctx->req.hlcf->chat_ping);
 
