@@ -644,6 +644,10 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (hmcf->redis.set) {
+        hmcf->chat_converted = ngx_http_helpdesk_chat_converted_by_api;
+    }
+
     if (hmcf->redis.set && hmcf->pg.set && hmcf->provider_key_set) {
         *ngx_cpymem(hmcf->chat_proof, hmcf->provider_proof.data,
                     hmcf->provider_proof.len) = '\0';

@@ -68,6 +68,13 @@ typedef struct {
     u_char                      chat_proof[2 + 64 + 1];
 
     /*
+     * Tells a live chat that its conversation became a ticket through the
+     * REST API (set by the front door to the chat's function: surfaces
+     * never call each other directly).
+     */
+    void                      (*chat_converted)(ngx_str_t *conversation);
+
+    /*
      * The chat's rate limits (helpdesk_chat_limits): messages per visitor,
      * per address, new conversations per visitor, per address; each a
      * count (0: none) in a window of seconds.  Unset: the defaults.
@@ -175,6 +182,9 @@ char *ngx_http_helpdesk_chat_limits_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 /* src/chat/ngx_http_helpdesk_chat_timers.c: the chat's per-worker parts */
 ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);
 void ngx_http_helpdesk_chat_timers_exit(void);
+
+/* src/chat/ngx_http_helpdesk_chat_convert.c: a REST conversion, to the chat */
+void ngx_http_helpdesk_chat_converted_by_api(ngx_str_t *conv);
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

@@ -28,68 +28,23 @@
 
 SET ROLE helpdesk_owner;
 
-CREATE OR REPLACE FUNCTION chat.convert(ctx jsonb, p_conversation uuid)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+-- The chat's messages that its ticket does not have yet, as the ticket's
+-- events in the order they were said (each chat message once: its id is
+-- in the event's data).
+CREATE OR REPLACE FUNCTION chat.transcribe(tenant uuid, p_conversation uuid,
+                                           tid uuid, requester uuid)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    tenant    uuid := (ctx->>'tenant_id')::uuid;
-    c         helpdesk.chat_conversations;
-    v         helpdesk.chat_visitors;
-    requester uuid;
-    first     text;
-    subject   text;
-    created   jsonb;
-    tid       uuid;
-    m         helpdesk.chat_messages;
-    e         helpdesk.ticket_events;
-    tctx      jsonb;
-    txt       text;
+    m    helpdesk.chat_messages;
+    e    helpdesk.ticket_events;
+    txt  text;
 BEGIN
-    SELECT * INTO c FROM helpdesk.chat_conversations x
-    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
-    FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM tickets.fail('HDNFD', 'not-found', 'no such conversation');
-    END IF;
-
-    IF c.ticket_id IS NOT NULL THEN
-        RETURN jsonb_build_object('ticket_id', c.ticket_id, 'created', false,
-                                  'number', (SELECT tickets.ticket_number(t.number)
-                                             FROM helpdesk.tickets t
-                                             WHERE t.tenant_id = tenant
-                                               AND t.ticket_id = c.ticket_id));
-    END IF;
-
-    SELECT * INTO v FROM helpdesk.chat_visitors x
-    WHERE x.tenant_id = tenant AND x.visitor_id = c.visitor_id;
-
-    requester := coalesce(c.customer_id, v.customer_id,
-                          chat.customer_for(tenant,
-                              nullif(coalesce(c.prechat->>'email', v.email), ''),
-                              nullif(coalesce(c.prechat->>'name', v.name), '')));
-
-    SELECT x.body INTO first FROM helpdesk.chat_messages x
-    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
-      AND x.kind = 'message' AND x.author_type = 'visitor' AND x.body <> ''
-    ORDER BY split_part(x.message_id, '-', 1)::bigint,
-             split_part(x.message_id, '-', 2)::bigint
-    LIMIT 1;
-
-    subject := left(coalesce(nullif(btrim(regexp_replace(first, '\s+', ' ', 'g')), ''),
-                             'Chat' || coalesce(' — ' || nullif(coalesce(c.prechat->>'name', v.name), ''), '')),
-                    120);
-
-    tctx := ctx || jsonb_build_object('channel', 'chat');
-
-    created := tickets.ticket_create(tctx, jsonb_build_object(
-        'subject', subject,
-        'description', coalesce(first, ''),
-        'requester_id', requester,
-        'event_data', jsonb_build_object('chat', p_conversation)));
-    tid := (created->'body'->>'id')::uuid;
-
     -- the transcript, in the order it was said
     FOR m IN SELECT * FROM helpdesk.chat_messages x
              WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+               AND NOT EXISTS (SELECT 1 FROM helpdesk.ticket_events te
+                               WHERE te.tenant_id = tenant AND te.ticket_id = tid
+                                 AND te.data->>'chat_message' = x.message_id)
              ORDER BY split_part(x.message_id, '-', 1)::bigint,
                       split_part(x.message_id, '-', 2)::bigint
     LOOP
@@ -140,6 +95,74 @@ BEGIN
             ORDER BY f.created_at;
         END IF;
     END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.convert(ctx jsonb, p_conversation uuid)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant    uuid := (ctx->>'tenant_id')::uuid;
+    c         helpdesk.chat_conversations;
+    v         helpdesk.chat_visitors;
+    requester uuid;
+    first     text;
+    subject   text;
+    created   jsonb;
+    tid       uuid;
+    tctx      jsonb;
+BEGIN
+    SELECT * INTO c FROM helpdesk.chat_conversations x
+    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'no such conversation');
+    END IF;
+
+    IF c.ticket_id IS NOT NULL THEN
+        -- what was said after the record was converted (a conversion
+        -- through the REST API converts what PostgreSQL held; the chat's
+        -- own path then writes what was still in Redis and comes here):
+        -- added to the same ticket, each message once
+        PERFORM chat.transcribe(tenant, p_conversation, c.ticket_id,
+                                (SELECT t.requester_id FROM helpdesk.tickets t
+                                 WHERE t.tenant_id = tenant
+                                   AND t.ticket_id = c.ticket_id));
+        RETURN jsonb_build_object('ticket_id', c.ticket_id, 'created', false,
+                                  'number', (SELECT tickets.ticket_number(t.number)
+                                             FROM helpdesk.tickets t
+                                             WHERE t.tenant_id = tenant
+                                               AND t.ticket_id = c.ticket_id));
+    END IF;
+
+    SELECT * INTO v FROM helpdesk.chat_visitors x
+    WHERE x.tenant_id = tenant AND x.visitor_id = c.visitor_id;
+
+    requester := coalesce(c.customer_id, v.customer_id,
+                          chat.customer_for(tenant,
+                              nullif(coalesce(c.prechat->>'email', v.email), ''),
+                              nullif(coalesce(c.prechat->>'name', v.name), '')));
+
+    SELECT x.body INTO first FROM helpdesk.chat_messages x
+    WHERE x.tenant_id = tenant AND x.conversation_id = p_conversation
+      AND x.kind = 'message' AND x.author_type = 'visitor' AND x.body <> ''
+    ORDER BY split_part(x.message_id, '-', 1)::bigint,
+             split_part(x.message_id, '-', 2)::bigint
+    LIMIT 1;
+
+    subject := left(coalesce(nullif(btrim(regexp_replace(first, '\s+', ' ', 'g')), ''),
+                             'Chat' || coalesce(' — ' || nullif(coalesce(c.prechat->>'name', v.name), ''), '')),
+                    120);
+
+    tctx := ctx || jsonb_build_object('channel', 'chat');
+
+    created := tickets.ticket_create(tctx, jsonb_build_object(
+        'subject', subject,
+        'description', coalesce(first, ''),
+        'requester_id', requester,
+        'event_data', jsonb_build_object('chat', p_conversation)));
+    tid := (created->'body'->>'id')::uuid;
+
+    PERFORM chat.transcribe(tenant, p_conversation, tid, requester);
 
     UPDATE helpdesk.chat_conversations x SET
         status = 'converted', ticket_id = tid,

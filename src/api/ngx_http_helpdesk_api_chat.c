@@ -18,7 +18,6 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "lib/ngx_helpdesk_ticket.h"
-#include "chat/ngx_http_helpdesk_chat.h"
 
 
 #define ngx_http_helpdesk_api_chat_is(name, lit)                             \
@@ -299,8 +298,12 @@ ngx_http_helpdesk_api_chat_convert(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_chat_converted(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    if (ctx->nparams > 0) {
-        ngx_http_helpdesk_chat_converted_by_api(&ctx->params[0]);
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
+
+    if (ctx->nparams > 0 && hmcf->chat_converted) {
+        hmcf->chat_converted(&ctx->params[0]);
     }
 
     return NGX_OK;

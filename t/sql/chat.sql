@@ -6,7 +6,7 @@
 -- REST API's entry point (api.chat_call: another tenant's conversations
 -- are not found, listed or converted).
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -244,6 +244,27 @@ SELECT is(hdtest.error_of($$SELECT chat.transcript('a0000000-0000-4000-8000-0000
           'HDLIM', 'transcript: a fourth of one conversation is refused');
 SELECT is((SELECT count(*)::int FROM helpdesk.outbox WHERE event_type = 'email.chat_transcript'
            AND target_id = 'a0000000-0000-4000-8000-0000000000d2'), 3, '... and not queued');
+
+-- a conversion through the API converts what the record holds; what the
+-- chat said later (written by the chat's own conversion path, which
+-- converts again) joins the same ticket, each message once
+SELECT hdtest.as_role(pg_temp.api('hdk_acme_full', 'tickets:write', 'chat.conversation.ticket',
+          '{"id": "a0000000-0000-4000-8000-0000000000d2"}'));
+SET LOCAL helpdesk.tenant_id = 'a0000000-0000-4000-8000-000000000001';
+INSERT INTO helpdesk.chat_messages (tenant_id, conversation_id, message_id, kind, author_type, body, created_at)
+VALUES ('a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000d2', '1764480009999-0',
+        'message', 'visitor', 'said just before the conversion', now());
+SELECT is(chat.convert('{"tenant_id": "a0000000-0000-4000-8000-000000000001", "actor_type": "system"}',
+                       'a0000000-0000-4000-8000-0000000000d2')->>'created', 'false',
+          'convert: converting again answers the same ticket');
+SELECT chat.convert('{"tenant_id": "a0000000-0000-4000-8000-000000000001", "actor_type": "system"}',
+                    'a0000000-0000-4000-8000-0000000000d2');
+SELECT is((SELECT string_agg(e.body, ' | ' ORDER BY e.event_id) FROM helpdesk.ticket_events e
+           JOIN helpdesk.chat_conversations c ON c.tenant_id = e.tenant_id AND c.ticket_id = e.ticket_id
+           WHERE c.conversation_id = 'a0000000-0000-4000-8000-0000000000d2' AND e.type = 'comment'),
+          'hello from a | said just before the conversion',
+          '... with what was said after the record was converted, once');
+RESET helpdesk.tenant_id;
 
 SELECT * FROM finish();
 ROLLBACK;
