@@ -19,6 +19,12 @@
 # Every text file served as it is (not an HTML template) also gets a gzip
 # copy, made here once at the highest level, so nothing is compressed per
 # request; it has its own strong ETag (a different representation).
+#
+# A script too long for one file is written in parts: "<dir>/<name>.parts"
+# lists them (one file name a line, relative to <dir>; "#" comments), and
+# "<dir>/<name>.js" is served as ONE script, the parts in that order inside
+# one function ("use strict"), so they share one closure and define no
+# global.  The parts and the list are not served themselves.
 use strict;
 use warnings;
 use File::Find;
@@ -40,11 +46,31 @@ find({ no_chdir => 1, wanted => sub {
     return if $rel =~ /\.c$/ || $rel =~ m{(^|/)\.};
     push @files, $rel;
 } }, $src);
-@files = sort @files;
 
 sub slurp { open my $fh, '<:raw', $_[0] or die "$_[0]: $!"; local $/; return <$fh> }
 
-my (%body, %url, %gz);
+my (%body, %url, %gz, %part, %joined);
+
+for my $m (grep { /\.parts$/ } @files) {
+    (my $js = $m) =~ s/\.parts$/.js/;
+    my ($dir) = $m =~ m{^(.*/)?} ;
+    $dir //= '';
+    die "$m: $js exists as a file of its own\n" if grep { $_ eq $js } @files;
+    my @parts = grep { /\S/ && !/^\s*#/ } split /\n/, slurp("$src/$m");
+    die "$m: no parts\n" unless @parts;
+    my $body = "(function () {\n'use strict';\n";
+    for my $p (map { s/^\s+|\s+$//gr } @parts) {
+        die "$m: $p: not a .js file beside it\n" unless $p =~ m{^[^/]+\.js$};
+        die "$m: $p: listed twice (or in another list)\n" if $part{"$dir$p"}++;
+        my $text = slurp("$src/$dir$p");
+        $text .= "\n" unless $text =~ /\n\z/;
+        $body .= $text;
+    }
+    $joined{$js} = $body . "}());\n";
+    $part{$m} = 1;
+}
+@files = sort((grep { !$part{$_} } @files), keys %joined);
+
 my $names = qr/\@(file|sri)\(([^)]+)\)\@/;
 
 sub version {
@@ -66,7 +92,7 @@ sub compact {
 }
 
 for my $f (@files) {
-    $body{$f} = slurp("$src/$f");
+    $body{$f} = $joined{$f} // slurp("$src/$f");
     $body{$f} = compact($body{$f}) if $f =~ m{^chat/[^/]+\.js$};
 }
 
