@@ -33,7 +33,10 @@ make_path($shots);
 
 # every ch.* string the panel uses, in the three languages
 {
-    my $src = do { local (@ARGV, $/) = "$Helpdesk::Test::TOP/src/www/console/chat.js"; <> };
+    # the panel is written in parts (chat.parts), joined into one script
+    my $dir = "$Helpdesk::Test::TOP/src/www/console";
+    my @parts = grep { /\S/ && !/^\s*#/ } split /\n/, do { local (@ARGV, $/) = "$dir/chat.parts"; <> };
+    my $src = join '', map { local (@ARGV, $/) = "$dir/$_"; <> } @parts;
     my %used = map { $_ => 1 } $src =~ /t\('(ch\.[a-z0-9_.]+[a-z0-9_])'/g;
     $used{"ch.$_"} = 1 for qw(conn.connecting conn.reconnecting conn.closed conn.unavailable state.sent state.delivered
                               state.read status.active status.queued status.ended status.transferred status.converted
