@@ -217,7 +217,14 @@ unit-build: deps $(UNIT_BINS)
 unit: unit-build
 	$(UNIT_ENV) prove --exec '' $(UNIT_BINS)
 
-bench: deps $(MODULE)
+# the chat relay's load generator (t/bench/chat_relay.pl runs it)
+BENCH_GEN   := $(BUILD)/bench/chat_relay_gen
+
+$(BENCH_GEN): t/bench/chat_relay_gen.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $< -lhiredis
+
+bench: deps $(MODULE) $(BENCH_GEN)
 	@perl t/bench/run.pl
 
 clean:
