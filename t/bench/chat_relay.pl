@@ -69,14 +69,24 @@ my $cookie;
 # through the protocol), the pacing, the measurement, and the baseline
 my $gen = "$Helpdesk::Test::TOP/build/bench/chat_relay_gen";
 -x $gen or die "$gen is missing: make bench builds it\n";
+my ($redis_pid) = `redis-cli -s $d/run/redis.sock INFO server` =~ /process_id:(\d+)/;
+my $pg_pid = do { open my $f, '<', "$d/pg/postmaster.pid" or die $!; 0 + <$f> };
 my @cmd = ($gen, -p => $port, -t => 'relay', -l => "$d/log/access.log",
            -r => "$d/run/redis.sock", -a => "relay.portal.test:$port",
            -A => "http://relay.portal.test:$port", -c => $cookie,
            -o => 'https://www.relay.example', -n => $nvis, -w => $window,
-           -s => $seconds, @rates);
+           -s => $seconds, -R => $redis_pid, -G => $pg_pid, @rates);
+# Redis's own account of its stalls over the run: events over 2 ms (the
+# AOF's fsync and write among them) and commands slower than 2 ms
+my $rcli = "redis-cli -s $d/run/redis.sock";
+`$rcli CONFIG SET latency-monitor-threshold 2; $rcli CONFIG SET slowlog-log-slower-than 2000; $rcli SLOWLOG RESET`;
 open my $out, '-|', @cmd or die "$gen: $!";
 my %r;
 while (<$out>) {
+    if (/^cpu (relay|redis) (\d+) (.*)$/) {
+        $r{"cpu-$1"}{$2} = { map { split /=/ } split ' ', $3 };
+        next;
+    }
     my ($what, $rate, $f) = /^(relay|redis) (\d+) (.*)$/ or next;
     $r{$what}{$rate} = { map { split /=/ } split ' ', $f };
 }
@@ -88,13 +98,38 @@ for my $rate (@rates) {
     my ($x, $b) = ($r{relay}{$rate}, $r{redis}{$rate});
     next unless $x && $b;
     printf "  %5d msg/s  relay  p50 %6.2f ms  p99 %6.2f ms  p99.9 %6.2f ms  max %7.2f ms"
-         . "  sent %d (%.0f/s) lost %d doubled %d reordered %d  refused %d  window full %d times\n",
-        $rate, @$x{qw(p50 p99 p999 max sent achieved lost dup reorder errors stalls)};
+         . "  sent %d (%.0f/s) lost %d doubled %d reordered %d  refused %d  window full %d times\n"
+         . "               (the visitor's ack: p50 %.2f ms  p99 %.2f ms)\n",
+        $rate, @$x{qw(p50 p99 p999 max sent achieved lost dup reorder errors stalls ack50 ack99)};
     printf "  %5d msg/s  Redis PUBLISH->subscriber  p50 %6.2f ms  p99 %6.2f ms  "
          . "p99.9 %6.2f ms  max %7.2f ms  sent %d (%.0f/s) lost %d\n",
         $rate, @$b{qw(p50 p99 p999 max sent achieved lost)};
     printf "               ratio p50 %.1fx  p99 %.1fx\n",
         $b->{p50} > 0 ? $x->{p50} / $b->{p50} : 0, $b->{p99} > 0 ? $x->{p99} / $b->{p99} : 0;
+    for my $w (qw(relay redis)) {
+        my $c = $r{"cpu-$w"}{$rate} or next;
+        my $n = $r{$w}{$rate}{sent} || 1;
+        printf "               CPU during the %s run (%.1f s): visitors' worker %.0f ms, "
+             . "agent's %.0f ms, Redis %.0f ms, PostgreSQL %.0f ms, generator %.0f ms "
+             . "= %.0f us a message\n", $w eq 'relay' ? 'relay' : 'PUBLISH',
+            $c->{wall} / 1000, @$c{qw(visitors agent redis pg gen)},
+            1000 * ($c->{visitors} + $c->{agent} + $c->{redis} + $c->{pg}) / $n;
+    }
+}
+my ($delayed) = `$rcli INFO persistence` =~ /aof_delayed_fsync:(\d+)/;
+print "  Redis latency events over 2 ms (event, last, latest ms, worst ms):\n";
+my @ev = split /\n/, `$rcli LATENCY LATEST`;
+printf "    %-24s %s %4s %4s\n", splice(@ev, 0, 4) while @ev >= 4;
+chomp(my $slow = `$rcli SLOWLOG LEN`);
+printf "  Redis: writes delayed by a pending AOF fsync: %s; commands over 2 ms: %s\n",
+    $delayed // '?', $slow;
+# the slowest: [id, when, microseconds, command...]
+my @sl = split /\n/, `$rcli SLOWLOG GET 10`;
+for (my $i = 0; $i + 3 < @sl; ) {
+    my ($us, $cmd) = ($sl[$i + 2], $sl[$i + 3]);
+    printf "    %7.2f ms  %s\n", $us / 1000, $cmd if $us =~ /^\d+$/;
+    $i++;
+    $i++ while $i < @sl && !($sl[$i] =~ /^\d+$/ && $i + 1 < @sl && $sl[$i + 1] =~ /^\d{9,}$/);
 }
 my $stream = `redis-cli -s $d/run/redis.sock XLEN hd:chat:persist`;
 chomp $stream;

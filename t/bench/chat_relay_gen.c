@@ -20,6 +20,9 @@
  *   relay RATE sent=N got=N lost=N dup=N reorder=N p50=MS p99=MS p999=MS
  *         max=MS achieved=MSG/S stalls=N errors=N
  *   redis RATE ... (the same fields)
+ *   cpu relay|redis RATE wall=MS visitors=MS agent=MS redis=MS pg=MS gen=MS
+ *         (CPU time over the measurement: the visitors' worker, the
+ *         agent's, Redis, PostgreSQL and its backends, this program)
  */
 
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <dirent.h>
 
 #include <hiredis/hiredis.h>
 
@@ -68,6 +72,7 @@ typedef struct {
     uint64_t   errors;
     double     achieved;
     double     p50, p99, p999, max;
+    double     ack50, ack99;        /* visitor's send -> its ack */
 } result_t;
 
 
@@ -80,10 +85,13 @@ static const char  *opt_visitor_origin;
 static const char  *opt_tenant;
 static const char  *opt_access_log;
 static const char  *opt_redis;
+static long         opt_redis_pid;
+static long         opt_pg_pid;
 static int          opt_visitors = 20;
 static int          opt_window = 32;
 static double       opt_seconds = 5;
 
+static long         agent_pid, visitor_pid;
 static conn_t       agent;
 static conn_t       visitors[MAX_VISITORS];
 static int          nvisitors;
@@ -93,10 +101,20 @@ static uint8_t     *seen;
 static uint64_t     seen_cap;
 static uint32_t    *lat_us;
 static uint64_t     lat_n;
+static uint64_t    *sent_ns;        /* by sequence number, for the acks */
+static uint32_t    *ack_us;
+static uint64_t     ack_n;
 static int64_t      last_seq[MAX_VISITORS];
 static uint64_t     dup_n, reorder_n, errors_n;
 static char         tag[32];
 static int          debug, debug_n;
+
+/* CHAT_RELAY_GEN_SPIKES=MS: the 10 ms slices of the run (by send time)
+ * in which a message took longer than MS, to see when the slow ones were
+ * sent (periodic or not) */
+static double       spikes;
+static uint64_t     run_start;
+static uint32_t     slice_max[100000];
 
 
 static void
@@ -473,7 +491,7 @@ static void
 setup(void)
 {
     char   path[256], vpath[256], msg[512], cid[128];
-    long   agent_pid = 0, pid;
+    long   pid;
     int    tries, before, i;
     conn_t v;
 
@@ -505,6 +523,7 @@ setup(void)
         }
 
         v.index = nvisitors;
+        visitor_pid = pid;
         ws_send(&v, "{\"type\":\"hello\",\"cid\":\"h\"}");
         wait_for(&v, "\"welcome\"", NULL, 10);
         ws_send(&v, "{\"type\":\"start\",\"cid\":\"s\","
@@ -529,6 +548,100 @@ setup(void)
 
     fprintf(stderr, "agent on worker %ld, %d visitors on the other\n",
             agent_pid, nvisitors);
+}
+
+
+/* --- CPU used, from /proc (utime + stime, in ms) ----------------------- */
+
+static double
+cpu_ms(long pid, long *ppid)
+{
+    char                 path[64], buf[1024], *p;
+    FILE                *f;
+    unsigned long        ut, st;
+    long                 pp;
+    size_t               n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+
+    /* after the command's closing parenthesis: state ppid ... */
+    p = strrchr(buf, ')');
+    if (p == NULL
+        || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                  &pp, &ut, &st) != 3)
+    {
+        return 0;
+    }
+    if (ppid) {
+        *ppid = pp;
+    }
+    return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+
+/* a process and its children (PostgreSQL's backends) */
+static double
+cpu_tree_ms(long parent)
+{
+    DIR            *d;
+    struct dirent  *e;
+    double          ms;
+    long            pid, pp;
+
+    ms = cpu_ms(parent, NULL);
+    d = opendir("/proc");
+    if (d == NULL) {
+        return ms;
+    }
+    while ((e = readdir(d)) != NULL) {
+        pid = atol(e->d_name);
+        if (pid > 0 && pid != parent) {
+            pp = 0;
+            double  c = cpu_ms(pid, &pp);
+
+            if (pp == parent) {
+                ms += c;
+            }
+        }
+    }
+    closedir(d);
+    return ms;
+}
+
+
+typedef struct {
+    double  visitors, agent, redis, pg, gen;
+    uint64_t  at;
+} cpu_t;
+
+
+static void
+cpu_sample(cpu_t *c)
+{
+    c->visitors = cpu_ms(visitor_pid, NULL);
+    c->agent = cpu_ms(agent_pid, NULL);
+    c->redis = opt_redis_pid ? cpu_ms(opt_redis_pid, NULL) : 0;
+    c->pg = opt_pg_pid ? cpu_tree_ms(opt_pg_pid) : 0;
+    c->gen = cpu_ms(getpid(), NULL);
+    c->at = now_ns();
+}
+
+
+static void
+cpu_print(const char *what, int rate, cpu_t *a, cpu_t *b)
+{
+    printf("cpu %s %d wall=%.0f visitors=%.0f agent=%.0f redis=%.0f "
+           "pg=%.0f gen=%.0f\n", what, rate, (b->at - a->at) / 1e6,
+           b->visitors - a->visitors, b->agent - a->agent,
+           b->redis - a->redis, b->pg - a->pg, b->gen - a->gen);
+    fflush(stdout);
 }
 
 
@@ -559,6 +672,24 @@ finish(result_t *r, uint64_t sent, double elapsed)
     r->errors = errors_n;
     r->achieved = sent / elapsed;
 
+    if (spikes > 0) {
+        fprintf(stderr, "slow (> %.1f ms) by send time, ms from the start:",
+                spikes);
+        for (i = 0; i < 100000; i++) {
+            if (slice_max[i] > spikes * 1000) {
+                fprintf(stderr, " %llu:%.1f", (unsigned long long) i * 10,
+                        slice_max[i] / 1000.0);
+            }
+        }
+        fprintf(stderr, "\n");
+    }
+
+    qsort(ack_us, ack_n, sizeof(uint32_t), cmp_u32);
+    if (ack_n) {
+        r->ack50 = ack_us[(ack_n - 1) * 50 / 100] / 1000.0;
+        r->ack99 = ack_us[(ack_n - 1) * 99 / 100] / 1000.0;
+    }
+
     qsort(lat_us, lat_n, sizeof(uint32_t), cmp_u32);
     if (lat_n) {
         r->p50 = lat_us[(lat_n - 1) * 50 / 100] / 1000.0;
@@ -583,6 +714,16 @@ record(uint64_t seq, uint64_t ts, int visitor)
     }
     seen[seq] = 1;
     lat_us[lat_n++] = (uint32_t) ((now - ts) / 1000);
+
+    if (spikes > 0 && ts > run_start
+        && (ts - run_start) / 10000000 < 100000)
+    {
+        uint32_t  *m = &slice_max[(ts - run_start) / 10000000];
+
+        if (lat_us[lat_n - 1] > *m) {
+            *m = lat_us[lat_n - 1];
+        }
+    }
 
     if (visitor >= 0) {
         if ((int64_t) seq < last_seq[visitor]) {
@@ -625,7 +766,18 @@ visitor_handler(conn_t *c, char *text, size_t len)
     }
 
     /* an ack of one of ours frees a place in the window */
-    if (strstr(text, "\"type\":\"ack\"") && strstr(text, "\"cid\":\"m")) {
+    char                *p;
+    char                 prefix[48];
+    unsigned long long   seq;
+
+    snprintf(prefix, sizeof(prefix), "\"cid\":\"m%s_", tag);
+
+    if (strstr(text, "\"type\":\"ack\"") && (p = strstr(text, prefix))) {
+        if (sscanf(p + strlen(prefix), "%llu", &seq) == 1 && seq < seen_cap
+            && sent_ns[seq] && ack_n < seen_cap)
+        {
+            ack_us[ack_n++] = (uint32_t) ((now_ns() - sent_ns[seq]) / 1000);
+        }
         if (c->inflight > 0) {
             c->inflight--;
         }
@@ -650,13 +802,20 @@ reset(uint64_t cap)
 
     free(seen);
     free(lat_us);
+    free(sent_ns);
+    free(ack_us);
     seen_cap = cap;
     seen = calloc(cap, 1);
     lat_us = calloc(cap, sizeof(uint32_t));
-    if (seen == NULL || lat_us == NULL) {
+    sent_ns = calloc(cap, sizeof(uint64_t));
+    ack_us = calloc(cap, sizeof(uint32_t));
+    ack_n = 0;
+    if (seen == NULL || lat_us == NULL || sent_ns == NULL || ack_us == NULL) {
         die("out of memory");
     }
     lat_n = 0;
+    memset(slice_max, 0, sizeof(slice_max));
+    run_start = now_ns();
     dup_n = 0;
     reorder_n = 0;
     errors_n = 0;
@@ -706,7 +865,7 @@ relay(int ep, int rate, result_t *r)
                          "\"text\":\"b:%s:%llu:%llu\"}", tag,
                          (unsigned long long) seq, tag,
                          (unsigned long long) seq,
-                         (unsigned long long) now_ns());
+                         (unsigned long long) (sent_ns[seq] = now_ns()));
                 v->inflight++;
                 ws_send(v, msg);
                 seq++;
@@ -874,12 +1033,13 @@ print(const char *what, int rate, result_t *r)
 {
     printf("%s %d sent=%llu got=%llu lost=%llu dup=%llu reorder=%llu "
            "p50=%.3f p99=%.3f p999=%.3f max=%.3f achieved=%.0f stalls=%llu "
-           "errors=%llu\n",
+           "errors=%llu ack50=%.3f ack99=%.3f\n",
            what, rate, (unsigned long long) r->sent,
            (unsigned long long) r->got, (unsigned long long) r->lost,
            (unsigned long long) r->dup, (unsigned long long) r->reorder,
            r->p50, r->p99, r->p999, r->max, r->achieved,
-           (unsigned long long) r->stalls, (unsigned long long) r->errors);
+           (unsigned long long) r->stalls, (unsigned long long) r->errors,
+           r->ack50, r->ack99);
     fflush(stdout);
 }
 
@@ -890,7 +1050,8 @@ usage(void)
     fprintf(stderr,
         "usage: chat_relay_gen -p port -t tenant -l access.log -r redis.sock\n"
         "         -a agent-host -A agent-origin -c cookie -o visitor-origin\n"
-        "         [-n visitors] [-w window] [-s seconds] rate...\n");
+        "         [-n visitors] [-w window] [-s seconds]\n"
+        "         [-R redis-pid] [-G postmaster-pid] rate...\n");
     exit(2);
 }
 
@@ -900,9 +1061,10 @@ main(int argc, char **argv)
 {
     struct epoll_event  ev;
     result_t            r;
+    cpu_t               c0, c1;
     int                 opt, ep, i, rate;
 
-    while ((opt = getopt(argc, argv, "p:t:l:r:a:A:c:o:n:w:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:t:l:r:a:A:c:o:n:w:s:R:G:")) != -1) {
         switch (opt) {
         case 'p': opt_port = atoi(optarg); break;
         case 't': opt_tenant = optarg; break;
@@ -915,6 +1077,8 @@ main(int argc, char **argv)
         case 'n': opt_visitors = atoi(optarg); break;
         case 'w': opt_window = atoi(optarg); break;
         case 's': opt_seconds = atof(optarg); break;
+        case 'R': opt_redis_pid = atol(optarg); break;
+        case 'G': opt_pg_pid = atol(optarg); break;
         default: usage();
         }
     }
@@ -929,6 +1093,8 @@ main(int argc, char **argv)
     }
 
     debug = getenv("CHAT_RELAY_GEN_DEBUG") != NULL;
+    spikes = getenv("CHAT_RELAY_GEN_SPIKES")
+             ? atof(getenv("CHAT_RELAY_GEN_SPIKES")) : 0;
     srandom(getpid());
     setup();
 
@@ -943,10 +1109,16 @@ main(int argc, char **argv)
 
     for (i = optind; i < argc; i++) {
         rate = atoi(argv[i]);
+        cpu_sample(&c0);
         redis_baseline(rate, &r);
+        cpu_sample(&c1);
         print("redis", rate, &r);
+        cpu_print("redis", rate, &c0, &c1);
+        cpu_sample(&c0);
         relay(ep, rate, &r);
+        cpu_sample(&c1);
         print("relay", rate, &r);
+        cpu_print("relay", rate, &c0, &c1);
     }
 
     return 0;
