@@ -114,6 +114,8 @@ for my $rate (@rates) {
              . "= %.0f us a message\n", $w eq 'relay' ? 'relay' : 'PUBLISH',
             $c->{wall} / 1000, @$c{qw(visitors agent redis pg gen)},
             1000 * ($c->{visitors} + $c->{agent} + $c->{redis} + $c->{pg}) / $n;
+        printf "                 waiting for a CPU while runnable: visitors' worker %.0f ms, "
+             . "agent's %.0f ms, Redis %.0f ms\n", @$c{qw(wvisitors wagent wredis)};
     }
 }
 my ($delayed) = `$rcli INFO persistence` =~ /aof_delayed_fsync:(\d+)/;

@@ -21,8 +21,11 @@
  *         max=MS achieved=MSG/S stalls=N errors=N
  *   redis RATE ... (the same fields)
  *   cpu relay|redis RATE wall=MS visitors=MS agent=MS redis=MS pg=MS gen=MS
+ *         wvisitors=MS wagent=MS wredis=MS
  *         (CPU time over the measurement: the visitors' worker, the
- *         agent's, Redis, PostgreSQL and its backends, this program)
+ *         agent's, Redis, PostgreSQL and its backends, this program; then
+ *         the time the workers and Redis were runnable but waited for a
+ *         CPU)
  */
 
 #include <errno.h>
@@ -616,8 +619,29 @@ cpu_tree_ms(long parent)
 }
 
 
+/* time spent runnable but waiting for a CPU (schedstat's second field) */
+static double
+runq_ms(long pid)
+{
+    char                path[64];
+    FILE               *f;
+    unsigned long long  run, wait;
+    int                 n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    n = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return n == 2 ? wait / 1e6 : 0;
+}
+
+
 typedef struct {
     double  visitors, agent, redis, pg, gen;
+    double  wvisitors, wagent, wredis;
     uint64_t  at;
 } cpu_t;
 
@@ -630,6 +654,9 @@ cpu_sample(cpu_t *c)
     c->redis = opt_redis_pid ? cpu_ms(opt_redis_pid, NULL) : 0;
     c->pg = opt_pg_pid ? cpu_tree_ms(opt_pg_pid) : 0;
     c->gen = cpu_ms(getpid(), NULL);
+    c->wvisitors = runq_ms(visitor_pid);
+    c->wagent = runq_ms(agent_pid);
+    c->wredis = opt_redis_pid ? runq_ms(opt_redis_pid) : 0;
     c->at = now_ns();
 }
 
@@ -638,9 +665,12 @@ static void
 cpu_print(const char *what, int rate, cpu_t *a, cpu_t *b)
 {
     printf("cpu %s %d wall=%.0f visitors=%.0f agent=%.0f redis=%.0f "
-           "pg=%.0f gen=%.0f\n", what, rate, (b->at - a->at) / 1e6,
+           "pg=%.0f gen=%.0f wvisitors=%.0f wagent=%.0f wredis=%.0f\n",
+           what, rate, (b->at - a->at) / 1e6,
            b->visitors - a->visitors, b->agent - a->agent,
-           b->redis - a->redis, b->pg - a->pg, b->gen - a->gen);
+           b->redis - a->redis, b->pg - a->pg, b->gen - a->gen,
+           b->wvisitors - a->wvisitors, b->wagent - a->wagent,
+           b->wredis - a->wredis);
     fflush(stdout);
 }
 
