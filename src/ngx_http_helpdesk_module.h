@@ -55,6 +55,12 @@ typedef struct {
 
     /* where the chat's widget is served (helpdesk_chat_widget), with '/' */
     ngx_str_t                   chat_widget_prefix;
+    /*
+     * each server with helpdesk_chat_widget: its core server conf, then
+     * its location's name (a portal on that server loads the widget from
+     * its own name, where its session cookie reaches the chat)
+     */
+    ngx_array_t                *chat_widget_servers;  /* of void *, pairs */
 
     /* password hashing runs in this thread pool (when a portal exists) */
     ngx_str_t                   thread_pool;

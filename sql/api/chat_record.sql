@@ -20,16 +20,19 @@ END
 $$;
 
 -- A visitor's hello: the browser's token (its SHA-256) to a visitor, and
--- the tenant's queue settings.
+-- the tenant's queue settings; p_customer: the portal's signed-in
+-- customer the handshake found, if any (chat.visitor()).
+DROP FUNCTION IF EXISTS api.chat_visitor(bytea, uuid, bytea);
 CREATE OR REPLACE FUNCTION api.chat_visitor(p_proof bytea, p_tenant uuid,
-    p_token_hash bytea, OUT visitor_id uuid, OUT last_conversation uuid,
-    OUT settings jsonb)
+    p_token_hash bytea, p_customer uuid, OUT visitor_id uuid,
+    OUT last_conversation uuid, OUT settings jsonb, OUT customer jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
-    SELECT r.visitor_id, r.last_conversation INTO visitor_id, last_conversation
-    FROM chat.visitor(p_tenant, p_token_hash) r;
+    SELECT r.visitor_id, r.last_conversation, r.customer
+    INTO visitor_id, last_conversation, customer
+    FROM chat.visitor(p_tenant, p_token_hash, p_customer) r;
     settings := chat.settings(p_tenant);
 END
 $$;

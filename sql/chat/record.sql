@@ -241,27 +241,77 @@ $$;
 
 -- A browser by its token's SHA-256: its visitor id (made on first
 -- sight), and its last conversation; NULL for a token of another tenant.
+-- p_customer: the portal's signed-in customer the handshake found (its
+-- session cookie came with it); one that is not an active customer of
+-- this tenant is ignored.  The visitor is linked to that customer, with
+-- its name and email (what its conversations start with); a browser
+-- token linked to another customer is not reused (NULL: a new token).
+-- "customer" is what the widget needs not ask: id, name, email, verified.
+DROP FUNCTION IF EXISTS chat.visitor(uuid, bytea);
 CREATE OR REPLACE FUNCTION chat.visitor(p_tenant uuid, p_token_hash bytea,
-    OUT visitor_id uuid, OUT last_conversation uuid)
+    p_customer uuid, OUT visitor_id uuid, OUT last_conversation uuid,
+    OUT customer jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
-    vid uuid;
+    vid  uuid;
+    prev uuid;
+    u    helpdesk.users;
 BEGIN
     IF p_token_hash IS NULL OR length(p_token_hash) <> 32 THEN
         PERFORM tickets.fail('HDINV', 'invalid', 'a token hash is 32 bytes');
     END IF;
 
-    UPDATE helpdesk.chat_visitors v SET last_seen_at = now()
+    IF p_customer IS NOT NULL THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = p_tenant AND x.user_id = p_customer
+          AND x.role = 'customer' AND x.status = 'active'
+          AND x.merged_into IS NULL;
+    END IF;
+
+    SELECT v.visitor_id, v.customer_id INTO vid, prev
+    FROM helpdesk.chat_visitors v
     WHERE v.tenant_id = p_tenant AND v.token_hash = p_token_hash
-    RETURNING v.visitor_id INTO vid;
+    FOR UPDATE;
+
+    IF vid IS NOT NULL AND u.user_id IS NOT NULL AND prev IS NOT NULL
+       AND prev <> u.user_id
+    THEN
+        RETURN;     -- another customer's browser token
+    END IF;
+
+    IF u.user_id IS NOT NULL THEN
+        customer := jsonb_build_object('id', u.user_id, 'name', u.name,
+                                       'email', u.email,
+                                       'verified', u.email_verified_at IS NOT NULL);
+    END IF;
+
+    IF vid IS NOT NULL THEN
+        UPDATE helpdesk.chat_visitors v SET last_seen_at = now(),
+            customer_id = coalesce(u.user_id, v.customer_id),
+            name = coalesce(left(u.name, 200), v.name),
+            email = coalesce(left(u.email, 254), v.email)
+        WHERE v.tenant_id = p_tenant AND v.visitor_id = vid;
+    END IF;
 
     visitor_id := vid;
 
     IF vid IS NULL THEN
-        INSERT INTO helpdesk.chat_visitors (tenant_id, token_hash)
-        VALUES (p_tenant, p_token_hash)
+        IF EXISTS (SELECT 1 FROM helpdesk.chat_visitors v
+                   WHERE v.token_hash = p_token_hash) THEN
+            customer := NULL;
+            RETURN;     -- another tenant's
+        END IF;
+
+        INSERT INTO helpdesk.chat_visitors (tenant_id, token_hash, customer_id,
+                                            name, email)
+        VALUES (p_tenant, p_token_hash, u.user_id, left(u.name, 200),
+                left(u.email, 254))
         ON CONFLICT (token_hash) DO NOTHING
         RETURNING chat_visitors.visitor_id INTO visitor_id;
+
+        IF visitor_id IS NULL THEN
+            customer := NULL;
+        END IF;
 
         RETURN;
     END IF;

@@ -1,22 +1,61 @@
 -- nginx-helpdesk: what the chat's transports ask before a connection is
 -- handed to the conversations layer (schema chat).
 --
---   widget_public(slug)        a visitor's handshake: the tenant, its public
+--   widget_public(slug, link)  a visitor's handshake: the tenant, its public
 --                              widget settings, where pages may open a chat
---                              from, the largest message it takes
+--                              from (the tenant's own portal among them),
+--                              the largest message it takes
 --   chat_agent(host, base, user)  an agent's handshake: the console's
 --                              session user, if an active agent or admin of
 --                              the Host's tenant with nothing left to set up
 
 SET ROLE helpdesk_owner;
 
+-- The origins of a tenant's portal as browsers send them: its name under
+-- the base domain and its verified custom domains, with the scheme and
+-- port this server hands out in links.
+CREATE OR REPLACE FUNCTION chat.portal_origins(t helpdesk.tenants, link jsonb)
+RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    base   text := rtrim(lower(coalesce(link->>'base', '')), '.');
+    port   text := coalesce(link->>'port', '');
+    scheme text := CASE WHEN link->>'scheme' = 'http' THEN 'http' ELSE 'https' END;
+    suffix text;
+    r      text[] := '{}';
+BEGIN
+    IF link IS NULL OR jsonb_typeof(link) <> 'object' THEN
+        RETURN r;
+    END IF;
+
+    suffix := CASE WHEN port ~ '^[1-9][0-9]{0,4}$' THEN ':' || port ELSE '' END;
+
+    IF base <> '' THEN
+        r := r || (scheme || '://' || t.slug || '.' || base || suffix);
+    END IF;
+
+    IF coalesce(link->>'domains', 'true') <> 'false' THEN
+        r := r || coalesce((SELECT array_agg(scheme || '://' || d.hostname || suffix
+                                             ORDER BY d.hostname)
+                            FROM helpdesk.portal_domains d
+                            WHERE d.tenant_id = t.tenant_id
+                              AND d.status = 'verified'), '{}');
+    END IF;
+
+    RETURN r;
+END
+$$;
+
 -- A tenant that never saved its widget gets the table's defaults (see
 -- migration 025): enabled, but with no allowed origin, so that every page
 -- is refused until the tenant names its own.  SECURITY DEFINER: a visitor
 -- names a tenant by its slug, which is looked up across tenants (as
 -- portal.portal_site() does for a Host); the widget is then read under
--- that tenant's row-level security.
-CREATE OR REPLACE FUNCTION chat.widget_public(p_slug text,
+-- that tenant's row-level security.  The tenant's own portal may always
+-- open its chat: p_link says how this server links to portals (scheme,
+-- base, port: portal.tenant_origin()), and its origins -- "<slug>.<base>"
+-- and each verified custom domain -- are added to those the admin named.
+DROP FUNCTION IF EXISTS chat.widget_public(text);
+CREATE OR REPLACE FUNCTION chat.widget_public(p_slug text, p_link jsonb,
     OUT tenant_id uuid, OUT slug text, OUT settings jsonb,
     OUT allowed_origins text[], OUT max_message_bytes integer,
     OUT enabled boolean)
@@ -40,7 +79,8 @@ BEGIN
     tenant_id := t.tenant_id;
     slug := t.slug;
     enabled := coalesce(w.enabled, true);
-    allowed_origins := coalesce(w.allowed_origins, '{}');
+    allowed_origins := coalesce(w.allowed_origins, '{}')
+                       || chat.portal_origins(t, p_link);
     max_message_bytes := coalesce(w.max_message_bytes, 16384);
     settings := jsonb_build_object(
         'title', coalesce(w.title, ''),

@@ -224,7 +224,10 @@ BEGIN
             'favicon', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                                WHERE a.tenant_id = t.tenant_id AND a.name = 'favicon')),
         'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE portal.portal_user_json(u) END,
-        'form', CASE WHEN u.user_id IS NOT NULL THEN portal.portal_form(t) END));
+        'form', CASE WHEN u.user_id IS NOT NULL THEN portal.portal_form(t) END,
+        -- the tenant's website chat, on its portal too once set up and on
+        'chat', EXISTS (SELECT 1 FROM helpdesk.chat_widgets w
+                        WHERE w.tenant_id = t.tenant_id AND w.enabled)));
 END
 $$;
 
@@ -1169,6 +1172,7 @@ BEGIN
     IF p_op IN ('logout', 'password.lookup', 'password.set', 'form', 'ticket.create',
                 'verify.request',
                 'ticket.list', 'ticket.get', 'ticket.comment', 'ticket.resolve',
+                'chat.list', 'chat.get',
                 'profile.update', 'export')
        OR (p_op LIKE 'kb.%' AND (portal.portal_settings(t)->>'require_login')::boolean)
     THEN
@@ -1190,6 +1194,8 @@ BEGIN
         WHEN 'ticket.get'      THEN portal.portal_ticket_get(ctx, u, p_args)
         WHEN 'ticket.comment'  THEN portal.portal_ticket_comment(ctx, u, p_args)
         WHEN 'ticket.resolve'  THEN portal.portal_ticket_resolve(ctx, u, p_args)
+        WHEN 'chat.list'       THEN portal.portal_chat_list(ctx, u)
+        WHEN 'chat.get'        THEN portal.portal_chat_get(ctx, u, p_args)
         WHEN 'profile.update'  THEN portal.portal_profile_update(ctx, u, p_args)
         WHEN 'export'          THEN portal.portal_export(ctx, t, u)
         WHEN 'kb.home'         THEN portal.portal_kb_home(ctx, t, u)

@@ -78,6 +78,17 @@ struct ngx_http_helpdesk_chat_peer_s {
     ngx_str_t                        visitor;
     ngx_str_t                        last;
     unsigned                         oneshot:1;
+    /*
+     * A visitor who is the tenant's portal customer, signed in: its user
+     * id (uuid text), or all zero bytes for an anonymous visitor.  Set
+     * when the handshake carried the portal's session cookie ("hd_session",
+     * host-only: so only where the chat is served on the portal's own
+     * name) of a live portal session (kind 'p').  The conversations layer
+     * checks it is an active customer of this tenant (api.chat_visitor)
+     * and links the visitor and its conversations to it; anything else
+     * (another tenant's user, an agent) is an anonymous visitor.
+     */
+    u_char                           customer[36];
     /* an agent who is the tenant's admin (api.chat_agent()'s role) */
     unsigned                         admin:1;
     /*

@@ -33,6 +33,7 @@ ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
 {
     u_char                        hash[32], hex[2 + 64];
     ngx_str_t                    *proof;
+    ngx_uint_t                    linked;
     ngx_http_helpdesk_chat_op_t  *op;
 
     if (s->greeted || s->busy) {
@@ -70,9 +71,19 @@ ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
                                             NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
     (void) ngx_http_helpdesk_chat_sql_param(op, hex, sizeof(hex));
 
-    ngx_http_helpdesk_chat_sql(op,
-        "SELECT visitor_id, last_conversation, settings "
-        "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea)");
+    /* the portal's signed-in customer the handshake found, if any */
+    linked = s->peer->customer[0] != '\0';
+
+    if (linked) {
+        (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->customer,
+                                               NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    }
+
+    ngx_http_helpdesk_chat_sql(op, linked
+        ? "SELECT visitor_id, last_conversation, settings, customer "
+          "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea, $4::uuid)"
+        : "SELECT visitor_id, last_conversation, settings, customer "
+          "FROM api.chat_visitor($1::bytea, $2::uuid, $3::bytea, NULL)");
 }
 
 
@@ -173,6 +184,12 @@ ngx_http_helpdesk_chat_v_lookup(ngx_http_helpdesk_chat_op_t *op,
 
     ngx_http_helpdesk_chat_settings(s, (u_char *) PQgetvalue(res, 0, 2),
                                     PQgetlength(res, 0, 2));
+
+    json_decref(s->customer);
+    s->customer = PQgetisnull(res, 0, 3)
+                  ? NULL
+                  : json_loadb(PQgetvalue(res, 0, 3), PQgetlength(res, 0, 3),
+                               0, NULL);
 
     next = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_state,
                                          &cid);
@@ -389,11 +406,23 @@ ngx_http_helpdesk_chat_v_welcome(ngx_http_helpdesk_chat_session_t *s,
 
     json_decref(js);
 
-    w = json_pack("{s:s, s:s%, s:s%, s:o, s:O}", "type", "welcome",
+    /* a signed-in customer: what the pre-chat form need not ask */
+    v = json_object_get(s->customer, "name");
+
+    w = json_pack("{s:s, s:s%, s:s%, s:o, s:O, s:o}", "type", "welcome",
                   "visitor", s->token, (size_t) 64,
                   "stream", s->token, (size_t) 64,
                   "settings", set ? set : json_object(),
-                  "conversation", conv ? conv : json_null());
+                  "conversation", conv ? conv : json_null(),
+                  "customer", s->customer
+                      ? json_pack("{s:O, s:O}",
+                                  "name", v ? v : json_null(),
+                                  "email", json_object_get(s->customer,
+                                                           "email")
+                                           ? json_object_get(s->customer,
+                                                             "email")
+                                           : json_null())
+                      : json_null());
     if (w == NULL) {
         return;
     }

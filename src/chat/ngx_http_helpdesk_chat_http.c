@@ -12,9 +12,11 @@
  * (ngx_http_helpdesk_chat_files.c) routes.
  *
  * A visitor's upgrade, in order: the upgrade's own headers (400, or 426
- * for another version), the tenant (api.chat_widget_public: 404 for none,
- * 403 while its widget is off), then the page's Origin, which must be one
- * of the tenant's allowed origins exactly (403 otherwise, and without
+ * for another version), the portal's session if one came (the visitor a
+ * signed-in customer: ngx_http_helpdesk_chat_customer.c), the tenant
+ * (api.chat_widget_public: 404 for none, 403 while its widget is off),
+ * then the page's Origin, which must be one of the tenant's allowed
+ * origins, or of its own portal, exactly (403 otherwise, and without
  * one).  An agent's: the headers, the console's session cookie (401
  * without a live one) on the console's own Origin (403), then
  * api.chat_agent() (403 for anyone but an active agent or admin of the
@@ -49,13 +51,7 @@ static void ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name,
     ngx_str_t *value, ngx_flag_t has_value);
-static ngx_int_t ngx_http_helpdesk_chat_peer_link(
-    ngx_http_helpdesk_chat_ctx_t *ctx, ngx_http_helpdesk_chat_peer_t *peer);
 
-
-static const char  ngx_http_helpdesk_chat_widget_sql[] =
-    "SELECT tenant_id, slug, settings, array_to_json(allowed_origins),"
-    " max_message_bytes, enabled FROM api.chat_widget_public($1)";
 
 static const char  ngx_http_helpdesk_chat_agent_sql[] =
     "SELECT tenant_id, slug, user_id, name, role"
@@ -342,31 +338,6 @@ ngx_http_helpdesk_chat_arg(void *data, ngx_str_t *name, ngx_str_t *value,
 }
 
 
-/* the tenant's widget: api.chat_widget_public() */
-
-void
-ngx_http_helpdesk_chat_lookup(ngx_http_helpdesk_chat_ctx_t *ctx,
-    ngx_helpdesk_pg_handler_pt handler)
-{
-    ngx_helpdesk_pg_query_t  *q = &ctx->query;
-
-    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
-    q->sql = ngx_http_helpdesk_chat_widget_sql;
-    q->handler = handler;
-    q->data = ctx;
-    q->log = ctx->req.r->connection->log;
-    q->owner = ctx->req.r->pool;
-
-    if (ngx_helpdesk_pg_param(q, ctx->req.r->pool, &ctx->slug) != NGX_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_helpdesk_pg_run(q);
-}
-
-
 static void
 ngx_http_helpdesk_chat_ws_visitor(ngx_http_helpdesk_chat_ctx_t *ctx)
 {
@@ -568,9 +539,15 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     if (ctx->user.len == 36) {
         ngx_memcpy(peer->user, ctx->user.data, 36);
 
-    } else if (ngx_http_helpdesk_chat_peer_link(ctx, peer) != NGX_OK) {
+    } else if (ngx_http_helpdesk_chat_link_json(ctx, peer->pool,
+                                                &peer->portal)
+               != NGX_OK)
+    {
         return NGX_ERROR;
     }
+
+    /* a visitor signed in to the tenant's portal (chat_customer.c) */
+    ngx_memcpy(peer->customer, ctx->customer, 36);
 
     /* where its files are: "<location>v1/file/" */
     v = ctx->req.hlcf->chat_prefix;
@@ -582,49 +559,6 @@ ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
 
     peer->files.len = ngx_sprintf(peer->files.data, "%Vv1/file/", &v)
                       - peer->files.data;
-
-    return NGX_OK;
-}
-
-
-/* A visitor's: how the tenant's portal is linked to from here (the bot). */
-
-static ngx_int_t
-ngx_http_helpdesk_chat_peer_link(ngx_http_helpdesk_chat_ctx_t *ctx,
-    ngx_http_helpdesk_chat_peer_t *peer)
-{
-    char       *text;
-    json_t     *args;
-    ngx_str_t   path;
-
-    ngx_str_set(&path, "/");
-
-    args = json_object();
-
-    if (args == NULL
-        || ngx_http_helpdesk_req_link(&ctx->req, args, &path, 0) != NGX_OK)
-    {
-        json_decref(args);
-        return NGX_ERROR;
-    }
-
-    text = json_dumps(json_object_get(args, "link"), JSON_COMPACT);
-    json_decref(args);
-
-    if (text == NULL) {
-        return NGX_ERROR;
-    }
-
-    peer->portal.len = ngx_strlen(text);
-    peer->portal.data = ngx_pnalloc(peer->pool, peer->portal.len);
-
-    if (peer->portal.data == NULL) {
-        free(text);
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(peer->portal.data, text, peer->portal.len);
-    free(text);
 
     return NGX_OK;
 }

@@ -51,6 +51,9 @@ typedef struct {
     ngx_str_t                       sig;
     /* what an agent's session and api.chat_agent() lead to */
     ngx_helpdesk_pg_handler_pt      agent_next;
+    /* a visitor's: the widget's answer, and the portal's customer */
+    ngx_helpdesk_pg_handler_pt      lookup_next;
+    u_char                          customer[36];
 
     unsigned                        opened:1;
     unsigned                        gone:1;
@@ -67,6 +70,10 @@ ngx_int_t ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     PGresult *res);
 ngx_int_t ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_http_helpdesk_chat_peer_t *peer);
+
+/* ngx_http_helpdesk_chat_customer.c */
+ngx_int_t ngx_http_helpdesk_chat_link_json(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_pool_t *pool, ngx_str_t *out);
 
 void ngx_http_helpdesk_chat_agent_session(ngx_http_helpdesk_chat_ctx_t *ctx);
 ngx_int_t ngx_http_helpdesk_chat_agent_found(ngx_http_helpdesk_chat_ctx_t *ctx,

@@ -106,6 +106,8 @@ struct ngx_http_helpdesk_chat_session_s {
     u_char                            conv[NGX_HTTP_HELPDESK_CHAT_UUID_LEN];
     ngx_str_t                         name;      /* from the pre-chat form */
     json_t                           *hello;     /* page, lang, last */
+    /* the portal's signed-in customer linked at the hello: id, name... */
+    json_t                           *customer;
     json_t                           *pending;   /* a oneshot's message */
     ngx_event_t                       sse;       /* a stream's own hello */
     ngx_http_helpdesk_chat_member_t  *member;    /* its conversation */

@@ -199,6 +199,9 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
         s->hello = NULL;
     }
 
+    json_decref(s->customer);
+    s->customer = NULL;
+
     if (s->pending) {
         json_decref(s->pending);
         s->pending = NULL;

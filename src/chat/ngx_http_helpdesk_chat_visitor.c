@@ -18,6 +18,8 @@
 #include "lib/ngx_helpdesk_crypto.h"
 
 
+static void ngx_http_helpdesk_chat_v_known(json_t *pre, json_t *customer,
+    const char *k);
 static void ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid);
 static void ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
@@ -134,6 +136,21 @@ ngx_http_helpdesk_chat_op_cid(ngx_http_helpdesk_chat_session_t *s,
 
 
 static void
+ngx_http_helpdesk_chat_v_known(json_t *pre, json_t *customer, const char *k)
+{
+    json_t  *v;
+
+    v = json_object_get(pre, k);
+
+    if ((v == NULL || (json_is_string(v) && json_string_length(v) == 0))
+        && json_is_string(json_object_get(customer, k)))
+    {
+        json_object_set(pre, k, json_object_get(customer, k));
+    }
+}
+
+
+static void
 ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid)
 {
@@ -153,6 +170,19 @@ ngx_http_helpdesk_chat_v_start(ngx_http_helpdesk_chat_session_t *s,
                                      "\"text\" must be a string within the "
                                      "tenant's maximum");
         return;
+    }
+
+    /* a signed-in customer's name and email, where the form has none */
+    pre = json_object_get(msg, "prechat");
+
+    if (s->customer && (pre == NULL || json_is_object(pre))) {
+        pre = pre ? json_deep_copy(pre) : json_object();
+
+        if (pre) {
+            ngx_http_helpdesk_chat_v_known(pre, s->customer, "name");
+            ngx_http_helpdesk_chat_v_known(pre, s->customer, "email");
+            json_object_set_new(msg, "prechat", pre);
+        }
     }
 
     err = NULL;

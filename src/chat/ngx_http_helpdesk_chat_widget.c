@@ -47,6 +47,7 @@ ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_core_loc_conf_t       *clcf;
+    void                          **at;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -70,6 +71,22 @@ ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     if (hmcf->chat_widget_prefix.len == 0) {
         hmcf->chat_widget_prefix = clcf->name;
     }
+
+    if (hmcf->chat_widget_servers == NULL) {
+        hmcf->chat_widget_servers = ngx_array_create(cf->pool, 2,
+                                                     sizeof(void *));
+        if (hmcf->chat_widget_servers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    at = ngx_array_push_n(hmcf->chat_widget_servers, 2);
+    if (at == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    at[0] = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    at[1] = &clcf->name;
 
     return NGX_CONF_OK;
 }

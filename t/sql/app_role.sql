@@ -47,7 +47,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_kb(bytea,uuid,text,jsonb)',
                 'api.chat_settings(bytea,uuid)',
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
-                'api.chat_visitor(bytea,uuid,bytea)',
+                'api.chat_visitor(bytea,uuid,bytea,uuid)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
           'no entry point takes an actor or a tenant, but the runner''s result and the chat''s conversations (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p

@@ -82,14 +82,23 @@
         });
     }
 
+    /* the pre-chat form's fields, less what a signed-in customer told */
+    function askFields() {
+        var k = st.known || {};
+        return prechatFields().filter(function (x) {
+            return !((x.name === 'name' || x.name === 'email')
+                     && typeof k[x.name] === 'string' && k[x.name] !== '');
+        });
+    }
+
     function prechatForm() {
         if (ui.forms.getAttribute('data-k') === 'prechat') {
             return;
         }
-        form('prechat', null, prechatFields().concat([{ name: 'message', required: true }]),
+        form('prechat', null, askFields().concat([{ name: 'message', required: true }]),
              S.start, function (f, v) {
                  var p = { fields: {} }, text = v.message;
-                 prechatFields().forEach(function (x) {
+                 askFields().forEach(function (x) {
                      if (x.name === 'name' || x.name === 'email') {
                          p[x.name] = v[x.name] || undefined;
                      } else if (v[x.name]) {

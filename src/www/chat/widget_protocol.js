@@ -25,6 +25,8 @@
             }
             st.stream = typeof m.stream === 'string' ? m.stream : st.stream;
             st.settings = m.settings && typeof m.settings === 'object' ? m.settings : {};
+            /* a signed-in portal customer: what the form need not ask */
+            st.known = m.customer && typeof m.customer === 'object' ? m.customer : {};
             if (m.conversation && typeof m.conversation === 'object') {
                 c = m.conversation;
                 st.conv = { id: c.id, status: String(c.status || 'active'), agent: c.agent };

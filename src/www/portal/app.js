@@ -92,6 +92,7 @@
     if (p === '/tickets') return needLogin() || tickets();
     if (p === '/tickets/new') return needLogin() || newTicket();
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return needLogin() || ticket(m[1]);
+    if ((m = p.match(/^\/chats\/([0-9a-f-]{36})$/))) return needLogin() || chat(m[1]);
     if (p === '/kb') return kb();
     if ((m = p.match(/^\/kb\/([a-z0-9-]+)$/))) return article(m[1]);
     if (p === '/account') return needLogin() || account();
@@ -285,8 +286,46 @@
           [h('span.num', tk.number), h('span.subj', tk.subject), statusBadge(tk.status),
            h('span.when', t('tickets.updated') + ' ' + when(tk.updated_at))]));
       })) : h('p.empty', t('tickets.none'));
+      var chats = h('section.chats', { 'aria-labelledby': 'chats-title' },
+                    h('h2#chats-title', t('chats.title')), h('p.empty', t('chats.loading')));
       view(t('tickets.title'), [h('div.head', h('h1', t('tickets.title')), link('/tickets/new', t('tickets.new'), '.button')),
-                                unverified(), tabs, list]);
+                                unverified(), tabs, list, chats]);
+      /* the customer's chats, beside their tickets */
+      api('GET', '/chats').then(function (c) {
+        chats.replaceChild(c.data.length ? h('ul.tickets.chat-list', c.data.map(function (ch) {
+          return h('li', link('/chats/' + ch.id,
+            [h('span.num', '💭 ' + when(ch.started_at)),
+             h('span.subj', ch.agent ? t('chats.with', { agent: ch.agent }) : t('chats.noagent')),
+             h('span.badge.status-' + ch.status, t('chats.status.' + ch.status)),
+             h('span.when', ch.ticket ? t('chats.ticket', { number: ch.ticket }) : '')]));
+        })) : h('p.empty', t('chats.none')), chats.lastChild);
+      }).catch(function () {
+        chats.replaceChild(h('p.empty', t('chats.failed')), chats.lastChild);
+      });
+    }).catch(failed);
+  }
+
+  /* a chat, read-only: what both sides saw */
+  function chat(id) {
+    loading(t('chats.title'));
+    api('GET', '/chats/' + encodeURIComponent(id)).then(function (ch) {
+      var facts = h('dl.facts',
+        h('dt', t('tickets.status')), h('dd', h('span.badge.status-' + ch.status, t('chats.status.' + ch.status))),
+        h('dt', t('chats.started')), h('dd', when(ch.started_at)),
+        ch.agent ? [h('dt', t('chats.agent')), h('dd', ch.agent)] : null,
+        ch.ticket ? [h('dt', t('chats.ticketno')), h('dd', link('/tickets/' + ch.ticket, ch.ticket))] : null);
+      var history = ch.messages.length ? h('ol.history', ch.messages.map(function (m) {
+        var who = m.author === 'you' ? t('ticket.you')
+                : m.author === 'bot' ? (m.name || t('chats.bot'))
+                : (m.name || t('ticket.agent'));
+        return h('li.event.by-' + (m.author === 'you' ? 'you' : 'agent'),
+          h('p.meta', h('strong', who), ' · ', h('time', { dateTime: m.created_at }, when(m.created_at))),
+          m.body ? h('div.body', m.body) : null,
+          m.files.length ? h('p.files', m.files.join(', ')) : null);
+      })) : h('p.empty', t('chats.empty'));
+      view(t('chats.one', { date: when(ch.started_at) }),
+           [link('/tickets', '← ' + t('tickets.title')), h('h1', t('chats.one', { date: when(ch.started_at) })),
+            facts, history]);
     }).catch(failed);
   }
 
@@ -582,6 +621,15 @@
       root.setProperty('--secondary', b.secondary_color);
       root.setProperty('--on-secondary', ink(b.secondary_color));
     }
+  }
+
+  /* the tenant's website chat, from this server (its loader, as on any site) */
+  if (boot.chat && boot.chat.script && boot.chat.tenant) {
+    var chatjs = document.createElement('script');
+    chatjs.async = true;
+    chatjs.src = boot.chat.script;
+    chatjs.setAttribute('data-tenant', boot.chat.tenant);
+    document.body.appendChild(chatjs);
   }
 
   brand();
