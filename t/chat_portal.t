@@ -22,7 +22,10 @@ use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;',
+# a second server: a portal alone, the widget being on the provider's host
+my $alone = Helpdesk::Test::free_port();
+$t->start_nginx(http => "helpdesk_base_domain portal.test;
+                         server { listen 127.0.0.1:$alone; location / { helpdesk_portal; } }",
                 server => 'location / { helpdesk_portal; }
                            location /chat/widget/ { helpdesk_chat_widget; }
                            location /chat/ { helpdesk_chat; }');
@@ -70,6 +73,20 @@ is boot_of(portal($ghost))->{chat}, Mojo::JSON::false,
     'a tenant without a chat set up: no widget on its portal';
 is $ua->get("http://127.0.0.1:$port/chat/widget/chat.js" => { Host => $ahost })->res->code, 200,
     '... and the script is there';
+like portal($ahost)->get('/')->headers->header('Content-Security-Policy'),
+    qr/script-src 'self'; .*connect-src 'self';/, "... the page's policy left as it was";
+{
+    my $p = Helpdesk::Portal->new($t, "acme.portal.test:$alone", port => $alone);
+    my $b = boot_of($p);
+    is_deeply $b->{chat}, { script => "http://portal.test:$port/chat/widget/chat.js", tenant => 'acme' },
+        "a portal on a server without the widget loads it from the provider's host";
+    my $csp = $p->get('/')->headers->header('Content-Security-Policy');
+    like $csp, qr{script-src 'self' http://portal\.test:$port;}, '... its policy allows the script';
+    like $csp, qr{connect-src 'self' http://portal\.test:$port ws://portal\.test:$port;},
+        '... the WebSocket and the fallback';
+    like $csp, qr{img-src 'self' http://portal\.test:$port data:;}, '... and the pictures';
+    like $csp, qr{^default-src 'none';.*frame-ancestors 'none'; base-uri 'none'$}, '... and nothing else changed';
+}
 
 # --- the portal's origin ----------------------------------------------------------
 

@@ -122,8 +122,9 @@ my $b_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'gin
 
 # acme's chat: a visitor and a conversation (as the conversations layer records them)
 my $a_chat = 'a0000000-0000-4000-8000-00000000c001';
-$t->psql(qq{INSERT INTO helpdesk.chat_visitors (tenant_id, visitor_id, token_hash)
-            VALUES ('$acme->{id}', 'a0000000-0000-4000-8000-0000000000d1', sha256('acme visitor'));
+$t->psql(qq{INSERT INTO helpdesk.chat_visitors (tenant_id, visitor_id, token_hash, customer_id)
+            VALUES ('$acme->{id}', 'a0000000-0000-4000-8000-0000000000d1', sha256('acme visitor'),
+                    '$a_cust_id');
             INSERT INTO helpdesk.chat_conversations (tenant_id, conversation_id, visitor_id, status)
             VALUES ('$acme->{id}', '$a_chat', 'a0000000-0000-4000-8000-0000000000d1', 'active')});
 
@@ -242,6 +243,8 @@ my %app = (
     'portal GET /tickets/*'              => ["/tickets/$N", undef, 404],
     'portal POST /tickets/*/comments'    => ["/tickets/$N/comments", { body => 'from globex' }, 404],
     'portal POST /tickets/*/resolve'     => ["/tickets/$N/resolve", {}, 404],
+    'portal GET /chats'                  => ['/chats', undef, 'own'],
+    'portal GET /chats/*'                => ["/chats/$a_chat", undef, 404],
     'portal PATCH /profile'              => ['/profile', { name => 'Gina G' }, 'own'],
     'portal GET /export'                 => ['/export', undef, 'own'],
     'portal GET /tickets/*/attachments/*' => ["/tickets/$N/attachments/$a_att", undef, 404],

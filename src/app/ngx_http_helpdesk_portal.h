@@ -237,5 +237,14 @@ void ngx_http_helpdesk_portal_totp_confirm(ngx_http_helpdesk_portal_ctx_t *ctx,
 void ngx_http_helpdesk_portal_totp_on(ngx_http_helpdesk_portal_ctx_t *ctx,
     PGresult *res);
 
+/*
+ * ngx_http_helpdesk_portal_chat.c: the tenant's website chat on its
+ * portal's page (boot's "chat": true): the loader's URL and the tenant in
+ * "chat", and the page's policy opened to the provider's host when the
+ * widget is served there; "chat": false where it is served nowhere.
+ */
+ngx_int_t ngx_http_helpdesk_portal_chat(ngx_http_helpdesk_portal_ctx_t *ctx,
+    json_t *boot);
+
 
 #endif /* _NGX_HTTP_HELPDESK_PORTAL_H_INCLUDED_ */

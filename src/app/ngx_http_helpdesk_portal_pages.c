@@ -27,8 +27,6 @@ static void ngx_http_helpdesk_portal_language(
     ngx_http_helpdesk_portal_ctx_t *ctx, json_t *boot);
 static void ngx_http_helpdesk_portal_local_texts(
     ngx_http_helpdesk_portal_ctx_t *ctx, json_t *boot);
-static void ngx_http_helpdesk_portal_chat(ngx_http_helpdesk_portal_ctx_t *ctx,
-    json_t *boot);
 static const ngx_helpdesk_www_file_t *ngx_http_helpdesk_portal_www(
     const char *name);
 
@@ -149,49 +147,6 @@ ngx_http_helpdesk_portal_not_found(ngx_http_helpdesk_portal_ctx_t *ctx)
 
 
 /*
- * The tenant's website chat, on: "chat" becomes the widget's loader, on
- * this very server (its locations beside the portal's: the session's
- * cookie then reaches the chat, and the page's policy allows 'self'), with
- * the tenant's slug; false where this server does not serve the widget.
- */
-static void
-ngx_http_helpdesk_portal_chat(ngx_http_helpdesk_portal_ctx_t *ctx,
-    json_t *boot)
-{
-    void                           **at;
-    ngx_str_t                       *prefix;
-    ngx_uint_t                       i;
-    ngx_http_core_srv_conf_t        *cscf;
-    ngx_http_helpdesk_main_conf_t   *hmcf;
-
-    hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
-    cscf = ngx_http_get_module_srv_conf(ctx->req.r, ngx_http_core_module);
-
-    if (hmcf->chat_widget_servers) {
-        at = hmcf->chat_widget_servers->elts;
-
-        for (i = 0; i < hmcf->chat_widget_servers->nelts; i += 2) {
-            if (at[i] != cscf) {
-                continue;
-            }
-
-            prefix = at[i + 1];
-
-            json_object_set_new(boot, "chat",
-                json_pack("{s:s%+, s:O}",
-                          "script", (char *) prefix->data, prefix->len,
-                          "chat.js",
-                          "tenant", json_object_get(json_object_get(boot,
-                                                          "tenant"), "slug")));
-            return;
-        }
-    }
-
-    json_object_set_new(boot, "chat", json_false());
-}
-
-
-/*
  * The page: index.html with "@lang@", "@i18n@" (the versioned URL of the
  * language's strings) and "@boot@" (what /_/api/boot would answer, as JSON
  * that cannot close the script element it sits in).
@@ -224,8 +179,12 @@ ngx_http_helpdesk_portal_page_done(ngx_http_helpdesk_portal_ctx_t *ctx,
     json_object_set_new(boot, "upload_max",
                         json_integer((json_int_t) ctx->req.hlcf->upload_max));
 
-    if (json_is_true(json_object_get(boot, "chat"))) {
-        ngx_http_helpdesk_portal_chat(ctx, boot);
+    if (json_is_true(json_object_get(boot, "chat"))
+        && ngx_http_helpdesk_portal_chat(ctx, boot) != NGX_OK)
+    {
+        json_decref(boot);
+        ngx_http_helpdesk_portal_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
     text = json_dumps(boot, JSON_COMPACT|JSON_ESCAPE_SLASH);
