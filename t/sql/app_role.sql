@@ -63,7 +63,7 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
 SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',
           'chat: no proof, no record written');
 SELECT is(hdtest.error_of($$SELECT api.chat_visitor(sha256('x'::bytea), 'a0000000-0000-4000-8000-000000000001',
-                                                     sha256('token'::bytea))$$) ->> 'sqlstate', 'HDUNA',
+                                                     sha256('token'::bytea), NULL)$$) ->> 'sqlstate', 'HDUNA',
           'chat: a wrong proof, no visitor of any tenant');
 SELECT is(hdtest.error_of($$SELECT * FROM api.chat_file(sha256('x'::bytea), 'a0000000-0000-4000-8000-000000000001',
                                                      'a0000000-0000-4000-8000-0000000000d3', NULL)$$) ->> 'sqlstate',
