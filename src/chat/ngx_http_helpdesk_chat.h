@@ -41,6 +41,12 @@
 #define NGX_HTTP_HELPDESK_CHAT_INTERNAL      1011
 #define NGX_HTTP_HELPDESK_CHAT_TRY_LATER     1013
 
+/*
+ * A peer's output is "full" while more than this waits to be written: a
+ * catch-up (the events after "last") sends no more until it drains.
+ */
+#define NGX_HTTP_HELPDESK_CHAT_LOW_WATER     (64 * 1024)
+
 
 typedef struct ngx_http_helpdesk_chat_peer_s  ngx_http_helpdesk_chat_peer_t;
 
@@ -48,6 +54,8 @@ typedef ngx_int_t (*ngx_http_helpdesk_chat_send_pt)(
     ngx_http_helpdesk_chat_peer_t *peer, u_char *data, size_t len);
 typedef void (*ngx_http_helpdesk_chat_close_pt)(
     ngx_http_helpdesk_chat_peer_t *peer, ngx_uint_t code, const char *reason);
+typedef void (*ngx_http_helpdesk_chat_drained_pt)(
+    ngx_http_helpdesk_chat_peer_t *peer);
 
 
 struct ngx_http_helpdesk_chat_peer_s {
@@ -108,6 +116,18 @@ struct ngx_http_helpdesk_chat_peer_s {
     ngx_http_helpdesk_chat_send_pt   send;
     /* Starts the close handshake; gone() follows. */
     ngx_http_helpdesk_chat_close_pt  close;
+
+    /*
+     * Set by the conversations layer in open(), may be NULL: the peer's
+     * output, "full" after a send() left more than
+     * NGX_HTTP_HELPDESK_CHAT_LOW_WATER waiting, has been written down to
+     * the mark.  The transport clears "full" and calls drained() from an
+     * event of its own (posted), never from inside send(), and never
+     * after gone().
+     */
+    ngx_http_helpdesk_chat_drained_pt  drained;
+    /* set by the transport: more than the low-water mark waits */
+    unsigned                         full:1;
 
     /* the conversations layer's own state for this peer */
     void                            *session;

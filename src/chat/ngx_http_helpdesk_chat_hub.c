@@ -13,9 +13,10 @@
  * joins, and every member after the subscription is confirmed again (a
  * reconnect), reads the stream back from its last id (XRANGE, exclusive)
  * before it takes live events; an event published while that read is in
- * flight marks the member, which reads again from where the read ended.
- * So an event reaches a member by either path, never by both, and never
- * out of order.
+ * flight, or while the catch-up waits for the client to read what it was
+ * sent (ngx_http_helpdesk_chat_catchup.c), marks the member, which reads
+ * again from where the read ended.  So an event reaches a member by
+ * either path, never by both, and never out of order.
  *
  * An agent listens to a conversation while it is the agent's: an event
  * newer than the point from which it became the agent's ("own") that says
@@ -38,12 +39,6 @@ static ngx_http_helpdesk_chat_conv_t *ngx_http_helpdesk_chat_conv_get(
 static void ngx_http_helpdesk_chat_conv_put(ngx_http_helpdesk_chat_conv_t *cv);
 static void ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
     u_char *msg, size_t len);
-static void ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m);
-static void ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res);
-static void ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
-    u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
-    size_t len);
 static void ngx_http_helpdesk_chat_tenant_message(void *data, ngx_uint_t event,
     u_char *msg, size_t len);
 static void ngx_http_helpdesk_chat_published(ngx_http_helpdesk_chat_op_t *op,
@@ -356,7 +351,8 @@ ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
             continue;
         }
 
-        if (m->range) {
+        if (m->range || m->paused) {
+            /* catching up: it comes through the catch-up's pages */
             m->missed = 1;
             continue;
         }
@@ -373,130 +369,7 @@ ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
 }
 
 
-static void
-ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m)
-{
-    u_char                       *p, *from;
-    size_t                        from_len;
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    if (m->stale) {
-        return;
-    }
-
-    if (m->range) {
-        m->missed = 1;
-        return;
-    }
-
-    op = ngx_http_helpdesk_chat_op(m->s, ngx_http_helpdesk_chat_range);
-    if (op == NULL) {
-        return;
-    }
-
-    from = (u_char *) "-";
-    from_len = 1;
-
-    if (m->last_len) {
-        /* exclusive: "(" and the last id sent */
-        op->pool = ngx_create_pool(256, m->s->peer->log);
-        from = op->pool ? ngx_pnalloc(op->pool, m->last_len + 1) : NULL;
-
-        if (from == NULL) {
-            ngx_http_helpdesk_chat_op_free(op);
-            return;
-        }
-
-        from[0] = '(';
-        ngx_memcpy(from + 1, m->last, m->last_len);
-        from_len = m->last_len + 1;
-    }
-
-    op->data = m;
-    m->range = op;
-    m->missed = 0;
-
-    p = ngx_sprintf(op->cid, "%V:s", &m->conv->channel);
-
-    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "XRANGE", 6);
-    ngx_helpdesk_redis_arg(&op->cmd, op->cid, p - op->cid);
-    ngx_helpdesk_redis_arg(&op->cmd, from, from_len);
-    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "+", 1);
-    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "COUNT", 5);
-    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "256", 3);
-
-    ngx_http_helpdesk_chat_command(op);
-}
-
-
-static void
-ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_http_helpdesk_chat_member_t  *m = op->data;
-
-    size_t       i, k;
-    ngx_str_t    id, json, aud, f;
-    redisReply  *e, *fields;
-
-    m->range = NULL;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        /* Redis is away: the next READY reads again */
-        return;
-    }
-
-    for (i = 0; i < reply->elements; i++) {
-        e = reply->element[i];
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || ngx_http_helpdesk_chat_reply_str(e, 0, &id) != NGX_OK
-            || e->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            continue;
-        }
-
-        fields = e->element[1];
-        json.len = 0;
-        aud.len = 0;
-
-        for (k = 0; k + 1 < fields->elements; k += 2) {
-            if (ngx_http_helpdesk_chat_reply_str(fields, k, &f) != NGX_OK) {
-                continue;
-            }
-
-            if (f.len == 1 && f.data[0] == 'j') {
-                (void) ngx_http_helpdesk_chat_reply_str(fields, k + 1, &json);
-
-            } else if (f.len == 1 && f.data[0] == 'u') {
-                (void) ngx_http_helpdesk_chat_reply_str(fields, k + 1, &aud);
-            }
-        }
-
-        if (json.len == 0 || id.len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
-            || ngx_http_helpdesk_chat_id_cmp(id.data, id.len, m->last,
-                                             m->last_len) <= 0)
-        {
-            continue;
-        }
-
-        ngx_http_helpdesk_chat_deliver(m, id.data, id.len, aud.data, aud.len,
-                                       json.data, json.len);
-
-        if (m->s->gone || m->stale) {
-            /* gone, or no longer the agent's: nothing after that */
-            return;
-        }
-    }
-
-    if (reply->elements == NGX_HTTP_HELPDESK_CHAT_RANGE || m->missed) {
-        /* more to read, or published while this read was in flight */
-        ngx_http_helpdesk_chat_catch_up(m);
-    }
-}
-
-
-static void
+void
 ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
     u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
     size_t len)

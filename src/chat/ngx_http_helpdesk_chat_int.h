@@ -22,8 +22,8 @@
 #define NGX_HTTP_HELPDESK_CHAT_ID_LEN    42     /* "<ms>-<seq>" */
 #define NGX_HTTP_HELPDESK_CHAT_CID_LEN   64
 
-/* what a catch-up reads from a stream at a time */
-#define NGX_HTTP_HELPDESK_CHAT_RANGE     256
+/* what a catch-up reads from a stream at a time (a page) */
+#define NGX_HTTP_HELPDESK_CHAT_RANGE     32
 
 
 typedef struct ngx_http_helpdesk_chat_session_s
@@ -67,6 +67,7 @@ struct ngx_http_helpdesk_chat_member_s {
     u_char                            own[NGX_HTTP_HELPDESK_CHAT_ID_LEN];
     size_t                            own_len;
     unsigned                          missed:1;  /* published meanwhile */
+    unsigned                          paused:1;  /* until the peer drains */
     unsigned                          stale:1;   /* no longer the agent's */
 };
 
@@ -189,6 +190,13 @@ ngx_int_t ngx_http_helpdesk_chat_id_cmp(u_char *a, size_t alen, u_char *b,
     size_t blen);
 void ngx_http_helpdesk_chat_publish(ngx_str_t *tenant, u_char *conv,
     const char *aud, json_t *event);
+void ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
+    u_char *id, size_t id_len, u_char *aud, size_t aud_len, u_char *json,
+    size_t len);
+
+/* ngx_http_helpdesk_chat_catchup.c */
+void ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m);
+void ngx_http_helpdesk_chat_drained(ngx_http_helpdesk_chat_peer_t *peer);
 
 /* ngx_http_helpdesk_chat_session.c */
 void ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,

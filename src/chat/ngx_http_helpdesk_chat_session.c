@@ -60,6 +60,7 @@ ngx_http_helpdesk_chat_open(ngx_http_helpdesk_chat_peer_t *peer)
     }
 
     peer->session = s;
+    peer->drained = ngx_http_helpdesk_chat_drained;
 
     /*
      * A stream of server-sent events comes with its visitor's token and
@@ -208,6 +209,7 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
     }
 
     peer->session = NULL;
+    peer->drained = NULL;
 }
 
 

@@ -430,6 +430,10 @@ ngx_http_helpdesk_sse_held_reap(ngx_http_helpdesk_sse_held_t *s)
     if (s->out == NULL) {
         s->out_last = NULL;
     }
+
+    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER) {
+        ngx_http_helpdesk_sse_held_post(s);     /* drained() from there */
+    }
 }
 
 
@@ -697,12 +701,22 @@ ngx_http_helpdesk_sse_held_ping(ngx_event_t *ev)
 }
 
 
-/* posted by send() and close() */
+/* posted by send(), close(), and writing down to the low-water mark */
 
 static void
 ngx_http_helpdesk_sse_held_end(ngx_event_t *ev)
 {
     ngx_http_helpdesk_sse_held_t  *s = ev->data;
+
+    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER
+        && !s->gone && !s->close_sent)
+    {
+        s->peer.full = 0;
+
+        if (s->peer.drained) {
+            s->peer.drained(&s->peer);
+        }
+    }
 
     ngx_http_helpdesk_sse_held_after(s);
 }
@@ -783,6 +797,10 @@ ngx_http_helpdesk_sse_held_send(ngx_http_helpdesk_chat_peer_t *peer,
                                                      len);
     s->out_bytes -= n - (ev->buf.last - ev->buf.pos);
     ev->size = ev->buf.last - ev->buf.pos;
+
+    if (s->out_bytes > NGX_HTTP_HELPDESK_CHAT_LOW_WATER) {
+        s->peer.full = 1;
+    }
 
     ngx_http_helpdesk_sse_held_post(s);
 

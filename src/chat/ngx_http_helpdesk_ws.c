@@ -42,7 +42,9 @@
  *
  * The conversations layer hears of the connection's end through gone(),
  * once, and only from one of our own events: send() and close(), which it
- * calls, only queue and post.
+ * calls, only queue and post.  A send() that leaves more than
+ * NGX_HTTP_HELPDESK_CHAT_LOW_WATER waiting marks the peer "full"; once
+ * writing brings it down to the mark, a posted event says drained().
  */
 
 
@@ -62,6 +64,7 @@ static void ngx_http_helpdesk_ws_read_handler(ngx_event_t *rev);
 static void ngx_http_helpdesk_ws_write_handler(ngx_event_t *wev);
 static void ngx_http_helpdesk_ws_ping_handler(ngx_event_t *ev);
 static void ngx_http_helpdesk_ws_end_handler(ngx_event_t *ev);
+static void ngx_http_helpdesk_ws_drain_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_helpdesk_ws_flush(ngx_http_helpdesk_ws_t *ws);
 static void ngx_http_helpdesk_ws_after(ngx_http_helpdesk_ws_t *ws);
 static void ngx_http_helpdesk_ws_finish(ngx_http_helpdesk_ws_t *ws);
@@ -90,6 +93,9 @@ ngx_http_helpdesk_ws_start(ngx_http_helpdesk_ws_t *ws)
     ws->end.handler = ngx_http_helpdesk_ws_end_handler;
     ws->end.data = ws;
     ws->end.log = c->log;
+    ws->drain.handler = ngx_http_helpdesk_ws_drain_handler;
+    ws->drain.data = ws;
+    ws->drain.log = c->log;
 
     ws->peer.send = ngx_http_helpdesk_ws_peer_send;
     ws->peer.close = ngx_http_helpdesk_ws_peer_close;
@@ -431,6 +437,12 @@ ngx_http_helpdesk_ws_flush(ngx_http_helpdesk_ws_t *ws)
         ngx_free(out);
     }
 
+    if (ws->peer.full && ws->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER
+        && !ws->drain.posted && !ws->gone && !ws->close_sent)
+    {
+        ngx_post_event(&ws->drain, &ngx_posted_events);
+    }
+
     if (ws->out == NULL) {
         ws->out_last = NULL;
 
@@ -601,6 +613,27 @@ ngx_http_helpdesk_ws_end_handler(ngx_event_t *ev)
 }
 
 
+/* Posted: the output is down to the low-water mark again. */
+
+static void
+ngx_http_helpdesk_ws_drain_handler(ngx_event_t *ev)
+{
+    ngx_http_helpdesk_ws_t  *ws = ev->data;
+
+    if (ws->gone || ws->close_sent || !ws->peer.full
+        || ws->out_bytes > NGX_HTTP_HELPDESK_CHAT_LOW_WATER)
+    {
+        return;
+    }
+
+    ws->peer.full = 0;
+
+    if (ws->peer.drained) {
+        ws->peer.drained(&ws->peer);
+    }
+}
+
+
 static void
 ngx_http_helpdesk_ws_post_end(ngx_http_helpdesk_ws_t *ws)
 {
@@ -636,6 +669,10 @@ ngx_http_helpdesk_ws_finish(ngx_http_helpdesk_ws_t *ws)
 
     if (ws->end.posted) {
         ngx_delete_posted_event(&ws->end);
+    }
+
+    if (ws->drain.posted) {
+        ngx_delete_posted_event(&ws->drain);
     }
 
     for (out = ws->out; out; out = next) {
@@ -683,6 +720,10 @@ ngx_http_helpdesk_ws_peer_send(ngx_http_helpdesk_chat_peer_t *peer,
 
         ngx_http_helpdesk_ws_post_end(ws);
         return NGX_ERROR;
+    }
+
+    if (ws->out_bytes > NGX_HTTP_HELPDESK_CHAT_LOW_WATER) {
+        ws->peer.full = 1;
     }
 
     if (!ws->reading) {

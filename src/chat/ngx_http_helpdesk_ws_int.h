@@ -59,6 +59,7 @@ struct ngx_http_helpdesk_ws_s {
     ngx_msec_t                     send_timeout;
     ngx_event_t                    ping;
     ngx_event_t                    end;        /* posted: teardown */
+    ngx_event_t                    drain;      /* posted: drained() */
 
     /* input: the read buffer, while it holds bytes */
     u_char                        *in;
