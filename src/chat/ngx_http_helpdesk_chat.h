@@ -46,6 +46,11 @@
  * catch-up (the events after "last") sends no more until it drains.
  */
 #define NGX_HTTP_HELPDESK_CHAT_LOW_WATER     (64 * 1024)
+/*
+ * What live events a catch-up may hold back while the client does not
+ * read: past it, the client is closed as the output cap would (1008).
+ */
+#define NGX_HTTP_HELPDESK_CHAT_HELD_MAX      (256 * 1024)
 
 
 typedef struct ngx_http_helpdesk_chat_peer_s  ngx_http_helpdesk_chat_peer_t;

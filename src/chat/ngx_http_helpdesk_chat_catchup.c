@@ -16,7 +16,10 @@
  *
  * Events published while a member catches up (a read in flight, or
  * paused) are not sent live: they mark the member, and come through the
- * next page, once and in order.
+ * next page, once and in order.  What is held back so while the client
+ * does not read counts as its output would: past
+ * NGX_HTTP_HELPDESK_CHAT_HELD_MAX the client is closed as too slow a
+ * reader (1008), as the transport's output cap would close it.
  */
 
 
@@ -186,6 +189,8 @@ ngx_http_helpdesk_chat_drained(ngx_http_helpdesk_chat_peer_t *peer)
         return;
     }
 
+    s->held = 0;
+
     for (q = ngx_queue_head(&s->members);
          q != ngx_queue_sentinel(&s->members);
          q = next)
@@ -196,5 +201,23 @@ ngx_http_helpdesk_chat_drained(ngx_http_helpdesk_chat_peer_t *peer)
         if (m->paused && m->conv->ready && !peer->full) {
             ngx_http_helpdesk_chat_catch_up(m);
         }
+    }
+}
+
+
+/* A live event of len bytes held back while the client's output is full. */
+
+void
+ngx_http_helpdesk_chat_held(ngx_http_helpdesk_chat_session_t *s, size_t len)
+{
+    if (s->gone || s->held > NGX_HTTP_HELPDESK_CHAT_HELD_MAX) {
+        return;
+    }
+
+    s->held += len;
+
+    if (s->held > NGX_HTTP_HELPDESK_CHAT_HELD_MAX) {
+        s->peer->close(s->peer, NGX_HTTP_HELPDESK_CHAT_POLICY,
+                       "too slow a reader");
     }
 }

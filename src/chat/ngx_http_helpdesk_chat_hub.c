@@ -354,6 +354,11 @@ ngx_http_helpdesk_chat_conv_message(void *data, ngx_uint_t event,
         if (m->range || m->paused) {
             /* catching up: it comes through the catch-up's pages */
             m->missed = 1;
+
+            if (m->s->peer->full) {
+                ngx_http_helpdesk_chat_held(m->s, last - nl - 1);
+            }
+
             continue;
         }
 

@@ -99,6 +99,7 @@ struct ngx_http_helpdesk_chat_session_s {
     ngx_queue_t                       in_tenant;
     ngx_http_helpdesk_chat_tenant_t  *tenant;
     ngx_uint_t                        seq;       /* "~n" ids */
+    size_t                            held;      /* held back, full */
     ngx_str_t                         tenant_id;
 
     /* a visitor */
@@ -197,6 +198,8 @@ void ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
 /* ngx_http_helpdesk_chat_catchup.c */
 void ngx_http_helpdesk_chat_catch_up(ngx_http_helpdesk_chat_member_t *m);
 void ngx_http_helpdesk_chat_drained(ngx_http_helpdesk_chat_peer_t *peer);
+void ngx_http_helpdesk_chat_held(ngx_http_helpdesk_chat_session_t *s,
+    size_t len);
 
 /* ngx_http_helpdesk_chat_session.c */
 void ngx_http_helpdesk_chat_settings(ngx_http_helpdesk_chat_session_t *s,

@@ -39,50 +39,11 @@
 #include "http/ngx_helpdesk_http.h"
 #include "ngx_http_helpdesk_chat_http.h"
 #include "ngx_http_helpdesk_ws_int.h"
+#include "ngx_http_helpdesk_chat_sse_held.h"
 
 
 /* how often a worker looks for a shutdown while it holds streams */
 #define NGX_HTTP_HELPDESK_SSE_WATCH  1000
-
-
-typedef struct ngx_http_helpdesk_sse_ev_s  ngx_http_helpdesk_sse_ev_t;
-
-/* an event to send, in one allocation with its buf and chain link */
-struct ngx_http_helpdesk_sse_ev_s {
-    ngx_http_helpdesk_sse_ev_t     *next;
-    ngx_chain_t                     cl;
-    ngx_buf_t                       buf;
-    size_t                          size;
-    u_char                          data[1];
-};
-
-
-typedef struct {
-    ngx_http_helpdesk_chat_peer_t   peer;       /* first */
-    ngx_http_request_t             *r;
-    ngx_http_helpdesk_chat_ctx_t   *ctx;
-    ngx_pool_t                     *pool;
-    ngx_queue_t                     queue;      /* the worker's streams */
-
-    ngx_msec_t                      ping_interval;
-    ngx_msec_t                      send_timeout;
-    size_t                          send_lowat;
-    ngx_event_t                     ping;
-    ngx_event_t                     end;        /* posted: send, or end */
-
-    /* handed to the filters (up to "handed"), then waiting */
-    ngx_http_helpdesk_sse_ev_t     *out;
-    ngx_http_helpdesk_sse_ev_t     *out_last;
-    ngx_http_helpdesk_sse_ev_t     *handed;
-    size_t                          out_bytes;
-
-    unsigned                        opened:1;   /* open() said yes */
-    unsigned                        gone:1;     /* gone() was called */
-    unsigned                        close_sent:1;
-    unsigned                        ending:1;   /* no memory: end now */
-    unsigned                        stopped:1;
-    unsigned                        listed:1;
-} ngx_http_helpdesk_sse_held_t;
 
 
 static ngx_http_helpdesk_sse_ev_t *ngx_http_helpdesk_sse_held_out(
@@ -431,7 +392,9 @@ ngx_http_helpdesk_sse_held_reap(ngx_http_helpdesk_sse_held_t *s)
         s->out_last = NULL;
     }
 
-    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER) {
+    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER
+        && !s->gone && !s->close_sent)
+    {
         ngx_http_helpdesk_sse_held_post(s);     /* drained() from there */
     }
 }
@@ -708,12 +671,10 @@ ngx_http_helpdesk_sse_held_end(ngx_event_t *ev)
 {
     ngx_http_helpdesk_sse_held_t  *s = ev->data;
 
-    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER
-        && !s->gone && !s->close_sent)
-    {
+    if (s->peer.full && s->out_bytes <= NGX_HTTP_HELPDESK_CHAT_LOW_WATER) {
         s->peer.full = 0;
 
-        if (s->peer.drained) {
+        if (s->peer.drained && !s->gone && !s->close_sent) {
             s->peer.drained(&s->peer);
         }
     }
