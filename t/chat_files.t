@@ -314,6 +314,17 @@ $res = $ua->get("http://127.0.0.1:$port/agent/_/chat/v1/file/$photo->{upload_id}
                 => { Host => $ana->{host} })->res;
 is $res->code, 401, 'without the session: 401';
 
+# every download of a customer's file is an audited read, like an attachment's
+is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log
+               WHERE tenant_id = '$acme->{id}' AND action = 'chat.file.read'
+                 AND object_type = 'chat_file' AND object_id = '$photo->{upload_id}'
+                 AND actor_type = 'user' AND actor_id = '$ana->{id}'}), 1,
+   "the agent's download is audited, with who read which file";
+ok $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log
+               WHERE tenant_id = '$acme->{id}' AND action = 'chat.file.read'
+                 AND object_id = '$photo->{upload_id}' AND actor_type = 'visitor'}) >= 1,
+   "... and a download by a visitor's signed link too";
+
 # someone else's files
 my $bia = visitor();
 my ($bcode, $bfile) = upload($bia->{token}, 'bia.txt', 'text/plain', 'from Bia');

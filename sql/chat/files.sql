@@ -13,7 +13,7 @@
 --   file_get(tenant, file, agent)
 --       a file's name, type and bytes: any of the tenant's for a signed
 --       link (agent NULL), one sent in a chat or the agent's own for an
---       agent; nothing otherwise
+--       agent; nothing otherwise.  Each read is audited (chat.file.read)
 --
 -- The caller has checked who asks (a visitor's token, the page's Origin,
 -- an agent's console session, a link's signature) and set the tenant.
@@ -121,13 +121,31 @@ $$;
 
 CREATE OR REPLACE FUNCTION chat.file_get(p_tenant uuid, p_file uuid,
     p_agent uuid, OUT filename text, OUT content_type text, OUT data bytea)
-RETURNS SETOF record LANGUAGE plpgsql STABLE AS $$
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+DECLARE
+    f  helpdesk.chat_files;
 BEGIN
-    RETURN QUERY
-    SELECT f.filename, f.content_type, f.data FROM helpdesk.chat_files f
-    WHERE f.tenant_id = p_tenant AND f.file_id = p_file
-      AND (p_agent IS NULL OR f.conversation_id IS NOT NULL
-           OR f.agent_id = p_agent);
+    SELECT * INTO f FROM helpdesk.chat_files x
+    WHERE x.tenant_id = p_tenant AND x.file_id = p_file
+      AND (p_agent IS NULL OR x.conversation_id IS NOT NULL
+           OR x.agent_id = p_agent);
+
+    IF f.file_id IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- a customer's file read is audited, as an attachment's (no flush)
+    PERFORM tickets.audit_read(jsonb_build_object('tenant_id', p_tenant,
+                'actor_type', CASE WHEN p_agent IS NULL THEN 'visitor'
+                                   ELSE 'user' END,
+                'actor_id', p_agent),
+            'chat.file.read', 'chat_file', f.file_id::text,
+            jsonb_build_object('conversation', f.conversation_id));
+
+    filename := f.filename;
+    content_type := f.content_type;
+    data := f.data;
+    RETURN NEXT;
 END
 $$;
 
