@@ -297,4 +297,13 @@ is portal($ahost)->api(GET => '/chats')->code, 401, 'nobody signed in: 401';
     $v->close;
 }
 
+# the same browser once Rita signed out: her token is not another person's
+{
+    my $v = visitor();
+    my $w = $v->hello(visitor => $rtoken);
+    isnt $w->{visitor}, $rtoken, "a customer's browser token without their session is not reused";
+    is $w->{conversation}, undef, "... nor their conversation shown";
+    $v->close;
+}
+
 done_testing;

@@ -245,7 +245,8 @@ $$;
 -- session cookie came with it); one that is not an active customer of
 -- this tenant is ignored.  The visitor is linked to that customer, with
 -- its name and email (what its conversations start with); a browser
--- token linked to another customer is not reused (NULL: a new token).
+-- token linked to a customer is not reused without that customer's
+-- session (NULL: a new token).
 -- "customer" is what the widget needs not ask: id, name, email, verified.
 DROP FUNCTION IF EXISTS chat.visitor(uuid, bytea);
 CREATE OR REPLACE FUNCTION chat.visitor(p_tenant uuid, p_token_hash bytea,
@@ -273,8 +274,11 @@ BEGIN
     WHERE v.tenant_id = p_tenant AND v.token_hash = p_token_hash
     FOR UPDATE;
 
-    IF vid IS NOT NULL AND u.user_id IS NOT NULL AND prev IS NOT NULL
-       AND prev <> u.user_id
+    -- a token linked to a customer is that customer's only: without
+    -- their session (signed out, another person at the same browser) or
+    -- with another customer's, it is not reused
+    IF vid IS NOT NULL AND prev IS NOT NULL
+       AND prev IS DISTINCT FROM u.user_id
     THEN
         RETURN;     -- another customer's browser token
     END IF;
