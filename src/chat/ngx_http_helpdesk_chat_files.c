@@ -42,6 +42,8 @@
 #define NGX_HTTP_HELPDESK_CHAT_FILE    12
 
 
+static ngx_int_t ngx_http_helpdesk_chat_files_answered(
+    ngx_http_helpdesk_chat_ctx_t *ctx, PGresult *res);
 static ngx_int_t ngx_http_helpdesk_chat_upload_route(
     ngx_http_helpdesk_chat_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_chat_file_route(
@@ -408,16 +410,7 @@ ngx_http_helpdesk_chat_upload_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     r = ctx->req.r;
 
-    if (res == NULL) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-            ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                              ngx_helpdesk_pg_retry_after()));
-        return;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
+    if (ngx_http_helpdesk_chat_files_answered(ctx, res) != NGX_OK) {
         return;
     }
 
@@ -629,16 +622,7 @@ ngx_http_helpdesk_chat_file_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     r = ctx->req.r;
 
-    if (res == NULL) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-            ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                              ngx_helpdesk_pg_retry_after()));
-        return;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
+    if (ngx_http_helpdesk_chat_files_answered(ctx, res) != NGX_OK) {
         return;
     }
 
@@ -715,4 +699,31 @@ ngx_http_helpdesk_chat_files_proof(ngx_http_request_t *r)
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
 
     return &hmcf->provider_proof;
+}
+
+
+/*
+ * A statement's answer, or the request ended with what its failure means
+ * (PostgreSQL away: 503; a refusal: its problem document): NGX_DECLINED.
+ */
+static ngx_int_t
+ngx_http_helpdesk_chat_files_answered(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+
+    if (res == NULL) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+            ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                              ngx_helpdesk_pg_retry_after()));
+        return NGX_DECLINED;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
