@@ -281,7 +281,30 @@ ok until_true(sub { subscribers($conv) == 0 }, 5),
     ok $m && @{ $m->{articles} // [] }, "the bot suggests the tenant's article";
     is $m && $m->{articles}[0]{url}, 'http://acme.portal.test:8080/kb/wrong-invoice',
        "... linked on the tenant's portal name, with the location's scheme and port";
+    is $m && $m->{text}, 'These articles may help:', '... introduced in the language of the visitor (none asked: English)';
+    # converted, the ticket keeps what the bot suggested
+    my $conv = $m && $m->{conversation} // '';
+    ok until_true(sub { $t->psql(qq{SELECT count(*) FROM helpdesk.chat_messages
+                                     WHERE conversation_id = '$conv' AND author_type = 'bot'}) == 1 }, 10),
+       "the bot's message is in the record";
+    my $tx = $ua->post($t->url("/v1/chat/conversations/$conv/ticket") => $t->auth($acme->{key}));
+    is $tx->res->code, 201, 'the chat becomes a ticket' or diag $tx->res->body;
+    my $ev = $t->psql(qq{SELECT e.body FROM helpdesk.ticket_events e JOIN helpdesk.tickets k USING (tenant_id, ticket_id)
+                         WHERE k.ticket_id = '${\ ($tx->res->json->{id} // '00000000-0000-0000-0000-000000000000')}'
+                           AND e.actor_name = 'Bot'});
+    is $ev, "These articles may help:\n- A wrong invoice (http://acme.portal.test:8080/kb/wrong-invoice)",
+       "... with the bot's suggestions in its transcript";
     $vb->close;
+
+    # a visitor in Portuguese, and nothing in the knowledge base for them
+    my $vp = visitor();
+    $vp->hello(lang => 'pt-BR');
+    $vp->say(start => prechat => { name => 'Lia' }, text => 'zzqx nada a ver');
+    $m = $vp->take('message', from => sub { ($_[0]{kind} // '') eq 'bot' }, timeout => 10);
+    is $m && $m->{text}, 'Se preferir, uma pessoa da equipe continua a conversa.',
+       'no suggestion: the bot offers a person, in Portuguese';
+    is_deeply $m && $m->{actions}, ['talk_to_person'], '... with the button';
+    $vp->close;
 }
 
 $_->close for grep { $_ } $ana, $bruno, $carla, $dora;

@@ -57,6 +57,17 @@ BEGIN
                     WHEN 'left' THEN 'The agent left the chat'
                     WHEN 'ended' THEN 'The chat was ended by the ' || coalesce(m.data->>'by', 'system')
                     ELSE NULL END
+            -- the bot's suggestions stay in the ticket, as the visitor saw them
+            WHEN 'message' THEN
+                CASE WHEN m.author_type = 'bot'
+                          AND jsonb_typeof(m.data->'articles') = 'array'
+                          AND jsonb_array_length(m.data->'articles') > 0 THEN
+                    m.body || (SELECT string_agg(E'\n- ' || coalesce(a->>'title', '')
+                                                 || ' (' || coalesce(a->>'url', '') || ')',
+                                                 '' ORDER BY o)
+                               FROM jsonb_array_elements(m.data->'articles')
+                                    WITH ORDINALITY x(a, o))
+                ELSE m.body END
             ELSE m.body END;
 
         CONTINUE WHEN txt IS NULL OR (txt = '' AND m.data->'attachments' IS NULL);

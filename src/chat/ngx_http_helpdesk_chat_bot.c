@@ -1,8 +1,9 @@
 /*
- * The bot: it answers a visitor's first message with the tenant's
- * greeting and the knowledge base's suggestions for it (the portal's
- * search, at most three, with their links), and offers "talk to a
- * person"; the visitor's "handover" puts the conversation in the queue.
+ * The bot: it answers a visitor's first message with the knowledge
+ * base's suggestions for it (the portal's search, at most three, with
+ * their links), introduced in the visitor's language, and offers "talk to
+ * a person"; the visitor's "handover" puts the conversation in the queue.
+ * (The tenant's greeting is what the widget shows before that message.)
  * Its messages are stored like any other, with "from": {"kind": "bot"}.
  */
 
@@ -16,6 +17,25 @@
 
 static void ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
+static const char *ngx_http_helpdesk_chat_bot_lead(
+    ngx_http_helpdesk_chat_session_t *s, size_t articles);
+
+
+/* what the bot says, by the visitor's language: [0] with suggestions */
+static const char  *ngx_http_helpdesk_chat_bot_pt[] = {
+    "Talvez estes artigos ajudem:",
+    "Se preferir, uma pessoa da equipe continua a conversa."
+};
+
+static const char  *ngx_http_helpdesk_chat_bot_es[] = {
+    "Quizás estos artículos le ayuden:",
+    "Si lo prefiere, una persona del equipo sigue la conversación."
+};
+
+static const char  *ngx_http_helpdesk_chat_bot_en[] = {
+    "These articles may help:",
+    "If you prefer, a person from the team will take it from here."
+};
 
 
 void
@@ -74,11 +94,10 @@ ngx_http_helpdesk_chat_v_articles(ngx_http_helpdesk_chat_op_t *op,
         articles = json_array();
     }
 
-    ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:o, s:[s]}",
+    ev = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o, s:[s]}",
                    "type", "message", "from", "kind", "bot", "name", "",
-                   "text", s->conf.greeting.len
-                           ? (char *) s->conf.greeting.data : "",
-                   s->conf.greeting.len,
+                   "text", ngx_http_helpdesk_chat_bot_lead(s,
+                                                 json_array_size(articles)),
                    "articles", articles,
                    "actions", "talk_to_person");
     if (ev == NULL) {
@@ -125,4 +144,28 @@ ngx_http_helpdesk_chat_v_queued(ngx_http_helpdesk_chat_op_t *op,
     }
 
     ngx_http_helpdesk_chat_acked(op, reply, res);
+}
+
+
+static const char *
+ngx_http_helpdesk_chat_bot_lead(ngx_http_helpdesk_chat_session_t *s,
+    size_t articles)
+{
+    const char   *lang, **say;
+
+    lang = json_string_value(json_object_get(s->hello, "lang"));
+
+    if (lang && ngx_strncasecmp((u_char *) lang, (u_char *) "pt", 2) == 0) {
+        say = ngx_http_helpdesk_chat_bot_pt;
+
+    } else if (lang
+               && ngx_strncasecmp((u_char *) lang, (u_char *) "es", 2) == 0)
+    {
+        say = ngx_http_helpdesk_chat_bot_es;
+
+    } else {
+        say = ngx_http_helpdesk_chat_bot_en;
+    }
+
+    return say[articles ? 0 : 1];
 }

@@ -354,8 +354,8 @@ ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
 
 
 /*
- * The bot: the greeting and, from the first message, the knowledge
- * base's suggestions (the portal's search), with "talk to a person".
+ * The bot: from the first message, the knowledge base's suggestions
+ * (the portal's search), with "talk to a person".
  */
 
 
