@@ -757,6 +757,28 @@ shot("chat-sse.png");
 $b->_call(POST => $b->_s . '/goog/cdp/execute', { cmd => 'Page.removeScriptToEvaluateOnNewDocument',
           params => { identifier => $nows->{identifier} } }) if ref $nows eq 'HASH' && $nows->{identifier};
 
+# ---- the bot: its answer, then "talk to a person" ----
+$t->psql(qq{UPDATE helpdesk.chat_widgets SET bot_enabled = true WHERE tenant_id = '$tenant{acme}{id}'});
+$b->script('localStorage.clear(); sessionStorage.clear();');
+$b->get("$shop/acme.html");
+ok until_true(sub { in_widget('return !!root.querySelector("button.l")') }, 20), 'with the bot on: the launcher';
+wclick('button.l');
+ok wait_widget('form.f'), '... a new visitor';
+wtype('#hc-f-name', 'Caio');
+wtype('#hc-f-message', 'Preciso de ajuda com zzqx');
+wclick('form.f .pb');
+my $blank = 'return Array.prototype.filter.call(root.querySelectorAll(".lg .m"), function (e) {'
+          . ' var t = e.querySelector(".t"); return !t || !t.innerText.trim(); }).length';
+like wait_widget('.lg', qr/uma pessoa da equipe/, 10) // '', qr/Se preferir, uma pessoa da equipe continua a conversa\./,
+     "the bot answers in the visitor's language (no article matched)";
+is in_widget($blank), 0, '... no empty bubble';
+wclick('button.act');
+like wait_widget('.lg', qr/pediu para falar/, 10) // '', qr/Você pediu para falar com uma pessoa\./,
+     '"talk to a person": said as a line of its own';
+ok until_true(sub { in_widget('return root.querySelector("button.act").disabled') }, 5), '... and the button is spent';
+is in_widget($blank), 0, '... still no empty bubble';
+shot("chat-bot.png");
+
 $_->close for $marta, $ana, $bruno;
 $b->quit;
 $t->done;

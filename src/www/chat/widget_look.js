@@ -133,6 +133,7 @@
         '.ev.k{color:#1f2328;font-weight:600}',
         '.act{margin-top:6px;background:#fff;color:var(--ink);border:1px solid var(--ink);',
         'border-radius:16px;padding:4px 12px;font-size:13px}',
+        '.act:disabled{opacity:.55;cursor:default}',
         '.ty{font-size:13px;color:#57606a;padding:0 16px;min-height:20px}',
         'form.c{display:flex;align-items:flex-end;gap:6px;padding:8px 10px;',
         'border-top:1px solid #d0d7de;background:#fff}',

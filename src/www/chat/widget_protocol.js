@@ -93,6 +93,14 @@
                 }
                 break;
             }
+            if (m.handover) {
+                /* "talk to a person": said once, the buttons are spent */
+                Array.prototype.forEach.call(ui.log.querySelectorAll('button.act'), function (b) {
+                    b.disabled = true;
+                });
+                note(S.handover);
+                break;
+            }
             a = m.from && m.from.kind === 'visitor';
             el = bubble(m, a);
             if (a) {
