@@ -674,6 +674,9 @@ ok !(received('welcome')->[-1]{settings}{open}), 'the welcome says closed (the b
 wclick('button.l');
 like wait_widget('.b', qr/Deixe sua mensagem/) // '', qr/No momento não há ninguém disponível/, 'the offline form';
 is focused(), 'hc-f-name', 'focus on its first field';
+is in_widget('var b = root.querySelector(".b"), i = root.querySelector("form.f p, form.f .in, form.f").getBoundingClientRect();'
+             . ' return b.scrollTop === 0 && i.top >= b.getBoundingClientRect().top ? "top" : "scrolled " + b.scrollTop;'),
+   'top', '... the form read from its top: its introduction in view';
 like wtext('form.f'), qr/Assunto/, "with the tenant's own field";
 shot("chat-offline.png");
 wtype('#hc-f-name', 'Bruno');

@@ -158,12 +158,19 @@
         if (on) {
             view();
             markRead();
+            /* a form before any message (pre-chat, offline) is read from
+             * its top, its introduction included; a conversation from its
+             * last message */
+            var f = ui.panel.querySelector('form:not([hidden]) input:not([type=file]),'
+                + 'form:not([hidden]) textarea'), first = !ui.log.firstChild;
             if (!quiet) {
-                var f = ui.panel.querySelector('form:not([hidden]) input:not([type=file]),'
-                    + 'form:not([hidden]) textarea');
-                (f || ui.panel.querySelector('.x')).focus();
+                (f || ui.panel.querySelector('.x')).focus({ preventScroll: true });
             }
-            scroll();
+            if (first && f) {
+                ui.body.scrollTop = 0;
+            } else {
+                scroll();
+            }
         } else if (!quiet) {
             ui.launcher.focus();
         }
