@@ -646,6 +646,7 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 
     if (hmcf->redis.set) {
         hmcf->chat_converted = ngx_http_helpdesk_chat_converted_by_api;
+        hmcf->chat_groups = ngx_http_helpdesk_chat_groups_changed_by_api;
     }
 
     if (hmcf->redis.set && hmcf->pg.set && hmcf->provider_key_set) {

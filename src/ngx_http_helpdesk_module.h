@@ -81,6 +81,12 @@ typedef struct {
     void                      (*chat_converted)(ngx_str_t *conversation);
 
     /*
+     * Tells the chat that a group of agents changed through the REST API
+     * (committed): the agents' groups are read again.
+     */
+    void                      (*chat_groups)(ngx_str_t *group);
+
+    /*
      * The chat's rate limits (helpdesk_chat_limits): messages per visitor,
      * per address, new conversations per visitor, per address; each a
      * count (0: none) in a window of seconds.  Unset: the defaults.
@@ -191,6 +197,9 @@ void ngx_http_helpdesk_chat_timers_exit(void);
 
 /* src/chat/ngx_http_helpdesk_chat_convert.c: a REST conversion, to the chat */
 void ngx_http_helpdesk_chat_converted_by_api(ngx_str_t *conv);
+
+/* src/chat/ngx_http_helpdesk_chat_groups.c: a group changed, to the chat */
+void ngx_http_helpdesk_chat_groups_changed_by_api(ngx_str_t *group);
 
 
 #endif /* _NGX_HTTP_HELPDESK_MODULE_H_INCLUDED_ */

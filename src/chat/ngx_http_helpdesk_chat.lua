@@ -58,19 +58,37 @@ local function touch(t, c)
                'u', '', 'h', cjson.encode(hash(c)))
 end
 
+-- a target ("tgt"): an agent's id, or "g:<group id>"; the group's id or nil
+local function tgt_group(tgt)
+    if tgt and string.sub(tgt, 1, 2) == 'g:' then return string.sub(tgt, 3) end
+    return nil
+end
+
+-- whether an agent's record (its groups: "g", from PostgreSQL) is in a group
+local function in_group(a, gid)
+    for _, g in ipairs(a.g or {}) do
+        if g == gid then return true end
+    end
+    return false
+end
+
+-- the waiting conversations; one waiting for a group names it ("g"): only
+-- its members see it (the sessions filter what they show)
 local function queue_list(t)
     local q = redis.call('ZRANGE', qk(t), 0, -1, 'WITHSCORES')
     local parts = {}
     for i = 1, #q, 2 do
-        local vn = redis.call('HGET', ck(q[i]) .. ':h', 'vn') or ''
-        parts[#parts + 1] = cjson.encode({c = q[i], w = q[i + 1], n = vn})
+        local h = redis.call('HMGET', ck(q[i]) .. ':h', 'vn', 'tgt')
+        parts[#parts + 1] = cjson.encode({c = q[i], w = q[i + 1], n = h[1] or '',
+                                          g = tgt_group(h[2])})
     end
     return '[' .. table.concat(parts, ',') .. ']'
 end
 
 -- offers each waiting conversation that has no offer to the least loaded
 -- available agent under their limit (or to the agent it was transferred
--- to), then tells the tenant's listeners the queue
+-- to, or the least loaded of the group's members it was transferred to),
+-- then tells the tenant's listeners the queue
 local function assign(t)
     local q = redis.call('ZRANGE', qk(t), 0, -1)
     local ag = agents(t)
@@ -84,10 +102,13 @@ local function assign(t)
             redis.call('ZREM', qk(t), c)
         elseif (not h[2]) or h[2] == '' then
             local best, bl = nil, nil
+            local gid = tgt_group(h[3])
             for id, a in pairs(ag) do
                 local load = a.c + a.o
                 local ok = a.s == 'available' and load < a.l
-                if ok and h[3] and h[3] ~= '' and string.sub(h[3], 1, 2) ~= 'g:' then
+                if ok and gid then
+                    ok = in_group(a, gid)
+                elseif ok and h[3] and h[3] ~= '' then
                     ok = (id == h[3])
                 end
                 if ok then
@@ -281,6 +302,9 @@ if op == 'accept' then
     if not a then return {'forbidden'} end
     local mine = h.offer == p.agent
     if not mine then
+        -- one waiting for a group: its members' only
+        local gid = tgt_group(h.tgt)
+        if gid and not in_group(a, gid) then return {'forbidden'} end
         if h.offer and h.offer ~= '' and not p.pick then return {'conflict'} end
         if a.c + a.o >= a.l then return {'conflict'} end
     end
@@ -329,7 +353,8 @@ if op == 'requeue' then
 end
 
 if op == 'transfer' then
-    -- p: t, c, agent, admin, tgt (agent id or "g:<group>"), note (j or ''), j
+    -- p: t, c, agent, admin, tgt (agent id or "g:<group id>"), gname (the
+    -- group's name), note (j or ''), j
     local h, err = check(p.c, p.t)
     if not h then return {err} end
     if h.st ~= 'active' then return {'conflict'} end
@@ -337,8 +362,8 @@ if op == 'transfer' then
     local from = h.ag
     if p.tgt == from then return {'conflict'} end
     local to
-    if string.sub(p.tgt, 1, 2) == 'g:' then
-        to = {group = string.sub(p.tgt, 3)}
+    if p.gname and tgt_group(p.tgt) then
+        to = {group = p.gname, id = tgt_group(p.tgt)}
     else
         local a = agents(p.t)[p.tgt]
         if not a then return {'not_found'} end
@@ -398,6 +423,33 @@ if op == 'presence' then
     return {'ok'}
 end
 
+if op == 'groups' then
+    -- p: t, v (the tenant's version of its groups), a ({agent: [group
+    -- ids]}, every agent's), gone (deleted groups), groups (the tenant's,
+    -- for the consoles): the groups changed
+    local ag = agents(p.t)
+    for id, g in pairs(p.a or {}) do
+        local a = ag[id]
+        if a and (a.gv or -1) <= p.v then
+            a.g = g
+            a.gv = p.v
+            put_agent(p.t, id, a)
+        end
+    end
+    -- a conversation waiting for a deleted group waits for anyone
+    for _, gid in ipairs(p.gone or {}) do
+        for _, c in ipairs(redis.call('ZRANGE', qk(p.t), 0, -1)) do
+            if redis.call('HGET', ck(c) .. ':h', 'tgt') == 'g:' .. gid then
+                redis.call('HSET', ck(c) .. ':h', 'tgt', '')
+            end
+        end
+    end
+    redis.call('PUBLISH', tk(p.t), cjson.encode({type = 'groups', v = p.v,
+        a = p.a, groups = p.groups}))
+    assign(p.t)
+    return {'ok'}
+end
+
 if op == 'agents' then
     local ag = agents(p.t)
     local out = {}
@@ -453,12 +505,17 @@ if op == 'pointer' then
 end
 
 if op == 'hello' then
-    -- p: t, agent, name, l: an agent's connection; its open chats
+    -- p: t, agent, name, l, g (its groups), gv (their version): an
+    -- agent's connection; its open chats
     local ag = agents(p.t)
     local a = ag[p.agent] or {s = 'offline', c = 0, o = 0, k = 0}
     a.k = a.k + 1
     a.n = p.name
     a.l = p.l
+    if p.g and (p.gv or 0) >= (a.gv or -1) then
+        a.g = p.g
+        a.gv = p.gv or 0
+    end
     if a.s == 'offline' then a.s = 'available' end
     put_agent(p.t, p.agent, a)
     local chats, owns = {}, {}

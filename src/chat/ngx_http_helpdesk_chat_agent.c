@@ -210,13 +210,16 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
         {
             params = json_pack("{s:O}", "tgt", v);
 
-        } else if (json_is_string(json_object_get(to, "group"))
-                   && json_string_length(json_object_get(to, "group")) > 0
-                   && json_string_length(json_object_get(to, "group")) <= 64)
-        {
-            params = json_pack("{s:s++}", "tgt", "g:",
-                               json_string_value(json_object_get(to,
-                                                                 "group")));
+        } else if (json_object_get(to, "group")) {
+            /* the group is looked up first (not_found: no such group) */
+            params = json_pack("{s:s, s:s%}", "note", j ? j : "",
+                               "name", s->peer->agent_name.data,
+                               s->peer->agent_name.len);
+            free(j);
+            ngx_http_helpdesk_chat_group_transfer(s, cid, conv,
+                                                  json_object_get(to, "group"),
+                                                  params);
+            return;
 
         } else {
             free(j);
@@ -347,9 +350,12 @@ ngx_http_helpdesk_chat_a_hello(ngx_http_helpdesk_chat_session_t *s,
     (void) ngx_http_helpdesk_chat_sql_param(op, proof->data, proof->len);
     (void) ngx_http_helpdesk_chat_sql_param(op, s->peer->tenant,
                                             NGX_HTTP_HELPDESK_CHAT_UUID_LEN);
+    (void) ngx_http_helpdesk_chat_sql_param(op, s->agent.data, s->agent.len);
 
+    /* the tenant's settings, and the agent's groups */
     ngx_http_helpdesk_chat_sql(op,
-        "SELECT api.chat_settings($1::bytea, $2::uuid)");
+        "SELECT settings, groups"
+        " FROM api.chat_agent_hello($1::bytea, $2::uuid, $3::uuid)");
 }
 
 
@@ -357,6 +363,7 @@ static void
 ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res)
 {
+    json_t                            *params;
     ngx_str_t                          cid;
     ngx_http_helpdesk_chat_op_t       *next;
     ngx_http_helpdesk_chat_session_t  *s = op->s;
@@ -365,7 +372,7 @@ ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
     cid.len = op->cid_len;
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQntuples(res) != 1)
+        || PQntuples(res) != 1 || PQnfields(res) != 2)
     {
         s->busy = 0;
         ngx_http_helpdesk_chat_error(s, &cid, "unavailable",
@@ -386,13 +393,20 @@ ngx_http_helpdesk_chat_a_settings(ngx_http_helpdesk_chat_op_t *op,
         return;
     }
 
-    ngx_http_helpdesk_chat_script(next, "hello",
-        json_pack("{s:s%, s:s%, s:s%, s:i}",
-                  "t", s->peer->tenant,
-                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "agent", s->agent.data, s->agent.len,
-                  "name", s->peer->agent_name.data, s->peer->agent_name.len,
-                  "l", (int) s->conf.max_chats));
+    params = json_pack("{s:s%, s:s%, s:s%, s:i}",
+                       "t", s->peer->tenant,
+                       (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
+                       "agent", s->agent.data, s->agent.len,
+                       "name", s->peer->agent_name.data,
+                       s->peer->agent_name.len,
+                       "l", (int) s->conf.max_chats);
+
+    /* the agent's presence knows its groups (the script's "g", "gv") */
+    ngx_http_helpdesk_chat_groups_hello(s,
+        PQgetisnull(res, 0, 1) ? NULL : (u_char *) PQgetvalue(res, 0, 1),
+        PQgetlength(res, 0, 1), params);
+
+    ngx_http_helpdesk_chat_script(next, "hello", params);
 }
 
 
@@ -444,6 +458,12 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
 
     for (i = 0; list && i < json_array_size(queue); i++) {
         item = json_array_get(queue, i);
+
+        /* one waiting for a group: its members' only */
+        if (!ngx_http_helpdesk_chat_group_sees(s, item)) {
+            continue;
+        }
+
         json_array_append_new(list, json_pack("{s:O, s:{s:O}, s:I}",
             "conversation", json_object_get(item, "c"),
             "visitor", "name", json_object_get(item, "n"),
@@ -460,7 +480,7 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
 
     /* what the console shows and offers depends on the tenant's settings */
     w = json_pack("{s:s, s:{s:s%, s:s%, s:O, s:O}, s:o, s:O,"
-                  " s:{s:b, s:I, s:I, s:I, s:s}}",
+                  " s:{s:b, s:I, s:I, s:I, s:s}, s:o}",
                   "type", "welcome",
                   "agent", "id", s->agent.data, s->agent.len,
                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
@@ -475,7 +495,8 @@ ngx_http_helpdesk_chat_a_welcome(ngx_http_helpdesk_chat_op_t *op,
                   (json_int_t) s->conf.accept_timeout,
                   "reply_timeout_seconds", (json_int_t) s->conf.reply_timeout,
                   "on_reply_timeout", s->conf.reply_ticket ? "ticket"
-                                                           : "requeue");
+                                                           : "requeue",
+                  "groups", ngx_http_helpdesk_chat_groups_list(s));
 
     if (w) {
         s->greeted = 1;

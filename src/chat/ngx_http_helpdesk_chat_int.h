@@ -117,6 +117,8 @@ struct ngx_http_helpdesk_chat_session_s {
 
     /* an agent */
     ngx_str_t                         agent;     /* user id */
+    /* its groups: {"v", "mine", "groups"} (ngx_http_helpdesk_chat_groups.c) */
+    json_t                           *groups;
 
     unsigned                          greeted:1; /* hello answered */
     unsigned                          busy:1;    /* hello in progress */
@@ -254,6 +256,18 @@ void ngx_http_helpdesk_chat_v_transcript(ngx_http_helpdesk_chat_session_t *s,
 void ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid);
 void ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s);
+
+/* ngx_http_helpdesk_chat_groups.c */
+void ngx_http_helpdesk_chat_groups_hello(ngx_http_helpdesk_chat_session_t *s,
+    u_char *data, size_t len, json_t *params);
+json_t *ngx_http_helpdesk_chat_groups_list(
+    ngx_http_helpdesk_chat_session_t *s);
+ngx_uint_t ngx_http_helpdesk_chat_group_sees(
+    ngx_http_helpdesk_chat_session_t *s, json_t *item);
+void ngx_http_helpdesk_chat_groups_event(ngx_http_helpdesk_chat_session_t *s,
+    json_t *ev);
+void ngx_http_helpdesk_chat_group_transfer(ngx_http_helpdesk_chat_session_t *s,
+    ngx_str_t *cid, u_char *conv, json_t *group, json_t *params);
 
 /* ngx_http_helpdesk_chat_convert.c: by an agent (s) or a deadline */
 void ngx_http_helpdesk_chat_convert(ngx_http_helpdesk_chat_session_t *s,

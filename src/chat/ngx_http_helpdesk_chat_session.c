@@ -203,6 +203,9 @@ ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer)
     json_decref(s->customer);
     s->customer = NULL;
 
+    json_decref(s->groups);
+    s->groups = NULL;
+
     if (s->pending) {
         json_decref(s->pending);
         s->pending = NULL;
@@ -549,8 +552,9 @@ ngx_http_helpdesk_chat_ack(ngx_http_helpdesk_chat_session_t *s, u_char *cid,
 
 
 /*
- * The tenant's channel: the queue (agents see it; a waiting visitor its
- * place in it), offers (to the agent they name), agents' presence.
+ * The tenant's channel: the queue (agents see it, but for what waits for
+ * a group they are not in; a waiting visitor its place in it), offers (to
+ * the agent they name), agents' presence, the tenant's groups.
  */
 
 void
@@ -639,6 +643,11 @@ ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
+    if (ngx_strcmp(type, "groups") == 0) {
+        ngx_http_helpdesk_chat_groups_event(s, ev);
+        return;
+    }
+
     if (ngx_strcmp(type, "queue") == 0) {
         list = json_array();
         n = json_array_size(queue);
@@ -646,6 +655,11 @@ ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
         for (i = 0; list && i < n; i++) {
             item = json_array_get(queue, i);
             c = json_string_value(json_object_get(item, "w"));
+
+            /* one waiting for a group: its members' only */
+            if (!ngx_http_helpdesk_chat_group_sees(s, item)) {
+                continue;
+            }
 
             json_array_append_new(list, json_pack("{s:O, s:{s:O}, s:I}",
                 "conversation", json_object_get(item, "c"),
