@@ -333,6 +333,13 @@ push_frame($b, { type => 'presence', id => '~15', agent => $bruno->{id}, name =>
 $b->click('.chat-col:nth-child(1) .chat-transfer-btn');
 $b->wait_for('.chat-transfer:not([hidden])', 5);
 like $b->text('.chat-transfer select'), qr/Bruno Agente/, 'the available agents to transfer to';
+push_frame($b, { type => 'groups', id => '~16', groups => [{ id => 'e0000000-0000-4000-8000-000000000001', name => 'Financeiro' },
+                                                            { id => 'e0000000-0000-4000-8000-000000000002', name => 'Nível 2' }] });
+ok until_true(sub { $b->script(q{return [...document.querySelectorAll('.chat-col:nth-child(1) .chat-transfer optgroup:last-child option')]
+    .map(o => o.value).join(',')}) eq 'g:Financeiro,g:Nível 2' }, 5),
+    "the tenant's groups, as the server tells them, beside the agents";
+$b->select('.chat-col:nth-child(1) .chat-transfer select[name=to]', 'g:Financeiro');
+shot($b, "console-chat-transfer-group");
 $b->select('.chat-col:nth-child(1) .chat-transfer select[name=to]', "a:$bruno->{id}");
 $b->type('.chat-col:nth-child(1) .chat-transfer textarea[name=note]', 'Cliente quer a segunda via');
 shot($b, "console-chat-transfer");
@@ -666,6 +673,33 @@ sub e2e {
         .find(r => r.innerText.indexOf(arguments[0]) >= 0); return r ? r.querySelector('.channel').innerText.trim() + (r.querySelector('.channel svg.ch-chat') ? ' (icon)' : '') : ''},
         $number), 'Chat (icon)', 'on the chat channel, with its icon (💭)';
 
+    # a group made while the console is open is offered for transfers at
+    # once; a chat transferred to it goes to its member
+    my $fin = $ua->post($t->url('/v1/groups') => $h => json => { name => 'Financeiro',
+                        description => 'Faturas e reembolsos' })->res->json;
+    is $ua->put($t->url("/v1/groups/$fin->{id}/members/$bruno->{id}") => $h)->res->code, 200,
+        'a group, Financeiro, with Bruno in it';
+    my ($lia, $c5) = $visitor->(name => 'Lia Castro', email => 'lia@example.com', lang => 'pt-BR',
+        url => 'https://www.example.com/', title => 'Início', text => 'Preciso de um reembolso', ua => 'Mozilla/5.0');
+    like $b->wait_for('.chat-offer', 15, qr/Lia/) // '', qr/Lia Castro/, 'a chat offered';
+    $b->click('.chat-offer .chat-accept');
+    my $col5 = qq{.chat-col[data-conversation="$c5"]};
+    like $b->wait_for($col5, 15, qr/reembolso/) // '', qr/reembolso/, 'and taken';
+    $b->click("$col5 .chat-transfer-btn");
+    ok until_true(sub { $b->script(q{return [...document.querySelectorAll(arguments[0] + ' .chat-transfer option')]
+        .some(o => o.value === 'g:Financeiro')}, $col5) }, 15),
+        'the new group is among the transfer targets, without a reload'
+        or diag explain [$b->script('return window.__recv.slice(-8)')];
+    $b->select("$col5 .chat-transfer select[name=to]", 'g:Financeiro');
+    $b->type("$col5 .chat-transfer textarea[name=note]", 'Reembolso do pedido 42');
+    shot($b, 'console-chat-e2e-transfer-group');
+    $b->click("$col5 .chat-transfer button[type=submit]");
+    my $goffer = $bruno_ws->frame(sub { $_[0]{type} eq 'offer' && $_[0]{conversation} eq $c5 }, 15);
+    ok $goffer, 'Bruno, its member, is offered the chat';
+    ok $lia->frame(sub { $_[0]{type} eq 'transferred' && ($_[0]{to}{group} // '') eq 'Financeiro' }, 10),
+        'Lia is told it went to Financeiro';
+    like $b->wait_for("$col5 .chat-badge", 15, qr/Transferido/) // '', qr/Transferido/, 'the chat is no longer Ana\'s';
+
     # the end of a chat, by the agent
     my ($paula, $c3) = $visitor->(name => 'Paula Reis', email => 'paula@example.com', lang => 'pt-BR',
         url => 'https://www.example.com/', title => 'Início', text => 'Oi!', ua => 'Mozilla/5.0');
@@ -694,6 +728,27 @@ sub e2e {
     ok $b->script(qq{return document.querySelector('$col4 .chat-transfer-btn').hidden}),
         'no transfer button where the helpdesk allows no transfers';
     ok !$b->script(qq{return document.querySelector('$col4 .chat-convert').hidden}), '(converting still offered)';
+
+    # the admin's groups page
+    $b->get("$console/admin#groups");
+    like $b->wait_for('main form.group', 15, qr/Financeiro/) // '', qr/Financeiro/, 'the groups page lists the groups';
+    like $b->text('main'), qr/Financeiro.*Bruno Agente/s, '... with their members';
+    $b->type('main form.group:last-of-type input[name=name]', 'Nível 2');
+    $b->type('main form.group:last-of-type input[name=description]', 'Casos difíceis');
+    $b->click('main form.group:last-of-type button[type=submit]');
+    like $b->wait_for('main form.group[aria-label="Nível 2"] h2', 15, qr/Nível 2/) // '', qr/Nível 2/, 'an admin makes a group';
+    my $n2 = (grep { $_->{name} eq 'Nível 2' } @{ $ua->get($t->url('/v1/groups') => $h)->res->json->{data} })[0];
+    ok $n2, '... which the API has';
+    my $card = qq{main form.group[aria-label="Nível 2"]};
+    $b->select("$card select[name=user]", $ana->{id});
+    $b->click("$card .row:last-child button");
+    like $b->wait_for("$card ul.members", 15, qr/Ana Admin/) // '', qr/Ana Admin/, 'and adds a member';
+    is_deeply [map { $_->{id} } @{ $ua->get($t->url("/v1/groups/$n2->{id}") => $h)->res->json->{members} }], [$ana->{id}],
+        '... who is in the group';
+    shot($b, 'console-admin-groups');
+    $b->script('window.confirm = function () { return true; }');
+    $b->click("$card .row button.secondary");
+    ok until_true(sub { !$b->script(qq{return document.querySelector('$card')}) }, 15), 'and deletes one';
     is errors($b), '', 'no errors on the page';
     $b->quit;
 }

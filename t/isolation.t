@@ -102,6 +102,8 @@ my $a_att = $t->psql(qq{SELECT attachment_id FROM helpdesk.attachments WHERE tic
 like $a_att, qr/^[0-9a-f-]{36}$/, 'with an attachment';
 my $a_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'carla@acme.example'});
 
+my $a_group = ok_json($ua->post($t->url('/v1/groups') => $ha => json => { name => 'Acme billing' }), 'group');
+ok_json($ua->put($t->url("/v1/groups/$a_group->{id}/members/$a_agent_user->{id}") => $ha), 'group member');
 my $a_hook = ok_json($ua->post($t->url('/v1/webhooks') => $ha => json => {
     url => 'https://hooks.acme.example/h', events => ['ticket.created'] }), 'webhook');
 my $a_wa = ok_json($ua->post($t->url('/v1/whatsapp/connections') => $ha => json => {
@@ -162,6 +164,14 @@ my %case = (
     'api POST /v1/users/*/invitation'          => ["/v1/users/$a_agent_user->{id}/invitation", { url => "http://globex.portal.test:$port/agent/" }, 404],
     'api GET /v1/business-hours/*'             => ['/v1/business-hours/whatsapp', undef, 'own'],
     'api PUT /v1/business-hours/*'             => ['/v1/business-hours/whatsapp', { timezone => 'UTC', always_open => true }, 'own'],
+    'api GET /v1/groups'                       => ['/v1/groups', undef, 'own'],
+    'api POST /v1/groups'                      => ['/v1/groups', { name => 'Globex billing' }, 'own'],
+    'api GET /v1/groups/*'                     => ["/v1/groups/$a_group->{id}", undef, 404],
+    'api PATCH /v1/groups/*'                   => ["/v1/groups/$a_group->{id}", { name => 'mine now' }, 404],
+    'api DELETE /v1/groups/*'                  => ["/v1/groups/$a_group->{id}", undef, 404],
+    'api GET /v1/groups/*/members'             => ["/v1/groups/$a_group->{id}/members", undef, 404],
+    'api PUT /v1/groups/*/members/*'           => ["/v1/groups/$a_group->{id}/members/$a_agent_user->{id}", undef, 404],
+    'api DELETE /v1/groups/*/members/*'        => ["/v1/groups/$a_group->{id}/members/$a_agent_user->{id}", undef, 404],
     'api GET /v1/webhooks'                     => ['/v1/webhooks', undef, 'own'],
     'api POST /v1/webhooks'                    => ['/v1/webhooks', { url => 'https://hooks.globex.example/h', events => ['ticket.created'] }, 'own'],
     'api GET /v1/webhooks/*'                   => ["/v1/webhooks/$a_hook->{id}", undef, 404],

@@ -37,16 +37,8 @@ BEGIN
 END
 $$;
 
--- An agent's hello: the tenant's queue settings.
-CREATE OR REPLACE FUNCTION api.chat_settings(p_proof bytea, p_tenant uuid)
-RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
-BEGIN
-    PERFORM rest.module_proof(p_proof);
-    PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
-    RETURN chat.settings(p_tenant);
-END
-$$;
+-- An agent's hello: api.chat_agent_hello() (sql/api/chat_groups.sql).
+DROP FUNCTION IF EXISTS api.chat_settings(bytea, uuid);
 
 -- The bot's suggestions for a first message; p_link: how the chat's
 -- location links to the tenant's portal (portal.tenant_origin()).

@@ -212,6 +212,11 @@
     case 'queue': return setQueue(d.queue || d.waiting || d.items || []);
     case 'offer': return offer(d);
     case 'presence': return presence(d);
+    case 'groups':
+      /* the tenant's groups changed: the transfer dialogs follow */
+      S.groups = Array.isArray(d.groups) ? d.groups : [];
+      S.order.forEach(function (k) { if (S.chats[k].drawTransfer) S.chats[k].drawTransfer(); });
+      return;
     case 'ack': return ack(d);
     case 'error': return error(d);
     case 'typing':
