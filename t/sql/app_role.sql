@@ -55,10 +55,11 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
                                'secrets_stale', 'secrets_store', 'chat_persist', 'chat_visitor',
-                               'chat_settings', 'chat_kb', 'chat_transcript', 'chat_convert',
-                               'chat_file_store', 'chat_files_claim', 'chat_file')
+                               'chat_agent_hello', 'chat_kb', 'chat_transcript', 'chat_convert',
+                               'chat_file_store', 'chat_files_claim', 'chat_file', 'chat_group',
+                               'chat_group_sync')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          15, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
+          17, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
 
 -- the chat's conversations: nothing without the proof
 SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',
