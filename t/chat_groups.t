@@ -228,6 +228,9 @@ like `$R HGET 'hd:chat:ag:{$acme->{id}}' $ana_id`, qr/"g":\["\Q$billing->{id}\E"
 
 my $e = $bruno->say(transfer => conversation => $conv, to => { group => 'Nope' });
 is $e->{code}, 'not_found', 'a transfer to no such group: not_found';
+is $e->{detail}, 'no such group', '... saying what was not found';
+$e = $bruno->say(transfer => conversation => $conv, to => { agent => 'a0000000-0000-4000-8000-0000000000ff' });
+is_deeply [@$e{qw(code detail)}], ['not_found', 'no such agent'], 'to no such agent: not_found, "no such agent"';
 $e = $bruno->say(transfer => conversation => $conv, to => { group => 'Globex Team' });
 is $e->{code}, 'not_found', "... nor to another tenant's group";
 for my $bad ('', 'x' x 401, 42, undef) {

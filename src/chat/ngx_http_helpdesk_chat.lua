@@ -366,7 +366,7 @@ if op == 'transfer' then
         to = {group = p.gname, id = tgt_group(p.tgt)}
     else
         local a = agents(p.t)[p.tgt]
-        if not a then return {'not_found'} end
+        if not a then return {'not_found', 'agent'} end
         to = {agent = p.tgt, name = a.n}
     end
     local nid = ''

@@ -509,7 +509,9 @@ ngx_http_helpdesk_chat_error_op(ngx_http_helpdesk_chat_op_t *op,
 
     if (code.len == 9 && ngx_strncmp(code.data, "not_found", 9) == 0) {
         ngx_http_helpdesk_chat_error(op->s, &cid, "not_found",
-                                     "no such conversation");
+            ngx_http_helpdesk_chat_reply_str(reply, 1, &n) == NGX_OK
+            && n.len == 5 && ngx_strncmp(n.data, "agent", 5) == 0
+            ? "no such agent" : "no such conversation");
 
     } else if (code.len == 9 && ngx_strncmp(code.data, "forbidden", 9) == 0) {
         ngx_http_helpdesk_chat_error(op->s, &cid, "forbidden",
