@@ -156,6 +156,12 @@ void ngx_http_helpdesk_chat_receive(ngx_http_helpdesk_chat_peer_t *peer,
 /* The connection is gone; the peer is freed after this returns. */
 void ngx_http_helpdesk_chat_gone(ngx_http_helpdesk_chat_peer_t *peer);
 
+/*
+ * ngx_http_helpdesk_chat_hub.c: whether v is a stream id ("<ms>-<seq>"),
+ * what a client resumes from: NGX_OK, or NGX_DECLINED.
+ */
+ngx_int_t ngx_http_helpdesk_chat_stream_id(ngx_str_t *v);
+
 
 /*
  * ngx_http_helpdesk_chat_link.c: a file's download link (a JSON string),

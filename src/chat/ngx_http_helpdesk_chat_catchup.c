@@ -143,10 +143,21 @@ ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
             }
         }
 
-        if (json.len == 0 || id.len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
+        if (id.len >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
             || ngx_http_helpdesk_chat_id_cmp(id.data, id.len, m->last,
                                              m->last_len) <= 0)
         {
+            continue;
+        }
+
+        if (json.len == 0) {
+            /*
+             * No event (an entry of another kind): passed over as an
+             * event for the other side is, so that a page of nothing to
+             * send still moves the member on, and is not read again
+             */
+            m->last_len = id.len;
+            ngx_memcpy(m->last, id.data, id.len);
             continue;
         }
 

@@ -110,6 +110,44 @@ ngx_http_helpdesk_chat_id_cmp(u_char *a, size_t alen, u_char *b, size_t blen)
 }
 
 
+/* a Redis stream id: "<ms>-<seq>", each a 64-bit number */
+
+ngx_int_t
+ngx_http_helpdesk_chat_stream_id(ngx_str_t *v)
+{
+    size_t     i, digits, dashes;
+    uint64_t   n, d;
+
+    n = 0;
+    digits = 0;
+    dashes = 0;
+
+    for (i = 0; i < v->len; i++) {
+        if (v->data[i] == '-' && digits && !dashes) {
+            dashes = 1;
+            digits = 0;
+            n = 0;
+            continue;
+        }
+
+        if (v->data[i] < '0' || v->data[i] > '9') {
+            return NGX_DECLINED;
+        }
+
+        d = v->data[i] - '0';
+
+        if (n > (UINT64_MAX - d) / 10) {
+            return NGX_DECLINED;
+        }
+
+        n = n * 10 + d;
+        digits++;
+    }
+
+    return (dashes && digits) ? NGX_OK : NGX_DECLINED;
+}
+
+
 static ngx_http_helpdesk_chat_conv_t *
 ngx_http_helpdesk_chat_conv_get(u_char *id)
 {
@@ -242,7 +280,10 @@ ngx_http_helpdesk_chat_join(ngx_http_helpdesk_chat_session_t *s, u_char *conv,
     m->conv = cv;
     m->s = s;
 
-    if (last && last->len && last->len < NGX_HTTP_HELPDESK_CHAT_ID_LEN) {
+    /* what is no stream id cannot be resumed from: from the beginning */
+    if (last && last->len < NGX_HTTP_HELPDESK_CHAT_ID_LEN
+        && ngx_http_helpdesk_chat_stream_id(last) == NGX_OK)
+    {
         m->last_len = last->len;
         ngx_memcpy(m->last, last->data, last->len);
     }

@@ -51,7 +51,6 @@
 #define NGX_HTTP_HELPDESK_CHAT_SEND_TIMEOUT  30000
 
 
-static ngx_int_t ngx_http_helpdesk_chat_stream_id(ngx_str_t *v);
 static void ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_chat_send_body(ngx_http_request_t *r);
@@ -187,33 +186,6 @@ ngx_http_helpdesk_chat_token(ngx_str_t *v)
     }
 
     return NGX_OK;
-}
-
-
-/* a Redis stream id: "<ms>-<seq>" */
-
-static ngx_int_t
-ngx_http_helpdesk_chat_stream_id(ngx_str_t *v)
-{
-    size_t  i, digits, dashes;
-
-    digits = 0;
-    dashes = 0;
-
-    for (i = 0; i < v->len; i++) {
-        if (v->data[i] == '-' && digits && !dashes) {
-            dashes = 1;
-            digits = 0;
-
-        } else if (v->data[i] >= '0' && v->data[i] <= '9' && digits < 20) {
-            digits++;
-
-        } else {
-            return NGX_DECLINED;
-        }
-    }
-
-    return (dashes && digits) ? NGX_OK : NGX_DECLINED;
 }
 
 

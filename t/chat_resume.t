@@ -1,0 +1,211 @@
+# Resuming, where it is hardest: every client resumes from the last id it
+# has and receives exactly what it missed, once, in order, and never hangs.
+#
+#   - a catch-up whose pages hold nothing for the client (a visitor behind
+#     many internal notes, an agent behind events only for the visitor,
+#     entries that are not events at all) still reads on to the end, and
+#     a "last" that is no stream id is taken as none, never as nothing.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Mojo::JSON qw(decode_json encode_json);
+use Time::HiRes qw(sleep time);
+use Helpdesk::Test qw(until_true);
+use Helpdesk::Portal;
+use Helpdesk::Chat;
+use Helpdesk::H2;
+
+my $t = Helpdesk::Test->new->start_stack;
+my $h2_port = Helpdesk::Test::free_port();
+$t->start_nginx(http => "helpdesk_base_domain portal.test;
+                         helpdesk_chat_limits messages=1000/10s address_messages=1000/10s;
+                         server {
+                             listen 127.0.0.1:$h2_port http2;
+                             location /chat/ { helpdesk_chat ping=60s; }
+                         }",
+                server => 'location /chat/ { helpdesk_chat ping=60s; }
+                           location /agent/ {
+                               helpdesk_agent_console;
+                               location /agent/_/chat/ { helpdesk_chat agent ping=60s; }
+                           }');
+my $port = $t->port;
+my $ua = $t->ua;
+my $d = $t->dir;
+my $R = "redis-cli -s $d/run/redis.sock";
+my $ORIGIN = 'https://www.acme.example';
+
+my $acme = $t->create_tenant('acme');
+$t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled,
+                max_chats_per_agent, accept_timeout_seconds)
+            VALUES ('$acme->{id}', '{$ORIGIN}', false, 3, 60)});
+
+sub visitor {
+    my (%o) = @_;
+    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=' . ($o{tenant} // 'acme'),
+                               origin => $o{origin} // $ORIGIN);
+}
+
+# an agent of a tenant, logged in to the console: its chat connection (a
+# function that makes another one, for a reconnect) and its id
+sub agent {
+    my ($tenant, $email, $name) = @_;
+    my $h = $t->auth($tenant->{key});
+    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email,
+                                                            name => $name, role => 'agent' })->res->json;
+    my $host = "$tenant->{slug}.portal.test:$port";
+    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
+              => json => { url => "http://$host/agent/" });
+    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
+                                     ORDER BY outbox_id DESC LIMIT 1}));
+    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
+    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
+    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
+    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
+    my $cookie = 'hd_agent=' . $c->cookie('hd_agent');
+    my $connect = sub {
+        Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
+                            origin => "http://$host", cookie => $cookie);
+    };
+    return ($connect, $u->{id});
+}
+
+sub redis {
+    my (@args) = @_;
+    open my $cli, '-|', split(/ /, $R), @args or die $!;
+    my @out = <$cli>;
+    close $cli;
+    chomp @out;
+    return wantarray ? @out : $out[0];
+}
+
+# a string as the bytes it has (what the shell's arguments are made of)
+sub bytes { my ($s) = @_; utf8::downgrade($s); return $s }
+
+sub xrange_calls {
+    my ($calls) = join("\n", redis('INFO', 'commandstats')) =~ /^cmdstat_xrange:calls=(\d+)/m;
+    return $calls // 0;
+}
+
+# stream entries added by hand, as a pipe to redis-cli: their ids
+sub xadd {
+    my ($conv, @entries) = @_;
+    open my $rc, '|-', "$R > $d/xadd.out" or die $!;
+    for my $e (@entries) {
+        print $rc join(' ', 'XADD', "\"hd:chat:{$conv}:s\"", '*',
+                       map { my $v = $_; $v =~ s/(["\\])/\\$1/g; qq{"$v"} } @$e) . "\n";
+    }
+    close $rc;
+    open my $fh, '<', "$d/xadd.out" or die $!;
+    return grep { /^\d+-\d+$/ } map { s/\s+$//r } <$fh>;
+}
+
+# every message of a client not taken yet, by conversation: [id, text] each
+sub messages_by_conv {
+    my ($c, $wait, $into) = @_;
+    for my $m (grep { $_->{type} eq 'message' } $c->drain($wait)) {
+        push @{ $into->{ $m->{conversation} } }, [$m->{id}, $m->{text}];
+    }
+    return $into;
+}
+
+my ($ana_connect, $ana_id) = agent($acme, 'ana@acme.example', 'Ana');
+my ($bruno_connect, $bruno_id) = agent($acme, 'bruno@acme.example', 'Bruno');
+
+# --- a catch-up whose pages hold nothing for the client --------------------------
+
+{
+    my $ana = $ana_connect->();
+    is $ana->hello->{type}, 'welcome', 'an agent';
+    my $v = visitor();
+    my $w = $v->hello;
+    my $token = $w->{visitor};
+    my $a = $v->say(start => prechat => { name => 'Nora' }, text => 'hello');
+    my $conv = $a->{conversation};
+    ok $ana->take('offer', conversation => $conv, timeout => 5), 'a conversation offered';
+    is $ana->say(accept => conversation => $conv)->{type}, 'ack', '... and accepted';
+    my $joined = $v->take('joined', timeout => 5);
+    ok $joined, 'the visitor sees the agent join';
+    my $vlast = $joined->{id};
+    $v->close;
+
+    # 100 internal notes (three pages and more of nothing for the visitor),
+    # then one message for it
+    my $n = 0;
+    for my $i (1 .. 100) {
+        $n++ if ($ana->say(note => conversation => $conv, text => "note $i")->{type} // '') eq 'ack';
+    }
+    is $n, 100, '100 internal notes while the visitor is away';
+    my $after = $ana->say(message => conversation => $conv, text => 'after the notes');
+    is $after->{type}, 'ack', '... then a message for the visitor';
+
+    my $x0 = xrange_calls();
+    my $v2 = visitor();
+    my $w2 = $v2->hello(visitor => $token, last => $vlast);
+    is $w2->{conversation}{id}, $conv, 'the visitor resumes';
+    my $m = $v2->take('message', timeout => 10);
+    is $m && $m->{id}, $after->{ref}, '... and gets the message after the notes';
+    my @more = grep { $_->{type} =~ /^(message|note)$/ } $v2->drain(1);
+    is scalar(@more), 0, '... once, and no note' or diag explain \@more;
+    my $reads = xrange_calls() - $x0;
+    cmp_ok $reads, '<=', 6, "... reading the stream page by page once ($reads reads)";
+
+    # entries of no event at all (no "j"): more than a page of them, then
+    # a message.  A page of nothing to send still moves the client on.
+    my @junk = xadd($conv, map { ['x', "junk $_"] } 1 .. 70);
+    is scalar(@junk), 70, '70 stream entries that are no events';
+    my $past = $ana->say(message => conversation => $conv, text => 'past the junk');
+    $v2->close;
+
+    $x0 = xrange_calls();
+    my $v3 = visitor();
+    $v3->hello(visitor => $token, last => $after->{ref});
+    $m = $v3->take('message', timeout => 10);
+    is $m && $m->{id}, $past->{ref}, 'a visitor behind them gets the message after them';
+    @more = grep { $_->{type} eq 'message' } $v3->drain(1);
+    is scalar(@more), 0, '... once';
+    $reads = xrange_calls() - $x0;
+    cmp_ok $reads, '<=', 6, "... and the catch-up ends ($reads reads, no loop)";
+
+    # live after that
+    my $live = $ana->say(message => conversation => $conv, text => 'live');
+    ok $v3->take('message', id => $live->{ref}, timeout => 5), '... then live ones';
+
+    # a "last" that is no stream id cannot be resumed from: the whole
+    # conversation, then live ones, rather than nothing ever
+    for my $bad ('garbage', '12-ab', '-', '1-2-3', '99999999999999999999-0') {
+        my $v4 = visitor();
+        $v4->hello(visitor => $token, last => $bad);
+        ok $v4->take('message', id => $live->{ref}, timeout => 5),
+           "a visitor that resumes from \"$bad\" gets the conversation";
+        my $l2 = $ana->say(message => conversation => $conv, text => "live after $bad");
+        ok $v4->take('message', id => $l2->{ref}, timeout => 5), '... and live ones';
+        $v3->take('message', id => $l2->{ref}, timeout => 5);
+        $v4->close;
+    }
+
+    # an agent behind a page and more of events only for the visitor
+    my $alast = (grep { $_->{type} eq 'message' } $ana->drain(0.3))[-1]{id} // $live->{ref};
+    $ana->close;
+    my @vonly = xadd($conv, map { ['j', encode_json({ type => 'message', from => { kind => 'system' },
+                                                      text => "for the visitor $_" }), 'u', 'v'] } 1 .. 40);
+    is scalar(@vonly), 40, '40 events only for the visitor';
+    my $vm = $v3->say(message => text => 'for both');
+    $ana = $ana_connect->();
+    $x0 = xrange_calls();
+    my $aw = $ana->hello(last => { $conv => $alast });
+    is scalar(@{ $aw->{chats} }), 1, 'the agent resumes its chat';
+    my $got = messages_by_conv($ana, 1.5, {});
+    is_deeply [map { $_->[0] } @{ $got->{$conv} // [] }], [$vm->{ref}],
+        '... and gets only what is its own after the events for the visitor, once';
+    $reads = xrange_calls() - $x0;
+    cmp_ok $reads, '<=', 6, "... the catch-up ends ($reads reads)";
+
+    is $ana->say(end => conversation => $conv)->{type}, 'ack', 'the chat ends';
+    $_->close for $ana, $v3;
+}
+
+my @bad = grep { /\[(alert|crit|error)\].*chat/ } split /\n/, $t->error_log;
+is scalar(@bad), 0, 'no chat error in the log' or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+
+$t->done;
