@@ -4,7 +4,9 @@
 #   - a catch-up whose pages hold nothing for the client (a visitor behind
 #     many internal notes, an agent behind events only for the visitor,
 #     entries that are not events at all) still reads on to the end, and
-#     a "last" that is no stream id is taken as none, never as nothing.
+#     a "last" that is no stream id is taken as none, never as nothing;
+#   - a deadline in Redis that is not one (malformed, of no conversation)
+#     is dropped and logged once, and the good ones still fire.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -203,6 +205,72 @@ my ($bruno_connect, $bruno_id) = agent($acme, 'bruno@acme.example', 'Bruno');
 
     is $ana->say(end => conversation => $conv)->{type}, 'ack', 'the chat ends';
     $_->close for $ana, $v3;
+}
+
+# --- deadlines that are none -----------------------------------------------------
+
+{
+    my $tt = $t->create_tenant('timers');
+    $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_enabled,
+                    max_chats_per_agent, accept_timeout_seconds)
+                VALUES ('$tt->{id}', '{https://www.timers.example}', false, 1, 60)});
+    my ($tia_connect, $tia_id) = agent($tt, 'tia@timers.example', 'Tia');
+    my $tia = $tia_connect->();
+    $tia->hello;
+    my $v = visitor(tenant => 'timers', origin => 'https://www.timers.example');
+    $v->hello;
+    my $c = $v->say(start => prechat => { name => 'Ugo' }, text => 'hi')->{conversation};
+    ok $tia->take('offer', conversation => $c, timeout => 5), 'an offer with its deadline';
+    my $good = "offer|$tt->{id}|$c|$tia_id";
+    like redis('ZSCORE', 'hd:chat:timers', $good), qr/^\d+$/, "... in Redis";
+
+    my $T = $tt->{id};
+    my $u1 = '0a0b0c0d-0000-4000-8000-00000000000' . 1;
+    my $u2 = '0a0b0c0d-0000-4000-8000-00000000000' . 2;
+    my @bad = (
+        'garbage',                                  # no fields
+        "offer|$T|$c",                              # an offer without its agent
+        "reply|$T|$c|$tia_id",                      # one field too many
+        "auto|$T|$c|",                              # an empty one
+        "auto|$T|" . ('z' x 36),                    # not a uuid
+        "auto|$T|" . ('1' x 36),                    # digits, not a uuid either
+        "offer|$T|$c|" . ('x' x 36),                # an agent that is no uuid
+        "snooze|$T|$c",                             # of no known kind
+        "offer|$T|$u1|$tia_id",                     # of no conversation
+        "reply|$T|$u1",
+        "auto|$T|$u2",
+        "reply|$u1|$c",                             # of another tenant's
+        bytes("auto|$T|\xff\xfe\n" . ('a' x 33)),    # no text, a line break
+    );
+    # all due now, the good one too
+    redis('ZADD', 'hd:chat:timers', map { (1, $_) } @bad);
+    redis('ZADD', 'hd:chat:timers', 'XX', 1, $good);
+    ok until_true(sub { !grep { length(redis('ZSCORE', 'hd:chat:timers', $_) // '') } @bad, $good }, 15),
+       'the deadlines that are none are dropped, the good one acted upon'
+       or diag explain { map { $_ => redis('ZSCORE', 'hd:chat:timers', $_) } @bad, $good };
+    is redis('HGET', "hd:chat:{$c}:h", 'offer'), '', '... the offer is withdrawn (the good one fired)';
+    is redis('SISMEMBER', "hd:chat:{$c}:x", $tia_id), '1', '... from the agent who let it pass';
+
+    my $log = $t->error_log;
+    my @warned = grep { /\[warn\].*deadline/ } split /\n/, $log;
+    for my $b (@bad) {
+        (my $shown = $b) =~ s/[^\x20-\x7e]/?/g;
+        my $n = grep { /\Q$shown\E(?:[^|\w-]|$)/ } @warned;
+        is $n, 1, "dropped once with a warning: $shown" or diag join "\n", @warned;
+    }
+    ok !grep({ /\Q$good\E/ } @warned), '... and none for the good one';
+
+    # a deadline still fires after them: the automatic conversion
+    is $tia->say(accept => conversation => $c)->{type}, 'ack', 'the agent takes the chat from the queue';
+    my $auto = "auto|$T|$c";
+    redis('ZADD', 'hd:chat:timers', 1, $auto);
+    redis('ZADD', 'hd:chat:timers', 1, 'garbage again');
+    my $cv = $v->take('converted', timeout => 10);
+    ok $cv && $cv->{by} eq 'system', 'a good deadline beside a bad one fires (the chat becomes a ticket)';
+    ok until_true(sub { !length(redis('ZSCORE', 'hd:chat:timers', 'garbage again') // '')
+                        && !length(redis('ZSCORE', 'hd:chat:timers', $auto) // '') }, 10),
+       '... and both are gone';
+    $_->close for $v, $tia;
 }
 
 my @bad = grep { /\[(alert|crit|error)\].*chat/ } split /\n/, $t->error_log;

@@ -234,6 +234,15 @@ ngx_http_helpdesk_chat_dumped(ngx_http_helpdesk_chat_op_t *op,
             ngx_http_helpdesk_chat_error_op(op, reply);
         }
 
+        if (cv->deadline.len && status.len == 9
+            && ngx_strncmp(status.data, "not_found", 9) == 0)
+        {
+            /* a deadline of no conversation: said, and dropped */
+            ngx_http_helpdesk_chat_drop(&cv->deadline, &cv->lease,
+                                        "of no conversation");
+            return;
+        }
+
         /* no such conversation in Redis any more: nothing to convert */
         ngx_chat_convert_done(cv);
         return;

@@ -285,6 +285,9 @@ char *ngx_http_helpdesk_chat_links(ngx_http_helpdesk_chat_session_t *s,
 /* ngx_http_helpdesk_chat_timers.c */
 ngx_int_t ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle);
 void ngx_http_helpdesk_chat_release(ngx_str_t *m, ngx_str_t *lease);
+/* a deadline that is none: logged and removed (lease NULL: whatever it is) */
+void ngx_http_helpdesk_chat_drop(ngx_str_t *m, ngx_str_t *lease,
+    const char *why);
 void ngx_http_helpdesk_chat_timers_exit(void);
 
 

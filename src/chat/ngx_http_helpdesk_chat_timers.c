@@ -18,6 +18,12 @@
  *   reply  the visitor is told and the conversation queued again
  *          ("requeue"), or it becomes a ticket when the tenant says so;
  *   auto   it becomes a ticket, if it is still open.
+ *
+ * A member that is not one of these (another kind, a field too many or
+ * too few, an id that is no uuid) is dropped as soon as it is taken, and
+ * one of no conversation once the script says so, each with a warning:
+ * leased again every 30 s it would be taken, and written to the log, for
+ * ever.
  */
 
 
@@ -39,6 +45,10 @@ static void ngx_http_helpdesk_chat_fire(ngx_str_t *m, ngx_str_t *lease);
 static void ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 static void ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static ngx_int_t ngx_http_helpdesk_chat_deadline_ids(u_char *p, u_char *last,
+    ngx_uint_t n);
+static void ngx_http_helpdesk_chat_dropped(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 
 
@@ -190,22 +200,39 @@ ngx_http_helpdesk_chat_fire(ngx_str_t *m, ngx_str_t *lease)
     char                         *j;
     json_t                       *ev;
     ngx_str_t                     kind, tenant, agent;
+    ngx_uint_t                    ids;
     ngx_http_helpdesk_chat_op_t  *op;
 
     last = m->data + m->len;
 
+    /* "<kind>|<tenant>|<conversation>", and "|<agent>" for an offer */
     p = ngx_strlchr(m->data, last, '|');
-    if (p == NULL || last - p < 2 + 2 * NGX_HTTP_HELPDESK_CHAT_UUID_LEN) {
+    kind.data = m->data;
+    kind.len = p ? (size_t) (p - m->data) : m->len;
+
+    if (kind.len == 5 && ngx_strncmp(kind.data, "offer", 5) == 0) {
+        ids = 3;
+
+    } else if ((kind.len == 5 && ngx_strncmp(kind.data, "reply", 5) == 0)
+               || (kind.len == 4 && ngx_strncmp(kind.data, "auto", 4) == 0))
+    {
+        ids = 2;
+
+    } else {
+        ngx_http_helpdesk_chat_drop(m, NULL, "of no known kind");
         return;
     }
 
-    kind.data = m->data;
-    kind.len = p - m->data;
+    if (ngx_http_helpdesk_chat_deadline_ids(p, last, ids) != NGX_OK) {
+        ngx_http_helpdesk_chat_drop(m, NULL, "malformed");
+        return;
+    }
+
     tenant.data = p + 1;
     tenant.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
     conv = tenant.data + NGX_HTTP_HELPDESK_CHAT_UUID_LEN + 1;
     agent.data = conv + NGX_HTTP_HELPDESK_CHAT_UUID_LEN + 1;
-    agent.len = agent.data < last ? (size_t) (last - agent.data) : 0;
+    agent.len = ids == 3 ? NGX_HTTP_HELPDESK_CHAT_UUID_LEN : 0;
 
     if (kind.len == 4 && ngx_strncmp(kind.data, "auto", 4) == 0) {
         ngx_http_helpdesk_chat_convert_leased(&tenant, conv, "system", m,
@@ -215,8 +242,7 @@ ngx_http_helpdesk_chat_fire(ngx_str_t *m, ngx_str_t *lease)
 
     if (kind.len == 5 && ngx_strncmp(kind.data, "offer", 5) == 0) {
         op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_timer_done);
-        if (op == NULL || agent.len != NGX_HTTP_HELPDESK_CHAT_UUID_LEN
-            || ngx_http_helpdesk_chat_lease(op, m, lease) != NGX_OK)
+        if (op == NULL || ngx_http_helpdesk_chat_lease(op, m, lease) != NGX_OK)
         {
             if (op) {
                 ngx_http_helpdesk_chat_op_free(op);
@@ -275,6 +301,11 @@ ngx_http_helpdesk_chat_requeued(ngx_http_helpdesk_chat_op_t *op,
         return;     /* Redis away: taken again after the lease */
     }
 
+    if (status.len == 9 && ngx_strncmp(status.data, "not_found", 9) == 0) {
+        ngx_http_helpdesk_chat_drop(&l[0], &l[1], "of no conversation");
+        return;
+    }
+
     if (status.len == 6 && ngx_strncmp(status.data, "ticket", 6) == 0) {
         tenant.data = op->cid;
         tenant.len = NGX_HTTP_HELPDESK_CHAT_UUID_LEN;
@@ -293,8 +324,114 @@ ngx_http_helpdesk_chat_timer_done(ngx_http_helpdesk_chat_op_t *op,
 {
     ngx_str_t  status, *l = op->data;
 
-    /* an offer withdrawn (or gone already): the deadline is done with */
-    if (l && ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK) {
-        ngx_http_helpdesk_chat_release(&l[0], &l[1]);
+    if (l == NULL
+        || ngx_http_helpdesk_chat_reply_str(reply, 0, &status) != NGX_OK)
+    {
+        return;     /* Redis away: taken again after the lease */
     }
+
+    if (status.len == 9 && ngx_strncmp(status.data, "not_found", 9) == 0) {
+        ngx_http_helpdesk_chat_drop(&l[0], &l[1], "of no conversation");
+        return;
+    }
+
+    /* an offer withdrawn (or gone already): the deadline is done with */
+    ngx_http_helpdesk_chat_release(&l[0], &l[1]);
+}
+
+
+/*
+ * Whether p (at the "|" after the kind) to last is n uuids in lower case
+ * (as Redis's keys have them), each after a "|", and nothing else.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_chat_deadline_ids(u_char *p, u_char *last, ngx_uint_t n)
+{
+    ngx_uint_t  i, k;
+
+    for (i = 0; i < n; i++) {
+        if (p == NULL || p >= last || *p != '|'
+            || (size_t) (last - p) < 1 + NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+        {
+            return NGX_ERROR;
+        }
+
+        p++;
+
+        for (k = 0; k < NGX_HTTP_HELPDESK_CHAT_UUID_LEN; k++, p++) {
+            if (k == 8 || k == 13 || k == 18 || k == 23) {
+                if (*p != '-') {
+                    return NGX_ERROR;
+                }
+
+            } else if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return p == last ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * A deadline that is none, said once in the log and removed: with its
+ * lease, as a release (it was well formed: set again since, it stays);
+ * without, whatever it is (no change of the script's makes it).
+ */
+
+void
+ngx_http_helpdesk_chat_drop(ngx_str_t *m, ngx_str_t *lease, const char *why)
+{
+    u_char                       *p, *d, text[128];
+    ngx_str_t                    *l, zero = ngx_string("0");
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    /* what the log shows of it: printable, and at most so much */
+    for (p = m->data, d = text;
+         p < m->data + m->len && d < text + sizeof(text);
+         p++, d++)
+    {
+        *d = (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\') ? *p : '?';
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "helpdesk chat: deadline \"%*s\"%s dropped: %s",
+                  (size_t) (d - text), text,
+                  m->len > sizeof(text) ? "..." : "", why);
+
+    if (lease) {
+        ngx_http_helpdesk_chat_release(m, lease);
+        return;
+    }
+
+    op = ngx_http_helpdesk_chat_op(NULL, ngx_http_helpdesk_chat_dropped);
+    if (op == NULL) {
+        return;
+    }
+
+    /* its own copy, for the command's arguments (binary: not JSON) */
+    if (ngx_http_helpdesk_chat_lease(op, m, &zero) != NGX_OK) {
+        ngx_http_helpdesk_chat_op_free(op);
+        return;
+    }
+
+    l = op->data;
+
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "ZREM", 4);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "hd:chat:timers",
+                           sizeof("hd:chat:timers") - 1);
+    ngx_helpdesk_redis_arg(&op->cmd, l[0].data, l[0].len);
+
+    ngx_http_helpdesk_chat_command(op);
+}
+
+
+static void
+ngx_http_helpdesk_chat_dropped(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    /* removed, or Redis away: then taken, and dropped, after the lease */
 }
