@@ -300,6 +300,10 @@ ok !(grep { $_->{type} eq 'offer' } map { $_->drain(1) } $ana, $bruno, $carla, $
     'nobody is offered it (Eva, available, is not a member)';
 $carla->say(presence => status => 'available');
 ok $carla->take('offer', conversation => $conv2), 'Carla is back: she is offered it';
+my @vm = $v2->drain(0.5);
+my ($vq) = reverse grep { $_->{type} eq "queue" } @vm;
+is $vq && $vq->{estimate_seconds}, 60,
+   "the visitor's estimate counts the group's one available member, not the three agents available";
 
 # a deleted group: what waited for it waits for anyone
 is $carla->say(decline => conversation => $conv2)->{type}, 'ack', 'Carla declines';

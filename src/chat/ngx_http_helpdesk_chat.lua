@@ -132,13 +132,19 @@ local function assign(t)
         end
     end
 
-    local avail = 0
+    local avail, ga = 0, {}
     for id, a in pairs(ag) do
         if changed[id] then put_agent(t, id, a) end
-        if a.s == 'available' then avail = avail + 1 end
+        if a.s == 'available' then
+            avail = avail + 1
+            for _, g in ipairs(a.g or {}) do ga[g] = (ga[g] or 0) + 1 end
+        end
     end
 
+    -- "ga": the available members of each group (a chat waiting for a
+    -- group is estimated by those alone)
     redis.call('PUBLISH', tk(t), '{"type":"queue","agents":' .. avail
+               .. ',"ga":' .. (next(ga) and cjson.encode(ga) or '{}')
                .. ',"queue":' .. queue_list(t) .. '}')
 end
 

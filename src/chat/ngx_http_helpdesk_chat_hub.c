@@ -34,6 +34,10 @@
 #include "ngx_http_helpdesk_chat_int.h"
 
 
+#define NGX_HTTP_HELPDESK_CHAT_REQUEUED  1
+#define NGX_HTTP_HELPDESK_CHAT_CLOSED    2
+
+
 static ngx_http_helpdesk_chat_conv_t *ngx_http_helpdesk_chat_conv_get(
     u_char *id);
 static void ngx_http_helpdesk_chat_conv_put(ngx_http_helpdesk_chat_conv_t *cv);
@@ -449,6 +453,16 @@ ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
 
     ngx_http_helpdesk_chat_send_event(s, m->conv->id, id, id_len, json, len);
 
+    if (id && role == NGX_HTTP_HELPDESK_CHAT_VISITOR && s->has_conv
+        && ngx_memcmp(m->conv->id, s->conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
+           == 0
+        && ngx_http_helpdesk_chat_lost(json, len)
+           == NGX_HTTP_HELPDESK_CHAT_REQUEUED)
+    {
+        /* back in the queue: the visitor is told its place again */
+        s->waiting = 1;
+    }
+
     if (id && role == NGX_HTTP_HELPDESK_CHAT_AGENT && !m->stale
         && ngx_http_helpdesk_chat_id_cmp(id, id_len, m->own, m->own_len) > 0
         && ngx_http_helpdesk_chat_lost(json, len))
@@ -466,7 +480,10 @@ ngx_http_helpdesk_chat_deliver(ngx_http_helpdesk_chat_member_t *m,
 }
 
 
-/* Whether a stored event takes a conversation from its agent. */
+/*
+ * Whether a stored event takes a conversation from its agent: back to the
+ * queue (transferred, left: the agent did not answer) or over.
+ */
 
 static ngx_int_t
 ngx_http_helpdesk_chat_lost(u_char *json, size_t len)
@@ -496,11 +513,13 @@ ngx_http_helpdesk_chat_lost(u_char *json, size_t len)
     ev = json_loadb((char *) json, len, 0, NULL);
     type = json_string_value(json_object_get(ev, "type"));
 
-    lost = type != NULL
-           && (ngx_strcmp(type, "transferred") == 0
-               || ngx_strcmp(type, "left") == 0
-               || ngx_strcmp(type, "ended") == 0
-               || ngx_strcmp(type, "converted") == 0);
+    lost = type == NULL ? 0
+           : (ngx_strcmp(type, "transferred") == 0
+              || ngx_strcmp(type, "left") == 0)
+           ? NGX_HTTP_HELPDESK_CHAT_REQUEUED
+           : (ngx_strcmp(type, "ended") == 0
+              || ngx_strcmp(type, "converted") == 0)
+           ? NGX_HTTP_HELPDESK_CHAT_CLOSED : 0;
 
     json_decref(ev);
 

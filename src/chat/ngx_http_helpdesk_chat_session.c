@@ -588,10 +588,11 @@ ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
 
         pos = 0;
         n = json_array_size(queue);
+        item = NULL;
 
         for (i = 0; i < n; i++) {
-            c = json_string_value(json_object_get(json_array_get(queue, i),
-                                                  "c"));
+            item = json_array_get(queue, i);
+            c = json_string_value(json_object_get(item, "c"));
             if (c && ngx_strncmp(c, s->conv, NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
                      == 0)
             {
@@ -605,7 +606,10 @@ ngx_http_helpdesk_chat_tenant_event(ngx_http_helpdesk_chat_session_t *s,
             return;
         }
 
-        agents = json_object_get(ev, "agents");
+        /* waiting for a group: its available members are who answer */
+        to = json_string_value(json_object_get(item, "g"));
+        agents = to ? json_object_get(json_object_get(ev, "ga"), to)
+                    : json_object_get(ev, "agents");
         avail = json_is_integer(agents) && json_integer_value(agents) > 0
                 ? (ngx_uint_t) json_integer_value(agents) : 1;
 
