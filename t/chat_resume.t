@@ -192,6 +192,19 @@ my ($bruno_connect, $bruno_id) = agent($acme, 'bruno@acme.example', 'Bruno');
         $v4->close;
     }
 
+    # a "last" past the newest event of the stream (no client sends one)
+    # would hide every event until then: taken as none
+    for my $ahead ('99999999999999-0', '18446744073709551615-18446744073709551615') {
+        my $v5 = visitor();
+        $v5->hello(visitor => $token, last => $ahead);
+        ok $v5->take('message', id => $live->{ref}, timeout => 5),
+           "a visitor that resumes from \"$ahead\", past the newest event, gets the conversation";
+        my $l3 = $ana->say(message => conversation => $conv, text => "live after $ahead");
+        ok $v5->take('message', id => $l3->{ref}, timeout => 5), '... and live ones';
+        $v3->take('message', id => $l3->{ref}, timeout => 5);
+        $v5->close;
+    }
+
     # an agent behind a page and more of events only for the visitor
     my $alast = (grep { $_->{type} eq 'message' } $ana->drain(0.3))[-1]{id} // $live->{ref};
     $ana->close;

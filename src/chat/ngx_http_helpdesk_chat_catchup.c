@@ -20,6 +20,11 @@
  * does not read counts as its output would: past
  * NGX_HTTP_HELPDESK_CHAT_HELD_MAX the client is closed as too slow a
  * reader (1008), as the transport's output cap would close it.
+ *
+ * A client's "last" past the newest event of the stream (no client of
+ * ours sends one) would hide every event up to it: when a first read
+ * finds nothing after it, the stream's newest id is asked for, and such
+ * a "last" is taken as none: the conversation is sent from its start.
  */
 
 
@@ -31,6 +36,10 @@
 
 
 static void ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res);
+static void ngx_http_helpdesk_chat_check_last(
+    ngx_http_helpdesk_chat_member_t *m);
+static void ngx_http_helpdesk_chat_newest(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
 
 
@@ -116,6 +125,14 @@ ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
         return;
     }
 
+    if (reply->elements == 0 && m->last_len && !m->checked) {
+        ngx_http_helpdesk_chat_check_last(m);
+        return;
+    }
+
+    /* something after "last": it is within the stream */
+    m->checked = 1;
+
     for (i = 0; i < reply->elements; i++) {
         e = reply->element[i];
 
@@ -178,6 +195,77 @@ ngx_http_helpdesk_chat_range(ngx_http_helpdesk_chat_op_t *op,
 
     if (reply->elements == NGX_HTTP_HELPDESK_CHAT_RANGE || m->missed) {
         /* more to read, or published while this read was in flight */
+        ngx_http_helpdesk_chat_catch_up(m);
+    }
+}
+
+
+/* Nothing after the client's "last": is it past the stream's newest? */
+
+static void
+ngx_http_helpdesk_chat_check_last(ngx_http_helpdesk_chat_member_t *m)
+{
+    u_char                       *p;
+    ngx_http_helpdesk_chat_op_t  *op;
+
+    m->checked = 1;
+
+    op = ngx_http_helpdesk_chat_op(m->s, ngx_http_helpdesk_chat_newest);
+    if (op == NULL) {
+        return;
+    }
+
+    op->data = m;
+    m->range = op;
+
+    p = ngx_sprintf(op->cid, "%V:s", &m->conv->channel);
+
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "XREVRANGE", 9);
+    ngx_helpdesk_redis_arg(&op->cmd, op->cid, p - op->cid);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "+", 1);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "-", 1);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "COUNT", 5);
+    ngx_helpdesk_redis_arg(&op->cmd, (u_char *) "1", 1);
+
+    ngx_http_helpdesk_chat_command(op);
+}
+
+
+static void
+ngx_http_helpdesk_chat_newest(ngx_http_helpdesk_chat_op_t *op,
+    redisReply *reply, PGresult *res)
+{
+    ngx_http_helpdesk_chat_member_t  *m = op->data;
+
+    ngx_str_t    id;
+    redisReply  *e;
+
+    m->range = NULL;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        /* Redis is away: the next READY reads again */
+        return;
+    }
+
+    if (reply->elements == 0) {
+        /* an empty stream: nothing to send, whatever "last" says */
+        m->last_len = 0;
+
+    } else {
+        e = reply->element[0];
+
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2
+            && ngx_http_helpdesk_chat_reply_str(e, 0, &id) == NGX_OK
+            && ngx_http_helpdesk_chat_id_cmp(id.data, id.len, m->last,
+                                             m->last_len) < 0)
+        {
+            /* past the newest: taken as none, the whole conversation */
+            m->last_len = 0;
+            m->missed = 1;
+        }
+    }
+
+    if (m->missed) {
         ngx_http_helpdesk_chat_catch_up(m);
     }
 }

@@ -114,22 +114,28 @@ ngx_http_helpdesk_chat_id_cmp(u_char *a, size_t alen, u_char *b, size_t blen)
 }
 
 
-/* a Redis stream id: "<ms>-<seq>", each a 64-bit number */
+/*
+ * a Redis stream id: "<ms>-<seq>", each a 64-bit number; but the greatest
+ * of all, after which nothing can be read ("(" on it is refused)
+ */
 
 ngx_int_t
 ngx_http_helpdesk_chat_stream_id(ngx_str_t *v)
 {
-    size_t     i, digits, dashes;
-    uint64_t   n, d;
+    size_t       i, digits, dashes;
+    uint64_t     n, d;
+    ngx_uint_t   top;
 
     n = 0;
     digits = 0;
     dashes = 0;
+    top = 0;
 
     for (i = 0; i < v->len; i++) {
         if (v->data[i] == '-' && digits && !dashes) {
             dashes = 1;
             digits = 0;
+            top = (n == UINT64_MAX);
             n = 0;
             continue;
         }
@@ -146,6 +152,10 @@ ngx_http_helpdesk_chat_stream_id(ngx_str_t *v)
 
         n = n * 10 + d;
         digits++;
+    }
+
+    if (top && n == UINT64_MAX) {
+        return NGX_DECLINED;
     }
 
     return (dashes && digits) ? NGX_OK : NGX_DECLINED;

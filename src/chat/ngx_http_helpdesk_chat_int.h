@@ -69,6 +69,7 @@ struct ngx_http_helpdesk_chat_member_s {
     unsigned                          missed:1;  /* published meanwhile */
     unsigned                          paused:1;  /* until the peer drains */
     unsigned                          stale:1;   /* no longer the agent's */
+    unsigned                          checked:1; /* "last" within the stream */
 };
 
 
