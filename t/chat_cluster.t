@@ -154,6 +154,7 @@ for my $i (1 .. 3) {
 }
 ok !grep({ $_ && $_->{type} eq 'ack' } @during), 'while Redis is away nothing is acknowledged';
 ok grep({ $_ && ($_->{code} // '') eq 'unavailable' } @during), '... the client is told to try again';
+sleep 0.5;                                        # past the first reconnect attempts
 $t->start_redis;
 for my $i (1 .. 5) {
     say_surely($v, 'message', text => "after $i") or BAIL_OUT('no ack after restart');
@@ -162,6 +163,15 @@ for my $i (1 .. 5) {
 ok Helpdesk::Chat::pump(sub {
         (grep { $_->{type} eq 'message' && ($_->{text} // '') eq 'after 5' } @{ $agent->{seen} }) }, 20),
    'after the restart the agent receives again';
+# both Redis clients of a worker went down and came back, each under its name
+my $elog = $t->error_log;
+like $elog, qr/helpdesk redis: connect to "unix:[^"]+" failed/,
+    'while Redis was away the command client tried again (logged as its own)';
+like $elog, qr/helpdesk redis subscriber: connect to "unix:[^"]+" failed/,
+    '... and so did the subscriber';
+like $elog, qr/helpdesk redis: connection restored/, 'the command client is back';
+like $elog, qr/helpdesk redis subscriber: connection restored, [1-9]\d* channels subscribed again/,
+    '... and the subscriber, with its channels';
 my @got = map { $_->{text} } grep { $_->{type} eq 'message' && ($_->{conversation} // '') eq $conv
                                      && ($_->{text} // '') =~ /^(before|after) / } @{ $agent->{seen} };
 my %seen_once;

@@ -1,9 +1,8 @@
 /*
  * Redis on the nginx event loop.
  *
- * hiredis' async context does the protocol; this file gives it nginx
- * events (the same hooks hiredis ships for libevent and libev: add/del
- * read, add/del write, cleanup) and adds what hiredis lacks:
+ * hiredis' async context does the protocol, on nginx events
+ * (ngx_helpdesk_redis_event.c); this file adds what hiredis lacks:
  *
  *  - a timeout on every command: the caller hears back on time even when
  *    the server hangs; a timed out command detaches from its caller (the
@@ -31,10 +30,7 @@
 #include <ngx_event.h>
 
 #include "ngx_helpdesk_redis.h"
-
-
-#define NGX_HELPDESK_REDIS_BACKOFF_MIN  100
-#define NGX_HELPDESK_REDIS_BACKOFF_MAX  5000
+#include "ngx_helpdesk_redis_event.h"
 
 
 typedef enum {
@@ -71,13 +67,6 @@ static void ngx_helpdesk_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_helpdesk_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
-static void ngx_helpdesk_redis_add_read(void *data);
-static void ngx_helpdesk_redis_del_read(void *data);
-static void ngx_helpdesk_redis_add_write(void *data);
-static void ngx_helpdesk_redis_del_write(void *data);
-static void ngx_helpdesk_redis_cleanup(void *data);
-static void ngx_helpdesk_redis_read_handler(ngx_event_t *ev);
-static void ngx_helpdesk_redis_write_handler(ngx_event_t *ev);
 static void ngx_helpdesk_redis_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_helpdesk_redis_timeout(ngx_event_t *ev);
@@ -308,57 +297,18 @@ static ngx_int_t
 ngx_helpdesk_redis_connect(void)
 {
     redisAsyncContext            *ac;
-    ngx_connection_t             *c;
     ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
 
-    if (cl->conf->path.len) {
-        ac = redisAsyncConnectUnix((const char *) cl->conf->path.data);
-
-    } else {
-        ac = redisAsyncConnect((const char *) cl->conf->host.data,
-                               (int) cl->conf->port);
-    }
-
-    if (ac == NULL || ac->err) {
-        ngx_log_error(NGX_LOG_ERR, cl->log, 0,
-                      "helpdesk redis: connect to \"%V\" failed: %s",
-                      &cl->conf->addr, ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-
+    ac = ngx_helpdesk_redis_event_connect(cl->conf, cl->log, "helpdesk redis",
+                                          ngx_helpdesk_redis_on_connect,
+                                          ngx_helpdesk_redis_on_disconnect);
+    if (ac == NULL) {
         ngx_helpdesk_redis_schedule();
         return NGX_ERROR;
     }
-
-    c = ngx_get_connection(ac->c.fd, cl->log);
-    if (c == NULL) {
-        redisAsyncFree(ac);
-        ngx_helpdesk_redis_schedule();
-        return NGX_ERROR;
-    }
-
-    c->data = ac;
-    c->read->handler = ngx_helpdesk_redis_read_handler;
-    c->write->handler = ngx_helpdesk_redis_write_handler;
-    c->read->log = cl->log;
-    c->write->log = cl->log;
-
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_helpdesk_redis_add_read;
-    ac->ev.delRead = ngx_helpdesk_redis_del_read;
-    ac->ev.addWrite = ngx_helpdesk_redis_add_write;
-    ac->ev.delWrite = ngx_helpdesk_redis_del_write;
-    ac->ev.cleanup = ngx_helpdesk_redis_cleanup;
-
-    redisAsyncSetConnectCallback(ac, ngx_helpdesk_redis_on_connect);
-    redisAsyncSetDisconnectCallback(ac, ngx_helpdesk_redis_on_disconnect);
 
     cl->ac = ac;
     cl->state = NGX_HELPDESK_REDIS_CONNECTING;
-
-    /* the connect completes on the first write event */
-    ngx_helpdesk_redis_add_write(c);
 
     return NGX_OK;
 }
@@ -392,7 +342,7 @@ ngx_helpdesk_redis_drop(void)
 static void
 ngx_helpdesk_redis_schedule(void)
 {
-    ngx_msec_t                    jitter;
+    ngx_msec_t                    delay;
     ngx_helpdesk_redis_client_t  *cl = &ngx_helpdesk_redis_client;
 
     cl->state = NGX_HELPDESK_REDIS_DISCONNECTED;
@@ -402,20 +352,13 @@ ngx_helpdesk_redis_schedule(void)
         return;
     }
 
-    if (cl->backoff == 0) {
-        cl->backoff = NGX_HELPDESK_REDIS_BACKOFF_MIN;
-
-    } else {
-        cl->backoff = ngx_min(cl->backoff * 2, NGX_HELPDESK_REDIS_BACKOFF_MAX);
-    }
-
-    jitter = (ngx_msec_t) ngx_random() % (cl->backoff / 5 + 1);
+    delay = ngx_helpdesk_redis_event_backoff(&cl->backoff);
 
     cl->down = 1;
-    cl->retry_at = ngx_current_msec + cl->backoff + jitter;
+    cl->retry_at = ngx_current_msec + delay;
 
     if (!cl->reconnect.timer_set) {
-        ngx_add_timer(&cl->reconnect, cl->backoff + jitter);
+        ngx_add_timer(&cl->reconnect, delay);
     }
 }
 
@@ -480,98 +423,6 @@ ngx_helpdesk_redis_on_disconnect(const redisAsyncContext *ac, int status)
     }
 
     ngx_helpdesk_redis_schedule();
-}
-
-
-static void
-ngx_helpdesk_redis_add_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_del_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_add_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_del_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/* hiredis closes the descriptor itself right after this. */
-
-static void
-ngx_helpdesk_redis_cleanup(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    ngx_free_connection(c);
-}
-
-
-/* Either handler may free the context: nothing is touched after it. */
-
-static void
-ngx_helpdesk_redis_read_handler(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    redisAsyncHandleRead(c->data);
-}
-
-
-static void
-ngx_helpdesk_redis_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    redisAsyncHandleWrite(c->data);
 }
 
 

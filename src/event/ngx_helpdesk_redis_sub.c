@@ -3,8 +3,9 @@
  *
  * Pub/sub needs a connection of its own: once a connection has subscribed
  * it carries nothing but (un)subscriptions and the messages published on
- * them.  This is that connection, on nginx events like the command
- * client (ngx_helpdesk_redis.c), with:
+ * them.  This is that connection, on nginx events
+ * (ngx_helpdesk_redis_event.c) like the command client
+ * (ngx_helpdesk_redis.c), with:
  *
  *  - a table of channels, each with one handler.  Subscriptions are made
  *    on demand (the first local listener of a conversation) and dropped
@@ -30,10 +31,7 @@
 #include <ngx_event.h>
 
 #include "ngx_helpdesk_redis_sub.h"
-
-
-#define NGX_HELPDESK_REDIS_SUB_BACKOFF_MIN  100
-#define NGX_HELPDESK_REDIS_SUB_BACKOFF_MAX  5000
+#include "ngx_helpdesk_redis_event.h"
 
 
 typedef struct {
@@ -76,13 +74,6 @@ static void ngx_helpdesk_redis_sub_forget(ngx_rbtree_node_t *node,
     ngx_rbtree_node_t *sentinel);
 static void ngx_helpdesk_redis_sub_free_all(ngx_rbtree_node_t *node,
     ngx_rbtree_node_t *sentinel);
-static void ngx_helpdesk_redis_sub_add_read(void *data);
-static void ngx_helpdesk_redis_sub_del_read(void *data);
-static void ngx_helpdesk_redis_sub_add_write(void *data);
-static void ngx_helpdesk_redis_sub_del_write(void *data);
-static void ngx_helpdesk_redis_sub_cleanup(void *data);
-static void ngx_helpdesk_redis_sub_read_handler(ngx_event_t *ev);
-static void ngx_helpdesk_redis_sub_write_handler(ngx_event_t *ev);
 
 
 static ngx_helpdesk_redis_sub_t  ngx_helpdesk_redis_sub;
@@ -329,56 +320,18 @@ static ngx_int_t
 ngx_helpdesk_redis_sub_connect(void)
 {
     redisAsyncContext         *ac;
-    ngx_connection_t          *c;
     ngx_helpdesk_redis_sub_t  *s = &ngx_helpdesk_redis_sub;
 
-    if (s->conf->path.len) {
-        ac = redisAsyncConnectUnix((const char *) s->conf->path.data);
-
-    } else {
-        ac = redisAsyncConnect((const char *) s->conf->host.data,
-                               (int) s->conf->port);
-    }
-
-    if (ac == NULL || ac->err) {
-        ngx_log_error(NGX_LOG_ERR, s->log, 0,
-                      "helpdesk redis subscriber: connect to \"%V\" "
-                      "failed: %s", &s->conf->addr,
-                      ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-
+    ac = ngx_helpdesk_redis_event_connect(s->conf, s->log,
+                                          "helpdesk redis subscriber",
+                                          ngx_helpdesk_redis_sub_on_connect,
+                                          ngx_helpdesk_redis_sub_on_disconnect);
+    if (ac == NULL) {
         ngx_helpdesk_redis_sub_schedule();
         return NGX_ERROR;
     }
-
-    c = ngx_get_connection(ac->c.fd, s->log);
-    if (c == NULL) {
-        redisAsyncFree(ac);
-        ngx_helpdesk_redis_sub_schedule();
-        return NGX_ERROR;
-    }
-
-    c->data = ac;
-    c->read->handler = ngx_helpdesk_redis_sub_read_handler;
-    c->write->handler = ngx_helpdesk_redis_sub_write_handler;
-    c->read->log = s->log;
-    c->write->log = s->log;
-
-    ac->ev.data = c;
-    ac->ev.addRead = ngx_helpdesk_redis_sub_add_read;
-    ac->ev.delRead = ngx_helpdesk_redis_sub_del_read;
-    ac->ev.addWrite = ngx_helpdesk_redis_sub_add_write;
-    ac->ev.delWrite = ngx_helpdesk_redis_sub_del_write;
-    ac->ev.cleanup = ngx_helpdesk_redis_sub_cleanup;
-
-    redisAsyncSetConnectCallback(ac, ngx_helpdesk_redis_sub_on_connect);
-    redisAsyncSetDisconnectCallback(ac, ngx_helpdesk_redis_sub_on_disconnect);
 
     s->ac = ac;
-
-    ngx_helpdesk_redis_sub_add_write(c);
 
     return NGX_OK;
 }
@@ -387,7 +340,7 @@ ngx_helpdesk_redis_sub_connect(void)
 static void
 ngx_helpdesk_redis_sub_schedule(void)
 {
-    ngx_msec_t                 jitter;
+    ngx_msec_t                 delay;
     ngx_helpdesk_redis_sub_t  *s = &ngx_helpdesk_redis_sub;
 
     s->ac = NULL;
@@ -401,20 +354,12 @@ ngx_helpdesk_redis_sub_schedule(void)
         return;
     }
 
-    if (s->backoff == 0) {
-        s->backoff = NGX_HELPDESK_REDIS_SUB_BACKOFF_MIN;
-
-    } else {
-        s->backoff = ngx_min(s->backoff * 2,
-                             NGX_HELPDESK_REDIS_SUB_BACKOFF_MAX);
-    }
-
-    jitter = (ngx_msec_t) ngx_random() % (s->backoff / 5 + 1);
+    delay = ngx_helpdesk_redis_event_backoff(&s->backoff);
 
     s->down = 1;
 
     if (!s->reconnect.timer_set) {
-        ngx_add_timer(&s->reconnect, s->backoff + jitter);
+        ngx_add_timer(&s->reconnect, delay);
     }
 }
 
@@ -530,92 +475,4 @@ ngx_helpdesk_redis_sub_free_all(ngx_rbtree_node_t *node,
     }
 
     ngx_free(node);
-}
-
-
-static void
-ngx_helpdesk_redis_sub_add_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (!c->read->active) {
-        (void) ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_sub_del_read(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_sub_add_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (!c->write->active) {
-        (void) ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_sub_del_write(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_helpdesk_redis_sub_cleanup(void *data)
-{
-    ngx_connection_t  *c = data;
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    c->fd = (ngx_socket_t) -1;
-    ngx_free_connection(c);
-}
-
-
-static void
-ngx_helpdesk_redis_sub_read_handler(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    redisAsyncHandleRead(c->data);
-}
-
-
-static void
-ngx_helpdesk_redis_sub_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    redisAsyncHandleWrite(c->data);
 }
