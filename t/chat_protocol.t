@@ -334,6 +334,26 @@ is $r->{code}, 'bad_message', 'a read pointer that is no id: bad_message';
 $r = $v4->say(message => text => 'still fine');
 is $r->{type}, 'ack', 'errors leave the connection open';
 
+# the visitor and an agent are answered alike for the same malformed message
+# (what is checked before whose conversation it is)
+my $upload = '00000000-0000-4000-8000-000000000000';
+for my $bad ([message => text => 42], [message => text => ''], [message => ()],
+             [message => attachments => 'x'], [message => attachments => [42]],
+             [message => attachments => ['short']],
+             [message => attachments => [($upload) x 11]],
+             [read => upto => 'DROP TABLE'], [delivered => upto => ''],
+             [delivered => upto => '1' x 42], [typing => on => 'yes'], [typing => ()]) {
+    my ($type, @f) = @$bad;
+    my $what = "$type " . Mojo::JSON::encode_json({ @f });
+    my $vr = $v4->say($type => @f);
+    my $ar = $gina->say($type => conversation => $conv2, @f);
+    is $vr->{code}, 'bad_message', "$what: bad_message";
+    ok length($vr->{detail} // ''), '... with a detail';
+    is_deeply [$ar->{code}, $ar->{detail}], [$vr->{code}, $vr->{detail}], "... the same for an agent";
+}
+$r = $v4->say(message => text => 'fine again');
+is $r->{type}, 'ack', '... and the conversation goes on';
+
 # --- rate limits ------------------------------------------------------------------------
 
 my ($limited, $n) = (undef, 0);

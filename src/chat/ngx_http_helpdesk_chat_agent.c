@@ -105,11 +105,8 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
     }
 
     if (ngx_chat_type(type, "typing")) {
-        v = json_object_get(msg, "on");
-
-        if (!json_is_boolean(v)) {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "\"on\" must be true or false");
+        v = ngx_http_helpdesk_chat_typing_on(s, msg, cid);
+        if (v == NULL) {
             return;
         }
 
@@ -122,10 +119,7 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
             return;
         }
 
-        ev = json_pack("{s:s, s:s, s:O}", "type", "typing", "from", "agent",
-                       "on", v);
-        ngx_http_helpdesk_chat_publish(&s->tenant_id, conv, "v", ev);
-        json_decref(ev);
+        ngx_http_helpdesk_chat_typing(s, conv, "agent", "v", v);
         return;
     }
 
@@ -155,23 +149,15 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
     } else if (ngx_chat_type(type, "read")
                || ngx_chat_type(type, "delivered"))
     {
-        v = json_object_get(msg, "upto");
-
-        if (!json_is_string(v) || json_string_length(v) == 0
-            || json_string_length(v) >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
-            || strspn(json_string_value(v), "0123456789-")
-               != json_string_length(v))
-        {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "\"upto\" must be a message id");
-            return;
-        }
-
         /* the script tells the visitor both pointers, as they now are */
         op_name = "pointer";
-        params = json_pack("{s:s, s:s, s:O, s:s}", "from", "agent",
-                           "kind", type->len == 4 ? "read" : "delivered",
-                           "upto", v, "aud", "v");
+
+        if (ngx_http_helpdesk_chat_pointer(s, msg, type, cid, "agent", "v",
+                                           &params)
+            != NGX_OK)
+        {
+            return;
+        }
 
     } else if (ngx_chat_type(type, "transfer")) {
         if (!s->conf.transfer) {
@@ -237,10 +223,7 @@ ngx_http_helpdesk_chat_agent(ngx_http_helpdesk_chat_session_t *s,
 
     } else if (ngx_chat_type(type, "end")) {
         op_name = "end";
-        ev = json_pack("{s:s, s:s}", "type", "ended", "by", "agent");
-        j = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-        json_decref(ev);
-        params = json_pack("{s:s, s:s}", "by", "agent", "j", j ? j : "{}");
+        params = ngx_http_helpdesk_chat_end("agent");
 
     } else {
         ngx_http_helpdesk_chat_error(s, cid, "bad_message",
@@ -575,68 +558,22 @@ static void
 ngx_http_helpdesk_chat_a_said(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid, u_char *conv, ngx_uint_t note)
 {
-    char    *j;
-    size_t   i;
-    json_t  *text, *att, *ev;
+    json_t  *text, *att;
 
-    text = json_object_get(msg, "text");
-    att = json_object_get(msg, "attachments");
-
-    if ((text && !json_is_string(text))
-        || (att && (!json_is_array(att) || json_array_size(att) > 10))
-        || (json_string_length(text) == 0 && json_array_size(att) == 0))
+    if (ngx_http_helpdesk_chat_message_check(s, msg, cid, &text, &att)
+        != NGX_OK)
     {
-        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                     "a message has \"text\" (a string) or "
-                                     "\"attachments\" (upload ids)");
         return;
     }
 
-    if (json_string_length(text) > s->peer->max_message) {
-        ngx_http_helpdesk_chat_error(s, cid, "too_large",
-                                     "\"text\" is over the tenant's maximum");
-        return;
-    }
-
-    for (i = 0; i < json_array_size(att); i++) {
-        if (json_string_length(json_array_get(att, i))
-            != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
-        {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "an attachment is an upload id");
-            return;
-        }
-    }
-
-    ev = json_pack("{s:s, s:s%, s:{s:s, s:s%}, s:s}",
-                   "type", note ? "note" : "message",
-                   "cid", (char *) cid->data, cid->len,
-                   "from", "kind", "agent",
-                   "name", s->peer->agent_name.data, s->peer->agent_name.len,
-                   "text", text ? json_string_value(text) : "");
-    if (ev == NULL) {
-        return;
-    }
-
-    /* its files are checked first (ngx_http_helpdesk_chat_attach.c) */
-    j = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-
-    if (j == NULL) {
-        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
-        return;
-    }
-
-    ngx_http_helpdesk_chat_said(s, cid, conv, att,
-        json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s%, s:b, s:[]}",
-                  "t", s->peer->tenant,
-                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "cid", (char *) cid->data, cid->len,
-                  "j", j, "aud", note ? "a" : "*", "who", "agent",
-                  "agent", s->agent.data, s->agent.len,
-                  "msg", !note, "lim"));
-    free(j);
+    /* a note is the agents' own: never to the visitor, not a reply */
+    ngx_http_helpdesk_chat_say(s, cid, conv, note ? "note" : "message",
+                               "agent", &s->peer->agent_name, text, att,
+                               json_pack("{s:s, s:s, s:s%, s:b, s:[]}",
+                                         "aud", note ? "a" : "*",
+                                         "who", "agent",
+                                         "agent", s->agent.data, s->agent.len,
+                                         "msg", !note, "lim"));
 }
 
 

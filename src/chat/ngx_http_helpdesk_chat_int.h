@@ -232,12 +232,32 @@ void ngx_http_helpdesk_chat_v_follow(ngx_http_helpdesk_chat_session_t *s,
 void ngx_http_helpdesk_chat_v_hello(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid);
 
-/* ngx_http_helpdesk_chat_visitor.c */
+/* ngx_http_helpdesk_chat_say.c: what both sides say, and its answer */
 ngx_http_helpdesk_chat_op_t *ngx_http_helpdesk_chat_op_cid(
     ngx_http_helpdesk_chat_session_t *s, ngx_http_helpdesk_chat_op_pt handler,
     ngx_str_t *cid);
 void ngx_http_helpdesk_chat_acked(ngx_http_helpdesk_chat_op_t *op,
     redisReply *reply, PGresult *res);
+void ngx_http_helpdesk_chat_conv_script(ngx_http_helpdesk_chat_session_t *s,
+    ngx_http_helpdesk_chat_op_t *op, const char *name, u_char *conv,
+    json_t *params);
+ngx_int_t ngx_http_helpdesk_chat_message_check(
+    ngx_http_helpdesk_chat_session_t *s, json_t *msg, ngx_str_t *cid,
+    json_t **text, json_t **att);
+void ngx_http_helpdesk_chat_say(ngx_http_helpdesk_chat_session_t *s,
+    ngx_str_t *cid, u_char *conv, const char *type, const char *kind,
+    ngx_str_t *name, json_t *text, json_t *att, json_t *params);
+json_t *ngx_http_helpdesk_chat_typing_on(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *cid);
+void ngx_http_helpdesk_chat_typing(ngx_http_helpdesk_chat_session_t *s,
+    u_char *conv, const char *from, const char *aud, json_t *on);
+ngx_int_t ngx_http_helpdesk_chat_pointer(ngx_http_helpdesk_chat_session_t *s,
+    json_t *msg, ngx_str_t *type, ngx_str_t *cid, const char *from,
+    const char *aud, json_t **params);
+json_t *ngx_http_helpdesk_chat_by(const char *by, json_t *ev);
+json_t *ngx_http_helpdesk_chat_end(const char *by);
+
+/* ngx_http_helpdesk_chat_visitor.c */
 void ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid);
 

@@ -82,50 +82,6 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
 }
 
 
-/* ok or dup: the ack with the stored id; anything else: its error */
-
-void
-ngx_http_helpdesk_chat_acked(ngx_http_helpdesk_chat_op_t *op,
-    redisReply *reply, PGresult *res)
-{
-    ngx_str_t  status, ref;
-
-    if (ngx_http_helpdesk_chat_reply_str(reply, 0, &status) == NGX_OK
-        && ((status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0)
-            || (status.len == 3 && ngx_strncmp(status.data, "dup", 3) == 0)))
-    {
-        if (ngx_http_helpdesk_chat_reply_str(reply, 1, &ref) != NGX_OK) {
-            ngx_str_null(&ref);
-        }
-
-        ngx_http_helpdesk_chat_ack(op->s, op->cid, op->cid_len, &ref,
-                                   op->conv[0] ? op->conv : NULL);
-        return;
-    }
-
-    ngx_http_helpdesk_chat_error_op(op, reply);
-}
-
-
-ngx_http_helpdesk_chat_op_t *
-ngx_http_helpdesk_chat_op_cid(ngx_http_helpdesk_chat_session_t *s,
-    ngx_http_helpdesk_chat_op_pt handler, ngx_str_t *cid)
-{
-    ngx_http_helpdesk_chat_op_t  *op;
-
-    op = ngx_http_helpdesk_chat_op(s, handler);
-    if (op == NULL) {
-        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
-        return NULL;
-    }
-
-    op->cid_len = cid->len;
-    ngx_memcpy(op->cid, cid->data, cid->len);
-
-    return op;
-}
-
-
 /* The token the visitor sent, or a new one (also for one not ours). */
 
 
@@ -366,9 +322,7 @@ static void
 ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid)
 {
-    char    *j;
-    size_t   i;
-    json_t  *text, *att, *ev;
+    json_t  *text, *att;
 
     if (!s->has_conv) {
         ngx_http_helpdesk_chat_error(s, cid, "conflict",
@@ -376,99 +330,41 @@ ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    text = json_object_get(msg, "text");
-    att = json_object_get(msg, "attachments");
-
-    if ((text && !json_is_string(text))
-        || (att && (!json_is_array(att) || json_array_size(att) > 10)))
+    if (ngx_http_helpdesk_chat_message_check(s, msg, cid, &text, &att)
+        != NGX_OK)
     {
-        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                     "\"text\" must be a string and "
-                                     "\"attachments\" a list of at most 10 "
-                                     "upload ids");
         return;
     }
 
-    if (json_string_length(text) > s->peer->max_message) {
-        ngx_http_helpdesk_chat_error(s, cid, "too_large",
-                                     "\"text\" is over the tenant's maximum");
-        return;
-    }
-
-    for (i = 0; i < json_array_size(att); i++) {
-        if (!json_is_string(json_array_get(att, i))
-            || json_string_length(json_array_get(att, i))
-               != NGX_HTTP_HELPDESK_CHAT_UUID_LEN)
-        {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "an attachment is an upload id");
-            return;
-        }
-    }
-
-    if (json_string_length(text) == 0 && json_array_size(att) == 0) {
-        ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                     "a message has \"text\" or "
-                                     "\"attachments\"");
-        return;
-    }
-
-    ev = json_pack("{s:s, s:s%, s:{s:s, s:s%}, s:s}", "type", "message",
-                   "cid", (char *) cid->data, cid->len,
-                   "from", "kind", "visitor",
-                   "name", s->name.len ? (char *) s->name.data : "",
-                   s->name.len,
-                   "text", text ? json_string_value(text) : "");
-    if (ev == NULL) {
-        return;
-    }
-
-    /* its files are checked first (ngx_http_helpdesk_chat_attach.c) */
-    j = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-
-    if (j == NULL) {
-        ngx_http_helpdesk_chat_error(s, cid, "unavailable", "out of memory");
-        return;
-    }
-
-    ngx_http_helpdesk_chat_said(s, cid, s->conv, att,
-        json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:b, s:o}",
-                  "t", s->peer->tenant,
-                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "cid", (char *) cid->data, cid->len,
-                  "j", j, "aud", "*", "who", "visitor", "msg", 1,
-                  "lim", ngx_http_helpdesk_chat_limits(s, 0)));
-    free(j);
+    ngx_http_helpdesk_chat_say(s, cid, s->conv, "message", "visitor",
+                               &s->name, text, att,
+                               json_pack("{s:s, s:s, s:b, s:o}",
+                                         "aud", "*", "who", "visitor",
+                                         "msg", 1,
+                                         "lim",
+                                         ngx_http_helpdesk_chat_limits(s, 0)));
 }
 
 
-/* typing, read, handover, end */
+/* typing, read, delivered, handover, end */
 
 static void
 ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *type, ngx_str_t *cid)
 {
-    char                         *j;
-    json_t                       *v, *ev;
-    const char                   *name;
-    ngx_http_helpdesk_chat_op_t  *op;
+    json_t                        *v, *ev, *params;
+    const char                    *name;
+    ngx_http_helpdesk_chat_op_t   *op;
+    ngx_http_helpdesk_chat_op_pt   handler;
 
     if (type->len == 6 && ngx_strncmp(type->data, "typing", 6) == 0) {
-        v = json_object_get(msg, "on");
-
-        if (!json_is_boolean(v)) {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "\"on\" must be true or false");
+        v = ngx_http_helpdesk_chat_typing_on(s, msg, cid);
+        if (v == NULL) {
             return;
         }
 
         if (s->has_conv) {
-            ev = json_pack("{s:s, s:s, s:O}", "type", "typing",
-                           "from", "visitor", "on", v);
-            ngx_http_helpdesk_chat_publish(&s->tenant_id, s->conv, "a", ev);
-            json_decref(ev);
+            ngx_http_helpdesk_chat_typing(s, s->conv, "visitor", "a", v);
         }
 
         if (s->peer->oneshot) {
@@ -484,55 +380,43 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    op = NULL;
-
     if ((type->len == 4 && ngx_strncmp(type->data, "read", 4) == 0)
         || (type->len == 9 && ngx_strncmp(type->data, "delivered", 9) == 0))
     {
-        v = json_object_get(msg, "upto");
-
-        if (!json_is_string(v) || json_string_length(v) == 0
-            || json_string_length(v) >= NGX_HTTP_HELPDESK_CHAT_ID_LEN
-            || strspn(json_string_value(v), "0123456789-")
-               != json_string_length(v))
+        /* the script tells the agents both pointers, as they now are */
+        if (ngx_http_helpdesk_chat_pointer(s, msg, type, cid, "visitor", "a",
+                                           &params)
+            != NGX_OK)
         {
-            ngx_http_helpdesk_chat_error(s, cid, "bad_message",
-                                         "\"upto\" must be a message id");
             return;
         }
 
-        /* the script tells the agents both pointers, as they now are */
         op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
                                            cid);
-        if (op) {
-            ngx_http_helpdesk_chat_script(op, "pointer",
-                json_pack("{s:s%, s:s%, s:s, s:s, s:O, s:s}",
-                  "t", s->peer->tenant,
-                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "from", "visitor", "kind", type->len == 4 ? "read"
-                                                            : "delivered",
-                  "upto", v, "aud", "a"));
+        if (op == NULL) {
+            json_decref(params);
+            return;
         }
 
+        ngx_http_helpdesk_chat_conv_script(s, op, "pointer", s->conv, params);
         return;
     }
 
     if (type->len == 8 && ngx_strncmp(type->data, "handover", 8) == 0) {
         name = "handover";
-        ev = json_pack("{s:s, s:{s:s, s:s}, s:s%}", "type", "message",
+        handler = ngx_http_helpdesk_chat_v_queued;
+        ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:b}", "type", "message",
                        "from", "kind", "bot", "name", "",
                        "text", s->conf.waiting_message.len
                                ? (char *) s->conf.waiting_message.data : "",
-                       s->conf.waiting_message.len);
-        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_v_queued,
-                                           cid);
+                       s->conf.waiting_message.len,
+                       "handover", 1);
+        params = ngx_http_helpdesk_chat_by("visitor", ev);
 
     } else if (type->len == 3 && ngx_strncmp(type->data, "end", 3) == 0) {
         name = "end";
-        ev = json_pack("{s:s, s:s}", "type", "ended", "by", "visitor");
-        op = ngx_http_helpdesk_chat_op_cid(s, ngx_http_helpdesk_chat_acked,
-                                           cid);
+        handler = ngx_http_helpdesk_chat_acked;
+        params = ngx_http_helpdesk_chat_end("visitor");
 
     } else {
         ngx_http_helpdesk_chat_error(s, cid, "bad_message",
@@ -540,29 +424,13 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
         return;
     }
 
-    if (op == NULL || ev == NULL) {
-        json_decref(ev);
-        if (op) {
-            ngx_http_helpdesk_chat_op_free(op);
-        }
-
+    op = params ? ngx_http_helpdesk_chat_op_cid(s, handler, cid) : NULL;
+    if (op == NULL) {
+        json_decref(params);
         return;
     }
 
-    if (name[0] == 'h') {
-        json_object_set_new(ev, "handover", json_true());
-    }
-
-    j = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
-
-    ngx_http_helpdesk_chat_script(op, name,
-        json_pack("{s:s%, s:s%, s:s, s:s}",
-                  "t", s->peer->tenant,
-                  (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "c", s->conv, (size_t) NGX_HTTP_HELPDESK_CHAT_UUID_LEN,
-                  "by", "visitor", "j", j ? j : "{}"));
-    free(j);
+    ngx_http_helpdesk_chat_conv_script(s, op, name, s->conv, params);
 }
 
 
