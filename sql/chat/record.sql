@@ -205,23 +205,14 @@ BEGIN
 END
 $$;
 
--- The tenant's queue and bot settings (migration 025's defaults for a
--- tenant that never saved its widget), as the conversations layer reads
--- them when a peer says hello.
+-- The tenant's queue and bot settings (the table's defaults for a
+-- tenant that never saved its widget: chat.widget_or_default), as the
+-- conversations layer reads them when a peer says hello.
 CREATE OR REPLACE FUNCTION chat.settings(p_tenant uuid) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    w helpdesk.chat_widgets;
+    w helpdesk.chat_widgets := chat.widget_or_default(p_tenant);
 BEGIN
-    SELECT * INTO w FROM helpdesk.chat_widgets x WHERE x.tenant_id = p_tenant;
-
-    IF NOT FOUND THEN
-        w := ROW(p_tenant, true, '#1f6feb', 'bottom-right', '', '', 'bubble',
-                 '{}', '[{"name": "name", "required": true},
-                        {"name": "email", "required": false}]', 16384,
-                 3, 30, 300, 'requeue', '', true, NULL, true, true, true,
-                 now())::helpdesk.chat_widgets;
-    END IF;
 
     RETURN jsonb_build_object(
         'max_chats_per_agent', w.max_chats_per_agent,

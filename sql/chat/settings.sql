@@ -152,6 +152,31 @@ BEGIN
 END
 $$;
 
+-- The tenant's widget row as saved or, for a tenant that never saved
+-- one, with the table's defaults, without writing it: what the widget's
+-- transport (chat.widget_public) and the conversations layer
+-- (chat.settings) read.  The defaults are migration 025's, here once;
+-- t/sql/chat.sql checks that they still are the table's.
+CREATE OR REPLACE FUNCTION chat.widget_or_default(p_tenant uuid)
+RETURNS helpdesk.chat_widgets
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    w helpdesk.chat_widgets;
+BEGIN
+    SELECT * INTO w FROM helpdesk.chat_widgets x WHERE x.tenant_id = p_tenant;
+
+    IF NOT FOUND THEN
+        w := ROW(p_tenant, true, '#1f6feb', 'bottom-right', '', '', 'bubble',
+                 '{}', '[{"name": "name", "required": true},
+                        {"name": "email", "required": false}]', 16384,
+                 3, 30, 300, 'requeue', '', true, NULL, true, true, true,
+                 now())::helpdesk.chat_widgets;
+    END IF;
+
+    RETURN w;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION chat.settings_json(w helpdesk.chat_widgets) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

@@ -45,8 +45,8 @@ BEGIN
 END
 $$;
 
--- A tenant that never saved its widget gets the table's defaults (see
--- migration 025): enabled, but with no allowed origin, so that every page
+-- A tenant that never saved its widget gets the table's defaults
+-- (chat.widget_or_default): enabled, but with no allowed origin, so that every page
 -- is refused until the tenant names its own.  SECURITY DEFINER: a visitor
 -- names a tenant by its slug, which is looked up across tenants (as
 -- portal.portal_site() does for a Host); the widget is then read under
@@ -74,24 +74,21 @@ BEGIN
 
     PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
 
-    SELECT * INTO w FROM helpdesk.chat_widgets x WHERE x.tenant_id = t.tenant_id;
+    w := chat.widget_or_default(t.tenant_id);
 
     tenant_id := t.tenant_id;
     slug := t.slug;
-    enabled := coalesce(w.enabled, true);
-    allowed_origins := coalesce(w.allowed_origins, '{}')
-                       || chat.portal_origins(t, p_link);
-    max_message_bytes := coalesce(w.max_message_bytes, 16384);
+    enabled := w.enabled;
+    allowed_origins := w.allowed_origins || chat.portal_origins(t, p_link);
+    max_message_bytes := w.max_message_bytes;
     settings := jsonb_build_object(
-        'title', coalesce(w.title, ''),
-        'colour', coalesce(w.colour, '#1f6feb'),
-        'position', coalesce(w.position, 'bottom-right'),
-        'greeting', coalesce(w.greeting, ''),
-        'icon', coalesce(w.icon, 'bubble'),
-        'prechat', coalesce(w.prechat_fields,
-                            '[{"name": "name", "required": true},
-                              {"name": "email", "required": false}]'::jsonb),
-        'offline_form', coalesce(w.offline_form, true),
+        'title', w.title,
+        'colour', w.colour,
+        'position', w.position,
+        'greeting', w.greeting,
+        'icon', w.icon,
+        'prechat', w.prechat_fields,
+        'offline_form', w.offline_form,
         'max_message', max_message_bytes);
     RETURN NEXT;
 END

@@ -6,7 +6,7 @@
 -- REST API's entry point (api.chat_call: another tenant's conversations
 -- are not found, listed or converted).
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -265,6 +265,27 @@ SELECT is((SELECT string_agg(e.body, ' | ' ORDER BY e.event_id) FROM helpdesk.ti
           'hello from a | said just before the conversion',
           '... with what was said after the record was converted, once');
 RESET helpdesk.tenant_id;
+
+-- a tenant that never saved its widget: the transport and the
+-- conversations layer read the table's own defaults, and write nothing
+DELETE FROM helpdesk.chat_widgets WHERE tenant_id = 'b0000000-0000-4000-8000-000000000001';
+CREATE TEMP TABLE unsaved AS SELECT * FROM chat.widget_or_default('b0000000-0000-4000-8000-000000000001');
+SELECT is((SELECT count(*)::int FROM helpdesk.chat_widgets WHERE tenant_id = 'b0000000-0000-4000-8000-000000000001'),
+          0, 'a widget never saved: read without writing it');
+SELECT is((SELECT s.settings->>'colour' || ' ' || (s.settings->'prechat'->0->>'name') || ' ' || s.max_message_bytes
+           FROM chat.widget_public('globex', '{}') s),
+          '#1f6feb name 16384', '... the widget''s transport has its defaults');
+SELECT is(chat.settings('b0000000-0000-4000-8000-000000000001') - 'open_now',
+          '{"greeting": "", "bot_enabled": true, "prechat_fields": [{"name": "name", "required": true},
+            {"name": "email", "required": false}], "waiting_message": "", "on_reply_timeout": "requeue",
+            "transfer_allowed": true, "bot_kb_suggestions": true, "auto_ticket_minutes": null,
+            "max_chats_per_agent": 3, "reply_timeout_seconds": 300, "accept_timeout_seconds": 30}',
+          '... and so has the conversations layer');
+INSERT INTO helpdesk.chat_widgets (tenant_id) VALUES ('b0000000-0000-4000-8000-000000000001');
+SELECT is((SELECT to_jsonb(u) - 'updated_at' FROM unsaved u),
+          (SELECT to_jsonb(w) - 'updated_at' FROM helpdesk.chat_widgets w
+           WHERE w.tenant_id = 'b0000000-0000-4000-8000-000000000001'),
+          '... the same as a row made with the table''s defaults');
 
 SELECT * FROM finish();
 ROLLBACK;
