@@ -710,18 +710,8 @@ static ngx_int_t
 ngx_http_helpdesk_chat_files_answered(ngx_http_helpdesk_chat_ctx_t *ctx,
     PGresult *res)
 {
-    ngx_http_request_t  *r = ctx->req.r;
-
-    if (res == NULL) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-            ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                              ngx_helpdesk_pg_retry_after()));
-        return NGX_DECLINED;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                  ngx_helpdesk_http_sql_problem(r, res, NULL));
+    if (ngx_http_helpdesk_chat_tuples(ctx, res) != NGX_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req, ctx->req.rc);
         return NGX_DECLINED;
     }
 

@@ -363,14 +363,7 @@ ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_table_elt_t     *h;
     ngx_http_request_t  *r = ctx->req.r;
 
-    if (res == NULL) {
-        ctx->req.rc = ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                                 ngx_helpdesk_pg_retry_after());
-        return NGX_DECLINED;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ctx->req.rc = ngx_helpdesk_http_sql_problem(r, res, NULL);
+    if (ngx_http_helpdesk_chat_tuples(ctx, res) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -459,6 +452,27 @@ ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
+    peer = ngx_http_helpdesk_chat_peer(ctx, NGX_HTTP_HELPDESK_CHAT_VISITOR);
+    if (peer == NULL) {
+        return;
+    }
+
+    ngx_http_helpdesk_ws_accept(ctx->req.r, peer);
+}
+
+
+/*
+ * The peer of an accepted request, with what it keeps of the request
+ * (ngx_http_helpdesk_chat_peer_strings()), or NULL once the request is
+ * finalized with 500.
+ */
+
+ngx_http_helpdesk_chat_peer_t *
+ngx_http_helpdesk_chat_peer(ngx_http_helpdesk_chat_ctx_t *ctx,
+    ngx_uint_t role)
+{
+    ngx_http_helpdesk_chat_peer_t  *peer;
+
     peer = ngx_http_helpdesk_ws_create(ctx->req.r, ctx->req.hlcf->chat_ping);
 
     if (peer == NULL || ngx_http_helpdesk_chat_peer_strings(ctx, peer)
@@ -470,12 +484,39 @@ ngx_http_helpdesk_chat_widget_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NULL;
     }
 
-    peer->role = NGX_HTTP_HELPDESK_CHAT_VISITOR;
+    peer->role = role;
 
-    ngx_http_helpdesk_ws_accept(ctx->req.r, peer);
+    return peer;
+}
+
+
+/*
+ * NGX_OK when the request's statement answered rows; else NGX_DECLINED
+ * with the request's answer in ctx->req.rc: 503 without PostgreSQL, or
+ * the problem the statement raised.
+ */
+
+ngx_int_t
+ngx_http_helpdesk_chat_tuples(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+
+    if (res == NULL) {
+        ctx->req.rc = ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                                 ngx_helpdesk_pg_retry_after());
+        return NGX_DECLINED;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ctx->req.rc = ngx_helpdesk_http_sql_problem(r, res, NULL);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -665,16 +706,7 @@ ngx_int_t
 ngx_http_helpdesk_chat_agent_found(ngx_http_helpdesk_chat_ctx_t *ctx,
     PGresult *res)
 {
-    ngx_http_request_t  *r = ctx->req.r;
-
-    if (res == NULL) {
-        ctx->req.rc = ngx_http_helpdesk_req_unavailable(r, "postgresql",
-                                                 ngx_helpdesk_pg_retry_after());
-        return NGX_DECLINED;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ctx->req.rc = ngx_helpdesk_http_sql_problem(r, res, NULL);
+    if (ngx_http_helpdesk_chat_tuples(ctx, res) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -712,21 +744,11 @@ ngx_http_helpdesk_chat_agent_done(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    peer = ngx_http_helpdesk_ws_create(r, ctx->req.hlcf->chat_ping);
-
-    if (peer == NULL || ngx_http_helpdesk_chat_peer_strings(ctx, peer)
-                        != NGX_OK)
-    {
-        if (peer) {
-            ngx_http_helpdesk_ws_abandon(peer);
-        }
-
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+    peer = ngx_http_helpdesk_chat_peer(ctx, NGX_HTTP_HELPDESK_CHAT_AGENT);
+    if (peer == NULL) {
         return;
     }
 
-    peer->role = NGX_HTTP_HELPDESK_CHAT_AGENT;
     peer->admin = PQgetlength(res, 0, 4) == 5
                   && ngx_strncmp(PQgetvalue(res, 0, 4), "admin", 5) == 0;
 

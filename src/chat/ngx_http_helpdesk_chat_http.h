@@ -68,8 +68,12 @@ void ngx_http_helpdesk_chat_lookup(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_helpdesk_pg_handler_pt handler);
 ngx_int_t ngx_http_helpdesk_chat_widget(ngx_http_helpdesk_chat_ctx_t *ctx,
     PGresult *res);
+ngx_int_t ngx_http_helpdesk_chat_tuples(ngx_http_helpdesk_chat_ctx_t *ctx,
+    PGresult *res);
 ngx_int_t ngx_http_helpdesk_chat_peer_strings(ngx_http_helpdesk_chat_ctx_t *ctx,
     ngx_http_helpdesk_chat_peer_t *peer);
+ngx_http_helpdesk_chat_peer_t *ngx_http_helpdesk_chat_peer(
+    ngx_http_helpdesk_chat_ctx_t *ctx, ngx_uint_t role);
 
 /* ngx_http_helpdesk_chat_customer.c */
 ngx_int_t ngx_http_helpdesk_chat_link_json(ngx_http_helpdesk_chat_ctx_t *ctx,

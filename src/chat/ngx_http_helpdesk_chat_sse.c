@@ -242,21 +242,10 @@ ngx_http_helpdesk_chat_fallback_looked(ngx_helpdesk_pg_query_t *q,
 
     /* HTTP/1: the connection is the request's own, and taken over */
 
-    peer = ngx_http_helpdesk_ws_create(r, ctx->req.hlcf->chat_ping);
-
-    if (peer == NULL || ngx_http_helpdesk_chat_peer_strings(ctx, peer)
-                        != NGX_OK)
-    {
-        if (peer) {
-            ngx_http_helpdesk_ws_abandon(peer);
-        }
-
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+    peer = ngx_http_helpdesk_chat_peer(ctx, NGX_HTTP_HELPDESK_CHAT_VISITOR);
+    if (peer == NULL) {
         return;
     }
-
-    peer->role = NGX_HTTP_HELPDESK_CHAT_VISITOR;
 
     ngx_http_helpdesk_ws_accept_sse(r, peer, &peer->origin);
 }
