@@ -68,12 +68,15 @@ static void ngx_helpdesk_redis_sub_send(ngx_helpdesk_redis_sub_channel_t *ch,
     const char *verb);
 static void ngx_helpdesk_redis_sub_reply(redisAsyncContext *ac, void *r,
     void *data);
-static void ngx_helpdesk_redis_sub_resubscribe(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
-static void ngx_helpdesk_redis_sub_forget(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
-static void ngx_helpdesk_redis_sub_free_all(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
+static void ngx_helpdesk_redis_sub_each(
+    void (*visit)(ngx_helpdesk_redis_sub_channel_t *ch));
+static void ngx_helpdesk_redis_sub_walk(ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel,
+    void (*visit)(ngx_helpdesk_redis_sub_channel_t *ch));
+static void ngx_helpdesk_redis_sub_resubscribe(
+    ngx_helpdesk_redis_sub_channel_t *ch);
+static void ngx_helpdesk_redis_sub_forget(ngx_helpdesk_redis_sub_channel_t *ch);
+static void ngx_helpdesk_redis_sub_free(ngx_helpdesk_redis_sub_channel_t *ch);
 
 
 static ngx_helpdesk_redis_sub_t  ngx_helpdesk_redis_sub;
@@ -126,9 +129,7 @@ ngx_helpdesk_redis_sub_exit_worker(void)
         redisAsyncFree(ac);
     }
 
-    if (s->tree.root != s->tree.sentinel) {
-        ngx_helpdesk_redis_sub_free_all(s->tree.root, s->tree.sentinel);
-    }
+    ngx_helpdesk_redis_sub_each(ngx_helpdesk_redis_sub_free);
 
     ngx_rbtree_init(&s->tree, &s->sentinel, ngx_str_rbtree_insert_value);
 }
@@ -346,9 +347,7 @@ ngx_helpdesk_redis_sub_schedule(void)
     s->ac = NULL;
     s->connected = 0;
 
-    if (s->tree.root != s->tree.sentinel) {
-        ngx_helpdesk_redis_sub_forget(s->tree.root, s->tree.sentinel);
-    }
+    ngx_helpdesk_redis_sub_each(ngx_helpdesk_redis_sub_forget);
 
     if (!s->ready || ngx_exiting) {
         return;
@@ -404,9 +403,7 @@ ngx_helpdesk_redis_sub_on_connect(const redisAsyncContext *ac, int status)
     s->down = 0;
     s->backoff = 0;
 
-    if (s->tree.root != s->tree.sentinel) {
-        ngx_helpdesk_redis_sub_resubscribe(s->tree.root, s->tree.sentinel);
-    }
+    ngx_helpdesk_redis_sub_each(ngx_helpdesk_redis_sub_resubscribe);
 }
 
 
@@ -429,50 +426,54 @@ ngx_helpdesk_redis_sub_on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 
+/* Every channel of the table; each after its subtrees, so it may go. */
+
 static void
-ngx_helpdesk_redis_sub_resubscribe(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
+ngx_helpdesk_redis_sub_each(void (*visit)(ngx_helpdesk_redis_sub_channel_t *ch))
 {
-    if (node->left != sentinel) {
-        ngx_helpdesk_redis_sub_resubscribe(node->left, sentinel);
-    }
+    ngx_helpdesk_redis_sub_t  *s = &ngx_helpdesk_redis_sub;
 
-    if (node->right != sentinel) {
-        ngx_helpdesk_redis_sub_resubscribe(node->right, sentinel);
+    if (s->tree.root != s->tree.sentinel) {
+        ngx_helpdesk_redis_sub_walk(s->tree.root, s->tree.sentinel, visit);
     }
-
-    ngx_helpdesk_redis_sub_send((ngx_helpdesk_redis_sub_channel_t *) node,
-                                "SUBSCRIBE");
 }
 
 
 static void
-ngx_helpdesk_redis_sub_forget(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
+ngx_helpdesk_redis_sub_walk(ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel,
+    void (*visit)(ngx_helpdesk_redis_sub_channel_t *ch))
 {
     if (node->left != sentinel) {
-        ngx_helpdesk_redis_sub_forget(node->left, sentinel);
+        ngx_helpdesk_redis_sub_walk(node->left, sentinel, visit);
     }
 
     if (node->right != sentinel) {
-        ngx_helpdesk_redis_sub_forget(node->right, sentinel);
+        ngx_helpdesk_redis_sub_walk(node->right, sentinel, visit);
     }
 
-    ((ngx_helpdesk_redis_sub_channel_t *) node)->sent = 0;
+    visit((ngx_helpdesk_redis_sub_channel_t *) node);
 }
 
 
 static void
-ngx_helpdesk_redis_sub_free_all(ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
+ngx_helpdesk_redis_sub_resubscribe(ngx_helpdesk_redis_sub_channel_t *ch)
 {
-    if (node->left != sentinel) {
-        ngx_helpdesk_redis_sub_free_all(node->left, sentinel);
-    }
+    ngx_helpdesk_redis_sub_send(ch, "SUBSCRIBE");
+}
 
-    if (node->right != sentinel) {
-        ngx_helpdesk_redis_sub_free_all(node->right, sentinel);
-    }
 
-    ngx_free(node);
+/* the connection is gone, and what was subscribed on it */
+
+static void
+ngx_helpdesk_redis_sub_forget(ngx_helpdesk_redis_sub_channel_t *ch)
+{
+    ch->sent = 0;
+}
+
+
+static void
+ngx_helpdesk_redis_sub_free(ngx_helpdesk_redis_sub_channel_t *ch)
+{
+    ngx_free(ch);
 }
