@@ -82,15 +82,6 @@ ngx_http_helpdesk_chat_visitor(ngx_http_helpdesk_chat_session_t *s,
 }
 
 
-/* The token the visitor sent, or a new one (also for one not ours). */
-
-
-/* A POST's message, once its visitor is known. */
-
-
-/* A stream of server-sent events greets its visitor itself. */
-
-
 static void
 ngx_http_helpdesk_chat_v_known(json_t *pre, json_t *customer, const char *k)
 {
@@ -309,15 +300,6 @@ ngx_http_helpdesk_chat_v_started(ngx_http_helpdesk_chat_op_t *op,
 }
 
 
-/*
- * The bot: from the first message, the knowledge base's suggestions
- * (the portal's search), with "talk to a person".
- */
-
-
-/* A bot's message or a handover: nothing to tell, the events say it. */
-
-
 static void
 ngx_http_helpdesk_chat_v_message(ngx_http_helpdesk_chat_session_t *s,
     json_t *msg, ngx_str_t *cid)
@@ -433,12 +415,4 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
     ngx_http_helpdesk_chat_conv_script(s, op, name, s->conv, params);
 }
 
-
-/* "Email me the transcript": an email job in the outbox. */
-
-
-/*
- * The pre-chat form against the tenant's fields: each required one
- * given, the email an address, custom fields short strings.
- */
 
