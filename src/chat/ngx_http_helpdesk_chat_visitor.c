@@ -414,5 +414,3 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
 
     ngx_http_helpdesk_chat_conv_script(s, op, name, s->conv, params);
 }
-
-
