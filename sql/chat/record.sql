@@ -33,172 +33,194 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN tickets.is_uuid(p) THEN p::uuid END
 $$;
 
--- The conversation's row from its state in Redis.
-CREATE OR REPLACE FUNCTION chat.conversation_put(p_tenant uuid, p_conv uuid,
-                                                  h jsonb)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-    page jsonb := CASE WHEN h->>'page' IS NOT NULL AND h->>'page' <> ''
-                       THEN (h->>'page')::jsonb ELSE '{}' END;
-    pre  jsonb := CASE WHEN h->>'pre' IS NOT NULL AND h->>'pre' <> ''
-                       THEN (h->>'pre')::jsonb ELSE '{}' END;
-    v    uuid := chat.uuid_or_null(h->>'v');
-    st   text := coalesce(h->>'st', 'queued');
-    inserted boolean;
-BEGIN
-    IF v IS NULL THEN
-        RETURN false;
-    END IF;
-
-    INSERT INTO helpdesk.chat_conversations AS c (tenant_id, conversation_id,
-        visitor_id, customer_id, status, agent_id, page_url, page_title,
-        referrer, language, user_agent, prechat, started_at, accepted_at,
-        first_response_at, ended_at, ended_by, last_message_at)
-    SELECT p_tenant, p_conv, v, cv.customer_id, st,
-           chat.uuid_or_null(h->>'ag'),
-           left(page->>'url', 2048), left(page->>'title', 300),
-           left(page->>'referrer', 2048), left(nullif(h->>'lang', ''), 35),
-           left(nullif(h->>'ua', ''), 512), pre,
-           coalesce(chat.ms(h->>'start'), now()), chat.ms(h->>'acc'),
-           chat.ms(h->>'fr'), chat.ms(h->>'end'),
-           CASE WHEN st IN ('ended', 'converted')
-                THEN coalesce(nullif(h->>'eb', ''), 'system') END,
-           chat.ms(h->>'lm')
-    FROM helpdesk.chat_visitors cv
-    WHERE cv.tenant_id = p_tenant AND cv.visitor_id = v
-    ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET
-        -- a converted conversation stays converted (chat.convert wrote it)
-        status = CASE WHEN c.status = 'converted' THEN c.status ELSE excluded.status END,
-        agent_id = coalesce(excluded.agent_id, c.agent_id),
-        accepted_at = coalesce(c.accepted_at, excluded.accepted_at),
-        first_response_at = coalesce(c.first_response_at, excluded.first_response_at),
-        ended_at = coalesce(c.ended_at, excluded.ended_at),
-        ended_by = coalesce(c.ended_by, excluded.ended_by),
-        last_message_at = greatest(c.last_message_at, excluded.last_message_at)
-    RETURNING (xmax = 0) INTO inserted;
-
-    IF inserted THEN
-        -- the visitor's name and email, as last given
-        UPDATE helpdesk.chat_visitors SET
-            name = coalesce(left(nullif(pre->>'name', ''), 200), name),
-            email = coalesce(left(nullif(pre->>'email', ''), 254), email),
-            last_seen_at = now()
-        WHERE tenant_id = p_tenant AND visitor_id = v;
-
-        PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
-                                  'actor_type', 'system'),
-                              'chat.start', 'chat_conversation', p_conv::text,
-                              jsonb_build_object('visitor', v));
-    END IF;
-
-    RETURN coalesce(inserted, false);
-END
-$$;
-
--- One event: a message, a note, or what happened (joined, ended, ...).
-CREATE OR REPLACE FUNCTION chat.message_put(p_tenant uuid, p_conv uuid,
-    p_id text, j jsonb, h jsonb)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    typ  text := j->>'type';
-    kind text := CASE typ WHEN 'message' THEN 'message'
-                          WHEN 'note' THEN 'note' ELSE 'event' END;
-    who  text := CASE WHEN kind = 'event' THEN 'system'
-                      ELSE coalesce(j->'from'->>'kind', 'system') END;
-    n    int;
-BEGIN
-    IF who NOT IN ('visitor', 'agent', 'bot', 'system') THEN
-        who := 'system';
-    END IF;
-
-    INSERT INTO helpdesk.chat_messages (tenant_id, conversation_id,
-        message_id, kind, author_type, author_id, author_name, body, data,
-        client_id, created_at)
-    VALUES (p_tenant, p_conv, p_id, kind, who,
-            CASE WHEN who = 'agent' THEN chat.uuid_or_null(h->>'ag') END,
-            left(j->'from'->>'name', 200),
-            left(coalesce(j->>'text', ''), 65536),
-            j - 'text' - 'cid' - 'from',
-            left(j->>'cid', 64), chat.id_ms(p_id))
-    ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING;
-
-    GET DIAGNOSTICS n = ROW_COUNT;
-
-    -- what changes who handles a conversation is audited, like tickets
-    IF n = 1 AND typ IN ('joined', 'transferred', 'ended', 'left') THEN
-        PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
-                                  'actor_type', CASE WHEN typ = 'ended'
-                                      AND j->>'by' = 'visitor' THEN 'visitor'
-                                      WHEN h->>'ag' <> '' THEN 'user'
-                                      ELSE 'system' END,
-                                  'actor_id', chat.uuid_or_null(h->>'ag')),
-                              'chat.' || typ, 'chat_conversation', p_conv::text,
-                              j - 'type');
-    END IF;
-END
-$$;
-
--- A batch of the persistence stream; answers how many events it wrote.
+-- A batch of the persistence stream; answers how many events it wrote
+-- (or found written).  Set-based: the batch is read once, then for each
+-- tenant in it, under that tenant for row-level security, one statement
+-- writes its conversations' rows (each from its latest state in the
+-- batch, so that a row exists before its messages) and one its events;
+-- only what is audited (a conversation started, an agent joined, ...) is
+-- done one by one.
+DROP FUNCTION IF EXISTS chat.conversation_put(uuid, uuid, jsonb);
+DROP FUNCTION IF EXISTS chat.message_put(uuid, uuid, text, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION chat.persist(p_batch jsonb) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
-    e      jsonb;
-    t      uuid;
-    c      uuid;
-    n      int := 0;
-    cur    uuid;
-    states jsonb := '{}';
-    k      text;
+    -- the entries whose tenant and conversation are ids, with their
+    -- place in the batch
+    bo      bigint[];
+    bt      uuid[];
+    bc      uuid[];
+    bi      text[];
+    bj      text[];
+    bh      text[];
+    tid     uuid;
+    n       int := 0;
+    k       int;
+    started uuid[];
+    ac      uuid[];
+    ai      text[];
+    r       record;
 BEGIN
     IF jsonb_typeof(p_batch) <> 'array' THEN
         PERFORM tickets.fail('HDINV', 'invalid', 'a batch is an array');
     END IF;
 
-    -- first each conversation's latest state (in the batch's order), so
-    -- that its row exists before its messages
-    FOR e IN SELECT x FROM jsonb_array_elements(p_batch) x LOOP
-        IF tickets.is_uuid(e->>'t') AND tickets.is_uuid(e->>'c')
-           AND coalesce(e->>'h', '') <> '' THEN
-            states := states || jsonb_build_object((e->>'t') || '/' || (e->>'c'),
-                                                   (e->>'h')::jsonb);
-        END IF;
-    END LOOP;
+    SELECT array_agg(x.o), array_agg((x.e->>'t')::uuid),
+           array_agg((x.e->>'c')::uuid), array_agg(x.e->>'i'),
+           array_agg(x.e->>'j'), array_agg(x.e->>'h')
+    INTO bo, bt, bc, bi, bj, bh
+    FROM jsonb_array_elements(p_batch) WITH ORDINALITY x(e, o)
+    WHERE tickets.is_uuid(x.e->>'t') AND tickets.is_uuid(x.e->>'c');
 
-    FOR k IN SELECT x FROM jsonb_object_keys(states) x ORDER BY 1 LOOP
-        t := split_part(k, '/', 1)::uuid;
-        c := split_part(k, '/', 2)::uuid;
+    FOR tid IN SELECT DISTINCT u FROM unnest(bt) u ORDER BY 1 LOOP
+        PERFORM set_config('helpdesk.tenant_id', tid::text, true);
 
-        IF cur IS DISTINCT FROM t THEN
-            PERFORM set_config('helpdesk.tenant_id', t::text, true);
-            cur := t;
-        END IF;
+        -- the conversations' rows, in the order of their ids
+        WITH latest AS (
+            SELECT DISTINCT ON (b.c) b.c, b.h::jsonb AS h
+            FROM unnest(bo, bt, bc, bh) b(o, t, c, h)
+            WHERE b.t = tid AND coalesce(b.h, '') <> ''
+            ORDER BY b.c, b.o DESC
+        ), s AS (
+            SELECT l.c, l.h, chat.uuid_or_null(l.h->>'v') AS v,
+                   coalesce(l.h->>'st', 'queued') AS st,
+                   CASE WHEN coalesce(l.h->>'page', '') <> ''
+                        THEN (l.h->>'page')::jsonb ELSE '{}' END AS page,
+                   CASE WHEN coalesce(l.h->>'pre', '') <> ''
+                        THEN (l.h->>'pre')::jsonb ELSE '{}' END AS pre
+            FROM latest l
+        ), put AS (
+            INSERT INTO helpdesk.chat_conversations AS cc (tenant_id,
+                conversation_id, visitor_id, customer_id, status, agent_id,
+                page_url, page_title, referrer, language, user_agent, prechat,
+                started_at, accepted_at, first_response_at, ended_at, ended_by,
+                last_message_at)
+            SELECT tid, s.c, s.v, cv.customer_id, s.st,
+                   chat.uuid_or_null(s.h->>'ag'),
+                   left(s.page->>'url', 2048), left(s.page->>'title', 300),
+                   left(s.page->>'referrer', 2048),
+                   left(nullif(s.h->>'lang', ''), 35),
+                   left(nullif(s.h->>'ua', ''), 512), s.pre,
+                   coalesce(chat.ms(s.h->>'start'), now()), chat.ms(s.h->>'acc'),
+                   chat.ms(s.h->>'fr'), chat.ms(s.h->>'end'),
+                   CASE WHEN s.st IN ('ended', 'converted')
+                        THEN coalesce(nullif(s.h->>'eb', ''), 'system') END,
+                   chat.ms(s.h->>'lm')
+            FROM s JOIN helpdesk.chat_visitors cv
+                   ON cv.tenant_id = tid AND cv.visitor_id = s.v
+            ORDER BY s.c
+            ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET
+                -- a converted conversation stays converted (chat.convert wrote it)
+                status = CASE WHEN cc.status = 'converted' THEN cc.status
+                              ELSE excluded.status END,
+                agent_id = coalesce(excluded.agent_id, cc.agent_id),
+                accepted_at = coalesce(cc.accepted_at, excluded.accepted_at),
+                first_response_at = coalesce(cc.first_response_at,
+                                             excluded.first_response_at),
+                ended_at = coalesce(cc.ended_at, excluded.ended_at),
+                ended_by = coalesce(cc.ended_by, excluded.ended_by),
+                last_message_at = greatest(cc.last_message_at,
+                                           excluded.last_message_at)
+            RETURNING cc.conversation_id, cc.visitor_id, cc.prechat,
+                      (xmax = 0) AS inserted
+        )
+        SELECT array_agg(put.conversation_id ORDER BY put.conversation_id)
+        INTO started
+        FROM put WHERE put.inserted;
 
-        PERFORM chat.conversation_put(t, c, states->k);
-    END LOOP;
+        -- a conversation new to the record: the visitor's name and email
+        -- as last given, and its start audited
+        FOR r IN SELECT c.conversation_id, c.visitor_id, c.prechat
+                 FROM helpdesk.chat_conversations c
+                 WHERE c.tenant_id = tid AND c.conversation_id = ANY (started)
+                 ORDER BY c.conversation_id
+        LOOP
+            UPDATE helpdesk.chat_visitors SET
+                name = coalesce(left(nullif(r.prechat->>'name', ''), 200), name),
+                email = coalesce(left(nullif(r.prechat->>'email', ''), 254), email),
+                last_seen_at = now()
+            WHERE tenant_id = tid AND visitor_id = r.visitor_id;
 
-    FOR e IN SELECT x FROM jsonb_array_elements(p_batch) x LOOP
-        IF NOT (tickets.is_uuid(e->>'t') AND tickets.is_uuid(e->>'c'))
-           OR coalesce(e->>'i', '') !~ '^[0-9]{1,20}-[0-9]{1,20}$'
-           OR coalesce(e->>'j', '') = '' THEN
-            CONTINUE;
-        END IF;
+            PERFORM tickets.audit(jsonb_build_object('tenant_id', tid,
+                                      'actor_type', 'system'),
+                                  'chat.start', 'chat_conversation',
+                                  r.conversation_id::text,
+                                  jsonb_build_object('visitor', r.visitor_id));
+        END LOOP;
 
-        t := (e->>'t')::uuid;
-        c := (e->>'c')::uuid;
+        -- the events: a message, a note, or what happened (joined, ended,
+        -- ...); those of a conversation whose visitor the record does not
+        -- know (its state never reached us) are skipped rather than
+        -- failing the batch.  An agent's message is by the agent of the
+        -- conversation's latest state, as its row.
+        WITH latest AS MATERIALIZED (
+            SELECT DISTINCT ON (b.c) b.c, b.h::jsonb->>'ag' AS ag
+            FROM unnest(bo, bt, bc, bh) b(o, t, c, h)
+            WHERE b.t = tid AND coalesce(b.h, '') <> ''
+            ORDER BY b.c, b.o DESC
+        ), e AS (
+            SELECT b.o, b.c, b.i, b.j::jsonb AS j
+            FROM unnest(bo, bt, bc, bi, bj) b(o, t, c, i, j)
+            WHERE b.t = tid
+              AND coalesce(b.i, '') ~ '^[0-9]{1,20}-[0-9]{1,20}$'
+              AND coalesce(b.j, '') <> ''
+              AND EXISTS (SELECT 1 FROM helpdesk.chat_conversations x
+                          WHERE x.tenant_id = tid AND x.conversation_id = b.c)
+        ), m AS (
+            SELECT e.o, e.c, e.i, e.j, w.kind,
+                   CASE WHEN w.kind = 'event' THEN 'system'
+                        WHEN w.who IN ('visitor', 'agent', 'bot', 'system')
+                        THEN w.who ELSE 'system' END AS who
+            FROM e CROSS JOIN LATERAL (
+                SELECT CASE e.j->>'type' WHEN 'message' THEN 'message'
+                           WHEN 'note' THEN 'note' ELSE 'event' END AS kind,
+                       coalesce(e.j->'from'->>'kind', 'system') AS who) w
+        ), ins AS (
+            INSERT INTO helpdesk.chat_messages (tenant_id, conversation_id,
+                message_id, kind, author_type, author_id, author_name, body,
+                data, client_id, created_at)
+            SELECT tid, m.c, m.i, m.kind, m.who,
+                   CASE WHEN m.who = 'agent' THEN chat.uuid_or_null(l.ag) END,
+                   left(m.j->'from'->>'name', 200),
+                   left(coalesce(m.j->>'text', ''), 65536),
+                   m.j - 'text' - 'cid' - 'from',
+                   left(m.j->>'cid', 64), chat.id_ms(m.i)
+            FROM m LEFT JOIN latest l ON l.c = m.c
+            ORDER BY m.o
+            ON CONFLICT (tenant_id, conversation_id, message_id) DO NOTHING
+            RETURNING conversation_id, message_id,
+                      data->>'type' IN ('joined', 'transferred', 'ended', 'left')
+                      AS audit
+        )
+        SELECT (SELECT count(*) FROM e),
+               array_agg(ins.conversation_id) FILTER (WHERE ins.audit),
+               array_agg(ins.message_id) FILTER (WHERE ins.audit)
+        INTO k, ac, ai
+        FROM ins;
 
-        IF cur IS DISTINCT FROM t THEN
-            PERFORM set_config('helpdesk.tenant_id', t::text, true);
-            cur := t;
-        END IF;
+        n := n + k;
 
-        -- a conversation whose visitor the record does not know (its
-        -- state never reached us) is skipped rather than failing the batch
-        IF EXISTS (SELECT 1 FROM helpdesk.chat_conversations x
-                   WHERE x.tenant_id = t AND x.conversation_id = c) THEN
-            PERFORM chat.message_put(t, c, e->>'i', (e->>'j')::jsonb,
-                                     coalesce(states->(t::text || '/' || c::text), '{}'));
-            n := n + 1;
-        END IF;
+        -- what changes who handles a conversation is audited, like
+        -- tickets, its actor from the conversation's latest state
+        FOR r IN SELECT b.c, b.j::jsonb AS j,
+                        coalesce((SELECT l.h::jsonb
+                                  FROM unnest(bo, bt, bc, bh) l(o, t, c, h)
+                                  WHERE l.t = tid AND l.c = b.c AND coalesce(l.h, '') <> ''
+                                  ORDER BY l.o DESC LIMIT 1), '{}') AS h
+                 FROM unnest(bo, bt, bc, bi, bj) b(o, t, c, i, j)
+                 JOIN unnest(ac, ai) a(c, i) ON a.c = b.c AND a.i = b.i
+                 WHERE b.t = tid
+                 ORDER BY b.o
+        LOOP
+            PERFORM tickets.audit(jsonb_build_object('tenant_id', tid,
+                                      'actor_type', CASE WHEN r.j->>'type' = 'ended'
+                                          AND r.j->>'by' = 'visitor' THEN 'visitor'
+                                          WHEN r.h->>'ag' <> '' THEN 'user'
+                                          ELSE 'system' END,
+                                      'actor_id', chat.uuid_or_null(r.h->>'ag')),
+                                  'chat.' || (r.j->>'type'), 'chat_conversation',
+                                  r.c::text, r.j - 'type');
+        END LOOP;
     END LOOP;
 
     RETURN n;

@@ -607,13 +607,4 @@ if op == 'release' then
     return {'ok'}
 end
 
-if op == 'ack' then
-    -- p: ids (persisted entries of the persistence stream)
-    if #p.ids > 0 then
-        redis.call('XACK', PERSIST, 'persist', unpack(p.ids))
-        redis.call('XDEL', PERSIST, unpack(p.ids))
-    end
-    return {'ok'}
-end
-
 return redis.error_reply('unknown op')

@@ -23,6 +23,9 @@
  *  - a batch is at most 500 entries and about 1 MiB (an entry carries the
  *    conversation's state, the visitor's page among it): past that it is
  *    cut, the rest read again at once, and the next reads ask for fewer;
+ *  - Redis is never held long for the record: a batch is read 100 entries
+ *    a command at most, and acknowledged and deleted 100 a command, other
+ *    clients' commands running in between;
  *  - entries of a consumer that died (a worker killed, a node gone) are
  *    taken over by the others after 30 s (XAUTOCLAIM);
  *  - a batch written twice (taken over while it was being written)
@@ -38,95 +41,32 @@
 #include <jansson.h>
 
 #include "ngx_helpdesk_chat_persist.h"
-#include "event/ngx_helpdesk_pg.h"
-#include "event/ngx_helpdesk_redis.h"
-
-
-#define NGX_HELPDESK_CHAT_PERSIST_STREAM    "hd:chat:persist"
-#define NGX_HELPDESK_CHAT_PERSIST_GROUP     "persist"
-#define NGX_HELPDESK_CHAT_PERSIST_INTERVAL  200
-#define NGX_HELPDESK_CHAT_PERSIST_BATCH     500
-#define NGX_HELPDESK_CHAT_PERSIST_BYTES     (1024 * 1024)
-#define NGX_HELPDESK_CHAT_PERSIST_DEAD      "hd:chat:persist:dead"
-#define NGX_HELPDESK_CHAT_PERSIST_TRIES     "5"      /* deliveries, then dead */
-#define NGX_HELPDESK_CHAT_PERSIST_RETRY     1000
-#define NGX_HELPDESK_CHAT_PERSIST_IDLE      "30000"     /* a dead consumer */
-#define NGX_HELPDESK_CHAT_PERSIST_CLAIM     5000        /* how often */
-
-
-typedef enum {
-    NGX_HELPDESK_CHAT_PERSIST_IDLE_STATE = 0,
-    NGX_HELPDESK_CHAT_PERSIST_GROUP_STATE,
-    NGX_HELPDESK_CHAT_PERSIST_READ,
-    NGX_HELPDESK_CHAT_PERSIST_WRITE,
-    NGX_HELPDESK_CHAT_PERSIST_ACK,
-    NGX_HELPDESK_CHAT_PERSIST_DEAD_STATE
-} ngx_helpdesk_chat_persist_state_e;
-
-
-typedef struct {
-    ngx_event_t                         tick;
-    ngx_log_t                          *log;
-    u_char                             *proof;
-    ngx_helpdesk_redis_cmd_t            cmd;
-    ngx_helpdesk_pg_query_t             q;
-    ngx_pool_t                         *pool;
-    char                               *ids;       /* JSON list to ack */
-    ngx_helpdesk_chat_persist_state_e   state;
-    ngx_msec_t                          claimed;
-    ngx_msec_t                          failed_at;
-    ngx_uint_t                          count;
-    ngx_uint_t                          limit;      /* entries per read */
-    u_char                              limit_str[NGX_INT_T_LEN];
-    size_t                              limit_len;
-    u_char                              consumer[NGX_MAXHOSTNAMELEN + 32];
-    size_t                              consumer_len;
-    /* writing one by one: the entry, and the last one done */
-    u_char                              entry[48];
-    size_t                              entry_len;
-    u_char                              cursor[48];
-    size_t                              cursor_len;
-    u_char                              what[80];   /* tenant/conversation */
-    size_t                              what_len;
-    ngx_str_t                           error;      /* in pool */
-    unsigned                            group:1;
-    unsigned                            pending:1;  /* read own first */
-    unsigned                            claiming:1;
-    unsigned                            ready:1;
-    unsigned                            isolate:1;  /* one entry at a time */
-    unsigned                            failed:1;   /* one left pending */
-    unsigned                            cut:1;      /* the batch was cut */
-} ngx_helpdesk_chat_persist_t;
+#include "ngx_helpdesk_chat_persist_int.h"
 
 
 static void ngx_helpdesk_chat_persist_tick(ngx_event_t *ev);
-static void ngx_helpdesk_chat_persist_next(ngx_msec_t delay);
 static void ngx_helpdesk_chat_persist_grouped(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
-static void ngx_helpdesk_chat_persist_read(void);
-static void ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply);
+static void ngx_helpdesk_chat_persist_ack(void);
 static void ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_chat_persist_acked(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
+static void ngx_helpdesk_chat_persist_done(void);
 static void ngx_helpdesk_chat_persist_refused(PGresult *res);
 static void ngx_helpdesk_chat_persist_buried(ngx_helpdesk_redis_cmd_t *cmd,
     redisReply *reply);
 static void ngx_helpdesk_chat_persist_reset(void);
 
 
-static ngx_helpdesk_chat_persist_t  ngx_helpdesk_chat_persist;
+ngx_helpdesk_chat_persist_t  ngx_helpdesk_chat_persist;
 
 
-/* acknowledges and deletes the entries written, in one command */
+/* acknowledges and deletes entries written (a chunk of a batch's ids) */
 static const char  ngx_helpdesk_chat_persist_ack_lua[] =
     "local ids = cjson.decode(ARGV[1]) "
-    "for i = 1, #ids, 500 do "
-    "  local part = {unpack(ids, i, math.min(i + 499, #ids))} "
-    "  redis.call('XACK', KEYS[1], ARGV[2], unpack(part)) "
-    "  redis.call('XDEL', KEYS[1], unpack(part)) "
-    "end "
+    "redis.call('XACK', KEYS[1], ARGV[2], unpack(ids)) "
+    "redis.call('XDEL', KEYS[1], unpack(ids)) "
     "return #ids";
 
 
@@ -212,17 +152,23 @@ ngx_helpdesk_chat_persist_reset(void)
         cp->pool = NULL;
     }
 
+    if (cp->batch) {
+        json_decref(cp->batch);
+        cp->batch = NULL;
+    }
+
     if (cp->ids) {
-        free(cp->ids);
+        json_decref(cp->ids);
         cp->ids = NULL;
     }
 
     ngx_str_null(&cp->error);
+    cp->more = 0;
     cp->state = NGX_HELPDESK_CHAT_PERSIST_IDLE_STATE;
 }
 
 
-static void
+void
 ngx_helpdesk_chat_persist_next(ngx_msec_t delay)
 {
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
@@ -242,7 +188,21 @@ ngx_helpdesk_chat_persist_next(ngx_msec_t delay)
 }
 
 
-static void
+/* the batch's next read or acknowledgement, once this handler returned */
+void
+ngx_helpdesk_chat_persist_again(void)
+{
+    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
+
+    cp->more = 1;
+
+    if (!cp->tick.posted) {
+        ngx_post_event(&cp->tick, &ngx_posted_events);
+    }
+}
+
+
+void
 ngx_helpdesk_chat_persist_cmd(ngx_helpdesk_redis_handler_pt handler)
 {
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
@@ -258,7 +218,24 @@ ngx_helpdesk_chat_persist_tick(ngx_event_t *ev)
 {
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
 
-    if (!cp->ready || cp->state != NGX_HELPDESK_CHAT_PERSIST_IDLE_STATE) {
+    if (!cp->ready) {
+        return;
+    }
+
+    if (cp->more) {
+        cp->more = 0;
+
+        if (cp->state == NGX_HELPDESK_CHAT_PERSIST_READ) {
+            ngx_helpdesk_chat_persist_read();
+
+        } else if (cp->state == NGX_HELPDESK_CHAT_PERSIST_ACK) {
+            ngx_helpdesk_chat_persist_ack();
+        }
+
+        return;
+    }
+
+    if (cp->state != NGX_HELPDESK_CHAT_PERSIST_IDLE_STATE) {
         return;
     }
 
@@ -318,252 +295,32 @@ ngx_helpdesk_chat_persist_grouped(ngx_helpdesk_redis_cmd_t *cmd,
 }
 
 
-/*
- * Own pending entries first (a batch that failed, the rest of one cut),
- * one at a time after the cursor while isolating a refused batch; then
- * entries of dead consumers now and then, then new ones.
- */
+/* the batch read, in one statement */
 
-static void
-ngx_helpdesk_chat_persist_read(void)
+void
+ngx_helpdesk_chat_persist_write(void)
 {
-    u_char                       *p;
-    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
-
-    cp->state = NGX_HELPDESK_CHAT_PERSIST_READ;
-    ngx_helpdesk_chat_persist_cmd(ngx_helpdesk_chat_persist_got);
-    cp->claiming = 0;
-
-    if (!cp->pending && cp->failed
-        && ngx_current_msec - cp->failed_at >= NGX_HELPDESK_CHAT_PERSIST_RETRY)
-    {
-        /* the entries refused alone: each tried alone again */
-        cp->failed = 0;
-        cp->pending = 1;
-        cp->isolate = 1;
-        cp->cursor_len = 0;
-    }
-
-    p = ngx_sprintf(cp->limit_str, "%ui", cp->isolate ? 1 : cp->limit);
-    cp->limit_len = p - cp->limit_str;
-
-    if (!cp->pending
-        && ngx_current_msec - cp->claimed >= NGX_HELPDESK_CHAT_PERSIST_CLAIM)
-    {
-        cp->claimed = ngx_current_msec;
-        cp->claiming = 1;
-
-        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "XAUTOCLAIM", 10);
-        ngx_helpdesk_redis_arg(&cp->cmd,
-                               (u_char *) NGX_HELPDESK_CHAT_PERSIST_STREAM,
-                               sizeof(NGX_HELPDESK_CHAT_PERSIST_STREAM) - 1);
-        ngx_helpdesk_redis_arg(&cp->cmd,
-                               (u_char *) NGX_HELPDESK_CHAT_PERSIST_GROUP,
-                               sizeof(NGX_HELPDESK_CHAT_PERSIST_GROUP) - 1);
-        ngx_helpdesk_redis_arg(&cp->cmd, cp->consumer, cp->consumer_len);
-        ngx_helpdesk_redis_arg(&cp->cmd,
-                               (u_char *) NGX_HELPDESK_CHAT_PERSIST_IDLE,
-                               sizeof(NGX_HELPDESK_CHAT_PERSIST_IDLE) - 1);
-        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "0-0", 3);
-        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "COUNT", 5);
-        ngx_helpdesk_redis_arg(&cp->cmd, cp->limit_str, cp->limit_len);
-
-        ngx_helpdesk_redis_run(&cp->cmd);
-        return;
-    }
-
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "XREADGROUP", 10);
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "GROUP", 5);
-    ngx_helpdesk_redis_arg(&cp->cmd,
-                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_GROUP,
-                           sizeof(NGX_HELPDESK_CHAT_PERSIST_GROUP) - 1);
-    ngx_helpdesk_redis_arg(&cp->cmd, cp->consumer, cp->consumer_len);
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "COUNT", 5);
-    ngx_helpdesk_redis_arg(&cp->cmd, cp->limit_str, cp->limit_len);
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "STREAMS", 7);
-    ngx_helpdesk_redis_arg(&cp->cmd,
-                           (u_char *) NGX_HELPDESK_CHAT_PERSIST_STREAM,
-                           sizeof(NGX_HELPDESK_CHAT_PERSIST_STREAM) - 1);
-
-    if (!cp->pending) {
-        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) ">", 1);
-
-    } else if (cp->isolate && cp->cursor_len) {
-        /* own pending entries after the last one written alone */
-        ngx_helpdesk_redis_arg(&cp->cmd, cp->cursor, cp->cursor_len);
-
-    } else {
-        ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) "0", 1);
-    }
-
-    ngx_helpdesk_redis_run(&cp->cmd);
-}
-
-
-static void
-ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
-    redisReply *reply)
-{
-    char                         *text, key[2];
-    size_t                        i, k, size, bytes;
-    json_t                       *batch, *ids, *row;
+    char                         *text;
     ngx_str_t                     v;
-    redisReply                   *entries, *e, *f;
     ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
 
-    entries = NULL;
-
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        if (ngx_strncmp(reply->str, "NOGROUP", 7) == 0) {
-            cp->group = 0;      /* the stream is gone (Redis was emptied) */
-
-        } else {
-            ngx_log_error(NGX_LOG_ERR, cp->log, 0,
-                          "helpdesk chat persist: %*s", (size_t) reply->len,
-                          reply->str);
-        }
-
-        ngx_helpdesk_chat_persist_next(1000);
-        return;
-    }
-
-    if (reply == NULL) {
-        ngx_helpdesk_chat_persist_next(1000);
-        return;
-    }
-
-    if (cp->claiming) {
-        /* [cursor, entries, deleted ids] */
-        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2) {
-            entries = reply->element[1];
-        }
-
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1
-               && reply->element[0]->type == REDIS_REPLY_ARRAY
-               && reply->element[0]->elements == 2)
-    {
-        /* [[stream, entries]] */
-        entries = reply->element[0]->element[1];
-    }
-
-    if (entries == NULL || entries->type != REDIS_REPLY_ARRAY
-        || entries->elements == 0)
-    {
-        if (cp->pending && !cp->claiming) {
-            if (cp->isolate) {
-                /* each written alone: those refused are tried again */
-                cp->isolate = 0;
-                cp->failed_at = ngx_current_msec;
-            }
-
-            cp->pending = 0;
-            ngx_helpdesk_chat_persist_next(0);
-            return;
-        }
-
-        ngx_helpdesk_chat_persist_next(cp->claiming ? 0
-                                       : NGX_HELPDESK_CHAT_PERSIST_INTERVAL);
-        return;
-    }
-
-    batch = json_array();
-    ids = json_array();
-    bytes = 0;
-    cp->cut = 0;
-    cp->count = 0;
-    cp->entry_len = 0;
-    cp->what_len = 0;
-
-    for (i = 0; batch && ids && i < entries->elements; i++) {
-        e = entries->element[i];
-
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2
-            || e->element[0]->type != REDIS_REPLY_STRING
-            || e->element[0]->len >= sizeof(cp->entry))
-        {
-            continue;
-        }
-
-        f = e->element[1];
-
-        /* at most about a megabyte: the rest is read again at once */
-        size = 0;
-
-        for (k = 0; f->type == REDIS_REPLY_ARRAY && k < f->elements; k++) {
-            if (f->element[k]->type == REDIS_REPLY_STRING) {
-                size += f->element[k]->len;
-            }
-        }
-
-        if (cp->count && bytes + size > NGX_HELPDESK_CHAT_PERSIST_BYTES) {
-            cp->cut = 1;
-            break;
-        }
-
-        bytes += size;
-        cp->count++;
-
-        ngx_memcpy(cp->entry, e->element[0]->str, e->element[0]->len);
-        cp->entry_len = e->element[0]->len;
-
-        json_array_append_new(ids, json_stringn(e->element[0]->str,
-                                                e->element[0]->len));
-
-        if (f->type != REDIS_REPLY_ARRAY) {
-            continue;       /* deleted meanwhile: acknowledged only */
-        }
-
-        row = json_object();
-
-        for (k = 0; row && k + 1 < f->elements; k += 2) {
-            if (f->element[k]->type != REDIS_REPLY_STRING
-                || f->element[k]->len != 1
-                || f->element[k + 1]->type != REDIS_REPLY_STRING)
-            {
-                continue;
-            }
-
-            key[0] = f->element[k]->str[0];
-            key[1] = '\0';
-
-            json_object_set_new(row, key,
-                                json_stringn(f->element[k + 1]->str,
-                                             f->element[k + 1]->len));
-        }
-
-        if (row) {
-            cp->what_len = ngx_snprintf(cp->what, sizeof(cp->what),
-                              "%s/%s",
-                              json_string_value(json_object_get(row, "t"))
-                              ? json_string_value(json_object_get(row, "t"))
-                              : "-",
-                              json_string_value(json_object_get(row, "c"))
-                              ? json_string_value(json_object_get(row, "c"))
-                              : "-")
-                           - cp->what;
-            json_array_append_new(batch, row);
-        }
-    }
-
-    /* fewer per read while entries are large, more again when not */
+    /* fewer per batch while entries are large, more again when not */
     if (cp->cut) {
         cp->limit = ngx_max(cp->count, 1);
 
-    } else if (!cp->isolate && cp->count == entries->elements
-               && cp->limit < NGX_HELPDESK_CHAT_PERSIST_BATCH)
-    {
+    } else if (!cp->isolate && cp->limit < NGX_HELPDESK_CHAT_PERSIST_BATCH) {
         cp->limit = ngx_min(cp->limit * 2, NGX_HELPDESK_CHAT_PERSIST_BATCH);
     }
 
-    text = batch ? json_dumps(batch, JSON_COMPACT) : NULL;
-    cp->ids = ids ? json_dumps(ids, JSON_COMPACT) : NULL;
-    json_decref(batch);
-    json_decref(ids);
+    text = json_dumps(cp->batch, JSON_COMPACT);
+    json_decref(cp->batch);
+    cp->batch = NULL;
 
     cp->pool = ngx_create_pool(4096, cp->log);
 
-    if (text == NULL || cp->ids == NULL || cp->pool == NULL) {
+    if (text == NULL || cp->pool == NULL) {
         free(text);
+        cp->pending = 1;
         ngx_helpdesk_chat_persist_next(1000);
         return;
     }
@@ -591,10 +348,51 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
 static void
 ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
-    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
-
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_helpdesk_chat_persist_refused(res);
+        return;
+    }
+
+    ngx_helpdesk_chat_persist_ack();
+}
+
+
+/* the batch's ids acknowledged and deleted, a chunk a command */
+
+static void
+ngx_helpdesk_chat_persist_ack(void)
+{
+    char                         *text;
+    size_t                        i, n;
+    json_t                       *part;
+    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
+
+    n = json_array_size(cp->ids);
+
+    if (cp->acked >= n) {
+        /* nothing read that could be written (an isolated read that found
+         * none, or entries deleted meanwhile are still acknowledged) */
+        ngx_helpdesk_chat_persist_done();
+        return;
+    }
+
+    part = json_array();
+
+    for (i = cp->acked;
+         part && i < n && i < cp->acked + NGX_HELPDESK_CHAT_PERSIST_CHUNK;
+         i++)
+    {
+        json_array_append(part, json_array_get(cp->ids, i));
+    }
+
+    text = part ? json_dumps(part, JSON_COMPACT) : NULL;
+    json_decref(part);
+
+    if (text == NULL) {
+        /* written, not acknowledged: read and written again, harmlessly */
+        cp->isolate = 0;
+        cp->pending = 1;
+        ngx_helpdesk_chat_persist_next(1000);
         return;
     }
 
@@ -609,12 +407,14 @@ ngx_helpdesk_chat_persist_written(ngx_helpdesk_pg_query_t *q, PGresult *res)
     ngx_helpdesk_redis_arg(&cp->cmd,
                            (u_char *) NGX_HELPDESK_CHAT_PERSIST_STREAM,
                            sizeof(NGX_HELPDESK_CHAT_PERSIST_STREAM) - 1);
-    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) cp->ids, ngx_strlen(cp->ids));
+    ngx_helpdesk_redis_arg(&cp->cmd, (u_char *) text, ngx_strlen(text));
     ngx_helpdesk_redis_arg(&cp->cmd,
                            (u_char *) NGX_HELPDESK_CHAT_PERSIST_GROUP,
                            sizeof(NGX_HELPDESK_CHAT_PERSIST_GROUP) - 1);
 
+    /* the command copies its arguments when it is run */
     ngx_helpdesk_redis_run(&cp->cmd);
+    free(text);
 }
 
 
@@ -748,6 +548,24 @@ ngx_helpdesk_chat_persist_acked(ngx_helpdesk_redis_cmd_t *cmd,
         ngx_helpdesk_chat_persist_next(1000);
         return;
     }
+
+    cp->acked += NGX_HELPDESK_CHAT_PERSIST_CHUNK;
+
+    if (cp->acked < json_array_size(cp->ids)) {
+        ngx_helpdesk_chat_persist_again();
+        return;
+    }
+
+    ngx_helpdesk_chat_persist_done();
+}
+
+
+/* a batch written and acknowledged: what next */
+
+static void
+ngx_helpdesk_chat_persist_done(void)
+{
+    ngx_helpdesk_chat_persist_t  *cp = &ngx_helpdesk_chat_persist;
 
     if (cp->isolate && cp->entry_len == 0) {
         /* nothing read that could be written alone: the next tick */
