@@ -209,6 +209,15 @@ is $t->psql(qq{SELECT status || ' ' || agent_id FROM helpdesk.chat_conversations
                WHERE conversation_id = '$conv'}), "active $ana_id", '... and the conversation';
 is $t->psql(qq{SELECT count(*) FROM helpdesk.chat_messages WHERE conversation_id = '$conv'
                AND client_id = '$cid'}), '1', '... the re-sent message once';
+{
+    # the times the script keeps with the conversation, as the row has them
+    my ($fr, $lm) = split /\n/, `$R HMGET 'hd:chat:{$conv}:h' fr lm`;
+    ok $fr && $lm && $lm >= $fr, "the agent's first reply and the last message are kept";
+    is $t->psql(qq{SELECT (extract(epoch FROM first_response_at) * 1000)::bigint || ' '
+                          || (extract(epoch FROM last_message_at) * 1000)::bigint
+                   FROM helpdesk.chat_conversations WHERE conversation_id = '$conv'}),
+       "$fr $lm", '... and recorded with the conversation';
+}
 is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE object_id = '$conv'
                AND action IN ('chat.start', 'chat.joined')}), '2', 'start and accept are audited';
 

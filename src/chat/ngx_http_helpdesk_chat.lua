@@ -43,12 +43,13 @@ local function put_agent(t, id, rec)
     redis.call('HSET', ak(t), id, cjson.encode(rec))
 end
 
--- appends an event (JSON text): stream, channel, persistence
-local function append(t, c, j, aud)
+-- appends an event (JSON text): stream, channel, persistence; h: the
+-- conversation's state as it is now when the caller has it (else read)
+local function append(t, c, j, aud, h)
     local id = redis.call('XADD', ck(c) .. ':s', '*', 'j', j, 'u', aud)
     redis.call('PUBLISH', ck(c), id .. ' ' .. aud .. '\n' .. j)
     redis.call('XADD', PERSIST, '*', 't', t, 'c', c, 'i', id, 'j', j,
-               'u', aud, 'h', cjson.encode(hash(c)))
+               'u', aud, 'h', cjson.encode(h or hash(c)))
     return id
 end
 
@@ -270,16 +271,21 @@ if op == 'store' then
     local now = now_ms()
     local H = ck(p.c) .. ':h'
     if p.msg then
-        redis.call('HSET', H, 'lm', tostring(now))
+        h.lm = tostring(now)
+        redis.call('HSET', H, 'lm', h.lm)
         local rk = 'reply|' .. p.t .. '|' .. p.c
         if p.who == 'visitor' and h.st == 'active' then
             redis.call('ZADD', TIMERS, 'NX', now + tonumber(h.rt or '300') * 1000, rk)
         elseif p.who == 'agent' then
             redis.call('ZREM', TIMERS, rk)
-            if not h.fr then redis.call('HSET', H, 'fr', tostring(now)) end
+            if not h.fr then
+                h.fr = tostring(now)
+                redis.call('HSET', H, 'fr', h.fr)
+            end
         end
     end
-    local id = append(p.t, p.c, p.j, p.aud)
+    -- the state as it is now: what was read, with what was just set
+    local id = append(p.t, p.c, p.j, p.aud, h)
     if p.cid and p.cid ~= '' then
         redis.call('HSET', ck(p.c) .. ':d', p.cid, id)
     end
