@@ -281,8 +281,8 @@ ngx_helpdesk_chat_persist_got(ngx_helpdesk_redis_cmd_t *cmd,
         }
     }
 
-    if (!cp->cut && !cp->isolate && !cp->claiming
-        && entries->elements >= cp->asked && cp->count < cp->limit)
+    if (cp->count && cp->count < cp->limit && !cp->cut && !cp->isolate
+        && !cp->claiming && entries->elements >= cp->asked)
     {
         /* a full chunk and room in the batch: the next chunk */
         ngx_helpdesk_chat_persist_again();
