@@ -152,22 +152,23 @@ BEGIN
         -- ...); those of a conversation whose visitor the record does not
         -- know (its state never reached us) are skipped rather than
         -- failing the batch.  An agent's message is by the agent of the
-        -- conversation's latest state, as its row.
+        -- conversation's state when it was said (its entry's), else of the
+        -- batch's latest state.
         WITH latest AS MATERIALIZED (
             SELECT DISTINCT ON (b.c) b.c, b.h::jsonb->>'ag' AS ag
             FROM unnest(bo, bt, bc, bh) b(o, t, c, h)
             WHERE b.t = tid AND coalesce(b.h, '') <> ''
             ORDER BY b.c, b.o DESC
         ), e AS (
-            SELECT b.o, b.c, b.i, b.j::jsonb AS j
-            FROM unnest(bo, bt, bc, bi, bj) b(o, t, c, i, j)
+            SELECT b.o, b.c, b.i, b.j::jsonb AS j, b.h
+            FROM unnest(bo, bt, bc, bi, bj, bh) b(o, t, c, i, j, h)
             WHERE b.t = tid
               AND coalesce(b.i, '') ~ '^[0-9]{1,20}-[0-9]{1,20}$'
               AND coalesce(b.j, '') <> ''
               AND EXISTS (SELECT 1 FROM helpdesk.chat_conversations x
                           WHERE x.tenant_id = tid AND x.conversation_id = b.c)
         ), m AS (
-            SELECT e.o, e.c, e.i, e.j, w.kind,
+            SELECT e.o, e.c, e.i, e.j, e.h, w.kind,
                    CASE WHEN w.kind = 'event' THEN 'system'
                         WHEN w.who IN ('visitor', 'agent', 'bot', 'system')
                         THEN w.who ELSE 'system' END AS who
@@ -180,7 +181,10 @@ BEGIN
                 message_id, kind, author_type, author_id, author_name, body,
                 data, client_id, created_at)
             SELECT tid, m.c, m.i, m.kind, m.who,
-                   CASE WHEN m.who = 'agent' THEN chat.uuid_or_null(l.ag) END,
+                   CASE WHEN m.who = 'agent' THEN chat.uuid_or_null(
+                       coalesce(nullif(CASE WHEN coalesce(m.h, '') <> ''
+                                            THEN m.h::jsonb->>'ag' END, ''),
+                                l.ag)) END,
                    left(m.j->'from'->>'name', 200),
                    left(coalesce(m.j->>'text', ''), 65536),
                    m.j - 'text' - 'cid' - 'from',
@@ -201,13 +205,16 @@ BEGIN
         n := n + k;
 
         -- what changes who handles a conversation is audited, like
-        -- tickets, its actor from the conversation's latest state
+        -- tickets, its actor the one who did it ("act": an agent's or an
+        -- admin's transfer or end) or the agent of the state it left
+        -- (its entry's, else the batch's latest)
         FOR r IN SELECT b.c, b.j::jsonb AS j,
-                        coalesce((SELECT l.h::jsonb
+                        coalesce(nullif(b.h, '')::jsonb,
+                                 (SELECT l.h::jsonb
                                   FROM unnest(bo, bt, bc, bh) l(o, t, c, h)
                                   WHERE l.t = tid AND l.c = b.c AND coalesce(l.h, '') <> ''
                                   ORDER BY l.o DESC LIMIT 1), '{}') AS h
-                 FROM unnest(bo, bt, bc, bi, bj) b(o, t, c, i, j)
+                 FROM unnest(bo, bt, bc, bi, bj, bh) b(o, t, c, i, j, h)
                  JOIN unnest(ac, ai) a(c, i) ON a.c = b.c AND a.i = b.i
                  WHERE b.t = tid
                  ORDER BY b.o
@@ -215,9 +222,10 @@ BEGIN
             PERFORM tickets.audit(jsonb_build_object('tenant_id', tid,
                                       'actor_type', CASE WHEN r.j->>'type' = 'ended'
                                           AND r.j->>'by' = 'visitor' THEN 'visitor'
-                                          WHEN r.h->>'ag' <> '' THEN 'user'
-                                          ELSE 'system' END,
-                                      'actor_id', chat.uuid_or_null(r.h->>'ag')),
+                                          WHEN coalesce(nullif(r.h->>'act', ''), r.h->>'ag') <> ''
+                                          THEN 'user' ELSE 'system' END,
+                                      'actor_id', chat.uuid_or_null(
+                                          coalesce(nullif(r.h->>'act', ''), r.h->>'ag'))),
                                   'chat.' || (r.j->>'type'), 'chat_conversation',
                                   r.c::text, r.j - 'type');
         END LOOP;

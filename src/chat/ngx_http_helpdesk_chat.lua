@@ -193,6 +193,15 @@ local function chats_key(t, a) return 'hd:chat:ac:{' .. t .. '}:' .. a end
 
 local function closed(h) return h.st == 'ended' or h.st == 'converted' end
 
+-- the state for the record of what an agent or an admin did (p.agent):
+-- "act" names them, the audit's actor (the state alone has no agent after
+-- a transfer, and another agent's when an admin ends a chat)
+local function acted(c)
+    local h = hash(c)
+    if p.agent and p.agent ~= '' then h.act = p.agent end
+    return h
+end
+
 local function finish(t, c, h, st, j)
     local ag = agents(t)
     offer_clear(t, c, h, ag)
@@ -207,7 +216,7 @@ local function finish(t, c, h, st, j)
     for k, v in pairs(p.set or {}) do redis.call('HSET', ck(c) .. ':h', k, v) end
     local v = h.v or ''
     if redis.call('GET', vk(t, v)) == c then redis.call('DEL', vk(t, v)) end
-    local id = append(t, c, j, '*')
+    local id = append(t, c, j, '*', acted(c))
     for _, s in ipairs({':s', ':h', ':d', ':x'}) do
         redis.call('EXPIRE', ck(c) .. s, TTL)
     end
@@ -390,7 +399,8 @@ if op == 'transfer' then
                'tgt', p.tgt)
     redis.call('ZADD', qk(p.t), now_ms(), p.c)
     local id = append(p.t, p.c, cjson.encode({type = 'transferred', to = to,
-                                             by = {name = p.name}}), '*')
+                                             by = {name = p.name}}), '*',
+                      acted(p.c))
     assign(p.t)
     return {'ok', id, nid}
 end

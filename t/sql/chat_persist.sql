@@ -2,11 +2,11 @@
 -- called as nginx calls it): a batch of two tenants' entries, each
 -- conversation's row from its latest state, the events once however
 -- often the batch comes, what is audited audited once, an agent's
--- message by the conversation's agent, entries of a conversation the
+-- message by the agent of its moment (a transfer audited as its maker), entries of a conversation the
 -- record cannot make skipped, and what the record refuses for its data
 -- refused with a data exception (the job then writes it entry by entry).
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -92,6 +92,36 @@ SELECT is((SELECT status || ' ' || ended_by FROM helpdesk.chat_conversations
 SELECT is((SELECT actor_type FROM helpdesk.audit_log
            WHERE object_id = 'a0000000-0000-4000-8000-0000000000c9' AND action = 'chat.ended'),
           'visitor', '... ended by the visitor, audited as the visitor''s');
+
+-- a transfer and the next agent in one batch: each message by the agent
+-- of its own moment, the transfer audited as the agent who made it
+INSERT INTO helpdesk.users (tenant_id, user_id, email, name, role, email_verified_at)
+VALUES ('a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000e2',
+        'bruno@acme.example', 'Bruno', 'agent', now());
+SELECT is(hdtest.as_role(pg_temp.persist(jsonb_build_array(
+    pg_temp.e('a', '0000000-0000-4000-8000-0000000000c9', '1764480009100-0',
+              '{"type": "message", "from": {"kind": "agent", "name": "Alice"}, "text": "passing you on"}',
+              pg_temp.state('a', 'active', 'a0000000-0000-4000-8000-0000000000e1')),
+    pg_temp.e('a', '0000000-0000-4000-8000-0000000000c9', '1764480009200-0',
+              '{"type": "transferred", "to": {"agent": "a0000000-0000-4000-8000-0000000000e2"}, "by": {"name": "Alice"}}',
+              pg_temp.state('a', 'queued') || '{"act": "a0000000-0000-4000-8000-0000000000e1"}'),
+    pg_temp.e('a', '0000000-0000-4000-8000-0000000000c9', '1764480009300-0',
+              '{"type": "joined", "agent": {"name": "Bruno"}}',
+              pg_temp.state('a', 'active', 'a0000000-0000-4000-8000-0000000000e2')),
+    pg_temp.e('a', '0000000-0000-4000-8000-0000000000c9', '1764480009400-0',
+              '{"type": "message", "from": {"kind": "agent", "name": "Bruno"}, "text": "Bruno here"}',
+              pg_temp.state('a', 'active', 'a0000000-0000-4000-8000-0000000000e2'))))), '4',
+          'a batch with a transfer in it');
+SELECT is((SELECT string_agg(body || ' ' || author_id, ', ' ORDER BY message_id) FROM helpdesk.chat_messages
+           WHERE message_id IN ('1764480009100-0', '1764480009400-0')),
+          'passing you on a0000000-0000-4000-8000-0000000000e1, Bruno here a0000000-0000-4000-8000-0000000000e2',
+          '... each agent''s message by that agent');
+SELECT is((SELECT string_agg(action || ' ' || actor_type || ' ' || coalesce(actor_id::text, '-'), ', ' ORDER BY action)
+           FROM helpdesk.audit_log WHERE object_id = 'a0000000-0000-4000-8000-0000000000c9'
+             AND action IN ('chat.transferred') OR (action = 'chat.joined' AND object_id = 'a0000000-0000-4000-8000-0000000000c9'
+             AND actor_id = 'a0000000-0000-4000-8000-0000000000e2')),
+          'chat.joined user a0000000-0000-4000-8000-0000000000e2, chat.transferred user a0000000-0000-4000-8000-0000000000e1',
+          '... the transfer audited as Alice''s, the join as Bruno''s');
 
 -- a conversation whose visitor the record does not know: skipped
 SELECT is(hdtest.as_role(pg_temp.persist(jsonb_build_array(
