@@ -252,7 +252,8 @@ ngx_http_helpdesk_api_chat_script_url(ngx_http_helpdesk_api_ctx_t *ctx)
     len = (end - 1 - ctx->out.data) + sizeof(", \"script_url\": ") - 1
           + ngx_strlen(url) + 1;
 
-    p = ngx_pnalloc(r->pool, len);
+    /* and a byte past it: the answer's newline (api_respond) */
+    p = ngx_pnalloc(r->pool, len + 1);
     if (p == NULL) {
         free(url);
         return NGX_ERROR;

@@ -600,8 +600,11 @@ ngx_http_helpdesk_chat_agent_gone(ngx_http_helpdesk_chat_session_t *s)
                 ngx_queue_remove(&op->queue);
                 op->s = NULL;
                 op->handler = ngx_http_helpdesk_chat_a_uncount;
+                /* the connection's log goes with it: also the timers' */
                 op->cmd.log = ngx_cycle->log;
+                op->cmd.timer.log = ngx_cycle->log;
                 op->pq.log = ngx_cycle->log;
+                op->pq.wait.log = ngx_cycle->log;
                 break;
             }
         }
