@@ -147,6 +147,15 @@ problem($ua->get($t->url('/v1/tickets?q=%ff') => $h), 422, 'validation-error', '
 problem($ua->get($t->url('/v1/tickets?status=open&status=closed') => $h), 422, 'validation-error',
         'repeated parameter');
 
+# a path segment that decodes to bytes that are not UTF-8: no such
+# resource, said like any other (the path is not UTF-8, so the problem
+# document leaves its "instance" out rather than answering nothing)
+for my $path ('/v1/tickets/%FF', '/v1/groups/%C3', '/v1/groups/%FF/members',
+              '/v1/webhooks/%80%80') {
+    my $p = problem($ua->get($t->url($path) => $h), 404, 'not-found', "$path (not UTF-8)");
+    ok !exists $p->{instance}, "$path: no instance";
+}
+
 # success and error bodies are written the same way
 my $ok = $ua->post($t->url('/v1/tickets') => $h => json => { subject => 'format' })->res->body;
 my $err = $ua->get($t->url('/v1/tickets/TKT-999999') => $h)->res->body;

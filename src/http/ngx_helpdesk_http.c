@@ -87,18 +87,24 @@ ngx_helpdesk_http_problem(ngx_http_request_t *r, ngx_uint_t status,
 
     ngx_sprintf(type, NGX_HELPDESK_PROBLEM_TYPE "%s%Z", slug);
 
-    instance = r->uri;
-
-    doc = json_pack("{s:s, s:s, s:i, s:s, s:s%}",
+    doc = json_pack("{s:s, s:s, s:i, s:s}",
                     "type", (char *) type,
                     "title", title,
                     "status", (int) status,
-                    "detail", detail ? detail : title,
-                    "instance", (char *) instance.data, instance.len);
+                    "detail", detail ? detail : title);
     if (doc == NULL) {
         json_decref(extra);
         return NGX_ERROR;
     }
+
+    /*
+     * a path that nginx decoded into bytes that are not UTF-8 (%FF) is no
+     * JSON string: the problem is told without it rather than not at all
+     */
+    instance = r->uri;
+    (void) json_object_set_new(doc, "instance",
+                               json_stringn((char *) instance.data,
+                                            instance.len));
 
     if (extra) {
         json_object_update(doc, extra);
