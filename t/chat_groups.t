@@ -149,6 +149,9 @@ is $ua->put($t->url("/v1/groups/$billing->{id}/members/not-an-id") => $h)->res->
     'not an id: 404';
 is $ua->put($t->url("/v1/groups/$billing->{id}/members/$ana_id") => $h => json => { role => 'x' })->res->code,
     422, 'a member with a body: 422';
+is $ua->put($t->url("/v1/groups/$billing->{id}/members/$ana_id") => $h
+            => json => { pad => 'x' x 80000 })->res->code,
+    413, 'a member with a body over the limit: 413, as documented';
 is $ua->delete($t->url("/v1/groups/$billing->{id}/members/$bruno_id") => $h)->res->code, 404,
     'removing one who is not a member: 404';
 $res = $ua->get($t->url("/v1/groups/$billing->{id}/members") => $h)->res;
