@@ -6,7 +6,7 @@
 -- record cannot make skipped, and what the record refuses for its data
 -- refused with a data exception (the job then writes it entry by entry).
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -131,6 +131,23 @@ SELECT is(hdtest.as_role(pg_temp.persist(jsonb_build_array(
     jsonb_build_object('t', 'not a tenant', 'c', 'x', 'i', '1-1', 'j', '{}', 'h', '{}'),
     '"not an object"'::jsonb))), '0',
           'entries of an unknown visitor, and entries that are not the record''s, are skipped');
+
+-- an entry labelled as acme's carrying globex's conversation (its id and
+-- its state, whose visitor is globex's): nothing written under acme, and
+-- globex's conversation untouched
+SELECT is(hdtest.as_role(pg_temp.persist(jsonb_build_array(
+    jsonb_build_object('t', 'a0000000-0000-4000-8000-000000000001',
+                       'c', 'b0000000-0000-4000-8000-0000000000d2', 'i', '1764480010500-0',
+                       'j', '{"type": "message", "from": {"kind": "visitor"}, "text": "cross"}',
+                       'u', '*', 'h', pg_temp.state('b', 'ended')::text)))), '0',
+          'an entry of one tenant''s conversation labelled as another''s is skipped');
+SELECT is((SELECT count(*)::int FROM helpdesk.chat_messages m
+           WHERE m.conversation_id = 'b0000000-0000-4000-8000-0000000000d2'
+             AND (m.tenant_id = 'a0000000-0000-4000-8000-000000000001' OR m.body = 'cross'))
+          + (SELECT count(*)::int FROM helpdesk.chat_conversations c
+             WHERE c.conversation_id = 'b0000000-0000-4000-8000-0000000000d2'
+               AND (c.tenant_id = 'a0000000-0000-4000-8000-000000000001' OR c.status = 'ended')),
+          0, '... no row under acme, and globex''s conversation and messages as they were');
 
 -- refused for what it holds: a data exception (class 22), as the job expects
 SELECT is(hdtest.error_of(pg_temp.persist(jsonb_build_array(
