@@ -387,6 +387,11 @@ ngx_http_helpdesk_chat_v_simple(ngx_http_helpdesk_chat_session_t *s,
     if (type->len == 8 && ngx_strncmp(type->data, "handover", 8) == 0) {
         name = "handover";
         handler = ngx_http_helpdesk_chat_v_queued;
+        /*
+         * waiting from now: the queue's news (published by the script,
+         * on the subscriber's connection) may come before its reply
+         */
+        s->waiting = 1;
         ev = json_pack("{s:s, s:{s:s, s:s}, s:s%, s:b}", "type", "message",
                        "from", "kind", "bot", "name", "",
                        "text", s->conf.waiting_message.len
