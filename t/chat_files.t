@@ -18,23 +18,13 @@ use Digest::SHA qw(hmac_sha256 hmac_sha256_hex sha256_hex);
 use Encode qw(decode_utf8 encode_utf8);
 use IO::Socket::INET;
 use MIME::Base64 qw(decode_base64);
-use Mojo::JSON qw(decode_json);
 use Mojo::Util qw(url_escape);
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;',
-                server => 'location /chat/ { helpdesk_chat; helpdesk_upload_max_size 64k; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ {
-                                   helpdesk_chat agent;
-                                   helpdesk_upload_max_size 64k;
-                               }
-                           }');
+Helpdesk::Chat::start_nginx($t, directives => 'helpdesk_upload_max_size 64k;');
 my $port = $t->port;
 my $ua = $t->ua;
 my $d = $t->dir;
@@ -51,8 +41,7 @@ my $PDF = "%PDF-1.4\n" . ('x' x 100);
 
 sub visitor {
     my (%o) = @_;
-    my $v = Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=' . ($o{tenant} // 'acme'),
-                                origin => $o{origin} // $ORIGIN);
+    my $v = Helpdesk::Chat::visitor($t, $o{tenant} // 'acme', $o{origin} // $ORIGIN);
     my $w = $v->hello;
     $v->{token} = $w->{visitor};
     return $v;
@@ -61,23 +50,9 @@ sub visitor {
 # an agent of a tenant, logged in to the console, on the chat
 sub agent {
     my ($tenant, $email, $name) = @_;
-    my $h = $t->auth($tenant->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email,
-                                                            name => $name, role => 'agent' })->res->json;
-    my $host = "$tenant->{slug}.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    $c->get('/agent/');
-    my $chat = Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                                   origin => "http://$host",
-                                   cookie => 'hd_agent=' . $c->cookie('hd_agent'));
-    return { chat => $chat, id => $u->{id}, portal => $c, host => $host };
+    my $a = Helpdesk::Chat::agent($t, $tenant, $email, $name);
+    $a->{console}->get('/agent/');
+    return { chat => $a->{chat}->(), id => $a->{id}, portal => $a->{console}, host => $a->{host} };
 }
 
 # a visitor's upload: (status, json, headers)

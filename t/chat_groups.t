@@ -11,18 +11,11 @@ use warnings;
 use utf8;
 use lib 't/lib';
 use Test::More;
-use Mojo::JSON qw(decode_json encode_json);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;',
-                server => 'location /chat/ { helpdesk_chat; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent; }
-                           }');
+Helpdesk::Chat::start_nginx($t);
 my $port = $t->port;
 my $ua = $t->ua;
 my $R = 'redis-cli -s ' . $t->dir . '/run/redis.sock';
@@ -42,24 +35,8 @@ my $gh = $t->auth($globex->{key});
 # (not greeted yet), its id and its console session
 sub agent {
     my ($tenant, $email, $name, $role) = @_;
-    my $k = $t->auth($tenant->{key});
-    my $u = $ua->post($t->url('/v1/users') => $k => json => { email => $email,
-                      name => $name, role => $role // 'agent' })->res->json;
-    my $host = "$tenant->{slug}.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $k
-              => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    my $chat = sub {
-        Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                            origin => "http://$host",
-                            cookie => 'hd_agent=' . $c->cookie('hd_agent'));
-    };
-    return ($chat, $u->{id}, $c);
+    my $a = Helpdesk::Chat::agent($t, $tenant, $email, $name, role => $role);
+    return ($a->{chat}, $a->{id}, $a->{console});
 }
 
 # the REST API through a console session (as the console's pages call it)
@@ -74,10 +51,7 @@ sub console_rest {
     return $who->ua->start($tx)->res;
 }
 
-sub visitor {
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme',
-                               origin => 'https://www.acme.example');
-}
+sub visitor { Helpdesk::Chat::visitor($t, acme => 'https://www.acme.example') }
 
 sub audits {
     my ($action) = @_;

@@ -21,12 +21,7 @@ use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new(workers => 1)->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test; helpdesk_link_scheme http port=8080;',
-                server => 'location /chat/ { helpdesk_chat; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent; }
-                           }');
+Helpdesk::Chat::start_nginx($t, http => 'helpdesk_link_scheme http port=8080;');
 my $port = $t->port;
 my $ua = $t->ua;
 my $d = $t->dir;
@@ -37,31 +32,14 @@ $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins,
                 max_chats_per_agent, accept_timeout_seconds, bot_enabled)
             VALUES ('$acme->{id}', '{https://www.acme.example}', 3, 30, false)});
 
-sub visitor {
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme',
-                               origin => 'https://www.acme.example');
-}
+sub visitor { Helpdesk::Chat::visitor($t, acme => 'https://www.acme.example') }
 
 # a user of the tenant (an agent, or an admin), logged in to the console,
 # on the chat, not yet greeted
 sub agent {
     my ($email, $name, $role) = @_;
-    my $h = $t->auth($acme->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email,
-                                                            name => $name, role => $role // 'agent' })->res->json;
-    my $host = "acme.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    my $chat = Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                                   origin => "http://$host",
-                                   cookie => 'hd_agent=' . $c->cookie('hd_agent'));
-    return ($chat, $u->{id});
+    my $a = Helpdesk::Chat::agent($t, $acme, $email, $name, role => $role);
+    return ($a->{chat}->(), $a->{id});
 }
 
 sub agent_rec {

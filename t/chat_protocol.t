@@ -15,16 +15,10 @@ use Mojo::JSON qw(decode_json);
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;',
-                server => 'location /chat/ { helpdesk_chat; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent; }
-                           }');
+Helpdesk::Chat::start_nginx($t);
 my $port = $t->port;
 my $ua = $t->ua;
 my $d = $t->dir;
@@ -41,29 +35,14 @@ $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins,
 
 sub visitor {
     my (%o) = @_;
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=' . ($o{tenant} // 'acme'),
-                               origin => $o{origin} // 'https://www.acme.example');
+    return Helpdesk::Chat::visitor($t, $o{tenant} // 'acme', $o{origin} // 'https://www.acme.example');
 }
 
 # an agent of a tenant, logged in to the console, on the chat
 sub agent {
     my ($tenant, $email, $name) = @_;
-    my $h = $t->auth($tenant->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email,
-                                                            name => $name, role => 'agent' })->res->json;
-    my $host = "$tenant->{slug}.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    my $chat = Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                                   origin => "http://$host",
-                                   cookie => 'hd_agent=' . $c->cookie('hd_agent'));
-    return ($chat, $u->{id});
+    my $a = Helpdesk::Chat::agent($t, $tenant, $email, $name);
+    return ($a->{chat}->(), $a->{id});
 }
 
 sub xlen { my ($conv) = @_; my $n = `$R XLEN 'hd:chat:{$conv}:s'`; chomp $n; $n }

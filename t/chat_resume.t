@@ -20,23 +20,17 @@ use Test::More;
 use Mojo::JSON qw(decode_json encode_json);
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 use Helpdesk::H2;
 
 my $t = Helpdesk::Test->new->start_stack;
 my $h2_port = Helpdesk::Test::free_port();
-$t->start_nginx(http => "helpdesk_base_domain portal.test;
-                         helpdesk_chat_limits messages=1000/10s address_messages=1000/10s;
-                         server {
-                             listen 127.0.0.1:$h2_port http2;
-                             location /chat/ { helpdesk_chat ping=60s; }
-                         }",
-                server => 'location /chat/ { helpdesk_chat ping=60s; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent ping=60s; }
-                           }');
+Helpdesk::Chat::start_nginx($t, ping => '60s',
+                            http => "helpdesk_chat_limits messages=1000/10s address_messages=1000/10s;
+                                     server {
+                                         listen 127.0.0.1:$h2_port http2;
+                                         location /chat/ { helpdesk_chat ping=60s; }
+                                     }");
 my $port = $t->port;
 my $ua = $t->ua;
 my $d = $t->dir;
@@ -50,32 +44,15 @@ $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_e
 
 sub visitor {
     my (%o) = @_;
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=' . ($o{tenant} // 'acme'),
-                               origin => $o{origin} // $ORIGIN);
+    return Helpdesk::Chat::visitor($t, $o{tenant} // 'acme', $o{origin} // $ORIGIN);
 }
 
 # an agent of a tenant, logged in to the console: its chat connection (a
 # function that makes another one, for a reconnect) and its id
 sub agent {
     my ($tenant, $email, $name) = @_;
-    my $h = $t->auth($tenant->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email,
-                                                            name => $name, role => 'agent' })->res->json;
-    my $host = "$tenant->{slug}.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    my $cookie = 'hd_agent=' . $c->cookie('hd_agent');
-    my $connect = sub {
-        Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                            origin => "http://$host", cookie => $cookie);
-    };
-    return ($connect, $u->{id});
+    my $a = Helpdesk::Chat::agent($t, $tenant, $email, $name);
+    return ($a->{chat}, $a->{id});
 }
 
 sub redis {

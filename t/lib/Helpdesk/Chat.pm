@@ -4,12 +4,16 @@ package Helpdesk::Chat;
 # helpdesk.chat.v1) whose server messages are kept in arrival order, and
 # waited for by what they say.  Several clients share Mojo's loop; waiting
 # on one runs them all.
+#
+# Also the setup the chat's tests share (at the end): nginx with the chat's
+# locations, an agent invited and logged in to the console, a visitor.
 
 use strict;
 use warnings;
 use Mojo::IOLoop;
 use Mojo::JSON qw(decode_json encode_json);
 use Mojo::UserAgent;
+use Helpdesk::Portal;
 use Time::HiRes qw(time);
 
 my $seq = 0;
@@ -157,5 +161,83 @@ sub close {
 }
 
 sub closed { $_[0]{closed} }
+
+# --- the setup the chat's tests share --------------------------------------
+
+# The server's chat locations: the visitors' chat at /chat/, the agent
+# console at /agent/ with the agents' chat inside it.  %o: ping => how
+# often both chats ping ('60s'), directives => more directives in both
+# chat locations ('helpdesk_upload_max_size 64k;').
+sub locations {
+    my (%o) = @_;
+    my $chat = ($o{ping} ? " ping=$o{ping}" : '') . ';' . ($o{directives} ? " $o{directives}" : '');
+    return "location /chat/ { helpdesk_chat$chat }
+            location /agent/ {
+                helpdesk_agent_console;
+                location /agent/_/chat/ { helpdesk_chat agent$chat }
+            }";
+}
+
+# Helpdesk::Chat::start_nginx($t, %o): nginx with the tenants' names under
+# portal.test and the chat's locations().  %o: http => more of the http
+# block, server => more of the server block, and what locations() takes.
+sub start_nginx {
+    my ($t, %o) = @_;
+    my $http = delete $o{http};
+    my $server = delete $o{server};
+    return $t->start_nginx(http => 'helpdesk_base_domain portal.test;' . (defined $http ? "\n$http" : ''),
+                           server => locations(%o) . (defined $server ? "\n$server" : ''));
+}
+
+# Helpdesk::Chat::invite($t, $tenant, $email, $name, %o): a user of
+# $tenant made through /v1/users (role => 'agent' unless given), invited to
+# the console, its password (password => ..., 'senha-de-agente-1' unless
+# given) set through the link the invitation's email carries.  Returns
+# { id, user (the API's answer), email, password, host (the console's
+# "name:port"), console (a Helpdesk::Portal on it, not logged in) }.
+sub invite {
+    my ($t, $tenant, $email, $name, %o) = @_;
+    my $ua = $t->ua;
+    my $key = $t->auth($tenant->{key});
+    my $host = "$tenant->{slug}.portal.test:" . $t->port;
+    my $u = $ua->post($t->url('/v1/users') => $key => json => {
+        email => $email, name => $name, role => $o{role} // 'agent' })->res->json;
+    die "no user $email" unless $u->{id};
+    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $key
+              => json => { url => "http://$host/agent/" });
+    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
+                                     ORDER BY outbox_id DESC LIMIT 1}));
+    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$} or die "no invitation for $email";
+    my $password = $o{password} // 'senha-de-agente-1';
+    my $c = Helpdesk::Portal->new($t, "$tenant->{slug}.portal.test", prefix => '/agent');
+    $c->api(POST => "/reset/$token", { password => $password });
+    return { id => $u->{id}, user => $u, email => $email, password => $password,
+             host => $host, console => $c };
+}
+
+# Helpdesk::Chat::agent($t, $tenant, $email, $name, %o): invite()d and
+# logged in to the console.  Adds cookie (its session, "hd_agent=...")
+# and chat: a function that opens the agent's chat WebSocket, not greeted
+# (its arguments go to new(): port, host, origin...).
+sub agent {
+    my ($t, @who) = @_;
+    my $a = invite($t, @who);
+    $a->{console}->login($a->{email}, $a->{password})->code == 200 or die "login $a->{email}";
+    my $host = $a->{host};
+    my $cookie = $a->{cookie} = 'hd_agent=' . $a->{console}->cookie('hd_agent');
+    $a->{chat} = sub {
+        Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
+                            origin => "http://$host", cookie => $cookie, @_);
+    };
+    return $a;
+}
+
+# Helpdesk::Chat::visitor($t, $slug, $origin, %more): a visitor of the
+# tenant $slug on a page of $origin, on the chat's WebSocket, not greeted
+# (%more goes to new(): port, host, cookie...).
+sub visitor {
+    my ($t, $slug, $origin, %more) = @_;
+    return Helpdesk::Chat->new($t, path => "/chat/v1/ws?tenant=$slug", origin => $origin, %more);
+}
 
 1;
