@@ -22,10 +22,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Helpdesk::Test;
 use Helpdesk::Browser;
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 use File::Path qw(make_path);
-use Mojo::JSON qw(decode_json encode_json);
 use Time::HiRes qw(time);
 use MIME::Base64 ();
 use Encode ();
@@ -111,18 +109,10 @@ close $fh;
 chmod 0755, $site;
 chmod 0644, glob("$site/*");
 
+# besides the chat's own locations: the widget's script and the shop's pages
 my $conf = <<CONF;
         location /chat/widget/ {
             helpdesk_chat_widget;
-        }
-
-        location /chat/ {
-            helpdesk_chat;
-        }
-
-        location /agent/ {
-            helpdesk_agent_console;
-            location /agent/_/chat/ { helpdesk_chat agent; }
         }
 
         location /site/ {
@@ -131,7 +121,7 @@ my $conf = <<CONF;
             charset utf-8;
         }
 CONF
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;', server => $conf);
+Helpdesk::Chat::start_nginx($t, server => $conf);
 my $ua = $t->ua;
 my $shop_origin = "http://www.shop.test:$port";
 my $shop = "$shop_origin/site";
@@ -178,24 +168,11 @@ for my $slug (qw(closed quiet)) {
 # an agent of acme's, logged in to the console, on the chat
 sub agent {
     my ($email, $name) = @_;
-    my $h = $t->auth($tenant{acme}{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email, name => $name, role => 'agent' })->res->json;
-    my $host = "acme.portal.test:$port";
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h => json => { url => "http://$host/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login($email, 'senha-de-agente-1')->code == 200 or die "login $email";
-    my $chat = Helpdesk::Chat->new($t, path => '/agent/_/chat/v1/ws', host => $host,
-                                   origin => "http://$host", cookie => 'hd_agent=' . $c->cookie('hd_agent'));
-    return ($chat, $u->{id});
+    my $a = Helpdesk::Chat::agent($t, $tenant{acme}, $email, $name);
+    return ($a->{chat}->(), $a->{id});
 }
 # a visitor of acme's on a WebSocket of their own
-sub visitor {
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme', origin => $shop_origin);
-}
+sub visitor { Helpdesk::Chat::visitor($t, acme => $shop_origin) }
 # an agent's client again, after nginx closed it (1001)
 sub reconnect {
     my ($a, %last) = @_;
@@ -551,7 +528,7 @@ wtype('#hc-text', 'escrito sem conexão');
 press('Enter');
 like in_widget('return root.querySelector(".lg .m.me:last-child .s").innerText'), qr/Enviando/, 'shown at once, as sending';
 shot("chat-reconnecting.png");
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;', server => $conf);
+Helpdesk::Chat::start_nginx($t, server => $conf);
 ($last) = reverse grep { /^\d+-\d+$/ } map { $_->{id} // '' } @{ $ana->{seen} };
 reconnect($ana, $conv => $last);
 like wait_widget('.lg .m.me:last-child .s', qr/Enviada|Entregue|Lida/, 40) // '', qr/Enviada|Entregue|Lida/,

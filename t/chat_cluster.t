@@ -8,21 +8,13 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Mojo::JSON qw(decode_json);
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
 use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
-my $server = 'location /chat/ { helpdesk_chat; }
-              location /agent/ {
-                  helpdesk_agent_console;
-                  location /agent/_/chat/ { helpdesk_chat agent; }
-              }';
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;', server => $server);
+Helpdesk::Chat::start_nginx($t);
 my $d = $t->dir;
-my $ua = $t->ua;
 
 # a second node: the same configuration on another port, pid and logs
 my $port1 = $t->port;
@@ -63,26 +55,12 @@ sub on_port {
 
 sub visitor {
     my ($port) = @_;
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme', port => $port,
-                               origin => 'https://www.acme.example');
+    return Helpdesk::Chat::visitor($t, acme => 'https://www.acme.example', port => $port);
 }
 
+# Ana, logged in to the console on node 1: her session serves on both nodes
 my $host = "acme.portal.test";
-my $cookie;
-{
-    my $h = $t->auth($acme->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => 'ana@acme.example',
-                                                            name => 'Ana', role => 'agent' })->res->json;
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://$host:$port1/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, $host, prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login('ana@acme.example', 'senha-de-agente-1')->code == 200 or die 'login';
-    $cookie = 'hd_agent=' . $c->cookie('hd_agent');
-}
+my $cookie = Helpdesk::Chat::agent($t, $acme, 'ana@acme.example', 'Ana')->{cookie};
 
 sub agent {
     my ($port) = @_;

@@ -22,24 +22,17 @@ use Mojo::JSON qw(decode_json);
 use Mojo::UserAgent;
 use Time::HiRes qw(sleep time);
 use Helpdesk::Test qw(until_true);
-use Helpdesk::Portal;
+use Helpdesk::Chat;
 
 my $t = Helpdesk::Test->new->start_stack;
 # a second server whose tiny send buffer fills at once: the slow reader's
 my $slow_port = Helpdesk::Test::free_port();
-$t->start_nginx(http => "helpdesk_base_domain portal.test;
-                         server {
-                             listen 127.0.0.1:$slow_port sndbuf=4096;
-                             location /chat/ { helpdesk_chat; }
-                         }",
-                server => 'location /chat/ { helpdesk_chat; }
-                           location /chat-ping/ { helpdesk_chat ping=1s; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent; }
-                           }');
+Helpdesk::Chat::start_nginx($t, http => "server {
+                                         listen 127.0.0.1:$slow_port sndbuf=4096;
+                                         location /chat/ { helpdesk_chat; }
+                                     }",
+                            server => 'location /chat-ping/ { helpdesk_chat ping=1s; }');
 my $port = $t->port;
-my $ua = $t->ua;
 
 my $acme = $t->create_tenant('acme');
 my $globex = $t->create_tenant('globex');
@@ -457,16 +450,8 @@ sub workers_rss {
 # --- agents -------------------------------------------------------------------
 
 {
-    my $h = $t->auth($acme->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => 'ana@acme.example',
-                                                            name => 'Ana', role => 'agent' })->res->json;
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://acme.portal.test:$port/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
+    my $ana = Helpdesk::Chat::invite($t, $acme, 'ana@acme.example', 'Ana');
+    my ($u, $c) = ($ana->{user}, $ana->{console});
     is $c->login('ana@acme.example', 'senha-de-agente-1')->code, 200, 'an agent logs in to the console';
     my $session = $c->cookie('hd_agent');
 

@@ -21,6 +21,7 @@ use lib "$FindBin::Bin/lib";
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Browser;
 use Helpdesk::Portal;
+use Helpdesk::Chat;
 use File::Path qw(make_path);
 use MIME::Base64 qw(decode_base64);
 use Mojo::JSON qw(decode_json encode_json);
@@ -65,13 +66,7 @@ my $console = "http://acme.portal.test:$port/agent";
 # agents: invited through the API, a password each
 sub agent {
     my ($email, $name, $role) = @_;
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => $email, name => $name, role => $role })->res->json;
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h => json => { url => "http://acme.portal.test:$port/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email' ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => "senha-de-$role-1" });
-    return $u;
+    return Helpdesk::Chat::invite($t, $acme, $email, $name, role => $role, password => "senha-de-$role-1");
 }
 my $ana = agent('ana@acme.example', 'Ana Admin', 'admin');
 my $bruno = agent('bruno@acme.example', 'Bruno Agente', 'agent');

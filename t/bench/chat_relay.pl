@@ -21,7 +21,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Helpdesk::Test;
-use Mojo::JSON qw(decode_json);
+use Helpdesk::Chat;
 
 my @rates = split ' ', ($ENV{BENCH_RELAY_RATES} // '1000 5000 20000');
 my $seconds = $ENV{BENCH_RELAY_SECONDS} // 5;
@@ -29,14 +29,8 @@ my $nvis = 20;
 my $window = $ENV{BENCH_RELAY_WINDOW} // 32;
 
 my $t = Helpdesk::Test->new(workers => 2)->start_stack;
-$t->start_nginx(http => "helpdesk_base_domain portal.test;\n"
-                      . "    helpdesk_chat_limits messages=0 address_messages=0 "
-                      . "conversations=0 address_conversations=0;",
-                server => 'location /chat/ { helpdesk_chat; }
-                           location /agent/ {
-                               helpdesk_agent_console;
-                               location /agent/_/chat/ { helpdesk_chat agent; }
-                           }');
+Helpdesk::Chat::start_nginx($t, http => 'helpdesk_chat_limits messages=0 address_messages=0 '
+                                      . 'conversations=0 address_conversations=0;');
 my $port = $t->port;
 my $d = $t->dir;
 my $tenant = $t->create_tenant('relay');
@@ -46,23 +40,7 @@ $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins,
 
 # --- the agent, on one worker, and visitors on the other ----------------------------
 
-my $cookie;
-{
-    require Helpdesk::Portal;
-    my $ua = $t->ua;
-    my $h = $t->auth($tenant->{key});
-    my $u = $ua->post($t->url('/v1/users') => $h => json => { email => 'ana@relay.example',
-                                                            name => 'Ana', role => 'agent' })->res->json;
-    $ua->post($t->url("/v1/users/$u->{id}/invitation") => $h
-              => json => { url => "http://relay.portal.test:$port/agent/" });
-    my $job = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email'
-                                     ORDER BY outbox_id DESC LIMIT 1}));
-    my ($token) = $job->{link} =~ m{/agent/reset/([0-9a-f]{64})$};
-    my $c = Helpdesk::Portal->new($t, 'relay.portal.test', prefix => '/agent');
-    $c->api(POST => "/reset/$token", { password => 'senha-de-agente-1' });
-    $c->login('ana@relay.example', 'senha-de-agente-1');
-    $cookie = 'hd_agent=' . $c->cookie('hd_agent');
-}
+my $cookie = Helpdesk::Chat::agent($t, $tenant, 'ana@relay.example', 'Ana')->{cookie};
 
 # the load generator, in C: the WebSockets (the agent's on one worker,
 # the visitors' on the other, the conversations started and accepted
