@@ -31,9 +31,7 @@ $t->psql(qq{INSERT INTO helpdesk.chat_widgets (tenant_id, allowed_origins, bot_e
             VALUES ('$acme->{id}', '{https://www.acme.example}', false)});
 my $ORIGIN = 'https://www.acme.example';
 
-sub visitor {
-    Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=acme', origin => $ORIGIN);
-}
+sub visitor { Helpdesk::Chat::visitor($t, acme => $ORIGIN) }
 
 my $v = visitor();
 my $w = $v->hello;

@@ -52,9 +52,8 @@ sub boot_of {
 # a visitor on a portal's page: its cookie (if any) goes with the handshake
 sub visitor {
     my (%o) = @_;
-    return Helpdesk::Chat->new($t, path => '/chat/v1/ws?tenant=' . ($o{tenant} // 'acme'),
-                               host => $o{host} // $ahost, origin => $o{origin} // $aorigin,
-                               $o{cookie} ? (cookie => $o{cookie}) : ());
+    return Helpdesk::Chat::visitor($t, $o{tenant} // 'acme', $o{origin} // $aorigin,
+                                   host => $o{host} // $ahost, $o{cookie} ? (cookie => $o{cookie}) : ());
 }
 
 sub persisted {
