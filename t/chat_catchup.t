@@ -172,4 +172,4 @@ sub frame {
     close $s;
 }
 
-done_testing;
+$t->done;

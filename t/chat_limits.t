@@ -68,4 +68,4 @@ is start_from('::ffff:198.51.100.4'), 'ack', '... and a third';
     $v->close;
 }
 
-done_testing;
+$t->done;

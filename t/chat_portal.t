@@ -305,4 +305,4 @@ is portal($ahost)->api(GET => '/chats')->code, 401, 'nobody signed in: 401';
     $v->close;
 }
 
-done_testing;
+$t->done;

@@ -81,4 +81,4 @@ like $b->wait_for('.history', 10, qr/tomorrow/) // '', qr/My order #1234.*tomorr
 unlike $b->text('main'), qr/INTERNAL/, '... without the internal note';
 $b->screenshot("$shots/chat-portal-transcript.png");
 
-done_testing;
+$t->done;
