@@ -1,0 +1,28 @@
+-- nginx-helpdesk: the email channel's entry points.
+
+SET ROLE helpdesk_service;
+
+-- /v1/email/mailboxes and /v1/email/threading, like the API's other calls
+-- (rest.api_auth checks the key or the console's session and the scope)
+CREATE OR REPLACE FUNCTION api.email_call(p_key_hash bytea, p_scope text,
+    p_ip inet, p_op text, p_args jsonb, OUT body text, OUT location text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.body::text, r.location INTO body, location
+    FROM email.api_call(p_key_hash, p_scope, p_ip, p_op, p_args) r;
+END
+$$;
+
+-- A raw message pushed to a mailbox's inbound URL, parsed by the module:
+-- the mailbox (and so the tenant) is the one of the token's SHA-256
+-- ("sha256:<hex>"), never the caller's word.
+CREATE OR REPLACE FUNCTION api.email_inbound(p_token text, p_ip text,
+    p_meta jsonb, p_blob bytea)
+RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    RETURN email.inbound(p_token, p_ip, p_meta, p_blob);
+END
+$$;
+
+RESET ROLE;

@@ -1,0 +1,438 @@
+-- nginx-helpdesk: a tenant's mailboxes (/v1/email/mailboxes, scope admin)
+-- and how replies to closed tickets are taken (/v1/email/threading).
+--
+-- The module generates a mailbox's inbound token and passes its SHA-256
+-- ("inbound_token") and the URL that carries the token ("inbound_url"),
+-- which is answered once, when the mailbox is created or its token
+-- replaced, and never stored.  Rules and the ignore list are checked here,
+-- every field error at once.  Every change is audited.
+
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION email.err(field text, message text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_array(jsonb_build_object('field', field, 'message', message))
+$$;
+
+-- an address as stored: trimmed, lower case, one @, a plain domain
+CREATE OR REPLACE FUNCTION email.address_ok(a text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT a IS NOT NULL AND length(a) <= 254
+           AND lower(a) ~ '^[^@\s<>"(),;:\\\[\]]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'
+$$;
+
+CREATE OR REPLACE FUNCTION email.domain_ok(d text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT d IS NOT NULL AND length(d) <= 253
+           AND lower(d) ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_json(m helpdesk.email_mailboxes)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', m.mailbox_id, 'address', m.address, 'name', m.name,
+        'kind', m.kind, 'enabled', m.enabled,
+        'rules', m.rules, 'ignore', to_jsonb(m.ignore),
+        'sender_limit', m.sender_limit,
+        'health', jsonb_build_object('state', m.health, 'reason', m.health_reason,
+                                     'checked_at', m.health_checked_at),
+        'created_at', m.created_at, 'updated_at', m.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_find(ref text, for_update boolean)
+RETURNS helpdesk.email_mailboxes LANGUAGE plpgsql AS $$
+DECLARE
+    m helpdesk.email_mailboxes;
+BEGIN
+    IF tickets.is_uuid(ref) THEN
+        IF for_update THEN
+            SELECT * INTO m FROM helpdesk.email_mailboxes
+            WHERE tenant_id = helpdesk.current_tenant() AND mailbox_id = ref::uuid
+              AND deleted_at IS NULL FOR UPDATE;
+        ELSE
+            SELECT * INTO m FROM helpdesk.email_mailboxes
+            WHERE tenant_id = helpdesk.current_tenant() AND mailbox_id = ref::uuid
+              AND deleted_at IS NULL;
+        END IF;
+    END IF;
+
+    IF m.mailbox_id IS NULL THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', format('there is no mailbox %s', ref));
+    END IF;
+
+    RETURN m;
+END
+$$;
+
+-- The rules as stored, or the errors: each {"when": {one of from_domain,
+-- subject, recipient}, "set": {category, priority, assignee}}; an
+-- assignee is an active agent, stored by id.
+CREATE OR REPLACE FUNCTION email.rules_check(p_tenant uuid, p_rules jsonb,
+    INOUT errors jsonb, OUT rules jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r      jsonb;
+    i      int := 0;
+    f      text;
+    w      jsonb;
+    s      jsonb;
+    keys   text[];
+    agent  uuid;
+BEGIN
+    rules := '[]';
+
+    IF jsonb_typeof(p_rules) <> 'array' THEN
+        errors := errors || email.err('rules', 'must be a list of rules');
+        RETURN;
+    END IF;
+
+    IF jsonb_array_length(p_rules) > 50 THEN
+        errors := errors || email.err('rules', 'may hold 50 rules at most');
+        RETURN;
+    END IF;
+
+    FOR r IN SELECT x FROM jsonb_array_elements(p_rules) x LOOP
+        f := 'rules.' || i;
+        i := i + 1;
+        w := r->'when';
+        s := r->'set';
+
+        IF jsonb_typeof(r) <> 'object' OR jsonb_typeof(w) <> 'object'
+           OR jsonb_typeof(s) <> 'object'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(r) k WHERE k NOT IN ('when', 'set'))
+        THEN
+            errors := errors || email.err(f, 'must be {"when": {...}, "set": {...}}');
+            CONTINUE;
+        END IF;
+
+        keys := ARRAY(SELECT jsonb_object_keys(w));
+        IF array_length(keys, 1) IS DISTINCT FROM 1
+           OR keys[1] NOT IN ('from_domain', 'subject', 'recipient')
+           OR jsonb_typeof(w->keys[1]) <> 'string'
+           OR length(btrim(w->>keys[1])) NOT BETWEEN 1 AND 200
+           OR w->>keys[1] ~ '[\x01-\x1f\x7f]'
+        THEN
+            errors := errors || email.err(f || '.when',
+                'must name one of from_domain, subject, recipient, with text of 1 to 200 characters');
+            CONTINUE;
+        END IF;
+
+        IF keys[1] = 'from_domain' AND NOT email.domain_ok(btrim(w->>'from_domain')) THEN
+            errors := errors || email.err(f || '.when.from_domain', 'must be a domain such as example.com');
+            CONTINUE;
+        END IF;
+
+        IF keys[1] = 'recipient' AND NOT email.address_ok(btrim(w->>'recipient')) THEN
+            errors := errors || email.err(f || '.when.recipient', 'must be an email address');
+            CONTINUE;
+        END IF;
+
+        IF s = '{}'::jsonb OR EXISTS (SELECT 1 FROM jsonb_object_keys(s) k
+                                      WHERE k NOT IN ('category', 'priority', 'assignee')) THEN
+            errors := errors || email.err(f || '.set', 'must set one or more of category, priority, assignee');
+            CONTINUE;
+        END IF;
+
+        IF s ? 'category' AND (jsonb_typeof(s->'category') <> 'string'
+                               OR length(s->>'category') NOT BETWEEN 1 AND 100) THEN
+            errors := errors || email.err(f || '.set.category', 'must be text of 1 to 100 characters');
+        END IF;
+
+        IF s ? 'priority' AND (jsonb_typeof(s->'priority') <> 'string'
+                               OR s->>'priority' NOT IN ('low', 'normal', 'high', 'urgent')) THEN
+            errors := errors || email.err(f || '.set.priority', 'must be one of low, normal, high, urgent');
+        END IF;
+
+        IF s ? 'assignee' THEN
+            agent := NULL;
+            IF jsonb_typeof(s->'assignee') = 'string' THEN
+                IF tickets.is_uuid(s->>'assignee') THEN
+                    SELECT user_id INTO agent FROM helpdesk.users
+                    WHERE tenant_id = p_tenant AND user_id = (s->>'assignee')::uuid
+                      AND role IN ('agent', 'admin') AND status = 'active';
+                ELSE
+                    SELECT user_id INTO agent FROM helpdesk.users
+                    WHERE tenant_id = p_tenant AND email = lower(s->>'assignee')
+                      AND role IN ('agent', 'admin') AND status = 'active';
+                END IF;
+            END IF;
+            IF agent IS NULL THEN
+                errors := errors || email.err(f || '.set.assignee', 'is not an active agent of this helpdesk');
+            ELSE
+                s := jsonb_set(s, '{assignee}', to_jsonb(agent::text));
+            END IF;
+        END IF;
+
+        rules := rules || jsonb_build_array(jsonb_build_object(
+            'when', jsonb_build_object(keys[1], lower(btrim(w->>keys[1]))), 'set', s));
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.ignore_check(p_list jsonb, INOUT errors jsonb,
+    OUT list text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v  jsonb;
+    i  int := 0;
+BEGIN
+    list := '{}';
+
+    IF jsonb_typeof(p_list) <> 'array' OR jsonb_array_length(p_list) > 500 THEN
+        errors := errors || email.err('ignore', 'must be a list of 500 addresses or domains at most');
+        RETURN;
+    END IF;
+
+    FOR v IN SELECT x FROM jsonb_array_elements(p_list) x LOOP
+        IF jsonb_typeof(v) <> 'string'
+           OR NOT (email.address_ok(btrim(v #>> '{}')) OR email.domain_ok(btrim(v #>> '{}'))) THEN
+            errors := errors || email.err('ignore.' || i, 'must be an address or a domain');
+        ELSE
+            list := list || lower(btrim(v #>> '{}'));
+        END IF;
+        i := i + 1;
+    END LOOP;
+END
+$$;
+
+-- the fields every write shares; errors listed, nothing written
+CREATE OR REPLACE FUNCTION email.mailbox_fields(p_tenant uuid, args jsonb,
+    INOUT m helpdesk.email_mailboxes)
+LANGUAGE plpgsql AS $$
+DECLARE
+    errors jsonb := '[]';
+    r      record;
+    l      record;
+BEGIN
+    IF args ? 'address' THEN
+        IF NOT email.address_ok(btrim(args->>'address')) THEN
+            errors := errors || email.err('address', 'must be an email address');
+        ELSE
+            m.address := lower(btrim(args->>'address'));
+        END IF;
+    END IF;
+
+    IF args ? 'name' THEN
+        IF length(args->>'name') > 100 OR args->>'name' ~ '[\x01-\x1f\x7f]' THEN
+            errors := errors || email.err('name', 'must be text of 100 characters at most, on one line');
+        ELSE
+            m.name := btrim(args->>'name');
+        END IF;
+    END IF;
+
+    IF args ? 'enabled' THEN
+        m.enabled := (args->>'enabled')::boolean;
+    END IF;
+
+    IF args ? 'sender_limit' THEN
+        IF jsonb_typeof(args->'sender_limit') <> 'number'
+           OR (args->>'sender_limit')::numeric NOT BETWEEN 1 AND 10000
+           OR (args->>'sender_limit')::numeric <> trunc((args->>'sender_limit')::numeric) THEN
+            errors := errors || email.err('sender_limit', 'must be a whole number from 1 to 10000');
+        ELSE
+            m.sender_limit := (args->>'sender_limit')::int;
+        END IF;
+    END IF;
+
+    IF args ? 'rules' THEN
+        SELECT * INTO r FROM email.rules_check(p_tenant, args->'rules', errors);
+        errors := r.errors;
+        m.rules := r.rules;
+    END IF;
+
+    IF args ? 'ignore' THEN
+        SELECT * INTO l FROM email.ignore_check(args->'ignore', errors);
+        errors := l.errors;
+        m.ignore := l.list;
+    END IF;
+
+    IF errors <> '[]' THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields', errors);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_taken(p_tenant uuid, p_address text,
+    p_self uuid)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM helpdesk.email_mailboxes
+               WHERE tenant_id = p_tenant AND address = p_address
+                 AND deleted_at IS NULL AND mailbox_id IS DISTINCT FROM p_self) THEN
+        PERFORM tickets.fail('HDCNF', 'conflict',
+            format('there is a mailbox for %s already', p_address));
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_create(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := (ctx->>'tenant_id')::uuid;
+    m      helpdesk.email_mailboxes;
+BEGIN
+    IF NOT args ? 'address' THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
+                             email.err('address', 'is required'));
+    END IF;
+
+    m.tenant_id := tenant;
+    m.name := '';
+    m.enabled := true;
+    m.sender_limit := 30;
+    m.rules := '[]';
+    m.ignore := '{}';
+    m := email.mailbox_fields(tenant, args, m);
+    PERFORM email.mailbox_taken(tenant, m.address, NULL);
+
+    INSERT INTO helpdesk.email_mailboxes (tenant_id, address, name, kind, enabled,
+        inbound_token, rules, ignore, sender_limit)
+    VALUES (tenant, m.address, m.name, 'inbound', m.enabled, args->>'inbound_token',
+            m.rules, m.ignore, m.sender_limit)
+    RETURNING * INTO m;
+
+    PERFORM tickets.audit(ctx, 'email.mailbox.create', 'email_mailbox',
+                          m.mailbox_id::text, jsonb_build_object('address', m.address));
+
+    RETURN jsonb_build_object(
+        'body', email.mailbox_json(m)
+                || jsonb_strip_nulls(jsonb_build_object('inbound_url', args->>'inbound_url')),
+        'location', '/v1/email/mailboxes/' || m.mailbox_id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_list(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    items jsonb;
+BEGIN
+    PERFORM tickets.read_only_audit();
+    SELECT coalesce(jsonb_agg(email.mailbox_json(m) ORDER BY m.address), '[]') INTO items
+    FROM helpdesk.email_mailboxes m
+    WHERE m.tenant_id = (ctx->>'tenant_id')::uuid AND m.deleted_at IS NULL;
+    RETURN jsonb_build_object('body', jsonb_build_object('data', items));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_get(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM tickets.read_only_audit();
+    RETURN jsonb_build_object('body', email.mailbox_json(email.mailbox_find(args->>'id', false)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.mailbox_update(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := (ctx->>'tenant_id')::uuid;
+    m      helpdesk.email_mailboxes := email.mailbox_find(args->>'id', true);
+BEGIN
+    m := email.mailbox_fields(tenant, args, m);
+    PERFORM email.mailbox_taken(tenant, m.address, m.mailbox_id);
+
+    UPDATE helpdesk.email_mailboxes SET
+        address = m.address, name = m.name, enabled = m.enabled,
+        rules = m.rules, ignore = m.ignore, sender_limit = m.sender_limit,
+        inbound_token = coalesce(args->>'inbound_token', inbound_token),
+        updated_at = now()
+    WHERE tenant_id = m.tenant_id AND mailbox_id = m.mailbox_id
+    RETURNING * INTO m;
+
+    PERFORM tickets.audit(ctx, 'email.mailbox.update', 'email_mailbox',
+        m.mailbox_id::text,
+        jsonb_build_object('fields', (SELECT jsonb_agg(k) FROM jsonb_object_keys(args - 'id' - 'inbound_url') k)));
+
+    RETURN jsonb_build_object('body', email.mailbox_json(m)
+        || jsonb_strip_nulls(jsonb_build_object('inbound_url', args->>'inbound_url')));
+END
+$$;
+
+-- a deleted mailbox keeps its row (its mails name it), without its token
+CREATE OR REPLACE FUNCTION email.mailbox_delete(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    m helpdesk.email_mailboxes := email.mailbox_find(args->>'id', true);
+BEGIN
+    UPDATE helpdesk.email_mailboxes SET deleted_at = now(), inbound_token = NULL,
+        enabled = false, password = NULL, oauth_client_secret = NULL,
+        oauth_refresh_token = NULL, oauth_access_token = NULL, updated_at = now()
+    WHERE tenant_id = m.tenant_id AND mailbox_id = m.mailbox_id;
+
+    PERFORM tickets.audit(ctx, 'email.mailbox.delete', 'email_mailbox',
+                          m.mailbox_id::text, jsonb_build_object('address', m.address));
+
+    RETURN jsonb_build_object('body', NULL);
+END
+$$;
+
+-- what a reply to a closed ticket does: "reopen" (the default) or
+-- "follow_up" (a new ticket that names the closed one)
+CREATE OR REPLACE FUNCTION email.closed_reply(p_tenant uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT settings->'email'->>'closed_reply'
+                     FROM helpdesk.tenants WHERE tenant_id = p_tenant), 'reopen')
+$$;
+
+CREATE OR REPLACE FUNCTION email.threading_get(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jsonb_build_object('body', jsonb_build_object(
+        'closed_reply', email.closed_reply((ctx->>'tenant_id')::uuid)));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.threading_put(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := (ctx->>'tenant_id')::uuid;
+BEGIN
+    IF jsonb_typeof(args->'closed_reply') IS DISTINCT FROM 'string'
+       OR args->>'closed_reply' NOT IN ('reopen', 'follow_up') THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
+                             email.err('closed_reply', 'must be reopen or follow_up'));
+    END IF;
+
+    UPDATE helpdesk.tenants SET
+        settings = jsonb_set(settings, '{email}',
+                             coalesce(settings->'email', '{}')
+                             || jsonb_build_object('closed_reply', args->>'closed_reply')),
+        updated_at = now()
+    WHERE tenant_id = tenant;
+
+    PERFORM tickets.audit(ctx, 'email.threading.update', 'tenant', tenant::text,
+                          jsonb_build_object('closed_reply', args->>'closed_reply'));
+
+    RETURN email.threading_get(ctx, args);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION email.api_call(p_key_hash bytea, p_scope text,
+    p_ip inet, p_op text, p_args jsonb, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    ctx jsonb;
+    r   jsonb;
+BEGIN
+    ctx := rest.api_auth(p_key_hash, p_scope, p_ip);
+
+    r := CASE p_op
+        WHEN 'email.mailbox.list'   THEN email.mailbox_list(ctx, p_args)
+        WHEN 'email.mailbox.get'    THEN email.mailbox_get(ctx, p_args)
+        WHEN 'email.mailbox.create' THEN email.mailbox_create(ctx, p_args)
+        WHEN 'email.mailbox.update' THEN email.mailbox_update(ctx, p_args)
+        WHEN 'email.mailbox.delete' THEN email.mailbox_delete(ctx, p_args)
+        WHEN 'email.threading.get'  THEN email.threading_get(ctx, p_args)
+        WHEN 'email.threading.put'  THEN email.threading_put(ctx, p_args)
+    END;
+
+    IF r IS NULL THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
+    END IF;
+
+    body := nullif(r->'body', 'null'::jsonb);
+    location := r->>'location';
+END
+$$;
+
+RESET ROLE;
