@@ -97,6 +97,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_email_inbound"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_email_inbound,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_helpdesk_api,
@@ -282,8 +289,11 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(hmcf->thread_pool_queue,
                              NGX_HELPDESK_PASSWORD_QUEUE);
 
-    /* a portal hashes passwords: make sure its thread pool exists */
-    if (hmcf->portal_used
+    /*
+     * a portal hashes passwords, mail is parsed: make sure the thread
+     * pool exists
+     */
+    if ((hmcf->portal_used || hmcf->email_used)
         && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool,
                                       hmcf->thread_pool_queue)
            != NGX_CONF_OK)
@@ -313,6 +323,7 @@ ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf)
 
     hlcf->api = NGX_CONF_UNSET;
     hlcf->whatsapp = NGX_CONF_UNSET;
+    hlcf->email = NGX_CONF_UNSET;
     hlcf->portal = NGX_CONF_UNSET;
     hlcf->max_body = NGX_CONF_UNSET_SIZE;
     hlcf->upload_max = NGX_CONF_UNSET_SIZE;
@@ -335,6 +346,7 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->api, prev->api, 0);
     ngx_conf_merge_value(conf->whatsapp, prev->whatsapp, 0);
+    ngx_conf_merge_value(conf->email, prev->email, 0);
     ngx_conf_merge_value(conf->portal, prev->portal, 0);
     ngx_conf_merge_str_value(conf->base_domain, prev->base_domain, "");
     ngx_conf_merge_str_value(conf->console_host, prev->console_host, "");
@@ -631,7 +643,8 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (hmcf->portal_used && ngx_helpdesk_password_init_worker(cycle) != NGX_OK)
+    if ((hmcf->portal_used || hmcf->email_used)
+        && ngx_helpdesk_password_init_worker(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -53,6 +53,10 @@ typedef struct {
     /* where WhatsApp webhooks arrive: the location's prefix, with '/' */
     ngx_str_t                   whatsapp_prefix;
 
+    /* where mail is pushed in (helpdesk_email_inbound): prefix, with '/' */
+    ngx_str_t                   email_prefix;
+    ngx_flag_t                  email_used;
+
     /* where the chat's widget is served (helpdesk_chat_widget), with '/' */
     ngx_str_t                   chat_widget_prefix;
     /*
@@ -100,6 +104,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  api;
     ngx_flag_t                  whatsapp;
+    ngx_flag_t                  email;          /* helpdesk_email_inbound */
     ngx_flag_t                  portal;         /* the portal or the console */
     ngx_str_t                   api_prefix;     /* location name, no '/' at end */
     ngx_str_t                   app_prefix;     /* the same, for the apps */
@@ -172,6 +177,11 @@ ngx_int_t ngx_http_helpdesk_secret_seal(ngx_http_request_t *r, json_t *args,
 ngx_int_t ngx_http_helpdesk_secret_open(ngx_helpdesk_secret_ring_t *ring,
     ngx_pool_t *pool, ngx_log_t *log, const char *table, const char *column,
     ngx_str_t *row, ngx_str_t *value, ngx_str_t *plain);
+
+/* email/ngx_http_helpdesk_email_inbound.c: mail pushed in */
+char *ngx_http_helpdesk_email_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_helpdesk_email_handler(ngx_http_request_t *r);
 
 /* chat/ngx_http_helpdesk_chat_http.c: the chat's transports */
 char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

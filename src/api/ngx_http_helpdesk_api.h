@@ -158,6 +158,7 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[];
 
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);

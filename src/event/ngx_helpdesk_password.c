@@ -94,6 +94,14 @@ ngx_helpdesk_password_init_worker(ngx_cycle_t *cycle)
 }
 
 
+/* the same pool, for the module's other work that must leave the loop */
+ngx_thread_pool_t *
+ngx_helpdesk_thread_pool(void)
+{
+    return ngx_helpdesk_password_tp;
+}
+
+
 ngx_int_t
 ngx_helpdesk_password_hash(ngx_pool_t *pool, ngx_log_t *log,
     ngx_str_t *password, ngx_helpdesk_password_class_e cls,

@@ -66,5 +66,12 @@ char *ngx_helpdesk_password_pool(ngx_conf_t *cf, ngx_str_t *name,
     ngx_uint_t queue);
 ngx_int_t ngx_helpdesk_password_init_worker(ngx_cycle_t *cycle);
 
+/*
+ * The thread pool of helpdesk_thread_pool (NULL before a worker's start or
+ * without one), for other work that must not run on the event loop: the
+ * parsing of mail (src/email/).
+ */
+struct ngx_thread_pool_s *ngx_helpdesk_thread_pool(void);
+
 
 #endif /* _NGX_HELPDESK_PASSWORD_H_INCLUDED_ */

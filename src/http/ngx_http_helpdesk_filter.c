@@ -115,7 +115,7 @@ ngx_http_helpdesk_req_wants_problem(ngx_http_request_t *r)
         return 0;
     }
 
-    if (hlcf->api || hlcf->whatsapp || hlcf->chat) {
+    if (hlcf->api || hlcf->whatsapp || hlcf->chat || hlcf->email) {
         return 1;
     }
 

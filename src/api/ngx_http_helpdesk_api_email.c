@@ -1,0 +1,271 @@
+/*
+ * Tenant API: the email channel's mailboxes (/v1/email/mailboxes, scope
+ * "admin") and how replies to closed tickets are taken
+ * (/v1/email/threading).  One statement per request through
+ * api.email_call(); the database checks the fields (rules, the ignore
+ * list, the sender limit), every error at once.
+ *
+ * A mailbox fed by push gets an inbound URL that carries a token
+ * generated here: the database keeps its SHA-256 only, and the URL is in
+ * the answer that creates the mailbox, or replaces its token
+ * ({"rotate_token": true}), and nowhere else.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_helpdesk_api.h"
+#include "http/ngx_helpdesk_http.h"
+
+
+#define NGX_HTTP_HELPDESK_EMAIL_TOKEN_RANDOM  24
+
+
+#define NGX_HTTP_HELPDESK_API_EMAIL_SQL(op)                                   \
+    "SELECT body, location FROM api.email_call"                              \
+    "($1::bytea, $2, $3::inet, '" op "', $4::jsonb)"
+
+
+static const char *const  ngx_http_helpdesk_email_fields[] = {
+    "address", "name", "enabled", "rules", "ignore", "sender_limit",
+    "rotate_token", NULL
+};
+
+
+/* the body's members: known ones, of the right JSON types */
+static ngx_int_t
+ngx_http_helpdesk_api_email_body(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_flag_t create)
+{
+    json_t              *v;
+    const char          *key;
+    const char *const   *f;
+
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "", "must be a JSON object");
+        return NGX_OK;
+    }
+
+    json_object_foreach(ctx->body, key, v) {
+        for (f = ngx_http_helpdesk_email_fields; *f; f++) {
+            if (ngx_strcmp(*f, key) == 0) {
+                break;
+            }
+        }
+
+        if (*f == NULL || (create && ngx_strcmp(key, "rotate_token") == 0)) {
+            ngx_helpdesk_json_error(ctx->errors, key, "is not a field of a mailbox");
+            continue;
+        }
+
+        if ((ngx_strcmp(key, "address") == 0 || ngx_strcmp(key, "name") == 0)
+            && !json_is_string(v))
+        {
+            ngx_helpdesk_json_error(ctx->errors, key, "must be a string");
+        }
+
+        if ((ngx_strcmp(key, "enabled") == 0
+             || ngx_strcmp(key, "rotate_token") == 0)
+            && !json_is_boolean(v))
+        {
+            ngx_helpdesk_json_error(ctx->errors, key, "must be true or false");
+        }
+    }
+
+    if (create && json_object_get(ctx->body, "address") == NULL) {
+        ngx_helpdesk_json_error(ctx->errors, "address", "is required");
+    }
+
+    json_decref(ctx->args);
+    ctx->args = json_deep_copy(ctx->body);
+
+    if (ctx->args == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_object_del(ctx->args, "rotate_token");
+
+    return NGX_OK;
+}
+
+
+/*
+ * A new token: its SHA-256 for the database, and the URL that carries it
+ * ("<scheme>://<base domain>[:<port>]<location><token>") for the answer;
+ * no URL without the location or a name of ours to build it on.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_email_token(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    u_char                         *p, *url;
+    ngx_str_t                       raw, enc;
+    ngx_http_request_t             *r = ctx->req.r;
+    ngx_http_helpdesk_loc_conf_t   *hlcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+    u_char                          random[NGX_HTTP_HELPDESK_EMAIL_TOKEN_RANDOM];
+    u_char                          token[2 * NGX_HTTP_HELPDESK_EMAIL_TOKEN_RANDOM];
+    u_char                          digest[NGX_HELPDESK_SHA256_LEN];
+    u_char                          hashed[7 + 2 * NGX_HELPDESK_SHA256_LEN];
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    raw.data = random;
+    raw.len = sizeof(random);
+    enc.data = token;
+    ngx_encode_base64url(&enc, &raw);
+
+    ngx_helpdesk_sha256(enc.data, enc.len, digest);
+    p = ngx_cpymem(hashed, "sha256:", 7);
+    ngx_hex_dump(p, digest, sizeof(digest));
+
+    json_object_set_new(ctx->args, "inbound_token",
+                        json_stringn((char *) hashed, sizeof(hashed)));
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
+
+    if (hmcf->email_prefix.len == 0 || hlcf->portal_domain.len == 0) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "helpdesk: no inbound mail URL to hand out without "
+                      "\"helpdesk_email_inbound\" and \"helpdesk_base_domain\"");
+        return NGX_OK;
+    }
+
+    url = ngx_pnalloc(r->pool, sizeof("https://:65535") - 1
+                               + hlcf->portal_domain.len
+                               + hmcf->email_prefix.len + enc.len);
+    if (url == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(url, "%s://%V", hlcf->link_https ? "https" : "http",
+                    &hlcf->portal_domain);
+
+    if (hlcf->link_port) {
+        p = ngx_sprintf(p, ":%ui", hlcf->link_port);
+    }
+
+    p = ngx_cpymem(p, hmcf->email_prefix.data, hmcf->email_prefix.len);
+    p = ngx_cpymem(p, enc.data, enc.len);
+
+    json_object_set_new(ctx->args, "inbound_url",
+                        json_stringn((char *) url, p - url));
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_email_body(ctx, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (json_array_size(ctx->errors)) {
+        return NGX_OK;
+    }
+
+    return ngx_http_helpdesk_api_email_token(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_update(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_flag_t  rotate;
+
+    rotate = json_is_true(json_object_get(ctx->body, "rotate_token"));
+
+    if (ngx_http_helpdesk_api_email_body(ctx, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (json_array_size(ctx->errors) == 0 && json_object_size(ctx->body) == 0)
+    {
+        ngx_helpdesk_json_error(ctx->errors, "",
+                                "name at least one field of the mailbox");
+    }
+
+    if (rotate && json_array_size(ctx->errors) == 0
+        && ngx_http_helpdesk_api_email_token(ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_id(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    return ngx_http_helpdesk_api_param(ctx, "id", 0);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_threading(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (!json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "", "must be a JSON object");
+        return NGX_OK;
+    }
+
+    json_decref(ctx->args);
+    ctx->args = json_deep_copy(ctx->body);
+
+    return ctx->args ? NGX_OK : NGX_ERROR;
+}
+
+
+#define TENANT  NGX_HTTP_HELPDESK_AUTH_TENANT
+#define SQL     NGX_HTTP_HELPDESK_API_EMAIL_SQL
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_mailboxes_ops[] = {
+    { NGX_HTTP_GET, 200, "email.mailbox.list", "admin", TENANT, NULL, NULL,
+      SQL("email.mailbox.list"), NULL, NULL },
+    /* a replay (Idempotency-Key) does not keep the URL's token in Redis */
+    { NGX_HTTP_POST, 201, "email.mailbox.create", "admin", TENANT,
+      ngx_http_helpdesk_api_email_create, NULL,
+      SQL("email.mailbox.create"), NULL, "inbound_url" },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_mailbox_ops[] = {
+    { NGX_HTTP_GET, 200, "email.mailbox.get", "admin", TENANT,
+      ngx_http_helpdesk_api_email_id, NULL, SQL("email.mailbox.get"), NULL,
+      NULL },
+    { NGX_HTTP_PATCH, 200, "email.mailbox.update", "admin", TENANT,
+      ngx_http_helpdesk_api_email_update, NULL, SQL("email.mailbox.update"),
+      NULL, "inbound_url" },
+    { NGX_HTTP_DELETE, 204, "email.mailbox.delete", "admin", TENANT,
+      ngx_http_helpdesk_api_email_id, NULL, SQL("email.mailbox.delete"), NULL,
+      NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_threading_ops[] = {
+    { NGX_HTTP_GET, 200, "email.threading.get", "admin", TENANT, NULL, NULL,
+      SQL("email.threading.get"), NULL, NULL },
+    { NGX_HTTP_PUT, 200, "email.threading.put", "admin", TENANT,
+      ngx_http_helpdesk_api_email_threading, NULL,
+      SQL("email.threading.put"), NULL, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+#undef SQL
+#undef TENANT
+
+
+const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[] = {
+    { "/v1/email/mailboxes", ngx_http_helpdesk_api_mailboxes_ops },
+    { "/v1/email/mailboxes/*", ngx_http_helpdesk_api_mailbox_ops },
+    { "/v1/email/threading", ngx_http_helpdesk_api_threading_ops },
+    { NULL, NULL }
+};
