@@ -103,6 +103,7 @@ like $a_att, qr/^[0-9a-f-]{36}$/, 'with an attachment';
 my $a_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'carla@acme.example'});
 
 my $a_group = ok_json($ua->post($t->url('/v1/groups') => $ha => json => { name => 'Acme billing' }), 'group');
+my $a_mailbox = ok_json($ua->post($t->url('/v1/email/mailboxes') => $ha => json => { address => 'support@acme.example' }), 'mailbox');
 ok_json($ua->put($t->url("/v1/groups/$a_group->{id}/members/$a_agent_user->{id}") => $ha), 'group member');
 my $a_hook = ok_json($ua->post($t->url('/v1/webhooks') => $ha => json => {
     url => 'https://hooks.acme.example/h', events => ['ticket.created'] }), 'webhook');
@@ -172,6 +173,13 @@ my %case = (
     'api GET /v1/groups/*/members'             => ["/v1/groups/$a_group->{id}/members", undef, 404],
     'api PUT /v1/groups/*/members/*'           => ["/v1/groups/$a_group->{id}/members/$a_agent_user->{id}", undef, 404],
     'api DELETE /v1/groups/*/members/*'        => ["/v1/groups/$a_group->{id}/members/$a_agent_user->{id}", undef, 404],
+    'api GET /v1/email/mailboxes'              => ['/v1/email/mailboxes', undef, 'own'],
+    'api POST /v1/email/mailboxes'             => ['/v1/email/mailboxes', { address => 'help@globex.example' }, 'own'],
+    'api GET /v1/email/mailboxes/*'            => ["/v1/email/mailboxes/$a_mailbox->{id}", undef, 404],
+    'api PATCH /v1/email/mailboxes/*'          => ["/v1/email/mailboxes/$a_mailbox->{id}", { rotate_token => \1 }, 404],
+    'api DELETE /v1/email/mailboxes/*'         => ["/v1/email/mailboxes/$a_mailbox->{id}", undef, 404],
+    'api GET /v1/email/threading'              => ['/v1/email/threading', undef, 'own'],
+    'api PUT /v1/email/threading'              => ['/v1/email/threading', { closed_reply => 'follow_up' }, 'own'],
     'api GET /v1/webhooks'                     => ['/v1/webhooks', undef, 'own'],
     'api POST /v1/webhooks'                    => ['/v1/webhooks', { url => 'https://hooks.globex.example/h', events => ['ticket.created'] }, 'own'],
     'api GET /v1/webhooks/*'                   => ["/v1/webhooks/$a_hook->{id}", undef, 404],

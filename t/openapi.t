@@ -36,6 +36,9 @@ for my $file (glob "$top/src/api/*.c") {
         $code{"$_ " . shape($path)} = $file =~ s{.*/}{}r for @{ $ops{$table} };
     }
 }
+# mail pushed in: a location of its own under the API's prefix
+$code{'POST ' . shape('/v1/email/inbound/{token}')} = 'ngx_http_helpdesk_email_inbound.c'
+    if slurp("$top/src/email/ngx_http_helpdesk_email_inbound.c") =~ /helpdesk_email_inbound/;
 for my $app (['ngx_http_helpdesk_portal.c', '/_/api'],
              ['ngx_http_helpdesk_console.c', '/agent/_/api']) {
     my ($file, $prefix) = @$app;

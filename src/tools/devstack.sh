@@ -90,6 +90,11 @@ seed() {
             keep="$keep$(grep -E '^HELPDESK_(PORTAL_URL|CUSTOMER_EMAIL|CUSTOMER_PASSWORD)=' "$var/demo.env" || true)
 "
         fi
+        if [ "$(q "SELECT count(*) FROM helpdesk.email_mailboxes m JOIN helpdesk.tenants t USING (tenant_id)
+                   WHERE t.slug = 'demo' AND m.address = 'suporte@demo.example' AND m.deleted_at IS NULL")" != 0 ]; then
+            keep="$keep$(grep -E '^HELPDESK_EMAIL_INBOUND_URL=' "$var/demo.env" || true)
+"
+        fi
         if demo_has_user "atendente@demo.example" && grep -q '^HELPDESK_CONSOLE_URL=' "$var/demo.env"; then
             keep="$keep$(grep -E '^HELPDESK_(CONSOLE_URL|AGENT_EMAIL|AGENT_PASSWORD)=' "$var/demo.env" || true)
 "
@@ -271,6 +276,29 @@ HELPDESK_AGENT_PASSWORD=$apass
 ENV
 }
 
+# The demo's mailbox: mail posted to its inbound URL (as an MTA's pipe
+# would) opens email tickets.  The URL is shown once, so it is kept in
+# demo.env; without it (lost), the mailbox's token is replaced.
+seed_email() {
+    grep -q '^HELPDESK_EMAIL_INBOUND_URL=' "$var/demo.env" && return 0
+    # shellcheck disable=SC1091
+    . "$var/demo.env"
+    id=$(q "SELECT mailbox_id FROM helpdesk.email_mailboxes m JOIN helpdesk.tenants t USING (tenant_id)
+            WHERE t.slug = 'demo' AND m.address = 'suporte@demo.example' AND m.deleted_at IS NULL")
+    if [ -n "$id" ]; then
+        out=$(curl -sf -X PATCH "$HELPDESK_URL/v1/email/mailboxes/$id" \
+              -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" \
+              -d '{"rotate_token": true}') || return 1
+    else
+        out=$(curl -sf -X POST "$HELPDESK_URL/v1/email/mailboxes" \
+              -H "Authorization: Bearer $HELPDESK_API_KEY" -H "Content-Type: application/json" \
+              -d '{"address": "suporte@demo.example", "name": "Suporte"}') || return 1
+    fi
+    inbound=$(printf '%s' "$out" | sed -n 's/.*"inbound_url": *"\([^"]*\)".*/\1/p')
+    [ -n "$inbound" ] || return 1
+    echo "HELPDESK_EMAIL_INBOUND_URL=$inbound" >> "$var/demo.env"
+}
+
 # The key file of secrets at rest, mode 0600: one key "<id> <base64>",
 # the first one encrypts.
 new_secret_key() {
@@ -347,6 +375,7 @@ run)
     nginx_job=$!
     seed_portal || echo "warning: the portal's demo data could not be written" >&2
     seed_console || echo "warning: the console's demo data could not be written" >&2
+    seed_email || echo "warning: the demo mailbox could not be made" >&2
     # shellcheck disable=SC1091
     . "$var/demo.env"
     cat <<MSG
@@ -381,6 +410,11 @@ offline form, which makes a ticket. The demo's bot answers first; "Talk to
 a person" puts the chat in the queue and the console offers it to you.
   Demo page      $HELPDESK_CHAT_DEMO_URL
   WebSocket      $HELPDESK_CHAT_WS_URL
+
+Email: a raw message posted to the demo mailbox's inbound URL (as an MTA's
+pipe transport does) opens an email ticket, and a reply to it joins it:
+  Inbound URL    ${HELPDESK_EMAIL_INBOUND_URL:-(not written: see the warning above)}
+  curl --data-binary @t/email/fixtures/gmail_new.eml -H 'Content-Type: message/rfc822' "\$HELPDESK_EMAIL_INBOUND_URL"
 
 Ctrl-C (or make stop) stops everything.
 MSG

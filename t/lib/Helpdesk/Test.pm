@@ -198,6 +198,12 @@ http {
             client_max_body_size 1m;
         }
 
+        location /api/v1/email/inbound/ {
+            helpdesk_email_inbound;
+            client_max_body_size 36m;
+            client_body_buffer_size 64k;
+        }
+
         $server
     }
 }
