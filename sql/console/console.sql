@@ -40,13 +40,34 @@ DECLARE
     files    jsonb;
     delivery jsonb;
     role     text;
+    mail     jsonb;
+    images   jsonb;
 BEGIN
     SELECT jsonb_agg(jsonb_build_object('id', a.attachment_id, 'filename', a.filename,
-                                        'content_type', a.content_type, 'size', a.size)
+                                        'content_type', a.content_type, 'size', a.size,
+                                        'source', CASE WHEN a.source LIKE 'email%' THEN a.source END)
                      ORDER BY a.created_at)
     INTO files
     FROM helpdesk.attachments a
     WHERE a.tenant_id = e.tenant_id AND a.event_id = e.event_id;
+
+    -- a mail: its headers and safe HTML; the parts its HTML names by
+    -- Content-ID become {cid: attachment id} among this event's own files
+    IF e.data ? 'email' THEN
+        mail := (e.data->'email') - 'cids';
+        SELECT jsonb_object_agg(c->>'cid', a.attachment_id)
+        INTO images
+        FROM jsonb_array_elements(coalesce(e.data->'email'->'cids', '[]')) c
+        CROSS JOIN LATERAL (
+            SELECT x.attachment_id FROM helpdesk.attachments x
+            WHERE x.tenant_id = e.tenant_id AND x.event_id = e.event_id
+              AND x.ticket_id = e.ticket_id AND x.source IN ('email', 'email_inline')
+              AND x.filename = c->>'filename' AND x.size = (c->>'size')::bigint
+            ORDER BY x.attachment_id LIMIT 1) a;
+        IF images IS NOT NULL THEN
+            mail := mail || jsonb_build_object('images', images);
+        END IF;
+    END IF;
 
     SELECT jsonb_strip_nulls(jsonb_build_object('channel', 'whatsapp',
                'status', coalesce(m.status, 'queued'), 'error_code', m.error_code,
@@ -73,6 +94,7 @@ BEGIN
         'change', CASE WHEN e.type LIKE '%\_changed' THEN
                        jsonb_build_object('from', e.data->>'from', 'to', e.data->>'to') END,
         'whatsapp', e.data->'whatsapp',
+        'email', mail,
         'auto_reply', e.data->'auto_reply',
         'attachments', files, 'delivery', delivery));
 END

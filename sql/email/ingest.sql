@@ -204,7 +204,15 @@ LANGUAGE sql IMMUTABLE AS $$
         'from', meta->'from', 'to', meta->'to', 'cc', meta->'cc',
         'subject', meta->>'subject', 'message_id', meta->>'message_id',
         'html', meta->>'html', 'trimmed', coalesce((meta->>'trimmed')::boolean, false),
-        'refused', meta->'refused', 'threaded_by', how)))
+        'refused', meta->'refused', 'threaded_by', how,
+        -- the parts the HTML names by Content-ID (<img src="cid:...">): the
+        -- console finds them among the event's attachments (console_event_json)
+        'cids', (SELECT jsonb_agg(jsonb_build_object(
+                            'cid', a->>'content_id',
+                            'filename', left(coalesce(nullif(a->>'filename', ''), 'attachment'), 255),
+                            'size', (a->>'size')::bigint))
+                 FROM jsonb_array_elements(coalesce(meta->'attachments', '[]')) a
+                 WHERE coalesce(a->>'content_id', '') <> ''))))
 $$;
 
 -- The raw message and the attachments, onto the event.

@@ -46,14 +46,15 @@
                  : t('c.ev.changed', { field: t('c.field.' + ev.type.replace('_changed', '')),
                                        from: value(ev.type, ev.change && ev.change.from),
                                        to: value(ev.type, ev.change && ev.change.to) });
-        var files = (ev.attachments || []).map(function (a) {
+        var mail = ev.email ? mailBlock(ev, tk.number) : null;
+        var files = (mail ? mail.files : ev.attachments || []).map(function (a) {
           var url = base + '/_/api/tickets/' + tk.number + '/attachments/' + a.id;
           var img = /^image\/(png|jpeg|gif|webp)$/.test(a.content_type);
           return h('li', img ? h('a', { href: url }, h('img.preview', { src: url, alt: a.filename })) : null,
                    h('a', { href: url }, a.filename), ' (' + size(a.size) + ')');
         });
         var wa = ev.whatsapp;
-        history.appendChild(h('li.event' + (note ? '.internal' : '') + '.by-' + ((ev.actor && ev.actor.role) || 'system'),
+        history.appendChild(h('li.event' + (note ? '.internal' : '') + (mail ? '.mail' : '') + '.by-' + ((ev.actor && ev.actor.role) || 'system'),
           { id: 'ev-' + ev.id },
           h('p.meta', h('time', { dateTime: ev.created_at }, when(ev.created_at)), ' · ', channelTag(ev.channel),
             ' · ', h('strong', who(ev)), ' ', what,
@@ -61,7 +62,7 @@
             ev.delivery ? h('span.badge.delivery-' + ev.delivery.status,
               t('c.delivery.' + ev.delivery.status) + (ev.delivery.error ? ': ' + ev.delivery.error : '')) : null),
           wa && wa.type && wa.type !== 'text' ? h('p.wa-type', t('c.wa.type', { type: wa.type })) : null,
-          ev.body ? h('div.body', ev.body) : null,
+          mail ? [mail.head, mail.body, mail.foot] : ev.body ? h('div.body', ev.body) : null,
           files.length ? h('ul.files', files) : null));
       });
     }
