@@ -132,11 +132,11 @@ for my $bad ([{ url => 'https://x.example/agent' }, 'email'], [{ email => 'not a
 }
 is $ua->post($t->url('/v1/provider/tenants/00000000-0000-4000-8000-000000000000/admins') => $ph
              => json => { email => 'a@b.example', url => 'https://x.example/agent' })->res->code, 404, 'no such tenant';
-my $globex = $t->create_tenant('globex');
-is $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $t->auth($globex->{key})
+my $initech = $t->create_tenant('initech');
+is $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $t->auth($initech->{key})
              => json => { email => 'a@b.example', url => 'https://x.example/agent' })->res->code, 401,
    "a tenant's key cannot make admins";
-$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $ph => { 'Content-Type' => 'application/json' }
+$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => { %$ph, 'Content-Type' => 'application/json' }
                 => "{\"email\": \"\xff\@b.example\", \"url\": \"https://x.example/agent\"}");
 is $tx->res->code, 400, 'a body that is not UTF-8: 400';
 like $t->psql(q{SELECT string_agg(action, ',' ORDER BY audit_id) FROM helpdesk.audit_log
