@@ -89,4 +89,58 @@ like $t->psql(q{SELECT string_agg(action, ',' ORDER BY audit_id) FROM helpdesk.a
     qr/^tenant\.create,api_key\.create,api_key\.list,tenant\.create,tenant\.list,tenant\.list,tenant\.read,tenant\.read,tenant\.update,tenant\.update,tenant\.update,api_key\.revoke$/,
     'provider actions are audited, reads included (a list: one row per tenant listed)';
 
+# a tenant's first admin, from the provider's billing system: the answer
+# carries a one-time link to the console, and no mail is queued
+my $mails = $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'});
+$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $ph => json => {
+    email => 'Dona@Acme.example', name => 'Dona Admin', url => 'https://ignored.example/agent/' });
+is $tx->res->code, 201, 'the provider makes a tenant admin' or diag $tx->res->body;
+my $adm = $tx->res->json;
+is_deeply [@{ $adm->{user} }{qw(email name role)}], ['dona@acme.example', 'Dona Admin', 'admin'], '... an admin';
+like $adm->{link}, qr{^http://acme\.localhost:\d+/agent/reset/[0-9a-f]{64}$},
+     "... with a one-time link on the tenant's own name (of the URL only the path)";
+like $adm->{expires_at}, qr/^\d{4}-/, '... that expires';
+is $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'}), $mails, '... and no mail queued';
+my ($token) = $adm->{link} =~ m{/reset/([0-9a-f]{64})$};
+is $t->psql(qq{SELECT purpose || ' ' || (expires_at > now() + interval '6 days') FROM helpdesk.password_resets
+               WHERE token_hash = sha256('$token'::bytea) AND user_id = '$adm->{user}{id}' AND used_at IS NULL}),
+   'invite true', "... the console's invitation link (a week), kept as its hash only";
+# a retry with the same Idempotency-Key replays the answer without the link
+my @idem = ($t->url("/v1/provider/tenants/$acme->{id}/admins") => { %$ph, 'Idempotency-Key' => 'adm-1' }
+            => json => { email => 'eva@acme.example', url => 'https://x.example/agent' });
+my $first = $ua->post(@idem)->res->json;
+my $again = $ua->post(@idem)->res;
+is $again->headers->header('Idempotent-Replayed'), 'true', 'a replay (Idempotency-Key)';
+is $again->json->{link}, undef, '... shows no link';
+like $again->json->{link_shown}, qr/only in the first response/, '... and says why';
+like $first->{link}, qr{/agent/reset/[0-9a-f]{64}$}, '(the first answer had it)';
+$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $ph => json => {
+    email => 'dona@acme.example', url => 'https://x.example/agent' });
+is $tx->res->code, 201, 'asked again for the same admin: a new link';
+isnt $tx->res->json->{link}, $adm->{link}, '... another one';
+is $tx->res->json->{user}{id}, $adm->{user}{id}, '... for the same admin';
+$t->psql(qq{INSERT INTO helpdesk.users (tenant_id, email, name, role) VALUES ('$acme->{id}', 'cli\@acme.example', 'Cli', 'customer')});
+$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $ph => json => {
+    email => 'cli@acme.example', url => 'https://x.example/agent' });
+is $tx->res->code, 409, "a customer's address is not made an admin";
+for my $bad ([{ url => 'https://x.example/agent' }, 'email'], [{ email => 'not an address', url => 'https://x.example/agent' }, 'email'],
+             [{ email => 'a@b.example' }, 'url'], [{ email => 'a@b.example', url => 'javascript:alert(1)' }, 'url'],
+             [{ email => 'a@b.example', url => 'https://x.example/agent', language => 'fr' }, 'language']) {
+    $tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $ph => json => $bad->[0]);
+    is $tx->res->code, 422, "refused without a valid $bad->[1]";
+    is $tx->res->json->{errors}[0]{field}, $bad->[1], '... naming the field';
+}
+is $ua->post($t->url('/v1/provider/tenants/00000000-0000-4000-8000-000000000000/admins') => $ph
+             => json => { email => 'a@b.example', url => 'https://x.example/agent' })->res->code, 404, 'no such tenant';
+my $initech = $t->create_tenant('initech');
+is $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => $t->auth($initech->{key})
+             => json => { email => 'a@b.example', url => 'https://x.example/agent' })->res->code, 401,
+   "a tenant's key cannot make admins";
+$tx = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/admins") => { %$ph, 'Content-Type' => 'application/json' }
+                => "{\"email\": \"\xff\@b.example\", \"url\": \"https://x.example/agent\"}");
+is $tx->res->code, 400, 'a body that is not UTF-8: 400';
+like $t->psql(q{SELECT string_agg(action, ',' ORDER BY audit_id) FROM helpdesk.audit_log
+                WHERE actor_type = 'provider' AND action LIKE 'agent.%'}),
+     qr/^agent\.create,agent\.invite,agent\.create,agent\.invite,agent\.invite$/, 'made and linked, audited as the provider\'s';
+
 $t->done;

@@ -72,6 +72,28 @@ is $b->wait_for('main h1', 10, qr/senha/), 'Escolha sua senha', 'the invitation 
 $b->type('input[name=password]', 'senha-da-ana-1');
 $b->click('form button[type=submit]');
 $b->wait_for('input[name=email]', 10);
+
+# "forgot your password?": a one-time link by email, the same answer for
+# an address without an account
+$b->click('a[href$="/agent/forgot"]');
+is $b->wait_for('main h1', 10, qr/Redefinir/), 'Redefinir a senha', 'the login page leads to "forgot your password?"';
+my $mails_before = $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'});
+$b->type('input[name=email]', 'ana@acme.example');
+$b->click('form button[type=submit]');
+like $b->wait_for('.alert', 10, qr/link/) // '', qr/Se houver uma conta com este e-mail, o link está a caminho/,
+     '... says the link is on its way';
+my $forgot = decode_json($t->psql(q{SELECT payload FROM helpdesk.outbox WHERE kind = 'email' ORDER BY outbox_id DESC LIMIT 1}));
+is $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'}), $mails_before + 1, '... one email queued';
+like $forgot->{link}, qr{^http://acme\.portal\.test:$port/agent/reset/[0-9a-f]{64}$}, "... with a link to the console's reset page";
+is $forgot->{to}, 'ana@acme.example', '... to her address';
+$b->screenshot("$shots/console-forgot.png");
+$b->type('input[name=email]', 'nobody@acme.example');
+$b->click('form button[type=submit]');
+like $b->wait_for('.alert', 10, qr/link/) // '', qr/o link está a caminho/, '... the same answer for an unknown address';
+is $t->psql(q{SELECT count(*) FROM helpdesk.outbox WHERE kind = 'email'}), $mails_before + 1, '... and nothing queued for it';
+$b->click('p.links a');
+$b->wait_for('input[name=password]', 10);
+
 $b->type('input[name=email]', 'ana@acme.example')->type('input[name=password]', 'senha-da-ana-1');
 $b->click('form button[type=submit]');
 

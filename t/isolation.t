@@ -231,6 +231,7 @@ my %case = (
     'api GET /v1/provider/tenants/*/api-keys'  => ["/v1/provider/tenants/$acme->{id}/api-keys", undef, 401],
     'api POST /v1/provider/tenants/*/api-keys' => ["/v1/provider/tenants/$acme->{id}/api-keys", { name => 'evil', scopes => ['admin'] }, 401],
     'api DELETE /v1/provider/tenants/*/api-keys/*' => ["/v1/provider/tenants/$acme->{id}/api-keys/$acme->{key_id}", undef, 401],
+    'api POST /v1/provider/tenants/*/admins' => ["/v1/provider/tenants/$acme->{id}/admins", { email => 'evil@globex.example', url => 'https://x.example/agent' }, 401],
     'api GET /v1/provider/tenants/*/domains'   => ["/v1/provider/tenants/$acme->{id}/domains", undef, 401],
     'api POST /v1/provider/tenants/*/domains'  => ["/v1/provider/tenants/$acme->{id}/domains", { hostname => 'evil.example' }, 401],
     'api DELETE /v1/provider/tenants/*/domains/*' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example", undef, 401],

@@ -242,6 +242,60 @@ $$;
 
 -- the result lost its HTTP status (the module's to decide)
 DROP FUNCTION IF EXISTS rest.provider_call(text, inet, jsonb);
+CREATE OR REPLACE FUNCTION rest.provider_admin(ctx jsonb, t helpdesk.tenants, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    u      helpdesk.users;
+    v_email text := portal.norm_email(args->>'email');
+    link   jsonb := coalesce(args->'link', '{}') || jsonb_build_object('path',
+                        rtrim(coalesce(substring(args->>'url'
+                            FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*(/[^?#]*)'), ''), '/'));
+    token  text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+    r      helpdesk.password_resets;
+BEGIN
+    IF portal.tenant_origin(t, link) IS NULL THEN
+        PERFORM tickets.fail('HDCNF', 'no-link',
+            'this helpdesk has no address its links could point to: verify a domain or configure helpdesk_base_domain');
+    END IF;
+
+    INSERT INTO helpdesk.users (tenant_id, email, name, role)
+    VALUES (t.tenant_id, v_email, nullif(btrim(args->>'name'), ''), 'admin')
+    ON CONFLICT (tenant_id, email) DO NOTHING
+    RETURNING * INTO u;
+
+    IF u.user_id IS NULL THEN
+        SELECT * INTO u FROM helpdesk.users x
+        WHERE x.tenant_id = t.tenant_id AND x.email = v_email;
+
+        IF u.role <> 'admin' OR u.status <> 'active' THEN
+            PERFORM tickets.fail('HDCNF', 'conflict',
+                'there is already a user with this email who is not an active admin',
+                jsonb_build_array(jsonb_build_object('field', 'email',
+                    'message', 'belongs to a user who is not an active admin')));
+        END IF;
+    ELSE
+        PERFORM tickets.audit(ctx, 'agent.create', 'user', u.user_id::text,
+                               jsonb_build_object('role', 'admin'));
+    END IF;
+
+    INSERT INTO helpdesk.password_resets (tenant_id, token_hash, user_id, expires_at,
+                                          purpose, email)
+    VALUES (t.tenant_id, sha256(convert_to(token, 'UTF8')), u.user_id,
+            now() + interval '7 days', 'invite', u.email)
+    RETURNING * INTO r;
+
+    PERFORM tickets.audit(ctx, 'agent.invite', 'user', u.user_id::text,
+                           jsonb_build_object('link', 'in the answer'));
+
+    RETURN jsonb_build_object(
+        'user', jsonb_build_object('id', u.user_id, 'email', u.email, 'name', u.name,
+                                   'role', u.role),
+        'link', portal.app_link(t, link, '/reset/' || token),
+        'language', coalesce(args->>'language', 'pt-BR'),
+        'expires_at', r.expires_at);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION rest.provider_call(p_op text, p_ip inet, p_args jsonb,
     OUT body jsonb, OUT location text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -324,6 +378,14 @@ BEGIN
                                jsonb_build_object('scopes', p_args->'scopes'));
         body := rest.key_json(k);
         location := '/v1/provider/tenants/' || t.tenant_id || '/api-keys/' || k.key_id;
+
+    -- a tenant's admin, with a one-time link to the console to choose a
+    -- password, in the answer and in no mail (a provider's billing system
+    -- bringing in the first admin of a tenant it sold); an admin already
+    -- there gets a new link
+    WHEN 'admin.create' THEN
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
+        body := rest.provider_admin(ctx || jsonb_build_object('tenant_id', t.tenant_id), t, p_args);
 
     WHEN 'key.list' THEN
         t := rest.provider_tenant(p_args->>'tenant_id', false);

@@ -40,6 +40,22 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_tenant_update_fields[]
     { NULL, 0, 0, 0, NULL, NULL }
 };
 
+static const char *const  ngx_http_helpdesk_admin_languages[] = {
+    "pt-BR", "es", "en", NULL
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_admin_create_fields[]
+= {
+    { "email", NGX_HELPDESK_JSON_EMAIL, NGX_HELPDESK_JSON_REQUIRED, 254, NULL,
+      NULL },
+    { "name", NGX_HELPDESK_JSON_STRING, 0, 200, NULL, NULL },
+    { "url", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 500, NULL,
+      NULL },
+    { "language", NGX_HELPDESK_JSON_ENUM, 0, 0,
+      ngx_http_helpdesk_admin_languages, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
 static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_key_create_fields[] = {
     { "name", NGX_HELPDESK_JSON_STRING, NGX_HELPDESK_JSON_REQUIRED, 100, NULL,
       NULL },
@@ -133,6 +149,45 @@ ngx_http_helpdesk_api_key_create(ngx_http_helpdesk_api_ctx_t *ctx)
     json_object_set_new(ctx->args, "prefix",
                         json_stringn((char *) key.data,
                                      NGX_HTTP_HELPDESK_KEY_PREFIX));
+
+    return ngx_http_helpdesk_api_param(ctx, "tenant_id", 0);
+}
+
+
+/*
+ * A tenant's admin made by the provider (its billing system, when it sells
+ * the tenant): the answer carries a one-time link to the console to choose
+ * a password, and no mail is sent.  Of the console's URL the database keeps
+ * the path: the name in the link is the tenant's.
+ */
+
+static ngx_int_t
+ngx_http_helpdesk_api_admin_create(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t    path;
+    const char  *url;
+
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_admin_create_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    url = json_string_value(json_object_get(ctx->args, "url"));
+
+    if (url && !(ngx_strncmp(url, "https://", 8) == 0
+                 || ngx_strncmp(url, "http://", 7) == 0))
+    {
+        ngx_helpdesk_json_error(ctx->errors, "url",
+            "the agent console's address, e.g. https://acme.support.example/agent");
+    }
+
+    ngx_str_set(&path, "");
+
+    if (ngx_http_helpdesk_req_link(&ctx->req, ctx->args, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_helpdesk_api_param(ctx, "tenant_id", 0);
 }
@@ -264,6 +319,12 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_keys_ops[] = {
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_admins_ops[] = {
+    { NGX_HTTP_POST, 201, "admin.create", NULL, PROVIDER,
+      ngx_http_helpdesk_api_admin_create, NULL, NULL, NULL, "link" },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_key_ops[] = {
     { NGX_HTTP_DELETE, 204, "key.delete", NULL, PROVIDER,
       ngx_http_helpdesk_api_key_delete, NULL },
@@ -293,6 +354,7 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
     { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },
     { "/v1/provider/tenants/*/api-keys/*", ngx_http_helpdesk_api_key_ops },
+    { "/v1/provider/tenants/*/admins", ngx_http_helpdesk_api_admins_ops },
     { "/v1/provider/tenants/*/domains", ngx_http_helpdesk_api_pdomains_ops },
     { "/v1/provider/tenants/*/domains/*", ngx_http_helpdesk_api_pdomain_ops },
     { NULL, NULL }

@@ -404,10 +404,11 @@ The agent console of the demo tenant (tickets from the API, the portal, WhatsApp
   Password       ${HELPDESK_AGENT_PASSWORD:-(not written: see the warning above)}
 
 The website chat: a customer's page with the install snippet on it, and the
-WebSocket endpoint its widget uses. Sign in to the console and switch to
-"Disponível" (Available, top bar) first: with no agent available the widget offers the
-offline form, which makes a ticket. The demo's bot answers first; "Talk to
-a person" puts the chat in the queue and the console offers it to you.
+WebSocket endpoint its widget uses. Sign in to the console first and
+switch to "Disponível" (available) in its top bar: with no agent available
+the widget offers the offline form, which makes a ticket. The demo's bot
+answers first; "Falar com uma pessoa" (talk to a person) puts the chat in
+the queue, and the console offers it to you.
   Demo page      $HELPDESK_CHAT_DEMO_URL
   WebSocket      $HELPDESK_CHAT_WS_URL
 

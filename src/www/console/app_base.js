@@ -141,6 +141,7 @@
     if (current && current.leave) current.leave();
     current = null;
     if ((m = p.match(/^\/reset\/([0-9a-f]{64})$/))) return reset(m[1]);
+    if (!boot.user && p === '/forgot') return forgot();
     if (!boot.user) return login();
     if (boot.user.totp_required && !boot.user.totp) return account(true);
     startStream();
@@ -213,8 +214,27 @@
       field(t('c.password'), h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true })),
       field(t('c.totp.code'), h('input', { name: 'code', inputMode: 'numeric', autocomplete: 'one-time-code',
                                            pattern: '[0-9]{6}', maxLength: 6 }), t('c.login.code.hint')),
-      h('button', { type: 'submit' }, t('c.login')));
+      h('button', { type: 'submit' }, t('c.login')),
+      h('p.links', link('/forgot', t('c.forgot'))));
     view(t('c.login'), [form], 'narrow');
+    form.elements.email.focus();
+  }
+
+  /* a one-time link by email to choose a new password (the same answer
+   * whether or not the address has an account) */
+  function forgot() {
+    var form = h('form.card', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      submitting(form, true);
+      api('POST', '/reset', { email: form.elements.email.value.trim(), language: HD.lang })
+        .then(function () { submitting(form, false); showOk(form, t('forgot.sent')); })
+        .catch(function (err) { submitting(form, false); showError(form, err); });
+    } } },
+      h('h1', t('forgot.title')), h('p', t('forgot.text')), alertBox(),
+      field(t('c.email'), h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true })),
+      h('button', { type: 'submit' }, t('forgot.submit')),
+      h('p.links', link('/', t('c.login'))));
+    view(t('forgot.title'), [form], 'narrow');
     form.elements.email.focus();
   }
 
