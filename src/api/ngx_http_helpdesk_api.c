@@ -73,6 +73,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_health_routes,
     ngx_http_helpdesk_api_chat_routes,
     ngx_http_helpdesk_api_group_routes,
+    ngx_http_helpdesk_api_email_routes,
     NULL
 };
 

@@ -153,6 +153,7 @@ ngx_int_t ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_webhook_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
