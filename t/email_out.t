@@ -206,4 +206,54 @@ like $dead, qr/connect/i, 'an unreachable relay: retried, then dead with the rea
 is $t->psql(q{SELECT count(*) FROM helpdesk.email_attempts a JOIN helpdesk.outbox o USING (tenant_id, outbox_id)
               WHERE o.status = 'dead' AND o.attempts = 3}), 3, 'every attempt recorded';
 
+# --- a chat transcript (as chat.transcript() queues it) ----------------------
+$sink->stop;
+$sink->{opt}{refuse} = undef;
+$sink->start;
+$t->psql(qq{INSERT INTO helpdesk.outbox (tenant_id, kind, target_id, delivery_id, event_type, payload)
+            VALUES ('$acme->{id}', 'email', gen_random_uuid(), gen_random_uuid(), 'email.chat_transcript',
+                    '{"to": "visitor\@example.org", "subject": "Chat", "text": "10:00 You: <b>oi</b>\\n10:01 Support: ol\\u00e1"}')});
+$m = next_mail();
+ok $m, 'the transcript arrives';
+is hdr($m, 'Subject'), 'Sua conversa com Tenant acme', "in the tenant's default language";
+like $m->{text}, qr{10:00 You: <b>oi</b>\r?\n10:01 Support: olá}, 'the transcript as it was written';
+like $m->{html}, qr{10:00 You: &lt;b&gt;oi&lt;/b&gt;<br>10:01 Support: olá}, 'escaped in the HTML';
+like $m->{text}, qr/Olá visitor,/, 'addressed by the address without a name';
+
+# --- a relay of the tenant's own: held to TLS verification ---------------------
+my $own = Helpdesk::Mail->new($t, name => 'own', implicit_tls => 1, auth => 'globex:pw-globex');
+my $g = $t->auth($globex->{key});
+$res = $ua->put($t->url('/v1/email/settings') => $g => json => {
+    from_address => 'help@globex.example', smtp_url => $own->url, smtp_user => 'globex',
+    smtp_password => 'pw-globex' })->res;
+is $res->code, 200, "globex's own relay saved";
+is_deeply [@{ $res->json->{relay} }{qw(kind url user)}], ['tenant', $own->url, 'globex'], 'the relay shown';
+ok $res->json->{relay}{password_set} && $res->body !~ /pw-globex/, 'its password never';
+like $t->psql(qq{SELECT smtp_password FROM helpdesk.email_settings WHERE tenant_id = '$globex->{id}'}),
+    qr/^v1:/, 'and stored sealed';
+my $gu = $ua->post($t->url('/v1/users') => $g => json => {
+    email => 'gil@globex.example', name => 'Gil', role => 'agent' })->res->json;
+$ua->post($t->url("/v1/users/$gu->{id}/invitation") => $g => json => { url => "http://globex.portal.test:$port/agent/" });
+my $why = until_true(sub {
+    $t->psql(qq{SELECT error FROM helpdesk.email_attempts WHERE tenant_id = '$globex->{id}' AND relay = 'tenant'
+                ORDER BY attempt_id LIMIT 1}) }, 15);
+like $why, qr/certificate|SSL/i, "a tenant's relay with a certificate nobody signed: refused, and said why";
+ok !($own->files), 'nothing reached it';
+is scalar @{ $sink->messages }, $seen, "nor the provider's relay";
+
+# --- the provider's relay over implicit TLS ----------------------------------------
+my $tls = Helpdesk::Mail->new($t, name => 'smtps', implicit_tls => 1);
+$t->stop_nginx;
+$t->start_nginx(http => "helpdesk_base_domain portal.test;
+    helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3 timeout=5s;
+    helpdesk_smtp url=" . $tls->url . " from=noreply\@provider.example ca_file=" . $tls->ca_file . ";",
+    server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
+$ua->put($t->url('/v1/email/settings') => $h => json => { from_address => undef });
+$p->api(POST => '/reset', { email => 'ana@example.com' });
+$m = $tls->wait_for(1)->[0];
+ok $m, 'smtps: the mail arrives';
+is hdr($m, 'From'), 'Suporte Ação "Acme" <noreply@provider.example>',
+    "a tenant without an address: the provider's, with the tenant's sender name";
+ok !$m->{headers}{'dkim-signature'}, 'not signed with the tenant key for a domain that is not its own';
+
 $t->done;

@@ -82,9 +82,6 @@ def main():
 
     c = Controller(Keep(a.dir, a.refuse), hostname=a.host, port=a.port,
                    server_hostname='localhost', **kw)
-    # the implicit-TLS server cannot be probed by a plain connection
-    if a.implicit_tls:
-        c._trigger_server = lambda: None
     c.start()
     print('ready', flush=True)
     try:

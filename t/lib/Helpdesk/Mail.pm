@@ -72,6 +72,7 @@ sub start {
 sub stop {
     my ($self) = @_;
     return unless $self->{pid};
+    local $?;       # the sink's end is not the test's exit status
     kill 'TERM', $self->{pid};
     waitpid $self->{pid}, 0;
     delete $self->{pid};
