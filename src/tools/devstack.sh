@@ -61,7 +61,7 @@ mail_sink_pid() {
 }
 
 mail_sink_stop() {
-    pid=$(mail_sink_pid)
+    pid=$(mail_sink_pid || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         kill "$pid" 2>/dev/null || true
     fi
