@@ -256,4 +256,31 @@ is hdr($m, 'From'), 'Suporte Ação "Acme" <noreply@provider.example>',
     "a tenant without an address: the provider's, with the tenant's sender name";
 ok !$m->{headers}{'dkim-signature'}, 'not signed with the tenant key for a domain that is not its own';
 
+# --- the keys of secrets at rest rotated: the relay password and the DKIM key too --
+{
+    my $d = $t->dir;
+    my $t1 = (do { open my $f, '<', "$d/secret.keys" or die; local $/; <$f> }) =~ s/\n.*//sr;
+    my $t2 = $t->new_secret_key('t2');
+    my $reload = sub {
+        my @old = $t->worker_pids;
+        kill 'HUP', $t->nginx_pid;
+        until_true(sub { my @w = $t->worker_pids; @w == 2 && !grep { my $o = $_; grep { $_ == $o } @w } @old }, 15);
+    };
+    $t->secret_keys($t2, $t1);
+    $reload->();
+    my $out = `$FindBin::Bin/../src/tools/rotate-secrets.sh @{[$t->url('')]} $d/provider.key t2 30 2>&1`;
+    is $?, 0, 'the rotation re-encrypts every secret' or diag $out;
+    is $t->psql(q{SELECT string_agg(DISTINCT split_part(v, ':', 2), ',') FROM
+                  (SELECT dkim_key v FROM helpdesk.email_settings UNION ALL
+                   SELECT smtp_password FROM helpdesk.email_settings) x WHERE v IS NOT NULL}),
+        't2', "the relay's password and the DKIM keys included";
+    $t->secret_keys($t2);
+    $reload->();
+    $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => 'suporte@acme.example' });
+    $p->api(POST => '/reset', { email => 'ana@example.com' });
+    $m = $tls->wait_for(2)->[1];
+    ok $m, 'a mail after the old key is gone';
+    is dkim_ok($m->{raw}), 'True', 'signed with the rotated DKIM key, which the same record verifies';
+}
+
 $t->done;
