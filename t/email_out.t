@@ -37,7 +37,7 @@ my $port = $t->port;
 my $seen = 0;
 
 sub next_mail {
-    my $all = $sink->wait_for($seen + 1);
+    my $all = $sink->wait_for($seen + 1, 60);
     return undef if @$all <= $seen;
     return $all->[$seen++];
 }
@@ -250,14 +250,16 @@ $t->start_nginx(http => "helpdesk_base_domain portal.test;
     server => 'location / { helpdesk_portal; } location /agent/ { helpdesk_agent_console; }');
 $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => undef });
 $p->api(POST => '/reset', { email => 'ana@example.com' });
-$m = $tls->wait_for(1)->[0];
+$m = $tls->wait_for(1, 60)->[0];
 ok $m, 'smtps: the mail arrives';
 is hdr($m, 'From'), 'Suporte Ação "Acme" <noreply@provider.example>',
     "a tenant without an address: the provider's, with the tenant's sender name";
 ok !$m->{headers}{'dkim-signature'}, 'not signed with the tenant key for a domain that is not its own';
 
 # --- the keys of secrets at rest rotated: the relay password and the DKIM key too --
-{
+# (a reload: not under valgrind, where nginx runs as one process)
+SKIP: {
+    skip 'a reload needs the master process', 5 if $ENV{HELPDESK_VALGRIND};
     my $d = $t->dir;
     my $t1 = (do { open my $f, '<', "$d/secret.keys" or die; local $/; <$f> }) =~ s/\n.*//sr;
     my $t2 = $t->new_secret_key('t2');
@@ -278,7 +280,7 @@ ok !$m->{headers}{'dkim-signature'}, 'not signed with the tenant key for a domai
     $reload->();
     $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => 'suporte@acme.example' });
     $p->api(POST => '/reset', { email => 'ana@example.com' });
-    $m = $tls->wait_for(2)->[1];
+    $m = $tls->wait_for(2, 60)->[1];
     ok $m, 'a mail after the old key is gone';
     is dkim_ok($m->{raw}), 'True', 'signed with the rotated DKIM key, which the same record verifies';
 }
