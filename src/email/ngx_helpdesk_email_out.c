@@ -17,8 +17,8 @@
  *      with backoff, or dead with its reason; a 5xx refusal is final.
  *
  * The Message-ID is the delivery's id at the sender's domain, the same on
- * every attempt.  Tenants whose sender address has no DKIM key get one:
- * generated in the thread pool, sealed here, stored by the database.
+ * every attempt.  Tenants whose sender address has no DKIM key get one
+ * (ngx_helpdesk_email_dkim.c).
  */
 
 
@@ -28,6 +28,7 @@
 #include <ngx_thread_pool.h>
 
 #include "ngx_helpdesk_email_out.h"
+#include "ngx_helpdesk_email_int.h"
 #include "ngx_helpdesk_email_mime.h"
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
@@ -43,7 +44,7 @@ enum {
     COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_N
 };
 
-/* keys are looked for (two at a time: see _want_keys()) every this many ticks */
+/* keys are looked for (see ngx_helpdesk_email_dkim.c) every this many ticks */
 #define NGX_HELPDESK_EMAIL_DKIM_TICKS  5
 
 
@@ -63,36 +64,6 @@ typedef struct {
 } ngx_helpdesk_email_t;
 
 
-typedef struct {
-    ngx_pool_t                 *pool;
-    ngx_helpdesk_pg_query_t     query;
-    ngx_str_t                   tenant;
-    ngx_str_t                   domain;
-    ngx_str_t                   aad;
-    ngx_str_t                   pem;        /* malloc()ed by the task */
-    ngx_str_t                   pub;
-    ngx_int_t                   rc;
-} ngx_helpdesk_email_key_t;
-
-
-typedef struct {
-    ngx_helpdesk_email_conf_t  *conf;
-    ngx_log_t                  *log;
-    ngx_event_t                 tick;
-    ngx_thread_pool_t          *tp;
-    ngx_pool_t                 *pool;
-    ngx_helpdesk_pg_query_t     claim;
-    ngx_helpdesk_pg_query_t     wanted;
-    ngx_uint_t                  inflight;
-    ngx_uint_t                  asked;
-    ngx_uint_t                  ticks;
-    ngx_uint_t                  keys;       /* generating */
-    unsigned                    claiming:1;
-    unsigned                    wanting:1;
-    unsigned                    ready:1;
-} ngx_helpdesk_email_runner_t;
-
-
 static void ngx_helpdesk_email_tick(ngx_event_t *ev);
 static void ngx_helpdesk_email_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
@@ -107,18 +78,9 @@ static void ngx_helpdesk_email_recorded(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_email_done(ngx_helpdesk_email_t *e);
 static void ngx_helpdesk_email_cleanup(void *data);
-static void ngx_helpdesk_email_proof(ngx_helpdesk_pg_query_t *q);
-static void ngx_helpdesk_email_want_keys(void);
-static void ngx_helpdesk_email_wanted(ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
-static void ngx_helpdesk_email_keygen(void *data, ngx_log_t *log);
-static void ngx_helpdesk_email_keyed(ngx_event_t *ev);
-static void ngx_helpdesk_email_key_stored(ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
-static void ngx_helpdesk_email_key_free(ngx_helpdesk_email_key_t *k);
 
 
-static ngx_helpdesk_email_runner_t  ngx_helpdesk_email_runner;
+ngx_helpdesk_email_runner_t  ngx_helpdesk_email_runner;
 
 
 /*
@@ -276,7 +238,7 @@ ngx_helpdesk_email_exit_worker(void)
 }
 
 
-static void
+void
 ngx_helpdesk_email_proof(ngx_helpdesk_pg_query_t *q)
 {
     ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
@@ -779,165 +741,4 @@ ngx_helpdesk_email_cleanup(void *data)
         ngx_free(e->message.data);
         e->message.data = NULL;
     }
-}
-
-
-/* DKIM keys ---------------------------------------------------------- */
-
-static void
-ngx_helpdesk_email_want_keys(void)
-{
-    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
-
-    if (er->wanting || er->keys || er->conf->outbox->secrets == NULL) {
-        return;
-    }
-
-    ngx_memzero(&er->wanted, sizeof(ngx_helpdesk_pg_query_t));
-    er->wanted.sql = "SELECT tenant_id, domain, key_aad "
-                     "FROM api.email_dkim_wanted($1::bytea, 2)";
-    er->wanted.handler = ngx_helpdesk_email_wanted;
-    er->wanted.log = er->log;
-    ngx_helpdesk_email_proof(&er->wanted);
-
-    er->wanting = 1;
-    ngx_helpdesk_pg_run(&er->wanted);
-}
-
-
-static void
-ngx_helpdesk_email_wanted(ngx_helpdesk_pg_query_t *q, PGresult *res)
-{
-    int                           i, j;
-    ngx_str_t                    *to[3];
-    ngx_pool_t                   *pool;
-    ngx_thread_task_t            *task;
-    ngx_helpdesk_email_key_t     *k;
-    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
-
-    er->wanting = 0;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQnfields(res) != 3)
-    {
-        return;
-    }
-
-    for (i = 0; i < PQntuples(res); i++) {
-        pool = ngx_create_pool(1024, er->log);
-        if (pool == NULL) {
-            return;
-        }
-
-        task = ngx_thread_task_alloc(pool, sizeof(ngx_helpdesk_email_key_t));
-        if (task == NULL) {
-            ngx_destroy_pool(pool);
-            return;
-        }
-
-        k = task->ctx;
-        k->pool = pool;
-        to[0] = &k->tenant;
-        to[1] = &k->domain;
-        to[2] = &k->aad;
-
-        for (j = 0; j < 3; j++) {
-            to[j]->len = PQgetlength(res, i, j);
-            to[j]->data = ngx_pnalloc(pool, to[j]->len + 1);
-
-            if (to[j]->data == NULL) {
-                ngx_destroy_pool(pool);
-                return;
-            }
-
-            ngx_memcpy(to[j]->data, PQgetvalue(res, i, j), to[j]->len);
-        }
-
-        task->handler = ngx_helpdesk_email_keygen;
-        task->event.handler = ngx_helpdesk_email_keyed;
-        task->event.data = k;
-
-        if (ngx_thread_task_post(er->tp, task) != NGX_OK) {
-            ngx_destroy_pool(pool);
-            return;
-        }
-
-        er->keys++;
-    }
-}
-
-
-static void
-ngx_helpdesk_email_keygen(void *data, ngx_log_t *log)
-{
-    ngx_helpdesk_email_key_t  *k = data;
-
-    k->rc = ngx_helpdesk_mail_dkim_key(&k->pem, &k->pub);
-}
-
-
-static void
-ngx_helpdesk_email_keyed(ngx_event_t *ev)
-{
-    ngx_str_t                     sealed;
-    ngx_helpdesk_email_key_t     *k = ev->data;
-    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
-
-    if (k->rc != NGX_OK
-        || ngx_helpdesk_secret_encrypt(k->pool, er->conf->outbox->secrets,
-                                       &k->aad, &k->pem, &sealed)
-           != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, er->log, 0,
-                      "helpdesk email: cannot make a DKIM key for %V",
-                      &k->domain);
-        ngx_helpdesk_email_key_free(k);
-        return;
-    }
-
-    ngx_memzero(&k->query, sizeof(ngx_helpdesk_pg_query_t));
-    k->query.sql = "SELECT api.email_dkim_store($1::bytea, $2, $3, $4, $5)";
-    k->query.handler = ngx_helpdesk_email_key_stored;
-    k->query.data = k;
-    k->query.log = er->log;
-    ngx_helpdesk_email_proof(&k->query);
-
-    (void) ngx_helpdesk_pg_param(&k->query, k->pool, &k->tenant);
-    (void) ngx_helpdesk_pg_param(&k->query, k->pool, &k->domain);
-    (void) ngx_helpdesk_pg_param(&k->query, k->pool, &sealed);
-    (void) ngx_helpdesk_pg_param(&k->query, k->pool, &k->pub);
-
-    ngx_helpdesk_pg_run(&k->query);
-}
-
-
-static void
-ngx_helpdesk_email_key_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
-{
-    ngx_helpdesk_email_key_t  *k = q->data;
-
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        ngx_log_error(NGX_LOG_ERR, q->log, 0,
-                      "helpdesk email: cannot store a DKIM key: %s",
-                      res ? PQresultErrorMessage(res) : "postgresql unavailable");
-    }
-
-    ngx_helpdesk_email_key_free(k);
-}
-
-
-static void
-ngx_helpdesk_email_key_free(ngx_helpdesk_email_key_t *k)
-{
-    if (k->pem.data) {
-        ngx_explicit_memzero(k->pem.data, k->pem.len);
-        ngx_free(k->pem.data);
-    }
-
-    if (k->pub.data) {
-        ngx_free(k->pub.data);
-    }
-
-    ngx_helpdesk_email_runner.keys--;
-    ngx_destroy_pool(k->pool);
 }
