@@ -31,6 +31,8 @@ static char *ngx_http_helpdesk_provider_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_helpdesk_smtp(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
@@ -65,6 +67,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
     { ngx_string("helpdesk_secret_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_helpdesk_secret_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_smtp"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_smtp,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -288,6 +297,22 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(hmcf->thread_pool_queue,
                              NGX_HELPDESK_PASSWORD_QUEUE);
+
+    /* the email runner builds and signs mail in the same thread pool */
+    hmcf->email.outbox = &hmcf->outbox;
+    hmcf->email.thread_pool = hmcf->thread_pool;
+
+    if (hmcf->pg.set && hmcf->outbox_enabled
+        && ngx_thread_pool_add(cf, &hmcf->thread_pool) == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (hmcf->email.set && hmcf->email.url.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"helpdesk_smtp\" needs url=");
+        return NGX_CONF_ERROR;
+    }
 
     /*
      * a portal hashes passwords, mail is parsed: make sure the thread
@@ -533,6 +558,45 @@ ngx_http_helpdesk_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * helpdesk_smtp url=smtp://relay:587 [user=...] [password_file=...]
+ *               [from=...];  the provider's relay, for tenants without one
+ */
+
+static char *
+ngx_http_helpdesk_smtp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char        *err;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (hmcf->email.set) {
+        return "is duplicate";
+    }
+
+    hmcf->email.set = 1;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        err = ngx_helpdesk_email_smtp_parse(cf, &value[i], &hmcf->email);
+        if (err != NGX_CONF_OK) {
+            if (err != NGX_CONF_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\" "
+                                   "directive: %s", &value[i], &cmd->name,
+                                   err);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -694,7 +758,10 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         }
 
         if (hmcf->outbox_enabled
-            && ngx_helpdesk_outbox_init_worker(cycle, &hmcf->outbox) != NGX_OK)
+            && (ngx_helpdesk_outbox_init_worker(cycle, &hmcf->outbox)
+                != NGX_OK
+                || ngx_helpdesk_email_init_worker(cycle, &hmcf->email)
+                   != NGX_OK))
         {
             return NGX_ERROR;
         }
@@ -718,6 +785,7 @@ ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
     ngx_http_helpdesk_chat_timers_exit();
     ngx_helpdesk_redis_sub_exit_worker();
     ngx_helpdesk_rekey_exit_worker();
+    ngx_helpdesk_email_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();

@@ -20,6 +20,7 @@
 #include "event/ngx_helpdesk_curl.h"
 #include "jobs/ngx_helpdesk_outbox.h"
 #include "jobs/ngx_helpdesk_rekey.h"
+#include "email/ngx_helpdesk_email_out.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
 #include <jansson.h>
@@ -34,6 +35,7 @@ typedef struct {
     ngx_helpdesk_redis_conf_t   redis;
     ngx_helpdesk_outbox_conf_t  outbox;
     ngx_flag_t                  outbox_enabled;
+    ngx_helpdesk_email_conf_t   email;          /* helpdesk_smtp */
 
     /* SHA-256 of the hosting provider's admin key, never the key itself */
     u_char                      provider_key_hash[NGX_HELPDESK_SHA256_LEN];

@@ -290,6 +290,31 @@ $b->type('input[name=url]', 'https://hooks.example/helpdesk');
 $b->click('form.inline button[type=submit]');
 like $b->wait_for('.secret', 10, qr/whsec_/) // '', qr/whsec_/, 'a webhook created, its secret shown once';
 
+# the e-mail page: the sender, then the DKIM record; a template previewed
+$b->get("$console/admin#email");
+$b->wait_for('input[name=from_address]', 10);
+$b->type('input[name=from_address]', 'suporte@acme.example');
+$b->type('textarea[name=signature]', 'Equipe Acme');
+$b->click('form.sender button[type=submit]');
+like $b->wait_for('form.sender .alert.ok', 10) // '', qr/Salvo/, 'the sender saved from the console';
+is $ua->get($t->url('/v1/email/settings') => $h)->res->json->{from_address}, 'suporte@acme.example',
+    'the same settings the API shows';
+ok until_true(sub { $ua->get($t->url('/v1/email/settings') => $h)->res->json->{dkim}{status} eq 'ready' }, 20),
+    'a DKIM key made';
+$b->get("$console/admin#email");
+like $b->wait_for('code.wrap', 10, qr/DKIM1/) // '', qr/^v=DKIM1; k=rsa; p=/, 'the console shows the record to publish';
+$b->select('select[name=kind]', 'invitation');
+$b->wait_for('input[name=subject]', 10, qr//);
+like $b->script(q{return document.querySelector('input[name=subject]').value}), qr/Convite/, "the invitation's wording";
+$b->script(q{var s = document.querySelector('input[name=subject]'); s.value = 'Bem-vindo, {{customer.name}}';});
+$b->click('form.template .row button.secondary');
+like $b->wait_for('.mail-preview strong', 10, qr/Bem-vindo/) // '', qr/Bem-vindo, Joana Exemplo/, 'previewed with sample values';
+like $b->script(q{return document.querySelector('.mail-preview iframe').getAttribute('srcdoc')}) // '',
+    qr/Equipe Acme/, 'the HTML in a frame, with the signature';
+is $b->script(q{return document.querySelector('.mail-preview iframe').getAttribute('sandbox')}), '',
+    'a sandboxed frame: nothing in it runs';
+$b->screenshot("$shots/console-settings-email.png");
+
 # a second factor, set up from the console
 $b->get("$console/account");
 $b->wait_for('section.card button', 10);

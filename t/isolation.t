@@ -104,6 +104,12 @@ my $a_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'car
 
 my $a_group = ok_json($ua->post($t->url('/v1/groups') => $ha => json => { name => 'Acme billing' }), 'group');
 my $a_mailbox = ok_json($ua->post($t->url('/v1/email/mailboxes') => $ha => json => { address => 'support@acme.example' }), 'mailbox');
+# the mail acme sends: its sender's name and signature, a wording of its own
+ok_json($ua->put($t->url('/v1/email/settings') => $ha => json => {
+    from_name => 'acme private sender', signature => 'acme private signature' }), 'email settings');
+ok_json($ua->put($t->url('/v1/email/templates/password_reset/pt-BR') => $ha => json => {
+    subject => 'acme private subject', text => 'acme private {{link}}', html => '<p>acme private {{link}}</p>' }),
+    'email template');
 ok_json($ua->put($t->url("/v1/groups/$a_group->{id}/members/$a_agent_user->{id}") => $ha), 'group member');
 my $a_hook = ok_json($ua->post($t->url('/v1/webhooks') => $ha => json => {
     url => 'https://hooks.acme.example/h', events => ['ticket.created'] }), 'webhook');
@@ -180,6 +186,13 @@ my %case = (
     'api DELETE /v1/email/mailboxes/*'         => ["/v1/email/mailboxes/$a_mailbox->{id}", undef, 404],
     'api GET /v1/email/threading'              => ['/v1/email/threading', undef, 'own'],
     'api PUT /v1/email/threading'              => ['/v1/email/threading', { closed_reply => 'follow_up' }, 'own'],
+    'api GET /v1/email/settings'               => ['/v1/email/settings', undef, 'own'],
+    'api PUT /v1/email/settings'               => ['/v1/email/settings', { signature => 'Globex' }, 'own'],
+    'api GET /v1/email/templates/*/*'          => ['/v1/email/templates/password_reset/pt-BR', undef, 'own'],
+    'api PUT /v1/email/templates/*/*'          => ['/v1/email/templates/password_reset/pt-BR',
+                                                   { subject => 'Globex', text => 'Globex {{link}}', html => '<p>Globex {{link}}</p>' }, 'own'],
+    'api DELETE /v1/email/templates/*/*'       => ['/v1/email/templates/password_reset/pt-BR', undef, 'own'],
+    'api POST /v1/email/templates/*/*/preview' => ['/v1/email/templates/password_reset/pt-BR/preview', undef, 'own'],
     'api GET /v1/webhooks'                     => ['/v1/webhooks', undef, 'own'],
     'api POST /v1/webhooks'                    => ['/v1/webhooks', { url => 'https://hooks.globex.example/h', events => ['ticket.created'] }, 'own'],
     'api GET /v1/webhooks/*'                   => ["/v1/webhooks/$a_hook->{id}", undef, 404],

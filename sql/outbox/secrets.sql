@@ -32,6 +32,18 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
     CROSS JOIN LATERAL (VALUES ('users.totp_secret', u.totp_secret),
                                ('users.totp_pending', u.totp_pending)) f(field, value)
     WHERE u.totp_secret IS NOT NULL OR u.totp_pending IS NOT NULL
+    UNION ALL
+    -- a relay's password is sealed to an id of its own (chosen when it was
+    -- given), a DKIM key to its tenant
+    SELECT 'email_settings.smtp_password', e.smtp_secret_id,
+           'email_settings.smtp_password:' || e.smtp_secret_id, e.smtp_password
+    FROM helpdesk.email_settings e
+    WHERE e.smtp_password IS NOT NULL
+    UNION ALL
+    SELECT 'email_settings.dkim_key', e.tenant_id,
+           'email_settings.dkim_key:' || e.tenant_id, e.dkim_key
+    FROM helpdesk.email_settings e
+    WHERE e.dkim_key IS NOT NULL
 $$;
 
 -- is a stored value under the key p_key_id?
@@ -95,6 +107,12 @@ BEGIN
         WHEN 'users.totp_pending' THEN
             UPDATE helpdesk.users SET totp_pending = it.new
             WHERE user_id = it.row_id AND totp_pending = it.old;
+        WHEN 'email_settings.smtp_password' THEN
+            UPDATE helpdesk.email_settings SET smtp_password = it.new
+            WHERE smtp_secret_id = it.row_id AND smtp_password = it.old;
+        WHEN 'email_settings.dkim_key' THEN
+            UPDATE helpdesk.email_settings SET dkim_key = it.new
+            WHERE tenant_id = it.row_id AND dkim_key = it.old;
         ELSE
             RAISE EXCEPTION 'secrets_store: unknown field %', it.field;
         END CASE;

@@ -182,6 +182,12 @@ BEGIN
         WHEN 'kb.article.delete'  THEN portal.kb_article_delete(ctx, p_args)
         WHEN 'user.invite'     THEN console.user_invite(ctx, p_args)
         WHEN 'console.settings' THEN console.console_settings(ctx, p_args)
+        WHEN 'email.settings.get'  THEN email.settings_get(ctx, p_args)
+        WHEN 'email.settings.put'  THEN email.settings_put(ctx, p_args)
+        WHEN 'email.template.get'  THEN email.template_get(ctx, p_args)
+        WHEN 'email.template.put'  THEN email.template_put(ctx, p_args)
+        WHEN 'email.template.delete'  THEN email.template_delete(ctx, p_args)
+        WHEN 'email.template.preview' THEN email.template_preview(ctx, p_args)
     END;
 
     IF r IS NULL THEN

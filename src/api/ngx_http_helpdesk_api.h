@@ -153,12 +153,12 @@ ngx_int_t ngx_http_helpdesk_api_redis_cmd(ngx_http_helpdesk_api_ctx_t *ctx,
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_ticket_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_webhook_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_whatsapp_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[];
-extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[];
 
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);

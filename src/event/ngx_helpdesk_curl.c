@@ -440,6 +440,10 @@ ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req)
         curl_slist_free_all(req->headers);
     }
 
+    if (req->rcpt) {
+        curl_slist_free_all(req->rcpt);
+    }
+
     if (req->body.data) {
         ngx_free(req->body.data);
     }

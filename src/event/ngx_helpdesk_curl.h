@@ -68,6 +68,11 @@ struct ngx_helpdesk_curl_req_s {
     CURLcode                        result;
     ngx_msec_t                      timeout;
     unsigned                        refused:1;  /* an address refused */
+    unsigned                        trusted:1;  /* the operator's own host */
+
+    /* SMTP: the recipients, and how much of request_body was uploaded */
+    struct curl_slist              *rcpt;
+    size_t                          sent;
 };
 
 
@@ -113,6 +118,24 @@ curl_socket_t ngx_helpdesk_curl_open(void *clientp, curlsocktype purpose,
 ngx_int_t ngx_helpdesk_curl_add(ngx_helpdesk_curl_req_t *req);
 void ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req, CURLcode result,
     const char *error);
+
+/*
+ * A mail to submit: "url" is smtp:// (STARTTLS required) or smtps://
+ * (implicit TLS); "message" (copied) goes to "rcpt" from "from".  A relay
+ * the operator configured is "trusted": the outbound policy's address
+ * checks do not apply to it; a tenant's relay is held to them.
+ */
+ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_smtp(ngx_log_t *log,
+    ngx_str_t *url, ngx_flag_t trusted, ngx_str_t *from, ngx_str_t *rcpt,
+    ngx_str_t *message, ngx_msec_t timeout);
+
+/* "user" and "password" (or an OAuth 2.0 bearer token) for AUTH */
+ngx_int_t ngx_helpdesk_curl_smtp_auth(ngx_helpdesk_curl_req_t *req,
+    ngx_str_t *user, ngx_str_t *password, ngx_flag_t bearer);
+
+/* Save-time check of a tenant's relay URL: NULL, or why not. */
+const char *ngx_helpdesk_curl_smtp_url_check(u_char *url, size_t len,
+    ngx_array_t *allow, u_char *buf, size_t size);
 
 /* Gives up a transfer, started or not: no handler call; req is freed. */
 void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);

@@ -232,6 +232,18 @@ ngx_helpdesk_curl_resolve(ngx_helpdesk_curl_req_t *req,
         return NGX_ERROR;
     }
 
+    if (req->trusted) {
+        /* the operator's relay: any address, resolved as any other name */
+        if (ngx_helpdesk_addr_text_refused(host.data, host.len, NULL, &why)
+            == NGX_OK
+            || (conf->resolver == NULL && async_dns))
+        {
+            return ngx_helpdesk_curl_add(req);
+        }
+
+        goto resolve;
+    }
+
     /* an address: checked now, and again when the socket is opened */
     if (ngx_helpdesk_addr_text_refused(host.data, host.len, conf->allow, &why)
         == NGX_OK)
@@ -258,6 +270,8 @@ ngx_helpdesk_curl_resolve(ngx_helpdesk_curl_req_t *req,
                                NGX_HELPDESK_CURL_REFUSED);
         return NGX_OK;
     }
+
+resolve:
 
     if (conf->resolver == NULL) {
 
@@ -343,8 +357,10 @@ ngx_helpdesk_curl_resolved(ngx_resolver_ctx_t *ctx)
     n = 0;
 
     for (i = 0; i < ctx->naddrs; i++) {
-        why = ngx_helpdesk_addr_refused(ctx->addrs[i].sockaddr,
-                                        ngx_helpdesk_curl_policy->allow);
+        why = req->trusted
+              ? NULL
+              : ngx_helpdesk_addr_refused(ctx->addrs[i].sockaddr,
+                                          ngx_helpdesk_curl_policy->allow);
         if (why) {
             ngx_log_error(NGX_LOG_INFO, req->log, 0,
                           "helpdesk curl: %V resolved to a refused "
@@ -424,8 +440,9 @@ ngx_helpdesk_curl_open(void *clientp, curlsocktype purpose,
     const char               *why;
     ngx_helpdesk_curl_req_t  *req = clientp;
 
-    why = ngx_helpdesk_addr_refused(&address->addr,
-                                    ngx_helpdesk_curl_policy->allow);
+    why = req->trusted ? NULL
+                       : ngx_helpdesk_addr_refused(&address->addr,
+                                                   ngx_helpdesk_curl_policy->allow);
 
     if (why) {
         ngx_log_error(NGX_LOG_INFO, req->log, 0,

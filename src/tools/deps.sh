@@ -9,6 +9,7 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       postgresql postgresql-contrib redis-server
       postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
       perl libmojolicious-perl libtest-simple-perl wrk valgrind
+      python3-aiosmtpd python3-dkim
       zbar-tools librsvg2-bin
       libjson-validator-perl libyaml-libyaml-perl
       libgmime-3.0-dev

@@ -47,8 +47,45 @@ stop() {
         kill -QUIT "$(nginx_pid)" 2>/dev/null || true
         for _ in $(seq 1 50); do nginx_running || break; sleep 0.1; done
     fi
+    mail_sink_stop
     "$stack" redis-stop "$var"
     "$stack" pg-stop "$var"
+}
+
+# The demo's mail goes to a local SMTP server (src/tools/smtp-sink.py,
+# python3-aiosmtpd) on 127.0.0.1:2525, with STARTTLS under a certificate
+# made here (nginx trusts it through helpdesk_smtp ca_file=), which keeps
+# every mail as build/var/mail/NNNNNN.eml.
+mail_sink_pid() {
+    cat "$var/run/mail-sink.pid" 2>/dev/null
+}
+
+mail_sink_stop() {
+    pid=$(mail_sink_pid || true)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+    fi
+    rm -f "$var/run/mail-sink.pid"
+}
+
+mail_sink_start() {
+    mkdir -p "$var/mail" "$var/mail-sink" "$var/run" "$var/log"
+    if [ ! -f "$var/mail-sink/cert.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+            -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+            -keyout "$var/mail-sink/key.pem" -out "$var/mail-sink/cert.pem" 2>/dev/null
+        chmod 644 "$var/mail-sink/cert.pem"
+    fi
+    mail_sink_stop
+    /usr/bin/python3 "$here/smtp-sink.py" --port 2525 --dir "$var/mail" \
+        --cert "$var/mail-sink/cert.pem" --key "$var/mail-sink/key.pem" \
+        > "$var/log/mail-sink.log" 2>&1 &
+    echo $! > "$var/run/mail-sink.pid"
+    for _ in $(seq 1 50); do
+        grep -q ready "$var/log/mail-sink.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "warning: the mail sink did not start (see build/var/log/mail-sink.log)" >&2
 }
 
 start_stack() {
@@ -367,6 +404,7 @@ run)
         exit 0
     fi
     start_stack
+    mail_sink_start
     seed
     render_conf
     nginx -t -q -p "$var" -c "$var/nginx.conf"
@@ -416,6 +454,11 @@ Email: a raw message posted to the demo mailbox's inbound URL (as an MTA's
 pipe transport does) opens an email ticket, and a reply to it joins it:
   Inbound URL    ${HELPDESK_EMAIL_INBOUND_URL:-(not written: see the warning above)}
   curl --data-binary @t/email/fixtures/gmail_new.eml -H 'Content-Type: message/rfc822' "\$HELPDESK_EMAIL_INBOUND_URL"
+
+The mail the demo sends (password resets, invitations, address
+verifications, chat transcripts) goes to a local SMTP server, which keeps
+each one as a file you can open in a mail reader or a text editor:
+  Mail           $var/mail/*.eml
 
 Ctrl-C (or make stop) stops everything.
 MSG

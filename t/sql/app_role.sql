@@ -10,8 +10,8 @@ SELECT plan(
     (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'helpdesk')
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
-                                                   'whatsapp', 'portal', 'console'))
-  + 49);
+                                                   'whatsapp', 'portal', 'console', 'email'))
+  + 51);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -28,7 +28,7 @@ SELECT is(hdtest.error_of(format('SELECT %I.%I(%s)', p.pronamespace::regnamespac
           '42501', format('the app role cannot execute %s', p.oid::regprocedure))
 FROM pg_proc p
 WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
-                                              'whatsapp', 'portal', 'console')
+                                              'whatsapp', 'portal', 'console', 'email')
 ORDER BY p.oid::regprocedure::text;
 
 -- no entry point takes who acts or for which tenant: the tenant and the
@@ -49,6 +49,8 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_kb(bytea,uuid,text,jsonb)',
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea,uuid)',
+                'api.email_dkim_store(bytea,uuid,text,text,text)',
+                'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
           'no entry point takes an actor or a tenant, but the runner''s result and the chat''s conversations (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
@@ -57,9 +59,10 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
                                'secrets_stale', 'secrets_store', 'chat_persist', 'chat_visitor',
                                'chat_agent_hello', 'chat_kb', 'chat_transcript', 'chat_convert',
                                'chat_file_store', 'chat_files_claim', 'chat_file', 'chat_group',
-                               'chat_group_sync')
+                               'chat_group_sync', 'email_claim', 'email_result', 'email_dkim_wanted',
+                               'email_dkim_store')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          17, 'the provider''s calls, the runner''s, the rotation''s and the chat''s conversations take the proof first');
+          21, 'the provider''s calls, the runners'', the rotation''s and the chat''s conversations take the proof first');
 
 -- the chat's conversations: nothing without the proof
 SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',
@@ -98,6 +101,12 @@ SELECT is(hdtest.error_of(format('SELECT api.provider_call(%L::bytea, ''tenant.l
           'the provider key is not valid', 'provider: the stored value itself is no proof');
 SELECT is(hdtest.error_of('INSERT INTO helpdesk_meta.module_keys (name, key_hash) VALUES (''provider'', sha256(''x''::bytea))')
           ->> 'sqlstate', '42501', 'the app role cannot install a key of its own');
+
+-- the email runner: every tenant's relay password and DKIM key, only with the proof
+SELECT is(hdtest.error_of($$SELECT count(*) FROM api.email_claim(NULL, 10, 1000, true)$$) ->> 'sqlstate',
+          'HDUNA', 'email: no proof, no claim (no relay passwords, no DKIM keys)');
+SELECT is(hdtest.error_of($$SELECT count(*) FROM api.email_dkim_wanted(sha256('hdk_globex_full'::bytea), 10)$$) ->> 'sqlstate',
+          'HDUNA', 'email: a tenant key''s hash is no proof');
 
 -- the outbox runner: every tenant's secrets, only with the proof
 SELECT is(hdtest.error_of($$SELECT count(*) FROM api.outbox_claim(NULL, 10, 1000)$$) ->> 'sqlstate',

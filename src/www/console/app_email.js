@@ -1,5 +1,11 @@
-  /* app.parts: the email channel: a mail in a ticket's history, and the
-     admin's mailboxes (/v1/email/mailboxes) and threading setting */
+  /* app.parts: the email channel in the console: a mail in a ticket's
+     history; the admin's E-mail tab, one page in three sections: the
+     mailboxes mail arrives at (/v1/email/mailboxes, /v1/email/threading),
+     who the mail we send is from (/v1/email/settings: the sender, the
+     signature, a relay of the tenant's own, the DKIM record to publish),
+     and each kind of mail's wording per language with a preview of the
+     mail it makes (/v1/email/templates; shown in a sandboxed frame:
+     nothing in it runs).  Each section loads and saves on its own. */
 
   /* ---------- a mail in the history ---------- */
 
@@ -106,11 +112,37 @@
     };
   }
 
-  /* ---------- admin: mailboxes, threading ---------- */
+  /* ---------- admin: the E-mail tab ---------- */
+
+  var EMAIL_SECTIONS = [['email-in', 'c.email.section.in'], ['email-sender', 'c.email.section.sender'],
+                        ['email-templates', 'c.email.templates']];
+
+  function emailAdmin(panel) {
+    var sections = EMAIL_SECTIONS.map(function (s) {
+      return h('section.email-section#' + s[0], { 'aria-labelledby': s[0] + '-title' },
+               h('h2#' + s[0] + '-title', t(s[1])));
+    });
+    /* where each section is, at the top: buttons, since the hash names the tab */
+    var jump = h('nav.email-jump', { 'aria-label': t('c.tab.email') }, EMAIL_SECTIONS.map(function (s, k) {
+      return h('button.link', { type: 'button', on: { click: function () {
+        var title = sections[k].querySelector('h2');
+        title.setAttribute('tabindex', '-1');
+        title.focus();
+        sections[k].scrollIntoView({ block: 'start' });
+      } } }, t(s[1]));
+    }));
+    append(panel, [jump].concat(sections));
+    mailboxesAdmin(sections[0]);
+    emailSenderAdmin(sections[1]);
+    sections[2].appendChild(emailTemplates());
+  }
+
+  /* ---------- the mailboxes, the threading setting ---------- */
 
   var RULE_WHEN = ['from_domain', 'subject', 'recipient'];
 
-  function emailAdmin(panel, made) {
+  function mailboxesAdmin(section, made) {
+    var body = section.appendChild(h('div.email-body'));
     Promise.all([rest('GET', '/v1/email/mailboxes'), rest('GET', '/v1/email/threading')]).then(function (r) {
       var boxes = r[0].data;
 
@@ -119,7 +151,7 @@
         var input = h('input.inbound-url', { readOnly: true, value: url, 'aria-label': t('c.mail.url') });
         var copied = h('span.muted', { role: 'status' });
         return h('section.card.wide.once', { 'aria-labelledby': 'once-title' },
-          h('h2#once-title', t('c.mail.url.once', { address: address })),
+          h('h3#once-title', t('c.mail.url.once', { address: address })),
           h('p', t('c.mail.url.keep')),
           h('div.row', input, h('button.secondary.copy', { type: 'button', on: { click: function () {
             input.select();
@@ -177,7 +209,7 @@
             .then(function () { submitting(form, false); showOk(form, t('c.saved')); })
             .catch(function (err) { submitting(form, false); showError(form, err); });
         } } },
-          h('h2', m.address, ' ', m.kind === 'inbound' ? h('span.badge.mail-push', t('c.mail.push'))
+          h('h3', m.address, ' ', m.kind === 'inbound' ? h('span.badge.mail-push', t('c.mail.push'))
             : h('span.badge.health-' + ((m.health && m.health.state) || 'unknown'),
                 t('c.mail.health.' + ((m.health && m.health.state) || 'unknown')))),
           m.health && m.health.reason ? h('p.hint', m.health.reason) : null,
@@ -215,7 +247,7 @@
         rest('POST', '/v1/email/mailboxes', { address: el.address.value.trim(), name: el.name.value.trim() })
           .then(function (x) { redraw({ address: x.address, url: x.inbound_url }); })
           .catch(function (err) { submitting(create, false); showError(create, err); });
-      } } }, h('h2', t('c.mail.new')), h('p.hint', t('c.mail.new.hint')), alertBox(),
+      } } }, h('h3', t('c.mail.new')), h('p.hint', t('c.mail.new.hint')), alertBox(),
         h('div.grid2', field(t('c.email'), h('input', { name: 'address', type: 'email', required: true,
                                                        placeholder: 'suporte@example.com' })),
           field(t('c.name'), h('input', { name: 'name', maxLength: 100 }))),
@@ -226,20 +258,132 @@
           .then(function () { showOk(threading, t('c.saved')); })
           .catch(function (err) { showError(threading, err); });
       }, submit: function (e) { e.preventDefault(); } } },
-        h('h2', t('c.mail.threading')), alertBox(),
+        h('h3', t('c.mail.threading')), alertBox(),
         h('fieldset', h('legend', t('c.mail.closed')), ['reopen', 'follow_up'].map(function (v) {
           return h('label.check', h('input', { type: 'radio', name: 'closed_reply', value: v,
                                               checked: r[1].closed_reply === v }), ' ', t('c.mail.closed.' + v));
         })));
 
-      append(panel, [made && made.url ? once(made.address, made.url) : null,
-        h('p.hint', t('c.mail.hint'))].concat(boxes.map(card), [create, threading]));
-      var first = panel.querySelector('.once input');
+      body.textContent = '';
+      append(body, [h('p.hint', t('c.mail.hint')), made && made.url ? once(made.address, made.url) : null]
+        .concat(boxes.map(card), [create, threading]));
+      var first = body.querySelector('.once input');
       if (first) first.focus();
-    }).catch(function (err) { panel.textContent = message(err); });
+    }).catch(function (err) { body.textContent = message(err); });
 
+    /* only this section: what the other two hold stays as it is */
     function redraw(shown) {
-      panel.textContent = '';
-      emailAdmin(panel, shown);
+      section.removeChild(body);
+      mailboxesAdmin(section, shown);
     }
+  }
+
+  /* ---------- the mail we send: its sender, its wording ---------- */
+
+  var EMAIL_KINDS = ['password_reset', 'invitation', 'verification', 'chat_transcript'],
+      EMAIL_LANGS = ['pt-BR', 'es', 'en'];
+
+  function emailSenderAdmin(section) {
+    rest('GET', '/v1/email/settings').then(function (s) {
+      append(section, [h('p.hint', t('c.email.sender.hint')), emailSender(s)]);
+    }).catch(function (err) { section.appendChild(h('p', message(err))); });
+  }
+
+  function emailSender(s) {
+    var relay = s.relay || {}, dkim = s.dkim || {};
+    var form = h('form.card.wide.sender', { 'aria-labelledby': 'email-sender-title', novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      var el = form.elements, body = {
+        from_name: el.from_name.value.trim() || null,
+        from_address: el.from_address.value.trim() || null,
+        reply_to: el.reply_to.value.trim() || null,
+        signature: el.signature.value,
+        smtp_url: el.smtp_url.value.trim() || null
+      };
+      if (body.smtp_url) {
+        body.smtp_user = el.smtp_user.value.trim() || null;
+        /* an empty password field keeps the stored one */
+        if (el.smtp_password.value) body.smtp_password = el.smtp_password.value;
+      }
+      submitting(form, true);
+      rest('PUT', '/v1/email/settings', body).then(function (saved) {
+        submitting(form, false);
+        showOk(form, t('c.saved'));
+        form.replaceChild(emailDkim(saved.dkim || {}), form.querySelector('.dkim'));
+      })
+        .catch(function (err) { submitting(form, false); showError(form, err); });
+    } } }, alertBox(),
+      field(t('c.email.from_name'), h('input', { name: 'from_name', value: s.from_name || '', maxlength: 100 })),
+      field(t('c.email.from_address'), h('input', { name: 'from_address', type: 'email', value: s.from_address || '', maxlength: 254 }),
+            t('c.email.from_address.hint')),
+      field(t('c.email.reply_to'), h('input', { name: 'reply_to', type: 'email', value: s.reply_to || '', maxlength: 254 })),
+      field(t('c.email.signature'), h('textarea', { name: 'signature', rows: 4, value: s.signature || '', maxlength: 2000 })),
+      h('h3', t('c.email.relay')),
+      h('p.hint', relay.kind === 'tenant' ? t('c.email.relay.own') : t('c.email.relay.provider')),
+      field(t('c.email.smtp_url'), h('input', { name: 'smtp_url', value: relay.url || '', placeholder: 'smtp://smtp.example.com:587' }),
+            t('c.email.smtp_url.hint')),
+      field(t('c.email.smtp_user'), h('input', { name: 'smtp_user', value: relay.user || '', autocomplete: 'off' })),
+      field(t('c.email.smtp_password'), h('input', { name: 'smtp_password', type: 'password', autocomplete: 'new-password',
+                                                     placeholder: relay.password_set ? '••••••••' : '' })),
+      emailDkim(dkim),
+      h('div.row', h('button', { type: 'submit' }, t('c.save'))));
+    return form;
+  }
+
+  function emailDkim(dkim) {
+    return h('div.dkim', h('h3', 'DKIM'), dkim.status === 'ready'
+      ? [h('p.hint', t('c.email.dkim.ready')),
+         h('p', h('code', dkim.record_name), ' TXT'), h('p', h('code.wrap', dkim.record_value))]
+      : h('p.hint', t(dkim.status === 'pending' ? 'c.email.dkim.pending' : 'c.email.dkim.none')));
+  }
+
+  function emailTemplates() {
+    var box = h('div'),
+        kind = h('select', { name: 'kind', 'aria-label': t('c.email.kind') },
+                 EMAIL_KINDS.map(function (k) { return h('option', { value: k }, t('c.email.kind.' + k)); })),
+        lang = h('select', { name: 'lang', 'aria-label': t('c.language') },
+                 EMAIL_LANGS.map(function (l) { return h('option', { value: l, selected: l === HD.lang }, l); }));
+
+    function load() {
+      box.textContent = '';
+      var path = '/v1/email/templates/' + kind.value + '/' + lang.value;
+      rest('GET', path).then(function (tp) {
+        var out = h('div.mail-preview');
+        var form = h('form.card.wide.template', { 'aria-label': t('c.email.kind.' + kind.value) + ' (' + lang.value + ')', novalidate: true, on: { submit: function (e) {
+          e.preventDefault();
+          submitting(form, true);
+          rest('PUT', path, draft()).then(function () { submitting(form, false); showOk(form, t('c.saved')); })
+            .catch(function (err) { submitting(form, false); showError(form, err); });
+        } } }, alertBox(),
+          h('p.hint', t(tp.custom ? 'c.email.custom' : 'c.email.default'), ' ',
+            t('c.email.placeholders'), ' ', tp.placeholders.map(function (p) { return '{{' + p + '}}'; }).join(' ')),
+          field(t('c.email.subject'), h('input', { name: 'subject', value: tp.subject, maxlength: 500, required: true })),
+          field(t('c.email.text'), h('textarea', { name: 'text', rows: 8, value: tp.text })),
+          field(t('c.email.html'), h('textarea', { name: 'html', rows: 8, value: tp.html })),
+          h('div.row', h('button', { type: 'submit' }, t('c.save')),
+            h('button.secondary', { type: 'button', on: { click: function () {
+              rest('POST', path + '/preview', draft()).then(function (m) {
+                out.textContent = '';
+                append(out, [h('h3', t('c.email.preview')), h('p', h('strong', m.subject)),
+                  h('pre.wrap', m.text),
+                  h('iframe', { sandbox: '', title: t('c.email.preview'), srcdoc: m.html })]);
+              }).catch(function (err) { showError(form, err); });
+            } } }, t('c.email.preview')),
+            tp.custom ? h('button.secondary', { type: 'button', on: { click: function () {
+              rest('DELETE', path).then(function () { load(); announce(t('c.saved')); })
+                .catch(function (err) { showError(form, err); });
+            } } }, t('c.email.reset')) : null),
+          out);
+        function draft() {
+          var el = form.elements;
+          return { subject: el.subject.value, text: el.text.value, html: el.html.value };
+        }
+        append(box, [form]);
+      }).catch(function (err) { box.textContent = message(err); });
+    }
+
+    kind.addEventListener('change', load);
+    lang.addEventListener('change', load);
+    load();
+    return h('div.email-templates', h('p.hint', t('c.email.templates.hint')), h('div.row', kind, lang), box);
   }

@@ -1,0 +1,228 @@
+-- nginx-helpdesk: the email runner's side of the database.
+--
+-- The module's email runner claims due outbox rows of kind 'email' (FOR
+-- UPDATE SKIP LOCKED with a lease, as the outbox runner does), and
+-- receives each one ready to build: the recipient, the subject and both
+-- bodies rendered from the tenant's template in the mail's language, the
+-- sender, and the tenant's relay and DKIM key still sealed.  It reports
+-- every attempt with email_result(): delivered; retried with exponential
+-- backoff and jitter after a temporary failure (a relay down, a 4xx);
+-- dead at once after a permanent one (a 5xx refusal, nothing to send) or
+-- after the last attempt, with the reason kept in the row's last_error.
+
+SET ROLE helpdesk_owner;
+
+-- what a queued mail shows: its kind's placeholders filled from the row
+CREATE OR REPLACE FUNCTION email.vars(o helpdesk.outbox, t helpdesk.tenants)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    name    text;
+    number  bigint;
+BEGIN
+    IF o.event_type = 'email.chat_transcript' THEN
+        SELECT nullif(c.prechat->>'name', ''), k.number INTO name, number
+        FROM helpdesk.chat_conversations c
+        LEFT JOIN helpdesk.tickets k ON k.tenant_id = c.tenant_id AND k.ticket_id = c.ticket_id
+        WHERE c.tenant_id = o.tenant_id AND c.conversation_id = o.target_id;
+    ELSE
+        SELECT nullif(u.name, '') INTO name FROM helpdesk.users u
+        WHERE u.tenant_id = o.tenant_id AND u.user_id = o.target_id;
+    END IF;
+
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'tenant.name', t.name,
+        'customer.name', coalesce(name, split_part(o.payload->>'to', '@', 1)),
+        'customer.email', o.payload->>'to',
+        'link', o.payload->>'link',
+        'transcript', CASE WHEN o.event_type = 'email.chat_transcript'
+                           THEN o.payload->>'text' END,
+        'ticket.number', CASE WHEN number IS NOT NULL THEN tickets.ticket_number(number) END));
+END
+$$;
+
+DROP FUNCTION IF EXISTS email.email_claim(int, int, boolean);
+-- p_relay: the provider has a relay; without one, only the mail of
+-- tenants with a relay of their own is claimed, the rest waits for one
+CREATE OR REPLACE FUNCTION email.email_claim(p_limit int, p_lease_ms int, p_relay boolean)
+RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type text,
+               rcpt text, subject text, body_text text, body_html text,
+               from_name text, from_address text, reply_to text,
+               dkim_selector text, dkim_key text, dkim_key_aad text,
+               smtp_url text, smtp_user text, smtp_password text,
+               smtp_password_aad text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    o     helpdesk.outbox;
+    t     helpdesk.tenants;
+    s     helpdesk.email_settings;
+    kind  text;
+    lang  text;
+    tpl   record;
+    m     record;
+BEGIN
+    FOR o IN
+        WITH due AS (
+            SELECT x.tenant_id, x.outbox_id
+            FROM helpdesk.outbox x
+            WHERE x.kind = 'email' AND x.status IN ('pending', 'sending')
+              AND ((x.status = 'pending' AND x.next_attempt_at <= now())
+                   OR (x.status = 'sending' AND x.locked_until < now()))
+              AND (p_relay OR EXISTS (SELECT 1 FROM helpdesk.email_settings e
+                                      WHERE e.tenant_id = x.tenant_id
+                                        AND e.smtp_url IS NOT NULL))
+            ORDER BY x.next_attempt_at
+            LIMIT p_limit
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE helpdesk.outbox x
+        SET status = 'sending', attempts = x.attempts + 1,
+            locked_until = now() + make_interval(secs => p_lease_ms / 1000.0)
+        FROM due
+        WHERE x.tenant_id = due.tenant_id AND x.outbox_id = due.outbox_id
+        RETURNING x.*
+    LOOP
+        SELECT * INTO t FROM helpdesk.tenants x WHERE x.tenant_id = o.tenant_id;
+        SELECT * INTO s FROM helpdesk.email_settings x WHERE x.tenant_id = o.tenant_id;
+
+        kind := substr(o.event_type, 7);
+        lang := o.payload->>'language';
+        IF lang IS NULL OR NOT lang = ANY (email.languages()) THEN
+            lang := coalesce(t.settings->'portal'->>'default_language', 'pt-BR');
+            IF NOT lang = ANY (email.languages()) THEN
+                lang := 'pt-BR';
+            END IF;
+        END IF;
+
+        tenant_id := o.tenant_id;
+        outbox_id := o.outbox_id;
+        delivery_id := o.delivery_id;
+        event_type := o.event_type;
+        rcpt := o.payload->>'to';
+        subject := NULL;
+        body_text := NULL;
+        body_html := NULL;
+
+        -- a kind nobody wrote a template for goes out as it was queued
+        IF kind = ANY (email.kinds()) THEN
+            tpl := email.template(o.tenant_id, kind, lang);
+            m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html,
+                               email.vars(o, t));
+            subject := m.subject;
+            body_text := m.body_text;
+            body_html := m.body_html;
+        ELSIF o.payload ? 'subject' AND o.payload ? 'text' THEN
+            m := email.compose(o.tenant_id, o.payload->>'subject', o.payload->>'text',
+                               replace(email.html_escape(o.payload->>'text'), E'\n', '<br>'),
+                               '{}');
+            subject := m.subject;
+            body_text := m.body_text;
+            body_html := m.body_html;
+        END IF;
+
+        from_name := coalesce(s.from_name, t.name);
+        from_address := s.from_address;
+        reply_to := s.reply_to;
+        dkim_selector := CASE WHEN s.dkim_domain = split_part(s.from_address, '@', 2)
+                              THEN s.dkim_selector END;
+        dkim_key := CASE WHEN dkim_selector IS NOT NULL THEN s.dkim_key END;
+        dkim_key_aad := 'email_settings.dkim_key:' || o.tenant_id;
+        smtp_url := s.smtp_url;
+        smtp_user := s.smtp_user;
+        smtp_password := s.smtp_password;
+        smtp_password_aad := 'email_settings.smtp_password:' || s.smtp_secret_id;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- One attempt's outcome.  p_permanent: the relay refused the mail for
+-- good (5xx) or there was nothing that could be sent; no retry helps.
+CREATE OR REPLACE FUNCTION email.email_result(
+    p_tenant uuid, p_outbox bigint, p_ok boolean, p_permanent boolean,
+    p_smtp_status int, p_error text, p_duration_ms int, p_relay text,
+    p_message_id text, p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    o      helpdesk.outbox;
+    delay  double precision;
+    why    text := left(coalesce(p_error, 'SMTP ' || p_smtp_status), 500);
+BEGIN
+    SELECT * INTO o FROM helpdesk.outbox x
+    WHERE x.tenant_id = p_tenant AND x.outbox_id = p_outbox AND x.kind = 'email'
+    FOR UPDATE;
+
+    IF o.outbox_id IS NULL OR o.status <> 'sending' THEN
+        RETURN 'stale';
+    END IF;
+
+    INSERT INTO helpdesk.email_attempts (tenant_id, outbox_id, attempt, relay,
+                                         smtp_status, error, duration_ms, message_id)
+    VALUES (o.tenant_id, o.outbox_id, o.attempts, p_relay, nullif(p_smtp_status, 0),
+            CASE WHEN NOT p_ok THEN why END, p_duration_ms, p_message_id);
+
+    IF p_ok THEN
+        UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),
+               locked_until = NULL, last_error = NULL
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'delivered';
+    END IF;
+
+    IF p_permanent OR o.attempts >= p_max_attempts THEN
+        UPDATE helpdesk.outbox SET status = 'dead', locked_until = NULL, last_error = why
+        WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        RETURN 'dead';
+    END IF;
+
+    delay := least(p_backoff_ms * power(2, o.attempts - 1), p_max_backoff_ms)
+             * (0.8 + random() * 0.4);
+
+    UPDATE helpdesk.outbox SET status = 'pending', locked_until = NULL,
+           next_attempt_at = now() + make_interval(secs => delay / 1000.0),
+           last_error = why
+    WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+
+    RETURN 'retry';
+END
+$$;
+
+-- Tenants whose sender address has no DKIM key yet (or one made for
+-- another domain), a few at a time: the module generates the keys.
+CREATE OR REPLACE FUNCTION email.dkim_wanted(p_limit int)
+RETURNS TABLE (tenant_id uuid, domain text, key_aad text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT s.tenant_id, split_part(s.from_address, '@', 2),
+           'email_settings.dkim_key:' || s.tenant_id
+    FROM helpdesk.email_settings s
+    WHERE s.from_address IS NOT NULL
+      AND (s.dkim_key IS NULL OR s.dkim_domain IS DISTINCT FROM split_part(s.from_address, '@', 2))
+    ORDER BY s.updated_at
+    LIMIT p_limit;
+END
+$$;
+
+-- A generated key, stored unless the address changed meanwhile; the
+-- selector names the month it was made, so a new key gets a new record.
+CREATE OR REPLACE FUNCTION email.dkim_store(p_tenant uuid, p_domain text,
+    p_key text, p_public text)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    n int;
+BEGIN
+    UPDATE helpdesk.email_settings s
+    SET dkim_key = p_key, dkim_public = p_public, dkim_domain = p_domain,
+        dkim_selector = 'hd' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS'),
+        dkim_created_at = now()
+    WHERE s.tenant_id = p_tenant AND split_part(s.from_address, '@', 2) = p_domain
+      AND (s.dkim_key IS NULL OR s.dkim_domain IS DISTINCT FROM p_domain);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n = 1;
+END
+$$;
+
+RESET ROLE;

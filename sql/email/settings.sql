@@ -1,0 +1,127 @@
+-- nginx-helpdesk: a tenant's sender settings (GET/PUT /v1/email/settings).
+--
+-- Who the mail is from (name, address, Reply-To), the signature every
+-- mail ends with, and optionally a relay of the tenant's own; without
+-- one, mail leaves through the provider's relay (helpdesk_smtp).  The
+-- SMTP password arrives sealed by the module and never leaves.  Once the
+-- tenant names an address of its own, the module generates a DKIM key for
+-- it; its DNS record is shown here, to publish at
+-- <selector>._domainkey.<domain>.
+
+SET ROLE helpdesk_owner;
+
+CREATE OR REPLACE FUNCTION email.settings_json(t helpdesk.tenants,
+    s helpdesk.email_settings)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'from_name', coalesce(s.from_name, t.name),
+        'from_address', s.from_address,
+        'reply_to', s.reply_to,
+        'signature', coalesce(s.signature, ''),
+        'relay', CASE WHEN s.smtp_url IS NULL
+                      THEN jsonb_build_object('kind', 'provider')
+                      ELSE jsonb_build_object('kind', 'tenant', 'url', s.smtp_url,
+                                              'user', s.smtp_user,
+                                              'password_set', s.smtp_password IS NOT NULL)
+                 END,
+        'dkim', CASE
+            WHEN s.from_address IS NULL THEN jsonb_build_object('status', 'no-domain')
+            WHEN s.dkim_public IS NULL THEN jsonb_build_object('status', 'pending',
+                'domain', split_part(s.from_address, '@', 2))
+            ELSE jsonb_build_object(
+                'status', CASE WHEN s.dkim_domain = split_part(s.from_address, '@', 2)
+                               THEN 'ready' ELSE 'pending' END,
+                'selector', s.dkim_selector,
+                'domain', split_part(s.from_address, '@', 2),
+                'record_name', s.dkim_selector || '._domainkey.'
+                               || split_part(s.from_address, '@', 2),
+                'record_type', 'TXT',
+                'record_value', 'v=DKIM1; k=rsa; p=' || s.dkim_public)
+            END,
+        'updated_at', s.updated_at)
+$$;
+
+CREATE OR REPLACE FUNCTION email.settings_get(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t helpdesk.tenants;
+    s helpdesk.email_settings;
+BEGIN
+    SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
+    SELECT * INTO s FROM helpdesk.email_settings WHERE tenant_id = t.tenant_id;
+    PERFORM tickets.audit_read(ctx, 'email.settings.read', 'email_settings', NULL);
+    RETURN jsonb_build_object('body', email.settings_json(t, s));
+END
+$$;
+
+-- The fields given replace the stored ones; null clears one.  The module
+-- checked the relay's URL against the outbound policy and sealed the
+-- password to this tenant's row.
+CREATE OR REPLACE FUNCTION email.settings_put(ctx jsonb, args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t       helpdesk.tenants;
+    s       helpdesk.email_settings;
+    errors  jsonb := '[]';
+    f       text;
+    addr    text := '^[^@\s<>",;:()\[\]\\]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]+$';
+BEGIN
+    SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
+
+    FOREACH f IN ARRAY ARRAY['from_address', 'reply_to'] LOOP
+        IF args->>f IS NOT NULL AND lower(args->>f) !~ addr THEN
+            errors := errors || jsonb_build_object('field', f,
+                'message', 'must be an email address (name@domain)');
+        END IF;
+    END LOOP;
+    IF args->>'from_name' ~ '[\x01-\x1f\x7f]' THEN
+        errors := errors || jsonb_build_object('field', 'from_name',
+            'message', 'must be one line, without control characters');
+    END IF;
+    IF args ? 'smtp_url' AND args->>'smtp_url' IS NULL
+       AND (args->>'smtp_user' IS NOT NULL OR args->>'smtp_password' IS NOT NULL) THEN
+        errors := errors || jsonb_build_object('field', 'smtp_url',
+            'message', 'a user or password needs the relay''s URL');
+    END IF;
+    IF jsonb_array_length(errors) > 0 THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
+                             errors);
+    END IF;
+
+    INSERT INTO helpdesk.email_settings (tenant_id) VALUES (t.tenant_id)
+    ON CONFLICT (tenant_id) DO NOTHING;
+
+    UPDATE helpdesk.email_settings x SET
+        from_name = CASE WHEN args ? 'from_name' THEN nullif(btrim(args->>'from_name'), '')
+                         ELSE x.from_name END,
+        from_address = CASE WHEN args ? 'from_address' THEN lower(args->>'from_address')
+                            ELSE x.from_address END,
+        reply_to = CASE WHEN args ? 'reply_to' THEN lower(args->>'reply_to')
+                        ELSE x.reply_to END,
+        signature = CASE WHEN args ? 'signature' THEN coalesce(args->>'signature', '')
+                         ELSE x.signature END,
+        smtp_url = CASE WHEN args ? 'smtp_url' THEN args->>'smtp_url' ELSE x.smtp_url END,
+        smtp_user = CASE WHEN args ? 'smtp_url' AND args->>'smtp_url' IS NULL THEN NULL
+                         WHEN args ? 'smtp_user' THEN args->>'smtp_user'
+                         ELSE x.smtp_user END,
+        smtp_password = CASE WHEN args ? 'smtp_url' AND args->>'smtp_url' IS NULL THEN NULL
+                             WHEN args ? 'smtp_password' THEN args->>'smtp_password'
+                             ELSE x.smtp_password END,
+        smtp_secret_id = CASE WHEN args ? 'smtp_url' AND args->>'smtp_url' IS NULL THEN NULL
+                              WHEN args ? 'smtp_password' THEN (args->>'smtp_secret_id')::uuid
+                              ELSE x.smtp_secret_id END,
+        updated_at = now()
+    WHERE x.tenant_id = t.tenant_id
+    RETURNING * INTO s;
+
+    PERFORM tickets.audit(ctx, 'email.settings.update', 'email_settings', NULL,
+                          (args - 'smtp_password')
+                          || CASE WHEN args ? 'smtp_password'
+                                  THEN '{"smtp_password": "(changed)"}'::jsonb
+                                  ELSE '{}' END);
+
+    RETURN jsonb_build_object('body', email.settings_json(t, s));
+END
+$$;
+
+RESET ROLE;

@@ -1,0 +1,744 @@
+/*
+ * The email runner.
+ *
+ * Like the outbox runner (src/jobs/ngx_helpdesk_outbox.c), every worker
+ * wakes up every "interval" and claims due mails (api.email_claim: FOR
+ * UPDATE SKIP LOCKED with a lease), each one rendered by the database
+ * from the tenant's template.  For each one:
+ *
+ *   1. the sealed secrets (the tenant's relay password, its DKIM key) are
+ *      opened on the event loop (AES-GCM: microseconds);
+ *   2. the message is built and DKIM-signed in the thread pool (an RSA
+ *      signature costs about a millisecond: not for the event loop);
+ *   3. it is submitted by libcurl's SMTP on the event loop, to the
+ *      tenant's relay (held to the outbound policy) or the provider's
+ *      (helpdesk_smtp, trusted);
+ *   4. the outcome is recorded (api.email_result): delivered, retried
+ *      with backoff, or dead with its reason; a 5xx refusal is final.
+ *
+ * The Message-ID is the delivery's id at the sender's domain, the same on
+ * every attempt.  Tenants whose sender address has no DKIM key get one
+ * (ngx_helpdesk_email_dkim.c).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_thread_pool.h>
+
+#include "ngx_helpdesk_email_out.h"
+#include "ngx_helpdesk_email_int.h"
+#include "ngx_helpdesk_email_mime.h"
+#include "event/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_curl.h"
+#include "jobs/ngx_helpdesk_outbox_request.h"
+#include "lib/ngx_helpdesk_secret.h"
+
+
+/* api.email_claim()'s columns, read by number in _start() */
+enum {
+    COL_TENANT = 0, COL_OUTBOX, COL_DELIVERY, COL_EVENT, COL_RCPT,
+    COL_SUBJECT, COL_TEXT, COL_HTML, COL_FROM_NAME, COL_FROM, COL_REPLY_TO,
+    COL_DKIM_SELECTOR, COL_DKIM_KEY, COL_DKIM_AAD, COL_SMTP_URL,
+    COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_N
+};
+
+/* keys are looked for (see ngx_helpdesk_email_dkim.c) every this many ticks */
+#define NGX_HELPDESK_EMAIL_DKIM_TICKS  5
+
+
+typedef struct {
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_helpdesk_pg_query_t     query;
+    ngx_str_t                   col[COL_N];
+    ngx_flag_t                  null[COL_N];
+    ngx_str_t                   from;
+    ngx_str_t                   message_id;
+    ngx_helpdesk_mail_t         mail;
+    ngx_str_t                   message;    /* malloc()ed by the task */
+    ngx_int_t                   built;
+    char                        err[256];
+    unsigned                    tenant_relay:1;
+} ngx_helpdesk_email_t;
+
+
+static void ngx_helpdesk_email_tick(ngx_event_t *ev);
+static void ngx_helpdesk_email_claimed(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_email_start(PGresult *res, int row);
+static void ngx_helpdesk_email_build(void *data, ngx_log_t *log);
+static void ngx_helpdesk_email_built(ngx_event_t *ev);
+static void ngx_helpdesk_email_sent(ngx_helpdesk_curl_req_t *req,
+    CURLcode result);
+static void ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
+    ngx_flag_t permanent, long status, const char *error, ngx_msec_t elapsed);
+static void ngx_helpdesk_email_recorded(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_email_done(ngx_helpdesk_email_t *e);
+static void ngx_helpdesk_email_cleanup(void *data);
+
+
+ngx_helpdesk_email_runner_t  ngx_helpdesk_email_runner;
+
+
+/*
+ * helpdesk_smtp url=... [user=...] [password_file=...] [from=...]
+ *               [ca_file=...]
+ */
+
+char *
+ngx_helpdesk_email_smtp_parse(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_helpdesk_email_conf_t *conf)
+{
+    u_char     *p;
+    ssize_t     n;
+    ngx_str_t   s, path;
+    ngx_file_t  file;
+    u_char      buf[1024];
+
+    if (ngx_strncmp(value->data, "url=", 4) == 0) {
+        conf->url.data = value->data + 4;
+        conf->url.len = value->len - 4;
+
+        if (!(conf->url.len > 7 && ngx_strncmp(conf->url.data, "smtp://", 7)
+                                   == 0)
+            && !(conf->url.len > 8
+                 && ngx_strncmp(conf->url.data, "smtps://", 8) == 0))
+        {
+            return "needs an smtp:// (STARTTLS) or smtps:// url";
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "user=", 5) == 0) {
+        conf->user.data = value->data + 5;
+        conf->user.len = value->len - 5;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "from=", 5) == 0) {
+        s.data = value->data + 5;
+        s.len = value->len - 5;
+
+        if (!ngx_helpdesk_mail_address_ok(&s)) {
+            return "needs an address in from=";
+        }
+
+        conf->from = s;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "ca_file=", 8) == 0) {
+        conf->ca_file.data = value->data + 8;
+        conf->ca_file.len = value->len - 8;
+
+        if (ngx_conf_full_name(cf->cycle, &conf->ca_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "password_file=", 14) != 0) {
+        return "has an unknown parameter";
+    }
+
+    path.data = value->data + 14;
+    path.len = value->len - 14;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, buf, sizeof(buf), 0);
+    ngx_close_file(file.fd);
+
+    if (n <= 0 || n == (ssize_t) sizeof(buf)) {
+        return "has a password file that is empty or too long";
+    }
+
+    /* one line; its line end is not part of the password */
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+
+    p = ngx_pnalloc(cf->pool, n);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(p, buf, n);
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    conf->password.data = p;
+    conf->password.len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_helpdesk_email_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_email_conf_t *conf)
+{
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    ngx_memzero(er, sizeof(ngx_helpdesk_email_runner_t));
+
+    if (conf->outbox == NULL || conf->outbox->proof[0] == '\0') {
+        return NGX_OK;      /* the outbox runner said why */
+    }
+
+    er->tp = ngx_thread_pool_get(cycle, &conf->thread_pool);
+    if (er->tp == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "helpdesk email: thread pool \"%V\" not found",
+                      &conf->thread_pool);
+        return NGX_ERROR;
+    }
+
+    er->conf = conf;
+    er->log = cycle->log;
+    er->tick.handler = ngx_helpdesk_email_tick;
+    er->tick.log = cycle->log;
+    er->tick.cancelable = 1;
+    er->ready = 1;
+
+    ngx_add_timer(&er->tick,
+                  100 + (ngx_msec_t) ngx_random() % conf->outbox->interval);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_email_exit_worker(void)
+{
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    if (er->tick.timer_set) {
+        ngx_del_timer(&er->tick);
+    }
+
+    er->ready = 0;
+}
+
+
+void
+ngx_helpdesk_email_proof(ngx_helpdesk_pg_query_t *q)
+{
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    q->values[0] = (const char *) er->conf->outbox->proof;
+    q->lengths[0] = (int) ngx_strlen(er->conf->outbox->proof);
+    q->nparams = 1;
+}
+
+
+static void
+ngx_helpdesk_email_tick(ngx_event_t *ev)
+{
+    u_char                       *p;
+    ngx_str_t                     v;
+    ngx_helpdesk_outbox_conf_t   *oc;
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    if (ngx_exiting || !er->ready) {
+        return;
+    }
+
+    oc = er->conf->outbox;
+    ngx_add_timer(&er->tick, oc->interval);
+
+    if (er->ticks++ % NGX_HELPDESK_EMAIL_DKIM_TICKS == 0) {
+        ngx_helpdesk_email_want_keys();
+    }
+
+    if (er->claiming || er->inflight >= oc->batch) {
+        return;
+    }
+
+    if (er->pool) {
+        ngx_destroy_pool(er->pool);
+    }
+
+    er->pool = ngx_create_pool(512, er->log);
+    if (er->pool == NULL) {
+        return;
+    }
+
+    ngx_memzero(&er->claim, sizeof(ngx_helpdesk_pg_query_t));
+    er->claim.sql = "SELECT * FROM api.email_claim($1::bytea, $2, $3, $4)";
+    er->claim.handler = ngx_helpdesk_email_claimed;
+    er->claim.log = er->log;
+    ngx_helpdesk_email_proof(&er->claim);
+
+    er->asked = oc->batch - er->inflight;
+
+    p = ngx_pnalloc(er->pool, 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%ui", er->asked) - p;
+    (void) ngx_helpdesk_pg_param(&er->claim, er->pool, &v);
+
+    /* the lease: building, one attempt, and a margin to record it */
+    v.data = p + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", oc->timeout + 30000) - v.data;
+    (void) ngx_helpdesk_pg_param(&er->claim, er->pool, &v);
+
+    /* without a relay of the provider's, only tenants' own relays */
+    ngx_str_set(&v, "f");
+    if (er->conf->url.len) {
+        ngx_str_set(&v, "t");
+    }
+    (void) ngx_helpdesk_pg_param(&er->claim, er->pool, &v);
+
+    er->claiming = 1;
+    ngx_helpdesk_pg_run(&er->claim);
+}
+
+
+static void
+ngx_helpdesk_email_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    int                           i, n;
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    er->claiming = 0;
+
+    if (res == NULL) {
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_log_error(NGX_LOG_ERR, er->log, 0,
+                      "helpdesk email: claim failed: %s",
+                      PQresultErrorMessage(res));
+        return;
+    }
+
+    n = PQntuples(res);
+
+    if (n > 0 && PQnfields(res) != COL_N) {
+        ngx_log_error(NGX_LOG_ALERT, er->log, 0,
+                      "helpdesk email: claim answered %d columns",
+                      PQnfields(res));
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_helpdesk_email_start(res, i);
+    }
+
+    if ((ngx_uint_t) n == er->asked && er->ready && !ngx_exiting) {
+        if (er->tick.timer_set) {
+            ngx_del_timer(&er->tick);
+        }
+
+        ngx_add_timer(&er->tick, 1);
+    }
+}
+
+
+static void
+ngx_helpdesk_email_start(PGresult *res, int row)
+{
+    u_char                       *at, *p;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i;
+    ngx_pool_t                   *pool;
+    ngx_str_t                    *c;
+    ngx_pool_cleanup_t           *cln;
+    ngx_thread_task_t            *task;
+    ngx_helpdesk_email_t         *e;
+    ngx_helpdesk_email_conf_t    *conf;
+    ngx_helpdesk_email_runner_t  *er = &ngx_helpdesk_email_runner;
+
+    conf = er->conf;
+
+    pool = ngx_create_pool(4096, er->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    task = ngx_thread_task_alloc(pool, sizeof(ngx_helpdesk_email_t));
+    cln = ngx_pool_cleanup_add(pool, 0);
+
+    if (task == NULL || cln == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    e = task->ctx;
+    e->pool = pool;
+    e->log = er->log;
+    er->inflight++;
+
+    cln->handler = ngx_helpdesk_email_cleanup;
+    cln->data = e;
+
+    c = e->col;
+
+    for (i = 0; i < COL_N; i++) {
+        e->null[i] = PQgetisnull(res, row, i);
+        c[i].len = PQgetlength(res, row, i);
+        c[i].data = ngx_pnalloc(pool, c[i].len + 1);
+
+        if (c[i].data == NULL) {
+            ngx_helpdesk_email_done(e);
+            return;
+        }
+
+        ngx_memcpy(c[i].data, PQgetvalue(res, row, i), c[i].len);
+        c[i].data[c[i].len] = '\0';
+    }
+
+    e->tenant_relay = !e->null[COL_SMTP_URL];
+
+    if (e->null[COL_SUBJECT] || e->null[COL_RCPT]) {
+        ngx_helpdesk_email_record(e, 0, 1, 0, "nothing to send: a mail of "
+                                  "an unknown kind, or without a recipient",
+                                  0);
+        return;
+    }
+
+    if (!e->tenant_relay && conf->url.len == 0) {
+        /* the relay went between claim and now: tried again later */
+        ngx_helpdesk_email_record(e, 0, 0, 0, "no relay: the tenant has none "
+                                  "and helpdesk_smtp is not configured", 0);
+        return;
+    }
+
+    e->from = e->null[COL_FROM] ? conf->from : c[COL_FROM];
+
+    if (e->from.len == 0) {
+        ngx_helpdesk_email_record(e, 0, 1, 0, "no sender address: the "
+                                  "tenant has none and helpdesk_smtp has no "
+                                  "from=", 0);
+        return;
+    }
+
+    /* sealed secrets, opened just before use */
+    rc = NGX_OK;
+
+    if (!e->null[COL_SMTP_PASSWORD]) {
+        rc = ngx_helpdesk_outbox_open(pool, e->log, conf->outbox->secrets,
+                                      &c[COL_SMTP_AAD], &c[COL_SMTP_PASSWORD]);
+    }
+
+    if (rc == NGX_OK && !e->null[COL_DKIM_KEY]) {
+        rc = ngx_helpdesk_outbox_open(pool, e->log, conf->outbox->secrets,
+                                      &c[COL_DKIM_AAD], &c[COL_DKIM_KEY]);
+    }
+
+    if (rc != NGX_OK) {
+        ngx_helpdesk_email_record(e, 0, 0, 0, rc == NGX_DECLINED
+                                  ? "a stored secret does not decrypt (a key "
+                                    "missing from the key file, or a value "
+                                    "altered or moved)"
+                                  : "out of memory", 0);
+        return;
+    }
+
+    /* <delivery id@sender's domain>: the same on every attempt */
+    at = ngx_strlchr(e->from.data, e->from.data + e->from.len, '@');
+
+    p = ngx_pnalloc(pool, c[COL_DELIVERY].len + e->from.len);
+    if (p == NULL || at == NULL) {
+        ngx_helpdesk_email_record(e, 0, 1, 0, "the sender address has no "
+                                  "domain", 0);
+        return;
+    }
+
+    e->message_id.data = p;
+    p = ngx_cpymem(p, c[COL_DELIVERY].data, c[COL_DELIVERY].len);
+    p = ngx_cpymem(p, at, e->from.data + e->from.len - at);
+    e->message_id.len = p - e->message_id.data;
+
+    e->mail.from_name = c[COL_FROM_NAME];
+    e->mail.from_address = e->from;
+    e->mail.reply_to = c[COL_REPLY_TO];
+    e->mail.to = c[COL_RCPT];
+    e->mail.subject = c[COL_SUBJECT];
+    e->mail.text = c[COL_TEXT];
+    e->mail.html = c[COL_HTML];
+    e->mail.message_id = e->message_id;
+    e->mail.date = ngx_time();
+
+    if (!e->null[COL_DKIM_KEY] && !e->null[COL_DKIM_SELECTOR]) {
+        e->mail.dkim_key = c[COL_DKIM_KEY];
+        e->mail.dkim_selector = c[COL_DKIM_SELECTOR];
+        e->mail.dkim_domain.data = at + 1;
+        e->mail.dkim_domain.len = e->from.data + e->from.len - at - 1;
+    }
+
+    task->handler = ngx_helpdesk_email_build;
+    task->event.handler = ngx_helpdesk_email_built;
+    task->event.data = e;
+
+    if (ngx_thread_task_post(er->tp, task) != NGX_OK) {
+        ngx_helpdesk_email_record(e, 0, 0, 0, "the thread pool's queue is "
+                                  "full", 0);
+    }
+}
+
+
+/* in the thread pool: nothing here touches the pool or the log */
+
+static void
+ngx_helpdesk_email_build(void *data, ngx_log_t *log)
+{
+    ngx_helpdesk_email_t  *e = data;
+
+    e->built = ngx_helpdesk_mail_build(&e->mail, &e->message, e->err,
+                                       sizeof(e->err));
+}
+
+
+static void
+ngx_helpdesk_email_built(ngx_event_t *ev)
+{
+    ngx_helpdesk_email_t         *e = ev->data;
+    ngx_helpdesk_curl_req_t      *req;
+    ngx_helpdesk_email_conf_t    *conf = ngx_helpdesk_email_runner.conf;
+    ngx_str_t                    *c = e->col;
+
+    /* the key's plaintext is no longer needed */
+    if (e->mail.dkim_key.len) {
+        ngx_explicit_memzero(e->mail.dkim_key.data, e->mail.dkim_key.len);
+    }
+
+    if (e->built != NGX_OK) {
+        ngx_helpdesk_email_record(e, 0, 1, 0, e->err, 0);
+        return;
+    }
+
+    req = ngx_helpdesk_curl_smtp(e->log,
+                                 e->tenant_relay ? &c[COL_SMTP_URL]
+                                                 : &conf->url,
+                                 !e->tenant_relay, &e->from, &c[COL_RCPT],
+                                 &e->message, conf->outbox->timeout);
+    if (req == NULL) {
+        ngx_helpdesk_email_record(e, 0, 0, 0, "cannot start the request", 0);
+        return;
+    }
+
+    req->handler = ngx_helpdesk_email_sent;
+    req->data = e;
+
+    if (e->tenant_relay && !e->null[COL_SMTP_USER]) {
+        if (ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
+                                        &c[COL_SMTP_PASSWORD], 0)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+
+    }
+
+    if (!e->tenant_relay && conf->ca_file.len) {
+        /* a string of the configuration: NUL-terminated by the parser */
+        curl_easy_setopt(req->easy, CURLOPT_CAINFO,
+                         (char *) conf->ca_file.data);
+    }
+
+    if (!e->tenant_relay && conf->user.len) {
+        if (ngx_helpdesk_curl_smtp_auth(req, &conf->user, &conf->password, 0)
+            != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (ngx_helpdesk_curl_start(req) == NGX_OK) {
+        return;
+    }
+
+failed:
+
+    ngx_helpdesk_curl_free(req);
+    ngx_helpdesk_email_record(e, 0, 0, 0, "cannot start the request", 0);
+}
+
+
+static void
+ngx_helpdesk_email_sent(ngx_helpdesk_curl_req_t *req, CURLcode result)
+{
+    u_char                *p;
+    long                   status;
+    ngx_flag_t             permanent;
+    ngx_msec_t             elapsed;
+    ngx_helpdesk_email_t  *e = req->data;
+    u_char                 why[CURL_ERROR_SIZE + 64];
+
+    status = req->status;
+    elapsed = req->elapsed;
+
+    if (result == CURLE_OK) {
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_email_record(e, 1, 0, status, NULL, elapsed);
+        return;
+    }
+
+    /*
+     * the relay refused the mail itself (5xx to MAIL, RCPT or DATA): no
+     * retry changes its mind; a refused login, a relay away, a 4xx may
+     * pass later
+     */
+    permanent = (status >= 500 && status < 600
+                 && result != CURLE_LOGIN_DENIED);
+
+    p = ngx_snprintf(why, sizeof(why) - 1, "%s%s", req->error,
+                     req->refused ? " (the relay's address)" : "");
+    *p = '\0';
+
+    ngx_helpdesk_curl_free(req);
+    ngx_helpdesk_email_record(e, 0, permanent, status, (char *) why, elapsed);
+}
+
+
+static void
+ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
+    ngx_flag_t permanent, long status, const char *error, ngx_msec_t elapsed)
+{
+    u_char                      *p;
+    ngx_str_t                    v, text;
+    ngx_helpdesk_outbox_conf_t  *oc = ngx_helpdesk_email_runner.conf->outbox;
+
+    if (error) {
+        ngx_log_error(NGX_LOG_INFO, e->log, 0,
+                      "helpdesk email: %V to %V: %s", &e->col[COL_EVENT],
+                      &e->col[COL_RCPT], error);
+    }
+
+    ngx_memzero(&e->query, sizeof(ngx_helpdesk_pg_query_t));
+    e->query.sql = "SELECT api.email_result($1::bytea, $2, $3, $4, $5, $6, "
+                   "$7, $8, $9, $10, $11, $12, $13)";
+    e->query.handler = ngx_helpdesk_email_recorded;
+    e->query.data = e;
+    e->query.log = e->log;
+
+    ngx_helpdesk_email_proof(&e->query);
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &e->col[COL_TENANT]);
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &e->col[COL_OUTBOX]);
+
+    ngx_str_set(&v, "f");
+    if (ok) {
+        ngx_str_set(&v, "t");
+    }
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    ngx_str_set(&v, "f");
+    if (permanent) {
+        ngx_str_set(&v, "t");
+    }
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    p = ngx_pnalloc(e->pool, 5 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        ngx_helpdesk_email_done(e);
+        return;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(p, "%l", status) - p;
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    if (error) {
+        v.data = (u_char *) error;
+        v.len = ngx_strlen(error);
+
+        /* the reason as printable UTF-8, like a receiver's words */
+        if (ngx_helpdesk_outbox_printable(e->pool, &v, &text) != NGX_OK) {
+            ngx_helpdesk_email_done(e);
+            return;
+        }
+
+        (void) ngx_helpdesk_pg_param(&e->query, e->pool, &text);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(&e->query, e->pool, NULL);
+    }
+
+    v.data = p + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", elapsed) - v.data;
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    if (e->tenant_relay) {
+        ngx_str_set(&v, "tenant");
+    } else {
+        ngx_str_set(&v, "provider");
+    }
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool,
+                                 e->message_id.len ? &e->message_id : NULL);
+
+    v.data = p + 2 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%ui", oc->attempts) - v.data;
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    v.data = p + 3 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", oc->backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    v.data = p + 4 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", oc->max_backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    ngx_helpdesk_pg_run(&e->query);
+}
+
+
+static void
+ngx_helpdesk_email_recorded(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_helpdesk_email_t  *e = q->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* the row stays claimed; its lease brings it back */
+        ngx_log_error(NGX_LOG_ERR, e->log, 0,
+                      "helpdesk email: cannot record %V: %s",
+                      &e->col[COL_DELIVERY],
+                      res ? PQresultErrorMessage(res) : "postgresql unavailable");
+    }
+
+    ngx_helpdesk_email_done(e);
+}
+
+
+static void
+ngx_helpdesk_email_done(ngx_helpdesk_email_t *e)
+{
+    ngx_helpdesk_email_runner.inflight--;
+    ngx_destroy_pool(e->pool);
+}
+
+
+static void
+ngx_helpdesk_email_cleanup(void *data)
+{
+    ngx_helpdesk_email_t  *e = data;
+
+    if (e->message.data) {
+        ngx_free(e->message.data);
+        e->message.data = NULL;
+    }
+}
