@@ -135,6 +135,37 @@ is $c->api(POST => "/reset/$token", { password => 'senha-da-zoe-1' })->code, 200
 is $t->psql(q{SELECT status FROM helpdesk.outbox WHERE event_type = 'email.invitation'}), 'delivered',
     'the job delivered';
 
+# --- our own mail coming back: recognised by mail in, never a ticket --------
+like hdr($m, 'X-Helpdesk-Loop'), qr/^[0-9a-f-]{36}\@acme\.example$/, 'the mail carries our loop header';
+is hdr($m, 'Auto-Submitted'), 'auto-generated', 'and says it is automatic';
+(my $sent_id = hdr($m, 'Message-ID')) =~ s/^<|>$//g;
+is $t->psql(qq{SELECT direction || ' ' || from_address || ' ' || array_to_string(to_addresses, ',') || ' ' || subject
+               FROM helpdesk.email_messages WHERE message_id_header = '$sent_id'}),
+    'out suporte@acme.example zoe@acme.example Convite para o atendimento da Tenant acme',
+    'what was sent is recorded as sent, under its Message-ID';
+my @inbound;
+for my $address ('help@acme.example', 'vendas@acme.example') {
+    my $mb = $ua->post($t->url('/v1/email/mailboxes') => $h => json => { address => $address })->res->json;
+    my ($path) = ($mb->{inbound_url} // '') =~ m{^https?://[^/]+(/.*)$};
+    ok $path, "a mailbox $address with its inbound URL";
+    push @inbound, "http://127.0.0.1:$port$path";
+}
+my $tickets_before = $t->psql('SELECT count(*) FROM helpdesk.tickets');
+# as it was sent: the loop header gives it away
+my $back = $ua->post($inbound[0] => { 'Content-Type' => 'message/rfc822' } => $m->{raw})->res;
+is $back->code, 200, 'the invitation fed back to a mailbox: taken' or diag $back->body;
+is $back->json->{outcome}, 'dropped', 'and dropped';
+is $back->json->{reason}, 'our own mail', 'as our own mail';
+# its headers rewritten on the way (no loop header, no Auto-Submitted): its Message-ID still does
+(my $bare = $m->{raw}) =~ s/^(?:X-Helpdesk-Loop|Auto-Submitted):[^\n]*\n//mgi;
+unlike $bare, qr/^X-Helpdesk-Loop:/mi, 'a copy without the loop header';
+$back = $ua->post($inbound[1] => { 'Content-Type' => 'message/rfc822' } => $bare)->res;
+is $back->json->{outcome}, 'dropped', 'without the header, dropped too';
+is $back->json->{reason}, 'our own mail', 'known by the Message-ID we recorded';
+is $t->psql('SELECT count(*) FROM helpdesk.tickets'), $tickets_before, 'no ticket opened by our own mail';
+is $t->psql(qq{SELECT count(*) FROM helpdesk.email_messages WHERE message_id_header = '$sent_id' AND direction = 'in'}),
+    2, 'both returns recorded with their reason';
+
 # DKIM, checked by python3-dkim against the record the API shows
 sub dkim_ok {
     my ($raw) = @_;

@@ -20,17 +20,20 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS api.email_result(bytea, uuid, bigint, boolean, boolean, int, text,
+                                         int, text, text, int, int, int);
 CREATE OR REPLACE FUNCTION api.email_result(p_proof bytea, p_tenant uuid, p_outbox bigint,
     p_ok boolean, p_permanent boolean, p_smtp_status int, p_error text,
     p_duration_ms int, p_relay text, p_message_id text, p_max_attempts int,
-    p_backoff_ms int, p_max_backoff_ms int)
+    p_backoff_ms int, p_max_backoff_ms int, p_from text, p_subject text)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN email.email_result(p_tenant, p_outbox, p_ok, p_permanent, p_smtp_status,
                               p_error, p_duration_ms, p_relay, p_message_id,
-                              p_max_attempts, p_backoff_ms, p_max_backoff_ms);
+                              p_max_attempts, p_backoff_ms, p_max_backoff_ms,
+                              p_from, p_subject);
 END
 $$;
 

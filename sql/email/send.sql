@@ -138,10 +138,17 @@ $$;
 
 -- One attempt's outcome.  p_permanent: the relay refused the mail for
 -- good (5xx) or there was nothing that could be sent; no retry helps.
+-- A mail delivered is recorded in email_messages as sent ('out'), under
+-- its Message-ID, sender and subject: should it come back to one of the
+-- tenant's mailboxes (an autoreply quoting it, a forward loop), the
+-- inbound side knows it for our own (email.noise()).
+DROP FUNCTION IF EXISTS email.email_result(uuid, bigint, boolean, boolean, int, text,
+                                           int, text, text, int, int, int);
 CREATE OR REPLACE FUNCTION email.email_result(
     p_tenant uuid, p_outbox bigint, p_ok boolean, p_permanent boolean,
     p_smtp_status int, p_error text, p_duration_ms int, p_relay text,
-    p_message_id text, p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int)
+    p_message_id text, p_max_attempts int, p_backoff_ms int, p_max_backoff_ms int,
+    p_from text, p_subject text)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
@@ -166,6 +173,21 @@ BEGIN
         UPDATE helpdesk.outbox SET status = 'delivered', delivered_at = now(),
                locked_until = NULL, last_error = NULL
         WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
+        IF coalesce(p_message_id, '') <> '' AND length(p_message_id) <= 998 THEN
+            INSERT INTO helpdesk.email_messages (tenant_id, ticket_id, direction,
+                message_id_header, from_address, to_addresses, subject, auto_submitted)
+            SELECT o.tenant_id,
+                   CASE WHEN o.event_type = 'email.chat_transcript'
+                        THEN (SELECT c.ticket_id FROM helpdesk.chat_conversations c
+                              WHERE c.tenant_id = o.tenant_id
+                                AND c.conversation_id = o.target_id) END,
+                   'out', p_message_id, lower(p_from),
+                   CASE WHEN o.payload ? 'to' THEN ARRAY[lower(o.payload->>'to')] ELSE '{}' END,
+                   left(p_subject, 998), 'auto-generated'
+            WHERE NOT EXISTS (SELECT 1 FROM helpdesk.email_messages x
+                              WHERE x.tenant_id = o.tenant_id AND x.direction = 'out'
+                                AND x.message_id_header = p_message_id);
+        END IF;
         RETURN 'delivered';
     END IF;
 

@@ -232,8 +232,11 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
         ngx_helpdesk_buf_add(&ob, "\r\n", 2);
     }
 
-    /* automatic mail: no auto-reply is owed to it (RFC 3834) */
-    ngx_helpdesk_buf_str(&ob, "Auto-Submitted: auto-generated\r\n\r\n");
+    /* automatic (RFC 3834), and ours: mail in drops it if it comes back */
+    ngx_helpdesk_buf_str(&ob, "Auto-Submitted: auto-generated\r\n"
+                         "X-Helpdesk-Loop: ");
+    ngx_helpdesk_buf_add(&ob, m->message_id.data, m->message_id.len);
+    ngx_helpdesk_buf_str(&ob, "\r\n\r\n");
     ngx_helpdesk_buf_add(&ob, body.data, body.len);
 
     if (ob.failed) {

@@ -630,7 +630,7 @@ ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
 
     ngx_memzero(&e->query, sizeof(ngx_helpdesk_pg_query_t));
     e->query.sql = "SELECT api.email_result($1::bytea, $2, $3, $4, $5, $6, "
-                   "$7, $8, $9, $10, $11, $12, $13)";
+                   "$7, $8, $9, $10, $11, $12, $13, $14, $15)";
     e->query.handler = ngx_helpdesk_email_recorded;
     e->query.data = e;
     e->query.log = e->log;
@@ -702,6 +702,12 @@ ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
     v.data = p + 4 * NGX_INT_T_LEN;
     v.len = ngx_sprintf(v.data, "%M", oc->max_backoff) - v.data;
     (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+
+    /* what a delivered mail is recorded under, to know it if it returns */
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool,
+                                 e->from.len ? &e->from : NULL);
+    (void) ngx_helpdesk_pg_param(&e->query, e->pool, e->null[COL_SUBJECT]
+                                 ? NULL : &e->col[COL_SUBJECT]);
 
     ngx_helpdesk_pg_run(&e->query);
 }

@@ -50,7 +50,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea,uuid)',
                 'api.email_dkim_store(bytea,uuid,text,text,text)',
-                'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer)',
+                'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer,text,text)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
           'no entry point takes an actor or a tenant, but the runner''s result and the chat''s conversations (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
