@@ -10,6 +10,7 @@ use utf8;
 use lib 't/lib';
 use Test::More;
 use Mojo::JSON qw(decode_json);
+use Mojo::UserAgent;
 use Time::HiRes qw(sleep);
 use Helpdesk::Test qw(until_true);
 
@@ -230,6 +231,19 @@ like $html, qr{<a href="https://ok.example/x\?a=1&amp;b=2" rel="noopener norefer
 like $html, qr{<a rel="noopener noreferrer nofollow" target="_blank">here</a>}, 'an encoded javascript: URL is dropped';
 is $ua->get($t->url("/v1/tickets/$hostile") => $h)->res->json->{subject},
     '<script>alert(1)</script> hello', 'the subject is text (the console escapes it)';
+
+# an attribute whose name starts with "_": the HTML walk once stood on it
+# forever, a thread of the pool lost at 100% CPU for each such mail
+{
+    my $tx = $ua->build_tx(POST => $inbound => { 'Content-Type' => 'message/rfc822' } =>
+        "From: m\@evil.example\nTo: support\@acme.test\nSubject: underscore\nMessage-ID: <under1\@evil.example>\n"
+        . "Content-Type: text/html\n\n<p><a _ref=\"x\" _=1 href=\"https://ok.example/\">link</a> after</p>\n");
+    my $ua5 = Mojo::UserAgent->new(request_timeout => 5);
+    $res = $ua5->start($tx)->res;
+    is $res->code, 201, 'an attribute named "_...": parsed, in time' or diag $res->error && $res->error->{message};
+    like $res->code == 201 ? events($res->json->{ticket}{id})->[0]{data}{email}{html} : '',
+        qr{<a href="https://ok.example/"[^>]*>link</a> after}, 'and the rest of the HTML kept';
+}
 
 # hostile input
 is push_mail('hello world, this is not mail')->code, 422, 'not a message: 422';
