@@ -288,6 +288,41 @@ $nest .= "Content-Type: text/plain\n\ndeep text\n";
 $res = push_mail($nest);
 is $res->code, 422, 'nesting past the walk limit refused';
 
+# forwards inside forwards, 40 deep: the walk's limit too
+my $fwd = "From: b\@b.example\nTo: support\@acme.test\nSubject: fwd\nMessage-ID: <fwd40\@b>\nMIME-Version: 1.0\n";
+$fwd .= "Content-Type: message/rfc822\n\nFrom: f$_\@b.example\nSubject: f$_\n" for 1 .. 40;
+$fwd .= "\nthe bottom\n";
+$res = push_mail($fwd);
+is $res->code, 422, 'forwards nested 40 deep refused';
+like $res->json->{detail}, qr/nest too deep/, 'saying why';
+
+# a header block of 2 MB (one header folded over and over): GMime would
+# hold it in memory, so it is refused before GMime sees it
+my $fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: <fold\@b>\nX-Fold: a\n"
+    . (" " . ('f' x 70) . "\n") x 30000 . "\nbody\n";
+$res = push_mail($fold);
+is $res->code, 422, 'a 2 MB header block refused';
+like $res->json->{detail}, qr/header is too large/, 'saying why';
+# a part's headers past it are the body's: taken
+$fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: <fold2\@b>\nMIME-Version: 1.0\n"
+    . "Content-Type: multipart/mixed; boundary=\"f\"\n\n--f\nContent-Type: text/plain\n\nshort\n--f\n"
+    . "Content-Type: application/octet-stream; name=\"x.bin\"\nX-Fold: a\n" . (" " . ('f' x 70) . "\n") x 20000
+    . "\nQUJD\n--f--\n";
+$res = push_mail($fold);
+is $res->code, 201, 'a long header of a part (1.4 MB) is taken' or diag $res->body;
+
+# a text part of 3 MB: not decoded into memory as the text, kept whole as
+# an attachment
+my $long = "A long line of text, again and again, to make a large text part.\n" x 48000;
+$res = push_mail("From: b\@b.example\nTo: support\@acme.test\nSubject: long\nMessage-ID: <long\@b>\nMIME-Version: 1.0\n"
+    . "Content-Type: multipart/mixed; boundary=\"l\"\n\n--l\nContent-Type: text/plain\n\nsee below\n--l\n"
+    . "Content-Type: text/plain; charset=utf-8\n\n$long--l--\n");
+is $res->code, 201, 'a 3 MB text part' or diag $res->body;
+my $longid = $res->json->{ticket}{id};
+is $t->psql("SELECT size FROM helpdesk.attachments WHERE ticket_id = '$longid' AND filename LIKE 'attachment-%.plain'"),
+    length($long) - 1, 'kept whole as an attachment (the newline before a boundary is the boundary\'s)';
+like $t->psql("SELECT description FROM helpdesk.tickets WHERE ticket_id = '$longid'"), qr/^see below/, 'the small part is the text';
+
 # a 20 MB attachment (Gmail's shape), with a length
 my $big = 'x' x (20 * 1024 * 1024);
 require MIME::Base64;
