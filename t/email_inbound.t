@@ -11,6 +11,7 @@ use lib 't/lib';
 use Test::More;
 use Mojo::JSON qw(decode_json);
 use Mojo::UserAgent;
+use Mojo::IOLoop;
 use Time::HiRes qw(sleep);
 use Helpdesk::Test qw(until_true);
 
@@ -112,6 +113,28 @@ is $res->code, 200, 'a duplicate Message-ID: 200';
 is $res->json->{ticket}{id}, $first->{id}, 'the same ticket';
 is $res->json->{outcome}, 'duplicate', 'named as such';
 is scalar @{ events($first->{id}) }, 1, 'nothing added';
+
+# the same message delivered four times at once (an MTA retrying while the
+# first delivery is still running): one ticket, the others duplicates of it
+{
+    my $dup = "From: twice\@x.example\nTo: support\@acme.test\nSubject: at once\nMessage-ID: <atonce\@x.example>\n\nhi\n";
+    my (@answers, $n);
+    for (1 .. 4) {
+        $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => $dup => sub {
+            my ($ua, $tx) = @_;
+            push @answers, [$tx->res->code, $tx->res->json->{outcome}, $tx->res->json->{ticket}{id}];
+            Mojo::IOLoop->stop if ++$n == 4;
+        });
+    }
+    Mojo::IOLoop->start;
+    my %out;
+    $out{"$_->[0] $_->[1]"}++ for @answers;
+    is_deeply \%out, { '201 created' => 1, '200 duplicate' => 3 }, 'four deliveries at once: one ticket, three duplicates'
+        or diag explain \@answers;
+    my %ids = map { ($_->[2] // '') => 1 } @answers;
+    is scalar(keys %ids), 1, 'all answering the same ticket';
+    is $t->psql("SELECT count(*) FROM helpdesk.email_messages WHERE message_id_header = 'atonce\@x.example'"), 1, 'recorded once';
+}
 
 # Gmail's reply: In-Reply-To
 $res = push_mail(fixture('gmail_reply.eml'));

@@ -455,9 +455,14 @@ ngx_helpdesk_mime_forward(ngx_helpdesk_mime_walk_t *w, GMimeMessage *inner,
     from = internet_address_list_to_string(g_mime_message_get_from(inner),
                                            NULL, FALSE);
 
-    g_string_append_printf(w->text,
-        "%s---------- Forwarded message ----------\nFrom: %s\nSubject: %s\n\n",
-        w->text->len ? "\n\n" : "", from ? from : "", subject ? subject : "");
+    /* as much as the text keeps: a forward's From and Subject are short */
+    if (w->text->len < NGX_HELPDESK_MIME_TEXT_MAX) {
+        g_string_append_printf(w->text,
+            "%s---------- Forwarded message ----------\nFrom: %.300s\n"
+            "Subject: %.300s\n\n", w->text->len ? "\n\n" : "",
+            from ? from : "", subject ? subject : "");
+    }
+
     g_free(from);
 
     ngx_helpdesk_mime_walk(w, g_mime_message_get_mime_part(inner), depth + 1,
