@@ -29,10 +29,10 @@
 #include <gmime/gmime.h>
 
 #include "ngx_helpdesk_mime.h"
+#include "ngx_helpdesk_mime_int.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_magic.h"
 
-#include <openssl/evp.h>
 
 
 #define NGX_HELPDESK_MIME_ADDRESSES  100
@@ -166,125 +166,6 @@ ngx_helpdesk_mime_header_addresses(ngx_helpdesk_mime_walk_t *w,
         ngx_helpdesk_mime_addresses(list, out);
         g_object_unref(list);
     }
-}
-
-
-/*
- * One pass over the raw message before GMime sees it: the lines that can
- * start a part's header ("Content-Type:" in any case, blanks before the
- * colon) counted, the message's own header block measured, its SHA-256
- * taken.  NGX_DECLINED with the reason for a message past a bound.
- */
-static ngx_int_t
-ngx_helpdesk_mime_scan(ngx_helpdesk_mime_walk_t *w, GMimeStream *stream)
-{
-    u_char         c;
-    size_t         i;
-    ssize_t        n;
-    off_t          at;
-    ngx_uint_t     parts, k, state, line;
-    ngx_flag_t     header;
-    EVP_MD_CTX    *md;
-    u_char         buf[65536];
-
-    static const char  pat[] = "content-type";
-
-    enum { MATCH = 0, BLANKS, SKIP };
-
-    md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return NGX_ERROR;
-    }
-
-    parts = 0;
-    k = 0;
-    state = MATCH;
-    line = 0;
-    header = 1;
-    at = 0;
-
-    for ( ;; ) {
-        n = g_mime_stream_read(stream, (char *) buf, sizeof(buf));
-        if (n <= 0) {
-            break;
-        }
-
-        (void) EVP_DigestUpdate(md, buf, n);
-
-        for (i = 0; i < (size_t) n; i++) {
-            c = buf[i];
-
-            if (c == '\n') {
-                if (header && line == 0) {
-                    header = 0;     /* the empty line: the body starts */
-                }
-                state = MATCH;
-                k = 0;
-                line = 0;
-                continue;
-            }
-
-            if (c != '\r') {
-                line++;
-            }
-
-            switch (state) {
-
-            case MATCH:
-                if (g_ascii_tolower(c) == pat[k]) {
-                    if (++k == sizeof(pat) - 1) {
-                        state = BLANKS;
-                    }
-                } else {
-                    state = SKIP;
-                }
-                break;
-
-            case BLANKS:
-                if (c == ':') {
-                    if (++parts > NGX_HELPDESK_MIME_PARTS_MAX) {
-                        w->error = "the message has too many parts";
-                    }
-                    state = SKIP;
-
-                } else if (c != ' ' && c != '\t') {
-                    state = SKIP;
-                }
-                break;
-
-            default:
-                break;
-            }
-        }
-
-        at += n;
-
-        if (header && at > NGX_HELPDESK_MIME_HEADER_MAX) {
-            w->error = "the message's header is too large";
-        }
-
-        if (w->error) {
-            break;
-        }
-    }
-
-    /* a bounded stream's end reads as -1: the count says it all */
-    n = EVP_DigestFinal_ex(md, w->digest, NULL);
-
-    EVP_MD_CTX_free(md);
-
-    if (w->error) {
-        return NGX_DECLINED;
-    }
-
-    if (n != 1 || (size_t) at != w->m->raw_len
-        || g_mime_stream_reset(stream) != 0)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -738,67 +619,6 @@ ngx_helpdesk_mime_headers(ngx_helpdesk_mime_walk_t *w, GMimeMessage *msg)
 }
 
 
-/*
- * The request body as one stream: a buffer in memory (copied: it is at
- * most client_body_buffer_size) or a range of the temporary file (read in
- * place), or several of them in a row.
- */
-static GMimeStream *
-ngx_helpdesk_mime_source(ngx_helpdesk_mime_t *m)
-{
-    ngx_buf_t    *b;
-    ngx_uint_t    n;
-    ngx_chain_t  *cl;
-    GMimeStream  *cat, *one, *s;
-
-    cat = NULL;
-    one = NULL;
-    n = 0;
-
-    for (cl = m->body; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            if (b->file_last <= b->file_pos) {
-                continue;
-            }
-
-            s = g_mime_stream_fs_new_with_bounds(b->file->fd, b->file_pos,
-                                                 b->file_last);
-            g_mime_stream_fs_set_owner(GMIME_STREAM_FS(s), FALSE);
-
-        } else {
-            if (b->last <= b->pos) {
-                continue;
-            }
-
-            s = g_mime_stream_mem_new_with_buffer((const char *) b->pos,
-                                                  b->last - b->pos);
-        }
-
-        if (n++ == 0) {
-            one = s;
-            continue;
-        }
-
-        if (cat == NULL) {
-            cat = g_mime_stream_cat_new();
-            g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), one);
-            g_object_unref(one);
-        }
-
-        g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), s);
-        g_object_unref(s);
-    }
-
-    if (cat) {
-        return cat;
-    }
-
-    return one ? one : g_mime_stream_mem_new();
-}
-
-
 void
 ngx_helpdesk_mime_init(ngx_helpdesk_mime_t *m)
 {
@@ -825,9 +645,9 @@ ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
     ngx_memzero(&w, sizeof(ngx_helpdesk_mime_walk_t));
     w.m = m;
 
-    stream = ngx_helpdesk_mime_source(m);
+    stream = ngx_helpdesk_mime_source(m->body);
 
-    rc = ngx_helpdesk_mime_scan(&w, stream);
+    rc = ngx_helpdesk_mime_scan(stream, m->raw_len, w.digest, &w.error);
 
     if (rc != NGX_OK) {
         g_object_unref(stream);
