@@ -156,9 +156,11 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
 FUZZ_INCS    := $(addprefix -I $(FUZZ_DIR)/,src/core src/event \
                 src/event/modules src/os/unix objs src/http src/http/modules \
-                src/http/v2) -I $(CURDIR)/src -I /usr/include/postgresql
+                src/http/v2) -I $(CURDIR)/src -I /usr/include/postgresql \
+                $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 FUZZ_LIBS    := -lpq -lhiredis -ljansson -lcurl -lqrencode -lcmark \
-                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz
+                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz \
+                $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 
 $(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
 	$(call configure_tree,$(FUZZ_DIR),--with-cc=clang \

@@ -713,6 +713,11 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* GMime's globals, before the first mail reaches the thread pool */
+    if (hmcf->email_used) {
+        ngx_http_helpdesk_email_init_process(cycle);
+    }
+
     /* the chat: a subscriber connection, the deadlines, the record */
     if (hmcf->redis.set
         && (ngx_helpdesk_redis_sub_init_worker(cycle, &hmcf->redis) != NGX_OK

@@ -10,6 +10,8 @@ use utf8;
 use lib 't/lib';
 use Test::More;
 use Mojo::JSON qw(decode_json);
+use Mojo::UserAgent;
+use Mojo::IOLoop;
 use Time::HiRes qw(sleep);
 use Helpdesk::Test qw(until_true);
 
@@ -111,6 +113,28 @@ is $res->code, 200, 'a duplicate Message-ID: 200';
 is $res->json->{ticket}{id}, $first->{id}, 'the same ticket';
 is $res->json->{outcome}, 'duplicate', 'named as such';
 is scalar @{ events($first->{id}) }, 1, 'nothing added';
+
+# the same message delivered four times at once (an MTA retrying while the
+# first delivery is still running): one ticket, the others duplicates of it
+{
+    my $dup = "From: twice\@x.example\nTo: support\@acme.test\nSubject: at once\nMessage-ID: <atonce\@x.example>\n\nhi\n";
+    my (@answers, $n);
+    for (1 .. 4) {
+        $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => $dup => sub {
+            my ($ua, $tx) = @_;
+            push @answers, [$tx->res->code, $tx->res->json->{outcome}, $tx->res->json->{ticket}{id}];
+            Mojo::IOLoop->stop if ++$n == 4;
+        });
+    }
+    Mojo::IOLoop->start;
+    my %out;
+    $out{"$_->[0] $_->[1]"}++ for @answers;
+    is_deeply \%out, { '201 created' => 1, '200 duplicate' => 3 }, 'four deliveries at once: one ticket, three duplicates'
+        or diag explain \@answers;
+    my %ids = map { ($_->[2] // '') => 1 } @answers;
+    is scalar(keys %ids), 1, 'all answering the same ticket';
+    is $t->psql("SELECT count(*) FROM helpdesk.email_messages WHERE message_id_header = 'atonce\@x.example'"), 1, 'recorded once';
+}
 
 # Gmail's reply: In-Reply-To
 $res = push_mail(fixture('gmail_reply.eml'));
@@ -231,6 +255,19 @@ like $html, qr{<a rel="noopener noreferrer nofollow" target="_blank">here</a>}, 
 is $ua->get($t->url("/v1/tickets/$hostile") => $h)->res->json->{subject},
     '<script>alert(1)</script> hello', 'the subject is text (the console escapes it)';
 
+# an attribute whose name starts with "_": the HTML walk once stood on it
+# forever, a thread of the pool lost at 100% CPU for each such mail
+{
+    my $tx = $ua->build_tx(POST => $inbound => { 'Content-Type' => 'message/rfc822' } =>
+        "From: m\@evil.example\nTo: support\@acme.test\nSubject: underscore\nMessage-ID: <under1\@evil.example>\n"
+        . "Content-Type: text/html\n\n<p><a _ref=\"x\" _=1 href=\"https://ok.example/\">link</a> after</p>\n");
+    my $ua5 = Mojo::UserAgent->new(request_timeout => 5);
+    $res = $ua5->start($tx)->res;
+    is $res->code, 201, 'an attribute named "_...": parsed, in time' or diag $res->error && $res->error->{message};
+    like $res->code == 201 ? events($res->json->{ticket}{id})->[0]{data}{email}{html} : '',
+        qr{<a href="https://ok.example/"[^>]*>link</a> after}, 'and the rest of the HTML kept';
+}
+
 # hostile input
 is push_mail('hello world, this is not mail')->code, 422, 'not a message: 422';
 is push_mail('')->code, 422, 'empty: 422';
@@ -273,6 +310,41 @@ $nest .= "Content-Type: multipart/mixed; boundary=\"n$_\"\n\n--n$_\n" for 1 .. 4
 $nest .= "Content-Type: text/plain\n\ndeep text\n";
 $res = push_mail($nest);
 is $res->code, 422, 'nesting past the walk limit refused';
+
+# forwards inside forwards, 40 deep: the walk's limit too
+my $fwd = "From: b\@b.example\nTo: support\@acme.test\nSubject: fwd\nMessage-ID: <fwd40\@b>\nMIME-Version: 1.0\n";
+$fwd .= "Content-Type: message/rfc822\n\nFrom: f$_\@b.example\nSubject: f$_\n" for 1 .. 40;
+$fwd .= "\nthe bottom\n";
+$res = push_mail($fwd);
+is $res->code, 422, 'forwards nested 40 deep refused';
+like $res->json->{detail}, qr/nest too deep/, 'saying why';
+
+# a header block of 2 MB (one header folded over and over): GMime would
+# hold it in memory, so it is refused before GMime sees it
+my $fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: <fold\@b>\nX-Fold: a\n"
+    . (" " . ('f' x 70) . "\n") x 30000 . "\nbody\n";
+$res = push_mail($fold);
+is $res->code, 422, 'a 2 MB header block refused';
+like $res->json->{detail}, qr/header is too large/, 'saying why';
+# a part's headers past it are the body's: taken
+$fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: <fold2\@b>\nMIME-Version: 1.0\n"
+    . "Content-Type: multipart/mixed; boundary=\"f\"\n\n--f\nContent-Type: text/plain\n\nshort\n--f\n"
+    . "Content-Type: application/octet-stream; name=\"x.bin\"\nX-Fold: a\n" . (" " . ('f' x 900) . "\n") x 1500
+    . "\nQUJD\n--f--\n";
+$res = push_mail($fold);
+is $res->code, 201, 'a long header of a part (1.35 MB) is taken' or diag $res->body;
+
+# a text part of 3 MB: not decoded into memory as the text, kept whole as
+# an attachment
+my $long = "A long line of text, again and again, to make a large text part.\n" x 48000;
+$res = push_mail("From: b\@b.example\nTo: support\@acme.test\nSubject: long\nMessage-ID: <long\@b>\nMIME-Version: 1.0\n"
+    . "Content-Type: multipart/mixed; boundary=\"l\"\n\n--l\nContent-Type: text/plain\n\nsee below\n--l\n"
+    . "Content-Type: text/plain; charset=utf-8\n\n$long--l--\n");
+is $res->code, 201, 'a 3 MB text part' or diag $res->body;
+my $longid = $res->json->{ticket}{id};
+is $t->psql("SELECT size FROM helpdesk.attachments WHERE ticket_id = '$longid' AND filename LIKE 'attachment-%.plain'"),
+    length($long) - 1, 'kept whole as an attachment (the newline before a boundary is the boundary\'s)';
+like $t->psql("SELECT description FROM helpdesk.tickets WHERE ticket_id = '$longid'"), qr/^see below/, 'the small part is the text';
 
 # a 20 MB attachment (Gmail's shape), with a length
 my $big = 'x' x (20 * 1024 * 1024);

@@ -15,13 +15,24 @@ $$;
 
 -- A raw message pushed to a mailbox's inbound URL, parsed by the module:
 -- the mailbox (and so the tenant) is the one of the token's SHA-256
--- ("sha256:<hex>"), never the caller's word.
+-- ("sha256:<hex>"), never the caller's word.  The message's "blob" (the
+-- raw message, then its attachments) is the pieces staged under p_upload
+-- by api.email_inbound_chunk(), in order, then p_tail.
 CREATE OR REPLACE FUNCTION api.email_inbound(p_token text, p_ip text,
-    p_meta jsonb, p_blob bytea)
+    p_meta jsonb, p_tail bytea, p_upload uuid)
 RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
-    RETURN email.inbound(p_token, p_ip, p_meta, p_blob);
+    RETURN email.inbound(p_token, p_ip, p_meta, p_tail, p_upload);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.email_inbound_chunk(p_token text, p_upload uuid,
+    p_seq integer, p_data bytea)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM email.inbound_chunk(p_token, p_upload, p_seq, p_data);
 END
 $$;
 

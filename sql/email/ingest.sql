@@ -346,10 +346,42 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
     WHERE m.inbound_token = p_token AND m.deleted_at IS NULL AND m.enabled
 $$;
 
+-- A piece of a large mail's blob, staged until email.inbound() takes it
+-- (see migration 031's email_inbound_chunks).
+CREATE OR REPLACE FUNCTION email.inbound_chunk(p_token text, p_upload uuid,
+    p_seq integer, p_data bytea)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    tenant  uuid;
+    mailbox uuid;
+BEGIN
+    tenant := email.inbound_route(p_token);
+    IF tenant IS NULL THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown mailbox');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', tenant::text, true);
+
+    SELECT x.mailbox_id INTO mailbox FROM helpdesk.email_mailboxes x
+    WHERE x.tenant_id = tenant AND x.inbound_token = p_token AND x.deleted_at IS NULL;
+
+    -- what uploads left behind, once per upload
+    IF p_seq = 0 THEN
+        DELETE FROM helpdesk.email_inbound_chunks c
+        WHERE c.tenant_id = tenant AND c.mailbox_id = mailbox
+          AND c.created_at < now() - interval '1 hour';
+    END IF;
+
+    INSERT INTO helpdesk.email_inbound_chunks (tenant_id, mailbox_id, upload_id, seq, data)
+    VALUES (tenant, mailbox, p_upload, p_seq, p_data);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION email.inbound(p_token text, p_ip text, meta jsonb,
-    blob bytea)
+    p_tail bytea, p_upload uuid DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
+    blob     bytea;
     m        helpdesk.email_mailboxes;
     tenant   uuid;
     sender   text := email.addr(meta->'from');
@@ -378,6 +410,19 @@ BEGIN
     SELECT * INTO m FROM helpdesk.email_mailboxes x
     WHERE x.tenant_id = tenant AND x.inbound_token = p_token
       AND x.deleted_at IS NULL FOR SHARE;
+
+    -- the blob: this mailbox's pieces of the upload, in order, then the tail
+    WITH gone AS (
+        DELETE FROM helpdesk.email_inbound_chunks c
+        WHERE c.tenant_id = tenant AND c.mailbox_id = m.mailbox_id
+          AND c.upload_id = p_upload
+        RETURNING c.seq, c.data)
+    SELECT string_agg(g.data, ''::bytea ORDER BY g.seq) INTO blob FROM gone g;
+    blob := coalesce(blob, ''::bytea) || coalesce(p_tail, ''::bytea);
+
+    IF length(blob) < coalesce((meta->'raw'->>'size')::bigint, 0) THEN
+        PERFORM tickets.fail('HDINV', 'not-a-message', 'the message is incomplete');
+    END IF;
 
     IF coalesce(meta->>'message_id', '') = '' OR length(meta->>'message_id') > 998 THEN
         PERFORM tickets.fail('HDINV', 'not-a-message', 'the message has no usable Message-ID');

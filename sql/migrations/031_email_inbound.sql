@@ -140,10 +140,31 @@ CREATE TABLE IF NOT EXISTS helpdesk.email_sender_counts (
     FOREIGN KEY (tenant_id, mailbox_id) REFERENCES helpdesk.email_mailboxes
 );
 
+-- A large mail on its way in: the module sends the raw message and its
+-- attachments in pieces (so that no worker holds them whole), staged here
+-- under a random upload id until the last piece comes with the message;
+-- email.inbound() takes them and deletes them in its transaction.  Pieces
+-- of an upload that never finished are deleted an hour later.  Unlogged:
+-- a crash loses nothing that was stored, and the MTA sends again.
+CREATE UNLOGGED TABLE IF NOT EXISTS helpdesk.email_inbound_chunks (
+    tenant_id     uuid NOT NULL REFERENCES helpdesk.tenants,
+    mailbox_id    uuid NOT NULL,
+    upload_id     uuid NOT NULL,
+    seq           integer NOT NULL CHECK (seq BETWEEN 0 AND 1000),
+    data          bytea NOT NULL CHECK (length(data) <= 1048576),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, upload_id, seq),
+    FOREIGN KEY (tenant_id, mailbox_id) REFERENCES helpdesk.email_mailboxes
+);
+
+CREATE INDEX IF NOT EXISTS email_inbound_chunks_age
+    ON helpdesk.email_inbound_chunks (tenant_id, mailbox_id, created_at);
+
 SELECT helpdesk.tenant_rls(t::regclass)
 FROM unnest(ARRAY['helpdesk.email_mailboxes', 'helpdesk.email_messages',
                   'helpdesk.email_ticket_tokens', 'helpdesk.email_ticket_ccs',
-                  'helpdesk.email_sender_counts']) t;
+                  'helpdesk.email_sender_counts',
+                  'helpdesk.email_inbound_chunks']) t;
 
 RESET ROLE;
 
@@ -152,4 +173,6 @@ GRANT SELECT, INSERT ON helpdesk.email_messages, helpdesk.email_ticket_tokens
     TO helpdesk_service;
 GRANT SELECT, INSERT, UPDATE ON helpdesk.email_ticket_ccs TO helpdesk_service;
 GRANT SELECT, INSERT, UPDATE, DELETE ON helpdesk.email_sender_counts
+    TO helpdesk_service;
+GRANT SELECT, INSERT, DELETE ON helpdesk.email_inbound_chunks
     TO helpdesk_service;

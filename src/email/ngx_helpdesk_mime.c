@@ -1,17 +1,22 @@
 /*
  * A raw message parsed with GMime, in the thread pool (see the header).
  *
- * Bounds, so that no message costs more than its size allows:
- *  - the raw message is at most the location's body limit (the caller);
- *  - before GMime sees it, the header lines that can open a part are
- *    counted: past NGX_HELPDESK_MIME_PARTS_MAX the message is refused, so
- *    GMime's recursive parser never nests deeper than that;
+ * Bounds, so that no message costs more memory than a small constant:
+ *  - the raw message is read where it lies (the request body's temporary
+ *    file, through a GMime fs stream; GMime keeps the parts' contents as
+ *    ranges of it, not copies), and its size is the location's body limit
+ *    (the caller);
+ *  - before GMime sees it, one pass over it counts the header lines that
+ *    can open a part (past NGX_HELPDESK_MIME_PARTS_MAX the message is
+ *    refused, so GMime's recursive parser never nests deeper than that),
+ *    measures the message's own header block (at most
+ *    NGX_HELPDESK_MIME_HEADER_MAX) and takes its SHA-256;
  *  - the walk stops at NGX_HELPDESK_MIME_DEPTH_MAX levels;
- *  - attachments are decoded into the blob that follows the raw message,
- *    allocated once at twice its size: an encoded part never decodes to
- *    more than its encoded bytes, and a forwarded message's own parts are
- *    not taken apart (its .eml holds them), so the blob never moves while
- *    GMime reads the raw message from its start.
+ *  - attachments (and a forwarded message whole, as a .eml) are decoded
+ *    straight into a temporary file of their own, never into memory; a
+ *    text part is decoded into memory only up to
+ *    NGX_HELPDESK_MIME_TEXT_PART_MAX of its encoded size, a larger one is
+ *    kept as an attachment.
  *
  * Text of any charset becomes UTF-8 (GMime converts parts by their
  * charset, encoded words by theirs; raw 8-bit headers are read as UTF-8 or
@@ -21,12 +26,13 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <pthread.h>
 #include <gmime/gmime.h>
 
 #include "ngx_helpdesk_mime.h"
+#include "ngx_helpdesk_mime_int.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_magic.h"
+
 
 
 #define NGX_HELPDESK_MIME_ADDRESSES  100
@@ -36,6 +42,8 @@
 typedef struct {
     ngx_helpdesk_mime_t   *m;
     GMimeParserOptions    *options;
+    GMimeStream           *files;       /* writes to m->files_fd */
+    u_char                 digest[NGX_HELPDESK_SHA256_LEN];
     GString               *text;
     GString               *html;
     json_t                *attachments;
@@ -43,15 +51,18 @@ typedef struct {
     ngx_uint_t             parts;
     ngx_uint_t             unnamed;
     ngx_flag_t             report;
+    ngx_flag_t             failed;      /* a file could not be written */
     const char            *error;
 } ngx_helpdesk_mime_walk_t;
 
 
-static pthread_once_t  ngx_helpdesk_mime_once = PTHREAD_ONCE_INIT;
-
-
-static void
-ngx_helpdesk_mime_init(void)
+/*
+ * GMime's global state (its charset tables, the iconv cache, the GTypes)
+ * is set up once per process, by a worker's init_process, before any task
+ * can run: g_mime_init() itself is not safe to race.
+ */
+void
+ngx_helpdesk_mime_init_process(void)
 {
     g_mime_init();
 }
@@ -158,44 +169,6 @@ ngx_helpdesk_mime_header_addresses(ngx_helpdesk_mime_walk_t *w,
 }
 
 
-/*
- * Lines that can start a part's header ("Content-Type:" in any case,
- * blanks before the colon): more than the limit, and the message is not
- * taken.
- */
-static ngx_flag_t
-ngx_helpdesk_mime_too_many(const u_char *p, size_t len)
-{
-    ngx_uint_t     n;
-    const u_char  *last, *q;
-
-    last = p + len;
-    n = 0;
-
-    while (p < last) {
-        if ((size_t) (last - p) > 12
-            && g_ascii_strncasecmp((const char *) p, "content-type", 12) == 0)
-        {
-            for (q = p + 12; q < last && (*q == ' ' || *q == '\t'); q++) {
-                /* void */
-            }
-
-            if (q < last && *q == ':' && ++n > NGX_HELPDESK_MIME_PARTS_MAX) {
-                return 1;
-            }
-        }
-
-        p = memchr(p, '\n', last - p);
-        if (p == NULL) {
-            break;
-        }
-        p++;
-    }
-
-    return 0;
-}
-
-
 static void
 ngx_helpdesk_mime_refuse(ngx_helpdesk_mime_walk_t *w, const char *name,
     const char *reason)
@@ -209,48 +182,110 @@ ngx_helpdesk_mime_refuse(ngx_helpdesk_mime_walk_t *w, const char *name,
 }
 
 
-/* bytes into the blob, listed as an attachment */
-static void
-ngx_helpdesk_mime_keep(ngx_helpdesk_mime_walk_t *w, const char *name,
-    const char *type, const char *cid, ngx_flag_t inl, GByteArray *data)
+/* the attachments' file, opened on the first one */
+static ngx_int_t
+ngx_helpdesk_mime_files(ngx_helpdesk_mime_walk_t *w)
 {
-    json_t               *o;
-    ngx_str_t             n, t;
+    char                 *path;
+    ngx_fd_t              fd;
     ngx_helpdesk_mime_t  *m = w->m;
 
-    if (data->len > NGX_HELPDESK_MIME_ATTACHMENT_MAX) {
-        ngx_helpdesk_mime_refuse(w, name, "larger than 25 MB");
+    if (w->files) {
+        return NGX_OK;
+    }
+
+    fd = NGX_INVALID_FILE;
+
+#ifdef O_TMPFILE
+    fd = open(m->temp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+
+    if (fd == NGX_INVALID_FILE) {
+        path = g_strdup_printf("%s/mail-XXXXXX", m->temp_dir);
+        fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+        if (fd != NGX_INVALID_FILE) {
+            (void) unlink(path);
+        }
+        g_free(path);
+    }
+
+    if (fd == NGX_INVALID_FILE) {
+        w->failed = 1;
+        return NGX_ERROR;
+    }
+
+    m->files_fd = fd;
+    m->files_len = 0;
+
+    /* a pipe stream: plain write()s, and a flush that is no fsync() */
+    w->files = g_mime_stream_pipe_new(fd);
+    g_mime_stream_pipe_set_owner(GMIME_STREAM_PIPE(w->files), FALSE);
+
+    return NGX_OK;
+}
+
+
+/*
+ * What was just written to the attachments' file from m->files_len on:
+ * listed as an attachment, or taken back (truncated) and refused.
+ */
+static void
+ngx_helpdesk_mime_keep(ngx_helpdesk_mime_walk_t *w, const char *name,
+    const char *type, const char *cid, ngx_flag_t inl, ssize_t written)
+{
+    off_t                 end;
+    json_t               *o;
+    ssize_t               n;
+    ngx_str_t             fn, t;
+    ngx_helpdesk_mime_t  *m = w->m;
+    u_char                head[16];
+
+    end = lseek(m->files_fd, 0, SEEK_CUR);
+
+    if (written < 0 || end < (off_t) m->files_len) {
+        w->failed = 1;
         return;
     }
 
-    n.data = (u_char *) name;
-    n.len = strlen(name);
+    fn.data = (u_char *) name;
+    fn.len = strlen(name);
     t.data = (u_char *) type;
     t.len = strlen(type);
 
-    if (ngx_helpdesk_magic_refused(&n, &t, data->data, data->len)) {
+    n = pread(m->files_fd, head, sizeof(head), m->files_len);
+
+    if (end - (off_t) m->files_len > NGX_HELPDESK_MIME_ATTACHMENT_MAX) {
+        ngx_helpdesk_mime_refuse(w, name, "larger than 25 MB");
+
+    } else if (n < 0) {
+        w->failed = 1;
+
+    } else if (ngx_helpdesk_magic_refused(&fn, &t, head, n)) {
         ngx_helpdesk_mime_refuse(w, name, "a kind of file not accepted");
+
+    } else {
+        o = json_object();
+        ngx_helpdesk_mime_set(o, "filename", name, 255);
+        ngx_helpdesk_mime_set(o, "content_type", type, 255);
+        if (cid) {
+            ngx_helpdesk_mime_set(o, "content_id", cid, 255);
+        }
+        json_object_set_new(o, "inline", json_boolean(inl));
+        json_object_set_new(o, "offset",
+                            json_integer(m->raw_len + m->files_len));
+        json_object_set_new(o, "size", json_integer(end - m->files_len));
+        json_array_append_new(w->attachments, o);
+
+        m->files_len = end;
         return;
     }
 
-    if (m->blob_size - m->blob_len < data->len) {
-        ngx_helpdesk_mime_refuse(w, name, "no room left in the message");
-        return;
+    /* refused: its bytes taken back */
+    if (ftruncate(m->files_fd, m->files_len) != 0
+        || lseek(m->files_fd, m->files_len, SEEK_SET) != (off_t) m->files_len)
+    {
+        w->failed = 1;
     }
-
-    o = json_object();
-    ngx_helpdesk_mime_set(o, "filename", name, 255);
-    ngx_helpdesk_mime_set(o, "content_type", type, 255);
-    if (cid) {
-        ngx_helpdesk_mime_set(o, "content_id", cid, 255);
-    }
-    json_object_set_new(o, "inline", json_boolean(inl));
-    json_object_set_new(o, "offset", json_integer(m->blob_len));
-    json_object_set_new(o, "size", json_integer(data->len));
-    json_array_append_new(w->attachments, o);
-
-    ngx_memcpy(m->blob + m->blob_len, data->data, data->len);
-    m->blob_len += data->len;
 }
 
 
@@ -283,35 +318,48 @@ ngx_helpdesk_mime_forward(ngx_helpdesk_mime_walk_t *w, GMimeMessage *inner,
     ngx_uint_t depth, ngx_flag_t forwarded)
 {
     char         *from, *name;
+    ssize_t       n;
     const char   *subject;
-    GMimeStream  *s;
-    GByteArray   *data;
 
     subject = g_mime_message_get_subject(inner);
 
-    if (!forwarded) {
+    if (!forwarded && ngx_helpdesk_mime_files(w) == NGX_OK) {
         /* the forwarded message whole, as a file of its own */
-        s = g_mime_stream_mem_new();
-        g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, s);
-        data = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+        n = g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, w->files);
         name = g_strdup_printf("%.100s.eml",
                                (subject && *subject) ? subject : "forwarded");
         g_strdelimit(name, "/\\\r\n\t", '_');
-        ngx_helpdesk_mime_keep(w, name, "message/rfc822", NULL, 0, data);
+        ngx_helpdesk_mime_keep(w, name, "message/rfc822", NULL, 0, n);
         g_free(name);
-        g_object_unref(s);
     }
 
     from = internet_address_list_to_string(g_mime_message_get_from(inner),
                                            NULL, FALSE);
 
-    g_string_append_printf(w->text,
-        "%s---------- Forwarded message ----------\nFrom: %s\nSubject: %s\n\n",
-        w->text->len ? "\n\n" : "", from ? from : "", subject ? subject : "");
+    /* as much as the text keeps: a forward's From and Subject are short */
+    if (w->text->len < NGX_HELPDESK_MIME_TEXT_MAX) {
+        g_string_append_printf(w->text,
+            "%s---------- Forwarded message ----------\nFrom: %.300s\n"
+            "Subject: %.300s\n\n", w->text->len ? "\n\n" : "",
+            from ? from : "", subject ? subject : "");
+    }
+
     g_free(from);
 
     ngx_helpdesk_mime_walk(w, g_mime_message_get_mime_part(inner), depth + 1,
                            1);
+}
+
+
+/* the encoded size of a part's content, -1 when unknown */
+static ssize_t
+ngx_helpdesk_mime_encoded(GMimeDataWrapper *content)
+{
+    GMimeStream  *src;
+
+    src = content ? g_mime_data_wrapper_get_stream(content) : NULL;
+
+    return src ? g_mime_stream_length(src) : -1;
 }
 
 
@@ -320,12 +368,11 @@ ngx_helpdesk_mime_part(ngx_helpdesk_mime_walk_t *w, GMimePart *part,
     ngx_flag_t forwarded)
 {
     char              *text, *name;
+    ssize_t            n, encoded;
     const char        *filename, *disposition, *cid;
-    GMimeStream       *s, *src;
-    GByteArray        *data;
     GMimeContentType  *ct;
     GMimeDataWrapper  *content;
-    ngx_flag_t         attachment;
+    ngx_flag_t         attachment, plain;
 
     ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
     filename = g_mime_part_get_filename(part);
@@ -333,6 +380,8 @@ ngx_helpdesk_mime_part(ngx_helpdesk_mime_walk_t *w, GMimePart *part,
     attachment = filename != NULL
                  || (disposition && g_ascii_strcasecmp(disposition,
                                                        "attachment") == 0);
+    content = g_mime_part_get_content(part);
+    encoded = ngx_helpdesk_mime_encoded(content);
 
     if (g_mime_content_type_is_type(ct, "message", "delivery-status")
         || g_mime_content_type_is_type(ct, "message", "disposition-notification"))
@@ -340,13 +389,16 @@ ngx_helpdesk_mime_part(ngx_helpdesk_mime_walk_t *w, GMimePart *part,
         w->report = 1;
     }
 
+    plain = g_mime_content_type_is_type(ct, "text", "plain");
+
     if (!attachment && GMIME_IS_TEXT_PART(part)
-        && (g_mime_content_type_is_type(ct, "text", "plain")
-            || g_mime_content_type_is_type(ct, "text", "html")))
+        && (plain || g_mime_content_type_is_type(ct, "text", "html"))
+        && encoded <= NGX_HELPDESK_MIME_TEXT_PART_MAX)
     {
+        /* small enough to be decoded in memory */
         text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
 
-        if (g_mime_content_type_is_type(ct, "text", "plain")) {
+        if (plain) {
             ngx_helpdesk_mime_append(w->text, text, NGX_HELPDESK_MIME_TEXT_MAX);
 
         } else if (!forwarded) {
@@ -358,13 +410,8 @@ ngx_helpdesk_mime_part(ngx_helpdesk_mime_walk_t *w, GMimePart *part,
         return;
     }
 
-    if (forwarded) {
+    if (forwarded || content == NULL) {
         return;     /* the forwarded message's .eml holds it */
-    }
-
-    content = g_mime_part_get_content(part);
-    if (content == NULL) {
-        return;
     }
 
     cid = g_mime_part_get_content_id(part);
@@ -381,24 +428,23 @@ ngx_helpdesk_mime_part(ngx_helpdesk_mime_walk_t *w, GMimePart *part,
     g_strdelimit(name, "/\\\r\n\t", '_');
 
     /* an encoded part much larger than any attachment is not decoded */
-    src = g_mime_data_wrapper_get_stream(content);
-    if (src && g_mime_stream_length(src) > 2 * NGX_HELPDESK_MIME_ATTACHMENT_MAX)
-    {
+    if (encoded > 2 * NGX_HELPDESK_MIME_ATTACHMENT_MAX) {
         ngx_helpdesk_mime_refuse(w, name, "larger than 25 MB");
         g_free(name);
         return;
     }
 
-    s = g_mime_stream_mem_new();
-    g_mime_data_wrapper_write_to_stream(content, s);
-    data = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+    if (ngx_helpdesk_mime_files(w) == NGX_OK) {
+        /* decoded straight into the file, a few KB at a time */
+        n = g_mime_data_wrapper_write_to_stream(content, w->files);
 
-    text = g_mime_content_type_get_mime_type(ct);
-    ngx_helpdesk_mime_keep(w, name, text, cid,
-                           cid != NULL && !attachment, data);
-    g_free(text);
+        text = g_mime_content_type_get_mime_type(ct);
+        ngx_helpdesk_mime_keep(w, name, text, cid,
+                               cid != NULL && !attachment, n);
+        g_free(text);
+    }
+
     g_free(name);
-    g_object_unref(s);
 }
 
 
@@ -465,7 +511,6 @@ ngx_helpdesk_mime_headers(ngx_helpdesk_mime_walk_t *w, GMimeMessage *msg)
     const char       *v;
     GMimeObject      *o = GMIME_OBJECT(msg);
     GMimeReferences  *refs;
-    u_char            digest[NGX_HELPDESK_SHA256_LEN];
     u_char            id[2 * NGX_HELPDESK_SHA256_LEN + 16];
 
     meta = w->m->meta;
@@ -476,9 +521,8 @@ ngx_helpdesk_mime_headers(ngx_helpdesk_mime_walk_t *w, GMimeMessage *msg)
 
     } else {
         /* none: one of its own bytes, so that a retry is still the same */
-        ngx_helpdesk_sha256(w->m->blob, w->m->raw_len, digest);
-        ngx_hex_dump(id, digest, sizeof(digest));
-        ngx_memcpy(id + 2 * sizeof(digest), "@no-message-id", 15);
+        ngx_hex_dump(id, w->digest, sizeof(w->digest));
+        ngx_memcpy(id + 2 * sizeof(w->digest), "@no-message-id", 15);
         json_object_set_new(meta, "message_id", json_string((char *) id));
     }
 
@@ -575,14 +619,22 @@ ngx_helpdesk_mime_headers(ngx_helpdesk_mime_walk_t *w, GMimeMessage *msg)
 }
 
 
+void
+ngx_helpdesk_mime_init(ngx_helpdesk_mime_t *m)
+{
+    ngx_memzero(m, sizeof(ngx_helpdesk_mime_t));
+    m->files_fd = NGX_INVALID_FILE;
+}
+
+
 ngx_int_t
 ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
 {
     size_t                     cut;
     json_t                    *meta, *text;
+    ngx_int_t                  rc;
     GString                   *safe, *plain;
     GMimeStream               *stream;
-    GByteArray                *bytes;
     GMimeParser               *parser;
     GMimeMessage              *msg;
     ngx_flag_t                 trimmed;
@@ -590,18 +642,24 @@ ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
 
     static const char         *charsets[] = { "UTF-8", "ISO-8859-1", NULL };
 
-    pthread_once(&ngx_helpdesk_mime_once, ngx_helpdesk_mime_init);
-
-    m->blob_len = m->raw_len;
-
-    if (ngx_helpdesk_mime_too_many(m->blob, m->raw_len)) {
-        ngx_cpystrn((u_char *) m->error, (u_char *) "the message has too many parts",
-                    sizeof(m->error));
-        return NGX_DECLINED;
-    }
-
     ngx_memzero(&w, sizeof(ngx_helpdesk_mime_walk_t));
     w.m = m;
+
+    stream = ngx_helpdesk_mime_source(m->body);
+
+    rc = ngx_helpdesk_mime_scan(stream, m->raw_len, w.digest, &w.error);
+
+    if (rc != NGX_OK) {
+        g_object_unref(stream);
+
+        if (rc == NGX_DECLINED) {
+            ngx_cpystrn((u_char *) m->error, (u_char *) w.error,
+                        sizeof(m->error));
+        }
+
+        return rc;
+    }
+
     w.options = g_mime_parser_options_new();
     g_mime_parser_options_set_fallback_charsets(w.options, charsets);
     g_mime_parser_options_set_address_compliance_mode(w.options,
@@ -611,11 +669,7 @@ ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
     g_mime_parser_options_set_rfc2047_compliance_mode(w.options,
                                                      GMIME_RFC_COMPLIANCE_LOOSE);
 
-    /* GMime reads the blob's start in place: it never moves (see above) */
-    bytes = g_byte_array_new_take(m->blob, m->raw_len);
-    stream = g_mime_stream_mem_new_with_byte_array(bytes);
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-
+    /* parts' contents stay ranges of the stream (persist_stream) */
     parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     msg = g_mime_parser_construct_message(parser, w.options);
@@ -648,9 +702,11 @@ ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
         g_object_unref(msg);
     }
 
+    if (w.files) {
+        g_object_unref(w.files);
+    }
+
     g_object_unref(stream);
-    (void) g_byte_array_steal(bytes, NULL);
-    g_byte_array_unref(bytes);
     g_mime_parser_options_free(w.options);
 
     if (w.error == NULL) {
@@ -692,6 +748,10 @@ ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m)
     json_object_set_new(meta, "raw", json_pack("{s:i,s:I}", "offset", 0,
                                                "size", (json_int_t) m->raw_len));
 
+    if (w.failed) {
+        return NGX_ERROR;
+    }
+
     if (w.error) {
         ngx_cpystrn((u_char *) m->error, (u_char *) w.error, sizeof(m->error));
         return NGX_DECLINED;
@@ -709,8 +769,8 @@ ngx_helpdesk_mime_free(ngx_helpdesk_mime_t *m)
         m->meta = NULL;
     }
 
-    if (m->blob) {
-        free(m->blob);
-        m->blob = NULL;
+    if (m->files_fd != NGX_INVALID_FILE) {
+        (void) close(m->files_fd);
+        m->files_fd = NGX_INVALID_FILE;
     }
 }

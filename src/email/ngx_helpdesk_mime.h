@@ -2,8 +2,10 @@
  * A raw RFC 5322 message into what the ticket service needs: its headers
  * for threading and loop detection, its text with the quoted history
  * trimmed, its HTML made safe, its attachments.  GMime does the MIME;
- * this runs in nginx's thread pool only (never on the event loop), on
- * memory of its own, and knows nothing of nginx's requests.
+ * this runs in nginx's thread pool only (never on the event loop), reads
+ * the message where it lies (a file, or memory) and writes the attachments
+ * to a file of its own: its memory does not grow with the message's size.
+ * It knows nothing of nginx's requests.
  */
 
 #ifndef _NGX_HELPDESK_MIME_H_INCLUDED_
@@ -35,34 +37,57 @@ typedef struct {
      * report, null_return_path, loop, text, trimmed, html,
      * attachments[{filename, content_type, offset, size, inline,
      * content_id}], refused[{filename, reason}], raw{offset, size}}
+     *
+     * Offsets are in the message's "blob": the raw message at 0, then the
+     * attachments' file (files_fd) at raw_len.
      */
     json_t      *meta;
 
     /*
-     * The raw message at 0 (raw_len bytes, put there by the caller in a
-     * buffer of blob_size bytes from malloc(), at least twice raw_len:
-     * see ngx_helpdesk_mime_blob()), then each attachment's decoded bytes.
+     * In: the raw message, raw_len bytes, as nginx read the request body:
+     * buffers in memory or ranges of its temporary file, read in place
+     * (never copied whole into memory, never written to) by the task.
      */
-    u_char      *blob;
+    ngx_chain_t *body;
     size_t       raw_len;
-    size_t       blob_len;
-    size_t       blob_size;
+
+    /*
+     * In: the directory for the attachments' file (NUL-terminated).  Out:
+     * that file, unlinked (NGX_INVALID_FILE when the message has none),
+     * each attachment's decoded bytes one after the other, files_len in
+     * all.  ngx_helpdesk_mime_free() closes it.
+     */
+    const char  *temp_dir;
+    ngx_fd_t     files_fd;
+    size_t       files_len;
 
     /* NGX_DECLINED: why it is not a message we take */
     char         error[128];
 } ngx_helpdesk_mime_t;
 
 
-/* the size of the blob to allocate for a raw message of "len" bytes */
-#define ngx_helpdesk_mime_blob(len)  (2 * (size_t) (len) + 65536)
+/*
+ * The largest text part taken as the message's text (its encoded size);
+ * a larger one is kept as an attachment, so that no part of any size is
+ * decoded into memory.
+ */
+#define NGX_HELPDESK_MIME_TEXT_PART_MAX   (1024 * 1024)
+
+/* the largest header block of the message itself */
+#define NGX_HELPDESK_MIME_HEADER_MAX      (1024 * 1024)
+
+/* m with nothing in it yet: fds invalid */
+void ngx_helpdesk_mime_init(ngx_helpdesk_mime_t *m);
 
 /*
- * Parses the raw message at the start of m->blob.  NGX_OK with m->meta
- * and the attachments in the blob; NGX_DECLINED when it is not a message
- * we take (m->error says why).  ngx_helpdesk_mime_free() releases the
- * blob and the meta, in every case.
+ * Parses the raw message.  NGX_OK with m->meta and the attachments in
+ * m->files_fd; NGX_DECLINED when it is not a message we take (m->error
+ * says why); NGX_ERROR when the system failed (a file could not be read
+ * or written).  ngx_helpdesk_mime_free() releases the meta and the file,
+ * in every case.
  */
 ngx_int_t ngx_helpdesk_mime_parse(ngx_helpdesk_mime_t *m);
+void ngx_helpdesk_mime_init_process(void);
 void ngx_helpdesk_mime_free(ngx_helpdesk_mime_t *m);
 
 

@@ -265,7 +265,7 @@ ngx_helpdesk_mime_name(const u_char *p, const u_char *last, char *name)
 {
     size_t  n = 0;
 
-    while (p < last && (isalnum(*p) || *p == '-' || *p == ':')) {
+    while (p < last && (isalnum(*p) || *p == '-' || *p == '_' || *p == ':')) {
         if (n < NGX_HELPDESK_MIME_NAME - 1) {
             name[n++] = g_ascii_tolower(*p);
         }
@@ -310,7 +310,13 @@ ngx_helpdesk_mime_attrs(const u_char *p, const u_char *last,
             continue;
         }
 
+        v = p;
         p = ngx_helpdesk_mime_name(p, last, name);
+
+        if (p == v) {
+            p++;        /* no name after all: never stand still */
+            continue;
+        }
 
         while (p < last && isspace(*p)) {
             p++;

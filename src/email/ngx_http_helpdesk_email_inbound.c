@@ -9,12 +9,24 @@
  *   temporary file.
  *
  * Steps: token -> body -> parse (GMime, in the thread pool: the task reads
- * the body from memory or its file into a buffer of its own) -> store
- * (api.email_inbound(), one transaction: the token routes it to its
- * mailbox, whose tenant the rest runs as) -> 201 for a new ticket, 200 for
- * a reply, a duplicate or a mail dropped as noise, with what became of it.
- * A token that routes nowhere is 404; a body that is no mail message 422;
- * the database down 503 (the MTA retries).
+ * the body where nginx left it, its temporary file, and decodes the
+ * attachments into a temporary file of its own) -> store: the "blob" (the
+ * raw message, then the attachments) goes to PostgreSQL in pieces of
+ * NGX_HTTP_HELPDESK_EMAIL_CHUNK bytes, each read in the thread pool,
+ * staged by api.email_inbound_chunk(), the last one with
+ * api.email_inbound() (one transaction: the token routes it to its
+ * mailbox, whose tenant the rest runs as) -> 201 for a new ticket, 200
+ * for a reply, a duplicate or a mail dropped as noise, with what became of
+ * it.  A token that routes nowhere is 404; a body that is no mail message
+ * 422; too much mail being parsed, or the database down, 503 with
+ * Retry-After (the MTA retries).
+ *
+ * So the worker's memory for a message does not grow with its size: one
+ * piece at a time, in our buffer and then in libpq's (which never gives
+ * back what it once grew to: pieces keep it small), and what GMime keeps
+ * of the message's structure.  What a parse may still cost (headers are
+ * held in memory, up to NGX_HELPDESK_MIME_HEADER_MAX each block) is
+ * bounded per worker by the bytes being parsed at once.
  */
 
 
@@ -28,39 +40,86 @@
 #include "http/ngx_http_helpdesk_request.h"
 #include "event/ngx_helpdesk_password.h"
 #include "lib/ngx_helpdesk_json.h"
+#include "lib/ngx_helpdesk_crypto.h"
 #include "ngx_helpdesk_mime.h"
 
 
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MIN  16
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX  64
 
-/* messages a worker parses at once; past it: 503, the MTA retries */
+/*
+ * Messages a worker parses at once, and their bytes: past either, 503 (a
+ * message alone is always taken, up to the location's body limit)
+ */
 #define NGX_HTTP_HELPDESK_EMAIL_TASKS      4
+#define NGX_HTTP_HELPDESK_EMAIL_BYTES      (48 * 1024 * 1024)
+
+/*
+ * How long a worker that is told to stop (a reload) waits for a mail it is
+ * parsing or storing: see ngx_http_helpdesk_email_guard()
+ */
+#define NGX_HTTP_HELPDESK_EMAIL_GUARD      60000
+
+/* what goes to PostgreSQL at once (libpq's buffer grows to twice it) */
+#define NGX_HTTP_HELPDESK_EMAIL_CHUNK      (512 * 1024)
 
 
 typedef struct {
     ngx_http_helpdesk_req_t         req;        /* first: the core's */
     ngx_str_t                       token;
     ngx_str_t                       token_hash;
-    ngx_chain_t                    *body;
     ngx_helpdesk_mime_t             mime;
     ngx_int_t                       rc;         /* of the task */
     ngx_thread_task_t              *task;
+    ngx_flag_t                      parsing;    /* counted in the budget */
+    ngx_event_t                     guard;      /* see ..._email_guard() */
+    ngx_str_t                       meta;
+
+    /* the blob on its way to PostgreSQL */
+    ngx_str_t                       upload;     /* a uuid */
+    u_char                         *chunk;      /* ngx_alloc() */
+    size_t                          chunk_len;
+    size_t                          sent;
+    size_t                          total;
+    ngx_uint_t                      seq;
+    ngx_str_t                       seq_text;
+
     ngx_helpdesk_pg_query_t         query;
 } ngx_http_helpdesk_email_ctx_t;
+
+
+typedef void (*ngx_http_helpdesk_email_task_pt)(void *data, ngx_log_t *log);
 
 
 static ngx_int_t ngx_http_helpdesk_email_start(
     ngx_http_helpdesk_email_ctx_t *ctx);
 static void ngx_http_helpdesk_email_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_helpdesk_email_post(
+    ngx_http_helpdesk_email_ctx_t *ctx, ngx_http_helpdesk_email_task_pt handler,
+    ngx_event_handler_pt done);
 static void ngx_http_helpdesk_email_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_email_parsed(ngx_event_t *ev);
+static void ngx_http_helpdesk_email_next(ngx_http_helpdesk_email_ctx_t *ctx);
+static void ngx_http_helpdesk_email_read(void *data, ngx_log_t *log);
+static void ngx_http_helpdesk_email_chunk(ngx_event_t *ev);
+static void ngx_http_helpdesk_email_staged(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
 static void ngx_http_helpdesk_email_stored(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
+static void ngx_http_helpdesk_email_guard(ngx_event_t *ev);
 static void ngx_http_helpdesk_email_cleanup(void *data);
 
 
+/* this worker's messages being parsed, and their bytes */
 static ngx_uint_t  ngx_http_helpdesk_email_tasks;
+static size_t      ngx_http_helpdesk_email_bytes;
+
+
+void
+ngx_http_helpdesk_email_init_process(ngx_cycle_t *cycle)
+{
+    ngx_helpdesk_mime_init_process();
+}
 
 
 ngx_int_t
@@ -160,10 +219,30 @@ ngx_http_helpdesk_email_start(ngx_http_helpdesk_email_ctx_t *ctx)
     cln->handler = ngx_http_helpdesk_email_cleanup;
     cln->data = ctx;
 
+    ngx_helpdesk_mime_init(&ctx->mime);
+
+    /* in memory, one buffer; past client_body_buffer_size, one file */
+    r->request_body_in_single_buf = 1;
+
     return ngx_http_helpdesk_req_read_body(&ctx->req,
                clcf->client_max_body_size ? clcf->client_max_body_size
                                           : (off_t) 26 * 1024 * 1024,
                ngx_http_helpdesk_email_body);
+}
+
+
+/*
+ * From the body's end to the answer, a request has no timer of its own
+ * while its tasks run: a worker told to stop (a reload, a graceful
+ * shutdown) would exit under it, the mail lost and its socket left open.
+ * This timer, not cancelable, keeps the worker until the mail is stored
+ * (its cleanup deletes it), or for NGX_HTTP_HELPDESK_EMAIL_GUARD at most.
+ */
+static void
+ngx_http_helpdesk_email_guard(ngx_event_t *ev)
+{
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "helpdesk email: the mail is still being parsed or stored");
 }
 
 
@@ -172,18 +251,34 @@ ngx_http_helpdesk_email_cleanup(void *data)
 {
     ngx_http_helpdesk_email_ctx_t  *ctx = data;
 
+    if (ctx->guard.timer_set) {
+        ngx_del_timer(&ctx->guard);
+    }
+
+    /* never while a task runs: the request is blocked until it is done */
+
+    if (ctx->parsing) {
+        ngx_http_helpdesk_email_tasks--;
+        ngx_http_helpdesk_email_bytes -= ctx->mime.raw_len;
+        ctx->parsing = 0;
+    }
+
     ngx_helpdesk_mime_free(&ctx->mime);
+
+    if (ctx->chunk) {
+        ngx_free(ctx->chunk);
+        ctx->chunk = NULL;
+    }
 }
 
 
 static void
 ngx_http_helpdesk_email_body(ngx_http_request_t *r)
 {
-    u_char                         *p;
+    u_char                         *p, *dir;
     off_t                           size;
     ngx_chain_t                    *cl;
-    ngx_thread_pool_t              *tp;
-    ngx_thread_task_t              *task;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_helpdesk_email_ctx_t  *ctx;
     u_char                          digest[NGX_HELPDESK_SHA256_LEN];
 
@@ -224,125 +319,119 @@ ngx_http_helpdesk_email_body(ngx_http_request_t *r)
     p = ngx_cpymem(ctx->token_hash.data, "sha256:", 7);
     ngx_hex_dump(p, digest, sizeof(digest));
 
-    tp = ngx_helpdesk_thread_pool();
-
-    if (tp == NULL
-        || ngx_http_helpdesk_email_tasks >= NGX_HTTP_HELPDESK_EMAIL_TASKS)
+    if (ngx_helpdesk_thread_pool() == NULL
+        || ngx_http_helpdesk_email_tasks >= NGX_HTTP_HELPDESK_EMAIL_TASKS
+        || (ngx_http_helpdesk_email_tasks
+            && ngx_http_helpdesk_email_bytes + size
+               > NGX_HTTP_HELPDESK_EMAIL_BYTES))
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "helpdesk email: %ui messages being parsed, "
-                      "this one refused for now", ngx_http_helpdesk_email_tasks);
+                      "helpdesk email: %ui messages (%uz bytes) being "
+                      "parsed, this one (%O bytes) refused for now",
+                      ngx_http_helpdesk_email_tasks,
+                      ngx_http_helpdesk_email_bytes, size);
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_req_unavailable(r, "parser", 5));
         return;
     }
 
-    /* room for the raw message and, after it, its decoded attachments */
-    ctx->mime.blob_size = ngx_helpdesk_mime_blob(size);
+    /* the attachments' file goes where nginx keeps the bodies' */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    dir = ngx_pnalloc(r->pool, clcf->client_body_temp_path->name.len + 1);
+    if (dir == NULL) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    (void) ngx_cpystrn(dir, clcf->client_body_temp_path->name.data,
+                       clcf->client_body_temp_path->name.len + 1);
+
+    ctx->mime.body = r->request_body->bufs;
     ctx->mime.raw_len = (size_t) size;
-    ctx->mime.blob = ngx_alloc(ctx->mime.blob_size, r->connection->log);
-    if (ctx->mime.blob == NULL) {
+    ctx->mime.temp_dir = (const char *) dir;
+
+    if (ngx_http_helpdesk_email_post(ctx, ngx_http_helpdesk_email_thread,
+                                     ngx_http_helpdesk_email_parsed)
+        != NGX_OK)
+    {
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    task = ngx_thread_task_alloc(r->pool, 0);
-    if (task == NULL) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    ctx->guard.handler = ngx_http_helpdesk_email_guard;
+    ctx->guard.data = ctx;
+    ctx->guard.log = r->connection->log;
+    ngx_add_timer(&ctx->guard, NGX_HTTP_HELPDESK_EMAIL_GUARD);
 
-    ctx->task = task;
-    ctx->body = r->request_body->bufs;
-    task->ctx = ctx;
-    task->handler = ngx_http_helpdesk_email_thread;
-    task->event.handler = ngx_http_helpdesk_email_parsed;
-    task->event.data = ctx;
-    task->event.log = r->connection->log;
-
-    if (ngx_thread_task_post(tp, task) != NGX_OK) {
-        ngx_http_helpdesk_req_finalize(&ctx->req,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
+    ctx->parsing = 1;
     ngx_http_helpdesk_email_tasks++;
-
-    /* the task reads the request's body: nginx must not free it meanwhile */
-    ngx_http_helpdesk_req_block(&ctx->req);
+    ngx_http_helpdesk_email_bytes += (size_t) size;
 }
 
 
-/* In the thread pool: the body into the blob, then parsed. */
+/*
+ * A task in the thread pool.  The request is blocked until its handler
+ * has run on the event loop: nginx neither frees it nor the body the task
+ * reads, whatever the client does meanwhile.
+ */
+static ngx_int_t
+ngx_http_helpdesk_email_post(ngx_http_helpdesk_email_ctx_t *ctx,
+    ngx_http_helpdesk_email_task_pt handler, ngx_event_handler_pt done)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+
+    if (ctx->task == NULL) {
+        ctx->task = ngx_thread_task_alloc(r->pool, 0);
+        if (ctx->task == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->task->ctx = ctx;
+    ctx->task->handler = handler;
+    ctx->task->event.handler = done;
+    ctx->task->event.data = ctx;
+    ctx->task->event.log = r->connection->log;
+
+    if (ngx_thread_task_post(ngx_helpdesk_thread_pool(), ctx->task) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_req_block(&ctx->req);
+
+    return NGX_OK;
+}
+
+
+/* In the thread pool: the message parsed. */
 static void
 ngx_http_helpdesk_email_thread(void *data, ngx_log_t *log)
 {
-    off_t                           off;
-    ssize_t                         n;
-    size_t                          at, want;
-    ngx_buf_t                      *b;
-    ngx_chain_t                    *cl;
     ngx_http_helpdesk_email_ctx_t  *ctx = data;
 
-    at = 0;
-
-    for (cl = ctx->body; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            want = b->last - b->pos;
-            if (at + want > ctx->mime.raw_len) {
-                goto failed;
-            }
-            ngx_memcpy(ctx->mime.blob + at, b->pos, want);
-            at += want;
-            continue;
-        }
-
-        want = (size_t) (b->file_last - b->file_pos);
-        if (at + want > ctx->mime.raw_len) {
-            goto failed;
-        }
-
-        off = b->file_pos;
-
-        while (want) {
-            n = pread(b->file->fd, ctx->mime.blob + at, want, off);
-            if (n <= 0) {
-                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                              "helpdesk email: reading the body's file failed");
-                goto failed;
-            }
-            at += n;
-            off += n;
-            want -= n;
-        }
-    }
-
-    if (at != ctx->mime.raw_len) {
-        goto failed;
-    }
-
     ctx->rc = ngx_helpdesk_mime_parse(&ctx->mime);
-    return;
 
-failed:
-
-    ctx->rc = NGX_ERROR;
+    if (ctx->rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "helpdesk email: the message's files failed");
+    }
 }
 
 
 static void
 ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
 {
-    ngx_str_t                       meta, ip;
     ngx_http_request_t             *r;
-    ngx_helpdesk_pg_query_t        *q;
     ngx_http_helpdesk_email_ctx_t  *ctx = ev->data;
+    u_char                          id[16];
 
     ngx_http_helpdesk_email_tasks--;
+    ngx_http_helpdesk_email_bytes -= ctx->mime.raw_len;
+    ctx->parsing = 0;
+
     r = ctx->req.r;
 
     if (ngx_http_helpdesk_req_unblock(&ctx->req) != NGX_OK) {
@@ -358,8 +447,141 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
     }
 
     if (ctx->rc != NGX_OK
-        || ngx_helpdesk_json_dump(r->pool, ctx->mime.meta, &meta) != NGX_OK)
+        || ngx_helpdesk_json_dump(r->pool, ctx->mime.meta, &ctx->meta)
+           != NGX_OK)
     {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    json_decref(ctx->mime.meta);
+    ctx->mime.meta = NULL;
+
+    ctx->total = ctx->mime.raw_len + ctx->mime.files_len;
+    ctx->chunk = ngx_alloc(ngx_min(ctx->total, NGX_HTTP_HELPDESK_EMAIL_CHUNK),
+                           r->connection->log);
+
+    /* the pieces staged before the last one are this upload's */
+    ctx->upload.data = ngx_pnalloc(r->pool, 36);
+
+    if (ctx->chunk == NULL || ctx->upload.data == NULL
+        || ngx_helpdesk_random(id, sizeof(id)) != NGX_OK)
+    {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    ctx->upload.len = ngx_sprintf(ctx->upload.data,
+                          "%*xs-%*xs-%*xs-%*xs-%*xs", 4, id, 2, id + 4,
+                          2, id + 6, 2, id + 8, 6, id + 10)
+                      - ctx->upload.data;
+
+    ngx_http_helpdesk_email_next(ctx);
+}
+
+
+/* the blob's next piece, read in the thread pool */
+static void
+ngx_http_helpdesk_email_next(ngx_http_helpdesk_email_ctx_t *ctx)
+{
+    ctx->chunk_len = ngx_min(ctx->total - ctx->sent,
+                             NGX_HTTP_HELPDESK_EMAIL_CHUNK);
+
+    if (ngx_http_helpdesk_email_post(ctx, ngx_http_helpdesk_email_read,
+                                     ngx_http_helpdesk_email_chunk)
+        != NGX_OK)
+    {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+/* In the thread pool: bytes [sent, sent + chunk_len) of the blob. */
+static void
+ngx_http_helpdesk_email_read(void *data, ngx_log_t *log)
+{
+    off_t                           at, pos;
+    size_t                          want, n, len;
+    ssize_t                         got;
+    ngx_buf_t                      *b;
+    ngx_chain_t                    *cl;
+    ngx_http_helpdesk_email_ctx_t  *ctx = data;
+
+    ctx->rc = NGX_ERROR;
+
+    at = ctx->sent;
+    n = 0;
+
+    /* the raw message: the body's buffers and file ranges */
+    for (cl = ctx->mime.body, pos = 0; cl && n < ctx->chunk_len; cl = cl->next)
+    {
+        b = cl->buf;
+        len = b->in_file ? (size_t) (b->file_last - b->file_pos)
+                         : (size_t) (b->last - b->pos);
+
+        if (at >= pos + (off_t) len) {
+            pos += len;
+            continue;
+        }
+
+        want = ngx_min(len - (size_t) (at - pos), ctx->chunk_len - n);
+
+        if (b->in_file) {
+            got = pread(b->file->fd, ctx->chunk + n, want,
+                        b->file_pos + (at - pos));
+            if (got != (ssize_t) want) {
+                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                              "helpdesk email: reading the body's file failed");
+                return;
+            }
+
+        } else {
+            ngx_memcpy(ctx->chunk + n, b->pos + (at - pos), want);
+        }
+
+        n += want;
+        at += want;
+        pos += len;
+    }
+
+    /* then the attachments' file */
+    while (n < ctx->chunk_len) {
+        got = pread(ctx->mime.files_fd, ctx->chunk + n, ctx->chunk_len - n,
+                    at - (off_t) ctx->mime.raw_len);
+        if (got <= 0) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "helpdesk email: reading the attachments failed");
+            return;
+        }
+
+        n += got;
+        at += got;
+    }
+
+    ctx->rc = NGX_OK;
+}
+
+
+static void
+ngx_http_helpdesk_email_chunk(ngx_event_t *ev)
+{
+    ngx_str_t                       ip;
+    ngx_http_request_t             *r;
+    ngx_helpdesk_pg_query_t        *q;
+    ngx_http_helpdesk_email_ctx_t  *ctx = ev->data;
+
+    r = ctx->req.r;
+
+    if (ngx_http_helpdesk_req_unblock(&ctx->req) != NGX_OK) {
+        return;
+    }
+
+    if (ctx->rc != NGX_OK) {
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -367,11 +589,45 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
 
     q = &ctx->query;
     ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
-    q->sql = "SELECT api.email_inbound($1, $2, $3::jsonb, $4::bytea)::text";
-    q->handler = ngx_http_helpdesk_email_stored;
     q->data = ctx;
     q->log = r->connection->log;
     q->owner = r->pool;
+
+    if (ctx->sent + ctx->chunk_len < ctx->total) {
+        /* a piece staged, in its own statement */
+        ctx->seq_text.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (ctx->seq_text.data == NULL) {
+            ngx_http_helpdesk_req_finalize(&ctx->req,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ctx->seq_text.len = ngx_sprintf(ctx->seq_text.data, "%ui", ctx->seq)
+                            - ctx->seq_text.data;
+
+        q->sql = "SELECT api.email_inbound_chunk($1, $2::uuid, $3::int, "
+                 "$4::bytea)";
+        q->handler = ngx_http_helpdesk_email_staged;
+
+        if (ngx_helpdesk_pg_param(q, r->pool, &ctx->token_hash) != NGX_OK
+            || ngx_helpdesk_pg_param(q, r->pool, &ctx->upload) != NGX_OK
+            || ngx_helpdesk_pg_param(q, r->pool, &ctx->seq_text) != NGX_OK
+            || ngx_helpdesk_pg_param_binary(q, ctx->chunk, ctx->chunk_len)
+               != NGX_OK)
+        {
+            ngx_http_helpdesk_req_finalize(&ctx->req,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_helpdesk_pg_run(q);
+        return;
+    }
+
+    /* the last piece, with the message: one transaction */
+    q->sql = "SELECT api.email_inbound($1, $2, $3::jsonb, $4::bytea, "
+             "$5::uuid)::text";
+    q->handler = ngx_http_helpdesk_email_stored;
 
     ngx_str_null(&ip);
     if (r->connection->sockaddr->sa_family != AF_UNIX) {
@@ -380,9 +636,10 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
 
     if (ngx_helpdesk_pg_param(q, r->pool, &ctx->token_hash) != NGX_OK
         || ngx_helpdesk_pg_param(q, r->pool, &ip) != NGX_OK
-        || ngx_helpdesk_pg_param(q, r->pool, &meta) != NGX_OK
-        || ngx_helpdesk_pg_param_binary(q, ctx->mime.blob, ctx->mime.blob_len)
-           != NGX_OK)
+        || ngx_helpdesk_pg_param(q, r->pool, &ctx->meta) != NGX_OK
+        || ngx_helpdesk_pg_param_binary(q, ctx->chunk, ctx->chunk_len)
+           != NGX_OK
+        || ngx_helpdesk_pg_param(q, r->pool, &ctx->upload) != NGX_OK)
     {
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -390,6 +647,34 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
     }
 
     ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_email_staged(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_http_request_t             *r;
+    ngx_http_helpdesk_email_ctx_t  *ctx = q->data;
+
+    r = ctx->req.r;
+
+    if (res == NULL) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+            ngx_http_helpdesk_req_unavailable(r, "postgresql",
+                                              ngx_helpdesk_pg_retry_after()));
+        return;
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ngx_http_helpdesk_req_finalize(&ctx->req,
+                                 ngx_helpdesk_http_sql_problem(r, res, NULL));
+        return;
+    }
+
+    ctx->sent += ctx->chunk_len;
+    ctx->seq++;
+
+    ngx_http_helpdesk_email_next(ctx);
 }
 
 
@@ -423,8 +708,8 @@ ngx_http_helpdesk_email_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;
     }
 
-    /* stored: the blob is no longer needed while the answer goes out */
-    ngx_helpdesk_mime_free(&ctx->mime);
+    /* stored: the files and the buffer are not needed for the answer */
+    ngx_http_helpdesk_email_cleanup(ctx);
 
     len = PQgetlength(res, 0, 0);
     p = ngx_pnalloc(r->pool, len + 1);
