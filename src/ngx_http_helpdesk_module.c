@@ -76,6 +76,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_email_fetch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_email_fetch,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_outbound_allow"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_outbound_allow,
@@ -247,6 +254,7 @@ ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf)
     hmcf->outbox_enabled = NGX_CONF_UNSET;
     hmcf->thread_pool_queue = NGX_CONF_UNSET_UINT;
     ngx_helpdesk_outbox_defaults(&hmcf->outbox);
+    ngx_helpdesk_email_fetch_defaults(&hmcf->email_fetch);
 
     return hmcf;
 }
@@ -289,11 +297,15 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(hmcf->thread_pool_queue,
                              NGX_HELPDESK_PASSWORD_QUEUE);
 
+    /* mail is fetched where there is a database and the provider key */
+    hmcf->email_fetch.enabled = hmcf->email_fetch.enabled && hmcf->pg.set
+                                && hmcf->provider_key_set;
+
     /*
      * a portal hashes passwords, mail is parsed: make sure the thread
      * pool exists
      */
-    if ((hmcf->portal_used || hmcf->email_used)
+    if ((hmcf->portal_used || hmcf->email_used || hmcf->email_fetch.enabled)
         && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool,
                                       hmcf->thread_pool_queue)
            != NGX_CONF_OK)
@@ -643,7 +655,7 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if ((hmcf->portal_used || hmcf->email_used)
+    if ((hmcf->portal_used || hmcf->email_used || hmcf->email_fetch.enabled)
         && ngx_helpdesk_password_init_worker(cycle) != NGX_OK)
     {
         return NGX_ERROR;
@@ -705,6 +717,15 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         {
             return NGX_ERROR;
         }
+
+        hmcf->email_fetch.proof = hmcf->outbox.proof;
+        hmcf->email_fetch.secrets = hmcf->secrets;
+
+        if (ngx_helpdesk_email_fetch_init_worker(cycle, &hmcf->email_fetch)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -718,6 +739,7 @@ ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
     ngx_http_helpdesk_chat_timers_exit();
     ngx_helpdesk_redis_sub_exit_worker();
     ngx_helpdesk_rekey_exit_worker();
+    ngx_helpdesk_email_fetch_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();

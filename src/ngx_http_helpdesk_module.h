@@ -20,6 +20,7 @@
 #include "event/ngx_helpdesk_curl.h"
 #include "jobs/ngx_helpdesk_outbox.h"
 #include "jobs/ngx_helpdesk_rekey.h"
+#include "jobs/ngx_helpdesk_email_fetch.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
 #include <jansson.h>
@@ -56,6 +57,10 @@ typedef struct {
     /* where mail is pushed in (helpdesk_email_inbound): prefix, with '/' */
     ngx_str_t                   email_prefix;
     ngx_flag_t                  email_used;
+
+    /* mailboxes fetched by IMAP (helpdesk_email_fetch) */
+    ngx_helpdesk_email_fetch_conf_t  email_fetch;
+    ngx_flag_t                  email_fetch_set;
 
     /* where the chat's widget is served (helpdesk_chat_widget), with '/' */
     ngx_str_t                   chat_widget_prefix;
@@ -190,6 +195,8 @@ char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */

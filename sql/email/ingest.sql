@@ -344,6 +344,29 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     m        helpdesk.email_mailboxes;
     tenant   uuid;
+BEGIN
+    tenant := email.inbound_route(p_token);
+    IF tenant IS NULL THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown mailbox');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', tenant::text, true);
+
+    SELECT * INTO m FROM helpdesk.email_mailboxes x
+    WHERE x.tenant_id = tenant AND x.inbound_token = p_token
+      AND x.deleted_at IS NULL FOR SHARE;
+
+    RETURN email.ingest(m, p_ip, meta, blob);
+END
+$$;
+
+-- A mail for the mailbox m (pushed or fetched), as m's tenant (set by the
+-- caller): one transaction, one answer.
+CREATE OR REPLACE FUNCTION email.ingest(m helpdesk.email_mailboxes, p_ip text,
+    meta jsonb, blob bytea)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tenant   uuid := m.tenant_id;
     sender   text := email.addr(meta->'from');
     name     text := nullif(btrim(left(meta->'from'->>'name', 200)), '');
     seen     helpdesk.email_messages;
@@ -360,17 +383,6 @@ DECLARE
     body     text := coalesce(meta->>'text', '');
     follow   text;
 BEGIN
-    tenant := email.inbound_route(p_token);
-    IF tenant IS NULL THEN
-        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown mailbox');
-    END IF;
-
-    PERFORM set_config('helpdesk.tenant_id', tenant::text, true);
-
-    SELECT * INTO m FROM helpdesk.email_mailboxes x
-    WHERE x.tenant_id = tenant AND x.inbound_token = p_token
-      AND x.deleted_at IS NULL FOR SHARE;
-
     IF coalesce(meta->>'message_id', '') = '' OR length(meta->>'message_id') > 998 THEN
         PERFORM tickets.fail('HDINV', 'not-a-message', 'the message has no usable Message-ID');
     END IF;

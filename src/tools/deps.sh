@@ -11,7 +11,7 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       perl libmojolicious-perl libtest-simple-perl wrk valgrind
       zbar-tools librsvg2-bin
       libjson-validator-perl libyaml-libyaml-perl
-      libgmime-3.0-dev
+      libgmime-3.0-dev dovecot-imapd
       clang libclang-rt-14-dev dpkg-dev"
 
 # the OpenAPI linter of the tests comes from npm (src/tools/openapi-lint.sh);
