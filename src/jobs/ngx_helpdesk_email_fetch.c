@@ -87,6 +87,13 @@ struct ngx_helpdesk_fetch_run_s {
 
     ngx_helpdesk_curl_req_t        *req;
     ngx_helpdesk_fetch_step_pt      step;
+
+    /* the step's request, for one more try on a connection of its own */
+    ngx_str_t                       step_url;
+    const char                     *step_command;
+    ngx_msec_t                      step_timeout;
+    size_t                          step_max;
+    unsigned                        retried:1;
     ngx_helpdesk_mime_t             mime;
     ngx_int_t                       rc;         /* of the parse */
     unsigned                        parsing:1;
@@ -513,6 +520,24 @@ ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
         return;
     }
 
+    /*
+     * A session serves the steps of one run, which follow each other at
+     * once; the next run logs in again, and sees the folder as it is then
+     * (a session kept idle may still show the folder as it was).
+     */
+    curl_easy_setopt(req->easy, CURLOPT_MAXAGE_CONN, 0L);
+
+    if (step != run->step || url != &run->step_url) {
+        run->step_url = *url;
+        run->step_command = command;
+        run->step_timeout = timeout;
+        run->step_max = max;
+        run->retried = 0;
+
+    } else {
+        curl_easy_setopt(req->easy, CURLOPT_FRESH_CONNECT, 1L);
+    }
+
     req->handler = ngx_helpdesk_fetch_answered;
     req->data = run;
     run->req = req;
@@ -529,7 +554,32 @@ ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
 static void
 ngx_helpdesk_fetch_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
 {
+    long                       connects;
     ngx_helpdesk_fetch_run_t  *run = req->data;
+
+    /*
+     * A session kept from an earlier step or run that the server has
+     * closed meanwhile (it logs idle clients out, or told them to log in
+     * again after its UIDVALIDITY changed): the step once more, on a
+     * connection of its own.
+     */
+    if ((result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR
+         || result == CURLE_GOT_NOTHING)
+        && !run->retried
+        && curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &connects)
+           == CURLE_OK
+        && connects == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                      "helpdesk email fetch: mailbox %V: a kept session was "
+                      "closed (%s), trying again", &run->mailbox, req->error);
+        run->req = NULL;
+        ngx_helpdesk_curl_free(req);
+        run->retried = 1;
+        ngx_helpdesk_fetch_imap(run, &run->step_url, run->step_command,
+                                run->step_timeout, run->step_max, run->step);
+        return;
+    }
 
     if (result != CURLE_OK) {
         run->req = NULL;

@@ -240,16 +240,16 @@ sub messages {
     return @m;
 }
 
-# A new UIDVALIDITY for a folder: its UID list and indexes forgotten
-# (dovecot stopped meanwhile, so no session keeps the old view).
+# A new UIDVALIDITY for a folder, as a server that rebuilt it would give
+# (its sessions are told to log in again).
 sub reset_uidvalidity {
-    my ($self, $user, $folder) = @_;
-    my $running = $self->{running};
-    $self->stop if $running;
-    my $d = $self->folder_dir($user, $folder);
-    unlink glob("$d/dovecot-uidlist* $d/dovecot.index*");
-    sleep 1.1;      # UIDVALIDITY is a time in seconds
-    $self->start if $running;
+    my ($self, $user, $folder, $validity) = @_;
+    $validity //= int(time) + 1000;
+    my $d = $self->{dir};
+    system("doveadm -c $d/dovecot.conf mailbox update -u $user --uid-validity $validity "
+           . ($folder // 'INBOX') . " >>$d/doveadm.log 2>&1") == 0
+        or die 'doveadm mailbox update failed: ' . `cat $d/doveadm.log`;
+    return $validity;
 }
 
 sub log_text {
