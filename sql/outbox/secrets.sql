@@ -32,6 +32,11 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
     CROSS JOIN LATERAL (VALUES ('users.totp_secret', u.totp_secret),
                                ('users.totp_pending', u.totp_pending)) f(field, value)
     WHERE u.totp_secret IS NOT NULL OR u.totp_pending IS NOT NULL
+    UNION ALL
+    SELECT 'email_mailboxes.password', m.mailbox_id,
+           'email_mailboxes.password:' || m.mailbox_id, m.password
+    FROM helpdesk.email_mailboxes m
+    WHERE m.password IS NOT NULL
 $$;
 
 -- is a stored value under the key p_key_id?
@@ -95,6 +100,9 @@ BEGIN
         WHEN 'users.totp_pending' THEN
             UPDATE helpdesk.users SET totp_pending = it.new
             WHERE user_id = it.row_id AND totp_pending = it.old;
+        WHEN 'email_mailboxes.password' THEN
+            UPDATE helpdesk.email_mailboxes SET password = it.new
+            WHERE mailbox_id = it.row_id AND password = it.old;
         ELSE
             RAISE EXCEPTION 'secrets_store: unknown field %', it.field;
         END CASE;

@@ -38,70 +38,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#include <ngx_thread_pool.h>
 
-#include "ngx_helpdesk_email_fetch.h"
-#include "event/ngx_helpdesk_pg.h"
-#include "event/ngx_helpdesk_curl_imap.h"
-#include "event/ngx_helpdesk_password.h"
-#include "email/ngx_helpdesk_mime.h"
-#include "lib/ngx_helpdesk_json.h"
-
-
-/* what is kept of the answers to our own commands */
-#define NGX_HELPDESK_FETCH_ANSWER_MAX  (2 * 1024 * 1024)
-
-#define NGX_HELPDESK_FETCH_REASON_MAX  300
-
-
-typedef struct ngx_helpdesk_fetch_run_s  ngx_helpdesk_fetch_run_t;
-
-typedef void (*ngx_helpdesk_fetch_step_pt)(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req);
-
-
-struct ngx_helpdesk_fetch_run_s {
-    ngx_pool_t                     *pool;
-    ngx_log_t                      *log;
-    ngx_helpdesk_pg_query_t         query;
-
-    ngx_str_t                       tenant;
-    ngx_str_t                       mailbox;
-    ngx_str_t                       token;      /* the lease's */
-    ngx_str_t                       user;
-    ngx_str_t                       password;   /* opened */
-    ngx_str_t                       move_to;    /* empty: flag \Seen */
-    ngx_helpdesk_imap_url_t         url;
-    ngx_str_t                       folder_url; /* with ;UIDVALIDITY= */
-    ngx_str_t                       lease;      /* ms, as text */
-
-    uint64_t                        validity;
-    uint64_t                        after;
-    uint64_t                        highest;
-    ngx_flag_t                      unseen_only;
-    ngx_array_t                     msgs;       /* ngx_helpdesk_fetch_msg_t */
-    ngx_uint_t                      next;
-    ngx_uint_t                      taken;      /* this run's messages */
-    ngx_flag_t                      more;
-    uint64_t                        cut;        /* first left for later */
-
-    ngx_helpdesk_curl_req_t        *req;
-    ngx_helpdesk_fetch_step_pt      step;
-
-    /* the step's request, for one more try on a connection of its own */
-    ngx_str_t                       step_url;
-    const char                     *step_command;
-    ngx_msec_t                      step_timeout;
-    size_t                          step_max;
-    unsigned                        retried:1;
-    ngx_helpdesk_mime_t             mime;
-    ngx_int_t                       rc;         /* of the parse */
-    unsigned                        parsing:1;
-
-    const char                     *state;      /* of the run's end */
-    u_char                          reason[NGX_HELPDESK_FETCH_REASON_MAX];
-    ngx_str_t                       why;
-};
+#include "ngx_helpdesk_email_fetch_int.h"
 
 
 typedef struct {
@@ -109,7 +47,6 @@ typedef struct {
     ngx_log_t                        *log;
     ngx_event_t                       tick;
     ngx_helpdesk_pg_query_t           claim;
-    ngx_pool_t                       *pool;
     ngx_uint_t                        inflight;
     ngx_uint_t                        asked;
     u_char                            nums[2 * NGX_INT_T_LEN];
@@ -122,9 +59,6 @@ static void ngx_helpdesk_fetch_tick(ngx_event_t *ev);
 static void ngx_helpdesk_fetch_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_fetch_start(PGresult *res, int row);
-static void ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run,
-    ngx_str_t *url, const char *command, ngx_msec_t timeout, size_t max,
-    ngx_helpdesk_fetch_step_pt step);
 static void ngx_helpdesk_fetch_answered(ngx_helpdesk_curl_req_t *req,
     CURLcode result);
 static void ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
@@ -133,33 +67,19 @@ static void ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
     ngx_helpdesk_curl_req_t *req);
-static void ngx_helpdesk_fetch_next(ngx_helpdesk_fetch_run_t *run);
-static void ngx_helpdesk_fetch_body(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req);
-static void ngx_helpdesk_fetch_thread(void *data, ngx_log_t *log);
-static void ngx_helpdesk_fetch_parsed(ngx_event_t *ev);
-static void ngx_helpdesk_fetch_refuse(ngx_helpdesk_fetch_run_t *run,
-    uint64_t size, const char *reason);
-static void ngx_helpdesk_fetch_stored(ngx_helpdesk_pg_query_t *q,
-    PGresult *res);
-static void ngx_helpdesk_fetch_mark(ngx_helpdesk_fetch_run_t *run);
-static void ngx_helpdesk_fetch_marked(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req);
-static void ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run,
-    const char *state, const char *fmt, ...);
 static void ngx_helpdesk_fetch_ended(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_fetch_free(ngx_helpdesk_fetch_run_t *run);
-static ngx_helpdesk_pg_query_t *ngx_helpdesk_fetch_query(
-    ngx_helpdesk_fetch_run_t *run, const char *sql,
-    ngx_helpdesk_pg_handler_pt handler);
-static ngx_int_t ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run,
-    uint64_t n);
-static ngx_helpdesk_fetch_msg_t *ngx_helpdesk_fetch_msg(
-    ngx_helpdesk_fetch_run_t *run);
 
 
 static ngx_helpdesk_fetch_t  ngx_helpdesk_fetch;
+
+
+ngx_helpdesk_email_fetch_conf_t *
+ngx_helpdesk_fetch_conf(void)
+{
+    return ngx_helpdesk_fetch.conf;
+}
 
 
 void
@@ -505,7 +425,7 @@ ngx_helpdesk_fetch_start(PGresult *res, int row)
 
 
 /* One IMAP request of the run; "step" has its answer, failures end it. */
-static void
+void
 ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
     const char *command, ngx_msec_t timeout, size_t max,
     ngx_helpdesk_fetch_step_pt step)
@@ -714,287 +634,8 @@ ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
 }
 
 
-static ngx_helpdesk_fetch_msg_t *
-ngx_helpdesk_fetch_msg(ngx_helpdesk_fetch_run_t *run)
-{
-    ngx_helpdesk_fetch_msg_t  *m = run->msgs.elts;
-
-    return &m[run->next];
-}
-
-
-static void
-ngx_helpdesk_fetch_next(ngx_helpdesk_fetch_run_t *run)
-{
-    u_char                    *p;
-    ngx_str_t                  url;
-    ngx_helpdesk_fetch_msg_t  *m;
-    u_char                     reason[128];
-
-    if (run->next == run->msgs.nelts || ngx_exiting) {
-        run->more |= (run->next < run->msgs.nelts);
-        ngx_helpdesk_fetch_end(run, "ok", NULL);
-        return;
-    }
-
-    m = ngx_helpdesk_fetch_msg(run);
-
-    if (m->size > ngx_helpdesk_fetch.conf->max_size) {
-        p = ngx_snprintf(reason, sizeof(reason) - 1,
-                         "the message is %uL bytes, over the limit of %uz",
-                         m->size, ngx_helpdesk_fetch.conf->max_size);
-        *p = '\0';
-        ngx_helpdesk_fetch_refuse(run, m->size, (char *) reason);
-        return;
-    }
-
-    url.data = ngx_pnalloc(run->pool, run->folder_url.len
-                                      + sizeof("/;UID=") + NGX_INT64_LEN);
-    if (url.data == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    url.len = ngx_sprintf(url.data, "%V/;UID=%uL", &run->folder_url, m->uid)
-              - url.data;
-
-    /* a body: bounded by the limit, and given a longer time */
-    ngx_helpdesk_fetch_imap(run, &url, NULL,
-                            4 * ngx_helpdesk_fetch.conf->timeout,
-                            ngx_helpdesk_fetch.conf->max_size + 1,
-                            ngx_helpdesk_fetch_body);
-}
-
-
-static void
-ngx_helpdesk_fetch_body(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req)
-{
-    ngx_thread_pool_t  *tp;
-    ngx_thread_task_t  *task;
-
-    if (req->truncated || req->body.len > ngx_helpdesk_fetch.conf->max_size)
-    {
-        ngx_helpdesk_curl_free(req);
-        run->req = NULL;
-        ngx_helpdesk_fetch_refuse(run, ngx_helpdesk_fetch_msg(run)->size,
-                                  "the message is larger than its size said, "
-                                  "and over the limit");
-        return;
-    }
-
-    if (req->body.len == 0) {
-        ngx_helpdesk_curl_free(req);
-        run->req = NULL;
-        ngx_helpdesk_fetch_refuse(run, 0, "the server sent an empty message");
-        return;
-    }
-
-    tp = ngx_helpdesk_thread_pool();
-    if (tp == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "no thread pool to parse in");
-        return;
-    }
-
-    /* the raw message and room for its attachments: copied in the task */
-    run->mime.raw_len = req->body.len;
-    run->mime.blob_size = ngx_helpdesk_mime_blob(req->body.len);
-    run->mime.blob = ngx_alloc(run->mime.blob_size, run->log);
-    if (run->mime.blob == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory for a message "
-                               "of %uz bytes", req->body.len);
-        return;
-    }
-
-    task = ngx_thread_task_alloc(run->pool, 0);
-    if (task == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    task->ctx = run;
-    task->handler = ngx_helpdesk_fetch_thread;
-    task->event.handler = ngx_helpdesk_fetch_parsed;
-    task->event.data = run;
-    task->event.log = run->log;
-
-    if (ngx_thread_task_post(tp, task) != NGX_OK) {
-        ngx_helpdesk_fetch_end(run, "error", "the thread pool's queue is "
-                               "full");
-        return;
-    }
-
-    run->parsing = 1;
-}
-
-
-/* In the thread pool: the body into the blob, then parsed. */
-static void
-ngx_helpdesk_fetch_thread(void *data, ngx_log_t *log)
-{
-    ngx_helpdesk_fetch_run_t  *run = data;
-
-    ngx_memcpy(run->mime.blob, run->req->body.data, run->mime.raw_len);
-    run->rc = ngx_helpdesk_mime_parse(&run->mime);
-}
-
-
-static void
-ngx_helpdesk_fetch_parsed(ngx_event_t *ev)
-{
-    ngx_str_t                  meta;
-    ngx_helpdesk_pg_query_t   *q;
-    ngx_helpdesk_fetch_run_t  *run = ev->data;
-    ngx_helpdesk_fetch_msg_t  *m;
-
-    run->parsing = 0;
-
-    /* the raw bytes are in the blob: the transfer's copy goes */
-    ngx_helpdesk_curl_free(run->req);
-    run->req = NULL;
-
-    m = ngx_helpdesk_fetch_msg(run);
-
-    if (run->rc == NGX_DECLINED) {
-        ngx_helpdesk_fetch_refuse(run, m->size, run->mime.error);
-        return;
-    }
-
-    if (run->rc != NGX_OK
-        || ngx_helpdesk_json_dump(run->pool, run->mime.meta, &meta) != NGX_OK)
-    {
-        ngx_helpdesk_fetch_end(run, "error", "cannot parse UID %uL", m->uid);
-        return;
-    }
-
-    q = ngx_helpdesk_fetch_query(run, "SELECT api.email_fetch_store($1::bytea,"
-                                 " $2, $3, $4, $5, $6, $7, $8, $9::jsonb,"
-                                 " $10::bytea)::text",
-                                 ngx_helpdesk_fetch_stored);
-    if (q == NULL
-        || ngx_helpdesk_fetch_num(run, run->validity) != NGX_OK
-        || ngx_helpdesk_fetch_num(run, m->uid) != NGX_OK
-        || ngx_helpdesk_fetch_num(run, m->size) != NGX_OK
-        || ngx_helpdesk_pg_param(q, run->pool, &meta) != NGX_OK
-        || ngx_helpdesk_pg_param_binary(q, run->mime.blob, run->mime.blob_len)
-           != NGX_OK)
-    {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    ngx_helpdesk_pg_run(q);
-}
-
-
-static void
-ngx_helpdesk_fetch_refuse(ngx_helpdesk_fetch_run_t *run, uint64_t size,
-    const char *reason)
-{
-    ngx_str_t                  v;
-    ngx_helpdesk_pg_query_t   *q;
-    ngx_helpdesk_fetch_msg_t  *m = ngx_helpdesk_fetch_msg(run);
-
-    ngx_log_error(NGX_LOG_WARN, run->log, 0,
-                  "helpdesk email fetch: mailbox %V: UID %uL refused: %s",
-                  &run->mailbox, m->uid, reason);
-
-    q = ngx_helpdesk_fetch_query(run, "SELECT api.email_fetch_refuse("
-                                 "$1::bytea, $2, $3, $4, $5, $6, $7, $8, $9)"
-                                 "::text", ngx_helpdesk_fetch_stored);
-
-    v.data = (u_char *) reason;
-    v.len = ngx_strlen(reason);
-
-    if (q == NULL
-        || ngx_helpdesk_fetch_num(run, run->validity) != NGX_OK
-        || ngx_helpdesk_fetch_num(run, m->uid) != NGX_OK
-        || ngx_helpdesk_fetch_num(run, size) != NGX_OK
-        || ngx_helpdesk_pg_param(q, run->pool, &v) != NGX_OK)
-    {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    ngx_helpdesk_pg_run(q);
-}
-
-
-/* a message stored (or refused): the UID has advanced; now mark it */
-static void
-ngx_helpdesk_fetch_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
-{
-    ngx_helpdesk_fetch_run_t  *run = q->data;
-
-    ngx_helpdesk_mime_free(&run->mime);
-
-    if (res == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "PostgreSQL is unavailable");
-        return;
-    }
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        /* the lease taken over, or the mailbox deleted: the run is over */
-        ngx_helpdesk_fetch_end(run, "error", "cannot store UID %uL: %s",
-                               ngx_helpdesk_fetch_msg(run)->uid,
-                               PQresultErrorField(res,
-                                                  PG_DIAG_MESSAGE_PRIMARY));
-        return;
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, run->log, 0,
-                   "helpdesk email fetch: mailbox %V: UID %uL: %s",
-                   &run->mailbox, ngx_helpdesk_fetch_msg(run)->uid,
-                   PQgetvalue(res, 0, 0));
-
-    run->taken++;
-    ngx_helpdesk_fetch_mark(run);
-}
-
-
-static void
-ngx_helpdesk_fetch_mark(ngx_helpdesk_fetch_run_t *run)
-{
-    u_char                    *command, *p;
-    ngx_helpdesk_fetch_msg_t  *m = ngx_helpdesk_fetch_msg(run);
-
-    command = ngx_pnalloc(run->pool, run->move_to.len + 64);
-    if (command == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    if (run->move_to.len) {
-        p = ngx_sprintf(command, "UID MOVE %uL \"%V\"", m->uid, &run->move_to);
-
-    } else {
-        p = ngx_sprintf(command, "UID STORE %uL +FLAGS.SILENT (\\Seen)",
-                        m->uid);
-    }
-
-    *p = '\0';
-
-    ngx_helpdesk_fetch_imap(run, &run->folder_url, (char *) command,
-                            ngx_helpdesk_fetch.conf->timeout,
-                            NGX_HELPDESK_FETCH_ANSWER_MAX,
-                            ngx_helpdesk_fetch_marked);
-}
-
-
-static void
-ngx_helpdesk_fetch_marked(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req)
-{
-    ngx_helpdesk_curl_free(req);
-    run->req = NULL;
-
-    run->next++;
-    ngx_helpdesk_fetch_next(run);
-}
-
-
 /* The run's end, recorded; the run is freed when PostgreSQL answers. */
-static void
+void
 ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
     const char *fmt, ...)
 {
@@ -1124,7 +765,7 @@ ngx_helpdesk_fetch_free(ngx_helpdesk_fetch_run_t *run)
  * A statement of the run: the proof, the tenant, the mailbox, the lease's
  * token and length are its first five parameters.
  */
-static ngx_helpdesk_pg_query_t *
+ngx_helpdesk_pg_query_t *
 ngx_helpdesk_fetch_query(ngx_helpdesk_fetch_run_t *run, const char *sql,
     ngx_helpdesk_pg_handler_pt handler)
 {
@@ -1150,7 +791,7 @@ ngx_helpdesk_fetch_query(ngx_helpdesk_fetch_run_t *run, const char *sql,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run, uint64_t n)
 {
     ngx_str_t  v;
