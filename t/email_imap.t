@@ -235,6 +235,14 @@ print $out $conf;
 close $out;
 my $nginx = $ENV{HELPDESK_NGINX} // 'nginx';
 system("$nginx -p $d -c $d/nginx2.conf") == 0 or die 'second node';
+# the harness stops the first node; this one is stopped here whatever happens
+END {
+    if ($d && open my $p2, '<', "$d/run/nginx2.pid") {
+        my $pid = <$p2>;
+        chomp $pid;
+        kill 'QUIT', $pid if $pid;
+    }
+}
 ok until_true(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port2") }, 10), 'a second node';
 q1("UPDATE helpdesk.email_mailboxes SET poll_interval = 1, next_fetch_at = now() WHERE kind = 'imap' AND health = 'ok'");
 my @many;
