@@ -1,7 +1,6 @@
 /*
- * nginx-helpdesk: the front door.  Directives, configuration, and the
- * per-worker services started in init_process: the PostgreSQL pool and
- * the Redis client every channel shares.
+ * nginx-helpdesk: the front door.  Directives and configuration; the
+ * per-worker services they start are in ngx_http_helpdesk_module_worker.c.
  */
 
 
@@ -37,8 +36,6 @@ static char *ngx_http_helpdesk_outbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
-static void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_command_t  ngx_http_helpdesk_commands[] = {
@@ -81,6 +78,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
     { ngx_string("helpdesk_outbox"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_outbox,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_email_fetch"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_email_fetch,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -256,6 +260,7 @@ ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf)
     hmcf->outbox_enabled = NGX_CONF_UNSET;
     hmcf->thread_pool_queue = NGX_CONF_UNSET_UINT;
     ngx_helpdesk_outbox_defaults(&hmcf->outbox);
+    ngx_helpdesk_email_fetch_defaults(&hmcf->email_fetch);
 
     return hmcf;
 }
@@ -314,11 +319,15 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* mail is fetched where there is a database and the provider key */
+    hmcf->email_fetch.enabled = hmcf->email_fetch.enabled && hmcf->pg.set
+                                && hmcf->provider_key_set;
+
     /*
      * a portal hashes passwords, mail is parsed: make sure the thread
      * pool exists
      */
-    if ((hmcf->portal_used || hmcf->email_used)
+    if ((hmcf->portal_used || hmcf->email_used || hmcf->email_fetch.enabled)
         && ngx_helpdesk_password_pool(cf, &hmcf->thread_pool,
                                       hmcf->thread_pool_queue)
            != NGX_CONF_OK)
@@ -677,122 +686,4 @@ ngx_http_helpdesk_whatsapp_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
-{
-    ngx_http_helpdesk_main_conf_t  *hmcf;
-
-    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
-    {
-        return NGX_OK;
-    }
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_helpdesk_module);
-    if (hmcf == NULL) {
-        return NGX_OK;
-    }
-
-    if (hmcf->pg.set
-        && ngx_helpdesk_pg_init_worker(cycle, &hmcf->pg) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (hmcf->redis.set
-        && ngx_helpdesk_redis_init_worker(cycle, &hmcf->redis) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if ((hmcf->portal_used || hmcf->email_used)
-        && ngx_helpdesk_password_init_worker(cycle) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* GMime's globals, before the first mail reaches the thread pool */
-    if (hmcf->email_used) {
-        ngx_http_helpdesk_email_init_process(cycle);
-    }
-
-    /* the chat: a subscriber connection, the deadlines, the record */
-    if (hmcf->redis.set
-        && (ngx_helpdesk_redis_sub_init_worker(cycle, &hmcf->redis) != NGX_OK
-            || ngx_http_helpdesk_chat_timers_init(cycle) != NGX_OK))
-    {
-        return NGX_ERROR;
-    }
-
-    if (hmcf->redis.set) {
-        hmcf->chat_converted = ngx_http_helpdesk_chat_converted_by_api;
-        hmcf->chat_groups = ngx_http_helpdesk_chat_groups_changed_by_api;
-    }
-
-    if (hmcf->redis.set && hmcf->pg.set && hmcf->provider_key_set) {
-        *ngx_cpymem(hmcf->chat_proof, hmcf->provider_proof.data,
-                    hmcf->provider_proof.len) = '\0';
-
-        if (ngx_helpdesk_chat_persist_init_worker(cycle, hmcf->chat_proof)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    if (hmcf->pg.set) {
-        hmcf->outbound.resolver = hmcf->http_clcf->resolver;
-        hmcf->outbound.resolver_timeout = hmcf->http_clcf->resolver_timeout;
-
-        if (hmcf->outbound.resolver
-            && hmcf->outbound.resolver->connections.nelts == 0)
-        {
-            hmcf->outbound.resolver = NULL;     /* no "resolver" given */
-        }
-
-        if (ngx_helpdesk_curl_init_worker(cycle, &hmcf->outbound) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        if (hmcf->provider_key_set) {
-            *ngx_cpymem(hmcf->outbox.proof, hmcf->provider_proof.data,
-                        hmcf->provider_proof.len) = '\0';
-        }
-
-        if (hmcf->outbox_enabled
-            && (ngx_helpdesk_outbox_init_worker(cycle, &hmcf->outbox)
-                != NGX_OK
-                || ngx_helpdesk_email_init_worker(cycle, &hmcf->email)
-                   != NGX_OK))
-        {
-            return NGX_ERROR;
-        }
-
-        if (ngx_helpdesk_rekey_init_worker(cycle, hmcf->secrets,
-                                           hmcf->outbox.proof)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
-{
-    ngx_helpdesk_chat_persist_exit_worker();
-    ngx_http_helpdesk_chat_timers_exit();
-    ngx_helpdesk_redis_sub_exit_worker();
-    ngx_helpdesk_rekey_exit_worker();
-    ngx_helpdesk_email_exit_worker();
-    ngx_helpdesk_outbox_exit_worker();
-    ngx_helpdesk_curl_exit_worker();
-    ngx_helpdesk_redis_exit_worker();
-    ngx_helpdesk_pg_exit_worker();
 }

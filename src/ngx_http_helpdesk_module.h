@@ -21,6 +21,7 @@
 #include "jobs/ngx_helpdesk_outbox.h"
 #include "jobs/ngx_helpdesk_rekey.h"
 #include "email/ngx_helpdesk_email_out.h"
+#include "jobs/ngx_helpdesk_email_fetch.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
 #include <jansson.h>
@@ -58,6 +59,10 @@ typedef struct {
     /* where mail is pushed in (helpdesk_email_inbound): prefix, with '/' */
     ngx_str_t                   email_prefix;
     ngx_flag_t                  email_used;
+
+    /* mailboxes fetched by IMAP (helpdesk_email_fetch) */
+    ngx_helpdesk_email_fetch_conf_t  email_fetch;
+    ngx_flag_t                  email_fetch_set;
 
     /* where the chat's widget is served (helpdesk_chat_widget), with '/' */
     ngx_str_t                   chat_widget_prefix;
@@ -189,10 +194,16 @@ void ngx_http_helpdesk_email_init_process(ngx_cycle_t *cycle);
 /* chat/ngx_http_helpdesk_chat_http.c: the chat's transports */
 char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
+/* ngx_http_helpdesk_module_worker.c: a worker's services and jobs */
+ngx_int_t ngx_http_helpdesk_init_process(ngx_cycle_t *cycle);
+void ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle);
+
 /* ngx_http_helpdesk_module_outbound.c: where outbound requests may go */
 char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */

@@ -122,3 +122,41 @@ ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/* helpdesk_email_fetch off | [interval=] [batch=] [timeout=] [per_run=]
+ *                            [max_size=] [ca_file=] */
+char *
+ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char        *err;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (hmcf->email_fetch_set) {
+        return "is duplicate";
+    }
+
+    hmcf->email_fetch_set = 1;
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        hmcf->email_fetch.enabled = 0;
+        return NGX_CONF_OK;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        err = ngx_helpdesk_email_fetch_parse(cf, &value[i],
+                                             &hmcf->email_fetch);
+        if (err != NGX_CONF_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\" in \"%V\" directive: %s",
+                               &value[i], &cmd->name, err);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}

@@ -346,8 +346,27 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
     WHERE m.inbound_token = p_token AND m.deleted_at IS NULL AND m.enabled
 $$;
 
--- A piece of a large mail's blob, staged until email.inbound() takes it
--- (see migration 031's email_inbound_chunks).
+-- A piece of a large mail's blob (the raw message, then its attachments),
+-- staged until email.ingest() takes it (see migration 031's
+-- email_inbound_chunks), for the mailbox m: a pushed mail's pieces come by
+-- its token (email.inbound_chunk()), a fetched one's from the fetch job
+-- holding the mailbox (email.fetch_chunk()).  As m's tenant.
+CREATE OR REPLACE FUNCTION email.stage_chunk(p_tenant uuid, p_mailbox uuid,
+    p_upload uuid, p_seq integer, p_data bytea)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- what uploads left behind, once per upload
+    IF p_seq = 0 THEN
+        DELETE FROM helpdesk.email_inbound_chunks c
+        WHERE c.tenant_id = p_tenant AND c.mailbox_id = p_mailbox
+          AND c.created_at < now() - interval '1 hour';
+    END IF;
+
+    INSERT INTO helpdesk.email_inbound_chunks (tenant_id, mailbox_id, upload_id, seq, data)
+    VALUES (p_tenant, p_mailbox, p_upload, p_seq, p_data);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION email.inbound_chunk(p_token text, p_upload uuid,
     p_seq integer, p_data bytea)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -365,25 +384,43 @@ BEGIN
     SELECT x.mailbox_id INTO mailbox FROM helpdesk.email_mailboxes x
     WHERE x.tenant_id = tenant AND x.inbound_token = p_token AND x.deleted_at IS NULL;
 
-    -- what uploads left behind, once per upload
-    IF p_seq = 0 THEN
-        DELETE FROM helpdesk.email_inbound_chunks c
-        WHERE c.tenant_id = tenant AND c.mailbox_id = mailbox
-          AND c.created_at < now() - interval '1 hour';
-    END IF;
-
-    INSERT INTO helpdesk.email_inbound_chunks (tenant_id, mailbox_id, upload_id, seq, data)
-    VALUES (tenant, mailbox, p_upload, p_seq, p_data);
+    PERFORM email.stage_chunk(tenant, mailbox, p_upload, p_seq, p_data);
 END
 $$;
 
+-- A pushed mail: the token routes it to its mailbox, whose tenant the
+-- ingest runs as.
 CREATE OR REPLACE FUNCTION email.inbound(p_token text, p_ip text, meta jsonb,
     p_tail bytea, p_upload uuid DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    blob     bytea;
     m        helpdesk.email_mailboxes;
     tenant   uuid;
+BEGIN
+    tenant := email.inbound_route(p_token);
+    IF tenant IS NULL THEN
+        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown mailbox');
+    END IF;
+
+    PERFORM set_config('helpdesk.tenant_id', tenant::text, true);
+
+    SELECT * INTO m FROM helpdesk.email_mailboxes x
+    WHERE x.tenant_id = tenant AND x.inbound_token = p_token
+      AND x.deleted_at IS NULL FOR SHARE;
+
+    RETURN email.ingest(m, p_ip, meta, p_tail, p_upload);
+END
+$$;
+
+-- A mail for the mailbox m (pushed or fetched), as m's tenant (set by the
+-- caller): one transaction, one answer.  Its blob is the pieces staged
+-- under p_upload for m, in order, then p_tail.
+CREATE OR REPLACE FUNCTION email.ingest(m helpdesk.email_mailboxes, p_ip text,
+    meta jsonb, p_tail bytea, p_upload uuid DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    blob     bytea;
+    tenant   uuid := m.tenant_id;
     sender   text := email.addr(meta->'from');
     name     text := nullif(btrim(left(meta->'from'->>'name', 200)), '');
     seen     helpdesk.email_messages;
@@ -400,17 +437,6 @@ DECLARE
     body     text := coalesce(meta->>'text', '');
     follow   text;
 BEGIN
-    tenant := email.inbound_route(p_token);
-    IF tenant IS NULL THEN
-        PERFORM tickets.fail('HDNFD', 'not-found', 'unknown mailbox');
-    END IF;
-
-    PERFORM set_config('helpdesk.tenant_id', tenant::text, true);
-
-    SELECT * INTO m FROM helpdesk.email_mailboxes x
-    WHERE x.tenant_id = tenant AND x.inbound_token = p_token
-      AND x.deleted_at IS NULL FOR SHARE;
-
     -- the blob: this mailbox's pieces of the upload, in order, then the tail
     WITH gone AS (
         DELETE FROM helpdesk.email_inbound_chunks c

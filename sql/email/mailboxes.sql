@@ -27,6 +27,25 @@ LANGUAGE sql IMMUTABLE AS $$
            AND lower(d) ~ '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'
 $$;
 
+-- a fetched mailbox's place, login (never its password) and progress
+CREATE OR REPLACE FUNCTION email.mailbox_imap_json(m helpdesk.email_mailboxes)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'url', m.url, 'username', m.username,
+        'password_set', m.password IS NOT NULL,
+        'move_to', m.move_to, 'poll_interval', m.poll_interval,
+        'fetch', jsonb_build_object(
+            'last_fetch_at', m.last_fetch_at, 'next_fetch_at', m.next_fetch_at,
+            'failures', m.fetch_failures, 'fetched', m.fetched_count,
+            'uid_validity', m.uid_validity, 'last_uid', m.last_uid,
+            'refused', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                 'uid', f.uid, 'size', f.size, 'reason', f.reason,
+                                 'at', f.created_at) ORDER BY f.created_at DESC), '[]')
+                        FROM (SELECT * FROM helpdesk.email_fetch_refusals f
+                              WHERE f.tenant_id = m.tenant_id AND f.mailbox_id = m.mailbox_id
+                              ORDER BY f.created_at DESC LIMIT 20) f)))
+$$;
+
 CREATE OR REPLACE FUNCTION email.mailbox_json(m helpdesk.email_mailboxes)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -37,6 +56,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'health', jsonb_build_object('state', m.health, 'reason', m.health_reason,
                                      'checked_at', m.health_checked_at),
         'created_at', m.created_at, 'updated_at', m.updated_at)
+    || CASE WHEN m.kind = 'imap' THEN email.mailbox_imap_json(m) ELSE '{}' END
 $$;
 
 CREATE OR REPLACE FUNCTION email.mailbox_find(ref text, for_update boolean)
@@ -234,6 +254,73 @@ BEGIN
         END IF;
     END IF;
 
+    -- a fetched mailbox: the URL was checked and the password sealed by
+    -- the module (to this row); the folder to move stored messages to
+    IF args ? 'url' THEN
+        IF m.kind IS DISTINCT FROM 'imap' THEN
+            errors := errors || email.err('url', 'is for a mailbox of kind imap');
+        ELSE
+            m.url := args->>'url';
+        END IF;
+    END IF;
+
+    IF args ? 'username' THEN
+        IF m.kind IS DISTINCT FROM 'imap' THEN
+            errors := errors || email.err('username', 'is for a mailbox of kind imap');
+        ELSIF jsonb_typeof(args->'username') <> 'string'
+              OR length(args->>'username') NOT BETWEEN 1 AND 254
+              OR args->>'username' ~ '[\x01-\x1f\x7f]' THEN
+            errors := errors || email.err('username', 'must be text of 1 to 254 characters, on one line');
+        ELSE
+            m.username := args->>'username';
+        END IF;
+    END IF;
+
+    IF args ? 'password' THEN
+        IF m.kind IS DISTINCT FROM 'imap' THEN
+            errors := errors || email.err('password', 'is for a mailbox of kind imap');
+        ELSIF coalesce(args->>'password', '') !~ '^v1:' THEN
+            errors := errors || email.err('password', 'must be sealed by the module');
+        ELSE
+            m.password := args->>'password';
+        END IF;
+    END IF;
+
+    IF args ? 'move_to' THEN
+        IF m.kind IS DISTINCT FROM 'imap' THEN
+            errors := errors || email.err('move_to', 'is for a mailbox of kind imap');
+        ELSIF jsonb_typeof(args->'move_to') = 'null' THEN
+            m.move_to := NULL;
+        ELSIF jsonb_typeof(args->'move_to') <> 'string'
+              OR length(args->>'move_to') NOT BETWEEN 1 AND 200
+              OR args->>'move_to' !~ '^[\x20-\x7e]+$' OR args->>'move_to' ~ '["\\]' THEN
+            errors := errors || email.err('move_to',
+                'must be a folder name of 1 to 200 printable ASCII characters without quotes or backslashes, or null');
+        ELSE
+            m.move_to := args->>'move_to';
+        END IF;
+    END IF;
+
+    IF args ? 'poll_interval' THEN
+        IF m.kind IS DISTINCT FROM 'imap' THEN
+            errors := errors || email.err('poll_interval', 'is for a mailbox of kind imap');
+        ELSIF jsonb_typeof(args->'poll_interval') <> 'number'
+           OR (args->>'poll_interval')::numeric NOT BETWEEN 30 AND 86400
+           OR (args->>'poll_interval')::numeric <> trunc((args->>'poll_interval')::numeric) THEN
+            errors := errors || email.err('poll_interval', 'must be a whole number of seconds from 30 to 86400');
+        ELSE
+            m.poll_interval := (args->>'poll_interval')::int;
+        END IF;
+    END IF;
+
+    IF m.kind = 'imap' AND (m.url IS NULL OR m.username IS NULL OR m.password IS NULL)
+       AND errors = '[]' THEN
+        errors := errors || email.err(CASE WHEN m.url IS NULL THEN 'url'
+                                           WHEN m.username IS NULL THEN 'username'
+                                           ELSE 'password' END,
+                                      'is required for a mailbox of kind imap');
+    END IF;
+
     IF args ? 'rules' THEN
         SELECT * INTO r FROM email.rules_check(p_tenant, args->'rules', errors);
         errors := r.errors;
@@ -276,18 +363,31 @@ BEGIN
                              email.err('address', 'is required'));
     END IF;
 
+    IF coalesce(args->>'kind', 'inbound') NOT IN ('inbound', 'imap') THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
+                             email.err('kind', 'must be inbound or imap'));
+    END IF;
+
     m.tenant_id := tenant;
+    m.kind := coalesce(args->>'kind', 'inbound');
     m.name := '';
     m.enabled := true;
     m.sender_limit := 30;
+    m.poll_interval := 60;
     m.rules := '[]';
     m.ignore := '{}';
     m := email.mailbox_fields(tenant, args, m);
     PERFORM email.mailbox_taken(tenant, m.address, NULL);
 
-    INSERT INTO helpdesk.email_mailboxes (tenant_id, address, name, kind, enabled,
-        inbound_token, rules, ignore, sender_limit)
-    VALUES (tenant, m.address, m.name, 'inbound', m.enabled, args->>'inbound_token',
+    -- a fetched mailbox's password is sealed to the id the module chose
+    INSERT INTO helpdesk.email_mailboxes (tenant_id, mailbox_id, address, name, kind,
+        enabled, inbound_token, url, username, password, move_to, poll_interval,
+        next_fetch_at, rules, ignore, sender_limit)
+    VALUES (tenant, coalesce((args->>'mailbox_id')::uuid, gen_random_uuid()),
+            m.address, m.name, m.kind, m.enabled,
+            CASE WHEN m.kind = 'inbound' THEN args->>'inbound_token' END,
+            m.url, m.username, m.password, m.move_to, m.poll_interval,
+            CASE WHEN m.kind = 'imap' THEN now() END,
             m.rules, m.ignore, m.sender_limit)
     RETURNING * INTO m;
 
@@ -296,7 +396,8 @@ BEGIN
 
     RETURN jsonb_build_object(
         'body', email.mailbox_json(m)
-                || jsonb_strip_nulls(jsonb_build_object('inbound_url', args->>'inbound_url')),
+                || jsonb_strip_nulls(jsonb_build_object('inbound_url',
+                       CASE WHEN m.kind = 'inbound' THEN args->>'inbound_url' END)),
         'location', '/v1/email/mailboxes/' || m.mailbox_id);
 END
 $$;
@@ -327,14 +428,36 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     tenant uuid := (ctx->>'tenant_id')::uuid;
     m      helpdesk.email_mailboxes := email.mailbox_find(args->>'id', true);
+    old    helpdesk.email_mailboxes := m;
+    recheck boolean;
 BEGIN
+    IF args ? 'kind' AND args->>'kind' IS DISTINCT FROM m.kind THEN
+        PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
+                             email.err('kind', 'cannot change: make another mailbox'));
+    END IF;
+
     m := email.mailbox_fields(tenant, args, m);
     PERFORM email.mailbox_taken(tenant, m.address, m.mailbox_id);
+
+    -- the connection changed, or the mailbox was enabled again: checked
+    -- (and fetched) now
+    recheck := m.kind = 'imap' AND (args ?| ARRAY['url', 'username', 'password']
+                                  OR (m.enabled AND NOT old.enabled));
 
     UPDATE helpdesk.email_mailboxes SET
         address = m.address, name = m.name, enabled = m.enabled,
         rules = m.rules, ignore = m.ignore, sender_limit = m.sender_limit,
-        inbound_token = coalesce(args->>'inbound_token', inbound_token),
+        inbound_token = CASE WHEN m.kind = 'inbound'
+                             THEN coalesce(args->>'inbound_token', inbound_token) END,
+        url = m.url, username = m.username, password = m.password,
+        move_to = m.move_to, poll_interval = m.poll_interval,
+        -- another server or folder: its UIDs are others'
+        uid_validity = CASE WHEN m.url IS DISTINCT FROM old.url THEN NULL ELSE uid_validity END,
+        last_uid = CASE WHEN m.url IS DISTINCT FROM old.url THEN NULL ELSE last_uid END,
+        health = CASE WHEN recheck THEN 'unknown' ELSE health END,
+        health_reason = CASE WHEN recheck THEN NULL ELSE health_reason END,
+        next_fetch_at = CASE WHEN recheck THEN now() ELSE next_fetch_at END,
+        fetch_failures = CASE WHEN recheck THEN 0 ELSE fetch_failures END,
         updated_at = now()
     WHERE tenant_id = m.tenant_id AND mailbox_id = m.mailbox_id
     RETURNING * INTO m;
@@ -344,7 +467,8 @@ BEGIN
         jsonb_build_object('fields', (SELECT jsonb_agg(k) FROM jsonb_object_keys(args - 'id' - 'inbound_url') k)));
 
     RETURN jsonb_build_object('body', email.mailbox_json(m)
-        || jsonb_strip_nulls(jsonb_build_object('inbound_url', args->>'inbound_url')));
+        || jsonb_strip_nulls(jsonb_build_object('inbound_url',
+               CASE WHEN m.kind = 'inbound' THEN args->>'inbound_url' END)));
 END
 $$;
 

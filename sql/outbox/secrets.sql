@@ -44,6 +44,12 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
            'email_settings.dkim_key:' || e.tenant_id, e.dkim_key
     FROM helpdesk.email_settings e
     WHERE e.dkim_key IS NOT NULL
+    UNION ALL
+    -- an IMAP mailbox's password is sealed to its mailbox
+    SELECT 'email_mailboxes.password', m.mailbox_id,
+           'email_mailboxes.password:' || m.mailbox_id, m.password
+    FROM helpdesk.email_mailboxes m
+    WHERE m.password IS NOT NULL
 $$;
 
 -- is a stored value under the key p_key_id?
@@ -113,6 +119,9 @@ BEGIN
         WHEN 'email_settings.dkim_key' THEN
             UPDATE helpdesk.email_settings SET dkim_key = it.new
             WHERE tenant_id = it.row_id AND dkim_key = it.old;
+        WHEN 'email_mailboxes.password' THEN
+            UPDATE helpdesk.email_mailboxes SET password = it.new
+            WHERE mailbox_id = it.row_id AND password = it.old;
         ELSE
             RAISE EXCEPTION 'secrets_store: unknown field %', it.field;
         END CASE;

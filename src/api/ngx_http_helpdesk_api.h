@@ -160,6 +160,14 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[];
 
+/*
+ * ngx_http_helpdesk_api_email_imap.c: a fetched mailbox's fields checked
+ * (the URL against the outbound policy) and its password sealed to "row"
+ * (NULL: a new mailbox, whose id is chosen here).
+ */
+ngx_int_t ngx_http_helpdesk_api_email_imap(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_str_t *row);
+
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);
 

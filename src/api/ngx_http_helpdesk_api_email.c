@@ -50,7 +50,8 @@
 
 static const char *const  ngx_http_helpdesk_email_fields[] = {
     "address", "name", "enabled", "rules", "ignore", "sender_limit",
-    "rotate_token", NULL
+    "rotate_token", "kind", "url", "username", "password", "move_to",
+    "poll_interval", NULL
 };
 
 
@@ -182,11 +183,23 @@ ngx_http_helpdesk_api_email_token(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_email_create(ngx_http_helpdesk_api_ctx_t *ctx)
 {
+    json_t  *kind;
+
     if (ngx_http_helpdesk_api_email_body(ctx, 1) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (json_array_size(ctx->errors)) {
+    if (ngx_http_helpdesk_api_email_imap(ctx, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a fetched mailbox has no inbound URL */
+    kind = json_object_get(ctx->args, "kind");
+
+    if (json_array_size(ctx->errors)
+        || (json_is_string(kind)
+            && ngx_strcmp(json_string_value(kind), "inbound") != 0))
+    {
         return NGX_OK;
     }
 
@@ -197,6 +210,7 @@ ngx_http_helpdesk_api_email_create(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_email_update(ngx_http_helpdesk_api_ctx_t *ctx)
 {
+    ngx_str_t   row;
     ngx_flag_t  rotate;
 
     rotate = json_is_true(json_object_get(ctx->body, "rotate_token"));
@@ -214,6 +228,20 @@ ngx_http_helpdesk_api_email_update(ngx_http_helpdesk_api_ctx_t *ctx)
     if (rotate && json_array_size(ctx->errors) == 0
         && ngx_http_helpdesk_api_email_token(ctx) != NGX_OK)
     {
+        return NGX_ERROR;
+    }
+
+    /* the id as PostgreSQL prints it, which a password is sealed to */
+    row.len = ctx->params[0].len;
+    row.data = ngx_pnalloc(ctx->req.r->pool, row.len);
+    if (row.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(row.data, ctx->params[0].data, row.len);
+    ctx->params[0] = row;
+
+    if (ngx_http_helpdesk_api_email_imap(ctx, &row) != NGX_OK) {
         return NGX_ERROR;
     }
 

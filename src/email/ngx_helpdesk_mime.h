@@ -91,10 +91,36 @@ void ngx_helpdesk_mime_init_process(void);
 void ngx_helpdesk_mime_free(ngx_helpdesk_mime_t *m);
 
 
+/* ngx_helpdesk_mime_blob.c */
+
+/*
+ * Messages a worker parses at once, and their bytes, pushed and fetched
+ * alike: past either, a new one waits (a message alone is always taken,
+ * up to its own limit).  NGX_DECLINED: not now.
+ */
+#define NGX_HELPDESK_MIME_TASKS           4
+#define NGX_HELPDESK_MIME_BYTES           (48 * 1024 * 1024)
+
+ngx_int_t ngx_helpdesk_mime_budget_take(size_t size, ngx_log_t *log);
+void ngx_helpdesk_mime_budget_give(size_t size);
+
+/*
+ * What of a blob goes to PostgreSQL at once (libpq's buffer grows to
+ * twice it, and never shrinks).
+ */
+#define NGX_HELPDESK_MIME_CHUNK           (512 * 1024)
+
+/* in the thread pool: bytes [at, at + len) of the blob into buf */
+ngx_int_t ngx_helpdesk_mime_read(ngx_helpdesk_mime_t *m, off_t at,
+    u_char *buf, size_t len, ngx_log_t *log);
+
+
 /* ngx_helpdesk_mime_text.c */
 void ngx_helpdesk_mime_html_safe(const char *html, size_t len, GString *out,
     ngx_flag_t trim, ngx_flag_t *trimmed);
 void ngx_helpdesk_mime_html_text(const char *html, size_t len, GString *out);
+
+/* ngx_helpdesk_mime_trim.c */
 size_t ngx_helpdesk_mime_trim(const char *text, size_t len);
 
 

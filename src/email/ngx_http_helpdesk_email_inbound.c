@@ -12,7 +12,7 @@
  * the body where nginx left it, its temporary file, and decodes the
  * attachments into a temporary file of its own) -> store: the "blob" (the
  * raw message, then the attachments) goes to PostgreSQL in pieces of
- * NGX_HTTP_HELPDESK_EMAIL_CHUNK bytes, each read in the thread pool,
+ * NGX_HELPDESK_MIME_CHUNK bytes, each read in the thread pool,
  * staged by api.email_inbound_chunk(), the last one with
  * api.email_inbound() (one transaction: the token routes it to its
  * mailbox, whose tenant the rest runs as) -> 201 for a new ticket, 200
@@ -48,20 +48,10 @@
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX  64
 
 /*
- * Messages a worker parses at once, and their bytes: past either, 503 (a
- * message alone is always taken, up to the location's body limit)
- */
-#define NGX_HTTP_HELPDESK_EMAIL_TASKS      4
-#define NGX_HTTP_HELPDESK_EMAIL_BYTES      (48 * 1024 * 1024)
-
-/*
  * How long a worker that is told to stop (a reload) waits for a mail it is
  * parsing or storing: see ngx_http_helpdesk_email_guard()
  */
 #define NGX_HTTP_HELPDESK_EMAIL_GUARD      60000
-
-/* what goes to PostgreSQL at once (libpq's buffer grows to twice it) */
-#define NGX_HTTP_HELPDESK_EMAIL_CHUNK      (512 * 1024)
 
 
 typedef struct {
@@ -108,11 +98,6 @@ static void ngx_http_helpdesk_email_stored(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_email_guard(ngx_event_t *ev);
 static void ngx_http_helpdesk_email_cleanup(void *data);
-
-
-/* this worker's messages being parsed, and their bytes */
-static ngx_uint_t  ngx_http_helpdesk_email_tasks;
-static size_t      ngx_http_helpdesk_email_bytes;
 
 
 void
@@ -258,8 +243,7 @@ ngx_http_helpdesk_email_cleanup(void *data)
     /* never while a task runs: the request is blocked until it is done */
 
     if (ctx->parsing) {
-        ngx_http_helpdesk_email_tasks--;
-        ngx_http_helpdesk_email_bytes -= ctx->mime.raw_len;
+        ngx_helpdesk_mime_budget_give(ctx->mime.raw_len);
         ctx->parsing = 0;
     }
 
@@ -319,17 +303,11 @@ ngx_http_helpdesk_email_body(ngx_http_request_t *r)
     p = ngx_cpymem(ctx->token_hash.data, "sha256:", 7);
     ngx_hex_dump(p, digest, sizeof(digest));
 
+    /* the worker's budget of messages being parsed (taken last, below) */
     if (ngx_helpdesk_thread_pool() == NULL
-        || ngx_http_helpdesk_email_tasks >= NGX_HTTP_HELPDESK_EMAIL_TASKS
-        || (ngx_http_helpdesk_email_tasks
-            && ngx_http_helpdesk_email_bytes + size
-               > NGX_HTTP_HELPDESK_EMAIL_BYTES))
+        || ngx_helpdesk_mime_budget_take((size_t) size, r->connection->log)
+           != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "helpdesk email: %ui messages (%uz bytes) being "
-                      "parsed, this one (%O bytes) refused for now",
-                      ngx_http_helpdesk_email_tasks,
-                      ngx_http_helpdesk_email_bytes, size);
         ngx_http_helpdesk_req_finalize(&ctx->req,
             ngx_http_helpdesk_req_unavailable(r, "parser", 5));
         return;
@@ -339,6 +317,7 @@ ngx_http_helpdesk_email_body(ngx_http_request_t *r)
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
     dir = ngx_pnalloc(r->pool, clcf->client_body_temp_path->name.len + 1);
     if (dir == NULL) {
+        ngx_helpdesk_mime_budget_give((size_t) size);
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -355,6 +334,7 @@ ngx_http_helpdesk_email_body(ngx_http_request_t *r)
                                      ngx_http_helpdesk_email_parsed)
         != NGX_OK)
     {
+        ngx_helpdesk_mime_budget_give((size_t) size);
         ngx_http_helpdesk_req_finalize(&ctx->req,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -366,8 +346,6 @@ ngx_http_helpdesk_email_body(ngx_http_request_t *r)
     ngx_add_timer(&ctx->guard, NGX_HTTP_HELPDESK_EMAIL_GUARD);
 
     ctx->parsing = 1;
-    ngx_http_helpdesk_email_tasks++;
-    ngx_http_helpdesk_email_bytes += (size_t) size;
 }
 
 
@@ -428,8 +406,7 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
     ngx_http_helpdesk_email_ctx_t  *ctx = ev->data;
     u_char                          id[16];
 
-    ngx_http_helpdesk_email_tasks--;
-    ngx_http_helpdesk_email_bytes -= ctx->mime.raw_len;
+    ngx_helpdesk_mime_budget_give(ctx->mime.raw_len);
     ctx->parsing = 0;
 
     r = ctx->req.r;
@@ -459,7 +436,7 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
     ctx->mime.meta = NULL;
 
     ctx->total = ctx->mime.raw_len + ctx->mime.files_len;
-    ctx->chunk = ngx_alloc(ngx_min(ctx->total, NGX_HTTP_HELPDESK_EMAIL_CHUNK),
+    ctx->chunk = ngx_alloc(ngx_min(ctx->total, NGX_HELPDESK_MIME_CHUNK),
                            r->connection->log);
 
     /* the pieces staged before the last one are this upload's */
@@ -489,7 +466,7 @@ static void
 ngx_http_helpdesk_email_next(ngx_http_helpdesk_email_ctx_t *ctx)
 {
     ctx->chunk_len = ngx_min(ctx->total - ctx->sent,
-                             NGX_HTTP_HELPDESK_EMAIL_CHUNK);
+                             NGX_HELPDESK_MIME_CHUNK);
 
     if (ngx_http_helpdesk_email_post(ctx, ngx_http_helpdesk_email_read,
                                      ngx_http_helpdesk_email_chunk)
@@ -505,65 +482,10 @@ ngx_http_helpdesk_email_next(ngx_http_helpdesk_email_ctx_t *ctx)
 static void
 ngx_http_helpdesk_email_read(void *data, ngx_log_t *log)
 {
-    off_t                           at, pos;
-    size_t                          want, n, len;
-    ssize_t                         got;
-    ngx_buf_t                      *b;
-    ngx_chain_t                    *cl;
     ngx_http_helpdesk_email_ctx_t  *ctx = data;
 
-    ctx->rc = NGX_ERROR;
-
-    at = ctx->sent;
-    n = 0;
-
-    /* the raw message: the body's buffers and file ranges */
-    for (cl = ctx->mime.body, pos = 0; cl && n < ctx->chunk_len; cl = cl->next)
-    {
-        b = cl->buf;
-        len = b->in_file ? (size_t) (b->file_last - b->file_pos)
-                         : (size_t) (b->last - b->pos);
-
-        if (at >= pos + (off_t) len) {
-            pos += len;
-            continue;
-        }
-
-        want = ngx_min(len - (size_t) (at - pos), ctx->chunk_len - n);
-
-        if (b->in_file) {
-            got = pread(b->file->fd, ctx->chunk + n, want,
-                        b->file_pos + (at - pos));
-            if (got != (ssize_t) want) {
-                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                              "helpdesk email: reading the body's file failed");
-                return;
-            }
-
-        } else {
-            ngx_memcpy(ctx->chunk + n, b->pos + (at - pos), want);
-        }
-
-        n += want;
-        at += want;
-        pos += len;
-    }
-
-    /* then the attachments' file */
-    while (n < ctx->chunk_len) {
-        got = pread(ctx->mime.files_fd, ctx->chunk + n, ctx->chunk_len - n,
-                    at - (off_t) ctx->mime.raw_len);
-        if (got <= 0) {
-            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                          "helpdesk email: reading the attachments failed");
-            return;
-        }
-
-        n += got;
-        at += got;
-    }
-
-    ctx->rc = NGX_OK;
+    ctx->rc = ngx_helpdesk_mime_read(&ctx->mime, (off_t) ctx->sent,
+                                     ctx->chunk, ctx->chunk_len, log);
 }
 
 

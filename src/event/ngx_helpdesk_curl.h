@@ -73,6 +73,13 @@ struct ngx_helpdesk_curl_req_s {
     /* SMTP: the recipients, and how much of request_body was uploaded */
     struct curl_slist              *rcpt;
     size_t                          sent;
+
+    /*
+     * IMAP: a message written to this file as it arrives (never held in
+     * memory), file_len bytes of it, bounded by body_max like body
+     */
+    ngx_fd_t                        file;
+    size_t                          file_len;
 };
 
 

@@ -12,7 +12,7 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       python3-aiosmtpd python3-dkim
       zbar-tools librsvg2-bin
       libjson-validator-perl libyaml-libyaml-perl
-      libgmime-3.0-dev
+      libgmime-3.0-dev dovecot-imapd
       clang libclang-rt-14-dev dpkg-dev"
 
 # the OpenAPI linter of the tests comes from npm (src/tools/openapi-lint.sh);

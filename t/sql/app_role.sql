@@ -11,7 +11,7 @@ SELECT plan(
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
                                                    'whatsapp', 'portal', 'console', 'email'))
-  + 51);
+  + 54);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -50,9 +50,14 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea,uuid)',
                 'api.email_dkim_store(bytea,uuid,text,text,text)',
+                'api.email_fetch_begin(bytea,uuid,uuid,uuid,integer,bigint)',
+                'api.email_fetch_chunk(bytea,uuid,uuid,uuid,integer,uuid,integer,bytea)',
+                'api.email_fetch_done(bytea,uuid,uuid,uuid,integer,text,text,bigint,boolean)',
+                'api.email_fetch_refuse(bytea,uuid,uuid,uuid,integer,bigint,bigint,bigint,text)',
+                'api.email_fetch_store(bytea,uuid,uuid,uuid,integer,bigint,bigint,bigint,jsonb,bytea,uuid)',
                 'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer,text,text)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
-          'no entry point takes an actor or a tenant, but the runner''s result and the chat''s conversations (which want the proof)');
+          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations and the IMAP fetch job''s steps (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
@@ -60,9 +65,24 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
                                'chat_agent_hello', 'chat_kb', 'chat_transcript', 'chat_convert',
                                'chat_file_store', 'chat_files_claim', 'chat_file', 'chat_group',
                                'chat_group_sync', 'email_claim', 'email_result', 'email_dkim_wanted',
-                               'email_dkim_store')
+                               'email_dkim_store', 'email_fetch_claim', 'email_fetch_begin',
+                               'email_fetch_chunk', 'email_fetch_store', 'email_fetch_refuse',
+                               'email_fetch_done')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          21, 'the provider''s calls, the runners'', the rotation''s and the chat''s conversations take the proof first');
+          27, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations and the IMAP fetch job''s take the proof first');
+
+-- the IMAP fetch job: nothing without the proof (its claim hands out
+-- every tenant's sealed mailbox passwords)
+SELECT is(hdtest.error_of($$SELECT * FROM api.email_fetch_claim(sha256('x'::bytea), 10, 60000)$$) ->> 'sqlstate',
+          'HDUNA', 'email fetch: a wrong proof, no mailbox claimed');
+SELECT is(hdtest.error_of($$SELECT api.email_fetch_chunk(NULL, 'a0000000-0000-4000-8000-000000000001',
+                                                     'a0000000-0000-4000-8000-0000000000c1', gen_random_uuid(),
+                                                     60000, gen_random_uuid(), 0, '\x41')$$) ->> 'sqlstate',
+          'HDUNA', 'email fetch: no proof, no piece staged');
+SELECT is(hdtest.error_of($$SELECT api.email_fetch_store(NULL, 'a0000000-0000-4000-8000-000000000001',
+                                                     'a0000000-0000-4000-8000-0000000000c1', gen_random_uuid(),
+                                                     60000, 1, 1, 10, '{"message_id": "<x@y>"}', '\x41', NULL)$$) ->> 'sqlstate',
+          'HDUNA', 'email fetch: no proof, nothing stored');
 
 -- the chat's conversations: nothing without the proof
 SELECT is(hdtest.error_of($$SELECT api.chat_persist(NULL, '[]')$$) ->> 'sqlstate', 'HDUNA',

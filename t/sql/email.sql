@@ -4,9 +4,10 @@
 -- Message-ID is anybody's string: another tenant's must not thread), the
 -- ticket number in the subject only for the requester and the CCs, a
 -- Message-ID once per mailbox, the per-sender limit, and the pieces of a
--- large mail staged per tenant and mailbox.
+-- large mail staged per tenant and mailbox; a fetched mail's pieces
+-- staged only by the run holding its mailbox and taken by the same ingest.
 BEGIN;
-SELECT plan(29);
+SELECT plan(35);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -144,6 +145,35 @@ SELECT is((SELECT count(*)::int FROM helpdesk.email_inbound_chunks
 -- the app role cannot reach the staged pieces
 SELECT throws_ok($$SELECT hdtest.as_role('SELECT count(*) FROM helpdesk.email_inbound_chunks')$$,
                  '42501', NULL, 'the app role cannot read the staged pieces');
+
+-- a fetched mail (the IMAP job's path, called as nginx calls it, with the
+-- module's proof): its pieces staged only while the run holds the
+-- mailbox, then taken by the one ingest with the tail
+UPDATE helpdesk.email_mailboxes SET lease_token = 'a0000000-0000-4000-8000-0000000000f1', uid_validity = 7
+WHERE mailbox_id = 'a0000000-0000-4000-8000-0000000000c1';
+SELECT lives_ok($$SELECT hdtest.as_role('SELECT api.email_fetch_chunk(sha256(''hdp_provider''::bytea),
+                    ''a0000000-0000-4000-8000-000000000001'', ''a0000000-0000-4000-8000-0000000000c1'',
+                    ''a0000000-0000-4000-8000-0000000000f1'', 60000, ''a0000000-0000-4000-8000-0000000000f2'',
+                    0, ''\x6162'')')$$,
+                'a fetched mail''s piece staged by the run holding the mailbox');
+SELECT is(hdtest.error_of($$SELECT api.email_fetch_chunk(sha256('hdp_provider'::bytea),
+                    'a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-0000000000c1',
+                    gen_random_uuid(), 60000, 'a0000000-0000-4000-8000-0000000000f2', 1, '\x00')$$)->>'sqlstate',
+          'HDCNF', 'not by a run that lost the lease');
+CREATE TEMP TABLE rf AS
+SELECT hdtest.as_role(format('SELECT api.email_fetch_store(sha256(%L::bytea), %L, %L, %L, 60000, 7, 41, 5, %L::jsonb, %L::bytea, %L::uuid)',
+                             'hdp_provider', 'a0000000-0000-4000-8000-000000000001',
+                             'a0000000-0000-4000-8000-0000000000c1', 'a0000000-0000-4000-8000-0000000000f1',
+                             pg_temp.meta('<f1@x.example>', 'fetched@x.example', 'By IMAP')
+                               || '{"raw": {"offset": 0, "size": 5}}', '\x636465',
+                             'a0000000-0000-4000-8000-0000000000f2'))::jsonb AS a;
+SELECT is((SELECT a->>'outcome' FROM rf), 'created', 'the fetched mail opens a ticket');
+SELECT is((SELECT data FROM helpdesk.attachments WHERE ticket_id = pg_temp.ticket_of(a) AND filename = 'original.eml'),
+          '\x6162636465'::bytea, 'its original: the staged piece, then the tail') FROM rf;
+SELECT is((SELECT count(*)::int FROM helpdesk.email_inbound_chunks
+           WHERE upload_id = 'a0000000-0000-4000-8000-0000000000f2'), 0, 'the piece taken');
+SELECT is((SELECT last_uid FROM helpdesk.email_mailboxes WHERE mailbox_id = 'a0000000-0000-4000-8000-0000000000c1'),
+          41::bigint, 'the last UID advanced with it');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,734 @@
+/*
+ * The IMAP fetch job.
+ *
+ * Every worker wakes up every "interval" and claims mailboxes of kind
+ * "imap" that are due (api.email_fetch_claim(): FOR UPDATE SKIP LOCKED
+ * and a lease with a token, so one run at a time fetches a mailbox,
+ * whatever the number of workers and nodes).  A run, on nginx events
+ * with libcurl (ngx_helpdesk_curl_imap.c), one step after the other:
+ *
+ *   STATUS "folder" (UIDVALIDITY)           the login and the folder are
+ *                                           checked; the UIDVALIDITY read
+ *   api.email_fetch_begin()                 where to start: past the last
+ *                                           UID stored, from the first
+ *                                           when the UIDVALIDITY changed
+ *   UID FETCH a:* (UID RFC822.SIZE FLAGS)   the messages since, their
+ *                                           sizes (before any is read)
+ *   then one message at a time, in UID order:
+ *     UID FETCH n BODY[]                    (libcurl's; a message over
+ *                                           max_size is not read: it is
+ *                                           refused with the reason)
+ *                                           written to a temporary file
+ *     parse                                 GMime, in the thread pool,
+ *                                           from that file, as a pushed
+ *                                           mail (the same budget)
+ *     api.email_fetch_chunk()               the blob in pieces, as a
+ *                                           pushed mail's
+ *     api.email_fetch_store()               the same ingest as a pushed
+ *                                           mail, and the last UID
+ *                                           advanced in its transaction
+ *     UID STORE n +FLAGS.SILENT (\Seen)     or UID MOVE n "move_to"
+ *   api.email_fetch_done()                  the health, the next run, the
+ *                                           lease given back
+ *
+ * What makes it exactly once: the UID is advanced with the stored mail,
+ * so a crash refetches at most the one being stored, and that one is a
+ * duplicate of its Message-ID in the mailbox; a store made by a run that
+ * lost its lease (another node took the mailbox over) fails, and the run
+ * ends.  A failed run records why (auth_failed, unreachable, error) and
+ * the next one waits 1, 5, 15, then 60 minutes.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_helpdesk_email_fetch_int.h"
+
+
+typedef struct {
+    ngx_helpdesk_email_fetch_conf_t  *conf;
+    ngx_log_t                        *log;
+    ngx_event_t                       tick;
+    ngx_helpdesk_pg_query_t           claim;
+    ngx_uint_t                        inflight;
+    ngx_uint_t                        asked;
+    u_char                            nums[2 * NGX_INT_T_LEN];
+    unsigned                          claiming:1;
+    unsigned                          ready:1;
+} ngx_helpdesk_fetch_t;
+
+
+static void ngx_helpdesk_fetch_tick(ngx_event_t *ev);
+static void ngx_helpdesk_fetch_claimed(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_fetch_start(PGresult *res, int row);
+static void ngx_helpdesk_fetch_answered(ngx_helpdesk_curl_req_t *req,
+    CURLcode result);
+static void ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
+    ngx_helpdesk_curl_req_t *req);
+static void ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
+    ngx_helpdesk_curl_req_t *req);
+static void ngx_helpdesk_fetch_ended(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+static void ngx_helpdesk_fetch_free(ngx_helpdesk_fetch_run_t *run);
+
+
+static ngx_helpdesk_fetch_t  ngx_helpdesk_fetch;
+
+
+ngx_helpdesk_email_fetch_conf_t *
+ngx_helpdesk_fetch_conf(void)
+{
+    return ngx_helpdesk_fetch.conf;
+}
+
+
+ngx_int_t
+ngx_helpdesk_email_fetch_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_email_fetch_conf_t *conf)
+{
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    ngx_memzero(hf, sizeof(ngx_helpdesk_fetch_t));
+
+    if (!conf->enabled || conf->proof == NULL || conf->proof[0] == '\0') {
+        return NGX_OK;      /* the outbox's warning says why */
+    }
+
+    hf->conf = conf;
+    hf->log = cycle->log;
+
+    hf->tick.handler = ngx_helpdesk_fetch_tick;
+    hf->tick.log = cycle->log;
+    hf->tick.cancelable = 1;
+
+    hf->ready = 1;
+
+    ngx_add_timer(&hf->tick, 100 + (ngx_msec_t) ngx_random() % conf->interval);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_helpdesk_email_fetch_exit_worker(void)
+{
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    if (hf->tick.timer_set) {
+        ngx_del_timer(&hf->tick);
+    }
+
+    hf->ready = 0;
+}
+
+
+static void
+ngx_helpdesk_fetch_proof(ngx_helpdesk_pg_query_t *q)
+{
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    q->values[0] = (const char *) hf->conf->proof;
+    q->lengths[0] = (int) ngx_strlen(hf->conf->proof);
+    q->nparams = 1;
+}
+
+
+/* the lease: long enough for the longest step, a message's body */
+static ngx_msec_t
+ngx_helpdesk_fetch_lease(void)
+{
+    return 10 * ngx_helpdesk_fetch.conf->timeout;
+}
+
+
+static void
+ngx_helpdesk_fetch_tick(ngx_event_t *ev)
+{
+    ngx_str_t              v;
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    if (ngx_exiting || !hf->ready) {
+        return;
+    }
+
+    ngx_add_timer(&hf->tick, hf->conf->interval);
+
+    if (hf->claiming || hf->inflight >= hf->conf->batch) {
+        return;
+    }
+
+    ngx_memzero(&hf->claim, sizeof(ngx_helpdesk_pg_query_t));
+    hf->claim.sql = "SELECT tenant_id, mailbox_id, url, username, password, "
+                    "move_to, lease_token "
+                    "FROM api.email_fetch_claim($1::bytea, $2, $3)";
+    hf->claim.handler = ngx_helpdesk_fetch_claimed;
+    hf->claim.log = hf->log;
+
+    ngx_helpdesk_fetch_proof(&hf->claim);
+
+    hf->asked = hf->conf->batch - hf->inflight;
+
+    /* the numbers live in the job, the query's parameters point at them */
+    v.data = hf->nums;
+    v.len = ngx_sprintf(v.data, "%ui", hf->asked) - v.data;
+    hf->claim.values[1] = (const char *) v.data;
+    hf->claim.lengths[1] = (int) v.len;
+
+    v.data = hf->nums + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", ngx_helpdesk_fetch_lease()) - v.data;
+    hf->claim.values[2] = (const char *) v.data;
+    hf->claim.lengths[2] = (int) v.len;
+    hf->claim.nparams = 3;
+
+    hf->claiming = 1;
+    ngx_helpdesk_pg_run(&hf->claim);
+}
+
+
+static void
+ngx_helpdesk_fetch_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    int                    i, n;
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    hf->claiming = 0;
+
+    if (res == NULL) {
+        return;     /* PostgreSQL is away: the next tick */
+    }
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7) {
+        ngx_log_error(NGX_LOG_ERR, hf->log, 0,
+                      "helpdesk email fetch: claim failed: %s",
+                      PQresultErrorMessage(res));
+        return;
+    }
+
+    n = PQntuples(res);
+
+    for (i = 0; i < n; i++) {
+        ngx_helpdesk_fetch_start(res, i);
+    }
+}
+
+
+static ngx_int_t
+ngx_helpdesk_fetch_copy(ngx_helpdesk_fetch_run_t *run, PGresult *res, int row,
+    int col, ngx_str_t *to)
+{
+    to->len = PQgetlength(res, row, col);
+    to->data = ngx_pnalloc(run->pool, to->len + 1);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, PQgetvalue(res, row, col), to->len);
+    to->data[to->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_helpdesk_fetch_start(PGresult *res, int row)
+{
+    u_char                    *p;
+    ngx_int_t                  rc;
+    ngx_str_t                  sealed, aad, command;
+    ngx_pool_t                *pool;
+    ngx_helpdesk_fetch_t      *hf = &ngx_helpdesk_fetch;
+    ngx_helpdesk_fetch_run_t  *run;
+    u_char                     buf[NGX_HELPDESK_SECRET_AAD_MAX];
+
+    pool = ngx_create_pool(4096, hf->log);
+    if (pool == NULL) {
+        return;     /* the lease brings the mailbox back */
+    }
+
+    run = ngx_pcalloc(pool, sizeof(ngx_helpdesk_fetch_run_t));
+    if (run == NULL) {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    run->pool = pool;
+    run->log = hf->log;
+    run->file.fd = NGX_INVALID_FILE;
+    ngx_helpdesk_mime_init(&run->mime);
+    hf->inflight++;
+
+    if (ngx_helpdesk_fetch_copy(run, res, row, 0, &run->tenant) != NGX_OK
+        || ngx_helpdesk_fetch_copy(run, res, row, 1, &run->mailbox) != NGX_OK
+        || ngx_helpdesk_fetch_copy(run, res, row, 3, &run->user) != NGX_OK
+        || ngx_helpdesk_fetch_copy(run, res, row, 4, &sealed) != NGX_OK
+        || ngx_helpdesk_fetch_copy(run, res, row, 5, &run->move_to) != NGX_OK
+        || ngx_helpdesk_fetch_copy(run, res, row, 6, &run->token) != NGX_OK
+        || ngx_array_init(&run->msgs, pool, 16,
+                          sizeof(ngx_helpdesk_fetch_msg_t)) != NGX_OK)
+    {
+        ngx_helpdesk_fetch_free(run);
+        return;
+    }
+
+    run->lease.data = ngx_pnalloc(pool, NGX_INT_T_LEN);
+    if (run->lease.data == NULL) {
+        ngx_helpdesk_fetch_free(run);
+        return;
+    }
+
+    run->lease.len = ngx_sprintf(run->lease.data, "%M",
+                                 ngx_helpdesk_fetch_lease())
+                     - run->lease.data;
+
+    run->url.url.len = PQgetlength(res, row, 2);
+    run->url.url.data = (u_char *) PQgetvalue(res, row, 2);
+
+    if (ngx_helpdesk_curl_imap_url(pool, &run->url.url, &run->url) != NGX_OK) {
+        ngx_helpdesk_fetch_end(run, "error", "the URL cannot be read");
+        return;
+    }
+
+    if (PQgetisnull(res, row, 4) || PQgetisnull(res, row, 3)) {
+        ngx_helpdesk_fetch_end(run, "auth_failed", "no username or password");
+        return;
+    }
+
+    /* the password, sealed to its row and column */
+    ngx_helpdesk_secret_aad(&aad, buf, "email_mailboxes", "password",
+                            &run->mailbox);
+
+    rc = hf->conf->secrets
+         ? ngx_helpdesk_secret_decrypt(pool, hf->conf->secrets, &aad, &sealed,
+                                       &run->password)
+         : NGX_DECLINED;
+
+    if (rc != NGX_OK) {
+        ngx_helpdesk_fetch_end(run, "error", rc == NGX_DECLINED
+                               ? "the stored password does not decrypt (a key "
+                                 "missing from the key file, or a value "
+                                 "altered or moved)"
+                               : "out of memory");
+        return;
+    }
+
+    /* STATUS "folder" (UIDVALIDITY): the login and the folder checked */
+    command.len = sizeof("STATUS \"\" (UIDVALIDITY UIDNEXT)") - 1
+                  + run->url.folder.len;
+    command.data = ngx_pnalloc(pool, command.len + 1);
+    if (command.data == NULL) {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
+        return;
+    }
+
+    p = ngx_sprintf(command.data, "STATUS \"%V\" (UIDVALIDITY UIDNEXT)",
+                    &run->url.folder);
+    *p = '\0';
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, run->log, 0,
+                   "helpdesk email fetch: mailbox %V at %V",
+                   &run->mailbox, &run->url.url);
+
+    ngx_helpdesk_fetch_imap(run, &run->url.root, (char *) command.data,
+                            hf->conf->timeout, NGX_HELPDESK_FETCH_ANSWER_MAX,
+                            ngx_helpdesk_fetch_status);
+}
+
+
+/* One IMAP request of the run; "step" has its answer, failures end it. */
+void
+ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
+    const char *command, ngx_msec_t timeout, size_t max,
+    ngx_helpdesk_fetch_step_pt step)
+{
+    ngx_helpdesk_curl_req_t          *req;
+    ngx_helpdesk_email_fetch_conf_t  *conf = ngx_helpdesk_fetch.conf;
+
+    req = ngx_helpdesk_curl_imap(run->log, url, command, &run->user,
+                                 &run->password, &conf->ca_file, timeout, max);
+    if (req == NULL) {
+        ngx_helpdesk_fetch_end(run, "error", "cannot make the request");
+        return;
+    }
+
+    /*
+     * A session serves the steps of one run, which follow each other at
+     * once; the next run logs in again, and sees the folder as it is then
+     * (a session kept idle may still show the folder as it was).
+     */
+    curl_easy_setopt(req->easy, CURLOPT_MAXAGE_CONN, 0L);
+
+    /* a message's body: to the run's file, emptied (a retry starts over) */
+    if (run->to_file) {
+        if (ftruncate(run->file.fd, 0) == -1) {
+            ngx_helpdesk_curl_free(req);
+            ngx_helpdesk_fetch_end(run, "error", "cannot empty the "
+                                   "message's file: %s", strerror(ngx_errno));
+            return;
+        }
+
+        ngx_helpdesk_curl_imap_to_file(req, run->file.fd);
+    }
+
+    if (step != run->step || url != &run->step_url) {
+        run->step_url = *url;
+        run->step_command = command;
+        run->step_timeout = timeout;
+        run->step_max = max;
+        run->retried = 0;
+
+    } else {
+        curl_easy_setopt(req->easy, CURLOPT_FRESH_CONNECT, 1L);
+    }
+
+    req->handler = ngx_helpdesk_fetch_answered;
+    req->data = run;
+    run->req = req;
+    run->step = step;
+
+    if (ngx_helpdesk_curl_start(req) != NGX_OK) {
+        run->req = NULL;
+        ngx_helpdesk_curl_free(req);
+        ngx_helpdesk_fetch_end(run, "error", "cannot start the request");
+    }
+}
+
+
+static void
+ngx_helpdesk_fetch_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
+{
+    long                       connects;
+    ngx_helpdesk_fetch_run_t  *run = req->data;
+
+    /*
+     * A session kept from an earlier step or run that the server has
+     * closed meanwhile (it logs idle clients out, or told them to log in
+     * again after its UIDVALIDITY changed): the step once more, on a
+     * connection of its own.
+     */
+    if ((result == CURLE_RECV_ERROR || result == CURLE_SEND_ERROR
+         || result == CURLE_GOT_NOTHING)
+        && !run->retried
+        && curl_easy_getinfo(req->easy, CURLINFO_NUM_CONNECTS, &connects)
+           == CURLE_OK
+        && connects == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, run->log, 0,
+                      "helpdesk email fetch: mailbox %V: a kept session was "
+                      "closed (%s), trying again", &run->mailbox, req->error);
+        run->req = NULL;
+        ngx_helpdesk_curl_free(req);
+        run->retried = 1;
+        ngx_helpdesk_fetch_imap(run, &run->step_url, run->step_command,
+                                run->step_timeout, run->step_max, run->step);
+        return;
+    }
+
+    if (result != CURLE_OK) {
+        run->req = NULL;
+        ngx_helpdesk_fetch_end(run,
+                               ngx_helpdesk_fetch_state(result, req->refused),
+                               "%s", req->error);
+        ngx_helpdesk_curl_free(req);
+        return;
+    }
+
+    run->step(run, req);
+}
+
+
+static void
+ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
+    ngx_helpdesk_curl_req_t *req)
+{
+    ngx_helpdesk_pg_query_t  *q;
+
+    if (ngx_helpdesk_fetch_uidvalidity(&req->body, &run->validity) != NGX_OK)
+    {
+        ngx_helpdesk_fetch_end(run, "error", "the server did not say the "
+                               "folder's UIDVALIDITY");
+        return;
+    }
+
+    ngx_helpdesk_curl_free(req);
+    run->req = NULL;
+
+    q = ngx_helpdesk_fetch_query(run, "SELECT after, unseen_only, reset FROM "
+                                 "api.email_fetch_begin($1::bytea, $2, $3, $4,"
+                                 " $5, $6)", ngx_helpdesk_fetch_begun);
+    if (q == NULL || ngx_helpdesk_fetch_num(run, run->validity) != NGX_OK) {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
+        return;
+    }
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    u_char                    *p, *command;
+    ngx_int_t                  n;
+    ngx_helpdesk_fetch_run_t  *run = q->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
+        ngx_helpdesk_fetch_end(run, "error", "cannot record the run: %s",
+                               res ? PQresultErrorField(res,
+                                                        PG_DIAG_MESSAGE_PRIMARY)
+                                   : "PostgreSQL is unavailable");
+        return;
+    }
+
+    n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
+    run->after = n > 0 ? (uint64_t) n : 0;
+    run->unseen_only = (PQgetvalue(res, 0, 1)[0] == 't');
+
+    if (PQgetvalue(res, 0, 2)[0] == 't') {
+        ngx_log_error(NGX_LOG_NOTICE, run->log, 0,
+                      "helpdesk email fetch: mailbox %V: the folder's "
+                      "UIDVALIDITY is now %uL, every message is looked at "
+                      "again", &run->mailbox, run->validity);
+    }
+
+    /* the folder's URL, held to the UIDVALIDITY read */
+    run->folder_url.data = ngx_pnalloc(run->pool, run->url.url.len
+                                       + sizeof(";UIDVALIDITY=/;UID=") - 1
+                                       + 2 * NGX_INT64_LEN + 1);
+    if (run->folder_url.data == NULL) {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
+        return;
+    }
+
+    p = ngx_sprintf(run->folder_url.data, "%V;UIDVALIDITY=%uL",
+                    &run->url.url, run->validity);
+    run->folder_url.len = p - run->folder_url.data;
+
+    command = ngx_pnalloc(run->pool, 64);
+    if (command == NULL) {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
+        return;
+    }
+
+    p = ngx_sprintf(command, "UID FETCH %uL:* (UID RFC822.SIZE FLAGS)",
+                    run->after + 1);
+    *p = '\0';
+
+    ngx_helpdesk_fetch_imap(run, &run->folder_url, (char *) command,
+                            ngx_helpdesk_fetch.conf->timeout,
+                            NGX_HELPDESK_FETCH_ANSWER_MAX,
+                            ngx_helpdesk_fetch_listed);
+}
+
+
+static void
+ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
+    ngx_helpdesk_curl_req_t *req)
+{
+    ngx_uint_t  per_run = ngx_helpdesk_fetch.conf->per_run;
+
+    if (ngx_helpdesk_fetch_list(&req->body, run->after, run->unseen_only,
+                                &run->msgs, &run->highest)
+        != NGX_OK)
+    {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
+        return;
+    }
+
+    /* an answer cut short: what it held now, the rest on the next run */
+    run->more = req->truncated;
+
+    ngx_helpdesk_curl_free(req);
+    run->req = NULL;
+
+    if (run->msgs.nelts > per_run) {
+        run->cut = ((ngx_helpdesk_fetch_msg_t *) run->msgs.elts)[per_run].uid;
+        run->msgs.nelts = per_run;
+        run->more = 1;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, run->log, 0,
+                   "helpdesk email fetch: mailbox %V: %ui to fetch after "
+                   "UID %uL", &run->mailbox, run->msgs.nelts, run->after);
+
+    ngx_helpdesk_fetch_next(run);
+}
+
+
+/* The run's end, recorded; the run is freed when PostgreSQL answers. */
+void
+ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
+    const char *fmt, ...)
+{
+    u_char                   *p;
+    va_list                   args;
+    ngx_str_t                 v;
+    uint64_t                  listed;
+    ngx_uint_t                level;
+    ngx_helpdesk_pg_query_t  *q;
+
+    if (run->req) {
+        ngx_helpdesk_curl_free(run->req);
+        run->req = NULL;
+    }
+
+    ngx_helpdesk_fetch_msg_free(run);
+
+    run->state = state;
+    run->why.len = 0;
+
+    if (fmt) {
+        va_start(args, fmt);
+        p = ngx_vslprintf(run->reason, run->reason + sizeof(run->reason),
+                          fmt, args);
+        va_end(args);
+
+        run->why.data = run->reason;
+        run->why.len = p - run->reason;
+
+        level = (ngx_strcmp(state, "error") == 0) ? NGX_LOG_ERR
+                                                  : NGX_LOG_WARN;
+        ngx_log_error(level, run->log, 0, "helpdesk email fetch: mailbox %V: %s: %V",
+                      &run->mailbox, state, &run->why);
+    }
+
+    q = ngx_helpdesk_fetch_query(run, "SELECT api.email_fetch_done($1::bytea,"
+                                 " $2, $3, $4, $5, $6, $7, $8, $9)",
+                                 ngx_helpdesk_fetch_ended);
+    if (q == NULL) {
+        ngx_helpdesk_fetch_free(run);
+        return;
+    }
+
+    v.data = (u_char *) state;
+    v.len = ngx_strlen(state);
+    (void) ngx_helpdesk_pg_param(q, run->pool, &v);
+    (void) ngx_helpdesk_pg_param(q, run->pool, run->why.len ? &run->why : NULL);
+
+    /*
+     * How far the run went: below the first message it left for the next
+     * run, or the highest UID listed when it went through the whole list
+     * (the messages a first run skipped as read included).
+     */
+    if (ngx_strcmp(state, "ok") == 0) {
+        if (run->next < run->msgs.nelts) {
+            listed = ngx_helpdesk_fetch_msg(run)->uid - 1;
+
+        } else if (run->cut) {
+            listed = run->cut - 1;
+
+        } else if (run->more) {
+            listed = run->msgs.nelts
+                     ? ((ngx_helpdesk_fetch_msg_t *) run->msgs.elts)
+                           [run->msgs.nelts - 1].uid
+                     : run->after;
+
+        } else {
+            listed = ngx_max(run->highest, run->after);
+        }
+
+        (void) ngx_helpdesk_fetch_num(run, listed);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(q, run->pool, NULL);
+    }
+
+    ngx_str_set(&v, "f");
+    if (run->more && ngx_strcmp(state, "ok") == 0) {
+        ngx_str_set(&v, "t");
+    }
+
+    (void) ngx_helpdesk_pg_param(q, run->pool, &v);
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_helpdesk_fetch_ended(ngx_helpdesk_pg_query_t *q, PGresult *res)
+{
+    ngx_helpdesk_fetch_run_t  *run = q->data;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* the lease brings the mailbox back */
+        ngx_log_error(NGX_LOG_ERR, run->log, 0,
+                      "helpdesk email fetch: mailbox %V: cannot record the "
+                      "run: %s", &run->mailbox,
+                      res ? PQresultErrorMessage(res)
+                          : "PostgreSQL is unavailable");
+    }
+
+    ngx_helpdesk_fetch_free(run);
+}
+
+
+static void
+ngx_helpdesk_fetch_free(ngx_helpdesk_fetch_run_t *run)
+{
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
+    if (run->req) {
+        ngx_helpdesk_curl_free(run->req);
+    }
+
+    ngx_helpdesk_fetch_msg_free(run);
+
+    if (run->password.len) {
+        ngx_explicit_memzero(run->password.data, run->password.len);
+    }
+
+    hf->inflight--;
+    ngx_destroy_pool(run->pool);
+}
+
+
+/*
+ * A statement of the run: the proof, the tenant, the mailbox, the lease's
+ * token and length are its first five parameters.
+ */
+ngx_helpdesk_pg_query_t *
+ngx_helpdesk_fetch_query(ngx_helpdesk_fetch_run_t *run, const char *sql,
+    ngx_helpdesk_pg_handler_pt handler)
+{
+    ngx_helpdesk_pg_query_t  *q = &run->query;
+
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->sql = sql;
+    q->handler = handler;
+    q->data = run;
+    q->log = run->log;
+
+    ngx_helpdesk_fetch_proof(q);
+
+    if (ngx_helpdesk_pg_param(q, run->pool, &run->tenant) != NGX_OK
+        || ngx_helpdesk_pg_param(q, run->pool, &run->mailbox) != NGX_OK
+        || ngx_helpdesk_pg_param(q, run->pool, &run->token) != NGX_OK
+        || ngx_helpdesk_pg_param(q, run->pool, &run->lease) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return q;
+}
+
+
+ngx_int_t
+ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run, uint64_t n)
+{
+    ngx_str_t  v;
+
+    v.data = ngx_pnalloc(run->pool, NGX_INT64_LEN);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "%uL", n) - v.data;
+
+    return ngx_helpdesk_pg_param(&run->query, run->pool, &v);
+}

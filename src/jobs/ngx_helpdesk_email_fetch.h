@@ -1,0 +1,69 @@
+/*
+ * The IMAP fetch job: mailboxes of kind "imap" fetched on nginx events.
+ */
+
+#ifndef _NGX_HELPDESK_EMAIL_FETCH_H_INCLUDED_
+#define _NGX_HELPDESK_EMAIL_FETCH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "event/ngx_helpdesk_curl.h"
+#include "lib/ngx_helpdesk_secret.h"
+
+
+typedef struct {
+    ngx_flag_t      enabled;
+    ngx_msec_t      interval;       /* how often a worker looks for work */
+    ngx_uint_t      batch;          /* mailboxes a worker fetches at once */
+    ngx_msec_t      timeout;        /* one IMAP command */
+    ngx_uint_t      per_run;        /* messages a run takes, then another */
+    size_t          max_size;       /* larger messages are refused */
+    ngx_str_t       ca_file;        /* NUL-terminated; empty: the system's */
+
+    /*
+     * where a message is written as it is fetched, and its attachments
+     * decoded (the first server's client_body_temp_path, as for a pushed
+     * mail); temp_dir its name, NUL-terminated
+     */
+    ngx_path_t     *temp_path;
+    u_char         *temp_dir;
+
+    /* the module's proof (outbox.proof), and the keys of the passwords */
+    u_char         *proof;
+    ngx_helpdesk_secret_ring_t  *secrets;
+} ngx_helpdesk_email_fetch_conf_t;
+
+
+void ngx_helpdesk_email_fetch_defaults(ngx_helpdesk_email_fetch_conf_t *conf);
+char *ngx_helpdesk_email_fetch_parse(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_helpdesk_email_fetch_conf_t *conf);
+ngx_int_t ngx_helpdesk_email_fetch_init_worker(ngx_cycle_t *cycle,
+    ngx_helpdesk_email_fetch_conf_t *conf);
+void ngx_helpdesk_email_fetch_exit_worker(void);
+
+
+/* ngx_helpdesk_email_fetch_imap.c: the server's answers */
+
+typedef struct {
+    uint64_t        uid;
+    uint64_t        size;
+} ngx_helpdesk_fetch_msg_t;
+
+/* UIDVALIDITY from a STATUS answer; NGX_ERROR when there is none */
+ngx_int_t ngx_helpdesk_fetch_uidvalidity(ngx_str_t *body, uint64_t *v);
+
+/*
+ * The messages of a "UID FETCH a:* (UID RFC822.SIZE FLAGS)" answer with a
+ * UID above "after" (and not \Seen when "unseen_only"), in UID order, into
+ * "msgs"; "*highest" the highest UID listed (skipped ones too).
+ */
+ngx_int_t ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after,
+    ngx_flag_t unseen_only, ngx_array_t *msgs, uint64_t *highest);
+
+/* what a failed transfer says of the mailbox: its state, and why */
+const char *ngx_helpdesk_fetch_state(CURLcode result, ngx_flag_t refused);
+
+
+#endif /* _NGX_HELPDESK_EMAIL_FETCH_H_INCLUDED_ */

@@ -1,0 +1,125 @@
+/*
+ * The IMAP fetch job's parts: a run of it on one mailbox
+ * (ngx_helpdesk_email_fetch.c: claim, login, list, end) and its steps
+ * for one message (ngx_helpdesk_email_fetch_msg.c: fetch, parse, store,
+ * mark).
+ */
+
+#ifndef _NGX_HELPDESK_EMAIL_FETCH_INT_H_INCLUDED_
+#define _NGX_HELPDESK_EMAIL_FETCH_INT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_helpdesk_email_fetch.h"
+#include "event/ngx_helpdesk_pg.h"
+#include "event/ngx_helpdesk_curl_imap.h"
+#include "email/ngx_helpdesk_mime.h"
+
+
+/* what is kept of the answers to our own commands */
+#define NGX_HELPDESK_FETCH_ANSWER_MAX  (2 * 1024 * 1024)
+
+#define NGX_HELPDESK_FETCH_REASON_MAX  300
+
+
+typedef struct ngx_helpdesk_fetch_run_s  ngx_helpdesk_fetch_run_t;
+
+typedef void (*ngx_helpdesk_fetch_step_pt)(ngx_helpdesk_fetch_run_t *run,
+    ngx_helpdesk_curl_req_t *req);
+
+
+struct ngx_helpdesk_fetch_run_s {
+    ngx_pool_t                     *pool;
+    ngx_log_t                      *log;
+    ngx_helpdesk_pg_query_t         query;
+
+    ngx_str_t                       tenant;
+    ngx_str_t                       mailbox;
+    ngx_str_t                       token;      /* the lease's */
+    ngx_str_t                       user;
+    ngx_str_t                       password;   /* opened */
+    ngx_str_t                       move_to;    /* empty: flag \Seen */
+    ngx_helpdesk_imap_url_t         url;
+    ngx_str_t                       folder_url; /* with ;UIDVALIDITY= */
+    ngx_str_t                       lease;      /* ms, as text */
+
+    uint64_t                        validity;
+    uint64_t                        after;
+    uint64_t                        highest;
+    ngx_flag_t                      unseen_only;
+    ngx_array_t                     msgs;       /* ngx_helpdesk_fetch_msg_t */
+    ngx_uint_t                      next;
+    ngx_uint_t                      taken;      /* this run's messages */
+    ngx_flag_t                      more;
+    uint64_t                        cut;        /* first left for later */
+
+    ngx_helpdesk_curl_req_t        *req;
+    ngx_helpdesk_fetch_step_pt      step;
+
+    /* the step's request, for one more try on a connection of its own */
+    ngx_str_t                       step_url;
+    const char                     *step_command;
+    ngx_msec_t                      step_timeout;
+    size_t                          step_max;
+    unsigned                        retried:1;
+    /*
+     * the message the run is at: fetched into "file" (the run's, unlinked,
+     * emptied for each message), parsed from it (mime.body is "raw", one
+     * buffer of the file), its blob sent to PostgreSQL in pieces of
+     * NGX_HELPDESK_MIME_CHUNK bytes under "upload"
+     */
+    ngx_file_t                      file;
+    ngx_buf_t                       raw;
+    ngx_chain_t                     raw_cl;
+    unsigned                        to_file:1;  /* the request's answer */
+    ngx_helpdesk_mime_t             mime;
+    ngx_int_t                       rc;         /* of the task */
+    ngx_thread_task_t              *task;
+    unsigned                        parsing:1;  /* counted in the budget */
+    unsigned                        working:1;  /* a task in the pool */
+
+    ngx_str_t                       meta;
+    ngx_str_t                       upload;     /* a uuid */
+    u_char                         *chunk;      /* ngx_alloc() */
+    size_t                          chunk_len;
+    size_t                          sent;
+    size_t                          total;
+    ngx_uint_t                      seq;
+
+    const char                     *state;      /* of the run's end */
+    u_char                          reason[NGX_HELPDESK_FETCH_REASON_MAX];
+    ngx_str_t                       why;
+};
+
+ngx_helpdesk_email_fetch_conf_t *ngx_helpdesk_fetch_conf(void);
+
+/* One IMAP request of the run; "step" has its answer, failures end it. */
+void ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
+    const char *command, ngx_msec_t timeout, size_t max,
+    ngx_helpdesk_fetch_step_pt step);
+
+/* The run's end, recorded (state, and why: a format, or NULL). */
+void ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
+    const char *fmt, ...);
+
+/*
+ * A statement of the run: the proof, the tenant, the mailbox, the lease's
+ * token and length are its first five parameters; then numbers.
+ */
+ngx_helpdesk_pg_query_t *ngx_helpdesk_fetch_query(
+    ngx_helpdesk_fetch_run_t *run, const char *sql,
+    ngx_helpdesk_pg_handler_pt handler);
+ngx_int_t ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run, uint64_t n);
+
+/* the message the run is at, and the next one */
+ngx_helpdesk_fetch_msg_t *ngx_helpdesk_fetch_msg(
+    ngx_helpdesk_fetch_run_t *run);
+void ngx_helpdesk_fetch_next(ngx_helpdesk_fetch_run_t *run);
+
+/* what the message the run is at holds (its parse, its piece), freed */
+void ngx_helpdesk_fetch_msg_free(ngx_helpdesk_fetch_run_t *run);
+
+
+#endif /* _NGX_HELPDESK_EMAIL_FETCH_INT_H_INCLUDED_ */
