@@ -62,6 +62,9 @@ static void ngx_http_helpdesk_email_cleanup(void *data);
 
 static ngx_uint_t  ngx_http_helpdesk_email_tasks;
 
+/* the portal, at the root of the tenant's name */
+static ngx_str_t  ngx_http_helpdesk_email_portal = ngx_string("");
+
 
 ngx_int_t
 ngx_http_helpdesk_email_handler(ngx_http_request_t *r)
@@ -357,7 +360,11 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
         return;
     }
 
+    /* where the tenant's portal is, for the links of the mails sent back */
     if (ctx->rc != NGX_OK
+        || ngx_http_helpdesk_req_link(&ctx->req, ctx->mime.meta,
+                                      &ngx_http_helpdesk_email_portal, 0)
+           != NGX_OK
         || ngx_helpdesk_json_dump(r->pool, ctx->mime.meta, &meta) != NGX_OK)
     {
         ngx_http_helpdesk_req_finalize(&ctx->req,
