@@ -220,7 +220,13 @@ sleep 1.5;
 is scalar @{ $sink->messages }, $seen, 'status_changed (off by default) was not sent';
 
 # the tenant turns status_changed on, ticket_received off
-$t->psql(q{UPDATE helpdesk.email_settings SET notify = '{"ticket_received": false, "status_changed": true, "resolved": true}'});
+my $set = $ua->put($t->url('/v1/email/settings') => $h => json => { notify => { ticket_received => \0, status_changed => \1 } })->res;
+is $set->code, 200, 'the tenant turns status_changed on and ticket_received off';
+is_deeply $set->json->{notify}, { ticket_received => \0, status_changed => \1, resolved => \1 }, 'resolved kept';
+is $ua->put($t->url('/v1/email/settings') => $h => json => { notify => { birthday => \1 } })->res->code, 422,
+    'an unknown notice: 422';
+is $ua->put($t->url('/v1/email/settings') => $h => json => { notify => { resolved => 'yes' } })->res->code, 422,
+    'a notice that is not true or false: 422';
 is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'open' })->res->code, 200, 'reopened';
 $m = next_mail();
 like hdr($m // {}, 'Subject') // '', qr/^Seu chamado está aberto \[\Q$tk->{number}\E\]$/, 'status_changed, now enabled';
@@ -239,7 +245,8 @@ teste
 MAIL
 is $res->code, 201, "a staff member's mail opens a ticket";
 my $staff_tk = $res->json->{ticket};
-$t->psql(q{UPDATE helpdesk.email_settings SET notify = '{"ticket_received": true}'});
+is $ua->put($t->url('/v1/email/settings') => $h => json => { notify => { ticket_received => \1 } })->res->code, 200,
+    'ticket_received on again';
 is $ua->post($t->url("/v1/tickets/$staff_tk->{id}/comments") => $h => json => { body => 'ok' })->res->code, 201,
     'a reply on it';
 is $t->psql(qq{SELECT count(*) FROM helpdesk.outbox WHERE payload->>'ticket_id' = '$staff_tk->{id}'}), 0,
