@@ -18,7 +18,7 @@ RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     name    text;
     number  bigint;
-    k       helpdesk.tickets;
+    tk      helpdesk.tickets;
     e       helpdesk.ticket_events;
     base    text;
 BEGIN
@@ -28,23 +28,23 @@ BEGIN
         LEFT JOIN helpdesk.tickets k ON k.tenant_id = c.tenant_id AND k.ticket_id = c.ticket_id
         WHERE c.tenant_id = o.tenant_id AND c.conversation_id = o.target_id;
     ELSIF substr(o.event_type, 7) = ANY (email.ticket_kinds()) THEN
-        SELECT * INTO k FROM helpdesk.tickets x
+        SELECT * INTO tk FROM helpdesk.tickets x
         WHERE x.tenant_id = o.tenant_id AND x.ticket_id = (o.payload->>'ticket_id')::uuid;
         SELECT * INTO e FROM helpdesk.ticket_events x
         WHERE x.tenant_id = o.tenant_id AND x.event_id = (o.payload->>'event_id')::bigint
-          AND x.ticket_id = k.ticket_id;
+          AND x.ticket_id = tk.ticket_id;
         SELECT nullif(u.name, '') INTO name FROM helpdesk.users u
-        WHERE u.tenant_id = o.tenant_id AND u.user_id = k.requester_id;
+        WHERE u.tenant_id = o.tenant_id AND u.user_id = tk.requester_id;
         SELECT b.portal_base INTO base FROM helpdesk.email_ticket_tokens b
-        WHERE b.tenant_id = o.tenant_id AND b.ticket_id = k.ticket_id;
+        WHERE b.tenant_id = o.tenant_id AND b.ticket_id = tk.ticket_id;
         RETURN jsonb_strip_nulls(jsonb_build_object(
             'tenant.name', t.name,
             'customer.name', coalesce(name, split_part(o.payload->>'to', '@', 1)),
             'customer.email', o.payload->>'to',
-            'ticket.number', tickets.ticket_number(k.number),
-            'ticket.subject', regexp_replace(k.subject, '^\s*((re|res|aw|fw|fwd|enc|rv)\s*:\s*)+', '', 'i'),
+            'ticket.number', tickets.ticket_number(tk.number),
+            'ticket.subject', regexp_replace(tk.subject, '^\s*((re|res|aw|fw|fwd|enc|rv)\s*:\s*)+', '', 'i'),
             'link', CASE WHEN base IS NOT NULL
-                         THEN base || '/tickets/' || tickets.ticket_number(k.number) END,
+                         THEN base || '/tickets/' || tickets.ticket_number(tk.number) END,
             'reply', CASE WHEN o.event_type = 'email.agent_reply' THEN e.body END,
             'agent.name', CASE WHEN o.event_type = 'email.agent_reply'
                                THEN coalesce(nullif(e.actor_name, ''), t.name) END,
