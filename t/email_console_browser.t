@@ -16,6 +16,7 @@ use lib "$FindBin::Bin/lib";
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Browser;
 use Helpdesk::FakeHTTP;
+use Helpdesk::Mail;
 use File::Path qw(make_path);
 use Mojo::JSON qw(decode_json encode_json);
 
@@ -31,7 +32,10 @@ my $world = Helpdesk::FakeHTTP->new->mount('/hooks' => 'webhook');
 my $remote = $world->url('/hooks/pixel.gif');
 
 my $t = Helpdesk::Test->new->start_stack;
-$t->start_nginx(http => 'helpdesk_base_domain portal.test;',
+my $sink = Helpdesk::Mail->new($t, tls => 1);
+$t->start_nginx(http => sprintf('helpdesk_base_domain portal.test;
+    helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3 timeout=5s;
+    helpdesk_smtp url=%s from=noreply@provider.example ca_file=%s;', $sink->url, $sink->ca_file),
                 server => 'location /agent/ { helpdesk_agent_console; }');
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
@@ -135,6 +139,50 @@ is $b->script(q{return [...document.querySelectorAll('iframe.mail-html')].map(f 
     'in a sandbox without scripts';
 unlike $b->text('ul.files') // '', qr/original\.eml/, 'the original is not listed among the files';
 $b->screenshot("$shots/email-ticket.png");
+
+# the reply box says where the reply goes; a reply goes by email, threaded
+my $note = $b->wait_for('.channel-note', 10, qr/e-mail/) // '';
+like $note, qr/Por e-mail para ana\.souza\@gmail\.com \(cc: carlos\@example\.com\)\./,
+    'the reply box: by email to the customer, with who is copied';
+$b->screenshot("$shots/email-reply-box.png");
+my $before = () = $sink->files;
+$b->type('form.reply-form textarea[name=body]', "Olá Ana,\nredefinimos seu acesso. Tente de novo, por favor.");
+$b->click('form.reply-form button[type=submit]');
+$b->wait_for('ol.history', 10, qr/redefinimos seu acesso/);
+my ($sent) = grep { (Helpdesk::Mail::header($_, 'Subject') // '') =~ /^Re: / } @{ $sink->wait_for($before + 1, 30) };
+ok $sent, 'the reply arrives in the SMTP sink';
+$sent //= { headers => {} };
+is Helpdesk::Mail::header($sent, 'To'), 'ana.souza@gmail.com', 'to the customer';
+is Helpdesk::Mail::header($sent, 'Cc'), 'carlos@example.com', 'copying Carlos';
+like Helpdesk::Mail::header($sent, 'Subject') // '', qr/^Re: Não consigo acessar minha conta \[\Q$ana->{number}\E\]$/,
+    'Re: its subject, with the number';
+is Helpdesk::Mail::header($sent, 'In-Reply-To'), '<CAGm1xK2reply@mail.gmail.com>', "In-Reply-To the customer's last mail";
+like Helpdesk::Mail::header($sent, 'References') // '', qr/<CAGm1xK2p\+Vd1=new\@mail\.gmail\.com>.*<CAGm1xK2reply\@mail\.gmail\.com>/,
+    'References: the thread';
+my ($sent_id) = (Helpdesk::Mail::header($sent, 'Message-ID') // '') =~ /^<(.+)>$/;
+ok $sent_id, 'with a Message-ID of ours';
+like $sent->{text} // '', qr/redefinimos seu acesso.*\n\nAna Admin\n/s, "the reply, signed by the agent";
+
+# the customer answers it, as Gmail would: the same ticket
+my $answer = <<"MAIL";
+From: Ana Souza <ana.souza\@gmail.com>
+To: @{[ Helpdesk::Mail::header($sent, 'Reply-To') // 'support@acme.test' ]}
+Subject: Re: Não consigo acessar minha conta [$ana->{number}]
+Message-ID: <CAGm1xK2answer\@mail.gmail.com>
+In-Reply-To: <$sent_id>
+References: <CAGm1xK2p+Vd1=new\@mail.gmail.com> <CAGm1xK2reply\@mail.gmail.com> <$sent_id>
+Date: Tue, 01 Dec 2026 09:00:00 +0000
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Funcionou, obrigada!
+MAIL
+$res = push_mail($answer);
+is $res->code, 200, "the customer's answer";
+is $res->json->{ticket}{number}, $ana->{number}, 'lands on the same ticket';
+$b->get("$console/tickets/$ana->{number}");
+like $b->wait_for('ol.history', 10, qr/Funcionou, obrigada!/) // '', qr/Funcionou, obrigada!/,
+    'and the console shows it on the ticket';
 
 # the original downloads, byte for byte
 my $orig = $b->script(q{var a = document.querySelector('a.original');

@@ -5,6 +5,7 @@
 
 SET ROLE helpdesk_service;
 
+DROP FUNCTION IF EXISTS api.email_claim(bytea, int, int, boolean);
 CREATE OR REPLACE FUNCTION api.email_claim(p_proof bytea, p_limit int, p_lease_ms int,
     p_relay boolean)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type text,
@@ -12,7 +13,8 @@ RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type te
                from_name text, from_address text, reply_to text,
                dkim_selector text, dkim_key text, dkim_key_aad text,
                smtp_url text, smtp_user text, smtp_password text,
-               smtp_password_aad text)
+               smtp_password_aad text, cc text, in_reply_to text, refs text,
+               human boolean, files text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);

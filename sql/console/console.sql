@@ -108,6 +108,13 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     p record;
 BEGIN
+    -- an email ticket: to whom the reply goes (none to the staff)
+    IF t.channel = 'email' THEN
+        RETURN jsonb_build_object('channel', 'email', 'available', true,
+            'email', jsonb_build_object('to', email.ticket_rcpt(t),
+                                        'cc', to_jsonb(email.ticket_ccs(t, email.ticket_rcpt(t)))));
+    END IF;
+
     IF t.channel <> 'whatsapp' THEN
         RETURN jsonb_build_object('channel', t.channel, 'available', true);
     END IF;

@@ -556,13 +556,16 @@ BEGIN
     SELECT * INTO e FROM helpdesk.ticket_events x
     WHERE x.tenant_id = tenant AND x.ticket_id = t.ticket_id ORDER BY event_id LIMIT 1;
 
-    INSERT INTO helpdesk.email_ticket_tokens (tenant_id, ticket_id, token)
-    VALUES (tenant, t.ticket_id, left(md5(gen_random_uuid()::text || clock_timestamp()::text), 20));
+    INSERT INTO helpdesk.email_ticket_tokens (tenant_id, ticket_id, token, portal_base)
+    VALUES (tenant, t.ticket_id, left(md5(gen_random_uuid()::text || clock_timestamp()::text), 20),
+            email.portal_base(tenant, meta->'link'));
 
     PERFORM email.attach(tenant, t.ticket_id, e.event_id, meta, blob);
     PERFORM email.ccs_add(tenant, t.ticket_id, meta, sender);
     outcome := CASE WHEN follow IS NOT NULL THEN 'follow_up' ELSE 'created' END;
     PERFORM email.record(tenant, m, meta, sender, t.ticket_id, e.event_id, outcome, NULL);
+    -- after the record: the notice answers this mail, by its Message-ID
+    PERFORM email.ticket_received(t, e.event_id);
 
     RETURN email.answer(t.ticket_id, outcome, NULL);
 END

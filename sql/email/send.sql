@@ -18,12 +18,37 @@ RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
 DECLARE
     name    text;
     number  bigint;
+    tk      helpdesk.tickets;
+    e       helpdesk.ticket_events;
+    base    text;
 BEGIN
     IF o.event_type = 'email.chat_transcript' THEN
         SELECT nullif(c.prechat->>'name', ''), k.number INTO name, number
         FROM helpdesk.chat_conversations c
         LEFT JOIN helpdesk.tickets k ON k.tenant_id = c.tenant_id AND k.ticket_id = c.ticket_id
         WHERE c.tenant_id = o.tenant_id AND c.conversation_id = o.target_id;
+    ELSIF substr(o.event_type, 7) = ANY (email.ticket_kinds()) THEN
+        SELECT * INTO tk FROM helpdesk.tickets x
+        WHERE x.tenant_id = o.tenant_id AND x.ticket_id = (o.payload->>'ticket_id')::uuid;
+        SELECT * INTO e FROM helpdesk.ticket_events x
+        WHERE x.tenant_id = o.tenant_id AND x.event_id = (o.payload->>'event_id')::bigint
+          AND x.ticket_id = tk.ticket_id;
+        SELECT nullif(u.name, '') INTO name FROM helpdesk.users u
+        WHERE u.tenant_id = o.tenant_id AND u.user_id = tk.requester_id;
+        SELECT b.portal_base INTO base FROM helpdesk.email_ticket_tokens b
+        WHERE b.tenant_id = o.tenant_id AND b.ticket_id = tk.ticket_id;
+        RETURN jsonb_strip_nulls(jsonb_build_object(
+            'tenant.name', t.name,
+            'customer.name', coalesce(name, split_part(o.payload->>'to', '@', 1)),
+            'customer.email', o.payload->>'to',
+            'ticket.number', tickets.ticket_number(tk.number),
+            'ticket.subject', regexp_replace(tk.subject, '^\s*((re|res|aw|fw|fwd|enc|rv)\s*:\s*)+', '', 'i'),
+            'link', CASE WHEN base IS NOT NULL
+                         THEN base || '/tickets/' || tickets.ticket_number(tk.number) END,
+            'reply', CASE WHEN o.event_type = 'email.agent_reply' THEN e.body END,
+            'agent.name', CASE WHEN o.event_type = 'email.agent_reply'
+                               THEN coalesce(nullif(e.actor_name, ''), t.name) END,
+            'status', email.status_name(o.payload->>'status', o.payload->>'language')));
     ELSE
         SELECT nullif(u.name, '') INTO name FROM helpdesk.users u
         WHERE u.tenant_id = o.tenant_id AND u.user_id = o.target_id;
@@ -49,7 +74,8 @@ RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type te
                from_name text, from_address text, reply_to text,
                dkim_selector text, dkim_key text, dkim_key_aad text,
                smtp_url text, smtp_user text, smtp_password text,
-               smtp_password_aad text)
+               smtp_password_aad text, cc text, in_reply_to text, refs text,
+               human boolean, files text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -60,6 +86,12 @@ DECLARE
     lang  text;
     tpl   record;
     m     record;
+    k     helpdesk.tickets;
+    mb    helpdesk.email_mailboxes;
+    tok   helpdesk.email_ticket_tokens;
+    th    record;
+    f     record;
+    v     jsonb;
 BEGIN
     FOR o IN
         WITH due AS (
@@ -103,11 +135,42 @@ BEGIN
         body_text := NULL;
         body_html := NULL;
 
+        cc := NULL;
+        in_reply_to := NULL;
+        refs := NULL;
+        human := false;
+        files := NULL;
+        k := NULL;
+        mb := NULL;
+        tok := NULL;
+        f := NULL;
+
+        IF kind = ANY (email.ticket_kinds()) THEN
+            SELECT * INTO k FROM helpdesk.tickets x
+            WHERE x.tenant_id = o.tenant_id AND x.ticket_id = (o.payload->>'ticket_id')::uuid;
+            SELECT * INTO tok FROM helpdesk.email_ticket_tokens x
+            WHERE x.tenant_id = o.tenant_id AND x.ticket_id = k.ticket_id;
+        END IF;
+
         -- a kind nobody wrote a template for goes out as it was queued
         IF kind = ANY (email.kinds()) THEN
             tpl := email.template(o.tenant_id, kind, lang);
-            m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html,
-                               email.vars(o, t));
+            v := email.vars(o, t);
+            IF o.payload ? 'status' THEN
+                v := v || jsonb_build_object('status', email.status_name(o.payload->>'status', lang));
+            END IF;
+            -- a reply's files that do not fit in the mail: links instead
+            IF kind = 'agent_reply' AND k.ticket_id IS NOT NULL THEN
+                f := email.reply_files(o.tenant_id, k.ticket_id, (o.payload->>'event_id')::bigint,
+                                       tickets.ticket_number(k.number), tok.portal_base,
+                                       email.attach_limit());
+                files := nullif(f.files, '');
+                IF cardinality(f.too_big) > 0 THEN
+                    v := v || jsonb_build_object('reply', coalesce(v->>'reply', '')
+                                                 || email.files_note(f.too_big, lang));
+                END IF;
+            END IF;
+            m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html, v);
             subject := m.subject;
             body_text := m.body_text;
             body_html := m.body_html;
@@ -123,7 +186,50 @@ BEGIN
         from_name := coalesce(s.from_name, t.name);
         from_address := s.from_address;
         reply_to := s.reply_to;
-        dkim_selector := CASE WHEN s.dkim_domain = split_part(s.from_address, '@', 2)
+
+        -- a ticket's mail: from the mailbox the customer wrote to, answered
+        -- to the ticket's own address, threaded, the number in its subject
+        IF kind = ANY (email.ticket_kinds()) THEN
+            SELECT * INTO mb FROM helpdesk.email_mailboxes x
+            WHERE x.tenant_id = o.tenant_id AND x.deleted_at IS NULL
+              AND x.mailbox_id = (SELECT y.mailbox_id FROM helpdesk.email_messages y
+                                  WHERE y.tenant_id = o.tenant_id AND y.ticket_id = k.ticket_id
+                                    AND y.direction = 'in' AND y.mailbox_id IS NOT NULL
+                                  ORDER BY y.created_at DESC LIMIT 1);
+            IF mb.address IS NOT NULL THEN
+                from_address := mb.address;
+                IF tok.token IS NOT NULL THEN
+                    reply_to := split_part(mb.address, '@', 1) || '+' || tok.token || '@'
+                                || split_part(mb.address, '@', 2);
+                END IF;
+            END IF;
+
+            IF subject IS NOT NULL AND k.ticket_id IS NOT NULL THEN
+                subject := email.ticket_subject(subject, tickets.ticket_number(k.number));
+            END IF;
+
+            -- the same headers on every attempt
+            IF NOT o.payload ? 'in_reply_to' THEN
+                th := email.thread_headers(o.tenant_id, k.ticket_id);
+                UPDATE helpdesk.outbox x
+                SET payload = x.payload || jsonb_build_object('in_reply_to', th.in_reply_to,
+                                                              'references', th.refs)
+                WHERE x.tenant_id = o.tenant_id AND x.outbox_id = o.outbox_id;
+                in_reply_to := th.in_reply_to;
+                refs := th.refs;
+            ELSE
+                in_reply_to := o.payload->>'in_reply_to';
+                refs := o.payload->>'references';
+            END IF;
+
+            IF kind = 'agent_reply' THEN
+                human := true;
+                SELECT string_agg(c, ',') INTO cc
+                FROM jsonb_array_elements_text(coalesce(o.payload->'cc', '[]')) c;
+            END IF;
+        END IF;
+
+        dkim_selector := CASE WHEN s.dkim_domain = split_part(from_address, '@', 2)
                               THEN s.dkim_selector END;
         dkim_key := CASE WHEN dkim_selector IS NOT NULL THEN s.dkim_key END;
         dkim_key_aad := 'email_settings.dkim_key:' || o.tenant_id;
@@ -174,16 +280,33 @@ BEGIN
                locked_until = NULL, last_error = NULL
         WHERE tenant_id = o.tenant_id AND outbox_id = o.outbox_id;
         IF coalesce(p_message_id, '') <> '' AND length(p_message_id) <= 998 THEN
-            INSERT INTO helpdesk.email_messages (tenant_id, ticket_id, direction,
-                message_id_header, from_address, to_addresses, subject, auto_submitted)
+            INSERT INTO helpdesk.email_messages (tenant_id, ticket_id, event_id, direction,
+                message_id_header, in_reply_to, refs, from_address, to_addresses,
+                cc_addresses, subject, auto_submitted)
             SELECT o.tenant_id,
                    CASE WHEN o.event_type = 'email.chat_transcript'
                         THEN (SELECT c.ticket_id FROM helpdesk.chat_conversations c
                               WHERE c.tenant_id = o.tenant_id
-                                AND c.conversation_id = o.target_id) END,
-                   'out', p_message_id, lower(p_from),
+                                AND c.conversation_id = o.target_id)
+                        WHEN o.payload ? 'ticket_id'
+                        THEN (SELECT k.ticket_id FROM helpdesk.tickets k
+                              WHERE k.tenant_id = o.tenant_id
+                                AND k.ticket_id = (o.payload->>'ticket_id')::uuid) END,
+                   CASE WHEN o.event_type = 'email.agent_reply'
+                        THEN (o.payload->>'event_id')::bigint END,
+                   'out', p_message_id,
+                   left(substring(o.payload->>'in_reply_to' from '^<(.*)>$'), 998),
+                   coalesce((SELECT array_agg(r[1]) FROM regexp_matches(
+                                 coalesce(o.payload->>'references', ''), '<([^<> ]+)>', 'g') r),
+                            '{}'),
+                   lower(p_from),
                    CASE WHEN o.payload ? 'to' THEN ARRAY[lower(o.payload->>'to')] ELSE '{}' END,
-                   left(p_subject, 998), 'auto-generated'
+                   coalesce((SELECT array_agg(lower(c)) FROM jsonb_array_elements_text(
+                                 CASE WHEN jsonb_typeof(o.payload->'cc') = 'array'
+                                      THEN o.payload->'cc' ELSE '[]' END) c), '{}'),
+                   left(p_subject, 998),
+                   CASE WHEN o.event_type = 'email.agent_reply' THEN NULL
+                        ELSE 'auto-generated' END
             WHERE NOT EXISTS (SELECT 1 FROM helpdesk.email_messages x
                               WHERE x.tenant_id = o.tenant_id AND x.direction = 'out'
                                 AND x.message_id_header = p_message_id);

@@ -18,6 +18,11 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'from_address', s.from_address,
         'reply_to', s.reply_to,
         'signature', coalesce(s.signature, ''),
+        -- the notices to the customers of email tickets the tenant sends
+        'notify', jsonb_build_object(
+            'ticket_received', email.notify_on(t.tenant_id, 'ticket_received'),
+            'status_changed', email.notify_on(t.tenant_id, 'status_changed'),
+            'resolved', email.notify_on(t.tenant_id, 'resolved')),
         'relay', CASE WHEN s.smtp_url IS NULL
                       THEN jsonb_build_object('kind', 'provider')
                       ELSE jsonb_build_object('kind', 'tenant', 'url', s.smtp_url,
@@ -74,6 +79,13 @@ BEGIN
                 'message', 'must be an email address (name@domain)');
         END IF;
     END LOOP;
+    IF args ? 'notify' AND (jsonb_typeof(args->'notify') <> 'object'
+        OR EXISTS (SELECT 1 FROM jsonb_each(args->'notify') x
+                   WHERE x.key NOT IN ('ticket_received', 'status_changed', 'resolved')
+                      OR jsonb_typeof(x.value) <> 'boolean')) THEN
+        errors := errors || jsonb_build_object('field', 'notify',
+            'message', 'an object of ticket_received, status_changed, resolved: true or false');
+    END IF;
     IF args->>'from_name' ~ '[\x01-\x1f\x7f]' THEN
         errors := errors || jsonb_build_object('field', 'from_name',
             'message', 'must be one line, without control characters');
@@ -100,6 +112,7 @@ BEGIN
                         ELSE x.reply_to END,
         signature = CASE WHEN args ? 'signature' THEN coalesce(args->>'signature', '')
                          ELSE x.signature END,
+        notify = CASE WHEN args ? 'notify' THEN x.notify || (args->'notify') ELSE x.notify END,
         smtp_url = CASE WHEN args ? 'smtp_url' THEN args->>'smtp_url' ELSE x.smtp_url END,
         smtp_user = CASE WHEN args ? 'smtp_url' AND args->>'smtp_url' IS NULL THEN NULL
                          WHEN args ? 'smtp_user' THEN args->>'smtp_user'

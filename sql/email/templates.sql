@@ -14,7 +14,8 @@ SET ROLE helpdesk_owner;
 
 CREATE OR REPLACE FUNCTION email.kinds() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['password_reset', 'invitation', 'verification', 'chat_transcript']
+    SELECT ARRAY['password_reset', 'invitation', 'verification', 'chat_transcript',
+                 'ticket_received', 'agent_reply', 'status_changed', 'resolved']
 $$;
 
 CREATE OR REPLACE FUNCTION email.languages() RETURNS text[]
@@ -28,6 +29,12 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['tenant.name', 'customer.name', 'customer.email']
            || CASE p_kind
               WHEN 'chat_transcript' THEN ARRAY['transcript', 'ticket.number']
+              WHEN 'agent_reply' THEN ARRAY['ticket.number', 'ticket.subject', 'link',
+                                            'reply', 'agent.name']
+              WHEN 'status_changed' THEN ARRAY['ticket.number', 'ticket.subject', 'link',
+                                               'status']
+              WHEN 'ticket_received' THEN ARRAY['ticket.number', 'ticket.subject', 'link']
+              WHEN 'resolved' THEN ARRAY['ticket.number', 'ticket.subject', 'link']
               ELSE ARRAY['link'] END
 $$;
 
@@ -132,6 +139,11 @@ BEGIN
                      || '<pre style="white-space:pre-wrap;font-family:inherit">{{transcript}}</pre>';
         RETURN;
 
+    ELSIF p_kind = ANY (email.ticket_kinds()) THEN
+        SELECT d.subject, d.body_text, d.body_html INTO subject, body_text, body_html
+        FROM email.ticket_template(p_kind, lang, hello) d;
+        RETURN;
+
     ELSE
         RETURN;
     END IF;
@@ -170,7 +182,8 @@ BEGIN
     IF NOT (kind = ANY (email.kinds())) OR NOT (lang = ANY (email.languages())) THEN
         PERFORM tickets.fail('HDNFD', 'not-found',
             'there is no such template: the kinds are password_reset, invitation, '
-            'verification and chat_transcript; the languages pt-BR, es and en');
+            'verification, chat_transcript, ticket_received, agent_reply, '
+            'status_changed and resolved; the languages pt-BR, es and en');
     END IF;
 END
 $$;
@@ -284,6 +297,17 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'customer.email', 'customer@example.com',
         'link', 'https://support.example.com/reset/0123456789abcdef',
         'ticket.number', 'TKT-000123',
+        'ticket.subject', CASE p_lang WHEN 'en' THEN 'My order has not arrived'
+                                      WHEN 'es' THEN 'Mi pedido no llegó'
+                                      ELSE 'Meu pedido não chegou' END,
+        'agent.name', CASE p_lang WHEN 'en' THEN 'Sam Support'
+                                  WHEN 'es' THEN 'Sofía Soporte'
+                                  ELSE 'Paula Suporte' END,
+        'reply', CASE p_lang
+            WHEN 'en' THEN E'Thank you for writing. Your order left our warehouse today.\nIt should arrive within two days.'
+            WHEN 'es' THEN E'Gracias por escribirnos. Su pedido salió hoy de nuestro depósito.\nDebería llegar en dos días.'
+            ELSE E'Obrigada por escrever. Seu pedido saiu hoje do nosso depósito.\nDeve chegar em dois dias.' END,
+        'status', email.status_name('pending', p_lang),
         'transcript', E'2026-01-01 10:00 You: Hello\n2026-01-01 10:01 Support: How can we help?')
 $$;
 

@@ -479,6 +479,9 @@ BEGIN
         WHERE tenant_id = t.tenant_id AND ticket_id = t.ticket_id
         RETURNING * INTO t;
 
+        -- the customer of an email ticket is told (where the tenant wants)
+        PERFORM email.status_changed(ctx, t, old.status);
+
         PERFORM outbox.emit(ctx, 'ticket.updated',
             jsonb_build_object('ticket', tickets.ticket_json(t),
                                'changed', changed,
@@ -525,6 +528,7 @@ BEGIN
     IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
        AND ctx->>'via' IS NULL THEN
         PERFORM whatsapp.deliver_reply(ctx, t, e);
+        PERFORM email.deliver_reply(ctx, t, e);
     END IF;
 
     -- a public answer from the helpdesk's side is the first response

@@ -39,7 +39,7 @@ typedef struct {
 } ngx_helpdesk_buf_t;
 
 
-#define NGX_HELPDESK_MAIL_HEADERS  8
+#define NGX_HELPDESK_MAIL_HEADERS  11
 
 typedef struct {
     const char  *name;
@@ -74,46 +74,18 @@ static const char  *ngx_helpdesk_mail_months[] = {
 };
 
 
-ngx_flag_t
-ngx_helpdesk_mail_address_ok(ngx_str_t *s)
-{
-    size_t      i;
-    ngx_uint_t  at;
-
-    if (s->len < 3 || s->len > 254) {
-        return 0;
-    }
-
-    at = 0;
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] <= 0x20 || s->data[i] >= 0x7f || s->data[i] == '<'
-            || s->data[i] == '>' || s->data[i] == '"' || s->data[i] == ','
-            || s->data[i] == '\\' || s->data[i] == ';')
-        {
-            return 0;
-        }
-
-        if (s->data[i] == '@') {
-            at++;
-        }
-    }
-
-    return at == 1 && s->data[0] != '@' && s->data[s->len - 1] != '@';
-}
-
-
 ngx_int_t
 ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
     size_t size)
 {
     u_char                      *p;
     struct tm                    tm;
-    ngx_str_t                    body, s;
+    ngx_str_t                    body, s, parts;
     ngx_uint_t                   n, i;
     ngx_helpdesk_buf_t           hb, bb, ob;
     ngx_helpdesk_mail_header_t   h[NGX_HELPDESK_MAIL_HEADERS];
-    u_char                       rnd[12], boundary[40], date[64];
+    u_char                       rnd[12], boundary[40], mixed[40];
+    u_char                       date[64];
     size_t                       off[NGX_HELPDESK_MAIL_HEADERS];
 
     ngx_memzero(&hb, sizeof(ngx_helpdesk_buf_t));
@@ -122,7 +94,8 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
 
     if (!ngx_helpdesk_mail_address_ok(&m->from_address)
         || !ngx_helpdesk_mail_address_ok(&m->to)
-        || (m->reply_to.len && !ngx_helpdesk_mail_address_ok(&m->reply_to)))
+        || (m->reply_to.len && !ngx_helpdesk_mail_address_ok(&m->reply_to))
+        || !ngx_helpdesk_mail_addresses_ok(&m->cc))
     {
         ngx_cpystrn((u_char *) err, (u_char *) "a sender or recipient "
                     "address is not one a mail can be sent to", size);
@@ -134,9 +107,30 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
         return NGX_ERROR;
     }
 
+    if (!ngx_helpdesk_mail_ids_ok(&m->in_reply_to)
+        || !ngx_helpdesk_mail_ids_ok(&m->references))
+    {
+        ngx_cpystrn((u_char *) err, (u_char *) "In-Reply-To or References "
+                    "is not a list of message ids", size);
+        return NGX_ERROR;
+    }
+
     p = ngx_cpymem(boundary, "=_hd_", 5);
     p = ngx_hex_dump(p, rnd, sizeof(rnd));
     *p = '\0';
+
+    p = ngx_cpymem(mixed, "=_hdm_", 6);
+    p = ngx_hex_dump(p, rnd, sizeof(rnd));
+    *p = '\0';
+
+    ngx_str_null(&parts);
+
+    if (m->files.len
+        && ngx_helpdesk_mail_files(&m->files, (char *) mixed, &parts, err, size)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     gmtime_r(&m->date, &tm);
     *ngx_sprintf(date, "%s, %02d %s %4d %02d:%02d:%02d +0000",
@@ -164,6 +158,21 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
     ngx_helpdesk_buf_add(&hb, m->to.data, m->to.len);
     END_HEADER;
 
+    if (m->cc.len) {
+        HEADER("Cc");
+
+        for (i = 0; i < m->cc.len; i++) {
+            if (m->cc.data[i] == ',') {
+                ngx_helpdesk_buf_add(&hb, ",\r\n ", 4);
+
+            } else {
+                ngx_helpdesk_buf_add(&hb, &m->cc.data[i], 1);
+            }
+        }
+
+        END_HEADER;
+    }
+
     HEADER("Subject");
     ngx_helpdesk_mail_words(&hb, &m->subject);
     END_HEADER;
@@ -178,20 +187,51 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
     ngx_helpdesk_buf_add(&hb, ">", 1);
     END_HEADER;
 
+    if (m->in_reply_to.len) {
+        HEADER("In-Reply-To");
+        ngx_helpdesk_buf_add(&hb, m->in_reply_to.data, m->in_reply_to.len);
+        END_HEADER;
+    }
+
+    if (m->references.len) {
+        HEADER("References");
+
+        for (i = 0; i < m->references.len; i++) {
+            if (m->references.data[i] == ' ') {
+                ngx_helpdesk_buf_add(&hb, "\r\n ", 3);
+
+            } else {
+                ngx_helpdesk_buf_add(&hb, &m->references.data[i], 1);
+            }
+        }
+
+        END_HEADER;
+    }
+
     HEADER("MIME-Version");
     ngx_helpdesk_buf_str(&hb, "1.0");
     END_HEADER;
 
     HEADER("Content-Type");
-    ngx_helpdesk_buf_str(&hb, "multipart/alternative; boundary=\"");
-    ngx_helpdesk_buf_str(&hb, (char *) boundary);
+    ngx_helpdesk_buf_str(&hb, parts.len ? "multipart/mixed; boundary=\""
+                                        : "multipart/alternative; boundary=\"");
+    ngx_helpdesk_buf_str(&hb, (char *) (parts.len ? mixed : boundary));
     ngx_helpdesk_buf_str(&hb, "\"");
     END_HEADER;
 
 #undef HEADER
 #undef END_HEADER
 
-    /* the body */
+    /* the body: the text and HTML, then the files, if any */
+    if (parts.len) {
+        ngx_helpdesk_buf_str(&bb, "--");
+        ngx_helpdesk_buf_str(&bb, (char *) mixed);
+        ngx_helpdesk_buf_str(&bb, "\r\nContent-Type: multipart/alternative; "
+                             "boundary=\"");
+        ngx_helpdesk_buf_str(&bb, (char *) boundary);
+        ngx_helpdesk_buf_str(&bb, "\"\r\n\r\n");
+    }
+
     ngx_helpdesk_buf_str(&bb, "--");
     ngx_helpdesk_buf_str(&bb, (char *) boundary);
     ngx_helpdesk_buf_str(&bb, "\r\nContent-Type: text/plain; charset=UTF-8"
@@ -207,6 +247,15 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
     ngx_helpdesk_buf_str(&bb, "\r\n--");
     ngx_helpdesk_buf_str(&bb, (char *) boundary);
     ngx_helpdesk_buf_str(&bb, "--\r\n");
+
+    if (parts.len) {
+        ngx_helpdesk_buf_add(&bb, parts.data, parts.len);
+        ngx_helpdesk_buf_str(&bb, "\r\n--");
+        ngx_helpdesk_buf_str(&bb, (char *) mixed);
+        ngx_helpdesk_buf_str(&bb, "--\r\n");
+        ngx_free(parts.data);
+        ngx_str_null(&parts);
+    }
 
     if (hb.failed || bb.failed) {
         goto nomem;
@@ -232,9 +281,15 @@ ngx_helpdesk_mail_build(ngx_helpdesk_mail_t *m, ngx_str_t *out, char *err,
         ngx_helpdesk_buf_add(&ob, "\r\n", 2);
     }
 
-    /* automatic (RFC 3834), and ours: mail in drops it if it comes back */
-    ngx_helpdesk_buf_str(&ob, "Auto-Submitted: auto-generated\r\n"
-                         "X-Helpdesk-Loop: ");
+    /*
+     * automatic (RFC 3834) unless a person wrote it, and ours either way:
+     * mail in drops it if it comes back
+     */
+    if (!m->human) {
+        ngx_helpdesk_buf_str(&ob, "Auto-Submitted: auto-generated\r\n");
+    }
+
+    ngx_helpdesk_buf_str(&ob, "X-Helpdesk-Loop: ");
     ngx_helpdesk_buf_add(&ob, m->message_id.data, m->message_id.len);
     ngx_helpdesk_buf_str(&ob, "\r\n\r\n");
     ngx_helpdesk_buf_add(&ob, body.data, body.len);

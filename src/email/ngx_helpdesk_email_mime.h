@@ -24,6 +24,13 @@ typedef struct {
     ngx_str_t   message_id;     /* without the angle brackets */
     time_t      date;
 
+    /* a reply to a ticket's mail */
+    ngx_str_t   cc;             /* addresses separated by commas */
+    ngx_str_t   in_reply_to;    /* "<id>" */
+    ngx_str_t   references;     /* "<id> <id> ..." */
+    ngx_flag_t  human;          /* a person wrote it: not Auto-Submitted */
+    ngx_str_t   files;          /* see ngx_helpdesk_mail_files() */
+
     /* DKIM: signed when the key is given (PEM) */
     ngx_str_t   dkim_domain;
     ngx_str_t   dkim_selector;
@@ -46,6 +53,23 @@ ngx_int_t ngx_helpdesk_mail_dkim_key(ngx_str_t *pem, ngx_str_t *pub);
 
 /* Whether s is a mailbox we put into a header: no spaces, controls, <>. */
 ngx_flag_t ngx_helpdesk_mail_address_ok(ngx_str_t *s);
+
+/* Whether s is a list of them separated by commas (empty: yes). */
+ngx_flag_t ngx_helpdesk_mail_addresses_ok(ngx_str_t *s);
+
+/* Whether s is "<id>" tokens separated by spaces, nothing else. */
+ngx_flag_t ngx_helpdesk_mail_ids_ok(ngx_str_t *s);
+
+/*
+ * The attachments of a mail as the parts of a multipart/mixed body, each
+ * opened by "\r\n--boundary\r\n": "files" is, for each file, three lines
+ * ending in "\n": its content type, its name in base64 (UTF-8), its bytes
+ * in base64.  The name goes out as RFC 2231 (filename*=UTF-8'') with a
+ * plain ASCII stand-in; the bytes in base64 lines of 76.  malloc()ed into
+ * "out"; NGX_ERROR with a reason in "err".
+ */
+ngx_int_t ngx_helpdesk_mail_files(ngx_str_t *files, const char *boundary,
+    ngx_str_t *out, char *err, size_t size);
 
 
 #endif /* _NGX_HELPDESK_EMAIL_MIME_H_INCLUDED_ */

@@ -41,7 +41,8 @@ enum {
     COL_TENANT = 0, COL_OUTBOX, COL_DELIVERY, COL_EVENT, COL_RCPT,
     COL_SUBJECT, COL_TEXT, COL_HTML, COL_FROM_NAME, COL_FROM, COL_REPLY_TO,
     COL_DKIM_SELECTOR, COL_DKIM_KEY, COL_DKIM_AAD, COL_SMTP_URL,
-    COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_N
+    COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_CC, COL_IN_REPLY_TO,
+    COL_REFS, COL_HUMAN, COL_FILES, COL_N
 };
 
 /* keys are looked for (see ngx_helpdesk_email_dkim.c) every this many ticks */
@@ -55,6 +56,7 @@ typedef struct {
     ngx_str_t                   col[COL_N];
     ngx_flag_t                  null[COL_N];
     ngx_str_t                   from;
+    ngx_str_t                   rcpt;       /* To and Cc, with commas */
     ngx_str_t                   message_id;
     ngx_helpdesk_mail_t         mail;
     ngx_str_t                   message;    /* malloc()ed by the task */
@@ -481,6 +483,28 @@ ngx_helpdesk_email_start(PGresult *res, int row)
     e->mail.html = c[COL_HTML];
     e->mail.message_id = e->message_id;
     e->mail.date = ngx_time();
+    e->mail.cc = c[COL_CC];
+    e->mail.in_reply_to = c[COL_IN_REPLY_TO];
+    e->mail.references = c[COL_REFS];
+    e->mail.human = (c[COL_HUMAN].len && c[COL_HUMAN].data[0] == 't');
+    e->mail.files = c[COL_FILES];
+
+    /* every recipient, for the envelope */
+    e->rcpt = c[COL_RCPT];
+
+    if (c[COL_CC].len) {
+        p = ngx_pnalloc(pool, c[COL_RCPT].len + 1 + c[COL_CC].len);
+        if (p == NULL) {
+            ngx_helpdesk_email_record(e, 0, 0, 0, "out of memory", 0);
+            return;
+        }
+
+        e->rcpt.data = p;
+        p = ngx_cpymem(p, c[COL_RCPT].data, c[COL_RCPT].len);
+        *p++ = ',';
+        p = ngx_cpymem(p, c[COL_CC].data, c[COL_CC].len);
+        e->rcpt.len = p - e->rcpt.data;
+    }
 
     if (!e->null[COL_DKIM_KEY] && !e->null[COL_DKIM_SELECTOR]) {
         e->mail.dkim_key = c[COL_DKIM_KEY];
@@ -533,7 +557,7 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     req = ngx_helpdesk_curl_smtp(e->log,
                                  e->tenant_relay ? &c[COL_SMTP_URL]
                                                  : &conf->url,
-                                 !e->tenant_relay, &e->from, &c[COL_RCPT],
+                                 !e->tenant_relay, &e->from, &e->rcpt,
                                  &e->message, conf->outbox->timeout);
     if (req == NULL) {
         ngx_helpdesk_email_record(e, 0, 0, 0, "cannot start the request", 0);

@@ -106,6 +106,9 @@ ngx_http_helpdesk_email_init_process(ngx_cycle_t *cycle)
     ngx_helpdesk_mime_init_process();
 }
 
+/* the portal, at the root of the tenant's name */
+static ngx_str_t  ngx_http_helpdesk_email_portal = ngx_string("");
+
 
 ngx_int_t
 ngx_http_helpdesk_email_handler(ngx_http_request_t *r)
@@ -423,7 +426,11 @@ ngx_http_helpdesk_email_parsed(ngx_event_t *ev)
         return;
     }
 
+    /* where the tenant's portal is, for the links of the mails sent back */
     if (ctx->rc != NGX_OK
+        || ngx_http_helpdesk_req_link(&ctx->req, ctx->mime.meta,
+                                      &ngx_http_helpdesk_email_portal, 0)
+           != NGX_OK
         || ngx_helpdesk_json_dump(r->pool, ctx->mime.meta, &ctx->meta)
            != NGX_OK)
     {

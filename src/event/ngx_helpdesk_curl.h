@@ -128,7 +128,8 @@ void ngx_helpdesk_curl_fail(ngx_helpdesk_curl_req_t *req, CURLcode result,
 
 /*
  * A mail to submit: "url" is smtp:// (STARTTLS required) or smtps://
- * (implicit TLS); "message" (copied) goes to "rcpt" from "from".  A relay
+ * (implicit TLS); "message" (copied) goes to "rcpt" (one address, or
+ * several separated by commas) from "from".  A relay
  * the operator configured is "trusted": the outbound policy's address
  * checks do not apply to it; a tenant's relay is held to them.
  */

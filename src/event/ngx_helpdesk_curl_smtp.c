@@ -30,6 +30,8 @@ ngx_helpdesk_curl_smtp(ngx_log_t *log, ngx_str_t *url, ngx_flag_t trusted,
     ngx_str_t *from, ngx_str_t *rcpt, ngx_str_t *message, ngx_msec_t timeout)
 {
     char                     *s, *port;
+    u_char                   *p, *last, *comma;
+    ngx_str_t                 one;
     CURLUcode                 rc;
     struct curl_slist        *list;
     ngx_helpdesk_curl_req_t  *req;
@@ -108,19 +110,35 @@ ngx_helpdesk_curl_smtp(ngx_log_t *log, ngx_str_t *url, ngx_flag_t trusted,
     curl_easy_setopt(req->easy, CURLOPT_MAIL_FROM, s);
     ngx_free(s);
 
-    s = ngx_helpdesk_curl_smtp_cstr(rcpt, log);
-    if (s == NULL) {
-        goto failed;
+    /* the recipients, separated by commas */
+    p = rcpt->data;
+    last = rcpt->data + rcpt->len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        one.data = p;
+        one.len = comma - p;
+        p = comma + 1;
+
+        s = ngx_helpdesk_curl_smtp_cstr(&one, log);
+        if (s == NULL) {
+            goto failed;
+        }
+
+        list = curl_slist_append(req->rcpt, s);
+        ngx_free(s);
+
+        if (list == NULL) {
+            goto failed;
+        }
+
+        req->rcpt = list;
     }
 
-    list = curl_slist_append(NULL, s);
-    ngx_free(s);
-
-    if (list == NULL) {
-        goto failed;
-    }
-
-    req->rcpt = list;
     curl_easy_setopt(req->easy, CURLOPT_MAIL_RCPT, req->rcpt);
 
     req->request_body.data = ngx_alloc(message->len + 1, log);

@@ -280,7 +280,9 @@
 
   /* ---------- the mail we send: its sender, its wording ---------- */
 
-  var EMAIL_KINDS = ['password_reset', 'invitation', 'verification', 'chat_transcript'],
+  var EMAIL_KINDS = ['ticket_received', 'agent_reply', 'status_changed', 'resolved',
+                     'password_reset', 'invitation', 'verification', 'chat_transcript'],
+      EMAIL_NOTICES = ['ticket_received', 'status_changed', 'resolved'],
       EMAIL_LANGS = ['pt-BR', 'es', 'en'];
 
   function emailSenderAdmin(section) {
@@ -298,8 +300,10 @@
         from_address: el.from_address.value.trim() || null,
         reply_to: el.reply_to.value.trim() || null,
         signature: el.signature.value,
-        smtp_url: el.smtp_url.value.trim() || null
+        smtp_url: el.smtp_url.value.trim() || null,
+        notify: {}
       };
+      EMAIL_NOTICES.forEach(function (k) { body.notify[k] = el['notify_' + k].checked; });
       if (body.smtp_url) {
         body.smtp_user = el.smtp_user.value.trim() || null;
         /* an empty password field keeps the stored one */
@@ -318,6 +322,11 @@
             t('c.email.from_address.hint')),
       field(t('c.email.reply_to'), h('input', { name: 'reply_to', type: 'email', value: s.reply_to || '', maxlength: 254 })),
       field(t('c.email.signature'), h('textarea', { name: 'signature', rows: 4, value: s.signature || '', maxlength: 2000 })),
+      h('fieldset.notify', h('legend', t('c.email.notify')), h('p.hint', t('c.email.notify.hint')),
+        EMAIL_NOTICES.map(function (k) {
+          return h('label.check', h('input', { type: 'checkbox', name: 'notify_' + k, checked: !!(s.notify || {})[k] }),
+                   ' ', t('c.email.kind.' + k));
+        })),
       h('h3', t('c.email.relay')),
       h('p.hint', relay.kind === 'tenant' ? t('c.email.relay.own') : t('c.email.relay.provider')),
       field(t('c.email.smtp_url'), h('input', { name: 'smtp_url', value: relay.url || '', placeholder: 'smtp://smtp.example.com:587' }),

@@ -118,6 +118,11 @@
                          ' ', t('c.fallback.' + r.fallback)) : null]);
       } else if (r.channel === 'whatsapp' && wa) {
         append(channelNote, [h('p', channelTag('whatsapp'), ' ', t('c.wa.open', { when: when(wa.window_closes_at) }))]);
+      } else if (r.channel === 'email' && r.email) {
+        append(channelNote, [h('p', channelTag('email'), ' ',
+          !r.email.to ? t('c.goes.email.none')
+            : r.email.cc && r.email.cc.length ? t('c.goes.email.cc', { to: r.email.to, cc: r.email.cc.join(', ') })
+            : t('c.goes.email', { to: r.email.to }))]);
       } else {
         append(channelNote, [h('p', channelTag(r.channel || tk.channel), ' ', t('c.goes.' + (r.channel || tk.channel)))]);
       }
