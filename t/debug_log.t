@@ -34,4 +34,18 @@ like $mine, qr/helpdesk postgres: done q:\S+ status:0 res:/, 'and answered';
 like $mine, qr/helpdesk: finalize \d+ \(async\)/, 'the request ends from the completion';
 like $mine, qr/helpdesk postgres: sent q:\S+ on conn:\S+ fd:\d+/, 'the connection that carried it is named';
 
+# the main error log at debug: every event and timer of the workers (the
+# jobs' ticks, the chat's timers, Redis's reconnects, the outbound
+# requests' timer) is logged from the start, and none may crash a worker
+$t->stop_nginx;
+$t->start_nginx(log_level => 'debug',
+                server => 'location /chat/ { helpdesk_chat; } location /agent/ { helpdesk_agent_console; }');
+$res = $ua->post($t->url('/v1/tickets') => $t->auth($acme->{key}) => json => { subject => 'at debug' })->res;
+is $res->code, 201, 'with the main error log at debug, a ticket is created';
+sleep 1.5;
+open my $main, '<', "$d/log/error.log" or die $!;
+my $all = do { local $/; <$main> };
+like $all, qr/event timer add: -?\d+: \d+:\d+/, "the workers' timers are in the debug log";
+unlike $all, qr/exited on signal/, "no worker died (a signal)";
+
 $t->done;

@@ -161,6 +161,7 @@ ngx_http_helpdesk_stream_opened(ngx_http_helpdesk_portal_ctx_t *ctx,
     if (!all->started) {
         ngx_queue_init(&all->streams);
         all->tick.handler = ngx_http_helpdesk_stream_tick;
+        all->tick.data = all;
         all->tick.log = ngx_cycle->log;
 
         /*

@@ -76,6 +76,7 @@ static void ngx_http_helpdesk_sse_held_peer_close(
 /* the worker's held streams, and the timer that ends them on exit */
 static ngx_queue_t  ngx_http_helpdesk_sse_held_streams;
 static ngx_event_t  ngx_http_helpdesk_sse_held_watch_ev;
+static ngx_connection_t  ngx_http_helpdesk_sse_held_watch_conn;
 
 
 ngx_flag_t
@@ -220,6 +221,9 @@ ngx_http_helpdesk_chat_sse_held(ngx_http_helpdesk_chat_ctx_t *ctx)
 
     if (!watch->timer_set) {
         watch->handler = ngx_http_helpdesk_sse_held_watch;
+        /* nginx's debug log reads a timer's data as a connection */
+        ngx_http_helpdesk_sse_held_watch_conn.fd = (ngx_socket_t) -1;
+        watch->data = &ngx_http_helpdesk_sse_held_watch_conn;
         watch->log = ngx_cycle->log;
         watch->cancelable = 0;
         ngx_add_timer(watch, NGX_HTTP_HELPDESK_SSE_WATCH);

@@ -53,6 +53,7 @@ static void ngx_http_helpdesk_chat_dropped(ngx_http_helpdesk_chat_op_t *op,
 
 
 static ngx_event_t                   ngx_http_helpdesk_chat_timer;
+static ngx_connection_t              ngx_http_helpdesk_chat_timer_conn;
 static ngx_http_helpdesk_chat_op_t  *ngx_http_helpdesk_chat_claim;
 
 
@@ -65,6 +66,9 @@ ngx_http_helpdesk_chat_timers_init(ngx_cycle_t *cycle)
 
     ngx_memzero(&ngx_http_helpdesk_chat_timer, sizeof(ngx_event_t));
     ngx_http_helpdesk_chat_timer.handler = ngx_http_helpdesk_chat_tick;
+    /* nginx's debug log reads a timer's data as a connection */
+    ngx_http_helpdesk_chat_timer_conn.fd = (ngx_socket_t) -1;
+    ngx_http_helpdesk_chat_timer.data = &ngx_http_helpdesk_chat_timer_conn;
     ngx_http_helpdesk_chat_timer.log = cycle->log;
     ngx_http_helpdesk_chat_timer.cancelable = 1;
 

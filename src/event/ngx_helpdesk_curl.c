@@ -86,6 +86,7 @@ ngx_helpdesk_curl_init_worker(ngx_cycle_t *cycle,
     }
 
     hc->timer.handler = ngx_helpdesk_curl_timeout;
+    hc->timer.data = hc;
     hc->timer.log = cycle->log;
     hc->timer.cancelable = 1;
 

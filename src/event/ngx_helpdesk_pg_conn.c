@@ -29,6 +29,18 @@ static void ngx_helpdesk_pg_want_write(ngx_helpdesk_pg_conn_t *conn,
 static ngx_int_t ngx_helpdesk_pg_flush(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn);
 static void ngx_helpdesk_pg_connect_failed(ngx_helpdesk_pg_conn_t *conn);
+static ngx_uint_t ngx_helpdesk_pg_large_params(ngx_helpdesk_pg_query_t *q);
+static ngx_uint_t ngx_helpdesk_pg_large_result(PGresult *res);
+
+
+/*
+ * libpq grows a connection's buffers to the largest statement sent or
+ * answer read on it, and never gives that memory back: a connection that
+ * carried more than this (a 25 MB attachment, up or down) is closed once
+ * answered, and the pool opens another when it needs one, rather than
+ * keeping the memory for the worker's lifetime.
+ */
+#define NGX_HELPDESK_PG_RETIRE  (4 * 1024 * 1024)
 
 
 ngx_int_t
@@ -430,6 +442,10 @@ ngx_helpdesk_pg_dispatch(ngx_helpdesk_pg_conn_t *conn,
     conn->query = q;
     q->conn = conn;
 
+    if (ngx_helpdesk_pg_large_params(q)) {
+        conn->retire = 1;
+    }
+
     if (!PQsendQueryParams(conn->pg, q->sql, q->nparams, NULL, q->values,
                            q->lengths, q->formats, q->result_format))
     {
@@ -534,10 +550,21 @@ ngx_helpdesk_pg_read(ngx_helpdesk_pg_conn_t *conn)
                        "helpdesk postgres: answer on conn:%p for q:%p "
                        "res:%p", conn, q, res);
 
-        if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE) {
+        if (res && ngx_helpdesk_pg_large_result(res)) {
+            conn->retire = 1;
+        }
+
+        if (PQtransactionStatus(conn->pg) == PQTRANS_IDLE && !conn->retire) {
             ngx_helpdesk_pg_ready(conn);
 
         } else {
+            if (conn->retire) {
+                ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_helpdesk_pg_pool.log,
+                               0, "helpdesk postgres: conn:%p retired after "
+                               "a large statement", conn);
+            }
+
+            /* (the result outlives the connection: PQfinish() leaves it) */
             ngx_helpdesk_pg_close(conn, NGX_HELPDESK_PG_UNAVAILABLE);
         }
 
@@ -601,4 +628,44 @@ ngx_helpdesk_pg_close(ngx_helpdesk_pg_conn_t *conn,
             ngx_helpdesk_pg_fail_backlog();
         }
     }
+}
+
+
+static ngx_uint_t
+ngx_helpdesk_pg_large_params(ngx_helpdesk_pg_query_t *q)
+{
+    int     i;
+    size_t  n;
+
+    n = ngx_strlen(q->sql);
+
+    for (i = 0; i < q->nparams; i++) {
+        n += q->lengths[i];
+    }
+
+    return n > NGX_HELPDESK_PG_RETIRE;
+}
+
+
+static ngx_uint_t
+ngx_helpdesk_pg_large_result(PGresult *res)
+{
+    int     i, j, rows, cols;
+    size_t  n;
+
+    rows = PQntuples(res);
+    cols = PQnfields(res);
+    n = 0;
+
+    for (i = 0; i < rows; i++) {
+        for (j = 0; j < cols; j++) {
+            n += PQgetlength(res, i, j);
+        }
+
+        if (n > NGX_HELPDESK_PG_RETIRE) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -36,6 +36,7 @@ struct ngx_helpdesk_pg_conn_s {
     ngx_helpdesk_pg_query_t    *query;
     PGresult                   *last;
     unsigned                    in_idle:1;
+    unsigned                    retire:1;   /* closed once answered */
 };
 
 

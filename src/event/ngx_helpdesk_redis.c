@@ -91,6 +91,7 @@ ngx_helpdesk_redis_init_worker(ngx_cycle_t *cycle,
     cl->conf = conf;
     cl->log = cycle->log;
     cl->reconnect.handler = ngx_helpdesk_redis_reconnect;
+    cl->reconnect.data = cl;
     cl->reconnect.log = cycle->log;
     cl->reconnect.cancelable = 1;
     cl->ready = 1;

@@ -93,6 +93,7 @@ ngx_helpdesk_redis_sub_init_worker(ngx_cycle_t *cycle,
     s->conf = conf;
     s->log = cycle->log;
     s->reconnect.handler = ngx_helpdesk_redis_sub_reconnect;
+    s->reconnect.data = s;
     s->reconnect.log = cycle->log;
     s->reconnect.cancelable = 1;
     s->ready = 1;

@@ -98,6 +98,7 @@ ngx_helpdesk_chat_persist_init_worker(ngx_cycle_t *cycle, u_char *proof)
     cp->log = cycle->log;
     cp->proof = proof;
     cp->tick.handler = ngx_helpdesk_chat_persist_tick;
+    cp->tick.data = cp;
     cp->tick.log = cycle->log;
     cp->tick.cancelable = 1;
     cp->pending = 1;

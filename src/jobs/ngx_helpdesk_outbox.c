@@ -218,6 +218,7 @@ ngx_helpdesk_outbox_init_worker(ngx_cycle_t *cycle,
     ob->log = cycle->log;
 
     ob->tick.handler = ngx_helpdesk_outbox_tick;
+    ob->tick.data = ob;
     ob->tick.log = cycle->log;
     ob->tick.cancelable = 1;
 

@@ -91,6 +91,7 @@ ngx_helpdesk_rekey_init_worker(ngx_cycle_t *cycle,
     rk->log = cycle->log;
 
     rk->tick.handler = ngx_helpdesk_rekey_tick;
+    rk->tick.data = rk;
     rk->tick.log = cycle->log;
     rk->tick.cancelable = 1;
 

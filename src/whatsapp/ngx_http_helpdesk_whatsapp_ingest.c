@@ -73,6 +73,7 @@ ngx_http_helpdesk_wa_ingest(ngx_http_helpdesk_wa_item_t *item)
     if (!b->ready) {
         ngx_queue_init(&b->pending);
         b->timer.handler = ngx_http_helpdesk_wa_flush_timer;
+        b->timer.data = b;
         b->timer.log = ngx_cycle->log;
         b->ready = 1;
     }

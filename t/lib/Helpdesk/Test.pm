@@ -146,6 +146,10 @@ sub conf {
     $links .= 'helpdesk_base_domain localhost;'
         unless "$http $server $location" =~ /helpdesk_base_domain/;
 
+    # the main error log's level (log_level => 'debug': every worker's
+    # own events too)
+    my $level = $opt{log_level} // 'info';
+
     # HELPDESK_VALGRIND=1: one process, in the foreground, under valgrind
     my $single = $ENV{HELPDESK_VALGRIND} ? "master_process off;\ndaemon off;" : '';
 
@@ -157,7 +161,7 @@ load_module $MODULE;
 $user
 $single
 worker_processes $self->{workers};
-error_log $d/log/error.log info;
+error_log $d/log/error.log $level;
 pid $d/run/nginx.pid;
 events { worker_connections 512; }
 http {
