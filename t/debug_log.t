@@ -36,9 +36,12 @@ like $mine, qr/helpdesk postgres: sent q:\S+ on conn:\S+ fd:\d+/, 'the connectio
 
 # the main error log at debug: every event and timer of the workers (the
 # jobs' ticks, the chat's timers, Redis's reconnects, the outbound
-# requests' timer) is logged from the start, and none may crash a worker
+# requests' timer, the mail's sending and fetching ticks) is logged from
+# the start, and none may crash a worker
 $t->stop_nginx;
 $t->start_nginx(log_level => 'debug',
+                http => 'helpdesk_email_fetch interval=200ms; '
+                        . 'helpdesk_smtp url=smtp://127.0.0.1:9 from=noreply@provider.example;',
                 server => 'location /chat/ { helpdesk_chat; } location /agent/ { helpdesk_agent_console; }');
 $res = $ua->post($t->url('/v1/tickets') => $t->auth($acme->{key}) => json => { subject => 'at debug' })->res;
 is $res->code, 201, 'with the main error log at debug, a ticket is created';

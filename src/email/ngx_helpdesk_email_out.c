@@ -216,6 +216,7 @@ ngx_helpdesk_email_init_worker(ngx_cycle_t *cycle,
     er->conf = conf;
     er->log = cycle->log;
     er->tick.handler = ngx_helpdesk_email_tick;
+    er->tick.data = er;
     er->tick.log = cycle->log;
     er->tick.cancelable = 1;
     er->ready = 1;

@@ -103,6 +103,7 @@ ngx_helpdesk_email_fetch_init_worker(ngx_cycle_t *cycle,
     hf->log = cycle->log;
 
     hf->tick.handler = ngx_helpdesk_fetch_tick;
+    hf->tick.data = hf;
     hf->tick.log = cycle->log;
     hf->tick.cancelable = 1;
 
