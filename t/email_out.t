@@ -166,6 +166,29 @@ is $t->psql('SELECT count(*) FROM helpdesk.tickets'), $tickets_before, 'no ticke
 is $t->psql(qq{SELECT count(*) FROM helpdesk.email_messages WHERE message_id_header = '$sent_id' AND direction = 'in'}),
     2, 'both returns recorded with their reason';
 
+# acme's mail forwarded on to another tenant's mailbox, its headers kept
+# but for Auto-Submitted (a person's redirect): globex never sent it, so
+# it is mail like any other there, its loop header notwithstanding
+{
+    my $gmb = $ua->post($t->url('/v1/email/mailboxes') => $t->auth($globex->{key}) =>
+                        json => { address => 'help@globex.example' })->res->json;
+    my ($gpath) = ($gmb->{inbound_url} // '') =~ m{^https?://[^/]+(/.*)$};
+    # no notice back from globex: the sink's count stays this file's
+    $ua->put($t->url('/v1/email/settings') => $t->auth($globex->{key}) =>
+             json => { notify => { ticket_received => \0 } });
+    (my $fwd = $m->{raw}) =~ s/^Auto-Submitted:[^\n]*\n//mgi;
+    like $fwd, qr/^X-Helpdesk-Loop: \Q$sent_id\E\r?$/mi, "acme's loop header kept in the copy";
+    my $res = $ua->post("http://127.0.0.1:$port$gpath" => { 'Content-Type' => 'message/rfc822' } => $fwd)->res;
+    is $res->code, 201, "acme's mail at globex's mailbox: a ticket there" or diag $res->body;
+    is $res->json->{outcome}, 'created', 'not dropped as globex\'s own mail';
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.tickets t JOIN helpdesk.tenants n USING (tenant_id)
+                   WHERE n.slug = 'globex' AND t.channel = 'email'}), 1, "the ticket is globex's";
+    # the same copy back at acme: acme sent it, dropped
+    $res = $ua->post($inbound[0] => { 'Content-Type' => 'message/rfc822' } =>
+                     $fwd =~ s/^Message-ID:[^\n]*\n/Message-ID: <fwd-copy\@mx.example>\n/mir)->res;
+    is $res->json->{reason}, 'our own mail', 'the same copy under another Message-ID at acme: its loop header is acme\'s';
+}
+
 # DKIM, checked by python3-dkim against the record the API shows
 sub dkim_ok {
     my ($raw) = @_;

@@ -56,12 +56,19 @@ DECLARE
     local  text := split_part(coalesce(sender, ''), '@', 1);
     domain text := split_part(coalesce(sender, ''), '@', 2);
 BEGIN
-    IF coalesce(meta->>'loop', '') <> '' THEN
-        RETURN 'our own mail';
-    END IF;
+    -- X-Helpdesk-Loop carries the Message-ID of the mail it was sent in:
+    -- ours only when this tenant sent that mail (another tenant's notice
+    -- forwarded here, or any mail that merely has the header, is mail like
+    -- any other); the mail's own Message-ID, or its In-Reply-To when the
+    -- header is there, said the same of copies whose header was rewritten
     IF EXISTS (SELECT 1 FROM helpdesk.email_messages
                WHERE tenant_id = p_tenant AND direction = 'out'
-                 AND message_id_header = meta->>'message_id') THEN
+                 AND message_id_header IN (
+                     meta->>'message_id',
+                     CASE WHEN coalesce(meta->>'loop', '') <> '' THEN
+                          btrim(meta->>'loop', E' \t\r\n<>') END,
+                     CASE WHEN coalesce(meta->>'loop', '') <> '' THEN
+                          meta->>'in_reply_to' END)) THEN
         RETURN 'our own mail';
     END IF;
     IF sender IS NULL THEN

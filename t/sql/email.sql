@@ -7,7 +7,7 @@
 -- large mail staged per tenant and mailbox; a fetched mail's pieces
 -- staged only by the run holding its mailbox and taken by the same ingest.
 BEGIN;
-SELECT plan(35);
+SELECT plan(40);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -97,6 +97,25 @@ SELECT is(pg_temp.push('a', pg_temp.meta('<s3@x>', 'carla@acme.example', 'Re: [T
           'a0000000-0000-4000-8000-0000000000f1', 'from the requester: joins it');
 SELECT is(pg_temp.push('a', pg_temp.meta('<s4@x>', 'cc@a.test', '[TKT-1] more'))->'ticket'->>'id',
           'a0000000-0000-4000-8000-0000000000f1', 'from a CC: joins it');
+
+-- X-Helpdesk-Loop: dropped only when it names a mail this tenant sent
+INSERT INTO helpdesk.email_messages (tenant_id, direction, message_id_header)
+VALUES ('a0000000-0000-4000-8000-000000000001', 'out', 'sent-by-a@a.test');
+SELECT is(pg_temp.push('a', pg_temp.meta('<l1@x>', 'l@x.example', 'loop',
+              '{"loop": "sent-by-a@a.test"}'))->>'reason',
+          'our own mail', 'a loop header naming a mail the tenant sent: dropped');
+SELECT is(pg_temp.push('a', pg_temp.meta('<l2@x>', 'l@x.example', 'loop',
+              '{"loop": " <sent-by-a@a.test>"}'))->>'reason',
+          'our own mail', 'in angle brackets too');
+SELECT is(pg_temp.push('b', pg_temp.meta('<l3@x>', 'l@x.example', 'loop',
+              '{"loop": "sent-by-a@a.test"}'))->>'outcome',
+          'created', 'another tenant''s loop header (its notice forwarded here): a ticket');
+SELECT is(pg_temp.push('a', pg_temp.meta('<l4@x>', 'l@x.example', 'loop',
+              '{"loop": "acme"}'))->>'outcome',
+          'created', 'a loop header naming nothing sent: a ticket');
+SELECT is(pg_temp.push('a', pg_temp.meta('<l5@x>', 'l@x.example', 'loop',
+              '{"loop": "rewritten", "in_reply_to": "sent-by-a@a.test"}'))->>'reason',
+          'our own mail', 'a loop header with In-Reply-To of a mail the tenant sent: dropped');
 
 -- a Message-ID once per mailbox
 SELECT is(pg_temp.push('a', pg_temp.meta('<s3@x>', 'carla@acme.example', 'Re: [TKT-000001] printer'))->>'outcome',
