@@ -149,7 +149,8 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
 /*
  * Where a fetched message is written and its attachments decoded: the
  * first server's client_body_temp_path, where a pushed mail's go (nginx
- * made it at start).
+ * made it at start); and the links of the mail it makes the helpdesk
+ * send, as that server names the tenants' portals.
  */
 static ngx_int_t
 ngx_http_helpdesk_fetch_temp(ngx_cycle_t *cycle,
@@ -159,6 +160,7 @@ ngx_http_helpdesk_fetch_temp(ngx_cycle_t *cycle,
     ngx_http_core_srv_conf_t  **cscfp;
     ngx_http_core_loc_conf_t   *clcf;
     ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_helpdesk_loc_conf_t  *hlcf;
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
     if (cmcf == NULL || cmcf->servers.nelts == 0) {
@@ -176,6 +178,11 @@ ngx_http_helpdesk_fetch_temp(ngx_cycle_t *cycle,
 
     (void) ngx_cpystrn(conf->temp_dir, path->name.data, path->name.len + 1);
     conf->temp_path = path;
+
+    hlcf = cscfp[0]->ctx->loc_conf[ngx_http_helpdesk_module.ctx_index];
+    conf->link_base = hlcf->portal_domain;
+    conf->link_https = hlcf->link_https;
+    conf->link_port = hlcf->link_port;
 
     return NGX_OK;
 }

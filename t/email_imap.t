@@ -107,6 +107,15 @@ ok until_true(sub { stored($first_id) eq '1' }, 15), 'the unread mail became a t
 is stored($old_id), '0', 'the one read before the mailbox was connected did not';
 my $ticket = q1("SELECT t.channel || ' ' || t.subject FROM helpdesk.email_messages m JOIN helpdesk.tickets t USING (tenant_id, ticket_id) WHERE m.message_id_header = '$first_id'");
 is $ticket, 'email Waiting since before', 'on the email channel, with its subject';
+# its "ticket received" notice links to the portal, as a pushed mail's does
+my $port = $t->port;
+is q1("SELECT k.portal_base FROM helpdesk.email_messages m JOIN helpdesk.email_ticket_tokens k USING (tenant_id, ticket_id)
+       WHERE m.message_id_header = '$first_id'"), "http://acme.localhost:$port",
+    "the fetched ticket knows where the tenant's portal is";
+like q1("SELECT email.vars(o, n)->>'link' FROM helpdesk.outbox o JOIN helpdesk.tenants n USING (tenant_id)
+         JOIN helpdesk.email_messages m ON m.tenant_id = o.tenant_id AND m.ticket_id = (o.payload->>'ticket_id')::uuid
+         WHERE o.event_type = 'email.ticket_received' AND m.message_id_header = '$first_id'"),
+    qr{^http://acme\.localhost:$port/tickets/TKT-\d{6}$}, 'its "ticket received" mail carries the link';
 ok until_true(sub { (grep { $_->{flags} =~ /S/ } $imap->messages("support")) == 2 }, 10),
     'flagged \Seen on the server once stored';
 fast($mb->{id});

@@ -121,8 +121,9 @@ BEGIN
 END
 $$;
 
--- Where the tenant's portal starts, as a request names it (link: the
--- module's scheme, base domain and port), or NULL.
+-- Where the tenant's portal starts, as a request or the fetch job names
+-- it (link: the module's scheme, base domain and port), or NULL; without
+-- a link, the tenant's verified domain (https) if it has one.
 CREATE OR REPLACE FUNCTION email.portal_base(p_tenant uuid, link jsonb) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -130,7 +131,7 @@ DECLARE
     base  text;
 BEGIN
     IF link IS NULL OR jsonb_typeof(link) <> 'object' THEN
-        RETURN NULL;
+        link := '{}';
     END IF;
     SELECT * INTO t FROM helpdesk.tenants x WHERE x.tenant_id = p_tenant;
     base := portal.tenant_origin(t, link - 'path');

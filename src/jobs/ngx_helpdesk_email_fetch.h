@@ -30,6 +30,16 @@ typedef struct {
     ngx_path_t     *temp_path;
     u_char         *temp_dir;
 
+    /*
+     * where the tenants' portals are, for the links in the mails a
+     * fetched one makes the helpdesk send (as a pushed mail's request
+     * names them: the first server's helpdesk_base_domain and
+     * helpdesk_link_scheme)
+     */
+    ngx_str_t       link_base;
+    ngx_flag_t      link_https;
+    ngx_uint_t      link_port;
+
     /* the module's proof (outbox.proof), and the keys of the passwords */
     u_char         *proof;
     ngx_helpdesk_secret_ring_t  *secrets;

@@ -263,10 +263,12 @@ ngx_helpdesk_fetch_thread(void *data, ngx_log_t *log)
 static void
 ngx_helpdesk_fetch_parsed(ngx_event_t *ev)
 {
-    u_char                    *p;
-    ngx_helpdesk_fetch_run_t  *run = ev->data;
-    ngx_helpdesk_fetch_msg_t  *m;
-    u_char                     id[16];
+    u_char                           *p;
+    json_t                           *link;
+    ngx_helpdesk_fetch_run_t         *run = ev->data;
+    ngx_helpdesk_fetch_msg_t         *m;
+    ngx_helpdesk_email_fetch_conf_t  *conf;
+    u_char                            id[16];
 
     run->working = 0;
 
@@ -282,6 +284,30 @@ ngx_helpdesk_fetch_parsed(ngx_event_t *ev)
 
     if (run->rc != NGX_OK) {
         ngx_helpdesk_fetch_end(run, "error", "cannot parse UID %uL", m->uid);
+        return;
+    }
+
+    /*
+     * where the tenant's portal is, for the links of the mails sent back,
+     * as a pushed mail's request names it (ngx_http_helpdesk_req_link())
+     */
+    conf = ngx_helpdesk_fetch_conf();
+
+    link = json_pack("{s:s, s:s#, s:s, s:b}",
+                     "scheme", conf->link_https ? "https" : "http",
+                     "base", conf->link_base.data
+                             ? (char *) conf->link_base.data : "",
+                     (int) conf->link_base.len,
+                     "path", "", "domains", 1);
+
+    if (link == NULL
+        || (conf->link_port
+            && json_object_set_new(link, "port",
+                                   json_integer((json_int_t) conf->link_port))
+               != 0)
+        || json_object_set_new(run->mime.meta, "link", link) != 0)
+    {
+        ngx_helpdesk_fetch_end(run, "error", "out of memory");
         return;
     }
 

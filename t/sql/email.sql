@@ -7,7 +7,7 @@
 -- large mail staged per tenant and mailbox; a fetched mail's pieces
 -- staged only by the run holding its mailbox and taken by the same ingest.
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -193,6 +193,17 @@ SELECT is((SELECT count(*)::int FROM helpdesk.email_inbound_chunks
            WHERE upload_id = 'a0000000-0000-4000-8000-0000000000f2'), 0, 'the piece taken');
 SELECT is((SELECT last_uid FROM helpdesk.email_mailboxes WHERE mailbox_id = 'a0000000-0000-4000-8000-0000000000c1'),
           41::bigint, 'the last UID advanced with it');
+
+-- where the portal is for a mail's links: without a link from the module,
+-- the tenant's verified domain (the seed's), or nothing
+SELECT is(email.portal_base('a0000000-0000-4000-8000-000000000001', NULL), 'https://help.a.example',
+          'no link: the tenant''s verified domain');
+SELECT is(email.portal_base('a0000000-0000-4000-8000-000000000001',
+              '{"scheme": "http", "base": "portal.test", "port": 8080, "domains": false}'),
+          'http://acme.portal.test:8080', 'a link: as the module names it');
+DELETE FROM helpdesk.portal_domains WHERE tenant_id = 'a0000000-0000-4000-8000-000000000001';
+SELECT is(email.portal_base('a0000000-0000-4000-8000-000000000001', NULL), NULL,
+          'no link and no verified domain: no portal link');
 
 SELECT * FROM finish();
 ROLLBACK;
