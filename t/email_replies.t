@@ -231,6 +231,23 @@ is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'ope
 $m = next_mail();
 like hdr($m // {}, 'Subject') // '', qr/^Seu chamado está aberto \[\Q$tk->{number}\E\]$/, 'status_changed, now enabled';
 
+# --- a reply and a resolve in one console action: one mail, the reply saying so ---
+$res = $c->api(POST => "/tickets/$tk->{number}/replies", {
+    body => 'O reembolso foi feito.', visibility => 'public', status => 'resolved' });
+is $res->code, 201, 'a reply that resolves the ticket' or diag $res->body;
+is $t->psql(qq{SELECT status FROM helpdesk.tickets WHERE ticket_id = '$tk->{id}'}), 'resolved', 'the ticket resolved';
+$m = next_mail();
+ok $m, 'one mail arrives';
+like hdr($m // {}, 'Subject') // '', qr/^Re: Pedido 4411 não chegou \[\Q$tk->{number}\E\]$/, 'the reply';
+like text_of($m // {}), qr/O reembolso foi feito\.\n\nConsideramos este chamado resolvido\..*\n\nPaula Agente\n/s,
+    'carrying the resolution';
+is raw_hdr($m // {}, 'Cc'), 'bruno@cliente.example', 'to the reply\'s recipients';
+sleep 1.5;
+is scalar @{ $sink->messages }, $seen, 'and no "resolved" mail besides';
+# resolved apart from a reply: its own mail, as before
+is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'open' })->res->code, 200, 'reopened';
+like hdr(next_mail() // {}, 'Subject') // '', qr/^Seu chamado está aberto/, 'told';
+
 # --- a mail from the staff, auto-replies: nobody is written to ---------------------
 $res = push_mail(<<'MAIL');
 From: Paula Agente <paula@acme.example>

@@ -78,7 +78,10 @@ BEGIN
             jsonb_build_object('to', rcpt, 'ticket_id', t.ticket_id, 'event_id', p_event,
                                'cc', CASE WHEN p_kind = 'agent_reply'
                                           THEN to_jsonb(email.ticket_ccs(t, rcpt))
-                                          ELSE '[]' END)
+                                          ELSE '[]' END,
+                               -- the transaction that queued it (see email.status_changed)
+                               'xact', CASE WHEN p_kind = 'agent_reply'
+                                            THEN txid_current()::text END)
             || coalesce(p_extra, '{}'));
 END
 $$;
@@ -107,10 +110,35 @@ BEGIN
         RETURN;
     END IF;
 
+    -- a reply and the resolve in one action (the console's "reply and
+    -- resolve"): one mail, the reply queued by this transaction to the same
+    -- customer, which says the ticket is resolved
+    IF t.status = 'resolved' AND email.notify_on(t.tenant_id, 'resolved') THEN
+        UPDATE helpdesk.outbox x SET payload = x.payload || '{"resolved": true}'
+        WHERE x.tenant_id = t.tenant_id AND x.target_id = t.ticket_id
+          AND x.kind = 'email' AND x.event_type = 'email.agent_reply'
+          AND x.status = 'pending' AND x.attempts = 0
+          AND x.payload->>'xact' = txid_current()::text
+          AND x.payload->>'to' = email.ticket_rcpt(t);
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+
     PERFORM email.ticket_mail(CASE WHEN t.status = 'resolved' THEN 'resolved'
                                    ELSE 'status_changed' END,
                               t, NULL, jsonb_build_object('status', t.status, 'previous', p_old));
 END
+$$;
+
+-- The line a reply that also resolved its ticket ends with.
+CREATE OR REPLACE FUNCTION email.resolved_note(p_lang text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT E'\n\n' || CASE p_lang
+        WHEN 'es' THEN 'Dimos por resuelta esta solicitud. Si algo sigue pendiente, responda a este correo y la reabrimos.'
+        WHEN 'en' THEN 'We consider this ticket resolved. If anything is still wrong, reply to this email and we reopen it.'
+        ELSE 'Consideramos este chamado resolvido. Se algo ainda estiver pendente, responda a este email e nós o reabrimos.'
+    END
 $$;
 
 -- mail in: a ticket it opened

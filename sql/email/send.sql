@@ -170,6 +170,11 @@ BEGIN
                                                  || email.files_note(f.too_big, lang));
                 END IF;
             END IF;
+            -- a reply that resolved the ticket too says so (no mail of its own)
+            IF kind = 'agent_reply' AND o.payload->>'resolved' = 'true' THEN
+                v := v || jsonb_build_object('reply', coalesce(v->>'reply', '')
+                                             || email.resolved_note(lang));
+            END IF;
             m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html, v);
             subject := m.subject;
             body_text := m.body_text;
