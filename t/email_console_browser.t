@@ -310,5 +310,24 @@ my $url2 = $b->script(q{return document.querySelector('.once input.inbound-url')
 isnt $url2, $url, 'rotating shows a new URL';
 is push_mail($sale =~ s/sale-1/sale-2/r, $vpath)->code, 404, 'the old one is refused';
 
+# the admin's own signature on her replies by email, on her account page
+$b->get("$console/account");
+$b->wait_for('form.signature textarea[name=signature]', 10);
+$b->type('form.signature textarea[name=signature]', "Ana Admin\nGerente de suporte");
+$b->click('form.signature button[type=submit]');
+like $b->wait_for('form.signature .alert', 10, qr/\S/) // '', qr/Salvo/i, 'her signature saved';
+is $t->psql("SELECT signature FROM helpdesk.users WHERE user_id = '$u->{id}'"), "Ana Admin\nGerente de suporte",
+    'on her own user';
+$b->get("$console/account");
+is $b->script(q{return document.querySelector('form.signature textarea[name=signature]').value}),
+    "Ana Admin\nGerente de suporte", 'and shown there again';
+$b->script(q{document.querySelector('form.signature textarea[name=signature]').value = 'a\u0007b'});
+$b->click('form.signature button[type=submit]');
+my $err = $b->wait_for('form.signature .alert', 10, qr/\S/) // '';
+ok $err =~ /\S/ && $err !~ /Salvo/i, "a control character: an error shown ($err)";
+is $t->psql("SELECT signature FROM helpdesk.users WHERE user_id = '$u->{id}'"), "Ana Admin\nGerente de suporte",
+    'and nothing changed';
+$b->screenshot("$shots/email-signature.png");
+
 $b->quit;
 $t->done;

@@ -117,6 +117,30 @@ is $view->{reply}{channel}, 'email', 'the console knows the reply goes by email'
 is $view->{reply}{email}{to}, 'carla@cliente.example', 'to the requester';
 is_deeply $view->{reply}{email}{cc}, ['bruno@cliente.example'], 'copied to the other person (not our own address)';
 
+# --- the agent's own signature: hers only, checked ---------------------------------
+my $other_agent = $ua->post($t->url('/v1/users') => $h => json => { email => 'rui@acme.example', name => 'Rui', role => 'agent' })->res->json;
+is $c->api(GET => '/profile')->json->{signature}, '', 'no signature at first';
+$res = $c->api(PATCH => '/profile', { signature => "Paula Agente — Suporte N2  \r\nramal 42\n\n", id => $other_agent->{id},
+                                       user_id => $other_agent->{id} });
+is $res->code, 200, 'the agent sets her signature' or diag $res->body;
+is $res->json->{signature}, "Paula Agente — Suporte N2\nramal 42", 'kept as plain lines, trimmed';
+is $res->json->{id}, $u->{id}, 'on her own profile';
+is $t->psql(qq{SELECT coalesce(signature, 'none') FROM helpdesk.users WHERE user_id = '$other_agent->{id}'}), 'none',
+    "another agent's untouched, whatever the body names";
+is $c->api(GET => '/boot')->json->{user}{signature}, "Paula Agente — Suporte N2\nramal 42", 'the console knows it';
+for my $bad (["a\x07b", 'a control character'], ["a\x1b[31mb", 'an escape'], ['x' x 1001, '1001 characters'],
+             [join("\n", 1 .. 11), '11 lines'], [42, 'a number'], [{ a => 1 }, 'an object']) {
+    $res = $c->api(PATCH => '/profile', { signature => $bad->[0] });
+    is $res->code, 422, "a signature with $bad->[1]: 422";
+    is $res->json->{errors}[0]{field}, 'signature', 'naming the field';
+}
+is $c->api(PATCH => '/profile', {})->code, 422, 'no signature named: 422';
+is $c->api(GET => '/profile')->json->{signature}, "Paula Agente — Suporte N2\nramal 42", 'unchanged by the refusals';
+my $gc = Helpdesk::Portal->new($t, 'globex.portal.test', prefix => '/agent');
+is $gc->api(PATCH => '/profile', { signature => 'x' })->code, 401, "another tenant's console: log in first";
+is $ua->patch($t->url('/v1/profile') => $h => json => { signature => 'x' })->res->code, 404,
+    'the API keys have no profile';
+
 my $pdf = "%PDF-1.4\n" . ("fatura " x 2000) . "\n%%EOF\n";
 $res = $c->upload('fatura%20mar%C3%A7o.pdf', 'application/pdf', $pdf);
 is $res->code, 201, 'a file uploaded' or diag $res->body;
@@ -143,8 +167,9 @@ ok raw_hdr($m, 'X-Helpdesk-Loop'), 'but known for ours if it comes back';
 like raw_hdr($m, 'Content-Type'), qr{^multipart/mixed}, 'with a file: multipart/mixed';
 $text = text_of($m);
 like $text, qr/Olá Carla,\nseu pedido saiu hoje\./, 'the reply';
-like $text, qr/Paula Agente\n/, "signed by the agent";
-like $text, qr/-- \nEquipe Acme/, 'and the tenant';
+like $text, qr/Paula Agente\n\n-- \nPaula Agente — Suporte N2\nramal 42\n\nEquipe Acme/,
+    "signed by the agent: her name, her signature above the tenant's";
+like html_of($m), qr{Paula Agente — Suporte N2<br>ramal 42<br><br>Equipe Acme}, 'in the HTML too';
 like html_of($m), qr/&lt;b&gt;não é HTML&lt;\/b&gt;/, 'the text escaped in the HTML';
 my ($file) = grep { (raw_hdr($_, 'Content-Disposition') // '') =~ /attachment/ } @{ $m->{parts} };
 ok $file, 'the file attached';

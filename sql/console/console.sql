@@ -172,7 +172,8 @@ BEGIN
             'logo', EXISTS (SELECT 1 FROM helpdesk.portal_assets a
                             WHERE a.tenant_id = t.tenant_id AND a.name = 'logo')),
         'user', CASE WHEN u.user_id IS NULL THEN NULL ELSE console.console_user_json(u)
-                     || jsonb_build_object('totp', u.totp_secret IS NOT NULL,
+                     || jsonb_build_object('signature', coalesce(u.signature, ''),
+                                           'totp', u.totp_secret IS NOT NULL,
                                            'totp_required', console.console_totp_required(t)) END,
         'form', CASE WHEN u.user_id IS NOT NULL THEN portal.portal_form(t) END,
         'agents', CASE WHEN u.user_id IS NOT NULL THEN
@@ -936,6 +937,42 @@ $$;
 -- admin of the Host's tenant.
 -- the result lost its HTTP status (the module's to decide)
 DROP FUNCTION IF EXISTS console.console_call(text, text, uuid, inet, text, jsonb);
+-- The agent's own profile: their signature on the replies by email.  Only
+-- the session's own user: nothing in the arguments names anyone else.
+CREATE OR REPLACE FUNCTION console.console_profile(ctx jsonb, u helpdesk.users, p_op text,
+    args jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    sig  text;
+    msg  text := 'plain text of at most 1000 characters and 10 lines, without control characters';
+BEGIN
+    IF p_op = 'update' THEN
+        IF NOT args ? 'signature' OR jsonb_typeof(args->'signature') NOT IN ('string', 'null') THEN
+            PERFORM tickets.fail('HDINV', 'validation-error', msg,
+                portal.err('signature', 'invalid', msg));
+        END IF;
+        -- line ends as \n, the spaces at the ends of lines and of the whole dropped
+        sig := regexp_replace(replace(coalesce(args->>'signature', ''), E'\r\n', E'\n'),
+                              '[ \t]+(\n|$)', '\1', 'g');
+        sig := nullif(btrim(sig, E' \n'), '');
+        IF sig IS NOT NULL AND (length(sig) > 1000 OR sig ~ '[\x01-\x09\x0b-\x1f\x7f\u2028\u2029]'
+                                OR array_length(string_to_array(sig, E'\n'), 1) > 10) THEN
+            PERFORM tickets.fail('HDINV', 'validation-error', msg,
+                portal.err('signature', 'invalid', msg));
+        END IF;
+        UPDATE helpdesk.users x SET signature = sig, updated_at = now()
+        WHERE x.tenant_id = u.tenant_id AND x.user_id = u.user_id
+        RETURNING * INTO u;
+        PERFORM tickets.audit(ctx, 'profile.update', 'user', u.user_id::text,
+                              jsonb_build_object('changed', '["signature"]'::jsonb));
+    END IF;
+
+    RETURN jsonb_build_object('body', jsonb_build_object(
+        'id', u.user_id, 'name', u.name, 'email', u.email,
+        'signature', coalesce(u.signature, '')));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION console.console_call(p_host text, p_base text, p_user uuid,
     p_ip inet, p_op text, p_args jsonb, OUT body jsonb)
 LANGUAGE plpgsql AS $$
@@ -995,6 +1032,8 @@ BEGIN
         WHEN 'agents.update'   THEN console.console_agents(ctx, t, u, 'update', p_args)
         WHEN 'audit.list'      THEN console.console_audit(ctx, u, p_args)
         WHEN 'audit.csv'       THEN console.console_audit_csv(ctx, u, p_args)
+        WHEN 'profile.get'     THEN console.console_profile(ctx, u, 'get', p_args)
+        WHEN 'profile.update'  THEN console.console_profile(ctx, u, 'update', p_args)
         WHEN 'totp.setup'      THEN console.console_totp(ctx, t, u, 'setup', p_args)
         WHEN 'totp.pending'    THEN console.console_totp(ctx, t, u, 'pending', p_args)
         WHEN 'totp.current'    THEN console.console_totp(ctx, t, u, 'current', p_args)

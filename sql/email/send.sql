@@ -65,6 +65,18 @@ BEGIN
 END
 $$;
 
+-- the signature of the agent or admin who wrote a reply, or NULL (a reply
+-- through the API is signed by its key's name and the tenant only)
+CREATE OR REPLACE FUNCTION email.agent_signature(o helpdesk.outbox) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT nullif(u.signature, '')
+    FROM helpdesk.ticket_events e
+    JOIN helpdesk.users u ON u.tenant_id = e.tenant_id AND u.user_id = e.actor_id
+    WHERE e.tenant_id = o.tenant_id AND e.event_id = (o.payload->>'event_id')::bigint
+      AND e.ticket_id = (o.payload->>'ticket_id')::uuid
+      AND e.actor_type = 'user' AND u.role IN ('agent', 'admin')
+$$;
+
 DROP FUNCTION IF EXISTS email.email_claim(int, int, boolean);
 -- p_relay: the provider has a relay; without one, only the mail of
 -- tenants with a relay of their own is claimed, the rest waits for one
@@ -175,7 +187,8 @@ BEGIN
                 v := v || jsonb_build_object('reply', coalesce(v->>'reply', '')
                                              || email.resolved_note(lang));
             END IF;
-            m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html, v);
+            m := email.compose(o.tenant_id, tpl.subject, tpl.body_text, tpl.body_html, v,
+                               CASE WHEN kind = 'agent_reply' THEN email.agent_signature(o) END);
             subject := m.subject;
             body_text := m.body_text;
             body_html := m.body_html;

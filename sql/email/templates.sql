@@ -345,14 +345,18 @@ BEGIN
 END
 $$;
 
--- A mail's subject and bodies: the template filled, the signature added.
+-- A mail's subject and bodies: the template filled, the signatures added
+-- (the agent's own, for a reply, above the tenant's).
+DROP FUNCTION IF EXISTS email.compose(uuid, text, text, text, jsonb);
 CREATE OR REPLACE FUNCTION email.compose(p_tenant uuid, p_subject text, p_text text,
-    p_html text, vars jsonb, OUT subject text, OUT body_text text, OUT body_html text)
+    p_html text, vars jsonb, p_agent_sig text DEFAULT NULL,
+    OUT subject text, OUT body_text text, OUT body_html text)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     sig text;
 BEGIN
     SELECT s.signature INTO sig FROM helpdesk.email_settings s WHERE s.tenant_id = p_tenant;
+    sig := nullif(concat_ws(E'\n\n', nullif(p_agent_sig, ''), nullif(sig, '')), '');
 
     -- one line: a value with a line break cannot add a header
     subject := left(regexp_replace(email.render(p_subject, vars, false),

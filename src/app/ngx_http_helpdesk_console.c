@@ -83,6 +83,8 @@ static const ngx_http_helpdesk_portal_op_t  ngx_http_helpdesk_console_ops[] = {
     { NGX_HTTP_GET,    200, "/agents", "agents.list", CALL, { NULL } },
     { NGX_HTTP_POST,   201, "/agents", "agents.invite", CALL, { NULL } },
     { NGX_HTTP_PATCH,  200, "/agents/*", "agents.update", CALL, { "id" } },
+    { NGX_HTTP_GET,    200, "/profile", "profile.get", CALL, { NULL } },
+    { NGX_HTTP_PATCH,  200, "/profile", "profile.update", CALL, { NULL } },
     { NGX_HTTP_GET,    200, "/audit", "audit.list", CALL, { NULL } },
     { NGX_HTTP_GET,    200, "/audit.csv", "audit.csv",
       NGX_HTTP_HELPDESK_FLOW_CSV,

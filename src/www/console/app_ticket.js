@@ -310,6 +310,19 @@
             t('c.password.hint')),
       h('button', { type: 'submit' }, t('c.save')));
 
+    /* the signature on this agent's replies by email */
+    var sig = h('form.card.signature', { novalidate: true, on: { submit: function (e) {
+      e.preventDefault();
+      submitting(sig, true);
+      api('PATCH', '/profile', { signature: sig.elements.signature.value })
+        .then(function (r) { submitting(sig, false); u.signature = sig.elements.signature.value = r.signature; showOk(sig, t('c.saved')); })
+        .catch(function (err) { submitting(sig, false); showError(sig, err); });
+    } } }, h('h2', t('c.account.signature')), alertBox(),
+      field(t('c.account.signature.field'), h('textarea', { name: 'signature', rows: 4, maxLength: 1000,
+                                                      value: u.signature || '' }),
+            t('c.account.signature.hint')),
+      h('button', { type: 'submit' }, t('c.save')));
+
     var second = h('section.card');
     function drawSecond() {
       second.textContent = '';
@@ -345,5 +358,5 @@
     drawSecond();
     view(t('c.account'), [h('h1', t('c.account')),
       required ? h('p.alert.error', { role: 'alert' }, t('c.totp.required')) : null,
-      second, required ? null : pw], 'narrow');
+      second, required ? null : sig, required ? null : pw], 'narrow');
   }
