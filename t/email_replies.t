@@ -233,7 +233,8 @@ ok $m, 'arrives by email';
 is raw_hdr($m, 'In-Reply-To'), '<outlook-4411@cliente.example>', "In-Reply-To the customer's last mail";
 like raw_hdr($m, 'References'), qr/<\Q$mid\E> .*<answer-4411\@cliente\.example> .*<outlook-4411\@cliente\.example>$/,
     'References: the whole thread, in order';
-like text_of($m), qr/Que bom! Encerrando\.\n\ntest\n\n-- \nEquipe Acme/, "signed with the API key's name, then the tenant";
+like text_of($m), qr/Que bom! Encerrando\.\n\nTenant acme\n\n-- \nEquipe Acme/, "signed with the tenant's name, then its signature";
+unlike text_of($m), qr/^test$/m, "the API key's name (the tenant's own label) is not shown to the customer";
 ok !grep({ /nota interna|outra nota/ } map { text_of($_) } @{ $sink->messages }), 'no note in any mail';
 
 is $ua->patch($t->url("/v1/tickets/$tk->{id}") => $h => json => { status => 'pending' })->res->code, 200, 'pending';

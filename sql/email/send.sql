@@ -46,8 +46,12 @@ BEGIN
             'link', CASE WHEN base IS NOT NULL
                          THEN base || '/tickets/' || tickets.ticket_number(tk.number) END,
             'reply', CASE WHEN o.event_type = 'email.agent_reply' THEN e.body END,
+            -- an API key's name is the tenant's own label, never shown
+            -- to a customer: a reply through the API is signed by the tenant
             'agent.name', CASE WHEN o.event_type = 'email.agent_reply'
-                               THEN coalesce(nullif(e.actor_name, ''), t.name) END,
+                               THEN CASE WHEN e.actor_type = 'user'
+                                         THEN coalesce(nullif(e.actor_name, ''), t.name)
+                                         ELSE t.name END END,
             'status', email.status_name(o.payload->>'status', o.payload->>'language')));
     ELSE
         SELECT nullif(u.name, '') INTO name FROM helpdesk.users u
@@ -66,7 +70,7 @@ END
 $$;
 
 -- the signature of the agent or admin who wrote a reply, or NULL (a reply
--- through the API is signed by its key's name and the tenant only)
+-- through the API is signed by the tenant only)
 CREATE OR REPLACE FUNCTION email.agent_signature(o helpdesk.outbox) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT nullif(u.signature, '')

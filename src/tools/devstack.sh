@@ -455,8 +455,9 @@ pipe transport does) opens an email ticket, and a reply to it joins it:
   Inbound URL    ${HELPDESK_EMAIL_INBOUND_URL:-(not written: see the warning above)}
   curl --data-binary @t/email/fixtures/gmail_new.eml -H 'Content-Type: message/rfc822' "\$HELPDESK_EMAIL_INBOUND_URL"
 
-The mail the demo sends (password resets, invitations, address
-verifications, chat transcripts) goes to a local SMTP server, which keeps
+The mail the demo sends (replies on email tickets and their notices,
+password resets, invitations, address verifications, chat transcripts)
+goes to a local SMTP server, which keeps
 each one as a file you can open in a mail reader or a text editor:
   Mail           $var/mail/*.eml
 
