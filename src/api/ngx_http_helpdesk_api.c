@@ -74,6 +74,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_chat_routes,
     ngx_http_helpdesk_api_group_routes,
     ngx_http_helpdesk_api_email_routes,
+    ngx_http_helpdesk_api_upload_routes,
     NULL
 };
 
@@ -360,6 +361,17 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     ngx_http_request_t  *r = ctx->req.r;
 
+    if (ctx->op->file) {
+        /* a file: its type and name first, then up to the upload limit */
+        if (ngx_http_helpdesk_api_upload_start(ctx) != NGX_OK) {
+            return ctx->final_rc;
+        }
+
+        return ngx_http_helpdesk_req_read_body(&ctx->req,
+                                       (off_t) ctx->req.hlcf->upload_max,
+                                       ngx_http_helpdesk_api_body_handler);
+    }
+
     if (r->headers_in.content_type == NULL
         && r->headers_in.content_length_n <= 0 && !r->headers_in.chunked)
     {
@@ -416,7 +428,7 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     u_char               detail[320];
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT))
-        && ctx->raw_body.data)
+        && ctx->raw_body.data && !ctx->op->file)
     {
         ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
                                             ctx->raw_body.len, &err);
@@ -452,7 +464,14 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     if (ctx->op->prepare) {
-        if (ctx->op->prepare(ctx) != NGX_OK) {
+        rc = ctx->op->prepare(ctx);
+
+        if (rc == NGX_DONE) {
+            /* it answered the request itself */
+            return;
+        }
+
+        if (rc != NGX_OK) {
             ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
@@ -542,7 +561,7 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
 
         if (ctx->op->sql) {
             q->sql = ctx->op->sql;
-            q->result_format = 1;
+            q->result_format = ctx->op->file ? 0 : 1;
 
         } else {
             v.data = (u_char *) ctx->op->op;
@@ -551,6 +570,12 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
         }
 
         ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
+
+        if (ctx->op->file) {
+            ngx_helpdesk_pg_param_binary(q, ctx->raw_body.data,
+                                         ctx->raw_body.len);
+        }
+
         break;
 
     case NGX_HTTP_HELPDESK_AUTH_PROVIDER:

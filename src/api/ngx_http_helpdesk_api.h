@@ -68,6 +68,13 @@ typedef struct {
 
     /* a member of the response shown once (never kept for a replay) */
     const char                         *once;
+
+    /*
+     * The body is a file, not JSON: read up to helpdesk_upload_max_size
+     * (ngx_http_helpdesk_api_uploads.c) and passed to "sql" in binary
+     * after its arguments ($5); the statement answers (body, location).
+     */
+    unsigned                            file:1;
 } ngx_http_helpdesk_api_op_t;
 
 
@@ -159,6 +166,7 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_upload_routes[];
 
 /*
  * ngx_http_helpdesk_api_email_imap.c: a fetched mailbox's fields checked
@@ -167,6 +175,12 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[]
  */
 ngx_int_t ngx_http_helpdesk_api_email_imap(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_str_t *row);
+
+/*
+ * ngx_http_helpdesk_api_uploads.c: a file operation's headers and query
+ * checked before its body is read (NGX_OK, or what answered the request).
+ */
+ngx_int_t ngx_http_helpdesk_api_upload_start(ngx_http_helpdesk_api_ctx_t *ctx);
 
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);
