@@ -165,6 +165,7 @@ my %case = (
     'api POST /v1/tickets/*/comments'          => ["/v1/tickets/$T/comments", { body => 'from globex' }, 404],
     'api GET /v1/tickets/*/events'             => ["/v1/tickets/$T/events", undef, 404],
     'api GET /v1/tickets/*/attachments/*'      => ["/v1/tickets/$T/attachments/$a_att", undef, 404],
+    'api POST /v1/uploads'                     => ['/v1/uploads?filename=globex.json', { from => 'globex' }, 'own'],
     'api POST /v1/tickets/*/whatsapp-template' => ["/v1/tickets/$T/whatsapp-template", { use => 'status_update', parameters => ['x'] }, 404],
     'api GET /v1/users'                        => ['/v1/users', undef, 'own'],
     'api POST /v1/users'                       => ['/v1/users', { email => 'new@globex.example', name => 'New', role => 'agent' }, 'own'],
