@@ -28,7 +28,7 @@ my $sink = Helpdesk::Mail->new($t, tls => 1);
 $t->start_nginx(http => sprintf('helpdesk_base_domain portal.test; helpdesk_upload_max_size 1m;
     helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3 timeout=5s;
     helpdesk_smtp url=%s from=noreply@provider.example ca_file=%s;', $sink->url, $sink->ca_file),
-    server => 'location / { helpdesk_portal; }');
+    server => 'location / { helpdesk_portal; } location /big/ { helpdesk_api; helpdesk_upload_max_size 25m; }');
 my $ua = $t->ua;
 my $port = $t->port;
 my $acme = $t->create_tenant('acme');
@@ -133,6 +133,52 @@ is $res->json->{filename}, 'win.ini', 'a Windows path too';
 is upload(t_auth($reader->{key}), 'a.txt', 'text/plain', 'x')->code, 403, 'a key without tickets:write: 403';
 is upload({}, 'a.txt', 'text/plain', 'x')->code, 401, 'no key: 401';
 sub t_auth { $t->auth($_[0]) }
+
+# --- the caller first: a refused key never makes the worker read its body ---------------
+# (a location taking 25 MB files; 64 KB of a 20 MB body sent, then nothing:
+# the answer must come while 20 MB less 64 KB are still unsent)
+sub answer_before_body {
+    my ($auth) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    my $len = 20 * 1024 * 1024;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die "connect: $!";
+    my $t0 = Time::HiRes::time();
+    $s->send("POST /big/v1/uploads?filename=big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n$auth"
+             . "Content-Type: application/octet-stream\r\nContent-Length: $len\r\n\r\n" . ('z' x 65536));
+    my $out = '';
+    while (Time::HiRes::time() < $t0 + 5 && $out !~ /\r\n\r\n.*\}/s) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        next unless select(my $rout = $rin, undef, undef, 0.2) > 0;
+        my $n = sysread($s, my $buf, 65536);
+        last unless $n;
+        $out .= $buf;
+    }
+    my $took = Time::HiRes::time() - $t0;
+    close $s;
+    return ($out, $took);
+}
+my $big_before = uploads_of($acme->{id});
+for my $case (['an unknown key', "Authorization: Bearer hdk_not_a_key_at_all_0123456789\r\n", 401, 'unauthorized'],
+              ['a revoked-looking garbage token', "Authorization: Bearer x\r\n", 401, 'unauthorized'],
+              ['a key without tickets:write', "Authorization: Bearer $reader->{key}\r\n", 403, 'insufficient-scope']) {
+    my ($name, $auth, $code, $type) = @$case;
+    my ($out, $took) = answer_before_body($auth);
+    like $out, qr{^HTTP/1\.1 $code }, "$name, 20 MB announced, 64 KB sent: $code before the rest"
+        or diag substr($out, 0, 300);
+    like $out, qr{"type": "[^"]*/problems/$type"}, "$name: $type";
+    cmp_ok $took, '<', 2, sprintf("$name: at once (%.2fs)", $took);
+}
+like((answer_before_body("Authorization: Bearer x\r\n"))[0], qr{WWW-Authenticate: Bearer}i, '401: with its challenge');
+is uploads_of($acme->{id}), $big_before, 'nothing kept';
+# a valid key on the same location: its file, past the other location's 1 MB
+$res = $ua->post("http://127.0.0.1:$port/big/v1/uploads?filename=two.bin"
+                 => { %$h, 'Content-Type' => 'application/octet-stream' } => 'y' x (2 * 1024 * 1024))->res;
+is $res->code, 201, 'a valid key: its 2 MB file taken' or diag $res->body;
+is $res->json->{size}, 2 * 1024 * 1024, '... all of it';
+$res = $ua->post("http://127.0.0.1:$port/big/v1/uploads?filename=two.bin"
+                 => { %$h, 'Content-Type' => 'application/octet-stream' } => 'y' x (25 * 1024 * 1024 + 1))->res;
+is $res->code, 413, 'a valid key over 25 MB: 413';
 
 # --- a client that goes away in the middle -----------------------------------------
 my $before = uploads_of($acme->{id});

@@ -42,7 +42,6 @@ static ngx_int_t ngx_http_helpdesk_api_unauthorized(
     ngx_http_helpdesk_api_ctx_t *ctx, const char *detail, ngx_flag_t invalid);
 static ngx_int_t ngx_http_helpdesk_api_read_body(
     ngx_http_helpdesk_api_ctx_t *ctx);
-static void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 static void ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx);
 static void ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
@@ -367,9 +366,8 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
             return ctx->final_rc;
         }
 
-        return ngx_http_helpdesk_req_read_body(&ctx->req,
-                                       (off_t) ctx->req.hlcf->upload_max,
-                                       ngx_http_helpdesk_api_body_handler);
+        /* the key and its scope too, before the body */
+        return ngx_http_helpdesk_api_upload_admit(ctx);
     }
 
     if (r->headers_in.content_type == NULL
@@ -396,7 +394,7 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-static void
+void
 ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;

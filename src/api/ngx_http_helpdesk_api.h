@@ -99,6 +99,7 @@ struct ngx_http_helpdesk_api_ctx_s {
     ngx_str_t                           key_hash_param;
     ngx_str_t                           agent_token;    /* console session */
     unsigned                            agent_checked:1;
+    unsigned                            admitted:1;     /* a file's caller */
     ngx_str_t                           args_text;
     ngx_str_t                           raw_body;
 
@@ -181,6 +182,18 @@ ngx_int_t ngx_http_helpdesk_api_email_imap(ngx_http_helpdesk_api_ctx_t *ctx,
  * checked before its body is read (NGX_OK, or what answered the request).
  */
 ngx_int_t ngx_http_helpdesk_api_upload_start(ngx_http_helpdesk_api_ctx_t *ctx);
+
+/*
+ * Then the caller (the key and its scope, or the console's session) is
+ * checked by one small statement before the body is read: NGX_DONE, or
+ * what answered the request (413).  ngx_http_helpdesk_api_upload_check()
+ * goes on after the console's session is found.
+ */
+ngx_int_t ngx_http_helpdesk_api_upload_admit(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_upload_check(ngx_http_helpdesk_api_ctx_t *ctx);
+
+/* the body is in: on to the operation's steps */
+void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);

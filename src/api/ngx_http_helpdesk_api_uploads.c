@@ -3,8 +3,9 @@
  *
  * The body is the file as it is (a length or chunked), its media type the
  * request's Content-Type, its name the query parameter "filename"
- * (percent-encoded UTF-8).  Both are checked before a byte of the body is
- * read; the body is read by the request core up to
+ * (percent-encoded UTF-8).  Both, and the caller (the key and its scope,
+ * by PostgreSQL), are checked before a byte of the body is read; the body
+ * is read by the request core up to
  * helpdesk_upload_max_size, as the apps' uploads are.  The database keeps
  * the file for the API key (or the console's agent) that sent it, for a
  * day, until it is attached.
@@ -33,6 +34,16 @@ static ngx_int_t ngx_http_helpdesk_api_upload_type(
 static ngx_int_t ngx_http_helpdesk_api_upload_prepare(
     ngx_http_helpdesk_api_ctx_t *ctx);
 static ngx_int_t ngx_http_helpdesk_api_upload_refused(ngx_http_request_t *r);
+static void ngx_http_helpdesk_api_upload_checked(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+
+
+/* the key's (or the session's) check alone: cheap, and no body yet */
+static const char  ngx_http_helpdesk_api_upload_check_sql[] =
+    "SELECT api.api_key_check($1::bytea, $2, $3::inet)";
+
+static ngx_str_t  ngx_http_helpdesk_api_upload_challenge =
+    ngx_string("Bearer realm=\"helpdesk\", error=\"invalid_token\"");
 
 
 /*
@@ -228,6 +239,108 @@ ngx_http_helpdesk_api_upload_start(ngx_http_helpdesk_api_ctx_t *ctx)
                         json_stringn((char *) type.data, type.len));
 
     return NGX_OK;
+}
+
+
+/*
+ * Any Bearer token gets a request this far: before up to
+ * helpdesk_upload_max_size of body is read (to a temporary file, past
+ * client_body_buffer_size), the key, its scope and its tenant are checked
+ * by PostgreSQL, or the console's session in Redis first; a refusal is
+ * answered at once, the body never read.  The statement that keeps the
+ * file checks them again, as every call does.
+ */
+
+ngx_int_t
+ngx_http_helpdesk_api_upload_admit(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_http_request_t  *r = ctx->req.r;
+
+    /* a length over the limit needs no database to be refused */
+    if (r->headers_in.content_length_n > (off_t) ctx->req.hlcf->upload_max) {
+        return ngx_http_helpdesk_req_read_body(&ctx->req,
+                                         (off_t) ctx->req.hlcf->upload_max,
+                                         ngx_http_helpdesk_api_body_handler);
+    }
+
+    r->main->count++;
+    ngx_http_helpdesk_api_upload_check(ctx);
+
+    return NGX_DONE;
+}
+
+
+void
+ngx_http_helpdesk_api_upload_check(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t                 v;
+    ngx_http_request_t       *r = ctx->req.r;
+    ngx_helpdesk_pg_query_t  *q = &ctx->query;
+
+    if (ctx->agent_token.len && !ctx->agent_checked) {
+        /* its answer comes back here (ngx_http_helpdesk_api_session.c) */
+        ngx_http_helpdesk_api_session_check(ctx);
+        return;
+    }
+
+    if (r->connection->sockaddr->sa_family != AF_UNIX) {
+        ctx->req.ip = r->connection->addr_text;
+    }
+
+    ngx_memzero(q, sizeof(ngx_helpdesk_pg_query_t));
+    q->handler = ngx_http_helpdesk_api_upload_checked;
+    q->data = ctx;
+    q->log = r->connection->log;
+    q->owner = r->pool;
+    q->sql = ngx_http_helpdesk_api_upload_check_sql;
+
+    ngx_helpdesk_pg_param(q, r->pool, &ctx->key_hash_param);
+    v.data = (u_char *) ctx->op->scope;
+    v.len = ngx_strlen(ctx->op->scope);
+    ngx_helpdesk_pg_param(q, r->pool, &v);
+    ngx_helpdesk_pg_param(q, r->pool, ctx->req.ip.len ? &ctx->req.ip : NULL);
+
+    ngx_helpdesk_pg_run(q);
+}
+
+
+static void
+ngx_http_helpdesk_api_upload_checked(ngx_helpdesk_pg_query_t *q,
+    PGresult *res)
+{
+    ngx_int_t                     rc;
+    ngx_http_request_t           *r;
+    ngx_http_helpdesk_api_ctx_t  *ctx = q->data;
+
+    r = ctx->req.r;
+
+    if (q->status == NGX_HELPDESK_PG_TIMEOUT) {
+        rc = ngx_helpdesk_http_problem(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                 "dependency-timeout", "Gateway Timeout",
+                 "postgresql did not answer in time",
+                 json_pack("{s:s}", "dependency", "postgresql"));
+
+    } else if (q->status != NGX_HELPDESK_PG_OK) {
+        rc = ngx_http_helpdesk_api_unavailable(ctx, "postgresql",
+                 q->status == NGX_HELPDESK_PG_BUSY
+                 ? 1 : ngx_helpdesk_pg_retry_after());
+
+    } else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* 401 or 403: no body read, and no keep-alive to read it for */
+        r->keepalive = 0;
+        rc = ngx_helpdesk_http_sql_problem(r, res,
+                                     &ngx_http_helpdesk_api_upload_challenge);
+
+    } else {
+        ctx->admitted = 1;
+        rc = ngx_http_helpdesk_req_read_body(&ctx->req,
+                                         (off_t) ctx->req.hlcf->upload_max,
+                                         ngx_http_helpdesk_api_body_handler);
+        ngx_http_helpdesk_req_resume(&ctx->req, rc);
+        return;
+    }
+
+    ngx_http_helpdesk_api_finalize(ctx, rc);
 }
 
 
