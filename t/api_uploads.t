@@ -180,6 +180,25 @@ $res = $ua->post("http://127.0.0.1:$port/big/v1/uploads?filename=two.bin"
                  => { %$h, 'Content-Type' => 'application/octet-stream' } => 'y' x (25 * 1024 * 1024 + 1))->res;
 is $res->code, 413, 'a valid key over 25 MB: 413';
 
+# --- Idempotency-Key: the same key and bytes under another name are another request -------
+{
+    my %k = ('Idempotency-Key' => 'upload-once-1');
+    my $first = upload($h, 'first.txt', 'text/plain', 'the same bytes', %k);
+    is $first->code, 201, 'an upload with an Idempotency-Key' or diag $first->body;
+    my $again = upload($h, 'first.txt', 'text/plain', 'the same bytes', %k);
+    is $again->code, 201, 'the same again: replayed';
+    is $again->headers->header('Idempotent-Replayed'), 'true', '... saying so';
+    is $again->json->{id}, $first->json->{id}, '... the same upload';
+    my $other = upload($h, 'second.txt', 'text/plain', 'the same bytes', %k);
+    is $other->code, 422, 'the same key and bytes, another filename: 422' or diag $other->body;
+    like $other->json->{type} // '', qr{/idempotency-key-reused$}, '... idempotency-key-reused';
+    my $retyped = upload($h, 'first.txt', 'application/octet-stream', 'the same bytes', %k);
+    is $retyped->code, 422, 'the same key, bytes and name, another Content-Type: 422' or diag $retyped->body;
+    like $retyped->json->{type} // '', qr{/idempotency-key-reused$}, '... idempotency-key-reused';
+    is $t->psql(q{SELECT count(*) FROM helpdesk.uploads WHERE filename IN ('first.txt', 'second.txt')}), 1,
+        'one upload kept';
+}
+
 # --- a client that goes away in the middle -----------------------------------------
 my $before = uploads_of($acme->{id});
 {
