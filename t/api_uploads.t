@@ -296,6 +296,21 @@ my ($pdf_part) = grep { $_->{headers}{'content-disposition'}[0] =~ /filename\*=U
 ok $pdf_part, 'the PDF by its name, RFC 2231';
 ok decode_base64(($pdf_part // {})->{body} // '') eq $pdf, 'its bytes';
 
+# five files in one comment: on the event and in the mail in the order given
+my @order = qw(e-quinto.txt a-primeiro.txt d-quarto.txt b-segundo.txt c-terceiro.txt);
+my @ids = map { upload($h, $_, 'text/plain', "conteúdo de $_")->json->{id} } reverse @order;
+@ids = reverse @ids;
+$res = comment($h, { body => 'Cinco arquivos.', visibility => 'public', attachments => \@ids });
+is $res->code, 201, 'a public comment with five files' or diag $res->body;
+is_deeply [ map { $_->{filename} } @{ $res->json->{attachments} // [] } ], \@order, 'on the event: in the order given';
+$m = next_mail();
+ok $m, 'the reply with five files went out';
+my @names = map { ((($_->{headers}{'content-disposition'}) // [])->[0] // '') =~ /filename\*?=(?:UTF-8'')?"?([^";\s]+)/ ? $1 : () }
+            grep { ((($_->{headers}{'content-disposition'}) // [])->[0] // '') =~ /attachment/ } @{ ($m // {})->{parts} // [] };
+is_deeply \@names, \@order, 'in the mail: in the order given, not by their ids or names';
+is_deeply [ map { $_->{filename} } @{ $ua->get($t->url("/v1/tickets/$tk->{id}/events") => $h)->res->json->{data}[-1]{attachments} // [] } ],
+    \@order, 'on the ticket, read again: the same order';
+
 # an internal note with a file: on the ticket, no mail
 my $note_up = upload($h, 'note.txt', 'text/plain', 'internal')->json;
 $res = comment($h, { body => 'nota', visibility => 'internal', attachments => [ $note_up->{id} ] });

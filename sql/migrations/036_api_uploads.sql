@@ -6,6 +6,10 @@
 --                        key, and only its owner attaches it (to a
 --                        comment or a new ticket, which deletes the row).
 --                        Row-level security is unchanged: tenant-scoped.
+--   attachments.ordinal  a file's place among its event's files, as the
+--                        caller listed them ("attachments": 1, 2, ...; 0
+--                        for the other ways in): the files of one event
+--                        share their created_at, and go out in this order.
 
 SET ROLE helpdesk_owner;
 
@@ -31,6 +35,9 @@ BEGIN
     END IF;
 END
 $$;
+
+ALTER TABLE helpdesk.attachments
+    ADD COLUMN IF NOT EXISTS ordinal smallint NOT NULL DEFAULT 0;
 
 -- a key's pending files, found by their age (expiry) and counted (quota)
 CREATE INDEX IF NOT EXISTS uploads_api_key ON helpdesk.uploads (tenant_id, api_key_id, created_at)

@@ -178,9 +178,9 @@ BEGIN
           AND x.created_at >= now() - interval '1 day'
         RETURNING x.*)
     INSERT INTO helpdesk.attachments (tenant_id, ticket_id, event_id, filename,
-                                      content_type, size, sha256, data, source)
+                                      content_type, size, sha256, data, source, ordinal)
     SELECT g.tenant_id, p_ticket, p_event, g.filename, g.content_type, g.size,
-           g.sha256, g.data, 'api'
+           g.sha256, g.data, 'api', array_position(ids, g.upload_id)
     FROM gone g
     ORDER BY array_position(ids, g.upload_id);
 

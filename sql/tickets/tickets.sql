@@ -144,7 +144,7 @@ BEGIN
                                         'size', a.size,
                                         'url', '/v1/tickets/' || a.ticket_id
                                                || '/attachments/' || a.attachment_id)
-                     ORDER BY a.created_at)
+                     ORDER BY a.created_at, a.ordinal, a.attachment_id)
     INTO r
     FROM helpdesk.attachments a
     WHERE a.tenant_id = p_tenant AND a.event_id = p_event;
