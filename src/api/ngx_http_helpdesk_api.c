@@ -5,8 +5,8 @@
  *   1. route: match the path to an operation (404, 405 with Allow);
  *   2. authenticate: a Bearer key must be present (401); the provider
  *      key is checked here, a tenant key by PostgreSQL in step 6;
- *   3. body: JSON only (415), with a length (411), not too large (413),
- *      well-formed (400, saying where);
+ *   3. body: JSON only (415), with a length or chunked, not too large
+ *      (413, either way), well-formed (400, saying where);
  *   4. prepare: the operation turns path, query and body into arguments
  *      for the ticket service, collecting every field error (422);
  *   5. idempotency: a POST with Idempotency-Key claims the key in Redis,
