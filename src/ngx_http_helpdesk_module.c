@@ -416,10 +416,10 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * Each operation has a body limit of its own, enforced by the request
      * core for bodies with a length and chunked ones alike: the API's and
      * the webhooks' JSON take the location's client_max_body_size, the
-     * apps' and the chat's uploads helpdesk_upload_max_size.  nginx's own
-     * check stays, as the largest of them.  client_body_buffer_size is
-     * left as it is: past it a body goes to a temporary file, never to a
-     * bigger buffer per request.
+     * apps', the chat's and the API's uploads (POST /v1/uploads)
+     * helpdesk_upload_max_size.  nginx's own check stays, as the largest
+     * of them.  client_body_buffer_size is left as it is: past it a body
+     * goes to a temporary file, never to a bigger buffer per request.
      */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -430,7 +430,8 @@ ngx_http_helpdesk_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->max_body = NGX_HTTP_HELPDESK_JSON_MAX;
     }
 
-    if ((conf->portal || conf->chat) && clcf->client_max_body_size
+    /* the API takes files too (POST /v1/uploads) */
+    if ((conf->portal || conf->chat || conf->api) && clcf->client_max_body_size
         && clcf->client_max_body_size < (off_t) conf->upload_max)
     {
         clcf->client_max_body_size = conf->upload_max;

@@ -5,6 +5,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Mojo::JSON qw(encode_json);
+use Mojo::File;
 use Helpdesk::Test;
 
 my $t = Helpdesk::Test->new->start_stack;
@@ -110,6 +111,15 @@ for my $case (['at once', 70000, 1], ['later', 8000, 12]) {
     like $res, qr{\r\nContent-Type: application/problem\+json\r\n}i,
         "chunked over the limit ($name): problem+json";
     like $res, qr{"type": "[^"]*/problems/payload-too-large"}, "chunked over the limit ($name): slug";
+}
+
+# and the directives' reference says what these answers are
+{
+    my $doc = Mojo::File->new('docs/directives.md')->slurp;
+    my ($api) = $doc =~ /^### helpdesk_api\n(.*?)^### /ms;
+    ok $api, 'docs/directives.md: the helpdesk_api section';
+    unlike $api // '', qr/chunked[^.]*\b411\b/, 'docs: a chunked body is not said to be refused with 411';
+    like $api // '', qr/chunked[^.]*\b413\b/s, 'docs: a chunked body over the limit is 413';
 }
 
 # a malformed chunk: nginx's 400 also comes as a problem document

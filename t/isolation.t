@@ -165,6 +165,7 @@ my %case = (
     'api POST /v1/tickets/*/comments'          => ["/v1/tickets/$T/comments", { body => 'from globex' }, 404],
     'api GET /v1/tickets/*/events'             => ["/v1/tickets/$T/events", undef, 404],
     'api GET /v1/tickets/*/attachments/*'      => ["/v1/tickets/$T/attachments/$a_att", undef, 404],
+    'api POST /v1/uploads'                     => ['/v1/uploads?filename=globex.json', { from => 'globex' }, 'own'],
     'api POST /v1/tickets/*/whatsapp-template' => ["/v1/tickets/$T/whatsapp-template", { use => 'status_update', parameters => ['x'] }, 404],
     'api GET /v1/users'                        => ['/v1/users', undef, 'own'],
     'api POST /v1/users'                       => ['/v1/users', { email => 'new@globex.example', name => 'New', role => 'agent' }, 'own'],
@@ -322,6 +323,9 @@ my %app = (
     'console PATCH /agents/*'            => ["/agents/$a_agent_user->{id}", { status => 'disabled' }, 404],
     'console GET /audit'                 => ['/audit', undef, 'own'],
     'console GET /audit.csv'             => ['/audit.csv', undef, 'own'],
+    # the session's own user only: an id in the body names nobody
+    'console GET /profile'               => ['/profile', undef, 'own'],
+    'console PATCH /profile'             => ['/profile', { signature => 'globex signature', id => $a_admin_user->{id} }, 'own'],
 );
 %case = (%case, %app);
 
@@ -418,6 +422,35 @@ is $t->psql(qq{SELECT count(*) FROM helpdesk.audit_log WHERE tenant_id = '$acme-
     ok until_true(sub { $t->psql(qq{SELECT coalesce(sum(count), 0) FROM helpdesk.auth_refusals
                                     WHERE tenant_id = '$acme->{id}'}) == 2 }),
         "both refusals recorded in the name of the Host's tenant, acme (one row, counted twice)";
+}
+
+# --- an agent's signature: only the session's own user, only on its tenant's Host -------
+{
+    $a_admin->api(PATCH => '/profile', { signature => 'Ana, acme' })->code == 200 or die 'signature';
+    my $c = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
+    $c->get('/agent/');
+    $c->set_cookie(hd_agent => $b_console->cookie('hd_agent'));
+    is $c->api(GET => '/profile')->code, 401, "globex's admin session on acme's console: no profile (401)";
+    my $chg = $c->api(PATCH => '/profile', { signature => 'globex was here' });
+    ok $chg->code == 401 || $chg->code == 403, '... nor a change to one (' . $chg->code . ')' or diag $chg->body;
+    my $none = Helpdesk::Portal->new($t, 'acme.portal.test', prefix => '/agent');
+    $none->get('/agent/');
+    is $none->api(GET => '/profile')->code, 401, 'no session: 401';
+    my $anon = $none->api(PATCH => '/profile', { signature => 'anonymous' });
+    ok $anon->code == 401 || $anon->code == 403, 'no session, a change: refused (' . $anon->code . ')'
+        or diag $anon->body;
+    my $res = $a_agent->api(PATCH => '/profile', { signature => 'Abel, acme', id => $a_admin_user->{id},
+                                                  user_id => $a_admin_user->{id} });
+    is $res->code, 200, 'an agent naming another agent: changes their own only' or diag $res->body;
+    is $res->json->{id}, $a_agent_user->{id}, '... the answer is their own profile';
+    is $t->psql(qq{SELECT signature FROM helpdesk.users WHERE user_id = '$a_admin_user->{id}'}), 'Ana, acme',
+        "the admin's signature is untouched";
+    is $t->psql(qq{SELECT signature FROM helpdesk.users WHERE user_id = '$a_agent_user->{id}'}), 'Abel, acme',
+        "the agent's is theirs";
+    is $t->psql(qq{SELECT count(*) FROM helpdesk.users WHERE signature LIKE '%globex%' OR signature = 'anonymous'}), 1,
+        "the only signature globex wrote is its own admin's";
+    is $t->psql(qq{SELECT user_id FROM helpdesk.users WHERE signature LIKE '%globex%'}), $b_admin_user->{id},
+        '... on globex';
 }
 
 # --- the live stream: acme's events never reach globex's --------------------------------

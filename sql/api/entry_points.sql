@@ -63,6 +63,29 @@ BEGIN
 END
 $$;
 
+-- POST /v1/uploads, before its body is read: the key (or the console's
+-- session), its scope and the tenant, as rest.api_auth() checks them for
+-- every call; it fails as the call itself would (401, 403)
+CREATE OR REPLACE FUNCTION api.api_key_check(p_key_hash bytea, p_scope text,
+    p_ip inet)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.api_auth(p_key_hash, p_scope, p_ip);
+    RETURN true;
+END
+$$;
+
+-- POST /v1/uploads: the file in binary, its name and type in p_args
+CREATE OR REPLACE FUNCTION api.api_upload(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb, p_data bytea, OUT body jsonb, OUT location text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    SELECT r.body, r.location INTO body, location
+    FROM tickets.api_upload(p_key_hash, p_scope, p_ip, p_args, p_data) r;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION api.api_whatsapp_number(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb, OUT number text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$

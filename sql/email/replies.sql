@@ -220,7 +220,7 @@ BEGIN
         SELECT x.attachment_id, x.filename, x.content_type, x.size
         FROM helpdesk.attachments x
         WHERE x.tenant_id = p_tenant AND x.ticket_id = p_ticket AND x.event_id = p_event
-        ORDER BY x.created_at, x.attachment_id
+        ORDER BY x.created_at, x.ordinal, x.attachment_id
     LOOP
         IF used + a.size <= p_limit THEN
             used := used + a.size;

@@ -144,7 +144,7 @@ BEGIN
                                         'size', a.size,
                                         'url', '/v1/tickets/' || a.ticket_id
                                                || '/attachments/' || a.attachment_id)
-                     ORDER BY a.created_at)
+                     ORDER BY a.created_at, a.ordinal, a.attachment_id)
     INTO r
     FROM helpdesk.attachments a
     WHERE a.tenant_id = p_tenant AND a.event_id = p_event;
@@ -336,6 +336,7 @@ DECLARE
     requester uuid;
     assignee  uuid;
     t         helpdesk.tickets;
+    e         helpdesk.ticket_events;
 BEGIN
     num := tickets.next_ticket_number(tenant);
 
@@ -361,11 +362,14 @@ BEGIN
             requester, assignee, coalesce(args->'custom_fields', '{}'))
     RETURNING * INTO t;
 
-    PERFORM tickets.event_add(ctx, t.ticket_id, 'created', 'public',
+    e := tickets.event_add(ctx, t.ticket_id, 'created', 'public',
         t.description,
         jsonb_build_object('subject', t.subject, 'priority', t.priority,
                            'category', t.category, 'status', t.status)
         || coalesce(args->'event_data', '{}'));
+
+    -- the API's "attachments": the caller's uploads, onto the first event
+    PERFORM tickets.uploads_attach(ctx, t.ticket_id, e.event_id, args->'attachments');
 
     PERFORM tickets.audit(ctx, 'ticket.create', 'ticket', t.ticket_id::text,
                            jsonb_build_object('number', tickets.ticket_number(t.number)));
@@ -524,6 +528,10 @@ BEGIN
 
     e := tickets.event_add(ctx, t.ticket_id, 'comment', visibility,
                             args->>'body', '{}');
+
+    -- the caller's uploads (the API's "attachments"), before the reply is
+    -- queued and announced, so that both carry them
+    PERFORM tickets.uploads_attach(ctx, t.ticket_id, e.event_id, args->'attachments');
 
     IF visibility = 'public' AND coalesce(ctx->>'actor_role', 'agent') <> 'customer'
        AND ctx->>'via' IS NULL THEN

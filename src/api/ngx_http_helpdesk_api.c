@@ -5,8 +5,8 @@
  *   1. route: match the path to an operation (404, 405 with Allow);
  *   2. authenticate: a Bearer key must be present (401); the provider
  *      key is checked here, a tenant key by PostgreSQL in step 6;
- *   3. body: JSON only (415), with a length (411), not too large (413),
- *      well-formed (400, saying where);
+ *   3. body: JSON only (415), with a length or chunked, not too large
+ *      (413, either way), well-formed (400, saying where);
  *   4. prepare: the operation turns path, query and body into arguments
  *      for the ticket service, collecting every field error (422);
  *   5. idempotency: a POST with Idempotency-Key claims the key in Redis,
@@ -42,7 +42,6 @@ static ngx_int_t ngx_http_helpdesk_api_unauthorized(
     ngx_http_helpdesk_api_ctx_t *ctx, const char *detail, ngx_flag_t invalid);
 static ngx_int_t ngx_http_helpdesk_api_read_body(
     ngx_http_helpdesk_api_ctx_t *ctx);
-static void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 static void ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx);
 static void ngx_http_helpdesk_api_query_done(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
@@ -74,6 +73,7 @@ static const ngx_http_helpdesk_api_route_t  *ngx_http_helpdesk_api_routes[] = {
     ngx_http_helpdesk_api_chat_routes,
     ngx_http_helpdesk_api_group_routes,
     ngx_http_helpdesk_api_email_routes,
+    ngx_http_helpdesk_api_upload_routes,
     NULL
 };
 
@@ -360,6 +360,16 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     ngx_http_request_t  *r = ctx->req.r;
 
+    if (ctx->op->file) {
+        /* a file: its type and name first, then up to the upload limit */
+        if (ngx_http_helpdesk_api_upload_start(ctx) != NGX_OK) {
+            return ctx->final_rc;
+        }
+
+        /* the key and its scope too, before the body */
+        return ngx_http_helpdesk_api_upload_admit(ctx);
+    }
+
     if (r->headers_in.content_type == NULL
         && r->headers_in.content_length_n <= 0 && !r->headers_in.chunked)
     {
@@ -384,7 +394,7 @@ ngx_http_helpdesk_api_read_body(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
-static void
+void
 ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
@@ -416,7 +426,7 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     u_char               detail[320];
 
     if ((r->method & (NGX_HTTP_POST|NGX_HTTP_PATCH|NGX_HTTP_PUT))
-        && ctx->raw_body.data)
+        && ctx->raw_body.data && !ctx->op->file)
     {
         ctx->body = ngx_helpdesk_json_parse(ctx->raw_body.data,
                                             ctx->raw_body.len, &err);
@@ -452,7 +462,14 @@ ngx_http_helpdesk_api_process(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     if (ctx->op->prepare) {
-        if (ctx->op->prepare(ctx) != NGX_OK) {
+        rc = ctx->op->prepare(ctx);
+
+        if (rc == NGX_DONE) {
+            /* it answered the request itself */
+            return;
+        }
+
+        if (rc != NGX_OK) {
             ngx_http_helpdesk_api_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return;
         }
@@ -542,7 +559,7 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
 
         if (ctx->op->sql) {
             q->sql = ctx->op->sql;
-            q->result_format = 1;
+            q->result_format = ctx->op->file ? 0 : 1;
 
         } else {
             v.data = (u_char *) ctx->op->op;
@@ -551,6 +568,12 @@ ngx_http_helpdesk_api_query_run(ngx_http_helpdesk_api_ctx_t *ctx)
         }
 
         ngx_helpdesk_pg_param(q, pool, &ctx->args_text);
+
+        if (ctx->op->file) {
+            ngx_helpdesk_pg_param_binary(q, ctx->raw_body.data,
+                                         ctx->raw_body.len);
+        }
+
         break;
 
     case NGX_HTTP_HELPDESK_AUTH_PROVIDER:

@@ -68,6 +68,13 @@ typedef struct {
 
     /* a member of the response shown once (never kept for a replay) */
     const char                         *once;
+
+    /*
+     * The body is a file, not JSON: read up to helpdesk_upload_max_size
+     * (ngx_http_helpdesk_api_uploads.c) and passed to "sql" in binary
+     * after its arguments ($5); the statement answers (body, location).
+     */
+    unsigned                            file:1;
 } ngx_http_helpdesk_api_op_t;
 
 
@@ -92,6 +99,7 @@ struct ngx_http_helpdesk_api_ctx_s {
     ngx_str_t                           key_hash_param;
     ngx_str_t                           agent_token;    /* console session */
     unsigned                            agent_checked:1;
+    unsigned                            admitted:1;     /* a file's caller */
     ngx_str_t                           args_text;
     ngx_str_t                           raw_body;
 
@@ -159,6 +167,7 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_portal_routes[
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_health_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_chat_routes[];
 extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[];
+extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_upload_routes[];
 
 /*
  * ngx_http_helpdesk_api_email_imap.c: a fetched mailbox's fields checked
@@ -167,6 +176,24 @@ extern const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_group_routes[]
  */
 ngx_int_t ngx_http_helpdesk_api_email_imap(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_str_t *row);
+
+/*
+ * ngx_http_helpdesk_api_uploads.c: a file operation's headers and query
+ * checked before its body is read (NGX_OK, or what answered the request).
+ */
+ngx_int_t ngx_http_helpdesk_api_upload_start(ngx_http_helpdesk_api_ctx_t *ctx);
+
+/*
+ * Then the caller (the key and its scope, or the console's session) is
+ * checked by one small statement before the body is read: NGX_DONE, or
+ * what answered the request (413).  ngx_http_helpdesk_api_upload_check()
+ * goes on after the console's session is found.
+ */
+ngx_int_t ngx_http_helpdesk_api_upload_admit(ngx_http_helpdesk_api_ctx_t *ctx);
+void ngx_http_helpdesk_api_upload_check(ngx_http_helpdesk_api_ctx_t *ctx);
+
+/* the body is in: on to the operation's steps */
+void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);

@@ -71,6 +71,7 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
 {
     u_char              *p;
     size_t               len;
+    ngx_str_t            type;
     ngx_uint_t           i;
     ngx_msec_t           lease;
     ngx_http_request_t  *r = ctx->req.r;
@@ -90,11 +91,18 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
     }
 
     /*
-     * the same key with another request (method, path and query, body) is
+     * the same key with another request (method, path and query, body;
+     * for a file, its Content-Type too, which becomes the file's type) is
      * an error, not a replay
      */
+    ngx_str_null(&type);
+
+    if (ctx->op->file && r->headers_in.content_type) {
+        type = r->headers_in.content_type->value;
+    }
+
     len = r->method_name.len + 1 + r->unparsed_uri.len + 1
-          + ctx->raw_body.len;
+          + (type.len ? type.len + 1 : 0) + ctx->raw_body.len;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -102,8 +110,15 @@ ngx_http_helpdesk_api_idem_claim(ngx_http_helpdesk_api_ctx_t *ctx)
         return;
     }
 
-    ngx_sprintf(p, "%V %V\n%V", &r->method_name, &r->unparsed_uri,
-                &ctx->raw_body);
+    /* the JSON calls' hash as it was, so that keys kept stay valid */
+    if (type.len) {
+        ngx_sprintf(p, "%V %V\n%V\n%V", &r->method_name, &r->unparsed_uri,
+                    &type, &ctx->raw_body);
+
+    } else {
+        ngx_sprintf(p, "%V %V\n%V", &r->method_name, &r->unparsed_uri,
+                    &ctx->raw_body);
+    }
     ngx_helpdesk_sha256(p, len, hash);
     ngx_hex_dump(ctx->body_hash, hash, NGX_HELPDESK_SHA256_LEN);
 

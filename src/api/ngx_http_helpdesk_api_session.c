@@ -157,5 +157,12 @@ ngx_http_helpdesk_api_session_got(ngx_helpdesk_redis_cmd_t *cmd,
     }
 
     ctx->agent_checked = 1;
+
+    if (ctx->op->file && !ctx->admitted) {
+        /* a file's body is read only once its caller may send it */
+        ngx_http_helpdesk_api_upload_check(ctx);
+        return;
+    }
+
     ngx_http_helpdesk_api_dispatch(ctx);
 }

@@ -59,6 +59,7 @@ const ngx_helpdesk_json_field_t  ngx_helpdesk_ticket_create_fields[] = {
     { "requester_phone", NGX_HELPDESK_JSON_STRING, 0, 40, NULL, NULL },
     { "assignee", NGX_HELPDESK_JSON_STRING, NUL, 254, NULL, NULL },
     { "custom_fields", NGX_HELPDESK_JSON_OBJECT, 0, 50, NULL, NULL },
+    { "attachments", NGX_HELPDESK_JSON_STRING_ARRAY, 0, 36, NULL, NULL },
     { NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -77,6 +78,8 @@ const ngx_helpdesk_json_field_t  ngx_helpdesk_ticket_comment_fields[] = {
       NULL },
     { "visibility", NGX_HELPDESK_JSON_ENUM, 0, 0, ngx_helpdesk_visibilities,
       NULL },
+    /* upload ids (POST /v1/uploads); the database checks whose they are */
+    { "attachments", NGX_HELPDESK_JSON_STRING_ARRAY, 0, 36, NULL, NULL },
     { NULL, 0, 0, 0, NULL, NULL }
 };
 
