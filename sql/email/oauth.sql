@@ -29,6 +29,19 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT k IN ('microsoft365', 'gmail')
 $$;
 
+-- s percent-encoded for a URL's query, byte by byte (RFC 3986's
+-- unreserved characters kept)
+CREATE OR REPLACE FUNCTION email.url_escape(s text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(string_agg(CASE WHEN b BETWEEN 48 AND 57 OR b BETWEEN 65 AND 90
+                                         OR b BETWEEN 97 AND 122 OR b IN (45, 46, 95, 126)
+                                    THEN chr(b)
+                                    ELSE '%' || lpad(upper(to_hex(b)), 2, '0') END,
+                               '' ORDER BY i), '')
+    FROM (SELECT i, get_byte(convert_to(s, 'UTF8'), i) AS b
+          FROM generate_series(0, octet_length(convert_to(s, 'UTF8')) - 1) i) x
+$$;
+
 -- A new authorisation of mailbox m: the state's hash, the sealed
 -- verifier, the redirect URI and the consent URL are the module's (args).
 CREATE OR REPLACE FUNCTION email.oauth_state_new(ctx jsonb, m helpdesk.email_mailboxes,
@@ -59,8 +72,9 @@ BEGIN
     -- the module's URL for the provider, with this mailbox's client id
     -- (which holds nothing a URL must escape)
     RETURN jsonb_build_object('authorize_url',
-                              replace(args->'authorize_urls'->>m.kind, '{client_id}',
-                                      m.oauth_client_id),
+                              replace(replace(args->'authorize_urls'->>m.kind, '{client_id}',
+                                              m.oauth_client_id),
+                                      '{login_hint}', email.url_escape(m.address)),
                               'redirect_uri', args->>'redirect_uri',
                               'authorize_expires_at', expires);
 END

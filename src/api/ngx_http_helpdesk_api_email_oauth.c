@@ -37,6 +37,8 @@
 #define NGX_HTTP_HELPDESK_OAUTH_CODE_MAX    4096
 /* where the client id goes in a consent URL the database completes */
 #define NGX_HTTP_HELPDESK_OAUTH_CLIENT   "{client_id}"
+/* and the mailbox's address, as the account to consent for */
+#define NGX_HTTP_HELPDESK_OAUTH_HINT     "{login_hint}"
 
 
 static ngx_str_t  ngx_http_helpdesk_oauth_callback_path =
@@ -220,7 +222,9 @@ ngx_http_helpdesk_oauth_state(ngx_http_helpdesk_api_ctx_t *ctx)
         p = ngx_cpymem(p, "&scope=", 7);
         p = ngx_helpdesk_oauth_escape(p, &pv->scope);
         p = ngx_sprintf(p, "&state=%V&code_challenge=%V"
-                        "&code_challenge_method=S256", &state, &challenge);
+                        "&code_challenge_method=S256"
+                        "&login_hint=" NGX_HTTP_HELPDESK_OAUTH_HINT,
+                        &state, &challenge);
 
         /* Google gives a refresh token to an offline consent only */
         if (ngx_strcmp(pv->kind, "gmail") == 0) {
