@@ -18,9 +18,6 @@
 --                                provider sent the admin back, the code
 --                                (sealed to the state) the fetch job
 --                                exchanges for tokens
---   email_settings.smtp_mailbox_id  the tenant's mail leaves through this
---                                mailbox's SMTP with XOAUTH2 rather than a
---                                relay
 
 SET ROLE helpdesk_owner;
 
@@ -52,15 +49,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS email_oauth_states_hash
 CREATE INDEX IF NOT EXISTS email_oauth_states_pending
     ON helpdesk.email_oauth_states (tenant_id, mailbox_id)
     WHERE code IS NOT NULL AND exchanged_at IS NULL;
-
-ALTER TABLE helpdesk.email_settings
-    ADD COLUMN IF NOT EXISTS smtp_mailbox_id uuid;
-
-ALTER TABLE helpdesk.email_settings
-    DROP CONSTRAINT IF EXISTS email_settings_smtp_mailbox_fkey;
-ALTER TABLE helpdesk.email_settings
-    ADD CONSTRAINT email_settings_smtp_mailbox_fkey
-    FOREIGN KEY (tenant_id, smtp_mailbox_id) REFERENCES helpdesk.email_mailboxes;
 
 -- what the fetch job looks for, across tenants: the providers' mailboxes too
 CREATE INDEX IF NOT EXISTS email_mailboxes_due_all
