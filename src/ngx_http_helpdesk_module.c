@@ -313,6 +313,7 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     /* the email runner builds and signs mail in the same thread pool */
     hmcf->email.outbox = &hmcf->outbox;
     hmcf->email.thread_pool = hmcf->thread_pool;
+    hmcf->email.oauth_ca_file = hmcf->email_fetch.ca_file;
 
     if (hmcf->pg.set && hmcf->outbox_enabled
         && ngx_thread_pool_add(cf, &hmcf->thread_pool) == NULL)

@@ -16,6 +16,7 @@ use Mojo::URL;
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Dovecot;
 use Helpdesk::OAuth;
+use Helpdesk::Mail;
 
 my $t = Helpdesk::Test->new->start_stack;
 my $d = $t->dir;
@@ -23,12 +24,23 @@ my $op = Helpdesk::OAuth->new($t, client_id => 'cid-365.example', client_secret 
 my $imap = Helpdesk::Dovecot->new(dir => "$d/imap", users => { other => 'x' },
                                   oauth2 => $op->url('/introspect'));
 $imap->start;
-my $ca = $imap->ca_file;
+# the providers' SMTP: STARTTLS, AUTH XOAUTH2 only, a token the provider says is live
+my $smtp = Helpdesk::Mail->new($t, tls => 1, xoauth2 => $op->url('/introspect'));
+my $ca = "$d/ca-bundle.pem";
+{
+    open my $out, '>', $ca or die;
+    for my $f ($imap->ca_file, $smtp->ca_file) {
+        open my $in, '<', $f or die;
+        my $pem = do { local $/; <$in> };
+        print {$out} $pem;
+    }
+}
 my ($authz, $token) = ($op->url('/authorize'), $op->url('/token'));
-my $imap_url = $imap->url('INBOX');
+my ($imap_url, $smtp_url) = ($imap->url('INBOX'), $smtp->url);
 $t->start_nginx(http => "helpdesk_email_fetch interval=200ms timeout=10s ca_file=$ca;\n"
-    . "    helpdesk_email_oauth microsoft365 authorize=$authz token=$token imap=$imap_url;\n"
-    . "    helpdesk_email_oauth gmail authorize=$authz token=$token imap=$imap_url;");
+    . "    helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=3 timeout=5s;\n"
+    . "    helpdesk_email_oauth microsoft365 authorize=$authz token=$token imap=$imap_url smtp=$smtp_url;\n"
+    . "    helpdesk_email_oauth gmail authorize=$authz token=$token imap=$imap_url smtp=$smtp_url;");
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');
 my $h = $t->auth($acme->{key});
@@ -224,10 +236,82 @@ for my $mode ('500', 'garbage') {
 }
 $op->control(token_mode => 'ok');
 
+# --- mail out through the Microsoft 365 mailbox: SMTP with XOAUTH2
+sub settings_put { $ua->put($t->url('/v1/email/settings') => ($_[1] // $h) => json => $_[0])->res }
+for my $bad ([ '00000000-0000-4000-8000-000000000000', $h, 'an unknown mailbox' ],
+             [ 'not-a-uuid', $h, 'not an id' ],
+             [ $mb->{id}, $hr, "another tenant's mailbox" ]) {
+    my $res = settings_put({ smtp_mailbox_id => $bad->[0] }, $bad->[1]);
+    is $res->code, 422, "send through $bad->[2]: refused" or diag $res->body;
+    is(($res->json->{errors} // [])->[0]{field}, 'smtp_mailbox_id', 'naming the field');
+}
+my $res = settings_put({ smtp_mailbox_id => $mb->{id} });
+is $res->code, 200, 'mail sent through the Microsoft 365 mailbox' or diag $res->body;
+is_deeply [@{ $res->json->{smtp_mailbox} // {} }{qw(id address kind active)}],
+    [$mb->{id}, 'support@acme.test', 'microsoft365', Mojo::JSON::true], 'the settings show it';
+is $res->json->{relay}{kind}, 'provider', 'the relay it falls back on';
+
+my $tk = q1("SELECT ticket_id FROM helpdesk.email_messages WHERE message_id_header = '$id1'");
+sub reply_out {
+    my ($body) = @_;
+    my $r = $ua->post($t->url("/v1/tickets/$tk/comments") => $h => json => { body => $body })->res;
+    is $r->code, 201, "a reply: $body" or diag $r->body;
+    return until_true(sub { (grep { ($_->{text} // '') =~ /\Q$body\E/ } @{ $smtp->messages })[0] }, 20);
+}
+# the last reply's mail
+sub last_reply { q1("SELECT $_[0] FROM helpdesk.outbox WHERE event_type = 'email.agent_reply' ORDER BY outbox_id DESC LIMIT 1") }
+my $live = $op->stats->{last_access};
+my $m = reply_out('first answer');
+ok $m, 'the reply went out over SMTP' or diag $t->psql('SELECT status, attempts, last_error FROM helpdesk.outbox'), $t->error_log;
+is $m && Helpdesk::Mail::header($m, 'X-Sink-XOAUTH2'), "support\@acme.test $live", 'with XOAUTH2 and the current access token';
+is $m && Helpdesk::Mail::header($m, 'Return-Path'), '<support@acme.test>', "the mailbox's address as the envelope sender";
+like $m && Helpdesk::Mail::header($m, 'From'), qr/<support\@acme\.test>/, 'and in From';
+is $m && Helpdesk::Mail::header($m, 'X-Envelope-To'), 'c1@customer.example', 'to the customer';
+is q1(q{SELECT string_agg(DISTINCT relay, ',') FROM helpdesk.email_attempts WHERE error IS NULL}), 'mailbox',
+    'recorded as sent through the mailbox';
+
+# the token expires: the fetch job refreshes it though the mailbox is not
+# due to be read; the mail waits for it rather than fail
+$op->control(expire_all => 1);
+q1("UPDATE helpdesk.email_mailboxes SET oauth_expires_at = now() + interval '30 seconds', next_fetch_at = now() + interval '1 day',
+    health_checked_at = now() - interval '1 minute' WHERE mailbox_id = '$mb->{id}'");
+my $refreshed = counts()->{refresh_token};
+$m = reply_out('second answer');
+ok $m, 'the next reply went out';
+ok counts()->{refresh_token} > $refreshed, 'after a refresh of the token';
+isnt $op->stats->{last_access}, $live, 'a new token';
+is $m && Helpdesk::Mail::header($m, 'X-Sink-XOAUTH2'), 'support@acme.test ' . $op->stats->{last_access}, 'the new token used';
+is last_reply(q{status || ' ' || attempts}), 'delivered 1', 'at the first attempt: the mail waited for the refresh';
+
+# the provider refuses the token and then the refresh: retried, the
+# mailbox auth_failed, the mail dead with the reason
+$op->control(expire_all => 1, token_mode => 'invalid_grant');
+my $r = $ua->post($t->url("/v1/tickets/$tk/comments") => $h => json => { body => 'third answer' })->res;
+is $r->code, 201, 'a third reply';
+ok(until_true(sub { last_reply('status') eq 'dead' }, 60), 'dead after its attempts')
+    or diag explain(mailbox($mb->{id})), $t->psql('SELECT status, attempts, last_error FROM helpdesk.outbox'), $t->psql('SELECT * FROM helpdesk.email_attempts');
+is last_reply('attempts'), '3', 'three attempts';
+my $third = last_reply('outbox_id');
+like q1("SELECT smtp_status || ' ' || relay FROM helpdesk.email_attempts WHERE outbox_id = $third ORDER BY attempt LIMIT 1"), qr/^535 mailbox$/,
+    'the first refused by the SMTP server (535)';
+like last_reply('last_error'), qr/not authorised: authorise it again/,
+    'then held to be not authorised';
+is mailbox($mb->{id})->{health}{state}, 'auth_failed', 'the refresh refused: the mailbox auth_failed';
+ok !(grep { ($_->{text} // '') =~ /third answer/ } @{ $smtp->messages }), 'nothing sent';
+like $smtp->log_text, qr/xoauth2 refused support\@acme\.test/, 'the SMTP server refused the stale token';
+$op->control(token_mode => 'ok');
+
+# the mailbox deleted: the relay again
+is $ua->delete($t->url("/v1/email/mailboxes/$mb->{id}") => $h)->res->code, 204, 'the mailbox deleted';
+$res = $ua->get($t->url('/v1/email/settings') => $h)->res;
+ok !defined $res->json->{smtp_mailbox}, 'mail no longer sent through it';
+is q1("SELECT count(*) FROM helpdesk.email_settings WHERE smtp_mailbox_id IS NOT NULL"), '0', 'the setting cleared';
+
 # another tenant sees none of it
-is $ua->get($t->url("/v1/email/mailboxes/$mb->{id}") => $hr)->res->code, 404, "another tenant cannot see the mailbox";
-is $ua->post($t->url("/v1/email/mailboxes/$mb->{id}/authorize") => $hr)->res->code, 404, 'nor authorise it';
+is $ua->get($t->url("/v1/email/mailboxes/$g->{id}") => $hr)->res->code, 404, "another tenant cannot see the mailbox";
+is $ua->post($t->url("/v1/email/mailboxes/$g->{id}/authorize") => $hr)->res->code, 404, 'nor authorise it';
 
 $imap->stop;
+$smtp->stop;
 $op->stop;
 done_testing;

@@ -54,7 +54,16 @@ BEGIN
                         OR EXISTS (SELECT 1 FROM helpdesk.email_oauth_states s
                                    WHERE s.tenant_id = m.tenant_id AND s.mailbox_id = m.mailbox_id
                                      AND s.code IS NOT NULL AND s.exchanged_at IS NULL))))
-          AND (m.next_fetch_at IS NULL OR m.next_fetch_at <= now())
+          AND (m.next_fetch_at IS NULL OR m.next_fetch_at <= now()
+               -- a mailbox the tenant's mail leaves through: its access
+               -- token refreshed in time, however seldom it is read
+               -- (at most every 15 seconds, should the refresh fail)
+               OR (m.oauth_refresh_token IS NOT NULL
+                   AND coalesce(m.oauth_expires_at, '-infinity') < now() + interval '5 minutes'
+                   AND coalesce(m.health_checked_at, '-infinity') < now() - interval '15 seconds'
+                   AND EXISTS (SELECT 1 FROM helpdesk.email_settings e
+                               WHERE e.tenant_id = m.tenant_id
+                                 AND e.smtp_mailbox_id = m.mailbox_id)))
           AND (m.lease_until IS NULL OR m.lease_until < now())
         ORDER BY m.next_fetch_at NULLS FIRST
         LIMIT p_limit

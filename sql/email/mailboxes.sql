@@ -555,6 +555,10 @@ BEGIN
         oauth_refresh_token = NULL, oauth_access_token = NULL, updated_at = now()
     WHERE tenant_id = m.tenant_id AND mailbox_id = m.mailbox_id;
 
+    -- mail no longer leaves through it: the relay sends again
+    UPDATE helpdesk.email_settings SET smtp_mailbox_id = NULL, updated_at = now()
+    WHERE tenant_id = m.tenant_id AND smtp_mailbox_id = m.mailbox_id;
+
     PERFORM tickets.audit(ctx, 'email.mailbox.delete', 'email_mailbox',
                           m.mailbox_id::text, jsonb_build_object('address', m.address));
 

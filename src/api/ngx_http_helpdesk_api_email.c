@@ -356,6 +356,9 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_settings_fields[
     { "smtp_url", STR, NULLABLE, 500, NULL, NULL },
     { "smtp_user", STR, NULLABLE, 254, NULL, NULL },
     { "smtp_password", STR, NULLABLE, 1024, NULL, NULL },
+    /* one of the tenant's Microsoft 365 or Gmail mailboxes to send
+       through (the database checks it) */
+    { "smtp_mailbox_id", STR, NULLABLE, 36, NULL, NULL },
     /* which notices go to the customers of email tickets (the database
        checks its keys and values) */
     { "notify", NGX_HELPDESK_JSON_OBJECT, 0, 0, NULL, NULL },

@@ -11,7 +11,7 @@
                     something that is not JSON
   POST /introspect  what Dovecot's oauth2 passdb asks: {"active": true,
                     "username": <login_hint>} for a live access token
-  GET  /stats       the counts, as JSON
+  GET  /stats       the counts and the last access token issued, as JSON
   POST /control     JSON: {"token_mode": "ok"|"invalid_grant"|"500"|"garbage",
                     "deny": bool, "expires_in": n, "expire_all": bool}
 
@@ -32,7 +32,7 @@ state = {'token_mode': 'ok', 'deny': False, 'expires_in': 3600,
          'codes': {}, 'access': {}, 'refresh': {},
          'counts': {'authorize': 0, 'authorization_code': 0, 'refresh_token': 0,
                     'introspect': 0, 'introspect_active': 0},
-         'last_authorize': None, 'bad': []}
+         'last_authorize': None, 'last_access': None, 'bad': []}
 
 
 class H(BaseHTTPRequestHandler):
@@ -60,7 +60,7 @@ class H(BaseHTTPRequestHandler):
         if u.path == '/stats':
             with lock:
                 return self.reply(200, {'counts': state['counts'], 'last_authorize': state['last_authorize'],
-                                        'bad': state['bad']})
+                                        'last_access': state['last_access'], 'bad': state['bad']})
         if u.path != '/authorize':
             return self.reply(404, {'error': 'not_found'})
         with lock:
@@ -139,6 +139,7 @@ class H(BaseHTTPRequestHandler):
                 return self.reply(400, {'error': 'unsupported_grant_type'})
             at = 'at-' + secrets.token_urlsafe(24)
             state['access'][at] = {'user': user, 'exp': time.time() + state['expires_in']}
+            state['last_access'] = at
             body = {'access_token': at, 'token_type': 'Bearer', 'expires_in': state['expires_in']}
             if rt:
                 body['refresh_token'] = rt
