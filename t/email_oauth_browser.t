@@ -100,6 +100,8 @@ like $href, qr{^\Q$authz\E\?.*login_hint=help%40acme\.test}, "to the provider's 
 my $help = mailboxes()->{'help@acme.test'};
 is $help->{kind}, 'gmail', 'a Gmail mailbox';
 like $b->text("form.mailbox[aria-label='help\@acme.test'] h3"), qr/Gmail.*não verificada/s, 'listed with its kind and health';
+is $b->script(q{return [...document.querySelectorAll('form.sender select[name=smtp_mailbox_id] option')].map(o => o.textContent).join('|')}),
+    'O servidor de saída abaixo|help@acme.test (Gmail)', '"send through" lists the new mailbox at once';
 $b->screenshot("$shots/email-oauth-created.png");
 
 # --- authorised: back in the console, the connection comes

@@ -414,6 +414,7 @@
                     h('p.hint', t('c.mail.hint')), made && made.url ? once(made.address, made.url) : null,
                     made && made.start ? oauthStart(made.start) : null]
         .concat(boxes.map(card), [create, threading]));
+      if (senderThrough) senderThrough(boxes.filter(isOAuth));
       var first = body.querySelector('.once input, .oauth-result');
       if (first) first.focus();
     }).catch(function (err) { body.textContent = message(err); });
@@ -437,6 +438,10 @@
       append(section, [h('p.hint', t('c.email.sender.hint')), emailSender(r[0], r[1].data.filter(isOAuth))]);
     }).catch(function (err) { section.appendChild(h('p', message(err))); });
   }
+
+  /* the sender's "send through" list drawn again with the mailboxes as
+     they are now (one created or deleted above), its choice kept */
+  var senderThrough = null;
 
   /* send through the outgoing server below, or one of the tenant's
      Microsoft 365 / Gmail mailboxes (from its address, with its token) */
@@ -476,6 +481,7 @@
         submitting(form, false);
         showOk(form, t('c.saved'));
         form.replaceChild(emailDkim(saved.dkim || {}), form.querySelector('.dkim'));
+        s = saved;
         form.replaceChild(emailThrough(saved, boxes), form.querySelector('.through'));
       })
         .catch(function (err) { submitting(form, false); showError(form, err); });
@@ -501,6 +507,13 @@
                                                      placeholder: relay.password_set ? '••••••••' : '' })),
       emailDkim(dkim),
       h('div.row', h('button', { type: 'submit' }, t('c.save'))));
+    senderThrough = function (now) {
+      if (!document.body.contains(form)) return;
+      var sel = form.elements.smtp_mailbox_id, keep = sel.value;
+      boxes = now;
+      form.replaceChild(emailThrough(s, boxes), form.querySelector('.through'));
+      if (!keep || now.some(function (b) { return b.id === keep; })) form.elements.smtp_mailbox_id.value = keep;
+    };
     return form;
   }
 
