@@ -67,9 +67,9 @@ $b->get("$console/admin#email");
 $b->wait_for('form.mailbox-new', 10, qr/Nova caixa/);
 my $shown = q{return [...document.querySelectorAll('form.mailbox-new input')].filter(i => i.offsetParent).map(i => i.name).join(' ')};
 is $b->script($shown), 'address name', 'inbound: the address and the name';
-$b->select('form.mailbox-new select[name=kind]', 'imap');
+$b->select('form.mailbox-new select[name=mailbox_kind]', 'imap');
 is $b->script($shown), 'address name url username password', 'IMAP: its folder, user and password';
-$b->select('form.mailbox-new select[name=kind]', 'gmail');
+$b->select('form.mailbox-new select[name=mailbox_kind]', 'gmail');
 is $b->script($shown), 'address name client_id client_secret', 'Gmail: the client id and secret';
 like $b->text('form.mailbox-new .kind-hint'), qr/Registre um aplicativo no Google/, 'with what to do first';
 
@@ -127,7 +127,7 @@ ok !$b->script(q{return document.querySelector('.oauth-result')}), 'a reload doe
 
 # --- a consent refused: its reason, and "authorise again"
 $op->control(deny => true);
-$b->select('form.mailbox-new select[name=kind]', 'gmail');
+$b->select('form.mailbox-new select[name=mailbox_kind]', 'gmail');
 $b->type('form.mailbox-new input[name=address]', 'vendas@acme.test');
 $b->type('form.mailbox-new input[name=client_id]', 'cid-gmail.example');
 $b->type('form.mailbox-new input[name=client_secret]', 'gmail-s3cret');

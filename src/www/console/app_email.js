@@ -347,7 +347,7 @@
       var hint = h('p.hint.kind-hint', t('c.mail.new.hint'));
       var create = h('form.card.wide.mailbox-new', { novalidate: true, on: { submit: function (e) {
         e.preventDefault();
-        var el = create.elements, kind = el.kind.value,
+        var el = create.elements, kind = el.mailbox_kind.value,
             body = { kind: kind, address: el.address.value.trim(), name: el.name.value.trim() };
         if (kind === 'imap') {
           body.url = el.url.value.trim();
@@ -363,10 +363,13 @@
             redraw(x.inbound_url ? { address: x.address, url: x.inbound_url } : x.authorize_url ? { start: x } : null);
             if (!x.inbound_url && !x.authorize_url) announce(t('c.saved'));
           })
-          .catch(function (err) { submitting(create, false); showKind(); showError(create, err); });
-      }, change: function (e) { if (e.target.name === 'kind') showKind(); } } },
+          .catch(function (err) {
+            (err.errors || []).forEach(function (fe) { if (fe.field === 'kind') fe.field = 'mailbox_kind'; });
+            submitting(create, false); showKind(); showError(create, err);
+          });
+      }, change: function (e) { if (e.target.name === 'mailbox_kind') showKind(); } } },
         h('h3', t('c.mail.new')), hint, alertBox(),
-        field(t('c.mail.kind'), h('select', { name: 'kind' }, MAILBOX_KINDS.map(function (k) {
+        field(t('c.mail.kind'), h('select', { name: 'mailbox_kind' }, MAILBOX_KINDS.map(function (k) {
           return h('option', { value: k }, t('c.mail.kind.' + k));
         }))),
         h('div.grid2', field(t('c.email'), h('input', { name: 'address', type: 'email', required: true,
@@ -387,7 +390,7 @@
 
       /* only the chosen kind's fields show (and are sent) */
       function showKind() {
-        var kind = create.elements.kind.value;
+        var kind = create.elements.mailbox_kind.value;
         Array.prototype.forEach.call(create.querySelectorAll('.kind-fields'), function (g) {
           var on = g.getAttribute('data-kinds').split(' ').indexOf(kind) >= 0;
           g.hidden = !on;
