@@ -82,6 +82,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_email_oauth"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_email_oauth,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_email_fetch"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_email_fetch,
@@ -306,6 +313,7 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
     /* the email runner builds and signs mail in the same thread pool */
     hmcf->email.outbox = &hmcf->outbox;
     hmcf->email.thread_pool = hmcf->thread_pool;
+    hmcf->email.oauth_ca_file = hmcf->email_fetch.ca_file;
 
     if (hmcf->pg.set && hmcf->outbox_enabled
         && ngx_thread_pool_add(cf, &hmcf->thread_pool) == NULL)

@@ -203,6 +203,8 @@ char *ngx_http_helpdesk_outbound_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

@@ -160,3 +160,27 @@ ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/* helpdesk_email_oauth microsoft365|gmail [authorize=] [token=] [imap=]
+ *                      [smtp=] [scope=] */
+char *
+ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf = conf;
+
+    char       *err;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    err = ngx_helpdesk_email_oauth_parse(cf, &value[1], cf->args->nelts - 1,
+                                         &hmcf->email_fetch);
+    if (err != NGX_CONF_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                           &cmd->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

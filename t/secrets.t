@@ -15,6 +15,8 @@ use lib "$FindBin::Bin/lib";
 use Helpdesk::Test qw(until_true);
 use Helpdesk::Portal;
 use Helpdesk::FakeHTTP;
+use Helpdesk::OAuth;
+use Mojo::URL;
 use Digest::SHA qw(hmac_sha256_hex hmac_sha1);
 use Mojo::JSON qw(decode_json encode_json);
 use Time::HiRes qw(sleep time);
@@ -32,8 +34,14 @@ my $fake = Helpdesk::FakeHTTP->new
     ->mount('/hooks' => 'webhook');
 my $t = Helpdesk::Test->new->start_stack;
 my $d = $t->dir;
+# a Gmail mailbox's OAuth client and tokens (no IMAP server: its login
+# fails after the tokens are stored, which is all this needs)
+my $op = Helpdesk::OAuth->new($t, client_id => 'cid-gmail.example', client_secret => 'gmail-client-secret-5e7a');
+my ($oa, $ot, $noimap) = ($op->url('/authorize'), $op->url('/token'), 'imap://127.0.0.1:' . Helpdesk::Test::free_port() . '/INBOX');
 my %conf = (http => "helpdesk_base_domain portal.test;
                      helpdesk_outbox interval=100ms backoff=200ms max_backoff=400ms attempts=2;
+                     helpdesk_email_fetch interval=200ms timeout=5s;
+                     helpdesk_email_oauth gmail authorize=$oa token=$ot imap=$noimap;
                      error_log $d/log/debug.log debug;",
             server => 'location /agent/ { helpdesk_agent_console; }');
 $t->start_nginx(%conf);
@@ -267,6 +275,22 @@ ok until_true(sub { handshake($gpath, 'legacy-verify-1')->code == 200 }, 15),
     'a value from before encryption ("plain:") is still read';
 
 # --- rotation -------------------------------------------------------------------------
+# a Gmail mailbox authorised once (client secret, tokens), and a second
+# consent begun (a state's sealed PKCE verifier) to finish after the old
+# key is gone
+sub q_oauth { my ($u) = @_; Mojo::URL->new($op->ua->get($u)->res->headers->location) }
+sub gmail_cb { my ($back) = @_; $ua->get($t->url('/v1/email/oauth/callback') . '?' . $back->query->to_string => $h)->res }
+my $gmb = $ua->post($t->url('/v1/email/mailboxes') => $h => json => {
+    kind => 'gmail', address => 'help@acme.test', client_id => 'cid-gmail.example',
+    client_secret => 'gmail-client-secret-5e7a' })->res->json;
+is gmail_cb(q_oauth($gmb->{authorize_url}))->code, 200, 'a Gmail mailbox consented to';
+sub gcol { col("SELECT coalesce($_[0], 'null') FROM helpdesk.email_mailboxes WHERE mailbox_id = '$gmb->{id}'") }
+ok until_true(sub { gcol('oauth_access_token') =~ /^v1:t1:/ && gcol('oauth_refresh_token') =~ /^v1:t1:/ }, 20),
+    'its tokens sealed under t1' or diag explain $op->stats;
+my $gauth = $ua->post($t->url("/v1/email/mailboxes/$gmb->{id}/authorize") => $h)->res->json;
+like col("SELECT verifier FROM helpdesk.email_oauth_states WHERE mailbox_id = '$gmb->{id}' AND used_at IS NULL"),
+    qr/^v1:t1:/, 'a second consent begun: its verifier sealed under t1';
+my $gtok = gcol('oauth_access_token');
 my $status = $ua->get($t->url('/v1/provider/secrets') => $t->auth($t->provider_key))->res;
 is $status->code, 200, 'the provider sees what the rotation has left';
 is $status->json->{key_id}, 't1', 'under the current key';
@@ -290,8 +314,12 @@ my $under = col(q{SELECT string_agg(DISTINCT split_part(v, ':', 1) || ':' || spl
                                             webhook_url]) v
                         FROM helpdesk.whatsapp_connections
                         UNION ALL SELECT secret FROM helpdesk.webhook_endpoints
-                        UNION ALL SELECT totp_secret FROM helpdesk.users) x WHERE v IS NOT NULL});
+                        UNION ALL SELECT totp_secret FROM helpdesk.users
+                        UNION ALL SELECT unnest(ARRAY[oauth_client_secret, oauth_refresh_token,
+                                                      oauth_access_token]) FROM helpdesk.email_mailboxes
+                        UNION ALL SELECT verifier FROM helpdesk.email_oauth_states) x WHERE v IS NOT NULL});
 is $under, 'v1:t2', 'the columns hold v1 values under t2 only';
+isnt gcol('oauth_access_token'), $gtok, "the OAuth mailbox's access token re-encrypted";
 like $t->error_log, qr/re-encrypted under key "t2"/, 'the rotation is logged';
 
 my ($t2line) = grep { /^t2 / } split /\n/, do { open my $f, '<', "$d/secret.keys" or die; local $/; <$f> };
@@ -304,6 +332,19 @@ is handshake($gpath, 'legacy-verify-1')->code, 200, 'the value that was plaintex
 $t->psql("UPDATE helpdesk.users SET totp_last_step = NULL WHERE user_id = '$u->{id}'");
 is totp_login(totp($totp))->code, 200, 'and a TOTP login';
 is conn($ac->{id})->{webhook_url}, $ac->{webhook_url}, 'and the webhook URL is read';
+# the consent begun under t1 finishes: its verifier (and the client
+# secret) open under t2, then a refresh opens the refresh token
+my $codes = $op->stats->{counts}{authorization_code};
+is gmail_cb(q_oauth($gauth->{authorize_url}))->code, 200, 'the consent begun before the rotation comes back';
+ok until_true(sub { $op->stats->{counts}{authorization_code} > $codes && gcol('oauth_access_token') ne $gtok
+                    && gcol('oauth_access_token') =~ /^v1:t2:/ }, 20),
+    'its code exchanged with the rotated verifier and client secret' or diag explain $op->stats;
+is_deeply $op->stats->{bad}, [], 'the provider saw the right secret and PKCE verifier';
+my $refreshes = $op->stats->{counts}{refresh_token} // 0;
+col("UPDATE helpdesk.email_mailboxes SET oauth_expires_at = now(), next_fetch_at = now() WHERE mailbox_id = '$gmb->{id}'");
+ok until_true(sub { ($op->stats->{counts}{refresh_token} // 0) > $refreshes }, 20),
+    'the rotated refresh token refreshes';
+unlike $t->error_log, qr/email_(mailboxes|oauth_states)\.\w+:\S+ does not decrypt/, 'no OAuth value failed to open';
 $n = @{ $fake->requests };
 $ua->patch($t->url("/v1/whatsapp/connections/$ac->{id}") => $h => json => { base_url => $fake->url('/acme') });
 ok until_true(sub { grep { ($_->{headers}{authorization} // '') eq "Bearer $secret{token}" }

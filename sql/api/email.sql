@@ -13,6 +13,25 @@ BEGIN
 END
 $$;
 
+-- GET /v1/email/oauth/callback: the provider's redirect, as the module
+-- read it (the state as its SHA-256, the code sealed to it), checked as
+-- the console's session or the key it came with
+CREATE OR REPLACE FUNCTION api.email_oauth_callback(p_key_hash bytea, p_scope text,
+    p_ip inet, p_args jsonb)
+RETURNS TABLE (mailbox text, outcome text, detail text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    ctx jsonb := rest.api_auth(p_key_hash, p_scope, p_ip);
+    r   record;
+BEGIN
+    SELECT * INTO r FROM email.oauth_callback(ctx, p_args);
+    mailbox := r.mailbox::text;
+    outcome := r.outcome;
+    detail := r.detail;
+    RETURN NEXT;
+END
+$$;
+
 -- A raw message pushed to a mailbox's inbound URL, parsed by the module:
 -- the mailbox (and so the tenant) is the one of the token's SHA-256
 -- ("sha256:<hex>"), never the caller's word.  The message's "blob" (the

@@ -4,10 +4,16 @@
 
 SET ROLE helpdesk_service;
 
+-- its columns grew (a provider's mailbox's OAuth client and tokens)
+DROP FUNCTION IF EXISTS api.email_fetch_claim(bytea, int, int);
+
 CREATE OR REPLACE FUNCTION api.email_fetch_claim(p_proof bytea, p_limit int,
     p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, mailbox_id uuid, url text, username text,
-               password text, move_to text, lease_token uuid)
+               password text, move_to text, lease_token uuid, kind text,
+               client_id text, client_secret text, refresh_token text,
+               access_token text, access_ttl int, code text, verifier text,
+               state_hash text, redirect_uri text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
@@ -73,6 +79,30 @@ BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN email.fetch_done(p_tenant, p_mailbox, p_token, p_state, p_reason,
                             p_listed_to, p_more);
+END
+$$;
+
+-- a provider's mailbox: the tokens the fetch job got (sealed), or why not
+CREATE OR REPLACE FUNCTION api.email_oauth_tokens(p_proof bytea, p_tenant uuid,
+    p_mailbox uuid, p_token uuid, p_lease_ms int, p_state text, p_refresh text,
+    p_access text, p_expires_in int)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    PERFORM email.oauth_tokens(p_tenant, p_mailbox, p_token, p_lease_ms, p_state,
+                               p_refresh, p_access, p_expires_in);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.email_oauth_failed(p_proof bytea, p_tenant uuid,
+    p_mailbox uuid, p_token uuid, p_lease_ms int, p_state text, p_revoke boolean,
+    p_reason text)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN email.oauth_failed(p_tenant, p_mailbox, p_token, p_state, p_revoke, p_reason);
 END
 $$;
 

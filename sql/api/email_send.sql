@@ -14,7 +14,7 @@ RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type te
                dkim_selector text, dkim_key text, dkim_key_aad text,
                smtp_url text, smtp_user text, smtp_password text,
                smtp_password_aad text, cc text, in_reply_to text, refs text,
-               human boolean, files text)
+               human boolean, files text, smtp_bearer boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);

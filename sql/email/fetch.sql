@@ -26,9 +26,18 @@
 
 SET ROLE helpdesk_owner;
 
+DROP FUNCTION IF EXISTS email.fetch_claim(int, int);
+-- A provider's mailbox (microsoft365, gmail) comes with its OAuth client
+-- and tokens (sealed), the seconds its access token has left, and a code
+-- to exchange first when the admin has just authorised it (with the
+-- state it is sealed to, the PKCE verifier and the redirect URI); it is
+-- due only while authorised or about to be.
 CREATE OR REPLACE FUNCTION email.fetch_claim(p_limit int, p_lease_ms int)
 RETURNS TABLE (tenant_id uuid, mailbox_id uuid, url text, username text,
-               password text, move_to text, lease_token uuid)
+               password text, move_to text, lease_token uuid, kind text,
+               client_id text, client_secret text, refresh_token text,
+               access_token text, access_ttl int, code text, verifier text,
+               state_hash text, redirect_uri text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 BEGIN
@@ -37,21 +46,49 @@ BEGIN
         SELECT m.tenant_id, m.mailbox_id
         FROM helpdesk.email_mailboxes m
         JOIN helpdesk.tenants t ON t.tenant_id = m.tenant_id AND t.status = 'active'
-        WHERE m.kind = 'imap' AND m.enabled AND m.deleted_at IS NULL
+        WHERE m.kind IN ('imap', 'microsoft365', 'gmail') AND m.enabled AND m.deleted_at IS NULL
           AND m.url IS NOT NULL
-          AND (m.next_fetch_at IS NULL OR m.next_fetch_at <= now())
+          AND (m.kind = 'imap'
+               OR (m.oauth_client_secret IS NOT NULL
+                   AND (m.oauth_refresh_token IS NOT NULL
+                        OR EXISTS (SELECT 1 FROM helpdesk.email_oauth_states s
+                                   WHERE s.tenant_id = m.tenant_id AND s.mailbox_id = m.mailbox_id
+                                     AND s.code IS NOT NULL AND s.exchanged_at IS NULL))))
+          AND (m.next_fetch_at IS NULL OR m.next_fetch_at <= now()
+               -- a mailbox the tenant's mail leaves through: its access
+               -- token refreshed in time, however seldom it is read
+               -- (at most every 15 seconds, should the refresh fail)
+               OR (m.oauth_refresh_token IS NOT NULL
+                   AND coalesce(m.oauth_expires_at, '-infinity') < now() + interval '5 minutes'
+                   AND coalesce(m.health_checked_at, '-infinity') < now() - interval '15 seconds'
+                   AND EXISTS (SELECT 1 FROM helpdesk.email_settings e
+                               WHERE e.tenant_id = m.tenant_id
+                                 AND e.smtp_mailbox_id = m.mailbox_id)))
           AND (m.lease_until IS NULL OR m.lease_until < now())
         ORDER BY m.next_fetch_at NULLS FIRST
         LIMIT p_limit
         FOR UPDATE OF m SKIP LOCKED
+    ), held AS (
+        UPDATE helpdesk.email_mailboxes m
+        SET lease_token = gen_random_uuid(),
+            lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
+        FROM due
+        WHERE m.tenant_id = due.tenant_id AND m.mailbox_id = due.mailbox_id
+        RETURNING m.*
     )
-    UPDATE helpdesk.email_mailboxes m
-    SET lease_token = gen_random_uuid(),
-        lease_until = now() + make_interval(secs => p_lease_ms / 1000.0)
-    FROM due
-    WHERE m.tenant_id = due.tenant_id AND m.mailbox_id = due.mailbox_id
-    RETURNING m.tenant_id, m.mailbox_id, m.url, m.username, m.password,
-              m.move_to, m.lease_token;
+    SELECT h.tenant_id, h.mailbox_id, h.url, h.username, h.password, h.move_to,
+           h.lease_token, h.kind, h.oauth_client_id, h.oauth_client_secret,
+           h.oauth_refresh_token, h.oauth_access_token,
+           CASE WHEN h.oauth_access_token IS NOT NULL AND h.oauth_expires_at IS NOT NULL
+                THEN greatest(extract(epoch FROM h.oauth_expires_at - now()), 0)::int END,
+           s.code, s.verifier, s.state_hash, s.redirect_uri
+    FROM held h
+    LEFT JOIN LATERAL (
+        SELECT x.code, x.verifier, x.state_hash, x.redirect_uri
+        FROM helpdesk.email_oauth_states x
+        WHERE x.tenant_id = h.tenant_id AND x.mailbox_id = h.mailbox_id
+          AND x.code IS NOT NULL AND x.exchanged_at IS NULL
+        ORDER BY x.used_at DESC LIMIT 1) s ON email.oauth_kind(h.kind);
 END
 $$;
 

@@ -46,6 +46,22 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                               ORDER BY f.created_at DESC LIMIT 20) f)))
 $$;
 
+-- a provider's mailbox: its OAuth client (never its secret) and whether
+-- it is authorised (a refresh token held), never a token
+CREATE OR REPLACE FUNCTION email.mailbox_oauth_json(m helpdesk.email_mailboxes)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'client_id', m.oauth_client_id,
+        'client_secret_set', m.oauth_client_secret IS NOT NULL,
+        'smtp_url', m.smtp_url,
+        'oauth', jsonb_build_object(
+            'authorized', m.oauth_refresh_token IS NOT NULL,
+            'access_token_expires_at', m.oauth_expires_at,
+            'pending', EXISTS (SELECT 1 FROM helpdesk.email_oauth_states s
+                               WHERE s.tenant_id = m.tenant_id AND s.mailbox_id = m.mailbox_id
+                                 AND s.code IS NOT NULL AND s.exchanged_at IS NULL)))
+$$;
+
 CREATE OR REPLACE FUNCTION email.mailbox_json(m helpdesk.email_mailboxes)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -56,7 +72,10 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'health', jsonb_build_object('state', m.health, 'reason', m.health_reason,
                                      'checked_at', m.health_checked_at),
         'created_at', m.created_at, 'updated_at', m.updated_at)
-    || CASE WHEN m.kind = 'imap' THEN email.mailbox_imap_json(m) ELSE '{}' END
+    || CASE WHEN m.kind = 'imap' THEN email.mailbox_imap_json(m)
+            WHEN m.kind IN ('microsoft365', 'gmail')
+            THEN (email.mailbox_imap_json(m) - 'password_set') || email.mailbox_oauth_json(m)
+            ELSE '{}' END
 $$;
 
 CREATE OR REPLACE FUNCTION email.mailbox_find(ref text, for_update boolean)
@@ -287,8 +306,8 @@ BEGIN
     END IF;
 
     IF args ? 'move_to' THEN
-        IF m.kind IS DISTINCT FROM 'imap' THEN
-            errors := errors || email.err('move_to', 'is for a mailbox of kind imap');
+        IF m.kind NOT IN ('imap', 'microsoft365', 'gmail') THEN
+            errors := errors || email.err('move_to', 'is for a mailbox of kind imap, microsoft365 or gmail');
         ELSIF jsonb_typeof(args->'move_to') = 'null' THEN
             m.move_to := NULL;
         ELSIF jsonb_typeof(args->'move_to') <> 'string'
@@ -302,14 +321,51 @@ BEGIN
     END IF;
 
     IF args ? 'poll_interval' THEN
-        IF m.kind IS DISTINCT FROM 'imap' THEN
-            errors := errors || email.err('poll_interval', 'is for a mailbox of kind imap');
+        IF m.kind NOT IN ('imap', 'microsoft365', 'gmail') THEN
+            errors := errors || email.err('poll_interval', 'is for a mailbox of kind imap, microsoft365 or gmail');
         ELSIF jsonb_typeof(args->'poll_interval') <> 'number'
            OR (args->>'poll_interval')::numeric NOT BETWEEN 30 AND 86400
            OR (args->>'poll_interval')::numeric <> trunc((args->>'poll_interval')::numeric) THEN
             errors := errors || email.err('poll_interval', 'must be a whole number of seconds from 30 to 86400');
         ELSE
             m.poll_interval := (args->>'poll_interval')::int;
+        END IF;
+    END IF;
+
+    -- a provider's mailbox: its OAuth client (the secret sealed by the
+    -- module to this row), its place as the module's configuration says
+    IF args ? 'client_id' THEN
+        IF m.kind NOT IN ('microsoft365', 'gmail') THEN
+            errors := errors || email.err('client_id', 'is for a mailbox of kind microsoft365 or gmail');
+        ELSIF jsonb_typeof(args->'client_id') IS DISTINCT FROM 'string'
+              OR length(args->>'client_id') NOT BETWEEN 1 AND 500
+              OR args->>'client_id' !~ '^[A-Za-z0-9._~-]+$' THEN
+            errors := errors || email.err('client_id', 'must be 1 to 500 letters, digits, dots, dashes, underscores or tildes');
+        ELSE
+            m.oauth_client_id := args->>'client_id';
+        END IF;
+    END IF;
+
+    IF args ? 'client_secret' THEN
+        IF m.kind NOT IN ('microsoft365', 'gmail') THEN
+            errors := errors || email.err('client_secret', 'is for a mailbox of kind microsoft365 or gmail');
+        ELSIF coalesce(args->>'client_secret', '') !~ '^v1:' THEN
+            errors := errors || email.err('client_secret', 'must be sealed by the module');
+        ELSE
+            m.oauth_client_secret := args->>'client_secret';
+        END IF;
+    END IF;
+
+    IF m.kind IN ('microsoft365', 'gmail') THEN
+        -- the login is the address; the places are the configuration's
+        m.username := m.address;
+        m.url := coalesce(args->>'oauth_imap_url', m.url);
+        m.smtp_url := coalesce(args->>'oauth_smtp_url', m.smtp_url);
+
+        IF errors = '[]' AND (m.oauth_client_id IS NULL OR m.oauth_client_secret IS NULL) THEN
+            errors := errors || email.err(CASE WHEN m.oauth_client_id IS NULL THEN 'client_id'
+                                               ELSE 'client_secret' END,
+                                          'is required for a mailbox of kind ' || m.kind);
         END IF;
     END IF;
 
@@ -363,9 +419,9 @@ BEGIN
                              email.err('address', 'is required'));
     END IF;
 
-    IF coalesce(args->>'kind', 'inbound') NOT IN ('inbound', 'imap') THEN
+    IF coalesce(args->>'kind', 'inbound') NOT IN ('inbound', 'imap', 'microsoft365', 'gmail') THEN
         PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
-                             email.err('kind', 'must be inbound or imap'));
+                             email.err('kind', 'must be inbound, imap, microsoft365 or gmail'));
     END IF;
 
     m.tenant_id := tenant;
@@ -382,13 +438,16 @@ BEGIN
     -- a fetched mailbox's password is sealed to the id the module chose
     INSERT INTO helpdesk.email_mailboxes (tenant_id, mailbox_id, address, name, kind,
         enabled, inbound_token, url, username, password, move_to, poll_interval,
-        next_fetch_at, rules, ignore, sender_limit)
+        next_fetch_at, rules, ignore, sender_limit, smtp_url, oauth_client_id,
+        oauth_client_secret, health_reason)
     VALUES (tenant, coalesce((args->>'mailbox_id')::uuid, gen_random_uuid()),
             m.address, m.name, m.kind, m.enabled,
             CASE WHEN m.kind = 'inbound' THEN args->>'inbound_token' END,
             m.url, m.username, m.password, m.move_to, m.poll_interval,
             CASE WHEN m.kind = 'imap' THEN now() END,
-            m.rules, m.ignore, m.sender_limit)
+            m.rules, m.ignore, m.sender_limit, m.smtp_url, m.oauth_client_id,
+            m.oauth_client_secret,
+            CASE WHEN m.kind IN ('microsoft365', 'gmail') THEN 'waiting for the consent' END)
     RETURNING * INTO m;
 
     PERFORM tickets.audit(ctx, 'email.mailbox.create', 'email_mailbox',
@@ -397,7 +456,9 @@ BEGIN
     RETURN jsonb_build_object(
         'body', email.mailbox_json(m)
                 || jsonb_strip_nulls(jsonb_build_object('inbound_url',
-                       CASE WHEN m.kind = 'inbound' THEN args->>'inbound_url' END)),
+                       CASE WHEN m.kind = 'inbound' THEN args->>'inbound_url' END))
+                || CASE WHEN m.kind IN ('microsoft365', 'gmail')
+                        THEN email.oauth_state_new(ctx, m, args) ELSE '{}' END,
         'location', '/v1/email/mailboxes/' || m.mailbox_id);
 END
 $$;
@@ -441,8 +502,10 @@ BEGIN
 
     -- the connection changed, or the mailbox was enabled again: checked
     -- (and fetched) now
-    recheck := m.kind = 'imap' AND (args ?| ARRAY['url', 'username', 'password']
-                                  OR (m.enabled AND NOT old.enabled));
+    recheck := (m.kind = 'imap' AND (args ?| ARRAY['url', 'username', 'password']
+                                   OR (m.enabled AND NOT old.enabled)))
+               OR (m.kind IN ('microsoft365', 'gmail') AND m.oauth_refresh_token IS NOT NULL
+                   AND m.enabled AND NOT old.enabled);
 
     UPDATE helpdesk.email_mailboxes SET
         address = m.address, name = m.name, enabled = m.enabled,
@@ -451,11 +514,20 @@ BEGIN
                              THEN coalesce(args->>'inbound_token', inbound_token) END,
         url = m.url, username = m.username, password = m.password,
         move_to = m.move_to, poll_interval = m.poll_interval,
+        -- another OAuth client: the tokens were the other one's
+        oauth_client_id = m.oauth_client_id, oauth_client_secret = m.oauth_client_secret,
+        oauth_refresh_token = CASE WHEN args ?| ARRAY['client_id', 'client_secret']
+                                   THEN NULL ELSE oauth_refresh_token END,
+        oauth_access_token = CASE WHEN args ?| ARRAY['client_id', 'client_secret']
+                                  THEN NULL ELSE oauth_access_token END,
         -- another server or folder: its UIDs are others'
         uid_validity = CASE WHEN m.url IS DISTINCT FROM old.url THEN NULL ELSE uid_validity END,
         last_uid = CASE WHEN m.url IS DISTINCT FROM old.url THEN NULL ELSE last_uid END,
-        health = CASE WHEN recheck THEN 'unknown' ELSE health END,
-        health_reason = CASE WHEN recheck THEN NULL ELSE health_reason END,
+        health = CASE WHEN recheck OR args ?| ARRAY['client_id', 'client_secret']
+                      THEN 'unknown' ELSE health END,
+        health_reason = CASE WHEN args ?| ARRAY['client_id', 'client_secret']
+                             THEN 'waiting for the consent'
+                             WHEN recheck THEN NULL ELSE health_reason END,
         next_fetch_at = CASE WHEN recheck THEN now() ELSE next_fetch_at END,
         fetch_failures = CASE WHEN recheck THEN 0 ELSE fetch_failures END,
         updated_at = now()
@@ -482,6 +554,10 @@ BEGIN
         enabled = false, password = NULL, oauth_client_secret = NULL,
         oauth_refresh_token = NULL, oauth_access_token = NULL, updated_at = now()
     WHERE tenant_id = m.tenant_id AND mailbox_id = m.mailbox_id;
+
+    -- mail no longer leaves through it: the relay sends again
+    UPDATE helpdesk.email_settings SET smtp_mailbox_id = NULL, updated_at = now()
+    WHERE tenant_id = m.tenant_id AND smtp_mailbox_id = m.mailbox_id;
 
     PERFORM tickets.audit(ctx, 'email.mailbox.delete', 'email_mailbox',
                           m.mailbox_id::text, jsonb_build_object('address', m.address));
@@ -546,6 +622,7 @@ BEGIN
         WHEN 'email.mailbox.create' THEN email.mailbox_create(ctx, p_args)
         WHEN 'email.mailbox.update' THEN email.mailbox_update(ctx, p_args)
         WHEN 'email.mailbox.delete' THEN email.mailbox_delete(ctx, p_args)
+        WHEN 'email.mailbox.authorize' THEN email.oauth_authorize(ctx, p_args)
         WHEN 'email.threading.get'  THEN email.threading_get(ctx, p_args)
         WHEN 'email.threading.put'  THEN email.threading_put(ctx, p_args)
     END;

@@ -81,6 +81,28 @@ LANGUAGE sql STABLE AS $$
       AND e.actor_type = 'user' AND u.role IN ('agent', 'admin')
 $$;
 
+-- The mailbox a tenant's mail leaves through (SMTP with XOAUTH2), while
+-- it is one: chosen, not deleted, enabled, of a provider.
+CREATE OR REPLACE FUNCTION email.send_mailbox(p_tenant uuid)
+RETURNS helpdesk.email_mailboxes LANGUAGE sql STABLE AS $$
+    SELECT m.* FROM helpdesk.email_settings e
+    JOIN helpdesk.email_mailboxes m ON m.tenant_id = e.tenant_id
+                                   AND m.mailbox_id = e.smtp_mailbox_id
+    WHERE e.tenant_id = p_tenant AND m.deleted_at IS NULL AND m.enabled
+      AND m.kind IN ('microsoft365', 'gmail') AND m.smtp_url IS NOT NULL
+$$;
+
+-- Its access token is about to expire (or was refused): mail waits for
+-- the fetch job to refresh it rather than fail on it.  A mailbox not
+-- authorised (no refresh token) does not hold mail: each attempt fails,
+-- saying so, until the last.
+CREATE OR REPLACE FUNCTION email.send_mailbox_stale(m helpdesk.email_mailboxes)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT m.mailbox_id IS NOT NULL AND m.oauth_refresh_token IS NOT NULL
+       AND (m.oauth_access_token IS NULL
+            OR coalesce(m.oauth_expires_at, '-infinity') < now() + interval '1 minute')
+$$;
+
 DROP FUNCTION IF EXISTS email.email_claim(int, int, boolean);
 -- p_relay: the provider has a relay; without one, only the mail of
 -- tenants with a relay of their own is claimed, the rest waits for one
@@ -91,7 +113,7 @@ RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type te
                dkim_selector text, dkim_key text, dkim_key_aad text,
                smtp_url text, smtp_user text, smtp_password text,
                smtp_password_aad text, cc text, in_reply_to text, refs text,
-               human boolean, files text)
+               human boolean, files text, smtp_bearer boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -108,6 +130,7 @@ DECLARE
     th    record;
     f     record;
     v     jsonb;
+    sm    helpdesk.email_mailboxes;
 BEGIN
     FOR o IN
         WITH due AS (
@@ -118,7 +141,9 @@ BEGIN
                    OR (x.status = 'sending' AND x.locked_until < now()))
               AND (p_relay OR EXISTS (SELECT 1 FROM helpdesk.email_settings e
                                       WHERE e.tenant_id = x.tenant_id
-                                        AND e.smtp_url IS NOT NULL))
+                                        AND e.smtp_url IS NOT NULL)
+                   OR (email.send_mailbox(x.tenant_id)).mailbox_id IS NOT NULL)
+              AND NOT email.send_mailbox_stale(email.send_mailbox(x.tenant_id))
             ORDER BY x.next_attempt_at
             LIMIT p_limit
             FOR UPDATE SKIP LOCKED
@@ -259,6 +284,23 @@ BEGIN
         smtp_user := s.smtp_user;
         smtp_password := s.smtp_password;
         smtp_password_aad := 'email_settings.smtp_password:' || s.smtp_secret_id;
+        smtp_bearer := false;
+
+        -- through a Microsoft 365 or Gmail mailbox: its SMTP, its address
+        -- as the sender (the provider refuses another), its access token
+        -- (null while it is not authorised: the attempt fails saying so)
+        sm := email.send_mailbox(o.tenant_id);
+        IF sm.mailbox_id IS NOT NULL THEN
+            from_address := sm.address;
+            dkim_selector := CASE WHEN s.dkim_domain = split_part(sm.address, '@', 2)
+                                  THEN s.dkim_selector END;
+            dkim_key := CASE WHEN dkim_selector IS NOT NULL THEN s.dkim_key END;
+            smtp_url := sm.smtp_url;
+            smtp_user := sm.address;
+            smtp_password := sm.oauth_access_token;
+            smtp_password_aad := 'email_mailboxes.oauth_access_token:' || sm.mailbox_id;
+            smtp_bearer := true;
+        END IF;
         RETURN NEXT;
     END LOOP;
 END
@@ -334,6 +376,16 @@ BEGIN
                                 AND x.message_id_header = p_message_id);
         END IF;
         RETURN 'delivered';
+    END IF;
+
+    -- the mailbox's SMTP refused its access token: refreshed before the
+    -- next attempt (a refresh token revoked shows as auth_failed there)
+    IF p_relay = 'mailbox' AND p_smtp_status IN (530, 534, 535) THEN
+        UPDATE helpdesk.email_mailboxes m
+        SET oauth_expires_at = least(m.oauth_expires_at, now()), next_fetch_at = now()
+        WHERE m.tenant_id = o.tenant_id AND m.oauth_refresh_token IS NOT NULL
+          AND m.mailbox_id = (SELECT e.smtp_mailbox_id FROM helpdesk.email_settings e
+                              WHERE e.tenant_id = o.tenant_id);
     END IF;
 
     IF p_permanent OR o.attempts >= p_max_attempts THEN

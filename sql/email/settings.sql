@@ -2,7 +2,11 @@
 --
 -- Who the mail is from (name, address, Reply-To), the signature every
 -- mail ends with, and optionally a relay of the tenant's own; without
--- one, mail leaves through the provider's relay (helpdesk_smtp).  The
+-- one, mail leaves through the provider's relay (helpdesk_smtp).  A
+-- tenant may instead send through one of its Microsoft 365 or Gmail
+-- mailboxes (smtp_mailbox_id: the provider's SMTP with XOAUTH2, from the
+-- mailbox's address); once that mailbox is deleted or disabled, the
+-- relay (the tenant's, else the provider's) sends again.  The
 -- SMTP password arrives sealed by the module and never leaves.  Once the
 -- tenant names an address of its own, the module generates a DKIM key for
 -- it; its DNS record is shown here, to publish at
@@ -23,6 +27,17 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
             'ticket_received', email.notify_on(t.tenant_id, 'ticket_received'),
             'status_changed', email.notify_on(t.tenant_id, 'status_changed'),
             'resolved', email.notify_on(t.tenant_id, 'resolved')),
+        -- the mailbox the mail leaves through (SMTP with XOAUTH2), when
+        -- one is chosen: while it is disabled or not authorised, "active"
+        -- is false (disabled: the relay below sends; not authorised: mail
+        -- fails until it is authorised again)
+        'smtp_mailbox', (SELECT jsonb_build_object('id', m.mailbox_id, 'address', m.address,
+                                    'kind', m.kind, 'enabled', m.enabled,
+                                    'authorized', m.oauth_refresh_token IS NOT NULL,
+                                    'active', m.enabled AND m.oauth_refresh_token IS NOT NULL)
+                         FROM helpdesk.email_mailboxes m
+                         WHERE m.tenant_id = s.tenant_id AND m.mailbox_id = s.smtp_mailbox_id
+                           AND m.deleted_at IS NULL),
         'relay', CASE WHEN s.smtp_url IS NULL
                       THEN jsonb_build_object('kind', 'provider')
                       ELSE jsonb_build_object('kind', 'tenant', 'url', s.smtp_url,
@@ -95,6 +110,17 @@ BEGIN
         errors := errors || jsonb_build_object('field', 'smtp_url',
             'message', 'a user or password needs the relay''s URL');
     END IF;
+    -- the mailbox to send through: one of this tenant's Microsoft 365 or
+    -- Gmail mailboxes, not deleted (null: a relay again)
+    IF args->>'smtp_mailbox_id' IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM helpdesk.email_mailboxes m
+        WHERE m.tenant_id = t.tenant_id AND m.deleted_at IS NULL
+          AND email.oauth_kind(m.kind)
+          AND args->>'smtp_mailbox_id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+          AND m.mailbox_id = (args->>'smtp_mailbox_id')::uuid) THEN
+        errors := errors || jsonb_build_object('field', 'smtp_mailbox_id',
+            'message', 'must be the id of one of your Microsoft 365 or Gmail mailboxes');
+    END IF;
     IF jsonb_array_length(errors) > 0 THEN
         PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
                              errors);
@@ -123,6 +149,9 @@ BEGIN
         smtp_secret_id = CASE WHEN args ? 'smtp_url' AND args->>'smtp_url' IS NULL THEN NULL
                               WHEN args ? 'smtp_password' THEN (args->>'smtp_secret_id')::uuid
                               ELSE x.smtp_secret_id END,
+        smtp_mailbox_id = CASE WHEN args ? 'smtp_mailbox_id'
+                               THEN (args->>'smtp_mailbox_id')::uuid
+                               ELSE x.smtp_mailbox_id END,
         updated_at = now()
     WHERE x.tenant_id = t.tenant_id
     RETURNING * INTO s;

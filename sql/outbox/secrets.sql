@@ -50,6 +50,26 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
            'email_mailboxes.password:' || m.mailbox_id, m.password
     FROM helpdesk.email_mailboxes m
     WHERE m.password IS NOT NULL
+    UNION ALL
+    -- a provider mailbox's OAuth client secret and tokens, sealed to it
+    SELECT f.field, m.mailbox_id, f.field || ':' || m.mailbox_id, f.value
+    FROM helpdesk.email_mailboxes m
+    CROSS JOIN LATERAL (VALUES
+        ('email_mailboxes.oauth_client_secret', m.oauth_client_secret),
+        ('email_mailboxes.oauth_refresh_token', m.oauth_refresh_token),
+        ('email_mailboxes.oauth_access_token', m.oauth_access_token)) f(field, value)
+    WHERE f.value IS NOT NULL
+    UNION ALL
+    -- an authorisation's PKCE verifier and code are sealed to its state's
+    -- hash (its first 64 characters, as the module bounds a place); the row
+    -- named here is the hash's first 128 bits as a uuid
+    SELECT f.field, substr(s.state_hash, 8, 32)::uuid,
+           f.field || ':' || left(s.state_hash, 64), f.value
+    FROM helpdesk.email_oauth_states s
+    CROSS JOIN LATERAL (VALUES
+        ('email_oauth_states.verifier', s.verifier),
+        ('email_oauth_states.code', s.code)) f(field, value)
+    WHERE f.value IS NOT NULL
 $$;
 
 -- is a stored value under the key p_key_id?
@@ -122,6 +142,21 @@ BEGIN
         WHEN 'email_mailboxes.password' THEN
             UPDATE helpdesk.email_mailboxes SET password = it.new
             WHERE mailbox_id = it.row_id AND password = it.old;
+        WHEN 'email_mailboxes.oauth_client_secret' THEN
+            UPDATE helpdesk.email_mailboxes SET oauth_client_secret = it.new
+            WHERE mailbox_id = it.row_id AND oauth_client_secret = it.old;
+        WHEN 'email_mailboxes.oauth_refresh_token' THEN
+            UPDATE helpdesk.email_mailboxes SET oauth_refresh_token = it.new
+            WHERE mailbox_id = it.row_id AND oauth_refresh_token = it.old;
+        WHEN 'email_mailboxes.oauth_access_token' THEN
+            UPDATE helpdesk.email_mailboxes SET oauth_access_token = it.new
+            WHERE mailbox_id = it.row_id AND oauth_access_token = it.old;
+        WHEN 'email_oauth_states.verifier' THEN
+            UPDATE helpdesk.email_oauth_states SET verifier = it.new
+            WHERE substr(state_hash, 8, 32)::uuid = it.row_id AND verifier = it.old;
+        WHEN 'email_oauth_states.code' THEN
+            UPDATE helpdesk.email_oauth_states SET code = it.new
+            WHERE substr(state_hash, 8, 32)::uuid = it.row_id AND code = it.old;
         ELSE
             RAISE EXCEPTION 'secrets_store: unknown field %', it.field;
         END CASE;

@@ -195,6 +195,20 @@ void ngx_http_helpdesk_api_upload_check(ngx_http_helpdesk_api_ctx_t *ctx);
 /* the body is in: on to the operation's steps */
 void ngx_http_helpdesk_api_body_handler(ngx_http_request_t *r);
 
+/*
+ * ngx_http_helpdesk_api_email_oauth.c: a Microsoft 365 or Gmail mailbox's
+ * client (its secret sealed to "row"; on create, the consent URL), a
+ * consent again, and the provider's redirect back
+ */
+ngx_int_t ngx_http_helpdesk_api_email_oauth(ngx_http_helpdesk_api_ctx_t *ctx,
+    ngx_str_t *row, ngx_flag_t create);
+ngx_int_t ngx_http_helpdesk_api_email_authorize(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_api_email_callback(
+    ngx_http_helpdesk_api_ctx_t *ctx);
+ngx_int_t ngx_http_helpdesk_api_email_callback_result(
+    ngx_http_helpdesk_api_ctx_t *ctx, PGresult *res);
+
 /* ngx_http_helpdesk_api_health.c: PostgreSQL has answered; Redis, then 200 */
 void ngx_http_helpdesk_api_health(ngx_http_helpdesk_api_ctx_t *ctx);
 

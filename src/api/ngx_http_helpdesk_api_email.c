@@ -51,7 +51,7 @@
 static const char *const  ngx_http_helpdesk_email_fields[] = {
     "address", "name", "enabled", "rules", "ignore", "sender_limit",
     "rotate_token", "kind", "url", "username", "password", "move_to",
-    "poll_interval", NULL
+    "poll_interval", "client_id", "client_secret", NULL
 };
 
 
@@ -183,7 +183,8 @@ ngx_http_helpdesk_api_email_token(ngx_http_helpdesk_api_ctx_t *ctx)
 static ngx_int_t
 ngx_http_helpdesk_api_email_create(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    json_t  *kind;
+    json_t     *kind, *v;
+    ngx_str_t   row;
 
     if (ngx_http_helpdesk_api_email_body(ctx, 1) != NGX_OK) {
         return NGX_ERROR;
@@ -191,6 +192,17 @@ ngx_http_helpdesk_api_email_create(ngx_http_helpdesk_api_ctx_t *ctx)
 
     if (ngx_http_helpdesk_api_email_imap(ctx, NULL) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* a provider's mailbox: its client secret, sealed to the new id */
+    v = json_object_get(ctx->args, "mailbox_id");
+    if (json_is_string(v)) {
+        row.data = (u_char *) json_string_value(v);
+        row.len = json_string_length(v);
+
+        if (ngx_http_helpdesk_api_email_oauth(ctx, &row, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     /* a fetched mailbox has no inbound URL */
@@ -241,7 +253,9 @@ ngx_http_helpdesk_api_email_update(ngx_http_helpdesk_api_ctx_t *ctx)
     ngx_strlow(row.data, ctx->params[0].data, row.len);
     ctx->params[0] = row;
 
-    if (ngx_http_helpdesk_api_email_imap(ctx, &row) != NGX_OK) {
+    if (ngx_http_helpdesk_api_email_imap(ctx, &row) != NGX_OK
+        || ngx_http_helpdesk_api_email_oauth(ctx, &row, 0) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -297,6 +311,23 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_mailbox_ops[] = {
     { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_authorize_ops[] = {
+    { NGX_HTTP_POST, 200, "email.mailbox.authorize", "admin", TENANT,
+      ngx_http_helpdesk_api_email_authorize, NULL,
+      SQL("email.mailbox.authorize"), NULL, "authorize_url" },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
+/* the provider's redirect: the console's session (or a key) with it */
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_callback_ops[] = {
+    { NGX_HTTP_GET, 200, "email.oauth.callback", "admin", TENANT,
+      ngx_http_helpdesk_api_email_callback, NULL,
+      "SELECT mailbox, outcome, detail FROM api.email_oauth_callback"
+      "($1::bytea, $2, $3::inet, $4::jsonb)",
+      ngx_http_helpdesk_api_email_callback_result, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+};
+
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_threading_ops[] = {
     { NGX_HTTP_GET, 200, "email.threading.get", "admin", TENANT, NULL, NULL,
       SQL("email.threading.get"), NULL, NULL },
@@ -325,6 +356,9 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_settings_fields[
     { "smtp_url", STR, NULLABLE, 500, NULL, NULL },
     { "smtp_user", STR, NULLABLE, 254, NULL, NULL },
     { "smtp_password", STR, NULLABLE, 1024, NULL, NULL },
+    /* one of the tenant's Microsoft 365 or Gmail mailboxes to send
+       through (the database checks it) */
+    { "smtp_mailbox_id", STR, NULLABLE, 36, NULL, NULL },
     /* which notices go to the customers of email tickets (the database
        checks its keys and values) */
     { "notify", NGX_HELPDESK_JSON_OBJECT, 0, 0, NULL, NULL },
@@ -503,6 +537,8 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_email_preview_ops
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[] = {
     { "/v1/email/mailboxes", ngx_http_helpdesk_api_mailboxes_ops },
     { "/v1/email/mailboxes/*", ngx_http_helpdesk_api_mailbox_ops },
+    { "/v1/email/mailboxes/*/authorize", ngx_http_helpdesk_api_authorize_ops },
+    { "/v1/email/oauth/callback", ngx_http_helpdesk_api_callback_ops },
     { "/v1/email/threading", ngx_http_helpdesk_api_threading_ops },
     { "/v1/email/settings", ngx_http_helpdesk_api_email_settings_ops },
     { "/v1/email/templates/*/*", ngx_http_helpdesk_api_email_template_ops },

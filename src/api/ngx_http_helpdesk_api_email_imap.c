@@ -41,10 +41,13 @@ ngx_http_helpdesk_api_email_imap(ngx_http_helpdesk_api_ctx_t *ctx,
     v = json_object_get(ctx->args, "kind");
     if (v && (!json_is_string(v)
               || (ngx_strcmp(json_string_value(v), "imap") != 0
-                  && ngx_strcmp(json_string_value(v), "inbound") != 0)))
+                  && ngx_strcmp(json_string_value(v), "inbound") != 0
+                  && ngx_strcmp(json_string_value(v), "microsoft365") != 0
+                  && ngx_strcmp(json_string_value(v), "gmail") != 0)))
     {
         ngx_helpdesk_json_error(ctx->errors, "kind",
-                                "must be inbound or imap");
+                                "must be inbound, imap, microsoft365 or "
+                                "gmail");
     }
 
     v = json_object_get(ctx->args, "url");

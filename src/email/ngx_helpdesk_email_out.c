@@ -42,7 +42,7 @@ enum {
     COL_SUBJECT, COL_TEXT, COL_HTML, COL_FROM_NAME, COL_FROM, COL_REPLY_TO,
     COL_DKIM_SELECTOR, COL_DKIM_KEY, COL_DKIM_AAD, COL_SMTP_URL,
     COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_CC, COL_IN_REPLY_TO,
-    COL_REFS, COL_HUMAN, COL_FILES, COL_N
+    COL_REFS, COL_HUMAN, COL_FILES, COL_BEARER, COL_N
 };
 
 /* keys are looked for (see ngx_helpdesk_email_dkim.c) every this many ticks */
@@ -63,6 +63,7 @@ typedef struct {
     ngx_int_t                   built;
     char                        err[256];
     unsigned                    tenant_relay:1;
+    unsigned                    bearer:1;   /* a mailbox's XOAUTH2 */
 } ngx_helpdesk_email_t;
 
 
@@ -414,6 +415,8 @@ ngx_helpdesk_email_start(PGresult *res, int row)
     }
 
     e->tenant_relay = !e->null[COL_SMTP_URL];
+    e->bearer = e->tenant_relay && c[COL_BEARER].len
+                && c[COL_BEARER].data[0] == 't';
 
     if (e->null[COL_SUBJECT] || e->null[COL_RCPT]) {
         ngx_helpdesk_email_record(e, 0, 1, 0, "nothing to send: a mail of "
@@ -435,6 +438,14 @@ ngx_helpdesk_email_start(PGresult *res, int row)
         ngx_helpdesk_email_record(e, 0, 1, 0, "no sender address: the "
                                   "tenant has none and helpdesk_smtp has no "
                                   "from=", 0);
+        return;
+    }
+
+    if (e->bearer && e->null[COL_SMTP_PASSWORD]) {
+        /* retried: the mailbox may be authorised again meanwhile */
+        ngx_helpdesk_email_record(e, 0, 0, 0, "the mailbox mail is sent "
+                                  "through is not authorised: authorise it "
+                                  "again", 0);
         return;
     }
 
@@ -570,12 +581,18 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
 
     if (e->tenant_relay && !e->null[COL_SMTP_USER]) {
         if (ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
-                                        &c[COL_SMTP_PASSWORD], 0)
+                                        &c[COL_SMTP_PASSWORD], e->bearer)
             != NGX_OK)
         {
             goto failed;
         }
 
+    }
+
+    if (e->bearer && conf->oauth_ca_file.len) {
+        /* the CA of helpdesk_email_fetch's ca_file=, NUL-terminated */
+        curl_easy_setopt(req->easy, CURLOPT_CAINFO,
+                         (char *) conf->oauth_ca_file.data);
     }
 
     if (!e->tenant_relay && conf->ca_file.len) {
@@ -706,7 +723,9 @@ ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
     v.len = ngx_sprintf(v.data, "%M", elapsed) - v.data;
     (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
 
-    if (e->tenant_relay) {
+    if (e->bearer) {
+        ngx_str_set(&v, "mailbox");
+    } else if (e->tenant_relay) {
         ngx_str_set(&v, "tenant");
     } else {
         ngx_str_set(&v, "provider");

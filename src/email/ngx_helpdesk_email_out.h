@@ -22,6 +22,9 @@ typedef struct {
     ngx_str_t                    ca_file;   /* its CA, if not a public one */
     ngx_flag_t                   set;
 
+    /* a Microsoft 365 or Gmail mailbox's SMTP: helpdesk_email_fetch's CA */
+    ngx_str_t                    oauth_ca_file;
+
     ngx_str_t                    thread_pool;
     ngx_helpdesk_outbox_conf_t  *outbox;    /* timing, proof, secrets */
 } ngx_helpdesk_email_conf_t;

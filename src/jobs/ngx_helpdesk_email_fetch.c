@@ -165,7 +165,9 @@ ngx_helpdesk_fetch_tick(ngx_event_t *ev)
 
     ngx_memzero(&hf->claim, sizeof(ngx_helpdesk_pg_query_t));
     hf->claim.sql = "SELECT tenant_id, mailbox_id, url, username, password, "
-                    "move_to, lease_token "
+                    "move_to, lease_token, kind, client_id, client_secret, "
+                    "refresh_token, access_token, access_ttl, code, verifier, "
+                    "state_hash, redirect_uri "
                     "FROM api.email_fetch_claim($1::bytea, $2, $3)";
     hf->claim.handler = ngx_helpdesk_fetch_claimed;
     hf->claim.log = hf->log;
@@ -203,7 +205,7 @@ ngx_helpdesk_fetch_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
         return;     /* PostgreSQL is away: the next tick */
     }
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7) {
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 17) {
         ngx_log_error(NGX_LOG_ERR, hf->log, 0,
                       "helpdesk email fetch: claim failed: %s",
                       PQresultErrorMessage(res));
@@ -238,13 +240,11 @@ ngx_helpdesk_fetch_copy(ngx_helpdesk_fetch_run_t *run, PGresult *res, int row,
 static void
 ngx_helpdesk_fetch_start(PGresult *res, int row)
 {
-    u_char                    *p;
     ngx_int_t                  rc;
-    ngx_str_t                  sealed, aad, command;
+    ngx_str_t                  sealed;
     ngx_pool_t                *pool;
     ngx_helpdesk_fetch_t      *hf = &ngx_helpdesk_fetch;
     ngx_helpdesk_fetch_run_t  *run;
-    u_char                     buf[NGX_HELPDESK_SECRET_AAD_MAX];
 
     pool = ngx_create_pool(4096, hf->log);
     if (pool == NULL) {
@@ -294,20 +294,52 @@ ngx_helpdesk_fetch_start(PGresult *res, int row)
         return;
     }
 
-    if (PQgetisnull(res, row, 4) || PQgetisnull(res, row, 3)) {
+    if (PQgetisnull(res, row, 3)) {
+        ngx_helpdesk_fetch_end(run, "auth_failed", "no username");
+        return;
+    }
+
+    /* a provider's mailbox: a token first */
+    run->oauth = ngx_helpdesk_email_oauth_provider(hf->conf,
+                                               (u_char *) PQgetvalue(res, row, 7),
+                                               PQgetlength(res, row, 7));
+    if (run->oauth) {
+        run->access_ttl = PQgetisnull(res, row, 12)
+                          ? -1
+                          : ngx_atoi((u_char *) PQgetvalue(res, row, 12),
+                                     PQgetlength(res, row, 12));
+
+        if (ngx_helpdesk_fetch_copy(run, res, row, 8, &run->client_id) != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 9, &run->client_secret)
+               != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 10, &run->refresh_token)
+               != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 11, &run->access_token)
+               != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 13, &run->code) != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 14, &run->verifier)
+               != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 15, &run->state_hash)
+               != NGX_OK
+            || ngx_helpdesk_fetch_copy(run, res, row, 16, &run->redirect_uri)
+               != NGX_OK)
+        {
+            ngx_helpdesk_fetch_end(run, "error", "out of memory");
+            return;
+        }
+
+        ngx_helpdesk_fetch_oauth(run);
+        return;
+    }
+
+    if (PQgetisnull(res, row, 4)) {
         ngx_helpdesk_fetch_end(run, "auth_failed", "no username or password");
         return;
     }
 
     /* the password, sealed to its row and column */
-    ngx_helpdesk_secret_aad(&aad, buf, "email_mailboxes", "password",
-                            &run->mailbox);
-
-    rc = hf->conf->secrets
-         ? ngx_helpdesk_secret_decrypt(pool, hf->conf->secrets, &aad, &sealed,
-                                       &run->password)
-         : NGX_DECLINED;
-
+    rc = ngx_helpdesk_fetch_open(run, "email_mailboxes", "password",
+                                 &run->mailbox, &sealed, &run->password);
     if (rc != NGX_OK) {
         ngx_helpdesk_fetch_end(run, "error", rc == NGX_DECLINED
                                ? "the stored password does not decrypt (a key "
@@ -317,10 +349,41 @@ ngx_helpdesk_fetch_start(PGresult *res, int row)
         return;
     }
 
-    /* STATUS "folder" (UIDVALIDITY): the login and the folder checked */
+    ngx_helpdesk_fetch_login(run);
+}
+
+
+/* a value opened: sealed to "<table>.<column>:<row>" */
+ngx_int_t
+ngx_helpdesk_fetch_open(ngx_helpdesk_fetch_run_t *run, const char *table,
+    const char *column, ngx_str_t *row, ngx_str_t *sealed, ngx_str_t *plain)
+{
+    ngx_str_t              aad;
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+    u_char                 buf[NGX_HELPDESK_SECRET_AAD_MAX];
+
+    if (hf->conf->secrets == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_helpdesk_secret_aad(&aad, buf, table, column, row);
+
+    return ngx_helpdesk_secret_decrypt(run->pool, hf->conf->secrets, &aad,
+                                       sealed, plain);
+}
+
+
+/* STATUS "folder" (UIDVALIDITY): the login and the folder checked */
+void
+ngx_helpdesk_fetch_login(ngx_helpdesk_fetch_run_t *run)
+{
+    u_char                *p;
+    ngx_str_t              command;
+    ngx_helpdesk_fetch_t  *hf = &ngx_helpdesk_fetch;
+
     command.len = sizeof("STATUS \"\" (UIDVALIDITY UIDNEXT)") - 1
                   + run->url.folder.len;
-    command.data = ngx_pnalloc(pool, command.len + 1);
+    command.data = ngx_pnalloc(run->pool, command.len + 1);
     if (command.data == NULL) {
         ngx_helpdesk_fetch_end(run, "error", "out of memory");
         return;
@@ -330,9 +393,10 @@ ngx_helpdesk_fetch_start(PGresult *res, int row)
                     &run->url.folder);
     *p = '\0';
 
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, run->log, 0,
-                   "helpdesk email fetch: mailbox %V at %V",
-                   &run->mailbox, &run->url.url);
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, run->log, 0,
+                   "helpdesk email fetch: mailbox %V at %V%s",
+                   &run->mailbox, &run->url.url,
+                   run->bearer ? " (XOAUTH2)" : "");
 
     ngx_helpdesk_fetch_imap(run, &run->url.root, (char *) command.data,
                             hf->conf->timeout, NGX_HELPDESK_FETCH_ANSWER_MAX,
@@ -362,6 +426,14 @@ ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,
      * (a session kept idle may still show the folder as it was).
      */
     curl_easy_setopt(req->easy, CURLOPT_MAXAGE_CONN, 0L);
+
+    /* a provider's mailbox: SASL XOAUTH2 with the access token */
+    if (run->bearer) {
+        curl_easy_setopt(req->easy, CURLOPT_PASSWORD, NULL);
+        curl_easy_setopt(req->easy, CURLOPT_XOAUTH2_BEARER,
+                         (char *) run->password.data);
+        curl_easy_setopt(req->easy, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
+    }
 
     /* a message's body: to the run's file, emptied (a retry starts over) */
     if (run->to_file) {
@@ -684,8 +756,19 @@ ngx_helpdesk_fetch_free(ngx_helpdesk_fetch_run_t *run)
         ngx_explicit_memzero(run->password.data, run->password.len);
     }
 
+    if (run->req_token) {
+        ngx_helpdesk_curl_free(run->req_token);
+    }
+
     hf->inflight--;
     ngx_destroy_pool(run->pool);
+}
+
+
+void
+ngx_helpdesk_fetch_release(ngx_helpdesk_fetch_run_t *run)
+{
+    ngx_helpdesk_fetch_free(run);
 }
 
 

@@ -13,6 +13,24 @@
 #include "lib/ngx_helpdesk_secret.h"
 
 
+/*
+ * An OAuth 2.0 provider of mailboxes (helpdesk_email_oauth): its consent
+ * page, its token endpoint, where its mailboxes are read and where they
+ * submit mail, and the scopes asked for.  Strings NUL-terminated.
+ */
+typedef struct {
+    const char     *kind;           /* "microsoft365", "gmail" */
+    ngx_str_t       authorize;
+    ngx_str_t       token;
+    ngx_str_t       imap;
+    ngx_str_t       smtp;
+    ngx_str_t       scope;
+    unsigned        set:1;
+} ngx_helpdesk_oauth_provider_t;
+
+#define NGX_HELPDESK_OAUTH_PROVIDERS  2
+
+
 typedef struct {
     ngx_flag_t      enabled;
     ngx_msec_t      interval;       /* how often a worker looks for work */
@@ -40,6 +58,9 @@ typedef struct {
     ngx_flag_t      link_https;
     ngx_uint_t      link_port;
 
+    /* Microsoft 365 and Gmail (helpdesk_email_oauth) */
+    ngx_helpdesk_oauth_provider_t  oauth[NGX_HELPDESK_OAUTH_PROVIDERS];
+
     /* the module's proof (outbox.proof), and the keys of the passwords */
     u_char         *proof;
     ngx_helpdesk_secret_ring_t  *secrets;
@@ -52,6 +73,22 @@ char *ngx_helpdesk_email_fetch_parse(ngx_conf_t *cf, ngx_str_t *value,
 ngx_int_t ngx_helpdesk_email_fetch_init_worker(ngx_cycle_t *cycle,
     ngx_helpdesk_email_fetch_conf_t *conf);
 void ngx_helpdesk_email_fetch_exit_worker(void);
+
+/* helpdesk_email_oauth microsoft365|gmail [authorize=] [token=] [imap=]
+   [smtp=] [scope=] */
+char *ngx_helpdesk_email_oauth_parse(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t n, ngx_helpdesk_email_fetch_conf_t *conf);
+
+/*
+ * "s" form-encoded (application/x-www-form-urlencoded, RFC 3986's
+ * unreserved characters kept) at "dst", which has room for 3 * s->len;
+ * returns the end
+ */
+u_char *ngx_helpdesk_oauth_escape(u_char *dst, ngx_str_t *s);
+
+/* the provider of a mailbox's kind, NULL for another kind */
+ngx_helpdesk_oauth_provider_t *ngx_helpdesk_email_oauth_provider(
+    ngx_helpdesk_email_fetch_conf_t *conf, u_char *kind, size_t len);
 
 
 /* ngx_helpdesk_email_fetch_imap.c: the server's answers */

@@ -45,6 +45,29 @@ struct ngx_helpdesk_fetch_run_s {
     ngx_str_t                       folder_url; /* with ;UIDVALIDITY= */
     ngx_str_t                       lease;      /* ms, as text */
 
+    /*
+     * a provider's mailbox (microsoft365, gmail): XOAUTH2 with "password"
+     * the access token; its client and tokens as claimed (sealed), the
+     * seconds the access token has left (-1: none), a code to exchange
+     * first (with its state, verifier and redirect URI)
+     */
+    ngx_helpdesk_oauth_provider_t  *oauth;
+    ngx_str_t                       client_id;
+    ngx_str_t                       client_secret;
+    ngx_str_t                       refresh_token;
+    ngx_str_t                       access_token;
+    ngx_int_t                       access_ttl;
+    ngx_str_t                       code;
+    ngx_str_t                       verifier;
+    ngx_str_t                       state_hash;
+    ngx_str_t                       redirect_uri;
+    ngx_str_t                       new_refresh;    /* sealed */
+    ngx_str_t                       new_access;     /* sealed */
+    ngx_int_t                       expires_in;
+    unsigned                        bearer:1;
+    unsigned                        exchanging:1;
+    ngx_helpdesk_curl_req_t        *req_token;  /* to the token endpoint */
+
     uint64_t                        validity;
     uint64_t                        after;
     uint64_t                        highest;
@@ -94,6 +117,26 @@ struct ngx_helpdesk_fetch_run_s {
 };
 
 ngx_helpdesk_email_fetch_conf_t *ngx_helpdesk_fetch_conf(void);
+
+/* the run over without more to record: freed, the mailbox's slot freed */
+void ngx_helpdesk_fetch_release(ngx_helpdesk_fetch_run_t *run);
+
+/* the run's login checked: STATUS of its folder, then the run's steps */
+void ngx_helpdesk_fetch_login(ngx_helpdesk_fetch_run_t *run);
+
+/*
+ * ngx_helpdesk_email_oauth.c: a provider's mailbox gets a usable access
+ * token (a code exchanged, or the token refreshed when it has less than
+ * NGX_HELPDESK_OAUTH_MARGIN seconds left), then logs in with it.
+ */
+#define NGX_HELPDESK_OAUTH_MARGIN  300
+
+void ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run);
+
+/* a value opened: sealed to "<table>.<column>:<row>" */
+ngx_int_t ngx_helpdesk_fetch_open(ngx_helpdesk_fetch_run_t *run,
+    const char *table, const char *column, ngx_str_t *row, ngx_str_t *sealed,
+    ngx_str_t *plain);
 
 /* One IMAP request of the run; "step" has its answer, failures end it. */
 void ngx_helpdesk_fetch_imap(ngx_helpdesk_fetch_run_t *run, ngx_str_t *url,

@@ -4,7 +4,7 @@
 
   function admin() {
     var tabs = ['agents', 'groups', 'canned', 'portal', 'chat', 'hours', 'whatsapp', 'email', 'webhooks', 'audit'],
-        which = (location.hash || '#agents').slice(1);
+        which = emailOAuthReturn() || (location.hash || '#agents').slice(1);
     if (tabs.indexOf(which) < 0) which = 'agents';
     var panel = h('section.panel', { role: 'tabpanel' });
     var nav = h('nav.tabs', { role: 'tablist' }, tabs.map(function (k) {

@@ -132,7 +132,9 @@
       } } }, t(s[1]));
     }));
     append(panel, [jump].concat(sections));
-    mailboxesAdmin(sections[0]);
+    var back = oauthBack;
+    oauthBack = null;
+    mailboxesAdmin(sections[0], back ? { back: back } : null);
     emailSenderAdmin(sections[1]);
     sections[2].appendChild(emailTemplates());
   }
@@ -140,6 +142,99 @@
   /* ---------- the mailboxes, the threading setting ---------- */
 
   var RULE_WHEN = ['from_domain', 'subject', 'recipient'];
+  var MAILBOX_KINDS = ['inbound', 'imap', 'microsoft365', 'gmail'];
+  var PROVIDER = { microsoft365: 'Microsoft', gmail: 'Google' };
+
+  /*
+   * The provider sends the admin back to the callback, which answers 303
+   * to /admin?tab=email&email_oauth=ok|refused|invalid&mailbox=&detail=.
+   * admin() asks this which tab to open; the outcome is kept for the E-mail
+   * tab and the query string dropped (a reload does not show it again).
+   */
+  var oauthBack = null;
+
+  function emailOAuthReturn() {
+    var q = new URLSearchParams(location.search);
+    if (!q.has('tab') && !q.has('email_oauth')) return null;
+    var tab = q.get('tab') || 'email';
+    if (q.has('email_oauth')) {
+      oauthBack = { outcome: q.get('email_oauth'), mailbox: q.get('mailbox') || '', detail: q.get('detail') || '' };
+      tab = 'email';
+    }
+    history.replaceState(null, '', base + '/admin#' + tab);
+    return tab;
+  }
+
+  function isOAuth(m) { return m && PROVIDER.hasOwnProperty(m.kind); }
+
+  /* a read-only text with a button that copies it */
+  function copyRow(value, label, cls) {
+    var input = h('input' + (cls || ''), { readOnly: true, value: value, 'aria-label': label });
+    var copied = h('span.muted', { role: 'status' });
+    return h('div.row', input, h('button.secondary.copy', { type: 'button', on: { click: function () {
+      input.select();
+      var done = function () { copied.textContent = t('c.mail.copied'); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(value).then(done, function () {});
+      else if (document.execCommand('copy')) done();
+    } } }, t('c.mail.copy')), copied);
+  }
+
+  /* right after creating a Microsoft 365 or Gmail mailbox (or asking for a
+     new consent): the redirect URI to register, and the way to the consent */
+  function oauthStart(m) {
+    var until = m.authorize_expires_at ? new Date(m.authorize_expires_at) : null;
+    return h('section.card.wide.once.oauth-start', { 'aria-labelledby': 'oauth-start-title' },
+      h('h3#oauth-start-title', t('c.mail.oauth.start', { address: m.address })),
+      h('p', t('c.mail.redirect.text', { provider: PROVIDER[m.kind] })),
+      copyRow(m.redirect_uri, t('c.mail.redirect'), '.redirect-uri'),
+      h('p.hint', t('c.mail.redirect.hint')),
+      h('div.row', h('a.button.authorize', { href: m.authorize_url, rel: 'noreferrer' },
+                     t('c.mail.authorize', { provider: PROVIDER[m.kind] })),
+        until ? h('span.muted', t('c.mail.authorize.until', {
+          time: until.toLocaleTimeString(HD.lang, { hour: '2-digit', minute: '2-digit' }) })) : null));
+  }
+
+  /* the consent's outcome; when given, the mailbox's first connection,
+     watched every 2 s for up to a minute (the fetch job exchanges the code) */
+  function oauthResult(back, boxes, redraw) {
+    var m = boxes.filter(function (b) { return b.id === back.mailbox; })[0];
+    var address = m ? m.address : t('c.mail.oauth.mailbox');
+    var box = h('div.alert.oauth-result', { role: 'status', tabindex: '-1' });
+    function say(cls, text) { box.className = 'alert oauth-result ' + cls; box.textContent = text; }
+    function final(m) {
+      var s = m.health && m.health.state;
+      if (s === 'ok') return ['ok', t('c.mail.oauth.ok', { address: m.address })];
+      if (s && s !== 'unknown' && !(m.oauth && m.oauth.pending))
+        return ['error', t('c.mail.oauth.failed', { address: m.address, state: t('c.mail.health.' + s),
+                                                      reason: (m.health && m.health.reason) || '' })];
+      return null;
+    }
+    if (back.outcome !== 'ok') {
+      say('error', t(back.outcome === 'refused' ? 'c.mail.oauth.refused' : 'c.mail.oauth.invalid',
+                     { address: address, detail: back.detail }));
+    } else if (back.shown) {
+      say(back.shown[0], back.shown[1]);
+    } else {
+      say('wait', t('c.mail.oauth.waiting', { address: address }));
+      var started = Date.now();
+      (function poll() {
+        setTimeout(function () {
+          if (!document.body.contains(box)) return;       /* the admin went elsewhere */
+          rest('GET', '/v1/email/mailboxes').then(function (r) {
+            if (!document.body.contains(box)) return;
+            var now = r.data.filter(function (b) { return b.id === back.mailbox; })[0];
+            var done = now ? final(now) : ['error', t('c.mail.oauth.gone')];
+            if (!done && Date.now() - started >= 60000) done = ['error', t('c.mail.oauth.slow', { address: address })];
+            if (!done) return poll();
+            back.shown = done;
+            redraw({ back: back });
+            announce(done[1]);
+          }).catch(function () { if (Date.now() - started < 60000) poll(); });
+        }, 2000);
+      })();
+    }
+    return box;
+  }
 
   function mailboxesAdmin(section, made) {
     var body = section.appendChild(h('div.email-body'));
@@ -148,17 +243,10 @@
 
       /* the inbound URL, shown once: after creating or rotating */
       function once(address, url) {
-        var input = h('input.inbound-url', { readOnly: true, value: url, 'aria-label': t('c.mail.url') });
-        var copied = h('span.muted', { role: 'status' });
         return h('section.card.wide.once', { 'aria-labelledby': 'once-title' },
           h('h3#once-title', t('c.mail.url.once', { address: address })),
           h('p', t('c.mail.url.keep')),
-          h('div.row', input, h('button.secondary.copy', { type: 'button', on: { click: function () {
-            input.select();
-            var done = function () { copied.textContent = t('c.mail.copied'); };
-            if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(url).then(done, function () {});
-            else if (document.execCommand('copy')) done();
-          } } }, t('c.mail.copy')), copied),
+          copyRow(url, t('c.mail.url'), '.inbound-url'),
           h('p.hint', t('c.mail.postfix')),
           h('pre.code.postfix', 'helpdesk  unix  -       n       n       -       4       pipe\n' +
             '  flags=Rq user=nobody argv=/usr/local/bin/helpdesk-mail ' + url));
@@ -210,9 +298,13 @@
             .catch(function (err) { submitting(form, false); showError(form, err); });
         } } },
           h('h3', m.address, ' ', m.kind === 'inbound' ? h('span.badge.mail-push', t('c.mail.push'))
-            : h('span.badge.health-' + ((m.health && m.health.state) || 'unknown'),
-                t('c.mail.health.' + ((m.health && m.health.state) || 'unknown')))),
-          m.health && m.health.reason ? h('p.hint', m.health.reason) : null,
+            : [h('span.badge.mail-kind', t('c.mail.kind.' + m.kind)), ' ',
+               h('span.badge.health.health-' + ((m.health && m.health.state) || 'unknown'),
+                 t('c.mail.health.' + ((m.health && m.health.state) || 'unknown')))]),
+          m.health && m.health.reason ? h('p.hint.health-reason', m.health.reason) : null,
+          isOAuth(m) ? h('p.hint', m.oauth && m.oauth.authorized ? t('c.mail.oauth.authorized', { provider: PROVIDER[m.kind] })
+                                   : m.oauth && m.oauth.pending ? t('c.mail.oauth.pending')
+                                   : t('c.mail.oauth.never', { provider: PROVIDER[m.kind] })) : null,
           alertBox(),
           h('div.grid2', field(t('c.name'), h('input', { name: 'name', value: m.name || '', maxLength: 100 })),
             field(t('c.mail.limit'), h('input', { name: 'sender_limit', type: 'number', min: 1, max: 10000,
@@ -226,32 +318,88 @@
           field(t('c.mail.ignore'), h('textarea', { name: 'ignore', rows: 3, value: (m.ignore || []).join('\n') }),
                 t('c.mail.ignore.hint')),
           h('div.row', h('button', { type: 'submit' }, t('c.save')),
-            h('button.secondary.rotate', { type: 'button', on: { click: function () {
+            isOAuth(m) && !(m.oauth && m.oauth.pending) &&
+              (!(m.oauth && m.oauth.authorized) || (m.health && m.health.state === 'auth_failed'))
+              ? h('button.secondary.authorize', { type: 'button', on: { click: function () {
+                rest('POST', '/v1/email/mailboxes/' + m.id + '/authorize').then(function (x) {
+                  location.assign(x.authorize_url);
+                }).catch(function (err) { showError(form, err); });
+              } } }, t('c.mail.authorize.again')) : null,
+            m.kind === 'inbound' ? h('button.secondary.rotate', { type: 'button', on: { click: function () {
               if (!confirm(t('c.mail.rotate.confirm', { address: m.address }))) return;
               rest('PATCH', '/v1/email/mailboxes/' + m.id, { rotate_token: true }).then(function (x) {
                 redraw({ address: m.address, url: x.inbound_url });
               }).catch(function (err) { showError(form, err); });
-            } } }, t('c.mail.rotate')),
+            } } }, t('c.mail.rotate')) : null,
             h('button.secondary', { type: 'button', on: { click: function () {
-              if (!confirm(t('c.mail.delete.confirm', { address: m.address }))) return;
+              if (!confirm(t(m.kind === 'inbound' ? 'c.mail.delete.confirm' : 'c.mail.delete.confirm.fetched',
+                             { address: m.address }))) return;
               rest('DELETE', '/v1/email/mailboxes/' + m.id).then(function () { redraw(null); announce(t('c.saved')); })
                 .catch(function (err) { showError(form, err); });
             } } }, t('c.delete'))));
         return form;
       }
 
+      /* a new mailbox: its kind says which fields it takes */
+      function kindFields(kind, nodes) {
+        return h('div.kind-fields', { 'data-kinds': kind }, nodes);
+      }
+      var hint = h('p.hint.kind-hint', t('c.mail.new.hint'));
       var create = h('form.card.wide.mailbox-new', { novalidate: true, on: { submit: function (e) {
         e.preventDefault();
-        var el = create.elements;
+        var el = create.elements, kind = el.mailbox_kind.value,
+            body = { kind: kind, address: el.address.value.trim(), name: el.name.value.trim() };
+        if (kind === 'imap') {
+          body.url = el.url.value.trim();
+          body.username = el.username.value.trim();
+          body.password = el.password.value;
+        } else if (PROVIDER[kind]) {
+          body.client_id = el.client_id.value.trim();
+          body.client_secret = el.client_secret.value.trim();
+        }
         submitting(create, true);
-        rest('POST', '/v1/email/mailboxes', { address: el.address.value.trim(), name: el.name.value.trim() })
-          .then(function (x) { redraw({ address: x.address, url: x.inbound_url }); })
-          .catch(function (err) { submitting(create, false); showError(create, err); });
-      } } }, h('h3', t('c.mail.new')), h('p.hint', t('c.mail.new.hint')), alertBox(),
+        rest('POST', '/v1/email/mailboxes', body)
+          .then(function (x) {
+            redraw(x.inbound_url ? { address: x.address, url: x.inbound_url } : x.authorize_url ? { start: x } : null);
+            if (!x.inbound_url && !x.authorize_url) announce(t('c.saved'));
+          })
+          .catch(function (err) {
+            (err.errors || []).forEach(function (fe) { if (fe.field === 'kind') fe.field = 'mailbox_kind'; });
+            submitting(create, false); showKind(); showError(create, err);
+          });
+      }, change: function (e) { if (e.target.name === 'mailbox_kind') showKind(); } } },
+        h('h3', t('c.mail.new')), hint, alertBox(),
+        field(t('c.mail.kind'), h('select', { name: 'mailbox_kind' }, MAILBOX_KINDS.map(function (k) {
+          return h('option', { value: k }, t('c.mail.kind.' + k));
+        }))),
         h('div.grid2', field(t('c.email'), h('input', { name: 'address', type: 'email', required: true,
                                                        placeholder: 'suporte@example.com' })),
           field(t('c.name'), h('input', { name: 'name', maxLength: 100 }))),
+        kindFields('imap', [
+          field(t('c.mail.imap.url'), h('input', { name: 'url', maxLength: 500, placeholder: 'imaps://mail.example.com/INBOX' }),
+                t('c.mail.imap.url.hint')),
+          h('div.grid2', field(t('c.mail.imap.username'), h('input', { name: 'username', maxLength: 254, autocomplete: 'off' })),
+            field(t('c.mail.imap.password'), h('input', { name: 'password', type: 'password', maxLength: 1024,
+                                                            autocomplete: 'new-password' })))]),
+        kindFields('microsoft365 gmail', [
+          h('div.grid2', field(t('c.mail.client_id'), h('input', { name: 'client_id', maxLength: 500, autocomplete: 'off',
+                                                                    spellcheck: false })),
+            field(t('c.mail.client_secret'), h('input', { name: 'client_secret', type: 'password', maxLength: 1024,
+                                                            autocomplete: 'new-password' })))]),
         h('button', { type: 'submit' }, t('c.mail.create')));
+
+      /* only the chosen kind's fields show (and are sent) */
+      function showKind() {
+        var kind = create.elements.mailbox_kind.value;
+        Array.prototype.forEach.call(create.querySelectorAll('.kind-fields'), function (g) {
+          var on = g.getAttribute('data-kinds').split(' ').indexOf(kind) >= 0;
+          g.hidden = !on;
+          Array.prototype.forEach.call(g.querySelectorAll('input'), function (i) { i.disabled = !on; });
+        });
+        hint.textContent = kind === 'inbound' ? t('c.mail.new.hint')
+          : kind === 'imap' ? t('c.mail.new.hint.imap') : t('c.mail.new.hint.oauth', { provider: PROVIDER[kind] });
+      }
+      showKind();
 
       var threading = h('form.card.wide.threading', { on: { change: function () {
         rest('PUT', '/v1/email/threading', { closed_reply: threading.elements.closed_reply.value })
@@ -265,9 +413,12 @@
         })));
 
       body.textContent = '';
-      append(body, [h('p.hint', t('c.mail.hint')), made && made.url ? once(made.address, made.url) : null]
+      append(body, [made && made.back ? oauthResult(made.back, boxes, redraw) : null,
+                    h('p.hint', t('c.mail.hint')), made && made.url ? once(made.address, made.url) : null,
+                    made && made.start ? oauthStart(made.start) : null]
         .concat(boxes.map(card), [create, threading]));
-      var first = body.querySelector('.once input');
+      if (senderThrough) senderThrough(boxes.filter(isOAuth));
+      var first = body.querySelector('.once input, .oauth-result');
       if (first) first.focus();
     }).catch(function (err) { body.textContent = message(err); });
 
@@ -286,12 +437,30 @@
       EMAIL_LANGS = ['pt-BR', 'es', 'en'];
 
   function emailSenderAdmin(section) {
-    rest('GET', '/v1/email/settings').then(function (s) {
-      append(section, [h('p.hint', t('c.email.sender.hint')), emailSender(s)]);
+    Promise.all([rest('GET', '/v1/email/settings'), rest('GET', '/v1/email/mailboxes')]).then(function (r) {
+      append(section, [h('p.hint', t('c.email.sender.hint')), emailSender(r[0], r[1].data.filter(isOAuth))]);
     }).catch(function (err) { section.appendChild(h('p', message(err))); });
   }
 
-  function emailSender(s) {
+  /* the sender's "send through" list drawn again with the mailboxes as
+     they are now (one created or deleted above), its choice kept */
+  var senderThrough = null;
+
+  /* send through the outgoing server below, or one of the tenant's
+     Microsoft 365 / Gmail mailboxes (from its address, with its token) */
+  function emailThrough(s, boxes) {
+    var chosen = s.smtp_mailbox;
+    if (chosen && !boxes.some(function (b) { return b.id === chosen.id; })) boxes = boxes.concat([chosen]);
+    return h('div.through',
+      field(t('c.email.through'), h('select', { name: 'smtp_mailbox_id' },
+        [h('option', { value: '', selected: !chosen }, t('c.email.through.relay'))].concat(boxes.map(function (b) {
+          return h('option', { value: b.id, selected: !!chosen && chosen.id === b.id },
+                   b.address + ' (' + t('c.mail.kind.' + b.kind) + ')');
+        }))), boxes.length ? t('c.email.through.hint') : t('c.email.through.none')),
+      chosen && !chosen.active ? h('p.alert.error.through-inactive', t('c.email.through.inactive', { address: chosen.address })) : null);
+  }
+
+  function emailSender(s, boxes) {
     var relay = s.relay || {}, dkim = s.dkim || {};
     var form = h('form.card.wide.sender', { 'aria-labelledby': 'email-sender-title', novalidate: true, on: { submit: function (e) {
       e.preventDefault();
@@ -301,6 +470,7 @@
         reply_to: el.reply_to.value.trim() || null,
         signature: el.signature.value,
         smtp_url: el.smtp_url.value.trim() || null,
+        smtp_mailbox_id: el.smtp_mailbox_id.value || null,
         notify: {}
       };
       EMAIL_NOTICES.forEach(function (k) { body.notify[k] = el['notify_' + k].checked; });
@@ -314,6 +484,8 @@
         submitting(form, false);
         showOk(form, t('c.saved'));
         form.replaceChild(emailDkim(saved.dkim || {}), form.querySelector('.dkim'));
+        s = saved;
+        form.replaceChild(emailThrough(saved, boxes), form.querySelector('.through'));
       })
         .catch(function (err) { submitting(form, false); showError(form, err); });
     } } }, alertBox(),
@@ -327,6 +499,8 @@
           return h('label.check', h('input', { type: 'checkbox', name: 'notify_' + k, checked: !!(s.notify || {})[k] }),
                    ' ', t('c.email.kind.' + k));
         })),
+      h('h3', t('c.email.sending')),
+      emailThrough(s, boxes),
       h('h3', t('c.email.relay')),
       h('p.hint', relay.kind === 'tenant' ? t('c.email.relay.own') : t('c.email.relay.provider')),
       field(t('c.email.smtp_url'), h('input', { name: 'smtp_url', value: relay.url || '', placeholder: 'smtp://smtp.example.com:587' }),
@@ -336,6 +510,13 @@
                                                      placeholder: relay.password_set ? '••••••••' : '' })),
       emailDkim(dkim),
       h('div.row', h('button', { type: 'submit' }, t('c.save'))));
+    senderThrough = function (now) {
+      if (!document.body.contains(form)) return;
+      var sel = form.elements.smtp_mailbox_id, keep = sel.value;
+      boxes = now;
+      form.replaceChild(emailThrough(s, boxes), form.querySelector('.through'));
+      if (!keep || now.some(function (b) { return b.id === keep; })) form.elements.smtp_mailbox_id.value = keep;
+    };
     return form;
   }
 

@@ -14,6 +14,11 @@ package Helpdesk::Dovecot;
 #   $imap->url('INBOX')        # imaps://127.0.0.1:<port>/INBOX
 #   $imap->ca_file             # the certificate to trust
 #   $imap->stop;
+#
+# With oauth2 => <introspection URL>, XOAUTH2 and OAUTHBEARER logins are
+# taken too: Dovecot's oauth2 passdb posts the bearer token to that URL
+# and takes the login when it answers {"active": "true", "username": the
+# login's user}.
 
 use strict;
 use warnings;
@@ -42,6 +47,7 @@ sub new {
     my $self = bless {
         dir => $dir,
         users => $opt{users} // {},
+        oauth2 => $opt{oauth2},
         port => free_port(),
         sport => free_port(),
     }, $class;
@@ -112,6 +118,19 @@ sub _conf {
     $self->{uid} = $uid;
     $self->{gid} = $gid;
 
+    my ($mechs, $oauth) = ('plain login', '');
+    if ($self->{oauth2}) {
+        $mechs = 'plain login xoauth2 oauthbearer';
+        open my $o, '>', "$d/oauth2.conf.ext" or die $!;
+        print $o "introspection_mode = post\nintrospection_url = $self->{oauth2}\n"
+            . "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            . "force_introspection = yes\n";
+        close $o;
+        chmod 0644, "$d/oauth2.conf.ext";
+        $oauth = "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+               . "  args = $d/oauth2.conf.ext\n}\n";
+    }
+
     open my $fh, '>', "$d/dovecot.conf" or die $!;
     print $fh <<"EOF";
 base_dir = $d/run
@@ -131,9 +150,9 @@ ssl = yes
 ssl_cert = <$d/cert.pem
 ssl_key = <$d/key.pem
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = $mechs
 mail_location = maildir:$d/mail/%u
-passdb {
+${oauth}passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $d/passwd
 }

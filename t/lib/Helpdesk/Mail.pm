@@ -3,8 +3,9 @@ package Helpdesk::Mail;
 # An SMTP server for the tests: src/tools/smtp-sink.py (python3-aiosmtpd)
 # on a free loopback port, keeping every mail it accepts as a file under
 # the test's directory; optionally with STARTTLS (a certificate made here,
-# its CA given to the module), implicit TLS, AUTH, or refusing every
-# recipient.  messages() reads them back, parsed: headers (unfolded, RFC
+# its CA given to the module), implicit TLS, AUTH, AUTH XOAUTH2 checked
+# against an OAuth provider's introspection endpoint (xoauth2 => url),
+# or refusing every recipient.  messages() reads them back, parsed: headers (unfolded, RFC
 # 2047 words decoded), and the text and HTML parts decoded to UTF-8
 # strings.
 
@@ -52,6 +53,7 @@ sub start {
     push @args, '--implicit-tls' if $o->{implicit_tls};
     push @args, '--auth', $o->{auth} if $o->{auth};
     push @args, '--refuse', $o->{refuse} if $o->{refuse};
+    push @args, '--xoauth2', $o->{xoauth2} if $o->{xoauth2};
     unlink "$self->{dir}/sink.log";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
@@ -138,6 +140,9 @@ sub header {
     my $v = $m->{headers}{lc $name} or return undef;
     return header_decode($v->[0]);
 }
+
+# what the sink printed (its XOAUTH2 checks)
+sub log_text { my ($self) = @_; open my $fh, '<', "$self->{dir}/sink.log" or return ''; local $/; <$fh> // '' }
 
 sub DESTROY { $_[0]->stop }
 
