@@ -104,6 +104,12 @@ my $a_cust_id = $t->psql(q{SELECT user_id FROM helpdesk.users WHERE email = 'car
 
 my $a_group = ok_json($ua->post($t->url('/v1/groups') => $ha => json => { name => 'Acme billing' }), 'group');
 my $a_mailbox = ok_json($ua->post($t->url('/v1/email/mailboxes') => $ha => json => { address => 'support@acme.example' }), 'mailbox');
+# a Gmail mailbox of acme's waiting for its consent: its state is acme's
+my $a_gmail = ok_json($ua->post($t->url('/v1/email/mailboxes') => $ha => json => {
+    kind => 'gmail', address => 'acme.desk@gmail.com', client_id => 'acme-client.apps',
+    client_secret => 'acme-client-secret' }), 'gmail mailbox');
+my ($a_state) = ($a_gmail->{authorize_url} // '') =~ /[?&]state=([^&]+)/;
+ok $a_state, "acme's consent has a state";
 # the mail acme sends: its sender's name and signature, a wording of its own
 ok_json($ua->put($t->url('/v1/email/settings') => $ha => json => {
     from_name => 'acme private sender', signature => 'acme private signature' }), 'email settings');
@@ -185,6 +191,9 @@ my %case = (
     'api GET /v1/email/mailboxes/*'            => ["/v1/email/mailboxes/$a_mailbox->{id}", undef, 404],
     'api PATCH /v1/email/mailboxes/*'          => ["/v1/email/mailboxes/$a_mailbox->{id}", { rotate_token => \1 }, 404],
     'api DELETE /v1/email/mailboxes/*'         => ["/v1/email/mailboxes/$a_mailbox->{id}", undef, 404],
+    'api POST /v1/email/mailboxes/*/authorize' => ["/v1/email/mailboxes/$a_gmail->{id}/authorize", {}, 404],
+    # acme's consent, finished by globex: no such consent for globex
+    'api GET /v1/email/oauth/callback'         => ["/v1/email/oauth/callback?code=globex-code&state=$a_state", undef, 400],
     'api GET /v1/email/threading'              => ['/v1/email/threading', undef, 'own'],
     'api PUT /v1/email/threading'              => ['/v1/email/threading', { closed_reply => 'follow_up' }, 'own'],
     'api GET /v1/email/settings'               => ['/v1/email/settings', undef, 'own'],
@@ -335,7 +344,8 @@ is_deeply [sort grep { !$routes{$_} } keys %case], [], 'and every case is a rout
 # acme's identifiers, none of which globex may see
 my @secret = ($acme->{id}, $T, $a_att, $a_hook->{id}, $a_wa->{id}, $a_cat->{id}, $a_art->{id},
               $a_canned->{id}, $a_view->{id}, $a_cust_id, $a_agent_user->{id}, $a_admin_user->{id},
-              'acme private', 'acme-secret.pdf', 'carla@acme.example', 'hooks.acme.example', 'help.acme.example');
+              'acme private', 'acme-secret.pdf', 'carla@acme.example', 'hooks.acme.example', 'help.acme.example',
+              'acme-client-secret', 'acme-client.apps', 'acme.desk@gmail.com');
 
 # (what the request itself carried may come back, in "instance" or a
 # "there is no ... <id>": globex sent it)

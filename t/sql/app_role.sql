@@ -55,9 +55,11 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.email_fetch_done(bytea,uuid,uuid,uuid,integer,text,text,bigint,boolean)',
                 'api.email_fetch_refuse(bytea,uuid,uuid,uuid,integer,bigint,bigint,bigint,text)',
                 'api.email_fetch_store(bytea,uuid,uuid,uuid,integer,bigint,bigint,bigint,jsonb,bytea,uuid)',
+                'api.email_oauth_failed(bytea,uuid,uuid,uuid,integer,text,boolean,text)',
+                'api.email_oauth_tokens(bytea,uuid,uuid,uuid,integer,text,text,text,integer)',
                 'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer,text,text)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
-          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations and the IMAP fetch job''s steps (which want the proof)');
+          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations and the IMAP fetch job''s steps and tokens (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
