@@ -286,6 +286,10 @@ is last_reply(q{status || ' ' || attempts}), 'delivered 1', 'at the first attemp
 # the provider refuses the token and then the refresh: retried, the
 # mailbox auth_failed, the mail dead with the reason
 $op->control(expire_all => 1, token_mode => 'invalid_grant');
+# a connection already authenticated with the token may be kept and reused
+# by libcurl (the server accepted it once); a new one must log in again
+$smtp->stop;
+$smtp->start;
 my $r = $ua->post($t->url("/v1/tickets/$tk/comments") => $h => json => { body => 'third answer' })->res;
 is $r->code, 201, 'a third reply';
 ok(until_true(sub { last_reply('status') eq 'dead' }, 60), 'dead after its attempts')
