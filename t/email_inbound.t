@@ -18,7 +18,11 @@ use Helpdesk::Test qw(until_true);
 my $t = Helpdesk::Test->new->start_stack;
 # the inbound location is the harness's (t/lib/Helpdesk/Test.pm): 36 MB, a
 # 64 KB buffer past which the body waits in a file
-$t->start_nginx;
+my $d = $t->dir;
+# beside the harness's log, one as an operator writes it ($helpdesk_log_uri)
+$t->start_nginx(http => q{log_format redacted '$status "$helpdesk_log_uri"';},
+                server => qq{access_log $d/log/redacted.log redacted;
+        access_log $d/log/access.log helpdesk_test;});
 my $ua = $t->ua;
 $ua->inactivity_timeout(60);
 my $acme = $t->create_tenant('acme');
@@ -93,6 +97,16 @@ sub events {
 my $res = push_mail(fixture('gmail_new.eml'));
 is $res->code, 201, 'a new mail opens a ticket' or diag $res->body;
 my $first = $res->json->{ticket};
+
+# the token is the mailbox's credential: never in an access log
+(my $token = $path) =~ s{.*/}{};
+my $logged = until_true(sub {
+    open my $fh, '<', "$d/log/redacted.log" or return;
+    my $l = join '', <$fh>;
+    return $l =~ m{email/inbound} ? $l : undef;
+}, 10) // '';
+like $logged, qr{^201 "/api/v1/email/inbound/\[redacted\]"$}m, 'the delivery is logged with its token redacted';
+unlike $logged, qr/\Q$token\E/, 'the token appears nowhere in the log';
 like $first->{number}, qr/^TKT-\d{6}$/, 'with its number';
 my $ticket = $ua->get($t->url("/v1/tickets/$first->{id}") => $h)->res->json;
 is $ticket->{channel}, 'email', "the ticket's channel is email";
