@@ -79,9 +79,14 @@ ngx_helpdesk_mime_source(ngx_chain_t *body)
 /*
  * One pass over the raw message before GMime sees it: the lines that can
  * start a part's header ("Content-Type:" in any case, blanks before the
- * colon) counted, the message's own header block measured, its SHA-256
- * taken.  NGX_DECLINED with the reason (*error) for a message past a
- * bound.
+ * colon) counted, and the lines that can end one and open the next (a
+ * boundary delimiter starts with "--": a part needs no header, and
+ * "--b\n\n" over and over made a million parts of 5 MB, GMime's tree of
+ * them more than a gigabyte, before the walk counted any), the lines of
+ * the header blocks counted (a part's block is not measured, and 5 MB of
+ * "X:y" fields cost GMime 600 MB), the message's own header block
+ * measured, its SHA-256 taken.  NGX_DECLINED with the reason (*error) for
+ * a message past a bound.
  */
 ngx_int_t
 ngx_helpdesk_mime_scan(GMimeStream *stream, size_t len, u_char *digest,
@@ -91,8 +96,8 @@ ngx_helpdesk_mime_scan(GMimeStream *stream, size_t len, u_char *digest,
     size_t         i;
     ssize_t        n;
     off_t          at;
-    ngx_uint_t     parts, k, state, line;
-    ngx_flag_t     header;
+    ngx_uint_t     parts, delimiters, fields, k, state, line;
+    ngx_flag_t     header, dash, block;
     EVP_MD_CTX    *md;
     u_char         buf[65536];
 
@@ -107,6 +112,10 @@ ngx_helpdesk_mime_scan(GMimeStream *stream, size_t len, u_char *digest,
     }
 
     parts = 0;
+    delimiters = 0;
+    fields = 0;
+    dash = 0;
+    block = 1;
     k = 0;
     state = MATCH;
     line = 0;
@@ -125,8 +134,9 @@ ngx_helpdesk_mime_scan(GMimeStream *stream, size_t len, u_char *digest,
             c = buf[i];
 
             if (c == '\n') {
-                if (header && line == 0) {
+                if (line == 0) {
                     header = 0;     /* the empty line: the body starts */
+                    block = 0;
                 }
                 state = MATCH;
                 k = 0;
@@ -136,6 +146,31 @@ ngx_helpdesk_mime_scan(GMimeStream *stream, size_t len, u_char *digest,
 
             if (c != '\r') {
                 line++;
+
+                /* "--" at the start of a line: maybe a boundary */
+                if (line == 1) {
+                    dash = (c == '-');
+
+                    /*
+                     * a line of a header block (the message's, or one
+                     * after what may be a boundary, up to an empty line;
+                     * GMime skips lines that are no header, they end
+                     * nothing): each field costs GMime a few hundred
+                     * bytes, however short it is
+                     */
+                    if (block && c != ' ' && c != '\t'
+                        && ++fields > NGX_HELPDESK_MIME_FIELDS_MAX)
+                    {
+                        *error = "the message has too many header fields";
+                    }
+
+                } else if (line == 2 && dash && c == '-') {
+                    block = 1;
+
+                    if (++delimiters > NGX_HELPDESK_MIME_DELIMITERS_MAX) {
+                        *error = "the message has too many parts";
+                    }
+                }
             }
 
             switch (state) {
