@@ -348,6 +348,19 @@ $fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: 
 $res = push_mail($fold);
 is $res->code, 201, 'a long header of a part (1.35 MB) is taken' or diag $res->body;
 
+# what the pass before GMime counts must not refuse ordinary mail: a
+# forwarded message sent in base64 (35,000 lines after a message/rfc822
+# part's header, none a field), a text of 8,000 lines that start with
+# "--" (an SQL script), and 300 recipients
+my $b64 = join '', map { ('QUJD' x 19) . "\n" } 1 .. 35000;
+my $sql = join '', map { "-- step $_\nSELECT $_;\n" } 1 .. 8000;
+my $rcpts = join ', ', map { "Person $_ <p$_\@many.example>" } 1 .. 300;
+$res = push_mail("From: b\@b.example\nTo: support\@acme.test, $rcpts\nSubject: ordinary\nMessage-ID: <ordinary\@b>\n"
+    . "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\nsee below\n"
+    . "--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n$b64"
+    . "--o\nContent-Type: text/plain; name=\"script.sql\"\n\n$sql--o--\n");
+is $res->code, 201, 'a base64 forward, a text of 8,000 "--" lines, 300 recipients: taken' or diag $res->body;
+
 # a text part of 3 MB: not decoded into memory as the text, kept whole as
 # an attachment
 my $long = "A long line of text, again and again, to make a large text part.\n" x 48000;

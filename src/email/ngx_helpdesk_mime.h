@@ -32,6 +32,12 @@
 
 /* the lines of every header block of the message together */
 #define NGX_HELPDESK_MIME_FIELDS_MAX      20000
+
+/*
+ * the bytes of the fields GMime parses into lists (From, To, Cc, ...,
+ * Content-Type, Content-Disposition) in every header block together
+ */
+#define NGX_HELPDESK_MIME_LISTED_MAX      (256 * 1024)
 #define NGX_HELPDESK_MIME_DEPTH_MAX       32
 
 /* what is kept of the text and of the safe HTML */
