@@ -432,4 +432,10 @@ is push_mail("From: r\@x.example\nTo: support\@acme.test\nSubject: r\nMessage-ID
 
 is $t->psql("SELECT count(*) FROM helpdesk.audit_log WHERE action LIKE 'email.%'") > 5, 1, 'audited';
 
+# nor in the error log: nginx names the request line in what it logs of a
+# request (a body past client_body_buffer_size is one warning each)
+like $t->error_log, qr{buffered to a temporary file}, 'the error log has lines of the inbound requests';
+unlike $t->error_log, qr{/email/inbound/[A-Za-z0-9_-]{16}}, 'without a token';
+like $t->error_log, qr{request: "POST /api/v1/email/inbound/\[redacted\] HTTP/1\.1"}, 'their request line redacted';
+
 $t->done;
