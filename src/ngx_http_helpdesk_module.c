@@ -21,6 +21,7 @@
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
 
 
+static ngx_int_t ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_helpdesk_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_helpdesk_create_loc_conf(ngx_conf_t *cf);
@@ -221,7 +222,7 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
 
 static ngx_http_module_t  ngx_http_helpdesk_module_ctx = {
     ngx_http_helpdesk_log_add_variables,   /* preconfiguration */
-    ngx_http_helpdesk_req_filters_init,    /* postconfiguration */
+    ngx_http_helpdesk_postconfiguration,   /* postconfiguration */
 
     ngx_http_helpdesk_create_main_conf,    /* create main configuration */
     ngx_http_helpdesk_init_main_conf,      /* init main configuration */
@@ -248,6 +249,18 @@ ngx_module_t  ngx_http_helpdesk_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* the request filters, and the inbound mail's redacted request line */
+static ngx_int_t
+ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_email_postconfiguration(cf);
+}
 
 
 static void *

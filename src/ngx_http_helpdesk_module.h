@@ -190,6 +190,7 @@ char *ngx_http_helpdesk_email_inbound(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_helpdesk_email_handler(ngx_http_request_t *r);
 void ngx_http_helpdesk_email_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_helpdesk_email_postconfiguration(ngx_conf_t *cf);
 
 /* chat/ngx_http_helpdesk_chat_http.c: the chat's transports */
 char *ngx_http_helpdesk_chat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -18,7 +18,11 @@ use Helpdesk::Test qw(until_true);
 my $t = Helpdesk::Test->new->start_stack;
 # the inbound location is the harness's (t/lib/Helpdesk/Test.pm): 36 MB, a
 # 64 KB buffer past which the body waits in a file
-$t->start_nginx;
+my $d = $t->dir;
+# beside the harness's log, one as an operator writes it ($helpdesk_log_uri)
+$t->start_nginx(http => q{log_format redacted '$status "$helpdesk_log_uri"';},
+                server => qq{access_log $d/log/redacted.log redacted;
+        access_log $d/log/access.log helpdesk_test;});
 my $ua = $t->ua;
 $ua->inactivity_timeout(60);
 my $acme = $t->create_tenant('acme');
@@ -93,6 +97,16 @@ sub events {
 my $res = push_mail(fixture('gmail_new.eml'));
 is $res->code, 201, 'a new mail opens a ticket' or diag $res->body;
 my $first = $res->json->{ticket};
+
+# the token is the mailbox's credential: never in an access log
+(my $token = $path) =~ s{.*/}{};
+my $logged = until_true(sub {
+    open my $fh, '<', "$d/log/redacted.log" or return;
+    my $l = join '', <$fh>;
+    return $l =~ m{email/inbound} ? $l : undef;
+}, 10) // '';
+like $logged, qr{^201 "/api/v1/email/inbound/\[redacted\]"$}m, 'the delivery is logged with its token redacted';
+unlike $logged, qr/\Q$token\E/, 'the token appears nowhere in the log';
 like $first->{number}, qr/^TKT-\d{6}$/, 'with its number';
 my $ticket = $ua->get($t->url("/v1/tickets/$first->{id}") => $h)->res->json;
 is $ticket->{channel}, 'email', "the ticket's channel is email";
@@ -334,6 +348,19 @@ $fold = "From: b\@b.example\nTo: support\@acme.test\nSubject: fold\nMessage-ID: 
 $res = push_mail($fold);
 is $res->code, 201, 'a long header of a part (1.35 MB) is taken' or diag $res->body;
 
+# what the pass before GMime counts must not refuse ordinary mail: a
+# forwarded message sent in base64 (35,000 lines after a message/rfc822
+# part's header, none a field), a text of 8,000 lines that start with
+# "--" (an SQL script), and 300 recipients
+my $b64 = join '', map { ('QUJD' x 19) . "\n" } 1 .. 35000;
+my $sql = join '', map { "-- step $_\nSELECT $_;\n" } 1 .. 8000;
+my $rcpts = join ', ', map { "Person $_ <p$_\@many.example>" } 1 .. 300;
+$res = push_mail("From: b\@b.example\nTo: support\@acme.test, $rcpts\nSubject: ordinary\nMessage-ID: <ordinary\@b>\n"
+    . "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\nsee below\n"
+    . "--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n$b64"
+    . "--o\nContent-Type: text/plain; name=\"script.sql\"\n\n$sql--o--\n");
+is $res->code, 201, 'a base64 forward, a text of 8,000 "--" lines, 300 recipients: taken' or diag $res->body;
+
 # a text part of 3 MB: not decoded into memory as the text, kept whole as
 # an attachment
 my $long = "A long line of text, again and again, to make a large text part.\n" x 48000;
@@ -404,5 +431,11 @@ is push_mail("From: r\@x.example\nTo: support\@acme.test\nSubject: r\nMessage-ID
              url => "http://127.0.0.1:@{[$t->port]}$npath")->code, 404, "a deleted mailbox's URL: 404";
 
 is $t->psql("SELECT count(*) FROM helpdesk.audit_log WHERE action LIKE 'email.%'") > 5, 1, 'audited';
+
+# nor in the error log: nginx names the request line in what it logs of a
+# request (a body past client_body_buffer_size is one warning each)
+like $t->error_log, qr{buffered to a temporary file}, 'the error log has lines of the inbound requests';
+unlike $t->error_log, qr{/email/inbound/[A-Za-z0-9_-]{16}}, 'without a token';
+like $t->error_log, qr{request: "POST /api/v1/email/inbound/\[redacted\] HTTP/1\.1"}, 'their request line redacted';
 
 $t->done;

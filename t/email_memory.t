@@ -6,7 +6,8 @@
 # attachments decoded to a file, and everything reaches PostgreSQL in
 # pieces: the peak must stay far below the message's size.  Also: more
 # bytes than the worker's parse budget at once are refused with 503 and
-# Retry-After, and the figures are printed for docs/performance.md.
+# Retry-After, MIME bombs (headerless parts, a part's header fields,
+# address lists and parameters) are refused before they cost anything, and the figures are printed for docs/performance.md.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -63,6 +64,60 @@ sub mail {
 # warm up: a small mail, so the worker's pools and connections exist
 my $res = $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => mail('warm', 0))->res;
 is $res->code, 201, 'a small mail' or diag $res->body;
+
+# parts need no header: "--b" and an empty line, a million times (5 MB),
+# made GMime build a million parts before the walk could count them (the
+# worker peaked at 1.3 GB); refused before GMime sees it now
+{
+    my $bomb = "From: a\@x.example\nTo: support\@acme.test\nSubject: parts\n"
+        . "Message-ID: <parts\@x.example>\nMIME-Version: 1.0\n"
+        . "Content-Type: multipart/mixed; boundary=b\n\n" . ("--b\n\n" x 1_000_000) . "--b--\n";
+    my $rss = status_kb('VmRSS');
+    my $res = $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => $bomb)->res;
+    is $res->code, 422, 'a million headerless parts: refused' or diag $res->body;
+    like $res->json && $res->json->{detail}, qr/too many parts/, 'as too many parts';
+    my $peak = (status_kb('VmHWM') - $rss) / 1024;
+    diag sprintf('a million headerless parts: peak +%.1f MB', $peak);
+    cmp_ok $peak, '<', 16, 'the worker peaks at less than 16 MB over its size before';
+
+    # nor is a part's header block measured: 5 MB of "X:y" fields (GMime
+    # skips lines that are no field, so the junk between them ends nothing)
+    # made the worker peak at 600 MB
+    $bomb = "From: a\@x.example\nTo: support\@acme.test\nSubject: fields\n"
+        . "Message-ID: <fields\@x.example>\nMIME-Version: 1.0\n"
+        . "Content-Type: multipart/mixed; boundary=b\n\n--b\n" . ("X:y\nnot a field\n" x 300_000)
+        . ("X:y\n" x 900_000) . "\nhi\n--b--\n";
+    $rss = status_kb('VmRSS');
+    $res = $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => $bomb)->res;
+    is $res->code, 422, 'a part of a million header fields: refused' or diag $res->body;
+    like $res->json && $res->json->{detail}, qr/too many header fields/, 'as too many header fields';
+    $peak = (status_kb('VmHWM') - $rss) / 1024;
+    diag sprintf('a part of a million header fields: peak +%.1f MB', $peak);
+    cmp_ok $peak, '<', 16, 'the worker peaks at less than 16 MB over its size before';
+
+    # the fields GMime makes lists of: a forwarded message's To of a
+    # million addresses (its header block was not measured: +290 MB), a
+    # part's Content-Type of a million parameters (+115 MB)
+    my $to = "From: c\@d.example\nTo: " . ("a\@b," x 1_000_000) . "x\@y.example\nSubject: in\n\nbody\n";
+    my %lists = (
+        'a forwarded To of a million addresses' =>
+            [ 'mixed', "--b\nContent-Type: (a comment) message/rfc822\n\n$to" ],
+        "a digest's message with a To of a million addresses" => [ 'digest', "--b\n\n$to" ],
+        'a Content-Type of a million parameters' =>
+            [ 'mixed', "--b\nContent-Type: text/plain" . (";a=b" x 1_000_000) . "\n\nhi\n" ]);
+    for my $what (sort keys %lists) {
+        $bomb = "From: a\@x.example\nTo: support\@acme.test\nSubject: lists\n"
+            . "Message-ID: <lists-" . length($what) . "\@x.example>\nMIME-Version: 1.0\n"
+            . "Content-Type: multipart/$lists{$what}[0]; boundary=b\n\n$lists{$what}[1]--b--\n";
+        $rss = status_kb('VmRSS');
+        $res = $ua->post($inbound => { 'Content-Type' => 'message/rfc822' } => $bomb)->res;
+        is $res->code, 422, "$what: refused" or diag $res->body;
+        like $res->json && $res->json->{detail}, qr/address or parameter fields are too large/, 'as fields too large';
+        $peak = (status_kb('VmHWM') - $rss) / 1024;
+        diag sprintf('%s: peak +%.1f MB', $what, $peak);
+        cmp_ok $peak, '<', 16, 'the worker peaks at less than 16 MB over its size before';
+    }
+}
 
 my $body = mail('big30', 22);
 my $mb = length($body) / 1024 / 1024;

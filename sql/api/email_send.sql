@@ -6,8 +6,9 @@
 SET ROLE helpdesk_service;
 
 DROP FUNCTION IF EXISTS api.email_claim(bytea, int, int, boolean);
+DROP FUNCTION IF EXISTS api.email_claim(bytea, int, int, boolean, bigint);
 CREATE OR REPLACE FUNCTION api.email_claim(p_proof bytea, p_limit int, p_lease_ms int,
-    p_relay boolean)
+    p_relay boolean, p_files bigint DEFAULT NULL)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type text,
                rcpt text, subject text, body_text text, body_html text,
                from_name text, from_address text, reply_to text,
@@ -18,7 +19,7 @@ RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type te
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
-    RETURN QUERY SELECT * FROM email.email_claim(p_limit, p_lease_ms, p_relay);
+    RETURN QUERY SELECT * FROM email.email_claim(p_limit, p_lease_ms, p_relay, p_files);
 END
 $$;
 

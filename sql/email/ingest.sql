@@ -15,7 +15,8 @@
 --   4. a reply joins its ticket by, in order: In-Reply-To/References
 --      against the Message-IDs recorded; the reply-address token
 --      (support+<token>@...); the number in the subject ([TKT-000123]),
---      only when the sender is the ticket's requester or one of its CCs.
+--      only when the sender is the ticket's requester or one of its CCs
+--      (a From anybody can write: such a mail adds no CCs to the ticket).
 --      A reply to a closed ticket reopens it or opens a follow-up (the
 --      tenant's email.closed_reply);
 --   5. anything else opens a ticket on the channel "email" for the sender
@@ -524,7 +525,13 @@ BEGIN
 
             e := email.comment(ctx, t, body, email.event_data(meta, th.how));
             PERFORM email.attach(tenant, t.ticket_id, e.event_id, meta, blob);
-            PERFORM email.ccs_add(tenant, t.ticket_id, meta, sender);
+            -- the people it copies receive every later reply: only a mail
+            -- that proved it belongs (by References or the reply address)
+            -- may add them; the number in the subject is joined on the
+            -- From alone, which anybody can write
+            IF th.how <> 'subject' THEN
+                PERFORM email.ccs_add(tenant, t.ticket_id, meta, sender);
+            END IF;
             PERFORM email.record(tenant, m, meta, sender, t.ticket_id, e.event_id, outcome, NULL);
             RETURN email.answer(t.ticket_id, outcome, NULL);
         END IF;

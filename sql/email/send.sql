@@ -104,9 +104,16 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
 $$;
 
 DROP FUNCTION IF EXISTS email.email_claim(int, int, boolean);
+DROP FUNCTION IF EXISTS email.email_claim(int, int, boolean, bigint);
 -- p_relay: the provider has a relay; without one, only the mail of
--- tenants with a relay of their own is claimed, the rest waits for one
-CREATE OR REPLACE FUNCTION email.email_claim(p_limit int, p_lease_ms int, p_relay boolean)
+-- tenants with a relay of their own is claimed, the rest waits for one.
+-- p_files: the bytes of reply files (in base64) the runner may still
+-- take in (NULL: any): a mail whose files do not fit goes back to wait
+-- for a later claim, so that a worker never holds more mail than that
+-- (32 replies of 10 MB each were one answer of 430 MB, then copied
+-- several times over while they were built and sent)
+CREATE OR REPLACE FUNCTION email.email_claim(p_limit int, p_lease_ms int, p_relay boolean,
+    p_files bigint DEFAULT NULL)
 RETURNS TABLE (tenant_id uuid, outbox_id bigint, delivery_id uuid, event_type text,
                rcpt text, subject text, body_text text, body_html text,
                from_name text, from_address text, reply_to text,
@@ -131,6 +138,7 @@ DECLARE
     f     record;
     v     jsonb;
     sm    helpdesk.email_mailboxes;
+    used  bigint := 0;
 BEGIN
     FOR o IN
         WITH due AS (
@@ -206,6 +214,16 @@ BEGIN
                                        tickets.ticket_number(k.number), tok.portal_base,
                                        email.attach_limit());
                 files := nullif(f.files, '');
+                IF files IS NOT NULL AND p_files IS NOT NULL THEN
+                    IF used + length(files) > p_files THEN
+                        -- not in this claim: back to wait, the attempt not counted
+                        UPDATE helpdesk.outbox x
+                        SET status = 'pending', attempts = x.attempts - 1, locked_until = NULL
+                        WHERE x.tenant_id = o.tenant_id AND x.outbox_id = o.outbox_id;
+                        CONTINUE;
+                    END IF;
+                    used := used + length(files);
+                END IF;
                 IF cardinality(f.too_big) > 0 THEN
                     v := v || jsonb_build_object('reply', coalesce(v->>'reply', '')
                                                  || email.files_note(f.too_big, lang));

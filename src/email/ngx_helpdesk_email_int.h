@@ -28,6 +28,7 @@ typedef struct {
     ngx_uint_t                  asked;
     ngx_uint_t                  ticks;
     ngx_uint_t                  keys;       /* generating */
+    size_t                      files;      /* in flight: see _FILES_MAX */
     unsigned                    claiming:1;
     unsigned                    wanting:1;
     unsigned                    ready:1;

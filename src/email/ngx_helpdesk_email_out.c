@@ -48,6 +48,14 @@ enum {
 /* keys are looked for (see ngx_helpdesk_email_dkim.c) every this many ticks */
 #define NGX_HELPDESK_EMAIL_DKIM_TICKS  5
 
+/*
+ * The bytes of reply files (in base64) a worker's mail in flight holds at
+ * most: the claim takes no more (api.email_claim's p_files).  A reply
+ * carries up to 10 MB of files (13.3 MB in base64): one always fits.  Each
+ * is held a few times over while it is built and sent.
+ */
+#define NGX_HELPDESK_EMAIL_FILES_MAX   (16 * 1024 * 1024)
+
 
 typedef struct {
     ngx_pool_t                 *pool;
@@ -60,6 +68,7 @@ typedef struct {
     ngx_str_t                   message_id;
     ngx_helpdesk_mail_t         mail;
     ngx_str_t                   message;    /* malloc()ed by the task */
+    size_t                      files;      /* counted in the runner's */
     ngx_int_t                   built;
     char                        err[256];
     unsigned                    tenant_relay:1;
@@ -286,14 +295,15 @@ ngx_helpdesk_email_tick(ngx_event_t *ev)
     }
 
     ngx_memzero(&er->claim, sizeof(ngx_helpdesk_pg_query_t));
-    er->claim.sql = "SELECT * FROM api.email_claim($1::bytea, $2, $3, $4)";
+    er->claim.sql = "SELECT * FROM api.email_claim($1::bytea, $2, $3, $4, "
+                    "$5)";
     er->claim.handler = ngx_helpdesk_email_claimed;
     er->claim.log = er->log;
     ngx_helpdesk_email_proof(&er->claim);
 
     er->asked = oc->batch - er->inflight;
 
-    p = ngx_pnalloc(er->pool, 2 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(er->pool, 3 * NGX_INT_T_LEN);
     if (p == NULL) {
         return;
     }
@@ -312,6 +322,14 @@ ngx_helpdesk_email_tick(ngx_event_t *ev)
     if (er->conf->url.len) {
         ngx_str_set(&v, "t");
     }
+    (void) ngx_helpdesk_pg_param(&er->claim, er->pool, &v);
+
+    /* the files it may still take in */
+    v.data = p + 2 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%uz",
+                        er->files < NGX_HELPDESK_EMAIL_FILES_MAX
+                        ? NGX_HELPDESK_EMAIL_FILES_MAX - er->files : 0)
+            - v.data;
     (void) ngx_helpdesk_pg_param(&er->claim, er->pool, &v);
 
     er->claiming = 1;
@@ -417,6 +435,9 @@ ngx_helpdesk_email_start(PGresult *res, int row)
     e->tenant_relay = !e->null[COL_SMTP_URL];
     e->bearer = e->tenant_relay && c[COL_BEARER].len
                 && c[COL_BEARER].data[0] == 't';
+
+    e->files = c[COL_FILES].len;
+    er->files += e->files;
 
     if (e->null[COL_SUBJECT] || e->null[COL_RCPT]) {
         ngx_helpdesk_email_record(e, 0, 1, 0, "nothing to send: a mail of "
@@ -778,6 +799,7 @@ static void
 ngx_helpdesk_email_done(ngx_helpdesk_email_t *e)
 {
     ngx_helpdesk_email_runner.inflight--;
+    ngx_helpdesk_email_runner.files -= e->files;
     ngx_destroy_pool(e->pool);
 }
 

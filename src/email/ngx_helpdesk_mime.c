@@ -8,7 +8,9 @@
  *    (the caller);
  *  - before GMime sees it, one pass over it counts the header lines that
  *    can open a part (past NGX_HELPDESK_MIME_PARTS_MAX the message is
- *    refused, so GMime's recursive parser never nests deeper than that),
+ *    refused, so GMime's recursive parser never nests deeper than that)
+ *    and the lines that can be boundaries (past
+ *    NGX_HELPDESK_MIME_DELIMITERS_MAX: parts need no header),
  *    measures the message's own header block (at most
  *    NGX_HELPDESK_MIME_HEADER_MAX) and takes its SHA-256;
  *  - the walk stops at NGX_HELPDESK_MIME_DEPTH_MAX levels;

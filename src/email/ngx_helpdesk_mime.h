@@ -23,6 +23,21 @@
 
 /* parts of a message, all nesting included, and how deep they nest */
 #define NGX_HELPDESK_MIME_PARTS_MAX       1000
+
+/*
+ * lines that start with "--" (each may be a boundary, and open a part
+ * without a header): a text may have some of its own
+ */
+#define NGX_HELPDESK_MIME_DELIMITERS_MAX  (10 * NGX_HELPDESK_MIME_PARTS_MAX)
+
+/* the lines of every header block of the message together */
+#define NGX_HELPDESK_MIME_FIELDS_MAX      20000
+
+/*
+ * the bytes of the fields GMime parses into lists (From, To, Cc, ...,
+ * Content-Type, Content-Disposition) in every header block together
+ */
+#define NGX_HELPDESK_MIME_LISTED_MAX      (256 * 1024)
 #define NGX_HELPDESK_MIME_DEPTH_MAX       32
 
 /* what is kept of the text and of the safe HTML */

@@ -46,6 +46,7 @@
 
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MIN  16
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX  64
+#define NGX_HTTP_HELPDESK_EMAIL_REDACTED   "[redacted]"
 
 /*
  * How long a worker that is told to stop (a reload) waits for a mail it is
@@ -98,6 +99,95 @@ static void ngx_http_helpdesk_email_stored(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_http_helpdesk_email_guard(ngx_event_t *ev);
 static void ngx_http_helpdesk_email_cleanup(void *data);
+static ngx_int_t ngx_http_helpdesk_email_redact_line(ngx_http_request_t *r,
+    u_char *token);
+
+
+/*
+ * The token is the mailbox's credential, and nginx names the request line
+ * in every line it logs of the request (a body buffered to a file is a
+ * warning each time, one over client_max_body_size an error before any
+ * handler runs): the line without what follows "token" in the path.
+ */
+static ngx_int_t
+ngx_http_helpdesk_email_redact_line(ngx_http_request_t *r, u_char *token)
+{
+    u_char  *p, *line;
+
+    line = ngx_pnalloc(r->pool, r->method_name.len + 1 + (token - r->uri.data)
+                                + sizeof(NGX_HTTP_HELPDESK_EMAIL_REDACTED) - 1
+                                + 1 + r->http_protocol.len);
+    if (line == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(line, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, r->uri.data, token - r->uri.data);
+    p = ngx_cpymem(p, NGX_HTTP_HELPDESK_EMAIL_REDACTED,
+                   sizeof(NGX_HTTP_HELPDESK_EMAIL_REDACTED) - 1);
+
+    if (r->http_protocol.len) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, r->http_protocol.data, r->http_protocol.len);
+    }
+
+    r->request_line.data = line;
+    r->request_line.len = p - line;
+
+    return NGX_OK;
+}
+
+
+/*
+ * At the post-read phase, before nginx picks the location: a request to
+ * the (first) inbound location's prefix has its request line redacted.
+ */
+static ngx_int_t
+ngx_http_helpdesk_email_redact(ngx_http_request_t *r)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
+    if (r->uri.len > hmcf->email_prefix.len
+        && ngx_strncmp(r->uri.data, hmcf->email_prefix.data,
+                       hmcf->email_prefix.len) == 0
+        && ngx_http_helpdesk_email_redact_line(r, r->uri.data
+                                                  + hmcf->email_prefix.len)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_email_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
+
+    if (!hmcf->email_used || hmcf->email_prefix.len == 0) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_helpdesk_email_redact;
+
+    return NGX_OK;
+}
 
 
 void
@@ -170,6 +260,11 @@ ngx_http_helpdesk_email_start(ngx_http_helpdesk_email_ctx_t *ctx)
         (void) ngx_http_discard_request_body(r);
         return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                                          "Not Found", "unknown mailbox", NULL);
+    }
+
+    /* again (a location after the first: ngx_http_helpdesk_email_redact()) */
+    if (ngx_http_helpdesk_email_redact_line(r, ctx->token.data) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (r->method != NGX_HTTP_POST) {

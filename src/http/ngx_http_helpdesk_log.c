@@ -9,8 +9,10 @@
  * longer and copied further than the database.  This variable is the URI
  * as it was routed ($uri, then "?" and the arguments) with
  *
- *   - everything after the prefix of a helpdesk_whatsapp_webhook location
- *     (the token) replaced by "[redacted]";
+ *   - everything after the prefix of a helpdesk_whatsapp_webhook or a
+ *     helpdesk_email_inbound location (the token: a mailbox's is 32
+ *     characters, shorter than the rule below finds) replaced by
+ *     "[redacted]";
  *   - the path segment after a "reset" segment (the portal's and the
  *     console's /reset/<token> pages and their /_/api/reset/<token> calls,
  *     which invitations use too) replaced;
@@ -119,10 +121,11 @@ ngx_http_helpdesk_log_redact(ngx_http_request_t *r, ngx_flag_t args,
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_helpdesk_module);
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (hlcf && hlcf->whatsapp && r->uri.len > clcf->name.len
+    if (hlcf && (hlcf->whatsapp || hlcf->email)
+        && r->uri.len > clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
     {
-        /* the webhook's path is its prefix and the token, nothing else */
+        /* the path is the location's prefix and the token, nothing else */
         p = ngx_cpymem(p, clcf->name.data, clcf->name.len);
         p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
                        sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);

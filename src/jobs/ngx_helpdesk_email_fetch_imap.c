@@ -26,6 +26,14 @@ ngx_helpdesk_fetch_uidvalidity(ngx_str_t *body, uint64_t *v)
 {
     u_char  *p, *last;
 
+    /*
+     * a server may answer STATUS with no untagged line at all: no body
+     * (body->data NULL, which ngx_strlcasestrn() would read)
+     */
+    if (body->len < sizeof("UIDVALIDITY 1") - 1) {
+        return NGX_ERROR;
+    }
+
     last = body->data + body->len;
 
     p = ngx_strlcasestrn(body->data, last, (u_char *) "UIDVALIDITY ",

@@ -7,7 +7,8 @@
 -- large mail staged per tenant and mailbox; a fetched mail's pieces
 -- staged only by the run holding its mailbox and taken by the same ingest.
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
+
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
 
@@ -116,6 +117,22 @@ SELECT is(pg_temp.push('a', pg_temp.meta('<l4@x>', 'l@x.example', 'loop',
 SELECT is(pg_temp.push('a', pg_temp.meta('<l5@x>', 'l@x.example', 'loop',
               '{"loop": "rewritten", "in_reply_to": "sent-by-a@a.test"}'))->>'reason',
           'our own mail', 'a loop header with In-Reply-To of a mail the tenant sent: dropped');
+
+-- the number in the subject is the weakest proof (a From anybody can
+-- write): such a mail joins its ticket, but the people it copies are not
+-- added to the ticket's CCs (they would receive every later reply)
+SELECT is(pg_temp.push('a', pg_temp.meta('<s5@x>', 'carla@acme.example', 'Re: [TKT-000001] printer',
+              '{"cc": [{"address": "thief@evil.example"}]}'))->'ticket'->>'id',
+          'a0000000-0000-4000-8000-0000000000f1', 'a forged requester by the subject: joins the ticket');
+SELECT is((SELECT count(*)::int FROM helpdesk.email_ticket_ccs
+           WHERE ticket_id = 'a0000000-0000-4000-8000-0000000000f1' AND address = 'thief@evil.example'),
+          0, 'but copies no one onto it');
+-- a reply proven by References still adds the people it copies
+SELECT pg_temp.push('a', pg_temp.meta('<s6@x>', 'carla@acme.example', 'Re: printer',
+           '{"in_reply_to": "a@seed", "cc": [{"address": "colleague@acme.example"}]}'));
+SELECT is((SELECT count(*)::int FROM helpdesk.email_ticket_ccs
+           WHERE ticket_id = 'a0000000-0000-4000-8000-0000000000f1' AND address = 'colleague@acme.example'),
+          1, 'a reply by References copies its CCs onto the ticket');
 
 -- a Message-ID once per mailbox
 SELECT is(pg_temp.push('a', pg_temp.meta('<s3@x>', 'carla@acme.example', 'Re: [TKT-000001] printer'))->>'outcome',
