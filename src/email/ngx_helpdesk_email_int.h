@@ -1,6 +1,7 @@
 /*
- * Between the email runner (ngx_helpdesk_email_out.c) and its DKIM keys
- * (ngx_helpdesk_email_dkim.c).
+ * Between the email runner (ngx_helpdesk_email_out.c: the ticks and the
+ * claim), one claimed mail (ngx_helpdesk_email_send.c: built, sent,
+ * recorded) and the DKIM keys (ngx_helpdesk_email_dkim.c).
  */
 
 #ifndef _NGX_HELPDESK_EMAIL_INT_H_INCLUDED_
@@ -14,6 +15,16 @@
 
 #include "ngx_helpdesk_email_out.h"
 #include "event/ngx_helpdesk_pg.h"
+
+
+/* api.email_claim()'s columns, read by number in ngx_helpdesk_email_start() */
+enum {
+    COL_TENANT = 0, COL_OUTBOX, COL_DELIVERY, COL_EVENT, COL_RCPT,
+    COL_SUBJECT, COL_TEXT, COL_HTML, COL_FROM_NAME, COL_FROM, COL_REPLY_TO,
+    COL_DKIM_SELECTOR, COL_DKIM_KEY, COL_DKIM_AAD, COL_SMTP_URL,
+    COL_SMTP_USER, COL_SMTP_PASSWORD, COL_SMTP_AAD, COL_CC, COL_IN_REPLY_TO,
+    COL_REFS, COL_HUMAN, COL_FILES, COL_BEARER, COL_N
+};
 
 
 typedef struct {
@@ -42,6 +53,9 @@ void ngx_helpdesk_email_proof(ngx_helpdesk_pg_query_t *q);
 
 /* looks for tenants that need a DKIM key, and makes theirs */
 void ngx_helpdesk_email_want_keys(void);
+
+/* a claimed mail (the claim's row "row") built, sent and recorded */
+void ngx_helpdesk_email_start(PGresult *res, int row);
 
 
 #endif /* _NGX_HELPDESK_EMAIL_INT_H_INCLUDED_ */

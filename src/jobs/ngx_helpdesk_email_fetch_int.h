@@ -1,8 +1,8 @@
 /*
  * The IMAP fetch job's parts: a run of it on one mailbox
- * (ngx_helpdesk_email_fetch.c: claim, login, list, end) and its steps
- * for one message (ngx_helpdesk_email_fetch_msg.c: fetch, parse, store,
- * mark).
+ * (ngx_helpdesk_email_fetch.c: claim, end; ngx_helpdesk_email_fetch_steps.c:
+ * login, begin, list, and each IMAP request) and its steps for one message
+ * (ngx_helpdesk_email_fetch_msg.c: fetch, parse, store, mark).
  */
 
 #ifndef _NGX_HELPDESK_EMAIL_FETCH_INT_H_INCLUDED_
