@@ -318,4 +318,4 @@ is $ua->post($t->url("/v1/email/mailboxes/$g->{id}/authorize") => $hr)->res->cod
 $imap->stop;
 $smtp->stop;
 $op->stop;
-done_testing;
+$t->done;
