@@ -219,7 +219,7 @@ my $gm = mailbox($g->{id});
 is $gm->{health}{state}, 'auth_failed', 'the mailbox shows it';
 $op->control(deny => Mojo::JSON::false);
 
-for my $mode ('500', 'garbage') {
+for my $mode ('500', 'garbage', 'no_refresh') {
     my $before = counts()->{authorization_code};
     $op->control(token_mode => $mode);
     $tx = $ua->post($t->url("/v1/email/mailboxes/$g->{id}/authorize") => $h);
@@ -230,6 +230,7 @@ for my $mode ('500', 'garbage') {
         "token endpoint $mode: the mailbox says so" or diag explain mailbox($g->{id});
     my $gm = mailbox($g->{id});
     is $gm->{health}{state}, 'auth_failed', "$mode: auth failed";
+    like $gm->{health}{reason}, qr/no refresh token/, 'no_refresh: the reason names it' if $mode eq 'no_refresh';
     ok !$gm->{oauth}{authorized}, "$mode: nothing stored";
     is q1("SELECT count(*) FROM helpdesk.email_mailboxes WHERE mailbox_id = '$g->{id}' AND (oauth_refresh_token IS NOT NULL OR oauth_access_token IS NOT NULL)"),
         '0', "$mode: no token at rest";
