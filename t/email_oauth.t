@@ -81,7 +81,10 @@ for my $b ([ { kind => 'microsoft365', address => 'x@acme.test', client_secret =
            [ { kind => 'microsoft365', address => 'x@acme.test', client_id => 'c' }, 'client_secret' ],
            [ { kind => 'gmail', address => 'x@acme.test', client_id => 'a b&c', client_secret => 's' }, 'client_id' ],
            [ { kind => 'gmail', address => 'x@acme.test', client_id => 'c', client_secret => "s\r\nX" }, 'client_secret' ],
-           [ { kind => 'imap', address => 'x@acme.test', client_id => 'c', url => $imap_url, username => 'u', password => 'p' }, 'client_id' ]) {
+           [ { kind => 'imap', address => 'x@acme.test', client_id => 'c', url => $imap_url, username => 'u', password => 'p' }, 'client_id' ],
+           # the address is the XOAUTH2 login (user=...^Aauth=Bearer ...^A^A): no control character
+           [ { kind => 'gmail', address => "x\x01host=evil\x01\x01\@acme.test", client_id => 'c', client_secret => 's' }, 'address' ],
+           [ { kind => 'microsoft365', address => "x\x7f\@acme.test", client_id => 'c', client_secret => 's' }, 'address' ]) {
     my $tx = $ua->post($t->url('/v1/email/mailboxes') => $h => json => $b->[0]);
     is $tx->res->code, 422, "refused without a good $b->[1]" or diag $tx->res->body;
     ok((grep { $_->{field} eq $b->[1] } @{ $tx->res->json->{errors} // [] }), "names $b->[1]") or diag $tx->res->body;
