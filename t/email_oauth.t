@@ -215,9 +215,12 @@ is $gq{access_type}, 'offline', 'offline, for a refresh token';
 $op->control(deny => Mojo::JSON::true);
 $back = consent($g->{authorize_url});
 is $back->query->param('error'), 'access_denied', 'the admin said no';
+# a long description in two-byte characters (and a NUL): cut between
+# characters, not in one
+$back->query->param(error_description => "a\0" . ("\x{e9}" x 150));
 $tx = callback($back);
 is $tx->res->code, 400, 'the callback reports it';
-like $tx->res->json->{detail}, qr/consent was not given: access_denied/, 'with the reason';
+like $tx->res->json->{detail}, qr/consent was not given: access_denied: a \x{e9}{99}$/, 'with the reason, its description cut at a character';
 my $gm = mailbox($g->{id});
 is $gm->{health}{state}, 'auth_failed', 'the mailbox shows it';
 $op->control(deny => Mojo::JSON::false);
