@@ -81,7 +81,10 @@ for my $b ([ { kind => 'microsoft365', address => 'x@acme.test', client_secret =
            [ { kind => 'microsoft365', address => 'x@acme.test', client_id => 'c' }, 'client_secret' ],
            [ { kind => 'gmail', address => 'x@acme.test', client_id => 'a b&c', client_secret => 's' }, 'client_id' ],
            [ { kind => 'gmail', address => 'x@acme.test', client_id => 'c', client_secret => "s\r\nX" }, 'client_secret' ],
-           [ { kind => 'imap', address => 'x@acme.test', client_id => 'c', url => $imap_url, username => 'u', password => 'p' }, 'client_id' ]) {
+           [ { kind => 'imap', address => 'x@acme.test', client_id => 'c', url => $imap_url, username => 'u', password => 'p' }, 'client_id' ],
+           # the address is the XOAUTH2 login (user=...^Aauth=Bearer ...^A^A): no control character
+           [ { kind => 'gmail', address => "x\x01host=evil\x01\x01\@acme.test", client_id => 'c', client_secret => 's' }, 'address' ],
+           [ { kind => 'microsoft365', address => "x\x7f\@acme.test", client_id => 'c', client_secret => 's' }, 'address' ]) {
     my $tx = $ua->post($t->url('/v1/email/mailboxes') => $h => json => $b->[0]);
     is $tx->res->code, 422, "refused without a good $b->[1]" or diag $tx->res->body;
     ok((grep { $_->{field} eq $b->[1] } @{ $tx->res->json->{errors} // [] }), "names $b->[1]") or diag $tx->res->body;
@@ -212,14 +215,17 @@ is $gq{access_type}, 'offline', 'offline, for a refresh token';
 $op->control(deny => Mojo::JSON::true);
 $back = consent($g->{authorize_url});
 is $back->query->param('error'), 'access_denied', 'the admin said no';
+# a long description in two-byte characters (and a NUL): cut between
+# characters, not in one
+$back->query->param(error_description => "a\0" . ("\x{e9}" x 150));
 $tx = callback($back);
 is $tx->res->code, 400, 'the callback reports it';
-like $tx->res->json->{detail}, qr/consent was not given: access_denied/, 'with the reason';
+like $tx->res->json->{detail}, qr/consent was not given: access_denied: a \x{e9}{99}$/, 'with the reason, its description cut at a character';
 my $gm = mailbox($g->{id});
 is $gm->{health}{state}, 'auth_failed', 'the mailbox shows it';
 $op->control(deny => Mojo::JSON::false);
 
-for my $mode ('500', 'garbage') {
+for my $mode ('500', 'garbage', 'no_refresh') {
     my $before = counts()->{authorization_code};
     $op->control(token_mode => $mode);
     $tx = $ua->post($t->url("/v1/email/mailboxes/$g->{id}/authorize") => $h);
@@ -230,6 +236,7 @@ for my $mode ('500', 'garbage') {
         "token endpoint $mode: the mailbox says so" or diag explain mailbox($g->{id});
     my $gm = mailbox($g->{id});
     is $gm->{health}{state}, 'auth_failed', "$mode: auth failed";
+    like $gm->{health}{reason}, qr/no refresh token/, 'no_refresh: the reason names it' if $mode eq 'no_refresh';
     ok !$gm->{oauth}{authorized}, "$mode: nothing stored";
     is q1("SELECT count(*) FROM helpdesk.email_mailboxes WHERE mailbox_id = '$g->{id}' AND (oauth_refresh_token IS NOT NULL OR oauth_access_token IS NOT NULL)"),
         '0', "$mode: no token at rest";

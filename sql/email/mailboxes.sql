@@ -17,7 +17,8 @@ $$;
 -- an address as stored: trimmed, lower case, one @, a plain domain
 CREATE OR REPLACE FUNCTION email.address_ok(a text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT a IS NOT NULL AND length(a) <= 254
+    -- no control character: the address is a login (XOAUTH2's user=...^A)
+    SELECT a IS NOT NULL AND length(a) <= 254 AND a !~ '[\x01-\x1f\x7f]'
            AND lower(a) ~ '^[^@\s<>"(),;:\\\[\]]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$'
 $$;
 

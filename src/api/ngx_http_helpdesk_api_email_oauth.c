@@ -366,6 +366,29 @@ ngx_http_helpdesk_oauth_arg(ngx_http_request_t *r, const char *name,
 }
 
 
+/*
+ * s, when UTF-8, cut to at most max bytes at a character's start;
+ * NGX_DECLINED: not UTF-8
+ */
+static ngx_int_t
+ngx_http_helpdesk_oauth_cut(ngx_str_t *s, size_t max)
+{
+    if (ngx_utf8_length(s->data, s->len) == (size_t) -1) {
+        return NGX_DECLINED;
+    }
+
+    if (s->len > max) {
+        s->len = max;
+
+        while (s->len && (s->data[s->len] & 0xc0) == 0x80) {
+            s->len--;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* GET /v1/email/oauth/callback: the provider's redirect, read */
 ngx_int_t
 ngx_http_helpdesk_api_email_callback(ngx_http_helpdesk_api_ctx_t *ctx)
@@ -411,24 +434,30 @@ ngx_http_helpdesk_api_email_callback(ngx_http_helpdesk_api_ctx_t *ctx)
             desc.len = 0;
         }
 
-        /* what the provider says, as text of one line, bounded */
+        /* what the provider says, as text of one line (no NUL), bounded */
         for (i = 0; i < error.len; i++) {
             if (error.data[i] < 0x20 || error.data[i] == 0x7f) {
                 error.data[i] = ' ';
             }
         }
 
-        json_object_set_new(ctx->args, "error",
-                            json_stringn((char *) error.data,
-                                         ngx_min(error.len, 100)));
-
-        if (desc.len && json_stringn((char *) desc.data, desc.len)) {
-            json_object_set_new(ctx->args, "error_description",
-                                json_stringn((char *) desc.data,
-                                             ngx_min(desc.len, 200)));
+        for (i = 0; i < desc.len; i++) {
+            if (desc.data[i] < 0x20 || desc.data[i] == 0x7f) {
+                desc.data[i] = ' ';
+            }
         }
 
-        /* not UTF-8: left out */
+        /* not UTF-8: left out; too long: cut between characters */
+        if (ngx_http_helpdesk_oauth_cut(&error, 100) == NGX_OK) {
+            json_object_set_new(ctx->args, "error",
+                                json_stringn((char *) error.data, error.len));
+        }
+
+        if (desc.len && ngx_http_helpdesk_oauth_cut(&desc, 200) == NGX_OK) {
+            json_object_set_new(ctx->args, "error_description",
+                                json_stringn((char *) desc.data, desc.len));
+        }
+
         return NGX_OK;
     }
 

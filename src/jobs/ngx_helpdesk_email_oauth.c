@@ -291,7 +291,7 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
 {
     long                       status;
     json_t                    *j, *v;
-    const char                *access, *refresh, *error, *desc;
+    const char                *access, *refresh, *error, *desc, *missing;
     json_error_t               jerr;
     ngx_helpdesk_pg_query_t   *q;
     ngx_helpdesk_fetch_run_t  *run = req->data;
@@ -381,14 +381,15 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
     }
 
     if (*access == '\0' || (run->exchanging && *refresh == '\0')) {
+        /* which is missing, read before the answer (access in it) goes */
+        missing = *access ? "no refresh token" : "no access token";
         json_decref(j);
 
         if (run->exchanging) {
             ngx_helpdesk_oauth_failed(run, 0, "the token endpoint gave %s: "
                                       "was offline access asked for? "
                                       "authorise the mailbox again",
-                                      *access ? "no refresh token"
-                                              : "no access token");
+                                      missing);
             return;
         }
 

@@ -12,7 +12,8 @@
   POST /introspect  what Dovecot's oauth2 passdb asks: {"active": true,
                     "username": <login_hint>} for a live access token
   GET  /stats       the counts and the last access token issued, as JSON
-  POST /control     JSON: {"token_mode": "ok"|"invalid_grant"|"500"|"garbage",
+  POST /control     JSON: {"token_mode": "ok"|"invalid_grant"|"500"|"garbage"
+                    |"no_refresh" (an access token and no refresh token),
                     "deny": bool, "expires_in": n, "expire_all": bool}
 
 Usage: oauth-fake.py --port N --client-id ID --client-secret S
@@ -138,10 +139,11 @@ class H(BaseHTTPRequestHandler):
             else:
                 return self.reply(400, {'error': 'unsupported_grant_type'})
             at = 'at-' + secrets.token_urlsafe(24)
-            state['access'][at] = {'user': user, 'exp': time.time() + state['expires_in']}
-            state['last_access'] = at
+            if mode != 'no_refresh':    # a token never kept is not the last
+                state['access'][at] = {'user': user, 'exp': time.time() + state['expires_in']}
+                state['last_access'] = at
             body = {'access_token': at, 'token_type': 'Bearer', 'expires_in': state['expires_in']}
-            if rt:
+            if rt and mode != 'no_refresh':
                 body['refresh_token'] = rt
         self.reply(200, body)
 
