@@ -469,9 +469,7 @@ ngx_helpdesk_oauth_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_helpdesk_fetch_end(run, "error", "cannot store the tokens: %s",
-                               res ? PQresultErrorField(res,
-                                                        PG_DIAG_MESSAGE_PRIMARY)
-                                   : "PostgreSQL is unavailable");
+                               ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 
