@@ -105,7 +105,10 @@
         original ? h('a.original', { href: attachmentUrl(number, original.id), download: 'original.eml' },
                      t('c.mail.original')) : null,
         (m.refused || []).length ? h('span.mail-refused', ' · ' + t('c.mail.refused', {
-          files: m.refused.map(function (r) { return r.filename + ' (' + r.reason + ')'; }).join(', ') })) : null),
+          files: m.refused.map(function (r) { return r.filename + ' (' + r.reason + ')'; }).join(', ') })) : null,
+        m.ccs_not_added && (m.ccs_not_added.addresses || []).length
+          ? h('span.mail-ccs-left', ' · ' + t('c.mail.ccs_not_added', { max: m.ccs_not_added.max,
+              addresses: m.ccs_not_added.addresses.join(', ') })) : null),
       /* what the list of files shows: not the original, nor the images
          already in the HTML */
       files: files.filter(function (a) { return a.source !== 'email_original' && !(m.html && shown[a.id]); })
