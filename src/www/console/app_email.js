@@ -161,7 +161,8 @@
     if (!q.has('tab') && !q.has('email_oauth')) return null;
     var tab = q.get('tab') || 'email';
     if (q.has('email_oauth')) {
-      oauthBack = { outcome: q.get('email_oauth'), mailbox: q.get('mailbox') || '', detail: q.get('detail') || '' };
+      oauthBack = { outcome: q.get('email_oauth'), mailbox: q.get('mailbox') || '', detail: q.get('detail') || '',
+                    code: q.get('code') || '' };
       tab = 'email';
     }
     history.replaceState(null, '', base + '/admin#' + tab);
@@ -169,6 +170,13 @@
   }
 
   function isOAuth(m) { return m && PROVIDER.hasOwnProperty(m.kind); }
+
+  /* a health's or a consent's reason: the server's code in the admin's
+     language, or its English text where the code has no words here */
+  function reasonText(code, text) {
+    var key = 'c.mail.reason.' + code;
+    return code && t(key) !== key ? t(key) : text || '';
+  }
 
   /* a read-only text with a button that copies it */
   function copyRow(value, label, cls) {
@@ -209,12 +217,12 @@
       if (s === 'ok') return ['ok', t('c.mail.oauth.ok', { address: m.address })];
       if (s && s !== 'unknown' && !(m.oauth && m.oauth.pending))
         return ['error', t('c.mail.oauth.failed', { address: m.address, state: t('c.mail.health.' + s),
-                                                      reason: (m.health && m.health.reason) || '' })];
+                                                      reason: reasonText(m.health.code, m.health.reason) })];
       return null;
     }
     if (back.outcome !== 'ok') {
       say('error', t(back.outcome === 'refused' ? 'c.mail.oauth.refused' : 'c.mail.oauth.invalid',
-                     { address: address, detail: back.detail }));
+                     { address: address, detail: reasonText(back.code, back.detail) }));
     } else if (back.shown) {
       say(back.shown[0], back.shown[1]);
     } else {
@@ -315,7 +323,8 @@
             : [h('span.badge.mail-kind', t('c.mail.kind.' + m.kind)), ' ',
                h('span.badge.health.health-' + ((m.health && m.health.state) || 'unknown'),
                  t('c.mail.health.' + ((m.health && m.health.state) || 'unknown')))]),
-          m.health && m.health.reason ? h('p.hint.health-reason', m.health.reason) : null,
+          m.health && m.health.reason ? h('p.hint.health-reason', { title: m.health.reason },
+                                          reasonText(m.health.code, m.health.reason)) : null,
           isOAuth(m) ? h('p.hint', m.oauth && m.oauth.authorized ? t('c.mail.oauth.authorized', { provider: PROVIDER[m.kind] })
                                    : m.oauth && m.oauth.pending ? t('c.mail.oauth.pending')
                                    : t('c.mail.oauth.never', { provider: PROVIDER[m.kind] })) : null,
