@@ -310,6 +310,18 @@ my $url2 = $b->script(q{return document.querySelector('.once input.inbound-url')
 isnt $url2, $url, 'rotating shows a new URL';
 is push_mail($sale =~ s/sale-1/sale-2/r, $vpath)->code, 404, 'the old one is refused';
 
+# a mail copying more people than a ticket takes: the ticket shows who was left out
+my $many = join(', ', map { "p$_\@copia.example" } 1 .. 55);
+$res = push_mail("From: Chefe <chefe\@copia.example>\r\nTo: support\@acme.test\r\nCc: $many\r\n"
+               . "Subject: Para todos\r\nMessage-ID: <many-ccs\@copia.example>\r\nMIME-Version: 1.0\r\n"
+               . "Content-Type: text/plain; charset=utf-8\r\n\r\nOlá a todos.\r\n");
+is $res->code, 201, 'a mail copying 55 people';
+$b->get("$console/tickets/" . ($res->json->{ticket}{number} // ''));
+like $b->wait_for('.mail-ccs-left', 10, qr/\S/) // '',
+    qr/Não copiados no ticket \(ele copia no máximo 50 pessoas\): p51\@copia\.example, p52\@copia\.example, p53\@copia\.example, p54\@copia\.example, p55\@copia\.example$/,
+    'the ticket names the five left out';
+$b->screenshot("$shots/email-ccs-left.png");
+
 # an IMAP mailbox's card: its connection edited (the password never shown,
 # kept when left empty), errors under their fields
 my $imap_mb = $ua->post($t->url('/v1/email/mailboxes') => $h => json => { kind => 'imap', address => 'caixa@acme.test',
