@@ -251,11 +251,14 @@ ngx_module_t  ngx_http_helpdesk_module = {
 };
 
 
-/* the request filters, and the inbound mail's redacted request line */
+/* the request filters; the inbound mail's and the WhatsApp webhook's
+   redacted request lines */
 static ngx_int_t
 ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK) {
+    if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK
+        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

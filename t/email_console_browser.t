@@ -310,6 +310,84 @@ my $url2 = $b->script(q{return document.querySelector('.once input.inbound-url')
 isnt $url2, $url, 'rotating shows a new URL';
 is push_mail($sale =~ s/sale-1/sale-2/r, $vpath)->code, 404, 'the old one is refused';
 
+# a mail copying more people than a ticket takes: the ticket shows who was left out
+my $many = join(', ', map { "p$_\@copia.example" } 1 .. 55);
+$res = push_mail("From: Chefe <chefe\@copia.example>\r\nTo: support\@acme.test\r\nCc: $many\r\n"
+               . "Subject: Para todos\r\nMessage-ID: <many-ccs\@copia.example>\r\nMIME-Version: 1.0\r\n"
+               . "Content-Type: text/plain; charset=utf-8\r\n\r\nOlá a todos.\r\n");
+is $res->code, 201, 'a mail copying 55 people';
+$b->get("$console/tickets/" . ($res->json->{ticket}{number} // ''));
+like $b->wait_for('.mail-ccs-left', 10, qr/\S/) // '',
+    qr/Não copiados no ticket \(ele copia no máximo 50 pessoas\): p51\@copia\.example, p52\@copia\.example, p53\@copia\.example, p54\@copia\.example, p55\@copia\.example$/,
+    'the ticket names the five left out';
+$b->screenshot("$shots/email-ccs-left.png");
+
+# an IMAP mailbox's card: its connection edited (the password never shown,
+# kept when left empty), errors under their fields
+my $imap_mb = $ua->post($t->url('/v1/email/mailboxes') => $h => json => { kind => 'imap', address => 'caixa@acme.test',
+    url => 'imaps://127.0.0.1:9/INBOX', username => 'caixa-user', password => 'senha-1' })->res;
+is $imap_mb->code, 201, 'an IMAP mailbox' or diag $imap_mb->body;
+$imap_mb = $imap_mb->json;
+my $sealed = sub { $t->psql("SELECT password FROM helpdesk.email_mailboxes WHERE mailbox_id = '$imap_mb->{id}'") };
+my $pw0 = $sealed->();
+my $card = 'form.mailbox[aria-label="caixa@acme.test"]';
+$b->get("$console/admin#email");
+$b->wait_for("$card .connection", 10);
+is_deeply $b->script(qq{var f = document.querySelector('$card');
+    return [f.elements.url.value, f.elements.username.value, f.elements.password.value,
+            f.elements.password.placeholder !== '' ? 1 : 0, f.elements.move_to.value, f.elements.poll_interval.value,
+            document.querySelectorAll('label[for="' + f.elements.url.id + '"]').length]}),
+    ['imaps://127.0.0.1:9/INBOX', 'caixa-user', '', 1, '', '60', 1],
+    'its card shows the folder, the user, no password (one is set), where read mail goes, how often';
+unlike $b->text('main') // '', qr/senha-1/, 'the password is nowhere on the page';
+my $field_errors = sub {
+    $b->wait_for("$card .field-error", 10);
+    my $e = $b->script(qq{return [...document.querySelectorAll('$card .field-error')].map(e =>
+        e.parentNode.querySelector('input').name + ': ' + e.innerText)});
+    return [sort map { /^(\w+):/ } @$e];
+};
+$b->type("$card input[name=url]", 'https://mail.example.com/INBOX');
+$b->click("$card button[type=submit]");
+is_deeply $field_errors->(), ['url'], 'an https URL: the error under the URL';
+is $b->script(qq{return document.querySelector('$card input[name=url]').getAttribute('aria-invalid')}), 'true',
+    'the URL marked invalid';
+like $b->text("$card .field-error"), qr/\S/, 'with why (' . ($b->text("$card .field-error") // '') . ')';
+$b->type("$card input[name=url]", 'imaps://127.0.0.1:9/INBOX');
+$b->type("$card input[name=poll_interval]", '10');
+$b->type("$card input[name=move_to]", 'Pasta "com" aspas');
+$b->click("$card button[type=submit]");
+ok until_true(sub { join(' ', @{ $field_errors->() }) eq 'move_to poll_interval' }),
+    'an interval too short, a folder with quotes: the errors under each';
+is $b->script(qq{return document.querySelector('$card input[name=url]').getAttribute('aria-invalid')}), undef,
+    'the URL no longer marked';
+my $now = $ua->get($t->url("/v1/email/mailboxes/$imap_mb->{id}") => $h)->res->json;
+is_deeply [@$now{qw(url poll_interval move_to)}], ['imaps://127.0.0.1:9/INBOX', 60, undef], 'and nothing changed';
+$b->screenshot("$shots/email-imap-edit-errors.png");
+
+$b->type("$card input[name=url]", 'imaps://127.0.0.1:9/Suporte');
+$b->type("$card input[name=username]", 'outro-user');
+$b->type("$card input[name=move_to]", 'Processados');
+$b->type("$card input[name=poll_interval]", '120');
+$b->click("$card button[type=submit]");
+ok until_true(sub { ($ua->get($t->url("/v1/email/mailboxes/$imap_mb->{id}") => $h)->res->json->{username} // '') eq 'outro-user' }),
+    'the connection saved';
+$now = $ua->get($t->url("/v1/email/mailboxes/$imap_mb->{id}") => $h)->res->json;
+is_deeply [@$now{qw(url username move_to poll_interval password_set)}],
+    ['imaps://127.0.0.1:9/Suporte', 'outro-user', 'Processados', 120, Mojo::JSON::true], 'as the API sees it';
+is $sealed->(), $pw0, 'the password left empty: kept as it was';
+$b->wait_for("$card .connection", 10);
+is $b->script(qq{return document.querySelector('$card input[name=url]').value}), 'imaps://127.0.0.1:9/Suporte',
+    'the card drawn again with the new folder';
+$b->type("$card input[name=password]", 'senha-2');
+$b->type("$card input[name=move_to]", '');
+$b->click("$card button[type=submit]");
+ok until_true(sub { $sealed->() ne $pw0 }), 'a new password typed: saved (sealed)';
+ok until_true(sub { !defined $ua->get($t->url("/v1/email/mailboxes/$imap_mb->{id}") => $h)->res->json->{move_to} }),
+    'the folder for read mail emptied: none';
+$b->wait_for("$card .connection", 10);
+is $b->script(qq{return document.querySelector('$card input[name=password]').value}), '', 'the password field empty again';
+$b->screenshot("$shots/email-imap-edit.png");
+
 # the admin's own signature on her replies by email, on her account page
 $b->get("$console/account");
 $b->wait_for('form.signature textarea[name=signature]', 10);

@@ -155,6 +155,7 @@ my $wrong = $tx->res->json;
 my $red = health_is($wrong->{id}, 'auth_failed');
 ok $red, 'a wrong password: auth_failed' or diag explain mailbox($wrong->{id});
 like $red && $red->{health}{reason}, qr/login denied/i, 'with the reason';
+is $red && $red->{health}{code}, 'login_denied', 'and its code';
 is stored($other_id), '0', 'and no ticket';
 ok $red && $red->{fetch}{failures} >= 1, 'a failure counted';
 my $wait = q1("SELECT extract(epoch FROM next_fetch_at - now())::int FROM helpdesk.email_mailboxes WHERE mailbox_id = '$wrong->{id}'");
@@ -175,6 +176,7 @@ $tx = $ua->post($t->url('/v1/email/mailboxes') => $h => json => {
 my $gone = health_is($tx->res->json->{id}, 'unreachable');
 ok $gone, 'a closed port: unreachable';
 like $gone && $gone->{health}{reason}, qr/connect/i, 'with the reason';
+is $gone && $gone->{health}{code}, 'unreachable', 'and its code';
 
 # --- nginx down while mail arrives: nothing missed, nothing twice
 $t->stop_nginx;

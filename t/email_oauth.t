@@ -180,6 +180,7 @@ q1("UPDATE helpdesk.email_mailboxes SET oauth_expires_at = now(), next_fetch_at 
 my $bad = health_is($mb->{id}, 'auth_failed');
 ok $bad, 'invalid_grant: auth failed' or diag explain mailbox($mb->{id});
 like $bad && $bad->{health}{reason}, qr/invalid_grant.*authorise the mailbox again/, 'with the reason';
+is $bad && $bad->{health}{code}, 'invalid_grant', 'and its code';
 ok $bad && !$bad->{oauth}{authorized}, 'no longer authorised';
 is q1("SELECT coalesce(oauth_refresh_token, 'none') || ' ' || coalesce(next_fetch_at::text, 'never') FROM helpdesk.email_mailboxes WHERE mailbox_id = '$mb->{id}'"),
     'none never', 'the tokens dropped, not fetched again';
@@ -221,8 +222,10 @@ $back->query->param(error_description => "a\0" . ("\x{e9}" x 150));
 $tx = callback($back);
 is $tx->res->code, 400, 'the callback reports it';
 like $tx->res->json->{detail}, qr/consent was not given: access_denied: a \x{e9}{99}$/, 'with the reason, its description cut at a character';
+is $tx->res->json->{code}, 'access_denied', 'and its code';
 my $gm = mailbox($g->{id});
 is $gm->{health}{state}, 'auth_failed', 'the mailbox shows it';
+is $gm->{health}{code}, 'access_denied', 'with the code';
 $op->control(deny => Mojo::JSON::false);
 
 for my $mode ('500', 'garbage', 'no_refresh') {

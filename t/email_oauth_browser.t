@@ -135,11 +135,15 @@ $b->click('form.mailbox-new button[type=submit]');
 $b->wait_for('.oauth-start', 10, qr/vendas/);
 $b->click('.oauth-start a.authorize');
 like $b->wait_for('.oauth-result.error', 15, qr/vendas/) // '',
-    qr/vendas\@acme\.test não foi autorizada: the consent was not given: access_denied: The user declined/,
-    'a consent refused: said, with the reason';
+    qr/vendas\@acme\.test não foi autorizada: o acesso não foi permitido na página de autorização do provedor$/,
+    'a consent refused: said, with the reason in the console\'s language (its code, access_denied)';
 like $b->url, qr{/admin#email$}, 'the query string cleaned';
 my $vendas = "form.mailbox[aria-label='vendas\@acme.test']";
 like $b->text("$vendas h3"), qr/autenticação falhou/, 'the mailbox shows it';
+is $b->text("$vendas .health-reason"), 'o acesso não foi permitido na página de autorização do provedor',
+    'its health\'s reason in Portuguese too';
+like $b->script("return document.querySelector(\"$vendas .health-reason\").title"),
+    qr/the consent was not given: access_denied: The user declined/, 'the English reason kept, as its title';
 ok $b->script("return document.querySelector(\"$vendas button.authorize\")"), 'and offers to authorise again';
 $b->screenshot("$shots/email-oauth-refused.png");
 

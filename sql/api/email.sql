@@ -16,9 +16,10 @@ $$;
 -- GET /v1/email/oauth/callback: the provider's redirect, as the module
 -- read it (the state as its SHA-256, the code sealed to it), checked as
 -- the console's session or the key it came with
+DROP FUNCTION IF EXISTS api.email_oauth_callback(bytea, text, inet, jsonb);
 CREATE OR REPLACE FUNCTION api.email_oauth_callback(p_key_hash bytea, p_scope text,
     p_ip inet, p_args jsonb)
-RETURNS TABLE (mailbox text, outcome text, detail text)
+RETURNS TABLE (mailbox text, outcome text, detail text, code text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
     ctx jsonb := rest.api_auth(p_key_hash, p_scope, p_ip);
@@ -28,6 +29,7 @@ BEGIN
     mailbox := r.mailbox::text;
     outcome := r.outcome;
     detail := r.detail;
+    code := email.reason_code(r.detail);
     RETURN NEXT;
 END
 $$;

@@ -292,27 +292,76 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION email.ccs_add(p_tenant uuid, p_ticket uuid, meta jsonb,
+-- How many people a ticket copies at most: each receives every reply.
+CREATE OR REPLACE FUNCTION email.ccs_max() RETURNS int
+LANGUAGE sql IMMUTABLE AS $$ SELECT 50 $$;
+
+-- The people a mail copies (To and Cc) that its ticket takes: in the
+-- order the mail names them, each once, neither the sender, a mailbox of
+-- the tenant, the requester nor someone copied already; up to
+-- email.ccs_max() for the ticket in all.  Worked out before the mail's
+-- event is written, so that the event says who was left out
+-- ({"add": [{"address", "name"}], "not_added": [address, ...]}).
+DROP FUNCTION IF EXISTS email.ccs_add(uuid, uuid, jsonb, text);
+CREATE OR REPLACE FUNCTION email.ccs_plan(p_tenant uuid, p_ticket uuid, meta jsonb,
     sender text)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    room   int;
+    fresh  jsonb;
 BEGIN
-    INSERT INTO helpdesk.email_ticket_ccs (tenant_id, ticket_id, address, name)
-    SELECT p_tenant, p_ticket, email.addr(x), nullif(left(x->>'name', 200), '')
-    FROM jsonb_array_elements(coalesce(meta->'to', '[]') || coalesce(meta->'cc', '[]')) x
-    WHERE email.addr(x) IS NOT NULL AND email.addr(x) <> coalesce(sender, '')
-      -- not ours: no mailbox of the tenant, nor its +token forms
-      AND NOT EXISTS (SELECT 1 FROM helpdesk.email_mailboxes mb
-                      WHERE mb.tenant_id = p_tenant
-                        AND (mb.address = email.addr(x)
-                             OR (split_part(email.addr(x), '@', 2) = split_part(mb.address, '@', 2)
-                                 AND split_part(email.addr(x), '@', 1) LIKE split_part(mb.address, '@', 1) || '+%')))
-      -- nor the ticket's requester
-      AND NOT EXISTS (SELECT 1 FROM helpdesk.tickets t JOIN helpdesk.users u
-                        ON u.tenant_id = t.tenant_id AND u.user_id = t.requester_id
-                      WHERE t.tenant_id = p_tenant AND t.ticket_id = p_ticket
-                        AND u.email = email.addr(x))
-    ON CONFLICT DO NOTHING;
+    room := greatest(email.ccs_max() - (SELECT count(*)::int FROM helpdesk.email_ticket_ccs c
+                                        WHERE c.tenant_id = p_tenant AND c.ticket_id = p_ticket), 0);
+
+    -- the addresses new to the ticket, each once, in the mail's order
+    SELECT coalesce(jsonb_agg(jsonb_build_object('address', y.address, 'name', y.name) ORDER BY y.k), '[]')
+    INTO fresh
+    FROM (SELECT DISTINCT ON (email.addr(x)) email.addr(x) AS address,
+                 nullif(left(x->>'name', 200), '') AS name, k
+        FROM jsonb_array_elements(coalesce(meta->'to', '[]') || coalesce(meta->'cc', '[]'))
+             WITH ORDINALITY AS a(x, k)
+        WHERE email.addr(x) IS NOT NULL AND email.addr(x) <> coalesce(sender, '')
+          -- not ours: no mailbox of the tenant, nor its +token forms
+          AND NOT EXISTS (SELECT 1 FROM helpdesk.email_mailboxes mb
+                          WHERE mb.tenant_id = p_tenant
+                            AND (mb.address = email.addr(x)
+                                 OR (split_part(email.addr(x), '@', 2) = split_part(mb.address, '@', 2)
+                                     AND split_part(email.addr(x), '@', 1) LIKE split_part(mb.address, '@', 1) || '+%')))
+          -- nor the ticket's requester
+          AND NOT EXISTS (SELECT 1 FROM helpdesk.tickets t JOIN helpdesk.users u
+                            ON u.tenant_id = t.tenant_id AND u.user_id = t.requester_id
+                          WHERE t.tenant_id = p_tenant AND t.ticket_id = p_ticket
+                            AND u.email = email.addr(x))
+          -- nor someone copied already
+          AND NOT EXISTS (SELECT 1 FROM helpdesk.email_ticket_ccs c
+                          WHERE c.tenant_id = p_tenant AND c.ticket_id = p_ticket
+                            AND c.address = email.addr(x))
+        ORDER BY email.addr(x), k) y;
+
+    RETURN jsonb_build_object(
+        'add', (SELECT coalesce(jsonb_agg(f ORDER BY k), '[]')
+                FROM jsonb_array_elements(fresh) WITH ORDINALITY AS a(f, k) WHERE k <= room),
+        'not_added', (SELECT coalesce(jsonb_agg(f->'address' ORDER BY k), '[]')
+                      FROM jsonb_array_elements(fresh) WITH ORDINALITY AS a(f, k) WHERE k > room));
 END
+$$;
+
+-- the mail's event data with who was left out, if anyone (in its "email",
+-- which the console shows with the mail)
+CREATE OR REPLACE FUNCTION email.ccs_event_data(data jsonb, plan jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_array_length(coalesce(plan->'not_added', '[]')) > 0
+                THEN jsonb_set(data, '{email,ccs_not_added}', jsonb_build_object(
+                         'max', email.ccs_max(), 'addresses', plan->'not_added'))
+                ELSE data END
+$$;
+
+CREATE OR REPLACE FUNCTION email.ccs_add(p_tenant uuid, p_ticket uuid, plan jsonb)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO helpdesk.email_ticket_ccs (tenant_id, ticket_id, address, name)
+    SELECT p_tenant, p_ticket, f->>'address', f->>'name'
+    FROM jsonb_array_elements(coalesce(plan->'add', '[]')) f
+    ON CONFLICT DO NOTHING
 $$;
 
 CREATE OR REPLACE FUNCTION email.record(p_tenant uuid, m helpdesk.email_mailboxes,
@@ -444,6 +493,7 @@ DECLARE
     subject  text;
     body     text := coalesce(meta->>'text', '');
     follow   text;
+    ccs      jsonb := '{}';
 BEGIN
     -- the blob: this mailbox's pieces of the upload, in order, then the tail
     WITH gone AS (
@@ -523,15 +573,16 @@ BEGIN
                     jsonb_build_object('id', t.ticket_id::text, 'status', 'open'));
             END IF;
 
-            e := email.comment(ctx, t, body, email.event_data(meta, th.how));
-            PERFORM email.attach(tenant, t.ticket_id, e.event_id, meta, blob);
             -- the people it copies receive every later reply: only a mail
             -- that proved it belongs (by References or the reply address)
             -- may add them; the number in the subject is joined on the
             -- From alone, which anybody can write
             IF th.how <> 'subject' THEN
-                PERFORM email.ccs_add(tenant, t.ticket_id, meta, sender);
+                ccs := email.ccs_plan(tenant, t.ticket_id, meta, sender);
             END IF;
+            e := email.comment(ctx, t, body, email.ccs_event_data(email.event_data(meta, th.how), ccs));
+            PERFORM email.attach(tenant, t.ticket_id, e.event_id, meta, blob);
+            PERFORM email.ccs_add(tenant, t.ticket_id, ccs);
             PERFORM email.record(tenant, m, meta, sender, t.ticket_id, e.event_id, outcome, NULL);
             RETURN email.answer(t.ticket_id, outcome, NULL);
         END IF;
@@ -554,12 +605,15 @@ BEGIN
         subject := left(subject, 249) || '…';
     END IF;
 
+    -- a new ticket: no one copied yet, its requester the sender
+    ccs := email.ccs_plan(tenant, NULL, meta, sender);
+
     r := tickets.ticket_create(ctx, jsonb_build_object(
             'subject', subject, 'description', body,
             'requester_id', customer,
             'priority', rule->>'priority', 'category', rule->>'category',
             'assignee', rule->'assignee',
-            'event_data', email.event_data(meta, NULL)
+            'event_data', email.ccs_event_data(email.event_data(meta, NULL), ccs)
                           || jsonb_strip_nulls(jsonb_build_object(
                                  'follow_up_of', follow,
                                  'rule', CASE WHEN rule <> '{}' THEN rule END,
@@ -575,7 +629,7 @@ BEGIN
             email.portal_base(tenant, meta->'link'));
 
     PERFORM email.attach(tenant, t.ticket_id, e.event_id, meta, blob);
-    PERFORM email.ccs_add(tenant, t.ticket_id, meta, sender);
+    PERFORM email.ccs_add(tenant, t.ticket_id, ccs);
     outcome := CASE WHEN follow IS NOT NULL THEN 'follow_up' ELSE 'created' END;
     PERFORM email.record(tenant, m, meta, sender, t.ticket_id, e.event_id, outcome, NULL);
     -- after the record: the notice answers this mail, by its Message-ID

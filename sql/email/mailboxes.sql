@@ -63,6 +63,41 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                                  AND s.code IS NOT NULL AND s.exchanged_at IS NULL)))
 $$;
 
+-- A stable code for the common reasons a mailbox's health or an OAuth
+-- consent gives (the reason itself stays English, for the log and the
+-- API): the console words the code in the admin's language, and shows the
+-- reason as it is where there is none.  The reasons are this module's own
+-- sentences (sql/email/oauth.sql, src/jobs/ngx_helpdesk_email_oauth.c)
+-- and libcurl's error texts for a failed IMAP connection.
+CREATE OR REPLACE FUNCTION email.reason_code(p_reason text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_reason IS NULL OR p_reason = '' THEN NULL
+        -- a consent
+        WHEN p_reason = 'waiting for the consent' THEN 'waiting_consent'
+        WHEN p_reason LIKE 'authorised: %' THEN 'checking'
+        WHEN p_reason LIKE 'the consent was not given: access\_denied%' THEN 'access_denied'
+        WHEN p_reason LIKE 'the consent was not given: %' THEN 'consent_refused'
+        WHEN p_reason = 'the provider sent no authorisation code' THEN 'no_code'
+        WHEN p_reason LIKE 'this authorisation expired%' THEN 'consent_expired'
+        WHEN p_reason LIKE 'this authorisation was used already%' THEN 'consent_used'
+        WHEN p_reason LIKE 'this authorisation is unknown here%' THEN 'consent_unknown'
+        WHEN p_reason = 'this authorisation was started by another admin' THEN 'consent_other_admin'
+        WHEN p_reason = 'the mailbox was deleted' THEN 'mailbox_deleted'
+        -- the tokens
+        WHEN p_reason LIKE '%(invalid\_grant%' THEN 'invalid_grant'
+        WHEN p_reason LIKE 'the token endpoint refused the authorisation code%' THEN 'code_refused'
+        WHEN p_reason LIKE 'not authorised: %' THEN 'not_authorized'
+        WHEN p_reason LIKE 'the token endpoint%' THEN 'token_endpoint'
+        -- the connection (the module's policy, then libcurl's words)
+        WHEN p_reason LIKE 'refused: %' THEN 'not_allowed'
+        WHEN p_reason ~* 'login denied|access denied|authenticat' THEN 'login_denied'
+        WHEN p_reason ~* 'timed? ?out' THEN 'timeout'
+        WHEN p_reason ~* 'ssl|tls|certificate' THEN 'tls'
+        WHEN p_reason ~* 'resolve|connect' THEN 'unreachable'
+    END
+$$;
+
 CREATE OR REPLACE FUNCTION email.mailbox_json(m helpdesk.email_mailboxes)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -71,6 +106,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'rules', m.rules, 'ignore', to_jsonb(m.ignore),
         'sender_limit', m.sender_limit,
         'health', jsonb_build_object('state', m.health, 'reason', m.health_reason,
+                                     'code', email.reason_code(m.health_reason),
                                      'checked_at', m.health_checked_at),
         'created_at', m.created_at, 'updated_at', m.updated_at)
     || CASE WHEN m.kind = 'imap' THEN email.mailbox_imap_json(m)

@@ -322,7 +322,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_authorize_ops[] =
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_callback_ops[] = {
     { NGX_HTTP_GET, 200, "email.oauth.callback", "admin", TENANT,
       ngx_http_helpdesk_api_email_callback, NULL,
-      "SELECT mailbox, outcome, detail FROM api.email_oauth_callback"
+      "SELECT mailbox, outcome, detail, code FROM api.email_oauth_callback"
       "($1::bytea, $2, $3::inet, $4::jsonb)",
       ngx_http_helpdesk_api_email_callback_result, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL }

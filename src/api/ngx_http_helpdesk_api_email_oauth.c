@@ -512,14 +512,15 @@ ngx_http_helpdesk_api_email_callback_result(ngx_http_helpdesk_api_ctx_t *ctx,
 {
     u_char                        *p;
     json_t                        *j;
-    ngx_str_t                      mailbox, outcome, detail, loc, v;
+    ngx_str_t                      mailbox, outcome, detail, code, loc, v;
     ngx_http_request_t            *r = ctx->req.r;
     ngx_http_helpdesk_loc_conf_t  *hlcf;
 
-    if (PQntuples(res) != 1 || PQnfields(res) != 3
+    if (PQntuples(res) != 1 || PQnfields(res) != 4
         || ngx_http_helpdesk_oauth_col(r, res, 0, &mailbox) != NGX_OK
         || ngx_http_helpdesk_oauth_col(r, res, 1, &outcome) != NGX_OK
-        || ngx_http_helpdesk_oauth_col(r, res, 2, &detail) != NGX_OK)
+        || ngx_http_helpdesk_oauth_col(r, res, 2, &detail) != NGX_OK
+        || ngx_http_helpdesk_oauth_col(r, res, 3, &code) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -531,7 +532,8 @@ ngx_http_helpdesk_api_email_callback_result(ngx_http_helpdesk_api_ctx_t *ctx,
 
     if (hlcf->console) {
         loc.data = ngx_pnalloc(r->pool, hlcf->app_prefix.len + 64
-                                        + mailbox.len + 3 * detail.len);
+                                        + mailbox.len + 3 * detail.len
+                                        + 3 * code.len);
         if (loc.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -541,6 +543,12 @@ ngx_http_helpdesk_api_email_callback_result(ngx_http_helpdesk_api_ctx_t *ctx,
 
         if (mailbox.len) {
             p = ngx_sprintf(p, "&mailbox=%V", &mailbox);
+        }
+
+        /* the reason's code, which the console words in its language */
+        if (code.len) {
+            p = ngx_cpymem(p, "&code=", 6);
+            p = ngx_helpdesk_oauth_escape(p, &code);
         }
 
         p = ngx_cpymem(p, "&detail=", 8);
@@ -561,9 +569,13 @@ ngx_http_helpdesk_api_email_callback_result(ngx_http_helpdesk_api_ctx_t *ctx,
                    outcome.data[0] == 'r' ? "consent-refused"
                                           : "invalid-authorization",
                    "Bad Request", (char *) detail.data,
-                   mailbox.len ? json_pack("{s:s}", "mailbox",
-                                           (char *) mailbox.data)
-                               : NULL);
+                   mailbox.len ? json_pack("{s:s, s:s*}", "mailbox",
+                                           (char *) mailbox.data, "code",
+                                           code.len ? (char *) code.data
+                                                    : NULL)
+                               : code.len ? json_pack("{s:s}", "code",
+                                                      (char *) code.data)
+                                          : NULL);
     }
 
     j = json_pack("{s:s, s:s, s:s}", "mailbox", (char *) mailbox.data,

@@ -60,6 +60,7 @@ static void ngx_helpdesk_email_recorded(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_email_done(ngx_helpdesk_email_t *e);
 static void ngx_helpdesk_email_cleanup(void *data);
+static void ngx_helpdesk_email_forget(ngx_helpdesk_email_t *e);
 
 
 void
@@ -256,6 +257,7 @@ static void
 ngx_helpdesk_email_built(ngx_event_t *ev)
 {
     ngx_helpdesk_email_t         *e = ev->data;
+    ngx_int_t                     rc;
     ngx_helpdesk_curl_req_t      *req;
     ngx_helpdesk_email_conf_t    *conf = ngx_helpdesk_email_runner.conf;
     ngx_str_t                    *c = e->col;
@@ -284,13 +286,15 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     req->data = e;
 
     if (e->tenant_relay && !e->null[COL_SMTP_USER]) {
-        if (ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
-                                        &c[COL_SMTP_PASSWORD], e->bearer)
-            != NGX_OK)
-        {
+        rc = ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
+                                         &c[COL_SMTP_PASSWORD], e->bearer);
+
+        /* libcurl keeps its own copy (CURLOPT_PASSWORD, _XOAUTH2_BEARER) */
+        ngx_helpdesk_email_forget(e);
+
+        if (rc != NGX_OK) {
             goto failed;
         }
-
     }
 
     if (e->bearer && conf->oauth_ca_file.len) {
@@ -487,10 +491,26 @@ ngx_helpdesk_email_done(ngx_helpdesk_email_t *e)
 }
 
 
+/* the relay's password or the mailbox's token, opened: wiped */
+static void
+ngx_helpdesk_email_forget(ngx_helpdesk_email_t *e)
+{
+    ngx_str_t  *pw = &e->col[COL_SMTP_PASSWORD];
+
+    if (pw->data && pw->len) {
+        ngx_explicit_memzero(pw->data, pw->len);
+        pw->len = 0;
+    }
+}
+
+
 static void
 ngx_helpdesk_email_cleanup(void *data)
 {
     ngx_helpdesk_email_t  *e = data;
+
+    /* a mail that ended before its request took the password */
+    ngx_helpdesk_email_forget(e);
 
     if (e->message.data) {
         ngx_free(e->message.data);

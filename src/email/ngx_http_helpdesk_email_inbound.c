@@ -38,6 +38,7 @@
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
 #include "http/ngx_http_helpdesk_request.h"
+#include "http/ngx_http_helpdesk_log.h"
 #include "event/ngx_helpdesk_password.h"
 #include "lib/ngx_helpdesk_json.h"
 #include "lib/ngx_helpdesk_crypto.h"
@@ -47,7 +48,6 @@
 
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MIN  16
 #define NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX  64
-#define NGX_HTTP_HELPDESK_EMAIL_REDACTED   "[redacted]"
 
 /*
  * How long a worker that is told to stop (a reload) waits for a mail it is
@@ -62,44 +62,6 @@ static void ngx_http_helpdesk_email_body(ngx_http_request_t *r);
 static void ngx_http_helpdesk_email_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_email_parsed(ngx_event_t *ev);
 static void ngx_http_helpdesk_email_guard(ngx_event_t *ev);
-static ngx_int_t ngx_http_helpdesk_email_redact_line(ngx_http_request_t *r,
-    u_char *token);
-
-
-/*
- * The token is the mailbox's credential, and nginx names the request line
- * in every line it logs of the request (a body buffered to a file is a
- * warning each time, one over client_max_body_size an error before any
- * handler runs): the line without what follows "token" in the path.
- */
-static ngx_int_t
-ngx_http_helpdesk_email_redact_line(ngx_http_request_t *r, u_char *token)
-{
-    u_char  *p, *line;
-
-    line = ngx_pnalloc(r->pool, r->method_name.len + 1 + (token - r->uri.data)
-                                + sizeof(NGX_HTTP_HELPDESK_EMAIL_REDACTED) - 1
-                                + 1 + r->http_protocol.len);
-    if (line == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(line, r->method_name.data, r->method_name.len);
-    *p++ = ' ';
-    p = ngx_cpymem(p, r->uri.data, token - r->uri.data);
-    p = ngx_cpymem(p, NGX_HTTP_HELPDESK_EMAIL_REDACTED,
-                   sizeof(NGX_HTTP_HELPDESK_EMAIL_REDACTED) - 1);
-
-    if (r->http_protocol.len) {
-        *p++ = ' ';
-        p = ngx_cpymem(p, r->http_protocol.data, r->http_protocol.len);
-    }
-
-    r->request_line.data = line;
-    r->request_line.len = p - line;
-
-    return NGX_OK;
-}
 
 
 /*
@@ -113,17 +75,7 @@ ngx_http_helpdesk_email_redact(ngx_http_request_t *r)
 
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
 
-    if (r->uri.len > hmcf->email_prefix.len
-        && ngx_strncmp(r->uri.data, hmcf->email_prefix.data,
-                       hmcf->email_prefix.len) == 0
-        && ngx_http_helpdesk_email_redact_line(r, r->uri.data
-                                                  + hmcf->email_prefix.len)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DECLINED;
+    return ngx_http_helpdesk_log_redact_prefix(r, &hmcf->email_prefix);
 }
 
 
@@ -226,7 +178,7 @@ ngx_http_helpdesk_email_start(ngx_http_helpdesk_email_ctx_t *ctx)
     }
 
     /* again (a location after the first: ngx_http_helpdesk_email_redact()) */
-    if (ngx_http_helpdesk_email_redact_line(r, ctx->token.data) != NGX_OK) {
+    if (ngx_http_helpdesk_log_redact_line(r, ctx->token.data) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

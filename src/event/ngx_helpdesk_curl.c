@@ -446,10 +446,19 @@ ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req)
     }
 
     if (req->body.data) {
+        if (req->secret) {
+            ngx_explicit_memzero(req->body.data, req->body.len);
+        }
+
         ngx_free(req->body.data);
     }
 
     if (req->request_body.data) {
+        if (req->secret) {
+            ngx_explicit_memzero(req->request_body.data,
+                                 req->request_body.len);
+        }
+
         ngx_free(req->request_body.data);
     }
 
@@ -495,6 +504,11 @@ ngx_helpdesk_curl_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 
         if (req->body.data) {
             ngx_memcpy(p, req->body.data, req->body.len);
+
+            if (req->secret) {
+                ngx_explicit_memzero(req->body.data, req->body.len);
+            }
+
             ngx_free(req->body.data);
         }
 

@@ -69,6 +69,7 @@ struct ngx_helpdesk_curl_req_s {
     ngx_msec_t                      timeout;
     unsigned                        refused:1;  /* an address refused */
     unsigned                        trusted:1;  /* the operator's own host */
+    unsigned                        secret:1;   /* bodies wiped when freed */
 
     /* SMTP: the recipients, and how much of request_body was uploaded */
     struct curl_slist              *rcpt;

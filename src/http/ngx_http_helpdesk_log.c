@@ -148,6 +148,59 @@ ngx_http_helpdesk_log_redact(ngx_http_request_t *r, ngx_flag_t args,
 }
 
 
+/*
+ * A token in the path is a credential (an inbound mailbox's, a WhatsApp
+ * connection's), and nginx names the request line in every line it logs
+ * of the request (a body buffered to a file is a warning each time, one
+ * over client_max_body_size an error before any handler runs): the line
+ * without what follows "token" in the path.
+ */
+ngx_int_t
+ngx_http_helpdesk_log_redact_line(ngx_http_request_t *r, u_char *token)
+{
+    u_char  *p, *line;
+
+    line = ngx_pnalloc(r->pool, r->method_name.len + 1 + (token - r->uri.data)
+                                + sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1
+                                + 1 + r->http_protocol.len);
+    if (line == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(line, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+    p = ngx_cpymem(p, r->uri.data, token - r->uri.data);
+    p = ngx_cpymem(p, NGX_HTTP_HELPDESK_REDACTED,
+                   sizeof(NGX_HTTP_HELPDESK_REDACTED) - 1);
+
+    if (r->http_protocol.len) {
+        *p++ = ' ';
+        p = ngx_cpymem(p, r->http_protocol.data, r->http_protocol.len);
+    }
+
+    r->request_line.data = line;
+    r->request_line.len = p - line;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_log_redact_prefix(ngx_http_request_t *r, ngx_str_t *prefix)
+{
+    if (prefix->len
+        && r->uri.len > prefix->len
+        && ngx_strncmp(r->uri.data, prefix->data, prefix->len) == 0
+        && ngx_http_helpdesk_log_redact_line(r, r->uri.data + prefix->len)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static ngx_uint_t
 ngx_http_helpdesk_log_token_like(u_char *s, u_char *last)
 {

@@ -21,5 +21,20 @@ ngx_int_t ngx_http_helpdesk_log_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_helpdesk_log_redact(ngx_http_request_t *r,
     ngx_flag_t args, ngx_str_t *out);
 
+/*
+ * The request line nginx names in each line it logs of the request, with
+ * everything from "token" on in the path replaced by "[redacted]".
+ */
+ngx_int_t ngx_http_helpdesk_log_redact_line(ngx_http_request_t *r,
+    u_char *token);
+
+/*
+ * At the post-read phase (before nginx picks a location, so before any
+ * line it logs of a body buffered to a file or one too large): a request
+ * under "prefix" has its request line redacted from the prefix's end.
+ */
+ngx_int_t ngx_http_helpdesk_log_redact_prefix(ngx_http_request_t *r,
+    ngx_str_t *prefix);
+
 
 #endif /* _NGX_HTTP_HELPDESK_LOG_H_INCLUDED_ */

@@ -200,7 +200,7 @@ ngx_helpdesk_fetch_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 17) {
         ngx_log_error(NGX_LOG_ERR, hf->log, 0,
                       "helpdesk email fetch: claim failed: %s",
-                      PQresultErrorMessage(res));
+                      ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 
@@ -365,6 +365,24 @@ ngx_helpdesk_fetch_open(ngx_helpdesk_fetch_run_t *run, const char *table,
 }
 
 
+const char *
+ngx_helpdesk_fetch_pg_error(PGresult *res)
+{
+    const char  *msg;
+
+    if (res == NULL) {
+        return "PostgreSQL is unavailable";
+    }
+
+    msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (msg == NULL || *msg == '\0') {
+        msg = PQresultErrorMessage(res);
+    }
+
+    return (msg && *msg) ? msg : "no error message (an unexpected answer)";
+}
+
+
 /* The run's end, recorded; the run is freed when PostgreSQL answers. */
 void
 ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
@@ -464,8 +482,7 @@ ngx_helpdesk_fetch_ended(ngx_helpdesk_pg_query_t *q, PGresult *res)
         ngx_log_error(NGX_LOG_ERR, run->log, 0,
                       "helpdesk email fetch: mailbox %V: cannot record the "
                       "run: %s", &run->mailbox,
-                      res ? PQresultErrorMessage(res)
-                          : "PostgreSQL is unavailable");
+                      ngx_helpdesk_fetch_pg_error(res));
     }
 
     ngx_helpdesk_fetch_free(run);

@@ -156,6 +156,13 @@ ngx_helpdesk_pg_query_t *ngx_helpdesk_fetch_query(
     ngx_helpdesk_pg_handler_pt handler);
 ngx_int_t ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run, uint64_t n);
 
+/*
+ * What PostgreSQL said of a failed statement, never NULL: its primary
+ * message, else libpq's whole message, else a word that says there was
+ * none (a result with no error fields: no row where one was expected).
+ */
+const char *ngx_helpdesk_fetch_pg_error(PGresult *res);
+
 /* the message the run is at, and the next one */
 ngx_helpdesk_fetch_msg_t *ngx_helpdesk_fetch_msg(
     ngx_helpdesk_fetch_run_t *run);

@@ -462,8 +462,7 @@ ngx_helpdesk_fetch_staged(ngx_helpdesk_pg_query_t *q, PGresult *res)
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_helpdesk_fetch_end(run, "error", "cannot stage UID %uL: %s",
                                ngx_helpdesk_fetch_msg(run)->uid,
-                               PQresultErrorField(res,
-                                                  PG_DIAG_MESSAGE_PRIMARY));
+                               ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 
@@ -524,8 +523,7 @@ ngx_helpdesk_fetch_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
         /* the lease taken over, or the mailbox deleted: the run is over */
         ngx_helpdesk_fetch_end(run, "error", "cannot store UID %uL: %s",
                                ngx_helpdesk_fetch_msg(run)->uid,
-                               PQresultErrorField(res,
-                                                  PG_DIAG_MESSAGE_PRIMARY));
+                               ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 

@@ -209,9 +209,7 @@ ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q, PGresult *res)
         || PQntuples(res) != 1)
     {
         ngx_helpdesk_fetch_end(run, "error", "cannot record the run: %s",
-                               res ? PQresultErrorField(res,
-                                                        PG_DIAG_MESSAGE_PRIMARY)
-                                   : "PostgreSQL is unavailable");
+                               ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 

@@ -47,6 +47,8 @@ static void ngx_helpdesk_oauth_stored(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static ngx_int_t ngx_helpdesk_oauth_seal(ngx_helpdesk_fetch_run_t *run,
     const char *column, const char *plain, ngx_str_t *out);
+static void ngx_helpdesk_oauth_wipe(ngx_str_t *a, ngx_str_t *b, ngx_str_t *c);
+static void ngx_helpdesk_oauth_forget(json_t *j);
 
 
 u_char *
@@ -120,6 +122,10 @@ ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run)
     ngx_str_t  secret, plain, code, verifier, body;
     ngx_str_t  pairs[16];
 
+    ngx_str_null(&plain);
+    ngx_str_null(&code);
+    ngx_str_null(&verifier);
+
     /* a token that lasts long enough: the login */
     if (run->code.len == 0 && run->access_token.len
         && run->access_ttl > NGX_HELPDESK_OAUTH_MARGIN)
@@ -162,6 +168,7 @@ ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run)
                                        &verifier)
                != NGX_OK)
         {
+            ngx_helpdesk_oauth_wipe(&secret, &code, NULL);
             ngx_helpdesk_oauth_failed(run, 0, "the authorisation code does "
                                       "not decrypt: authorise the mailbox "
                                       "again");
@@ -179,6 +186,7 @@ ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run)
 
     } else {
         if (run->refresh_token.len == 0) {
+            ngx_helpdesk_oauth_wipe(&secret, NULL, NULL);
             ngx_helpdesk_oauth_failed(run, 1, "not authorised: authorise the "
                                       "mailbox");
             return;
@@ -189,6 +197,7 @@ ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run)
                                     &run->refresh_token, &plain)
             != NGX_OK)
         {
+            ngx_helpdesk_oauth_wipe(&secret, NULL, NULL);
             ngx_helpdesk_fetch_end(run, "error", "the stored refresh token "
                                    "does not decrypt");
             return;
@@ -200,16 +209,69 @@ ngx_helpdesk_fetch_oauth(ngx_helpdesk_fetch_run_t *run)
         pairs[8].data = NULL;
     }
 
-    if (ngx_helpdesk_oauth_form(run->pool, &body, pairs) != NGX_OK) {
+    rc = ngx_helpdesk_oauth_form(run->pool, &body, pairs);
+
+    /* in the form now (or nowhere): the plaintexts go */
+    ngx_helpdesk_oauth_wipe(&secret, &code, &verifier);
+    ngx_helpdesk_oauth_wipe(&plain, NULL, NULL);
+
+    if (rc != NGX_OK) {
         ngx_helpdesk_fetch_end(run, "error", "out of memory");
         return;
     }
 
-    ngx_explicit_memzero(secret.data, secret.len);
-
+    /* the request holds a copy of the form, wiped when it is freed */
     ngx_helpdesk_oauth_token(run, &body);
 
     ngx_explicit_memzero(body.data, body.len);
+}
+
+
+/* opened secrets, wiped (each may be NULL, or never opened) */
+static void
+ngx_helpdesk_oauth_wipe(ngx_str_t *a, ngx_str_t *b, ngx_str_t *c)
+{
+    ngx_str_t   *s[3];
+    ngx_uint_t   i;
+
+    s[0] = a;
+    s[1] = b;
+    s[2] = c;
+
+    for (i = 0; i < 3; i++) {
+        if (s[i] && s[i]->data && s[i]->len) {
+            ngx_explicit_memzero(s[i]->data, s[i]->len);
+            s[i]->len = 0;
+        }
+    }
+}
+
+
+/*
+ * The token endpoint's answer let go: the tokens in it wiped first (the
+ * access token's copy for the login is the run's password, and both are
+ * sealed by then).
+ */
+static void
+ngx_helpdesk_oauth_forget(json_t *j)
+{
+    json_t      *v;
+    ngx_uint_t   i;
+
+    static const char *const  keys[] = { "access_token", "refresh_token",
+                                         "id_token", NULL };
+
+    if (json_is_object(j)) {
+        for (i = 0; keys[i]; i++) {
+            v = json_object_get(j, keys[i]);
+            if (json_is_string(v) && json_string_length(v)) {
+                ngx_explicit_memzero((char *) json_string_value(v),
+                                     json_string_length(v));
+            }
+        }
+    }
+
+    json_decref(j);
 }
 
 
@@ -229,6 +291,10 @@ ngx_helpdesk_oauth_token(ngx_helpdesk_fetch_run_t *run, ngx_str_t *body)
 
     /* the operator's endpoint (helpdesk_email_oauth), not a tenant's */
     req->trusted = 1;
+
+    /* the form holds the client secret and a code or refresh token; the
+       answer, the tokens */
+    req->secret = 1;
 
     if (ngx_helpdesk_curl_header(req, "Content-Type: "
                                  "application/x-www-form-urlencoded")
@@ -323,7 +389,7 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
     ngx_helpdesk_curl_free(req);
 
     if (!json_is_object(j)) {
-        json_decref(j);
+        ngx_helpdesk_oauth_forget(j);
 
         if (run->exchanging) {
             ngx_helpdesk_oauth_failed(run, 0, "the token endpoint answered "
@@ -361,7 +427,7 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
                                    status, error, *desc ? ": " : "", desc);
         }
 
-        json_decref(j);
+        ngx_helpdesk_oauth_forget(j);
         return;
     }
 
@@ -383,7 +449,7 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
     if (*access == '\0' || (run->exchanging && *refresh == '\0')) {
         /* which is missing, read before the answer (access in it) goes */
         missing = *access ? "no refresh token" : "no access token";
-        json_decref(j);
+        ngx_helpdesk_oauth_forget(j);
 
         if (run->exchanging) {
             ngx_helpdesk_oauth_failed(run, 0, "the token endpoint gave %s: "
@@ -409,13 +475,13 @@ ngx_helpdesk_oauth_answered(ngx_helpdesk_curl_req_t *req, CURLcode result)
                                                 refresh, &run->new_refresh)
                         != NGX_OK))
     {
-        json_decref(j);
+        ngx_helpdesk_oauth_forget(j);
         ngx_helpdesk_fetch_end(run, "error", "the tokens cannot be sealed");
         return;
     }
 
     ngx_memcpy(run->password.data, access, run->password.len + 1);
-    json_decref(j);
+    ngx_helpdesk_oauth_forget(j);
     run->bearer = 1;
 
     q = ngx_helpdesk_fetch_query(run, "SELECT api.email_oauth_tokens($1::bytea,"
@@ -470,9 +536,7 @@ ngx_helpdesk_oauth_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
         ngx_helpdesk_fetch_end(run, "error", "cannot store the tokens: %s",
-                               res ? PQresultErrorField(res,
-                                                        PG_DIAG_MESSAGE_PRIMARY)
-                                   : "PostgreSQL is unavailable");
+                               ngx_helpdesk_fetch_pg_error(res));
         return;
     }
 

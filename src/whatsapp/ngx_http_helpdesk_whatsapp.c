@@ -28,6 +28,7 @@
 #include "ngx_http_helpdesk_module.h"
 #include "http/ngx_helpdesk_http.h"
 #include "http/ngx_http_helpdesk_request.h"
+#include "http/ngx_http_helpdesk_log.h"
 #include "lib/ngx_helpdesk_json.h"
 #include "ngx_http_helpdesk_whatsapp.h"
 #include "ngx_http_helpdesk_whatsapp_ingest.h"
@@ -138,6 +139,15 @@ ngx_http_helpdesk_whatsapp_start(ngx_http_helpdesk_wa_ctx_t *ctx)
     }
 
     ctx->token.data = p;
+
+    /*
+     * The token is the connection's credential (all of it, for 360dialog):
+     * out of the request line nginx logs (again: a webhook location after
+     * the first, see ngx_http_helpdesk_whatsapp_redact())
+     */
+    if (ngx_http_helpdesk_log_redact_line(r, p) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     for ( /* void */ ; p < last; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
@@ -732,4 +742,47 @@ ngx_http_helpdesk_whatsapp_pg_failed(ngx_http_helpdesk_wa_ctx_t *ctx,
 
     return ngx_http_helpdesk_req_unavailable(r, "postgresql",
                                              ngx_helpdesk_pg_retry_after());
+}
+
+
+/*
+ * At the post-read phase, before nginx picks the location (a body
+ * buffered to a file, or one over client_max_body_size, is logged with the
+ * request line before the handler runs): a request under the (first)
+ * webhook location's prefix has its request line redacted.
+ */
+static ngx_int_t
+ngx_http_helpdesk_whatsapp_redact(ngx_http_request_t *r)
+{
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_helpdesk_module);
+
+    return ngx_http_helpdesk_log_redact_prefix(r, &hmcf->whatsapp_prefix);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_whatsapp_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt            *h;
+    ngx_http_core_main_conf_t      *cmcf;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_helpdesk_module);
+
+    if (hmcf->whatsapp_prefix.len == 0) {
+        return NGX_OK;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_helpdesk_whatsapp_redact;
+
+    return NGX_OK;
 }

@@ -13,6 +13,9 @@
 
 ngx_int_t ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r);
 
+/* the webhook's token out of the request line nginx logs, from the start */
+ngx_int_t ngx_http_helpdesk_whatsapp_postconfiguration(ngx_conf_t *cf);
+
 /* the parts of a delivery that are parsed in C (exposed for t/fuzz) */
 ngx_int_t ngx_http_helpdesk_whatsapp_signature(ngx_str_t *secret,
     ngx_str_t *body, ngx_str_t *header);

@@ -7,7 +7,7 @@
 -- large mail staged per tenant and mailbox; a fetched mail's pieces
 -- staged only by the run holding its mailbox and taken by the same ingest.
 BEGIN;
-SELECT plan(46);
+SELECT plan(53);
 
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
@@ -133,6 +133,33 @@ SELECT pg_temp.push('a', pg_temp.meta('<s6@x>', 'carla@acme.example', 'Re: print
 SELECT is((SELECT count(*)::int FROM helpdesk.email_ticket_ccs
            WHERE ticket_id = 'a0000000-0000-4000-8000-0000000000f1' AND address = 'colleague@acme.example'),
           1, 'a reply by References copies its CCs onto the ticket');
+
+-- a ticket copies 50 people at most: each mail adds up to what is left,
+-- in the order it names them; the event says who was left out
+SELECT pg_temp.push('a', pg_temp.meta('<cap1@x>', 'boss@cap.example', 'Copying many',
+           jsonb_build_object('cc', (SELECT jsonb_agg(jsonb_build_object('address', format('p%s@cap.example', i))
+                                                      ORDER BY i) FROM generate_series(1, 45) i)))) AS a INTO TEMP cap;
+SELECT is((SELECT count(*)::int FROM helpdesk.email_ticket_ccs c, cap WHERE c.ticket_id = pg_temp.ticket_of(cap.a)),
+          45, 'a new mail copying 45 people: all 45 on its ticket');
+SELECT is((SELECT e.data->'email' ? 'ccs_not_added' FROM helpdesk.ticket_events e, cap WHERE e.ticket_id = pg_temp.ticket_of(cap.a)),
+          false, 'and its event leaves no one out');
+SELECT is(pg_temp.ticket_of(pg_temp.push('a', pg_temp.meta('<cap2@x>', 'boss@cap.example', 'Re: Copying many',
+              jsonb_build_object('in_reply_to', '<cap1@x>',
+                                 'cc', (SELECT jsonb_agg(jsonb_build_object('address', format('p%s@cap.example', i))
+                                                         ORDER BY i) FROM generate_series(40, 240) i))))),
+          (SELECT pg_temp.ticket_of(a) FROM cap), 'a reply copying 200 more (5 of them copied already)');
+SELECT is((SELECT count(*)::int FROM helpdesk.email_ticket_ccs c, cap WHERE c.ticket_id = pg_temp.ticket_of(cap.a)),
+          50, 'the ticket copies 50 in all');
+SELECT ok((SELECT bool_and(EXISTS (SELECT 1 FROM helpdesk.email_ticket_ccs c
+                                   WHERE c.ticket_id = pg_temp.ticket_of(cap.a) AND c.address = format('p%s@cap.example', i)))
+           FROM generate_series(1, 50) i, cap), 'the first named: p1 to p50');
+SELECT is((SELECT e.data->'email'->'ccs_not_added'->'addresses' FROM helpdesk.ticket_events e, cap
+           WHERE e.ticket_id = pg_temp.ticket_of(cap.a) ORDER BY e.event_id DESC LIMIT 1),
+          (SELECT jsonb_agg(format('p%s@cap.example', i) ORDER BY i) FROM generate_series(51, 240) i),
+          'the reply''s event lists the 190 left out, in the mail''s order');
+SELECT is((SELECT (e.data->'email'->'ccs_not_added'->>'max')::int FROM helpdesk.ticket_events e, cap
+           WHERE e.ticket_id = pg_temp.ticket_of(cap.a) ORDER BY e.event_id DESC LIMIT 1),
+          50, 'with the cap');
 
 -- a Message-ID once per mailbox
 SELECT is(pg_temp.push('a', pg_temp.meta('<s3@x>', 'carla@acme.example', 'Re: [TKT-000001] printer'))->>'outcome',

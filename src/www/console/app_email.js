@@ -105,7 +105,10 @@
         original ? h('a.original', { href: attachmentUrl(number, original.id), download: 'original.eml' },
                      t('c.mail.original')) : null,
         (m.refused || []).length ? h('span.mail-refused', ' · ' + t('c.mail.refused', {
-          files: m.refused.map(function (r) { return r.filename + ' (' + r.reason + ')'; }).join(', ') })) : null),
+          files: m.refused.map(function (r) { return r.filename + ' (' + r.reason + ')'; }).join(', ') })) : null,
+        m.ccs_not_added && (m.ccs_not_added.addresses || []).length
+          ? h('span.mail-ccs-left', ' · ' + t('c.mail.ccs_not_added', { max: m.ccs_not_added.max,
+              addresses: m.ccs_not_added.addresses.join(', ') })) : null),
       /* what the list of files shows: not the original, nor the images
          already in the HTML */
       files: files.filter(function (a) { return a.source !== 'email_original' && !(m.html && shown[a.id]); })
@@ -158,7 +161,8 @@
     if (!q.has('tab') && !q.has('email_oauth')) return null;
     var tab = q.get('tab') || 'email';
     if (q.has('email_oauth')) {
-      oauthBack = { outcome: q.get('email_oauth'), mailbox: q.get('mailbox') || '', detail: q.get('detail') || '' };
+      oauthBack = { outcome: q.get('email_oauth'), mailbox: q.get('mailbox') || '', detail: q.get('detail') || '',
+                    code: q.get('code') || '' };
       tab = 'email';
     }
     history.replaceState(null, '', base + '/admin#' + tab);
@@ -166,6 +170,13 @@
   }
 
   function isOAuth(m) { return m && PROVIDER.hasOwnProperty(m.kind); }
+
+  /* a health's or a consent's reason: the server's code in the admin's
+     language, or its English text where the code has no words here */
+  function reasonText(code, text) {
+    var key = 'c.mail.reason.' + code;
+    return code && t(key) !== key ? t(key) : text || '';
+  }
 
   /* a read-only text with a button that copies it */
   function copyRow(value, label, cls) {
@@ -206,12 +217,12 @@
       if (s === 'ok') return ['ok', t('c.mail.oauth.ok', { address: m.address })];
       if (s && s !== 'unknown' && !(m.oauth && m.oauth.pending))
         return ['error', t('c.mail.oauth.failed', { address: m.address, state: t('c.mail.health.' + s),
-                                                      reason: (m.health && m.health.reason) || '' })];
+                                                      reason: reasonText(m.health.code, m.health.reason) })];
       return null;
     }
     if (back.outcome !== 'ok') {
       say('error', t(back.outcome === 'refused' ? 'c.mail.oauth.refused' : 'c.mail.oauth.invalid',
-                     { address: address, detail: back.detail }));
+                     { address: address, detail: reasonText(back.code, back.detail) }));
     } else if (back.shown) {
       say(back.shown[0], back.shown[1]);
     } else {
@@ -287,21 +298,33 @@
         var rules = h('ol.rules', (m.rules || []).map(ruleRow));
         var form = h('form.card.wide.mailbox', { novalidate: true, 'aria-label': m.address, on: { submit: function (e) {
           e.preventDefault();
-          var el = form.elements;
-          submitting(form, true);
-          rest('PATCH', '/v1/email/mailboxes/' + m.id, {
+          var el = form.elements, body = {
             name: el.name.value, enabled: el.enabled.checked,
             sender_limit: parseInt(el.sender_limit.value, 10) || 0,
             ignore: el.ignore.value.split(/[\s,]+/).filter(Boolean),
-            rules: readRules(rules) })
-            .then(function () { submitting(form, false); showOk(form, t('c.saved')); })
+            rules: readRules(rules) };
+          readConnection(m, el, body);
+          submitting(form, true);
+          rest('PATCH', '/v1/email/mailboxes/' + m.id, body)
+            .then(function (saved) {
+              submitting(form, false);
+              /* the connection changed: checked now, its health shown again */
+              if (['url', 'username', 'password'].some(function (k) { return k in body; })) {
+                redraw(null);
+                announce(t('c.saved'));
+                return;
+              }
+              m = saved;
+              showOk(form, t('c.saved'));
+            })
             .catch(function (err) { submitting(form, false); showError(form, err); });
         } } },
           h('h3', m.address, ' ', m.kind === 'inbound' ? h('span.badge.mail-push', t('c.mail.push'))
             : [h('span.badge.mail-kind', t('c.mail.kind.' + m.kind)), ' ',
                h('span.badge.health.health-' + ((m.health && m.health.state) || 'unknown'),
                  t('c.mail.health.' + ((m.health && m.health.state) || 'unknown')))]),
-          m.health && m.health.reason ? h('p.hint.health-reason', m.health.reason) : null,
+          m.health && m.health.reason ? h('p.hint.health-reason', { title: m.health.reason },
+                                          reasonText(m.health.code, m.health.reason)) : null,
           isOAuth(m) ? h('p.hint', m.oauth && m.oauth.authorized ? t('c.mail.oauth.authorized', { provider: PROVIDER[m.kind] })
                                    : m.oauth && m.oauth.pending ? t('c.mail.oauth.pending')
                                    : t('c.mail.oauth.never', { provider: PROVIDER[m.kind] })) : null,
@@ -310,6 +333,7 @@
             field(t('c.mail.limit'), h('input', { name: 'sender_limit', type: 'number', min: 1, max: 10000,
                                                    value: m.sender_limit }), t('c.mail.limit.hint'))),
           h('label.check', h('input', { type: 'checkbox', name: 'enabled', checked: m.enabled }), ' ', t('c.mail.enabled')),
+          connection(m),
           h('fieldset.rules-set', h('legend', t('c.mail.rules')), h('p.hint', t('c.mail.rules.hint')), rules,
             h('button.secondary', { type: 'button', on: { click: function () {
               rules.appendChild(ruleRow(null));
@@ -338,6 +362,53 @@
                 .catch(function (err) { showError(form, err); });
             } } }, t('c.delete'))));
         return form;
+      }
+
+      /* a field of a mailbox's card: its id its own (the cards and the new
+         mailbox's form have fields of the same names) */
+      function ownField(m, label, input, hint) {
+        var f = field(label, input, hint), id = 'f-' + m.id + '-' + input.name;
+        input.id = id;
+        f.querySelector('label').htmlFor = id;
+        return f;
+      }
+
+      /* a fetched mailbox's connection: the folder, the login (the
+         password never shown: empty keeps it), where read mail goes, how
+         often; a provider's mailbox, the last two */
+      function connection(m) {
+        if (m.kind === 'inbound') return null;
+        var imap = m.kind === 'imap';
+        return h('fieldset.connection', h('legend', t('c.mail.connection')),
+          imap ? [h('p.hint', t('c.mail.connection.hint')),
+            ownField(m, t('c.mail.imap.url'), h('input', { name: 'url', value: m.url || '', maxLength: 500,
+                                                           spellcheck: false }), t('c.mail.imap.url.hint')),
+            h('div.grid2',
+              ownField(m, t('c.mail.imap.username'), h('input', { name: 'username', value: m.username || '',
+                                                                  maxLength: 254, autocomplete: 'off' })),
+              ownField(m, t('c.mail.imap.password'), h('input', { name: 'password', type: 'password', maxLength: 1024,
+                                                                  autocomplete: 'new-password',
+                                                                  placeholder: m.password_set ? '••••••••' : '' }),
+                       t('c.mail.imap.password.keep')))] : null,
+          h('div.grid2',
+            ownField(m, t('c.mail.move_to'), h('input', { name: 'move_to', value: m.move_to || '', maxLength: 200,
+                                                          spellcheck: false }), t('c.mail.move_to.hint')),
+            ownField(m, t('c.mail.poll'), h('input', { name: 'poll_interval', type: 'number', min: 30, max: 86400,
+                                                       value: m.poll_interval || 60 }), t('c.mail.poll.hint'))));
+      }
+
+      /* what of the connection changed goes in the PATCH: the same folder
+         and login again would check the connection for nothing */
+      function readConnection(m, el, body) {
+        if (m.kind === 'inbound') return;
+        if (m.kind === 'imap') {
+          if (el.url.value.trim() !== (m.url || '')) body.url = el.url.value.trim();
+          if (el.username.value.trim() !== (m.username || '')) body.username = el.username.value.trim();
+          if (el.password.value) body.password = el.password.value;
+        }
+        var move = el.move_to.value.trim() || null, poll = el.poll_interval.value.trim();
+        if (move !== (m.move_to || null)) body.move_to = move;
+        if (poll !== String(m.poll_interval)) body.poll_interval = /^\d+$/.test(poll) ? parseInt(poll, 10) : poll;
       }
 
       /* a new mailbox: its kind says which fields it takes */
