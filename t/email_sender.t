@@ -60,7 +60,7 @@ is $res->json->{sends_from}, 'noreply@provider.example', 'which mail goes from m
 my $m = next_mail();
 ok $m, 'the confirmation arrives';
 is hdr($m, 'To'), 'help@acme.example', 'at the address to prove';
-is hdr($m, 'From'), 'Acme Support <noreply@provider.example>', "from the provider's sender";
+is hdr($m, 'From'), '"Acme Support" <noreply@provider.example>', "from the provider's sender";
 like $m->{text}, qr/help\@acme\.example/, 'naming the address';
 my ($token) = $m->{text} =~ m{/agent/sender/([0-9a-f]{64})};
 ok $token, 'a link to the console in it';
@@ -73,7 +73,7 @@ unlike $t->psql(q{SELECT encode(token_hash, 'hex') FROM helpdesk.email_sender_li
 is invite(), 202, 'an invitation';
 $m = next_mail();
 ok $m, 'it arrives';
-is hdr($m, 'From'), 'Acme Support <noreply@provider.example>', "unverified: From the provider's address";
+is hdr($m, 'From'), '"Acme Support" <noreply@provider.example>', "unverified: From the provider's address";
 is hdr($m, 'Reply-To'), 'help@acme.example', "Reply-To the tenant's";
 is $m->{headers}{'return-path'}[0], '<noreply@provider.example>', "the envelope's sender the provider's too";
 ok !$m->{headers}{'dkim-signature'}, 'not signed with a key of a domain not proven';
@@ -120,7 +120,7 @@ my $dkim = until_true(sub { my $d = settings()->{dkim}; $d->{status} eq 'ready' 
 ok $dkim, 'its DKIM key';
 is invite(), 202, 'another invitation';
 $m = next_mail();
-is hdr($m, 'From'), 'Acme Support <help@acme.example>', "verified: From the tenant's address";
+is hdr($m, 'From'), '"Acme Support" <help@acme.example>', "verified: From the tenant's address";
 like $m->{headers}{'dkim-signature'}[0], qr/d=acme\.example/, 'signed for its domain';
 my $f = $t->dir . '/dkim.eml';
 open my $o, '>:raw', $f or die;
@@ -141,7 +141,7 @@ is hdr($m, 'To'), 'ceo@bank.example', 'the link goes to it';
 my ($bank) = $m->{text} =~ m{/agent/sender/([0-9a-f]{64})};
 is invite(), 202, 'an invitation';
 $m = next_mail();
-is hdr($m, 'From'), 'Acme Support <noreply@provider.example>', 'never From the unproven address';
+is hdr($m, 'From'), '"Acme Support" <noreply@provider.example>', 'never From the unproven address';
 is hdr($m, 'Reply-To'), 'ceo@bank.example', 'which is only the Reply-To';
 $res = $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => 'help@acme.example' })->res;
 ok !$res->json->{from_address_verified}, 'back to the first address: proven again, not remembered';
