@@ -154,6 +154,10 @@ ok $sent, 'the reply arrives in the SMTP sink';
 $sent //= { headers => {} };
 is Helpdesk::Mail::header($sent, 'To'), 'ana.souza@gmail.com', 'to the customer';
 is Helpdesk::Mail::header($sent, 'Cc'), 'carlos@example.com', 'copying Carlos';
+like Helpdesk::Mail::header($sent, 'From') // '', qr/<noreply\@provider\.example>$/,
+    "the mailbox's address not confirmed: from the provider's address (t/email_sender.t)";
+like Helpdesk::Mail::header($sent, 'Reply-To') // '', qr/^support\+[a-z0-9]+\@acme\.test$/,
+    "answered to the ticket's address at the mailbox";
 like Helpdesk::Mail::header($sent, 'Subject') // '', qr/^Re: Não consigo acessar minha conta \[\Q$ana->{number}\E\]$/,
     'Re: its subject, with the number';
 is Helpdesk::Mail::header($sent, 'In-Reply-To'), '<CAGm1xK2reply@mail.gmail.com>', "In-Reply-To the customer's last mail";
@@ -406,6 +410,19 @@ ok $err =~ /\S/ && $err !~ /Salvo/i, "a control character: an error shown ($err)
 is $t->psql("SELECT signature FROM helpdesk.users WHERE user_id = '$u->{id}'"), "Ana Admin\nGerente de suporte",
     'and nothing changed';
 $b->screenshot("$shots/email-signature.png");
+
+# the sender address confirmed: the link mailed to it, opened in the console
+my $n = () = $sink->files;
+$res = $ua->put($t->url('/v1/email/settings') => $h => json => {
+    from_address => 'support@acme.test', console_url => "$console/" })->res;
+ok $res->json->{verification_sent} && !$res->json->{from_address_verified}, 'the sender set: a link sent';
+my ($link) = map { $_->{text} =~ m{(http://\S+/agent/sender/[0-9a-f]{64})} } @{ $sink->wait_for($n + 1, 30) };
+ok $link, 'the link arrives';
+$b->get($link // "$console/");
+like $b->wait_for('.alert', 10, qr/confirmado/) // '', qr/support\@acme\.test est. confirmado/,
+    'opened by the admin logged in: confirmed';
+ok $ua->get($t->url('/v1/email/settings') => $h)->res->json->{from_address_verified}, 'the address proven';
+$b->screenshot("$shots/email-sender-confirmed.png");
 
 $b->quit;
 $t->done;

@@ -54,6 +54,9 @@ $res = $ua->put($t->url('/v1/email/settings') => $h => json => {
     reply_to => 'help@acme.example', signature => "Equipe Acme\nhttps://acme.example" })->res;
 is $res->code, 200, 'settings saved';
 is $res->json->{from_address}, 'suporte@acme.example', 'the address in lower case';
+ok !$res->json->{from_address_verified}, 'not proven yet (t/email_sender.t)';
+# proven as a confirmation link would (t/email_sender.t): mail goes From it
+$t->psql(qq{INSERT INTO helpdesk.email_senders (tenant_id, address) VALUES ('$acme->{id}', 'suporte\@acme.example')});
 
 my $dkim = until_true(sub {
     my $d = $ua->get($t->url('/v1/email/settings') => $h)->res->json->{dkim};
@@ -333,6 +336,7 @@ SKIP: {
     $t->secret_keys($t2);
     $reload->();
     $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => 'suporte@acme.example' });
+    $t->psql(qq{INSERT INTO helpdesk.email_senders (tenant_id, address) VALUES ('$acme->{id}', 'suporte\@acme.example')});
     $p->api(POST => '/reset', { email => 'ana@example.com' });
     $m = $tls->wait_for(2, 60)->[1];
     ok $m, 'a mail after the old key is gone';

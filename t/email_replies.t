@@ -62,6 +62,9 @@ is $ua->put($t->url('/v1/email/settings') => $h => json => {
 my $mb = $ua->post($t->url('/v1/email/mailboxes') => $h => json => { address => 'support@acme.test', name => 'Suporte' })->res->json;
 my ($path) = ($mb->{inbound_url} // '') =~ m{^https?://[^/]+(/.*)$};
 ok $path, 'a mailbox';
+# its address proven (a confirmation link came back, t/email_sender.t):
+# replies through the provider's relay go From it
+$t->psql(qq{INSERT INTO helpdesk.email_senders (tenant_id, address) VALUES ('$acme->{id}', 'support\@acme.test')});
 sub push_mail {
     my ($raw, $p) = @_;
     return $ua->post("http://127.0.0.1:$port" . ($p // $path) => { 'Content-Type' => 'message/rfc822' } => $raw)->res;
@@ -300,6 +303,7 @@ is $ua->post($t->url("/v1/tickets/$tk->{id}/comments") => $hg => json => { body 
     "another tenant cannot reply on acme's ticket";
 is $ua->get($t->url("/v1/tickets/$tk->{id}") => $hg)->res->code, 404, 'nor see it';
 my $gmb = $ua->post($t->url('/v1/email/mailboxes') => $hg => json => { address => 'help@globex.test' })->res->json;
+$t->psql(qq{INSERT INTO helpdesk.email_senders (tenant_id, address) VALUES ('$globex->{id}', 'help\@globex.test')});
 my ($gpath) = $gmb->{inbound_url} =~ m{^https?://[^/]+(/.*)$};
 $res = push_mail(<<"MAIL", $gpath);
 From: Carla Cliente <carla\@cliente.example>

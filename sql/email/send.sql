@@ -4,7 +4,9 @@
 -- UPDATE SKIP LOCKED with a lease, as the outbox runner does), and
 -- receives each one ready to build: the recipient, the subject and both
 -- bodies rendered from the tenant's template in the mail's language, the
--- sender, and the tenant's relay and DKIM key still sealed.  It reports
+-- sender (through the provider's relay, an address the tenant proved, or
+-- the provider's own: sql/email/sender.sql), and the tenant's relay and
+-- DKIM key still sealed.  It reports
 -- every attempt with email_result(): delivered; retried with exponential
 -- backoff and jitter after a temporary failure (a relay down, a 4xx);
 -- dead at once after a permanent one (a 5xx refusal, nothing to send) or
@@ -147,10 +149,11 @@ BEGIN
             WHERE x.kind = 'email' AND x.status IN ('pending', 'sending')
               AND ((x.status = 'pending' AND x.next_attempt_at <= now())
                    OR (x.status = 'sending' AND x.locked_until < now()))
-              AND (p_relay OR EXISTS (SELECT 1 FROM helpdesk.email_settings e
-                                      WHERE e.tenant_id = x.tenant_id
-                                        AND e.smtp_url IS NOT NULL)
-                   OR (email.send_mailbox(x.tenant_id)).mailbox_id IS NOT NULL)
+              AND (p_relay OR (x.event_type <> 'email.sender_verification'
+                   AND (EXISTS (SELECT 1 FROM helpdesk.email_settings e
+                                WHERE e.tenant_id = x.tenant_id
+                                  AND e.smtp_url IS NOT NULL)
+                        OR (email.send_mailbox(x.tenant_id)).mailbox_id IS NOT NULL)))
               AND NOT email.send_mailbox_stale(email.send_mailbox(x.tenant_id))
             ORDER BY x.next_attempt_at
             LIMIT p_limit
@@ -318,6 +321,32 @@ BEGIN
             smtp_password := sm.oauth_access_token;
             smtp_password_aad := 'email_mailboxes.oauth_access_token:' || sm.mailbox_id;
             smtp_bearer := true;
+        END IF;
+
+        -- a sender's confirmation link: through the provider's relay
+        -- only (the tenant's own server must not see it), from the
+        -- provider's own sender
+        IF o.event_type = 'email.sender_verification' THEN
+            from_address := NULL;
+            reply_to := NULL;
+            smtp_url := NULL;
+            smtp_user := NULL;
+            smtp_password := NULL;
+            smtp_bearer := false;
+        END IF;
+
+        -- through the provider's relay, From an address the tenant proved
+        -- (sql/email/sender.sql) or else the provider's own sender: the
+        -- tenant's name shown, its address as the Reply-To, so that
+        -- answers still reach it
+        IF smtp_url IS NULL AND from_address IS NOT NULL
+           AND email.sender_verified_at(o.tenant_id, from_address) IS NULL THEN
+            reply_to := coalesce(reply_to, from_address);
+            from_address := NULL;
+        END IF;
+        IF from_address IS NULL THEN
+            dkim_selector := NULL;
+            dkim_key := NULL;
         END IF;
         RETURN NEXT;
     END LOOP;

@@ -10,7 +10,10 @@
 -- SMTP password arrives sealed by the module and never leaves.  Once the
 -- tenant names an address of its own, the module generates a DKIM key for
 -- it; its DNS record is shown here, to publish at
--- <selector>._domainkey.<domain>.
+-- <selector>._domainkey.<domain>.  Through the provider's relay, mail
+-- goes From the tenant's address only once the tenant proved it (a link
+-- mailed to it, sql/email/sender.sql); setting or changing the address
+-- sends that link, and a change forgets the old address's proof.
 
 SET ROLE helpdesk_owner;
 
@@ -20,6 +23,10 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'from_name', coalesce(s.from_name, t.name),
         'from_address', s.from_address,
+        -- proven (a link mailed to it came back): only then does the
+        -- provider's relay send From it
+        'from_address_verified', email.sender_verified_at(t.tenant_id, s.from_address) IS NOT NULL,
+        'from_address_verified_at', email.sender_verified_at(t.tenant_id, s.from_address),
         'reply_to', s.reply_to,
         'signature', coalesce(s.signature, ''),
         -- the notices to the customers of email tickets the tenant sends
@@ -61,6 +68,20 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'updated_at', s.updated_at)
 $$;
 
+-- Who mail through the provider's relay goes From now: the provider's
+-- own sender (helpdesk_smtp from=) while the tenant's address is not
+-- proven; and whether this answer's change sent a link.
+CREATE OR REPLACE FUNCTION email.settings_sender(t helpdesk.tenants,
+    s helpdesk.email_settings, args jsonb, p_sent boolean)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('provider_from', args->>'provider_from',
+        'sends_from', CASE WHEN s.from_address IS NOT NULL
+                            AND email.sender_verified_at(t.tenant_id, s.from_address) IS NOT NULL
+                           THEN s.from_address ELSE args->>'provider_from' END)
+        || CASE WHEN p_sent IS NULL THEN '{}'::jsonb
+                ELSE jsonb_build_object('verification_sent', p_sent) END
+$$;
+
 CREATE OR REPLACE FUNCTION email.settings_get(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -70,7 +91,8 @@ BEGIN
     SELECT * INTO t FROM helpdesk.tenants WHERE tenant_id = (ctx->>'tenant_id')::uuid;
     SELECT * INTO s FROM helpdesk.email_settings WHERE tenant_id = t.tenant_id;
     PERFORM tickets.audit_read(ctx, 'email.settings.read', 'email_settings', NULL);
-    RETURN jsonb_build_object('body', email.settings_json(t, s));
+    RETURN jsonb_build_object('body', email.settings_json(t, s)
+                              || email.settings_sender(t, s, args, NULL));
 END
 $$;
 
@@ -82,6 +104,8 @@ RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     t       helpdesk.tenants;
     s       helpdesk.email_settings;
+    old     helpdesk.email_settings;
+    sent    boolean;
     errors  jsonb := '[]';
     f       text;
     addr    text := '^[^@\s<>",;:()\[\]\\]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]+$';
@@ -128,6 +152,7 @@ BEGIN
 
     INSERT INTO helpdesk.email_settings (tenant_id) VALUES (t.tenant_id)
     ON CONFLICT (tenant_id) DO NOTHING;
+    SELECT * INTO old FROM helpdesk.email_settings x WHERE x.tenant_id = t.tenant_id FOR UPDATE;
 
     UPDATE helpdesk.email_settings x SET
         from_name = CASE WHEN args ? 'from_name' THEN nullif(btrim(args->>'from_name'), '')
@@ -157,12 +182,31 @@ BEGIN
     RETURNING * INTO s;
 
     PERFORM tickets.audit(ctx, 'email.settings.update', 'email_settings', NULL,
-                          (args - 'smtp_password')
+                          (args - 'smtp_password' - 'link' - 'console' - 'provider_from')
                           || CASE WHEN args ? 'smtp_password'
                                   THEN '{"smtp_password": "(changed)"}'::jsonb
                                   ELSE '{}' END);
 
-    RETURN jsonb_build_object('body', email.settings_json(t, s));
+    -- a new sender: the old one's proof is forgotten (proven again if it
+    -- comes back), and a link goes to the new one unless it is proven
+    -- already (five a day at most for an address: changing the address
+    -- back and forth mails nobody more than that)
+    IF old.from_address IS DISTINCT FROM s.from_address THEN
+        DELETE FROM helpdesk.email_senders v
+        WHERE v.tenant_id = t.tenant_id AND v.address = old.from_address;
+        IF s.from_address IS NOT NULL
+           AND email.sender_verified_at(t.tenant_id, s.from_address) IS NULL THEN
+            sent := false;
+            IF (SELECT count(*) FROM helpdesk.email_sender_links l
+                WHERE l.tenant_id = t.tenant_id AND l.address = s.from_address
+                  AND l.created_at > now() - interval '1 day') < 5 THEN
+                sent := email.sender_link_send(ctx, t, s.from_address, args);
+            END IF;
+        END IF;
+    END IF;
+
+    RETURN jsonb_build_object('body', email.settings_json(t, s)
+                              || email.settings_sender(t, s, args, sent));
 END
 $$;
 

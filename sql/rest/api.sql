@@ -184,6 +184,8 @@ BEGIN
         WHEN 'console.settings' THEN console.console_settings(ctx, p_args)
         WHEN 'email.settings.get'  THEN email.settings_get(ctx, p_args)
         WHEN 'email.settings.put'  THEN email.settings_put(ctx, p_args)
+        WHEN 'email.sender.send'   THEN email.sender_send(ctx, p_args)
+        WHEN 'email.sender.verify' THEN email.sender_verify(ctx, p_args)
         WHEN 'email.template.get'  THEN email.template_get(ctx, p_args)
         WHEN 'email.template.put'  THEN email.template_put(ctx, p_args)
         WHEN 'email.template.delete'  THEN email.template_delete(ctx, p_args)

@@ -16,6 +16,10 @@
  *   /v1/email/settings                        GET, PUT: the sender, the
  *                                             signature, a relay of the
  *                                             tenant's own, the DKIM record
+ *   /v1/email/settings/verification           POST: the confirmation link
+ *                                             to the sender's address again
+ *   /v1/email/settings/verify                 POST {"token"}: the link came
+ *                                             back (the address is proven)
  *   /v1/email/templates/{kind}/{lang}         GET, PUT, DELETE (back to the
  *                                             shipped wording)
  *   /v1/email/templates/{kind}/{lang}/preview POST: the mail a template
@@ -25,6 +29,14 @@
  * A tenant's relay URL is held to the outbound policy when it is saved
  * (and its address again on every delivery); its password is sealed here,
  * to a fresh id, before PostgreSQL sees it, and never returned.
+ *
+ * The provider's relay sends From a tenant's address only once a link
+ * mailed to it came back to an admin of the tenant (sql/email/sender.sql).
+ * The link leads to the console: on the name links are made on
+ * (ngx_http_helpdesk_req_link()), under the console's path when the
+ * request came through it, else under the path of "console_url".  The
+ * answers name the provider's own sender (helpdesk_smtp from=), which
+ * mail goes From meanwhile.
  */
 
 
@@ -362,6 +374,21 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_settings_fields[
     /* which notices go to the customers of email tickets (the database
        checks its keys and values) */
     { "notify", NGX_HELPDESK_JSON_OBJECT, 0, 0, NULL, NULL },
+    /* where the confirmation link leads, through the API */
+    { "console_url", STR, 0, 500, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_sender_fields[]
+= {
+    { "address", STR, 0, 254, NULL, NULL },
+    { "console_url", STR, 0, 500, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, NULL }
+};
+
+static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_verify_fields[]
+= {
+    { "token", STR, NGX_HELPDESK_JSON_REQUIRED, 100, NULL, NULL },
     { NULL, 0, 0, 0, NULL, NULL }
 };
 
@@ -385,6 +412,100 @@ static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_email_preview_fields[]
 #undef NULLABLE
 
 
+/*
+ * What the sender's answers and links are made of: the provider's own
+ * sender, and the link's base (the console's path, or none through the
+ * API: then "console_url" names it).
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_email_sender_args(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    ngx_str_t                       path;
+    const char                     *url;
+    ngx_http_helpdesk_main_conf_t  *hmcf;
+    ngx_http_helpdesk_loc_conf_t   *hlcf;
+
+    hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
+    hlcf = ctx->req.hlcf;
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    url = json_string_value(json_object_get(ctx->args, "console_url"));
+
+    if (url && !(ngx_strncmp(url, "https://", 8) == 0
+                 || ngx_strncmp(url, "http://", 7) == 0))
+    {
+        ngx_helpdesk_json_error(ctx->errors, "console_url",
+            "the agent console's address, e.g. https://acme.support.example/agent");
+    }
+
+    if (hmcf->email.from.len
+        && json_object_set_new(ctx->args, "provider_from",
+                               json_stringn((char *) hmcf->email.from.data,
+                                            hmcf->email.from.len))
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (hlcf->console) {
+        path = hlcf->app_prefix;
+
+    } else {
+        ngx_str_set(&path, "");
+    }
+
+    if (json_object_set_new(ctx->args, "console",
+                            json_boolean(hlcf->console))
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_req_link(&ctx->req, ctx->args, &path, 1);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_sender_send(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    static const char *const  oneline[] = { "address", "console_url", NULL };
+
+    if (ctx->raw_body.len == 0) {
+        ctx->args = json_object();
+
+    } else if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_email_sender_fields)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_helpdesk_api_check_ctl(ctx, oneline);
+
+    return ngx_http_helpdesk_api_email_sender_args(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_email_sender_verify(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    if (ngx_http_helpdesk_api_body_object(ctx,
+                                  ngx_http_helpdesk_email_verify_fields)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_helpdesk_api_email_sender_args(ctx);
+}
+
+
 static ngx_int_t
 ngx_http_helpdesk_api_email_settings_put(ngx_http_helpdesk_api_ctx_t *ctx)
 {
@@ -397,7 +518,7 @@ ngx_http_helpdesk_api_email_settings_put(ngx_http_helpdesk_api_ctx_t *ctx)
 
     static const char *const  oneline[] = {
         "from_name", "from_address", "reply_to", "smtp_url", "smtp_user",
-        "smtp_password", NULL
+        "smtp_password", "console_url", NULL
     };
 
     if (ngx_http_helpdesk_api_body_object(ctx,
@@ -416,6 +537,10 @@ ngx_http_helpdesk_api_email_settings_put(ngx_http_helpdesk_api_ctx_t *ctx)
                                 "from_name, from_address, reply_to, "
                                 "signature, smtp_url, smtp_user, "
                                 "smtp_password");
+    }
+
+    if (ngx_http_helpdesk_api_email_sender_args(ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     v = json_object_get(ctx->args, "smtp_url");
@@ -507,9 +632,24 @@ ngx_http_helpdesk_api_email_template_preview(ngx_http_helpdesk_api_ctx_t *ctx)
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_email_settings_ops[]
 = {
-    { NGX_HTTP_GET, 200, "email.settings.get", "admin", TENANT, NULL, NULL },
+    { NGX_HTTP_GET, 200, "email.settings.get", "admin", TENANT,
+      ngx_http_helpdesk_api_email_sender_args, NULL },
     { NGX_HTTP_PUT, 200, "email.settings.put", "admin", TENANT,
       ngx_http_helpdesk_api_email_settings_put, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_email_sender_send_ops[]
+= {
+    { NGX_HTTP_POST, 202, "email.sender.send", "admin", TENANT,
+      ngx_http_helpdesk_api_email_sender_send, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_email_sender_verify_ops[]
+= {
+    { NGX_HTTP_POST, 200, "email.sender.verify", "admin", TENANT,
+      ngx_http_helpdesk_api_email_sender_verify, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
@@ -541,6 +681,10 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_email_routes[] = {
     { "/v1/email/oauth/callback", ngx_http_helpdesk_api_callback_ops },
     { "/v1/email/threading", ngx_http_helpdesk_api_threading_ops },
     { "/v1/email/settings", ngx_http_helpdesk_api_email_settings_ops },
+    { "/v1/email/settings/verification",
+      ngx_http_helpdesk_api_email_sender_send_ops },
+    { "/v1/email/settings/verify",
+      ngx_http_helpdesk_api_email_sender_verify_ops },
     { "/v1/email/templates/*/*", ngx_http_helpdesk_api_email_template_ops },
     { "/v1/email/templates/*/*/preview",
       ngx_http_helpdesk_api_email_preview_ops },

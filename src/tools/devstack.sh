@@ -121,6 +121,12 @@ seed() {
     [ -n "$key" ] || key=$(random_key "hdk_")
     # idempotent: the tenant, its admin and this key, where missing
     "$stack" psql "$var" -v api_key="$key" -f - < "$top/sql/demo_seed.sql" >/dev/null
+    # the demo's mailbox address proven, as a provider may for its own
+    # tenants: its replies go From it through the dev relay (mail through
+    # the provider's relay goes From an address proven, docs/architecture.md)
+    q "INSERT INTO helpdesk.email_senders (tenant_id, address)
+       SELECT tenant_id, 'suporte@demo.example' FROM helpdesk.tenants WHERE slug = 'demo'
+       ON CONFLICT DO NOTHING" >/dev/null
     keep=""
     if [ -f "$var/demo.env" ]; then
         if demo_has_user "cliente@demo.example" && grep -q '^HELPDESK_PORTAL_URL=' "$var/demo.env"; then

@@ -153,6 +153,7 @@
     if ((m = p.match(/^\/tickets\/([A-Za-z0-9-]+)$/))) return ticket(m[1]);
     if ((m = p.match(/^\/chats\/([0-9a-f-]{36})$/))) return HD.chatRecord.transcript(m[1]);
     if (p === '/admin' && boot.user.role === 'admin') return admin();
+    if ((m = p.match(/^\/sender\/([0-9a-f]{64})$/))) return emailSenderConfirm(m[1]);
     if (p === '/account') return account(false);
     view(t('c.notfound'), [h('h1', t('c.notfound')), link('/', t('c.queue'))]);
   }

@@ -556,6 +556,7 @@
         showOk(form, t('c.saved'));
         form.replaceChild(emailDkim(saved.dkim || {}), form.querySelector('.dkim'));
         s = saved;
+        form.replaceChild(emailVerified(saved), form.querySelector('.verified'));
         form.replaceChild(emailThrough(saved, boxes), form.querySelector('.through'));
       })
         .catch(function (err) { submitting(form, false); showError(form, err); });
@@ -563,6 +564,7 @@
       field(t('c.email.from_name'), h('input', { name: 'from_name', value: s.from_name || '', maxlength: 100 })),
       field(t('c.email.from_address'), h('input', { name: 'from_address', type: 'email', value: s.from_address || '', maxlength: 254 }),
             t('c.email.from_address.hint')),
+      emailVerified(s),
       field(t('c.email.reply_to'), h('input', { name: 'reply_to', type: 'email', value: s.reply_to || '', maxlength: 254 })),
       field(t('c.email.signature'), h('textarea', { name: 'signature', rows: 4, value: s.signature || '', maxlength: 2000 })),
       h('fieldset.notify', h('legend', t('c.email.notify')), h('p.hint', t('c.email.notify.hint')),
@@ -589,6 +591,45 @@
       if (!keep || now.some(function (b) { return b.id === keep; })) form.elements.smtp_mailbox_id.value = keep;
     };
     return form;
+  }
+
+  /* whether the provider's relay sends from the address yet: only once a
+     link mailed to it came back (emailSenderConfirm) */
+  function emailVerified(s) {
+    if (!s.from_address) return h('div.verified');
+    if (s.from_address_verified) {
+      return h('div.verified', h('p.hint', t('c.email.verified', { address: s.from_address,
+        date: new Date(s.from_address_verified_at).toLocaleDateString(HD.lang) })));
+    }
+    var box = h('div.verified', h('p.alert.error.unverified', t('c.email.unverified',
+      { address: s.from_address, provider: s.provider_from || t('c.email.provider') })));
+    var again = h('button.link', { type: 'button', on: { click: function () {
+      again.disabled = true;
+      rest('POST', '/v1/email/settings/verification', {}).then(function () {
+        box.appendChild(h('p.hint', t('c.email.verify.sent', { address: s.from_address })));
+      }).catch(function (err) {
+        again.disabled = false;
+        box.appendChild(h('p.alert.error', message(err)));
+      });
+    } } }, t('c.email.verify.again'));
+    box.appendChild(again);
+    return box;
+  }
+
+  /* <console>/sender/<token>: the link mailed to a sender address, brought
+     back by the admin logged in (a link alone proves nothing: a scanner
+     that follows links would) */
+  function emailSenderConfirm(token) {
+    var title = t('c.email.confirm.title');
+    if (boot.user.role !== 'admin') {
+      return view(title, [h('h1', title), h('p.alert.error', t('c.email.confirm.admin'))], 'narrow');
+    }
+    rest('POST', '/v1/email/settings/verify', { token: token }).then(function (r) {
+      view(title, [h('h1', title), h('p.alert.ok', t('c.email.confirm.done', { address: r.address })),
+                   link('/admin', t('c.admin'))], 'narrow');
+    }).catch(function (err) {
+      view(title, [h('h1', title), h('p.alert.error', message(err))], 'narrow');
+    });
   }
 
   function emailDkim(dkim) {
