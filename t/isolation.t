@@ -113,6 +113,10 @@ ok $a_state, "acme's consent has a state";
 # the mail acme sends: its sender's name and signature, a wording of its own
 ok_json($ua->put($t->url('/v1/email/settings') => $ha => json => {
     from_name => 'acme private sender', signature => 'acme private signature' }), 'email settings');
+# a link acme was sent to confirm its mailbox's address as a sender
+$t->psql(qq{INSERT INTO helpdesk.email_sender_links (tenant_id, token_hash, address, expires_at)
+            VALUES ('$acme->{id}', sha256(convert_to('acme-sender-link', 'UTF8')), 'support\@acme.example',
+                    now() + interval '2 days')});
 ok_json($ua->put($t->url('/v1/email/templates/password_reset/pt-BR') => $ha => json => {
     subject => 'acme private subject', text => 'acme private {{link}}', html => '<p>acme private {{link}}</p>' }),
     'email template');
@@ -198,6 +202,10 @@ my %case = (
     'api PUT /v1/email/threading'              => ['/v1/email/threading', { closed_reply => 'follow_up' }, 'own'],
     'api GET /v1/email/settings'               => ['/v1/email/settings', undef, 'own'],
     'api PUT /v1/email/settings'               => ['/v1/email/settings', { signature => 'Globex' }, 'own'],
+    # acme's link, brought to globex: no such link; acme's address: not globex's to confirm
+    # (globex has no e-mail settings yet: its sender is no address at all)
+    'api POST /v1/email/settings/verify'       => ['/v1/email/settings/verify', { token => 'acme-sender-link' }, 404],
+    'api POST /v1/email/settings/verification' => ['/v1/email/settings/verification', { address => 'support@acme.example', console_url => 'https://globex.portal.test/agent' }, 422],
     'api GET /v1/email/templates/*/*'          => ['/v1/email/templates/password_reset/pt-BR', undef, 'own'],
     'api PUT /v1/email/templates/*/*'          => ['/v1/email/templates/password_reset/pt-BR',
                                                    { subject => 'Globex', text => 'Globex {{link}}', html => '<p>Globex {{link}}</p>' }, 'own'],

@@ -98,7 +98,9 @@ BEGIN
     SELECT * INTO s FROM helpdesk.email_settings WHERE tenant_id = t.tenant_id;
     addr := lower(btrim(coalesce(args->>'address', s.from_address)));
 
-    IF addr IS NULL OR NOT (addr = s.from_address OR EXISTS (
+    -- (a tenant without settings has no sender: coalesce, or the test is
+    -- NULL and any address would pass)
+    IF addr IS NULL OR NOT (addr = coalesce(s.from_address, '') OR EXISTS (
             SELECT 1 FROM helpdesk.email_mailboxes m
             WHERE m.tenant_id = t.tenant_id AND m.deleted_at IS NULL AND m.address = addr)) THEN
         PERFORM tickets.fail('HDINV', 'validation-error', 'the request has invalid fields',
@@ -142,7 +144,7 @@ BEGIN
 
     -- a link to an address that is no longer the tenant's is dead too
     IF l.address IS NULL OR l.used_at IS NOT NULL OR l.expires_at < now()
-       OR NOT (l.address = s.from_address OR EXISTS (
+       OR NOT (l.address = coalesce(s.from_address, '') OR EXISTS (
                SELECT 1 FROM helpdesk.email_mailboxes m
                WHERE m.tenant_id = t.tenant_id AND m.deleted_at IS NULL
                  AND m.address = l.address)) THEN
