@@ -18,6 +18,8 @@
  *
  *   mime_parse <seconds> <temp dir> <file>...
  *
+ * MIME_PARSE_ONLY=<measure> runs that one alone (for a profiler).
+ *
  * Each is repeated for at least <seconds> (and at least 3 times); one
  * line per file and measure: name, bytes, runs, ms per message, ms per
  * MB, MB/s.
@@ -242,7 +244,7 @@ main(int argc, char **argv)
 {
     int          i, k, fd, runs;
     double       secs, t0, t, mb;
-    const char  *name, *tmp;
+    const char  *name, *tmp, *only;
     struct stat  st;
 
     static const struct {
@@ -263,6 +265,7 @@ main(int argc, char **argv)
 
     secs = atof(argv[1]);
     tmp = argv[2];
+    only = getenv("MIME_PARSE_ONLY");
 
     g_mime_init();
 
@@ -278,6 +281,10 @@ main(int argc, char **argv)
         mb = st.st_size / 1048576.0;
 
         for (k = 0; k < (int) (sizeof(measures) / sizeof(measures[0])); k++) {
+
+            if (only && strcmp(only, measures[k].name) != 0) {
+                continue;
+            }
 
             /* one run first: the page cache, GMime's tables, iconv */
             if (measures[k].fn(fd, st.st_size, tmp) != 0) {
