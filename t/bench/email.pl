@@ -25,7 +25,8 @@
 # BENCH_EMAIL_CLIENTS (4), BENCH_EMAIL_PARSE_SECONDS (2, per measure),
 # BENCH_EMAIL_PER_RUN (50, the fetch job's default per_run),
 # BENCH_EMAIL_BACKLOG (100, see below), BENCH_WORKERS (2),
-# BENCH_EMAIL_ONLY (parse,imap,push,api).
+# BENCH_EMAIL_ONLY (parse,imap,push,api), BENCH_PROFILE=1 (PostgreSQL's
+# time per PL/pgSQL function, per message, after each part).
 use strict;
 use warnings;
 use FindBin;
@@ -93,6 +94,21 @@ $t->start_nginx(
     postgres => qq{"host=$d/run dbname=helpdesk user=helpdesk_app" max=16 backlog=1024 timeout=10s});
 my $ua = $t->ua;
 $ua->inactivity_timeout(120);
+# BENCH_PROFILE=1: PostgreSQL's time per PL/pgSQL function after each part
+$t->psql("ALTER SYSTEM SET track_functions = 'pl'; SELECT pg_reload_conf()") if $ENV{BENCH_PROFILE};
+
+sub profile {
+    my ($n) = @_;
+    return unless $ENV{BENCH_PROFILE};
+    sleep 11;       # an idle backend reports its counts within 10 s
+    print "  PL/pgSQL, self time per message (calls per message):\n";
+    print "    $_\n" for split /\n/, q1("SELECT lpad(round((self_time * 1000 / $n)::numeric)::text, 6) || ' us  '
+        || lpad(round(calls::numeric / $n, 2)::text, 6) || '  ' || schemaname || '.' || funcname
+        FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 12");
+    print "    total " . q1("SELECT round((sum(self_time) * 1000 / $n)::numeric) FROM pg_stat_user_functions") . " us\n";
+    q1('SELECT pg_stat_reset()');
+}
+
 
 my $t0 = time;
 my $set = Helpdesk::MailSet->new(count => $N);
@@ -270,6 +286,7 @@ sub imap_run {
         $imap->deliver($user, $_->{raw}) for @mails;
         $delivered = @mails;
     }
+    q1('SELECT pg_stat_reset()') if $ENV{BENCH_PROFILE};
     my $mem = memory_mark();
     my $c0 = cpu();
     my $start = q1('SELECT extract(epoch FROM clock_timestamp())');
@@ -319,6 +336,7 @@ sub imap_run {
         print "  dovecot: $_\n" for grep { /Error|Fatal|Warning/ } split /\n/, $imap->log_text;
     }
     check_rows($label, $x->{id}, $mb);
+    profile($n);
     return { n => $n, secs => $secs, rate => $n / $secs };
 }
 
@@ -340,6 +358,7 @@ if ($only{push}) {
     die 'mailbox: ' . $tx->res->body unless $tx->res->code == 201;
     my $mb = $tx->res->json;
     (my $path = $mb->{inbound_url}) =~ s{^http://[^/]+}{};
+    sleep 11, q1('SELECT pg_stat_reset()') if $ENV{BENCH_PROFILE};
     my $mem = memory_mark();
     my $c0 = cpu();
     my ($secs, $by) = curl_run('push', $clients, "http://127.0.0.1:@{[$t->port]}$path",
@@ -351,6 +370,7 @@ if ($only{push}) {
     printf "  CPU per message: %s\n", cpu_report($c0, $c1, $N);
     printf "  %s\n", memory_report($mem);
     check_rows('push', $x->{id}, $mb->{id});
+    profile($N);
 }
 
 # --- the baseline: tickets by the API, one per mail, from its text
@@ -376,6 +396,7 @@ if ($only{api}) {
         printf "baseline, POST /v1/tickets, %d client%s: %d tickets in %.1f s: %.0f/s (answers: %s)\n",
             $c, $c > 1 ? 's' : '', $N, $secs, $N / $secs, codes($by);
         printf "  CPU per ticket: %s\n", cpu_report($c0, $c1, $N);
+        profile($N);
     }
 }
 
