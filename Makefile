@@ -227,7 +227,29 @@ $(BENCH_GEN): t/bench/chat_relay_gen.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $< -lhiredis
 
-bench: deps $(MODULE) $(BENCH_GEN)
+# the mail parser's time per MB (t/bench/email.pl runs it): linked with
+# the parser's objects as they were built for the module, and nginx's
+# ngx_string.c, all the parser takes of nginx (its unused functions left
+# out by the linker)
+BENCH_MIME  := $(BUILD)/bench/mime_parse
+BENCH_MIME_OBJS := $(addprefix $(OBJDIR)/objs/addon/,email/ngx_helpdesk_mime.o \
+                   email/ngx_helpdesk_mime_raw.o email/ngx_helpdesk_mime_text.o \
+                   email/ngx_helpdesk_mime_trim.o lib/ngx_helpdesk_magic.o)
+BENCH_INCS  := $(addprefix -I $(OBJDIR)/,src/core src/event src/event/modules \
+               src/os/unix objs) -I $(CURDIR)/src \
+               $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
+
+$(BUILD)/bench/ngx_string.o: $(NGINX_FULL)/configure $(MODULE)
+	@mkdir -p $(@D)
+	$(CC) $(CC_OPT) -ffunction-sections -fdata-sections $(BENCH_INCS) \
+	    -c $(NGINX_FULL)/src/core/ngx_string.c -o $@
+
+$(BENCH_MIME): t/bench/mime_parse.c $(MODULE) $(BUILD)/bench/ngx_string.o
+	$(CC) $(CC_OPT) $(BENCH_INCS) -o $@ $< $(BENCH_MIME_OBJS) \
+	    $(BUILD)/bench/ngx_string.o -Wl,--gc-sections \
+	    $$(pkg-config --libs gmime-3.0) -ljansson -lcrypto
+
+bench: deps $(MODULE) $(BENCH_GEN) $(BENCH_MIME)
 	@perl t/bench/run.pl
 
 clean:

@@ -7,13 +7,17 @@
  * whatever the number of workers and nodes).  A run, on nginx events
  * with libcurl (ngx_helpdesk_curl_imap.c), one step after the other:
  *
- *   STATUS "folder" (UIDVALIDITY)           the login and the folder are
- *                                           checked; the UIDVALIDITY read
+ *   STATUS "folder" (UIDVALIDITY UIDNEXT)   the login and the folder are
+ *                                           checked; the UIDVALIDITY and
+ *                                           the UIDNEXT read
  *   api.email_fetch_begin()                 where to start: past the last
  *                                           UID stored, from the first
  *                                           when the UIDVALIDITY changed
- *   UID FETCH a:* (UID RFC822.SIZE FLAGS)   the messages since, their
- *                                           sizes (before any is read)
+ *   UID FETCH a:b (UID RFC822.SIZE FLAGS)   the messages since, their
+ *                                           sizes (before any is read), a
+ *                                           window of UIDs at a time up to
+ *                                           UIDNEXT, then a:*
+ *                                           (ngx_helpdesk_email_fetch_list.c)
  *   then one message at a time, in UID order:
  *     UID FETCH n BODY[]                    (libcurl's; a message over
  *                                           max_size is not read: it is
@@ -252,6 +256,7 @@ ngx_helpdesk_fetch_start(PGresult *res, int row)
     run->pool = pool;
     run->log = hf->log;
     run->file.fd = NGX_INVALID_FILE;
+    run->started = ngx_current_msec;
     ngx_helpdesk_mime_init(&run->mime);
     hf->inflight++;
 
@@ -435,8 +440,8 @@ ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
 
     /*
      * How far the run went: below the first message it left for the next
-     * run, or the highest UID listed when it went through the whole list
-     * (the messages a first run skipped as read included).
+     * run, or as far as it listed when it took every message listed (the
+     * messages a first run skipped as read included).
      */
     if (ngx_strcmp(state, "ok") == 0) {
         if (run->next < run->msgs.nelts) {
@@ -445,14 +450,8 @@ ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
         } else if (run->cut) {
             listed = run->cut - 1;
 
-        } else if (run->more) {
-            listed = run->msgs.nelts
-                     ? ((ngx_helpdesk_fetch_msg_t *) run->msgs.elts)
-                           [run->msgs.nelts - 1].uid
-                     : run->after;
-
         } else {
-            listed = ngx_max(run->highest, run->after);
+            listed = run->listed_to;
         }
 
         (void) ngx_helpdesk_fetch_num(run, listed);

@@ -101,13 +101,18 @@ typedef struct {
 /* UIDVALIDITY from a STATUS answer; NGX_ERROR when there is none */
 ngx_int_t ngx_helpdesk_fetch_uidvalidity(ngx_str_t *body, uint64_t *v);
 
+/* UIDNEXT from a STATUS answer; 0 when there is none */
+uint64_t ngx_helpdesk_fetch_uidnext(ngx_str_t *body);
+
 /*
- * The messages of a "UID FETCH a:* (UID RFC822.SIZE FLAGS)" answer with a
- * UID above "after" (and not \Seen when "unseen_only"), in UID order, into
- * "msgs"; "*highest" the highest UID listed (skipped ones too).
+ * The messages of a "UID FETCH a:b (UID RFC822.SIZE FLAGS)" answer with a
+ * UID above "after" and not above "upto" (and not \Seen when
+ * "unseen_only"), added to "msgs", all in UID order; "*highest" the
+ * highest UID listed (skipped ones too).
  */
 ngx_int_t ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after,
-    ngx_flag_t unseen_only, ngx_array_t *msgs, uint64_t *highest);
+    uint64_t upto, ngx_flag_t unseen_only, ngx_array_t *msgs,
+    uint64_t *highest);
 
 /* what a failed transfer says of the mailbox: its state, and why */
 const char *ngx_helpdesk_fetch_state(CURLcode result, ngx_flag_t refused);

@@ -54,10 +54,45 @@ ngx_helpdesk_fetch_uidvalidity(ngx_str_t *body, uint64_t *v)
 }
 
 
+/*
+ * "UIDNEXT 5" in the same answer: the UID the folder's next message will
+ * have, so every message there now has a lower one
+ */
+
+uint64_t
+ngx_helpdesk_fetch_uidnext(ngx_str_t *body)
+{
+    u_char    *p, *last;
+    uint64_t   v;
+
+    if (body->len < sizeof("UIDNEXT 1") - 1) {
+        return 0;
+    }
+
+    last = body->data + body->len;
+
+    p = ngx_strlcasestrn(body->data, last, (u_char *) "UIDNEXT ",
+                         sizeof("UIDNEXT ") - 2);
+    if (p == NULL) {
+        return 0;
+    }
+
+    p += sizeof("UIDNEXT ") - 1;
+
+    if (ngx_helpdesk_fetch_number(p, last, &v) == NULL
+        || v > (uint64_t) 0xffffffff + 1)
+    {
+        return 0;
+    }
+
+    return v;
+}
+
+
 /* "* 3 FETCH (UID 7 RFC822.SIZE 1234 FLAGS (\Seen))", any order */
 
 ngx_int_t
-ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after,
+ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after, uint64_t upto,
     ngx_flag_t unseen_only, ngx_array_t *msgs, uint64_t *highest)
 {
     u_char                    *line, *eol, *last, *f;
@@ -91,7 +126,7 @@ ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after,
             continue;
         }
 
-        if (uid <= after) {
+        if (uid <= after || uid > upto) {
             continue;               /* "a:*" answers the last one anyway */
         }
 

@@ -1,7 +1,8 @@
 /*
  * The IMAP fetch job's parts: a run of it on one mailbox
  * (ngx_helpdesk_email_fetch.c: claim, end; ngx_helpdesk_email_fetch_steps.c:
- * login, begin, list, and each IMAP request) and its steps for one message
+ * login, begin, and each IMAP request; ngx_helpdesk_email_fetch_list.c: the
+ * list, a window of UIDs at a time) and its steps for one message
  * (ngx_helpdesk_email_fetch_msg.c: fetch, parse, store, mark).
  */
 
@@ -22,6 +23,19 @@
 #define NGX_HELPDESK_FETCH_ANSWER_MAX  (2 * 1024 * 1024)
 
 #define NGX_HELPDESK_FETCH_REASON_MAX  300
+
+/*
+ * The folder is listed a window of UIDs at a time.  libcurl counts a
+ * command's untagged answer against its cap on response headers, 300 KB,
+ * and counts each line with what follows it in the same read: about
+ * lines^2 / 2 times a line's length (60-100 bytes) when the answer comes
+ * in one read.  128 lines already failed now and then; 40 count at most
+ * some 80 KB.  A run lists at most NGX_HELPDESK_FETCH_WINDOWS windows (a
+ * mailbox's first run, which leaves what had been read, lists on to the
+ * folder's end, or half its lease).
+ */
+#define NGX_HELPDESK_FETCH_WINDOW      40
+#define NGX_HELPDESK_FETCH_WINDOWS     128
 
 
 typedef struct ngx_helpdesk_fetch_run_s  ngx_helpdesk_fetch_run_t;
@@ -69,7 +83,19 @@ struct ngx_helpdesk_fetch_run_s {
     ngx_helpdesk_curl_req_t        *req_token;  /* to the token endpoint */
 
     uint64_t                        validity;
+    uint64_t                        uidnext;    /* 0: not said */
     uint64_t                        after;
+
+    /* the window listed: "UID FETCH lo:hi", "lo:*" when hi is 0 */
+    uint64_t                        lo;
+    uint64_t                        hi;
+    uint64_t                        listed_to;  /* every UID up to it seen */
+    ngx_uint_t                      windows;
+    ngx_msec_t                      started;
+    u_char                          list_command[
+                                        sizeof("UID FETCH : (UID "
+                                               "RFC822.SIZE FLAGS)")
+                                        + 2 * NGX_INT64_LEN];
     uint64_t                        highest;
     ngx_flag_t                      unseen_only;
     ngx_array_t                     msgs;       /* ngx_helpdesk_fetch_msg_t */
@@ -162,6 +188,12 @@ ngx_int_t ngx_helpdesk_fetch_num(ngx_helpdesk_fetch_run_t *run, uint64_t n);
  * none (a result with no error fields: no row where one was expected).
  */
 const char *ngx_helpdesk_fetch_pg_error(PGresult *res);
+
+/*
+ * ngx_helpdesk_email_fetch_list.c: the folder listed from "after", a
+ * window after the other, then its messages taken
+ */
+void ngx_helpdesk_fetch_window(ngx_helpdesk_fetch_run_t *run);
 
 /* the message the run is at, and the next one */
 ngx_helpdesk_fetch_msg_t *ngx_helpdesk_fetch_msg(

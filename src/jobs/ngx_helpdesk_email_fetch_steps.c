@@ -1,11 +1,12 @@
 /*
  * The IMAP fetch job: a run's steps up to its messages (the job, the
- * claim and the run's end: ngx_helpdesk_email_fetch.c; each message's
- * steps: ngx_helpdesk_email_fetch_msg.c).
+ * claim and the run's end: ngx_helpdesk_email_fetch.c; the folder's list,
+ * a window of UIDs at a time: ngx_helpdesk_email_fetch_list.c; each
+ * message's steps: ngx_helpdesk_email_fetch_msg.c).
  *
- *   STATUS "folder" (UIDVALIDITY)           the login and the folder
+ *   STATUS "folder" (UIDVALIDITY UIDNEXT)   the login and the folder
  *   api.email_fetch_begin()                 where to start
- *   UID FETCH a:* (UID RFC822.SIZE FLAGS)   the messages since, their sizes
+ *   UID FETCH a:b (UID RFC822.SIZE FLAGS)   the messages since, their sizes
  *
  * and the one IMAP request every step of a run makes, with its one more
  * try when a kept session turns out closed.
@@ -25,11 +26,9 @@ static void ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
     ngx_helpdesk_curl_req_t *req);
 static void ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
-static void ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req);
 
 
-/* STATUS "folder" (UIDVALIDITY): the login and the folder checked */
+/* STATUS "folder" (UIDVALIDITY UIDNEXT): the login and the folder checked */
 void
 ngx_helpdesk_fetch_login(ngx_helpdesk_fetch_run_t *run)
 {
@@ -183,6 +182,9 @@ ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
         return;
     }
 
+    /* where the listing's windows end (0: the server did not say) */
+    run->uidnext = ngx_helpdesk_fetch_uidnext(&req->body);
+
     ngx_helpdesk_curl_free(req);
     run->req = NULL;
 
@@ -201,7 +203,7 @@ ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
 static void
 ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
-    u_char                    *p, *command;
+    u_char                    *p;
     ngx_int_t                  n;
     ngx_helpdesk_fetch_run_t  *run = q->data;
 
@@ -237,52 +239,8 @@ ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q, PGresult *res)
                     &run->url.url, run->validity);
     run->folder_url.len = p - run->folder_url.data;
 
-    command = ngx_pnalloc(run->pool, 64);
-    if (command == NULL) {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
+    run->lo = run->after + 1;
+    run->listed_to = run->after;
 
-    p = ngx_sprintf(command, "UID FETCH %uL:* (UID RFC822.SIZE FLAGS)",
-                    run->after + 1);
-    *p = '\0';
-
-    ngx_helpdesk_fetch_imap(run, &run->folder_url, (char *) command,
-                            ngx_helpdesk_fetch_conf()->timeout,
-                            NGX_HELPDESK_FETCH_ANSWER_MAX,
-                            ngx_helpdesk_fetch_listed);
-}
-
-
-static void
-ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
-    ngx_helpdesk_curl_req_t *req)
-{
-    ngx_uint_t  per_run = ngx_helpdesk_fetch_conf()->per_run;
-
-    if (ngx_helpdesk_fetch_list(&req->body, run->after, run->unseen_only,
-                                &run->msgs, &run->highest)
-        != NGX_OK)
-    {
-        ngx_helpdesk_fetch_end(run, "error", "out of memory");
-        return;
-    }
-
-    /* an answer cut short: what it held now, the rest on the next run */
-    run->more = req->truncated;
-
-    ngx_helpdesk_curl_free(req);
-    run->req = NULL;
-
-    if (run->msgs.nelts > per_run) {
-        run->cut = ((ngx_helpdesk_fetch_msg_t *) run->msgs.elts)[per_run].uid;
-        run->msgs.nelts = per_run;
-        run->more = 1;
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, run->log, 0,
-                   "helpdesk email fetch: mailbox %V: %ui to fetch after "
-                   "UID %uL", &run->mailbox, run->msgs.nelts, run->after);
-
-    ngx_helpdesk_fetch_next(run);
+    ngx_helpdesk_fetch_window(run);
 }

@@ -5,7 +5,8 @@
 #   POST /v1/tickets       vs  pgbench running the same SQL statement
 # Prints requests/s, p50 and p99 latency, and the two ratios.  Then the
 # memory of idle chat WebSockets against idle keep-alive connections
-# (t/bench/chat_idle.pl).
+# (t/bench/chat_idle.pl), the chat's relay (t/bench/chat_relay.pl) and the
+# email channel's ingest and parser (t/bench/email.pl).
 use strict;
 use warnings;
 use FindBin;
@@ -26,6 +27,14 @@ if (($ENV{BENCH_ONLY} // '') eq 'chat-idle') {
 my $chat_relay = sub { system($^X, "$FindBin::Bin/chat_relay.pl") == 0 or warn "chat_relay.pl failed\n" };
 if (($ENV{BENCH_ONLY} // '') eq 'chat-relay') {
     $chat_relay->();
+    exit 0;
+}
+
+# the email channel: parse time per MB, IMAP fetch and push ingest of a
+# mail set against POST /v1/tickets (t/bench/email.pl); BENCH_ONLY=email
+my $email = sub { system($^X, "$FindBin::Bin/email.pl") == 0 or warn "email.pl failed\n" };
+if (($ENV{BENCH_ONLY} // '') eq 'email') {
+    $email->();
     exit 0;
 }
 
@@ -192,3 +201,4 @@ printf "(%d nginx workers, %d connections, %d s each, %s CPUs)\n", $workers, $co
 $t->cleanup;
 $chat_idle->() unless $ENV{BENCH_ONLY};
 $chat_relay->() unless $ENV{BENCH_ONLY};
+$email->() unless $ENV{BENCH_ONLY};

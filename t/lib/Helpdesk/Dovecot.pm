@@ -232,7 +232,7 @@ sub deliver {
     my ($self, $user, $raw, %opt) = @_;
     my $d = $self->folder_dir($user, $opt{folder});
     $seq++;
-    my $name = sprintf '%d.P%dQ%d.test%s', time, $$, $seq, $opt{seen} ? ':2,S' : '';
+    my $name = sprintf '%d.P%dQ%06d.test%s', time, $$, $seq, $opt{seen} ? ':2,S' : '';
     my $sub = $opt{seen} ? 'cur' : 'new';
     my $tmp = "$d/tmp/$name";
     open my $fh, '>:raw', $tmp or die "$tmp: $!";
