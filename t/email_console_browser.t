@@ -401,6 +401,7 @@ like $b->wait_for('form.signature .alert', 10, qr/\S/) // '', qr/Salvo/i, 'her s
 is $t->psql("SELECT signature FROM helpdesk.users WHERE user_id = '$u->{id}'"), "Ana Admin\nGerente de suporte",
     'on her own user';
 $b->get("$console/account");
+$b->wait_for('form.signature textarea[name=signature]', 10);   # the page drawn
 is $b->script(q{return document.querySelector('form.signature textarea[name=signature]').value}),
     "Ana Admin\nGerente de suporte", 'and shown there again';
 $b->script(q{document.querySelector('form.signature textarea[name=signature]').value = 'a\u0007b'});

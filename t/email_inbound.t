@@ -99,14 +99,14 @@ is $res->code, 201, 'a new mail opens a ticket' or diag $res->body;
 my $first = $res->json->{ticket};
 
 # the token is the mailbox's credential: never in an access log
-(my $token = $path) =~ s{.*/}{};
+(my $inbound_token = $path) =~ s{.*/}{};
 my $logged = until_true(sub {
     open my $fh, '<', "$d/log/redacted.log" or return;
     my $l = join '', <$fh>;
     return $l =~ m{email/inbound} ? $l : undef;
 }, 10) // '';
 like $logged, qr{^201 "/api/v1/email/inbound/\[redacted\]"$}m, 'the delivery is logged with its token redacted';
-unlike $logged, qr/\Q$token\E/, 'the token appears nowhere in the log';
+unlike $logged, qr/\Q$inbound_token\E/, 'the token appears nowhere in the log';
 like $first->{number}, qr/^TKT-\d{6}$/, 'with its number';
 my $ticket = $ua->get($t->url("/v1/tickets/$first->{id}") => $h)->res->json;
 is $ticket->{channel}, 'email', "the ticket's channel is email";
@@ -352,12 +352,12 @@ is $res->code, 201, 'a long header of a part (1.35 MB) is taken' or diag $res->b
 # forwarded message sent in base64 (35,000 lines after a message/rfc822
 # part's header, none a field), a text of 8,000 lines that start with
 # "--" (an SQL script), and 300 recipients
-my $b64 = join '', map { ('QUJD' x 19) . "\n" } 1 .. 35000;
+my $fwd64 = join '', map { ('QUJD' x 19) . "\n" } 1 .. 35000;
 my $sql = join '', map { "-- step $_\nSELECT $_;\n" } 1 .. 8000;
 my $rcpts = join ', ', map { "Person $_ <p$_\@many.example>" } 1 .. 300;
 $res = push_mail("From: b\@b.example\nTo: support\@acme.test, $rcpts\nSubject: ordinary\nMessage-ID: <ordinary\@b>\n"
     . "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\nsee below\n"
-    . "--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n$b64"
+    . "--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n$fwd64"
     . "--o\nContent-Type: text/plain; name=\"script.sql\"\n\n$sql--o--\n");
 is $res->code, 201, 'a base64 forward, a text of 8,000 "--" lines, 300 recipients: taken' or diag $res->body;
 
