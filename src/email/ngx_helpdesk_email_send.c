@@ -286,8 +286,8 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     req->data = e;
 
     if (e->tenant_relay && !e->null[COL_SMTP_USER]) {
-        rc = ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
-                                         &c[COL_SMTP_PASSWORD], e->bearer);
+        rc = ngx_helpdesk_curl_login(req, &c[COL_SMTP_USER],
+                                     &c[COL_SMTP_PASSWORD], e->bearer);
 
         /* libcurl keeps its own copy (CURLOPT_PASSWORD, _XOAUTH2_BEARER) */
         ngx_helpdesk_email_forget(e);
@@ -310,7 +310,7 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     }
 
     if (!e->tenant_relay && conf->user.len) {
-        if (ngx_helpdesk_curl_smtp_auth(req, &conf->user, &conf->password, 0)
+        if (ngx_helpdesk_curl_login(req, &conf->user, &conf->password, 0)
             != NGX_OK)
         {
             goto failed;

@@ -87,9 +87,7 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
     size_t size)
 {
     char        *v;
-    size_t       len;
     ngx_int_t    port;
-    ngx_str_t    host;
     const char  *why;
 
     if (curl_url_get(u, CURLUPART_SCHEME, &v, 0) != CURLUE_OK) {
@@ -131,12 +129,30 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
         return "must be an absolute http:// or https:// URL with a host";
     }
 
+    why = ngx_helpdesk_curl_host_check(v, allow, buf, size);
+
+    curl_free(v);
+
+    return why;
+}
+
+
+const char *
+ngx_helpdesk_curl_host_check(char *v, ngx_array_t *allow, u_char *buf,
+    size_t size)
+{
+    size_t       len;
+    ngx_str_t    host;
+    const char  *why;
+
     host.data = (u_char *) v;
     host.len = ngx_strlen(v);
 
     if (host.len && host.data[host.len - 1] == '.') {
         host.len--;         /* "example.com." is "example.com" */
     }
+
+    why = NULL;
 
     if (ngx_helpdesk_addr_text_refused(host.data, host.len, allow, &why)
         == NGX_OK)
@@ -157,8 +173,6 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
             why = (const char *) buf;
         }
     }
-
-    curl_free(v);
 
     return why;
 }
