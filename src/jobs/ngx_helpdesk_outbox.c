@@ -612,7 +612,7 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     }
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 
-    p = ngx_pnalloc(d->pool, 6 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(d->pool, 3 * NGX_INT_T_LEN);
     if (p == NULL) {
         ngx_helpdesk_outbox_done(d);
         return;
@@ -649,19 +649,13 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
         (void) ngx_helpdesk_pg_param(&d->query, d->pool, NULL);
     }
 
+    if (ngx_helpdesk_outbox_retry_params(&d->query, d->pool, conf) != NGX_OK)
+    {
+        ngx_helpdesk_outbox_done(d);
+        return;
+    }
+
     v.data = p + 2 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%ui", conf->attempts) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 3 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", conf->backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 4 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", conf->max_backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 5 * NGX_INT_T_LEN;
     v.len = ngx_sprintf(v.data, "%ui", conf->disable_after) - v.data;
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 
