@@ -108,6 +108,14 @@ ngx_int_t ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req);
 const char *ngx_helpdesk_curl_url_check(u_char *url, size_t len,
     ngx_array_t *allow, u_char *buf, size_t size);
 
+/*
+ * A URL a tenant gives, as text for libcurl's parser: NULL and "url"
+ * copied into "s" with its NUL, or why not (too long for "size", or a
+ * character outside printable ASCII).
+ */
+const char *ngx_helpdesk_curl_url_text(u_char *url, size_t len, char *s,
+    size_t size);
+
 /* whether "host" is one of "names": exact, or "*.suffix" */
 ngx_flag_t ngx_helpdesk_curl_host_match(ngx_array_t *names, ngx_str_t *host);
 

@@ -37,24 +37,15 @@ ngx_helpdesk_curl_imap_url_check(u_char *url, size_t len, ngx_array_t *allow,
     const char  *why;
     char         s[1024];
 
-    if (len >= sizeof(s)) {
-        return "is too long";
-    }
-
-    for (i = 0; i < len; i++) {
-        if (url[i] <= 0x20 || url[i] >= 0x7f) {
-            return "must not contain spaces, control characters or "
-                   "characters outside ASCII";
-        }
+    why = ngx_helpdesk_curl_url_text(url, len, s, sizeof(s));
+    if (why) {
+        return why;
     }
 
     u = curl_url();
     if (u == NULL) {
         return "cannot be checked";
     }
-
-    ngx_memcpy(s, url, len);
-    s[len] = '\0';
 
     why = NULL;
     v = NULL;

@@ -28,16 +28,11 @@ ngx_helpdesk_curl_conf_t  *ngx_helpdesk_curl_policy;
 
 
 const char *
-ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
-    u_char *buf, size_t size)
+ngx_helpdesk_curl_url_text(u_char *url, size_t len, char *s, size_t size)
 {
-    size_t       i;
-    CURLU       *u;
-    CURLUcode    rc;
-    const char  *why;
-    char         s[4096];
+    size_t  i;
 
-    if (len >= sizeof(s)) {
+    if (len >= size) {
         return "is too long";
     }
 
@@ -48,13 +43,31 @@ ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
         }
     }
 
+    ngx_memcpy(s, url, len);
+    s[len] = '\0';
+
+    return NULL;
+}
+
+
+const char *
+ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
+    u_char *buf, size_t size)
+{
+    CURLU       *u;
+    CURLUcode    rc;
+    const char  *why;
+    char         s[4096];
+
+    why = ngx_helpdesk_curl_url_text(url, len, s, sizeof(s));
+    if (why) {
+        return why;
+    }
+
     u = curl_url();
     if (u == NULL) {
         return "cannot be checked";
     }
-
-    ngx_memcpy(s, url, len);
-    s[len] = '\0';
 
     rc = curl_url_set(u, CURLUPART_URL, s, 0);
 
