@@ -429,7 +429,7 @@ ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
     /*
      * How far the run went: below the first message it left for the next
      * run, or as far as it listed when it took every message listed (the
-     * messages a first run skipped as read included).
+     * messages left as read before the mailbox was connected included).
      */
     if (ngx_strcmp(state, "ok") == 0) {
         if (run->next < run->msgs.nelts) {
