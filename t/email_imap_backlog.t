@@ -3,7 +3,10 @@
 # throughout (the run lists the folder a bounded window of UIDs at a time;
 # one listing of the whole backlog is more than libcurl takes).  A folder
 # whose UIDs have a gap wider than a window (400 messages expunged in the
-# middle) is fetched past the gap: an empty window is not its end.
+# middle) is fetched past the gap: an empty window is not its end.  A
+# folder where 60 unread mails lie among 300 read ones, connected: the 60
+# become tickets, over more runs than one, and none of the read ones, on
+# any run; what arrives after it was connected is taken, read or not.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -17,7 +20,7 @@ my $BACKLOG = 2000;
 my $t = Helpdesk::Test->new->start_stack;
 my $d = $t->dir;
 my $imap = Helpdesk::Dovecot->new(dir => "$d/imap",
-    users => { backlog => 'secret', gappy => 'secret' });
+    users => { backlog => 'secret', gappy => 'secret', readmix => 'secret' });
 $imap->start;
 my $ca = $imap->ca_file;
 $t->start_nginx(http => "helpdesk_email_fetch interval=100ms timeout=10s ca_file=$ca;");
@@ -136,6 +139,52 @@ my ($after_id, $after) = mail('gap');
 $imap->deliver('gappy', $after);
 ok until_true(sub { q1("SELECT count(*) FROM helpdesk.email_messages WHERE message_id_header = '$after_id'") eq '1' }, 30),
     'a mail after the gap arrives';
+
+# --- 60 unread mails among 300 read ones: every sixth UID unread
+for (1 .. 360) {
+    my ($id, $raw) = mail('mix');
+    $imap->deliver('readmix', $raw);
+}
+my $read = join ',', map { my $u = 6 * $_; ($u - 5) . ':' . ($u - 1) } 1 .. 60;
+system("doveadm -c $conf flags add -u readmix '\\Seen' mailbox INBOX uid $read >>$d/imap/doveadm.log 2>&1") == 0
+    or BAIL_OUT('doveadm flags failed: ' . `cat $d/imap/doveadm.log`);
+my (@unread, @was_read);
+$dir = $imap->folder_dir('readmix');
+for my $f ($imap->messages('readmix')) {
+    open my $fh, '<', "$dir/$f->{sub}/$f->{name}" or die $!;
+    my ($id) = do { local $/; <$fh> } =~ /^Message-ID: <([^>]+)>/m;
+    push @{ $f->{flags} =~ /S/ ? \@was_read : \@unread }, $id;
+}
+is scalar(@unread), 60, '60 unread on the server';
+is scalar(@was_read), 300, '300 read';
+$status = `doveadm -c $conf mailbox status -u readmix 'messages unseen uidnext' INBOX 2>>$d/imap/doveadm.log`;
+ok $status =~ /messages=360\b/ && $status =~ /unseen=60\b/ && $status =~ /uidnext=361\b/,
+    "the folder: 360 messages, 60 unread, UIDs 1 to 360 ($status)";
+
+my $mix = connect_mailbox('readmix');
+$bad = fetch_all($mix, 60, 60);
+is_deeply $bad, {}, 'the mailbox never showed a failure' or diag explain $bad;
+ok until_true(sub { (mailbox($mix)->{fetch}{last_uid} // 0) >= 360 }, 30),
+    'the runs went through the whole folder';
+fast($mix);
+sleep 2;                                    # a few more runs, had they more to take
+is count_for($mix), 60, 'as many mails as were unread';
+is q1("SELECT count(*) FROM helpdesk.email_messages WHERE mailbox_id = '$mix' AND message_id_header = ANY (ARRAY['"
+      . join("','", @unread) . "'])"), '60', 'the unread ones, each once';
+is q1("SELECT count(*) FROM helpdesk.email_messages WHERE mailbox_id = '$mix' AND message_id_header = ANY (ARRAY['"
+      . join("','", @was_read) . "'])"), '0', 'none of the read ones';
+is q1("SELECT seen_skip_below FROM helpdesk.email_mailboxes WHERE mailbox_id = '$mix'"), '361',
+    'the boundary: the UIDNEXT at the first run';
+
+# after it was connected: a mail read elsewhere before the helpdesk saw it
+# is new to the helpdesk all the same, as is an unread one
+my ($read_id, $read_raw) = mail('mix');
+$imap->deliver('readmix', $read_raw, seen => 1);
+my ($new_id, $new_raw) = mail('mix');
+$imap->deliver('readmix', $new_raw);
+ok until_true(sub { q1("SELECT count(*) FROM helpdesk.email_messages WHERE mailbox_id = '$mix' AND message_id_header IN ('$read_id', '$new_id')") eq '2' }, 30),
+    'a read mail and an unread one after connecting: both taken';
+is count_for($mix), 62, 'and nothing else';
 
 unlike $t->error_log, qr/Too large response headers/, 'no listing over libcurl\'s cap';
 unlike $t->error_log, qr/\[(alert|emerg)\]/, 'no alert';

@@ -21,14 +21,16 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS api.email_fetch_begin(bytea, uuid, uuid, uuid, int, bigint);
 CREATE OR REPLACE FUNCTION api.email_fetch_begin(p_proof bytea, p_tenant uuid,
     p_mailbox uuid, p_token uuid, p_lease_ms int, p_validity bigint,
-    OUT after bigint, OUT unseen_only boolean, OUT reset boolean)
+    p_uidnext bigint, OUT after bigint, OUT seen_below bigint, OUT reset boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
-    SELECT b.after, b.unseen_only, b.reset INTO after, unseen_only, reset
-    FROM email.fetch_begin(p_tenant, p_mailbox, p_token, p_lease_ms, p_validity) b;
+    SELECT b.after, b.seen_below, b.reset INTO after, seen_below, reset
+    FROM email.fetch_begin(p_tenant, p_mailbox, p_token, p_lease_ms, p_validity,
+                           p_uidnext) b;
 END
 $$;
 

@@ -6,9 +6,11 @@
 --            and an end) taken with SKIP LOCKED, so one node at a time
 --            fetches a mailbox, whatever the number of nodes;
 --   begin    the folder's UIDVALIDITY as the server says it now: the
---            first run starts from the messages not yet \Seen, a changed
---            UIDVALIDITY from the first UID (the Message-IDs already
---            stored are recognised, nothing is taken twice);
+--            first run records the folder's UIDNEXT, below which every
+--            run leaves the messages already \Seen (read before the
+--            mailbox was connected); a changed UIDVALIDITY starts from the
+--            first UID (the Message-IDs already stored are recognised,
+--            nothing is taken twice);
 --   chunk    a piece of the message's blob (the raw message, then its
 --            attachments), staged as a pushed mail's are;
 --   store    one message, parsed by the module: email.ingest(), the same
@@ -122,28 +124,45 @@ END
 $$;
 
 -- The folder's UIDVALIDITY now: where the run starts.  "after" is the
--- last UID stored (the run lists the UIDs above it); "unseen_only" on the
--- first run of a mailbox (what it held before it was connected and had
--- been read is not taken).
+-- last UID stored (the run lists the UIDs above it); "seen_below" the
+-- UID below which a message flagged \Seen is left (0: none is).  The
+-- mailbox's first run records the folder's UIDNEXT as that boundary:
+-- what the folder held before it was connected and had been read is
+-- left on every run, however many runs its backlog takes; what came
+-- since is taken, read or not.  A changed UIDVALIDITY starts over from
+-- the first UID with no boundary (the Message-IDs already stored are
+-- recognised, nothing is taken twice).
+DROP FUNCTION IF EXISTS email.fetch_begin(uuid, uuid, uuid, int, bigint);
 CREATE OR REPLACE FUNCTION email.fetch_begin(p_tenant uuid, p_mailbox uuid,
-    p_token uuid, p_lease_ms int, p_validity bigint,
-    OUT after bigint, OUT unseen_only boolean, OUT reset boolean)
+    p_token uuid, p_lease_ms int, p_validity bigint, p_uidnext bigint,
+    OUT after bigint, OUT seen_below bigint, OUT reset boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-    m helpdesk.email_mailboxes := email.fetch_held(p_tenant, p_mailbox, p_token, p_lease_ms);
+    m      helpdesk.email_mailboxes := email.fetch_held(p_tenant, p_mailbox, p_token, p_lease_ms);
+    first  boolean;
 BEGIN
     IF p_validity IS NULL OR p_validity < 0 THEN
         PERFORM tickets.fail('HDINV', 'validation-error', 'no UIDVALIDITY');
     END IF;
 
     reset := m.uid_validity IS NOT NULL AND m.uid_validity <> p_validity;
-    unseen_only := m.uid_validity IS NULL AND m.last_uid IS NULL;
+    first := m.uid_validity IS NULL AND m.last_uid IS NULL;
 
-    IF m.uid_validity IS DISTINCT FROM p_validity THEN
+    IF first AND (p_uidnext IS NULL OR p_uidnext < 1) THEN
+        PERFORM tickets.fail('HDINV', 'validation-error',
+            'the server did not say the folder''s UIDNEXT, which the first run needs '
+            'to know what the folder held before');
+    END IF;
+
+    IF first OR reset OR m.uid_validity IS DISTINCT FROM p_validity THEN
         UPDATE helpdesk.email_mailboxes x
         SET uid_validity = p_validity,
-            last_uid = CASE WHEN reset THEN 0 ELSE x.last_uid END
-        WHERE x.tenant_id = p_tenant AND x.mailbox_id = p_mailbox;
+            last_uid = CASE WHEN reset THEN 0 ELSE x.last_uid END,
+            seen_skip_below = CASE WHEN first THEN p_uidnext
+                                   WHEN reset THEN NULL
+                                   ELSE x.seen_skip_below END
+        WHERE x.tenant_id = p_tenant AND x.mailbox_id = p_mailbox
+        RETURNING x.seen_skip_below INTO m.seen_skip_below;
 
         IF reset THEN
             PERFORM tickets.audit(jsonb_build_object('tenant_id', p_tenant,
@@ -154,6 +173,7 @@ BEGIN
     END IF;
 
     after := CASE WHEN reset THEN 0 ELSE coalesce(m.last_uid, 0) END;
+    seen_below := coalesce(m.seen_skip_below, 0);
 END
 $$;
 
@@ -257,7 +277,8 @@ $$;
 
 -- The end of a run: its health, the next one, the lease given back.
 -- "listed_to": the highest UID the run listed when it went through the
--- whole list (the messages it skipped as already read on a first run).
+-- whole list (the messages it left as read before the mailbox was
+-- connected included).
 CREATE OR REPLACE FUNCTION email.fetch_done(p_tenant uuid, p_mailbox uuid,
     p_token uuid, p_state text, p_reason text, p_listed_to bigint,
     p_more boolean)

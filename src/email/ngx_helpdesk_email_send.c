@@ -286,8 +286,8 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     req->data = e;
 
     if (e->tenant_relay && !e->null[COL_SMTP_USER]) {
-        rc = ngx_helpdesk_curl_smtp_auth(req, &c[COL_SMTP_USER],
-                                         &c[COL_SMTP_PASSWORD], e->bearer);
+        rc = ngx_helpdesk_curl_login(req, &c[COL_SMTP_USER],
+                                     &c[COL_SMTP_PASSWORD], e->bearer);
 
         /* libcurl keeps its own copy (CURLOPT_PASSWORD, _XOAUTH2_BEARER) */
         ngx_helpdesk_email_forget(e);
@@ -310,7 +310,7 @@ ngx_helpdesk_email_built(ngx_event_t *ev)
     }
 
     if (!e->tenant_relay && conf->user.len) {
-        if (ngx_helpdesk_curl_smtp_auth(req, &conf->user, &conf->password, 0)
+        if (ngx_helpdesk_curl_login(req, &conf->user, &conf->password, 0)
             != NGX_OK)
         {
             goto failed;
@@ -401,7 +401,7 @@ ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
     }
     (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
 
-    p = ngx_pnalloc(e->pool, 5 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(e->pool, 2 * NGX_INT_T_LEN);
     if (p == NULL) {
         ngx_helpdesk_email_done(e);
         return;
@@ -443,17 +443,10 @@ ngx_helpdesk_email_record(ngx_helpdesk_email_t *e, ngx_flag_t ok,
     (void) ngx_helpdesk_pg_param(&e->query, e->pool,
                                  e->message_id.len ? &e->message_id : NULL);
 
-    v.data = p + 2 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%ui", oc->attempts) - v.data;
-    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
-
-    v.data = p + 3 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", oc->backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
-
-    v.data = p + 4 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", oc->max_backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&e->query, e->pool, &v);
+    if (ngx_helpdesk_outbox_retry_params(&e->query, e->pool, oc) != NGX_OK) {
+        ngx_helpdesk_email_done(e);
+        return;
+    }
 
     /* what a delivered mail is recorded under, to know it if it returns */
     (void) ngx_helpdesk_pg_param(&e->query, e->pool,

@@ -140,7 +140,7 @@ ngx_http_helpdesk_email_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_helpdesk_email_start(ngx_http_helpdesk_email_ctx_t *ctx)
 {
-    u_char                    *p, *last;
+    ngx_int_t                  rc;
     ngx_str_t                  allow;
     ngx_table_elt_t           *h;
     ngx_http_request_t        *r = ctx->req.r;
@@ -149,37 +149,17 @@ ngx_http_helpdesk_email_start(ngx_http_helpdesk_email_ctx_t *ctx)
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    /* the token: one path segment after the location's prefix */
-    p = r->uri.data + clcf->name.len;
-    last = r->uri.data + r->uri.len;
-
-    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] != '/'
-        && p < last && *p == '/')
-    {
-        p++;
+    rc = ngx_http_helpdesk_log_path_token(r, NGX_HTTP_HELPDESK_EMAIL_TOKEN_MIN,
+                                          NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX,
+                                          &ctx->token);
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->token.data = p;
-
-    while (p < last && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-                        || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-    {
-        p++;
-    }
-
-    ctx->token.len = p - ctx->token.data;
-
-    if (p != last || ctx->token.len < NGX_HTTP_HELPDESK_EMAIL_TOKEN_MIN
-        || ctx->token.len > NGX_HTTP_HELPDESK_EMAIL_TOKEN_MAX)
-    {
+    if (rc == NGX_DECLINED) {
         (void) ngx_http_discard_request_body(r);
         return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                                          "Not Found", "unknown mailbox", NULL);
-    }
-
-    /* again (a location after the first: ngx_http_helpdesk_email_redact()) */
-    if (ngx_http_helpdesk_log_redact_line(r, ctx->token.data) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (r->method != NGX_HTTP_POST) {

@@ -108,6 +108,14 @@ ngx_int_t ngx_helpdesk_curl_start(ngx_helpdesk_curl_req_t *req);
 const char *ngx_helpdesk_curl_url_check(u_char *url, size_t len,
     ngx_array_t *allow, u_char *buf, size_t size);
 
+/*
+ * A URL a tenant gives, as text for libcurl's parser: NULL and "url"
+ * copied into "s" with its NUL, or why not (too long for "size", or a
+ * character outside printable ASCII).
+ */
+const char *ngx_helpdesk_curl_url_text(u_char *url, size_t len, char *s,
+    size_t size);
+
 /* whether "host" is one of "names": exact, or "*.suffix" */
 ngx_flag_t ngx_helpdesk_curl_host_match(ngx_array_t *names, ngx_str_t *host);
 
@@ -138,13 +146,36 @@ ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_smtp(ngx_log_t *log,
     ngx_str_t *url, ngx_flag_t trusted, ngx_str_t *from, ngx_str_t *rcpt,
     ngx_str_t *message, ngx_msec_t timeout);
 
-/* "user" and "password" (or an OAuth 2.0 bearer token) for AUTH */
-ngx_int_t ngx_helpdesk_curl_smtp_auth(ngx_helpdesk_curl_req_t *req,
-    ngx_str_t *user, ngx_str_t *password, ngx_flag_t bearer);
-
 /* Save-time check of a tenant's relay URL: NULL, or why not. */
 const char *ngx_helpdesk_curl_smtp_url_check(u_char *url, size_t len,
     ngx_array_t *allow, u_char *buf, size_t size);
+
+/*
+ * The shell of a mail request (ngx_helpdesk_curl_mail.c): "url" in
+ * "scheme" (STARTTLS, required) or "scheme" with an "s" (implicit TLS),
+ * its certificate verified, with a total timeout and room for "body_max"
+ * bytes of answer.  A URL of another kind is not an error here: the
+ * request fails when started, with req->refused set and "refused" as its
+ * error.
+ */
+ngx_helpdesk_curl_req_t *ngx_helpdesk_curl_mail(ngx_log_t *log,
+    ngx_str_t *url, const char *scheme, const char *refused,
+    ngx_msec_t timeout, size_t body_max);
+
+/* "user" and "password" (or an OAuth 2.0 bearer token) for the login */
+ngx_int_t ngx_helpdesk_curl_login(ngx_helpdesk_curl_req_t *req,
+    ngx_str_t *user, ngx_str_t *password, ngx_flag_t bearer);
+
+/* a NUL-terminated copy for libcurl (ngx_free()); NULL: no memory, or a NUL
+ * inside */
+char *ngx_helpdesk_curl_cstr(ngx_str_t *s, ngx_log_t *log);
+
+/*
+ * Save-time check of a URL's host (as libcurl parsed it): NULL when the
+ * outbound policy lets us reach it, otherwise why not (written into buf).
+ */
+const char *ngx_helpdesk_curl_host_check(char *host, ngx_array_t *allow,
+    u_char *buf, size_t size);
 
 /* Gives up a transfer, started or not: no handler call; req is freed. */
 void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);

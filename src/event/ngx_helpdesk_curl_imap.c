@@ -24,7 +24,6 @@
 
 static size_t ngx_helpdesk_curl_imap_write(char *ptr, size_t size,
     size_t nmemb, void *userdata);
-static char *ngx_helpdesk_curl_imap_cstr(ngx_str_t *s, ngx_log_t *log);
 
 
 const char *
@@ -35,28 +34,18 @@ ngx_helpdesk_curl_imap_url_check(u_char *url, size_t len, ngx_array_t *allow,
     size_t       i, n;
     CURLU       *u;
     ngx_int_t    port;
-    ngx_str_t    host;
     const char  *why;
     char         s[1024];
 
-    if (len >= sizeof(s)) {
-        return "is too long";
-    }
-
-    for (i = 0; i < len; i++) {
-        if (url[i] <= 0x20 || url[i] >= 0x7f) {
-            return "must not contain spaces, control characters or "
-                   "characters outside ASCII";
-        }
+    why = ngx_helpdesk_curl_url_text(url, len, s, sizeof(s));
+    if (why) {
+        return why;
     }
 
     u = curl_url();
     if (u == NULL) {
         return "cannot be checked";
     }
-
-    ngx_memcpy(s, url, len);
-    s[len] = '\0';
 
     why = NULL;
     v = NULL;
@@ -141,32 +130,7 @@ ngx_helpdesk_curl_imap_url_check(u_char *url, size_t len, ngx_array_t *allow,
         goto done;
     }
 
-    host.data = (u_char *) v;
-    host.len = ngx_strlen(v);
-
-    if (host.len && host.data[host.len - 1] == '.') {
-        host.len--;
-    }
-
-    if (ngx_helpdesk_addr_text_refused(host.data, host.len, allow, &why)
-        == NGX_OK)
-    {
-        if (why) {
-            n = ngx_snprintf(buf, size - 1, "points at a %s address, "
-                             "which is not allowed", why) - buf;
-            buf[n] = '\0';
-            why = (const char *) buf;
-        }
-
-    } else {
-        why = ngx_helpdesk_addr_name_refused(host.data, host.len);
-
-        if (why) {
-            n = ngx_snprintf(buf, size - 1, "host %s", why) - buf;
-            buf[n] = '\0';
-            why = (const char *) buf;
-        }
-    }
+    why = ngx_helpdesk_curl_host_check(v, allow, buf, size);
 
 done:
 
@@ -264,134 +228,29 @@ ngx_helpdesk_curl_imap(ngx_log_t *log, ngx_str_t *url, const char *command,
     ngx_str_t *user, ngx_str_t *password, ngx_str_t *ca_file,
     ngx_msec_t timeout, size_t body_max)
 {
-    char                     *s, *port;
-    CURLUcode                 rc;
-    ngx_flag_t                tls;
     ngx_helpdesk_curl_req_t  *req;
 
-    /* the shell of an http request: URL and protocols are set again here */
-    req = ngx_helpdesk_curl_create(log, NULL, url, NULL, timeout, body_max);
+    req = ngx_helpdesk_curl_mail(log, url, "imap",
+                                 "refused: not an imap or imaps URL",
+                                 timeout, body_max);
     if (req == NULL) {
         return NULL;
     }
-
-    req->refused = 0;
-    req->error[0] = '\0';
-
-    if (req->host) {
-        curl_free(req->host);
-        req->host = NULL;
-    }
-
-    s = ngx_helpdesk_curl_imap_cstr(url, log);
-    if (s == NULL) {
-        goto failed;
-    }
-
-    rc = curl_url_set(req->url, CURLUPART_URL, s, CURLU_NON_SUPPORT_SCHEME);
-    ngx_free(s);
-
-    tls = 0;
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_SCHEME, &s, 0) == CURLUE_OK)
-    {
-        if (ngx_strcmp(s, "imaps") == 0) {
-            tls = 1;
-
-        } else if (ngx_strcmp(s, "imap") != 0) {
-            rc = CURLUE_UNSUPPORTED_SCHEME;
-        }
-
-        curl_free(s);
-    }
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_HOST, &req->host, 0) != CURLUE_OK)
-    {
-        rc = CURLUE_NO_HOST;
-    }
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
-           == CURLUE_OK)
-    {
-        req->port = ngx_atoi((u_char *) port, ngx_strlen(port));
-        curl_free(port);
-
-        if (req->port < 1 || req->port > 65535) {
-            rc = CURLUE_BAD_PORT_NUMBER;
-        }
-    }
-
-    if (rc != CURLUE_OK) {
-        req->refused = 1;
-        ngx_cpystrn((u_char *) req->error,
-                    (u_char *) "refused: not an imap or imaps URL",
-                    CURL_ERROR_SIZE);
-    }
-
-    curl_easy_setopt(req->easy, CURLOPT_CURLU, req->url);
-    curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "imap,imaps");
-    curl_easy_setopt(req->easy, CURLOPT_USE_SSL,
-                     tls ? CURLUSESSL_TRY : CURLUSESSL_ALL);
-    curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 
     if (ca_file && ca_file->len) {
         curl_easy_setopt(req->easy, CURLOPT_CAINFO, (char *) ca_file->data);
     }
 
-    /* the values are copied by libcurl */
-    s = ngx_helpdesk_curl_imap_cstr(user, log);
-    if (s == NULL) {
-        goto failed;
+    if (ngx_helpdesk_curl_login(req, user, password, 0) != NGX_OK) {
+        ngx_helpdesk_curl_free(req);
+        return NULL;
     }
-
-    curl_easy_setopt(req->easy, CURLOPT_USERNAME, s);
-    ngx_free(s);
-
-    s = ngx_helpdesk_curl_imap_cstr(password, log);
-    if (s == NULL) {
-        goto failed;
-    }
-
-    curl_easy_setopt(req->easy, CURLOPT_PASSWORD, s);
-    ngx_explicit_memzero(s, password->len);
-    ngx_free(s);
 
     if (command) {
         curl_easy_setopt(req->easy, CURLOPT_CUSTOMREQUEST, command);
     }
 
     return req;
-
-failed:
-
-    ngx_helpdesk_curl_free(req);
-    return NULL;
-}
-
-
-static char *
-ngx_helpdesk_curl_imap_cstr(ngx_str_t *s, ngx_log_t *log)
-{
-    char  *p;
-
-    p = ngx_alloc(s->len + 1, log);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, s->data, s->len);
-    p[s->len] = '\0';
-
-    if (ngx_strlen(p) != s->len) {
-        ngx_free(p);
-        return NULL;
-    }
-
-    return p;
 }
 
 

@@ -28,16 +28,11 @@ ngx_helpdesk_curl_conf_t  *ngx_helpdesk_curl_policy;
 
 
 const char *
-ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
-    u_char *buf, size_t size)
+ngx_helpdesk_curl_url_text(u_char *url, size_t len, char *s, size_t size)
 {
-    size_t       i;
-    CURLU       *u;
-    CURLUcode    rc;
-    const char  *why;
-    char         s[4096];
+    size_t  i;
 
-    if (len >= sizeof(s)) {
+    if (len >= size) {
         return "is too long";
     }
 
@@ -48,13 +43,31 @@ ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
         }
     }
 
+    ngx_memcpy(s, url, len);
+    s[len] = '\0';
+
+    return NULL;
+}
+
+
+const char *
+ngx_helpdesk_curl_url_check(u_char *url, size_t len, ngx_array_t *allow,
+    u_char *buf, size_t size)
+{
+    CURLU       *u;
+    CURLUcode    rc;
+    const char  *why;
+    char         s[4096];
+
+    why = ngx_helpdesk_curl_url_text(url, len, s, sizeof(s));
+    if (why) {
+        return why;
+    }
+
     u = curl_url();
     if (u == NULL) {
         return "cannot be checked";
     }
-
-    ngx_memcpy(s, url, len);
-    s[len] = '\0';
 
     rc = curl_url_set(u, CURLUPART_URL, s, 0);
 
@@ -87,9 +100,7 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
     size_t size)
 {
     char        *v;
-    size_t       len;
     ngx_int_t    port;
-    ngx_str_t    host;
     const char  *why;
 
     if (curl_url_get(u, CURLUPART_SCHEME, &v, 0) != CURLUE_OK) {
@@ -131,12 +142,30 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
         return "must be an absolute http:// or https:// URL with a host";
     }
 
+    why = ngx_helpdesk_curl_host_check(v, allow, buf, size);
+
+    curl_free(v);
+
+    return why;
+}
+
+
+const char *
+ngx_helpdesk_curl_host_check(char *v, ngx_array_t *allow, u_char *buf,
+    size_t size)
+{
+    size_t       len;
+    ngx_str_t    host;
+    const char  *why;
+
     host.data = (u_char *) v;
     host.len = ngx_strlen(v);
 
     if (host.len && host.data[host.len - 1] == '.') {
         host.len--;         /* "example.com." is "example.com" */
     }
+
+    why = NULL;
 
     if (ngx_helpdesk_addr_text_refused(host.data, host.len, allow, &why)
         == NGX_OK)
@@ -157,8 +186,6 @@ ngx_helpdesk_curl_url_parts(CURLU *u, ngx_array_t *allow, u_char *buf,
             why = (const char *) buf;
         }
     }
-
-    curl_free(v);
 
     return why;
 }

@@ -22,86 +22,33 @@
 
 static size_t ngx_helpdesk_curl_smtp_read(char *buf, size_t size,
     size_t nitems, void *userdata);
-static char *ngx_helpdesk_curl_smtp_cstr(ngx_str_t *s, ngx_log_t *log);
 
 
 ngx_helpdesk_curl_req_t *
 ngx_helpdesk_curl_smtp(ngx_log_t *log, ngx_str_t *url, ngx_flag_t trusted,
     ngx_str_t *from, ngx_str_t *rcpt, ngx_str_t *message, ngx_msec_t timeout)
 {
-    char                     *s, *port;
+    char                     *s;
     u_char                   *p, *last, *comma;
     ngx_str_t                 one;
-    CURLUcode                 rc;
     struct curl_slist        *list;
     ngx_helpdesk_curl_req_t  *req;
 
-    /* a GET-less shell: the URL and protocols are set again below */
-    req = ngx_helpdesk_curl_create(log, NULL, url, NULL, timeout, 1024);
+    req = ngx_helpdesk_curl_mail(log, url, "smtp",
+                                 "refused: not an smtp:// or smtps:// URL",
+                                 timeout, 1024);
     if (req == NULL) {
         return NULL;
     }
 
-    req->refused = 0;
-    req->error[0] = '\0';
     req->trusted = trusted ? 1 : 0;
 
-    if (req->host) {
-        curl_free(req->host);
-        req->host = NULL;
-    }
-
-    s = ngx_helpdesk_curl_smtp_cstr(url, log);
-    if (s == NULL) {
-        goto failed;
-    }
-
-    rc = curl_url_set(req->url, CURLUPART_URL, s, 0);
-    ngx_free(s);
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_SCHEME, &s, 0) == CURLUE_OK)
-    {
-        if (ngx_strcmp(s, "smtp") != 0 && ngx_strcmp(s, "smtps") != 0) {
-            rc = CURLUE_UNSUPPORTED_SCHEME;
-        }
-
-        curl_free(s);
-    }
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_HOST, &req->host, 0) != CURLUE_OK)
-    {
-        rc = CURLUE_NO_HOST;
-    }
-
-    if (rc == CURLUE_OK
-        && curl_url_get(req->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
-           == CURLUE_OK)
-    {
-        req->port = ngx_atoi((u_char *) port, ngx_strlen(port));
-        curl_free(port);
-
-    } else {
-        rc = CURLUE_BAD_PORT_NUMBER;
-    }
-
-    if (rc != CURLUE_OK || req->port < 1 || req->port > 65535) {
-        req->refused = 1;
-        ngx_cpystrn((u_char *) req->error,
-                    (u_char *) "refused: not an smtp:// or smtps:// URL",
-                    CURL_ERROR_SIZE);
-    }
-
-    curl_easy_setopt(req->easy, CURLOPT_CURLU, req->url);
-    curl_easy_setopt(req->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(req->easy, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
     curl_easy_setopt(req->easy, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(req->easy, CURLOPT_READFUNCTION,
                      ngx_helpdesk_curl_smtp_read);
     curl_easy_setopt(req->easy, CURLOPT_READDATA, req);
 
-    s = ngx_helpdesk_curl_smtp_cstr(from, log);
+    s = ngx_helpdesk_curl_cstr(from, log);
     if (s == NULL) {
         goto failed;
     }
@@ -124,7 +71,7 @@ ngx_helpdesk_curl_smtp(ngx_log_t *log, ngx_str_t *url, ngx_flag_t trusted,
         one.len = comma - p;
         p = comma + 1;
 
-        s = ngx_helpdesk_curl_smtp_cstr(&one, log);
+        s = ngx_helpdesk_curl_cstr(&one, log);
         if (s == NULL) {
             goto failed;
         }
@@ -160,40 +107,6 @@ failed:
 }
 
 
-ngx_int_t
-ngx_helpdesk_curl_smtp_auth(ngx_helpdesk_curl_req_t *req, ngx_str_t *user,
-    ngx_str_t *password, ngx_flag_t bearer)
-{
-    char  *s;
-
-    s = ngx_helpdesk_curl_smtp_cstr(user, req->log);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    curl_easy_setopt(req->easy, CURLOPT_USERNAME, s);
-    ngx_free(s);
-
-    s = ngx_helpdesk_curl_smtp_cstr(password, req->log);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (bearer) {
-        curl_easy_setopt(req->easy, CURLOPT_XOAUTH2_BEARER, s);
-        curl_easy_setopt(req->easy, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
-
-    } else {
-        curl_easy_setopt(req->easy, CURLOPT_PASSWORD, s);
-    }
-
-    ngx_explicit_memzero(s, password->len);
-    ngx_free(s);
-
-    return NGX_OK;
-}
-
-
 const char *
 ngx_helpdesk_curl_smtp_url_check(u_char *url, size_t len, ngx_array_t *allow,
     u_char *buf, size_t size)
@@ -202,28 +115,18 @@ ngx_helpdesk_curl_smtp_url_check(u_char *url, size_t len, ngx_array_t *allow,
     size_t       i;
     CURLU       *u;
     ngx_int_t    port;
-    ngx_str_t    host;
     const char  *why;
     char         s[1024];
 
-    if (len >= sizeof(s)) {
-        return "is too long";
-    }
-
-    for (i = 0; i < len; i++) {
-        if (url[i] <= 0x20 || url[i] >= 0x7f) {
-            return "must not contain spaces, control characters or "
-                   "characters outside ASCII";
-        }
+    why = ngx_helpdesk_curl_url_text(url, len, s, sizeof(s));
+    if (why) {
+        return why;
     }
 
     u = curl_url();
     if (u == NULL) {
         return "cannot be checked";
     }
-
-    ngx_memcpy(s, url, len);
-    s[len] = '\0';
 
     why = "must be an smtp:// (STARTTLS) or smtps:// URL with a host";
 
@@ -266,32 +169,7 @@ ngx_helpdesk_curl_smtp_url_check(u_char *url, size_t len, ngx_array_t *allow,
         goto done;
     }
 
-    host.data = (u_char *) v;
-    host.len = ngx_strlen(v);
-
-    if (host.len && host.data[host.len - 1] == '.') {
-        host.len--;
-    }
-
-    why = NULL;
-
-    if (ngx_helpdesk_addr_text_refused(host.data, host.len, allow, &why)
-        == NGX_OK)
-    {
-        if (why) {
-            *ngx_snprintf(buf, size - 1, "points at a %s address, which is "
-                          "not allowed", why) = '\0';
-            why = (const char *) buf;
-        }
-
-    } else {
-        why = ngx_helpdesk_addr_name_refused(host.data, host.len);
-
-        if (why) {
-            *ngx_snprintf(buf, size - 1, "host %s", why) = '\0';
-            why = (const char *) buf;
-        }
-    }
+    why = ngx_helpdesk_curl_host_check(v, allow, buf, size);
 
     curl_free(v);
 
@@ -320,19 +198,3 @@ ngx_helpdesk_curl_smtp_read(char *buf, size_t size, size_t nitems,
     return n;
 }
 
-
-static char *
-ngx_helpdesk_curl_smtp_cstr(ngx_str_t *s, ngx_log_t *log)
-{
-    char  *p;
-
-    p = ngx_alloc(s->len + 1, log);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, s->data, s->len);
-    p[s->len] = '\0';
-
-    return p;
-}

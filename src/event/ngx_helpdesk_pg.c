@@ -99,6 +99,23 @@ ngx_helpdesk_pg_exit_worker(void)
 /* libpq takes text parameters as C strings: copy unless terminated */
 
 ngx_int_t
+ngx_helpdesk_pg_value(ngx_pool_t *pool, PGresult *res, int row, int col,
+    ngx_str_t *to)
+{
+    to->len = PQgetlength(res, row, col);
+    to->data = ngx_pnalloc(pool, to->len + 1);
+    if (to->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(to->data, PQgetvalue(res, row, col), to->len);
+    to->data[to->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
     ngx_str_t *value)
 {

@@ -112,6 +112,10 @@ ngx_uint_t ngx_helpdesk_pg_retry_after(void);
 ngx_int_t ngx_helpdesk_pg_param(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
     ngx_str_t *value);
 
+/* The value at "row", "col" of "res" as a NUL-terminated copy from "pool". */
+ngx_int_t ngx_helpdesk_pg_value(ngx_pool_t *pool, PGresult *res, int row,
+    int col, ngx_str_t *to);
+
 char *ngx_helpdesk_pg_conninfo_check(ngx_pool_t *pool, ngx_str_t *conninfo);
 
 

@@ -201,6 +201,52 @@ ngx_http_helpdesk_log_redact_prefix(ngx_http_request_t *r, ngx_str_t *prefix)
 }
 
 
+ngx_int_t
+ngx_http_helpdesk_log_path_token(ngx_http_request_t *r, size_t min,
+    size_t max, ngx_str_t *token)
+{
+    u_char                    *p, *last;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    p = r->uri.data + clcf->name.len;
+    last = r->uri.data + r->uri.len;
+
+    /* "location /inbound" takes "/inbound/token" too */
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] != '/'
+        && p < last && *p == '/')
+    {
+        p++;
+    }
+
+    /*
+     * out of the request line nginx logs (again: the post-read phase has
+     * done it only for the first such location, see
+     * ngx_http_helpdesk_log_redact_prefix())
+     */
+    if (ngx_http_helpdesk_log_redact_line(r, p) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    token->data = p;
+
+    while (p < last && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                        || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+    {
+        p++;
+    }
+
+    token->len = p - token->data;
+
+    if (p != last || token->len < min || token->len > max) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_uint_t
 ngx_http_helpdesk_log_token_like(u_char *s, u_char *last)
 {

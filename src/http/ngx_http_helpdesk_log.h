@@ -36,5 +36,15 @@ ngx_int_t ngx_http_helpdesk_log_redact_line(ngx_http_request_t *r,
 ngx_int_t ngx_http_helpdesk_log_redact_prefix(ngx_http_request_t *r,
     ngx_str_t *prefix);
 
+/*
+ * The token of a location that takes its credential in the path (a
+ * mailbox's inbound address, a WhatsApp webhook): the one path segment
+ * after the location's prefix, of letters, digits, "-" and "_", "min" to
+ * "max" long.  The request line is redacted from where it starts, a token
+ * or not.  NGX_OK; NGX_DECLINED: not a token; NGX_ERROR.
+ */
+ngx_int_t ngx_http_helpdesk_log_path_token(ngx_http_request_t *r,
+    size_t min, size_t max, ngx_str_t *token);
+
 
 #endif /* _NGX_HTTP_HELPDESK_LOG_H_INCLUDED_ */

@@ -49,6 +49,7 @@
 #include <ngx_event.h>
 
 #include "ngx_helpdesk_email_fetch_int.h"
+#include "ngx_helpdesk_job.h"
 
 
 typedef struct {
@@ -98,14 +99,10 @@ ngx_helpdesk_email_fetch_init_worker(ngx_cycle_t *cycle,
     hf->conf = conf;
     hf->log = cycle->log;
 
-    hf->tick.handler = ngx_helpdesk_fetch_tick;
-    hf->tick.data = hf;
-    hf->tick.log = cycle->log;
-    hf->tick.cancelable = 1;
-
     hf->ready = 1;
 
-    ngx_add_timer(&hf->tick, 100 + (ngx_msec_t) ngx_random() % conf->interval);
+    ngx_helpdesk_job_start(&hf->tick, ngx_helpdesk_fetch_tick, hf,
+                           cycle->log, conf->interval);
 
     return NGX_OK;
 }
@@ -220,16 +217,7 @@ static ngx_int_t
 ngx_helpdesk_fetch_copy(ngx_helpdesk_fetch_run_t *run, PGresult *res, int row,
     int col, ngx_str_t *to)
 {
-    to->len = PQgetlength(res, row, col);
-    to->data = ngx_pnalloc(run->pool, to->len + 1);
-    if (to->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(to->data, PQgetvalue(res, row, col), to->len);
-    to->data[to->len] = '\0';
-
-    return NGX_OK;
+    return ngx_helpdesk_pg_value(run->pool, res, row, col, to);
 }
 
 
@@ -441,7 +429,7 @@ ngx_helpdesk_fetch_end(ngx_helpdesk_fetch_run_t *run, const char *state,
     /*
      * How far the run went: below the first message it left for the next
      * run, or as far as it listed when it took every message listed (the
-     * messages a first run skipped as read included).
+     * messages left as read before the mailbox was connected included).
      */
     if (ngx_strcmp(state, "ok") == 0) {
         if (run->next < run->msgs.nelts) {

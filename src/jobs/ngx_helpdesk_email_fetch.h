@@ -106,12 +106,12 @@ uint64_t ngx_helpdesk_fetch_uidnext(ngx_str_t *body);
 
 /*
  * The messages of a "UID FETCH a:b (UID RFC822.SIZE FLAGS)" answer with a
- * UID above "after" and not above "upto" (and not \Seen when
- * "unseen_only"), added to "msgs", all in UID order; "*highest" the
+ * UID above "after" and not above "upto" (but those \Seen with a UID below
+ * "seen_below"), added to "msgs", all in UID order; "*highest" the
  * highest UID listed (skipped ones too).
  */
 ngx_int_t ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after,
-    uint64_t upto, ngx_flag_t unseen_only, ngx_array_t *msgs,
+    uint64_t upto, uint64_t seen_below, ngx_array_t *msgs,
     uint64_t *highest);
 
 /* what a failed transfer says of the mailbox: its state, and why */

@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 
 #include "ngx_helpdesk_email_fetch.h"
+#include "ngx_helpdesk_job.h"
 
 
 void
@@ -142,37 +143,29 @@ ngx_helpdesk_email_oauth_parse(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t n,
 }
 
 
+static ngx_helpdesk_job_param_t  ngx_helpdesk_email_fetch_params[] = {
+    { ngx_string("interval="),
+      offsetof(ngx_helpdesk_email_fetch_conf_t, interval), 0 },
+    { ngx_string("timeout="),
+      offsetof(ngx_helpdesk_email_fetch_conf_t, timeout), 0 },
+    { ngx_string("batch="),
+      offsetof(ngx_helpdesk_email_fetch_conf_t, batch), 1000 },
+    { ngx_string("per_run="),
+      offsetof(ngx_helpdesk_email_fetch_conf_t, per_run), 1000 },
+    { ngx_null_string, 0, 0 }
+};
+
+
 /* helpdesk_email_fetch off | [interval=] [batch=] [timeout=] [per_run=]
  *                            [max_size=] [ca_file=] */
 char *
 ngx_helpdesk_email_fetch_parse(ngx_conf_t *cf, ngx_str_t *value,
     ngx_helpdesk_email_fetch_conf_t *conf)
 {
-    ngx_int_t    n;
-    ngx_str_t    s;
-    ngx_msec_t  *ms;
-    ngx_uint_t  *num;
+    ngx_int_t  n;
+    ngx_str_t  s;
 
-    ms = NULL;
-    num = NULL;
-
-    if (ngx_strncmp(value->data, "interval=", 9) == 0) {
-        ms = &conf->interval;
-        s.data = value->data + 9;
-
-    } else if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
-        ms = &conf->timeout;
-        s.data = value->data + 8;
-
-    } else if (ngx_strncmp(value->data, "batch=", 6) == 0) {
-        num = &conf->batch;
-        s.data = value->data + 6;
-
-    } else if (ngx_strncmp(value->data, "per_run=", 8) == 0) {
-        num = &conf->per_run;
-        s.data = value->data + 8;
-
-    } else if (ngx_strncmp(value->data, "max_size=", 9) == 0) {
+    if (ngx_strncmp(value->data, "max_size=", 9) == 0) {
         s.data = value->data + 9;
         s.len = value->len - 9;
         n = ngx_parse_size(&s);
@@ -183,8 +176,9 @@ ngx_helpdesk_email_fetch_parse(ngx_conf_t *cf, ngx_str_t *value,
 
         conf->max_size = (size_t) n;
         return NGX_CONF_OK;
+    }
 
-    } else if (ngx_strncmp(value->data, "ca_file=", 8) == 0) {
+    if (ngx_strncmp(value->data, "ca_file=", 8) == 0) {
         conf->ca_file.data = value->data + 8;
         conf->ca_file.len = value->len - 8;
 
@@ -195,28 +189,8 @@ ngx_helpdesk_email_fetch_parse(ngx_conf_t *cf, ngx_str_t *value,
         }
 
         return NGX_CONF_OK;
-
-    } else {
-        return "has an unknown parameter";
     }
 
-    s.len = value->len - (s.data - value->data);
-
-    if (ms) {
-        *ms = ngx_parse_time(&s, 0);
-        if (*ms == (ngx_msec_t) NGX_ERROR || *ms == 0) {
-            return "has an invalid time";
-        }
-
-        return NGX_CONF_OK;
-    }
-
-    n = ngx_atoi(s.data, s.len);
-    if (n < 1 || n > 1000) {
-        return "has an invalid number";
-    }
-
-    *num = (ngx_uint_t) n;
-
-    return NGX_CONF_OK;
+    return ngx_helpdesk_job_param(value, ngx_helpdesk_email_fetch_params,
+                                  conf);
 }

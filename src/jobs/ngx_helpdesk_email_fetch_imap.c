@@ -93,7 +93,7 @@ ngx_helpdesk_fetch_uidnext(ngx_str_t *body)
 
 ngx_int_t
 ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after, uint64_t upto,
-    ngx_flag_t unseen_only, ngx_array_t *msgs, uint64_t *highest)
+    uint64_t seen_below, ngx_array_t *msgs, uint64_t *highest)
 {
     u_char                    *line, *eol, *last, *f;
     uint64_t                   uid, size;
@@ -134,8 +134,8 @@ ngx_helpdesk_fetch_list(ngx_str_t *body, uint64_t after, uint64_t upto,
             *highest = uid;
         }
 
-        if (unseen_only && seen) {
-            continue;
+        if (seen && uid < seen_below) {
+            continue;               /* read before the mailbox was connected */
         }
 
         m = ngx_array_push(msgs);

@@ -30,9 +30,9 @@
  * and counts each line with what follows it in the same read: about
  * lines^2 / 2 times a line's length (60-100 bytes) when the answer comes
  * in one read.  128 lines already failed now and then; 40 count at most
- * some 80 KB.  A run lists at most NGX_HELPDESK_FETCH_WINDOWS windows (a
- * mailbox's first run, which leaves what had been read, lists on to the
- * folder's end, or half its lease).
+ * some 80 KB.  A run lists at most NGX_HELPDESK_FETCH_WINDOWS windows (or,
+ * among the UIDs below the mailbox's boundary, where what had been read
+ * before it was connected is left, on to the boundary or half its lease).
  */
 #define NGX_HELPDESK_FETCH_WINDOW      40
 #define NGX_HELPDESK_FETCH_WINDOWS     128
@@ -97,7 +97,7 @@ struct ngx_helpdesk_fetch_run_s {
                                                "RFC822.SIZE FLAGS)")
                                         + 2 * NGX_INT64_LEN];
     uint64_t                        highest;
-    ngx_flag_t                      unseen_only;
+    uint64_t                        seen_below; /* \Seen below: left */
     ngx_array_t                     msgs;       /* ngx_helpdesk_fetch_msg_t */
     ngx_uint_t                      next;
     ngx_uint_t                      taken;      /* this run's messages */

@@ -70,7 +70,7 @@ ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
     upto = run->hi ? run->hi : (uint64_t) 0xffffffff;
 
     if (ngx_helpdesk_fetch_list(&req->body, run->lo - 1, upto,
-                                run->unseen_only, &run->msgs, &run->highest)
+                                run->seen_below, &run->msgs, &run->highest)
         != NGX_OK)
     {
         ngx_helpdesk_fetch_end(run, "error", "out of memory");
@@ -96,12 +96,13 @@ ngx_helpdesk_fetch_listed(ngx_helpdesk_fetch_run_t *run,
         run->listed_to = run->hi;
 
         /*
-         * the next window: until the run has its messages; a mailbox's
-         * first run (what had been read is left) lists on to the end
-         * while half its lease is left, so that what it leaves is known
+         * the next window: until the run has its messages; below the
+         * mailbox's boundary (what had been read before it was connected
+         * is left there) it lists on while half its lease is left, so that
+         * a run goes past long stretches of read mail
          */
         more_windows = run->windows < NGX_HELPDESK_FETCH_WINDOWS
-                       || (run->unseen_only
+                       || (run->hi + 1 < run->seen_below
                            && ngx_current_msec - run->started
                               < 5 * conf->timeout);
 

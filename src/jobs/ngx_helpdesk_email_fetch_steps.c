@@ -188,10 +188,16 @@ ngx_helpdesk_fetch_status(ngx_helpdesk_fetch_run_t *run,
     ngx_helpdesk_curl_free(req);
     run->req = NULL;
 
-    q = ngx_helpdesk_fetch_query(run, "SELECT after, unseen_only, reset FROM "
+    /* the UIDNEXT: the boundary of what a mailbox held before its first run */
+    q = ngx_helpdesk_fetch_query(run, "SELECT after, seen_below, reset FROM "
                                  "api.email_fetch_begin($1::bytea, $2, $3, $4,"
-                                 " $5, $6)", ngx_helpdesk_fetch_begun);
-    if (q == NULL || ngx_helpdesk_fetch_num(run, run->validity) != NGX_OK) {
+                                 " $5, $6, $7)", ngx_helpdesk_fetch_begun);
+    if (q == NULL
+        || ngx_helpdesk_fetch_num(run, run->validity) != NGX_OK
+        || (run->uidnext
+            ? ngx_helpdesk_fetch_num(run, run->uidnext)
+            : ngx_helpdesk_pg_param(q, run->pool, NULL)) != NGX_OK)
+    {
         ngx_helpdesk_fetch_end(run, "error", "out of memory");
         return;
     }
@@ -217,7 +223,8 @@ ngx_helpdesk_fetch_begun(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     n = ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0));
     run->after = n > 0 ? (uint64_t) n : 0;
-    run->unseen_only = (PQgetvalue(res, 0, 1)[0] == 't');
+    n = ngx_atoi((u_char *) PQgetvalue(res, 0, 1), PQgetlength(res, 0, 1));
+    run->seen_below = n > 0 ? (uint64_t) n : 0;
 
     if (PQgetvalue(res, 0, 2)[0] == 't') {
         ngx_log_error(NGX_LOG_NOTICE, run->log, 0,

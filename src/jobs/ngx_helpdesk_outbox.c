@@ -37,6 +37,7 @@
 #include "event/ngx_helpdesk_pg.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "ngx_helpdesk_outbox_request.h"
+#include "ngx_helpdesk_job.h"
 
 
 /* what a reply is read for (a WhatsApp id, a media URL); the tenant is
@@ -128,73 +129,32 @@ ngx_helpdesk_outbox_defaults(ngx_helpdesk_outbox_conf_t *conf)
 }
 
 
+static ngx_helpdesk_job_param_t  ngx_helpdesk_outbox_params[] = {
+    { ngx_string("interval="),
+      offsetof(ngx_helpdesk_outbox_conf_t, interval), 0 },
+    { ngx_string("timeout="),
+      offsetof(ngx_helpdesk_outbox_conf_t, timeout), 0 },
+    { ngx_string("backoff="),
+      offsetof(ngx_helpdesk_outbox_conf_t, backoff), 0 },
+    { ngx_string("max_backoff="),
+      offsetof(ngx_helpdesk_outbox_conf_t, max_backoff), 0 },
+    { ngx_string("health="),
+      offsetof(ngx_helpdesk_outbox_conf_t, health), 0 },
+    { ngx_string("batch="),
+      offsetof(ngx_helpdesk_outbox_conf_t, batch), 100000 },
+    { ngx_string("attempts="),
+      offsetof(ngx_helpdesk_outbox_conf_t, attempts), 100000 },
+    { ngx_string("disable_after="),
+      offsetof(ngx_helpdesk_outbox_conf_t, disable_after), 100000 },
+    { ngx_null_string, 0, 0 }
+};
+
+
 char *
 ngx_helpdesk_outbox_parse(ngx_conf_t *cf, ngx_str_t *value,
     ngx_helpdesk_outbox_conf_t *conf)
 {
-    ngx_int_t    n;
-    ngx_str_t    s;
-    ngx_msec_t  *ms;
-    ngx_uint_t  *num;
-
-    ms = NULL;
-    num = NULL;
-
-    if (ngx_strncmp(value->data, "interval=", 9) == 0) {
-        ms = &conf->interval;
-        s.data = value->data + 9;
-
-    } else if (ngx_strncmp(value->data, "timeout=", 8) == 0) {
-        ms = &conf->timeout;
-        s.data = value->data + 8;
-
-    } else if (ngx_strncmp(value->data, "backoff=", 8) == 0) {
-        ms = &conf->backoff;
-        s.data = value->data + 8;
-
-    } else if (ngx_strncmp(value->data, "max_backoff=", 12) == 0) {
-        ms = &conf->max_backoff;
-        s.data = value->data + 12;
-
-    } else if (ngx_strncmp(value->data, "health=", 7) == 0) {
-        ms = &conf->health;
-        s.data = value->data + 7;
-
-    } else if (ngx_strncmp(value->data, "batch=", 6) == 0) {
-        num = &conf->batch;
-        s.data = value->data + 6;
-
-    } else if (ngx_strncmp(value->data, "attempts=", 9) == 0) {
-        num = &conf->attempts;
-        s.data = value->data + 9;
-
-    } else if (ngx_strncmp(value->data, "disable_after=", 14) == 0) {
-        num = &conf->disable_after;
-        s.data = value->data + 14;
-
-    } else {
-        return "has an unknown parameter";
-    }
-
-    s.len = value->len - (s.data - value->data);
-
-    if (ms) {
-        *ms = ngx_parse_time(&s, 0);
-        if (*ms == (ngx_msec_t) NGX_ERROR || *ms == 0) {
-            return "has an invalid time";
-        }
-
-        return NGX_CONF_OK;
-    }
-
-    n = ngx_atoi(s.data, s.len);
-    if (n < 1 || n > 100000) {
-        return "has an invalid number";
-    }
-
-    *num = (ngx_uint_t) n;
-
-    return NGX_CONF_OK;
+    return ngx_helpdesk_job_param(value, ngx_helpdesk_outbox_params, conf);
 }
 
 
@@ -217,15 +177,10 @@ ngx_helpdesk_outbox_init_worker(ngx_cycle_t *cycle,
     ob->conf = conf;
     ob->log = cycle->log;
 
-    ob->tick.handler = ngx_helpdesk_outbox_tick;
-    ob->tick.data = ob;
-    ob->tick.log = cycle->log;
-    ob->tick.cancelable = 1;
-
     ob->ready = 1;
 
-    /* spread the workers' first look over one interval */
-    ngx_add_timer(&ob->tick, 100 + (ngx_msec_t) ngx_random() % conf->interval);
+    ngx_helpdesk_job_start(&ob->tick, ngx_helpdesk_outbox_tick, ob,
+                           cycle->log, conf->interval);
 
     return NGX_OK;
 }
@@ -409,16 +364,7 @@ static ngx_int_t
 ngx_helpdesk_outbox_copy(ngx_helpdesk_delivery_t *d, PGresult *res, int row,
     int col, ngx_str_t *to)
 {
-    to->len = PQgetlength(res, row, col);
-    to->data = ngx_pnalloc(d->pool, to->len + 1);
-    if (to->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(to->data, PQgetvalue(res, row, col), to->len);
-    to->data[to->len] = '\0';
-
-    return NGX_OK;
+    return ngx_helpdesk_pg_value(d->pool, res, row, col, to);
 }
 
 
@@ -666,7 +612,7 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
     }
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 
-    p = ngx_pnalloc(d->pool, 6 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(d->pool, 3 * NGX_INT_T_LEN);
     if (p == NULL) {
         ngx_helpdesk_outbox_done(d);
         return;
@@ -703,19 +649,13 @@ ngx_helpdesk_outbox_record(ngx_helpdesk_delivery_t *d, ngx_flag_t ok,
         (void) ngx_helpdesk_pg_param(&d->query, d->pool, NULL);
     }
 
+    if (ngx_helpdesk_outbox_retry_params(&d->query, d->pool, conf) != NGX_OK)
+    {
+        ngx_helpdesk_outbox_done(d);
+        return;
+    }
+
     v.data = p + 2 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%ui", conf->attempts) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 3 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", conf->backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 4 * NGX_INT_T_LEN;
-    v.len = ngx_sprintf(v.data, "%M", conf->max_backoff) - v.data;
-    (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
-
-    v.data = p + 5 * NGX_INT_T_LEN;
     v.len = ngx_sprintf(v.data, "%ui", conf->disable_after) - v.data;
     (void) ngx_helpdesk_pg_param(&d->query, d->pool, &v);
 

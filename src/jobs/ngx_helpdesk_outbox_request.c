@@ -209,3 +209,31 @@ ngx_helpdesk_outbox_open_url_body(ngx_pool_t *pool, ngx_log_t *log,
 
     return rc;
 }
+
+
+ngx_int_t
+ngx_helpdesk_outbox_retry_params(ngx_helpdesk_pg_query_t *q, ngx_pool_t *pool,
+    ngx_helpdesk_outbox_conf_t *conf)
+{
+    u_char     *p;
+    ngx_str_t   v;
+
+    p = ngx_pnalloc(pool, 3 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.data = p;
+    v.len = ngx_sprintf(v.data, "%ui", conf->attempts) - v.data;
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    v.data = p + NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", conf->backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    v.data = p + 2 * NGX_INT_T_LEN;
+    v.len = ngx_sprintf(v.data, "%M", conf->max_backoff) - v.data;
+    (void) ngx_helpdesk_pg_param(q, pool, &v);
+
+    return NGX_OK;
+}

@@ -11,7 +11,9 @@
 #include <ngx_core.h>
 
 #include "event/ngx_helpdesk_curl.h"
+#include "event/ngx_helpdesk_pg.h"
 #include "lib/ngx_helpdesk_secret.h"
+#include "ngx_helpdesk_outbox.h"
 
 
 /*
@@ -40,6 +42,14 @@ ngx_int_t ngx_helpdesk_outbox_open_url_body(ngx_pool_t *pool, ngx_log_t *log,
 
 ngx_int_t ngx_helpdesk_outbox_printable(ngx_pool_t *pool, ngx_str_t *in,
     ngx_str_t *out);
+
+/*
+ * The retry policy an attempt's result is recorded with: "attempts",
+ * "backoff" and "max_backoff" of "conf" as the next three parameters of
+ * "q" (api.outbox_result(), api.email_result()).
+ */
+ngx_int_t ngx_helpdesk_outbox_retry_params(ngx_helpdesk_pg_query_t *q,
+    ngx_pool_t *pool, ngx_helpdesk_outbox_conf_t *conf);
 
 
 #endif /* _NGX_HELPDESK_OUTBOX_REQUEST_H_INCLUDED_ */

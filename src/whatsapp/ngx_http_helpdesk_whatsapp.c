@@ -122,46 +122,19 @@ ngx_http_helpdesk_whatsapp_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_helpdesk_whatsapp_start(ngx_http_helpdesk_wa_ctx_t *ctx)
 {
-    u_char                     *p, *last;
     ngx_int_t                   rc;
     ngx_str_t                   allow;
     ngx_http_request_t         *r = ctx->req.r;
-    ngx_http_core_loc_conf_t   *clcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    /* the token: one path segment after the location's prefix */
-    p = r->uri.data + clcf->name.len;
-    last = r->uri.data + r->uri.len;
-
-    if (p < last && *p == '/') {
-        p++;
-    }
-
-    ctx->token.data = p;
-
-    /*
-     * The token is the connection's credential (all of it, for 360dialog):
-     * out of the request line nginx logs (again: a webhook location after
-     * the first, see ngx_http_helpdesk_whatsapp_redact())
-     */
-    if (ngx_http_helpdesk_log_redact_line(r, p) != NGX_OK) {
+    /* the token is the connection's credential (all of it, for 360dialog) */
+    rc = ngx_http_helpdesk_log_path_token(r, NGX_HTTP_HELPDESK_WA_TOKEN_MIN,
+                                          NGX_HTTP_HELPDESK_WA_TOKEN_MAX,
+                                          &ctx->token);
+    if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    for ( /* void */ ; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-        {
-            break;
-        }
-    }
-
-    ctx->token.len = p - ctx->token.data;
-
-    if (p != last || ctx->token.len < NGX_HTTP_HELPDESK_WA_TOKEN_MIN
-        || ctx->token.len > NGX_HTTP_HELPDESK_WA_TOKEN_MAX)
-    {
+    if (rc == NGX_DECLINED) {
         (void) ngx_http_discard_request_body(r);
         return ngx_helpdesk_http_problem(r, NGX_HTTP_NOT_FOUND, "not-found",
                                          "Not Found", "unknown webhook", NULL);

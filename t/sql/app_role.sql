@@ -50,7 +50,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea,uuid)',
                 'api.email_dkim_store(bytea,uuid,text,text,text)',
-                'api.email_fetch_begin(bytea,uuid,uuid,uuid,integer,bigint)',
+                'api.email_fetch_begin(bytea,uuid,uuid,uuid,integer,bigint,bigint)',
                 'api.email_fetch_chunk(bytea,uuid,uuid,uuid,integer,uuid,integer,bytea)',
                 'api.email_fetch_done(bytea,uuid,uuid,uuid,integer,text,text,bigint,boolean)',
                 'api.email_fetch_refuse(bytea,uuid,uuid,uuid,integer,bigint,bigint,bigint,text)',
