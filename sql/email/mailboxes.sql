@@ -14,6 +14,15 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_array(jsonb_build_object('field', field, 'message', message))
 $$;
 
+-- a JSON number that is a whole number from lo to hi, or NULL
+CREATE OR REPLACE FUNCTION email.whole(v jsonb, lo int, hi int) RETURNS int
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(v) = 'number'
+                     AND v::text::numeric BETWEEN lo AND hi
+                     AND v::text::numeric = trunc(v::text::numeric)
+                THEN v::text::numeric::int END
+$$;
+
 -- an address as stored: trimmed, lower case, one @, a plain domain
 CREATE OR REPLACE FUNCTION email.address_ok(a text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
@@ -301,12 +310,10 @@ BEGIN
     END IF;
 
     IF args ? 'sender_limit' THEN
-        IF jsonb_typeof(args->'sender_limit') <> 'number'
-           OR (args->>'sender_limit')::numeric NOT BETWEEN 1 AND 10000
-           OR (args->>'sender_limit')::numeric <> trunc((args->>'sender_limit')::numeric) THEN
+        IF email.whole(args->'sender_limit', 1, 10000) IS NULL THEN
             errors := errors || email.err('sender_limit', 'must be a whole number from 1 to 10000');
         ELSE
-            m.sender_limit := (args->>'sender_limit')::int;
+            m.sender_limit := email.whole(args->'sender_limit', 1, 10000);
         END IF;
     END IF;
 
@@ -360,12 +367,10 @@ BEGIN
     IF args ? 'poll_interval' THEN
         IF m.kind NOT IN ('imap', 'microsoft365', 'gmail') THEN
             errors := errors || email.err('poll_interval', 'is for a mailbox of kind imap, microsoft365 or gmail');
-        ELSIF jsonb_typeof(args->'poll_interval') <> 'number'
-           OR (args->>'poll_interval')::numeric NOT BETWEEN 30 AND 86400
-           OR (args->>'poll_interval')::numeric <> trunc((args->>'poll_interval')::numeric) THEN
+        ELSIF email.whole(args->'poll_interval', 30, 86400) IS NULL THEN
             errors := errors || email.err('poll_interval', 'must be a whole number of seconds from 30 to 86400');
         ELSE
-            m.poll_interval := (args->>'poll_interval')::int;
+            m.poll_interval := email.whole(args->'poll_interval', 30, 86400);
         END IF;
     END IF;
 
