@@ -22,7 +22,12 @@ my $d = $t->dir;
 # beside the harness's log, one as an operator writes it ($helpdesk_log_uri)
 $t->start_nginx(http => q{log_format redacted '$status "$helpdesk_log_uri"';},
                 server => qq{access_log $d/log/redacted.log redacted;
-        access_log $d/log/access.log helpdesk_test;});
+        access_log $d/log/access.log helpdesk_test;
+        # a URI the location's rewrite left shorter than its prefix
+        location /api/v1/email/inbound-rewritten/ {
+            rewrite ^ /i break;
+            helpdesk_email_inbound;
+        }});
 my $ua = $t->ua;
 $ua->inactivity_timeout(60);
 my $acme = $t->create_tenant('acme');
@@ -431,6 +436,18 @@ is push_mail("From: r\@x.example\nTo: support\@acme.test\nSubject: r\nMessage-ID
              url => "http://127.0.0.1:@{[$t->port]}$npath")->code, 404, "a deleted mailbox's URL: 404";
 
 is $t->psql("SELECT count(*) FROM helpdesk.audit_log WHERE action LIKE 'email.%'") > 5, 1, 'audited';
+
+# a location whose rewrite left the URI shorter than its prefix: no token
+# read past the URI's end, 404
+is push_mail("From: r\@x.example\nTo: support\@acme.test\nSubject: r\nMessage-ID: <r3\@x>\n\nz\n",
+             url => "http://127.0.0.1:@{[$t->port]}/api/v1/email/inbound-rewritten/" . ('a' x 32))->code,
+   404, 'a URI rewritten shorter than the prefix: 404';
+my $line = until_true(sub {
+    open my $fh, '<', "$d/log/access.log" or return;
+    my ($l) = grep { /^\S+ \S+ 404 "POST \[redacted\]/ } <$fh>;
+    return $l;
+});
+like $line, qr{ 404 "POST \[redacted\] HTTP/1\.1" }, 'its request line: the whole URI redacted, nothing read past its end';
 
 # nor in the error log: nginx names the request line in what it logs of a
 # request (a body past client_body_buffer_size is one warning each)

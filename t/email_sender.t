@@ -160,6 +160,16 @@ my $codes = join ',', map {
     $r->json->{verification_sent} ? 1 : 0 } 1 .. 6;
 is $codes, '1,1,1,1,1,0', 'changing back and forth mails an address five times a day at most';
 
+# and twenty a day for a tenant, whatever the addresses
+my $today = $t->psql(qq{SELECT count(*) FROM helpdesk.email_sender_links
+                       WHERE tenant_id = '$acme->{id}' AND created_at > now() - interval '1 day'});
+$codes = join ',', map {
+    $ua->put($t->url('/v1/email/settings') => $h => json => { from_address => "many$_\@acme.example", console_url => $console })
+       ->res->json->{verification_sent} ? 1 : 0 } 1 .. 21 - $today;
+like $codes, qr/^(1,)+0$/, "new addresses each time: links up to twenty a day for the tenant ($today before), then none";
+is $t->psql(qq{SELECT count(*) FROM helpdesk.email_sender_links
+               WHERE tenant_id = '$acme->{id}' AND created_at > now() - interval '1 day'}), 20, 'twenty in all';
+
 # --- a tenant's own relay: its server decides ----------------------------------
 $t->stop_nginx;
 $t->psql(qq{INSERT INTO helpdesk.email_settings (tenant_id, from_address, smtp_url)

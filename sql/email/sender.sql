@@ -37,6 +37,16 @@ LANGUAGE sql IMMUTABLE AS $$
     END
 $$;
 
+-- Whether one more link may go to the address today: five a day for an
+-- address, twenty for a tenant (changing the sender or adding mailboxes
+-- again and again mails nobody, and no crowd, more than that).
+CREATE OR REPLACE FUNCTION email.sender_link_allowed(p_tenant uuid, p_address text)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT count(*) FILTER (WHERE l.address = p_address) < 5 AND count(*) < 20
+    FROM helpdesk.email_sender_links l
+    WHERE l.tenant_id = p_tenant AND l.created_at > now() - interval '1 day'
+$$;
+
 -- A link to the address, queued through the provider's relay (see
 -- email.email_claim()).  Not the tenant's 'verification' template: the
 -- tenant may reword that one, and the owner of the address must read
@@ -85,8 +95,8 @@ END
 $$;
 
 -- POST /v1/email/settings/verification {"address"?}: a link again, to the
--- sender's address or to one of the tenant's mailboxes (at most five a
--- day for an address).
+-- sender's address or to one of the tenant's mailboxes (see
+-- email.sender_link_allowed()).
 CREATE OR REPLACE FUNCTION email.sender_send(ctx jsonb, args jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -110,9 +120,7 @@ BEGIN
     IF email.sender_verified_at(t.tenant_id, addr) IS NOT NULL THEN
         PERFORM tickets.fail('HDCNF', 'already-verified', 'this address is confirmed already');
     END IF;
-    IF (SELECT count(*) FROM helpdesk.email_sender_links l
-        WHERE l.tenant_id = t.tenant_id AND l.address = addr
-          AND l.created_at > now() - interval '1 day') >= 5 THEN
+    IF NOT email.sender_link_allowed(t.tenant_id, addr) THEN
         PERFORM tickets.fail('HDCNF', 'too-many-links',
             'several links were sent to this address today already: use the last one, or try again tomorrow');
     END IF;

@@ -189,17 +189,14 @@ BEGIN
 
     -- a new sender: the old one's proof is forgotten (proven again if it
     -- comes back), and a link goes to the new one unless it is proven
-    -- already (five a day at most for an address: changing the address
-    -- back and forth mails nobody more than that)
+    -- already and the day's links allow it (email.sender_link_allowed())
     IF old.from_address IS DISTINCT FROM s.from_address THEN
         DELETE FROM helpdesk.email_senders v
         WHERE v.tenant_id = t.tenant_id AND v.address = old.from_address;
         IF s.from_address IS NOT NULL
            AND email.sender_verified_at(t.tenant_id, s.from_address) IS NULL THEN
             sent := false;
-            IF (SELECT count(*) FROM helpdesk.email_sender_links l
-                WHERE l.tenant_id = t.tenant_id AND l.address = s.from_address
-                  AND l.created_at > now() - interval '1 day') < 5 THEN
+            IF email.sender_link_allowed(t.tenant_id, s.from_address) THEN
                 sent := email.sender_link_send(ctx, t, s.from_address, args);
             END IF;
         END IF;

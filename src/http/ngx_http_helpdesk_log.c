@@ -210,6 +210,23 @@ ngx_http_helpdesk_log_path_token(ngx_http_request_t *r, size_t min,
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
+    /*
+     * the location's prefix no longer heads the URI ("rewrite ... break"
+     * in the location): no token, and nothing read past the URI's end
+     */
+    if (r->uri.len < clcf->name.len
+        || ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) != 0)
+    {
+        if (ngx_http_helpdesk_log_redact_line(r, r->uri.data) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        token->data = NULL;
+        token->len = 0;
+
+        return NGX_DECLINED;
+    }
+
     p = r->uri.data + clcf->name.len;
     last = r->uri.data + r->uri.len;
 
