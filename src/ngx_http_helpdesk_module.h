@@ -31,6 +31,16 @@
 #define NGX_HTTP_HELPDESK_JSON_MAX   (1024 * 1024)
 
 
+/*
+ * Tenants' own domains (helpdesk_custom_domains): the provider's zone for
+ * the names they point to; empty without the directive.
+ */
+typedef struct {
+    ngx_str_t                   cname_zone;
+    ngx_flag_t                  set;
+} ngx_http_helpdesk_domains_conf_t;
+
+
 typedef struct {
     ngx_helpdesk_pg_conf_t      pg;
     ngx_helpdesk_redis_conf_t   redis;
@@ -105,6 +115,9 @@ typedef struct {
     ngx_uint_t                  chat_limit[4];
     time_t                      chat_window[4];
     ngx_flag_t                  chat_limits_set;
+
+    /* tenants' own domains (helpdesk_custom_domains) */
+    ngx_http_helpdesk_domains_conf_t  domains;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -207,6 +220,10 @@ char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_helpdesk_module_domains.c: helpdesk_custom_domains */
+char *ngx_http_helpdesk_custom_domains(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
