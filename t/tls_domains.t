@@ -187,4 +187,16 @@ is_deeply [sort keys %{ $tx->res->json }], [sort keys %{ $d }], 'the same JSON a
 is $ua->get($t->url("/v1/provider/tenants/$acme->{id}/domains/help.acme.example") => $pk)->res->json->{status},
     'active', 'the provider reads one domain';
 
+# --- the directive ------------------------------------------------------------------------
+$t->stop_nginx;
+for my $case (['cname_zone=', qr/invalid "cname_zone"/], ['cname_zone=-x.example', qr/invalid "cname_zone"/],
+              ['cname_zone=example', qr/invalid "cname_zone"/], ['edge=127.0.0.1', qr/invalid parameter "edge=127.0.0.1"/],
+              ['cname_zone=a.example cname_typo=b', qr/invalid parameter "cname_typo=b"/]) {
+    $t->write_conf(http => "helpdesk_custom_domains $case->[0];");
+    my ($rc, $out) = $t->nginx_test;
+    ok $rc != 0 && $out =~ $case->[1], "helpdesk_custom_domains $case->[0]: refused at nginx -t" or diag $out;
+}
+$t->write_conf(http => 'helpdesk_custom_domains cname_zone=a.example; helpdesk_custom_domains cname_zone=b.example;');
+like +($t->nginx_test)[1], qr/is duplicate/, 'given twice: refused';
+
 $t->done;
