@@ -30,6 +30,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <ngx_event_connect.h>
 
 #include "lib/ngx_helpdesk_dns.h"
 

@@ -108,8 +108,10 @@ ngx_helpdesk_dns_name_encode(ngx_str_t *name, u_char *out, size_t *len,
         }
 
         out[n++] = (u_char) ll;
-        ngx_memcpy(out + n, label, ll);
-        n += ll;
+
+        for ( /* void */ ; label < p; label++) {
+            out[n++] = ngx_tolower(*label);
+        }
 
         p++;        /* the dot, or past the end */
     }

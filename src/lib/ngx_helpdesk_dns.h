@@ -77,8 +77,8 @@ typedef struct {
 
 
 /*
- * Checks "name" (text, an optional trailing dot) and writes its wire form
- * into "out" (NGX_HELPDESK_DNS_NAME_MAX bytes); NGX_ERROR with "err" set
+ * Checks "name" (text, an optional trailing dot) and writes its wire form,
+ * in lower case (some servers match names with case), into "out" (NGX_HELPDESK_DNS_NAME_MAX bytes); NGX_ERROR with "err" set
  * when the name is empty, has an empty label, a label over 63 octets, a
  * byte other than a letter, digit, '-' or '_', or is over 255 octets.
  */

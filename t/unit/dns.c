@@ -127,10 +127,10 @@ test_query(ngx_pool_t *pool)
     ok(ngx_helpdesk_dns_query_build(buf, &len, &name, NGX_HELPDESK_DNS_CAA,
                                     0xbeef, &err) == NGX_OK, "query built");
     is_hex(buf, len,
-           "beef0100000100000000000103575757074578616d706c6503636f6d00"
+           "beef0100000100000000000103777777076578616d706c6503636f6d00"
            "010100010000290"
            "4d0000000000000",
-           "query: id, RD, one question, the name as given, CAA IN, "
+           "query: id, RD, one question, the name in lower case, CAA IN, "
            "OPT 1232");
 
     name = ngx_unit_str("_helpdesk-verify.a.example");
