@@ -114,7 +114,10 @@ sub serve {
                 $c->sysread(my $q, unpack 'n', $len);
                 my ($id) = unpack 'n', $q;
                 my ($label, $question) = question($q);
-                if ($label eq 'tcbad') {
+                if ($label eq 'tcwrong') {
+                    my $res = answer($id ^ 1, 0x8180, $question, a_rr('127.0.0.6'));
+                    $c->syswrite(pack('n', length $res) . $res);
+                } elsif ($label eq 'tcbad') {
                     $c->syswrite(pack('n', 500) . substr(answer($id, 0x8180, $question), 0, 20));
                 } else {
                     my $res = answer($id, 0x8180, $question,
@@ -143,7 +146,7 @@ sub serve {
                 $evil_udp->send(join('', map { chr int rand 256 } 1 .. 60), 0, $peer);
             } elsif ($label eq 'elsewhere') {
                 $other->send(answer($id, 0x8180, $question, a_rr('127.0.0.6')), 0, $peer);
-            } elsif ($label eq 'tc' || $label eq 'tcbad') {
+            } elsif ($label =~ /^tc/) {
                 $evil_udp->send(answer($id, 0x8380, $question), 0, $peer);
             } elsif ($label eq 'ok') {
                 $evil_udp->send(answer($id, 0x8180, $question, a_rr('127.0.0.8')), 0, $peer);
@@ -259,6 +262,14 @@ like $l->[0], qr/txt="x{250}y{250}" txt="z{200}"/, 'TC: the whole answer over TC
 
 ($l) = run('-t', 1000, 'TXT', 'tcbad.evil.test', $es);
 is field($l->[0], 'error'), '"TCP answer cut short"', 'TCP answer cut short';
+
+($l) = run('-t', 1000, 'A', 'tcwrong.evil.test', $es);
+is field($l->[0], 'error'), '"TCP answer not to the query"', 'TCP answer of another id: the try fails';
+is field($l->[0], 'tries'), 2, 'TCP answer of another id: each try once';
+
+($l) = run('-t', 1000, 'A', 'tcwrong.evil.test', $es, $cs);
+is field($l->[0], 'status'), 'OK', 'TCP answer of another id: then the next server';
+is field($l->[0], 'tries'), 2, 'the next server at the second try';
 
 ($l) = run('-t', 300, 'A', 'ok.evil.test', '127.0.0.1:9', $es);
 is field($l->[0], 'a'), '127.0.0.8', 'refused port (ICMP), then the next server';

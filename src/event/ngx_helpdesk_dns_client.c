@@ -307,11 +307,13 @@ static void
 ngx_helpdesk_dns_udp_read(ngx_event_t *rev)
 {
     ssize_t                    n;
+    ngx_uint_t                 tries;
     ngx_connection_t          *c;
     ngx_helpdesk_dns_query_t  *q;
 
     c = rev->data;
     q = c->data;
+    tries = q->tries;
 
     for ( ;; ) {
         n = c->recv(c, ngx_helpdesk_dns_buf, sizeof(ngx_helpdesk_dns_buf));
@@ -333,8 +335,9 @@ ngx_helpdesk_dns_udp_read(ngx_event_t *rev)
 
         ngx_helpdesk_dns_answer(q, ngx_helpdesk_dns_buf, n);
 
-        if (q->peer.connection != c) {
-            /* the query moved on (or ended) */
+        if (q->finished || q->tcp || q->tries != tries) {
+            /* the query moved on (its next connection may well be this
+             * same ngx_connection_t, taken again from the free list) */
             return;
         }
     }
@@ -442,13 +445,8 @@ ngx_helpdesk_dns_tcp_read(ngx_event_t *rev)
         }
 
         if (q->tcp_have == q->tcp_len) {
+            /* whatever it is, it ends the try over TCP */
             ngx_helpdesk_dns_answer(q, q->tcp_buf, q->tcp_len);
-
-            if (q->peer.connection == c) {
-                /* over TCP, anything not ours ends the try */
-                ngx_helpdesk_dns_next(q, "TCP answer not to the query");
-            }
-
             return;
         }
     }
