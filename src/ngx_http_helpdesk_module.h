@@ -105,6 +105,9 @@ typedef struct {
     ngx_uint_t                  chat_limit[4];
     time_t                      chat_window[4];
     ngx_flag_t                  chat_limits_set;
+
+    /* certificates of tenants' names (tls/ngx_http_helpdesk_tls.h) */
+    void                       *tls;
 } ngx_http_helpdesk_main_conf_t;
 
 

@@ -451,6 +451,12 @@ BEGIN
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'domain.delete', 'domain', portal.domain_name(p_args->>'hostname'));
 
+    -- a certificate the provider brings for a tenant's name (checked, its
+    -- key sealed by the module)
+    WHEN 'domain.certificate' THEN
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
+        body := tls.cert_import(ctx, t, p_args);
+
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END CASE;
