@@ -17,8 +17,6 @@
 -- Schema "tls" holds the functions (sql/tls/); created here too, so that
 -- this migration stands on its own.
 
-SET ROLE helpdesk_owner;
-
 DO $$
 BEGIN
     CREATE SCHEMA IF NOT EXISTS tls AUTHORIZATION helpdesk_owner;
@@ -26,6 +24,8 @@ BEGIN
     GRANT USAGE ON SCHEMA tls TO helpdesk_service;
 END
 $$;
+
+SET ROLE helpdesk_owner;
 
 CREATE SEQUENCE IF NOT EXISTS helpdesk.tls_seq;
 
