@@ -58,7 +58,8 @@ for my $name (@names) {
     print $k $key;
     close $k;
 }
-sh("cp $pki/files/$names[0].crt $pki/static.crt && cp $pki/leaf.key $pki/static.key");
+# the same chain as the callback serves (leaf and CA): the same bytes on the wire
+sh("cat $pki/files/$names[0].crt $pki/ca.crt > $pki/static.crt && cp $pki/leaf.key $pki/static.key");
 sh("chmod -R a+rX $pki");
 
 # the domains' functions (their own package) may not be there yet: the
