@@ -127,7 +127,7 @@ ngx_int_t ngx_http_helpdesk_tls_key_der(ngx_pool_t *pool, ngx_str_t *pem,
     ngx_str_t *der);
 
 /*
- * The provider's import: checks a PEM chain and key for host (leaf names
+ * ngx_http_helpdesk_tls_import.c, the provider's import: checks a PEM chain and key for host (leaf names
  * the host in its SAN, the key is the leaf's, valid now, at most 10
  * certificates); on success out holds "chain" (hex DER array), "key"
  * (PKCS#8 PEM to seal), "not_before", "not_after", "issuer", "serial",
@@ -135,6 +135,10 @@ ngx_int_t ngx_http_helpdesk_tls_key_der(ngx_pool_t *pool, ngx_str_t *pem,
  */
 ngx_int_t ngx_http_helpdesk_tls_check(ngx_pool_t *pool, ngx_str_t *host,
     ngx_str_t *cert_pem, ngx_str_t *key_pem, void *out, const char **reason);
+
+/* a PEM password callback that refuses (no prompt, no encrypted key) */
+int ngx_http_helpdesk_tls_no_password(char *buf, int size, int rwflag,
+    void *u);
 
 /* the AAD of a name's key in PostgreSQL: "tls_key:<host>" */
 void ngx_http_helpdesk_tls_key_aad(ngx_str_t *aad, u_char *buf,
