@@ -21,18 +21,6 @@ my $d = $t->dir;
 my $tls = Helpdesk::Test::free_port();
 my $strict = Helpdesk::Test::free_port();
 
-# Until the domains' functions are merged, stand-ins with their contract:
-# a domain serves when it is verified (active), a status moves through
-# tls.domain_set.
-$t->psql(q{
-    CREATE OR REPLACE FUNCTION tls.serving(p_status text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE AS $$ SELECT p_status IN ('verified', 'active', 'dns_broken') $$;
-    CREATE OR REPLACE FUNCTION tls.domain_set(p_tenant uuid, p_host text, p_status text, p_reason text)
-    RETURNS helpdesk.portal_domains LANGUAGE sql AS $$
-        UPDATE helpdesk.portal_domains SET verified_at = coalesce(verified_at, now())
-        WHERE tenant_id = p_tenant AND hostname = p_host RETURNING * $$;
-}) unless $t->psql(q{SELECT to_regprocedure('tls.domain_set(uuid,text,text,text)') IS NOT NULL}) eq 't';
-
 # a test CA, the server's own certificate, and certificates for the names
 my $pki = "$d/pki";
 mkdir $pki;

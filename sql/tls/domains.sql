@@ -76,13 +76,17 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
 $$;
 
 -- The certificate a name serves with, as a summary (generation, dates,
--- source), or NULL.  The certificates' store redefines it; until then a
--- name has none.
+-- source) of its newest certificate neither revoked nor replaced, or NULL.
 CREATE OR REPLACE FUNCTION tls.domain_certificate(p_tenant uuid, p_host text) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN NULL;
-END
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('generation', c.generation, 'source', c.source,
+                              'not_before', c.not_before, 'not_after', c.not_after,
+                              'renew_after', c.renew_after)
+    FROM helpdesk.tls_certificates c
+    WHERE c.tenant_id = p_tenant AND c.hostname = p_host
+      AND c.revoked_at IS NULL AND c.replaced_at IS NULL
+    ORDER BY c.generation DESC
+    LIMIT 1
 $$;
 
 -- When the next DNS check of a domain is due, from now: every minute for

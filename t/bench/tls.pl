@@ -62,16 +62,6 @@ for my $name (@names) {
 sh("cat $pki/files/$names[0].crt $pki/ca.crt > $pki/static.crt && cp $pki/leaf.key $pki/static.key");
 sh("chmod -R a+rX $pki");
 
-# the domains' functions (their own package) may not be there yet: the
-# same contract in stand-ins
-$t->psql(q{
-    CREATE OR REPLACE FUNCTION tls.serving(p_status text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE AS $$ SELECT p_status IN ('verified', 'active', 'dns_broken') $$;
-    CREATE OR REPLACE FUNCTION tls.domain_set(p_tenant uuid, p_host text, p_status text, p_reason text)
-    RETURNS helpdesk.portal_domains LANGUAGE sql AS $$
-        SELECT * FROM helpdesk.portal_domains WHERE tenant_id = p_tenant AND hostname = p_host $$;
-}) unless $t->psql(q{SELECT to_regprocedure('tls.domain_set(uuid,text,text,text)') IS NOT NULL}) eq 't';
-
 my %port = map { $_ => Helpdesk::Test::free_port() } qw(a b c);
 my $common = "ssl_protocols TLSv1.3; ssl_session_cache off; ssl_session_tickets off;";
 $t->write_conf;
