@@ -264,7 +264,8 @@ static ngx_int_t
 ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK
-        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK)
+        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK
+        || ngx_http_helpdesk_domains_postconfiguration(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
