@@ -203,7 +203,7 @@ while (time < $until) {
     sleep 0.1;
 }
 ok $n > 10, "the worker answers meanwhile ($n answers, the slowest in " . sprintf('%.3f', $slowest) . ' s)';
-ok $slowest < 0.5, 'none waited on DNS';
+ok $slowest < ($ENV{HELPDESK_VALGRIND} ? 1.5 : 0.5), 'none waited on DNS (the client waits 2 x 1 s)';
 $d = checked('elsewhere.acme.test', $now, 8);
 like $d->{reason} // '', qr/^dns-error: .* A elsewhere\.acme\.test$/, "no answer: dns-error ($d->{reason})";
 is $d->{status}, 'pending_dns', 'no change of state';

@@ -111,6 +111,16 @@ static void ngx_helpdesk_dc_stop(ngx_helpdesk_dc_t *job);
 
 static ngx_helpdesk_dc_t  ngx_helpdesk_dc;
 
+static ngx_str_t  ngx_helpdesk_dc_caa_tags[] = {
+    ngx_string("issuewild"),
+    ngx_string("iodef"),
+    ngx_string("issuemail"),
+    ngx_string("issuevmc"),
+    ngx_string("contactemail"),
+    ngx_string("contactphone"),
+    ngx_null_string
+};
+
 
 ngx_int_t
 ngx_helpdesk_domain_check_init_worker(ngx_cycle_t *cycle,
@@ -472,6 +482,18 @@ ngx_helpdesk_dc_answer(ngx_helpdesk_dns_query_t *q, void *data)
 
 
 static void
+ngx_helpdesk_dc_elsewhere(ngx_helpdesk_dc_check_t *c, u_char *text,
+    size_t len)
+{
+    c->elsewhere.data = ngx_pnalloc(c->job->pool, len);
+    if (c->elsewhere.data) {
+        c->elsewhere.len = ngx_cpymem(c->elsewhere.data, text, len)
+                           - c->elsewhere.data;
+    }
+}
+
+
+static void
 ngx_helpdesk_dc_addresses(ngx_helpdesk_dc_check_t *c,
     ngx_helpdesk_dns_answer_t *ans)
 {
@@ -497,9 +519,7 @@ ngx_helpdesk_dc_addresses(ngx_helpdesk_dc_check_t *c,
 
         if (!ours && c->elsewhere.len == 0) {
             len = ngx_inet_ntop(AF_INET, &a[i], text, NGX_INET6_ADDRSTRLEN);
-            c->elsewhere.data = ngx_pstrdup(c->job->pool,
-                                            &(ngx_str_t) { len, text });
-            c->elsewhere.len = c->elsewhere.data ? len : 0;
+            ngx_helpdesk_dc_elsewhere(c, text, len);
         }
     }
 
@@ -518,9 +538,7 @@ ngx_helpdesk_dc_addresses(ngx_helpdesk_dc_check_t *c,
         if (!ours && c->elsewhere.len == 0) {
             len = ngx_inet_ntop(AF_INET6, &a6[i], text,
                                 NGX_INET6_ADDRSTRLEN);
-            c->elsewhere.data = ngx_pstrdup(c->job->pool,
-                                            &(ngx_str_t) { len, text });
-            c->elsewhere.len = c->elsewhere.data ? len : 0;
+            ngx_helpdesk_dc_elsewhere(c, text, len);
         }
     }
 }
@@ -579,20 +597,17 @@ ngx_helpdesk_dc_caa(ngx_helpdesk_dc_check_t *c, ngx_helpdesk_dns_answer_t *ans)
         }
 
         /* the tags of RFC 8659 and RFC 9495 that do not bear on "issue" */
-        if (caa[i].tag.len
-            && (ngx_strncasecmp(caa[i].tag.data, (u_char *) "issuewild",
-                                caa[i].tag.len) == 0
-                || ngx_strncasecmp(caa[i].tag.data, (u_char *) "iodef",
-                                   caa[i].tag.len) == 0
-                || ngx_strncasecmp(caa[i].tag.data, (u_char *) "issuemail",
-                                   caa[i].tag.len) == 0
-                || ngx_strncasecmp(caa[i].tag.data, (u_char *) "issuevmc",
-                                   caa[i].tag.len) == 0
-                || ngx_strncasecmp(caa[i].tag.data, (u_char *) "contactemail",
-                                   caa[i].tag.len) == 0
-                || ngx_strncasecmp(caa[i].tag.data, (u_char *) "contactphone",
-                                   caa[i].tag.len) == 0))
-        {
+        for (k = 0; ngx_helpdesk_dc_caa_tags[k].len; k++) {
+            if (caa[i].tag.len == ngx_helpdesk_dc_caa_tags[k].len
+                && ngx_strncasecmp(caa[i].tag.data,
+                                   ngx_helpdesk_dc_caa_tags[k].data,
+                                   caa[i].tag.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (ngx_helpdesk_dc_caa_tags[k].len) {
             continue;
         }
 
