@@ -280,7 +280,8 @@ ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK
         || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK
-        || ngx_http_helpdesk_tls_postconfiguration(cf) != NGX_OK)
+        || ngx_http_helpdesk_tls_postconfiguration(cf) != NGX_OK
+        || ngx_http_helpdesk_domains_postconfiguration(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

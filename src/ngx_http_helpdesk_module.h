@@ -22,6 +22,7 @@
 #include "jobs/ngx_helpdesk_rekey.h"
 #include "email/ngx_helpdesk_email_out.h"
 #include "jobs/ngx_helpdesk_email_fetch.h"
+#include "jobs/ngx_helpdesk_domain_check.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
 #include <jansson.h>
@@ -33,10 +34,12 @@
 
 /*
  * Tenants' own domains (helpdesk_custom_domains): the provider's zone for
- * the names they point to; empty without the directive.
+ * the names they point to; empty without the directive.  The DNS check's
+ * settings (edge=, resolver=, ...).
  */
 typedef struct {
     ngx_str_t                   cname_zone;
+    ngx_helpdesk_domain_check_conf_t  check;
     ngx_flag_t                  set;
 } ngx_http_helpdesk_domains_conf_t;
 
@@ -225,6 +228,7 @@ char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_helpdesk_module_domains.c: helpdesk_custom_domains */
+ngx_int_t ngx_http_helpdesk_domains_postconfiguration(ngx_conf_t *cf);
 char *ngx_http_helpdesk_custom_domains(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

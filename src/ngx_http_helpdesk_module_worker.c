@@ -146,6 +146,15 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         if (ngx_helpdesk_tls_sync_init_worker(cycle) != NGX_OK) {
             return NGX_ERROR;
         }
+
+        /* the DNS check of tenants' own domains */
+        hmcf->domains.check.proof = hmcf->outbox.proof;
+
+        if (ngx_helpdesk_domain_check_init_worker(cycle, &hmcf->domains.check)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -204,6 +213,7 @@ ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
     ngx_helpdesk_tls_sync_exit_worker();
     ngx_helpdesk_email_exit_worker();
     ngx_helpdesk_email_fetch_exit_worker();
+    ngx_helpdesk_domain_check_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();

@@ -190,7 +190,7 @@ is $ua->get($t->url("/v1/provider/tenants/$acme->{id}/domains/help.acme.example"
 # --- the directive ------------------------------------------------------------------------
 $t->stop_nginx;
 for my $case (['cname_zone=', qr/invalid "cname_zone"/], ['cname_zone=-x.example', qr/invalid "cname_zone"/],
-              ['cname_zone=example', qr/invalid "cname_zone"/], ['edge=127.0.0.1', qr/invalid parameter "edge=127.0.0.1"/],
+              ['cname_zone=example', qr/invalid "cname_zone"/], ['edge=127.0.0.1', qr/needs "cname_zone="/],
               ['cname_zone=a.example cname_typo=b', qr/invalid parameter "cname_typo=b"/]) {
     $t->write_conf(http => "helpdesk_custom_domains $case->[0];");
     my ($rc, $out) = $t->nginx_test;

@@ -46,6 +46,10 @@
 
 #define NGX_HELPDESK_DNS_CAA_CRITICAL  0x80
 
+/* a message's fixed header; the class of every question and record */
+#define NGX_HELPDESK_DNS_HEADER        12
+#define NGX_HELPDESK_DNS_CLASS_IN      1
+
 
 typedef struct {
     ngx_uint_t       flags;
