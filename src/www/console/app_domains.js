@@ -135,7 +135,7 @@
   }
 
   function domainsAdmin(panel) {
-    var list = null, rows = {}, notes = {}, added = null, timer = null;
+    var list = null, rows = {}, notes = {}, opened = {}, added = null, timer = null;
     var listBox = h('div.domain-list', h('p.loading', '…'));
     var addedBox = h('div.domain-added');
 
@@ -207,13 +207,23 @@
       });
     }
 
+    /* a domain's row, and under it (across the table) its records, shown
+       on demand */
     function row(d) {
-      var note = notes[d.hostname];
-      return h('tr', { 'data-host': d.hostname },
-        h('th.host', { scope: 'row' }, h('span.name', d.hostname),
-          d.status === 'released' ? null : h('details.records',
-            h('summary', t('c.domain.records.show')),
-            h('div.records-body', domainRecords(d, null)))),
+      var note = notes[d.hostname], id = 'records-' + d.hostname.replace(/[^a-z0-9-]/g, '_');
+      var records = d.status === 'released' ? null
+        : h('tr.records-row', { id: id, hidden: !opened[d.hostname], 'data-records': d.hostname },
+            h('td', { colSpan: 5 }, h('div.records-body', domainRecords(d, null))));
+      var toggle = records ? h('button.link.records-toggle', { type: 'button', 'aria-controls': id,
+        'aria-expanded': opened[d.hostname] ? 'true' : 'false', on: { click: function () {
+          opened[d.hostname] = !opened[d.hostname];
+          records.hidden = !opened[d.hostname];
+          main.classList.toggle('open', !!opened[d.hostname]);
+          toggle.setAttribute('aria-expanded', opened[d.hostname] ? 'true' : 'false');
+          toggle.textContent = t(opened[d.hostname] ? 'c.domain.records.hide' : 'c.domain.records.show');
+        } } }, t(opened[d.hostname] ? 'c.domain.records.hide' : 'c.domain.records.show')) : null;
+      var main = h('tr.domain' + (opened[d.hostname] ? '.open' : ''), { 'data-host': d.hostname },
+        h('th.host', { scope: 'row' }, h('span.name', d.hostname), toggle ? h('div', toggle) : null),
         h('td.state', h('span.badge.domain-' + d.status, HD.has('c.domain.status.' + d.status) ? t('c.domain.status.' + d.status) : d.status),
           d.reason ? h('p.reason', domainReason(d.reason)) : null),
         h('td.checks', domainChecks(d)),
@@ -226,6 +236,7 @@
             on: { click: function () { remove(d); } } }, t('c.domain.remove')),
           h('p.note' + (note && note.wait ? '.wait' : '') + (note && note.error ? '.error' : ''), { role: 'status' },
             note ? note.text : '')));
+      return records ? [main, records] : [main];
     }
 
     /* the table, keeping the rows that did not change (their open records,
@@ -240,9 +251,9 @@
       var keep = {};
       var body = h('tbody', list.map(function (d) {
         var key = JSON.stringify(d) + '|' + JSON.stringify(notes[d.hostname] || null);
-        var tr = rows[d.hostname] && rows[d.hostname].key === key ? rows[d.hostname].tr : row(d);
-        keep[d.hostname] = { key: key, tr: tr };
-        return tr;
+        var trs = rows[d.hostname] && rows[d.hostname].key === key ? rows[d.hostname].trs : row(d);
+        keep[d.hostname] = { key: key, trs: trs };
+        return trs;
       }));
       rows = keep;
       var table = listBox.querySelector('table');
