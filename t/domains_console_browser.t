@@ -147,17 +147,13 @@ like $b->wait_for(row('ajuda.acme.example') . ' .state', 40, qr/Verificado/) // 
 
 # issued: active, with its certificate's summary
 $t->psql("SELECT tls.domain_set('$acme->{id}', 'ajuda.acme.example', 'issuing', NULL)");
-$t->psql(q{CREATE OR REPLACE FUNCTION tls.domain_certificate(p_tenant uuid, p_host text) RETURNS jsonb
-           LANGUAGE sql STABLE AS $$
-               SELECT CASE WHEN p_host = 'ajuda.acme.example' THEN jsonb_build_object(
-                   'generation', 1, 'source', 'acme', 'not_before', '2026-11-30T12:00:00Z',
-                   'not_after', '2027-02-28T12:00:00Z') END $$});
-$t->psql("SELECT tls.domain_set('$acme->{id}', 'ajuda.acme.example', 'active', 'certificate stored')");
+is $t->psql(q{SELECT tls.cert_store('} . $acme->{id} . q{', 'ajuda.acme.example', ARRAY['\x3082'::bytea],
+           'sealed', '2026-11-30T12:00:00Z', '2027-02-28T12:00:00Z', 'acme')}), 1, '(its certificate stored)';
 open_domains();
 like $b->wait_for(row('ajuda.acme.example') . ' .state', 10, qr/Ativo/) // '', qr/^Ativo\s+Certificado instalado\.$/,
     'active (after a reload), the reason in words';
-like $b->text(row('ajuda.acme.example') . ' .cert') // '', qr/Válido até .*2027.*Emitido automaticamente/s,
-    'the certificate: until when, issued automatically';
+like $b->text(row('ajuda.acme.example') . ' .cert') // '', qr/Válido até .*2027.*Renovação a partir de .*2027.*Emitido automaticamente.*Emissão nº 1/s,
+    'the certificate: until when, renewed from when, issued automatically';
 
 # a second name, broken, for the picture
 $ua->post($t->url('/v1/domains') => $t->auth($acme->{key}) => json => { hostname => 'suporte.acme.example' });

@@ -108,6 +108,7 @@
     if (!c || typeof c !== 'object') return h('span.muted', t('c.domain.cert.none'));
     var out = [];
     if (c.not_after) out.push(h('div', t('c.domain.cert.until', { at: domainWhen(c.not_after) })));
+    if (c.renew_after) out.push(h('div.muted', t('c.domain.cert.renew', { at: domainWhen(c.renew_after) })));
     if (c.not_before) out.push(h('div.muted', t('c.domain.cert.since', { at: domainWhen(c.not_before) })));
     var src = c.source ? 'c.domain.cert.source.' + c.source : null;
     if (src) out.push(h('div.muted', HD.has(src) ? t(src) : String(c.source)));
