@@ -3,7 +3,7 @@
   /* ---------- admin ---------- */
 
   function admin() {
-    var tabs = ['agents', 'groups', 'canned', 'portal', 'chat', 'hours', 'whatsapp', 'email', 'webhooks', 'audit'],
+    var tabs = ['agents', 'groups', 'canned', 'portal', 'domains', 'chat', 'hours', 'whatsapp', 'email', 'webhooks', 'audit'],
         which = emailOAuthReturn() || (location.hash || '#agents').slice(1);
     if (tabs.indexOf(which) < 0) which = 'agents';
     var panel = h('section.panel', { role: 'tabpanel' });
@@ -13,7 +13,7 @@
       } } }, t('c.tab.' + k));
     }));
     view(t('c.admin'), [h('h1', t('c.admin')), nav, panel], 'wide');
-    ({ agents: agents, groups: groupsAdmin, canned: cannedAdmin, portal: portalAdmin, chat: HD.chatRecord.settings, hours: hoursAdmin,
+    ({ agents: agents, groups: groupsAdmin, canned: cannedAdmin, portal: portalAdmin, domains: domainsAdmin, chat: HD.chatRecord.settings, hours: hoursAdmin,
        whatsapp: whatsappAdmin, email: emailAdmin, webhooks: webhooksAdmin, audit: audit })[which](panel);
   }
 
