@@ -201,7 +201,7 @@
   }
 
   function webhooksAdmin(panel) {
-    var EVENTS = ['ticket.created', 'ticket.updated', 'ticket.comment_added', 'whatsapp.message_failed'];
+    var EVENTS = ['ticket.created', 'ticket.updated', 'ticket.comment_added', 'whatsapp.message_failed', 'domain.status_changed'];
     rest('GET', '/v1/webhooks').then(function (r) {
       var list = h('table.list', h('thead', h('tr', ['c.hook.url', 'c.hook.events', 'c.state', '']
         .map(function (k) { return h('th', { scope: 'col' }, k ? t(k) : ''); }))),
