@@ -138,7 +138,8 @@ ngx_int_t ngx_helpdesk_jose_pem_chain(ngx_pool_t *pool, ngx_str_t *pem,
  * The issued chain checked against what was ordered: the leaf (ders[0])
  * names host among its dNSName SANs (exactly, no wildcard), its public key
  * is key, now lies within its validity, and each certificate is signed by
- * the next one's key.  NGX_OK fills leaf, NGX_DECLINED sets *reason.
+ * the next one's key.  NGX_OK fills leaf, NGX_DECLINED sets *reason (a
+ * static string).  Allocates nothing that outlives the call.
  */
 ngx_int_t ngx_helpdesk_jose_leaf_check(ngx_array_t *ders, ngx_str_t *host,
     EVP_PKEY *key, time_t now, ngx_helpdesk_jose_leaf_t *leaf,
