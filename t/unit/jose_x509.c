@@ -349,7 +349,7 @@ test_ari(void)
     /* the leaf of test_chain(): serial 0x1234, AKI = the CA's SKI */
 
     sh(out, sizeof(out), "cd %s && openssl x509 -in ca.pem -noout -ext "
-       "subjectKeyIdentifier | tail -1 | tr -d ' :' | xxd -r -p | "
+       "subjectKeyIdentifier | tail -1 | tr -d ' :\\n' | perl -ne 'print pack \"H*\", $_' | "
        "basenc --base64url | tr -d '='", dir);
 
     der = get(pool, "leaf.der");
