@@ -72,7 +72,8 @@ my %refused = (
     'spaces inside'           => ['help desk.example', qr/letters, digits and hyphens/],
     'the base zone'           => ['acme.support.provider.example', qr/provider's own/],
     'the CNAME zone'          => ['t-x.domains.provider.example', qr/provider's own/],
-    'a U-label'               => ["caf\x{e9}.example", qr/ASCII form/],
+    'a U-label with a space'  => ["caf\x{e9} bar.example", qr/./],
+    'a Unicode wildcard'      => ["*.caf\x{e9}.example", qr/wildcard/],
     'nothing'                 => ['', qr/host name like/],
 );
 for my $case (sort keys %refused) {
@@ -82,6 +83,10 @@ for my $case (sort keys %refused) {
     like $tx->res->json->{errors}[0]{message} // '', $why, "$case: says why";
 }
 is $ua->post($t->url('/v1/domains') => $h => json => { hostname => 42 })->res->code, 422, 'a number: 422';
+$tx = $ua->post($t->url('/v1/domains') => $h => json => { hostname => " B\x{fc}cher.Example. " });
+is $tx->res->code, 201, 'an IDN is added';
+is $tx->res->json->{hostname}, 'xn--bcher-kva.example', 'as its A-label, lower case, no trailing dot';
+is $ua->delete($t->url('/v1/domains/xn--bcher-kva.example') => $h)->res->code, 204, '(removed)';
 is $ua->post($t->url('/v1/domains') => $h => json => { hostname => 'x.example', reserved => [], zone => 'evil.example' })
        ->res->json->{records}[0]{value}, "t-$acme_hex.domains.provider.example",
    'the zone is the configuration\'s, whatever the body says';
@@ -139,13 +144,13 @@ $d = $ua->get($t->url('/v1/domains/help.acme.example') => $h)->res->json;
 is $d->{reason}, 'points-elsewhere: 203.0.113.9', 'the reason, without control characters';
 ok $d->{serving}, 'still serving while broken';
 
-my $hooks = $fake->wait_for(5);
+my $hooks = $fake->wait_for(6);
 my %seen = map { my $p = decode_json($_->{body});
                  ("$p->{data}{hostname} $p->{data}{old_status}>$p->{data}{status}" => $p->{data}) } @$hooks;
 is_deeply [sort keys %seen],
     ['help.acme.example active>dns_broken', 'help.acme.example issuing>active',
      'help.acme.example pending_dns>verified', 'help.acme.example verified>issuing',
-     'x.example pending_dns>released'],
+     'x.example pending_dns>released', 'xn--bcher-kva.example pending_dns>released'],
     'each change reached the webhook (the removal too)';
 is $seen{'help.acme.example active>dns_broken'}{reason}, 'points-elsewhere: 203.0.113.9', 'with its reason';
 is $hooks->[0]{headers}{'x-helpdesk-event'}, 'domain.status_changed', 'as domain.status_changed';

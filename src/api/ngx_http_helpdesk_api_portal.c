@@ -16,6 +16,7 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "lib/ngx_helpdesk_markdown.h"
+#include "lib/ngx_helpdesk_hostname.h"
 
 
 /* the body as it is: the service functions check it */
@@ -77,16 +78,38 @@ ngx_http_helpdesk_api_portal_asset(ngx_http_helpdesk_api_ctx_t *ctx)
  * the name as it was sent, then the module's configuration, which a
  * request cannot set: "zone" (helpdesk_custom_domains cname_zone=, the
  * CNAME targets' zone) and "reserved" (the provider's own zones, which no
- * tenant may add a name under).  The database normalises and checks the
- * name (tls.host_normal, tls.host_problem); the module's IDN normaliser,
- * ngx_helpdesk_hostname_normalize(), is called here, on "hostname",
- * before the database sees it.
+ * tenant may add a name under).  A "hostname" in Unicode (an IDN) is
+ * brought to its A-label here (ngx_helpdesk_hostname_normalize()) or
+ * refused with the reason; the database normalises and checks every name
+ * (tls.host_normal, tls.host_problem: the same words for the same faults
+ * whatever the script) and refuses the zones and names taken.
  */
+static ngx_uint_t
+ngx_http_helpdesk_api_domain_idn(json_t *host)
+{
+    size_t   i, n;
+    u_char  *p;
+
+    p = (u_char *) json_string_value(host);
+    n = json_string_length(host);
+
+    for (i = 0; i < n; i++) {
+        if (p[i] >= 0x80) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 ngx_int_t
 ngx_http_helpdesk_api_domain_input(ngx_http_helpdesk_api_ctx_t *ctx)
 {
-    json_t                         *reserved;
-    ngx_str_t                      *zone;
+    json_t                         *reserved, *host;
+    ngx_int_t                       rc;
+    ngx_str_t                      *zone, in, name;
+    const char                     *reason;
     ngx_http_helpdesk_loc_conf_t   *hlcf;
     ngx_http_helpdesk_main_conf_t  *hmcf;
 
@@ -99,6 +122,43 @@ ngx_http_helpdesk_api_domain_input(ngx_http_helpdesk_api_ctx_t *ctx)
 
     hmcf = ngx_http_get_module_main_conf(ctx->req.r, ngx_http_helpdesk_module);
     hlcf = ngx_http_get_module_loc_conf(ctx->req.r, ngx_http_helpdesk_module);
+
+    host = json_object_get(ctx->args, "hostname");
+
+    if (json_is_string(host) && ngx_http_helpdesk_api_domain_idn(host)) {
+        in.data = (u_char *) json_string_value(host);
+        in.len = json_string_length(host);
+
+        /* blanks around a pasted name */
+        while (in.len && (in.data[0] == ' ' || in.data[0] == '\t')) {
+            in.data++;
+            in.len--;
+        }
+
+        while (in.len && (in.data[in.len - 1] == ' '
+                          || in.data[in.len - 1] == '\t'))
+        {
+            in.len--;
+        }
+
+        rc = ngx_helpdesk_hostname_normalize(ctx->req.r->pool, &in, &name,
+                                             &reason);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_helpdesk_json_error(ctx->errors, "hostname", reason);
+            return NGX_OK;
+        }
+
+        if (json_object_set_new(ctx->args, "hostname",
+                                json_stringn((char *) name.data, name.len))
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     zone = &hmcf->domains.cname_zone;
 
