@@ -239,4 +239,49 @@ $t->start_pg;
 is until_true(sub { $t->error_log =~ /sync works again/ }, 15), 1, 'the sync resumes with PostgreSQL';
 is served('a.example.com'), $a2->{fp}, 'and serves the same';
 
+# key rotation: the keys in PostgreSQL are re-sealed under the new key by
+# the module's rotation; the node's files are written again under it by
+# the full sync of the reload that brings the key in
+sub keyfile { open my $f, '<', "$d/secret.keys" or die; local $/; <$f> }
+sub sealed_file { my ($l) = (slurp($_[0]) =~ /\n(v1:[^:]+):/); $l // '' }
+my ($t1) = split /\n/, keyfile();
+like $t1, qr/^t1 /, 'the stack seals under t1';
+is sealed_file("$d/tlsstore/a.example.com.tls"), 'v1:t1', "the node's file is sealed under t1";
+$t->secret_keys($t->new_secret_key('t2'), $t1);
+@pids = $t->worker_pids;
+kill 'HUP', $t->nginx_pid;
+ok until_true(sub { my @p = $t->worker_pids; @p == 2 && !grep { my $x = $_; grep { $_ == $x } @pids } @p }, 15),
+   'reloaded with t2 first in the key file';
+$out = `$FindBin::Bin/../src/tools/rotate-secrets.sh @{[$t->url('')]} $d/provider.key t2 30 2>&1`;
+is $?, 0, 'the rotation tool sees every secret under t2' or diag $out;
+is $t->psql(q{SELECT string_agg(DISTINCT split_part(key_sealed, ':', 2), ',') FROM helpdesk.tls_certificates}),
+   't2', "the certificates' keys are sealed under t2";
+is until_true(sub { sealed_file("$d/tlsstore/a.example.com.tls") eq 'v1:t2' }, 10), 1,
+   "the node's file is sealed under t2 after the reload's full sync";
+my ($t2) = grep { /^t2 / } split /\n/, keyfile();
+$t->secret_keys($t2);
+$t->stop_nginx;
+$t->start_nginx(http => $http);
+is until_true(sub { served('a.example.com') eq $a2->{fp} }, 10), 1,
+   't1 gone, restarted with PostgreSQL up: the name still gets its own certificate';
+unlike $t->error_log, qr/does not decrypt|does not open/, 'every key and file opens with t2 alone';
+$t->stop_nginx;
+$t->stop_pg;
+$t->start_nginx(http => $http);
+is until_true(sub { served('a.example.com') eq $a2->{fp} }, 10), 1,
+   't1 gone, restarted with PostgreSQL down: served from the files sealed under t2';
+$t->start_pg;
+is until_true(sub { $t->error_log =~ /sync works again/ }, 15), 1, 'the sync resumes';
+
+# a full sync drops the names the database no longer has at all (no row,
+# not even a tombstone): their entries and their files
+$t->stop_nginx;
+$t->psql(q{DELETE FROM helpdesk.tls_certificates WHERE hostname = 'a.example.com'});
+ok -e "$d/tlsstore/a.example.com.tls", "a.example.com's file is still on disk, its rows gone";
+$t->start_nginx(http => $http);
+is until_true(sub { served('a.example.com') eq $fallback->{fp} }, 10), 1,
+   'restarted with PostgreSQL up: a name with no row left is not served';
+ok until_true(sub { !-e "$d/tlsstore/a.example.com.tls" }, 5), 'and its file is removed';
+like $t->error_log, qr/"a\.example\.com" is no longer in the database/, 'which is logged';
+
 $t->done;
