@@ -143,6 +143,30 @@ for my $k (qw(a b g)) {
        "$k.example.com: its own certificate is served";
 }
 is served('A.Example.COM'), $cert{a}{fp}, 'the SNI name is compared in lower case';
+
+# the operator's view: GET /v1/provider/tls
+my $tlsurl = $t->url('/v1/provider/tls');
+is $t->ua->get($tlsurl)->res->code, 401, 'GET /v1/provider/tls without the provider key: 401';
+is $t->ua->get($tlsurl => $t->auth($acme->{key}))->res->code, 401, "with a tenant's key: 401";
+is $t->ua->post($t->url("/v1/provider/tenants/$acme->{id}/domains") => $pk
+                => json => { hostname => 'n.example.com', verified => \1 })->res->code, 201,
+   'n.example.com added, no certificate';
+my $st;
+ok until_true(sub { $st = $t->ua->get($tlsurl => $pk)->res->json;
+                    $st->{node}{synced_seq} && $st->{node}{synced_seq} == $st->{database}{newest_seq} }, 10),
+   "the node's sync has read the database's newest seq" or diag explain $st;
+ok $st->{node}{configured}, 'the node has a zone';
+is $st->{node}{entries}, 3, 'with three names';
+is $st->{node}{zone_size}, 1024 * 1024, 'its size';
+ok $st->{node}{zone_used} > 0 && $st->{node}{zone_used} < $st->{node}{zone_size}, "and what it uses ($st->{node}{zone_used})";
+like $st->{node}{synced_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'when it synced';
+is $st->{node}{error}, undef, 'no error';
+is $st->{database}{serving_names}, 4, 'four names serve';
+is $st->{missing_count}, 1, 'one without a certificate';
+is_deeply [map { "$_->{hostname} $_->{status}" } @{ $st->{missing} }], ['n.example.com active'], 'named';
+is $st->{expiring_count}, 3, 'the two-day certificates expire within 14 days';
+is_deeply [sort map { $_->{hostname} } @{ $st->{expiring} }], [qw(a.example.com b.example.com g.example.com)],
+   'each named';
 is served('unknown.example.com'), $fallback->{fp}, 'an unknown name: the fallback certificate';
 is served('acme.portal.test'), $fallback->{fp}, "the provider's own names: the server's certificate";
 is served('a.example.com', $strict), $cert{a}{fp}, 'unknown=reject serves the known names';
@@ -237,6 +261,11 @@ like $t->error_log, qr/certificate\(s\) loaded from/, 'the files were loaded';
 
 $t->start_pg;
 is until_true(sub { $t->error_log =~ /sync works again/ }, 15), 1, 'the sync resumes with PostgreSQL';
+$st = $t->ua->get($tlsurl => $pk)->res->json;
+like $st->{node}{failed_at}, qr/^\d{4}-/, "the status shows the sync's last failure";
+like $st->{node}{error}, qr/\S/, 'and why' or diag explain $st->{node};
+ok until_true(sub { $st = $t->ua->get($tlsurl => $pk)->res->json;
+                    ($st->{node}{synced_at} // '') ge $st->{node}{failed_at} }, 10), 'and a success after it';
 is served('a.example.com'), $a2->{fp}, 'and serves the same';
 
 # key rotation: the keys in PostgreSQL are re-sealed under the new key by
