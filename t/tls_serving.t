@@ -53,6 +53,9 @@ sub slurp { open my $fh, '<', $_[0] or die "$_[0]: $!"; local $/; <$fh> }
 my $fallback = leaf('fallback.test');
 open my $fc, '>', "$pki/fallback.crt" or die; print $fc $fallback->{crt}; close $fc;
 open my $fk, '>', "$pki/fallback.key" or die; print $fk $fallback->{key}; close $fk;
+my $named = leaf('named.test');
+open my $nc, '>', "$pki/named.crt" or die; print $nc $named->{crt}; close $nc;
+open my $nk, '>', "$pki/named.key" or die; print $nk $named->{key}; close $nk;
 chmod 0755, $pki;
 chmod 0644, glob("$pki/*");
 
@@ -73,6 +76,13 @@ my $http = "helpdesk_base_domain portal.test;
         ssl_certificate_key $pki/fallback.key;
         helpdesk_tls_certificates unknown=reject;
         location / { return 200 ok; }
+    }
+    server {
+        listen 127.0.0.1:$strict ssl;
+        server_name named.test;
+        ssl_certificate $pki/named.crt;
+        ssl_certificate_key $pki/named.key;
+        location / { return 200 named; }
     }";
 
 # nginx -t refuses the callback on a server with variable certificates
@@ -175,6 +185,19 @@ is served('unknown.example.com'), $fallback->{fp}, 'an unknown name: the fallbac
 is served('acme.portal.test'), $fallback->{fp}, "the provider's own names: the server's certificate";
 is served('a.example.com', $strict), $cert{a}{fp}, 'unknown=reject serves the known names';
 is served('unknown.example.com', $strict), '', 'and refuses the handshake of an unknown one';
+# the alert a refused handshake ends with ('' when there was none)
+sub alert {
+    my ($name, $port) = @_;
+    my $out = `timeout @{[10 * $slow]} openssl s_client -connect 127.0.0.1:$port -servername $name </dev/null 2>&1`;
+    my ($n) = $out =~ /alert number (\d+)/;
+    return $n // '';
+}
+is alert('unknown.example.com', $strict), 112, 'with the alert unrecognized_name';
+is alert('a.example.com', $strict), '', 'a known name: no alert';
+is served('named.test', $strict), $named->{fp}, "a named server on the same address keeps its own certificate";
+is served('acme.portal.test', $strict), $fallback->{fp}, "the provider's own names: the server's certificate";
+like $t->error_log, qr/no certificate for the name "unknown\.example\.com": handshake refused \(unrecognized_name\)/,
+     'the refusal is logged';
 
 ok -e "$d/tlsstore/a.example.com.tls", "the node's file is written";
 unlike slurp("$d/tlsstore/a.example.com.tls"), qr/PRIVATE KEY/, 'with its key sealed';

@@ -128,6 +128,9 @@ typedef struct {
 void ngx_http_helpdesk_tls_store_synced(int64_t seq, ngx_str_t *error);
 ngx_int_t ngx_http_helpdesk_tls_store_stats(ngx_http_helpdesk_tls_stats_t *st);
 
+/* 1 when the name has an entry that has not expired */
+ngx_uint_t ngx_http_helpdesk_tls_store_has(u_char *host, size_t len);
+
 /* 1 once the node's files were loaded into the table (or found there) */
 ngx_uint_t ngx_http_helpdesk_tls_store_loaded(void);
 void ngx_http_helpdesk_tls_store_set_loaded(void);

@@ -723,3 +723,28 @@ ngx_http_helpdesk_tls_store_stats(ngx_http_helpdesk_tls_stats_t *st)
 
     return NGX_OK;
 }
+
+
+/* a live entry for the name (unknown=reject's servername callback) */
+ngx_uint_t
+ngx_http_helpdesk_tls_store_has(u_char *host, size_t len)
+{
+    ngx_uint_t                     has;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_helpdesk_tls_node_t  *n;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return 0;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = ngx_http_helpdesk_tls_lookup(shpool->data, host, len,
+                                     ngx_crc32_short(host, len));
+    has = (n && n->not_after > ngx_time());
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return has;
+}
