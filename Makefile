@@ -84,7 +84,8 @@ memcheck: deps $(MODULE)
 	    t/lifetime.t t/chat_ws.t t/chat_sse.t t/chat_hostile.t t/chat_files.t \
 	    t/chat_protocol.t t/chat_api.t t/chat_groups.t t/chat_resume.t \
 	    t/chat_harden.t t/email_out.t t/email_inbound.t t/email_replies.t \
-	    t/email_imap_hostile.t t/email_oauth.t t/email_sender.t t/api_uploads.t
+	    t/email_imap_hostile.t t/email_oauth.t t/email_sender.t t/api_uploads.t \
+	    t/tls_serving.t
 
 # The sanitizer builds compile nginx itself: its full source, from Debian's
 # source package, configured as Debian's (nginx-dev's conf_flags).

@@ -269,6 +269,9 @@ my %case = (
     'api POST /v1/provider/tenants/*/domains'  => ["/v1/provider/tenants/$acme->{id}/domains", { hostname => 'evil.example' }, 401],
     'api DELETE /v1/provider/tenants/*/domains/*' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example", undef, 401],
     'api GET /v1/provider/tenants/*/domains/*' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example", undef, 401],
+    'api PUT /v1/provider/tenants/*/domains/*/certificate' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example/certificate",
+                                                               { certificate => 'x', private_key => 'y' }, 401],
+    'api GET /v1/provider/tls'                 => ['/v1/provider/tls', undef, 401],
 );
 
 # the apps: globex's customer on globex's portal, globex's admin on its

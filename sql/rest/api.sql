@@ -445,6 +445,11 @@ BEGIN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         body := tls.cert_import(ctx, t, p_args);
 
+    -- the serving of certificates: this node's table and sync, the names
+    -- still without a certificate, the ones expiring soon
+    WHEN 'tls.status' THEN
+        body := tls.status(p_args);
+
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END CASE;

@@ -188,6 +188,51 @@ BEGIN
 END
 $$;
 
+-- GET /v1/provider/tls: the operator's view of serving.  "node" is what
+-- the answering node's module put in (its zone, its sync); the database
+-- adds its newest seq, the names that serve without a live certificate
+-- stored (the rollout waits for none), and the certificates that expire
+-- within 14 days (renewal is due before: a name here needs a look).
+-- Lists hold the first 100 names; the counts are whole.
+CREATE OR REPLACE FUNCTION tls.status(p_args jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+    WITH live AS (
+        SELECT c.tenant_id, c.hostname, c.generation, c.not_after
+        FROM helpdesk.tls_certificates c
+        WHERE c.revoked_at IS NULL AND c.not_after > now()
+          AND c.generation = (SELECT max(x.generation) FROM helpdesk.tls_certificates x
+                              WHERE x.tenant_id = c.tenant_id AND x.hostname = c.hostname)),
+    missing AS (
+        SELECT d.tenant_id, d.hostname, d.status
+        FROM helpdesk.portal_domains d
+        WHERE tls.serving(d.status)
+          AND NOT EXISTS (SELECT 1 FROM live l
+                          WHERE l.tenant_id = d.tenant_id AND l.hostname = d.hostname)),
+    expiring AS (
+        SELECT l.* FROM live l
+        JOIN helpdesk.portal_domains d ON d.tenant_id = l.tenant_id AND d.hostname = l.hostname
+        WHERE tls.serving(d.status) AND l.not_after <= now() + interval '14 days')
+    SELECT jsonb_build_object(
+        'node', coalesce(p_args->'node', '{}'),
+        'database', jsonb_build_object(
+            'newest_seq', (SELECT coalesce(max(c.seq), 0) FROM helpdesk.tls_certificates c),
+            'serving_names', (SELECT count(*) FROM helpdesk.portal_domains d
+                              WHERE tls.serving(d.status)),
+            'certificates_live', (SELECT count(*) FROM live)),
+        'missing_count', (SELECT count(*) FROM missing),
+        'missing', coalesce((SELECT jsonb_agg(jsonb_build_object('tenant_id', m.tenant_id,
+                                 'hostname', m.hostname, 'status', m.status)
+                                 ORDER BY m.hostname)
+                             FROM (SELECT * FROM missing ORDER BY hostname LIMIT 100) m), '[]'),
+        'expiring_count', (SELECT count(*) FROM expiring),
+        'expiring', coalesce((SELECT jsonb_agg(jsonb_build_object('tenant_id', e.tenant_id,
+                                  'hostname', e.hostname, 'generation', e.generation,
+                                  'not_after', e.not_after) ORDER BY e.not_after, e.hostname)
+                              FROM (SELECT * FROM expiring ORDER BY not_after, hostname LIMIT 100) e),
+                             '[]'))
+$$;
+
 RESET ROLE;
 
 -- the nodes' sync, with the module's proof (rest.module_proof)

@@ -419,11 +419,81 @@ ngx_http_helpdesk_api_secrets_status(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/*
+ * GET /v1/provider/tls: the serving of certificates as this node sees it
+ * (its zone, its sync), completed by the database (tls.status).
+ */
+static json_t *
+ngx_http_helpdesk_api_tls_time(time_t t)
+{
+    ngx_tm_t  tm;
+    u_char    buf[sizeof("1970-01-01T00:00:00Z")];
+
+    if (t == 0) {
+        return json_null();
+    }
+
+    ngx_gmtime(t, &tm);
+    ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ%Z", tm.ngx_tm_year,
+                tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    return json_string((char *) buf);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_tls_status(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t                         *node;
+    ngx_http_helpdesk_tls_stats_t   st;
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_helpdesk_tls_store_stats(&st) != NGX_OK) {
+        node = json_pack("{s:b}", "configured", 0);
+
+    } else {
+        node = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+                         "configured", 1,
+                         "zone_size", (json_int_t) st.size,
+                         "zone_used", (json_int_t) st.used,
+                         "entries", (json_int_t) st.entries,
+                         "synced_seq", (json_int_t) st.synced_seq,
+                         "synced_at",
+                         ngx_http_helpdesk_api_tls_time(st.synced_at),
+                         "failed_at",
+                         ngx_http_helpdesk_api_tls_time(st.failed_at),
+                         "error", st.error_len
+                                  ? json_stringn((char *) st.error,
+                                                 st.error_len)
+                                  : json_null());
+    }
+
+    if (node == NULL || json_object_set_new(ctx->args, "node", node) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_secrets_ops[] = {
     { NGX_HTTP_GET, 200, "secrets.status", NULL, PROVIDER,
       ngx_http_helpdesk_api_secrets_status, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tls_ops[] = {
+    { NGX_HTTP_GET, 200, "tls.status", NULL, PROVIDER,
+      ngx_http_helpdesk_api_tls_status, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
@@ -490,6 +560,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pcert_ops[] = {
 
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/secrets", ngx_http_helpdesk_api_secrets_ops },
+    { "/v1/provider/tls", ngx_http_helpdesk_api_tls_ops },
     { "/v1/provider/tenants", ngx_http_helpdesk_api_tenants_ops },
     { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
     { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },

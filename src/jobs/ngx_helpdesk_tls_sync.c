@@ -5,9 +5,12 @@
  * the private key (sealed with the secret ring, bound to "tls_key:<host>"),
  * puts chain and key into the shared table that the certificate callbacks
  * read, and writes the node-local file (in the thread pool); a tombstone
- * removes both.  A worker starts with a full sync (seq 0).  When the table
- * is empty at start (a cold start of the node), the files are loaded
- * first, so that the node serves even while PostgreSQL is down.
+ * removes both.  A worker starts with a full sync (seq 0), at the end of
+ * which the names it did not see at all (no row left in the database) are
+ * dropped from the table and their files removed.  When the table is
+ * empty at start (a cold start of the node), the files are loaded first,
+ * so that the node serves even while PostgreSQL is down; the full sync
+ * then writes every file again, sealed under the ring's current key.
  */
 
 
@@ -36,6 +39,7 @@ typedef struct {
     unsigned                       busy:1;       /* a query in flight */
     unsigned                       writing:1;    /* files in the thread */
     unsigned                       failing:1;
+    unsigned                       full:1;       /* the full sync's round */
 } ngx_helpdesk_tls_sync_t;
 
 
@@ -78,6 +82,7 @@ ngx_helpdesk_tls_sync_init_worker(ngx_cycle_t *cycle)
     ts->tick.data = ts;
     ts->tick.log = cycle->log;
     ts->tick.cancelable = 1;
+    ts->full = 1;
 
     if (!ngx_http_helpdesk_tls_store_loaded()
         && ngx_http_helpdesk_tls_files_load(cycle->log,
@@ -150,6 +155,10 @@ ngx_helpdesk_tls_sync_tick(ngx_event_t *ev)
         return;
     }
 
+    if (ts->full && ts->since == 0) {
+        ngx_http_helpdesk_tls_store_sweep_begin();
+    }
+
     ngx_memzero(&ts->query, sizeof(ngx_helpdesk_pg_query_t));
     ts->query.sql = "SELECT seq, tenant_id, hostname, generation, serve, "
                     "extract(epoch FROM not_after)::bigint, "
@@ -182,7 +191,9 @@ ngx_helpdesk_tls_sync_read(ngx_helpdesk_pg_query_t *q, PGresult *res)
 {
     int                            i, n;
     ngx_int_t                      rc;
-    ngx_array_t                   *batch;
+    ngx_str_t                      err, *gone;
+    ngx_uint_t                     j;
+    ngx_array_t                   *batch, *swept;
     ngx_helpdesk_tls_sync_t       *ts = q->data;
     ngx_http_helpdesk_tls_cert_t  *c;
 
@@ -200,6 +211,24 @@ ngx_helpdesk_tls_sync_read(ngx_helpdesk_pg_query_t *q, PGresult *res)
         }
 
         ts->failing = 1;
+
+        if (res && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            err.data = (u_char *) PQresultErrorMessage(res);
+            err.len = ngx_strlen(err.data);
+            while (err.len && (err.data[err.len - 1] == '\n'
+                               || err.data[err.len - 1] == ' '))
+            {
+                err.len--;
+            }
+
+        } else if (res) {
+            ngx_str_set(&err, "an unexpected answer");
+
+        } else {
+            ngx_str_set(&err, "no connection to PostgreSQL");
+        }
+
+        ngx_http_helpdesk_tls_store_synced(0, &err);
         ngx_helpdesk_tls_sync_next(ts, ts->tcf->sync);
         return;
     }
@@ -213,12 +242,7 @@ ngx_helpdesk_tls_sync_read(ngx_helpdesk_pg_query_t *q, PGresult *res)
     n = PQntuples(res);
     ts->rows = n;
 
-    if (n == 0) {
-        ngx_helpdesk_tls_sync_next(ts, ts->tcf->sync);
-        return;
-    }
-
-    batch = ngx_array_create(ts->pool, n,
+    batch = ngx_array_create(ts->pool, n + 1,
                              sizeof(ngx_http_helpdesk_tls_cert_t));
     if (batch == NULL) {
         ngx_helpdesk_tls_sync_next(ts, ts->tcf->sync);
@@ -243,7 +267,12 @@ ngx_helpdesk_tls_sync_read(ngx_helpdesk_pg_query_t *q, PGresult *res)
         }
 
         if (rc == NGX_DECLINED) {
-            batch->nelts--;         /* logged; the others go on */
+            /* logged; the others go on, and what the node has stays */
+            if (c->host.data && PQgetvalue(res, i, 4)[0] == 't') {
+                ngx_http_helpdesk_tls_store_touch(&c->host);
+            }
+
+            batch->nelts--;
             continue;
         }
 
@@ -252,6 +281,37 @@ ngx_helpdesk_tls_sync_read(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
         } else {
             ngx_http_helpdesk_tls_store_remove(&c->host, c->tenant, c->seq);
+        }
+    }
+
+    ngx_http_helpdesk_tls_store_synced(ts->since, NULL);
+
+    /* the full sync read everything: the names it did not see go */
+    if (ts->full && n < NGX_HELPDESK_TLS_SYNC_BATCH_N) {
+        ts->full = 0;
+
+        swept = ngx_array_create(ts->pool, 4, sizeof(ngx_str_t));
+        if (swept == NULL
+            || ngx_http_helpdesk_tls_store_sweep(ts->pool, swept) != NGX_OK)
+        {
+            ts->full = 1;       /* next time: a full sync again */
+            ts->since = 0;
+        }
+
+        gone = swept ? swept->elts : NULL;
+
+        for (j = 0; swept && j < swept->nelts; j++) {
+            ngx_log_error(NGX_LOG_NOTICE, ts->log, 0,
+                          "helpdesk tls: \"%V\" is no longer in the "
+                          "database: not served", &gone[j]);
+
+            c = ngx_array_push(batch);
+            if (c == NULL) {
+                break;
+            }
+
+            ngx_memzero(c, sizeof(ngx_http_helpdesk_tls_cert_t));
+            c->host = gone[j];      /* no blob: the file goes */
         }
     }
 

@@ -34,6 +34,8 @@
 /* the provider's import: PEM text of the chain, of the key */
 #define NGX_HTTP_HELPDESK_TLS_PEM_MAX     (64 * 1024)
 #define NGX_HTTP_HELPDESK_TLS_KEY_MAX     (16 * 1024)
+/* the sync's last error, as the provider's status shows it */
+#define NGX_HTTP_HELPDESK_TLS_ERROR_MAX   200
 
 
 /* one name's certificate, as the sync and the files hand it over */
@@ -99,6 +101,35 @@ void ngx_http_helpdesk_tls_store_remove(ngx_str_t *host, u_char *tenant,
  */
 ngx_int_t ngx_http_helpdesk_tls_store_get(u_char *host, size_t len,
     ngx_uint_t generation, ngx_http_helpdesk_tls_cert_t *out, ngx_log_t *log);
+
+/*
+ * The full sync: sweep_begin starts a round; store_put and store_touch
+ * mark an entry seen; sweep removes the entries not seen (names no
+ * longer in the database), their names added to "gone" (ngx_str_t).
+ */
+void ngx_http_helpdesk_tls_store_sweep_begin(void);
+void ngx_http_helpdesk_tls_store_touch(ngx_str_t *host);
+ngx_int_t ngx_http_helpdesk_tls_store_sweep(ngx_pool_t *pool,
+    ngx_array_t *gone);
+
+/* the node's state, for GET /v1/provider/tls */
+typedef struct {
+    size_t          size;
+    size_t          used;
+    ngx_uint_t      entries;
+    int64_t         synced_seq;
+    time_t          synced_at;
+    time_t          failed_at;
+    size_t          error_len;
+    u_char          error[NGX_HTTP_HELPDESK_TLS_ERROR_MAX];
+} ngx_http_helpdesk_tls_stats_t;
+
+/* the sync's outcome: the seq it reached, or (error) why it failed */
+void ngx_http_helpdesk_tls_store_synced(int64_t seq, ngx_str_t *error);
+ngx_int_t ngx_http_helpdesk_tls_store_stats(ngx_http_helpdesk_tls_stats_t *st);
+
+/* 1 when the name has an entry that has not expired */
+ngx_uint_t ngx_http_helpdesk_tls_store_has(u_char *host, size_t len);
 
 /* 1 once the node's files were loaded into the table (or found there) */
 ngx_uint_t ngx_http_helpdesk_tls_store_loaded(void);

@@ -10,6 +10,10 @@
  * copied from the table under its mutex and parsed (DER) outside it.  An
  * expired or removed certificate is a miss; a miss keeps the server's own
  * certificate (unknown=fallback) or ends the handshake (unknown=reject).
+ * With unknown=reject, the servername callback (nginx's, wrapped) ends
+ * the handshake of a name with no certificate first, with the alert
+ * unrecognized_name; the certificate callback's refusal (internal_error)
+ * stays for a name that went in between.
  * Names under helpdesk_base_domain keep the server's certificate (the
  * provider's wildcard).
  *
@@ -58,6 +62,8 @@ typedef struct {
 
 
 static int ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg);
+static int ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad,
+    void *arg);
 static ngx_http_helpdesk_tls_entry_t *ngx_http_helpdesk_tls_find(u_char *host,
     size_t len, uint32_t hash);
 static void ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e);
@@ -213,9 +219,93 @@ ngx_http_helpdesk_tls_postconfiguration(ngx_conf_t *cf)
 
         SSL_CTX_set_cert_cb(sscf->ssl.ctx, ngx_http_helpdesk_tls_cert_cb,
                             &srv[i]);
+
+        if (srv[i].reject) {
+            /* nginx's own callback, called first from ours */
+            SSL_CTX_set_tlsext_servername_callback(sscf->ssl.ctx,
+                                            ngx_http_helpdesk_tls_servername);
+            SSL_CTX_set_tlsext_servername_arg(sscf->ssl.ctx, &srv[i]);
+        }
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * unknown=reject: nginx's servername callback picks the server by name;
+ * when it keeps this one (no named server took the name) and the name has
+ * no certificate in the zone, the handshake ends here with the alert
+ * unrecognized_name, as nginx's "ssl_reject_handshake" ends it.  No name
+ * at all is left to the certificate callback.
+ */
+static int
+ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad, void *arg)
+{
+    ngx_http_helpdesk_tls_srv_t  *srv = arg;
+
+    int                     rc;
+    size_t                  len, i;
+    u_char                  host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
+    const char             *name;
+    ngx_connection_t       *c;
+    ngx_http_connection_t  *hc;
+
+    rc = ngx_http_ssl_servername(ssl, ad, NULL);
+
+    if (rc != SSL_TLSEXT_ERR_OK) {
+        return rc;
+    }
+
+    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL) {
+        return rc;
+    }
+
+    c = ngx_ssl_get_connection(ssl);
+    hc = c->data;
+
+    if (hc == NULL || hc->conf_ctx != srv->ctx) {
+        return rc;      /* a named server of its own */
+    }
+
+    len = ngx_strlen(name);
+
+    if (len && name[len - 1] == '.') {
+        len--;
+    }
+
+    if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
+        goto reject;
+    }
+
+    for (i = 0; i < len; i++) {
+        host[i] = ngx_tolower(name[i]);
+    }
+
+    /* the provider's own names: the server's certificate */
+    if (srv->base_domain.len && len > srv->base_domain.len
+        && host[len - srv->base_domain.len - 1] == '.'
+        && ngx_strncmp(host + len - srv->base_domain.len,
+                       srv->base_domain.data, srv->base_domain.len) == 0)
+    {
+        return rc;
+    }
+
+    if (ngx_http_helpdesk_tls_store_has(host, len)) {
+        return rc;
+    }
+
+reject:
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "helpdesk tls: no certificate for the name \"%*s\": "
+                  "handshake refused (unrecognized_name)",
+                  ngx_min(ngx_strlen(name), NGX_HTTP_HELPDESK_TLS_HOST_MAX),
+                  name);
+
+    *ad = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 

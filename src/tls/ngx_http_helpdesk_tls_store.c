@@ -29,6 +29,12 @@ typedef struct {
     ngx_uint_t                      count;
     ngx_uint_t                      loaded;
     time_t                          alert_at;
+    ngx_uint_t                      epoch;      /* of the full sync */
+    int64_t                         synced_seq;
+    time_t                          synced_at;
+    time_t                          failed_at;
+    size_t                          error_len;
+    u_char                          error[NGX_HTTP_HELPDESK_TLS_ERROR_MAX];
 } ngx_http_helpdesk_tls_sh_t;
 
 
@@ -38,6 +44,7 @@ typedef struct {
     int64_t                         seq;
     ngx_uint_t                      generation;
     time_t                          not_after;
+    ngx_uint_t                      epoch;      /* the sync that saw it */
     u_char                         *blob;
     size_t                          blob_len;
     size_t                          host_len;
@@ -343,6 +350,7 @@ ngx_http_helpdesk_tls_store_put(ngx_http_helpdesk_tls_cert_t *c)
     n = ngx_http_helpdesk_tls_lookup(sh, c->host.data, c->host.len, hash);
 
     if (n && n->seq > c->seq) {
+        n->epoch = sh->epoch;
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_OK;      /* something newer is there */
     }
@@ -391,6 +399,7 @@ ngx_http_helpdesk_tls_store_put(ngx_http_helpdesk_tls_cert_t *c)
     n->seq = c->seq;
     n->generation = c->generation;
     n->not_after = c->not_after;
+    n->epoch = sh->epoch;
     ngx_memcpy(n->tenant, c->tenant, NGX_HTTP_HELPDESK_TLS_TENANT_LEN);
 
     if (old) {
@@ -539,4 +548,203 @@ ngx_http_helpdesk_tls_store_set_loaded(void)
     if (shpool) {
         ((ngx_http_helpdesk_tls_sh_t *) shpool->data)->loaded = 1;
     }
+}
+
+
+/*
+ * The full sync (at a worker 0's start): begin marks a new round; every
+ * entry put or touched after it belongs to the round; sweep removes the
+ * entries the round did not see (names with no row left in the database)
+ * and adds their names (allocated in pool) to "gone".
+ */
+void
+ngx_http_helpdesk_tls_store_sweep_begin(void)
+{
+    ngx_slab_pool_t  *shpool;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+    ((ngx_http_helpdesk_tls_sh_t *) shpool->data)->epoch++;
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+void
+ngx_http_helpdesk_tls_store_touch(ngx_str_t *host)
+{
+    ngx_slab_pool_t               *shpool;
+    ngx_http_helpdesk_tls_sh_t    *sh;
+    ngx_http_helpdesk_tls_node_t  *n;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return;
+    }
+
+    sh = shpool->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = ngx_http_helpdesk_tls_lookup(sh, host->data, host->len,
+                                     ngx_crc32_short(host->data, host->len));
+    if (n) {
+        n->epoch = sh->epoch;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_tls_store_sweep(ngx_pool_t *pool, ngx_array_t *gone)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                     *host;
+    ngx_slab_pool_t               *shpool;
+    ngx_rbtree_node_t             *node, *next, *root, *sentinel;
+    ngx_http_helpdesk_tls_sh_t    *sh;
+    ngx_http_helpdesk_tls_node_t  *n;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return NGX_OK;
+    }
+
+    sh = shpool->data;
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    root = sh->rbtree.root;
+    sentinel = sh->rbtree.sentinel;
+
+    if (root == sentinel) {
+        goto done;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel); node; node = next) {
+
+        next = ngx_rbtree_next(&sh->rbtree, node);
+        n = (ngx_http_helpdesk_tls_node_t *) node;
+
+        if (n->epoch == sh->epoch) {
+            continue;
+        }
+
+        host = ngx_array_push(gone);
+        if (host == NULL) {
+            rc = NGX_ERROR;
+            break;
+        }
+
+        host->len = n->host_len;
+        host->data = ngx_pnalloc(pool, n->host_len);
+        if (host->data == NULL) {
+            gone->nelts--;
+            rc = NGX_ERROR;
+            break;
+        }
+
+        ngx_memcpy(host->data, n->host, n->host_len);
+
+        ngx_rbtree_delete(&sh->rbtree, node);
+        sh->count--;
+        ngx_slab_free_locked(shpool, n->blob);
+        ngx_slab_free_locked(shpool, n);
+    }
+
+done:
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+/* worker 0's sync: what it saw last, or why it failed */
+void
+ngx_http_helpdesk_tls_store_synced(int64_t seq, ngx_str_t *error)
+{
+    ngx_slab_pool_t             *shpool;
+    ngx_http_helpdesk_tls_sh_t  *sh;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return;
+    }
+
+    sh = shpool->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (error == NULL) {
+        sh->synced_seq = seq;
+        sh->synced_at = ngx_time();
+
+    } else {
+        sh->failed_at = ngx_time();
+        sh->error_len = ngx_min(error->len, NGX_HTTP_HELPDESK_TLS_ERROR_MAX);
+        ngx_memcpy(sh->error, error->data, sh->error_len);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_helpdesk_tls_store_stats(ngx_http_helpdesk_tls_stats_t *st)
+{
+    ngx_slab_pool_t             *shpool;
+    ngx_http_helpdesk_tls_sh_t  *sh;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    sh = shpool->data;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    st->size = shpool->end - (u_char *) shpool;
+    st->used = st->size - shpool->pfree * ngx_pagesize;
+    st->entries = sh->count;
+    st->synced_seq = sh->synced_seq;
+    st->synced_at = sh->synced_at;
+    st->failed_at = sh->failed_at;
+    st->error_len = sh->error_len;
+    ngx_memcpy(st->error, sh->error, sh->error_len);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/* a live entry for the name (unknown=reject's servername callback) */
+ngx_uint_t
+ngx_http_helpdesk_tls_store_has(u_char *host, size_t len)
+{
+    ngx_uint_t                     has;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_helpdesk_tls_node_t  *n;
+
+    shpool = ngx_http_helpdesk_tls_shpool();
+    if (shpool == NULL) {
+        return 0;
+    }
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    n = ngx_http_helpdesk_tls_lookup(shpool->data, host, len,
+                                     ngx_crc32_short(host, len));
+    has = (n && n->not_after > ngx_time());
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return has;
 }
