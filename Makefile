@@ -160,7 +160,7 @@ FUZZ_INCS    := $(addprefix -I $(FUZZ_DIR)/,src/core src/event \
                 src/http/v2) -I $(CURDIR)/src -I /usr/include/postgresql \
                 $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 FUZZ_LIBS    := -lpq -lhiredis -ljansson -lcurl -lqrencode -lcmark \
-                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz \
+                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz -lidn2 \
                 $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 
 $(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
