@@ -24,6 +24,7 @@
 #include "jobs/ngx_helpdesk_email_fetch.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
+#include "tls/ngx_helpdesk_acme.h"
 #include <jansson.h>
 
 
@@ -105,6 +106,9 @@ typedef struct {
     ngx_uint_t                  chat_limit[4];
     time_t                      chat_window[4];
     ngx_flag_t                  chat_limits_set;
+
+    /* certificates ordered by ACME (helpdesk_acme) */
+    ngx_helpdesk_acme_conf_t    acme;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -208,6 +212,13 @@ char *ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_helpdesk_module_acme.c: automatic TLS by ACME */
+char *ngx_http_helpdesk_acme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_helpdesk_acme_challenge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
+    ngx_http_helpdesk_main_conf_t *hmcf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
 char *ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf,
