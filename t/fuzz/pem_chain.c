@@ -4,7 +4,10 @@
  * input is the response body.  A chain taken must hold 1 to
  * NGX_HELPDESK_JOSE_CHAIN_MAX certificates, each of at most
  * NGX_HELPDESK_JOSE_CERT_MAX bytes and each one whole X.509 certificate
- * with nothing after it; a chain refused must say why.
+ * with nothing after it; a chain refused must say why.  An input starting
+ * with a 0x01 byte is DER: the rest is wrapped in one PEM block first, so
+ * that mutations reach the certificate parser, the leaf check and the
+ * certID rather than stopping at the base64.
  */
 
 
@@ -15,6 +18,39 @@
 
 
 static EVP_PKEY  *key;
+
+
+static ngx_str_t
+ngx_fuzz_der_pem(ngx_pool_t *pool, const uint8_t *data, size_t size)
+{
+    u_char     *p;
+    size_t      i;
+    ngx_str_t   der, b64, pem;
+
+    der.data = (u_char *) data;
+    der.len = size;
+
+    b64.data = ngx_pnalloc(pool, ngx_base64_encoded_length(size) + 1);
+    pem.data = ngx_pnalloc(pool, ngx_base64_encoded_length(size)
+                                 + ngx_base64_encoded_length(size) / 64 + 64);
+    if (b64.data == NULL || pem.data == NULL) {
+        abort();
+    }
+
+    ngx_encode_base64(&b64, &der);
+
+    p = ngx_cpymem(pem.data, "-----BEGIN CERTIFICATE-----\n", 28);
+
+    for (i = 0; i < b64.len; i += 64) {
+        p = ngx_cpymem(p, b64.data + i, ngx_min(64, b64.len - i));
+        *p++ = '\n';
+    }
+
+    p = ngx_cpymem(p, "-----END CERTIFICATE-----\n", 26);
+    pem.len = p - pem.data;
+
+    return pem;
+}
 
 
 int
@@ -45,7 +81,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_helpdesk_jose_leaf_t   leaf;
 
     pool = ngx_fuzz_pool();
-    pem = ngx_fuzz_str(pool, data, size);
+
+    if (size && data[0] == 0x01) {
+        pem = ngx_fuzz_der_pem(pool, data + 1, size - 1);
+
+    } else {
+        pem = ngx_fuzz_str(pool, data, size);
+    }
     reason = NULL;
     ders = NULL;
 
@@ -87,7 +129,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
 
-        host = ngx_string("shop.example.com");
+        ngx_str_set(&host, "shop.example.com");
         reason = NULL;
 
         rc = ngx_helpdesk_jose_leaf_check(ders, &host, key, ngx_time(), &leaf,
