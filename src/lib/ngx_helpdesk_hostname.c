@@ -213,12 +213,12 @@ ngx_helpdesk_hostname_idn(ngx_pool_t *pool, ngx_str_t *name,
         return NGX_DECLINED;
 
     case IDN2_TOO_BIG_LABEL:
+    case IDN2_PUNYCODE_BIG_OUTPUT:
         *reason = "a label of the name is longer than 63 characters";
         return NGX_DECLINED;
 
     case IDN2_INVALID_ALABEL:
     case IDN2_PUNYCODE_BAD_INPUT:
-    case IDN2_PUNYCODE_BIG_OUTPUT:
     case IDN2_PUNYCODE_OVERFLOW:
         *reason = "the name has an invalid \"xn--\" label";
         return NGX_DECLINED;
