@@ -28,7 +28,7 @@ TOOLS       := src/tools
 
 .PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
         rotate-secrets \
-        asan fuzz fuzz-build unit unit-build
+        asan fuzz fuzz-build unit unit-build dns-client-build
 
 all: $(MODULE)
 
@@ -217,6 +217,22 @@ $(UNIT_DIR)/%: t/unit/%.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
 	    $(FUZZ_DIR)/objs/addon/lib/*.o $(FUZZ_LIBS)
 
 unit-build: deps $(UNIT_BINS)
+
+# the DNS client on nginx's event loop, outside nginx (t/dns_client.t runs
+# it against real and hostile servers): compiled like the unit tests,
+# linked with the client's object besides src/lib's
+DNS_RUN      := $(BUILD)/dns/dns_client_run
+
+$(DNS_RUN): t/dns/dns_client_run.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
+	@mkdir -p $(@D)
+	clang $(CC_OPT) $(FUZZ_SAN) -DNGX_DEBUG_PALLOC=1 $(FUZZ_INCS) \
+	    -o $@ $< $(FUZZ_DIR)/nginx_nomain.o \
+	    $$(find $(FUZZ_DIR)/objs/src -name '*.o' \
+	       ! -path '*/src/core/nginx.o') $(FUZZ_DIR)/objs/ngx_modules.o \
+	    $(FUZZ_DIR)/objs/addon/lib/*.o \
+	    $(FUZZ_DIR)/objs/addon/event/ngx_helpdesk_dns_client.o $(FUZZ_LIBS)
+
+dns-client-build: deps $(DNS_RUN)
 
 unit: unit-build
 	$(UNIT_ENV) prove --exec '' $(UNIT_BINS)
