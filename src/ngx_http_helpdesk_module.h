@@ -32,6 +32,16 @@
 #define NGX_HTTP_HELPDESK_JSON_MAX   (1024 * 1024)
 
 
+/*
+ * Tenants' own domains (helpdesk_custom_domains): the provider's zone for
+ * the names they point to; empty without the directive.
+ */
+typedef struct {
+    ngx_str_t                   cname_zone;
+    ngx_flag_t                  set;
+} ngx_http_helpdesk_domains_conf_t;
+
+
 typedef struct {
     ngx_helpdesk_pg_conf_t      pg;
     ngx_helpdesk_redis_conf_t   redis;
@@ -109,6 +119,9 @@ typedef struct {
 
     /* certificates ordered by ACME (helpdesk_acme) */
     ngx_helpdesk_acme_conf_t    acme;
+
+    /* tenants' own domains (helpdesk_custom_domains) */
+    ngx_http_helpdesk_domains_conf_t  domains;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -219,6 +232,10 @@ char *ngx_http_helpdesk_acme_challenge(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
     ngx_http_helpdesk_main_conf_t *hmcf);
+
+/* ngx_http_helpdesk_module_domains.c: helpdesk_custom_domains */
+char *ngx_http_helpdesk_custom_domains(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */
 char *ngx_http_helpdesk_chat_widget_directive(ngx_conf_t *cf,

@@ -255,8 +255,11 @@ ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    return ctx->nparams > 1 ? ngx_http_helpdesk_api_param(ctx, "hostname", 1)
-                            : NGX_OK;
+    if (ctx->nparams > 1) {
+        return ngx_http_helpdesk_api_param(ctx, "hostname", 1);
+    }
+
+    return ctx->body ? ngx_http_helpdesk_api_domain_input(ctx) : NGX_OK;
 }
 
 
@@ -340,6 +343,8 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomains_ops[] = 
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
+    { NGX_HTTP_GET, 200, "domain.get", NULL, PROVIDER,
+      ngx_http_helpdesk_api_domain_args, NULL },
     { NGX_HTTP_DELETE, 204, "domain.delete", NULL, PROVIDER,
       ngx_http_helpdesk_api_domain_args, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
