@@ -266,7 +266,14 @@ $(BENCH_MIME): t/bench/mime_parse.c $(MODULE) $(BUILD)/bench/ngx_string.o
 	    $(BUILD)/bench/ngx_string.o -Wl,--gc-sections \
 	    $$(pkg-config --libs gmime-3.0) -ljansson -lcrypto
 
-bench: deps $(MODULE) $(BENCH_GEN) $(BENCH_MIME)
+# the TLS handshake client (t/bench/tls.pl runs it)
+BENCH_TLS   := $(BUILD)/bench/tls_handshake
+
+$(BENCH_TLS): t/bench/tls_handshake.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $< -lssl -lcrypto
+
+bench: deps $(MODULE) $(BENCH_GEN) $(BENCH_MIME) $(BENCH_TLS)
 	@perl t/bench/run.pl
 
 clean:

@@ -16,6 +16,7 @@
 #include "app/ngx_http_helpdesk_portal.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "event/ngx_helpdesk_password.h"
+#include "tls/ngx_http_helpdesk_tls.h"
 
 
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
@@ -65,6 +66,20 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
     { ngx_string("helpdesk_secret_key_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_helpdesk_secret_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_tls_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_helpdesk_tls_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_tls_certificates"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_helpdesk_tls_certificates,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -278,7 +293,8 @@ static ngx_int_t
 ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK
-        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK)
+        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK
+        || ngx_http_helpdesk_tls_postconfiguration(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -122,6 +122,9 @@ typedef struct {
 
     /* tenants' own domains (helpdesk_custom_domains) */
     ngx_http_helpdesk_domains_conf_t  domains;
+
+    /* certificates of tenants' names (tls/ngx_http_helpdesk_tls.h) */
+    void                       *tls;
 } ngx_http_helpdesk_main_conf_t;
 
 

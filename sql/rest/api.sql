@@ -439,6 +439,12 @@ BEGIN
         location := CASE WHEN location IS NOT NULL
                          THEN '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname') END;
 
+    -- a certificate the provider brings for a tenant's name (checked, its
+    -- key sealed by the module)
+    WHEN 'domain.certificate' THEN
+        t := rest.provider_tenant(p_args->>'tenant_id', false);
+        body := tls.cert_import(ctx, t, p_args);
+
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');
     END CASE;

@@ -12,6 +12,7 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "lib/ngx_helpdesk_ticket.h"
+#include "tls/ngx_http_helpdesk_tls.h"
 
 
 /* "hdk_" and 32 base64url characters: 192 random bits */
@@ -264,6 +265,134 @@ ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
 
 
 /*
+ * PUT /v1/provider/tenants/{id}/domains/{host}/certificate: a certificate
+ * the provider brings for a tenant's name, {"certificate": PEM chain (leaf
+ * first), "private_key": PEM}.  Checked here (the leaf names the host, the
+ * key is its own, valid now, 10 certificates at most); the database gets
+ * the chain in DER and the key sealed with the secret ring, never in
+ * clear.  Every node serves it after its next sync.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_certificate_put(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t                      *cert, *key, *out, *v;
+    ngx_int_t                    rc;
+    ngx_str_t                    host, cert_pem, key_pem, plain, sealed, aad;
+    ngx_uint_t                   i;
+    const char                  *reason, *k;
+    ngx_helpdesk_secret_ring_t  *ring;
+    u_char                       buf[NGX_HTTP_HELPDESK_TLS_HOST_MAX + 16];
+
+    if (ngx_http_helpdesk_api_param(ctx, "tenant_id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->body == NULL || !json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "", "send a JSON object "
+                                "{\"certificate\", \"private_key\"}");
+        return NGX_OK;
+    }
+
+    cert = json_object_get(ctx->body, "certificate");
+    key = json_object_get(ctx->body, "private_key");
+
+    if (!json_is_string(cert)) {
+        ngx_helpdesk_json_error(ctx->errors, "certificate",
+                                "the certificate chain in PEM, leaf first");
+    }
+
+    if (!json_is_string(key)) {
+        ngx_helpdesk_json_error(ctx->errors, "private_key",
+                                "the certificate's private key in PEM");
+    }
+
+    host.len = ctx->params[1].len;
+    host.data = ngx_pnalloc(ctx->req.r->pool, host.len + 1);
+    if (host.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < host.len; i++) {
+        host.data[i] = ngx_tolower(ctx->params[1].data[i]);
+
+        if (!((host.data[i] >= 'a' && host.data[i] <= 'z')
+              || (host.data[i] >= '0' && host.data[i] <= '9')
+              || host.data[i] == '-' || host.data[i] == '.'))
+        {
+            host.len = 0;
+            break;
+        }
+    }
+
+    if (host.len == 0 || host.len > NGX_HTTP_HELPDESK_TLS_HOST_MAX
+        || host.data[0] == '.')
+    {
+        ngx_helpdesk_json_error(ctx->errors, "hostname", "a host name");
+    }
+
+    if (json_array_size(ctx->errors)) {
+        return NGX_OK;
+    }
+
+    cert_pem.data = (u_char *) json_string_value(cert);
+    cert_pem.len = json_string_length(cert);
+    key_pem.data = (u_char *) json_string_value(key);
+    key_pem.len = json_string_length(key);
+
+    out = json_object();
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_helpdesk_tls_check(ctx->req.r->pool, &host, &cert_pem,
+                                     &key_pem, out, &reason);
+
+    if (rc == NGX_DECLINED) {
+        json_decref(out);
+        ngx_helpdesk_json_error(ctx->errors, "certificate", reason);
+        return NGX_OK;
+    }
+
+    ring = ngx_http_helpdesk_secrets(ctx->req.r);
+
+    if (rc != NGX_OK || ring == NULL) {
+        json_decref(out);
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(out, "key");
+    plain.data = (u_char *) json_string_value(v);
+    plain.len = json_string_length(v);
+
+    ngx_http_helpdesk_tls_key_aad(&aad, buf, &host);
+
+    rc = ngx_helpdesk_secret_encrypt(ctx->req.r->pool, ring, &aad, &plain,
+                                     &sealed);
+
+    ngx_explicit_memzero(plain.data, plain.len);
+    json_object_del(out, "key");
+
+    if (rc != NGX_OK) {
+        json_decref(out);
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(out, k, v) {
+        json_object_set(ctx->args, k, v);
+    }
+
+    json_decref(out);
+
+    json_object_set_new(ctx->args, "hostname",
+                        json_stringn((char *) host.data, host.len));
+    json_object_set_new(ctx->args, "key_sealed",
+                        json_stringn((char *) sealed.data, sealed.len));
+
+    return NGX_OK;
+}
+
+
+/*
  * GET /v1/provider/secrets: what the rotation of secrets at rest has left
  * to re-encrypt under the key file's current key.
  */
@@ -350,6 +479,12 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pcert_ops[] = {
+    { NGX_HTTP_PUT, 200, "domain.certificate", NULL, PROVIDER,
+      ngx_http_helpdesk_api_certificate_put, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
 #undef PROVIDER
 
 
@@ -362,5 +497,7 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/tenants/*/admins", ngx_http_helpdesk_api_admins_ops },
     { "/v1/provider/tenants/*/domains", ngx_http_helpdesk_api_pdomains_ops },
     { "/v1/provider/tenants/*/domains/*", ngx_http_helpdesk_api_pdomain_ops },
+    { "/v1/provider/tenants/*/domains/*/certificate",
+      ngx_http_helpdesk_api_pcert_ops },
     { NULL, NULL }
 };
