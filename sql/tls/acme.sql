@@ -197,14 +197,13 @@ BEGIN
     WHERE x.step IN ('done', 'failed');
 
     -- an active name whose certificate is due for renewal (its
-    -- renew_after, which ARI may have moved), whose DNS was seen right
-    -- within a day
-    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id, replaces)
-    SELECT d.tenant_id, d.hostname, 'renew', p_account, c.ari_cert_id
+    -- renew_after), whose DNS was seen right within a day
+    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id)
+    SELECT d.tenant_id, d.hostname, 'renew', p_account
     FROM helpdesk.portal_domains d
     JOIN helpdesk.tenants t ON t.tenant_id = d.tenant_id AND t.status = 'active'
     JOIN LATERAL (
-        SELECT z.renew_after, z.ari_cert_id FROM helpdesk.tls_certificates z
+        SELECT z.renew_after FROM helpdesk.tls_certificates z
         WHERE z.tenant_id = d.tenant_id AND z.hostname = d.hostname
           AND z.revoked_at IS NULL AND z.not_after > now()
         ORDER BY z.generation DESC LIMIT 1) c ON true
@@ -214,7 +213,7 @@ BEGIN
     SET kind = 'renew', step = 'new', due_at = now(), attempts = 0, account_id = p_account,
         lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
         challenge_url = NULL, token = NULL, finalize_url = NULL, cert_url = NULL,
-        key_sealed = NULL, replaces = excluded.replaces, generation = NULL,
+        key_sealed = NULL, replaces = NULL, generation = NULL,
         last_problem = NULL, updated_at = now()
     WHERE x.step IN ('done', 'failed');
 
@@ -227,7 +226,7 @@ BEGIN
         SELECT z.generation FROM helpdesk.tls_certificates z
         WHERE z.tenant_id = d.tenant_id AND z.hostname = d.hostname
           AND z.revoked_at IS NULL AND z.not_after > now()
-          AND (z.source IS NULL OR z.source = 'acme')
+          AND z.source = 'acme'
         ORDER BY z.generation DESC LIMIT 1) c ON true
     WHERE d.status = 'released'
     ON CONFLICT ON CONSTRAINT acme_orders_pkey DO UPDATE
@@ -527,14 +526,6 @@ BEGIN
     gen := tls.cert_store(p_tenant, p_host, p_chain, p_key_sealed, p_not_before,
                           p_not_after, 'acme');
 
-    -- renewed at two thirds of its life (half of a life under ten days),
-    -- spread by 2 % so that names issued together do not renew together
-    UPDATE helpdesk.tls_certificates z
-    SET renew_after = p_not_before + (p_not_after - p_not_before)
-                      * (CASE WHEN p_not_after - p_not_before < interval '10 days'
-                              THEN 0.5 ELSE 2.0 / 3 END + (random() - 0.5) * 0.04)
-    WHERE z.tenant_id = p_tenant AND z.hostname = p_host AND z.generation = gen;
-
     UPDATE helpdesk.acme_orders x
     SET step = 'done', attempts = 0, lease_token = NULL, lease_until = NULL,
         key_sealed = NULL, token = NULL, last_problem = NULL, updated_at = now()
@@ -557,10 +548,7 @@ DECLARE
 BEGIN
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
 
-    UPDATE helpdesk.tls_certificates z
-    SET revoked_at = now(), seq = nextval('helpdesk.tls_seq')
-    WHERE z.tenant_id = p_tenant AND z.hostname = p_host AND z.revoked_at IS NULL
-      AND z.generation <= coalesce(o.generation, z.generation);
+    PERFORM tls.cert_revoke(p_tenant, p_host, o.generation);
 
     UPDATE helpdesk.acme_orders x
     SET step = 'done', attempts = 0, lease_token = NULL, lease_until = NULL,
