@@ -221,7 +221,16 @@ ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
     }
 
     hmcf->acme.secrets = hmcf->secrets;
-    hmcf->acme.proof = hmcf->provider_proof;
+
+    /* libpq reads a text parameter up to its NUL */
+    hmcf->acme.proof.len = hmcf->provider_proof.len;
+    hmcf->acme.proof.data = ngx_pnalloc(cf->pool, hmcf->provider_proof.len + 1);
+    if (hmcf->acme.proof.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(hmcf->acme.proof.data, hmcf->provider_proof.data,
+                hmcf->provider_proof.len) = '\0';
 
     return NGX_CONF_OK;
 }

@@ -65,6 +65,7 @@ struct ngx_helpdesk_acme_order_s {
     ngx_helpdesk_pg_query_t     query;
     ngx_helpdesk_acme_next_pt   next;       /* after a step is stored */
     ngx_helpdesk_acme_call_pt   polled;     /* after a poll's answer */
+    ngx_str_t                   poll_url;
     ngx_event_t                 wait;
     ngx_msec_t                  delay;
     ngx_uint_t                  polls;
@@ -1091,7 +1092,7 @@ ngx_helpdesk_acme_order_poll(ngx_helpdesk_acme_order_t *o, ngx_str_t *url,
     delay = ngx_min(ngx_max(delay, 200), NGX_HELPDESK_ACME_POLL_MAX);
     o->delay = ngx_min(o->delay * 3 / 2, NGX_HELPDESK_ACME_POLL_MAX);
 
-    o->call.url = *url;
+    o->poll_url = *url;
     o->polled = handler;
 
     ngx_add_timer(&o->wait, delay);
@@ -1109,7 +1110,7 @@ ngx_helpdesk_acme_order_wake(ngx_event_t *ev)
         return;
     }
 
-    ngx_helpdesk_acme_order_call(o, &o->call.url, NULL, NULL, o->polled);
+    ngx_helpdesk_acme_order_call(o, &o->poll_url, NULL, NULL, o->polled);
 }
 
 

@@ -111,7 +111,7 @@ ngx_http_helpdesk_acme_challenge_handler(ngx_http_request_t *r)
         ctx->token.len = r->uri.len - (sizeof(NGX_HTTP_HELPDESK_ACME_PREFIX)
                                        - 1);
 
-        if (r->args.len || r->quoted_uri || r->complex_uri
+        if (r->args.len || r->quoted_uri
             || !ngx_helpdesk_acme_token_valid(ctx->token.data, ctx->token.len))
         {
             return ngx_http_helpdesk_acme_http_send(r, NGX_HTTP_NOT_FOUND,
