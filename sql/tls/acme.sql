@@ -477,9 +477,10 @@ BEGIN
     IF class = 'restart' THEN
         -- the CA forgot the order or the account: from the start, the
         -- account made again first
+        -- (the URL the caller used: another node may have made it again)
         IF ptype ~ 'accountDoesNotExist$' THEN
             UPDATE helpdesk_meta.acme_accounts a SET kid_url = NULL, updated_at = now()
-            WHERE a.account_id = o.account_id;
+            WHERE a.account_id = o.account_id AND a.kid_url = p_problem->>'kid';
         END IF;
 
         UPDATE helpdesk.acme_orders x
@@ -493,6 +494,21 @@ BEGIN
         WHERE x.tenant_id = p_tenant AND x.hostname = p_host;
 
         RETURN class;
+    END IF;
+
+    -- nonces refused more than the client retries in a row: soon again,
+    -- unless it keeps happening (then the usual backoff)
+    IF ptype ~ 'badNonce$' AND (SELECT count(*) FROM helpdesk.acme_attempts a
+                                WHERE a.tenant_id = p_tenant AND a.hostname = p_host
+                                  AND a.problem_type ~ 'badNonce$'
+                                  AND a.at > now() - interval '1 hour') <= 10
+    THEN
+        UPDATE helpdesk.acme_orders x
+        SET due_at = now() + greatest(interval '5 seconds', retry),
+            lease_token = NULL, lease_until = NULL, last_problem = p_problem, updated_at = now()
+        WHERE x.tenant_id = p_tenant AND x.hostname = p_host;
+
+        RETURN 'backoff';
     END IF;
 
     wait := greatest(tls.acme_backoff(o.attempts + 1), retry);

@@ -514,6 +514,17 @@ ngx_helpdesk_acme_problem_json(ngx_pool_t *pool,
         }
 
         json_object_set_new(o, "status", json_integer(call->status));
+
+        /* which account the CA forgot: another worker may have made it
+         * again already */
+        if (call->problem_type.len == sizeof("accountDoesNotExist") - 1
+            && ngx_strncmp(call->problem_type.data, "accountDoesNotExist",
+                           call->problem_type.len) == 0)
+        {
+            json_object_set_new(o, "kid",
+                json_stringn((char *) ngx_helpdesk_acme_client.kid.data,
+                             ngx_helpdesk_acme_client.kid.len));
+        }
     }
 
     text = json_dumps(o, JSON_COMPACT);

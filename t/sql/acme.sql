@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 SELECT hdtest.fixtures();
 
@@ -216,6 +216,15 @@ SELECT is(pg_temp.result('two.acme.test', pg_temp.lease((SELECT c FROM c4), 'two
 SELECT ok((SELECT due_at BETWEEN now() + interval '599 seconds' AND now() + interval '601 seconds'
            FROM helpdesk.acme_orders WHERE hostname = 'two.acme.test'),
           'the second failure in a row: ten minutes (Retry-After shorter)');
+
+SELECT pg_temp.expire('two.acme.test');
+CREATE TEMP TABLE c4b AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
+SELECT is(pg_temp.result('two.acme.test', pg_temp.lease((SELECT c FROM c4b), 'two.acme.test'),
+                         '{"type": "urn:ietf:params:acme:error:badNonce", "detail": "stale"}'),
+          'backoff', 'nonces refused past the retries: backoff');
+SELECT ok((SELECT attempts = 2 AND due_at BETWEEN now() + interval '4 seconds' AND now() + interval '6 seconds'
+           FROM helpdesk.acme_orders WHERE hostname = 'two.acme.test'),
+          'but soon again (5 s), the failures in a row not counted');
 
 SELECT pg_temp.expire('two.acme.test');
 CREATE TEMP TABLE c5 AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
