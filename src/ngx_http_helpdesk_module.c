@@ -112,6 +112,20 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_acme"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_helpdesk_acme,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_acme_challenge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_acme_challenge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_outbound_allow"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_outbound_allow,
@@ -349,6 +363,10 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(hmcf->thread_pool_queue,
                              NGX_HELPDESK_PASSWORD_QUEUE);
+
+    if (ngx_http_helpdesk_acme_check(cf, hmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     /* the email runner builds and signs mail in the same thread pool */
     hmcf->email.outbox = &hmcf->outbox;

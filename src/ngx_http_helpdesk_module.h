@@ -25,6 +25,7 @@
 #include "jobs/ngx_helpdesk_domain_check.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
+#include "tls/ngx_helpdesk_acme.h"
 #include <jansson.h>
 
 
@@ -119,8 +120,12 @@ typedef struct {
     time_t                      chat_window[4];
     ngx_flag_t                  chat_limits_set;
 
+    /* certificates ordered by ACME (helpdesk_acme) */
+    ngx_helpdesk_acme_conf_t    acme;
+
     /* tenants' own domains (helpdesk_custom_domains) */
     ngx_http_helpdesk_domains_conf_t  domains;
+
     /* certificates of tenants' names (tls/ngx_http_helpdesk_tls.h) */
     void                       *tls;
 } ngx_http_helpdesk_main_conf_t;
@@ -226,6 +231,13 @@ char *ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* ngx_http_helpdesk_module_acme.c: automatic TLS by ACME */
+char *ngx_http_helpdesk_acme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_helpdesk_acme_challenge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
+    ngx_http_helpdesk_main_conf_t *hmcf);
 
 /* ngx_http_helpdesk_module_domains.c: helpdesk_custom_domains */
 ngx_int_t ngx_http_helpdesk_domains_postconfiguration(ngx_conf_t *cf);

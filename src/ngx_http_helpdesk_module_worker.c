@@ -155,6 +155,10 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         {
             return NGX_ERROR;
         }
+
+        if (ngx_helpdesk_acme_init_worker(cycle, &hmcf->acme) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -212,6 +216,7 @@ ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
     ngx_helpdesk_rekey_exit_worker();
     ngx_helpdesk_tls_sync_exit_worker();
     ngx_helpdesk_email_exit_worker();
+    ngx_helpdesk_acme_exit_worker();
     ngx_helpdesk_email_fetch_exit_worker();
     ngx_helpdesk_domain_check_exit_worker();
     ngx_helpdesk_outbox_exit_worker();

@@ -40,7 +40,11 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proargnames && ARRAY['ctx', 'p_ctx', 'actor', 'p_actor', 'p_actor_id',
                                         'p_actor_type', 'tenant', 'p_tenant', 'p_tenant_id']),
-          ARRAY['api.chat_agent_hello(bytea,uuid,uuid)',
+          ARRAY['api.acme_result(bytea,uuid,text,uuid,jsonb,integer)',
+                'api.acme_revoked(bytea,uuid,text,uuid)',
+                'api.acme_step(bytea,uuid,text,uuid,text,jsonb,integer,integer)',
+                'api.acme_store(bytea,uuid,text,uuid,bytea[],text,timestamp with time zone,timestamp with time zone)',
+                'api.chat_agent_hello(bytea,uuid,uuid)',
                 'api.chat_convert(bytea,uuid,uuid,text,uuid,jsonb,jsonb)',
                 'api.chat_file(bytea,uuid,uuid,uuid)',
                 'api.chat_file_store(bytea,uuid,bytea,uuid,text,text,bytea)',
@@ -60,7 +64,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.email_oauth_tokens(bytea,uuid,uuid,uuid,integer,text,text,text,integer)',
                 'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer,text,text)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
-          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations and the IMAP fetch job''s steps and tokens and the domain check job''s result (which want the proof)');
+          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations, the IMAP fetch job''s steps and tokens, the domain check job''s result and the ACME job''s steps (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
@@ -70,9 +74,12 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
                                'chat_group_sync', 'email_claim', 'email_result', 'email_dkim_wanted',
                                'email_dkim_store', 'email_fetch_claim', 'email_fetch_begin',
                                'email_fetch_chunk', 'email_fetch_store', 'email_fetch_refuse',
-                               'email_fetch_done', 'domain_check_claim', 'domain_check_result')
+                               'email_fetch_done', 'domain_check_claim', 'domain_check_result',
+                               'acme_account', 'acme_account_store', 'acme_claim', 'acme_step',
+                               'acme_result', 'acme_store', 'acme_revoked', 'acme_http01',
+                               'acme_redirect')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          29, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations, the IMAP fetch job''s and the domain check job''s take the proof first');
+          38, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations, the IMAP fetch job''s, the domain check job''s and the ACME job''s take the proof first');
 
 -- the IMAP fetch job: nothing without the proof (its claim hands out
 -- every tenant's sealed mailbox passwords)
