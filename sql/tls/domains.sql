@@ -152,6 +152,16 @@ LANGUAGE sql IMMUTABLE AS $$
         ('released', 'pending_dns'), ('released', 'active'))
 $$;
 
+-- A reason as it is kept: the outside world writes some (a CA's problem
+-- detail, up to 2000 characters; DNS text), so control characters become
+-- blanks and the text is cut to the 500 characters the column holds
+-- rather than refused (a refusal would roll back the caller's result).
+CREATE OR REPLACE FUNCTION tls.reason_text(p text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT nullif(btrim(left(regexp_replace(p, '[[:cntrl:]\u0080-\u009f\u2028\u2029]+', ' ', 'g'),
+                             500)), '')
+$$;
+
 -- The one way a domain's status changes.  The same status again only
 -- updates the reason (no event); a transition not in the table above is
 -- refused.  A change is audited (as p_ctx's actor, or the system) and
@@ -165,6 +175,8 @@ DECLARE
     ctx  jsonb := coalesce(p_ctx, jsonb_build_object('actor_type', 'system'))
                   || jsonb_build_object('tenant_id', p_tenant);
 BEGIN
+    p_reason := tls.reason_text(p_reason);
+
     SELECT * INTO d FROM helpdesk.portal_domains x
     WHERE x.tenant_id = p_tenant AND x.hostname = p_host
     FOR UPDATE;

@@ -1,0 +1,48 @@
+-- Tenants' own domains against a hostile tenant or a hostile DNS/CA: the
+-- reasons the outside world writes (a CA's problem detail, DNS text) are
+-- stored bounded and without control characters whatever their length,
+-- and one tenant never reaches another's domain through the REST API.
+BEGIN;
+SELECT plan(9);
+SELECT hdtest.fixtures();
+
+CREATE FUNCTION pg_temp.api(key text, op text, args jsonb) RETURNS text
+LANGUAGE sql AS $$
+    SELECT format('SELECT body::text FROM api.api_call(%L, ''admin'', ''192.0.2.1'', %L, %L)',
+                  hdtest.key(key), op, args)
+$$;
+
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'help.acme.example', 'verified'),
+    ('b0000000-0000-4000-8000-000000000001', 'help.globex.example', 'active');
+
+-- a CA's problem detail may be 2000 characters (acme_attempts keeps that
+-- much); the domain's reason holds 500: stored cut, not refused (which
+-- would roll the order's result back and retry it for ever)
+SELECT lives_ok($$SELECT tls.domain_set('a0000000-0000-4000-8000-000000000001', 'help.acme.example',
+                                        'issuing', NULL)$$, 'verified -> issuing');
+SELECT lives_ok($$SELECT tls.domain_set('a0000000-0000-4000-8000-000000000001', 'help.acme.example',
+                                        'dns_broken', 'Invalid response from http://help.acme.example/: '
+                                        || repeat('<script>x</script>', 150))$$,
+                'a 2000-character reason from the CA: the state changes');
+SELECT cmp_ok((SELECT length(reason) FROM helpdesk.portal_domains WHERE hostname = 'help.acme.example'),
+              '<=', 500, 'the reason kept is 500 characters at most');
+SELECT ok((SELECT reason LIKE 'Invalid response from http://help.acme.example/: <script>%'
+           FROM helpdesk.portal_domains WHERE hostname = 'help.acme.example'),
+          'its beginning kept as it was written (text: the readers escape it)');
+SELECT lives_ok($$SELECT tls.domain_set('a0000000-0000-4000-8000-000000000001', 'help.acme.example',
+                                        'dns_broken', E'caa-forbids: evil.example\r\nX-Injected: 1\u0007' || repeat('z', 600))$$,
+                'the same state with a long reason of control characters: kept');
+SELECT is((SELECT reason ~ '[[:cntrl:]]' FROM helpdesk.portal_domains WHERE hostname = 'help.acme.example'),
+          false, 'without its control characters');
+
+-- one tenant, another's name: not found, whatever the operation
+SELECT is(hdtest.error_of(pg_temp.api('hdk_acme_full', 'domain.get', '{"hostname": "help.globex.example"}'))->>'sqlstate',
+          'HDNFD', 'a tenant cannot read another tenant''s domain');
+SELECT is(hdtest.error_of(pg_temp.api('hdk_acme_full', 'domain.check', '{"hostname": "help.globex.example"}'))->>'sqlstate',
+          'HDNFD', 'nor check it now');
+SELECT is(hdtest.error_of(pg_temp.api('hdk_acme_full', 'domain.delete', '{"hostname": "HELP.globex.example."}'))->>'sqlstate',
+          'HDNFD', 'nor release it, in any spelling');
+
+SELECT * FROM finish();
+ROLLBACK;
