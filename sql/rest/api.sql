@@ -448,7 +448,16 @@ BEGIN
     -- the serving of certificates: this node's table and sync, the names
     -- still without a certificate, the ones expiring soon
     WHEN 'tls.status' THEN
+        PERFORM tickets.read_only_audit();
         body := tls.status(p_args);
+        -- the names it shows are tenants' data: one row in each of them
+        INSERT INTO helpdesk.audit_log (tenant_id, actor_type, action, object_type,
+                                        object_id, ip, detail)
+        SELECT x.tenant_id, 'provider', 'tls.status', 'domain', NULL, p_ip,
+               jsonb_build_object('hostnames', jsonb_agg(DISTINCT x.hostname))
+        FROM (SELECT (e->>'tenant_id')::uuid AS tenant_id, e->>'hostname' AS hostname
+              FROM jsonb_array_elements((body->'missing') || (body->'expiring')) e) x
+        GROUP BY x.tenant_id;
 
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');

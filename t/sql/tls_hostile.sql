@@ -1,9 +1,11 @@
 -- Tenants' own domains against a hostile tenant or a hostile DNS/CA: the
 -- reasons the outside world writes (a CA's problem detail, DNS text) are
 -- stored bounded and without control characters whatever their length,
--- and one tenant never reaches another's domain through the REST API.
+-- one tenant never reaches another's domain through the REST API, and the
+-- provider's serving overview leaves an audit row in every tenant whose
+-- names it shows.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 SELECT hdtest.fixtures();
 
 CREATE FUNCTION pg_temp.api(key text, op text, args jsonb) RETURNS text
@@ -43,6 +45,15 @@ SELECT is(hdtest.error_of(pg_temp.api('hdk_acme_full', 'domain.check', '{"hostna
           'HDNFD', 'nor check it now');
 SELECT is(hdtest.error_of(pg_temp.api('hdk_acme_full', 'domain.delete', '{"hostname": "HELP.globex.example."}'))->>'sqlstate',
           'HDNFD', 'nor release it, in any spelling');
+
+-- GET /v1/provider/tls names tenants' domains (those serving without a
+-- certificate): a read of their data, audited in each of them
+DO $$ BEGIN PERFORM hdtest.as_role(
+    format('SELECT body::text FROM api.provider_call(sha256(''hdp_provider''::bytea), ''tls.status'', ''192.0.2.1'', %L)',
+           '{"node": {}}'::jsonb)); END $$;
+SELECT is((SELECT string_agg(left(tenant_id::text, 1) || ' ' || actor_type, ',' ORDER BY tenant_id)
+           FROM helpdesk.audit_log WHERE action = 'tls.status'),
+          'a provider,b provider', 'the provider''s overview: one audit row in each tenant whose names it showed');
 
 SELECT * FROM finish();
 ROLLBACK;
