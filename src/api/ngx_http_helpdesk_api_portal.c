@@ -77,8 +77,9 @@ ngx_http_helpdesk_api_portal_asset(ngx_http_helpdesk_api_ctx_t *ctx)
  * A custom domain's arguments, for the tenant's routes and the provider's:
  * the name as it was sent, then the module's configuration, which a
  * request cannot set: "zone" (helpdesk_custom_domains cname_zone=, the
- * CNAME targets' zone) and "reserved" (the provider's own zones, which no
- * tenant may add a name under).  A "hostname" in Unicode (an IDN) is
+ * CNAME targets' zone) and "reserved" (the provider's own zones, the
+ * portals' and the agents' consoles' (helpdesk_agent_console_host), which
+ * no tenant may add a name under).  A "hostname" in Unicode (an IDN) is
  * brought to its A-label here (ngx_helpdesk_hostname_normalize()) or
  * refused with the reason; the database normalises and checks every name
  * (tls.host_normal, tls.host_problem: the same words for the same faults
@@ -185,6 +186,15 @@ ngx_http_helpdesk_api_domain_input(ngx_http_helpdesk_api_ctx_t *ctx)
         && json_array_append_new(reserved,
                json_stringn((char *) hlcf->base_domain.data,
                             hlcf->base_domain.len)) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the agents' consoles' zone (helpdesk_agent_console_host) */
+    if (hlcf->console_host.len
+        && json_array_append_new(reserved,
+               json_stringn((char *) hlcf->console_host.data,
+                            hlcf->console_host.len)) != 0)
     {
         return NGX_ERROR;
     }
