@@ -3,13 +3,15 @@
 # portals' base domain, the CNAME targets' zone and the agents' consoles'
 # zone (helpdesk_agent_console_host), in any spelling (case, trailing
 # dot, an IDN that maps to the same name), through the tenant's routes
-# and the provider's; a name another tenant proved is not taken over.
+# and the provider's; a name another tenant proved is not taken over;
+# a tenant's 50 domains at most, even when it adds them all at once.
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Helpdesk::Test;
+use Mojo::Promise;
 
 my $t = Helpdesk::Test->new->start_stack;
 $t->start_nginx(http => 'helpdesk_base_domain support.provider.example;
@@ -43,6 +45,18 @@ for my $name ('help.globex.example', 'HELP.GLOBEX.EXAMPLE.', " help.globex.examp
 is $t->psql("SELECT string_agg(t.slug || ' ' || d.status, ',') FROM helpdesk.portal_domains d
              JOIN helpdesk.tenants t USING (tenant_id) WHERE d.hostname = 'help.globex.example'"),
    'globex active', 'globex alone has it';
+
+# the cap holds against adds sent all at once (each counted the others'
+# rows before any was committed)
+my $hx = $t->auth($globex->{key});
+my @adds = map { $ua->post_p($t->url('/v1/domains') => $hx => json => { hostname => "n$_.globex.example" }) } 1 .. 120;
+my %codes;
+Mojo::Promise->all_settled(@adds)->then(sub {
+    $codes{ $_->{value}[0] ? $_->{value}[0]->res->code // 0 : 0 }++ for @_;
+})->wait;
+is $codes{201}, 49, '120 names sent at once: 49 added to the one it had' or diag explain \%codes;
+is $t->psql("SELECT count(*) FROM helpdesk.portal_domains WHERE tenant_id = '$globex->{id}' AND status <> 'released'"),
+   50, 'the tenant has 50 domains, not more';
 
 $t->cleanup;
 done_testing();

@@ -290,6 +290,10 @@ BEGIN
             portal.err('hostname', 'taken', 'this name serves another helpdesk'));
     END IF;
 
+    -- one add per tenant at a time: adds sent at once would each count
+    -- the others' rows (or miss the same name) before any was committed
+    PERFORM pg_advisory_xact_lock(hashtextextended('tls_domain_add:' || p_tenant, 0));
+
     SELECT * INTO d FROM helpdesk.portal_domains x
     WHERE x.tenant_id = p_tenant AND x.hostname = h
     FOR UPDATE;
