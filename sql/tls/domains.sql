@@ -206,18 +206,25 @@ BEGIN
             portal.err('hostname', 'taken', 'another helpdesk proved this name first'));
     END IF;
 
-    UPDATE helpdesk.portal_domains x SET
-        status = p_status,
-        reason = p_reason,
-        status_at = now(),
-        verified_at = CASE WHEN tls.owned(p_status) THEN coalesce(x.verified_at, now())
-                           WHEN p_status IN ('pending_dns', 'released') THEN NULL
-                           ELSE x.verified_at END,
-        broken_since = CASE WHEN p_status = 'dns_broken' THEN coalesce(x.broken_since, now()) END,
-        checks = CASE WHEN p_status = 'pending_dns' THEN 0 ELSE x.checks END,
-        lease_token = NULL, lease_until = NULL
-    WHERE x.tenant_id = p_tenant AND x.hostname = p_host
-    RETURNING * INTO d;
+    -- two helpdesks proving one name at the same moment: the index keeps
+    -- one owner, the other is told so
+    BEGIN
+        UPDATE helpdesk.portal_domains x SET
+            status = p_status,
+            reason = p_reason,
+            status_at = now(),
+            verified_at = CASE WHEN tls.owned(p_status) THEN coalesce(x.verified_at, now())
+                               WHEN p_status IN ('pending_dns', 'released') THEN NULL
+                               ELSE x.verified_at END,
+            broken_since = CASE WHEN p_status = 'dns_broken' THEN coalesce(x.broken_since, now()) END,
+            checks = CASE WHEN p_status = 'pending_dns' THEN 0 ELSE x.checks END,
+            lease_token = NULL, lease_until = NULL
+        WHERE x.tenant_id = p_tenant AND x.hostname = p_host
+        RETURNING * INTO d;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM tickets.fail('HDCNF', 'conflict', 'another helpdesk proved this name first',
+            portal.err('hostname', 'taken', 'another helpdesk proved this name first'));
+    END;
 
     UPDATE helpdesk.portal_domains x SET next_check_at = tls.next_check(d)
     WHERE x.tenant_id = p_tenant AND x.hostname = p_host

@@ -5,7 +5,7 @@
 -- provider's serving overview leaves an audit row in every tenant whose
 -- names it shows.
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 SELECT hdtest.fixtures();
 
 CREATE FUNCTION pg_temp.api(key text, op text, args jsonb) RETURNS text
@@ -54,6 +54,17 @@ DO $$ BEGIN PERFORM hdtest.as_role(
 SELECT is((SELECT string_agg(left(tenant_id::text, 1) || ' ' || actor_type, ',' ORDER BY tenant_id)
            FROM helpdesk.audit_log WHERE action = 'tls.status'),
           'a provider,b provider', 'the provider''s overview: one audit row in each tenant whose names it showed');
+
+-- two helpdesks proving one name at the same moment: neither saw the other
+-- (host_taken made blind here, as in a race); the index keeps one owner
+-- and the other gets a conflict, not an internal error
+CREATE OR REPLACE FUNCTION tls.host_taken(p_tenant uuid, p_host text) RETURNS boolean
+LANGUAGE sql AS $$ SELECT false $$;
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('b0000000-0000-4000-8000-000000000001', 'help.acme.example', 'pending_dns');
+SELECT throws_ok($$SELECT tls.domain_set('b0000000-0000-4000-8000-000000000001', 'help.acme.example',
+                                         'verified', NULL)$$,
+                 'HDCNF', NULL, 'a name proven at once by two helpdesks: a conflict for the second');
 
 SELECT * FROM finish();
 ROLLBACK;
