@@ -4,10 +4,15 @@
      to create, each with a copy button; "check now" (once a minute);
      removal after a confirmation.  Names still on their way (waiting for
      DNS, verified, being certified) are fetched again every 30 s while the
-     page is open.  Everything from the API goes in as text. */
+     page is open; every 2 s while one is verified or being certified (a
+     matter of seconds) and for a minute after a name is added or checked,
+     so the admin sees the outcome as it comes.  Everything from the API
+     goes in as text. */
 
   var DOMAIN_MOVING = ['pending_dns', 'verified', 'issuing'];
   var DOMAIN_REFRESH = 30000;
+  var DOMAIN_FAST = 2000;
+  var DOMAIN_FAST_FOR = 60000;
 
   /* the check job's and the model's reasons, in the admin's language; any
      other text as the server wrote it */
@@ -137,6 +142,7 @@
 
   function domainsAdmin(panel) {
     var list = null, rows = {}, notes = {}, opened = {}, added = null, timer = null;
+    var lastLoad = 0, fastUntil = 0;
     var listBox = h('div.domain-list', h('p.loading', '…'));
     var addedBox = h('div.domain-added');
 
@@ -152,6 +158,7 @@
         form.elements.hostname.removeAttribute('aria-invalid');
         form.elements.hostname.value = '';
         added = d;
+        fastUntil = Date.now() + DOMAIN_FAST_FOR;
         drawAdded();
         announce(t('c.domain.added', { host: d.hostname }));
         load();
@@ -177,8 +184,10 @@
       notes[d.hostname] = { text: t('c.domain.check.asking'), at: Date.now() };
       redraw();
       rest('POST', domainPath(d.hostname) + '/check').then(function () {
-        notes[d.hostname] = { text: t('c.domain.check.asked'), at: Date.now() };
+        /* the note goes once the name's state changes */
+        notes[d.hostname] = { text: t('c.domain.check.asked'), at: Date.now(), status: d.status };
         announce(notes[d.hostname].text);
+        fastUntil = Date.now() + DOMAIN_FAST_FOR;
         return load(true);
       }).catch(function (err) {
         var n;
@@ -275,10 +284,14 @@
     }
 
     function load(quiet) {
+      lastLoad = Date.now();
       return rest('GET', '/v1/domains').then(function (r) {
         var now = Date.now();
         list = r.data || [];
-        Object.keys(notes).forEach(function (k) { if (now - notes[k].at > 90000) delete notes[k]; });
+        Object.keys(notes).forEach(function (k) {
+          var d = list.filter(function (x) { return x.hostname === k; })[0];
+          if (now - notes[k].at > 90000 || (notes[k].status && d && d.status !== notes[k].status)) delete notes[k];
+        });
         drawList();
       }).catch(function (err) {
         if (quiet && list) return;
@@ -293,8 +306,11 @@
 
     /* while the page is open: the names on their way, fetched again */
     timer = setInterval(function () {
+      var now = Date.now();
       if (!panel.isConnected) { clearInterval(timer); return; }
       if (document.hidden || !list) return;
-      if (list.some(function (d) { return DOMAIN_MOVING.indexOf(d.status) >= 0; })) load(true);
-    }, DOMAIN_REFRESH);
+      if (!list.some(function (d) { return DOMAIN_MOVING.indexOf(d.status) >= 0; })) return;
+      if (now < fastUntil || now - lastLoad >= DOMAIN_REFRESH ||
+          list.some(function (d) { return d.status === 'verified' || d.status === 'issuing'; })) load(true);
+    }, DOMAIN_FAST);
   }
