@@ -176,7 +176,8 @@ pebble_start() {
     "httpPort": 8080,
     "tlsPort": $TLS_PORT,
     "ocspResponderURL": "",
-    "externalAccountBindingRequired": false
+    "externalAccountBindingRequired": false,
+    "certificateValidityPeriod": 7776000
   }
 }
 JSON
