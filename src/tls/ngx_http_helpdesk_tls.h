@@ -96,11 +96,14 @@ void ngx_http_helpdesk_tls_store_remove(ngx_str_t *host, u_char *tenant,
 
 /*
  * For the callback: NGX_DECLINED when the name has no entry (or an expired
- * one), NGX_DONE when its generation is still "generation", NGX_OK with a
- * copy of the entry (blob allocated with ngx_alloc, the caller frees it).
+ * one), NGX_DONE when the entry is still the one of "seq" (0: the caller
+ * holds none), NGX_OK with a copy of the entry (blob allocated with
+ * ngx_alloc, the caller frees it).  The seq, not the generation: a
+ * generation is numbered per tenant and name, so a name released by one
+ * tenant and taken by another starts again at 1.
  */
 ngx_int_t ngx_http_helpdesk_tls_store_get(u_char *host, size_t len,
-    ngx_uint_t generation, ngx_http_helpdesk_tls_cert_t *out, ngx_log_t *log);
+    int64_t seq, ngx_http_helpdesk_tls_cert_t *out, ngx_log_t *log);
 
 /*
  * The full sync: sweep_begin starts a round; store_put and store_touch

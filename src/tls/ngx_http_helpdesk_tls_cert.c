@@ -6,8 +6,8 @@
  * The callback (SSL_CTX_set_cert_cb on the server's context, installed
  * after nginx made it) keeps, per worker, up to "cache=" names' parsed
  * objects (leaf, chain, key) in LRU order.  An entry is compared with the
- * shared table's generation at most once a second; a new generation is
- * copied from the table under its mutex and parsed (DER) outside it.  An
+ * shared table's seq at most once a second; a new entry is copied from the
+ * table under its mutex and parsed (DER) outside it.  An
  * expired or removed certificate is a miss; a miss keeps the server's own
  * certificate (unknown=fallback) or ends the handshake (unknown=reject).
  * With unknown=reject, the servername callback (nginx's, wrapped) ends
@@ -41,7 +41,7 @@
 typedef struct {
     ngx_rbtree_node_t               node;       /* key: crc32 of the host */
     ngx_queue_t                     lru;
-    ngx_uint_t                      generation;
+    int64_t                         seq;        /* of the shared entry */
     time_t                          not_after;
     ngx_msec_t                      checked;
     X509                           *leaf;
@@ -66,6 +66,8 @@ static int ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad,
     void *arg);
 static ngx_http_helpdesk_tls_entry_t *ngx_http_helpdesk_tls_find(u_char *host,
     size_t len, uint32_t hash);
+static void ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e);
 static ngx_int_t ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e,
     ngx_str_t *blob);
@@ -332,16 +334,18 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
     }
 
     len = ngx_strlen(name);
+
+    /* as the servername callback reads it: the trailing dot first */
+    if (len && name[len - 1] == '.') {
+        len--;
+    }
+
     if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
         goto miss;
     }
 
     for (i = 0; i < len; i++) {
         host[i] = ngx_tolower(name[i]);
-    }
-
-    if (len && host[len - 1] == '.') {
-        len--;
     }
 
     /* the provider's own names: the server's certificate */
@@ -355,7 +359,7 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
 
     if (!cache->ready) {
         ngx_rbtree_init(&cache->tree, &cache->sentinel,
-                        ngx_rbtree_insert_value);
+                        ngx_http_helpdesk_tls_insert);
         ngx_queue_init(&cache->lru);
         cache->ready = 1;
     }
@@ -369,9 +373,11 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
         ngx_memzero(&copy, sizeof(copy));
 
         rc = ngx_http_helpdesk_tls_store_get(host, len,
-                                             e ? e->generation : 0, &copy,
-                                             c->log);
-        if (rc == NGX_DECLINED || rc == NGX_ERROR) {
+                                             e ? e->seq : 0, &copy, c->log);
+
+        if (rc == NGX_DECLINED || rc == NGX_ERROR
+            || (rc == NGX_DONE && e == NULL))
+        {
             if (e) {
                 ngx_http_helpdesk_tls_drop(e);
             }
@@ -408,7 +414,7 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
             ngx_memcpy(e->host, host, len);
             e->host_len = len;
             e->node.key = hash;
-            e->generation = copy.generation;
+            e->seq = copy.seq;
 
             ngx_rbtree_insert(&cache->tree, &e->node);
             ngx_queue_insert_head(&cache->lru, &e->lru);
@@ -485,6 +491,43 @@ ngx_http_helpdesk_tls_find(u_char *host, size_t len, uint32_t hash)
     }
 
     return NULL;
+}
+
+
+/* crc32, then the name: the order ngx_http_helpdesk_tls_find() walks */
+
+static void
+ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t              **p;
+    ngx_http_helpdesk_tls_entry_t   *n, *t;
+
+    n = (ngx_http_helpdesk_tls_entry_t *) node;
+
+    for ( ;; ) {
+        t = (ngx_http_helpdesk_tls_entry_t *) temp;
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_memn2cmp(n->host, t->host, n->host_len, t->host_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
 }
 
 

@@ -136,6 +136,7 @@ ngx_http_helpdesk_tls_file_parse(ngx_pool_t *pool, ngx_str_t *name,
     ngx_http_helpdesk_tls_cert_t *c)
 {
     u_char      *eol, *f[4], *fe[4], *q;
+    uint32_t     n;
     ngx_int_t    i, rc;
     ngx_str_t    sealed, chain, key, aad;
     u_char       buf[NGX_HTTP_HELPDESK_TLS_HOST_MAX + 200];
@@ -207,9 +208,12 @@ ngx_http_helpdesk_tls_file_parse(ngx_pool_t *pool, ngx_str_t *name,
         return NGX_ERROR;
     }
 
+    /* the key's length is at any offset: copied, never stored through a
+     * uint32_t pointer (a misaligned store) */
+    n = (uint32_t) key.len;
     q = ngx_cpymem(c->blob.data, chain.data, chain.len);
-    *(uint32_t *) q = (uint32_t) key.len;
-    ngx_memcpy(q + 4, key.data, key.len);
+    q = ngx_cpymem(q, &n, 4);
+    ngx_memcpy(q, key.data, key.len);
     ngx_explicit_memzero(key.data, key.len);
 
     /* the chain part must be well formed, and the key follow it */

@@ -56,6 +56,8 @@ static ngx_int_t ngx_http_helpdesk_tls_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_helpdesk_tls_node_t *ngx_http_helpdesk_tls_lookup(
     ngx_http_helpdesk_tls_sh_t *sh, u_char *host, size_t len, uint32_t hash);
+static void ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 /* helpdesk_tls_store zone=<name>:<size> dir=<path> [sync=2s] [cache=<n>] */
@@ -239,7 +241,7 @@ ngx_http_helpdesk_tls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->data = sh;
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_rbtree_insert_value);
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_http_helpdesk_tls_insert);
 
     shpool->log_ctx = ngx_slab_alloc(shpool, sizeof(" in helpdesk_tls_store "
                                                     "zone \"\"")
@@ -325,6 +327,48 @@ ngx_http_helpdesk_tls_lookup(ngx_http_helpdesk_tls_sh_t *sh, u_char *host,
 }
 
 
+/*
+ * The tree's order is the lookup's: crc32 of the host, then the host
+ * itself.  nginx's ngx_rbtree_insert_value puts an equal key to the right
+ * whatever the name, so that two names of the same crc32 (easily made)
+ * could no longer be found: one name's certificate never served, or a
+ * second entry for it that a tombstone does not remove.
+ */
+static void
+ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t             **p;
+    ngx_http_helpdesk_tls_node_t   *n, *t;
+
+    n = (ngx_http_helpdesk_tls_node_t *) node;
+
+    for ( ;; ) {
+        t = (ngx_http_helpdesk_tls_node_t *) temp;
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            p = (ngx_memn2cmp(n->host, t->host, n->host_len, t->host_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
 ngx_int_t
 ngx_http_helpdesk_tls_store_put(ngx_http_helpdesk_tls_cert_t *c)
 {
@@ -370,6 +414,10 @@ ngx_http_helpdesk_tls_store_put(ngx_http_helpdesk_tls_cert_t *c)
             n->host_len = c->host.len;
             n->node.key = hash;
             n->blob = NULL;
+
+            /* the zone outlives a reload that may load another build of
+             * the module: the insert function is this process's own */
+            sh->rbtree.insert = ngx_http_helpdesk_tls_insert;
             ngx_rbtree_insert(&sh->rbtree, &n->node);
             sh->count++;
         }
@@ -449,8 +497,8 @@ ngx_http_helpdesk_tls_store_remove(ngx_str_t *host, u_char *tenant,
 
 
 ngx_int_t
-ngx_http_helpdesk_tls_store_get(u_char *host, size_t len,
-    ngx_uint_t generation, ngx_http_helpdesk_tls_cert_t *out, ngx_log_t *log)
+ngx_http_helpdesk_tls_store_get(u_char *host, size_t len, int64_t seq,
+    ngx_http_helpdesk_tls_cert_t *out, ngx_log_t *log)
 {
     size_t                         n_len;
     u_char                        *copy;
@@ -482,7 +530,7 @@ ngx_http_helpdesk_tls_store_get(u_char *host, size_t len,
             return NGX_DECLINED;
         }
 
-        if (n->generation == generation) {
+        if (seq != 0 && n->seq == seq) {
             out->not_after = n->not_after;
             ngx_shmtx_unlock(&shpool->mutex);
             if (copy) {
