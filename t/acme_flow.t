@@ -198,5 +198,22 @@ is $t->psql("SELECT count(*) FROM helpdesk_meta.acme_accounts"), 1, 'still one a
 # --- 7. the directory's CAA identities ---------------------------------------------------------
 is $t->psql("SELECT caa_identities::text FROM helpdesk_meta.acme_accounts"), '{}',
    'Pebble publishes no caaIdentities: none stored';
+is $t->psql("SELECT array_length(api.acme_caa_identities(NULL), 1) IS NULL", may_fail => 1) =~ /module proof|denied|HD/ ? 1 : 0, 1,
+   'the identities want the module\'s proof';
+# a directory that publishes some (stored as the ACME job stores them):
+# the gate takes them instead of the default (letsencrypt.org)
+$t->psql("UPDATE helpdesk_meta.acme_accounts SET caa_identities = '{pebble.test}'");
+my ($ours, $le) = ('help.ours-shop.test', 'help.le-shop.test');
+$ca->add_caa('ours-shop.test', issue => 'pebble.test');
+$ca->add_caa('le-shop.test', issue => 'letsencrypt.org');
+$ca->set_cname($_, $target) for $ours, $le;
+add($_) for $ours, $le;
+ok until_true(sub { (get($le)->{reason} // '') =~ /^caa-forbids/ }, 15),
+   'CAA naming letsencrypt.org while the directory publishes pebble.test: forbidden'
+    or diag explain get($le);
+is get($le)->{reason}, 'caa-forbids: le-shop.test allows letsencrypt.org', 'with the reason';
+ok until_true(sub { status($ours) =~ /^(verified|issuing|active)$/ }, 15),
+   'CAA naming the directory\'s identity: passes' or diag explain get($ours);
+ok until_true(sub { status($ours) eq 'active' }, 30), 'and is issued';
 
 $t->done;

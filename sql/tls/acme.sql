@@ -597,4 +597,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
     LIMIT 1
 $$;
 
+-- The CA identities the DNS check's CAA gate accepts when the
+-- configuration names none: those the directories in use publish
+-- (meta.caaIdentities, stored with their accounts), empty when none does.
+CREATE OR REPLACE FUNCTION tls.acme_caa_identities() RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+    SELECT coalesce(array_agg(DISTINCT lower(i) ORDER BY lower(i)), '{}')
+    FROM helpdesk_meta.acme_accounts a, unnest(a.caa_identities) i
+    WHERE a.kid_url IS NOT NULL AND i ~ '^[A-Za-z0-9.-]{1,253}$'
+$$;
+
 RESET ROLE;
