@@ -200,6 +200,7 @@ ngx_http_helpdesk_custom_domains(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     if (dc->check.enabled && dc->check.caa == NULL) {
+        dc->check.caa_default = 1;
         v.len = sizeof("letsencrypt.org") - 1;
         v.data = (u_char *) "letsencrypt.org";
 

@@ -104,4 +104,12 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION api.acme_caa_identities(p_proof bytea) RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN tls.acme_caa_identities();
+END
+$$;
+
 RESET ROLE;

@@ -427,6 +427,7 @@ DECLARE
     d       helpdesk.portal_domains;
     retry   interval := make_interval(secs => least(greatest(coalesce(p_retry_after, 0), 0), 86400));
     wait    interval;
+    stale   boolean := false;
 BEGIN
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
 
@@ -478,15 +479,21 @@ BEGIN
         -- the CA forgot the order or the account: from the start, the
         -- account made again first
         -- (the URL the caller used: another node may have made it again)
+        -- A worker that still used an account URL another one already
+        -- replaced learns nothing new: that costs the name no attempt (each
+        -- worker finds a lost account once, and attempts past 3 back off).
         IF ptype ~ 'accountDoesNotExist$' THEN
             UPDATE helpdesk_meta.acme_accounts a SET kid_url = NULL, updated_at = now()
             WHERE a.account_id = o.account_id AND a.kid_url = p_problem->>'kid';
+            IF NOT FOUND THEN
+                stale := true;
+            END IF;
         END IF;
 
         UPDATE helpdesk.acme_orders x
         SET step = CASE WHEN x.step = 'new' THEN 'new' ELSE 'ordered' END,
-            attempts = x.attempts + 1,
-            due_at = now() + CASE WHEN x.attempts >= 3 THEN tls.acme_backoff(x.attempts + 1)
+            attempts = x.attempts + CASE WHEN stale THEN 0 ELSE 1 END,
+            due_at = now() + CASE WHEN NOT stale AND x.attempts >= 3 THEN tls.acme_backoff(x.attempts + 1)
                                   ELSE interval '0' END,
             lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
             challenge_url = NULL, token = NULL, finalize_url = NULL, cert_url = NULL,
@@ -588,6 +595,16 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
       AND o.token = p_token AND o.step IN ('authorizing', 'validating')
       AND a.thumbprint IS NOT NULL
     LIMIT 1
+$$;
+
+-- The CA identities the DNS check's CAA gate accepts when the
+-- configuration names none: those the directories in use publish
+-- (meta.caaIdentities, stored with their accounts), empty when none does.
+CREATE OR REPLACE FUNCTION tls.acme_caa_identities() RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+    SELECT coalesce(array_agg(DISTINCT lower(i) ORDER BY lower(i)), '{}')
+    FROM helpdesk_meta.acme_accounts a, unnest(a.caa_identities) i
+    WHERE a.kid_url IS NOT NULL AND i ~ '^[A-Za-z0-9.-]{1,253}$'
 $$;
 
 RESET ROLE;

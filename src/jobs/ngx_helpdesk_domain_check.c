@@ -42,6 +42,8 @@
 
 
 static void ngx_helpdesk_dc_tick(ngx_event_t *ev);
+static void ngx_helpdesk_dc_directory_caa(ngx_helpdesk_dc_t *job,
+    PGresult *res);
 static void ngx_helpdesk_dc_claimed(ngx_helpdesk_pg_query_t *q,
     PGresult *res);
 static void ngx_helpdesk_dc_start(ngx_helpdesk_dc_check_t *c);
@@ -170,7 +172,8 @@ ngx_helpdesk_dc_tick(ngx_event_t *ev)
 
     ngx_memzero(&job->query, sizeof(ngx_helpdesk_pg_query_t));
     job->query.sql = "SELECT tenant_id, hostname, cname_target, txt_name, "
-                     "txt_value, lease_token "
+                     "txt_value, lease_token, "
+                     "array_to_string(api.acme_caa_identities($1::bytea), ',') "
                      "FROM api.domain_check_claim($1::bytea, $2::int, $3::int)";
     job->query.handler = ngx_helpdesk_dc_claimed;
     job->query.data = job;
@@ -205,7 +208,7 @@ ngx_helpdesk_dc_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
     job->claiming = 0;
 
     if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQnfields(res) != 6)
+        || PQnfields(res) != 7)
     {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "helpdesk domains: cannot claim the domains to check%s%s",
@@ -216,6 +219,12 @@ ngx_helpdesk_dc_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     n = PQntuples(res);
     rows = 0;
+
+    job->caa = job->conf->caa;
+
+    if (n && job->conf->caa_default) {
+        ngx_helpdesk_dc_directory_caa(job, res);
+    }
 
     for (i = 0; i < n && rows < NGX_HELPDESK_DOMAIN_CHECK_BATCH; i++) {
         c = &job->checks[rows];
@@ -254,6 +263,56 @@ ngx_helpdesk_dc_claimed(ngx_helpdesk_pg_query_t *q, PGresult *res)
     }
 }
 
+
+/*
+ * No caa= in the configuration: the CA identities the ACME directories in
+ * use publish (meta.caaIdentities, kept with their accounts), comma
+ * separated in the claim's last column; none published keeps the default.
+ */
+static void
+ngx_helpdesk_dc_directory_caa(ngx_helpdesk_dc_t *job, PGresult *res)
+{
+    u_char       *p, *last, *comma;
+    ngx_str_t     list, *id;
+    ngx_array_t  *a;
+
+    if (ngx_helpdesk_pg_value(job->pool, res, 0, 6, &list) != NGX_OK
+        || list.len == 0)
+    {
+        return;
+    }
+
+    a = ngx_array_create(job->pool, 4, sizeof(ngx_str_t));
+    if (a == NULL) {
+        return;
+    }
+
+    p = list.data;
+    last = list.data + list.len;
+
+    while (p < last) {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        if (comma > p) {
+            id = ngx_array_push(a);
+            if (id == NULL) {
+                return;
+            }
+
+            id->data = p;
+            id->len = comma - p;
+        }
+
+        p = comma + 1;
+    }
+
+    if (a->nelts) {
+        job->caa = a;
+    }
+}
 
 static void
 ngx_helpdesk_dc_start(ngx_helpdesk_dc_check_t *c)

@@ -23,6 +23,8 @@ typedef struct {
     ngx_array_t     *edge6;         /* of struct in6_addr */
     ngx_array_t     *servers;       /* of ngx_addr_t: the resolvers */
     ngx_array_t     *caa;           /* of ngx_str_t: CA identities, lower case */
+    ngx_flag_t       caa_default;   /* no caa=: the ACME directories' own
+                                       identities when they publish any */
     ngx_msec_t       timeout;       /* of one try */
     ngx_msec_t       interval;      /* the tick */
 

@@ -104,7 +104,7 @@ ngx_helpdesk_dc_caa(ngx_helpdesk_dc_check_t *c, ngx_helpdesk_dns_answer_t *ans)
     }
 
     caa = ans->caa.elts;
-    ids = c->job->conf->caa->elts;
+    ids = c->job->caa->elts;
     issue = 0;
     allowed = 0;
     critical = NGX_CONF_UNSET_UINT;
@@ -125,7 +125,7 @@ ngx_helpdesk_dc_caa(ngx_helpdesk_dc_check_t *c, ngx_helpdesk_dns_answer_t *ans)
                 continue;       /* authorizes nobody */
             }
 
-            for (k = 0; k < c->job->conf->caa->nelts; k++) {
+            for (k = 0; k < c->job->caa->nelts; k++) {
                 if (ids[k].len == issuer.len
                     && ngx_strncasecmp(ids[k].data, issuer.data, issuer.len)
                        == 0)

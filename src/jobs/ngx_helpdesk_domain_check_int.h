@@ -63,6 +63,7 @@ struct ngx_helpdesk_dc_s {
     ngx_uint_t                         nchecks;
     ngx_uint_t                         running;     /* not yet written */
     ngx_uint_t                         limit;       /* of the claim */
+    ngx_array_t                       *caa;         /* of the batch */
     unsigned                           claiming:1;
 };
 
