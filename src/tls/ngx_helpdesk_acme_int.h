@@ -201,5 +201,9 @@ void ngx_helpdesk_acme_order_revoke(ngx_helpdesk_acme_order_t *o);
 /* the account is gone at the CA: read it again before the next order */
 void ngx_helpdesk_acme_account_lost(void);
 
+/* ACME Renewal Information: a round when one is due (ngx_helpdesk_acme_ari.c) */
+void ngx_helpdesk_acme_ari_run(ngx_log_t *log);
+void ngx_helpdesk_acme_ari_reset(void);
+
 
 #endif /* _NGX_HELPDESK_ACME_INT_H_INCLUDED_ */

@@ -116,6 +116,32 @@ failed:
 }
 
 
+/*
+ * Whether the CA refused newOrder because of its "replaces" (RFC 9773
+ * section 5): alreadyReplaced, or a client error whose detail is about it.
+ */
+static ngx_flag_t
+ngx_helpdesk_acme_order_replaces_refused(ngx_helpdesk_acme_call_t *call)
+{
+    if (call->result != CURLE_OK || call->status < 400 || call->status >= 500
+        || call->status == 429)
+    {
+        return 0;
+    }
+
+    if (ngx_helpdesk_acme_is(&call->problem_type, "alreadyReplaced")) {
+        return 1;
+    }
+
+    return call->problem_detail.len
+           && ngx_strlcasestrn(call->problem_detail.data,
+                               call->problem_detail.data
+                               + call->problem_detail.len,
+                               (u_char *) "replace", 7 - 1)
+              != NULL;
+}
+
+
 static void
 ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call)
 {
@@ -123,6 +149,19 @@ ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call)
     json_t                     *a, *v, *patch;
     ngx_str_t                  *s;
     ngx_helpdesk_acme_order_t  *o = call->data;
+
+    if (o->replaces.len && ngx_helpdesk_acme_order_replaces_refused(call)) {
+        /* once more as a plain order (which spends a new-order token) */
+        ngx_log_error(NGX_LOG_NOTICE, o->log, 0,
+                      "helpdesk acme: the CA refuses the renewal of %V as "
+                      "a replacement of %V (%V), ordered without it",
+                      &o->host, &o->replaces, &call->problem_detail);
+        ngx_str_null(&o->replaces);
+        ngx_helpdesk_acme_order_step(o, "ordered",
+                                     json_pack("{s:n}", "replaces"),
+                                     ngx_helpdesk_acme_order_new);
+        return;
+    }
 
     if (!ngx_helpdesk_acme_order_ok(call) || call->json == NULL) {
         ngx_helpdesk_acme_order_failed(o, call, NULL, NULL);
@@ -609,7 +648,7 @@ ngx_helpdesk_acme_order_downloaded(ngx_helpdesk_acme_call_t *call)
     ngx_memzero(&o->query, sizeof(ngx_helpdesk_pg_query_t));
     o->query.sql = "SELECT api.acme_store($1::bytea, $2, $3, $4, $5::bytea[], "
                    "$6, to_timestamp($7::double precision), "
-                   "to_timestamp($8::double precision))";
+                   "to_timestamp($8::double precision), $9)";
     o->query.handler = ngx_helpdesk_acme_order_recorded;
     o->query.data = o;
     o->query.log = o->log;
@@ -633,6 +672,17 @@ ngx_helpdesk_acme_order_downloaded(ngx_helpdesk_acme_call_t *call)
     v.data = p + NGX_TIME_T_LEN;
     v.len = ngx_sprintf(v.data, "%T", leaf.not_after) - v.data;
     (void) ngx_helpdesk_pg_param(&o->query, o->pool, &v);
+
+    /* its ARI certID, when the CA has renewal information */
+    if (ngx_helpdesk_acme_client.renewal_info.len
+        && ngx_helpdesk_jose_ari_cert_id(o->pool, &ders[0], &v) == NGX_OK
+        && v.len <= 512)
+    {
+        (void) ngx_helpdesk_pg_param(&o->query, o->pool, &v);
+
+    } else {
+        (void) ngx_helpdesk_pg_param(&o->query, o->pool, NULL);
+    }
 
     ngx_log_error(NGX_LOG_NOTICE, o->log, 0,
                   "helpdesk acme: certificate for %V issued", &o->host);
