@@ -24,10 +24,10 @@
 #include "ngx_helpdesk_acme_int.h"
 
 
-/* certificates per round; a full round is followed by another at once */
+/* certificates per round (a round per tick at most) */
 #define NGX_HELPDESK_ACME_ARI_BATCH       8
 #define NGX_HELPDESK_ACME_ARI_BATCH_TEXT  "8"
-/* between rounds that found nothing */
+/* after a round that failed (PostgreSQL away) */
 #define NGX_HELPDESK_ACME_ARI_IDLE   30
 
 
@@ -129,6 +129,11 @@ ngx_helpdesk_acme_ari_due(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     n = PQntuples(res);
 
+    if (n == 0) {
+        ngx_helpdesk_acme_ari_end(0);
+        return;
+    }
+
     ari->certs = ngx_array_create(ari->pool, n ? n : 1,
                                   sizeof(ngx_helpdesk_acme_ari_cert_t));
     if (ari->certs == NULL) {
@@ -166,10 +171,8 @@ ngx_helpdesk_acme_ari_ask(void)
     ngx_helpdesk_acme_ari_cert_t  *c;
 
     if (ari->i >= ari->certs->nelts || ngx_exiting) {
-        /* a full batch: there may be more at once */
-        ngx_helpdesk_acme_ari_end(ari->certs->nelts
-                                  == NGX_HELPDESK_ACME_ARI_BATCH
-                                  ? 0 : NGX_HELPDESK_ACME_ARI_IDLE);
+        /* the next tick looks again (one indexed probe) */
+        ngx_helpdesk_acme_ari_end(0);
         return;
     }
 

@@ -31,6 +31,9 @@
 #include "lib/ngx_helpdesk_secret.h"
 
 
+#define NGX_HELPDESK_ACME_NOT_JSON  "the CA's answer is not a JSON object"
+
+
 static void ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call);
 static void ngx_helpdesk_acme_order_authz_got(ngx_helpdesk_acme_call_t *call);
 static void ngx_helpdesk_acme_order_respond(ngx_helpdesk_acme_order_t *o);
@@ -164,7 +167,9 @@ ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call)
     }
 
     if (!ngx_helpdesk_acme_order_ok(call) || call->json == NULL) {
-        ngx_helpdesk_acme_order_failed(o, call, NULL, NULL);
+        ngx_helpdesk_acme_order_failed(o, call, NULL,
+                                       ngx_helpdesk_acme_order_ok(call)
+                                       ? NGX_HELPDESK_ACME_NOT_JSON : NULL);
         return;
     }
 
@@ -263,7 +268,9 @@ ngx_helpdesk_acme_order_authz_got(ngx_helpdesk_acme_call_t *call)
     }
 
     if (!ngx_helpdesk_acme_order_ok(call) || call->json == NULL) {
-        ngx_helpdesk_acme_order_failed(o, call, NULL, NULL);
+        ngx_helpdesk_acme_order_failed(o, call, NULL,
+                                       ngx_helpdesk_acme_order_ok(call)
+                                       ? NGX_HELPDESK_ACME_NOT_JSON : NULL);
         return;
     }
 
@@ -425,7 +432,9 @@ ngx_helpdesk_acme_order_got(ngx_helpdesk_acme_call_t *call)
     }
 
     if (!ngx_helpdesk_acme_order_ok(call) || call->json == NULL) {
-        ngx_helpdesk_acme_order_failed(o, call, NULL, NULL);
+        ngx_helpdesk_acme_order_failed(o, call, NULL,
+                                       ngx_helpdesk_acme_order_ok(call)
+                                       ? NGX_HELPDESK_ACME_NOT_JSON : NULL);
         return;
     }
 
