@@ -11,7 +11,9 @@
 # again without it); 429 rateLimited with Retry-After in seconds and as an
 # HTTP-date (nothing posted before it, the domain's state unchanged);
 # badNonce past the client's retries; problem types to the domain's state;
-# 5xx as a backoff only; a 10 MB answer and garbage JSON failing cleanly.
+# 5xx as a backoff only; a 10 MB answer and garbage JSON failing cleanly;
+# key rotation re-seals the account key and an order's certificate key
+# (t1 removed, restarted: the held order completes, a later one is signed).
 use strict;
 use warnings;
 use Test::More;
@@ -107,7 +109,7 @@ if (!$pid) {
     my $order_json = sub {
         my ($host) = @_;
         my $o = $order{$host};
-        my $status = $o->{cert} ? 'valid' : $o->{authz} eq 'valid' ? 'ready'
+        my $status = $o->{cert} ? 'valid' : $o->{processing} ? 'processing' : $o->{authz} eq 'valid' ? 'ready'
                    : $o->{authz} eq 'invalid' ? 'invalid' : 'pending';
         return { status => $status,
                  identifiers => [{ type => 'dns', value => $host }],
@@ -230,20 +232,29 @@ if (!$pid) {
             return $reply->($c, $rec, 200, { type => 'http-01', url => "$base/chal/$host",
                                              token => $o->{token}, status => 'processing' });
         }
-        if ($what eq 'order') {
-            return $reply->($c, $rec, 200, $order_json->($host));
-        }
-        if ($what eq 'finalize') {
-            return $problem->($c, $rec, 403, 'orderNotReady', 'not ready') unless $o->{authz} eq 'valid';
-            my $csr = decode_base64url($payload->{csr} // '');
+        # a held order stays "processing" after finalize until let go
+        my $sign = sub {
             my $n = ++$serial;
-            spew("$fd/$host.csr.der", $csr);
+            spew("$fd/$host.csr.der", $o->{csr});
             spew("$fd/$host.ext", "subjectAltName=DNS:$host\nauthorityKeyIdentifier=keyid\n"
                                   . "basicConstraints=CA:FALSE\n");
             system("openssl x509 -req -inform DER -in $fd/$host.csr.der -CA $fd/ca.crt -CAkey $fd/ca.key "
                    . "-set_serial $n -days 20 -extfile $fd/$host.ext -out $fd/$host.$n.pem 2>/dev/null") == 0
-                or return $problem->($c, $rec, 400, 'badCSR', 'cannot sign that');
+                or return;
             $o->{cert} = $n;
+            delete $o->{processing};
+            return 1;
+        };
+        if ($what eq 'order') {
+            $sign->() if $o->{processing} && !$ctl->{hold}{$host};
+            return $reply->($c, $rec, 200, $order_json->($host));
+        }
+        if ($what eq 'finalize') {
+            return $problem->($c, $rec, 403, 'orderNotReady', 'not ready') unless $o->{authz} eq 'valid';
+            $o->{csr} = decode_base64url($payload->{csr} // '');
+            $o->{processing} = 1;
+            $sign->() or return $problem->($c, $rec, 400, 'badCSR', 'cannot sign that')
+                unless $ctl->{hold}{$host};
             return $reply->($c, $rec, 200, $order_json->($host));
         }
         if ($what eq 'cert') {
@@ -450,6 +461,55 @@ ok wait_for(sub { $t->psql("SELECT ari_next_at > now() + interval '100 seconds' 
    'garbage renewal information: asked again after Retry-After';
 is $t->psql("SELECT renew_after FROM helpdesk.tls_certificates WHERE hostname = 'ok.stub.test' AND generation = 3"),
    $before, 'renew_after unchanged';
+
+# --- key rotation: the account key and an order's key re-sealed ---------
+# an order held at the CA after finalize: its certificate key sealed in
+# its row under t1
+$ctl{hold}{'hold.stub.test'} = 1;
+control(\%ctl);
+add_domain('hold.stub.test');
+ok wait_for(sub { $t->psql("SELECT step || ' ' || split_part(key_sealed, ':', 2) FROM helpdesk.acme_orders
+                            WHERE hostname = 'hold.stub.test'") eq 'finalizing t1' }, 20),
+   'an order waits at the CA, its certificate key sealed under t1 in its row';
+is $t->psql("SELECT split_part(key_sealed, ':', 2) FROM helpdesk_meta.acme_accounts"), 't1',
+   'the account key is sealed under t1';
+is $t->psql("SELECT string_agg(field || ' ' || place, ',' ORDER BY field) FROM outbox.secrets_all()
+             WHERE field LIKE 'acme%'"),
+   'acme_accounts.key acme_accounts.key:' . $t->psql("SELECT account_id FROM helpdesk_meta.acme_accounts")
+   . ',acme_orders.key tls_key:hold.stub.test',
+   'both are listed for rotation, with the places the module seals them to';
+
+sub keyfile { slurp("$d/secret.keys") }
+my ($k1) = split /\n/, keyfile();
+$t->secret_keys($t->new_secret_key('t2'), $k1);
+my @old = $t->worker_pids;
+kill 'HUP', $t->nginx_pid;
+ok wait_for(sub { my @p = $t->worker_pids; @p == 2 && !grep { my $x = $_; grep { $_ == $x } @old } @p }, 15),
+   'reloaded with t2 first in the key file';
+my $rot = `$FindBin::Bin/../src/tools/rotate-secrets.sh @{[$t->url('')]} $d/provider.key t2 60 2>&1`;
+is $?, 0, 'the rotation sees every secret under t2' or diag $rot;
+is $t->psql("SELECT split_part(key_sealed, ':', 2) FROM helpdesk_meta.acme_accounts") . ' '
+   . $t->psql("SELECT split_part(key_sealed, ':', 2) FROM helpdesk.acme_orders WHERE hostname = 'hold.stub.test'"),
+   't2 t2', 'the account key and the order\'s key are re-sealed under t2';
+
+# t1 out of the file, nginx restarted: both must open under t2
+my ($k2) = grep { /^t2 / } split /\n/, keyfile();
+$t->secret_keys($k2);
+my $accounts = grep { $_->{path} eq '/acct' } @{ ca_log() };
+$t->stop_nginx;
+$t->start_nginx(http => $http);
+delete $ctl{hold};
+control(\%ctl);
+$t->psql("UPDATE helpdesk.acme_orders SET lease_until = now() - interval '1 second', due_at = now()
+          WHERE hostname = 'hold.stub.test'");
+ok wait_for(sub { status('hold.stub.test') =~ /^active/ }, 30),
+   't1 gone: the held order resumes, its re-sealed key opens and matches the certificate'
+    or diag order_row('hold.stub.test');
+add_domain('after.stub.test');
+ok wait_for(sub { status('after.stub.test') =~ /^active/ }, 30),
+   'a later order is signed with the re-sealed account key' or diag order_row('after.stub.test');
+is scalar(grep { $_->{path} eq '/acct' } @{ ca_log() }), $accounts, 'the same account (no newAccount after the restart)';
+unlike $t->error_log, qr/does not open|does not decrypt/, 'every ACME key opens with t2 alone';
 
 is scalar(grep { $_->{bad} } @{ ca_log() }), 0, 'no malformed protected header in the whole run';
 
