@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
     ngx_pool_t                 *pool;       /* the round's */
     ngx_log_t                  *log;
-    ngx_array_t                *certs;      /* of ngx_helpdesk_acme_ari_cert_t */
+    ngx_array_t                *certs;      /* of ..._ari_cert_t */
     ngx_uint_t                  i;
     ngx_helpdesk_pg_query_t     query;
     ngx_helpdesk_acme_call_t    call;

@@ -201,7 +201,7 @@ void ngx_helpdesk_acme_order_revoke(ngx_helpdesk_acme_order_t *o);
 /* the account is gone at the CA: read it again before the next order */
 void ngx_helpdesk_acme_account_lost(void);
 
-/* ACME Renewal Information: a round when one is due (ngx_helpdesk_acme_ari.c) */
+/* ACME Renewal Information rounds (ngx_helpdesk_acme_ari.c) */
 void ngx_helpdesk_acme_ari_run(ngx_log_t *log);
 void ngx_helpdesk_acme_ari_reset(void);
 
