@@ -61,15 +61,38 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION IF EXISTS api.acme_store(bytea, uuid, text, uuid, bytea[], text, timestamptz,
+                                        timestamptz);
 CREATE OR REPLACE FUNCTION api.acme_store(p_proof bytea, p_tenant uuid, p_host text,
     p_lease uuid, p_chain bytea[], p_key_sealed text, p_not_before timestamptz,
-    p_not_after timestamptz)
+    p_not_after timestamptz, p_ari_cert_id text)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN tls.acme_store(p_tenant, p_host, p_lease, p_chain, p_key_sealed, p_not_before,
-                          p_not_after);
+                          p_not_after, p_ari_cert_id);
+END
+$$;
+
+-- ARI: the certificates whose renewal information is due
+CREATE OR REPLACE FUNCTION api.acme_ari_due(p_proof bytea, p_limit int)
+RETURNS TABLE (tenant_id uuid, hostname text, generation int, ari_cert_id text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN QUERY SELECT * FROM tls.acme_ari_due(p_limit);
+END
+$$;
+
+-- ARI: what the CA said about one of them
+CREATE OR REPLACE FUNCTION api.acme_ari_set(p_proof bytea, p_tenant uuid, p_host text,
+    p_generation int, p_start text, p_end text, p_retry_after int)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    PERFORM rest.module_proof(p_proof);
+    RETURN tls.acme_ari_set(p_tenant, p_host, p_generation, p_start, p_end, p_retry_after);
 END
 $$;
 

@@ -198,12 +198,13 @@ BEGIN
 
     -- an active name whose certificate is due for renewal (its
     -- renew_after), whose DNS was seen right within a day
-    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id)
-    SELECT d.tenant_id, d.hostname, 'renew', p_account
+    -- (with ARI, "replaces" names the certificate it renews)
+    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id, replaces)
+    SELECT d.tenant_id, d.hostname, 'renew', p_account, c.ari_cert_id
     FROM helpdesk.portal_domains d
     JOIN helpdesk.tenants t ON t.tenant_id = d.tenant_id AND t.status = 'active'
     JOIN LATERAL (
-        SELECT z.renew_after FROM helpdesk.tls_certificates z
+        SELECT z.renew_after, z.ari_cert_id FROM helpdesk.tls_certificates z
         WHERE z.tenant_id = d.tenant_id AND z.hostname = d.hostname
           AND z.revoked_at IS NULL AND z.not_after > now()
         ORDER BY z.generation DESC LIMIT 1) c ON true
@@ -213,7 +214,7 @@ BEGIN
     SET kind = 'renew', step = 'new', due_at = now(), attempts = 0, account_id = p_account,
         lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
         challenge_url = NULL, token = NULL, finalize_url = NULL, cert_url = NULL,
-        key_sealed = NULL, replaces = NULL, generation = NULL,
+        key_sealed = NULL, replaces = excluded.replaces, generation = NULL,
         last_problem = NULL, updated_at = now()
     WHERE x.step IN ('done', 'failed');
 
@@ -350,7 +351,10 @@ $$;
 -- its lease renewed, due again in p_due_in seconds (0: at once).
 -- Entering "ordered" spends a new-order token: without one, the order
 -- waits and the answer is the seconds it waits (the lease given back);
--- otherwise 0.
+-- otherwise 0.  An ARI renewal ("replaces" set) spends none (the CA does
+-- not count it); one the CA would not take as a replacement, sent again
+-- without "replaces" (patch {"replaces": null}), spends one then, or goes
+-- back to "new" to wait for it.
 CREATE OR REPLACE FUNCTION tls.acme_step(p_tenant uuid, p_host text, p_lease uuid,
     p_step text, p_patch jsonb, p_due_in int, p_lease_seconds int)
 RETURNS int
@@ -359,6 +363,7 @@ DECLARE
     o     helpdesk.acme_orders := tls.acme_held(p_tenant, p_host, p_lease);
     patch jsonb := coalesce(p_patch, '{}');
     wait  int;
+    repl  text;
 BEGIN
     PERFORM set_config('helpdesk.tenant_id', p_tenant::text, true);
 
@@ -370,17 +375,22 @@ BEGIN
     IF jsonb_typeof(patch) <> 'object' OR EXISTS (
         SELECT 1 FROM jsonb_object_keys(patch) k
         WHERE k NOT IN ('order_url', 'authz_urls', 'challenge_url', 'token',
-                        'finalize_url', 'cert_url', 'key_sealed'))
+                        'finalize_url', 'cert_url', 'key_sealed', 'replaces'))
+       OR (patch ? 'replaces' AND jsonb_typeof(patch->'replaces') <> 'null')
     THEN
         PERFORM tickets.fail('HDVAL', 'invalid-patch', 'an order has no such field');
     END IF;
 
-    IF p_step = 'ordered' AND o.step = 'new' AND o.kind <> 'revoke' THEN
+    repl := CASE WHEN patch ? 'replaces' THEN NULL ELSE o.replaces END;
+
+    IF p_step = 'ordered' AND o.kind <> 'revoke' AND repl IS NULL
+       AND (o.step = 'new' OR o.replaces IS NOT NULL)
+    THEN
         wait := tls.acme_take(o.account_id, 'new_orders');
 
         IF wait > 0 THEN
             UPDATE helpdesk.acme_orders x
-            SET due_at = now() + make_interval(secs => wait),
+            SET due_at = now() + make_interval(secs => wait), step = 'new', replaces = repl,
                 lease_token = NULL, lease_until = NULL, updated_at = now()
             WHERE x.tenant_id = p_tenant AND x.hostname = p_host;
             RETURN wait;
@@ -388,7 +398,7 @@ BEGIN
     END IF;
 
     UPDATE helpdesk.acme_orders x
-    SET step = p_step,
+    SET step = p_step, replaces = repl,
         order_url = CASE WHEN patch ? 'order_url' THEN patch->>'order_url' ELSE x.order_url END,
         authz_urls = CASE WHEN patch ? 'authz_urls'
                           THEN ARRAY(SELECT jsonb_array_elements_text(patch->'authz_urls'))
@@ -532,8 +542,12 @@ $$;
 
 -- The certificate the order brought (DER, leaf first; its key sealed as
 -- "tls_key:<host>"): stored as the name's next generation, the order done.
+-- p_ari_cert_id: its ARI certID when the CA has renewal information (NULL:
+-- none); the CA is asked about it at once.
+DROP FUNCTION IF EXISTS tls.acme_store(uuid, text, uuid, bytea[], text, timestamptz, timestamptz);
 CREATE OR REPLACE FUNCTION tls.acme_store(p_tenant uuid, p_host text, p_lease uuid,
-    p_chain bytea[], p_key_sealed text, p_not_before timestamptz, p_not_after timestamptz)
+    p_chain bytea[], p_key_sealed text, p_not_before timestamptz, p_not_after timestamptz,
+    p_ari_cert_id text)
 RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 DECLARE
@@ -548,6 +562,12 @@ BEGIN
 
     gen := tls.cert_store(p_tenant, p_host, p_chain, p_key_sealed, p_not_before,
                           p_not_after, 'acme');
+
+    IF p_ari_cert_id IS NOT NULL THEN
+        UPDATE helpdesk.tls_certificates c
+        SET ari_cert_id = p_ari_cert_id, ari_next_at = now()
+        WHERE c.tenant_id = p_tenant AND c.hostname = p_host AND c.generation = gen;
+    END IF;
 
     UPDATE helpdesk.acme_orders x
     SET step = 'done', attempts = 0, lease_token = NULL, lease_until = NULL,
@@ -580,6 +600,97 @@ BEGIN
 
     INSERT INTO helpdesk.acme_attempts (tenant_id, hostname, kind, outcome)
     VALUES (p_tenant, p_host, 'revoke', 'revoked');
+END
+$$;
+
+-- ARI (RFC 9773): live certificates of serving names whose renewal
+-- information is due, handed out once (the next ask pushed ten minutes
+-- on, so that one node asks at a time; tls.acme_ari_set sets the real one).
+CREATE OR REPLACE FUNCTION tls.acme_ari_due(p_limit int)
+RETURNS TABLE (tenant_id uuid, hostname text, generation int, ari_cert_id text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH due AS (
+        SELECT c.tenant_id, c.hostname, c.generation
+        FROM helpdesk.tls_certificates c
+        JOIN helpdesk.portal_domains d ON d.tenant_id = c.tenant_id AND d.hostname = c.hostname
+        WHERE c.ari_cert_id IS NOT NULL AND c.revoked_at IS NULL AND c.replaced_at IS NULL
+          AND c.not_after > now() AND coalesce(c.ari_next_at, '-infinity') <= now()
+          AND tls.serving(d.status)
+        ORDER BY c.ari_next_at NULLS FIRST
+        LIMIT greatest(p_limit, 0)
+        FOR UPDATE OF c SKIP LOCKED
+    )
+    UPDATE helpdesk.tls_certificates c
+    SET ari_next_at = now() + interval '10 minutes'
+    FROM due
+    WHERE c.tenant_id = due.tenant_id AND c.hostname = due.hostname
+      AND c.generation = due.generation
+    RETURNING c.tenant_id, c.hostname, c.generation, c.ari_cert_id;
+END
+$$;
+
+-- What the CA said about a certificate's renewal: its suggestedWindow
+-- (RFC 3339 texts; NULL or unreadable: no answer) and Retry-After in
+-- seconds (NULL: none).  renew_after becomes a random point in the window
+-- (a window already past: now); the next ask is after Retry-After (at
+-- least a minute, at most a day), else in six hours, or in an hour when
+-- the CA gave no window.  The domain's DNS check is brought forward to
+-- the renewal (a renewal waits for a check within a day).
+CREATE OR REPLACE FUNCTION tls.acme_ari_set(p_tenant uuid, p_host text, p_generation int,
+    p_start text, p_end text, p_retry_after int)
+RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+DECLARE
+    s     timestamptz;
+    e     timestamptz;
+    at    timestamptz;
+    next  interval;
+BEGIN
+    BEGIN
+        s := p_start::timestamptz;
+        e := p_end::timestamptz;
+    EXCEPTION WHEN others THEN
+        s := NULL;
+        e := NULL;
+    END;
+
+    IF s IS NULL OR e IS NULL OR e < s THEN
+        s := NULL;
+        e := NULL;
+    END IF;
+
+    next := CASE WHEN p_retry_after IS NOT NULL
+                 THEN make_interval(secs => least(greatest(p_retry_after, 60), 86400))
+                 WHEN s IS NULL THEN interval '1 hour'
+                 ELSE interval '6 hours' END;
+
+    IF s IS NOT NULL THEN
+        at := greatest(s + (e - s) * random(), least(now(), e));
+        IF e <= now() THEN
+            at := now();
+        END IF;
+    END IF;
+
+    UPDATE helpdesk.tls_certificates c
+    SET ari_next_at = now() + next,
+        ari_window_start = coalesce(s, c.ari_window_start),
+        ari_window_end = coalesce(e, c.ari_window_end),
+        renew_after = coalesce(at, c.renew_after)
+    WHERE c.tenant_id = p_tenant AND c.hostname = p_host AND c.generation = p_generation
+      AND c.ari_cert_id IS NOT NULL
+    RETURNING c.renew_after INTO at;
+
+    IF at IS NOT NULL THEN
+        UPDATE helpdesk.portal_domains d
+        SET next_check_at = least(d.next_check_at, at)
+        WHERE d.tenant_id = p_tenant AND d.hostname = p_host AND d.status = 'active'
+          AND d.next_check_at > at;
+    END IF;
+
+    RETURN at;
 END
 $$;
 

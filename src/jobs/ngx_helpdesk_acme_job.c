@@ -8,7 +8,9 @@
  * one registers again; the CA answers the same key with the same
  * account), it claims due orders (api.acme_claim: FOR UPDATE SKIP LOCKED
  * and a lease, so one node works an order at a time) up to "concurrency"
- * in flight, and runs each (ngx_helpdesk_acme_order.c).  The tick is
+ * in flight, and runs each (ngx_helpdesk_acme_order.c); with the account
+ * at hand it also asks the CA's renewal information of live certificates
+ * (ngx_helpdesk_acme_ari.c) when the directory has it.  The tick is
  * cancelable: a worker that is shutting down claims nothing new, and
  * leaves the orders it holds to their lease.
  */
@@ -78,6 +80,7 @@ ngx_helpdesk_acme_init_worker(ngx_cycle_t *cycle,
     ngx_memzero(job, sizeof(ngx_helpdesk_acme_job_t));
     ngx_memzero(ac, sizeof(ngx_helpdesk_acme_client_t));
     ngx_helpdesk_acme_inflight = 0;
+    ngx_helpdesk_acme_ari_reset();
 
     if (!conf->set || conf->proof.len == 0) {
         return NGX_OK;
@@ -181,6 +184,10 @@ ngx_helpdesk_acme_tick(ngx_event_t *ev)
     }
 
     ngx_add_timer(&job->tick, job->conf->interval);
+
+    if (job->account) {
+        ngx_helpdesk_acme_ari_run(job->log);
+    }
 
     if (job->busy) {
         return;

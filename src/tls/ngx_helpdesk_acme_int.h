@@ -125,8 +125,85 @@ void ngx_helpdesk_acme_proof(ngx_helpdesk_pg_query_t *q);
 void ngx_helpdesk_acme_order_start(PGresult *res, int row);
 extern ngx_uint_t  ngx_helpdesk_acme_inflight;
 
+
+/* one order in flight (ngx_helpdesk_acme_order.c, _steps.c) */
+typedef struct ngx_helpdesk_acme_order_s  ngx_helpdesk_acme_order_t;
+
+typedef void (*ngx_helpdesk_acme_next_pt)(ngx_helpdesk_acme_order_t *o);
+
+struct ngx_helpdesk_acme_order_s {
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    ngx_str_t                   tenant;
+    ngx_str_t                   host;
+    ngx_str_t                   kind;
+    ngx_str_t                   step;
+    ngx_str_t                   lease;
+    ngx_str_t                   order_url;
+    ngx_str_t                   challenge_url;
+    ngx_str_t                   token;
+    ngx_str_t                   finalize_url;
+    ngx_str_t                   cert_url;
+    ngx_str_t                   key_sealed;
+    ngx_str_t                   replaces;   /* ARI certID, or empty */
+    ngx_str_t                   cert_der;
+    ngx_array_t                *authz;      /* of ngx_str_t */
+    ngx_uint_t                  authz_i;
+    EVP_PKEY                   *key;        /* the certificate's */
+
+    ngx_helpdesk_acme_call_t    call;
+    ngx_helpdesk_pg_query_t     query;
+    ngx_helpdesk_acme_next_pt   next;       /* after a step is stored */
+    ngx_helpdesk_acme_call_pt   polled;     /* after a poll's answer */
+    ngx_str_t                   poll_url;
+    ngx_event_t                 wait;
+    ngx_msec_t                  delay;
+    ngx_uint_t                  polls;
+};
+
+
+/* the order's life (ngx_helpdesk_acme_order.c) */
+
+/* whether s is text */
+ngx_flag_t ngx_helpdesk_acme_is(ngx_str_t *s, const char *text);
+
+/* the step written to the row (patch: consumed, may be NULL), then next */
+void ngx_helpdesk_acme_order_step(ngx_helpdesk_acme_order_t *o,
+    const char *step, json_t *patch, ngx_helpdesk_acme_next_pt next);
+/* a request of the order (payload NULL: POST-as-GET) */
+void ngx_helpdesk_acme_order_call(ngx_helpdesk_acme_order_t *o,
+    ngx_str_t *url, ngx_str_t *payload, const char *accept,
+    ngx_helpdesk_acme_call_pt handler);
+/* a 2xx answer */
+ngx_flag_t ngx_helpdesk_acme_order_ok(ngx_helpdesk_acme_call_t *call);
+/* a URL member of the CA's answer, copied NUL-terminated into the order */
+ngx_int_t ngx_helpdesk_acme_order_keep(ngx_helpdesk_acme_order_t *o,
+    json_t *obj, const char *name, ngx_str_t *to);
+/* url asked again after the wait (Retry-After, else the order's delay) */
+void ngx_helpdesk_acme_order_poll(ngx_helpdesk_acme_order_t *o,
+    ngx_str_t *url, ngx_helpdesk_acme_call_pt handler);
+/* the failure recorded (api.acme_result), then the order ends */
+void ngx_helpdesk_acme_order_failed(ngx_helpdesk_acme_order_t *o,
+    ngx_helpdesk_acme_call_t *call, const char *type, const char *detail);
+/* the handler of a statement that ends the order */
+void ngx_helpdesk_acme_order_recorded(ngx_helpdesk_pg_query_t *q,
+    PGresult *res);
+void ngx_helpdesk_acme_order_done(ngx_helpdesk_acme_order_t *o);
+
+
+/* the steps at the CA (ngx_helpdesk_acme_steps.c) */
+void ngx_helpdesk_acme_order_new(ngx_helpdesk_acme_order_t *o);
+void ngx_helpdesk_acme_order_authz(ngx_helpdesk_acme_order_t *o);
+void ngx_helpdesk_acme_order_read(ngx_helpdesk_acme_order_t *o);
+void ngx_helpdesk_acme_order_finalize(ngx_helpdesk_acme_order_t *o);
+void ngx_helpdesk_acme_order_revoke(ngx_helpdesk_acme_order_t *o);
+
 /* the account is gone at the CA: read it again before the next order */
 void ngx_helpdesk_acme_account_lost(void);
+
+/* ACME Renewal Information rounds (ngx_helpdesk_acme_ari.c) */
+void ngx_helpdesk_acme_ari_run(ngx_log_t *log);
+void ngx_helpdesk_acme_ari_reset(void);
 
 
 #endif /* _NGX_HELPDESK_ACME_INT_H_INCLUDED_ */

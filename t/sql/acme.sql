@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(58);
+SELECT plan(69);
 
 SELECT hdtest.fixtures();
 
@@ -255,10 +255,11 @@ UPDATE helpdesk.acme_attempts SET at = now() - interval '61 minutes' WHERE hostn
 
 -- store ----------------------------------------------------------------
 CREATE TEMP TABLE c7 AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
-SELECT is(pg_temp.q(format('SELECT api.acme_store(%s, %L, %L, %L::uuid, %L, %L, now(), now() + interval %L)',
+SELECT is(pg_temp.q(format('SELECT api.acme_store(%s, %L, %L, %L::uuid, %L, %L, now(), now() + interval %L, %L)',
                            pg_temp.proof(), 'a0000000-0000-4000-8000-000000000001', 'three.acme.test',
                            pg_temp.lease((SELECT c FROM c7), 'three.acme.test'),
-                           ARRAY['\x3082'::bytea, '\x3083'::bytea], 'v1:k:leaf-key', '90 days')),
+                           ARRAY['\x3082'::bytea, '\x3083'::bytea], 'v1:k:leaf-key', '90 days',
+                           'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE')),
           '1', 'the certificate stored: generation 1');
 SELECT is((SELECT o.step || ' ' || d.status FROM helpdesk.acme_orders o
            JOIN helpdesk.portal_domains d USING (tenant_id, hostname) WHERE o.hostname = 'three.acme.test'),
@@ -267,14 +268,65 @@ SELECT ok((SELECT renew_after BETWEEN not_before + interval '58 days' AND not_be
            FROM helpdesk.tls_certificates WHERE hostname = 'three.acme.test'),
           'renewal due at two thirds of the life');
 
+-- ARI: the renewal information asked once, the window taken ------------
+CREATE FUNCTION pg_temp.ari_due() RETURNS text LANGUAGE sql AS $$
+    SELECT hdtest.as_role(format(
+        'SELECT coalesce(string_agg(hostname || '' '' || generation || '' '' || ari_cert_id, '',''), '''') FROM api.acme_ari_due(%s, 8)',
+        pg_temp.proof()))
+$$;
+CREATE FUNCTION pg_temp.ari_set(s text, e text, retry int) RETURNS text LANGUAGE sql AS $$
+    SELECT hdtest.as_role(format('SELECT api.acme_ari_set(%s, %L, %L, 1, %L, %L, %L::int)',
+        pg_temp.proof(), 'a0000000-0000-4000-8000-000000000001', 'three.acme.test', s, e, retry))
+$$;
+SELECT is(pg_temp.err($$SELECT * FROM api.acme_ari_due(NULL, 8)$$), 'HDUNA', 'ARI: no proof, nothing handed out');
+SELECT is(pg_temp.ari_due(), 'three.acme.test 1 aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE',
+          'ARI: a stored certificate with its certID is asked about at once');
+SELECT is(pg_temp.ari_due(), '', 'ARI: handed out once (one node asks)');
+SELECT pg_temp.ari_set((now() + interval '10 days')::text, (now() + interval '12 days')::text, NULL);
+SELECT ok((SELECT renew_after BETWEEN now() + interval '10 days' AND now() + interval '12 days'
+                  AND ari_next_at BETWEEN now() + interval '359 minutes' AND now() + interval '361 minutes'
+           FROM helpdesk.tls_certificates WHERE hostname = 'three.acme.test'),
+          'ARI: renew_after inside the suggested window, asked again in 6 hours without Retry-After');
+SELECT pg_temp.ari_set('garbage', 'x', 7200);
+SELECT ok((SELECT renew_after BETWEEN now() + interval '10 days' AND now() + interval '12 days'
+                  AND ari_next_at BETWEEN now() + interval '119 minutes' AND now() + interval '121 minutes'
+           FROM helpdesk.tls_certificates WHERE hostname = 'three.acme.test'),
+          'ARI: an unreadable window changes nothing but the next ask (Retry-After: 2 hours)');
+SELECT pg_temp.ari_set((now() - interval '2 days')::text, (now() - interval '1 day')::text, 30);
+SELECT ok((SELECT renew_after <= now() AND ari_next_at BETWEEN now() + interval '59 seconds' AND now() + interval '61 seconds'
+           FROM helpdesk.tls_certificates WHERE hostname = 'three.acme.test'),
+          'ARI: a window in the past: renewal due now; a Retry-After under a minute: asked again in a minute');
+
 -- renew: due, DNS checked within a day ----------------------------------
 UPDATE helpdesk.tls_certificates SET renew_after = now() - interval '1 minute' WHERE hostname = 'three.acme.test';
 UPDATE helpdesk.portal_domains SET checked_at = now() - interval '2 days' WHERE hostname = 'three.acme.test';
 SELECT is(pg_temp.claim((SELECT account_id FROM acct)), '[]'::jsonb,
           'no renewal while the last DNS check is older than a day');
 UPDATE helpdesk.portal_domains SET checked_at = now() - interval '1 hour' WHERE hostname = 'three.acme.test';
-SELECT is((SELECT x->>'kind' || ' ' || (x->>'step') FROM jsonb_array_elements(pg_temp.claim((SELECT account_id FROM acct))) x),
-          'renew new', 'a renewal order once DNS was checked');
+CREATE TEMP TABLE c7r AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
+SELECT is((SELECT x->>'kind' || ' ' || (x->>'step') || ' ' || (x->>'replaces') FROM c7r, jsonb_array_elements(c) x),
+          'renew new aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE',
+          'a renewal order once DNS was checked, replacing the certificate (ARI)');
+UPDATE helpdesk_meta.acme_limits SET tokens = 3, updated_at = now() WHERE account_id = (SELECT account_id FROM acct);
+SELECT is(pg_temp.step('three.acme.test', pg_temp.lease((SELECT c FROM c7r), 'three.acme.test'), 'ordered'), '0',
+          'ARI renewal: ordered');
+SELECT ok((SELECT tokens >= 3 FROM helpdesk_meta.acme_limits WHERE account_id = (SELECT account_id FROM acct)),
+          'without spending a new-order token');
+UPDATE helpdesk_meta.acme_limits SET tokens = 0, updated_at = now() WHERE account_id = (SELECT account_id FROM acct);
+SELECT isnt(pg_temp.step('three.acme.test', pg_temp.lease((SELECT c FROM c7r), 'three.acme.test'), 'ordered',
+                         '{"replaces": null}'), '0',
+            'the replacement refused, ordered without it: that one waits for a token');
+SELECT is((SELECT step || ' ' || coalesce(replaces, '-') FROM helpdesk.acme_orders WHERE hostname = 'three.acme.test'),
+          'new -', 'back to new, without replaces');
+UPDATE helpdesk_meta.acme_limits SET tokens = 5, updated_at = now() WHERE account_id = (SELECT account_id FROM acct);
+SELECT pg_temp.expire('three.acme.test');
+CREATE TEMP TABLE c7s AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
+SELECT is(pg_temp.err(format('SELECT api.acme_step(%s, %L, %L, %L::uuid, %L, %L, 0, 60)',
+                             pg_temp.proof(), 'a0000000-0000-4000-8000-000000000001', 'three.acme.test',
+                             pg_temp.lease((SELECT c FROM c7s), 'three.acme.test'),
+                             'ordered', '{"replaces": "x.y"}')),
+          'HDVAL', 'replaces can only be dropped');
+UPDATE helpdesk_meta.acme_limits SET tokens = 5, updated_at = now() WHERE account_id = (SELECT account_id FROM acct);
 
 -- revoke: a released name's live certificate ----------------------------
 SELECT pg_temp.expire('three.acme.test');

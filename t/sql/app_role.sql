@@ -40,10 +40,11 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proargnames && ARRAY['ctx', 'p_ctx', 'actor', 'p_actor', 'p_actor_id',
                                         'p_actor_type', 'tenant', 'p_tenant', 'p_tenant_id']),
-          ARRAY['api.acme_result(bytea,uuid,text,uuid,jsonb,integer)',
+          ARRAY['api.acme_ari_set(bytea,uuid,text,integer,text,text,integer)',
+                'api.acme_result(bytea,uuid,text,uuid,jsonb,integer)',
                 'api.acme_revoked(bytea,uuid,text,uuid)',
                 'api.acme_step(bytea,uuid,text,uuid,text,jsonb,integer,integer)',
-                'api.acme_store(bytea,uuid,text,uuid,bytea[],text,timestamp with time zone,timestamp with time zone)',
+                'api.acme_store(bytea,uuid,text,uuid,bytea[],text,timestamp with time zone,timestamp with time zone,text)',
                 'api.chat_agent_hello(bytea,uuid,uuid)',
                 'api.chat_convert(bytea,uuid,uuid,text,uuid,jsonb,jsonb)',
                 'api.chat_file(bytea,uuid,uuid,uuid)',
@@ -77,9 +78,9 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
                                'email_fetch_done', 'domain_check_claim', 'domain_check_result',
                                'acme_account', 'acme_account_store', 'acme_claim', 'acme_step',
                                'acme_result', 'acme_store', 'acme_revoked', 'acme_http01',
-                               'acme_redirect')
+                               'acme_redirect', 'acme_ari_due', 'acme_ari_set')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          38, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations, the IMAP fetch job''s, the domain check job''s and the ACME job''s take the proof first');
+          40, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations, the IMAP fetch job''s, the domain check job''s and the ACME job''s take the proof first');
 
 -- the IMAP fetch job: nothing without the proof (its claim hands out
 -- every tenant's sealed mailbox passwords)
