@@ -12,7 +12,9 @@
 --   step     the step reached and the URLs the CA gave, written after each
 --            request, only while the lease is held (any node resumes from
 --            there after a crash); entering "ordered" spends a token of the
---            account's new-order bucket, or waits for one;
+--            account's new-order bucket, or waits for one (and first for
+--            the tenant's cap of new orders per hour); due orders are
+--            handed out round robin by tenant;
 --   result   a failure: its problem document maps to the domain's state,
 --            or the order waits (Retry-After, or 1 min, 10 min, 100 min,
 --            then daily);
@@ -50,6 +52,17 @@ LANGUAGE sql IMMUTABLE AS $$
                 WHEN p_attempts = 2 THEN interval '10 minutes'
                 WHEN p_attempts = 3 THEN interval '100 minutes'
                 ELSE interval '1 day' END
+$$;
+
+-- The new orders one tenant may send to the CA in an hour (whatever its
+-- number of names): the provider's new-order bucket is shared, and a
+-- tenant whose names keep failing validation must not use it up for all
+-- (docs/operations.md).  ARI renewals are not counted (the CA does not).
+-- 10, unless the database sets helpdesk.acme_tenant_orders_per_hour.
+CREATE OR REPLACE FUNCTION tls.acme_tenant_orders_per_hour() RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN v ~ '^[0-9]{1,6}$' AND v::int > 0 THEN v::int ELSE 10 END
+    FROM coalesce(current_setting('helpdesk.acme_tenant_orders_per_hour', true), '') v
 $$;
 
 -- The account of a directory: its row (made at the first call), with a
@@ -263,7 +276,16 @@ BEGIN
                          AND a.outcome = 'authz_failed'
                          AND a.at > now() - make_interval(secs => p_failure_seconds))
                       < p_name_failures)
-            ORDER BY x.due_at
+            -- round robin by tenant: every tenant's oldest due order
+            -- first, then every tenant's second, ...: one tenant's backlog
+            -- never goes before the others
+            ORDER BY (SELECT count(*) FROM helpdesk.acme_orders y
+                      WHERE y.tenant_id = x.tenant_id
+                        AND y.step NOT IN ('done', 'failed')
+                        AND (y.due_at, y.hostname) < (x.due_at, x.hostname)
+                        AND y.due_at <= now()
+                        AND (y.lease_until IS NULL OR y.lease_until < now())),
+                     x.due_at, x.tenant_id, x.hostname
             LIMIT p_limit
             FOR UPDATE OF x SKIP LOCKED
         )
@@ -386,7 +408,29 @@ BEGIN
     IF p_step = 'ordered' AND o.kind <> 'revoke' AND repl IS NULL
        AND (o.step = 'new' OR o.replaces IS NOT NULL)
     THEN
-        wait := tls.acme_take(o.account_id, 'new_orders');
+        -- the tenant's own cap first (one node counts at a time), then
+        -- the account's bucket; a new order at the CA is recorded
+        PERFORM pg_advisory_xact_lock(hashtextextended('acme_tenant_orders:' || p_tenant, 0));
+
+        SELECT ceil(extract(epoch FROM min(a.at) + interval '1 hour' - now()))::int
+        INTO wait
+        FROM (SELECT a.at FROM helpdesk.acme_attempts a
+              WHERE a.tenant_id = p_tenant AND a.outcome = 'ordered'
+                AND a.at > now() - interval '1 hour'
+              ORDER BY a.at DESC
+              LIMIT tls.acme_tenant_orders_per_hour()) a
+        HAVING count(*) >= tls.acme_tenant_orders_per_hour();
+
+        IF coalesce(wait, 0) <= 0 THEN
+            wait := tls.acme_take(o.account_id, 'new_orders');
+        ELSE
+            wait := greatest(wait, 1);
+        END IF;
+
+        IF wait = 0 THEN
+            INSERT INTO helpdesk.acme_attempts (tenant_id, hostname, kind, outcome)
+            VALUES (p_tenant, p_host, o.kind, 'ordered');
+        END IF;
 
         IF wait > 0 THEN
             UPDATE helpdesk.acme_orders x
