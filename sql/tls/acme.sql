@@ -177,6 +177,35 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS
     WHERE x.account_id = p_account AND x.kid_url = p_kid
 $$;
 
+-- A name released: its live certificate from the CA is revoked whatever
+-- the name does next (taken up again at once, the revocation still runs:
+-- the order keeps the generation it revokes).  Queued here, when the
+-- status changes; the claim's own pass catches names released before.
+CREATE OR REPLACE FUNCTION tls.acme_released() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, generation)
+    SELECT NEW.tenant_id, NEW.hostname, 'revoke', c.generation
+    FROM helpdesk.tls_certificates c
+    WHERE c.tenant_id = NEW.tenant_id AND c.hostname = NEW.hostname
+      AND c.revoked_at IS NULL AND c.not_after > now() AND c.source = 'acme'
+    ORDER BY c.generation DESC LIMIT 1
+    ON CONFLICT ON CONSTRAINT acme_orders_pkey DO UPDATE
+    SET kind = 'revoke', step = 'new', due_at = now(), attempts = 0,
+        lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
+        challenge_url = NULL, token = NULL, finalize_url = NULL, cert_url = NULL,
+        key_sealed = NULL, replaces = NULL, generation = excluded.generation,
+        last_problem = NULL, updated_at = now()
+    WHERE x.kind <> 'revoke' OR x.step IN ('done', 'failed');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER portal_domains_acme_released AFTER UPDATE OF status
+    ON helpdesk.portal_domains FOR EACH ROW
+    WHEN (NEW.status = 'released' AND OLD.status IS DISTINCT FROM 'released')
+    EXECUTE FUNCTION tls.acme_released();
+
 -- The orders that are due now, made first for the names that need one.
 CREATE OR REPLACE FUNCTION tls.acme_claim(p_account uuid, p_limit int,
     p_lease_seconds int, p_name_failures int, p_failure_seconds int)

@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 
 SELECT hdtest.fixtures();
 
@@ -383,6 +383,22 @@ SELECT is(pg_temp.step_of('b0000000-0000-4000-8000-000000000001', 'fair.globex.t
 SELECT is((SELECT count(*)::int FROM helpdesk.acme_attempts
            WHERE tenant_id = 'b0000000-0000-4000-8000-000000000001' AND outcome = 'ordered'),
           1, 'its new order recorded (the count the cap reads)');
+
+-- a name released and taken up again before any claim: still revoked ---
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'quick.acme.test', 'active');
+SELECT tls.cert_store('a0000000-0000-4000-8000-000000000001', 'quick.acme.test',
+                      ARRAY['\x3084'::bytea], 'v1:k:quick', now(), now() + interval '90 days', 'acme');
+UPDATE helpdesk.portal_domains SET status = 'released' WHERE hostname = 'quick.acme.test';
+UPDATE helpdesk.portal_domains SET status = 'pending_dns' WHERE hostname = 'quick.acme.test';
+UPDATE helpdesk.acme_orders SET lease_until = now() + interval '1 hour'
+WHERE hostname IN ('swap1.acme.test', 'swap2.acme.test', 'swap3.acme.test', 'swap4.acme.test',
+                   'fair.globex.test');
+CREATE TEMP TABLE q1 AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
+SELECT is((SELECT string_agg(x->>'hostname' || ' ' || (x->>'kind') || ' ' || (x->>'cert_der'), ',')
+           FROM q1, jsonb_array_elements(c) x),
+          'quick.acme.test revoke \x3084',
+          'released then pending again before a claim: its certificate is revoked all the same');
 
 SELECT * FROM finish();
 ROLLBACK;
