@@ -207,8 +207,13 @@ CREATE OR REPLACE TRIGGER portal_domains_acme_released AFTER UPDATE OF status
     EXECUTE FUNCTION tls.acme_released();
 
 -- The orders that are due now, made first for the names that need one.
+-- p_checks: whether the DNS check job runs (helpdesk_custom_domains
+-- edge=); with it, a renewal waits for a check passed within a day;
+-- without it, renew_after alone makes it due.
+DROP FUNCTION IF EXISTS tls.acme_claim(uuid, int, int, int, int);
 CREATE OR REPLACE FUNCTION tls.acme_claim(p_account uuid, p_limit int,
-    p_lease_seconds int, p_name_failures int, p_failure_seconds int)
+    p_lease_seconds int, p_name_failures int, p_failure_seconds int,
+    p_checks boolean DEFAULT true)
 RETURNS TABLE (tenant_id uuid, hostname text, kind text, step text, lease_token uuid,
                attempts int, order_url text, authz_urls text[], challenge_url text,
                token text, finalize_url text, cert_url text, key_sealed text,
@@ -239,7 +244,8 @@ BEGIN
     WHERE x.step IN ('done', 'failed');
 
     -- an active name whose certificate is due for renewal (its
-    -- renew_after), whose DNS was seen right within a day
+    -- renew_after), whose DNS was seen right within a day when the DNS
+    -- checks run
     -- (with ARI, "replaces" names the certificate it renews)
     INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id, replaces)
     SELECT d.tenant_id, d.hostname, 'renew', p_account, c.ari_cert_id
@@ -251,7 +257,8 @@ BEGIN
           AND z.revoked_at IS NULL AND z.not_after > now()
         ORDER BY z.generation DESC LIMIT 1) c ON true
     WHERE d.status = 'active' AND c.renew_after <= now()
-      AND d.checked_at > now() - interval '1 day'
+      AND (p_checks IS NOT TRUE AND p_checks IS NOT NULL
+           OR d.checked_at > now() - interval '1 day')
     ON CONFLICT ON CONSTRAINT acme_orders_pkey DO UPDATE
     SET kind = 'renew', step = 'new', due_at = now(), attempts = 0, account_id = p_account,
         lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,

@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(76);
+SELECT plan(78);
 
 SELECT hdtest.fixtures();
 
@@ -399,6 +399,24 @@ SELECT is((SELECT string_agg(x->>'hostname' || ' ' || (x->>'kind') || ' ' || (x-
            FROM q1, jsonb_array_elements(c) x),
           'quick.acme.test revoke \x3084',
           'released then pending again before a claim: its certificate is revoked all the same');
+
+-- without the DNS check job: renewals on renew_after alone ---------------
+CREATE FUNCTION pg_temp.claim_checks(account uuid, checks boolean) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT hdtest.as_role(format(
+        'SELECT coalesce(jsonb_agg(x->>''hostname'' || '' '' || (x->>''kind'')), ''[]'') FROM (SELECT to_jsonb(c) x FROM api.acme_claim(%s, %L, 10, 60, 3, 3600, %L) c) y',
+        pg_temp.proof(), account, checks))::jsonb
+$$;
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'nocheck.acme.test', 'active');
+SELECT tls.cert_store('a0000000-0000-4000-8000-000000000001', 'nocheck.acme.test',
+                      ARRAY['\x3085'::bytea], 'v1:k:nocheck', now() - interval '80 days',
+                      now() + interval '10 days', 'acme');
+UPDATE helpdesk.tls_certificates SET renew_after = now() - interval '1 minute'
+WHERE hostname = 'nocheck.acme.test';
+SELECT is(pg_temp.claim_checks((SELECT account_id FROM acct), true), '[]'::jsonb,
+          'with DNS checks running: a name never checked is not renewed');
+SELECT is(pg_temp.claim_checks((SELECT account_id FROM acct), false), '["nocheck.acme.test renew"]'::jsonb,
+          'without the DNS check job: renewed once renew_after has come');
 
 SELECT * FROM finish();
 ROLLBACK;
