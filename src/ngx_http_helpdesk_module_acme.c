@@ -222,6 +222,9 @@ ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
 
     hmcf->acme.secrets = hmcf->secrets;
 
+    /* renewals wait for a passed DNS check only when checks run */
+    hmcf->acme.dns_checks = hmcf->domains.check.enabled;
+
     /* libpq reads a text parameter up to its NUL */
     hmcf->acme.proof.len = hmcf->provider_proof.len;
     hmcf->acme.proof.data = ngx_pnalloc(cf->pool, hmcf->provider_proof.len + 1);

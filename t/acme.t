@@ -181,9 +181,14 @@ ok wait_for(sub { issuer_of('support.globex-corp.test') =~ /Pebble Intermediate/
 
 # --- another tenant's token: while an order waits, its answer is the
 # token's and no other's (stateless, any Host)
-$t->psql("INSERT INTO helpdesk.acme_orders (tenant_id, hostname, kind, step, token, account_id)
+# (the order is held by a lease of no node and due in an hour: the job
+# neither works it nor, the name having no domain row, fails it first)
+$t->psql("INSERT INTO helpdesk.acme_orders (tenant_id, hostname, kind, step, token, account_id,
+                                            lease_token, lease_until, due_at)
           SELECT '$globex->{id}', 'wait.globex-corp.test', 'issue', 'validating',
-                 'tokentokentoken_globex', account_id FROM helpdesk_meta.acme_accounts");
+                 'tokentokentoken_globex', account_id, gen_random_uuid(),
+                 now() + interval '1 hour', now() + interval '1 hour'
+          FROM helpdesk_meta.acme_accounts");
 my $thumb = $t->psql("SELECT thumbprint FROM helpdesk_meta.acme_accounts");
 my $body = `curl -s -H 'Host: help.acme-shop.test' http://127.0.0.1:$p80/.well-known/acme-challenge/tokentokentoken_globex`;
 is $body, "tokentokentoken_globex.$thumb", 'a waiting token is answered on any Host, with its own key authorization';

@@ -277,6 +277,9 @@ my $http = "helpdesk_base_domain portal.test;
     helpdesk_tls_store zone=helpdesk_tls:1m dir=$d/tlsstore sync=300ms cache=100;
     helpdesk_acme directory=$base/dir contact=ops\@provider.test
                   interval=300ms concurrency=4 name_failures=50/1h;";
+# one tenant orders some twenty names here: past the per-tenant cap of
+# new orders per hour (tested in t/sql/acme.sql), lifted for this run
+$t->psql("ALTER DATABASE helpdesk SET helpdesk.acme_tenant_orders_per_hour = 1000");
 $t->start_nginx(http => $http);
 
 my $tenant = $t->create_tenant('stubco');
@@ -450,6 +453,29 @@ like $t->psql("SELECT last_problem->>'detail' FROM helpdesk.acme_orders WHERE ho
 is status('big.stub.test') . '|' . status('junk.stub.test'), 'issuing |issuing ', 'both keep their state';
 my $tx = $t->ua->get($t->url('/v1/domains') => $t->auth($tenant->{key}));
 is $tx->res->code, 200, 'nginx still answers';
+
+# --- an order whose stored authorization URLs do not read back ----------
+# (a NULL in the text[] column: JSON null, no string): recorded as a
+# failure, the order made again from the start, never a URL of garbage
+$t->psql("BEGIN;
+          INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status)
+          VALUES ('$tenant->{id}', 'stored.stub.test', 'issuing');
+          INSERT INTO helpdesk.acme_orders (tenant_id, hostname, kind, step, account_id,
+                                            order_url, authz_urls, finalize_url)
+          SELECT '$tenant->{id}', 'stored.stub.test', 'issue', 'authorizing', account_id,
+                 '$base/order/stored.stub.test', ARRAY['$base/authz/stored.stub.test', NULL],
+                 '$base/finalize/stored.stub.test'
+          FROM helpdesk_meta.acme_accounts;
+          COMMIT;");
+ok wait_for(sub { $t->psql("SELECT count(*) FROM helpdesk.acme_attempts WHERE hostname = 'stored.stub.test'") > 0 }, 15),
+   'stored authorization URLs that are no strings: a failure recorded'
+    or diag order_row('stored.stub.test');
+is $t->psql("SELECT outcome || ' ' || detail FROM helpdesk.acme_attempts
+             WHERE hostname = 'stored.stub.test' ORDER BY at LIMIT 1"),
+   "error the stored order's authorization URLs do not read back", 'with what was wrong';
+ok wait_for(sub { status('stored.stub.test') =~ /^active/ }, 30),
+   'the order made again from the start: issued' or diag order_row('stored.stub.test');
+unlike $t->error_log, qr/exited on signal/, 'no worker crashed';
 
 # --- ARI answers that are no window: the certificate keeps its date ------
 my $before = $t->psql("SELECT renew_after FROM helpdesk.tls_certificates WHERE hostname = 'ok.stub.test' AND generation = 3");

@@ -142,6 +142,24 @@ is $t->psql(qq{SELECT generation FROM helpdesk.tls_certificates
 sleep 1.2;      # past the cache's once-a-second look at the zone
 is served($moved), $new->{fp}, "globex's certificate is served, not acme's from the cache";
 
+# the former owner's row changes again (acme takes the name back up, or
+# its row goes): its tombstone comes past globex's certificate, and must
+# not remove globex's file, which a restart with PostgreSQL down serves
+ok -e "$d/tlsstore/$moved.tls", "globex's file written";
+$t->psql(qq{SELECT tls.domain_set('$acme->{id}', '$moved', 'pending_dns', NULL)});
+ok synced(), "acme's tombstone read after globex's certificate";
+ok -e "$d/tlsstore/$moved.tls", "globex's file is not removed by acme's tombstone";
+like slurp("$d/tlsstore/$moved.tls"), qr/^helpdesk-tls 1 \d+ 1 \d+ \Q$globex->{id}\E\n/,
+     'and still names globex';
+$t->stop_nginx;
+$t->stop_pg;
+$t->start_nginx(http => $http);
+is until_true(sub { served($moved) eq $new->{fp} }, 10), 1,
+   "restarted with PostgreSQL down: globex's certificate served from its file";
+$t->start_pg;
+$t->psql(qq{SELECT tls.domain_set('$acme->{id}', '$moved', 'released', 'removed')});
+ok synced(), 'synced again';
+
 # SNI names at and past the limits
 my $l63 = 'a' x 63;
 my $n253 = join('.', $l63, $l63, $l63, 'b' x 61);     # 253 octets

@@ -27,8 +27,12 @@ BEGIN
 END
 $$;
 
+-- p_checks: whether the module runs the DNS check job (renewals wait for
+-- a passed check only then)
+DROP FUNCTION IF EXISTS api.acme_claim(bytea, uuid, int, int, int, int);
 CREATE OR REPLACE FUNCTION api.acme_claim(p_proof bytea, p_account uuid, p_limit int,
-    p_lease_seconds int, p_name_failures int, p_failure_seconds int)
+    p_lease_seconds int, p_name_failures int, p_failure_seconds int,
+    p_checks boolean DEFAULT true)
 RETURNS TABLE (tenant_id uuid, hostname text, kind text, step text, lease_token uuid,
                attempts int, order_url text, authz_urls text[], challenge_url text,
                token text, finalize_url text, cert_url text, key_sealed text,
@@ -37,7 +41,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_tem
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN QUERY SELECT * FROM tls.acme_claim(p_account, p_limit, p_lease_seconds,
-                                              p_name_failures, p_failure_seconds);
+                                              p_name_failures, p_failure_seconds,
+                                              p_checks);
 END
 $$;
 

@@ -12,7 +12,9 @@
 --   step     the step reached and the URLs the CA gave, written after each
 --            request, only while the lease is held (any node resumes from
 --            there after a crash); entering "ordered" spends a token of the
---            account's new-order bucket, or waits for one;
+--            account's new-order bucket, or waits for one (and first for
+--            the tenant's cap of new orders per hour); due orders are
+--            handed out round robin by tenant;
 --   result   a failure: its problem document maps to the domain's state,
 --            or the order waits (Retry-After, or 1 min, 10 min, 100 min,
 --            then daily);
@@ -50,6 +52,17 @@ LANGUAGE sql IMMUTABLE AS $$
                 WHEN p_attempts = 2 THEN interval '10 minutes'
                 WHEN p_attempts = 3 THEN interval '100 minutes'
                 ELSE interval '1 day' END
+$$;
+
+-- The new orders one tenant may send to the CA in an hour (whatever its
+-- number of names): the provider's new-order bucket is shared, and a
+-- tenant whose names keep failing validation must not use it up for all
+-- (docs/operations.md).  ARI renewals are not counted (the CA does not).
+-- 10, unless the database sets helpdesk.acme_tenant_orders_per_hour.
+CREATE OR REPLACE FUNCTION tls.acme_tenant_orders_per_hour() RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN v ~ '^[0-9]{1,6}$' AND v::int > 0 THEN v::int ELSE 10 END
+    FROM coalesce(current_setting('helpdesk.acme_tenant_orders_per_hour', true), '') v
 $$;
 
 -- The account of a directory: its row (made at the first call), with a
@@ -164,9 +177,43 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS
     WHERE x.account_id = p_account AND x.kid_url = p_kid
 $$;
 
+-- A name released: its live certificate from the CA is revoked whatever
+-- the name does next (taken up again at once, the revocation still runs:
+-- the order keeps the generation it revokes).  Queued here, when the
+-- status changes; the claim's own pass catches names released before.
+CREATE OR REPLACE FUNCTION tls.acme_released() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
+BEGIN
+    INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, generation)
+    SELECT NEW.tenant_id, NEW.hostname, 'revoke', c.generation
+    FROM helpdesk.tls_certificates c
+    WHERE c.tenant_id = NEW.tenant_id AND c.hostname = NEW.hostname
+      AND c.revoked_at IS NULL AND c.not_after > now() AND c.source = 'acme'
+    ORDER BY c.generation DESC LIMIT 1
+    ON CONFLICT ON CONSTRAINT acme_orders_pkey DO UPDATE
+    SET kind = 'revoke', step = 'new', due_at = now(), attempts = 0,
+        lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
+        challenge_url = NULL, token = NULL, finalize_url = NULL, cert_url = NULL,
+        key_sealed = NULL, replaces = NULL, generation = excluded.generation,
+        last_problem = NULL, updated_at = now()
+    WHERE x.kind <> 'revoke' OR x.step IN ('done', 'failed');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER portal_domains_acme_released AFTER UPDATE OF status
+    ON helpdesk.portal_domains FOR EACH ROW
+    WHEN (NEW.status = 'released' AND OLD.status IS DISTINCT FROM 'released')
+    EXECUTE FUNCTION tls.acme_released();
+
 -- The orders that are due now, made first for the names that need one.
+-- p_checks: whether the DNS check job runs (helpdesk_custom_domains
+-- edge=); with it, a renewal waits for a check passed within a day;
+-- without it, renew_after alone makes it due.
+DROP FUNCTION IF EXISTS tls.acme_claim(uuid, int, int, int, int);
 CREATE OR REPLACE FUNCTION tls.acme_claim(p_account uuid, p_limit int,
-    p_lease_seconds int, p_name_failures int, p_failure_seconds int)
+    p_lease_seconds int, p_name_failures int, p_failure_seconds int,
+    p_checks boolean DEFAULT true)
 RETURNS TABLE (tenant_id uuid, hostname text, kind text, step text, lease_token uuid,
                attempts int, order_url text, authz_urls text[], challenge_url text,
                token text, finalize_url text, cert_url text, key_sealed text,
@@ -197,7 +244,8 @@ BEGIN
     WHERE x.step IN ('done', 'failed');
 
     -- an active name whose certificate is due for renewal (its
-    -- renew_after), whose DNS was seen right within a day
+    -- renew_after), whose DNS was seen right within a day when the DNS
+    -- checks run
     -- (with ARI, "replaces" names the certificate it renews)
     INSERT INTO helpdesk.acme_orders AS x (tenant_id, hostname, kind, account_id, replaces)
     SELECT d.tenant_id, d.hostname, 'renew', p_account, c.ari_cert_id
@@ -209,7 +257,8 @@ BEGIN
           AND z.revoked_at IS NULL AND z.not_after > now()
         ORDER BY z.generation DESC LIMIT 1) c ON true
     WHERE d.status = 'active' AND c.renew_after <= now()
-      AND d.checked_at > now() - interval '1 day'
+      AND (p_checks IS NOT TRUE AND p_checks IS NOT NULL
+           OR d.checked_at > now() - interval '1 day')
     ON CONFLICT ON CONSTRAINT acme_orders_pkey DO UPDATE
     SET kind = 'renew', step = 'new', due_at = now(), attempts = 0, account_id = p_account,
         lease_token = NULL, lease_until = NULL, order_url = NULL, authz_urls = NULL,
@@ -263,7 +312,16 @@ BEGIN
                          AND a.outcome = 'authz_failed'
                          AND a.at > now() - make_interval(secs => p_failure_seconds))
                       < p_name_failures)
-            ORDER BY x.due_at
+            -- round robin by tenant: every tenant's oldest due order
+            -- first, then every tenant's second, ...: one tenant's backlog
+            -- never goes before the others
+            ORDER BY (SELECT count(*) FROM helpdesk.acme_orders y
+                      WHERE y.tenant_id = x.tenant_id
+                        AND y.step NOT IN ('done', 'failed')
+                        AND (y.due_at, y.hostname) < (x.due_at, x.hostname)
+                        AND y.due_at <= now()
+                        AND (y.lease_until IS NULL OR y.lease_until < now())),
+                     x.due_at, x.tenant_id, x.hostname
             LIMIT p_limit
             FOR UPDATE OF x SKIP LOCKED
         )
@@ -386,7 +444,29 @@ BEGIN
     IF p_step = 'ordered' AND o.kind <> 'revoke' AND repl IS NULL
        AND (o.step = 'new' OR o.replaces IS NOT NULL)
     THEN
-        wait := tls.acme_take(o.account_id, 'new_orders');
+        -- the tenant's own cap first (one node counts at a time), then
+        -- the account's bucket; a new order at the CA is recorded
+        PERFORM pg_advisory_xact_lock(hashtextextended('acme_tenant_orders:' || p_tenant, 0));
+
+        SELECT ceil(extract(epoch FROM min(a.at) + interval '1 hour' - now()))::int
+        INTO wait
+        FROM (SELECT a.at FROM helpdesk.acme_attempts a
+              WHERE a.tenant_id = p_tenant AND a.outcome = 'ordered'
+                AND a.at > now() - interval '1 hour'
+              ORDER BY a.at DESC
+              LIMIT tls.acme_tenant_orders_per_hour()) a
+        HAVING count(*) >= tls.acme_tenant_orders_per_hour();
+
+        IF coalesce(wait, 0) <= 0 THEN
+            wait := tls.acme_take(o.account_id, 'new_orders');
+        ELSE
+            wait := greatest(wait, 1);
+        END IF;
+
+        IF wait = 0 THEN
+            INSERT INTO helpdesk.acme_attempts (tenant_id, hostname, kind, outcome)
+            VALUES (p_tenant, p_host, o.kind, 'ordered');
+        END IF;
 
         IF wait > 0 THEN
             UPDATE helpdesk.acme_orders x

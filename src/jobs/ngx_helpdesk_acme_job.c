@@ -728,7 +728,7 @@ ngx_helpdesk_acme_claim(void)
                      "attempts, order_url, array_to_json(authz_urls), "
                      "challenge_url, token, finalize_url, cert_url, "
                      "key_sealed, replaces, cert_der "
-                     "FROM api.acme_claim($1::bytea, $2, $3, $4, $5, $6)";
+                     "FROM api.acme_claim($1::bytea, $2, $3, $4, $5, $6, $7)";
     job->query.handler = ngx_helpdesk_acme_claimed;
     job->query.log = job->log;
 
@@ -741,6 +741,11 @@ ngx_helpdesk_acme_claim(void)
     (void) ngx_helpdesk_acme_num(job->pool, job->conf->name_failures, &v);
     (void) ngx_helpdesk_pg_param(&job->query, job->pool, &v);
     (void) ngx_helpdesk_acme_num(job->pool, job->conf->name_period / 1000, &v);
+    (void) ngx_helpdesk_pg_param(&job->query, job->pool, &v);
+    ngx_str_set(&v, "false");
+    if (job->conf->dns_checks) {
+        ngx_str_set(&v, "true");
+    }
     (void) ngx_helpdesk_pg_param(&job->query, job->pool, &v);
 
     ngx_helpdesk_pg_run(&job->query);

@@ -31,6 +31,7 @@ typedef struct {
     /* set at configuration's end */
     ngx_str_t                   proof;          /* rest.module_proof's */
     ngx_helpdesk_secret_ring_t *secrets;
+    ngx_flag_t                  dns_checks;     /* the DNS check job runs */
 } ngx_helpdesk_acme_conf_t;
 
 

@@ -41,8 +41,9 @@ void
 ngx_helpdesk_acme_order_start(PGresult *res, int row)
 {
     size_t                      i, len;
-    u_char                     *der;
+    u_char                     *der, *u;
     json_t                     *a, *v;
+    ngx_flag_t                  bad;
     ngx_str_t                   authz, *s;
     ngx_pool_t                 *pool;
     json_error_t                jerr;
@@ -99,28 +100,53 @@ ngx_helpdesk_acme_order_start(PGresult *res, int row)
     }
 
     if (authz.len) {
+        /* what was stored is checked before any of it is kept: an order
+         * whose URLs do not read back is made again from the start */
         a = json_loadb((char *) authz.data, authz.len, 0, &jerr);
+        bad = (a == NULL || !json_is_array(a) || json_array_size(a) > 8);
 
-        if (a && json_is_array(a)) {
+        if (!bad) {
             json_array_foreach(a, i, v) {
-                s = ngx_array_push(o->authz);
-                if (s == NULL || !json_is_string(v)) {
+                if (!json_is_string(v) || json_string_length(v) == 0
+                    || json_string_length(v) > 1024)
+                {
+                    bad = 1;
                     break;
                 }
 
                 len = json_string_length(v);
-                s->data = ngx_pnalloc(pool, len + 1);
-                if (s->data == NULL) {
-                    break;
+
+                u = ngx_pnalloc(pool, len + 1);
+                if (u == NULL) {
+                    json_decref(a);
+                    ngx_helpdesk_acme_order_done(o);
+                    return;
                 }
 
-                ngx_memcpy(s->data, json_string_value(v), len + 1);
+                ngx_memcpy(u, json_string_value(v), len + 1);
+
+                s = ngx_array_push(o->authz);
+                if (s == NULL) {
+                    json_decref(a);
+                    ngx_helpdesk_acme_order_done(o);
+                    return;
+                }
+
+                s->data = u;
                 s->len = len;
             }
         }
 
         if (a) {
             json_decref(a);
+        }
+
+        if (bad) {
+            o->authz->nelts = 0;
+            ngx_helpdesk_acme_order_failed(o, NULL,
+                "orderNotFound",
+                "the stored order's authorization URLs do not read back");
+            return;
         }
     }
 

@@ -44,6 +44,8 @@ static ngx_int_t ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob,
     ngx_str_t *chain, ngx_str_t *key);
 static void ngx_http_helpdesk_tls_load_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_tls_loaded(ngx_event_t *ev);
+static ngx_flag_t ngx_http_helpdesk_tls_file_owned(u_char *path,
+    ngx_http_helpdesk_tls_cert_t *c);
 static void ngx_http_helpdesk_tls_write_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_tls_written(ngx_event_t *ev);
 
@@ -503,6 +505,70 @@ ngx_http_helpdesk_tls_files_write(ngx_pool_t *pool, ngx_array_t *certs,
 }
 
 
+/*
+ * In the thread: whether the tombstone c may remove the file at path: the
+ * file's header names the tombstone's tenant and no newer seq (a name
+ * released by one tenant and proven by another: the former owner's
+ * tombstone leaves the new owner's file alone).  A tombstone of no tenant
+ * (a name the database no longer has at all) removes any file.
+ */
+static ngx_flag_t
+ngx_http_helpdesk_tls_file_owned(u_char *path,
+    ngx_http_helpdesk_tls_cert_t *c)
+{
+    u_char     *p, *eol, *f;
+    ssize_t     n;
+    int64_t     seq;
+    ngx_fd_t    fd;
+    u_char      head[sizeof(NGX_HTTP_HELPDESK_TLS_MAGIC) + 3 * NGX_INT64_LEN
+                     + NGX_HTTP_HELPDESK_TLS_TENANT_LEN + 8];
+
+    if (c->tenant[0] == '\0') {
+        return 1;
+    }
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 0;       /* none: nothing to remove */
+    }
+
+    n = read(fd, head, sizeof(head));
+    ngx_close_file(fd);
+
+    if (n <= (ssize_t) sizeof(NGX_HTTP_HELPDESK_TLS_MAGIC) - 1
+        || ngx_strncmp(head, NGX_HTTP_HELPDESK_TLS_MAGIC,
+                       sizeof(NGX_HTTP_HELPDESK_TLS_MAGIC) - 1) != 0)
+    {
+        return 0;       /* not a file of ours: left alone */
+    }
+
+    eol = ngx_strlchr(head, head + n, '\n');
+    p = head + sizeof(NGX_HTTP_HELPDESK_TLS_MAGIC) - 1;
+
+    if (eol == NULL || eol - p < NGX_HTTP_HELPDESK_TLS_TENANT_LEN + 1) {
+        return 0;
+    }
+
+    /* "<seq> <generation> <not_after> <tenant>": the tenant ends the line */
+    f = ngx_strlchr(p, eol, ' ');
+    if (f == NULL) {
+        return 0;
+    }
+
+    seq = ngx_atoof(p, f - p);
+
+    if (seq == NGX_ERROR || seq > c->seq
+        || *(eol - NGX_HTTP_HELPDESK_TLS_TENANT_LEN - 1) != ' '
+        || ngx_memcmp(eol - NGX_HTTP_HELPDESK_TLS_TENANT_LEN, c->tenant,
+                      NGX_HTTP_HELPDESK_TLS_TENANT_LEN) != 0)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
 static void
 ngx_http_helpdesk_tls_write_thread(void *data, ngx_log_t *log)
 {
@@ -531,6 +597,10 @@ ngx_http_helpdesk_tls_write_thread(void *data, ngx_log_t *log)
         ngx_sprintf(path, "%V/%V.tls%Z", &t->dir, &c[i].host);
 
         if (content[i].len == 0) {
+            if (!ngx_http_helpdesk_tls_file_owned(path, &c[i])) {
+                continue;
+            }
+
             if (ngx_delete_file(path) == NGX_FILE_ERROR
                 && ngx_errno != NGX_ENOENT)
             {

@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(69);
+SELECT plan(78);
 
 SELECT hdtest.fixtures();
 
@@ -341,6 +341,82 @@ SELECT lives_ok(format('SELECT hdtest.as_role(%L)', format('SELECT api.acme_revo
 SELECT is((SELECT count(*)::int FROM helpdesk.tls_certificates
            WHERE hostname = 'three.acme.test' AND revoked_at IS NULL),
           0, 'never served again');
+
+-- fairness: one tenant's backlog does not go first, nor past its cap ----
+CREATE FUNCTION pg_temp.step_of(tenant text, host text, lease text, step text)
+RETURNS text LANGUAGE sql AS $$
+    SELECT hdtest.as_role(format('SELECT api.acme_step(%s, %L, %L, %L::uuid, %L, %L::jsonb, 0, 60)',
+        pg_temp.proof(), tenant, host, lease, step, '{}'))
+$$;
+UPDATE helpdesk_meta.acme_limits SET tokens = 5, updated_at = now() WHERE account_id = (SELECT account_id FROM acct);
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status)
+SELECT 'a0000000-0000-4000-8000-000000000001'::uuid, 'swap' || i || '.acme.test', 'verified'
+FROM generate_series(1, 4) i
+UNION ALL SELECT 'b0000000-0000-4000-8000-000000000001', 'fair.globex.test', 'verified';
+INSERT INTO helpdesk.acme_orders (tenant_id, hostname, kind, due_at)
+SELECT 'a0000000-0000-4000-8000-000000000001'::uuid, 'swap' || i || '.acme.test', 'issue',
+       now() - make_interval(mins => 20 - i)
+FROM generate_series(1, 4) i
+UNION ALL SELECT 'b0000000-0000-4000-8000-000000000001', 'fair.globex.test', 'issue',
+                 now() - interval '1 minute';
+CREATE TEMP TABLE f1 AS SELECT pg_temp.claim((SELECT account_id FROM acct), 2) AS c;
+SELECT is((SELECT jsonb_agg(x->>'hostname' ORDER BY x->>'hostname') FROM f1, jsonb_array_elements(c) x),
+          '["fair.globex.test", "swap1.acme.test"]'::jsonb,
+          'claim: each tenant''s oldest order first, not the oldest tenant''s backlog');
+
+INSERT INTO helpdesk.acme_attempts (tenant_id, hostname, kind, outcome, at)
+SELECT 'a0000000-0000-4000-8000-000000000001', 'gone' || i || '.acme.test', 'issue', 'ordered',
+       now() - interval '30 minutes' + make_interval(secs => i)
+FROM generate_series(1, 10) i;
+SELECT ok((SELECT w::int BETWEEN 1790 AND 1811
+           FROM pg_temp.step_of('a0000000-0000-4000-8000-000000000001', 'swap1.acme.test',
+                                pg_temp.lease((SELECT c FROM f1), 'swap1.acme.test'), 'ordered') w),
+          'a tenant with 10 new orders in the hour waits until the oldest is an hour old');
+SELECT is((SELECT step || ' ' || (lease_token IS NULL)::text || ' ' || (due_at > now() + interval '29 minutes')::text
+           FROM helpdesk.acme_orders WHERE hostname = 'swap1.acme.test'),
+          'new true true', 'its order still new, the lease given back, due then');
+SELECT ok((SELECT tokens >= 4.99 FROM helpdesk_meta.acme_limits WHERE account_id = (SELECT account_id FROM acct)),
+          'and no token of the shared bucket spent');
+SELECT is(pg_temp.step_of('b0000000-0000-4000-8000-000000000001', 'fair.globex.test',
+                          pg_temp.lease((SELECT c FROM f1), 'fair.globex.test'), 'ordered'),
+          '0', 'another tenant orders meanwhile');
+SELECT is((SELECT count(*)::int FROM helpdesk.acme_attempts
+           WHERE tenant_id = 'b0000000-0000-4000-8000-000000000001' AND outcome = 'ordered'),
+          1, 'its new order recorded (the count the cap reads)');
+
+-- a name released and taken up again before any claim: still revoked ---
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'quick.acme.test', 'active');
+SELECT tls.cert_store('a0000000-0000-4000-8000-000000000001', 'quick.acme.test',
+                      ARRAY['\x3084'::bytea], 'v1:k:quick', now(), now() + interval '90 days', 'acme');
+UPDATE helpdesk.portal_domains SET status = 'released' WHERE hostname = 'quick.acme.test';
+UPDATE helpdesk.portal_domains SET status = 'pending_dns' WHERE hostname = 'quick.acme.test';
+UPDATE helpdesk.acme_orders SET lease_until = now() + interval '1 hour'
+WHERE hostname IN ('swap1.acme.test', 'swap2.acme.test', 'swap3.acme.test', 'swap4.acme.test',
+                   'fair.globex.test');
+CREATE TEMP TABLE q1 AS SELECT pg_temp.claim((SELECT account_id FROM acct)) AS c;
+SELECT is((SELECT string_agg(x->>'hostname' || ' ' || (x->>'kind') || ' ' || (x->>'cert_der'), ',')
+           FROM q1, jsonb_array_elements(c) x),
+          'quick.acme.test revoke \x3084',
+          'released then pending again before a claim: its certificate is revoked all the same');
+
+-- without the DNS check job: renewals on renew_after alone ---------------
+CREATE FUNCTION pg_temp.claim_checks(account uuid, checks boolean) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT hdtest.as_role(format(
+        'SELECT coalesce(jsonb_agg(x->>''hostname'' || '' '' || (x->>''kind'')), ''[]'') FROM (SELECT to_jsonb(c) x FROM api.acme_claim(%s, %L, 10, 60, 3, 3600, %L) c) y',
+        pg_temp.proof(), account, checks))::jsonb
+$$;
+INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status) VALUES
+    ('a0000000-0000-4000-8000-000000000001', 'nocheck.acme.test', 'active');
+SELECT tls.cert_store('a0000000-0000-4000-8000-000000000001', 'nocheck.acme.test',
+                      ARRAY['\x3085'::bytea], 'v1:k:nocheck', now() - interval '80 days',
+                      now() + interval '10 days', 'acme');
+UPDATE helpdesk.tls_certificates SET renew_after = now() - interval '1 minute'
+WHERE hostname = 'nocheck.acme.test';
+SELECT is(pg_temp.claim_checks((SELECT account_id FROM acct), true), '[]'::jsonb,
+          'with DNS checks running: a name never checked is not renewed');
+SELECT is(pg_temp.claim_checks((SELECT account_id FROM acct), false), '["nocheck.acme.test renew"]'::jsonb,
+          'without the DNS check job: renewed once renew_after has come');
 
 SELECT * FROM finish();
 ROLLBACK;
