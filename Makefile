@@ -28,7 +28,7 @@ TOOLS       := src/tools
 
 .PHONY: all deps run stop test lint-openapi memcheck migrate bench clean \
         rotate-secrets \
-        asan fuzz fuzz-build unit unit-build
+        asan fuzz fuzz-build unit unit-build dns-client-build
 
 all: $(MODULE)
 
@@ -84,7 +84,8 @@ memcheck: deps $(MODULE)
 	    t/lifetime.t t/chat_ws.t t/chat_sse.t t/chat_hostile.t t/chat_files.t \
 	    t/chat_protocol.t t/chat_api.t t/chat_groups.t t/chat_resume.t \
 	    t/chat_harden.t t/email_out.t t/email_inbound.t t/email_replies.t \
-	    t/email_imap_hostile.t t/email_oauth.t t/email_sender.t t/api_uploads.t
+	    t/email_imap_hostile.t t/email_oauth.t t/email_sender.t t/api_uploads.t \
+	    t/tls_serving.t
 
 # The sanitizer builds compile nginx itself: its full source, from Debian's
 # source package, configured as Debian's (nginx-dev's conf_flags).
@@ -160,7 +161,7 @@ FUZZ_INCS    := $(addprefix -I $(FUZZ_DIR)/,src/core src/event \
                 src/http/v2) -I $(CURDIR)/src -I /usr/include/postgresql \
                 $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 FUZZ_LIBS    := -lpq -lhiredis -ljansson -lcurl -lqrencode -lcmark \
-                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz \
+                -lpthread -lcrypt -lpcre2-8 -lssl -lcrypto -lz -lidn2 \
                 $(shell pkg-config --libs gmime-3.0 2>/dev/null)
 
 $(FUZZ_DIR)/.configured: config $(NGINX_FULL)/configure
@@ -218,6 +219,22 @@ $(UNIT_DIR)/%: t/unit/%.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
 
 unit-build: deps $(UNIT_BINS)
 
+# the DNS client on nginx's event loop, outside nginx (t/dns_client.t runs
+# it against real and hostile servers): compiled like the unit tests,
+# linked with the client's object besides src/lib's
+DNS_RUN      := $(BUILD)/dns/dns_client_run
+
+$(DNS_RUN): t/dns/dns_client_run.c t/unit/ngx_unit.h $(FUZZ_DIR)/nginx_nomain.o
+	@mkdir -p $(@D)
+	clang $(CC_OPT) $(FUZZ_SAN) -DNGX_DEBUG_PALLOC=1 $(FUZZ_INCS) \
+	    -o $@ $< $(FUZZ_DIR)/nginx_nomain.o \
+	    $$(find $(FUZZ_DIR)/objs/src -name '*.o' \
+	       ! -path '*/src/core/nginx.o') $(FUZZ_DIR)/objs/ngx_modules.o \
+	    $(FUZZ_DIR)/objs/addon/lib/*.o \
+	    $(FUZZ_DIR)/objs/addon/event/ngx_helpdesk_dns_client.o $(FUZZ_LIBS)
+
+dns-client-build: deps $(DNS_RUN)
+
 unit: unit-build
 	$(UNIT_ENV) prove --exec '' $(UNIT_BINS)
 
@@ -250,7 +267,14 @@ $(BENCH_MIME): t/bench/mime_parse.c $(MODULE) $(BUILD)/bench/ngx_string.o
 	    $(BUILD)/bench/ngx_string.o -Wl,--gc-sections \
 	    $$(pkg-config --libs gmime-3.0) -ljansson -lcrypto
 
-bench: deps $(MODULE) $(BENCH_GEN) $(BENCH_MIME)
+# the TLS handshake client (t/bench/tls.pl runs it)
+BENCH_TLS   := $(BUILD)/bench/tls_handshake
+
+$(BENCH_TLS): t/bench/tls_handshake.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $< -lssl -lcrypto
+
+bench: deps $(MODULE) $(BENCH_GEN) $(BENCH_MIME) $(BENCH_TLS)
 	@perl t/bench/run.pl
 
 clean:

@@ -15,7 +15,7 @@ DECLARE
     s text;
 BEGIN
     FOREACH s IN ARRAY ARRAY['helpdesk', 'tickets', 'rest', 'outbox',
-                             'whatsapp', 'portal', 'console', 'chat', 'email']
+                             'whatsapp', 'portal', 'console', 'chat', 'email', 'tls']
     LOOP
         EXECUTE format('REVOKE ALL ON ALL FUNCTIONS IN SCHEMA %I FROM PUBLIC, helpdesk_app', s);
         EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO helpdesk_service', s);
@@ -57,7 +57,7 @@ BEGIN
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
     FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
     WHERE p.pronamespace::regnamespace::text IN ('api', 'helpdesk', 'tickets',
-              'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email')
+              'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email', 'tls')
       AND p.prosecdef
       AND (o.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                                      WHERE c ~ '^search_path=(.*, *)?pg_temp$'
@@ -71,7 +71,7 @@ BEGIN
     SELECT string_agg(p.oid::regprocedure::text, ', ') INTO bad
     FROM pg_proc p
     WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets',
-              'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email')
+              'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email', 'tls')
       AND p.prosecdef
       AND (has_function_privilege('helpdesk_app', p.oid, 'EXECUTE')
            OR EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl,
@@ -98,7 +98,7 @@ BEGIN
     -- the concerns' schemas belong to the owner role, whoever made them
     SELECT string_agg(nspname, ', ') INTO bad FROM pg_namespace
     WHERE nspname IN ('helpdesk', 'tickets', 'rest', 'outbox', 'whatsapp',
-                      'portal', 'console', 'chat', 'email')
+                      'portal', 'console', 'chat', 'email', 'tls')
       AND nspowner <> 'helpdesk_owner'::regrole;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'schemas not owned by helpdesk_owner: %', bad;
@@ -110,7 +110,7 @@ BEGIN
     FROM pg_proc p JOIN pg_roles o ON o.oid = p.proowner
     WHERE o.rolname IN ('helpdesk_owner', 'helpdesk_service')
       AND p.pronamespace::regnamespace::text NOT IN ('api', 'helpdesk',
-              'tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email');
+              'tickets', 'rest', 'outbox', 'whatsapp', 'portal', 'console', 'chat', 'email', 'tls');
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'functions outside the known schemas (add the schema to sql/privileges.sql): %', bad;
     END IF;

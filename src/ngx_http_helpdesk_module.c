@@ -16,6 +16,7 @@
 #include "app/ngx_http_helpdesk_portal.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "event/ngx_helpdesk_password.h"
+#include "tls/ngx_http_helpdesk_tls.h"
 
 
 #define NGX_HTTP_HELPDESK_PROVIDER_KEY_MIN  24
@@ -69,6 +70,20 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_tls_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_helpdesk_tls_store,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_tls_certificates"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_helpdesk_tls_certificates,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("helpdesk_smtp"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_smtp,
@@ -94,6 +109,20 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_helpdesk_email_fetch,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_acme"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_helpdesk_acme,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("helpdesk_acme_challenge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_helpdesk_acme_challenge,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -216,6 +245,13 @@ static ngx_command_t  ngx_http_helpdesk_commands[] = {
       0,
       NULL },
 
+    { ngx_string("helpdesk_custom_domains"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_helpdesk_custom_domains,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -257,7 +293,9 @@ static ngx_int_t
 ngx_http_helpdesk_postconfiguration(ngx_conf_t *cf)
 {
     if (ngx_http_helpdesk_req_filters_init(cf) != NGX_OK
-        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK)
+        || ngx_http_helpdesk_whatsapp_postconfiguration(cf) != NGX_OK
+        || ngx_http_helpdesk_tls_postconfiguration(cf) != NGX_OK
+        || ngx_http_helpdesk_domains_postconfiguration(cf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -325,6 +363,10 @@ ngx_http_helpdesk_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(hmcf->thread_pool_queue,
                              NGX_HELPDESK_PASSWORD_QUEUE);
+
+    if (ngx_http_helpdesk_acme_check(cf, hmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     /* the email runner builds and signs mail in the same thread pool */
     hmcf->email.outbox = &hmcf->outbox;

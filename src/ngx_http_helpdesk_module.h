@@ -22,13 +22,27 @@
 #include "jobs/ngx_helpdesk_rekey.h"
 #include "email/ngx_helpdesk_email_out.h"
 #include "jobs/ngx_helpdesk_email_fetch.h"
+#include "jobs/ngx_helpdesk_domain_check.h"
 #include "lib/ngx_helpdesk_crypto.h"
 #include "lib/ngx_helpdesk_secret.h"
+#include "tls/ngx_helpdesk_acme.h"
 #include <jansson.h>
 
 
 /* a JSON body where the location sets no limit of its own */
 #define NGX_HTTP_HELPDESK_JSON_MAX   (1024 * 1024)
+
+
+/*
+ * Tenants' own domains (helpdesk_custom_domains): the provider's zone for
+ * the names they point to; empty without the directive.  The DNS check's
+ * settings (edge=, resolver=, ...).
+ */
+typedef struct {
+    ngx_str_t                   cname_zone;
+    ngx_helpdesk_domain_check_conf_t  check;
+    ngx_flag_t                  set;
+} ngx_http_helpdesk_domains_conf_t;
 
 
 typedef struct {
@@ -105,6 +119,15 @@ typedef struct {
     ngx_uint_t                  chat_limit[4];
     time_t                      chat_window[4];
     ngx_flag_t                  chat_limits_set;
+
+    /* certificates ordered by ACME (helpdesk_acme) */
+    ngx_helpdesk_acme_conf_t    acme;
+
+    /* tenants' own domains (helpdesk_custom_domains) */
+    ngx_http_helpdesk_domains_conf_t  domains;
+
+    /* certificates of tenants' names (tls/ngx_http_helpdesk_tls.h) */
+    void                       *tls;
 } ngx_http_helpdesk_main_conf_t;
 
 
@@ -207,6 +230,18 @@ char *ngx_http_helpdesk_media_hosts(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_helpdesk_email_oauth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_helpdesk_email_fetch(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_helpdesk_module_acme.c: automatic TLS by ACME */
+char *ngx_http_helpdesk_acme(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_helpdesk_acme_challenge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_helpdesk_acme_check(ngx_conf_t *cf,
+    ngx_http_helpdesk_main_conf_t *hmcf);
+
+/* ngx_http_helpdesk_module_domains.c: helpdesk_custom_domains */
+ngx_int_t ngx_http_helpdesk_domains_postconfiguration(ngx_conf_t *cf);
+char *ngx_http_helpdesk_custom_domains(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* chat/ngx_http_helpdesk_chat_widget.c: the website chat's script */

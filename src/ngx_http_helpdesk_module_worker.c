@@ -18,6 +18,7 @@
 #include "app/ngx_http_helpdesk_portal.h"
 #include "event/ngx_helpdesk_curl.h"
 #include "event/ngx_helpdesk_password.h"
+#include "tls/ngx_http_helpdesk_tls.h"
 
 
 static ngx_int_t ngx_http_helpdesk_fetch_temp(ngx_cycle_t *cycle,
@@ -140,6 +141,24 @@ ngx_http_helpdesk_init_process(ngx_cycle_t *cycle)
         {
             return NGX_ERROR;
         }
+
+        /* the certificates of tenants' names: worker 0's sync */
+        if (ngx_helpdesk_tls_sync_init_worker(cycle) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* the DNS check of tenants' own domains */
+        hmcf->domains.check.proof = hmcf->outbox.proof;
+
+        if (ngx_helpdesk_domain_check_init_worker(cycle, &hmcf->domains.check)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_helpdesk_acme_init_worker(cycle, &hmcf->acme) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -195,8 +214,11 @@ ngx_http_helpdesk_exit_process(ngx_cycle_t *cycle)
     ngx_http_helpdesk_chat_timers_exit();
     ngx_helpdesk_redis_sub_exit_worker();
     ngx_helpdesk_rekey_exit_worker();
+    ngx_helpdesk_tls_sync_exit_worker();
     ngx_helpdesk_email_exit_worker();
+    ngx_helpdesk_acme_exit_worker();
     ngx_helpdesk_email_fetch_exit_worker();
+    ngx_helpdesk_domain_check_exit_worker();
     ngx_helpdesk_outbox_exit_worker();
     ngx_helpdesk_curl_exit_worker();
     ngx_helpdesk_redis_exit_worker();

@@ -104,8 +104,8 @@ for my $o ("http://globex.portal.test:$port", 'https://acme.portal.test', 'http:
     is $res->code, 403, "another origin ($o): 403";
 }
 $t->psql(qq{INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status, verified_at)
-            VALUES ('$acme->{id}', 'help.acme.example', 'verified', now()),
-                   ('$acme->{id}', 'pending.acme.example', 'pending', NULL)});
+            VALUES ('$acme->{id}', 'help.acme.example', 'active', now()),
+                   ('$acme->{id}', 'pending.acme.example', 'pending_dns', NULL)});
 {
     my $v = visitor(origin => "http://help.acme.example:$port");
     is $v->hello->{type}, 'welcome', "a verified custom domain of the portal is an allowed origin";

@@ -237,6 +237,8 @@ my %case = (
     'api GET /v1/domains'                      => ['/v1/domains', undef, 'own'],
     'api POST /v1/domains'                     => ['/v1/domains', { hostname => 'help.globex.example' }, 'own'],
     'api DELETE /v1/domains/*'                 => ['/v1/domains/help.acme.example', undef, 404],
+    'api GET /v1/domains/*'                    => ['/v1/domains/help.acme.example', undef, 404],
+    'api POST /v1/domains/*/check'             => ['/v1/domains/help.acme.example/check', undef, 404],
     'api GET /v1/kb/categories'                => ['/v1/kb/categories', undef, 'own'],
     'api POST /v1/kb/categories'               => ['/v1/kb/categories', { slug => 'globex-cat', name => 'Globex' }, 'own'],
     'api PATCH /v1/kb/categories/*'            => ["/v1/kb/categories/$a_cat->{id}", { name => 'mine now' }, 404],
@@ -266,6 +268,10 @@ my %case = (
     'api GET /v1/provider/tenants/*/domains'   => ["/v1/provider/tenants/$acme->{id}/domains", undef, 401],
     'api POST /v1/provider/tenants/*/domains'  => ["/v1/provider/tenants/$acme->{id}/domains", { hostname => 'evil.example' }, 401],
     'api DELETE /v1/provider/tenants/*/domains/*' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example", undef, 401],
+    'api GET /v1/provider/tenants/*/domains/*' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example", undef, 401],
+    'api PUT /v1/provider/tenants/*/domains/*/certificate' => ["/v1/provider/tenants/$acme->{id}/domains/help.acme.example/certificate",
+                                                               { certificate => 'x', private_key => 'y' }, 401],
+    'api GET /v1/provider/tls'                 => ['/v1/provider/tls', undef, 401],
 );
 
 # the apps: globex's customer on globex's portal, globex's admin on its

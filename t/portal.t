@@ -65,7 +65,7 @@ is portal('globex.portal.test')->api(GET => '/boot')->json->{tenant}{slug}, 'glo
 $res = $ua->post($t->url('/v1/domains') => $h => json => { hostname => 'Suporte.Acme.COM.br.' });
 is $res->res->code, 201, 'a tenant adds a custom domain';
 is $res->res->json->{hostname}, 'suporte.acme.com.br', 'normalized';
-is $res->res->json->{status}, 'pending', 'pending until verified';
+is $res->res->json->{status}, 'pending_dns', 'pending until its DNS proves it';
 like $res->res->json->{dns}{value}, qr/^helpdesk-verify=[0-9a-f]{32}$/, 'with the record that proves it';
 is portal('suporte.acme.com.br')->get('/')->code, 404, 'a pending domain serves nothing';
 is $ua->post($t->url('/v1/domains') => $h => json => { hostname => 'not a host' })->res->code, 422,
@@ -74,7 +74,7 @@ my $pk = $t->auth($t->provider_key);
 $res = $ua->post($t->url("/v1/provider/tenants/$acme->{id}/domains") => $pk
                  => json => { hostname => 'suporte.acme.com.br' });
 is $res->res->code, 201, 'the provider verifies it';
-is $res->res->json->{status}, 'verified', 'verified';
+is $res->res->json->{status}, 'active', 'active at once';
 is portal('suporte.acme.com.br')->api(GET => '/boot')->json->{tenant}{slug}, 'acme',
     'and the custom domain serves the portal';
 is $ua->post($t->url("/v1/provider/tenants/$globex->{id}/domains") => $pk

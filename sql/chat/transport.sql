@@ -38,7 +38,7 @@ BEGIN
                                              ORDER BY d.hostname)
                             FROM helpdesk.portal_domains d
                             WHERE d.tenant_id = t.tenant_id
-                              AND d.status = 'verified'), '{}');
+                              AND tls.serving(d.status)), '{}');
     END IF;
 
     RETURN r;

@@ -70,6 +70,25 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_
         ('email_oauth_states.verifier', s.verifier),
         ('email_oauth_states.code', s.code)) f(field, value)
     WHERE f.value IS NOT NULL
+    UNION ALL
+    -- a certificate's private key is sealed to its name; the row named here
+    -- is a digest of the certificate's key (tenant, name, generation)
+    SELECT 'tls_certificates.key', md5(c.tenant_id || '/' || c.hostname || '/' || c.generation)::uuid,
+           'tls_key:' || c.hostname, c.key_sealed
+    FROM helpdesk.tls_certificates c
+    UNION ALL
+    -- the ACME account's key is sealed to its account
+    SELECT 'acme_accounts.key', a.account_id, 'acme_accounts.key:' || a.account_id, a.key_sealed
+    FROM helpdesk_meta.acme_accounts a
+    WHERE a.key_sealed IS NOT NULL
+    UNION ALL
+    -- an order's certificate key, made before its CSR, is sealed to its
+    -- name like the certificate's; the row named here is a digest of the
+    -- order's key (tenant, name)
+    SELECT 'acme_orders.key', md5(o.tenant_id || '/' || o.hostname)::uuid,
+           'tls_key:' || o.hostname, o.key_sealed
+    FROM helpdesk.acme_orders o
+    WHERE o.key_sealed IS NOT NULL
 $$;
 
 -- is a stored value under the key p_key_id?
@@ -157,6 +176,17 @@ BEGIN
         WHEN 'email_oauth_states.code' THEN
             UPDATE helpdesk.email_oauth_states SET code = it.new
             WHERE substr(state_hash, 8, 32)::uuid = it.row_id AND code = it.old;
+        WHEN 'tls_certificates.key' THEN
+            UPDATE helpdesk.tls_certificates SET key_sealed = it.new
+            WHERE md5(tenant_id || '/' || hostname || '/' || generation)::uuid = it.row_id
+              AND key_sealed = it.old;
+        WHEN 'acme_accounts.key' THEN
+            UPDATE helpdesk_meta.acme_accounts SET key_sealed = it.new
+            WHERE account_id = it.row_id AND key_sealed = it.old;
+        WHEN 'acme_orders.key' THEN
+            UPDATE helpdesk.acme_orders SET key_sealed = it.new
+            WHERE md5(tenant_id || '/' || hostname)::uuid = it.row_id
+              AND key_sealed = it.old;
         ELSE
             RAISE EXCEPTION 'secrets_store: unknown field %', it.field;
         END CASE;

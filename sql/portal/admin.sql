@@ -1,7 +1,6 @@
 -- nginx-helpdesk: what a tenant sets up for its portal, through the API
 -- (scope "admin"): appearance and rules, the ticket form, logo and
--- favicon, custom domains, and the knowledge base.  The provider API can
--- add a domain already verified.
+-- favicon, and the knowledge base.
 
 SET ROLE helpdesk_owner;
 
@@ -258,99 +257,15 @@ BEGIN
 END
 $$;
 
--- Custom domains -----------------------------------------------------------
+-- Custom domains: sql/tls/domains.sql (tls.domain_*) since the names are
+-- checked and certified by the module; the functions that were here go.
 
-CREATE OR REPLACE FUNCTION portal.domain_json(d helpdesk.portal_domains) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('hostname', d.hostname, 'status', d.status,
-        'created_at', d.created_at, 'verified_at', d.verified_at,
-        'dns', jsonb_build_object('type', 'TXT', 'name', '_helpdesk-verify.' || d.hostname,
-                                  'value', 'helpdesk-verify=' || d.verify_token))
-$$;
-
-CREATE OR REPLACE FUNCTION portal.domain_name(v text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT rtrim(lower(btrim(coalesce(v, ''))), '.')
-$$;
-
-CREATE OR REPLACE FUNCTION portal.domain_add(p_tenant uuid, p_host text, p_verified boolean)
-RETURNS helpdesk.portal_domains LANGUAGE plpgsql AS $$
-DECLARE
-    d helpdesk.portal_domains;
-BEGIN
-    IF p_host !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$'
-       OR length(p_host) > 253 THEN
-        PERFORM tickets.fail('HDINV', 'validation-error', 'not a host name',
-            portal.err('hostname', 'invalid', 'a host name like suporte.empresa.com.br'));
-    END IF;
-
-    IF EXISTS (SELECT 1 FROM helpdesk.portal_domains x
-               WHERE x.hostname = p_host AND x.status = 'verified'
-                 AND x.tenant_id <> p_tenant) THEN
-        PERFORM tickets.fail('HDCNF', 'conflict', 'this name serves another portal',
-            portal.err('hostname', 'taken', 'this name serves another portal'));
-    END IF;
-
-    INSERT INTO helpdesk.portal_domains (tenant_id, hostname, status, verified_at)
-    VALUES (p_tenant, p_host, CASE WHEN p_verified THEN 'verified' ELSE 'pending' END,
-            CASE WHEN p_verified THEN now() END)
-    ON CONFLICT (tenant_id, hostname) DO UPDATE SET
-        status = CASE WHEN p_verified THEN 'verified' ELSE helpdesk.portal_domains.status END,
-        verified_at = coalesce(helpdesk.portal_domains.verified_at,
-                               CASE WHEN p_verified THEN now() END)
-    RETURNING * INTO d;
-
-    RETURN d;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION portal.domain_list(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    items jsonb;
-BEGIN
-    SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
-    INTO items FROM helpdesk.portal_domains d
-    WHERE d.tenant_id = (ctx->>'tenant_id')::uuid;
-
-    PERFORM tickets.audit_read(ctx, 'domain.list', 'domain', NULL,
-                                jsonb_build_object('count', jsonb_array_length(items)));
-
-    RETURN jsonb_build_object('body', jsonb_build_object('data', items));
-END
-$$;
-
-CREATE OR REPLACE FUNCTION portal.domain_create(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    d helpdesk.portal_domains;
-BEGIN
-    d := portal.domain_add((ctx->>'tenant_id')::uuid,
-                             portal.domain_name(args->>'hostname'), false);
-    PERFORM tickets.audit(ctx, 'domain.create', 'domain', d.hostname);
-    RETURN jsonb_build_object('body', portal.domain_json(d),
-                              'location', '/v1/domains/' || d.hostname);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION portal.domain_delete(ctx jsonb, args jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    n int;
-BEGIN
-    DELETE FROM helpdesk.portal_domains
-    WHERE tenant_id = (ctx->>'tenant_id')::uuid
-      AND hostname = portal.domain_name(args->>'hostname');
-    GET DIAGNOSTICS n = ROW_COUNT;
-
-    IF n = 0 THEN
-        PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such domain');
-    END IF;
-
-    PERFORM tickets.audit(ctx, 'domain.delete', 'domain', portal.domain_name(args->>'hostname'));
-    RETURN jsonb_build_object('body', NULL);
-END
-$$;
+DROP FUNCTION IF EXISTS portal.domain_json(helpdesk.portal_domains);
+DROP FUNCTION IF EXISTS portal.domain_name(text);
+DROP FUNCTION IF EXISTS portal.domain_add(uuid, text, boolean);
+DROP FUNCTION IF EXISTS portal.domain_list(jsonb, jsonb);
+DROP FUNCTION IF EXISTS portal.domain_create(jsonb, jsonb);
+DROP FUNCTION IF EXISTS portal.domain_delete(jsonb, jsonb);
 
 -- Knowledge base ------------------------------------------------------------
 

@@ -69,7 +69,7 @@ $$;
 
 -- Host → tenant ---------------------------------------------------------
 
--- "<slug>.<base>" or a verified custom domain; NULL for anything else.
+-- "<slug>.<base>" or a custom domain that serves (tls.serving); NULL for anything else.
 CREATE OR REPLACE FUNCTION portal.portal_site(p_host text, p_base text)
 RETURNS helpdesk.tenants
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -85,7 +85,7 @@ BEGIN
     ELSE
         SELECT x.* INTO t FROM helpdesk.portal_domains d
         JOIN helpdesk.tenants x ON x.tenant_id = d.tenant_id
-        WHERE d.hostname = host AND d.status = 'verified' AND x.status = 'active';
+        WHERE d.hostname = host AND tls.serving(d.status) AND x.status = 'active';
     END IF;
 
     RETURN t;
@@ -110,7 +110,7 @@ $$;
 
 -- Where links back to a tenant start: the scheme and port this server is
 -- configured to hand out (helpdesk_link_scheme), and the tenant's own
--- name, never the Host a request came with: its first verified custom
+-- name, never the Host a request came with: its first serving custom
 -- domain, or "<slug>.<base domain>" (only that for a console on names of
 -- its own: "domains" false).  NULL when it has neither.
 CREATE OR REPLACE FUNCTION portal.tenant_origin(t helpdesk.tenants, link jsonb)
@@ -122,7 +122,7 @@ DECLARE
 BEGIN
     IF coalesce(link->>'domains', 'true') <> 'false' THEN
         SELECT d.hostname INTO host FROM helpdesk.portal_domains d
-        WHERE d.tenant_id = t.tenant_id AND d.status = 'verified'
+        WHERE d.tenant_id = t.tenant_id AND tls.serving(d.status)
         ORDER BY d.verified_at, d.hostname
         LIMIT 1;
     END IF;

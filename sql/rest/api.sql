@@ -168,9 +168,11 @@ BEGIN
         WHEN 'portal.form.put' THEN portal.portal_form_put(ctx, p_args)
         WHEN 'portal.asset.put'    THEN portal.portal_asset_put(ctx, p_args)
         WHEN 'portal.asset.delete' THEN portal.portal_asset_delete(ctx, p_args)
-        WHEN 'domain.list'     THEN portal.domain_list(ctx, p_args)
-        WHEN 'domain.create'   THEN portal.domain_create(ctx, p_args)
-        WHEN 'domain.delete'   THEN portal.domain_delete(ctx, p_args)
+        WHEN 'domain.list'     THEN tls.domain_list(ctx, p_args)
+        WHEN 'domain.get'      THEN tls.domain_get(ctx, p_args)
+        WHEN 'domain.create'   THEN tls.domain_create(ctx, p_args)
+        WHEN 'domain.delete'   THEN tls.domain_delete(ctx, p_args)
+        WHEN 'domain.check'    THEN tls.domain_check(ctx, p_args)
         WHEN 'kb.category.list'   THEN portal.kb_category_list(ctx, p_args)
         WHEN 'kb.category.create' THEN portal.kb_category_save(ctx, p_args - 'id')
         WHEN 'kb.category.update' THEN portal.kb_category_save(ctx, p_args)
@@ -421,35 +423,41 @@ BEGIN
         PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
                                'api_key.revoke', 'api_key', k.key_id::text);
 
-    -- a portal name the provider has checked itself (serves at once)
-    WHEN 'domain.create' THEN
+    -- a portal name the provider has checked itself (serves at once), or
+    -- with "verified": false one the tenant's DNS must prove; the same
+    -- answers as the tenant's own routes (tls.domain_*)
+    WHEN 'domain.create', 'domain.list', 'domain.get', 'domain.delete' THEN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
         PERFORM set_config('helpdesk.tenant_id', t.tenant_id::text, true);
-        body := portal.domain_json(portal.domain_add(t.tenant_id,
-                    portal.domain_name(p_args->>'hostname'),
-                    coalesce((p_args->>'verified')::boolean, true)));
-        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
-                               'domain.create', 'domain', body->>'hostname');
-        location := '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname');
+        SELECT r.body, r.location INTO body, location
+        FROM jsonb_to_record(CASE p_op
+                 WHEN 'domain.create' THEN tls.domain_create(ctx || jsonb_build_object('tenant_id', t.tenant_id), p_args)
+                 WHEN 'domain.list' THEN tls.domain_list(ctx || jsonb_build_object('tenant_id', t.tenant_id), p_args)
+                 WHEN 'domain.get' THEN tls.domain_get(ctx || jsonb_build_object('tenant_id', t.tenant_id), p_args)
+                 ELSE tls.domain_delete(ctx || jsonb_build_object('tenant_id', t.tenant_id), p_args) END)
+             AS r(body jsonb, location text);
+        location := CASE WHEN location IS NOT NULL
+                         THEN '/v1/provider/tenants/' || t.tenant_id || '/domains/' || (body->>'hostname') END;
 
-    WHEN 'domain.list' THEN
+    -- a certificate the provider brings for a tenant's name (checked, its
+    -- key sealed by the module)
+    WHEN 'domain.certificate' THEN
         t := rest.provider_tenant(p_args->>'tenant_id', false);
-        SELECT coalesce(jsonb_agg(portal.domain_json(d) ORDER BY d.hostname), '[]')
-        INTO body FROM helpdesk.portal_domains d WHERE d.tenant_id = t.tenant_id;
-        PERFORM tickets.audit_read(ctx || jsonb_build_object('tenant_id', t.tenant_id),
-                                    'domain.list', 'domain', NULL,
-                                    jsonb_build_object('count', jsonb_array_length(body)));
-        body := jsonb_build_object('data', body);
+        body := tls.cert_import(ctx, t, p_args);
 
-    WHEN 'domain.delete' THEN
-        t := rest.provider_tenant(p_args->>'tenant_id', false);
-        DELETE FROM helpdesk.portal_domains d
-        WHERE d.tenant_id = t.tenant_id AND d.hostname = portal.domain_name(p_args->>'hostname');
-        IF NOT FOUND THEN
-            PERFORM tickets.fail('HDNFD', 'not-found', 'there is no such domain');
-        END IF;
-        PERFORM tickets.audit(ctx || jsonb_build_object('tenant_id', t.tenant_id),
-                               'domain.delete', 'domain', portal.domain_name(p_args->>'hostname'));
+    -- the serving of certificates: this node's table and sync, the names
+    -- still without a certificate, the ones expiring soon
+    WHEN 'tls.status' THEN
+        PERFORM tickets.read_only_audit();
+        body := tls.status(p_args);
+        -- the names it shows are tenants' data: one row in each of them
+        INSERT INTO helpdesk.audit_log (tenant_id, actor_type, action, object_type,
+                                        object_id, ip, detail)
+        SELECT x.tenant_id, 'provider', 'tls.status', 'domain', NULL, p_ip,
+               jsonb_build_object('hostnames', jsonb_agg(DISTINCT x.hostname))
+        FROM (SELECT (e->>'tenant_id')::uuid AS tenant_id, e->>'hostname' AS hostname
+              FROM jsonb_array_elements((body->'missing') || (body->'expiring')) e) x
+        GROUP BY x.tenant_id;
 
     ELSE
         PERFORM tickets.fail('HDNFD', 'not-found', 'unknown operation');

@@ -132,6 +132,8 @@ ngx_int_t ngx_http_helpdesk_api_body_object(ngx_http_helpdesk_api_ctx_t *ctx,
 ngx_int_t ngx_http_helpdesk_api_query(ngx_http_helpdesk_api_ctx_t *ctx,
     ngx_int_t (*filter)(json_t *args, ngx_str_t *name, ngx_str_t *value,
     json_t *errors));
+/* a custom domain's name and the module's zones (api_portal.c) */
+ngx_int_t ngx_http_helpdesk_api_domain_input(ngx_http_helpdesk_api_ctx_t *ctx);
 ngx_int_t ngx_http_helpdesk_api_param(ngx_http_helpdesk_api_ctx_t *ctx,
     const char *name, ngx_uint_t n);
 

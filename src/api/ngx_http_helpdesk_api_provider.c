@@ -12,6 +12,7 @@
 
 #include "ngx_http_helpdesk_api.h"
 #include "lib/ngx_helpdesk_ticket.h"
+#include "tls/ngx_http_helpdesk_tls.h"
 
 
 /* "hdk_" and 32 base64url characters: 192 random bits */
@@ -255,8 +256,139 @@ ngx_http_helpdesk_api_domain_args(ngx_http_helpdesk_api_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    return ctx->nparams > 1 ? ngx_http_helpdesk_api_param(ctx, "hostname", 1)
-                            : NGX_OK;
+    if (ctx->nparams > 1) {
+        return ngx_http_helpdesk_api_param(ctx, "hostname", 1);
+    }
+
+    return ctx->body ? ngx_http_helpdesk_api_domain_input(ctx) : NGX_OK;
+}
+
+
+/*
+ * PUT /v1/provider/tenants/{id}/domains/{host}/certificate: a certificate
+ * the provider brings for a tenant's name, {"certificate": PEM chain (leaf
+ * first), "private_key": PEM}.  Checked here (the leaf names the host, the
+ * key is its own, valid now, 10 certificates at most); the database gets
+ * the chain in DER and the key sealed with the secret ring, never in
+ * clear.  Every node serves it after its next sync.
+ */
+static ngx_int_t
+ngx_http_helpdesk_api_certificate_put(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t                      *cert, *key, *out, *v;
+    ngx_int_t                    rc;
+    ngx_str_t                    host, cert_pem, key_pem, plain, sealed, aad;
+    ngx_uint_t                   i;
+    const char                  *reason, *k;
+    ngx_helpdesk_secret_ring_t  *ring;
+    u_char                       buf[NGX_HTTP_HELPDESK_TLS_HOST_MAX + 16];
+
+    if (ngx_http_helpdesk_api_param(ctx, "tenant_id", 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->body == NULL || !json_is_object(ctx->body)) {
+        ngx_helpdesk_json_error(ctx->errors, "", "send a JSON object "
+                                "{\"certificate\", \"private_key\"}");
+        return NGX_OK;
+    }
+
+    cert = json_object_get(ctx->body, "certificate");
+    key = json_object_get(ctx->body, "private_key");
+
+    if (!json_is_string(cert)) {
+        ngx_helpdesk_json_error(ctx->errors, "certificate",
+                                "the certificate chain in PEM, leaf first");
+    }
+
+    if (!json_is_string(key)) {
+        ngx_helpdesk_json_error(ctx->errors, "private_key",
+                                "the certificate's private key in PEM");
+    }
+
+    host.len = ctx->params[1].len;
+    host.data = ngx_pnalloc(ctx->req.r->pool, host.len + 1);
+    if (host.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < host.len; i++) {
+        host.data[i] = ngx_tolower(ctx->params[1].data[i]);
+
+        if (!((host.data[i] >= 'a' && host.data[i] <= 'z')
+              || (host.data[i] >= '0' && host.data[i] <= '9')
+              || host.data[i] == '-' || host.data[i] == '.'))
+        {
+            host.len = 0;
+            break;
+        }
+    }
+
+    if (host.len == 0 || host.len > NGX_HTTP_HELPDESK_TLS_HOST_MAX
+        || host.data[0] == '.')
+    {
+        ngx_helpdesk_json_error(ctx->errors, "hostname", "a host name");
+    }
+
+    if (json_array_size(ctx->errors)) {
+        return NGX_OK;
+    }
+
+    cert_pem.data = (u_char *) json_string_value(cert);
+    cert_pem.len = json_string_length(cert);
+    key_pem.data = (u_char *) json_string_value(key);
+    key_pem.len = json_string_length(key);
+
+    out = json_object();
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_helpdesk_tls_check(ctx->req.r->pool, &host, &cert_pem,
+                                     &key_pem, out, &reason);
+
+    if (rc == NGX_DECLINED) {
+        json_decref(out);
+        ngx_helpdesk_json_error(ctx->errors, "certificate", reason);
+        return NGX_OK;
+    }
+
+    ring = ngx_http_helpdesk_secrets(ctx->req.r);
+
+    if (rc != NGX_OK || ring == NULL) {
+        json_decref(out);
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(out, "key");
+    plain.data = (u_char *) json_string_value(v);
+    plain.len = json_string_length(v);
+
+    ngx_http_helpdesk_tls_key_aad(&aad, buf, &host);
+
+    rc = ngx_helpdesk_secret_encrypt(ctx->req.r->pool, ring, &aad, &plain,
+                                     &sealed);
+
+    ngx_explicit_memzero(plain.data, plain.len);
+    json_object_del(out, "key");
+
+    if (rc != NGX_OK) {
+        json_decref(out);
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(out, k, v) {
+        json_object_set(ctx->args, k, v);
+    }
+
+    json_decref(out);
+
+    json_object_set_new(ctx->args, "hostname",
+                        json_stringn((char *) host.data, host.len));
+    json_object_set_new(ctx->args, "key_sealed",
+                        json_stringn((char *) sealed.data, sealed.len));
+
+    return NGX_OK;
 }
 
 
@@ -287,11 +419,81 @@ ngx_http_helpdesk_api_secrets_status(ngx_http_helpdesk_api_ctx_t *ctx)
 }
 
 
+/*
+ * GET /v1/provider/tls: the serving of certificates as this node sees it
+ * (its zone, its sync), completed by the database (tls.status).
+ */
+static json_t *
+ngx_http_helpdesk_api_tls_time(time_t t)
+{
+    ngx_tm_t  tm;
+    u_char    buf[sizeof("1970-01-01T00:00:00Z")];
+
+    if (t == 0) {
+        return json_null();
+    }
+
+    ngx_gmtime(t, &tm);
+    ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02dZ%Z", tm.ngx_tm_year,
+                tm.ngx_tm_mon, tm.ngx_tm_mday, tm.ngx_tm_hour,
+                tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    return json_string((char *) buf);
+}
+
+
+static ngx_int_t
+ngx_http_helpdesk_api_tls_status(ngx_http_helpdesk_api_ctx_t *ctx)
+{
+    json_t                         *node;
+    ngx_http_helpdesk_tls_stats_t   st;
+
+    if (ctx->args == NULL) {
+        ctx->args = json_object();
+        if (ctx->args == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_http_helpdesk_tls_store_stats(&st) != NGX_OK) {
+        node = json_pack("{s:b}", "configured", 0);
+
+    } else {
+        node = json_pack("{s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+                         "configured", 1,
+                         "zone_size", (json_int_t) st.size,
+                         "zone_used", (json_int_t) st.used,
+                         "entries", (json_int_t) st.entries,
+                         "synced_seq", (json_int_t) st.synced_seq,
+                         "synced_at",
+                         ngx_http_helpdesk_api_tls_time(st.synced_at),
+                         "failed_at",
+                         ngx_http_helpdesk_api_tls_time(st.failed_at),
+                         "error", st.error_len
+                                  ? json_stringn((char *) st.error,
+                                                 st.error_len)
+                                  : json_null());
+    }
+
+    if (node == NULL || json_object_set_new(ctx->args, "node", node) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 #define PROVIDER  NGX_HTTP_HELPDESK_AUTH_PROVIDER
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_secrets_ops[] = {
     { NGX_HTTP_GET, 200, "secrets.status", NULL, PROVIDER,
       ngx_http_helpdesk_api_secrets_status, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_tls_ops[] = {
+    { NGX_HTTP_GET, 200, "tls.status", NULL, PROVIDER,
+      ngx_http_helpdesk_api_tls_status, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
@@ -340,8 +542,16 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomains_ops[] = 
 };
 
 static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
+    { NGX_HTTP_GET, 200, "domain.get", NULL, PROVIDER,
+      ngx_http_helpdesk_api_domain_args, NULL },
     { NGX_HTTP_DELETE, 204, "domain.delete", NULL, PROVIDER,
       ngx_http_helpdesk_api_domain_args, NULL },
+    { 0, 0, NULL, NULL, 0, NULL, NULL }
+};
+
+static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pcert_ops[] = {
+    { NGX_HTTP_PUT, 200, "domain.certificate", NULL, PROVIDER,
+      ngx_http_helpdesk_api_certificate_put, NULL },
     { 0, 0, NULL, NULL, 0, NULL, NULL }
 };
 
@@ -350,6 +560,7 @@ static const ngx_http_helpdesk_api_op_t  ngx_http_helpdesk_api_pdomain_ops[] = {
 
 const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/secrets", ngx_http_helpdesk_api_secrets_ops },
+    { "/v1/provider/tls", ngx_http_helpdesk_api_tls_ops },
     { "/v1/provider/tenants", ngx_http_helpdesk_api_tenants_ops },
     { "/v1/provider/tenants/*", ngx_http_helpdesk_api_tenant_ops },
     { "/v1/provider/tenants/*/api-keys", ngx_http_helpdesk_api_keys_ops },
@@ -357,5 +568,7 @@ const ngx_http_helpdesk_api_route_t  ngx_http_helpdesk_api_provider_routes[] = {
     { "/v1/provider/tenants/*/admins", ngx_http_helpdesk_api_admins_ops },
     { "/v1/provider/tenants/*/domains", ngx_http_helpdesk_api_pdomains_ops },
     { "/v1/provider/tenants/*/domains/*", ngx_http_helpdesk_api_pdomain_ops },
+    { "/v1/provider/tenants/*/domains/*/certificate",
+      ngx_http_helpdesk_api_pcert_ops },
     { NULL, NULL }
 };

@@ -20,7 +20,7 @@
 
 static const char *const  ngx_http_helpdesk_webhook_events[] = {
     "ticket.created", "ticket.updated", "ticket.comment_added",
-    "whatsapp.message_failed", NULL
+    "whatsapp.message_failed", "domain.status_changed", NULL
 };
 
 static const ngx_helpdesk_json_field_t  ngx_http_helpdesk_webhook_create_fields[]

@@ -261,6 +261,36 @@ failed:
 
 
 ngx_int_t
+ngx_helpdesk_curl_response_header(ngx_helpdesk_curl_req_t *req,
+    const char *name, ngx_str_t *value)
+{
+    struct curl_header  *h;
+
+    if (curl_easy_header(req->easy, name, 0, CURLH_HEADER, -1, &h)
+        != CURLHE_OK)
+    {
+        ngx_str_null(value);
+        return NGX_DECLINED;
+    }
+
+    /* the last one of that name */
+    if (h->amount > 1
+        && curl_easy_header(req->easy, name, h->amount - 1, CURLH_HEADER, -1,
+                            &h)
+           != CURLHE_OK)
+    {
+        ngx_str_null(value);
+        return NGX_DECLINED;
+    }
+
+    value->data = (u_char *) h->value;
+    value->len = ngx_strlen(h->value);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
 ngx_helpdesk_curl_host(ngx_helpdesk_curl_req_t *req, ngx_str_t *host)
 {
     size_t  len;

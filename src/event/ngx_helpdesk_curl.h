@@ -177,6 +177,15 @@ char *ngx_helpdesk_curl_cstr(ngx_str_t *s, ngx_log_t *log);
 const char *ngx_helpdesk_curl_host_check(char *host, ngx_array_t *allow,
     u_char *buf, size_t size);
 
+/*
+ * A header of the response (the last one of that name; libcurl 7.84's
+ * curl_easy_header), from the request's handler: NGX_OK with its value
+ * (libcurl's memory, valid until req is freed), NGX_DECLINED when there is
+ * none.
+ */
+ngx_int_t ngx_helpdesk_curl_response_header(ngx_helpdesk_curl_req_t *req,
+    const char *name, ngx_str_t *value);
+
 /* Gives up a transfer, started or not: no handler call; req is freed. */
 void ngx_helpdesk_curl_cancel(ngx_helpdesk_curl_req_t *req);
 void ngx_helpdesk_curl_free(ngx_helpdesk_curl_req_t *req);

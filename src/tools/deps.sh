@@ -13,7 +13,8 @@ PKGS="gcc make libc6-dev nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
       zbar-tools librsvg2-bin
       libjson-validator-perl libyaml-libyaml-perl
       libgmime-3.0-dev dovecot-imapd
-      clang libclang-rt-14-dev dpkg-dev"
+      clang libclang-rt-14-dev dpkg-dev
+      libidn2-dev pebble"
 
 # the OpenAPI linter of the tests comes from npm (src/tools/openapi-lint.sh);
 # a Node.js that ships its own npm is kept as it is

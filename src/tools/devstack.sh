@@ -48,6 +48,7 @@ stop() {
         for _ in $(seq 1 50); do nginx_running || break; sleep 0.1; done
     fi
     mail_sink_stop
+    pebble_stop
     "$stack" redis-stop "$var"
     "$stack" pg-stop "$var"
 }
@@ -86,6 +87,121 @@ mail_sink_start() {
         sleep 0.1
     done
     echo "warning: the mail sink did not start (see build/var/log/mail-sink.log)" >&2
+}
+
+# Customers' own domains with automatic TLS, on this machine alone:
+# pebble-challtestsrv is the DNS (the customer's zone: records set over its
+# management API) and Pebble the ACME CA, both on loopback ports.  Pebble
+# validates HTTP-01 on port 8080 of whatever challtestsrv answers
+# (127.0.0.1), i.e. the demo's own nginx, and the names it issues for are
+# served on 127.0.0.1:8443.  Without pebble (make deps installs it) the
+# demo runs without this part.
+PEBBLE_ACME=14000       # Pebble's ACME directory: https://127.0.0.1:14000/dir
+PEBBLE_MGMT=15000       # Pebble's management interface (its roots)
+CTS_DNS=8053            # challtestsrv's DNS (UDP and TCP)
+CTS_MGMT=8055           # challtestsrv's management API (plain HTTP)
+TLS_PORT=8443           # the demo's TLS catch-all server
+pebble_dir="$var/pebble"
+
+have_pebble() {
+    [ -x /usr/bin/pebble ] && [ -x /usr/bin/pebble-challtestsrv ]
+}
+
+pid_alive() {
+    pid=$(cat "$var/run/$1.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+pebble_stop() {
+    for what in pebble challtestsrv; do
+        if pid_alive "$what"; then
+            pid=$(cat "$var/run/$what.pid")
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        fi
+        rm -f "$var/run/$what.pid"
+    done
+}
+
+# the catch-all TLS server's own certificate (served to names that have
+# none yet; the provider's wildcard in production)
+fallback_cert() {
+    mkdir -p "$var/tls"
+    [ -f "$var/tls/fallback.crt" ] && return 0
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,DNS:*.localhost" \
+        -keyout "$var/tls/fallback.key" -out "$var/tls/fallback.crt" 2>/dev/null
+    chmod 600 "$var/tls/fallback.key"
+}
+
+# Pebble's listener: its own small CA (ca.pem, what nginx's ACME client
+# trusts through ca_bundle=) and a certificate for 127.0.0.1 under it
+pebble_listener_cert() {
+    d="$pebble_dir"
+    [ -f "$d/cert.pem" ] && [ -f "$d/ca.pem" ] && return 0
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 -subj "/CN=Pebble listener demo CA" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$d/key.pem" -out "$d/listener.csr" -subj /CN=localhost 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' \
+        > "$d/ext.cnf"
+    openssl x509 -req -in "$d/listener.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$d/ext.cnf" -out "$d/cert.pem" 2>/dev/null
+    chmod 600 "$d/ca.key" "$d/key.pem"
+    chmod 644 "$d/ca.pem" "$d/cert.pem"
+}
+
+wait_port() {  # $1 port, $2 what, $3 its log
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "warning: $2 is not listening on 127.0.0.1:$1 (see $3)" >&2
+    return 1
+}
+
+pebble_start() {
+    mkdir -p "$pebble_dir/roots" "$var/run" "$var/log"
+    chmod 755 "$pebble_dir"
+    pebble_stop
+    pebble_listener_cert
+    cat > "$pebble_dir/pebble.json" <<JSON
+{
+  "pebble": {
+    "listenAddress": "127.0.0.1:$PEBBLE_ACME",
+    "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT",
+    "certificate": "$pebble_dir/cert.pem",
+    "privateKey": "$pebble_dir/key.pem",
+    "httpPort": 8080,
+    "tlsPort": $TLS_PORT,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false,
+    "certificateValidityPeriod": 7776000
+  }
+}
+JSON
+    /usr/bin/pebble-challtestsrv -dns01 "127.0.0.1:$CTS_DNS" -http01 '' -https01 '' \
+        -tlsalpn01 '' -management "127.0.0.1:$CTS_MGMT" \
+        -defaultIPv4 127.0.0.1 -defaultIPv6 '' \
+        > "$var/log/challtestsrv.log" 2>&1 &
+    echo $! > "$var/run/challtestsrv.pid"
+    # no pause before validating (Pebble waits up to 15 s otherwise)
+    PEBBLE_VA_NOSLEEP=1 /usr/bin/pebble -config "$pebble_dir/pebble.json" \
+        -dnsserver "127.0.0.1:$CTS_DNS" -strict=false \
+        > "$var/log/pebble.log" 2>&1 &
+    echo $! > "$var/run/pebble.pid"
+    wait_port "$CTS_MGMT" pebble-challtestsrv build/var/log/challtestsrv.log || return 1
+    wait_port "$PEBBLE_MGMT" pebble build/var/log/pebble.log || return 1
+    # Pebble makes a new root at every start: each one is kept, and
+    # root.pem holds them all, so the certificates issued before a
+    # restart still verify with it
+    root=$(curl -sf --cacert "$pebble_dir/ca.pem" "https://127.0.0.1:$PEBBLE_MGMT/roots/0") || {
+        echo "warning: Pebble's root could not be fetched" >&2; return 1; }
+    printf '%s\n' "$root" > "$pebble_dir/roots/$(printf '%s' "$root" | sha256sum | cut -c1-16).pem"
+    cat "$pebble_dir"/roots/*.pem > "$pebble_dir/root.pem"
+    chmod 644 "$pebble_dir"/*.pem "$pebble_dir"/roots/*.pem
+    chmod 600 "$pebble_dir/ca.key" "$pebble_dir/key.pem"
 }
 
 start_stack() {
@@ -393,7 +509,14 @@ render_conf() {
     if [ "$(id -u)" -eq 0 ]; then
         user_line="user nobody nogroup;"
     fi
-    sed -e "s|@VAR@|$var|g" -e "s|@MODULE@|$module|g" -e "s|@USER@|$user_line|" \
+    # customers' domains with automatic TLS: the "@TLS" blocks with
+    # Pebble, the "@NOTLS" ones without
+    if [ "${tls_demo:-}" = 1 ]; then
+        leave_out='/# @NOTLS{/,/# @NOTLS}/d'
+    else
+        leave_out='/# @TLS{/,/# @TLS}/d'
+    fi
+    sed -e "$leave_out" -e "s|@VAR@|$var|g" -e "s|@MODULE@|$module|g" -e "s|@USER@|$user_line|" \
         "$top/conf/nginx-dev.conf" > "$var/nginx.conf"
     # the demo's customer website, where nginx's workers can read it
     rm -rf "$var/demo-site"
@@ -411,6 +534,16 @@ run)
     fi
     start_stack
     mail_sink_start
+    fallback_cert
+    tls_demo=0
+    if ! have_pebble; then
+        tls_note="not shown: pebble is not installed (make deps installs it)"
+    elif pebble_start; then
+        tls_demo=1
+    else
+        pebble_stop
+        tls_note="not shown: Pebble did not start (see build/var/log/pebble.log)"
+    fi
     seed
     render_conf
     nginx -t -q -p "$var" -c "$var/nginx.conf"
@@ -467,8 +600,28 @@ goes to a local SMTP server, which keeps
 each one as a file you can open in a mail reader or a text editor:
   Mail           $var/mail/*.eml
 
-Ctrl-C (or make stop) stops everything.
 MSG
+    if [ "$tls_demo" = 1 ]; then
+        target="t-$(q "SELECT replace(tenant_id::text, '-', '') FROM helpdesk.tenants WHERE slug = 'demo'").domains.localhost"
+        cat <<MSG
+
+A customer's own domain with automatic TLS (README: "A customer's own
+domain"): in the console, Configurações → Domínios (Settings → Domains),
+add help.customer.test; point it at the demo tenant's CNAME target in the
+demo's DNS (pebble-challtestsrv, 127.0.0.1:$CTS_DNS) with
+  src/tools/demo-dns.sh help.customer.test $target
+then "Verificar agora" (check now): Pebble (the local ACME CA,
+https://127.0.0.1:$PEBBLE_ACME/dir) issues its certificate within seconds,
+and the portal answers on it over TLS:
+  curl --cacert $var/pebble/root.pem \\
+       --resolve help.customer.test:$TLS_PORT:127.0.0.1 https://help.customer.test:$TLS_PORT/
+MSG
+    else
+        echo
+        echo "A customer's own domain with automatic TLS: $tls_note."
+    fi
+    echo
+    echo "Ctrl-C (or make stop) stops everything."
     wait $nginx_job || true
     stop
     ;;

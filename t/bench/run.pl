@@ -38,6 +38,14 @@ if (($ENV{BENCH_ONLY} // '') eq 'email') {
     exit 0;
 }
 
+# TLS handshakes: one static certificate, the certificate callback over
+# 1,000 names, $ssl_server_name files (t/bench/tls.pl); BENCH_ONLY=tls
+my $tls = sub { system($^X, "$FindBin::Bin/tls.pl") == 0 or warn "tls.pl failed\n" };
+if (($ENV{BENCH_ONLY} // '') eq 'tls') {
+    $tls->();
+    exit 0;
+}
+
 my $seconds = $ENV{BENCH_SECONDS} // 10;
 my $conns = $ENV{BENCH_CONNECTIONS} // 32;
 my $workers = $ENV{BENCH_WORKERS} // 2;
@@ -202,3 +210,4 @@ $t->cleanup;
 $chat_idle->() unless $ENV{BENCH_ONLY};
 $chat_relay->() unless $ENV{BENCH_ONLY};
 $email->() unless $ENV{BENCH_ONLY};
+$tls->() unless $ENV{BENCH_ONLY};

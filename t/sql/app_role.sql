@@ -10,7 +10,7 @@ SELECT plan(
     (SELECT count(*)::int FROM pg_tables WHERE schemaname = 'helpdesk')
   + (SELECT count(*)::int FROM pg_proc p
      WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
-                                                   'whatsapp', 'portal', 'console', 'email'))
+                                                   'whatsapp', 'portal', 'console', 'email', 'tls'))
   + 54);
 SELECT hdtest.fixtures();
 SELECT hdtest.seed_all();
@@ -28,7 +28,7 @@ SELECT is(hdtest.error_of(format('SELECT %I.%I(%s)', p.pronamespace::regnamespac
           '42501', format('the app role cannot execute %s', p.oid::regprocedure))
 FROM pg_proc p
 WHERE p.pronamespace::regnamespace::text IN ('helpdesk', 'tickets', 'rest', 'outbox',
-                                              'whatsapp', 'portal', 'console', 'email')
+                                              'whatsapp', 'portal', 'console', 'email', 'tls')
 ORDER BY p.oid::regprocedure::text;
 
 -- no entry point takes who acts or for which tenant: the tenant and the
@@ -40,7 +40,12 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proargnames && ARRAY['ctx', 'p_ctx', 'actor', 'p_actor', 'p_actor_id',
                                         'p_actor_type', 'tenant', 'p_tenant', 'p_tenant_id']),
-          ARRAY['api.chat_agent_hello(bytea,uuid,uuid)',
+          ARRAY['api.acme_ari_set(bytea,uuid,text,integer,text,text,integer)',
+                'api.acme_result(bytea,uuid,text,uuid,jsonb,integer)',
+                'api.acme_revoked(bytea,uuid,text,uuid)',
+                'api.acme_step(bytea,uuid,text,uuid,text,jsonb,integer,integer)',
+                'api.acme_store(bytea,uuid,text,uuid,bytea[],text,timestamp with time zone,timestamp with time zone,text)',
+                'api.chat_agent_hello(bytea,uuid,uuid)',
                 'api.chat_convert(bytea,uuid,uuid,text,uuid,jsonb,jsonb)',
                 'api.chat_file(bytea,uuid,uuid,uuid)',
                 'api.chat_file_store(bytea,uuid,bytea,uuid,text,text,bytea)',
@@ -49,6 +54,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.chat_kb(bytea,uuid,text,jsonb)',
                 'api.chat_transcript(bytea,uuid,uuid,uuid,text)',
                 'api.chat_visitor(bytea,uuid,bytea,uuid)',
+                'api.domain_check_result(bytea,uuid,text,uuid,jsonb)',
                 'api.email_dkim_store(bytea,uuid,text,text,text)',
                 'api.email_fetch_begin(bytea,uuid,uuid,uuid,integer,bigint,bigint)',
                 'api.email_fetch_chunk(bytea,uuid,uuid,uuid,integer,uuid,integer,bytea)',
@@ -59,7 +65,7 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p
                 'api.email_oauth_tokens(bytea,uuid,uuid,uuid,integer,text,text,text,integer)',
                 'api.email_result(bytea,uuid,bigint,boolean,boolean,integer,text,integer,text,text,integer,integer,integer,text,text)',
                 'api.outbox_result(bytea,uuid,bigint,boolean,integer,text,integer,text,integer,integer,integer,integer,bytea)'],
-          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations and the IMAP fetch job''s steps and tokens (which want the proof)');
+          'no entry point takes an actor or a tenant, but the runner''s result, the chat''s conversations, the IMAP fetch job''s steps and tokens, the domain check job''s result and the ACME job''s steps (which want the proof)');
 SELECT is((SELECT count(*)::int FROM pg_proc p
            WHERE p.pronamespace = 'api'::regnamespace
              AND p.proname IN ('provider_call', 'outbox_claim', 'outbox_result', 'outbox_schedule',
@@ -69,9 +75,12 @@ SELECT is((SELECT count(*)::int FROM pg_proc p
                                'chat_group_sync', 'email_claim', 'email_result', 'email_dkim_wanted',
                                'email_dkim_store', 'email_fetch_claim', 'email_fetch_begin',
                                'email_fetch_chunk', 'email_fetch_store', 'email_fetch_refuse',
-                               'email_fetch_done')
+                               'email_fetch_done', 'domain_check_claim', 'domain_check_result',
+                               'acme_account', 'acme_account_store', 'acme_claim', 'acme_step',
+                               'acme_result', 'acme_store', 'acme_revoked', 'acme_http01',
+                               'acme_redirect', 'acme_ari_due', 'acme_ari_set')
              AND p.proargnames[1] = 'p_proof' AND p.proargtypes[0] = 'bytea'::regtype),
-          27, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations and the IMAP fetch job''s take the proof first');
+          40, 'the provider''s calls, the runners'', the rotation''s, the chat''s conversations, the IMAP fetch job''s, the domain check job''s and the ACME job''s take the proof first');
 
 -- the IMAP fetch job: nothing without the proof (its claim hands out
 -- every tenant's sealed mailbox passwords)

@@ -4,7 +4,7 @@
 -- values only and only over the value they read; the app role cannot
 -- list secrets any other way.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 SELECT hdtest.fixtures();
 
 INSERT INTO helpdesk.webhook_endpoints (tenant_id, endpoint_id, url, secret, events) VALUES
@@ -66,6 +66,30 @@ SELECT is(hdtest.error_of($$SELECT api.secrets_store(sha256('hdk_acme_full'::byt
           'HDUNA', 'a tenant key''s hash is no proof');
 SELECT is(hdtest.error_of('SELECT count(*) FROM outbox.secrets_all()') ->> 'sqlstate', '42501',
           'the app role cannot list secrets but through the entry points');
+
+-- the ACME account's key and an order's certificate key: listed with the
+-- places the module seals them to, written back over the value read
+INSERT INTO helpdesk_meta.acme_accounts (account_id, directory_url, key_sealed)
+VALUES ('c0000000-0000-4000-8000-0000000000a1', 'https://ca.example/dir', 'v1:k1:ACCT');
+INSERT INTO helpdesk.acme_orders (tenant_id, hostname, kind, step, key_sealed)
+VALUES ('a0000000-0000-4000-8000-000000000001', 'help.acme.example', 'issue', 'finalizing', 'v1:k1:ORDER');
+SELECT is(hdtest.as_role($$SELECT string_agg(field || ' ' || place || ' ' || value, ',' ORDER BY field)
+                           FROM api.secrets_stale(sha256('hdp_provider'::bytea), 'k2', 'acme', NULL, 10)
+                           WHERE field LIKE 'acme%'$$),
+          'acme_accounts.key acme_accounts.key:c0000000-0000-4000-8000-0000000000a1 v1:k1:ACCT,'
+          || 'acme_orders.key tls_key:help.acme.example v1:k1:ORDER',
+          'the ACME account key (sealed to its account) and an order''s key (sealed to its name) are rotated');
+SELECT is(hdtest.as_role(format($$SELECT api.secrets_store(sha256('hdp_provider'::bytea), %L)::text$$,
+          jsonb_build_array(
+              jsonb_build_object('field', 'acme_accounts.key', 'row_id', 'c0000000-0000-4000-8000-0000000000a1',
+                                 'old', 'v1:k1:ACCT', 'new', 'v1:k2:ACCT2'),
+              jsonb_build_object('field', 'acme_orders.key',
+                                 'row_id', md5('a0000000-0000-4000-8000-000000000001/help.acme.example')::uuid,
+                                 'old', 'v1:k1:ORDER', 'new', 'v1:k2:ORDER2')))),
+          '2', 'both written back');
+SELECT is((SELECT a.key_sealed || ' ' || o.key_sealed FROM helpdesk_meta.acme_accounts a, helpdesk.acme_orders o
+           WHERE a.account_id = 'c0000000-0000-4000-8000-0000000000a1' AND o.hostname = 'help.acme.example'),
+          'v1:k2:ACCT2 v1:k2:ORDER2', 'under the new key');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -100,7 +100,8 @@
         return res.json().catch(function () { return {}; }).then(function (j) {
           if (res.ok) return j;
           var slug = (j.type || '').split('/').pop();
-          throw { status: res.status, slug: slug, detail: j.detail, errors: j.errors || [], problem: j };
+          throw { status: res.status, slug: slug, detail: j.detail, errors: j.errors || [], problem: j,
+                  retryAfter: res.headers.get('Retry-After') };
         });
       });
   }

@@ -3,7 +3,7 @@
   /* ---------- admin ---------- */
 
   function admin() {
-    var tabs = ['agents', 'groups', 'canned', 'portal', 'chat', 'hours', 'whatsapp', 'email', 'webhooks', 'audit'],
+    var tabs = ['agents', 'groups', 'canned', 'portal', 'domains', 'chat', 'hours', 'whatsapp', 'email', 'webhooks', 'audit'],
         which = emailOAuthReturn() || (location.hash || '#agents').slice(1);
     if (tabs.indexOf(which) < 0) which = 'agents';
     var panel = h('section.panel', { role: 'tabpanel' });
@@ -13,7 +13,7 @@
       } } }, t('c.tab.' + k));
     }));
     view(t('c.admin'), [h('h1', t('c.admin')), nav, panel], 'wide');
-    ({ agents: agents, groups: groupsAdmin, canned: cannedAdmin, portal: portalAdmin, chat: HD.chatRecord.settings, hours: hoursAdmin,
+    ({ agents: agents, groups: groupsAdmin, canned: cannedAdmin, portal: portalAdmin, domains: domainsAdmin, chat: HD.chatRecord.settings, hours: hoursAdmin,
        whatsapp: whatsappAdmin, email: emailAdmin, webhooks: webhooksAdmin, audit: audit })[which](panel);
   }
 
@@ -201,7 +201,7 @@
   }
 
   function webhooksAdmin(panel) {
-    var EVENTS = ['ticket.created', 'ticket.updated', 'ticket.comment_added', 'whatsapp.message_failed'];
+    var EVENTS = ['ticket.created', 'ticket.updated', 'ticket.comment_added', 'whatsapp.message_failed', 'domain.status_changed'];
     rest('GET', '/v1/webhooks').then(function (r) {
       var list = h('table.list', h('thead', h('tr', ['c.hook.url', 'c.hook.events', 'c.state', '']
         .map(function (k) { return h('th', { scope: 'col' }, k ? t(k) : ''); }))),
