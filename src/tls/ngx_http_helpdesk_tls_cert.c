@@ -39,7 +39,7 @@
 
 
 typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of the host */
+    ngx_str_node_t                  sn;         /* crc32, then the host */
     ngx_queue_t                     lru;
     int64_t                         seq;        /* of the shared entry */
     time_t                          not_after;
@@ -47,7 +47,6 @@ typedef struct {
     X509                           *leaf;
     STACK_OF(X509)                 *chain;
     EVP_PKEY                       *pkey;
-    size_t                          host_len;
     u_char                          host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
 } ngx_http_helpdesk_tls_entry_t;
 
@@ -64,10 +63,6 @@ typedef struct {
 static int ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg);
 static int ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad,
     void *arg);
-static ngx_http_helpdesk_tls_entry_t *ngx_http_helpdesk_tls_find(u_char *host,
-    size_t len, uint32_t hash);
-static void ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e);
 static ngx_int_t ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e,
     ngx_str_t *blob);
@@ -320,6 +315,7 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
     u_char                          host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
     uint32_t                        hash;
     ngx_int_t                       rc;
+    ngx_str_t                       key;
     const char                     *name;
     ngx_connection_t               *c;
     ngx_http_helpdesk_tls_cert_t    copy;
@@ -359,13 +355,16 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
 
     if (!cache->ready) {
         ngx_rbtree_init(&cache->tree, &cache->sentinel,
-                        ngx_http_helpdesk_tls_insert);
+                        ngx_str_rbtree_insert_value);
         ngx_queue_init(&cache->lru);
         cache->ready = 1;
     }
 
+    key.data = host;
+    key.len = len;
     hash = ngx_crc32_short(host, len);
-    e = ngx_http_helpdesk_tls_find(host, len, hash);
+    e = (ngx_http_helpdesk_tls_entry_t *)
+            ngx_str_rbtree_lookup(&cache->tree, &key, hash);
 
     if (e == NULL || ngx_current_msec - e->checked
                      >= NGX_HTTP_HELPDESK_TLS_CHECK_MS)
@@ -412,11 +411,12 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
             }
 
             ngx_memcpy(e->host, host, len);
-            e->host_len = len;
-            e->node.key = hash;
+            e->sn.str.data = e->host;
+            e->sn.str.len = len;
+            e->sn.node.key = hash;
             e->seq = copy.seq;
 
-            ngx_rbtree_insert(&cache->tree, &e->node);
+            ngx_rbtree_insert(&cache->tree, &e->sn.node);
             ngx_queue_insert_head(&cache->lru, &e->lru);
             cache->count++;
 
@@ -463,81 +463,13 @@ miss:
 }
 
 
-static ngx_http_helpdesk_tls_entry_t *
-ngx_http_helpdesk_tls_find(u_char *host, size_t len, uint32_t hash)
-{
-    ngx_int_t                       rc;
-    ngx_rbtree_node_t              *node, *sentinel;
-    ngx_http_helpdesk_tls_entry_t  *e;
-
-    node = ngx_http_helpdesk_tls_cache.tree.root;
-    sentinel = ngx_http_helpdesk_tls_cache.tree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        e = (ngx_http_helpdesk_tls_entry_t *) node;
-        rc = ngx_memn2cmp(host, e->host, len, e->host_len);
-
-        if (rc == 0) {
-            return e;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/* crc32, then the name: the order ngx_http_helpdesk_tls_find() walks */
-
-static void
-ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t              **p;
-    ngx_http_helpdesk_tls_entry_t   *n, *t;
-
-    n = (ngx_http_helpdesk_tls_entry_t *) node;
-
-    for ( ;; ) {
-        t = (ngx_http_helpdesk_tls_entry_t *) temp;
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_memn2cmp(n->host, t->host, n->host_len, t->host_len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 /* out of the cache (if it was in), its objects freed */
 
 static void
 ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e)
 {
-    if (e->host_len) {
-        ngx_rbtree_delete(&ngx_http_helpdesk_tls_cache.tree, &e->node);
+    if (e->sn.str.len) {
+        ngx_rbtree_delete(&ngx_http_helpdesk_tls_cache.tree, &e->sn.node);
         ngx_queue_remove(&e->lru);
         ngx_http_helpdesk_tls_cache.count--;
     }
