@@ -63,6 +63,8 @@ typedef struct {
 static int ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg);
 static int ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad,
     void *arg);
+static ngx_int_t ngx_http_helpdesk_tls_sni(ngx_http_helpdesk_tls_srv_t *srv,
+    const char *name, u_char *host, size_t *len);
 static void ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e);
 static ngx_int_t ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e,
     ngx_str_t *blob);
@@ -230,6 +232,48 @@ ngx_http_helpdesk_tls_postconfiguration(ngx_conf_t *cf)
 
 
 /*
+ * The SNI name as the table keys it, both callbacks alike: without the
+ * trailing dot, in lower case, into host (NGX_HTTP_HELPDESK_TLS_HOST_MAX
+ * bytes).  NGX_OK with its length; NGX_DECLINED for a name under
+ * helpdesk_base_domain (the server's own certificate); NGX_ERROR for an
+ * empty or too long name.
+ */
+static ngx_int_t
+ngx_http_helpdesk_tls_sni(ngx_http_helpdesk_tls_srv_t *srv, const char *name,
+    u_char *host, size_t *len)
+{
+    size_t  n, i;
+
+    n = ngx_strlen(name);
+
+    if (n && name[n - 1] == '.') {
+        n--;
+    }
+
+    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        host[i] = ngx_tolower(name[i]);
+    }
+
+    *len = n;
+
+    /* the provider's own names: the server's certificate */
+    if (srv->base_domain.len && n > srv->base_domain.len
+        && host[n - srv->base_domain.len - 1] == '.'
+        && ngx_strncmp(host + n - srv->base_domain.len,
+                       srv->base_domain.data, srv->base_domain.len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * unknown=reject: nginx's servername callback picks the server by name;
  * when it keeps this one (no named server took the name) and the name has
  * no certificate in the zone, the handshake ends here with the alert
@@ -242,7 +286,7 @@ ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad, void *arg)
     ngx_http_helpdesk_tls_srv_t  *srv = arg;
 
     int                     rc;
-    size_t                  len, i;
+    size_t                  len;
     u_char                  host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
     const char             *name;
     ngx_connection_t       *c;
@@ -266,27 +310,13 @@ ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad, void *arg)
         return rc;      /* a named server of its own */
     }
 
-    len = ngx_strlen(name);
+    switch (ngx_http_helpdesk_tls_sni(srv, name, host, &len)) {
 
-    if (len && name[len - 1] == '.') {
-        len--;
-    }
-
-    if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
-        goto reject;
-    }
-
-    for (i = 0; i < len; i++) {
-        host[i] = ngx_tolower(name[i]);
-    }
-
-    /* the provider's own names: the server's certificate */
-    if (srv->base_domain.len && len > srv->base_domain.len
-        && host[len - srv->base_domain.len - 1] == '.'
-        && ngx_strncmp(host + len - srv->base_domain.len,
-                       srv->base_domain.data, srv->base_domain.len) == 0)
-    {
+    case NGX_DECLINED:
         return rc;
+
+    case NGX_ERROR:
+        goto reject;
     }
 
     if (ngx_http_helpdesk_tls_store_has(host, len)) {
@@ -311,7 +341,7 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
 {
     ngx_http_helpdesk_tls_srv_t  *srv = arg;
 
-    size_t                          len, i;
+    size_t                          len;
     u_char                          host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
     uint32_t                        hash;
     ngx_int_t                       rc;
@@ -329,28 +359,13 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
         goto miss;
     }
 
-    len = ngx_strlen(name);
+    switch (ngx_http_helpdesk_tls_sni(srv, name, host, &len)) {
 
-    /* as the servername callback reads it: the trailing dot first */
-    if (len && name[len - 1] == '.') {
-        len--;
-    }
-
-    if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
-        goto miss;
-    }
-
-    for (i = 0; i < len; i++) {
-        host[i] = ngx_tolower(name[i]);
-    }
-
-    /* the provider's own names: the server's certificate */
-    if (srv->base_domain.len && len > srv->base_domain.len
-        && host[len - srv->base_domain.len - 1] == '.'
-        && ngx_strncmp(host + len - srv->base_domain.len,
-                       srv->base_domain.data, srv->base_domain.len) == 0)
-    {
+    case NGX_DECLINED:
         return 1;
+
+    case NGX_ERROR:
+        goto miss;
     }
 
     if (!cache->ready) {
