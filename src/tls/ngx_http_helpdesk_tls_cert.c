@@ -503,21 +503,12 @@ ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e)
 static ngx_int_t
 ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
 {
-    X509           *x;
-    uint32_t        n, i, len;
-    const u_char   *p, *last, *q;
+    X509          *x;
+    uint32_t       len;
+    ngx_str_t      chain, key;
+    const u_char  *p, *last, *q;
 
-    p = blob->data;
-    last = blob->data + blob->len;
-
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&n, p, 4);
-    p += 4;
-
-    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_CHAIN_MAX) {
+    if (ngx_http_helpdesk_tls_blob_split(blob, &chain, &key) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -526,17 +517,14 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        if (last - p < 4) {
-            return NGX_ERROR;
-        }
+    /* the lengths are checked: each DER fills its own part of the chain */
 
+    p = chain.data + 4;
+    last = chain.data + chain.len;
+
+    while (p < last) {
         ngx_memcpy(&len, p, 4);
         p += 4;
-
-        if ((size_t) (last - p) < len) {
-            return NGX_ERROR;
-        }
 
         q = p;
         x = d2i_X509(NULL, &q, len);
@@ -549,7 +537,7 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
 
         p += len;
 
-        if (i == 0) {
+        if (e->leaf == NULL) {
             e->leaf = x;
             continue;
         }
@@ -560,18 +548,8 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
         }
     }
 
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&len, p, 4);
-    p += 4;
-
-    if ((size_t) (last - p) != len) {
-        return NGX_ERROR;
-    }
-
-    e->pkey = d2i_AutoPrivateKey(NULL, &p, len);
+    p = key.data;
+    e->pkey = d2i_AutoPrivateKey(NULL, &p, key.len);
 
     if (e->pkey == NULL) {
         ERR_clear_error();
@@ -627,6 +605,65 @@ ngx_http_helpdesk_tls_blob(ngx_pool_t *pool, ngx_array_t *chain,
     n = key_der->len;
     p = ngx_cpymem(p, &n, 4);
     ngx_memcpy(p, key_der->data, key_der->len);
+
+    return NGX_OK;
+}
+
+
+/* the blob's parts: the chain's (count and certificates), the key's DER */
+
+ngx_int_t
+ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob, ngx_str_t *chain,
+    ngx_str_t *key)
+{
+    u_char    *p, *last;
+    uint32_t   n, i, len;
+
+    p = blob->data;
+    last = blob->data + blob->len;
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&n, p, 4);
+    p += 4;
+
+    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_CHAIN_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (last - p < 4) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(&len, p, 4);
+        p += 4;
+
+        if (len == 0 || (size_t) (last - p) < len) {
+            return NGX_ERROR;
+        }
+
+        p += len;
+    }
+
+    chain->data = blob->data;
+    chain->len = p - blob->data;
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&len, p, 4);
+    p += 4;
+
+    if (len == 0 || (size_t) (last - p) != len) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = len;
 
     return NGX_OK;
 }
