@@ -172,7 +172,11 @@ $ca->restart(env => { PEBBLE_WFE_NONCEREJECT => 50 });
 add_domain($globex, 'support.globex-corp.test');
 ok wait_for(sub { status('support.globex-corp.test') eq 'active' }, 90),
    'after a restart, with 50% of nonces refused: issued' or diag(status('support.globex-corp.test'), "\n",
-       $t->psql("SELECT hostname || ' ' || step || ' ' || coalesce(last_problem::text, '') FROM helpdesk.acme_orders"));
+       $t->psql("SELECT hostname || ' ' || step || ' ' || attempts || ' due ' || (due_at - now()) || ' '"
+                . " || coalesce(last_problem::text, '') FROM helpdesk.acme_orders"), "\n",
+       $t->psql("SELECT hostname || ' ' || to_char(at, 'MI:SS.MS') || ' ' || outcome || ' '"
+                . " || coalesce(problem_type, '') FROM helpdesk.acme_attempts ORDER BY at"), "\n",
+       join('', grep { /acme/ } `cat $d/log/error.log`));
 ok scalar(grep { /badNonce from .* retried/ } `cat $d/log/error.log`),
    'badNonce answers were retried';
 $root = $ca->root_file;
