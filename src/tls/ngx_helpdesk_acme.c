@@ -297,7 +297,11 @@ ngx_helpdesk_acme_copy(ngx_pool_t *pool, ngx_str_t *from, ngx_str_t *to)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(to->data, from->data, from->len);
+    /* an empty body (HEAD newNonce) has no data at all: no memcpy of NULL */
+    if (from->len) {
+        ngx_memcpy(to->data, from->data, from->len);
+    }
+
     to->data[to->len] = '\0';
 
     return NGX_OK;
