@@ -159,6 +159,9 @@ struct ngx_helpdesk_acme_order_s {
     ngx_event_t                 wait;
     ngx_msec_t                  delay;
     ngx_uint_t                  polls;
+    ngx_uint_t                  rounds;     /* order "pending" again */
+    ngx_uint_t                  calls;      /* requests of the order */
+    unsigned                    finalized:1;    /* the CSR was posted */
 };
 
 
