@@ -120,30 +120,6 @@ failed:
 
 
 /*
- * Whether the order's URL (the Location header, raw bytes) is one to keep:
- * stored as text and sent again, so printable ASCII only, no NUL, no
- * bytes that are no UTF-8.
- */
-static ngx_flag_t
-ngx_helpdesk_acme_order_url(ngx_str_t *url)
-{
-    size_t  i;
-
-    if (url->len == 0 || url->len > 1024) {
-        return 0;
-    }
-
-    for (i = 0; i < url->len; i++) {
-        if (url->data[i] <= 0x20 || url->data[i] >= 0x7f) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/*
  * Whether the CA refused newOrder because of its "replaces" (RFC 9773
  * section 5): alreadyReplaced, or a client error whose detail is about it.
  */
@@ -199,7 +175,7 @@ ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call)
 
     a = json_object_get(call->json, "authorizations");
 
-    if (!ngx_helpdesk_acme_order_url(&call->location)
+    if (!ngx_helpdesk_acme_url_ok(&call->location)
         || a == NULL || !json_is_array(a) || json_array_size(a) == 0
         || json_array_size(a) > 8
         || ngx_helpdesk_acme_order_keep(o, call->json, "finalize",
