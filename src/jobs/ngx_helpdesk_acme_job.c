@@ -665,7 +665,7 @@ ngx_helpdesk_acme_account_made(ngx_helpdesk_acme_call_t *call)
 
     if (call->result != CURLE_OK
         || (call->status != 200 && call->status != 201)
-        || call->location.len == 0)
+        || !ngx_helpdesk_acme_url_ok(&call->location))
     {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "helpdesk acme: newAccount failed: %s%V %V (status %l)",
