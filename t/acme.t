@@ -158,6 +158,25 @@ is $page, '200', 'curl with Pebble\'s root gets the portal over the new certific
 like p80('/tickets', host => 'help.acme-shop.test'), qr{^301 https://help\.acme-shop\.test/tickets$},
      'now active: port 80 redirects it';
 
+# hostile port 80: HEAD, a long target, odd Hosts, clients that leave
+# before the answer (run under make asan too)
+my $head = `curl -s -I -H 'Host: help.acme-shop.test' http://127.0.0.1:$p80/x 2>&1`;
+like $head, qr{^HTTP/1.1 301.*^Location: https://help\.acme-shop\.test/x\r?$}ms, 'HEAD: 301 with its Location';
+my $long = '/' . ('a' x 6000);
+like p80($long, host => 'help.acme-shop.test'), qr{^301 https://help\.acme-shop\.test/a{6000}$},
+     'a 6000-byte target is redirected whole';
+like p80('/', host => 'x' x 300), qr/^(400|404)/, 'a 300-character Host: not redirected';
+like p80('/', host => 'help.acme-shop.test:99999'), qr/^(400|404|301)/, 'a Host with a port answers';
+like p80('/', host => "help.acme-shop.test\x{1}"), qr/^(400|404)/, 'a Host with a control character: refused';
+for my $i (1 .. 20) {
+    my $c = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p80") or next;
+    my $path = $i % 2 ? '/.well-known/acme-challenge/aaaaaaaaaaaaaaaaaaaa' : '/gone';
+    print $c "GET $path HTTP/1.1\r\nHost: help.acme-shop.test\r\n\r\n";
+    close $c;
+}
+sleep 1;
+like p80('/y', host => 'help.acme-shop.test'), qr{^301 }, 'after twenty clients left mid-request, port 80 answers';
+
 my $key = $t->psql("SELECT key_sealed FROM helpdesk.tls_certificates WHERE hostname = 'help.acme-shop.test'");
 like $key, qr/^v1:/, 'the certificate key is stored sealed';
 like $t->psql("SELECT key_sealed FROM helpdesk_meta.acme_accounts"), qr/^v1:/,
@@ -172,7 +191,11 @@ $ca->restart(env => { PEBBLE_WFE_NONCEREJECT => 50 });
 add_domain($globex, 'support.globex-corp.test');
 ok wait_for(sub { status('support.globex-corp.test') eq 'active' }, 90),
    'after a restart, with 50% of nonces refused: issued' or diag(status('support.globex-corp.test'), "\n",
-       $t->psql("SELECT hostname || ' ' || step || ' ' || coalesce(last_problem::text, '') FROM helpdesk.acme_orders"));
+       $t->psql("SELECT hostname || ' ' || step || ' ' || attempts || ' due ' || (due_at - now()) || ' '"
+                . " || coalesce(last_problem::text, '') FROM helpdesk.acme_orders"), "\n",
+       $t->psql("SELECT hostname || ' ' || to_char(at, 'MI:SS.MS') || ' ' || outcome || ' '"
+                . " || coalesce(problem_type, '') FROM helpdesk.acme_attempts ORDER BY at"), "\n",
+       join('', grep { /acme/ } `cat $d/log/error.log`));
 ok scalar(grep { /badNonce from .* retried/ } `cat $d/log/error.log`),
    'badNonce answers were retried';
 $root = $ca->root_file;

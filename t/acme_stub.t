@@ -205,6 +205,9 @@ if (!$pid) {
                                   ($ra ? ('Retry-After' => $ra) : ()));
             }
             $order{$host} = { authz => 'pending' };
+            # a Location of raw bytes: a control character, no UTF-8
+            return $reply->($c, $rec, 201, $order_json->($host), Location => "$base/order/$host\x01\xff")
+                if $ctl->{bad_location}{$host};
             return $reply->($c, $rec, 201, $order_json->($host), Location => "$base/order/$host");
         }
         my ($what, $host) = $path =~ m{^/(authz|chal|order|finalize|cert)/([^/]+)};
@@ -245,6 +248,17 @@ if (!$pid) {
             delete $o->{processing};
             return 1;
         };
+        if (my $st = $ctl->{stuck}{$host}) {
+            # the order answered with this status (authorizations valid)
+            $o->{authz} = 'valid' if $what eq 'order' || $what eq 'finalize';
+            if ($what eq 'finalize') {
+                # signed once let go
+                $o->{csr} = decode_base64url($payload->{csr} // '');
+                $o->{processing} = 1;
+            }
+            return $reply->($c, $rec, 200, { %{ $order_json->($host) }, status => $st })
+                if $what eq 'order' || $what eq 'finalize';
+        }
         if ($what eq 'order') {
             $sign->() if $o->{processing} && !$ctl->{hold}{$host};
             return $reply->($c, $rec, 200, $order_json->($host));
@@ -453,6 +467,35 @@ like $t->psql("SELECT last_problem->>'detail' FROM helpdesk.acme_orders WHERE ho
 is status('big.stub.test') . '|' . status('junk.stub.test'), 'issuing |issuing ', 'both keep their state';
 my $tx = $t->ua->get($t->url('/v1/domains') => $t->auth($tenant->{key}));
 is $tx->res->code, 200, 'nginx still answers';
+
+# --- a CA that never moves on, or hands out a URL of raw bytes ----------
+# each is bounded: a failure recorded (or polls that wait), never a loop of
+# requests
+$ctl{bad_location}{'loc.stub.test'} = 1;
+$ctl{stuck}{'pend.stub.test'} = 'pending';
+$ctl{stuck}{'ready.stub.test'} = 'ready';
+control(\%ctl);
+add_domain($_) for qw(loc.stub.test pend.stub.test ready.stub.test);
+ok wait_for(sub { order_row('loc.stub.test') =~ /^ordered 1 / }, 20),
+   'a Location header of raw bytes: the order fails and backs off' or diag order_row('loc.stub.test');
+like $t->psql("SELECT last_problem->>'detail' FROM helpdesk.acme_orders WHERE hostname = 'loc.stub.test'"),
+     qr/malformed/, 'as a malformed new order';
+ok wait_for(sub { order_row('pend.stub.test') =~ / 1 / }, 20),
+   'an order pending while its authorizations are valid: a failure recorded' or diag order_row('pend.stub.test');
+like $t->psql("SELECT last_problem->>'detail' FROM helpdesk.acme_orders WHERE hostname = 'pend.stub.test'"),
+     qr/stays pending/, 'as an order that stays pending';
+cmp_ok scalar(grep { $_->{path} eq '/order/pend.stub.test' } @{ ca_log() }), '<=', 6,
+       'the pending order read a few times, not in a loop';
+sleep 5;
+my $fin = grep { $_->{path} eq '/finalize/ready.stub.test' } @{ ca_log() };
+my $reads = grep { $_->{path} eq '/order/ready.stub.test' } @{ ca_log() };
+is $fin, 1, 'an order still "ready" after its CSR: the CSR posted once';
+cmp_ok $reads, '<=', 10, "the order polled with waits ($reads reads in some 5 s)";
+delete $ctl{stuck};
+delete $ctl{bad_location};
+control(\%ctl);
+ok wait_for(sub { status('ready.stub.test') =~ /^active/ }, 45),
+   'let go, the polled order is issued' or diag order_row('ready.stub.test');
 
 # --- an order whose stored authorization URLs do not read back ----------
 # (a NULL in the text[] column: JSON null, no string): recorded as a

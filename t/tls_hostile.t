@@ -205,7 +205,11 @@ my $rss0 = rss();
 system("seq 1 1000 | xargs -P 2 -I{} sh -c 'timeout 10 openssl s_client -connect 127.0.0.1:$tls "
        . "-servername u{}.unknown.example.org </dev/null >/dev/null 2>&1'");
 my $rss1 = rss();
-cmp_ok $rss1 - $rss0, '<', 4096, "1000 unknown names: the worker's RSS grew by less than 4 MB ($rss0 -> $rss1 kB)";
+SKIP: {
+    # AddressSanitizer keeps freed memory in its quarantine: no figure
+    skip 'sanitizers change the figures', 1 if ($ENV{HELPDESK_NGINX} // '') =~ /asan/;
+    cmp_ok $rss1 - $rss0, '<', 4096, "1000 unknown names: the worker's RSS grew by less than 4 MB ($rss0 -> $rss1 kB)";
+}
 $st = synced();
 is $st->{node}{entries}, 4, 'the zone still has its four names';
 is served($first), $c{$first}{fp}, 'and serves them';

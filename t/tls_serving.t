@@ -318,7 +318,8 @@ ok until_true(sub { logged(qr/cannot read the certificates/) > $failed }, 10 * $
    "the restarted node's sync fails while PostgreSQL is down";
 $t->start_pg;
 is until_true(sub { logged(qr/sync works again/) > $again }, 15 * $slow), 1, 'the sync resumes with PostgreSQL';
-$st = $t->ua->get($tlsurl => $pk)->res->json;
+# the API's own connections may still be coming back: ask until it answers
+until_true(sub { $st = $t->ua->get($tlsurl => $pk)->res->json; $st && $st->{node} }, 10 * $slow);
 like $st->{node}{failed_at}, qr/^\d{4}-/, "the status shows the sync's last failure";
 like $st->{node}{error}, qr/\S/, 'and why' or diag explain $st->{node};
 ok until_true(sub { $st = $t->ua->get($tlsurl => $pk)->res->json;

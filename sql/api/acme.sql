@@ -5,15 +5,16 @@
 
 SET ROLE helpdesk_service;
 
+DROP FUNCTION IF EXISTS api.acme_account(bytea, text, int, int, int);
 CREATE OR REPLACE FUNCTION api.acme_account(p_proof bytea, p_directory text,
-    p_lease_seconds int, p_orders int, p_orders_seconds int)
+    p_lease_seconds int, p_orders int, p_orders_seconds int, p_held uuid DEFAULT NULL)
 RETURNS TABLE (account_id uuid, key_sealed text, kid_url text, thumbprint text,
                lease_token uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
 BEGIN
     PERFORM rest.module_proof(p_proof);
     RETURN QUERY SELECT * FROM tls.acme_account(p_directory, p_lease_seconds, p_orders,
-                                                p_orders_seconds);
+                                                p_orders_seconds, p_held);
 END
 $$;
 

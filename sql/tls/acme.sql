@@ -69,8 +69,13 @@ $$;
 -- lease when it has no key or no URL at the CA yet and nobody else holds
 -- it (then the caller makes it: key sealed and stored first, newAccount
 -- after).  Neither key nor lease: another node is making it; ask again.
+-- p_held: the lease the caller was given before and still holds (its
+-- newAccount failed: a refused nonce, the CA away): given back, renewed,
+-- so that the holder tries again at once rather than everyone waiting for
+-- the lease to lapse.
+DROP FUNCTION IF EXISTS tls.acme_account(text, int, int, int);
 CREATE OR REPLACE FUNCTION tls.acme_account(p_directory text, p_lease_seconds int,
-    p_orders int, p_orders_seconds int)
+    p_orders int, p_orders_seconds int, p_held uuid DEFAULT NULL)
 RETURNS TABLE (account_id uuid, key_sealed text, kid_url text, thumbprint text,
                lease_token uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, helpdesk, pg_temp AS $$
@@ -97,9 +102,11 @@ BEGIN
         tokens = least(l.tokens, excluded.capacity)
     WHERE l.capacity <> excluded.capacity OR l.per_sec <> excluded.per_sec;
 
-    IF a.kid_url IS NULL AND (a.lease_until IS NULL OR a.lease_until < now()) THEN
+    IF a.kid_url IS NULL AND (a.lease_until IS NULL OR a.lease_until < now()
+                              OR a.lease_token = p_held) THEN
         UPDATE helpdesk_meta.acme_accounts x
-        SET lease_token = gen_random_uuid(),
+        SET lease_token = CASE WHEN x.lease_token = p_held AND x.lease_until >= now()
+                               THEN x.lease_token ELSE gen_random_uuid() END,
             lease_until = now() + make_interval(secs => greatest(p_lease_seconds, 1))
         WHERE x.account_id = a.account_id
         RETURNING * INTO a;

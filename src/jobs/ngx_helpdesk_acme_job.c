@@ -38,6 +38,10 @@ typedef struct {
     ngx_helpdesk_acme_call_t    call;
     ngx_helpdesk_pg_query_t     query;
     ngx_str_t                   lease;      /* the account's, when held */
+    /* that lease kept across ticks (its step's pool is gone): asked back
+       after a failed newAccount, so that this worker tries again at once */
+    u_char                      held[NGX_HELPDESK_UUID_LEN];
+    size_t                      held_len;
     ngx_str_t                   key_sealed;
     ngx_uint_t                  asked;
     unsigned                    busy:1;     /* a step is running */
@@ -393,7 +397,8 @@ ngx_helpdesk_acme_account(void)
     ngx_memzero(&job->query, sizeof(ngx_helpdesk_pg_query_t));
     job->query.sql = "SELECT account_id, key_sealed, kid_url, thumbprint, "
                      "lease_token "
-                     "FROM api.acme_account($1::bytea, $2, $3, $4, $5)";
+                     "FROM api.acme_account($1::bytea, $2, $3, $4, $5, "
+                     "$6::uuid)";
     job->query.handler = ngx_helpdesk_acme_account_got;
     job->query.log = job->log;
 
@@ -407,6 +412,10 @@ ngx_helpdesk_acme_account(void)
     (void) ngx_helpdesk_acme_num(job->pool, job->conf->orders_period / 1000,
                                  &v);
     (void) ngx_helpdesk_pg_param(&job->query, job->pool, &v);
+    v.data = job->held;
+    v.len = job->held_len;
+    (void) ngx_helpdesk_pg_param(&job->query, job->pool,
+                                 v.len ? &v : NULL);
 
     ngx_helpdesk_pg_run(&job->query);
 }
@@ -524,6 +533,12 @@ ngx_helpdesk_acme_account_got(ngx_helpdesk_pg_query_t *q, PGresult *res)
 
     job->lease = lease;
     job->key_sealed = sealed;
+
+    job->held_len = 0;
+    if (kid.len == 0 && lease.len <= sizeof(job->held)) {
+        job->held_len = lease.len;
+        ngx_memcpy(job->held, lease.data, lease.len);
+    }
 
     if (key) {
         if (ngx_helpdesk_jose_thumbprint(pool, key, &ac->thumbprint)
@@ -650,7 +665,7 @@ ngx_helpdesk_acme_account_made(ngx_helpdesk_acme_call_t *call)
 
     if (call->result != CURLE_OK
         || (call->status != 200 && call->status != 201)
-        || call->location.len == 0)
+        || !ngx_helpdesk_acme_url_ok(&call->location))
     {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "helpdesk acme: newAccount failed: %s%V %V (status %l)",
@@ -703,6 +718,7 @@ ngx_helpdesk_acme_kid_stored(ngx_helpdesk_pg_query_t *q, PGresult *res)
                   "helpdesk acme: account %V at the CA", &ac->kid);
 
     job->account = 1;
+    job->held_len = 0;
     ngx_helpdesk_acme_claim();
 }
 

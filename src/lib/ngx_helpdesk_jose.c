@@ -621,8 +621,6 @@ ngx_int_t
 ngx_helpdesk_jose_sig_raw_to_der(ngx_pool_t *pool,
     const u_char raw[NGX_HELPDESK_JOSE_ES256_LEN], ngx_str_t *der)
 {
-    int         n;
-    u_char     *p;
     BIGNUM     *r, *s;
     ngx_int_t   rc;
     ECDSA_SIG  *sig;
@@ -643,22 +641,8 @@ ngx_helpdesk_jose_sig_raw_to_der(ngx_pool_t *pool,
 
     /* sig owns r and s now */
 
-    n = i2d_ECDSA_SIG(sig, NULL);
-    if (n <= 0) {
-        goto done;
-    }
-
-    der->data = ngx_pnalloc(pool, n);
-    if (der->data == NULL) {
-        goto done;
-    }
-
-    p = der->data;
-    der->len = i2d_ECDSA_SIG(sig, &p);
-
-    if ((int) der->len == n) {
-        rc = NGX_OK;
-    }
+    rc = ngx_helpdesk_jose_i2d(pool, CHECKED_I2D_OF(ECDSA_SIG, i2d_ECDSA_SIG),
+                               sig, der);
 
 done:
 
@@ -666,6 +650,30 @@ done:
     ERR_clear_error();
 
     return rc;
+}
+
+
+ngx_int_t
+ngx_helpdesk_jose_i2d(ngx_pool_t *pool, i2d_of_void *i2d, const void *obj,
+    ngx_str_t *der)
+{
+    int      n;
+    u_char  *p;
+
+    n = i2d(obj, NULL);
+    if (n <= 0) {
+        return NGX_ERROR;
+    }
+
+    der->data = ngx_pnalloc(pool, n);
+    if (der->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = der->data;
+    der->len = i2d(obj, &p);
+
+    return ((int) der->len == n) ? NGX_OK : NGX_ERROR;
 }
 
 

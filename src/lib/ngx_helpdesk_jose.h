@@ -17,6 +17,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <openssl/asn1.h>
 #include <openssl/evp.h>
 
 
@@ -104,6 +105,14 @@ ngx_int_t ngx_helpdesk_jose_sig_der_to_raw(const u_char *der, size_t len,
     u_char raw[NGX_HELPDESK_JOSE_ES256_LEN]);
 ngx_int_t ngx_helpdesk_jose_sig_raw_to_der(ngx_pool_t *pool,
     const u_char raw[NGX_HELPDESK_JOSE_ES256_LEN], ngx_str_t *der);
+
+/*
+ * An OpenSSL object's DER by its i2d function (CHECKED_I2D_OF(type, i2d)),
+ * in pool: NGX_ERROR when i2d fails or writes another length than it
+ * announced.
+ */
+ngx_int_t ngx_helpdesk_jose_i2d(ngx_pool_t *pool, i2d_of_void *i2d,
+    const void *obj, ngx_str_t *der);
 
 /*
  * Verifies a compact or flattened JWS's signature: input is the signing

@@ -30,8 +30,6 @@ ngx_int_t
 ngx_helpdesk_jose_csr(ngx_pool_t *pool, EVP_PKEY *key, ngx_str_t *host,
     ngx_str_t *der)
 {
-    int                          n;
-    u_char                      *p;
     X509_REQ                    *req;
     X509_NAME                   *name;
     ngx_int_t                    rc;
@@ -100,22 +98,8 @@ ngx_helpdesk_jose_csr(ngx_pool_t *pool, EVP_PKEY *key, ngx_str_t *host,
         goto done;
     }
 
-    n = i2d_X509_REQ(req, NULL);
-    if (n <= 0) {
-        goto done;
-    }
-
-    der->data = ngx_pnalloc(pool, n);
-    if (der->data == NULL) {
-        goto done;
-    }
-
-    p = der->data;
-    der->len = i2d_X509_REQ(req, &p);
-
-    if ((int) der->len == n) {
-        rc = NGX_OK;
-    }
+    rc = ngx_helpdesk_jose_i2d(pool, CHECKED_I2D_OF(X509_REQ, i2d_X509_REQ),
+                               req, der);
 
 done:
 

@@ -278,7 +278,8 @@ ngx_helpdesk_acme_post(ngx_helpdesk_acme_call_t *call)
 static void
 ngx_helpdesk_acme_fail(ngx_helpdesk_acme_call_t *call, const char *error)
 {
-    /* from the event loop, never from inside the caller's call */
+    /* the request could not be made: its handler at once (from inside
+     * ngx_helpdesk_acme_send() on a first try, as its comment says) */
     call->result = CURLE_FAILED_INIT;
     ngx_cpystrn((u_char *) call->error, (u_char *) error, CURL_ERROR_SIZE);
 
@@ -297,7 +298,11 @@ ngx_helpdesk_acme_copy(ngx_pool_t *pool, ngx_str_t *from, ngx_str_t *to)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(to->data, from->data, from->len);
+    /* an empty body (HEAD newNonce) has no data at all: no memcpy of NULL */
+    if (from->len) {
+        ngx_memcpy(to->data, from->data, from->len);
+    }
+
     to->data[to->len] = '\0';
 
     return NGX_OK;
@@ -434,6 +439,25 @@ ngx_helpdesk_acme_call_cancel(ngx_helpdesk_acme_call_t *call)
         ngx_helpdesk_curl_cancel(call->req);
         call->req = NULL;
     }
+}
+
+
+ngx_flag_t
+ngx_helpdesk_acme_url_ok(ngx_str_t *url)
+{
+    size_t  i;
+
+    if (url->len == 0 || url->len > 1024) {
+        return 0;
+    }
+
+    for (i = 0; i < url->len; i++) {
+        if (url->data[i] <= 0x20 || url->data[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -108,6 +108,13 @@ extern ngx_helpdesk_acme_client_t  ngx_helpdesk_acme_client;
 void ngx_helpdesk_acme_send(ngx_helpdesk_acme_call_t *call);
 void ngx_helpdesk_acme_call_cancel(ngx_helpdesk_acme_call_t *call);
 
+/*
+ * Whether a URL the CA gave in a Location header (raw bytes) is one to
+ * keep: stored as text, sent again, and put in protected headers, so
+ * printable ASCII only (no NUL, nothing that is no UTF-8), 1024 at most.
+ */
+ngx_flag_t ngx_helpdesk_acme_url_ok(ngx_str_t *url);
+
 /* Retry-After: delta seconds or an HTTP-date, capped at a day; -1: none */
 ngx_int_t ngx_helpdesk_acme_retry_after(ngx_str_t *value, time_t now);
 
@@ -159,6 +166,9 @@ struct ngx_helpdesk_acme_order_s {
     ngx_event_t                 wait;
     ngx_msec_t                  delay;
     ngx_uint_t                  polls;
+    ngx_uint_t                  rounds;     /* order "pending" again */
+    ngx_uint_t                  calls;      /* requests of the order */
+    unsigned                    finalized:1;    /* the CSR was posted */
 };
 
 

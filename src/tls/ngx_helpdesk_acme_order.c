@@ -21,6 +21,12 @@
 
 #define NGX_HELPDESK_ACME_POLLS      60
 #define NGX_HELPDESK_ACME_POLL_MAX   30000
+/*
+ * requests one order may make, whatever the CA answers: eight
+ * authorizations polled to their end and the order to its certificate
+ * take some 560
+ */
+#define NGX_HELPDESK_ACME_CALLS      1000
 
 
 static void ngx_helpdesk_acme_order_run(ngx_helpdesk_acme_order_t *o);
@@ -68,6 +74,7 @@ ngx_helpdesk_acme_order_start(PGresult *res, int row)
     o->wait.data = o;
     o->wait.log = o->log;
     o->wait.cancelable = 1;
+    o->delay = 1000;
 
     if (ngx_helpdesk_acme_order_copy(o, res, row, 0, &o->tenant) != NGX_OK
         || ngx_helpdesk_acme_order_copy(o, res, row, 1, &o->host) != NGX_OK
@@ -309,10 +316,36 @@ void
 ngx_helpdesk_acme_order_call(ngx_helpdesk_acme_order_t *o, ngx_str_t *url,
     ngx_str_t *payload, const char *accept, ngx_helpdesk_acme_call_pt handler)
 {
+    u_char  *u;
+
+    if (++o->calls > NGX_HELPDESK_ACME_CALLS) {
+        ngx_helpdesk_acme_order_failed(o, NULL, NULL,
+                                       "the CA did not finish in time");
+        return;
+    }
+
+    /*
+     * The order's own copy: a directory URL (newOrder, revokeCert) lives in
+     * the directory's pool, which a daily refresh destroys while the
+     * request may still be sent again (badNonce, after HEAD newNonce).
+     */
+    u = ngx_pnalloc(o->pool, url->len + 1);
+    if (u == NULL) {
+        ngx_helpdesk_acme_order_done(o);
+        return;
+    }
+
+    if (url->len) {
+        ngx_memcpy(u, url->data, url->len);
+    }
+
+    u[url->len] = '\0';
+
     ngx_memzero(&o->call, sizeof(ngx_helpdesk_acme_call_t));
     o->call.pool = o->pool;
     o->call.log = o->log;
-    o->call.url = *url;
+    o->call.url.data = u;
+    o->call.url.len = url->len;
     o->call.accept = accept;
     o->call.handler = handler;
     o->call.data = o;
@@ -496,6 +529,9 @@ ngx_helpdesk_acme_order_done(ngx_helpdesk_acme_order_t *o)
     }
 
     ngx_helpdesk_acme_call_cancel(&o->call);
+
+    /* no statement of the order answers into its freed pool */
+    ngx_helpdesk_pg_cancel(&o->query);
 
     if (o->key) {
         EVP_PKEY_free(o->key);

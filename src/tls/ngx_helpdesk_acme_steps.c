@@ -175,7 +175,7 @@ ngx_helpdesk_acme_order_made(ngx_helpdesk_acme_call_t *call)
 
     a = json_object_get(call->json, "authorizations");
 
-    if (call->location.len == 0 || call->location.len > 1024
+    if (!ngx_helpdesk_acme_url_ok(&call->location)
         || a == NULL || !json_is_array(a) || json_array_size(a) == 0
         || json_array_size(a) > 8
         || ngx_helpdesk_acme_order_keep(o, call->json, "finalize",
@@ -458,6 +458,14 @@ ngx_helpdesk_acme_order_got(ngx_helpdesk_acme_call_t *call)
     }
 
     if (ngx_helpdesk_acme_is(&status, "ready")) {
+        if (o->finalized) {
+            /* the CSR posted, the CA not yet moved on: polled, not posted
+             * again */
+            ngx_helpdesk_acme_order_poll(o, &o->order_url,
+                                         ngx_helpdesk_acme_order_got);
+            return;
+        }
+
         ngx_helpdesk_acme_order_finalize(o);
         return;
     }
@@ -469,6 +477,15 @@ ngx_helpdesk_acme_order_got(ngx_helpdesk_acme_call_t *call)
     }
 
     if (ngx_helpdesk_acme_is(&status, "pending")) {
+        /* an authorization went back to pending: walked again, a few
+         * times at most (the CA may also keep the order pending while
+         * every authorization is valid) */
+        if (++o->rounds > 3) {
+            ngx_helpdesk_acme_order_failed(o, call, NULL,
+                                           "the order stays pending");
+            return;
+        }
+
         o->authz_i = 0;
         ngx_helpdesk_acme_order_authz(o);
         return;
@@ -579,6 +596,7 @@ ngx_helpdesk_acme_order_csr(ngx_helpdesk_acme_order_t *o)
 
     o->polls = 0;
     o->delay = 1000;
+    o->finalized = 1;
 
     ngx_helpdesk_acme_order_call(o, &o->finalize_url, &payload, NULL,
                                  ngx_helpdesk_acme_order_got);

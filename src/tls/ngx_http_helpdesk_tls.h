@@ -153,10 +153,14 @@ ngx_int_t ngx_http_helpdesk_tls_files_write(ngx_pool_t *pool,
 
 /*
  * ngx_http_helpdesk_tls_cert.c: the blob of a chain (DER, leaf first) and
- * a key, in pool; the key's DER (PKCS#8) from its PEM.
+ * a key, in pool; a blob's two parts, its form checked (no DER parsed):
+ * "chain" the count and the certificates, "key" the key's DER, both in
+ * place; the key's DER (PKCS#8) from its PEM.
  */
 ngx_int_t ngx_http_helpdesk_tls_blob(ngx_pool_t *pool, ngx_array_t *chain,
     ngx_str_t *key_der, ngx_str_t *blob);
+ngx_int_t ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob, ngx_str_t *chain,
+    ngx_str_t *key);
 ngx_int_t ngx_http_helpdesk_tls_key_der(ngx_pool_t *pool, ngx_str_t *pem,
     ngx_str_t *der);
 

@@ -39,7 +39,7 @@
 
 
 typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of the host */
+    ngx_str_node_t                  sn;         /* crc32, then the host */
     ngx_queue_t                     lru;
     int64_t                         seq;        /* of the shared entry */
     time_t                          not_after;
@@ -47,7 +47,6 @@ typedef struct {
     X509                           *leaf;
     STACK_OF(X509)                 *chain;
     EVP_PKEY                       *pkey;
-    size_t                          host_len;
     u_char                          host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
 } ngx_http_helpdesk_tls_entry_t;
 
@@ -64,10 +63,8 @@ typedef struct {
 static int ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg);
 static int ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad,
     void *arg);
-static ngx_http_helpdesk_tls_entry_t *ngx_http_helpdesk_tls_find(u_char *host,
-    size_t len, uint32_t hash);
-static void ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_helpdesk_tls_sni(ngx_http_helpdesk_tls_srv_t *srv,
+    const char *name, u_char *host, size_t *len);
 static void ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e);
 static ngx_int_t ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e,
     ngx_str_t *blob);
@@ -235,6 +232,48 @@ ngx_http_helpdesk_tls_postconfiguration(ngx_conf_t *cf)
 
 
 /*
+ * The SNI name as the table keys it, both callbacks alike: without the
+ * trailing dot, in lower case, into host (NGX_HTTP_HELPDESK_TLS_HOST_MAX
+ * bytes).  NGX_OK with its length; NGX_DECLINED for a name under
+ * helpdesk_base_domain (the server's own certificate); NGX_ERROR for an
+ * empty or too long name.
+ */
+static ngx_int_t
+ngx_http_helpdesk_tls_sni(ngx_http_helpdesk_tls_srv_t *srv, const char *name,
+    u_char *host, size_t *len)
+{
+    size_t  n, i;
+
+    n = ngx_strlen(name);
+
+    if (n && name[n - 1] == '.') {
+        n--;
+    }
+
+    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        host[i] = ngx_tolower(name[i]);
+    }
+
+    *len = n;
+
+    /* the provider's own names: the server's certificate */
+    if (srv->base_domain.len && n > srv->base_domain.len
+        && host[n - srv->base_domain.len - 1] == '.'
+        && ngx_strncmp(host + n - srv->base_domain.len,
+                       srv->base_domain.data, srv->base_domain.len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * unknown=reject: nginx's servername callback picks the server by name;
  * when it keeps this one (no named server took the name) and the name has
  * no certificate in the zone, the handshake ends here with the alert
@@ -247,7 +286,7 @@ ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad, void *arg)
     ngx_http_helpdesk_tls_srv_t  *srv = arg;
 
     int                     rc;
-    size_t                  len, i;
+    size_t                  len;
     u_char                  host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
     const char             *name;
     ngx_connection_t       *c;
@@ -271,27 +310,13 @@ ngx_http_helpdesk_tls_servername(ngx_ssl_conn_t *ssl, int *ad, void *arg)
         return rc;      /* a named server of its own */
     }
 
-    len = ngx_strlen(name);
+    switch (ngx_http_helpdesk_tls_sni(srv, name, host, &len)) {
 
-    if (len && name[len - 1] == '.') {
-        len--;
-    }
-
-    if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
-        goto reject;
-    }
-
-    for (i = 0; i < len; i++) {
-        host[i] = ngx_tolower(name[i]);
-    }
-
-    /* the provider's own names: the server's certificate */
-    if (srv->base_domain.len && len > srv->base_domain.len
-        && host[len - srv->base_domain.len - 1] == '.'
-        && ngx_strncmp(host + len - srv->base_domain.len,
-                       srv->base_domain.data, srv->base_domain.len) == 0)
-    {
+    case NGX_DECLINED:
         return rc;
+
+    case NGX_ERROR:
+        goto reject;
     }
 
     if (ngx_http_helpdesk_tls_store_has(host, len)) {
@@ -316,10 +341,11 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
 {
     ngx_http_helpdesk_tls_srv_t  *srv = arg;
 
-    size_t                          len, i;
+    size_t                          len;
     u_char                          host[NGX_HTTP_HELPDESK_TLS_HOST_MAX];
     uint32_t                        hash;
     ngx_int_t                       rc;
+    ngx_str_t                       key;
     const char                     *name;
     ngx_connection_t               *c;
     ngx_http_helpdesk_tls_cert_t    copy;
@@ -333,39 +359,27 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
         goto miss;
     }
 
-    len = ngx_strlen(name);
+    switch (ngx_http_helpdesk_tls_sni(srv, name, host, &len)) {
 
-    /* as the servername callback reads it: the trailing dot first */
-    if (len && name[len - 1] == '.') {
-        len--;
-    }
-
-    if (len == 0 || len > NGX_HTTP_HELPDESK_TLS_HOST_MAX) {
-        goto miss;
-    }
-
-    for (i = 0; i < len; i++) {
-        host[i] = ngx_tolower(name[i]);
-    }
-
-    /* the provider's own names: the server's certificate */
-    if (srv->base_domain.len && len > srv->base_domain.len
-        && host[len - srv->base_domain.len - 1] == '.'
-        && ngx_strncmp(host + len - srv->base_domain.len,
-                       srv->base_domain.data, srv->base_domain.len) == 0)
-    {
+    case NGX_DECLINED:
         return 1;
+
+    case NGX_ERROR:
+        goto miss;
     }
 
     if (!cache->ready) {
         ngx_rbtree_init(&cache->tree, &cache->sentinel,
-                        ngx_http_helpdesk_tls_insert);
+                        ngx_str_rbtree_insert_value);
         ngx_queue_init(&cache->lru);
         cache->ready = 1;
     }
 
+    key.data = host;
+    key.len = len;
     hash = ngx_crc32_short(host, len);
-    e = ngx_http_helpdesk_tls_find(host, len, hash);
+    e = (ngx_http_helpdesk_tls_entry_t *)
+            ngx_str_rbtree_lookup(&cache->tree, &key, hash);
 
     if (e == NULL || ngx_current_msec - e->checked
                      >= NGX_HTTP_HELPDESK_TLS_CHECK_MS)
@@ -412,11 +426,12 @@ ngx_http_helpdesk_tls_cert_cb(SSL *ssl, void *arg)
             }
 
             ngx_memcpy(e->host, host, len);
-            e->host_len = len;
-            e->node.key = hash;
+            e->sn.str.data = e->host;
+            e->sn.str.len = len;
+            e->sn.node.key = hash;
             e->seq = copy.seq;
 
-            ngx_rbtree_insert(&cache->tree, &e->node);
+            ngx_rbtree_insert(&cache->tree, &e->sn.node);
             ngx_queue_insert_head(&cache->lru, &e->lru);
             cache->count++;
 
@@ -463,81 +478,13 @@ miss:
 }
 
 
-static ngx_http_helpdesk_tls_entry_t *
-ngx_http_helpdesk_tls_find(u_char *host, size_t len, uint32_t hash)
-{
-    ngx_int_t                       rc;
-    ngx_rbtree_node_t              *node, *sentinel;
-    ngx_http_helpdesk_tls_entry_t  *e;
-
-    node = ngx_http_helpdesk_tls_cache.tree.root;
-    sentinel = ngx_http_helpdesk_tls_cache.tree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        e = (ngx_http_helpdesk_tls_entry_t *) node;
-        rc = ngx_memn2cmp(host, e->host, len, e->host_len);
-
-        if (rc == 0) {
-            return e;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/* crc32, then the name: the order ngx_http_helpdesk_tls_find() walks */
-
-static void
-ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t              **p;
-    ngx_http_helpdesk_tls_entry_t   *n, *t;
-
-    n = (ngx_http_helpdesk_tls_entry_t *) node;
-
-    for ( ;; ) {
-        t = (ngx_http_helpdesk_tls_entry_t *) temp;
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_memn2cmp(n->host, t->host, n->host_len, t->host_len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
 /* out of the cache (if it was in), its objects freed */
 
 static void
 ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e)
 {
-    if (e->host_len) {
-        ngx_rbtree_delete(&ngx_http_helpdesk_tls_cache.tree, &e->node);
+    if (e->sn.str.len) {
+        ngx_rbtree_delete(&ngx_http_helpdesk_tls_cache.tree, &e->sn.node);
         ngx_queue_remove(&e->lru);
         ngx_http_helpdesk_tls_cache.count--;
     }
@@ -556,21 +503,12 @@ ngx_http_helpdesk_tls_drop(ngx_http_helpdesk_tls_entry_t *e)
 static ngx_int_t
 ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
 {
-    X509           *x;
-    uint32_t        n, i, len;
-    const u_char   *p, *last, *q;
+    X509          *x;
+    uint32_t       len;
+    ngx_str_t      chain, key;
+    const u_char  *p, *last, *q;
 
-    p = blob->data;
-    last = blob->data + blob->len;
-
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&n, p, 4);
-    p += 4;
-
-    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_CHAIN_MAX) {
+    if (ngx_http_helpdesk_tls_blob_split(blob, &chain, &key) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -579,17 +517,14 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        if (last - p < 4) {
-            return NGX_ERROR;
-        }
+    /* the lengths are checked: each DER fills its own part of the chain */
 
+    p = chain.data + 4;
+    last = chain.data + chain.len;
+
+    while (p < last) {
         ngx_memcpy(&len, p, 4);
         p += 4;
-
-        if ((size_t) (last - p) < len) {
-            return NGX_ERROR;
-        }
 
         q = p;
         x = d2i_X509(NULL, &q, len);
@@ -602,7 +537,7 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
 
         p += len;
 
-        if (i == 0) {
+        if (e->leaf == NULL) {
             e->leaf = x;
             continue;
         }
@@ -613,18 +548,8 @@ ngx_http_helpdesk_tls_parse(ngx_http_helpdesk_tls_entry_t *e, ngx_str_t *blob)
         }
     }
 
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&len, p, 4);
-    p += 4;
-
-    if ((size_t) (last - p) != len) {
-        return NGX_ERROR;
-    }
-
-    e->pkey = d2i_AutoPrivateKey(NULL, &p, len);
+    p = key.data;
+    e->pkey = d2i_AutoPrivateKey(NULL, &p, key.len);
 
     if (e->pkey == NULL) {
         ERR_clear_error();
@@ -680,6 +605,65 @@ ngx_http_helpdesk_tls_blob(ngx_pool_t *pool, ngx_array_t *chain,
     n = key_der->len;
     p = ngx_cpymem(p, &n, 4);
     ngx_memcpy(p, key_der->data, key_der->len);
+
+    return NGX_OK;
+}
+
+
+/* the blob's parts: the chain's (count and certificates), the key's DER */
+
+ngx_int_t
+ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob, ngx_str_t *chain,
+    ngx_str_t *key)
+{
+    u_char    *p, *last;
+    uint32_t   n, i, len;
+
+    p = blob->data;
+    last = blob->data + blob->len;
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&n, p, 4);
+    p += 4;
+
+    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_CHAIN_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (last - p < 4) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(&len, p, 4);
+        p += 4;
+
+        if (len == 0 || (size_t) (last - p) < len) {
+            return NGX_ERROR;
+        }
+
+        p += len;
+    }
+
+    chain->data = blob->data;
+    chain->len = p - blob->data;
+
+    if (last - p < 4) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&len, p, 4);
+    p += 4;
+
+    if (len == 0 || (size_t) (last - p) != len) {
+        return NGX_ERROR;
+    }
+
+    key->data = p;
+    key->len = len;
 
     return NGX_OK;
 }

@@ -40,71 +40,12 @@ typedef struct {
 
 static ngx_int_t ngx_http_helpdesk_tls_file_aad(ngx_str_t *aad, u_char *buf,
     size_t size, ngx_http_helpdesk_tls_cert_t *c, ngx_str_t *chain);
-static ngx_int_t ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob,
-    ngx_str_t *chain, ngx_str_t *key);
 static void ngx_http_helpdesk_tls_load_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_tls_loaded(ngx_event_t *ev);
 static ngx_flag_t ngx_http_helpdesk_tls_file_owned(u_char *path,
     ngx_http_helpdesk_tls_cert_t *c);
 static void ngx_http_helpdesk_tls_write_thread(void *data, ngx_log_t *log);
 static void ngx_http_helpdesk_tls_written(ngx_event_t *ev);
-
-
-static ngx_int_t
-ngx_http_helpdesk_tls_blob_split(ngx_str_t *blob, ngx_str_t *chain,
-    ngx_str_t *key)
-{
-    u_char    *p, *last;
-    uint32_t   n, i, len;
-
-    p = blob->data;
-    last = blob->data + blob->len;
-
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&n, p, 4);
-    p += 4;
-
-    if (n == 0 || n > NGX_HTTP_HELPDESK_TLS_CHAIN_MAX) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (last - p < 4) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(&len, p, 4);
-        p += 4;
-
-        if (len == 0 || (size_t) (last - p) < len) {
-            return NGX_ERROR;
-        }
-
-        p += len;
-    }
-
-    chain->data = blob->data;
-    chain->len = p - blob->data;
-
-    if (last - p < 4) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&len, p, 4);
-    p += 4;
-
-    if (len == 0 || (size_t) (last - p) != len) {
-        return NGX_ERROR;
-    }
-
-    key->data = p;
-    key->len = len;
-
-    return NGX_OK;
-}
 
 
 static ngx_int_t

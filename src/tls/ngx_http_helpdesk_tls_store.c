@@ -39,7 +39,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_node_t               node;       /* key: crc32 of the host */
+    ngx_str_node_t                  sn;         /* crc32, then the host */
     u_char                          tenant[NGX_HTTP_HELPDESK_TLS_TENANT_LEN];
     int64_t                         seq;
     ngx_uint_t                      generation;
@@ -47,7 +47,6 @@ typedef struct {
     ngx_uint_t                      epoch;      /* the sync that saw it */
     u_char                         *blob;
     size_t                          blob_len;
-    size_t                          host_len;
     u_char                          host[1];
 } ngx_http_helpdesk_tls_node_t;
 
@@ -56,8 +55,6 @@ static ngx_int_t ngx_http_helpdesk_tls_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_helpdesk_tls_node_t *ngx_http_helpdesk_tls_lookup(
     ngx_http_helpdesk_tls_sh_t *sh, u_char *host, size_t len, uint32_t hash);
-static void ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 /* helpdesk_tls_store zone=<name>:<size> dir=<path> [sync=2s] [cache=<n>] */
@@ -241,7 +238,7 @@ ngx_http_helpdesk_tls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shpool->data = sh;
 
-    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_http_helpdesk_tls_insert);
+    ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
 
     shpool->log_ctx = ngx_slab_alloc(shpool, sizeof(" in helpdesk_tls_store "
                                                     "zone \"\"")
@@ -289,83 +286,24 @@ ngx_http_helpdesk_tls_shpool(void)
 }
 
 
+/*
+ * The tree's order is crc32 of the host, then the host itself
+ * (ngx_str_rbtree_insert_value).  nginx's ngx_rbtree_insert_value puts an
+ * equal key to the right whatever the name, so that two names of the same
+ * crc32 (easily made) could no longer be found: one name's certificate
+ * never served, or a second entry for it that a tombstone does not remove.
+ */
 static ngx_http_helpdesk_tls_node_t *
 ngx_http_helpdesk_tls_lookup(ngx_http_helpdesk_tls_sh_t *sh, u_char *host,
     size_t len, uint32_t hash)
 {
-    ngx_int_t                      rc;
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_helpdesk_tls_node_t  *n;
+    ngx_str_t  name;
 
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
+    name.data = host;
+    name.len = len;
 
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        n = (ngx_http_helpdesk_tls_node_t *) node;
-
-        rc = ngx_memn2cmp(host, n->host, len, n->host_len);
-
-        if (rc == 0) {
-            return n;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-/*
- * The tree's order is the lookup's: crc32 of the host, then the host
- * itself.  nginx's ngx_rbtree_insert_value puts an equal key to the right
- * whatever the name, so that two names of the same crc32 (easily made)
- * could no longer be found: one name's certificate never served, or a
- * second entry for it that a tombstone does not remove.
- */
-static void
-ngx_http_helpdesk_tls_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t             **p;
-    ngx_http_helpdesk_tls_node_t   *n, *t;
-
-    n = (ngx_http_helpdesk_tls_node_t *) node;
-
-    for ( ;; ) {
-        t = (ngx_http_helpdesk_tls_node_t *) temp;
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_memn2cmp(n->host, t->host, n->host_len, t->host_len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    return (ngx_http_helpdesk_tls_node_t *)
+               ngx_str_rbtree_lookup(&sh->rbtree, &name, hash);
 }
 
 
@@ -411,14 +349,12 @@ ngx_http_helpdesk_tls_store_put(ngx_http_helpdesk_tls_cert_t *c)
 
         } else {
             ngx_memcpy(n->host, c->host.data, c->host.len);
-            n->host_len = c->host.len;
-            n->node.key = hash;
+            n->sn.str.data = n->host;
+            n->sn.str.len = c->host.len;
+            n->sn.node.key = hash;
             n->blob = NULL;
 
-            /* the zone outlives a reload that may load another build of
-             * the module: the insert function is this process's own */
-            sh->rbtree.insert = ngx_http_helpdesk_tls_insert;
-            ngx_rbtree_insert(&sh->rbtree, &n->node);
+            ngx_rbtree_insert(&sh->rbtree, &n->sn.node);
             sh->count++;
         }
     }
@@ -486,7 +422,7 @@ ngx_http_helpdesk_tls_store_remove(ngx_str_t *host, u_char *tenant,
         && ngx_memcmp(n->tenant, tenant, NGX_HTTP_HELPDESK_TLS_TENANT_LEN)
            == 0)
     {
-        ngx_rbtree_delete(&sh->rbtree, &n->node);
+        ngx_rbtree_delete(&sh->rbtree, &n->sn.node);
         sh->count--;
         ngx_slab_free_locked(shpool, n->blob);
         ngx_slab_free_locked(shpool, n);
@@ -689,15 +625,15 @@ ngx_http_helpdesk_tls_store_sweep(ngx_pool_t *pool, ngx_array_t *gone)
             break;
         }
 
-        host->len = n->host_len;
-        host->data = ngx_pnalloc(pool, n->host_len);
+        host->len = n->sn.str.len;
+        host->data = ngx_pnalloc(pool, n->sn.str.len);
         if (host->data == NULL) {
             gone->nelts--;
             rc = NGX_ERROR;
             break;
         }
 
-        ngx_memcpy(host->data, n->host, n->host_len);
+        ngx_memcpy(host->data, n->sn.str.data, n->sn.str.len);
 
         ngx_rbtree_delete(&sh->rbtree, node);
         sh->count--;

@@ -5,7 +5,7 @@
 -- problems mapped to the domain's state, backoff, the per-name failure
 -- limit, the HTTP-01 answer for a waiting token only.
 BEGIN;
-SELECT plan(78);
+SELECT plan(80);
 
 SELECT hdtest.fixtures();
 
@@ -77,6 +77,14 @@ SELECT is(pg_temp.q(format('SELECT to_jsonb(a) FROM api.acme_account(%s, %L, 60,
                            pg_temp.proof(), 'https://ca.test/dir'))::jsonb - 'account_id',
           '{"key_sealed": null, "kid_url": null, "thumbprint": null, "lease_token": null}'::jsonb,
           'while another node makes it: neither key nor lease');
+SELECT is(pg_temp.q(format('SELECT to_jsonb(a) FROM api.acme_account(%s, %L, 60, 2, 10800, %L) a',
+                           pg_temp.proof(), 'https://ca.test/dir', gen_random_uuid()))::jsonb
+          ->> 'lease_token', NULL,
+          'a lease it does not hold: none for that node either');
+SELECT is(pg_temp.q(format('SELECT to_jsonb(a) FROM api.acme_account(%s, %L, 60, 2, 10800, %L) a',
+                           pg_temp.proof(), 'https://ca.test/dir', (SELECT lease_token FROM acct)))::jsonb
+          ->> 'lease_token', (SELECT lease_token::text FROM acct),
+          'its holder (a newAccount that failed) gets its lease back, to try again at once');
 SELECT is(pg_temp.err(format('SELECT api.acme_account_store(%s, %L, gen_random_uuid(), %L, %L, NULL, NULL)',
                              pg_temp.proof(), (SELECT account_id FROM acct), 'v1:k:x',
                              repeat('T', 43))),
