@@ -37,17 +37,8 @@ sub wait_for {
     return $cond->();
 }
 
-sub sh { my $out = `$_[0] 2>&1`; die "$_[0]: $out" if $?; $out }
 
-# the catch-all's own certificate (the provider's fallback)
-my $pki = "$d/pki";
-mkdir $pki;
-sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-   . "-subj /CN=fallback.test -keyout $pki/fallback.key -out $pki/fallback.crt");
-chmod 0755, $pki;
-chmod 0644, glob("$pki/*");
-my $ca_file = "$pki/pebble-listener.pem";
-sh("cp " . $ca->ca_file . " $ca_file && chmod 0644 $ca_file");
+my ($pki, $ca_file) = $ca->node_pki($d);
 
 my $directory = $ca->directory_url;
 
@@ -70,23 +61,7 @@ $t->write_conf(http => "helpdesk_acme directory=$directory contact=a\@b.test ord
 ($rc, $out) = $t->nginx_test;
 isnt $rc, 0, 'nginx -t: orders= wants <count>/<time>';
 
-my $http = "helpdesk_base_domain portal.test;
-    helpdesk_tls_store zone=helpdesk_tls:1m dir=$d/tlsstore sync=300ms cache=100;
-    helpdesk_acme directory=$directory contact=ops\@provider.test ca_bundle=$ca_file
-                  interval=300ms concurrency=4;
-    server {
-        listen 127.0.0.1:$p80;
-        location / { helpdesk_acme_challenge; }
-    }
-    server {
-        listen 127.0.0.1:$tls ssl reuseport;
-        ssl_certificate $pki/fallback.crt;
-        ssl_certificate_key $pki/fallback.key;
-        ssl_session_cache off;
-        ssl_session_tickets off;
-        helpdesk_tls_certificates;
-        location / { helpdesk_portal; }
-    }";
+my $http = $ca->nginx_http(dir => $d, pki => $pki, ca_file => $ca_file, p80 => $p80, tls => $tls);
 
 $t->start_nginx(http => $http);
 

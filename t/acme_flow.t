@@ -33,37 +33,12 @@ my $tls = Helpdesk::Test::free_port();
 my $dns = $ca->dns_port;
 my $zone = 'custom.provider.test';
 
-sub sh { my $out = `$_[0] 2>&1`; die "$_[0]: $out" if $?; $out }
 
-my $pki = "$d/pki";
-mkdir $pki;
-sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-   . "-subj /CN=fallback.test -keyout $pki/fallback.key -out $pki/fallback.crt");
-chmod 0755, $pki;
-chmod 0644, glob("$pki/*");
-my $ca_file = "$pki/pebble-listener.pem";
-sh("cp " . $ca->ca_file . " $ca_file && chmod 0644 $ca_file");
+my ($pki, $ca_file) = $ca->node_pki($d);
 my $directory = $ca->directory_url;
 
-$t->start_nginx(http => "helpdesk_base_domain portal.test;
-    helpdesk_custom_domains cname_zone=$zone edge=127.0.0.1 resolver=127.0.0.1:$dns
-                            resolver_timeout=1s interval=300ms;
-    helpdesk_tls_store zone=helpdesk_tls:1m dir=$d/tlsstore sync=300ms cache=100;
-    helpdesk_acme directory=$directory contact=ops\@provider.test ca_bundle=$ca_file
-                  interval=300ms concurrency=4;
-    server {
-        listen 127.0.0.1:$p80;
-        location / { helpdesk_acme_challenge; }
-    }
-    server {
-        listen 127.0.0.1:$tls ssl reuseport;
-        ssl_certificate $pki/fallback.crt;
-        ssl_certificate_key $pki/fallback.key;
-        ssl_session_cache off;
-        ssl_session_tickets off;
-        helpdesk_tls_certificates;
-        location / { helpdesk_portal; }
-    }");
+$t->start_nginx(http => $ca->nginx_http(dir => $d, pki => $pki, ca_file => $ca_file, p80 => $p80, tls => $tls,
+                                     zone => $zone));
 
 my $ua = $t->ua;
 my $acme = $t->create_tenant('acme');

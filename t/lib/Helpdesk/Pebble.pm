@@ -71,6 +71,56 @@ sub chall_pid     { $_[0]{chall_pid} }
 sub config_file   { "$_[0]{dir}/pebble.json" }
 
 # A port free on 127.0.0.1 for TCP (and UDP too, for the DNS server).
+# A test nginx's side of ACME against this Pebble: under $dir/pki the
+# catch-all's own certificate (the provider's fallback, CN fallback.test)
+# and a copy of Pebble's listener CA nginx can read; returns the pki
+# directory and the CA file.
+sub node_pki {
+    my ($self, $dir) = @_;
+    my $pki = "$dir/pki";
+    mkdir $pki;
+    _run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+         . "-subj /CN=fallback.test -keyout $pki/fallback.key -out $pki/fallback.crt");
+    chmod 0755, $pki;
+    chmod 0644, glob("$pki/*");
+    my $ca_file = "$pki/pebble-listener.pem";
+    _run("cp " . $self->ca_file . " $ca_file && chmod 0644 $ca_file");
+    return ($pki, $ca_file);
+}
+
+# The http block's directives for it: the store (dir), the ACME client on
+# this directory, port 80 (challenge and redirects) and the TLS catch-all
+# with the certificate callback; with zone (and edge, default 127.0.0.1)
+# the DNS check against challtestsrv too.
+#   $ca->nginx_http(dir => $d, pki => $pki, ca_file => $f, p80 => $p80, tls => $tls,
+#                   [store => 'tlsstore'], [zone => 'custom.provider.test', edge => '127.0.0.1'])
+sub nginx_http {
+    my ($self, %o) = @_;
+    my $store = $o{store} // 'tlsstore';
+    my $checks = !defined $o{zone} ? '' : "
+    helpdesk_custom_domains cname_zone=$o{zone} edge=" . ($o{edge} // '127.0.0.1')
+        . " resolver=127.0.0.1:$self->{dns}
+                            resolver_timeout=1s interval=300ms;";
+    my $directory = $self->directory_url;
+    return "helpdesk_base_domain portal.test;$checks
+    helpdesk_tls_store zone=helpdesk_tls:1m dir=$o{dir}/$store sync=300ms cache=100;
+    helpdesk_acme directory=$directory contact=ops\@provider.test ca_bundle=$o{ca_file}
+                  interval=300ms concurrency=4;
+    server {
+        listen 127.0.0.1:$o{p80};
+        location / { helpdesk_acme_challenge; }
+    }
+    server {
+        listen 127.0.0.1:$o{tls} ssl reuseport;
+        ssl_certificate $o{pki}/fallback.crt;
+        ssl_certificate_key $o{pki}/fallback.key;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        helpdesk_tls_certificates;
+        location / { helpdesk_portal; }
+    }";
+}
+
 sub _free_port {
     my ($udp) = @_;
     for (1 .. 50) {
